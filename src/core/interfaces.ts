@@ -1,0 +1,78 @@
+/**
+ * The interfaces through which the deterministic core reaches the outside world. Only
+ * `src/runtime/` implements them with `Deno.*`; tests and simulations pass their own.
+ *
+ * @module
+ */
+
+/** A source of time. Never call `Date.now()` outside `src/runtime/`. */
+export interface Clock {
+  /** Milliseconds since the epoch (wall clock). */
+  nowMs(): number;
+  /** The current wall-clock time in int64 nanoseconds (used for `now()` in queries). */
+  nowNanos(): bigint;
+  /** A monotonic reading in milliseconds, for measuring durations. */
+  monotonicMs(): number;
+}
+
+/** A source of randomness. Never call `Math.random()` outside `src/runtime/`. */
+export interface Rng {
+  /** A float in [0, 1). */
+  next(): number;
+}
+
+/** An open file. Writes go at the current position (appends when opened with `append`). */
+export interface FileHandle {
+  write(data: Uint8Array): Promise<number>;
+  /** Reads into `buffer` at the current position; null at end of file. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Moves the position; returns the new position. */
+  seek(offset: number, whence: "start" | "current" | "end"): Promise<number>;
+  /** Flushes data (not necessarily metadata) to stable storage: fdatasync. */
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): void;
+}
+
+/** Options for {@linkcode FileSystem.open}. */
+export interface OpenOptions {
+  read?: boolean;
+  write?: boolean;
+  append?: boolean;
+  create?: boolean;
+  truncate?: boolean;
+}
+
+/** What a file system entry is. */
+export interface FileInfo {
+  size: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** The file operations the storage engine needs. Paths are plain strings joined with "/". */
+export interface FileSystem {
+  open(path: string, options: OpenOptions): Promise<FileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Writes a whole file atomically: temp file, fsync, rename, fsync of the directory. */
+  writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string, options?: { recursive?: boolean }): Promise<void>;
+  /** Entry names (not paths) in a directory, sorted. */
+  readDir(path: string): Promise<string[]>;
+  mkdir(path: string): Promise<void>;
+  /** null when nothing exists at `path`. */
+  stat(path: string): Promise<FileInfo | null>;
+  /** fsyncs a directory so that renames and creations in it are durable. */
+  syncDir(path: string): Promise<void>;
+}
+
+/** Structured logging; `fields` are printed as key=value pairs. */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A logger that drops everything (tests). */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,103 @@
+/**
+ * The data model, as InfluxDB 1.x has it: a point is a measurement, a tag set
+ * (string -> string), one or more typed fields, and an int64 nanosecond timestamp.
+ * The series key is the measurement plus the tag set sorted by key, escaped as line protocol
+ * escapes it (`cpu,host=a,region=us-east`).
+ *
+ * @module
+ */
+
+/** The five field types. The numbers are stable: they are written to disk (WAL, segments). */
+export const FieldType = {
+  Float: 1,
+  Integer: 2,
+  Unsigned: 3,
+  String: 4,
+  Boolean: 5,
+} as const;
+
+/** One of {@linkcode FieldType}'s values. */
+export type FieldType = typeof FieldType[keyof typeof FieldType];
+
+/** InfluxQL's names for the field types (SHOW FIELD KEYS), indexed by {@linkcode FieldType}. */
+export const FIELD_TYPE_NAMES: Readonly<Record<FieldType, string>> = {
+  1: "float",
+  2: "integer",
+  3: "unsigned",
+  4: "string",
+  5: "boolean",
+};
+
+/**
+ * A field value. Integers and unsigned integers are `number` while they are safe integers
+ * (|v| <= 2^53 - 1) and `bigint` beyond, so the common case stays fast and every int64 and
+ * uint64 is still exact.
+ */
+export type FieldValue = number | bigint | string | boolean;
+
+/** One field of a point. */
+export interface Field {
+  key: string;
+  type: FieldType;
+  value: FieldValue;
+}
+
+/** One tag; a point's tags are kept sorted by key, with unique keys. */
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+/**
+ * A point as decoders produce it and the write path consumes it. Time is the
+ * `(timeMs, timeSubMs)` pair described in `time.ts`.
+ */
+export interface Point {
+  measurement: string;
+  /** Sorted by key, keys unique, values non-empty (an empty tag value means "no tag"). */
+  tags: Tag[];
+  /** At least one field; keys unique. */
+  fields: Field[];
+  timeMs: number;
+  timeSubMs: number;
+}
+
+/** The largest int64, and the smallest. */
+export const INT64_MAX = 9223372036854775807n;
+export const INT64_MIN = -9223372036854775808n;
+/** The largest uint64. */
+export const UINT64_MAX = 18446744073709551615n;
+
+/** Normalises an integer to the {@linkcode FieldValue} convention: number when safe. */
+export function compactInteger(value: bigint): number | bigint {
+  return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
+}
+
+/** Sorts tags by key in place (byte order, as InfluxDB does) and returns them. */
+export function sortTags(tags: Tag[]): Tag[] {
+  if (tags.length > 1) tags.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return tags;
+}
+
+const MEASUREMENT_ESCAPES = /[, ]/g;
+const TAG_ESCAPES = /[,= ]/g;
+
+/** Escapes a measurement name as line protocol does (commas and spaces). */
+export function escapeMeasurement(name: string): string {
+  return name.replace(MEASUREMENT_ESCAPES, "\\$&");
+}
+
+/** Escapes a tag key or value as line protocol does (commas, equals signs, spaces). */
+export function escapeTag(text: string): string {
+  return text.replace(TAG_ESCAPES, "\\$&");
+}
+
+/**
+ * The series key of a measurement and its sorted tags: `cpu,host=a,region=b`.
+ * Two points are in the same series exactly when their keys are equal.
+ */
+export function seriesKey(measurement: string, sortedTags: readonly Tag[]): string {
+  let key = escapeMeasurement(measurement);
+  for (const t of sortedTags) key += `,${escapeTag(t.key)}=${escapeTag(t.value)}`;
+  return key;
+}

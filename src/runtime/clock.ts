@@ -1,0 +1,37 @@
+/**
+ * The real {@linkcode Clock} and {@linkcode Rng}: the only place that reads the wall clock or
+ * Math.random.
+ * @module
+ */
+import type { Clock, Logger, Rng } from "../core/mod.ts";
+
+/** The machine's clock. */
+export const systemClock: Clock = {
+  nowMs: () => Date.now(),
+  nowNanos: () => {
+    // performance.timeOrigin + now() carries sub-millisecond digits of the wall clock.
+    const ms = performance.timeOrigin + performance.now();
+    const whole = Math.floor(ms);
+    return BigInt(whole) * 1_000_000n + BigInt(Math.floor((ms - whole) * 1e6));
+  },
+  monotonicMs: () => performance.now(),
+};
+
+/** Math.random as an {@linkcode Rng}. */
+export const systemRng: Rng = { next: () => Math.random() };
+
+/** A logger that writes one line per event to stderr: `time level message key=value ...`. */
+export function consoleLogger(): Logger {
+  const line = (level: string, message: string, fields?: Record<string, unknown>) => {
+    let text = `${new Date().toISOString()} ${level} ${message}`;
+    if (fields) {
+      for (const [k, v] of Object.entries(fields)) text += ` ${k}=${JSON.stringify(v)}`;
+    }
+    console.error(text);
+  };
+  return {
+    info: (m, f) => line("info", m, f),
+    warn: (m, f) => line("warn", m, f),
+    error: (m, f) => line("error", m, f),
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The real {@linkcode FileSystem}: Deno's file APIs. Every fsync the durability contract
+ * needs goes through here.
+ * @module
+ */
+import type { FileHandle, FileInfo, FileSystem, OpenOptions } from "../core/mod.ts";
+import { StorageError } from "../core/mod.ts";
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+/** Wraps an OS error with the path and operation, keeping ENOSPC recognisable. */
+function storageError(op: string, path: string, error: unknown): StorageError {
+  const text = error instanceof Error ? error.message : String(error);
+  const full = /ENOSPC|No space left/i.test(text);
+  return new StorageError(
+    full ? `disk full: cannot ${op} ${path}: ${text}` : `cannot ${op} ${path}: ${text}`,
+    { cause: error, details: { path, diskFull: full } },
+  );
+}
+
+class DenoFileHandle implements FileHandle {
+  constructor(private readonly file: Deno.FsFile, private readonly path: string) {}
+  async write(data: Uint8Array): Promise<number> {
+    let written = 0;
+    try {
+      while (written < data.length) written += await this.file.write(data.subarray(written));
+    } catch (error) {
+      throw storageError("write", this.path, error);
+    }
+    return written;
+  }
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.file.read(buffer);
+  }
+  seek(offset: number, whence: "start" | "current" | "end"): Promise<number> {
+    const mode = whence === "start"
+      ? Deno.SeekMode.Start
+      : whence === "current"
+      ? Deno.SeekMode.Current
+      : Deno.SeekMode.End;
+    return this.file.seek(offset, mode);
+  }
+  async datasync(): Promise<void> {
+    try {
+      await this.file.syncData();
+    } catch (error) {
+      throw storageError("fsync", this.path, error);
+    }
+  }
+  async truncate(length: number): Promise<void> {
+    await this.file.truncate(length);
+  }
+  close(): void {
+    try {
+      this.file.close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+}
+
+/** The file system of the machine, through `Deno.*`. */
+export const denoFileSystem: FileSystem = {
+  async open(path: string, options: OpenOptions): Promise<FileHandle> {
+    try {
+      return new DenoFileHandle(await Deno.open(path, options), path);
+    } catch (error) {
+      throw storageError("open", path, error);
+    }
+  },
+  readFile(path: string): Promise<Uint8Array> {
+    return Deno.readFile(path);
+  },
+  async writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+    const temp = `${path}.tmp`;
+    try {
+      const file = await Deno.open(temp, { write: true, create: true, truncate: true });
+      try {
+        let written = 0;
+        while (written < data.length) written += await file.write(data.subarray(written));
+        await file.syncData();
+      } finally {
+        file.close();
+      }
+      await Deno.rename(temp, path);
+      await denoFileSystem.syncDir(dirOf(path));
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {});
+      throw storageError("write", path, error);
+    }
+  },
+  rename(from: string, to: string): Promise<void> {
+    return Deno.rename(from, to);
+  },
+  async remove(path: string, options?: { recursive?: boolean }): Promise<void> {
+    try {
+      await Deno.remove(path, options);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  },
+  async readDir(path: string): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(path)) names.push(entry.name);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    return names.sort();
+  },
+  async mkdir(path: string): Promise<void> {
+    try {
+      await Deno.mkdir(path, { recursive: true });
+    } catch (error) {
+      throw storageError("create directory", path, error);
+    }
+  },
+  async stat(path: string): Promise<FileInfo | null> {
+    try {
+      const info = await Deno.stat(path);
+      return { size: info.size, isFile: info.isFile, isDirectory: info.isDirectory };
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  },
+  async syncDir(path: string): Promise<void> {
+    const dir = await Deno.open(path, { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+  },
+};

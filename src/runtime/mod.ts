@@ -1,0 +1,7 @@
+/**
+ * Deno implementations of core's interfaces. The only room that touches `Deno.*`,
+ * `Date.now` or `Math.random`; cli/ and mod.ts hand these down to everything else.
+ * @module
+ */
+export * from "./clock.ts";
+export * from "./file_system.ts";

@@ -1,0 +1,167 @@
+/**
+ * Node configuration: built-in defaults, then a YAML file (`--config FILE`), then `EPOCHNEXUS_*`
+ * environment variables (the environment wins). Everything is validated with zod; an invalid
+ * value stops startup with a message naming the source (file and line, or variable), the key,
+ * the value seen and what is allowed.
+ *
+ * This room does no IO: the caller passes the file's text and the environment.
+ * @module
+ */
+import { z } from "zod";
+import { isMap, LineCounter, parseDocument } from "yaml";
+import { ValidationError } from "../core/mod.ts";
+
+const hostPort = z.string().regex(
+  /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/,
+  "expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080",
+).refine((s) => Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "port must be 0..65535");
+
+const byteSize = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i, "expected bytes such as 25000000 or 32MiB")
+    .transform(parseByteSize),
+]);
+
+/** The validated configuration of a node. */
+export const ConfigSchema = z.strictObject({
+  /** Where the node keeps its data. */
+  data_dir: z.string().min(1).default("/tmp/epochnexus_data"),
+  /** HTTP API address. */
+  bind_address: hostPort.default("0.0.0.0:8080"),
+  /** Raft (cluster) address. */
+  raft_address: hostPort.default("0.0.0.0:9000"),
+  /** An existing node to join; empty for a single node or a new cluster. */
+  join_address: z.union([hostPort, z.literal("")]).default(""),
+  /** The database of the native API (`/ingest`, `/query` without a db). */
+  default_database: z.string().min(1).max(255).default("epochnexus"),
+  /** Largest accepted request body (after decompression), in bytes. InfluxDB's default. */
+  max_body_bytes: byteSize.default(25_000_000),
+  /** WAL segment size. */
+  wal_segment_bytes: byteSize.default(64 * 1024 * 1024),
+  /** Log level. */
+  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+/** A node's configuration. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Environment variable -> configuration key. */
+export const ENVIRONMENT_KEYS: Readonly<Record<string, keyof Config>> = {
+  EPOCHNEXUS_DATA_DIR: "data_dir",
+  EPOCHNEXUS_BIND_ADDRESS: "bind_address",
+  EPOCHNEXUS_RAFT_ADDRESS: "raft_address",
+  EPOCHNEXUS_JOIN_ADDRESS: "join_address",
+  EPOCHNEXUS_DEFAULT_DATABASE: "default_database",
+  EPOCHNEXUS_MAX_BODY_BYTES: "max_body_bytes",
+  EPOCHNEXUS_WAL_SEGMENT_BYTES: "wal_segment_bytes",
+  EPOCHNEXUS_LOG_LEVEL: "log_level",
+};
+
+/** Parses `32MiB`, `25MB`, `1024` into bytes. */
+export function parseByteSize(text: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  if (!m) throw new ValidationError(`invalid byte size ${JSON.stringify(text)}`);
+  const unit = m[2].toLowerCase();
+  const factor: Record<string, number> = {
+    "": 1,
+    b: 1,
+    kb: 1e3,
+    kib: 1024,
+    mb: 1e6,
+    mib: 1024 ** 2,
+    gb: 1e9,
+    gib: 1024 ** 3,
+  };
+  if (!(unit in factor)) {
+    throw new ValidationError(`invalid byte size unit ${JSON.stringify(m[2])}`);
+  }
+  return Number(m[1]) * factor[unit];
+}
+
+/** Where the configuration file came from, for error messages. */
+export interface ConfigFile {
+  path: string;
+  text: string;
+}
+
+/** An invalid configuration: names the source, key, value and what is allowed. */
+export class ConfigError extends ValidationError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Builds the configuration from an optional YAML file and the environment.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ env: { EPOCHNEXUS_BIND_ADDRESS: "127.0.0.1:8086" } });
+ * config.bind_address; // "127.0.0.1:8086"
+ * ```
+ * @throws {ConfigError} naming file and line (or variable), key, value and the rule broken.
+ */
+export function loadConfig(
+  sources: { file?: ConfigFile; env?: Record<string, string | undefined> } = {},
+): Config {
+  const merged: Record<string, unknown> = {};
+  const origin = new Map<string, string>();
+  if (sources.file) {
+    const { values, where } = readYaml(sources.file);
+    for (const [k, v] of Object.entries(values)) {
+      merged[k] = v;
+      origin.set(k, where(k));
+    }
+  }
+  for (const [variable, key] of Object.entries(ENVIRONMENT_KEYS)) {
+    const value = sources.env?.[variable];
+    if (value === undefined) continue;
+    merged[key] = value;
+    origin.set(key, `environment variable ${variable}`);
+  }
+  const result = ConfigSchema.safeParse(merged);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? "");
+    const source = origin.get(key) ?? (sources.file ? sources.file.path : "configuration");
+    if (issue.code === "unrecognized_keys") {
+      const keys = (issue as { keys: string[] }).keys;
+      const at = origin.get(keys[0]) ?? source;
+      return `${at}: unknown key ${keys.map((k) => JSON.stringify(k)).join(", ")} ` +
+        `(allowed: ${Object.keys(ConfigSchema.shape).join(", ")})`;
+    }
+    return `${source}: ${key} = ${JSON.stringify(merged[key])}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+}
+
+/** Parses the YAML file, keeping the line of every top-level key for error messages. */
+function readYaml(file: ConfigFile): {
+  values: Record<string, unknown>;
+  where: (key: string) => string;
+} {
+  const lines = new LineCounter();
+  const doc = parseDocument(file.text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = lines.linePos(e.pos[0]);
+    throw new ConfigError(
+      `${file.path}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`,
+    );
+  }
+  if (doc.contents === null) return { values: {}, where: () => file.path };
+  if (!isMap(doc.contents)) {
+    throw new ConfigError(`${file.path}:1: the configuration must be a mapping of key: value`);
+  }
+  const lineOf = new Map<string, number>();
+  for (const item of doc.contents.items) {
+    const key = String((item.key as { value?: unknown })?.value ?? item.key);
+    const range = (item.key as { range?: [number, number, number] })?.range;
+    if (range) lineOf.set(key, lines.linePos(range[0]).line);
+  }
+  return {
+    values: (doc.toJS() ?? {}) as Record<string, unknown>,
+    where: (key) => `${file.path}:${lineOf.get(key) ?? 1}`,
+  };
+}

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig, parseByteSize } from "./config.ts";
+
+Deno.test("defaults are the seed's", () => {
+  const c = loadConfig();
+  assert.equal(c.data_dir, "/tmp/epochnexus_data");
+  assert.equal(c.bind_address, "0.0.0.0:8080");
+  assert.equal(c.raft_address, "0.0.0.0:9000");
+  assert.equal(c.join_address, "");
+  assert.equal(c.max_body_bytes, 25_000_000);
+});
+
+Deno.test("the environment wins over the file", () => {
+  const c = loadConfig({
+    file: { path: "node.yaml", text: "bind_address: 127.0.0.1:9999\ndata_dir: /var/x\n" },
+    env: { EPOCHNEXUS_BIND_ADDRESS: "127.0.0.1:8086" },
+  });
+  assert.equal(c.bind_address, "127.0.0.1:8086");
+  assert.equal(c.data_dir, "/var/x");
+});
+
+Deno.test("an invalid value names file, line, key, value and the rule", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        file: { path: "node.yaml", text: "data_dir: /x\nbind_address: localhost\n" },
+      }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /node\.yaml:2: bind_address = "localhost": expected host:port/);
+      return true;
+    },
+  );
+});
+
+Deno.test("an invalid environment value names the variable", () => {
+  assert.throws(
+    () => loadConfig({ env: { EPOCHNEXUS_RAFT_ADDRESS: "0.0.0.0:99999" } }),
+    /environment variable EPOCHNEXUS_RAFT_ADDRESS: raft_address = "0.0.0.0:99999": port must be/,
+  );
+});
+
+Deno.test("unknown keys and broken YAML are refused with their place", () => {
+  assert.throws(
+    () => loadConfig({ file: { path: "n.yaml", text: "bind_adress: 1.2.3.4:5\n" } }),
+    /n\.yaml:1: unknown key "bind_adress" \(allowed: data_dir, bind_address/,
+  );
+  assert.throws(
+    () => loadConfig({ file: { path: "n.yaml", text: "a: [1,\nb: 2\n" } }),
+    /n\.yaml:\d+:\d+: invalid YAML/,
+  );
+});
+
+Deno.test("byte sizes take units", () => {
+  assert.equal(parseByteSize("32MiB"), 32 * 1024 * 1024);
+  assert.equal(parseByteSize("25MB"), 25_000_000);
+  assert.equal(loadConfig({ env: { EPOCHNEXUS_MAX_BODY_BYTES: "1KiB" } }).max_body_bytes, 1024);
+  assert.throws(() => loadConfig({ env: { EPOCHNEXUS_MAX_BODY_BYTES: "lots" } }), /max_body_bytes/);
+});

@@ -1,0 +1,100 @@
+/**
+ * The in-memory part of a shard: every series written since the last flush, each field a
+ * {@linkcode FieldColumnBuffer}. Implements the query room's ShardReader.
+ * @module
+ */
+import { type FieldType, instantFromNanos, type Point, seriesKey, type Tag } from "../core/mod.ts";
+import { type ColumnView, FieldColumnBuffer, sliceView } from "./column.ts";
+
+/** A series in the head. */
+export interface HeadSeries {
+  id: number;
+  key: string;
+  measurement: string;
+  tags: readonly Tag[];
+  fields: Map<string, FieldColumnBuffer>;
+}
+
+/** One shard's in-memory series and values. */
+export class Head {
+  #series = new Map<string, HeadSeries>();
+  #byMeasurement = new Map<string, HeadSeries[]>();
+  #fieldTypes = new Map<string, Map<string, FieldType>>();
+  #nextId = 1;
+  #values = 0;
+
+  /** Number of values held. */
+  get valueCount(): number {
+    return this.#values;
+  }
+
+  /** Number of series held. */
+  get seriesCount(): number {
+    return this.#series.size;
+  }
+
+  /** Adds points whose field types were already checked against the catalog. */
+  apply(points: readonly Point[]): void {
+    for (const p of points) {
+      const key = seriesKey(p.measurement, p.tags);
+      let series = this.#series.get(key);
+      if (!series) series = this.#createSeries(key, p);
+      for (const f of p.fields) {
+        let column = series.fields.get(f.key);
+        if (!column) {
+          column = new FieldColumnBuffer(f.type);
+          series.fields.set(f.key, column);
+          let types = this.#fieldTypes.get(p.measurement);
+          if (!types) this.#fieldTypes.set(p.measurement, types = new Map());
+          types.set(f.key, f.type);
+        }
+        column.append(p.timeMs, p.timeSubMs, f.value);
+      }
+      this.#values += p.fields.length;
+    }
+  }
+
+  #createSeries(key: string, p: Point): HeadSeries {
+    const series: HeadSeries = {
+      id: this.#nextId++,
+      key,
+      measurement: p.measurement,
+      tags: p.tags.map((t) => ({ key: t.key, value: t.value })),
+      fields: new Map(),
+    };
+    this.#series.set(key, series);
+    let list = this.#byMeasurement.get(p.measurement);
+    if (!list) this.#byMeasurement.set(p.measurement, list = []);
+    list.push(series);
+    return series;
+  }
+
+  /** Measurement names, sorted. */
+  measurements(): string[] {
+    return [...this.#byMeasurement.keys()].sort();
+  }
+
+  /** The series of a measurement. */
+  series(measurement: string): HeadSeries[] {
+    return this.#byMeasurement.get(measurement) ?? [];
+  }
+
+  /** Field name -> type of a measurement. */
+  fieldTypes(measurement: string): Map<string, FieldType> {
+    return new Map(this.#fieldTypes.get(measurement) ?? []);
+  }
+
+  /** A field's values in [minNs, maxNs], sorted and deduplicated; undefined when none. */
+  readField(
+    series: { key: string },
+    field: string,
+    minNs: bigint,
+    maxNs: bigint,
+  ): Promise<ColumnView | undefined> {
+    const column = this.#series.get(series.key)?.fields.get(field);
+    if (!column || column.length === 0) return Promise.resolve(undefined);
+    const min = instantFromNanos(minNs), max = instantFromNanos(maxNs);
+    const view = sliceView(column.view(), min.ms, min.subMs, max.ms, max.subMs);
+    return Promise.resolve(view.length === 0 ? undefined : view);
+  }
+}

@@ -90,6 +90,8 @@ export type CatalogOp =
   | { op: "create_database"; name: string }
   | { op: "drop_database"; name: string };
 
+// Control characters and slashes would break paths and logs.
+// deno-lint-ignore no-control-regex
 const DATABASE_NAME = /^[^\x00-\x1f\\/]+$/u;
 
 /** Throws unless `name` can name a database. */

@@ -12,7 +12,7 @@ import {
   type Point,
 } from "../core/mod.ts";
 import { type CatalogOp, checkDatabaseName, DatabaseState } from "./catalog.ts";
-import { type Head } from "./head.ts";
+import type { Head } from "./head.ts";
 import {
   decodeWriteBatch,
   encodeWriteBatch,

@@ -5,3 +5,4 @@
  */
 export * from "./clock.ts";
 export * from "./file_system.ts";
+export * from "./serve.ts";

@@ -1,0 +1,69 @@
+/**
+ * `epochnexus serve`: one node on its embedded default (one node, data in a local folder),
+ * configured by `EPOCHNEXUS_*` variables and an optional YAML file.
+ * @module
+ */
+import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
+import { createApp } from "../http/mod.ts";
+import {
+  consoleLogger,
+  denoFileSystem,
+  environment,
+  onShutdownSignal,
+  readTextFile,
+  serveHttp,
+  systemClock,
+} from "../runtime/mod.ts";
+import { StorageEngine } from "../storage/mod.ts";
+
+/** Loads the configuration from the environment and `--config FILE`. */
+export async function configFromProcess(configPath: string | undefined): Promise<Config> {
+  const file = configPath ? { path: configPath, text: await readConfigFile(configPath) } : undefined;
+  return loadConfig({ file, env: environment(Object.keys(ENVIRONMENT_KEYS)) });
+}
+
+async function readConfigFile(path: string): Promise<string> {
+  try {
+    return await readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Starts a node and serves until SIGINT/SIGTERM; resolves after a clean shutdown. */
+export async function serve(config: Config): Promise<void> {
+  const logger = consoleLogger();
+  const engine = await StorageEngine.open({
+    dir: config.data_dir,
+    fs: denoFileSystem,
+    clock: systemClock,
+    logger,
+    walSegmentBytes: config.wal_segment_bytes,
+  });
+  if (!engine.hasDatabase(config.default_database)) {
+    await engine.createDatabase(config.default_database);
+  }
+  const app = createApp({
+    engine,
+    clock: systemClock,
+    logger,
+    defaultDatabase: config.default_database,
+    maxBodyBytes: config.max_body_bytes,
+  });
+  const colon = config.bind_address.lastIndexOf(":");
+  const hostname = config.bind_address.slice(0, colon).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  const port = Number(config.bind_address.slice(colon + 1));
+  const server = await serveHttp(app, { hostname, port });
+  logger.info("epochnexus listening", {
+    http: `${server.hostname}:${server.port}`,
+    data_dir: config.data_dir,
+    default_database: config.default_database,
+  });
+  onShutdownSignal(async (signal) => {
+    logger.info("shutting down", { signal });
+    await server.shutdown();
+  });
+  await server.finished;
+  await engine.close();
+  logger.info("stopped");
+}

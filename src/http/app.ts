@@ -1,0 +1,157 @@
+/**
+ * The whole HTTP surface as one `fetch(request) -> Response` function (Hono style): tests call
+ * it with no socket, and `src/runtime` serves it. Routes:
+ *
+ * - native: `POST /ingest`, `POST /query` (JSON body), `GET /health`, `GET /metrics`
+ * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
+ *
+ * @module
+ */
+import { type Clock, type Logger, NotFoundError, ValidationError } from "../core/mod.ts";
+import type { StorageEngine } from "../storage/mod.ts";
+import { handleIngest } from "./ingest_handler.ts";
+import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
+import { handleInfluxWrite } from "./write_handler.ts";
+import { Metrics } from "./metrics.ts";
+import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
+
+/** What the handlers need. */
+export interface AppContext {
+  engine: StorageEngine;
+  clock: Clock;
+  logger: Logger;
+  /** Database of the native API when a request names none. */
+  defaultDatabase: string;
+  /** Largest request body, after decompression. */
+  maxBodyBytes: number;
+  metrics: Metrics;
+}
+
+/** Options of {@linkcode createApp}. */
+export type AppOptions = Omit<AppContext, "metrics"> & { metrics?: Metrics };
+
+/** A request handler. */
+export type Handler = (request: Request) => Promise<Response>;
+
+/**
+ * Builds the fetch handler of a node.
+ *
+ * @example
+ * ```ts
+ * const fetch = createApp({ engine, clock, logger, defaultDatabase: "epochnexus", maxBodyBytes: 25e6 });
+ * const answer = await fetch(new Request("http://x/ping"));
+ * answer.status; // 204
+ * ```
+ */
+export function createApp(options: AppOptions): Handler {
+  const metrics = options.metrics ?? new Metrics();
+  const ctx: AppContext = { ...options, metrics };
+  declareMetrics(ctx);
+  // Request ids: unique per process without a random source (start time + a sequence number).
+  const idPrefix = Math.floor(ctx.clock.nowMs()).toString(16);
+  let requests = 0;
+
+  return async (request) => {
+    const url = new URL(request.url);
+    const started = ctx.clock.monotonicMs();
+    let response: Response;
+    let route = "other";
+    try {
+      [route, response] = await dispatch(ctx, request, url);
+    } catch (error) {
+      // Handlers answer their own errors; reaching here is a bug or an unexpected failure.
+      ctx.logger.error("unhandled error", { path: url.pathname, error: String(error) });
+      response = nativeError(error);
+    }
+    metrics.add("epochnexus_http_requests_total", { route, status: String(response.status) });
+    metrics.add(
+      "epochnexus_http_request_duration_seconds_total",
+      { route },
+      (ctx.clock.monotonicMs() - started) / 1000,
+    );
+    return withInfluxHeaders(response, `${idPrefix}-${(++requests).toString(16)}`);
+  };
+}
+
+async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[string, Response]> {
+  const method = request.method;
+  switch (url.pathname) {
+    case "/ping":
+      if (method !== "GET" && method !== "HEAD") return ["ping", methodNotAllowed("GET, HEAD")];
+      if (url.searchParams.get("verbose") === "true") {
+        return ["ping", json({ version: INFLUX_VERSION }, 200)];
+      }
+      return ["ping", new Response(null, { status: 204 })];
+    case "/health":
+      return ["health", health(ctx)];
+    case "/metrics":
+      return ["metrics", new Response(ctx.metrics.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      })];
+    case "/write":
+      if (method !== "POST") return ["write", influxMethodError("POST")];
+      return ["write", await handleInfluxWrite(ctx, request, url)];
+    case "/ingest":
+      if (method !== "POST") return ["ingest", methodNotAllowed("POST")];
+      return ["ingest", await handleIngest(ctx, request, url)];
+    case "/query": {
+      if (method !== "GET" && method !== "POST") return ["query", influxMethodError("GET, POST")];
+      const type = request.headers.get("content-type") ?? "";
+      if (method === "POST" && type.toLowerCase().startsWith("application/json")) {
+        return ["query_native", await handleNativeQuery(ctx, request, url)];
+      }
+      return ["query", await handleInfluxQuery(ctx, request, url)];
+    }
+    default:
+      return ["other", nativeError(new NotFoundError(`no route for ${method} ${url.pathname}`))];
+  }
+}
+
+function health(ctx: AppContext): Response {
+  const stats = ctx.engine.stats();
+  return json({
+    status: "pass",
+    name: "epochnexus",
+    message: "ready for queries and writes",
+    version: INFLUX_VERSION,
+    ...stats,
+  });
+}
+
+function methodNotAllowed(allow: string): Response {
+  const error = new ValidationError(`method not allowed: use ${allow}`, { httpStatus: 405 });
+  const response = nativeError(error);
+  response.headers.set("allow", allow);
+  return response;
+}
+
+function influxMethodError(allow: string): Response {
+  const response = influxError(
+    new ValidationError("method not allowed", { httpStatus: 405 }),
+  );
+  response.headers.set("allow", allow);
+  return response;
+}
+
+function withInfluxHeaders(response: Response, requestId: string): Response {
+  response.headers.set("x-influxdb-version", INFLUX_VERSION);
+  response.headers.set("x-influxdb-build", "OSS");
+  response.headers.set("request-id", requestId);
+  response.headers.set("x-request-id", requestId);
+  return response;
+}
+
+function declareMetrics(ctx: AppContext): void {
+  const m = ctx.metrics;
+  m.counter("epochnexus_http_requests_total", "HTTP requests by route and status.");
+  m.counter(
+    "epochnexus_http_request_duration_seconds_total",
+    "Time spent answering HTTP requests, by route.",
+  );
+  m.counter("epochnexus_points_written_total", "Points acknowledged as durable.");
+  m.counter("epochnexus_points_rejected_total", "Points refused, by reason.");
+  m.counter("epochnexus_queries_total", "Query statements executed, by outcome.");
+  m.gauge("epochnexus_series", "Series held in memory.", () => ctx.engine.stats().series);
+  m.gauge("epochnexus_values", "Values held in memory.", () => ctx.engine.stats().values);
+  m.gauge("epochnexus_databases", "Databases.", () => ctx.engine.stats().databases);
+}

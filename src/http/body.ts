@@ -1,0 +1,61 @@
+/**
+ * Reading request bodies with a size limit that holds after decompression, so a small gzip bomb
+ * cannot expand past the limit in memory.
+ * @module
+ */
+import { TooLargeError, ValidationError } from "../core/mod.ts";
+
+/**
+ * Reads the whole body, gunzipping it when `Content-Encoding: gzip`.
+ * @throws {TooLargeError} past `maxBytes` (decompressed) — reading stops right there.
+ * @throws {ValidationError} for a corrupt gzip stream or an unsupported encoding.
+ */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0);
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const encoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase().trim();
+  if (encoding === "identity" && declared > maxBytes) throw tooLarge(maxBytes);
+  let stream: ReadableStream<Uint8Array> = request.body;
+  if (encoding === "gzip" || encoding === "x-gzip") {
+    stream = stream.pipeThrough(new DecompressionStream("gzip") as TransformStream);
+  } else if (encoding !== "identity") {
+    throw new ValidationError(
+      `unsupported Content-Encoding ${JSON.stringify(encoding)}: use gzip or none`,
+      { httpStatus: 415 },
+    );
+  }
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBytes) {
+        reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes);
+      }
+      parts.push(value);
+    }
+  } catch (error) {
+    if (error instanceof TooLargeError) throw error;
+    throw new ValidationError(`cannot read request body: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function tooLarge(maxBytes: number): TooLargeError {
+  return new TooLargeError(`request body too large: the limit is ${maxBytes} bytes`, {
+    details: { limit: maxBytes },
+  });
+}

@@ -1,0 +1,6 @@
+/**
+ * The HTTP surface of a node as one fetch handler.
+ * @module
+ */
+export { type AppContext, type AppOptions, createApp, type Handler } from "./app.ts";
+export { Metrics } from "./metrics.ts";

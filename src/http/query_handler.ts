@@ -1,0 +1,165 @@
+/**
+ * Queries. `GET|POST /query?q=&db=&epoch=&pretty=` answers as InfluxDB 1.x does: 200 with
+ * `{"results": [...]}` (statement errors inside the results), 400
+ * `{"error":"error parsing query: ..."}` for a query that does not parse. `POST /query` with a
+ * JSON body `{"query": "...", "db": "..."}` is the native form (the seed's example): the same
+ * answer shape, errors in the native shape, and the default database when none is named.
+ * @module
+ */
+import { EpochError, ParseError, ValidationError } from "../core/mod.ts";
+import { encodeCsv, encodeJson, executeQuery, type QueryResult } from "../query/mod.ts";
+import type { AppContext } from "./app.ts";
+import { readBody } from "./body.ts";
+import { influxError, json, nativeError } from "./responses.ts";
+
+interface QueryRequest {
+  q: string;
+  db?: string;
+  rp?: string;
+  epoch?: string;
+  pretty: boolean;
+  params?: Record<string, unknown>;
+}
+
+const EPOCHS = new Set(["ns", "n", "u", "µ", "ms", "s", "m", "h"]);
+
+/** Answers InfluxDB's `/query`. */
+export async function handleInfluxQuery(
+  ctx: AppContext,
+  request: Request,
+  url: URL,
+): Promise<Response> {
+  let query: QueryRequest;
+  try {
+    query = await influxQueryRequest(ctx, request, url);
+  } catch (error) {
+    return influxError(error);
+  }
+  try {
+    const results = await run(ctx, query, request.method === "GET");
+    return encode(request, results, query);
+  } catch (error) {
+    if (error instanceof ParseError) {
+      return json({ error: `error parsing query: ${error.message}` }, 400);
+    }
+    if (!(error instanceof EpochError)) ctx.logger.error("query failed", { error: String(error) });
+    return influxError(error);
+  }
+}
+
+/** Answers the native `POST /query` with a JSON body. */
+export async function handleNativeQuery(
+  ctx: AppContext,
+  request: Request,
+  url: URL,
+): Promise<Response> {
+  try {
+    const body = new TextDecoder().decode(await readBody(request, ctx.maxBodyBytes));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (error) {
+      throw new ParseError(`request body is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new ValidationError('request body must be a JSON object like {"query": "SELECT ..."}');
+    }
+    const o = parsed as Record<string, unknown>;
+    const q = o.query ?? o.q;
+    if (typeof q !== "string" || q.trim() === "") {
+      throw new ValidationError('missing "query": a string of InfluxQL statements');
+    }
+    for (const key of ["db", "rp", "epoch"] as const) {
+      if (o[key] !== undefined && typeof o[key] !== "string") {
+        throw new ValidationError(`"${key}" must be a string, got ${JSON.stringify(o[key])}`);
+      }
+    }
+    const query: QueryRequest = {
+      q,
+      db: (o.db as string | undefined) ?? url.searchParams.get("db") ?? ctx.defaultDatabase,
+      rp: o.rp as string | undefined,
+      epoch: checkEpoch((o.epoch as string | undefined) ?? url.searchParams.get("epoch")),
+      pretty: o.pretty === true,
+      params: o.params as Record<string, unknown> | undefined,
+    };
+    if (query.db === ctx.defaultDatabase && !ctx.engine.hasDatabase(query.db)) {
+      await ctx.engine.createDatabase(query.db);
+    }
+    const results = await run(ctx, query, false);
+    return encode(request, results, query);
+  } catch (error) {
+    if (!(error instanceof EpochError)) ctx.logger.error("query failed", { error: String(error) });
+    return nativeError(error);
+  }
+}
+
+async function influxQueryRequest(
+  ctx: AppContext,
+  request: Request,
+  url: URL,
+): Promise<QueryRequest> {
+  const values = new URLSearchParams(url.searchParams);
+  if (request.method === "POST") {
+    const type = (request.headers.get("content-type") ?? "").toLowerCase();
+    if (type.startsWith("multipart/form-data")) {
+      const form = await request.formData();
+      for (const [k, v] of form) values.set(k, typeof v === "string" ? v : await v.text());
+    } else {
+      const body = new TextDecoder().decode(await readBody(request, ctx.maxBodyBytes));
+      for (const [k, v] of new URLSearchParams(body)) values.set(k, v);
+    }
+  }
+  const q = values.get("q");
+  if (!q) throw new ValidationError(`missing required parameter "q"`);
+  let params: Record<string, unknown> | undefined;
+  const rawParams = values.get("params");
+  if (rawParams) {
+    try {
+      params = JSON.parse(rawParams);
+    } catch (error) {
+      throw new ValidationError(`error parsing query parameters: ${(error as Error).message}`);
+    }
+  }
+  return {
+    q,
+    db: values.get("db") ?? undefined,
+    rp: values.get("rp") ?? undefined,
+    epoch: checkEpoch(values.get("epoch")),
+    pretty: values.get("pretty") === "true",
+    params,
+  };
+}
+
+function checkEpoch(epoch: string | null | undefined): string | undefined {
+  if (epoch === null || epoch === undefined || epoch === "") return undefined;
+  if (!EPOCHS.has(epoch)) {
+    throw new ValidationError(`invalid epoch ${JSON.stringify(epoch)}: use ns, u, ms, s, m or h`);
+  }
+  return epoch;
+}
+
+async function run(ctx: AppContext, query: QueryRequest, readOnly: boolean): Promise<QueryResult> {
+  const results = await executeQuery(ctx.engine, query.q, {
+    database: query.db || undefined,
+    retentionPolicy: query.rp || undefined,
+    nowNs: ctx.clock.nowNanos(),
+    params: query.params,
+    readOnly,
+  });
+  for (const r of results) {
+    ctx.metrics.add("epochnexus_queries_total", { outcome: r.error ? "error" : "ok" });
+  }
+  return results;
+}
+
+function encode(request: Request, results: QueryResult, query: QueryRequest): Response {
+  const accept = request.headers.get("accept") ?? "";
+  if (accept.includes("application/csv") || accept.includes("text/csv")) {
+    return new Response(encodeCsv(results, { epoch: query.epoch }), {
+      headers: { "content-type": "application/csv" },
+    });
+  }
+  return new Response(encodeJson(results, { epoch: query.epoch, pretty: query.pretty }), {
+    headers: { "content-type": "application/json" },
+  });
+}

@@ -1,0 +1,155 @@
+/**
+ * Starts EpochNexus as a real process for end-to-end tests: `deno run src/cli/main.ts serve` on a
+ * free loopback port with its own data folder.
+ * @module
+ */
+
+/** A running server process. */
+export interface ServerProcess {
+  url: string;
+  port: number;
+  dataDir: string;
+  process: Deno.ChildProcess;
+  /** kill -9: no chance to flush or close anything. */
+  kill9(): Promise<void>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** Everything the process printed to stderr so far. */
+  logs(): string;
+}
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
+export async function startServer(
+  options: { dataDir?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } =
+    {},
+): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
+  const port = options.port ?? freePort();
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      `${ROOT}src/cli/main.ts`,
+      "serve",
+    ],
+    cwd: ROOT,
+    env: {
+      EPOCHNEXUS_DATA_DIR: dataDir,
+      EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${port}`,
+      DENO_NO_UPDATE_CHECK: "1",
+      RUST_BACKTRACE: "0",
+      ...options.env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const process = command.spawn();
+  let stderr = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) stderr += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(process.stdout), pump(process.stderr)]).catch(() => {});
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let exited = false;
+  process.status.then(() => (exited = true));
+  while (true) {
+    if (exited) throw new Error(`server exited before answering /ping:\n${stderr}`);
+    try {
+      const r = await fetch(`${url}/ping`);
+      await r.body?.cancel();
+      if (r.status === 204) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      process.kill("SIGKILL");
+      throw new Error(`server did not answer /ping within the timeout:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port,
+    dataDir,
+    process,
+    logs: () => stderr,
+    async kill9() {
+      try {
+        process.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await process.status;
+      await pumps;
+    },
+    async stop() {
+      try {
+        process.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await process.status;
+      await pumps;
+    },
+  };
+}
+
+/** POSTs line protocol to /write and returns the status and body. */
+export async function writeLines(
+  url: string,
+  db: string,
+  body: string,
+  params = "",
+): Promise<{ status: number; body: string }> {
+  const r = await fetch(`${url}/write?db=${encodeURIComponent(db)}${params}`, {
+    method: "POST",
+    body,
+  });
+  return { status: r.status, body: await r.text() };
+}
+
+/** Runs InfluxQL through /query (POST, so statements that change data work). */
+export async function query(
+  url: string,
+  q: string,
+  params: Record<string, string> = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
+  const r = await fetch(`${url}/query`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ q, ...params }).toString(),
+  });
+  const text = await r.text();
+  try {
+    return parseExactJson(text);
+  } catch {
+    throw new Error(`query answered HTTP ${r.status} with non-JSON: ${text.slice(0, 300)}`);
+  }
+}
+
+/**
+ * JSON.parse that keeps integers beyond 2^53 exact as bigint (epoch=ns timestamps, int64 fields),
+ * through the reviver's access to the source text.
+ */
+// deno-lint-ignore no-explicit-any
+export function parseExactJson(text: string): any {
+  return JSON.parse(
+    text,
+    (_key, value, context?: { source?: string }) =>
+      typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value) &&
+        context?.source && /^-?\d+$/.test(context.source)
+        ? BigInt(context.source)
+        : value,
+  );
+}

@@ -57,3 +57,10 @@ Deno.test("byte sizes take units", () => {
   assert.equal(loadConfig({ env: { EPOCHNEXUS_MAX_BODY_BYTES: "1KiB" } }).max_body_bytes, 1024);
   assert.throws(() => loadConfig({ env: { EPOCHNEXUS_MAX_BODY_BYTES: "lots" } }), /max_body_bytes/);
 });
+
+Deno.test("the example file in config/ is valid", async () => {
+  const path = new URL("../../config/epochnexus.example.yaml", import.meta.url);
+  const c = loadConfig({ file: { path: path.pathname, text: await Deno.readTextFile(path) } });
+  assert.equal(c.bind_address, "0.0.0.0:8080");
+  assert.equal(c.max_body_bytes, 25_000_000);
+});

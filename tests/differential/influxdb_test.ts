@@ -1,0 +1,154 @@
+/**
+ * Differential test: the same line protocol is written to InfluxDB 1.6.7 and to EpochNexus, then
+ * the same queries are asked of both and the answers compared (status and JSON, exactly).
+ * Requires `influxd` (installed by .ci/run); outside CI the test is skipped when it is missing.
+ */
+import assert from "node:assert/strict";
+import { influxdPath, startInfluxd } from "../_influxd.ts";
+import { parseExactJson, startServer } from "../_server.ts";
+
+const DB = "diff";
+const START_S = 1678838400; // 2023-03-15T00:00:00Z
+
+/** Deterministic data: 3 hosts x 2 regions, floats, integers, strings, booleans, 2 hours at 1 min. */
+function dataset(): string {
+  let seed = 42;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const lines: string[] = [];
+  for (let minute = 0; minute < 120; minute++) {
+    for (const [host, region] of [["h1", "us-east"], ["h2", "us-east"], ["h3", "eu-west"]]) {
+      if (host === "h3" && minute % 7 === 3) continue; // gaps, so fill() matters
+      const t = (START_S + minute * 60).toString();
+      const user = Math.round(random() * 10000) / 100;
+      const system = Math.round(random() * 5000) / 100;
+      const cores = 2 + Math.floor(random() * 6);
+      const status = random() > 0.8 ? "degraded" : "ok";
+      const up = random() > 0.1 ? "true" : "false";
+      lines.push(
+        `cpu,host=${host},region=${region} usage_user=${user},usage_system=${system},cores=${cores}i,status="${status}",up=${up} ${t}`,
+      );
+    }
+    if (minute % 10 === 0) {
+      lines.push(
+        `mem,host=h1 used=${minute * 1024}i,free=${1e6 - minute}i ${START_S + minute * 60}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+const T0 = "'2023-03-15T00:00:00Z'";
+const T1 = "'2023-03-15T01:00:00Z'";
+const RANGE = `time >= ${T0} AND time < ${T1}`;
+
+/** The queries the foundation covers. */
+const QUERIES = [
+  "SELECT * FROM cpu WHERE host = 'h1' LIMIT 5",
+  "SELECT usage_user FROM cpu WHERE host = 'h2' AND time < '2023-03-15T00:10:00Z'",
+  `SELECT usage_user, usage_system FROM cpu WHERE host =~ /h[12]/ AND ${RANGE} LIMIT 4`,
+  `SELECT usage_user FROM cpu WHERE host !~ /h[12]/ AND ${RANGE} LIMIT 4`,
+  `SELECT usage_user FROM cpu WHERE host != 'h1' AND ${RANGE} ORDER BY time DESC LIMIT 3 OFFSET 2`,
+  "SELECT count(usage_user), sum(usage_user), mean(usage_user), min(usage_user), max(usage_user) FROM cpu",
+  "SELECT first(usage_user), last(usage_user) FROM cpu",
+  "SELECT min(usage_user) FROM cpu",
+  "SELECT max(usage_user) FROM cpu WHERE host = 'h3'",
+  "SELECT last(status) FROM cpu",
+  "SELECT count(cores), sum(cores), mean(cores) FROM cpu",
+  "SELECT count(up) FROM cpu",
+  `SELECT mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(10m)`,
+  `SELECT mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(10m, 5m)`,
+  `SELECT mean(usage_user), max(usage_system) FROM cpu WHERE ${RANGE} GROUP BY time(15m), host`,
+  `SELECT count(usage_user) FROM cpu WHERE host = 'h3' AND ${RANGE} GROUP BY time(2m)`,
+  `SELECT mean(usage_user) FROM cpu WHERE host = 'h3' AND ${RANGE} GROUP BY time(2m) fill(none)`,
+  `SELECT mean(usage_user) FROM cpu WHERE host = 'h3' AND ${RANGE} GROUP BY time(2m) fill(0)`,
+  `SELECT mean(usage_user) FROM cpu WHERE host = 'h3' AND ${RANGE} GROUP BY time(2m) fill(previous)`,
+  `SELECT mean(usage_user) FROM cpu WHERE host = 'h3' AND ${RANGE} GROUP BY time(2m) fill(linear)`,
+  `SELECT mean(usage_user) FROM cpu WHERE host = 'h3' AND ${RANGE} GROUP BY time(2m) fill(null)`,
+  "SELECT max(usage_user) FROM cpu GROUP BY host",
+  "SELECT mean(usage_user) FROM cpu GROUP BY *",
+  "SELECT usage_user * 2 + 1 AS x FROM cpu WHERE host = 'h1' LIMIT 5",
+  "SELECT (usage_user - usage_system) / 2 FROM cpu WHERE host = 'h1' LIMIT 3",
+  `SELECT * FROM cpu WHERE usage_user > 95 AND ${RANGE}`,
+  `SELECT usage_user FROM cpu WHERE (host = 'h1' OR host = 'h3') AND usage_user < 10 AND ${RANGE}`,
+  "SELECT usage_user FROM cpu WHERE time > 1678838400s + 119m",
+  "SELECT used FROM mem WHERE time >= 1678838400000ms AND time <= 1678840200000ms",
+  "SELECT used, free FROM mem",
+  "SELECT mean(usage_user) FROM cpu WHERE time > now() - 1h",
+  "SELECT count(usage_user) FROM cpu; SELECT count(used) FROM mem",
+  "SELECT nosuchfield FROM cpu",
+  "SELECT usage_user FROM nosuchmeasurement",
+  "SELECT foo(usage_user) FROM cpu",
+  "SELECT usage_user, mean(usage_user) FROM cpu",
+  "SELECT FROM cpu",
+  "SELECT usage_user FROM cpu WHERE",
+  "SHOW DATABASES",
+  "SHOW MEASUREMENTS",
+  "SHOW TAG KEYS",
+  "SHOW TAG KEYS FROM mem",
+  'SHOW TAG VALUES WITH KEY = "host"',
+  'SHOW TAG VALUES FROM cpu WITH KEY = "region"',
+  "SHOW FIELD KEYS",
+  "SHOW FIELD KEYS FROM cpu",
+];
+
+async function ask(url: string, q: string, epoch?: string) {
+  const params = new URLSearchParams({ db: DB, q });
+  if (epoch) params.set("epoch", epoch);
+  const r = await fetch(`${url}/query?${params}`);
+  const text = await r.text();
+  return { status: r.status, body: parseExactJson(text) };
+}
+
+Deno.test({
+  name: "differential: EpochNexus answers as InfluxDB 1.6.7 does",
+  ignore: !influxdPath() && Deno.env.get("CI") !== "true",
+  async fn() {
+    const influx = await startInfluxd();
+    const nexus = await startServer({ env: { EPOCHNEXUS_DEFAULT_DATABASE: DB } });
+    try {
+      const lines = dataset();
+      for (const url of [influx.url, nexus.url]) {
+        const created = await fetch(`${url}/query`, {
+          method: "POST",
+          body: new URLSearchParams({ q: `CREATE DATABASE ${DB}` }),
+        });
+        assert.equal(created.status, 200, await created.text());
+        const written = await fetch(`${url}/write?db=${DB}&precision=s`, {
+          method: "POST",
+          body: lines,
+        });
+        assert.equal(written.status, 204, await written.text());
+      }
+      const different: string[] = [];
+      let compared = 0;
+      for (const q of QUERIES) {
+        for (const epoch of [undefined, "ns"]) {
+          compared++;
+          const expected = await ask(influx.url, q, epoch);
+          const actual = await ask(nexus.url, q, epoch);
+          try {
+            assert.deepEqual(actual, expected);
+          } catch {
+            different.push(
+              `${q}${epoch ? ` (epoch=${epoch})` : ""}\n  influxdb:   ${
+                JSON.stringify(expected, bigints)
+              }\n  epochnexus: ${JSON.stringify(actual, bigints)}`,
+            );
+          }
+        }
+      }
+      console.log(
+        `differential: ${compared} queries compared, ${compared - different.length} identical, ` +
+          `${different.length} different`,
+      );
+      assert.deepEqual(different, [], different.join("\n"));
+    } finally {
+      await nexus.stop();
+      await influx.stop();
+    }
+  },
+});
+
+function bigints(_key: string, value: unknown) {
+  return typeof value === "bigint" ? value.toString() : value;
+}

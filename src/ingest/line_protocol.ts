@@ -1,0 +1,843 @@
+/**
+ * InfluxDB 1.x line protocol, decoded from bytes to {@linkcode Point}s with per-line errors.
+ *
+ * ```text
+ * measurement[,tag=value...] field=value[,field=value...] [timestamp]
+ * ```
+ *
+ * The grammar and the error reasons follow InfluxDB 1.6's `models/points.go`, checked against
+ * a running influxd 1.6.7:
+ *
+ * - Escapes. Measurement: `\,` `\ ` `\=` `\"` (influxd stores `m\=x` as `m=x`); tag keys and
+ *   values: `\,` `\=` `\ `; field keys: `\,` `\=` `\ ` `\"`; string field values: `\"` `\\`.
+ *   A backslash before any other byte is kept literally. In the measurement and the tags a
+ *   byte right after a backslash is never a separator (so `a\\,b` is one name), as influxd.
+ * - Field values: floats (`1`, `-1.5`, `.5`, `1e-3`), integers `12i` (the full int64 range,
+ *   exact: `number` when safe, `bigint` beyond), unsigned `12u` (uint64), strings `"..."`
+ *   (which may hold commas, spaces, equals signs and newlines), booleans `t T true True TRUE
+ *   f F false False FALSE`. `NaN`, `Inf` and out-of-range numbers are rejected with influxd's
+ *   reasons (`invalid number`, `invalid boolean`, `invalid float`, `unable to parse integer ...`).
+ * - A field repeated in one line: the last value wins; repeated with another type: the line is
+ *   rejected (`field type conflict`). A tag key repeated: `duplicate tags`. Tags come out
+ *   sorted by key; an empty tag value is an error (`missing tag value`).
+ * - Timestamps: an integer in the request's precision (`ns` default, `u`/`us`/`µ`, `ms`, `s`,
+ *   `m`, `h`), converted from its digits to `(timeMs, timeSubMs)` without BigInt; outside
+ *   InfluxDB's range (±9223372036854775806 ns) it is `time outside range ...`. A line without
+ *   one gets the caller's `defaultTime`, truncated to the precision (as influxd does).
+ * - Lines starting with `#` (after optional whitespace) are comments; blank lines are skipped.
+ *
+ * Deliberate differences from influxd 1.6.7, all in favour of accepting clean input or of
+ * rejecting garbage: a trailing `\r` (CRLF line ends) is accepted; unsigned `u` values are
+ * accepted (influxd 1.6 needs a build flag); a comment line always ends at its newline even
+ * if it holds a quote; bytes after a closing string quote other than `,` or a space are
+ * `invalid field format` (influxd silently mangles the value); names and strings must be
+ * valid UTF-8.
+ *
+ * Points of the same series share one frozen `tags` array (copy it before changing it).
+ *
+ * @module
+ */
+
+import {
+  compactInteger,
+  type Field,
+  FieldType,
+  type Instant,
+  INT64_MAX,
+  INT64_MIN,
+  type Point,
+  type Precision,
+  type Tag,
+  UINT64_MAX,
+} from "../core/mod.ts";
+import { decodeRange, excerpt } from "./_text.ts";
+import {
+  instantFromDigits,
+  type MutableInstant,
+  type PrecisionSpec,
+  precisionSpec,
+  TIME_RANGE_REASON,
+  truncateInstant,
+} from "./_timestamp.ts";
+
+/** One line that could not be decoded. Good lines around it are still decoded. */
+export interface LineError {
+  /** 1-based line number of the line (of its first line when a string spans several). */
+  line: number;
+  /** 1-based byte column, counted from the start of the line, where the problem was found. */
+  column: number;
+  /** InfluxDB's reason, e.g. `invalid number`, `missing tag value`, `unbalanced quotes`. */
+  reason: string;
+  /** The offending line without leading whitespace, cut to `errorTextLimit` bytes. */
+  text: string;
+  /** The field key the problem is about, when there is one. */
+  field?: string;
+}
+
+/** Decoded points and the errors of the lines that failed. */
+export interface LineProtocolResult {
+  points: Point[];
+  errors: LineError[];
+}
+
+/** Options of {@linkcode parseLineProtocol} and {@linkcode LineProtocolDecoder}. */
+export interface LineProtocolOptions {
+  /** Unit of the timestamps in the body. @default {"ns"} */
+  precision?: Precision;
+  /** Time of points without a timestamp (the request's arrival time). */
+  defaultTime: Instant;
+  /**
+   * Remembers decoded series keys and field keys between calls (a server keeps one per
+   * database). Without one, each call uses a fresh cache.
+   */
+  cache?: LineProtocolCache;
+  /** Longest `text` in a {@linkcode LineError}, in bytes. @default {200} */
+  errorTextLimit?: number;
+}
+
+/** The longest series key (measurement and tags, escaped) plus field key InfluxDB accepts. */
+export const MAX_KEY_LENGTH = 65535;
+
+// Byte values.
+const TAB = 9, NL = 10, CR = 13, SPACE = 32, QUOTE = 34, HASH = 35, PLUS = 43, COMMA = 44;
+const MINUS = 45, DOT = 46, ZERO = 48, NINE = 57, EQ = 61, UPPER_E = 69, UPPER_F = 70;
+const UPPER_N = 78, UPPER_T = 84, BACKSLASH = 92, LOWER_E = 101, LOWER_F = 102;
+const LOWER_I = 105, LOWER_N = 110, LOWER_T = 116, LOWER_U = 117;
+
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+/** Keeps hashes in V8's small-integer range, so Map lookups do not box them. */
+const HASH_MASK = 0x3fffffff;
+
+/** 10^k for the exact fast path of float parsing (k <= 22 is exact in a double). */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+function escapeTable(chars: string): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const c of chars) table[c.charCodeAt(0)] = 1;
+  return table;
+}
+const MEASUREMENT_ESCAPES = escapeTable(', ="');
+const TAG_ESCAPES = escapeTable(", =");
+const FIELD_KEY_ESCAPES = escapeTable(', ="');
+const STRING_ESCAPES = escapeTable('"\\');
+
+interface KeyEntry {
+  bytes: Uint8Array;
+  measurement: string;
+  tags: Tag[];
+  next: KeyEntry | undefined;
+}
+
+interface FieldKeyEntry {
+  bytes: Uint8Array;
+  key: string;
+  /** The record serial that last used this key: finds a repeated field in O(1). */
+  seen: number;
+  next: FieldKeyEntry | undefined;
+}
+
+function sameBytes(a: Uint8Array, start: number, end: number, b: Uint8Array): boolean {
+  if (end - start !== b.length) return false;
+  for (let k = 0; k < b.length; k++) if (a[start + k] !== b[k]) return false;
+  return true;
+}
+
+/**
+ * Decoded series keys (measurement and sorted tags) and field keys, looked up by the raw
+ * bytes of the line, so a series seen before costs one hash and one byte comparison.
+ * Bounded: when a table passes `maxEntries` it is emptied and refilled.
+ */
+export class LineProtocolCache {
+  /** Entries per table before it is emptied. */
+  readonly maxEntries: number;
+  #keys = new Map<number, KeyEntry>();
+  #keyCount = 0;
+  #fieldKeys = new Map<number, FieldKeyEntry>();
+  #fieldKeyCount = 0;
+
+  /** @param options.maxEntries entries per table @default {100000} */
+  constructor(options: { maxEntries?: number } = {}) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+  }
+
+  /** Number of series keys held. */
+  get size(): number {
+    return this.#keyCount;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.#keys.clear();
+    this.#keyCount = 0;
+    this.#fieldKeys.clear();
+    this.#fieldKeyCount = 0;
+  }
+
+  /** For the parser: the series key whose raw bytes are `bytes[start, end)`. */
+  findKey(hash: number, bytes: Uint8Array, start: number, end: number): KeyEntry | undefined {
+    for (let e = this.#keys.get(hash); e !== undefined; e = e.next) {
+      if (sameBytes(bytes, start, end, e.bytes)) return e;
+    }
+    return undefined;
+  }
+
+  /** For the parser: remembers a decoded series key. */
+  addKey(hash: number, raw: Uint8Array, measurement: string, tags: Tag[]): void {
+    if (this.#keyCount >= this.maxEntries) {
+      this.#keys.clear();
+      this.#keyCount = 0;
+    }
+    this.#keys.set(hash, { bytes: raw, measurement, tags, next: this.#keys.get(hash) });
+    this.#keyCount++;
+  }
+
+  /** For the parser: the field key whose raw bytes are `bytes[start, end)`. */
+  findFieldKey(
+    hash: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): FieldKeyEntry | undefined {
+    for (let e = this.#fieldKeys.get(hash); e !== undefined; e = e.next) {
+      if (sameBytes(bytes, start, end, e.bytes)) return e;
+    }
+    return undefined;
+  }
+
+  /** For the parser: remembers a decoded field key. */
+  addFieldKey(hash: number, raw: Uint8Array, key: string): FieldKeyEntry {
+    const entry: FieldKeyEntry = { bytes: raw, key, seen: 0, next: this.#fieldKeys.get(hash) };
+    this.#fieldKeys.set(hash, entry);
+    this.#fieldKeyCount++;
+    return entry;
+  }
+
+  /** For the parser, between lines only: empties the field-key table when it is full. */
+  trimFieldKeys(): void {
+    if (this.#fieldKeyCount >= this.maxEntries) {
+      this.#fieldKeys.clear();
+      this.#fieldKeyCount = 0;
+    }
+  }
+}
+
+/**
+ * Decodes a line-protocol body. Lines that fail are reported in `errors` and skipped; the
+ * others are decoded.
+ *
+ * @example
+ * ```ts
+ * const body = new TextEncoder().encode("cpu,host=a usage=0.5,count=3i 1678886400000000000\n");
+ * const { points, errors } = parseLineProtocol(body, { defaultTime: { ms: 0, subMs: 0 } });
+ * // points[0]: measurement "cpu", tags [{key: "host", value: "a"}],
+ * //   fields usage (float 0.5) and count (integer 3), timeMs 1678886400000, timeSubMs 0
+ * ```
+ */
+export function parseLineProtocol(
+  body: Uint8Array,
+  options: LineProtocolOptions,
+): LineProtocolResult {
+  const parser = new Parser(options);
+  parser.run(body, true);
+  return { points: parser.points, errors: parser.errors };
+}
+
+/**
+ * Decodes a body that arrives in chunks: each {@linkcode push} decodes the complete lines
+ * received so far and keeps the unfinished tail for the next chunk; {@linkcode finish}
+ * decodes that tail. Line numbers run on across chunks.
+ *
+ * @example
+ * ```ts
+ * const decoder = new LineProtocolDecoder({ defaultTime: { ms: 0, subMs: 0 } });
+ * const enc = new TextEncoder();
+ * decoder.push(enc.encode("cpu value=1 1\ncpu val")); // one point
+ * decoder.push(enc.encode("ue=2 2\n")); // one point
+ * decoder.finish(); // nothing left
+ * ```
+ */
+export class LineProtocolDecoder {
+  #parser: Parser;
+  #pending: Uint8Array = new Uint8Array(0);
+
+  constructor(options: LineProtocolOptions) {
+    this.#parser = new Parser(options);
+  }
+
+  /** Bytes received but not decoded yet (an unfinished last line). */
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
+  /** Decodes the complete lines of everything received so far. */
+  push(chunk: Uint8Array): LineProtocolResult {
+    let buf = chunk;
+    if (this.#pending.length > 0) {
+      buf = new Uint8Array(this.#pending.length + chunk.length);
+      buf.set(this.#pending);
+      buf.set(chunk, this.#pending.length);
+    }
+    const used = this.#parser.run(buf, false);
+    this.#pending = used === buf.length ? new Uint8Array(0) : buf.slice(used);
+    return this.#parser.take();
+  }
+
+  /** Decodes whatever is left (a last line without a newline). */
+  finish(): LineProtocolResult {
+    this.#parser.run(this.#pending, true);
+    this.#pending = new Uint8Array(0);
+    return this.#parser.take();
+  }
+}
+
+/**
+ * The length of the prefix of `buf` that holds only complete lines: the offset just past
+ * the last newline that ends a line (a newline inside a quoted string value does not).
+ * 0 when no line is complete yet.
+ */
+export function completeLinesEnd(buf: Uint8Array): number {
+  let pos = 0, done = 0;
+  while (pos < buf.length) {
+    const end = scanLine(buf, pos, buf.length).end;
+    if (end >= buf.length) break;
+    done = pos = end + 1;
+  }
+  return done;
+}
+
+/**
+ * Where the line starting at `start` ends (the index of its newline, or `len`), exactly as
+ * InfluxDB's scanLine decides: once past the first space, quotes that open a field value
+ * hide newlines; a backslash hides the byte after it. Also counts the hidden newlines.
+ */
+function scanLine(buf: Uint8Array, start: number, len: number): { end: number; hidden: number } {
+  let i = start, quoted = false, fields = false, equals = 0, commas = 0, hidden = 0;
+  while (i < len) {
+    const c = buf[i];
+    if (c === BACKSLASH && i + 1 < len) {
+      if (buf[i + 1] === NL) hidden++;
+      i += 2;
+      continue;
+    }
+    if (c === SPACE) fields = true;
+    if (fields) {
+      if (!quoted && c === EQ) {
+        equals++;
+        i++;
+        continue;
+      } else if (!quoted && c === COMMA) {
+        commas++;
+        i++;
+        continue;
+      } else if (c === QUOTE && equals > commas) {
+        quoted = !quoted;
+        i++;
+        continue;
+      }
+    }
+    if (c === NL) {
+      if (!quoted) break;
+      hidden++;
+    }
+    i++;
+  }
+  return { end: i, hidden };
+}
+
+function isWhitespace(c: number): boolean {
+  return c === SPACE || c === TAB || c === 0;
+}
+
+/** The parsing state of one body (or one stream). */
+class Parser {
+  points: Point[] = [];
+  errors: LineError[] = [];
+
+  private buf: Uint8Array = new Uint8Array(0);
+  private readonly spec: PrecisionSpec;
+  private readonly defaultMs: number;
+  private readonly defaultSubMs: number;
+  private readonly cache: LineProtocolCache;
+  private readonly textLimit: number;
+  /** 1-based number of the physical line the next record starts on. */
+  private line = 1;
+  /** Counts records, to stamp field keys seen in the current one. */
+  private serial = 0;
+
+  // Outcome of a failed record.
+  private errReason = "";
+  private errPos = 0;
+  private errField: string | undefined = undefined;
+
+  // Outcome of parseKey / parseValue.
+  private keyMeasurement = "";
+  private keyTags: Tag[] = [];
+  private valueType: FieldType = FieldType.Float;
+  private valueValue: number | bigint | string | boolean = 0;
+
+  private readonly time: MutableInstant = { ms: 0, subMs: 0 };
+  private scratch = new Uint8Array(256);
+
+  constructor(options: LineProtocolOptions) {
+    this.spec = precisionSpec(options.precision ?? "ns");
+    const t = truncateInstant(options.defaultTime, this.spec);
+    this.defaultMs = t.ms;
+    this.defaultSubMs = t.subMs;
+    this.cache = options.cache ?? new LineProtocolCache();
+    this.textLimit = options.errorTextLimit ?? 200;
+  }
+
+  /** Hands over the points and errors decoded so far. */
+  take(): LineProtocolResult {
+    const out = { points: this.points, errors: this.errors };
+    this.points = [];
+    this.errors = [];
+    return out;
+  }
+
+  /**
+   * Decodes the records of `buf`. Unless `final`, a last record without its newline is left
+   * alone. Returns the number of bytes consumed.
+   */
+  run(buf: Uint8Array, final: boolean): number {
+    this.buf = buf;
+    const len = buf.length;
+    let pos = 0;
+    let nextQuote = -1; // index of the next '"' at or after pos, or len when none
+    while (pos < len) {
+      let k = pos;
+      while (k < len && isWhitespace(buf[k])) k++;
+      let nl = buf.indexOf(NL, pos);
+      if (nl < 0) nl = len;
+      let end = nl, hidden = 0;
+      if (k < len && buf[k] !== HASH && nl < len) {
+        if (nextQuote < pos) {
+          nextQuote = buf.indexOf(QUOTE, pos);
+          if (nextQuote < 0) nextQuote = len;
+        }
+        // Only a quote or an escaped newline can carry a line past its first newline.
+        if (nextQuote < nl || buf[nl - 1] === BACKSLASH) {
+          const scanned = scanLine(buf, pos, len);
+          end = scanned.end;
+          hidden = scanned.hidden;
+        }
+      }
+      if (end >= len && !final) break;
+      let lineEnd = end;
+      if (lineEnd > k && buf[lineEnd - 1] === NL) lineEnd--; // an escaped newline at the end
+      if (lineEnd > k && buf[lineEnd - 1] === CR) lineEnd--;
+      if (k < lineEnd && buf[k] !== HASH) this.record(pos, k, lineEnd);
+      this.line += 1 + hidden;
+      pos = end + 1;
+    }
+    this.buf = new Uint8Array(0);
+    return pos < len ? pos : len;
+  }
+
+  private record(lineStart: number, start: number, end: number): void {
+    this.cache.trimFieldKeys();
+    this.serial++;
+    const point = this.parsePoint(start, end);
+    if (point !== undefined) {
+      this.points.push(point);
+      return;
+    }
+    const error: LineError = {
+      line: this.line,
+      column: this.errPos - lineStart + 1,
+      reason: this.errReason,
+      text: excerpt(this.buf, start, end, this.textLimit),
+    };
+    if (this.errField !== undefined) error.field = this.errField;
+    this.errors.push(error);
+  }
+
+  private fail(reason: string, pos: number, field?: string): undefined {
+    this.errReason = reason;
+    this.errPos = pos;
+    this.errField = field;
+    return undefined;
+  }
+
+  private bad(reason: string, pos: number, field?: string): -1 {
+    this.fail(reason, pos, field);
+    return -1;
+  }
+
+  private parsePoint(start: number, end: number): Point | undefined {
+    const buf = this.buf;
+    const cache = this.cache;
+
+    // The series key runs to the first space not preceded by a backslash. Hash it on the
+    // way: a key seen before needs no further work.
+    let hash = FNV_OFFSET, prev = 0, j = start, bits = 0;
+    while (j < end) {
+      const c = buf[j];
+      if (c === SPACE && prev !== BACKSLASH) break;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+      bits |= c;
+      prev = c;
+      j++;
+    }
+    hash &= HASH_MASK;
+    const keyLength = j - start;
+    let measurement: string, tags: Tag[];
+    const entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
+    if (entry !== undefined) {
+      measurement = entry.measurement;
+      tags = entry.tags;
+    } else {
+      const keyEnd = this.parseKey(start, end, bits < 0x80);
+      if (keyEnd < 0) return undefined;
+      if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
+      if (keyLength > MAX_KEY_LENGTH) {
+        return this.fail(`max key length exceeded: ${keyLength} > ${MAX_KEY_LENGTH}`, start);
+      }
+      measurement = this.keyMeasurement;
+      tags = this.keyTags;
+      cache.addKey(hash, buf.slice(start, j), measurement, tags);
+    }
+
+    // Fields.
+    let i = j;
+    while (i < end && isWhitespace(buf[i])) i++;
+    if (i >= end) return this.fail("invalid field format", i);
+    const fields: Field[] = [];
+    const serial = this.serial;
+    for (;;) {
+      const ks = i;
+      let fhash = FNV_OFFSET, fbits = 0, escaped = false;
+      for (;;) {
+        if (i >= end) return this.fail("invalid field format", i);
+        const c = buf[i];
+        if (c === BACKSLASH && i + 1 < end) {
+          const d = buf[i + 1];
+          fhash = Math.imul(Math.imul(fhash ^ c, FNV_PRIME) ^ d, FNV_PRIME);
+          fbits |= d;
+          escaped = true;
+          i += 2;
+          continue;
+        }
+        if (c === EQ) break;
+        if (c === SPACE || c === COMMA) return this.fail("invalid field format", i);
+        fhash = Math.imul(fhash ^ c, FNV_PRIME);
+        fbits |= c;
+        i++;
+      }
+      if (i === ks) return this.fail("missing field key", i);
+      fhash &= HASH_MASK;
+      const seriesSize = keyLength + 4 + (i - ks);
+      if (seriesSize > MAX_KEY_LENGTH) {
+        return this.fail(`max key length exceeded: ${seriesSize} > ${MAX_KEY_LENGTH}`, ks);
+      }
+      let keyEntry = cache.findFieldKey(fhash, buf, ks, i);
+      if (keyEntry === undefined) {
+        const key = this.decodeName(ks, i, escaped, fbits < 0x80, FIELD_KEY_ESCAPES);
+        if (key === undefined) return this.fail("invalid UTF-8 in field key", ks);
+        keyEntry = cache.addFieldKey(fhash, buf.slice(ks, i), key);
+      }
+      const key = keyEntry.key;
+
+      const vs = i + 1;
+      if (vs >= end || buf[vs] === COMMA || buf[vs] === SPACE) {
+        return this.fail("missing field value", vs, key);
+      }
+      i = this.parseValue(vs, end, key);
+      if (i < 0) return undefined;
+
+      const type = this.valueType, value = this.valueValue;
+      if (keyEntry.seen === serial) {
+        // The same field twice in one line: the last value wins, as in InfluxDB.
+        for (const f of fields) {
+          if (f.key !== key) continue;
+          if (f.type !== type) {
+            return this.fail(
+              `field type conflict: field "${key}" appears twice in the line with different types`,
+              ks,
+              key,
+            );
+          }
+          f.value = value;
+        }
+      } else {
+        keyEntry.seen = serial;
+        fields.push({ key, type, value });
+      }
+
+      if (i >= end || buf[i] === SPACE) break;
+      if (buf[i] !== COMMA) return this.fail("invalid field format", i, key);
+      i++;
+      if (i >= end || buf[i] === SPACE) return this.fail("invalid field format", i);
+    }
+
+    // Optional timestamp.
+    while (i < end && isWhitespace(buf[i])) i++;
+    let timeMs = this.defaultMs, timeSubMs = this.defaultSubMs;
+    if (i < end) {
+      const ts = i;
+      const negative = buf[i] === MINUS;
+      if (negative) i++;
+      const ds = i;
+      for (; i < end; i++) {
+        const c = buf[i];
+        if (c === SPACE) break;
+        if (c < ZERO || c > NINE) return this.fail("bad timestamp", i);
+      }
+      if (i === ds) return this.fail("bad timestamp", ts);
+      if (!instantFromDigits(buf, ds, i, negative, this.spec, this.time)) {
+        return this.fail(TIME_RANGE_REASON, ts);
+      }
+      for (; i < end; i++) if (buf[i] !== SPACE) return this.fail("point is invalid", i);
+      timeMs = this.time.ms;
+      timeSubMs = this.time.subMs;
+    }
+    return { measurement, tags, fields, timeMs, timeSubMs };
+  }
+
+  /**
+   * Parses measurement and tags from `start` (InfluxDB's scanMeasurement, scanTagsKey and
+   * scanTagsValue). Sets keyMeasurement and keyTags (sorted, frozen) and returns the index of
+   * the space that ends the key, or -1 after fail().
+   */
+  private parseKey(start: number, end: number, ascii: boolean): number {
+    const buf = this.buf;
+    if (buf[start] === COMMA) return this.bad("missing measurement", start);
+    let i = start, escaped = buf[start] === BACKSLASH, inTags = false;
+    for (;;) {
+      i++;
+      if (i >= end) return this.bad("missing fields", i);
+      if (buf[i - 1] === BACKSLASH) {
+        escaped = true;
+        continue;
+      }
+      const c = buf[i];
+      if (c === COMMA) {
+        inTags = true;
+        break;
+      }
+      if (c === SPACE) break;
+    }
+    const measurement = this.decodeName(start, i, escaped, ascii, MEASUREMENT_ESCAPES);
+    if (measurement === undefined) return this.bad("invalid UTF-8 in measurement", start);
+
+    const tags: Tag[] = [];
+    while (inTags) {
+      const ks = i + 1;
+      let c = buf[ks];
+      if (ks >= end || c === SPACE || c === COMMA || c === EQ) {
+        return this.bad("missing tag key", ks);
+      }
+      let k = ks, kEscaped = c === BACKSLASH;
+      for (;;) {
+        k++;
+        if (k >= end) return this.bad("missing tag value", k);
+        if (buf[k - 1] === BACKSLASH) {
+          kEscaped = true;
+          continue;
+        }
+        c = buf[k];
+        if (c === SPACE || c === COMMA) return this.bad("missing tag value", k);
+        if (c === EQ) break;
+      }
+      const vs = k + 1;
+      c = buf[vs];
+      if (vs >= end || c === COMMA || c === SPACE) return this.bad("missing tag value", vs);
+      let v = vs, vEscaped = c === BACKSLASH;
+      for (;;) {
+        v++;
+        if (v >= end) return this.bad("missing fields", v);
+        if (buf[v - 1] === BACKSLASH) {
+          vEscaped = true;
+          continue;
+        }
+        c = buf[v];
+        if (c === EQ) return this.bad("invalid tag format", v);
+        if (c === COMMA) break;
+        if (c === SPACE) {
+          inTags = false;
+          break;
+        }
+      }
+      const key = this.decodeName(ks, k, kEscaped, ascii, TAG_ESCAPES);
+      if (key === undefined) return this.bad("invalid UTF-8 in tag key", ks);
+      const value = this.decodeName(vs, v, vEscaped, ascii, TAG_ESCAPES);
+      if (value === undefined) return this.bad("invalid UTF-8 in tag value", vs);
+      for (const t of tags) {
+        if (t.key === key) return this.bad("duplicate tags", ks);
+      }
+      tags.push(Object.freeze({ key, value }));
+      i = v;
+    }
+    tags.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.keyMeasurement = measurement;
+    this.keyTags = Object.freeze(tags) as Tag[];
+    return i;
+  }
+
+  /**
+   * Parses the field value at `vs` (InfluxDB's scanNumber, scanBoolean and the string rules).
+   * Sets valueType and valueValue and returns the index after the value, or -1 after fail().
+   */
+  private parseValue(vs: number, end: number, key: string): number {
+    const buf = this.buf;
+    const c = buf[vs];
+    if (c === QUOTE) {
+      let p = vs + 1, bits = 0, escaped = false;
+      for (;;) {
+        if (p >= end) return this.bad("unbalanced quotes", vs, key);
+        const b = buf[p];
+        if (b === BACKSLASH && p + 1 < end) {
+          bits |= buf[p + 1];
+          escaped = true;
+          p += 2;
+          continue;
+        }
+        if (b === QUOTE) break;
+        bits |= b;
+        p++;
+      }
+      const text = this.decodeName(vs + 1, p, escaped, bits < 0x80, STRING_ESCAPES);
+      if (text === undefined) return this.bad("invalid UTF-8 in string field", vs, key);
+      this.valueType = FieldType.String;
+      this.valueValue = text;
+      return p + 1;
+    }
+    if ((c >= ZERO && c <= NINE) || c === DOT || c === MINUS || c === UPPER_N || c === LOWER_N) {
+      return this.parseNumber(vs, end, key);
+    }
+    // Anything else must be a boolean.
+    let p = vs;
+    while (p < end && buf[p] !== COMMA && buf[p] !== SPACE) p++;
+    const n = p - vs;
+    let value: boolean | undefined;
+    if (n === 1) {
+      if (c === LOWER_T || c === UPPER_T) value = true;
+      else if (c === LOWER_F || c === UPPER_F) value = false;
+    } else if (n === 4 && (c === LOWER_T || c === UPPER_T)) {
+      const w = wordAt(buf, vs, n);
+      if (c === LOWER_T ? w === "true" : w === "TRUE" || w === "True") value = true;
+    } else if (n === 5 && (c === LOWER_F || c === UPPER_F)) {
+      const w = wordAt(buf, vs, n);
+      if (c === LOWER_F ? w === "false" : w === "FALSE" || w === "False") value = false;
+    }
+    if (value === undefined) return this.bad("invalid boolean", vs, key);
+    this.valueType = FieldType.Boolean;
+    this.valueValue = value;
+    return p;
+  }
+
+  private parseNumber(vs: number, end: number, key: string): number {
+    const buf = this.buf;
+    let p = vs;
+    const negative = buf[p] === MINUS;
+    if (negative) {
+      p++;
+      if (p >= end) return this.bad("invalid number", vs, key);
+    }
+    const ds = p;
+    let isInt = false, isUnsigned = false, decimal = false, scientific = false;
+    let mantissa = 0, digits = 0, fraction = 0;
+    for (; p < end; p++) {
+      const c = buf[p];
+      if (c >= ZERO && c <= NINE) {
+        mantissa = mantissa * 10 + (c - ZERO);
+        digits++;
+        if (decimal) fraction++;
+        continue;
+      }
+      if (c === COMMA || c === SPACE) break;
+      if ((c === LOWER_I || c === LOWER_U) && p > vs && !isInt && !isUnsigned) {
+        if (c === LOWER_I) isInt = true;
+        else isUnsigned = true;
+        continue;
+      }
+      if (c === DOT) {
+        if (decimal) return this.bad("invalid number", vs, key);
+        decimal = true;
+        continue;
+      }
+      if (p > vs && (c === LOWER_E || c === UPPER_E)) {
+        scientific = true;
+        continue;
+      }
+      const before = buf[p - 1];
+      if ((c === PLUS || c === MINUS) && (before === LOWER_E || before === UPPER_E)) continue;
+      // Everything else, NaN and Inf included, is not a number.
+      return this.bad("invalid number", vs, key);
+    }
+    if ((isInt || isUnsigned) && (decimal || scientific)) {
+      return this.bad("invalid number", vs, key);
+    }
+    const numericDigits = p - vs - (isInt ? 1 : 0) - (decimal ? 1 : 0) - (negative ? 1 : 0);
+    if (numericDigits === 0) return this.bad("invalid number", vs, key);
+
+    if (isInt || isUnsigned) {
+      if (buf[p - 1] !== (isInt ? LOWER_I : LOWER_U)) {
+        return this.bad("invalid number", vs, key);
+      }
+      if (isUnsigned && negative) return this.bad("invalid number", vs, key);
+      this.valueType = isInt ? FieldType.Integer : FieldType.Unsigned;
+      if (p - 1 - ds <= 15) {
+        this.valueValue = negative && mantissa !== 0 ? -mantissa : mantissa;
+        return p;
+      }
+      const text = asciiAt(buf, vs, p - 1);
+      const big = BigInt(text);
+      if (isInt ? big < INT64_MIN || big > INT64_MAX : big > UINT64_MAX) {
+        const [what, fn] = isInt ? ["integer", "ParseInt"] : ["unsigned", "ParseUint"];
+        return this.bad(
+          `unable to parse ${what} ${text}: strconv.${fn}: parsing "${text}": value out of range`,
+          vs,
+          key,
+        );
+      }
+      this.valueValue = compactInteger(big);
+      return p;
+    }
+
+    this.valueType = FieldType.Float;
+    if (!scientific && digits <= 15) {
+      // Exact: both operands are exact doubles and one division rounds correctly.
+      const x = fraction === 0 ? mantissa : mantissa / POW10[fraction];
+      this.valueValue = negative ? -x : x;
+      return p;
+    }
+    const x = Number(asciiAt(buf, vs, p));
+    if (!Number.isFinite(x)) return this.bad("invalid float", vs, key);
+    this.valueValue = x;
+    return p;
+  }
+
+  /** Decodes a name or string, undoing the escapes in `table`; undefined on bad UTF-8. */
+  private decodeName(
+    start: number,
+    end: number,
+    escaped: boolean,
+    ascii: boolean,
+    table: Uint8Array,
+  ): string | undefined {
+    const buf = this.buf;
+    if (!escaped) return decodeRange(buf, start, end, ascii);
+    if (this.scratch.length < end - start) this.scratch = new Uint8Array((end - start) * 2);
+    const out = this.scratch;
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const c = buf[i];
+      if (c === BACKSLASH && i + 1 < end && table[buf[i + 1]] === 1) {
+        out[n++] = buf[++i];
+      } else {
+        out[n++] = c;
+      }
+    }
+    return decodeRange(out, 0, n, ascii);
+  }
+}
+
+function asciiAt(buf: Uint8Array, start: number, end: number): string {
+  return decodeRange(buf, start, end, true) as string;
+}
+
+function wordAt(buf: Uint8Array, start: number, n: number): string {
+  return asciiAt(buf, start, start + n);
+}

@@ -1,0 +1,16 @@
+/**
+ * Raft consensus: a pure state machine ({@linkcode Raft}), its durable log storage, the
+ * transport interface it needs, and a driver that wires them to a replicated state machine.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./errors.ts";
+export { applyConfChange, decodeConfState, EMPTY_CONF, encodeConfState } from "./conf.ts";
+export {
+  type ProposalPosition,
+  Raft,
+  type RaftOptions,
+  type RaftStatus,
+  type RaftStoredState,
+} from "./raft.ts";

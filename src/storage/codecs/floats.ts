@@ -1,0 +1,251 @@
+/**
+ * The float64 column codec. Every encoding works on the raw 64 bits of each value (two uint32
+ * halves read through a `Uint32Array` view of the `Float64Array`), so NaN with any payload,
+ * ±Infinity and -0 round-trip bit-exact, and no BigInt is ever formed.
+ *
+ * Encodings (first byte); the encoder tries Gorilla and delta-packing and keeps the smaller,
+ * falling back to raw when neither beats 8 bytes per value:
+ * - `FloatsConstant` (0x22): every value has the same bits (a single value, or a flat line).
+ * - `FloatsGorilla` (0x21): Facebook's Gorilla XOR scheme (Pelkonen et al., VLDB 2015), as in
+ *   InfluxDB tsm1's float.go: per value, `0` (same bits as the previous value); `10` + the
+ *   XOR's meaningful bits in the previous window; `11` + 5 bits leading zeros + 6 bits
+ *   (meaningful bit count - 1) + the meaningful bits. The count is in the header, so no
+ *   end-of-stream marker is needed (unlike tsm1, which reserves a NaN pattern for it). The
+ *   encoder leaves the previous window when a new one is cheaper (a 13-bit header pays off).
+ * - `FloatsDeltaPacked` (0x23): the bit patterns as int64, zigzag deltas (wrapping), bit-packed
+ *   in groups of 128. On full-precision random walks (TSBS cpu) the step between neighbours is
+ *   a small integer count of ulps, which packs tighter than Gorilla's XOR windows.
+ * - `FloatsRaw` (0x20): 8 bytes per value, little-endian.
+ *
+ * Limits: 1 to MAX_BLOCK_VALUES values; NaN payload bits are preserved from a `Float64Array`
+ * to the `Float64Array` the decoder returns (a JS engine may canonicalise NaNs that pass
+ * through plain number variables or arrays on the way, which is the caller's business).
+ * Little-endian hosts only (all Deno targets); checked once at load.
+ *
+ * @module
+ */
+
+import { BitReader, BitWriter } from "./_bits.ts";
+import {
+  packDecode,
+  packedSize,
+  packEncode,
+  undoZigzagDeltas,
+  varintSize,
+  zigzagDeltas,
+} from "./_int64.ts";
+import { ByteReader, type ByteWriter, LITTLE_ENDIAN } from "./bytes.ts";
+import { checkCount, Encoding, readHeader } from "./encoding.ts";
+
+if (!LITTLE_ENDIAN) throw new Error("BUG: floats.ts assumes a little-endian host");
+
+/** The most bits one Gorilla value takes: `11` + 5 + 6 + 64. */
+const GORILLA_MAX_BITS = 77;
+
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/**
+ * Appends an encoded block of float64 values and returns the encoding chosen.
+ * @throws {Error} `BUG:` on zero or more than MAX_BLOCK_VALUES values.
+ * @example
+ * ```ts
+ * const w = new ByteWriter();
+ * encodeFloats(new Float64Array([1.5, 1.5, 2.25]), w); // Encoding.FloatsGorilla
+ * decodeFloats(w.finish()); // Float64Array [1.5, 1.5, 2.25]
+ * ```
+ */
+export function encodeFloats(values: Float64Array | ArrayLike<number>, out: ByteWriter): number {
+  const count = values.length;
+  checkCount(count, "encodeFloats");
+  const f64 = values instanceof Float64Array ? values : Float64Array.from(values);
+  const u = new Uint32Array(f64.buffer, f64.byteOffset, 2 * count);
+  const start = out.length;
+
+  let constant = true;
+  const h0 = u[1], l0 = u[0];
+  for (let i = 1; i < count; i++) {
+    if (u[2 * i] !== l0 || u[2 * i + 1] !== h0) {
+      constant = false;
+      break;
+    }
+  }
+  if (constant) {
+    out.u8(Encoding.FloatsConstant);
+    out.uvarint(count);
+    out.u32(l0);
+    out.u32(h0);
+    return Encoding.FloatsConstant;
+  }
+
+  const headSize = 1 + varintSize(count) + 8;
+  const rawSize = headSize - 8 + 8 * count;
+  // Delta-packing's size is computed exactly without writing it.
+  const n1 = count - 1;
+  const hi = new Uint32Array(count);
+  const lo = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    lo[i] = u[2 * i];
+    hi[i] = u[2 * i + 1];
+  }
+  const zhi = new Uint32Array(n1);
+  const zlo = new Uint32Array(n1);
+  zigzagDeltas(hi, lo, count, zhi, zlo);
+  const packed = headSize + packedSize(zhi, zlo, n1);
+
+  out.u8(Encoding.FloatsGorilla);
+  out.uvarint(count);
+  out.u32(l0);
+  out.u32(h0);
+  gorillaEncode(u, count, out);
+  const gorilla = out.length - start;
+  if (gorilla <= packed && gorilla <= rawSize) return Encoding.FloatsGorilla;
+  out.truncate(start);
+  if (packed <= rawSize) {
+    out.u8(Encoding.FloatsDeltaPacked);
+    out.uvarint(count);
+    out.u32(l0);
+    out.u32(h0);
+    packEncode(zhi, zlo, n1, out);
+    return Encoding.FloatsDeltaPacked;
+  }
+  out.u8(Encoding.FloatsRaw);
+  out.uvarint(count);
+  for (let i = 0; i < 2 * count; i++) out.u32(u[i]);
+  return Encoding.FloatsRaw;
+}
+
+function gorillaEncode(u: Uint32Array, count: number, out: ByteWriter): void {
+  const bits = BitWriter.begin(out, (count - 1) * GORILLA_MAX_BITS);
+  let prevHi = u[1], prevLo = u[0];
+  let winLead = 65, winTrail = 0; // no window yet: the first change writes one
+  for (let i = 1; i < count; i++) {
+    const h = u[2 * i + 1], l = u[2 * i];
+    const xh = h ^ prevHi, xl = l ^ prevLo;
+    prevHi = h;
+    prevLo = l;
+    if (xh === 0 && xl === 0) {
+      bits.write(0, 1);
+      continue;
+    }
+    let lead = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+    if (lead > 31) lead = 31;
+    const trail = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
+    const m = 64 - lead - trail;
+    let t: number, width: number;
+    if (lead >= winLead && trail >= winTrail && 64 - winLead - winTrail <= m + 11) {
+      bits.write(2, 2);
+      t = winTrail;
+      width = 64 - winLead - winTrail;
+    } else {
+      bits.write((3 << 11) | (lead << 6) | (m - 1), 13);
+      winLead = lead;
+      winTrail = trail;
+      t = trail;
+      width = m;
+    }
+    let vh: number, vl: number;
+    if (t === 0) {
+      vh = xh;
+      vl = xl;
+    } else if (t < 32) {
+      vl = (xl >>> t) | (xh << (32 - t));
+      vh = xh >>> t;
+    } else {
+      vl = xh >>> (t - 32);
+      vh = 0;
+    }
+    if (width > 32) {
+      bits.write(vh, width - 32);
+      bits.write(vl, 32);
+    } else {
+      bits.write(vl, width);
+    }
+  }
+  bits.end();
+}
+
+/**
+ * Decodes a block written by {@linkcode encodeFloats}.
+ * @throws {CodecError} on any inconsistency in the bytes.
+ */
+export function decodeFloats(block: Uint8Array): Float64Array {
+  const r = new ByteReader(block);
+  const { id, count } = readHeader(r, 0x20, "float");
+  const out = new Float64Array(count);
+  const u = new Uint32Array(out.buffer);
+  if (id === Encoding.FloatsRaw) {
+    r.need(8 * count, "raw floats");
+    for (let i = 0; i < 2 * count; i++) u[i] = r.u32();
+    r.expectEnd("raw float block");
+    return out;
+  }
+  u[0] = r.u32("first float");
+  u[1] = r.u32("first float");
+  if (id === Encoding.FloatsConstant) {
+    r.expectEnd("constant float block");
+    for (let i = 1; i < count; i++) {
+      u[2 * i] = u[0];
+      u[2 * i + 1] = u[1];
+    }
+    return out;
+  }
+  if (id === Encoding.FloatsDeltaPacked) {
+    const n1 = count - 1;
+    const zhi = new Uint32Array(n1), zlo = new Uint32Array(n1);
+    packDecode(r, n1, zhi, zlo);
+    r.expectEnd("delta-packed float block");
+    const hi = new Uint32Array(count), lo = new Uint32Array(count);
+    hi[0] = u[1];
+    lo[0] = u[0];
+    undoZigzagDeltas(hi, lo, count, zhi, zlo);
+    for (let i = 1; i < count; i++) {
+      u[2 * i] = lo[i];
+      u[2 * i + 1] = hi[i];
+    }
+    return out;
+  }
+  gorillaDecode(block, r.offset, u, count);
+  return out;
+}
+
+function gorillaDecode(block: Uint8Array, start: number, u: Uint32Array, count: number): void {
+  const bits = new BitReader(block, start, block.length);
+  let prevHi = u[1], prevLo = u[0];
+  let winLead = -1, width = 0;
+  for (let i = 1; i < count; i++) {
+    if (bits.read(1) === 1) {
+      if (bits.read(1) === 1) {
+        const x = bits.read(11);
+        winLead = x >>> 6;
+        width = (x & 63) + 1;
+        if (winLead + width > 64) {
+          bits.fail(`Gorilla window of ${width} bits after ${winLead} leading zeros exceeds 64`);
+        }
+      } else if (winLead < 0) {
+        bits.fail("Gorilla value reuses a window before any was set");
+      }
+      const t = 64 - winLead - width;
+      let vh = 0, vl: number;
+      if (width > 32) {
+        vh = bits.read(width - 32);
+        vl = bits.read(32);
+      } else {
+        vl = bits.read(width);
+      }
+      if (t === 0) {
+        prevHi ^= vh;
+        prevLo ^= vl;
+      } else if (t < 32) {
+        prevHi ^= (vh << t) | (vl >>> (32 - t));
+        prevLo ^= vl << t;
+      } else {
+        prevHi ^= vl << (t - 32);
+      }
+    }
+    u[2 * i] = prevLo;
+    u[2 * i + 1] = prevHi;
+  }
+  bits.expectEnd("Gorilla float block");
+}

@@ -20,6 +20,7 @@ import { deflateSync, inflateSync } from "fflate";
 import { BitReader, BitWriter } from "./_bits.ts";
 import { ByteReader, ByteWriter, CodecError } from "./bytes.ts";
 import { checkCount, Encoding, readHeader } from "./encoding.ts";
+import { varintSize } from "./_int64.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -118,7 +119,7 @@ export function encodeStrings(values: readonly string[], out: ByteWriter): numbe
   }
   const body = new ByteWriter(64 + count * 8);
   writePlainBody(values, body);
-  const plainSize = 1 + 4 + body.length;
+  const plainSize = 1 + varintSize(count) + body.length;
   if (bestBytes === undefined || plainSize < bestBytes.length) {
     out.u8(Encoding.StringsPlain);
     out.uvarint(count);

@@ -110,7 +110,7 @@ function checkInput(timesMs: Float64Array, timesSubMs: Float64Array): void {
  * ```ts
  * const w = new ByteWriter();
  * const ms = new Float64Array([1_700_000_000_000, 1_700_000_010_000, 1_700_000_020_000]);
- * encodeTimestamps(ms, new Float64Array(3), w); // Encoding.TimestampsRle, 13 bytes
+ * encodeTimestamps(ms, new Float64Array(3), w); // Encoding.TimestampsRle, 12 bytes
  * ```
  */
 export function encodeTimestamps(

@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteWriter } from "./bytes.ts";
+import { Encoding, encodingName } from "./encoding.ts";
+import { decodeFloats, encodeFloats } from "./floats.ts";
+import { assertCorruptionSafe, bitsOf, hex } from "./_testing.ts";
+
+function fromBits(pairs: readonly (readonly [number, number])[]): Float64Array {
+  const f = new Float64Array(pairs.length);
+  const u = new Uint32Array(f.buffer);
+  pairs.forEach(([hi, lo], i) => {
+    u[2 * i + 1] = hi;
+    u[2 * i] = lo;
+  });
+  return f;
+}
+
+function encode(values: Float64Array): { id: number; bytes: Uint8Array } {
+  const w = new ByteWriter(8);
+  const id = encodeFloats(values, w);
+  return { id, bytes: w.finish() };
+}
+
+function roundTrip(values: Float64Array): { id: number; bytes: Uint8Array } {
+  const e = encode(values);
+  assert.equal(e.bytes[0], e.id);
+  assert.deepEqual(bitsOf(decodeFloats(e.bytes)), bitsOf(values));
+  return e;
+}
+
+/** mulberry32: a seeded 32-bit generator. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A TSBS-like cpu metric: a random walk with normal steps clamped to [0, 100], at full float
+ * precision (53 random bits per draw, as Go's rand.Float64 gives TSBS).
+ */
+function walk(n: number, seed = 1): Float64Array {
+  const r32 = mulberry32(seed);
+  const rnd = () => (Math.floor(r32() * 2 ** 26) * 2 ** 27 + Math.floor(r32() * 2 ** 27)) / 2 ** 53;
+  const out = new Float64Array(n);
+  let v = rnd() * 100;
+  for (let i = 0; i < n; i++) {
+    const normal = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+    v = Math.min(100, Math.max(0, v + normal));
+    out[i] = v;
+  }
+  return out;
+}
+
+const NAN_PAYLOAD = fromBits([[0x7ff00000, 1]])[0];
+
+Deno.test("floats: encoding choice and exact sizes (dense table)", () => {
+  const noise = fromBits(Array.from({ length: 64 }, (_, i) =>
+    [
+      (i * 0x9e3779b9) >>> 0,
+      (i * 0x85ebca6b + 7) >>> 0,
+    ] as const));
+  const cases: [string, Float64Array, number, number | undefined][] = [
+    ["one value", Float64Array.of(42.5), Encoding.FloatsConstant, 10],
+    ["1000 zeros", new Float64Array(1000), Encoding.FloatsConstant, 11],
+    [
+      "constant NaN with payload",
+      fromBits([[0x7ff00000, 1], [0x7ff00000, 1]]),
+      Encoding.FloatsConstant,
+      10,
+    ],
+    ["1.5 1.5 2.25", Float64Array.of(1.5, 1.5, 2.25), Encoding.FloatsGorilla, 14],
+    [
+      "steps of a counter",
+      Float64Array.from({ length: 100 }, (_, i) => i * 0.5),
+      Encoding.FloatsGorilla,
+      undefined,
+    ],
+    [
+      "oscillating across a carry",
+      fromBits(
+        Array.from(
+          { length: 100 },
+          (_, i) => [0x40000000, i % 2 ? 0x80000000 : 0x7fffffff] as const,
+        ),
+      ),
+      Encoding.FloatsDeltaPacked,
+      1 + 1 + 8 + 1 + 25,
+    ],
+    ["random bits", noise, Encoding.FloatsRaw, 1 + 1 + 8 * 64],
+    [
+      "-0, 0, NaN, ±Inf",
+      Float64Array.of(-0, 0, NaN, Infinity, -Infinity, NAN_PAYLOAD),
+      Encoding.FloatsGorilla,
+      undefined,
+    ],
+  ];
+  for (const [name, values, want, size] of cases) {
+    const { id, bytes } = roundTrip(values);
+    assert.equal(encodingName(id), encodingName(want), name);
+    if (size !== undefined) assert.equal(bytes.length, size, name);
+  }
+});
+
+Deno.test("floats: byte-exact Gorilla block", () => {
+  // 1.5 = 0x3ff8000000000000, then '0' (same), then 2.25: XOR 0x7ffa000000000000 has 1 leading
+  // and 49 trailing zeros: '11' 00001 001101 (14 - 1) then the 14 bits 11111111111101:
+  // 0 11 00001 001101 11111111111101 = 0110 0001 0011 0111 1111 1111 1101 (+ 4 zero bits).
+  const { bytes } = encode(Float64Array.of(1.5, 1.5, 2.25));
+  assert.equal(hex(bytes), "21 03 00 00 00 00 00 00 f8 3f 61 37 ff d0");
+});
+
+Deno.test("floats: full-precision random walks (TSBS cpu) take under 6.5 bytes per value", () => {
+  for (const seed of [1, 2, 3]) {
+    const { id, bytes } = roundTrip(walk(1000, seed));
+    assert.notEqual(id, Encoding.FloatsRaw);
+    assert.ok(bytes.length / 1000 < 6.5, `seed ${seed}: ${bytes.length / 1000} bytes per value`);
+  }
+});
+
+Deno.test("floats: limits — empty and oversized blocks are BUG errors", () => {
+  const w = new ByteWriter();
+  assert.throws(() => encodeFloats(new Float64Array(0), w), /BUG: encodeFloats: empty/);
+  assert.throws(() => encodeFloats(new Float64Array((1 << 20) + 1), w), /MAX_BLOCK_VALUES/);
+  // A plain number array is accepted too.
+  w.reset();
+  encodeFloats([1, 2, 3], w);
+  assert.deepEqual(Array.from(decodeFloats(w.finish())), [1, 2, 3]);
+});
+
+Deno.test("floats: corrupt and truncated blocks raise CodecError", () => {
+  for (const values of [Float64Array.of(7), Float64Array.of(1.5, 1.5, 2.25, -0, NaN), walk(40)]) {
+    assertCorruptionSafe(encode(values).bytes, decodeFloats);
+  }
+  assertCorruptionSafe(roundTrip(fromBits([[1, 2], [0x80000000, 7], [3, 3]])).bytes, decodeFloats);
+  // A '10' (reuse the window) before any window was set.
+  assert.throws(
+    () => decodeFloats(Uint8Array.of(0x21, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0x80)),
+    /reuses a window before any was set/,
+  );
+  // A window of 40 bits after 31 leading zeros.
+  assert.throws(
+    () =>
+      decodeFloats(Uint8Array.of(0x21, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe7, 0, 0, 0, 0, 0, 0)),
+    /exceeds 64/,
+  );
+});
+
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const special: [number, number][] = [
+  [0x7ff80000, 0], // NaN
+  [0x7ff00000, 1], // signalling NaN with payload
+  [0xfff80000, 0xdeadbeef], // negative quiet NaN with payload
+  [0x7ff00000, 0], // +Inf
+  [0xfff00000, 0], // -Inf
+  [0x80000000, 0], // -0
+  [0, 0], // 0
+  [0, 1], // smallest subnormal
+  [0x7fefffff, 0xffffffff], // largest finite
+];
+const pairArb = fc.oneof(
+  fc.tuple(u32, u32),
+  fc.constantFrom(...special),
+  fc.double().map((d) => {
+    const [pair] = [Array.from(new Uint32Array(Float64Array.of(d).buffer))];
+    return [pair[1], pair[0]] as [number, number];
+  }),
+);
+
+Deno.test("floats: any bits round-trip, NaN payloads, ±Inf and -0 included (property)", () => {
+  fc.assert(
+    fc.property(fc.array(pairArb, { minLength: 1, maxLength: 300, size: "medium" }), (pairs) => {
+      roundTrip(fromBits(pairs));
+    }),
+    { numRuns: 300 },
+  );
+  // Long runs and random walks with repeats.
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(pairArb, fc.integer({ min: 1, max: 300 })), {
+        minLength: 1,
+        maxLength: 20,
+      }),
+      (runs) => {
+        roundTrip(fromBits(runs.flatMap(([p, n]) => new Array(n).fill(p))));
+      },
+    ),
+    { numRuns: 100 },
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 1 << 30 }),
+      fc.integer({ min: 1, max: 2000 }),
+      (seed, n) => {
+        roundTrip(walk(n, seed));
+      },
+    ),
+    { numRuns: 50 },
+  );
+});

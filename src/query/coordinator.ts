@@ -1,0 +1,250 @@
+/**
+ * The coordinator: merges the partial results of every shard, then finishes the query as one
+ * series per group — reduce states, lay out time buckets over the WHERE range, evaluate column
+ * expressions, apply the transformation stage, fill(), ORDER BY, LIMIT/OFFSET and
+ * SLIMIT/SOFFSET.
+ *
+ * @module
+ */
+import type { Instant } from "../core/time.ts";
+import { instantFromNanos } from "../core/time.ts";
+import type { Expr } from "./ast.ts";
+import { evalExpr } from "./eval.ts";
+import type { Sequence } from "./functions/mod.ts";
+import { type SelectPlan, SLOT_PREFIX } from "./plan.ts";
+import type { ResultSeries, Value } from "./result.ts";
+import { gridOf, type GroupPartial, type ShardPartial, sortRows } from "./shard_exec.ts";
+
+/** Merges shard partials into one partial (states merged, rows concatenated in time order). */
+export function mergePartials(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
+  if (partials.length === 1) return partials[0];
+  const out: ShardPartial = { groups: new Map() };
+  for (const p of partials) {
+    for (const [key, g] of p.groups) {
+      const into = out.groups.get(key);
+      if (into === undefined) {
+        out.groups.set(key, {
+          measurement: g.measurement,
+          tags: g.tags,
+          buckets: new Map(g.buckets),
+          rows: g.rows.slice(),
+        });
+        continue;
+      }
+      for (const [idx, states] of g.buckets) {
+        const cur = into.buckets.get(idx);
+        if (cur === undefined) {
+          into.buckets.set(idx, states);
+          continue;
+        }
+        for (let s = 0; s < plan.slots.length; s++) plan.slots[s].fn.merge(cur[s], states[s]);
+      }
+      for (const r of g.rows) into.rows.push(r);
+    }
+  }
+  if (!plan.aggregate) { for (const g of out.groups.values()) sortRows(g.rows); }
+  return out;
+}
+
+interface Rows {
+  times: Instant[];
+  cells: Value[][];
+  /** Per row and column: true when the column's functions saw no point (fill() applies). */
+  empty: boolean[][];
+}
+
+/** Finishes a merged partial into result series, in InfluxDB's order. */
+export function finish(plan: SelectPlan, merged: ShardPartial): ResultSeries[] {
+  const groups = [...merged.groups.values()].sort(compareGroups);
+  // ORDER BY time DESC reverses the series order too, as InfluxDB does.
+  if (plan.descending) groups.reverse();
+  let range: [number, number] | undefined;
+  if (plan.aggregate && plan.interval) range = bucketRange(plan, groups);
+  const out: ResultSeries[] = [];
+  for (const g of groups) {
+    const rows = plan.aggregate ? aggregateRows(plan, g, range) : rawRows(g);
+    applyTransforms(plan, rows);
+    if (plan.aggregate && plan.interval) applyFill(plan, rows);
+    let idx = rows.times.map((_, i) => i);
+    if (plan.descending) idx.reverse();
+    if (plan.offset > 0 || plan.limit > 0) {
+      idx = idx.slice(plan.offset, plan.limit > 0 ? plan.offset + plan.limit : undefined);
+    }
+    if (idx.length === 0) continue;
+    const series: ResultSeries = {
+      name: g.measurement,
+      columns: ["time", ...plan.columns.map((c) => c.name)],
+      values: idx.map((i) => [rows.times[i], ...rows.cells[i]]),
+      timeColumn: true,
+    };
+    if (plan.groupBy === "*" || plan.groupBy.length > 0) series.tags = g.tags;
+    out.push(series);
+  }
+  if (plan.soffset > 0 || plan.slimit > 0) {
+    return out.slice(plan.soffset, plan.slimit > 0 ? plan.soffset + plan.slimit : undefined);
+  }
+  return out;
+}
+
+function compareGroups(a: GroupPartial, b: GroupPartial): number {
+  if (a.measurement !== b.measurement) return a.measurement < b.measurement ? -1 : 1;
+  const ka = Object.keys(a.tags).sort();
+  const kb = Object.keys(b.tags).sort();
+  for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+    if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+    const va = a.tags[ka[i]], vb = b.tags[kb[i]];
+    if (va !== vb) return va < vb ? -1 : 1;
+  }
+  return ka.length - kb.length;
+}
+
+/** First and last bucket: the WHERE range, or the data's first bucket without a lower bound. */
+function bucketRange(plan: SelectPlan, groups: GroupPartial[]): [number, number] {
+  const grid = gridOf(plan);
+  let first: number;
+  if (plan.hasMin) first = grid.indexOfNanos(plan.minNs);
+  else {
+    first = Infinity;
+    for (const g of groups) for (const idx of g.buckets.keys()) if (idx < first) first = idx;
+  }
+  const last = grid.indexOfNanos(plan.maxNs);
+  return [first, last];
+}
+
+function aggregateRows(
+  plan: SelectPlan,
+  g: GroupPartial,
+  range: [number, number] | undefined,
+): Rows {
+  const rows: Rows = { times: [], cells: [], empty: [] };
+  const grid = gridOf(plan);
+  const nSlots = plan.slots.length;
+  const slotValues = new Array<Value>(nSlots);
+  const slotHas = new Array<boolean>(nSlots);
+  const columnSlots = plan.columns.map((c) => slotsOf(c.expr));
+  const lookup = (name: string): Value => {
+    if (name.startsWith(SLOT_PREFIX)) return slotValues[Number(name.slice(1))];
+    return null;
+  };
+  const emit = (states: unknown[] | undefined, time: Instant) => {
+    let selTime: Instant | undefined;
+    for (let s = 0; s < nSlots; s++) {
+      const r = states ? plan.slots[s].fn.result(states[s], plan.slots[s].params) : undefined;
+      slotHas[s] = r !== undefined;
+      // count's 0 in empty buckets is InfluxDB's fill(null) of GROUP BY time only.
+      if (r === undefined) slotValues[s] = range ? plan.slots[s].fn.emptyValue : null;
+      else {
+        slotValues[s] = r.value;
+        if (r.ms !== undefined) selTime = { ms: r.ms, subMs: r.subMs ?? 0 };
+      }
+    }
+    const cells = plan.columns.map((c) => evalExpr(c.expr, lookup));
+    rows.times.push(plan.selectorTime && selTime ? selTime : time);
+    rows.cells.push(cells);
+    rows.empty.push(columnSlots.map((ss) => ss.length > 0 && ss.every((k) => !slotHas[k])));
+  };
+  if (range === undefined) {
+    const states = g.buckets.get(0);
+    if (states === undefined) return rows;
+    const t = plan.hasMin ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
+    emit(states, t);
+    return rows;
+  }
+  for (let idx = range[0]; idx <= range[1]; idx++) {
+    const states = g.buckets.get(idx);
+    if (states === undefined && plan.fill.mode === "none") continue;
+    emit(states, grid.start(idx));
+  }
+  return rows;
+}
+
+function rawRows(g: GroupPartial): Rows {
+  return {
+    times: g.rows.map((r) => ({ ms: r.ms, subMs: r.subMs })),
+    cells: g.rows.map((r) => r.values),
+    empty: g.rows.map(() => []),
+  };
+}
+
+/** Runs transformation columns over their series; keeps rows InfluxDB keeps. */
+function applyTransforms(plan: SelectPlan, rows: Rows): void {
+  const tcols = plan.columns.flatMap((c, i) => (c.transform ? [i] : []));
+  if (tcols.length === 0) return;
+  const produced = new Array<boolean>(rows.times.length).fill(false);
+  for (const c of tcols) {
+    const { fn, params } = plan.columns[c].transform!;
+    const seq: Sequence = { ms: [], subMs: [], values: [] };
+    for (let i = 0; i < rows.times.length; i++) {
+      const v = rows.cells[i][c];
+      if (typeof v === "number" || typeof v === "bigint") {
+        seq.ms.push(rows.times[i].ms);
+        seq.subMs.push(rows.times[i].subMs);
+        seq.values.push(v);
+      }
+      rows.cells[i][c] = null;
+    }
+    const res = fn.apply(seq, params);
+    // Outputs are a subset of the inputs' times, in order: walk both.
+    let k = 0;
+    for (let i = 0; i < rows.times.length && k < res.values.length; i++) {
+      const t = rows.times[i];
+      if (t.ms === res.ms[k] && t.subMs === res.subMs[k]) {
+        rows.cells[i][c] = res.values[k++];
+        produced[i] = true;
+      }
+    }
+  }
+  // Transformations alone emit only the rows they computed; beside other columns every row stays.
+  if (tcols.length === plan.columns.length) {
+    const keep = produced.flatMap((p, i) => (p ? [i] : []));
+    rows.times = keep.map((i) => rows.times[i]);
+    rows.cells = keep.map((i) => rows.cells[i]);
+    rows.empty = keep.map((i) => rows.empty[i]);
+  }
+}
+
+function applyFill(plan: SelectPlan, rows: Rows): void {
+  const fill = plan.fill;
+  if (fill.mode === "null" || fill.mode === "none") return;
+  const n = rows.cells.length;
+  for (let c = 0; c < plan.columns.length; c++) {
+    if (fill.mode === "value") {
+      for (let i = 0; i < n; i++) if (rows.empty[i][c]) rows.cells[i][c] = fill.value;
+    } else if (fill.mode === "previous") {
+      let prev: Value = null;
+      for (let i = 0; i < n; i++) {
+        if (rows.empty[i][c]) rows.cells[i][c] = prev;
+        else prev = rows.cells[i][c];
+      }
+    } else {
+      // linear: interpolate numeric gaps between two rows that have values.
+      let last = -1;
+      for (let i = 0; i < n; i++) {
+        if (rows.empty[i][c]) continue;
+        const v = rows.cells[i][c];
+        if (last >= 0 && i - last > 1) {
+          const a = rows.cells[last][c];
+          if (typeof a === "number" && typeof v === "number") {
+            for (let k = last + 1; k < i; k++) {
+              rows.cells[k][c] = a + (v - a) * (k - last) / (i - last);
+            }
+          }
+        }
+        last = i;
+      }
+    }
+  }
+}
+
+function slotsOf(e: Expr): number[] {
+  const out: number[] = [];
+  const walk = (x: Expr): void => {
+    if (x.kind === "var" && x.name.startsWith(SLOT_PREFIX)) out.push(Number(x.name.slice(1)));
+    else if (x.kind === "binary") {
+      walk(x.lhs);
+      walk(x.rhs);
+    } else if (x.kind === "paren") walk(x.expr);
+  };
+  walk(e);
+  return out;
+}

@@ -1,0 +1,9 @@
+/**
+ * The function registry with every family registered. Import this, not the family files.
+ * @module
+ */
+import "./aggregates.ts";
+import "./selectors.ts";
+import "./transformations.ts";
+
+export * from "./registry.ts";

@@ -1,0 +1,133 @@
+/**
+ * The function registry: every InfluxQL function is an entry here, looked up by name. One file
+ * per family (aggregates.ts, selectors.ts, transformations.ts) registers its functions, so a new
+ * function is one object in one file.
+ *
+ * Aggregates and selectors reduce a field's points per group and time bucket into a state that
+ * is *mergeable*: each shard builds partial states and the coordinator merges them with
+ * `merge`, then reads `result`. Transformations run after aggregation (or over raw rows) on the
+ * ordered sequence of one series.
+ *
+ * @module
+ */
+import { ValidationError } from "../../core/errors.ts";
+import type { FieldType } from "../../core/point.ts";
+import type { Call } from "../ast.ts";
+import type { Value } from "../result.ts";
+import type { FieldColumn } from "../store.ts";
+
+/** A reduced value, with the time of the selected point for selectors. */
+export interface Reduced {
+  value: Value;
+  /** The selected point's time (selectors only). */
+  ms?: number;
+  subMs?: number;
+}
+
+/** An aggregate or selector over one field. `S` is its mergeable state. */
+export interface AggregateFunction<S = unknown, P = unknown> {
+  readonly kind: "aggregate";
+  readonly name: string;
+  /** Selectors return one input point; alone in a query they report that point's time. */
+  readonly selector: boolean;
+  /** The value in a bucket without points (count answers 0), before fill() applies. */
+  readonly emptyValue: Value;
+  /** Checks the arguments after the field and returns the parameters. @throws ValidationError */
+  parseArgs(call: Call): P;
+  /** An InfluxDB error text when the field type is not supported, else undefined. */
+  checkType(type: FieldType): string | undefined;
+  init(params: P): S;
+  /** Adds points `[from, to)` of a column (sorted by time). */
+  add(state: S, column: FieldColumn, from: number, to: number): void;
+  /** Folds `other` into `into` (states from different shards or series). */
+  merge(into: S, other: S): void;
+  /** The final value; undefined when no point was added. */
+  result(state: S, params: P): Reduced | undefined;
+}
+
+/** A numeric point sequence of one series, sorted by time, nulls removed. */
+export interface Sequence {
+  ms: number[];
+  subMs: number[];
+  values: (number | bigint)[];
+}
+
+/** Context a transformation may need. */
+export interface TransformContext {
+  /** The GROUP BY time interval in ns, 0 when none. */
+  intervalNs: number;
+}
+
+/** A transformation over the ordered values of one series (derivative, moving_average ...). */
+export interface TransformFunction<P = unknown> {
+  readonly kind: "transform";
+  readonly name: string;
+  /** Checks the arguments after the first and returns parameters. @throws ValidationError */
+  parseArgs(call: Call, ctx: TransformContext): P;
+  apply(input: Sequence, params: P): Sequence;
+}
+
+/** Any registered function. */
+export type QueryFunction = AggregateFunction | TransformFunction;
+
+const REGISTRY = new Map<string, QueryFunction>();
+
+/** Registers functions (called by each family's module). */
+export function register(...fns: QueryFunction[]): void {
+  for (const fn of fns) {
+    if (REGISTRY.has(fn.name)) throw new Error(`BUG: function ${fn.name}() registered twice`);
+    REGISTRY.set(fn.name, fn);
+  }
+}
+
+/** The function of that name, or undefined. */
+export function lookupFunction(name: string): QueryFunction | undefined {
+  return REGISTRY.get(name);
+}
+
+/** Names of every registered function, sorted. */
+export function functionNames(): string[] {
+  return [...REGISTRY.keys()].sort();
+}
+
+/** Throws InfluxDB's arity error unless `call` has between min and max arguments. */
+export function checkArity(call: Call, min: number, max = min): void {
+  const n = call.args.length;
+  if (n < min || n > max) {
+    const want = min === max ? `${min}` : `${min}`;
+    throw new ValidationError(
+      `invalid number of arguments for ${call.name}, expected ${want}, got ${n}`,
+    );
+  }
+}
+
+/** The number at argument `i` (integer or float literal). @throws ValidationError */
+export function numberArg(call: Call, i: number, what: string): number {
+  const a = call.args[i];
+  if (a?.kind === "integer") return Number(a.value);
+  if (a?.kind === "number") return a.value;
+  throw new ValidationError(`expected ${what} argument in ${call.name}()`);
+}
+
+/** The integer at argument `i`. @throws ValidationError */
+export function integerArg(call: Call, i: number, what: string): number {
+  const a = call.args[i];
+  if (a?.kind === "integer") return Number(a.value);
+  throw new ValidationError(`expected ${what} argument in ${call.name}()`);
+}
+
+/** The duration at argument `i` in ns, or the default. @throws ValidationError */
+export function durationArg(call: Call, i: number, fallbackNs: number): number {
+  const a = call.args[i];
+  if (a === undefined) return fallbackNs;
+  if (a.kind === "duration") return Number(a.ns);
+  throw new ValidationError(
+    `second argument to ${call.name} must be a duration, got ${
+      a.kind === "integer"
+        ? "*influxql.IntegerLiteral"
+        : a.kind === "number"
+        ? "*influxql.NumberLiteral"
+        : "*influxql." + a.kind
+    }`,
+  );
+}

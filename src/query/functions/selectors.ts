@@ -1,0 +1,166 @@
+/**
+ * Selectors: first, last, min, max, percentile. Each returns one input point; the state keeps
+ * the point's value and time so partial states from shards merge exactly.
+ *
+ * Ties follow InfluxDB: min/max keep the earliest point; first/last keep the larger value
+ * between points at the same time.
+ *
+ * @module
+ */
+import { ValidationError } from "../../core/errors.ts";
+import { FieldType } from "../../core/point.ts";
+import type { Call } from "../ast.ts";
+import type { Value } from "../result.ts";
+import { isNumericType, unsupported } from "./_numeric.ts";
+import { type AggregateFunction, checkArity, numberArg, register } from "./registry.ts";
+
+/** A selected point. `has` is false until a point was seen. */
+interface Pick {
+  has: boolean;
+  value: Value;
+  ms: number;
+  subMs: number;
+}
+
+function newPick(): Pick {
+  return { has: false, value: null, ms: 0, subMs: 0 };
+}
+
+function before(aMs: number, aSub: number, bMs: number, bSub: number): boolean {
+  return aMs < bMs || (aMs === bMs && aSub < bSub);
+}
+
+// Ordering of values of one type; booleans order false < true.
+function greater(a: Value, b: Value): boolean {
+  return (a as number) > (b as number);
+}
+
+type Better = (cand: Pick, cur: Pick) => boolean;
+
+function selector(
+  name: string,
+  better: Better,
+  types: (t: FieldType) => boolean,
+): AggregateFunction<Pick, undefined> {
+  const tmp = newPick();
+  tmp.has = true;
+  return {
+    kind: "aggregate",
+    name,
+    selector: true,
+    emptyValue: null,
+    parseArgs(call: Call) {
+      checkArity(call, 1);
+      return undefined;
+    },
+    checkType: (t) => (types(t) ? undefined : unsupported(name, t)),
+    init: newPick,
+    add(s, col, from, to) {
+      const v = col.values;
+      const tm = col.timesMs;
+      const ts = col.timesSubMs;
+      for (let k = from; k < to; k++) {
+        tmp.value = v[k] as Value;
+        tmp.ms = tm[k];
+        tmp.subMs = ts[k];
+        if (!s.has || better(tmp, s)) {
+          s.has = true;
+          s.value = tmp.value;
+          s.ms = tmp.ms;
+          s.subMs = tmp.subMs;
+        }
+      }
+    },
+    merge(into, other) {
+      if (other.has && (!into.has || better(other, into))) Object.assign(into, other);
+    },
+    result: (s) => (s.has ? { value: s.value, ms: s.ms, subMs: s.subMs } : undefined),
+  };
+}
+
+const any = () => true;
+const numeric = (t: FieldType) => isNumericType(t) || t === FieldType.Boolean;
+
+const first = selector(
+  "first",
+  (c, s) =>
+    before(c.ms, c.subMs, s.ms, s.subMs) ||
+    (c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
+  any,
+);
+const last = selector(
+  "last",
+  (c, s) =>
+    before(s.ms, s.subMs, c.ms, c.subMs) ||
+    (c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
+  any,
+);
+const min = selector(
+  "min",
+  (c, s) =>
+    (c.value as number) < (s.value as number) ||
+    (c.value === s.value && before(c.ms, c.subMs, s.ms, s.subMs)),
+  numeric,
+);
+const max = selector(
+  "max",
+  (c, s) =>
+    (c.value as number) > (s.value as number) ||
+    (c.value === s.value && before(c.ms, c.subMs, s.ms, s.subMs)),
+  numeric,
+);
+
+interface Points {
+  values: (number | bigint)[];
+  ms: number[];
+  subMs: number[];
+}
+
+const percentile: AggregateFunction<Points, number> = {
+  kind: "aggregate",
+  name: "percentile",
+  selector: true,
+  emptyValue: null,
+  parseArgs(call) {
+    checkArity(call, 2);
+    const p = numberArg(call, 1, "float");
+    if (p < 0 || p > 100) {
+      throw new ValidationError(`invalid percentile, must be between 0 and 100: ${p}`);
+    }
+    return p;
+  },
+  checkType: (t) => (isNumericType(t) ? undefined : unsupported("percentile", t)),
+  init: () => ({ values: [], ms: [], subMs: [] }),
+  add(s, col, from, to) {
+    const v = col.values;
+    for (let k = from; k < to; k++) {
+      s.values.push(v[k] as number | bigint);
+      s.ms.push(col.timesMs[k]);
+      s.subMs.push(col.timesSubMs[k]);
+    }
+  },
+  merge(into, other) {
+    for (let k = 0; k < other.values.length; k++) {
+      into.values.push(other.values[k]);
+      into.ms.push(other.ms[k]);
+      into.subMs.push(other.subMs[k]);
+    }
+  },
+  result(s, p) {
+    const n = s.values.length;
+    if (n === 0) return undefined;
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
+      const x = s.values[a], y = s.values[b];
+      if (x < y) return -1;
+      if (x > y) return 1;
+      return s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b];
+    });
+    // InfluxDB: i = int(floor(n * p / 100 + 0.5)) - 1, nothing when out of range.
+    const i = Math.floor(n * p / 100 + 0.5) - 1;
+    if (i < 0 || i >= n) return { value: null };
+    const k = order[i];
+    return { value: s.values[k], ms: s.ms[k], subMs: s.subMs[k] };
+  },
+};
+
+register(first, last, min, max, percentile);

@@ -1,0 +1,83 @@
+/**
+ * The GROUP BY time grid: which bucket a point falls in, and where buckets start. Buckets are
+ * numbered from an origin on the grid, so shards and the coordinator agree on indices without
+ * exchanging times.
+ *
+ * When the interval and offset are whole milliseconds (every interval users write, from `1ms`
+ * up), bucketing uses only the `ms` half of an instant: exact over the whole time range, one
+ * division per bucket boundary, no BigInt. Sub-millisecond intervals measure nanoseconds from
+ * the origin as a JS number, exact within ±104 days of the origin (the query's lower bound).
+ *
+ * @module
+ */
+import { type Instant, instantFromNanos } from "../core/time.ts";
+import type { Interval } from "./plan.ts";
+
+/** A bucket grid. Without an interval, everything falls in bucket 0. */
+export class Grid {
+  readonly msAligned: boolean;
+  readonly intervalMs: number;
+  readonly intervalNs: number;
+  readonly originMs: number;
+  readonly originSubMs: number;
+  readonly none: boolean;
+
+  /**
+   * @param interval the GROUP BY interval, or undefined for one bucket
+   * @param anchorNs a time near the data (the query's lower bound when it has one)
+   */
+  constructor(interval: Interval | undefined, anchorNs: bigint) {
+    this.none = interval === undefined;
+    const ns = interval?.ns ?? 1n;
+    const off = interval?.offsetNs ?? 0n;
+    this.msAligned = ns % 1_000_000n === 0n && off % 1_000_000n === 0n;
+    this.intervalNs = Number(ns);
+    this.intervalMs = Number(ns) / 1e6;
+    // The grid point at or before the anchor: off + k * ns.
+    let origin = anchorNs - off;
+    origin = origin - (((origin % ns) + ns) % ns) + off;
+    if (this.msAligned) origin = off;
+    const o = instantFromNanos(origin);
+    this.originMs = o.ms;
+    this.originSubMs = o.subMs;
+  }
+
+  /** The bucket of an instant. */
+  index(ms: number, subMs: number): number {
+    if (this.none) return 0;
+    if (this.msAligned) return Math.floor((ms - this.originMs) / this.intervalMs);
+    const d = (ms - this.originMs) * 1e6 + (subMs - this.originSubMs);
+    return Math.floor(d / this.intervalNs);
+  }
+
+  /** The bucket of an int64 ns time (BigInt; called once per query, not per point). */
+  indexOfNanos(ns: bigint): number {
+    const i = instantFromNanos(ns);
+    return this.index(i.ms, i.subMs);
+  }
+
+  /** The start of bucket `idx`. */
+  start(idx: number): Instant {
+    if (this.msAligned) return { ms: this.originMs + idx * this.intervalMs, subMs: 0 };
+    const ns = idx * this.intervalNs + this.originSubMs;
+    const carryMs = Math.floor(ns / 1e6);
+    return { ms: this.originMs + carryMs, subMs: ns - carryMs * 1e6 };
+  }
+
+  /**
+   * The end of the run of points `[from, n)` that share `from`'s bucket: the first index whose
+   * time is at or past the bucket's end. Points must be sorted by time.
+   */
+  runEnd(timesMs: Float64Array, timesSubMs: Float64Array, from: number, n: number): number {
+    if (this.none) return n;
+    const idx = this.index(timesMs[from], timesSubMs[from]);
+    let j = from + 1;
+    if (this.msAligned) {
+      const endMs = this.originMs + (idx + 1) * this.intervalMs;
+      while (j < n && timesMs[j] < endMs) j++;
+      return j;
+    }
+    while (j < n && this.index(timesMs[j], timesSubMs[j]) === idx) j++;
+    return j;
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * The planner: a pure function from a SELECT statement plus what the catalog knows (fields and
+ * tag keys per measurement) to a {@linkcode SelectPlan} that shards execute and the coordinator
+ * finishes. It expands wildcards, names columns as InfluxDB does, resolves which names are
+ * fields and which tags, splits the WHERE clause, and rejects invalid queries with InfluxDB's
+ * texts (`mixing aggregate and non-aggregate queries is not supported`, `undefined function
+ * foo()` ...).
+ *
+ * @module
+ */
+import { ValidationError } from "../core/errors.ts";
+import type { FieldType } from "../core/point.ts";
+import type { Call, Expr, Field, Fill, SelectStatement, VarRef } from "./ast.ts";
+import { splitCondition } from "./condition.ts";
+import { compileRegex } from "./eval.ts";
+import { type AggregateFunction, lookupFunction, type TransformFunction } from "./functions/mod.ts";
+
+/** What the planner needs to know about one measurement (union over shards). */
+export interface MeasurementSchema {
+  fields: Map<string, FieldType>;
+  /** Sorted. */
+  tagKeys: string[];
+}
+
+/** One aggregate or selector call to reduce per group and bucket. */
+export interface Slot {
+  fn: AggregateFunction;
+  field: string;
+  params: unknown;
+}
+
+/** One output column. */
+export interface PlannedColumn {
+  name: string;
+  /**
+   * The value per row: over fields/tags for raw plans; over slot references (`VarRef` named
+   * `\u0000<slot>`) for aggregate plans. For a transformation column, its argument.
+   */
+  expr: Expr;
+  transform?: { fn: TransformFunction; params: unknown };
+}
+
+/** GROUP BY time(interval, offset), resolved. */
+export interface Interval {
+  /** The bucket width in ns. */
+  ns: bigint;
+  /** The grid offset in ns, normalised into [0, ns). */
+  offsetNs: bigint;
+}
+
+/** A planned SELECT. */
+export interface SelectPlan {
+  aggregate: boolean;
+  columns: PlannedColumn[];
+  slots: Slot[];
+  /** Fields to read for raw plans (selected and in the condition), sorted. */
+  rawFields: string[];
+  /** Fields referenced by the condition. */
+  conditionFields: string[];
+  minNs: bigint;
+  maxNs: bigint;
+  hasMin: boolean;
+  hasMax: boolean;
+  condition?: Expr;
+  /** Group-by tag keys; `"*"` groups by every tag. */
+  groupBy: string[] | "*";
+  interval?: Interval;
+  fill: Fill;
+  /** One selector alone: rows carry the selected point's time (without GROUP BY time). */
+  selectorTime: boolean;
+  descending: boolean;
+  limit: number;
+  offset: number;
+  slimit: number;
+  soffset: number;
+  /** Field name -> type, union over the measurements. */
+  fieldTypes: Map<string, FieldType>;
+}
+
+/** The prefix of slot references inside planned expressions. */
+export const SLOT_PREFIX = "\u0000";
+
+/**
+ * Plans a SELECT over measurements whose schemas are given.
+ * @throws {ValidationError} with InfluxDB's message for invalid statements.
+ */
+export function planSelect(
+  stmt: SelectStatement,
+  schemas: readonly MeasurementSchema[],
+  nowNs: bigint,
+): SelectPlan {
+  const fieldTypes = new Map<string, FieldType>();
+  const tagKeys = new Set<string>();
+  for (const s of schemas) {
+    for (const [k, t] of s.fields) if (!fieldTypes.has(k)) fieldTypes.set(k, t);
+    for (const k of s.tagKeys) tagKeys.add(k);
+  }
+  const isField = (name: string, type?: string) =>
+    type === "tag" ? false : type === "field" ? true : fieldTypes.has(name);
+
+  const timeDims = stmt.dimensions.filter((d) => d.kind === "time");
+  if (timeDims.length > 1) throw new ValidationError("multiple time dimensions not allowed");
+  let interval: Interval | undefined;
+  const td = timeDims[0];
+  if (td?.kind === "time") {
+    if (td.intervalNs <= 0n) {
+      throw new ValidationError("time dimension must have a positive interval");
+    }
+    let off = 0n;
+    if (td.offset?.kind === "duration") off = td.offset.ns;
+    else if (td.offset?.kind === "call") off = nowNs;
+    off %= td.intervalNs;
+    if (off < 0n) off += td.intervalNs;
+    interval = { ns: td.intervalNs, offsetNs: off };
+  }
+  let groupBy: string[] | "*" = [];
+  for (const d of stmt.dimensions) {
+    if (d.kind === "wildcard") groupBy = "*";
+    else if (d.kind === "tag" && groupBy !== "*") groupBy.push(d.name);
+    else if (d.kind === "regex" && groupBy !== "*") {
+      const re = compileRegex(d.pattern);
+      for (const k of [...tagKeys].sort()) if (re.test(k)) groupBy.push(k);
+    }
+  }
+  if (groupBy !== "*") groupBy = [...new Set(groupBy)].sort();
+  const grouped = groupBy;
+
+  // Expand wildcards.
+  const fields = expandFields(stmt.fields, fieldTypes, tagKeys, grouped);
+  const hasCall = fields.some((f) => containsCall(f.expr));
+  const aggregate = fields.some((f) => containsAggregate(f.expr));
+
+  for (const f of fields) {
+    if (!containsVar(f.expr) && !containsCall(f.expr)) {
+      throw new ValidationError("field must contain at least one variable");
+    }
+  }
+
+  const split = splitCondition(stmt.condition, nowNs);
+  const conditionFields = new Set<string>();
+  if (split.condition) collectFields(split.condition, isField, conditionFields);
+
+  const plan: SelectPlan = {
+    aggregate,
+    columns: [],
+    slots: [],
+    rawFields: [],
+    conditionFields: [...conditionFields].sort(),
+    minNs: split.minNs,
+    // GROUP BY time without an upper bound ends at now(), as InfluxDB.
+    maxNs: interval && !split.hasMax ? nowNs : split.maxNs,
+    hasMin: split.hasMin,
+    hasMax: split.hasMax,
+    condition: split.condition,
+    groupBy: grouped,
+    interval,
+    fill: stmt.fill ?? { mode: "null" },
+    selectorTime: false,
+    descending: stmt.descending,
+    limit: stmt.limit ?? 0,
+    offset: stmt.offset ?? 0,
+    slimit: stmt.slimit ?? 0,
+    soffset: stmt.soffset ?? 0,
+    fieldTypes,
+  };
+  const names = columnNames(fields);
+
+  if (interval && !aggregate) {
+    throw new ValidationError("GROUP BY requires at least one aggregate function");
+  }
+  if (aggregate) {
+    for (const [i, f] of fields.entries()) {
+      plan.columns.push(planAggregateColumn(names[i], f.expr, plan, isField));
+    }
+    const calls = fields.filter((f) => f.expr.kind === "call");
+    plan.selectorTime = !interval && fields.length === 1 && calls.length === 1 &&
+      plan.slots.length === 1 && plan.slots[0].fn.selector && !plan.columns[0].transform;
+  } else {
+    if (hasCall) {
+      for (const [i, f] of fields.entries()) {
+        plan.columns.push(planRawColumn(names[i], f.expr, isField));
+      }
+    } else {
+      for (const [i, f] of fields.entries()) plan.columns.push({ name: names[i], expr: f.expr });
+    }
+    const read = new Set<string>(conditionFields);
+    for (const c of plan.columns) collectFields(c.expr, isField, read);
+    plan.rawFields = [...read].sort();
+  }
+  return plan;
+}
+
+function expandFields(
+  fields: Field[],
+  fieldTypes: Map<string, FieldType>,
+  tagKeys: Set<string>,
+  groupBy: string[] | "*",
+): Field[] {
+  const out: Field[] = [];
+  const fieldNames = [...fieldTypes.keys()].sort();
+  for (const f of fields) {
+    if (f.expr.kind === "wildcard") {
+      const type = f.expr.type;
+      const cols: { name: string; tag: boolean }[] = [];
+      if (type !== "tag") { for (const k of fieldNames) cols.push({ name: k, tag: false }); }
+      if (type !== "field") {
+        for (const k of tagKeys) {
+          if (groupBy === "*" || groupBy.includes(k)) continue;
+          if (fieldTypes.has(k)) continue;
+          cols.push({ name: k, tag: true });
+        }
+      }
+      cols.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const c of cols) {
+        out.push({ expr: { kind: "var", name: c.name, ...(c.tag ? { type: "tag" } : {}) } });
+      }
+      continue;
+    }
+    if (
+      f.expr.kind === "call" && f.expr.args.length > 0 &&
+      (f.expr.args[0].kind === "wildcard" || f.expr.args[0].kind === "regex")
+    ) {
+      const call = f.expr;
+      const fn = lookupFunction(call.name);
+      const arg = call.args[0];
+      const re = arg.kind === "regex" ? compileRegex(arg.pattern) : undefined;
+      for (const k of fieldNames) {
+        if (re && !re.test(k)) continue;
+        const t = fieldTypes.get(k)!;
+        if (fn?.kind === "aggregate" && fn.checkType(t) !== undefined) continue;
+        out.push({
+          expr: {
+            kind: "call",
+            name: call.name,
+            args: [{ kind: "var", name: k }, ...call.args.slice(1)],
+          },
+          alias: f.alias ? `${f.alias}_${k}` : `${call.name}_${k}`,
+        });
+      }
+      continue;
+    }
+    out.push(f);
+  }
+  return out;
+}
+
+/** InfluxDB's column naming: aliases first, then generated names with `_N` for duplicates. */
+export function columnNames(fields: readonly Field[]): string[] {
+  const out = new Array<string>(fields.length).fill("");
+  const seen = new Map<string, number>();
+  fields.forEach((f, i) => {
+    if (f.alias !== undefined) {
+      out[i] = f.alias;
+      seen.set(f.alias, 1);
+    }
+  });
+  fields.forEach((f, i) => {
+    if (out[i] !== "") return;
+    let name = exprName(f.expr);
+    const count = seen.get(name);
+    if (count !== undefined) {
+      let n = count;
+      for (;;) {
+        const resolved = `${name}_${n}`;
+        if (!seen.has(resolved)) {
+          seen.set(name, n + 1);
+          name = resolved;
+          break;
+        }
+        n++;
+      }
+    }
+    seen.set(name, (seen.get(name) ?? 0) + 1);
+    out[i] = name;
+  });
+  return out;
+}
+
+function exprName(e: Expr): string {
+  switch (e.kind) {
+    case "call":
+      return e.name;
+    case "var":
+      return e.name;
+    case "paren":
+      return exprName(e.expr);
+    case "binary": {
+      const parts: string[] = [];
+      const walk = (x: Expr): void => {
+        if (x.kind === "var") parts.push(x.name);
+        else if (x.kind === "call") parts.push(x.name);
+        else if (x.kind === "binary") {
+          walk(x.lhs);
+          walk(x.rhs);
+        } else if (x.kind === "paren") walk(x.expr);
+      };
+      walk(e);
+      return parts.join("_");
+    }
+    default:
+      return "";
+  }
+}
+
+function containsCall(e: Expr): boolean {
+  if (e.kind === "call") return true;
+  if (e.kind === "binary") return containsCall(e.lhs) || containsCall(e.rhs);
+  if (e.kind === "paren") return containsCall(e.expr);
+  return false;
+}
+
+function containsVar(e: Expr): boolean {
+  if (e.kind === "var") return true;
+  if (e.kind === "binary") return containsVar(e.lhs) || containsVar(e.rhs);
+  if (e.kind === "paren") return containsVar(e.expr);
+  if (e.kind === "call") return e.args.some(containsVar);
+  return false;
+}
+
+/** True when the expression reduces points (an aggregate or selector call, at any depth). */
+function containsAggregate(e: Expr): boolean {
+  if (e.kind === "call") {
+    const fn = lookupFunction(e.name);
+    if (fn === undefined) throw new ValidationError(`undefined function ${e.name}()`);
+    if (fn.kind === "aggregate") return true;
+    return e.args.some(containsAggregate);
+  }
+  if (e.kind === "binary") return containsAggregate(e.lhs) || containsAggregate(e.rhs);
+  if (e.kind === "paren") return containsAggregate(e.expr);
+  return false;
+}
+
+function collectFields(
+  e: Expr,
+  isField: (n: string, t?: string) => boolean,
+  into: Set<string>,
+): void {
+  if (e.kind === "var") {
+    if (isField(e.name, e.type) && e.name !== "time") into.add(e.name);
+  } else if (e.kind === "binary") {
+    collectFields(e.lhs, isField, into);
+    collectFields(e.rhs, isField, into);
+  } else if (e.kind === "paren") collectFields(e.expr, isField, into);
+  else if (e.kind === "call") { for (const a of e.args) collectFields(a, isField, into); }
+}
+
+function planAggregateColumn(
+  name: string,
+  expr: Expr,
+  plan: SelectPlan,
+  isField: (n: string, t?: string) => boolean,
+): PlannedColumn {
+  if (expr.kind === "call") {
+    const fn = lookupFunction(expr.name)!;
+    if (fn.kind === "transform") {
+      if (!plan.interval) {
+        throw new ValidationError(`${expr.name} aggregate requires a GROUP BY interval`);
+      }
+      const inner = expr.args[0];
+      if (inner === undefined || inner.kind !== "call") {
+        throw new ValidationError(`aggregate function required inside the call to ${expr.name}`);
+      }
+      const params = fn.parseArgs(expr, { intervalNs: Number(plan.interval.ns) });
+      return {
+        name,
+        expr: compileAggregateExpr(inner, plan, isField),
+        transform: { fn, params },
+      };
+    }
+  }
+  return { name, expr: compileAggregateExpr(expr, plan, isField) };
+}
+
+function compileAggregateExpr(
+  e: Expr,
+  plan: SelectPlan,
+  isField: (n: string, t?: string) => boolean,
+): Expr {
+  switch (e.kind) {
+    case "call": {
+      const fn = lookupFunction(e.name)!;
+      if (fn.kind !== "aggregate") {
+        throw new ValidationError(`${e.name}() may only be used as the outermost function`);
+      }
+      const params = fn.parseArgs(e);
+      const arg = e.args[0];
+      if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {
+        throw new ValidationError("count(distinct()) is not supported yet");
+      }
+      if (arg?.kind !== "var") throw new ValidationError(`expected field argument in ${e.name}()`);
+      const type = plan.fieldTypes.get(arg.name);
+      if (type !== undefined) {
+        const bad = fn.checkType(type);
+        if (bad !== undefined) throw new ValidationError(bad);
+      }
+      plan.slots.push({ fn, field: arg.name, params });
+      return slotRef(plan.slots.length - 1);
+    }
+    case "binary":
+      return {
+        kind: "binary",
+        op: e.op,
+        lhs: compileAggregateExpr(e.lhs, plan, isField),
+        rhs: compileAggregateExpr(e.rhs, plan, isField),
+      };
+    case "paren":
+      return { kind: "paren", expr: compileAggregateExpr(e.expr, plan, isField) };
+    case "var":
+      throw new ValidationError("mixing aggregate and non-aggregate queries is not supported");
+    default:
+      return e;
+  }
+}
+
+function slotRef(i: number): VarRef {
+  return { kind: "var", name: SLOT_PREFIX + i };
+}
+
+function planRawColumn(
+  name: string,
+  expr: Expr,
+  isField: (n: string, t?: string) => boolean,
+): PlannedColumn {
+  if (expr.kind === "call") {
+    const fn = lookupFunction(expr.name);
+    if (fn?.kind === "transform") {
+      const inner = expr.args[0];
+      if (inner === undefined || inner.kind !== "var" || !isField(inner.name, inner.type)) {
+        throw new ValidationError(`expected field argument in ${expr.name}()`);
+      }
+      const params = fn.parseArgs(expr as Call, { intervalNs: 0 });
+      return { name, expr: inner, transform: { fn, params } };
+    }
+  }
+  if (containsCall(expr)) {
+    throw new ValidationError("mixing aggregate and non-aggregate queries is not supported");
+  }
+  return { name, expr };
+}

@@ -1,0 +1,260 @@
+/**
+ * Prints the AST back to InfluxQL, so that `parseQuery(print(parseQuery(q)))` gives the same
+ * tree. Identifiers are quoted only when they must be (keywords, non-bare characters), and
+ * parentheses are added wherever precedence would otherwise change the tree.
+ *
+ * @module
+ */
+import { formatRFC3339Nano, instantFromNanos } from "../core/time.ts";
+import type {
+  BinaryOp,
+  Dimension,
+  Expr,
+  Field,
+  Fill,
+  Measurement,
+  SelectStatement,
+  Source,
+  Statement,
+  TagKeyFilter,
+} from "./ast.ts";
+import { DURATION_UNITS_NS } from "./ast.ts";
+import { KEYWORDS } from "./parser.ts";
+
+/** Prints statements separated by `; `. */
+export function printQuery(statements: readonly Statement[]): string {
+  return statements.map(printStatement).join("; ");
+}
+
+/** Prints one statement. */
+export function printStatement(s: Statement): string {
+  switch (s.kind) {
+    case "select":
+      return printSelect(s);
+    case "show_databases":
+      return "SHOW DATABASES";
+    case "show_measurements": {
+      let out = "SHOW MEASUREMENTS" + on(s.database);
+      if (s.measurement) {
+        out += s.measurement.op === "="
+          ? ` WITH MEASUREMENT = ${quoteIdent(s.measurement.name)}`
+          : ` WITH MEASUREMENT =~ ${printRegex(s.measurement.pattern)}`;
+      }
+      return out + where(s.condition) + limits(s);
+    }
+    case "show_tag_keys":
+      return "SHOW TAG KEYS" + on(s.database) + from(s.sources) + where(s.condition) + limits(s);
+    case "show_tag_values":
+      return "SHOW TAG VALUES" + on(s.database) + from(s.sources) + " WITH KEY " +
+        printKeyFilter(s.key) + where(s.condition) + limits(s);
+    case "show_field_keys":
+      return "SHOW FIELD KEYS" + on(s.database) + from(s.sources) + limits(s);
+    case "show_series":
+      return "SHOW SERIES" + on(s.database) + from(s.sources) + where(s.condition) + limits(s);
+    case "show_retention_policies":
+      return "SHOW RETENTION POLICIES" + on(s.database);
+    case "create_database":
+      return `CREATE DATABASE ${quoteIdent(s.name)}`;
+    case "drop_database":
+      return `DROP DATABASE ${quoteIdent(s.name)}`;
+  }
+}
+
+function on(db?: string): string {
+  return db === undefined ? "" : ` ON ${quoteIdent(db)}`;
+}
+function from(sources: readonly Source[]): string {
+  return sources.length === 0 ? "" : " FROM " + sources.map(printSource).join(", ");
+}
+function where(cond?: Expr): string {
+  return cond === undefined ? "" : " WHERE " + printExpr(cond);
+}
+function limits(s: { limit?: number; offset?: number }): string {
+  return (s.limit !== undefined ? ` LIMIT ${s.limit}` : "") +
+    (s.offset !== undefined ? ` OFFSET ${s.offset}` : "");
+}
+function printKeyFilter(k: TagKeyFilter): string {
+  if (k.op === "IN") return "IN (" + k.keys.map(quoteIdent).join(", ") + ")";
+  if ("pattern" in k) return `${k.op} ${printRegex(k.pattern)}`;
+  return `${k.op} ${quoteIdent(k.key)}`;
+}
+
+/** Prints a SELECT statement. */
+export function printSelect(s: SelectStatement): string {
+  let out = "SELECT " + s.fields.map(printField).join(", ");
+  if (s.into) out += " INTO " + printMeasurement(s.into);
+  out += " FROM " + s.sources.map(printSource).join(", ");
+  out += where(s.condition);
+  if (s.dimensions.length > 0) out += " GROUP BY " + s.dimensions.map(printDimension).join(", ");
+  if (s.fill) out += ` fill(${printFill(s.fill)})`;
+  if (s.descending) out += " ORDER BY time DESC";
+  else if (s.orderWritten) out += " ORDER BY time ASC";
+  if (s.limit !== undefined) out += ` LIMIT ${s.limit}`;
+  if (s.offset !== undefined) out += ` OFFSET ${s.offset}`;
+  if (s.slimit !== undefined) out += ` SLIMIT ${s.slimit}`;
+  if (s.soffset !== undefined) out += ` SOFFSET ${s.soffset}`;
+  if (s.timezone !== undefined) out += ` tz(${quoteString(s.timezone)})`;
+  return out;
+}
+
+function printField(f: Field): string {
+  return printExpr(f.expr) + (f.alias !== undefined ? ` AS ${quoteIdent(f.alias)}` : "");
+}
+
+function printSource(s: Source): string {
+  return s.kind === "subquery" ? `(${printSelect(s.statement)})` : printMeasurement(s);
+}
+
+function printMeasurement(m: Measurement): string {
+  const last = m.regex !== undefined ? printRegex(m.regex) : quoteIdent(m.name ?? "");
+  if (m.database !== undefined) {
+    return `${quoteIdent(m.database)}.${
+      m.retentionPolicy !== undefined ? quoteIdent(m.retentionPolicy) : ""
+    }.${last}`;
+  }
+  if (m.retentionPolicy !== undefined) return `${quoteIdent(m.retentionPolicy)}.${last}`;
+  return last;
+}
+
+function printDimension(d: Dimension): string {
+  switch (d.kind) {
+    case "time":
+      return `time(${printDuration(d.intervalNs)}${
+        d.offset !== undefined ? ", " + printExpr(d.offset) : ""
+      })`;
+    case "tag":
+      return quoteIdent(d.name);
+    case "wildcard":
+      return "*";
+    case "regex":
+      return printRegex(d.pattern);
+  }
+}
+
+function printFill(f: Fill): string {
+  if (f.mode !== "value") return f.mode;
+  return typeof f.value === "bigint" || Number.isInteger(f.value) && !Object.is(f.value, -0)
+    ? printInteger(f.value)
+    : printFloat(f.value);
+}
+
+// Binding strength, as influxql's Token.Precedence.
+const PRECEDENCE: Readonly<Record<BinaryOp, number>> = {
+  OR: 1,
+  AND: 2,
+  "=": 4,
+  "!=": 4,
+  "<>": 4,
+  "=~": 4,
+  "!~": 4,
+  "<": 4,
+  "<=": 4,
+  ">": 4,
+  ">=": 4,
+  "+": 5,
+  "-": 5,
+  "|": 5,
+  "^": 5,
+  "*": 6,
+  "/": 6,
+  "%": 6,
+  "&": 6,
+};
+
+/** Prints an expression. */
+export function printExpr(e: Expr): string {
+  switch (e.kind) {
+    case "var":
+      return quoteIdent(e.name) + (e.type !== undefined ? `::${e.type}` : "");
+    case "call":
+      return `${e.name}(${e.args.map(printExpr).join(", ")})`;
+    case "binary": {
+      const p = PRECEDENCE[e.op];
+      const lhs = printExpr(e.lhs);
+      const rhs = printExpr(e.rhs);
+      const l = e.lhs.kind === "binary" && PRECEDENCE[e.lhs.op] < p ? `(${lhs})` : lhs;
+      const r = e.rhs.kind === "binary" && PRECEDENCE[e.rhs.op] <= p ? `(${rhs})` : rhs;
+      return `${l} ${e.op} ${r}`;
+    }
+    case "paren":
+      return `(${printExpr(e.expr)})`;
+    case "integer":
+      return printInteger(e.value);
+    case "number":
+      return printFloat(e.value);
+    case "string":
+      return quoteString(e.value);
+    case "boolean":
+      return e.value ? "true" : "false";
+    case "duration":
+      return printDuration(e.ns);
+    case "regex":
+      return printRegex(e.pattern);
+    case "param":
+      return "$" + (BARE.test(e.name) ? e.name : quoteIdentAlways(e.name));
+    case "wildcard":
+      return e.type !== undefined ? `*::${e.type}` : "*";
+    case "time": {
+      const i = instantFromNanos(e.ns);
+      return quoteString(formatRFC3339Nano(i.ms, i.subMs));
+    }
+  }
+}
+
+function printInteger(v: number | bigint): string {
+  return String(v);
+}
+
+/** A float literal that reads back as a float: always with a fraction, never an exponent. */
+function printFloat(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`BUG: cannot print non-finite float literal ${v}`);
+  const s = expandExponent(String(Math.abs(v)));
+  const body = s.includes(".") ? s : s + ".0";
+  return v < 0 || Object.is(v, -0) ? "-" + body : body;
+}
+
+function expandExponent(s: string): string {
+  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const digits = m[1] + (m[2] ?? "");
+  const exp = Number(m[3]);
+  const point = 1 + exp;
+  if (point <= 0) return "0." + "0".repeat(-point) + digits;
+  if (point >= digits.length) return digits + "0".repeat(point - digits.length);
+  return digits.slice(0, point) + "." + digits.slice(point);
+}
+
+const UNIT_ORDER: [string, bigint][] = Object.entries(DURATION_UNITS_NS)
+  .filter(([u]) => u !== "µ")
+  .sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0));
+
+/** Prints a duration in its largest exact unit (`90m` stays `90m`, `3600s` becomes `1h`). */
+export function printDuration(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const neg = ns < 0n;
+  const abs = neg ? -ns : ns;
+  for (const [unit, size] of UNIT_ORDER) {
+    if (abs % size === 0n) return `${neg ? "-" : ""}${abs / size}${unit}`;
+  }
+  throw new Error("BUG: unreachable: every duration is a whole number of nanoseconds");
+}
+
+function printRegex(pattern: string): string {
+  return "/" + pattern.replaceAll("/", "\\/") + "/";
+}
+
+const BARE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Quotes an identifier when it is not a bare, non-keyword name (Go's QuoteIdent). */
+export function quoteIdent(name: string): string {
+  return BARE.test(name) && !KEYWORDS.has(name.toUpperCase()) ? name : quoteIdentAlways(name);
+}
+
+function quoteIdentAlways(name: string): string {
+  return '"' + name.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : "\\" + c)) + '"';
+}
+
+/** Quotes a string literal with InfluxQL's escapes. */
+export function quoteString(value: string): string {
+  return "'" + value.replace(/[\\'\n]/g, (c) => (c === "\n" ? "\\n" : "\\" + c)) + "'";
+}

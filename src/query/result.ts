@@ -1,0 +1,40 @@
+/**
+ * What a statement answers: the shape of InfluxDB 1.x's JSON results, before encoding.
+ *
+ * @module
+ */
+import type { Instant } from "../core/time.ts";
+
+/** A cell of a result row. Integers are number when safe, bigint beyond. */
+export type Value = number | bigint | string | boolean | null;
+
+/** One series of a result: a measurement (or a SHOW listing), its group tags and rows. */
+export interface ResultSeries {
+  /** The measurement, or the listing's name (`databases`, `measurements` ...); omitted when "". */
+  name: string;
+  /** Group-by tags; omitted when absent. */
+  tags?: Record<string, string>;
+  columns: string[];
+  /**
+   * Rows. When {@linkcode ResultSeries.timeColumn} is true, `columns[0]` is `time` and the
+   * first cell of every row is an {@linkcode Instant} (encoders format it), not a Value.
+   */
+  values: (Value | Instant)[][];
+  /** True when the first column holds instants. */
+  timeColumn: boolean;
+}
+
+/** The answer to one statement. */
+export interface StatementResult {
+  statementId: number;
+  series?: ResultSeries[];
+  /** InfluxDB's statement-level error text (`database not found: x`). */
+  error?: string;
+  /** Informational messages (e.g. deprecation notices). */
+  messages?: { level: string; text: string }[];
+}
+
+/** True when `v` is an instant cell rather than a value. */
+export function isInstant(v: Value | Instant): v is Instant {
+  return typeof v === "object" && v !== null;
+}

@@ -1,0 +1,315 @@
+/**
+ * Runs a {@linkcode SelectPlan} against one shard and returns its partial result: for
+ * aggregate plans, mergeable states per group and time bucket; for raw plans, rows per group
+ * sorted by time. The coordinator merges partials from every shard (coordinator.ts).
+ *
+ * @module
+ */
+import type { FieldType, Tag } from "../core/point.ts";
+import type { Expr } from "./ast.ts";
+import { evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
+import { Grid } from "./grid.ts";
+import type { SelectPlan } from "./plan.ts";
+import type { Value } from "./result.ts";
+import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
+import { ValidationError } from "../core/errors.ts";
+
+/** A raw row: its time and one cell per planned column. */
+export interface RawRow {
+  ms: number;
+  subMs: number;
+  values: Value[];
+}
+
+/** One output group (measurement + group-by tag values) of one shard. */
+export interface GroupPartial {
+  measurement: string;
+  /** Group-by tags (absent keys as ""); empty without GROUP BY tags. */
+  tags: Record<string, string>;
+  /** Aggregate plans: bucket index -> one state per slot. */
+  buckets: Map<number, unknown[]>;
+  /** Raw plans: rows sorted by time. */
+  rows: RawRow[];
+}
+
+/** A shard's partial result, keyed by group. */
+export interface ShardPartial {
+  groups: Map<string, GroupPartial>;
+}
+
+/** Which measurements of a shard a plan reads: names resolved by the caller. */
+export interface ShardTarget {
+  reader: ShardReader;
+  measurements: readonly string[];
+}
+
+/** Builds the grid a plan buckets by (shared by shards and coordinator). */
+export function gridOf(plan: SelectPlan): Grid {
+  return new Grid(plan.interval, plan.hasMin ? plan.minNs : 0n);
+}
+
+/** The key of a group: measurement and tag values, ordered as series should be. */
+export function groupKeyOf(measurement: string, tags: Record<string, string>): string {
+  let key = measurement;
+  for (const k of Object.keys(tags)) key += "\u0000" + k + "\u0001" + tags[k];
+  return key;
+}
+
+function tagValue(tags: readonly Tag[], key: string): string {
+  for (const t of tags) if (t.key === key) return t.value;
+  return "";
+}
+
+function groupTags(plan: SelectPlan, series: SeriesRef): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (plan.groupBy === "*") {
+    for (const t of series.tags) out[t.key] = t.value;
+  } else {
+    for (const k of plan.groupBy) out[k] = tagValue(series.tags, k);
+  }
+  return out;
+}
+
+/** Runs `plan` over one shard. */
+export async function runShard(plan: SelectPlan, target: ShardTarget): Promise<ShardPartial> {
+  const partial: ShardPartial = { groups: new Map() };
+  const grid = gridOf(plan);
+  const isField = (name: string, type?: string) =>
+    type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  for (const m of target.measurements) {
+    const types = target.reader.fieldTypes(m);
+    for (const series of target.reader.series(m)) {
+      let rowFilter = false;
+      if (plan.condition) {
+        const tri = evalTagCondition(
+          plan.condition,
+          (k) => tagValue(series.tags, k),
+          isField,
+        );
+        if (tri === false) continue;
+        rowFilter = tri === undefined;
+      }
+      const tags = groupTags(plan, series);
+      const key = groupKeyOf(m, tags);
+      let group = partial.groups.get(key);
+      const fresh = group === undefined;
+      if (group === undefined) group = { measurement: m, tags, buckets: new Map(), rows: [] };
+      const added = plan.aggregate
+        ? await aggregateSeries(plan, grid, target.reader, series, types, group, rowFilter)
+        : await rawSeries(plan, target.reader, series, group, rowFilter);
+      if (fresh && added) partial.groups.set(key, group);
+    }
+  }
+  if (!plan.aggregate) {
+    for (const g of partial.groups.values()) sortRows(g.rows);
+  }
+  return partial;
+}
+
+/** Sorts rows by time, stable (rows of one time keep series order). */
+export function sortRows(rows: RawRow[]): void {
+  rows.sort((a, b) => a.ms - b.ms || a.subMs - b.subMs);
+}
+
+async function readColumns(
+  plan: SelectPlan,
+  reader: ShardReader,
+  series: SeriesRef,
+  names: Iterable<string>,
+): Promise<Map<string, FieldColumn>> {
+  const out = new Map<string, FieldColumn>();
+  for (const name of names) {
+    const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
+    if (col !== undefined && col.length > 0) out.set(name, col);
+  }
+  return out;
+}
+
+function lookupAt(
+  cols: Map<string, FieldColumn>,
+  cursors: Map<string, number>,
+  series: SeriesRef,
+  ms: number,
+  subMs: number,
+): Lookup {
+  // Advance each column's cursor to the first point at or after (ms, subMs).
+  for (const [name, col] of cols) {
+    let i = cursors.get(name) ?? 0;
+    while (
+      i < col.length &&
+      (col.timesMs[i] < ms || (col.timesMs[i] === ms && col.timesSubMs[i] < subMs))
+    ) i++;
+    cursors.set(name, i);
+  }
+  return (name, type) => {
+    if (type !== "tag") {
+      const col = cols.get(name);
+      if (col !== undefined) {
+        const i = cursors.get(name)!;
+        if (i < col.length && col.timesMs[i] === ms && col.timesSubMs[i] === subMs) {
+          return col.values[i] as Value;
+        }
+        if (type === "field") return null;
+      }
+    }
+    for (const t of series.tags) if (t.key === name) return t.value;
+    return null;
+  };
+}
+
+/** Keeps the points of `col` where `condition` holds (other fields joined on time). */
+function filterColumn(
+  col: FieldColumn,
+  field: string,
+  others: Map<string, FieldColumn>,
+  series: SeriesRef,
+  condition: Expr,
+): FieldColumn {
+  const cols = new Map(others);
+  cols.set(field, col);
+  const cursors = new Map<string, number>();
+  const keep: number[] = [];
+  for (let i = 0; i < col.length; i++) {
+    const row = lookupAt(cols, cursors, series, col.timesMs[i], col.timesSubMs[i]);
+    if (evalExpr(condition, row) === true) keep.push(i);
+  }
+  if (keep.length === col.length) return col;
+  const timesMs = new Float64Array(keep.length);
+  const timesSubMs = new Float64Array(keep.length);
+  const values = col.values instanceof Float64Array
+    ? new Float64Array(keep.length)
+    : new Array(keep.length);
+  keep.forEach((src, dst) => {
+    timesMs[dst] = col.timesMs[src];
+    timesSubMs[dst] = col.timesSubMs[src];
+    values[dst] = col.values[src];
+  });
+  return { type: col.type, length: keep.length, timesMs, timesSubMs, values };
+}
+
+async function aggregateSeries(
+  plan: SelectPlan,
+  grid: Grid,
+  reader: ShardReader,
+  series: SeriesRef,
+  types: Map<string, FieldType>,
+  group: GroupPartial,
+  rowFilter: boolean,
+): Promise<boolean> {
+  const needed = new Set(plan.slots.map((s) => s.field));
+  const cols = await readColumns(plan, reader, series, needed);
+  const condCols = rowFilter
+    ? await readColumns(plan, reader, series, plan.conditionFields)
+    : new Map<string, FieldColumn>();
+  let added = false;
+  for (let s = 0; s < plan.slots.length; s++) {
+    const slot = plan.slots[s];
+    let col = cols.get(slot.field);
+    if (col === undefined) continue;
+    const type = types.get(slot.field) ?? col.type;
+    const bad = slot.fn.checkType(type);
+    if (bad !== undefined) throw new ValidationError(bad);
+    if (rowFilter && plan.condition) {
+      col = filterColumn(col, slot.field, condCols, series, plan.condition);
+      if (col.length === 0) continue;
+    }
+    added = true;
+    const n = col.length;
+    for (let i = 0; i < n;) {
+      const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
+      const idx = grid.index(col.timesMs[i], col.timesSubMs[i]);
+      let states = group.buckets.get(idx);
+      if (states === undefined) {
+        states = plan.slots.map((sl) => sl.fn.init(sl.params));
+        group.buckets.set(idx, states);
+      }
+      slot.fn.add(states[s], col, i, j);
+      i = j;
+    }
+  }
+  return added;
+}
+
+async function rawSeries(
+  plan: SelectPlan,
+  reader: ShardReader,
+  series: SeriesRef,
+  group: GroupPartial,
+  rowFilter: boolean,
+): Promise<boolean> {
+  const cols = await readColumns(plan, reader, series, plan.rawFields);
+  if (cols.size === 0) return false;
+  const condOnly = new Set(plan.conditionFields);
+  const selected: FieldColumn[] = [];
+  const isField = (name: string, type?: string) =>
+    type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  for (const c of plan.columns) {
+    forEachVar(c.expr, (name, type) => {
+      if (isField(name, type)) {
+        condOnly.delete(name);
+        const col = cols.get(name);
+        if (col !== undefined && !selected.includes(col)) selected.push(col);
+      }
+    });
+  }
+  if (selected.length === 0) return false;
+  // Walk the union of the selected columns' timestamps.
+  const pos = new Array<number>(selected.length).fill(0);
+  const cursors = new Map<string, number>();
+  let added = false;
+  const simple = plan.columns.map((c) => (c.expr.kind === "var" ? c.expr : undefined));
+  const readsField = plan.columns.map((c) => columnReadsField(c.expr, isField));
+  for (;;) {
+    let ms = Infinity, sub = Infinity;
+    for (let k = 0; k < selected.length; k++) {
+      const c = selected[k];
+      const i = pos[k];
+      if (i < c.length) {
+        const t = c.timesMs[i];
+        if (t < ms || (t === ms && c.timesSubMs[i] < sub)) {
+          ms = t;
+          sub = c.timesSubMs[i];
+        }
+      }
+    }
+    if (ms === Infinity) break;
+    for (let k = 0; k < selected.length; k++) {
+      const c = selected[k];
+      const i = pos[k];
+      if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
+    }
+    const row = lookupAt(cols, cursors, series, ms, sub);
+    if (rowFilter && plan.condition && evalExpr(plan.condition, row) !== true) continue;
+    const values = new Array<Value>(plan.columns.length);
+    let anyField = false;
+    for (let c = 0; c < plan.columns.length; c++) {
+      const v = simple[c];
+      const val = v !== undefined
+        ? (row(v.name, v.type) ?? null)
+        : evalExpr(plan.columns[c].expr, row);
+      values[c] = val;
+      if (val !== null && readsField[c]) anyField = true;
+    }
+    if (!anyField) continue;
+    group.rows.push({ ms, subMs: sub, values });
+    added = true;
+  }
+  return added;
+}
+
+function forEachVar(e: Expr, fn: (name: string, type?: string) => void): void {
+  if (e.kind === "var") fn(e.name, e.type);
+  else if (e.kind === "binary") {
+    forEachVar(e.lhs, fn);
+    forEachVar(e.rhs, fn);
+  } else if (e.kind === "paren") forEachVar(e.expr, fn);
+  else if (e.kind === "call") { for (const a of e.args) forEachVar(a, fn); }
+}
+
+function columnReadsField(e: Expr, isField: (n: string, t?: string) => boolean): boolean {
+  let reads = false;
+  forEachVar(e, (n, t) => {
+    if (isField(n, t)) reads = true;
+  });
+  return reads;
+}

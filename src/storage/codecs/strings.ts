@@ -6,7 +6,10 @@
  *   each value's index bit-packed at the width of the largest index (0 bits for one distinct
  *   string). Tried when at most half the values are distinct.
  * - `StringsDeflate` (0x62): the plain body (below) compressed with raw DEFLATE (fflate, pure
- *   JS, level 6), preceded by the body's length. Tried for bodies of 64 bytes or more.
+ *   JS, level 6), preceded by the body's length and the compressed length. Tried for bodies of
+ *   64 bytes or more. Bytes appended after the block are caught by the compressed length;
+ *   garbage after the final DEFLATE block inside that length is not visible to fflate, and is
+ *   left to the block checksum.
  * - `StringsPlain` (0x60): every value's byte length (uvarint), then all the bytes.
  *
  * Limits: 1 to MAX_BLOCK_VALUES values per block; strings must be well-formed UTF-16 (a lone
@@ -134,6 +137,7 @@ export function encodeStrings(values: readonly string[], out: ByteWriter): numbe
       out.u8(Encoding.StringsDeflate);
       out.uvarint(count);
       out.uvarint(body.length);
+      out.uvarint(packed.length);
       out.bytes(packed);
       return Encoding.StringsDeflate;
     }
@@ -158,14 +162,18 @@ export function decodeStrings(block: Uint8Array): string[] {
   if (id === Encoding.StringsDeflate) {
     const lenAt = r.offset;
     const rawLen = r.uvarint("inflated length");
+    const packedLen = r.uvarint("deflated length");
     const packedAt = r.offset;
+    if (packedLen !== r.remaining) {
+      r.fail(`deflated length ${packedLen} but ${r.remaining} bytes follow`, lenAt);
+    }
     // DEFLATE expands at most about 1032:1; a larger claim is corrupt (and must not allocate).
-    if (rawLen > r.remaining * 1032 + 1024) {
-      r.fail(`inflated length ${rawLen} impossible from ${r.remaining} deflated bytes`, lenAt);
+    if (rawLen > packedLen * 1032 + 1024) {
+      r.fail(`inflated length ${rawLen} impossible from ${packedLen} deflated bytes`, lenAt);
     }
     let body: Uint8Array;
     try {
-      body = inflateSync(r.bytes(r.remaining), { out: new Uint8Array(rawLen) });
+      body = inflateSync(r.bytes(packedLen), { out: new Uint8Array(rawLen) });
     } catch (cause) {
       throw new CodecError(packedAt, `deflate stream does not inflate: ${cause}`, { cause });
     }

@@ -10,3 +10,4 @@
  */
 export * from "./line_protocol.ts";
 export * from "./line_protocol_format.ts";
+export * from "./json_points.ts";

@@ -1,0 +1,521 @@
+/**
+ * The native JSON ingest format (`POST /ingest`, `Content-Type: application/json`): one
+ * record or an array of records.
+ *
+ * ```json
+ * {"timestamp": 1678886400, "measurement": "cpu_usage", "value": 0.75,
+ *  "tags": {"host": "server1", "region": "us-east"}}
+ * ```
+ *
+ * A record has these keys, and no others (an unknown key is an error naming it):
+ *
+ * - `measurement` (required): a non-empty string.
+ * - `tags` (optional): an object of strings. An empty string means "no tag" and is dropped.
+ * - `fields`: an object of field values, and/or `value`: one value, stored as the field named
+ *   `value`. At least one field is required.
+ * - `timestamp` (optional; the caller's `defaultTime` when absent): see below.
+ *
+ * Field values, one convention for each type:
+ *
+ * | JSON                               | field type                                    |
+ * | ---------------------------------- | --------------------------------------------- |
+ * | a number (`0.75`, `3`)             | float (as in line protocol without a suffix)  |
+ * | a string (`"ok"`, `"NaN"`, `"42i"`)| string, always                                |
+ * | `true` / `false`                   | boolean                                       |
+ * | `{"integer": "-9223372036854775808"}` | integer (int64), exact                     |
+ * | `{"unsigned": "18446744073709551615"}` | unsigned (uint64), exact                  |
+ *
+ * `{"integer": ...}` and `{"unsigned": ...}` take a decimal string, which carries every
+ * 64-bit value exactly, or a JSON number that is an exact integer. Strings are never
+ * reinterpreted: `"42i"` is the string `42i`.
+ *
+ * Timestamps: a number, a string of digits, or an RFC3339 time (`"2023-03-15T13:20:00Z"`,
+ * with up to nine fraction digits and any offset). Numbers and digit strings are read in the
+ * caller's precision; the default, `"auto"`, picks it from the magnitude:
+ *
+ * | absolute value  | read as      |
+ * | --------------- | ------------ |
+ * | < 1e11          | seconds      |
+ * | < 1e14          | milliseconds |
+ * | < 1e17          | microseconds |
+ * | otherwise       | nanoseconds  |
+ *
+ * (1e11 s is the year 5138; 1e11 ms is 1973-03-03, so current times in seconds,
+ * milliseconds, microseconds and nanoseconds all land in their own band.) Integer
+ * timestamps are exact even beyond 2^53, as numbers or as strings; a fraction
+ * (`1678886400.25`) is accepted and rounded to the nanosecond at double precision. A time
+ * outside InfluxDB's range (±9223372036854775806 ns) is an error.
+ *
+ * Errors: malformed JSON throws a {@linkcode ParseError} with line and column; a bad record
+ * is reported in `errors` (its 0-based index in the array, the key at fault and the reason)
+ * and the other records are kept.
+ *
+ * @module
+ */
+
+import {
+  checkTimeRange,
+  compactInteger,
+  type Field,
+  FieldType,
+  type Instant,
+  instantFromNanos,
+  INT64_MAX,
+  INT64_MIN,
+  ParseError,
+  parseRFC3339Nanos,
+  type Point,
+  type Precision,
+  PRECISION_NS,
+  sortTags,
+  type Tag,
+  UINT64_MAX,
+  ValidationError,
+} from "../core/mod.ts";
+import { findJsonSyntaxProblem, lineColumn } from "./_json_syntax.ts";
+import { precisionSpec } from "./_timestamp.ts";
+
+/** A timestamp precision, or `"auto"` to pick it by magnitude (see the module doc). */
+export type JsonPrecision = Precision | "auto";
+
+/** Options of {@linkcode decodeJsonPoints} and {@linkcode pointFromJsonObject}. */
+export interface JsonPointsOptions {
+  /** Unit of numeric timestamps. @default {"auto"} */
+  precision?: JsonPrecision;
+  /** Time of records without a timestamp (the request's arrival time). */
+  defaultTime: Instant;
+}
+
+/** One record that could not be decoded. */
+export interface RecordError {
+  /** 0-based index of the record in the array (0 for a single object). */
+  record: number;
+  /** The key at fault: `measurement`, `tags.host`, `fields.usage`, `value`, `timestamp` ... */
+  field?: string;
+  /** What is wrong, naming the value seen. */
+  reason: string;
+}
+
+/** Decoded points and the errors of the records that failed. */
+export interface JsonPointsResult {
+  points: Point[];
+  errors: RecordError[];
+}
+
+/** Thrown by {@linkcode pointFromJsonObject} for a record that cannot be decoded. */
+export class JsonRecordError extends ValidationError {
+  /** 0-based index of the record. */
+  readonly record: number;
+  /** The key at fault, when there is one. */
+  readonly field?: string;
+  /** The reason without the record prefix. */
+  readonly reason: string;
+
+  constructor(record: number, reason: string, field?: string) {
+    super(`record ${record}: ${reason}`, { details: { record, field } });
+    this.name = "JsonRecordError";
+    this.record = record;
+    this.field = field;
+    this.reason = reason;
+  }
+
+  /** The plain-object form reported in {@linkcode JsonPointsResult.errors}. */
+  toRecordError(): RecordError {
+    return this.field === undefined
+      ? { record: this.record, reason: this.reason }
+      : { record: this.record, field: this.field, reason: this.reason };
+  }
+}
+
+/**
+ * Decodes a JSON body: one record or an array of records.
+ *
+ * @example
+ * ```ts
+ * const { points } = decodeJsonPoints(
+ *   '{"timestamp": 1678886400, "measurement": "cpu_usage", "value": 0.75,' +
+ *     ' "tags": {"host": "server1", "region": "us-east"}}',
+ *   { defaultTime: { ms: 0, subMs: 0 } },
+ * );
+ * // points[0]: cpu_usage, tags host/region, field value = 0.75 (float),
+ * //   timeMs 1678886400000 (2023-03-15T13:20:00Z)
+ * ```
+ * @throws {ParseError} when the text is not JSON (with line and column).
+ * @throws {ValidationError} when it is JSON but neither an object nor an array.
+ */
+export function decodeJsonPoints(text: string, options: JsonPointsOptions): JsonPointsResult {
+  const body = parseJson(text);
+  const points: Point[] = [];
+  const errors: RecordError[] = [];
+  const decode = (value: unknown, index: number) => {
+    try {
+      points.push(pointFromJsonObject(value, index, options));
+    } catch (e) {
+      if (!(e instanceof JsonRecordError)) throw e;
+      errors.push(e.toRecordError());
+    }
+  };
+  if (Array.isArray(body)) {
+    for (let k = 0; k < body.length; k++) decode(body[k], k);
+  } else if (body !== null && typeof body === "object") {
+    decode(body, 0);
+  } else {
+    throw new ValidationError(
+      `expected a JSON object or an array of objects, got ${describe(body)}`,
+    );
+  }
+  return { points, errors };
+}
+
+/** Integer literals beyond 2^53 hide in digit runs this long. */
+const LONG_DIGITS = /\d{16}/;
+const INTEGER_TEXT = /^-?\d+$/;
+
+/**
+ * `JSON.parse`, but integer literals beyond the safe range come back as exact `bigint`s
+ * (so nanosecond timestamps and 64-bit integers sent as JSON numbers stay exact).
+ *
+ * @throws {ParseError} with line and column when the text is not JSON.
+ */
+export function parseJson(text: string): unknown {
+  try {
+    if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+    return JSON.parse(text, exactIntegers as (key: string, value: unknown) => unknown);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw jsonParseError(text, e);
+  }
+}
+
+function exactIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (
+    typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined &&
+    INTEGER_TEXT.test(context.source)
+  ) {
+    return BigInt(context.source);
+  }
+  return value;
+}
+
+function jsonParseError(text: string, cause: SyntaxError): ParseError {
+  const problem = findJsonSyntaxProblem(text);
+  if (problem !== undefined) {
+    return new ParseError(
+      `malformed JSON at line ${problem.line}, column ${problem.column}: ${problem.message}`,
+      { line: problem.line, column: problem.column, cause },
+    );
+  }
+  // The validator found nothing: fall back on the position in V8's message, if any.
+  const at = /position (\d+)/.exec(cause.message);
+  const { line, column } = lineColumn(text, at ? Number(at[1]) : text.length);
+  return new ParseError(`malformed JSON at line ${line}, column ${column}: ${cause.message}`, {
+    line,
+    column,
+    cause,
+  });
+}
+
+/**
+ * Decodes one record (an already parsed JSON value). NDJSON and other framings call this per
+ * record; parse with {@linkcode parseJson} to keep integers beyond 2^53 exact.
+ *
+ * @throws {JsonRecordError} naming the record, the key and the reason.
+ */
+export function pointFromJsonObject(
+  value: unknown,
+  index: number,
+  options: JsonPointsOptions,
+): Point {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new JsonRecordError(index, `expected an object, got ${describe(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  let measurement: unknown, tagsValue: unknown, fieldsValue: unknown, time: unknown;
+  let hasValue = false;
+  for (const key in record) {
+    switch (key) {
+      case "measurement":
+        measurement = record[key];
+        break;
+      case "tags":
+        tagsValue = record[key];
+        break;
+      case "fields":
+        fieldsValue = record[key];
+        break;
+      case "value":
+        hasValue = true;
+        break;
+      case "timestamp":
+        time = record[key];
+        break;
+      default:
+        throw new JsonRecordError(
+          index,
+          `unknown key ${JSON.stringify(key)} (a record has measurement, tags, fields, value, ` +
+            `timestamp)`,
+          key,
+        );
+    }
+  }
+
+  if (measurement === undefined) {
+    throw new JsonRecordError(index, "missing measurement", "measurement");
+  }
+  if (typeof measurement !== "string" || measurement === "") {
+    throw new JsonRecordError(
+      index,
+      `measurement: expected a non-empty string, got ${describe(measurement)}`,
+      "measurement",
+    );
+  }
+
+  const tags: Tag[] = [];
+  if (tagsValue !== undefined && tagsValue !== null) {
+    if (typeof tagsValue !== "object" || Array.isArray(tagsValue)) {
+      throw new JsonRecordError(
+        index,
+        `tags: expected an object of strings, got ${describe(tagsValue)}`,
+        "tags",
+      );
+    }
+    for (const key in tagsValue) {
+      const v = (tagsValue as Record<string, unknown>)[key];
+      if (typeof v !== "string") {
+        throw new JsonRecordError(
+          index,
+          `tag ${JSON.stringify(key)}: expected a string, got ${describe(v)}`,
+          `tags.${key}`,
+        );
+      }
+      if (key === "") throw new JsonRecordError(index, "tag keys must not be empty", "tags");
+      if (v !== "") tags.push({ key, value: v });
+    }
+    sortTags(tags);
+  }
+
+  const fields: Field[] = [];
+  if (fieldsValue !== undefined) {
+    if (fieldsValue === null || typeof fieldsValue !== "object" || Array.isArray(fieldsValue)) {
+      throw new JsonRecordError(
+        index,
+        `fields: expected an object, got ${describe(fieldsValue)}`,
+        "fields",
+      );
+    }
+    for (const key in fieldsValue) {
+      if (key === "") throw new JsonRecordError(index, "field keys must not be empty", "fields");
+      const v = (fieldsValue as Record<string, unknown>)[key];
+      fields.push(fieldOf(index, key, `fields.${key}`, v));
+    }
+  }
+  if (hasValue) {
+    if (fields.some((f) => f.key === "value")) {
+      throw new JsonRecordError(
+        index,
+        'field "value" given twice, as "value" and inside "fields"',
+        "value",
+      );
+    }
+    fields.push(fieldOf(index, "value", "value", record.value));
+  }
+  if (fields.length === 0) {
+    throw new JsonRecordError(
+      index,
+      'no fields: give "fields" (an object of values) or "value"',
+      "fields",
+    );
+  }
+
+  let timeMs = options.defaultTime.ms, timeSubMs = options.defaultTime.subMs;
+  if (time !== undefined) {
+    const t = instantOf(index, time, options.precision ?? "auto");
+    timeMs = t.ms;
+    timeSubMs = t.subMs;
+  }
+  return { measurement, tags, fields, timeMs, timeSubMs };
+}
+
+const FIELD_EXPECTED = 'a number, string, boolean, {"integer": "..."} or {"unsigned": "..."}';
+
+function fieldOf(index: number, key: string, path: string, v: unknown): Field {
+  switch (typeof v) {
+    case "number":
+      if (!Number.isFinite(v)) {
+        throw new JsonRecordError(
+          index,
+          `field ${JSON.stringify(key)}: ${v} is out of range`,
+          path,
+        );
+      }
+      return { key, type: FieldType.Float, value: v };
+    case "bigint": {
+      // An integer literal beyond 2^53 (see parseJson): still a float, as a JSON number is.
+      return { key, type: FieldType.Float, value: Number(v) };
+    }
+    case "string":
+      return { key, type: FieldType.String, value: v };
+    case "boolean":
+      return { key, type: FieldType.Boolean, value: v };
+  }
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    if (keys.length === 1 && (keys[0] === "integer" || keys[0] === "unsigned")) {
+      const unsigned = keys[0] === "unsigned";
+      const raw = (v as Record<string, unknown>)[keys[0]];
+      const n = exactInteger(raw);
+      const what = unsigned ? "unsigned" : "integer";
+      if (n === undefined) {
+        throw new JsonRecordError(
+          index,
+          `field ${JSON.stringify(key)}: {"${what}": ...} takes a decimal string or an exact ` +
+            `integer, got ${describe(raw)}`,
+          path,
+        );
+      }
+      const [min, max, range] = unsigned
+        ? [0n, UINT64_MAX, "uint64"]
+        : [INT64_MIN, INT64_MAX, "int64"];
+      if (n < min || n > max) {
+        throw new JsonRecordError(
+          index,
+          `field ${
+            JSON.stringify(key)
+          }: ${what} ${n} is outside the ${range} range [${min}, ${max}]`,
+          path,
+        );
+      }
+      return {
+        key,
+        type: unsigned ? FieldType.Unsigned : FieldType.Integer,
+        value: compactInteger(n),
+      };
+    }
+  }
+  throw new JsonRecordError(
+    index,
+    `field ${JSON.stringify(key)}: expected ${FIELD_EXPECTED}, got ${describe(v)}`,
+    path,
+  );
+}
+
+/** A decimal integer string, a safe integer number, or a bigint, as a bigint. */
+function exactInteger(raw: unknown): bigint | undefined {
+  if (typeof raw === "string" && INTEGER_TEXT.test(raw)) return BigInt(raw);
+  if (typeof raw === "number" && Number.isSafeInteger(raw)) return BigInt(raw);
+  if (typeof raw === "bigint") return raw;
+  return undefined;
+}
+
+/** The precision "auto" picks for an integer of this magnitude. */
+function autoPrecision(magnitude: number): Precision {
+  return magnitude < 1e11 ? "s" : magnitude < 1e14 ? "ms" : magnitude < 1e17 ? "us" : "ns";
+}
+
+function instantOf(index: number, time: unknown, precision: JsonPrecision): Instant {
+  const fail = (why: string): never => {
+    throw new JsonRecordError(index, `timestamp ${why}`, "timestamp");
+  };
+  const outside = (shown: string, p: Precision) =>
+    fail(
+      `${shown} (in ${p}) is outside the valid range ` +
+        `[-9223372036854775806, 9223372036854775806] nanoseconds`,
+    );
+  if (typeof time === "number") {
+    if (!Number.isFinite(time)) return fail(`${time} is not a finite number`);
+    const p = precision === "auto" ? autoPrecision(Math.abs(time)) : precision;
+    const unitNs = Number(PRECISION_NS[p]);
+    // Coarse guard first, so that 1e300 never reaches BigInt; exact checks follow.
+    if (Math.abs(time) * unitNs > 9.3e18) return outside(String(time), p);
+    if (Number.isSafeInteger(time)) {
+      if (Math.abs(time) > Number(precisionSpec(p).limit)) return outside(String(time), p);
+      return instantOfSafeInteger(time, p);
+    }
+    if (Number.isInteger(time)) return instantOfBigInt(BigInt(time), p, outside);
+    // A fraction: exact to the double's precision, rounded to the nanosecond.
+    const msFloat = time * (unitNs / 1e6);
+    if (Math.abs(msFloat) > 9223372036854) return outside(String(time), p);
+    let ms = Math.floor(msFloat);
+    let subMs = Math.round((msFloat - ms) * 1e6);
+    if (subMs >= 1e6) {
+      subMs -= 1e6;
+      ms += 1;
+    }
+    return { ms, subMs };
+  }
+  if (typeof time === "bigint") {
+    const p = precision === "auto" ? autoPrecision(Math.abs(Number(time))) : precision;
+    return instantOfBigInt(time, p, outside);
+  }
+  if (typeof time === "string") {
+    if (INTEGER_TEXT.test(time)) {
+      const n = BigInt(time);
+      const p = precision === "auto" ? autoPrecision(Math.abs(Number(n))) : precision;
+      return instantOfBigInt(n, p, outside);
+    }
+    const ns = parseRFC3339Nanos(time);
+    if (ns === undefined) {
+      return fail(
+        `${JSON.stringify(time)} is neither an integer nor an RFC3339 time ` +
+          `(like "2023-03-15T13:20:00Z")`,
+      );
+    }
+    try {
+      checkTimeRange(ns);
+    } catch {
+      return fail(`${JSON.stringify(time)} is outside the valid range`);
+    }
+    return instantFromNanos(ns);
+  }
+  return fail(`expected a number, a digit string or an RFC3339 string, got ${describe(time)}`);
+}
+
+/** A safe integer in precision `p` already checked against the range; no BigInt needed. */
+function instantOfSafeInteger(v: number, p: Precision): Instant {
+  const unit = Number(PRECISION_NS[p]);
+  if (unit >= 1e6) return { ms: v * (unit / 1e6) + 0, subMs: 0 };
+  // ns or µs: split at the millisecond; the division may round, so correct by one.
+  const perMs = 1e6 / unit;
+  let ms = Math.floor(v / perMs);
+  let rest = v - ms * perMs;
+  if (rest < 0) {
+    rest += perMs;
+    ms -= 1;
+  } else if (rest >= perMs) {
+    rest -= perMs;
+    ms += 1;
+  }
+  return { ms: ms + 0, subMs: rest * unit };
+}
+
+function instantOfBigInt(
+  v: bigint,
+  p: Precision,
+  outside: (shown: string, p: Precision) => never,
+): Instant {
+  const ns = v * PRECISION_NS[p];
+  try {
+    checkTimeRange(ns);
+  } catch {
+    return outside(v.toString(), p);
+  }
+  return instantFromNanos(ns);
+}
+
+/** Names a JSON value's type for an error message, with the value when short. */
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  switch (typeof v) {
+    case "undefined":
+      return "nothing";
+    case "object":
+      return "an object";
+    case "string":
+      return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v)}`;
+    case "bigint":
+      return `the number ${v}`;
+    default:
+      return `the ${typeof v} ${String(v)}`;
+  }
+}

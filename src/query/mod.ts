@@ -1,0 +1,35 @@
+/**
+ * The query room: InfluxQL parsing (generated from grammar/influxql.peggy), the AST and its
+ * printer, planning and execution against a {@linkcode QueryStore} (per-shard partial results
+ * merged by a coordinator), and the result encoders (InfluxDB JSON, CSV, text tables).
+ *
+ * @example
+ * ```ts
+ * import { encodeJson, executeQuery } from "./mod.ts";
+ * const results = await executeQuery(store, "SELECT mean(usage) FROM cpu GROUP BY time(1m)", {
+ *   database: "telegraf",
+ *   nowNs: 1678886400000000000n,
+ * });
+ * const body = encodeJson(results, { epoch: "ms" });
+ * ```
+ *
+ * @module
+ */
+export type * from "./ast.ts";
+export { isWriteStatement } from "./ast.ts";
+export { KEYWORDS, parseQuery, parseStatement } from "./parser.ts";
+export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "./print.ts";
+export { type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
+export type { ResultSeries, StatementResult, Value } from "./result.ts";
+export { isInstant } from "./result.ts";
+export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
+export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
+export { formatTable } from "./encode_table.ts";
+export { functionNames } from "./functions/mod.ts";
+export type {
+  FieldColumn,
+  QueryStore,
+  RetentionPolicyInfo,
+  SeriesRef,
+  ShardReader,
+} from "./store.ts";

@@ -40,7 +40,6 @@ export class CodecError extends EpochError {
   }
 }
 
-const TWO_32 = 4294967296;
 const SCRATCH_F64 = new Float64Array(1);
 const SCRATCH_BYTES = new Uint8Array(SCRATCH_F64.buffer);
 /** True on little-endian hosts (every platform Deno ships for); codecs check it once. */
@@ -367,10 +366,4 @@ export class ByteReader {
     const z = this.uvarintBig(what);
     return z & 1n ? -(z >> 1n) - 1n : z >> 1n;
   }
-}
-
-/** Splits a safe integer into the two 32-bit halves of its int64 two's complement. */
-export function splitSafeInteger(v: number): { hi: number; lo: number } {
-  const hi = Math.floor(v / TWO_32);
-  return { hi: hi | 0, lo: (v - hi * TWO_32) >>> 0 };
 }

@@ -57,9 +57,13 @@ function toParseError(text: string, e: PeggySyntaxError): ParseError {
   const { found, bad } = tokenAt(text, offset);
   const previousWord = /([A-Za-z_]+)\s*$/.exec(text.slice(0, offset))?.[1] ?? "";
   const expected = describeExpected(e.expected ?? [], previousWord);
-  // InfluxDB's scanner reports EOF one further on when the text ends in a word, and an
-  // unterminated quote one before it.
-  const shift = found === "EOF" ? (ENDS_IN_WORD.test(text) ? 1 : 0) : bad ? -1 : 0;
+  // InfluxDB's scanner reports EOF two past the last token (one past a number or a string),
+  // and an unterminated quote one before it.
+  let shift = bad ? -1 : 0;
+  if (found === "EOF") {
+    offset = text.trimEnd().length;
+    shift = ENDS_IN_LITERAL.test(text.trimEnd()) ? 0 : 1;
+  }
   const { line, column } = lineColumn(text, offset);
   const char = column + shift;
   return new ParseError(`found ${found}, expected ${expected} at line ${line}, char ${char}`, {
@@ -137,7 +141,7 @@ function skipSpace(text: string, offset: number): number {
   }
 }
 
-const ENDS_IN_WORD = /(^|[^A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*$/;
+const ENDS_IN_LITERAL = /(?:(?:^|[^A-Za-z0-9_])[0-9][0-9A-Za-zµ.]*|'|")$/;
 const KEYWORD_LIKE = /^[A-Za-z_][A-Za-z0-9_]*/;
 const NUMBER_LIKE = /^[0-9]*\.?[0-9]+[A-Za-zµ]*/;
 const OPERATORS = ["=~", "!~", "!=", "<>", "<=", ">=", "::"];

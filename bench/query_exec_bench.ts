@@ -1,0 +1,87 @@
+/**
+ * mean() GROUP BY time(1m) over 1,000,000 float points (100 series x 10,000 points, one point
+ * every 10 s) in the in-memory store: per-shard partial states, merge, fill, encode-free.
+ */
+import { MemoryStore } from "../src/query/_memory_store_test_helper.ts";
+import { executeQuery } from "../src/query/executor.ts";
+import type { FieldColumn, QueryStore, SeriesRef, ShardReader } from "../src/query/store.ts";
+import { FieldType } from "../src/core/point.ts";
+
+const SERIES = 100;
+const POINTS = 10_000;
+const START_MS = 1678886400000;
+const STEP_MS = 10_000;
+
+// A store whose columns are prebuilt typed arrays, so the bench measures the query engine,
+// not the helper's map-based storage.
+class ColumnStore implements QueryStore {
+  readonly #inner = new MemoryStore();
+  readonly #shard: ShardReader;
+  constructor() {
+    const refs: SeriesRef[] = [];
+    const cols = new Map<number, FieldColumn>();
+    for (let s = 0; s < SERIES; s++) {
+      const host = `h${String(s).padStart(3, "0")}`;
+      refs.push({
+        id: s,
+        key: `cpu,host=${host}`,
+        measurement: "cpu",
+        tags: [{ key: "host", value: host }],
+      });
+      const timesMs = new Float64Array(POINTS);
+      const values = new Float64Array(POINTS);
+      for (let i = 0; i < POINTS; i++) {
+        timesMs[i] = START_MS + i * STEP_MS;
+        values[i] = (i * 7 + s) % 100;
+      }
+      cols.set(s, {
+        type: FieldType.Float,
+        length: POINTS,
+        timesMs,
+        timesSubMs: new Float64Array(POINTS),
+        values,
+      });
+    }
+    this.#shard = {
+      measurements: () => ["cpu"],
+      series: () => refs,
+      fieldTypes: () => new Map([["usage", FieldType.Float]]),
+      readField: (ref) => Promise.resolve(cols.get(ref.id)),
+    };
+  }
+  databases = () => ["db"];
+  createDatabase = (n: string) => this.#inner.createDatabase(n);
+  dropDatabase = (n: string) => this.#inner.dropDatabase(n);
+  retentionPolicies = () => [{
+    name: "autogen",
+    durationNs: 0n,
+    shardGroupDurationNs: 0n,
+    replicaN: 1,
+    isDefault: true,
+  }];
+  defaultRetentionPolicy = () => "autogen";
+  shards = () => [this.#shard];
+}
+
+const store = new ColumnStore();
+const END = BigInt(START_MS + POINTS * STEP_MS) * 1_000_000n;
+const RANGE = `time >= ${START_MS}ms AND time < ${END}`;
+const options = { database: "db", nowNs: END };
+
+Deno.bench("exec: mean(usage) GROUP BY time(1m) over 1M points", async () => {
+  await executeQuery(
+    store,
+    `SELECT mean(usage) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
+    options,
+  );
+});
+Deno.bench("exec: mean(usage) GROUP BY time(1m), host over 1M points", async () => {
+  await executeQuery(
+    store,
+    `SELECT mean(usage) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host`,
+    options,
+  );
+});
+Deno.bench("exec: max(usage) over 1M points (no GROUP BY)", async () => {
+  await executeQuery(store, `SELECT max(usage) FROM cpu WHERE ${RANGE}`, options);
+});

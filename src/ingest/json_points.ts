@@ -167,8 +167,11 @@ export function decodeJsonPoints(text: string, options: JsonPointsOptions): Json
   return { points, errors };
 }
 
-/** Integer literals beyond 2^53 hide in digit runs this long. */
-const LONG_DIGITS = /\d{16}/;
+/**
+ * An integer literal beyond 2^53 has 16 digits or more, in value position (after `:`, `,` or
+ * `[`). Only then does parseJson pay for a reviver; digits inside strings rarely match.
+ */
+const LONG_INTEGER = /[:,[]\s*-?\d{16}/;
 const INTEGER_TEXT = /^-?\d+$/;
 
 /**
@@ -179,7 +182,7 @@ const INTEGER_TEXT = /^-?\d+$/;
  */
 export function parseJson(text: string): unknown {
   try {
-    if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+    if (!LONG_INTEGER.test(text)) return JSON.parse(text);
     return JSON.parse(text, exactIntegers as (key: string, value: unknown) => unknown);
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;

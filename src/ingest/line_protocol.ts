@@ -33,7 +33,8 @@
  * `invalid field format` (influxd silently mangles the value); names and strings must be
  * valid UTF-8.
  *
- * Points of the same series share one frozen `tags` array (copy it before changing it).
+ * Points of the same series share their `Tag` objects (each point has its own array): treat
+ * a tag as immutable and replace it rather than assign to its `value`.
  *
  * @module
  */
@@ -125,24 +126,51 @@ const FIELD_KEY_ESCAPES = escapeTable(', ="');
 const STRING_ESCAPES = escapeTable('"\\');
 
 interface KeyEntry {
-  bytes: Uint8Array;
+  /** Where the raw key bytes sit in the cache's arena. */
+  offset: number;
+  length: number;
   measurement: string;
   tags: Tag[];
   next: KeyEntry | undefined;
 }
 
 interface FieldKeyEntry {
-  bytes: Uint8Array;
+  offset: number;
+  length: number;
   key: string;
   /** The record serial that last used this key: finds a repeated field in O(1). */
   seen: number;
   next: FieldKeyEntry | undefined;
 }
 
-function sameBytes(a: Uint8Array, start: number, end: number, b: Uint8Array): boolean {
-  if (end - start !== b.length) return false;
-  for (let k = 0; k < b.length; k++) if (a[start + k] !== b[k]) return false;
-  return true;
+/** Raw key bytes, copied end to end into one buffer (one typed array, not one per key). */
+class ByteArena {
+  #bytes = new Uint8Array(4096);
+  #used = 0;
+
+  add(buf: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    if (this.#used + n > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#used + n));
+      grown.set(this.#bytes.subarray(0, this.#used));
+      this.#bytes = grown;
+    }
+    const offset = this.#used;
+    this.#bytes.set(buf.subarray(start, end), offset);
+    this.#used += n;
+    return offset;
+  }
+
+  equals(offset: number, length: number, buf: Uint8Array, start: number, end: number): boolean {
+    if (end - start !== length) return false;
+    const bytes = this.#bytes;
+    for (let k = 0; k < length; k++) if (buf[start + k] !== bytes[offset + k]) return false;
+    return true;
+  }
+
+  reset(): void {
+    this.#used = 0;
+  }
 }
 
 /**
@@ -154,8 +182,10 @@ export class LineProtocolCache {
   /** Entries per table before it is emptied. */
   readonly maxEntries: number;
   #keys = new Map<number, KeyEntry>();
+  #keyBytes = new ByteArena();
   #keyCount = 0;
   #fieldKeys = new Map<number, FieldKeyEntry>();
+  #fieldKeyBytes = new ByteArena();
   #fieldKeyCount = 0;
 
   /** @param options.maxEntries entries per table @default {100000} */
@@ -171,45 +201,65 @@ export class LineProtocolCache {
   /** Forgets everything. */
   clear(): void {
     this.#keys.clear();
+    this.#keyBytes.reset();
     this.#keyCount = 0;
     this.#fieldKeys.clear();
+    this.#fieldKeyBytes.reset();
     this.#fieldKeyCount = 0;
   }
 
-  /** For the parser: the series key whose raw bytes are `bytes[start, end)`. */
-  findKey(hash: number, bytes: Uint8Array, start: number, end: number): KeyEntry | undefined {
+  /** For the parser: the series key whose raw bytes are `buf[start, end)`. */
+  findKey(hash: number, buf: Uint8Array, start: number, end: number): KeyEntry | undefined {
     for (let e = this.#keys.get(hash); e !== undefined; e = e.next) {
-      if (sameBytes(bytes, start, end, e.bytes)) return e;
+      if (this.#keyBytes.equals(e.offset, e.length, buf, start, end)) return e;
     }
     return undefined;
   }
 
-  /** For the parser: remembers a decoded series key. */
-  addKey(hash: number, raw: Uint8Array, measurement: string, tags: Tag[]): void {
+  /** For the parser: remembers the decoded series key of `buf[start, end)`. */
+  addKey(
+    hash: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    measurement: string,
+    tags: Tag[],
+  ): void {
     if (this.#keyCount >= this.maxEntries) {
       this.#keys.clear();
+      this.#keyBytes.reset();
       this.#keyCount = 0;
     }
-    this.#keys.set(hash, { bytes: raw, measurement, tags, next: this.#keys.get(hash) });
+    const offset = this.#keyBytes.add(buf, start, end);
+    const next = this.#keys.get(hash);
+    this.#keys.set(hash, { offset, length: end - start, measurement, tags, next });
     this.#keyCount++;
   }
 
-  /** For the parser: the field key whose raw bytes are `bytes[start, end)`. */
+  /** For the parser: the field key whose raw bytes are `buf[start, end)`. */
   findFieldKey(
     hash: number,
-    bytes: Uint8Array,
+    buf: Uint8Array,
     start: number,
     end: number,
   ): FieldKeyEntry | undefined {
     for (let e = this.#fieldKeys.get(hash); e !== undefined; e = e.next) {
-      if (sameBytes(bytes, start, end, e.bytes)) return e;
+      if (this.#fieldKeyBytes.equals(e.offset, e.length, buf, start, end)) return e;
     }
     return undefined;
   }
 
-  /** For the parser: remembers a decoded field key. */
-  addFieldKey(hash: number, raw: Uint8Array, key: string): FieldKeyEntry {
-    const entry: FieldKeyEntry = { bytes: raw, key, seen: 0, next: this.#fieldKeys.get(hash) };
+  /** For the parser: remembers the decoded field key of `buf[start, end)`. */
+  addFieldKey(
+    hash: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    key: string,
+  ): FieldKeyEntry {
+    const offset = this.#fieldKeyBytes.add(buf, start, end);
+    const next = this.#fieldKeys.get(hash);
+    const entry: FieldKeyEntry = { offset, length: end - start, key, seen: 0, next };
     this.#fieldKeys.set(hash, entry);
     this.#fieldKeyCount++;
     return entry;
@@ -219,6 +269,7 @@ export class LineProtocolCache {
   trimFieldKeys(): void {
     if (this.#fieldKeyCount >= this.maxEntries) {
       this.#fieldKeys.clear();
+      this.#fieldKeyBytes.reset();
       this.#fieldKeyCount = 0;
     }
   }
@@ -495,7 +546,9 @@ class Parser {
     const entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
     if (entry !== undefined) {
       measurement = entry.measurement;
-      tags = entry.tags;
+      // Each point gets its own array (callers may add or drop tags); the Tag objects are
+      // shared by all points of the series.
+      tags = entry.tags.length === 0 ? [] : entry.tags.slice();
     } else {
       const keyEnd = this.parseKey(start, end, bits < 0x80);
       if (keyEnd < 0) return undefined;
@@ -505,7 +558,7 @@ class Parser {
       }
       measurement = this.keyMeasurement;
       tags = this.keyTags;
-      cache.addKey(hash, buf.slice(start, j), measurement, tags);
+      cache.addKey(hash, buf, start, j, measurement, tags.slice());
     }
 
     // Fields.
@@ -544,7 +597,7 @@ class Parser {
       if (keyEntry === undefined) {
         const key = this.decodeName(ks, i, escaped, fbits < 0x80, FIELD_KEY_ESCAPES);
         if (key === undefined) return this.fail("invalid UTF-8 in field key", ks);
-        keyEntry = cache.addFieldKey(fhash, buf.slice(ks, i), key);
+        keyEntry = cache.addFieldKey(fhash, buf, ks, i, key);
       }
       const key = keyEntry.key;
 
@@ -680,12 +733,18 @@ class Parser {
       for (const t of tags) {
         if (t.key === key) return this.bad("duplicate tags", ks);
       }
-      tags.push(Object.freeze({ key, value }));
+      tags.push({ key, value });
       i = v;
     }
-    tags.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    // Insertion sort: clients mostly send tags already sorted, which makes it one pass.
+    for (let a = 1; a < tags.length; a++) {
+      const t = tags[a];
+      let b = a - 1;
+      for (; b >= 0 && tags[b].key > t.key; b--) tags[b + 1] = tags[b];
+      tags[b + 1] = t;
+    }
     this.keyMeasurement = measurement;
-    this.keyTags = Object.freeze(tags) as Tag[];
+    this.keyTags = tags;
     return i;
   }
 

@@ -85,9 +85,12 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[s
     case "/health":
       return ["health", health(ctx)];
     case "/metrics":
-      return ["metrics", new Response(ctx.metrics.render(), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      })];
+      return [
+        "metrics",
+        new Response(ctx.metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        }),
+      ];
     case "/write":
       if (method !== "POST") return ["write", influxMethodError("POST")];
       return ["write", await handleInfluxWrite(ctx, request, url)];

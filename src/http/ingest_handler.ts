@@ -44,7 +44,9 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
     const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (!(INGEST_CONTENT_TYPES as readonly string[]).includes(type)) {
       throw new ValidationError(
-        `unsupported Content-Type ${JSON.stringify(type)}: use ${INGEST_CONTENT_TYPES.join(" or ")}`,
+        `unsupported Content-Type ${JSON.stringify(type)}: use ${
+          INGEST_CONTENT_TYPES.join(" or ")
+        }`,
         { httpStatus: 415, details: { accepted: INGEST_CONTENT_TYPES } },
       );
     }

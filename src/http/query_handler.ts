@@ -7,7 +7,15 @@
  * @module
  */
 import { EpochError, ParseError, ValidationError } from "../core/mod.ts";
-import { encodeCsv, encodeJson, executeQuery, type QueryResult } from "../query/mod.ts";
+import {
+  encodeCsv,
+  encodeJson,
+  type EpochUnit,
+  executeQuery,
+  type StatementResult,
+} from "../query/mod.ts";
+
+type QueryResult = StatementResult[];
 import type { AppContext } from "./app.ts";
 import { readBody } from "./body.ts";
 import { influxError, json, nativeError } from "./responses.ts";
@@ -16,7 +24,7 @@ interface QueryRequest {
   q: string;
   db?: string;
   rp?: string;
-  epoch?: string;
+  epoch?: EpochUnit;
   pretty: boolean;
   params?: Record<string, unknown>;
 }
@@ -130,12 +138,12 @@ async function influxQueryRequest(
   };
 }
 
-function checkEpoch(epoch: string | null | undefined): string | undefined {
+function checkEpoch(epoch: string | null | undefined): EpochUnit | undefined {
   if (epoch === null || epoch === undefined || epoch === "") return undefined;
   if (!EPOCHS.has(epoch)) {
     throw new ValidationError(`invalid epoch ${JSON.stringify(epoch)}: use ns, u, ms, s, m or h`);
   }
-  return epoch;
+  return epoch as EpochUnit;
 }
 
 async function run(ctx: AppContext, query: QueryRequest, readOnly: boolean): Promise<QueryResult> {

@@ -28,7 +28,11 @@ export function nativeError(error: unknown): Response {
   const status = httpStatusOf(error);
   const code = error instanceof EpochError ? error.code : "internal";
   const details = error instanceof EpochError ? withoutUndefined(error.details) : {};
-  return json({ error: { code, message: messageOf(error), ...details } }, status, retryHeaders(error));
+  return json(
+    { error: { code, message: messageOf(error), ...details } },
+    status,
+    retryHeaders(error),
+  );
 }
 
 /** The InfluxDB 1.x API's error answer. */

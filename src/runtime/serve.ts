@@ -17,19 +17,17 @@ export function serveHttp(
   handler: (request: Request) => Promise<Response>,
   options: { hostname: string; port: number },
 ): Promise<RunningServer> {
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: options.hostname,
-      port: options.port,
-      onListen: (addr) => {
-        resolve({
-          hostname: addr.hostname,
-          port: addr.port,
-          shutdown: () => server.shutdown(),
-          finished: server.finished,
-        });
-      },
-    }, handler);
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: () => {},
+  }, handler);
+  const addr = server.addr as Deno.NetAddr;
+  return Promise.resolve({
+    hostname: addr.hostname,
+    port: addr.port,
+    shutdown: () => server.shutdown(),
+    finished: server.finished,
   });
 }
 

@@ -35,7 +35,7 @@ Deno.test("kill -9 mid-stream loses no acknowledged point", async () => {
       }
       try {
         const r = await writeLines(first.url, db, lines.join("\n"));
-        if (r.status === 204) for (const [t, v] of rows) acked.set(t, v);
+        if (r.status === 204) { for (const [t, v] of rows) acked.set(t, v); }
       } catch {
         return; // the server died under this request: not acknowledged
       }

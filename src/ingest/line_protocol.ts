@@ -350,13 +350,49 @@ export class LineProtocolDecoder {
  * 0 when no line is complete yet.
  */
 export function completeLinesEnd(buf: Uint8Array): number {
+  const splitter = new LineSplitter(buf);
   let pos = 0, done = 0;
   while (pos < buf.length) {
-    const end = scanLine(buf, pos, buf.length).end;
+    const end = splitter.endOf(pos);
     if (end >= buf.length) break;
     done = pos = end + 1;
   }
   return done;
+}
+
+/**
+ * Finds where each line of a body ends. A comment line ends at its newline; any other line
+ * at its first newline unless a quote or an escaped newline lies before it, in which case
+ * {@linkcode scanLine} decides. Lines must be visited in order.
+ */
+class LineSplitter {
+  /** Newlines inside the last line found (in quoted strings or escaped). */
+  hidden = 0;
+  /** Index of the next '"' at or after the current line, or the length when none. */
+  #nextQuote = -1;
+
+  constructor(readonly buf: Uint8Array) {}
+
+  /** The index of the newline ending the line that starts at `pos`, or the length. */
+  endOf(pos: number): number {
+    const buf = this.buf, len = buf.length;
+    this.hidden = 0;
+    let nl = buf.indexOf(NL, pos);
+    if (nl < 0) return len;
+    let k = pos;
+    while (k < nl && isWhitespace(buf[k])) k++;
+    if (buf[k] === HASH) return nl;
+    if (this.#nextQuote < pos) {
+      this.#nextQuote = buf.indexOf(QUOTE, pos);
+      if (this.#nextQuote < 0) this.#nextQuote = len;
+    }
+    if (this.#nextQuote < nl || buf[nl - 1] === BACKSLASH) {
+      const scanned = scanLine(buf, pos, len);
+      nl = scanned.end;
+      this.hidden = scanned.hidden;
+    }
+    return nl;
+  }
 }
 
 /**
@@ -462,32 +498,18 @@ class Parser {
     this.buf = buf;
     this.latin1 = undefined;
     const len = buf.length;
+    const splitter = new LineSplitter(buf);
     let pos = 0;
-    let nextQuote = -1; // index of the next '"' at or after pos, or len when none
     while (pos < len) {
+      const end = splitter.endOf(pos);
       let k = pos;
-      while (k < len && isWhitespace(buf[k])) k++;
-      let nl = buf.indexOf(NL, pos);
-      if (nl < 0) nl = len;
-      let end = nl, hidden = 0;
-      if (k < len && buf[k] !== HASH && nl < len) {
-        if (nextQuote < pos) {
-          nextQuote = buf.indexOf(QUOTE, pos);
-          if (nextQuote < 0) nextQuote = len;
-        }
-        // Only a quote or an escaped newline can carry a line past its first newline.
-        if (nextQuote < nl || buf[nl - 1] === BACKSLASH) {
-          const scanned = scanLine(buf, pos, len);
-          end = scanned.end;
-          hidden = scanned.hidden;
-        }
-      }
+      while (k < end && isWhitespace(buf[k])) k++;
       if (end >= len && !final) break;
       let lineEnd = end;
       if (lineEnd > k && buf[lineEnd - 1] === NL) lineEnd--; // an escaped newline at the end
       if (lineEnd > k && buf[lineEnd - 1] === CR) lineEnd--;
       if (k < lineEnd && buf[k] !== HASH) this.record(pos, k, lineEnd);
-      this.line += 1 + hidden;
+      this.line += 1 + splitter.hidden;
       pos = end + 1;
     }
     this.buf = new Uint8Array(0);

@@ -434,6 +434,8 @@ Deno.test("line protocol: completeLinesEnd stops before an unfinished line or st
     ['a v=1\nb s="x\ny', 6],
     ['a v=1\nb s="x\ny"\n', 16],
     ["a v=1\\\n", 0],
+    ['# a="b\nc v=1\n', 13],
+    [' \t# a="b\n', 9],
   ];
   for (const [text, end] of cases) assert.equal(completeLinesEnd(enc.encode(text)), end, text);
 });

@@ -138,7 +138,11 @@ function aggregateRows(
         if (r.ms !== undefined) selTime = { ms: r.ms, subMs: r.subMs ?? 0 };
       }
     }
-    const cells = plan.columns.map((c) => evalExpr(c.expr, lookup));
+    const cells = plan.columns.map((c) =>
+      c.aux !== undefined
+        ? ((states?.[0] as { aux?: Value[] } | undefined)?.aux?.[c.aux] ?? null)
+        : evalExpr(c.expr, lookup)
+    );
     rows.times.push(plan.selectorTime && selTime ? selTime : time);
     rows.cells.push(cells);
     rows.empty.push(columnSlots.map((ss) => ss.length > 0 && ss.every((k) => !slotHas[k])));

@@ -435,6 +435,30 @@ const VERIFIED_AGAINST_INFLUXD_1_6_7: [string, string][] = [
     'SELECT "usage" FROM "db"."autogen"."cpu" WHERE "host" =~ /(?i)A/',
     '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","usage"],"values":[["2023-03-15T13:20:00Z",0.5],["2023-03-15T13:20:10Z",1],["2023-03-15T13:22:10Z",2.5]]}]}]}',
   ],
+  [
+    "SELECT first(n), host FROM cpu",
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","first","host"],"values":[["2023-03-15T13:20:00Z",1,"a"]]}]}]}',
+  ],
+  [
+    "SELECT max(usage), host FROM cpu",
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max","host"],"values":[["2023-03-15T13:22:10Z",2.5,"a"]]}]}]}',
+  ],
+  [
+    "SELECT max(usage), host, n FROM cpu GROUP BY region",
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"region":"eu"},"columns":["time","max","host","n"],"values":[["2023-03-15T13:21:10Z",0.75,"b",4]]},{"name":"cpu","tags":{"region":"us"},"columns":["time","max","host","n"],"values":[["2023-03-15T13:22:10Z",2.5,"a",5]]}]}]}',
+  ],
+  [
+    "SELECT min(usage), region FROM cpu WHERE time >= '2023-03-15T13:20:00Z' AND time < '2023-03-15T13:23:00Z' GROUP BY time(1m)",
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","min","region"],"values":[["2023-03-15T13:20:00Z",0.25,"eu"],["2023-03-15T13:21:00Z",0.75,"eu"],["2023-03-15T13:22:00Z",2.5,"us"]]}]}]}',
+  ],
+  [
+    "SELECT last(usage), s FROM cpu",
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","last","s"],"values":[["2023-03-15T13:22:10Z",2.5,null]]}]}]}',
+  ],
+  [
+    "SELECT mean(usage), host FROM cpu",
+    '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}',
+  ],
 ];
 
 Deno.test("executor answers as InfluxDB 1.6.7 does (verified query by query)", async () => {

@@ -38,6 +38,11 @@ export interface PlannedColumn {
    */
   expr: Expr;
   transform?: { fn: TransformFunction; params: unknown };
+  /**
+   * An auxiliary field or tag beside a lone selector (`SELECT max(v), host`): its value at the
+   * selected point, index into {@linkcode SelectPlan.aux}.
+   */
+  aux?: number;
 }
 
 /** GROUP BY time(interval, offset), resolved. */
@@ -68,6 +73,8 @@ export interface SelectPlan {
   fill: Fill;
   /** One selector alone: rows carry the selected point's time (without GROUP BY time). */
   selectorTime: boolean;
+  /** Fields and tags read at the selected point of the lone selector. */
+  aux: { name: string; type?: string }[];
   descending: boolean;
   limit: number;
   offset: number;
@@ -156,6 +163,7 @@ export function planSelect(
     interval,
     fill: stmt.fill ?? { mode: "null" },
     selectorTime: false,
+    aux: [],
     descending: stmt.descending,
     limit: stmt.limit ?? 0,
     offset: stmt.offset ?? 0,
@@ -169,12 +177,22 @@ export function planSelect(
     throw new ValidationError("GROUP BY requires at least one aggregate function");
   }
   if (aggregate) {
+    // A lone selector may carry fields and tags read at its point: SELECT max(v), host.
+    const calls = fields.filter((f) => f.expr.kind === "call");
+    const vars = fields.filter((f) => f.expr.kind === "var");
+    const lone = calls.length === 1 && calls.length + vars.length === fields.length &&
+      isSelectorCall(calls[0].expr);
     for (const [i, f] of fields.entries()) {
+      if (lone && f.expr.kind === "var") {
+        plan.aux.push({ name: f.expr.name, type: f.expr.type });
+        plan.columns.push({ name: names[i], expr: f.expr, aux: plan.aux.length - 1 });
+        continue;
+      }
       plan.columns.push(planAggregateColumn(names[i], f.expr, plan, isField));
     }
-    const calls = fields.filter((f) => f.expr.kind === "call");
-    plan.selectorTime = !interval && fields.length === 1 && calls.length === 1 &&
-      plan.slots.length === 1 && plan.slots[0].fn.selector && !plan.columns[0].transform;
+    const alone = fields.length === 1 && calls.length === 1 && !plan.columns[0].transform;
+    plan.selectorTime = !interval && plan.slots.length === 1 && plan.slots[0].fn.selector &&
+      (alone || lone);
   } else {
     if (hasCall) {
       for (const [i, f] of fields.entries()) {
@@ -300,6 +318,12 @@ function exprName(e: Expr): string {
     default:
       return "";
   }
+}
+
+function isSelectorCall(e: Expr): boolean {
+  if (e.kind !== "call") return false;
+  const fn = lookupFunction(e.name);
+  return fn?.kind === "aggregate" && fn.selector && e.name !== "percentile";
 }
 
 function containsCall(e: Expr): boolean {

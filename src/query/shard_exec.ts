@@ -197,6 +197,16 @@ async function aggregateSeries(
   rowFilter: boolean,
 ): Promise<boolean> {
   const needed = new Set(plan.slots.map((s) => s.field));
+  const isField = (name: string, type?: string) =>
+    type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  const auxCols = plan.aux.length > 0
+    ? await readColumns(
+      plan,
+      reader,
+      series,
+      plan.aux.filter((a) => isField(a.name, a.type)).map((a) => a.name),
+    )
+    : undefined;
   const cols = await readColumns(plan, reader, series, needed);
   const condCols = rowFilter
     ? await readColumns(plan, reader, series, plan.conditionFields)
@@ -223,7 +233,8 @@ async function aggregateSeries(
         states = plan.slots.map((sl) => sl.fn.init(sl.params));
         group.buckets.set(idx, states);
       }
-      slot.fn.add(states[s], col, i, j);
+      if (auxCols === undefined) slot.fn.add(states[s], col, i, j);
+      else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
       i = j;
     }
   }
@@ -295,6 +306,35 @@ async function rawSeries(
     added = true;
   }
   return added;
+}
+
+/** A selector's state as selectors.ts keeps it, plus the auxiliary values of its point. */
+interface Picked {
+  has: boolean;
+  value: Value;
+  ms: number;
+  subMs: number;
+  aux?: Value[];
+}
+
+function addWithAux(
+  plan: SelectPlan,
+  fn: SelectPlan["slots"][number]["fn"],
+  state: Picked,
+  col: FieldColumn,
+  from: number,
+  to: number,
+  auxCols: Map<string, FieldColumn>,
+  series: SeriesRef,
+): void {
+  const before = state.has ? [state.ms, state.subMs, state.value] : undefined;
+  fn.add(state, col, from, to);
+  if (
+    before !== undefined && before[0] === state.ms && before[1] === state.subMs &&
+    before[2] === state.value
+  ) return;
+  const row = lookupAt(auxCols, new Map(), series, state.ms, state.subMs);
+  state.aux = plan.aux.map((a) => row(a.name, a.type) ?? null);
 }
 
 function forEachVar(e: Expr, fn: (name: string, type?: string) => void): void {

@@ -628,6 +628,19 @@ big v=9007199254740993i 3000000000`,
   );
 });
 
+Deno.test("raw rows of equal time are ordered by series key (verified against influxd 1.6.7)", async () => {
+  const store = new MemoryStore({ partitions: 3 });
+  await store.createDatabase("db");
+  store.writeLines(
+    "db",
+    "tie,host=b v=2 1000000000\ntie,host=a v=1 1000000000\ntie,host=c v=3 1000000000",
+  );
+  equal(
+    await run(store, "SELECT v, host FROM tie"),
+    `{"results":[{"statement_id":0,"series":[{"name":"tie","columns":["time","v","host"],"values":[["1970-01-01T00:00:01Z",1,"a"],["1970-01-01T00:00:01Z",2,"b"],["1970-01-01T00:00:01Z",3,"c"]]}]}]}`,
+  );
+});
+
 Deno.test("sub-millisecond times and GROUP BY time(100u)", async () => {
   const store = new MemoryStore();
   await store.createDatabase("db");

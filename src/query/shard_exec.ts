@@ -18,6 +18,8 @@ import { ValidationError } from "../core/errors.ts";
 export interface RawRow {
   ms: number;
   subMs: number;
+  /** The series key, which orders rows of equal time (as InfluxDB does). */
+  key: string;
   values: Value[];
 }
 
@@ -106,9 +108,11 @@ export async function runShard(plan: SelectPlan, target: ShardTarget): Promise<S
   return partial;
 }
 
-/** Sorts rows by time, stable (rows of one time keep series order). */
+/** Sorts rows by time, then series key. */
 export function sortRows(rows: RawRow[]): void {
-  rows.sort((a, b) => a.ms - b.ms || a.subMs - b.subMs);
+  rows.sort((a, b) =>
+    a.ms - b.ms || a.subMs - b.subMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+  );
 }
 
 async function readColumns(
@@ -302,7 +306,7 @@ async function rawSeries(
       if (val !== null && readsField[c]) anyField = true;
     }
     if (!anyField) continue;
-    group.rows.push({ ms, subMs: sub, values });
+    group.rows.push({ ms, subMs: sub, key: series.key, values });
     added = true;
   }
   return added;

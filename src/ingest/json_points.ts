@@ -410,9 +410,21 @@ function exactInteger(raw: unknown): bigint | undefined {
   return undefined;
 }
 
-/** The precision "auto" picks for an integer of this magnitude. */
+/** The precision "auto" picks for a number of this magnitude. */
 function autoPrecision(magnitude: number): Precision {
   return magnitude < 1e11 ? "s" : magnitude < 1e14 ? "ms" : magnitude < 1e17 ? "us" : "ns";
+}
+
+/** The same for an exact integer (Number() would round 99999999999999999 up to 1e17). */
+function autoPrecisionExact(v: bigint): Precision {
+  const magnitude = v < 0n ? -v : v;
+  return magnitude < 100_000_000_000n
+    ? "s"
+    : magnitude < 100_000_000_000_000n
+    ? "ms"
+    : magnitude < 100_000_000_000_000_000n
+    ? "us"
+    : "ns";
 }
 
 function instantOf(index: number, time: unknown, precision: JsonPrecision): Instant {
@@ -447,13 +459,13 @@ function instantOf(index: number, time: unknown, precision: JsonPrecision): Inst
     return { ms, subMs };
   }
   if (typeof time === "bigint") {
-    const p = precision === "auto" ? autoPrecision(Math.abs(Number(time))) : precision;
+    const p = precision === "auto" ? autoPrecisionExact(time) : precision;
     return instantOfBigInt(time, p, outside);
   }
   if (typeof time === "string") {
     if (INTEGER_TEXT.test(time)) {
       const n = BigInt(time);
-      const p = precision === "auto" ? autoPrecision(Math.abs(Number(n))) : precision;
+      const p = precision === "auto" ? autoPrecisionExact(n) : precision;
       return instantOfBigInt(n, p, outside);
     }
     const ns = parseRFC3339Nanos(time);

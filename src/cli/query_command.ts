@@ -1,7 +1,8 @@
 /**
  * `epochnexus query "<q>" [--url URL] [--db NAME] [--epoch UNIT] [--format table|json|csv]`:
- * runs statements against a server through InfluxDB's /query and prints the answer, by default
- * as readable tables (one per series).
+ * runs statements against a server through the native `POST /query` (so without `--db` it uses
+ * the server's default database) and prints the answer, by default as readable tables (one per
+ * series).
  * @module
  */
 import { httpFetch, writeStdout } from "../runtime/mod.ts";
@@ -29,19 +30,18 @@ interface WireResult {
 
 /** Runs the command; returns the process exit code (0 ok, 1 a statement failed, 2 no answer). */
 export async function runQueryCommand(q: string, options: QueryCommandOptions): Promise<number> {
-  const params = new URLSearchParams({ q });
-  if (options.db) params.set("db", options.db);
-  if (options.epoch) params.set("epoch", options.epoch);
-  const headers: Record<string, string> = {
-    "content-type": "application/x-www-form-urlencoded",
-  };
+  // The native JSON form: without --db it queries the server's default database.
+  const request: Record<string, string> = { query: q };
+  if (options.db) request.db = options.db;
+  if (options.epoch) request.epoch = options.epoch;
+  const headers: Record<string, string> = { "content-type": "application/json" };
   if (options.format === "csv") headers.accept = "application/csv";
   let response: Response;
   try {
     response = await httpFetch(`${options.url.replace(/\/$/, "")}/query`, {
       method: "POST",
       headers,
-      body: params.toString(),
+      body: JSON.stringify(request),
     });
   } catch (error) {
     console.error(`cannot reach ${options.url}: ${(error as Error).message}`);
@@ -52,7 +52,7 @@ export async function runQueryCommand(q: string, options: QueryCommandOptions): 
     await writeStdout(text.endsWith("\n") ? text : text + "\n");
     return response.ok ? 0 : 1;
   }
-  let body: { results?: WireResult[]; error?: string };
+  let body: { results?: WireResult[]; error?: string | { message: string } };
   try {
     body = JSON.parse(text);
   } catch {
@@ -60,7 +60,7 @@ export async function runQueryCommand(q: string, options: QueryCommandOptions): 
     return 2;
   }
   if (body.error) {
-    console.error(`error: ${body.error}`);
+    console.error(`error: ${typeof body.error === "string" ? body.error : body.error.message}`);
     return 1;
   }
   await writeStdout(formatResults(body.results ?? []));

@@ -18,7 +18,9 @@ import { StorageEngine } from "../storage/mod.ts";
 
 /** Loads the configuration from the environment and `--config FILE`. */
 export async function configFromProcess(configPath: string | undefined): Promise<Config> {
-  const file = configPath ? { path: configPath, text: await readConfigFile(configPath) } : undefined;
+  const file = configPath
+    ? { path: configPath, text: await readConfigFile(configPath) }
+    : undefined;
   return loadConfig({ file, env: environment(Object.keys(ENVIRONMENT_KEYS)) });
 }
 

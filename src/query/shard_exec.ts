@@ -80,7 +80,12 @@ export async function runShard(plan: SelectPlan, target: ShardTarget): Promise<S
     type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
   for (const m of target.measurements) {
     const types = target.reader.fieldTypes(m);
-    for (const series of target.reader.series(m)) {
+    // Series in key order: InfluxDB folds per-series partials in this order (float sums and
+    // means depend on it to the last bit; raw rows of equal time are ordered by key too).
+    const seriesList = target.reader.series(m).slice().sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+    );
+    for (const series of seriesList) {
       let rowFilter = false;
       if (plan.condition) {
         const tri = evalTagCondition(

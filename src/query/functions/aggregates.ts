@@ -3,6 +3,14 @@
  * per-shard partials combine at the coordinator. Float columns are summed in tight loops over
  * their Float64Array.
  *
+ * Float sums and means reproduce InfluxDB 1.x bit for bit. InfluxDB reduces each series
+ * separately (query/call_iterator.go: a call iterator per series, in the storage engine), then a
+ * final reducer folds those partial points in series-key order: `sum` adds the partial sums;
+ * `mean` adds `partialMean * float64(count)` (FloatMeanReducer.AggregateFloat with Aggregated
+ * >= 2), so each series' sum is divided and multiplied back before it is added. Each `add` call
+ * is one series' points in one bucket (shard_exec.ts), so `add` reduces them to that partial
+ * first and folds it in.
+ *
  * @module
  */
 import { FieldType } from "../../core/point.ts";
@@ -53,12 +61,15 @@ const sum: AggregateFunction<SumState, undefined> = {
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("sum", t)),
   init: () => ({ type: FieldType.Float, f: 0, i: { n: 0, big: null }, n: 0 }),
   add(s, col, from, to) {
+    if (to <= from) return;
     s.n += to - from;
     const v = col.values;
     if (v instanceof Float64Array) {
-      let acc = s.f;
-      for (let k = from; k < to; k++) acc += v[k];
-      s.f = acc;
+      // FloatSumReduce: the series' partial starts at its first value, then the final reducer
+      // adds partials in series order.
+      let acc = v[from];
+      for (let k = from + 1; k < to; k++) acc += v[k];
+      s.f += acc;
     } else {
       s.type = col.type;
       for (let k = from; k < to; k++) addInt(s.i, v[k] as number | bigint);
@@ -89,15 +100,19 @@ const mean: AggregateFunction<MeanState, undefined> = {
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("mean", t)),
   init: () => ({ sum: 0, n: 0 }),
   add(s, col, from, to) {
+    const n = to - from;
+    if (n <= 0) return;
+    // The series' partial mean (Float/IntegerMeanReducer.Emit), folded in as the final
+    // FloatMeanReducer does: sum += mean * count when the partial aggregated two points or more.
     const v = col.values;
-    let acc = s.sum;
+    let acc = 0;
     if (v instanceof Float64Array) {
       for (let k = from; k < to; k++) acc += v[k];
     } else {
       for (let k = from; k < to; k++) acc += numberAt(col, k);
     }
-    s.sum = acc;
-    s.n += to - from;
+    s.sum += n >= 2 ? (acc / n) * n : acc;
+    s.n += n;
   },
   merge(into, other) {
     into.sum += other.sum;

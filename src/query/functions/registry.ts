@@ -37,7 +37,11 @@ export interface AggregateFunction<S = unknown, P = unknown> {
   /** An InfluxDB error text when the field type is not supported, else undefined. */
   checkType(type: FieldType): string | undefined;
   init(params: P): S;
-  /** Adds points `[from, to)` of a column (sorted by time). */
+  /**
+   * Adds points `[from, to)` of a column (sorted by time). Each call is all the points of one
+   * series in one bucket, and calls come in series-key order: InfluxDB reduces every series to a
+   * partial before combining, and float sums and means depend on that order to the last bit.
+   */
   add(state: S, column: FieldColumn, from: number, to: number): void;
   /** Folds `other` into `into` (states from different shards or series). */
   merge(into: S, other: S): void;

@@ -406,7 +406,9 @@ function compileAggregateExpr(
       if (fn.kind !== "aggregate") {
         throw new ValidationError(`${e.name}() may only be used as the outermost function`);
       }
-      const params = fn.parseArgs(e);
+      const params = fn.parseArgs(e, {
+        intervalNs: plan.interval ? Number(plan.interval.ns) : 0,
+      });
       const arg = e.args[0];
       if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {
         throw new ValidationError("count(distinct()) is not supported yet");

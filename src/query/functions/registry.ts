@@ -32,8 +32,11 @@ export interface AggregateFunction<S = unknown, P = unknown> {
   readonly selector: boolean;
   /** The value in a bucket without points (count answers 0), before fill() applies. */
   readonly emptyValue: Value;
-  /** Checks the arguments after the field and returns the parameters. @throws ValidationError */
-  parseArgs(call: Call): P;
+  /**
+   * Checks the arguments after the field and returns the parameters; `ctx` tells the GROUP BY
+   * time interval (0 without one). @throws ValidationError
+   */
+  parseArgs(call: Call, ctx: TransformContext): P;
   /** An InfluxDB error text when the field type is not supported, else undefined. */
   checkType(type: FieldType): string | undefined;
   init(params: P): S;

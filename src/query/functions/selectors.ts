@@ -2,8 +2,16 @@
  * Selectors: first, last, min, max, percentile. Each returns one input point; the state keeps
  * the point's value and time so partial states from shards merge exactly.
  *
- * Ties follow InfluxDB: min/max keep the earliest point; first/last keep the larger value
- * between points at the same time.
+ * Ties follow InfluxDB 1.6 (query/call_iterator.go, tsdb/engine/tsm1/engine.go):
+ * - min/max: between equal values the earlier point wins; at equal time too, the first series
+ *   in key order (the first point the reducer saw).
+ * - first/last with GROUP BY time: between points at the same time the greater value wins
+ *   (FloatFirstReduce / FloatLastReduce; false before true for booleans).
+ * - first/last without GROUP BY time: InfluxDB does not reduce at all but reads each shard in
+ *   time order with LIMIT 1 (Engine.CreateIterator), so among points at the same time the one
+ *   of the series read first wins. influxd reads series in its index order, which follows
+ *   internal series ids; EpochNexus reads them in series-key order, so here the first series in
+ *   key order wins (the first point the reducer saw).
  *
  * @module
  */
@@ -12,7 +20,13 @@ import { FieldType } from "../../core/point.ts";
 import type { Call } from "../ast.ts";
 import type { Value } from "../result.ts";
 import { isNumericType, unsupported } from "./_numeric.ts";
-import { type AggregateFunction, checkArity, numberArg, register } from "./registry.ts";
+import {
+  type AggregateFunction,
+  checkArity,
+  numberArg,
+  register,
+  type TransformContext,
+} from "./registry.ts";
 
 /** A selected point. `has` is false until a point was seen. */
 interface Pick {
@@ -20,10 +34,13 @@ interface Pick {
   value: Value;
   ms: number;
   subMs: number;
+  /** first/last only: points at the same time are decided by value (GROUP BY time). */
+  valueTies: boolean;
 }
 
-function newPick(): Pick {
-  return { has: false, value: null, ms: 0, subMs: 0 };
+/** Selector parameters: whether same-time ties go by value (first/last with GROUP BY time). */
+interface SelectorParams {
+  valueTies: boolean;
 }
 
 function before(aMs: number, aSub: number, bMs: number, bSub: number): boolean {
@@ -35,30 +52,32 @@ function greater(a: Value, b: Value): boolean {
   return (a as number) > (b as number);
 }
 
+/** True when `cand` replaces `cur`; on full ties the point seen first stays. */
 type Better = (cand: Pick, cur: Pick) => boolean;
 
 function selector(
   name: string,
   better: Better,
   types: (t: FieldType) => boolean,
-): AggregateFunction<Pick, undefined> {
-  const tmp = newPick();
-  tmp.has = true;
+  valueTies: (ctx: TransformContext) => boolean,
+): AggregateFunction<Pick, SelectorParams> {
+  const tmp: Pick = { has: true, value: null, ms: 0, subMs: 0, valueTies: false };
   return {
     kind: "aggregate",
     name,
     selector: true,
     emptyValue: null,
-    parseArgs(call: Call) {
+    parseArgs(call: Call, ctx: TransformContext) {
       checkArity(call, 1);
-      return undefined;
+      return { valueTies: valueTies(ctx) };
     },
     checkType: (t) => (types(t) ? undefined : unsupported(name, t)),
-    init: newPick,
+    init: (p) => ({ has: false, value: null, ms: 0, subMs: 0, valueTies: p.valueTies }),
     add(s, col, from, to) {
       const v = col.values;
       const tm = col.timesMs;
       const ts = col.timesSubMs;
+      tmp.valueTies = s.valueTies;
       for (let k = from; k < to; k++) {
         tmp.value = v[k] as Value;
         tmp.ms = tm[k];
@@ -80,20 +99,24 @@ function selector(
 
 const any = () => true;
 const numeric = (t: FieldType) => isNumericType(t) || t === FieldType.Boolean;
+const withInterval = (ctx: TransformContext) => ctx.intervalNs > 0;
+const never = () => false;
 
 const first = selector(
   "first",
   (c, s) =>
     before(c.ms, c.subMs, s.ms, s.subMs) ||
-    (c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
+    (s.valueTies && c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
   any,
+  withInterval,
 );
 const last = selector(
   "last",
   (c, s) =>
     before(s.ms, s.subMs, c.ms, c.subMs) ||
-    (c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
+    (s.valueTies && c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
   any,
+  withInterval,
 );
 const min = selector(
   "min",
@@ -101,6 +124,7 @@ const min = selector(
     (c.value as number) < (s.value as number) ||
     (c.value === s.value && before(c.ms, c.subMs, s.ms, s.subMs)),
   numeric,
+  never,
 );
 const max = selector(
   "max",
@@ -108,6 +132,7 @@ const max = selector(
     (c.value as number) > (s.value as number) ||
     (c.value === s.value && before(c.ms, c.subMs, s.ms, s.subMs)),
   numeric,
+  never,
 );
 
 interface Points {

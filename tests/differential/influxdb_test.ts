@@ -89,6 +89,12 @@ const QUERIES = [
   'SHOW TAG VALUES FROM cpu WITH KEY = "region"',
   "SHOW FIELD KEYS",
   "SHOW FIELD KEYS FROM cpu",
+  // Ties and summation order: first/last with GROUP BY time break same-time ties by value;
+  // float sums and means fold per-series partials in series-key order.
+  `SELECT first(usage_user), last(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(30m)`,
+  `SELECT sum(usage_user), mean(usage_system) FROM cpu WHERE ${RANGE} GROUP BY time(10m), host`,
+  `SELECT sum(usage_system), mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(7m), region`,
+  "SELECT sum(usage_user), mean(usage_user), mean(cores) FROM cpu GROUP BY region",
 ];
 
 async function ask(url: string, q: string, epoch?: string) {

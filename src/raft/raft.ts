@@ -580,7 +580,7 @@ export class Raft {
       committedEntries,
       messages,
       readStates,
-      mustSync: entries.length > 0 || termOrVoteChanged,
+      mustSync: entries.length > 0 || snapshot !== null || termOrVoteChanged,
     };
   }
 

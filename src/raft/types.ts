@@ -160,7 +160,7 @@ export interface Ready {
   readonly committedEntries: Entry[];
   readonly messages: Message[];
   readonly readStates: ReadState[];
-  /** True when `entries` is non-empty or the term or vote changed: fsync before step 2. */
+  /** True when there are entries or a snapshot, or the term or vote changed: fsync before step 2. */
   readonly mustSync: boolean;
 }
 

@@ -9,12 +9,16 @@ import {
   consoleLogger,
   denoFileSystem,
   environment,
+  exit,
   onShutdownSignal,
   readTextFile,
   serveHttp,
   systemClock,
 } from "../runtime/mod.ts";
 import { StorageEngine } from "../storage/mod.ts";
+
+/** How long a graceful shutdown waits for open connections. */
+const SHUTDOWN_GRACE_MS = 3_000;
 
 /** Loads the configuration from the environment and `--config FILE`. */
 export async function configFromProcess(configPath: string | undefined): Promise<Config> {
@@ -63,7 +67,15 @@ export async function serve(config: Config): Promise<void> {
   });
   onShutdownSignal(async (signal) => {
     logger.info("shutting down", { signal });
+    // Idle keep-alive connections can hold a graceful shutdown open; give them a moment, then
+    // close regardless (every acknowledged write is already fsynced).
+    const grace = setTimeout(async () => {
+      logger.warn("connections still open after the grace period; stopping anyway");
+      await engine.close();
+      exit(0);
+    }, SHUTDOWN_GRACE_MS);
     await server.shutdown();
+    clearTimeout(grace);
   });
   await server.finished;
   await engine.close();

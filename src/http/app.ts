@@ -8,6 +8,7 @@
  * @module
  */
 import { type Clock, type Logger, NotFoundError, ValidationError } from "../core/mod.ts";
+import { LineProtocolCache } from "../ingest/mod.ts";
 import type { StorageEngine } from "../storage/mod.ts";
 import { handleIngest } from "./ingest_handler.ts";
 import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
@@ -25,10 +26,21 @@ export interface AppContext {
   /** Largest request body, after decompression. */
   maxBodyBytes: number;
   metrics: Metrics;
+  /** Line protocol decoding caches, one per database (decoded series keys repeat). */
+  lineProtocolCaches: Map<string, LineProtocolCache>;
 }
 
 /** Options of {@linkcode createApp}. */
-export type AppOptions = Omit<AppContext, "metrics"> & { metrics?: Metrics };
+export type AppOptions = Omit<AppContext, "metrics" | "lineProtocolCaches"> & {
+  metrics?: Metrics;
+};
+
+/** The line protocol cache of a database. */
+export function lineProtocolCache(ctx: AppContext, database: string): LineProtocolCache {
+  let cache = ctx.lineProtocolCaches.get(database);
+  if (!cache) ctx.lineProtocolCaches.set(database, cache = new LineProtocolCache());
+  return cache;
+}
 
 /** A request handler. */
 export type Handler = (request: Request) => Promise<Response>;
@@ -45,7 +57,7 @@ export type Handler = (request: Request) => Promise<Response>;
  */
 export function createApp(options: AppOptions): Handler {
   const metrics = options.metrics ?? new Metrics();
-  const ctx: AppContext = { ...options, metrics };
+  const ctx: AppContext = { ...options, metrics, lineProtocolCaches: new Map() };
   declareMetrics(ctx);
   // Request ids: unique per process without a random source (start time + a sequence number).
   const idPrefix = Math.floor(ctx.clock.nowMs()).toString(16);

@@ -15,7 +15,7 @@ import {
   ValidationError,
 } from "../core/mod.ts";
 import { decodeJsonPoints, parseLineProtocol } from "../ingest/mod.ts";
-import type { AppContext } from "./app.ts";
+import { type AppContext, lineProtocolCache } from "./app.ts";
 import { readBody } from "./body.ts";
 import { json, nativeError } from "./responses.ts";
 import { countWrite, parsePrecision } from "./write_handler.ts";
@@ -74,6 +74,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
       const decoded = parseLineProtocol(body, {
         precision: parsePrecision(precisionParam),
         defaultTime,
+        cache: lineProtocolCache(ctx, db),
       });
       points = decoded.points;
       errors = decoded.errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason }));

@@ -13,7 +13,7 @@ import {
   ValidationError,
 } from "../core/mod.ts";
 import { parseLineProtocol } from "../ingest/mod.ts";
-import type { AppContext } from "./app.ts";
+import { type AppContext, lineProtocolCache } from "./app.ts";
 import { readBody } from "./body.ts";
 import { influxError, json } from "./responses.ts";
 
@@ -35,6 +35,7 @@ export async function handleInfluxWrite(
     const parsed = parseLineProtocol(body, {
       precision,
       defaultTime: instantFromNanos(ctx.clock.nowNanos()),
+      cache: lineProtocolCache(ctx, db),
     });
     const rp = url.searchParams.get("rp") ?? undefined;
     const outcome = parsed.points.length > 0

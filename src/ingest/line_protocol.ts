@@ -265,6 +265,17 @@ export class LineProtocolCache {
     return entry;
   }
 
+  #recordSerial = 0;
+
+  /**
+   * For the parser: a number for the next record, unique over the cache's life. Field-key
+   * entries remember the serial of the record that last used them, so the serial must not
+   * restart when a second body is parsed with the same cache.
+   */
+  nextRecordSerial(): number {
+    return ++this.#recordSerial;
+  }
+
   /** For the parser, between lines only: empties the field-key table when it is full. */
   trimFieldKeys(): void {
     if (this.#fieldKeyCount >= this.maxEntries) {
@@ -519,7 +530,7 @@ class Parser {
 
   private record(lineStart: number, start: number, end: number): void {
     this.cache.trimFieldKeys();
-    this.serial++;
+    this.serial = this.cache.nextRecordSerial();
     const point = this.parsePoint(start, end);
     if (point !== undefined) {
       this.points.push(point);

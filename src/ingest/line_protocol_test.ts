@@ -566,3 +566,16 @@ Deno.test("line protocol: property: arbitrary bytes never throw, every line is a
     { numRuns: 1000 },
   );
 });
+
+Deno.test("a cache shared by several bodies keeps every field (regression)", () => {
+  const cache = new LineProtocolCache();
+  const enc = new TextEncoder();
+  const options = { defaultTime: { ms: 0, subMs: 0 }, cache };
+  parseLineProtocol(enc.encode("m v=1 1"), options);
+  const second = parseLineProtocol(enc.encode("m v=2i 2\nm v=3 3"), options);
+  assert.deepEqual(second.errors, []);
+  assert.deepEqual(second.points.map((p) => p.fields), [
+    [{ key: "v", type: FieldType.Integer, value: 2 }],
+    [{ key: "v", type: FieldType.Float, value: 3 }],
+  ]);
+});

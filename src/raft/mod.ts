@@ -1,6 +1,7 @@
 /**
- * Raft consensus: a pure state machine ({@linkcode Raft}), its durable log storage, the
- * transport interface it needs, and a driver that wires them to a replicated state machine.
+ * Raft consensus: a pure state machine ({@linkcode Raft}), its durable log storage
+ * ({@linkcode RaftLogStorage}), the transport interface it needs, and a driver that wires them
+ * to a replicated state machine.
  *
  * @module
  */
@@ -14,3 +15,9 @@ export {
   type RaftStatus,
   type RaftStoredState,
 } from "./raft.ts";
+export {
+  RaftLogStorage,
+  type RaftLogStorageOptions,
+  type RecoveredState,
+  type SaveRequest,
+} from "./storage/log_storage.ts";

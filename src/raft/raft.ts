@@ -102,6 +102,11 @@ export interface RaftOptions {
   peers?: readonly number[];
   /** The index the application has applied (at least the snapshot's). @default snapshot index */
   applied?: number;
+  /**
+   * After storage found corruption (see RecoveredState.recoverUntil): neither vote nor campaign
+   * until the commit index reaches this, i.e. until the leader has repaired the log. @default {0}
+   */
+  nonVotingUntil?: number;
 }
 
 /** A summary of a node's state, for metrics, tests and the simulator. */
@@ -174,6 +179,7 @@ export class Raft {
   private readonly maxSizePerMsg: number;
   private readonly maxInflight: number;
   private readonly maxCommittedSize: number;
+  private readonly nonVotingUntil: number;
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -221,6 +227,7 @@ export class Raft {
     this.maxSizePerMsg = options.maxSizePerMsg ?? 1 << 20;
     this.maxInflight = options.maxInflightMsgs ?? 256;
     this.maxCommittedSize = options.maxCommittedSizePerReady ?? 64 << 20;
+    this.nonVotingUntil = options.nonVotingUntil ?? 0;
 
     const stored = options.stored;
     const isEmpty = stored === undefined ||
@@ -316,7 +323,12 @@ export class Raft {
   }
   /** Whether this node may campaign: a voter with no snapshot being installed. */
   promotable(): boolean {
-    return this.voters.has(this.id) && this.log.pendingSnapshot === null;
+    return this.voters.has(this.id) && this.log.pendingSnapshot === null && !this.recovering();
+  }
+
+  /** Whether the node is being repaired after log corruption (it does not vote meanwhile). */
+  recovering(): boolean {
+    return this.log.committed < this.nonVotingUntil;
   }
 
   // ---------------------------------------------------------------- inputs
@@ -494,7 +506,7 @@ export class Raft {
       const canVote = this.vote === m.from ||
         (this.vote === NONE && this.lead === NONE) ||
         (m.type === MessageType.PreVote && m.term > this.term);
-      if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      if (canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.recovering()) {
         // §5.2, §5.4.1: grant to a candidate whose log is at least as up to date as ours.
         this.send({ type: voteRespType(m.type), to: m.from, term: m.term });
         if (m.type === MessageType.Vote) {
@@ -873,7 +885,20 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    const last = this.log.lastIndex();
+    if (m.commit > last) {
+      // The leader thinks we have entries we do not: our log lost them (corruption cut it).
+      // Reject so that the leader probes from what we really have and repairs us.
+      this.send({
+        type: MessageType.AppResp,
+        to: m.from,
+        index: m.commit,
+        reject: true,
+        rejectHint: last,
+        logTerm: this.log.lastTerm(),
+      });
+    }
+    this.log.commitTo(Math.min(m.commit, last));
     this.send({ type: MessageType.HeartbeatResp, to: m.from, context: m.context });
   }
 
@@ -1067,6 +1092,14 @@ export class Raft {
     if (!pr) return;
     pr.recentActive = true;
     if (m.reject) {
+      if (m.rejectHint < pr.match) {
+        // Only a follower that lost acknowledged entries (storage corruption, see
+        // RaftOptions.nonVotingUntil) answers below its match: start over from what it has.
+        pr.match = m.rejectHint;
+        pr.becomeProbe();
+        this.sendAppend(m.from, true);
+        return;
+      }
       let hint = m.rejectHint;
       if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm);
       if (pr.maybeDecrTo(m.index, hint)) {

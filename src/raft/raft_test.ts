@@ -517,3 +517,36 @@ function confLog(voters: number[], terms: number[]) {
   list[0] = first;
   return list;
 }
+
+Deno.test("raft: a node recovering from log corruption neither votes nor campaigns until repaired", () => {
+  const net = new TestNetwork({ ids: [1, 2, 3] });
+  net.node(1).campaign();
+  net.flush();
+  proposeAll(net, "a", "b");
+  net.tick(2);
+  const commit = net.node(1).committed;
+  // Node 3 restarts having lost its log after index 1 (corruption cut), knowing it had `commit`.
+  const stored = net.storedState(3);
+  const damaged = { ...stored, entries: stored.entries.slice(0, 1) };
+  const r3 = new Raft({ id: 3, rng: seededRng(9), stored: damaged, nonVotingUntil: commit });
+  net.nodes.set(3, r3);
+  assert.equal(r3.recovering(), true);
+  assert.equal(r3.promotable(), false);
+  r3.step(
+    newMessage({
+      type: MessageType.Vote,
+      from: 2,
+      to: 3,
+      term: r3.currentTerm + 1,
+      index: 99,
+      logTerm: 99,
+    }),
+  );
+  const rd = r3.ready();
+  assert.ok(rd.messages.some((m) => m.type === MessageType.VoteResp && m.reject), "vote refused");
+  r3.advance();
+  net.flush();
+  net.tick(30); // a leader (re-)elected among 1 and 2 repairs node 3's log
+  assert.equal(r3.recovering(), false);
+  assert.equal(r3.promotable(), true);
+});

@@ -59,6 +59,65 @@ export interface ShardReader {
     minNs: bigint,
     maxNs: bigint,
   ): Promise<FieldColumn | undefined>;
+  /**
+   * Optional (segment storage): the field's data in [minNs, maxNs] as a list in time order of
+   * whole-block summaries (blocks entirely inside the range, answered from block statistics
+   * without decoding) and decoded columns (the head, and blocks the range cuts). Readers that
+   * lack it are read with readField. Aggregates may use it for count/sum/mean/min/max/first/last.
+   */
+  readFieldSummaries?(
+    series: SeriesRef,
+    field: string,
+    minNs: bigint,
+    maxNs: bigint,
+  ): Promise<FieldPart[]>;
+}
+
+/** Statistics of one block of one field: enough for count/sum/mean/min/max/first/last. */
+export interface BlockSummary {
+  kind: "summary";
+  type: FieldType;
+  count: number;
+  minTimeMs: number;
+  minTimeSubMs: number;
+  maxTimeMs: number;
+  maxTimeSubMs: number;
+  /** Numbers only (float, integer, unsigned); integer sums are exact (bigint when unsafe). */
+  sum?: number | bigint;
+  min?: FieldValue;
+  minTimeOfMin?: { ms: number; subMs: number };
+  max?: FieldValue;
+  minTimeOfMax?: { ms: number; subMs: number };
+  /** The value at minTime and at maxTime. */
+  first: FieldValue;
+  last: FieldValue;
+}
+
+/** One part of {@linkcode ShardReader.readFieldSummaries}'s answer. */
+export type FieldPart = BlockSummary | { kind: "column"; column: FieldColumn };
+
+/** A retention policy to create (CREATE RETENTION POLICY). */
+export interface RetentionPolicySpec {
+  name: string;
+  /** 0 = infinite. */
+  durationNs: bigint;
+  /** 0 = the default for the duration (InfluxDB's rule: 1h under 2 days, 1d up to 6 months, 7d beyond). */
+  shardGroupDurationNs: bigint;
+  replicaN: number;
+  isDefault: boolean;
+}
+
+/** What DELETE / DROP SERIES / DROP MEASUREMENT remove. */
+export interface DeleteRequest {
+  /** Measurements to consider; undefined = all. */
+  measurements?: string[];
+  /** Series (by tags) to consider; undefined = all series of those measurements. */
+  seriesFilter?: (measurement: string, tags: readonly Tag[]) => boolean;
+  /** Time range removed, both inclusive (DROP SERIES: the whole range). */
+  minNs: bigint;
+  maxNs: bigint;
+  /** DROP SERIES / DROP MEASUREMENT: also forget the series in the index. */
+  dropSeries: boolean;
 }
 
 /** The whole store as the query engine sees it: catalog statements plus shard readers. */
@@ -71,4 +130,20 @@ export interface QueryStore {
   defaultRetentionPolicy(db: string): string;
   /** The shards of `db`/`rp` that may hold data in [minNs, maxNs]. */
   shards(db: string, rp: string, minNs: bigint, maxNs: bigint): ShardReader[];
+
+  // The statements below arrive with segment storage (issue 3); until a store implements them
+  // the executor answers with a clear error.
+
+  /** CREATE RETENTION POLICY; an existing policy with other settings is an error. */
+  createRetentionPolicy?(db: string, spec: RetentionPolicySpec): Promise<void>;
+  /** ALTER RETENTION POLICY: only the given settings change. */
+  alterRetentionPolicy?(
+    db: string,
+    name: string,
+    changes: Partial<Omit<RetentionPolicySpec, "name">>,
+  ): Promise<void>;
+  /** DROP RETENTION POLICY (and its data). */
+  dropRetentionPolicy?(db: string, name: string): Promise<void>;
+  /** DELETE / DROP SERIES / DROP MEASUREMENT over every retention policy of `db`. */
+  deleteSeries?(db: string, request: DeleteRequest): Promise<void>;
 }

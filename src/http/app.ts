@@ -13,6 +13,7 @@ import type { StorageEngine } from "../storage/mod.ts";
 import { handleIngest } from "./ingest_handler.ts";
 import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
 import { handleInfluxWrite } from "./write_handler.ts";
+import type { IngestPipeline } from "./write_path.ts";
 import { Metrics } from "./metrics.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
@@ -26,6 +27,8 @@ export interface AppContext {
   /** Largest request body, after decompression. */
   maxBodyBytes: number;
   metrics: Metrics;
+  /** Schemas, validation and transformations run before storage; none when absent. */
+  pipeline?: IngestPipeline;
   /** Line protocol decoding caches, one per database (decoded series keys repeat). */
   lineProtocolCaches: Map<string, LineProtocolCache>;
 }

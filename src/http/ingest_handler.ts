@@ -17,6 +17,7 @@ import {
 import { decodeJsonPoints, parseLineProtocol } from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { readBody } from "./body.ts";
+import { writePoints } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
 import { countWrite, parsePrecision } from "./write_handler.ts";
 
@@ -80,7 +81,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
       errors = decoded.errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason }));
     }
     const outcome = points.length > 0
-      ? await ctx.engine.write(db, rp, points)
+      ? await writePoints(ctx, db, rp, points)
       : { accepted: 0, rejected: [] };
     countWrite(ctx, outcome.accepted, errors.length, outcome.rejected.length);
     for (const r of outcome.rejected) {

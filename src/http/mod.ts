@@ -4,3 +4,4 @@
  */
 export { type AppContext, type AppOptions, createApp, type Handler } from "./app.ts";
 export { Metrics } from "./metrics.ts";
+export type { IngestPipeline } from "./write_path.ts";

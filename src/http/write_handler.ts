@@ -15,6 +15,7 @@ import {
 import { parseLineProtocol } from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { readBody } from "./body.ts";
+import { writePoints } from "./write_path.ts";
 import { influxError, json } from "./responses.ts";
 
 /** Answers InfluxDB's /write. */
@@ -39,7 +40,7 @@ export async function handleInfluxWrite(
     });
     const rp = url.searchParams.get("rp") ?? undefined;
     const outcome = parsed.points.length > 0
-      ? await ctx.engine.write(db, rp, parsed.points)
+      ? await writePoints(ctx, db, rp, parsed.points)
       : { accepted: 0, rejected: [] };
     countWrite(ctx, outcome.accepted, parsed.errors.length, outcome.rejected.length);
     const reasons = [

@@ -39,3 +39,22 @@ export class ForeignMessageError extends EpochError {
     this.name = "ForeignMessageError";
   }
 }
+
+/**
+ * A proposal or read did not complete in time. For a proposal the outcome is unknown: it may
+ * still be applied later.
+ */
+export class RaftTimeoutError extends EpochError {
+  constructor(message: string, options: EpochErrorOptions = {}) {
+    super("deadline_exceeded", message, options);
+    this.name = "RaftTimeoutError";
+  }
+}
+
+/** The node was stopped (or its storage failed) while a request was pending. */
+export class RaftStoppedError extends EpochError {
+  constructor(message: string, options: EpochErrorOptions = {}) {
+    super("unavailable", message, options);
+    this.name = "RaftStoppedError";
+  }
+}

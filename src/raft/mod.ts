@@ -21,3 +21,6 @@ export {
   type RecoveredState,
   type SaveRequest,
 } from "./storage/log_storage.ts";
+export type { Transport, TransportHandler } from "./transport.ts";
+export type { ReplicatedStateMachine } from "./state_machine.ts";
+export { RaftNode, type RaftNodeOptions, type Timers } from "./driver.ts";

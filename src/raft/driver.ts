@@ -1,0 +1,408 @@
+/**
+ * The driver of one Raft group member: it owns the {@linkcode Raft} state machine and runs its
+ * Ready loop against the log storage, the transport and the replicated state machine, ticks it
+ * on a timer, and turns proposals and reads into promises.
+ *
+ * The Ready loop is sequential: persist (fsync when asked) → send → restore/apply → advance.
+ * Messages that arrive while a Ready is being persisted are stepped at once (Raft allows it);
+ * their effects go out in the next Ready. Proposals made while a Ready is in flight are batched
+ * into the next one, so many concurrent proposers share one fsync (group commit).
+ *
+ * @module
+ */
+
+import type { Logger, Rng } from "../core/mod.ts";
+import { silentLogger } from "../core/mod.ts";
+import { ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from "./errors.ts";
+import { type ProposalPosition, Raft, type RaftStatus } from "./raft.ts";
+import type { ReplicatedStateMachine } from "./state_machine.ts";
+import type { RaftLogStorage, RecoveredState } from "./storage/log_storage.ts";
+import type { Transport, TransportHandler } from "./transport.ts";
+import { type ConfChange, type ConfState, type Entry, EntryType, type Message } from "./types.ts";
+
+/** Timer functions (injected so that tests and simulations control time). */
+export interface Timers {
+  setInterval(fn: () => void, ms: number): TimerId;
+  clearInterval(id: TimerId): void;
+  setTimeout(fn: () => void, ms: number): TimerId;
+  clearTimeout(id: TimerId): void;
+}
+
+/** An opaque timer handle. */
+export type TimerId = unknown;
+
+const globalTimers: Timers = {
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id as number),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
+/** Options of {@linkcode RaftNode.start}. */
+export interface RaftNodeOptions {
+  id: number;
+  /** Initial voters of a brand-new group (ignored when storage has state). */
+  peers?: readonly number[];
+  storage: RaftLogStorage;
+  /** What `RaftLogStorage.open` recovered. */
+  recovered: RecoveredState;
+  transport: Transport;
+  stateMachine: ReplicatedStateMachine;
+  /** The source of election jitter. */
+  rng: Rng;
+  /** The node's time source: ticks and request timeouts. @default {globalThis timers} */
+  timers?: Timers;
+  logger?: Logger;
+  /** Milliseconds per Raft tick. @default {100} */
+  tickMs?: number;
+  /** Ticks per election timeout. @default {10} */
+  electionTicks?: number;
+  /** Take a snapshot after this many applied entries. @default {10000} */
+  snapshotEntries?: number;
+  /** Entries kept behind a snapshot for slow followers. @default {1000} */
+  retainEntries?: number;
+  /** Proposal and read timeout. @default {10000} */
+  requestTimeoutMs?: number;
+  /** Called after a configuration entry is applied. */
+  onConfChange?: (conf: ConfState) => void;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  timer: TimerId;
+}
+
+interface PendingRead {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  timer: TimerId;
+  index: number;
+}
+
+/** One member of a Raft group, running. */
+export class RaftNode {
+  readonly id: number;
+  readonly raft: Raft;
+  private readonly opts: RaftNodeOptions;
+  private readonly timers: Timers;
+  private readonly logger: Logger;
+  private readonly tickTimer: TimerId;
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly waitingReads: PendingRead[] = [];
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private readSeq = 0;
+  private applied: number;
+  private snapshotIndex: number;
+  private idle: Promise<void> = Promise.resolve();
+
+  private constructor(opts: RaftNodeOptions, raft: Raft) {
+    this.opts = opts;
+    this.id = opts.id;
+    this.raft = raft;
+    this.timers = opts.timers ?? globalTimers;
+    this.logger = opts.logger ?? silentLogger;
+    const snap = opts.recovered.snapshot;
+    this.applied = snap?.metadata.index ?? 0;
+    this.snapshotIndex = this.applied;
+    this.tickTimer = this.timers.setInterval(() => this.tick(), opts.tickMs ?? 100);
+  }
+
+  /** Restores the state machine from the stored snapshot and starts the node. */
+  static async start(opts: RaftNodeOptions): Promise<RaftNode> {
+    const rec = opts.recovered;
+    if (rec.snapshot) await opts.stateMachine.restore(rec.snapshot.data);
+    if (rec.corruption) {
+      (opts.logger ?? silentLogger).error("raft log corruption: not voting until repaired", {
+        node: opts.id,
+        file: rec.corruption.file,
+        offset: rec.corruption.offset,
+        recoverUntil: rec.recoverUntil,
+      });
+    }
+    const raft = new Raft({
+      id: opts.id,
+      rng: opts.rng,
+      electionTicks: opts.electionTicks ?? 10,
+      heartbeatTicks: 1,
+      stored: rec,
+      peers: opts.peers,
+      nonVotingUntil: rec.recoverUntil,
+    });
+    const node = new RaftNode(opts, raft);
+    const handler: TransportHandler = {
+      receive: (messages: Message[]) => node.receive(messages),
+      reportUnreachable: (to) => node.guard(() => raft.reportUnreachable(to)),
+      reportSnapshot: (to, ok) => node.guard(() => raft.reportSnapshot(to, ok)),
+    };
+    opts.transport.start(handler);
+    node.kick();
+    return node;
+  }
+
+  /** The node's Raft status. */
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  /** True when this node believes it is the leader. */
+  isLeader(): boolean {
+    return this.raft.currentRole === "leader";
+  }
+
+  /**
+   * Proposes a command; resolves with the state machine's result once applied here.
+   * @throws {NotLeaderError} on a follower (with a hint of the leader).
+   * @throws {ProposalDroppedError} when the entry was overwritten (it will never apply).
+   * @throws {RaftTimeoutError} when not applied in time (the outcome is unknown).
+   */
+  propose(data: Uint8Array): Promise<unknown> {
+    if (this.stopped) {
+      return Promise.reject(new RaftStoppedError(`raft node ${this.id} is stopped`));
+    }
+    let pos: ProposalPosition;
+    try {
+      pos = this.raft.propose(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.track(pos);
+  }
+
+  /** Proposes a membership change; resolves when it is applied here. */
+  proposeConfChange(change: ConfChange): Promise<unknown> {
+    let pos: ProposalPosition;
+    try {
+      pos = this.raft.proposeConfChange(change);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.track(pos);
+  }
+
+  /**
+   * Waits until a linearizable read may be served from the local state machine (ReadIndex):
+   * the leader confirmed its leadership with a quorum after the call, and this node has applied
+   * everything committed before it.
+   */
+  readBarrier(): Promise<void> {
+    if (this.stopped) {
+      return Promise.reject(new RaftStoppedError(`raft node ${this.id} is stopped`));
+    }
+    const context = new TextEncoder().encode(`${this.id}:${++this.readSeq}`);
+    const key = `${this.id}:${this.readSeq}`;
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => {
+        this.reads.delete(key);
+        const i = this.waitingReads.findIndex((r) => r.timer === timer);
+        if (i >= 0) this.waitingReads.splice(i, 1);
+        reject(new RaftTimeoutError(`read barrier on raft node ${this.id} timed out`));
+      }, this.opts.requestTimeoutMs ?? 10_000);
+      this.reads.set(key, { resolve, reject, timer, index: 0 });
+      try {
+        this.raft.readIndex(context);
+      } catch (error) {
+        this.timers.clearTimeout(timer);
+        this.reads.delete(key);
+        reject(error);
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  /** Asks the leader to hand leadership to `transferee`. */
+  transferLeadership(transferee: number): void {
+    this.raft.transferLeadership(transferee);
+    this.kick();
+  }
+
+  /** Starts an election now. */
+  campaign(): void {
+    this.raft.campaign();
+    this.kick();
+  }
+
+  /** Stops ticking and the transport; pending requests fail with RaftStoppedError. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.clearInterval(this.tickTimer);
+    await this.idle;
+    await this.opts.transport.stop();
+    this.opts.storage.close();
+    this.failAll(new RaftStoppedError(`raft node ${this.id} stopped`));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private track(pos: ProposalPosition): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => {
+        this.proposals.delete(pos.index);
+        reject(new RaftTimeoutError(`proposal at index ${pos.index} not applied in time`));
+      }, this.opts.requestTimeoutMs ?? 10_000);
+      this.proposals.set(pos.index, { term: pos.term, resolve, reject, timer });
+      this.kick();
+    });
+  }
+
+  private tick(): void {
+    this.guard(() => this.raft.tick());
+  }
+
+  private receive(messages: Message[]): void {
+    this.guard(() => {
+      for (const m of messages) this.raft.step(m);
+    });
+  }
+
+  /** Runs `fn` against Raft unless stopped, then schedules the Ready loop. */
+  private guard(fn: () => void): void {
+    if (this.stopped) return;
+    fn();
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.loop().catch((error) => this.fatal(error));
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped && this.raft.hasReady()) await this.handleReady();
+      } while (this.again && !this.stopped);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async handleReady(): Promise<void> {
+    const rd = this.raft.ready();
+    await this.opts.storage.save(rd);
+    if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
+    if (rd.snapshot) {
+      await this.opts.stateMachine.restore(rd.snapshot.data);
+      this.applied = rd.snapshot.metadata.index;
+      this.snapshotIndex = this.applied;
+      for (const [index, p] of this.proposals) {
+        if (index <= this.applied) {
+          this.settle(
+            index,
+            p,
+            new ProposalDroppedError("replaced by a snapshot; outcome unknown"),
+          );
+        }
+      }
+    }
+    for (const e of rd.committedEntries) await this.apply(e);
+    for (const rs of rd.readStates) {
+      const key = new TextDecoder().decode(rs.context);
+      const read = this.reads.get(key);
+      if (!read) continue;
+      this.reads.delete(key);
+      read.index = rs.index;
+      this.waitingReads.push(read);
+    }
+    this.raft.advance();
+    this.releaseReads();
+    await this.maybeSnapshot();
+  }
+
+  private async apply(e: Entry): Promise<void> {
+    let result: unknown = undefined;
+    if (e.type === EntryType.Normal && e.data.length > 0) {
+      result = await this.opts.stateMachine.apply(e);
+    } else if (e.type === EntryType.Conf) {
+      this.opts.onConfChange?.(this.raft.currentConf());
+    }
+    this.applied = e.index;
+    const p = this.proposals.get(e.index);
+    if (!p) return;
+    if (p.term === e.term) {
+      this.proposals.delete(e.index);
+      this.timers.clearTimeout(p.timer);
+      p.resolve(result);
+    } else {
+      this.settle(
+        e.index,
+        p,
+        new ProposalDroppedError(`entry ${e.index} was overwritten by term ${e.term}`),
+      );
+    }
+  }
+
+  private settle(index: number, p: PendingProposal, error: unknown): void {
+    this.proposals.delete(index);
+    this.timers.clearTimeout(p.timer);
+    p.reject(error);
+  }
+
+  private releaseReads(): void {
+    for (let i = 0; i < this.waitingReads.length;) {
+      const r = this.waitingReads[i];
+      if (r.index <= this.applied) {
+        this.waitingReads.splice(i, 1);
+        this.timers.clearTimeout(r.timer);
+        r.resolve();
+      } else {
+        i++;
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.opts.snapshotEntries ?? 10_000;
+    if (this.applied - this.snapshotIndex < every) return;
+    const index = this.applied;
+    const data = await this.opts.stateMachine.snapshot();
+    const snapshot = this.raft.createSnapshot(index, data);
+    await this.opts.storage.saveSnapshot(snapshot);
+    const compactTo = Math.max(
+      this.raft.status().firstIndex - 1,
+      index - (this.opts.retainEntries ?? 1_000),
+    );
+    if (compactTo >= this.raft.status().firstIndex) {
+      this.raft.compactLog(compactTo);
+      await this.opts.storage.compact(compactTo);
+    }
+    this.snapshotIndex = index;
+  }
+
+  private fatal(error: unknown): void {
+    this.logger.error("raft node stopped after a fatal error", {
+      node: this.id,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    this.stopped = true;
+    this.timers.clearInterval(this.tickTimer);
+    this.failAll(new RaftStoppedError(`raft node ${this.id} failed`, { cause: error }));
+  }
+
+  private failAll(error: unknown): void {
+    for (const [index, p] of this.proposals) this.settle(index, p, error);
+    for (const r of [...this.reads.values(), ...this.waitingReads]) {
+      this.timers.clearTimeout(r.timer);
+      r.reject(error);
+    }
+    this.reads.clear();
+    this.waitingReads.length = 0;
+  }
+
+  /** Exposed for tests: whether the Ready loop is idle. */
+  settled(): Promise<void> {
+    return this.idle;
+  }
+}

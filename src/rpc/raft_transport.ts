@@ -1,0 +1,429 @@
+/**
+ * The Raft {@linkcode Transport} over Connect-RPC (proto/epochnexus/raft/v1/raft.proto).
+ *
+ * One {@linkcode ConnectRaftTransport} per node serves every Raft group on the node: `group(id)`
+ * gives the transport of one group to its driver, and `fetchHandler` answers RaftService calls
+ * (mount it in the node's HTTP server). Per destination, messages produced while a call is in
+ * flight are batched into the next call. Snapshots go as a sequence of chunk calls, checked by
+ * length and CRC-32C before delivery. Calls from another cluster, to another node, or from a
+ * node that is not a known peer are rejected.
+ *
+ * @module
+ */
+
+import { create } from "@bufbuild/protobuf";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { crc32c } from "../core/mod.ts";
+import type { Logger } from "../core/mod.ts";
+import { silentLogger } from "../core/mod.ts";
+import type {
+  Entry,
+  EntryType,
+  Message,
+  MessageType,
+  Snapshot,
+  SnapshotMetadata,
+} from "../raft/mod.ts";
+import { newMessage, type Transport, type TransportHandler } from "../raft/mod.ts";
+import {
+  type Message as PbMessage,
+  MessageSchema,
+  RaftService,
+  type SendRequest,
+  SendRequestSchema,
+  SendResponseSchema,
+  type SendSnapshotChunkRequest,
+  SendSnapshotChunkRequestSchema,
+  SendSnapshotChunkResponseSchema,
+} from "./gen/epochnexus/raft/v1/raft_pb.ts";
+
+/** Options of {@linkcode ConnectRaftTransport}. */
+export interface ConnectRaftTransportOptions {
+  /** Calls carrying another cluster id are rejected. */
+  clusterId: string;
+  /** This node's id. */
+  nodeId: number;
+  /** Base URL of each peer's RaftService (`http://127.0.0.1:7001`). */
+  peers?: Record<number, string>;
+  /** Bytes of snapshot data per chunk call. @default {1 MiB} */
+  snapshotChunkBytes?: number;
+  /** Per-call timeout. @default {5000} */
+  timeoutMs?: number;
+  /** The fetch used by clients (tests pass one that calls a handler directly). */
+  fetch?: typeof globalThis.fetch;
+  logger?: Logger;
+}
+
+type RaftClient = Client<typeof RaftService>;
+
+interface Assembly {
+  message: Message;
+  parts: Uint8Array[];
+  received: number;
+  total: number;
+}
+
+/** The Connect-RPC transport of one node, shared by all its Raft groups. */
+export class ConnectRaftTransport {
+  readonly clusterId: string;
+  readonly nodeId: number;
+  /** Answers RaftService calls: `(request) => response`. */
+  readonly fetchHandler: (request: Request) => Promise<Response>;
+  private readonly peers = new Map<number, string>();
+  private readonly clients = new Map<number, RaftClient>();
+  private readonly groups = new Map<number, GroupTransport>();
+  private readonly assemblies = new Map<string, Assembly>();
+  readonly chunkBytes: number;
+  readonly timeoutMs: number;
+  private readonly fetchFn?: typeof globalThis.fetch;
+  readonly logger: Logger;
+
+  constructor(options: ConnectRaftTransportOptions) {
+    this.clusterId = options.clusterId;
+    this.nodeId = options.nodeId;
+    this.chunkBytes = options.snapshotChunkBytes ?? 1 << 20;
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.fetchFn = options.fetch;
+    this.logger = options.logger ?? silentLogger;
+    for (const [id, url] of Object.entries(options.peers ?? {})) this.setPeer(Number(id), url);
+    this.fetchHandler = this.buildHandler();
+  }
+
+  /** Adds or moves a peer. */
+  setPeer(id: number, baseUrl: string): void {
+    if (this.peers.get(id) === baseUrl) return;
+    this.peers.set(id, baseUrl);
+    this.clients.delete(id);
+  }
+
+  /** Forgets a peer: its calls are rejected from now on. */
+  removePeer(id: number): void {
+    this.peers.delete(id);
+    this.clients.delete(id);
+  }
+
+  /** The transport of one Raft group (for its driver). */
+  group(groupId: number): Transport {
+    return new GroupTransport(this, groupId);
+  }
+
+  /** @internal */
+  register(groupId: number, g: GroupTransport | null): void {
+    if (g) this.groups.set(groupId, g);
+    else this.groups.delete(groupId);
+  }
+
+  /** @internal The client for a peer, or undefined when unknown. */
+  client(id: number): RaftClient | undefined {
+    let c = this.clients.get(id);
+    if (c) return c;
+    const baseUrl = this.peers.get(id);
+    if (!baseUrl) return undefined;
+    c = createClient(
+      RaftService,
+      createConnectTransport({ baseUrl, useBinaryFormat: true, fetch: this.fetchFn }),
+    );
+    this.clients.set(id, c);
+    return c;
+  }
+
+  private check(clusterId: string, to: bigint, from: bigint): number {
+    if (clusterId !== this.clusterId) {
+      throw new ConnectError(
+        `raft: cluster id mismatch: call is for cluster ${
+          JSON.stringify(clusterId)
+        }, this node is in ${JSON.stringify(this.clusterId)}`,
+        Code.PermissionDenied,
+      );
+    }
+    if (Number(to) !== this.nodeId) {
+      throw new ConnectError(
+        `raft: call addressed to node ${to}, this is node ${this.nodeId}`,
+        Code.InvalidArgument,
+      );
+    }
+    const sender = Number(from);
+    if (!this.peers.has(sender)) {
+      throw new ConnectError(`raft: node ${sender} is not a known member`, Code.PermissionDenied);
+    }
+    return sender;
+  }
+
+  private target(groupId: bigint): GroupTransport {
+    const g = this.groups.get(Number(groupId));
+    if (!g || !g.handler) {
+      throw new ConnectError(`raft: no group ${groupId} on node ${this.nodeId}`, Code.NotFound);
+    }
+    return g;
+  }
+
+  private buildHandler(): (request: Request) => Promise<Response> {
+    const router = createConnectRouter();
+    router.service(RaftService, {
+      send: (req: SendRequest) => {
+        this.check(req.clusterId, req.to, req.from);
+        const g = this.target(req.groupId);
+        g.handler!.receive(req.messages.map(fromProto));
+        return create(SendResponseSchema);
+      },
+      sendSnapshotChunk: (req: SendSnapshotChunkRequest) => {
+        const from = this.check(req.clusterId, req.to, req.from);
+        const g = this.target(req.groupId);
+        const key = `${req.groupId}:${from}`;
+        if (req.offset === 0n) {
+          if (!req.message) {
+            throw new ConnectError(
+              "raft: first snapshot chunk lacks its message",
+              Code.InvalidArgument,
+            );
+          }
+          this.assemblies.set(key, {
+            message: fromProto(req.message),
+            parts: [],
+            received: 0,
+            total: Number(req.totalSize),
+          });
+        }
+        const a = this.assemblies.get(key);
+        if (!a || a.received !== Number(req.offset)) {
+          this.assemblies.delete(key);
+          throw new ConnectError(
+            `raft: snapshot chunk at offset ${req.offset}, expected ${a?.received ?? 0}`,
+            Code.FailedPrecondition,
+          );
+        }
+        a.parts.push(req.data);
+        a.received += req.data.length;
+        if (a.received > a.total) {
+          this.assemblies.delete(key);
+          throw new ConnectError(
+            `raft: snapshot exceeds its size ${a.total}`,
+            Code.InvalidArgument,
+          );
+        }
+        if (req.last) {
+          this.assemblies.delete(key);
+          const data = concat(a.parts, a.received);
+          if (data.length !== a.total || crc32c(data) !== req.crc32c) {
+            throw new ConnectError(
+              `raft: snapshot of ${data.length} bytes (want ${a.total}) fails its checksum`,
+              Code.DataLoss,
+            );
+          }
+          const meta = a.message.snapshot!.metadata;
+          g.handler!.receive([{ ...a.message, snapshot: { metadata: meta, data } }]);
+        }
+        return create(SendSnapshotChunkResponseSchema);
+      },
+    });
+    const byPath = new Map<string, (req: Request) => Promise<Response>>();
+    for (const h of router.handlers) byPath.set(h.requestPath, createFetchHandler(h));
+    return (request: Request) => {
+      const path = new URL(request.url).pathname;
+      const h = byPath.get(path);
+      return h ? h(request) : Promise.resolve(new Response("not found", { status: 404 }));
+    };
+  }
+}
+
+/** The transport of one group on one node. */
+class GroupTransport implements Transport {
+  handler: TransportHandler | null = null;
+  private stopped = false;
+  private readonly queues = new Map<number, { pending: Message[]; inFlight: boolean }>();
+  private readonly inFlightCalls = new Set<Promise<unknown>>();
+
+  constructor(private readonly parent: ConnectRaftTransport, private readonly groupId: number) {}
+
+  start(handler: TransportHandler): void {
+    this.handler = handler;
+    this.parent.register(this.groupId, this);
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    const touched = new Set<number>();
+    for (const m of messages) {
+      if (m.type === 7 /* Snap */ && m.snapshot) {
+        this.track(this.sendSnapshot(m));
+        continue;
+      }
+      let q = this.queues.get(m.to);
+      if (!q) this.queues.set(m.to, q = { pending: [], inFlight: false });
+      q.pending.push(m);
+      touched.add(m.to);
+    }
+    for (const to of touched) this.pump(to);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.parent.register(this.groupId, null);
+    await Promise.allSettled([...this.inFlightCalls]);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.inFlightCalls.add(p);
+    p.finally(() => this.inFlightCalls.delete(p));
+  }
+
+  private pump(to: number): void {
+    const q = this.queues.get(to)!;
+    if (q.inFlight || q.pending.length === 0 || this.stopped) return;
+    const batch = q.pending;
+    q.pending = [];
+    const client = this.parent.client(to);
+    if (!client) {
+      this.handler?.reportUnreachable(to);
+      return;
+    }
+    q.inFlight = true;
+    const req = create(SendRequestSchema, {
+      clusterId: this.parent.clusterId,
+      groupId: BigInt(this.groupId),
+      from: BigInt(this.parent.nodeId),
+      to: BigInt(to),
+      messages: batch.map(toProto),
+    });
+    const call = client.send(req, { timeoutMs: this.parent.timeoutMs }).then(
+      () => {},
+      (error) => {
+        if (!this.stopped) this.handler?.reportUnreachable(to);
+        this.parent.logger.warn("raft send failed", { to, error: String(error) });
+      },
+    ).finally(() => {
+      q.inFlight = false;
+      this.pump(to);
+    });
+    this.track(call);
+  }
+
+  private async sendSnapshot(m: Message): Promise<void> {
+    const snap = m.snapshot!;
+    const client = this.parent.client(m.to);
+    let ok = false;
+    try {
+      if (!client) throw new Error(`no address for node ${m.to}`);
+      const data = snap.data;
+      const crc = crc32c(data);
+      const step = this.parent.chunkBytes;
+      let offset = 0;
+      do {
+        const end = Math.min(offset + step, data.length);
+        const req = create(SendSnapshotChunkRequestSchema, {
+          clusterId: this.parent.clusterId,
+          groupId: BigInt(this.groupId),
+          from: BigInt(this.parent.nodeId),
+          to: BigInt(m.to),
+          message: offset === 0
+            ? toProto({ ...m, snapshot: { metadata: snap.metadata, data: new Uint8Array(0) } })
+            : undefined,
+          snapshotIndex: BigInt(snap.metadata.index),
+          offset: BigInt(offset),
+          totalSize: BigInt(data.length),
+          data: data.subarray(offset, end),
+          last: end === data.length,
+          crc32c: crc,
+        });
+        if (this.stopped) return;
+        await client.sendSnapshotChunk(req, { timeoutMs: this.parent.timeoutMs * 4 });
+        offset = end;
+      } while (offset < snap.data.length);
+      ok = true;
+    } catch (error) {
+      this.parent.logger.warn("raft snapshot send failed", { to: m.to, error: String(error) });
+    }
+    if (!this.stopped) this.handler?.reportSnapshot(m.to, ok);
+  }
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A Raft message as its protobuf form (Snap messages carry metadata only). */
+export function toProto(m: Message): PbMessage {
+  return create(MessageSchema, {
+    type: m.type,
+    to: BigInt(m.to),
+    from: BigInt(m.from),
+    term: BigInt(m.term),
+    logTerm: BigInt(m.logTerm),
+    index: BigInt(m.index),
+    entries: m.entries.map((e) => ({
+      index: BigInt(e.index),
+      term: BigInt(e.term),
+      type: e.type,
+      data: e.data,
+    })),
+    commit: BigInt(m.commit),
+    reject: m.reject,
+    rejectHint: BigInt(m.rejectHint),
+    context: m.context ?? new Uint8Array(0),
+    snapshot: m.snapshot ? metadataToProto(m.snapshot.metadata) : undefined,
+  });
+}
+
+function metadataToProto(meta: SnapshotMetadata) {
+  return {
+    index: BigInt(meta.index),
+    term: BigInt(meta.term),
+    confState: {
+      voters: meta.confState.voters.map(BigInt),
+      learners: meta.confState.learners.map(BigInt),
+    },
+  };
+}
+
+/** A protobuf message back to a Raft message (a Snap message gets empty data). */
+export function fromProto(p: PbMessage): Message {
+  const entries: Entry[] = p.entries.map((e) => ({
+    index: Number(e.index),
+    term: Number(e.term),
+    type: e.type as number as EntryType,
+    data: e.data,
+  }));
+  let snapshot: Snapshot | null = null;
+  if (p.snapshot) {
+    snapshot = {
+      metadata: {
+        index: Number(p.snapshot.index),
+        term: Number(p.snapshot.term),
+        confState: {
+          voters: (p.snapshot.confState?.voters ?? []).map(Number),
+          learners: (p.snapshot.confState?.learners ?? []).map(Number),
+        },
+      },
+      data: new Uint8Array(0),
+    };
+  }
+  return newMessage({
+    type: p.type as number as MessageType,
+    to: Number(p.to),
+    from: Number(p.from),
+    term: Number(p.term),
+    logTerm: Number(p.logTerm),
+    index: Number(p.index),
+    entries,
+    commit: Number(p.commit),
+    reject: p.reject,
+    rejectHint: Number(p.rejectHint),
+    context: p.context.length > 0 ? p.context : null,
+    snapshot,
+  });
+}

@@ -38,6 +38,16 @@ export const ConfigSchema = z.strictObject({
   max_body_bytes: byteSize.default(25_000_000),
   /** WAL segment size. */
   wal_segment_bytes: byteSize.default(64 * 1024 * 1024),
+  /** Storage: the heads are flushed to segment files past this size. */
+  flush_head_bytes: byteSize.default(25 * 1024 * 1024),
+  /** Storage: the heads are flushed after this many ms without writes (0 = never). */
+  flush_idle_ms: z.coerce.number().int().nonnegative().default(600_000),
+  /** Storage: values per segment block. */
+  segment_block_values: z.coerce.number().int().min(1).max(1 << 20).default(1000),
+  /** Storage: most series per database (0 = unlimited), as InfluxDB's max-series-per-database. */
+  max_series_per_database: z.coerce.number().int().nonnegative().default(1_000_000),
+  /** Storage: most values per tag key (0 = unlimited), as InfluxDB's max-values-per-tag. */
+  max_values_per_tag: z.coerce.number().int().nonnegative().default(100_000),
   /** Log level. */
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
@@ -54,6 +64,11 @@ export const ENVIRONMENT_KEYS: Readonly<Record<string, keyof Config>> = {
   EPOCHNEXUS_DEFAULT_DATABASE: "default_database",
   EPOCHNEXUS_MAX_BODY_BYTES: "max_body_bytes",
   EPOCHNEXUS_WAL_SEGMENT_BYTES: "wal_segment_bytes",
+  EPOCHNEXUS_FLUSH_HEAD_BYTES: "flush_head_bytes",
+  EPOCHNEXUS_FLUSH_IDLE_MS: "flush_idle_ms",
+  EPOCHNEXUS_SEGMENT_BLOCK_VALUES: "segment_block_values",
+  EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "max_series_per_database",
+  EPOCHNEXUS_MAX_VALUES_PER_TAG: "max_values_per_tag",
   EPOCHNEXUS_LOG_LEVEL: "log_level",
 };
 

@@ -8,7 +8,10 @@ import { freePort } from "./_server.ts";
 /** A running influxd. */
 export interface InfluxProcess {
   url: string;
-  stop(): Promise<void>;
+  pid: number;
+  /** The temporary folder holding its data (removed by stop unless `keepData`). */
+  dir: string;
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 /** Where influxd is, or undefined when it is not installed. */
@@ -74,13 +77,15 @@ bind-address = "127.0.0.1:${rpcPort}"
   }
   return {
     url,
-    async stop() {
+    pid: process.pid,
+    dir,
+    async stop(options = {}) {
       try {
         process.kill("SIGTERM");
       } catch { /* gone */ }
       await process.status;
       await pump;
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (!options.keepData) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }

@@ -1,0 +1,134 @@
+/**
+ * The systems under comparison, each started on free loopback ports with a temporary data
+ * folder: EpochNexus (the real server process), InfluxDB 1.6.7 and VictoriaMetrics 1.79.5
+ * (Debian's packages). Each answers writes of the same line protocol and its own query language.
+ * @module
+ */
+import { startInfluxd } from "../../tests/_influxd.ts";
+import { freePort, startServer } from "../../tests/_server.ts";
+
+/** One system under test. */
+export interface System {
+  name: string;
+  url: string;
+  pid: number;
+  dataDir: string;
+  /** Writes one line-protocol body (seconds precision); throws unless 2xx. */
+  write(body: Uint8Array<ArrayBuffer>): Promise<void>;
+  /** Makes written data durable and visible to queries (flush where the system buffers). */
+  settle(): Promise<void>;
+  /** Stops the process; the data folder stays for measuring. */
+  stop(): Promise<void>;
+}
+
+export const DB = "benchmark";
+
+async function post(url: string, body: BodyInit, headers: HeadersInit = {}): Promise<void> {
+  const r = await fetch(url, { method: "POST", body, headers });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`POST ${url} answered ${r.status}: ${text.slice(0, 300)}`);
+}
+
+/** EpochNexus as a real server process. */
+export async function startEpochNexus(): Promise<System> {
+  const server = await startServer({ env: { EPOCHNEXUS_LOG_LEVEL: "warn" } });
+  await post(`${server.url}/query`, new URLSearchParams({ q: `CREATE DATABASE ${DB}` }));
+  return {
+    name: "EpochNexus",
+    url: server.url,
+    pid: server.process.pid,
+    dataDir: server.dataDir,
+    write: (body) => post(`${server.url}/write?db=${DB}&precision=s`, body),
+    settle: () => Promise.resolve(),
+    stop: () => server.stop(),
+  };
+}
+
+/** InfluxDB 1.6.7. */
+export async function startInfluxDB(): Promise<System> {
+  const influx = await startInfluxd();
+  await post(`${influx.url}/query`, new URLSearchParams({ q: `CREATE DATABASE ${DB}` }));
+  return {
+    name: "InfluxDB 1.6.7",
+    url: influx.url,
+    pid: influx.pid,
+    dataDir: influx.dir,
+    write: (body) => post(`${influx.url}/write?db=${DB}&precision=s`, body),
+    settle: () => Promise.resolve(),
+    stop: () => influx.stop({ keepData: true }),
+  };
+}
+
+/** VictoriaMetrics 1.79.5 (single node), fed line protocol on /write. */
+export async function startVictoriaMetrics(timeoutMs = 30_000): Promise<System> {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
+  const port = freePort();
+  const process = new Deno.Command("/usr/bin/victoria-metrics", {
+    args: [
+      `-storageDataPath=${dir}`,
+      `-httpListenAddr=127.0.0.1:${port}`,
+      "-retentionPeriod=100y",
+      "-loggerLevel=ERROR",
+      "-search.latencyOffset=0s",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    try {
+      const r = await fetch(`${url}/health`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch { /* starting */ }
+    if (Date.now() > deadline) {
+      process.kill("SIGKILL");
+      throw new Error("victoria-metrics did not start");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name: "VictoriaMetrics 1.79.5",
+    url,
+    pid: process.pid,
+    dataDir: dir,
+    write: (body) => post(`${url}/write?db=${DB}&precision=s`, body),
+    async settle() {
+      const r = await fetch(`${url}/internal/force_flush`);
+      await r.body?.cancel();
+    },
+    async stop() {
+      try {
+        process.kill("SIGTERM");
+      } catch { /* gone */ }
+      await process.status;
+    },
+  };
+}
+
+/** Peak resident memory (VmHWM) and CPU seconds (user + system) of a live process. */
+export async function processStats(
+  pid: number,
+): Promise<{ peakRssMiB: number; cpuSeconds: number }> {
+  // Deno wants --allow-all to read /proc directly; `cat` needs only --allow-run.
+  const read = async (path: string) =>
+    new TextDecoder().decode((await new Deno.Command("cat", { args: [path] }).output()).stdout);
+  const status = await read(`/proc/${pid}/status`);
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  const stat = (await read(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
+  // Fields 14 and 15 of /proc/pid/stat (1-based), after the command name: utime, stime in ticks.
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  return { peakRssMiB: hwm, cpuSeconds: ticks / 100 };
+}
+
+/** Bytes under a folder. */
+export async function folderBytes(path: string): Promise<number> {
+  let total = 0;
+  for await (const entry of Deno.readDir(path)) {
+    const full = `${path}/${entry.name}`;
+    if (entry.isDirectory) total += await folderBytes(full);
+    else if (entry.isFile) total += (await Deno.stat(full)).size;
+  }
+  return total;
+}

@@ -6,6 +6,7 @@
  */
 
 import { LineProtocolCache, parseLineProtocol } from "../src/ingest/mod.ts";
+import { CPU_FIELDS } from "./peers/workload.ts";
 
 const LINES = 5_000;
 const enc = new TextEncoder();
@@ -24,18 +25,7 @@ function lcg(seed: number): () => number {
 function tsbsCpu(): { body: Uint8Array; values: number } {
   const rnd = lcg(1);
   const regions = ["us-east-1", "us-west-1", "eu-west-1", "ap-northeast-1"];
-  const fields = [
-    "usage_user",
-    "usage_system",
-    "usage_idle",
-    "usage_nice",
-    "usage_iowait",
-    "usage_irq",
-    "usage_softirq",
-    "usage_steal",
-    "usage_guest",
-    "usage_guest_nice",
-  ];
+  const fields = CPU_FIELDS;
   const lines: string[] = [];
   for (let i = 0; i < LINES; i++) {
     const h = i % 100;

@@ -9,20 +9,10 @@
 import { FieldType, type Point, silentLogger } from "../src/core/mod.ts";
 import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
+import { CPU_FIELDS } from "./peers/workload.ts";
 
 const BATCH = 100;
-const FIELDS = [
-  "usage_user",
-  "usage_system",
-  "usage_idle",
-  "usage_nice",
-  "usage_iowait",
-  "usage_irq",
-  "usage_softirq",
-  "usage_steal",
-  "usage_guest",
-  "usage_guest_nice",
-];
+const FIELDS = CPU_FIELDS;
 
 function batch(writer: number, round: number): Point[] {
   const points: Point[] = [];

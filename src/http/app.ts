@@ -10,7 +10,7 @@
 import { type Clock, type Logger, NotFoundError, ValidationError } from "../core/mod.ts";
 import { LineProtocolCache } from "../ingest/mod.ts";
 import type { StorageEngine } from "../storage/mod.ts";
-import { handleIngest } from "./ingest_handler.ts";
+import { handleIngest, type IngestSettings } from "./ingest_handler.ts";
 import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
 import { handleInfluxWrite } from "./write_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
@@ -31,6 +31,8 @@ export interface AppContext {
   pipeline?: IngestPipeline;
   /** Line protocol decoding caches, one per database (decoded series keys repeat). */
   lineProtocolCaches: Map<string, LineProtocolCache>;
+  /** Batch sizes, stream limits and overload bounds of the write paths; defaults when absent. */
+  ingest?: Partial<IngestSettings>;
 }
 
 /** Options of {@linkcode createApp}. */

@@ -54,6 +54,63 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   return out;
 }
 
+/**
+ * The body as a stream of decompressed bytes (gunzipped when `Content-Encoding: gzip`), for
+ * decoders that read as they go. The stream errors with {@linkcode TooLargeError} once more
+ * than `maxBytes` decompressed bytes went through (a gzip bomb stops there), and with a
+ * {@linkcode ValidationError} when the connection or the gzip data breaks mid-body.
+ * Nothing is buffered here: a chunk is read from the network only when the consumer pulls.
+ *
+ * @throws {TooLargeError} at once when the declared length is beyond `maxBytes`.
+ * @throws {ValidationError} for an unsupported encoding.
+ */
+export function bodyStream(request: Request, maxBytes: number): ReadableStream<Uint8Array> {
+  if (!request.body) return new ReadableStream({ start: (c) => c.close() });
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const encoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase().trim();
+  if (encoding === "identity" && declared > maxBytes) throw tooLarge(maxBytes);
+  let stream: ReadableStream<Uint8Array> = request.body;
+  if (encoding === "gzip" || encoding === "x-gzip") {
+    stream = stream.pipeThrough(new DecompressionStream("gzip") as TransformStream);
+  } else if (encoding !== "identity") {
+    throw new ValidationError(
+      `unsupported Content-Encoding ${JSON.stringify(encoding)}: use gzip or none`,
+      { httpStatus: 415 },
+    );
+  }
+  const reader = stream.getReader();
+  let total = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        controller.error(
+          new ValidationError(`cannot read request body: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        );
+        return;
+      }
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      total += next.value.length;
+      if (total > maxBytes) {
+        reader.cancel().catch(() => {});
+        controller.error(tooLarge(maxBytes));
+        return;
+      }
+      controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
 function tooLarge(maxBytes: number): TooLargeError {
   return new TooLargeError(`request body too large: the limit is ${maxBytes} bytes`, {
     details: { limit: maxBytes },

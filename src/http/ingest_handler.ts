@@ -1,40 +1,138 @@
 /**
  * `POST /ingest`: the native write API. The decoder is picked by Content-Type:
- * `application/json` (one object or an array; the seed's example works as written) and
- * `text/plain` (line protocol). Answers 200 `{"accepted": N, "rejected": 0}`; when some points
- * are refused, 400 with the native error shape, the counts, and the first 100 errors, while the
- * valid points are written.
+ *
+ * | Content-Type             | body                                                  | read     |
+ * | ------------------------ | ----------------------------------------------------- | -------- |
+ * | `application/json`       | one native JSON record or an array of them            | whole    |
+ * | `application/x-ndjson`   | one native JSON record per line                       | streamed |
+ * | `text/plain`             | InfluxDB line protocol                                | streamed |
+ * | `text/csv`               | a header row, then one point per row (csv_points.ts)  | streamed |
+ * | `application/x-protobuf` | `epochnexus.ingest.v1.WriteRequest`                   | whole    |
+ *
+ * Streamed bodies are decoded as they arrive and committed in batches (`batchPoints` points or
+ * `batchBytes` body bytes), one batch in flight: the body is read no faster than the writes
+ * commit, and memory stays bounded whatever its size. Whole bodies are limited to
+ * `maxBodyBytes`, streamed ones to `maxStreamBytes` (both after gunzip: `Content-Encoding:
+ * gzip` works on every format, and a gzip bomb stops at the limit with 413).
+ *
+ * Partial failure, the same for every format: valid points are written, invalid ones reported.
+ * The answer is 200 `{"accepted": N, "rejected": 0}`, or 400 with the native error shape,
+ * `accepted`, `rejected` and the first `maxListedErrors` errors (line or record, column or
+ * field, reason). `?atomic=true` makes the request all-or-nothing: the body is decoded whole
+ * (within `maxBodyBytes`), and any bad record, field-type conflict (within the request or with
+ * stored data) or pipeline rejection writes nothing.
+ *
+ * Overload: at most `maxConcurrentWrites` write requests at once holding at most
+ * `maxQueuedBytes`; beyond that 429 with `Retry-After` at once (no queue).
  * @module
  */
 import {
   EpochError,
+  FIELD_TYPE_NAMES,
+  type FieldType,
   instantFromNanos,
   isPrecision,
+  MAX_TIME_NS,
+  MIN_TIME_NS,
   type Point,
   type Precision,
   ValidationError,
 } from "../core/mod.ts";
-import { decodeJsonPoints, parseLineProtocol } from "../ingest/mod.ts";
+import {
+  commitBatches,
+  decodeCsvStream,
+  type DecodedBatch,
+  decodeJsonPoints,
+  decodeLineProtocolStream,
+  decodeNdjsonStream,
+  decodeProtobufWrite,
+  type IngestIssue,
+  type IngestSummary,
+  parseCsvTypes,
+  WriteAdmission,
+} from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
-import { readBody } from "./body.ts";
+import { bodyStream, readBody } from "./body.ts";
 import { writePoints } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
 import { countWrite, parsePrecision } from "./write_handler.ts";
 
 /** Content types `/ingest` accepts. */
-export const INGEST_CONTENT_TYPES = ["application/json", "text/plain"] as const;
+export const INGEST_CONTENT_TYPES = [
+  "application/json",
+  "application/x-ndjson",
+  "text/plain",
+  "text/csv",
+  "application/x-protobuf",
+] as const;
 
-/** At most this many per-point errors are listed in an answer. */
-const MAX_LISTED_ERRORS = 100;
+/** Tuning of the write paths (`AppContext.ingest`; config keys `ingest_*`). */
+export interface IngestSettings {
+  /** Points per committed batch. */
+  batchPoints: number;
+  /** Body bytes per committed batch (the in-flight byte budget of a streamed request). */
+  batchBytes: number;
+  /** Largest streamed body (after gunzip). */
+  maxStreamBytes: number;
+  /** Longest line of NDJSON or line protocol. */
+  maxLineBytes: number;
+  /** Errors listed in an answer (all are counted). */
+  maxListedErrors: number;
+  /** Write requests served at once. */
+  maxConcurrentWrites: number;
+  /** Bytes all write requests may hold at once. */
+  maxQueuedBytes: number;
+  /** `Retry-After` of a 429. */
+  retryAfterSeconds: number;
+}
 
-interface IngestError {
-  record?: number;
-  /** Index of the decoded point (type conflicts are found after decoding). */
-  point?: number;
-  line?: number;
-  column?: number;
-  field?: string;
-  reason: string;
+/** The defaults of {@linkcode IngestSettings}. */
+export const DEFAULT_INGEST_SETTINGS: Readonly<IngestSettings> = {
+  batchPoints: 5000,
+  batchBytes: 1024 * 1024,
+  maxStreamBytes: 64 * 1024 ** 3,
+  maxLineBytes: 1024 * 1024,
+  maxListedErrors: 100,
+  maxConcurrentWrites: 64,
+  maxQueuedBytes: 256 * 1024 * 1024,
+  retryAfterSeconds: 1,
+};
+
+const admissions = new WeakMap<AppContext, WriteAdmission>();
+
+/** The settings of a context, defaults filled in. */
+export function ingestSettings(ctx: AppContext): IngestSettings {
+  return { ...DEFAULT_INGEST_SETTINGS, ...ctx.ingest };
+}
+
+/**
+ * Admits a write request that will hold up to `bytes` in memory; returns its release.
+ * @throws {OverloadError} beyond the bounds (429 with Retry-After).
+ */
+export function admitWrite(ctx: AppContext, bytes: number): () => void {
+  let admission = admissions.get(ctx);
+  if (!admission) {
+    const s = ingestSettings(ctx);
+    admission = new WriteAdmission({
+      maxConcurrent: s.maxConcurrentWrites,
+      maxQueuedBytes: s.maxQueuedBytes,
+      retryAfterSeconds: s.retryAfterSeconds,
+    });
+    admissions.set(ctx, admission);
+  }
+  return admission.admit(bytes);
+}
+
+/** The bytes a request will hold: its body when read whole, its batch budget when streamed. */
+export function reservedBytes(
+  request: Request,
+  limit: number,
+  streamed: boolean,
+  s: IngestSettings,
+) {
+  if (streamed) return Math.min(limit, 2 * s.batchBytes + s.maxLineBytes);
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  return Number.isFinite(declared) && declared < limit ? declared : limit;
 }
 
 /** Answers `POST /ingest`. */
@@ -45,12 +143,13 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
     const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (!(INGEST_CONTENT_TYPES as readonly string[]).includes(type)) {
       throw new ValidationError(
-        `unsupported Content-Type ${JSON.stringify(type)}: use ${
-          INGEST_CONTENT_TYPES.join(" or ")
+        `unsupported Content-Type ${JSON.stringify(type)}: use one of ${
+          INGEST_CONTENT_TYPES.join(", ")
         }`,
         { httpStatus: 415, details: { accepted: INGEST_CONTENT_TYPES } },
       );
     }
+    const atomic = booleanParam(url, "atomic");
     if (!ctx.engine.hasDatabase(db)) {
       if (db !== ctx.defaultDatabase) {
         throw new EpochError("not_found", `database not found: ${db}`, {
@@ -59,49 +158,21 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
       }
       await ctx.engine.createDatabase(db);
     }
-    const body = await readBody(request, ctx.maxBodyBytes);
-    const defaultTime = instantFromNanos(ctx.clock.nowNanos());
-    const precisionParam = url.searchParams.get("precision");
-    let points: Point[];
-    let errors: IngestError[];
-    if (type === "application/json") {
-      const precision: Precision | "auto" = precisionParam === null || precisionParam === "auto"
-        ? "auto"
-        : jsonPrecision(precisionParam);
-      const decoded = decodeJsonPoints(new TextDecoder().decode(body), { precision, defaultTime });
-      points = decoded.points;
-      errors = decoded.errors;
-    } else {
-      const decoded = parseLineProtocol(body, {
-        precision: parsePrecision(precisionParam),
-        defaultTime,
-        cache: lineProtocolCache(ctx, db),
-      });
-      points = decoded.points;
-      errors = decoded.errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason }));
+    const settings = ingestSettings(ctx);
+    const streamed = !atomic &&
+      (type === "application/x-ndjson" || type === "text/plain" || type === "text/csv");
+    const limit = streamed ? settings.maxStreamBytes : ctx.maxBodyBytes;
+    const release = admitWrite(ctx, reservedBytes(request, limit, streamed, settings));
+    let summary: IngestSummary;
+    try {
+      const source = decodeBody(ctx, request, url, type, db, limit, settings);
+      summary = atomic
+        ? await writeAtomically(ctx, db, rp, source, settings)
+        : await commitBatches(source, (points) => writePoints(ctx, db, rp, points), settings);
+    } finally {
+      release();
     }
-    const outcome = points.length > 0
-      ? await writePoints(ctx, db, rp, points)
-      : { accepted: 0, rejected: [] };
-    countWrite(ctx, outcome.accepted, errors.length, outcome.rejected.length);
-    for (const r of outcome.rejected) {
-      errors.push({ point: r.index, reason: r.reason });
-    }
-    if (errors.length === 0) return json({ accepted: outcome.accepted, rejected: 0 });
-    const total = outcome.accepted + errors.length;
-    return nativeError(
-      new ValidationError(
-        `${errors.length} of ${total} points rejected (${outcome.accepted} written): ` +
-          errors[0].reason,
-        {
-          details: {
-            accepted: outcome.accepted,
-            rejected: errors.length,
-            errors: errors.slice(0, MAX_LISTED_ERRORS),
-          },
-        },
-      ),
-    );
+    return ingestAnswer(ctx, summary);
   } catch (error) {
     if (!(error instanceof EpochError)) {
       ctx.logger.error("ingest failed", { error: String(error) });
@@ -110,7 +181,206 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
   }
 }
 
-function jsonPrecision(value: string): Precision {
+/** The answer to a write: 200 with counts, or 400 listing the first errors. */
+export function ingestAnswer(ctx: AppContext, summary: IngestSummary): Response {
+  countWrite(ctx, summary.accepted, summary.unparsable, summary.rejected - summary.unparsable);
+  if (summary.rejected === 0) return json({ accepted: summary.accepted, rejected: 0 });
+  const total = summary.accepted + summary.rejected;
+  const first = summary.errors[0];
+  return nativeError(
+    new ValidationError(
+      `${summary.rejected} of ${total} points rejected (${summary.accepted} written): ` +
+        `${where(first)}${first?.reason ?? ""}`,
+      {
+        details: {
+          accepted: summary.accepted,
+          rejected: summary.rejected,
+          errors: summary.errors,
+        },
+      },
+    ),
+  );
+}
+
+function where(issue: IngestIssue | undefined): string {
+  if (!issue) return "";
+  if (issue.line !== undefined) return `line ${issue.line}: `;
+  if (issue.record !== undefined) return `record ${issue.record}: `;
+  return "";
+}
+
+function decodeBody(
+  ctx: AppContext,
+  request: Request,
+  url: URL,
+  type: string,
+  db: string,
+  limit: number,
+  settings: IngestSettings,
+): AsyncIterable<DecodedBatch> {
+  const defaultTime = instantFromNanos(ctx.clock.nowNanos());
+  const precisionParam = url.searchParams.get("precision");
+  const jsonPrecision = (): Precision | "auto" =>
+    precisionParam === null || precisionParam === "auto" ? "auto" : checkPrecision(precisionParam);
+  switch (type) {
+    case "application/x-ndjson":
+      return decodeNdjsonStream(bodyStream(request, limit), {
+        precision: jsonPrecision(),
+        defaultTime,
+        maxLineBytes: settings.maxLineBytes,
+      });
+    case "text/plain":
+      return decodeLineProtocolStream(bodyStream(request, limit), {
+        precision: parsePrecision(precisionParam),
+        defaultTime,
+        cache: lineProtocolCache(ctx, db),
+        maxLineBytes: settings.maxLineBytes,
+      });
+    case "text/csv": {
+      const p = url.searchParams;
+      const tags = p.get("tags");
+      const types = p.get("types");
+      return decodeCsvStream(bodyStream(request, limit), {
+        precision: jsonPrecision(),
+        defaultTime,
+        timeColumn: p.get("time_column") || undefined,
+        measurementColumn: p.get("measurement_column") || undefined,
+        measurement: p.get("measurement") || undefined,
+        tags: tags ? tags.split(",").map((t) => t.trim()).filter((t) => t !== "") : [],
+        types: types ? parseCsvTypes(types) : undefined,
+      });
+    }
+    case "application/json":
+      return (async function* () {
+        const body = await readBody(request, limit);
+        const decoded = decodeJsonPoints(new TextDecoder().decode(body), {
+          precision: jsonPrecision(),
+          defaultTime,
+        });
+        yield {
+          points: decoded.points,
+          errors: decoded.errors.map((e) => {
+            const issue: IngestIssue = { record: e.record + 1, reason: e.reason };
+            if (e.field !== undefined) issue.field = e.field;
+            return issue;
+          }),
+          bytes: body.length,
+        };
+      })();
+    case "application/x-protobuf":
+      return (async function* () {
+        const body = await readBody(request, limit);
+        yield decodeProtobufWrite(body, { defaultTime }).batch;
+      })();
+    default:
+      throw new Error(`BUG: no decoder for ${type}`);
+  }
+}
+
+/**
+ * All or nothing: decodes everything, refuses the request if any record failed or any point
+ * conflicts with a field type (within the request or with stored data), else writes it as one
+ * batch. A concurrent write that fixes a field's type first can still make the engine refuse
+ * points: those are reported, and the rest is written (the engine has no multi-batch undo).
+ */
+async function writeAtomically(
+  ctx: AppContext,
+  db: string,
+  rp: string | undefined,
+  source: AsyncIterable<DecodedBatch>,
+  settings: IngestSettings,
+): Promise<IngestSummary> {
+  const points: Point[] = [];
+  const summary: IngestSummary = { accepted: 0, rejected: 0, unparsable: 0, errors: [], bytes: 0 };
+  const note = (issue: IngestIssue) => {
+    summary.rejected++;
+    if (summary.errors.length < settings.maxListedErrors) summary.errors.push(issue);
+  };
+  const origins: (number | undefined)[] = [];
+  let kind: "line" | "record" = "record";
+  for await (const batch of source) {
+    summary.bytes += batch.bytes;
+    for (const e of batch.errors) {
+      summary.unparsable++;
+      note(e);
+    }
+    if (batch.originKind) kind = batch.originKind;
+    for (let i = 0; i < batch.points.length; i++) {
+      points.push(batch.points[i]);
+      origins.push(batch.origins?.[i]);
+    }
+  }
+  if (summary.rejected === 0) {
+    const conflicts = typeConflicts(ctx, db, rp, points);
+    for (const c of conflicts) {
+      const at = origins[c.index];
+      note(
+        at === undefined
+          ? { record: c.index + 1, reason: c.reason }
+          : { [kind]: at, reason: c.reason },
+      );
+    }
+  }
+  if (summary.rejected > 0) {
+    summary.errors.unshift({
+      reason: `atomic write refused: nothing was written (${summary.rejected} bad of ${
+        points.length + summary.unparsable
+      } points)`,
+    });
+    return summary;
+  }
+  const outcome = await writePoints(ctx, db, rp, points);
+  summary.accepted = outcome.accepted;
+  for (const r of outcome.rejected) note({ record: r.index + 1, reason: r.reason });
+  return summary;
+}
+
+/** Points whose field types differ from stored data or from earlier points of the request. */
+function typeConflicts(
+  ctx: AppContext,
+  db: string,
+  rp: string | undefined,
+  points: Point[],
+): { index: number; reason: string }[] {
+  const policy = rp ?? ctx.engine.defaultRetentionPolicy(db);
+  const shards = ctx.engine.shards(db, policy, MIN_TIME_NS, MAX_TIME_NS);
+  const known = new Map<string, Map<string, FieldType>>();
+  const out: { index: number; reason: string }[] = [];
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    let types = known.get(p.measurement);
+    if (!types) {
+      types = new Map();
+      for (const shard of shards) {
+        for (const [k, t] of shard.fieldTypes(p.measurement)) types.set(k, t);
+      }
+      known.set(p.measurement, types);
+    }
+    for (const f of p.fields) {
+      const had = types.get(f.key);
+      if (had === undefined) types.set(f.key, f.type);
+      else if (had !== f.type) {
+        out.push({
+          index: i,
+          reason: `field type conflict: input field "${f.key}" on measurement ` +
+            `"${p.measurement}" is type ${FIELD_TYPE_NAMES[f.type]}, already exists as type ` +
+            FIELD_TYPE_NAMES[had],
+        });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function booleanParam(url: URL, name: string): boolean {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "" || v === "false") return false;
+  if (v === "true") return true;
+  throw new ValidationError(`invalid ${name} ${JSON.stringify(v)}: use true or false`);
+}
+
+function checkPrecision(value: string): Precision {
   if (!isPrecision(value)) {
     throw new ValidationError(
       `invalid precision ${JSON.stringify(value)}: use auto, ns, u, ms, s, m or h`,

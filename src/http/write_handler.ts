@@ -12,9 +12,10 @@ import {
   type Precision,
   ValidationError,
 } from "../core/mod.ts";
-import { parseLineProtocol } from "../ingest/mod.ts";
+import { commitBatches, decodeLineProtocolStream, type IngestSummary } from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
-import { readBody } from "./body.ts";
+import { bodyStream } from "./body.ts";
+import { admitWrite, ingestSettings, reservedBytes } from "./ingest_handler.ts";
 import { writePoints } from "./write_path.ts";
 import { influxError, json } from "./responses.ts";
 
@@ -32,27 +33,38 @@ export async function handleInfluxWrite(
       throw new NotFoundError(`database not found: ${JSON.stringify(db)}`);
     }
     const precision = parsePrecision(url.searchParams.get("precision"));
-    const body = await readBody(request, ctx.maxBodyBytes);
-    const parsed = parseLineProtocol(body, {
-      precision,
-      defaultTime: instantFromNanos(ctx.clock.nowNanos()),
-      cache: lineProtocolCache(ctx, db),
-    });
     const rp = url.searchParams.get("rp") ?? undefined;
-    const outcome = parsed.points.length > 0
-      ? await writePoints(ctx, db, rp, parsed.points)
-      : { accepted: 0, rejected: [] };
-    countWrite(ctx, outcome.accepted, parsed.errors.length, outcome.rejected.length);
-    const reasons = [
-      ...parsed.errors.map((e) =>
-        `unable to parse '${e.text}': ${e.reason} (line ${e.line}, column ${e.column})`
-      ),
-      ...outcome.rejected.map((r) => r.reason),
-    ];
-    if (reasons.length === 0) return new Response(null, { status: 204 });
-    if (parsed.points.length === 0) return json({ error: reasons.join("\n") }, 400);
+    // Streamed: decoded and committed batch by batch, so memory stays bounded.
+    const settings = ingestSettings(ctx);
+    const release = admitWrite(ctx, reservedBytes(request, ctx.maxBodyBytes, true, settings));
+    let summary: IngestSummary;
+    try {
+      const lines = decodeLineProtocolStream(bodyStream(request, ctx.maxBodyBytes), {
+        precision,
+        defaultTime: instantFromNanos(ctx.clock.nowNanos()),
+        cache: lineProtocolCache(ctx, db),
+        maxLineBytes: settings.maxLineBytes,
+      });
+      summary = await commitBatches(lines, (points) => writePoints(ctx, db, rp, points), settings);
+    } finally {
+      release();
+    }
+    const conflicting = summary.rejected - summary.unparsable;
+    countWrite(ctx, summary.accepted, summary.unparsable, conflicting);
+    if (summary.rejected === 0) return new Response(null, { status: 204 });
+    const reasons = summary.errors.map((e) =>
+      e.text !== undefined
+        ? `unable to parse '${e.text}': ${e.reason} (line ${e.line}, column ${e.column})`
+        : e.reason
+    );
+    if (summary.rejected > summary.errors.length) {
+      reasons.push(`(${summary.rejected - summary.errors.length} more errors not listed)`);
+    }
+    if (summary.accepted === 0 && conflicting === 0) {
+      return json({ error: reasons.join("\n") }, 400);
+    }
     return json(
-      { error: `partial write: ${reasons.join("\n")} dropped=${outcome.rejected.length}` },
+      { error: `partial write: ${reasons.join("\n")} dropped=${conflicting}` },
       400,
     );
   } catch (error) {

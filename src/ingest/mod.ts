@@ -5,9 +5,21 @@
  * - {@linkcode parseLineProtocol}, {@linkcode LineProtocolDecoder}: InfluxDB 1.x line protocol.
  * - {@linkcode formatLineProtocol}: points back to line protocol.
  * - {@linkcode decodeJsonPoints}, {@linkcode pointFromJsonObject}: the native JSON API.
+ * - {@linkcode NdjsonDecoder}, {@linkcode decodeNdjsonStream}: NDJSON, one record per line.
+ * - {@linkcode decodeLineProtocolStream}: line protocol from a byte stream.
+ * - {@linkcode decodeCsvStream}: CSV with a header row.
+ * - {@linkcode decodeProtobufWrite}: `epochnexus.ingest.v1.WriteRequest` bytes.
+ * - {@linkcode commitBatches}: decoded batches written with backpressure.
+ * - {@linkcode WriteAdmission}: bounds on concurrent writes and their bytes.
  *
  * @module
  */
 export * from "./line_protocol.ts";
 export * from "./line_protocol_format.ts";
 export * from "./json_points.ts";
+export * from "./batches.ts";
+export * from "./ndjson.ts";
+export * from "./line_protocol_stream.ts";
+export * from "./csv_points.ts";
+export * from "./admission.ts";
+export * from "./protobuf_points.ts";

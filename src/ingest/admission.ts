@@ -1,0 +1,90 @@
+/**
+ * Admission control for writes: a bound on concurrent write requests and on the bytes they
+ * may hold in memory. There is no queue: a request beyond either bound is refused at once with
+ * an {@linkcode OverloadError} (HTTP 429 with `Retry-After`), so overload never turns into an
+ * unbounded queue or an out-of-memory; clients retry (the client writer does, with backoff).
+ * @module
+ */
+import { OverloadError } from "../core/mod.ts";
+
+/** Options of {@linkcode WriteAdmission}. */
+export interface AdmissionOptions {
+  /** Write requests served at once. @default {64} */
+  maxConcurrent?: number;
+  /** Bytes all admitted requests may hold at once. @default {268435456} */
+  maxQueuedBytes?: number;
+  /** What `Retry-After` says. @default {1} */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * Counts admitted writes and their reserved bytes.
+ *
+ * @example
+ * ```ts
+ * const admission = new WriteAdmission({ maxConcurrent: 2 });
+ * const release = admission.admit(1000); // throws OverloadError when full
+ * try { await write(); } finally { release(); }
+ * ```
+ */
+export class WriteAdmission {
+  readonly maxConcurrent: number;
+  readonly maxQueuedBytes: number;
+  readonly retryAfterSeconds: number;
+  #active = 0;
+  #bytes = 0;
+
+  constructor(options: AdmissionOptions = {}) {
+    this.maxConcurrent = options.maxConcurrent ?? 64;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  }
+
+  /** Requests admitted and not released. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Bytes reserved by admitted requests. */
+  get reservedBytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Admits a request that will hold up to `bytes` in memory; returns its release function
+   * (idempotent). A single request larger than the whole budget is admitted when nothing
+   * else runs, so a lone large write is never refused forever.
+   * @throws {OverloadError} when the concurrency or byte bound would be exceeded.
+   */
+  admit(bytes: number): () => void {
+    if (this.#active >= this.maxConcurrent) {
+      throw new OverloadError(
+        `too many concurrent writes (${this.#active}, the limit is ${this.maxConcurrent}): ` +
+          `retry after ${this.retryAfterSeconds}s`,
+        {
+          retryAfterSeconds: this.retryAfterSeconds,
+          details: { limit: this.maxConcurrent, active: this.#active },
+        },
+      );
+    }
+    if (this.#active > 0 && this.#bytes + bytes > this.maxQueuedBytes) {
+      throw new OverloadError(
+        `too many bytes in flight (${this.#bytes} + ${bytes}, the limit is ` +
+          `${this.maxQueuedBytes}): retry after ${this.retryAfterSeconds}s`,
+        {
+          retryAfterSeconds: this.retryAfterSeconds,
+          details: { limit: this.maxQueuedBytes, queued: this.#bytes },
+        },
+      );
+    }
+    this.#active++;
+    this.#bytes += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#active--;
+      this.#bytes -= bytes;
+    };
+  }
+}

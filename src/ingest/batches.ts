@@ -1,0 +1,156 @@
+/**
+ * Decoded batches and the loop that commits them with backpressure. Every streaming decoder
+ * (NDJSON, line protocol, CSV) yields {@linkcode DecodedBatch}es; {@linkcode commitBatches}
+ * groups them into writes of a bounded size and keeps at most one write in flight, so the body
+ * is read no faster than writes commit and memory stays bounded whatever the body size:
+ * at most one write in flight plus one batch being filled, plus the decoder's chunk.
+ *
+ * No IO of its own: the caller passes the function that writes a batch.
+ * @module
+ */
+import type { Point } from "../core/mod.ts";
+
+/** One record that could not be decoded or written. */
+export interface IngestIssue {
+  /** 1-based line of the body (line-oriented formats: NDJSON, line protocol). */
+  line?: number;
+  /** 1-based record number (CSV data rows, protobuf points). */
+  record?: number;
+  /** 1-based byte column (line protocol) or column name (CSV). */
+  column?: number | string;
+  /** The field or key at fault, when there is one. */
+  field?: string;
+  /** What is wrong, naming the value seen. */
+  reason: string;
+  /** The offending text, cut short (line protocol). */
+  text?: string;
+}
+
+/** What a decoder yields for a piece of a body. */
+export interface DecodedBatch {
+  points: Point[];
+  /** Records of this piece that failed to decode. */
+  errors: IngestIssue[];
+  /**
+   * Where each point came from (`{line}` or `{record}`), parallel to `points`, so that a
+   * point rejected by the write is reported at its source. Absent: reported by point index.
+   */
+  origins?: IngestIssue["line"][];
+  /** Which kind of number `origins` holds. @default {"line"} */
+  originKind?: "line" | "record";
+  /** Body bytes this piece decoded (for the in-flight byte budget). */
+  bytes: number;
+}
+
+/** What a write of one batch did (the storage engine's answer). */
+export interface BatchOutcome {
+  accepted: number;
+  /** Points refused, by their index in the written batch. */
+  rejected: { index: number; reason: string }[];
+}
+
+/** Options of {@linkcode commitBatches}. */
+export interface CommitOptions {
+  /** Points per write. @default {5000} */
+  batchPoints?: number;
+  /** Decoded body bytes per write: a batch is written once it holds this much. @default {4 MiB} */
+  batchBytes?: number;
+  /** At most this many issues are kept for the answer (all are counted). @default {100} */
+  maxListedErrors?: number;
+}
+
+/** The result of a streamed ingest. */
+export interface IngestSummary {
+  accepted: number;
+  /** Records that failed to decode plus points the write refused. */
+  rejected: number;
+  /** Of `rejected`, those that failed to decode. */
+  unparsable: number;
+  /** The first `maxListedErrors` issues, in body order per kind. */
+  errors: IngestIssue[];
+  /** Body bytes decoded. */
+  bytes: number;
+}
+
+/**
+ * Pulls batches from `source` and writes them through `write` in groups of at most
+ * `batchPoints` points (or `batchBytes` body bytes), one write in flight at a time: the next
+ * group fills while the previous one commits, and `source` is not pulled again until that
+ * commit is done. If `write` throws, the source is closed and the error propagates (the points
+ * of earlier writes stay written).
+ *
+ * @example
+ * ```ts
+ * const summary = await commitBatches(decodeNdjson(body.getReader(), options), (points) =>
+ *   engine.write("db", undefined, points)
+ * );
+ * ```
+ */
+export async function commitBatches(
+  source: AsyncIterable<DecodedBatch>,
+  write: (points: Point[]) => Promise<BatchOutcome>,
+  options: CommitOptions = {},
+): Promise<IngestSummary> {
+  const batchPoints = options.batchPoints ?? 5000;
+  const batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
+  const maxListed = options.maxListedErrors ?? 100;
+  if (!(batchPoints >= 1) || !(batchBytes >= 1)) {
+    throw new Error(`BUG: commitBatches needs positive sizes, got ${batchPoints}/${batchBytes}`);
+  }
+  const summary: IngestSummary = { accepted: 0, rejected: 0, unparsable: 0, errors: [], bytes: 0 };
+  let points: Point[] = [];
+  let origins: (number | undefined)[] = [];
+  let kind: "line" | "record" = "line";
+  let pendingBytes = 0;
+  let written = 0; // points handed to write so far (the index base of point-indexed issues)
+  let inFlight: Promise<void> | undefined;
+
+  const note = (issue: IngestIssue) => {
+    summary.rejected++;
+    if (summary.errors.length < maxListed) summary.errors.push(issue);
+  };
+  const flush = async () => {
+    if (inFlight) await inFlight;
+    inFlight = undefined;
+    if (points.length === 0) return;
+    const batch = points, batchOrigins = origins, base = written, batchKind = kind;
+    written += batch.length;
+    points = [];
+    origins = [];
+    pendingBytes = 0;
+    inFlight = write(batch).then((outcome) => {
+      summary.accepted += outcome.accepted;
+      for (const r of outcome.rejected) {
+        const at = batchOrigins[r.index];
+        if (at === undefined) note({ record: base + r.index + 1, reason: r.reason });
+        else note({ [batchKind]: at, reason: r.reason });
+      }
+    });
+  };
+
+  try {
+    for await (const batch of source) {
+      summary.bytes += batch.bytes;
+      pendingBytes += batch.bytes;
+      for (const e of batch.errors) {
+        summary.unparsable++;
+        note(e);
+      }
+      if (batch.points.length > 0) {
+        if (batch.originKind) kind = batch.originKind;
+        for (let i = 0; i < batch.points.length; i++) {
+          points.push(batch.points[i]);
+          origins.push(batch.origins?.[i]);
+        }
+      }
+      if (points.length >= batchPoints || pendingBytes >= batchBytes) await flush();
+    }
+    await flush();
+    if (inFlight) await inFlight;
+  } catch (error) {
+    // Let a write already started settle before reporting, so callers see a quiet engine.
+    if (inFlight) await inFlight.catch(() => {});
+    throw error;
+  }
+  return summary;
+}

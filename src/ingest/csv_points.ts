@@ -1,0 +1,349 @@
+/**
+ * CSV ingest (`text/csv`), parsed by the maintained `csv-parse` package (RFC 4180: quoted
+ * values with embedded commas, quotes and newlines; a byte-order mark; `\r\n` or `\n`).
+ *
+ * ```csv
+ * time,measurement,host,region,usage,count,up
+ * 2023-03-15T13:20:00Z,cpu,a,us-east,0.5,3,true
+ * 1678886401,cpu,b,us-west,0.25,4,false
+ * ```
+ *
+ * - The first row is the header: column names.
+ * - Time: the column named `timeColumn` (`time` by default): RFC3339, or an epoch number in
+ *   `precision` (`auto` by default: by magnitude, as the JSON API). No such column, or an
+ *   empty cell: the caller's `defaultTime`.
+ * - Measurement: the column named `measurementColumn` (`measurement` by default) when the header
+ *   has it, else the `measurement` option; one of the two is required.
+ * - Tags: the columns named in `tags`; an empty cell means no tag.
+ * - Every other column is a field. Its type is `types[column]` when declared (`float`,
+ *   `integer`, `unsigned`, `boolean`, `string`), else inferred from the first `inferRows` data
+ *   rows: all integers → integer; all numbers → float; all `true`/`false` → boolean; else
+ *   string. An empty cell means the field is absent from that row. A later value that does not
+ *   fit its column's type rejects its row (record number, column, value seen).
+ * - Errors: a bad row is reported with its 1-based record number (data rows, the header not
+ *   counted), the column and the reason, and the other rows are kept. Broken CSV syntax (an
+ *   unclosed quote) stops decoding with a {@linkcode ParseError} naming the line.
+ * @module
+ */
+import { parse as csvParse } from "csv-parse/stream";
+import { ParseError, type Point, ValidationError } from "../core/mod.ts";
+import type { DecodedBatch, IngestIssue } from "./batches.ts";
+import { type JsonPrecision, JsonRecordError, pointFromJsonObject } from "./json_points.ts";
+import type { Instant } from "../core/mod.ts";
+
+/** A CSV column's field type. */
+export type CsvFieldType = "float" | "integer" | "unsigned" | "boolean" | "string";
+
+const TYPES: readonly CsvFieldType[] = ["float", "integer", "unsigned", "boolean", "string"];
+
+/** Options of {@linkcode decodeCsvStream}. */
+export interface CsvOptions {
+  /** Time of rows without a time. */
+  defaultTime: Instant;
+  /** Unit of epoch times. @default {"auto"} */
+  precision?: JsonPrecision;
+  /** Name of the time column. @default {"time"} */
+  timeColumn?: string;
+  /** Name of the measurement column. @default {"measurement"} */
+  measurementColumn?: string;
+  /** Measurement of every row when the header has no measurement column. */
+  measurement?: string;
+  /** Columns that are tags. */
+  tags?: readonly string[];
+  /** Declared field types by column. */
+  types?: Readonly<Record<string, CsvFieldType>>;
+  /** Data rows read before field types are fixed. @default {1000} */
+  inferRows?: number;
+  /** Rows per yielded batch. @default {1000} */
+  batchRows?: number;
+}
+
+/** Parses `usage:float,count:integer` into declared types. @throws {ValidationError} */
+export function parseCsvTypes(text: string): Record<string, CsvFieldType> {
+  const out: Record<string, CsvFieldType> = {};
+  for (const part of text.split(",")) {
+    if (part.trim() === "") continue;
+    const colon = part.lastIndexOf(":");
+    const name = part.slice(0, colon).trim();
+    const type = part.slice(colon + 1).trim() as CsvFieldType;
+    if (colon <= 0 || !TYPES.includes(type)) {
+      throw new ValidationError(
+        `invalid types entry ${JSON.stringify(part)}: expected column:type with type one of ` +
+          TYPES.join(", "),
+      );
+    }
+    out[name] = type;
+  }
+  return out;
+}
+
+type Role = { kind: "time" | "measurement" | "tag" | "skip" } | {
+  kind: "field";
+  type?: CsvFieldType;
+};
+
+const INTEGER = /^[+-]?\d+$/;
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const BOOLEAN = /^(true|false|TRUE|FALSE|True|False)$/;
+
+/** The narrowest type holding every value seen. */
+function inferType(values: string[]): CsvFieldType {
+  let integer = true, float = true, boolean = true;
+  for (const v of values) {
+    if (integer && !INTEGER.test(v)) integer = false;
+    if (float && !FLOAT.test(v)) float = false;
+    if (boolean && !BOOLEAN.test(v)) boolean = false;
+    if (!integer && !float && !boolean) return "string";
+  }
+  if (values.length === 0) return "string";
+  return integer ? "integer" : float ? "float" : boolean ? "boolean" : "string";
+}
+
+/** The JSON-API form of a cell, or a reason it does not fit. */
+function fieldValue(cell: string, type: CsvFieldType): unknown {
+  switch (type) {
+    case "string":
+      return cell;
+    case "float": {
+      const v = cell.trim();
+      if (!FLOAT.test(v)) return undefined;
+      return Number(v);
+    }
+    case "integer": {
+      const v = cell.trim();
+      return INTEGER.test(v) ? { integer: v.replace(/^\+/, "") } : undefined;
+    }
+    case "unsigned": {
+      const v = cell.trim();
+      return /^\+?\d+$/.test(v) ? { unsigned: v.replace(/^\+/, "") } : undefined;
+    }
+    case "boolean": {
+      const v = cell.trim();
+      return BOOLEAN.test(v) ? v.toLowerCase() === "true" : undefined;
+    }
+  }
+}
+
+interface CsvRow {
+  record: string[];
+  info: { lines: number; bytes: number };
+}
+
+/**
+ * Decodes a CSV byte stream into batches of points. Reads only as fast as the consumer pulls.
+ *
+ * @throws {ValidationError} when the header lacks what the options name (a tag column, a
+ *   measurement), or holds a column twice.
+ * @throws {ParseError} for broken CSV syntax, with its line.
+ */
+export async function* decodeCsvStream(
+  stream: ReadableStream<Uint8Array>,
+  options: CsvOptions,
+): AsyncGenerator<DecodedBatch> {
+  const rows = stream.pipeThrough(
+    csvParse({
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      record_delimiter: ["\r\n", "\n", "\r"],
+    }) as TransformStream<Uint8Array, CsvRow>,
+  );
+  const reader = rows.getReader();
+  const batchRows = options.batchRows ?? 1000;
+  const inferRows = options.inferRows ?? 1000;
+  let header: string[] | undefined;
+  let roles: Role[] = [];
+  let lastBytes = 0;
+  let record = 0;
+  let lookahead: CsvRow[] | undefined = [];
+  let batch: DecodedBatch = newBatch();
+  let done = false;
+  try {
+    while (true) {
+      let next: ReadableStreamReadResult<CsvRow>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw csvError(error);
+      }
+      if (next.done) break;
+      const row = next.value;
+      if (header === undefined) {
+        header = row.record;
+        roles = columnRoles(header, options);
+        continue;
+      }
+      if (lookahead !== undefined) {
+        lookahead.push(row);
+        if (lookahead.length < inferRows) continue;
+        inferColumns(roles, lookahead);
+        for (const r of lookahead) decodeRow(r, ++record);
+        lookahead = undefined;
+        if (batch.points.length + batch.errors.length >= batchRows) yield take();
+        continue;
+      }
+      decodeRow(row, ++record);
+      if (batch.points.length + batch.errors.length >= batchRows) yield take();
+    }
+    if (header === undefined) {
+      throw new ValidationError("CSV body is empty: expected a header row");
+    }
+    if (lookahead !== undefined) {
+      inferColumns(roles, lookahead);
+      for (const r of lookahead) decodeRow(r, ++record);
+    }
+    done = true;
+    yield take();
+  } finally {
+    if (!done) reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+
+  function take(): DecodedBatch {
+    const out = batch;
+    batch = newBatch();
+    return out;
+  }
+
+  function decodeRow(row: CsvRow, n: number): void {
+    batch.bytes += row.info.bytes - lastBytes;
+    lastBytes = row.info.bytes;
+    const issue = (reason: string, column?: string): IngestIssue =>
+      column === undefined ? { record: n, reason } : { record: n, column, reason };
+    const cells = row.record;
+    if (cells.length !== header!.length) {
+      batch.errors.push(
+        issue(`expected ${header!.length} columns (as the header), got ${cells.length}`),
+      );
+      return;
+    }
+    let measurement = options.measurement;
+    let timestamp: string | undefined;
+    const tags: Record<string, string> = {};
+    const fields: Record<string, unknown> = {};
+    let fieldCount = 0;
+    for (let c = 0; c < cells.length; c++) {
+      const cell = cells[c];
+      const role = roles[c];
+      switch (role.kind) {
+        case "time":
+          if (cell.trim() !== "") timestamp = cell.trim();
+          break;
+        case "measurement":
+          measurement = cell;
+          break;
+        case "tag":
+          if (cell !== "") tags[header![c]] = cell;
+          break;
+        case "field": {
+          if (cell === "") break;
+          const value = fieldValue(cell, role.type!);
+          if (value === undefined) {
+            batch.errors.push(
+              issue(
+                `column ${JSON.stringify(header![c])}: ${
+                  JSON.stringify(cell)
+                } is not a valid ${role.type}`,
+                header![c],
+              ),
+            );
+            return;
+          }
+          fields[header![c]] = value;
+          fieldCount++;
+          break;
+        }
+      }
+    }
+    if (fieldCount === 0) {
+      batch.errors.push(issue("no field values in this row"));
+      return;
+    }
+    try {
+      const point: Point = pointFromJsonObject(
+        { measurement, tags, fields, timestamp },
+        n,
+        { precision: options.precision, defaultTime: options.defaultTime },
+      );
+      batch.points.push(point);
+      batch.origins!.push(n);
+    } catch (e) {
+      if (!(e instanceof JsonRecordError)) throw e;
+      const column = e.field === "timestamp"
+        ? (options.timeColumn ?? "time")
+        : e.field === "measurement"
+        ? (options.measurementColumn ?? "measurement")
+        : e.field?.replace(/^(fields|tags)\./, "");
+      batch.errors.push(issue(e.reason, column));
+    }
+  }
+}
+
+function newBatch(): DecodedBatch {
+  return { points: [], errors: [], origins: [], originKind: "record", bytes: 0 };
+}
+
+function columnRoles(header: string[], options: CsvOptions): Role[] {
+  const timeColumn = options.timeColumn ?? "time";
+  const measurementColumn = options.measurementColumn ?? "measurement";
+  const tags = new Set(options.tags ?? []);
+  const seen = new Set<string>();
+  const roles = header.map((name): Role => {
+    if (seen.has(name)) {
+      throw new ValidationError(`CSV header: column ${JSON.stringify(name)} appears twice`);
+    }
+    seen.add(name);
+    if (name === timeColumn) return { kind: "time" };
+    if (name === measurementColumn) return { kind: "measurement" };
+    if (tags.has(name)) return { kind: "tag" };
+    if (name === "") return { kind: "skip" };
+    return { kind: "field", type: options.types?.[name] };
+  });
+  for (const t of tags) {
+    if (!seen.has(t)) {
+      throw new ValidationError(
+        `tag column ${JSON.stringify(t)} is not in the CSV header (${header.join(",")})`,
+      );
+    }
+  }
+  for (const name of Object.keys(options.types ?? {})) {
+    if (!seen.has(name)) {
+      throw new ValidationError(
+        `typed column ${JSON.stringify(name)} is not in the CSV header (${header.join(",")})`,
+      );
+    }
+  }
+  if (!seen.has(measurementColumn) && !options.measurement) {
+    throw new ValidationError(
+      `no measurement: the CSV header has no ${
+        JSON.stringify(measurementColumn)
+      } column and no measurement parameter was given`,
+    );
+  }
+  return roles;
+}
+
+function inferColumns(roles: Role[], rows: CsvRow[]): void {
+  for (let c = 0; c < roles.length; c++) {
+    const role = roles[c];
+    if (role.kind !== "field" || role.type !== undefined) continue;
+    const values: string[] = [];
+    for (const r of rows) {
+      const v = r.record[c];
+      if (v !== undefined && v !== "") values.push(v.trim());
+    }
+    role.type = inferType(values);
+  }
+}
+
+function csvError(error: unknown): Error {
+  const e = error as { code?: string; message?: string; lines?: number };
+  if (typeof e?.code === "string" && e.code.startsWith("CSV_")) {
+    return new ParseError(`malformed CSV at line ${e.lines}: ${e.message} (${e.code})`, {
+      line: e.lines,
+      cause: error,
+    });
+  }
+  return error as Error;
+}

@@ -1,0 +1,224 @@
+/**
+ * NDJSON (`application/x-ndjson`): one native JSON record per line, in the format of
+ * `json_points.ts` (`{"measurement": "cpu", "tags": {...}, "fields": {...}, "timestamp": ...}`).
+ * Blank lines are skipped; `\r\n` line ends and a leading byte-order mark are accepted.
+ *
+ * {@linkcode NdjsonDecoder} takes the body in chunks of any size and decodes each complete
+ * line; a bad line is reported with its 1-based line number and the others are kept. A line
+ * longer than `maxLineBytes` is reported and skipped without being held in memory, so memory
+ * stays bounded by the chunk size plus one line whatever the body size.
+ * @module
+ */
+import { ParseError, type Point } from "../core/mod.ts";
+import type { DecodedBatch, IngestIssue } from "./batches.ts";
+import {
+  type JsonPointsOptions,
+  JsonRecordError,
+  parseJson,
+  pointFromJsonObject,
+} from "./json_points.ts";
+
+/** Options of {@linkcode NdjsonDecoder}. */
+export interface NdjsonOptions extends JsonPointsOptions {
+  /** Longest line accepted, in bytes; longer lines are rejected. @default {1048576} */
+  maxLineBytes?: number;
+}
+
+const NL = 10;
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: false });
+
+/**
+ * Decodes NDJSON pushed in chunks.
+ *
+ * @example
+ * ```ts
+ * const decoder = new NdjsonDecoder({ defaultTime: { ms: 0, subMs: 0 } });
+ * const enc = new TextEncoder();
+ * decoder.push(enc.encode('{"measurement":"m","value":1}\n{"measurement":')); // 1 point
+ * decoder.push(enc.encode('"m","value":2}\n')); // 1 point, from line 2
+ * decoder.finish(); // nothing left
+ * ```
+ */
+export class NdjsonDecoder {
+  readonly #options: NdjsonOptions;
+  readonly #maxLine: number;
+  /** Bytes of the unfinished last line. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  /** Line number of the next line to complete (1-based). */
+  #line = 1;
+  /** Dropping the rest of an overlong line. */
+  #skipping = false;
+  #started = false;
+
+  constructor(options: NdjsonOptions) {
+    this.#options = options;
+    this.#maxLine = options.maxLineBytes ?? 1024 * 1024;
+  }
+
+  /** Bytes held for an unfinished line. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Decodes the lines completed by `chunk`. */
+  push(chunk: Uint8Array): DecodedBatch {
+    const out = emptyBatch(chunk.length);
+    let start = 0;
+    if (!this.#started && chunk.length > 0) {
+      this.#started = true;
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
+    }
+    if (this.#skipping) {
+      const nl = chunk.indexOf(NL, start);
+      if (nl < 0) return out;
+      this.#skipping = false;
+      this.#line++;
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(NL);
+    if (last < start) {
+      this.#hold(chunk.subarray(start), out);
+      return out;
+    }
+    let bytes = chunk.subarray(start, last);
+    if (this.#pendingBytes > 0) {
+      const joined = new Uint8Array(this.#pendingBytes + bytes.length);
+      let at = 0;
+      for (const p of this.#pending) {
+        joined.set(p, at);
+        at += p.length;
+      }
+      joined.set(bytes, at);
+      bytes = joined;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    }
+    this.#decodeLines(bytes, out);
+    this.#hold(chunk.subarray(last + 1), out);
+    return out;
+  }
+
+  /** Decodes the last line if it has no newline. */
+  finish(): DecodedBatch {
+    const out = emptyBatch(0);
+    if (this.#skipping || this.#pendingBytes === 0) return out;
+    const joined = new Uint8Array(this.#pendingBytes);
+    let at = 0;
+    for (const p of this.#pending) {
+      joined.set(p, at);
+      at += p.length;
+    }
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#decodeLines(joined, out);
+    return out;
+  }
+
+  #hold(tail: Uint8Array, out: DecodedBatch): void {
+    if (tail.length === 0) return;
+    if (this.#pendingBytes + tail.length > this.#maxLine) {
+      out.errors.push({
+        line: this.#line,
+        reason: `line longer than ${this.#maxLine} bytes (the limit): skipped`,
+      });
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      this.#skipping = true;
+      return;
+    }
+    // Copy: the caller may reuse its chunk buffer.
+    this.#pending.push(tail.slice());
+    this.#pendingBytes += tail.length;
+  }
+
+  /** Decodes complete lines (`bytes` holds whole lines separated by `\n`, no final one). */
+  #decodeLines(bytes: Uint8Array, out: DecodedBatch): void {
+    const text = utf8.decode(bytes);
+    let from = 0;
+    while (from <= text.length) {
+      let to = text.indexOf("\n", from);
+      if (to < 0) to = text.length;
+      const lineNo = this.#line++;
+      const length = to - from;
+      if (length > this.#maxLine) {
+        out.errors.push({
+          line: lineNo,
+          reason: `line longer than ${this.#maxLine} bytes (the limit): skipped`,
+        });
+      } else if (length > 0) {
+        this.#decodeLine(text.slice(from, to), lineNo, out);
+      }
+      from = to + 1;
+    }
+  }
+
+  #decodeLine(line: string, lineNo: number, out: DecodedBatch): void {
+    let value: unknown;
+    try {
+      // Blank lines (spaces, a lone \r) are skipped.
+      const c = line.charCodeAt(0);
+      if ((c === 32 || c === 13 || c === 9) && line.trim() === "") return;
+      value = parseJson(line);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      out.errors.push({
+        line: lineNo,
+        column: e.column,
+        reason: e.message.replace(/ at line \d+, column \d+/, ` at column ${e.column}`),
+      });
+      return;
+    }
+    try {
+      const point: Point = pointFromJsonObject(value, lineNo, this.#options);
+      out.points.push(point);
+      out.origins!.push(lineNo);
+    } catch (e) {
+      if (!(e instanceof JsonRecordError)) throw e;
+      const issue: IngestIssue = { line: lineNo, reason: e.reason };
+      if (e.field !== undefined) issue.field = e.field;
+      out.errors.push(issue);
+    }
+  }
+}
+
+function emptyBatch(bytes: number): DecodedBatch {
+  return { points: [], errors: [], origins: [], originKind: "line", bytes };
+}
+
+/**
+ * Decodes an NDJSON byte stream, yielding one batch per chunk read. The stream is read only
+ * as fast as the consumer pulls (backpressure).
+ */
+export async function* decodeNdjsonStream(
+  stream: ReadableStream<Uint8Array>,
+  options: NdjsonOptions,
+): AsyncGenerator<DecodedBatch> {
+  const decoder = new NdjsonDecoder(options);
+  yield* pullChunks(stream, (chunk) => decoder.push(chunk), () => decoder.finish());
+}
+
+/**
+ * Reads `stream` chunk by chunk, only when the consumer pulls, turning each chunk into a
+ * batch; cancels the stream when the consumer stops early.
+ */
+export async function* pullChunks(
+  stream: ReadableStream<Uint8Array>,
+  push: (chunk: Uint8Array) => DecodedBatch,
+  finish: () => DecodedBatch,
+): AsyncGenerator<DecodedBatch> {
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    while (true) {
+      const next = await reader.read();
+      if (next.done) break;
+      yield push(next.value);
+    }
+    done = true;
+    yield finish();
+  } finally {
+    if (!done) reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

@@ -10,7 +10,7 @@ import type { Instant } from "../core/time.ts";
 import { instantFromNanos } from "../core/time.ts";
 import type { Expr } from "./ast.ts";
 import { evalExpr } from "./eval.ts";
-import type { Sequence } from "./functions/mod.ts";
+import type { Reduced, Sequence } from "./functions/mod.ts";
 import { type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import type { ResultSeries, Value } from "./result.ts";
 import { gridOf, type GroupPartial, type ShardPartial, sortRows } from "./shard_exec.ts";
@@ -126,38 +126,84 @@ function aggregateRows(
     if (name.startsWith(SLOT_PREFIX)) return slotValues[Number(name.slice(1))];
     return null;
   };
-  const emit = (states: unknown[] | undefined, time: Instant) => {
+  // Functions whose bucket values depend on their neighbours (integral), computed per group.
+  const seriesValues = plan.slots.map((slot, s) => {
+    if (slot.fn.resultSeries === undefined) return undefined;
+    const buckets = [...g.buckets.keys()].sort((a, b) => a - b).map((idx) => {
+      const start = grid.start(idx);
+      const end = grid.start(idx + 1);
+      return {
+        idx,
+        state: g.buckets.get(idx)![s],
+        startMs: start.ms + start.subMs / 1e6,
+        endMs: end.ms + end.subMs / 1e6,
+      };
+    });
+    return slot.fn.resultSeries(buckets, slot.params);
+  });
+  const emit = (states: unknown[] | undefined, time: Instant, idx: number) => {
     let selTime: Instant | undefined;
+    let aux: Value[] | undefined;
     for (let s = 0; s < nSlots; s++) {
-      const r = states ? plan.slots[s].fn.result(states[s], plan.slots[s].params) : undefined;
+      const fn = plan.slots[s].fn;
+      let r: Reduced | undefined;
+      if (states && seriesValues[s] !== undefined) {
+        const v = seriesValues[s]!.get(idx);
+        r = v === undefined ? undefined : { value: v };
+      } else if (states) r = fn.result(states[s], plan.slots[s].params);
       slotHas[s] = r !== undefined;
       // count's 0 in empty buckets is InfluxDB's fill(null) of GROUP BY time only.
-      if (r === undefined) slotValues[s] = range ? plan.slots[s].fn.emptyValue : null;
+      if (r === undefined) slotValues[s] = range ? fn.emptyValue : null;
       else {
         slotValues[s] = r.value;
         if (r.ms !== undefined) selTime = { ms: r.ms, subMs: r.subMs ?? 0 };
+        if (s === 0) aux = r.aux;
       }
     }
+    aux ??= (states?.[0] as { aux?: Value[] } | undefined)?.aux;
     const cells = plan.columns.map((c) =>
-      c.aux !== undefined
-        ? ((states?.[0] as { aux?: Value[] } | undefined)?.aux?.[c.aux] ?? null)
-        : evalExpr(c.expr, lookup)
+      c.aux !== undefined ? (aux?.[c.aux] ?? null) : evalExpr(c.expr, lookup)
     );
     rows.times.push(plan.selectorTime && selTime ? selTime : time);
     rows.cells.push(cells);
     rows.empty.push(columnSlots.map((ss) => ss.length > 0 && ss.every((k) => !slotHas[k])));
   };
+  // distinct, top, bottom, sample: one row per point of the bucket.
+  const emitMulti = (states: unknown[] | undefined, time: Instant) => {
+    const m = plan.multi!;
+    const fn = plan.slots[m].fn;
+    const points = states ? fn.results!(states[m], plan.slots[m].params) : [];
+    if (points.length === 0) {
+      emit(undefined, time, -1);
+      return;
+    }
+    for (const r of points) {
+      slotValues[m] = r.value;
+      slotHas[m] = true;
+      const cells = plan.columns.map((c) =>
+        c.aux !== undefined ? (r.aux?.[c.aux] ?? null) : evalExpr(c.expr, lookup)
+      );
+      const own = fn.pointTimes && r.ms !== undefined;
+      rows.times.push(own ? { ms: r.ms!, subMs: r.subMs ?? 0 } : time);
+      rows.cells.push(cells);
+      rows.empty.push(columnSlots.map(() => false));
+    }
+  };
+  const emitOne = plan.multi !== undefined ? emitMulti : emit;
   if (range === undefined) {
     const states = g.buckets.get(0);
     if (states === undefined) return rows;
-    const t = plan.hasMin ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
-    emit(states, t);
+    const epoch = plan.slots.every((sl) => sl.fn.epochTime);
+    const t = plan.hasMin && !epoch ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
+    emitOne(states, t, 0);
     return rows;
   }
+  const noFill = plan.slots.length > 0 && plan.slots.every((sl) => sl.fn.noFill);
   for (let idx = range[0]; idx <= range[1]; idx++) {
     const states = g.buckets.get(idx);
     if (states === undefined && plan.fill.mode === "none") continue;
-    emit(states, grid.start(idx));
+    if (noFill && seriesValues.every((m) => m?.get(idx) === undefined)) continue;
+    emitOne(states, grid.start(idx), idx);
   }
   return rows;
 }
@@ -244,6 +290,7 @@ function slotsOf(e: Expr): number[] {
   const out: number[] = [];
   const walk = (x: Expr): void => {
     if (x.kind === "var" && x.name.startsWith(SLOT_PREFIX)) out.push(Number(x.name.slice(1)));
+    else if (x.kind === "call") x.args.forEach(walk);
     else if (x.kind === "binary") {
       walk(x.lhs);
       walk(x.rhs);

@@ -8,6 +8,7 @@
 import { RE2JS } from "re2js";
 import { ValidationError } from "../core/errors.ts";
 import type { BinaryOp, Expr } from "./ast.ts";
+import { lookupFunction } from "./functions/mod.ts";
 import type { Value } from "./result.ts";
 
 /** Looks a name up in the current row: a field value, a tag value, or undefined (absent). */
@@ -54,6 +55,11 @@ export function evalExpr(e: Expr, row: Lookup): Value {
       return e.value;
     case "binary":
       return evalBinary(e.op, e.lhs, e.rhs, row);
+    case "call": {
+      const fn = lookupFunction(e.name);
+      if (fn?.kind !== "math") return null;
+      return fn.apply(e.args.map((a) => evalExpr(a, row)));
+    }
     default:
       return null;
   }

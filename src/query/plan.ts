@@ -13,7 +13,12 @@ import type { FieldType } from "../core/point.ts";
 import type { Call, Expr, Field, Fill, SelectStatement, VarRef } from "./ast.ts";
 import { splitCondition } from "./condition.ts";
 import { compileRegex } from "./eval.ts";
-import { type AggregateFunction, lookupFunction, type TransformFunction } from "./functions/mod.ts";
+import {
+  type AggregateFunction,
+  countDistinct,
+  lookupFunction,
+  type TransformFunction,
+} from "./functions/mod.ts";
 
 /** What the planner needs to know about one measurement (union over shards). */
 export interface MeasurementSchema {
@@ -75,6 +80,11 @@ export interface SelectPlan {
   selectorTime: boolean;
   /** Fields and tags read at the selected point of the lone selector. */
   aux: { name: string; type?: string }[];
+  /**
+   * The slot of a function answering several points per bucket (distinct, top, bottom,
+   * sample), alone in its query: the coordinator emits one row per point.
+   */
+  multi?: number;
   descending: boolean;
   limit: number;
   offset: number;
@@ -141,7 +151,9 @@ export function planSelect(
     if (!containsVar(f.expr) && !containsCall(f.expr)) {
       throw new ValidationError("field must contain at least one variable");
     }
+    checkMathCalls(f.expr);
   }
+  checkSelectorRules(fields);
 
   const split = splitCondition(stmt.condition, nowNs);
   const conditionFields = new Set<string>();
@@ -182,6 +194,16 @@ export function planSelect(
     const vars = fields.filter((f) => f.expr.kind === "var");
     const lone = calls.length === 1 && calls.length + vars.length === fields.length &&
       isSelectorCall(calls[0].expr);
+    // top(f, tag..., N) and bottom(): the tag arguments are columns right after the call.
+    const topTags: { name: string; type?: string }[] = [];
+    for (const c of calls) {
+      const call = c.expr as Call;
+      if ((call.name === "top" || call.name === "bottom") && call.args.length > 2) {
+        for (const a of call.args.slice(1, -1)) {
+          if (a.kind === "var") topTags.push({ name: a.name, type: "tag" });
+        }
+      }
+    }
     for (const [i, f] of fields.entries()) {
       if (lone && f.expr.kind === "var") {
         plan.aux.push({ name: f.expr.name, type: f.expr.type });
@@ -189,7 +211,22 @@ export function planSelect(
         continue;
       }
       plan.columns.push(planAggregateColumn(names[i], f.expr, plan, isField));
+      if (f.expr.kind === "call" && topTags.length > 0) {
+        const taken = new Set([...names, ...plan.columns.map((c) => c.name)]);
+        for (const t of topTags) {
+          plan.aux.push(t);
+          let name = t.name;
+          for (let k = 1; taken.has(name) && name !== t.name; k++) name = `${t.name}_${k}`;
+          plan.columns.push({
+            name,
+            expr: { kind: "var", name: t.name },
+            aux: plan.aux.length - 1,
+          });
+        }
+      }
     }
+    const multi = plan.slots.findIndex((sl) => sl.fn.results !== undefined);
+    if (multi >= 0) plan.multi = multi;
     const alone = fields.length === 1 && calls.length === 1 && !plan.columns[0].transform;
     plan.selectorTime = !interval && plan.slots.length === 1 && plan.slots[0].fn.selector &&
       (alone || lone);
@@ -246,6 +283,7 @@ function expandFields(
         if (re && !re.test(k)) continue;
         const t = fieldTypes.get(k)!;
         if (fn?.kind === "aggregate" && fn.checkType(t) !== undefined) continue;
+        if (fn?.kind === "math" && t !== 1 && t !== 2 && t !== 3) continue;
         out.push({
           expr: {
             kind: "call",
@@ -323,7 +361,68 @@ function exprName(e: Expr): string {
 function isSelectorCall(e: Expr): boolean {
   if (e.kind !== "call") return false;
   const fn = lookupFunction(e.name);
-  return fn?.kind === "aggregate" && fn.selector && e.name !== "percentile";
+  return fn?.kind === "aggregate" && fn.selector;
+}
+
+/** Math functions take a fixed number of arguments (InfluxDB's arity error otherwise). */
+function checkMathCalls(e: Expr): void {
+  if (e.kind === "call") {
+    const fn = lookupFunction(e.name);
+    if (fn?.kind === "math" && e.args.length !== fn.arity) {
+      throw new ValidationError(
+        `invalid number of arguments for ${e.name}, expected ${fn.arity}, got ${e.args.length}`,
+      );
+    }
+    for (const a of e.args) checkMathCalls(a);
+  } else if (e.kind === "binary") {
+    checkMathCalls(e.lhs);
+    checkMathCalls(e.rhs);
+  } else if (e.kind === "paren") checkMathCalls(e.expr);
+}
+
+/** InfluxDB's rules for functions that answer several points or carry their point's fields. */
+function checkSelectorRules(fields: readonly Field[]): void {
+  const calls: Call[] = [];
+  const walk = (e: Expr, top: boolean): void => {
+    if (e.kind === "call") {
+      const fn = lookupFunction(e.name);
+      if (fn?.kind === "aggregate") calls.push(e);
+      else for (const a of e.args) walk(a, false);
+      if (fn?.kind === "aggregate" && !top && fn.results !== undefined && e.name !== "distinct") {
+        throw new ValidationError(
+          `selector function ${e.name}() cannot be combined with other functions`,
+        );
+      }
+    } else if (e.kind === "binary") {
+      walk(e.lhs, false);
+      walk(e.rhs, false);
+    } else if (e.kind === "paren") walk(e.expr, false);
+  };
+  for (const f of fields) walk(f.expr, true);
+  const others = fields.length - calls.length;
+  for (const c of calls) {
+    if (c.name === "distinct" && (calls.length > 1 || others > 0)) {
+      throw new ValidationError(
+        "aggregate function distinct() cannot be combined with other functions or fields",
+      );
+    }
+    if ((c.name === "top" || c.name === "bottom" || c.name === "sample") && calls.length > 1) {
+      throw new ValidationError(
+        `selector function ${c.name}() cannot be combined with other functions`,
+      );
+    }
+  }
+  const vars = fields.filter((f) => f.expr.kind === "var").length;
+  if (
+    vars > 0 && calls.length > 1 && calls.some((c) => lookupFunction(c.name)?.kind === "aggregate")
+  ) {
+    const allSelectors = calls.every((c) => isSelectorCall(c));
+    if (allSelectors) {
+      throw new ValidationError(
+        "mixing multiple selector functions with tags or fields is not supported",
+      );
+    }
+  }
 }
 
 function containsCall(e: Expr): boolean {
@@ -403,6 +502,13 @@ function compileAggregateExpr(
   switch (e.kind) {
     case "call": {
       const fn = lookupFunction(e.name)!;
+      if (fn.kind === "math") {
+        return {
+          kind: "call",
+          name: e.name,
+          args: e.args.map((a) => compileAggregateExpr(a, plan, isField)),
+        };
+      }
       if (fn.kind !== "aggregate") {
         throw new ValidationError(`${e.name}() may only be used as the outermost function`);
       }
@@ -411,7 +517,12 @@ function compileAggregateExpr(
       });
       const arg = e.args[0];
       if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {
-        throw new ValidationError("count(distinct()) is not supported yet");
+        const inner = arg.args[0];
+        if (arg.args.length !== 1 || inner?.kind !== "var") {
+          throw new ValidationError("distinct function requires at least one argument");
+        }
+        plan.slots.push({ fn: countDistinct, field: inner.name, params: undefined });
+        return slotRef(plan.slots.length - 1);
       }
       if (arg?.kind !== "var") throw new ValidationError(`expected field argument in ${e.name}()`);
       const type = plan.fieldTypes.get(arg.name);
@@ -458,8 +569,17 @@ function planRawColumn(
       return { name, expr: inner, transform: { fn, params } };
     }
   }
-  if (containsCall(expr)) {
+  if (containsNonMathCall(expr)) {
     throw new ValidationError("mixing aggregate and non-aggregate queries is not supported");
   }
   return { name, expr };
+}
+
+function containsNonMathCall(e: Expr): boolean {
+  if (e.kind === "call") {
+    return lookupFunction(e.name)?.kind !== "math" || e.args.some(containsNonMathCall);
+  }
+  if (e.kind === "binary") return containsNonMathCall(e.lhs) || containsNonMathCall(e.rhs);
+  if (e.kind === "paren") return containsNonMathCall(e.expr);
+  return false;
 }

@@ -13,6 +13,7 @@ import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
 import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
+import type { AddContext } from "./functions/mod.ts";
 
 /** A raw row: its time and one cell per planned column. */
 export interface RawRow {
@@ -221,6 +222,11 @@ async function aggregateSeries(
     ? await readColumns(plan, reader, series, plan.conditionFields)
     : new Map<string, FieldColumn>();
   let added = false;
+  const ctx: AddContext = { series };
+  const auxCtx = (col: FieldColumn): AddContext => ({
+    series,
+    aux: (i) => auxValues(plan, auxCols!, series, col.timesMs[i], col.timesSubMs[i]),
+  });
   for (let s = 0; s < plan.slots.length; s++) {
     const slot = plan.slots[s];
     let col = cols.get(slot.field);
@@ -242,7 +248,8 @@ async function aggregateSeries(
         states = plan.slots.map((sl) => sl.fn.init(sl.params));
         group.buckets.set(idx, states);
       }
-      if (auxCols === undefined) slot.fn.add(states[s], col, i, j);
+      if (auxCols === undefined) slot.fn.add(states[s], col, i, j, ctx);
+      else if (slot.fn.keepsAux) slot.fn.add(states[s], col, i, j, auxCtx(col));
       else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
       i = j;
     }
@@ -279,6 +286,13 @@ async function rawSeries(
   let added = false;
   const simple = plan.columns.map((c) => (c.expr.kind === "var" ? c.expr : undefined));
   const readsField = plan.columns.map((c) => columnReadsField(c.expr, isField));
+  // A computed column (sqrt(x), s + 1) makes a row when one of its fields has a point there,
+  // even when the result is null (a string argument), as InfluxDB.
+  const fieldsOf = plan.columns.map((c) => {
+    const names: string[] = [];
+    if (c.expr.kind !== "var") forEachVar(c.expr, (n, t) => isField(n, t) && names.push(n));
+    return names;
+  });
   for (;;) {
     let ms = Infinity, sub = Infinity;
     for (let k = 0; k < selected.length; k++) {
@@ -309,6 +323,7 @@ async function rawSeries(
         : evalExpr(plan.columns[c].expr, row);
       values[c] = val;
       if (val !== null && readsField[c]) anyField = true;
+      else if (!anyField) { for (const n of fieldsOf[c]) if (row(n) != null) anyField = true; }
     }
     if (!anyField) continue;
     group.rows.push({ ms, subMs: sub, key: series.key, values });
@@ -344,6 +359,37 @@ function addWithAux(
   ) return;
   const row = lookupAt(auxCols, new Map(), series, state.ms, state.subMs);
   state.aux = plan.aux.map((a) => row(a.name, a.type) ?? null);
+}
+
+/** The auxiliary values at one instant (binary search in each column). */
+function auxValues(
+  plan: SelectPlan,
+  cols: Map<string, FieldColumn>,
+  series: SeriesRef,
+  ms: number,
+  subMs: number,
+): Value[] {
+  return plan.aux.map((a) => {
+    if (a.type !== "tag") {
+      const col = cols.get(a.name);
+      if (col !== undefined) {
+        let lo = 0, hi = col.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          const t = col.timesMs[mid];
+          if (t < ms || (t === ms && col.timesSubMs[mid] < subMs)) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo < col.length && col.timesMs[lo] === ms && col.timesSubMs[lo] === subMs) {
+          return col.values[lo] as Value;
+        }
+        if (a.type === "field" || plan.fieldTypes.has(a.name)) return null;
+      }
+      if (a.type === "field") return null;
+    }
+    for (const t of series.tags) if (t.key === a.name) return t.value;
+    return null;
+  });
 }
 
 function forEachVar(e: Expr, fn: (name: string, type?: string) => void): void {

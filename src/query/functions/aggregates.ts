@@ -1,5 +1,6 @@
 /**
- * Aggregates: count, sum, mean, spread, stddev, median, mode. Each keeps a mergeable state so
+ * Aggregates: count, sum, mean, spread, stddev, median, mode, distinct, count(distinct),
+ * integral. Each keeps a mergeable state so
  * per-shard partials combine at the coordinator. Float columns are summed in tight loops over
  * their Float64Array.
  *
@@ -13,13 +14,14 @@
  *
  * @module
  */
+import { ValidationError } from "../../core/errors.ts";
 import { FieldType } from "../../core/point.ts";
 import type { Call } from "../ast.ts";
 import type { FieldColumn } from "../store.ts";
 import type { Value } from "../result.ts";
 import { addInt, intSumValue, isNumericType, mergeInt, numberAt, unsupported } from "./_numeric.ts";
 import type { IntSum } from "./_numeric.ts";
-import { type AggregateFunction, checkArity, register } from "./registry.ts";
+import { type AggregateFunction, checkArity, durationArg, register } from "./registry.ts";
 
 function noArgs(call: Call): undefined {
   checkArity(call, 1);
@@ -166,11 +168,16 @@ const spread: AggregateFunction<SpreadState, undefined> = {
 interface ValuesState {
   type: FieldType;
   values: (number | bigint)[];
+  /** The points' times in ms (mode breaks ties by time). */
+  times: number[];
 }
 function collect(s: ValuesState, col: FieldColumn, from: number, to: number): void {
   s.type = col.type;
   const v = col.values;
-  for (let k = from; k < to; k++) s.values.push(v[k] as number | bigint);
+  for (let k = from; k < to; k++) {
+    s.values.push(v[k] as number | bigint);
+    s.times.push(col.timesMs[k] + col.timesSubMs[k] / 1e6);
+  }
 }
 function valuesFunction(
   name: string,
@@ -183,12 +190,13 @@ function valuesFunction(
     emptyValue: null,
     parseArgs: noArgs,
     checkType: (t) => (isNumericType(t) ? undefined : unsupported(name, t)),
-    init: () => ({ type: FieldType.Float, values: [] }),
+    init: () => ({ type: FieldType.Float, values: [], times: [] }),
     add: collect,
     merge(into, other) {
       if (other.values.length === 0) return;
       into.type = other.type;
       for (const v of other.values) into.values.push(v);
+      for (const t of other.times) into.times.push(t);
     },
     result: (s) => (s.values.length === 0 ? undefined : { value: reduce(s) }),
   };
@@ -206,20 +214,30 @@ const median = valuesFunction("median", (s) => {
 });
 
 const mode = valuesFunction("mode", (s) => {
-  // The most frequent value; ties go to the smallest value, as InfluxDB.
-  const v = s.values.slice().sort(compareNumeric);
-  let best: number | bigint = v[0];
-  let bestN = 0;
-  for (let i = 0; i < v.length;) {
-    let j = i;
-    while (j < v.length && v[j] == v[i]) j++;
-    if (j - i > bestN) {
-      bestN = j - i;
-      best = v[i];
+  // FloatModeReducer.Emit, step by step: points sorted by value (then time); a run of equal
+  // values replaces the mode when it is more frequent, or as frequent and first seen earlier.
+  // A value seen once never replaces the first value (the reducer skips a run's first point).
+  const order = s.values.map((_, i) => i).sort((a, b) =>
+    compareNumeric(s.values[a], s.values[b]) || s.times[a] - s.times[b]
+  );
+  let mostFreq = 0, currFreq = 0;
+  let currMode = s.values[order[0]], mostMode = currMode;
+  let currTime = s.times[order[0]], mostTime = currTime;
+  for (const i of order) {
+    const v = s.values[i];
+    if (v != currMode) {
+      currFreq = 1;
+      currMode = v;
+      currTime = s.times[i];
+      continue;
     }
-    i = j;
+    currFreq++;
+    if (mostFreq > currFreq || (mostFreq === currFreq && currTime > mostTime)) continue;
+    mostFreq = currFreq;
+    mostMode = v;
+    mostTime = currTime;
   }
-  return best;
+  return mostMode;
 });
 
 const stddev = valuesFunction("stddev", (s) => {
@@ -237,3 +255,191 @@ const stddev = valuesFunction("stddev", (s) => {
 });
 
 register(count, sum, mean, spread, median, mode, stddev);
+
+/** Distinct values with the time each was first seen (and the order it was seen in). */
+interface DistinctState {
+  seen: Map<Value, { ms: number; subMs: number; seq: number }>;
+  seq: number;
+}
+function addDistinct(s: DistinctState, col: FieldColumn, from: number, to: number): void {
+  const v = col.values;
+  for (let k = from; k < to; k++) {
+    const x = v[k] as Value;
+    const cur = s.seen.get(x);
+    const ms = col.timesMs[k], subMs = col.timesSubMs[k];
+    if (cur === undefined) s.seen.set(x, { ms, subMs, seq: s.seq++ });
+    else if (ms < cur.ms || (ms === cur.ms && subMs < cur.subMs)) {
+      cur.ms = ms;
+      cur.subMs = subMs;
+    }
+  }
+}
+function mergeDistinct(into: DistinctState, other: DistinctState): void {
+  for (const [x, t] of other.seen) {
+    const cur = into.seen.get(x);
+    if (cur === undefined) into.seen.set(x, { ...t, seq: into.seq++ });
+    else if (t.ms < cur.ms || (t.ms === cur.ms && t.subMs < cur.subMs)) {
+      cur.ms = t.ms;
+      cur.subMs = t.subMs;
+    }
+  }
+}
+
+/**
+ * distinct(f): every distinct value of the bucket, in the order InfluxDB emits them (by the
+ * time each value was first seen; FloatDistinctReducer sorts its points by time).
+ */
+const distinct: AggregateFunction<DistinctState, undefined> = {
+  kind: "aggregate",
+  name: "distinct",
+  selector: false,
+  emptyValue: null,
+  parseArgs: noArgs,
+  checkType: () => undefined,
+  init: () => ({ seen: new Map(), seq: 0 }),
+  add: addDistinct,
+  merge: mergeDistinct,
+  result: (s) => (s.seen.size === 0 ? undefined : { value: s.seen.keys().next().value! }),
+  results(s) {
+    const entries = [...s.seen];
+    // By time, then by value (InfluxDB sorts the distinct points by time and value).
+    entries.sort((a, b) =>
+      a[1].ms - b[1].ms || a[1].subMs - b[1].subMs ||
+      (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : a[1].seq - b[1].seq)
+    );
+    return entries.map(([value]) => ({ value }));
+  },
+};
+
+/** count(distinct(f)): how many distinct values (registered under an internal name). */
+export const countDistinct: AggregateFunction<DistinctState, undefined> = {
+  kind: "aggregate",
+  name: "count_distinct",
+  selector: false,
+  emptyValue: 0,
+  parseArgs: () => undefined,
+  checkType: () => undefined,
+  init: () => ({ seen: new Map(), seq: 0 }),
+  add: addDistinct,
+  merge: mergeDistinct,
+  result: (s) => (s.seen.size === 0 ? undefined : { value: s.seen.size }),
+};
+
+/** Points of one bucket with their series key (equal times are ordered by series). */
+interface SeriesPoints {
+  ms: number[];
+  subMs: number[];
+  values: number[];
+  keys: string[];
+}
+
+function sortedPoints(s: SeriesPoints): number[] {
+  const order = Array.from({ length: s.ms.length }, (_, i) => i);
+  order.sort((a, b) =>
+    s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b] ||
+    (s.keys[a] < s.keys[b] ? -1 : s.keys[a] > s.keys[b] ? 1 : 0)
+  );
+  return order;
+}
+
+/**
+ * integral(f[, unit]): the area under the points by the trapezium rule, in `unit` (default 1s).
+ * With GROUP BY time InfluxDB's FloatIntegralReducer interpolates a value at each bucket's end
+ * from the next point, so a bucket's area depends on its neighbours: `resultSeries` replays that
+ * reducer over the group's points in time order.
+ */
+const integral: AggregateFunction<SeriesPoints, number> = {
+  kind: "aggregate",
+  name: "integral",
+  selector: false,
+  emptyValue: null,
+  parseArgs(call) {
+    checkArity(call, 1, 2);
+    const unit = durationArg(call, 1, 1e9);
+    if (unit <= 0) {
+      throw new ValidationError(`integral unit must be positive, got ${unit}`);
+    }
+    return unit;
+  },
+  checkType: (t) => (isNumericType(t) ? undefined : unsupported("integral", t)),
+  init: () => ({ ms: [], subMs: [], values: [], keys: [] }),
+  add(s, col, from, to, ctx) {
+    const key = ctx?.series.key ?? "";
+    for (let k = from; k < to; k++) {
+      s.ms.push(col.timesMs[k]);
+      s.subMs.push(col.timesSubMs[k]);
+      s.values.push(numberAt(col, k));
+      s.keys.push(key);
+    }
+  },
+  merge(into, other) {
+    for (let k = 0; k < other.ms.length; k++) {
+      into.ms.push(other.ms[k]);
+      into.subMs.push(other.subMs[k]);
+      into.values.push(other.values[k]);
+      into.keys.push(other.keys[k]);
+    }
+  },
+  result(s, unit) {
+    if (s.ms.length === 0) return undefined;
+    const out = integrate([{ idx: 0, state: s, startMs: -Infinity, endMs: Infinity }], unit);
+    const v = out.get(0);
+    return v === undefined ? { value: 0 } : { value: v };
+  },
+  resultSeries: (buckets, unit) => integrate(buckets, unit),
+  noFill: true,
+  epochTime: true,
+};
+
+/** InfluxDB's FloatIntegralReducer over the buckets' points in time order. */
+function integrate(
+  buckets: { idx: number; state: SeriesPoints; startMs: number; endMs: number }[],
+  unit: number,
+): Map<number, Value> {
+  const out = new Map<number, Value>();
+  const windowed = buckets.length > 1 || Number.isFinite(buckets[0]?.startMs);
+  let has = false;
+  let prevMs = 0, prevSub = 0, prevV = 0;
+  let win = buckets[0];
+  let sum = 0;
+  // Elapsed ns between two instants, exact for the distances of one query.
+  const ns = (ms1: number, sub1: number, ms2: number, sub2: number) =>
+    (ms2 - ms1) * 1e6 + (sub2 - sub1);
+  for (const b of buckets) {
+    const s = b.state;
+    for (const i of sortedPoints(s)) {
+      const ms = s.ms[i], sub = s.subMs[i], v = s.values[i];
+      if (!has) {
+        has = true;
+        prevMs = ms, prevSub = sub, prevV = v;
+        win = b;
+        continue;
+      }
+      if (prevMs === ms && prevSub === sub) {
+        prevV = v;
+        continue;
+      }
+      if (windowed && b.idx !== win.idx) {
+        // Interpolate the value at the window's end and close the window.
+        if (prevMs !== win.endMs || prevSub !== 0) {
+          const slope = (v - prevV) / ns(prevMs, prevSub, ms, sub);
+          const value = slope * ns(prevMs, prevSub, win.endMs, 0) + prevV;
+          sum += 0.5 * (value + prevV) * (ns(prevMs, prevSub, win.endMs, 0) / unit);
+          prevV = value;
+          prevMs = win.endMs;
+          prevSub = 0;
+        }
+        out.set(win.idx, sum);
+        win = b;
+        sum = 0;
+      }
+      sum += 0.5 * (v + prevV) * (ns(prevMs, prevSub, ms, sub) / unit);
+      prevMs = ms, prevSub = sub, prevV = v;
+    }
+  }
+  // The last window is kept unless its only point sits at its start (no area inside it).
+  if (has && !(windowed && prevMs === win.startMs && prevSub === 0)) out.set(win.idx, sum);
+  return out;
+}
+
+register(distinct, countDistinct, integral);

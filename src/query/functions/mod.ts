@@ -5,5 +5,7 @@
 import "./aggregates.ts";
 import "./selectors.ts";
 import "./transformations.ts";
+import "./math.ts";
 
 export * from "./registry.ts";
+export { countDistinct } from "./aggregates.ts";

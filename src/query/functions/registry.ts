@@ -14,7 +14,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { FieldType } from "../../core/point.ts";
 import type { Call } from "../ast.ts";
 import type { Value } from "../result.ts";
-import type { FieldColumn } from "../store.ts";
+import type { FieldColumn, SeriesRef } from "../store.ts";
 
 /** A reduced value, with the time of the selected point for selectors. */
 export interface Reduced {
@@ -22,6 +22,15 @@ export interface Reduced {
   /** The selected point's time (selectors only). */
   ms?: number;
   subMs?: number;
+  /** Auxiliary values (fields and tags) read at the selected point, when asked for. */
+  aux?: Value[];
+}
+
+/** What `add` may need beyond the points: their series, and auxiliary values at a point. */
+export interface AddContext {
+  series: SeriesRef;
+  /** The auxiliary values (fields and tags beside a selector) at index `i` of the column. */
+  aux?: (i: number) => Value[];
 }
 
 /** An aggregate or selector over one field. `S` is its mergeable state. */
@@ -45,11 +54,33 @@ export interface AggregateFunction<S = unknown, P = unknown> {
    * series in one bucket, and calls come in series-key order: InfluxDB reduces every series to a
    * partial before combining, and float sums and means depend on that order to the last bit.
    */
-  add(state: S, column: FieldColumn, from: number, to: number): void;
+  add(state: S, column: FieldColumn, from: number, to: number, ctx?: AddContext): void;
   /** Folds `other` into `into` (states from different shards or series). */
   merge(into: S, other: S): void;
   /** The final value; undefined when no point was added. */
   result(state: S, params: P): Reduced | undefined;
+  /**
+   * Functions that answer several points per bucket (distinct, top, bottom, sample): every
+   * point, in output order. When present, the coordinator emits one row per point.
+   */
+  results?(state: S, params: P): Reduced[];
+  /** Buckets without a value are left out rather than filled (integral). */
+  readonly noFill?: boolean;
+  /** Without GROUP BY time the row's time is the epoch, not the range start (integral). */
+  readonly epochTime?: boolean;
+  /** Multi-point functions whose rows carry the points' own times (top, bottom, sample). */
+  readonly pointTimes?: boolean;
+  /** Multi-point functions that keep auxiliary values per point (top, bottom, sample). */
+  readonly keepsAux?: boolean;
+  /**
+   * Functions whose bucket values depend on neighbouring buckets (integral interpolates across
+   * bucket edges): given the states of one group in bucket order with their bucket starts and
+   * ends in ms (fractional below a millisecond), the value per bucket index. Used instead of `result` when present.
+   */
+  resultSeries?(
+    buckets: { idx: number; state: S; startMs: number; endMs: number }[],
+    params: P,
+  ): Map<number, Value>;
 }
 
 /** A numeric point sequence of one series, sorted by time, nulls removed. */
@@ -74,8 +105,18 @@ export interface TransformFunction<P = unknown> {
   apply(input: Sequence, params: P): Sequence;
 }
 
+/** A row-wise math function (abs, sin, pow ...): applies to raw values and to aggregates. */
+export interface MathFunction {
+  readonly kind: "math";
+  readonly name: string;
+  /** How many arguments it takes. */
+  readonly arity: number;
+  /** The value for numeric arguments; null when an argument is null or not numeric. */
+  apply(args: Value[]): Value;
+}
+
 /** Any registered function. */
-export type QueryFunction = AggregateFunction | TransformFunction;
+export type QueryFunction = AggregateFunction | TransformFunction | MathFunction;
 
 const REGISTRY = new Map<string, QueryFunction>();
 
@@ -101,7 +142,11 @@ export function functionNames(): string[] {
 export function checkArity(call: Call, min: number, max = min): void {
   const n = call.args.length;
   if (n < min || n > max) {
-    const want = min === max ? `${min}` : `${min}`;
+    const want = min === max
+      ? `${min}`
+      : max === Infinity
+      ? `at least ${min}`
+      : `at least ${min} but no more than ${max}`;
     throw new ValidationError(
       `invalid number of arguments for ${call.name}, expected ${want}, got ${n}`,
     );

@@ -24,6 +24,7 @@ import {
   type AggregateFunction,
   checkArity,
   numberArg,
+  type Reduced,
   register,
   type TransformContext,
 } from "./registry.ts";
@@ -139,6 +140,7 @@ interface Points {
   values: (number | bigint)[];
   ms: number[];
   subMs: number[];
+  aux?: Value[][];
 }
 
 const percentile: AggregateFunction<Points, number> = {
@@ -155,13 +157,15 @@ const percentile: AggregateFunction<Points, number> = {
     return p;
   },
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("percentile", t)),
+  keepsAux: true,
   init: () => ({ values: [], ms: [], subMs: [] }),
-  add(s, col, from, to) {
+  add(s, col, from, to, ctx) {
     const v = col.values;
     for (let k = from; k < to; k++) {
       s.values.push(v[k] as number | bigint);
       s.ms.push(col.timesMs[k]);
       s.subMs.push(col.timesSubMs[k]);
+      if (ctx?.aux) (s.aux ??= []).push(ctx.aux(k));
     }
   },
   merge(into, other) {
@@ -169,6 +173,7 @@ const percentile: AggregateFunction<Points, number> = {
       into.values.push(other.values[k]);
       into.ms.push(other.ms[k]);
       into.subMs.push(other.subMs[k]);
+      if (other.aux) (into.aux ??= []).push(other.aux[k]);
     }
   },
   result(s, p) {
@@ -184,8 +189,227 @@ const percentile: AggregateFunction<Points, number> = {
     const i = Math.floor(n * p / 100 + 0.5) - 1;
     if (i < 0 || i >= n) return { value: null };
     const k = order[i];
-    return { value: s.values[k], ms: s.ms[k], subMs: s.subMs[k] };
+    return { value: s.values[k], ms: s.ms[k], subMs: s.subMs[k], aux: s.aux?.[k] };
   },
 };
 
-register(first, last, min, max, percentile);
+/** A candidate point of a multi-point selector. */
+interface Candidate {
+  value: number | bigint;
+  ms: number;
+  subMs: number;
+  /** The series key: orders points of equal value and time. */
+  key: string;
+  /** top/bottom with tag arguments: the tag values the point is distinct by. */
+  group: string;
+  /** sample: the point's pseudo-random priority. */
+  rank: number;
+  aux?: Value[];
+}
+
+/** top/bottom parameters: how many points, and the tags they must be distinct by. */
+export interface TopParams {
+  n: number;
+  tags: string[];
+}
+
+interface CandidateState {
+  points: Candidate[];
+  /** top/bottom: the parameters (pruning needs them while adding). */
+  p?: TopParams;
+}
+
+function tagOf(tags: readonly { key: string; value: string }[], key: string): string {
+  for (const t of tags) if (t.key === key) return t.value;
+  return "";
+}
+
+/** True when `a` ranks before `b` in top (greater value, then earlier, then series order). */
+function topBefore(a: Candidate, b: Candidate, desc: boolean): boolean {
+  if (a.value !== b.value) return desc ? a.value > b.value : a.value < b.value;
+  if (a.ms !== b.ms) return a.ms < b.ms;
+  if (a.subMs !== b.subMs) return a.subMs < b.subMs;
+  return a.key < b.key;
+}
+
+function compareTop(desc: boolean) {
+  return (
+    a: Candidate,
+    b: Candidate,
+  ) => (topBefore(a, b, desc) ? -1 : topBefore(b, a, desc) ? 1 : 0);
+}
+
+/** Keeps the best point per tag group, then at most `n` groups' points. */
+function pruneTop(points: Candidate[], p: TopParams, desc: boolean): Candidate[] {
+  let out = points;
+  if (p.tags.length > 0) {
+    const best = new Map<string, Candidate>();
+    for (const c of points) {
+      const cur = best.get(c.group);
+      if (cur === undefined || topBefore(c, cur, desc)) best.set(c.group, c);
+    }
+    out = [...best.values()];
+    // Every group must survive until the end: a group's best point may still improve.
+    return out;
+  }
+  out.sort(compareTop(desc));
+  return out.length > p.n ? out.slice(0, p.n) : out;
+}
+
+function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, TopParams> {
+  const desc = name === "top";
+  return {
+    kind: "aggregate",
+    name,
+    selector: true,
+    emptyValue: null,
+    pointTimes: true,
+    keepsAux: true,
+    parseArgs(call) {
+      checkArity(call, 2, Infinity);
+      const last = call.args[call.args.length - 1];
+      if (last.kind !== "integer") {
+        throw new ValidationError(
+          `expected integer as last argument in ${name}(), found ${describe(last)}`,
+        );
+      }
+      const n = Number(last.value);
+      if (n < 1) throw new ValidationError(`limit (${n}) in ${name} function must be at least 1`);
+      const tags: string[] = [];
+      for (const a of call.args.slice(1, -1)) {
+        if (a.kind !== "var") {
+          throw new ValidationError(
+            `only fields or tags are allowed in ${name}(), found ${describe(a)}`,
+          );
+        }
+        tags.push(a.name);
+      }
+      return { n, tags };
+    },
+    checkType: (t) => (isNumericType(t) ? undefined : unsupported(name, t)),
+    init: (p) => ({ points: [], p }),
+    add(s, col, from, to, ctx) {
+      const tags = ctx?.series.tags ?? [];
+      const key = ctx?.series.key ?? "";
+      const p = s.p;
+      const groupTags = p?.tags ?? [];
+      const group = groupTags.map((t) => tagOf(tags, t)).join("\u0000");
+      for (let k = from; k < to; k++) {
+        const c: Candidate = {
+          value: col.values[k] as number | bigint,
+          ms: col.timesMs[k],
+          subMs: col.timesSubMs[k],
+          key,
+          group,
+          rank: 0,
+        };
+        if (ctx?.aux) c.aux = ctx.aux(k);
+        s.points.push(c);
+      }
+      if (p !== undefined && s.points.length > 4 * p.n + 64 && p.tags.length === 0) {
+        s.points = pruneTop(s.points, p, desc);
+      } else if (p !== undefined && p.tags.length > 0 && s.points.length > 1024) {
+        s.points = pruneTop(s.points, p, desc);
+      }
+    },
+    merge(into, other) {
+      for (const c of other.points) into.points.push(c);
+    },
+    result(s, p) {
+      const r = topResults(s, p);
+      return r.length === 0 ? undefined : r[0];
+    },
+    results: topResults,
+  };
+  function topResults(s: CandidateState, p: TopParams): Reduced[] {
+    let pts = pruneTop(s.points.slice(), p, desc);
+    if (p.tags.length > 0) pts = pts.sort(compareTop(desc)).slice(0, p.n);
+    // Output in time order; points of equal time keep their rank order.
+    pts.sort((a, b) => a.ms - b.ms || a.subMs - b.subMs || compareTop(desc)(a, b));
+    return pts.map((c) => ({ value: c.value, ms: c.ms, subMs: c.subMs, aux: c.aux }));
+  }
+}
+
+function describe(e: { kind: string }): string {
+  const names: Record<string, string> = {
+    integer: "*influxql.IntegerLiteral",
+    number: "*influxql.NumberLiteral",
+    string: "*influxql.StringLiteral",
+    var: "*influxql.VarRef",
+    call: "*influxql.Call",
+    duration: "*influxql.DurationLiteral",
+    boolean: "*influxql.BooleanLiteral",
+  };
+  return names[e.kind] ?? `*influxql.${e.kind}`;
+}
+
+/** A deterministic pseudo-random priority of a point (FNV-1a over its time, value, series). */
+function rankOf(ms: number, subMs: number, value: Value, key: string): number {
+  const text = `${ms}:${subMs}:${String(value)}:${key}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * sample(f, N): N points of the bucket chosen at random. InfluxDB draws from a random source;
+ * EpochNexus gives each point a deterministic pseudo-random priority and keeps the N smallest
+ * (a bottom-k sample), so partial samples merge exactly and answers are reproducible. When the
+ * bucket has N points or fewer, every point is returned, as InfluxDB does.
+ */
+const sample: AggregateFunction<CandidateState, number> = {
+  kind: "aggregate",
+  name: "sample",
+  selector: true,
+  emptyValue: null,
+  pointTimes: true,
+  keepsAux: true,
+  parseArgs(call) {
+    checkArity(call, 2);
+    const a = call.args[1];
+    if (a.kind !== "integer") {
+      throw new ValidationError(`expected integer argument in sample()`);
+    }
+    const n = Number(a.value);
+    if (n < 1) throw new ValidationError(`sample window must be greater than 1, got ${n}`);
+    return n;
+  },
+  checkType: () => undefined,
+  init: () => ({ points: [] }),
+  add(s, col, from, to, ctx) {
+    const key = ctx?.series.key ?? "";
+    for (let k = from; k < to; k++) {
+      const value = col.values[k] as number | bigint;
+      const c: Candidate = {
+        value,
+        ms: col.timesMs[k],
+        subMs: col.timesSubMs[k],
+        key,
+        group: "",
+        rank: rankOf(col.timesMs[k], col.timesSubMs[k], value, key),
+      };
+      if (ctx?.aux) c.aux = ctx.aux(k);
+      s.points.push(c);
+    }
+  },
+  merge(into, other) {
+    for (const c of other.points) into.points.push(c);
+  },
+  result(s, n) {
+    const r = sampleResults(s, n);
+    return r.length === 0 ? undefined : r[0];
+  },
+  results: (s, n) => sampleResults(s, n),
+};
+
+function sampleResults(s: CandidateState, n: number): Reduced[] {
+  const pts = s.points.slice().sort((a, b) => a.rank - b.rank || (a.key < b.key ? -1 : 1))
+    .slice(0, n);
+  pts.sort((a, b) => a.ms - b.ms || a.subMs - b.subMs || (a.key < b.key ? -1 : 1));
+  return pts.map((c) => ({ value: c.value, ms: c.ms, subMs: c.subMs, aux: c.aux }));
+}
+
+register(first, last, min, max, percentile, topFunction("top"), topFunction("bottom"), sample);

@@ -45,6 +45,11 @@ export async function serve(config: Config): Promise<void> {
     clock: systemClock,
     logger,
     walSegmentBytes: config.wal_segment_bytes,
+    flushHeadBytes: config.flush_head_bytes,
+    flushIdleMs: config.flush_idle_ms,
+    blockValues: config.segment_block_values,
+    maxSeriesPerDatabase: config.max_series_per_database,
+    maxValuesPerTag: config.max_values_per_tag,
   });
   if (!engine.hasDatabase(config.default_database)) {
     await engine.createDatabase(config.default_database);

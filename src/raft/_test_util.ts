@@ -198,7 +198,7 @@ export class TestNetwork {
     for (const e of rd.committedEntries) rec.applied.push(e);
     rec.readStates.push(...rd.readStates);
     raft.advance();
-    return rd.messages;
+    return [...rd.earlyMessages, ...rd.messages];
   }
 }
 

@@ -291,6 +291,7 @@ export class RaftNode {
 
   private async handleReady(): Promise<void> {
     const rd = this.raft.ready();
+    if (rd.earlyMessages.length > 0) this.opts.transport.send(rd.earlyMessages);
     await this.opts.storage.save(rd);
     if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
     if (rd.snapshot) {

@@ -203,6 +203,8 @@ export class Raft {
   private readStates: ReadState[] = [];
 
   private msgs: Message[] = [];
+  /** Index in `msgs` from which messages were produced as leader (sendable before persisting). */
+  private leaderMsgStart = 0;
   /** Set when new entries or a new commit index should go to every follower at ready(). */
   private pendingBroadcast = false;
   private prevSoft: SoftState;
@@ -570,8 +572,14 @@ export class Raft {
     const entries = this.log.unstableEntries();
     const snapshot = this.log.pendingSnapshot;
     const committedEntries = this.log.nextCommitted(this.maxCommittedSize);
-    const messages = this.msgs;
+    let messages = this.msgs;
+    let earlyMessages: Message[] = [];
+    if (this.role === "leader" && this.leaderMsgStart < messages.length) {
+      earlyMessages = messages.slice(this.leaderMsgStart);
+      messages = messages.slice(0, this.leaderMsgStart);
+    }
     this.msgs = [];
+    this.leaderMsgStart = 0;
     const readStates = this.readStates;
     this.readStates = [];
     const last = entries.length > 0 ? entries[entries.length - 1] : null;
@@ -591,6 +599,7 @@ export class Raft {
       snapshot,
       committedEntries,
       messages,
+      earlyMessages,
       readStates,
       mustSync: entries.length > 0 || snapshot !== null || termOrVoteChanged,
     };
@@ -608,6 +617,13 @@ export class Raft {
     }
     if (r.lastEntry) this.log.stableTo(r.lastEntry.index, r.lastEntry.term);
     this.log.applied = Math.max(this.log.applied, r.lastCommitted);
+    if (this.role === "leader") {
+      const self = this.progress.get(this.id);
+      const stable = Math.min(this.log.unstableFrom - 1, this.log.lastIndex());
+      if (self && self.maybeUpdate(stable) && this.maybeCommit() && this.role === "leader") {
+        this.pendingBroadcast = true;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- roles
@@ -658,10 +674,13 @@ export class Raft {
     this.lead = this.id;
     this.role = "leader";
     const last = this.log.lastIndex();
+    // Messages queued before this point were produced before we led: they wait for persistence.
+    this.leaderMsgStart = this.msgs.length;
     for (const id of this.members()) {
       const pr = new Progress(last + 1, this.maxInflight);
       if (id === this.id) {
-        pr.match = last;
+        // Count only what is persisted; advance() adds the rest once stored.
+        pr.match = Math.min(last, this.log.unstableFrom - 1);
         pr.becomeReplicate();
         pr.recentActive = true;
       }
@@ -955,9 +974,8 @@ export class Raft {
       type: it.type,
       data: it.data,
     }));
+    // The leader's own copy counts toward commit only once persisted (see advance()).
     this.appendToLog(ents);
-    this.progress.get(this.id)?.maybeUpdate(this.log.lastIndex());
-    this.maybeCommit();
   }
 
   /** Appends to the log and keeps the configuration in step (it takes effect on append). */

@@ -146,6 +146,9 @@ export interface ReadState {
 /**
  * One batch of work the caller must do, in this order, then call `advance()`:
  *
+ * 0. send `earlyMessages` at once: a leader's appends and heartbeats may go out while it
+ *    persists the same entries (thesis §10.2.1); it counts its own copy toward commit only
+ *    after `advance()`;
  * 1. persist `snapshot` (if any), `entries` (truncating any stored suffix from
  *    `entries[0].index` on) and `hardState` (if any); fsync when `mustSync`;
  * 2. send `messages` (after step 1: a vote or an append acknowledgement must be durable first);
@@ -159,6 +162,7 @@ export interface Ready {
   readonly snapshot: Snapshot | null;
   readonly committedEntries: Entry[];
   readonly messages: Message[];
+  readonly earlyMessages: Message[];
   readonly readStates: ReadState[];
   /** True when there are entries or a snapshot, or the term or vote changed: fsync before step 2. */
   readonly mustSync: boolean;

@@ -419,6 +419,7 @@ export class Simulator {
           this.checker.onLeader(raft);
         }
       }
+      for (const m of rd.earlyMessages) this.send(node, m); // a leader's appends: before its fsync
       node.storage.write(rd);
       this.checker.onPersist(raft, rd.entries);
       if (rd.mustSync) {

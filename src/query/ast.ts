@@ -265,8 +265,91 @@ export interface DropDatabaseStatement {
   name: string;
 }
 
+/** SHOW ... [EXACT] CARDINALITY */
+export interface ShowCardinalityStatement {
+  kind: "show_cardinality";
+  what: "series" | "measurement" | "tag_key" | "tag_values" | "field_key";
+  exact: boolean;
+  database?: string;
+  sources: Source[];
+  key?: TagKeyFilter;
+  condition?: Expr;
+  limit?: number;
+  offset?: number;
+}
+/** SHOW QUERIES */
+export interface ShowQueriesStatement {
+  kind: "show_queries";
+}
+/** KILL QUERY id [ON host] */
+export interface KillQueryStatement {
+  kind: "kill_query";
+  id: number;
+  host?: string;
+}
+/** DROP MEASUREMENT name */
+export interface DropMeasurementStatement {
+  kind: "drop_measurement";
+  name: string;
+}
+/** DROP SERIES [FROM ...] [WHERE ...] */
+export interface DropSeriesStatement {
+  kind: "drop_series";
+  sources: Source[];
+  condition?: Expr;
+}
+/** DELETE [FROM ...] [WHERE ...] */
+export interface DeleteStatement {
+  kind: "delete";
+  sources: Source[];
+  condition?: Expr;
+}
+/** CREATE RETENTION POLICY name ON db DURATION d REPLICATION n [SHARD DURATION d] [DEFAULT] */
+export interface CreateRetentionPolicyStatement {
+  kind: "create_retention_policy";
+  name: string;
+  database: string;
+  /** ns; 0 = INF. */
+  duration: bigint;
+  replicaN: number;
+  shardDuration?: bigint;
+  isDefault: boolean;
+}
+/** ALTER RETENTION POLICY name ON db [DURATION d] [REPLICATION n] [SHARD DURATION d] [DEFAULT] */
+export interface AlterRetentionPolicyStatement {
+  kind: "alter_retention_policy";
+  name: string;
+  database: string;
+  duration?: bigint;
+  replicaN?: number;
+  shardDuration?: bigint;
+  isDefault?: boolean;
+}
+/** DROP RETENTION POLICY name ON db */
+export interface DropRetentionPolicyStatement {
+  kind: "drop_retention_policy";
+  name: string;
+  database: string;
+}
+/** EXPLAIN [ANALYZE] SELECT ... */
+export interface ExplainStatement {
+  kind: "explain";
+  analyze: boolean;
+  statement: SelectStatement;
+}
+
 /** Any statement. */
 export type Statement =
+  | ShowCardinalityStatement
+  | ShowQueriesStatement
+  | KillQueryStatement
+  | DropMeasurementStatement
+  | DropSeriesStatement
+  | DeleteStatement
+  | CreateRetentionPolicyStatement
+  | AlterRetentionPolicyStatement
+  | DropRetentionPolicyStatement
+  | ExplainStatement
   | SelectStatement
   | ShowDatabasesStatement
   | ShowMeasurementsStatement
@@ -280,8 +363,22 @@ export type Statement =
 
 /** Statements that change data or the catalog (refused on read-only requests). */
 export function isWriteStatement(s: Statement): boolean {
-  return s.kind === "create_database" || s.kind === "drop_database" ||
-    (s.kind === "select" && s.into !== undefined);
+  switch (s.kind) {
+    case "create_database":
+    case "drop_database":
+    case "create_retention_policy":
+    case "alter_retention_policy":
+    case "drop_retention_policy":
+    case "drop_series":
+    case "drop_measurement":
+    case "delete":
+    case "kill_query":
+      return true;
+    case "select":
+      return s.into !== undefined;
+    default:
+      return false;
+  }
 }
 
 // ---- constructors called by the grammar's actions -------------------------------------------
@@ -454,7 +551,8 @@ export function statement<S extends Statement>(kind: S["kind"], clauses: object 
   for (const [k, v] of Object.entries(clauses)) if (v != null) s[k] = v;
   if (
     (kind === "show_tag_keys" || kind === "show_tag_values" || kind === "show_field_keys" ||
-      kind === "show_series") && s.sources === undefined
+      kind === "show_series" || kind === "show_cardinality" || kind === "drop_series" ||
+      kind === "delete") && s.sources === undefined
   ) {
     s.sources = [];
   }

@@ -15,12 +15,18 @@ import { isWriteStatement } from "./ast.ts";
 import { splitCondition } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
+import {
+  QueryBudget,
+  QueryInterruptedError,
+  type QueryLimits,
+  type QueryRegistry,
+} from "./limits.ts";
 import { parseQuery } from "./parser.ts";
-import { type MeasurementSchema, planSelect } from "./plan.ts";
+import { type MeasurementSchema, planSelect, type SelectPlan } from "./plan.ts";
 import { printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard } from "./shard_exec.ts";
-import type { QueryStore, ShardReader } from "./store.ts";
+import type { DeleteRequest, QueryStore, ShardReader } from "./store.ts";
 
 /** Options of {@linkcode executeQuery}. */
 export interface ExecuteOptions {
@@ -37,6 +43,12 @@ export interface ExecuteOptions {
    * but adds a deprecation warning to their result; so do we.
    */
   readOnly?: boolean;
+  /** Limits of this query (series, points, buckets, timeout). */
+  limits?: QueryLimits;
+  /** The server's running queries: SHOW QUERIES / KILL QUERY, and this query's entry. */
+  registry?: QueryRegistry;
+  /** Stops the query (a client gone away). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -57,7 +69,25 @@ export async function executeQuery(
   options: ExecuteOptions,
 ): Promise<StatementResult[]> {
   const statements = parseQuery(text);
-  return await executeStatements(store, statements, options);
+  const entry = options.registry?.begin(text, options.database ?? "");
+  const controller = entry?.controller ?? new AbortController();
+  const timeoutMs = options.limits?.timeoutMs ?? 0;
+  const timer = timeoutMs > 0
+    ? setTimeout(
+      () => controller.abort(new QueryInterruptedError("query-timeout limit exceeded")),
+      timeoutMs,
+    )
+    : undefined;
+  const onAbort = () => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort);
+  try {
+    return await executeStatements(store, statements, { ...options, signal: controller.signal });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    entry?.done();
+  }
 }
 
 /** Executes already parsed statements (see {@linkcode executeQuery}). */
@@ -143,7 +173,228 @@ async function executeStatement(
     case "show_field_keys":
     case "show_series":
       return showSchema(store, stmt, options);
+    case "show_cardinality":
+      return showCardinality(store, stmt, options);
+    case "show_queries": {
+      const rows = (options.registry?.list() ?? []).map((q) => [
+        q.id,
+        q.text,
+        q.database,
+        goDuration(BigInt(Math.max(0, Math.round(q.durationMs * 1e6)))),
+        "running",
+      ]);
+      return [listing("", ["qid", "query", "database", "duration", "status"], rows)];
+    }
+    case "kill_query":
+      if (!options.registry?.kill(stmt.id)) {
+        throw new NotFoundError(`no such query id: ${stmt.id}`);
+      }
+      return [];
+    case "create_retention_policy": {
+      requireDatabase(store, stmt.database, true);
+      if (!store.createRetentionPolicy) throw unsupported("CREATE RETENTION POLICY");
+      await store.createRetentionPolicy(stmt.database, {
+        name: stmt.name,
+        durationNs: stmt.duration,
+        shardGroupDurationNs: stmt.shardDuration ?? 0n,
+        replicaN: stmt.replicaN,
+        isDefault: stmt.isDefault,
+      });
+      return [];
+    }
+    case "alter_retention_policy": {
+      requireDatabase(store, stmt.database, true);
+      if (!store.alterRetentionPolicy) throw unsupported("ALTER RETENTION POLICY");
+      const changes: Parameters<NonNullable<QueryStore["alterRetentionPolicy"]>>[2] = {};
+      if (stmt.duration !== undefined) changes.durationNs = stmt.duration;
+      if (stmt.shardDuration !== undefined) changes.shardGroupDurationNs = stmt.shardDuration;
+      if (stmt.replicaN !== undefined) changes.replicaN = stmt.replicaN;
+      if (stmt.isDefault) changes.isDefault = true;
+      await store.alterRetentionPolicy(stmt.database, stmt.name, changes);
+      return [];
+    }
+    case "drop_retention_policy":
+      requireDatabase(store, stmt.database, true);
+      if (!store.dropRetentionPolicy) throw unsupported("DROP RETENTION POLICY");
+      await store.dropRetentionPolicy(stmt.database, stmt.name);
+      return [];
+    case "drop_measurement":
+    case "drop_series":
+    case "delete":
+      await deleteData(store, stmt, options);
+      return [];
+    case "explain":
+      return await explain(store, stmt.statement, stmt.analyze, options);
   }
+}
+
+function unsupported(what: string): ValidationError {
+  return new ValidationError(
+    `${what} is not supported by this store (it keeps data in memory only); ` +
+      "use a segment-storage data directory",
+  );
+}
+
+async function deleteData(
+  store: QueryStore,
+  stmt: Extract<Statement, { kind: "drop_measurement" | "drop_series" | "delete" }>,
+  options: ExecuteOptions,
+): Promise<void> {
+  const db = requireDatabase(store, options.database, true);
+  const what = stmt.kind === "delete"
+    ? "DELETE"
+    : stmt.kind === "drop_series"
+    ? "DROP SERIES"
+    : "DROP MEASUREMENT";
+  const request: DeleteRequest = {
+    minNs: MIN_TIME_NS,
+    maxNs: MAX_TIME_NS,
+    dropSeries: stmt.kind !== "delete",
+  };
+  if (stmt.kind === "drop_measurement") {
+    request.measurements = [stmt.name];
+  } else {
+    if (stmt.sources.some((s) => s.kind === "subquery")) {
+      throw new ValidationError(`${what}: subqueries are not allowed in FROM`);
+    }
+    if (stmt.sources.length > 0) {
+      const names = new Set<string>();
+      for (const r of allShards(store, db)) {
+        for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) names.add(m);
+      }
+      request.measurements = [...names].sort();
+    }
+    if (stmt.condition) {
+      const split = splitCondition(stmt.condition, options.nowNs);
+      if (stmt.kind === "drop_series" && (split.hasMin || split.hasMax)) {
+        throw new ValidationError("DROP SERIES doesn't support time in WHERE clause");
+      }
+      request.minNs = split.minNs;
+      request.maxNs = split.maxNs;
+      const cond = split.condition;
+      if (cond) {
+        if (hasFieldRef(cond)) {
+          throw new ValidationError(
+            `${what}: fields not supported in WHERE clause during deletion`,
+          );
+        }
+        request.seriesFilter = (_m, tags) => seriesMatches(tags, cond);
+      }
+    }
+  }
+  if (!store.deleteSeries) throw unsupported(what);
+  await store.deleteSeries(db, request);
+}
+
+/** True when an expression names something other than tags (a quoted field cast). */
+function hasFieldRef(e: Expr): boolean {
+  if (e.kind === "var") return e.type === "field";
+  if (e.kind === "binary") return hasFieldRef(e.lhs) || hasFieldRef(e.rhs);
+  if (e.kind === "paren") return hasFieldRef(e.expr);
+  return false;
+}
+
+function showCardinality(
+  store: QueryStore,
+  stmt: Extract<Statement, { kind: "show_cardinality" }>,
+  options: ExecuteOptions,
+): ResultSeries[] {
+  const db = requireDatabase(store, stmt.database ?? options.database, true);
+  const shards = allShards(store, db);
+  const measurements = new Set<string>();
+  for (const r of shards) {
+    for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
+  }
+  const sorted = [...measurements].sort();
+  const cond = stmt.condition;
+  if (stmt.what === "measurement") {
+    let n = 0;
+    for (const m of sorted) {
+      if (!cond || shards.some((r) => anySeriesMatches(r, m, cond))) n++;
+    }
+    return [listing("", [stmt.exact ? "count" : "cardinality estimation"], [[n]])];
+  }
+  if (stmt.what === "series" && !stmt.exact) {
+    const keys = new Set<string>();
+    for (const r of shards) {
+      for (const m of sorted) {
+        for (const s of r.series(m)) if (!cond || seriesMatches(s.tags, cond)) keys.add(s.key);
+      }
+    }
+    return [listing("", ["cardinality estimation"], [[keys.size]])];
+  }
+  const out: ResultSeries[] = [];
+  for (const m of sorted) {
+    const seen = new Set<string>();
+    if (stmt.what === "field_key") {
+      for (const r of shards) for (const k of r.fieldTypes(m).keys()) seen.add(k);
+    } else {
+      for (const r of shards) {
+        for (const s of r.series(m)) {
+          if (cond && !seriesMatches(s.tags, cond)) continue;
+          if (stmt.what === "series") seen.add(s.key);
+          else {
+            for (const t of s.tags) {
+              if (stmt.what === "tag_key") seen.add(t.key);
+              else if (stmt.key === undefined || tagKeyMatches(stmt.key, t.key)) {
+                seen.add(t.key + "\u0000" + t.value);
+              }
+            }
+          }
+        }
+      }
+    }
+    if (seen.size > 0) out.push(listing(m, ["count"], [[seen.size]]));
+  }
+  return out;
+}
+
+async function explain(
+  store: QueryStore,
+  stmt: SelectStatement,
+  analyze: boolean,
+  options: ExecuteOptions,
+): Promise<ResultSeries[]> {
+  const started = performance.now();
+  const prepared = prepareSelect(store, stmt, options);
+  const { plan, targets } = prepared;
+  let series = 0;
+  for (const t of targets) for (const m of t.measurements) series += t.reader.series(m).length;
+  const exprs = plan.slots.length > 0
+    ? plan.slots.map((s) => `${s.fn.name}(${s.field}::${typeName(plan, s.field)})`)
+    : plan.rawFields.map((f) => `${f}::${typeName(plan, f)}`);
+  const rows: Value[][] = [
+    ...exprs.map((e) => [`EXPRESSION: ${e}`]),
+    [`NUMBER OF SHARDS: ${targets.length}`],
+    [`NUMBER OF SERIES: ${series}`],
+  ];
+  if (analyze) {
+    const budget = new QueryBudget(options.limits ?? {}, options.signal);
+    const perShard: string[] = [];
+    const partials = [];
+    for (const [i, t] of targets.entries()) {
+      const t0 = performance.now();
+      const before = budget.points;
+      partials.push(await runShard(plan, t, budget));
+      perShard.push(
+        `shard ${i}: ${(performance.now() - t0).toFixed(3)}ms, ${
+          budget.points - before
+        } points read, measurements ${t.measurements.join(",")}`,
+      );
+    }
+    const result = partials.length > 0 ? finish(plan, mergePartials(plan, partials)) : [];
+    rows.push([`POINTS READ: ${budget.points}`]);
+    rows.push([`SERIES READ: ${budget.series}`]);
+    rows.push([`RESULT SERIES: ${result.length}`]);
+    for (const line of perShard) rows.push([line]);
+    rows.push([`EXECUTION TIME: ${(performance.now() - started).toFixed(3)}ms`]);
+  }
+  return [listing("", ["QUERY PLAN"], rows)];
+}
+
+function typeName(plan: SelectPlan, field: string): string {
+  const t = plan.fieldTypes.get(field);
+  return t === undefined ? "unknown" : FIELD_TYPE_NAMES[t];
 }
 
 function listing(name: string, columns: string[], values: Value[][]): ResultSeries {
@@ -316,6 +567,22 @@ async function executeSelect(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   if (stmt.into) throw new ValidationError("SELECT ... INTO is not supported yet");
+  const { plan, targets } = prepareSelect(store, stmt, options);
+  if (targets.length === 0) return [];
+  const budget = new QueryBudget(options.limits ?? {}, options.signal);
+  if (plan.interval && plan.hasMin) {
+    budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
+  }
+  const partials = await Promise.all(targets.map((t) => runShard(plan, t, budget)));
+  budget.checkSignal();
+  return finish(plan, mergePartials(plan, partials));
+}
+
+function prepareSelect(
+  store: QueryStore,
+  stmt: SelectStatement,
+  options: ExecuteOptions,
+): { plan: SelectPlan; targets: { reader: ShardReader; measurements: string[] }[] } {
   const sources = resolveSources(store, stmt, options);
   const split = splitCondition(stmt.condition, options.nowNs);
   const hasInterval = stmt.dimensions.some((d) => d.kind === "time");
@@ -352,9 +619,7 @@ async function executeSelect(
   }
   // Validate the statement even when no data exists, so errors do not depend on data.
   const plan = planSelect(stmt, [...schemas.values()], options.nowNs);
-  if (targets.length === 0) return [];
-  const partials = await Promise.all(targets.map((t) => runShard(plan, t)));
-  return finish(plan, mergePartials(plan, partials));
+  return { plan, targets };
 }
 
 /** Replaces bind parameters with literals. @throws {ValidationError} for a missing one. */

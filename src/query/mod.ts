@@ -33,3 +33,10 @@ export type {
   SeriesRef,
   ShardReader,
 } from "./store.ts";
+export {
+  QueryBudget,
+  QueryInterruptedError,
+  type QueryLimits,
+  QueryRegistry,
+  type RunningQuery,
+} from "./limits.ts";

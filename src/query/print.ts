@@ -57,7 +57,49 @@ export function printStatement(s: Statement): string {
       return `CREATE DATABASE ${quoteIdent(s.name)}`;
     case "drop_database":
       return `DROP DATABASE ${quoteIdent(s.name)}`;
+    case "show_cardinality": {
+      const what = {
+        series: "SERIES",
+        measurement: "MEASUREMENT",
+        tag_key: "TAG KEY",
+        tag_values: "TAG VALUES",
+        field_key: "FIELD KEY",
+      }[s.what];
+      return `SHOW ${what}${s.exact ? " EXACT" : ""} CARDINALITY` + on(s.database) +
+        from(s.sources) + (s.key ? " WITH KEY " + printKeyFilter(s.key) : "") +
+        where(s.condition) + limits(s);
+    }
+    case "show_queries":
+      return "SHOW QUERIES";
+    case "kill_query":
+      return `KILL QUERY ${s.id}` + (s.host !== undefined ? ` ON ${quoteIdent(s.host)}` : "");
+    case "drop_measurement":
+      return `DROP MEASUREMENT ${quoteIdent(s.name)}`;
+    case "drop_series":
+      return "DROP SERIES" + from(s.sources) + where(s.condition);
+    case "delete":
+      return "DELETE" + from(s.sources) + where(s.condition);
+    case "create_retention_policy":
+      return `CREATE RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)} DURATION ${
+        rpDuration(s.duration)
+      } REPLICATION ${s.replicaN}` +
+        (s.shardDuration !== undefined ? ` SHARD DURATION ${rpDuration(s.shardDuration)}` : "") +
+        (s.isDefault ? " DEFAULT" : "");
+    case "alter_retention_policy":
+      return `ALTER RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)}` +
+        (s.duration !== undefined ? ` DURATION ${rpDuration(s.duration)}` : "") +
+        (s.replicaN !== undefined ? ` REPLICATION ${s.replicaN}` : "") +
+        (s.shardDuration !== undefined ? ` SHARD DURATION ${rpDuration(s.shardDuration)}` : "") +
+        (s.isDefault ? " DEFAULT" : "");
+    case "drop_retention_policy":
+      return `DROP RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)}`;
+    case "explain":
+      return `EXPLAIN ${s.analyze ? "ANALYZE " : ""}${printSelect(s.statement)}`;
   }
+}
+
+function rpDuration(ns: bigint): string {
+  return ns === 0n ? "INF" : printExpr({ kind: "duration", ns });
 }
 
 function on(db?: string): string {

@@ -14,6 +14,7 @@ import type { Value } from "./result.ts";
 import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
 import type { AddContext } from "./functions/mod.ts";
+import type { QueryBudget } from "./limits.ts";
 
 /** A raw row: its time and one cell per planned column. */
 export interface RawRow {
@@ -74,7 +75,11 @@ function groupTags(plan: SelectPlan, series: SeriesRef): Record<string, string> 
 }
 
 /** Runs `plan` over one shard. */
-export async function runShard(plan: SelectPlan, target: ShardTarget): Promise<ShardPartial> {
+export async function runShard(
+  plan: SelectPlan,
+  target: ShardTarget,
+  budget?: QueryBudget,
+): Promise<ShardPartial> {
   const partial: ShardPartial = { groups: new Map() };
   const grid = gridOf(plan);
   const isField = (name: string, type?: string) =>
@@ -87,6 +92,7 @@ export async function runShard(plan: SelectPlan, target: ShardTarget): Promise<S
       a.key < b.key ? -1 : a.key > b.key ? 1 : 0
     );
     for (const series of seriesList) {
+      if (budget !== undefined) await budget.tick();
       let rowFilter = false;
       if (plan.condition) {
         const tri = evalTagCondition(
@@ -102,9 +108,10 @@ export async function runShard(plan: SelectPlan, target: ShardTarget): Promise<S
       let group = partial.groups.get(key);
       const fresh = group === undefined;
       if (group === undefined) group = { measurement: m, tags, buckets: new Map(), rows: [] };
+      budget?.addSeries();
       const added = plan.aggregate
-        ? await aggregateSeries(plan, grid, target.reader, series, types, group, rowFilter)
-        : await rawSeries(plan, target.reader, series, group, rowFilter);
+        ? await aggregateSeries(plan, grid, target.reader, series, types, group, rowFilter, budget)
+        : await rawSeries(plan, target.reader, series, group, rowFilter, budget);
       if (fresh && added) partial.groups.set(key, group);
     }
   }
@@ -126,11 +133,15 @@ async function readColumns(
   reader: ShardReader,
   series: SeriesRef,
   names: Iterable<string>,
+  budget?: QueryBudget,
 ): Promise<Map<string, FieldColumn>> {
   const out = new Map<string, FieldColumn>();
   for (const name of names) {
     const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
-    if (col !== undefined && col.length > 0) out.set(name, col);
+    if (col !== undefined && col.length > 0) {
+      budget?.addPoints(col.length);
+      out.set(name, col);
+    }
   }
   return out;
 }
@@ -205,6 +216,7 @@ async function aggregateSeries(
   types: Map<string, FieldType>,
   group: GroupPartial,
   rowFilter: boolean,
+  budget?: QueryBudget,
 ): Promise<boolean> {
   const needed = new Set(plan.slots.map((s) => s.field));
   const isField = (name: string, type?: string) =>
@@ -217,7 +229,7 @@ async function aggregateSeries(
       plan.aux.filter((a) => isField(a.name, a.type)).map((a) => a.name),
     )
     : undefined;
-  const cols = await readColumns(plan, reader, series, needed);
+  const cols = await readColumns(plan, reader, series, needed, budget);
   const condCols = rowFilter
     ? await readColumns(plan, reader, series, plan.conditionFields)
     : new Map<string, FieldColumn>();
@@ -263,8 +275,9 @@ async function rawSeries(
   series: SeriesRef,
   group: GroupPartial,
   rowFilter: boolean,
+  budget?: QueryBudget,
 ): Promise<boolean> {
-  const cols = await readColumns(plan, reader, series, plan.rawFields);
+  const cols = await readColumns(plan, reader, series, plan.rawFields, budget);
   if (cols.size === 0) return false;
   const condOnly = new Set(plan.conditionFields);
   const selected: FieldColumn[] = [];

@@ -493,30 +493,51 @@ function peg$parse(input, options) {
   function peg$f36(head, tail) {    return [head, ...tail];  }
   function peg$f37(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
   function peg$f38(name) {    return ast.param(name);  }
-  function peg$f39() {    return ast.statement("show_databases");  }
-  function peg$f40(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f41(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f42(name) {    return { op: "=", name };  }
-  function peg$f43(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f44(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f45(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f46(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f47(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f48(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f49(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f50(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f51(name) {    return ast.statement("create_database", { name });  }
-  function peg$f52(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f53(chars) {    return chars.join("");  }
-  function peg$f54(chars) {    return ast.string(chars.join(""));  }
-  function peg$f55() {    return "\n";  }
-  function peg$f56(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f57() {    return "/";  }
-  function peg$f58(text) {    return ast.number(text);  }
-  function peg$f59(text) {    return ast.integer(text);  }
-  function peg$f60(parts) {    return ast.duration(parts);  }
-  function peg$f61(digits, unit) {    return [digits, unit];  }
-  function peg$f62(text) {    return ast.boolean(text);  }
+  function peg$f39() {    return ast.statement("show_queries");  }
+  function peg$f40(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
+  function peg$f41() {    return "series";  }
+  function peg$f42() {    return "measurement";  }
+  function peg$f43() {    return "tag_key";  }
+  function peg$f44() {    return "tag_values";  }
+  function peg$f45() {    return "field_key";  }
+  function peg$f46() {    return ast.statement("show_databases");  }
+  function peg$f47(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
+  function peg$f48(r) {    return { op: "=~", pattern: r.pattern };  }
+  function peg$f49(name) {    return { op: "=", name };  }
+  function peg$f50(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
+  function peg$f51(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
+  function peg$f52(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f53(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f54(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f55(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
+  function peg$f56(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
+  function peg$f57(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f58(name) {    return ast.statement("create_database", { name });  }
+  function peg$f59(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f60(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f61(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
+  function peg$f62(sources, condition) {    return ast.statement("delete", { sources, condition });  }
+  function peg$f63(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f64(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
+  function peg$f65(duration) {    return { duration };  }
+  function peg$f66(replicaN) {    return { replicaN };  }
+  function peg$f67(shardDuration) {    return { shardDuration };  }
+  function peg$f68() {    return { isDefault: true };  }
+  function peg$f69() {    return 0n;  }
+  function peg$f70(d) {    return d.ns;  }
+  function peg$f71(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f72(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f73(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f74(chars) {    return chars.join("");  }
+  function peg$f75(chars) {    return ast.string(chars.join(""));  }
+  function peg$f76() {    return "\n";  }
+  function peg$f77(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f78() {    return "/";  }
+  function peg$f79(text) {    return ast.number(text);  }
+  function peg$f80(text) {    return ast.integer(text);  }
+  function peg$f81(parts) {    return ast.duration(parts);  }
+  function peg$f82(digits, unit) {    return [digits, unit];  }
+  function peg$f83(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -757,6 +778,30 @@ function peg$parse(input, options) {
         s0 = peg$parseCreateDatabase();
         if (s0 === peg$FAILED) {
           s0 = peg$parseDropDatabase();
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseCreateRetentionPolicy();
+            if (s0 === peg$FAILED) {
+              s0 = peg$parseAlterRetentionPolicy();
+              if (s0 === peg$FAILED) {
+                s0 = peg$parseDropRetentionPolicy();
+                if (s0 === peg$FAILED) {
+                  s0 = peg$parseDropSeries();
+                  if (s0 === peg$FAILED) {
+                    s0 = peg$parseDropMeasurement();
+                    if (s0 === peg$FAILED) {
+                      s0 = peg$parseDelete();
+                      if (s0 === peg$FAILED) {
+                        s0 = peg$parseExplain();
+                        if (s0 === peg$FAILED) {
+                          s0 = peg$parseKillQuery();
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
       }
     }
@@ -3122,17 +3167,23 @@ function peg$parse(input, options) {
       if (s2 !== peg$FAILED) {
         s3 = peg$parseShowDatabases();
         if (s3 === peg$FAILED) {
-          s3 = peg$parseShowMeasurements();
+          s3 = peg$parseShowCardinality();
           if (s3 === peg$FAILED) {
-            s3 = peg$parseShowTagKeys();
+            s3 = peg$parseShowMeasurements();
             if (s3 === peg$FAILED) {
-              s3 = peg$parseShowTagValues();
+              s3 = peg$parseShowTagKeys();
               if (s3 === peg$FAILED) {
-                s3 = peg$parseShowFieldKeys();
+                s3 = peg$parseShowTagValues();
                 if (s3 === peg$FAILED) {
-                  s3 = peg$parseShowSeries();
+                  s3 = peg$parseShowFieldKeys();
                   if (s3 === peg$FAILED) {
-                    s3 = peg$parseShowRetentionPolicies();
+                    s3 = peg$parseShowSeries();
+                    if (s3 === peg$FAILED) {
+                      s3 = peg$parseShowRetentionPolicies();
+                      if (s3 === peg$FAILED) {
+                        s3 = peg$parseShowQueries();
+                      }
+                    }
                   }
                 }
               }
@@ -3157,6 +3208,283 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseShowQueries() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseQUERIES();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f39();
+    }
+    s0 = s1;
+
+    return s0;
+  }
+
+  function peg$parseShowCardinality() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCardinalityWhat();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parse__();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseEXACT();
+        if (s4 !== peg$FAILED) {
+          s3 = [s3, s4];
+          s2 = s3;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$parse__();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseCARDINALITY();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseOn();
+          if (s5 === peg$FAILED) {
+            s5 = null;
+          }
+          s6 = peg$currPos;
+          s7 = peg$parse__();
+          if (s7 !== peg$FAILED) {
+            s8 = peg$parseFROM();
+            if (s8 !== peg$FAILED) {
+              s9 = peg$parse__();
+              if (s9 !== peg$FAILED) {
+                s10 = peg$parseSources();
+                if (s10 !== peg$FAILED) {
+                  s6 = s10;
+                } else {
+                  peg$currPos = s6;
+                  s6 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s6;
+                s6 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s6;
+              s6 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s6;
+            s6 = peg$FAILED;
+          }
+          if (s6 === peg$FAILED) {
+            s6 = null;
+          }
+          s7 = peg$currPos;
+          s8 = peg$parse__();
+          if (s8 !== peg$FAILED) {
+            s9 = peg$parseWithKey();
+            if (s9 !== peg$FAILED) {
+              s7 = s9;
+            } else {
+              peg$currPos = s7;
+              s7 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s7;
+            s7 = peg$FAILED;
+          }
+          if (s7 === peg$FAILED) {
+            s7 = null;
+          }
+          s8 = peg$currPos;
+          s9 = peg$parse__();
+          if (s9 !== peg$FAILED) {
+            s10 = peg$parseWhere();
+            if (s10 !== peg$FAILED) {
+              s8 = s10;
+            } else {
+              peg$currPos = s8;
+              s8 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s8;
+            s8 = peg$FAILED;
+          }
+          if (s8 === peg$FAILED) {
+            s8 = null;
+          }
+          s9 = peg$currPos;
+          s10 = peg$parse__();
+          if (s10 !== peg$FAILED) {
+            s11 = peg$parseLIMIT();
+            if (s11 !== peg$FAILED) {
+              s12 = peg$parse__();
+              if (s12 !== peg$FAILED) {
+                s13 = peg$parseCount();
+                if (s13 !== peg$FAILED) {
+                  s9 = s13;
+                } else {
+                  peg$currPos = s9;
+                  s9 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s9;
+                s9 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s9;
+              s9 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s9;
+            s9 = peg$FAILED;
+          }
+          if (s9 === peg$FAILED) {
+            s9 = null;
+          }
+          s10 = peg$currPos;
+          s11 = peg$parse__();
+          if (s11 !== peg$FAILED) {
+            s12 = peg$parseOFFSET();
+            if (s12 !== peg$FAILED) {
+              s13 = peg$parse__();
+              if (s13 !== peg$FAILED) {
+                s14 = peg$parseCount();
+                if (s14 !== peg$FAILED) {
+                  s10 = s14;
+                } else {
+                  peg$currPos = s10;
+                  s10 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s10;
+                s10 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s10;
+              s10 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s10;
+            s10 = peg$FAILED;
+          }
+          if (s10 === peg$FAILED) {
+            s10 = null;
+          }
+          peg$savedPos = s0;
+          s0 = peg$f40(s1, s2, s5, s6, s7, s8, s9, s10);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCardinalityWhat() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSERIES();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f41();
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseMEASUREMENT();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s1 = peg$f42();
+      }
+      s0 = s1;
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseTAG();
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parse__();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseKEY();
+            if (s3 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f43();
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$currPos;
+          s1 = peg$parseTAG();
+          if (s1 !== peg$FAILED) {
+            s2 = peg$parse__();
+            if (s2 !== peg$FAILED) {
+              s3 = peg$parseVALUES();
+              if (s3 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f44();
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+          if (s0 === peg$FAILED) {
+            s0 = peg$currPos;
+            s1 = peg$parseFIELD();
+            if (s1 !== peg$FAILED) {
+              s2 = peg$parse__();
+              if (s2 !== peg$FAILED) {
+                s3 = peg$parseKEY();
+                if (s3 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f45();
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          }
+        }
+      }
+    }
+
+    return s0;
+  }
+
   function peg$parseShowDatabases() {
     let s0, s1;
 
@@ -3164,7 +3492,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f39();
+      s1 = peg$f46();
     }
     s0 = s1;
 
@@ -3274,7 +3602,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f40(s2, s3, s4, s5, s6);
+      s0 = peg$f47(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3306,7 +3634,7 @@ function peg$parse(input, options) {
             s7 = peg$parseRegex();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f41(s7);
+              s0 = peg$f48(s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3348,7 +3676,7 @@ function peg$parse(input, options) {
               s7 = peg$parseIdentifier();
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f42(s7);
+                s0 = peg$f49(s7);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3493,7 +3821,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f43(s4, s5, s6, s7, s8);
+          s0 = peg$f50(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3633,7 +3961,7 @@ function peg$parse(input, options) {
                 s10 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f44(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f51(s4, s5, s7, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3723,7 +4051,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f45(s1, s3);
+        s0 = peg$f52(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3770,7 +4098,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f46(s1, s3);
+          s0 = peg$f53(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3853,7 +4181,7 @@ function peg$parse(input, options) {
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f47(s5, s6);
+                s0 = peg$f54(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3978,7 +4306,7 @@ function peg$parse(input, options) {
             s7 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f48(s4, s5, s6, s7);
+          s0 = peg$f55(s4, s5, s6, s7);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4110,7 +4438,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s2, s3, s4, s5, s6);
+      s0 = peg$f56(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4134,7 +4462,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f50(s4);
+          s0 = peg$f57(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4199,7 +4527,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f51(s5);
+              s0 = peg$f58(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4239,7 +4567,792 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f52(s5);
+              s0 = peg$f59(s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDropMeasurement() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDROP();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseMEASUREMENT();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseIdentifier();
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f60(s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDropSeries() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDROP();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSERIES();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$currPos;
+          s5 = peg$parse__();
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseFROM();
+            if (s6 !== peg$FAILED) {
+              s7 = peg$parse__();
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parseSources();
+                if (s8 !== peg$FAILED) {
+                  s4 = s8;
+                } else {
+                  peg$currPos = s4;
+                  s4 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s4;
+                s4 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+          if (s4 === peg$FAILED) {
+            s4 = null;
+          }
+          s5 = peg$currPos;
+          s6 = peg$parse__();
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parseWhere();
+            if (s7 !== peg$FAILED) {
+              s5 = s7;
+            } else {
+              peg$currPos = s5;
+              s5 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s5;
+            s5 = peg$FAILED;
+          }
+          if (s5 === peg$FAILED) {
+            s5 = null;
+          }
+          peg$savedPos = s0;
+          s0 = peg$f61(s4, s5);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDelete() {
+    let s0, s1, s2, s3, s4, s5, s6;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDELETE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parse__();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseFROM();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parse__();
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parseSources();
+            if (s6 !== peg$FAILED) {
+              s2 = s6;
+            } else {
+              peg$currPos = s2;
+              s2 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$currPos;
+      s4 = peg$parse__();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseWhere();
+        if (s5 !== peg$FAILED) {
+          s3 = s5;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      if (s3 === peg$FAILED) {
+        s3 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f62(s2, s3);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCreateRetentionPolicy() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25, s26;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCREATE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseRETENTION();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parsePOLICY();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseON();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          s12 = peg$parse__();
+                          if (s12 !== peg$FAILED) {
+                            s13 = peg$parseDURATION();
+                            if (s13 !== peg$FAILED) {
+                              s14 = peg$parse__();
+                              if (s14 !== peg$FAILED) {
+                                s15 = peg$parseRpDuration();
+                                if (s15 !== peg$FAILED) {
+                                  s16 = peg$parse__();
+                                  if (s16 !== peg$FAILED) {
+                                    s17 = peg$parseREPLICATION();
+                                    if (s17 !== peg$FAILED) {
+                                      s18 = peg$parse__();
+                                      if (s18 !== peg$FAILED) {
+                                        s19 = peg$parseCount();
+                                        if (s19 !== peg$FAILED) {
+                                          s20 = peg$currPos;
+                                          s21 = peg$parse__();
+                                          if (s21 !== peg$FAILED) {
+                                            s22 = peg$parseSHARD();
+                                            if (s22 !== peg$FAILED) {
+                                              s23 = peg$parse__();
+                                              if (s23 !== peg$FAILED) {
+                                                s24 = peg$parseDURATION();
+                                                if (s24 !== peg$FAILED) {
+                                                  s25 = peg$parse__();
+                                                  if (s25 !== peg$FAILED) {
+                                                    s26 = peg$parseRpDuration();
+                                                    if (s26 !== peg$FAILED) {
+                                                      s20 = s26;
+                                                    } else {
+                                                      peg$currPos = s20;
+                                                      s20 = peg$FAILED;
+                                                    }
+                                                  } else {
+                                                    peg$currPos = s20;
+                                                    s20 = peg$FAILED;
+                                                  }
+                                                } else {
+                                                  peg$currPos = s20;
+                                                  s20 = peg$FAILED;
+                                                }
+                                              } else {
+                                                peg$currPos = s20;
+                                                s20 = peg$FAILED;
+                                              }
+                                            } else {
+                                              peg$currPos = s20;
+                                              s20 = peg$FAILED;
+                                            }
+                                          } else {
+                                            peg$currPos = s20;
+                                            s20 = peg$FAILED;
+                                          }
+                                          if (s20 === peg$FAILED) {
+                                            s20 = null;
+                                          }
+                                          s21 = peg$currPos;
+                                          s22 = peg$parse__();
+                                          if (s22 !== peg$FAILED) {
+                                            s23 = peg$parseDEFAULT();
+                                            if (s23 !== peg$FAILED) {
+                                              s22 = [s22, s23];
+                                              s21 = s22;
+                                            } else {
+                                              peg$currPos = s21;
+                                              s21 = peg$FAILED;
+                                            }
+                                          } else {
+                                            peg$currPos = s21;
+                                            s21 = peg$FAILED;
+                                          }
+                                          if (s21 === peg$FAILED) {
+                                            s21 = null;
+                                          }
+                                          peg$savedPos = s0;
+                                          s0 = peg$f63(s7, s11, s15, s19, s20, s21);
+                                        } else {
+                                          peg$currPos = s0;
+                                          s0 = peg$FAILED;
+                                        }
+                                      } else {
+                                        peg$currPos = s0;
+                                        s0 = peg$FAILED;
+                                      }
+                                    } else {
+                                      peg$currPos = s0;
+                                      s0 = peg$FAILED;
+                                    }
+                                  } else {
+                                    peg$currPos = s0;
+                                    s0 = peg$FAILED;
+                                  }
+                                } else {
+                                  peg$currPos = s0;
+                                  s0 = peg$FAILED;
+                                }
+                              } else {
+                                peg$currPos = s0;
+                                s0 = peg$FAILED;
+                              }
+                            } else {
+                              peg$currPos = s0;
+                              s0 = peg$FAILED;
+                            }
+                          } else {
+                            peg$currPos = s0;
+                            s0 = peg$FAILED;
+                          }
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseAlterRetentionPolicy() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15;
+
+    s0 = peg$currPos;
+    s1 = peg$parseALTER();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseRETENTION();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parsePOLICY();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseON();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          s12 = [];
+                          s13 = peg$currPos;
+                          s14 = peg$parse__();
+                          if (s14 !== peg$FAILED) {
+                            s15 = peg$parseRpOption();
+                            if (s15 !== peg$FAILED) {
+                              s13 = s15;
+                            } else {
+                              peg$currPos = s13;
+                              s13 = peg$FAILED;
+                            }
+                          } else {
+                            peg$currPos = s13;
+                            s13 = peg$FAILED;
+                          }
+                          if (s13 !== peg$FAILED) {
+                            while (s13 !== peg$FAILED) {
+                              s12.push(s13);
+                              s13 = peg$currPos;
+                              s14 = peg$parse__();
+                              if (s14 !== peg$FAILED) {
+                                s15 = peg$parseRpOption();
+                                if (s15 !== peg$FAILED) {
+                                  s13 = s15;
+                                } else {
+                                  peg$currPos = s13;
+                                  s13 = peg$FAILED;
+                                }
+                              } else {
+                                peg$currPos = s13;
+                                s13 = peg$FAILED;
+                              }
+                            }
+                          } else {
+                            s12 = peg$FAILED;
+                          }
+                          if (s12 !== peg$FAILED) {
+                            peg$savedPos = s0;
+                            s0 = peg$f64(s7, s11, s12);
+                          } else {
+                            peg$currPos = s0;
+                            s0 = peg$FAILED;
+                          }
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseRpOption() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDURATION();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseRpDuration();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f65(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseREPLICATION();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseCount();
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f66(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseSHARD();
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parse__();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseDURATION();
+            if (s3 !== peg$FAILED) {
+              s4 = peg$parse__();
+              if (s4 !== peg$FAILED) {
+                s5 = peg$parseRpDuration();
+                if (s5 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f67(s5);
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$currPos;
+          s1 = peg$parseDEFAULT();
+          if (s1 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s1 = peg$f68();
+          }
+          s0 = s1;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseRpDuration() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseINF();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f69();
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseDuration();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s1 = peg$f70(s1);
+      }
+      s0 = s1;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDropRetentionPolicy() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDROP();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseRETENTION();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parsePOLICY();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseON();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          peg$savedPos = s0;
+                          s0 = peg$f71(s7, s11);
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseExplain() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseEXPLAIN();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parse__();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseANALYZE();
+        if (s4 !== peg$FAILED) {
+          s3 = [s3, s4];
+          s2 = s3;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$parse__();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parseSelectStatement();
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f72(s2, s4);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKillQuery() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
+
+    s0 = peg$currPos;
+    s1 = peg$parseKILL();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseQUERY();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseCount();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$currPos;
+              s7 = peg$parse__();
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parseON();
+                if (s8 !== peg$FAILED) {
+                  s9 = peg$parse__();
+                  if (s9 !== peg$FAILED) {
+                    s10 = peg$parseIdentifier();
+                    if (s10 !== peg$FAILED) {
+                      s6 = s10;
+                    } else {
+                      peg$currPos = s6;
+                      s6 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s6;
+                    s6 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s6;
+                  s6 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s6;
+                s6 = peg$FAILED;
+              }
+              if (s6 === peg$FAILED) {
+                s6 = null;
+              }
+              peg$savedPos = s0;
+              s0 = peg$f73(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4393,7 +5506,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f53(s2);
+        s0 = peg$f74(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4498,7 +5611,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f54(s2);
+        s0 = peg$f75(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4565,7 +5678,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f55();
+      s1 = peg$f76();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -4623,7 +5736,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f56(s2);
+        s0 = peg$f77(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4654,7 +5767,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f57();
+      s1 = peg$f78();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -4785,7 +5898,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f58(s1);
+      s1 = peg$f79(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -4849,7 +5962,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f59(s1);
+        s0 = peg$f80(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4895,7 +6008,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f60(s1);
+        s0 = peg$f81(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4979,7 +6092,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f61(s1, s2);
+        s0 = peg$f82(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5009,7 +6122,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f62(s1);
+      s1 = peg$f83(s1);
     }
     s0 = s1;
     peg$silentFails--;

@@ -1,0 +1,146 @@
+/**
+ * Query limits and the registry of running queries (SHOW QUERIES, KILL QUERY). The limits are
+ * InfluxDB's coordinator settings (`max-select-series`, `max-select-point`,
+ * `max-select-buckets`, `query-timeout`, `max-concurrent-queries`), 0 meaning unlimited; their
+ * error texts are InfluxDB's.
+ *
+ * @module
+ */
+import { EpochError, OverloadError, TooLargeError } from "../core/errors.ts";
+
+/** Per-query limits; 0 (or absent) = unlimited. */
+export interface QueryLimits {
+  /** Series (groups of one shard) a SELECT may read. */
+  maxSeries?: number;
+  /** Points a SELECT may read. */
+  maxPoints?: number;
+  /** GROUP BY time buckets a SELECT may produce. */
+  maxBuckets?: number;
+  /** Wall-clock time a query may run, in ms. */
+  timeoutMs?: number;
+  /** Queries running at once; more are refused (429) by the registry. */
+  maxConcurrent?: number;
+}
+
+/** A query cut off by KILL QUERY or its deadline. */
+export class QueryInterruptedError extends EpochError {
+  constructor(message: string) {
+    super("deadline_exceeded", message);
+    this.name = "QueryInterruptedError";
+  }
+}
+
+/** One running query as SHOW QUERIES lists it. */
+export interface RunningQuery {
+  id: number;
+  text: string;
+  database: string;
+  startMs: number;
+  controller: AbortController;
+}
+
+/**
+ * The running queries of one server: ids, texts, start times and a way to stop each. The clock
+ * is passed in (ms), so tests control durations.
+ */
+export class QueryRegistry {
+  #next = 1;
+  #running = new Map<number, RunningQuery>();
+  readonly #now: () => number;
+  readonly #maxConcurrent: number;
+
+  constructor(options: { now: () => number; maxConcurrent?: number }) {
+    this.#now = options.now;
+    this.#maxConcurrent = options.maxConcurrent ?? 0;
+  }
+
+  /**
+   * Registers a query; call the returned `done` when it ends.
+   * @throws {OverloadError} when max-concurrent-queries are running already.
+   */
+  begin(text: string, database: string): RunningQuery & { done: () => void } {
+    if (this.#maxConcurrent > 0 && this.#running.size >= this.#maxConcurrent) {
+      throw new OverloadError(
+        `max-concurrent-queries limit exceeded(${this.#running.size}, ${this.#maxConcurrent})`,
+      );
+    }
+    const q: RunningQuery = {
+      id: this.#next++,
+      text,
+      database,
+      startMs: this.#now(),
+      controller: new AbortController(),
+    };
+    this.#running.set(q.id, q);
+    return { ...q, done: () => this.#running.delete(q.id) };
+  }
+
+  /** The running queries, oldest first, with their durations in ms. */
+  list(): (RunningQuery & { durationMs: number })[] {
+    const now = this.#now();
+    return [...this.#running.values()].map((q) => ({ ...q, durationMs: now - q.startMs }));
+  }
+
+  /** Stops a query. @returns false when no query has that id. */
+  kill(id: number): boolean {
+    const q = this.#running.get(id);
+    if (q === undefined) return false;
+    q.controller.abort(new QueryInterruptedError("query killed"));
+    return true;
+  }
+}
+
+/** Counts what a SELECT reads and stops it at its limits, deadline or kill. */
+export class QueryBudget {
+  series = 0;
+  points = 0;
+  #checks = 0;
+  constructor(
+    readonly limits: QueryLimits,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** Throws when the query was killed or ran past its deadline. */
+  checkSignal(): void {
+    if (this.signal?.aborted) {
+      const r = this.signal.reason;
+      throw r instanceof EpochError ? r : new QueryInterruptedError("query killed");
+    }
+  }
+
+  /** Counts one series read. @throws {TooLargeError} beyond max-select-series. */
+  addSeries(): void {
+    this.series++;
+    const max = this.limits.maxSeries ?? 0;
+    if (max > 0 && this.series > max) {
+      throw new TooLargeError(`max-select-series limit exceeded: (${this.series}/${max})`);
+    }
+  }
+
+  /** Counts points read. @throws {TooLargeError} beyond max-select-point. */
+  addPoints(n: number): void {
+    this.points += n;
+    const max = this.limits.maxPoints ?? 0;
+    if (max > 0 && this.points > max) {
+      // InfluxDB 1.6 spells it "exceeed".
+      throw new TooLargeError(`max-select-point limit exceeed: (${this.points}/${max})`);
+    }
+  }
+
+  /** Checks a bucket count. @throws {TooLargeError} beyond max-select-buckets. */
+  checkBuckets(n: number): void {
+    const max = this.limits.maxBuckets ?? 0;
+    if (max > 0 && n > max) {
+      throw new TooLargeError(`max-select-buckets limit exceeded: (${n}/${max})`);
+    }
+  }
+
+  /** Every 64 calls, lets the event loop run (and notices a kill or the deadline). */
+  async tick(): Promise<void> {
+    this.checkSignal();
+    if ((++this.#checks & 63) === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      this.checkSignal();
+    }
+  }
+}

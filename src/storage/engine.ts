@@ -1,18 +1,60 @@
 /**
- * The storage engine of one node: the write-ahead log, the catalog and the in-memory heads.
- * Writes are acknowledged after the WAL fsync and become visible to queries in log order.
- * It implements the query room's QueryStore contract (structurally).
+ * The storage engine of one node: database → retention policy → shard group (a time range) →
+ * shard → WAL + head + immutable segment files.
+ *
+ * - Writes are acknowledged after the WAL fsync and become visible to queries in log order.
+ * - A flush (head past `flushHeadBytes`, or idle for `flushIdleMs`) cuts the WAL, freezes every
+ *   head (writes go on into new heads), writes one segment per shard (temp file, fsync, rename,
+ *   fsync of the folder), then `catalog.json` as of the cut, and only then deletes the WAL
+ *   segments before the cut. Restart opens segment indexes (no data decoded) and replays the WAL
+ *   after the cut.
+ * - A background task (clock injected; {@linkcode StorageEngine.maintain} runs one pass) flushes
+ *   idle heads, drops expired shard groups whole and compacts segments by levels.
+ *
+ * It implements the query room's QueryStore contract (structurally). Formats: wal/FORMAT.md,
+ * segment/FORMAT.md; the design: FORMAT.md beside this file.
  * @module
  */
 import {
   type Clock,
+  CorruptionError,
+  type FieldType,
   type FileSystem,
+  instantFromNanos,
   type Logger,
   NotFoundError,
   type Point,
+  seriesKey,
+  type Tag,
+  ValidationError,
 } from "../core/mod.ts";
-import { type CatalogOp, checkDatabaseName, DatabaseState } from "./catalog.ts";
-import type { Head } from "./head.ts";
+import {
+  type CatalogOp,
+  type CatalogSnapshot,
+  checkDatabaseName,
+  DatabaseState,
+  type RetentionPolicy,
+  snapshotDatabases,
+  type TombstoneRecord,
+} from "./catalog.ts";
+import type { ColumnView } from "./column.ts";
+import { obsoleteSegments, planCompaction } from "./compaction_plan.ts";
+import { Head } from "./head.ts";
+import type { TimeRange } from "./merge.ts";
+import {
+  effectiveShardGroupDuration,
+  expiredGroups,
+  groupStartMs,
+  retentionCutoffMs,
+} from "./retention.ts";
+import {
+  BlockCache,
+  DEFAULT_BLOCK_VALUES,
+  encodeSegment,
+  SegmentReader,
+  type SegmentSeriesInput,
+} from "./segment/mod.ts";
+import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import {
   decodeWriteBatch,
   encodeWriteBatch,
@@ -25,13 +67,29 @@ export const RecordType = { Write: 1, Catalog: 2 } as const;
 
 /** Options of {@linkcode StorageEngine.open}. */
 export interface EngineOptions {
-  /** The node's data folder; the WAL goes to `<dir>/wal`. */
+  /** The node's data folder: `wal/`, `data/`, `catalog.json`. */
   dir: string;
   fs: FileSystem;
   clock: Clock;
   logger: Logger;
   /** WAL segment size in bytes. @default {64 MiB} */
   walSegmentBytes?: number;
+  /** Flush the heads past this estimated size. @default {25 MiB} */
+  flushHeadBytes?: number;
+  /** Flush the heads after this long without writes; 0 = never. @default {600000} */
+  flushIdleMs?: number;
+  /** Values per segment block. @default {1000} */
+  blockValues?: number;
+  /** Most series per database; 0 = unlimited. @default {1000000} */
+  maxSeriesPerDatabase?: number;
+  /** Most values per tag key of a measurement; 0 = unlimited. @default {100000} */
+  maxValuesPerTag?: number;
+  /** Decoded values held by the block cache. @default {4000000} */
+  blockCacheValues?: number;
+  /** Segments of one level merged at once. @default {4} */
+  compactionFanout?: number;
+  /** Period of the background task; 0 = none (call maintain()). @default {1000} */
+  maintenanceIntervalMs?: number;
 }
 
 /** A point refused by the write path: its index in the request and InfluxDB's reason. */
@@ -46,7 +104,7 @@ export interface WriteOutcome {
   rejected: Rejection[];
 }
 
-/** A shard as the query engine reads it. For now one per database and retention policy. */
+/** A retention policy as SHOW RETENTION POLICIES reports it. */
 export interface RetentionPolicyView {
   name: string;
   durationNs: bigint;
@@ -55,40 +113,223 @@ export interface RetentionPolicyView {
   isDefault: boolean;
 }
 
+/** CREATE RETENTION POLICY's settings (matches query's RetentionPolicySpec). */
+export interface RetentionPolicySpec {
+  name: string;
+  durationNs: bigint;
+  shardGroupDurationNs: bigint;
+  replicaN: number;
+  isDefault: boolean;
+}
+
+/** DELETE / DROP SERIES / DROP MEASUREMENT (matches query's DeleteRequest). */
+export interface DeleteRequest {
+  measurements?: string[];
+  seriesFilter?: (measurement: string, tags: readonly Tag[]) => boolean;
+  minNs: bigint;
+  maxNs: bigint;
+  dropSeries: boolean;
+}
+
+/** Counts for /metrics and /health. */
+export interface EngineStats {
+  databases: number;
+  series: number;
+  values: number;
+  headValues: number;
+  segments: number;
+  segmentBytes: number;
+  flushes: number;
+  compactions: number;
+}
+
+/** InfluxDB's reason for a point older than its retention policy keeps. */
+export const BEYOND_RETENTION = "points beyond retention policy";
+
+const HOUR_NS = 3_600_000_000_000n;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+
+function segmentName(minGen: number, maxGen: number): string {
+  return `${String(minGen).padStart(10, "0")}-${String(maxGen).padStart(10, "0")}.seg`;
+}
+
+const SEGMENT_NAME = /^(\d{10})-(\d{10})\.seg$/;
+const GROUP_NAME = /^(-?\d+)_(\d+)$/;
+
+function rangeOf(minNs: bigint, maxNs: bigint): TimeRange {
+  const min = instantFromNanos(minNs), max = instantFromNanos(maxNs);
+  return { minMs: min.ms, minSub: min.subMs, maxMs: max.ms, maxSub: max.subMs };
+}
 
 /** The single-node storage engine. */
 export class StorageEngine {
   #databases = new Map<string, DatabaseState>();
   #wal!: WriteAheadLog;
   #replayed = { records: 0, points: 0 };
+  #nextGen = 1;
+  #nextDatabaseId = 1;
+  #cache: BlockCache;
+  #flushing: Promise<void> | undefined;
+  #headBytes = 0;
+  #lastWriteMs = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #maintaining: Promise<void> | undefined;
+  #closed = false;
+  #removals: Promise<void>[] = [];
+  #counts = { flushes: 0, compactions: 0 };
 
-  private constructor(private readonly options: EngineOptions) {}
+  private constructor(private readonly options: EngineOptions) {
+    this.#cache = new BlockCache(options.blockCacheValues ?? 4_000_000);
+  }
 
   /**
-   * Opens (or creates) the data folder and replays the WAL.
-   * @throws {CorruptionError} when the WAL is damaged other than at its tail.
+   * Opens (or creates) the data folder: the catalog file, the segment indexes, then the WAL
+   * after the last flush.
+   * @throws {CorruptionError} when the WAL (other than its tail), a segment header/index or the
+   * catalog file is damaged.
    */
   static async open(options: EngineOptions): Promise<StorageEngine> {
     const engine = new StorageEngine(options);
-    await options.fs.mkdir(options.dir);
-    const started = options.clock.monotonicMs();
+    const { fs, dir, logger, clock } = options;
+    await fs.mkdir(dir);
+    await fs.mkdir(`${dir}/data`);
+    const started = clock.monotonicMs();
+    const walStart = await engine.#loadCatalog();
+    const segments = await engine.#loadSegments();
     engine.#wal = await WriteAheadLog.open(
       {
-        fs: options.fs,
-        dir: `${options.dir}/wal`,
-        logger: options.logger,
+        fs,
+        dir: `${dir}/wal`,
+        logger,
         segmentBytes: options.walSegmentBytes,
+        firstSegment: walStart,
       },
       (record) => engine.#replay(record),
     );
-    options.logger.info("replayed write-ahead log", {
-      records: engine.#replayed.records,
-      points: engine.#replayed.points,
-      ms: Math.round(options.clock.monotonicMs() - started),
+    await engine.#settleRemovals();
+    engine.#lastWriteMs = clock.monotonicMs();
+    logger.info("opened storage", {
+      segments,
+      walRecords: engine.#replayed.records,
+      walPoints: engine.#replayed.points,
+      ms: Math.round(clock.monotonicMs() - started),
     });
+    const every = options.maintenanceIntervalMs ?? 1000;
+    if (every > 0) {
+      engine.#timer = setInterval(() => {
+        if (engine.#maintaining) return;
+        engine.#maintaining = engine.maintain().catch((error) => {
+          logger.error("storage maintenance failed", { error: String(error) });
+        }).finally(() => engine.#maintaining = undefined);
+      }, every);
+    }
     return engine;
+  }
+
+  async #loadCatalog(): Promise<number> {
+    const path = `${this.options.dir}/catalog.json`;
+    if (!(await this.options.fs.stat(path))) return 0;
+    let snapshot: CatalogSnapshot;
+    try {
+      snapshot = JSON.parse(textDecoder.decode(await this.options.fs.readFile(path)));
+    } catch (error) {
+      throw new CorruptionError(path, 0, `unreadable catalog file: ${error}`);
+    }
+    if (snapshot.version !== 1) {
+      throw new CorruptionError(path, 0, `unsupported catalog version ${snapshot.version}`);
+    }
+    this.#nextGen = snapshot.nextGen;
+    this.#nextDatabaseId = snapshot.nextDatabaseId;
+    for (const d of snapshot.databases) {
+      const db = new DatabaseState(d.name, d.id);
+      db.defaultRetentionPolicy = d.defaultRetentionPolicy;
+      for (const rp of d.retentionPolicies) {
+        db.addPolicy(
+          rp.name,
+          BigInt(rp.durationNs),
+          BigInt(rp.shardGroupDurationNs),
+          rp.replicaN,
+          rp.id,
+        );
+      }
+      db.nextRetentionPolicyId = d.nextRetentionPolicyId;
+      for (const [m, types] of Object.entries(d.fieldTypes)) {
+        db.fieldTypes.set(m, new Map(Object.entries(types).map(([k, t]) => [k, t as FieldType])));
+      }
+      for (const t of d.tombstones) db.addTombstone(t, rangeOf(BigInt(t.minNs), BigInt(t.maxNs)));
+      this.#databases.set(db.name, db);
+    }
+    return snapshot.walStart;
+  }
+
+  /** Opens every segment of every known shard; removes what no catalog entry owns. */
+  async #loadSegments(): Promise<number> {
+    const { fs, dir, logger } = this.options;
+    const byId = new Map([...this.#databases.values()].map((db) => [String(db.id), db]));
+    let opened = 0;
+    for (const dbDir of await fs.readDir(`${dir}/data`)) {
+      const db = byId.get(dbDir);
+      if (!db) {
+        logger.info("removing data of a dropped database", { dir: `${dir}/data/${dbDir}` });
+        await fs.remove(`${dir}/data/${dbDir}`, { recursive: true });
+        continue;
+      }
+      const rps = new Map([...db.retentionPolicies.values()].map((rp) => [String(rp.id), rp]));
+      for (const rpDir of await fs.readDir(`${dir}/data/${dbDir}`)) {
+        const rp = rps.get(rpDir);
+        const rpPath = `${dir}/data/${dbDir}/${rpDir}`;
+        if (!rp) {
+          await fs.remove(rpPath, { recursive: true });
+          continue;
+        }
+        for (const groupDir of await fs.readDir(rpPath)) {
+          const m = GROUP_NAME.exec(groupDir);
+          if (!m) continue;
+          const startMs = Number(m[1]), durMs = Number(m[2]);
+          const shard = this.#newShard(db, rp, startMs, durMs);
+          const path = `${rpPath}/${groupDir}`;
+          const found: ShardSegment[] = [];
+          for (const name of await fs.readDir(path)) {
+            if (name.endsWith(".tmp")) {
+              await fs.remove(`${path}/${name}`); // an interrupted flush or compaction
+              continue;
+            }
+            const s = SEGMENT_NAME.exec(name);
+            if (!s) continue;
+            const reader = await SegmentReader.open(fs, `${path}/${name}`, this.#cache);
+            found.push({ reader, minGen: Number(s[1]), maxGen: Number(s[2]), level: reader.level });
+          }
+          for (const old of obsoleteSegments(found)) {
+            // A merge finished writing its output but not deleting its inputs.
+            old.reader.close();
+            await fs.remove(old.reader.path);
+            found.splice(found.indexOf(old), 1);
+          }
+          for (const segment of found) {
+            shard.addSegment(segment);
+            this.#nextGen = Math.max(this.#nextGen, segment.maxGen + 1);
+            for (const s of segment.reader.series.values()) {
+              if (!db.tombstones.get(s.key)?.some((t) => t.dropSeries && t.gen >= segment.maxGen)) {
+                db.indexSeries(s.key, s.measurement, s.tags);
+              }
+            }
+            opened++;
+          }
+          rp.groups.set(startMs, shard);
+        }
+      }
+    }
+    return opened;
+  }
+
+  #newShard(db: DatabaseState, rp: RetentionPolicy, startMs: number, durMs: number): Shard {
+    return new Shard(
+      `${this.options.dir}/data/${db.id}/${rp.id}/${startMs}_${durMs}`,
+      startMs,
+      startMs + durMs,
+      (key) => db.tombstones.get(key),
+    );
   }
 
   #replay(record: ReplayedRecord): void {
@@ -97,10 +338,16 @@ export class StorageEngine {
       const batch = decodeWriteBatch(record.payload, record.file, record.offset);
       const db = this.#databases.get(batch.database);
       // A write to a database dropped later in the log was undone by that drop.
-      if (!db) return;
-      db.checkFieldTypes(batch.points);
-      db.head(batch.retentionPolicy).apply(batch.points);
-      this.#replayed.points += batch.points.length;
+      const rp = db?.retentionPolicies.get(batch.retentionPolicy);
+      if (!db || !rp) return;
+      const cutoff = retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
+      const points = batch.points.filter((p) => p.timeMs >= cutoff);
+      for (const p of points) {
+        db.checkFieldTypes(p);
+        db.indexSeries(seriesKeyOf(p), p.measurement, p.tags);
+      }
+      this.#apply(db, rp, points);
+      this.#replayed.points += points.length;
     } else if (record.type === RecordType.Catalog) {
       this.#applyCatalog(JSON.parse(textDecoder.decode(record.payload)) as CatalogOp);
     } else {
@@ -110,12 +357,136 @@ export class StorageEngine {
     }
   }
 
-  #applyCatalog(op: CatalogOp): void {
-    if (op.op === "create_database") {
-      if (!this.#databases.has(op.name)) this.#databases.set(op.name, new DatabaseState(op.name));
-    } else if (op.op === "drop_database") {
-      this.#databases.delete(op.name);
+  /** Routes points to their shard groups' heads. */
+  #apply(db: DatabaseState, rp: RetentionPolicy, points: readonly Point[]): void {
+    if (points.length === 0) return;
+    const durMs = Number(rp.shardGroupDurationNs / 1_000_000n);
+    let shard: Shard | undefined;
+    let batch: Point[] = [];
+    const flushBatch = () => {
+      if (shard && batch.length > 0) shard.head.apply(batch);
+      batch = [];
+    };
+    let values = 0;
+    for (const p of points) {
+      if (!shard || p.timeMs < shard.startMs || p.timeMs >= shard.endMs) {
+        flushBatch();
+        shard = this.#shardFor(db, rp, p.timeMs, durMs);
+      }
+      batch.push(p);
+      values += p.fields.length;
     }
+    flushBatch();
+    this.#headBytes += values * 24;
+  }
+
+  #shardFor(db: DatabaseState, rp: RetentionPolicy, ms: number, durMs: number): Shard {
+    const start = groupStartMs(ms, durMs);
+    const exact = rp.groups.get(start);
+    if (exact && ms < exact.endMs) return exact;
+    // A group made before an ALTER of the shard duration may cover the instant.
+    for (const g of rp.groups.values()) if (ms >= g.startMs && ms < g.endMs) return g;
+    let end = start + durMs;
+    for (const g of rp.groups.values()) if (g.startMs > start && g.startMs < end) end = g.startMs;
+    let begin = start;
+    for (const g of rp.groups.values()) if (g.endMs > begin && g.endMs <= ms) begin = g.endMs;
+    const shard = this.#newShard(db, rp, begin, end - begin);
+    rp.groups.set(begin, shard);
+    return shard;
+  }
+
+  #applyCatalog(op: CatalogOp): void {
+    switch (op.op) {
+      case "create_database": {
+        if (this.#databases.has(op.name)) return;
+        const id = op.id ?? this.#nextDatabaseId;
+        this.#nextDatabaseId = Math.max(this.#nextDatabaseId, id + 1);
+        const db = new DatabaseState(op.name, id);
+        db.addDefaultPolicy();
+        this.#databases.set(op.name, db);
+        return;
+      }
+      case "drop_database": {
+        const db = this.#databases.get(op.name);
+        if (!db) return;
+        this.#databases.delete(op.name);
+        for (const shard of db.shards()) this.#dropShard(shard, false);
+        this.#remove(`${this.options.dir}/data/${db.id}`);
+        return;
+      }
+      case "create_retention_policy": {
+        const db = this.#databases.get(op.database);
+        if (!db || db.retentionPolicies.has(op.name)) return;
+        db.addPolicy(
+          op.name,
+          BigInt(op.durationNs),
+          BigInt(op.shardGroupDurationNs),
+          op.replicaN,
+          op.id,
+        );
+        if (op.isDefault) db.defaultRetentionPolicy = op.name;
+        return;
+      }
+      case "alter_retention_policy": {
+        const rp = this.#databases.get(op.database)?.retentionPolicies.get(op.name);
+        if (!rp) return;
+        if (op.durationNs !== undefined) rp.durationNs = BigInt(op.durationNs);
+        if (op.shardGroupDurationNs !== undefined || op.durationNs !== undefined) {
+          rp.shardGroupDurationNs = effectiveShardGroupDuration(
+            rp.durationNs,
+            op.shardGroupDurationNs !== undefined
+              ? BigInt(op.shardGroupDurationNs)
+              : rp.shardGroupDurationNs,
+          );
+        }
+        if (op.replicaN !== undefined) rp.replicaN = op.replicaN;
+        if (op.isDefault) this.#databases.get(op.database)!.defaultRetentionPolicy = op.name;
+        return;
+      }
+      case "drop_retention_policy": {
+        const db = this.#databases.get(op.database);
+        const rp = db?.retentionPolicies.get(op.name);
+        if (!db || !rp) return;
+        db.retentionPolicies.delete(op.name);
+        for (const shard of rp.groups.values()) this.#dropShard(shard, false);
+        this.#remove(`${this.options.dir}/data/${db.id}/${rp.id}`);
+        return;
+      }
+      case "delete": {
+        const db = this.#databases.get(op.database);
+        if (!db) return;
+        const range = rangeOf(BigInt(op.tombstone.minNs), BigInt(op.tombstone.maxNs));
+        db.addTombstone(op.tombstone, range);
+        const keys = new Set(op.tombstone.keys);
+        for (const shard of db.shards()) {
+          shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
+        }
+        return;
+      }
+      default:
+        throw new Error(`BUG: unknown catalog op ${JSON.stringify(op)}`);
+    }
+  }
+
+  #dropShard(shard: Shard, removeDir: boolean): void {
+    shard.dropped = true;
+    for (const s of shard.segments) {
+      s.reader.close();
+      this.#cache.dropFile(s.reader.path);
+    }
+    if (removeDir) this.#remove(shard.dir);
+  }
+
+  #remove(path: string): void {
+    this.#removals.push(
+      this.options.fs.remove(path, { recursive: true }).catch((error) => {
+        this.options.logger.warn("cannot remove dropped data", { path, error: String(error) });
+      }),
+    );
+  }
+
+  async #settleRemovals(): Promise<void> {
+    while (this.#removals.length > 0) await Promise.all(this.#removals.splice(0));
   }
 
   async #logCatalog(op: CatalogOp): Promise<void> {
@@ -124,6 +495,7 @@ export class StorageEngine {
       textEncoder.encode(JSON.stringify(op)),
       () => this.#applyCatalog(op),
     );
+    await this.#settleRemovals();
   }
 
   #database(name: string): DatabaseState {
@@ -140,7 +512,8 @@ export class StorageEngine {
   }
 
   /**
-   * Writes points to a database. Points whose field types conflict are rejected (each with
+   * Writes points to a database. Points older than the retention policy keeps, points that would
+   * break the series limits and points whose field types conflict are rejected (each with
    * InfluxDB's reason); the others are durable when the promise resolves.
    * @throws {NotFoundError} for an unknown database or retention policy.
    * @throws {StorageError} when the WAL cannot be written (disk full ...): nothing was written.
@@ -149,17 +522,232 @@ export class StorageEngine {
     WriteOutcome
   > {
     const db = this.#database(database);
-    const rp = retentionPolicy || db.defaultRetentionPolicy;
-    db.head(rp); // throws for an unknown policy before anything is logged
-    const { accepted, rejected } = db.checkFieldTypes(points);
+    const rp = db.policy(retentionPolicy); // throws for an unknown policy before anything is logged
+    const cutoff = retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
+    const limits = {
+      maxSeries: this.options.maxSeriesPerDatabase ?? 1_000_000,
+      maxValuesPerTag: this.options.maxValuesPerTag ?? 100_000,
+    };
+    const accepted: Point[] = [];
+    const rejected: Rejection[] = [];
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      const reason = p.timeMs < cutoff
+        ? BEYOND_RETENTION
+        : db.checkSeries(p.measurement, p.tags, limits) ?? db.checkFieldTypes(p);
+      if (reason) rejected.push({ index: i, reason });
+      else accepted.push(p);
+    }
     if (accepted.length > 0) {
-      const payload = encodeWriteBatch({ database, retentionPolicy: rp, points: accepted });
+      const payload = encodeWriteBatch({ database, retentionPolicy: rp.name, points: accepted });
       await this.#wal.append(RecordType.Write, payload, () => {
-        // The database may have been dropped while this record waited for its fsync.
-        this.#databases.get(database)?.heads.get(rp)?.apply(accepted);
+        // The database or policy may have been dropped while this record waited for its fsync.
+        if (this.#databases.get(database) !== db) return;
+        if (db.retentionPolicies.get(rp.name) !== rp) return;
+        this.#apply(db, rp, accepted);
+        this.#lastWriteMs = this.options.clock.monotonicMs();
       });
+      if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {
+        this.#flushInBackground();
+      }
     }
     return { accepted: accepted.length, rejected };
+  }
+
+  #flushInBackground(): void {
+    if (this.#flushing || this.#closed) return;
+    this.flush().catch((error) => {
+      this.options.logger.error("flush failed; the WAL keeps the data", { error: String(error) });
+    });
+  }
+
+  // --- flush --------------------------------------------------------------------------------
+
+  /**
+   * Writes every head to segment files and trims the WAL. Writes go on meanwhile into new heads.
+   * Concurrent calls share one flush.
+   * @throws {StorageError} when a segment or the catalog cannot be written (the WAL keeps all).
+   */
+  flush(): Promise<void> {
+    if (!this.#flushing) {
+      this.#flushing = this.#runFlush().finally(() => this.#flushing = undefined);
+    }
+    return this.#flushing;
+  }
+
+  async #runFlush(): Promise<void> {
+    const { fs, dir, logger, clock } = this.options;
+    const started = clock.monotonicMs();
+    const shards: Shard[] = [];
+    let snapshot: CatalogSnapshot | undefined;
+    const walStart = await this.#wal.cut((segmentId) => {
+      const gen = this.#nextGen++;
+      for (const db of this.#databases.values()) {
+        for (const shard of db.shards()) {
+          if (shard.head.seriesCount > 0) {
+            shard.frozen.push({ head: shard.head, gen });
+            shard.head = new Head();
+          }
+          if (shard.frozen.length > 0) shards.push(shard);
+        }
+      }
+      this.#headBytes = 0;
+      snapshot = {
+        version: 1,
+        walStart: segmentId,
+        nextGen: this.#nextGen,
+        nextDatabaseId: this.#nextDatabaseId,
+        databases: snapshotDatabases(this.#databases.values()),
+      };
+    });
+    let values = 0;
+    for (const shard of shards) {
+      while (shard.frozen.length > 0) {
+        const { head, gen } = shard.frozen[0];
+        if (!shard.dropped) {
+          values += head.valueCount;
+          await this.#writeSegment(shard, headInput(head), gen, gen, 0);
+        }
+        shard.frozen.shift();
+      }
+    }
+    await fs.writeFileAtomic(`${dir}/catalog.json`, textEncoder.encode(JSON.stringify(snapshot)));
+    const removed = await this.#wal.removeSegmentsBefore(walStart);
+    this.#counts.flushes++;
+    logger.info("flushed heads to segments", {
+      shards: shards.length,
+      values,
+      walSegmentsRemoved: removed,
+      ms: Math.round(clock.monotonicMs() - started),
+    });
+  }
+
+  async #writeSegment(
+    shard: Shard,
+    series: SegmentSeriesInput[],
+    minGen: number,
+    maxGen: number,
+    level: number,
+  ): Promise<ShardSegment | undefined> {
+    const { fs } = this.options;
+    const bytes = encodeSegment(series, {
+      level,
+      blockValues: this.options.blockValues ?? DEFAULT_BLOCK_VALUES,
+    });
+    await fs.mkdir(shard.dir);
+    const path = `${shard.dir}/${segmentName(minGen, maxGen)}`;
+    await fs.writeFileAtomic(path, bytes);
+    if (shard.dropped) {
+      await fs.remove(shard.dir, { recursive: true });
+      return undefined;
+    }
+    const reader = await SegmentReader.open(fs, path, this.#cache);
+    const segment = { reader, minGen, maxGen, level };
+    shard.addSegment(segment);
+    return segment;
+  }
+
+  // --- maintenance --------------------------------------------------------------------------
+
+  /**
+   * One pass of the background task: flush idle or full heads, drop expired shard groups,
+   * run one compaction step per shard.
+   */
+  async maintain(): Promise<void> {
+    if (this.#closed) return;
+    const { clock, flushIdleMs = 600_000, flushHeadBytes = 25 * 1024 * 1024 } = this.options;
+    const idle = clock.monotonicMs() - this.#lastWriteMs;
+    if (
+      this.#headBytes > 0 &&
+      (this.#headBytes >= flushHeadBytes || (flushIdleMs > 0 && idle >= flushIdleMs))
+    ) {
+      await this.flush();
+    }
+    await this.expireShardGroups();
+    await this.compact();
+  }
+
+  /** Drops the shard groups every policy has expired (whole groups, as InfluxDB). */
+  async expireShardGroups(): Promise<number> {
+    const now = this.options.clock.nowMs();
+    let dropped = 0;
+    for (const db of this.#databases.values()) {
+      for (const rp of db.retentionPolicies.values()) {
+        for (const shard of expiredGroups(rp.groups.values(), rp.durationNs, now)) {
+          rp.groups.delete(shard.startMs);
+          this.#dropShard(shard, true);
+          this.options.logger.info("dropped expired shard group", {
+            database: db.name,
+            retentionPolicy: rp.name,
+            startMs: shard.startMs,
+            endMs: shard.endMs,
+          });
+          dropped++;
+        }
+      }
+    }
+    await this.#settleRemovals();
+    return dropped;
+  }
+
+  /** Runs the compaction steps planned now (one per shard); resolves with the count run. */
+  async compact(): Promise<number> {
+    let ran = 0;
+    for (const db of [...this.#databases.values()]) {
+      for (const shard of [...db.shards()]) {
+        if (shard.compacting || shard.dropped) continue;
+        const [step] = planCompaction(shard.segments, {
+          fanout: this.options.compactionFanout ?? 4,
+        });
+        if (!step) continue;
+        shard.compacting = true;
+        try {
+          await this.#compactStep(shard, step.inputs, step.level);
+          ran++;
+        } finally {
+          shard.compacting = false;
+        }
+      }
+    }
+    return ran;
+  }
+
+  async #compactStep(shard: Shard, inputs: ShardSegment[], level: number): Promise<void> {
+    const view = shard.segmentsReader(inputs);
+    const series: SegmentSeriesInput[] = [];
+    const keys = new Map<
+      string,
+      { measurement: string; tags: readonly Tag[]; fields: Set<string> }
+    >();
+    for (const seg of inputs) {
+      for (const s of seg.reader.series.values()) {
+        let e = keys.get(s.key);
+        if (!e) {
+          keys.set(s.key, e = { measurement: s.measurement, tags: s.tags, fields: new Set() });
+        }
+        for (const f of s.fields.keys()) e.fields.add(f);
+      }
+    }
+    const all = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+    for (const [key, e] of keys) {
+      const fields = new Map<string, ColumnView>();
+      for (const f of e.fields) {
+        const c = await view.readField({ key }, f, all.min, all.max);
+        if (c) fields.set(f, c);
+      }
+      if (fields.size > 0) series.push({ key, measurement: e.measurement, tags: e.tags, fields });
+    }
+    const minGen = Math.min(...inputs.map((s) => s.minGen));
+    const maxGen = Math.max(...inputs.map((s) => s.maxGen));
+    const out = await this.#writeSegment(shard, series, minGen, maxGen, level);
+    if (!out) return;
+    shard.segments = shard.segments.filter((s) => !inputs.includes(s));
+    for (const s of inputs) {
+      s.reader.close(); // open readers keep the file readable until they finish (POSIX unlink)
+      this.#cache.dropFile(s.reader.path);
+      await this.options.fs.remove(s.reader.path);
+    }
+    this.#counts.compactions++;
   }
 
   // --- QueryStore ---------------------------------------------------------------------------
@@ -173,7 +761,7 @@ export class StorageEngine {
   async createDatabase(name: string): Promise<void> {
     checkDatabaseName(name);
     if (this.#databases.has(name)) return;
-    await this.#logCatalog({ op: "create_database", name });
+    await this.#logCatalog({ op: "create_database", name, id: this.#nextDatabaseId++ });
   }
 
   /** Drops a database and all its data; dropping a missing one is a no-op, as in InfluxDB. */
@@ -186,7 +774,10 @@ export class StorageEngine {
   retentionPolicies(database: string): RetentionPolicyView[] {
     const db = this.#database(database);
     return [...db.retentionPolicies.values()].map((rp) => ({
-      ...rp,
+      name: rp.name,
+      durationNs: rp.durationNs,
+      shardGroupDurationNs: rp.shardGroupDurationNs,
+      replicaN: rp.replicaN,
       isDefault: rp.name === db.defaultRetentionPolicy,
     }));
   }
@@ -196,28 +787,176 @@ export class StorageEngine {
     return this.#database(database).defaultRetentionPolicy;
   }
 
-  /** The shards of a database and policy that may hold data in the range (one, for now). */
-  shards(database: string, retentionPolicy: string, _minNs: bigint, _maxNs: bigint): Head[] {
+  /**
+   * CREATE RETENTION POLICY. Creating one that exists with the same settings is a no-op; with
+   * other settings it is an error, as in InfluxDB.
+   * @throws {ValidationError} for a duration under 1 h, or a shard duration above the duration.
+   */
+  async createRetentionPolicy(database: string, spec: RetentionPolicySpec): Promise<void> {
     const db = this.#database(database);
-    return [db.head(retentionPolicy)];
+    checkPolicy(spec.durationNs, spec.shardGroupDurationNs, spec.replicaN);
+    const sgd = effectiveShardGroupDuration(spec.durationNs, spec.shardGroupDurationNs);
+    const existing = db.retentionPolicies.get(spec.name);
+    if (existing) {
+      const same = existing.durationNs === spec.durationNs &&
+        existing.shardGroupDurationNs === sgd && existing.replicaN === spec.replicaN &&
+        (!spec.isDefault || db.defaultRetentionPolicy === spec.name);
+      if (same) return;
+      throw new ValidationError("retention policy already exists", {
+        details: { database, retentionPolicy: spec.name },
+      });
+    }
+    if (!spec.name) throw new ValidationError("retention policy name required");
+    await this.#logCatalog({
+      op: "create_retention_policy",
+      database,
+      name: spec.name,
+      id: db.nextRetentionPolicyId++,
+      durationNs: spec.durationNs.toString(),
+      shardGroupDurationNs: spec.shardGroupDurationNs.toString(),
+      replicaN: spec.replicaN,
+      isDefault: spec.isDefault,
+    });
+  }
+
+  /**
+   * ALTER RETENTION POLICY: only the given settings change.
+   * @throws {NotFoundError} for an unknown policy.
+   */
+  async alterRetentionPolicy(
+    database: string,
+    name: string,
+    changes: Partial<Omit<RetentionPolicySpec, "name">>,
+  ): Promise<void> {
+    const db = this.#database(database);
+    const rp = db.retentionPolicies.get(name);
+    if (!rp) {
+      throw new NotFoundError(`retention policy not found: ${name}`, {
+        details: { database, retentionPolicy: name },
+      });
+    }
+    const duration = changes.durationNs ?? rp.durationNs;
+    const sgd = changes.shardGroupDurationNs ??
+      (changes.durationNs !== undefined ? 0n : rp.shardGroupDurationNs);
+    checkPolicy(duration, sgd, changes.replicaN ?? rp.replicaN);
+    await this.#logCatalog({
+      op: "alter_retention_policy",
+      database,
+      name,
+      durationNs: changes.durationNs?.toString(),
+      shardGroupDurationNs: changes.shardGroupDurationNs?.toString(),
+      replicaN: changes.replicaN,
+      isDefault: changes.isDefault,
+    });
+  }
+
+  /** DROP RETENTION POLICY and its data; dropping a missing one is a no-op, as in InfluxDB. */
+  async dropRetentionPolicy(database: string, name: string): Promise<void> {
+    const db = this.#database(database);
+    if (!db.retentionPolicies.has(name)) return;
+    await this.#logCatalog({ op: "drop_retention_policy", database, name });
+  }
+
+  /**
+   * DELETE / DROP SERIES / DROP MEASUREMENT over every policy of a database: the series are
+   * resolved now, a tombstone is logged; no later read returns the points, also after restart.
+   */
+  async deleteSeries(database: string, request: DeleteRequest): Promise<void> {
+    const db = this.#database(database);
+    const keys = new Set<string>();
+    for (const shard of db.shards()) {
+      const view = shard.reader();
+      for (const m of request.measurements ?? view.measurements()) {
+        for (const s of view.series(m)) {
+          if (!request.seriesFilter || request.seriesFilter(s.measurement, s.tags)) keys.add(s.key);
+        }
+      }
+    }
+    if (keys.size === 0) return;
+    const tombstone: TombstoneRecord = {
+      keys: [...keys],
+      minNs: request.minNs.toString(),
+      maxNs: request.maxNs.toString(),
+      gen: this.#nextGen - 1,
+      dropSeries: request.dropSeries,
+    };
+    await this.#logCatalog({ op: "delete", database, tombstone });
+  }
+
+  /** The shards of a database and policy whose time range meets [minNs, maxNs], by time. */
+  shards(database: string, retentionPolicy: string, minNs: bigint, maxNs: bigint): ShardView[] {
+    const rp = this.#database(database).policy(retentionPolicy);
+    const min = instantFromNanos(minNs).ms, max = instantFromNanos(maxNs).ms;
+    return [...rp.groups.values()]
+      .filter((g) => g.endMs > min && g.startMs <= max)
+      .sort((a, b) => a.startMs - b.startMs)
+      .map((g) => g.reader());
   }
 
   /** Counts for /metrics and /health. */
-  stats(): { databases: number; series: number; values: number } {
-    let series = 0, values = 0;
+  stats(): EngineStats {
+    let series = 0, headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
     for (const db of this.#databases.values()) {
-      for (const head of db.heads.values()) {
-        series += head.seriesCount;
-        values += head.valueCount;
+      series += db.seriesKeys.size;
+      for (const shard of db.shards()) {
+        headValues += shard.headValues;
+        segmentValues += shard.segmentValues;
+        segments += shard.segments.length;
+        for (const s of shard.segments) segmentBytes += s.reader.sizeBytes;
       }
     }
-    return { databases: this.#databases.size, series, values };
+    return {
+      databases: this.#databases.size,
+      series,
+      values: headValues + segmentValues,
+      headValues,
+      segments,
+      segmentBytes,
+      ...this.#counts,
+    };
   }
 
-  /** Waits for queued WAL appends and closes the files. */
+  /** Stops the background task, waits for a running flush and queued WAL appends, closes files. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#maintaining;
+    await this.#flushing?.catch(() => {});
     await this.#wal.close();
+    for (const db of this.#databases.values()) {
+      for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();
+    }
   }
 }
 
-export type { Head };
+function checkPolicy(durationNs: bigint, shardNs: bigint, replicaN: number): void {
+  if (durationNs !== 0n && durationNs < HOUR_NS) {
+    throw new ValidationError("retention policy duration must be at least 1h0m0s");
+  }
+  if (durationNs !== 0n && shardNs > durationNs) {
+    throw new ValidationError("retention policy duration must be greater than the shard duration");
+  }
+  if (!Number.isInteger(replicaN) || replicaN < 1) {
+    throw new ValidationError(`replication factor must be at least 1, got ${replicaN}`);
+  }
+}
+
+function headInput(head: Head): SegmentSeriesInput[] {
+  const out: SegmentSeriesInput[] = [];
+  for (const s of head.allSeries()) {
+    const fields = new Map<string, ColumnView>();
+    for (const [name, column] of s.fields) {
+      const view = column.view();
+      if (view.length > 0) fields.set(name, view);
+    }
+    if (fields.size > 0) out.push({ key: s.key, measurement: s.measurement, tags: s.tags, fields });
+  }
+  return out;
+}
+
+function seriesKeyOf(p: Point): string {
+  return seriesKey(p.measurement, p.tags);
+}
+
+export type { Shard, ShardView };

@@ -22,15 +22,17 @@ function point(host: string, value: number | bigint | string, timeMs: number, su
 }
 
 async function values(engine: StorageEngine, db: string, host = "a") {
-  const [shard] = engine.shards(db, "autogen", -(2n ** 63n), 2n ** 63n - 1n);
-  const series = shard.series("cpu").find((s) => s.tags[0].value === host);
-  if (!series) return [];
-  const column = await shard.readField(series, "v", -(2n ** 63n), 2n ** 63n - 1n);
-  if (!column) return [];
-  return Array.from(
-    { length: column.length },
-    (_, i) => [column.timesMs[i], column.timesSubMs[i], column.values[i]],
-  );
+  const out: unknown[][] = [];
+  for (const shard of engine.shards(db, "autogen", -(2n ** 63n), 2n ** 63n - 1n)) {
+    const series = shard.series("cpu").find((s) => s.tags[0].value === host);
+    if (!series) continue;
+    const column = await shard.readField(series, "v", -(2n ** 63n), 2n ** 63n - 1n);
+    if (!column) continue;
+    for (let i = 0; i < column.length; i++) {
+      out.push([column.timesMs[i], column.timesSubMs[i], column.values[i]]);
+    }
+  }
+  return out;
 }
 
 Deno.test("engine: writes survive reopen; last write wins; out of order accepted", async () => {

@@ -5,6 +5,7 @@
  */
 import { type FieldType, instantFromNanos, type Point, seriesKey, type Tag } from "../core/mod.ts";
 import { type ColumnView, FieldColumnBuffer, sliceView } from "./column.ts";
+import { cutRanges, type TimeRange } from "./merge.ts";
 
 /** A series in the head. */
 export interface HeadSeries {
@@ -31,6 +32,59 @@ export class Head {
   /** Number of series held. */
   get seriesCount(): number {
     return this.#series.size;
+  }
+
+  /** An estimate of the memory held, for flush thresholds. */
+  get estimatedBytes(): number {
+    return this.#values * 24 + this.#series.size * 256;
+  }
+
+  /** Every series, in no particular order. */
+  allSeries(): IterableIterator<HeadSeries> {
+    return this.#series.values();
+  }
+
+  /** A series by key. */
+  seriesByKey(key: string): HeadSeries | undefined {
+    return this.#series.get(key);
+  }
+
+  /** The sorted, deduplicated column of a field; undefined when absent or empty. */
+  column(key: string, field: string): ColumnView | undefined {
+    const column = this.#series.get(key)?.fields.get(field);
+    if (!column || column.length === 0) return undefined;
+    return column.view();
+  }
+
+  /**
+   * Removes the values of the given series inside the range (DELETE); with `dropSeries` the
+   * series themselves are forgotten (DROP SERIES, DROP MEASUREMENT).
+   */
+  deleteRange(keys: ReadonlySet<string>, range: TimeRange, dropSeries: boolean): void {
+    for (const key of keys) {
+      const series = this.#series.get(key);
+      if (!series) continue;
+      if (dropSeries) {
+        for (const c of series.fields.values()) this.#values -= c.view().length;
+        this.#series.delete(key);
+        const list = this.#byMeasurement.get(series.measurement) ?? [];
+        const at = list.indexOf(series);
+        if (at >= 0) list.splice(at, 1);
+        if (list.length === 0) this.#byMeasurement.delete(series.measurement);
+        continue;
+      }
+      for (const [name, column] of series.fields) {
+        const view = column.view();
+        const kept = cutRanges(view, [range]);
+        if (kept === view) continue;
+        const next = new FieldColumnBuffer(column.type);
+        for (let i = 0; i < kept.length; i++) {
+          next.append(kept.timesMs[i], kept.timesSubMs[i], kept.values[i]);
+        }
+        this.#values -= view.length - kept.length;
+        series.fields.set(name, next);
+      }
+    }
   }
 
   /** Adds points whose field types were already checked against the catalog. */

@@ -1,7 +1,9 @@
 /**
- * The per-node storage engine: WAL, catalog, in-memory heads (segments come next).
+ * The per-node storage engine: WAL, catalog, heads, segment files, compaction, retention.
  * @module
  */
 export * from "./engine.ts";
 export type { ColumnView } from "./column.ts";
+export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";
 export { WAL_VERSION } from "./wal/mod.ts";
+export { SEGMENT_VERSION } from "./segment/mod.ts";

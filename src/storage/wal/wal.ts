@@ -41,6 +41,11 @@ export interface WalOptions {
   logger: Logger;
   /** A segment is closed and a new one started past this size. @default {64 MiB} */
   segmentBytes?: number;
+  /**
+   * Segments below this id hold only records already made durable elsewhere (a checkpoint):
+   * they are deleted, not replayed. @default {0}
+   */
+  firstSegment?: number;
 }
 
 /** One record met during replay. */
@@ -55,6 +60,14 @@ interface Pending {
   frame: Uint8Array;
   onDurable?: () => void;
   resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** A cut queued between records: rotate, then tell the caller the first segment after it. */
+interface Cut {
+  frame?: undefined;
+  onCut: (segmentId: number) => void;
+  resolve: (segmentId: number) => void;
   reject: (error: unknown) => void;
 }
 
@@ -84,7 +97,7 @@ function segmentHeader(): Uint8Array {
 
 /** The append-only, group-committed write-ahead log of one node. */
 export class WriteAheadLog {
-  #queue: Pending[] = [];
+  #queue: (Pending | Cut)[] = [];
   #flushing = false;
   #failed: Error | undefined;
   #closed = false;
@@ -115,7 +128,13 @@ export class WriteAheadLog {
   ): Promise<WriteAheadLog> {
     const { fs, dir, logger } = options;
     await fs.mkdir(dir);
-    const names = (await fs.readDir(dir)).filter((n) => /^\d{8}\.wal$/.test(n));
+    let names = (await fs.readDir(dir)).filter((n) => /^\d{8}\.wal$/.test(n));
+    const first = options.firstSegment ?? 0;
+    for (const name of names.filter((n) => Number(n.slice(0, 8)) < first)) {
+      // A trim interrupted by a crash: the checkpoint already covers these records.
+      await fs.remove(`${dir}/${name}`);
+    }
+    names = names.filter((n) => Number(n.slice(0, 8)) >= first);
     let lastId = 0;
     let lastSize = -1;
     for (let i = 0; i < names.length; i++) {
@@ -142,7 +161,7 @@ export class WriteAheadLog {
     }
     if (lastSize < SEGMENT_HEADER_BYTES) {
       // No segment yet, or a last one torn inside its header: (re)start it.
-      if (lastId === 0) lastId = 1;
+      if (lastId === 0) lastId = Math.max(1, first);
       await fs.writeFileAtomic(`${dir}/${segmentName(lastId)}`, segmentHeader());
       lastSize = SEGMENT_HEADER_BYTES;
     }
@@ -182,11 +201,62 @@ export class WriteAheadLog {
     });
   }
 
+  /**
+   * Queues a cut: once every record appended before it is durable and applied, the log starts
+   * a new segment and calls `onCut(id)` synchronously with that segment's id, before any later
+   * record's `onDurable`. Records from segment `id` on are exactly those applied after `onCut`.
+   * Resolves with `id`.
+   */
+  cut(onCut: (segmentId: number) => void): Promise<number> {
+    if (this.#closed) return Promise.reject(new StorageError("write-ahead log is closed"));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ onCut, resolve, reject });
+      if (!this.#flushing) this.#idle = this.#flushLoop();
+    });
+  }
+
+  /** Deletes the segments below `segmentId` (their records are durable elsewhere). */
+  async removeSegmentsBefore(segmentId: number): Promise<number> {
+    const { fs, dir } = this.options;
+    let removed = 0;
+    for (const name of await fs.readDir(dir)) {
+      if (!/^\d{8}\.wal$/.test(name)) continue;
+      const id = Number(name.slice(0, 8));
+      if (id < segmentId && id < this.#segmentId) {
+        await fs.remove(`${dir}/${name}`);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async #runCut(cut: Cut): Promise<void> {
+    const before = this.#segmentId;
+    await this.#rotate();
+    if (this.#segmentId === before) {
+      cut.reject(new StorageError(`write-ahead log could not start segment ${before + 1}`));
+      return;
+    }
+    try {
+      cut.onCut(this.#segmentId);
+    } catch (error) {
+      cut.reject(error);
+      return;
+    }
+    cut.resolve(this.#segmentId);
+  }
+
   async #flushLoop(): Promise<void> {
     this.#flushing = true;
     try {
       while (this.#queue.length > 0) {
-        const group = this.#queue.splice(0);
+        if (this.#queue[0].frame === undefined) {
+          await this.#runCut(this.#queue.shift() as Cut);
+          continue;
+        }
+        let end = 0;
+        while (end < this.#queue.length && this.#queue[end].frame !== undefined) end++;
+        const group = this.#queue.splice(0, end) as Pending[];
         const bytes = concat(group.map((p) => p.frame));
         const before = this.#size;
         try {

@@ -1,0 +1,7 @@
+/**
+ * Immutable segment files: writer, reader, block cache. Format: FORMAT.md.
+ * @module
+ */
+export * from "./block_cache.ts";
+export * from "./reader.ts";
+export * from "./writer.ts";

@@ -1,0 +1,392 @@
+/**
+ * A shard: one shard group's data of one retention policy — the active head, the head being
+ * flushed (if any), and immutable segment files. Reads merge them in generation order (older
+ * segments first, the active head last): at equal timestamps the newer source wins.
+ *
+ * Deletes remove data from the active head directly; for older sources (segments, the frozen
+ * head) they leave tombstones that apply to sources of a generation at or below theirs.
+ * @module
+ */
+import { type FieldType, type FieldValue, instantFromNanos, type Tag } from "../core/mod.ts";
+import type { ColumnView } from "./column.ts";
+import { Head } from "./head.ts";
+import {
+  concatColumns,
+  contains,
+  cutRanges,
+  mergeColumns,
+  overlaps,
+  type TimeRange,
+} from "./merge.ts";
+import type { BlockMeta, SegmentReader } from "./segment/mod.ts";
+
+/** A deletion, resolved to concrete series keys when it was issued. */
+export interface Tombstone {
+  range: TimeRange;
+  /** Applies to sources of this generation and older. */
+  gen: number;
+  /** DROP SERIES / DROP MEASUREMENT: the series are forgotten, not only emptied. */
+  dropSeries: boolean;
+}
+
+/** Tombstones of a series key (the database keeps them). */
+export type TombstoneLookup = (seriesKey: string) => readonly Tombstone[] | undefined;
+
+/** A segment of a shard with its generation range (from its file name). */
+export interface ShardSegment {
+  reader: SegmentReader;
+  minGen: number;
+  maxGen: number;
+  level: number;
+}
+
+/** A series as readers see it (matches query's SeriesRef). */
+export interface ShardSeries {
+  id: number;
+  key: string;
+  measurement: string;
+  tags: readonly Tag[];
+}
+
+/** Statistics of a whole block (matches query's BlockSummary). */
+export interface ShardBlockSummary {
+  kind: "summary";
+  type: FieldType;
+  count: number;
+  minTimeMs: number;
+  minTimeSubMs: number;
+  maxTimeMs: number;
+  maxTimeSubMs: number;
+  sum?: number | bigint;
+  min?: FieldValue;
+  max?: FieldValue;
+  first: FieldValue;
+  last: FieldValue;
+}
+
+/** One part of readFieldSummaries (matches query's FieldPart). */
+export type ShardFieldPart = ShardBlockSummary | { kind: "column"; column: ColumnView };
+
+/** The active head never has tombstones applied: deletes cut it directly. */
+const ACTIVE = Number.POSITIVE_INFINITY;
+
+type Source =
+  | { kind: "segment"; gen: number; segment: ShardSegment }
+  | { kind: "head"; gen: number; head: Head };
+
+/** One shard of one shard group. */
+export class Shard {
+  head = new Head();
+  /** Heads cut from the WAL and not yet durable as segments (more than one after a failed flush). */
+  frozen: { head: Head; gen: number }[] = [];
+  /** Sorted by maxGen, oldest first. */
+  segments: ShardSegment[] = [];
+  /** Set when the shard was dropped (database, policy, retention): flushes skip it. */
+  dropped = false;
+  /** True while a compaction of this shard runs. */
+  compacting = false;
+  readonly #ids = new Map<string, number>();
+
+  constructor(
+    /** The folder of its segment files. */
+    readonly dir: string,
+    readonly startMs: number,
+    readonly endMs: number,
+    private readonly tombstones: TombstoneLookup,
+  ) {}
+
+  /** Series id, stable for the shard's life. */
+  idOf(key: string): number {
+    let id = this.#ids.get(key);
+    if (id === undefined) this.#ids.set(key, id = this.#ids.size + 1);
+    return id;
+  }
+
+  /** Adds a segment, keeping generation order. */
+  addSegment(segment: ShardSegment): void {
+    this.segments.push(segment);
+    this.segments.sort((a, b) => a.maxGen - b.maxGen || a.level - b.level);
+  }
+
+  /** Values held in memory (active and frozen heads). */
+  get headValues(): number {
+    return this.head.valueCount + this.frozen.reduce((n, f) => n + f.head.valueCount, 0);
+  }
+
+  /** Values in the segments. */
+  get segmentValues(): number {
+    return this.segments.reduce((n, s) => n + s.reader.valueCount, 0);
+  }
+
+  /** A reader over the shard's current sources (later flushes and merges do not affect it). */
+  reader(): ShardView {
+    const sources: Source[] = this.segments.map((segment) => ({
+      kind: "segment" as const,
+      gen: segment.maxGen,
+      segment,
+    }));
+    for (const f of this.frozen) sources.push({ kind: "head", gen: f.gen, head: f.head });
+    sources.push({ kind: "head", gen: ACTIVE, head: this.head });
+    return new ShardView(this, sources, this.tombstones);
+  }
+
+  /** A reader over some segments only (compaction's input). */
+  segmentsReader(segments: readonly ShardSegment[]): ShardView {
+    return new ShardView(
+      this,
+      segments.map((segment) => ({ kind: "segment" as const, gen: segment.maxGen, segment })),
+      this.tombstones,
+    );
+  }
+}
+
+function rangeOf(minNs: bigint, maxNs: bigint): TimeRange {
+  const min = instantFromNanos(minNs), max = instantFromNanos(maxNs);
+  return { minMs: min.ms, minSub: min.subMs, maxMs: max.ms, maxSub: max.subMs };
+}
+
+function slice(column: ColumnView, range: TimeRange): ColumnView {
+  const n = column.length;
+  let from = 0, to = n;
+  while (
+    from < n &&
+    (column.timesMs[from] < range.minMs ||
+      (column.timesMs[from] === range.minMs && column.timesSubMs[from] < range.minSub))
+  ) from++;
+  while (
+    to > from &&
+    (column.timesMs[to - 1] > range.maxMs ||
+      (column.timesMs[to - 1] === range.maxMs && column.timesSubMs[to - 1] > range.maxSub))
+  ) to--;
+  if (from === 0 && to === n) return column;
+  return {
+    type: column.type,
+    length: to - from,
+    timesMs: column.timesMs.subarray(from, to),
+    timesSubMs: column.timesSubMs.subarray(from, to),
+    values: column.values instanceof Float64Array
+      ? column.values.subarray(from, to)
+      : column.values.slice(from, to),
+  };
+}
+
+/** A consistent read view of a shard: implements the query room's ShardReader. */
+export class ShardView {
+  constructor(
+    private readonly shard: Shard,
+    private readonly sources: readonly Source[],
+    private readonly tombstones: TombstoneLookup,
+  ) {}
+
+  /** Tombstone ranges that apply to a source of generation `gen` for a series. */
+  #cuts(key: string, gen: number): TimeRange[] {
+    const list = this.tombstones(key);
+    if (!list || gen === ACTIVE) return [];
+    const out: TimeRange[] = [];
+    for (const t of list) if (t.gen >= gen) out.push(t.range);
+    return out;
+  }
+
+  #dropped(key: string, gen: number): boolean {
+    const list = this.tombstones(key);
+    if (!list || gen === ACTIVE) return false;
+    for (const t of list) {
+      if (t.gen >= gen && t.dropSeries) return true;
+    }
+    return false;
+  }
+
+  /** Measurement names, sorted. */
+  measurements(): string[] {
+    const names = new Set<string>();
+    for (const m of this.#seriesByMeasurement().keys()) names.add(m);
+    return [...names].sort();
+  }
+
+  #seriesByMeasurement(measurement?: string): Map<string, Map<string, ShardSeries>> {
+    const out = new Map<string, Map<string, ShardSeries>>();
+    const add = (key: string, m: string, tags: readonly Tag[]) => {
+      let map = out.get(m);
+      if (!map) out.set(m, map = new Map());
+      if (!map.has(key)) {
+        map.set(key, { id: this.shard.idOf(key), key, measurement: m, tags });
+      }
+    };
+    for (const src of this.sources) {
+      if (src.kind === "segment") {
+        const list = measurement === undefined
+          ? src.segment.reader.series.values()
+          : src.segment.reader.seriesOf(measurement);
+        for (const s of list) {
+          if (!this.#dropped(s.key, src.gen)) add(s.key, s.measurement, s.tags);
+        }
+      } else {
+        const list = measurement === undefined
+          ? src.head.allSeries()
+          : src.head.series(measurement);
+        for (const s of list) {
+          if (!this.#dropped(s.key, src.gen)) add(s.key, s.measurement, s.tags);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every series of a measurement in this shard. */
+  series(measurement: string): ShardSeries[] {
+    return [...(this.#seriesByMeasurement(measurement).get(measurement)?.values() ?? [])];
+  }
+
+  /** Field name -> type of a measurement. */
+  fieldTypes(measurement: string): Map<string, FieldType> {
+    const out = new Map<string, FieldType>();
+    for (const src of this.sources) {
+      if (src.kind === "segment") {
+        for (const s of src.segment.reader.seriesOf(measurement)) {
+          for (const [name, f] of s.fields) if (!out.has(name)) out.set(name, f.type);
+        }
+      } else {
+        for (const [name, type] of src.head.fieldTypes(measurement)) {
+          if (!out.has(name)) out.set(name, type);
+        }
+      }
+    }
+    return out;
+  }
+
+  async #sourceColumn(
+    src: Source,
+    key: string,
+    field: string,
+    range: TimeRange,
+  ): Promise<ColumnView | undefined> {
+    const cuts = this.#cuts(key, src.gen);
+    let column: ColumnView | undefined;
+    if (src.kind === "head") {
+      column = src.head.column(key, field);
+      if (column) column = slice(column, range);
+    } else {
+      const f = src.segment.reader.series.get(key)?.fields.get(field);
+      if (!f) return undefined;
+      const parts: ColumnView[] = [];
+      for (const b of f.blocks) {
+        if (!overlaps(b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs, range)) continue;
+        const block = await src.segment.reader.readBlock(f.type, b);
+        parts.push(slice(block, range));
+      }
+      if (parts.length === 0) return undefined;
+      column = concatColumns(parts);
+    }
+    if (!column) return undefined;
+    column = cutRanges(column, cuts);
+    return column.length === 0 ? undefined : column;
+  }
+
+  /** A field's values in [minNs, maxNs], merged across sources; undefined when none. */
+  async readField(
+    series: { key: string },
+    field: string,
+    minNs: bigint,
+    maxNs: bigint,
+  ): Promise<ColumnView | undefined> {
+    return await this.#read(series.key, field, rangeOf(minNs, maxNs));
+  }
+
+  async #read(key: string, field: string, range: TimeRange): Promise<ColumnView | undefined> {
+    const columns: ColumnView[] = [];
+    for (const src of this.sources) {
+      const c = await this.#sourceColumn(src, key, field, range);
+      if (c) columns.push(c);
+    }
+    return mergeColumns(columns);
+  }
+
+  /**
+   * The field's data in [minNs, maxNs] as time-ordered parts: whole blocks inside the range (and
+   * untouched by tombstones) as their statistics, the rest as decoded columns. When sources
+   * overlap in time the answer is one merged column, so duplicates are never counted twice.
+   */
+  async readFieldSummaries(
+    series: { key: string },
+    field: string,
+    minNs: bigint,
+    maxNs: bigint,
+  ): Promise<ShardFieldPart[]> {
+    const key = series.key;
+    const range = rangeOf(minNs, maxNs);
+    const perSource: {
+      parts: ShardFieldPart[];
+      first: [number, number];
+      last: [number, number];
+    }[] = [];
+    for (const src of this.sources) {
+      const parts: ShardFieldPart[] = [];
+      if (src.kind === "head") {
+        const c = await this.#sourceColumn(src, key, field, range);
+        if (c) parts.push({ kind: "column", column: c });
+      } else {
+        const f = src.segment.reader.series.get(key)?.fields.get(field);
+        if (!f) continue;
+        const cuts = this.#cuts(key, src.gen);
+        for (const b of f.blocks) {
+          if (!overlaps(b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs, range)) continue;
+          const whole = contains(range, b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs) &&
+            !cuts.some((r) =>
+              overlaps(b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs, r)
+            );
+          if (whole) {
+            parts.push(summaryOf(f.type, b));
+          } else {
+            const block = await src.segment.reader.readBlock(f.type, b);
+            const c = cutRanges(slice(block, range), cuts);
+            if (c.length > 0) parts.push({ kind: "column", column: c });
+          }
+        }
+      }
+      if (parts.length === 0) continue;
+      perSource.push({ parts, first: partStart(parts[0]), last: partEnd(parts[parts.length - 1]) });
+    }
+    if (perSource.length <= 1) return perSource[0]?.parts ?? [];
+    perSource.sort((a, b) => a.first[0] - b.first[0] || a.first[1] - b.first[1]);
+    for (let i = 1; i < perSource.length; i++) {
+      const prev = perSource[i - 1].last, next = perSource[i].first;
+      if (prev[0] > next[0] || (prev[0] === next[0] && prev[1] >= next[1])) {
+        const merged = await this.#read(key, field, range);
+        return merged ? [{ kind: "column", column: merged }] : [];
+      }
+    }
+    return perSource.flatMap((s) => s.parts);
+  }
+}
+
+function summaryOf(type: FieldType, b: BlockMeta): ShardBlockSummary {
+  const s: ShardBlockSummary = {
+    kind: "summary",
+    type,
+    count: b.count,
+    minTimeMs: b.minTimeMs,
+    minTimeSubMs: b.minTimeSubMs,
+    maxTimeMs: b.maxTimeMs,
+    maxTimeSubMs: b.maxTimeSubMs,
+    first: b.first,
+    last: b.last,
+  };
+  if (b.sum !== undefined) {
+    s.sum = b.sum;
+    s.min = b.min;
+    s.max = b.max;
+  }
+  return s;
+}
+
+function partStart(p: ShardFieldPart): [number, number] {
+  return p.kind === "summary"
+    ? [p.minTimeMs, p.minTimeSubMs]
+    : [p.column.timesMs[0], p.column.timesSubMs[0]];
+}
+
+function partEnd(p: ShardFieldPart): [number, number] {
+  if (p.kind === "summary") return [p.maxTimeMs, p.maxTimeSubMs];
+  const n = p.column.length - 1;
+  return [p.column.timesMs[n], p.column.timesSubMs[n]];
+}

@@ -1,0 +1,373 @@
+import assert from "node:assert/strict";
+import { type Clock, FieldType, type Point, silentLogger } from "../core/mod.ts";
+import { denoFileSystem } from "../runtime/mod.ts";
+import { type EngineOptions, StorageEngine } from "./engine.ts";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const ALL = [-(2n ** 63n), 2n ** 63n - 1n] as const;
+
+function fakeClock(startMs: number): Clock & { ms: number } {
+  const c = {
+    ms: startMs,
+    nowMs: () => c.ms,
+    nowNanos: () => BigInt(c.ms) * 1_000_000n,
+    monotonicMs: () => c.ms,
+  };
+  return c;
+}
+
+const NOW = 1_700_000_000_000;
+
+function open(dir: string, clock: Clock = fakeClock(NOW), extra: Partial<EngineOptions> = {}) {
+  return StorageEngine.open({
+    dir,
+    fs: denoFileSystem,
+    clock,
+    logger: silentLogger,
+    maintenanceIntervalMs: 0,
+    blockValues: 10,
+    ...extra,
+  });
+}
+
+function pt(host: string, v: number, timeMs: number, m = "cpu"): Point {
+  return {
+    measurement: m,
+    tags: [{ key: "host", value: host }],
+    fields: [{ key: "v", type: FieldType.Float, value: v }],
+    timeMs,
+    timeSubMs: 0,
+  };
+}
+
+async function read(engine: StorageEngine, host = "a", rp = "autogen", m = "cpu") {
+  const out: [number, unknown][] = [];
+  for (const shard of engine.shards("db", rp, ...ALL)) {
+    const s = shard.series(m).find((x) => x.tags[0].value === host);
+    if (!s) continue;
+    const c = await shard.readField(s, "v", ...ALL);
+    for (let i = 0; i < (c?.length ?? 0); i++) out.push([c!.timesMs[i], c!.values[i]]);
+  }
+  return out;
+}
+
+async function files(dir: string, suffix: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(`${d}/${e.name}`);
+      else if (e.name.endsWith(suffix)) out.push(`${d}/${e.name}`);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+const series = (n: number, host = "a", start = NOW - DAY, v0 = 0) =>
+  Array.from({ length: n }, (_, i) => pt(host, v0 + i * 1.5, start + i * 1000));
+
+Deno.test("segments: flush writes a segment, trims the WAL, and restart reads it back", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, series(35));
+  const before = await read(engine);
+  await engine.flush();
+  assert.equal(engine.stats().segments, 1);
+  assert.equal(engine.stats().headValues, 0);
+  assert.deepEqual(await read(engine), before);
+  assert.equal((await files(dir, ".seg")).length, 1);
+  assert.equal((await files(`${dir}/wal`, ".wal")).length, 1, "WAL before the cut removed");
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual(await read(reopened), before);
+  assert.equal(reopened.stats().headValues, 0, "nothing replayed into the head");
+  await reopened.close();
+});
+
+Deno.test("segments: last write wins across segments and head, also after restart", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [pt("a", 1, NOW - 5000), pt("a", 1, NOW - 4000)]);
+  await engine.flush();
+  await engine.write("db", undefined, [pt("a", 2, NOW - 4000), pt("a", 2, NOW - 3000)]);
+  await engine.flush();
+  await engine.write("db", undefined, [pt("a", 3, NOW - 3000)]);
+  const expected = [[NOW - 5000, 1], [NOW - 4000, 2], [NOW - 3000, 3]];
+  assert.deepEqual(await read(engine), expected);
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual(await read(reopened), expected);
+  assert.equal(await reopened.compact(), 0, "two segments are below the fanout");
+  await reopened.close();
+});
+
+Deno.test("segments: writes go on while a flush runs", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, series(50));
+  const flushing = engine.flush();
+  await engine.write("db", undefined, series(50, "a", NOW - DAY + 100_000, 1000));
+  await flushing;
+  assert.equal((await read(engine)).length, 100);
+  await engine.close();
+  const reopened = await open(dir);
+  assert.equal((await read(reopened)).length, 100);
+  await reopened.close();
+});
+
+Deno.test("segments: shards() returns only the shard groups meeting the range", async () => {
+  const engine = await open(await Deno.makeTempDir());
+  await engine.createDatabase("db");
+  // autogen (infinite): 7-day groups
+  await engine.write("db", undefined, [pt("a", 1, NOW - 30 * DAY), pt("a", 2, NOW - DAY)]);
+  assert.equal(engine.shards("db", "autogen", ...ALL).length, 2);
+  const ns = (ms: number) => BigInt(ms) * 1_000_000n;
+  assert.equal(engine.shards("db", "autogen", ns(NOW - 2 * DAY), ns(NOW)).length, 1);
+  assert.equal(engine.shards("db", "autogen", ns(NOW - 400 * DAY), ns(NOW - 300 * DAY)).length, 0);
+  await engine.close();
+});
+
+Deno.test("segments: block summaries for whole blocks, columns for cut ones; same totals", async () => {
+  const engine = await open(await Deno.makeTempDir());
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, series(35));
+  await engine.flush();
+  await engine.write("db", undefined, series(5, "a", NOW - DAY + 100_000, 100));
+  const ns = (ms: number) => BigInt(ms) * 1_000_000n;
+  const [shard] = engine.shards("db", "autogen", ...ALL);
+  const s = shard.series("cpu")[0];
+  const min = ns(NOW - DAY + 5000), max = ns(NOW);
+  const parts = await shard.readFieldSummaries(s, "v", min, max);
+  const kinds = parts.map((p) => p.kind);
+  // blocks of 10: [0,10) cut by the range, [10,20) [20,30) whole, [30,35) whole, then the head
+  assert.deepEqual(kinds, ["column", "summary", "summary", "summary", "column"]);
+  let count = 0, sum = 0;
+  for (const p of parts) {
+    if (p.kind === "summary") {
+      count += p.count;
+      sum += p.sum as number;
+    } else {
+      count += p.column.length;
+      for (const v of p.column.values as Float64Array) sum += v;
+    }
+  }
+  const column = await shard.readField(s, "v", min, max);
+  assert.equal(count, column!.length);
+  assert.equal(sum, (column!.values as Float64Array).reduce((a, b) => a + b, 0));
+  // Overlapping sources: one merged column, so a duplicate is never counted twice.
+  await engine.write("db", undefined, [pt("a", 99, NOW - DAY + 12_000)]);
+  const [again] = engine.shards("db", "autogen", ...ALL);
+  const merged = await again.readFieldSummaries(s, "v", min, max);
+  assert.deepEqual(merged.map((p) => p.kind), ["column"]);
+  assert.equal((merged[0] as { column: { length: number } }).column.length, column!.length);
+  await engine.close();
+});
+
+Deno.test("segments: deletes hide points in segments and head, after restart and compaction", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir, fakeClock(NOW), { compactionFanout: 2 });
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [...series(20), ...series(20, "b")]);
+  await engine.flush();
+  await engine.write("db", undefined, series(5, "a", NOW - DAY + 50_000, 500));
+  const ns = (ms: number) => BigInt(ms) * 1_000_000n;
+  await engine.deleteSeries("db", {
+    measurements: ["cpu"],
+    seriesFilter: (_m, tags) => tags[0].value === "a",
+    minNs: ns(NOW - DAY + 5000),
+    maxNs: ns(NOW - DAY + 51_000),
+    dropSeries: false,
+  });
+  const expectA = series(5).map((p) => [p.timeMs, p.fields[0].value]).concat(
+    series(5, "a", NOW - DAY + 50_000, 500).slice(2).map((p) => [p.timeMs, p.fields[0].value]),
+  );
+  assert.deepEqual(await read(engine), expectA);
+  assert.equal((await read(engine, "b")).length, 20, "other series untouched");
+  // A later write inside the deleted range is visible (the tombstone is older).
+  await engine.write("db", undefined, [pt("a", 7, NOW - DAY + 6000)]);
+  const withLater = [...expectA, [NOW - DAY + 6000, 7]].sort((x, y) =>
+    (x[0] as number) - (y[0] as number)
+  );
+  assert.deepEqual(await read(engine), withLater);
+  await engine.close();
+  const reopened = await open(dir, fakeClock(NOW), { compactionFanout: 2 });
+  assert.deepEqual(await read(reopened), withLater);
+  await reopened.flush();
+  assert.equal(await reopened.compact(), 1);
+  assert.equal(reopened.stats().segments, 1);
+  assert.deepEqual(await read(reopened), withLater);
+  // DROP SERIES forgets the series.
+  await reopened.deleteSeries("db", {
+    measurements: ["cpu"],
+    seriesFilter: (_m, tags) => tags[0].value === "b",
+    minNs: ALL[0],
+    maxNs: ALL[1],
+    dropSeries: true,
+  });
+  const [shard] = reopened.shards("db", "autogen", ...ALL);
+  assert.deepEqual(shard.series("cpu").map((s) => s.tags[0].value), ["a"]);
+  await reopened.close();
+  const third = await open(dir);
+  const [s3] = third.shards("db", "autogen", ...ALL);
+  assert.deepEqual(s3.series("cpu").map((s) => s.tags[0].value), ["a"]);
+  assert.deepEqual(await read(third, "b"), []);
+  await third.close();
+});
+
+Deno.test("segments: retention policies persist; old points rejected; expired groups dropped", async () => {
+  const dir = await Deno.makeTempDir();
+  const clock = fakeClock(NOW);
+  const engine = await open(dir, clock);
+  await engine.createDatabase("db");
+  const H = 3_600_000_000_000n;
+  await engine.createRetentionPolicy("db", {
+    name: "short",
+    durationNs: 2n * H,
+    shardGroupDurationNs: 0n,
+    replicaN: 1,
+    isDefault: true,
+  });
+  await assert.rejects(
+    () =>
+      engine.createRetentionPolicy("db", {
+        name: "short",
+        durationNs: 3n * H,
+        shardGroupDurationNs: 0n,
+        replicaN: 1,
+        isDefault: false,
+      }),
+    /retention policy already exists/,
+  );
+  await assert.rejects(
+    () =>
+      engine.createRetentionPolicy("db", {
+        name: "tiny",
+        durationNs: H / 2n,
+        shardGroupDurationNs: 0n,
+        replicaN: 1,
+        isDefault: false,
+      }),
+    /at least 1h0m0s/,
+  );
+  const out = await engine.write("db", undefined, [
+    pt("a", 1, NOW - 3 * HOUR),
+    pt("a", 2, NOW - HOUR),
+  ]);
+  assert.deepEqual(out, {
+    accepted: 1,
+    rejected: [{ index: 0, reason: "points beyond retention policy" }],
+  });
+  assert.deepEqual(await read(engine, "a", "short"), [[NOW - HOUR, 2]]);
+  const [policy] = engine.retentionPolicies("db").filter((r) => r.name === "short");
+  assert.equal(policy.shardGroupDurationNs, H, "1 h groups under 2 days");
+  await engine.alterRetentionPolicy("db", "short", { durationNs: 4n * H });
+  await engine.flush();
+  await engine.close();
+
+  const reopened = await open(dir, clock);
+  assert.equal(reopened.defaultRetentionPolicy("db"), "short");
+  assert.equal(
+    reopened.retentionPolicies("db").find((r) => r.name === "short")!.durationNs,
+    4n * H,
+  );
+  assert.deepEqual(await read(reopened, "a", "short"), [[NOW - HOUR, 2]]);
+  clock.ms = NOW + 4 * HOUR;
+  assert.equal(await reopened.expireShardGroups(), 1);
+  assert.deepEqual(await read(reopened, "a", "short"), []);
+  assert.equal((await files(dir, ".seg")).length, 0, "the group's files are gone");
+  await reopened.dropRetentionPolicy("db", "short");
+  assert.deepEqual(reopened.retentionPolicies("db").map((r) => r.name), ["autogen"]);
+  await reopened.close();
+  const third = await open(dir, clock);
+  assert.deepEqual(third.retentionPolicies("db").map((r) => r.name), ["autogen"]);
+  await third.close();
+});
+
+Deno.test("segments: series limits reject only the points beyond them", async () => {
+  const engine = await open(await Deno.makeTempDir(), fakeClock(NOW), {
+    maxSeriesPerDatabase: 2,
+    maxValuesPerTag: 0,
+  });
+  await engine.createDatabase("db");
+  const out = await engine.write("db", undefined, [
+    pt("a", 1, NOW),
+    pt("b", 1, NOW),
+    pt("c", 1, NOW),
+    pt("a", 2, NOW + 1),
+  ]);
+  assert.equal(out.accepted, 3);
+  assert.deepEqual(out.rejected, [{
+    index: 2,
+    reason: "max-series-per-database limit exceeded: db=db: 2/2",
+  }]);
+  await engine.close();
+  const tags = await open(await Deno.makeTempDir(), fakeClock(NOW), { maxValuesPerTag: 1 });
+  await tags.createDatabase("db");
+  const r = await tags.write("db", undefined, [pt("a", 1, NOW), pt("b", 1, NOW)]);
+  assert.match(r.rejected[0].reason, /^max-values-per-tag limit exceeded \(1\/1\): .*tag="host"/);
+  await tags.close();
+});
+
+Deno.test("segments: a flipped bit in a block is a CorruptionError with file and offset", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, series(25));
+  await engine.flush();
+  await engine.close();
+  const [path] = await files(dir, ".seg");
+  const bytes = await Deno.readFile(path);
+  bytes[8 + 4 + 6] ^= 0x10; // inside the first block's payload
+  await Deno.writeFile(path, bytes);
+  const reopened = await open(dir);
+  await assert.rejects(() => read(reopened), (e: Error & { file?: string; offset?: number }) => {
+    assert.equal(e.name, "CorruptionError");
+    assert.equal(e.file, path);
+    assert.equal(e.offset, 8);
+    return true;
+  });
+  // Blocks after the damaged one stay readable.
+  const [shard] = reopened.shards("db", "autogen", ...ALL);
+  const s = shard.series("cpu")[0];
+  const ns = (ms: number) => BigInt(ms) * 1_000_000n;
+  const tail = await shard.readField(s, "v", ns(NOW - DAY + 10_000), ALL[1]);
+  assert.equal(tail?.length, 15);
+  await reopened.close();
+  // Damage in the index stops the start, naming the file.
+  bytes[8 + 4 + 6] ^= 0x10;
+  bytes[bytes.length - 30] ^= 0x01;
+  await Deno.writeFile(path, bytes);
+  await assert.rejects(() => open(dir), (e: Error & { file?: string }) => {
+    assert.equal(e.name, "CorruptionError");
+    assert.equal(e.file, path);
+    assert.match(e.message, /index checksum mismatch/);
+    return true;
+  });
+});
+
+Deno.test("segments: compaction merges levels, keeps the newest duplicate, leaves no inputs", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir, fakeClock(NOW), { compactionFanout: 3 });
+  await engine.createDatabase("db");
+  for (let i = 0; i < 3; i++) {
+    await engine.write("db", undefined, [pt("a", i, NOW - 10_000), pt("a", i, NOW - 9000 + i)]);
+    await engine.flush();
+  }
+  assert.equal(engine.stats().segments, 3);
+  const before = await read(engine);
+  assert.deepEqual(before[0], [NOW - 10_000, 2]);
+  assert.equal(await engine.compact(), 1);
+  assert.equal(engine.stats().segments, 1);
+  assert.deepEqual(await read(engine), before);
+  assert.deepEqual((await files(dir, ".seg")).map((p) => p.slice(p.lastIndexOf("/") + 1)), [
+    "0000000001-0000000003.seg",
+  ]);
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual(await read(reopened), before);
+  await reopened.close();
+});

@@ -50,6 +50,16 @@ export const ConfigSchema = z.strictObject({
   max_values_per_tag: z.coerce.number().int().nonnegative().default(100_000),
   /** Log level. */
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Queries: longest run in ms before `query-timeout limit exceeded` (0 = none). */
+  query_timeout_ms: z.coerce.number().int().nonnegative().default(0),
+  /** Queries: most series one SELECT may read (0 = unlimited), as max-select-series. */
+  max_select_series: z.coerce.number().int().nonnegative().default(0),
+  /** Queries: most points one SELECT may read (0 = unlimited), as max-select-point. */
+  max_select_points: z.coerce.number().int().nonnegative().default(0),
+  /** Queries: most GROUP BY time buckets of one SELECT (0 = unlimited), as max-select-buckets. */
+  max_select_buckets: z.coerce.number().int().nonnegative().default(0),
+  /** Queries: most running at once, more are refused with 429 (0 = unlimited). */
+  max_concurrent_queries: z.coerce.number().int().nonnegative().default(0),
 });
 
 /** A node's configuration. */

@@ -5,6 +5,7 @@
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
 import { createApp } from "../http/mod.ts";
+import { configureQueries } from "../http/query_handler.ts";
 import {
   consoleLogger,
   denoFileSystem,
@@ -54,6 +55,13 @@ export async function serve(config: Config): Promise<void> {
   if (!engine.hasDatabase(config.default_database)) {
     await engine.createDatabase(config.default_database);
   }
+  configureQueries(engine, {
+    timeoutMs: config.query_timeout_ms,
+    maxSeries: config.max_select_series,
+    maxPoints: config.max_select_points,
+    maxBuckets: config.max_select_buckets,
+    maxConcurrent: config.max_concurrent_queries,
+  }, () => systemClock.monotonicMs());
   const app = createApp({
     engine,
     clock: systemClock,

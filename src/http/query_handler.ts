@@ -8,10 +8,14 @@
  */
 import { EpochError, ParseError, ValidationError } from "../core/mod.ts";
 import {
+  encodeChunks,
   encodeCsv,
   encodeJson,
   type EpochUnit,
   executeQuery,
+  parseQuery,
+  type QueryLimits,
+  QueryRegistry,
   type StatementResult,
 } from "../query/mod.ts";
 
@@ -27,6 +31,45 @@ interface QueryRequest {
   epoch?: EpochUnit;
   pretty: boolean;
   params?: Record<string, unknown>;
+  /** `chunked=true`: newline-delimited result objects, `chunkSize` rows per line. */
+  chunked?: boolean;
+  chunkSize?: number;
+}
+
+/** Query limits of a server (config keys query_timeout_ms, max_select_* ...). */
+export interface QuerySettings extends QueryLimits {}
+
+interface QueryState {
+  limits: QueryLimits;
+  registry: QueryRegistry;
+}
+
+// Settings per storage engine (one per server): set by `configureQueries`, read per request.
+const STATES = new WeakMap<object, QueryState>();
+
+/**
+ * Sets the query limits of the server that serves `engine` (called once at startup by
+ * `serve`); without it queries run unlimited. The registry behind SHOW QUERIES / KILL QUERY
+ * and max-concurrent-queries lives here too.
+ */
+export function configureQueries(
+  engine: object,
+  settings: QuerySettings,
+  now: () => number,
+): void {
+  STATES.set(engine, {
+    limits: settings,
+    registry: new QueryRegistry({ now, maxConcurrent: settings.maxConcurrent }),
+  });
+}
+
+function stateOf(ctx: AppContext): QueryState {
+  let s = STATES.get(ctx.engine);
+  if (s === undefined) {
+    s = { limits: {}, registry: new QueryRegistry({ now: () => ctx.clock.monotonicMs() }) };
+    STATES.set(ctx.engine, s);
+  }
+  return s;
 }
 
 const EPOCHS = new Set(["ns", "n", "u", "µ", "ms", "s", "m", "h"]);
@@ -44,7 +87,8 @@ export async function handleInfluxQuery(
     return influxError(error);
   }
   try {
-    const results = await run(ctx, query, request.method === "GET");
+    if (query.chunked && !wantsCsv(request)) return streamChunks(ctx, request, query);
+    const results = await run(ctx, query, request.method === "GET", request.signal);
     return encode(request, results, query);
   } catch (error) {
     if (error instanceof ParseError) {
@@ -93,7 +137,7 @@ export async function handleNativeQuery(
     if (query.db === ctx.defaultDatabase && !ctx.engine.hasDatabase(query.db)) {
       await ctx.engine.createDatabase(query.db);
     }
-    const results = await run(ctx, query, false);
+    const results = await run(ctx, query, false, request.signal);
     return encode(request, results, query);
   } catch (error) {
     if (!(error instanceof EpochError)) ctx.logger.error("query failed", { error: String(error) });
@@ -128,6 +172,14 @@ async function influxQueryRequest(
       throw new ValidationError(`error parsing query parameters: ${(error as Error).message}`);
     }
   }
+  const chunkSizeText = values.get("chunk_size");
+  let chunkSize: number | undefined;
+  if (chunkSizeText) {
+    chunkSize = Number(chunkSizeText);
+    if (!Number.isInteger(chunkSize) || chunkSize < 0) {
+      throw new ValidationError(`invalid chunk_size ${JSON.stringify(chunkSizeText)}`);
+    }
+  }
   return {
     q,
     db: values.get("db") ?? undefined,
@@ -135,7 +187,60 @@ async function influxQueryRequest(
     epoch: checkEpoch(values.get("epoch")),
     pretty: values.get("pretty") === "true",
     params,
+    chunked: values.get("chunked") === "true",
+    chunkSize,
   };
+}
+
+/**
+ * `chunked=true`: each statement's lines are written as soon as the statement finishes. A
+ * syntax error is still a 400 with one JSON object, as InfluxDB.
+ */
+function streamChunks(
+  ctx: AppContext,
+  request: Request,
+  query: QueryRequest,
+): Response {
+  const encoder = new TextEncoder();
+  const lines: string[] = [];
+  let push: ((line: string) => void) | undefined;
+  const onResult = (r: StatementResult) => {
+    for (const line of encodeChunks(r, { epoch: query.epoch, chunkSize: query.chunkSize })) {
+      if (push) push(line);
+      else lines.push(line);
+    }
+  };
+  // A syntax error is a 400 before anything streams: parse once up front (cheap).
+  parseQuery(query.q);
+  let failure: unknown;
+  const settled = run(ctx, query, request.method === "GET", request.signal, onResult).then(
+    () => {},
+    (e) => {
+      failure = e;
+    },
+  );
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const line of lines) controller.enqueue(encoder.encode(line));
+      push = (line) => controller.enqueue(encoder.encode(line));
+      return settled.then(() => {
+        if (failure !== undefined) {
+          if (!(failure instanceof EpochError)) {
+            ctx.logger.error("query failed", { error: String(failure) });
+          }
+          const message = failure instanceof Error ? failure.message : String(failure);
+          controller.enqueue(encoder.encode(JSON.stringify({ error: message }) + "\n"));
+        }
+        controller.close();
+      });
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/json" } });
+}
+
+function wantsCsv(request: Request): boolean {
+  const accept = request.headers.get("accept") ?? "";
+  return accept.includes("application/csv") || accept.includes("text/csv");
 }
 
 function checkEpoch(epoch: string | null | undefined): EpochUnit | undefined {
@@ -146,13 +251,24 @@ function checkEpoch(epoch: string | null | undefined): EpochUnit | undefined {
   return epoch as EpochUnit;
 }
 
-async function run(ctx: AppContext, query: QueryRequest, readOnly: boolean): Promise<QueryResult> {
+async function run(
+  ctx: AppContext,
+  query: QueryRequest,
+  readOnly: boolean,
+  signal?: AbortSignal,
+  onResult?: (r: StatementResult) => void,
+): Promise<QueryResult> {
+  const state = stateOf(ctx);
   const results = await executeQuery(ctx.engine, query.q, {
     database: query.db || undefined,
     retentionPolicy: query.rp || undefined,
     nowNs: ctx.clock.nowNanos(),
     params: query.params,
     readOnly,
+    limits: state.limits,
+    registry: state.registry,
+    signal,
+    onResult,
   });
   for (const r of results) {
     ctx.metrics.add("epochnexus_queries_total", { outcome: r.error ? "error" : "ok" });
@@ -161,8 +277,7 @@ async function run(ctx: AppContext, query: QueryRequest, readOnly: boolean): Pro
 }
 
 function encode(request: Request, results: QueryResult, query: QueryRequest): Response {
-  const accept = request.headers.get("accept") ?? "";
-  if (accept.includes("application/csv") || accept.includes("text/csv")) {
+  if (wantsCsv(request)) {
     return new Response(encodeCsv(results, { epoch: query.epoch }), {
       headers: { "content-type": "application/csv" },
     });

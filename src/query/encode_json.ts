@@ -51,7 +51,7 @@ export function encodeResult(r: StatementResult, options: JsonOptions = {}): str
   return out + "}";
 }
 
-function encodeSeries(s: ResultSeries, options: JsonOptions): string {
+export function encodeSeries(s: ResultSeries, options: JsonOptions): string {
   let out = "{";
   const parts: string[] = [];
   if (s.name !== "") parts.push(`"name":${jsonString(s.name)}`);

@@ -49,6 +49,8 @@ export interface ExecuteOptions {
   registry?: QueryRegistry;
   /** Stops the query (a client gone away). */
   signal?: AbortSignal;
+  /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
+  onResult?: (result: StatementResult) => void;
 }
 
 /**
@@ -101,6 +103,7 @@ export async function executeStatements(
   for (let i = 0; i < statements.length; i++) {
     if (failed) {
       results.push({ statementId: i, error: "not executed" });
+      options.onResult?.(results[results.length - 1]);
       continue;
     }
     try {
@@ -122,6 +125,7 @@ export async function executeStatements(
       results.push({ statementId: i, error: e.message });
       failed = true;
     }
+    options.onResult?.(results[results.length - 1]);
   }
   return results;
 }

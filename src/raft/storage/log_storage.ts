@@ -88,6 +88,10 @@ export class RaftLogStorage {
   private firstIndexHeld = 1;
   private lastIndexHeld = 0;
   private dirDirty = false;
+  /** A commit-only hard state change not yet written. */
+  private hardStateDirty = false;
+  /** Whether the handle's position is `writePos` (false after a truncation). */
+  private positioned = false;
   private readonly sink = new ByteSink(1 << 16);
 
   private constructor(options: RaftLogStorageOptions) {
@@ -228,6 +232,7 @@ export class RaftLogStorage {
       const seg = this.segments[this.segments.length - 1];
       this.handle = await this.fs.open(seg.path, { read: true, write: true });
       this.writePos = await this.handle.seek(0, "end");
+      this.positioned = true;
     }
     return {
       hardState: hs,
@@ -284,7 +289,13 @@ export class RaftLogStorage {
     }
     if (req.hardState) {
       this.hardState = req.hardState;
-      appendHardStateRecord(out, req.hardState);
+      this.hardStateDirty = true;
+    }
+    // A hard state that only moves the commit index needs no write of its own (the commit index
+    // is a hint for a faster restart, not a safety fact): it rides along with the next write.
+    if (this.hardStateDirty && (out.length > 0 || req.mustSync)) {
+      appendHardStateRecord(out, this.hardState);
+      this.hardStateDirty = false;
     }
     await this.flush(out);
     if (req.mustSync) await this.sync();
@@ -327,7 +338,10 @@ export class RaftLogStorage {
   private async flush(out: ByteSink): Promise<void> {
     if (out.length === 0) return;
     const h = this.handle!;
-    await h.seek(this.writePos, "start");
+    if (!this.positioned) {
+      await h.seek(this.writePos, "start");
+      this.positioned = true;
+    }
     await h.write(out.written());
     this.writePos += out.length;
     out.reset();
@@ -344,6 +358,7 @@ export class RaftLogStorage {
     await h.datasync();
     this.handle = h;
     this.writePos = head.length;
+    this.positioned = true;
     this.segments.push({ firstIndex, path, offsets: [] });
     this.dirDirty = true;
     await this.fs.syncDir(this.logDir);
@@ -377,6 +392,7 @@ export class RaftLogStorage {
     }
     const at = seg.offsets[pos];
     await this.handle!.truncate(at);
+    this.positioned = false;
     seg.offsets.length = pos;
     this.writePos = at;
     this.lastIndexHeld = index - 1;

@@ -331,3 +331,23 @@ Deno.test("log storage: any sequence of appends with conflicts reopens to the mo
     { numRuns: 25 },
   );
 });
+
+Deno.test("log storage: a commit-only hard state rides along with the next write", () =>
+  withDir(async (dir) => {
+    const { storage } = await open(dir);
+    await storage.save({
+      hardState: hs(1, 1, 0),
+      entries: [e(1, 1)],
+      snapshot: null,
+      mustSync: true,
+    });
+    const size = () => Deno.statSync(lastSegment(dir)).size;
+    const before = size();
+    await storage.save({ hardState: hs(1, 1, 1), entries: [], snapshot: null, mustSync: false });
+    assert.equal(size(), before, "no write for a commit-only change");
+    await storage.save({ hardState: null, entries: [e(2, 1)], snapshot: null, mustSync: true });
+    storage.close();
+    const { state } = await open(dir);
+    assert.deepEqual(state.hardState, hs(1, 1, 1));
+    assert.deepEqual(ids(state.entries), ["1/1", "2/1"]);
+  }));

@@ -89,7 +89,7 @@ export interface IngestSettings {
 /** The defaults of {@linkcode IngestSettings}. */
 export const DEFAULT_INGEST_SETTINGS: Readonly<IngestSettings> = {
   batchPoints: 5000,
-  batchBytes: 1024 * 1024,
+  batchBytes: 8 * 1024 * 1024,
   maxStreamBytes: 64 * 1024 ** 3,
   maxLineBytes: 1024 * 1024,
   maxListedErrors: 100,

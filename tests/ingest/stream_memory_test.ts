@@ -1,0 +1,110 @@
+/**
+ * A large NDJSON body, generated on the fly, streamed into a real server process while its
+ * resident memory (VmRSS from /proc/<pid>/status) is sampled. The body is never held: the
+ * server's RSS must stay within {@linkcode RSS_GROWTH_BOUND} of its RSS before the request.
+ *
+ * Size: `EPOCHNEXUS_STREAM_TEST_BYTES` (default 64 MiB for the suite; the 1 GiB run is
+ * `EPOCHNEXUS_STREAM_TEST_BYTES=1073741824`). Each line is one point padded with JSON
+ * whitespace to 1 KiB, so the stored data (one float per line, 1000 series) stays small and
+ * what is measured is the body path, not the in-memory head.
+ */
+import assert from "node:assert/strict";
+import { startServer } from "../_server.ts";
+
+const TOTAL_BYTES = Number(Deno.env.get("EPOCHNEXUS_STREAM_TEST_BYTES") ?? 64 * 1024 * 1024);
+const LINE_BYTES = 1024;
+/** Allowed growth of the server's RSS while streaming, whatever the body size. */
+const RSS_GROWTH_BOUND = 256 * 1024 * 1024;
+
+async function rssBytes(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** The NDJSON body: `lines` lines of exactly LINE_BYTES bytes, made as they are pulled. */
+function ndjsonBody(lines: number): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  const perChunk = 256;
+  let line = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (line >= lines) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(perChunk, lines - line);
+      const chunk = new Uint8Array(n * LINE_BYTES).fill(0x20);
+      for (let i = 0; i < n; i++, line++) {
+        const record = `{"measurement":"stream","tags":{"host":"h${line % 1000}"},` +
+          `"value":${line},"timestamp":${1_700_000_000_000 + line}`;
+        const at = i * LINE_BYTES;
+        enc.encodeInto(record, chunk.subarray(at));
+        chunk[at + LINE_BYTES - 2] = 0x7d; // }
+        chunk[at + LINE_BYTES - 1] = 0x0a; // \n
+      }
+      controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+}
+
+Deno.test({
+  name: `ndjson: ${TOTAL_BYTES} bytes streamed through a server with bounded memory`,
+  sanitizeResources: false,
+  fn: async () => {
+    // A capped V8 heap makes the garbage collector work rather than grow the heap lazily: if
+    // the body were held, the server would die with an out-of-memory instead.
+    const server = await startServer({ env: { DENO_V8_FLAGS: "--max-old-space-size=256" } });
+    try {
+      const pid = server.process.pid;
+      const before = await rssBytes(pid);
+      let peak = before;
+      let sampling = true;
+      const trace: number[] = [];
+      const sampler = (async () => {
+        for (let i = 0; sampling; i++) {
+          const rss = await rssBytes(pid);
+          peak = Math.max(peak, rss);
+          if (i % 20 === 0) trace.push(Math.round(rss / 1e6));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const lines = Math.floor(TOTAL_BYTES / LINE_BYTES);
+      const started = performance.now();
+      const answer = await fetch(`${server.url}/ingest?precision=ms`, {
+        method: "POST",
+        headers: { "content-type": "application/x-ndjson" },
+        body: ndjsonBody(lines),
+      });
+      const text = await answer.text();
+      const seconds = (performance.now() - started) / 1000;
+      sampling = false;
+      await sampler;
+      assert.equal(answer.status, 200, text);
+      assert.deepEqual(JSON.parse(text), { accepted: lines, rejected: 0 });
+      const growth = peak - before;
+      console.log(
+        `streamed ${(lines * LINE_BYTES / 1e6).toFixed(0)} MB, ${lines} points in ` +
+          `${seconds.toFixed(1)} s (${(lines * LINE_BYTES / 1e6 / seconds).toFixed(1)} MB/s, ` +
+          `${Math.round(lines / seconds)} points/s); server RSS ${(before / 1e6).toFixed(0)} MB ` +
+          `before, peak ${(peak / 1e6).toFixed(0)} MB (+${(growth / 1e6).toFixed(0)} MB); ` +
+          `every 2 s: ${trace.join(" ")} MB`,
+      );
+      assert.ok(
+        growth < RSS_GROWTH_BOUND,
+        `server RSS grew by ${growth} bytes, beyond the bound of ${RSS_GROWTH_BOUND}`,
+      );
+      const count = await fetch(
+        `${server.url}/query?db=epochnexus&q=${
+          encodeURIComponent("SELECT count(value) FROM stream")
+        }`,
+      );
+      const result = await count.json();
+      assert.equal(result.results[0].series[0].values[0][1], lines);
+    } finally {
+      await server.stop();
+      await Deno.remove(server.dataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});

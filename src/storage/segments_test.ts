@@ -371,3 +371,33 @@ Deno.test("segments: compaction merges levels, keeps the newest duplicate, leave
   assert.deepEqual(await read(reopened), before);
   await reopened.close();
 });
+
+Deno.test("segments: inputs left by a compaction interrupted before their removal are dropped on start", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir, fakeClock(NOW), { compactionFanout: 2 });
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [pt("a", 1, NOW - 3000), pt("a", 1, NOW - 2000)]);
+  await engine.flush();
+  await engine.write("db", undefined, [pt("a", 2, NOW - 2000)]);
+  await engine.flush();
+  // A tombstone applied by the compaction: the old inputs must not bring the point back.
+  await engine.deleteSeries("db", {
+    minNs: BigInt(NOW - 3000) * 1_000_000n,
+    maxNs: BigInt(NOW - 3000) * 1_000_000n,
+    dropSeries: false,
+  });
+  const inputs = await files(dir, ".seg");
+  const saved = await Promise.all(inputs.map((p) => Deno.readFile(p)));
+  assert.equal(await engine.compact(), 1);
+  const expected = [[NOW - 2000, 2]];
+  assert.deepEqual(await read(engine), expected);
+  await engine.close();
+  // The crash: the output is durable, the inputs are still there.
+  await Promise.all(inputs.map((p, i) => Deno.writeFile(p, saved[i])));
+  assert.equal((await files(dir, ".seg")).length, 3);
+  const reopened = await open(dir);
+  assert.deepEqual(await read(reopened), expected);
+  assert.equal(reopened.stats().segments, 1);
+  assert.equal((await files(dir, ".seg")).length, 1);
+  await reopened.close();
+});

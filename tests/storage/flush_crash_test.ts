@@ -1,0 +1,128 @@
+/**
+ * Crash safety of flush and compaction with real processes: the server runs with tiny flush
+ * thresholds (segments are written and the WAL trimmed every few hundred points, compactions
+ * follow), is killed with SIGKILL in the middle, and every acknowledged point must come back —
+ * once, with its value — from the segments and the WAL that remain.
+ */
+import assert from "node:assert/strict";
+import { query, startServer, writeLines } from "../_server.ts";
+
+const WRITERS = 4;
+const POINTS_PER_REQUEST = 40;
+const base = 1_700_000_000_000_000_000n;
+
+async function segmentFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(`${d}/${e.name}`);
+      else if (e.name.endsWith(".seg")) out.push(`${d}/${e.name}`);
+    }
+  };
+  await walk(`${dir}/data`).catch(() => {});
+  return out;
+}
+
+async function checkAll(url: string, db: string, acknowledged: Map<string, Map<string, number>>) {
+  let checked = 0;
+  for (const [name, acked] of acknowledged) {
+    const answer = await query(url, `SELECT v FROM load WHERE writer = '${name}'`, {
+      db,
+      epoch: "ns",
+    });
+    const values: [number, number][] = answer.results[0].series?.[0]?.values ?? [];
+    const found = new Map(values.map(([t, v]) => [String(BigInt(t)), v]));
+    assert.equal(found.size, values.length, `${name}: a timestamp returned twice`);
+    for (const [t, v] of acked) {
+      assert.equal(found.get(t), v, `${name}: acknowledged point at ${t} is missing`);
+      checked++;
+    }
+  }
+  return checked;
+}
+
+async function writeUntilKilled(
+  url: string,
+  db: string,
+  windowMs: number,
+  kill: () => Promise<void>,
+): Promise<Map<string, Map<string, number>>> {
+  const acknowledged = new Map<string, Map<string, number>>();
+  let killed = false;
+  const writer = async (w: number) => {
+    const name = `w${w}`;
+    const acked = new Map<string, number>();
+    acknowledged.set(name, acked);
+    for (let batch = 0; batch < 5_000 && !killed; batch++) {
+      const lines: string[] = [];
+      const rows: [string, number][] = [];
+      for (let i = 0; i < POINTS_PER_REQUEST; i++) {
+        const t = (base + BigInt(batch * POINTS_PER_REQUEST + i) * 1_000_000_000n + BigInt(w))
+          .toString();
+        const v = batch * 1000 + i + w / 10;
+        lines.push(`load,writer=${name} v=${v} ${t}`);
+        rows.push([t, v]);
+      }
+      try {
+        const r = await writeLines(url, db, lines.join("\n"));
+        if (r.status === 204) { for (const [t, v] of rows) acked.set(t, v); }
+      } catch {
+        return;
+      }
+    }
+  };
+  const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
+  await new Promise((r) => setTimeout(r, windowMs));
+  await kill();
+  killed = true;
+  await Promise.all(writers);
+  return acknowledged;
+}
+
+const SMALL = {
+  EPOCHNEXUS_FLUSH_HEAD_BYTES: "20000",
+  EPOCHNEXUS_FLUSH_IDLE_MS: "300",
+  EPOCHNEXUS_SEGMENT_BLOCK_VALUES: "50",
+};
+
+Deno.test("kill -9 while heads are flushed and segments compacted loses no acknowledged point", async () => {
+  const first = await startServer({ env: SMALL });
+  const db = "crash";
+  await query(first.url, `CREATE DATABASE ${db}`);
+  const acknowledged = await writeUntilKilled(first.url, db, 2_000, () => first.kill9());
+  const total = [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
+  assert.ok(total > 2_000, `too few writes acknowledged: ${total}`);
+  const segments = await segmentFiles(first.dataDir);
+  assert.ok(segments.length > 0, "no segment was flushed before the kill");
+  assert.match(first.logs(), /flushed heads to segments .*walSegmentsRemoved=/);
+
+  const second = await startServer({ dataDir: first.dataDir, env: SMALL });
+  try {
+    assert.equal(await checkAll(second.url, db, acknowledged), total);
+  } finally {
+    await second.stop();
+  }
+});
+
+Deno.test("kill -9 after an idle flush trimmed the WAL: restart reads the segments", async () => {
+  const first = await startServer({ env: { ...SMALL, EPOCHNEXUS_FLUSH_HEAD_BYTES: "100MiB" } });
+  const db = "idle";
+  await query(first.url, `CREATE DATABASE ${db}`);
+  const acknowledged = await writeUntilKilled(first.url, db, 500, async () => {});
+  // Wait (bounded) for the idle flush to write segments and trim the WAL.
+  const deadline = Date.now() + 5_000;
+  while ((await segmentFiles(first.dataDir)).length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok((await segmentFiles(first.dataDir)).length > 0, "idle flush did not happen");
+  await first.kill9();
+  const total = [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
+  const second = await startServer({ dataDir: first.dataDir, env: SMALL });
+  try {
+    assert.match(second.logs(), /opened storage segments=[1-9]\d* walRecords=\d+ walPoints=0 /);
+    assert.equal(await checkAll(second.url, db, acknowledged), total);
+  } finally {
+    await second.stop();
+  }
+});

@@ -6,6 +6,7 @@ import "./aggregates.ts";
 import "./selectors.ts";
 import "./transformations.ts";
 import "./math.ts";
+import "./technical.ts";
 
 export * from "./registry.ts";
 export { countDistinct } from "./aggregates.ts";

@@ -13,6 +13,8 @@ import type { StorageEngine } from "../storage/mod.ts";
 import { handleIngest, type IngestSettings } from "./ingest_handler.ts";
 import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
 import { handleInfluxWrite } from "./write_handler.ts";
+import { handlePromWrite } from "./prom_write_handler.ts";
+import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
 import { Metrics } from "./metrics.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
@@ -122,7 +124,11 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[s
       }
       return ["query", await handleInfluxQuery(ctx, request, url)];
     }
+    case "/api/v1/prom/write":
+      if (method !== "POST") return ["prom_write", methodNotAllowed("POST")];
+      return ["prom_write", await handlePromWrite(ctx, request, url)];
     default:
+      if (isRpcPath(url.pathname)) return ["rpc", await handleRpc(ctx, request, url)];
       return ["other", nativeError(new NotFoundError(`no route for ${method} ${url.pathname}`))];
   }
 }

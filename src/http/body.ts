@@ -6,14 +6,21 @@
 import { TooLargeError, ValidationError } from "../core/mod.ts";
 
 /**
- * Reads the whole body, gunzipping it when `Content-Encoding: gzip`.
+ * Reads the whole body, gunzipping it when `Content-Encoding: gzip`; encodings listed in
+ * `options.passThrough` are returned still encoded, for the caller to decode.
  * @throws {TooLargeError} past `maxBytes` (decompressed) — reading stops right there.
  * @throws {ValidationError} for a corrupt gzip stream or an unsupported encoding.
  */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readBody(
+  request: Request,
+  maxBytes: number,
+  options: { passThrough?: readonly string[] } = {},
+): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array(0);
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  const encoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase().trim();
+  let encoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase().trim();
+  // Encodings the caller decodes itself (remote_write's snappy) are read as they are.
+  if (options.passThrough?.includes(encoding)) encoding = "identity";
   if (encoding === "identity" && declared > maxBytes) throw tooLarge(maxBytes);
   let stream: ReadableStream<Uint8Array> = request.body;
   if (encoding === "gzip" || encoding === "x-gzip") {

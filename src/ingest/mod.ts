@@ -9,6 +9,7 @@
  * - {@linkcode decodeLineProtocolStream}: line protocol from a byte stream.
  * - {@linkcode decodeCsvStream}: CSV with a header row.
  * - {@linkcode decodeProtobufWrite}: `epochnexus.ingest.v1.WriteRequest` bytes.
+ * - {@linkcode decodePromWrite}, {@linkcode uncompressSnappy}: Prometheus remote_write.
  * - {@linkcode commitBatches}: decoded batches written with backpressure.
  * - {@linkcode WriteAdmission}: bounds on concurrent writes and their bytes.
  *
@@ -23,3 +24,4 @@ export * from "./line_protocol_stream.ts";
 export * from "./csv_points.ts";
 export * from "./admission.ts";
 export * from "./protobuf_points.ts";
+export * from "./prom_remote_write.ts";

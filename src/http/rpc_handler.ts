@@ -1,0 +1,65 @@
+/**
+ * Connect-RPC services on the node's fetch handler: one router answers Connect, gRPC and
+ * gRPC-Web under `/<package>.<Service>/<Method>` (today `epochnexus.ingest.v1.IngestService`).
+ * @module
+ */
+import { createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
+import { instantFromNanos, NotFoundError } from "../core/mod.ts";
+import { registerIngestService } from "../rpc/ingest_service.ts";
+import type { AppContext } from "./app.ts";
+import { admitWrite, ingestSettings } from "./ingest_handler.ts";
+import { countWrite } from "./write_handler.ts";
+import { writePoints } from "./write_path.ts";
+
+/** Path prefix of the ingest service. */
+export const INGEST_SERVICE_PATH = "/epochnexus.ingest.v1.IngestService/";
+
+const routers = new WeakMap<AppContext, Map<string, (request: Request) => Promise<Response>>>();
+
+/** True when `path` belongs to a Connect service served here. */
+export function isRpcPath(path: string): boolean {
+  return path.startsWith(INGEST_SERVICE_PATH);
+}
+
+/** Answers a Connect, gRPC or gRPC-Web call. */
+export async function handleRpc(ctx: AppContext, request: Request, url: URL): Promise<Response> {
+  let handlers = routers.get(ctx);
+  if (!handlers) {
+    const router = createConnectRouter();
+    const settings = ingestSettings(ctx);
+    registerIngestService(router, {
+      defaultDatabase: ctx.defaultDatabase,
+      maxListedErrors: settings.maxListedErrors,
+      now: () => instantFromNanos(ctx.clock.nowNanos()),
+      async prepare(database) {
+        if (ctx.engine.hasDatabase(database)) return;
+        if (database !== ctx.defaultDatabase) {
+          throw new NotFoundError(`database not found: ${database}`, { details: { database } });
+        }
+        await ctx.engine.createDatabase(database);
+      },
+      async write(database, rp, points) {
+        const outcome = await writePoints(ctx, database, rp, points);
+        countWrite(ctx, outcome.accepted, 0, outcome.rejected.length);
+        return outcome;
+      },
+      admit: () => admitWrite(ctx, 2 * settings.batchBytes),
+    });
+    handlers = new Map(
+      router.handlers.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),
+    );
+    routers.set(ctx, handlers);
+  }
+  const handler = handlers.get(url.pathname);
+  if (!handler) {
+    return new Response(
+      JSON.stringify({ code: "unimplemented", message: `no procedure ${url.pathname}` }),
+      {
+        status: 404,
+        headers: { "content-type": "application/json" },
+      },
+    );
+  }
+  return await handler(request);
+}

@@ -1,0 +1,188 @@
+/**
+ * Prometheus remote_write (protocol 1.0): a snappy-compressed (block format) protobuf
+ * `prometheus.WriteRequest` from the published remote.proto and types.proto:
+ *
+ * ```proto
+ * message WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+ * message TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; ... }
+ * message Label { string name = 1; string value = 2; }
+ * message Sample { double value = 1; int64 timestamp = 2; }   // timestamp in ms
+ * ```
+ *
+ * Mapping (the InfluxDB 1.x / VictoriaMetrics convention): the `__name__` label is the
+ * measurement, the other labels are tags (sorted; empty values dropped), each sample is one
+ * point with the float field `value` at its millisecond timestamp. Metadata, exemplars and
+ * native histograms are ignored. NaN and ±Inf samples (Prometheus' staleness markers are
+ * NaNs) cannot be stored as InfluxDB floats: they are skipped and counted, not errors. A
+ * series without `__name__` is rejected with its 1-based series number.
+ * @module
+ */
+import snappy from "snappyjs";
+import {
+  FieldType,
+  type Instant,
+  ParseError,
+  type Point,
+  sortTags,
+  type Tag,
+  TooLargeError,
+} from "../core/mod.ts";
+import type { DecodedBatch } from "./batches.ts";
+import { Wire } from "./_wire.ts";
+
+/** A decoded remote_write request. */
+export interface PromWrite {
+  batch: DecodedBatch;
+  /** NaN/±Inf samples skipped (staleness markers). */
+  skipped: number;
+}
+
+const snappyUncompress = (snappy as {
+  uncompress(data: Uint8Array, maxLength?: number): Uint8Array;
+}).uncompress;
+
+/** The uncompressed length a snappy block declares (its leading varint), or -1. */
+function snappyLength(data: Uint8Array): number {
+  let result = 0, shift = 0;
+  for (let i = 0; i < data.length && shift < 35; i++) {
+    const b = data[i];
+    result += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) return result;
+    shift += 7;
+  }
+  return -1;
+}
+
+/**
+ * Uncompresses a snappy block, refusing one that declares more than `maxBytes` (a snappy
+ * bomb is refused before anything is allocated).
+ * @throws {TooLargeError} beyond `maxBytes`.
+ * @throws {ParseError} for bytes that are not snappy.
+ */
+export function uncompressSnappy(data: Uint8Array, maxBytes: number): Uint8Array {
+  const length = snappyLength(data);
+  if (length < 0) throw new ParseError("malformed snappy data: no valid length header");
+  if (length > maxBytes) {
+    throw new TooLargeError(
+      `remote_write body too large: it expands to ${length} bytes, the limit is ${maxBytes}`,
+      { details: { limit: maxBytes } },
+    );
+  }
+  try {
+    return snappyUncompress(data, maxBytes);
+  } catch (error) {
+    throw new ParseError(`malformed snappy data: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+const MAX_SAFE_MS = 9223372036854; // |ms| * 1e6 stays inside InfluxDB's int64 nanosecond range
+
+/**
+ * Decodes an uncompressed remote_write WriteRequest into points.
+ *
+ * @example
+ * ```ts
+ * const { batch } = decodePromWrite(uncompressSnappy(body, 25_000_000));
+ * ```
+ * @throws {ParseError} when the bytes are not a WriteRequest.
+ */
+export function decodePromWrite(bytes: Uint8Array): PromWrite {
+  const w = new Wire(bytes, 0, bytes.length, "remote_write WriteRequest");
+  const out: PromWrite = {
+    batch: { points: [], errors: [], origins: [], originKind: "record", bytes: bytes.length },
+    skipped: 0,
+  };
+  let series = 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  while (w.pos < w.end) {
+    const tag = w.uint32();
+    if (tag !== 10) {
+      w.skip(tag & 7);
+      continue;
+    }
+    series++;
+    const n = w.uint32();
+    const end = w.pos + n;
+    if (end > w.end) w.fail(`series ${series}: length ${n} runs past the end`);
+    const ts = new Wire(bytes, w.pos, end, "remote_write WriteRequest");
+    w.pos = end;
+    let measurement = "";
+    const tags: Tag[] = [];
+    const samples: number[] = []; // offsets of Sample messages
+    while (ts.pos < ts.end) {
+      const t = ts.uint32();
+      if (t === 10) {
+        const label = new Wire(ts.bytes(), 0, undefined, "remote_write Label");
+        let name = "", value = "";
+        while (label.pos < label.end) {
+          const lt = label.uint32();
+          if (lt === 10) name = label.string();
+          else if (lt === 18) value = label.string();
+          else label.skip(lt & 7);
+        }
+        if (name === "__name__") measurement = value;
+        else if (name !== "" && value !== "") tags.push({ key: name, value });
+      } else if (t === 18) {
+        const len = ts.uint32();
+        samples.push(ts.pos, ts.pos + len);
+        ts.pos += len;
+        if (ts.pos > ts.end) ts.fail(`series ${series}: a sample runs past the end`);
+      } else ts.skip(t & 7);
+    }
+    if (measurement === "") {
+      out.batch.errors.push({
+        record: series,
+        field: "__name__",
+        reason: "series has no __name__ label",
+      });
+      continue;
+    }
+    sortTags(tags);
+    for (let i = 0; i < samples.length; i += 2) {
+      const s = new Wire(bytes, samples[i], samples[i + 1], "remote_write Sample");
+      let value = 0, ms = 0, bad = false;
+      while (s.pos < s.end) {
+        const st = s.uint32();
+        if (st === 9) {
+          if (s.pos + 8 > s.end) s.fail("truncated sample value");
+          value = view.getFloat64(s.pos, true);
+          s.pos += 8;
+        } else if (st === 16) {
+          s.varint64();
+          const negative = s.hi >= 0x80000000;
+          let hi = s.hi, lo = s.lo;
+          if (negative) {
+            lo = (~lo + 1) >>> 0;
+            hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
+          }
+          const magnitude = hi * 4294967296 + lo;
+          if (magnitude > MAX_SAFE_MS) bad = true;
+          ms = negative ? -magnitude : magnitude;
+        } else s.skip(st & 7);
+      }
+      if (bad) {
+        out.batch.errors.push({
+          record: series,
+          field: "timestamp",
+          reason: `sample time outside range (series ${measurement})`,
+        });
+        continue;
+      }
+      if (!Number.isFinite(value)) {
+        out.skipped++;
+        continue;
+      }
+      const time: Instant = { ms, subMs: 0 };
+      const point: Point = {
+        measurement,
+        tags: tags.slice(),
+        fields: [{ key: "value", type: FieldType.Float, value }],
+        timeMs: time.ms,
+        timeSubMs: 0,
+      };
+      out.batch.points.push(point);
+      out.batch.origins!.push(series);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+/**
+ * The Connect-RPC ingest service (`epochnexus.ingest.v1.IngestService`, from
+ * proto/epochnexus/ingest/v1/ingest.proto): `Write` (unary) and `WriteStream` (client
+ * streaming). Served over Connect, gRPC and gRPC-Web by the same router. Messages go through
+ * the same decoder as `POST /ingest` with `application/x-protobuf` (their wire bytes), so the
+ * validation rules and error reasons are the ones of every other format.
+ *
+ * The service does no IO itself: the caller passes an {@linkcode IngestWriter}.
+ * @module
+ */
+import { toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { EpochError, type Instant, type Point } from "../core/mod.ts";
+import {
+  commitBatches,
+  type DecodedBatch,
+  decodeProtobufWrite,
+  type IngestIssue,
+  type IngestSummary,
+} from "../ingest/mod.ts";
+import {
+  IngestService,
+  WriteRequestSchema,
+  WriteStreamRequestSchema,
+} from "./gen/epochnexus/ingest/v1/ingest_pb.ts";
+
+/** Where the service writes (the HTTP layer's write path). */
+export interface IngestWriter {
+  /** The database when a request names none. */
+  defaultDatabase: string;
+  /** Errors listed in an answer. */
+  maxListedErrors: number;
+  /** The time of points without one. */
+  now(): Instant;
+  /** Checks the database exists (creating the default one) before anything is decoded. */
+  prepare(database: string): Promise<void>;
+  /** Writes one batch; rejections by index in `points`. */
+  write(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+  ): Promise<{ accepted: number; rejected: { index: number; reason: string }[] }>;
+  /**
+   * Admits a request (bounds on concurrent writes); returns its release.
+   * @throws {EpochError} resource_exhausted when overloaded.
+   */
+  admit(): () => void;
+}
+
+/** Registers IngestService on a Connect router. */
+export function registerIngestService(router: ConnectRouter, writer: IngestWriter): void {
+  router.service(IngestService, {
+    async write(request) {
+      return await guarded(writer, async () => {
+        const database = request.database || writer.defaultDatabase;
+        await writer.prepare(database);
+        const decoded = decodeProtobufWrite(toBinary(WriteRequestSchema, request), {
+          defaultTime: writer.now(),
+        });
+        if (request.atomic && decoded.batch.errors.length > 0) {
+          return answer(
+            {
+              accepted: 0,
+              rejected: decoded.batch.errors.length,
+              unparsable: 0,
+              errors: decoded.batch.errors,
+              bytes: 0,
+            },
+            writer.maxListedErrors,
+          );
+        }
+        const summary = await commitBatches(
+          once(decoded.batch),
+          (points) => writer.write(database, request.retentionPolicy || undefined, points),
+          { maxListedErrors: writer.maxListedErrors },
+        );
+        return answer(summary, writer.maxListedErrors);
+      });
+    },
+    async writeStream(requests) {
+      return await guarded(writer, async () => {
+        let database: string | undefined;
+        let retentionPolicy: string | undefined;
+        let record = 1;
+        const batches = async function* (): AsyncGenerator<DecodedBatch> {
+          for await (const message of requests) {
+            if (database === undefined) {
+              database = message.database || writer.defaultDatabase;
+              retentionPolicy = message.retentionPolicy || undefined;
+              await writer.prepare(database);
+            }
+            const decoded = decodeProtobufWrite(toBinary(WriteStreamRequestSchema, message), {
+              defaultTime: writer.now(),
+              firstRecord: record,
+            });
+            record += message.points.length;
+            yield decoded.batch;
+          }
+        };
+        const summary = await commitBatches(
+          batches(),
+          (points) => writer.write(database!, retentionPolicy, points),
+          { maxListedErrors: writer.maxListedErrors },
+        );
+        return answer(summary, writer.maxListedErrors);
+      });
+    },
+  });
+}
+
+async function* once(batch: DecodedBatch): AsyncGenerator<DecodedBatch> {
+  yield batch;
+}
+
+/** The fields of WriteResponse and WriteStreamResponse (the same shape). */
+interface Answer {
+  accepted: bigint;
+  rejected: bigint;
+  errors: { record: bigint; field: string; reason: string }[];
+}
+
+function answer(summary: IngestSummary, max: number): Answer {
+  return {
+    accepted: BigInt(summary.accepted),
+    rejected: BigInt(summary.rejected),
+    errors: summary.errors.slice(0, max).map((e: IngestIssue) => ({
+      record: BigInt(e.record ?? 0),
+      field: e.field ?? "",
+      reason: e.reason,
+    })),
+  };
+}
+
+/** Runs a call under admission control, turning EpochErrors into ConnectErrors. */
+async function guarded<T>(writer: IngestWriter, call: () => Promise<T>): Promise<T> {
+  try {
+    const release = writer.admit();
+    try {
+      return await call();
+    } finally {
+      release();
+    }
+  } catch (error) {
+    if (error instanceof EpochError) {
+      throw new ConnectError(
+        error.message,
+        CODES[error.code] ?? Code.Unknown,
+        undefined,
+        undefined,
+        error,
+      );
+    }
+    throw error;
+  }
+}
+
+const CODES: Partial<Record<EpochError["code"], Code>> = {
+  canceled: Code.Canceled,
+  invalid_argument: Code.InvalidArgument,
+  deadline_exceeded: Code.DeadlineExceeded,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  resource_exhausted: Code.ResourceExhausted,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  out_of_range: Code.OutOfRange,
+  unimplemented: Code.Unimplemented,
+  internal: Code.Internal,
+  unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
+  unauthenticated: Code.Unauthenticated,
+};

@@ -221,6 +221,7 @@ function applyTransforms(plan: SelectPlan, rows: Rows): void {
   const tcols = plan.columns.flatMap((c, i) => (c.transform ? [i] : []));
   if (tcols.length === 0) return;
   const produced = new Array<boolean>(rows.times.length).fill(false);
+  let appended = false;
   for (const c of tcols) {
     const { fn, params } = plan.columns[c].transform!;
     const seq: Sequence = { ms: [], subMs: [], values: [] };
@@ -234,6 +235,25 @@ function applyTransforms(plan: SelectPlan, rows: Rows): void {
       rows.cells[i][c] = null;
     }
     const res = fn.apply(seq, params);
+    if (fn.newTimes) {
+      // Forecasts (holt_winters) may lie past the last row: outer-join them on time.
+      const at = new Map<string, number>();
+      rows.times.forEach((t, i) => at.set(t.ms + ":" + t.subMs, i));
+      for (let k = 0; k < res.values.length; k++) {
+        let i = at.get(res.ms[k] + ":" + res.subMs[k]);
+        if (i === undefined) {
+          i = rows.times.length;
+          rows.times.push({ ms: res.ms[k], subMs: res.subMs[k] });
+          rows.cells.push(new Array<Value>(plan.columns.length).fill(null));
+          rows.empty.push(new Array<boolean>(plan.columns.length).fill(false));
+          produced.push(false);
+          appended = true;
+        }
+        rows.cells[i][c] = res.values[k];
+        produced[i] = true;
+      }
+      continue;
+    }
     // Outputs are a subset of the inputs' times, in order: walk both.
     let k = 0;
     for (let i = 0; i < rows.times.length && k < res.values.length; i++) {
@@ -243,6 +263,17 @@ function applyTransforms(plan: SelectPlan, rows: Rows): void {
         produced[i] = true;
       }
     }
+  }
+  if (appended) {
+    const order = rows.times.map((_, i) => i).sort((a, b) =>
+      rows.times[a].ms - rows.times[b].ms || rows.times[a].subMs - rows.times[b].subMs
+    );
+    rows.times = order.map((i) => rows.times[i]);
+    rows.cells = order.map((i) => rows.cells[i]);
+    rows.empty = order.map((i) => rows.empty[i]);
+    const p = order.map((i) => produced[i]);
+    produced.length = 0;
+    produced.push(...p);
   }
   // Transformations alone emit only the rows they computed; beside other columns every row stays.
   if (tcols.length === plan.columns.length) {

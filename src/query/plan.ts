@@ -562,6 +562,9 @@ function planRawColumn(
     const fn = lookupFunction(expr.name);
     if (fn?.kind === "transform") {
       const inner = expr.args[0];
+      if (fn.newTimes) {
+        throw new ValidationError(`must use aggregate function with ${expr.name}`);
+      }
       if (inner === undefined || inner.kind !== "var" || !isField(inner.name, inner.type)) {
         throw new ValidationError(`expected field argument in ${expr.name}()`);
       }

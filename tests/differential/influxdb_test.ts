@@ -40,6 +40,7 @@ function dataset(): string {
 const T0 = "'2023-03-15T00:00:00Z'";
 const T1 = "'2023-03-15T01:00:00Z'";
 const RANGE = `time >= ${T0} AND time < ${T1}`;
+const RANGE2 = `time >= ${T0} AND time < '2023-03-15T02:00:00Z'`;
 
 /** The queries the foundation covers. */
 const QUERIES = [
@@ -157,6 +158,16 @@ const QUERIES = [
   "SELECT exponential_moving_average(usage_user, 2.5) FROM cpu",
   "SELECT exponential_moving_average(usage_user, 2, -2) FROM cpu",
   "SELECT exponential_moving_average(mean(usage_user), 2) FROM cpu",
+  // Issue 8: holt_winters (Nelder-Mead fit replayed step for step).
+  `SELECT holt_winters(mean(usage_user), 5, 4) FROM cpu WHERE ${RANGE2} GROUP BY time(10m)`,
+  `SELECT holt_winters_with_fit(mean(usage_user), 3, 0) FROM cpu WHERE ${RANGE2} GROUP BY time(10m)`,
+  "SELECT holt_winters(usage_user, 5, 4) FROM cpu",
+  `SELECT holt_winters(mean(usage_user), 5) FROM cpu WHERE ${RANGE2} GROUP BY time(10m)`,
+  `SELECT holt_winters(mean(usage_user), 5, 4), mean(usage_user) FROM cpu WHERE ${RANGE2} GROUP BY time(10m)`,
+  `SELECT holt_winters(mean(usage_user), 2, 1) FROM cpu WHERE ${RANGE2} GROUP BY time(10m), host`,
+  `SELECT holt_winters_with_fit(max(cores), 4, 3) FROM cpu WHERE host = 'h1' AND ${RANGE2} GROUP BY time(15m)`,
+  `SELECT holt_winters(first(usage_system), 3, 2) FROM cpu WHERE host = 'h2' AND ${RANGE2} GROUP BY time(7m)`,
+  "SELECT holt_winters(mean(usage_user), 5, 4) FROM cpu",
 ];
 
 async function ask(url: string, q: string, epoch?: string) {

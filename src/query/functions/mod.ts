@@ -7,6 +7,7 @@ import "./selectors.ts";
 import "./transformations.ts";
 import "./math.ts";
 import "./technical.ts";
+import "./holt_winters.ts";
 
 export * from "./registry.ts";
 export { countDistinct } from "./aggregates.ts";

@@ -103,6 +103,8 @@ export interface TransformFunction<P = unknown> {
   /** Checks the arguments after the first and returns parameters. @throws ValidationError */
   parseArgs(call: Call, ctx: TransformContext): P;
   apply(input: Sequence, params: P): Sequence;
+  /** Outputs may lie at times that have no input row (holt_winters forecasts). */
+  readonly newTimes?: boolean;
 }
 
 /** A row-wise math function (abs, sin, pow ...): applies to raw values and to aggregates. */

@@ -12,79 +12,11 @@
  *
  * @module
  */
-import { FieldType, type Point, silentLogger } from "../src/core/mod.ts";
+import { type Point, silentLogger } from "../src/core/mod.ts";
 import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 
-const HOSTS = 100;
-const FIELDS = [
-  "usage_user",
-  "usage_system",
-  "usage_idle",
-  "usage_nice",
-  "usage_iowait",
-  "usage_irq",
-  "usage_softirq",
-  "usage_steal",
-  "usage_guest",
-  "usage_guest_nice",
-];
-const HOURS = Number(Deno.env.get("HOURS") ?? "6");
-const STEPS = Math.round(HOURS * 360);
-const START_MS = 1_700_000_000_000;
-
-/** A small seeded generator (mulberry32) and Box-Muller normals: the same data every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () =>
-    Math.sqrt(-2 * Math.log(uniform() + 1e-300)) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
-
-/** The points of one 10 s step for every host (random walks carried in `state`). */
-export function* cpuData(): Generator<Point[]> {
-  const r = rng(42);
-  const regions = ["us-east-1", "us-west-1", "eu-west-1", "eu-central-1", "ap-south-1"];
-  const tagsOf = Array.from({ length: HOSTS }, (_, h) =>
-    [
-      ["arch", ["x64", "x86"][h % 2]],
-      ["datacenter", `${regions[h % 5]}${"abc"[h % 3]}`],
-      ["hostname", `host_${h}`],
-      ["os", ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"][h % 3]],
-      ["rack", String(h % 100)],
-      ["region", regions[h % 5]],
-      ["service", String(h % 20)],
-      ["service_environment", ["production", "staging", "test"][h % 3]],
-      ["service_version", String(h % 2)],
-      ["team", ["SF", "NYC", "LON", "CHI"][h % 4]],
-    ].map(([key, value]) => ({ key, value })));
-  const state = Array.from({ length: HOSTS * FIELDS.length }, () => r.uniform() * 100);
-  for (let step = 0; step < STEPS; step++) {
-    const points: Point[] = [];
-    for (let h = 0; h < HOSTS; h++) {
-      const fields = FIELDS.map((key, f) => {
-        const i = h * FIELDS.length + f;
-        state[i] = Math.min(100, Math.max(0, state[i] + r.normal()));
-        return { key, type: FieldType.Float, value: state[i] };
-      });
-      points.push({
-        measurement: "cpu",
-        tags: tagsOf[h],
-        fields,
-        timeMs: START_MS + step * 10_000,
-        timeSubMs: 0,
-      });
-    }
-    yield points;
-  }
-}
+import { cpuData, FIELDS, HOSTS, STEPS } from "./storage_data.ts";
 
 async function diskBytes(dir: string, suffix: string): Promise<number> {
   let total = 0;

@@ -10,14 +10,7 @@
  * range) is reported by its 1-based record number and the other points are kept.
  * @module
  */
-import {
-  type Field,
-  FieldType,
-  type Instant,
-  ParseError,
-  sortTags,
-  type Tag,
-} from "../core/mod.ts";
+import { type Field, FieldType, type Instant, sortTags, type Tag } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import { instantOf, int64Value, Wire } from "./_wire.ts";
 

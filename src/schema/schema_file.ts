@@ -1,0 +1,102 @@
+/**
+ * Reading schema files: YAML (JSON is YAML too), validated with zod; a mistake names the file,
+ * the line and the key path (`config/schemas/cpu.yaml:7: measurements.cpu.fields.usage.type:
+ * expected one of float|integer|...`).
+ *
+ * This room does no IO: the caller passes the file's path and text.
+ * @module
+ */
+import { isMap, isNode, LineCounter, parseDocument } from "yaml";
+import { ValidationError } from "../core/mod.ts";
+import { type MeasurementSchema, SchemaFile } from "./model.ts";
+import { compileSchema } from "./validate.ts";
+
+/** A schema file or body that is not valid: names the file, line and key. */
+export class SchemaError extends ValidationError {
+  constructor(message: string, options: { details?: Record<string, unknown> } = {}) {
+    super(message, options);
+    this.name = "SchemaError";
+  }
+}
+
+/** The measurements of one schema file. */
+export interface LoadedSchemaFile {
+  path: string;
+  measurements: Map<string, MeasurementSchema>;
+}
+
+type Path = readonly PropertyKey[];
+
+/**
+ * Parses and validates a schema file; also compiles every measurement, so a bad regular
+ * expression or expression is reported here, at load time.
+ *
+ * @example
+ * ```ts
+ * const file = parseSchemaFile("cpu.yaml", "measurements:\n  cpu:\n    fields: {v: {type: float}}\n");
+ * file.measurements.get("cpu")?.fields.v.type; // "float"
+ * ```
+ * @throws {SchemaError} naming file, line and key.
+ */
+export function parseSchemaFile(path: string, text: string): LoadedSchemaFile {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = lines.linePos(e.pos[0]);
+    throw new SchemaError(
+      `${path}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`,
+    );
+  }
+  const lineOf = (keyPath: Path): number => {
+    // The deepest node that exists on the path; a key's own line when the path ends at a key.
+    for (let n = keyPath.length; n > 0; n--) {
+      const parent = n > 1 ? doc.getIn(keyPath.slice(0, n - 1) as unknown[], true) : doc.contents;
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) =>
+          String(isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) ===
+            String(keyPath[n - 1])
+        );
+        const range = pair && isNode(pair.key) ? pair.key.range : undefined;
+        if (range) return lines.linePos(range[0]).line;
+      }
+      const node = doc.getIn(keyPath.slice(0, n) as unknown[], true);
+      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    }
+    return 1;
+  };
+  const raw = doc.toJS() ?? {};
+  const result = SchemaFile.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      let keyPath: Path = issue.path;
+      let message = issue.message;
+      if (issue.code === "unrecognized_keys") {
+        const keys = (issue as { keys: string[] }).keys;
+        keyPath = [...issue.path, keys[0]];
+        message = `unknown key ${keys.map((k) => JSON.stringify(k)).join(", ")}`;
+      }
+      return `${path}:${lineOf(keyPath)}: ${keyPath.map(String).join(".") || "(top)"}: ${message}`;
+    });
+    throw new SchemaError(`invalid schema file:\n  ${problems.join("\n  ")}`, {
+      details: { file: path },
+    });
+  }
+  const measurements = new Map<string, MeasurementSchema>();
+  for (const [name, schema] of Object.entries(result.data.measurements)) {
+    try {
+      compileSchema(name, schema);
+    } catch (error) {
+      const where = (error as { keyPath?: Path }).keyPath ?? [];
+      const keyPath = ["measurements", name, ...where];
+      throw new SchemaError(
+        `invalid schema file:\n  ${path}:${lineOf(keyPath)}: ${keyPath.join(".")}: ${
+          (error as Error).message
+        }`,
+        { details: { file: path } },
+      );
+    }
+    measurements.set(name, schema);
+  }
+  return { path, measurements };
+}

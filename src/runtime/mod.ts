@@ -6,3 +6,4 @@
 export * from "./clock.ts";
 export * from "./file_system.ts";
 export * from "./serve.ts";
+export * from "./worker_host.ts";

@@ -456,8 +456,13 @@ export class StorageEngine {
         const db = this.#databases.get(op.database);
         if (!db) return;
         const range = rangeOf(BigInt(op.tombstone.minNs), BigInt(op.tombstone.maxNs));
-        db.addTombstone(op.tombstone, range);
-        const keys = new Set(op.tombstone.keys);
+        // The generation is taken when the record is applied (live or in replay), not when it
+        // was issued: a flush cut between the two must not leave its frozen heads uncovered.
+        // In replay this may cover segments flushed after the delete, but their data is also in
+        // the WAL after the delete and is replayed into the head again.
+        const tombstone = { ...op.tombstone, gen: this.#nextGen - 1 };
+        db.addTombstone(tombstone, range);
+        const keys = new Set(tombstone.keys);
         for (const shard of db.shards()) {
           shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
         }
@@ -864,7 +869,7 @@ export class StorageEngine {
   async deleteSeries(database: string, request: DeleteRequest): Promise<void> {
     const db = this.#database(database);
     const keys = new Set<string>();
-    for (const shard of db.shards()) {
+    for (const shard of [...db.shards()]) {
       const view = shard.reader();
       for (const m of request.measurements ?? view.measurements()) {
         for (const s of view.series(m)) {
@@ -877,7 +882,7 @@ export class StorageEngine {
       keys: [...keys],
       minNs: request.minNs.toString(),
       maxNs: request.maxNs.toString(),
-      gen: this.#nextGen - 1,
+      gen: 0, // set when applied
       dropSeries: request.dropSeries,
     };
     await this.#logCatalog({ op: "delete", database, tombstone });

@@ -401,3 +401,22 @@ Deno.test("segments: inputs left by a compaction interrupted before their remova
   assert.equal((await files(dir, ".seg")).length, 1);
   await reopened.close();
 });
+
+Deno.test("segments: a delete racing a flush cut still hides the frozen head's points", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [pt("a", 1, NOW - 1000), pt("a", 2, NOW - 500)]);
+  const flushing = engine.flush(); // the cut is queued before the delete record
+  await engine.deleteSeries("db", {
+    minNs: BigInt(NOW - 1000) * 1_000_000n,
+    maxNs: BigInt(NOW - 1000) * 1_000_000n,
+    dropSeries: false,
+  });
+  await flushing;
+  assert.deepEqual(await read(engine), [[NOW - 500, 2]]);
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual(await read(reopened), [[NOW - 500, 2]]);
+  await reopened.close();
+});

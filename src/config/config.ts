@@ -50,6 +50,8 @@ export const ConfigSchema = z.strictObject({
   max_values_per_tag: z.coerce.number().int().nonnegative().default(100_000),
   /** Log level. */
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Folder of schema files (*.yaml, *.json), reloadable without a restart; "" for none. */
+  schema_dir: z.string().default(""),
   /** Queries: longest run in ms before `query-timeout limit exceeded` (0 = none). */
   query_timeout_ms: z.coerce.number().int().nonnegative().default(0),
   /** Queries: most series one SELECT may read (0 = unlimited), as max-select-series. */
@@ -80,6 +82,7 @@ export const ENVIRONMENT_KEYS: Readonly<Record<string, keyof Config>> = {
   EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "max_series_per_database",
   EPOCHNEXUS_MAX_VALUES_PER_TAG: "max_values_per_tag",
   EPOCHNEXUS_LOG_LEVEL: "log_level",
+  EPOCHNEXUS_SCHEMA_DIR: "schema_dir",
 };
 
 /** Parses `32MiB`, `25MB`, `1024` into bytes. */

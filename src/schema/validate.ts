@@ -210,15 +210,16 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
   let fields = point.fields;
   let tagsCopied = false;
   let fieldsCopied = false;
-  for (let i = 0; i < tags.length; i++) {
-    const tag = tags[i];
+  const inTags = point.tags, inFields = point.fields;
+  for (let i = 0; i < inTags.length; i++) {
+    const tag = inTags[i];
     const rule = schema.tags.get(tag.key);
     if (rule === undefined) {
       if (schema.unknownTags === "keep") continue;
       if (schema.unknownTags === "reject") {
         return violation("unknown_tag", tag.key, "no such tag in the schema", tag.value);
       }
-      if (!tagsCopied) (tags = tags.slice(0, i)), (tagsCopied = true);
+      if (!tagsCopied) (tags = inTags.slice(0, i)), (tagsCopied = true);
       continue;
     }
     if (rule.values && !rule.values.has(tag.value)) {
@@ -237,8 +238,8 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
     }
     if (tagsCopied) tags.push(tag);
   }
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i];
+  for (let i = 0; i < inFields.length; i++) {
+    const field = inFields[i];
     const rule = schema.fields.get(field.key);
     if (rule === undefined) {
       if (schema.unknownFields === "keep") continue;
@@ -250,7 +251,7 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
           show(field.value),
         );
       }
-      if (!fieldsCopied) (fields = fields.slice(0, i)), (fieldsCopied = true);
+      if (!fieldsCopied) (fields = inFields.slice(0, i)), (fieldsCopied = true);
       continue;
     }
     if (field.type !== rule.type) {

@@ -168,6 +168,60 @@ const QUERIES = [
   `SELECT holt_winters_with_fit(max(cores), 4, 3) FROM cpu WHERE host = 'h1' AND ${RANGE2} GROUP BY time(15m)`,
   `SELECT holt_winters(first(usage_system), 3, 2) FROM cpu WHERE host = 'h2' AND ${RANGE2} GROUP BY time(7m)`,
   "SELECT holt_winters(mean(usage_user), 5, 4) FROM cpu",
+  // Issue 8: SHOW statements, cardinality, KILL QUERY; mode/stddev/integral edge cases.
+  "SHOW SERIES CARDINALITY",
+  "SHOW SERIES EXACT CARDINALITY",
+  "SHOW MEASUREMENT CARDINALITY",
+  "SHOW MEASUREMENT EXACT CARDINALITY",
+  "SHOW TAG KEY CARDINALITY",
+  "SHOW TAG KEY EXACT CARDINALITY",
+  "SHOW TAG VALUES CARDINALITY WITH KEY = host",
+  "SHOW TAG VALUES EXACT CARDINALITY WITH KEY = host",
+  "SHOW FIELD KEY CARDINALITY",
+  "SHOW FIELD KEY EXACT CARDINALITY",
+  "SHOW SERIES EXACT CARDINALITY FROM cpu WHERE host='h1'",
+  "KILL QUERY 999",
+  "SHOW SERIES",
+  "SHOW SERIES FROM cpu WHERE region='us-east' LIMIT 1",
+  "SHOW MEASUREMENTS WITH MEASUREMENT =~ /c.*/ LIMIT 1",
+  "SHOW MEASUREMENTS WHERE host = 'h2'",
+  "SHOW TAG VALUES WITH KEY IN (host, region) WHERE host='h1'",
+  "SHOW TAG VALUES WITH KEY =~ /reg.*/",
+  "SHOW TAG VALUES FROM cpu WITH KEY != host",
+  "SHOW RETENTION POLICIES",
+  "SHOW SERIES FROM mem",
+  "SHOW TAG KEY CARDINALITY FROM cpu",
+  "DROP SERIES FROM cpu WHERE time > 0",
+  `SELECT mode(cores) FROM cpu WHERE ${RANGE} GROUP BY time(10m), host`,
+  `SELECT stddev(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(10m), host`,
+  "SELECT mode(status), mode(up) FROM cpu GROUP BY host",
+  `SELECT mode(cores) FROM cpu WHERE ${RANGE} GROUP BY time(20m)`,
+  `SELECT percentile(cores, 30) FROM cpu WHERE ${RANGE} GROUP BY time(20m), host`,
+];
+
+/**
+ * Queries whose answers differ from influxd 1.6.7, each for a stated reason. They are compared
+ * and counted (and printed) but do not fail the test.
+ */
+const DOCUMENTED_DIFFERENCES: { q: string; why: string }[] = [
+  {
+    q: "SELECT mode(cores) FROM cpu GROUP BY host",
+    why: "ties between equally frequent values are decided by Go's unstable sort; EpochNexus " +
+      "replays it exactly for buckets of up to 12 points (insertion sort) but not the quicksort " +
+      "partitioning of larger buckets",
+  },
+  {
+    q: "SELECT percentile(cores, 50) FROM cpu WHERE host = 'h2'",
+    why:
+      "the same value, but among equal values the point (hence the time column) picked by Go's " +
+      "unstable sort over more than 12 points",
+  },
+  {
+    q: `SELECT integral(usage_user) FROM cpu WHERE ${RANGE}`,
+    why: "across several series without GROUP BY, InfluxDB feeds points of equal time to the " +
+      "trapezium rule in its merge heap's order, which is unspecified; EpochNexus orders them by " +
+      "series key (per series, and per host with GROUP BY, answers are identical)",
+  },
 ];
 
 async function ask(url: string, q: string, epoch?: string) {
@@ -216,9 +270,20 @@ Deno.test({
           }
         }
       }
+      let documented = 0;
+      for (const { q, why } of DOCUMENTED_DIFFERENCES) {
+        compared++;
+        const expected = await ask(influx.url, q);
+        const actual = await ask(nexus.url, q);
+        if (JSON.stringify(expected, bigints) !== JSON.stringify(actual, bigints)) {
+          documented++;
+          console.log(`documented difference: ${q}\n  why: ${why}`);
+        }
+      }
       console.log(
-        `differential: ${compared} queries compared, ${compared - different.length} identical, ` +
-          `${different.length} different`,
+        `differential: ${compared} queries compared, ${
+          compared - different.length - documented
+        } identical, ${different.length + documented} different (${documented} documented)`,
       );
       assert.deepEqual(different, [], different.join("\n"));
     } finally {

@@ -21,7 +21,14 @@ import type { FieldColumn } from "../store.ts";
 import type { Value } from "../result.ts";
 import { addInt, intSumValue, isNumericType, mergeInt, numberAt, unsupported } from "./_numeric.ts";
 import type { IntSum } from "./_numeric.ts";
-import { type AggregateFunction, checkArity, durationArg, register } from "./registry.ts";
+import { goSort } from "./_go_sort.ts";
+import {
+  type AddContext,
+  type AggregateFunction,
+  checkArity,
+  durationArg,
+  register,
+} from "./registry.ts";
 
 function noArgs(call: Call): undefined {
   checkArity(call, 1);
@@ -164,24 +171,45 @@ const spread: AggregateFunction<SpreadState, undefined> = {
   },
 };
 
-/** Every value, for aggregates that need them all (median, mode, stddev). */
+/** Every point, for aggregates that need them all (median, mode, stddev). */
 interface ValuesState {
   type: FieldType;
-  values: (number | bigint)[];
-  /** The points' times in ms (mode breaks ties by time). */
-  times: number[];
+  values: Value[];
+  ms: number[];
+  subMs: number[];
+  /** Series keys: points of equal time arrive in series order at InfluxDB's reducers. */
+  keys: string[];
 }
-function collect(s: ValuesState, col: FieldColumn, from: number, to: number): void {
+function collect(
+  s: ValuesState,
+  col: FieldColumn,
+  from: number,
+  to: number,
+  ctx?: AddContext,
+): void {
   s.type = col.type;
   const v = col.values;
+  const key = ctx?.series.key ?? "";
   for (let k = from; k < to; k++) {
-    s.values.push(v[k] as number | bigint);
-    s.times.push(col.timesMs[k] + col.timesSubMs[k] / 1e6);
+    s.values.push(v[k] as Value);
+    s.ms.push(col.timesMs[k]);
+    s.subMs.push(col.timesSubMs[k]);
+    s.keys.push(key);
   }
+}
+/** Indices in the order InfluxDB's reducer receives the points: by time, then series. */
+export function arrivalOrder(s: { ms: number[]; subMs: number[]; keys: string[] }): number[] {
+  const order = Array.from({ length: s.ms.length }, (_, i) => i);
+  order.sort((a, b) =>
+    s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b] ||
+    (s.keys[a] < s.keys[b] ? -1 : s.keys[a] > s.keys[b] ? 1 : 0)
+  );
+  return order;
 }
 function valuesFunction(
   name: string,
   reduce: (s: ValuesState) => Value,
+  types: (t: FieldType) => boolean = isNumericType,
 ): AggregateFunction<ValuesState, undefined> {
   return {
     kind: "aggregate",
@@ -189,14 +217,18 @@ function valuesFunction(
     selector: false,
     emptyValue: null,
     parseArgs: noArgs,
-    checkType: (t) => (isNumericType(t) ? undefined : unsupported(name, t)),
-    init: () => ({ type: FieldType.Float, values: [], times: [] }),
+    checkType: (t) => (types(t) ? undefined : unsupported(name, t)),
+    init: () => ({ type: FieldType.Float, values: [], ms: [], subMs: [], keys: [] }),
     add: collect,
     merge(into, other) {
       if (other.values.length === 0) return;
       into.type = other.type;
-      for (const v of other.values) into.values.push(v);
-      for (const t of other.times) into.times.push(t);
+      for (let i = 0; i < other.values.length; i++) {
+        into.values.push(other.values[i]);
+        into.ms.push(other.ms[i]);
+        into.subMs.push(other.subMs[i]);
+        into.keys.push(other.keys[i]);
+      }
     },
     result: (s) => (s.values.length === 0 ? undefined : { value: reduce(s) }),
   };
@@ -206,52 +238,66 @@ function compareNumeric(a: number | bigint, b: number | bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** InfluxDB's value order: numbers ascending, strings bytewise, false before true. */
+export function valueLess(a: Value, b: Value): boolean {
+  if (typeof a === "boolean" && typeof b === "boolean") return !a && b;
+  return (a as number) < (b as number);
+}
+
 const median = valuesFunction("median", (s) => {
-  const v = s.values.slice().sort(compareNumeric);
+  const v = (s.values as (number | bigint)[]).slice().sort(compareNumeric);
   const n = v.length;
   if (n % 2 === 1) return Number(v[(n - 1) / 2]);
   return Number(v[n / 2 - 1]) + (Number(v[n / 2]) - Number(v[n / 2 - 1])) / 2;
 });
 
 const mode = valuesFunction("mode", (s) => {
-  // FloatModeReducer.Emit, step by step: points sorted by value (then time); a run of equal
-  // values replaces the mode when it is more frequent, or as frequent and first seen earlier.
-  // A value seen once never replaces the first value (the reducer skips a run's first point).
-  const order = s.values.map((_, i) => i).sort((a, b) =>
-    compareNumeric(s.values[a], s.values[b]) || s.times[a] - s.times[b]
-  );
+  // FloatModeReduceSlice step by step: the points in arrival order, sorted by value with Go's
+  // (unstable) sort; a run replaces the mode when more frequent, or as frequent and begun no
+  // later than the last point of the current mode. A run's first point never replaces it.
+  const pts = arrivalOrder(s).map((i) => ({ v: s.values[i], t: s.ms[i] + s.subMs[i] / 1e6 }));
+  if (pts.length === 1) return pts[0].v;
+  goSort(pts, (a, b) => valueLess(a.v, b.v));
   let mostFreq = 0, currFreq = 0;
-  let currMode = s.values[order[0]], mostMode = currMode;
-  let currTime = s.times[order[0]], mostTime = currTime;
-  for (const i of order) {
-    const v = s.values[i];
-    if (v != currMode) {
+  let currMode = pts[0].v, mostMode = currMode;
+  let currTime = pts[0].t, mostTime = currTime;
+  for (const p of pts) {
+    if (p.v !== currMode) {
       currFreq = 1;
-      currMode = v;
-      currTime = s.times[i];
+      currMode = p.v;
+      currTime = p.t;
       continue;
     }
     currFreq++;
     if (mostFreq > currFreq || (mostFreq === currFreq && currTime > mostTime)) continue;
     mostFreq = currFreq;
-    mostMode = v;
-    mostTime = currTime;
+    mostMode = p.v;
+    mostTime = p.t;
   }
   return mostMode;
-});
+}, () => true);
 
 const stddev = valuesFunction("stddev", (s) => {
+  // FloatStddevReduceSlice: a running mean over the points in arrival order, then the sum of
+  // squared deviations.
   const n = s.values.length;
   if (n < 2) return null;
-  let m = 0;
-  for (const x of s.values) m += Number(x);
-  m /= n;
-  let ss = 0;
-  for (const x of s.values) {
-    const d = Number(x) - m;
-    ss += d * d;
+  const order = arrivalOrder(s);
+  let mean = 0, count = 0;
+  for (const i of order) {
+    const x = Number(s.values[i]);
+    if (Number.isNaN(x)) continue;
+    count++;
+    mean += (x - mean) / count;
   }
-  return Math.sqrt(ss / (n - 1));
+  let variance = 0;
+  for (const i of order) {
+    const x = Number(s.values[i]);
+    if (Number.isNaN(x)) continue;
+    const d = x - mean;
+    variance += d * d;
+  }
+  return Math.sqrt(variance / (count - 1));
 });
 
 register(count, sum, mean, spread, median, mode, stddev);

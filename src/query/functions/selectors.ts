@@ -20,6 +20,8 @@ import { FieldType } from "../../core/point.ts";
 import type { Call } from "../ast.ts";
 import type { Value } from "../result.ts";
 import { isNumericType, unsupported } from "./_numeric.ts";
+import { goSort } from "./_go_sort.ts";
+import { arrivalOrder } from "./aggregates.ts";
 import {
   type AggregateFunction,
   checkArity,
@@ -140,6 +142,7 @@ interface Points {
   values: (number | bigint)[];
   ms: number[];
   subMs: number[];
+  keys: string[];
   aux?: Value[][];
 }
 
@@ -158,10 +161,12 @@ const percentile: AggregateFunction<Points, number> = {
   },
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("percentile", t)),
   keepsAux: true,
-  init: () => ({ values: [], ms: [], subMs: [] }),
+  init: () => ({ values: [], ms: [], subMs: [], keys: [] }),
   add(s, col, from, to, ctx) {
     const v = col.values;
+    const key = ctx?.series.key ?? "";
     for (let k = from; k < to; k++) {
+      s.keys.push(key);
       s.values.push(v[k] as number | bigint);
       s.ms.push(col.timesMs[k]);
       s.subMs.push(col.timesSubMs[k]);
@@ -173,18 +178,17 @@ const percentile: AggregateFunction<Points, number> = {
       into.values.push(other.values[k]);
       into.ms.push(other.ms[k]);
       into.subMs.push(other.subMs[k]);
+      into.keys.push(other.keys[k]);
       if (other.aux) (into.aux ??= []).push(other.aux[k]);
     }
   },
   result(s, p) {
     const n = s.values.length;
     if (n === 0) return undefined;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => {
-      const x = s.values[a], y = s.values[b];
-      if (x < y) return -1;
-      if (x > y) return 1;
-      return s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b];
-    });
+    // The points in arrival order, sorted by value with Go's unstable sort, as InfluxDB: among
+    // equal values, which point (hence which time) is picked depends on its swaps.
+    const order = arrivalOrder(s);
+    goSort(order, (a, b) => s.values[a] < s.values[b]);
     // InfluxDB: i = int(floor(n * p / 100 + 0.5)) - 1, nothing when out of range.
     const i = Math.floor(n * p / 100 + 0.5) - 1;
     if (i < 0 || i >= n) return { value: null };

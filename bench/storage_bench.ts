@@ -35,7 +35,7 @@ const open = (dir: string, cacheValues = 0) =>
     clock: systemClock,
     logger: silentLogger,
     maintenanceIntervalMs: 0,
-    flushHeadBytes: 1 << 30,
+    flushHeadBytes: Number(Deno.env.get("FLUSH_MB") ?? "64") * 1024 * 1024,
     blockCacheValues: cacheValues,
     maxSeriesPerDatabase: 0,
   });
@@ -94,6 +94,7 @@ const ingestMs = performance.now() - t0;
 t0 = performance.now();
 await engine.flush();
 const flushMs = performance.now() - t0;
+const flushes = engine.stats().flushes;
 const afterFlush = await diskBytes(`${dir}/data`, ".seg");
 t0 = performance.now();
 let steps = 0;
@@ -130,7 +131,12 @@ console.log(
     fmt(values / ingestMs / 1000, 2)
   } M values/s`,
 );
-console.log(`  flush: ${fmt(flushMs)} ms; bytes/value after flush: ${fmt(afterFlush / values, 3)}`);
+console.log(
+  `  flushes: ${flushes} (heads of ${Deno.env.get("FLUSH_MB") ?? "64"} MiB), last ${
+    fmt(flushMs)
+  } ms; ` +
+    `bytes/value after flush: ${fmt(afterFlush / values, 3)}`,
+);
 console.log(
   `  compaction: ${steps} steps in ${fmt(compactMs)} ms; bytes/value after: ${
     fmt(afterCompaction / values, 3)

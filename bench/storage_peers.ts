@@ -21,6 +21,16 @@ async function du(dir: string): Promise<number> {
   return total;
 }
 
+async function list(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await list(p));
+    else out.push(p);
+  }
+  return out;
+}
+
 async function waitFor(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -49,7 +59,7 @@ async function writeAll(writeUrl: string): Promise<number> {
   return values;
 }
 
-async function victoriaMetrics(): Promise<{ bytes: number; values: number }> {
+async function victoriaMetrics(): Promise<{ bytes: number; values: number; note?: string }> {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
   const port = freePort();
   const child = new Deno.Command("/usr/bin/victoria-metrics", {
@@ -78,7 +88,7 @@ async function victoriaMetrics(): Promise<{ bytes: number; values: number }> {
   }
 }
 
-async function influxd(): Promise<{ bytes: number; values: number }> {
+async function influxd(): Promise<{ bytes: number; values: number; note?: string }> {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-influxd-" });
   const port = freePort(), rpc = freePort();
   await Deno.writeTextFile(
@@ -114,16 +124,29 @@ bind-address = "127.0.0.1:${rpc}"
     await waitFor(`${url}/ping`);
     await post(`${url}/query?q=${encodeURIComponent("CREATE DATABASE bench")}`, "");
     const values = await writeAll(`${url}/write?db=bench`);
-    // Wait (bounded) until the WAL is snapshotted and the TSM files fully compacted.
-    let last = -1;
-    for (let i = 0; i < 60; i++) {
+    // Wait (bounded: 90 s) until the WAL is snapshotted and every shard fully compacted
+    // (one TSM file per shard, no temp files), so the figure is InfluxDB's best.
+    for (let i = 0; i < 90; i++) {
       await new Promise((r) => setTimeout(r, 1000));
-      const size = await du(`${dir}/data`);
-      const wal = await du(`${dir}/wal`);
-      if (size === last && wal < 1024 * 64) break;
-      last = size;
+      const files = await list(`${dir}/data`);
+      const perShard = new Map<string, number>();
+      for (const f of files.filter((f) => f.endsWith(".tsm"))) {
+        const shard = f.slice(0, f.lastIndexOf("/"));
+        perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+      }
+      const done = perShard.size > 0 && [...perShard.values()].every((n) => n === 1) &&
+        !files.some((f) => f.endsWith(".tmp")) && await du(`${dir}/wal`) < 64 * 1024;
+      if (done) break;
     }
-    return { bytes: await du(`${dir}/data`), values };
+    const tsm = (await list(`${dir}/data`)).filter((f) => f.endsWith(".tsm"));
+    let tsmBytes = 0;
+    for (const f of tsm) tsmBytes += (await Deno.stat(f)).size;
+    // The series file (_series) preallocates its segments: report TSM files alone too.
+    return {
+      bytes: await du(`${dir}/data`),
+      values,
+      note: `TSM files alone: ${(tsmBytes / values).toFixed(3)} B/value`,
+    };
   } finally {
     child.kill("SIGTERM");
     await child.status;
@@ -131,17 +154,19 @@ bind-address = "127.0.0.1:${rpc}"
   }
 }
 
+const only = Deno.env.get("PEERS")?.split(",");
 for (
   const [name, run] of [["VictoriaMetrics", victoriaMetrics], ["InfluxDB 1.6.7", influxd]] as const
 ) {
+  if (only && !only.some((o) => name.toLowerCase().startsWith(o.toLowerCase()))) continue;
   try {
     const t0 = performance.now();
-    const { bytes, values } = await run();
+    const { bytes, values, note } = await run();
     console.log(
       `${name}: ${values} values, ${bytes} bytes on disk = ${
         (bytes / values).toFixed(3)
       } B/value ` +
-        `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `(${((performance.now() - t0) / 1000).toFixed(1)} s)${note ? `; ${note}` : ""}`,
     );
   } catch (error) {
     console.log(`${name}: not measured: ${(error as Error).message}`);

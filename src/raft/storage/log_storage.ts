@@ -4,12 +4,14 @@
  * has the byte layout.
  *
  * Contract with the Raft state machine (see {@linkcode Ready}): {@linkcode RaftLogStorage.save}
- * persists a Ready's snapshot, entries (truncating a conflicting stored suffix) and hard state,
- * and fsyncs when the Ready says `mustSync`. Hard states are records in the same stream as the
- * entries, so one fsync covers both and each is atomic by its checksum.
+ * persists a Ready's snapshot, entries and hard state, and fsyncs when the Ready says
+ * `mustSync`. Hard states are records in the same stream as the entries, so one fsync covers
+ * both and each is atomic by its checksum. Segments are append-only: an entry that overwrites a
+ * conflicting suffix is appended and supersedes it on recovery, so no durable byte is ever cut
+ * (a crash in the middle of an overwrite cannot lose the hard state).
  *
- * Recovery on open: a torn tail (the last record of the last segment cut short or failing its
- * checksum at the end of the file) is cut off; that write was never fsynced, so nothing
+ * Recovery on open: a torn tail (the end of the last segment cut short, or failing its checksum
+ * with no valid record after it) is cut off; that write was never fsynced, so nothing
  * acknowledged is lost. Any other bad record is corruption: the log is cut there and
  * {@linkcode RecoveredState.corruption} says where; the node must then neither vote nor campaign
  * until its commit index passes {@linkcode RecoveredState.recoverUntil}, i.e. until it has been
@@ -63,16 +65,17 @@ export interface SaveRequest {
 }
 
 interface Segment {
+  /** Creation order: recovery reads segments by sequence. */
+  readonly seq: number;
+  /** Entries at or after this index in older segments are superseded by this segment. */
   readonly firstIndex: number;
   readonly path: string;
-  /** File offset of the record of entry firstIndex + i. */
-  offsets: number[];
 }
 
-const SEGMENT_NAME = /^(\d{20})\.seg$/;
+const SEGMENT_NAME = /^(\d{16})\.seg$/;
 
-function segmentName(firstIndex: number): string {
-  return `${String(firstIndex).padStart(20, "0")}.seg`;
+function segmentName(seq: number): string {
+  return `${String(seq).padStart(16, "0")}.seg`;
 }
 
 /** The durable log of one Raft node. Not safe for concurrent saves: await each. */
@@ -84,14 +87,12 @@ export class RaftLogStorage {
   private segments: Segment[] = [];
   private handle: FileHandle | null = null;
   private writePos = 0;
+  private seq = 0;
   private hardState: HardState = EMPTY_HARD_STATE;
-  private firstIndexHeld = 1;
   private lastIndexHeld = 0;
   private dirDirty = false;
   /** A commit-only hard state change not yet written. */
   private hardStateDirty = false;
-  /** Whether the handle's position is `writePos` (false after a truncation). */
-  private positioned = false;
   private readonly sink = new ByteSink(1 << 16);
 
   private constructor(options: RaftLogStorageOptions) {
@@ -133,28 +134,43 @@ export class RaftLogStorage {
       if (typeof decoded === "string") throw new CorruptionError(this.snapshotPath, 0, decoded);
       snapshot = decoded;
     }
+    const snapIndex = snapshot?.metadata.index ?? 0;
     const names = (await this.fs.readDir(this.logDir)).filter((n) => SEGMENT_NAME.test(n));
-    let entries: Entry[] = [];
+    const entries: Entry[] = [];
     let tornBytes = 0;
     let corruption: CorruptionError | null = null;
     let recoverUntil = 0;
     let hs: HardState = EMPTY_HARD_STATE;
+    let maxSeen = 0;
+    /** Drops entries at or after `index` (an overwrite). */
+    const cut = (index: number) => {
+      if (entries.length === 0) return;
+      const keep = Math.max(0, Math.min(entries.length, index - entries[0].index));
+      entries.length = keep;
+    };
 
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       const path = `${this.logDir}/${name}`;
-      const firstIndex = Number(SEGMENT_NAME.exec(name)![1]);
+      const seq = Number(SEGMENT_NAME.exec(name)![1]);
+      this.seq = Math.max(this.seq, seq);
       const isLast = i === names.length - 1;
       const data = await this.fs.readFile(path);
       const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      const seg: Segment = { firstIndex, path, offsets: [] };
       let bad: { offset: number; why: string; torn: boolean } | null = null;
+      let firstIndex = 0;
       if (data.length < SEGMENT_HEADER_SIZE) {
         bad = { offset: 0, why: `segment header cut at ${data.length} bytes`, torn: isLast };
       } else if (view.getUint32(0, true) !== SEGMENT_MAGIC || data[4] !== FORMAT_VERSION) {
-        bad = { offset: 0, why: `bad segment magic or version ${data[4]}`, torn: false };
-      } else if (readU64(view, 8) !== firstIndex) {
-        bad = { offset: 8, why: `header first index ${readU64(view, 8)} != name`, torn: false };
+        bad = { offset: 0, why: `bad segment magic or version ${data[4]}`, torn: isLast };
+      } else if (readRecord(data, view, SEGMENT_HEADER_SIZE).status !== "hardState") {
+        // Header and first hard state are written and fsynced together before anything else:
+        // without a valid first record the header itself may be torn, so it is not trusted.
+        bad = { offset: 0, why: "segment lacks its leading hard state record", torn: isLast };
+      } else {
+        firstIndex = readU64(view, 8);
+        cut(firstIndex); // this segment supersedes anything older at or after its first index
+        this.segments.push({ seq, firstIndex, path });
       }
       let offset = SEGMENT_HEADER_SIZE;
       while (!bad) {
@@ -165,88 +181,70 @@ export class RaftLogStorage {
           break;
         }
         if (r.status === "corrupt") {
-          // At the end of the last segment a failed checksum is a torn write too: the length
-          // header made it to disk but not all of the payload (or zeros were allocated).
-          const length = offset + 8 <= data.length ? view.getUint32(offset, true) : 0;
-          const endsAtEof = offset + 8 + length >= data.length;
-          bad = { offset, why: r.why, torn: isLast && (endsAtEof || allZero(data, offset)) };
+          // In the last segment, a bad record that no valid record follows is a torn write:
+          // the length header made it to disk but not all of the payload, or the file was
+          // extended with zeros. A valid record after it means damage in the middle.
+          bad = { offset, why: r.why, torn: isLast && !validRecordFollows(data, view, offset) };
           break;
         }
         if (r.status === "hardState") {
           hs = r.hardState;
         } else {
           const e = r.entry;
-          const expected = seg.firstIndex + seg.offsets.length;
-          if (e.index !== expected) {
-            bad = { offset, why: `entry index ${e.index}, expected ${expected}`, torn: false };
-            break;
+          const last = entries.length > 0 ? entries[entries.length - 1].index : firstIndex - 1;
+          if (e.index > last + 1) {
+            if (e.index - 1 <= snapIndex) {
+              entries.length = 0; // the gap was compacted away behind the snapshot
+            } else {
+              bad = {
+                offset,
+                why: `entry index ${e.index} leaves a gap after ${last}`,
+                torn: false,
+              };
+              break;
+            }
           }
-          if (entries.length > 0 && entries[entries.length - 1].index !== e.index - 1) {
-            // A segment that does not continue the previous one: keep the later, contiguous run.
-            entries = entries.filter((x) => x.index < e.index);
-          }
-          seg.offsets.push(offset);
+          if (e.index <= last) cut(e.index); // the leader overwrote a conflicting suffix
           entries.push(e);
+          maxSeen = Math.max(maxSeen, e.index);
         }
         offset = r.next;
       }
-      this.segments.push(seg);
-      if (bad) {
-        if (bad.torn) {
-          tornBytes = data.length - bad.offset;
-        } else {
-          corruption = new CorruptionError(path, bad.offset, bad.why);
-          const later = names.slice(i + 1).map((n) => Number(SEGMENT_NAME.exec(n)![1]) - 1);
-          const ahead = scanPast(data, view, bad.offset);
-          recoverUntil = Math.max(
-            hs.commit,
-            seg.firstIndex + seg.offsets.length - 1,
-            ahead,
-            ...later,
-          );
-          // Keep the damaged bytes for the operator, then cut the log at the bad record.
-          await this.fs.writeFileAtomic(`${path}.corrupt`, data);
-          for (const n of names.slice(i + 1)) await this.fs.remove(`${this.logDir}/${n}`);
-          this.dirDirty = true;
-        }
-        if (bad.offset < SEGMENT_HEADER_SIZE) {
-          await this.fs.remove(path); // nothing usable in it; a new segment is started below
-          this.segments.pop();
-        } else {
-          await this.truncateFile(path, bad.offset, data.length);
-        }
-        if (!bad.torn) break;
+      if (!bad) continue;
+      if (bad.torn) {
+        tornBytes = data.length - bad.offset;
+      } else {
+        corruption = new CorruptionError(path, bad.offset, bad.why);
+        recoverUntil = Math.max(hs.commit, maxSeen, scanPast(data, view, bad.offset));
+        // Keep the damaged bytes for the operator, then cut the log at the bad record.
+        await this.fs.writeFileAtomic(`${path}.corrupt`, data);
+        for (const n of names.slice(i + 1)) await this.fs.remove(`${this.logDir}/${n}`);
+        this.dirDirty = true;
       }
+      if (bad.offset < SEGMENT_HEADER_SIZE) {
+        await this.fs.remove(path); // nothing usable in it
+        if (this.segments.at(-1)?.path === path) this.segments.pop();
+        this.dirDirty = true;
+      } else {
+        await this.truncateFile(path, bad.offset, data.length);
+      }
+      if (!bad.torn) break;
     }
     this.hardState = hs;
 
-    const snapIndex = snapshot?.metadata.index ?? 0;
-    entries = entries.filter((e) => e.index > snapIndex);
-    if (entries.length > 0 && entries[0].index !== snapIndex + 1) entries = [];
-    this.firstIndexHeld = entries.length > 0 ? entries[0].index : snapIndex + 1;
-    this.lastIndexHeld = entries.length > 0 ? entries[entries.length - 1].index : snapIndex;
-    if (this.segments.length === 0 || this.lastSegmentEnd() !== this.lastIndexHeld) {
-      // Nothing stored, or stored entries that do not follow the snapshot: start afresh.
-      await this.resetLog(this.lastIndexHeld + 1);
-    } else {
-      const seg = this.segments[this.segments.length - 1];
-      this.handle = await this.fs.open(seg.path, { read: true, write: true });
-      this.writePos = await this.handle.seek(0, "end");
-      this.positioned = true;
-    }
+    let live = entries.filter((e) => e.index > snapIndex);
+    if (live.length > 0 && live[0].index !== snapIndex + 1) live = [];
+    this.lastIndexHeld = live.length > 0 ? live[live.length - 1].index : snapIndex;
+    // Always continue in a fresh segment that supersedes anything after what we recovered.
+    await this.startSegment(this.lastIndexHeld + 1);
     return {
       hardState: hs,
       snapshot,
-      entries,
+      entries: live,
       tornBytes,
       corruption,
       recoverUntil: corruption ? recoverUntil : 0,
     };
-  }
-
-  private lastSegmentEnd(): number {
-    const seg = this.segments[this.segments.length - 1];
-    return seg.firstIndex + seg.offsets.length - 1;
   }
 
   private async truncateFile(path: string, at: number, size: number): Promise<void> {
@@ -262,34 +260,27 @@ export class RaftLogStorage {
 
   /** Persists one Ready's snapshot, entries and hard state; fsyncs when `mustSync`. */
   async save(req: SaveRequest): Promise<void> {
+    if (req.hardState) {
+      this.hardState = req.hardState;
+      this.hardStateDirty = true;
+    }
     if (req.snapshot) {
       await this.fs.writeFileAtomic(this.snapshotPath, encodeSnapshotFile(req.snapshot));
       await this.resetLog(req.snapshot.metadata.index + 1);
+      this.hardStateDirty = false; // the new segment starts with it
     }
     const out = this.sink;
     out.reset();
     if (req.entries.length > 0) {
       const first = req.entries[0].index;
-      if (first <= this.lastIndexHeld) {
-        await this.truncateFrom(first);
-        appendHardStateRecord(out, this.hardState); // the latest one may have been cut away
-      } else if (first !== this.lastIndexHeld + 1) {
+      if (first > this.lastIndexHeld + 1) {
         throw new Error(`BUG: storing entry ${first} after last index ${this.lastIndexHeld}`);
       }
-      if (this.writePos + out.length > this.segmentBytes) {
-        await this.flush(out);
-        await this.startSegment(first);
-      }
-      const seg = this.segments[this.segments.length - 1];
-      for (const e of req.entries) {
-        const at = appendEntryRecord(out, e);
-        seg.offsets.push(this.writePos + at);
-      }
+      // An entry at or below the last one overwrites the stored suffix from there on (the
+      // records stay; recovery honours the later one), so no durable record is ever cut.
+      if (this.writePos > this.segmentBytes) await this.startSegment(first);
+      for (const e of req.entries) appendEntryRecord(out, e);
       this.lastIndexHeld = req.entries[req.entries.length - 1].index;
-    }
-    if (req.hardState) {
-      this.hardState = req.hardState;
-      this.hardStateDirty = true;
     }
     // A hard state that only moves the commit index needs no write of its own (the commit index
     // is a hint for a faster restart, not a safety fact): it rides along with the next write.
@@ -316,18 +307,22 @@ export class RaftLogStorage {
   }
 
   /**
-   * Deletes segment files whose entries are all at or before `index` (covered by a saved
-   * snapshot). The current segment is kept.
+   * Deletes segment files whose live entries are all at or before `index` (covered by a saved
+   * snapshot): a segment's entries are live only below the first index of every later
+   * segment. The current segment is kept.
    */
   async compact(index: number): Promise<void> {
-    while (this.segments.length > 1) {
-      const next = this.segments[1];
-      if (next.firstIndex - 1 > index) break;
-      await this.fs.remove(this.segments[0].path);
-      this.segments.shift();
-      this.dirDirty = true;
+    const n = this.segments.length;
+    const doomed = new Set<number>();
+    let minLater = Infinity;
+    for (let i = n - 1; i >= 0; i--) {
+      if (i < n - 1 && minLater - 1 <= index) doomed.add(i);
+      minLater = Math.min(minLater, this.segments[i].firstIndex);
     }
-    this.firstIndexHeld = Math.max(this.firstIndexHeld, this.segments[0].firstIndex);
+    if (doomed.size === 0) return;
+    for (const i of doomed) await this.fs.remove(this.segments[i].path);
+    this.segments = this.segments.filter((_, i) => !doomed.has(i));
+    this.dirDirty = true;
   }
 
   close(): void {
@@ -337,19 +332,21 @@ export class RaftLogStorage {
 
   private async flush(out: ByteSink): Promise<void> {
     if (out.length === 0) return;
-    const h = this.handle!;
-    if (!this.positioned) {
-      await h.seek(this.writePos, "start");
-      this.positioned = true;
-    }
-    await h.write(out.written());
+    await this.handle!.write(out.written());
     this.writePos += out.length;
     out.reset();
   }
 
+  /** Starts segment `seq + 1` beginning at `firstIndex`, headed by the current hard state. */
   private async startSegment(firstIndex: number): Promise<void> {
-    this.handle?.close();
-    const path = `${this.logDir}/${segmentName(firstIndex)}`;
+    if (this.handle) {
+      // Everything in a segment that is not the last must be durable: recovery treats a bad
+      // record anywhere but at the end of the last segment as corruption.
+      await this.handle.datasync();
+      this.handle.close();
+    }
+    const seq = ++this.seq;
+    const path = `${this.logDir}/${segmentName(seq)}`;
     const h = await this.fs.open(path, { read: true, write: true, create: true, truncate: true });
     const head = new ByteSink(64);
     appendSegmentHeader(head, firstIndex);
@@ -358,44 +355,19 @@ export class RaftLogStorage {
     await h.datasync();
     this.handle = h;
     this.writePos = head.length;
-    this.positioned = true;
-    this.segments.push({ firstIndex, path, offsets: [] });
-    this.dirDirty = true;
+    this.segments.push({ seq, firstIndex, path });
     await this.fs.syncDir(this.logDir);
     this.dirDirty = false;
   }
 
+  /** After installing a snapshot: a new segment supersedes everything, then old ones go. */
   private async resetLog(nextIndex: number): Promise<void> {
-    this.handle?.close();
-    this.handle = null;
-    for (const seg of this.segments) await this.fs.remove(seg.path);
-    this.segments = [];
-    this.firstIndexHeld = nextIndex;
-    this.lastIndexHeld = nextIndex - 1;
+    const old = this.segments.slice();
     await this.startSegment(nextIndex);
-  }
-
-  private async truncateFrom(index: number): Promise<void> {
-    let k = this.segments.length - 1;
-    while (k > 0 && this.segments[k].firstIndex > index) k--;
-    const seg = this.segments[k];
-    const pos = index - seg.firstIndex;
-    if (pos < 0 || pos >= seg.offsets.length) {
-      throw new Error(`BUG: truncate at ${index}: not in segment starting ${seg.firstIndex}`);
-    }
-    if (k < this.segments.length - 1) {
-      this.handle?.close();
-      for (const later of this.segments.slice(k + 1)) await this.fs.remove(later.path);
-      this.segments.length = k + 1;
-      this.dirDirty = true;
-      this.handle = await this.fs.open(seg.path, { read: true, write: true });
-    }
-    const at = seg.offsets[pos];
-    await this.handle!.truncate(at);
-    this.positioned = false;
-    seg.offsets.length = pos;
-    this.writePos = at;
-    this.lastIndexHeld = index - 1;
+    for (const seg of old) await this.fs.remove(seg.path);
+    this.segments = this.segments.filter((s) => !old.includes(s));
+    this.dirDirty = true;
+    this.lastIndexHeld = nextIndex - 1;
   }
 }
 
@@ -417,7 +389,11 @@ function scanPast(data: Uint8Array, view: DataView, offset: number): number {
   return best;
 }
 
-function allZero(data: Uint8Array, from: number): boolean {
-  for (let i = from; i < data.length; i++) if (data[i] !== 0) return false;
-  return true;
+/** Whether a valid record starts where the (bad) record at `offset` says it ends. */
+function validRecordFollows(data: Uint8Array, view: DataView, offset: number): boolean {
+  if (offset + 8 > data.length) return false;
+  const next = offset + 8 + view.getUint32(offset, true);
+  if (next >= data.length) return false;
+  const r = readRecord(data, view, next);
+  return r.status === "entry" || r.status === "hardState";
 }

@@ -39,12 +39,35 @@ export function compileRegex(pattern: string): RE2JS {
   return re;
 }
 
+/**
+ * A `::type` cast as InfluxDB applies it to a value read: numbers convert between integer
+ * (toward zero) and float; a string or boolean read as a number (or the reverse) is null;
+ * `::field` and `::tag` only choose where the name is looked up.
+ */
+export function castValue(v: Value, type: string): Value {
+  switch (type) {
+    case "integer":
+    case "unsigned":
+      if (typeof v === "bigint") return v;
+      return typeof v === "number" ? Math.trunc(v) : null;
+    case "float":
+      return typeof v === "number" || typeof v === "bigint" ? Number(v) : null;
+    case "string":
+      return typeof v === "string" ? v : null;
+    case "boolean":
+      return typeof v === "boolean" ? v : null;
+    default:
+      return v;
+  }
+}
+
 /** Evaluates an expression in a row; `null` for absent or incompatible operands. */
 export function evalExpr(e: Expr, row: Lookup): Value {
   switch (e.kind) {
     case "var": {
       const v = row(e.name, e.type);
-      return v === undefined ? null : v;
+      if (v === undefined) return null;
+      return e.type === undefined ? v : castValue(v, e.type);
     }
     case "paren":
       return evalExpr(e.expr, row);

@@ -32,6 +32,8 @@ export interface Slot {
   fn: AggregateFunction;
   field: string;
   params: unknown;
+  /** `mean(x::integer)`: the values are cast before they are reduced. */
+  cast?: "integer" | "float";
 }
 
 /** One output column. */
@@ -530,7 +532,9 @@ function compileAggregateExpr(
         const bad = fn.checkType(type);
         if (bad !== undefined) throw new ValidationError(bad);
       }
-      plan.slots.push({ fn, field: arg.name, params });
+      const slot: Slot = { fn, field: arg.name, params };
+      if (arg.type === "integer" || arg.type === "float") slot.cast = arg.type;
+      plan.slots.push(slot);
       return slotRef(plan.slots.length - 1);
     }
     case "binary":

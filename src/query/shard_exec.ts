@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { FieldType, Tag } from "../core/point.ts";
+import { FieldType, type Tag } from "../core/point.ts";
 import type { Expr } from "./ast.ts";
-import { evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
+import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
 import { Grid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
@@ -243,6 +243,7 @@ async function aggregateSeries(
     const slot = plan.slots[s];
     let col = cols.get(slot.field);
     if (col === undefined) continue;
+    if (slot.cast !== undefined) col = castColumn(col, slot.cast);
     const type = types.get(slot.field) ?? col.type;
     const bad = slot.fn.checkType(type);
     if (bad !== undefined) throw new ValidationError(bad);
@@ -332,7 +333,9 @@ async function rawSeries(
     for (let c = 0; c < plan.columns.length; c++) {
       const v = simple[c];
       const val = v !== undefined
-        ? (row(v.name, v.type) ?? null)
+        ? (v.type === undefined || v.type === "field" || v.type === "tag"
+          ? (row(v.name, v.type) ?? null)
+          : castValue(row(v.name, v.type) ?? null, v.type))
         : evalExpr(plan.columns[c].expr, row);
       values[c] = val;
       if (val !== null && readsField[c]) anyField = true;
@@ -372,6 +375,25 @@ function addWithAux(
   ) return;
   const row = lookupAt(auxCols, new Map(), series, state.ms, state.subMs);
   state.aux = plan.aux.map((a) => row(a.name, a.type) ?? null);
+}
+
+/** A numeric column converted for `f::integer` / `f::float` (other types read as empty). */
+function castColumn(col: FieldColumn, cast: "integer" | "float"): FieldColumn {
+  const numeric = col.type === FieldType.Float || col.type === FieldType.Integer ||
+    col.type === FieldType.Unsigned;
+  if (!numeric) return { ...col, length: 0 };
+  if (cast === "float") {
+    if (col.values instanceof Float64Array) return col;
+    return {
+      ...col,
+      type: FieldType.Float,
+      values: Float64Array.from(col.values as (number | bigint)[], (v) => Number(v)),
+    };
+  }
+  if (col.type !== FieldType.Float) return col;
+  const values: number[] = new Array(col.length);
+  for (let i = 0; i < col.length; i++) values[i] = Math.trunc(col.values[i] as number);
+  return { ...col, type: FieldType.Integer, values };
 }
 
 /** The auxiliary values at one instant (binary search in each column). */

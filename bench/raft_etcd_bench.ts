@@ -79,6 +79,25 @@ export async function etcdFigures(seconds = 5): Promise<string[]> {
   }
 }
 
+function etcdInstalled(): boolean {
+  try {
+    return new Deno.Command("etcd", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
 if (import.meta.main) {
   for (const line of await etcdFigures(Number(Deno.args[0] ?? 5))) console.log(line);
+} else {
+  Deno.bench({
+    name: "etcd 3.4: 3-process cluster, puts with 1 and 64 clients (see console for p50/p99)",
+    n: 1,
+    warmup: 0,
+    ignore: !etcdInstalled(),
+    async fn() {
+      for (const line of await etcdFigures(3)) console.log(line);
+    },
+  });
 }

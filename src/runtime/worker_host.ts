@@ -220,3 +220,12 @@ export function createWorkerScriptHost(
     };
   };
 }
+
+/** Calls `reload` on every SIGHUP (schema folders and the like); a no-op where unsupported. */
+export function onReloadSignal(reload: () => void): void {
+  try {
+    Deno.addSignalListener("SIGHUP", reload);
+  } catch {
+    // Windows has no SIGHUP.
+  }
+}

@@ -43,6 +43,13 @@ export interface PipelineMetrics {
 export interface SchemaPipelineOptions {
   stored?: StoredData;
   metrics?: PipelineMetrics;
+  /**
+   * Writes dead-letter points on their own, so they do not count as accepted points of the
+   * request. Without it they are returned with the points to store.
+   */
+  deadLetters?: (database: string, points: Point[]) => Promise<void>;
+  /** Told when dead letters could not be written (they are then lost, the request is not). */
+  onDeadLetterError?: (error: unknown) => void;
 }
 
 const REJECTIONS = "epochnexus_schema_rejections_total";
@@ -53,6 +60,7 @@ interface RunState {
   dry: boolean;
   database: string;
   kept: Point[];
+  deadLetters: Point[];
   rejected: PipelineRejection[];
   dropped: number[];
   /** Series admitted in this batch (dry runs do not touch the budgets). */
@@ -84,6 +92,15 @@ export class SchemaPipeline {
   async process(database: string, points: Point[]): Promise<PipelineResult> {
     if (this.registry.size === 0) return { points, rejected: [] };
     const state = await this.#run(database, points, (m) => this.registry.active(m), false);
+    if (state.deadLetters.length > 0) {
+      const sink = this.#options.deadLetters;
+      if (!sink) return { points: [...state.kept, ...state.deadLetters], rejected: state.rejected };
+      try {
+        await sink(database, state.deadLetters);
+      } catch (error) {
+        this.#options.onDeadLetterError?.(error);
+      }
+    }
     return { points: state.kept, rejected: state.rejected };
   }
 
@@ -112,6 +129,7 @@ export class SchemaPipeline {
       dry,
       database,
       kept: [],
+      deadLetters: [],
       rejected: [],
       dropped: [],
       newSeries: new Map(),
@@ -300,7 +318,7 @@ export class SchemaPipeline {
       rule: violation.rule,
     });
     if (active.deadLetter) {
-      state.kept.push(deadLetterPoint(active.deadLetter, original, violation, reason));
+      state.deadLetters.push(deadLetterPoint(active.deadLetter, original, violation, reason));
       this.#options.metrics?.add(DEAD_LETTERS, { measurement: active.measurement });
     }
   }

@@ -15,6 +15,7 @@ import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
 import { handleInfluxWrite } from "./write_handler.ts";
 import { handlePromWrite } from "./prom_write_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
+import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
 import { Metrics } from "./metrics.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
@@ -129,6 +130,7 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[s
       return ["prom_write", await handlePromWrite(ctx, request, url)];
     default:
       if (isRpcPath(url.pathname)) return ["rpc", await handleRpc(ctx, request, url)];
+      if (isSchemaRoute(url.pathname)) return ["schemas", await handleSchemaApi(ctx, request, url)];
       return ["other", nativeError(new NotFoundError(`no route for ${method} ${url.pathname}`))];
   }
 }

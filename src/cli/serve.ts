@@ -4,13 +4,17 @@
  * @module
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
-import { createApp } from "../http/mod.ts";
+import { createApp, Metrics } from "../http/mod.ts";
+import { storedDataOf } from "../http/schema_handler.ts";
+import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
 import { configureQueries } from "../http/query_handler.ts";
 import {
   consoleLogger,
+  createWorkerScriptHost,
   denoFileSystem,
   environment,
   exit,
+  onReloadSignal,
   onShutdownSignal,
   readTextFile,
   serveHttp,
@@ -62,12 +66,35 @@ export async function serve(config: Config): Promise<void> {
     maxBuckets: config.max_select_buckets,
     maxConcurrent: config.max_concurrent_queries,
   }, () => systemClock.monotonicMs());
+  const metrics = new Metrics();
+  const stored = storedDataOf(engine);
+  const schemas = await SchemaRegistry.open({
+    fs: denoFileSystem,
+    dataDir: config.data_dir,
+    folder: config.schema_dir || undefined,
+    stored,
+    resources: { scripts: createWorkerScriptHost() },
+  });
+  onReloadSignal(() => {
+    schemas.reload().then(
+      ({ measurements }) => logger.info("schemas reloaded", { measurements: measurements.length }),
+      (error) => logger.error("schema reload refused", { error: String(error.message ?? error) }),
+    );
+  });
   const app = createApp({
     engine,
     clock: systemClock,
     logger,
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,
+    metrics,
+    pipeline: new SchemaPipeline(schemas, {
+      stored,
+      metrics,
+      deadLetters: async (db, points) => void await engine.write(db, undefined, points),
+      onDeadLetterError: (error) =>
+        logger.warn("dead letters not written", { error: String(error) }),
+    }),
   });
   const colon = config.bind_address.lastIndexOf(":");
   const hostname = config.bind_address.slice(0, colon).replace(/^\[|\]$/g, "") || "0.0.0.0";
@@ -91,6 +118,7 @@ export async function serve(config: Config): Promise<void> {
     clearTimeout(grace);
   });
   await server.finished;
+  schemas.close();
   await engine.close();
   logger.info("stopped");
 }

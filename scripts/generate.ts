@@ -5,7 +5,7 @@
  * @module
  */
 const check = Deno.args.includes("--check");
-const generators = ["scripts/gen_parser.ts", "scripts/gen_proto.ts"];
+const generators = ["scripts/gen_parser.ts", "scripts/gen_proto.ts", "scripts/gen_expression.ts"];
 let failed = false;
 for (const script of generators) {
   try {

@@ -30,13 +30,7 @@ export function parseExpression(text: string): ast.Expr {
   } catch (error) {
     if (error instanceof PeggySyntaxError) {
       const found = error.found === null ? "end of expression" : JSON.stringify(error.found);
-      const expected = [
-        ...new Set(
-          (error.expected ?? []).map((e: { type: string; text?: string; description?: string }) =>
-            e.description ?? e.text ?? e.type
-          ),
-        ),
-      ].slice(0, 8).join(", ");
+      const expected = [...new Set((error.expected ?? []).map(describeExpected))].join(", ");
       throw new ParseError(
         `invalid expression ${JSON.stringify(text)}: found ${found}, expected ${expected} ` +
           `at char ${error.location.start.column}`,
@@ -59,6 +53,18 @@ export function parseExpression(text: string): ast.Expr {
  */
 export function compileExpression(text: string): Evaluator {
   return compile(parseExpression(text), text);
+}
+
+function describeExpected(
+  e: { type: string; text?: string; description?: string; parts?: unknown[] },
+): string {
+  if (e.type === "literal") return JSON.stringify(e.text);
+  if (e.type === "class") {
+    return (e.parts ?? []).map((p) => (Array.isArray(p) ? `${p[0]}-${p[1]}` : String(p)))
+      .map((p) => JSON.stringify(p)).join(", ");
+  }
+  if (e.type === "end") return "end of expression";
+  return e.description ?? e.type;
 }
 
 /** JavaScript truthiness, except that NaN and null are false (drop_if conditions). */

@@ -26,6 +26,7 @@ import { type MeasurementSchema, planSelect, type SelectPlan } from "./plan.ts";
 import { printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard } from "./shard_exec.ts";
+import { ResultShard } from "./subquery.ts";
 import type { DeleteRequest, QueryStore, ShardReader } from "./store.ts";
 
 /** Options of {@linkcode executeQuery}. */
@@ -360,7 +361,7 @@ async function explain(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   const started = performance.now();
-  const prepared = prepareSelect(store, stmt, options);
+  const prepared = await prepareSelect(store, stmt, options);
   const { plan, targets } = prepared;
   let series = 0;
   for (const t of targets) for (const m of t.measurements) series += t.reader.series(m).length;
@@ -553,7 +554,7 @@ function resolveSources(
 ): ResolvedSource[] {
   const out: ResolvedSource[] = [];
   for (const s of stmt.sources) {
-    if (s.kind === "subquery") throw new ValidationError("subqueries are not supported yet");
+    if (s.kind === "subquery") continue;
     const db = requireDatabase(store, s.database ?? options.database, true);
     let rp = s.retentionPolicy ?? (s.database === undefined ? options.retentionPolicy : undefined);
     if (rp === undefined || rp === "") rp = store.defaultRetentionPolicy(db);
@@ -571,22 +572,60 @@ async function executeSelect(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   if (stmt.into) throw new ValidationError("SELECT ... INTO is not supported yet");
-  const { plan, targets } = prepareSelect(store, stmt, options);
-  if (targets.length === 0) return [];
+  return (await runSelect(store, stmt, options)).series;
+}
+
+/** Plans and runs a SELECT; also says which output columns hold tag values (for subqueries). */
+async function runSelect(
+  store: QueryStore,
+  stmt: SelectStatement,
+  options: ExecuteOptions,
+): Promise<{ series: ResultSeries[]; tagColumns: Set<string> }> {
+  const { plan, targets } = await prepareSelect(store, stmt, options);
+
+  const tagColumns = new Set<string>();
+  const isTag = (v: { name: string; type?: string }) =>
+    v.type === "tag" || (v.type !== "field" && !plan.fieldTypes.has(v.name));
+  for (const c of plan.columns) {
+    if (c.aux !== undefined) {
+      if (isTag(plan.aux[c.aux])) tagColumns.add(c.name);
+    } else if (!plan.aggregate && c.expr.kind === "var" && !c.transform && isTag(c.expr)) {
+      tagColumns.add(c.name);
+    }
+  }
+  if (targets.length === 0) return { series: [], tagColumns };
   const budget = new QueryBudget(options.limits ?? {}, options.signal);
   if (plan.interval && plan.hasMin) {
     budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
   }
   const partials = await Promise.all(targets.map((t) => runShard(plan, t, budget)));
   budget.checkSignal();
-  return finish(plan, mergePartials(plan, partials));
+  return { series: finish(plan, mergePartials(plan, partials)), tagColumns };
 }
 
-function prepareSelect(
+/** InfluxDB passes the outer query's time range to a subquery that has none of its own. */
+function withOuterTimeRange(inner: SelectStatement, outer: SelectStatement, nowNs: bigint) {
+  const o = splitCondition(outer.condition, nowNs);
+  const i = splitCondition(inner.condition, nowNs);
+  if ((!o.hasMin && !o.hasMax) || i.hasMin || i.hasMax) return inner;
+  let cond: Expr | undefined = inner.condition;
+  const and = (a: Expr | undefined, b: Expr): Expr =>
+    a === undefined ? b : { kind: "binary", op: "AND", lhs: { kind: "paren", expr: a }, rhs: b };
+  const time: Expr = { kind: "var", name: "time" };
+  if (o.hasMin) {
+    cond = and(cond, { kind: "binary", op: ">=", lhs: time, rhs: { kind: "time", ns: o.minNs } });
+  }
+  if (o.hasMax) {
+    cond = and(cond, { kind: "binary", op: "<=", lhs: time, rhs: { kind: "time", ns: o.maxNs } });
+  }
+  return { ...inner, condition: cond };
+}
+
+async function prepareSelect(
   store: QueryStore,
   stmt: SelectStatement,
   options: ExecuteOptions,
-): { plan: SelectPlan; targets: { reader: ShardReader; measurements: string[] }[] } {
+): Promise<{ plan: SelectPlan; targets: { reader: ShardReader; measurements: string[] }[] }> {
   const sources = resolveSources(store, stmt, options);
   const split = splitCondition(stmt.condition, options.nowNs);
   const hasInterval = stmt.dimensions.some((d) => d.kind === "time");
@@ -619,6 +658,23 @@ function prepareSelect(
         for (const s of reader.series(m)) for (const t of s.tags) keys.add(t.key);
         schema.tagKeys = [...keys].sort();
       }
+    }
+  }
+  for (const src of stmt.sources) {
+    if (src.kind !== "subquery") continue;
+    const inner = withOuterTimeRange(src.statement, stmt, options.nowNs);
+    const result = await runSelect(store, inner, options);
+    const reader = new ResultShard(result.series, result.tagColumns);
+    const ms = reader.measurements();
+    if (ms.length === 0) continue;
+    targets.push({ reader, measurements: ms });
+    for (const m of ms) {
+      let schema = schemas.get(m);
+      if (schema === undefined) schemas.set(m, schema = { fields: new Map(), tagKeys: [] });
+      for (const [k, t] of reader.fieldTypes(m)) if (!schema.fields.has(k)) schema.fields.set(k, t);
+      const keys = new Set(schema.tagKeys);
+      for (const s of reader.series(m)) for (const t of s.tags) keys.add(t.key);
+      schema.tagKeys = [...keys].sort();
     }
   }
   // Validate the statement even when no data exists, so errors do not depend on data.

@@ -81,7 +81,20 @@ interface PendingRead {
   index: number;
 }
 
-/** One member of a Raft group, running. */
+/**
+ * One member of a Raft group, running.
+ *
+ * @example
+ * ```ts
+ * const { storage, state } = await RaftLogStorage.open({ fs: denoFileSystem, dir: "data/raft/1" });
+ * const node = await RaftNode.start({
+ *   id: 1, peers: [1, 2, 3], storage, recovered: state,
+ *   transport: connectTransport.group(1), stateMachine: kv, rng: systemRng,
+ * });
+ * await node.propose(encodeCommand({ put: ["k", "v"] })); // applied on a quorum
+ * await node.readBarrier(); // then read kv locally: linearizable
+ * ```
+ */
 export class RaftNode {
   readonly id: number;
   readonly raft: Raft;

@@ -162,7 +162,24 @@ interface InFlightReady {
   snapshotIndex: number;
 }
 
-/** One Raft node's protocol state. Not thread-safe; not re-entrant. */
+/**
+ * One Raft node's protocol state. Not thread-safe; not re-entrant.
+ *
+ * @example
+ * ```ts
+ * const raft = new Raft({ id: 1, rng, peers: [1, 2, 3] });
+ * setInterval(() => raft.tick(), 100);
+ * transport.onMessage((m) => raft.step(m));
+ * while (raft.hasReady()) {
+ *   const rd = raft.ready();
+ *   send(rd.earlyMessages);
+ *   await storage.save(rd); // fsync when rd.mustSync
+ *   send(rd.messages);
+ *   for (const e of rd.committedEntries) apply(e);
+ *   raft.advance();
+ * }
+ * ```
+ */
 export class Raft {
   readonly id: number;
   private term = 0;

@@ -78,6 +78,7 @@ export function finish(plan: SelectPlan, merged: ShardPartial): ResultSeries[] {
       timeColumn: true,
     };
     if (plan.groupBy === "*" || plan.groupBy.length > 0) series.tags = g.tags;
+    if (plan.timezone !== undefined) series.timezone = plan.timezone;
     out.push(series);
   }
   if (plan.soffset > 0 || plan.slimit > 0) {

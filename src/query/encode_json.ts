@@ -6,6 +6,7 @@
  * @module
  */
 import { formatRFC3339Nano, type Instant, nanosOf, nanosString } from "../core/time.ts";
+import { formatInZone } from "./zone.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { isInstant } from "./result.ts";
 
@@ -71,7 +72,11 @@ export function encodeSeries(s: ResultSeries, options: JsonOptions): string {
       for (let c = 0; c < row.length; c++) {
         if (c > 0) line += ",";
         const v = row[c];
-        line += isInstant(v) ? encodeTime(v, options.epoch) : jsonValue(v);
+        line += !isInstant(v)
+          ? jsonValue(v)
+          : s.timezone !== undefined && options.epoch === undefined
+          ? `"${formatInZone(v.ms, v.subMs, s.timezone)}"`
+          : encodeTime(v, options.epoch);
       }
       rows[i] = line + "]";
     }

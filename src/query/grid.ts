@@ -12,6 +12,7 @@
  */
 import { type Instant, instantFromNanos } from "../core/time.ts";
 import type { Interval } from "./plan.ts";
+import { zoneOffsetMs } from "./zone.ts";
 
 /** A bucket grid. Without an interval, everything falls in bucket 0. */
 export class Grid {
@@ -77,6 +78,60 @@ export class Grid {
       while (j < n && timesMs[j] < endMs) j++;
       return j;
     }
+    while (j < n && this.index(timesMs[j], timesSubMs[j]) === idx) j++;
+    return j;
+  }
+}
+
+/**
+ * A grid in a time zone (GROUP BY time(...) with tz()), bucketed as InfluxDB 1.6's
+ * IteratorOptions.Window does: a point's bucket starts at the interval boundary of its local
+ * wall time; when the zone's offset differs between the point and that start (a DST switch
+ * inside the bucket) and the difference is less than the interval, the start moves by it — so
+ * days start at local midnight on both sides of a DST change, while intervals of an hour or
+ * less stay evenly spaced in UTC. Indices count local intervals.
+ */
+export class ZonedGrid extends Grid {
+  readonly #zone: string;
+  readonly #d: number;
+  readonly #off: number;
+
+  constructor(interval: Interval, anchorNs: bigint, zone: string) {
+    super(interval, anchorNs);
+    this.#zone = zone;
+    this.#d = Number(interval.ns) / 1e6;
+    this.#off = Number(interval.offsetNs) / 1e6;
+  }
+
+  override index(ms: number, _subMs: number): number {
+    // Boundaries fall on whole milliseconds, so the sub-millisecond part never moves a point.
+    const t = ms - this.#off;
+    return Math.floor((t + zoneOffsetMs(this.#zone, t)) / this.#d);
+  }
+
+  override start(idx: number): Instant {
+    // A representative instant inside the bucket, then Window's start for it.
+    const mid = idx * this.#d + this.#d / 2;
+    const t = mid - zoneOffsetMs(this.#zone, mid - zoneOffsetMs(this.#zone, mid));
+    const zone = zoneOffsetMs(this.#zone, t);
+    let dt = (t + zone) % this.#d;
+    if (dt < 0) dt += this.#d;
+    let start = t - dt;
+    const o = zone - zoneOffsetMs(this.#zone, start);
+    if (o !== 0 && Math.abs(o) < this.#d) start += o;
+    start += this.#off;
+    const ms = Math.floor(start);
+    return { ms, subMs: Math.round((start - ms) * 1e6) };
+  }
+
+  override runEnd(
+    timesMs: Float64Array,
+    timesSubMs: Float64Array,
+    from: number,
+    n: number,
+  ): number {
+    const idx = this.index(timesMs[from], timesSubMs[from]);
+    let j = from + 1;
     while (j < n && this.index(timesMs[j], timesSubMs[j]) === idx) j++;
     return j;
   }

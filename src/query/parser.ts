@@ -7,6 +7,7 @@
  * @module
  */
 import { ParseError } from "../core/errors.ts";
+import { checkTimeZone } from "./zone.ts";
 import type { Statement } from "./ast.ts";
 import { parse as generatedParse, SyntaxError as PeggySyntaxError } from "./gen/influxql_parser.js";
 
@@ -21,12 +22,22 @@ import { parse as generatedParse, SyntaxError as PeggySyntaxError } from "./gen/
  */
 export function parseQuery(text: string): Statement[] {
   try {
-    return generatedParse(text);
+    const statements = generatedParse(text);
+    for (const s of statements) checkZones(s);
+    return statements;
   } catch (e) {
     if (e instanceof PeggySyntaxError) throw toParseError(text, e);
     if (e instanceof ParseError) throw e;
     throw e;
   }
+}
+
+/** tz() names a zone of the IANA database, in a statement and its subqueries. */
+function checkZones(s: Statement): void {
+  const select = s.kind === "explain" ? s.statement : s.kind === "select" ? s : undefined;
+  if (select === undefined) return;
+  if (select.timezone !== undefined) checkTimeZone(select.timezone);
+  for (const src of select.sources) if (src.kind === "subquery") checkZones(src.statement);
 }
 
 /** Parses exactly one statement. @throws {ParseError} */

@@ -58,6 +58,8 @@ export interface Interval {
   ns: bigint;
   /** The grid offset in ns, normalised into [0, ns). */
   offsetNs: bigint;
+  /** tz(): buckets follow this zone's wall clock (see grid.ts ZonedGrid). */
+  zone?: string;
 }
 
 /** A planned SELECT. */
@@ -94,6 +96,8 @@ export interface SelectPlan {
   soffset: number;
   /** Field name -> type, union over the measurements. */
   fieldTypes: Map<string, FieldType>;
+  /** tz(): times are shown in this zone. */
+  timezone?: string;
 }
 
 /** The prefix of slot references inside planned expressions. */
@@ -131,6 +135,7 @@ export function planSelect(
     off %= td.intervalNs;
     if (off < 0n) off += td.intervalNs;
     interval = { ns: td.intervalNs, offsetNs: off };
+    if (stmt.timezone !== undefined && stmt.timezone !== "UTC") interval.zone = stmt.timezone;
   }
   let groupBy: string[] | "*" = [];
   for (const d of stmt.dimensions) {
@@ -185,6 +190,7 @@ export function planSelect(
     soffset: stmt.soffset ?? 0,
     fieldTypes,
   };
+  if (stmt.timezone !== undefined) plan.timezone = stmt.timezone;
   const names = columnNames(fields);
 
   if (interval && !aggregate) {

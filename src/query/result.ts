@@ -22,6 +22,8 @@ export interface ResultSeries {
   values: (Value | Instant)[][];
   /** True when the first column holds instants. */
   timeColumn: boolean;
+  /** tz(): RFC3339 times are shown in this zone, with its offset. */
+  timezone?: string;
 }
 
 /** The answer to one statement. */

@@ -8,7 +8,7 @@
 import { FieldType, type Tag } from "../core/point.ts";
 import type { Expr } from "./ast.ts";
 import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
-import { Grid } from "./grid.ts";
+import { Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
 import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
@@ -49,7 +49,11 @@ export interface ShardTarget {
 
 /** Builds the grid a plan buckets by (shared by shards and coordinator). */
 export function gridOf(plan: SelectPlan): Grid {
-  return new Grid(plan.interval, plan.hasMin ? plan.minNs : 0n);
+  const anchor = plan.hasMin ? plan.minNs : 0n;
+  if (plan.interval?.zone !== undefined) {
+    return new ZonedGrid(plan.interval, anchor, plan.interval.zone);
+  }
+  return new Grid(plan.interval, anchor);
 }
 
 /** The key of a group: measurement and tag values, ordered as series should be. */

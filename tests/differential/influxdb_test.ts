@@ -194,6 +194,18 @@ const QUERIES = [
   `SELECT max(s) FROM (SELECT usage_user + usage_system AS s FROM cpu WHERE host = 'h1') WHERE ${RANGE}`,
   `SELECT mean(d) FROM (SELECT derivative(mean(usage_user)) AS d FROM cpu WHERE ${RANGE} GROUP BY time(5m), host) GROUP BY host`,
   `SELECT count(m) FROM (SELECT max(x) AS m FROM (SELECT usage_user AS x FROM cpu WHERE ${RANGE} GROUP BY host) GROUP BY time(10m), host)`,
+  // Issue 8: tz() — offsets in the time column, DST-correct day buckets (2023-03-12 in New York).
+  `SELECT mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(20m) tz('America/New_York')`,
+  "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-11T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(1d) tz('America/New_York')",
+  "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-14T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(1d) tz('Europe/Paris')",
+  "SELECT usage_user FROM cpu WHERE host='h1' LIMIT 2 tz('Asia/Kolkata')",
+  "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-14T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(1d) tz('Nowhere/City')",
+  `SELECT derivative(mean(usage_user)) FROM cpu WHERE ${RANGE} GROUP BY time(10m) tz('America/Los_Angeles')`,
+  "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-10T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(12h) tz('America/New_York')",
+  "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T02:00:00Z' GROUP BY time(45m) tz('Asia/Kolkata')",
+  "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T02:00:00Z' GROUP BY time(1h, 15m) tz('Asia/Kathmandu')",
+  "SELECT max(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T02:00:00Z' tz('Europe/Berlin')",
+  "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T02:00:00Z' GROUP BY time(1h) tz('UTC')",
   // Issue 8: SHOW statements, cardinality, KILL QUERY; mode/stddev/integral edge cases.
   "SHOW SERIES CARDINALITY",
   "SHOW SERIES EXACT CARDINALITY",

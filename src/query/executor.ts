@@ -8,7 +8,13 @@
  * @module
  */
 import { EpochError, NotFoundError, ValidationError } from "../core/errors.ts";
-import { FIELD_TYPE_NAMES, type FieldType } from "../core/point.ts";
+import {
+  type Field as PointField,
+  FIELD_TYPE_NAMES,
+  FieldType,
+  type Point,
+  type Tag,
+} from "../core/point.ts";
 import { MAX_TIME_NS, MIN_TIME_NS } from "../core/time.ts";
 import type { Expr, Measurement, SelectStatement, Source, Statement } from "./ast.ts";
 import { isWriteStatement } from "./ast.ts";
@@ -22,7 +28,7 @@ import {
   type QueryRegistry,
 } from "./limits.ts";
 import { parseQuery } from "./parser.ts";
-import { type MeasurementSchema, planSelect, type SelectPlan } from "./plan.ts";
+import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import { printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard } from "./shard_exec.ts";
@@ -116,7 +122,7 @@ export async function executeStatements(
         r.messages = [{
           level: "warning",
           text: `deprecated use of '${
-            printStatement(statements[i])
+            printStatement(qualified(store, statements[i], options))
           }' in a read only context, please use a POST request instead`,
         }];
       }
@@ -402,6 +408,30 @@ function typeName(plan: SelectPlan, field: string): string {
   return t === undefined ? "unknown" : FIELD_TYPE_NAMES[t];
 }
 
+/** A SELECT with every measurement named as db.rp.m, as InfluxDB prints it in warnings. */
+function qualified(store: QueryStore, stmt: Statement, options: ExecuteOptions): Statement {
+  if (stmt.kind !== "select") return stmt;
+  const q = (m: Measurement): Measurement => {
+    const database = m.database ?? options.database;
+    if (database === undefined) return m;
+    let rp = m.retentionPolicy ?? (m.database === undefined ? options.retentionPolicy : undefined);
+    if (rp === undefined) {
+      try {
+        rp = store.defaultRetentionPolicy(database);
+      } catch {
+        return m;
+      }
+    }
+    return { ...m, database, retentionPolicy: rp };
+  };
+  const out: SelectStatement = {
+    ...stmt,
+    sources: stmt.sources.map((s) => (s.kind === "measurement" ? q(s) : s)),
+  };
+  if (stmt.into) out.into = q(stmt.into);
+  return out;
+}
+
 function listing(name: string, columns: string[], values: Value[][]): ResultSeries {
   return { name, columns, values, timeColumn: false };
 }
@@ -571,8 +601,110 @@ async function executeSelect(
   stmt: SelectStatement,
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
-  if (stmt.into) throw new ValidationError("SELECT ... INTO is not supported yet");
+  if (stmt.into) return await selectInto(store, stmt, stmt.into, options);
   return (await runSelect(store, stmt, options)).series;
+}
+
+/**
+ * SELECT ... INTO: the rows become points of the target measurement (GROUP BY tags stay tags;
+ * every other column, selected tags included, becomes a field), written through the store;
+ * the answer is InfluxDB's `result` series with the number of points written.
+ */
+async function selectInto(
+  store: QueryStore,
+  stmt: SelectStatement,
+  into: Measurement,
+  options: ExecuteOptions,
+): Promise<ResultSeries[]> {
+  const db = requireDatabase(store, into.database ?? options.database, true);
+  if (!store.write) {
+    throw new ValidationError("SELECT ... INTO is not supported by this store: it cannot write");
+  }
+  const { series, types } = await runSelect(store, { ...stmt, into: undefined }, options);
+  const points: Point[] = [];
+  for (const s of series) {
+    const tags: Tag[] = Object.keys(s.tags ?? {}).sort().filter((k) => s.tags![k] !== "")
+      .map((k) => ({ key: k, value: s.tags![k] }));
+    for (const row of s.values) {
+      const time = row[0] as { ms: number; subMs: number };
+      const fields: PointField[] = [];
+      for (let c = 1; c < s.columns.length; c++) {
+        const v = row[c] as Value;
+        if (v === null) continue;
+        fields.push({ key: s.columns[c], type: fieldTypeOf(v, types[c - 1]), value: v });
+      }
+      if (fields.length === 0) continue;
+      points.push({
+        measurement: into.name ?? s.name,
+        tags,
+        fields,
+        timeMs: time.ms,
+        timeSubMs: time.subMs,
+      });
+    }
+  }
+  if (points.length > 0) {
+    const outcome = await store.write(db, into.retentionPolicy, points);
+    if (outcome.rejected.length > 0) {
+      throw new ValidationError(
+        `partial write: ${outcome.rejected[0].reason} dropped=${outcome.rejected.length}`,
+      );
+    }
+  }
+  return [{
+    name: "result",
+    columns: ["time", "written"],
+    values: [[{ ms: 0, subMs: 0 }, points.length]],
+    timeColumn: true,
+  }];
+}
+
+/** The type a value is written with: its column's type when known (counts are integers). */
+function fieldTypeOf(v: Value, known: FieldType | undefined): FieldType {
+  if (typeof v === "string") return FieldType.String;
+  if (typeof v === "boolean") return FieldType.Boolean;
+  if (typeof v === "bigint") return FieldType.Integer;
+  if (known === FieldType.Integer || known === FieldType.Unsigned) {
+    return Number.isInteger(v) ? known : FieldType.Float;
+  }
+  return FieldType.Float;
+}
+
+/** Integer-valued functions; the others answer floats or their input's type. */
+const INTEGER_FUNCTIONS = new Set(["count", "count_distinct", "elapsed"]);
+const INPUT_TYPED_FUNCTIONS = new Set([
+  "sum",
+  "min",
+  "max",
+  "first",
+  "last",
+  "mode",
+  "spread",
+  "distinct",
+  "top",
+  "bottom",
+  "sample",
+  "percentile",
+  "difference",
+  "non_negative_difference",
+  "cumulative_sum",
+]);
+
+/** The field type of each planned column's values, when it can be told (for SELECT INTO). */
+function columnTypes(plan: SelectPlan): (FieldType | undefined)[] {
+  return plan.columns.map((c) => {
+    if (c.aux !== undefined) return plan.fieldTypes.get(plan.aux[c.aux].name);
+    const e = c.expr;
+    if (e.kind !== "var") return undefined;
+    if (!e.name.startsWith(SLOT_PREFIX)) return plan.fieldTypes.get(e.name);
+    const slot = plan.slots[Number(e.name.slice(1))];
+    const fn = c.transform?.fn.name ?? slot.fn.name;
+    if (INTEGER_FUNCTIONS.has(fn)) return FieldType.Integer;
+    if (INPUT_TYPED_FUNCTIONS.has(fn)) {
+      return slot.cast === "integer" ? FieldType.Integer : plan.fieldTypes.get(slot.field);
+    }
+    return FieldType.Float;
+  });
 }
 
 /** Plans and runs a SELECT; also says which output columns hold tag values (for subqueries). */
@@ -580,8 +712,11 @@ async function runSelect(
   store: QueryStore,
   stmt: SelectStatement,
   options: ExecuteOptions,
-): Promise<{ series: ResultSeries[]; tagColumns: Set<string> }> {
+): Promise<
+  { series: ResultSeries[]; tagColumns: Set<string>; types: (FieldType | undefined)[] }
+> {
   const { plan, targets } = await prepareSelect(store, stmt, options);
+  const types = columnTypes(plan);
 
   const tagColumns = new Set<string>();
   const isTag = (v: { name: string; type?: string }) =>
@@ -593,14 +728,14 @@ async function runSelect(
       tagColumns.add(c.name);
     }
   }
-  if (targets.length === 0) return { series: [], tagColumns };
+  if (targets.length === 0) return { series: [], tagColumns, types };
   const budget = new QueryBudget(options.limits ?? {}, options.signal);
   if (plan.interval && plan.hasMin) {
     budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
   }
   const partials = await Promise.all(targets.map((t) => runShard(plan, t, budget)));
   budget.checkSignal();
-  return { series: finish(plan, mergePartials(plan, partials)), tagColumns };
+  return { series: finish(plan, mergePartials(plan, partials)), tagColumns, types };
 }
 
 /** InfluxDB passes the outer query's time range to a subquery that has none of its own. */

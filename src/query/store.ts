@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { FieldType, FieldValue, Tag } from "../core/mod.ts";
+import type { FieldType, FieldValue, Point, Tag } from "../core/mod.ts";
 
 /** A series as the index knows it. `id` is unique within one shard. */
 export interface SeriesRef {
@@ -146,4 +146,15 @@ export interface QueryStore {
   dropRetentionPolicy?(db: string, name: string): Promise<void>;
   /** DELETE / DROP SERIES / DROP MEASUREMENT over every retention policy of `db`. */
   deleteSeries?(db: string, request: DeleteRequest): Promise<void>;
+
+  /**
+   * SELECT ... INTO: writes points to `db`/`rp` (undefined = the default policy), durable when
+   * the promise resolves; points the store refuses are listed by index with a reason. The
+   * storage engine's `write` has this shape.
+   */
+  write?(
+    db: string,
+    rp: string | undefined,
+    points: Point[],
+  ): Promise<{ accepted: number; rejected: { index: number; reason: string }[] }>;
 }

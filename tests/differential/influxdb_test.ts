@@ -235,6 +235,13 @@ const QUERIES = [
   "SELECT mode(status), mode(up) FROM cpu GROUP BY host",
   `SELECT mode(cores) FROM cpu WHERE ${RANGE} GROUP BY time(20m)`,
   `SELECT percentile(cores, 30) FROM cpu WHERE ${RANGE} GROUP BY time(20m), host`,
+  // Issue 8: SELECT ... INTO (last: it writes), then the written data read back.
+  `SELECT mean(usage_user) INTO cpu_10m FROM cpu WHERE ${RANGE} GROUP BY time(10m), host`,
+  "SELECT * FROM cpu_10m",
+  "SELECT usage_user, host INTO diff.autogen.copy FROM cpu WHERE time < '2023-03-15T00:01:00Z'",
+  "SELECT * FROM copy",
+  `SELECT count(usage_user) INTO counts FROM cpu WHERE ${RANGE} GROUP BY time(30m)`,
+  "SELECT * FROM counts",
 ];
 
 /**

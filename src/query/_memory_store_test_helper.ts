@@ -134,7 +134,7 @@ export class MemoryStore implements QueryStore {
   }
 
   /** Writes points (last write wins per series, field and time). */
-  write(db: string, points: readonly TestPoint[]): void {
+  writeTestPoints(db: string, points: readonly TestPoint[]): void {
     let shards = this.#dbs.get(db);
     if (shards === undefined) this.#dbs.set(db, shards = new Map());
     for (const p of points) {
@@ -182,7 +182,7 @@ export class MemoryStore implements QueryStore {
       }
       points.push({ measurement, tags, fields, ns: BigInt(ts) });
     }
-    this.write(db, points);
+    this.writeTestPoints(db, points);
   }
 }
 

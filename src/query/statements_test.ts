@@ -4,6 +4,7 @@ import { encodeJson } from "./encode_json.ts";
 import { executeQuery } from "./executor.ts";
 import { QueryRegistry } from "./limits.ts";
 import type { DeleteRequest, RetentionPolicySpec } from "./store.ts";
+import { FieldType, type Point } from "../core/point.ts";
 
 const NOW = 1764000000000000000n;
 const DATA = `
@@ -128,4 +129,31 @@ Deno.test("a killed query stops with `query killed`", async () => {
     await run(store, "SELECT usage FROM cpu", { signal: controller.signal }),
     '{"results":[{"statement_id":0,"error":"query killed"}]}',
   );
+});
+
+Deno.test("SELECT ... INTO writes points through the store and answers `written`", async () => {
+  const store = await newStore();
+  match(await run(store, "SELECT usage INTO copy FROM cpu"), /cannot write/);
+  const written: { db: string; rp?: string; points: Point[] }[] = [];
+  (store as MemoryStore & Record<string, unknown>).write = (
+    db: string,
+    rp: string | undefined,
+    points: Point[],
+  ) => {
+    written.push({ db, rp, points });
+    return Promise.resolve({ accepted: points.length, rejected: [] });
+  };
+  equal(
+    await run(store, "SELECT count(usage) INTO db.autogen.counts FROM cpu GROUP BY host"),
+    '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",2]]}]}]}',
+  );
+  equal(written[0].db, "db");
+  equal(written[0].rp, "autogen");
+  deepEqual(written[0].points[0], {
+    measurement: "counts",
+    tags: [{ key: "host", value: "a" }],
+    fields: [{ key: "count", type: FieldType.Integer, value: 1 }],
+    timeMs: 0,
+    timeSubMs: 0,
+  });
 });

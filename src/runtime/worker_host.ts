@@ -1,20 +1,23 @@
 /**
- * Sandboxes for user scripts (the schema room's `script` step): each script runs in its own
- * Deno Worker with every permission denied (no net, files, env, run, ffi, sys), loaded from a
- * `data:` URL so the worker needs no read access. One batch at a time per worker; a time limit
- * per batch. A script that throws fails its batch; one that times out is terminated and a fresh
- * worker started for the next batch.
+ * Sandboxes for user scripts (the schema room's `script` step). Two hosts, one contract
+ * (`run(batch, {timeoutMs})`, `close()`), one batch at a time per script:
  *
- * Limits, as Deno 2.9 allows them:
- * - time: `timeoutMs` per batch (wall clock, measured by the host);
- * - memory: Deno Workers take no `resourceLimits`; the host caps what crosses the boundary
- *   (`maxResultBytes` of returned JSON-ish data) and relies on the time limit for the heap.
- * - runaway code: Deno 2.9.6's `Worker.terminate()` does not interrupt a worker stuck in a
- *   synchronous loop (measured: the thread keeps spinning). So a script that times out
- *   `maxStrikes` times in a row is disabled (its batches fail at once with the reason) rather
- *   than started again, bounding the threads a hostile script can pin to `maxStrikes`.
+ * - {@linkcode createWorkerScriptHost}: a Deno Worker per script with every permission denied
+ *   (`deno: { permissions: "none" }`: no net, files, env, run, ffi, sys), loaded from a `data:`
+ *   URL so it needs no read access. A batch that throws fails alone; one that times out is
+ *   answered at once and its worker terminated, a fresh one started for the next batch.
+ *   Limits of Workers in Deno 2.9.6, measured: they take no heap limit (`resourceLimits` is
+ *   Node's), and `Worker.terminate()` does not interrupt a worker stuck in synchronous code
+ *   (the thread keeps spinning, a memory bomb keeps allocating until the process dies). So a
+ *   script that times out `maxStrikes` times in a row is disabled rather than restarted, which
+ *   bounds the threads a hostile script can pin; the memory limit is not enforced.
+ * - {@linkcode createProcessScriptHost}: a `deno run` child process per script with no
+ *   permission flag (all denied), a V8 heap limit (`--max-old-space-size`, default 128 MiB)
+ *   and a cleared environment, killed with SIGKILL on timeout: hard time and memory limits. It
+ *   needs permission to run `Deno.execPath()`.
  *
- * Needs `--unstable-worker-options` (deno.json `"unstable": ["worker-options"]`).
+ * {@linkcode createScriptHost} picks the process host when that permission is granted.
+ * Workers need `--unstable-worker-options` (deno.json `"unstable": ["worker-options"]`).
  * @module
  */
 
@@ -228,4 +231,246 @@ export function onReloadSignal(reload: () => void): void {
   } catch {
     // Windows has no SIGHUP.
   }
+}
+
+// The child process's bootstrap: one JSON message per line on stdin and stdout (bigints as
+// {"$bigint": "..."}); console output goes to stderr so it cannot break the protocol.
+const PROCESS_BOOT = `
+const decode = (t) => JSON.parse(t, (_k, v) => v && typeof v === "object" && typeof v.$bigint === "string" && Object.keys(v).length === 1 ? BigInt(v.$bigint) : v);
+const encode = (v) => JSON.stringify(v, (_k, x) => typeof x === "bigint" ? { $bigint: x.toString() } : x);
+const out = Deno.stdout;
+const write = (o) => out.writeSync(new TextEncoder().encode("\\x1e" + encode(o) + "\\n"));
+for (const k of ["log", "info", "debug", "warn", "table", "dir"]) console[k] = console.error;
+let main;
+let buffer = "";
+const decoder = new TextDecoder();
+for await (const chunk of Deno.stdin.readable) {
+  buffer += decoder.decode(chunk, { stream: true });
+  let nl;
+  while ((nl = buffer.indexOf("\\n")) >= 0) {
+    const line = buffer.slice(0, nl);
+    buffer = buffer.slice(nl + 1);
+    const { id, kind, url, batch } = decode(line);
+    try {
+      if (kind === "load") {
+        main = (await import(url)).default;
+        if (typeof main !== "function") throw new Error("the script must export a default function");
+        write({ id, ok: true });
+      } else {
+        write({ id, ok: true, result: await main(batch) });
+      }
+    } catch (error) {
+      write({ id, ok: false, error: error instanceof Error ? error.name + ": " + error.message : String(error) });
+    }
+  }
+}
+`;
+const PROCESS_BOOT_URL = `data:application/javascript,${encodeURIComponent(PROCESS_BOOT)}`;
+
+function encodeMessage(value: unknown): string {
+  return JSON.stringify(value, (_k, x) => (typeof x === "bigint" ? { $bigint: x.toString() } : x));
+}
+
+function decodeMessage(text: string): unknown {
+  return JSON.parse(
+    text,
+    (_k, v) =>
+      v && typeof v === "object" && typeof v.$bigint === "string" && Object.keys(v).length === 1
+        ? BigInt(v.$bigint)
+        : v,
+  );
+}
+
+/** Options of {@linkcode createProcessScriptHost}. */
+export interface ProcessHostOptions extends WorkerHostOptions {
+  /** V8 heap limit of each script's process, in MiB. @default {128} */
+  memoryLimitMb?: number;
+}
+
+/**
+ * Sandboxes for user scripts as child processes: `deno run` with no permission flag at all
+ * (so no net, files, env, run, ffi, sys), a V8 heap limit (`--max-old-space-size`), killed with
+ * SIGKILL on timeout — the hard limits Deno Workers cannot give (see the module doc). Needs
+ * permission to run `Deno.execPath()`; {@linkcode createScriptHost} picks it when granted.
+ */
+export function createProcessScriptHost(
+  options: ProcessHostOptions = {},
+): (script: { name: string; source: string; typescript: boolean }) => WorkerSandbox {
+  const maxResultBytes = options.maxResultBytes ?? 16 * 1024 * 1024;
+  const maxStrikes = options.maxStrikes ?? 3;
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const memoryLimitMb = options.memoryLimitMb ?? 128;
+  return (script) => {
+    const url = dataUrl(script.source, script.typescript);
+    let child: Deno.ChildProcess | undefined;
+    let stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+    let loaded: Promise<void> | undefined;
+    let nextId = 1;
+    let strikes = 0;
+    let closed = false;
+    let stderrTail = "";
+    let queue: Promise<unknown> = Promise.resolve();
+    const pending = new Map<
+      number,
+      (answer: { ok: boolean; result?: unknown; error?: string }) => void
+    >();
+
+    const failAll = (error: string) => {
+      for (const resolve of pending.values()) resolve({ ok: false, error });
+      pending.clear();
+    };
+    const kill = () => {
+      if (child) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      child = undefined;
+      stdin = undefined;
+      loaded = undefined;
+      failAll("script process stopped");
+    };
+
+    const start = (): Promise<void> => {
+      const proc = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          "--no-config",
+          "--no-lock",
+          `--v8-flags=--max-old-space-size=${memoryLimitMb}`,
+          PROCESS_BOOT_URL,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+        clearEnv: true,
+      }).spawn();
+      child = proc;
+      stdin = proc.stdin.getWriter();
+      (async () => {
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for await (const chunk of proc.stdout) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let nl;
+          while ((nl = buffer.indexOf("\n")) >= 0) {
+            const line = buffer.slice(0, nl);
+            buffer = buffer.slice(nl + 1);
+            if (line[0] !== "\x1e") continue;
+            const answer = decodeMessage(line.slice(1)) as {
+              id: number;
+              ok: boolean;
+              result?: unknown;
+              error?: string;
+            };
+            const resolve = pending.get(answer.id);
+            pending.delete(answer.id);
+            resolve?.(answer);
+          }
+        }
+      })().catch(() => {});
+      (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of proc.stderr) {
+          stderrTail = (stderrTail + decoder.decode(chunk, { stream: true })).slice(-4096);
+        }
+      })().catch(() => {});
+      proc.status.then((status) => {
+        if (child !== proc) return;
+        const oom = /out of memory|heap limit/i.test(stderrTail);
+        child = undefined;
+        loaded = undefined;
+        failAll(
+          oom
+            ? `__memory__exceeded its memory limit of ${memoryLimitMb} MiB`
+            : `script process exited (code ${status.code}${
+              status.signal ? `, ${status.signal}` : ""
+            })`,
+        );
+      });
+      return call({ kind: "load", url }, startTimeoutMs).then(() => {});
+    };
+
+    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> => {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          kill();
+          reject(
+            new SandboxError(
+              `script ${script.name} exceeded its time limit of ${timeoutMs} ms; its process was killed`,
+              "timeout",
+            ),
+          );
+        }, timeoutMs);
+        pending.set(id, (answer) => {
+          clearTimeout(timer);
+          if (answer.ok) resolve(answer.result);
+          else if (answer.error?.startsWith("__memory__")) {
+            reject(new SandboxError(`script ${script.name} ${answer.error.slice(10)}`, "memory"));
+          } else reject(new SandboxError(`script ${script.name} failed: ${answer.error}`, "threw"));
+        });
+        const bytes = new TextEncoder().encode(encodeMessage({ ...message, id }) + "\n");
+        stdin!.write(bytes).catch(() => {});
+      });
+    };
+
+    const runOne = async (batch: unknown[], timeoutMs: number): Promise<unknown> => {
+      if (closed) throw new SandboxError(`script ${script.name} is closed`, "threw");
+      if (strikes >= maxStrikes) {
+        throw new SandboxError(
+          `script ${script.name} is disabled after ${strikes} consecutive timeouts ` +
+            "(fix it and reload the schema)",
+          "timeout",
+        );
+      }
+      try {
+        loaded ??= start();
+        await loaded;
+        const result = await call({ kind: "run", batch }, timeoutMs);
+        strikes = 0;
+        if (approximateSize(result, maxResultBytes) > maxResultBytes) {
+          throw new SandboxError(
+            `script ${script.name} returned more than ${maxResultBytes} bytes`,
+            "memory",
+          );
+        }
+        return result;
+      } catch (error) {
+        if (error instanceof SandboxError && error.kind === "timeout") strikes++;
+        if (!(error instanceof SandboxError) || error.kind !== "threw") kill();
+        throw error;
+      }
+    };
+
+    return {
+      run(batch, { timeoutMs }) {
+        const run = queue.then(() => runOne(batch, timeoutMs));
+        queue = run.catch(() => {});
+        return run;
+      },
+      close() {
+        closed = true;
+        kill();
+      },
+    };
+  };
+}
+
+/**
+ * The best sandbox host this process may use: child processes (hard time and memory limits)
+ * when it may run `Deno.execPath()`, else Workers.
+ */
+export function createScriptHost(
+  options: ProcessHostOptions = {},
+): (script: { name: string; source: string; typescript: boolean }) => WorkerSandbox {
+  const granted = Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state ===
+    "granted";
+  return granted ? createProcessScriptHost(options) : createWorkerScriptHost(options);
 }

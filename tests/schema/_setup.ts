@@ -6,7 +6,11 @@
 import { type Clock, silentLogger } from "../../src/core/mod.ts";
 import { createApp, Metrics } from "../../src/http/mod.ts";
 import { storedDataOf } from "../../src/http/schema_handler.ts";
-import { createWorkerScriptHost, denoFileSystem } from "../../src/runtime/mod.ts";
+import {
+  createProcessScriptHost,
+  createWorkerScriptHost,
+  denoFileSystem,
+} from "../../src/runtime/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../../src/schema/mod.ts";
 import { StorageEngine } from "../../src/storage/mod.ts";
 
@@ -20,7 +24,7 @@ const fixedClock: Clock = {
 /** A node with schemas; `files` go to its config folder (relative names). */
 export async function setupNode(
   files: Record<string, string> = {},
-  options: { dataDir?: string; folder?: string } = {},
+  options: { dataDir?: string; folder?: string; host?: "worker" | "process" } = {},
 ) {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "schema_test_" });
   const folder = options.folder ?? await Deno.makeTempDir({ prefix: "schema_cfg_" });
@@ -43,7 +47,11 @@ export async function setupNode(
     dataDir,
     folder,
     stored,
-    resources: { scripts: createWorkerScriptHost({ maxStrikes: 2 }) },
+    resources: {
+      scripts: options.host === "process"
+        ? createProcessScriptHost({ maxStrikes: 2, memoryLimitMb: 64 })
+        : createWorkerScriptHost({ maxStrikes: 2 }),
+    },
   });
   const pipeline = new SchemaPipeline(registry, {
     stored,

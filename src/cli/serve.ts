@@ -10,7 +10,7 @@ import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
 import { configureQueries } from "../http/query_handler.ts";
 import {
   consoleLogger,
-  createWorkerScriptHost,
+  createScriptHost,
   denoFileSystem,
   environment,
   exit,
@@ -73,7 +73,7 @@ export async function serve(config: Config): Promise<void> {
     dataDir: config.data_dir,
     folder: config.schema_dir || undefined,
     stored,
-    resources: { scripts: createWorkerScriptHost() },
+    resources: { scripts: createScriptHost() },
   });
   onReloadSignal(() => {
     schemas.reload().then(

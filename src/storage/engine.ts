@@ -50,7 +50,7 @@ import {
 import {
   BlockCache,
   DEFAULT_BLOCK_VALUES,
-  encodeSegment,
+  encodeSegmentYielding,
   SegmentReader,
   type SegmentSeriesInput,
 } from "./segment/mod.ts";
@@ -635,7 +635,7 @@ export class StorageEngine {
     level: number,
   ): Promise<ShardSegment | undefined> {
     const { fs } = this.options;
-    const bytes = encodeSegment(series, {
+    const bytes = await encodeSegmentYielding(series, {
       level,
       blockValues: this.options.blockValues ?? DEFAULT_BLOCK_VALUES,
     });

@@ -26,6 +26,7 @@ import {
 } from "../codecs/mod.ts";
 import type { ColumnView } from "../column.ts";
 import type { BlockCache } from "./block_cache.ts";
+import { readString } from "./_text.ts";
 import {
   SEGMENT_FOOTER_BYTES,
   SEGMENT_HEADER_BYTES,
@@ -63,18 +64,6 @@ export interface SegmentSeries {
   measurement: string;
   tags: readonly Tag[];
   fields: Map<string, SegmentField>;
-}
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function readString(r: ByteReader): string {
-  const n = r.uvarint("string length");
-  try {
-    return decoder.decode(r.bytes(n, "string"));
-  } catch (error) {
-    if (error instanceof CodecError) throw error;
-    return r.fail("invalid UTF-8");
-  }
 }
 
 /** Reads a value written by `writeValue`. */

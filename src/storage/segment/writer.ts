@@ -15,6 +15,7 @@ import {
   encodeUnsigned,
 } from "../codecs/mod.ts";
 import type { ColumnView } from "../column.ts";
+import { writeString } from "./_text.ts";
 
 /** "ENSG": the first four bytes of a segment file and the last four of its footer. */
 export const SEGMENT_MAGIC = [0x45, 0x4e, 0x53, 0x47] as const;
@@ -41,14 +42,6 @@ export interface EncodeSegmentOptions {
   level: number;
   /** @default {1000} */
   blockValues?: number;
-}
-
-const encoder = new TextEncoder();
-
-function writeString(out: ByteWriter, s: string): void {
-  const bytes = encoder.encode(s);
-  out.uvarint(bytes.length);
-  out.bytes(bytes);
 }
 
 /** A typed value in the index: numbers as f64, bigints as their decimal text. */
@@ -114,6 +107,34 @@ export function encodeSegment(
   series: readonly SegmentSeriesInput[],
   options: EncodeSegmentOptions,
 ): Uint8Array {
+  const steps = encodeSteps(series, options);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * {@linkcode encodeSegment} that gives the event loop a turn every `yieldEvery` series, so that
+ * WAL appends (and their acknowledgements) go on while a large head is encoded.
+ */
+export async function encodeSegmentYielding(
+  series: readonly SegmentSeriesInput[],
+  options: EncodeSegmentOptions & { yieldEvery?: number },
+): Promise<Uint8Array> {
+  const steps = encodeSteps(series, options, options.yieldEvery ?? 500);
+  let step = steps.next();
+  while (!step.done) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    step = steps.next();
+  }
+  return step.value;
+}
+
+function* encodeSteps(
+  series: readonly SegmentSeriesInput[],
+  options: EncodeSegmentOptions,
+  yieldEvery = Infinity,
+): Generator<void, Uint8Array, void> {
   const blockValues = options.blockValues ?? DEFAULT_BLOCK_VALUES;
   const out = new ByteWriter(1 << 16);
   out.bytes(new Uint8Array([...SEGMENT_MAGIC, SEGMENT_VERSION, options.level, 0, 0]));
@@ -122,7 +143,9 @@ export function encodeSegment(
   const live = sorted.filter((s) => [...s.fields.values()].some((c) => c.length > 0));
   index.uvarint(live.length);
   const block = new ByteWriter(1 << 14);
+  let done = 0;
   for (const s of live) {
+    if (++done % yieldEvery === 0) yield;
     writeString(index, s.key);
     writeString(index, s.measurement);
     index.uvarint(s.tags.length);

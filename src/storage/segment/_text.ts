@@ -1,0 +1,61 @@
+/**
+ * Strings in the segment index: `uvarint byte length + UTF-8`, with an ASCII fast path (series
+ * keys, tags and field names are almost always ASCII, and a TextEncoder/TextDecoder call per
+ * short string costs more than the copy).
+ * @module
+ */
+import { type ByteReader, type ByteWriter, CodecError } from "../codecs/mod.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Appends `uvarint length + UTF-8 bytes`. */
+export function writeString(out: ByteWriter, s: string): void {
+  const n = s.length;
+  let ascii = true;
+  for (let i = 0; i < n; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii) {
+    const bytes = encoder.encode(s);
+    out.uvarint(bytes.length);
+    out.bytes(bytes);
+    return;
+  }
+  out.uvarint(n);
+  const buf = out.reserve(n);
+  const at = out.length;
+  for (let i = 0; i < n; i++) buf[at + i] = s.charCodeAt(i);
+  out.advance(n);
+}
+
+/** Reads a string written by {@linkcode writeString}. */
+export function readString(r: ByteReader): string {
+  const n = r.uvarint("string length");
+  const bytes = r.bytes(n, "string");
+  let ascii = true;
+  for (let i = 0; i < n; i++) {
+    if (bytes[i] > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    if (n <= 64) {
+      let s = "";
+      for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[i]);
+      return s;
+    }
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch (error) {
+    throw new CodecError(r.offset - n, `invalid UTF-8 in a string of ${n} bytes`, {
+      cause: error,
+    });
+  }
+}

@@ -62,6 +62,20 @@ export const ConfigSchema = z.strictObject({
   max_select_buckets: z.coerce.number().int().nonnegative().default(0),
   /** Queries: most running at once, more are refused with 429 (0 = unlimited). */
   max_concurrent_queries: z.coerce.number().int().nonnegative().default(0),
+  // Ingest keys are YAML-only for now: an environment variable needs its name in the deno.json
+  // tasks' --allow-env lists too.
+  /** Ingest: points per committed batch of a streamed write. */
+  ingest_batch_points: z.coerce.number().int().min(1).default(5000),
+  /** Ingest: body bytes per committed batch (the in-flight budget of one streamed write). */
+  ingest_batch_bytes: byteSize.default(8 * 1024 * 1024),
+  /** Ingest: largest streamed body (NDJSON, CSV, line protocol on /ingest), after gunzip. */
+  max_stream_bytes: byteSize.default(64 * 1024 ** 3),
+  /** Ingest: longest NDJSON or line-protocol line. */
+  max_line_bytes: byteSize.default(1024 * 1024),
+  /** Ingest: write requests served at once; more get 429 with Retry-After. */
+  max_concurrent_writes: z.coerce.number().int().min(1).default(64),
+  /** Ingest: bytes all write requests may hold at once; more get 429 with Retry-After. */
+  max_queued_write_bytes: byteSize.default(256 * 1024 * 1024),
 });
 
 /** A node's configuration. */

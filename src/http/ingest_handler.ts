@@ -51,6 +51,7 @@ import {
   parseCsvTypes,
   WriteAdmission,
 } from "../ingest/mod.ts";
+import type { Config } from "../config/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
 import { writePoints } from "./write_path.ts";
@@ -97,6 +98,19 @@ export const DEFAULT_INGEST_SETTINGS: Readonly<IngestSettings> = {
   maxQueuedBytes: 256 * 1024 * 1024,
   retryAfterSeconds: 1,
 };
+
+/** The settings from a node's configuration (`serve` passes them as `AppContext.ingest`). */
+export function ingestSettingsFromConfig(config: Config): IngestSettings {
+  return {
+    ...DEFAULT_INGEST_SETTINGS,
+    batchPoints: config.ingest_batch_points,
+    batchBytes: config.ingest_batch_bytes,
+    maxStreamBytes: config.max_stream_bytes,
+    maxLineBytes: config.max_line_bytes,
+    maxConcurrentWrites: config.max_concurrent_writes,
+    maxQueuedBytes: config.max_queued_write_bytes,
+  };
+}
 
 const admissions = new WeakMap<AppContext, WriteAdmission>();
 

@@ -186,3 +186,39 @@ Deno.test("write batch codec round-trips every field type exactly", () => {
   const batch = { database: "db", retentionPolicy: "autogen", points };
   assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "x", 0), batch);
 });
+
+Deno.test("WAL cut: records after it are in the new segment; older segments trimmed and skipped", async () => {
+  const dir = await Deno.makeTempDir();
+  const { wal } = await replay(dir);
+  const order: string[] = [];
+  const a = wal.append(1, bytes("a"), () => order.push("a"));
+  const cut = wal.cut((id) => order.push(`cut ${id}`));
+  const b = wal.append(1, bytes("b"), () => order.push("b"));
+  await Promise.all([a, b]);
+  const first = await cut;
+  assert.equal(first, 2);
+  assert.deepEqual(order, ["a", "cut 2", "b"]);
+  assert.equal(wal.activeSegment, 2);
+  assert.equal(await wal.removeSegmentsBefore(first), 1);
+  await wal.close();
+  const again = await replay(dir);
+  assert.deepEqual(again.payloads(), ["b"]);
+  await again.wal.close();
+  // A trim interrupted before its removal: segments below firstSegment are deleted, not replayed.
+  const dir2 = await Deno.makeTempDir();
+  const w2 = (await replay(dir2)).wal;
+  await w2.append(1, bytes("old"));
+  const start = await w2.cut(() => {});
+  await w2.append(1, bytes("new"));
+  await w2.close();
+  const seen: string[] = [];
+  const w3 = await WriteAheadLog.open(
+    { fs: denoFileSystem, dir: dir2, logger: silentLogger, firstSegment: start },
+    (r) => seen.push(text(r.payload)),
+  );
+  assert.deepEqual(seen, ["new"]);
+  await w3.close();
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir2)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["00000002.wal"]);
+});

@@ -42,6 +42,15 @@ import { StorageEngine, type WriteOutcome } from "./src/storage/mod.ts";
 
 export { EpochError, ValidationError };
 export type { StatementResult, WriteOutcome };
+/** The client writer: buffered, batched writes to a server with retries (src/client). */
+export {
+  BufferFullError,
+  PointWriter,
+  type WriteFailure,
+  type WriterEnvironment,
+  type WriterOptions,
+  type WriterReport,
+} from "./src/client/mod.ts";
 
 /** A point as a JS program writes it. */
 export interface PointInput {

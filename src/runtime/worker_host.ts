@@ -48,6 +48,10 @@ export interface WorkerSandbox {
 // The worker's bootstrap: loads the user module, then answers one batch per message. It keeps
 // its own references to postMessage so a script replacing globals cannot break the protocol.
 const BOOT = `
+const reviver = (_k, v) => v !== null && typeof v === "object" && typeof v.$bigint === "string" ? BigInt(v.$bigint) : v;
+const replacer = (_k, x) => typeof x === "bigint" ? { $bigint: x.toString() } : x;
+const encode = (v) => { try { return JSON.stringify(v) ?? "null"; } catch (e) { if (!(e instanceof TypeError)) throw e; return "\\x01" + JSON.stringify(v, replacer); } };
+const decode = (t) => t.charCodeAt(0) === 1 ? JSON.parse(t.slice(1), reviver) : JSON.parse(t);
 const post = self.postMessage.bind(self);
 let main;
 self.onmessage = async (event) => {
@@ -60,8 +64,8 @@ self.onmessage = async (event) => {
       post({ id, ok: true });
       return;
     }
-    const result = await main(batch);
-    post({ id, ok: true, result });
+    const result = await main(decode(batch));
+    post({ id, ok: true, result: encode(result) });
   } catch (error) {
     post({ id, ok: false, error: error instanceof Error ? (error.name + ": " + error.message) : String(error) });
   }
@@ -194,7 +198,9 @@ export function createWorkerScriptHost(
       try {
         loaded ??= start();
         await loaded;
-        const result = await call({ kind: "run", batch }, timeoutMs);
+        const result = decodePayload(
+          await call({ kind: "run", batch: encodePayload(batch) }, timeoutMs) as string,
+        );
         strikes = 0;
         if (approximateSize(result, maxResultBytes) > maxResultBytes) {
           throw new SandboxError(
@@ -236,10 +242,13 @@ export function onReloadSignal(reload: () => void): void {
 // The child process's bootstrap: one JSON message per line on stdin and stdout (bigints as
 // {"$bigint": "..."}); console output goes to stderr so it cannot break the protocol.
 const PROCESS_BOOT = `
-const decode = (t) => JSON.parse(t, (_k, v) => v && typeof v === "object" && typeof v.$bigint === "string" && Object.keys(v).length === 1 ? BigInt(v.$bigint) : v);
-const encode = (v) => JSON.stringify(v, (_k, x) => typeof x === "bigint" ? { $bigint: x.toString() } : x);
+const reviver = (_k, v) => v !== null && typeof v === "object" && typeof v.$bigint === "string" ? BigInt(v.$bigint) : v;
+const replacer = (_k, x) => typeof x === "bigint" ? { $bigint: x.toString() } : x;
+const encode = (v) => { try { return JSON.stringify(v) ?? "null"; } catch (e) { if (!(e instanceof TypeError)) throw e; return "\\x01" + JSON.stringify(v, replacer); } };
+const decode = (t) => t.charCodeAt(0) === 1 ? JSON.parse(t.slice(1), reviver) : JSON.parse(t);
 const out = Deno.stdout;
-const write = (o) => out.writeSync(new TextEncoder().encode("\\x1e" + encode(o) + "\\n"));
+const textEncoder = new TextEncoder();
+const write = (id, ok, payload) => out.writeSync(textEncoder.encode("\\x1e" + id + "\\t" + (ok ? 1 : 0) + "\\t" + payload + "\\n"));
 for (const k of ["log", "info", "debug", "warn", "table", "dir"]) console[k] = console.error;
 let main;
 let buffer = "";
@@ -250,34 +259,45 @@ for await (const chunk of Deno.stdin.readable) {
   while ((nl = buffer.indexOf("\\n")) >= 0) {
     const line = buffer.slice(0, nl);
     buffer = buffer.slice(nl + 1);
-    const { id, kind, url, batch } = decode(line);
+    const t1 = line.indexOf("\\t"), t2 = line.indexOf("\\t", t1 + 1);
+    const id = line.slice(0, t1), kind = line.slice(t1 + 1, t2), payload = line.slice(t2 + 1);
     try {
       if (kind === "load") {
-        main = (await import(url)).default;
+        main = (await import(payload)).default;
         if (typeof main !== "function") throw new Error("the script must export a default function");
-        write({ id, ok: true });
+        write(id, true, "null");
       } else {
-        write({ id, ok: true, result: await main(batch) });
+        write(id, true, encode(await main(decode(payload))));
       }
     } catch (error) {
-      write({ id, ok: false, error: error instanceof Error ? error.name + ": " + error.message : String(error) });
+      write(id, false, (error instanceof Error ? error.name + ": " + error.message : String(error)).replace(/\\n/g, " "));
     }
   }
 }
 `;
 const PROCESS_BOOT_URL = `data:application/javascript,${encodeURIComponent(PROCESS_BOOT)}`;
 
-function encodeMessage(value: unknown): string {
-  return JSON.stringify(value, (_k, x) => (typeof x === "bigint" ? { $bigint: x.toString() } : x));
+/**
+ * Batches cross the boundary as one JSON string (cheap to copy, cheaper than cloning thousands
+ * of objects); bigints as `{"$bigint": "..."}`, flagged by a leading \\x01 so that batches
+ * without them need no reviver.
+ */
+function encodePayload(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? "null";
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return "\x01" +
+      JSON.stringify(value, (_k, x) => (typeof x === "bigint" ? { $bigint: x.toString() } : x));
+  }
 }
 
-function decodeMessage(text: string): unknown {
+function decodePayload(text: string): unknown {
+  if (text.charCodeAt(0) !== 1) return JSON.parse(text);
   return JSON.parse(
-    text,
+    text.slice(1),
     (_k, v) =>
-      v && typeof v === "object" && typeof v.$bigint === "string" && Object.keys(v).length === 1
-        ? BigInt(v.$bigint)
-        : v,
+      v !== null && typeof v === "object" && typeof v.$bigint === "string" ? BigInt(v.$bigint) : v,
   );
 }
 
@@ -362,11 +382,14 @@ export function createProcessScriptHost(
             const line = buffer.slice(0, nl);
             buffer = buffer.slice(nl + 1);
             if (line[0] !== "\x1e") continue;
-            const answer = decodeMessage(line.slice(1)) as {
-              id: number;
-              ok: boolean;
-              result?: unknown;
-              error?: string;
+            const t1 = line.indexOf("\t"), t2 = line.indexOf("\t", t1 + 1);
+            const ok = line[t2 - 1] === "1";
+            const text = line.slice(t2 + 1);
+            const answer = {
+              id: Number(line.slice(1, t1)),
+              ok,
+              result: ok ? text : undefined,
+              error: ok ? undefined : text,
             };
             const resolve = pending.get(answer.id);
             pending.delete(answer.id);
@@ -393,7 +416,7 @@ export function createProcessScriptHost(
             })`,
         );
       });
-      return call({ kind: "load", url }, startTimeoutMs).then(() => {});
+      return call({ kind: "load", payload: url }, startTimeoutMs).then(() => {});
     };
 
     const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> => {
@@ -416,7 +439,7 @@ export function createProcessScriptHost(
             reject(new SandboxError(`script ${script.name} ${answer.error.slice(10)}`, "memory"));
           } else reject(new SandboxError(`script ${script.name} failed: ${answer.error}`, "threw"));
         });
-        const bytes = new TextEncoder().encode(encodeMessage({ ...message, id }) + "\n");
+        const bytes = new TextEncoder().encode(`${id}\t${message.kind}\t${message.payload}\n`);
         stdin!.write(bytes).catch(() => {});
       });
     };
@@ -433,7 +456,9 @@ export function createProcessScriptHost(
       try {
         loaded ??= start();
         await loaded;
-        const result = await call({ kind: "run", batch }, timeoutMs);
+        const result = decodePayload(
+          await call({ kind: "run", payload: encodePayload(batch) }, timeoutMs) as string,
+        );
         strikes = 0;
         if (approximateSize(result, maxResultBytes) > maxResultBytes) {
           throw new SandboxError(

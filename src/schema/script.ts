@@ -110,11 +110,7 @@ export function fromScriptPoint(sp: unknown, original?: Point): Point {
   if (typeof measurement !== "string" || measurement === "") {
     throw invalid("measurement must be a non-empty string", o.measurement);
   }
-  const tags: Tag[] = [];
-  for (const [key, value] of Object.entries(o.tags ?? {})) {
-    if (typeof value !== "string") throw invalid(`tag ${key} must be a string`, value);
-    if (value !== "") tags.push({ key, value });
-  }
+  const tags = original && sameTags(o.tags, original.tags) ? original.tags : readTags(o.tags);
   const fields: Field[] = [];
   for (const [key, value] of Object.entries(o.fields ?? {})) {
     if (value === null || value === undefined) continue;
@@ -146,11 +142,31 @@ export function fromScriptPoint(sp: unknown, original?: Point): Point {
   const wholeMs = Math.floor(timeMs);
   return {
     measurement,
-    tags: sortTags(tags),
+    tags,
     fields,
     timeMs: wholeMs,
     timeSubMs: timeSubMs + Math.round((timeMs - wholeMs) * 1e6),
   };
+}
+
+/** Whether a script left a point's tags as they were (then the sorted originals are reused). */
+function sameTags(tags: Record<string, string> | undefined, original: readonly Tag[]): boolean {
+  if (tags === null || typeof tags !== "object") return original.length === 0;
+  let n = 0;
+  for (const key in tags) {
+    const t = original[n++];
+    if (t === undefined || t.key !== key || t.value !== tags[key]) return false;
+  }
+  return n === original.length;
+}
+
+function readTags(record: Record<string, string> | undefined): Tag[] {
+  const tags: Tag[] = [];
+  for (const [key, value] of Object.entries(record ?? {})) {
+    if (typeof value !== "string") throw invalid(`tag ${key} must be a string`, value);
+    if (value !== "") tags.push({ key, value });
+  }
+  return sortTags(tags);
 }
 
 function valueFits(value: unknown, type: FieldType): boolean {

@@ -110,7 +110,11 @@ for (const host of ["worker", "process"] as const) {
     const hostile = host === "process" ? [...HOSTILE, MEMORY_BOMB] : HOSTILE;
     const files: Record<string, string> = {};
     for (const [name, source] of hostile) {
-      files[`${name}.json`] = schemaWith(name, source, host === "process" ? 1000 : 300);
+      files[`${name}.json`] = schemaWith(
+        name,
+        source,
+        name === "bomb" ? 10_000 : host === "process" ? 1000 : 300,
+      );
     }
     const node = await setupNode(files, { host });
     let n = 0;

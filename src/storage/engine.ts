@@ -147,6 +147,8 @@ export interface EngineStats {
 export const BEYOND_RETENTION = "points beyond retention policy";
 
 const HOUR_NS = 3_600_000_000_000n;
+/** How long a segment replaced by compaction (or dropped) stays open for queries in flight. */
+const RETIRED_GRACE_MS = 60_000;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
@@ -177,6 +179,7 @@ export class StorageEngine {
   #maintaining: Promise<void> | undefined;
   #closed = false;
   #removals: Promise<void>[] = [];
+  #retired: { reader: SegmentReader; at: number }[] = [];
   #counts = { flushes: 0, compactions: 0 };
 
   private constructor(private readonly options: EngineOptions) {
@@ -476,10 +479,24 @@ export class StorageEngine {
   #dropShard(shard: Shard, removeDir: boolean): void {
     shard.dropped = true;
     for (const s of shard.segments) {
-      s.reader.close();
-      this.#cache.dropFile(s.reader.path);
+      this.#retire(s.reader);
     }
     if (removeDir) this.#remove(shard.dir);
+  }
+
+  /** Closes a segment reader no longer part of any shard once queries had time to finish. */
+  #retire(reader: SegmentReader): void {
+    this.#cache.dropFile(reader.path);
+    this.#retired.push({ reader, at: this.options.clock.monotonicMs() });
+  }
+
+  #closeRetired(all: boolean): void {
+    const before = this.options.clock.monotonicMs() - RETIRED_GRACE_MS;
+    this.#retired = this.#retired.filter(({ reader, at }) => {
+      if (!all && at > before) return true;
+      reader.close();
+      return false;
+    });
   }
 
   #remove(path: string): void {
@@ -670,6 +687,7 @@ export class StorageEngine {
     }
     await this.expireShardGroups();
     await this.compact();
+    this.#closeRetired(false);
   }
 
   /** Drops the shard groups every policy has expired (whole groups, as InfluxDB). */
@@ -748,8 +766,9 @@ export class StorageEngine {
     if (!out) return;
     shard.segments = shard.segments.filter((s) => !inputs.includes(s));
     for (const s of inputs) {
-      s.reader.close(); // open readers keep the file readable until they finish (POSIX unlink)
-      this.#cache.dropFile(s.reader.path);
+      // Queries that took a view before the swap keep reading the unlinked file (POSIX) until
+      // the reader is closed, a grace period later.
+      this.#retire(s.reader);
       await this.options.fs.remove(s.reader.path);
     }
     this.#counts.compactions++;
@@ -932,6 +951,7 @@ export class StorageEngine {
     for (const db of this.#databases.values()) {
       for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();
     }
+    this.#closeRetired(true);
   }
 }
 

@@ -420,3 +420,18 @@ Deno.test("segments: a delete racing a flush cut still hides the frozen head's p
   assert.deepEqual(await read(reopened), [[NOW - 500, 2]]);
   await reopened.close();
 });
+
+Deno.test("segments: a query's view taken before a compaction still reads after the swap", async () => {
+  const engine = await open(await Deno.makeTempDir(), fakeClock(NOW), { compactionFanout: 2 });
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, series(30));
+  await engine.flush();
+  await engine.write("db", undefined, series(30, "a", NOW - DAY + 300_000));
+  await engine.flush();
+  const [view] = engine.shards("db", "autogen", ...ALL);
+  const s = view.series("cpu")[0];
+  assert.equal(await engine.compact(), 1);
+  const column = await view.readField(s, "v", ...ALL);
+  assert.equal(column?.length, 60);
+  await engine.close();
+});

@@ -128,8 +128,8 @@ export class DatabaseState {
     const key = seriesKey(measurement, tags);
     if (this.seriesKeys.has(key)) return undefined;
     if (limits.maxSeries > 0 && this.seriesKeys.size >= limits.maxSeries) {
-      return `max-series-per-database limit exceeded: db=${this.name}: ` +
-        `${this.seriesKeys.size}/${limits.maxSeries}`;
+      // InfluxDB 1.6's text (tsdb/index/inmem); the HTTP layer adds "partial write: ... dropped=N".
+      return `max-series-per-database limit exceeded: (${limits.maxSeries})`;
     }
     if (limits.maxValuesPerTag > 0) {
       for (const t of tags) {

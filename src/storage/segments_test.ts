@@ -302,7 +302,7 @@ Deno.test("segments: series limits reject only the points beyond them", async ()
   assert.equal(out.accepted, 3);
   assert.deepEqual(out.rejected, [{
     index: 2,
-    reason: "max-series-per-database limit exceeded: db=db: 2/2",
+    reason: "max-series-per-database limit exceeded: (2)",
   }]);
   await engine.close();
   const tags = await open(await Deno.makeTempDir(), fakeClock(NOW), { maxValuesPerTag: 1 });

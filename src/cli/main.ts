@@ -5,6 +5,9 @@
  * epochnexus [serve] [--config FILE]        start a node (the default command)
  * epochnexus query "<statements>" [--url http://localhost:8080] [--db NAME]
  *                  [--epoch ns|u|ms|s|m|h] [--format table|json|csv]
+ * epochnexus import FILE... [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
+ *                  [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
+ *                  [--batch-points N] [--progress false]
  * epochnexus version
  * ```
  * @module
@@ -12,11 +15,14 @@
 import { EpochError } from "../core/mod.ts";
 import { commandLineArgs, exit } from "../runtime/mod.ts";
 import { runQueryCommand } from "./query_command.ts";
+import { type ImportFormat, ImportUsageError, runImport } from "./import_command.ts";
 import { configFromProcess, serve } from "./serve.ts";
 
 const USAGE = `usage:
   epochnexus [serve] [--config FILE]
   epochnexus query "<statements>" [--url URL] [--db NAME] [--epoch UNIT] [--format table|json|csv]
+  epochnexus import FILE...|- [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
+                    [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
   epochnexus version
 
 environment: EPOCHNEXUS_DATA_DIR, EPOCHNEXUS_BIND_ADDRESS, EPOCHNEXUS_RAFT_ADDRESS,
@@ -69,6 +75,44 @@ async function main(args: string[]): Promise<number> {
         epoch: flags.epoch,
         format,
       });
+    }
+    case "import": {
+      const { flags, positional } = parseArgs(rest, [
+        "url",
+        "db",
+        "rp",
+        "format",
+        "precision",
+        "measurement",
+        "tags",
+        "types",
+        "time-column",
+        "batch-points",
+        "progress",
+      ]);
+      if (positional.length === 0) throw new UsageError("import needs at least one FILE (or -)");
+      if (flags.format && !["lp", "csv", "ndjson"].includes(flags.format)) {
+        throw new UsageError(`--format must be lp, csv or ndjson, not ${flags.format}`);
+      }
+      try {
+        const summary = await runImport(positional, {
+          url: flags.url ?? "http://localhost:8080",
+          db: flags.db ?? "epochnexus",
+          rp: flags.rp,
+          format: flags.format as ImportFormat | undefined,
+          precision: flags.precision,
+          measurement: flags.measurement,
+          tags: flags.tags?.split(",").filter((t) => t !== ""),
+          types: flags.types,
+          timeColumn: flags["time-column"],
+          batchPoints: flags["batch-points"] ? Number(flags["batch-points"]) : undefined,
+          progress: flags.progress !== "false",
+        });
+        return summary.rejected > 0 ? 1 : 0;
+      } catch (error) {
+        if (error instanceof ImportUsageError) throw new UsageError(error.message);
+        throw error;
+      }
     }
     case "version":
       console.log("epochnexus 0.1.0 (InfluxDB 1.x API compatible)");

@@ -221,6 +221,8 @@ interface CandidateState {
   points: Candidate[];
   /** top/bottom: the parameters (pruning needs them while adding). */
   p?: TopParams;
+  /** top/bottom without tags: after a pruning, points strictly worse than this cannot enter. */
+  bar?: number | bigint;
 }
 
 function tagOf(tags: readonly { key: string; value: string }[], key: string): string {
@@ -299,8 +301,11 @@ function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, 
       const groupTags = p?.tags ?? [];
       const group = groupTags.map((t) => tagOf(tags, t)).join("\u0000");
       for (let k = from; k < to; k++) {
+        const value = col.values[k] as number | bigint;
+        const bar = s.bar;
+        if (bar !== undefined && (desc ? value < bar : value > bar)) continue;
         const c: Candidate = {
-          value: col.values[k] as number | bigint,
+          value,
           ms: col.timesMs[k],
           subMs: col.timesSubMs[k],
           key,
@@ -309,10 +314,12 @@ function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, 
         };
         if (ctx?.aux) c.aux = ctx.aux(k);
         s.points.push(c);
+        if (p !== undefined && p.tags.length === 0 && s.points.length > 4 * p.n + 64) {
+          s.points = pruneTop(s.points, p, desc);
+          s.bar = s.points[s.points.length - 1].value;
+        }
       }
-      if (p !== undefined && s.points.length > 4 * p.n + 64 && p.tags.length === 0) {
-        s.points = pruneTop(s.points, p, desc);
-      } else if (p !== undefined && p.tags.length > 0 && s.points.length > 1024) {
+      if (p !== undefined && p.tags.length > 0 && s.points.length > 1024) {
         s.points = pruneTop(s.points, p, desc);
       }
     },

@@ -219,11 +219,19 @@ export class SchemaRegistry {
         }`,
       );
     }
-    const steps = await compileSteps(measurement, parsed.data.pipeline, {
-      fs: this.#options.fs,
-      baseDir: this.#options.folder ?? this.#options.dataDir,
-      resources: this.#options.resources,
-    });
+    let steps: CompiledStep[];
+    try {
+      steps = await compileSteps(measurement, parsed.data.pipeline, {
+        fs: this.#options.fs,
+        baseDir: this.#options.folder ?? this.#options.dataDir,
+        resources: this.#options.resources,
+      });
+    } catch (error) {
+      throw new SchemaError(
+        `invalid schema for ${measurement}: pipeline: ${(error as Error).message}`,
+        { details: { measurement } },
+      );
+    }
     return activeOf(measurement, schema, steps, origin);
   }
 

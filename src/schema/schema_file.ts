@@ -9,7 +9,8 @@
 import { isMap, isNode, LineCounter, parseDocument } from "yaml";
 import { ValidationError } from "../core/mod.ts";
 import { type MeasurementSchema, SchemaFile } from "./model.ts";
-import { compileSchema } from "./validate.ts";
+import { compileExpression } from "./expression.ts";
+import { compileSchema, SchemaRuleError } from "./validate.ts";
 
 /** A schema file or body that is not valid: names the file, line and key. */
 export class SchemaError extends ValidationError {
@@ -86,6 +87,7 @@ export function parseSchemaFile(path: string, text: string): LoadedSchemaFile {
   for (const [name, schema] of Object.entries(result.data.measurements)) {
     try {
       compileSchema(name, schema);
+      checkExpressions(schema);
     } catch (error) {
       const where = (error as { keyPath?: Path }).keyPath ?? [];
       const keyPath = ["measurements", name, ...where];
@@ -99,4 +101,21 @@ export function parseSchemaFile(path: string, text: string): LoadedSchemaFile {
     measurements.set(name, schema);
   }
   return { path, measurements };
+}
+
+/** Compiles the expressions of `derive` and `drop_if` steps, so a syntax error names its line. */
+function checkExpressions(schema: MeasurementSchema): void {
+  for (const [i, step] of schema.pipeline.entries()) {
+    const [text, keyPath] = "drop_if" in step
+      ? [step.drop_if, ["pipeline", i, "drop_if"]]
+      : "derive" in step
+      ? [step.derive.expr, ["pipeline", i, "derive", "expr"]]
+      : [undefined, []];
+    if (text === undefined) continue;
+    try {
+      compileExpression(text);
+    } catch (error) {
+      throw new SchemaRuleError((error as Error).message, keyPath);
+    }
+  }
 }

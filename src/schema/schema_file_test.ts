@@ -70,6 +70,14 @@ Deno.test("schema file: errors name file, line and key", () => {
     ["measurements: [1, 2\n", /x\.yaml:\d+:\d+: invalid YAML/],
     ["measurements:\n  m: {}\n  m: {}\n", /invalid YAML/],
     ["other: 1\n", /x\.yaml:1: other: unknown key "other"/],
+    [
+      'measurements:\n  m:\n    pipeline:\n      - drop_if: "a >"\n      - derive:\n          field: x\n          expr: "b +"\n',
+      /x\.yaml:4: measurements\.m\.pipeline\.0\.drop_if: invalid expression "a >"/,
+    ],
+    [
+      'measurements:\n  m:\n    pipeline:\n      - derive:\n          field: x\n          expr: "nope(1)"\n',
+      /x\.yaml:6: measurements\.m\.pipeline\.0\.derive\.expr: .*unknown function nope/,
+    ],
   ];
   for (const [text, expected] of cases) assert.match(errorOf(text), expected, text);
 });

@@ -84,6 +84,20 @@ Deno.test("schema API: put, get, delete, persisted across restarts", async () =>
     const bad = await put("disk", { fields: { used: { type: "int" } } });
     assert.equal(bad.status, 400);
     assert.match(bad.json.error.message, /fields\.used\.type/);
+    const badStep = await put("disk", {
+      fields: { used: { type: "integer" } },
+      pipeline: [{ derive: { field: "x", expr: "used *" } }],
+    });
+    assert.equal(badStep.status, 400);
+    assert.match(
+      badStep.json.error.message,
+      /pipeline: step derive#1: invalid expression "used \*"/,
+    );
+    const badLookup = await put("disk", {
+      pipeline: [{ lookup: { tag: "dev", file: "nope.csv" } }],
+    });
+    assert.equal(badLookup.status, 400);
+    assert.match(badLookup.json.error.message, /step lookup#1: cannot read .*nope\.csv/);
     const ok = await put("disk", {
       fields: { used: { type: "integer", min: 0 } },
       max_series: 2,

@@ -142,7 +142,13 @@ export type Source = Measurement | SubQuery;
 /** GROUP BY time(interval[, offset]). */
 export interface TimeDimension {
   kind: "time";
+  /** The width; for calendar intervals, an average (30 d a month) used only for estimates. */
   intervalNs: bigint;
+  /**
+   * EpochNexus extension: calendar buckets of this many months (`1mo`, `3mo`, `1y` = 12),
+   * following the tz() wall calendar. Absent for InfluxQL's fixed durations.
+   */
+  months?: number;
   /** Offset as written: a duration (possibly negative) or `now()`. */
   offset?: Expr;
 }
@@ -495,11 +501,26 @@ export function measurement(
 export function subquery(statement: SelectStatement): SubQuery {
   return { kind: "subquery", statement };
 }
+/** A calendar interval (`1mo`, `1y`): months, with an average duration for estimates. */
+export interface CalendarInterval {
+  kind: "calendar";
+  months: number;
+}
+/** A calendar interval from its digits and unit (`mo` or `y`). */
+export function calendarInterval(digits: string, unit: string): CalendarInterval {
+  return { kind: "calendar", months: Number(digits) * (unit === "y" ? 12 : 1) };
+}
+const MONTH_NS = 2_592_000_000_000_000n;
 /** GROUP BY time(...). */
-export function timeDimension(interval: DurationLiteral, offset?: Expr | null): TimeDimension {
-  return offset == null
-    ? { kind: "time", intervalNs: interval.ns }
-    : { kind: "time", intervalNs: interval.ns, offset };
+export function timeDimension(
+  interval: DurationLiteral | CalendarInterval,
+  offset?: Expr | null,
+): TimeDimension {
+  const d: TimeDimension = interval.kind === "calendar"
+    ? { kind: "time", intervalNs: BigInt(interval.months) * MONTH_NS, months: interval.months }
+    : { kind: "time", intervalNs: interval.ns };
+  if (offset != null) d.offset = offset;
+  return d;
 }
 /** GROUP BY tag. */
 export function tagDimension(name: string): TagDimension {

@@ -136,3 +136,49 @@ export class ZonedGrid extends Grid {
     return j;
   }
 }
+
+/**
+ * Calendar buckets (EpochNexus extension, `GROUP BY time(1mo)`, `time(1y)`): each bucket is a
+ * whole number of calendar months of the tz() wall calendar (UTC without tz), starting at local
+ * midnight on the first day of a month. Indices count buckets from January 1970.
+ */
+export class CalendarGrid extends Grid {
+  readonly #zone: string | undefined;
+  readonly #months: number;
+
+  constructor(interval: Interval, anchorNs: bigint, zone: string | undefined) {
+    super(interval, anchorNs);
+    this.#zone = zone;
+    this.#months = interval.months!;
+  }
+
+  #offset(utcMs: number): number {
+    return this.#zone === undefined ? 0 : zoneOffsetMs(this.#zone, utcMs);
+  }
+
+  override index(ms: number, _subMs: number): number {
+    const local = new Date(ms + this.#offset(ms));
+    const month = (local.getUTCFullYear() - 1970) * 12 + local.getUTCMonth();
+    return Math.floor(month / this.#months);
+  }
+
+  override start(idx: number): Instant {
+    const month = idx * this.#months;
+    const wall = Date.UTC(1970 + Math.floor(month / 12), ((month % 12) + 12) % 12, 1);
+    // The UTC instant of that local midnight (the offset looked up twice across a change).
+    const utc = wall - this.#offset(wall - this.#offset(wall));
+    return { ms: utc, subMs: 0 };
+  }
+
+  override runEnd(
+    timesMs: Float64Array,
+    timesSubMs: Float64Array,
+    from: number,
+    n: number,
+  ): number {
+    const end = this.start(this.index(timesMs[from], timesSubMs[from]) + 1).ms;
+    let j = from + 1;
+    while (j < n && timesMs[j] < end) j++;
+    return j;
+  }
+}

@@ -60,6 +60,8 @@ export interface Interval {
   offsetNs: bigint;
   /** tz(): buckets follow this zone's wall clock (see grid.ts ZonedGrid). */
   zone?: string;
+  /** Calendar buckets (EpochNexus extension): months per bucket (see grid.ts CalendarGrid). */
+  months?: number;
 }
 
 /** A planned SELECT. */
@@ -136,6 +138,13 @@ export function planSelect(
     if (off < 0n) off += td.intervalNs;
     interval = { ns: td.intervalNs, offsetNs: off };
     if (stmt.timezone !== undefined && stmt.timezone !== "UTC") interval.zone = stmt.timezone;
+    if (td.months !== undefined) {
+      if (td.offset !== undefined) {
+        throw new ValidationError("calendar intervals (mo, y) take no offset");
+      }
+      interval.months = td.months;
+      interval.offsetNs = 0n;
+    }
   }
   let groupBy: string[] | "*" = [];
   for (const d of stmt.dimensions) {

@@ -158,10 +158,14 @@ function printMeasurement(m: Measurement): string {
   return last;
 }
 
+function printMonths(months: number): string {
+  return months % 12 === 0 ? `${months / 12}y` : `${months}mo`;
+}
+
 function printDimension(d: Dimension): string {
   switch (d.kind) {
     case "time":
-      return `time(${printDuration(d.intervalNs)}${
+      return `time(${d.months !== undefined ? printMonths(d.months) : printDuration(d.intervalNs)}${
         d.offset !== undefined ? ", " + printExpr(d.offset) : ""
       })`;
     case "tag":

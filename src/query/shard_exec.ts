@@ -8,7 +8,7 @@
 import { FieldType, type Tag } from "../core/point.ts";
 import type { Expr } from "./ast.ts";
 import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
-import { Grid, ZonedGrid } from "./grid.ts";
+import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
 import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
@@ -50,6 +50,9 @@ export interface ShardTarget {
 /** Builds the grid a plan buckets by (shared by shards and coordinator). */
 export function gridOf(plan: SelectPlan): Grid {
   const anchor = plan.hasMin ? plan.minNs : 0n;
+  if (plan.interval?.months !== undefined) {
+    return new CalendarGrid(plan.interval, anchor, plan.interval.zone);
+  }
   if (plan.interval?.zone !== undefined) {
     return new ZonedGrid(plan.interval, anchor, plan.interval.zone);
   }

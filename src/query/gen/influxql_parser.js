@@ -177,119 +177,121 @@ function peg$parse(input, options) {
   const peg$c5 = ")";
   const peg$c6 = ".";
   const peg$c7 = "time";
-  const peg$c8 = "-";
-  const peg$c9 = "now";
-  const peg$c10 = "fill";
-  const peg$c11 = "null";
-  const peg$c12 = "none";
-  const peg$c13 = "previous";
-  const peg$c14 = "linear";
-  const peg$c15 = "tz";
-  const peg$c16 = "=~";
-  const peg$c17 = "!~";
-  const peg$c18 = "<=";
-  const peg$c19 = ">=";
-  const peg$c20 = "!=";
-  const peg$c21 = "<>";
-  const peg$c22 = "+";
-  const peg$c23 = "float";
-  const peg$c24 = "integer";
-  const peg$c25 = "unsigned";
-  const peg$c26 = "string";
-  const peg$c27 = "boolean";
-  const peg$c28 = "field";
-  const peg$c29 = "tag";
-  const peg$c30 = "$";
-  const peg$c31 = "=";
-  const peg$c32 = "\"";
-  const peg$c33 = "\\";
-  const peg$c34 = "'";
-  const peg$c35 = "n";
-  const peg$c36 = "/";
-  const peg$c37 = "\\/";
-  const peg$c38 = "ns";
-  const peg$c39 = "ms";
-  const peg$c40 = "--";
-  const peg$c41 = "/*";
-  const peg$c42 = "*/";
-  const peg$c43 = "all";
-  const peg$c44 = "alter";
-  const peg$c45 = "analyze";
-  const peg$c46 = "and";
-  const peg$c47 = "any";
-  const peg$c48 = "as";
-  const peg$c49 = "asc";
-  const peg$c50 = "begin";
-  const peg$c51 = "by";
-  const peg$c52 = "cardinality";
-  const peg$c53 = "continuous";
-  const peg$c54 = "create";
-  const peg$c55 = "database";
-  const peg$c56 = "databases";
-  const peg$c57 = "default";
-  const peg$c58 = "delete";
-  const peg$c59 = "desc";
-  const peg$c60 = "destinations";
-  const peg$c61 = "diagnostics";
-  const peg$c62 = "distinct";
-  const peg$c63 = "drop";
-  const peg$c64 = "duration";
-  const peg$c65 = "end";
-  const peg$c66 = "every";
-  const peg$c67 = "exact";
-  const peg$c68 = "explain";
-  const peg$c69 = "false";
-  const peg$c70 = "for";
-  const peg$c71 = "from";
-  const peg$c72 = "grant";
-  const peg$c73 = "grants";
-  const peg$c74 = "group";
-  const peg$c75 = "groups";
-  const peg$c76 = "in";
-  const peg$c77 = "inf";
-  const peg$c78 = "insert";
-  const peg$c79 = "into";
-  const peg$c80 = "key";
-  const peg$c81 = "keys";
-  const peg$c82 = "kill";
-  const peg$c83 = "limit";
-  const peg$c84 = "measurement";
-  const peg$c85 = "measurements";
-  const peg$c86 = "name";
-  const peg$c87 = "offset";
-  const peg$c88 = "on";
-  const peg$c89 = "or";
-  const peg$c90 = "order";
-  const peg$c91 = "password";
-  const peg$c92 = "policies";
-  const peg$c93 = "policy";
-  const peg$c94 = "privileges";
-  const peg$c95 = "queries";
-  const peg$c96 = "query";
-  const peg$c97 = "read";
-  const peg$c98 = "replication";
-  const peg$c99 = "resample";
-  const peg$c100 = "retention";
-  const peg$c101 = "revoke";
-  const peg$c102 = "select";
-  const peg$c103 = "series";
-  const peg$c104 = "set";
-  const peg$c105 = "shard";
-  const peg$c106 = "shards";
-  const peg$c107 = "show";
-  const peg$c108 = "slimit";
-  const peg$c109 = "soffset";
-  const peg$c110 = "stats";
-  const peg$c111 = "subscription";
-  const peg$c112 = "subscriptions";
-  const peg$c113 = "to";
-  const peg$c114 = "true";
-  const peg$c115 = "user";
-  const peg$c116 = "users";
-  const peg$c117 = "values";
-  const peg$c118 = "where";
-  const peg$c119 = "with";
-  const peg$c120 = "write";
+  const peg$c8 = "mo";
+  const peg$c9 = "y";
+  const peg$c10 = "-";
+  const peg$c11 = "now";
+  const peg$c12 = "fill";
+  const peg$c13 = "null";
+  const peg$c14 = "none";
+  const peg$c15 = "previous";
+  const peg$c16 = "linear";
+  const peg$c17 = "tz";
+  const peg$c18 = "=~";
+  const peg$c19 = "!~";
+  const peg$c20 = "<=";
+  const peg$c21 = ">=";
+  const peg$c22 = "!=";
+  const peg$c23 = "<>";
+  const peg$c24 = "+";
+  const peg$c25 = "float";
+  const peg$c26 = "integer";
+  const peg$c27 = "unsigned";
+  const peg$c28 = "string";
+  const peg$c29 = "boolean";
+  const peg$c30 = "field";
+  const peg$c31 = "tag";
+  const peg$c32 = "$";
+  const peg$c33 = "=";
+  const peg$c34 = "\"";
+  const peg$c35 = "\\";
+  const peg$c36 = "'";
+  const peg$c37 = "n";
+  const peg$c38 = "/";
+  const peg$c39 = "\\/";
+  const peg$c40 = "ns";
+  const peg$c41 = "ms";
+  const peg$c42 = "--";
+  const peg$c43 = "/*";
+  const peg$c44 = "*/";
+  const peg$c45 = "all";
+  const peg$c46 = "alter";
+  const peg$c47 = "analyze";
+  const peg$c48 = "and";
+  const peg$c49 = "any";
+  const peg$c50 = "as";
+  const peg$c51 = "asc";
+  const peg$c52 = "begin";
+  const peg$c53 = "by";
+  const peg$c54 = "cardinality";
+  const peg$c55 = "continuous";
+  const peg$c56 = "create";
+  const peg$c57 = "database";
+  const peg$c58 = "databases";
+  const peg$c59 = "default";
+  const peg$c60 = "delete";
+  const peg$c61 = "desc";
+  const peg$c62 = "destinations";
+  const peg$c63 = "diagnostics";
+  const peg$c64 = "distinct";
+  const peg$c65 = "drop";
+  const peg$c66 = "duration";
+  const peg$c67 = "end";
+  const peg$c68 = "every";
+  const peg$c69 = "exact";
+  const peg$c70 = "explain";
+  const peg$c71 = "false";
+  const peg$c72 = "for";
+  const peg$c73 = "from";
+  const peg$c74 = "grant";
+  const peg$c75 = "grants";
+  const peg$c76 = "group";
+  const peg$c77 = "groups";
+  const peg$c78 = "in";
+  const peg$c79 = "inf";
+  const peg$c80 = "insert";
+  const peg$c81 = "into";
+  const peg$c82 = "key";
+  const peg$c83 = "keys";
+  const peg$c84 = "kill";
+  const peg$c85 = "limit";
+  const peg$c86 = "measurement";
+  const peg$c87 = "measurements";
+  const peg$c88 = "name";
+  const peg$c89 = "offset";
+  const peg$c90 = "on";
+  const peg$c91 = "or";
+  const peg$c92 = "order";
+  const peg$c93 = "password";
+  const peg$c94 = "policies";
+  const peg$c95 = "policy";
+  const peg$c96 = "privileges";
+  const peg$c97 = "queries";
+  const peg$c98 = "query";
+  const peg$c99 = "read";
+  const peg$c100 = "replication";
+  const peg$c101 = "resample";
+  const peg$c102 = "retention";
+  const peg$c103 = "revoke";
+  const peg$c104 = "select";
+  const peg$c105 = "series";
+  const peg$c106 = "set";
+  const peg$c107 = "shard";
+  const peg$c108 = "shards";
+  const peg$c109 = "show";
+  const peg$c110 = "slimit";
+  const peg$c111 = "soffset";
+  const peg$c112 = "stats";
+  const peg$c113 = "subscription";
+  const peg$c114 = "subscriptions";
+  const peg$c115 = "to";
+  const peg$c116 = "true";
+  const peg$c117 = "user";
+  const peg$c118 = "users";
+  const peg$c119 = "values";
+  const peg$c120 = "where";
+  const peg$c121 = "with";
+  const peg$c122 = "write";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -314,145 +316,147 @@ function peg$parse(input, options) {
   const peg$e5 = peg$literalExpectation(")", false);
   const peg$e6 = peg$literalExpectation(".", false);
   const peg$e7 = peg$literalExpectation("time", true);
-  const peg$e8 = peg$literalExpectation("-", false);
-  const peg$e9 = peg$literalExpectation("now", true);
-  const peg$e10 = peg$literalExpectation("fill", true);
-  const peg$e11 = peg$literalExpectation("null", true);
-  const peg$e12 = peg$literalExpectation("none", true);
-  const peg$e13 = peg$literalExpectation("previous", true);
-  const peg$e14 = peg$literalExpectation("linear", true);
-  const peg$e15 = peg$literalExpectation("tz", true);
-  const peg$e16 = peg$otherExpectation("integer");
-  const peg$e17 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e18 = peg$literalExpectation("=~", false);
-  const peg$e19 = peg$literalExpectation("!~", false);
-  const peg$e20 = peg$literalExpectation("<=", false);
-  const peg$e21 = peg$literalExpectation(">=", false);
-  const peg$e22 = peg$literalExpectation("!=", false);
-  const peg$e23 = peg$literalExpectation("<>", false);
-  const peg$e24 = peg$classExpectation([["<", ">"]], false, false, false);
-  const peg$e25 = peg$classExpectation(["+", "-", "^", "|"], false, false, false);
-  const peg$e26 = peg$classExpectation([["%", "&"], "*", "/"], false, false, false);
-  const peg$e27 = peg$literalExpectation("+", false);
-  const peg$e28 = peg$literalExpectation("float", true);
-  const peg$e29 = peg$literalExpectation("integer", true);
-  const peg$e30 = peg$literalExpectation("unsigned", true);
-  const peg$e31 = peg$literalExpectation("string", true);
-  const peg$e32 = peg$literalExpectation("boolean", true);
-  const peg$e33 = peg$literalExpectation("field", true);
-  const peg$e34 = peg$literalExpectation("tag", true);
-  const peg$e35 = peg$otherExpectation("bound parameter");
-  const peg$e36 = peg$literalExpectation("$", false);
-  const peg$e37 = peg$literalExpectation("=", false);
-  const peg$e38 = peg$otherExpectation("identifier");
-  const peg$e39 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e40 = peg$literalExpectation("\"", false);
-  const peg$e41 = peg$classExpectation(["\"", "\\", "\n"], true, false, false);
-  const peg$e42 = peg$literalExpectation("\\", false);
-  const peg$e43 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e44 = peg$otherExpectation("string");
-  const peg$e45 = peg$literalExpectation("'", false);
-  const peg$e46 = peg$classExpectation(["'", "\\", "\n"], true, false, false);
-  const peg$e47 = peg$literalExpectation("n", false);
-  const peg$e48 = peg$classExpectation(["\"", "'", "\\"], false, false, false);
-  const peg$e49 = peg$otherExpectation("regex");
-  const peg$e50 = peg$literalExpectation("/", false);
-  const peg$e51 = peg$literalExpectation("\\/", false);
-  const peg$e52 = peg$classExpectation(["\n"], true, false, false);
-  const peg$e53 = peg$classExpectation(["/", "\\", "\n"], true, false, false);
-  const peg$e54 = peg$otherExpectation("number");
-  const peg$e55 = peg$classExpectation([".", ["0", "9"], ["A", "Z"], "_", ["a", "z"]], false, false, false);
-  const peg$e56 = peg$otherExpectation("duration");
-  const peg$e57 = peg$literalExpectation("ns", false);
-  const peg$e58 = peg$literalExpectation("ms", false);
-  const peg$e59 = peg$classExpectation(["d", "h", "m", "s", "u", "w", "\xB5"], false, false, false);
-  const peg$e60 = peg$otherExpectation("bool");
-  const peg$e61 = peg$otherExpectation("whitespace");
-  const peg$e62 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
-  const peg$e63 = peg$literalExpectation("--", false);
-  const peg$e64 = peg$literalExpectation("/*", false);
-  const peg$e65 = peg$literalExpectation("*/", false);
-  const peg$e66 = peg$anyExpectation();
-  const peg$e67 = peg$literalExpectation("ALL", true);
-  const peg$e68 = peg$literalExpectation("ALTER", true);
-  const peg$e69 = peg$literalExpectation("ANALYZE", true);
-  const peg$e70 = peg$literalExpectation("AND", true);
-  const peg$e71 = peg$literalExpectation("ANY", true);
-  const peg$e72 = peg$literalExpectation("AS", true);
-  const peg$e73 = peg$literalExpectation("ASC", true);
-  const peg$e74 = peg$literalExpectation("BEGIN", true);
-  const peg$e75 = peg$literalExpectation("BY", true);
-  const peg$e76 = peg$literalExpectation("CARDINALITY", true);
-  const peg$e77 = peg$literalExpectation("CONTINUOUS", true);
-  const peg$e78 = peg$literalExpectation("CREATE", true);
-  const peg$e79 = peg$literalExpectation("DATABASE", true);
-  const peg$e80 = peg$literalExpectation("DATABASES", true);
-  const peg$e81 = peg$literalExpectation("DEFAULT", true);
-  const peg$e82 = peg$literalExpectation("DELETE", true);
-  const peg$e83 = peg$literalExpectation("DESC", true);
-  const peg$e84 = peg$literalExpectation("DESTINATIONS", true);
-  const peg$e85 = peg$literalExpectation("DIAGNOSTICS", true);
-  const peg$e86 = peg$literalExpectation("DISTINCT", true);
-  const peg$e87 = peg$literalExpectation("DROP", true);
-  const peg$e88 = peg$literalExpectation("DURATION", true);
-  const peg$e89 = peg$literalExpectation("END", true);
-  const peg$e90 = peg$literalExpectation("EVERY", true);
-  const peg$e91 = peg$literalExpectation("EXACT", true);
-  const peg$e92 = peg$literalExpectation("EXPLAIN", true);
-  const peg$e93 = peg$literalExpectation("FALSE", true);
-  const peg$e94 = peg$literalExpectation("FIELD", true);
-  const peg$e95 = peg$literalExpectation("FOR", true);
-  const peg$e96 = peg$literalExpectation("FROM", true);
-  const peg$e97 = peg$literalExpectation("GRANT", true);
-  const peg$e98 = peg$literalExpectation("GRANTS", true);
-  const peg$e99 = peg$literalExpectation("GROUP", true);
-  const peg$e100 = peg$literalExpectation("GROUPS", true);
-  const peg$e101 = peg$literalExpectation("IN", true);
-  const peg$e102 = peg$literalExpectation("INF", true);
-  const peg$e103 = peg$literalExpectation("INSERT", true);
-  const peg$e104 = peg$literalExpectation("INTO", true);
-  const peg$e105 = peg$literalExpectation("KEY", true);
-  const peg$e106 = peg$literalExpectation("KEYS", true);
-  const peg$e107 = peg$literalExpectation("KILL", true);
-  const peg$e108 = peg$literalExpectation("LIMIT", true);
-  const peg$e109 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e110 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e111 = peg$literalExpectation("NAME", true);
-  const peg$e112 = peg$literalExpectation("OFFSET", true);
-  const peg$e113 = peg$literalExpectation("ON", true);
-  const peg$e114 = peg$literalExpectation("OR", true);
-  const peg$e115 = peg$literalExpectation("ORDER", true);
-  const peg$e116 = peg$literalExpectation("PASSWORD", true);
-  const peg$e117 = peg$literalExpectation("POLICIES", true);
-  const peg$e118 = peg$literalExpectation("POLICY", true);
-  const peg$e119 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e120 = peg$literalExpectation("QUERIES", true);
-  const peg$e121 = peg$literalExpectation("QUERY", true);
-  const peg$e122 = peg$literalExpectation("READ", true);
-  const peg$e123 = peg$literalExpectation("REPLICATION", true);
-  const peg$e124 = peg$literalExpectation("RESAMPLE", true);
-  const peg$e125 = peg$literalExpectation("RETENTION", true);
-  const peg$e126 = peg$literalExpectation("REVOKE", true);
-  const peg$e127 = peg$literalExpectation("SELECT", true);
-  const peg$e128 = peg$literalExpectation("SERIES", true);
-  const peg$e129 = peg$literalExpectation("SET", true);
-  const peg$e130 = peg$literalExpectation("SHARD", true);
-  const peg$e131 = peg$literalExpectation("SHARDS", true);
-  const peg$e132 = peg$literalExpectation("SHOW", true);
-  const peg$e133 = peg$literalExpectation("SLIMIT", true);
-  const peg$e134 = peg$literalExpectation("SOFFSET", true);
-  const peg$e135 = peg$literalExpectation("STATS", true);
-  const peg$e136 = peg$literalExpectation("SUBSCRIPTION", true);
-  const peg$e137 = peg$literalExpectation("SUBSCRIPTIONS", true);
-  const peg$e138 = peg$literalExpectation("TAG", true);
-  const peg$e139 = peg$literalExpectation("TO", true);
-  const peg$e140 = peg$literalExpectation("TRUE", true);
-  const peg$e141 = peg$literalExpectation("USER", true);
-  const peg$e142 = peg$literalExpectation("USERS", true);
-  const peg$e143 = peg$literalExpectation("VALUES", true);
-  const peg$e144 = peg$literalExpectation("WHERE", true);
-  const peg$e145 = peg$literalExpectation("WITH", true);
-  const peg$e146 = peg$literalExpectation("WRITE", true);
+  const peg$e8 = peg$otherExpectation("duration");
+  const peg$e9 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e10 = peg$literalExpectation("mo", false);
+  const peg$e11 = peg$literalExpectation("y", false);
+  const peg$e12 = peg$literalExpectation("-", false);
+  const peg$e13 = peg$literalExpectation("now", true);
+  const peg$e14 = peg$literalExpectation("fill", true);
+  const peg$e15 = peg$literalExpectation("null", true);
+  const peg$e16 = peg$literalExpectation("none", true);
+  const peg$e17 = peg$literalExpectation("previous", true);
+  const peg$e18 = peg$literalExpectation("linear", true);
+  const peg$e19 = peg$literalExpectation("tz", true);
+  const peg$e20 = peg$otherExpectation("integer");
+  const peg$e21 = peg$literalExpectation("=~", false);
+  const peg$e22 = peg$literalExpectation("!~", false);
+  const peg$e23 = peg$literalExpectation("<=", false);
+  const peg$e24 = peg$literalExpectation(">=", false);
+  const peg$e25 = peg$literalExpectation("!=", false);
+  const peg$e26 = peg$literalExpectation("<>", false);
+  const peg$e27 = peg$classExpectation([["<", ">"]], false, false, false);
+  const peg$e28 = peg$classExpectation(["+", "-", "^", "|"], false, false, false);
+  const peg$e29 = peg$classExpectation([["%", "&"], "*", "/"], false, false, false);
+  const peg$e30 = peg$literalExpectation("+", false);
+  const peg$e31 = peg$literalExpectation("float", true);
+  const peg$e32 = peg$literalExpectation("integer", true);
+  const peg$e33 = peg$literalExpectation("unsigned", true);
+  const peg$e34 = peg$literalExpectation("string", true);
+  const peg$e35 = peg$literalExpectation("boolean", true);
+  const peg$e36 = peg$literalExpectation("field", true);
+  const peg$e37 = peg$literalExpectation("tag", true);
+  const peg$e38 = peg$otherExpectation("bound parameter");
+  const peg$e39 = peg$literalExpectation("$", false);
+  const peg$e40 = peg$literalExpectation("=", false);
+  const peg$e41 = peg$otherExpectation("identifier");
+  const peg$e42 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e43 = peg$literalExpectation("\"", false);
+  const peg$e44 = peg$classExpectation(["\"", "\\", "\n"], true, false, false);
+  const peg$e45 = peg$literalExpectation("\\", false);
+  const peg$e46 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e47 = peg$otherExpectation("string");
+  const peg$e48 = peg$literalExpectation("'", false);
+  const peg$e49 = peg$classExpectation(["'", "\\", "\n"], true, false, false);
+  const peg$e50 = peg$literalExpectation("n", false);
+  const peg$e51 = peg$classExpectation(["\"", "'", "\\"], false, false, false);
+  const peg$e52 = peg$otherExpectation("regex");
+  const peg$e53 = peg$literalExpectation("/", false);
+  const peg$e54 = peg$literalExpectation("\\/", false);
+  const peg$e55 = peg$classExpectation(["\n"], true, false, false);
+  const peg$e56 = peg$classExpectation(["/", "\\", "\n"], true, false, false);
+  const peg$e57 = peg$otherExpectation("number");
+  const peg$e58 = peg$classExpectation([".", ["0", "9"], ["A", "Z"], "_", ["a", "z"]], false, false, false);
+  const peg$e59 = peg$literalExpectation("ns", false);
+  const peg$e60 = peg$literalExpectation("ms", false);
+  const peg$e61 = peg$classExpectation(["d", "h", "m", "s", "u", "w", "\xB5"], false, false, false);
+  const peg$e62 = peg$otherExpectation("bool");
+  const peg$e63 = peg$otherExpectation("whitespace");
+  const peg$e64 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
+  const peg$e65 = peg$literalExpectation("--", false);
+  const peg$e66 = peg$literalExpectation("/*", false);
+  const peg$e67 = peg$literalExpectation("*/", false);
+  const peg$e68 = peg$anyExpectation();
+  const peg$e69 = peg$literalExpectation("ALL", true);
+  const peg$e70 = peg$literalExpectation("ALTER", true);
+  const peg$e71 = peg$literalExpectation("ANALYZE", true);
+  const peg$e72 = peg$literalExpectation("AND", true);
+  const peg$e73 = peg$literalExpectation("ANY", true);
+  const peg$e74 = peg$literalExpectation("AS", true);
+  const peg$e75 = peg$literalExpectation("ASC", true);
+  const peg$e76 = peg$literalExpectation("BEGIN", true);
+  const peg$e77 = peg$literalExpectation("BY", true);
+  const peg$e78 = peg$literalExpectation("CARDINALITY", true);
+  const peg$e79 = peg$literalExpectation("CONTINUOUS", true);
+  const peg$e80 = peg$literalExpectation("CREATE", true);
+  const peg$e81 = peg$literalExpectation("DATABASE", true);
+  const peg$e82 = peg$literalExpectation("DATABASES", true);
+  const peg$e83 = peg$literalExpectation("DEFAULT", true);
+  const peg$e84 = peg$literalExpectation("DELETE", true);
+  const peg$e85 = peg$literalExpectation("DESC", true);
+  const peg$e86 = peg$literalExpectation("DESTINATIONS", true);
+  const peg$e87 = peg$literalExpectation("DIAGNOSTICS", true);
+  const peg$e88 = peg$literalExpectation("DISTINCT", true);
+  const peg$e89 = peg$literalExpectation("DROP", true);
+  const peg$e90 = peg$literalExpectation("DURATION", true);
+  const peg$e91 = peg$literalExpectation("END", true);
+  const peg$e92 = peg$literalExpectation("EVERY", true);
+  const peg$e93 = peg$literalExpectation("EXACT", true);
+  const peg$e94 = peg$literalExpectation("EXPLAIN", true);
+  const peg$e95 = peg$literalExpectation("FALSE", true);
+  const peg$e96 = peg$literalExpectation("FIELD", true);
+  const peg$e97 = peg$literalExpectation("FOR", true);
+  const peg$e98 = peg$literalExpectation("FROM", true);
+  const peg$e99 = peg$literalExpectation("GRANT", true);
+  const peg$e100 = peg$literalExpectation("GRANTS", true);
+  const peg$e101 = peg$literalExpectation("GROUP", true);
+  const peg$e102 = peg$literalExpectation("GROUPS", true);
+  const peg$e103 = peg$literalExpectation("IN", true);
+  const peg$e104 = peg$literalExpectation("INF", true);
+  const peg$e105 = peg$literalExpectation("INSERT", true);
+  const peg$e106 = peg$literalExpectation("INTO", true);
+  const peg$e107 = peg$literalExpectation("KEY", true);
+  const peg$e108 = peg$literalExpectation("KEYS", true);
+  const peg$e109 = peg$literalExpectation("KILL", true);
+  const peg$e110 = peg$literalExpectation("LIMIT", true);
+  const peg$e111 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e112 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e113 = peg$literalExpectation("NAME", true);
+  const peg$e114 = peg$literalExpectation("OFFSET", true);
+  const peg$e115 = peg$literalExpectation("ON", true);
+  const peg$e116 = peg$literalExpectation("OR", true);
+  const peg$e117 = peg$literalExpectation("ORDER", true);
+  const peg$e118 = peg$literalExpectation("PASSWORD", true);
+  const peg$e119 = peg$literalExpectation("POLICIES", true);
+  const peg$e120 = peg$literalExpectation("POLICY", true);
+  const peg$e121 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e122 = peg$literalExpectation("QUERIES", true);
+  const peg$e123 = peg$literalExpectation("QUERY", true);
+  const peg$e124 = peg$literalExpectation("READ", true);
+  const peg$e125 = peg$literalExpectation("REPLICATION", true);
+  const peg$e126 = peg$literalExpectation("RESAMPLE", true);
+  const peg$e127 = peg$literalExpectation("RETENTION", true);
+  const peg$e128 = peg$literalExpectation("REVOKE", true);
+  const peg$e129 = peg$literalExpectation("SELECT", true);
+  const peg$e130 = peg$literalExpectation("SERIES", true);
+  const peg$e131 = peg$literalExpectation("SET", true);
+  const peg$e132 = peg$literalExpectation("SHARD", true);
+  const peg$e133 = peg$literalExpectation("SHARDS", true);
+  const peg$e134 = peg$literalExpectation("SHOW", true);
+  const peg$e135 = peg$literalExpectation("SLIMIT", true);
+  const peg$e136 = peg$literalExpectation("SOFFSET", true);
+  const peg$e137 = peg$literalExpectation("STATS", true);
+  const peg$e138 = peg$literalExpectation("SUBSCRIPTION", true);
+  const peg$e139 = peg$literalExpectation("SUBSCRIPTIONS", true);
+  const peg$e140 = peg$literalExpectation("TAG", true);
+  const peg$e141 = peg$literalExpectation("TO", true);
+  const peg$e142 = peg$literalExpectation("TRUE", true);
+  const peg$e143 = peg$literalExpectation("USER", true);
+  const peg$e144 = peg$literalExpectation("USERS", true);
+  const peg$e145 = peg$literalExpectation("VALUES", true);
+  const peg$e146 = peg$literalExpectation("WHERE", true);
+  const peg$e147 = peg$literalExpectation("WITH", true);
+  const peg$e148 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -471,73 +475,74 @@ function peg$parse(input, options) {
   function peg$f14() {    return { kind: "wildcard" };  }
   function peg$f15(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
   function peg$f16(name) {    return ast.tagDimension(name);  }
-  function peg$f17(d) {    return ast.negate(d);  }
-  function peg$f18() {    return ast.call("now", []);  }
-  function peg$f19(arg) {    return ast.fill(arg);  }
-  function peg$f20(n) {    return ast.negate(n);  }
-  function peg$f21(dir) {    return dir ?? "ASC";  }
-  function peg$f22() {    return "ASC";  }
-  function peg$f23() {    return "DESC";  }
-  function peg$f24(s) {    return s.value;  }
-  function peg$f25(digits) {    return ast.count(digits);  }
-  function peg$f26(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f17(digits, unit) {    return ast.calendarInterval(digits, unit);  }
+  function peg$f18(d) {    return ast.negate(d);  }
+  function peg$f19() {    return ast.call("now", []);  }
+  function peg$f20(arg) {    return ast.fill(arg);  }
+  function peg$f21(n) {    return ast.negate(n);  }
+  function peg$f22(dir) {    return dir ?? "ASC";  }
+  function peg$f23() {    return "ASC";  }
+  function peg$f24() {    return "DESC";  }
+  function peg$f25(s) {    return s.value;  }
+  function peg$f26(digits) {    return ast.count(digits);  }
   function peg$f27(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f28(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f29(op, rhs) {    return [op, rhs];  }
+  function peg$f29(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f30(op, rhs) {    return [op, rhs];  }
-  function peg$f31(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f31(op, rhs) {    return [op, rhs];  }
   function peg$f32(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f33(e) {    return ast.negate(e);  }
-  function peg$f34(e) {    return ast.paren(e);  }
-  function peg$f35(name, args) {    return ast.call(name, args ?? []);  }
-  function peg$f36(head, tail) {    return [head, ...tail];  }
-  function peg$f37(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
-  function peg$f38(name) {    return ast.param(name);  }
-  function peg$f39() {    return ast.statement("show_queries");  }
-  function peg$f40(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
-  function peg$f41() {    return "series";  }
-  function peg$f42() {    return "measurement";  }
-  function peg$f43() {    return "tag_key";  }
-  function peg$f44() {    return "tag_values";  }
-  function peg$f45() {    return "field_key";  }
-  function peg$f46() {    return ast.statement("show_databases");  }
-  function peg$f47(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f48(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f49(name) {    return { op: "=", name };  }
-  function peg$f50(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f51(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f52(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f53(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f54(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f55(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f56(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f57(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f58(name) {    return ast.statement("create_database", { name });  }
-  function peg$f59(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f60(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f61(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
-  function peg$f62(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f63(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
-  function peg$f64(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
-  function peg$f65(duration) {    return { duration };  }
-  function peg$f66(replicaN) {    return { replicaN };  }
-  function peg$f67(shardDuration) {    return { shardDuration };  }
-  function peg$f68() {    return { isDefault: true };  }
-  function peg$f69() {    return 0n;  }
-  function peg$f70(d) {    return d.ns;  }
-  function peg$f71(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f72(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f73(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f74(chars) {    return chars.join("");  }
-  function peg$f75(chars) {    return ast.string(chars.join(""));  }
-  function peg$f76() {    return "\n";  }
-  function peg$f77(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f78() {    return "/";  }
-  function peg$f79(text) {    return ast.number(text);  }
-  function peg$f80(text) {    return ast.integer(text);  }
-  function peg$f81(parts) {    return ast.duration(parts);  }
-  function peg$f82(digits, unit) {    return [digits, unit];  }
-  function peg$f83(text) {    return ast.boolean(text);  }
+  function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f34(e) {    return ast.negate(e);  }
+  function peg$f35(e) {    return ast.paren(e);  }
+  function peg$f36(name, args) {    return ast.call(name, args ?? []);  }
+  function peg$f37(head, tail) {    return [head, ...tail];  }
+  function peg$f38(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
+  function peg$f39(name) {    return ast.param(name);  }
+  function peg$f40() {    return ast.statement("show_queries");  }
+  function peg$f41(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
+  function peg$f42() {    return "series";  }
+  function peg$f43() {    return "measurement";  }
+  function peg$f44() {    return "tag_key";  }
+  function peg$f45() {    return "tag_values";  }
+  function peg$f46() {    return "field_key";  }
+  function peg$f47() {    return ast.statement("show_databases");  }
+  function peg$f48(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
+  function peg$f49(r) {    return { op: "=~", pattern: r.pattern };  }
+  function peg$f50(name) {    return { op: "=", name };  }
+  function peg$f51(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
+  function peg$f52(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
+  function peg$f53(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f54(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f55(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f56(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
+  function peg$f57(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
+  function peg$f58(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f59(name) {    return ast.statement("create_database", { name });  }
+  function peg$f60(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f61(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f62(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
+  function peg$f63(sources, condition) {    return ast.statement("delete", { sources, condition });  }
+  function peg$f64(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f65(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
+  function peg$f66(duration) {    return { duration };  }
+  function peg$f67(replicaN) {    return { replicaN };  }
+  function peg$f68(shardDuration) {    return { shardDuration };  }
+  function peg$f69() {    return { isDefault: true };  }
+  function peg$f70() {    return 0n;  }
+  function peg$f71(d) {    return d.ns;  }
+  function peg$f72(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f73(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f74(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f75(chars) {    return chars.join("");  }
+  function peg$f76(chars) {    return ast.string(chars.join(""));  }
+  function peg$f77() {    return "\n";  }
+  function peg$f78(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f79() {    return "/";  }
+  function peg$f80(text) {    return ast.number(text);  }
+  function peg$f81(text) {    return ast.integer(text);  }
+  function peg$f82(parts) {    return ast.duration(parts);  }
+  function peg$f83(digits, unit) {    return [digits, unit];  }
+  function peg$f84(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -1645,7 +1650,10 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
-        s5 = peg$parseDuration();
+        s5 = peg$parseCalendarInterval();
+        if (s5 === peg$FAILED) {
+          s5 = peg$parseDuration();
+        }
         if (s5 !== peg$FAILED) {
           s6 = peg$currPos;
           s7 = peg$parse_();
@@ -1776,23 +1784,114 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseCalendarInterval() {
+    let s0, s1, s2, s3, s4;
+
+    peg$silentFails++;
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    s2 = [];
+    s3 = input.charAt(peg$currPos);
+    if (peg$r0.test(s3)) {
+      peg$currPos++;
+    } else {
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+    }
+    if (s3 !== peg$FAILED) {
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = input.charAt(peg$currPos);
+        if (peg$r0.test(s3)) {
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+        }
+      }
+    } else {
+      s2 = peg$FAILED;
+    }
+    if (s2 !== peg$FAILED) {
+      s1 = input.substring(s1, peg$currPos);
+    } else {
+      s1 = s2;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      if (input.substr(peg$currPos, 2) === peg$c8) {
+        s3 = peg$c8;
+        peg$currPos += 2;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      }
+      if (s3 === peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 121) {
+          s3 = peg$c9;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
+        }
+      }
+      if (s3 !== peg$FAILED) {
+        s2 = input.substring(s2, peg$currPos);
+      } else {
+        s2 = s3;
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$currPos;
+        peg$silentFails++;
+        s4 = peg$parseIdentPart();
+        peg$silentFails--;
+        if (s4 === peg$FAILED) {
+          s3 = undefined;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f17(s1, s2);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    peg$silentFails--;
+    if (s0 === peg$FAILED) {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+    }
+
+    return s0;
+  }
+
   function peg$parseSignedDuration() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c8;
+      s1 = peg$c10;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e12); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       s3 = peg$parseDuration();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f17(s3);
+        s0 = peg$f18(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1813,11 +1912,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c9) {
+    if (s1.toLowerCase() === peg$c11) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -1839,7 +1938,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f18();
+          s0 = peg$f19();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1861,11 +1960,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c10) {
+    if (s1.toLowerCase() === peg$c12) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e14); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -1890,7 +1989,7 @@ function peg$parse(input, options) {
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f19(s5);
+            s0 = peg$f20(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1917,35 +2016,35 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$currPos;
     s2 = input.substr(peg$currPos, 4);
-    if (s2.toLowerCase() === peg$c11) {
+    if (s2.toLowerCase() === peg$c13) {
       peg$currPos += (4);
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e11); }
+      if (peg$silentFails === 0) { peg$fail(peg$e15); }
     }
     if (s2 === peg$FAILED) {
       s2 = input.substr(peg$currPos, 4);
-      if (s2.toLowerCase() === peg$c12) {
+      if (s2.toLowerCase() === peg$c14) {
         peg$currPos += (4);
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e12); }
+        if (peg$silentFails === 0) { peg$fail(peg$e16); }
       }
       if (s2 === peg$FAILED) {
         s2 = input.substr(peg$currPos, 8);
-        if (s2.toLowerCase() === peg$c13) {
+        if (s2.toLowerCase() === peg$c15) {
           peg$currPos += (8);
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e13); }
+          if (peg$silentFails === 0) { peg$fail(peg$e17); }
         }
         if (s2 === peg$FAILED) {
           s2 = input.substr(peg$currPos, 6);
-          if (s2.toLowerCase() === peg$c14) {
+          if (s2.toLowerCase() === peg$c16) {
             peg$currPos += (6);
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e14); }
+            if (peg$silentFails === 0) { peg$fail(peg$e18); }
           }
         }
       }
@@ -1988,11 +2087,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c8;
+      s1 = peg$c10;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e12); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -2002,7 +2101,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f20(s3);
+        s0 = peg$f21(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2113,7 +2212,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f21(s2);
+      s0 = peg$f22(s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2132,7 +2231,7 @@ function peg$parse(input, options) {
     s1 = peg$parseASC();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f22();
+      s1 = peg$f23();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2140,7 +2239,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDESC();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f23();
+        s1 = peg$f24();
       }
       s0 = s1;
     }
@@ -2153,11 +2252,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c15) {
+    if (s1.toLowerCase() === peg$c17) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e15); }
+      if (peg$silentFails === 0) { peg$fail(peg$e19); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -2182,7 +2281,7 @@ function peg$parse(input, options) {
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f24(s5);
+            s0 = peg$f25(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2215,7 +2314,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -2225,7 +2324,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e17); }
+          if (peg$silentFails === 0) { peg$fail(peg$e9); }
         }
       }
     } else {
@@ -2249,7 +2348,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f25(s1);
+        s0 = peg$f26(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2261,7 +2360,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e16); }
+      if (peg$silentFails === 0) { peg$fail(peg$e20); }
     }
 
     return s0;
@@ -2342,7 +2441,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f26(s1, s2);
+      s0 = peg$f27(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2426,7 +2525,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f27(s1, s2);
+      s0 = peg$f28(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2464,7 +2563,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f28(s1, s2);
+      s0 = peg$f29(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2478,20 +2577,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c16) {
-      s2 = peg$c16;
+    if (input.substr(peg$currPos, 2) === peg$c18) {
+      s2 = peg$c18;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e18); }
+      if (peg$silentFails === 0) { peg$fail(peg$e21); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c17) {
-        s2 = peg$c17;
+      if (input.substr(peg$currPos, 2) === peg$c19) {
+        s2 = peg$c19;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e19); }
+        if (peg$silentFails === 0) { peg$fail(peg$e22); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -2507,7 +2606,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f29(s1, s3);
+        s0 = peg$f30(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2519,36 +2618,36 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c18) {
-        s2 = peg$c18;
+      if (input.substr(peg$currPos, 2) === peg$c20) {
+        s2 = peg$c20;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e20); }
+        if (peg$silentFails === 0) { peg$fail(peg$e23); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c19) {
-          s2 = peg$c19;
+        if (input.substr(peg$currPos, 2) === peg$c21) {
+          s2 = peg$c21;
           peg$currPos += 2;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e21); }
+          if (peg$silentFails === 0) { peg$fail(peg$e24); }
         }
         if (s2 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c20) {
-            s2 = peg$c20;
+          if (input.substr(peg$currPos, 2) === peg$c22) {
+            s2 = peg$c22;
             peg$currPos += 2;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e22); }
+            if (peg$silentFails === 0) { peg$fail(peg$e25); }
           }
           if (s2 === peg$FAILED) {
-            if (input.substr(peg$currPos, 2) === peg$c21) {
-              s2 = peg$c21;
+            if (input.substr(peg$currPos, 2) === peg$c23) {
+              s2 = peg$c23;
               peg$currPos += 2;
             } else {
               s2 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e23); }
+              if (peg$silentFails === 0) { peg$fail(peg$e26); }
             }
             if (s2 === peg$FAILED) {
               s2 = input.charAt(peg$currPos);
@@ -2556,7 +2655,7 @@ function peg$parse(input, options) {
                 peg$currPos++;
               } else {
                 s2 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e24); }
+                if (peg$silentFails === 0) { peg$fail(peg$e27); }
               }
             }
           }
@@ -2572,7 +2671,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f30(s1, s3);
+          s0 = peg$f31(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2600,7 +2699,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e25); }
+        if (peg$silentFails === 0) { peg$fail(peg$e28); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
@@ -2624,7 +2723,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e25); }
+          if (peg$silentFails === 0) { peg$fail(peg$e28); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
@@ -2641,7 +2740,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f31(s1, s2);
+      s0 = peg$f32(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2664,7 +2763,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e26); }
+        if (peg$silentFails === 0) { peg$fail(peg$e29); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
@@ -2688,7 +2787,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e26); }
+          if (peg$silentFails === 0) { peg$fail(peg$e29); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
@@ -2705,7 +2804,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2);
+      s0 = peg$f33(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2719,18 +2818,18 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c8;
+      s1 = peg$c10;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e12); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       s3 = peg$parseUnary();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f33(s3);
+        s0 = peg$f34(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2742,11 +2841,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 43) {
-        s1 = peg$c22;
+        s1 = peg$c24;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e27); }
+        if (peg$silentFails === 0) { peg$fail(peg$e30); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
@@ -2794,7 +2893,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f34(s3);
+          s0 = peg$f35(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2874,7 +2973,7 @@ function peg$parse(input, options) {
         }
         if (s7 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f35(s1, s5);
+          s0 = peg$f36(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2946,7 +3045,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f36(s1, s2);
+      s0 = peg$f37(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3005,7 +3104,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3019,59 +3118,59 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c23) {
+    if (s1.toLowerCase() === peg$c25) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e28); }
+      if (peg$silentFails === 0) { peg$fail(peg$e31); }
     }
     if (s1 === peg$FAILED) {
       s1 = input.substr(peg$currPos, 7);
-      if (s1.toLowerCase() === peg$c24) {
+      if (s1.toLowerCase() === peg$c26) {
         peg$currPos += (7);
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e29); }
+        if (peg$silentFails === 0) { peg$fail(peg$e32); }
       }
       if (s1 === peg$FAILED) {
         s1 = input.substr(peg$currPos, 8);
-        if (s1.toLowerCase() === peg$c25) {
+        if (s1.toLowerCase() === peg$c27) {
           peg$currPos += (8);
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e30); }
+          if (peg$silentFails === 0) { peg$fail(peg$e33); }
         }
         if (s1 === peg$FAILED) {
           s1 = input.substr(peg$currPos, 6);
-          if (s1.toLowerCase() === peg$c26) {
+          if (s1.toLowerCase() === peg$c28) {
             peg$currPos += (6);
           } else {
             s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e31); }
+            if (peg$silentFails === 0) { peg$fail(peg$e34); }
           }
           if (s1 === peg$FAILED) {
             s1 = input.substr(peg$currPos, 7);
-            if (s1.toLowerCase() === peg$c27) {
+            if (s1.toLowerCase() === peg$c29) {
               peg$currPos += (7);
             } else {
               s1 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e32); }
+              if (peg$silentFails === 0) { peg$fail(peg$e35); }
             }
             if (s1 === peg$FAILED) {
               s1 = input.substr(peg$currPos, 5);
-              if (s1.toLowerCase() === peg$c28) {
+              if (s1.toLowerCase() === peg$c30) {
                 peg$currPos += (5);
               } else {
                 s1 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e33); }
+                if (peg$silentFails === 0) { peg$fail(peg$e36); }
               }
               if (s1 === peg$FAILED) {
                 s1 = input.substr(peg$currPos, 3);
-                if (s1.toLowerCase() === peg$c29) {
+                if (s1.toLowerCase() === peg$c31) {
                   peg$currPos += (3);
                 } else {
                   s1 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e34); }
+                  if (peg$silentFails === 0) { peg$fail(peg$e37); }
                 }
               }
             }
@@ -3111,11 +3210,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 36) {
-      s1 = peg$c30;
+      s1 = peg$c32;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e36); }
+      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseQuotedIdentifier();
@@ -3139,7 +3238,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f38(s2);
+        s0 = peg$f39(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3151,7 +3250,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e35); }
+      if (peg$silentFails === 0) { peg$fail(peg$e38); }
     }
 
     return s0;
@@ -3215,7 +3314,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f39();
+      s1 = peg$f40();
     }
     s0 = s1;
 
@@ -3376,7 +3475,7 @@ function peg$parse(input, options) {
             s10 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f40(s1, s2, s5, s6, s7, s8, s9, s10);
+          s0 = peg$f41(s1, s2, s5, s6, s7, s8, s9, s10);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3400,7 +3499,7 @@ function peg$parse(input, options) {
     s1 = peg$parseSERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f41();
+      s1 = peg$f42();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3408,7 +3507,7 @@ function peg$parse(input, options) {
       s1 = peg$parseMEASUREMENT();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f42();
+        s1 = peg$f43();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -3420,7 +3519,7 @@ function peg$parse(input, options) {
             s3 = peg$parseKEY();
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f43();
+              s0 = peg$f44();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3442,7 +3541,7 @@ function peg$parse(input, options) {
               s3 = peg$parseVALUES();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f44();
+                s0 = peg$f45();
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3464,7 +3563,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f45();
+                  s0 = peg$f46();
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -3492,7 +3591,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f46();
+      s1 = peg$f47();
     }
     s0 = s1;
 
@@ -3602,7 +3701,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s2, s3, s4, s5, s6);
+      s0 = peg$f48(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3622,19 +3721,19 @@ function peg$parse(input, options) {
         s3 = peg$parseMEASUREMENT();
         if (s3 !== peg$FAILED) {
           s4 = peg$parse_();
-          if (input.substr(peg$currPos, 2) === peg$c16) {
-            s5 = peg$c16;
+          if (input.substr(peg$currPos, 2) === peg$c18) {
+            s5 = peg$c18;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e18); }
+            if (peg$silentFails === 0) { peg$fail(peg$e21); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parse_();
             s7 = peg$parseRegex();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f48(s7);
+              s0 = peg$f49(s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3665,18 +3764,18 @@ function peg$parse(input, options) {
           if (s3 !== peg$FAILED) {
             s4 = peg$parse_();
             if (input.charCodeAt(peg$currPos) === 61) {
-              s5 = peg$c31;
+              s5 = peg$c33;
               peg$currPos++;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e37); }
+              if (peg$silentFails === 0) { peg$fail(peg$e40); }
             }
             if (s5 !== peg$FAILED) {
               s6 = peg$parse_();
               s7 = peg$parseIdentifier();
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f49(s7);
+                s0 = peg$f50(s7);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3821,7 +3920,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f50(s4, s5, s6, s7, s8);
+          s0 = peg$f51(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3961,7 +4060,7 @@ function peg$parse(input, options) {
                 s10 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f51(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f52(s4, s5, s7, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4025,20 +4124,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c16) {
-      s2 = peg$c16;
+    if (input.substr(peg$currPos, 2) === peg$c18) {
+      s2 = peg$c18;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e18); }
+      if (peg$silentFails === 0) { peg$fail(peg$e21); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c17) {
-        s2 = peg$c17;
+      if (input.substr(peg$currPos, 2) === peg$c19) {
+        s2 = peg$c19;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e19); }
+        if (peg$silentFails === 0) { peg$fail(peg$e22); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -4051,7 +4150,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f52(s1, s3);
+        s0 = peg$f53(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4063,28 +4162,28 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c20) {
-        s2 = peg$c20;
+      if (input.substr(peg$currPos, 2) === peg$c22) {
+        s2 = peg$c22;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e22); }
+        if (peg$silentFails === 0) { peg$fail(peg$e25); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c21) {
-          s2 = peg$c21;
+        if (input.substr(peg$currPos, 2) === peg$c23) {
+          s2 = peg$c23;
           peg$currPos += 2;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e23); }
+          if (peg$silentFails === 0) { peg$fail(peg$e26); }
         }
         if (s2 === peg$FAILED) {
           if (input.charCodeAt(peg$currPos) === 61) {
-            s2 = peg$c31;
+            s2 = peg$c33;
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e37); }
+            if (peg$silentFails === 0) { peg$fail(peg$e40); }
           }
         }
       }
@@ -4098,7 +4197,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f53(s1, s3);
+          s0 = peg$f54(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4181,7 +4280,7 @@ function peg$parse(input, options) {
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f54(s5, s6);
+                s0 = peg$f55(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4306,7 +4405,7 @@ function peg$parse(input, options) {
             s7 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f55(s4, s5, s6, s7);
+          s0 = peg$f56(s4, s5, s6, s7);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4438,7 +4537,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f56(s2, s3, s4, s5, s6);
+      s0 = peg$f57(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4462,7 +4561,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f57(s4);
+          s0 = peg$f58(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4527,7 +4626,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f58(s5);
+              s0 = peg$f59(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4567,7 +4666,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f59(s5);
+              s0 = peg$f60(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4607,7 +4706,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f60(s5);
+              s0 = peg$f61(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4689,7 +4788,7 @@ function peg$parse(input, options) {
             s5 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f61(s4, s5);
+          s0 = peg$f62(s4, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4759,7 +4858,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f62(s2, s3);
+      s0 = peg$f63(s2, s3);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4870,7 +4969,7 @@ function peg$parse(input, options) {
                                             s21 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f63(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f64(s7, s11, s15, s19, s20, s21);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5015,7 +5114,7 @@ function peg$parse(input, options) {
                           }
                           if (s12 !== peg$FAILED) {
                             peg$savedPos = s0;
-                            s0 = peg$f64(s7, s11, s12);
+                            s0 = peg$f65(s7, s11, s12);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -5079,7 +5178,7 @@ function peg$parse(input, options) {
         s3 = peg$parseRpDuration();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f65(s3);
+          s0 = peg$f66(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5101,7 +5200,7 @@ function peg$parse(input, options) {
           s3 = peg$parseCount();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f66(s3);
+            s0 = peg$f67(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5127,7 +5226,7 @@ function peg$parse(input, options) {
                 s5 = peg$parseRpDuration();
                 if (s5 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f67(s5);
+                  s0 = peg$f68(s5);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -5153,7 +5252,7 @@ function peg$parse(input, options) {
           s1 = peg$parseDEFAULT();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f68();
+            s1 = peg$f69();
           }
           s0 = s1;
         }
@@ -5170,7 +5269,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f69();
+      s1 = peg$f70();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5178,7 +5277,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f70(s1);
+        s1 = peg$f71(s1);
       }
       s0 = s1;
     }
@@ -5213,7 +5312,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f71(s7, s11);
+                          s0 = peg$f72(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5291,7 +5390,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f72(s2, s4);
+          s0 = peg$f73(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5352,7 +5451,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f73(s5, s6);
+              s0 = peg$f74(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5425,7 +5524,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e39); }
+          if (peg$silentFails === 0) { peg$fail(peg$e42); }
         }
         if (s4 !== peg$FAILED) {
           s5 = [];
@@ -5459,7 +5558,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e38); }
+      if (peg$silentFails === 0) { peg$fail(peg$e41); }
     }
 
     return s0;
@@ -5470,11 +5569,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 34) {
-      s1 = peg$c32;
+      s1 = peg$c34;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e40); }
+      if (peg$silentFails === 0) { peg$fail(peg$e43); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -5498,15 +5597,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 34) {
-        s3 = peg$c32;
+        s3 = peg$c34;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e40); }
+        if (peg$silentFails === 0) { peg$fail(peg$e43); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f74(s2);
+        s0 = peg$f75(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5527,16 +5626,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e41); }
+      if (peg$silentFails === 0) { peg$fail(peg$e44); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c33;
+        s1 = peg$c35;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+        if (peg$silentFails === 0) { peg$fail(peg$e45); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseEscape();
@@ -5563,7 +5662,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e43); }
+      if (peg$silentFails === 0) { peg$fail(peg$e46); }
     }
 
     return s0;
@@ -5575,11 +5674,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 39) {
-      s1 = peg$c34;
+      s1 = peg$c36;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e45); }
+      if (peg$silentFails === 0) { peg$fail(peg$e48); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -5603,15 +5702,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 39) {
-        s3 = peg$c34;
+        s3 = peg$c36;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e45); }
+        if (peg$silentFails === 0) { peg$fail(peg$e48); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f75(s2);
+        s0 = peg$f76(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5623,7 +5722,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e44); }
+      if (peg$silentFails === 0) { peg$fail(peg$e47); }
     }
 
     return s0;
@@ -5637,16 +5736,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e46); }
+      if (peg$silentFails === 0) { peg$fail(peg$e49); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c33;
+        s1 = peg$c35;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+        if (peg$silentFails === 0) { peg$fail(peg$e45); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseEscape();
@@ -5670,15 +5769,15 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 110) {
-      s1 = peg$c35;
+      s1 = peg$c37;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e47); }
+      if (peg$silentFails === 0) { peg$fail(peg$e50); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f76();
+      s1 = peg$f77();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5687,7 +5786,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e48); }
+        if (peg$silentFails === 0) { peg$fail(peg$e51); }
       }
     }
 
@@ -5700,11 +5799,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 47) {
-      s1 = peg$c36;
+      s1 = peg$c38;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e50); }
+      if (peg$silentFails === 0) { peg$fail(peg$e53); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -5728,15 +5827,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 47) {
-        s3 = peg$c36;
+        s3 = peg$c38;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e50); }
+        if (peg$silentFails === 0) { peg$fail(peg$e53); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f77(s2);
+        s0 = peg$f78(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5748,7 +5847,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e49); }
+      if (peg$silentFails === 0) { peg$fail(peg$e52); }
     }
 
     return s0;
@@ -5758,16 +5857,16 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c37) {
-      s1 = peg$c37;
+    if (input.substr(peg$currPos, 2) === peg$c39) {
+      s1 = peg$c39;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e51); }
+      if (peg$silentFails === 0) { peg$fail(peg$e54); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f78();
+      s1 = peg$f79();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5775,11 +5874,11 @@ function peg$parse(input, options) {
       s1 = peg$currPos;
       s2 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s3 = peg$c33;
+        s3 = peg$c35;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+        if (peg$silentFails === 0) { peg$fail(peg$e45); }
       }
       if (s3 !== peg$FAILED) {
         s4 = input.charAt(peg$currPos);
@@ -5787,7 +5886,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e52); }
+          if (peg$silentFails === 0) { peg$fail(peg$e55); }
         }
         if (s4 !== peg$FAILED) {
           s3 = [s3, s4];
@@ -5817,7 +5916,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e53); }
+          if (peg$silentFails === 0) { peg$fail(peg$e56); }
         }
       }
     }
@@ -5838,7 +5937,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s4 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
     while (s4 !== peg$FAILED) {
       s3.push(s4);
@@ -5847,7 +5946,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e17); }
+        if (peg$silentFails === 0) { peg$fail(peg$e9); }
       }
     }
     if (input.charCodeAt(peg$currPos) === 46) {
@@ -5864,7 +5963,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e17); }
+        if (peg$silentFails === 0) { peg$fail(peg$e9); }
       }
       if (s6 !== peg$FAILED) {
         while (s6 !== peg$FAILED) {
@@ -5874,7 +5973,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e17); }
+            if (peg$silentFails === 0) { peg$fail(peg$e9); }
           }
         }
       } else {
@@ -5898,13 +5997,13 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f79(s1);
+      s1 = peg$f80(s1);
     }
     s0 = s1;
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      if (peg$silentFails === 0) { peg$fail(peg$e57); }
     }
 
     return s0;
@@ -5922,7 +6021,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -5932,7 +6031,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e17); }
+          if (peg$silentFails === 0) { peg$fail(peg$e9); }
         }
       }
     } else {
@@ -5951,7 +6050,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e55); }
+        if (peg$silentFails === 0) { peg$fail(peg$e58); }
       }
       peg$silentFails--;
       if (s3 === peg$FAILED) {
@@ -5962,7 +6061,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f80(s1);
+        s0 = peg$f81(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5974,7 +6073,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      if (peg$silentFails === 0) { peg$fail(peg$e57); }
     }
 
     return s0;
@@ -6008,7 +6107,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f81(s1);
+        s0 = peg$f82(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6020,7 +6119,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e56); }
+      if (peg$silentFails === 0) { peg$fail(peg$e8); }
     }
 
     return s0;
@@ -6037,7 +6136,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -6047,7 +6146,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e17); }
+          if (peg$silentFails === 0) { peg$fail(peg$e9); }
         }
       }
     } else {
@@ -6060,20 +6159,20 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c38) {
-        s3 = peg$c38;
+      if (input.substr(peg$currPos, 2) === peg$c40) {
+        s3 = peg$c40;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e57); }
+        if (peg$silentFails === 0) { peg$fail(peg$e59); }
       }
       if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c39) {
-          s3 = peg$c39;
+        if (input.substr(peg$currPos, 2) === peg$c41) {
+          s3 = peg$c41;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e58); }
+          if (peg$silentFails === 0) { peg$fail(peg$e60); }
         }
         if (s3 === peg$FAILED) {
           s3 = input.charAt(peg$currPos);
@@ -6081,7 +6180,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e59); }
+            if (peg$silentFails === 0) { peg$fail(peg$e61); }
           }
         }
       }
@@ -6092,7 +6191,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f82(s1, s2);
+        s0 = peg$f83(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6122,13 +6221,13 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f83(s1);
+      s1 = peg$f84(s1);
     }
     s0 = s1;
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e60); }
+      if (peg$silentFails === 0) { peg$fail(peg$e62); }
     }
 
     return s0;
@@ -6190,7 +6289,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e61); }
+      if (peg$silentFails === 0) { peg$fail(peg$e63); }
     }
 
     return s0;
@@ -6205,7 +6304,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e62); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
     if (s1 !== peg$FAILED) {
       while (s1 !== peg$FAILED) {
@@ -6215,7 +6314,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e62); }
+          if (peg$silentFails === 0) { peg$fail(peg$e64); }
         }
       }
     } else {
@@ -6229,12 +6328,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c40) {
-      s1 = peg$c40;
+    if (input.substr(peg$currPos, 2) === peg$c42) {
+      s1 = peg$c42;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e63); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -6243,7 +6342,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e52); }
+        if (peg$silentFails === 0) { peg$fail(peg$e55); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
@@ -6252,7 +6351,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e52); }
+          if (peg$silentFails === 0) { peg$fail(peg$e55); }
         }
       }
       s1 = [s1, s2];
@@ -6263,24 +6362,24 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c41) {
-        s1 = peg$c41;
+      if (input.substr(peg$currPos, 2) === peg$c43) {
+        s1 = peg$c43;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e64); }
+        if (peg$silentFails === 0) { peg$fail(peg$e66); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
         s3 = peg$currPos;
         s4 = peg$currPos;
         peg$silentFails++;
-        if (input.substr(peg$currPos, 2) === peg$c42) {
-          s5 = peg$c42;
+        if (input.substr(peg$currPos, 2) === peg$c44) {
+          s5 = peg$c44;
           peg$currPos += 2;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e65); }
+          if (peg$silentFails === 0) { peg$fail(peg$e67); }
         }
         peg$silentFails--;
         if (s5 === peg$FAILED) {
@@ -6295,7 +6394,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e66); }
+            if (peg$silentFails === 0) { peg$fail(peg$e68); }
           }
           if (s5 !== peg$FAILED) {
             s4 = [s4, s5];
@@ -6313,12 +6412,12 @@ function peg$parse(input, options) {
           s3 = peg$currPos;
           s4 = peg$currPos;
           peg$silentFails++;
-          if (input.substr(peg$currPos, 2) === peg$c42) {
-            s5 = peg$c42;
+          if (input.substr(peg$currPos, 2) === peg$c44) {
+            s5 = peg$c44;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e65); }
+            if (peg$silentFails === 0) { peg$fail(peg$e67); }
           }
           peg$silentFails--;
           if (s5 === peg$FAILED) {
@@ -6333,7 +6432,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e66); }
+              if (peg$silentFails === 0) { peg$fail(peg$e68); }
             }
             if (s5 !== peg$FAILED) {
               s4 = [s4, s5];
@@ -6347,12 +6446,12 @@ function peg$parse(input, options) {
             s3 = peg$FAILED;
           }
         }
-        if (input.substr(peg$currPos, 2) === peg$c42) {
-          s3 = peg$c42;
+        if (input.substr(peg$currPos, 2) === peg$c44) {
+          s3 = peg$c44;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e65); }
+          if (peg$silentFails === 0) { peg$fail(peg$e67); }
         }
         if (s3 !== peg$FAILED) {
           s1 = [s1, s2, s3];
@@ -6620,11 +6719,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c43) {
+    if (s1.toLowerCase() === peg$c45) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e67); }
+      if (peg$silentFails === 0) { peg$fail(peg$e69); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6657,11 +6756,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c44) {
+    if (s1.toLowerCase() === peg$c46) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e68); }
+      if (peg$silentFails === 0) { peg$fail(peg$e70); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6694,11 +6793,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c45) {
+    if (s1.toLowerCase() === peg$c47) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e69); }
+      if (peg$silentFails === 0) { peg$fail(peg$e71); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6731,82 +6830,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c46) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e70); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseANY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c47) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e71); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseAS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
     if (s1.toLowerCase() === peg$c48) {
-      peg$currPos += (2);
+      peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e72); }
@@ -6837,7 +6862,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseASC() {
+  function peg$parseANY() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -6874,16 +6899,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseAS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 2);
+    if (s1.toLowerCase() === peg$c50) {
+      peg$currPos += (2);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseASC() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c51) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseBEGIN() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c50) {
+    if (s1.toLowerCase() === peg$c52) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e76); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6916,11 +7015,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c51) {
+    if (s1.toLowerCase() === peg$c53) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e77); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6953,11 +7052,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c52) {
+    if (s1.toLowerCase() === peg$c54) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e76); }
+      if (peg$silentFails === 0) { peg$fail(peg$e78); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6990,11 +7089,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c53) {
+    if (s1.toLowerCase() === peg$c55) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e77); }
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7027,11 +7126,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c54) {
+    if (s1.toLowerCase() === peg$c56) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e78); }
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7064,11 +7163,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c55) {
+    if (s1.toLowerCase() === peg$c57) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7101,11 +7200,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c56) {
+    if (s1.toLowerCase() === peg$c58) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7138,11 +7237,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c57) {
+    if (s1.toLowerCase() === peg$c59) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7175,11 +7274,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c58) {
+    if (s1.toLowerCase() === peg$c60) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7212,11 +7311,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c59) {
+    if (s1.toLowerCase() === peg$c61) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7249,11 +7348,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c60) {
+    if (s1.toLowerCase() === peg$c62) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7286,82 +7385,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c61) {
-      peg$currPos += (11);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDISTINCT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c62) {
-      peg$currPos += (8);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDROP() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
     if (s1.toLowerCase() === peg$c63) {
-      peg$currPos += (4);
+      peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e87); }
@@ -7392,7 +7417,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseDURATION() {
+  function peg$parseDISTINCT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7429,16 +7454,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseDROP() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c65) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDURATION() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 8);
+    if (s1.toLowerCase() === peg$c66) {
+      peg$currPos += (8);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseEND() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c65) {
+    if (s1.toLowerCase() === peg$c67) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7471,82 +7570,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c66) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseEXACT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c67) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseEXPLAIN() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 7);
     if (s1.toLowerCase() === peg$c68) {
-      peg$currPos += (7);
+      peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e92); }
@@ -7577,7 +7602,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseFALSE() {
+  function peg$parseEXACT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7614,16 +7639,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseEXPLAIN() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 7);
+    if (s1.toLowerCase() === peg$c70) {
+      peg$currPos += (7);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseFALSE() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c71) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseFIELD() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c28) {
+    if (s1.toLowerCase() === peg$c30) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7656,11 +7755,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c70) {
+    if (s1.toLowerCase() === peg$c72) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7693,82 +7792,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c71) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseGRANT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c72) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseGRANTS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c73) {
-      peg$currPos += (6);
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e98); }
@@ -7799,7 +7824,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUP() {
+  function peg$parseGRANT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7836,7 +7861,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUPS() {
+  function peg$parseGRANTS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7873,16 +7898,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseGROUP() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c76) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseGROUPS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c77) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseIN() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c76) {
+    if (s1.toLowerCase() === peg$c78) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e103); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7915,11 +8014,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c77) {
+    if (s1.toLowerCase() === peg$c79) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e104); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7952,82 +8051,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c78) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseINTO() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c79) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseKEY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
     if (s1.toLowerCase() === peg$c80) {
-      peg$currPos += (3);
+      peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e105); }
@@ -8058,7 +8083,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEYS() {
+  function peg$parseINTO() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8095,16 +8120,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseKEY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c82) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEYS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c83) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseKILL() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c82) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8137,11 +8236,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c83) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8174,11 +8273,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c84) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8211,11 +8310,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c85) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8248,11 +8347,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8285,11 +8384,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8322,11 +8421,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c88) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8359,11 +8458,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8396,11 +8495,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8433,11 +8532,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c91) {
+    if (s1.toLowerCase() === peg$c93) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
+      if (peg$silentFails === 0) { peg$fail(peg$e118); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8470,11 +8569,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c92) {
+    if (s1.toLowerCase() === peg$c94) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
+      if (peg$silentFails === 0) { peg$fail(peg$e119); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8507,11 +8606,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c93) {
+    if (s1.toLowerCase() === peg$c95) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e118); }
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8544,11 +8643,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c94) {
+    if (s1.toLowerCase() === peg$c96) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e119); }
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8581,11 +8680,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c95) {
+    if (s1.toLowerCase() === peg$c97) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+      if (peg$silentFails === 0) { peg$fail(peg$e122); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8618,11 +8717,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c96) {
+    if (s1.toLowerCase() === peg$c98) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+      if (peg$silentFails === 0) { peg$fail(peg$e123); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8655,11 +8754,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c97) {
+    if (s1.toLowerCase() === peg$c99) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
+      if (peg$silentFails === 0) { peg$fail(peg$e124); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8692,11 +8791,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c98) {
+    if (s1.toLowerCase() === peg$c100) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
+      if (peg$silentFails === 0) { peg$fail(peg$e125); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8729,11 +8828,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c99) {
+    if (s1.toLowerCase() === peg$c101) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8766,82 +8865,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c100) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREVOKE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c101) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSELECT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c102) {
-      peg$currPos += (6);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e127); }
@@ -8872,7 +8897,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSERIES() {
+  function peg$parseREVOKE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8909,16 +8934,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSELECT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c104) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSERIES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c105) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e130); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c104) {
+    if (s1.toLowerCase() === peg$c106) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+      if (peg$silentFails === 0) { peg$fail(peg$e131); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8951,82 +9050,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c105) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e130); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHARDS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c106) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e131); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHOW() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
     if (s1.toLowerCase() === peg$c107) {
-      peg$currPos += (4);
+      peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e132); }
@@ -9057,7 +9082,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSLIMIT() {
+  function peg$parseSHARDS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9094,16 +9119,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSHOW() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c109) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e134); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSLIMIT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c110) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e135); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSOFFSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c109) {
+    if (s1.toLowerCase() === peg$c111) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e134); }
+      if (peg$silentFails === 0) { peg$fail(peg$e136); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9136,11 +9235,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c110) {
+    if (s1.toLowerCase() === peg$c112) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e135); }
+      if (peg$silentFails === 0) { peg$fail(peg$e137); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9173,11 +9272,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c111) {
+    if (s1.toLowerCase() === peg$c113) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e136); }
+      if (peg$silentFails === 0) { peg$fail(peg$e138); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9210,11 +9309,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 13);
-    if (s1.toLowerCase() === peg$c112) {
+    if (s1.toLowerCase() === peg$c114) {
       peg$currPos += (13);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e137); }
+      if (peg$silentFails === 0) { peg$fail(peg$e139); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9247,11 +9346,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c29) {
+    if (s1.toLowerCase() === peg$c31) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e138); }
+      if (peg$silentFails === 0) { peg$fail(peg$e140); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9284,11 +9383,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c113) {
+    if (s1.toLowerCase() === peg$c115) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e139); }
+      if (peg$silentFails === 0) { peg$fail(peg$e141); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9321,11 +9420,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c114) {
+    if (s1.toLowerCase() === peg$c116) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e140); }
+      if (peg$silentFails === 0) { peg$fail(peg$e142); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9358,82 +9457,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c115) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e141); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseUSERS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c116) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e142); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseVALUES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c117) {
-      peg$currPos += (6);
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e143); }
@@ -9464,7 +9489,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseWHERE() {
+  function peg$parseUSERS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9501,16 +9526,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseVALUES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c119) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e145); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseWHERE() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c120) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e146); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseWITH() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c119) {
+    if (s1.toLowerCase() === peg$c121) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e145); }
+      if (peg$silentFails === 0) { peg$fail(peg$e147); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9543,11 +9642,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c120) {
+    if (s1.toLowerCase() === peg$c122) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e146); }
+      if (peg$silentFails === 0) { peg$fail(peg$e148); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;

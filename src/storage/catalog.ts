@@ -157,15 +157,29 @@ export class DatabaseState {
     }
   }
 
-  /** Adds a tombstone (and forgets dropped series in the index). */
+  /**
+   * Adds a tombstone. DROP SERIES / DROP MEASUREMENT also forget the series in the index, and a
+   * measurement left without series forgets its field types (as InfluxDB drops its fields).
+   */
   addTombstone(record: TombstoneRecord, range: TimeRange): void {
     this.tombstoneRecords.push(record);
     const t: Tombstone = { range, gen: record.gen, dropSeries: record.dropSeries };
+    const measurements = new Set<string>();
     for (const key of record.keys) {
       let list = this.tombstones.get(key);
       if (!list) this.tombstones.set(key, list = []);
       list.push(t);
-      if (record.dropSeries) this.seriesKeys.delete(key);
+      if (record.dropSeries) {
+        this.seriesKeys.delete(key);
+        measurements.add(measurementPart(key));
+      }
+    }
+    if (measurements.size === 0) return;
+    for (const key of this.seriesKeys) measurements.delete(measurementPart(key));
+    for (const escaped of measurements) {
+      for (const m of this.fieldTypes.keys()) {
+        if (measurementPart(seriesKey(m, [])) === escaped) this.fieldTypes.delete(m);
+      }
     }
   }
 }
@@ -242,6 +256,16 @@ export function snapshotDatabases(
     ),
     tombstones: [...db.tombstoneRecords],
   }));
+}
+
+/** The (escaped) measurement of a series key: up to the first comma not escaped. */
+function measurementPart(key: string): string {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x2c) return key.slice(0, i);
+  }
+  return key;
 }
 
 // Control characters and slashes would break paths and logs.

@@ -435,3 +435,32 @@ Deno.test("segments: a query's view taken before a compaction still reads after 
   assert.equal(column?.length, 60);
   await engine.close();
 });
+
+Deno.test("segments: DROP MEASUREMENT forgets its series and fields; a new type is then accepted", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [pt("a", 1, NOW - 1000), pt("a", 1, NOW - 1000, "other")]);
+  await engine.flush();
+  await engine.write("db", undefined, [pt("b", 2, NOW - 900)]);
+  await engine.deleteSeries("db", {
+    measurements: ["cpu"],
+    minNs: ALL[0],
+    maxNs: ALL[1],
+    dropSeries: true,
+  });
+  const [shard] = engine.shards("db", "autogen", ...ALL);
+  assert.deepEqual(shard.measurements(), ["other"]);
+  assert.equal(shard.fieldTypes("cpu").size, 0);
+  const typed = {
+    ...pt("a", 0, NOW - 800),
+    fields: [{ key: "v", type: FieldType.String, value: "now a string" }],
+  };
+  assert.deepEqual(await engine.write("db", undefined, [typed]), { accepted: 1, rejected: [] });
+  await engine.close();
+  const reopened = await open(dir);
+  const [again] = reopened.shards("db", "autogen", ...ALL);
+  assert.deepEqual(again.measurements(), ["cpu", "other"]);
+  assert.equal(again.fieldTypes("cpu").get("v"), FieldType.String);
+  await reopened.close();
+});

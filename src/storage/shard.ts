@@ -243,11 +243,13 @@ export class ShardView {
     for (const src of this.sources) {
       if (src.kind === "segment") {
         for (const s of src.segment.reader.seriesOf(measurement)) {
+          if (this.#dropped(s.key, src.gen)) continue;
           for (const [name, f] of s.fields) if (!out.has(name)) out.set(name, f.type);
         }
       } else {
-        for (const [name, type] of src.head.fieldTypes(measurement)) {
-          if (!out.has(name)) out.set(name, type);
+        for (const s of src.head.series(measurement)) {
+          if (this.#dropped(s.key, src.gen)) continue;
+          for (const [name, c] of s.fields) if (!out.has(name)) out.set(name, c.type);
         }
       }
     }

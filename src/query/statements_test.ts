@@ -1,4 +1,5 @@
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, throws } from "node:assert/strict";
+import { OverloadError } from "../core/errors.ts";
 import { MemoryStore } from "./_memory_store_test_helper.ts";
 import { encodeJson } from "./encode_json.ts";
 import { executeQuery } from "./executor.ts";
@@ -156,4 +157,28 @@ Deno.test("SELECT ... INTO writes points through the store and answers `written`
     timeMs: 0,
     timeSubMs: 0,
   });
+});
+
+Deno.test("max-concurrent-queries: the next query is refused with 429's OverloadError", () => {
+  const registry = new QueryRegistry({ now: () => 0, maxConcurrent: 1 });
+  const first = registry.begin("SELECT 1", "db");
+  throws(() => registry.begin("SELECT 2", "db"), (e) => e instanceof OverloadError);
+  first.done();
+  registry.begin("SELECT 3", "db").done();
+});
+
+Deno.test("query-timeout: a long query stops at its deadline without blocking the loop", async () => {
+  const store = new MemoryStore({ shardGroupNs: 3_600_000_000_000n, partitions: 1 });
+  await store.createDatabase("db");
+  const lines: string[] = [];
+  for (let s = 0; s < 4000; s++) lines.push(`cpu,host=h${s} usage=${s} 1678886400000000000`);
+  store.writeLines("db", lines.join("\n"));
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const answer = await run(store, "SELECT mean(usage) FROM cpu GROUP BY host", {
+    limits: { timeoutMs: 1 },
+  });
+  clearInterval(timer);
+  equal(answer, '{"results":[{"statement_id":0,"error":"query-timeout limit exceeded"}]}');
+  equal(ticks > 0, true);
 });

@@ -157,6 +157,20 @@ export class DatabaseState {
     }
   }
 
+  /** Drops the tombstones older than every source (generation below `oldestGen`). */
+  pruneTombstones(oldestGen: number): number {
+    const keep = this.tombstoneRecords.filter((r) => r.gen >= oldestGen);
+    const dropped = this.tombstoneRecords.length - keep.length;
+    if (dropped === 0) return 0;
+    this.tombstoneRecords.splice(0, this.tombstoneRecords.length, ...keep);
+    for (const [key, list] of this.tombstones) {
+      const kept = list.filter((t) => t.gen >= oldestGen);
+      if (kept.length === 0) this.tombstones.delete(key);
+      else if (kept.length !== list.length) this.tombstones.set(key, kept);
+    }
+    return dropped;
+  }
+
   /**
    * Adds a tombstone. DROP SERIES / DROP MEASUREMENT also forget the series in the index, and a
    * measurement left without series forgets its field types (as InfluxDB drops its fields).

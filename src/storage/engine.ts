@@ -687,7 +687,30 @@ export class StorageEngine {
     }
     await this.expireShardGroups();
     await this.compact();
+    this.pruneTombstones();
     this.#closeRetired(false);
+  }
+
+  /**
+   * Forgets tombstones no source can need any more: every segment of the database ends after
+   * the tombstone's generation (compaction rewrote the older ones with it applied) and no frozen
+   * head is as old. Returns how many were dropped; the next catalog snapshot no longer holds them.
+   */
+  pruneTombstones(): number {
+    let pruned = 0;
+    for (const db of this.#databases.values()) {
+      if (db.tombstoneRecords.length === 0) continue;
+      let oldest = this.#nextGen;
+      for (const shard of db.shards()) {
+        // A segment up to generation maxGen needs the tombstones of maxGen and later; one
+        // newer than a tombstone either came from heads it already cut, or from a merge that
+        // applied it.
+        for (const s of shard.segments) oldest = Math.min(oldest, s.maxGen);
+        for (const f of shard.frozen) oldest = Math.min(oldest, f.gen);
+      }
+      pruned += db.pruneTombstones(oldest);
+    }
+    return pruned;
   }
 
   /** Drops the shard groups every policy has expired (whole groups, as InfluxDB). */
@@ -752,7 +775,10 @@ export class StorageEngine {
       }
     }
     const all = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+    let done = 0;
     for (const [key, e] of keys) {
+      // Give ingest a turn now and then: a merge must not hold the event loop for seconds.
+      if (++done % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       const fields = new Map<string, ColumnView>();
       for (const f of e.fields) {
         const c = await view.readField({ key }, f, all.min, all.max);

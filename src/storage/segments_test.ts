@@ -464,3 +464,36 @@ Deno.test("segments: DROP MEASUREMENT forgets its series and fields; a new type 
   assert.equal(again.fieldTypes("cpu").get("v"), FieldType.String);
   await reopened.close();
 });
+
+Deno.test("segments: tombstones are pruned once compaction applied them, and stay applied", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir, fakeClock(NOW), { compactionFanout: 2 });
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [pt("a", 1, NOW - 3000), pt("a", 1, NOW - 2000)]);
+  await engine.flush();
+  await engine.write("db", undefined, [pt("a", 2, NOW - 1000)]);
+  await engine.flush();
+  const ms = (t: number) => BigInt(t) * 1_000_000n;
+  await engine.deleteSeries("db", {
+    minNs: ms(NOW - 3000),
+    maxNs: ms(NOW - 3000),
+    dropSeries: false,
+  });
+  assert.equal(engine.pruneTombstones(), 0, "two segments still need it");
+  assert.equal(await engine.compact(), 1);
+  assert.equal(engine.pruneTombstones(), 0, "the merge ends at the tombstone's generation");
+  await engine.write("db", undefined, [pt("a", 3, NOW - 500)]);
+  await engine.flush();
+  await engine.write("db", undefined, [pt("a", 4, NOW - 400)]);
+  await engine.flush();
+  assert.equal(await engine.compact(), 1); // the two newest level-0 segments
+  assert.equal(await engine.compact(), 1); // level 1 + level 1 -> level 2, past the tombstone
+  assert.equal(engine.pruneTombstones(), 1);
+  const expected = [[NOW - 2000, 1], [NOW - 1000, 2], [NOW - 500, 3], [NOW - 400, 4]];
+  assert.deepEqual(await read(engine), expected);
+  await engine.flush();
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual(await read(reopened), expected);
+  await reopened.close();
+});

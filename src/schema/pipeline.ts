@@ -11,7 +11,7 @@
 import { type Field, FieldType, type Point, seriesKey, sortTags, type Tag } from "../core/mod.ts";
 import type { ActiveSchema, SchemaRegistry, StoredData } from "./registry.ts";
 import { ScriptError } from "./script.ts";
-import { type BatchItem, type CompiledStep, isViolation } from "./transform.ts";
+import { type BatchItem, isViolation } from "./transform.ts";
 import { checkPoint, describeViolation, type Violation } from "./validate.ts";
 
 /** A refused input point: its index in the batch and why. */
@@ -364,9 +364,4 @@ function printField(f: Field): string {
     default:
       return `${f.key}=${f.value}`;
   }
-}
-
-/** Every step's name, for listings. */
-export function stepNames(steps: readonly CompiledStep[]): string[] {
-  return steps.map((s) => s.name);
 }

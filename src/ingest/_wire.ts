@@ -4,9 +4,22 @@
  * @module
  */
 import { type Instant, ParseError } from "../core/mod.ts";
+import { decodeRange } from "./_text.ts";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TWO32 = 4294967296;
+// Little-endian scratch for doubles (every platform Deno runs on is little-endian).
+const SCRATCH_FLOAT = new Float64Array(1);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH_FLOAT.buffer);
+
+const INTERN_MAX_BYTES = 64;
+const INTERN_MAX_ENTRIES = 8192;
+const INTERNED = new Map<number, { bytes: Uint8Array; text: string }>();
+
+function sameBytes(a: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
+  return true;
+}
 
 /** A cursor over protobuf wire bytes. */
 export class Wire {
@@ -74,19 +87,38 @@ export class Wire {
   }
 
   string(): string {
-    const b = this.bytes();
-    try {
-      return utf8.decode(b);
-    } catch {
-      this.fail("a string is not valid UTF-8");
+    const n = this.uint32();
+    const start = this.pos, end = start + n;
+    if (end > this.end) this.fail(`length ${n} runs past the end`);
+    this.pos = end;
+    const buf = this.buf;
+    let ascii = true;
+    let hash = 0x811c9dc5 | 0;
+    for (let i = start; i < end; i++) {
+      const c = buf[i];
+      if (c >= 0x80) ascii = false;
+      hash = Math.imul(hash ^ c, 0x01000193);
     }
+    // Names repeat from point to point: short strings are interned by their bytes.
+    if (n <= INTERN_MAX_BYTES) {
+      const hit = INTERNED.get(hash);
+      if (hit !== undefined && sameBytes(hit.bytes, buf, start, end)) return hit.text;
+    }
+    const text = decodeRange(buf, start, end, ascii);
+    if (text !== undefined && n <= INTERN_MAX_BYTES) {
+      if (INTERNED.size >= INTERN_MAX_ENTRIES) INTERNED.clear();
+      INTERNED.set(hash, { bytes: buf.slice(start, end), text });
+    }
+    if (text === undefined) this.fail("a string is not valid UTF-8");
+    return text;
   }
 
   double(): number {
     if (this.pos + 8 > this.end) this.fail("truncated double");
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getFloat64(0, true);
+    const b = this.buf, p = this.pos;
+    for (let i = 0; i < 8; i++) SCRATCH_BYTES[i] = b[p + i];
     this.pos += 8;
-    return v;
+    return SCRATCH_FLOAT[0];
   }
 
   skip(wireType: number): void {

@@ -153,13 +153,15 @@ function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: Decod
   }
   if (!problem && fields.length === 0) problem = { record, reason: "a point needs a field" };
   if (!problem) {
-    const seen = new Set<string>();
-    for (const f of fields) {
-      if (seen.has(f.key)) {
-        problem = { record, field: f.key, reason: `field ${JSON.stringify(f.key)} given twice` };
-        break;
+    // Few fields per point: a nested loop beats allocating a Set.
+    for (let a = 1; a < fields.length && !problem; a++) {
+      for (let b = 0; b < a; b++) {
+        if (fields[a].key === fields[b].key) {
+          const key = fields[a].key;
+          problem = { record, field: key, reason: `field ${JSON.stringify(key)} given twice` };
+          break;
+        }
       }
-      seen.add(f.key);
     }
   }
   if (!problem) {

@@ -395,6 +395,7 @@ async function explain(
     }
     const result = partials.length > 0 ? finish(plan, mergePartials(plan, partials)) : [];
     rows.push([`POINTS READ: ${budget.points}`]);
+    rows.push([`BLOCKS FROM STATISTICS: ${budget.summaryBlocks}`]);
     rows.push([`SERIES READ: ${budget.series}`]);
     rows.push([`RESULT SERIES: ${result.length}`]);
     for (const line of perShard) rows.push([line]);

@@ -94,6 +94,8 @@ export class QueryRegistry {
 export class QueryBudget {
   series = 0;
   points = 0;
+  /** Blocks answered from their statistics, without decoding. */
+  summaryBlocks = 0;
   #checks = 0;
   constructor(
     readonly limits: QueryLimits,

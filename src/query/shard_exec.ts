@@ -236,18 +236,75 @@ async function aggregateSeries(
       plan.aux.filter((a) => isField(a.name, a.type)).map((a) => a.name),
     )
     : undefined;
-  const cols = await readColumns(plan, reader, series, needed, budget);
-  const condCols = rowFilter
-    ? await readColumns(plan, reader, series, plan.conditionFields)
-    : new Map<string, FieldColumn>();
+  const statesAt = (idx: number): unknown[] => {
+    let states = group.buckets.get(idx);
+    if (states === undefined) {
+      states = plan.slots.map((sl) => sl.fn.init(sl.params));
+      group.buckets.set(idx, states);
+    }
+    return states;
+  };
   let added = false;
   const ctx: AddContext = { series };
   const auxCtx = (col: FieldColumn): AddContext => ({
     series,
     aux: (i) => auxValues(plan, auxCols!, series, col.timesMs[i], col.timesSubMs[i]),
   });
+  const addRuns = (s: number, col: FieldColumn) => {
+    const slot = plan.slots[s];
+    const n = col.length;
+    for (let i = 0; i < n;) {
+      const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
+      const states = statesAt(grid.index(col.timesMs[i], col.timesSubMs[i]));
+      if (auxCols === undefined) slot.fn.add(states[s], col, i, j, ctx);
+      else if (slot.fn.keepsAux) slot.fn.add(states[s], col, i, j, auxCtx(col));
+      else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
+      i = j;
+    }
+  };
+  // Block statistics: fields whose every function can take a whole block's summary (count,
+  // min, max, first, last, spread, integer sum) are read without decoding those blocks.
+  if (reader.readFieldSummaries !== undefined && !rowFilter && auxCols === undefined) {
+    for (const field of [...needed]) {
+      const slots = plan.slots.flatMap((sl, i) => (sl.field === field ? [i] : []));
+      const type = types.get(field);
+      if (type === undefined) continue;
+      const ok = slots.every((i) => {
+        const sl = plan.slots[i];
+        return sl.cast === undefined && sl.fn.summarizes?.(type) === true &&
+          sl.fn.checkType(type) === undefined;
+      });
+      if (!ok) continue;
+      const parts = await reader.readFieldSummaries(series, field, plan.minNs, plan.maxNs);
+      // A block that straddles a bucket boundary cannot be summarised: decode the field instead.
+      const fits = parts.every((p) =>
+        p.kind === "column" ||
+        grid.index(p.minTimeMs, p.minTimeSubMs) === grid.index(p.maxTimeMs, p.maxTimeSubMs)
+      );
+      if (!fits) continue;
+      needed.delete(field);
+      for (const part of parts) {
+        if (part.kind === "column") {
+          if (part.column.length === 0) continue;
+          budget?.addPoints(part.column.length);
+          for (const i of slots) addRuns(i, part.column);
+        } else {
+          if (part.count === 0) continue;
+          if (budget !== undefined) budget.summaryBlocks++;
+          const states = statesAt(grid.index(part.minTimeMs, part.minTimeSubMs));
+          for (const i of slots) plan.slots[i].fn.addSummary!(states[i], part);
+        }
+        added = true;
+      }
+    }
+  }
+  const cols = await readColumns(plan, reader, series, needed, budget);
+  const condCols = rowFilter
+    ? await readColumns(plan, reader, series, plan.conditionFields)
+    : new Map<string, FieldColumn>();
   for (let s = 0; s < plan.slots.length; s++) {
     const slot = plan.slots[s];
+    if (!needed.has(slot.field)) continue;
     let col = cols.get(slot.field);
     if (col === undefined) continue;
     if (slot.cast !== undefined) col = castColumn(col, slot.cast);
@@ -259,20 +316,7 @@ async function aggregateSeries(
       if (col.length === 0) continue;
     }
     added = true;
-    const n = col.length;
-    for (let i = 0; i < n;) {
-      const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
-      const idx = grid.index(col.timesMs[i], col.timesSubMs[i]);
-      let states = group.buckets.get(idx);
-      if (states === undefined) {
-        states = plan.slots.map((sl) => sl.fn.init(sl.params));
-        group.buckets.set(idx, states);
-      }
-      if (auxCols === undefined) slot.fn.add(states[s], col, i, j, ctx);
-      else if (slot.fn.keepsAux) slot.fn.add(states[s], col, i, j, auxCtx(col));
-      else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
-      i = j;
-    }
+    addRuns(s, col);
   }
   return added;
 }

@@ -49,6 +49,10 @@ const count: AggregateFunction<CountState, undefined> = {
   add(s, _col, from, to) {
     s.n += to - from;
   },
+  summarizes: () => true,
+  addSummary(s, b) {
+    s.n += b.count;
+  },
   merge(into, other) {
     into.n += other.n;
   },
@@ -69,6 +73,14 @@ const sum: AggregateFunction<SumState, undefined> = {
   parseArgs: noArgs,
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("sum", t)),
   init: () => ({ type: FieldType.Float, f: 0, i: { n: 0, big: null }, n: 0 }),
+  // Integer sums are exact in any order; float sums depend on it, so they never use summaries.
+  summarizes: (t) => t === FieldType.Integer || t === FieldType.Unsigned,
+  addSummary(s, b) {
+    if (b.sum === undefined) return;
+    s.n += b.count;
+    s.type = b.type;
+    addInt(s.i, b.sum);
+  },
   add(s, col, from, to) {
     if (to <= from) return;
     s.n += to - from;
@@ -144,6 +156,14 @@ const spread: AggregateFunction<SpreadState, undefined> = {
   parseArgs: noArgs,
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("spread", t)),
   init: () => ({ type: FieldType.Float, min: Infinity, max: -Infinity, n: 0 }),
+  summarizes: isNumericType,
+  addSummary(s, b) {
+    if (b.min === undefined || b.max === undefined) return;
+    s.type = b.type;
+    if ((b.min as number) < s.min) s.min = b.min as number | bigint;
+    if ((b.max as number) > s.max) s.max = b.max as number | bigint;
+    s.n += b.count;
+  },
   add(s, col, from, to) {
     s.type = col.type;
     const v = col.values;

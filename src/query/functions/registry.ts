@@ -14,7 +14,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { FieldType } from "../../core/point.ts";
 import type { Call } from "../ast.ts";
 import type { Value } from "../result.ts";
-import type { FieldColumn, SeriesRef } from "../store.ts";
+import type { BlockSummary, FieldColumn, SeriesRef } from "../store.ts";
 
 /** A reduced value, with the time of the selected point for selectors. */
 export interface Reduced {
@@ -55,6 +55,14 @@ export interface AggregateFunction<S = unknown, P = unknown> {
    * partial before combining, and float sums and means depend on that order to the last bit.
    */
   add(state: S, column: FieldColumn, from: number, to: number, ctx?: AddContext): void;
+  /**
+   * Block statistics: true when a whole block's summary can stand for its points for a field of
+   * this type with an exact, InfluxDB-identical answer (so not float sums or means, whose
+   * rounding depends on the order of additions).
+   */
+  summarizes?(type: FieldType): boolean;
+  /** Adds a block's summary (only called when `summarizes` said yes). */
+  addSummary?(state: S, summary: BlockSummary): void;
   /** Folds `other` into `into` (states from different shards or series). */
   merge(into: S, other: S): void;
   /** The final value; undefined when no point was added. */

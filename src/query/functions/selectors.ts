@@ -19,6 +19,7 @@ import { ValidationError } from "../../core/errors.ts";
 import { FieldType } from "../../core/point.ts";
 import type { Call } from "../ast.ts";
 import type { Value } from "../result.ts";
+import type { BlockSummary } from "../store.ts";
 import { isNumericType, unsupported } from "./_numeric.ts";
 import { goSort } from "./_go_sort.ts";
 import { arrivalOrder } from "./aggregates.ts";
@@ -63,6 +64,7 @@ function selector(
   better: Better,
   types: (t: FieldType) => boolean,
   valueTies: (ctx: TransformContext) => boolean,
+  fromSummary: (b: BlockSummary) => { value: Value; ms: number; subMs: number } | undefined,
 ): AggregateFunction<Pick, SelectorParams> {
   const tmp: Pick = { has: true, value: null, ms: 0, subMs: 0, valueTies: false };
   return {
@@ -70,6 +72,21 @@ function selector(
     name,
     selector: true,
     emptyValue: null,
+    summarizes: isNumericType,
+    addSummary(s, b) {
+      const c = fromSummary(b);
+      if (c === undefined) return;
+      tmp.valueTies = s.valueTies;
+      tmp.value = c.value;
+      tmp.ms = c.ms;
+      tmp.subMs = c.subMs;
+      if (!s.has || better(tmp, s)) {
+        s.has = true;
+        s.value = c.value;
+        s.ms = c.ms;
+        s.subMs = c.subMs;
+      }
+    },
     parseArgs(call: Call, ctx: TransformContext) {
       checkArity(call, 1);
       return { valueTies: valueTies(ctx) };
@@ -112,6 +129,7 @@ const first = selector(
     (s.valueTies && c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
   any,
   withInterval,
+  (b) => ({ value: b.first as Value, ms: b.minTimeMs, subMs: b.minTimeSubMs }),
 );
 const last = selector(
   "last",
@@ -120,6 +138,7 @@ const last = selector(
     (s.valueTies && c.ms === s.ms && c.subMs === s.subMs && greater(c.value, s.value)),
   any,
   withInterval,
+  (b) => ({ value: b.last as Value, ms: b.maxTimeMs, subMs: b.maxTimeSubMs }),
 );
 const min = selector(
   "min",
@@ -128,6 +147,10 @@ const min = selector(
     (c.value === s.value && before(c.ms, c.subMs, s.ms, s.subMs)),
   numeric,
   never,
+  (b) =>
+    b.min === undefined || b.minTimeOfMin === undefined
+      ? undefined
+      : { value: b.min as Value, ms: b.minTimeOfMin.ms, subMs: b.minTimeOfMin.subMs },
 );
 const max = selector(
   "max",
@@ -136,6 +159,10 @@ const max = selector(
     (c.value === s.value && before(c.ms, c.subMs, s.ms, s.subMs)),
   numeric,
   never,
+  (b) =>
+    b.max === undefined || b.minTimeOfMax === undefined
+      ? undefined
+      : { value: b.max as Value, ms: b.minTimeOfMax.ms, subMs: b.minTimeOfMax.subMs },
 );
 
 interface Points {

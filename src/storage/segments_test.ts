@@ -497,3 +497,43 @@ Deno.test("segments: tombstones are pruned once compaction applied them, and sta
   assert.deepEqual(await read(reopened), expected);
   await reopened.close();
 });
+
+Deno.test("segments: a failed flush (disk full) keeps the data readable and in the WAL; the next one writes it", async () => {
+  const dir = await Deno.makeTempDir();
+  let failures = 1;
+  const fs = {
+    ...denoFileSystem,
+    writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+      if (path.endsWith(".seg") && failures-- > 0) {
+        return Promise.reject(new Error("No space left on device (os error 28)"));
+      }
+      return denoFileSystem.writeFileAtomic(path, data);
+    },
+  };
+  const engine = await open(dir, fakeClock(NOW), { fs });
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, series(20));
+  await assert.rejects(() => engine.flush(), /No space left/);
+  await engine.write("db", undefined, series(5, "a", NOW - DAY + 100_000, 100));
+  assert.equal((await read(engine)).length, 25, "the frozen head stays readable");
+  assert.equal((await files(dir, ".seg")).length, 0);
+  await engine.close();
+  const reopened = await open(dir, fakeClock(NOW), { fs });
+  assert.equal((await read(reopened)).length, 25, "the WAL was not trimmed");
+  await reopened.flush();
+  assert.equal(reopened.stats().headValues, 0);
+  await reopened.close();
+  // And within one process: the next flush writes the frozen head left behind.
+  failures = 1;
+  const third = await open(dir, fakeClock(NOW), { fs });
+  await third.write("db", undefined, series(5, "b"));
+  await assert.rejects(() => third.flush());
+  await third.flush();
+  assert.equal(third.stats().headValues, 0);
+  assert.equal((await read(third, "b")).length, 5);
+  await third.close();
+  const fourth = await open(dir);
+  assert.equal((await read(fourth)).length, 25);
+  assert.equal((await read(fourth, "b")).length, 5);
+  await fourth.close();
+});

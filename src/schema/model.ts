@@ -151,6 +151,11 @@ export const MeasurementSchema = z.strictObject({
   max_series: z.number().int().positive().optional(),
   /** Rejected points also go to a dead-letter measurement (true: `<measurement>_rejected`). */
   dead_letter: z.union([z.boolean(), z.string().min(1)]).default(false),
+  /**
+   * All or nothing per batch: when one point of this measurement is rejected, the batch's other
+   * points of it are rejected too (rule `atomic`); other measurements are not affected.
+   */
+  atomic: z.boolean().default(false),
   /** Transformation steps run in order before validation. */
   pipeline: z.array(Step).default([]),
 });

@@ -60,6 +60,12 @@ interface RunState {
   dry: boolean;
   database: string;
   kept: Point[];
+  /** For each kept point: the schema of the input point it came from (none: schemaless). */
+  keptFrom: (ActiveSchema | undefined)[];
+  /** For each kept point: the index of that input point (-1 for points scripts added). */
+  keptIndex: number[];
+  /** Atomic schemas with a rejection in this batch. */
+  failedAtomic: Set<ActiveSchema>;
   deadLetters: Point[];
   rejected: PipelineRejection[];
   dropped: number[];
@@ -129,6 +135,9 @@ export class SchemaPipeline {
       dry,
       database,
       kept: [],
+      keptFrom: [],
+      keptIndex: [],
+      failedAtomic: new Set(),
       deadLetters: [],
       rejected: [],
       dropped: [],
@@ -145,7 +154,7 @@ export class SchemaPipeline {
       }
       const active = last;
       if (active === undefined) {
-        state.kept.push(point);
+        keep(state, point, undefined, i);
         continue;
       }
       if (active.steps.some((s) => s.batch)) {
@@ -165,6 +174,7 @@ export class SchemaPipeline {
     for (const [active, items] of batched ?? []) {
       await this.#runBatch(state, active, items, resolve);
     }
+    if (state.failedAtomic.size > 0) this.#revertAtomic(state);
     return state;
   }
 
@@ -250,7 +260,7 @@ export class SchemaPipeline {
     // A script may move a point to another measurement: that measurement's schema checks it.
     const schema = out.measurement === active.measurement ? active : resolve(out.measurement);
     if (!schema) {
-      state.kept.push(out);
+      keep(state, out, active, input.index);
       return;
     }
     const checked = checkPoint(schema.schema, out);
@@ -266,7 +276,45 @@ export class SchemaPipeline {
         return;
       }
     }
-    state.kept.push(checked.point);
+    keep(state, checked.point, active, input.index);
+  }
+
+  /** Rejects the kept points of atomic schemas that had a rejection in this batch. */
+  #revertAtomic(state: RunState): void {
+    const kept: Point[] = [], keptFrom: (ActiveSchema | undefined)[] = [], keptIndex: number[] = [];
+    const rejectedBy = new Map<ActiveSchema, number>();
+    for (const r of state.rejected) {
+      for (const a of state.failedAtomic) {
+        if (a.measurement === r.measurement) rejectedBy.set(a, (rejectedBy.get(a) ?? 0) + 1);
+      }
+    }
+    for (let i = 0; i < state.kept.length; i++) {
+      const from = state.keptFrom[i];
+      if (from === undefined || !state.failedAtomic.has(from)) {
+        kept.push(state.kept[i]), keptFrom.push(from), keptIndex.push(state.keptIndex[i]);
+        continue;
+      }
+      if (state.keptIndex[i] < 0) continue;
+      const violation: Violation = {
+        rule: "atomic",
+        key: from.measurement,
+        expected: "every point of the batch valid (atomic schema)",
+        got: `${rejectedBy.get(from) ?? 1} rejected`,
+      };
+      state.rejected.push({
+        index: state.keptIndex[i],
+        reason: describeViolation(from.measurement, violation),
+        measurement: from.measurement,
+        violation,
+      });
+      if (!state.dry) {
+        this.#options.metrics?.add(REJECTIONS, { measurement: from.measurement, rule: "atomic" });
+      }
+    }
+    state.kept = kept;
+    state.keptFrom = keptFrom;
+    state.keptIndex = keptIndex;
+    state.rejected.sort((a, b) => a.index - b.index);
   }
 
   #admitSeries(
@@ -309,6 +357,7 @@ export class SchemaPipeline {
     violation: Violation,
   ): void {
     const reason = describeViolation(active.measurement, violation);
+    if (active.schema.source.atomic) state.failedAtomic.add(active);
     if (index >= 0) {
       state.rejected.push({ index, reason, measurement: active.measurement, violation });
     }
@@ -322,6 +371,12 @@ export class SchemaPipeline {
       this.#options.metrics?.add(DEAD_LETTERS, { measurement: active.measurement });
     }
   }
+}
+
+function keep(state: RunState, point: Point, from: ActiveSchema | undefined, index: number): void {
+  state.kept.push(point);
+  state.keptFrom.push(from);
+  state.keptIndex.push(index);
 }
 
 /**

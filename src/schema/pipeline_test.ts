@@ -171,3 +171,32 @@ Deno.test("pipeline: series budgets count stored series and are untouched by dry
     1,
   );
 });
+
+Deno.test("pipeline: an atomic schema refuses all its points of a batch when one breaks a rule", async () => {
+  const { pipeline, counts } = await pipelineOf({
+    atomic: true,
+    fields: { v: { type: "float", max: 1 } },
+  });
+  const input = [
+    pt("m", {}, { v: 0.5 }),
+    pt("other", {}, { v: 5 }),
+    pt("m", {}, { v: 5 }),
+    pt("m", {}, { v: 0.1 }),
+  ];
+  const out = await pipeline.process("db", input);
+  assert.deepEqual(out.points, [input[1]]);
+  assert.deepEqual(out.rejected.map((r) => [r.index, r.violation.rule]), [[0, "atomic"], [
+    2,
+    "field_max",
+  ], [3, "atomic"]]);
+  assert.match(
+    out.rejected[0].reason,
+    /atomic on "m": expected every point of the batch valid \(atomic schema\), got 1 rejected/,
+  );
+  assert.equal(
+    counts.get('epochnexus_schema_rejections_total{"measurement":"m","rule":"atomic"}'),
+    2,
+  );
+  const fine = await pipeline.process("db", [input[0], input[3]]);
+  assert.equal(fine.points.length, 2);
+});

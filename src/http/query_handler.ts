@@ -22,7 +22,7 @@ import {
 type QueryResult = StatementResult[];
 import type { AppContext } from "./app.ts";
 import { readBody } from "./body.ts";
-import { influxError, json, nativeError } from "./responses.ts";
+import { influxError, nativeError } from "./responses.ts";
 
 interface QueryRequest {
   q: string;
@@ -72,7 +72,8 @@ function stateOf(ctx: AppContext): QueryState {
   return s;
 }
 
-const EPOCHS = new Set(["ns", "n", "u", "µ", "ms", "s", "m", "h"]);
+// InfluxDB 1.6 converts to u, ms, s, m and h; any other value (n, ns, µ, x ...) answers ns.
+const EPOCHS = new Set(["ns", "u", "ms", "s", "m", "h"]);
 
 /** Answers InfluxDB's `/query`. */
 export async function handleInfluxQuery(
@@ -92,7 +93,14 @@ export async function handleInfluxQuery(
     return encode(request, results, query);
   } catch (error) {
     if (error instanceof ParseError) {
-      return json({ error: `error parsing query: ${error.message}` }, 400);
+      // InfluxDB ends the body with a newline, as its other answers.
+      return new Response(
+        JSON.stringify({ error: `error parsing query: ${error.message}` }) + "\n",
+        {
+          status: 400,
+          headers: { "content-type": "application/json" },
+        },
+      );
     }
     if (!(error instanceof EpochError)) ctx.logger.error("query failed", { error: String(error) });
     return influxError(error);
@@ -245,10 +253,7 @@ function wantsCsv(request: Request): boolean {
 
 function checkEpoch(epoch: string | null | undefined): EpochUnit | undefined {
   if (epoch === null || epoch === undefined || epoch === "") return undefined;
-  if (!EPOCHS.has(epoch)) {
-    throw new ValidationError(`invalid epoch ${JSON.stringify(epoch)}: use ns, u, ms, s, m or h`);
-  }
-  return epoch as EpochUnit;
+  return EPOCHS.has(epoch) ? epoch as EpochUnit : "ns";
 }
 
 async function run(

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { EpochError, NotFoundError, ValidationError } from "../core/errors.ts";
+import { EpochError, NotFoundError, ParseError, ValidationError } from "../core/errors.ts";
 import {
   type Field as PointField,
   FIELD_TYPE_NAMES,
@@ -77,7 +77,15 @@ export async function executeQuery(
   text: string,
   options: ExecuteOptions,
 ): Promise<StatementResult[]> {
-  const statements = parseQuery(text);
+  // Parameters are bound before anything runs: a missing one is a parse error, as InfluxDB.
+  const statements = parseQuery(text).map((stmt) => {
+    try {
+      return bindParams(stmt, options.params ?? {});
+    } catch (e) {
+      if (e instanceof ValidationError) throw new ParseError(e.message, { cause: e });
+      throw e;
+    }
+  });
   const entry = options.registry?.begin(text, options.database ?? "");
   const controller = entry?.controller ?? new AbortController();
   const timeoutMs = options.limits?.timeoutMs ?? 0;

@@ -284,7 +284,7 @@ async function run(
 function encode(request: Request, results: QueryResult, query: QueryRequest): Response {
   if (wantsCsv(request)) {
     return new Response(encodeCsv(results, { epoch: query.epoch }), {
-      headers: { "content-type": "application/csv" },
+      headers: { "content-type": "text/csv" }, // what influxd 1.6.7 sends for Accept: application/csv
     });
   }
   return new Response(encodeJson(results, { epoch: query.epoch, pretty: query.pretty }), {

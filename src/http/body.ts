@@ -61,24 +61,51 @@ export async function readBody(
   return out;
 }
 
+/** Options of {@linkcode bodyStream}. */
+export interface BodyStreamOptions {
+  /**
+   * A gzip body may expand at most this many times once past `gzipRatioFloorBytes`: a stream
+   * may be large, but a bomb (zeros compress ~1000:1) is stopped long before `maxBytes`.
+   * @default {200}
+   */
+  maxGzipRatio?: number;
+  /** Decompressed bytes allowed before the ratio is checked. @default {67108864} */
+  gzipRatioFloorBytes?: number;
+}
+
 /**
  * The body as a stream of decompressed bytes (gunzipped when `Content-Encoding: gzip`), for
  * decoders that read as they go. The stream errors with {@linkcode TooLargeError} once more
- * than `maxBytes` decompressed bytes went through (a gzip bomb stops there), and with a
+ * than `maxBytes` decompressed bytes went through (a gzip bomb stops there, or earlier at
+ * `maxGzipRatio`), and with a
  * {@linkcode ValidationError} when the connection or the gzip data breaks mid-body.
  * Nothing is buffered here: a chunk is read from the network only when the consumer pulls.
  *
  * @throws {TooLargeError} at once when the declared length is beyond `maxBytes`.
  * @throws {ValidationError} for an unsupported encoding.
  */
-export function bodyStream(request: Request, maxBytes: number): ReadableStream<Uint8Array> {
+export function bodyStream(
+  request: Request,
+  maxBytes: number,
+  options: BodyStreamOptions = {},
+): ReadableStream<Uint8Array> {
   if (!request.body) return new ReadableStream({ start: (c) => c.close() });
   const declared = Number(request.headers.get("content-length") ?? NaN);
   const encoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase().trim();
   if (encoding === "identity" && declared > maxBytes) throw tooLarge(maxBytes);
   let stream: ReadableStream<Uint8Array> = request.body;
-  if (encoding === "gzip" || encoding === "x-gzip") {
-    stream = stream.pipeThrough(new DecompressionStream("gzip") as TransformStream);
+  let compressed = 0;
+  const gzipped = encoding === "gzip" || encoding === "x-gzip";
+  if (gzipped) {
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        compressed += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    stream = stream.pipeThrough(counter).pipeThrough(
+      new DecompressionStream("gzip") as TransformStream,
+    );
   } else if (encoding !== "identity") {
     throw new ValidationError(
       `unsupported Content-Encoding ${JSON.stringify(encoding)}: use gzip or none`,
@@ -87,6 +114,8 @@ export function bodyStream(request: Request, maxBytes: number): ReadableStream<U
   }
   const reader = stream.getReader();
   let total = 0;
+  const maxRatio = options.maxGzipRatio ?? 200;
+  const ratioFloor = options.gzipRatioFloorBytes ?? 64 * 1024 * 1024;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let next: ReadableStreamReadResult<Uint8Array>;
@@ -108,6 +137,19 @@ export function bodyStream(request: Request, maxBytes: number): ReadableStream<U
       if (total > maxBytes) {
         reader.cancel().catch(() => {});
         controller.error(tooLarge(maxBytes));
+        return;
+      }
+      if (
+        gzipped && total > ratioFloor && total > maxRatio * Math.max(compressed, 1)
+      ) {
+        reader.cancel().catch(() => {});
+        controller.error(
+          new TooLargeError(
+            `gzip body expands more than ${maxRatio} times (${compressed} bytes to more than ` +
+              `${total}): refused as a decompression bomb`,
+            { details: { limit: maxRatio } },
+          ),
+        );
         return;
       }
       controller.enqueue(next.value);

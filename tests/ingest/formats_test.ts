@@ -142,6 +142,21 @@ Deno.test("every format: gzip bodies, and gzip bombs stop at the decompressed li
   }
 });
 
+Deno.test("a streamed gzip bomb is stopped by its expansion ratio, far below max_stream_bytes", async () => {
+  const { post, close } = await setup(); // max_stream_bytes: the 64 GiB default
+  try {
+    const bomb = await gzip(new Uint8Array(80 * 1024 * 1024).fill(0x0a)); // ~80 kB
+    const r = await post("/ingest", NDJSON, bomb, { "content-encoding": "gzip" });
+    assert.equal(r.status, 413, r.text);
+    assert.match(
+      r.json.error.message,
+      /gzip body expands more than 200 times .* decompression bomb/,
+    );
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("a wrong Content-Type is 415 listing the accepted ones", async () => {
   const { post, close } = await setup();
   try {

@@ -59,7 +59,9 @@ export interface ShardBlockSummary {
   maxTimeSubMs: number;
   sum?: number | bigint;
   min?: FieldValue;
+  minTimeOfMin?: { ms: number; subMs: number };
   max?: FieldValue;
+  minTimeOfMax?: { ms: number; subMs: number };
   first: FieldValue;
   last: FieldValue;
 }
@@ -377,6 +379,8 @@ function summaryOf(type: FieldType, b: BlockMeta): ShardBlockSummary {
     s.sum = b.sum;
     s.min = b.min;
     s.max = b.max;
+    s.minTimeOfMin = b.minTimeOfMin;
+    s.minTimeOfMax = b.minTimeOfMax;
   }
   return s;
 }

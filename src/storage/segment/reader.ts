@@ -50,6 +50,9 @@ export interface BlockMeta {
   min?: FieldValue;
   max?: FieldValue;
   sum?: number | bigint;
+  /** Numbers only: the earliest times at which the minimum and the maximum occur. */
+  minTimeOfMin?: { ms: number; subMs: number };
+  minTimeOfMax?: { ms: number; subMs: number };
 }
 
 /** One field of one series in a segment. */
@@ -126,6 +129,8 @@ export function parseIndex(bytes: Uint8Array): Map<string, SegmentSeries> {
           meta.sum = readValue(r, type === FieldType.Float ? type : FieldType.Integer) as
             | number
             | bigint;
+          meta.minTimeOfMin = { ms: r.f64("time of min"), subMs: r.uvarint("time of min sub") };
+          meta.minTimeOfMax = { ms: r.f64("time of max"), subMs: r.uvarint("time of max sub") };
         }
         blocks.push(meta);
       }

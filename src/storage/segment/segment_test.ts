@@ -72,6 +72,24 @@ Deno.test("segment: any columns round-trip through blocks and index (property)",
           const parts = f.blocks.map((b) =>
             decodeBlock("mem", b, f.type, bytes.subarray(b.offset, b.offset + 4 + b.length))
           );
+          f.blocks.forEach((b, k) => {
+            const p = parts[k];
+            assert.equal(b.count, p.length);
+            assert.ok(Object.is(b.first, p.values[0]));
+            assert.ok(Object.is(b.last, p.values[p.length - 1]));
+            if (b.minTimeOfMin === undefined) return;
+            // The earliest time of the minimum: no earlier value is equal.
+            const at = p.timesMs.findIndex((ms, j) =>
+              ms === b.minTimeOfMin!.ms && p.timesSubMs[j] === b.minTimeOfMin!.subMs
+            );
+            assert.ok(at >= 0, "time of min is a time of the block");
+            const vals = [...p.values] as (number | bigint)[];
+            if (vals.every((v) => v !== v)) return; // NaN only
+            // deno-lint-ignore eqeqeq
+            assert.ok(vals[at] == b.min, `value at time of min ${vals[at]} vs ${b.min}`);
+            // deno-lint-ignore eqeqeq
+            assert.ok(vals.slice(0, at).every((v) => v != b.min), "an earlier equal minimum");
+          });
           const expected = s.fields.get("f")!;
           assert.equal(f.blocks.length, Math.ceil(expected.length / blockValues));
           let at = 0;

@@ -94,6 +94,23 @@ function encodeValues(column: ColumnView, from: number, to: number, out: ByteWri
   }
 }
 
+/** Indexes of the first value equal to `min` and to `max` (NaN-only blocks: index 0). */
+function extremeTimes(
+  values: Float64Array | FieldValue[],
+  min: FieldValue,
+  max: FieldValue,
+): [number, number] {
+  let iMin = -1, iMax = -1;
+  for (let i = 0; i < values.length && (iMin < 0 || iMax < 0); i++) {
+    const v = values[i];
+    // deno-lint-ignore eqeqeq
+    if (iMin < 0 && v == min) iMin = i; // number vs bigint compare by value
+    // deno-lint-ignore eqeqeq
+    if (iMax < 0 && v == max) iMax = i;
+  }
+  return [Math.max(0, iMin), Math.max(0, iMax)];
+}
+
 function sliceOf(v: Float64Array | FieldValue[], from: number, to: number) {
   return v instanceof Float64Array ? v.subarray(from, to) : v.slice(from, to);
 }
@@ -200,6 +217,12 @@ function* encodeSteps(
             column.type === FieldType.Float ? FieldType.Float : FieldType.Integer,
             stats.sum,
           );
+          // The earliest times of the minimum and the maximum (selectors report them).
+          const at = extremeTimes(sliceOf(column.values, from, to), stats.min!, stats.max!);
+          index.f64(timesMs[at[0]]);
+          index.uvarint(timesSubMs[at[0]]);
+          index.f64(timesMs[at[1]]);
+          index.uvarint(timesSubMs[at[1]]);
         }
       }
     }

@@ -8,7 +8,7 @@
  * No IO of its own: the caller passes the function that writes a batch.
  * @module
  */
-import type { Point } from "../core/mod.ts";
+import { EpochError, type Point } from "../core/mod.ts";
 
 /** One record that could not be decoded or written. */
 export interface IngestIssue {
@@ -76,8 +76,9 @@ export interface IngestSummary {
  * Pulls batches from `source` and writes them through `write` in groups of at most
  * `batchPoints` points (or `batchBytes` body bytes), one write in flight at a time: the next
  * group fills while the previous one commits, and `source` is not pulled again until that
- * commit is done. If `write` throws, the source is closed and the error propagates (the points
- * of earlier writes stay written).
+ * commit is done. If `write` or the source throws, the source is closed and the error
+ * propagates; the points of earlier writes stay written, and an {@linkcode EpochError} gets
+ * `details.accepted` and `details.rejected` saying how many.
  *
  * @example
  * ```ts
@@ -148,8 +149,13 @@ export async function commitBatches(
     await flush();
     if (inFlight) await inFlight;
   } catch (error) {
-    // Let a write already started settle before reporting, so callers see a quiet engine.
+    // Let a write already started settle before reporting, so callers see a quiet engine, and
+    // say how much of the body was written before the failure.
     if (inFlight) await inFlight.catch(() => {});
+    if (error instanceof EpochError) {
+      error.details.accepted = summary.accepted;
+      error.details.rejected = summary.rejected;
+    }
     throw error;
   }
   return summary;

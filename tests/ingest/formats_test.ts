@@ -280,9 +280,9 @@ Deno.test("line protocol on /ingest and /write: streamed, errors by line", async
     assert.equal(w.status, 400);
     assert.match(w.json.error, /^partial write: unable to parse 'lp v=': missing field value/);
     assert.equal((await rows("SELECT * FROM lp")).length, 3);
-    const huge = await setup({ ingest: { maxLineBytes: 1000 } });
+    const huge = await setup({ ingest: { maxLineBytes: 1000, batchPoints: 1 } });
     try {
-      const bytes = new TextEncoder().encode(`lp v="${"x".repeat(5000)}" 1\n`);
+      const bytes = new TextEncoder().encode(`lp v=1 1\nlp v=2 2\nlp v="${"x".repeat(5000)}" 3\n`);
       const chunks = new ReadableStream<Uint8Array>({
         start(c) {
           for (let i = 0; i < bytes.length; i += 512) c.enqueue(bytes.slice(i, i + 512));
@@ -292,6 +292,7 @@ Deno.test("line protocol on /ingest and /write: streamed, errors by line", async
       const big = await huge.post("/ingest", "text/plain", chunks);
       assert.equal(big.status, 413, big.text);
       assert.match(big.json.error.message, /a line longer than 1000 bytes/);
+      assert.equal(big.json.error.accepted, 2); // committed before the long line
     } finally {
       await huge.close();
     }

@@ -128,8 +128,19 @@ export async function runShard(
   return partial;
 }
 
-/** Sorts rows by time, then series key. */
+/** Sorts rows by time, then series key (a no-op when they already are: one series). */
 export function sortRows(rows: RawRow[]): void {
+  let sorted = true;
+  for (let i = 1; i < rows.length && sorted; i++) {
+    const a = rows[i - 1], b = rows[i];
+    if (
+      a.ms > b.ms ||
+      (a.ms === b.ms && (a.subMs > b.subMs || (a.subMs === b.subMs && a.key > b.key)))
+    ) {
+      sorted = false;
+    }
+  }
+  if (sorted) return;
   rows.sort((a, b) =>
     a.ms - b.ms || a.subMs - b.subMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   );
@@ -151,6 +162,56 @@ async function readColumns(
     }
   }
   return out;
+}
+
+/**
+ * Reads the fields of one series row by row, in time order, without allocating per row: one
+ * cursor per column, advanced to the current instant; `get` is the row's Lookup.
+ */
+class RowReader {
+  readonly #cols: FieldColumn[];
+  readonly #index = new Map<string, number>();
+  readonly #pos: Int32Array;
+  #ms = 0;
+  #sub = 0;
+  readonly get: Lookup;
+
+  constructor(cols: Map<string, FieldColumn>, series: SeriesRef) {
+    this.#cols = [...cols.values()];
+    [...cols.keys()].forEach((k, i) => this.#index.set(k, i));
+    this.#pos = new Int32Array(this.#cols.length);
+    this.get = (name, type) => {
+      if (type !== "tag") {
+        const c = this.#index.get(name);
+        if (c !== undefined) {
+          const col = this.#cols[c];
+          const i = this.#pos[c];
+          if (i < col.length && col.timesMs[i] === this.#ms && col.timesSubMs[i] === this.#sub) {
+            return col.values[i] as Value;
+          }
+          if (type === "field") return null;
+        }
+      }
+      for (const t of series.tags) if (t.key === name) return t.value;
+      return null;
+    };
+  }
+
+  /** Moves every cursor to the first point at or after (ms, subMs); times must not decrease. */
+  at(ms: number, subMs: number): Lookup {
+    this.#ms = ms;
+    this.#sub = subMs;
+    for (let c = 0; c < this.#cols.length; c++) {
+      const col = this.#cols[c];
+      let i = this.#pos[c];
+      while (
+        i < col.length &&
+        (col.timesMs[i] < ms || (col.timesMs[i] === ms && col.timesSubMs[i] < subMs))
+      ) i++;
+      this.#pos[c] = i;
+    }
+    return this.get;
+  }
 }
 
 function lookupAt(
@@ -195,10 +256,10 @@ function filterColumn(
 ): FieldColumn {
   const cols = new Map(others);
   cols.set(field, col);
-  const cursors = new Map<string, number>();
+  const reader = new RowReader(cols, series);
   const keep: number[] = [];
   for (let i = 0; i < col.length; i++) {
-    const row = lookupAt(cols, cursors, series, col.timesMs[i], col.timesSubMs[i]);
+    const row = reader.at(col.timesMs[i], col.timesSubMs[i]);
     if (evalExpr(condition, row) === true) keep.push(i);
   }
   if (keep.length === col.length) return col;
@@ -347,7 +408,7 @@ async function rawSeries(
   if (selected.length === 0) return false;
   // Walk the union of the selected columns' timestamps.
   const pos = new Array<number>(selected.length).fill(0);
-  const cursors = new Map<string, number>();
+  const rows = new RowReader(cols, series);
   let added = false;
   const simple = plan.columns.map((c) => (c.expr.kind === "var" ? c.expr : undefined));
   const readsField = plan.columns.map((c) => columnReadsField(c.expr, isField));
@@ -377,7 +438,7 @@ async function rawSeries(
       const i = pos[k];
       if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
     }
-    const row = lookupAt(cols, cursors, series, ms, sub);
+    const row = rows.at(ms, sub);
     if (rowFilter && plan.condition && evalExpr(plan.condition, row) !== true) continue;
     const values = new Array<Value>(plan.columns.length);
     let anyField = false;

@@ -173,7 +173,7 @@ Deno.test("IngestService: unary over Connect and gRPC-Web (connect-web), client 
       sendCompression: null,
     });
     const client = createClient(IngestService, streaming);
-    async function* batches() {
+    const batches = async function* () {
       for (let b = 0; b < 5; b++) {
         const points = [];
         for (let i = 0; i < 100; i++) {
@@ -184,7 +184,7 @@ Deno.test("IngestService: unary over Connect and gRPC-Web (connect-web), client 
         }
         yield create(WriteStreamRequestSchema, { points });
       }
-    }
+    };
     const answer = await client.writeStream(batches());
     assert.equal(answer.accepted, 500n);
     assert.equal(answer.rejected, 1n);

@@ -11,7 +11,7 @@ import { instantFromNanos } from "../core/time.ts";
 import type { Expr } from "./ast.ts";
 import { evalExpr } from "./eval.ts";
 import type { Reduced, Sequence } from "./functions/mod.ts";
-import { type SelectPlan, SLOT_PREFIX } from "./plan.ts";
+import { POST_INPUT, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import type { ResultSeries, Value } from "./result.ts";
 import { gridOf, type GroupPartial, type ShardPartial, sortRows } from "./shard_exec.ts";
 
@@ -276,6 +276,17 @@ function applyTransforms(plan: SelectPlan, rows: Rows): void {
     const p = order.map((i) => produced[i]);
     produced.length = 0;
     produced.push(...p);
+  }
+  // Expressions around transformations (abs(derivative(...))) apply to what they produced.
+  for (const c of tcols) {
+    const post = plan.columns[c].post;
+    if (post === undefined) continue;
+    for (let i = 0; i < rows.times.length; i++) {
+      if (!produced[i]) continue;
+      const v = rows.cells[i][c];
+      if (v === null) continue;
+      rows.cells[i][c] = evalExpr(post, (name) => (name === POST_INPUT ? v : null));
+    }
   }
   // Transformations alone emit only the rows they computed; beside other columns every row stays.
   if (tcols.length === plan.columns.length) {

@@ -46,6 +46,11 @@ export interface PlannedColumn {
   expr: Expr;
   transform?: { fn: TransformFunction; params: unknown };
   /**
+   * An expression applied to each value the transformation produces (`abs(derivative(...))`),
+   * the value standing as the variable {@linkcode POST_INPUT}.
+   */
+  post?: Expr;
+  /**
    * An auxiliary field or tag beside a lone selector (`SELECT max(v), host`): its value at the
    * selected point, index into {@linkcode SelectPlan.aux}.
    */
@@ -490,6 +495,15 @@ function planAggregateColumn(
   plan: SelectPlan,
   isField: (n: string, t?: string) => boolean,
 ): PlannedColumn {
+  // A math function or arithmetic over a transformation (`abs(derivative(mean(x)))`): the
+  // transformation runs first, then the expression around it, per produced row.
+  const inner = expr.kind === "call" && lookupFunction(expr.name)?.kind === "transform"
+    ? undefined
+    : findTransform(expr);
+  if (inner !== undefined) {
+    const column = planAggregateColumn(name, inner, plan, isField);
+    return { ...column, post: replaceExpr(expr, inner, { kind: "var", name: POST_INPUT }) };
+  }
   if (expr.kind === "call") {
     const fn = lookupFunction(expr.name)!;
     if (fn.kind === "transform") {
@@ -568,6 +582,34 @@ function compileAggregateExpr(
   }
 }
 
+/** The name that stands for a transformation's output inside a `post` expression. */
+export const POST_INPUT = "\u0001";
+
+/** The (first) transformation call inside an expression, if any. */
+function findTransform(e: Expr): Call | undefined {
+  if (e.kind === "call") {
+    if (lookupFunction(e.name)?.kind === "transform") return e;
+    for (const a of e.args) {
+      const t = findTransform(a);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  }
+  if (e.kind === "binary") return findTransform(e.lhs) ?? findTransform(e.rhs);
+  if (e.kind === "paren") return findTransform(e.expr);
+  return undefined;
+}
+
+function replaceExpr(e: Expr, target: Expr, by: Expr): Expr {
+  if (e === target) return by;
+  if (e.kind === "call") return { ...e, args: e.args.map((a) => replaceExpr(a, target, by)) };
+  if (e.kind === "binary") {
+    return { ...e, lhs: replaceExpr(e.lhs, target, by), rhs: replaceExpr(e.rhs, target, by) };
+  }
+  if (e.kind === "paren") return { ...e, expr: replaceExpr(e.expr, target, by) };
+  return e;
+}
+
 function slotRef(i: number): VarRef {
   return { kind: "var", name: SLOT_PREFIX + i };
 }
@@ -583,6 +625,9 @@ function planRawColumn(
       const inner = expr.args[0];
       if (fn.newTimes) {
         throw new ValidationError(`must use aggregate function with ${expr.name}`);
+      }
+      if (inner?.kind === "call") {
+        throw new ValidationError(`${expr.name} aggregate requires a GROUP BY interval`);
       }
       if (inner === undefined || inner.kind !== "var" || !isField(inner.name, inner.type)) {
         throw new ValidationError(`expected field argument in ${expr.name}()`);

@@ -89,10 +89,12 @@ const movingAverage: TransformFunction<number> = {
   },
   apply(s, n) {
     const out = emptySequence();
+    // FloatMovingAverageReducer: the value leaving the window is subtracted before the new
+    // one is added (the order matters to the last bit).
     let acc = 0;
     for (let i = 0; i < s.values.length; i++) {
-      acc += Number(s.values[i]);
       if (i >= n) acc -= Number(s.values[i - n]);
+      acc += Number(s.values[i]);
       if (i >= n - 1) push(out, s, i, acc / n);
     }
     return out;

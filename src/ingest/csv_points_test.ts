@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { FieldType } from "../core/mod.ts";
+import type { DecodedBatch } from "./batches.ts";
+import { type CsvOptions, decodeCsvStream, parseCsvTypes } from "./csv_points.ts";
+
+const EPOCH = { ms: 0, subMs: 0 };
+
+async function decode(text: string, options: Partial<CsvOptions> = {}, cuts: number[] = []) {
+  const bytes = new TextEncoder().encode(text);
+  const bounds = [...new Set(cuts.filter((c) => c > 0 && c < bytes.length))].sort((a, b) => a - b);
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      let at = 0;
+      for (const cut of [...bounds, bytes.length]) {
+        c.enqueue(bytes.slice(at, cut));
+        at = cut;
+      }
+      c.close();
+    },
+  });
+  const out: DecodedBatch = { points: [], errors: [], origins: [], bytes: 0 };
+  for await (const b of decodeCsvStream(stream, { defaultTime: EPOCH, ...options })) {
+    out.points.push(...b.points);
+    out.errors.push(...b.errors);
+    out.origins!.push(...b.origins!);
+    out.bytes += b.bytes;
+  }
+  return out;
+}
+
+Deno.test("csv: types inferred per column from the first rows, declared ones win", async () => {
+  const { points, errors } = await decode(
+    "measurement,i,f,b,s,d\nm,1,1,true,x,5\nm,-2,2.5,FALSE,3,6\nm,,1e3,,,7\n",
+    { types: { d: "unsigned" } },
+  );
+  assert.deepEqual(errors, []);
+  assert.deepEqual(points[0].fields.map((f) => [f.key, f.type, f.value]), [
+    ["i", FieldType.Integer, 1],
+    ["f", FieldType.Float, 1],
+    ["b", FieldType.Boolean, true],
+    ["s", FieldType.String, "x"],
+    ["d", FieldType.Unsigned, 5],
+  ]);
+  assert.deepEqual(points[2].fields.map((f) => f.key), ["f", "d"]); // empty cells are absent
+  const late = await decode("measurement,v\nm,1\nm,2\nm,2.5\n", { inferRows: 2 });
+  assert.deepEqual(late.errors, [{
+    record: 3,
+    column: "v",
+    reason: 'column "v": "2.5" is not a valid integer',
+  }]);
+});
+
+Deno.test("csv: the same result however the body is cut into chunks", async () => {
+  const text = '\ufefftime,measurement,host,v\r\n1,m,"a,b",1.5\r\n2,m,"x\r\ny",2\r\n3,m,c,oops\r\n';
+  const whole = await decode(text, { tags: ["host"], types: { v: "float" } });
+  assert.equal(whole.points.length, 2);
+  assert.deepEqual(whole.points[1].tags, [{ key: "host", value: "x\r\ny" }]);
+  assert.deepEqual(whole.errors.map((e) => e.record), [3]);
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.nat(text.length + 4), { maxLength: 8 }), async (cuts) => {
+      const r = await decode(text, { tags: ["host"], types: { v: "float" } }, cuts);
+      assert.deepEqual(r.points, whole.points);
+      assert.deepEqual(r.errors, whole.errors);
+    }),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("csv: declared types parse, bad ones are refused with the entry", () => {
+  assert.deepEqual(parseCsvTypes("a:float, b:integer,c:string"), {
+    a: "float",
+    b: "integer",
+    c: "string",
+  });
+  assert.throws(() => parseCsvTypes("a"), /invalid types entry "a"/);
+  assert.throws(() => parseCsvTypes("a:int"), /invalid types entry "a:int"/);
+});

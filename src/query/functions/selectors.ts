@@ -214,11 +214,21 @@ const percentile: AggregateFunction<Points, number> = {
     if (n === 0) return undefined;
     // The points in arrival order, sorted by value with Go's unstable sort, as InfluxDB: among
     // equal values, which point (hence which time) is picked depends on its swaps.
-    const order = arrivalOrder(s);
-    goSort(order, (a, b) => s.values[a] < s.values[b]);
     // InfluxDB: i = int(floor(n * p / 100 + 0.5)) - 1, nothing when out of range.
     const i = Math.floor(n * p / 100 + 0.5) - 1;
     if (i < 0 || i >= n) return { value: null };
+    // Fast path: the i-th smallest value by a typed-array sort; when it occurs once, its point
+    // is the one Go's sort would pick too.
+    if (s.values.every((v) => typeof v === "number")) {
+      const sorted = Float64Array.from(s.values as number[]).sort();
+      const v = sorted[i];
+      if ((i === 0 || sorted[i - 1] !== v) && (i === n - 1 || sorted[i + 1] !== v)) {
+        const k = s.values.indexOf(v);
+        return { value: s.values[k], ms: s.ms[k], subMs: s.subMs[k], aux: s.aux?.[k] };
+      }
+    }
+    const order = arrivalOrder(s);
+    goSort(order, (a, b) => s.values[a] < s.values[b]);
     const k = order[i];
     return { value: s.values[k], ms: s.ms[k], subMs: s.subMs[k], aux: s.aux?.[k] };
   },
@@ -246,6 +256,8 @@ export interface TopParams {
 
 interface CandidateState {
   points: Candidate[];
+  /** sample: how many points to keep. */
+  n?: number;
   /** top/bottom: the parameters (pruning needs them while adding). */
   p?: TopParams;
   /** top/bottom without tags: after a pruning, points strictly worse than this cannot enter. */
@@ -381,15 +393,26 @@ function describe(e: { kind: string }): string {
   return names[e.kind] ?? `*influxql.${e.kind}`;
 }
 
-/** A deterministic pseudo-random priority of a point (FNV-1a over its time, value, series). */
-function rankOf(ms: number, subMs: number, value: Value, key: string): number {
-  const text = `${ms}:${subMs}:${String(value)}:${key}`;
+/** FNV-1a of a string (a series key, hashed once per series). */
+function hashString(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
+}
+
+/** A deterministic pseudo-random priority of a point: a 32-bit mix of its time and series. */
+function rankOf(ms: number, subMs: number, keyHash: number): number {
+  let h = keyHash ^ Math.imul((ms % 4294967296) >>> 0, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ Math.floor(ms / 4294967296);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ subMs;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function byRank(a: Candidate, b: Candidate): number {
+  return a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
 /**
@@ -416,21 +439,31 @@ const sample: AggregateFunction<CandidateState, number> = {
     return n;
   },
   checkType: () => undefined,
-  init: () => ({ points: [] }),
+  init: (n) => ({ points: [], n }),
   add(s, col, from, to, ctx) {
     const key = ctx?.series.key ?? "";
+    const keyHash = hashString(key);
+    const n = s.n ?? 1;
     for (let k = from; k < to; k++) {
-      const value = col.values[k] as number | bigint;
+      const ms = col.timesMs[k], subMs = col.timesSubMs[k];
+      const rank = rankOf(ms, subMs, keyHash);
+      // Only the n smallest ranks can be kept: skip the rest once a bar is known.
+      if (s.bar !== undefined && rank > (s.bar as number)) continue;
       const c: Candidate = {
-        value,
-        ms: col.timesMs[k],
-        subMs: col.timesSubMs[k],
+        value: col.values[k] as number | bigint,
+        ms,
+        subMs,
         key,
         group: "",
-        rank: rankOf(col.timesMs[k], col.timesSubMs[k], value, key),
+        rank,
       };
       if (ctx?.aux) c.aux = ctx.aux(k);
       s.points.push(c);
+      if (s.points.length > 4 * n + 64) {
+        s.points.sort(byRank);
+        s.points.length = n;
+        s.bar = s.points[n - 1].rank;
+      }
     }
   },
   merge(into, other) {
@@ -444,8 +477,7 @@ const sample: AggregateFunction<CandidateState, number> = {
 };
 
 function sampleResults(s: CandidateState, n: number): Reduced[] {
-  const pts = s.points.slice().sort((a, b) => a.rank - b.rank || (a.key < b.key ? -1 : 1))
-    .slice(0, n);
+  const pts = s.points.slice().sort(byRank).slice(0, n);
   pts.sort((a, b) => a.ms - b.ms || a.subMs - b.subMs || (a.key < b.key ? -1 : 1));
   return pts.map((c) => ({ value: c.value, ms: c.ms, subMs: c.subMs, aux: c.aux }));
 }

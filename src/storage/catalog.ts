@@ -47,8 +47,8 @@ export class DatabaseState {
   readonly fieldTypes = new Map<string, Map<string, FieldType>>();
   /** Series keys known (for max-series-per-database). */
   readonly seriesKeys = new Set<string>();
-  /** `measurement \0 tag key` -> values (for max-values-per-tag). */
-  readonly tagValues = new Map<string, Set<string>>();
+  /** measurement -> tag key -> values (for max-values-per-tag). */
+  readonly tagValues = new Map<string, Map<string, Set<string>>>();
   /** Series key -> tombstones. */
   readonly tombstones = new Map<string, Tombstone[]>();
   readonly tombstoneRecords: TombstoneRecord[] = [];
@@ -133,7 +133,7 @@ export class DatabaseState {
     }
     if (limits.maxValuesPerTag > 0) {
       for (const t of tags) {
-        const values = this.tagValues.get(`${measurement}\0${t.key}`);
+        const values = this.tagValues.get(measurement)?.get(t.key);
         if (values && !values.has(t.value) && values.size >= limits.maxValuesPerTag) {
           return `max-values-per-tag limit exceeded (${values.size}/${limits.maxValuesPerTag}): ` +
             `measurement=${JSON.stringify(measurement)} tag=${JSON.stringify(t.key)} ` +
@@ -149,10 +149,11 @@ export class DatabaseState {
   indexSeries(key: string, measurement: string, tags: readonly Tag[]): void {
     if (this.seriesKeys.has(key)) return;
     this.seriesKeys.add(key);
+    let keys = this.tagValues.get(measurement);
+    if (!keys) this.tagValues.set(measurement, keys = new Map());
     for (const t of tags) {
-      const k = `${measurement}\0${t.key}`;
-      let values = this.tagValues.get(k);
-      if (!values) this.tagValues.set(k, values = new Set());
+      let values = keys.get(t.key);
+      if (!values) keys.set(t.key, values = new Set());
       values.add(t.value);
     }
   }

@@ -220,6 +220,13 @@ function collect(
 /** Indices in the order InfluxDB's reducer receives the points: by time, then series. */
 export function arrivalOrder(s: { ms: number[]; subMs: number[]; keys: string[] }): number[] {
   const order = Array.from({ length: s.ms.length }, (_, i) => i);
+  // Points of one series arrive already in that order: no sort.
+  let sorted = true;
+  for (let i = 1; i < order.length && sorted; i++) {
+    const d = s.ms[i - 1] - s.ms[i] || s.subMs[i - 1] - s.subMs[i];
+    if (d > 0 || (d === 0 && s.keys[i - 1] > s.keys[i])) sorted = false;
+  }
+  if (sorted) return order;
   order.sort((a, b) =>
     s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b] ||
     (s.keys[a] < s.keys[b] ? -1 : s.keys[a] > s.keys[b] ? 1 : 0)
@@ -265,7 +272,9 @@ export function valueLess(a: Value, b: Value): boolean {
 }
 
 const median = valuesFunction("median", (s) => {
-  const v = (s.values as (number | bigint)[]).slice().sort(compareNumeric);
+  const v: ArrayLike<number | bigint> = s.values.every((x) => typeof x === "number")
+    ? Float64Array.from(s.values as number[]).sort()
+    : (s.values as (number | bigint)[]).slice().sort(compareNumeric);
   const n = v.length;
   if (n % 2 === 1) return Number(v[(n - 1) / 2]);
   return Number(v[n / 2 - 1]) + (Number(v[n / 2]) - Number(v[n / 2 - 1])) / 2;

@@ -63,6 +63,12 @@ export function finish(plan: SelectPlan, merged: ShardPartial): ResultSeries[] {
   const out: ResultSeries[] = [];
   for (const g of groups) {
     const rows = plan.aggregate ? aggregateRows(plan, g, range) : rawRows(g);
+    // A group whose functions produced no point in any bucket (percentile out of range) is no
+    // series at all, as InfluxDB.
+    if (
+      plan.aggregate && range !== undefined && plan.multi === undefined && rows.empty.length > 0 &&
+      rows.empty.every((cols) => cols.every((e, c) => e || plan.columns[c].aux !== undefined))
+    ) continue;
     applyTransforms(plan, rows);
     if (plan.aggregate && plan.interval) applyFill(plan, rows);
     let idx = rows.times.map((_, i) => i);
@@ -197,6 +203,13 @@ function aggregateRows(
     const epoch = plan.slots.every((sl) => sl.fn.epochTime);
     const t = plan.hasMin && !epoch ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
     emitOne(states, t, 0);
+    // Without GROUP BY time, functions that produced no point (percentile out of range) leave
+    // no row, as InfluxDB.
+    if (plan.multi === undefined && nSlots > 0 && slotHas.every((h) => !h)) {
+      rows.times.pop();
+      rows.cells.pop();
+      rows.empty.pop();
+    }
     return rows;
   }
   const noFill = plan.slots.length > 0 && plan.slots.every((sl) => sl.fn.noFill);

@@ -233,6 +233,27 @@ const QUERIES = [
   "SELECT ceil(usage_user) - floor(usage_user) FROM cpu WHERE host='h2' LIMIT 3",
   `SELECT round(holt_winters(mean(usage_user), 2, 0)) FROM cpu WHERE ${RANGE} GROUP BY time(10m)`,
   `SELECT derivative(mean(usage_user)) * 2 + 1 FROM cpu WHERE ${RANGE} GROUP BY time(10m)`,
+  // Issue 8: argument errors, out-of-range percentiles.
+  "SELECT derivative(usage_user, 1s, 2) FROM cpu",
+  "SELECT elapsed(usage_user, 1s, 2) FROM cpu",
+  "SELECT integral(usage_user, 1s, 2) FROM cpu",
+  `SELECT exponential_moving_average(usage_user, 2, 1, 'simple', 4) FROM cpu`,
+  "SELECT kaufmans_efficiency_ratio(usage_user, 2, 1, 3) FROM cpu",
+  "SELECT top(usage_user, host) FROM cpu",
+  "SELECT top(usage_user, 2.5) FROM cpu",
+  `SELECT bottom(usage_user, 'x', 2) FROM cpu`,
+  `SELECT holt_winters(mean(usage_user), 0, 1) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T01:00:00Z' GROUP BY time(10m)`,
+  `SELECT holt_winters(mean(usage_user), 2, -1) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T01:00:00Z' GROUP BY time(10m)`,
+  "SELECT holt_winters(mean(usage_user), 2, 1) FROM cpu",
+  "SELECT sample(usage_user, 2.5) FROM cpu",
+  "SELECT percentile(usage_user, 101) FROM cpu",
+  "SELECT count(distinct(usage_user), 1) FROM cpu",
+  "SELECT distinct(usage_user, 1) FROM cpu",
+  "SELECT pow(usage_user) FROM cpu",
+  "SELECT relative_strength_index(usage_user, 0) FROM cpu",
+  "SELECT moving_average(usage_user, 0) FROM cpu",
+  `SELECT percentile(usage_user, 0), percentile(usage_user, 100) FROM cpu WHERE host='h1'`,
+  `SELECT percentile(usage_user, -5) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T00:30:00Z' GROUP BY time(10m)`,
   // Issue 8: SHOW statements, cardinality, KILL QUERY; mode/stddev/integral edge cases.
   "SHOW SERIES CARDINALITY",
   "SHOW SERIES EXACT CARDINALITY",
@@ -276,6 +297,10 @@ const QUERIES = [
  * and counted (and printed) but do not fail the test.
  */
 const DOCUMENTED_DIFFERENCES: { q: string; why: string }[] = [
+  {
+    q: "SELECT chande_momentum_oscillator(usage_user, 1) FROM cpu WHERE host = 'h1' LIMIT 3",
+    why: "fix: influxd 1.6.7 panics (index out of range) on a period of 1; EpochNexus answers",
+  },
   {
     q: `SELECT count(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(1mo)`,
     why: "deliberate extension: calendar buckets (InfluxDB answers 400 `invalid duration`)",

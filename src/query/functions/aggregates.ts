@@ -369,7 +369,12 @@ const distinct: AggregateFunction<DistinctState, undefined> = {
   name: "distinct",
   selector: false,
   emptyValue: null,
-  parseArgs: noArgs,
+  parseArgs(call) {
+    if (call.args.length !== 1) {
+      throw new ValidationError("distinct function can only have one argument");
+    }
+    return undefined;
+  },
   checkType: () => undefined,
   init: () => ({ seen: new Map(), seq: 0 }),
   add: addDistinct,

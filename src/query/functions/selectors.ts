@@ -17,7 +17,8 @@
  */
 import { ValidationError } from "../../core/errors.ts";
 import { FieldType } from "../../core/point.ts";
-import type { Call } from "../ast.ts";
+import type { Call, Expr } from "../ast.ts";
+import { printExpr } from "../print.ts";
 import type { Value } from "../result.ts";
 import type { BlockSummary } from "../store.ts";
 import { isNumericType, unsupported } from "./_numeric.ts";
@@ -180,11 +181,8 @@ const percentile: AggregateFunction<Points, number> = {
   emptyValue: null,
   parseArgs(call) {
     checkArity(call, 2);
-    const p = numberArg(call, 1, "float");
-    if (p < 0 || p > 100) {
-      throw new ValidationError(`invalid percentile, must be between 0 and 100: ${p}`);
-    }
-    return p;
+    // Out of [0, 100] InfluxDB answers no point rather than an error.
+    return numberArg(call, 1, "float");
   },
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("percentile", t)),
   keepsAux: true,
@@ -216,7 +214,7 @@ const percentile: AggregateFunction<Points, number> = {
     // equal values, which point (hence which time) is picked depends on its swaps.
     // InfluxDB: i = int(floor(n * p / 100 + 0.5)) - 1, nothing when out of range.
     const i = Math.floor(n * p / 100 + 0.5) - 1;
-    if (i < 0 || i >= n) return { value: null };
+    if (i < 0 || i >= n) return undefined;
     // Fast path: the i-th smallest value by a typed-array sort; when it occurs once, its point
     // is the one Go's sort would pick too.
     if (s.values.every((v) => typeof v === "number")) {
@@ -380,17 +378,10 @@ function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, 
   }
 }
 
-function describe(e: { kind: string }): string {
-  const names: Record<string, string> = {
-    integer: "*influxql.IntegerLiteral",
-    number: "*influxql.NumberLiteral",
-    string: "*influxql.StringLiteral",
-    var: "*influxql.VarRef",
-    call: "*influxql.Call",
-    duration: "*influxql.DurationLiteral",
-    boolean: "*influxql.BooleanLiteral",
-  };
-  return names[e.kind] ?? `*influxql.${e.kind}`;
+/** An argument as InfluxQL's String() prints it in error texts (`host`, `2.500`, `'x'`). */
+function describe(e: Expr): string {
+  if (e.kind === "number") return e.value.toFixed(3);
+  return printExpr(e);
 }
 
 /** FNV-1a of a string (a series key, hashed once per series). */

@@ -126,7 +126,8 @@ export async function executeStatements(
       const series = await executeStatement(store, stmt, options);
       const r: StatementResult = { statementId: i };
       if (series.length > 0) r.series = series;
-      if (options.readOnly && isWriteStatement(stmt)) {
+      // InfluxDB 1.6 warns for every write statement over GET except DELETE.
+      if (options.readOnly && isWriteStatement(stmt) && stmt.kind !== "delete") {
         r.messages = [{
           level: "warning",
           text: `deprecated use of '${

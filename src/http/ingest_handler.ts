@@ -144,9 +144,12 @@ export function reservedBytes(
   streamed: boolean,
   s: IngestSettings,
 ) {
-  if (streamed) return Math.min(limit, 2 * s.batchBytes + s.maxLineBytes);
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  return Number.isFinite(declared) && declared < limit ? declared : limit;
+  const identity = (request.headers.get("content-encoding") ?? "identity") === "identity";
+  // A plain body of known length holds at most its length (small writes reserve little).
+  const known = Number.isFinite(declared) && identity ? declared : Infinity;
+  if (streamed) return Math.min(limit, known, 2 * s.batchBytes + s.maxLineBytes);
+  return Math.min(limit, known);
 }
 
 /** Answers `POST /ingest`. */

@@ -12,7 +12,7 @@ import { EpochError, NotFoundError } from "../core/mod.ts";
 import { commitBatches, decodePromWrite, uncompressSnappy } from "../ingest/mod.ts";
 import type { AppContext } from "./app.ts";
 import { readBody } from "./body.ts";
-import { admitWrite, ingestAnswer, ingestSettings, reservedBytes } from "./ingest_handler.ts";
+import { admitWrite, ingestAnswer, ingestSettings } from "./ingest_handler.ts";
 import { nativeError } from "./responses.ts";
 import { writePoints } from "./write_path.ts";
 
@@ -32,7 +32,12 @@ export async function handlePromWrite(
       await ctx.engine.createDatabase(db);
     }
     const settings = ingestSettings(ctx);
-    const release = admitWrite(ctx, 2 * reservedBytes(request, ctx.maxBodyBytes, false, settings));
+    // Snappy-compressed: the raw body plus its expansion (remote_write batches expand ~5x).
+    const declared = Number(request.headers.get("content-length") ?? NaN);
+    const expected = Number.isFinite(declared)
+      ? Math.min(ctx.maxBodyBytes, declared * 10)
+      : ctx.maxBodyBytes;
+    const release = admitWrite(ctx, expected);
     try {
       const encoding = (request.headers.get("content-encoding") ?? "").toLowerCase().trim();
       const raw = await readBody(request, ctx.maxBodyBytes, { passThrough: ["snappy"] });

@@ -4,10 +4,8 @@
  * @module
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
-import { createApp, Metrics } from "../http/mod.ts";
-import { storedDataOf } from "../http/schema_handler.ts";
+import { configureQueries, createApp, Metrics, storedDataOf } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
-import { configureQueries } from "../http/query_handler.ts";
 import {
   consoleLogger,
   createScriptHost,

@@ -81,23 +81,14 @@ export const ConfigSchema = z.strictObject({
 /** A node's configuration. */
 export type Config = z.infer<typeof ConfigSchema>;
 
-/** Environment variable -> configuration key. */
-export const ENVIRONMENT_KEYS: Readonly<Record<string, keyof Config>> = {
-  EPOCHNEXUS_DATA_DIR: "data_dir",
-  EPOCHNEXUS_BIND_ADDRESS: "bind_address",
-  EPOCHNEXUS_RAFT_ADDRESS: "raft_address",
-  EPOCHNEXUS_JOIN_ADDRESS: "join_address",
-  EPOCHNEXUS_DEFAULT_DATABASE: "default_database",
-  EPOCHNEXUS_MAX_BODY_BYTES: "max_body_bytes",
-  EPOCHNEXUS_WAL_SEGMENT_BYTES: "wal_segment_bytes",
-  EPOCHNEXUS_FLUSH_HEAD_BYTES: "flush_head_bytes",
-  EPOCHNEXUS_FLUSH_IDLE_MS: "flush_idle_ms",
-  EPOCHNEXUS_SEGMENT_BLOCK_VALUES: "segment_block_values",
-  EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "max_series_per_database",
-  EPOCHNEXUS_MAX_VALUES_PER_TAG: "max_values_per_tag",
-  EPOCHNEXUS_LOG_LEVEL: "log_level",
-  EPOCHNEXUS_SCHEMA_DIR: "schema_dir",
-};
+/**
+ * Environment variable -> configuration key: every key `k` is `EPOCHNEXUS_<K in upper case>`
+ * (the seed's EPOCHNEXUS_DATA_DIR, _BIND_ADDRESS, _RAFT_ADDRESS, _JOIN_ADDRESS among them).
+ * deno.json's start and cli tasks grant exactly these (a test keeps them in step).
+ */
+export const ENVIRONMENT_KEYS: Readonly<Record<string, keyof Config>> = Object.fromEntries(
+  Object.keys(ConfigSchema.shape).map((key) => [`EPOCHNEXUS_${key.toUpperCase()}`, key]),
+) as Record<string, keyof Config>;
 
 /** Parses `32MiB`, `25MB`, `1024` into bytes. */
 export function parseByteSize(text: string): number {

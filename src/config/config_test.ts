@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, parseByteSize } from "./config.ts";
+import { ConfigError, ENVIRONMENT_KEYS, loadConfig, parseByteSize } from "./config.ts";
 
 Deno.test("defaults are the seed's", () => {
   const c = loadConfig();
@@ -63,4 +63,17 @@ Deno.test("the example file in config/ is valid", async () => {
   const c = loadConfig({ file: { path: path.pathname, text: await Deno.readTextFile(path) } });
   assert.equal(c.bind_address, "0.0.0.0:8080");
   assert.equal(c.max_body_bytes, 25_000_000);
+});
+
+Deno.test("deno.json's start and cli tasks grant exactly the variables the config reads", async () => {
+  const denoJson = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  );
+  const expected = Object.keys(ENVIRONMENT_KEYS).sort();
+  for (const task of ["start", "cli"]) {
+    const granted = /--allow-env=(\S+)/.exec(denoJson.tasks[task])?.[1].split(",").sort();
+    assert.deepEqual(granted, expected, `task ${task}: --allow-env must list ${expected}`);
+  }
+  assert.equal(ENVIRONMENT_KEYS.EPOCHNEXUS_DATA_DIR, "data_dir");
+  assert.equal(ENVIRONMENT_KEYS.EPOCHNEXUS_JOIN_ADDRESS, "join_address");
 });

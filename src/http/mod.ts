@@ -5,3 +5,5 @@
 export { type AppContext, type AppOptions, createApp, type Handler } from "./app.ts";
 export { Metrics } from "./metrics.ts";
 export type { IngestPipeline } from "./write_path.ts";
+export { configureQueries } from "./query_handler.ts";
+export { storedDataOf } from "./schema_handler.ts";

@@ -62,8 +62,6 @@ export const ConfigSchema = z.strictObject({
   max_select_buckets: z.coerce.number().int().nonnegative().default(0),
   /** Queries: most running at once, more are refused with 429 (0 = unlimited). */
   max_concurrent_queries: z.coerce.number().int().nonnegative().default(0),
-  // Ingest keys are YAML-only for now: an environment variable needs its name in the deno.json
-  // tasks' --allow-env lists too.
   /** Ingest: points per committed batch of a streamed write. */
   ingest_batch_points: z.coerce.number().int().min(1).default(5000),
   /** Ingest: body bytes per committed batch (the in-flight budget of one streamed write). */

@@ -4,7 +4,13 @@
  * @module
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
-import { configureQueries, createApp, Metrics, storedDataOf } from "../http/mod.ts";
+import {
+  configureQueries,
+  createApp,
+  ingestSettingsFromConfig,
+  Metrics,
+  storedDataOf,
+} from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
 import {
   consoleLogger,
@@ -86,6 +92,7 @@ export async function serve(config: Config): Promise<void> {
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,
     metrics,
+    ingest: ingestSettingsFromConfig(config),
     pipeline: new SchemaPipeline(schemas, {
       stored,
       metrics,

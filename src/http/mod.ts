@@ -7,3 +7,4 @@ export { Metrics } from "./metrics.ts";
 export type { IngestPipeline } from "./write_path.ts";
 export { configureQueries } from "./query_handler.ts";
 export { storedDataOf } from "./schema_handler.ts";
+export { ingestSettingsFromConfig } from "./ingest_handler.ts";

@@ -20,6 +20,16 @@ export interface ServerProcess {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
+/**
+ * The permission flags of the README's start task, read from deno.json: end-to-end tests run
+ * the server exactly as a user starts it, so a missing permission fails a test, not a user.
+ */
+export const START_PERMISSIONS: string[] = (() => {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
+  const words = String(tasks.start).split(/\s+/);
+  return words.filter((w) => w.startsWith("--allow-"));
+})();
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -36,16 +46,7 @@ export async function startServer(
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   const port = options.port ?? freePort();
   const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      `${ROOT}src/cli/main.ts`,
-      "serve",
-    ],
+    args: ["run", ...START_PERMISSIONS, `${ROOT}src/cli/main.ts`, "serve"],
     cwd: ROOT,
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,

@@ -69,7 +69,9 @@ Deno.test("deno.json's start and cli tasks grant exactly the variables the confi
   const denoJson = JSON.parse(
     await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
   );
-  const expected = Object.keys(ENVIRONMENT_KEYS).sort();
+  // The yaml package reads LOG_STREAM and LOG_TOKENS (its debug switches) through
+  // process.env, which Deno refuses unless granted.
+  const expected = [...Object.keys(ENVIRONMENT_KEYS), "LOG_STREAM", "LOG_TOKENS"].sort();
   for (const task of ["start", "cli"]) {
     const granted = /--allow-env=(\S+)/.exec(denoJson.tasks[task])?.[1].split(",").sort();
     assert.deepEqual(granted, expected, `task ${task}: --allow-env must list ${expected}`);

@@ -44,13 +44,15 @@ export async function startServer(
     {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
-  const port = options.port ?? freePort();
+  // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
+  // it over would race with the other tests running in parallel.
+  const requestedPort = options.port ?? 0;
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", ...START_PERMISSIONS, `${ROOT}src/cli/main.ts`, "serve"],
     cwd: ROOT,
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,
-      EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${port}`,
+      EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,
       DENO_NO_UPDATE_CHECK: "1",
       RUST_BACKTRACE: "0",
       ...options.env,
@@ -65,10 +67,20 @@ export async function startServer(
     for await (const chunk of stream) stderr += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(process.stdout), pump(process.stderr)]).catch(() => {});
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let exited = false;
   process.status.then(() => (exited = true));
+  let port = requestedPort;
+  while (port === 0) {
+    if (exited) throw new Error(`server exited before listening:\n${stderr}`);
+    const listening = /epochnexus listening http="[^"]*:(\d+)"/.exec(stderr);
+    if (listening) port = Number(listening[1]);
+    else if (Date.now() > deadline) {
+      process.kill("SIGKILL");
+      throw new Error(`server did not log its address within the timeout:\n${stderr}`);
+    } else await new Promise((r) => setTimeout(r, 20));
+  }
+  const url = `http://127.0.0.1:${port}`;
   while (true) {
     if (exited) throw new Error(`server exited before answering /ping:\n${stderr}`);
     try {

@@ -31,7 +31,7 @@ async function post(url: string, body: BodyInit, headers: HeadersInit = {}): Pro
 
 /** EpochNexus as a real server process. */
 export async function startEpochNexus(): Promise<System> {
-  const server = await startServer({ env: { EPOCHNEXUS_LOG_LEVEL: "warn" } });
+  const server = await startServer();
   await post(`${server.url}/query`, new URLSearchParams({ q: `CREATE DATABASE ${DB}` }));
   return {
     name: "EpochNexus",

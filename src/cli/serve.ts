@@ -47,7 +47,7 @@ async function readConfigFile(path: string): Promise<string> {
 
 /** Starts a node and serves until SIGINT/SIGTERM; resolves after a clean shutdown. */
 export async function serve(config: Config): Promise<void> {
-  const logger = consoleLogger();
+  const logger = consoleLogger(config.log_level);
   const engine = await StorageEngine.open({
     dir: config.data_dir,
     fs: denoFileSystem,

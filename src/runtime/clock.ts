@@ -20,9 +20,15 @@ export const systemClock: Clock = {
 /** Math.random as an {@linkcode Rng}. */
 export const systemRng: Rng = { next: () => Math.random() };
 
-/** A logger that writes one line per event to stderr: `time level message key=value ...`. */
-export function consoleLogger(): Logger {
-  const line = (level: string, message: string, fields?: Record<string, unknown>) => {
+const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+
+/**
+ * A logger that writes one line per event to stderr: `time level message key=value ...`,
+ * dropping events below `minLevel`.
+ */
+export function consoleLogger(minLevel: keyof typeof LEVELS = "info"): Logger {
+  const line = (level: keyof typeof LEVELS, message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[level] < LEVELS[minLevel]) return;
     let text = `${new Date().toISOString()} ${level} ${message}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) text += ` ${k}=${JSON.stringify(v)}`;

@@ -97,6 +97,73 @@ function approximateSize(value: unknown, limit: number): number {
   return size;
 }
 
+/** What {@linkcode serialRunner} needs from one sandbox: how it starts, sends, and is killed. */
+interface SerialRunnerParts {
+  /** The script's name, for error messages. */
+  name: string;
+  /** Starts the sandbox and loads the script unless already done (or under way). */
+  start: () => Promise<void>;
+  /** Sends one encoded batch; resolves with the script's encoded result. */
+  call: (batch: string, timeoutMs: number) => Promise<unknown>;
+  /** Stops the sandbox and fails whatever is in flight; the next `start` begins afresh. */
+  kill: () => void;
+  /** Consecutive timeouts after which the script is disabled. */
+  maxStrikes: number;
+  /** Largest result accepted, in (approximate) bytes. */
+  maxResultBytes: number;
+}
+
+/**
+ * The contract both hosts share: one batch at a time (queued), a script disabled after
+ * `maxStrikes` consecutive timeouts, oversized results refused, and the sandbox killed after
+ * any failure other than the script throwing.
+ */
+function serialRunner(parts: SerialRunnerParts): WorkerSandbox {
+  const { name, start, call, kill, maxStrikes, maxResultBytes } = parts;
+  let strikes = 0;
+  let closed = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const runOne = async (batch: unknown[], timeoutMs: number): Promise<unknown> => {
+    if (closed) throw new SandboxError(`script ${name} is closed`, "threw");
+    if (strikes >= maxStrikes) {
+      throw new SandboxError(
+        `script ${name} is disabled after ${strikes} consecutive timeouts ` +
+          "(fix it and reload the schema)",
+        "timeout",
+      );
+    }
+    try {
+      await start();
+      const result = decodePayload(await call(encodePayload(batch), timeoutMs) as string);
+      strikes = 0;
+      if (approximateSize(result, maxResultBytes) > maxResultBytes) {
+        throw new SandboxError(
+          `script ${name} returned more than ${maxResultBytes} bytes`,
+          "memory",
+        );
+      }
+      return result;
+    } catch (error) {
+      if (error instanceof SandboxError && error.kind === "timeout") strikes++;
+      if (!(error instanceof SandboxError) || error.kind !== "threw") kill();
+      throw error;
+    }
+  };
+
+  return {
+    run(batch, { timeoutMs }) {
+      const run = queue.then(() => runOne(batch, timeoutMs));
+      queue = run.catch(() => {});
+      return run;
+    },
+    close() {
+      closed = true;
+      kill();
+    },
+  };
+}
+
 /**
  * Creates sandboxes for scripts.
  *
@@ -119,9 +186,6 @@ export function createWorkerScriptHost(
     let worker: Worker | undefined;
     let loaded: Promise<void> | undefined;
     let nextId = 1;
-    let strikes = 0;
-    let closed = false;
-    let queue: Promise<unknown> = Promise.resolve();
     const pending = new Map<
       number,
       (answer: { ok: boolean; result?: unknown; error?: string }) => void
@@ -186,47 +250,14 @@ export function createWorkerScriptHost(
       return call({ kind: "load", url }, startTimeoutMs).then(() => {});
     };
 
-    const runOne = async (batch: unknown[], timeoutMs: number): Promise<unknown> => {
-      if (closed) throw new SandboxError(`script ${script.name} is closed`, "threw");
-      if (strikes >= maxStrikes) {
-        throw new SandboxError(
-          `script ${script.name} is disabled after ${strikes} consecutive timeouts ` +
-            "(fix it and reload the schema)",
-          "timeout",
-        );
-      }
-      try {
-        loaded ??= start();
-        await loaded;
-        const result = decodePayload(
-          await call({ kind: "run", batch: encodePayload(batch) }, timeoutMs) as string,
-        );
-        strikes = 0;
-        if (approximateSize(result, maxResultBytes) > maxResultBytes) {
-          throw new SandboxError(
-            `script ${script.name} returned more than ${maxResultBytes} bytes`,
-            "memory",
-          );
-        }
-        return result;
-      } catch (error) {
-        if (error instanceof SandboxError && error.kind === "timeout") strikes++;
-        if (!(error instanceof SandboxError) || error.kind !== "threw") kill();
-        throw error;
-      }
-    };
-
-    return {
-      run(batch, { timeoutMs }) {
-        const run = queue.then(() => runOne(batch, timeoutMs));
-        queue = run.catch(() => {});
-        return run;
-      },
-      close() {
-        closed = true;
-        kill();
-      },
-    };
+    return serialRunner({
+      name: script.name,
+      start: () => (loaded ??= start()),
+      call: (batch, timeoutMs) => call({ kind: "run", batch }, timeoutMs),
+      kill,
+      maxStrikes,
+      maxResultBytes,
+    });
   };
 }
 
@@ -326,10 +357,7 @@ export function createProcessScriptHost(
     let stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
     let loaded: Promise<void> | undefined;
     let nextId = 1;
-    let strikes = 0;
-    let closed = false;
     let stderrTail = "";
-    let queue: Promise<unknown> = Promise.resolve();
     const pending = new Map<
       number,
       (answer: { ok: boolean; result?: unknown; error?: string }) => void
@@ -444,47 +472,14 @@ export function createProcessScriptHost(
       });
     };
 
-    const runOne = async (batch: unknown[], timeoutMs: number): Promise<unknown> => {
-      if (closed) throw new SandboxError(`script ${script.name} is closed`, "threw");
-      if (strikes >= maxStrikes) {
-        throw new SandboxError(
-          `script ${script.name} is disabled after ${strikes} consecutive timeouts ` +
-            "(fix it and reload the schema)",
-          "timeout",
-        );
-      }
-      try {
-        loaded ??= start();
-        await loaded;
-        const result = decodePayload(
-          await call({ kind: "run", payload: encodePayload(batch) }, timeoutMs) as string,
-        );
-        strikes = 0;
-        if (approximateSize(result, maxResultBytes) > maxResultBytes) {
-          throw new SandboxError(
-            `script ${script.name} returned more than ${maxResultBytes} bytes`,
-            "memory",
-          );
-        }
-        return result;
-      } catch (error) {
-        if (error instanceof SandboxError && error.kind === "timeout") strikes++;
-        if (!(error instanceof SandboxError) || error.kind !== "threw") kill();
-        throw error;
-      }
-    };
-
-    return {
-      run(batch, { timeoutMs }) {
-        const run = queue.then(() => runOne(batch, timeoutMs));
-        queue = run.catch(() => {});
-        return run;
-      },
-      close() {
-        closed = true;
-        kill();
-      },
-    };
+    return serialRunner({
+      name: script.name,
+      start: () => (loaded ??= start()),
+      call: (batch, timeoutMs) => call({ kind: "run", payload: batch }, timeoutMs),
+      kill,
+      maxStrikes,
+      maxResultBytes,
+    });
   };
 }
 

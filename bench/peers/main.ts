@@ -3,11 +3,15 @@
  * VictoriaMetrics 1.79.5, one system at a time on this machine, then one table with every metric
  * for every system and EpochNexus's ratio to each peer. Also writes a JSON result file.
  *
- *   deno task bench:peers [--hosts 100] [--hours 12] [--writers 2] [--batch 5000] [--runs 10]
+ *   deno task bench:peers [--variant default|high-cardinality|out-of-order] [--hosts 100]
+ *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10]
  *                         [--systems epochnexus,influxdb,victoriametrics] [--out FILE]
+ *
+ * Peers missing from the machine are installed from Debian's packages first (needs root).
  * @module
  */
-import { generateBatches } from "./workload.ts";
+import { generateBatches, VARIANTS, type WorkloadOptions } from "./workload.ts";
+import { ensurePeersInstalled } from "./install.ts";
 import { influxChecksum, instances, promChecksum, QUERY_TYPES } from "./queries.ts";
 import {
   DB,
@@ -24,9 +28,17 @@ function flag(name: string, fallback: string): string {
   return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
 }
 
+const variantName = flag("variant", "default");
+if (!(variantName in VARIANTS)) {
+  console.error(`unknown --variant ${variantName}: use ${Object.keys(VARIANTS).join(", ")}`);
+  Deno.exit(2);
+}
+const variant: Partial<WorkloadOptions> = VARIANTS[variantName as keyof typeof VARIANTS];
 const options = {
-  hosts: Number(flag("hosts", "100")),
-  hours: Number(flag("hours", "12")),
+  variant: variantName,
+  hosts: Number(flag("hosts", String(variant.hosts ?? 100))),
+  hours: Number(flag("hours", String(variant.hours ?? 12))),
+  shuffleWindow: variant.shuffleWindow ?? 0,
   writers: Number(flag("writers", "2")),
   batch: Number(flag("batch", "5000")),
   runs: Number(flag("runs", "10")),
@@ -128,10 +140,12 @@ async function measure(
   };
 }
 
+await ensurePeersInstalled(options.systems);
 const { bodies, points } = generateBatches({
   hosts: options.hosts,
   hours: options.hours,
   batchLines: options.batch,
+  shuffleWindow: options.shuffleWindow,
   seed: 1,
 });
 const results: Measured[] = [];
@@ -171,7 +185,7 @@ const table = rows.map(([label, get, better]) => {
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(" | ");
 console.log(
-  `workload: ${options.hosts} hosts x ${options.hours} h, ${points} points, ${
+  `workload ${options.variant}: ${options.hosts} hosts x ${options.hours} h, ${points} points, ${
     points * 10
   } values, ${options.writers} writers, batches of ${options.batch}; load average ${load}`,
 );

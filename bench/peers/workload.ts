@@ -15,7 +15,23 @@ export interface WorkloadOptions {
   seed: number;
   /** Seconds between points of a host. @default {10} */
   intervalSeconds?: number;
+  /**
+   * Out-of-order variant: lines are shuffled (seeded) within windows of this many lines, so
+   * timestamps arrive out of order across and within requests. 0 = in time order.
+   * @default {0}
+   */
+  shuffleWindow?: number;
 }
+
+/** Named variants of the workload (`--variant`). */
+export const VARIANTS = {
+  /** 100 hosts x 12 h, in time order (the default). */
+  default: {},
+  /** 100,000 series: 100k hosts x 1 min (6 points each, 6M values). */
+  "high-cardinality": { hosts: 100_000, hours: 1 / 60 },
+  /** The default data, shuffled within windows of 4 requests. */
+  "out-of-order": { shuffleWindow: 20_000 },
+} as const satisfies Record<string, Partial<WorkloadOptions>>;
 
 /** The fixed start: 2023-01-01T00:00:00Z. */
 export const START_SECONDS = 1672531200;
@@ -94,6 +110,7 @@ export function generateBatches(
   const bodies: Uint8Array<ArrayBuffer>[] = [];
   let lines: string[] = [];
   let points = 0;
+  const all: string[] = [];
   for (let s = 0; s < steps; s++) {
     const t = START_SECONDS + s * interval;
     for (let h = 0; h < options.hosts; h++) {
@@ -106,14 +123,23 @@ export function generateBatches(
         state[k] = v;
         fields += `${f ? "," : ""}${CPU_FIELDS[f]}=${v}`;
       }
-      lines.push(`cpu,${tags[h]} ${fields} ${t}`);
+      all.push(`cpu,${tags[h]} ${fields} ${t}`);
       points++;
-      if (lines.length === options.batchLines) {
-        bodies.push(encoder.encode(lines.join("\n") + "\n"));
-        lines = [];
+    }
+  }
+  const window = options.shuffleWindow ?? 0;
+  if (window > 1) {
+    for (let from = 0; from < all.length; from += window) {
+      const to = Math.min(all.length, from + window);
+      for (let i = to - 1; i > from; i--) {
+        const j = from + Math.floor(random() * (i - from + 1));
+        [all[i], all[j]] = [all[j], all[i]];
       }
     }
   }
-  if (lines.length) bodies.push(encoder.encode(lines.join("\n") + "\n"));
+  for (let i = 0; i < all.length; i += options.batchLines) {
+    lines = all.slice(i, i + options.batchLines);
+    bodies.push(encoder.encode(lines.join("\n") + "\n"));
+  }
   return { bodies, points };
 }

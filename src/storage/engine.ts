@@ -60,10 +60,11 @@ import {
   encodeWriteBatch,
   type ReplayedRecord,
   WriteAheadLog,
+  WriteBatchLayout,
 } from "./wal/mod.ts";
 
 /** WAL record types used by the engine. */
-export const RecordType = { Write: 1, Catalog: 2 } as const;
+export const RecordType = { Write: 1, Catalog: 2, WriteInterned: 3 } as const;
 
 /** Options of {@linkcode StorageEngine.open}. */
 export interface EngineOptions {
@@ -337,8 +338,11 @@ export class StorageEngine {
 
   #replay(record: ReplayedRecord): void {
     this.#replayed.records++;
-    if (record.type === RecordType.Write) {
-      const batch = decodeWriteBatch(record.payload, record.file, record.offset);
+    if (record.type === RecordType.WriteInterned || record.type === RecordType.Write) {
+      const layout = record.type === RecordType.Write
+        ? WriteBatchLayout.Plain
+        : WriteBatchLayout.Interned;
+      const batch = decodeWriteBatch(record.payload, record.file, record.offset, layout);
       const db = this.#databases.get(batch.database);
       // A write to a database dropped later in the log was undone by that drop.
       const rp = db?.retentionPolicies.get(batch.retentionPolicy);
@@ -562,7 +566,7 @@ export class StorageEngine {
     }
     if (accepted.length > 0) {
       const payload = encodeWriteBatch({ database, retentionPolicy: rp.name, points: accepted });
-      await this.#wal.append(RecordType.Write, payload, () => {
+      await this.#wal.append(RecordType.WriteInterned, payload, () => {
         // The database or policy may have been dropped while this record waited for its fsync.
         if (this.#databases.get(database) !== db) return;
         if (db.retentionPolicies.get(rp.name) !== rp) return;

@@ -1,6 +1,12 @@
 /**
  * The payload of a WAL write record: one database, one retention policy, many points.
  * Binary and little-endian; layout in FORMAT.md beside this file.
+ *
+ * Two layouts exist. {@linkcode encodeWriteBatch} writes the interned one (record type 3): every
+ * distinct string of the batch (database, policy, measurements, tag keys and values, field keys) is
+ * stored once in a table at the start and points refer to it by u32 index, so a batch of points of
+ * a few hundred series encodes a few hundred strings instead of ~30 per point. The plain layout
+ * (record type 1, every string inline) is what WAL version 1 wrote; it is still decoded.
  * @module
  */
 import {
@@ -18,12 +24,22 @@ export interface WriteBatch {
   points: Point[];
 }
 
+/** The layouts of a write batch payload. */
+export const WriteBatchLayout = {
+  /** Every string inline (record type 1; all WAL version 1 wrote). */
+  Plain: 1,
+  /** A string table, then u32 indexes (record type 3, WAL version 2). */
+  Interned: 2,
+} as const;
+/** A layout of a write batch payload. */
+export type WriteBatchLayout = typeof WriteBatchLayout[keyof typeof WriteBatchLayout];
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** A growable little-endian buffer for one record. */
+/** A growable little-endian buffer, reused between records (encoding is synchronous). */
 class Out {
-  bytes = new Uint8Array(4096);
+  bytes = new Uint8Array(64 * 1024);
   view = new DataView(this.bytes.buffer);
   pos = 0;
   ensure(n: number): void {
@@ -35,97 +51,133 @@ class Out {
     this.bytes = next;
     this.view = new DataView(next.buffer);
   }
-  u8(v: number): void {
-    this.ensure(1);
-    this.bytes[this.pos++] = v;
-  }
-  u16(v: number): void {
-    this.ensure(2);
-    this.view.setUint16(this.pos, v, true);
-    this.pos += 2;
-  }
-  u32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v, true);
-    this.pos += 4;
-  }
-  f64(v: number): void {
-    this.ensure(8);
-    this.view.setFloat64(this.pos, v, true);
-    this.pos += 8;
-  }
-  i64(v: bigint): void {
-    this.ensure(8);
-    this.view.setBigInt64(this.pos, v, true);
-    this.pos += 8;
-  }
+  /** Writes a u32 length and the UTF-8 bytes of `s`. */
   str(s: string): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit; the u32 length is patched after encoding.
-    this.ensure(4 + s.length * 3);
-    const { written } = encoder.encodeInto(s, this.bytes.subarray(this.pos + 4));
+    const n = s.length;
+    this.ensure(4 + n * 3);
+    const bytes = this.bytes;
+    const start = this.pos + 4;
+    let i = 0;
+    // ASCII inline: short names are the rule, and a call into the encoder costs more than them.
+    if (n <= 64) {
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        bytes[start + i] = c;
+      }
+    }
+    let written = i;
+    if (i < n) written = encoder.encodeInto(s, bytes.subarray(start)).written;
     this.view.setUint32(this.pos, written, true);
-    this.pos += 4 + written;
+    this.pos = start + written;
   }
 }
 
-/** Encodes a batch into record payload bytes. */
+const table = new Out();
+const body = new Out();
+
+/** Encodes a batch into record payload bytes, interned layout (record type 3). */
 export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
-  const out = new Out();
-  out.str(batch.database);
-  out.str(batch.retentionPolicy);
-  out.u32(batch.points.length);
-  for (const p of batch.points) {
-    out.str(p.measurement);
-    out.u16(p.tags.length);
-    for (const t of p.tags) {
-      out.str(t.key);
-      out.str(t.value);
+  table.pos = 4;
+  body.pos = 0;
+  const index = new Map<string, number>();
+  const intern = (s: string): number => {
+    let i = index.get(s);
+    if (i === undefined) {
+      i = index.size;
+      index.set(s, i);
+      table.str(s);
     }
-    out.u16(p.fields.length);
-    for (const f of p.fields) {
-      out.str(f.key);
-      out.u8(f.type);
-      writeValue(out, f.type, f.value);
+    return i;
+  };
+  const { points } = batch;
+  body.ensure(12);
+  body.view.setUint32(0, intern(batch.database), true);
+  body.view.setUint32(4, intern(batch.retentionPolicy), true);
+  body.view.setUint32(8, points.length, true);
+  body.pos = 12;
+  for (let p = 0; p < points.length; p++) {
+    const { measurement, tags, fields, timeMs, timeSubMs } = points[p];
+    // The fixed-size part of the point at once; string values ensure their own room.
+    body.ensure(4 + 2 + tags.length * 8 + 2 + fields.length * 14 + 12);
+    let view = body.view;
+    let pos = body.pos;
+    view.setUint32(pos, intern(measurement), true);
+    view.setUint16(pos + 4, tags.length, true);
+    pos += 6;
+    for (let t = 0; t < tags.length; t++) {
+      const tag = tags[t];
+      view.setUint32(pos, intern(tag.key), true);
+      view.setUint32(pos + 4, intern(tag.value), true);
+      pos += 8;
     }
-    out.f64(p.timeMs);
-    out.u32(p.timeSubMs);
+    view.setUint16(pos, fields.length, true);
+    pos += 2;
+    for (let f = 0; f < fields.length; f++) {
+      const { key, type, value } = fields[f];
+      view.setUint32(pos, intern(key), true);
+      view.setUint8(pos + 4, type);
+      pos += 5;
+      if (type === FieldType.Float) {
+        view.setFloat64(pos, value as number, true);
+        pos += 8;
+      } else if (type === FieldType.String) {
+        body.pos = pos;
+        body.str(value as string);
+        // The string may have grown the buffer: room again for the fixed part still to come.
+        body.ensure((fields.length - f - 1) * 14 + 12);
+        view = body.view;
+        pos = body.pos;
+      } else {
+        pos = writeScalar(view, pos, type, value);
+      }
+    }
+    view.setFloat64(pos, timeMs, true);
+    view.setUint32(pos + 8, timeSubMs, true);
+    body.pos = pos + 12;
   }
-  return out.bytes.slice(0, out.pos);
+  table.view.setUint32(0, index.size, true);
+  const out = new Uint8Array(table.pos + body.pos);
+  out.set(table.bytes.subarray(0, table.pos));
+  out.set(body.bytes.subarray(0, body.pos), table.pos);
+  return out;
 }
 
-function writeValue(out: Out, type: FieldType, value: FieldValue): void {
+/** Writes a non-string, non-float value (at most 9 bytes); returns the next position. */
+function writeScalar(view: DataView, pos: number, type: FieldType, value: FieldValue): number {
   switch (type) {
-    case FieldType.Float:
-      out.f64(value as number);
-      return;
     case FieldType.Integer:
     case FieldType.Unsigned:
       // 0: a safe integer as f64; 1: the full 64 bits (two's complement for int64).
       if (typeof value === "number") {
-        out.u8(0);
-        out.f64(value);
+        view.setUint8(pos, 0);
+        view.setFloat64(pos + 1, value, true);
       } else {
-        out.u8(1);
-        out.i64(BigInt.asIntN(64, value as bigint));
+        view.setUint8(pos, 1);
+        view.setBigInt64(pos + 1, BigInt.asIntN(64, value as bigint), true);
       }
-      return;
-    case FieldType.String:
-      out.str(value as string);
-      return;
+      return pos + 9;
     case FieldType.Boolean:
-      out.u8(value ? 1 : 0);
-      return;
+      view.setUint8(pos, value ? 1 : 0);
+      return pos + 1;
     default:
       throw new Error(`BUG: unknown field type ${type}`);
   }
 }
 
 /**
- * Decodes record payload bytes. `file` and `offset` locate the record for the error raised when
- * the payload does not parse (which its checksum should have made impossible).
+ * Decodes record payload bytes of the given layout (by record type: 1 plain, 3 interned).
+ * `file` and `offset` locate the record for the error raised when the payload does not parse
+ * (which its checksum should have made impossible).
  * @throws {CorruptionError} when the payload is malformed.
  */
-export function decodeWriteBatch(bytes: Uint8Array, file: string, offset: number): WriteBatch {
+export function decodeWriteBatch(
+  bytes: Uint8Array,
+  file: string,
+  offset: number,
+  layout: WriteBatchLayout = WriteBatchLayout.Interned,
+): WriteBatch {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   const need = (n: number) => {
@@ -138,12 +190,34 @@ export function decodeWriteBatch(bytes: Uint8Array, file: string, offset: number
   const u32 = () => (need(4), pos += 4, view.getUint32(pos - 4, true));
   const f64 = () => (need(8), pos += 8, view.getFloat64(pos - 8, true));
   const i64 = () => (need(8), pos += 8, view.getBigInt64(pos - 8, true));
-  const str = () => {
+  const inline = () => {
     const n = u32();
     need(n);
     pos += n;
     return decoder.decode(bytes.subarray(pos - n, pos));
   };
+  let str = inline;
+  if (layout === WriteBatchLayout.Interned) {
+    const count = u32();
+    // Each entry takes at least its 4-byte length: a bigger count is damage, not an allocation.
+    need(count * 4);
+    const strings: string[] = new Array(count);
+    for (let i = 0; i < count; i++) strings[i] = inline();
+    str = () => {
+      const at = pos;
+      const i = u32();
+      if (i >= count) {
+        throw new CorruptionError(
+          file,
+          offset,
+          `string index ${i} at byte ${at} is past the table of ${count} strings`,
+        );
+      }
+      return strings[i];
+    };
+  } else if (layout !== WriteBatchLayout.Plain) {
+    throw new Error(`BUG: unknown write batch layout ${layout}`);
+  }
   const database = str();
   const retentionPolicy = str();
   const count = u32();
@@ -172,7 +246,7 @@ export function decodeWriteBatch(bytes: Uint8Array, file: string, offset: number
           break;
         }
         case FieldType.String:
-          value = str();
+          value = inline();
           break;
         case FieldType.Boolean:
           value = u8() === 1;

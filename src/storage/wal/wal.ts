@@ -24,8 +24,13 @@ import {
 
 /** The bytes that open every segment file: "ENWL", version, three reserved zero bytes. */
 export const WAL_MAGIC = [0x45, 0x4e, 0x57, 0x4c] as const;
-/** The format version written by this code. */
-export const WAL_VERSION = 1;
+/**
+ * The format version written by this code: 2 adds the interned write record (type 3). Version 1
+ * segments (types 1 and 2 only) are still read.
+ */
+export const WAL_VERSION = 2;
+/** The oldest format version still read. */
+export const WAL_MIN_VERSION = 1;
 /** Size of the segment file header. */
 export const SEGMENT_HEADER_BYTES = 8;
 /** Size of a record header: u32 length, u32 checksum, u8 type. */
@@ -365,7 +370,7 @@ function replaySegment(
   if (!WAL_MAGIC.every((b, i) => bytes[i] === b)) {
     throw new CorruptionError(path, 0, "not a write-ahead log segment (bad magic)");
   }
-  if (bytes[4] !== WAL_VERSION) {
+  if (bytes[4] < WAL_MIN_VERSION || bytes[4] > WAL_VERSION) {
     throw new CorruptionError(path, 4, `unsupported WAL version ${bytes[4]}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  CorruptionError,
+  FieldType,
+  type FieldValue,
+  type Point,
+  silentLogger,
+} from "../../core/mod.ts";
+import { denoFileSystem, systemClock } from "../../runtime/mod.ts";
+import { RecordType, StorageEngine } from "../engine.ts";
+import {
+  decodeWriteBatch,
+  encodeWriteBatch,
+  type WriteBatch,
+  WriteBatchLayout,
+} from "./batch_codec.ts";
+import { frameRecord } from "./wal.ts";
+
+/**
+ * The plain layout exactly as WAL version 1 wrote it (the encoder of that version, kept here to
+ * make version-1 records).
+ */
+function encodePlainV1(batch: WriteBatch): Uint8Array {
+  const parts: number[] = [];
+  const view = new DataView(new ArrayBuffer(8));
+  const bytes = (n: number) => parts.push(...new Uint8Array(view.buffer, 0, n));
+  const u8 = (v: number) => parts.push(v);
+  const u16 = (v: number) => (view.setUint16(0, v, true), bytes(2));
+  const u32 = (v: number) => (view.setUint32(0, v, true), bytes(4));
+  const f64 = (v: number) => (view.setFloat64(0, v, true), bytes(8));
+  const str = (s: string) => {
+    const utf8 = new TextEncoder().encode(s);
+    u32(utf8.length);
+    parts.push(...utf8);
+  };
+  const value = (type: FieldType, v: FieldValue) => {
+    if (type === FieldType.Float) f64(v as number);
+    else if (type === FieldType.Integer || type === FieldType.Unsigned) {
+      if (typeof v === "number") (u8(0), f64(v));
+      else (u8(1), view.setBigInt64(0, BigInt.asIntN(64, v as bigint), true), bytes(8));
+    } else if (type === FieldType.String) str(v as string);
+    else u8(v ? 1 : 0);
+  };
+  str(batch.database);
+  str(batch.retentionPolicy);
+  u32(batch.points.length);
+  for (const p of batch.points) {
+    str(p.measurement);
+    u16(p.tags.length);
+    for (const t of p.tags) (str(t.key), str(t.value));
+    u16(p.fields.length);
+    for (const f of p.fields) (str(f.key), u8(f.type), value(f.type, f.value));
+    f64(p.timeMs);
+    u32(p.timeSubMs);
+  }
+  return new Uint8Array(parts);
+}
+
+const sample: Point[] = [{
+  measurement: "cpu load",
+  tags: [{ key: "host", value: "server,1" }, { key: "région", value: "é" }],
+  fields: [
+    { key: "f", type: FieldType.Float, value: -0.000123 },
+    { key: "i", type: FieldType.Integer, value: -9223372036854775808n },
+    { key: "j", type: FieldType.Integer, value: 42 },
+    { key: "u", type: FieldType.Unsigned, value: 18446744073709551615n },
+    { key: "s", type: FieldType.String, value: 'say "hi"\n' + "é".repeat(100) },
+    { key: "b", type: FieldType.Boolean, value: true },
+  ],
+  timeMs: -1,
+  timeSubMs: 999_999,
+}, {
+  measurement: "cpu load",
+  tags: [{ key: "host", value: "server,1" }, { key: "région", value: "x".repeat(70) + "é" }],
+  fields: [{ key: "f", type: FieldType.Float, value: 1.5 }, {
+    key: "b",
+    type: FieldType.Boolean,
+    value: false,
+  }],
+  timeMs: 1_700_000_000_000,
+  timeSubMs: 1,
+}];
+
+Deno.test("write batch codec: the interned layout stores each string once", () => {
+  const batch = { database: "db", retentionPolicy: "autogen", points: sample };
+  const bytes = encodeWriteBatch(batch);
+  assert.deepEqual(decodeWriteBatch(bytes, "x", 0), batch);
+  const count = new DataView(bytes.buffer).getUint32(0, true);
+  // db, autogen, cpu load, host, server,1, région, é, f, i, j, u, s, b, the 71-char value.
+  assert.equal(count, 14);
+  // Many points of one series: the interned record is far smaller than the plain one.
+  const many = { ...batch, points: Array.from({ length: 100 }, () => sample[1]) };
+  const interned = encodeWriteBatch(many).length, plain = encodePlainV1(many).length;
+  assert.ok(interned < plain / 2, `interned ${interned} bytes, plain ${plain}`);
+});
+
+Deno.test("write batch codec: version-1 plain records still decode", () => {
+  const batch = { database: "db", retentionPolicy: "autogen", points: sample };
+  assert.deepEqual(
+    decodeWriteBatch(encodePlainV1(batch), "x", 0, WriteBatchLayout.Plain),
+    batch,
+  );
+});
+
+Deno.test("write batch codec: any batch round-trips in both layouts", () => {
+  const text = fc.string({ unit: "binary", maxLength: 80 });
+  const field = fc.oneof(
+    fc.record({ key: text, type: fc.constant(FieldType.Float), value: fc.double() }, {
+      noNullPrototype: true,
+    }),
+    fc.record({
+      key: text,
+      type: fc.constant(FieldType.Integer),
+      value: fc.oneof(fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n), fc.maxSafeInteger()),
+    }, { noNullPrototype: true }),
+    fc.record({ key: text, type: fc.constant(FieldType.String), value: text }, {
+      noNullPrototype: true,
+    }),
+    fc.record({ key: text, type: fc.constant(FieldType.Boolean), value: fc.boolean() }, {
+      noNullPrototype: true,
+    }),
+  );
+  const point = fc.record({
+    measurement: fc.constantFrom("cpu", "mem", "é"),
+    tags: fc.array(
+      fc.record({ key: fc.constantFrom("a", "b"), value: text }, { noNullPrototype: true }),
+      { maxLength: 3 },
+    ),
+    fields: fc.array(field, { minLength: 1, maxLength: 4 }),
+    timeMs: fc.integer({ min: -1e12, max: 1e13 }),
+    timeSubMs: fc.integer({ min: 0, max: 999_999 }),
+  }, { noNullPrototype: true });
+  fc.assert(
+    fc.property(fc.array(point, { maxLength: 40 }), (points) => {
+      const batch = { database: "d", retentionPolicy: "r", points: points as Point[] };
+      assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "x", 0), batch);
+      assert.deepEqual(
+        decodeWriteBatch(encodePlainV1(batch), "x", 0, WriteBatchLayout.Plain),
+        batch,
+      );
+    }),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("write batch codec: a string index past the table is a corruption error", () => {
+  const bytes = encodeWriteBatch({ database: "db", retentionPolicy: "rp", points: sample });
+  const view = new DataView(bytes.buffer);
+  // The table: u32 count then entries; the database index follows it.
+  let pos = 4;
+  for (let i = 0; i < view.getUint32(0, true); i++) pos += 4 + view.getUint32(pos, true);
+  view.setUint32(pos, 999, true);
+  assert.throws(
+    () => decodeWriteBatch(bytes, "f.wal", 8),
+    (e) =>
+      e instanceof CorruptionError && /string index 999 .* table of 14 strings/.test(e.message),
+  );
+  assert.throws(() => decodeWriteBatch(bytes.subarray(0, 30), "f.wal", 8), CorruptionError);
+});
+
+Deno.test("engine replays a version-1 segment, then appends interned records to it", async () => {
+  const dir = await Deno.makeTempDir();
+  const open = () =>
+    StorageEngine.open({ dir, fs: denoFileSystem, clock: systemClock, logger: silentLogger });
+  const first = await open();
+  await first.createDatabase("db");
+  await first.close();
+  // Turn the active segment into one version 1 wrote: version byte 1, a plain write record.
+  const names: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/wal`)) names.push(e.name);
+  const path = `${dir}/wal/${names.sort().at(-1)}`;
+  const segment = await Deno.readFile(path);
+  assert.equal(segment[4], 2);
+  segment[4] = 1;
+  const old: Point = {
+    measurement: "cpu",
+    tags: [{ key: "host", value: "a" }],
+    fields: [{ key: "v", type: FieldType.Integer, value: -9223372036854775808n }],
+    timeMs: 1_700_000_000_000,
+    timeSubMs: 7,
+  };
+  const record = frameRecord(
+    RecordType.Write,
+    encodePlainV1({ database: "db", retentionPolicy: "autogen", points: [old] }),
+  );
+  const v1 = new Uint8Array(segment.length + record.length);
+  v1.set(segment);
+  v1.set(record, segment.length);
+  await Deno.writeFile(path, v1);
+
+  const values = async (engine: StorageEngine) => {
+    const out: unknown[] = [];
+    for (const shard of engine.shards("db", "autogen", -(2n ** 63n), 2n ** 63n - 1n)) {
+      for (const series of shard.series("cpu")) {
+        const column = await shard.readField(series, "v", -(2n ** 63n), 2n ** 63n - 1n);
+        for (let i = 0; i < (column?.length ?? 0); i++) {
+          out.push([column!.timesMs[i], column!.timesSubMs[i], column!.values[i]]);
+        }
+      }
+    }
+    return out;
+  };
+  const second = await open();
+  assert.deepEqual(await values(second), [[1_700_000_000_000, 7, -9223372036854775808n]]);
+  // Last write wins across the two record types.
+  await second.write("db", undefined, [{ ...old, fields: [{ ...old.fields[0], value: 5 }] }]);
+  await second.close();
+  const third = await open();
+  assert.deepEqual(await values(third), [[1_700_000_000_000, 7, 5]]);
+  await third.close();
+});

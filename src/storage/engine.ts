@@ -349,11 +349,13 @@ export class StorageEngine {
       if (!db || !rp) return;
       const cutoff = retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
       const points = batch.points.filter((p) => p.timeMs >= cutoff);
-      for (const p of points) {
+      const keys: string[] = new Array(points.length);
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i];
         db.checkFieldTypes(p);
-        db.indexSeries(seriesKeyOf(p), p.measurement, p.tags);
+        db.indexSeries(keys[i] = seriesKeyOf(p), p.measurement, p.tags);
       }
-      this.#apply(db, rp, points);
+      this.#apply(db, rp, points, keys);
       this.#replayed.points += points.length;
     } else if (record.type === RecordType.Catalog) {
       this.#applyCatalog(JSON.parse(textDecoder.decode(record.payload)) as CatalogOp);
@@ -364,26 +366,29 @@ export class StorageEngine {
     }
   }
 
-  /** Routes points to their shard groups' heads. */
-  #apply(db: DatabaseState, rp: RetentionPolicy, points: readonly Point[]): void {
+  /** Routes points (with their series keys, index for index) to their shard groups' heads. */
+  #apply(
+    db: DatabaseState,
+    rp: RetentionPolicy,
+    points: readonly Point[],
+    keys: readonly string[],
+  ): void {
     if (points.length === 0) return;
     const durMs = Number(rp.shardGroupDurationNs / 1_000_000n);
     let shard: Shard | undefined;
-    let batch: Point[] = [];
-    const flushBatch = () => {
-      if (shard && batch.length > 0) shard.head.apply(batch);
-      batch = [];
-    };
+    // Points of one shard group come in runs (time order is the rule): apply each run as a slice.
+    let runStart = 0;
     let values = 0;
-    for (const p of points) {
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
       if (!shard || p.timeMs < shard.startMs || p.timeMs >= shard.endMs) {
-        flushBatch();
+        if (shard) shard.head.apply(points, keys, runStart, i);
         shard = this.#shardFor(db, rp, p.timeMs, durMs);
+        runStart = i;
       }
-      batch.push(p);
       values += p.fields.length;
     }
-    flushBatch();
+    shard!.head.apply(points, keys, runStart, points.length);
     this.#headBytes += values * 24;
   }
 
@@ -555,14 +560,25 @@ export class StorageEngine {
       maxValuesPerTag: this.options.maxValuesPerTag ?? 100_000,
     };
     const accepted: Point[] = [];
+    const keys: string[] = [];
     const rejected: Rejection[] = [];
     for (let i = 0; i < points.length; i++) {
       const p = points[i];
-      const reason = p.timeMs < cutoff
-        ? BEYOND_RETENTION
-        : db.checkSeries(p.measurement, p.tags, limits) ?? db.checkFieldTypes(p);
+      if (p.timeMs < cutoff) {
+        rejected.push({ index: i, reason: BEYOND_RETENTION });
+        continue;
+      }
+      // The key is built once per point and handed on to the head; only a series not yet
+      // indexed goes through the limit checks (which build it again).
+      const key = seriesKeyOf(p);
+      const reason =
+        (db.seriesKeys.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
+          db.checkFieldTypes(p);
       if (reason) rejected.push({ index: i, reason });
-      else accepted.push(p);
+      else {
+        accepted.push(p);
+        keys.push(key);
+      }
     }
     if (accepted.length > 0) {
       const payload = encodeWriteBatch({ database, retentionPolicy: rp.name, points: accepted });
@@ -570,7 +586,7 @@ export class StorageEngine {
         // The database or policy may have been dropped while this record waited for its fsync.
         if (this.#databases.get(database) !== db) return;
         if (db.retentionPolicies.get(rp.name) !== rp) return;
-        this.#apply(db, rp, accepted);
+        this.#apply(db, rp, accepted, keys);
         this.#lastWriteMs = this.options.clock.monotonicMs();
       });
       if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {

@@ -3,7 +3,13 @@
  * {@linkcode FieldColumnBuffer}. Implements the query room's ShardReader.
  * @module
  */
-import { type FieldType, instantFromNanos, type Point, seriesKey, type Tag } from "../core/mod.ts";
+import {
+  type FieldType,
+  instantFromNanos,
+  type Point,
+  type seriesKey,
+  type Tag,
+} from "../core/mod.ts";
 import { type ColumnView, FieldColumnBuffer, sliceView } from "./column.ts";
 import { cutRanges, type TimeRange } from "./merge.ts";
 
@@ -87,25 +93,45 @@ export class Head {
     }
   }
 
-  /** Adds points whose field types were already checked against the catalog. */
-  apply(points: readonly Point[]): void {
-    for (const p of points) {
-      const key = seriesKey(p.measurement, p.tags);
-      let series = this.#series.get(key);
-      if (!series) series = this.#createSeries(key, p);
-      for (const f of p.fields) {
+  /**
+   * Adds `points[from, to)`, whose field types were already checked against the catalog;
+   * `keys[i]` is the series key of `points[i]` (core's `seriesKey`).
+   */
+  apply(
+    points: readonly Point[],
+    keys: readonly string[],
+    from = 0,
+    to: number = points.length,
+  ): void {
+    let values = 0;
+    for (let i = from; i < to; i++) {
+      const p = points[i];
+      const key = keys[i];
+      const series = this.#series.get(key) ?? this.#createSeries(key, p);
+      const { fields, timeMs, timeSubMs } = p;
+      for (let j = 0; j < fields.length; j++) {
+        const f = fields[j];
         let column = series.fields.get(f.key);
-        if (!column) {
-          column = new FieldColumnBuffer(f.type);
-          series.fields.set(f.key, column);
-          let types = this.#fieldTypes.get(p.measurement);
-          if (!types) this.#fieldTypes.set(p.measurement, types = new Map());
-          types.set(f.key, f.type);
-        }
-        column.append(p.timeMs, p.timeSubMs, f.value);
+        if (!column) column = this.#createColumn(series, p.measurement, f.key, f.type);
+        column.append(timeMs, timeSubMs, f.value);
       }
-      this.#values += p.fields.length;
+      values += fields.length;
     }
+    this.#values += values;
+  }
+
+  #createColumn(
+    series: HeadSeries,
+    measurement: string,
+    field: string,
+    type: FieldType,
+  ): FieldColumnBuffer {
+    const column = new FieldColumnBuffer(type);
+    series.fields.set(field, column);
+    let types = this.#fieldTypes.get(measurement);
+    if (!types) this.#fieldTypes.set(measurement, types = new Map());
+    types.set(field, type);
+    return column;
   }
 
   #createSeries(key: string, p: Point): HeadSeries {

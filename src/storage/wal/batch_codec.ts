@@ -37,11 +37,23 @@ export type WriteBatchLayout = typeof WriteBatchLayout[keyof typeof WriteBatchLa
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+const INITIAL_OUT_BYTES = 64 * 1024;
+/** A buffer grown past this by one huge batch is dropped after it, not kept for ever. */
+const MAX_KEPT_OUT_BYTES = 4 * 1024 * 1024;
+
 /** A growable little-endian buffer, reused between records (encoding is synchronous). */
 class Out {
-  bytes = new Uint8Array(64 * 1024);
+  bytes = new Uint8Array(INITIAL_OUT_BYTES);
   view = new DataView(this.bytes.buffer);
   pos = 0;
+  /** Empties the buffer, letting go of memory a huge record made it take. */
+  reset(at: number): void {
+    this.pos = at;
+    if (this.bytes.length > MAX_KEPT_OUT_BYTES) {
+      this.bytes = new Uint8Array(INITIAL_OUT_BYTES);
+      this.view = new DataView(this.bytes.buffer);
+    }
+  }
   ensure(n: number): void {
     if (this.pos + n <= this.bytes.length) return;
     let size = this.bytes.length * 2;
@@ -79,8 +91,8 @@ const body = new Out();
 
 /** Encodes a batch into record payload bytes, interned layout (record type 3). */
 export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
-  table.pos = 4;
-  body.pos = 0;
+  table.reset(4);
+  body.reset(0);
   const index = new Map<string, number>();
   const intern = (s: string): number => {
     let i = index.get(s);

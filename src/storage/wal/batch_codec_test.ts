@@ -210,3 +210,20 @@ Deno.test("engine replays a version-1 segment, then appends interned records to 
   assert.deepEqual(await values(third), [[1_700_000_000_000, 7, 5]]);
   await third.close();
 });
+
+Deno.test("write batch codec: a batch bigger than the kept buffers, then a small one", () => {
+  const long = "x".repeat(300);
+  const points: Point[] = Array.from({ length: 20_000 }, (_, i) => ({
+    measurement: "m",
+    tags: [{ key: "k", value: String(i % 7) }],
+    fields: [{ key: "s", type: FieldType.String, value: long + i }],
+    timeMs: i,
+    timeSubMs: 0,
+  }));
+  const big = { database: "db", retentionPolicy: "rp", points };
+  const bytes = encodeWriteBatch(big);
+  assert.ok(bytes.length > 6_000_000);
+  assert.deepEqual(decodeWriteBatch(bytes, "x", 0), big);
+  const small = { database: "db", retentionPolicy: "rp", points: sample };
+  assert.deepEqual(decodeWriteBatch(encodeWriteBatch(small), "x", 0), small);
+});

@@ -102,12 +102,47 @@ export function escapeTag(text: string): string {
   return needsEscape(text, true) ? text.replace(TAG_ESCAPES, "\\$&") : text;
 }
 
+/** A series key built before, with what it was built from. */
+interface KeyMemo {
+  measurement: string;
+  tags: readonly Tag[];
+  keys: string[];
+  values: string[];
+  key: string;
+}
+
+// Series keys are built for every point written, but the line-protocol parser hands out the
+// same Tag objects for every point of a series: remembering the key by the first Tag object
+// (weakly) skips the escape scans and concatenations, and returns a string already hashed by the
+// maps it is looked up in. A hit needs the same measurement, the same Tag objects and the same
+// key and value strings in them (a Tag changed in place misses), so the key is always exact.
+const memo = new WeakMap<Tag, KeyMemo>();
+
 /**
  * The series key of a measurement and its sorted tags: `cpu,host=a,region=b`.
  * Two points are in the same series exactly when their keys are equal.
  */
 export function seriesKey(measurement: string, sortedTags: readonly Tag[]): string {
+  const n = sortedTags.length;
+  if (n === 0) return escapeMeasurement(measurement);
+  const first = sortedTags[0];
+  const known = memo.get(first);
+  if (known !== undefined && known.measurement === measurement && known.tags.length === n) {
+    let i = 0;
+    for (; i < n; i++) {
+      const t = sortedTags[i];
+      if (t !== known.tags[i] || t.key !== known.keys[i] || t.value !== known.values[i]) break;
+    }
+    if (i === n) return known.key;
+  }
   let key = escapeMeasurement(measurement);
-  for (const t of sortedTags) key += `,${escapeTag(t.key)}=${escapeTag(t.value)}`;
+  const keys: string[] = new Array(n), values: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = sortedTags[i];
+    keys[i] = t.key;
+    values[i] = t.value;
+    key += `,${escapeTag(t.key)}=${escapeTag(t.value)}`;
+  }
+  memo.set(first, { measurement, tags: sortedTags.slice(), keys, values, key });
   return key;
 }

@@ -849,12 +849,11 @@ class Parser {
     }
     const ds = p;
     let isInt = false, isUnsigned = false, decimal = false, scientific = false;
-    let mantissa = 0, digits = 0, fraction = 0;
+    let mantissa = 0, fraction = 0;
     for (; p < end; p++) {
       const c = buf[p];
       if (c >= ZERO && c <= NINE) {
         mantissa = mantissa * 10 + (c - ZERO);
-        digits++;
         if (decimal) fraction++;
         continue;
       }
@@ -909,8 +908,10 @@ class Parser {
     }
 
     this.valueType = FieldType.Float;
-    if (!scientific && digits <= 15) {
-      // Exact: both operands are exact doubles and one division rounds correctly.
+    if (!scientific && mantissa <= Number.MAX_SAFE_INTEGER && fraction <= 22) {
+      // Exact (Clinger's fast path): the digits form an integer below 2^53, so every step of
+      // building it was exact, 10^fraction is an exact double, and one division rounds
+      // correctly. Most 16- and 17-digit values (as JavaScript and Go print doubles) qualify.
       const x = fraction === 0 ? mantissa : mantissa / POW10[fraction];
       this.valueValue = negative ? -x : x;
       return p;

@@ -3,13 +3,7 @@
  * {@linkcode FieldColumnBuffer}. Implements the query room's ShardReader.
  * @module
  */
-import {
-  type FieldType,
-  instantFromNanos,
-  type Point,
-  type seriesKey,
-  type Tag,
-} from "../core/mod.ts";
+import { type FieldType, instantFromNanos, type Point, type Tag } from "../core/mod.ts";
 import { type ColumnView, FieldColumnBuffer, sliceView } from "./column.ts";
 import { cutRanges, type TimeRange } from "./merge.ts";
 

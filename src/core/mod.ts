@@ -2,6 +2,7 @@
  * The shared leaf: errors, interfaces, time and the point model. Imports nothing of ours.
  * @module
  */
+export * from "./column.ts";
 export * from "./crc32c.ts";
 export * from "./errors.ts";
 export * from "./interfaces.ts";

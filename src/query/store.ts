@@ -6,7 +6,10 @@
  *
  * @module
  */
-import type { FieldType, FieldValue, Point, Tag } from "../core/mod.ts";
+import type { BlockSummary, FieldColumn, FieldPart, FieldType, Point, Tag } from "../core/mod.ts";
+
+// The column and block-summary shapes are shared with storage, so they live in core.
+export type { BlockSummary, FieldColumn, FieldPart };
 
 /** A series as the index knows it. `id` is unique within one shard. */
 export interface SeriesRef {
@@ -16,19 +19,6 @@ export interface SeriesRef {
   measurement: string;
   /** Sorted by key. */
   tags: readonly Tag[];
-}
-
-/**
- * The values of one field of one series over a time range: sorted by time ascending, one value
- * per timestamp (the last write won already). `values` is a Float64Array for floats, and an
- * array of {@linkcode FieldValue} otherwise (integers as number when safe, bigint beyond).
- */
-export interface FieldColumn {
-  type: FieldType;
-  length: number;
-  timesMs: Float64Array;
-  timesSubMs: Float64Array;
-  values: Float64Array | FieldValue[];
 }
 
 /** A retention policy as SHOW RETENTION POLICIES reports it. */
@@ -72,29 +62,6 @@ export interface ShardReader {
     maxNs: bigint,
   ): Promise<FieldPart[]>;
 }
-
-/** Statistics of one block of one field: enough for count/sum/mean/min/max/first/last. */
-export interface BlockSummary {
-  kind: "summary";
-  type: FieldType;
-  count: number;
-  minTimeMs: number;
-  minTimeSubMs: number;
-  maxTimeMs: number;
-  maxTimeSubMs: number;
-  /** Numbers only (float, integer, unsigned); integer sums are exact (bigint when unsafe). */
-  sum?: number | bigint;
-  min?: FieldValue;
-  minTimeOfMin?: { ms: number; subMs: number };
-  max?: FieldValue;
-  minTimeOfMax?: { ms: number; subMs: number };
-  /** The value at minTime and at maxTime. */
-  first: FieldValue;
-  last: FieldValue;
-}
-
-/** One part of {@linkcode ShardReader.readFieldSummaries}'s answer. */
-export type FieldPart = BlockSummary | { kind: "column"; column: FieldColumn };
 
 /** A retention policy to create (CREATE RETENTION POLICY). */
 export interface RetentionPolicySpec {

@@ -8,16 +8,10 @@
  *
  * @module
  */
-import { FieldType, type FieldValue } from "../core/mod.ts";
+import { type FieldColumn, FieldType, type FieldValue } from "../core/mod.ts";
 
 /** A sorted, deduplicated, read-only view of a column (matches query's FieldColumn). */
-export interface ColumnView {
-  type: FieldType;
-  length: number;
-  timesMs: Float64Array;
-  timesSubMs: Float64Array;
-  values: Float64Array | FieldValue[];
-}
+export type ColumnView = FieldColumn;
 
 const INITIAL_CAPACITY = 8;
 

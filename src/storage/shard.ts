@@ -7,7 +7,13 @@
  * head) they leave tombstones that apply to sources of a generation at or below theirs.
  * @module
  */
-import { type FieldType, type FieldValue, instantFromNanos, type Tag } from "../core/mod.ts";
+import {
+  type BlockSummary,
+  type FieldPart,
+  type FieldType,
+  instantFromNanos,
+  type Tag,
+} from "../core/mod.ts";
 import type { ColumnView } from "./column.ts";
 import { Head } from "./head.ts";
 import {
@@ -48,26 +54,11 @@ export interface ShardSeries {
   tags: readonly Tag[];
 }
 
-/** Statistics of a whole block (matches query's BlockSummary). */
-export interface ShardBlockSummary {
-  kind: "summary";
-  type: FieldType;
-  count: number;
-  minTimeMs: number;
-  minTimeSubMs: number;
-  maxTimeMs: number;
-  maxTimeSubMs: number;
-  sum?: number | bigint;
-  min?: FieldValue;
-  minTimeOfMin?: { ms: number; subMs: number };
-  max?: FieldValue;
-  minTimeOfMax?: { ms: number; subMs: number };
-  first: FieldValue;
-  last: FieldValue;
-}
+/** Statistics of a whole block (core's BlockSummary). */
+export type ShardBlockSummary = BlockSummary;
 
-/** One part of readFieldSummaries (matches query's FieldPart). */
-export type ShardFieldPart = ShardBlockSummary | { kind: "column"; column: ColumnView };
+/** One part of readFieldSummaries (core's FieldPart). */
+export type ShardFieldPart = FieldPart;
 
 /** The active head never has tombstones applied: deletes cut it directly. */
 const ACTIVE = Number.POSITIVE_INFINITY;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { escapeMeasurement, escapeTag, seriesKey } from "./point.ts";
+import fc from "fast-check";
+import { escapeMeasurement, escapeTag, seriesKey, type Tag } from "./point.ts";
 
 Deno.test("series keys escape as line protocol does", () => {
   assert.equal(escapeMeasurement("cpu load,x=y"), "cpu\\ load\\,x=y");
@@ -8,5 +9,47 @@ Deno.test("series keys escape as line protocol does", () => {
   assert.equal(
     seriesKey("m m", [{ key: "h=1", value: "x y" }, { key: "r", value: "z" }]),
     "m\\ m,h\\=1=x\\ y,r=z",
+  );
+});
+
+function reference(measurement: string, tags: readonly Tag[]): string {
+  return escapeMeasurement(measurement) +
+    tags.map((t) => `,${escapeTag(t.key)}=${escapeTag(t.value)}`).join("");
+}
+
+Deno.test("seriesKey memo: shared Tag objects hit; a changed measurement, tag or tag count misses", () => {
+  const tags: Tag[] = [{ key: "host", value: "a b" }, { key: "region", value: "eu" }];
+  assert.equal(seriesKey("cpu", tags), "cpu,host=a\\ b,region=eu");
+  assert.equal(seriesKey("cpu", tags.slice()), "cpu,host=a\\ b,region=eu");
+  assert.equal(seriesKey("mem", tags), "mem,host=a\\ b,region=eu");
+  assert.equal(seriesKey("mem", tags.slice(0, 1)), "mem,host=a\\ b");
+  assert.equal(
+    seriesKey("mem", [tags[0], { key: "region", value: "eu" }]),
+    "mem,host=a\\ b,region=eu",
+  );
+  tags[1].value = "us";
+  assert.equal(seriesKey("mem", tags), "mem,host=a\\ b,region=us");
+  tags[0].key = "h";
+  assert.equal(seriesKey("mem", tags), "mem,h=a\\ b,region=us");
+  assert.equal(seriesKey("m,x", []), "m\\,x");
+});
+
+Deno.test("seriesKey memo: any sequence of calls and in-place changes gives the exact key", () => {
+  const text = fc.constantFrom("a", "b", "a b", "x=y", "é", "");
+  const step = fc.record({
+    measurement: fc.constantFrom("cpu", "mem", "c,d"),
+    pick: fc.array(fc.nat(3), { minLength: 1, maxLength: 4 }),
+    mutate: fc.option(fc.record({ at: fc.nat(3), value: text }), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+      const pool: Tag[] = [0, 1, 2, 3].map((i) => ({ key: `k${i}`, value: `v${i}` }));
+      for (const s of steps) {
+        if (s.mutate) pool[s.mutate.at].value = s.mutate.value;
+        const tags = [...new Set(s.pick)].sort().map((i) => pool[i]);
+        assert.equal(seriesKey(s.measurement, tags), reference(s.measurement, tags));
+      }
+    }),
+    { numRuns: 300 },
   );
 });

@@ -44,7 +44,7 @@ export interface SchemaStorageView {
   retentionPolicies(database: string): { name: string }[];
   shards(database: string, retentionPolicy: string, minNs: bigint, maxNs: bigint): {
     fieldTypes(measurement: string): Map<string, FieldType>;
-    series(measurement: string): { key: string }[];
+    series(measurement: string): readonly { key: string }[];
   }[];
 }
 

@@ -21,6 +21,16 @@ export interface SeriesRef {
   tags: readonly Tag[];
 }
 
+/**
+ * A predicate on a series' tags that a shard's inverted index answers. A missing tag reads as
+ * the empty string (InfluxDB's rule): `host != 'a'` and `host !~ /a/` hold for a series
+ * without `host`, and so does `host = ''`. `test` is a compiled regex (`!~`: where it fails).
+ */
+export type TagFilter =
+  | { op: "=" | "!="; key: string; value: string }
+  | { op: "=~" | "!~"; key: string; test: (value: string) => boolean }
+  | { op: "AND" | "OR"; terms: readonly TagFilter[] };
+
 /** A retention policy as SHOW RETENTION POLICIES reports it. */
 export interface RetentionPolicyInfo {
   name: string;
@@ -38,8 +48,18 @@ export interface RetentionPolicyInfo {
  */
 export interface ShardReader {
   measurements(): string[];
-  /** Every series of a measurement in this shard. */
-  series(measurement: string): SeriesRef[];
+  /** Every series of a measurement in this shard (segment storage: in key order). */
+  series(measurement: string): readonly SeriesRef[];
+  /**
+   * Optional (an inverted index): the series of a measurement whose tags satisfy `filter`, in
+   * key order. Readers that lack it are scanned with series(). Callers still evaluate their
+   * whole condition on the answer; the filter only narrows it.
+   */
+  seriesWhere?(measurement: string, filter: TagFilter): readonly SeriesRef[];
+  /** Optional (an inverted index): the tag keys of a measurement, sorted. */
+  tagKeys?(measurement: string): string[];
+  /** Optional (an inverted index): the values of a tag key in a measurement, sorted. */
+  tagValues?(measurement: string, key: string): string[];
   /** Field name -> type for a measurement in this shard. */
   fieldTypes(measurement: string): Map<string, FieldType>;
   /** A field's values in [minNs, maxNs] (both inclusive); undefined when the series has none. */

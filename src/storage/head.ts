@@ -16,8 +16,17 @@ export interface HeadSeries {
   fields: Map<string, FieldColumnBuffer>;
 }
 
+/** Told when the head creates or drops series (the shard keeps its series index current). */
+export interface HeadSeriesListener {
+  seriesCreated(series: HeadSeries): void;
+  /** DROP SERIES / DROP MEASUREMENT of these keys (resolved over the whole database). */
+  seriesDropped(keys: ReadonlySet<string>): void;
+}
+
 /** One shard's in-memory series and values. */
 export class Head {
+  /** Set by the shard that owns the head. */
+  listener: HeadSeriesListener | undefined = undefined;
   #series = new Map<string, HeadSeries>();
   #byMeasurement = new Map<string, HeadSeries[]>();
   #fieldTypes = new Map<string, Map<string, FieldType>>();
@@ -61,6 +70,7 @@ export class Head {
    * series themselves are forgotten (DROP SERIES, DROP MEASUREMENT).
    */
   deleteRange(keys: ReadonlySet<string>, range: TimeRange, dropSeries: boolean): void {
+    if (dropSeries) this.listener?.seriesDropped(keys);
     for (const key of keys) {
       const series = this.#series.get(key);
       if (!series) continue;
@@ -140,6 +150,7 @@ export class Head {
     let list = this.#byMeasurement.get(p.measurement);
     if (!list) this.#byMeasurement.set(p.measurement, list = []);
     list.push(series);
+    this.listener?.seriesCreated(series);
     return series;
   }
 

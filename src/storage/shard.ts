@@ -15,7 +15,7 @@ import {
   type Tag,
 } from "../core/mod.ts";
 import type { ColumnView } from "./column.ts";
-import { Head } from "./head.ts";
+import { Head, type HeadSeriesListener } from "./head.ts";
 import {
   concatColumns,
   contains,
@@ -25,6 +25,7 @@ import {
   type TimeRange,
 } from "./merge.ts";
 import type { BlockMeta, SegmentReader } from "./segment/mod.ts";
+import { type SeriesFilter, SeriesIndex } from "./series_index.ts";
 
 /** A deletion, resolved to concrete series keys when it was issued. */
 export interface Tombstone {
@@ -69,16 +70,37 @@ type Source =
 
 /** One shard of one shard group. */
 export class Shard {
-  head = new Head();
   /** Heads cut from the WAL and not yet durable as segments (more than one after a failed flush). */
   frozen: { head: Head; gen: number }[] = [];
-  /** Sorted by maxGen, oldest first. */
-  segments: ShardSegment[] = [];
   /** Set when the shard was dropped (database, policy, retention): flushes skip it. */
   dropped = false;
   /** True while a compaction of this shard runs. */
   compacting = false;
   readonly #ids = new Map<string, number>();
+  #head!: Head;
+  #segments: ShardSegment[] = [];
+  /** Built on the first query (startup does not pay for it), then kept current. */
+  #index: SeriesIndex | undefined;
+  readonly #listener: HeadSeriesListener = {
+    seriesCreated: (s) => {
+      this.#index?.add({
+        id: this.idOf(s.key),
+        key: s.key,
+        measurement: s.measurement,
+        tags: s.tags,
+      });
+    },
+    seriesDropped: (keys) => {
+      if (this.#index === undefined) return;
+      // A drop's tombstone covers every source but the active head, which the head cuts itself.
+      const ids: number[] = [];
+      for (const key of keys) {
+        const id = this.#ids.get(key);
+        if (id !== undefined) ids.push(id);
+      }
+      this.#index.remove(ids);
+    },
+  };
 
   constructor(
     /** The folder of its segment files. */
@@ -86,7 +108,44 @@ export class Shard {
     readonly startMs: number,
     readonly endMs: number,
     private readonly tombstones: TombstoneLookup,
-  ) {}
+  ) {
+    this.head = new Head();
+  }
+
+  /** The active head (the engine swaps in a new one when it flushes). */
+  get head(): Head {
+    return this.#head;
+  }
+
+  set head(head: Head) {
+    if (this.#head !== undefined) this.#head.listener = undefined;
+    head.listener = this.#listener;
+    this.#head = head;
+    if (this.#index !== undefined) {
+      for (const s of head.allSeries()) this.#listener.seriesCreated(s);
+    }
+  }
+
+  /** Sorted by maxGen, oldest first. Replacing the list (compaction) updates the index. */
+  get segments(): ShardSegment[] {
+    return this.#segments;
+  }
+
+  set segments(list: ShardSegment[]) {
+    const removed = this.#segments.filter((s) => !list.includes(s));
+    this.#segments = list;
+    if (this.#index === undefined || removed.length === 0) return;
+    // A series of a removed segment stays when another source still holds it (compaction's
+    // output holds every series that kept data).
+    const gone: number[] = [];
+    for (const seg of removed) {
+      for (const s of seg.reader.series.values()) {
+        const id = this.#ids.get(s.key);
+        if (id !== undefined && this.#index.has(id) && !this.#holds(s.key)) gone.push(id);
+      }
+    }
+    this.#index.remove(gone);
+  }
 
   /** Series id, stable for the shard's life. */
   idOf(key: string): number {
@@ -97,8 +156,19 @@ export class Shard {
 
   /** Adds a segment, keeping generation order. */
   addSegment(segment: ShardSegment): void {
-    this.segments.push(segment);
-    this.segments.sort((a, b) => a.maxGen - b.maxGen || a.level - b.level);
+    this.#segments.push(segment);
+    this.#segments.sort((a, b) => a.maxGen - b.maxGen || a.level - b.level);
+    if (this.#index === undefined) return;
+    for (const s of segment.reader.series.values()) {
+      if (!this.#droppedIn(s.key, segment.maxGen)) {
+        this.#index.add({
+          id: this.idOf(s.key),
+          key: s.key,
+          measurement: s.measurement,
+          tags: s.tags,
+        });
+      }
+    }
   }
 
   /** Values held in memory (active and frozen heads). */
@@ -111,6 +181,44 @@ export class Shard {
     return this.segments.reduce((n, s) => n + s.reader.valueCount, 0);
   }
 
+  /** The series index, built from the sources on first use. */
+  index(): SeriesIndex {
+    if (this.#index !== undefined) return this.#index;
+    const index = new SeriesIndex();
+    const add = (key: string, measurement: string, tags: readonly Tag[]) => {
+      const id = this.idOf(key);
+      if (!index.has(id)) index.add({ id, key, measurement, tags });
+    };
+    for (const seg of this.#segments) {
+      for (const s of seg.reader.series.values()) {
+        if (!this.#droppedIn(s.key, seg.maxGen)) add(s.key, s.measurement, s.tags);
+      }
+    }
+    for (const f of this.frozen) {
+      for (const s of f.head.allSeries()) {
+        if (!this.#droppedIn(s.key, f.gen)) add(s.key, s.measurement, s.tags);
+      }
+    }
+    for (const s of this.#head.allSeries()) add(s.key, s.measurement, s.tags);
+    return this.#index = index;
+  }
+
+  /** True when a source holds the series and no drop hides it there. */
+  #holds(key: string): boolean {
+    if (this.#head.seriesByKey(key) !== undefined) return true;
+    for (const f of this.frozen) {
+      if (f.head.seriesByKey(key) !== undefined && !this.#droppedIn(key, f.gen)) return true;
+    }
+    for (const seg of this.#segments) {
+      if (seg.reader.series.has(key) && !this.#droppedIn(key, seg.maxGen)) return true;
+    }
+    return false;
+  }
+
+  #droppedIn(key: string, gen: number): boolean {
+    return isDropped(this.tombstones(key), gen);
+  }
+
   /** A reader over the shard's current sources (later flushes and merges do not affect it). */
   reader(): ShardView {
     const sources: Source[] = this.segments.map((segment) => ({
@@ -120,7 +228,7 @@ export class Shard {
     }));
     for (const f of this.frozen) sources.push({ kind: "head", gen: f.gen, head: f.head });
     sources.push({ kind: "head", gen: ACTIVE, head: this.head });
-    return new ShardView(this, sources, this.tombstones);
+    return new ShardView(this, sources, this.tombstones, true);
   }
 
   /** A reader over some segments only (compaction's input). */
@@ -129,8 +237,16 @@ export class Shard {
       this,
       segments.map((segment) => ({ kind: "segment" as const, gen: segment.maxGen, segment })),
       this.tombstones,
+      false,
     );
   }
+}
+
+/** True when a drop tombstone hides the series in a source of generation `gen`. */
+function isDropped(list: readonly Tombstone[] | undefined, gen: number): boolean {
+  if (!list || gen === ACTIVE) return false;
+  for (const t of list) if (t.gen >= gen && t.dropSeries) return true;
+  return false;
 }
 
 function rangeOf(minNs: bigint, maxNs: bigint): TimeRange {
@@ -169,6 +285,8 @@ export class ShardView {
     private readonly shard: Shard,
     private readonly sources: readonly Source[],
     private readonly tombstones: TombstoneLookup,
+    /** Series come from the shard's index (a view over all its sources), else from a scan. */
+    private readonly indexed: boolean,
   ) {}
 
   /** Tombstone ranges that apply to a source of generation `gen` for a series. */
@@ -181,19 +299,21 @@ export class ShardView {
   }
 
   #dropped(key: string, gen: number): boolean {
-    const list = this.tombstones(key);
-    if (!list || gen === ACTIVE) return false;
-    for (const t of list) {
-      if (t.gen >= gen && t.dropSeries) return true;
-    }
-    return false;
+    return isDropped(this.tombstones(key), gen);
   }
 
   /** Measurement names, sorted. */
   measurements(): string[] {
-    const names = new Set<string>();
-    for (const m of this.#seriesByMeasurement().keys()) names.add(m);
-    return [...names].sort();
+    if (this.indexed) return this.shard.index().measurements().slice();
+    return [...this.#seriesByMeasurement().keys()].sort();
+  }
+
+  /** The index of the view's series: the shard's, or one built from this view's sources. */
+  #index(measurement: string): SeriesIndex {
+    if (this.indexed) return this.shard.index();
+    const index = new SeriesIndex();
+    for (const s of this.series(measurement)) index.add(s);
+    return index;
   }
 
   #seriesByMeasurement(measurement?: string): Map<string, Map<string, ShardSeries>> {
@@ -225,9 +345,29 @@ export class ShardView {
     return out;
   }
 
-  /** Every series of a measurement in this shard. */
-  series(measurement: string): ShardSeries[] {
-    return [...(this.#seriesByMeasurement(measurement).get(measurement)?.values() ?? [])];
+  /** Every series of a measurement in this shard, in key order (do not change the array). */
+  series(measurement: string): readonly ShardSeries[] {
+    if (this.indexed) return this.shard.index().series(measurement);
+    return [...(this.#seriesByMeasurement(measurement).get(measurement)?.values() ?? [])]
+      .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  }
+
+  /**
+   * The series of a measurement whose tags satisfy `filter` (a missing tag reads as ""), in
+   * key order, from the inverted index.
+   */
+  seriesWhere(measurement: string, filter: SeriesFilter): ShardSeries[] {
+    return this.#index(measurement).select(measurement, filter);
+  }
+
+  /** The tag keys of a measurement, sorted. */
+  tagKeys(measurement: string): string[] {
+    return this.#index(measurement).tagKeys(measurement);
+  }
+
+  /** The values of a tag key in a measurement, sorted. */
+  tagValues(measurement: string, key: string): string[] {
+    return this.#index(measurement).tagValues(measurement, key);
   }
 
   /** Field name -> type of a measurement. */

@@ -227,3 +227,29 @@ Deno.test("write batch codec: a batch bigger than the kept buffers, then a small
   const small = { database: "db", retentionPolicy: "rp", points: sample };
   assert.deepEqual(decodeWriteBatch(encodeWriteBatch(small), "x", 0), small);
 });
+
+Deno.test("write batch: points sharing Tag objects and field keys in other shapes keep theirs", () => {
+  // The encoder remembers indexes by the first Tag object and by field position: points that
+  // share some of those but differ elsewhere must still come back exactly.
+  const a = { key: "a", value: "1" }, b = { key: "b", value: "2" }, c = { key: "c", value: "3" };
+  const f = (key: string, value: number) => ({ key, type: FieldType.Float, value });
+  const point = (measurement: string, tags: typeof a[], fields: ReturnType<typeof f>[]) => ({
+    measurement,
+    tags,
+    fields,
+    timeMs: 1,
+    timeSubMs: 2,
+  });
+  const shared = [a, b];
+  const points: Point[] = [
+    point("m", shared, [f("x", 1), f("y", 2)]),
+    point("m", shared, [f("y", 3), f("x", 4)]),
+    point("m", [a, c], [f("x", 5)]),
+    point("n", [a], [f("x", 6), f("y", 7), f("z", 8)]),
+    point("n", [a, b, c], [f("z", 9)]),
+    point("m", [], [f("x", 10)]),
+    point("m", [a, b], [f("x", 11)]),
+  ];
+  const batch = { database: "db", retentionPolicy: "rp", points };
+  assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "f", 0), batch);
+});

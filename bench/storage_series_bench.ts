@@ -1,10 +1,14 @@
 /**
  * Series index figures: SERIES (1,000,000 by default) series of one float field, one point each,
  * written in batches of 5,000: series created per second, then flush, then the restart time
- * (segment indexes opened, series index rebuilt from them) and the heap after restart.
+ * (segment indexes opened, series index rebuilt from them) and heap and RSS after restart, in the
+ * same process and in a fresh one (REOPENS times; the median is reported).
  *
  *   SERIES=1000000 deno run -A --v8-flags=--max-old-space-size=4000 bench/storage_series_bench.ts
  *
+ * `DIR=<folder>` keeps the data there (written once, reused by later runs); `REOPEN=<folder>`
+ * only reopens it (one fresh-process sample), which is what `--cpu-prof` should profile. A
+ * `QUERY=1` restart also lists the series of the measurement, so the lazily parsed index is paid.
  * @module
  */
 import { FieldType, type Point, silentLogger } from "../src/core/mod.ts";
@@ -12,6 +16,7 @@ import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 
 const SERIES = Number(Deno.env.get("SERIES") ?? "1000000");
+const REOPENS = Number(Deno.env.get("REOPENS") ?? "3");
 const open = (dir: string) =>
   StorageEngine.open({
     dir,
@@ -23,6 +28,7 @@ const open = (dir: string) =>
     maxSeriesPerDatabase: 0,
     maxValuesPerTag: 0,
   });
+const mb = (n: number) => (n / 1e6).toFixed(0);
 
 const reopenOnly = Deno.env.get("REOPEN");
 if (reopenOnly) {
@@ -30,58 +36,85 @@ if (reopenOnly) {
   const t0 = performance.now();
   const engine = await open(reopenOnly);
   const ms = performance.now() - t0;
-  console.log(
-    `  restart in a fresh process: ${ms.toFixed(0)} ms; heap ${
-      (Deno.memoryUsage().heapUsed / 1e6).toFixed(0)
-    } MB; ${engine.stats().series} series`,
-  );
+  let queryMs = 0;
+  if (Deno.env.get("QUERY")) {
+    const q0 = performance.now();
+    let n = 0;
+    for (const shard of engine.shards("bench", "autogen", -(2n ** 62n), 2n ** 62n)) {
+      n += shard.series("m").length;
+    }
+    queryMs = performance.now() - q0;
+    if (n !== engine.stats().series) throw new Error(`listed ${n} series`);
+  }
+  const mem = Deno.memoryUsage();
+  console.log(JSON.stringify({
+    ms: Math.round(ms),
+    queryMs: Math.round(queryMs),
+    heapMB: Number(mb(mem.heapUsed)),
+    rssMB: Number(mb(mem.rss)),
+    series: engine.stats().series,
+  }));
   await engine.close();
   Deno.exit(0);
 }
 
-const dir = await Deno.makeTempDir({ prefix: "epochnexus-series-bench-" });
-const engine = await open(dir);
-await engine.createDatabase("bench");
-const t = 1_700_000_000_000;
-let t0 = performance.now();
-for (let from = 0; from < SERIES; from += 5000) {
-  const batch: Point[] = [];
-  for (let i = from; i < Math.min(SERIES, from + 5000); i++) {
-    batch.push({
-      measurement: "m",
-      tags: [{ key: "host", value: `h${i % 1000}` }, { key: "id", value: `s${i}` }],
-      fields: [{ key: "v", type: FieldType.Float, value: i }],
-      timeMs: t,
-      timeSubMs: 0,
-    });
+const keep = Deno.env.get("DIR");
+const dir = keep ?? await Deno.makeTempDir({ prefix: "epochnexus-series-bench-" });
+const written = keep !== undefined && (await Deno.stat(`${keep}/catalog.json`).catch(() => null));
+if (!written) {
+  const engine = await open(dir);
+  await engine.createDatabase("bench");
+  const t = 1_700_000_000_000;
+  let t0 = performance.now();
+  for (let from = 0; from < SERIES; from += 5000) {
+    const batch: Point[] = [];
+    for (let i = from; i < Math.min(SERIES, from + 5000); i++) {
+      batch.push({
+        measurement: "m",
+        tags: [{ key: "host", value: `h${i % 1000}` }, { key: "id", value: `s${i}` }],
+        fields: [{ key: "v", type: FieldType.Float, value: i }],
+        timeMs: t,
+        timeSubMs: 0,
+      });
+    }
+    await engine.write("bench", undefined, batch);
   }
-  await engine.write("bench", undefined, batch);
+  const writeMs = performance.now() - t0;
+  t0 = performance.now();
+  await engine.flush();
+  const flushMs = performance.now() - t0;
+  await engine.close();
+  console.log(`series bench: ${SERIES} series`);
+  console.log(`  created: ${(SERIES / writeMs * 1000).toFixed(0)} series/s (WAL + head + index)`);
+  console.log(`  flush: ${flushMs.toFixed(0)} ms`);
+  const heapBefore = Deno.memoryUsage().heapUsed;
+  t0 = performance.now();
+  const reopened = await open(dir);
+  const restartMs = performance.now() - t0;
+  console.log(
+    `  restart in the same process: ${restartMs.toFixed(0)} ms; heap ${
+      mb(Deno.memoryUsage().heapUsed)
+    } MB (was ${mb(heapBefore)} MB before reopening)`,
+  );
+  console.log(`  stats after restart: ${JSON.stringify(reopened.stats())}`);
+  await reopened.close();
 }
-const writeMs = performance.now() - t0;
-t0 = performance.now();
-await engine.flush();
-const flushMs = performance.now() - t0;
-await engine.close();
-const heapBefore = Deno.memoryUsage().heapUsed;
-t0 = performance.now();
-const reopened = await open(dir);
-const restartMs = performance.now() - t0;
-const heapAfter = Deno.memoryUsage().heapUsed;
-console.log(`series bench: ${SERIES} series`);
-console.log(`  created: ${(SERIES / writeMs * 1000).toFixed(0)} series/s (WAL + head + index)`);
+const samples: { ms: number; queryMs: number; heapMB: number; rssMB: number }[] = [];
+for (let i = 0; i < REOPENS; i++) {
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--max-old-space-size=6000", new URL(import.meta.url).pathname],
+    env: { REOPEN: dir },
+  }).output();
+  const text = new TextDecoder().decode(child.stdout).trim();
+  if (!child.success) throw new Error(`reopen failed: ${new TextDecoder().decode(child.stderr)}`);
+  samples.push(JSON.parse(text));
+}
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
-  `  flush: ${flushMs.toFixed(0)} ms; restart in the same process: ${restartMs.toFixed(0)} ms`,
+  `  restart in a fresh process (median of ${REOPENS}): ${
+    median(samples.map((s) => s.ms))
+  } ms; heap ${median(samples.map((s) => s.heapMB))} MB; RSS ${
+    median(samples.map((s) => s.rssMB))
+  } MB (samples ${samples.map((s) => s.ms).join(", ")} ms)`,
 );
-console.log(`  stats after restart: ${JSON.stringify(reopened.stats())}`);
-console.log(
-  `  heap: ${(heapAfter / 1e6).toFixed(0)} MB (was ${
-    (heapBefore / 1e6).toFixed(0)
-  } MB before reopening)`,
-);
-await reopened.close();
-const child = await new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", "--v8-flags=--max-old-space-size=6000", new URL(import.meta.url).pathname],
-  env: { REOPEN: dir },
-}).output();
-console.log(new TextDecoder().decode(child.stdout).trimEnd());
-await Deno.remove(dir, { recursive: true });
+if (!keep) await Deno.remove(dir, { recursive: true });

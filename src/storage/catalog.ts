@@ -1,5 +1,5 @@
 /**
- * Databases, retention policies, field types, the series index (for limits) and tombstones.
+ * Databases, retention policies, field types, the series set (for limits) and tombstones.
  * Catalog changes are WAL records (type 2, a JSON {@linkcode CatalogOp}), so replay rebuilds the
  * catalog and the data in one order; at every flush the catalog as of the WAL cut is written to
  * `catalog.json` (atomically), and only the WAL after that cut is replayed on restart.
@@ -16,6 +16,7 @@ import {
 } from "../core/mod.ts";
 import type { TimeRange } from "./merge.ts";
 import { effectiveShardGroupDuration } from "./retention.ts";
+import { HashSet64, seriesKeyHash } from "./segment/mod.ts";
 import type { Shard, Tombstone } from "./shard.ts";
 
 /** A retention policy and its shard groups (by start ms). */
@@ -38,17 +39,102 @@ export interface TombstoneRecord {
   dropSeries: boolean;
 }
 
-/** One database: its policies, field types, series index and tombstones. */
+/**
+ * What the catalog asks of the data about the series it knows only by hash (the engine answers
+ * from the segments and heads of the database, tombstones applied).
+ */
+export interface StoredSeries {
+  /** True when a segment of the database holds the series (and no tombstone dropped it there). */
+  has(key: string): boolean;
+  /** Calls `fn` with each series of a measurement in any source (duplicates allowed). */
+  forEachSeries(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void;
+}
+
+/**
+ * The series of a database, for the series limit, compact: the 64-bit hashes of every key
+ * (loaded at start from the segment indexes without parsing them) and the exact keys seen since
+ * start (written, replayed, or confirmed). A key whose hash is known but that was not seen is
+ * confirmed against the segments once ({@linkcode StoredSeries.has}), so a hash collision never
+ * makes a new series pass for an old one.
+ */
+export class SeriesSet {
+  readonly #hashes = new HashSet64();
+  readonly #seen = new Set<string>();
+  /** New series whose hash collided with a known one: counted apart. */
+  #collisions = 0;
+  readonly #h = new Uint32Array(2);
+
+  constructor(private readonly stored: () => StoredSeries | undefined) {}
+
+  /** Series known (hashes can under-count only a collision between two stored keys). */
+  get size(): number {
+    return this.#hashes.size + this.#collisions;
+  }
+
+  /** True when the series is known. */
+  has(key: string): boolean {
+    if (this.#seen.has(key)) return true;
+    seriesKeyHash(key, this.#h);
+    if (!this.#hashes.has(this.#h[0], this.#h[1])) return false;
+    if (!this.stored()?.has(key)) return false; // another key with the same hash
+    this.#seen.add(key);
+    return true;
+  }
+
+  /** Registers a series not known yet (the caller checked {@linkcode has}). */
+  add(key: string): void {
+    seriesKeyHash(key, this.#h);
+    if (!this.#hashes.add(this.#h[0], this.#h[1])) this.#collisions++;
+    this.#seen.add(key);
+  }
+
+  /** Registers a series as present without a check (heads being reindexed). */
+  addPresent(key: string): void {
+    if (this.#seen.has(key)) return;
+    seriesKeyHash(key, this.#h);
+    this.#hashes.add(this.#h[0], this.#h[1]);
+    this.#seen.add(key);
+  }
+
+  /** Registers the hashes of stored series, as (lo, hi) pairs (a segment's index). */
+  addHashes(pairs: Uint32Array): void {
+    this.#hashes.addAll(pairs);
+  }
+
+  /**
+   * Forgets a series. Another series whose key has the same hash, if any, is forgotten with it
+   * (the count is then one low until the next rebuild or restart).
+   */
+  delete(key: string): void {
+    this.#seen.delete(key);
+    seriesKeyHash(key, this.#h);
+    this.#hashes.delete(this.#h[0], this.#h[1]);
+  }
+
+  /** Forgets every series (before a rebuild). */
+  clear(): void {
+    this.#hashes.clear();
+    this.#seen.clear();
+    this.#collisions = 0;
+  }
+}
+
+/** One database: its policies, field types, series set and tombstones. */
 export class DatabaseState {
   readonly retentionPolicies = new Map<string, RetentionPolicy>();
   defaultRetentionPolicy = "autogen";
   nextRetentionPolicyId = 1;
   /** measurement -> field -> type; a field keeps its first type for the database's life. */
   readonly fieldTypes = new Map<string, Map<string, FieldType>>();
-  /** Series keys known (for max-series-per-database). */
-  readonly seriesKeys = new Set<string>();
-  /** measurement -> tag key -> values (for max-values-per-tag). */
-  readonly tagValues = new Map<string, Map<string, Set<string>>>();
+  /** Where series known only by hash are confirmed; set by the engine. */
+  stored: StoredSeries | undefined;
+  /** Series known (for max-series-per-database). */
+  readonly series = new SeriesSet(() => this.stored);
+  /**
+   * measurement -> tag key -> values (for max-values-per-tag), built from the data the first
+   * time a new series of the measurement needs it, then kept up to date.
+   */
+  readonly #tagValues = new Map<string, Map<string, Set<string>>>();
   /** Series key -> tombstones. */
   readonly tombstones = new Map<string, Tombstone[]>();
   readonly tombstoneRecords: TombstoneRecord[] = [];
@@ -126,14 +212,14 @@ export class DatabaseState {
     limits: { maxSeries: number; maxValuesPerTag: number },
   ): string | undefined {
     const key = seriesKey(measurement, tags);
-    if (this.seriesKeys.has(key)) return undefined;
-    if (limits.maxSeries > 0 && this.seriesKeys.size >= limits.maxSeries) {
+    if (this.series.has(key)) return undefined;
+    if (limits.maxSeries > 0 && this.series.size >= limits.maxSeries) {
       // InfluxDB 1.6's text (tsdb/index/inmem); the HTTP layer adds "partial write: ... dropped=N".
       return `max-series-per-database limit exceeded: (${limits.maxSeries})`;
     }
     if (limits.maxValuesPerTag > 0) {
       for (const t of tags) {
-        const values = this.tagValues.get(measurement)?.get(t.key);
+        const values = this.#tagValuesOf(measurement).get(t.key);
         if (values && !values.has(t.value) && values.size >= limits.maxValuesPerTag) {
           return `max-values-per-tag limit exceeded (${values.size}/${limits.maxValuesPerTag}): ` +
             `measurement=${JSON.stringify(measurement)} tag=${JSON.stringify(t.key)} ` +
@@ -141,21 +227,37 @@ export class DatabaseState {
         }
       }
     }
-    this.indexSeries(key, measurement, tags);
+    this.series.add(key);
+    this.#addTagValues(measurement, tags);
     return undefined;
   }
 
-  /** Registers a series in the index (no limit check: replay and segment loading). */
+  /** Registers a series (no limit check: replay). */
   indexSeries(key: string, measurement: string, tags: readonly Tag[]): void {
-    if (this.seriesKeys.has(key)) return;
-    this.seriesKeys.add(key);
-    let keys = this.tagValues.get(measurement);
-    if (!keys) this.tagValues.set(measurement, keys = new Map());
-    for (const t of tags) {
-      let values = keys.get(t.key);
-      if (!values) keys.set(t.key, values = new Set());
-      values.add(t.value);
-    }
+    if (this.series.has(key)) return;
+    this.series.add(key);
+    this.#addTagValues(measurement, tags);
+  }
+
+  /** Forgets the tag values gathered so far (rebuilt from the data when next needed). */
+  forgetTagValues(): void {
+    this.#tagValues.clear();
+  }
+
+  #tagValuesOf(measurement: string): Map<string, Set<string>> {
+    let keys = this.#tagValues.get(measurement);
+    if (keys) return keys;
+    keys = new Map();
+    const into = keys;
+    this.stored?.forEachSeries(measurement, (_, tags) => addTags(into, tags));
+    this.#tagValues.set(measurement, keys);
+    return keys;
+  }
+
+  #addTagValues(measurement: string, tags: readonly Tag[]): void {
+    // A measurement not gathered yet picks the series up from the heads when it is.
+    const keys = this.#tagValues.get(measurement);
+    if (keys) addTags(keys, tags);
   }
 
   /** Drops the tombstones older than every source (generation below `oldestGen`). */
@@ -173,10 +275,11 @@ export class DatabaseState {
   }
 
   /**
-   * Adds a tombstone. DROP SERIES / DROP MEASUREMENT also forget the series in the index, and a
-   * measurement left without series forgets its field types (as InfluxDB drops its fields).
+   * Adds a tombstone. DROP SERIES / DROP MEASUREMENT also forget the series in the set; it
+   * returns the measurements (escaped, as in keys) whose series were dropped, for
+   * {@linkcode forgetEmptyMeasurements} once the heads are cut.
    */
-  addTombstone(record: TombstoneRecord, range: TimeRange): void {
+  addTombstone(record: TombstoneRecord, range: TimeRange): Set<string> {
     this.tombstoneRecords.push(record);
     const t: Tombstone = { range, gen: record.gen, dropSeries: record.dropSeries };
     const measurements = new Set<string>();
@@ -185,16 +288,25 @@ export class DatabaseState {
       if (!list) this.tombstones.set(key, list = []);
       list.push(t);
       if (record.dropSeries) {
-        this.seriesKeys.delete(key);
+        this.series.delete(key);
         measurements.add(measurementPart(key));
       }
     }
+    if (measurements.size > 0) this.#tagValues.clear();
+    return measurements;
+  }
+
+  /**
+   * A measurement left without series forgets its field types (as InfluxDB drops its fields).
+   * `measurements` are escaped as in series keys (from {@linkcode addTombstone}).
+   */
+  forgetEmptyMeasurements(measurements: ReadonlySet<string>): void {
     if (measurements.size === 0) return;
-    for (const key of this.seriesKeys) measurements.delete(measurementPart(key));
-    for (const escaped of measurements) {
-      for (const m of this.fieldTypes.keys()) {
-        if (measurementPart(seriesKey(m, [])) === escaped) this.fieldTypes.delete(m);
-      }
+    for (const m of [...this.fieldTypes.keys()]) {
+      if (!measurements.has(measurementPart(seriesKey(m, [])))) continue;
+      let any = false;
+      this.stored?.forEachSeries(m, () => any = true);
+      if (!any) this.fieldTypes.delete(m);
     }
   }
 }
@@ -271,6 +383,14 @@ export function snapshotDatabases(
     ),
     tombstones: [...db.tombstoneRecords],
   }));
+}
+
+function addTags(keys: Map<string, Set<string>>, tags: readonly Tag[]): void {
+  for (const t of tags) {
+    let values = keys.get(t.key);
+    if (!values) keys.set(t.key, values = new Set());
+    values.add(t.value);
+  }
 }
 
 /** The (escaped) measurement of a series key: up to the first comma not escaped. */

@@ -35,6 +35,7 @@ import {
   DatabaseState,
   type RetentionPolicy,
   snapshotDatabases,
+  type StoredSeries,
   type TombstoneRecord,
 } from "./catalog.ts";
 import type { ColumnView } from "./column.ts";
@@ -247,6 +248,7 @@ export class StorageEngine {
     this.#nextDatabaseId = snapshot.nextDatabaseId;
     for (const d of snapshot.databases) {
       const db = new DatabaseState(d.name, d.id);
+      db.stored = this.#storedSeries(db);
       db.defaultRetentionPolicy = d.defaultRetentionPolicy;
       for (const rp of d.retentionPolicies) {
         db.addPolicy(
@@ -313,18 +315,71 @@ export class StorageEngine {
           for (const segment of found) {
             shard.addSegment(segment);
             this.#nextGen = Math.max(this.#nextGen, segment.maxGen + 1);
-            for (const s of segment.reader.series.values()) {
-              if (!db.tombstones.get(s.key)?.some((t) => t.dropSeries && t.gen >= segment.maxGen)) {
-                db.indexSeries(s.key, s.measurement, s.tags);
-              }
-            }
+            // The series set takes the index's hashes: no series entry is parsed at start.
+            db.series.addHashes(segment.reader.seriesHashes());
             opened++;
           }
           rp.groups.set(startMs, shard);
         }
       }
     }
+    for (const db of this.#databases.values()) this.#forgetDroppedSeries(db);
     return opened;
+  }
+
+  /** Forgets the series that tombstones dropped from every segment holding them. */
+  #forgetDroppedSeries(db: DatabaseState): void {
+    for (const [key, list] of db.tombstones) {
+      if (list.some((t) => t.dropSeries) && !this.#storedHas(db, key)) db.series.delete(key);
+    }
+  }
+
+  /** Rebuilds a database's series set from its segments and heads (after data was dropped). */
+  #reindexSeries(db: DatabaseState): void {
+    db.series.clear();
+    db.forgetTagValues();
+    for (const shard of db.shards()) {
+      for (const s of shard.segments) db.series.addHashes(s.reader.seriesHashes());
+      for (const f of shard.frozen) for (const s of f.head.allSeries()) db.series.addPresent(s.key);
+      for (const s of shard.head.allSeries()) db.series.addPresent(s.key);
+    }
+    this.#forgetDroppedSeries(db);
+  }
+
+  /** True when a segment of the database holds the series and no tombstone dropped it there. */
+  #storedHas(db: DatabaseState, key: string): boolean {
+    const dropped = db.tombstones.get(key)?.filter((t) => t.dropSeries);
+    for (const shard of db.shards()) {
+      for (const s of shard.segments) {
+        if (dropped?.some((t) => t.gen >= s.maxGen)) continue;
+        if (s.reader.hasSeries(key)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** The catalog's view of a database's data (series confirmation, tag values). */
+  #storedSeries(db: DatabaseState): StoredSeries {
+    const droppedAt = (key: string, gen: number) =>
+      db.tombstones.get(key)?.some((t) => t.dropSeries && t.gen >= gen) ?? false;
+    return {
+      has: (key) => this.#storedHas(db, key),
+      forEachSeries: (measurement, fn) => {
+        for (const shard of db.shards()) {
+          for (const s of shard.segments) {
+            s.reader.forEachSeriesTags(measurement, (key, tags) => {
+              if (!droppedAt(key, s.maxGen)) fn(key, tags);
+            });
+          }
+          for (const f of shard.frozen) {
+            for (const s of f.head.series(measurement)) {
+              if (!droppedAt(s.key, f.gen)) fn(s.key, s.tags);
+            }
+          }
+          for (const s of shard.head.series(measurement)) fn(s.key, s.tags);
+        }
+      },
+    };
   }
 
   #newShard(db: DatabaseState, rp: RetentionPolicy, startMs: number, durMs: number): Shard {
@@ -414,6 +469,7 @@ export class StorageEngine {
         const id = op.id ?? this.#nextDatabaseId;
         this.#nextDatabaseId = Math.max(this.#nextDatabaseId, id + 1);
         const db = new DatabaseState(op.name, id);
+        db.stored = this.#storedSeries(db);
         db.addDefaultPolicy();
         this.#databases.set(op.name, db);
         return;
@@ -462,6 +518,7 @@ export class StorageEngine {
         db.retentionPolicies.delete(op.name);
         for (const shard of rp.groups.values()) this.#dropShard(shard, false);
         this.#remove(`${this.options.dir}/data/${db.id}/${rp.id}`);
+        this.#reindexSeries(db);
         return;
       }
       case "delete": {
@@ -473,11 +530,12 @@ export class StorageEngine {
         // In replay this may cover segments flushed after the delete, but their data is also in
         // the WAL after the delete and is replayed into the head again.
         const tombstone = { ...op.tombstone, gen: this.#nextGen - 1 };
-        db.addTombstone(tombstone, range);
+        const emptied = db.addTombstone(tombstone, range);
         const keys = new Set(tombstone.keys);
         for (const shard of db.shards()) {
           shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
         }
+        db.forgetEmptyMeasurements(emptied);
         return;
       }
       default:
@@ -572,7 +630,7 @@ export class StorageEngine {
       // indexed goes through the limit checks (which build it again).
       const key = seriesKeyOf(p);
       const reason =
-        (db.seriesKeys.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
+        (db.series.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
           db.checkFieldTypes(p);
       if (reason) rejected.push({ index: i, reason });
       else {
@@ -738,6 +796,7 @@ export class StorageEngine {
     const now = this.options.clock.nowMs();
     let dropped = 0;
     for (const db of this.#databases.values()) {
+      const before = dropped;
       for (const rp of db.retentionPolicies.values()) {
         for (const shard of expiredGroups(rp.groups.values(), rp.durationNs, now)) {
           rp.groups.delete(shard.startMs);
@@ -751,6 +810,7 @@ export class StorageEngine {
           dropped++;
         }
       }
+      if (dropped > before) this.#reindexSeries(db);
     }
     await this.#settleRemovals();
     return dropped;
@@ -967,7 +1027,7 @@ export class StorageEngine {
   stats(): EngineStats {
     let series = 0, headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
     for (const db of this.#databases.values()) {
-      series += db.seriesKeys.size;
+      series += db.series.size;
       for (const shard of db.shards()) {
         headValues += shard.headValues;
         segmentValues += shard.segmentValues;

@@ -4,4 +4,6 @@
  */
 export * from "./block_cache.ts";
 export * from "./reader.ts";
+export * from "./series_hash.ts";
+export * from "./series_index.ts";
 export * from "./writer.ts";

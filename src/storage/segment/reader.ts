@@ -1,6 +1,7 @@
 /**
- * Reads an immutable segment file: opening loads only the header and the footer index (no block
- * is decoded); blocks are read on demand, their CRC-32C checked, and decoded through a bounded
+ * Reads an immutable segment file: opening loads the header, the footer and the index bytes (no
+ * block is decoded, and a version 2 index parses its series only when asked: series_index.ts);
+ * blocks are read on demand, their CRC-32C checked, and decoded through a bounded
  * {@linkcode BlockCache}. A damaged block or index raises `CorruptionError(file, offset)`; a
  * damaged block is never returned as data.
  * @module
@@ -15,7 +16,6 @@ import {
   type Tag,
 } from "../../core/mod.ts";
 import {
-  ByteReader,
   CodecError,
   decodeBooleans,
   decodeFloats,
@@ -26,7 +26,12 @@ import {
 } from "../codecs/mod.ts";
 import type { ColumnView } from "../column.ts";
 import type { BlockCache } from "./block_cache.ts";
-import { readString } from "./_text.ts";
+import {
+  type BlockMeta,
+  openIndex,
+  type SegmentIndex,
+  type SegmentSeries,
+} from "./series_index.ts";
 import {
   SEGMENT_FOOTER_BYTES,
   SEGMENT_HEADER_BYTES,
@@ -34,113 +39,8 @@ import {
   SEGMENT_VERSION,
 } from "./writer.ts";
 
-/** Where a block sits and what it holds (from the footer index). */
-export interface BlockMeta {
-  /** File offset of the block's CRC. */
-  offset: number;
-  /** Payload bytes after the CRC. */
-  length: number;
-  count: number;
-  minTimeMs: number;
-  minTimeSubMs: number;
-  maxTimeMs: number;
-  maxTimeSubMs: number;
-  first: FieldValue;
-  last: FieldValue;
-  min?: FieldValue;
-  max?: FieldValue;
-  sum?: number | bigint;
-  /** Numbers only: the earliest times at which the minimum and the maximum occur. */
-  minTimeOfMin?: { ms: number; subMs: number };
-  minTimeOfMax?: { ms: number; subMs: number };
-}
-
-/** One field of one series in a segment. */
-export interface SegmentField {
-  type: FieldType;
-  blocks: BlockMeta[];
-}
-
-/** One series in a segment. */
-export interface SegmentSeries {
-  key: string;
-  measurement: string;
-  tags: readonly Tag[];
-  fields: Map<string, SegmentField>;
-}
-
-/** Reads a value written by `writeValue`. */
-export function readValue(r: ByteReader, type: FieldType): FieldValue {
-  switch (type) {
-    case FieldType.Float:
-      return r.f64("float");
-    case FieldType.Integer:
-    case FieldType.Unsigned: {
-      const tag = r.u8("integer tag");
-      if (tag === 0) return r.f64("integer");
-      if (tag !== 1) r.fail(`bad integer tag ${tag}`);
-      const text = readString(r);
-      if (!/^-?\d+$/.test(text)) r.fail(`bad integer text ${JSON.stringify(text)}`);
-      return BigInt(text);
-    }
-    case FieldType.String:
-      return readString(r);
-    case FieldType.Boolean:
-      return r.u8("boolean") === 1;
-    default:
-      return r.fail(`unknown field type ${type}`);
-  }
-}
-
-/** Parses a footer index (already checksummed). */
-export function parseIndex(bytes: Uint8Array): Map<string, SegmentSeries> {
-  const r = new ByteReader(bytes);
-  const out = new Map<string, SegmentSeries>();
-  const seriesCount = r.uvarint("series count");
-  for (let s = 0; s < seriesCount; s++) {
-    const key = readString(r);
-    const measurement = readString(r);
-    const tagCount = r.uvarint("tag count");
-    const tags: Tag[] = [];
-    for (let t = 0; t < tagCount; t++) tags.push({ key: readString(r), value: readString(r) });
-    const fieldCount = r.uvarint("field count");
-    const fields = new Map<string, SegmentField>();
-    for (let f = 0; f < fieldCount; f++) {
-      const name = readString(r);
-      const type = r.u8("field type") as FieldType;
-      if (type < 1 || type > 5) r.fail(`unknown field type ${type}`);
-      const blockCount = r.uvarint("block count");
-      const blocks: BlockMeta[] = [];
-      for (let b = 0; b < blockCount; b++) {
-        const meta: BlockMeta = {
-          offset: r.uvarint("block offset"),
-          length: r.uvarint("block length"),
-          count: r.uvarint("block count"),
-          minTimeMs: r.f64("min time"),
-          minTimeSubMs: r.uvarint("min time sub"),
-          maxTimeMs: r.f64("max time"),
-          maxTimeSubMs: r.uvarint("max time sub"),
-          first: readValue(r, type),
-          last: readValue(r, type),
-        };
-        if (type === FieldType.Float || type === FieldType.Integer || type === FieldType.Unsigned) {
-          meta.min = readValue(r, type);
-          meta.max = readValue(r, type);
-          meta.sum = readValue(r, type === FieldType.Float ? type : FieldType.Integer) as
-            | number
-            | bigint;
-          meta.minTimeOfMin = { ms: r.f64("time of min"), subMs: r.uvarint("time of min sub") };
-          meta.minTimeOfMax = { ms: r.f64("time of max"), subMs: r.uvarint("time of max sub") };
-        }
-        blocks.push(meta);
-      }
-      fields.set(name, { type, blocks });
-    }
-    out.set(key, { key, measurement, tags, fields });
-  }
-  r.expectEnd("segment index");
-  return out;
-}
+/** Segment versions this code reads. */
+export const READABLE_SEGMENT_VERSIONS: readonly number[] = [1, SEGMENT_VERSION];
 
 async function readExactly(handle: FileHandle, position: number, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);
@@ -159,30 +59,54 @@ export class SegmentReader {
   readonly #handle: FileHandle;
   #lock: Promise<unknown> = Promise.resolve();
   #closed = false;
-  /** Series key -> series. */
-  readonly series: Map<string, SegmentSeries>;
-  readonly #byMeasurement = new Map<string, SegmentSeries[]>();
-  /** Values stored (sum of block counts). */
-  readonly valueCount: number;
+  readonly #index: SegmentIndex;
 
   private constructor(
     readonly path: string,
+    /** The format version of the file (1 or 2). */
+    readonly version: number,
     readonly level: number,
     readonly sizeBytes: number,
+    /** File offset of the index (corruption reports add it to index offsets). */
+    readonly indexOffset: number,
     handle: FileHandle,
-    series: Map<string, SegmentSeries>,
+    index: SegmentIndex,
     private readonly cache: BlockCache,
   ) {
     this.#handle = handle;
-    this.series = series;
-    let values = 0;
-    for (const s of series.values()) {
-      for (const f of s.fields.values()) for (const b of f.blocks) values += b.count;
-      let list = this.#byMeasurement.get(s.measurement);
-      if (!list) this.#byMeasurement.set(s.measurement, list = []);
-      list.push(s);
+    this.#index = index;
+  }
+
+  /** Runs an index parse, reporting a bad entry as corruption of this file. */
+  #parse<T>(parse: () => T): T {
+    try {
+      return parse();
+    } catch (error) {
+      if (error instanceof CodecError) {
+        throw new CorruptionError(this.path, this.indexOffset + error.offset, error.message, {
+          cause: error,
+        });
+      }
+      throw error;
     }
-    this.valueCount = values;
+  }
+
+  /**
+   * Series key -> series: every series, parsed on first use (version 2) and kept.
+   * @throws {CorruptionError} for an entry that does not parse.
+   */
+  get series(): Map<string, SegmentSeries> {
+    return this.#parse(() => this.#index.all());
+  }
+
+  /** Series stored (no parse). */
+  get seriesCount(): number {
+    return this.#index.seriesCount;
+  }
+
+  /** Values stored (sum of block counts; no parse). */
+  get valueCount(): number {
+    return this.#index.valueCount;
   }
 
   /**
@@ -201,7 +125,7 @@ export class SegmentReader {
       if (!SEGMENT_MAGIC.every((b, i) => header[i] === b)) {
         throw new CorruptionError(path, 0, "not a segment file (bad magic)");
       }
-      if (header[4] !== SEGMENT_VERSION) {
+      if (!READABLE_SEGMENT_VERSIONS.includes(header[4])) {
         throw new CorruptionError(path, 4, `unsupported segment version ${header[4]}`);
       }
       const footerAt = size - SEGMENT_FOOTER_BYTES;
@@ -227,9 +151,9 @@ export class SegmentReader {
       if (crc32c(index) !== indexCrc) {
         throw new CorruptionError(path, indexOffset, "index checksum mismatch");
       }
-      let series: Map<string, SegmentSeries>;
+      let series: SegmentIndex;
       try {
-        series = parseIndex(index);
+        series = openIndex(header[4], index);
       } catch (error) {
         if (error instanceof CodecError) {
           throw new CorruptionError(path, indexOffset + error.offset, error.message, {
@@ -238,7 +162,16 @@ export class SegmentReader {
         }
         throw error;
       }
-      return new SegmentReader(path, header[5], size, handle, series, cache);
+      return new SegmentReader(
+        path,
+        header[4],
+        header[5],
+        size,
+        indexOffset,
+        handle,
+        series,
+        cache,
+      );
     } catch (error) {
       handle.close();
       throw error;
@@ -247,12 +180,38 @@ export class SegmentReader {
 
   /** Measurement names in this segment. */
   measurements(): string[] {
-    return [...this.#byMeasurement.keys()];
+    return this.#index.measurements();
   }
 
-  /** The series of a measurement in this segment. */
+  /**
+   * The series of a measurement in this segment (parsed on first use, then kept).
+   * @throws {CorruptionError} for an entry that does not parse.
+   */
   seriesOf(measurement: string): SegmentSeries[] {
-    return this.#byMeasurement.get(measurement) ?? [];
+    return this.#parse(() => this.#index.seriesOf(measurement));
+  }
+
+  /**
+   * One series by key without parsing the others (version 2: through the hash table).
+   * @throws {CorruptionError} for an entry that does not parse.
+   */
+  lookup(key: string): SegmentSeries | undefined {
+    return this.#parse(() => this.#index.lookup(key));
+  }
+
+  /** True when the segment stores the series (version 2: only its key is read). */
+  hasSeries(key: string): boolean {
+    return this.#parse(() => this.#index.has(key));
+  }
+
+  /** Calls `fn` with each series of a measurement, its field data left unparsed. */
+  forEachSeriesTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void {
+    this.#parse(() => this.#index.forEachTags(measurement, fn));
+  }
+
+  /** The 64-bit hashes of the stored series keys as (lo, hi) pairs (series_hash.ts). */
+  seriesHashes(): Uint32Array {
+    return this.#index.hashes();
   }
 
   /**

@@ -4,8 +4,10 @@ import { FieldType, type FieldValue } from "../../core/mod.ts";
 import { denoFileSystem } from "../../runtime/mod.ts";
 import type { ColumnView } from "../column.ts";
 import { BlockCache } from "./block_cache.ts";
-import { decodeBlock, parseIndex, SegmentReader } from "./reader.ts";
-import { encodeSegment, SEGMENT_FOOTER_BYTES } from "./writer.ts";
+import { decodeBlock, SegmentReader } from "./reader.ts";
+import { compareHashes, HashSet64, seriesKeyHash } from "./series_hash.ts";
+import { openIndex } from "./series_index.ts";
+import { encodeSegment, SEGMENT_FOOTER_BYTES, SEGMENT_VERSION } from "./writer.ts";
 
 /** Sorted unique instants with values of one type. */
 const column = (type: FieldType, value: fc.Arbitrary<FieldValue>) =>
@@ -66,9 +68,12 @@ Deno.test("segment: any columns round-trip through blocks and index (property)",
         const view = new DataView(bytes.buffer);
         const footer = bytes.length - SEGMENT_FOOTER_BYTES;
         const indexOffset = view.getFloat64(footer, true);
-        const index = parseIndex(bytes.subarray(indexOffset, footer));
+        const index = openIndex(SEGMENT_VERSION, bytes.subarray(indexOffset, footer));
+        assert.equal(index.seriesCount, input.length);
+        assert.equal(index.valueCount, columns.reduce((n, c) => n + c.length, 0));
         for (const s of input) {
-          const f = index.get(s.key)!.fields.get("f")!;
+          assert.ok(index.has(s.key));
+          const f = index.lookup(s.key)!.fields.get("f")!;
           const parts = f.blocks.map((b) =>
             decodeBlock("mem", b, f.type, bytes.subarray(b.offset, b.offset + 4 + b.length))
           );
@@ -148,4 +153,170 @@ Deno.test("segment: every flipped bit in a block is caught, never returned as da
     }
   }
   reader.close();
+});
+
+const fixture = new URL("./testdata/v1.seg", import.meta.url).pathname;
+
+Deno.test("segment: a version 1 file (written by the version 1 code) is still read", async () => {
+  const reader = await SegmentReader.open(denoFileSystem, fixture, new BlockCache(1000));
+  try {
+    assert.equal(reader.version, 1);
+    assert.equal(reader.level, 1);
+    assert.equal(reader.seriesCount, 3);
+    assert.equal(reader.valueCount, 9);
+    assert.deepEqual(reader.measurements().sort(), ["cpu", "mem"]);
+    assert.deepEqual(reader.seriesOf("cpu").map((s) => s.key), ["cpu,host=a", "cpu,host=b"]);
+    assert.ok(reader.hasSeries("mem,host=ä") && !reader.hasSeries("mem,host=a"));
+    assert.equal(reader.seriesHashes().length, 6);
+    const count = reader.lookup("cpu,host=a")!.fields.get("count")!;
+    const block = await reader.readBlock(count.type, count.blocks[0]);
+    assert.deepEqual([...block.timesMs], [1000, 2000]);
+    assert.deepEqual([...block.timesSubMs], [7, 7]);
+    assert.deepEqual(block.values, [1, 2n ** 60n]);
+    const usage = reader.series.get("cpu,host=a")!.fields.get("usage")!;
+    assert.deepEqual(usage.blocks.map((b) => b.count), [2, 1]);
+    assert.equal(usage.blocks[1].first, -1);
+    const s = reader.lookup("mem,host=ä")!.fields.get("s")!;
+    assert.deepEqual((await reader.readBlock(s.type, s.blocks[0])).values, ["x"]);
+  } finally {
+    reader.close();
+  }
+});
+
+Deno.test("segment: version 2 parses a measurement's series only when asked", async () => {
+  const one = (key: string, m: string, v: number) => ({
+    key,
+    measurement: m,
+    tags: [{ key: "k", value: key }],
+    fields: new Map([["f", {
+      type: FieldType.Float,
+      length: 1,
+      timesMs: new Float64Array([v]),
+      timesSubMs: new Float64Array(1),
+      values: new Float64Array([v]),
+    } as ColumnView]]),
+  });
+  // "b" sorts between the keys "a" and "a!x" (",": 0x2c; "!": 0x21): grouping is by measurement.
+  const input = [one("b", "b", 1), one("a,k=1", "a", 2), one("a!x", "a!x", 3), one("a", "a", 4)];
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/x.seg`;
+  await Deno.writeFile(path, encodeSegment(input, { level: 0 }));
+  const reader = await SegmentReader.open(denoFileSystem, path, new BlockCache(0));
+  try {
+    assert.equal(reader.version, SEGMENT_VERSION);
+    assert.deepEqual(reader.measurements(), ["a", "a!x", "b"]);
+    assert.equal(reader.seriesCount, 4);
+    assert.equal(reader.valueCount, 4);
+    const tags: string[] = [];
+    reader.forEachSeriesTags("a", (key, t) => tags.push(`${key}:${t[0].value}`));
+    assert.deepEqual(tags, ["a:a", "a,k=1:a,k=1"]);
+    assert.equal(reader.lookup("a!x")!.measurement, "a!x");
+    assert.equal(reader.lookup("a!x")!.fields.get("f")!.blocks[0].first, 3);
+    assert.equal(reader.lookup("c"), undefined);
+    assert.deepEqual(reader.seriesOf("a").map((s) => s.key), ["a", "a,k=1"]);
+    assert.deepEqual(reader.seriesOf("zz"), []);
+    assert.deepEqual([...reader.series.keys()].sort(), ["a", "a!x", "a,k=1", "b"]);
+    assert.equal(reader.lookup("b")!.fields.get("f")!.blocks[0].first, 1);
+    const h = reader.seriesHashes();
+    for (let i = 2; i < h.length; i += 2) {
+      assert.ok(compareHashes(h[i - 2], h[i - 1], h[i], h[i + 1]) <= 0, "hashes sorted");
+    }
+  } finally {
+    reader.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("segment: a flipped bit in a version 2 index is corruption at open", async () => {
+  const bytes = encodeSegment([{
+    key: "m,k=v",
+    measurement: "m",
+    tags: [{ key: "k", value: "v" }],
+    fields: new Map([["f", {
+      type: FieldType.Float,
+      length: 1,
+      timesMs: new Float64Array([1]),
+      timesSubMs: new Float64Array(1),
+      values: new Float64Array([1]),
+    } as ColumnView]]),
+  }], { level: 0 });
+  const view = new DataView(bytes.buffer);
+  const footer = bytes.length - SEGMENT_FOOTER_BYTES;
+  const indexOffset = view.getFloat64(footer, true);
+  const dir = await Deno.makeTempDir();
+  try {
+    for (let at = indexOffset; at < footer; at += 3) {
+      const damaged = bytes.slice();
+      damaged[at] ^= 0x10;
+      await Deno.writeFile(`${dir}/x.seg`, damaged);
+      await assert.rejects(
+        () => SegmentReader.open(denoFileSystem, `${dir}/x.seg`, new BlockCache(0)),
+        (e: Error & { offset?: number }) =>
+          e.name === "CorruptionError" && e.offset === indexOffset,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("series hash: UTF-8 of the key, lone surrogates as U+FFFD; pinned values", () => {
+  const h = new Uint32Array(2), g = new Uint32Array(2);
+  seriesKeyHash("cpu,host=a", h);
+  // Pinned: the hash is part of the segment format (version 2).
+  assert.deepEqual([...h], [...pinned("cpu,host=a")]);
+  seriesKeyHash("m,t=\ud800", h);
+  seriesKeyHash("m,t=\ufffd", g);
+  assert.deepEqual([...h], [...g]);
+  seriesKeyHash("m,t=\u{1f600}", h);
+  seriesKeyHash("m,t=\u00e4", g);
+  assert.notDeepEqual([...h], [...g]);
+});
+
+/** The hash written independently: over TextEncoder's bytes. */
+function pinned(key: string): Uint32Array {
+  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  for (const b of new TextEncoder().encode(key)) {
+    h1 = Math.imul(h1 ^ b, 2654435761);
+    h2 = Math.imul(h2 ^ b, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return new Uint32Array([h1 >>> 0, h2 >>> 0]);
+}
+
+Deno.test("series hash: equals the TextEncoder-based definition for any string (property)", () => {
+  const h = new Uint32Array(2);
+  fc.assert(
+    fc.property(fc.string({ unit: "binary" }), (s) => {
+      seriesKeyHash(s, h);
+      assert.deepEqual([...h], [...pinned(s)]);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("HashSet64: behaves as a Set of (lo, hi) under adds and deletes (property)", () => {
+  const pair = fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3 }));
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), pair), { maxLength: 300 }),
+      (ops) => {
+        const set = new HashSet64(4);
+        const model = new Set<string>();
+        for (const [add, [lo, hi]] of ops) {
+          const k = `${lo === 0 && hi === 0 ? 1 : lo}:${hi}`; // (0, 0) is stored as (1, 0)
+          if (add) assert.equal(set.add(lo, hi), !model.has(k)), model.add(k);
+          else assert.equal(set.delete(lo, hi), model.delete(k));
+          assert.equal(set.size, model.size);
+        }
+        for (let lo = 0; lo <= 40; lo++) {
+          for (let hi = 0; hi <= 3; hi++) {
+            assert.equal(set.has(lo, hi), model.has(`${lo === 0 && hi === 0 ? 1 : lo}:${hi}`));
+          }
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

@@ -16,11 +16,14 @@ import {
 } from "../codecs/mod.ts";
 import type { ColumnView } from "../column.ts";
 import { writeString } from "./_text.ts";
+import { compareHashes, seriesKeyHash } from "./series_hash.ts";
 
 /** "ENSG": the first four bytes of a segment file and the last four of its footer. */
 export const SEGMENT_MAGIC = [0x45, 0x4e, 0x53, 0x47] as const;
-/** The segment format version written by this code. */
-export const SEGMENT_VERSION = 1;
+/** The segment format version written by this code (version 1 files are still read). */
+export const SEGMENT_VERSION = 2;
+/** Bytes before the hash table in a version 2 index: N, M, value count, directory length. */
+export const INDEX_V2_HEADER_BYTES = 20;
 /** Header bytes: magic, version, level, 2 reserved. */
 export const SEGMENT_HEADER_BYTES = 8;
 /** Footer bytes: f64 index offset, u32 index length, u32 index crc, u32 reserved, magic. */
@@ -116,8 +119,8 @@ function sliceOf(v: Float64Array | FieldValue[], from: number, to: number) {
 }
 
 /**
- * Encodes a whole segment file in memory. Series are written in key order, fields in name
- * order; every column must be sorted by time and deduplicated (a head view is).
+ * Encodes a whole segment file in memory. Series are written by measurement then key, fields
+ * in name order; every column must be sorted by time and deduplicated (a head view is).
  * @throws {Error} `BUG:` on unsorted columns (from the timestamp codec).
  */
 export function encodeSegment(
@@ -155,78 +158,74 @@ function* encodeSteps(
   const blockValues = options.blockValues ?? DEFAULT_BLOCK_VALUES;
   const out = new ByteWriter(1 << 16);
   out.bytes(new Uint8Array([...SEGMENT_MAGIC, SEGMENT_VERSION, options.level, 0, 0]));
-  const index = new ByteWriter(1 << 12);
-  const sorted = [...series].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const live = sorted.filter((s) => [...s.fields.values()].some((c) => c.length > 0));
-  index.uvarint(live.length);
+  // Grouped by measurement, then by key: a measurement's entries form one byte range.
+  const live = series.filter((s) => [...s.fields.values()].some((c) => c.length > 0));
+  live.sort((a, b) =>
+    a.measurement !== b.measurement
+      ? (a.measurement < b.measurement ? -1 : 1)
+      : a.key < b.key
+      ? -1
+      : a.key > b.key
+      ? 1
+      : 0
+  );
+  const n = live.length;
+  const entries = new ByteWriter(1 << 12);
+  const directory = new ByteWriter(256);
+  const hashes = new Uint32Array(2 * n);
+  const entryOffsets = new Uint32Array(n);
+  const hash = new Uint32Array(2);
+  const fieldBytes = new ByteWriter(1 << 10);
   const block = new ByteWriter(1 << 14);
-  let done = 0;
-  for (const s of live) {
-    if (++done % yieldEvery === 0) yield;
-    writeString(index, s.key);
-    writeString(index, s.measurement);
-    index.uvarint(s.tags.length);
+  let measurements = 0, values = 0, runStart = 0, runOffset = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % yieldEvery === 0) yield;
+    const s = live[i];
+    seriesKeyHash(s.key, hash);
+    hashes[2 * i] = hash[0];
+    hashes[2 * i + 1] = hash[1];
+    entryOffsets[i] = entries.length;
+    writeString(entries, s.key);
+    entries.uvarint(s.tags.length);
     for (const t of s.tags) {
-      writeString(index, t.key);
-      writeString(index, t.value);
+      writeString(entries, t.key);
+      writeString(entries, t.value);
     }
-    const fields = [...s.fields.entries()].filter(([, c]) => c.length > 0).sort((a, b) =>
-      a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0
-    );
-    index.uvarint(fields.length);
-    for (const [name, column] of fields) {
-      writeString(index, name);
-      index.u8(column.type);
-      const blocks = Math.ceil(column.length / blockValues);
-      index.uvarint(blocks);
-      for (let from = 0; from < column.length; from += blockValues) {
-        const to = Math.min(column.length, from + blockValues);
-        block.reset();
-        block.u32(0); // the timestamps block's length, patched below
-        const timesMs = column.timesMs.subarray(from, to);
-        const timesSubMs = column.timesSubMs.subarray(from, to);
-        encodeTimestamps(timesMs, timesSubMs, block);
-        const tsLength = block.length - 4;
-        encodeValues(column, from, to, block);
-        const payload = block.view();
-        new DataView(payload.buffer, payload.byteOffset, 4).setUint32(0, tsLength, true);
-        const offset = out.length;
-        out.u32(crc32c(payload));
-        out.bytes(payload);
-        const stats = computeBlockStats({
-          type: column.type,
-          timesMs,
-          timesSubMs,
-          values: sliceOf(column.values, from, to),
-        });
-        index.uvarint(offset);
-        index.uvarint(payload.length);
-        index.uvarint(stats.count);
-        index.f64(stats.minTimeMs);
-        index.uvarint(stats.minTimeSubMs);
-        index.f64(stats.maxTimeMs);
-        index.uvarint(stats.maxTimeSubMs);
-        writeValue(index, column.type, stats.first);
-        writeValue(index, column.type, stats.last);
-        if (stats.sum !== undefined) {
-          writeValue(index, column.type, stats.min!);
-          writeValue(index, column.type, stats.max!);
-          // An integer sum may leave int64: always written as a decimal when a bigint.
-          writeValue(
-            index,
-            column.type === FieldType.Float ? FieldType.Float : FieldType.Integer,
-            stats.sum,
-          );
-          // The earliest times of the minimum and the maximum (selectors report them).
-          const at = extremeTimes(sliceOf(column.values, from, to), stats.min!, stats.max!);
-          index.f64(timesMs[at[0]]);
-          index.uvarint(timesSubMs[at[0]]);
-          index.f64(timesMs[at[1]]);
-          index.uvarint(timesSubMs[at[1]]);
-        }
-      }
+    fieldBytes.reset();
+    values += writeFields(s, fieldBytes, out, block, blockValues);
+    entries.uvarint(fieldBytes.length);
+    entries.bytes(fieldBytes.view());
+    if (i + 1 === n || live[i + 1].measurement !== s.measurement) {
+      writeString(directory, s.measurement);
+      directory.uvarint(i + 1 - runStart);
+      directory.uvarint(runOffset);
+      directory.uvarint(entries.length - runOffset);
+      measurements++;
+      runStart = i + 1;
+      runOffset = entries.length;
     }
   }
+  if (entries.length > 0xffffffff) {
+    throw new RangeError(`segment index of ${entries.length} bytes exceeds 4 GiB`);
+  }
+  // The hash table sorted by (hi, lo), then each hash's entry offset in the same order.
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) =>
+    compareHashes(hashes[2 * a], hashes[2 * a + 1], hashes[2 * b], hashes[2 * b + 1])
+  );
+  const index = new ByteWriter(INDEX_V2_HEADER_BYTES + 12 * n + directory.length + entries.length);
+  index.u32(n);
+  index.u32(measurements);
+  index.f64(values);
+  index.u32(directory.length);
+  for (let i = 0; i < n; i++) {
+    index.u32(hashes[2 * order[i]]);
+    index.u32(hashes[2 * order[i] + 1]);
+  }
+  for (let i = 0; i < n; i++) index.u32(entryOffsets[order[i]]);
+  index.bytes(directory.view());
+  index.bytes(entries.view());
   const indexOffset = out.length;
   const indexBytes = index.view();
   out.bytes(indexBytes);
@@ -236,4 +235,71 @@ function* encodeSteps(
   out.u32(0);
   out.bytes(new Uint8Array(SEGMENT_MAGIC));
   return out.finish();
+}
+
+/**
+ * Writes a series' blocks to `out` and their index part (field count, then each field with its
+ * blocks' statistics) to `index`; returns the values written.
+ */
+function writeFields(
+  s: SegmentSeriesInput,
+  index: ByteWriter,
+  out: ByteWriter,
+  block: ByteWriter,
+  blockValues: number,
+): number {
+  let values = 0;
+  const fields = [...s.fields.entries()].filter(([, c]) => c.length > 0).sort((a, b) =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0
+  );
+  index.uvarint(fields.length);
+  for (const [name, column] of fields) {
+    writeString(index, name);
+    index.u8(column.type);
+    values += column.length;
+    index.uvarint(Math.ceil(column.length / blockValues));
+    for (let from = 0; from < column.length; from += blockValues) {
+      const to = Math.min(column.length, from + blockValues);
+      block.reset();
+      block.u32(0); // the timestamps block's length, patched below
+      const timesMs = column.timesMs.subarray(from, to);
+      const timesSubMs = column.timesSubMs.subarray(from, to);
+      encodeTimestamps(timesMs, timesSubMs, block);
+      const tsLength = block.length - 4;
+      encodeValues(column, from, to, block);
+      const payload = block.view();
+      new DataView(payload.buffer, payload.byteOffset, 4).setUint32(0, tsLength, true);
+      const offset = out.length;
+      out.u32(crc32c(payload));
+      out.bytes(payload);
+      const values = sliceOf(column.values, from, to);
+      const stats = computeBlockStats({ type: column.type, timesMs, timesSubMs, values });
+      index.uvarint(offset);
+      index.uvarint(payload.length);
+      index.uvarint(stats.count);
+      index.f64(stats.minTimeMs);
+      index.uvarint(stats.minTimeSubMs);
+      index.f64(stats.maxTimeMs);
+      index.uvarint(stats.maxTimeSubMs);
+      writeValue(index, column.type, stats.first);
+      writeValue(index, column.type, stats.last);
+      if (stats.sum !== undefined) {
+        writeValue(index, column.type, stats.min!);
+        writeValue(index, column.type, stats.max!);
+        // An integer sum may leave int64: always written as a decimal when a bigint.
+        writeValue(
+          index,
+          column.type === FieldType.Float ? FieldType.Float : FieldType.Integer,
+          stats.sum,
+        );
+        // The earliest times of the minimum and the maximum (selectors report them).
+        const at = extremeTimes(values, stats.min!, stats.max!);
+        index.f64(timesMs[at[0]]);
+        index.uvarint(timesSubMs[at[0]]);
+        index.f64(timesMs[at[1]]);
+        index.uvarint(timesSubMs[at[1]]);
+      }
+    }
+  }
+  return values;
 }

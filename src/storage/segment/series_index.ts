@@ -1,0 +1,392 @@
+/**
+ * A segment's footer index, kept as its (checksummed) bytes and parsed on demand. Version 2
+ * (FORMAT.md) opens by reading a 20-byte header and a small measurement directory; a
+ * measurement's series are parsed when first asked for, one series by key through the sorted
+ * hash table, and the start-up series count needs no parse at all. Version 1 (one sequential
+ * list) is parsed whole on first use.
+ * @module
+ */
+import { FieldType, type FieldValue, type Tag } from "../../core/mod.ts";
+import { ByteReader } from "../codecs/mod.ts";
+import { readString } from "./_text.ts";
+import { compareHashes, seriesKeyHash } from "./series_hash.ts";
+import { INDEX_V2_HEADER_BYTES } from "./writer.ts";
+
+/** Where a block sits and what it holds (from the footer index). */
+export interface BlockMeta {
+  /** File offset of the block's CRC. */
+  offset: number;
+  /** Payload bytes after the CRC. */
+  length: number;
+  count: number;
+  minTimeMs: number;
+  minTimeSubMs: number;
+  maxTimeMs: number;
+  maxTimeSubMs: number;
+  first: FieldValue;
+  last: FieldValue;
+  min?: FieldValue;
+  max?: FieldValue;
+  sum?: number | bigint;
+  /** Numbers only: the earliest times at which the minimum and the maximum occur. */
+  minTimeOfMin?: { ms: number; subMs: number };
+  minTimeOfMax?: { ms: number; subMs: number };
+}
+
+/** One field of one series in a segment. */
+export interface SegmentField {
+  type: FieldType;
+  blocks: BlockMeta[];
+}
+
+/** One series in a segment. */
+export interface SegmentSeries {
+  key: string;
+  measurement: string;
+  tags: readonly Tag[];
+  fields: Map<string, SegmentField>;
+}
+
+/** Reads a value written by `writeValue`. */
+export function readValue(r: ByteReader, type: FieldType): FieldValue {
+  switch (type) {
+    case FieldType.Float:
+      return r.f64("float");
+    case FieldType.Integer:
+    case FieldType.Unsigned: {
+      const tag = r.u8("integer tag");
+      if (tag === 0) return r.f64("integer");
+      if (tag !== 1) r.fail(`bad integer tag ${tag}`);
+      const text = readString(r);
+      if (!/^-?\d+$/.test(text)) r.fail(`bad integer text ${JSON.stringify(text)}`);
+      return BigInt(text);
+    }
+    case FieldType.String:
+      return readString(r);
+    case FieldType.Boolean:
+      return r.u8("boolean") === 1;
+    default:
+      return r.fail(`unknown field type ${type}`);
+  }
+}
+
+function readTags(r: ByteReader): Tag[] {
+  const tagCount = r.uvarint("tag count");
+  const tags: Tag[] = [];
+  for (let t = 0; t < tagCount; t++) tags.push({ key: readString(r), value: readString(r) });
+  return tags;
+}
+
+/** Reads a series' fields (field count, then each field with its blocks). */
+function readFields(r: ByteReader): Map<string, SegmentField> {
+  const fieldCount = r.uvarint("field count");
+  const fields = new Map<string, SegmentField>();
+  for (let f = 0; f < fieldCount; f++) {
+    const name = readString(r);
+    const type = r.u8("field type") as FieldType;
+    if (type < 1 || type > 5) r.fail(`unknown field type ${type}`);
+    const blockCount = r.uvarint("block count");
+    const blocks: BlockMeta[] = [];
+    for (let b = 0; b < blockCount; b++) {
+      const meta: BlockMeta = {
+        offset: r.uvarint("block offset"),
+        length: r.uvarint("block length"),
+        count: r.uvarint("block count"),
+        minTimeMs: r.f64("min time"),
+        minTimeSubMs: r.uvarint("min time sub"),
+        maxTimeMs: r.f64("max time"),
+        maxTimeSubMs: r.uvarint("max time sub"),
+        first: readValue(r, type),
+        last: readValue(r, type),
+      };
+      if (type === FieldType.Float || type === FieldType.Integer || type === FieldType.Unsigned) {
+        meta.min = readValue(r, type);
+        meta.max = readValue(r, type);
+        meta.sum = readValue(r, type === FieldType.Float ? type : FieldType.Integer) as
+          | number
+          | bigint;
+        meta.minTimeOfMin = { ms: r.f64("time of min"), subMs: r.uvarint("time of min sub") };
+        meta.minTimeOfMax = { ms: r.f64("time of max"), subMs: r.uvarint("time of max sub") };
+      }
+      blocks.push(meta);
+    }
+    fields.set(name, { type, blocks });
+  }
+  return fields;
+}
+
+/** Parses a version 1 footer index (already checksummed), whole. */
+export function parseIndex(bytes: Uint8Array): Map<string, SegmentSeries> {
+  const r = new ByteReader(bytes);
+  const out = new Map<string, SegmentSeries>();
+  const seriesCount = r.uvarint("series count");
+  for (let s = 0; s < seriesCount; s++) {
+    const key = readString(r);
+    const measurement = readString(r);
+    const tags = readTags(r);
+    out.set(key, { key, measurement, tags, fields: readFields(r) });
+  }
+  r.expectEnd("segment index");
+  return out;
+}
+
+/**
+ * What a reader needs of an index, whichever its version. Every parse error is a `CodecError`
+ * whose offset is within the index bytes (the reader maps it to the file).
+ */
+export interface SegmentIndex {
+  /** Series stored. */
+  readonly seriesCount: number;
+  /** Values stored (sum of block counts). */
+  readonly valueCount: number;
+  /** Measurement names, in stored order. */
+  measurements(): string[];
+  /** The series of a measurement (parsed once, then kept). */
+  seriesOf(measurement: string): SegmentSeries[];
+  /** Every series by key (parses what is left). */
+  all(): Map<string, SegmentSeries>;
+  /** One series by key, or undefined. */
+  lookup(key: string): SegmentSeries | undefined;
+  /** True when the series is stored (version 2: compares only the key, parses nothing else). */
+  has(key: string): boolean;
+  /** Calls `fn` with the key and tags of each series of a measurement; field data is skipped. */
+  forEachTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void;
+  /** The 64-bit hashes of every series key as (lo, hi) pairs (do not modify). */
+  hashes(): Uint32Array;
+}
+
+/** Opens an index of a known version (1 or 2). */
+export function openIndex(version: number, bytes: Uint8Array): SegmentIndex {
+  return version === 1 ? new IndexV1(bytes) : new IndexV2(bytes);
+}
+
+/** Version 1: one list, parsed whole on first use. */
+class IndexV1 implements SegmentIndex {
+  readonly #series: Map<string, SegmentSeries>;
+  readonly #byMeasurement = new Map<string, SegmentSeries[]>();
+  readonly valueCount: number;
+  #hashes: Uint32Array | undefined;
+
+  constructor(bytes: Uint8Array) {
+    // Parsed at open (as before version 2): its value count is not stored apart.
+    this.#series = parseIndex(bytes);
+    let values = 0;
+    for (const s of this.#series.values()) {
+      for (const f of s.fields.values()) for (const b of f.blocks) values += b.count;
+      let list = this.#byMeasurement.get(s.measurement);
+      if (!list) this.#byMeasurement.set(s.measurement, list = []);
+      list.push(s);
+    }
+    this.valueCount = values;
+  }
+
+  get seriesCount(): number {
+    return this.#series.size;
+  }
+  measurements(): string[] {
+    return [...this.#byMeasurement.keys()];
+  }
+  seriesOf(measurement: string): SegmentSeries[] {
+    return this.#byMeasurement.get(measurement) ?? [];
+  }
+  all(): Map<string, SegmentSeries> {
+    return this.#series;
+  }
+  lookup(key: string): SegmentSeries | undefined {
+    return this.#series.get(key);
+  }
+  has(key: string): boolean {
+    return this.#series.has(key);
+  }
+  forEachTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void {
+    for (const s of this.seriesOf(measurement)) fn(s.key, s.tags);
+  }
+  hashes(): Uint32Array {
+    if (this.#hashes) return this.#hashes;
+    const out = new Uint32Array(2 * this.#series.size);
+    const h = new Uint32Array(2);
+    let i = 0;
+    for (const key of this.#series.keys()) {
+      seriesKeyHash(key, h);
+      out[i++] = h[0];
+      out[i++] = h[1];
+    }
+    return this.#hashes = out;
+  }
+}
+
+interface MeasurementRange {
+  name: string;
+  count: number;
+  /** Offset of its first entry within the entries section. */
+  offset: number;
+  length: number;
+  series?: SegmentSeries[];
+}
+
+/** Version 2: header, hash table, entry offsets, measurement directory, entries. */
+class IndexV2 implements SegmentIndex {
+  readonly #bytes: Uint8Array;
+  readonly seriesCount: number;
+  readonly valueCount: number;
+  /** (lo, hi) pairs sorted by (hi, lo). */
+  readonly #hashes: Uint32Array;
+  /** Entry offset of each hash, same order. */
+  readonly #offsets: Uint32Array;
+  /** Where the entries section starts in the index bytes. */
+  readonly #entriesAt: number;
+  readonly #ranges: MeasurementRange[] = [];
+  readonly #byName = new Map<string, MeasurementRange>();
+  #all: Map<string, SegmentSeries> | undefined;
+  readonly #looked = new Map<string, SegmentSeries>();
+  readonly #scratch = new Uint32Array(2);
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    const r = new ByteReader(bytes);
+    r.need(INDEX_V2_HEADER_BYTES, "index header");
+    const n = this.seriesCount = r.u32("series count");
+    const m = r.u32("measurement count");
+    this.valueCount = r.f64("value count");
+    const directoryLength = r.u32("directory length");
+    r.need(12 * n + directoryLength, "hash table and directory");
+    // Copies (not views): the index offset in the file is not 4-byte aligned.
+    const at = r.offset;
+    this.#hashes = new Uint32Array(bytes.slice(at, at + 8 * n).buffer);
+    this.#offsets = new Uint32Array(bytes.slice(at + 8 * n, at + 12 * n).buffer);
+    r.offset = at + 12 * n;
+    const dirEnd = r.offset + directoryLength;
+    let next = 0, seen = 0;
+    for (let i = 0; i < m; i++) {
+      const range: MeasurementRange = {
+        name: readString(r),
+        count: r.uvarint("measurement series count"),
+        offset: r.uvarint("measurement entries offset"),
+        length: r.uvarint("measurement entries length"),
+      };
+      if (range.offset !== next) r.fail(`measurement entries at ${range.offset}, expected ${next}`);
+      next += range.length;
+      seen += range.count;
+      this.#ranges.push(range);
+      this.#byName.set(range.name, range);
+    }
+    if (r.offset !== dirEnd) r.fail(`directory ends at ${r.offset}, expected ${dirEnd}`);
+    this.#entriesAt = dirEnd;
+    if (dirEnd + next !== bytes.length) {
+      r.fail(`entries of ${next} bytes do not end the index of ${bytes.length} bytes`);
+    }
+    if (seen !== n) r.fail(`directory counts ${seen} series, header ${n}`);
+  }
+
+  measurements(): string[] {
+    return this.#ranges.map((r) => r.name);
+  }
+
+  seriesOf(measurement: string): SegmentSeries[] {
+    const range = this.#byName.get(measurement);
+    if (!range) return [];
+    if (range.series) return range.series;
+    const r = new ByteReader(this.#bytes);
+    r.offset = this.#entriesAt + range.offset;
+    const out: SegmentSeries[] = [];
+    for (let i = 0; i < range.count; i++) out.push(this.#readEntry(r, range.name));
+    if (r.offset !== this.#entriesAt + range.offset + range.length) {
+      r.fail(`entries of ${JSON.stringify(range.name)} do not fill their ${range.length} bytes`);
+    }
+    return range.series = out;
+  }
+
+  all(): Map<string, SegmentSeries> {
+    if (this.#all) return this.#all;
+    const out = new Map<string, SegmentSeries>();
+    for (const range of this.#ranges) for (const s of this.seriesOf(range.name)) out.set(s.key, s);
+    this.#looked.clear();
+    return this.#all = out;
+  }
+
+  lookup(key: string): SegmentSeries | undefined {
+    if (this.#all) return this.#all.get(key);
+    const known = this.#looked.get(key);
+    if (known) return known;
+    const at = this.#find(key);
+    if (at < 0) return undefined;
+    const range = this.#rangeAt(at);
+    const cached = range.series?.find((s) => s.key === key);
+    if (cached) return cached;
+    const r = new ByteReader(this.#bytes);
+    r.offset = this.#entriesAt + at;
+    const s = this.#readEntry(r, range.name);
+    this.#looked.set(key, s);
+    return s;
+  }
+
+  has(key: string): boolean {
+    return this.#find(key) >= 0;
+  }
+
+  forEachTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void {
+    const range = this.#byName.get(measurement);
+    if (!range) return;
+    if (range.series) {
+      for (const s of range.series) fn(s.key, s.tags);
+      return;
+    }
+    const r = new ByteReader(this.#bytes);
+    r.offset = this.#entriesAt + range.offset;
+    for (let i = 0; i < range.count; i++) {
+      const key = readString(r);
+      const tags = readTags(r);
+      const fieldsLength = r.uvarint("fields length");
+      r.need(fieldsLength, "fields");
+      r.offset += fieldsLength;
+      fn(key, tags);
+    }
+  }
+
+  hashes(): Uint32Array {
+    return this.#hashes;
+  }
+
+  /** The entry offset of a key (within the entries section), or -1. */
+  #find(key: string): number {
+    const h = this.#scratch;
+    seriesKeyHash(key, h);
+    const lo = h[0], hi = h[1], hashes = this.#hashes;
+    let a = 0, b = this.seriesCount;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (compareHashes(hashes[2 * mid], hashes[2 * mid + 1], lo, hi) < 0) a = mid + 1;
+      else b = mid;
+    }
+    const r = new ByteReader(this.#bytes);
+    // Equal hashes sit together; compare the keys (a collision is possible, not likely).
+    for (let i = a; i < this.seriesCount; i++) {
+      if (hashes[2 * i] !== lo || hashes[2 * i + 1] !== hi) break;
+      r.offset = this.#entriesAt + this.#offsets[i];
+      if (readString(r) === key) return this.#offsets[i];
+    }
+    return -1;
+  }
+
+  /** The measurement whose entries hold an entry offset. */
+  #rangeAt(offset: number): MeasurementRange {
+    const ranges = this.#ranges;
+    let a = 0, b = ranges.length - 1;
+    while (a < b) {
+      const mid = (a + b + 1) >>> 1;
+      if (ranges[mid].offset <= offset) a = mid;
+      else b = mid - 1;
+    }
+    return ranges[a];
+  }
+
+  #readEntry(r: ByteReader, measurement: string): SegmentSeries {
+    const key = readString(r);
+    const tags = readTags(r);
+    const length = r.uvarint("fields length");
+    const end = r.offset + length;
+    const fields = readFields(r);
+    if (r.offset !== end) r.fail(`fields of ${JSON.stringify(key)} end at ${r.offset}, not ${end}`);
+    return { key, measurement, tags, fields };
+  }
+}

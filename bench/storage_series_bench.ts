@@ -8,7 +8,9 @@
  *
  * `DIR=<folder>` keeps the data there (written once, reused by later runs); `REOPEN=<folder>`
  * only reopens it (one fresh-process sample), which is what `--cpu-prof` should profile. A
- * `QUERY=1` restart also lists the series of the measurement, so the lazily parsed index is paid.
+ * `QUERY=1` restart also lists the series of the measurement, so the lazily parsed index is paid,
+ * then times the first writes after the restart: 5,000 existing series (each confirmed against
+ * the segments once), then one new series (the measurement's tag values are gathered).
  * @module
  */
 import { FieldType, type Point, silentLogger } from "../src/core/mod.ts";
@@ -29,6 +31,21 @@ const open = (dir: string) =>
     maxValuesPerTag: 0,
   });
 const mb = (n: number) => (n / 1e6).toFixed(0);
+const T0 = 1_700_000_000_000;
+/** Series [from, to) of measurement m, one float value each at T0 + dt ms. */
+function batchOf(from: number, to: number, dt: number): Point[] {
+  const batch: Point[] = [];
+  for (let i = from; i < to; i++) {
+    batch.push({
+      measurement: "m",
+      tags: [{ key: "host", value: `h${i % 1000}` }, { key: "id", value: `s${i}` }],
+      fields: [{ key: "v", type: FieldType.Float, value: i }],
+      timeMs: T0 + dt,
+      timeSubMs: 0,
+    });
+  }
+  return batch;
+}
 
 const reopenOnly = Deno.env.get("REOPEN");
 if (reopenOnly) {
@@ -45,6 +62,17 @@ if (reopenOnly) {
     }
     queryMs = performance.now() - q0;
     if (n !== engine.stats().series) throw new Error(`listed ${n} series`);
+    const w0 = performance.now();
+    await engine.write("bench", undefined, batchOf(0, 5000, 1));
+    const existingMs = performance.now() - w0;
+    const w1 = performance.now();
+    await engine.write("bench", undefined, batchOf(SERIES + 1, SERIES + 2, 1));
+    const newMs = performance.now() - w1;
+    console.error(
+      `  after restart: list ${queryMs.toFixed(0)} ms; write 5000 existing series ${
+        existingMs.toFixed(0)
+      } ms; first new series ${newMs.toFixed(0)} ms`,
+    );
   }
   const mem = Deno.memoryUsage();
   console.log(JSON.stringify({
@@ -64,20 +92,9 @@ const written = keep !== undefined && (await Deno.stat(`${keep}/catalog.json`).c
 if (!written) {
   const engine = await open(dir);
   await engine.createDatabase("bench");
-  const t = 1_700_000_000_000;
   let t0 = performance.now();
   for (let from = 0; from < SERIES; from += 5000) {
-    const batch: Point[] = [];
-    for (let i = from; i < Math.min(SERIES, from + 5000); i++) {
-      batch.push({
-        measurement: "m",
-        tags: [{ key: "host", value: `h${i % 1000}` }, { key: "id", value: `s${i}` }],
-        fields: [{ key: "v", type: FieldType.Float, value: i }],
-        timeMs: t,
-        timeSubMs: 0,
-      });
-    }
-    await engine.write("bench", undefined, batch);
+    await engine.write("bench", undefined, batchOf(from, Math.min(SERIES, from + 5000), 0));
   }
   const writeMs = performance.now() - t0;
   t0 = performance.now();
@@ -108,6 +125,17 @@ for (let i = 0; i < REOPENS; i++) {
   const text = new TextDecoder().decode(child.stdout).trim();
   if (!child.success) throw new Error(`reopen failed: ${new TextDecoder().decode(child.stderr)}`);
   samples.push(JSON.parse(text));
+}
+if (Deno.env.get("QUERY")) {
+  // Writes after the restart change the folder: they go to a copy.
+  const copy = `${dir}-query`;
+  await new Deno.Command("cp", { args: ["-r", dir, copy] }).output();
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--max-old-space-size=6000", new URL(import.meta.url).pathname],
+    env: { REOPEN: copy, QUERY: "1" },
+  }).output();
+  await Deno.stderr.write(child.stderr);
+  await Deno.remove(copy, { recursive: true });
 }
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(

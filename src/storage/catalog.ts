@@ -62,6 +62,8 @@ export class SeriesSet {
   readonly #seen = new Set<string>();
   /** New series whose hash collided with a known one: counted apart. */
   #collisions = 0;
+  /** The hash of the last key `has` found absent is still in `#h`. */
+  #missed: string | undefined;
   readonly #h = new Uint32Array(2);
 
   constructor(private readonly stored: () => StoredSeries | undefined) {}
@@ -74,16 +76,21 @@ export class SeriesSet {
   /** True when the series is known. */
   has(key: string): boolean {
     if (this.#seen.has(key)) return true;
+    // A new series is asked about twice (write, then checkSeries) before add: hash it once.
+    if (key === this.#missed) return false;
     seriesKeyHash(key, this.#h);
-    if (!this.#hashes.has(this.#h[0], this.#h[1])) return false;
-    if (!this.stored()?.has(key)) return false; // another key with the same hash
-    this.#seen.add(key);
-    return true;
+    if (this.#hashes.has(this.#h[0], this.#h[1]) && this.stored()?.has(key)) {
+      this.#seen.add(key);
+      return true;
+    }
+    this.#missed = key; // absent, or another key with the same hash
+    return false;
   }
 
   /** Registers a series not known yet (the caller checked {@linkcode has}). */
   add(key: string): void {
-    seriesKeyHash(key, this.#h);
+    if (key !== this.#missed) seriesKeyHash(key, this.#h);
+    this.#missed = undefined;
     if (!this.#hashes.add(this.#h[0], this.#h[1])) this.#collisions++;
     this.#seen.add(key);
   }
@@ -91,6 +98,7 @@ export class SeriesSet {
   /** Registers a series as present without a check (heads being reindexed). */
   addPresent(key: string): void {
     if (this.#seen.has(key)) return;
+    this.#missed = undefined;
     seriesKeyHash(key, this.#h);
     this.#hashes.add(this.#h[0], this.#h[1]);
     this.#seen.add(key);
@@ -98,6 +106,7 @@ export class SeriesSet {
 
   /** Registers the hashes of stored series, as (lo, hi) pairs (a segment's index). */
   addHashes(pairs: Uint32Array): void {
+    this.#missed = undefined;
     this.#hashes.addAll(pairs);
   }
 
@@ -106,6 +115,7 @@ export class SeriesSet {
    * (the count is then one low until the next rebuild or restart).
    */
   delete(key: string): void {
+    this.#missed = undefined;
     this.#seen.delete(key);
     seriesKeyHash(key, this.#h);
     this.#hashes.delete(this.#h[0], this.#h[1]);
@@ -113,6 +123,7 @@ export class SeriesSet {
 
   /** Forgets every series (before a rebuild). */
   clear(): void {
+    this.#missed = undefined;
     this.#hashes.clear();
     this.#seen.clear();
     this.#collisions = 0;

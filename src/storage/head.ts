@@ -1,11 +1,11 @@
 /**
- * The in-memory part of a shard: every series written since the last flush, each field a
- * {@linkcode FieldColumnBuffer}. Implements the query room's ShardReader.
+ * The in-memory part of a shard: every series written since the last flush, its rows and field
+ * columns in a {@linkcode SeriesColumns}. Implements the query room's ShardReader.
  * @module
  */
 import { type FieldType, instantFromNanos, type Point, type Tag } from "../core/mod.ts";
-import { type ColumnView, FieldColumnBuffer, sliceView } from "./column.ts";
-import { cutRanges, type TimeRange } from "./merge.ts";
+import { type ColumnView, type FieldColumnBuffer, SeriesColumns, sliceView } from "./column.ts";
+import type { TimeRange } from "./merge.ts";
 
 /** A series in the head. */
 export interface HeadSeries {
@@ -13,7 +13,10 @@ export interface HeadSeries {
   key: string;
   measurement: string;
   tags: readonly Tag[];
+  /** Field name -> column (the map of `columns`). */
   fields: Map<string, FieldColumnBuffer>;
+  /** The series' rows (one per point, times stored once) and its columns. */
+  columns: SeriesColumns;
 }
 
 /** Told when the head creates or drops series (the shard keeps its series index current). */
@@ -45,7 +48,9 @@ export class Head {
 
   /** An estimate of the memory held, for flush thresholds. */
   get estimatedBytes(): number {
-    return this.#values * 24 + this.#series.size * 256;
+    let bytes = this.#series.size * 256;
+    for (const s of this.#series.values()) bytes += s.columns.estimatedBytes;
+    return bytes;
   }
 
   /** Every series, in no particular order. */
@@ -83,17 +88,7 @@ export class Head {
         if (list.length === 0) this.#byMeasurement.delete(series.measurement);
         continue;
       }
-      for (const [name, column] of series.fields) {
-        const view = column.view();
-        const kept = cutRanges(view, [range]);
-        if (kept === view) continue;
-        const next = new FieldColumnBuffer(column.type);
-        for (let i = 0; i < kept.length; i++) {
-          next.append(kept.timesMs[i], kept.timesSubMs[i], kept.values[i]);
-        }
-        this.#values -= view.length - kept.length;
-        series.fields.set(name, next);
-      }
+      this.#values -= series.columns.deleteRange(range);
     }
   }
 
@@ -112,12 +107,14 @@ export class Head {
       const p = points[i];
       const key = keys[i];
       const series = this.#series.get(key) ?? this.#createSeries(key, p);
-      const { fields, timeMs, timeSubMs } = p;
+      const columns = series.columns;
+      const row = columns.addRow(p.timeMs, p.timeSubMs);
+      const fields = p.fields;
       for (let j = 0; j < fields.length; j++) {
         const f = fields[j];
-        let column = series.fields.get(f.key);
-        if (!column) column = this.#createColumn(series, p.measurement, f.key, f.type);
-        column.append(timeMs, timeSubMs, f.value);
+        const column = columns.lookup(f.key, j) ??
+          this.#createColumn(series, p.measurement, f.key, f.type, j);
+        column.set(row, f.value);
       }
       values += fields.length;
     }
@@ -129,9 +126,9 @@ export class Head {
     measurement: string,
     field: string,
     type: FieldType,
+    at: number,
   ): FieldColumnBuffer {
-    const column = new FieldColumnBuffer(type);
-    series.fields.set(field, column);
+    const column = series.columns.add(field, type, at);
     let types = this.#fieldTypes.get(measurement);
     if (!types) this.#fieldTypes.set(measurement, types = new Map());
     types.set(field, type);
@@ -139,12 +136,14 @@ export class Head {
   }
 
   #createSeries(key: string, p: Point): HeadSeries {
+    const columns = new SeriesColumns();
     const series: HeadSeries = {
       id: this.#nextId++,
       key,
       measurement: p.measurement,
       tags: p.tags.map((t) => ({ key: t.key, value: t.value })),
-      fields: new Map(),
+      fields: columns.fields,
+      columns,
     };
     this.#series.set(key, series);
     let list = this.#byMeasurement.get(p.measurement);

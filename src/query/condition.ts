@@ -2,13 +2,16 @@
  * Splits a WHERE clause into its time range and the rest. Time comparisons joined by AND give
  * `[minNs, maxNs]` (inclusive); everything else stays as the residual condition for tags and
  * fields. Time literals take every form InfluxQL accepts: RFC3339 strings, integer epochs in
- * nanoseconds, duration literals (`1678886400s`), `now()` and arithmetic on them.
+ * nanoseconds, duration literals (`1678886400s`), `now()` and arithmetic on them. The tag
+ * comparisons of the residual condition also give a {@linkcode TagFilter} for series indexes.
  *
  * @module
  */
 import { ValidationError } from "../core/errors.ts";
 import { MAX_TIME_NS, MIN_TIME_NS, parseRFC3339Nanos } from "../core/time.ts";
 import type { Expr } from "./ast.ts";
+import { compileRegex } from "./eval.ts";
+import type { TagFilter } from "./store.ts";
 
 /** The time range and the residual condition of a WHERE clause. */
 export interface SplitCondition {
@@ -150,4 +153,64 @@ export function timeValue(e: Expr, nowNs: bigint): bigint {
   throw new ValidationError(
     `invalid operation: time and ${GO_LITERAL[e.kind] ?? "*influxql." + e.kind} are not compatible`,
   );
+}
+
+/**
+ * The tag predicates `cond` implies, for a series index to narrow the series a statement reads:
+ * its AND terms (and ORs whose every side is one) that compare a tag with a string (`=`, `!=`,
+ * `<>`, either side) or a regex (`=~`, `!~`). Terms on fields (as `isField` tells) and anything
+ * else are left out, so every series the condition can select satisfies the filter: callers
+ * still evaluate the whole condition on the series the index returns. Undefined when nothing
+ * narrows.
+ *
+ * @example
+ * ```ts
+ * // WHERE host = 'a' AND usage > 5  ->  { op: "=", key: "host", value: "a" }
+ * ```
+ * @throws {ValidationError} for an invalid regex.
+ */
+export function tagFilterOf(
+  cond: Expr | undefined,
+  isField: (name: string, type?: string) => boolean,
+): TagFilter | undefined {
+  return cond === undefined ? undefined : filterOf(cond, isField);
+}
+
+function filterOf(
+  e: Expr,
+  isField: (name: string, type?: string) => boolean,
+): TagFilter | undefined {
+  if (e.kind === "paren") return filterOf(e.expr, isField);
+  if (e.kind !== "binary") return undefined;
+  if (e.op === "AND" || e.op === "OR") {
+    const l = filterOf(e.lhs, isField);
+    const r = filterOf(e.rhs, isField);
+    // AND narrows with either side; OR only when both sides narrow.
+    if (l === undefined || r === undefined) return e.op === "AND" ? l ?? r : undefined;
+    const terms: TagFilter[] = [];
+    for (const t of [l, r]) {
+      if ("terms" in t && t.op === e.op) terms.push(...t.terms);
+      else terms.push(t);
+    }
+    return { op: e.op, terms };
+  }
+  const tagName = (x: Expr) =>
+    x.kind === "var" && (x.type === undefined || x.type === "tag") && !isField(x.name, x.type) &&
+      !isTime(x)
+      ? x.name
+      : undefined;
+  if (e.op === "=~" || e.op === "!~") {
+    // Only `tag =~ /re/`: the evaluator reads the regex from the right-hand side.
+    const key = tagName(e.lhs);
+    if (key === undefined || e.rhs.kind !== "regex") return undefined;
+    const re = compileRegex(e.rhs.pattern);
+    return { op: e.op, key, test: (v) => re.test(v) };
+  }
+  if (e.op === "=" || e.op === "!=" || e.op === "<>") {
+    let key = tagName(e.lhs), literal = e.rhs;
+    if (key === undefined) [key, literal] = [tagName(e.rhs), e.lhs];
+    if (key === undefined || literal.kind !== "string") return undefined;
+    return { op: e.op === "=" ? "=" : "!=", key, value: literal.value };
+  }
+  return undefined;
 }

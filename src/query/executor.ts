@@ -18,7 +18,7 @@ import {
 import { MAX_TIME_NS, MIN_TIME_NS } from "../core/time.ts";
 import type { Expr, Measurement, SelectStatement, Source, Statement } from "./ast.ts";
 import { isWriteStatement } from "./ast.ts";
-import { splitCondition } from "./condition.ts";
+import { splitCondition, tagFilterOf } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
 import {
@@ -33,7 +33,7 @@ import { printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
-import type { DeleteRequest, QueryStore, ShardReader } from "./store.ts";
+import type { DeleteRequest, QueryStore, SeriesRef, ShardReader, TagFilter } from "./store.ts";
 
 /** Options of {@linkcode executeQuery}. */
 export interface ExecuteOptions {
@@ -178,10 +178,11 @@ async function executeStatement(
       if (db === undefined) throw new ValidationError("database name required");
       if (!store.databases().includes(db)) return [];
       const names = new Set<string>();
+      const where = seriesCondition(stmt.condition);
       for (const reader of allShards(store, db)) {
         for (const m of reader.measurements()) {
           if (names.has(m) || !measurementMatches(stmt.measurement, m)) continue;
-          if (stmt.condition && !anySeriesMatches(reader, m, stmt.condition)) continue;
+          if (where && matchingSeries(reader, m, where).length === 0) continue;
           names.add(m);
         }
       }
@@ -326,43 +327,33 @@ function showCardinality(
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
   }
   const sorted = [...measurements].sort();
-  const cond = stmt.condition;
+  const where = seriesCondition(stmt.condition);
   if (stmt.what === "measurement") {
     let n = 0;
     for (const m of sorted) {
-      if (!cond || shards.some((r) => anySeriesMatches(r, m, cond))) n++;
+      if (!where || shards.some((r) => matchingSeries(r, m, where).length > 0)) n++;
     }
     return [listing("", [stmt.exact ? "count" : "cardinality estimation"], [[n]])];
   }
   if (stmt.what === "series" && !stmt.exact) {
     const keys = new Set<string>();
     for (const r of shards) {
-      for (const m of sorted) {
-        for (const s of r.series(m)) if (!cond || seriesMatches(s.tags, cond)) keys.add(s.key);
-      }
+      for (const m of sorted) for (const s of matchingSeries(r, m, where)) keys.add(s.key);
     }
     return [listing("", ["cardinality estimation"], [[keys.size]])];
   }
   const out: ResultSeries[] = [];
   for (const m of sorted) {
-    const seen = new Set<string>();
+    let seen = new Set<string>();
     if (stmt.what === "field_key") {
       for (const r of shards) for (const k of r.fieldTypes(m).keys()) seen.add(k);
+    } else if (stmt.what === "tag_key") {
+      seen = tagKeysOf(shards, m, where);
+    } else if (stmt.what === "tag_values") {
+      const key = stmt.key;
+      seen = tagPairsOf(shards, m, where, (k) => key === undefined || tagKeyMatches(key, k));
     } else {
-      for (const r of shards) {
-        for (const s of r.series(m)) {
-          if (cond && !seriesMatches(s.tags, cond)) continue;
-          if (stmt.what === "series") seen.add(s.key);
-          else {
-            for (const t of s.tags) {
-              if (stmt.what === "tag_key") seen.add(t.key);
-              else if (stmt.key === undefined || tagKeyMatches(stmt.key, t.key)) {
-                seen.add(t.key + "\u0000" + t.value);
-              }
-            }
-          }
-        }
-      }
+      for (const r of shards) for (const s of matchingSeries(r, m, where)) seen.add(s.key);
     }
     if (seen.size > 0) out.push(listing(m, ["count"], [[seen.size]]));
   }
@@ -483,8 +474,72 @@ function sourceMatches(sources: readonly Source[], m: string): boolean {
   );
 }
 
-function anySeriesMatches(reader: ShardReader, m: string, cond: Expr): boolean {
-  return reader.series(m).some((s) => seriesMatches(s.tags, cond));
+/** A SHOW / DELETE condition (names are all tags) and the tag filter an index can use. */
+interface SeriesCondition {
+  cond: Expr;
+  filter: TagFilter | undefined;
+}
+
+function seriesCondition(cond: Expr | undefined): SeriesCondition | undefined {
+  return cond === undefined ? undefined : { cond, filter: tagFilterOf(cond, () => false) };
+}
+
+/**
+ * The series of `m` in a shard that satisfy the condition (all without one): the index narrows
+ * them when the reader has one, and the condition is evaluated on what it returns.
+ */
+function matchingSeries(
+  reader: ShardReader,
+  m: string,
+  where: SeriesCondition | undefined,
+): readonly SeriesRef[] {
+  if (where === undefined) return reader.series(m);
+  const list = where.filter !== undefined && reader.seriesWhere !== undefined
+    ? reader.seriesWhere(m, where.filter)
+    : reader.series(m);
+  return list.filter((s) => seriesMatches(s.tags, where.cond));
+}
+
+/** The tag keys of the series of `m` that satisfy the condition (without one: the index's). */
+function tagKeysOf(
+  shards: readonly ShardReader[],
+  m: string,
+  where: SeriesCondition | undefined,
+): Set<string> {
+  const keys = new Set<string>();
+  for (const r of shards) {
+    if (where === undefined && r.tagKeys !== undefined) {
+      for (const k of r.tagKeys(m)) keys.add(k);
+      continue;
+    }
+    for (const s of matchingSeries(r, m, where)) for (const t of s.tags) keys.add(t.key);
+  }
+  return keys;
+}
+
+/**
+ * `key NUL value` of the tags of the series of `m` that satisfy the condition, for the keys
+ * `keyMatches` accepts (without a condition: the index's values, no series walked).
+ */
+function tagPairsOf(
+  shards: readonly ShardReader[],
+  m: string,
+  where: SeriesCondition | undefined,
+  keyMatches: (key: string) => boolean,
+): Set<string> {
+  const pairs = new Set<string>();
+  for (const r of shards) {
+    if (where === undefined && r.tagKeys !== undefined && r.tagValues !== undefined) {
+      for (const k of r.tagKeys(m)) {
+        if (keyMatches(k)) { for (const v of r.tagValues(m, k)) pairs.add(k + "\u0000" + v); }
+      }
+      continue;
+    }
+    for (const s of matchingSeries(r, m, where)) {
+      for (const t of s.tags) if (keyMatches(t.key)) pairs.add(t.key + "\u0000" + t.value);
+    }
+  }
+  return pairs;
 }
 
 function seriesMatches(tags: readonly { key: string; value: string }[], cond: Expr): boolean {
@@ -512,14 +567,11 @@ function showSchema(
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
   }
   const sorted = [...measurements].sort();
+  const where = seriesCondition(condition);
   if (stmt.kind === "show_series") {
     const keys = new Set<string>();
     for (const r of shards) {
-      for (const m of sorted) {
-        for (const s of r.series(m)) {
-          if (!condition || seriesMatches(s.tags, condition)) keys.add(s.key);
-        }
-      }
+      for (const m of sorted) for (const s of matchingSeries(r, m, where)) keys.add(s.key);
     }
     const rows = page([...keys].sort().map((k) => [k]), stmt.limit, stmt.offset);
     return rows.length === 0 ? [] : [listing("", ["key"], rows)];
@@ -537,21 +589,13 @@ function showSchema(
       if (rows.length > 0) out.push(listing(m, ["fieldKey", "fieldType"], rows));
       continue;
     }
-    const pairs = new Set<string>();
-    const keys = new Set<string>();
-    for (const r of shards) {
-      for (const s of r.series(m)) {
-        if (condition && !seriesMatches(s.tags, condition)) continue;
-        for (const t of s.tags) {
-          if (stmt.kind === "show_tag_keys") keys.add(t.key);
-          else if (tagKeyMatches(stmt.key, t.key)) pairs.add(t.key + "\u0000" + t.value);
-        }
-      }
-    }
     if (stmt.kind === "show_tag_keys") {
+      const keys = tagKeysOf(shards, m, where);
       rows = page([...keys].sort().map((k) => [k]), stmt.limit, stmt.offset);
       if (rows.length > 0) out.push(listing(m, ["tagKey"], rows));
     } else {
+      const key = stmt.key;
+      const pairs = tagPairsOf(shards, m, where, (k) => tagKeyMatches(key, k));
       rows = page(
         [...pairs].sort().map((p) => p.split("\u0000")),
         stmt.limit,
@@ -800,7 +844,8 @@ async function prepareSelect(
           if (!schema.fields.has(k)) schema.fields.set(k, t);
         }
         const keys = new Set(schema.tagKeys);
-        for (const s of reader.series(m)) for (const t of s.tags) keys.add(t.key);
+        if (reader.tagKeys !== undefined) { for (const k of reader.tagKeys(m)) keys.add(k); }
+        else for (const s of reader.series(m)) for (const t of s.tags) keys.add(t.key);
         schema.tagKeys = [...keys].sort();
       }
     }

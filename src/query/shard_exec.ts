@@ -7,6 +7,7 @@
  */
 import { FieldType, type Tag } from "../core/point.ts";
 import type { Expr } from "./ast.ts";
+import { tagFilterOf } from "./condition.ts";
 import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
 import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
@@ -91,12 +92,17 @@ export async function runShard(
   const grid = gridOf(plan);
   const isField = (name: string, type?: string) =>
     type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  // The condition's tag terms let an indexed reader skip the series they exclude; the whole
+  // condition is still evaluated on each series below.
+  const filter = plan.condition !== undefined && target.reader.seriesWhere !== undefined
+    ? tagFilterOf(plan.condition, isField)
+    : undefined;
   for (const m of target.measurements) {
     const types = target.reader.fieldTypes(m);
     // Series in key order: InfluxDB folds per-series partials in this order (float sums and
     // means depend on it to the last bit; raw rows of equal time are ordered by key too).
-    const seriesList = target.reader.series(m).slice().sort((a, b) =>
-      a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+    const seriesList = inKeyOrder(
+      filter !== undefined ? target.reader.seriesWhere!(m, filter) : target.reader.series(m),
     );
     for (const series of seriesList) {
       if (budget !== undefined) await budget.tick();
@@ -126,6 +132,16 @@ export async function runShard(
     for (const g of partial.groups.values()) sortRows(g.rows);
   }
   return partial;
+}
+
+/** The series sorted by key; the list itself when it already is (indexed readers keep it so). */
+export function inKeyOrder(list: readonly SeriesRef[]): readonly SeriesRef[] {
+  for (let i = 1; i < list.length; i++) {
+    if (list[i - 1].key > list[i].key) {
+      return list.slice().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+  }
+  return list;
 }
 
 /** Sorts rows by time, then series key (a no-op when they already are: one series). */

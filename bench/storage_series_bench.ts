@@ -54,7 +54,7 @@ if (reopenOnly) {
   const engine = await open(reopenOnly);
   const ms = performance.now() - t0;
   let queryMs = 0;
-  if (Deno.env.get("QUERY")) {
+  if (Deno.env.get("QUERY") === "1") {
     const q0 = performance.now();
     let n = 0;
     for (const shard of engine.shards("bench", "autogen", -(2n ** 62n), 2n ** 62n)) {
@@ -120,13 +120,13 @@ const samples: { ms: number; queryMs: number; heapMB: number; rssMB: number }[] 
 for (let i = 0; i < REOPENS; i++) {
   const child = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--v8-flags=--max-old-space-size=6000", new URL(import.meta.url).pathname],
-    env: { REOPEN: dir },
+    env: { REOPEN: dir, QUERY: "" },
   }).output();
   const text = new TextDecoder().decode(child.stdout).trim();
   if (!child.success) throw new Error(`reopen failed: ${new TextDecoder().decode(child.stderr)}`);
   samples.push(JSON.parse(text));
 }
-if (Deno.env.get("QUERY")) {
+if (Deno.env.get("QUERY") === "1") {
   // Writes after the restart change the folder: they go to a copy.
   const copy = `${dir}-query`;
   await new Deno.Command("cp", { args: ["-r", dir, copy] }).output();

@@ -92,6 +92,11 @@ export interface EngineOptions {
   compactionFanout?: number;
   /** Period of the background task; 0 = none (call maintain()). @default {1000} */
   maintenanceIntervalMs?: number;
+  /**
+   * close() flushes the heads for at most this long (then closes anyway: the WAL keeps the
+   * data); 0 = no flush at close. @default {10000}
+   */
+  closeFlushTimeoutMs?: number;
 }
 
 /** A point refused by the write path: its index in the request and InfluxDB's reason. */
@@ -180,6 +185,10 @@ export class StorageEngine {
   #timer: ReturnType<typeof setInterval> | undefined;
   #maintaining: Promise<void> | undefined;
   #closed = false;
+  /** Aborted by close(): a compaction in progress stops at its next slice. */
+  readonly #stopping = new AbortController();
+  /** Records applied (written, replayed) since the last WAL cut: a flush at close has work. */
+  #dirty = false;
   #removals: Promise<void>[] = [];
   #retired: { reader: SegmentReader; at: number }[] = [];
   #counts = { flushes: 0, compactions: 0 };
@@ -393,6 +402,7 @@ export class StorageEngine {
 
   #replay(record: ReplayedRecord): void {
     this.#replayed.records++;
+    this.#dirty = true;
     if (record.type === RecordType.WriteInterned || record.type === RecordType.Write) {
       const layout = record.type === RecordType.Write
         ? WriteBatchLayout.Plain
@@ -557,6 +567,33 @@ export class StorageEngine {
     this.#retired.push({ reader, at: this.options.clock.monotonicMs() });
   }
 
+  async #flushAtClose(): Promise<void> {
+    const limitMs = this.options.closeFlushTimeoutMs ?? 10_000;
+    if (limitMs <= 0 || !this.#dirty) return;
+    const { logger, clock } = this.options;
+    const abort = new AbortController();
+    const started = clock.monotonicMs();
+    const flush = this.#startFlush(abort.signal).then(() => true, (error) => {
+      logger.warn("flush at close failed; the WAL keeps the data", { error: String(error) });
+      return false;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), limitMs);
+    });
+    const outcome = await Promise.race([flush, timeout]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      // The flush stops at its next step (between segments or encoding slices); files it wrote
+      // are complete or removed on start, and the WAL still holds everything.
+      abort.abort(new Error(`flush at close ran over ${limitMs} ms`));
+      await flush;
+      logger.warn("flush at close abandoned; the WAL keeps the data", {
+        ms: Math.round(clock.monotonicMs() - started),
+      });
+    }
+  }
+
   #closeRetired(all: boolean): void {
     const before = this.options.clock.monotonicMs() - RETIRED_GRACE_MS;
     this.#retired = this.#retired.filter(({ reader, at }) => {
@@ -582,7 +619,10 @@ export class StorageEngine {
     await this.#wal.append(
       RecordType.Catalog,
       textEncoder.encode(JSON.stringify(op)),
-      () => this.#applyCatalog(op),
+      () => {
+        this.#applyCatalog(op);
+        this.#dirty = true;
+      },
     );
     await this.#settleRemovals();
   }
@@ -645,6 +685,7 @@ export class StorageEngine {
         if (this.#databases.get(database) !== db) return;
         if (db.retentionPolicies.get(rp.name) !== rp) return;
         this.#apply(db, rp, accepted, keys);
+        this.#dirty = true;
         this.#lastWriteMs = this.options.clock.monotonicMs();
       });
       if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {
@@ -669,18 +710,23 @@ export class StorageEngine {
    * @throws {StorageError} when a segment or the catalog cannot be written (the WAL keeps all).
    */
   flush(): Promise<void> {
+    return this.#startFlush();
+  }
+
+  #startFlush(signal?: AbortSignal): Promise<void> {
     if (!this.#flushing) {
-      this.#flushing = this.#runFlush().finally(() => this.#flushing = undefined);
+      this.#flushing = this.#runFlush(signal).finally(() => this.#flushing = undefined);
     }
     return this.#flushing;
   }
 
-  async #runFlush(): Promise<void> {
+  async #runFlush(signal?: AbortSignal): Promise<void> {
     const { fs, dir, logger, clock } = this.options;
     const started = clock.monotonicMs();
     const shards: Shard[] = [];
     let snapshot: CatalogSnapshot | undefined;
     const walStart = await this.#wal.cut((segmentId) => {
+      this.#dirty = false;
       const gen = this.#nextGen++;
       for (const db of this.#databases.values()) {
         for (const shard of db.shards()) {
@@ -705,8 +751,9 @@ export class StorageEngine {
       while (shard.frozen.length > 0) {
         const { head, gen } = shard.frozen[0];
         if (!shard.dropped) {
+          signal?.throwIfAborted();
           values += head.valueCount;
-          await this.#writeSegment(shard, headInput(head), gen, gen, 0);
+          await this.#writeSegment(shard, headInput(head), gen, gen, 0, signal);
         }
         shard.frozen.shift();
       }
@@ -728,12 +775,15 @@ export class StorageEngine {
     minGen: number,
     maxGen: number,
     level: number,
+    signal?: AbortSignal,
   ): Promise<ShardSegment | undefined> {
     const { fs } = this.options;
     const bytes = await encodeSegmentYielding(series, {
       level,
       blockValues: this.options.blockValues ?? DEFAULT_BLOCK_VALUES,
+      signal,
     });
+    signal?.throwIfAborted();
     await fs.mkdir(shard.dir);
     const path = `${shard.dir}/${segmentName(minGen, maxGen)}`;
     await fs.writeFileAtomic(path, bytes);
@@ -1046,13 +1096,20 @@ export class StorageEngine {
     };
   }
 
-  /** Stops the background task, waits for a running flush and queued WAL appends, closes files. */
+  /**
+   * Stops the background task, waits for a running flush and queued WAL appends, flushes the
+   * heads (so the data on disk is the segments' and the WAL is trimmed; bounded by
+   * `closeFlushTimeoutMs`: a flush that fails or runs over is abandoned, the WAL keeps the data),
+   * then closes files.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#stopping.abort(new Error("storage engine closing"));
     await this.#maintaining;
     await this.#flushing?.catch(() => {});
+    await this.#flushAtClose();
     await this.#wal.close();
     for (const db of this.#databases.values()) {
       for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();

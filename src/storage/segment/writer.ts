@@ -133,18 +133,32 @@ export function encodeSegment(
   return step.value;
 }
 
+/** Options of {@linkcode encodeSegmentYielding}. */
+export interface EncodeYieldingOptions extends EncodeSegmentOptions {
+  /** Series encoded between two turns of the event loop. @default {500} */
+  yieldEvery?: number;
+  /** Called between slices instead of a bare event-loop turn (a CPU budget sleeps there). */
+  pause?: () => Promise<void>;
+  /** Stops the encoding at the next slice (it rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
 /**
  * {@linkcode encodeSegment} that gives the event loop a turn every `yieldEvery` series, so that
  * WAL appends (and their acknowledgements) go on while a large head is encoded.
+ * @throws the signal's reason once `signal` is aborted.
  */
 export async function encodeSegmentYielding(
   series: readonly SegmentSeriesInput[],
-  options: EncodeSegmentOptions & { yieldEvery?: number },
+  options: EncodeYieldingOptions,
 ): Promise<Uint8Array> {
   const steps = encodeSteps(series, options, options.yieldEvery ?? 500);
+  const pause = options.pause ?? (() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
   let step = steps.next();
   while (!step.done) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    options.signal?.throwIfAborted();
+    await pause();
+    options.signal?.throwIfAborted();
     step = steps.next();
   }
   return step.value;

@@ -52,6 +52,7 @@ import {
   UINT64_MAX,
 } from "../core/mod.ts";
 import { decodeRange, excerpt } from "./_text.ts";
+import { decimalToDouble } from "./lp_decimal.ts";
 import {
   instantFromDigits,
   type MutableInstant,
@@ -915,6 +916,27 @@ class Parser {
       const x = fraction === 0 ? mantissa : mantissa / POW10[fraction];
       this.valueValue = negative ? -x : x;
       return p;
+    }
+    if (!scientific && fraction <= 22) {
+      // Up to 19 digits: the last nine and the ones before, both exact, converted without a
+      // string (see lp_decimal.ts); NaN when the result is too close to call.
+      let high = 0, low = 0, scale = 1, count = 0;
+      for (let k = p - 1; k >= ds; k--) {
+        const c = buf[k];
+        if (c === DOT) continue;
+        if (count === 9) scale = 1;
+        if (count < 9) low += (c - ZERO) * scale;
+        else high += (c - ZERO) * scale;
+        scale *= 10;
+        count++;
+      }
+      if (high < 1e10) {
+        const x = decimalToDouble(high, low, fraction);
+        if (x === x) {
+          this.valueValue = negative ? -x : x;
+          return p;
+        }
+      }
     }
     const x = Number(this.token(vs, p));
     if (!Number.isFinite(x)) return this.bad("invalid float", vs, key);

@@ -57,6 +57,7 @@ export async function serve(config: Config): Promise<void> {
     flushHeadBytes: config.flush_head_bytes,
     flushIdleMs: config.flush_idle_ms,
     blockValues: config.segment_block_values,
+    compactionCpuShare: config.compaction_cpu_share,
     maxSeriesPerDatabase: config.max_series_per_database,
     maxValuesPerTag: config.max_values_per_tag,
   });

@@ -44,6 +44,8 @@ export const ConfigSchema = z.strictObject({
   flush_idle_ms: z.coerce.number().int().nonnegative().default(600_000),
   /** Storage: values per segment block. */
   segment_block_values: z.coerce.number().int().min(1).max(1 << 20).default(1000),
+  /** Storage: the share of one CPU background compaction may use, in (0, 1]. */
+  compaction_cpu_share: z.coerce.number().gt(0).max(1).default(0.25),
   /** Storage: most series per database (0 = unlimited), as InfluxDB's max-series-per-database. */
   max_series_per_database: z.coerce.number().int().nonnegative().default(1_000_000),
   /** Storage: most values per tag key (0 = unlimited), as InfluxDB's max-values-per-tag. */

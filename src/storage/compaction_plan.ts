@@ -72,3 +72,66 @@ export function obsoleteSegments<S extends PlannedSegment>(segments: readonly S[
     )
   );
 }
+
+/** What {@linkcode CpuBudget} needs: a monotonic clock and a way to wait. */
+export interface BudgetTime {
+  /** Monotonic milliseconds. */
+  monotonicMs(): number;
+  /** Resolves after `ms` milliseconds (0: after one turn of the event loop). */
+  sleep(ms: number): Promise<void>;
+}
+
+/**
+ * A share of one CPU for background work: the work runs in slices of about `sliceMs`; after
+ * each, {@linkcode pause} sleeps `busy × (1 − share) / share`, so over time the work holds the
+ * event loop at most `share` of the wall time (a slice's time includes the IO it awaited, so the
+ * CPU used is at most that). A share of 1 only gives the event loop a turn between slices.
+ * @example
+ * ```ts
+ * const budget = new CpuBudget(time, { share: 0.25 });
+ * for (const item of work) {
+ *   step(item);
+ *   if (budget.due()) await budget.pause();
+ * }
+ * ```
+ */
+export class CpuBudget {
+  readonly #time: BudgetTime;
+  readonly #share: number;
+  readonly #sliceMs: number;
+  #sliceStart: number;
+  /** Milliseconds spent in slices so far. */
+  busyMs = 0;
+  /** Milliseconds slept so far. */
+  sleptMs = 0;
+
+  /**
+   * @param options.share the share of the wall time the work may use, in (0, 1].
+   * @param options.sliceMs work between two pauses. @default {10}
+   * @throws {RangeError} for a share outside (0, 1].
+   */
+  constructor(time: BudgetTime, options: { share: number; sliceMs?: number }) {
+    if (!(options.share > 0 && options.share <= 1)) {
+      throw new RangeError(`CPU share must be in (0, 1], got ${options.share}`);
+    }
+    this.#time = time;
+    this.#share = options.share;
+    this.#sliceMs = options.sliceMs ?? 10;
+    this.#sliceStart = time.monotonicMs();
+  }
+
+  /** True when the current slice has run its length. */
+  due(): boolean {
+    return this.#time.monotonicMs() - this.#sliceStart >= this.#sliceMs;
+  }
+
+  /** Ends the slice: sleeps in proportion to its length, then starts the next. */
+  async pause(): Promise<void> {
+    const busy = Math.max(0, this.#time.monotonicMs() - this.#sliceStart);
+    const rest = busy * (1 - this.#share) / this.#share;
+    this.busyMs += busy;
+    this.sleptMs += rest;
+    await this.#time.sleep(rest);
+    this.#sliceStart = this.#time.monotonicMs();
+  }
+}

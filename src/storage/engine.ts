@@ -39,7 +39,7 @@ import {
   type TombstoneRecord,
 } from "./catalog.ts";
 import type { ColumnView } from "./column.ts";
-import { obsoleteSegments, planCompaction } from "./compaction_plan.ts";
+import { CpuBudget, obsoleteSegments, planCompaction } from "./compaction_plan.ts";
 import { Head } from "./head.ts";
 import type { TimeRange } from "./merge.ts";
 import {
@@ -90,6 +90,13 @@ export interface EngineOptions {
   blockCacheValues?: number;
   /** Segments of one level merged at once. @default {4} */
   compactionFanout?: number;
+  /**
+   * The share of one CPU compaction may use, in (0, 1]: it works in slices of about 10 ms and
+   * sleeps in proportion after each, so ingest keeps the event loop. @default {0.25}
+   */
+  compactionCpuShare?: number;
+  /** Waits `ms` (the compaction budget's sleeps); tests pass a fake. @default {setTimeout} */
+  sleep?: (ms: number) => Promise<void>;
   /** Period of the background task; 0 = none (call maintain()). @default {1000} */
   maintenanceIntervalMs?: number;
   /**
@@ -148,6 +155,9 @@ export interface EngineStats {
   segmentBytes: number;
   flushes: number;
   compactions: number;
+  /** Milliseconds compaction worked, and slept to keep within its CPU share. */
+  compactionBusyMs: number;
+  compactionSleptMs: number;
 }
 
 /** InfluxDB's reason for a point older than its retention policy keeps. */
@@ -191,7 +201,7 @@ export class StorageEngine {
   #dirty = false;
   #removals: Promise<void>[] = [];
   #retired: { reader: SegmentReader; at: number }[] = [];
-  #counts = { flushes: 0, compactions: 0 };
+  #counts = { flushes: 0, compactions: 0, compactionBusyMs: 0, compactionSleptMs: 0 };
 
   private constructor(private readonly options: EngineOptions) {
     this.#cache = new BlockCache(options.blockCacheValues ?? 4_000_000);
@@ -776,12 +786,18 @@ export class StorageEngine {
     maxGen: number,
     level: number,
     signal?: AbortSignal,
+    budget?: CpuBudget,
   ): Promise<ShardSegment | undefined> {
     const { fs } = this.options;
     const bytes = await encodeSegmentYielding(series, {
       level,
       blockValues: this.options.blockValues ?? DEFAULT_BLOCK_VALUES,
       signal,
+      // Under a budget: check the slice often, pause only when it is due.
+      ...(budget && {
+        yieldEvery: 20,
+        pause: () => budget.due() ? budget.pause() : Promise.resolve(),
+      }),
     });
     signal?.throwIfAborted();
     await fs.mkdir(shard.dir);
@@ -880,6 +896,10 @@ export class StorageEngine {
         try {
           await this.#compactStep(shard, step.inputs, step.level);
           ran++;
+        } catch (error) {
+          // Closing stops a merge at its next slice: its inputs are untouched.
+          if (this.#stopping.signal.aborted) return ran;
+          throw error;
         } finally {
           shard.compacting = false;
         }
@@ -888,7 +908,18 @@ export class StorageEngine {
     return ran;
   }
 
+  /** The compaction budget: a share of the CPU, in slices, sleeping through `sleep`. */
+  #budget(): CpuBudget {
+    const sleep = this.options.sleep ??
+      ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    return new CpuBudget({ monotonicMs: () => this.options.clock.monotonicMs(), sleep }, {
+      share: this.options.compactionCpuShare ?? 0.25,
+    });
+  }
+
   async #compactStep(shard: Shard, inputs: ShardSegment[], level: number): Promise<void> {
+    const budget = this.#budget();
+    const signal = this.#stopping.signal;
     const view = shard.segmentsReader(inputs);
     const series: SegmentSeriesInput[] = [];
     const keys = new Map<
@@ -905,10 +936,12 @@ export class StorageEngine {
       }
     }
     const all = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
-    let done = 0;
     for (const [key, e] of keys) {
-      // Give ingest a turn now and then: a merge must not hold the event loop for seconds.
-      if (++done % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      // Ingest keeps the event loop: the merge runs in short slices within its CPU share.
+      if (budget.due()) {
+        signal.throwIfAborted();
+        await budget.pause();
+      }
       const fields = new Map<string, ColumnView>();
       for (const f of e.fields) {
         const c = await view.readField({ key }, f, all.min, all.max);
@@ -918,7 +951,11 @@ export class StorageEngine {
     }
     const minGen = Math.min(...inputs.map((s) => s.minGen));
     const maxGen = Math.max(...inputs.map((s) => s.maxGen));
-    const out = await this.#writeSegment(shard, series, minGen, maxGen, level);
+    const out = await this.#writeSegment(shard, series, minGen, maxGen, level, signal, budget)
+      .finally(() => {
+        this.#counts.compactionBusyMs += budget.busyMs;
+        this.#counts.compactionSleptMs += budget.sleptMs;
+      });
     if (!out) return;
     shard.segments = shard.segments.filter((s) => !inputs.includes(s));
     for (const s of inputs) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Clock, FieldType, type Point, silentLogger } from "../core/mod.ts";
 import { denoFileSystem } from "../runtime/mod.ts";
+import { CpuBudget } from "./compaction_plan.ts";
 import { type EngineOptions, StorageEngine } from "./engine.ts";
 
 const HOUR = 3_600_000;
@@ -536,4 +537,104 @@ Deno.test("segments: a failed flush (disk full) keeps the data readable and in t
   assert.equal((await read(fourth)).length, 25);
   assert.equal((await read(fourth, "b")).length, 5);
   await fourth.close();
+});
+
+/** A clock that advances `stepMs` at every reading, and sleeps that advance it. */
+function tickingTime(stepMs: number) {
+  const t = {
+    ms: NOW,
+    sleeps: [] as number[],
+    nowMs: () => t.ms,
+    nowNanos: () => BigInt(Math.round(t.ms)) * 1_000_000n,
+    monotonicMs: () => (t.ms += stepMs),
+    sleep: (ms: number) => {
+      t.sleeps.push(ms);
+      t.ms += ms;
+      return Promise.resolve();
+    },
+  };
+  return t;
+}
+
+Deno.test("CPU budget: work of 1 ms steps at share 0.25 sleeps 3 ms per ms, in ~10 ms slices", async () => {
+  const time = tickingTime(0);
+  const budget = new CpuBudget(time, { share: 0.25 });
+  const start = time.ms;
+  for (let i = 0; i < 1000; i++) {
+    time.ms += 1; // one step of work
+    if (budget.due()) await budget.pause();
+  }
+  assert.equal(budget.busyMs, 1000);
+  assert.equal(budget.sleptMs, 3000);
+  assert.equal(time.sleeps.length, 100);
+  assert.ok(time.sleeps.every((ms) => ms === 30), `sleeps ${time.sleeps.slice(0, 5)}`);
+  assert.equal(time.ms - start, 4000, "the work held a quarter of the wall time");
+  assert.throws(() => new CpuBudget(time, { share: 0 }), RangeError);
+  assert.throws(() => new CpuBudget(time, { share: 1.5 }), RangeError);
+  const full = new CpuBudget(time, { share: 1 });
+  time.ms += 50;
+  await full.pause();
+  assert.equal(full.sleptMs, 0);
+  assert.equal(time.sleeps.at(-1), 0, "share 1 still gives the event loop a turn");
+});
+
+Deno.test("segments: compaction keeps to its CPU share (fake clock) and still completes", async () => {
+  for (const share of [0.25, 0.5]) {
+    const dir = await Deno.makeTempDir();
+    const time = tickingTime(0.2); // every clock reading costs 200 µs of "work"
+    const engine = await open(dir, time, {
+      compactionFanout: 4,
+      compactionCpuShare: share,
+      sleep: time.sleep,
+    });
+    await engine.createDatabase("db");
+    for (let f = 0; f < 4; f++) {
+      const batch: Point[] = [];
+      for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f * 1000 + h, NOW - DAY + f * 1000));
+      await engine.write("db", undefined, batch);
+      await engine.flush();
+    }
+    assert.equal(engine.stats().segments, 4);
+    time.sleeps.length = 0;
+    assert.equal(await engine.compact(), 1);
+    const stats = engine.stats();
+    assert.equal(stats.segments, 1, "compaction completed");
+    assert.equal(stats.values, 1200);
+    assert.ok(time.sleeps.length >= 3, `slept ${time.sleeps.length} times`);
+    const slept = time.sleeps.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(slept - stats.compactionSleptMs) < 1e-6);
+    const used = stats.compactionBusyMs / (stats.compactionBusyMs + stats.compactionSleptMs);
+    assert.ok(Math.abs(used - share) < 1e-9, `share ${share}: used ${used}`);
+    assert.deepEqual((await read(engine, "h7")).map(([, v]) => v), [7, 1007, 2007, 3007]);
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("segments: close stops a compaction at its next slice; its inputs stay", async () => {
+  const dir = await Deno.makeTempDir();
+  const time = tickingTime(0.05);
+  let engine: StorageEngine | undefined;
+  let closing: Promise<void> | undefined;
+  engine = await open(dir, time, {
+    compactionFanout: 4,
+    sleep: (ms) => {
+      closing ??= engine!.close(); // close while the merge sleeps
+      return time.sleep(ms);
+    },
+  });
+  await engine.createDatabase("db");
+  for (let f = 0; f < 4; f++) {
+    const batch: Point[] = [];
+    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
+    await engine.write("db", undefined, batch);
+    await engine.flush();
+  }
+  assert.equal(await engine.compact(), 0, "stopped");
+  await closing;
+  assert.equal((await files(dir, ".seg")).length, 4);
+  engine = await open(dir);
+  assert.equal(engine.stats().values, 1200);
+  await engine.close();
+  await Deno.remove(dir, { recursive: true });
 });

@@ -23,6 +23,7 @@ export const Encoding = {
   FloatsGorilla: 0x21,
   FloatsConstant: 0x22,
   FloatsDeltaPacked: 0x23,
+  FloatsBucketed: 0x24,
   IntegersRaw: 0x30,
   IntegersRle: 0x31,
   IntegersSimple8b: 0x32,

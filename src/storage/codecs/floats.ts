@@ -3,8 +3,9 @@
  * halves read through a `Uint32Array` view of the `Float64Array`), so NaN with any payload,
  * ±Infinity and -0 round-trip bit-exact, and no BigInt is ever formed.
  *
- * Encodings (first byte); the encoder tries Gorilla and delta-packing and keeps the smaller,
- * falling back to raw when neither beats 8 bytes per value:
+ * Encodings (first byte); the encoder sizes Gorilla, delta-packing and bucketed deltas exactly
+ * and keeps the smallest (ties: the older encoding), falling back to raw when none beats 8 bytes
+ * per value:
  * - `FloatsConstant` (0x22): every value has the same bits (a single value, or a flat line).
  * - `FloatsGorilla` (0x21): Facebook's Gorilla XOR scheme (Pelkonen et al., VLDB 2015), as in
  *   InfluxDB tsm1's float.go: per value, `0` (same bits as the previous value); `10` + the
@@ -15,6 +16,10 @@
  * - `FloatsDeltaPacked` (0x23): the bit patterns as int64, zigzag deltas (wrapping), bit-packed
  *   in groups of 128. On full-precision random walks (TSBS cpu) the step between neighbours is
  *   a small integer count of ulps, which packs tighter than Gorilla's XOR windows.
+ * - `FloatsBucketed` (0x24): the same deltas as sign + magnitude, the magnitude's top bits
+ *   (bucket `|Δ| >> k`, with `k` from a block-wide scale minus the previous value's exponent)
+ *   in a fixed prefix code and its `k` low bits raw; see floats_bucketed.ts. Closest to the
+ *   entropy of full-precision random walks (6.13 vs 6.39 B/value for delta-packing on TSBS cpu).
  * - `FloatsRaw` (0x20): 8 bytes per value, little-endian.
  *
  * Limits: 1 to MAX_BLOCK_VALUES values; NaN payload bits are preserved from a `Float64Array`
@@ -36,6 +41,12 @@ import {
 } from "./_int64.ts";
 import { ByteReader, type ByteWriter, LITTLE_ENDIAN } from "./bytes.ts";
 import { checkCount, Encoding, readHeader } from "./encoding.ts";
+import {
+  bucketedChooseScale,
+  bucketedDecode,
+  bucketedDeltas,
+  bucketedEncode,
+} from "./floats_bucketed.ts";
 
 if (!LITTLE_ENDIAN) throw new Error("BUG: floats.ts assumes a little-endian host");
 
@@ -93,6 +104,9 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
   const zlo = new Uint32Array(n1);
   zigzagDeltas(hi, lo, count, zhi, zlo);
   const packed = headSize + packedSize(zhi, zlo, n1);
+  const deltas = bucketedDeltas(u, count);
+  const { scale, bits } = bucketedChooseScale(deltas);
+  const bucketed = headSize + varintSize(scale) + Math.ceil(bits / 8);
 
   out.u8(Encoding.FloatsGorilla);
   out.uvarint(count);
@@ -100,8 +114,17 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
   out.u32(h0);
   gorillaEncode(u, count, out);
   const gorilla = out.length - start;
-  if (gorilla <= packed && gorilla <= rawSize) return Encoding.FloatsGorilla;
+  if (gorilla <= packed && gorilla <= rawSize && gorilla <= bucketed) return Encoding.FloatsGorilla;
   out.truncate(start);
+  if (bucketed < packed && bucketed <= rawSize) {
+    out.u8(Encoding.FloatsBucketed);
+    out.uvarint(count);
+    out.u32(l0);
+    out.u32(h0);
+    out.uvarint(scale);
+    bucketedEncode(u, { deltas, scale, bits }, out);
+    return Encoding.FloatsBucketed;
+  }
   if (packed <= rawSize) {
     out.u8(Encoding.FloatsDeltaPacked);
     out.uvarint(count);
@@ -204,6 +227,10 @@ export function decodeFloats(block: Uint8Array): Float64Array {
       u[2 * i] = lo[i];
       u[2 * i + 1] = hi[i];
     }
+    return out;
+  }
+  if (id === Encoding.FloatsBucketed) {
+    bucketedDecode(r, u, count);
     return out;
   }
   gorillaDecode(block, r.offset, u, count);

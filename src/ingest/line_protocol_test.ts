@@ -579,3 +579,34 @@ Deno.test("a cache shared by several bodies keeps every field (regression)", () 
     [{ key: "v", type: FieldType.Float, value: 3 }],
   ]);
 });
+
+Deno.test("line protocol: lines end at every newline, at any alignment of the body", () => {
+  // The newline search reads aligned 32-bit words: bodies at each byte offset of a buffer, with
+  // lines of every length around a word, must split exactly as the text does.
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 12 }),
+      fc.integer({ min: 0, max: 7 }),
+      fc.boolean(),
+      (pads, offset, trailingNewline) => {
+        const lines = pads.map((n, i) => `m${"x".repeat(n)} v=${i}i ${i}`);
+        const text = lines.join("\n") + (trailingNewline ? "\n" : "");
+        const bytes = enc.encode(text);
+        const backing = new Uint8Array(offset + bytes.length + 3);
+        backing.set(bytes, offset);
+        const { points, errors } = parseLineProtocol(
+          backing.subarray(offset, offset + bytes.length),
+          { defaultTime: EPOCH },
+        );
+        assert.deepEqual(errors, []);
+        assert.deepEqual(
+          points.map((p) => `${p.measurement} ${p.fields[0].value}`),
+          lines.map(
+            (l, i) => `${l.split(" ")[0]} ${i}`,
+          ),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

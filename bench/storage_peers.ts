@@ -1,15 +1,24 @@
 /**
- * Bytes on disk per value of the peers on the same TSBS-like cpu data as storage_bench.ts:
- * VictoriaMetrics (/usr/bin/victoria-metrics) and InfluxDB 1.6.7 (/usr/bin/influxd), each on
- * loopback ports with a temporary folder, written through their InfluxDB line-protocol endpoint,
- * flushed/compacted, measured, stopped and removed.
+ * Bytes on disk per value of EpochNexus and its peers on the same TSBS-like cpu data as
+ * storage_bench.ts. EpochNexus: the storage engine in-process (flush, compaction to the end),
+ * with a breakdown of the segment bytes by what they hold (timestamps, float payload by
+ * encoding, block framing, index, series keys). Peers: VictoriaMetrics (/usr/bin/victoria-metrics)
+ * and InfluxDB 1.6.7 (/usr/bin/influxd), each on loopback ports with a temporary folder, written
+ * through their InfluxDB line-protocol endpoint, flushed/compacted, measured, stopped and removed.
  *
  *   HOURS=6 deno run -A bench/storage_peers.ts
+ *   PEERS=epoch deno run -A bench/storage_peers.ts        (one system: epoch, victoria, influx)
+ *   BLOCK_VALUES=4096 PEERS=epoch deno run -A ...         (EpochNexus values per block; 1000)
  *
  * @module
  */
+import { type Point, silentLogger } from "../src/core/mod.ts";
+import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
+import { encodingName } from "../src/storage/codecs/mod.ts";
+import { StorageEngine } from "../src/storage/mod.ts";
+import { BlockCache, SegmentReader } from "../src/storage/segment/mod.ts";
 import { freePort } from "../tests/_server.ts";
-import { cpuDataLines } from "./storage_data.ts";
+import { cpuData, cpuDataLines, FIELDS } from "./storage_data.ts";
 
 async function du(dir: string): Promise<number> {
   let total = 0;
@@ -57,6 +66,84 @@ async function writeAll(writeUrl: string): Promise<number> {
     values += valueCount;
   }
   return values;
+}
+
+/** Where the bytes of the `.seg` files go, summed over every segment under `dir`. */
+async function segmentBreakdown(dir: string): Promise<Map<string, number>> {
+  const parts = new Map<string, number>();
+  const add = (k: string, n: number) => parts.set(k, (parts.get(k) ?? 0) + n);
+  for (const path of (await list(dir)).filter((f) => f.endsWith(".seg"))) {
+    const file = await Deno.readFile(path);
+    const seg = await SegmentReader.open(denoFileSystem, path, new BlockCache(0));
+    try {
+      let blocks = 0;
+      for (const s of seg.series.values()) {
+        add(
+          "series keys (UTF-8 key bytes inside the index)",
+          new TextEncoder().encode(s.key).length,
+        );
+        for (const f of s.fields.values()) {
+          for (const b of f.blocks) {
+            const view = new DataView(file.buffer, file.byteOffset + b.offset);
+            const t = view.getUint32(4, true);
+            blocks += 4 + b.length;
+            add("block framing (crc32c + ts length)", 8);
+            add("timestamps", t);
+            const id = file[b.offset + 8 + t];
+            add(`values: ${encodingName(id) ?? `0x${id.toString(16)}`}`, b.length - 4 - t);
+          }
+        }
+      }
+      add("segment header + footer", 8 + 24);
+      add("index (all of it, keys included)", file.length - 32 - blocks);
+    } finally {
+      seg.close();
+    }
+  }
+  return parts;
+}
+
+async function epochNexus(): Promise<{ bytes: number; values: number; note?: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-self-" });
+  try {
+    const engine = await StorageEngine.open({
+      dir,
+      fs: denoFileSystem,
+      clock: systemClock,
+      logger: silentLogger,
+      maintenanceIntervalMs: 0,
+      flushHeadBytes: 64 * 1024 * 1024,
+      blockCacheValues: 0,
+      maxSeriesPerDatabase: 0,
+      blockValues: Number(Deno.env.get("BLOCK_VALUES") ?? "1000"),
+    });
+    await engine.createDatabase("bench");
+    let batch: Point[] = [];
+    let values = 0;
+    for (const points of cpuData()) {
+      batch.push(...points);
+      values += points.length * FIELDS.length;
+      if (batch.length >= 2000) {
+        await engine.write("bench", undefined, batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await engine.write("bench", undefined, batch);
+    await engine.flush();
+    while ((await engine.compact()) > 0) { /* to the end */ }
+    await engine.close();
+    const parts = await segmentBreakdown(`${dir}/data`);
+    let bytes = 0;
+    for (const [k, n] of parts) if (!k.startsWith("series keys")) bytes += n;
+    const lines = [...parts].sort((a, b) => b[1] - a[1]).map(([k, n]) =>
+      `    ${k.padEnd(52)} ${String(n).padStart(11)} B ${
+        (n / values).toFixed(4).padStart(8)
+      } B/value`
+    );
+    return { bytes, values, note: `segments (.seg) only, by part:\n${lines.join("\n")}` };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function victoriaMetrics(): Promise<{ bytes: number; values: number; note?: string }> {
@@ -156,7 +243,11 @@ bind-address = "127.0.0.1:${rpc}"
 
 const only = Deno.env.get("PEERS")?.split(",");
 for (
-  const [name, run] of [["VictoriaMetrics", victoriaMetrics], ["InfluxDB 1.6.7", influxd]] as const
+  const [name, run] of [
+    ["EpochNexus", epochNexus],
+    ["VictoriaMetrics", victoriaMetrics],
+    ["InfluxDB 1.6.7", influxd],
+  ] as const
 ) {
   if (only && !only.some((o) => name.toLowerCase().startsWith(o.toLowerCase()))) continue;
   try {

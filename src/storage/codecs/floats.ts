@@ -19,7 +19,7 @@
  * - `FloatsBucketed` (0x24): the same deltas as sign + magnitude, the magnitude's top bits
  *   (bucket `|Δ| >> k`, with `k` from a block-wide scale minus the previous value's exponent)
  *   in a fixed prefix code and its `k` low bits raw; see floats_bucketed.ts. Closest to the
- *   entropy of full-precision random walks (6.13 vs 6.39 B/value for delta-packing on TSBS cpu).
+ *   entropy of full-precision random walks (6.12 vs 6.39 B/value for delta-packing on TSBS cpu).
  * - `FloatsRaw` (0x20): 8 bytes per value, little-endian.
  *
  * Limits: 1 to MAX_BLOCK_VALUES values; NaN payload bits are preserved from a `Float64Array`

@@ -10,8 +10,9 @@
  * raw, and the few top bits `q = |Δ| >> k` (a bucket, 0..15) are coded with short codes for
  * small buckets. This gets within about 0.06 bytes per value of the entropy of a Gaussian step
  * on TSBS cpu data, where Gorilla's XOR windows and per-group bit-packing spend 0.3 more.
- * Three more symbols cover what a delta codes badly: the same bits again (`REPEAT`), `+0.0`
- * (a gauge dropping to zero), and anything else (`ESCAPE` + the raw 64 bits).
+ * Four more symbols cover what a delta codes badly: the same bits again (`REPEAT`), `+0.0` (a
+ * gauge dropping to zero), an integer of 1 to 32 bits (`INT`: a gauge clamped at 100, a count)
+ * and anything else (`ESCAPE` + the raw 64 bits).
  *
  * Everything is 32-bit integer arithmetic on the two halves of each pattern: exact for every
  * 64-bit pattern (NaN payloads, -0, ±Infinity, subnormals), no BigInt.
@@ -30,13 +31,14 @@ export const BUCKETED_BUCKETS = 16;
 const REPEAT = 16;
 const ZERO = 17;
 const ESCAPE = 18;
+const INT = 19;
 
 /**
- * Prefix code lengths of the 19 symbols (buckets 0..15, REPEAT, ZERO, ESCAPE): a Huffman code
+ * Prefix code lengths of the 20 symbols (buckets 0..15, REPEAT, ZERO, ESCAPE, INT): a Huffman code
  * of the symbol frequencies on TSBS cpu data at the best `K`. The codes are canonical (shorter
  * first, then by symbol), so these lengths are the whole code. Part of the format.
  */
-const CODE_LENGTHS = [2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 8, 9, 10, 10, 7, 8, 8];
+const CODE_LENGTHS = [2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 7, 7, 8, 9, 10, 10, 7, 8, 8, 7];
 const MAX_CODE = 10;
 /** Largest `K`: with any biased exponent (0..2047), `K − e` then still reaches 63. */
 export const BUCKETED_MAX_SCALE = 2047 + 63;
@@ -59,6 +61,11 @@ const TABLE = new Uint16Array(1 << MAX_CODE);
   if (code !== 1 << (MAX_CODE + 1)) throw new Error("BUG: floats_bucketed code is not complete");
 }
 
+/** INT values: integers of magnitude 1 to 2^32 − 1. Part of the format. */
+const INT_LIMIT = 2 ** 32;
+const INT_F64 = new Float64Array(1);
+const INT_U32 = new Uint32Array(INT_F64.buffer);
+
 /** Bit length of a nonzero 64-bit value given as halves. */
 function width(hi: number, lo: number): number {
   return hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo);
@@ -66,8 +73,9 @@ function width(hi: number, lo: number): number {
 
 /**
  * The per-value facts the encoder needs, computed once for all `K` it tries: for value i ≥ 1,
- * `kind` is REPEAT, ZERO or 0 (a delta), and for a delta the magnitude |Δ| as halves, its bit
- * width, the sign, and the previous value's biased exponent.
+ * `kind` is REPEAT, ZERO, INT or 0 (a delta); for a delta the magnitude |Δ| as halves, its bit
+ * width, the sign, and the previous value's biased exponent; for INT |value| in `ml`, its
+ * width and the sign.
  */
 export interface BucketedDeltas {
   count: number;
@@ -85,13 +93,22 @@ export function bucketedDeltas(u: Uint32Array, count: number): BucketedDeltas {
   const kind = new Uint8Array(n1);
   const mh = new Uint32Array(n1), ml = new Uint32Array(n1);
   const wid = new Uint8Array(n1), neg = new Uint8Array(n1), exp = new Uint16Array(n1);
+  const f = new Float64Array(u.buffer, u.byteOffset, count);
   let ph = u[1], pl = u[0];
   for (let i = 1; i < count; i++) {
     const h = u[2 * i + 1], l = u[2 * i];
     const j = i - 1;
+    const v = f[i];
     if (h === ph && l === pl) kind[j] = REPEAT;
     else if (h === 0 && l === 0) kind[j] = ZERO;
-    else {
+    else if (v !== 0 && Number.isInteger(v) && v > -INT_LIMIT && v < INT_LIMIT) {
+      // Not -0 (an integer to Number.isInteger, but no magnitude to write; +0 is ZERO).
+      kind[j] = INT;
+      const n = v < 0 ? -v : v;
+      neg[j] = v < 0 ? 1 : 0;
+      ml[j] = n;
+      wid[j] = 32 - Math.clz32(n);
+    } else {
       // d = c - p modulo 2^64; |d| as halves.
       let dl = (l - pl) >>> 0;
       let dh = (h - ph - (l < pl ? 1 : 0)) >>> 0;
@@ -126,7 +143,7 @@ export function bucketedBits(d: BucketedDeltas, K: number): number {
   for (let j = 0; j < n1; j++) {
     const s = kind[j];
     if (s !== 0) {
-      bits += CODE_LENGTHS[s];
+      bits += CODE_LENGTHS[s] + (s === INT ? 5 + wid[j] : 0);
       continue;
     }
     let k = K - exp[j];
@@ -147,7 +164,7 @@ export function bucketedChooseScale(d: BucketedDeltas): { scale: number; bits: n
   const hist = new Uint32Array(BUCKETED_MAX_SCALE + 64);
   let n = 0;
   for (let j = 0; j < n1; j++) {
-    if (kind[j] !== 0) continue;
+    if (kind[j] !== 0 || wid[j] === 0) continue;
     hist[wid[j] + exp[j]]++;
     n++;
   }
@@ -185,6 +202,13 @@ export function bucketedEncode(
   const bits = BitWriter.begin(out, plan.bits);
   for (let j = 0; j < n1; j++) {
     const s = kind[j];
+    if (s === INT) {
+      // code, sign, 5 bits (width − 1), the bits below the leading 1.
+      const w = wid[j];
+      bits.write((((CODES[INT] << 1) | neg[j]) << 5) | (w - 1), CODE_LENGTHS[INT] + 6);
+      if (w > 1) bits.write((ml[j] & (0xffffffff >>> (33 - w))) >>> 0, w - 1);
+      continue;
+    }
     if (s !== 0) {
       bits.write(CODES[s], CODE_LENGTHS[s]);
       continue;
@@ -274,6 +298,15 @@ export function bucketedDecode(r: ByteReader, u: Uint32Array, count: number): vo
     } else if (s === ZERO) {
       ph = 0;
       pl = 0;
+    } else if (s === INT) {
+      const x = peek(d, pos);
+      const w = ((x >>> 26) & 31) + 1;
+      const rest = w === 1 ? 0 : peek(d, pos + 6) >>> (33 - w);
+      pos += 6 + w - 1;
+      const n = ((1 << (w - 1)) >>> 0) + rest;
+      INT_F64[0] = x < 0 ? -n : n;
+      ph = INT_U32[1];
+      pl = INT_U32[0];
     } else if (s === ESCAPE) {
       ph = peek(d, pos) >>> 0;
       pl = peek(d, pos + 32) >>> 0;

@@ -66,21 +66,24 @@ function walk(n: number, seed: number, step = 1): Float64Array {
   return out;
 }
 
-Deno.test("floats bucketed: byte-exact block (bucket, REPEAT, ESCAPE, ZERO)", () => {
-  // 1.0, 1.0 + 5 ulps, the same, 2.0, 0.0 at K = 1024: after 1.0 (biased exponent 1023) k = 1.
-  //  +5 ulps: bucket 5 >> 1 = 2 (code 011), sign 0, low bit 1      -> 011 0 1
-  //  same bits: REPEAT (1111101)                                    -> 1111101
-  //  2.0 is 2^52 − 5 ulps away, above bucket 15 << 1: ESCAPE        -> 11111110 + 64 bits
-  //  0.0: ZERO (11111101), then 4 zero bits of padding.
-  const block = bucketedAt(Float64Array.of(1, 1 + 5 * 2 ** -52, 1 + 5 * 2 ** -52, 2, 0), 1024);
+Deno.test("floats bucketed: byte-exact block (bucket, REPEAT, ESCAPE, ZERO, INT)", () => {
+  // 1.0, 1.0 + 5 ulps, the same, 2.5, 0, 100, -3 at K = 1024: after 1.0 (biased exponent 1023)
+  // k = 1. Canonical codes: bucket 2 = 011, REPEAT = 1111100, INT = 1111101, ZERO = 11111101,
+  // ESCAPE = 11111110.
+  //  +5 ulps: bucket 5 >> 1 = 2, sign 0, low bit 1                 -> 011 0 1
+  //  same bits: REPEAT                                              -> 1111100
+  //  2.5 is about 2^51 ulps away, above bucket 15 << 1: ESCAPE      -> 11111110 + 64 bits
+  //  0.0: ZERO                                                      -> 11111101
+  //  100: INT, sign 0, width 7 − 1 in 5 bits, the 6 bits below 1    -> 1111101 0 00110 100100
+  //  -3: INT, sign 1, width 2 − 1, 1 bit                            -> 1111101 1 00001 1
+  //  then 3 zero bits of padding.
+  const values = Float64Array.of(1, 1 + 5 * 2 ** -52, 1 + 5 * 2 ** -52, 2.5, 0, 100, -3);
+  const block = bucketedAt(values, 1024);
   assert.equal(
     hex(block),
-    "24 05 00 00 00 00 00 00 f0 3f 80 08 6f df e4 00 00 00 00 00 00 00 0f d0",
+    "24 07 00 00 00 00 00 00 f0 3f 80 08 6f cf e4 00 40 00 00 00 00 00 0f df a3 49 f6 18",
   );
-  assert.deepEqual(
-    Array.from(decodeFloats(block)),
-    [1, 1 + 5 * 2 ** -52, 1 + 5 * 2 ** -52, 2, 0],
-  );
+  assert.deepEqual(bitsOf(decodeFloats(block)), bitsOf(values));
 });
 
 Deno.test("floats bucketed: chosen for full-precision random walks, under 6.2 bytes per value", () => {
@@ -104,7 +107,7 @@ Deno.test("floats bucketed: limits — scale above the maximum, truncation, trai
   const block = bucketedAt(walk(50, 9), 1070);
   assertCorruptionSafe(block, decodeFloats);
   assertCorruptionSafe(
-    bucketedAt(Float64Array.of(1, 1 + 5 * 2 ** -52, 2, 0, -0, NaN), 0),
+    bucketedAt(Float64Array.of(1, 1 + 5 * 2 ** -52, 2.5, 0, -0, NaN, 100, -(2 ** 32 - 1)), 0),
     decodeFloats,
   );
   // The scale is a uvarint right after the first value.
@@ -129,6 +132,11 @@ const special: [number, number][] = [
   [0, 1], // smallest subnormal
   [0x000fffff, 0xffffffff], // largest subnormal
   [0x7fefffff, 0xffffffff], // largest finite
+  [0x41efffff, 0xffe00000], // 2^32 − 1, the largest INT
+  [0x41f00000, 0], // 2^32, beyond INT
+  [0xc1efffff, 0xffe00000], // −(2^32 − 1)
+  [0x3ff00000, 0], // 1
+  [0xbff00000, 0], // -1
 ];
 const pairArb = fc.oneof(
   fc.tuple(u32, u32),

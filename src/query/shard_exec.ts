@@ -99,6 +99,7 @@ export async function runShard(
     : undefined;
   for (const m of target.measurements) {
     const types = target.reader.fieldTypes(m);
+    const setup = plan.aggregate ? aggregateSetup(plan, types) : undefined;
     // Series in key order: InfluxDB folds per-series partials in this order (float sums and
     // means depend on it to the last bit; raw rows of equal time are ordered by key too).
     const seriesList = inKeyOrder(
@@ -123,7 +124,17 @@ export async function runShard(
       if (group === undefined) group = { measurement: m, tags, buckets: new Map(), rows: [] };
       budget?.addSeries();
       const added = plan.aggregate
-        ? await aggregateSeries(plan, grid, target.reader, series, types, group, rowFilter, budget)
+        ? await aggregateSeries(
+          plan,
+          setup!,
+          grid,
+          target.reader,
+          series,
+          types,
+          group,
+          rowFilter,
+          budget,
+        )
         : await rawSeries(plan, target.reader, series, group, rowFilter, budget);
       if (fresh && added) partial.groups.set(key, group);
     }
@@ -292,8 +303,53 @@ function filterColumn(
   return { type: col.type, length: keep.length, timesMs, timesSubMs, values };
 }
 
+/**
+ * What aggregating a series needs that depends only on the plan and the measurement's field
+ * types, worked out once per measurement rather than per series.
+ */
+interface AggregateSetup {
+  /** The distinct fields the slots read, in slot order. */
+  fields: string[];
+  /** Per slot: its field's index in `fields`. */
+  fieldOf: number[];
+  /** Per field: the slots that read it. */
+  slotsOf: number[][];
+  /** Per field: every function of its slots takes whole-block statistics for its type. */
+  summarizable: boolean[];
+  /** The fields among the auxiliary columns (tags come from the series). */
+  auxFields: string[];
+}
+
+function aggregateSetup(plan: SelectPlan, types: Map<string, FieldType>): AggregateSetup {
+  const isField = (name: string, type?: string) =>
+    type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  const fields: string[] = [];
+  const fieldOf: number[] = [];
+  const slotsOf: number[][] = [];
+  plan.slots.forEach((sl, s) => {
+    let f = fields.indexOf(sl.field);
+    if (f < 0) {
+      f = fields.push(sl.field) - 1;
+      slotsOf.push([]);
+    }
+    fieldOf.push(f);
+    slotsOf[f].push(s);
+  });
+  const summarizable = fields.map((field, f) => {
+    const type = types.get(field);
+    return type !== undefined && slotsOf[f].every((s) => {
+      const sl = plan.slots[s];
+      return sl.cast === undefined && sl.fn.summarizes?.(type) === true &&
+        sl.fn.checkType(type) === undefined;
+    });
+  });
+  const auxFields = plan.aux.filter((a) => isField(a.name, a.type)).map((a) => a.name);
+  return { fields, fieldOf, slotsOf, summarizable, auxFields };
+}
+
 async function aggregateSeries(
   plan: SelectPlan,
+  setup: AggregateSetup,
   grid: Grid,
   reader: ShardReader,
   series: SeriesRef,
@@ -302,16 +358,9 @@ async function aggregateSeries(
   rowFilter: boolean,
   budget?: QueryBudget,
 ): Promise<boolean> {
-  const needed = new Set(plan.slots.map((s) => s.field));
-  const isField = (name: string, type?: string) =>
-    type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  const { fields, slotsOf } = setup;
   const auxCols = plan.aux.length > 0
-    ? await readColumns(
-      plan,
-      reader,
-      series,
-      plan.aux.filter((a) => isField(a.name, a.type)).map((a) => a.name),
-    )
+    ? await readColumns(plan, reader, series, setup.auxFields)
     : undefined;
   const statesAt = (idx: number): unknown[] => {
     let states = group.buckets.get(idx);
@@ -323,10 +372,6 @@ async function aggregateSeries(
   };
   let added = false;
   const ctx: AddContext = { series };
-  const auxCtx = (col: FieldColumn): AddContext => ({
-    series,
-    aux: (i) => auxValues(plan, auxCols!, series, col.timesMs[i], col.timesSubMs[i]),
-  });
   const addRuns = (s: number, col: FieldColumn) => {
     const slot = plan.slots[s];
     const n = col.length;
@@ -334,32 +379,36 @@ async function aggregateSeries(
       const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
       const states = statesAt(grid.index(col.timesMs[i], col.timesSubMs[i]));
       if (auxCols === undefined) slot.fn.add(states[s], col, i, j, ctx);
-      else if (slot.fn.keepsAux) slot.fn.add(states[s], col, i, j, auxCtx(col));
-      else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
+      else if (slot.fn.keepsAux) {
+        slot.fn.add(states[s], col, i, j, {
+          series,
+          aux: (k) => auxValues(plan, auxCols, series, col.timesMs[k], col.timesSubMs[k]),
+        });
+      } else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
       i = j;
     }
   };
   // Block statistics: fields whose every function can take a whole block's summary (count,
   // min, max, first, last, spread, integer sum) are read without decoding those blocks.
+  let summarized: Uint8Array | undefined;
   if (reader.readFieldSummaries !== undefined && !rowFilter && auxCols === undefined) {
-    for (const field of [...needed]) {
-      const slots = plan.slots.flatMap((sl, i) => (sl.field === field ? [i] : []));
-      const type = types.get(field);
-      if (type === undefined) continue;
-      const ok = slots.every((i) => {
-        const sl = plan.slots[i];
-        return sl.cast === undefined && sl.fn.summarizes?.(type) === true &&
-          sl.fn.checkType(type) === undefined;
-      });
-      if (!ok) continue;
-      const parts = await reader.readFieldSummaries(series, field, plan.minNs, plan.maxNs);
+    for (let f = 0; f < fields.length; f++) {
+      if (!setup.summarizable[f]) continue;
+      const parts = await reader.readFieldSummaries(series, fields[f], plan.minNs, plan.maxNs);
       // A block that straddles a bucket boundary cannot be summarised: decode the field instead.
-      const fits = parts.every((p) =>
-        p.kind === "column" ||
-        grid.index(p.minTimeMs, p.minTimeSubMs) === grid.index(p.maxTimeMs, p.maxTimeSubMs)
-      );
+      let fits = true;
+      for (const p of parts) {
+        if (
+          p.kind === "summary" &&
+          grid.index(p.minTimeMs, p.minTimeSubMs) !== grid.index(p.maxTimeMs, p.maxTimeSubMs)
+        ) {
+          fits = false;
+          break;
+        }
+      }
       if (!fits) continue;
-      needed.delete(field);
+      (summarized ??= new Uint8Array(fields.length))[f] = 1;
+      const slots = slotsOf[f];
       for (const part of parts) {
         if (part.kind === "column") {
           if (part.column.length === 0) continue;
@@ -375,13 +424,15 @@ async function aggregateSeries(
       }
     }
   }
+  const needed = summarized === undefined ? fields : fields.filter((_, f) => summarized[f] !== 1);
+  if (needed.length === 0) return added;
   const cols = await readColumns(plan, reader, series, needed, budget);
   const condCols = rowFilter
     ? await readColumns(plan, reader, series, plan.conditionFields)
     : new Map<string, FieldColumn>();
   for (let s = 0; s < plan.slots.length; s++) {
     const slot = plan.slots[s];
-    if (!needed.has(slot.field)) continue;
+    if (summarized !== undefined && summarized[setup.fieldOf[s]] === 1) continue;
     let col = cols.get(slot.field);
     if (col === undefined) continue;
     if (slot.cast !== undefined) col = castColumn(col, slot.cast);

@@ -81,6 +81,14 @@ export class Shard {
   #segments: ShardSegment[] = [];
   /** Built on the first query (startup does not pay for it), then kept current. */
   #index: SeriesIndex | undefined;
+  /** Counts drops: field types cached per immutable source hold while it is unchanged. */
+  #dropEpoch = 0;
+  /** Active heads a drop removed series from (their own field-type map may be too wide). */
+  readonly #headsWithDrops = new WeakSet<Head>();
+  readonly #typeCache = new WeakMap<
+    object,
+    { epoch: number; byMeasurement: Map<string, Map<string, FieldType>> }
+  >();
   readonly #listener: HeadSeriesListener = {
     seriesCreated: (s) => {
       this.#index?.add({
@@ -91,6 +99,8 @@ export class Shard {
       });
     },
     seriesDropped: (keys) => {
+      this.#dropEpoch++;
+      this.#headsWithDrops.add(this.#head);
       if (this.#index === undefined) return;
       // A drop's tombstone covers every source but the active head, which the head cuts itself.
       const ids: number[] = [];
@@ -201,6 +211,30 @@ export class Shard {
     }
     for (const s of this.#head.allSeries()) add(s.key, s.measurement, s.tags);
     return this.#index = index;
+  }
+
+  /**
+   * Field types of a measurement in one source, computed once per immutable source (segment,
+   * frozen head) and drop; the active head keeps its own map unless a drop narrowed it.
+   */
+  fieldTypesIn(
+    source: SegmentReader | Head,
+    active: boolean,
+    measurement: string,
+    scan: () => Map<string, FieldType>,
+  ): ReadonlyMap<string, FieldType> {
+    if (active) {
+      return source instanceof Head && !this.#headsWithDrops.has(source)
+        ? source.fieldTypes(measurement)
+        : scan();
+    }
+    let cached = this.#typeCache.get(source);
+    if (cached === undefined || cached.epoch !== this.#dropEpoch) {
+      this.#typeCache.set(source, cached = { epoch: this.#dropEpoch, byMeasurement: new Map() });
+    }
+    let types = cached.byMeasurement.get(measurement);
+    if (types === undefined) cached.byMeasurement.set(measurement, types = scan());
+    return types;
   }
 
   /** True when a source holds the series and no drop hides it there. */
@@ -370,21 +404,39 @@ export class ShardView {
     return this.#index(measurement).tagValues(measurement, key);
   }
 
-  /** Field name -> type of a measurement. */
+  /** Field name -> type of a measurement (series hidden by drops do not count). */
   fieldTypes(measurement: string): Map<string, FieldType> {
     const out = new Map<string, FieldType>();
     for (const src of this.sources) {
+      let scan: () => Map<string, FieldType>;
       if (src.kind === "segment") {
-        for (const s of src.segment.reader.seriesOf(measurement)) {
-          if (this.#dropped(s.key, src.gen)) continue;
-          for (const [name, f] of s.fields) if (!out.has(name)) out.set(name, f.type);
-        }
+        scan = () => {
+          const types = new Map<string, FieldType>();
+          for (const s of src.segment.reader.seriesOf(measurement)) {
+            if (this.#dropped(s.key, src.gen)) continue;
+            for (const [name, f] of s.fields) if (!types.has(name)) types.set(name, f.type);
+          }
+          return types;
+        };
       } else {
-        for (const s of src.head.series(measurement)) {
-          if (this.#dropped(s.key, src.gen)) continue;
-          for (const [name, c] of s.fields) if (!out.has(name)) out.set(name, c.type);
-        }
+        scan = () => {
+          const types = new Map<string, FieldType>();
+          for (const s of src.head.series(measurement)) {
+            if (this.#dropped(s.key, src.gen)) continue;
+            for (const [name, c] of s.fields) if (!types.has(name)) types.set(name, c.type);
+          }
+          return types;
+        };
       }
+      const types = this.indexed
+        ? this.shard.fieldTypesIn(
+          src.kind === "segment" ? src.segment.reader : src.head,
+          src.gen === ACTIVE,
+          measurement,
+          scan,
+        )
+        : scan();
+      for (const [name, type] of types) if (!out.has(name)) out.set(name, type);
     }
     return out;
   }
@@ -424,7 +476,18 @@ export class ShardView {
     minNs: bigint,
     maxNs: bigint,
   ): Promise<ColumnView | undefined> {
-    return await this.#read(series.key, field, rangeOf(minNs, maxNs));
+    return await this.#read(series.key, field, this.#rangeOf(minNs, maxNs));
+  }
+
+  #range: { minNs: bigint; maxNs: bigint; range: TimeRange } | undefined;
+
+  /** The (ms, subMs) range of [minNs, maxNs], converted once per query rather than per series. */
+  #rangeOf(minNs: bigint, maxNs: bigint): TimeRange {
+    const r = this.#range;
+    if (r !== undefined && r.minNs === minNs && r.maxNs === maxNs) return r.range;
+    const range = rangeOf(minNs, maxNs);
+    this.#range = { minNs, maxNs, range };
+    return range;
   }
 
   async #read(key: string, field: string, range: TimeRange): Promise<ColumnView | undefined> {
@@ -448,7 +511,7 @@ export class ShardView {
     maxNs: bigint,
   ): Promise<ShardFieldPart[]> {
     const key = series.key;
-    const range = rangeOf(minNs, maxNs);
+    const range = this.#rangeOf(minNs, maxNs);
     const perSource: {
       parts: ShardFieldPart[];
       first: [number, number];

@@ -8,6 +8,8 @@
  *
  *   deno run -A bench/compaction_bench.ts
  *
+ * `WRITER=0` runs the merge alone (its duration with nothing else on the event loop).
+ *
  * @module
  */
 import { FieldType, type Point, silentLogger } from "../src/core/mod.ts";
@@ -18,6 +20,7 @@ const SEGMENTS = Number(Deno.env.get("SEGMENTS") ?? "4");
 const SERIES = Number(Deno.env.get("SERIES") ?? "10000");
 const VALUES = Number(Deno.env.get("VALUES") ?? "20");
 const SHARES = (Deno.env.get("SHARES") ?? "1,0.25").split(",").map(Number);
+const WRITER = Deno.env.get("WRITER") !== "0";
 const T0 = 1_700_000_000_000;
 
 function quantile(sorted: number[], q: number): number {
@@ -87,10 +90,12 @@ for (const share of SHARES) {
     await engine.flush();
   }
   // The same writer with no merge running, as long as a merge would take (2 s).
-  const idle = await writer(engine, new Promise((resolve) => setTimeout(resolve, 2000)));
+  const idle = WRITER
+    ? await writer(engine, new Promise((resolve) => setTimeout(resolve, 2000)))
+    : [0];
   const t = performance.now();
   const compaction = engine.compact();
-  const busy = await writer(engine, compaction);
+  const busy = WRITER ? await writer(engine, compaction) : [0];
   const ran = await compaction;
   const ms = performance.now() - t;
   const stats = engine.stats();

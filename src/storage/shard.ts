@@ -61,6 +61,9 @@ export type ShardBlockSummary = BlockSummary;
 /** One part of readFieldSummaries (core's FieldPart). */
 export type ShardFieldPart = FieldPart;
 
+/** Tombstone ranges of a series without any. */
+const NO_CUTS: readonly TimeRange[] = [];
+
 /** The active head never has tombstones applied: deletes cut it directly. */
 const ACTIVE = Number.POSITIVE_INFINITY;
 
@@ -324,9 +327,10 @@ export class ShardView {
   ) {}
 
   /** Tombstone ranges that apply to a source of generation `gen` for a series. */
-  #cuts(key: string, gen: number): TimeRange[] {
+  #cuts(key: string, gen: number): readonly TimeRange[] {
+    if (gen === ACTIVE) return NO_CUTS;
     const list = this.tombstones(key);
-    if (!list || gen === ACTIVE) return [];
+    if (!list) return NO_CUTS;
     const out: TimeRange[] = [];
     for (const t of list) if (t.gen >= gen) out.push(t.range);
     return out;
@@ -491,12 +495,31 @@ export class ShardView {
   }
 
   async #read(key: string, field: string, range: TimeRange): Promise<ColumnView | undefined> {
-    const columns: ColumnView[] = [];
+    let only: ColumnView | undefined;
+    let columns: ColumnView[] | undefined;
     for (const src of this.sources) {
-      const c = await this.#sourceColumn(src, key, field, range);
-      if (c) columns.push(c);
+      // Heads answer synchronously: no promise per series, field and source.
+      const c = src.kind === "head"
+        ? this.#headColumn(src.head, src.gen, key, field, range)
+        : await this.#sourceColumn(src, key, field, range);
+      if (c === undefined) continue;
+      if (only === undefined) only = c;
+      else (columns ??= [only]).push(c);
     }
-    return mergeColumns(columns);
+    return columns === undefined ? only : mergeColumns(columns);
+  }
+
+  #headColumn(
+    head: Head,
+    gen: number,
+    key: string,
+    field: string,
+    range: TimeRange,
+  ): ColumnView | undefined {
+    const column = head.column(key, field);
+    if (column === undefined) return undefined;
+    const cut = cutRanges(slice(column, range), this.#cuts(key, gen));
+    return cut.length === 0 ? undefined : cut;
   }
 
   /**
@@ -512,17 +535,21 @@ export class ShardView {
   ): Promise<ShardFieldPart[]> {
     const key = series.key;
     const range = this.#rangeOf(minNs, maxNs);
-    const perSource: {
+    // Most series live in one source: its parts are the answer, with nothing else allocated.
+    let only: ShardFieldPart[] | undefined;
+    let perSource: {
       parts: ShardFieldPart[];
       first: [number, number];
       last: [number, number];
-    }[] = [];
+    }[] | undefined;
     for (const src of this.sources) {
-      const parts: ShardFieldPart[] = [];
+      let parts: ShardFieldPart[];
       if (src.kind === "head") {
-        const c = await this.#sourceColumn(src, key, field, range);
-        if (c) parts.push({ kind: "column", column: c });
+        const c = this.#headColumn(src.head, src.gen, key, field, range);
+        if (c === undefined) continue;
+        parts = [{ kind: "column", column: c }];
       } else {
+        parts = [];
         const f = src.segment.reader.series.get(key)?.fields.get(field);
         if (!f) continue;
         const cuts = this.#cuts(key, src.gen);
@@ -542,9 +569,16 @@ export class ShardView {
         }
       }
       if (parts.length === 0) continue;
+      if (only === undefined && perSource === undefined) {
+        only = parts;
+        continue;
+      }
+      if (perSource === undefined) {
+        perSource = [{ parts: only!, first: partStart(only![0]), last: partEnd(only!.at(-1)!) }];
+      }
       perSource.push({ parts, first: partStart(parts[0]), last: partEnd(parts[parts.length - 1]) });
     }
-    if (perSource.length <= 1) return perSource[0]?.parts ?? [];
+    if (perSource === undefined) return only ?? [];
     perSource.sort((a, b) => a.first[0] - b.first[0] || a.first[1] - b.first[1]);
     for (let i = 1; i < perSource.length; i++) {
       const prev = perSource[i - 1].last, next = perSource[i].first;

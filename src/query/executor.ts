@@ -300,6 +300,7 @@ async function deleteData(
           );
         }
         request.seriesFilter = (_m, tags) => seriesMatches(tags, cond);
+        request.tagFilter = tagFilterOf(cond, () => false);
       }
     }
   }

@@ -100,6 +100,11 @@ export interface DeleteRequest {
   measurements?: string[];
   /** Series (by tags) to consider; undefined = all series of those measurements. */
   seriesFilter?: (measurement: string, tags: readonly Tag[]) => boolean;
+  /**
+   * The tag terms of the condition, for an indexed store to narrow the series it offers to
+   * `seriesFilter` (which still decides); undefined = no narrowing.
+   */
+  tagFilter?: TagFilter;
   /** Time range removed, both inclusive (DROP SERIES: the whole range). */
   minNs: bigint;
   maxNs: bigint;

@@ -56,6 +56,7 @@ import {
   type SegmentSeriesInput,
 } from "./segment/mod.ts";
 import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
+import type { SeriesFilter } from "./series_index.ts";
 import {
   decodeWriteBatch,
   encodeWriteBatch,
@@ -140,6 +141,8 @@ export interface RetentionPolicySpec {
 export interface DeleteRequest {
   measurements?: string[];
   seriesFilter?: (measurement: string, tags: readonly Tag[]) => boolean;
+  /** The condition's tag terms: the series index narrows the series seriesFilter is asked. */
+  tagFilter?: SeriesFilter;
   minNs: bigint;
   maxNs: bigint;
   dropSeries: boolean;
@@ -1084,7 +1087,10 @@ export class StorageEngine {
     for (const shard of [...db.shards()]) {
       const view = shard.reader();
       for (const m of request.measurements ?? view.measurements()) {
-        for (const s of view.series(m)) {
+        const list = request.tagFilter === undefined
+          ? view.series(m)
+          : view.seriesWhere(m, request.tagFilter); // the index narrows, seriesFilter decides
+        for (const s of list) {
           if (!request.seriesFilter || request.seriesFilter(s.measurement, s.tags)) keys.add(s.key);
         }
       }

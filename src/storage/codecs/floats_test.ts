@@ -115,6 +115,45 @@ Deno.test("floats: byte-exact Gorilla block", () => {
   assert.equal(hex(bytes), "21 03 00 00 00 00 00 00 f8 3f 61 37 ff d0");
 });
 
+Deno.test("floats: a FloatsDeltaPacked block written before FloatsBucketed still decodes", () => {
+  // Written by encodeFloats as of commit 7df8a26 (24 values, steps of ~2^-31 around 50.12).
+  const old = Uint8Array.from(
+    ("23 18 b0 a2 9a 6e cd 0f 49 40 11 e0 46 fa 16 99 79 c1 5f 63 05 e8 8a 4e 14 a2 36 9a 75 ab " +
+      "3d ff ec 09 f0 e6 e0 96 c4 d8 85 0e 6a d3 b5 11 c9 34 23 7d 2d 50 28 5c 16 c4 f2 86 d9 ca")
+      .split(" "),
+    (h) => parseInt(h, 16),
+  );
+  const values = Float64Array.of(
+    50.12345678854524,
+    50.12345678813728,
+    50.123456788581436,
+    50.123456788766795,
+    50.12345678878677,
+    50.12345678869878,
+    50.12345678866733,
+    50.123456788425116,
+    50.123456788474776,
+    50.12345678868881,
+    50.12345678846326,
+    50.12345678814283,
+    50.123456788388786,
+    50.123456788405925,
+    50.12345678812386,
+    50.12345678800089,
+    50.12345678780834,
+    50.12345678784069,
+    50.12345678765101,
+    50.12345678809613,
+    50.123456787861,
+    50.123456788212835,
+    50.12345678792486,
+    50.123456787592986,
+  );
+  assert.deepEqual(bitsOf(decodeFloats(old)), bitsOf(values));
+  // Today's encoder never writes more bytes for the same values.
+  assert.ok(encode(values).bytes.length <= old.length);
+});
+
 Deno.test("floats: full-precision random walks (TSBS cpu) take under 6.5 bytes per value", () => {
   for (const seed of [1, 2, 3]) {
     const { id, bytes } = roundTrip(walk(1000, seed));

@@ -234,11 +234,13 @@ export function bucketedEncode(
   bits.end();
 }
 
-/** The 32 bits at bit position `p` of `d` (zero-padded past the stream), MSB first, as an int32. */
-function peek(d: Uint8Array, p: number): number {
-  const b = p >>> 3, s = p & 7;
-  const w = (d[b] << 24) | (d[b + 1] << 16) | (d[b + 2] << 8) | d[b + 3];
-  return s === 0 ? w : (w << s) | (d[b + 4] >>> (8 - s));
+/**
+ * The 32 bits at bit position `p` of the big-endian words `d` (zero-padded past the stream),
+ * MSB first, as an int32: two loads per read, not five.
+ */
+function peek(d: Uint32Array, p: number): number {
+  const i = p >>> 5, s = p & 31;
+  return s === 0 ? d[i] | 0 : (d[i] << s) | (d[i + 1] >>> (32 - s));
 }
 
 /**
@@ -253,10 +255,14 @@ export function bucketedDecode(r: ByteReader, u: Uint32Array, count: number): vo
   if (K > BUCKETED_MAX_SCALE) r.fail(`bucketed float scale ${K} above ${BUCKETED_MAX_SCALE}`, at);
   const start = r.offset;
   const end = r.data.length;
-  // 16 zero bytes of padding: a value reads at most 10 + 1 + 63 bits past a position within
-  // the stream (plus a 5-byte window) before the truncation check below.
-  const d = new Uint8Array(end - start + 16);
-  d.set(r.data.subarray(start, end));
+  // 4 zero words of padding: a value reads at most 10 + 1 + 63 bits past a position within
+  // the stream (plus a 64-bit window) before the truncation check below.
+  const src = r.data;
+  const d = new Uint32Array(((end - start + 3) >>> 2) + 4);
+  for (let i = 0, p = start; p < end; i++, p += 4) {
+    d[i] = (src[p] << 24) | ((p + 1 < end ? src[p + 1] : 0) << 16) |
+      ((p + 2 < end ? src[p + 2] : 0) << 8) | (p + 3 < end ? src[p + 3] : 0);
+  }
   const limit = (end - start) * 8;
   let pos = 0;
   let ph = u[1], pl = u[0];

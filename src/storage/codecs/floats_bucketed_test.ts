@@ -86,6 +86,19 @@ Deno.test("floats bucketed: byte-exact block (bucket, REPEAT, ESCAPE, ZERO, INT)
   assert.deepEqual(bitsOf(decodeFloats(block)), bitsOf(values));
 });
 
+Deno.test("floats bucketed: found cases (dense table)", () => {
+  const cases: [string, Float64Array, number][] = [
+    // The second INT starts on a 32-bit word boundary, where a read once came back unsigned
+    // (sign lost: -1 decoded as 1).
+    ["INT at a word boundary", Float64Array.of(0, 5e-324, -1, 0, -1, 0), 0],
+    ["largest INT, both signs", Float64Array.of(2 ** 32 - 1, -(2 ** 32 - 1), 2 ** 32), 1075],
+    ["k = 63 after zero", Float64Array.of(0, 1.5, 0, -1.5), 2110],
+  ];
+  for (const [name, values, scale] of cases) {
+    assert.deepEqual(bitsOf(decodeFloats(bucketedAt(values, scale))), bitsOf(values), name);
+  }
+});
+
 Deno.test("floats bucketed: chosen for full-precision random walks, under 6.2 bytes per value", () => {
   for (const seed of [1, 2, 3, 4]) {
     const values = walk(1000, seed);

@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   CorruptionError,
+  type Field,
   FieldType,
   type FieldValue,
   type Point,
   silentLogger,
+  type Tag,
 } from "../../core/mod.ts";
 import { denoFileSystem, systemClock } from "../../runtime/mod.ts";
 import { RecordType, StorageEngine } from "../engine.ts";
@@ -57,6 +59,62 @@ function encodePlainV1(batch: WriteBatch): Uint8Array {
   return new Uint8Array(parts);
 }
 
+/**
+ * The interned layout exactly as WAL version 2 wrote it before the series layout (record type 3
+ * without the marker), kept here to make such records.
+ */
+function encodeInternedV2(batch: WriteBatch): Uint8Array {
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const body: number[] = [];
+  const view = new DataView(new ArrayBuffer(8));
+  const push = (into: number[], n: number) => into.push(...new Uint8Array(view.buffer, 0, n));
+  const u8 = (v: number) => body.push(v);
+  const u16 = (v: number) => (view.setUint16(0, v, true), push(body, 2));
+  const u32 = (v: number, into = body) => (view.setUint32(0, v, true), push(into, 4));
+  const f64 = (v: number) => (view.setFloat64(0, v, true), push(body, 8));
+  const idx = (s: string) => {
+    let i = index.get(s);
+    if (i === undefined) index.set(s, i = strings.push(s) - 1);
+    u32(i);
+  };
+  const inline = (s: string) => {
+    const utf8 = new TextEncoder().encode(s);
+    u32(utf8.length);
+    body.push(...utf8);
+  };
+  idx(batch.database);
+  idx(batch.retentionPolicy);
+  u32(batch.points.length);
+  for (const p of batch.points) {
+    idx(p.measurement);
+    u16(p.tags.length);
+    for (const t of p.tags) (idx(t.key), idx(t.value));
+    u16(p.fields.length);
+    for (const f of p.fields) {
+      idx(f.key);
+      u8(f.type);
+      const v = f.value;
+      if (f.type === FieldType.Float) f64(v as number);
+      else if (f.type === FieldType.Integer || f.type === FieldType.Unsigned) {
+        if (typeof v === "number") (u8(0), f64(v));
+        else (u8(1), view.setBigInt64(0, BigInt.asIntN(64, v as bigint), true), push(body, 8));
+      } else if (f.type === FieldType.String) inline(v as string);
+      else u8(v ? 1 : 0);
+    }
+    f64(p.timeMs);
+    u32(p.timeSubMs);
+  }
+  const head: number[] = [];
+  u32(strings.length, head);
+  for (const s of strings) {
+    const utf8 = new TextEncoder().encode(s);
+    u32(utf8.length, head);
+    head.push(...utf8);
+  }
+  return new Uint8Array([...head, ...body]);
+}
+
 const sample: Point[] = [{
   measurement: "cpu load",
   tags: [{ key: "host", value: "server,1" }, { key: "région", value: "é" }],
@@ -82,17 +140,29 @@ const sample: Point[] = [{
   timeSubMs: 1,
 }];
 
-Deno.test("write batch codec: the interned layout stores each string once", () => {
+Deno.test("write batch codec: the series layout stores each string, series and shape once", () => {
   const batch = { database: "db", retentionPolicy: "autogen", points: sample };
   const bytes = encodeWriteBatch(batch);
   assert.deepEqual(decodeWriteBatch(bytes, "x", 0), batch);
-  const count = new DataView(bytes.buffer).getUint32(0, true);
+  const view = new DataView(bytes.buffer);
+  assert.equal(view.getUint32(0, true), 0xffffffff);
   // db, autogen, cpu load, host, server,1, région, é, f, i, j, u, s, b, the 71-char value.
-  assert.equal(count, 14);
-  // Many points of one series: the interned record is far smaller than the plain one.
+  assert.equal(view.getUint32(4, true), 14);
+  // Many points of one series: far smaller than the interned layout, which is far smaller than
+  // the plain one. Series layout: 8 bytes of indexes, 8 + 1 of values, 12 of time per point.
   const many = { ...batch, points: Array.from({ length: 100 }, () => sample[1]) };
-  const interned = encodeWriteBatch(many).length, plain = encodePlainV1(many).length;
+  const series = encodeWriteBatch(many).length;
+  const interned = encodeInternedV2(many).length, plain = encodePlainV1(many).length;
   assert.ok(interned < plain / 2, `interned ${interned} bytes, plain ${plain}`);
+  assert.ok(series < 30 * 100 + 200, `series layout ${series} bytes`);
+  assert.ok(series < interned / 1.5, `series layout ${series} bytes, interned ${interned}`);
+});
+
+Deno.test("write batch codec: interned records of WAL version 2 still decode", () => {
+  const batch = { database: "db", retentionPolicy: "autogen", points: sample };
+  const bytes = encodeInternedV2(batch);
+  assert.equal(new DataView(bytes.buffer).getUint32(0, true), 14);
+  assert.deepEqual(decodeWriteBatch(bytes, "x", 0, WriteBatchLayout.Interned), batch);
 });
 
 Deno.test("write batch codec: version-1 plain records still decode", () => {
@@ -103,7 +173,7 @@ Deno.test("write batch codec: version-1 plain records still decode", () => {
   );
 });
 
-Deno.test("write batch codec: any batch round-trips in both layouts", () => {
+Deno.test("write batch codec: any batch round-trips in every layout", () => {
   const text = fc.string({ unit: "binary", maxLength: 80 });
   const field = fc.oneof(
     fc.record({ key: text, type: fc.constant(FieldType.Float), value: fc.double() }, {
@@ -135,6 +205,7 @@ Deno.test("write batch codec: any batch round-trips in both layouts", () => {
     fc.property(fc.array(point, { maxLength: 40 }), (points) => {
       const batch = { database: "d", retentionPolicy: "r", points: points as Point[] };
       assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "x", 0), batch);
+      assert.deepEqual(decodeWriteBatch(encodeInternedV2(batch), "x", 0), batch);
       assert.deepEqual(
         decodeWriteBatch(encodePlainV1(batch), "x", 0, WriteBatchLayout.Plain),
         batch,
@@ -144,22 +215,46 @@ Deno.test("write batch codec: any batch round-trips in both layouts", () => {
   );
 });
 
-Deno.test("write batch codec: a string index past the table is a corruption error", () => {
-  const bytes = encodeWriteBatch({ database: "db", retentionPolicy: "rp", points: sample });
-  const view = new DataView(bytes.buffer);
-  // The table: u32 count then entries; the database index follows it.
-  let pos = 4;
-  for (let i = 0; i < view.getUint32(0, true); i++) pos += 4 + view.getUint32(pos, true);
-  view.setUint32(pos, 999, true);
-  assert.throws(
-    () => decodeWriteBatch(bytes, "f.wal", 8),
-    (e) =>
-      e instanceof CorruptionError && /string index 999 .* table of 14 strings/.test(e.message),
-  );
-  assert.throws(() => decodeWriteBatch(bytes.subarray(0, 30), "f.wal", 8), CorruptionError);
+Deno.test("write batch codec: an index past its table is a corruption error", () => {
+  const encode = () => encodeWriteBatch({ database: "db", retentionPolicy: "rp", points: sample });
+  // Marker, string count and strings; then database and policy indexes, the series table (a
+  // u32 count, then per series 4 + 2 + 8 per tag bytes), the shape table, the points.
+  const layout = (bytes: Uint8Array) => {
+    const view = new DataView(bytes.buffer);
+    let pos = 8;
+    for (let i = 0; i < view.getUint32(4, true); i++) pos += 4 + view.getUint32(pos, true);
+    const database = pos;
+    const seriesTable = database + 8;
+    let shapeTable = seriesTable + 4;
+    for (let i = 0; i < view.getUint32(seriesTable, true); i++) {
+      shapeTable += 6 + 8 * view.getUint16(shapeTable + 4, true);
+    }
+    let points = shapeTable + 4;
+    for (let i = 0; i < view.getUint32(shapeTable, true); i++) {
+      points += 2 + 5 * view.getUint16(points, true);
+    }
+    return { view, database, seriesTable, shapeTable, firstPoint: points + 4 };
+  };
+  const cases: [(l: ReturnType<typeof layout>) => void, RegExp][] = [
+    [(l) => l.view.setUint32(l.database, 999, true), /string index 999 .* table of 14 strings/],
+    [(l) => l.view.setUint32(l.firstPoint, 7, true), /series index 7 .* table of 2 series\b/],
+    [(l) => l.view.setUint32(l.firstPoint + 4, 9, true), /shape index 9 .* table of 2 shapes/],
+  ];
+  for (const [damage, message] of cases) {
+    const bytes = encode();
+    damage(layout(bytes));
+    assert.throws(
+      () => decodeWriteBatch(bytes, "f.wal", 8),
+      (e) => e instanceof CorruptionError && message.test(e.message),
+      String(message),
+    );
+  }
+  for (const cut of [3, 30, 200, encode().length - 1]) {
+    assert.throws(() => decodeWriteBatch(encode().subarray(0, cut), "f.wal", 8), CorruptionError);
+  }
 });
 
-Deno.test("engine replays a version-1 segment, then appends interned records to it", async () => {
+Deno.test("engine replays plain and interned records, then appends series-layout ones", async () => {
   const dir = await Deno.makeTempDir();
   const open = () =>
     StorageEngine.open({ dir, fs: denoFileSystem, clock: systemClock, logger: silentLogger });
@@ -184,9 +279,16 @@ Deno.test("engine replays a version-1 segment, then appends interned records to 
     RecordType.Write,
     encodePlainV1({ database: "db", retentionPolicy: "autogen", points: [old] }),
   );
-  const v1 = new Uint8Array(segment.length + record.length);
+  // Then an interned record as version 2 wrote it before the series layout.
+  const later: Point = { ...old, timeSubMs: 8, fields: [{ ...old.fields[0], value: 3 }] };
+  const interned = frameRecord(
+    RecordType.WriteInterned,
+    encodeInternedV2({ database: "db", retentionPolicy: "autogen", points: [later] }),
+  );
+  const v1 = new Uint8Array(segment.length + record.length + interned.length);
   v1.set(segment);
   v1.set(record, segment.length);
+  v1.set(interned, segment.length + record.length);
   await Deno.writeFile(path, v1);
 
   const values = async (engine: StorageEngine) => {
@@ -202,12 +304,15 @@ Deno.test("engine replays a version-1 segment, then appends interned records to 
     return out;
   };
   const second = await open();
-  assert.deepEqual(await values(second), [[1_700_000_000_000, 7, -9223372036854775808n]]);
-  // Last write wins across the two record types.
+  assert.deepEqual(await values(second), [
+    [1_700_000_000_000, 7, -9223372036854775808n],
+    [1_700_000_000_000, 8, 3],
+  ]);
+  // Last write wins across the record types and layouts (the new record: series layout).
   await second.write("db", undefined, [{ ...old, fields: [{ ...old.fields[0], value: 5 }] }]);
   await second.close();
   const third = await open();
-  assert.deepEqual(await values(third), [[1_700_000_000_000, 7, 5]]);
+  assert.deepEqual(await values(third), [[1_700_000_000_000, 7, 5], [1_700_000_000_000, 8, 3]]);
   await third.close();
 });
 
@@ -229,11 +334,11 @@ Deno.test("write batch codec: a batch bigger than the kept buffers, then a small
 });
 
 Deno.test("write batch: points sharing Tag objects and field keys in other shapes keep theirs", () => {
-  // The encoder remembers indexes by the first Tag object and by field position: points that
-  // share some of those but differ elsewhere must still come back exactly.
+  // The encoder finds series by their first Tag object and shapes by their first key: points
+  // that share some of those but differ elsewhere must still come back exactly.
   const a = { key: "a", value: "1" }, b = { key: "b", value: "2" }, c = { key: "c", value: "3" };
-  const f = (key: string, value: number) => ({ key, type: FieldType.Float, value });
-  const point = (measurement: string, tags: typeof a[], fields: ReturnType<typeof f>[]) => ({
+  const f = (key: string, value: number): Field => ({ key, type: FieldType.Float, value });
+  const point = (measurement: string, tags: Tag[], fields: Field[]): Point => ({
     measurement,
     tags,
     fields,
@@ -249,6 +354,9 @@ Deno.test("write batch: points sharing Tag objects and field keys in other shape
     point("n", [a, b, c], [f("z", 9)]),
     point("m", [], [f("x", 10)]),
     point("m", [a, b], [f("x", 11)]),
+    // The same keys with other types (another measurement): another shape.
+    point("q", [a, b], [{ key: "x", type: FieldType.Integer, value: 12 }]),
+    point("q", [a, b], [{ key: "x", type: FieldType.String, value: "13" }]),
   ];
   const batch = { database: "db", retentionPolicy: "rp", points };
   assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "f", 0), batch);

@@ -153,7 +153,14 @@ export class SegmentReader {
       }
       let series: SegmentIndex;
       try {
-        series = openIndex(header[4], index);
+        series = openIndex(
+          header[4],
+          index,
+          (e) =>
+            new CorruptionError(path, indexOffset + e.offset, e.message, {
+              cause: e,
+            }),
+        );
       } catch (error) {
         if (error instanceof CodecError) {
           throw new CorruptionError(path, indexOffset + error.offset, error.message, {

@@ -320,3 +320,35 @@ Deno.test("HashSet64: behaves as a Set of (lo, hi) under adds and deletes (prope
     { numRuns: 200 },
   );
 });
+
+Deno.test("segment: a version 2 entry's fields parse on first access; damage there is reported", () => {
+  const bytes = encodeSegment([{
+    key: "m,k=v",
+    measurement: "m",
+    tags: [{ key: "k", value: "v" }],
+    fields: new Map([["f", {
+      type: FieldType.Float,
+      length: 1,
+      timesMs: new Float64Array([1]),
+      timesSubMs: new Float64Array(1),
+      values: new Float64Array([1]),
+    } as ColumnView]]),
+  }], { level: 0 });
+  const view = new DataView(bytes.buffer);
+  const footer = bytes.length - SEGMENT_FOOTER_BYTES;
+  const index = bytes.slice(view.getFloat64(footer, true), footer);
+  // header 20 + hash table 12 + directory 5 ("m", 1, 0, length), then the entry: key (6),
+  // tags (1 + 2 + 2), fields length (1), field count (1), name (2): the field type byte.
+  const typeAt = 20 + 12 + 5 + 6 + 5 + 1 + 1 + 2;
+  assert.equal(index[typeAt], FieldType.Float);
+  index[typeAt] = 9;
+  const seen: number[] = [];
+  const opened = openIndex(SEGMENT_VERSION, index, (e) => {
+    seen.push(e.offset);
+    return new Error(`corrupt at ${e.offset}: ${e.message}`);
+  });
+  const series = opened.lookup("m,k=v")!;
+  assert.deepEqual(series.tags, [{ key: "k", value: "v" }]);
+  assert.throws(() => series.fields, /corrupt at 53: .*unknown field type 9/);
+  assert.equal(seen.length, 1);
+});

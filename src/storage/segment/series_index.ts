@@ -7,7 +7,7 @@
  * @module
  */
 import { FieldType, type FieldValue, type Tag } from "../../core/mod.ts";
-import { ByteReader } from "../codecs/mod.ts";
+import { ByteReader, CodecError } from "../codecs/mod.ts";
 import { readString } from "./_text.ts";
 import { compareHashes, seriesKeyHash } from "./series_hash.ts";
 import { INDEX_V2_HEADER_BYTES } from "./writer.ts";
@@ -155,9 +155,50 @@ export interface SegmentIndex {
   hashes(): Uint32Array;
 }
 
-/** Opens an index of a known version (1 or 2). */
-export function openIndex(version: number, bytes: Uint8Array): SegmentIndex {
-  return version === 1 ? new IndexV1(bytes) : new IndexV2(bytes);
+/**
+ * Opens an index of a known version (1 or 2). `corrupt` turns a parse error found later (a
+ * series' fields, parsed on first access) into the error to throw.
+ */
+export function openIndex(
+  version: number,
+  bytes: Uint8Array,
+  corrupt: (error: CodecError) => Error = (error) => error,
+): SegmentIndex {
+  return version === 1 ? new IndexV1(bytes) : new IndexV2(bytes, corrupt);
+}
+
+/**
+ * A version 2 series whose fields (most of an entry: every block's statistics) are parsed on
+ * first access, so listing series reads only keys and tags.
+ */
+class LazySeries implements SegmentSeries {
+  #fields: Map<string, SegmentField> | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly measurement: string,
+    readonly tags: readonly Tag[],
+    private readonly bytes: Uint8Array,
+    private readonly at: number,
+    private readonly length: number,
+    private readonly corrupt: (error: CodecError) => Error,
+  ) {}
+
+  get fields(): Map<string, SegmentField> {
+    if (this.#fields) return this.#fields;
+    const r = new ByteReader(this.bytes, this.at);
+    try {
+      const fields = readFields(r);
+      if (r.offset !== this.at + this.length) {
+        r.fail(
+          `fields of ${JSON.stringify(this.key)} end at ${r.offset}, not ${this.at + this.length}`,
+        );
+      }
+      return this.#fields = fields;
+    } catch (error) {
+      throw error instanceof CodecError ? this.corrupt(error) : error;
+    }
+  }
 }
 
 /** Version 1: one list, parsed whole on first use. */
@@ -241,8 +282,11 @@ class IndexV2 implements SegmentIndex {
   readonly #looked = new Map<string, SegmentSeries>();
   readonly #scratch = new Uint32Array(2);
 
-  constructor(bytes: Uint8Array) {
+  readonly #corrupt: (error: CodecError) => Error;
+
+  constructor(bytes: Uint8Array, corrupt: (error: CodecError) => Error) {
     this.#bytes = bytes;
+    this.#corrupt = corrupt;
     const r = new ByteReader(bytes);
     r.need(INDEX_V2_HEADER_BYTES, "index header");
     const n = this.seriesCount = r.u32("series count");
@@ -384,9 +428,9 @@ class IndexV2 implements SegmentIndex {
     const key = readString(r);
     const tags = readTags(r);
     const length = r.uvarint("fields length");
-    const end = r.offset + length;
-    const fields = readFields(r);
-    if (r.offset !== end) r.fail(`fields of ${JSON.stringify(key)} end at ${r.offset}, not ${end}`);
-    return { key, measurement, tags, fields };
+    r.need(length, "fields");
+    const at = r.offset;
+    r.offset += length;
+    return new LazySeries(key, measurement, tags, this.#bytes, at, length, this.#corrupt);
   }
 }

@@ -215,8 +215,23 @@ Deno.test("segment: version 2 parses a measurement's series only when asked", as
     assert.equal(reader.lookup("c"), undefined);
     assert.deepEqual(reader.seriesOf("a").map((s) => s.key), ["a", "a,k=1"]);
     assert.deepEqual(reader.seriesOf("zz"), []);
+    const looked = reader.lookup("b")!; // before "b" is parsed: the same object afterwards
     assert.deepEqual([...reader.series.keys()].sort(), ["a", "a!x", "a,k=1", "b"]);
     assert.equal(reader.lookup("b")!.fields.get("f")!.blocks[0].first, 1);
+    // The series Map is a view: same objects as seriesOf, lookups by hash, read-only.
+    const all = reader.series;
+    assert.equal(all.size, 4);
+    assert.equal(all.get("a,k=1"), reader.seriesOf("a")[1]);
+    assert.equal(all.get("b"), looked);
+    assert.equal(reader.seriesOf("b")[0], looked);
+    assert.ok(all.has("a!x") && !all.has("zz") && all.get("zz") === undefined);
+    assert.deepEqual([...all].map(([k, v]) => k === v.key), [true, true, true, true]);
+    const seen: string[] = [];
+    all.forEach((v, k) => seen.push(`${k}=${v.measurement}`));
+    assert.deepEqual(seen.sort(), ["a!x=a!x", "a,k=1=a", "a=a", "b=b"]);
+    assert.deepEqual([...new Map(all).keys()].sort(), ["a", "a!x", "a,k=1", "b"]);
+    assert.throws(() => all.set("x", looked), /BUG: a segment's series are read-only/);
+    assert.throws(() => all.delete("a"), /read-only/);
     const h = reader.seriesHashes();
     for (let i = 2; i < h.length; i += 2) {
       assert.ok(compareHashes(h[i - 2], h[i - 1], h[i], h[i + 1]) <= 0, "hashes sorted");

@@ -263,6 +263,61 @@ interface MeasurementRange {
   offset: number;
   length: number;
   series?: SegmentSeries[];
+  /** Entry offsets of `series`, ascending (a parsed measurement's lookups search it). */
+  offsets?: Uint32Array;
+}
+
+/**
+ * Every series of a version 2 index as a read-only Map that copies nothing: `get` and `has` go
+ * through the hash table, iteration walks the measurements' parsed arrays (a Map of a million
+ * keys would cost about a second and its memory at the first listing).
+ */
+class SeriesView extends Map<string, SegmentSeries> {
+  readonly #index: IndexV2;
+
+  constructor(index: IndexV2) {
+    super();
+    this.#index = index;
+  }
+
+  override get size(): number {
+    return this.#index.seriesCount;
+  }
+  override get(key: string): SegmentSeries | undefined {
+    return this.#index.lookup(key);
+  }
+  override has(key: string): boolean {
+    return this.#index.has(key);
+  }
+  override values(): MapIterator<SegmentSeries> {
+    return this.#index.each() as unknown as MapIterator<SegmentSeries>;
+  }
+  override keys(): MapIterator<string> {
+    return Iterator.from(this.#index.each()).map((s) => s.key) as unknown as MapIterator<string>;
+  }
+  override entries(): MapIterator<[string, SegmentSeries]> {
+    return Iterator.from(this.#index.each()).map((s) =>
+      [s.key, s] as [string, SegmentSeries]
+    ) as unknown as MapIterator<[string, SegmentSeries]>;
+  }
+  override [Symbol.iterator](): MapIterator<[string, SegmentSeries]> {
+    return this.entries();
+  }
+  override forEach(
+    fn: (value: SegmentSeries, key: string, map: Map<string, SegmentSeries>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const s of this.#index.each()) fn.call(thisArg, s, s.key, this);
+  }
+  override set(key: string): this {
+    throw new Error(`BUG: a segment's series are read-only (set ${JSON.stringify(key)})`);
+  }
+  override delete(key: string): boolean {
+    throw new Error(`BUG: a segment's series are read-only (delete ${JSON.stringify(key)})`);
+  }
+  override clear(): void {
+    throw new Error("BUG: a segment's series are read-only (clear)");
+  }
 }
 
 /** Version 2: header, hash table, entry offsets, measurement directory, entries. */
@@ -279,6 +334,7 @@ class IndexV2 implements SegmentIndex {
   readonly #ranges: MeasurementRange[] = [];
   readonly #byName = new Map<string, MeasurementRange>();
   #all: Map<string, SegmentSeries> | undefined;
+  /** Series looked up by key before their measurement was parsed. */
   readonly #looked = new Map<string, SegmentSeries>();
   readonly #scratch = new Uint32Array(2);
 
@@ -333,30 +389,45 @@ class IndexV2 implements SegmentIndex {
     const r = new ByteReader(this.#bytes);
     r.offset = this.#entriesAt + range.offset;
     const out: SegmentSeries[] = [];
-    for (let i = 0; i < range.count; i++) out.push(this.#readEntry(r, range.name));
+    const offsets = new Uint32Array(range.count);
+    for (let i = 0; i < range.count; i++) {
+      offsets[i] = r.offset - this.#entriesAt;
+      const entry = this.#readEntry(r, range.name);
+      out.push(this.#looked.get(entry.key) ?? entry); // one object per series
+    }
     if (r.offset !== this.#entriesAt + range.offset + range.length) {
       r.fail(`entries of ${JSON.stringify(range.name)} do not fill their ${range.length} bytes`);
     }
+    range.offsets = offsets;
     return range.series = out;
   }
 
   all(): Map<string, SegmentSeries> {
-    if (this.#all) return this.#all;
-    const out = new Map<string, SegmentSeries>();
-    for (const range of this.#ranges) for (const s of this.seriesOf(range.name)) out.set(s.key, s);
-    this.#looked.clear();
-    return this.#all = out;
+    return this.#all ??= new SeriesView(this);
+  }
+
+  /** Every series, measurement by measurement (parsing those not parsed yet). */
+  *each(): Generator<SegmentSeries, void, undefined> {
+    for (const range of this.#ranges) yield* this.seriesOf(range.name);
   }
 
   lookup(key: string): SegmentSeries | undefined {
-    if (this.#all) return this.#all.get(key);
     const known = this.#looked.get(key);
     if (known) return known;
     const at = this.#find(key);
     if (at < 0) return undefined;
     const range = this.#rangeAt(at);
-    const cached = range.series?.find((s) => s.key === key);
-    if (cached) return cached;
+    if (range.series) {
+      // Entries are in offset order: a binary search finds the parsed one.
+      const offsets = range.offsets!;
+      let a = 0, b = offsets.length - 1;
+      while (a < b) {
+        const mid = (a + b) >>> 1;
+        if (offsets[mid] < at) a = mid + 1;
+        else b = mid;
+      }
+      return range.series[a];
+    }
     const r = new ByteReader(this.#bytes);
     r.offset = this.#entriesAt + at;
     const s = this.#readEntry(r, range.name);

@@ -108,14 +108,20 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
   const { scale, bits } = bucketedChooseScale(deltas);
   const bucketed = headSize + varintSize(scale) + Math.ceil(bits / 8);
 
-  out.u8(Encoding.FloatsGorilla);
-  out.uvarint(count);
-  out.u32(l0);
-  out.u32(h0);
-  gorillaEncode(u, count, out);
-  const gorilla = out.length - start;
-  if (gorilla <= packed && gorilla <= rawSize && gorilla <= bucketed) return Encoding.FloatsGorilla;
-  out.truncate(start);
+  // Gorilla is sized by a counting pass and written only when it wins (on full-precision data
+  // it rarely does, and writing its bits is the costliest of the passes).
+  const gorilla = headSize + Math.ceil(gorillaBits(u, count) / 8);
+  if (gorilla <= packed && gorilla <= rawSize && gorilla <= bucketed) {
+    out.u8(Encoding.FloatsGorilla);
+    out.uvarint(count);
+    out.u32(l0);
+    out.u32(h0);
+    gorillaEncode(u, count, out);
+    if (out.length - start !== gorilla) {
+      throw new Error(`BUG: Gorilla block of ${out.length - start} bytes, sized ${gorilla}`);
+    }
+    return Encoding.FloatsGorilla;
+  }
   if (bucketed < packed && bucketed <= rawSize) {
     out.u8(Encoding.FloatsBucketed);
     out.uvarint(count);
@@ -137,6 +143,35 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
   out.uvarint(count);
   for (let i = 0; i < 2 * count; i++) out.u32(u[i]);
   return Encoding.FloatsRaw;
+}
+
+/** The exact size in bits of {@linkcode gorillaEncode}'s stream (same window decisions). */
+function gorillaBits(u: Uint32Array, count: number): number {
+  let prevHi = u[1], prevLo = u[0];
+  let winLead = 65, winTrail = 0;
+  let bits = 0;
+  for (let i = 1; i < count; i++) {
+    const h = u[2 * i + 1], l = u[2 * i];
+    const xh = h ^ prevHi, xl = l ^ prevLo;
+    prevHi = h;
+    prevLo = l;
+    if (xh === 0 && xl === 0) {
+      bits += 1;
+      continue;
+    }
+    let lead = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+    if (lead > 31) lead = 31;
+    const trail = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
+    const m = 64 - lead - trail;
+    if (lead >= winLead && trail >= winTrail && 64 - winLead - winTrail <= m + 11) {
+      bits += 2 + 64 - winLead - winTrail;
+    } else {
+      bits += 13 + m;
+      winLead = lead;
+      winTrail = trail;
+    }
+  }
+  return bits;
 }
 
 function gorillaEncode(u: Uint32Array, count: number, out: ByteWriter): void {

@@ -66,6 +66,11 @@ const INT_LIMIT = 2 ** 32;
 const INT_F64 = new Float64Array(1);
 const INT_U32 = new Uint32Array(INT_F64.buffer);
 
+/** A nonzero integer of magnitude below 2^32 (-0 is an integer to JS, with no magnitude). */
+function isInt(v: number): boolean {
+  return v !== 0 && Number.isInteger(v) && v > -INT_LIMIT && v < INT_LIMIT;
+}
+
 /** Bit length of a nonzero 64-bit value given as halves. */
 function width(hi: number, lo: number): number {
   return hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo);
@@ -98,12 +103,15 @@ export function bucketedDeltas(u: Uint32Array, count: number): BucketedDeltas {
   for (let i = 1; i < count; i++) {
     const h = u[2 * i + 1], l = u[2 * i];
     const j = i - 1;
-    const v = f[i];
     if (h === ph && l === pl) kind[j] = REPEAT;
     else if (h === 0 && l === 0) kind[j] = ZERO;
-    else if (v !== 0 && Number.isInteger(v) && v > -INT_LIMIT && v < INT_LIMIT) {
-      // Not -0 (an integer to Number.isInteger, but no magnitude to write; +0 is ZERO).
+    else if (
+      // An integer below 2^21 in magnitude (biased exponent ≤ 1043) has a zero low word: this
+      // rejects full-precision values without the float test.
+      (l === 0 || (h & 0x7ff00000) > 0x41300000) && isInt(f[i])
+    ) {
       kind[j] = INT;
+      const v = f[i];
       const n = v < 0 ? -v : v;
       neg[j] = v < 0 ? 1 : 0;
       ml[j] = n;
@@ -154,17 +162,20 @@ export function bucketedBits(d: BucketedDeltas, K: number): number {
   return bits;
 }
 
+/** Scratch histogram of width + exponent for {@linkcode bucketedChooseScale}, left zeroed. */
+const SCALE_HIST = new Uint32Array(64 + 2048);
+
 /**
  * The scale `K` with the fewest bits, and that size: a descent from the median of
- * (width + exponent) − 3, which puts the typical delta in buckets 2..4.
+ * (width + exponent) − 2, where it ends on TSBS cpu blocks (3 passes: K, K + 1, K − 1).
  */
 export function bucketedChooseScale(d: BucketedDeltas): { scale: number; bits: number } {
   const { kind, wid, exp } = d;
   const n1 = d.count - 1;
-  const hist = new Uint32Array(BUCKETED_MAX_SCALE + 64);
+  const hist = SCALE_HIST;
   let n = 0;
   for (let j = 0; j < n1; j++) {
-    if (kind[j] !== 0 || wid[j] === 0) continue;
+    if (kind[j] !== 0) continue;
     hist[wid[j] + exp[j]]++;
     n++;
   }
@@ -172,7 +183,8 @@ export function bucketedChooseScale(d: BucketedDeltas): { scale: number; bits: n
   if (n > 0) {
     let seen = 0;
     while (seen + hist[start] <= n >>> 1) seen += hist[start++];
-    start = Math.max(0, Math.min(BUCKETED_MAX_SCALE, start - 3));
+    start = Math.max(0, Math.min(BUCKETED_MAX_SCALE, start - 2));
+    for (let j = 0; j < n1; j++) hist[wid[j] + exp[j]] = 0;
   }
   let best = start, bestBits = bucketedBits(d, start);
   for (const step of [1, -1]) {

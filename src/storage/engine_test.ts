@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { FieldType, type Point, silentLogger } from "../core/mod.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
+import { SeriesSet } from "./catalog.ts";
 import { StorageEngine } from "./engine.ts";
+import { seriesKeyHash } from "./segment/mod.ts";
 
 const open = (dir: string) =>
   StorageEngine.open({ dir, fs: denoFileSystem, clock: systemClock, logger: silentLogger });
@@ -196,5 +198,69 @@ Deno.test("engine: a flush at close that hangs is abandoned after the limit; the
   const reopened = await open(dir);
   assert.deepEqual(await values(reopened, "db"), [[1000, 0, 1], [2000, 0, 2]]);
   await reopened.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("series set: a key whose hash is known but which no segment holds is a new series", () => {
+  const stored = new Set(["cpu,host=a"]);
+  const asked: string[] = [];
+  const set = new SeriesSet(() => ({
+    has: (key) => (asked.push(key), stored.has(key)),
+    forEachSeries: () => {},
+  }));
+  const h = new Uint32Array(2);
+  // Simulate two keys with one hash: both hashes point at the stored key's slot.
+  seriesKeyHash("cpu,host=a", h);
+  set.addHashes(new Uint32Array([h[0], h[1]]));
+  assert.equal(set.size, 1);
+  assert.equal(set.has("cpu,host=a"), true, "confirmed against the segments");
+  assert.equal(set.has("cpu,host=a"), true);
+  assert.deepEqual(asked, ["cpu,host=a"], "confirmed once");
+  // The same hash for a key the segments do not hold: a collision.
+  const colliding = new SeriesSet(() => ({ has: () => false, forEachSeries: () => {} }));
+  colliding.addHashes(new Uint32Array([h[0], h[1]]));
+  assert.equal(colliding.has("cpu,host=a"), false);
+  colliding.add("cpu,host=a");
+  assert.equal(colliding.size, 2, "counted apart from the stored series");
+  assert.equal(colliding.has("cpu,host=a"), true);
+});
+
+Deno.test("engine: the series count holds across restart, rewrite, DROP SERIES and restart", async () => {
+  const dir = await Deno.makeTempDir();
+  const opts = { dir, fs: denoFileSystem, clock: systemClock, logger: silentLogger };
+  let engine = await StorageEngine.open({ ...opts, maxSeriesPerDatabase: 3 });
+  await engine.createDatabase("db");
+  await engine.write("db", undefined, [point("a", 1, 1000), point("b", 1, 1000)]);
+  await engine.close(); // flushed: the series are known by their segment's hashes
+  engine = await StorageEngine.open({ ...opts, maxSeriesPerDatabase: 3 });
+  assert.equal(engine.stats().series, 2);
+  assert.equal(engine.stats().headValues, 0);
+  // Existing series are confirmed, not counted again; the limit admits one new series.
+  const w = await engine.write("db", undefined, [
+    point("a", 2, 2000),
+    point("b", 2, 2000),
+    point("c", 2, 2000),
+    point("d", 2, 2000),
+  ]);
+  assert.equal(w.accepted, 3);
+  assert.deepEqual(w.rejected.map((r) => r.reason), [
+    "max-series-per-database limit exceeded: (3)",
+  ]);
+  assert.equal(engine.stats().series, 3);
+  await engine.deleteSeries("db", {
+    measurements: ["cpu"],
+    seriesFilter: (_, tags) => tags[0].value === "a",
+    minNs: -(2n ** 63n),
+    maxNs: 2n ** 63n - 1n,
+    dropSeries: true,
+  });
+  assert.equal(engine.stats().series, 2);
+  await engine.close();
+  engine = await StorageEngine.open({ ...opts, maxSeriesPerDatabase: 3 });
+  assert.equal(engine.stats().series, 2, "the dropped series stays forgotten after restart");
+  assert.deepEqual(await values(engine, "db", "a"), []);
+  assert.equal((await engine.write("db", undefined, [point("d", 3, 3000)])).accepted, 1);
+  assert.equal(engine.stats().series, 3);
+  await engine.close();
   await Deno.remove(dir, { recursive: true });
 });

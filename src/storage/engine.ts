@@ -370,11 +370,13 @@ export class StorageEngine {
 
   /** True when a segment of the database holds the series and no tombstone dropped it there. */
   #storedHas(db: DatabaseState, key: string): boolean {
-    const dropped = db.tombstones.get(key)?.filter((t) => t.dropSeries);
-    for (const shard of db.shards()) {
-      for (const s of shard.segments) {
-        if (dropped?.some((t) => t.gen >= s.maxGen)) continue;
-        if (s.reader.hasSeries(key)) return true;
+    const tombstones = db.tombstones.get(key);
+    for (const rp of db.retentionPolicies.values()) {
+      for (const shard of rp.groups.values()) {
+        for (const s of shard.segments) {
+          if (tombstones?.some((t) => t.dropSeries && t.gen >= s.maxGen)) continue;
+          if (s.reader.hasSeries(key)) return true;
+        }
       }
     }
     return false;

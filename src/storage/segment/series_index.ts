@@ -337,12 +337,15 @@ class IndexV2 implements SegmentIndex {
   /** Series looked up by key before their measurement was parsed. */
   readonly #looked = new Map<string, SegmentSeries>();
   readonly #scratch = new Uint32Array(2);
+  /** Reads the key of a candidate entry (one reader for every lookup). */
+  readonly #keyReader: ByteReader;
 
   readonly #corrupt: (error: CodecError) => Error;
 
   constructor(bytes: Uint8Array, corrupt: (error: CodecError) => Error) {
     this.#bytes = bytes;
     this.#corrupt = corrupt;
+    this.#keyReader = new ByteReader(bytes);
     const r = new ByteReader(bytes);
     r.need(INDEX_V2_HEADER_BYTES, "index header");
     const n = this.seriesCount = r.u32("series count");
@@ -473,7 +476,7 @@ class IndexV2 implements SegmentIndex {
       if (compareHashes(hashes[2 * mid], hashes[2 * mid + 1], lo, hi) < 0) a = mid + 1;
       else b = mid;
     }
-    const r = new ByteReader(this.#bytes);
+    const r = this.#keyReader;
     // Equal hashes sit together; compare the keys (a collision is possible, not likely).
     for (let i = a; i < this.seriesCount; i++) {
       if (hashes[2 * i] !== lo || hashes[2 * i + 1] !== hi) break;

@@ -4,7 +4,7 @@
  *   deno bench --allow-all bench/codecs_bench.ts
  *
  * Data (seeded, so runs compare): TSBS-like cpu metrics (random walks with normal steps,
- * clamped to [0, 100], at full float precision), 10 s regular timestamps and the same with
+ * clamped to [0, 100], at full float precision), a sensor with two decimals, 10 s regular timestamps and the same with
  * millisecond jitter, counters (monotonic integers with bursty increments), flags that rarely
  * flip, and low-cardinality strings. Before the benches run it prints bytes per value and
  * encoding per data set, and the TSBS figure: timestamps + floats per value for one
@@ -72,6 +72,13 @@ const tsJitterMs = Float64Array.from(
 );
 const tsJitterSub = Float64Array.from({ length: N }, () => Math.floor(jitter() * 1e6));
 const cpu = Array.from({ length: 10 }, (_, k) => cpuWalk(100 + k));
+/** A two-decimal sensor: a random walk of hundredths around 21.00 (what FloatsDecimal is for). */
+const rt = mulberry32(11);
+let hundredths = 2100;
+const sensor = Float64Array.from(
+  { length: N },
+  () => (hundredths += Math.round((rt() - 0.5) * 10)) / 100,
+);
 const rc = mulberry32(5);
 let total = 0;
 const counter = Array.from(
@@ -97,6 +104,7 @@ const sets = {
   "timestamps 10 s regular": encoded((w) => encodeTimestamps(tsRegularMs, tsZeroSub, w)),
   "timestamps 10 s + jitter (ms, ns)": encoded((w) => encodeTimestamps(tsJitterMs, tsJitterSub, w)),
   "floats TSBS cpu random walk": encoded((w) => encodeFloats(cpu[0], w)),
+  "floats sensor, 2 decimals": encoded((w) => encodeFloats(sensor, w)),
   "integers counter": encoded((w) => encodeIntegers(counter, w)),
   "integers gauge 0..99": encoded((w) => encodeIntegers(gauge, w)),
   "unsigned counter": encoded((w) => encodeUnsigned(counter, w)),
@@ -145,6 +153,8 @@ benchEncode(
 benchDecode("timestamps 10 s + jitter (ms, ns)", decodeTimestamps);
 benchEncode("floats TSBS cpu random walk", (w) => encodeFloats(cpu[0], w));
 benchDecode("floats TSBS cpu random walk", decodeFloats);
+benchEncode("floats sensor, 2 decimals", (w) => encodeFloats(sensor, w));
+benchDecode("floats sensor, 2 decimals", decodeFloats);
 const cpuBlocks = cpu.map((field) => encoded((w) => encodeFloats(field, w)).bytes);
 Deno.bench(`encode floats TSBS cpu, 10 fields (${10 * N} values)`, { group: "cpu10" }, () => {
   for (const field of cpu) {

@@ -24,6 +24,7 @@ export const Encoding = {
   FloatsConstant: 0x22,
   FloatsDeltaPacked: 0x23,
   FloatsBucketed: 0x24,
+  FloatsDecimal: 0x25,
   IntegersRaw: 0x30,
   IntegersRle: 0x31,
   IntegersSimple8b: 0x32,

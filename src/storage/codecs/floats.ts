@@ -20,6 +20,8 @@
  *   (bucket `|Δ| >> k`, with `k` from a block-wide scale minus the previous value's exponent)
  *   in a fixed prefix code and its `k` low bits raw; see floats_bucketed.ts. Closest to the
  *   entropy of full-precision random walks (6.12 vs 6.39 B/value for delta-packing on TSBS cpu).
+ * - `FloatsDecimal` (0x25): when every value is exactly `m / 10^e` (two-decimal sensors,
+ *   integers as floats), `e` and the integer block of the `m`s; see floats_decimal.ts.
  * - `FloatsRaw` (0x20): 8 bytes per value, little-endian.
  *
  * Limits: 1 to MAX_BLOCK_VALUES values; NaN payload bits are preserved from a `Float64Array`
@@ -47,6 +49,7 @@ import {
   bucketedDeltas,
   bucketedEncode,
 } from "./floats_bucketed.ts";
+import { decimalDecode, decimalEncode, decimalScale } from "./floats_decimal.ts";
 
 if (!LITTLE_ENDIAN) throw new Error("BUG: floats.ts assumes a little-endian host");
 
@@ -111,6 +114,15 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
   // Gorilla is sized by a counting pass and written only when it wins (on full-precision data
   // it rarely does, and writing its bits is the costliest of the passes).
   const gorilla = headSize + Math.ceil(gorillaBits(u, count) / 8);
+  const scale10 = decimalScale(f64);
+  if (scale10 >= 0) {
+    decimalEncode(f64, scale10, out);
+    const decimal = out.length - start;
+    if (decimal < gorilla && decimal < packed && decimal < bucketed && decimal < rawSize) {
+      return Encoding.FloatsDecimal;
+    }
+    out.truncate(start);
+  }
   if (gorilla <= packed && gorilla <= rawSize && gorilla <= bucketed) {
     out.u8(Encoding.FloatsGorilla);
     out.uvarint(count);
@@ -237,6 +249,10 @@ export function decodeFloats(block: Uint8Array): Float64Array {
     r.need(8 * count, "raw floats");
     for (let i = 0; i < 2 * count; i++) u[i] = r.u32();
     r.expectEnd("raw float block");
+    return out;
+  }
+  if (id === Encoding.FloatsDecimal) {
+    decimalDecode(r, out);
     return out;
   }
   u[0] = r.u32("first float");

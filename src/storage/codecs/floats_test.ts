@@ -74,10 +74,18 @@ Deno.test("floats: encoding choice and exact sizes (dense table)", () => {
       Encoding.FloatsConstant,
       10,
     ],
-    ["1.5 1.5 2.25", Float64Array.of(1.5, 1.5, 2.25), Encoding.FloatsGorilla, 14],
+    ["1.5 1.5 2.25", Float64Array.of(1.5, 1.5, 2.25), Encoding.FloatsDecimal, 10],
+    ["1.5 1.5 2.25 NaN", Float64Array.of(1.5, 1.5, 2.25, NaN), Encoding.FloatsGorilla, 16],
     [
+      // (0, 5, 10, ...) / 10: an IntegersRle block inside (31 64 00 0a).
       "steps of a counter",
       Float64Array.from({ length: 100 }, (_, i) => i * 0.5),
+      Encoding.FloatsDecimal,
+      1 + 1 + 1 + 4,
+    ],
+    [
+      "steps of a counter, one NaN",
+      Float64Array.from({ length: 100 }, (_, i) => i === 50 ? NaN : i * 0.5),
       Encoding.FloatsGorilla,
       undefined,
     ],
@@ -109,10 +117,22 @@ Deno.test("floats: encoding choice and exact sizes (dense table)", () => {
 
 Deno.test("floats: byte-exact Gorilla block", () => {
   // 1.5 = 0x3ff8000000000000, then '0' (same), then 2.25: XOR 0x7ffa000000000000 has 1 leading
-  // and 49 trailing zeros: '11' 00001 001101 (14 - 1) then the 14 bits 11111111111101:
-  // 0 11 00001 001101 11111111111101 = 0110 0001 0011 0111 1111 1111 1101 (+ 4 zero bits).
+  // and 49 trailing zeros: '11' 00001 001101 (14 - 1) then the 14 bits 11111111111101; then
+  // NaN (0x7ff8000000000000, which also keeps the block from FloatsDecimal): XOR
+  // 0x3ffa000000000000 fits the window (2 >= 1 leading, 49 trailing): '10' + 01111111111101.
+  // 0 11 00001 001101 11111111111101 10 01111111111101 (+ 4 zero bits).
+  const { bytes } = encode(Float64Array.of(1.5, 1.5, 2.25, NaN));
+  assert.equal(hex(bytes), "21 04 00 00 00 00 00 00 f8 3f 61 37 ff d9 ff d0");
+  // As written before FloatsDecimal existed, the three-value block still decodes.
+  const old = Uint8Array.of(0x21, 3, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0x61, 0x37, 0xff, 0xd0);
+  assert.deepEqual(Array.from(decodeFloats(old)), [1.5, 1.5, 2.25]);
+});
+
+Deno.test("floats: byte-exact decimal block", () => {
+  // 1.5 1.5 2.25 = (150 150 225) / 10^2: scale 2, then an IntegersPacked block: count 3,
+  // zigzag(150) = 300 as uvarint (ac 02), one group of width 8: deltas 0 and zigzag(75) = 150.
   const { bytes } = encode(Float64Array.of(1.5, 1.5, 2.25));
-  assert.equal(hex(bytes), "21 03 00 00 00 00 00 00 f8 3f 61 37 ff d0");
+  assert.equal(hex(bytes), "25 03 02 33 03 ac 02 08 00 96");
 });
 
 Deno.test("floats: a FloatsDeltaPacked block written before FloatsBucketed still decodes", () => {

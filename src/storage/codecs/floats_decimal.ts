@@ -2,12 +2,13 @@
  * The `FloatsDecimal` float encoding (0x25): a block whose every value is exactly `m / 10^e` for
  * one `e` in [0, 22] and safe integers `m` (a sensor with two decimals, a percentage with one,
  * integers written as floats) is stored as `e` and the integer block of the `m`s (zigzag deltas
- * in Simple-8b or bit-packing, or RLE: integers.ts's choice). VictoriaMetrics stores every float
- * this way (lossily when it must); here it is taken only when exact: the encoder checks that
+ * in Simple-8b or bit-packing, or RLE: integers.ts's choice), the decimal mantissa + shared
+ * exponent idea of VictoriaMetrics. Here it is taken only when exact: the encoder checks that
  * `m / 10^e` gives back each value's very bits (IEEE division is correctly rounded, so decoding
  * gives the same bits on every host), and -0, NaN and ±Infinity make a block ineligible.
  *
- * Full-precision data fails the check at its first value for every `e`, so trying costs little.
+ * Full-precision data fails the check within a few values for every `e` (a 17-digit value has no
+ * safe mantissa), so trying costs little: about 1 ms per 3000 TSBS blocks.
  *
  * @module
  */

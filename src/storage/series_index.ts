@@ -146,10 +146,13 @@ function unionDisjoint(sets: readonly Uint32Array[]): Uint32Array {
 /**
  * A growable sorted set of ids. Appends are O(1) (new series get increasing ids); an id out
  * of order marks the set unsorted and the next read sorts it once, so a bulk build is
- * O(n log n) rather than O(n^2).
+ * O(n log n) rather than O(n^2). A set of one id (a unique tag value such as a host name, the
+ * common case at high cardinality) holds it inline, without a typed array.
  */
 export class Postings {
-  #ids: Uint32Array = EMPTY;
+  #ids: Uint32Array | undefined;
+  /** The id while the set holds exactly one and no array. */
+  #single = 0;
   #n = 0;
   #sorted = true;
 
@@ -160,27 +163,33 @@ export class Postings {
 
   /** Adds an id the set does not hold (the caller knows; no duplicate check). */
   add(id: number): void {
-    if (this.#n === this.#ids.length) {
-      const next = new Uint32Array(Math.max(4, this.#n * 2));
+    if (this.#ids === undefined) {
+      if (this.#n === 0) {
+        this.#single = id;
+        this.#n = 1;
+        return;
+      }
+      this.#ids = new Uint32Array(4);
+      this.#ids[0] = this.#single;
+    } else if (this.#n === this.#ids.length) {
+      const next = new Uint32Array(this.#n * 2);
       next.set(this.#ids);
       this.#ids = next;
     }
-    if (this.#n > 0 && this.#ids[this.#n - 1] > id) this.#sorted = false;
+    if (this.#ids[this.#n - 1] > id) this.#sorted = false;
     this.#ids[this.#n++] = id;
-  }
-
-  /** Removes an id; false when absent. */
-  remove(id: number): boolean {
-    const ids = this.view();
-    const at = lowerBound(ids, id, 0, this.#n);
-    if (at >= this.#n || ids[at] !== id) return false;
-    this.#ids.copyWithin(at, at + 1, this.#n);
-    this.#n--;
-    return true;
   }
 
   /** Removes every id of a sorted set in one pass. */
   removeAll(sorted: Uint32Array): void {
+    if (this.#ids === undefined) {
+      if (
+        this.#n === 1 && sorted[lowerBound(sorted, this.#single, 0, sorted.length)] === this.#single
+      ) {
+        this.#n = 0;
+      }
+      return;
+    }
     const kept = differenceIds(this.view(), sorted);
     this.#ids.set(kept);
     this.#n = kept.length;
@@ -188,6 +197,7 @@ export class Postings {
 
   /** The ids, sorted. A view: valid until the set changes. */
   view(): Uint32Array {
+    if (this.#ids === undefined) return this.#n === 0 ? EMPTY : Uint32Array.of(this.#single);
     if (!this.#sorted) {
       this.#ids.subarray(0, this.#n).sort();
       this.#sorted = true;
@@ -203,11 +213,17 @@ interface Entry extends IndexedSeries {
   rank: number;
 }
 
+/** The series of one tag key: all that have it, and by value. */
+interface KeyIndex {
+  all: Postings;
+  values: Map<string, Postings>;
+}
+
 class MeasurementIndex {
   constructor(readonly name: string) {}
   readonly all = new Postings();
   /** Tag key -> every series that has the key, and value -> series. */
-  readonly keys = new Map<string, { all: Postings; values: Map<string, Postings> }>();
+  readonly keys = new Map<string, KeyIndex>();
   /** Series in key order; `pending` were added since, `stale` says some were removed. */
   sorted: Entry[] = [];
   pending: Entry[] = [];
@@ -275,38 +291,45 @@ export class SeriesIndex {
     return true;
   }
 
-  /** Removes series by id (ids not indexed are skipped). */
+  /**
+   * Removes series by id (ids not indexed are skipped). Only the postings of the removed
+   * series' own tags are touched, so dropping a few series of a large measurement is cheap.
+   */
   remove(ids: Iterable<number>): void {
-    const byMeasurement = new Map<MeasurementIndex, number[]>();
+    const touched = new Map<Postings, number[]>();
+    const touch = (p: Postings, id: number) => {
+      const list = touched.get(p);
+      if (list === undefined) touched.set(p, [id]);
+      else list.push(id);
+    };
+    // What may empty: the value postings, the keys, the measurements.
+    const values: { k: KeyIndex; value: string }[] = [];
+    const keys: { m: MeasurementIndex; key: string }[] = [];
+    const measurements = new Set<MeasurementIndex>();
     for (const id of ids) {
       const e = this.#entries[id];
       if (e === undefined) continue;
       this.#entries[id] = undefined;
       this.#size--;
       const m = this.#measurements.get(e.measurement)!;
-      let list = byMeasurement.get(m);
-      if (list === undefined) byMeasurement.set(m, list = []);
-      list.push(id);
       m.stale = true;
+      measurements.add(m);
+      touch(m.all, id);
+      for (const t of e.tags) {
+        const k = m.keys.get(t.key)!;
+        touch(k.all, id);
+        touch(k.values.get(t.value)!, id);
+        keys.push({ m, key: t.key });
+        values.push({ k, value: t.value });
+      }
     }
-    for (const [m, list] of byMeasurement) {
-      const sorted = Uint32Array.from(list).sort();
-      m.all.removeAll(sorted);
+    for (const [p, list] of touched) p.removeAll(Uint32Array.from(list).sort());
+    for (const { k, value } of values) if (k.values.get(value)?.size === 0) k.values.delete(value);
+    for (const { m, key } of keys) if (m.keys.get(key)?.all.size === 0) m.keys.delete(key);
+    for (const m of measurements) {
       if (m.all.size === 0) {
         this.#measurements.delete(m.name);
         this.#names = undefined;
-        continue;
-      }
-      for (const [key, k] of m.keys) {
-        k.all.removeAll(sorted);
-        if (k.all.size === 0) {
-          m.keys.delete(key);
-          continue;
-        }
-        for (const [value, v] of k.values) {
-          v.removeAll(sorted);
-          if (v.size === 0) k.values.delete(value);
-        }
       }
     }
   }

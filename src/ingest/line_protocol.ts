@@ -133,6 +133,11 @@ interface KeyEntry {
   measurement: string;
   tags: Tag[];
   next: KeyEntry | undefined;
+  /**
+   * The field keys of the series' last line, by position: the parser's first guess for the
+   * next line's (clients write a series' fields in the same order every time).
+   */
+  fieldKeys: (FieldKeyEntry | undefined)[];
 }
 
 interface FieldKeyEntry {
@@ -142,6 +147,8 @@ interface FieldKeyEntry {
   /** The record serial that last used this key: finds a repeated field in O(1). */
   seen: number;
   next: FieldKeyEntry | undefined;
+  /** The field-key table generation: an emptied table reuses its arena's bytes. */
+  generation: number;
 }
 
 /** Raw key bytes, copied end to end into one buffer (one typed array, not one per key). */
@@ -160,6 +167,21 @@ class ByteArena {
     this.#bytes.set(buf.subarray(start, end), offset);
     this.#used += n;
     return offset;
+  }
+
+  /** True when `buf[start, end)` begins with the `length` bytes at `offset`, then `next`. */
+  startsWith(
+    offset: number,
+    length: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    next: number,
+  ): boolean {
+    if (start + length >= end || buf[start + length] !== next) return false;
+    const bytes = this.#bytes;
+    for (let k = 0; k < length; k++) if (buf[start + k] !== bytes[offset + k]) return false;
+    return true;
   }
 
   equals(offset: number, length: number, buf: Uint8Array, start: number, end: number): boolean {
@@ -188,6 +210,7 @@ export class LineProtocolCache {
   #fieldKeys = new Map<number, FieldKeyEntry>();
   #fieldKeyBytes = new ByteArena();
   #fieldKeyCount = 0;
+  #fieldKeyGeneration = 0;
 
   /** @param options.maxEntries entries per table @default {100000} */
   constructor(options: { maxEntries?: number } = {}) {
@@ -207,6 +230,7 @@ export class LineProtocolCache {
     this.#fieldKeys.clear();
     this.#fieldKeyBytes.reset();
     this.#fieldKeyCount = 0;
+    this.#fieldKeyGeneration++;
   }
 
   /** For the parser: the series key whose raw bytes are `buf[start, end)`. */
@@ -225,7 +249,7 @@ export class LineProtocolCache {
     end: number,
     measurement: string,
     tags: Tag[],
-  ): void {
+  ): KeyEntry {
     if (this.#keyCount >= this.maxEntries) {
       this.#keys.clear();
       this.#keyBytes.reset();
@@ -233,8 +257,19 @@ export class LineProtocolCache {
     }
     const offset = this.#keyBytes.add(buf, start, end);
     const next = this.#keys.get(hash);
-    this.#keys.set(hash, { offset, length: end - start, measurement, tags, next });
+    const entry: KeyEntry = { offset, length: end - start, measurement, tags, next, fieldKeys: [] };
+    this.#keys.set(hash, entry);
     this.#keyCount++;
+    return entry;
+  }
+
+  /**
+   * For the parser: true when `buf[start, end)` starts with the raw bytes of `entry` (a field
+   * key of the current table) followed by `=`, so that the field key there is `entry`'s.
+   */
+  matchFieldKey(entry: FieldKeyEntry, buf: Uint8Array, start: number, end: number): boolean {
+    return entry.generation === this.#fieldKeyGeneration &&
+      this.#fieldKeyBytes.startsWith(entry.offset, entry.length, buf, start, end, EQ);
   }
 
   /** For the parser: the field key whose raw bytes are `buf[start, end)`. */
@@ -260,7 +295,14 @@ export class LineProtocolCache {
   ): FieldKeyEntry {
     const offset = this.#fieldKeyBytes.add(buf, start, end);
     const next = this.#fieldKeys.get(hash);
-    const entry: FieldKeyEntry = { offset, length: end - start, key, seen: 0, next };
+    const entry: FieldKeyEntry = {
+      offset,
+      length: end - start,
+      key,
+      seen: 0,
+      next,
+      generation: this.#fieldKeyGeneration,
+    };
     this.#fieldKeys.set(hash, entry);
     this.#fieldKeyCount++;
     return entry;
@@ -283,6 +325,7 @@ export class LineProtocolCache {
       this.#fieldKeys.clear();
       this.#fieldKeyBytes.reset();
       this.#fieldKeyCount = 0;
+      this.#fieldKeyGeneration++;
     }
   }
 }
@@ -607,7 +650,7 @@ class Parser {
     hash &= HASH_MASK;
     const keyLength = j - start;
     let measurement: string, tags: Tag[];
-    const entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
+    let entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
     if (entry !== undefined) {
       measurement = entry.measurement;
       // Each point gets its own array (callers may add or drop tags); the Tag objects are
@@ -622,8 +665,10 @@ class Parser {
       }
       measurement = this.keyMeasurement;
       tags = this.keyTags;
-      cache.addKey(hash, buf, start, j, measurement, tags.slice());
+      entry = cache.addKey(hash, buf, start, j, measurement, tags.slice());
     }
+    const guesses = entry.fieldKeys;
+    let fieldIndex = 0;
 
     // Fields.
     let i = j;
@@ -633,35 +678,42 @@ class Parser {
     const serial = this.serial;
     for (;;) {
       const ks = i;
-      let fhash = FNV_OFFSET, fbits = 0, escaped = false;
-      for (;;) {
-        if (i >= end) return this.fail("invalid field format", i);
-        const c = buf[i];
-        if (c === BACKSLASH && i + 1 < end) {
-          const d = buf[i + 1];
-          fhash = Math.imul(Math.imul(fhash ^ c, FNV_PRIME) ^ d, FNV_PRIME);
-          fbits |= d;
-          escaped = true;
-          i += 2;
-          continue;
+      let keyEntry = guesses[fieldIndex];
+      if (keyEntry !== undefined && cache.matchFieldKey(keyEntry, buf, ks, end)) {
+        i = ks + keyEntry.length;
+      } else {
+        let fhash = FNV_OFFSET, fbits = 0, escaped = false;
+        for (;;) {
+          if (i >= end) return this.fail("invalid field format", i);
+          const c = buf[i];
+          if (c === BACKSLASH && i + 1 < end) {
+            const d = buf[i + 1];
+            fhash = Math.imul(Math.imul(fhash ^ c, FNV_PRIME) ^ d, FNV_PRIME);
+            fbits |= d;
+            escaped = true;
+            i += 2;
+            continue;
+          }
+          if (c === EQ) break;
+          if (c === SPACE || c === COMMA) return this.fail("invalid field format", i);
+          fhash = Math.imul(fhash ^ c, FNV_PRIME);
+          fbits |= c;
+          i++;
         }
-        if (c === EQ) break;
-        if (c === SPACE || c === COMMA) return this.fail("invalid field format", i);
-        fhash = Math.imul(fhash ^ c, FNV_PRIME);
-        fbits |= c;
-        i++;
+        if (i === ks) return this.fail("missing field key", i);
+        fhash &= HASH_MASK;
+        keyEntry = cache.findFieldKey(fhash, buf, ks, i);
+        if (keyEntry === undefined) {
+          const key = this.decodeName(ks, i, escaped, fbits < 0x80, FIELD_KEY_ESCAPES);
+          if (key === undefined) return this.fail("invalid UTF-8 in field key", ks);
+          keyEntry = cache.addFieldKey(fhash, buf, ks, i, key);
+        }
+        guesses[fieldIndex] = keyEntry;
       }
-      if (i === ks) return this.fail("missing field key", i);
-      fhash &= HASH_MASK;
+      fieldIndex++;
       const seriesSize = keyLength + 4 + (i - ks);
       if (seriesSize > MAX_KEY_LENGTH) {
         return this.fail(`max key length exceeded: ${seriesSize} > ${MAX_KEY_LENGTH}`, ks);
-      }
-      let keyEntry = cache.findFieldKey(fhash, buf, ks, i);
-      if (keyEntry === undefined) {
-        const key = this.decodeName(ks, i, escaped, fbits < 0x80, FIELD_KEY_ESCAPES);
-        if (key === undefined) return this.fail("invalid UTF-8 in field key", ks);
-        keyEntry = cache.addFieldKey(fhash, buf, ks, i, key);
       }
       const key = keyEntry.key;
 

@@ -610,3 +610,32 @@ Deno.test("line protocol: lines end at every newline, at any alignment of the bo
     { numRuns: 300 },
   );
 });
+
+Deno.test("line protocol: a series' remembered field keys never stand in for other keys", () => {
+  // The parser first tries the field keys of the series' last line, position by position:
+  // keys that are prefixes, extensions and escaped variants of one another, in shifting orders,
+  // and a small cache (its field-key table is emptied and refilled) must parse as alone.
+  const keys = ["v", "va", "v\\=a", "v\\ ", "v\\\\", "w", "v\\,x"];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.array(fc.nat(keys.length - 1), { minLength: 1, maxLength: 4 }),
+        { minLength: 1, maxLength: 20 },
+      ),
+      fc.integer({ min: 1, max: 5 }),
+      (lines, maxEntries) => {
+        const text = lines.map((picks, i) =>
+          `cpu,h=a ${picks.map((k, j) => `${keys[k]}=${i * 10 + j}i`).join(",")} ${i}`
+        ).join("\n");
+        const cache = new LineProtocolCache({ maxEntries });
+        const together = [...parse(text, { cache }).points, ...parse(text, { cache }).points];
+        const alone = [text, text].flatMap((t) => t.split("\n")).flatMap((line) => {
+          const { points, errors } = parse(line);
+          return errors.length > 0 ? [] : points;
+        });
+        assert.deepEqual(together.map(show), alone.map(show));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

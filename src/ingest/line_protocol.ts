@@ -138,6 +138,10 @@ interface KeyEntry {
    * next line's (clients write a series' fields in the same order every time).
    */
   fieldKeys: (FieldKeyEntry | undefined)[];
+  /** The cache generation the entry belongs to: an emptied cache reuses its arena's bytes. */
+  generation: number;
+  /** The series of the line that followed this one last time (the parser's first guess). */
+  follower: KeyEntry | undefined;
 }
 
 interface FieldKeyEntry {
@@ -207,6 +211,7 @@ export class LineProtocolCache {
   #keys = new Map<number, KeyEntry>();
   #keyBytes = new ByteArena();
   #keyCount = 0;
+  #keyGeneration = 0;
   #fieldKeys = new Map<number, FieldKeyEntry>();
   #fieldKeyBytes = new ByteArena();
   #fieldKeyCount = 0;
@@ -227,6 +232,7 @@ export class LineProtocolCache {
     this.#keys.clear();
     this.#keyBytes.reset();
     this.#keyCount = 0;
+    this.#keyGeneration++;
     this.#fieldKeys.clear();
     this.#fieldKeyBytes.reset();
     this.#fieldKeyCount = 0;
@@ -254,13 +260,34 @@ export class LineProtocolCache {
       this.#keys.clear();
       this.#keyBytes.reset();
       this.#keyCount = 0;
+      this.#keyGeneration++;
     }
     const offset = this.#keyBytes.add(buf, start, end);
     const next = this.#keys.get(hash);
-    const entry: KeyEntry = { offset, length: end - start, measurement, tags, next, fieldKeys: [] };
+    const entry: KeyEntry = {
+      offset,
+      length: end - start,
+      measurement,
+      tags,
+      next,
+      fieldKeys: [],
+      generation: this.#keyGeneration,
+      follower: undefined,
+    };
     this.#keys.set(hash, entry);
     this.#keyCount++;
     return entry;
+  }
+
+  /**
+   * For the parser: true when `buf[start, end)` starts with the raw bytes of `entry` (a series
+   * key of the current table) followed by a space, so that the series key there is `entry`'s.
+   */
+  matchKey(entry: KeyEntry, buf: Uint8Array, start: number, end: number): boolean {
+    // The stored key ended at its first unescaped space and holds none: equal bytes followed by
+    // a space end the line's key at the same place.
+    return entry.generation === this.#keyGeneration &&
+      this.#keyBytes.startsWith(entry.offset, entry.length, buf, start, end, SPACE);
   }
 
   /**
@@ -538,6 +565,8 @@ class Parser {
   private line = 1;
   /** Counts records, to stamp field keys seen in the current one. */
   private serial = 0;
+  /** The series of the last line whose key parsed: its follower is the next line's guess. */
+  private lastKey: KeyEntry | undefined = undefined;
 
   // Outcome of a failed record.
   private errReason = "";
@@ -636,37 +665,45 @@ class Parser {
     const buf = this.buf;
     const cache = this.cache;
 
-    // The series key runs to the first space not preceded by a backslash. Hash it on the
-    // way: a key seen before needs no further work.
-    let hash = FNV_OFFSET, prev = 0, j = start, bits = 0;
-    while (j < end) {
-      const c = buf[j];
-      if (c === SPACE && prev !== BACKSLASH) break;
-      hash = Math.imul(hash ^ c, FNV_PRIME);
-      bits |= c;
-      prev = c;
-      j++;
-    }
-    hash &= HASH_MASK;
-    const keyLength = j - start;
-    let measurement: string, tags: Tag[];
-    let entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
-    if (entry !== undefined) {
-      measurement = entry.measurement;
-      // Each point gets its own array (callers may add or drop tags); the Tag objects are
-      // shared by all points of the series.
-      tags = entry.tags.length === 0 ? [] : entry.tags.slice();
-    } else {
-      const keyEnd = this.parseKey(start, end, bits < 0x80);
-      if (keyEnd < 0) return undefined;
-      if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
-      if (keyLength > MAX_KEY_LENGTH) {
-        return this.fail(`max key length exceeded: ${keyLength} > ${MAX_KEY_LENGTH}`, start);
+    // Clients send series in a steady order (a collector walks its hosts the same way every
+    // interval): the series that followed the last line's series last time is tried first.
+    const last = this.lastKey;
+    let entry = last?.follower;
+    let j: number;
+    if (entry !== undefined && cache.matchKey(entry, buf, start, end)) j = start + entry.length;
+    else {
+      // The series key runs to the first space not preceded by a backslash. Hash it on the
+      // way: a key seen before needs no further work.
+      let hash = FNV_OFFSET, prev = 0, bits = 0;
+      j = start;
+      while (j < end) {
+        const c = buf[j];
+        if (c === SPACE && prev !== BACKSLASH) break;
+        hash = Math.imul(hash ^ c, FNV_PRIME);
+        bits |= c;
+        prev = c;
+        j++;
       }
-      measurement = this.keyMeasurement;
-      tags = this.keyTags;
-      entry = cache.addKey(hash, buf, start, j, measurement, tags.slice());
+      hash &= HASH_MASK;
+      entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
+      if (entry === undefined) {
+        const keyEnd = this.parseKey(start, end, bits < 0x80);
+        if (keyEnd < 0) return undefined;
+        if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
+        if (j - start > MAX_KEY_LENGTH) {
+          return this.fail(`max key length exceeded: ${j - start} > ${MAX_KEY_LENGTH}`, start);
+        }
+        entry = cache.addKey(hash, buf, start, j, this.keyMeasurement, this.keyTags.slice());
+      }
+      if (last !== undefined) last.follower = entry;
     }
+    // Kept even if the rest of the line fails: the next line likely follows this series.
+    this.lastKey = entry;
+    const keyLength = j - start;
+    const measurement = entry.measurement;
+    // Each point gets its own array (callers may add or drop tags); the Tag objects are shared
+    // by all points of the series.
+    const tags = entry.tags.length === 0 ? [] : entry.tags.slice();
     const guesses = entry.fieldKeys;
     let fieldIndex = 0;
 

@@ -639,3 +639,40 @@ Deno.test("line protocol: a series' remembered field keys never stand in for oth
     { numRuns: 300 },
   );
 });
+
+Deno.test("line protocol: the guessed next series never stands in for another key", () => {
+  // The parser first tries the series that followed the last line's series last time: keys that
+  // are prefixes, extensions and escaped-space variants of one another, repeated so guesses
+  // nearly hit, with a small cache that empties itself, must parse as each line alone.
+  const keys = ["cpu,h=a", "cpu,h=a,x=1", "cpu,h=ab", "cpu,h=a\\ b", "cpu,h=a\\\\ b", "cpu", "m"];
+  fc.assert(
+    fc.property(
+      fc.array(fc.nat(keys.length - 1), { minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 1, max: 4 }),
+      (picks, maxEntries) => {
+        const lines = picks.map((k, i) => `${keys[k]} v=${i}i ${i}`);
+        const text = [...lines, ...lines].join("\n");
+        const cache = new LineProtocolCache({ maxEntries });
+        const together = [...parse(text, { cache }).points, ...parse(text, { cache }).points];
+        const alone = [text, text].flatMap((t) => t.split("\n")).flatMap((line) => {
+          const { points, errors } = parse(line);
+          return errors.length > 0 ? [] : points;
+        });
+        assert.deepEqual(together.map(show), alone.map(show));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("line protocol: a guess from before the cache was emptied is not trusted", () => {
+  // The guess for the line after `cpu,h=x` is `cpu,h=a`, whose bytes sit right after `cpu,h=x`
+  // in the cache's arena. Emptied and refilled by another body, the arena holds `mem,h=b` there.
+  const cache = new LineProtocolCache();
+  const decoder = new LineProtocolDecoder({ defaultTime: EPOCH, cache });
+  decoder.push(enc.encode("cpu,h=x v=1\ncpu,h=a v=1\ncpu,h=x v=1\n"));
+  cache.clear();
+  parse("cpu,h=y v=1\nmem,h=b v=1", { cache });
+  const { points } = decoder.push(enc.encode("mem,h=b v=2\n"));
+  assert.deepEqual(points.map((p) => `${p.measurement},${p.tags[0].value}`), ["mem,b"]);
+});

@@ -9,6 +9,7 @@ import { encodeJson } from "./encode_json.ts";
 import { executeQuery } from "./executor.ts";
 import { parseQuery } from "./parser.ts";
 import type { SelectStatement } from "./ast.ts";
+import type { QueryStore, ShardReader } from "./store.ts";
 
 // Tag conditions answered through the storage engine's series index must give exactly the
 // answers of the in-memory store, which has no index and scans every series.
@@ -191,4 +192,55 @@ Deno.test("tagFilterOf: tag terms of ANDs and ORs; fields, casts and other liter
   assert.equal(filterOf("host = 5"), null);
   assert.equal(filterOf("host = dc"), null);
   assert.deepEqual(filterOf("host::tag = 'a'", ["host"]), { op: "=", key: "host", value: "a" });
+});
+
+Deno.test("indexed readers: statements with tag conditions never list every series", async () => {
+  const { engine, close } = await both([
+    { m: "cpu", host: "a", rack: "b", dc: "x", points: [1, 2] },
+    { m: "cpu", host: "b", rack: "", dc: "y", points: [3] },
+    { m: "mem", host: "a", rack: "c", dc: "", points: [4] },
+  ]);
+  try {
+    // A store over the engine whose shards count full listings.
+    let listings = 0;
+    const store: QueryStore = {
+      databases: () => engine.databases(),
+      createDatabase: (n) => engine.createDatabase(n),
+      dropDatabase: (n) => engine.dropDatabase(n),
+      retentionPolicies: (db) => engine.retentionPolicies(db),
+      defaultRetentionPolicy: (db) => engine.defaultRetentionPolicy(db),
+      shards: (db, rp, min, max) =>
+        engine.shards(db, rp, min, max).map((view): ShardReader => ({
+          measurements: () => view.measurements(),
+          series: (m) => {
+            listings++;
+            return view.series(m);
+          },
+          seriesWhere: (m, filter) => view.seriesWhere(m, filter),
+          tagKeys: (m) => view.tagKeys(m),
+          tagValues: (m, key) => view.tagValues(m, key),
+          fieldTypes: (m) => view.fieldTypes(m),
+          readField: (series, field, min, max) => view.readField(series, field, min, max),
+          readFieldSummaries: (series, field, min, max) =>
+            view.readFieldSummaries(series, field, min, max),
+        })),
+    };
+    const q = async (text: string) =>
+      encodeJson(await executeQuery(store, text, { database: "db", nowNs: NOW }), {}).trimEnd();
+    assert.match(
+      await q("SELECT sum(v) FROM cpu WHERE host = 'a' GROUP BY rack"),
+      /"tags":\{"rack":"b"\},"columns":\["time","sum"\],"values":\[\["1970-01-01T00:00:00Z",3\]\]/,
+    );
+    assert.match(
+      await q("SHOW SERIES WHERE dc =~ /x|y/"),
+      /cpu,dc=x,host=a,rack=b.*cpu,dc=y,host=b/,
+    );
+    assert.match(await q("SHOW TAG VALUES WITH KEY = host"), /\["host","a"\],\["host","b"\]/);
+    assert.match(await q("SHOW TAG KEYS FROM mem"), /\["host"\],\["rack"\]/);
+    assert.match(await q("SHOW MEASUREMENTS WHERE rack = 'c'"), /\[\["mem"\]\]/);
+    assert.match(await q("SHOW TAG VALUES EXACT CARDINALITY WITH KEY = dc"), /"cpu".*\[\[2\]\]/);
+    assert.equal(listings, 0);
+  } finally {
+    await close();
+  }
 });

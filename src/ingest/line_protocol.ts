@@ -711,7 +711,9 @@ class Parser {
     let i = j;
     while (i < end && isWhitespace(buf[i])) i++;
     if (i >= end) return this.fail("invalid field format", i);
-    const fields: Field[] = [];
+    // Sized as the series' last line: a growing array reallocates its store on the way.
+    const fields: Field[] = new Array(guesses.length);
+    let fieldCount = 0;
     const serial = this.serial;
     for (;;) {
       const ks = i;
@@ -764,7 +766,8 @@ class Parser {
       const type = this.valueType, value = this.valueValue;
       if (keyEntry.seen === serial) {
         // The same field twice in one line: the last value wins, as in InfluxDB.
-        for (const f of fields) {
+        for (let k = 0; k < fieldCount; k++) {
+          const f = fields[k];
           if (f.key !== key) continue;
           if (f.type !== type) {
             return this.fail(
@@ -777,7 +780,7 @@ class Parser {
         }
       } else {
         keyEntry.seen = serial;
-        fields.push({ key, type, value });
+        fields[fieldCount++] = { key, type, value };
       }
 
       if (i >= end || buf[i] === SPACE) break;
@@ -812,6 +815,7 @@ class Parser {
       timeMs = this.time.ms;
       timeSubMs = this.time.subMs;
     }
+    if (fieldCount !== fields.length) fields.length = fieldCount;
     return { measurement, tags, fields, timeMs, timeSubMs };
   }
 

@@ -5,6 +5,11 @@
  *
  * Deletes remove data from the active head directly; for older sources (segments, the frozen
  * head) they leave tombstones that apply to sources of a generation at or below theirs.
+ *
+ * Series listings and tag predicates come from the shard's {@linkcode SeriesIndex}, built from
+ * the sources on the first query and then kept current: the active head reports the series it
+ * creates and the drops it applies, addSegment adds a segment's series, and replacing the
+ * segment list (compaction) re-checks the series of the removed segments.
  * @module
  */
 import {

@@ -94,6 +94,9 @@ const QUERIES = {
   lastpoint: `SELECT last(*) FROM cpu GROUP BY hostname`,
 };
 
+// A fixed count: a full scan of 100k series takes seconds, and the machine is shared.
+const RUNS = { n: 10, warmup: 2 };
+
 const wide = await load(100_000, 1, 1, false);
 const wideFlushed = await load(100_000, 1, 1, true);
 const high = await load(20_000, 6, 10, false);
@@ -105,17 +108,25 @@ for (const s of [wide, wideFlushed, high, highFlushed]) {
 }
 
 for (const [name, s] of [["head", wide], ["segments", wideFlushed]] as const) {
-  Deno.bench(`hostname='host_7' over 100k series (${name})`, { group: "host" }, async () => {
-    await executeQuery(s.engine, QUERIES.host, options);
-  });
+  Deno.bench(
+    `hostname='host_7' over 100k series (${name})`,
+    { group: "host", ...RUNS },
+    async () => {
+      await executeQuery(s.engine, QUERIES.host, options);
+    },
+  );
 }
 for (const [name, s] of [["head", high], ["segments", highFlushed]] as const) {
-  Deno.bench(`double-groupby-1, 20k series x 6 (${name})`, { group: "dgb" }, async () => {
+  Deno.bench(`double-groupby-1, 20k series x 6 (${name})`, { group: "dgb", ...RUNS }, async () => {
     await executeQuery(s.engine, QUERIES.doubleGroupby, options);
   });
-  Deno.bench(`lastpoint, 20k series x 6 x 10 fields (${name})`, { group: "last" }, async () => {
-    await executeQuery(s.engine, QUERIES.lastpoint, options);
-  });
+  Deno.bench(
+    `lastpoint, 20k series x 6 x 10 fields (${name})`,
+    { group: "last", ...RUNS },
+    async () => {
+      await executeQuery(s.engine, QUERIES.lastpoint, options);
+    },
+  );
 }
 
 globalThis.addEventListener("unload", () => {

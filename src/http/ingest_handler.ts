@@ -19,8 +19,9 @@
  * The answer is 200 `{"accepted": N, "rejected": 0}`, or 400 with the native error shape,
  * `accepted`, `rejected` and the first `maxListedErrors` errors (line or record, column or
  * field, reason). `?atomic=true` makes the request all-or-nothing: the body is decoded whole
- * (within `maxBodyBytes`), and any bad record, field-type conflict (within the request or with
- * stored data) or pipeline rejection writes nothing.
+ * (within `maxBodyBytes`), and any bad record, schema or pipeline rejection, field-type
+ * conflict (within the request or with stored data) or point beyond retention writes nothing
+ * (write_path.ts's `writePointsAtomically`).
  *
  * Overload: at most `maxConcurrentWrites` write requests at once holding at most
  * `maxQueuedBytes`; beyond that 429 with `Retry-After` at once (no queue).
@@ -28,12 +29,8 @@
  */
 import {
   EpochError,
-  FIELD_TYPE_NAMES,
-  type FieldType,
   instantFromNanos,
   isPrecision,
-  MAX_TIME_NS,
-  MIN_TIME_NS,
   type Point,
   type Precision,
   ValidationError,
@@ -54,7 +51,7 @@ import {
 import type { Config } from "../config/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
-import { writePoints } from "./write_path.ts";
+import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
 import { countWrite, parsePrecision } from "./write_handler.ts";
 
@@ -295,10 +292,10 @@ function decodeBody(
 }
 
 /**
- * All or nothing: decodes everything, refuses the request if any record failed or any point
- * conflicts with a field type (within the request or with stored data), else writes it as one
- * batch. A concurrent write that fixes a field's type first can still make the engine refuse
- * points: those are reported, and the rest is written (the engine has no multi-batch undo).
+ * All or nothing: decodes everything, refuses the request if any record failed to decode,
+ * else hands the points to {@linkcode writePointsAtomically} (pipeline rejections, field-type
+ * conflicts within the request or with stored data, points beyond retention: any of them
+ * refuses the whole request). Every refusal names the record (line or record number).
  */
 async function writeAtomically(
   ctx: AppContext,
@@ -327,67 +324,27 @@ async function writeAtomically(
       origins.push(batch.origins?.[i]);
     }
   }
-  if (summary.rejected === 0) {
-    const conflicts = typeConflicts(ctx, db, rp, points);
-    for (const c of conflicts) {
-      const at = origins[c.index];
-      note(
-        at === undefined
-          ? { record: c.index + 1, reason: c.reason }
-          : { [kind]: at, reason: c.reason },
-      );
+  let refused = summary.rejected > 0;
+  if (!refused) {
+    const outcome = await writePointsAtomically(ctx, db, rp, points);
+    summary.accepted = outcome.accepted;
+    refused = outcome.refused;
+    for (const r of outcome.rejected) {
+      const at = r.index >= 0 ? origins[r.index] : undefined;
+      if (r.index < 0) note({ reason: r.reason });
+      else if (at === undefined) note({ record: r.index + 1, reason: r.reason });
+      else note({ [kind]: at, reason: r.reason });
     }
   }
-  if (summary.rejected > 0) {
+  if (refused) {
+    const first = summary.errors[0];
     summary.errors.unshift({
       reason: `atomic write refused: nothing was written (${summary.rejected} bad of ${
         points.length + summary.unparsable
-      } points)`,
+      } points; first: ${where(first)}${first?.reason ?? "?"})`,
     });
-    return summary;
   }
-  const outcome = await writePoints(ctx, db, rp, points);
-  summary.accepted = outcome.accepted;
-  for (const r of outcome.rejected) note({ record: r.index + 1, reason: r.reason });
   return summary;
-}
-
-/** Points whose field types differ from stored data or from earlier points of the request. */
-function typeConflicts(
-  ctx: AppContext,
-  db: string,
-  rp: string | undefined,
-  points: Point[],
-): { index: number; reason: string }[] {
-  const policy = rp ?? ctx.engine.defaultRetentionPolicy(db);
-  const shards = ctx.engine.shards(db, policy, MIN_TIME_NS, MAX_TIME_NS);
-  const known = new Map<string, Map<string, FieldType>>();
-  const out: { index: number; reason: string }[] = [];
-  for (let i = 0; i < points.length; i++) {
-    const p = points[i];
-    let types = known.get(p.measurement);
-    if (!types) {
-      types = new Map();
-      for (const shard of shards) {
-        for (const [k, t] of shard.fieldTypes(p.measurement)) types.set(k, t);
-      }
-      known.set(p.measurement, types);
-    }
-    for (const f of p.fields) {
-      const had = types.get(f.key);
-      if (had === undefined) types.set(f.key, f.type);
-      else if (had !== f.type) {
-        out.push({
-          index: i,
-          reason: `field type conflict: input field "${f.key}" on measurement ` +
-            `"${p.measurement}" is type ${FIELD_TYPE_NAMES[f.type]}, already exists as type ` +
-            FIELD_TYPE_NAMES[had],
-        });
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 function booleanParam(url: URL, name: string): boolean {

@@ -10,7 +10,7 @@ import { registerIngestService } from "../rpc/ingest_service.ts";
 import type { AppContext } from "./app.ts";
 import { admitWrite, ingestSettings } from "./ingest_handler.ts";
 import { countWrite } from "./write_handler.ts";
-import { writePoints } from "./write_path.ts";
+import { writePoints, writePointsAtomically } from "./write_path.ts";
 
 /** Path prefix of the ingest service. */
 export const INGEST_SERVICE_PATH = "/epochnexus.ingest.v1.IngestService/";
@@ -42,6 +42,16 @@ export async function handleRpc(ctx: AppContext, request: Request, url: URL): Pr
       async write(database, rp, points) {
         const outcome = await writePoints(ctx, database, rp, points);
         countWrite(ctx, outcome.accepted, 0, outcome.rejected.length);
+        return outcome;
+      },
+      async writeAtomically(database, rp, points) {
+        const outcome = await writePointsAtomically(ctx, database, rp, points);
+        countWrite(
+          ctx,
+          outcome.accepted,
+          0,
+          outcome.refused ? points.length : outcome.rejected.length,
+        );
         return outcome;
       },
       admit: () => admitWrite(ctx, 2 * settings.batchBytes),

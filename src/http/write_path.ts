@@ -2,10 +2,20 @@
  * The one write path every HTTP format goes through after decoding: the ingest pipeline
  * (schemas, validation, transformations — when configured), then the storage engine.
  * Rejections from both are reported against the index of the decoded point.
+ *
+ * {@linkcode writePoints} is the partial-write path (valid points stored, the others
+ * reported); {@linkcode writePointsAtomically} the all-or-nothing one (`?atomic=true`, the
+ * Connect service's `atomic`).
  * @module
  */
-import type { Point } from "../core/mod.ts";
-import type { Rejection, WriteOutcome } from "../storage/mod.ts";
+import {
+  FIELD_TYPE_NAMES,
+  type FieldType,
+  MAX_TIME_NS,
+  MIN_TIME_NS,
+  type Point,
+} from "../core/mod.ts";
+import { BEYOND_RETENTION, type Rejection, type WriteOutcome } from "../storage/mod.ts";
 import type { AppContext } from "./app.ts";
 
 /**
@@ -15,6 +25,14 @@ import type { AppContext } from "./app.ts";
  */
 export interface IngestPipeline {
   process(
+    database: string,
+    points: Point[],
+  ): Promise<{ points: Point[]; rejected: Rejection[] }>;
+  /**
+   * What `process` would do, with no side effect (no dead letter, no metric, no series budget
+   * used). Atomic writes run it first, so a refused request leaves no trace.
+   */
+  dryRun?(
     database: string,
     points: Point[],
   ): Promise<{ points: Point[]; rejected: Rejection[] }>;
@@ -39,4 +57,134 @@ export async function writePoints(
   // Type conflicts found by the engine are indexed in the pipeline's output, which may differ
   // from the input when the pipeline dropped or added points.
   return { accepted: outcome.accepted, rejected: [...refused, ...outcome.rejected] };
+}
+
+/** What {@linkcode writePointsAtomically} did. */
+export interface AtomicOutcome extends WriteOutcome {
+  /** True when the request was refused whole: nothing was stored. */
+  refused: boolean;
+}
+
+/**
+ * Writes every point or none. Refuses the batch when the pipeline rejects any point (checked
+ * by a dry run first, so a refused batch writes no dead letter and uses no series budget),
+ * or when any point the pipeline lets through would be refused by the engine: a field type
+ * that conflicts with stored data or with an earlier point of the batch, or a time beyond
+ * the retention policy. `rejected` is indexed in `points` (the input) when the pipeline's
+ * output lines up with it (same measurement and time at each index); after a pipeline dropped,
+ * added or moved points, a rejected point has index -1 and is named in the reason.
+ *
+ * Not covered (the engine has no multi-batch undo): a concurrent write that fixes a field's
+ * type, or fills the series limits, between the checks and the write. The engine then refuses
+ * those points, they are reported, and `refused` is false.
+ */
+export async function writePointsAtomically(
+  ctx: AppContext,
+  database: string,
+  retentionPolicy: string | undefined,
+  points: Point[],
+): Promise<AtomicOutcome> {
+  if (points.length === 0) return { accepted: 0, rejected: [], refused: false };
+  let toStore = points;
+  if (ctx.pipeline) {
+    if (ctx.pipeline.dryRun) {
+      const dry = await ctx.pipeline.dryRun(database, points);
+      if (dry.rejected.length > 0) return { accepted: 0, rejected: dry.rejected, refused: true };
+    }
+    const processed = await ctx.pipeline.process(database, points);
+    // A pipeline without a dry run (or a script that answers differently the second time).
+    if (processed.rejected.length > 0) {
+      return { accepted: 0, rejected: processed.rejected, refused: true };
+    }
+    toStore = processed.points;
+  }
+  if (toStore.length === 0) return { accepted: 0, rejected: [], refused: false };
+  const same = aligned(points, toStore);
+  const conflicts = storageConflicts(ctx, database, retentionPolicy, toStore);
+  if (conflicts.length > 0) {
+    const rejected = conflicts.map((c) =>
+      same ? c : { index: -1, reason: `${describePoint(toStore[c.index])}: ${c.reason}` }
+    );
+    return { accepted: 0, rejected, refused: true };
+  }
+  const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
+  return {
+    accepted: outcome.accepted,
+    rejected: outcome.rejected.map((r) =>
+      same ? r : { index: -1, reason: `${describePoint(toStore[r.index])}: ${r.reason}` }
+    ),
+    refused: false,
+  };
+}
+
+/**
+ * Points the engine would refuse, by index: field types that differ from stored data or from
+ * earlier points of the batch (InfluxDB's message, as the engine words it), times beyond the
+ * retention policy.
+ */
+function storageConflicts(
+  ctx: AppContext,
+  database: string,
+  retentionPolicy: string | undefined,
+  points: Point[],
+): Rejection[] {
+  const policyName = retentionPolicy ?? ctx.engine.defaultRetentionPolicy(database);
+  const policy = ctx.engine.retentionPolicies(database).find((p) => p.name === policyName);
+  const cutoffMs = policy === undefined || policy.durationNs === 0n
+    ? -Infinity
+    : ctx.clock.nowMs() - Number(policy.durationNs / 1_000_000n);
+  const shards = policy ? ctx.engine.shards(database, policyName, MIN_TIME_NS, MAX_TIME_NS) : [];
+  const known = new Map<string, Map<string, FieldType>>();
+  const out: Rejection[] = [];
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    if (p.timeMs < cutoffMs) {
+      out.push({ index: i, reason: BEYOND_RETENTION });
+      continue;
+    }
+    let types = known.get(p.measurement);
+    if (!types) {
+      types = new Map();
+      for (const shard of shards) {
+        for (const [k, t] of shard.fieldTypes(p.measurement)) types.set(k, t);
+      }
+      known.set(p.measurement, types);
+    }
+    for (const f of p.fields) {
+      const had = types.get(f.key);
+      if (had === undefined) types.set(f.key, f.type);
+      else if (had !== f.type) {
+        out.push({
+          index: i,
+          reason: `field type conflict: input field "${f.key}" on measurement ` +
+            `"${p.measurement}" is type ${FIELD_TYPE_NAMES[f.type]}, already exists as type ` +
+            FIELD_TYPE_NAMES[had],
+        });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * True when the pipeline's output is the input point for point (same measurement and time at
+ * every index, values possibly transformed), so output indices name input records.
+ */
+function aligned(input: Point[], output: Point[]): boolean {
+  if (input === output) return true;
+  if (input.length !== output.length) return false;
+  for (let i = 0; i < input.length; i++) {
+    const a = input[i], b = output[i];
+    if (a.measurement !== b.measurement || a.timeMs !== b.timeMs || a.timeSubMs !== b.timeSubMs) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** A point as a reader finds it again: measurement, tags and time. */
+function describePoint(p: Point): string {
+  const tags = p.tags.map((t) => `,${t.key}=${t.value}`).join("");
+  return `point ${p.measurement}${tags} at ${new Date(p.timeMs).toISOString()}`;
 }

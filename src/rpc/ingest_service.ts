@@ -41,6 +41,20 @@ export interface IngestWriter {
     points: Point[],
   ): Promise<{ accepted: number; rejected: { index: number; reason: string }[] }>;
   /**
+   * Writes one batch all or nothing (the request's `atomic`): `refused` when any point was
+   * rejected (schema, pipeline, field-type conflict, retention), and then nothing was stored.
+   * Rejections by index in `points`, or -1 for a point the pipeline transformed.
+   */
+  writeAtomically(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+  ): Promise<{
+    accepted: number;
+    rejected: { index: number; reason: string }[];
+    refused: boolean;
+  }>;
+  /**
    * Admits a request (bounds on concurrent writes); returns its release.
    * @throws {EpochError} resource_exhausted when overloaded.
    */
@@ -57,15 +71,9 @@ export function registerIngestService(router: ConnectRouter, writer: IngestWrite
         const decoded = decodeProtobufWrite(toBinary(WriteRequestSchema, request), {
           defaultTime: writer.now(),
         });
-        if (request.atomic && decoded.batch.errors.length > 0) {
+        if (request.atomic) {
           return answer(
-            {
-              accepted: 0,
-              rejected: decoded.batch.errors.length,
-              unparsable: 0,
-              errors: decoded.batch.errors,
-              bytes: 0,
-            },
+            await writeAtomically(writer, database, request.retentionPolicy, decoded.batch),
             writer.maxListedErrors,
           );
         }
@@ -106,6 +114,54 @@ export function registerIngestService(router: ConnectRouter, writer: IngestWrite
       });
     },
   });
+}
+
+/**
+ * All or nothing: a point that fails to decode, breaks its schema, conflicts with a stored
+ * field type or lies beyond retention refuses the whole request; the first error says so and
+ * the others name each bad point's record.
+ */
+async function writeAtomically(
+  writer: IngestWriter,
+  database: string,
+  retentionPolicy: string,
+  batch: DecodedBatch,
+): Promise<IngestSummary> {
+  const summary: IngestSummary = {
+    accepted: 0,
+    rejected: batch.errors.length,
+    unparsable: batch.errors.length,
+    errors: [...batch.errors],
+    bytes: batch.bytes,
+  };
+  let refused = batch.errors.length > 0;
+  if (!refused) {
+    const outcome = await writer.writeAtomically(
+      database,
+      retentionPolicy || undefined,
+      batch.points,
+    );
+    summary.accepted = outcome.accepted;
+    refused = outcome.refused;
+    summary.rejected += outcome.rejected.length;
+    for (const r of outcome.rejected) {
+      const record = r.index >= 0 ? batch.origins?.[r.index] ?? r.index + 1 : undefined;
+      summary.errors.push(
+        record === undefined ? { reason: r.reason } : { record, reason: r.reason },
+      );
+    }
+  }
+  if (refused) {
+    const first = summary.errors[0];
+    summary.errors.unshift({
+      reason: `atomic write refused: nothing was written (${summary.rejected} bad of ${
+        batch.points.length + batch.errors.length
+      } points; first: ${first?.record !== undefined ? `record ${first.record}: ` : ""}${
+        first?.reason ?? "?"
+      })`,
+    });
+  }
+  return summary;
 }
 
 async function* once(batch: DecodedBatch): AsyncGenerator<DecodedBatch> {

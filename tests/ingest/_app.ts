@@ -4,6 +4,7 @@ import { createApp } from "../../src/http/mod.ts";
 import type { IngestSettings } from "../../src/http/ingest_handler.ts";
 import { denoFileSystem } from "../../src/runtime/mod.ts";
 import { StorageEngine } from "../../src/storage/mod.ts";
+import { SchemaPipeline, SchemaRegistry } from "../../src/schema/mod.ts";
 
 export const NOW_NS = 1_700_000_000_000_000_000n;
 const fixedClock: Clock = {
@@ -21,9 +22,16 @@ export interface Answer {
   json: any;
 }
 
-/** A node with a fresh data folder. */
+/**
+ * A node with a fresh data folder. `schemas` (measurement -> schema, as PUT takes it) installs
+ * the schema pipeline as `serve` does, dead letters written to the engine.
+ */
 export async function setup(
-  options: { maxBodyBytes?: number; ingest?: Partial<IngestSettings> } = {},
+  options: {
+    maxBodyBytes?: number;
+    ingest?: Partial<IngestSettings>;
+    schemas?: Record<string, unknown>;
+  } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-ingest-" });
   const engine = await StorageEngine.open({
@@ -33,6 +41,16 @@ export async function setup(
     logger: silentLogger,
   });
   await engine.createDatabase("epochnexus");
+  let pipeline: SchemaPipeline | undefined;
+  if (options.schemas) {
+    const registry = await SchemaRegistry.open({ fs: denoFileSystem, dataDir: dir });
+    for (const [measurement, schema] of Object.entries(options.schemas)) {
+      await registry.put(measurement, schema);
+    }
+    pipeline = new SchemaPipeline(registry, {
+      deadLetters: async (db, points) => void await engine.write(db, undefined, points),
+    });
+  }
   const app = createApp({
     engine,
     clock: fixedClock,
@@ -40,6 +58,7 @@ export async function setup(
     defaultDatabase: "epochnexus",
     maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
     ingest: options.ingest,
+    pipeline,
   });
   const call = async (path: string, init?: RequestInit): Promise<Answer> => {
     const r = await app(new Request(`http://node${path}`, init));

@@ -33,19 +33,13 @@
  */
 
 import { BitReader, BitWriter } from "./_bits.ts";
-import {
-  packDecode,
-  packedSize,
-  packEncode,
-  undoZigzagDeltas,
-  varintSize,
-  zigzagDeltas,
-} from "./_int64.ts";
+import { PACK_GROUP, packDecode, packEncode, undoZigzagDeltas, varintSize } from "./_int64.ts";
 import { ByteReader, type ByteWriter, LITTLE_ENDIAN } from "./bytes.ts";
 import { checkCount, Encoding, readHeader } from "./encoding.ts";
 import {
   bucketedChooseScale,
   bucketedDecode,
+  type BucketedDeltas,
   bucketedDeltas,
   bucketedEncode,
 } from "./floats_bucketed.ts";
@@ -86,34 +80,22 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
     }
   }
   if (constant) {
-    out.u8(Encoding.FloatsConstant);
-    out.uvarint(count);
-    out.u32(l0);
-    out.u32(h0);
+    writeHead(Encoding.FloatsConstant, u, count, out);
     return Encoding.FloatsConstant;
   }
 
   const headSize = 1 + varintSize(count) + 8;
   const rawSize = headSize - 8 + 8 * count;
-  // Delta-packing's size is computed exactly without writing it.
-  const n1 = count - 1;
-  const hi = new Uint32Array(count);
-  const lo = new Uint32Array(count);
-  for (let i = 0; i < count; i++) {
-    lo[i] = u[2 * i];
-    hi[i] = u[2 * i + 1];
-  }
-  const zhi = new Uint32Array(n1);
-  const zlo = new Uint32Array(n1);
-  zigzagDeltas(hi, lo, count, zhi, zlo);
-  const packed = headSize + packedSize(zhi, zlo, n1);
+  // One pass sizes Gorilla and delta-packing exactly; one more gathers what bucketed needs.
+  const sizes = xorAndDeltaSizes(u, count);
+  const packed = headSize + sizes.packedBytes;
+  const gorilla = headSize + Math.ceil(sizes.gorillaBits / 8);
   const deltas = bucketedDeltas(u, count);
-  const { scale, bits } = bucketedChooseScale(deltas);
-  const bucketed = headSize + varintSize(scale) + Math.ceil(bits / 8);
+  const plan = bucketedChooseScale(deltas);
+  const bucketed = headSize + varintSize(plan.scale) + Math.ceil(plan.bits / 8);
 
-  // Gorilla is sized by a counting pass and written only when it wins (on full-precision data
-  // it rarely does, and writing its bits is the costliest of the passes).
-  const gorilla = headSize + Math.ceil(gorillaBits(u, count) / 8);
+  // Decimal is sized by writing it, and only tried when every value is decimal-exact (on
+  // full-precision data the scale search fails within a few values).
   const scale10 = decimalScale(f64);
   if (scale10 >= 0) {
     decimalEncode(f64, scale10, out);
@@ -123,67 +105,195 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
     }
     out.truncate(start);
   }
+  // Each of the others is written only when it wins (writing Gorilla's bits is the costliest
+  // pass, and on full-precision data it rarely wins).
   if (gorilla <= packed && gorilla <= rawSize && gorilla <= bucketed) {
-    out.u8(Encoding.FloatsGorilla);
-    out.uvarint(count);
-    out.u32(l0);
-    out.u32(h0);
-    gorillaEncode(u, count, out);
+    writeGorilla(u, count, out);
     if (out.length - start !== gorilla) {
       throw new Error(`BUG: Gorilla block of ${out.length - start} bytes, sized ${gorilla}`);
     }
     return Encoding.FloatsGorilla;
   }
   if (bucketed < packed && bucketed <= rawSize) {
-    out.u8(Encoding.FloatsBucketed);
-    out.uvarint(count);
-    out.u32(l0);
-    out.u32(h0);
-    out.uvarint(scale);
-    bucketedEncode(u, { deltas, scale, bits }, out);
+    writeBucketed(u, count, { deltas, ...plan }, out);
     return Encoding.FloatsBucketed;
   }
   if (packed <= rawSize) {
-    out.u8(Encoding.FloatsDeltaPacked);
-    out.uvarint(count);
-    out.u32(l0);
-    out.u32(h0);
-    packEncode(zhi, zlo, n1, out);
+    writePacked(u, count, out);
     return Encoding.FloatsDeltaPacked;
   }
-  out.u8(Encoding.FloatsRaw);
-  out.uvarint(count);
-  for (let i = 0; i < 2 * count; i++) out.u32(u[i]);
+  writeRaw(u, count, out);
   return Encoding.FloatsRaw;
 }
 
-/** The exact size in bits of {@linkcode gorillaEncode}'s stream (same window decisions). */
-function gorillaBits(u: Uint32Array, count: number): number {
+/**
+ * Appends a block of `values` in the encoding `id` even when another would be smaller (for
+ * tests and tools comparing encodings; {@linkcode encodeFloats} is the one to store with).
+ * FloatsBucketed takes the scale {@linkcode encodeFloats} would.
+ * @throws {Error} `BUG:` on a count out of range, an id that is no float encoding, Constant for
+ * values that differ, or Decimal for values that are not all decimal-exact.
+ */
+export function encodeFloatsAs(
+  values: Float64Array | ArrayLike<number>,
+  id: Encoding,
+  out: ByteWriter,
+): void {
+  const count = values.length;
+  checkCount(count, "encodeFloatsAs");
+  const f64 = values instanceof Float64Array ? values : Float64Array.from(values);
+  const u = new Uint32Array(f64.buffer, f64.byteOffset, 2 * count);
+  switch (id) {
+    case Encoding.FloatsConstant:
+      for (let i = 1; i < count; i++) {
+        if (u[2 * i] !== u[0] || u[2 * i + 1] !== u[1]) {
+          throw new Error(`BUG: encodeFloatsAs: value ${i} differs from the first (Constant)`);
+        }
+      }
+      writeHead(Encoding.FloatsConstant, u, count, out);
+      return;
+    case Encoding.FloatsRaw:
+      return writeRaw(u, count, out);
+    case Encoding.FloatsGorilla:
+      return writeGorilla(u, count, out);
+    case Encoding.FloatsDeltaPacked:
+      return writePacked(u, count, out);
+    case Encoding.FloatsBucketed: {
+      const deltas = bucketedDeltas(u, count);
+      return writeBucketed(u, count, { deltas, ...bucketedChooseScale(deltas) }, out);
+    }
+    case Encoding.FloatsDecimal: {
+      const e = decimalScale(f64);
+      if (e < 0) throw new Error("BUG: encodeFloatsAs: values are not all decimal-exact");
+      return decimalEncode(f64, e, out);
+    }
+    default:
+      throw new Error(`BUG: encodeFloatsAs: 0x${id.toString(16)} is no float encoding`);
+  }
+}
+
+/** id, count, first value. */
+function writeHead(id: Encoding, u: Uint32Array, count: number, out: ByteWriter): void {
+  out.u8(id);
+  out.uvarint(count);
+  out.u32(u[0]);
+  out.u32(u[1]);
+}
+
+function writeRaw(u: Uint32Array, count: number, out: ByteWriter): void {
+  out.u8(Encoding.FloatsRaw);
+  out.uvarint(count);
+  for (let i = 0; i < 2 * count; i++) out.u32(u[i]);
+}
+
+function writeGorilla(u: Uint32Array, count: number, out: ByteWriter): void {
+  writeHead(Encoding.FloatsGorilla, u, count, out);
+  gorillaEncode(u, count, out);
+}
+
+function writePacked(u: Uint32Array, count: number, out: ByteWriter): void {
+  writeHead(Encoding.FloatsDeltaPacked, u, count, out);
+  const n1 = count - 1;
+  const { zhi, zlo } = zigzagScratch(n1);
+  zigzagBitDeltas(u, count, zhi, zlo);
+  packEncode(zhi, zlo, n1, out);
+}
+
+function writeBucketed(
+  u: Uint32Array,
+  count: number,
+  plan: { deltas: BucketedDeltas; scale: number; bits: number },
+  out: ByteWriter,
+): void {
+  writeHead(Encoding.FloatsBucketed, u, count, out);
+  out.uvarint(plan.scale);
+  bucketedEncode(u, plan, out);
+}
+
+/** What {@linkcode xorAndDeltaSizes} returns (one object, reused). */
+interface Sizes {
+  /** Exact size of {@linkcode gorillaEncode}'s stream (same window decisions). */
+  gorillaBits: number;
+  /** Exact size of `packEncode` of the zigzag deltas of the bit patterns. */
+  packedBytes: number;
+}
+
+const SIZES: Sizes = { gorillaBits: 0, packedBytes: 0 };
+
+/**
+ * Sizes Gorilla (from the XOR of neighbours) and delta-packing (from the zigzag delta of
+ * neighbours, widest per group of PACK_GROUP) in one pass over the values, storing nothing
+ * per value. The returned object is reused by the next call.
+ */
+function xorAndDeltaSizes(u: Uint32Array, count: number): Sizes {
   let prevHi = u[1], prevLo = u[0];
   let winLead = 65, winTrail = 0;
-  let bits = 0;
+  let gbits = 0;
+  let packedBytes = 0, groupWidth = 0, groupEnd = PACK_GROUP;
   for (let i = 1; i < count; i++) {
     const h = u[2 * i + 1], l = u[2 * i];
     const xh = h ^ prevHi, xl = l ^ prevLo;
+    if (xh === 0 && xl === 0) {
+      gbits += 1; // and a zero delta, of width 0
+    } else {
+      let lead = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+      if (lead > 31) lead = 31;
+      const trail = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
+      const m = 64 - lead - trail;
+      if (lead >= winLead && trail >= winTrail && 64 - winLead - winTrail <= m + 11) {
+        gbits += 2 + 64 - winLead - winTrail;
+      } else {
+        gbits += 13 + m;
+        winLead = lead;
+        winTrail = trail;
+      }
+      // zigzag(c − p) modulo 2^64, as in zigzagDeltas.
+      const dlo = (l - prevLo) >>> 0;
+      const dhi = (h - prevHi - (l < prevLo ? 1 : 0)) | 0;
+      const sign = dhi >> 31;
+      const zh = ((dhi << 1) | (dlo >>> 31)) ^ sign;
+      const w = zh !== 0 ? 64 - Math.clz32(zh) : 32 - Math.clz32((dlo << 1) ^ sign);
+      if (w > groupWidth) groupWidth = w;
+    }
     prevHi = h;
     prevLo = l;
-    if (xh === 0 && xl === 0) {
-      bits += 1;
-      continue;
-    }
-    let lead = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
-    if (lead > 31) lead = 31;
-    const trail = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
-    const m = 64 - lead - trail;
-    if (lead >= winLead && trail >= winTrail && 64 - winLead - winTrail <= m + 11) {
-      bits += 2 + 64 - winLead - winTrail;
-    } else {
-      bits += 13 + m;
-      winLead = lead;
-      winTrail = trail;
+    if (i === groupEnd || i === count - 1) {
+      // Group of deltas i − PACK_GROUP + 1 .. i (the last one shorter).
+      const size = i === groupEnd ? PACK_GROUP : i - groupEnd + PACK_GROUP;
+      packedBytes += 1 + ((groupWidth * size + 7) >>> 3);
+      groupWidth = 0;
+      groupEnd += PACK_GROUP;
     }
   }
-  return bits;
+  SIZES.gorillaBits = gbits;
+  SIZES.packedBytes = packedBytes;
+  return SIZES;
+}
+
+let ZHI = new Uint32Array(0), ZLO = new Uint32Array(0);
+
+/** Scratch for the zigzag deltas of a block of `n` + 1 values (grown, never shrunk). */
+function zigzagScratch(n: number): { zhi: Uint32Array; zlo: Uint32Array } {
+  if (ZHI.length < n) {
+    const size = Math.max(1024, 2 ** Math.ceil(Math.log2(n)));
+    ZHI = new Uint32Array(size);
+    ZLO = new Uint32Array(size);
+  }
+  return { zhi: ZHI, zlo: ZLO };
+}
+
+/** zigzag(bits(vᵢ) − bits(vᵢ₋₁)) modulo 2^64, as halves at index i − 1. */
+function zigzagBitDeltas(u: Uint32Array, count: number, zhi: Uint32Array, zlo: Uint32Array) {
+  let ph = u[1], pl = u[0];
+  for (let i = 1; i < count; i++) {
+    const h = u[2 * i + 1], l = u[2 * i];
+    const dlo = (l - pl) >>> 0;
+    const dhi = (h - ph - (l < pl ? 1 : 0)) | 0;
+    const sign = dhi >> 31;
+    zhi[i - 1] = (((dhi << 1) | (dlo >>> 31)) ^ sign) >>> 0;
+    zlo[i - 1] = ((dlo << 1) ^ sign) >>> 0;
+    ph = h;
+    pl = l;
+  }
 }
 
 function gorillaEncode(u: Uint32Array, count: number, out: ByteWriter): void {

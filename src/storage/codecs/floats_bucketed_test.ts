@@ -6,6 +6,7 @@ import { decodeFloats, encodeFloats } from "./floats.ts";
 import {
   BUCKETED_MAX_SCALE,
   bucketedBits,
+  bucketedBitsByValue,
   bucketedChooseScale,
   bucketedDeltas,
   bucketedEncode,
@@ -225,5 +226,34 @@ Deno.test("floats bucketed: any bits at any scale round-trip (property)", () => 
       },
     ),
     { numRuns: 60 },
+  );
+});
+
+Deno.test("floats bucketed: sizing from the histograms equals sizing value by value, any K", () => {
+  // Walks whose exponents span a few binades (clamped K − e for the K far from the choice),
+  // near zero (subnormals, ZERO), with integers (INT), repeats and wide jumps (ESCAPE).
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 1 << 30 }),
+      fc.integer({ min: 2, max: 600 }),
+      fc.constantFrom(1, 2 ** -30, 2 ** -1060, 1e9),
+      fc.integer({ min: -80, max: 80 }),
+      (seed, n, scale, offset) => {
+        const v = walk(n, seed);
+        for (let i = 0; i < n; i++) {
+          v[i] *= scale;
+          if (i % 97 === 5) v[i] = Math.round(v[i]);
+          if (i % 89 === 7) v[i] = v[i - 1];
+        }
+        const u = new Uint32Array(v.buffer);
+        const d = bucketedDeltas(u, n);
+        const { scale: chosen } = bucketedChooseScale(d);
+        for (const K of [0, chosen + offset, chosen - 1, chosen, chosen + 1, BUCKETED_MAX_SCALE]) {
+          if (K < 0 || K > BUCKETED_MAX_SCALE) continue;
+          assert.equal(bucketedBits(d, K), bucketedBitsByValue(d, K), `K = ${K}`);
+        }
+      },
+    ),
+    { numRuns: 150 },
   );
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter } from "./bytes.ts";
 import { Encoding, encodingName } from "./encoding.ts";
-import { decodeFloats, encodeFloats } from "./floats.ts";
+import { decodeFloats, encodeFloats, encodeFloatsAs } from "./floats.ts";
+import { decimalScale } from "./floats_decimal.ts";
 import { assertCorruptionSafe, bitsOf, hex } from "./_testing.ts";
 
 function fromBits(pairs: readonly (readonly [number, number])[]): Float64Array {
@@ -261,4 +262,89 @@ Deno.test("floats: any bits round-trip, NaN payloads, ±Inf and -0 included (pro
     ),
     { numRuns: 50 },
   );
+});
+
+/** Each applicable encoding actually written (not sized), by id. */
+function candidates(values: Float64Array): Map<number, Uint8Array> {
+  const ids: number[] = [
+    Encoding.FloatsRaw,
+    Encoding.FloatsGorilla,
+    Encoding.FloatsDeltaPacked,
+    Encoding.FloatsBucketed,
+  ];
+  if (decimalScale(values) >= 0) ids.push(Encoding.FloatsDecimal);
+  const bits = bitsOf(values);
+  if (bits.every((b) => b === bits[0])) ids.push(Encoding.FloatsConstant);
+  const out = new Map<number, Uint8Array>();
+  for (const id of ids) {
+    const w = new ByteWriter(8);
+    encodeFloatsAs(values, id as Encoding, w);
+    const bytes = w.finish();
+    assert.deepEqual(bitsOf(decodeFloats(bytes)), bits, `${encodingName(id)} round-trips`);
+    out.set(id, bytes);
+  }
+  return out;
+}
+
+/**
+ * The chosen block is byte for byte the smallest candidate written out. Blocks of one repeated
+ * value are always Constant, unsized (a decimal block can be up to 3 bytes smaller).
+ */
+function assertSmallest(values: Float64Array): void {
+  const all = candidates(values);
+  const { id, bytes } = encode(values);
+  if (all.has(Encoding.FloatsConstant)) {
+    assert.equal(id, Encoding.FloatsConstant);
+    return;
+  }
+  let min = Infinity;
+  for (const b of all.values()) min = Math.min(min, b.length);
+  const sizes = [...all].map(([i, b]) => `${encodingName(i)} ${b.length}`).join(", ");
+  assert.equal(bytes.length, min, `chose ${encodingName(id)} of ${bytes.length} B; ${sizes}`);
+  assert.deepEqual(bytes, all.get(id), `${encodingName(id)} written as encodeFloatsAs writes it`);
+}
+
+Deno.test("floats: the chosen block is the smallest of the candidates actually written (property)", () => {
+  // Full precision walks (bucketed or packed win), decimals (decimal), steps of a few ulps, and
+  // arbitrary bits with repeats (Gorilla, raw).
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 1 << 30 }),
+      fc.integer({ min: 2, max: 1500 }),
+      fc.constantFrom(1, 1e-3, 1e-12, 1e6),
+      (seed, n, step) => {
+        const v = walk(n, seed);
+        for (let i = 0; i < n; i++) v[i] = 50 + (v[i] - 50) * step;
+        assertSmallest(v);
+      },
+    ),
+    { numRuns: 40 },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: -100_000, max: 100_000 }), { minLength: 1, maxLength: 400 }),
+      fc.constantFrom(1, 10, 100, 1000),
+      (ms, p) => assertSmallest(Float64Array.from(ms, (m) => m / p)),
+    ),
+    { numRuns: 40 },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(pairArb, fc.integer({ min: 1, max: 20 })), { minLength: 1, maxLength: 40 }),
+      (runs) => assertSmallest(fromBits(runs.flatMap(([p, n]) => new Array(n).fill(p)))),
+    ),
+    { numRuns: 100 },
+  );
+  const ulps = mulberry32(9);
+  assertSmallest(Float64Array.from({ length: 1000 }, () => 1 + Math.floor(ulps() * 64) * 2 ** -52));
+});
+
+Deno.test("floats: encodeFloatsAs refuses what does not apply", () => {
+  const w = new ByteWriter();
+  assert.throws(() => encodeFloatsAs(Float64Array.of(1, 2), Encoding.FloatsConstant, w), /BUG/);
+  assert.throws(
+    () => encodeFloatsAs(Float64Array.of(1, 0.1 + 0.2), Encoding.FloatsDecimal, w),
+    /BUG/,
+  );
+  assert.throws(() => encodeFloatsAs(Float64Array.of(1), Encoding.IntegersRaw, w), /BUG.*0x30/);
 });

@@ -40,7 +40,7 @@ import {
 } from "./writer.ts";
 
 /** Segment versions this code reads. */
-export const READABLE_SEGMENT_VERSIONS: readonly number[] = [1, SEGMENT_VERSION];
+export const READABLE_SEGMENT_VERSIONS: readonly number[] = [1, 2, SEGMENT_VERSION];
 
 async function readExactly(handle: FileHandle, position: number, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);
@@ -63,7 +63,7 @@ export class SegmentReader {
 
   private constructor(
     readonly path: string,
-    /** The format version of the file (1 or 2). */
+    /** The format version of the file (1, 2 or 3). */
     readonly version: number,
     readonly level: number,
     readonly sizeBytes: number,

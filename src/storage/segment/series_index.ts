@@ -9,6 +9,7 @@
 import { FieldType, type FieldValue, type Tag } from "../../core/mod.ts";
 import { ByteReader, CodecError } from "../codecs/mod.ts";
 import { readString } from "./_text.ts";
+import { readFieldsV3 } from "./block_entry.ts";
 import { compareHashes, seriesKeyHash } from "./series_hash.ts";
 import { INDEX_V2_HEADER_BYTES } from "./writer.ts";
 
@@ -77,7 +78,7 @@ function readTags(r: ByteReader): Tag[] {
   return tags;
 }
 
-/** Reads a series' fields (field count, then each field with its blocks). */
+/** Reads a series' fields in the version 1 and 2 layout (field count, then each field). */
 function readFields(r: ByteReader): Map<string, SegmentField> {
   const fieldCount = r.uvarint("field count");
   const fields = new Map<string, SegmentField>();
@@ -156,19 +157,26 @@ export interface SegmentIndex {
 }
 
 /**
- * Opens an index of a known version (1 or 2). `corrupt` turns a parse error found later (a
+ * Opens an index of a known version (1, 2 or 3). `corrupt` turns a parse error found later (a
  * series' fields, parsed on first access) into the error to throw.
+ * @throws {Error} `BUG:` for another version (the reader checks it first).
  */
 export function openIndex(
   version: number,
   bytes: Uint8Array,
   corrupt: (error: CodecError) => Error = (error) => error,
 ): SegmentIndex {
-  return version === 1 ? new IndexV1(bytes) : new IndexV2(bytes, corrupt);
+  if (version === 1) return new IndexV1(bytes);
+  if (version === 2) return new IndexV2(bytes, readFields, corrupt);
+  if (version === 3) return new IndexV2(bytes, readFieldsV3, corrupt);
+  throw new Error(`BUG: openIndex: unknown segment version ${version}`);
 }
 
+/** Reads the fields of one entry (they differ between versions 2 and 3). */
+type FieldsReader = (r: ByteReader) => Map<string, SegmentField>;
+
 /**
- * A version 2 series whose fields (most of an entry: every block's statistics) are parsed on
+ * A version 2 or 3 series whose fields (most of an entry: every block's statistics) are parsed on
  * first access, so listing series reads only keys and tags.
  */
 class LazySeries implements SegmentSeries {
@@ -181,6 +189,7 @@ class LazySeries implements SegmentSeries {
     private readonly bytes: Uint8Array,
     private readonly at: number,
     private readonly length: number,
+    private readonly readFields: FieldsReader,
     private readonly corrupt: (error: CodecError) => Error,
   ) {}
 
@@ -188,7 +197,7 @@ class LazySeries implements SegmentSeries {
     if (this.#fields) return this.#fields;
     const r = new ByteReader(this.bytes, this.at);
     try {
-      const fields = readFields(r);
+      const fields = this.readFields(r);
       if (r.offset !== this.at + this.length) {
         r.fail(
           `fields of ${JSON.stringify(this.key)} end at ${r.offset}, not ${this.at + this.length}`,
@@ -320,7 +329,10 @@ class SeriesView extends Map<string, SegmentSeries> {
   }
 }
 
-/** Version 2: header, hash table, entry offsets, measurement directory, entries. */
+/**
+ * Versions 2 and 3: header, hash table, entry offsets, measurement directory, entries (whose
+ * fields are read by `readFields`, the one part that differs).
+ */
 class IndexV2 implements SegmentIndex {
   readonly #bytes: Uint8Array;
   readonly seriesCount: number;
@@ -341,9 +353,15 @@ class IndexV2 implements SegmentIndex {
   readonly #keyReader: ByteReader;
 
   readonly #corrupt: (error: CodecError) => Error;
+  readonly #readFields: FieldsReader;
 
-  constructor(bytes: Uint8Array, corrupt: (error: CodecError) => Error) {
+  constructor(
+    bytes: Uint8Array,
+    readFields: FieldsReader,
+    corrupt: (error: CodecError) => Error,
+  ) {
     this.#bytes = bytes;
+    this.#readFields = readFields;
     this.#corrupt = corrupt;
     this.#keyReader = new ByteReader(bytes);
     const r = new ByteReader(bytes);
@@ -505,6 +523,15 @@ class IndexV2 implements SegmentIndex {
     r.need(length, "fields");
     const at = r.offset;
     r.offset += length;
-    return new LazySeries(key, measurement, tags, this.#bytes, at, length, this.#corrupt);
+    return new LazySeries(
+      key,
+      measurement,
+      tags,
+      this.#bytes,
+      at,
+      length,
+      this.#readFields,
+      this.#corrupt,
+    );
   }
 }

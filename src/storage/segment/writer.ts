@@ -16,13 +16,18 @@ import {
 } from "../codecs/mod.ts";
 import type { ColumnView } from "../column.ts";
 import { writeString } from "./_text.ts";
+import { writeFieldsV3 } from "./block_entry.ts";
 import { compareHashes, seriesKeyHash } from "./series_hash.ts";
+import type { BlockMeta, SegmentField } from "./series_index.ts";
 
 /** "ENSG": the first four bytes of a segment file and the last four of its footer. */
 export const SEGMENT_MAGIC = [0x45, 0x4e, 0x53, 0x47] as const;
-/** The segment format version written by this code (version 1 files are still read). */
-export const SEGMENT_VERSION = 2;
-/** Bytes before the hash table in a version 2 index: N, M, value count, directory length. */
+/**
+ * The segment format version written by this code (versions 1 and 2 are still read). Version 3
+ * has the layout of version 2 with compact block entries (block_entry.ts).
+ */
+export const SEGMENT_VERSION = 3;
+/** Bytes before the hash table in a version 2 or 3 index: N, M, value count, directory length. */
 export const INDEX_V2_HEADER_BYTES = 20;
 /** Header bytes: magic, version, level, 2 reserved. */
 export const SEGMENT_HEADER_BYTES = 8;
@@ -45,33 +50,6 @@ export interface EncodeSegmentOptions {
   level: number;
   /** @default {1000} */
   blockValues?: number;
-}
-
-/** A typed value in the index: numbers as f64, bigints as their decimal text. */
-export function writeValue(out: ByteWriter, type: FieldType, v: FieldValue): void {
-  switch (type) {
-    case FieldType.Float:
-      out.f64(v as number);
-      return;
-    case FieldType.Integer:
-    case FieldType.Unsigned:
-      if (typeof v === "bigint") {
-        out.u8(1);
-        writeString(out, v.toString());
-      } else {
-        out.u8(0);
-        out.f64(v as number);
-      }
-      return;
-    case FieldType.String:
-      writeString(out, v as string);
-      return;
-    case FieldType.Boolean:
-      out.u8(v ? 1 : 0);
-      return;
-    default:
-      throw new Error(`BUG: writeValue: unknown field type ${type}`);
-  }
 }
 
 function encodeValues(column: ColumnView, from: number, to: number, out: ByteWriter): void {
@@ -253,7 +231,7 @@ function* encodeSteps(
 
 /**
  * Writes a series' blocks to `out` and their index part (field count, then each field with its
- * blocks' statistics) to `index`; returns the values written.
+ * blocks' statistics, version 3: block_entry.ts) to `index`; returns the values written.
  */
 function writeFields(
   s: SegmentSeriesInput,
@@ -263,15 +241,13 @@ function writeFields(
   blockValues: number,
 ): number {
   let values = 0;
-  const fields = [...s.fields.entries()].filter(([, c]) => c.length > 0).sort((a, b) =>
+  const columns = [...s.fields.entries()].filter(([, c]) => c.length > 0).sort((a, b) =>
     a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0
   );
-  index.uvarint(fields.length);
-  for (const [name, column] of fields) {
-    writeString(index, name);
-    index.u8(column.type);
+  const fields: [string, SegmentField][] = [];
+  for (const [name, column] of columns) {
     values += column.length;
-    index.uvarint(Math.ceil(column.length / blockValues));
+    const blocks: BlockMeta[] = [];
     for (let from = 0; from < column.length; from += blockValues) {
       const to = Math.min(column.length, from + blockValues);
       block.reset();
@@ -288,32 +264,30 @@ function writeFields(
       out.bytes(payload);
       const values = sliceOf(column.values, from, to);
       const stats = computeBlockStats({ type: column.type, timesMs, timesSubMs, values });
-      index.uvarint(offset);
-      index.uvarint(payload.length);
-      index.uvarint(stats.count);
-      index.f64(stats.minTimeMs);
-      index.uvarint(stats.minTimeSubMs);
-      index.f64(stats.maxTimeMs);
-      index.uvarint(stats.maxTimeSubMs);
-      writeValue(index, column.type, stats.first);
-      writeValue(index, column.type, stats.last);
+      const meta: BlockMeta = {
+        offset,
+        length: payload.length,
+        count: stats.count,
+        minTimeMs: stats.minTimeMs,
+        minTimeSubMs: stats.minTimeSubMs,
+        maxTimeMs: stats.maxTimeMs,
+        maxTimeSubMs: stats.maxTimeSubMs,
+        first: stats.first,
+        last: stats.last,
+      };
       if (stats.sum !== undefined) {
-        writeValue(index, column.type, stats.min!);
-        writeValue(index, column.type, stats.max!);
-        // An integer sum may leave int64: always written as a decimal when a bigint.
-        writeValue(
-          index,
-          column.type === FieldType.Float ? FieldType.Float : FieldType.Integer,
-          stats.sum,
-        );
+        meta.min = stats.min;
+        meta.max = stats.max;
+        meta.sum = stats.sum;
         // The earliest times of the minimum and the maximum (selectors report them).
         const at = extremeTimes(values, stats.min!, stats.max!);
-        index.f64(timesMs[at[0]]);
-        index.uvarint(timesSubMs[at[0]]);
-        index.f64(timesMs[at[1]]);
-        index.uvarint(timesSubMs[at[1]]);
+        meta.minTimeOfMin = { ms: timesMs[at[0]], subMs: timesSubMs[at[0]] };
+        meta.minTimeOfMax = { ms: timesMs[at[1]], subMs: timesSubMs[at[1]] };
       }
+      blocks.push(meta);
     }
+    fields.push([name, { type: column.type, blocks }]);
   }
+  writeFieldsV3(index, fields);
   return values;
 }

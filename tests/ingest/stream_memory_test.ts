@@ -1,13 +1,22 @@
 /**
  * A large NDJSON body, generated on the fly, streamed into a real server process while its
  * resident memory (VmRSS, as `ps -o rss` reports it) is sampled. The body is never held: the
- * server's RSS must grow by less than the bound below (a heap cap, the stored values, slack),
- * which does not depend on the body's size.
+ * server's RSS must grow by less than the bound below, which does not depend on the body's
+ * size: the head is flushed to segments every `EPOCHNEXUS_FLUSH_HEAD_BYTES` (set low here), so
+ * the stored points are not retained either.
  *
- * Size: `EPOCHNEXUS_STREAM_TEST_BYTES` (default 64 MiB for the suite; the 1 GiB run is
- * `EPOCHNEXUS_STREAM_TEST_BYTES=1073741824`). Each line is one point padded with JSON
- * whitespace to 1 KiB, so the stored data (one float per line, 1000 series, ~100 MB per GiB of
- * body in the head) stays small beside the body.
+ * Size: `EPOCHNEXUS_STREAM_TEST_BYTES` (default 64 MiB for the suite, a few seconds; the 1 GiB
+ * run is `EPOCHNEXUS_STREAM_TEST_BYTES=1073741824`). Each line is one point padded with JSON
+ * whitespace to 1 KiB, 1000 series.
+ *
+ * Measured by hand (2 shared cores, load 5-6): 1 GiB sent by curl (`-T file`, chunked or with
+ * a length) is ingested at 61-107 MB/s with RSS +172..+210 MB, flat after the first seconds.
+ * Sent by a Deno client (this test's fetch, a raw TCP chunked writer, or curl fed through a
+ * pipe by Deno) the server's throughput decays (37k -> 3k lines/s) and its RSS creeps up
+ * (~1 MB/s), with 92% of its CPU in a native memmove (perf) under `op_read` (the V8 profile),
+ * while its V8 heap (40-60 MB) and external memory (10-40 MB) stay flat: a buffer below the JS
+ * body stream, in the runtime's HTTP body path, not in EpochNexus's code. The 64 MiB case
+ * stays within the bound; the 1 GiB case through fetch does not (+561 MB seen before).
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";
@@ -17,13 +26,15 @@ const LINE_BYTES = 1024;
 /**
  * The server runs with its V8 heap capped at HEAP_CAP_MIB: a body held in memory (or anything
  * growing with the body) would crash it with an out-of-memory. Its RSS may grow by the cap,
- * plus what the storage engine keeps off-heap for the values it stores (its in-memory head:
- * about 100 bytes per value measured, 160 allowed), plus SLACK for the young generation, code
- * and the runtime's buffers. None of it depends on the body's size.
+ * plus HEAD_FACTOR heads of HEAD_BUDGET (the head's byte count is an estimate, 24 bytes per
+ * value, below its real size, and a frozen head is kept while the next one fills), plus FIXED
+ * for the young generation, code, the WAL and segment writers' buffers and the runtime's. No
+ * term depends on the body's size.
  */
 const HEAP_CAP_MIB = 128;
-const HEAD_BYTES_PER_VALUE = 160;
-const SLACK_BYTES = 128 * 1024 * 1024;
+const HEAD_BUDGET = 1024 * 1024;
+const HEAD_FACTOR = 8;
+const FIXED_BYTES = 128 * 1024 * 1024;
 
 /** The process's resident memory: VmRSS, read by `ps` (reading /proc needs --allow-all). */
 async function rssBytes(pid: number): Promise<number> {
@@ -66,7 +77,10 @@ Deno.test({
     // A capped V8 heap makes the garbage collector work rather than grow the heap lazily: if
     // the body were held, the server would die with an out-of-memory instead.
     const server = await startServer({
-      env: { DENO_V8_FLAGS: `--max-old-space-size=${HEAP_CAP_MIB}` },
+      env: {
+        DENO_V8_FLAGS: `--max-old-space-size=${HEAP_CAP_MIB}`,
+        EPOCHNEXUS_FLUSH_HEAD_BYTES: String(HEAD_BUDGET),
+      },
     });
     try {
       const pid = server.process.pid;
@@ -96,7 +110,7 @@ Deno.test({
       assert.equal(answer.status, 200, text);
       assert.deepEqual(JSON.parse(text), { accepted: lines, rejected: 0 });
       const growth = peak - before;
-      const bound = HEAP_CAP_MIB * 1024 * 1024 + HEAD_BYTES_PER_VALUE * lines + SLACK_BYTES;
+      const bound = HEAP_CAP_MIB * 1024 * 1024 + HEAD_FACTOR * HEAD_BUDGET + FIXED_BYTES;
       console.log(
         `streamed ${(lines * LINE_BYTES / 1e6).toFixed(0)} MB, ${lines} points in ` +
           `${seconds.toFixed(1)} s (${(lines * LINE_BYTES / 1e6 / seconds).toFixed(1)} MB/s, ` +
@@ -109,6 +123,9 @@ Deno.test({
         growth < bound,
         `server RSS grew by ${growth} bytes, beyond the bound of ${bound}`,
       );
+      // The bound counts on the head being flushed: it must have been, at least once.
+      const flushes = server.logs().match(/flushed heads to segments/g)?.length ?? 0;
+      assert.ok(flushes >= 1, `no head flush during ${lines} points:\n${server.logs()}`);
       const count = await fetch(
         `${server.url}/query?db=epochnexus&q=${
           encodeURIComponent("SELECT count(value) FROM stream")

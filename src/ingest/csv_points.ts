@@ -28,7 +28,12 @@
 import { parse as csvParse } from "csv-parse/stream";
 import { ParseError, type Point, ValidationError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
-import { type JsonPrecision, JsonRecordError, pointFromJsonObject } from "./json_points.ts";
+import {
+  type JsonPrecision,
+  JsonRecordError,
+  pointFromJsonObject,
+  TagInterner,
+} from "./json_points.ts";
 import type { Instant } from "../core/mod.ts";
 
 /** A CSV column's field type. */
@@ -150,6 +155,11 @@ export async function* decodeCsvStream(
     }) as TransformStream<Uint8Array, CsvRow>,
   );
   const reader = rows.getReader();
+  const jsonOptions = {
+    precision: options.precision,
+    defaultTime: options.defaultTime,
+    tags: new TagInterner(),
+  };
   const batchRows = options.batchRows ?? 1000;
   const inferRows = options.inferRows ?? 1000;
   let header: string[] | undefined;
@@ -264,7 +274,7 @@ export async function* decodeCsvStream(
       const point: Point = pointFromJsonObject(
         { measurement, tags, fields, timestamp },
         n,
-        { precision: options.precision, defaultTime: options.defaultTime },
+        jsonOptions,
       );
       batch.points.push(point);
       batch.origins!.push(n);

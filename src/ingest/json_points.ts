@@ -84,6 +84,51 @@ export interface JsonPointsOptions {
   precision?: JsonPrecision;
   /** Time of records without a timestamp (the request's arrival time). */
   defaultTime: Instant;
+  /**
+   * Hands out one shared Tag object per tag key and value, so the series key of a point is
+   * remembered (core's `seriesKey` memo) rather than rebuilt for every point. Decoders of a
+   * body share one; without it every tag is a fresh object.
+   */
+  tags?: TagInterner;
+}
+
+/**
+ * One Tag object per (key, value) seen, bounded: past `maxTags` the table starts over, so a
+ * body of unbounded cardinality costs at most that many entries. Tags handed out are shared by
+ * many points: nothing may change them in place (the write path never does).
+ */
+export class TagInterner {
+  readonly #maxTags: number;
+  #byKey = new Map<string, Map<string, Tag>>();
+  #size = 0;
+
+  constructor(maxTags = 100_000) {
+    this.#maxTags = maxTags;
+  }
+
+  /** The shared Tag of `key` = `value`. */
+  tag(key: string, value: string): Tag {
+    let values = this.#byKey.get(key);
+    if (values === undefined) {
+      if (this.#size >= this.#maxTags) this.#clear();
+      this.#byKey.set(key, values = new Map());
+    }
+    let tag = values.get(value);
+    if (tag === undefined) {
+      if (this.#size >= this.#maxTags) {
+        this.#clear();
+        this.#byKey.set(key, values = new Map());
+      }
+      values.set(value, tag = { key, value });
+      this.#size++;
+    }
+    return tag;
+  }
+
+  #clear(): void {
+    this.#byKey = new Map();
+    this.#size = 0;
+  }
 }
 
 /** One record that could not be decoded. */
@@ -145,6 +190,7 @@ export class JsonRecordError extends ValidationError {
  */
 export function decodeJsonPoints(text: string, options: JsonPointsOptions): JsonPointsResult {
   const body = parseJson(text);
+  if (!options.tags) options = { ...options, tags: new TagInterner() };
   const points: Point[] = [];
   const errors: RecordError[] = [];
   const decode = (value: unknown, index: number) => {
@@ -274,6 +320,7 @@ export function pointFromJsonObject(
   }
 
   const tags: Tag[] = [];
+  const interner = options.tags;
   if (tagsValue !== undefined && tagsValue !== null) {
     if (typeof tagsValue !== "object" || Array.isArray(tagsValue)) {
       throw new JsonRecordError(
@@ -292,7 +339,7 @@ export function pointFromJsonObject(
         );
       }
       if (key === "") throw new JsonRecordError(index, "tag keys must not be empty", "tags");
-      if (v !== "") tags.push({ key, value: v });
+      if (v !== "") tags.push(interner ? interner.tag(key, v) : { key, value: v });
     }
     sortTags(tags);
   }
@@ -309,7 +356,7 @@ export function pointFromJsonObject(
     for (const key in fieldsValue) {
       if (key === "") throw new JsonRecordError(index, "field keys must not be empty", "fields");
       const v = (fieldsValue as Record<string, unknown>)[key];
-      fields.push(fieldOf(index, key, `fields.${key}`, v));
+      fields.push(fieldOf(index, key, true, v));
     }
   }
   if (hasValue) {
@@ -320,7 +367,7 @@ export function pointFromJsonObject(
         "value",
       );
     }
-    fields.push(fieldOf(index, "value", "value", record.value));
+    fields.push(fieldOf(index, "value", false, record.value));
   }
   if (fields.length === 0) {
     throw new JsonRecordError(
@@ -341,14 +388,15 @@ export function pointFromJsonObject(
 
 const FIELD_EXPECTED = 'a number, string, boolean, {"integer": "..."} or {"unsigned": "..."}';
 
-function fieldOf(index: number, key: string, path: string, v: unknown): Field {
+/** `nested`: the field sits in `fields` (its path is `fields.<key>`, built only for errors). */
+function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field {
   switch (typeof v) {
     case "number":
       if (!Number.isFinite(v)) {
         throw new JsonRecordError(
           index,
           `field ${JSON.stringify(key)}: ${v} is out of range`,
-          path,
+          nested ? `fields.${key}` : key,
         );
       }
       return { key, type: FieldType.Float, value: v };
@@ -373,7 +421,7 @@ function fieldOf(index: number, key: string, path: string, v: unknown): Field {
           index,
           `field ${JSON.stringify(key)}: {"${what}": ...} takes a decimal string or an exact ` +
             `integer, got ${describe(raw)}`,
-          path,
+          nested ? `fields.${key}` : key,
         );
       }
       const [min, max, range] = unsigned
@@ -385,7 +433,7 @@ function fieldOf(index: number, key: string, path: string, v: unknown): Field {
           `field ${
             JSON.stringify(key)
           }: ${what} ${n} is outside the ${range} range [${min}, ${max}]`,
-          path,
+          nested ? `fields.${key}` : key,
         );
       }
       return {
@@ -398,7 +446,7 @@ function fieldOf(index: number, key: string, path: string, v: unknown): Field {
   throw new JsonRecordError(
     index,
     `field ${JSON.stringify(key)}: expected ${FIELD_EXPECTED}, got ${describe(v)}`,
-    path,
+    nested ? `fields.${key}` : key,
   );
 }
 

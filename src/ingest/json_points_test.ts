@@ -19,6 +19,7 @@ import {
   JsonRecordError,
   parseJson,
   pointFromJsonObject,
+  TagInterner,
 } from "./json_points.ts";
 
 const NOW = { ms: 1_700_000_000_123, subMs: 456 };
@@ -441,4 +442,24 @@ Deno.test("json: property: exact integers and nanosecond timestamps round-trip",
     }),
     { numRuns: 300 },
   );
+});
+
+Deno.test("TagInterner: one Tag object per key and value, shared across records; bounded", () => {
+  const { points } = decodeJsonPoints(
+    '[{"measurement":"m","tags":{"host":"a","dc":"x"},"value":1},' +
+      '{"measurement":"m","tags":{"dc":"x","host":"a"},"value":2},' +
+      '{"measurement":"m","tags":{"host":"b"},"value":3}]',
+    { defaultTime: { ms: 0, subMs: 0 } },
+  );
+  assert.equal(points[0].tags[0], points[1].tags[0]); // dc=x, sorted first in both
+  assert.equal(points[0].tags[1], points[1].tags[1]);
+  assert.notEqual(points[0].tags[1], points[2].tags[0]); // host=a vs host=b
+  assert.deepEqual(points[2].tags, [{ key: "host", value: "b" }]);
+  const small = new TagInterner(2);
+  const a = small.tag("k", "1");
+  assert.equal(small.tag("k", "1"), a);
+  small.tag("k", "2");
+  const again = small.tag("k", "3"); // past 2 entries: starts over
+  assert.deepEqual(again, { key: "k", value: "3" });
+  assert.notEqual(small.tag("k", "1"), a);
 });

@@ -16,6 +16,7 @@ import {
   JsonRecordError,
   parseJson,
   pointFromJsonObject,
+  TagInterner,
 } from "./json_points.ts";
 
 /** Options of {@linkcode NdjsonDecoder}. */
@@ -52,7 +53,7 @@ export class NdjsonDecoder {
   #started = false;
 
   constructor(options: NdjsonOptions) {
-    this.#options = options;
+    this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
     this.#maxLine = options.maxLineBytes ?? 1024 * 1024;
   }
 

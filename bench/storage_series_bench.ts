@@ -11,11 +11,15 @@
  * `QUERY=1` restart also lists the series of the measurement, so the lazily parsed index is paid,
  * then times the first writes after the restart: 5,000 existing series (each confirmed against
  * the segments once), then one new series (the measurement's tag values are gathered).
+ * `REOPEN=<folder> FIELDS=1` instead opens the folder's segment files alone and parses the fields
+ * (every block entry) of every series: the cost of the lazily parsed part of the index, for any
+ * segment version this code reads.
  * @module
  */
 import { FieldType, type Point, silentLogger } from "../src/core/mod.ts";
 import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
+import { BlockCache, SegmentReader } from "../src/storage/segment/mod.ts";
 
 const SERIES = Number(Deno.env.get("SERIES") ?? "1000000");
 const REOPENS = Number(Deno.env.get("REOPENS") ?? "3");
@@ -47,7 +51,43 @@ function batchOf(from: number, to: number, dt: number): Point[] {
   return batch;
 }
 
+async function segmentFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await segmentFiles(p));
+    else if (e.name.endsWith(".seg")) out.push(p);
+  }
+  return out;
+}
+
 const reopenOnly = Deno.env.get("REOPEN");
+if (reopenOnly && Deno.env.get("FIELDS") === "1") {
+  let blocks = 0, series = 0, openMs = 0, parseMs = 0;
+  const versions = new Set<number>();
+  for (const path of await segmentFiles(reopenOnly)) {
+    const t0 = performance.now();
+    const reader = await SegmentReader.open(denoFileSystem, path, new BlockCache(0));
+    const t1 = performance.now();
+    for (const s of reader.series.values()) {
+      series++;
+      for (const f of s.fields.values()) blocks += f.blocks.length;
+    }
+    parseMs += performance.now() - t1;
+    openMs += t1 - t0;
+    versions.add(reader.version);
+    reader.close();
+  }
+  console.log(JSON.stringify({
+    versions: [...versions],
+    series,
+    blocks,
+    openMs: Math.round(openMs),
+    parseMs: Math.round(parseMs),
+    heapMB: Number(mb(Deno.memoryUsage().heapUsed)),
+  }));
+  Deno.exit(0);
+}
 if (reopenOnly) {
   // The restart, in a fresh process (no heap left over from writing).
   const t0 = performance.now();

@@ -12,6 +12,12 @@
  * InfluxDB 7.20 bytes/value on disk, everything included). Deno.bench then reports time per
  * block; values/s = 1000 / (time per block). The "10 fields" benches code all ten TSBS blocks
  * per iteration (steadier figures for the float codec on a loaded machine).
+ *
+ * Before/after a float codec change, in one sitting: check the previous commit out beside
+ * (`git worktree add /tmp/me-before HEAD`) and pass its path; the "cpu10" group then holds the
+ * previous encoder and decoder too, and Deno's summary gives the ratios.
+ *
+ *   FLOATS_BEFORE=/tmp/me-before deno bench -A --filter "10 fields" bench/codecs_bench.ts
  */
 
 import {
@@ -165,6 +171,25 @@ Deno.bench(`encode floats TSBS cpu, 10 fields (${10 * N} values)`, { group: "cpu
 Deno.bench(`decode floats TSBS cpu, 10 fields (${10 * N} values)`, { group: "cpu10" }, () => {
   for (const block of cpuBlocks) decodeFloats(block);
 });
+const before = Deno.env.get("FLOATS_BEFORE");
+if (before) {
+  const old = await import(`${before}/src/storage/codecs/mod.ts`);
+  const ow = new old.ByteWriter(16 * N);
+  Deno.bench(`encode floats TSBS cpu, 10 fields, before`, { group: "cpu10" }, () => {
+    for (const field of cpu) {
+      ow.reset();
+      old.encodeFloats(field, ow);
+    }
+  });
+  const oldBlocks = cpu.map((field) => {
+    const w = new old.ByteWriter(16 * N);
+    old.encodeFloats(field, w);
+    return w.finish();
+  });
+  Deno.bench(`decode floats TSBS cpu, 10 fields, before`, { group: "cpu10" }, () => {
+    for (const block of oldBlocks) old.decodeFloats(block);
+  });
+}
 benchEncode("integers counter", (w) => encodeIntegers(counter, w));
 benchDecode("integers counter", decodeIntegers);
 benchEncode("unsigned counter", (w) => encodeUnsigned(counter, w));

@@ -1,9 +1,11 @@
 /**
  * A series' fields in a version 3 index entry: every block's statistics, compacted (FORMAT.md,
  * "Fields of a series (version 3)"). Block offsets are implied (a series' blocks follow one
- * another), times are deltas in a power-of-ten unit, counts and integers are varints, and a min or
- * max equal to the block's first or last value is a 2-bit reference in the flags byte. About 45
- * bytes per float block instead of about 100 in version 2.
+ * another), times are deltas in a power-of-ten unit, a field's times may be those of the previous
+ * field, a min or max equal to the block's first or last value is a 2-bit reference in the flags
+ * byte, integer statistics are varint deltas from first, float ones are XORed with a predictor
+ * and trimmed to their nonzero bytes. About 43 bytes per float block of random full-precision
+ * values (about 100 in version 2).
  * @module
  */
 import { FieldType, type FieldValue } from "../../core/mod.ts";
@@ -160,6 +162,174 @@ function readStat(r: ByteReader, type: FieldType, what: string): FieldValue {
   }
 }
 
+/** Scratch: bytes 0-7 a float, 8-15 its predictor, both big-endian (sign and exponent first). */
+const FLOAT = new DataView(new ArrayBuffer(16));
+const FLOAT_BYTES = new Uint8Array(FLOAT.buffer);
+/** A block's float statistics, packed before the size codes are written. */
+const PACKED = new Uint8Array(5 * 8);
+const CODES = new Uint8Array(6);
+
+/**
+ * Packs `v` against the predictor `p` into PACKED at `at`; returns its 4-bit size code. Codes
+ * 0-8: the last `code` bytes of bits(v) XOR bits(p) (the leading ones are zero); 9-15: the first
+ * `code - 8` bytes of bits(v) (the trailing ones are zero: 0, 100, 0.5 ...).
+ */
+function packFloat(v: number, p: number, at: number): number {
+  FLOAT.setFloat64(0, v);
+  FLOAT.setFloat64(8, p);
+  const b = FLOAT_BYTES;
+  let lz = 0;
+  while (lz < 8 && b[lz] === b[8 + lz]) lz++;
+  let tz = 0;
+  while (tz < 8 && b[7 - tz] === 0) tz++;
+  const lead = 8 - lz, trail = Math.max(1, 8 - tz);
+  if (trail < lead) {
+    for (let i = 0; i < trail; i++) PACKED[at + i] = b[i];
+    return 8 + trail;
+  }
+  for (let i = lz; i < 8; i++) PACKED[at + i - lz] = b[i] ^ b[8 + i];
+  return lead;
+}
+
+/** The byte count of a size code. */
+const codeBytes = (code: number) => (code <= 8 ? code : code - 8);
+
+function unpackFloat(r: ByteReader, code: number, p: number, what: string): number {
+  const n = codeBytes(code);
+  r.need(n, what);
+  const b = FLOAT_BYTES, d = r.data;
+  let at = r.offset;
+  if (code <= 8) {
+    FLOAT.setFloat64(8, p);
+    for (let i = 0; i < 8; i++) b[i] = i < 8 - n ? b[8 + i] : b[8 + i] ^ d[at++];
+  } else {
+    for (let i = 0; i < 8; i++) b[i] = i < n ? d[at++] : 0;
+  }
+  r.offset = at;
+  return FLOAT.getFloat64(0);
+}
+
+/** The sum's predictor: the mean of min and max times the count (0 when not finite). */
+function sumPredictor(m: BlockMeta): number {
+  const p = ((m.min as number) + (m.max as number)) / 2 * m.count;
+  return Number.isFinite(p) ? p : 0;
+}
+
+/**
+ * Float statistics: first (predicted by the previous block's last), last, min, max (by first;
+ * min and max only when not references) and sum (by sumPredictor): their size codes two per
+ * byte (an odd count pads with 0), then their bytes.
+ */
+function writeFloatStats(
+  out: ByteWriter,
+  m: BlockMeta,
+  minRef: number,
+  maxRef: number,
+  before: number,
+): void {
+  const first = m.first as number;
+  let k = 0, at = 0;
+  const add = (v: number, p: number) => {
+    const code = packFloat(v, p, at);
+    CODES[k++] = code;
+    at += codeBytes(code);
+  };
+  add(first, before);
+  add(m.last as number, first);
+  if (minRef === REF_STORED) add(m.min as number, first);
+  if (maxRef === REF_STORED) add(m.max as number, first);
+  add(m.sum as number, sumPredictor(m));
+  for (let i = 0; i < k; i += 2) out.u8(CODES[i] | (i + 1 < k ? CODES[i + 1] << 4 : 0));
+  out.bytes(PACKED.subarray(0, at));
+}
+
+function readFloatStats(
+  r: ByteReader,
+  meta: BlockMeta,
+  minRef: number,
+  maxRef: number,
+  before: number,
+): void {
+  const k = 3 + (minRef === REF_STORED ? 1 : 0) + (maxRef === REF_STORED ? 1 : 0);
+  for (let i = 0; i < k; i += 2) {
+    const codes = r.u8("float size codes");
+    CODES[i] = codes & 15;
+    CODES[i + 1] = codes >>> 4;
+    if (i + 1 === k && CODES[i + 1] !== 0) {
+      r.fail(`bad padding in float size codes 0x${codes.toString(16)}`, r.offset - 1);
+    }
+  }
+  let c = 0;
+  const first = meta.first = unpackFloat(r, CODES[c++], before, "first value");
+  meta.last = unpackFloat(r, CODES[c++], first, "last value");
+  meta.min = minRef === REF_STORED
+    ? unpackFloat(r, CODES[c++], first, "min value")
+    : minRef === REF_FIRST
+    ? first
+    : meta.last;
+  meta.max = maxRef === REF_STORED
+    ? unpackFloat(r, CODES[c++], first, "max value")
+    : maxRef === REF_FIRST
+    ? first
+    : meta.last;
+  meta.sum = unpackFloat(r, CODES[c++], sumPredictor(meta), "sum");
+}
+
+/** v - base, exact (a bigint when not a safe integer). */
+function minus(v: number | bigint, base: number | bigint): number | bigint {
+  if (typeof v === "number" && typeof base === "number") {
+    const d = v - base;
+    if (Number.isSafeInteger(d)) return d;
+  }
+  return BigInt(v) - BigInt(base);
+}
+
+/**
+ * Integer and unsigned statistics: first (zigzag or plain varint), then last, min and max (when
+ * not references) as zigzag deltas from first (counters: small), then the sum (zigzag,
+ * unbounded).
+ */
+function writeIntegerStats(
+  out: ByteWriter,
+  type: FieldType,
+  m: BlockMeta,
+  minRef: number,
+  maxRef: number,
+): void {
+  const first = m.first as number | bigint;
+  writeStat(out, type, first);
+  writeInt(out, minus(m.last as number | bigint, first));
+  if (minRef === REF_STORED) writeInt(out, minus(m.min as number | bigint, first));
+  if (maxRef === REF_STORED) writeInt(out, minus(m.max as number | bigint, first));
+  writeInt(out, m.sum!);
+}
+
+function readIntegerStats(
+  r: ByteReader,
+  type: FieldType,
+  meta: BlockMeta,
+  minRef: number,
+  maxRef: number,
+): void {
+  const first = meta.first = readStat(r, type, "first value") as number | bigint;
+  const [lo, hi] = type === FieldType.Integer ? [INT64_MIN, INT64_MAX] : [0n, UINT64_MAX];
+  const delta = (what: string) => {
+    const at = r.offset;
+    const d = readInt(r, what);
+    if (typeof d === "number" && typeof first === "number") {
+      const v = first + d;
+      if (Number.isSafeInteger(v) && (type === FieldType.Integer || v >= 0)) return v;
+    }
+    const v = BigInt(first) + BigInt(d);
+    if (v < lo || v > hi) r.fail(`${what} ${v} out of range`, at);
+    return normal(v);
+  };
+  meta.last = delta("last value");
+  meta.min = minRef === REF_STORED ? delta("min value") : minRef === REF_FIRST ? first : meta.last;
+  meta.max = maxRef === REF_STORED ? delta("max value") : maxRef === REF_FIRST ? first : meta.last;
+  meta.sum = readInt(r, "sum");
+}
+
 /** Times a block entry holds, for the SAME_TIMES test against the previous field. */
 function sameTimes(a: BlockMeta, b: BlockMeta | undefined): boolean {
   return b !== undefined && a.count === b.count && a.minTimeMs === b.minTimeMs &&
@@ -227,14 +397,16 @@ export function writeFieldsV3(
         out.uvarint((m.maxTimeMs - m.minTimeMs) / scale);
         if (!subZero) out.uvarint(m.maxTimeSubMs);
       }
-      writeStat(out, type, m.first);
-      writeStat(out, type, m.last);
-      if (!numeric) continue;
-      if (minRef === REF_STORED) writeStat(out, type, m.min!);
-      if (maxRef === REF_STORED) writeStat(out, type, m.max!);
-      // A float sum is the IEEE sum; an integer sum is exact and may leave int64.
-      if (type === FieldType.Float) out.f64(m.sum as number);
-      else writeInt(out, m.sum!);
+      if (type === FieldType.Float) {
+        const before = b > 0 ? blocks[b - 1].last as number : 0;
+        writeFloatStats(out, m, minRef, maxRef, before);
+      } else if (numeric) {
+        writeIntegerStats(out, type, m, minRef, maxRef);
+      } else {
+        writeStat(out, type, m.first);
+        writeStat(out, type, m.last);
+        continue;
+      }
       for (const t of [tMin, tMax]) {
         if (!t) continue;
         out.uvarint((t.ms - m.minTimeMs) / scale);
@@ -307,14 +479,15 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
       }
       if (!haveBase) baseMs = meta.minTimeMs, haveBase = true;
       next += 4 + length;
-      meta.first = readStat(r, type, "first value");
-      meta.last = readStat(r, type, "last value");
+      if (type === FieldType.Float) {
+        readFloatStats(r, meta, minRef, maxRef, b > 0 ? blocks[b - 1].last as number : 0);
+      } else if (numeric) {
+        readIntegerStats(r, type, meta, minRef, maxRef);
+      } else {
+        meta.first = readStat(r, type, "first value");
+        meta.last = readStat(r, type, "last value");
+      }
       if (numeric) {
-        const pick = (ref: number, what: string) =>
-          ref === REF_FIRST ? meta.first : ref === REF_LAST ? meta.last : readStat(r, type, what);
-        meta.min = pick(minRef, "min value");
-        meta.max = pick(maxRef, "max value");
-        meta.sum = type === FieldType.Float ? r.f64("sum") : readInt(r, "sum");
         const time = (ref: number, what: string) => {
           if (ref === REF_FIRST) return { ms: meta.minTimeMs, subMs: meta.minTimeSubMs };
           const ms = meta.minTimeMs + r.uvarint(what) * scale;

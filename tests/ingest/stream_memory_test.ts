@@ -15,8 +15,10 @@
  * pipe by Deno) the server's throughput decays (37k -> 3k lines/s) and its RSS creeps up
  * (~1 MB/s), with 92% of its CPU in a native memmove (perf) under `op_read` (the V8 profile),
  * while its V8 heap (40-60 MB) and external memory (10-40 MB) stay flat: a buffer below the JS
- * body stream, in the runtime's HTTP body path, not in EpochNexus's code. The 64 MiB case
- * stays within the bound; the 1 GiB case through fetch does not (+561 MB seen before).
+ * body stream, in the runtime's HTTP body path, not in EpochNexus's code: body_pause_repro.ts
+ * beside this file shows it with a bare `Deno.serve` that pauses its reads now and then (as
+ * ingest does while a batch's fsync is in flight). The 64 MiB case stays within the bound; the
+ * 1 GiB case through fetch does not (+561 MB seen before).
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";

@@ -4,8 +4,8 @@
  * ±Infinity and -0 round-trip bit-exact, and no BigInt is ever formed.
  *
  * Encodings (first byte); the encoder sizes Gorilla, delta-packing and bucketed deltas exactly
- * and keeps the smallest (ties: the older encoding), falling back to raw when none beats 8 bytes
- * per value:
+ * in one pass over the values (floats_scan.ts) and keeps the smallest (ties: the older
+ * encoding), falling back to raw when none beats 8 bytes per value:
  * - `FloatsConstant` (0x22): every value has the same bits (a single value, or a flat line).
  * - `FloatsGorilla` (0x21): Facebook's Gorilla XOR scheme (Pelkonen et al., VLDB 2015), as in
  *   InfluxDB tsm1's float.go: per value, `0` (same bits as the previous value); `10` + the
@@ -33,16 +33,11 @@
  */
 
 import { BitReader, BitWriter } from "./_bits.ts";
-import { PACK_GROUP, packDecode, packEncode, undoZigzagDeltas, varintSize } from "./_int64.ts";
+import { packDecode, packEncode, undoZigzagDeltas, varintSize } from "./_int64.ts";
 import { ByteReader, type ByteWriter, LITTLE_ENDIAN } from "./bytes.ts";
 import { checkCount, Encoding, readHeader } from "./encoding.ts";
-import {
-  bucketedChooseScale,
-  bucketedDecode,
-  type BucketedDeltas,
-  bucketedDeltas,
-  bucketedEncode,
-} from "./floats_bucketed.ts";
+import { bucketedChooseScale, bucketedDecode, bucketedEncode } from "./floats_bucketed.ts";
+import { type FloatsScan, scanFloats } from "./floats_scan.ts";
 import { decimalDecode, decimalEncode, decimalScale } from "./floats_decimal.ts";
 
 if (!LITTLE_ENDIAN) throw new Error("BUG: floats.ts assumes a little-endian host");
@@ -86,12 +81,11 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
 
   const headSize = 1 + varintSize(count) + 8;
   const rawSize = headSize - 8 + 8 * count;
-  // One pass sizes Gorilla and delta-packing exactly; one more gathers what bucketed needs.
-  const sizes = xorAndDeltaSizes(u, count);
-  const packed = headSize + sizes.packedBytes;
-  const gorilla = headSize + Math.ceil(sizes.gorillaBits / 8);
-  const deltas = bucketedDeltas(u, count);
-  const plan = bucketedChooseScale(deltas);
+  // One pass sizes Gorilla and delta-packing exactly and gathers what sizes bucketed at any K.
+  const scan = scanFloats(u, count);
+  const packed = headSize + scan.packedBytes;
+  const gorilla = headSize + Math.ceil(scan.gorillaBits / 8);
+  const plan = bucketedChooseScale(scan);
   const bucketed = headSize + varintSize(plan.scale) + Math.ceil(plan.bits / 8);
 
   // Decimal is sized by writing it, and only tried when every value is decimal-exact (on
@@ -115,7 +109,7 @@ export function encodeFloats(values: Float64Array | ArrayLike<number>, out: Byte
     return Encoding.FloatsGorilla;
   }
   if (bucketed < packed && bucketed <= rawSize) {
-    writeBucketed(u, count, { deltas, ...plan }, out);
+    writeBucketed(u, count, { scan, ...plan }, out);
     return Encoding.FloatsBucketed;
   }
   if (packed <= rawSize) {
@@ -158,8 +152,8 @@ export function encodeFloatsAs(
     case Encoding.FloatsDeltaPacked:
       return writePacked(u, count, out);
     case Encoding.FloatsBucketed: {
-      const deltas = bucketedDeltas(u, count);
-      return writeBucketed(u, count, { deltas, ...bucketedChooseScale(deltas) }, out);
+      const scan = scanFloats(u, count);
+      return writeBucketed(u, count, { scan, ...bucketedChooseScale(scan) }, out);
     }
     case Encoding.FloatsDecimal: {
       const e = decimalScale(f64);
@@ -201,72 +195,12 @@ function writePacked(u: Uint32Array, count: number, out: ByteWriter): void {
 function writeBucketed(
   u: Uint32Array,
   count: number,
-  plan: { deltas: BucketedDeltas; scale: number; bits: number },
+  plan: { scan: FloatsScan; scale: number; bits: number },
   out: ByteWriter,
 ): void {
   writeHead(Encoding.FloatsBucketed, u, count, out);
   out.uvarint(plan.scale);
   bucketedEncode(u, plan, out);
-}
-
-/** What {@linkcode xorAndDeltaSizes} returns (one object, reused). */
-interface Sizes {
-  /** Exact size of {@linkcode gorillaEncode}'s stream (same window decisions). */
-  gorillaBits: number;
-  /** Exact size of `packEncode` of the zigzag deltas of the bit patterns. */
-  packedBytes: number;
-}
-
-const SIZES: Sizes = { gorillaBits: 0, packedBytes: 0 };
-
-/**
- * Sizes Gorilla (from the XOR of neighbours) and delta-packing (from the zigzag delta of
- * neighbours, widest per group of PACK_GROUP) in one pass over the values, storing nothing
- * per value. The returned object is reused by the next call.
- */
-function xorAndDeltaSizes(u: Uint32Array, count: number): Sizes {
-  let prevHi = u[1], prevLo = u[0];
-  let winLead = 65, winTrail = 0;
-  let gbits = 0;
-  let packedBytes = 0, groupWidth = 0, groupEnd = PACK_GROUP;
-  for (let i = 1; i < count; i++) {
-    const h = u[2 * i + 1], l = u[2 * i];
-    const xh = h ^ prevHi, xl = l ^ prevLo;
-    if (xh === 0 && xl === 0) {
-      gbits += 1; // and a zero delta, of width 0
-    } else {
-      let lead = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
-      if (lead > 31) lead = 31;
-      const trail = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
-      const m = 64 - lead - trail;
-      if (lead >= winLead && trail >= winTrail && 64 - winLead - winTrail <= m + 11) {
-        gbits += 2 + 64 - winLead - winTrail;
-      } else {
-        gbits += 13 + m;
-        winLead = lead;
-        winTrail = trail;
-      }
-      // zigzag(c − p) modulo 2^64, as in zigzagDeltas.
-      const dlo = (l - prevLo) >>> 0;
-      const dhi = (h - prevHi - (l < prevLo ? 1 : 0)) | 0;
-      const sign = dhi >> 31;
-      const zh = ((dhi << 1) | (dlo >>> 31)) ^ sign;
-      const w = zh !== 0 ? 64 - Math.clz32(zh) : 32 - Math.clz32((dlo << 1) ^ sign);
-      if (w > groupWidth) groupWidth = w;
-    }
-    prevHi = h;
-    prevLo = l;
-    if (i === groupEnd || i === count - 1) {
-      // Group of deltas i − PACK_GROUP + 1 .. i (the last one shorter).
-      const size = i === groupEnd ? PACK_GROUP : i - groupEnd + PACK_GROUP;
-      packedBytes += 1 + ((groupWidth * size + 7) >>> 3);
-      groupWidth = 0;
-      groupEnd += PACK_GROUP;
-    }
-  }
-  SIZES.gorillaBits = gbits;
-  SIZES.packedBytes = packedBytes;
-  return SIZES;
 }
 
 let ZHI = new Uint32Array(0), ZLO = new Uint32Array(0);
@@ -296,6 +230,7 @@ function zigzagBitDeltas(u: Uint32Array, count: number, zhi: Uint32Array, zlo: U
   }
 }
 
+/** Gorilla's bit stream; floats_scan.ts sizes it with the same window decisions. */
 function gorillaEncode(u: Uint32Array, count: number, out: ByteWriter): void {
   const bits = BitWriter.begin(out, (count - 1) * GORILLA_MAX_BITS);
   let prevHi = u[1], prevLo = u[0];

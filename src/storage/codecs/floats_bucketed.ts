@@ -26,6 +26,7 @@
 
 import { BitWriter } from "./_bits.ts";
 import { type ByteReader, type ByteWriter, CodecError } from "./bytes.ts";
+import type { FloatsScan } from "./floats_scan.ts";
 
 /** Buckets `q = |Δ| >> k` with a code of their own (0..15). Part of the format. */
 export const BUCKETED_BUCKETS = 16;
@@ -33,13 +34,37 @@ const REPEAT = 16;
 const ZERO = 17;
 const ESCAPE = 18;
 const INT = 19;
+/** The symbols beyond the buckets, for floats_scan.ts. Part of the format. */
+export const BucketedSymbol = { Repeat: REPEAT, Zero: ZERO, Escape: ESCAPE, Int: INT } as const;
 
 /**
  * Prefix code lengths of the 20 symbols (buckets 0..15, REPEAT, ZERO, ESCAPE, INT): a Huffman code
  * of the symbol frequencies on TSBS cpu data at the best `K`. The codes are canonical (shorter
  * first, then by symbol), so these lengths are the whole code. Part of the format.
  */
-const CODE_LENGTHS = [2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 7, 7, 8, 9, 10, 10, 7, 8, 8, 7];
+export const BUCKETED_CODE_LENGTHS: readonly number[] = [
+  2,
+  3,
+  3,
+  3,
+  3,
+  4,
+  4,
+  5,
+  5,
+  6,
+  7,
+  7,
+  8,
+  9,
+  10,
+  10,
+  7,
+  8,
+  8,
+  7,
+];
+const CODE_LENGTHS = BUCKETED_CODE_LENGTHS;
 const MAX_CODE = 10;
 /** Largest `K`: with any biased exponent (0..2047), `K − e` then still reaches 63. */
 export const BUCKETED_MAX_SCALE = 2047 + 63;
@@ -67,185 +92,12 @@ const INT_LIMIT = 2 ** 32;
 const INT_F64 = new Float64Array(1);
 const INT_U32 = new Uint32Array(INT_F64.buffer);
 
-/** A nonzero integer of magnitude below 2^32 (-0 is an integer to JS, with no magnitude). */
-function isInt(v: number): boolean {
+/**
+ * Whether `v` is coded as INT: a nonzero integer of magnitude below 2^32 (-0 is an integer to
+ * JS, with no magnitude).
+ */
+export function bucketedIsInt(v: number): boolean {
   return v !== 0 && Number.isInteger(v) && v > -INT_LIMIT && v < INT_LIMIT;
-}
-
-/** Bit length of a nonzero 64-bit value given as halves. */
-function width(hi: number, lo: number): number {
-  return hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(lo);
-}
-
-/** The top 4 bits of a nonzero magnitude of `w` bits (left-aligned when w < 4): 8..15. */
-function top4(mh: number, ml: number, w: number): number {
-  if (w >= 36) return mh >>> (w - 36);
-  if (w > 32) return ((mh << (36 - w)) | (ml >>> (w - 4))) & 15;
-  if (w >= 4) return ml >>> (w - 4);
-  return (ml << (4 - w)) & 15;
-}
-
-/** Histogram keys: (width + biased exponent) of a delta, 1..64 + 2047. */
-const HIST_SIZE = 64 + 2048;
-
-/**
- * The per-value facts the encoder needs, computed once for all `K` it tries: for value i ≥ 1
- * (at index i − 1), `kind` is REPEAT, ZERO, INT or 0 (a delta); for a delta the magnitude |Δ|
- * as halves, its bit width, the sign, and the previous value's biased exponent; for INT |value|
- * in `ml`, its width and the sign.
- *
- * The deltas are also summed by `s = width + exponent`, which is all a scale `K` needs when no
- * `K − e` is clamped: then `d = s − K` alone decides the bucket's high bits (d ≤ 0: bucket 0,
- * 1: bucket 1, 2..4: the top 2..4 bits of |Δ|) and the raw bits are `Σ (K − e)`. So sizing a `K`
- * walks the few dozen `s` present, not the values.
- *
- * The arrays are module scratch, longer than `count − 1` and reused by the next call: a
- * `BucketedDeltas` is valid until {@linkcode bucketedDeltas} runs again.
- */
-export interface BucketedDeltas {
-  count: number;
-  kind: Uint8Array;
-  mh: Uint32Array;
-  ml: Uint32Array;
-  wid: Uint8Array;
-  neg: Uint8Array;
-  exp: Uint16Array;
-  /** Bits of the REPEAT, ZERO and INT values, which no `K` changes. */
-  fixedBits: number;
-  /** Number of deltas (kind 0). */
-  deltas: number;
-  /** Smallest and largest previous-value exponent over the deltas (no delta: 2047, 0). */
-  minExp: number;
-  maxExp: number;
-  /** Smallest and largest key `s` in the histograms below (no delta: HIST_SIZE, 0). */
-  minS: number;
-  maxS: number;
-  /** Per key `s`: deltas, Σ exponent, Σ code length of the bucket at d = 2, 3, 4. */
-  sCount: Uint32Array;
-  sExp: Float64Array;
-  sCode2: Uint32Array;
-  sCode3: Uint32Array;
-  sCode4: Uint32Array;
-}
-
-const SCRATCH: BucketedDeltas = {
-  count: 0,
-  kind: new Uint8Array(0),
-  mh: new Uint32Array(0),
-  ml: new Uint32Array(0),
-  wid: new Uint8Array(0),
-  neg: new Uint8Array(0),
-  exp: new Uint16Array(0),
-  fixedBits: 0,
-  deltas: 0,
-  minExp: 2047,
-  maxExp: 0,
-  minS: HIST_SIZE,
-  maxS: 0,
-  sCount: new Uint32Array(HIST_SIZE),
-  sExp: new Float64Array(HIST_SIZE),
-  sCode2: new Uint32Array(HIST_SIZE),
-  sCode3: new Uint32Array(HIST_SIZE),
-  sCode4: new Uint32Array(HIST_SIZE),
-};
-
-/** Grows the scratch arrays (never shrinks them) to hold `n` entries. */
-function reserve(n: number): void {
-  if (SCRATCH.kind.length >= n) return;
-  const size = Math.max(1024, 2 ** Math.ceil(Math.log2(n)));
-  SCRATCH.kind = new Uint8Array(size);
-  SCRATCH.mh = new Uint32Array(size);
-  SCRATCH.ml = new Uint32Array(size);
-  SCRATCH.wid = new Uint8Array(size);
-  SCRATCH.neg = new Uint8Array(size);
-  SCRATCH.exp = new Uint16Array(size);
-}
-
-/**
- * Computes {@linkcode BucketedDeltas} from the raw halves `u` (lo, hi per value) into module
- * scratch (valid until the next call) in one pass.
- */
-export function bucketedDeltas(u: Uint32Array, count: number): BucketedDeltas {
-  const n1 = count - 1;
-  reserve(n1);
-  const d = SCRATCH;
-  // The previous block's histogram entries (only its [minS, maxS] can be nonzero).
-  if (d.minS <= d.maxS) {
-    d.sCount.fill(0, d.minS, d.maxS + 1);
-    d.sExp.fill(0, d.minS, d.maxS + 1);
-    d.sCode2.fill(0, d.minS, d.maxS + 1);
-    d.sCode3.fill(0, d.minS, d.maxS + 1);
-    d.sCode4.fill(0, d.minS, d.maxS + 1);
-  }
-  const { kind, mh, ml, wid, neg, exp, sCount, sExp, sCode2, sCode3, sCode4 } = d;
-  const f = new Float64Array(u.buffer, u.byteOffset, count);
-  let fixedBits = 0, deltas = 0;
-  let minExp = 2047, maxExp = 0, minS = HIST_SIZE, maxS = 0;
-  let ph = u[1], pl = u[0];
-  for (let i = 1; i < count; i++) {
-    const h = u[2 * i + 1], l = u[2 * i];
-    const j = i - 1;
-    if (h === ph && l === pl) {
-      kind[j] = REPEAT;
-      fixedBits += CODE_LENGTHS[REPEAT];
-    } else if (h === 0 && l === 0) {
-      kind[j] = ZERO;
-      fixedBits += CODE_LENGTHS[ZERO];
-    } else if (
-      // An integer below 2^21 in magnitude (biased exponent ≤ 1043) has a zero low word: this
-      // rejects full-precision values without the float test.
-      (l === 0 || (h & 0x7ff00000) > 0x41300000) && isInt(f[i])
-    ) {
-      kind[j] = INT;
-      const v = f[i];
-      const n = v < 0 ? -v : v;
-      neg[j] = v < 0 ? 1 : 0;
-      ml[j] = n;
-      const w = 32 - Math.clz32(n);
-      wid[j] = w;
-      fixedBits += CODE_LENGTHS[INT] + 5 + w;
-    } else {
-      // d = c - p modulo 2^64; |d| as halves.
-      let dl = (l - pl) >>> 0;
-      let dh = (h - ph - (l < pl ? 1 : 0)) >>> 0;
-      if (dh >= 0x80000000) {
-        neg[j] = 1;
-        dl = (~dl + 1) >>> 0;
-        dh = (~dh + (dl === 0 ? 1 : 0)) >>> 0;
-      } else {
-        neg[j] = 0;
-      }
-      kind[j] = 0;
-      mh[j] = dh;
-      ml[j] = dl;
-      const w = width(dh, dl);
-      wid[j] = w;
-      const e = (ph >>> 20) & 0x7ff;
-      exp[j] = e;
-      const s = w + e;
-      const t = top4(dh, dl, w);
-      sCount[s]++;
-      sExp[s] += e;
-      sCode2[s] += CODE_LENGTHS[t >>> 2];
-      sCode3[s] += CODE_LENGTHS[t >>> 1];
-      sCode4[s] += CODE_LENGTHS[t];
-      if (e < minExp) minExp = e;
-      if (e > maxExp) maxExp = e;
-      if (s < minS) minS = s;
-      if (s > maxS) maxS = s;
-      deltas++;
-    }
-    ph = h;
-    pl = l;
-  }
-  d.count = count;
-  d.fixedBits = fixedBits;
-  d.deltas = deltas;
-  d.minExp = minExp;
-  d.maxExp = maxExp;
-  d.minS = minS;
-  d.maxS = maxS;
-  return d;
 }
 
 /** The bucket `|Δ| >> k` of a delta known to fit (width ≤ k + 4). */
@@ -259,7 +111,7 @@ function bucketOf(mh: number, ml: number, k: number): number {
  * Exact size in bits of the bit stream for scale `K`: from the histograms when no delta's
  * `K − e` is clamped to [0, 63], otherwise value by value.
  */
-export function bucketedBits(d: BucketedDeltas, K: number): number {
+export function bucketedBits(d: FloatsScan, K: number): number {
   if (d.deltas > 0 && (K < d.maxExp || K > d.minExp + 63)) return bucketedBitsByValue(d, K);
   const { sCount, sExp, sCode2, sCode3, sCode4 } = d;
   const escape = CODE_LENGTHS[ESCAPE] + 64;
@@ -284,7 +136,7 @@ export function bucketedBits(d: BucketedDeltas, K: number): number {
 }
 
 /** {@linkcode bucketedBits} value by value (any `K`, clamping included). */
-export function bucketedBitsByValue(d: BucketedDeltas, K: number): number {
+export function bucketedBitsByValue(d: FloatsScan, K: number): number {
   const { kind, mh, ml, wid, exp } = d;
   const n1 = d.count - 1;
   let bits = 0;
@@ -306,7 +158,7 @@ export function bucketedBitsByValue(d: BucketedDeltas, K: number): number {
  * The scale `K` with the fewest bits, and that size: a descent from the median of
  * (width + exponent) − 2, where it ends on TSBS cpu blocks (3 sizings: K, K + 1, K − 1).
  */
-export function bucketedChooseScale(d: BucketedDeltas): { scale: number; bits: number } {
+export function bucketedChooseScale(d: FloatsScan): { scale: number; bits: number } {
   const n = d.deltas;
   let start = 0;
   if (n > 0) {
@@ -335,10 +187,10 @@ export function bucketedChooseScale(d: BucketedDeltas): { scale: number; bits: n
  */
 export function bucketedEncode(
   u: Uint32Array,
-  plan: { deltas: BucketedDeltas; scale: number; bits: number },
+  plan: { scan: FloatsScan; scale: number; bits: number },
   out: ByteWriter,
 ): void {
-  const { deltas: d, scale: K } = plan;
+  const { scan: d, scale: K } = plan;
   const { kind, mh, ml, wid, neg, exp } = d;
   const n1 = d.count - 1;
   const bits = BitWriter.begin(out, plan.bits);

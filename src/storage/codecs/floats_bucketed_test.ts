@@ -8,9 +8,9 @@ import {
   bucketedBits,
   bucketedBitsByValue,
   bucketedChooseScale,
-  bucketedDeltas,
   bucketedEncode,
 } from "./floats_bucketed.ts";
+import { scanFloats } from "./floats_scan.ts";
 import { assertCorruptionSafe, bitsOf, hex } from "./_testing.ts";
 
 function fromBits(pairs: readonly (readonly [number, number])[]): Float64Array {
@@ -26,7 +26,7 @@ function fromBits(pairs: readonly (readonly [number, number])[]): Float64Array {
 /** A FloatsBucketed block at a forced scale (encodeFloats would pick its own or another codec). */
 function bucketedAt(values: Float64Array, scale: number): Uint8Array {
   const u = new Uint32Array(values.buffer, values.byteOffset, 2 * values.length);
-  const deltas = bucketedDeltas(u, values.length);
+  const deltas = scanFloats(u, values.length);
   const bits = bucketedBits(deltas, scale);
   const w = new ByteWriter(16);
   w.u8(Encoding.FloatsBucketed);
@@ -35,7 +35,7 @@ function bucketedAt(values: Float64Array, scale: number): Uint8Array {
   w.u32(u[1]);
   w.uvarint(scale);
   const before = w.length;
-  bucketedEncode(u, { deltas, scale, bits }, w);
+  bucketedEncode(u, { scan: deltas, scale, bits }, w);
   assert.equal(w.length - before, Math.ceil(bits / 8), "bucketedBits is the exact size");
   return w.finish();
 }
@@ -111,7 +111,7 @@ Deno.test("floats bucketed: chosen for full-precision random walks, under 6.2 by
     assert.deepEqual(bitsOf(decodeFloats(bytes)), bitsOf(values));
     // The scale search finds the best K: its neighbours are no smaller.
     const u = new Uint32Array(values.buffer);
-    const d = bucketedDeltas(u, 1000);
+    const d = scanFloats(u, 1000);
     const { scale, bits } = bucketedChooseScale(d);
     assert.ok(bucketedBits(d, scale - 1) >= bits && bucketedBits(d, scale + 1) >= bits);
   }
@@ -246,7 +246,7 @@ Deno.test("floats bucketed: sizing from the histograms equals sizing value by va
           if (i % 89 === 7) v[i] = v[i - 1];
         }
         const u = new Uint32Array(v.buffer);
-        const d = bucketedDeltas(u, n);
+        const d = scanFloats(u, n);
         const { scale: chosen } = bucketedChooseScale(d);
         for (const K of [0, chosen + offset, chosen - 1, chosen, chosen + 1, BUCKETED_MAX_SCALE]) {
           if (K < 0 || K > BUCKETED_MAX_SCALE) continue;

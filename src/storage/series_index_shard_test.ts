@@ -40,7 +40,11 @@ function point(m: string, host: string, rack: string, timeMs: number): Point {
   return {
     measurement: m,
     tags,
-    fields: [{ key: "v", type: FieldType.Float, value: timeMs % 97 }],
+    // A field per host: after a drop its name must leave the measurement's field types.
+    fields: [
+      { key: "v", type: FieldType.Float, value: timeMs % 97 },
+      { key: `f_${host}`, type: FieldType.Float, value: 1 },
+    ],
     timeMs,
     timeSubMs: 0,
   };
@@ -96,6 +100,15 @@ function check(engine: StorageEngine, model: Set<string>, label: string): void {
     }
     const want = [...model].filter((k) => k.startsWith(m + ",")).sort();
     assert.deepEqual([...listed].sort(), want, `${label}: series of ${m}`);
+    // Field types, cached per source and inherited by flushed and compacted segments, name
+    // exactly the fields of the series that remain.
+    const fields = new Set<string>();
+    for (const view of engine.shards("db", "autogen", ...ALL)) {
+      for (const name of view.fieldTypes(m).keys()) fields.add(name);
+    }
+    const wantFields = new Set(want.length > 0 ? ["v"] : []);
+    for (const k of want) wantFields.add(`f_${/host=([a-z])/.exec(k)![1]}`);
+    assert.deepEqual([...fields].sort(), [...wantFields].sort(), `${label}: fields of ${m}`);
   }
 }
 
@@ -180,6 +193,49 @@ Deno.test("series index: a series emptied by DELETE goes once compaction rewrote
     await engine.close();
     engine = await open(dir);
     assert.deepEqual(listed(), ["cpu,host=b"], "a restart builds the same index");
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("field types: a flushed or compacted segment inherits only exact types (drops before and after the flush)", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  const fieldsOf = () =>
+    [
+      ...new Set(
+        engine.shards("db", "autogen", ...ALL).flatMap((v) => [...v.fieldTypes("cpu").keys()]),
+      ),
+    ]
+      .sort();
+  const drop = (host: string) =>
+    engine.deleteSeries("db", {
+      seriesFilter: (_m, tags) => tags[0].value === host,
+      minNs: ALL[0],
+      maxNs: ALL[1],
+      dropSeries: true,
+    });
+  try {
+    await engine.createDatabase("db");
+    await engine.write(
+      "db",
+      undefined,
+      ["a", "b", "c", "d"].map((h) => point("cpu", h, "", NOW - 1000)),
+    );
+    assert.deepEqual(fieldsOf(), ["f_a", "f_b", "f_c", "f_d", "v"]);
+    await drop("a"); // in the active head: its own type map still names f_a
+    await engine.flush();
+    assert.deepEqual(fieldsOf(), ["f_b", "f_c", "f_d", "v"], "flushed after a drop in the head");
+    await drop("b"); // after the flush: a tombstone over the segment
+    assert.deepEqual(fieldsOf(), ["f_c", "f_d", "v"], "a drop after the flush");
+    await engine.write("db", undefined, [point("cpu", "e", "", NOW - 900)]);
+    await engine.flush();
+    assert.deepEqual(fieldsOf(), ["f_c", "f_d", "f_e", "v"]);
+    assert.equal(await engine.compact(), 1);
+    assert.deepEqual(fieldsOf(), ["f_c", "f_d", "f_e", "v"], "after compaction");
+    await drop("c");
+    assert.deepEqual(fieldsOf(), ["f_d", "f_e", "v"], "a drop after compaction");
   } finally {
     await engine.close();
     await Deno.remove(dir, { recursive: true });

@@ -93,6 +93,11 @@ export class Shard {
   #dropEpoch = 0;
   /** Active heads a drop removed series from (their own field-type map may be too wide). */
   readonly #headsWithDrops = new WeakSet<Head>();
+  /**
+   * Heads no drop touched, with the drop epoch when they were frozen: while it holds, a frozen
+   * head's own field-type map is exact, and so is it for the segment flushed from it.
+   */
+  readonly #frozenAt = new WeakMap<Head, number>();
   readonly #typeCache = new WeakMap<
     object,
     { epoch: number; byMeasurement: Map<string, Map<string, FieldType>> }
@@ -136,7 +141,11 @@ export class Shard {
   }
 
   set head(head: Head) {
-    if (this.#head !== undefined) this.#head.listener = undefined;
+    const old = this.#head;
+    if (old !== undefined) {
+      old.listener = undefined;
+      if (!this.#headsWithDrops.has(old)) this.#frozenAt.set(old, this.#dropEpoch);
+    }
     head.listener = this.#listener;
     this.#head = head;
     if (this.#index !== undefined) {
@@ -152,6 +161,7 @@ export class Shard {
   set segments(list: ShardSegment[]) {
     const removed = this.#segments.filter((s) => !list.includes(s));
     this.#segments = list;
+    if (removed.length > 0) this.#inheritTypes(removed, list);
     if (this.#index === undefined || removed.length === 0) return;
     // A series of a removed segment stays when another source still holds it (compaction's
     // output holds every series that kept data).
@@ -177,6 +187,18 @@ export class Shard {
   addSegment(segment: ShardSegment): void {
     this.#segments.push(segment);
     this.#segments.sort((a, b) => a.maxGen - b.maxGen || a.level - b.level);
+    // A flush's segment holds exactly its frozen head's series: it inherits the head's field
+    // types instead of parsing every series' entry on the next query (O(series) per flush).
+    const from = segment.minGen === segment.maxGen
+      ? this.frozen.find((f) => f.gen === segment.maxGen)
+      : undefined;
+    if (from !== undefined && this.#frozenAt.get(from.head) === this.#dropEpoch) {
+      const byMeasurement = new Map<string, Map<string, FieldType>>();
+      for (const m of from.head.measurements()) {
+        byMeasurement.set(m, new Map(from.head.fieldTypes(m)));
+      }
+      this.#typeCache.set(segment.reader, { epoch: this.#dropEpoch, byMeasurement });
+    }
     const index = this.#index;
     if (index === undefined) return;
     forEachSeriesTags(segment.reader, (key, measurement, tags) => {
@@ -184,6 +206,38 @@ export class Shard {
         index.add({ id: this.idOf(key), key, measurement, tags });
       }
     });
+  }
+
+  /**
+   * A compaction's output (the segment spanning the removed inputs' generations) inherits the
+   * union of the inputs' cached field types, per measurement every input has cached: its series
+   * are the inputs' minus drops, which a cache at the current drop epoch already left out.
+   */
+  #inheritTypes(removed: readonly ShardSegment[], list: readonly ShardSegment[]): void {
+    const minGen = Math.min(...removed.map((s) => s.minGen));
+    const maxGen = Math.max(...removed.map((s) => s.maxGen));
+    const out = list.find((s) =>
+      s.minGen <= minGen && s.maxGen >= maxGen && !this.#typeCache.has(s.reader)
+    );
+    if (out === undefined) return;
+    const caches = removed.map((s) => this.#typeCache.get(s.reader));
+    const first = caches[0];
+    if (first === undefined || caches.some((c) => c?.epoch !== this.#dropEpoch)) return;
+    const byMeasurement = new Map<string, Map<string, FieldType>>();
+    for (const m of first.byMeasurement.keys()) {
+      const union = new Map<string, FieldType>();
+      let complete = true;
+      for (const c of caches) {
+        const types = c!.byMeasurement.get(m);
+        if (types === undefined) {
+          complete = false;
+          break;
+        }
+        for (const [name, type] of types) if (!union.has(name)) union.set(name, type);
+      }
+      if (complete) byMeasurement.set(m, union);
+    }
+    this.#typeCache.set(out.reader, { epoch: this.#dropEpoch, byMeasurement });
   }
 
   /** Values held in memory (active and frozen heads). */
@@ -232,6 +286,9 @@ export class Shard {
       return source instanceof Head && !this.#headsWithDrops.has(source)
         ? source.fieldTypes(measurement)
         : scan();
+    }
+    if (source instanceof Head && this.#frozenAt.get(source) === this.#dropEpoch) {
+      return source.fieldTypes(measurement);
     }
     let cached = this.#typeCache.get(source);
     if (cached === undefined || cached.epoch !== this.#dropEpoch) {

@@ -18,7 +18,8 @@
  * Partial failure, the same for every format: valid points are written, invalid ones reported.
  * The answer is 200 `{"accepted": N, "rejected": 0}`, or 400 with the native error shape,
  * `accepted`, `rejected` and the first `maxListedErrors` errors (line or record, column or
- * field, reason). `?atomic=true` makes the request all-or-nothing: the body is decoded whole
+ * field, reason). `?atomic=true` (or a protobuf message's `atomic`) makes the request
+ * all-or-nothing: the body is decoded whole
  * (within `maxBodyBytes`), and any bad record, schema or pipeline rejection, field-type
  * conflict (within the request or with stored data) or point beyond retention writes nothing
  * (write_path.ts's `writePointsAtomically`).
@@ -179,8 +180,19 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
     const release = admitWrite(ctx, reservedBytes(request, limit, streamed, settings));
     let summary: IngestSummary;
     try {
-      const source = decodeBody(ctx, request, url, type, db, limit, settings);
-      summary = atomic
+      let source: AsyncIterable<DecodedBatch>;
+      let allOrNothing = atomic;
+      if (type === "application/x-protobuf") {
+        // Read whole either way; the message's own `atomic` counts as `?atomic=true`.
+        const decoded = decodeProtobufWrite(await readBody(request, limit), {
+          defaultTime: instantFromNanos(ctx.clock.nowNanos()),
+        });
+        allOrNothing ||= decoded.atomic;
+        source = (async function* () {
+          yield decoded.batch;
+        })();
+      } else source = decodeBody(ctx, request, url, type, db, limit, settings);
+      summary = allOrNothing
         ? await writeAtomically(ctx, db, rp, source, settings)
         : await commitBatches(source, (points) => writePoints(ctx, db, rp, points), settings);
     } finally {
@@ -280,11 +292,6 @@ function decodeBody(
           }),
           bytes: body.length,
         };
-      })();
-    case "application/x-protobuf":
-      return (async function* () {
-        const body = await readBody(request, limit);
-        yield decodeProtobufWrite(body, { defaultTime }).batch;
       })();
     default:
       throw new Error(`BUG: no decoder for ${type}`);

@@ -158,6 +158,29 @@ Deno.test("atomic=true: a record that does not decode writes nothing and is name
   }
 });
 
+Deno.test("protobuf over /ingest: the message's own atomic flag is all or nothing too", async () => {
+  const { post, rows, close } = await setup({ schemas: SCHEMAS });
+  try {
+    const message = (atomic: boolean) =>
+      toBinary(
+        WriteRequestSchema,
+        create(WriteRequestSchema, {
+          atomic,
+          points: [pbPoint({ value: 1 }, 1n), pbPoint({ value: 500 }, 2n)],
+        }),
+      ) as Uint8Array<ArrayBuffer>;
+    const r = await post("/ingest", PROTOBUF, message(true));
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.json.error.errors[0].reason, /atomic write refused.*first: record 2: /);
+    assert.equal((await rows("SELECT * FROM m")).length, 0);
+    const partial = await post("/ingest", PROTOBUF, message(false));
+    assert.equal(partial.json.error.accepted, 1, partial.text);
+    assert.equal((await rows("SELECT * FROM m")).length, 1);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("IngestService atomic: decode, schema and type-conflict rejections all write nothing", async () => {
   const { app, post, rows, close } = await setup({ schemas: SCHEMAS });
   try {

@@ -8,7 +8,7 @@ import { decodeBlock, SegmentReader } from "./reader.ts";
 import { compareHashes, HashSet64, seriesKeyHash } from "./series_hash.ts";
 import { type BlockMeta, openIndex, type SegmentField } from "./series_index.ts";
 import { readFieldsV3, writeFieldsV3 } from "./block_entry.ts";
-import { ByteReader, ByteWriter } from "../codecs/mod.ts";
+import { ByteReader, ByteWriter, computeBlockStats } from "../codecs/mod.ts";
 import { encodeSegment, SEGMENT_FOOTER_BYTES, SEGMENT_VERSION } from "./writer.ts";
 
 /** Sorted unique instants with values of one type. */
@@ -84,6 +84,16 @@ Deno.test("segment: any columns round-trip through blocks and index (property)",
             assert.equal(b.count, p.length);
             assert.ok(Object.is(b.first, p.values[0]));
             assert.ok(Object.is(b.last, p.values[p.length - 1]));
+            // Every statistic read back from the index is what the decoded block gives.
+            const st = computeBlockStats({ ...p, values: p.values });
+            assert.deepEqual(
+              [b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs],
+              [st.minTimeMs, st.minTimeSubMs, st.maxTimeMs, st.maxTimeSubMs],
+            );
+            for (const k of ["min", "max", "sum"] as const) {
+              const want = typeof st[k] === "bigint" ? safeOr(st[k] as bigint) : st[k];
+              assert.ok(Object.is(b[k], want), `${k}: ${b[k]} vs ${want}`);
+            }
             if (b.minTimeOfMin === undefined) return;
             // The earliest time of the minimum: no earlier value is equal.
             const at = p.timesMs.findIndex((ms, j) =>

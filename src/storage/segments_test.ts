@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Clock, FieldType, type Point, silentLogger } from "../core/mod.ts";
 import { denoFileSystem } from "../runtime/mod.ts";
+import { computeBlockStats } from "./codecs/mod.ts";
 import { CpuBudget } from "./compaction_plan.ts";
 import { type EngineOptions, StorageEngine } from "./engine.ts";
 
@@ -637,4 +638,60 @@ Deno.test("segments: close stops a compaction at its next slice; its inputs stay
   assert.equal(engine.stats().values, 1200);
   await engine.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("segments: block summaries after restart equal the blocks' own statistics (int64 extremes, NaN, -0, sub-ms)", async () => {
+  const dir = await Deno.makeTempDir();
+  let engine = await open(dir);
+  await engine.createDatabase("db");
+  const INT = [2n ** 63n - 1n, -(2n ** 63n), 5, -7, 2 ** 53 - 1, 0] as const;
+  const FLOAT = [-0, NaN, 1.5, 100, 0, 0.1 + 0.2, -1e300] as const;
+  const points: Point[] = Array.from({ length: 47 }, (_, i) => ({
+    measurement: "cpu",
+    tags: [{ key: "host", value: "a" }],
+    fields: [
+      { key: "i", type: FieldType.Integer, value: INT[(i * 5) % INT.length] },
+      { key: "v", type: FieldType.Float, value: FLOAT[(i * 3) % FLOAT.length] },
+    ],
+    timeMs: NOW - DAY + i * 1000 + (i % 3),
+    timeSubMs: i % 2 ? 0 : 999_999 - i,
+  }));
+  await engine.write("db", undefined, points);
+  await engine.flush();
+  await engine.close();
+  engine = await open(dir);
+  try {
+    const [shard] = engine.shards("db", "autogen", ...ALL);
+    const s = shard.series("cpu")[0];
+    for (const field of ["i", "v"]) {
+      const parts = await shard.readFieldSummaries(s, field, ...ALL);
+      const column = (await shard.readField(s, field, ...ALL))!;
+      assert.deepEqual(parts.map((p) => p.kind), Array(5).fill("summary"));
+      let at = 0;
+      for (const p of parts) {
+        if (p.kind !== "summary") continue;
+        const n = p.count;
+        const values = column.values instanceof Float64Array
+          ? column.values.subarray(at, at + n)
+          : column.values.slice(at, at + n);
+        const want = computeBlockStats({
+          type: column.type,
+          timesMs: column.timesMs.subarray(at, at + n),
+          timesSubMs: column.timesSubMs.subarray(at, at + n),
+          values,
+        });
+        const got = { ...p } as Record<string, unknown>;
+        delete got.kind, delete got.minTimeOfMin, delete got.minTimeOfMax;
+        if (typeof want.sum === "bigint" && want.sum >= -(2n ** 53n) && want.sum < 2n ** 53n) {
+          want.sum = Number(want.sum);
+        }
+        assert.deepStrictEqual(got, { ...want }, `${field} block at ${at}`);
+        at += n;
+      }
+      assert.equal(at, column.length);
+    }
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -122,11 +122,9 @@ function readUint(r: ByteReader, what: string): number | bigint {
   return normal(v);
 }
 
+/** A first (integer, unsigned) or first/last (string, boolean) value; floats: writeFloatStats. */
 function writeStat(out: ByteWriter, type: FieldType, v: FieldValue): void {
   switch (type) {
-    case FieldType.Float:
-      out.f64(v as number);
-      return;
     case FieldType.Integer:
       writeInt(out, v as number | bigint);
       return;
@@ -146,19 +144,19 @@ function writeStat(out: ByteWriter, type: FieldType, v: FieldValue): void {
 
 function readStat(r: ByteReader, type: FieldType, what: string): FieldValue {
   switch (type) {
-    case FieldType.Float:
-      return r.f64(what);
     case FieldType.Integer:
       return readInt(r, what, INT64_MIN, INT64_MAX);
     case FieldType.Unsigned:
       return readUint(r, what);
     case FieldType.String:
       return readString(r);
-    default: {
+    case FieldType.Boolean: {
       const b = r.u8(what);
       if (b > 1) r.fail(`bad boolean ${b} in ${what}`, r.offset - 1);
       return b === 1;
     }
+    default:
+      throw new Error(`BUG: readStat: field type ${type} (floats: readFloatStats)`);
   }
 }
 

@@ -51,6 +51,10 @@ export class Grid {
     return Math.floor(d / this.intervalNs);
   }
 
+  /** True when both instants fall in one bucket (bound: handed to readers as a predicate). */
+  readonly sameBucket = (aMs: number, aSubMs: number, bMs: number, bSubMs: number): boolean =>
+    this.index(aMs, aSubMs) === this.index(bMs, bSubMs);
+
   /** The bucket of an int64 ns time (BigInt; called once per query, not per point). */
   indexOfNanos(ns: bigint): number {
     const i = instantFromNanos(ns);

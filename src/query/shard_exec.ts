@@ -12,7 +12,7 @@ import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
 import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
-import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
+import type { FieldColumn, FieldPart, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
 import type { AddContext } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
@@ -347,6 +347,9 @@ function aggregateSetup(plan: SelectPlan, types: Map<string, FieldType>): Aggreg
   return { fields, fieldOf, slotsOf, summarizable, auxFields };
 }
 
+/** Parts options that summarise no block (every block decoded, as views). */
+const NO_SUMMARIES = { summarize: () => false };
+
 async function aggregateSeries(
   plan: SelectPlan,
   setup: AggregateSetup,
@@ -388,19 +391,60 @@ async function aggregateSeries(
       i = j;
     }
   };
-  // Block statistics: fields whose every function can take a whole block's summary (count,
-  // min, max, first, last, spread, integer sum) are read without decoding those blocks.
+  // A slot's runs over time-ordered, disjoint columns: a run that reaches a column's end may
+  // go on in the next column (same bucket); its pieces are added in one call.
+  const addStitched = (s: number, columns: readonly FieldColumn[]) => {
+    const fn = plan.slots[s].fn;
+    let pending: FieldColumn[] | undefined;
+    let pendingIdx = 0;
+    const flush = () => {
+      const col = pending!.length === 1 ? pending![0] : concatRun(pending!);
+      fn.add(statesAt(pendingIdx)[s], col, 0, col.length, ctx);
+      pending = undefined;
+    };
+    for (let p = 0; p < columns.length; p++) {
+      const col = columns[p];
+      const n = col.length;
+      for (let i = 0; i < n;) {
+        const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
+        const idx = grid.index(col.timesMs[i], col.timesSubMs[i]);
+        if (pending !== undefined && idx !== pendingIdx) flush();
+        if (j === n && p + 1 < columns.length) {
+          (pending ??= []).push(runOf(col, i, j));
+          pendingIdx = idx;
+        } else if (pending !== undefined) {
+          pending.push(runOf(col, i, j));
+          flush();
+        } else fn.add(statesAt(idx)[s], col, i, j, ctx);
+        i = j;
+      }
+    }
+    if (pending !== undefined) flush();
+  };
+  // Fields are read as parts: whole blocks inside one bucket as their statistics when every
+  // function of the field takes a summary (count, min, max, first, last, spread, integer sum),
+  // the rest as views of the decoded blocks, aggregated part by part in time order (the same
+  // additions in the same order as over one merged column, without copying into one).
   let summarized: Uint8Array | undefined;
+  let partsOf: FieldPart[][] | undefined;
   if (reader.readFieldSummaries !== undefined && !rowFilter && auxCols === undefined) {
+    const options = { summarize: grid.sameBucket };
     for (let f = 0; f < fields.length; f++) {
-      if (!setup.summarizable[f]) continue;
-      const parts = await reader.readFieldSummaries(series, fields[f], plan.minNs, plan.maxNs);
-      // A block that straddles a bucket boundary cannot be summarised: decode the field instead.
+      const summarize = setup.summarizable[f];
+      const parts = await reader.readFieldSummaries(
+        series,
+        fields[f],
+        plan.minNs,
+        plan.maxNs,
+        summarize ? options : NO_SUMMARIES,
+      );
+      // A reader may ignore the option: a summary across a bucket boundary, or of a field whose
+      // functions cannot take one, sends the field to readField below.
       let fits = true;
       for (const p of parts) {
         if (
           p.kind === "summary" &&
-          grid.index(p.minTimeMs, p.minTimeSubMs) !== grid.index(p.maxTimeMs, p.maxTimeSubMs)
+          (!summarize || !grid.sameBucket(p.minTimeMs, p.minTimeSubMs, p.maxTimeMs, p.maxTimeSubMs))
         ) {
           fits = false;
           break;
@@ -408,12 +452,50 @@ async function aggregateSeries(
       }
       if (!fits) continue;
       (summarized ??= new Uint8Array(fields.length))[f] = 1;
+      (partsOf ??= [])[f] = parts;
+    }
+    // Types are checked where a field has data, in slot order, as for columns read whole.
+    for (let s = 0; s < plan.slots.length && partsOf !== undefined; s++) {
+      const f = setup.fieldOf[s];
+      const parts = partsOf[f];
+      if (setup.summarizable[f] || parts === undefined || parts.length === 0) continue;
+      const { cast, fn } = plan.slots[s];
+      const first = (parts[0] as { column: FieldColumn }).column;
+      const type = types.get(fields[f]) ??
+        (cast === undefined ? first.type : castColumn(first, cast).type);
+      const bad = fn.checkType(type);
+      if (bad !== undefined) throw new ValidationError(bad);
+    }
+    for (let f = 0; f < fields.length && partsOf !== undefined; f++) {
+      const parts = partsOf[f];
+      if (parts === undefined || parts.length === 0) continue;
       const slots = slotsOf[f];
+      if (!setup.summarizable[f]) {
+        // Decoded blocks only: one add per bucket run, as over the merged column (float sums
+        // and means are exact only so), stitching the runs a block boundary splits.
+        const columns: FieldColumn[] = [];
+        for (const part of parts) {
+          const c = (part as { column: FieldColumn }).column;
+          if (c.length === 0) continue;
+          budget?.addPoints(c.length);
+          columns.push(c);
+        }
+        if (columns.length === 0) continue;
+        for (const i of slots) {
+          const cast = plan.slots[i].cast;
+          addStitched(i, cast === undefined ? columns : columns.map((c) => castColumn(c, cast)));
+        }
+        added = true;
+        continue;
+      }
       for (const part of parts) {
         if (part.kind === "column") {
           if (part.column.length === 0) continue;
           budget?.addPoints(part.column.length);
-          for (const i of slots) addRuns(i, part.column);
+          for (const i of slots) {
+            const cast = plan.slots[i].cast;
+            addRuns(i, cast === undefined ? part.column : castColumn(part.column, cast));
+          }
         } else {
           if (part.count === 0) continue;
           if (budget !== undefined) budget.summaryBlocks++;
@@ -557,6 +639,45 @@ function addWithAux(
 }
 
 /** A numeric column converted for `f::integer` / `f::float` (other types read as empty). */
+/** Points [from, to) of a column (views, no copy). */
+function runOf(col: FieldColumn, from: number, to: number): FieldColumn {
+  if (from === 0 && to === col.length) return col;
+  return {
+    type: col.type,
+    length: to - from,
+    timesMs: col.timesMs.subarray(from, to),
+    timesSubMs: col.timesSubMs.subarray(from, to),
+    values: col.values instanceof Float64Array
+      ? col.values.subarray(from, to)
+      : col.values.slice(from, to),
+  };
+}
+
+/** One column of consecutive runs (the pieces of one bucket's run, in time order). */
+function concatRun(pieces: readonly FieldColumn[]): FieldColumn {
+  let n = 0;
+  for (const p of pieces) n += p.length;
+  const timesMs = new Float64Array(n);
+  const timesSubMs = new Float64Array(n);
+  const floats = pieces[0].values instanceof Float64Array ? new Float64Array(n) : undefined;
+  const others: FieldColumn["values"][number][] = [];
+  let at = 0;
+  for (const p of pieces) {
+    timesMs.set(p.timesMs, at);
+    timesSubMs.set(p.timesSubMs, at);
+    if (floats !== undefined) floats.set(p.values as Float64Array, at);
+    else for (let k = 0; k < p.length; k++) others.push(p.values[k]);
+    at += p.length;
+  }
+  return {
+    type: pieces[0].type,
+    length: n,
+    timesMs,
+    timesSubMs,
+    values: floats ?? others,
+  } as FieldColumn;
+}
+
 function castColumn(col: FieldColumn, cast: "integer" | "float"): FieldColumn {
   const numeric = col.type === FieldType.Float || col.type === FieldType.Integer ||
     col.type === FieldType.Unsigned;

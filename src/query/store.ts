@@ -74,13 +74,26 @@ export interface ShardReader {
    * whole-block summaries (blocks entirely inside the range, answered from block statistics
    * without decoding) and decoded columns (the head, and blocks the range cuts). Readers that
    * lack it are read with readField. Aggregates may use it for count/sum/mean/min/max/first/last.
+   * The columns are time-ordered and disjoint, views of decoded blocks (never concatenated), so
+   * aggregating them part by part is aggregating the merged column.
    */
   readFieldSummaries?(
     series: SeriesRef,
     field: string,
     minNs: bigint,
     maxNs: bigint,
+    options?: FieldPartsOptions,
   ): Promise<FieldPart[]>;
+}
+
+/** Options of {@linkcode ShardReader.readFieldSummaries}. */
+export interface FieldPartsOptions {
+  /**
+   * Whether a whole block spanning these instants may be answered by its statistics; false
+   * decodes it (a block across a GROUP BY time boundary). Readers may ignore it: callers check.
+   * @default every whole block is summarised
+   */
+  summarize?: (minMs: number, minSubMs: number, maxMs: number, maxSubMs: number) => boolean;
 }
 
 /** A retention policy to create (CREATE RETENTION POLICY). */

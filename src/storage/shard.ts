@@ -597,16 +597,21 @@ export class ShardView {
 
   /**
    * The field's data in [minNs, maxNs] as time-ordered parts: whole blocks inside the range (and
-   * untouched by tombstones) as their statistics, the rest as decoded columns. When sources
-   * overlap in time the answer is one merged column, so duplicates are never counted twice.
+   * untouched by tombstones, and accepted by `options.summarize`) as their statistics, the rest
+   * as decoded columns (views, not copies). When sources overlap in time the answer is one merged
+   * column, so duplicates are never counted twice.
    */
   async readFieldSummaries(
     series: { key: string },
     field: string,
     minNs: bigint,
     maxNs: bigint,
+    options?: {
+      summarize?: (minMs: number, minSubMs: number, maxMs: number, maxSubMs: number) => boolean;
+    },
   ): Promise<ShardFieldPart[]> {
     const key = series.key;
+    const summarize = options?.summarize;
     const range = this.#rangeOf(minNs, maxNs);
     // Most series live in one source: its parts are the answer, with nothing else allocated.
     let only: ShardFieldPart[] | undefined;
@@ -631,7 +636,9 @@ export class ShardView {
           const whole = contains(range, b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs) &&
             !cuts.some((r) =>
               overlaps(b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs, r)
-            );
+            ) &&
+            (summarize === undefined ||
+              summarize(b.minTimeMs, b.minTimeSubMs, b.maxTimeMs, b.maxTimeSubMs));
           if (whole) {
             parts.push(summaryOf(f.type, b));
           } else {

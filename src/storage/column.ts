@@ -33,9 +33,9 @@ export class SeriesColumns {
   /** Rows appended (points; a row may hold duplicates of another's time until sorted). */
   rows = 0;
   /** @internal Times of the rows; read by the columns. */
-  ms: Float64Array = new Float64Array(INITIAL_ROWS);
+  ms: Float64Array = smallFloat64Array(INITIAL_ROWS);
   /** @internal */
-  sub: Float64Array = new Float64Array(INITIAL_ROWS);
+  sub: Float64Array = smallFloat64Array(INITIAL_ROWS);
   /** True while times are strictly increasing, so the rows are already what views show. */
   #sorted = true;
   // The columns of the last point's fields, by position: most points of a series name the same
@@ -167,7 +167,7 @@ export class FieldColumnBuffer {
   constructor(type: FieldType, series: SeriesColumns) {
     this.type = type;
     this.#series = series;
-    if (type === FieldType.Float) this.#floats = new Float64Array(series.ms.length);
+    if (type === FieldType.Float) this.#floats = smallFloat64Array(series.ms.length);
     else this.#others = [];
   }
 
@@ -290,6 +290,28 @@ export class FieldColumnBuffer {
     }
     return { type: this.type, length: n, timesMs, timesSubMs, values: floats ?? others! };
   }
+}
+
+/** Doubles per shared block of {@linkcode smallFloat64Array}. */
+const BLOCK_DOUBLES = 8192;
+let block = new Float64Array(BLOCK_DOUBLES);
+let blockUsed = 0;
+
+/**
+ * A zeroed array of `n` doubles; small ones are carved out of a shared block. A head of 100k
+ * small series holds a dozen arrays per series: one ArrayBuffer (and its allocation) per 64-byte
+ * array cost more than the data. A block lives until the last array carved from it is gone
+ * (growth replaces them with arrays of their own). Nothing may detach or resize `.buffer`.
+ */
+function smallFloat64Array(n: number): Float64Array {
+  if (n > INITIAL_ROWS * 4) return new Float64Array(n);
+  if (blockUsed + n > BLOCK_DOUBLES) {
+    block = new Float64Array(BLOCK_DOUBLES);
+    blockUsed = 0;
+  }
+  const out = block.subarray(blockUsed, blockUsed + n);
+  blockUsed += n;
+  return out;
 }
 
 /** A copy of `a[0, used)` in a new array of `capacity` elements. */

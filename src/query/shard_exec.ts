@@ -374,7 +374,7 @@ async function aggregateSeries(
     return states;
   };
   let added = false;
-  const ctx: AddContext = { series };
+  const ctx: AddContext = { series, sorted: reader.sortedColumns === true };
   const addRuns = (s: number, col: FieldColumn) => {
     const slot = plan.slots[s];
     const n = col.length;

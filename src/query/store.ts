@@ -77,6 +77,11 @@ export interface ShardReader {
    * The columns are time-ordered and disjoint, views of decoded blocks (never concatenated), so
    * aggregating them part by part is aggregating the merged column.
    */
+  /**
+   * True when every column this reader returns ascends strictly in time (sorted, no two points
+   * at one instant): aggregates may then read a run's first or last point alone.
+   */
+  readonly sortedColumns?: boolean;
   readFieldSummaries?(
     series: SeriesRef,
     field: string,

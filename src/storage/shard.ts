@@ -391,6 +391,9 @@ function slice(column: ColumnView, range: TimeRange): ColumnView {
 
 /** A consistent read view of a shard: implements the query room's ShardReader. */
 export class ShardView {
+  /** Columns come sorted and deduplicated (heads' views, blocks, merges). */
+  readonly sortedColumns = true;
+
   constructor(
     private readonly shard: Shard,
     private readonly sources: readonly Source[],

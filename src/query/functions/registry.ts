@@ -31,6 +31,11 @@ export interface AddContext {
   series: SeriesRef;
   /** The auxiliary values (fields and tags beside a selector) at index `i` of the column. */
   aux?: (i: number) => Value[];
+  /**
+   * The column's times ascend strictly (storage columns: sorted, deduplicated), so first() and
+   * last() need look at one point of a run only.
+   */
+  sorted?: boolean;
 }
 
 /** An aggregate or selector over one field. `S` is its mergeable state. */

@@ -66,6 +66,8 @@ function selector(
   types: (t: FieldType) => boolean,
   valueTies: (ctx: TransformContext) => boolean,
   fromSummary: (b: BlockSummary) => { value: Value; ms: number; subMs: number } | undefined,
+  /** The run's point that wins when times ascend strictly (first, last). */
+  edge?: "first" | "last",
 ): AggregateFunction<Pick, SelectorParams> {
   const tmp: Pick = { has: true, value: null, ms: 0, subMs: 0, valueTies: false };
   return {
@@ -94,7 +96,11 @@ function selector(
     },
     checkType: (t) => (types(t) ? undefined : unsupported(name, t)),
     init: (p) => ({ has: false, value: null, ms: 0, subMs: 0, valueTies: p.valueTies }),
-    add(s, col, from, to) {
+    add(s, col, from, to, ctx) {
+      if (edge !== undefined && ctx?.sorted === true && to > from) {
+        if (edge === "first") to = from + 1;
+        else from = to - 1;
+      }
       const v = col.values;
       const tm = col.timesMs;
       const ts = col.timesSubMs;
@@ -131,6 +137,7 @@ const first = selector(
   any,
   withInterval,
   (b) => ({ value: b.first as Value, ms: b.minTimeMs, subMs: b.minTimeSubMs }),
+  "first",
 );
 const last = selector(
   "last",
@@ -140,6 +147,7 @@ const last = selector(
   any,
   withInterval,
   (b) => ({ value: b.last as Value, ms: b.maxTimeMs, subMs: b.maxTimeSubMs }),
+  "last",
 );
 const min = selector(
   "min",

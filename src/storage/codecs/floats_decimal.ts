@@ -13,20 +13,15 @@
  * @module
  */
 
-import { decodeInt64Body, encodeInt64Block, type Int64Ids } from "./_int64.ts";
+import { decodeInt64Body, encodeInt64Block } from "./_int64.ts";
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 import { Encoding, readHeader } from "./encoding.ts";
+import { INTEGER_BLOCK_IDS } from "./integers.ts";
 
 /** Largest decimal scale: 10^22 is the largest power of ten a float64 holds exactly. */
 export const DECIMAL_MAX_SCALE = 22;
 const POW10 = Float64Array.from({ length: DECIMAL_MAX_SCALE + 1 }, (_, e) => 10 ** e);
 const TWO_32 = 4294967296;
-const IDS: Int64Ids = {
-  raw: Encoding.IntegersRaw,
-  rle: Encoding.IntegersRle,
-  simple8b: Encoding.IntegersSimple8b,
-  packed: Encoding.IntegersPacked,
-};
 
 /**
  * The smallest scale `e` at which every value is exactly `m / 10^e` with a safe integer `m`,
@@ -71,7 +66,7 @@ export function decimalEncode(values: Float64Array, e: number, out: ByteWriter):
   out.u8(Encoding.FloatsDecimal);
   out.uvarint(count);
   out.u8(e);
-  encodeInt64Block(hi, lo, count, { ids: IDS, signed: true }, out);
+  encodeInt64Block(hi, lo, count, { ids: INTEGER_BLOCK_IDS, signed: true }, out);
 }
 
 /**
@@ -90,7 +85,7 @@ export function decimalDecode(r: ByteReader, out: Float64Array): void {
     r.fail(`decimal mantissas: ${n} values in a block of ${count}`, nested);
   }
   const { hi, lo } = decodeInt64Body(r, id, count, {
-    ids: IDS,
+    ids: INTEGER_BLOCK_IDS,
     signed: true,
     what: "decimal mantissa",
   });

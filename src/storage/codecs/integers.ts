@@ -22,7 +22,8 @@ import { ByteReader, type ByteWriter } from "./bytes.ts";
 import { checkCount, Encoding, readHeader } from "./encoding.ts";
 
 const TWO_32 = 4294967296;
-const IDS: Int64Ids = {
+/** The encoding ids of a signed integer block (FloatsDecimal's mantissas use them too). */
+export const INTEGER_BLOCK_IDS: Int64Ids = {
   raw: Encoding.IntegersRaw,
   rle: Encoding.IntegersRle,
   simple8b: Encoding.IntegersSimple8b,
@@ -65,7 +66,7 @@ export function encodeIntegers(values: IntegerValues, out: ByteWriter): number {
       lo[i] = Number(BigInt.asUintN(32, v));
     }
   }
-  return encodeInt64Block(hi, lo, count, { ids: IDS, signed: true }, out);
+  return encodeInt64Block(hi, lo, count, { ids: INTEGER_BLOCK_IDS, signed: true }, out);
 }
 
 /**
@@ -75,7 +76,11 @@ export function encodeIntegers(values: IntegerValues, out: ByteWriter): number {
 export function decodeIntegers(block: Uint8Array): (number | bigint)[] {
   const r = new ByteReader(block);
   const { id, count } = readHeader(r, 0x30, "integer");
-  const { hi, lo } = decodeInt64Body(r, id, count, { ids: IDS, signed: true, what: "integer" });
+  const { hi, lo } = decodeInt64Body(r, id, count, {
+    ids: INTEGER_BLOCK_IDS,
+    signed: true,
+    what: "integer",
+  });
   const out: (number | bigint)[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const n = (hi[i] | 0) * TWO_32 + lo[i];

@@ -86,10 +86,22 @@ export function encodeSeries(s: ResultSeries, options: JsonOptions): string {
   return out + "}";
 }
 
+// Whole-millisecond times already written (a GROUP BY time answer repeats its bucket starts in
+// every series): formatting one costs ~1 µs, a lookup a few ns. Cleared when full.
+const TIME_STRINGS = new Map<number, string>();
+const TIME_STRINGS_MAX = 4096;
+
 /** A time cell: an RFC3339Nano string, or an integer epoch in `unit` (truncated like Go). */
 export function encodeTime(t: Instant, unit?: EpochUnit): string {
-  if (unit === undefined) return `"${formatRFC3339Nano(t.ms, t.subMs)}"`;
-  return epochString(t, unit);
+  if (unit !== undefined) return epochString(t, unit);
+  if (t.subMs !== 0) return `"${formatRFC3339Nano(t.ms, t.subMs)}"`;
+  let text = TIME_STRINGS.get(t.ms);
+  if (text === undefined) {
+    if (TIME_STRINGS.size >= TIME_STRINGS_MAX) TIME_STRINGS.clear();
+    text = `"${formatRFC3339Nano(t.ms, 0)}"`;
+    TIME_STRINGS.set(t.ms, text);
+  }
+  return text;
 }
 
 /** The integer epoch of an instant in a unit, as Go's `UnixNano() / unit` (toward zero). */

@@ -5,6 +5,11 @@
  * winning. Sharing the times cuts the head's memory from 24 to about 10 bytes per value when
  * points carry ten fields, and appending a point writes its time once.
  *
+ * The times and every float column of a series live in one Float64Array (column after column,
+ * `capacity` rows each), and the columns in a plain array: a high-cardinality head holds 100k
+ * series of one or two points, where a typed array, an ArrayBuffer and a Map per series and
+ * field cost many times the values themselves.
+ *
  * Views never change under a reader: appends write past the view's end, and a sort or a growth
  * builds new arrays instead of touching the old ones.
  *
@@ -15,8 +20,13 @@ import { type FieldColumn, FieldType, type FieldValue } from "../core/mod.ts";
 /** A sorted, deduplicated, read-only view of a column (matches query's FieldColumn). */
 export type ColumnView = FieldColumn;
 
-/** Rows of a new series (doubling after; high-cardinality data has few points per series). */
-const INITIAL_ROWS = 8;
+/**
+ * Rows of a new series (doubling after): high-cardinality data has one or two points per
+ * series per head, and a series with thousands of points pays a dozen copies at most.
+ */
+const INITIAL_ROWS = 2;
+/** Past this many fields a series finds its columns by a Map instead of a scan. */
+const SCAN_FIELDS = 16;
 
 /** A range of times, both ends inclusive, as (ms, subMs) pairs. */
 export interface RowTimeRange {
@@ -28,34 +38,58 @@ export interface RowTimeRange {
 
 /** The rows of one series and its field columns, appended in arrival order, sorted lazily. */
 export class SeriesColumns {
-  /** Field name -> column. */
-  readonly fields: Map<string, FieldColumnBuffer> = new Map();
   /** Rows appended (points; a row may hold duplicates of another's time until sorted). */
   rows = 0;
-  /** @internal Times of the rows; read by the columns. */
-  ms: Float64Array = smallFloat64Array(INITIAL_ROWS);
-  /** @internal */
-  sub: Float64Array = smallFloat64Array(INITIAL_ROWS);
+  /** @internal Rows each column of `data` has room for. */
+  capacity: number;
+  /**
+   * @internal Times and float values: ms of the rows at [0, capacity), their sub-ms at
+   * [capacity, 2 capacity), float column k at [(2 + k) capacity, (3 + k) capacity).
+   */
+  data: Float64Array;
+  /** Float columns `data` has room for. */
+  #slots: number;
+  #floats = 0;
+  /** Columns in order of creation; most points name their fields in that order. */
+  #columns: FieldColumnBuffer[] = [];
+  /** Field name -> column, once the series has more than {@linkcode SCAN_FIELDS} fields. */
+  #index: Map<string, FieldColumnBuffer> | undefined;
   /** True while times are strictly increasing, so the rows are already what views show. */
   #sorted = true;
-  // The columns of the last point's fields, by position: most points of a series name the same
-  // fields in the same order, so this replaces a Map lookup per value by a string comparison.
-  #shapeKeys: string[] = [];
-  #shapeColumns: FieldColumnBuffer[] = [];
+
+  /** @param floatFields float columns to make room for (the first point's). @default {1} */
+  constructor(floatFields = 1) {
+    this.capacity = INITIAL_ROWS;
+    this.#slots = Math.max(1, floatFields);
+    this.data = smallFloat64Array(INITIAL_ROWS * (2 + this.#slots));
+  }
+
+  /** Field name -> column: a new Map on each call (for readers; writers use lookup). */
+  get fields(): Map<string, FieldColumnBuffer> {
+    const out = new Map<string, FieldColumnBuffer>();
+    for (const c of this.#columns) out.set(c.name, c);
+    return out;
+  }
+
+  /** The column of a field, or undefined. */
+  column(field: string): FieldColumnBuffer | undefined {
+    if (this.#index !== undefined) return this.#index.get(field);
+    const columns = this.#columns;
+    for (let i = 0; i < columns.length; i++) if (columns[i].name === field) return columns[i];
+    return undefined;
+  }
 
   /** Appends a row at (ms, subMs) and returns its index; out-of-order and duplicates accepted. */
   addRow(ms: number, subMs: number): number {
     const n = this.rows;
-    if (n === this.ms.length) {
-      this.ms = grown(this.ms, n, n * 2);
-      this.sub = grown(this.sub, n, n * 2);
-    }
+    if (n === this.capacity) this.#resize(n * 2, this.#slots);
+    const data = this.data, cap = this.capacity;
     if (n > 0 && this.#sorted) {
-      const lastMs = this.ms[n - 1];
-      if (ms < lastMs || (ms === lastMs && subMs <= this.sub[n - 1])) this.#sorted = false;
+      const lastMs = data[n - 1];
+      if (ms < lastMs || (ms === lastMs && subMs <= data[cap + n - 1])) this.#sorted = false;
     }
-    this.ms[n] = ms;
-    this.sub[n] = subMs;
+    data[n] = ms;
+    data[cap + n] = subMs;
     this.rows = n + 1;
     return n;
   }
@@ -65,23 +99,47 @@ export class SeriesColumns {
    * of a series name the same fields in the same order, so a hit is one string comparison.
    */
   lookup(field: string, at: number): FieldColumnBuffer | undefined {
-    if (this.#shapeKeys[at] === field) return this.#shapeColumns[at];
-    const column = this.fields.get(field);
-    if (column !== undefined) {
-      this.#shapeKeys[at] = field;
-      this.#shapeColumns[at] = column;
-    }
-    return column;
+    const guess = this.#columns[at];
+    if (guess !== undefined && guess.name === field) return guess;
+    return this.column(field);
   }
 
   /** Adds the column of a new field (the rows before it have no value in it). */
-  add(field: string, type: FieldType, at: number): FieldColumnBuffer {
-    if (this.fields.has(field)) throw new Error(`BUG: field ${JSON.stringify(field)} exists`);
-    const column = new FieldColumnBuffer(type, this);
-    this.fields.set(field, column);
-    this.#shapeKeys[at] = field;
-    this.#shapeColumns[at] = column;
+  add(field: string, type: FieldType, _at?: number): FieldColumnBuffer {
+    if (this.column(field) !== undefined) {
+      throw new Error(`BUG: field ${JSON.stringify(field)} exists`);
+    }
+    let slot = -1;
+    if (type === FieldType.Float) {
+      if (this.#floats === this.#slots) this.#resize(this.capacity, this.#slots * 2);
+      slot = this.#floats++;
+    }
+    const column = new FieldColumnBuffer(field, type, this, slot);
+    this.#columns.push(column);
+    if (this.#index !== undefined) this.#index.set(field, column);
+    else if (this.#columns.length > SCAN_FIELDS) this.#index = this.fields;
     return column;
+  }
+
+  /** New `data` of `capacity` rows and `slots` float columns, the rows copied. */
+  #resize(capacity: number, slots: number): void {
+    const old = this.data, oldCap = this.capacity, n = this.rows;
+    // Carved too while small: an ArrayBuffer per series costs more than the rows a block keeps
+    // alive after growth (measured: 6 points x 10 fields, 5.95 vs 6.09 KiB per series).
+    const data = capacity * (2 + slots) <= SMALL_DOUBLES
+      ? smallFloat64Array(capacity * (2 + slots))
+      : new Float64Array(capacity * (2 + slots));
+    for (let k = 0; k < 2 + this.#floats; k++) {
+      data.set(old.subarray(k * oldCap, k * oldCap + n), k * capacity);
+    }
+    this.data = data;
+    this.capacity = capacity;
+    this.#slots = slots;
+  }
+
+  /** A zeroed `data` of the same shape (for a sort or a delete). */
+  #blank(): Float64Array {
+    return new Float64Array(this.data.length);
   }
 
   /**
@@ -90,25 +148,27 @@ export class SeriesColumns {
    */
   normalize(): void {
     if (this.#sorted) return;
-    const n = this.rows, ms = this.ms, sub = this.sub;
-    const order = sortedRowOrder(ms, sub, n);
+    const n = this.rows, data = this.data, cap = this.capacity;
+    const order = sortedRowOrder(data, cap, n);
     // firsts[g]: where in `order` the g-th distinct time starts.
     const firsts: number[] = [];
     for (let k = 0; k < n; k++) {
       const i = order[k];
-      if (k === 0 || ms[i] !== ms[order[k - 1]] || sub[i] !== sub[order[k - 1]]) firsts.push(k);
+      if (k === 0) firsts.push(k);
+      else {
+        const j = order[k - 1];
+        if (data[i] !== data[j] || data[cap + i] !== data[cap + j]) firsts.push(k);
+      }
     }
     const rows = firsts.length;
-    const capacity = Math.max(INITIAL_ROWS, this.ms.length);
-    const nextMs = new Float64Array(capacity), nextSub = new Float64Array(capacity);
+    const next = this.#blank();
     for (let g = 0; g < rows; g++) {
       const i = order[firsts[g]];
-      nextMs[g] = ms[i];
-      nextSub[g] = sub[i];
+      next[g] = data[i];
+      next[cap + g] = data[cap + i];
     }
-    for (const column of this.fields.values()) column.reorder(order, firsts, n, capacity);
-    this.ms = nextMs;
-    this.sub = nextSub;
+    for (const column of this.#columns) column.reorder(order, firsts, n, next);
+    this.data = next;
     this.rows = rows;
     this.#sorted = true;
   }
@@ -116,46 +176,47 @@ export class SeriesColumns {
   /** Drops the rows whose time is in `range` (DELETE); returns the number of values dropped. */
   deleteRange(range: RowTimeRange): number {
     this.normalize();
-    const n = this.rows, ms = this.ms, sub = this.sub;
+    const n = this.rows, data = this.data, cap = this.capacity;
     const keep: number[] = [];
     for (let i = 0; i < n; i++) {
-      const afterMin = ms[i] > range.minMs || (ms[i] === range.minMs && sub[i] >= range.minSub);
-      const beforeMax = ms[i] < range.maxMs || (ms[i] === range.maxMs && sub[i] <= range.maxSub);
+      const ms = data[i], sub = data[cap + i];
+      const afterMin = ms > range.minMs || (ms === range.minMs && sub >= range.minSub);
+      const beforeMax = ms < range.maxMs || (ms === range.maxMs && sub <= range.maxSub);
       if (!(afterMin && beforeMax)) keep.push(i);
     }
     if (keep.length === n) return 0;
-    const capacity = Math.max(INITIAL_ROWS, this.ms.length);
-    const nextMs = new Float64Array(capacity), nextSub = new Float64Array(capacity);
+    const next = this.#blank();
     for (let r = 0; r < keep.length; r++) {
-      nextMs[r] = ms[keep[r]];
-      nextSub[r] = sub[keep[r]];
+      next[r] = data[keep[r]];
+      next[cap + r] = data[cap + keep[r]];
     }
     let dropped = 0;
     const firsts = keep.map((_, r) => r);
-    for (const column of this.fields.values()) {
+    for (const column of this.#columns) {
       const before = column.length;
-      column.reorder(keep, firsts, keep.length, capacity);
+      column.reorder(keep, firsts, keep.length, next);
       dropped += before - column.length;
     }
-    this.ms = nextMs;
-    this.sub = nextSub;
+    this.data = next;
     this.rows = keep.length;
     return dropped;
   }
 
   /** Bytes of memory held (an estimate for strings), for head size accounting. */
   get estimatedBytes(): number {
-    let bytes = this.ms.length * 16;
-    for (const column of this.fields.values()) bytes += column.estimatedBytes;
+    let bytes = this.data.length * 8;
+    for (const column of this.#columns) bytes += column.estimatedBytes;
     return bytes;
   }
 }
 
 /** One field of a {@linkcode SeriesColumns}: values aligned with the series' rows. */
 export class FieldColumnBuffer {
+  readonly name: string;
   readonly type: FieldType;
   readonly #series: SeriesColumns;
-  #floats: Float64Array | undefined;
+  /** The float column's index in the series' `data`; -1 for other types (in `#others`). */
+  readonly #slot: number;
   #others: FieldValue[] | undefined;
   /** Rows this column has accounted for; the series' rows past them have no value here. */
   #rows = 0;
@@ -164,11 +225,12 @@ export class FieldColumnBuffer {
   /** 1 where a row has a value; made at the first hole (most fields are in every point). */
   #present: Uint8Array | undefined;
 
-  constructor(type: FieldType, series: SeriesColumns) {
+  constructor(name: string, type: FieldType, series: SeriesColumns, slot: number) {
+    this.name = name;
     this.type = type;
     this.#series = series;
-    if (type === FieldType.Float) this.#floats = smallFloat64Array(series.ms.length);
-    else this.#others = [];
+    this.#slot = slot;
+    if (slot < 0) this.#others = [];
   }
 
   /** Number of values held (before duplicates of one time are merged). */
@@ -184,15 +246,12 @@ export class FieldColumnBuffer {
       // The same field twice in one point: the last value wins.
       if (this.#present === undefined || this.#present[row] === 1) this.#count--;
     } else if (row > rows) this.#markHoles(rows, row);
-    if (this.#floats !== undefined) {
-      if (row >= this.#floats.length) {
-        this.#floats = grown(this.#floats, rows, this.#series.ms.length);
-      }
-      this.#floats[row] = value as number;
-    } else this.#others![row] = value;
+    const series = this.#series;
+    if (this.#slot >= 0) series.data[(2 + this.#slot) * series.capacity + row] = value as number;
+    else this.#others![row] = value;
     if (this.#present !== undefined) {
       if (row >= this.#present.length) {
-        this.#present = grown(this.#present, rows, this.#series.ms.length);
+        this.#present = grownBytes(this.#present, rows, series.capacity);
       }
       this.#present[row] = 1;
     }
@@ -202,11 +261,12 @@ export class FieldColumnBuffer {
 
   /** Rows [from, to) have no value. */
   #markHoles(from: number, to: number): void {
+    const capacity = this.#series.capacity;
     if (this.#present === undefined) {
-      this.#present = new Uint8Array(this.#series.ms.length);
+      this.#present = new Uint8Array(capacity);
       this.#present.fill(1, 0, from);
     } else if (to > this.#present.length) {
-      this.#present = grown(this.#present, from, this.#series.ms.length);
+      this.#present = grownBytes(this.#present, from, capacity);
     }
     this.#present.fill(0, from, to);
     if (this.#others !== undefined) {
@@ -218,13 +278,20 @@ export class FieldColumnBuffer {
 
   /**
    * Rebuilds the values for new rows: new row g takes, of the old rows order[firsts[g]] up to
-   * order[firsts[g + 1]] (exclusive; `n` ends the last), the last one holding a value.
+   * order[firsts[g + 1]] (exclusive; `n` ends the last), the last one holding a value. Float
+   * values go to `next`, the series' new `data` (same shape as the current one).
    */
-  reorder(order: ArrayLike<number>, firsts: readonly number[], n: number, capacity: number): void {
+  reorder(
+    order: ArrayLike<number>,
+    firsts: readonly number[],
+    n: number,
+    next: Float64Array,
+  ): void {
     const rows = firsts.length;
-    const floats = this.#floats, others = this.#others, present = this.#present;
+    const series = this.#series, data = series.data, capacity = series.capacity;
+    const base = (2 + this.#slot) * capacity;
+    const others = this.#others, present = this.#present;
     const mine = this.#rows;
-    const nextFloats = floats !== undefined ? new Float64Array(capacity) : undefined;
     const nextOthers: FieldValue[] | undefined = others !== undefined ? new Array(rows) : undefined;
     let nextPresent: Uint8Array | undefined;
     let count = 0;
@@ -243,21 +310,19 @@ export class FieldColumnBuffer {
         continue;
       }
       if (nextPresent !== undefined) nextPresent[g] = 1;
-      if (nextFloats !== undefined) nextFloats[g] = floats![from];
-      else nextOthers![g] = others![from];
+      if (nextOthers === undefined) next[base + g] = data[base + from];
+      else nextOthers[g] = others![from];
       count++;
     }
-    this.#floats = nextFloats;
     this.#others = nextOthers;
     this.#present = nextPresent;
     this.#rows = rows;
     this.#count = count;
   }
 
-  /** Bytes of memory held (an estimate for strings), for head size accounting. */
+  /** Bytes of memory held beyond the series' `data` (an estimate for strings). */
   get estimatedBytes(): number {
-    return (this.#floats ? this.#floats.length * 8 : this.#rows * 16) +
-      (this.#present ? this.#present.length : 0);
+    return (this.#others ? this.#rows * 16 : 0) + (this.#present ? this.#present.length : 0);
   }
 
   /** The sorted, deduplicated view (sorting the series first when appends came out of order). */
@@ -265,26 +330,27 @@ export class FieldColumnBuffer {
     const series = this.#series;
     series.normalize();
     const rows = this.#rows, present = this.#present;
+    const data = series.data, cap = series.capacity, base = (2 + this.#slot) * cap;
     if (present === undefined && rows === series.rows) {
       // Every row has a value: the series' times are this field's times.
       return {
         type: this.type,
         length: rows,
-        timesMs: series.ms.subarray(0, rows),
-        timesSubMs: series.sub.subarray(0, rows),
-        values: this.#floats ? this.#floats.subarray(0, rows) : this.#others!.slice(0, rows),
+        timesMs: data.subarray(0, rows),
+        timesSubMs: data.subarray(cap, cap + rows),
+        values: this.#slot >= 0 ? data.subarray(base, base + rows) : this.#others!.slice(0, rows),
       };
     }
     const n = this.#count;
     const timesMs = new Float64Array(n), timesSubMs = new Float64Array(n);
-    const floats = this.#floats ? new Float64Array(n) : undefined;
-    const others: FieldValue[] | undefined = this.#others ? new Array(n) : undefined;
+    const floats = this.#slot >= 0 ? new Float64Array(n) : undefined;
+    const others: FieldValue[] | undefined = floats === undefined ? new Array(n) : undefined;
     let out = 0;
     for (let r = 0; r < rows; r++) {
       if (present !== undefined && present[r] === 0) continue;
-      timesMs[out] = series.ms[r];
-      timesSubMs[out] = series.sub[r];
-      if (floats) floats[out] = this.#floats![r];
+      timesMs[out] = data[r];
+      timesSubMs[out] = data[cap + r];
+      if (floats) floats[out] = data[base + r];
       else others![out] = this.#others![r];
       out++;
     }
@@ -294,17 +360,19 @@ export class FieldColumnBuffer {
 
 /** Doubles per shared block of {@linkcode smallFloat64Array}. */
 const BLOCK_DOUBLES = 8192;
+/** Arrays up to this many doubles are carved out of shared blocks. */
+const SMALL_DOUBLES = 128;
 let block = new Float64Array(BLOCK_DOUBLES);
 let blockUsed = 0;
 
 /**
  * A zeroed array of `n` doubles; small ones are carved out of a shared block. A head of 100k
- * small series holds a dozen arrays per series: one ArrayBuffer (and its allocation) per 64-byte
+ * small series holds one array per series: one ArrayBuffer (and its allocation) per 200-byte
  * array cost more than the data. A block lives until the last array carved from it is gone
  * (growth replaces them with arrays of their own). Nothing may detach or resize `.buffer`.
  */
 function smallFloat64Array(n: number): Float64Array {
-  if (n > INITIAL_ROWS * 4) return new Float64Array(n);
+  if (n > SMALL_DOUBLES) return new Float64Array(n);
   if (blockUsed + n > BLOCK_DOUBLES) {
     block = new Float64Array(BLOCK_DOUBLES);
     blockUsed = 0;
@@ -314,19 +382,21 @@ function smallFloat64Array(n: number): Float64Array {
   return out;
 }
 
-/** A copy of `a[0, used)` in a new array of `capacity` elements. */
-function grown<T extends Float64Array | Uint8Array>(a: T, used: number, capacity: number): T {
-  const b = new (a.constructor as new (n: number) => T)(capacity);
+/** A copy of `a[0, used)` in a new array of `capacity` bytes. */
+function grownBytes(a: Uint8Array, used: number, capacity: number): Uint8Array {
+  const b = new Uint8Array(capacity);
   b.set(a.subarray(0, used));
   return b;
 }
 
 /**
  * Row indexes in time order, stable by row (so among equal times the last written sorts last).
- * Out-of-order rows mostly come as a few sorted runs (concurrent writers interleave their
- * requests), so the runs are found and merged pairwise: O(n log runs), no comparator calls.
+ * Times are ms at data[0, n) and sub-ms at data[cap, cap + n). Out-of-order rows mostly come as
+ * a few sorted runs (concurrent writers interleave their requests), so the runs are found and
+ * merged pairwise: O(n log runs), no comparator calls.
  */
-function sortedRowOrder(ms: Float64Array, sub: Float64Array, n: number): Uint32Array {
+function sortedRowOrder(data: Float64Array, cap: number, n: number): Uint32Array {
+  const ms = data.subarray(0, n), sub = data.subarray(cap, cap + n);
   let order = new Uint32Array(n), spare = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const bounds: number[] = [0];

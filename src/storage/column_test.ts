@@ -133,3 +133,25 @@ Deno.test("series columns: interleaved runs (two writers) sort stably, the last 
     Array.from({ length: 25 }, (_, t) => (t < 12 ? 100 + t : t)),
   );
 });
+
+Deno.test("series columns: many fields (Map index), growth, views taken before keep their values", () => {
+  const series = new SeriesColumns(2);
+  const names = Array.from({ length: 20 }, (_, k) => `f${k}`);
+  const before: ColumnView[] = [];
+  for (let t = 0; t < 40; t++) {
+    const row = series.addRow(t, 0);
+    names.forEach((key, at) => {
+      (series.lookup(key, at) ?? series.add(key, FieldType.Float, at)).set(row, t * 100 + at);
+    });
+    (series.column("s") ?? series.add("s", FieldType.String)).set(row, `v${t}`);
+    if (t === 2) { for (const key of names) before.push(series.column(key)!.view()); }
+  }
+  assert.deepEqual([...series.fields.keys()], [...names, "s"]);
+  for (let at = 0; at < names.length; at++) {
+    assert.deepEqual(plain(before[at]).values, [at, 100 + at, 200 + at]);
+    const view = series.column(names[at])!.view();
+    assert.deepEqual(plain(view).values, Array.from({ length: 40 }, (_, t) => t * 100 + at));
+  }
+  assert.equal(series.column("s")!.view().values[39], "v39");
+  assert.equal(series.column("nope"), undefined);
+});

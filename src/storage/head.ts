@@ -3,7 +3,7 @@
  * columns in a {@linkcode SeriesColumns}. Implements the query room's ShardReader.
  * @module
  */
-import { type FieldType, instantFromNanos, type Point, type Tag } from "../core/mod.ts";
+import { FieldType, instantFromNanos, type Point, type Tag } from "../core/mod.ts";
 import { type ColumnView, type FieldColumnBuffer, SeriesColumns, sliceView } from "./column.ts";
 import type { TimeRange } from "./merge.ts";
 
@@ -13,8 +13,8 @@ export interface HeadSeries {
   key: string;
   measurement: string;
   tags: readonly Tag[];
-  /** Field name -> column (the map of `columns`). */
-  fields: Map<string, FieldColumnBuffer>;
+  /** Field name -> column: a new Map on each read (`columns.fields`). */
+  readonly fields: Map<string, FieldColumnBuffer>;
   /** The series' rows (one per point, times stored once) and its columns. */
   columns: SeriesColumns;
 }
@@ -65,7 +65,7 @@ export class Head {
 
   /** The sorted, deduplicated column of a field; undefined when absent or empty. */
   column(key: string, field: string): ColumnView | undefined {
-    const column = this.#series.get(key)?.fields.get(field);
+    const column = this.#series.get(key)?.columns.column(field);
     if (!column || column.length === 0) return undefined;
     return column.view();
   }
@@ -136,13 +136,19 @@ export class Head {
   }
 
   #createSeries(key: string, p: Point): HeadSeries {
-    const columns = new SeriesColumns();
+    let floats = 0;
+    for (const f of p.fields) if (f.type === FieldType.Float) floats++;
+    const columns = new SeriesColumns(floats);
     const series: HeadSeries = {
       id: this.#nextId++,
       key,
       measurement: p.measurement,
-      tags: p.tags.map((t) => ({ key: t.key, value: t.value })),
-      fields: columns.fields,
+      // The Tag objects are shared (decoders share them between the points of a series; nothing
+      // changes a Tag), the array is not (callers may change a point's list).
+      tags: p.tags.slice(),
+      get fields() {
+        return columns.fields;
+      },
       columns,
     };
     this.#series.set(key, series);
@@ -175,7 +181,7 @@ export class Head {
     minNs: bigint,
     maxNs: bigint,
   ): Promise<ColumnView | undefined> {
-    const column = this.#series.get(series.key)?.fields.get(field);
+    const column = this.#series.get(series.key)?.columns.column(field);
     if (!column || column.length === 0) return Promise.resolve(undefined);
     const min = instantFromNanos(minNs), max = instantFromNanos(maxNs);
     const view = sliceView(column.view(), min.ms, min.subMs, max.ms, max.subMs);

@@ -28,6 +28,13 @@ export interface FileHandle {
   read(buffer: Uint8Array): Promise<number | null>;
   /** Moves the position; returns the new position. */
   seek(offset: number, whence: "start" | "current" | "end"): Promise<number>;
+  /**
+   * Optional: reads up to `buffer.length` bytes at `position` synchronously (moving the position);
+   * returns the bytes read, 0 at end of file. For small reads of immutable files (segment blocks),
+   * where an async seek and read cost two thread-pool round trips each and a page-cache read
+   * takes microseconds.
+   */
+  readAtSync?(buffer: Uint8Array, position: number): number;
   /** Flushes data (not necessarily metadata) to stable storage: fdatasync. */
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;

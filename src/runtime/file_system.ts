@@ -35,6 +35,16 @@ class DenoFileHandle implements FileHandle {
   read(buffer: Uint8Array): Promise<number | null> {
     return this.file.read(buffer);
   }
+  readAtSync(buffer: Uint8Array, position: number): number {
+    this.file.seekSync(position, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < buffer.length) {
+      const n = this.file.readSync(buffer.subarray(got));
+      if (n === null || n === 0) break;
+      got += n;
+    }
+    return got;
+  }
   seek(offset: number, whence: "start" | "current" | "end"): Promise<number> {
     const mode = whence === "start"
       ? Deno.SeekMode.Start

@@ -229,9 +229,19 @@ export class SegmentReader {
     const cacheKey = `${this.path}@${meta.offset}`;
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
-    const task = this.#lock.then(() => readExactly(this.#handle, meta.offset, meta.length + 4));
-    this.#lock = task.catch(() => undefined);
-    const bytes = await task;
+    let bytes: Uint8Array;
+    if (this.#handle.readAtSync) {
+      // One synchronous positioned read: blocks are small and usually in the page cache, and an
+      // async seek + read (two thread-pool round trips, serialized per file) cost several times
+      // the decode. No async read is pending here: those only run while the file is opened.
+      bytes = new Uint8Array(meta.length + 4);
+      const got = this.#handle.readAtSync(bytes, meta.offset);
+      if (got < bytes.length) bytes = bytes.subarray(0, got);
+    } else {
+      const task = this.#lock.then(() => readExactly(this.#handle, meta.offset, meta.length + 4));
+      this.#lock = task.catch(() => undefined);
+      bytes = await task;
+    }
     const column = decodeBlock(this.path, meta, type, bytes);
     this.cache.set(cacheKey, column);
     return column;

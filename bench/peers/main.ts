@@ -21,6 +21,7 @@ import {
   startInfluxDB,
   startVictoriaMetrics,
   type System,
+  waitQuiet,
 } from "./systems.ts";
 
 function flag(name: string, fallback: string): string {
@@ -103,6 +104,8 @@ async function measure(
   }));
   const seconds = (performance.now() - started) / 1000;
   await system.settle();
+  const quietSeconds = await waitQuiet(system.pid);
+  console.error(`${system.name}: quiet ${quietSeconds.toFixed(1)} s after ingest`);
   const values = points * 10;
   const queries: Measured["queries"] = {};
   for (const type of QUERY_TYPES) {

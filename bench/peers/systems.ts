@@ -122,6 +122,23 @@ export async function processStats(
   return { peakRssMiB: hwm, cpuSeconds: ticks / 100 };
 }
 
+/**
+ * Waits until a process's background work after ingest (flushes, compactions, merges) is done:
+ * its CPU use over 500 ms stays below 5% of a core, for at most `timeoutMs`. Every system gets
+ * the same wait, so queries do not race its own housekeeping.
+ */
+export async function waitQuiet(pid: number, timeoutMs = 60_000): Promise<number> {
+  const started = performance.now();
+  let last = (await processStats(pid)).cpuSeconds;
+  while (performance.now() - started < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = (await processStats(pid)).cpuSeconds;
+    if (now - last < 0.025) break;
+    last = now;
+  }
+  return (performance.now() - started) / 1000;
+}
+
 /** Bytes under a folder. */
 export async function folderBytes(path: string): Promise<number> {
   let total = 0;

@@ -9,8 +9,7 @@
  *
  * `FLUSH=0` keeps every point in the head (flushHeadBytes 1 GiB) so the head's own cost shows;
  * by default the engine's defaults apply (heads flushed past 25 MiB, compaction in the
- * background), as in the server. `SNAPSHOT=<file>` writes a V8 heap snapshot after the first
- * step.
+ * background), as in the server. `SNAPSHOT=<file>` writes a V8 heap snapshot at the end.
  * @module
  */
 import { silentLogger } from "../src/core/mod.ts";
@@ -41,6 +40,7 @@ const engine = await StorageEngine.open({
   flushHeadBytes: FLUSH ? undefined : 1 << 30,
   maxSeriesPerDatabase: 0,
   maxValuesPerTag: 0,
+  blockCacheValues: Deno.env.get("CACHE") ? Number(Deno.env.get("CACHE")) : undefined,
 });
 await engine.createDatabase("bench");
 const cache = new LineProtocolCache();
@@ -64,16 +64,11 @@ for (let b = 0; b < bodies.length; b++) {
   const outcome = await engine.write("bench", undefined, points);
   written += outcome.accepted;
   peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
-  if (b + 1 === batchesPerStep) {
-    afterFirstStep = heap() - base;
-    if (SNAPSHOT) {
-      const v8 = await import("node:v8");
-      v8.writeHeapSnapshot(SNAPSHOT);
-    }
-  }
+  if (b + 1 === batchesPerStep) afterFirstStep = heap() - base;
 }
 const seconds = (performance.now() - started) / 1000;
 const end = heap() - base;
+if (SNAPSHOT) (await import("node:v8")).writeHeapSnapshot(SNAPSHOT);
 await engine.close();
 await Deno.remove(dir, { recursive: true });
 const kb = (n: number) => (n / 1024).toFixed(2);

@@ -111,10 +111,18 @@ Deno.test("series columns: in-order dense fields share the series' times", () =>
   }
   const a = series.fields.get("a")!.view(), b = series.fields.get("b")!.view();
   assert.equal(a.length, 100);
-  assert.equal(a.timesMs.buffer, b.timesMs.buffer);
+  // One pair of time views for every dense field (a flush takes a view of each field).
+  assert.equal(a.timesMs, b.timesMs);
+  assert.equal(a.timesSubMs, b.timesSubMs);
   assert.deepEqual(Array.from(a.values as Float64Array).slice(0, 3), [0, 2, 4]);
   // 100 rows of two floats: 16 bytes of time and 8 per value, in arrays of 128 rows.
   assert.equal(series.estimatedBytes, 128 * (16 + 2 * 8));
+  // A new row makes new time views; the old ones keep their length.
+  (series.lookup("a", 0)!).set(series.addRow(100, 0), 1);
+  const a2 = series.fields.get("a")!.view();
+  assert.notEqual(a2.timesMs, a.timesMs);
+  assert.equal(a.timesMs.length, 100);
+  assert.equal(a2.timesMs[100], 100);
 });
 
 Deno.test("series columns: interleaved runs (two writers) sort stably, the last write wins", () => {

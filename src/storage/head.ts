@@ -19,6 +19,21 @@ export interface HeadSeries {
   columns: SeriesColumns;
 }
 
+/** A {@linkcode HeadSeries}: a class, so `fields` is a getter on the prototype. */
+class SeriesEntry implements HeadSeries {
+  constructor(
+    readonly id: number,
+    readonly key: string,
+    readonly measurement: string,
+    readonly tags: readonly Tag[],
+    readonly columns: SeriesColumns,
+  ) {}
+
+  get fields(): Map<string, FieldColumnBuffer> {
+    return this.columns.fields;
+  }
+}
+
 /** Told when the head creates or drops series (the shard keeps its series index current). */
 export interface HeadSeriesListener {
   seriesCreated(series: HeadSeries): void;
@@ -138,19 +153,15 @@ export class Head {
   #createSeries(key: string, p: Point): HeadSeries {
     let floats = 0;
     for (const f of p.fields) if (f.type === FieldType.Float) floats++;
-    const columns = new SeriesColumns(floats);
-    const series: HeadSeries = {
-      id: this.#nextId++,
+    // The Tag objects are shared (decoders share them between the points of a series; nothing
+    // changes a Tag), the array is not (callers may change a point's list).
+    const series = new SeriesEntry(
+      this.#nextId++,
       key,
-      measurement: p.measurement,
-      // The Tag objects are shared (decoders share them between the points of a series; nothing
-      // changes a Tag), the array is not (callers may change a point's list).
-      tags: p.tags.slice(),
-      get fields() {
-        return columns.fields;
-      },
-      columns,
-    };
+      p.measurement,
+      p.tags.slice(),
+      new SeriesColumns(floats),
+    );
     this.#series.set(key, series);
     let list = this.#byMeasurement.get(p.measurement);
     if (!list) this.#byMeasurement.set(p.measurement, list = []);

@@ -79,8 +79,21 @@ export class Grid {
     let j = from + 1;
     if (this.msAligned) {
       const endMs = this.originMs + (idx + 1) * this.intervalMs;
-      while (j < n && timesMs[j] < endMs) j++;
-      return j;
+      // Galloping search: a run of a few points costs a few steps, a run of an hour of 10 s
+      // points (a linear scan's 360) about 2 log2(360).
+      let step = 1;
+      while (j < n && timesMs[j] < endMs) {
+        j += step;
+        step *= 2;
+      }
+      // The end lies in (j - step / 2, min(j, n)]: times before it are inside the bucket.
+      let lo = step === 1 ? j : j - step / 2 + 1, hi = j < n ? j : n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (timesMs[mid] < endMs) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
     }
     while (j < n && this.index(timesMs[j], timesSubMs[j]) === idx) j++;
     return j;

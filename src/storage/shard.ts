@@ -366,23 +366,29 @@ function rangeOf(minNs: bigint, maxNs: bigint): TimeRange {
 
 function slice(column: ColumnView, range: TimeRange): ColumnView {
   const n = column.length;
-  let from = 0, to = n;
-  while (
-    from < n &&
-    (column.timesMs[from] < range.minMs ||
-      (column.timesMs[from] === range.minMs && column.timesSubMs[from] < range.minSub))
-  ) from++;
-  while (
-    to > from &&
-    (column.timesMs[to - 1] > range.maxMs ||
-      (column.timesMs[to - 1] === range.maxMs && column.timesSubMs[to - 1] > range.maxSub))
-  ) to--;
+  const tm = column.timesMs, ts = column.timesSubMs;
+  // Times ascend: binary searches for both ends (a block cut by the range was two linear scans
+  // of up to a block's length each, a top cost of time-bucketed aggregates).
+  let lo = 0, hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (tm[mid] < range.minMs || (tm[mid] === range.minMs && ts[mid] < range.minSub)) lo = mid + 1;
+    else hi = mid;
+  }
+  const from = lo;
+  hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (tm[mid] > range.maxMs || (tm[mid] === range.maxMs && ts[mid] > range.maxSub)) hi = mid;
+    else lo = mid + 1;
+  }
+  const to = lo;
   if (from === 0 && to === n) return column;
   return {
     type: column.type,
     length: to - from,
-    timesMs: column.timesMs.subarray(from, to),
-    timesSubMs: column.timesSubMs.subarray(from, to),
+    timesMs: tm.subarray(from, to),
+    timesSubMs: ts.subarray(from, to),
     values: column.values instanceof Float64Array
       ? column.values.subarray(from, to)
       : column.values.slice(from, to),

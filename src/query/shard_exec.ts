@@ -398,6 +398,11 @@ async function aggregateSeries(
     let pending: FieldColumn[] | undefined;
     let pendingIdx = 0;
     const flush = () => {
+      if (pending!.length > 1 && fn.addPieces !== undefined) {
+        fn.addPieces(statesAt(pendingIdx)[s], pending!, ctx);
+        pending = undefined;
+        return;
+      }
       const col = pending!.length === 1 ? pending![0] : concatRun(pending!);
       fn.add(statesAt(pendingIdx)[s], col, 0, col.length, ctx);
       pending = undefined;

@@ -135,6 +135,24 @@ const mean: AggregateFunction<MeanState, undefined> = {
     s.sum += n >= 2 ? (acc / n) * n : acc;
     s.n += n;
   },
+  addPieces(s, pieces) {
+    // The same additions in the same order as add() over the pieces concatenated.
+    let n = 0;
+    let acc = 0;
+    for (const col of pieces) {
+      const v = col.values;
+      const len = col.length;
+      n += len;
+      if (v instanceof Float64Array) {
+        for (let k = 0; k < len; k++) acc += v[k];
+      } else {
+        for (let k = 0; k < len; k++) acc += numberAt(col, k);
+      }
+    }
+    if (n <= 0) return;
+    s.sum += n >= 2 ? (acc / n) * n : acc;
+    s.n += n;
+  },
   merge(into, other) {
     into.sum += other.sum;
     into.n += other.n;

@@ -61,6 +61,11 @@ export interface AggregateFunction<S = unknown, P = unknown> {
    */
   add(state: S, column: FieldColumn, from: number, to: number, ctx?: AddContext): void;
   /**
+   * Optional: adds consecutive columns as one call of `add` over their concatenation would (the
+   * pieces of one series' bucket run that block boundaries split), without copying them into one.
+   */
+  addPieces?(state: S, pieces: readonly FieldColumn[], ctx?: AddContext): void;
+  /**
    * Block statistics: true when a whole block's summary can stand for its points for a field of
    * this type with an exact, InfluxDB-identical answer (so not float sums or means, whose
    * rounding depends on the order of additions).

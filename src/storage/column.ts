@@ -36,6 +36,9 @@ export interface RowTimeRange {
   maxSub: number;
 }
 
+// The entries of a column in SeriesColumns' flat column table.
+const C_NAME = 0, C_TYPE = 1, C_SLOT = 2, C_ROWS = 3, C_COUNT = 4, STRIDE = 5;
+
 /** The rows of one series and its field columns, appended in arrival order, sorted lazily. */
 export class SeriesColumns {
   /** Rows appended (points; a row may hold duplicates of another's time until sorted). */
@@ -50,10 +53,20 @@ export class SeriesColumns {
   /** Float columns `data` has room for. */
   #slots: number;
   #floats = 0;
-  /** Columns in order of creation; most points name their fields in that order. */
-  #columns: FieldColumnBuffer[] = [];
+  /**
+   * The columns in order of creation (most points name their fields in that order), STRIDE
+   * entries each: name, type, float slot in `data` (-1: values in `#extra`), rows accounted for
+   * (the series' rows past them have no value in the column), values held (rows minus holes).
+   * One flat array instead of an object per column: 100k series of ten fields.
+   */
+  #cols: (string | number)[] = [];
+  /**
+   * Per column that needs them, at 2c and 2c + 1: its values when not floats, and its presence
+   * map (1 where a row has a value), made at its first hole (most fields are in every point).
+   */
+  #extra: (FieldValue[] | Uint8Array | undefined)[] | undefined;
   /** Field name -> column, once the series has more than {@linkcode SCAN_FIELDS} fields. */
-  #index: Map<string, FieldColumnBuffer> | undefined;
+  #index: Map<string, number> | undefined;
   /** True while times are strictly increasing, so the rows are already what views show. */
   #sorted = true;
   /** The times of the last dense view, shared by the next ones while `data` and `rows` hold. */
@@ -68,34 +81,97 @@ export class SeriesColumns {
     this.data = smallFloat64Array(INITIAL_ROWS * (2 + this.#slots));
   }
 
-  /** Field name -> column: a new Map on each call (for readers; writers use lookup). */
+  /** Number of fields (columns). */
+  get fieldCount(): number {
+    return this.#cols.length / STRIDE;
+  }
+
+  /** Field name -> column: new handles in a new Map on each call (for readers). */
   get fields(): Map<string, FieldColumnBuffer> {
     const out = new Map<string, FieldColumnBuffer>();
-    for (const c of this.#columns) out.set(c.name, c);
+    const cols = this.#cols;
+    for (let b = 0; b < cols.length; b += STRIDE) {
+      out.set(cols[b] as string, new FieldColumnBuffer(this, b / STRIDE));
+    }
     return out;
   }
 
-  /**
-   * @internal The times of rows [0, rows) as views into `data`, one pair shared by the views of
-   * every dense field (a flush of 100k series takes ten views of each).
-   */
-  timesView(rows: number): [Float64Array, Float64Array] {
-    const data = this.data;
-    if (this.#viewData !== data || this.#viewMs!.length !== rows) {
-      const cap = this.capacity;
-      this.#viewMs = data.subarray(0, rows);
-      this.#viewSub = data.subarray(cap, cap + rows);
-      this.#viewData = data;
-    }
-    return [this.#viewMs!, this.#viewSub!];
+  /** The column of a field (a new handle), or undefined. */
+  column(field: string): FieldColumnBuffer | undefined {
+    const c = this.#find(field);
+    return c < 0 ? undefined : new FieldColumnBuffer(this, c);
   }
 
-  /** The column of a field, or undefined. */
-  column(field: string): FieldColumnBuffer | undefined {
-    if (this.#index !== undefined) return this.#index.get(field);
-    const columns = this.#columns;
-    for (let i = 0; i < columns.length; i++) if (columns[i].name === field) return columns[i];
-    return undefined;
+  /**
+   * The column index of a field, or -1. `at` is the field's position in the point: most points
+   * of a series name the same fields in the same order, so a hit is one string comparison.
+   */
+  fieldIndex(field: string, at: number): number {
+    const b = at * STRIDE;
+    if (b < this.#cols.length && this.#cols[b] === field) return at;
+    return this.#find(field);
+  }
+
+  #find(field: string): number {
+    if (this.#index !== undefined) return this.#index.get(field) ?? -1;
+    const cols = this.#cols;
+    for (let b = 0; b < cols.length; b += STRIDE) if (cols[b] === field) return b / STRIDE;
+    return -1;
+  }
+
+  /** Like {@linkcode fieldIndex}, as a handle (tests, readers). */
+  lookup(field: string, at: number): FieldColumnBuffer | undefined {
+    const c = this.fieldIndex(field, at);
+    return c < 0 ? undefined : new FieldColumnBuffer(this, c);
+  }
+
+  /** Like {@linkcode addField}, as a handle (tests, readers). */
+  add(field: string, type: FieldType, _at?: number): FieldColumnBuffer {
+    return new FieldColumnBuffer(this, this.addField(field, type));
+  }
+
+  /** Adds the column of a new field (the rows before it have no value in it); its index. */
+  addField(field: string, type: FieldType): number {
+    if (this.#find(field) >= 0) throw new Error(`BUG: field ${JSON.stringify(field)} exists`);
+    let slot = -1;
+    if (type === FieldType.Float) {
+      if (this.#floats === this.#slots) this.#resize(this.capacity, this.#slots * 2);
+      slot = this.#floats++;
+    }
+    const c = this.#cols.length / STRIDE;
+    this.#cols.push(field, type, slot, 0, 0);
+    if (slot < 0) (this.#extra ??= [])[2 * c] = [];
+    if (this.#index !== undefined) this.#index.set(field, c);
+    else if (c + 1 > SCAN_FIELDS) {
+      this.#index = new Map();
+      for (let b = 0; b < this.#cols.length; b += STRIDE) {
+        this.#index.set(this.#cols[b] as string, b / STRIDE);
+      }
+    }
+    return c;
+  }
+
+  /** The name of column `c`. */
+  nameOf(c: number): string {
+    return this.#cols[c * STRIDE + C_NAME] as string;
+  }
+
+  /** The type of column `c`. */
+  typeOf(c: number): FieldType {
+    return this.#cols[c * STRIDE + C_TYPE] as FieldType;
+  }
+
+  /** Values held by column `c` (before duplicates of one time are merged). */
+  lengthOf(c: number): number {
+    return this.#cols[c * STRIDE + C_COUNT] as number;
+  }
+
+  #othersOf(c: number): FieldValue[] | undefined {
+    return this.#extra?.[2 * c] as FieldValue[] | undefined;
+  }
+
+  #presentOf(c: number): Uint8Array | undefined {
+    return this.#extra?.[2 * c + 1] as Uint8Array | undefined;
   }
 
   /** Appends a row at (ms, subMs) and returns its index; out-of-order and duplicates accepted. */
@@ -114,30 +190,52 @@ export class SeriesColumns {
   }
 
   /**
-   * The column of a field, or undefined. `at` is the field's position in the point: most points
-   * of a series name the same fields in the same order, so a hit is one string comparison.
+   * Sets the value of column `c` at row `row`, which must be the series' last row (or past the
+   * column's rows).
    */
-  lookup(field: string, at: number): FieldColumnBuffer | undefined {
-    const guess = this.#columns[at];
-    if (guess !== undefined && guess.name === field) return guess;
-    return this.column(field);
+  setValue(c: number, row: number, value: FieldValue): void {
+    const cols = this.#cols, b = c * STRIDE;
+    const rows = cols[b + C_ROWS] as number;
+    if (row < rows - 1) throw new Error(`BUG: value for row ${row} after row ${rows - 1}`);
+    let present = this.#extra === undefined ? undefined : this.#presentOf(c);
+    let count = cols[b + C_COUNT] as number;
+    if (row === rows - 1) {
+      // The same field twice in one point: the last value wins.
+      if (present === undefined || present[row] === 1) count--;
+    } else if (row > rows) present = this.#markHoles(c, rows, row);
+    const slot = cols[b + C_SLOT] as number;
+    if (slot >= 0) this.data[(2 + slot) * this.capacity + row] = value as number;
+    else this.#othersOf(c)![row] = value;
+    if (present !== undefined) {
+      if (row >= present.length) {
+        present = grownBytes(present, rows, this.capacity);
+        this.#extra![2 * c + 1] = present;
+      }
+      present[row] = 1;
+    }
+    cols[b + C_ROWS] = row + 1;
+    cols[b + C_COUNT] = count + 1;
   }
 
-  /** Adds the column of a new field (the rows before it have no value in it). */
-  add(field: string, type: FieldType, _at?: number): FieldColumnBuffer {
-    if (this.column(field) !== undefined) {
-      throw new Error(`BUG: field ${JSON.stringify(field)} exists`);
+  /** Rows [from, to) of column `c` have no value; its presence map. */
+  #markHoles(c: number, from: number, to: number): Uint8Array {
+    const capacity = this.capacity;
+    let present = this.#presentOf(c);
+    if (present === undefined) {
+      present = new Uint8Array(capacity);
+      present.fill(1, 0, from);
+    } else if (to > present.length) {
+      present = grownBytes(present, from, capacity);
     }
-    let slot = -1;
-    if (type === FieldType.Float) {
-      if (this.#floats === this.#slots) this.#resize(this.capacity, this.#slots * 2);
-      slot = this.#floats++;
+    present.fill(0, from, to);
+    (this.#extra ??= [])[2 * c + 1] = present;
+    const others = this.#othersOf(c);
+    if (others !== undefined) {
+      for (let r = from; r < to; r++) {
+        others[r] = undefined!;
+      }
     }
-    const column = new FieldColumnBuffer(field, type, this, slot);
-    this.#columns.push(column);
-    if (this.#index !== undefined) this.#index.set(field, column);
-    else if (this.#columns.length > SCAN_FIELDS) this.#index = this.fields;
-    return column;
+    return present;
   }
 
   /** New `data` of `capacity` rows and `slots` float columns, the rows copied. */
@@ -156,9 +254,19 @@ export class SeriesColumns {
     this.#slots = slots;
   }
 
-  /** A zeroed `data` of the same shape (for a sort or a delete). */
-  #blank(): Float64Array {
-    return new Float64Array(this.data.length);
+  /**
+   * @internal The times of rows [0, rows) as views into `data`, one pair shared by the views of
+   * every dense field (a flush of 100k series takes ten views of each).
+   */
+  timesView(rows: number): [Float64Array, Float64Array] {
+    const data = this.data;
+    if (this.#viewData !== data || this.#viewMs!.length !== rows) {
+      const cap = this.capacity;
+      this.#viewMs = data.subarray(0, rows);
+      this.#viewSub = data.subarray(cap, cap + rows);
+      this.#viewData = data;
+    }
+    return [this.#viewMs!, this.#viewSub!];
   }
 
   /**
@@ -180,13 +288,13 @@ export class SeriesColumns {
       }
     }
     const rows = firsts.length;
-    const next = this.#blank();
+    const next = new Float64Array(data.length);
     for (let g = 0; g < rows; g++) {
       const i = order[firsts[g]];
       next[g] = data[i];
       next[cap + g] = data[cap + i];
     }
-    for (const column of this.#columns) column.reorder(order, firsts, n, next);
+    for (let c = 0; c < this.fieldCount; c++) this.#reorder(c, order, firsts, n, next);
     this.data = next;
     this.rows = rows;
     this.#sorted = true;
@@ -204,114 +312,42 @@ export class SeriesColumns {
       if (!(afterMin && beforeMax)) keep.push(i);
     }
     if (keep.length === n) return 0;
-    const next = this.#blank();
+    const next = new Float64Array(data.length);
     for (let r = 0; r < keep.length; r++) {
       next[r] = data[keep[r]];
       next[cap + r] = data[cap + keep[r]];
     }
     let dropped = 0;
     const firsts = keep.map((_, r) => r);
-    for (const column of this.#columns) {
-      const before = column.length;
-      column.reorder(keep, firsts, keep.length, next);
-      dropped += before - column.length;
+    for (let c = 0; c < this.fieldCount; c++) {
+      const before = this.lengthOf(c);
+      this.#reorder(c, keep, firsts, keep.length, next);
+      dropped += before - this.lengthOf(c);
     }
     this.data = next;
     this.rows = keep.length;
     return dropped;
   }
 
-  /** Bytes of memory held (an estimate for strings), for head size accounting. */
-  get estimatedBytes(): number {
-    let bytes = this.data.length * 8;
-    for (const column of this.#columns) bytes += column.estimatedBytes;
-    return bytes;
-  }
-}
-
-/** One field of a {@linkcode SeriesColumns}: values aligned with the series' rows. */
-export class FieldColumnBuffer {
-  readonly name: string;
-  readonly type: FieldType;
-  readonly #series: SeriesColumns;
-  /** The float column's index in the series' `data`; -1 for other types (in `#others`). */
-  readonly #slot: number;
-  #others: FieldValue[] | undefined;
-  /** Rows this column has accounted for; the series' rows past them have no value here. */
-  #rows = 0;
-  /** Values held (rows accounted for minus holes). */
-  #count = 0;
-  /** 1 where a row has a value; made at the first hole (most fields are in every point). */
-  #present: Uint8Array | undefined;
-
-  constructor(name: string, type: FieldType, series: SeriesColumns, slot: number) {
-    this.name = name;
-    this.type = type;
-    this.#series = series;
-    this.#slot = slot;
-    if (slot < 0) this.#others = [];
-  }
-
-  /** Number of values held (before duplicates of one time are merged). */
-  get length(): number {
-    return this.#count;
-  }
-
-  /** Sets the value of row `row`, which must be the series' last row (or past this column's). */
-  set(row: number, value: FieldValue): void {
-    const rows = this.#rows;
-    if (row < rows - 1) throw new Error(`BUG: value for row ${row} after row ${rows - 1}`);
-    if (row === rows - 1) {
-      // The same field twice in one point: the last value wins.
-      if (this.#present === undefined || this.#present[row] === 1) this.#count--;
-    } else if (row > rows) this.#markHoles(rows, row);
-    const series = this.#series;
-    if (this.#slot >= 0) series.data[(2 + this.#slot) * series.capacity + row] = value as number;
-    else this.#others![row] = value;
-    if (this.#present !== undefined) {
-      if (row >= this.#present.length) {
-        this.#present = grownBytes(this.#present, rows, series.capacity);
-      }
-      this.#present[row] = 1;
-    }
-    this.#rows = row + 1;
-    this.#count++;
-  }
-
-  /** Rows [from, to) have no value. */
-  #markHoles(from: number, to: number): void {
-    const capacity = this.#series.capacity;
-    if (this.#present === undefined) {
-      this.#present = new Uint8Array(capacity);
-      this.#present.fill(1, 0, from);
-    } else if (to > this.#present.length) {
-      this.#present = grownBytes(this.#present, from, capacity);
-    }
-    this.#present.fill(0, from, to);
-    if (this.#others !== undefined) {
-      for (let r = from; r < to; r++) {
-        this.#others[r] = undefined!;
-      }
-    }
-  }
-
   /**
-   * Rebuilds the values for new rows: new row g takes, of the old rows order[firsts[g]] up to
+   * Rebuilds column `c` for new rows: new row g takes, of the old rows order[firsts[g]] up to
    * order[firsts[g + 1]] (exclusive; `n` ends the last), the last one holding a value. Float
    * values go to `next`, the series' new `data` (same shape as the current one).
    */
-  reorder(
+  #reorder(
+    c: number,
     order: ArrayLike<number>,
     firsts: readonly number[],
     n: number,
     next: Float64Array,
   ): void {
     const rows = firsts.length;
-    const series = this.#series, data = series.data, capacity = series.capacity;
-    const base = (2 + this.#slot) * capacity;
-    const others = this.#others, present = this.#present;
-    const mine = this.#rows;
-    const nextOthers: FieldValue[] | undefined = others !== undefined ? new Array(rows) : undefined;
+    const cols = this.#cols, b = c * STRIDE;
+    const data = this.data, capacity = this.capacity;
+    const slot = cols[b + C_SLOT] as number, base = (2 + slot) * capacity;
+    const others = this.#othersOf(c), present = this.#presentOf(c);
+    const mine = cols[b + C_ROWS] as number;
+    const nextOthers: FieldValue[] | undefined = slot < 0 ? new Array(rows) : undefined;
     let nextPresent: Uint8Array | undefined;
     let count = 0;
     for (let g = 0; g < rows; g++) {
@@ -333,48 +369,85 @@ export class FieldColumnBuffer {
       else nextOthers[g] = others![from];
       count++;
     }
-    this.#others = nextOthers;
-    this.#present = nextPresent;
-    this.#rows = rows;
-    this.#count = count;
-  }
-
-  /** Bytes of memory held beyond the series' `data` (an estimate for strings). */
-  get estimatedBytes(): number {
-    return (this.#others ? this.#rows * 16 : 0) + (this.#present ? this.#present.length : 0);
-  }
-
-  /** The sorted, deduplicated view (sorting the series first when appends came out of order). */
-  view(): ColumnView {
-    const series = this.#series;
-    series.normalize();
-    const rows = this.#rows, present = this.#present;
-    const data = series.data, cap = series.capacity, base = (2 + this.#slot) * cap;
-    if (present === undefined && rows === series.rows) {
-      // Every row has a value: the series' times are this field's times.
-      const [timesMs, timesSubMs] = series.timesView(rows);
-      return {
-        type: this.type,
-        length: rows,
-        timesMs,
-        timesSubMs,
-        values: this.#slot >= 0 ? data.subarray(base, base + rows) : this.#others!.slice(0, rows),
-      };
+    if (nextOthers !== undefined || nextPresent !== undefined || present !== undefined) {
+      const extra = this.#extra ??= [];
+      extra[2 * c] = nextOthers;
+      extra[2 * c + 1] = nextPresent;
     }
-    const n = this.#count;
+    cols[b + C_ROWS] = rows;
+    cols[b + C_COUNT] = count;
+  }
+
+  /** The sorted, deduplicated view of column `c` (sorting the rows first if needed). */
+  viewOf(c: number): ColumnView {
+    this.normalize();
+    const cols = this.#cols, b = c * STRIDE;
+    const type = cols[b + C_TYPE] as FieldType;
+    const rows = cols[b + C_ROWS] as number, slot = cols[b + C_SLOT] as number;
+    const present = this.#presentOf(c), others = this.#othersOf(c);
+    const data = this.data, cap = this.capacity, base = (2 + slot) * cap;
+    if (present === undefined && rows === this.rows) {
+      // Every row has a value: the series' times are this field's times.
+      const [timesMs, timesSubMs] = this.timesView(rows);
+      const values = slot >= 0 ? data.subarray(base, base + rows) : others!.slice(0, rows);
+      return { type, length: rows, timesMs, timesSubMs, values };
+    }
+    const n = cols[b + C_COUNT] as number;
     const timesMs = new Float64Array(n), timesSubMs = new Float64Array(n);
-    const floats = this.#slot >= 0 ? new Float64Array(n) : undefined;
-    const others: FieldValue[] | undefined = floats === undefined ? new Array(n) : undefined;
+    const floats = slot >= 0 ? new Float64Array(n) : undefined;
+    const values: FieldValue[] | undefined = floats === undefined ? new Array(n) : undefined;
     let out = 0;
     for (let r = 0; r < rows; r++) {
       if (present !== undefined && present[r] === 0) continue;
       timesMs[out] = data[r];
       timesSubMs[out] = data[cap + r];
       if (floats) floats[out] = data[base + r];
-      else others![out] = this.#others![r];
+      else values![out] = others![r];
       out++;
     }
-    return { type: this.type, length: n, timesMs, timesSubMs, values: floats ?? others! };
+    return { type, length: n, timesMs, timesSubMs, values: floats ?? values! };
+  }
+
+  /** Bytes of memory held (an estimate for strings), for head size accounting. */
+  get estimatedBytes(): number {
+    let bytes = this.data.length * 8;
+    for (let c = 0; c < this.fieldCount; c++) {
+      if (this.#othersOf(c) !== undefined) {
+        bytes += (this.#cols[c * STRIDE + C_ROWS] as number) * 16;
+      }
+      bytes += this.#presentOf(c)?.length ?? 0;
+    }
+    return bytes;
+  }
+}
+
+/** One field of a {@linkcode SeriesColumns}: a handle on its column `index`. */
+export class FieldColumnBuffer {
+  constructor(readonly series: SeriesColumns, readonly index: number) {}
+
+  /** The field's name. */
+  get name(): string {
+    return this.series.nameOf(this.index);
+  }
+
+  /** The field's type. */
+  get type(): FieldType {
+    return this.series.typeOf(this.index);
+  }
+
+  /** Number of values held (before duplicates of one time are merged). */
+  get length(): number {
+    return this.series.lengthOf(this.index);
+  }
+
+  /** Sets the value of row `row`, which must be the series' last row (or past this column's). */
+  set(row: number, value: FieldValue): void {
+    this.series.setValue(this.index, row, value);
+  }
+
+  /** The sorted, deduplicated view (sorting the series first when appends came out of order). */
+  view(): ColumnView {
+    return this.series.viewOf(this.index);
   }
 }
 

@@ -127,9 +127,9 @@ export class Head {
       const fields = p.fields;
       for (let j = 0; j < fields.length; j++) {
         const f = fields[j];
-        const column = columns.lookup(f.key, j) ??
-          this.#createColumn(series, p.measurement, f.key, f.type, j);
-        column.set(row, f.value);
+        let c = columns.fieldIndex(f.key, j);
+        if (c < 0) c = this.#createColumn(columns, p.measurement, f.key, f.type);
+        columns.setValue(c, row, f.value);
       }
       values += fields.length;
     }
@@ -137,17 +137,16 @@ export class Head {
   }
 
   #createColumn(
-    series: HeadSeries,
+    columns: SeriesColumns,
     measurement: string,
     field: string,
     type: FieldType,
-    at: number,
-  ): FieldColumnBuffer {
-    const column = series.columns.add(field, type, at);
+  ): number {
+    const c = columns.addField(field, type);
     let types = this.#fieldTypes.get(measurement);
     if (!types) this.#fieldTypes.set(measurement, types = new Map());
     types.set(field, type);
-    return column;
+    return c;
   }
 
   #createSeries(key: string, p: Point): HeadSeries {

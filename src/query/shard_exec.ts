@@ -573,6 +573,52 @@ async function rawSeries(
     if (c.expr.kind !== "var") forEachVar(c.expr, (n, t) => isField(n, t) && names.push(n));
     return names;
   });
+  // One output row at an instant where a selected column has a point (and the condition held).
+  const addRow = (row: Lookup, ms: number, sub: number): boolean => {
+    const values = new Array<Value>(plan.columns.length);
+    let anyField = false;
+    for (let c = 0; c < plan.columns.length; c++) {
+      const v = simple[c];
+      const val = v !== undefined
+        ? (v.type === undefined || v.type === "field" || v.type === "tag"
+          ? (row(v.name, v.type) ?? null)
+          : castValue(row(v.name, v.type) ?? null, v.type))
+        : evalExpr(plan.columns[c].expr, row);
+      values[c] = val;
+      if (val !== null && readsField[c]) anyField = true;
+      else if (!anyField) { for (const n of fieldsOf[c]) if (row(n) != null) anyField = true; }
+    }
+    if (!anyField) return false;
+    group.rows.push({ ms, subMs: sub, key: series.key, values });
+    return true;
+  };
+  // A field condition that no row without its fields can pass (`usage_user > 90`): evaluated
+  // once per instant of the condition's own columns, then only the instants that passed are
+  // visited, instead of evaluating it at every instant of every selected column.
+  const passed = rowFilter && plan.condition !== undefined
+    ? passingInstants(plan.condition, plan.conditionFields, cols, series)
+    : undefined;
+  if (passed !== undefined) {
+    const n = passed.length >> 1;
+    for (let p = 0; p < n; p++) {
+      const ms = passed[2 * p], sub = passed[2 * p + 1];
+      let present = false;
+      for (let k = 0; k < selected.length; k++) {
+        const c = selected[k];
+        let i = pos[k];
+        const tm = c.timesMs;
+        while (i < c.length && (tm[i] < ms || (tm[i] === ms && c.timesSubMs[i] < sub))) i++;
+        if (i < c.length && tm[i] === ms && c.timesSubMs[i] === sub) {
+          present = true;
+          i++;
+        }
+        pos[k] = i;
+      }
+      if (!present) continue;
+      if (addRow(rows.at(ms, sub), ms, sub)) added = true;
+    }
+    return added;
+  }
   for (;;) {
     let ms = Infinity, sub = Infinity;
     for (let k = 0; k < selected.length; k++) {
@@ -594,24 +640,75 @@ async function rawSeries(
     }
     const row = rows.at(ms, sub);
     if (rowFilter && plan.condition && evalExpr(plan.condition, row) !== true) continue;
-    const values = new Array<Value>(plan.columns.length);
-    let anyField = false;
-    for (let c = 0; c < plan.columns.length; c++) {
-      const v = simple[c];
-      const val = v !== undefined
-        ? (v.type === undefined || v.type === "field" || v.type === "tag"
-          ? (row(v.name, v.type) ?? null)
-          : castValue(row(v.name, v.type) ?? null, v.type))
-        : evalExpr(plan.columns[c].expr, row);
-      values[c] = val;
-      if (val !== null && readsField[c]) anyField = true;
-      else if (!anyField) { for (const n of fieldsOf[c]) if (row(n) != null) anyField = true; }
-    }
-    if (!anyField) continue;
-    group.rows.push({ ms, subMs: sub, key: series.key, values });
-    added = true;
+    if (addRow(row, ms, sub)) added = true;
   }
   return added;
+}
+
+/**
+ * The instants, as (ms, subMs) pairs in time order, at which `condition` holds, when it can
+ * hold only where one of its fields has a point (it is not true with every field absent);
+ * undefined otherwise (the caller then evaluates it at every row).
+ */
+function passingInstants(
+  condition: Expr,
+  fields: readonly string[],
+  cols: Map<string, FieldColumn>,
+  series: SeriesRef,
+): Float64Array | undefined {
+  if (fields.length === 0) return undefined;
+  const absent = new RowReader(new Map(), series).get;
+  if (evalExpr(condition, absent) === true) return undefined;
+  const condCols = new Map<string, FieldColumn>();
+  for (const f of fields) {
+    const c = cols.get(f);
+    if (c !== undefined) condCols.set(f, c);
+  }
+  if (condCols.size === 0) return new Float64Array(0);
+  const list = [...condCols.values()];
+  const reader = new RowReader(condCols, series);
+  let out = new Float64Array(64);
+  let n = 0;
+  const keep = (ms: number, sub: number, row: Lookup) => {
+    if (evalExpr(condition, row) !== true) return;
+    if (n + 2 > out.length) {
+      const grown = new Float64Array(out.length * 2);
+      grown.set(out);
+      out = grown;
+    }
+    out[n++] = ms;
+    out[n++] = sub;
+  };
+  if (list.length === 1) {
+    const c = list[0];
+    for (let i = 0; i < c.length; i++) {
+      keep(c.timesMs[i], c.timesSubMs[i], reader.at(c.timesMs[i], c.timesSubMs[i]));
+    }
+    return out.subarray(0, n);
+  }
+  const pos = new Int32Array(list.length);
+  for (;;) {
+    let ms = Infinity, sub = Infinity;
+    for (let k = 0; k < list.length; k++) {
+      const c = list[k];
+      const i = pos[k];
+      if (i < c.length) {
+        const t = c.timesMs[i];
+        if (t < ms || (t === ms && c.timesSubMs[i] < sub)) {
+          ms = t;
+          sub = c.timesSubMs[i];
+        }
+      }
+    }
+    if (ms === Infinity) break;
+    for (let k = 0; k < list.length; k++) {
+      const c = list[k];
+      const i = pos[k];
+      if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
+    }
+    keep(ms, sub, reader.at(ms, sub));
+  }
+  return out.subarray(0, n);
 }
 
 /** A selector's state as selectors.ts keeps it, plus the auxiliary values of its point. */

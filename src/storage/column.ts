@@ -96,6 +96,25 @@ export class SeriesColumns {
     return out;
   }
 
+  /** True when some column holds a value. */
+  hasValues(): boolean {
+    const cols = this.#cols;
+    for (let b = 0; b < cols.length; b += STRIDE) {
+      if ((cols[b + C_COUNT] as number) > 0) return true;
+    }
+    return false;
+  }
+
+  /** Field name -> sorted, deduplicated view, for every field holding values (a new Map). */
+  views(): Map<string, ColumnView> {
+    const out = new Map<string, ColumnView>();
+    const cols = this.#cols;
+    for (let b = 0; b < cols.length; b += STRIDE) {
+      if ((cols[b + C_COUNT] as number) > 0) out.set(cols[b] as string, this.viewOf(b / STRIDE));
+    }
+    return out;
+  }
+
   /** The column of a field (a new handle), or undefined. */
   column(field: string): FieldColumnBuffer | undefined {
     const c = this.#find(field);

@@ -38,9 +38,9 @@ import {
   type StoredSeries,
   type TombstoneRecord,
 } from "./catalog.ts";
-import type { ColumnView } from "./column.ts";
+import type { ColumnView, SeriesColumns } from "./column.ts";
 import { CpuBudget, obsoleteSegments, planCompaction } from "./compaction_plan.ts";
-import { Head } from "./head.ts";
+import { Head, type HeadSeries } from "./head.ts";
 import type { TimeRange } from "./merge.ts";
 import {
   effectiveShardGroupDuration,
@@ -1177,15 +1177,31 @@ function checkPolicy(durationNs: bigint, shardNs: bigint, replicaN: number): voi
 
 function headInput(head: Head): SegmentSeriesInput[] {
   const out: SegmentSeriesInput[] = [];
-  for (const s of head.allSeries()) {
-    const fields = new Map<string, ColumnView>();
-    for (const [name, column] of s.fields) {
-      const view = column.view();
-      if (view.length > 0) fields.set(name, view);
-    }
-    if (fields.size > 0) out.push({ key: s.key, measurement: s.measurement, tags: s.tags, fields });
-  }
+  for (const s of head.allSeries()) if (s.columns.hasValues()) out.push(new HeadSeriesInput(s));
   return out;
+}
+
+/**
+ * A head series as segment input, its views made on each read of `fields`: a flush of 100k
+ * series holding every view at once (a Map and ten views per series) cost more than the head.
+ * A frozen head does not change (deletes cut only the active head), so each read sees the same.
+ */
+class HeadSeriesInput implements SegmentSeriesInput {
+  readonly key: string;
+  readonly measurement: string;
+  readonly tags: readonly Tag[];
+  readonly #columns: SeriesColumns;
+
+  constructor(s: HeadSeries) {
+    this.key = s.key;
+    this.measurement = s.measurement;
+    this.tags = s.tags;
+    this.#columns = s.columns;
+  }
+
+  get fields(): Map<string, ColumnView> {
+    return this.#columns.views();
+  }
 }
 
 function seriesKeyOf(p: Point): string {

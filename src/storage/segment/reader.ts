@@ -65,6 +65,8 @@ export class SegmentReader {
    * Bounded to 16384 keys.
    */
   readonly #cacheKeys = new Map<number, string>();
+  /** The last decoded timestamps, reused by the next block with the same bytes (decodeBlock). */
+  readonly #times: TimesMemo = { bytes: undefined, times: undefined };
   readonly #index: SegmentIndex;
 
   private constructor(
@@ -254,7 +256,7 @@ export class SegmentReader {
       this.#lock = task.catch(() => undefined);
       bytes = await task;
     }
-    const column = decodeBlock(this.path, meta, type, bytes);
+    const column = decodeBlock(this.path, meta, type, bytes, this.#times);
     this.cache.set(cacheKey, column);
     return column;
   }
@@ -267,12 +269,36 @@ export class SegmentReader {
   }
 }
 
-/** Checks and decodes a block's bytes (CRC, then codecs); the offsets in errors are the file's. */
+/**
+ * The timestamps a reader decoded last, by their encoded bytes. The fields of one series are
+ * written together, so their blocks usually hold the same timestamps byte for byte: the next
+ * field's block shares the decoded arrays (read-only, as every cached block is) instead of
+ * decoding and allocating them again.
+ */
+export interface TimesMemo {
+  bytes: Uint8Array | undefined;
+  times: { timesMs: Float64Array; timesSubMs: Float64Array } | undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Timestamp blocks up to this size are remembered (RLE and small delta blocks). */
+const MEMO_MAX_BYTES = 256;
+
+/**
+ * Checks and decodes a block's bytes (CRC, then codecs); the offsets in errors are the file's.
+ * `memo` (optional) shares decoded timestamps between consecutive blocks with the same bytes.
+ */
 export function decodeBlock(
   path: string,
   meta: BlockMeta,
   type: FieldType,
   bytes: Uint8Array,
+  memo?: TimesMemo,
 ): ColumnView {
   if (bytes.length !== meta.length + 4) {
     throw new CorruptionError(path, meta.offset, `block cut short: ${bytes.length} bytes`);
@@ -285,7 +311,17 @@ export function decodeBlock(
   const tsLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
   try {
     if (tsLength > payload.length - 4) throw new CodecError(0, `timestamps length ${tsLength}`);
-    const times = decodeTimestamps(payload.subarray(4, 4 + tsLength));
+    const tsBytes = payload.subarray(4, 4 + tsLength);
+    let times: { timesMs: Float64Array; timesSubMs: Float64Array };
+    if (memo?.bytes !== undefined && memo.times !== undefined && sameBytes(memo.bytes, tsBytes)) {
+      times = memo.times;
+    } else {
+      times = decodeTimestamps(tsBytes);
+      if (memo !== undefined && tsLength <= MEMO_MAX_BYTES) {
+        memo.bytes = tsBytes.slice();
+        memo.times = times;
+      }
+    }
     const valueBytes = payload.subarray(4 + tsLength);
     let values: Float64Array | FieldValue[];
     switch (type) {

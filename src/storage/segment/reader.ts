@@ -65,8 +65,8 @@ export class SegmentReader {
    * Bounded to 16384 keys.
    */
   readonly #cacheKeys = new Map<number, string>();
-  /** The last decoded timestamps, reused by the next block with the same bytes (decodeBlock). */
-  readonly #times: TimesMemo = { bytes: undefined, times: undefined };
+  /** The last decoded timestamps, reused by later blocks with the same bytes (decodeBlock). */
+  readonly #times: TimesMemo = newTimesMemo();
   readonly #index: SegmentIndex;
 
   private constructor(
@@ -270,20 +270,41 @@ export class SegmentReader {
 }
 
 /**
- * The timestamps a reader decoded last, by their encoded bytes. The fields of one series are
- * written together, so their blocks usually hold the same timestamps byte for byte: the next
- * field's block shares the decoded arrays (read-only, as every cached block is) instead of
- * decoding and allocating them again.
+ * The timestamps a reader decoded last (a ring of {@linkcode TIMES_MEMO_SIZE}), by their encoded
+ * bytes. The fields of one series are written together, so their blocks usually hold the same
+ * timestamps byte for byte; a query reads a series field by field, block by block, so the next
+ * field's blocks find their times here and share the decoded arrays (read-only, as every cached
+ * block is) instead of decoding and allocating them again.
  */
 export interface TimesMemo {
-  bytes: Uint8Array | undefined;
-  times: { timesMs: Float64Array; timesSubMs: Float64Array } | undefined;
+  bytes: (Uint8Array | undefined)[];
+  times: ({ timesMs: Float64Array; timesSubMs: Float64Array } | undefined)[];
+  next: number;
+}
+
+/** Entries of a {@linkcode TimesMemo}: more than the blocks of one field a query usually reads. */
+export const TIMES_MEMO_SIZE = 8;
+
+/** An empty memo. */
+export function newTimesMemo(): TimesMemo {
+  return { bytes: new Array(TIMES_MEMO_SIZE), times: new Array(TIMES_MEMO_SIZE), next: 0 };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function recall(
+  memo: TimesMemo,
+  bytes: Uint8Array,
+): { timesMs: Float64Array; timesSubMs: Float64Array } | undefined {
+  for (let i = 0; i < TIMES_MEMO_SIZE; i++) {
+    const b = memo.bytes[i];
+    if (b !== undefined && sameBytes(b, bytes)) return memo.times[i];
+  }
+  return undefined;
 }
 
 /** Timestamp blocks up to this size are remembered (RLE and small delta blocks). */
@@ -313,13 +334,16 @@ export function decodeBlock(
     if (tsLength > payload.length - 4) throw new CodecError(0, `timestamps length ${tsLength}`);
     const tsBytes = payload.subarray(4, 4 + tsLength);
     let times: { timesMs: Float64Array; timesSubMs: Float64Array };
-    if (memo?.bytes !== undefined && memo.times !== undefined && sameBytes(memo.bytes, tsBytes)) {
-      times = memo.times;
-    } else {
+    const known = memo !== undefined && tsLength <= MEMO_MAX_BYTES
+      ? recall(memo, tsBytes)
+      : undefined;
+    if (known !== undefined) times = known;
+    else {
       times = decodeTimestamps(tsBytes);
       if (memo !== undefined && tsLength <= MEMO_MAX_BYTES) {
-        memo.bytes = tsBytes.slice();
-        memo.times = times;
+        memo.bytes[memo.next] = tsBytes.slice();
+        memo.times[memo.next] = times;
+        memo.next = (memo.next + 1) % TIMES_MEMO_SIZE;
       }
     }
     const valueBytes = payload.subarray(4 + tsLength);

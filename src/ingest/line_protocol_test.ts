@@ -676,3 +676,18 @@ Deno.test("line protocol: a guess from before the cache was emptied is not trust
   const { points } = decoder.push(enc.encode("mem,h=b v=2\n"));
   assert.deepEqual(points.map((p) => `${p.measurement},${p.tags[0].value}`), ["mem,b"]);
 });
+
+Deno.test("line protocol: series of a measurement share field-key guesses, any order still right", () => {
+  const cache = new LineProtocolCache();
+  const body = new TextEncoder().encode(
+    'm,h=a x=1,y=2i 1\nm,h=b y=3i,x=4 1\nm,h=c x=5,z=true 1\nm,h=a y=6i,x=7 2\nn,h=a x="s" 1\n',
+  );
+  for (let round = 0; round < 2; round++) {
+    const { points, errors } = parseLineProtocol(body, { defaultTime: { ms: 0, subMs: 0 }, cache });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(
+      points.map((p) => p.fields.map((f) => `${f.key}=${String(f.value)}`).join(",")),
+      ["x=1,y=2", "y=3,x=4", "x=5,z=true", "y=6,x=7", "x=s"],
+    );
+  }
+});

@@ -219,6 +219,8 @@ export class LineProtocolCache {
   #fieldKeyBytes = new ByteArena();
   #fieldKeyCount = 0;
   #fieldKeyGeneration = 0;
+  /** Measurements, tag keys and tag values of new series, interned (bounded; see intern). */
+  #strings = new Map<string, string>();
 
   /** @param options.maxEntries entries per table @default {100000} */
   constructor(options: { maxEntries?: number } = {}) {
@@ -240,6 +242,21 @@ export class LineProtocolCache {
     this.#fieldKeyBytes.reset();
     this.#fieldKeyCount = 0;
     this.#fieldKeyGeneration++;
+    this.#strings.clear();
+  }
+
+  /**
+   * For the parser: one string object per distinct name of new series' keys. 100k series share
+   * a measurement, ten tag keys and most tag values; without this each series held its own
+   * copies (~400 B). Emptied at `maxEntries` / 16 strings, so unique values (host names) only
+   * cycle it: the common ones come back at once.
+   */
+  intern(text: string): string {
+    const known = this.#strings.get(text);
+    if (known !== undefined) return known;
+    if (this.#strings.size >= this.maxEntries / 16) this.#strings.clear();
+    this.#strings.set(text, text);
+    return text;
   }
 
   /** For the parser: the series key whose raw bytes are `buf[start, end)`. */
@@ -906,7 +923,7 @@ class Parser {
       for (const t of tags) {
         if (t.key === key) return this.bad("duplicate tags", ks);
       }
-      tags.push({ key, value });
+      tags.push({ key: this.cache.intern(key), value: this.cache.intern(value) });
       i = v;
     }
     // Insertion sort: clients mostly send tags already sorted, which makes it one pass.
@@ -916,7 +933,7 @@ class Parser {
       for (; b >= 0 && tags[b].key > t.key; b--) tags[b + 1] = tags[b];
       tags[b + 1] = t;
     }
-    this.keyMeasurement = measurement;
+    this.keyMeasurement = this.cache.intern(measurement);
     this.keyTags = tags;
     return i;
   }

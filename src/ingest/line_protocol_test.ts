@@ -691,3 +691,19 @@ Deno.test("line protocol: series of a measurement share field-key guesses, any o
     );
   }
 });
+
+Deno.test("line protocol: names stay right while the bounded interning table cycles", () => {
+  const cache = new LineProtocolCache({ maxEntries: 64 });
+  const lines = Array.from({ length: 40 }, (_, i) => `cpu,host=h${i},region=eu v=1 1`).join("\n");
+  const { points } = parseLineProtocol(new TextEncoder().encode(lines), {
+    defaultTime: { ms: 0, subMs: 0 },
+    cache,
+  });
+  assert.equal(points.length, 40);
+  // maxEntries 64: the table holds 4 strings, so it empties every few series.
+  assert.deepEqual(points[39].tags, [{ key: "host", value: "h39" }, {
+    key: "region",
+    value: "eu",
+  }]);
+  assert.deepEqual(points[3].tags, [{ key: "host", value: "h3" }, { key: "region", value: "eu" }]);
+});

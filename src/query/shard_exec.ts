@@ -544,7 +544,53 @@ async function rawSeries(
   rowFilter: boolean,
   budget?: QueryBudget,
 ): Promise<boolean> {
-  const cols = await readColumns(plan, reader, series, plan.rawFields, budget);
+  // A field condition that no row without its fields can pass (`usage_user > 90`) is evaluated
+  // once per instant of the condition's own columns; the other fields are then read only at the
+  // instants that passed (sparse columns picked from the decoded blocks, no merged copy).
+  let passed: Float64Array | undefined;
+  let cols: Map<string, FieldColumn>;
+  if (
+    rowFilter && plan.condition !== undefined && plan.conditionFields.length > 0 &&
+    evalExpr(plan.condition, new RowReader(new Map(), series).get) !== true
+  ) {
+    cols = await readColumns(plan, reader, series, plan.conditionFields, budget);
+    passed = passingInstants(plan.condition, cols, series);
+    for (const name of plan.rawFields) {
+      if (cols.has(name)) continue;
+      if (reader.readFieldSummaries === undefined) {
+        const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
+        if (col === undefined || col.length === 0) continue;
+        budget?.addPoints(col.length);
+        cols.set(name, pickInstants([{ kind: "column", column: col }], passed));
+        continue;
+      }
+      const parts = await reader.readFieldSummaries(
+        series,
+        name,
+        plan.minNs,
+        plan.maxNs,
+        NO_SUMMARIES,
+      );
+      let n = 0;
+      let summaries = false;
+      for (const part of parts) {
+        if (part.kind === "column") n += part.column.length;
+        else summaries = true;
+      }
+      if (summaries) {
+        // A reader may ignore NO_SUMMARIES: the field is read whole instead.
+        const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
+        if (col === undefined || col.length === 0) continue;
+        budget?.addPoints(col.length);
+        cols.set(name, pickInstants([{ kind: "column", column: col }], passed));
+        continue;
+      }
+      if (n === 0) continue;
+      budget?.addPoints(n);
+      // Kept even when empty: a field with data but none at these instants reads as null.
+      cols.set(name, pickInstants(parts, passed));
+    }
+  } else cols = await readColumns(plan, reader, series, plan.rawFields, budget);
   if (cols.size === 0) return false;
   const condOnly = new Set(plan.conditionFields);
   const selected: FieldColumn[] = [];
@@ -592,12 +638,7 @@ async function rawSeries(
     group.rows.push({ ms, subMs: sub, key: series.key, values });
     return true;
   };
-  // A field condition that no row without its fields can pass (`usage_user > 90`): evaluated
-  // once per instant of the condition's own columns, then only the instants that passed are
-  // visited, instead of evaluating it at every instant of every selected column.
-  const passed = rowFilter && plan.condition !== undefined
-    ? passingInstants(plan.condition, plan.conditionFields, cols, series)
-    : undefined;
+  // Only the instants where the condition passed are visited (see above).
   if (passed !== undefined) {
     const n = passed.length >> 1;
     for (let p = 0; p < n; p++) {
@@ -646,24 +687,67 @@ async function rawSeries(
 }
 
 /**
- * The instants, as (ms, subMs) pairs in time order, at which `condition` holds, when it can
- * hold only where one of its fields has a point (it is not true with every field absent);
- * undefined otherwise (the caller then evaluates it at every row).
+ * The points of time-ordered parts at `instants` ((ms, subMs) pairs in time order): a column
+ * holding exactly the points a row reader would find at those instants.
+ */
+function pickInstants(parts: readonly FieldPart[], instants: Float64Array): FieldColumn {
+  const n = instants.length >> 1;
+  const timesMs = new Float64Array(n);
+  const timesSubMs = new Float64Array(n);
+  let type: FieldColumn["type"] | undefined;
+  let floats: Float64Array | undefined;
+  let others: FieldColumn["values"][number][] | undefined;
+  let out = 0;
+  let p = 0;
+  for (const part of parts) {
+    if (part.kind !== "column" || part.column.length === 0) continue;
+    const c = part.column;
+    if (type === undefined) {
+      type = c.type;
+      if (c.values instanceof Float64Array) floats = new Float64Array(n);
+      else others = [];
+    }
+    const tm = c.timesMs, ts = c.timesSubMs;
+    let lo = 0;
+    for (; p < n; p++) {
+      const ms = instants[2 * p], sub = instants[2 * p + 1];
+      const lastMs = tm[c.length - 1], lastSub = ts[c.length - 1];
+      if (ms > lastMs || (ms === lastMs && sub > lastSub)) break;
+      // First point at or after the instant (binary search from the previous one).
+      let hi = c.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (tm[mid] < ms || (tm[mid] === ms && ts[mid] < sub)) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < c.length && tm[lo] === ms && ts[lo] === sub) {
+        timesMs[out] = ms;
+        timesSubMs[out] = sub;
+        if (floats !== undefined) floats[out] = (c.values as Float64Array)[lo];
+        else others!.push(c.values[lo]);
+        out++;
+      }
+    }
+  }
+  return {
+    type: type ?? FieldType.Float,
+    length: out,
+    timesMs: timesMs.subarray(0, out),
+    timesSubMs: timesSubMs.subarray(0, out),
+    values: floats !== undefined ? floats.subarray(0, out) : (others ?? []),
+  } as FieldColumn;
+}
+
+/**
+ * The instants, as (ms, subMs) pairs in time order, at which `condition` holds, evaluated at
+ * each instant of the condition's columns `condCols` (the caller checked that it cannot hold
+ * where none of them has a point).
  */
 function passingInstants(
   condition: Expr,
-  fields: readonly string[],
-  cols: Map<string, FieldColumn>,
+  condCols: Map<string, FieldColumn>,
   series: SeriesRef,
-): Float64Array | undefined {
-  if (fields.length === 0) return undefined;
-  const absent = new RowReader(new Map(), series).get;
-  if (evalExpr(condition, absent) === true) return undefined;
-  const condCols = new Map<string, FieldColumn>();
-  for (const f of fields) {
-    const c = cols.get(f);
-    if (c !== undefined) condCols.set(f, c);
-  }
+): Float64Array {
   if (condCols.size === 0) return new Float64Array(0);
   const list = [...condCols.values()];
   const reader = new RowReader(condCols, series);

@@ -425,13 +425,17 @@ export function createProcessScriptHost(
           }
         }
       })().catch(() => {});
-      (async () => {
+      const stderrRead = (async () => {
         const decoder = new TextDecoder();
         for await (const chunk of proc.stderr) {
           stderrTail = (stderrTail + decoder.decode(chunk, { stream: true })).slice(-4096);
         }
       })().catch(() => {});
-      proc.status.then((status) => {
+      proc.status.then(async (status) => {
+        // The exit can be seen before the last of stderr (V8's "out of memory" line) is read.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([stderrRead, new Promise((r) => timer = setTimeout(r, 1000))]);
+        clearTimeout(timer);
         if (child !== proc) return;
         const oom = /out of memory|heap limit/i.test(stderrTail);
         child = undefined;

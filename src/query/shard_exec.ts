@@ -607,7 +607,7 @@ async function rawSeries(
   }
   if (selected.length === 0) return false;
   // Walk the union of the selected columns' timestamps.
-  const pos = new Array<number>(selected.length).fill(0);
+  const pos = new Int32Array(selected.length);
   const rows = new RowReader(cols, series);
   let added = false;
   const simple = plan.columns.map((c) => (c.expr.kind === "var" ? c.expr : undefined));
@@ -660,25 +660,9 @@ async function rawSeries(
     }
     return added;
   }
-  for (;;) {
-    let ms = Infinity, sub = Infinity;
-    for (let k = 0; k < selected.length; k++) {
-      const c = selected[k];
-      const i = pos[k];
-      if (i < c.length) {
-        const t = c.timesMs[i];
-        if (t < ms || (t === ms && c.timesSubMs[i] < sub)) {
-          ms = t;
-          sub = c.timesSubMs[i];
-        }
-      }
-    }
-    if (ms === Infinity) break;
-    for (let k = 0; k < selected.length; k++) {
-      const c = selected[k];
-      const i = pos[k];
-      if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
-    }
+  const instant = new Float64Array(2);
+  while (nextInstant(selected, pos, instant)) {
+    const ms = instant[0], sub = instant[1];
     const row = rows.at(ms, sub);
     if (rowFilter && plan.condition && evalExpr(plan.condition, row) !== true) continue;
     if (addRow(row, ms, sub)) added = true;
@@ -739,6 +723,39 @@ function pickInstants(parts: readonly FieldPart[], instants: Float64Array): Fiel
 }
 
 /**
+ * One step of a k-way merge over the instants of time-ordered columns: writes the earliest
+ * instant not yet passed into `out` as (ms, subMs), moves past it every column that has it, and
+ * returns false when all are done.
+ */
+function nextInstant(
+  columns: readonly FieldColumn[],
+  pos: Int32Array,
+  out: Float64Array,
+): boolean {
+  let ms = Infinity, sub = Infinity;
+  for (let k = 0; k < columns.length; k++) {
+    const c = columns[k];
+    const i = pos[k];
+    if (i < c.length) {
+      const t = c.timesMs[i];
+      if (t < ms || (t === ms && c.timesSubMs[i] < sub)) {
+        ms = t;
+        sub = c.timesSubMs[i];
+      }
+    }
+  }
+  if (ms === Infinity) return false;
+  for (let k = 0; k < columns.length; k++) {
+    const c = columns[k];
+    const i = pos[k];
+    if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
+  }
+  out[0] = ms;
+  out[1] = sub;
+  return true;
+}
+
+/**
  * The instants, as (ms, subMs) pairs in time order, at which `condition` holds, evaluated at
  * each instant of the condition's columns `condCols` (the caller checked that it cannot hold
  * where none of them has a point).
@@ -771,26 +788,9 @@ function passingInstants(
     return out.subarray(0, n);
   }
   const pos = new Int32Array(list.length);
-  for (;;) {
-    let ms = Infinity, sub = Infinity;
-    for (let k = 0; k < list.length; k++) {
-      const c = list[k];
-      const i = pos[k];
-      if (i < c.length) {
-        const t = c.timesMs[i];
-        if (t < ms || (t === ms && c.timesSubMs[i] < sub)) {
-          ms = t;
-          sub = c.timesSubMs[i];
-        }
-      }
-    }
-    if (ms === Infinity) break;
-    for (let k = 0; k < list.length; k++) {
-      const c = list[k];
-      const i = pos[k];
-      if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
-    }
-    keep(ms, sub, reader.at(ms, sub));
+  const instant = new Float64Array(2);
+  while (nextInstant(list, pos, instant)) {
+    keep(instant[0], instant[1], reader.at(instant[0], instant[1]));
   }
   return out.subarray(0, n);
 }

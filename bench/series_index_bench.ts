@@ -11,20 +11,10 @@ import { type Clock, FieldType, type Point, silentLogger } from "../src/core/mod
 import { denoFileSystem } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 import { executeQuery } from "../src/query/executor.ts";
+import { CPU_FIELDS, START_SECONDS } from "./peers/workload.ts";
 
-const START_MS = 1672531200000;
-const FIELDS = [
-  "usage_user",
-  "usage_system",
-  "usage_idle",
-  "usage_nice",
-  "usage_iowait",
-  "usage_irq",
-  "usage_softirq",
-  "usage_steal",
-  "usage_guest",
-  "usage_guest_nice",
-];
+const START_MS = START_SECONDS * 1000;
+const FIELDS = CPU_FIELDS;
 const REGIONS = ["us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1"];
 
 const clock: Clock = {

@@ -95,8 +95,12 @@ export async function startVictoriaMetrics(timeoutMs = 30_000): Promise<System> 
     dataDir: dir,
     write: (body) => post(`${url}/write?db=${DB}&precision=s`, body),
     async settle() {
-      const r = await fetch(`${url}/internal/force_flush`);
-      await r.body?.cancel();
+      // Flushed, then merged (the quiet wait after settle lets the merge finish), so its bytes
+      // on disk are its settled size, as EpochNexus's are after its compactions.
+      for (const path of ["force_flush", "force_merge"]) {
+        const r = await fetch(`${url}/internal/${path}`);
+        await r.body?.cancel();
+      }
     },
     async stop() {
       try {

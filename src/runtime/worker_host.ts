@@ -164,6 +164,43 @@ function serialRunner(parts: SerialRunnerParts): WorkerSandbox {
   };
 }
 
+/** A script's answer to one call. */
+type Answer = { ok: boolean; result?: unknown; error?: string };
+
+/**
+ * The calls of one sandbox awaiting their answers, by id. `call` sends with a fresh id and waits
+ * at most `timeoutMs`; past it the sandbox is killed (`stopped` says how, in the error). An
+ * error starting with `__memory__` is the memory limit (only the process host reports it).
+ */
+function callTable(scriptName: string, stopped: string, kill: () => void) {
+  let nextId = 1;
+  const pending = new Map<number, (answer: Answer) => void>();
+  const call = (send: (id: number) => void, timeoutMs: number): Promise<unknown> => {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        kill();
+        reject(
+          new SandboxError(
+            `script ${scriptName} exceeded its time limit of ${timeoutMs} ms; ${stopped}`,
+            "timeout",
+          ),
+        );
+      }, timeoutMs);
+      pending.set(id, (answer) => {
+        clearTimeout(timer);
+        if (answer.ok) resolve(answer.result);
+        else if (answer.error?.startsWith("__memory__")) {
+          reject(new SandboxError(`script ${scriptName} ${answer.error.slice(10)}`, "memory"));
+        } else reject(new SandboxError(`script ${scriptName} failed: ${answer.error}`, "threw"));
+      });
+      send(id);
+    });
+  };
+  return { pending, call };
+}
+
 /**
  * Creates sandboxes for scripts.
  *
@@ -185,11 +222,11 @@ export function createWorkerScriptHost(
     const url = dataUrl(script.source, script.typescript);
     let worker: Worker | undefined;
     let loaded: Promise<void> | undefined;
-    let nextId = 1;
-    const pending = new Map<
-      number,
-      (answer: { ok: boolean; result?: unknown; error?: string }) => void
-    >();
+    const { pending, call: callOnce } = callTable(
+      script.name,
+      "its worker was stopped",
+      () => kill(),
+    );
 
     const kill = () => {
       worker?.terminate();
@@ -199,27 +236,8 @@ export function createWorkerScriptHost(
       pending.clear();
     };
 
-    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> => {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          kill();
-          reject(
-            new SandboxError(
-              `script ${script.name} exceeded its time limit of ${timeoutMs} ms; its worker was stopped`,
-              "timeout",
-            ),
-          );
-        }, timeoutMs);
-        pending.set(id, (answer) => {
-          clearTimeout(timer);
-          if (answer.ok) resolve(answer.result);
-          else reject(new SandboxError(`script ${script.name} failed: ${answer.error}`, "threw"));
-        });
-        worker!.postMessage({ ...message, id });
-      });
-    };
+    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
+      callOnce((id) => worker!.postMessage({ ...message, id }), timeoutMs);
 
     const start = (): Promise<void> => {
       worker = new Worker(BOOT_URL, {
@@ -356,12 +374,12 @@ export function createProcessScriptHost(
     let child: Deno.ChildProcess | undefined;
     let stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
     let loaded: Promise<void> | undefined;
-    let nextId = 1;
     let stderrTail = "";
-    const pending = new Map<
-      number,
-      (answer: { ok: boolean; result?: unknown; error?: string }) => void
-    >();
+    const { pending, call: callOnce } = callTable(
+      script.name,
+      "its process was killed",
+      () => kill(),
+    );
 
     const failAll = (error: string) => {
       for (const resolve of pending.values()) resolve({ ok: false, error });
@@ -451,30 +469,11 @@ export function createProcessScriptHost(
       return call({ kind: "load", payload: url }, startTimeoutMs).then(() => {});
     };
 
-    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> => {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          kill();
-          reject(
-            new SandboxError(
-              `script ${script.name} exceeded its time limit of ${timeoutMs} ms; its process was killed`,
-              "timeout",
-            ),
-          );
-        }, timeoutMs);
-        pending.set(id, (answer) => {
-          clearTimeout(timer);
-          if (answer.ok) resolve(answer.result);
-          else if (answer.error?.startsWith("__memory__")) {
-            reject(new SandboxError(`script ${script.name} ${answer.error.slice(10)}`, "memory"));
-          } else reject(new SandboxError(`script ${script.name} failed: ${answer.error}`, "threw"));
-        });
+    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
+      callOnce((id) => {
         const bytes = new TextEncoder().encode(`${id}\t${message.kind}\t${message.payload}\n`);
         stdin!.write(bytes).catch(() => {});
-      });
-    };
+      }, timeoutMs);
 
     return serialRunner({
       name: script.name,

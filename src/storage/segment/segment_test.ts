@@ -254,8 +254,9 @@ Deno.test("segment: version 2 parses a measurement's series only when asked", as
   }
 });
 
-Deno.test("segment: a flipped bit in a version 3 index is corruption at open", async () => {
-  const bytes = encodeSegment([{
+/** A segment of one series (m,k=v) with one float point (f = 1 at 1 ms). */
+function onePointSegment(): Uint8Array {
+  return encodeSegment([{
     key: "m,k=v",
     measurement: "m",
     tags: [{ key: "k", value: "v" }],
@@ -267,6 +268,10 @@ Deno.test("segment: a flipped bit in a version 3 index is corruption at open", a
       values: new Float64Array([1]),
     } as ColumnView]]),
   }], { level: 0 });
+}
+
+Deno.test("segment: a flipped bit in a version 3 index is corruption at open", async () => {
+  const bytes = onePointSegment();
   const view = new DataView(bytes.buffer);
   const footer = bytes.length - SEGMENT_FOOTER_BYTES;
   const indexOffset = view.getFloat64(footer, true);
@@ -349,18 +354,7 @@ Deno.test("HashSet64: behaves as a Set of (lo, hi) under adds and deletes (prope
 });
 
 Deno.test("segment: a version 3 entry's fields parse on first access; damage there is reported", () => {
-  const bytes = encodeSegment([{
-    key: "m,k=v",
-    measurement: "m",
-    tags: [{ key: "k", value: "v" }],
-    fields: new Map([["f", {
-      type: FieldType.Float,
-      length: 1,
-      timesMs: new Float64Array([1]),
-      timesSubMs: new Float64Array(1),
-      values: new Float64Array([1]),
-    } as ColumnView]]),
-  }], { level: 0 });
+  const bytes = onePointSegment();
   const view = new DataView(bytes.buffer);
   const footer = bytes.length - SEGMENT_FOOTER_BYTES;
   const index = bytes.slice(view.getFloat64(footer, true), footer);

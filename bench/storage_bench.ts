@@ -12,11 +12,11 @@
  *
  * @module
  */
-import { type Point, silentLogger } from "../src/core/mod.ts";
+import { silentLogger } from "../src/core/mod.ts";
 import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 
-import { cpuData, FIELDS, HOSTS, STEPS } from "./storage_data.ts";
+import { FIELDS, HOSTS, STEPS, writeCpuData } from "./storage_data.ts";
 
 async function diskBytes(dir: string, suffix: string): Promise<number> {
   let total = 0;
@@ -79,17 +79,7 @@ const dir = await Deno.makeTempDir({ prefix: "epochnexus-storage-bench-" });
 const engine = await open(dir);
 await engine.createDatabase("bench");
 let t0 = performance.now();
-let batch: Point[] = [];
-let values = 0;
-for (const points of cpuData()) {
-  batch.push(...points);
-  values += points.length * FIELDS.length;
-  if (batch.length >= 2000) {
-    await engine.write("bench", undefined, batch);
-    batch = [];
-  }
-}
-if (batch.length > 0) await engine.write("bench", undefined, batch);
+const values = await writeCpuData(engine, "bench");
 const ingestMs = performance.now() - t0;
 t0 = performance.now();
 await engine.flush();

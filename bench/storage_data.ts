@@ -5,6 +5,7 @@
  * @module
  */
 import { FieldType, type Point } from "../src/core/mod.ts";
+import type { StorageEngine } from "../src/storage/mod.ts";
 
 export const HOSTS = 100;
 export const FIELDS = [
@@ -94,4 +95,20 @@ export function* cpuDataLines(perChunk: number): Generator<{ lines: string; valu
     }
   }
   if (lines.length > 0) yield { lines: lines.join("\n"), valueCount };
+}
+
+/** Writes the whole cpu data set to `database` in 2000-point batches; returns the values written. */
+export async function writeCpuData(engine: StorageEngine, database: string): Promise<number> {
+  let batch: Point[] = [];
+  let values = 0;
+  for (const points of cpuData()) {
+    batch.push(...points);
+    values += points.length * FIELDS.length;
+    if (batch.length >= 2000) {
+      await engine.write(database, undefined, batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await engine.write(database, undefined, batch);
+  return values;
 }

@@ -12,13 +12,13 @@
  *
  * @module
  */
-import { type Point, silentLogger } from "../src/core/mod.ts";
+import { silentLogger } from "../src/core/mod.ts";
 import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { encodingName } from "../src/storage/codecs/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 import { BlockCache, SegmentReader } from "../src/storage/segment/mod.ts";
 import { freePort } from "../tests/_server.ts";
-import { cpuData, cpuDataLines, FIELDS } from "./storage_data.ts";
+import { cpuDataLines, writeCpuData } from "./storage_data.ts";
 
 async function du(dir: string): Promise<number> {
   let total = 0;
@@ -118,17 +118,7 @@ async function epochNexus(): Promise<{ bytes: number; values: number; note?: str
       blockValues: Number(Deno.env.get("BLOCK_VALUES") ?? "1000"),
     });
     await engine.createDatabase("bench");
-    let batch: Point[] = [];
-    let values = 0;
-    for (const points of cpuData()) {
-      batch.push(...points);
-      values += points.length * FIELDS.length;
-      if (batch.length >= 2000) {
-        await engine.write("bench", undefined, batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) await engine.write("bench", undefined, batch);
+    const values = await writeCpuData(engine, "bench");
     await engine.flush();
     while ((await engine.compact()) > 0) { /* to the end */ }
     await engine.close();

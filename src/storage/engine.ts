@@ -1202,6 +1202,10 @@ class HeadSeriesInput implements SegmentSeriesInput {
   get fields(): Map<string, ColumnView> {
     return this.#columns.views();
   }
+
+  hasValues(): boolean {
+    return this.#columns.hasValues();
+  }
 }
 
 function seriesKeyOf(p: Point): string {

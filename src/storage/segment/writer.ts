@@ -42,6 +42,11 @@ export interface SegmentSeriesInput {
   measurement: string;
   tags: readonly Tag[];
   fields: Map<string, ColumnView>;
+  /**
+   * Optional: whether any field has a value, answered without building `fields` (a head series
+   * makes its views on each read of `fields`, so the writer reads them once, when it encodes).
+   */
+  hasValues?(): boolean;
 }
 
 /** Options of {@linkcode encodeSegment}. */
@@ -151,7 +156,9 @@ function* encodeSteps(
   const out = new ByteWriter(1 << 16);
   out.bytes(new Uint8Array([...SEGMENT_MAGIC, SEGMENT_VERSION, options.level, 0, 0]));
   // Grouped by measurement, then by key: a measurement's entries form one byte range.
-  const live = series.filter((s) => [...s.fields.values()].some((c) => c.length > 0));
+  const live = series.filter((s) =>
+    s.hasValues ? s.hasValues() : [...s.fields.values()].some((c) => c.length > 0)
+  );
   live.sort((a, b) =>
     a.measurement !== b.measurement
       ? (a.measurement < b.measurement ? -1 : 1)

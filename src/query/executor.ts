@@ -123,6 +123,9 @@ export async function executeStatements(
     }
     try {
       const stmt = bindParams(statements[i], options.params ?? {});
+      if (store.readBarrier !== undefined) {
+        await store.readBarrier(databasesOf(stmt, options.database, store));
+      }
       const series = await executeStatement(store, stmt, options);
       const r: StatementResult = { statementId: i };
       if (series.length > 0) r.series = series;
@@ -144,6 +147,29 @@ export async function executeStatements(
     options.onResult?.(results[results.length - 1]);
   }
   return results;
+}
+
+/**
+ * The existing databases a statement names (any `database` in it, subqueries included) or
+ * works in by default.
+ */
+function databasesOf(stmt: Statement, fallback: string | undefined, store: QueryStore): string[] {
+  const names = new Set<string>();
+  if (fallback) names.add(fallback);
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 64 || node === null || typeof node !== "object") return;
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, depth + 1);
+      return;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "database" && typeof value === "string") names.add(value);
+      else if (typeof value === "object") walk(value, depth + 1);
+    }
+  };
+  walk(stmt, 0);
+  const existing = new Set(store.databases());
+  return [...names].filter((n) => existing.has(n));
 }
 
 async function executeStatement(

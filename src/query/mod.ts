@@ -28,11 +28,16 @@ export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";
 export { functionNames } from "./functions/mod.ts";
 export type {
+  DeleteRequest,
   FieldColumn,
+  FieldPart,
+  FieldPartsOptions,
   QueryStore,
   RetentionPolicyInfo,
+  RetentionPolicySpec,
   SeriesRef,
   ShardReader,
+  TagFilter,
 } from "./store.ts";
 export {
   QueryBudget,

@@ -158,6 +158,13 @@ export interface QueryStore {
   deleteSeries?(db: string, request: DeleteRequest): Promise<void>;
 
   /**
+   * Optional (a cluster): waits until reads of these databases see every write acknowledged
+   * before the call (Raft's ReadIndex on each partition). The executor calls it before each
+   * statement that reads data.
+   */
+  readBarrier?(databases: readonly string[]): Promise<void>;
+
+  /**
    * SELECT ... INTO: writes points to `db`/`rp` (undefined = the default policy), durable when
    * the promise resolves; points the store refuses are listed by index with a reason. The
    * storage engine's `write` has this shape.

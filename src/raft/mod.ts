@@ -23,4 +23,4 @@ export {
 } from "./storage/log_storage.ts";
 export type { Transport, TransportHandler } from "./transport.ts";
 export type { ReplicatedStateMachine } from "./state_machine.ts";
-export { RaftNode, type RaftNodeOptions, type Timers } from "./driver.ts";
+export { type ProposalWait, RaftNode, type RaftNodeOptions, type Timers } from "./driver.ts";

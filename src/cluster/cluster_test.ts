@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
+import { encodeJson, executeQuery } from "../query/mod.ts";
+import { seededRng } from "../raft/_test_util.ts";
+import { denoFileSystem, systemClock } from "../runtime/mod.ts";
+import { ClusterStore } from "./cluster_store.ts";
+import { MemoryHub } from "./memory_network.ts";
+import { ClusterNode, type NodeIdentity } from "./node.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function point(host: string, ms: number, value: number): Point {
+  return {
+    measurement: "cpu",
+    tags: sortTags([{ key: "host", value: host }]),
+    fields: [{ key: "usage", type: FieldType.Float, value }],
+    timeMs: ms,
+    timeSubMs: 0,
+  };
+}
+
+async function startNode(
+  hub: MemoryHub,
+  dir: string,
+  identity: NodeIdentity,
+): Promise<{ node: ClusterNode; store: ClusterStore }> {
+  const node = await ClusterNode.start({
+    dataDir: dir,
+    identity,
+    httpAddress: `node${identity.nodeId}:8080`,
+    raftAddress: `node${identity.nodeId}:9000`,
+    version: "test",
+    network: hub.network(identity.nodeId),
+    fs: denoFileSystem,
+    clock: systemClock,
+    rng: seededRng(identity.nodeId),
+    logger: silentLogger,
+    sleep,
+    tickMs: 10,
+    maintenanceIntervalMs: 0,
+  });
+  return { node, store: new ClusterStore(node, { clock: systemClock, sleep }) };
+}
+
+async function query(store: ClusterStore, q: string): Promise<string> {
+  const results = await executeQuery(store, q, {
+    database: "db",
+    nowNs: 2_000_000_000_000_000_000n,
+  });
+  return encodeJson(results);
+}
+
+Deno.test("one-node cluster: writes go through the partitions' logs and survive a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-" });
+  const hub = new MemoryHub();
+  const identity = { clusterId: "c1", nodeId: 1, bootstrap: true };
+  try {
+    let { node, store } = await startNode(hub, dir, identity);
+    await store.createDatabase("db");
+    const points = ["a", "b", "c", "d", "e", "f"].flatMap((h, i) =>
+      [0, 1, 2].map((k) => point(h, 1_700_000_000_000 + k * 1000, i * 10 + k))
+    );
+    const outcome = await store.write("db", undefined, points);
+    assert.deepEqual(outcome, { accepted: 18, rejected: [], unavailable: 0 });
+    const before = await query(store, "SELECT sum(usage) FROM cpu GROUP BY host");
+    assert.match(before, /"host":"f"/);
+    // Points spread over several partitions.
+    const used = [...node.replicas.values()].filter((r) => r.engine.stats().values > 0);
+    assert.ok(used.length > 1, `points in ${used.length} partitions`);
+    await node.close();
+    hub.network(1).reset();
+    ({ node, store } = await startNode(hub, dir, { ...identity, bootstrap: false }));
+    // The restarted node elects itself in each group and answers the same.
+    const deadline = Date.now() + 5000;
+    while ([...node.replicas.values()].some((r) => !r.isLeader()) && Date.now() < deadline) {
+      await sleep(10);
+    }
+    assert.equal(await query(store, "SELECT sum(usage) FROM cpu GROUP BY host"), before);
+    const conflict = await store.write("db", undefined, [{
+      ...point("a", 1_700_000_009_000, 1),
+      fields: [{ key: "usage", type: FieldType.String, value: "x" }],
+    }]);
+    assert.equal(conflict.accepted, 0);
+    assert.match(conflict.rejected[0].reason, /field type conflict/);
+    await node.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

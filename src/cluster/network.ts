@@ -1,0 +1,71 @@
+/**
+ * What the cluster needs from the network, declared here and implemented by `src/rpc` (Connect
+ * over HTTP) or in memory (tests, the simulation). Every call names its target node; a failure
+ * to reach it rejects with an `unavailable` {@linkcode EpochError}.
+ * @module
+ */
+import type { FieldType, Point } from "../core/mod.ts";
+import type { Transport } from "../raft/mod.ts";
+import type { Rejection, WriteConsistency } from "../storage/mod.ts";
+import type { MetaForwardAnswer } from "./meta/meta_group.ts";
+import type { MetaCommand } from "./meta/meta_state.ts";
+
+/** A part of a write for one partition, as its leader receives it. */
+export interface PartitionWrite {
+  groupId: number;
+  database: string;
+  retentionPolicy: string;
+  points: Point[];
+  consistency: WriteConsistency;
+}
+
+/** What the leader of a partition did with a part. */
+export interface PartitionWriteAnswer {
+  accepted: number;
+  /** Indexes are the part's. */
+  rejected: Rejection[];
+}
+
+/** A node asking to join. */
+export interface JoinRequest {
+  httpAddress: string;
+  raftAddress: string;
+  version: string;
+  clusterId: string;
+}
+
+/** A node's answer to a node asking to join. */
+export interface JoinAnswer {
+  clusterId: string;
+  nodeId: number;
+  /** Every member: id and node-to-node address. */
+  members: { id: number; raftAddress: string }[];
+}
+
+/** Calls other nodes make on this one (the server side of {@linkcode PeerClient}). */
+export interface PeerService {
+  proposeMeta(command: MetaCommand): Promise<MetaForwardAnswer>;
+  writePartition(write: PartitionWrite): Promise<PartitionWriteAnswer>;
+  /** Admits a node; `clusterId` is the cluster it already belongs to ("" for a new node). */
+  join(request: JoinRequest): Promise<JoinAnswer>;
+  /** Field types declared so far for a measurement (cheap: served from the metadata copy). */
+  fieldTypes?(database: string, measurement: string): Map<string, FieldType>;
+}
+
+/** Calls this node makes on other nodes. */
+export interface PeerClient {
+  proposeMeta(node: number, command: MetaCommand): Promise<MetaForwardAnswer>;
+  writePartition(node: number, write: PartitionWrite): Promise<PartitionWriteAnswer>;
+}
+
+/** The network of one node: Raft transports and peer calls, addressed by node id. */
+export interface ClusterNetwork {
+  /** The transport of one Raft group on this node. */
+  transport(groupId: number): Transport;
+  peers: PeerClient;
+  /** Where a member answers (its node-to-node address); called as membership changes. */
+  setPeer(nodeId: number, raftAddress: string): void;
+  removePeer(nodeId: number): void;
+  /** Serves the calls other nodes make on this node. */
+  serve(service: PeerService): void;
+}

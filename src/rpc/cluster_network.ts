@@ -1,0 +1,272 @@
+/**
+ * The cluster's network over Connect-RPC: Raft messages (RaftService, through
+ * {@linkcode ConnectRaftTransport}) and node-to-node calls (ClusterService) on each node's
+ * `raft_address`. Errors cross the wire with their code and details (a leader hint), so a caller
+ * sees the {@linkcode EpochError} the callee threw.
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import type {
+  ClusterNetwork,
+  PartitionWrite,
+  PeerClient,
+  PeerService,
+} from "../cluster/network.ts";
+import type { MetaCommand, MetaResult } from "../cluster/meta/meta_state.ts";
+import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
+import type { Transport } from "../raft/mod.ts";
+import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
+import {
+  ClusterService,
+  ProposeMetaResponseSchema,
+  WritePartitionResponseSchema,
+} from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
+import { ConnectRaftTransport } from "./raft_transport.ts";
+
+/** Options of {@linkcode ConnectClusterNetwork}. */
+export interface ConnectClusterNetworkOptions {
+  clusterId: string;
+  nodeId: number;
+  /** Per-call timeout of node-to-node calls. @default {10000} */
+  timeoutMs?: number;
+  /** The fetch clients use (tests call handlers directly). */
+  fetch?: typeof globalThis.fetch;
+  logger?: Logger;
+}
+
+type ClusterClient = Client<typeof ClusterService>;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+/** Response header carrying an error's details as JSON. */
+const DETAILS_HEADER = "epochnexus-error-details";
+
+/** The Connect network of one node. */
+export class ConnectClusterNetwork implements ClusterNetwork {
+  readonly raft: ConnectRaftTransport;
+  readonly peers: PeerClient;
+  /** Answers RaftService and ClusterService calls (mount it on the node-to-node server). */
+  readonly fetchHandler: (request: Request) => Promise<Response>;
+  readonly #addresses = new Map<number, string>();
+  readonly #clients = new Map<number, ClusterClient>();
+  #service: PeerService | undefined;
+  readonly #options: ConnectClusterNetworkOptions;
+
+  constructor(options: ConnectClusterNetworkOptions) {
+    this.#options = options;
+    this.raft = new ConnectRaftTransport({
+      clusterId: options.clusterId,
+      nodeId: options.nodeId,
+      fetch: options.fetch,
+      logger: options.logger,
+    });
+    this.peers = {
+      proposeMeta: (node, command) => this.#proposeMeta(node, command),
+      writePartition: (node, write) => this.#writePartition(node, write),
+    };
+    const cluster = this.#clusterHandler();
+    this.fetchHandler = (request) => {
+      const path = new URL(request.url).pathname;
+      if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
+      return this.raft.fetchHandler(request);
+    };
+  }
+
+  transport(groupId: number): Transport {
+    return this.raft.group(groupId);
+  }
+
+  setPeer(nodeId: number, raftAddress: string): void {
+    const url = baseUrl(raftAddress);
+    if (this.#addresses.get(nodeId) === url) return;
+    this.#addresses.set(nodeId, url);
+    this.#clients.delete(nodeId);
+    this.raft.setPeer(nodeId, url);
+  }
+
+  removePeer(nodeId: number): void {
+    this.#addresses.delete(nodeId);
+    this.#clients.delete(nodeId);
+    this.raft.removePeer(nodeId);
+  }
+
+  serve(service: PeerService): void {
+    this.#service = service;
+  }
+
+  #client(node: number): ClusterClient {
+    let c = this.#clients.get(node);
+    if (c) return c;
+    const url = this.#addresses.get(node);
+    if (!url) throw new EpochError("unavailable", `no address known for node ${node}`);
+    c = createClient(
+      ClusterService,
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#options.fetch }),
+    );
+    this.#clients.set(node, c);
+    return c;
+  }
+
+  async #proposeMeta(node: number, command: MetaCommand) {
+    const answer = await call(() =>
+      this.#client(node).proposeMeta({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        command: textEncoder.encode(JSON.stringify(command)),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    );
+    return {
+      result: JSON.parse(textDecoder.decode(answer.result)) as MetaResult,
+      index: Number(answer.index),
+    };
+  }
+
+  async #writePartition(node: number, write: PartitionWrite) {
+    const answer = await call(() =>
+      this.#client(node).writePartition({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(write.groupId),
+        database: write.database,
+        retentionPolicy: write.retentionPolicy,
+        points: encodeWriteBatch({
+          database: write.database,
+          retentionPolicy: write.retentionPolicy,
+          points: write.points,
+        }).slice(),
+        consistency: write.consistency,
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    );
+    return {
+      accepted: Number(answer.accepted),
+      rejected: answer.rejected.map((r) => ({ index: r.index, reason: r.reason })),
+    };
+  }
+
+  #checkCluster(clusterId: string): PeerService {
+    if (clusterId !== this.#options.clusterId) {
+      throw new ConnectError(
+        `call for cluster ${JSON.stringify(clusterId)} reached a node of cluster ` +
+          JSON.stringify(this.#options.clusterId),
+        Code.PermissionDenied,
+      );
+    }
+    if (!this.#service) throw new ConnectError("node is starting", Code.Unavailable);
+    return this.#service;
+  }
+
+  #clusterHandler(): (request: Request) => Promise<Response> {
+    const router = createConnectRouter();
+    router.service(ClusterService, {
+      proposeMeta: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          const answer = await service.proposeMeta(JSON.parse(textDecoder.decode(req.command)));
+          return create(ProposeMetaResponseSchema, {
+            result: textEncoder.encode(JSON.stringify(answer.result)),
+            index: BigInt(answer.index),
+          });
+        }),
+      writePartition: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          const batch = decodeWriteBatch(req.points, "writePartition", 0);
+          const answer = await service.writePartition({
+            groupId: Number(req.groupId),
+            database: req.database,
+            retentionPolicy: req.retentionPolicy,
+            points: batch.points,
+            consistency: req.consistency as WriteConsistency,
+          });
+          return create(WritePartitionResponseSchema, {
+            accepted: BigInt(answer.accepted),
+            rejected: answer.rejected,
+          });
+        }),
+      describe: () => {
+        throw new ConnectError("describe is served by the query fan-out", Code.Unimplemented);
+      },
+      select: () => {
+        throw new ConnectError("select is served by the query fan-out", Code.Unimplemented);
+      },
+    });
+    const byPath = new Map<string, (req: Request) => Promise<Response>>();
+    for (const h of router.handlers) byPath.set(h.requestPath, createFetchHandler(h));
+    return (request) => {
+      const h = byPath.get(new URL(request.url).pathname);
+      return h ? h(request) : Promise.resolve(new Response("not found", { status: 404 }));
+    };
+  }
+}
+
+function baseUrl(address: string): string {
+  return address.includes("://") ? address : `http://${address}`;
+}
+
+/** Runs a client call, turning a ConnectError back into the EpochError the callee threw. */
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toEpochError(error);
+  }
+}
+
+/** Runs a service method, turning an EpochError into a ConnectError with its details. */
+async function serveCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof ConnectError) throw error;
+    if (error instanceof EpochError) {
+      throw new ConnectError(
+        error.message,
+        CODES[error.code] ?? Code.Unknown,
+        { [DETAILS_HEADER]: JSON.stringify(error.details ?? {}) },
+      );
+    }
+    throw new ConnectError(String(error instanceof Error ? error.message : error), Code.Internal);
+  }
+}
+
+function toEpochError(error: unknown): unknown {
+  const e = ConnectError.from(error);
+  const code = (Object.entries(CODES).find(([, c]) => c === e.code)?.[0] ?? "unknown") as ErrorCode;
+  let details: Record<string, unknown> = {};
+  try {
+    details = JSON.parse(e.metadata.get(DETAILS_HEADER) ?? "{}");
+  } catch {
+    details = {};
+  }
+  // A node that cannot be reached is unavailable, whatever the transport called it.
+  const unreachable = e.code === Code.Unknown && /fetch|connect|network/i.test(e.rawMessage);
+  return new EpochError(unreachable ? "unavailable" : code, e.rawMessage, { details, cause: e });
+}
+
+const CODES: Record<string, Code> = {
+  canceled: Code.Canceled,
+  unknown: Code.Unknown,
+  invalid_argument: Code.InvalidArgument,
+  deadline_exceeded: Code.DeadlineExceeded,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  resource_exhausted: Code.ResourceExhausted,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  out_of_range: Code.OutOfRange,
+  unimplemented: Code.Unimplemented,
+  internal: Code.Internal,
+  unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
+  unauthenticated: Code.Unauthenticated,
+};

@@ -23,12 +23,17 @@ export interface NodeAddresses {
   raftAddress: string;
 }
 
-/** Resolves the node's identity, then starts its network and cluster node. */
+/**
+ * Resolves the node's identity, then starts its network and cluster node. `onNetwork` gets the
+ * network before the node starts, to serve its node-to-node calls at once (the other members
+ * bring a starting node up to date through them).
+ */
 export async function startClusterNode(
   config: Config,
   logger: Logger,
   addresses: NodeAddresses,
-): Promise<{ node: ClusterNode; network: ConnectClusterNetwork }> {
+  onNetwork: (network: ConnectClusterNetwork) => void,
+): Promise<ClusterNode> {
   const fs = denoFileSystem;
   const stored = await loadIdentity(fs, config.data_dir);
   let identity: NodeIdentity;
@@ -68,7 +73,8 @@ export async function startClusterNode(
     logger,
   });
   for (const m of members) if (m.id !== identity.nodeId) network.setPeer(m.id, m.raftAddress);
-  const node = await ClusterNode.start({
+  onNetwork(network);
+  return await ClusterNode.start({
     dataDir: config.data_dir,
     identity,
     ...addresses,
@@ -96,7 +102,6 @@ export async function startClusterNode(
     },
     flushHeadBytes: config.flush_head_bytes,
   });
-  return { node, network };
 }
 
 /** Asks the node at `address` (its HTTP API) to admit this one. */

@@ -65,8 +65,12 @@ export async function serve(config: Config): Promise<void> {
   );
   const httpAddress = advertised(config.advertise_address, server);
   const raftAddress = advertised(config.raft_advertise_address, raftServer);
-  const { node, network } = await startClusterNode(config, logger, { httpAddress, raftAddress });
-  handlers.internal = network.fetchHandler;
+  const node = await startClusterNode(
+    config,
+    logger,
+    { httpAddress, raftAddress },
+    (network) => handlers.internal = network.fetchHandler,
+  );
   const store = new ClusterStore(node, { clock: systemClock, sleep });
   if (!store.hasDatabase(config.default_database)) {
     await store.createDatabase(config.default_database);

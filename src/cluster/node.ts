@@ -220,9 +220,11 @@ export class ClusterNode {
     const id = result.nodeId;
     const conf = this.meta.raft.raft.currentConf();
     if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
-      const voter = conf.voters.length < this.defaults.metaVoters;
+      // A learner first: a voter that is not running yet would count against the quorum (the
+      // group uses its newest configuration at once) and stall the group until it starts.
+      // The metadata leader promotes it once it has caught up (maintain()).
       await this.#onMetaLeader((group) =>
-        group.changeMembership({ type: voter ? "addVoter" : "addLearner", nodeId: id })
+        group.changeMembership({ type: "addLearner", nodeId: id })
       );
     }
     return {
@@ -412,7 +414,25 @@ export class ClusterNode {
       if (headBytes >= budget && r.engine.stats().headValues > 0) await r.engine.flush();
       await r.engine.maintain({ expire: false });
     }
-    if (this.meta.isLeader()) await this.#expire();
+    if (this.meta.isLeader()) {
+      await this.#promoteMetaLearners();
+      await this.#expire();
+    }
+  }
+
+  /**
+   * Makes caught-up learners of the metadata group voters while it has fewer than
+   * `metaVoters` (one change at a time, as the group allows).
+   */
+  async #promoteMetaLearners(): Promise<void> {
+    const status = this.meta.raft.status();
+    const { voters, learners } = status.conf;
+    if (voters.length >= this.defaults.metaVoters) return;
+    const ready = learners.filter((id) =>
+      this.meta.state.nodes.has(id) && (status.matches[id] ?? 0) >= status.commit
+    ).sort((a, b) => a - b);
+    if (ready.length === 0) return;
+    await this.meta.changeMembership({ type: "addVoter", nodeId: ready[0] });
   }
 
   async #expire(): Promise<void> {

@@ -46,3 +46,8 @@ export {
   QueryRegistry,
   type RunningQuery,
 } from "./limits.ts";
+export { foldSeriesPartials, runRequestBySeries } from "./series_partials.ts";
+export type { SeriesPartial, ShardPartial } from "./shard_exec.ts";
+export type { PlanRequest, ShardsOptions } from "./store.ts";
+export type { MeasurementSchema, SelectPlan } from "./plan.ts";
+export { planSelect } from "./plan.ts";

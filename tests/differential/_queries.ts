@@ -201,6 +201,10 @@ export const QUERIES: string[] = [
   `SELECT difference(bytes_sent), non_negative_derivative(bytes_sent, 1m) FROM cpu WHERE host = 'h3' AND ${RANGE} LIMIT 5`,
   `SELECT cumulative_sum(bytes_sent) FROM cpu WHERE host = 'h1' AND ${RANGE} LIMIT 3`,
   "SELECT percentile(bytes_sent, 90), mode(bytes_sent) FROM cpu WHERE host = 'h2'",
+  // Time bounds inside blocks: whole blocks from statistics, the cut ones decoded.
+  "SELECT count(usage_user), min(usage_user), max(cores), first(cores), last(cores), spread(cores), sum(cores) FROM cpu WHERE time >= '2023-03-15T00:13:00Z' AND time < '2023-03-15T04:47:00Z' GROUP BY host",
+  "SELECT count(usage_user), max(usage_user), sum(cores) FROM cpu WHERE time > '2023-03-15T01:01:00Z' AND time <= '2023-03-15T05:22:00Z' GROUP BY time(30m)",
+  "SELECT count(cores), max(bytes_sent), first(up) FROM cpu WHERE host = 'h1' AND time >= '2023-03-15T02:02:00Z' AND time < '2023-03-15T02:58:00Z'",
   // Across every shard group: series that start and stop (h4), buckets over groups' edges.
   "SELECT count(usage_user), max(usage_user), min(cores), first(status), last(up) FROM cpu WHERE time < '2023-03-15T06:00:00Z' GROUP BY time(1h), host",
   "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T06:00:00Z' GROUP BY time(45m), host fill(0)",

@@ -17,7 +17,8 @@ import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { encodingName } from "../src/storage/codecs/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 import { BlockCache, SegmentReader } from "../src/storage/segment/mod.ts";
-import { freePort } from "../tests/_server.ts";
+import { startInfluxd } from "../tests/_influxd.ts";
+import { spawnVictoriaMetrics } from "./peers/systems.ts";
 import { cpuDataLines, writeCpuData } from "./storage_data.ts";
 
 async function du(dir: string): Promise<number> {
@@ -38,19 +39,6 @@ async function list(dir: string): Promise<string[]> {
     else out.push(p);
   }
   return out;
-}
-
-async function waitFor(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url);
-      await r.body?.cancel();
-      if (r.status < 500) return;
-    } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
 async function post(url: string, body: string): Promise<void> {
@@ -138,20 +126,12 @@ async function epochNexus(): Promise<{ bytes: number; values: number; note?: str
 
 async function victoriaMetrics(): Promise<{ bytes: number; values: number; note?: string }> {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
-  const port = freePort();
-  const child = new Deno.Command("/usr/bin/victoria-metrics", {
-    args: [
-      `-storageDataPath=${dir}`,
-      `-httpListenAddr=127.0.0.1:${port}`,
-      "-retentionPeriod=100y",
-      "-loggerLevel=ERROR",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
+  const { url, process: child } = await spawnVictoriaMetrics([
+    `-storageDataPath=${dir}`,
+    "-retentionPeriod=100y",
+    "-loggerLevel=ERROR",
+  ]);
   try {
-    await waitFor(`${url}/health`);
     const values = await writeAll(`${url}/write`);
     await fetch(`${url}/internal/force_flush`).then((r) => r.body?.cancel());
     await new Promise((r) => setTimeout(r, 2000));
@@ -166,39 +146,11 @@ async function victoriaMetrics(): Promise<{ bytes: number; values: number; note?
 }
 
 async function influxd(): Promise<{ bytes: number; values: number; note?: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "epochnexus-influxd-" });
-  const port = freePort(), rpc = freePort();
-  await Deno.writeTextFile(
-    `${dir}/influxdb.conf`,
-    `reporting-disabled = true
-bind-address = "127.0.0.1:${rpc}"
-[meta]
-  dir = "${dir}/meta"
-[data]
-  dir = "${dir}/data"
-  wal-dir = "${dir}/wal"
-  query-log-enabled = false
-  cache-snapshot-write-cold-duration = "1s"
-  compact-full-write-cold-duration = "2s"
-[http]
-  bind-address = "127.0.0.1:${port}"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[logging]
-  level = "error"
-`,
-  );
-  const child = new Deno.Command("/usr/bin/influxd", {
-    args: ["-config", `${dir}/influxdb.conf`],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
+  const influx = await startInfluxd({
+    data: ['cache-snapshot-write-cold-duration = "1s"', 'compact-full-write-cold-duration = "2s"'],
+  });
+  const { url, dir } = influx;
   try {
-    await waitFor(`${url}/ping`);
     await post(`${url}/query?q=${encodeURIComponent("CREATE DATABASE bench")}`, "");
     const values = await writeAll(`${url}/write?db=bench`);
     // Wait (bounded: 90 s) until the WAL is snapshotted and every shard fully compacted
@@ -225,9 +177,7 @@ bind-address = "127.0.0.1:${rpc}"
       note: `TSM files alone: ${(tsmBytes / values).toFixed(3)} B/value`,
     };
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
+    await influx.stop();
   }
 }
 

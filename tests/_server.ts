@@ -30,14 +30,6 @@ export const START_PERMISSIONS: string[] = (() => {
   return words.filter((w) => w.startsWith("--allow-"));
 })();
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
 export async function startServer(
   options: { dataDir?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } =

@@ -1,11 +1,11 @@
 /**
- * The systems under comparison, each started on free loopback ports with a temporary data
- * folder: EpochNexus (the real server process), InfluxDB 1.6.7 and VictoriaMetrics 1.79.5
+ * The systems under comparison, each started on loopback port 0 (the kernel picks a free port;
+ * no number is chosen here and handed on) with a temporary data folder: EpochNexus (the real server process), InfluxDB 1.6.7 and VictoriaMetrics 1.79.5
  * (Debian's packages). Each answers writes of the same line protocol and its own query language.
  * @module
  */
 import { startInfluxd } from "../../tests/_influxd.ts";
-import { freePort, startServer } from "../../tests/_server.ts";
+import { startServer } from "../../tests/_server.ts";
 
 /** One system under test. */
 export interface System {
@@ -59,35 +59,71 @@ export async function startInfluxDB(): Promise<System> {
   };
 }
 
-/** VictoriaMetrics 1.79.5 (single node), fed line protocol on /write. */
-export async function startVictoriaMetrics(timeoutMs = 30_000): Promise<System> {
-  const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
-  const port = freePort();
+/** A VictoriaMetrics process listening on loopback. */
+export interface VictoriaMetricsProcess {
+  url: string;
+  process: Deno.ChildProcess;
+}
+
+/**
+ * Starts /usr/bin/victoria-metrics on 127.0.0.1:0 with `args` and waits (bounded) for /health.
+ * It logs the address it was given, not the port it got, so the port is read from the kernel:
+ * the listening TCP socket among the process's own file descriptors.
+ */
+export async function spawnVictoriaMetrics(
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<VictoriaMetricsProcess> {
   const process = new Deno.Command("/usr/bin/victoria-metrics", {
-    args: [
-      `-storageDataPath=${dir}`,
-      `-httpListenAddr=127.0.0.1:${port}`,
-      "-retentionPeriod=100y",
-      "-loggerLevel=ERROR",
-      "-search.latencyOffset=0s",
-    ],
+    args: ["-httpListenAddr=127.0.0.1:0", ...args],
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
+  let url: string | undefined;
   while (true) {
     try {
-      const r = await fetch(`${url}/health`);
-      await r.body?.cancel();
-      if (r.ok) break;
+      const port = url ? undefined : await listeningPort(process.pid);
+      if (port) url = `http://127.0.0.1:${port}`;
+      if (url) {
+        const r = await fetch(`${url}/health`);
+        await r.body?.cancel();
+        if (r.ok) return { url, process };
+      }
     } catch { /* starting */ }
     if (Date.now() > deadline) {
       process.kill("SIGKILL");
+      await process.status;
       throw new Error("victoria-metrics did not start");
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The port of the TCP socket process `pid` listens on, or undefined while it has none. */
+async function listeningPort(pid: number): Promise<number | undefined> {
+  // Deno reads /proc/<pid>/fd only with --allow-all; find and cat need --allow-run alone.
+  const run = async (cmd: string, args: string[]) =>
+    new TextDecoder().decode((await new Deno.Command(cmd, { args }).output()).stdout);
+  const links = await run("find", [`/proc/${pid}/fd`, "-lname", "socket:*", "-printf", "%l\n"]);
+  const inodes = new Set([...links.matchAll(/socket:\[(\d+)\]/g)].map((m) => m[1]));
+  for (const line of (await run("cat", [`/proc/${pid}/net/tcp`])).split("\n").slice(1)) {
+    // sl local_address rem_address st ... inode; st 0A is LISTEN.
+    const f = line.trim().split(/\s+/);
+    if (f[3] === "0A" && inodes.has(f[9])) return parseInt(f[1].split(":")[1], 16);
+  }
+  return undefined;
+}
+
+/** VictoriaMetrics 1.79.5 (single node), fed line protocol on /write. */
+export async function startVictoriaMetrics(timeoutMs = 30_000): Promise<System> {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
+  const { url, process } = await spawnVictoriaMetrics([
+    `-storageDataPath=${dir}`,
+    "-retentionPeriod=100y",
+    "-loggerLevel=ERROR",
+    "-search.latencyOffset=0s",
+  ], timeoutMs);
   return {
     name: "VictoriaMetrics 1.79.5",
     url,

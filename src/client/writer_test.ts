@@ -39,6 +39,15 @@ function point(i: number): Point {
   };
 }
 
+/** Waits for `cond`, turning the event loop; fails after 5 s of real time, not after N turns. */
+async function eventually(cond: () => boolean): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error("condition not met within 5 s");
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
 type Answer = { status: number; headers?: Record<string, string>; body?: string } | "drop";
 
 function env(answers: (body: string, n: number) => Answer, seed = 1) {
@@ -76,7 +85,7 @@ Deno.test("writer: a partial batch is sent once its oldest point is flushInterva
   const { env: e, bodies, time } = env(() => ({ status: 204 }));
   const w = new PointWriter({ url: "http://x", database: "db", flushIntervalMs: 500 }, e);
   await w.write([point(1), point(2)]);
-  for (let i = 0; i < 5 && bodies.length === 0; i++) await new Promise((r) => setTimeout(r, 0));
+  await eventually(() => bodies.length > 0);
   assert.equal(bodies.length, 1);
   assert.deepEqual(time.sleeps, [500]);
   await w.close();
@@ -171,7 +180,9 @@ Deno.test("writer: a full buffer blocks the producer, or throws with whenFull er
   }, e);
   let done = false;
   const writing = blocking.write([1, 2, 3, 4, 5, 6, 7, 8].map(point)).then(() => (done = true));
-  await new Promise((r) => setTimeout(r, 10));
+  // Not a time window: a write that does not block resolves through microtasks alone, before
+  // this timer's turn; a blocked one stays pending however slow the machine.
+  await new Promise((r) => setTimeout(r, 0));
   assert.equal(done, false);
   release();
   await writing;

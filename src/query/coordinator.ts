@@ -58,10 +58,10 @@ export function finish(plan: SelectPlan, merged: ShardPartial): ResultSeries[] {
   const groups = [...merged.groups.values()].sort(compareGroups);
   // ORDER BY time DESC reverses the series order too, as InfluxDB does.
   if (plan.descending) groups.reverse();
-  let range: [number, number] | undefined;
-  if (plan.aggregate && plan.interval) range = bucketRange(plan, groups);
+  const bucketed = plan.aggregate && plan.interval !== undefined;
   const out: ResultSeries[] = [];
   for (const g of groups) {
+    const range = bucketed ? bucketRange(plan, g) : undefined;
     const rows = plan.aggregate ? aggregateRows(plan, g, range) : rawRows(g);
     // A group whose functions produced no point in any bucket (percentile out of range) is no
     // series at all, as InfluxDB.
@@ -105,14 +105,17 @@ function compareGroups(a: GroupPartial, b: GroupPartial): number {
   return ka.length - kb.length;
 }
 
-/** First and last bucket: the WHERE range, or the data's first bucket without a lower bound. */
-function bucketRange(plan: SelectPlan, groups: GroupPartial[]): [number, number] {
+/**
+ * First and last bucket of a group: the WHERE range; without a lower bound, from the group's own
+ * first bucket with data (InfluxDB's fill iterator starts each series at its first point).
+ */
+function bucketRange(plan: SelectPlan, g: GroupPartial): [number, number] {
   const grid = gridOf(plan);
   let first: number;
   if (plan.hasMin) first = grid.indexOfNanos(plan.minNs);
   else {
     first = Infinity;
-    for (const g of groups) for (const idx of g.buckets.keys()) if (idx < first) first = idx;
+    for (const idx of g.buckets.keys()) if (idx < first) first = idx;
   }
   const last = grid.indexOfNanos(plan.maxNs);
   return [first, last];

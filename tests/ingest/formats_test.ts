@@ -361,14 +361,20 @@ Deno.test("overload: beyond maxConcurrentWrites is 429 with Retry-After, then re
     ingest: { maxConcurrentWrites: 1, retryAfterSeconds: 2 },
   });
   try {
-    // A stream that stays open holds the one slot.
+    // A stream that stays open holds the one slot. The server reads a body only once it holds
+    // a slot, so its first read (a pull: no chunk is queued ahead) says the slot is taken.
     let finish!: () => void;
+    let reading!: () => void;
+    const admitted = new Promise<void>((r) => (reading = r));
+    let pulls = 0;
     const held = new ReadableStream<Uint8Array>({
-      start(c) {
+      pull(c) {
+        if (pulls++ > 0) return;
         c.enqueue(new TextEncoder().encode('{"measurement":"o","value":1,"timestamp":1}\n'));
         finish = () => c.close();
+        reading();
       },
-    });
+    }, { highWaterMark: 0 });
     const first = app(
       new Request("http://node/ingest", {
         method: "POST",
@@ -376,7 +382,16 @@ Deno.test("overload: beyond maxConcurrentWrites is 429 with Retry-After, then re
         body: held,
       }),
     );
-    await new Promise((r) => setTimeout(r, 20));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      admitted,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("the held body was not read within 10 s")),
+          10_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     const refused = await post("/ingest", NDJSON, '{"measurement":"o","value":2}\n');
     assert.equal(refused.status, 429);
     assert.equal(refused.headers.get("retry-after"), "2");

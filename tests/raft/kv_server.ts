@@ -2,16 +2,22 @@
  * A replicated key-value server on the Raft library, for the real-process tests and benches:
  * one Deno process per node, Raft over the Connect-RPC transport, the log on disk with fsync.
  *
- *   deno run --allow-all tests/raft/kv_server.ts --id 1 --port 7001 --dir /tmp/n1 \
- *     --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 [--cluster kv]
+ *   deno run --allow-all tests/raft/kv_server.ts --id 1 --ids 1,2,3 --dir /tmp/n1 [--port 0]
+ *   curl -X POST localhost:PORT/peers -d '{"1":"127.0.0.1:7001","2":"...","3":"..."}'
+ *
+ * It binds its port (0 by default: the kernel picks a free one, so parallel tests never race
+ * for a number), prints `LISTENING <port>` on stdout, and starts its Raft node when it is told
+ * where its peers are; a peer that moves (restarted on another port) is told again.
  *
  * HTTP API (127.0.0.1 only):
+ * - `POST /peers` `{"<id>": "host:port", ...}`: sets (or moves) peers; the first call starts Raft.
  * - `POST /kv/put` `{"key","value","id"}`: 200 when applied on a quorum; 421 `{"leader"}` on a
  *   follower; 503/504 when dropped or timed out (outcome unknown).
  * - `GET /kv/get?key=k`: a linearizable read (ReadIndex), 200 `{"value"}` (null when absent).
  * - `GET /kv/dump`: the whole state (map and every applied write id) for final checks.
  * - `GET /status`: the Raft status.
  * - RaftService paths: the Connect transport.
+ * Until the peers are known, everything but `/peers` answers 503.
  * @module
  */
 
@@ -38,15 +44,10 @@ function arg(name: string, fallback?: string): string {
 }
 
 const id = Number(arg("id"));
-const port = Number(arg("port"));
+const ids = arg("ids").split(",").map(Number);
+const port = Number(arg("port", "0"));
 const dir = arg("dir");
 const cluster = arg("cluster", "kv");
-const peers: Record<number, string> = {};
-for (const part of arg("peers").split(",")) {
-  const [pid, addr] = part.split("=");
-  peers[Number(pid)] = `http://${addr}`;
-}
-const ids = Object.keys(peers).map(Number);
 
 /** The replicated KV state: a map, and the id of every applied write (for the final check). */
 class KvMachine implements ReplicatedStateMachine {
@@ -72,25 +73,34 @@ class KvMachine implements ReplicatedStateMachine {
   }
 }
 
-const others = Object.fromEntries(Object.entries(peers).filter(([p]) => Number(p) !== id));
-const transport = new ConnectRaftTransport({ clusterId: cluster, nodeId: id, peers: others });
+const transport = new ConnectRaftTransport({ clusterId: cluster, nodeId: id });
 const { storage, state } = await RaftLogStorage.open({ fs: denoFileSystem, dir });
 const machine = new KvMachine();
-const node = await RaftNode.start({
-  id,
-  peers: ids,
-  storage,
-  recovered: state,
-  transport: transport.group(1),
-  stateMachine: machine,
-  rng: systemRng,
-  logger: consoleLogger(),
-  tickMs: Number(arg("tick-ms", "50")),
-  electionTicks: 10,
-  snapshotEntries: Number(arg("snapshot-entries", "5000")),
-  retainEntries: 500,
-  requestTimeoutMs: 3_000,
-});
+let node: RaftNode | undefined;
+let starting: Promise<RaftNode> | undefined;
+
+/** POST /peers: learns (or moves) the peers; the first call starts the Raft node. */
+async function setPeers(addresses: Record<string, string>): Promise<void> {
+  for (const [peer, address] of Object.entries(addresses)) {
+    if (Number(peer) !== id) transport.setPeer(Number(peer), `http://${address}`);
+  }
+  starting ??= RaftNode.start({
+    id,
+    peers: ids,
+    storage,
+    recovered: state,
+    transport: transport.group(1),
+    stateMachine: machine,
+    rng: systemRng,
+    logger: consoleLogger(),
+    tickMs: Number(arg("tick-ms", "50")),
+    electionTicks: 10,
+    snapshotEntries: Number(arg("snapshot-entries", "5000")),
+    retainEntries: 500,
+    requestTimeoutMs: 3_000,
+  });
+  node = await starting;
+}
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -105,10 +115,19 @@ function failure(error: unknown): Response {
 }
 
 Deno.serve(
-  { hostname: "127.0.0.1", port, onListen: () => console.log(`READY ${port}`) },
+  {
+    hostname: "127.0.0.1",
+    port,
+    onListen: ({ port }) => console.log(`LISTENING ${port}`),
+  },
   async (req) => {
     const url = new URL(req.url);
     try {
+      if (url.pathname === "/peers" && req.method === "POST") {
+        await setPeers(await req.json());
+        return json({ ok: true });
+      }
+      if (!node) return json({ error: "waiting for POST /peers" }, 503);
       if (url.pathname === "/kv/put" && req.method === "POST") {
         const body = await req.json();
         const result = await node.propose(new TextEncoder().encode(JSON.stringify(body)));

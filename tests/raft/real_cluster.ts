@@ -2,6 +2,10 @@
  * A harness for real Raft clusters: N `kv_server.ts` processes on 127.0.0.1, each with its own
  * data directory, that can be killed with SIGKILL and restarted. Shared by the kill -9 test and
  * the benchmarks.
+ *
+ * Each process binds port 0 and prints the port it got; only then are the nodes told each
+ * other's addresses (POST /peers). A restarted node gets a new port, and the live nodes are told
+ * where it moved. No port number is chosen here, so nothing can take it in between.
  * @module
  */
 
@@ -14,16 +18,10 @@ export interface RealClusterOptions {
   snapshotEntries?: number;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** A running cluster of kv_server processes. */
 export class RealCluster {
   readonly ids: number[];
+  /** The port each node listens on now (a restart moves it). */
   readonly ports = new Map<number, number>();
   private readonly procs = new Map<number, Deno.ChildProcess>();
   readonly root: string;
@@ -33,13 +31,15 @@ export class RealCluster {
     this.root = root;
     this.options = options;
     this.ids = Array.from({ length: options.nodes ?? 3 }, (_, i) => i + 1);
-    for (const id of this.ids) this.ports.set(id, freePort());
   }
 
   static async start(options: RealClusterOptions = {}): Promise<RealCluster> {
     const root = await Deno.makeTempDir({ prefix: "raft_real_" });
     const c = new RealCluster(root, options);
-    for (const id of c.ids) c.spawn(id);
+    const ports = await Promise.all(c.ids.map((id) => c.#launch(id)));
+    for (const [i, id] of c.ids.entries()) c.ports.set(id, ports[i]);
+    const addresses = c.#addresses();
+    for (const id of c.ids) await c.#post(id, "/peers", addresses);
     for (const id of c.ids) await c.waitUp(id);
     return c;
   }
@@ -52,21 +52,50 @@ export class RealCluster {
     return this.procs.has(id);
   }
 
-  /** Starts node `id` (its data directory persists across restarts). */
-  spawn(id: number): void {
-    const peers = this.ids.map((p) => `${p}=127.0.0.1:${this.ports.get(p)}`).join(",");
+  /**
+   * Starts node `id` again (its data directory persists across restarts): waits for the port it
+   * bound, tells it where the others are and tells the live others where it is now.
+   */
+  async spawn(id: number): Promise<void> {
+    this.ports.set(id, await this.#launch(id));
+    const addresses = this.#addresses();
+    await this.#post(id, "/peers", addresses);
+    for (const other of this.ids) {
+      if (other !== id && this.isUp(other)) {
+        // A peer killed meanwhile learns it again when it restarts.
+        await this.#post(other, "/peers", { [id]: addresses[id] }).catch(() => {});
+      }
+    }
+  }
+
+  #addresses(): Record<number, string> {
+    return Object.fromEntries(this.ids.map((id) => [id, `127.0.0.1:${this.ports.get(id)}`]));
+  }
+
+  async #post(id: number, path: string, body: unknown): Promise<void> {
+    const res = await fetch(this.url(id, path), {
+      method: "POST",
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`node ${id} ${path}: ${res.status} ${text}`);
+  }
+
+  /** Spawns the process of node `id` and resolves with the port it reports (bounded wait). */
+  async #launch(id: number, timeoutMs = 30_000): Promise<number> {
     const args = [
       "run",
       "--allow-all",
       SERVER,
       "--id",
       String(id),
+      "--ids",
+      this.ids.join(","),
       "--port",
-      String(this.ports.get(id)),
+      "0",
       "--dir",
       `${this.root}/n${id}`,
-      "--peers",
-      peers,
       "--tick-ms",
       String(this.options.tickMs ?? 50),
       "--snapshot-entries",
@@ -74,6 +103,9 @@ export class RealCluster {
     ];
     const quoted = args.map((a) => `'${a}'`).join(" ");
     const log = `${this.root}/n${id}.log`;
+    // The log outlives the process (appended across restarts): read this run's lines only.
+    await Deno.writeFile(log, new Uint8Array(), { append: true });
+    const offset = (await Deno.stat(log)).size;
     const cmd = new Deno.Command("sh", {
       args: ["-c", `exec '${Deno.execPath()}' ${quoted} >> '${log}' 2>&1`],
       stdin: "null",
@@ -81,7 +113,23 @@ export class RealCluster {
       stderr: "null",
       env: { DENO_NO_UPDATE_CHECK: "1" },
     });
-    this.procs.set(id, cmd.spawn());
+    const process = cmd.spawn();
+    this.procs.set(id, process);
+    let exited = false;
+    process.status.then(() => (exited = true));
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const text = new TextDecoder().decode((await Deno.readFile(log)).subarray(offset));
+      const listening = /^LISTENING (\d+)$/m.exec(text);
+      if (listening) return Number(listening[1]);
+      if (exited || performance.now() > deadline) {
+        throw new Error(
+          `node ${id} ${exited ? "exited" : "did not report its port"} before listening; ` +
+            `log: ${log}\n${text.slice(-2000)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Waits until node `id` answers /status. */

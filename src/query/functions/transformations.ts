@@ -31,6 +31,16 @@ function push(out: Sequence, s: Sequence, i: number, v: number | bigint): void {
   out.values.push(v);
 }
 
+/**
+ * b - a as a float; int64 values are subtracted exactly first (IntegerDerivativeReducer), so
+ * counters beyond 2^53 do not lose their low bits.
+ */
+function delta(a: number | bigint, b: number | bigint): number {
+  return typeof a === "bigint" || typeof b === "bigint"
+    ? Number(BigInt.asIntN(64, BigInt(b) - BigInt(a)))
+    : b - a;
+}
+
 function derivative(name: string, nonNegative: boolean): TransformFunction<number> {
   return {
     kind: "transform",
@@ -46,7 +56,7 @@ function derivative(name: string, nonNegative: boolean): TransformFunction<numbe
       for (let i = 1; i < s.values.length; i++) {
         const dt = elapsedNs(s, i - 1, i);
         if (dt === 0) continue;
-        const d = (Number(s.values[i]) - Number(s.values[i - 1])) / (dt / unit);
+        const d = delta(s.values[i - 1], s.values[i]) / (dt / unit);
         if (nonNegative && d < 0) continue;
         push(out, s, i, d);
       }

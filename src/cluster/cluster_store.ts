@@ -6,7 +6,13 @@
  * @module
  */
 import { type Clock, EpochError, NotFoundError, type Point, ValidationError } from "../core/mod.ts";
-import type { DeleteRequest, QueryStore, RetentionPolicySpec, ShardReader } from "../query/mod.ts";
+import type {
+  DeleteRequest,
+  QueryStore,
+  RetentionPolicySpec,
+  ShardReader,
+  ShardsOptions,
+} from "../query/mod.ts";
 import {
   type AppendOptions,
   checkDatabaseName,
@@ -16,7 +22,15 @@ import {
   type WriteConsistency,
 } from "../storage/mod.ts";
 import { effectiveShardGroupDuration } from "../storage/retention.ts";
-import type { DatabaseMeta, DatabaseOptions, RetentionPolicyMeta } from "./meta/meta_state.ts";
+import { FanOutShardReader, type RemotePart } from "./fanout_reader.ts";
+import type {
+  DatabaseMeta,
+  DatabaseOptions,
+  PartitionInfo,
+  RetentionPolicyMeta,
+} from "./meta/meta_state.ts";
+import { callPartitionLeader } from "./partition_calls.ts";
+import { describeReplica, selectReplica } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
 import { UnionShardReader } from "./union_reader.ts";
 import { PartitionCache, type RoutedWriteOutcome, routeWrite } from "./write_router.ts";
@@ -166,6 +180,108 @@ export class ClusterStore implements QueryStore {
       }
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * The shards of a policy in a time range, wherever its partitions are: when this node holds
+   * them all, the union readers of {@linkcode shards}; else one fan-out reader per shard group
+   * over the local partitions and the others' descriptions (fetched now, from each partition's
+   * leader at `leader` consistency).
+   */
+  async shardsAsync(
+    database: string,
+    retentionPolicy: string,
+    minNs: bigint,
+    maxNs: bigint,
+    options: ShardsOptions = {},
+  ): Promise<ShardReader[]> {
+    const db = this.#database(database);
+    const rp = this.#policy(db, retentionPolicy);
+    const remote = db.partitions.filter((p) => this.node.localReplica(p.groupId) === undefined);
+    if (remote.length === 0) return this.shards(database, retentionPolicy, minNs, maxNs);
+    const local = new Map<number, ShardReader[]>();
+    for (const p of db.partitions) {
+      const replica = this.node.localReplica(p.groupId);
+      if (replica === undefined || !replica.engine.hasDatabase(database)) continue;
+      if (!replica.engine.retentionPolicies(database).some((r) => r.name === rp.name)) continue;
+      for (const view of replica.engine.shards(database, rp.name, minNs, maxNs)) {
+        let list = local.get(view.startMs);
+        if (!list) local.set(view.startMs, list = []);
+        list.push(view);
+      }
+    }
+    const consistency = "leader" as const;
+    const described = await Promise.all(remote.map(async (p) => {
+      const request = {
+        groupId: p.groupId,
+        database,
+        retentionPolicy: rp.name,
+        minNs,
+        maxNs,
+        consistency,
+        series: options.series === true,
+      };
+      const shards = await this.#onPartition(
+        p,
+        (target) =>
+          target === this.node.nodeId
+            ? this.node.heldReplica(p.groupId).then((r) => describeReplica(r, request))
+            : this.node.network.peers.describe(target, request),
+      );
+      return { partition: p, shards };
+    }));
+    const starts = new Set(local.keys());
+    for (const d of described) for (const s of d.shards) starts.add(s.startMs);
+    return [...starts].sort((a, b) => a - b).map((startMs) => {
+      const parts = local.get(startMs);
+      const remoteParts: RemotePart[] = [];
+      for (const { partition, shards } of described) {
+        const description = shards.find((s) => s.startMs === startMs);
+        if (description === undefined) continue;
+        remoteParts.push({
+          description,
+          select: (request, measurements) =>
+            this.#onPartition(partition, (target) => {
+              const select = {
+                groupId: partition.groupId,
+                database,
+                retentionPolicy: rp.name,
+                startMs,
+                consistency,
+                request,
+                measurements,
+              };
+              return target === this.node.nodeId
+                ? this.node.heldReplica(partition.groupId).then((r) => selectReplica(r, select))
+                : this.node.network.peers.select(target, select);
+            }),
+        });
+      }
+      return new FanOutShardReader(
+        startMs,
+        parts === undefined ? undefined : UnionShardReader.of(parts),
+        remoteParts,
+      );
+    });
+  }
+
+  /** Calls a partition's leader (any replica answers a ReadIndex read), naming it on failure. */
+  async #onPartition<T>(partition: PartitionInfo, call: (target: number) => Promise<T>) {
+    try {
+      return await callPartitionLeader(this.node, partition, {
+        monotonicMs: () => this.options.clock.monotonicMs(),
+        sleep: this.options.sleep,
+        timeoutMs: this.options.writeTimeoutMs,
+      }, call);
+    } catch (error) {
+      if (!(error instanceof EpochError)) throw error;
+      throw new EpochError(
+        error.code,
+        `partition ${partition.index} (group ${partition.groupId}, replicas on nodes ` +
+          `${partition.replicas.join(", ")}) cannot answer: ${error.message}`,
+        { cause: error, retryAfterSeconds: 1, details: { groupId: partition.groupId } },
+      );
+    }
   }
 
   /** The shards of a policy in a time range: per shard group, one reader over all partitions. */

@@ -45,7 +45,7 @@ async function startNode(
 async function query(store: ClusterStore, q: string): Promise<string> {
   const results = await executeQuery(store, q, {
     database: "db",
-    nowNs: 2_000_000_000_000_000_000n,
+    nowNs: 1_700_000_060_000_000_000n,
   });
   return encodeJson(results);
 }
@@ -85,5 +85,85 @@ Deno.test("one-node cluster: writes go through the partitions' logs and survive 
     await node.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Starts `n` nodes on one hub: the first founds the cluster, the others are admitted. */
+async function startCluster(hub: MemoryHub, n: number, defaults: Record<string, number>) {
+  const dirs: string[] = [];
+  const nodes: { node: ClusterNode; store: ClusterStore }[] = [];
+  for (let id = 1; id <= n; id++) {
+    const dir = await Deno.makeTempDir({ prefix: `epochnexus-cluster-${id}-` });
+    dirs.push(dir);
+    if (id > 1) {
+      const answer = await nodes[0].node.admit({
+        httpAddress: `node${id}:8080`,
+        raftAddress: `node${id}:9000`,
+        version: "test",
+        clusterId: "",
+      });
+      assert.equal(answer.nodeId, id);
+    }
+    const node = await ClusterNode.start({
+      dataDir: dir,
+      identity: { clusterId: "c", nodeId: id, bootstrap: id === 1 },
+      httpAddress: `node${id}:8080`,
+      raftAddress: `node${id}:9000`,
+      version: "test",
+      network: hub.network(id),
+      fs: denoFileSystem,
+      clock: systemClock,
+      rng: seededRng(id),
+      logger: silentLogger,
+      sleep,
+      tickMs: 10,
+      maintenanceIntervalMs: 0,
+      defaults,
+    });
+    nodes.push({ node, store: new ClusterStore(node, { clock: systemClock, sleep }) });
+  }
+  return {
+    nodes,
+    async close() {
+      for (const { node } of nodes) await node.close();
+      for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const QUERIES = [
+  "SELECT sum(usage), mean(usage), count(usage) FROM cpu GROUP BY time(10s)",
+  "SELECT mean(usage) FROM cpu GROUP BY host",
+  "SELECT max(usage), host FROM cpu",
+  "SELECT * FROM cpu WHERE usage > 5 ORDER BY time DESC LIMIT 7",
+  "SELECT percentile(usage, 50) FROM cpu GROUP BY time(20s), host",
+  "SHOW SERIES",
+  "SHOW TAG VALUES WITH KEY = host",
+  "SHOW MEASUREMENTS",
+  "SHOW FIELD KEYS",
+  "SHOW SERIES EXACT CARDINALITY",
+];
+
+Deno.test("three nodes, one replica per partition: answers equal a one-node cluster's byte for byte", async () => {
+  const points = Array.from({ length: 12 }, (_, h) => `h${h}`).flatMap((h, i) =>
+    Array.from({ length: 30 }, (_, k) => point(h, 1_700_000_000_000 + k * 1000, i * 0.1 + k * 0.3))
+  );
+  const one = await startCluster(new MemoryHub(), 1, { partitions: 6 });
+  const three = await startCluster(new MemoryHub(), 3, { partitions: 6, replicationFactor: 1 });
+  try {
+    await one.nodes[0].store.createDatabase("db");
+    assert.equal((await one.nodes[0].store.write("db", undefined, points)).accepted, points.length);
+    await three.nodes[1].store.createDatabase("db");
+    // Written through node 1, read through node 3: most partitions are elsewhere.
+    const outcome = await three.nodes[0].store.write("db", undefined, points);
+    assert.deepEqual(outcome, { accepted: points.length, rejected: [], unavailable: 0 });
+    const held = three.nodes.map(({ node }) => node.replicas.size);
+    assert.deepEqual(held.sort(), [2, 2, 2], "6 partitions over 3 nodes, one replica each");
+    for (const q of QUERIES) {
+      assert.equal(await query(three.nodes[2].store, q), await query(one.nodes[0].store, q), q);
+    }
+  } finally {
+    await one.close();
+    await three.close();
   }
 });

@@ -7,6 +7,7 @@
 import { EpochError } from "../core/mod.ts";
 import type { Message, Transport, TransportHandler } from "../raft/mod.ts";
 import type { ClusterNetwork, PeerClient, PeerService } from "./network.ts";
+import { decodeWire, encodeWire } from "./wire_json.ts";
 
 /** The nodes of one in-process cluster. */
 export class MemoryHub {
@@ -55,6 +56,12 @@ export class MemoryNetwork implements ClusterNetwork {
       proposeMeta: (node, command) => this.#call(node, (s) => s.proposeMeta(command)),
       writePartition: (node, write) =>
         this.#call(node, (s) => s.writePartition(structuredClone(write))),
+      describe: (node, request) =>
+        this.#call(node, (s) => s.describe(request)).then((d) => decodeWire(encodeWire(d))),
+      select: (node, request) =>
+        this.#call(node, (s) => s.select(decodeWire(encodeWire(request)))).then((p) =>
+          decodeWire(encodeWire(p))
+        ),
     };
   }
 

@@ -15,14 +15,19 @@ export {
 export { checkSameCluster, loadIdentity, saveIdentity, type StoredIdentity } from "./identity.ts";
 export { MemoryHub, MemoryNetwork } from "./memory_network.ts";
 export type { DatabaseOptions, MetaCommand, MetaResult } from "./meta/meta_state.ts";
+export { decodeWire, encodeWire } from "./wire_json.ts";
 export type {
   ClusterNetwork,
+  DescribeRequest,
   JoinAnswer,
   JoinRequest,
   PartitionWrite,
   PartitionWriteAnswer,
   PeerClient,
   PeerService,
+  ReadConsistency,
+  SelectRequest,
+  ShardDescription,
 } from "./network.ts";
 export {
   CLUSTER_DEFAULTS,

@@ -4,7 +4,8 @@
  * to reach it rejects with an `unavailable` {@linkcode EpochError}.
  * @module
  */
-import type { FieldType, Point } from "../core/mod.ts";
+import type { FieldType, Point, Tag } from "../core/mod.ts";
+import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
@@ -24,6 +25,51 @@ export interface PartitionWriteAnswer {
   accepted: number;
   /** Indexes are the part's. */
   rejected: Rejection[];
+}
+
+/**
+ * How current a read must be: `leader` sees every write acknowledged before it (a ReadIndex
+ * barrier on the replica read), `any` reads the replica as it is (may be stale).
+ */
+export type ReadConsistency = "leader" | "any";
+
+/** What a coordinator asks a partition replica about its shards in a time range. */
+export interface DescribeRequest {
+  groupId: number;
+  database: string;
+  retentionPolicy: string;
+  minNs: bigint;
+  maxNs: bigint;
+  consistency: ReadConsistency;
+  /** Also list every series (SHOW statements); else counts only. */
+  series: boolean;
+}
+
+/** One shard group of a partition replica, as {@linkcode DescribeRequest} answers it. */
+export interface ShardDescription {
+  startMs: number;
+  endMs: number;
+  measurements: {
+    name: string;
+    /** field -> type */
+    fields: [string, FieldType][];
+    tagKeys: string[];
+    seriesCount: number;
+    /** In key order; present when asked. */
+    series?: { key: string; tags: Tag[] }[];
+  }[];
+}
+
+/** A SELECT's part on one partition replica's shard group. */
+export interface SelectRequest {
+  groupId: number;
+  database: string;
+  retentionPolicy: string;
+  /** The shard group (its start). */
+  startMs: number;
+  consistency: ReadConsistency;
+  request: PlanRequest;
+  measurements: readonly string[];
 }
 
 /** A node asking to join. */
@@ -48,14 +94,16 @@ export interface PeerService {
   writePartition(write: PartitionWrite): Promise<PartitionWriteAnswer>;
   /** Admits a node; `clusterId` is the cluster it already belongs to ("" for a new node). */
   join(request: JoinRequest): Promise<JoinAnswer>;
-  /** Field types declared so far for a measurement (cheap: served from the metadata copy). */
-  fieldTypes?(database: string, measurement: string): Map<string, FieldType>;
+  describe(request: DescribeRequest): Promise<ShardDescription[]>;
+  select(request: SelectRequest): Promise<SeriesPartial[]>;
 }
 
 /** Calls this node makes on other nodes. */
 export interface PeerClient {
   proposeMeta(node: number, command: MetaCommand): Promise<MetaForwardAnswer>;
   writePartition(node: number, write: PartitionWrite): Promise<PartitionWriteAnswer>;
+  describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
+  select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */

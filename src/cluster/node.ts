@@ -26,6 +26,7 @@ import type {
   PartitionWriteAnswer,
 } from "./network.ts";
 import { PartitionReplica } from "./partition/replica.ts";
+import { describeReplica, selectReplica } from "./partition_reads.ts";
 
 /** Cluster-wide defaults for new databases and the metadata group. */
 export interface ClusterDefaults {
@@ -159,6 +160,9 @@ export class ClusterNode {
       proposeMeta: (command) => node.meta.proposeAsLeader(command),
       writePartition: (write) => node.writeLocalPartition(write),
       join: (request) => node.admit(request),
+      describe: async (request) =>
+        describeReplica(await node.heldReplica(request.groupId), request),
+      select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {
@@ -294,15 +298,26 @@ export class ClusterNode {
   }
 
   /**
+   * This node's replica of a group.
+   * @throws {EpochError} `unavailable` when the node holds none (the caller asks another).
+   */
+  async heldReplica(groupId: number): Promise<PartitionReplica> {
+    const replica = await this.openReplica(groupId);
+    if (!replica) {
+      throw new EpochError(
+        "unavailable",
+        `node ${this.nodeId} holds no replica of group ${groupId}`,
+      );
+    }
+    return replica;
+  }
+
+  /**
    * Writes a part on this node's replica of its partition (the leader); points the engine
    * refuses are reported by their index in the part.
    */
   async writeLocalPartition(write: PartitionWrite): Promise<PartitionWriteAnswer> {
-    const replica = await this.openReplica(write.groupId);
-    if (!replica) {
-      throw new Error(`BUG: node ${this.nodeId} holds no replica of group ${write.groupId}`);
-    }
-    return await writeToReplica(this, replica, write);
+    return await writeToReplica(this, await this.heldReplica(write.groupId), write);
   }
 
   #syncPeers(): void {

@@ -5,8 +5,7 @@
  * network), then gather what each leader did into one outcome indexed like the input.
  * @module
  */
-import { EpochError, type FieldType, type Point, seriesKey } from "../core/mod.ts";
-import { NotLeaderError } from "../raft/mod.ts";
+import { type FieldType, type Point, seriesKey } from "../core/mod.ts";
 import { BEYOND_RETENTION, type Rejection, type WriteConsistency } from "../storage/mod.ts";
 import { retentionCutoffMs } from "../storage/retention.ts";
 import { partitionOf } from "./hash.ts";
@@ -19,6 +18,7 @@ import {
 } from "./meta/meta_state.ts";
 import type { PartitionWriteAnswer } from "./network.ts";
 import type { ClusterNode } from "./node.ts";
+import { callPartitionLeader, isUnavailable } from "./partition_calls.ts";
 
 /** What a routed write did. */
 export interface RoutedWriteOutcome {
@@ -198,11 +198,8 @@ function sameGroup(rp: RetentionPolicyMeta, a: number, b: number): boolean {
   return Math.floor(a / d) === Math.floor(b / d);
 }
 
-/**
- * Hands a part to its partition's leader: this node's replica when it leads, else the node it
- * names (or the metadata's hint), following redirects until `timeoutMs`.
- */
-async function writePart(
+/** Hands a part to its partition's leader: this node's replica when it leads, else over RPC. */
+function writePart(
   node: ClusterNode,
   partition: PartitionInfo,
   db: DatabaseMeta,
@@ -210,7 +207,6 @@ async function writePart(
   points: Point[],
   options: RouteOptions,
 ): Promise<PartitionWriteAnswer> {
-  const deadline = options.monotonicMs() + (options.timeoutMs ?? 10_000);
   const write = {
     groupId: partition.groupId,
     database: db.name,
@@ -218,39 +214,13 @@ async function writePart(
     points,
     consistency: options.consistency ?? "quorum",
   };
-  let target = leaderGuess(node, partition);
-  for (let attempt = 0;; attempt++) {
-    try {
-      if (target === node.nodeId) return await node.writeLocalPartition(write);
-      if (target === 0) throw new NotLeaderError(node.nodeId, 0);
-      return await node.network.peers.writePartition(target, write);
-    } catch (error) {
-      if (!isUnavailable(error) || options.monotonicMs() >= deadline || attempt >= 100) {
-        throw error;
-      }
-      const hint = error instanceof EpochError
-        ? Number((error.details as { leaderId?: number } | undefined)?.leaderId ?? 0)
-        : 0;
-      target = hint > 0 && hint !== target ? hint : leaderGuess(node, partition, target);
-      if (hint === 0 || hint === target) await options.sleep(Math.min(25 * (attempt + 1), 250));
-    }
-  }
-}
-
-/** The node most likely to lead a partition, other than `not` when possible. */
-function leaderGuess(node: ClusterNode, partition: PartitionInfo, not?: number): number {
-  const local = node.localReplica(partition.groupId);
-  if (local !== undefined) {
-    const leader = local.leader();
-    if (leader !== 0 && leader !== not) return leader;
-  }
-  if (partition.leaderHint !== 0 && partition.leaderHint !== not) return partition.leaderHint;
-  const others = partition.replicas.filter((r) => r !== not);
-  return others.length > 0 ? others[0] : partition.replicas[0];
-}
-
-function isUnavailable(error: unknown): boolean {
-  return error instanceof EpochError &&
-    (error.code === "unavailable" || error.code === "deadline_exceeded" ||
-      error.code === "aborted");
+  return callPartitionLeader(
+    node,
+    partition,
+    options,
+    (target) =>
+      target === node.nodeId
+        ? node.writeLocalPartition(write)
+        : node.network.peers.writePartition(target, write),
+  );
 }

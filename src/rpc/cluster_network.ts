@@ -17,17 +17,25 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type {
   ClusterNetwork,
+  DescribeRequest,
   PartitionWrite,
   PeerClient,
   PeerService,
+  ReadConsistency,
+  SelectRequest,
+  ShardDescription,
 } from "../cluster/network.ts";
+import { decodeWire, encodeWire } from "../cluster/wire_json.ts";
+import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
 import type { MetaCommand, MetaResult } from "../cluster/meta/meta_state.ts";
 import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
 import {
   ClusterService,
+  DescribeResponseSchema,
   ProposeMetaResponseSchema,
+  SelectResponseSchema,
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
@@ -38,6 +46,8 @@ export interface ConnectClusterNetworkOptions {
   nodeId: number;
   /** Per-call timeout of node-to-node calls. @default {10000} */
   timeoutMs?: number;
+  /** Timeout of a query's part on another node. @default {60000} */
+  queryTimeoutMs?: number;
   /** The fetch clients use (tests call handlers directly). */
   fetch?: typeof globalThis.fetch;
   logger?: Logger;
@@ -72,6 +82,8 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     this.peers = {
       proposeMeta: (node, command) => this.#proposeMeta(node, command),
       writePartition: (node, write) => this.#writePartition(node, write),
+      describe: (node, request) => this.#describe(node, request),
+      select: (node, request) => this.#select(node, request),
     };
     const cluster = this.#clusterHandler();
     this.fetchHandler = (request) => {
@@ -152,6 +164,46 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     };
   }
 
+  #describe(node: number, request: DescribeRequest): Promise<ShardDescription[]> {
+    return call(async () => {
+      const out: ShardDescription[] = [];
+      const stream = this.#client(node).describe({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        retentionPolicy: request.retentionPolicy,
+        minNs: request.minNs,
+        maxNs: request.maxNs,
+        consistency: request.consistency,
+        series: request.series,
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      for await (const chunk of stream) out.push(decodeWire<ShardDescription>(chunk.shard));
+      return out;
+    });
+  }
+
+  #select(node: number, request: SelectRequest): Promise<SeriesPartial[]> {
+    return call(async () => {
+      const out: SeriesPartial[] = [];
+      const stream = this.#client(node).select({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        retentionPolicy: request.retentionPolicy,
+        startMs: BigInt(request.startMs),
+        consistency: request.consistency,
+        planRequest: encodeWire(request.request),
+        measurements: [...request.measurements],
+      }, { timeoutMs: this.#options.queryTimeoutMs ?? 60_000 });
+      for await (const chunk of stream) {
+        for (const s of decodeWire<SeriesPartial[]>(chunk.partials)) out.push(s);
+      }
+      return out;
+    });
+  }
+
   #checkCluster(clusterId: string): PeerService {
     if (clusterId !== this.#options.clusterId) {
       throw new ConnectError(
@@ -192,11 +244,42 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             rejected: answer.rejected,
           });
         }),
-      describe: () => {
-        throw new ConnectError("describe is served by the query fan-out", Code.Unimplemented);
+      describe: (req) => {
+        const service = this.#checkCluster(req.clusterId);
+        return serveStream(async function* () {
+          const shards = await service.describe({
+            groupId: Number(req.groupId),
+            database: req.database,
+            retentionPolicy: req.retentionPolicy,
+            minNs: req.minNs,
+            maxNs: req.maxNs,
+            consistency: req.consistency as ReadConsistency,
+            series: req.series,
+          });
+          for (const shard of shards) {
+            yield create(DescribeResponseSchema, { shard: encodeWire(shard) });
+          }
+        });
       },
-      select: () => {
-        throw new ConnectError("select is served by the query fan-out", Code.Unimplemented);
+      select: (req) => {
+        const service = this.#checkCluster(req.clusterId);
+        return serveStream(async function* () {
+          const partials = await service.select({
+            groupId: Number(req.groupId),
+            database: req.database,
+            retentionPolicy: req.retentionPolicy,
+            startMs: Number(req.startMs),
+            consistency: req.consistency as ReadConsistency,
+            request: decodeWire<PlanRequest>(req.planRequest),
+            measurements: req.measurements,
+          });
+          // Chunks keep each message small whatever the number of series.
+          for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
+            yield create(SelectResponseSchema, {
+              partials: encodeWire(partials.slice(i, i + SELECT_CHUNK)),
+            });
+          }
+        });
       },
     });
     const byPath = new Map<string, (req: Request) => Promise<Response>>();
@@ -221,21 +304,37 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Series partials per streamed message. */
+const SELECT_CHUNK = 2_000;
+
+/** Runs a streaming service method, turning an EpochError into a ConnectError. */
+async function* serveStream<T>(body: () => AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* body();
+  } catch (error) {
+    throw toConnectError(error);
+  }
+}
+
 /** Runs a service method, turning an EpochError into a ConnectError with its details. */
 async function serveCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof ConnectError) throw error;
-    if (error instanceof EpochError) {
-      throw new ConnectError(
-        error.message,
-        CODES[error.code] ?? Code.Unknown,
-        { [DETAILS_HEADER]: JSON.stringify(error.details ?? {}) },
-      );
-    }
-    throw new ConnectError(String(error instanceof Error ? error.message : error), Code.Internal);
+    throw toConnectError(error);
   }
+}
+
+function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof EpochError) {
+    return new ConnectError(
+      error.message,
+      CODES[error.code] ?? Code.Unknown,
+      { [DETAILS_HEADER]: JSON.stringify(error.details ?? {}) },
+    );
+  }
+  return new ConnectError(String(error instanceof Error ? error.message : error), Code.Internal);
 }
 
 function toEpochError(error: unknown): unknown {

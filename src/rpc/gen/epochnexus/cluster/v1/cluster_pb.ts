@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIu4BCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhEKCXN0YXRlbWVudBgGIAEoCRIPCgdzY2hlbWFzGAcgASgMEg4KBm5vd19ucxgIIAEoCRIOCgZtaW5fbnMYCSABKAkSDgoGbWF4X25zGAogASgJEhMKC2NvbnNpc3RlbmN5GAsgASgJEhQKDG1lYXN1cmVtZW50cxgMIAMoCSIiCg5TZWxlY3RSZXNwb25zZRIQCghwYXJ0aWFscxgBIAEoDCLMAQoPRGVzY3JpYmVSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBm1pbl9ucxgGIAEoCRIOCgZtYXhfbnMYByABKAkSEwoLY29uc2lzdGVuY3kYCCABKAkSFAoMbWVhc3VyZW1lbnRzGAkgAygJEg4KBnNlcmllcxgKIAEoCCIiChBEZXNjcmliZVJlc3BvbnNlEg4KBnNoYXJkcxgBIAEoDDKdAwoOQ2x1c3RlclNlcnZpY2USZAoLUHJvcG9zZU1ldGESKS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXF1ZXN0GiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVzcG9uc2USbQoOV3JpdGVQYXJ0aXRpb24SLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVzcG9uc2USXQoIRGVzY3JpYmUSJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVzcG9uc2UwARJXCgZTZWxlY3QSJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVxdWVzdBolLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXNwb25zZTABYgZwcm90bzM");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIsIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkiIgoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwitgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMMp0DCg5DbHVzdGVyU2VydmljZRJkCgtQcm9wb3NlTWV0YRIpLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlcXVlc3QaKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXNwb25zZRJtCg5Xcml0ZVBhcnRpdGlvbhIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXNwb25zZRJdCghEZXNjcmliZRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXNwb25zZTABElcKBlNlbGVjdBIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXF1ZXN0GiUuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlc3BvbnNlMAFiBnByb3RvMw");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -174,8 +174,8 @@ export const WritePartitionResponseSchema: GenMessage<WritePartitionResponse> = 
   messageDesc(file_epochnexus_cluster_v1_cluster, 4);
 
 /**
- * One partition's part of a query: the statement, the schema the coordinator planned it with and
- * its now(), so that the replica plans exactly the same.
+ * A SELECT's part over one shard group of one partition replica. The replica makes the plan
+ * again from what the coordinator made it from and answers series partials.
  *
  * @generated from message epochnexus.cluster.v1.SelectRequest
  */
@@ -206,49 +206,31 @@ export type SelectRequest = Message<"epochnexus.cluster.v1.SelectRequest"> & {
   retentionPolicy: string;
 
   /**
-   * The SELECT statement, printed (it parses back to itself).
+   * The shard group, by its first instant (ms since the epoch).
    *
-   * @generated from field: string statement = 6;
+   * @generated from field: int64 start_ms = 6;
    */
-  statement: string;
-
-  /**
-   * The schemas (field types and tag keys per measurement) as JSON.
-   *
-   * @generated from field: bytes schemas = 7;
-   */
-  schemas: Uint8Array;
-
-  /**
-   * now() in int64 nanoseconds, as a decimal string.
-   *
-   * @generated from field: string now_ns = 8;
-   */
-  nowNs: string;
-
-  /**
-   * The WHERE time range the coordinator resolved, int64 nanoseconds as decimal strings.
-   *
-   * @generated from field: string min_ns = 9;
-   */
-  minNs: string;
-
-  /**
-   * @generated from field: string max_ns = 10;
-   */
-  maxNs: string;
+  startMs: bigint;
 
   /**
    * "leader": read after a ReadIndex barrier; "any": read this replica as it is.
    *
-   * @generated from field: string consistency = 11;
+   * @generated from field: string consistency = 7;
    */
   consistency: string;
 
   /**
-   * The measurements of each source (regex sources resolved by the coordinator).
+   * What the plan was made from (src/query PlanRequest: statement, schemas, now) as wire JSON
+   * (src/cluster/wire_json.ts).
    *
-   * @generated from field: repeated string measurements = 12;
+   * @generated from field: bytes plan_request = 8;
+   */
+  planRequest: Uint8Array;
+
+  /**
+   * The measurements the plan reads (regex sources resolved by the coordinator).
+   *
+   * @generated from field: repeated string measurements = 9;
    */
   measurements: string[];
 };
@@ -261,7 +243,7 @@ export const SelectRequestSchema: GenMessage<SelectRequest> = /*@__PURE__*/
   messageDesc(file_epochnexus_cluster_v1_cluster, 5);
 
 /**
- * A chunk of per-series partial results (src/cluster/partials_codec.ts).
+ * A chunk of series partials (src/query SeriesPartial[]) as wire JSON.
  *
  * @generated from message epochnexus.cluster.v1.SelectResponse
  */
@@ -280,7 +262,7 @@ export const SelectResponseSchema: GenMessage<SelectResponse> = /*@__PURE__*/
   messageDesc(file_epochnexus_cluster_v1_cluster, 6);
 
 /**
- * What a partition holds in a time range, for planning and SHOW statements.
+ * What a partition replica holds in a time range, for planning and SHOW statements.
  *
  * @generated from message epochnexus.cluster.v1.DescribeRequest
  */
@@ -311,14 +293,14 @@ export type DescribeRequest = Message<"epochnexus.cluster.v1.DescribeRequest"> &
   retentionPolicy: string;
 
   /**
-   * @generated from field: string min_ns = 6;
+   * @generated from field: int64 min_ns = 6;
    */
-  minNs: string;
+  minNs: bigint;
 
   /**
-   * @generated from field: string max_ns = 7;
+   * @generated from field: int64 max_ns = 7;
    */
-  maxNs: string;
+  maxNs: bigint;
 
   /**
    * @generated from field: string consistency = 8;
@@ -326,16 +308,9 @@ export type DescribeRequest = Message<"epochnexus.cluster.v1.DescribeRequest"> &
   consistency: string;
 
   /**
-   * Which measurements to describe; empty = all.
+   * Also list every series (SHOW statements); else counts only.
    *
-   * @generated from field: repeated string measurements = 9;
-   */
-  measurements: string[];
-
-  /**
-   * Also list the series (keys) of those measurements (SHOW statements).
-   *
-   * @generated from field: bool series = 10;
+   * @generated from field: bool series = 9;
    */
   series: boolean;
 };
@@ -348,15 +323,15 @@ export const DescribeRequestSchema: GenMessage<DescribeRequest> = /*@__PURE__*/
   messageDesc(file_epochnexus_cluster_v1_cluster, 7);
 
 /**
- * Per shard group: measurements with field types, tag keys and optionally series, as JSON.
+ * One shard group (src/cluster/network.ts ShardDescription) as wire JSON.
  *
  * @generated from message epochnexus.cluster.v1.DescribeResponse
  */
 export type DescribeResponse = Message<"epochnexus.cluster.v1.DescribeResponse"> & {
   /**
-   * @generated from field: bytes shards = 1;
+   * @generated from field: bytes shard = 1;
    */
-  shards: Uint8Array;
+  shard: Uint8Array;
 };
 
 /**

@@ -21,13 +21,9 @@
  * @module
  */
 
-/** Why a sandboxed batch failed; `kind` is the failure class the schema room reports. */
-export class SandboxError extends Error {
-  constructor(message: string, readonly kind: "threw" | "timeout" | "memory" | "invalid") {
-    super(message);
-    this.name = "SandboxError";
-  }
-}
+import { cleanSandboxMessage, SandboxError } from "./sandbox_error.ts";
+
+export { SandboxError } from "./sandbox_error.ts";
 
 /** Options of {@linkcode createWorkerScriptHost}. */
 export interface WorkerHostOptions {
@@ -171,11 +167,16 @@ type Answer = { ok: boolean; result?: unknown; error?: string };
  * The calls of one sandbox awaiting their answers, by id. `call` sends with a fresh id and waits
  * at most `timeoutMs`; past it the sandbox is killed (`stopped` says how, in the error). An
  * error starting with `__memory__` is the memory limit (only the process host reports it).
+ * The script's own errors are cleaned ({@linkcode cleanSandboxMessage}) before anyone sees them.
  */
 function callTable(scriptName: string, stopped: string, kill: () => void) {
   let nextId = 1;
   const pending = new Map<number, (answer: Answer) => void>();
-  const call = (send: (id: number) => void, timeoutMs: number): Promise<unknown> => {
+  const call = (
+    send: (id: number) => void,
+    timeoutMs: number,
+    phase: "load" | "run",
+  ): Promise<unknown> => {
     const id = nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -193,7 +194,11 @@ function callTable(scriptName: string, stopped: string, kill: () => void) {
         if (answer.ok) resolve(answer.result);
         else if (answer.error?.startsWith("__memory__")) {
           reject(new SandboxError(`script ${scriptName} ${answer.error.slice(10)}`, "memory"));
-        } else reject(new SandboxError(`script ${scriptName} failed: ${answer.error}`, "threw"));
+        } else {
+          const why = cleanSandboxMessage(answer.error ?? "", phase);
+          const what = phase === "load" ? "cannot be loaded" : "failed";
+          reject(new SandboxError(`script ${scriptName} ${what}: ${why}`, "threw"));
+        }
       });
       send(id);
     });
@@ -236,8 +241,12 @@ export function createWorkerScriptHost(
       pending.clear();
     };
 
-    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
-      callOnce((id) => worker!.postMessage({ ...message, id }), timeoutMs);
+    const call = (
+      message: Record<string, unknown>,
+      timeoutMs: number,
+      phase: "load" | "run",
+    ): Promise<unknown> =>
+      callOnce((id) => worker!.postMessage({ ...message, id }), timeoutMs, phase);
 
     const start = (): Promise<void> => {
       worker = new Worker(BOOT_URL, {
@@ -265,13 +274,13 @@ export function createWorkerScriptHost(
         }
         pending.clear();
       };
-      return call({ kind: "load", url }, startTimeoutMs).then(() => {});
+      return call({ kind: "load", url }, startTimeoutMs, "load").then(() => {});
     };
 
     return serialRunner({
       name: script.name,
       start: () => (loaded ??= start()),
-      call: (batch, timeoutMs) => call({ kind: "run", batch }, timeoutMs),
+      call: (batch, timeoutMs) => call({ kind: "run", batch }, timeoutMs, "run"),
       kill,
       maxStrikes,
       maxResultBytes,
@@ -289,7 +298,8 @@ export function onReloadSignal(reload: () => void): void {
 }
 
 // The child process's bootstrap: one JSON message per line on stdin and stdout (bigints as
-// {"$bigint": "..."}); console output goes to stderr so it cannot break the protocol.
+// {"$bigint": "..."}; an error's text as a JSON string, its lines kept for the host to clean);
+// console output goes to stderr so it cannot break the protocol.
 const PROCESS_BOOT = `
 const reviver = (_k, v) => v !== null && typeof v === "object" && typeof v.$bigint === "string" ? BigInt(v.$bigint) : v;
 const replacer = (_k, x) => typeof x === "bigint" ? { $bigint: x.toString() } : x;
@@ -319,7 +329,7 @@ for await (const chunk of Deno.stdin.readable) {
         write(id, true, encode(await main(decode(payload))));
       }
     } catch (error) {
-      write(id, false, (error instanceof Error ? error.name + ": " + error.message : String(error)).replace(/\\n/g, " "));
+      write(id, false, JSON.stringify(error instanceof Error ? error.name + ": " + error.message : String(error)));
     }
   }
 }
@@ -435,7 +445,7 @@ export function createProcessScriptHost(
               id: Number(line.slice(1, t1)),
               ok,
               result: ok ? text : undefined,
-              error: ok ? undefined : text,
+              error: ok ? undefined : decodeErrorText(text),
             };
             const resolve = pending.get(answer.id);
             pending.delete(answer.id);
@@ -466,24 +476,42 @@ export function createProcessScriptHost(
             })`,
         );
       });
-      return call({ kind: "load", payload: url }, startTimeoutMs).then(() => {});
+      return call({ kind: "load", payload: url }, startTimeoutMs, "load").then(() => {});
     };
 
-    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
-      callOnce((id) => {
-        const bytes = new TextEncoder().encode(`${id}\t${message.kind}\t${message.payload}\n`);
-        stdin!.write(bytes).catch(() => {});
-      }, timeoutMs);
+    const call = (
+      message: Record<string, unknown>,
+      timeoutMs: number,
+      phase: "load" | "run",
+    ): Promise<unknown> =>
+      callOnce(
+        (id) => {
+          const bytes = new TextEncoder().encode(`${id}\t${message.kind}\t${message.payload}\n`);
+          stdin!.write(bytes).catch(() => {});
+        },
+        timeoutMs,
+        phase,
+      );
 
     return serialRunner({
       name: script.name,
       start: () => (loaded ??= start()),
-      call: (batch, timeoutMs) => call({ kind: "run", payload: batch }, timeoutMs),
+      call: (batch, timeoutMs) => call({ kind: "run", payload: batch }, timeoutMs, "run"),
       kill,
       maxStrikes,
       maxResultBytes,
     });
   };
+}
+
+/** An error line of the child's protocol: a JSON string (older text taken as it is). */
+function decodeErrorText(text: string): string {
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "string" ? value : text;
+  } catch {
+    return text;
+  }
 }
 
 /**

@@ -6,6 +6,9 @@
  *
  * A new schema is refused when data already stored contradicts it (a field stored as float
  * declared integer): the storage engine's field types are read through {@linkcode StoredData}.
+ *
+ * Every file a schema names, and every schema file of the folder, is read from inside the
+ * schema folder (schema_folder.ts).
  * @module
  */
 import {
@@ -17,6 +20,7 @@ import {
 } from "../core/mod.ts";
 import { MeasurementSchema, type MeasurementSchemaInput } from "./model.ts";
 import { parseSchemaFile, SchemaError } from "./schema_file.ts";
+import { resolveSchemaFile, SchemaFileError } from "./schema_folder.ts";
 import { type CompiledStep, compileSteps, type StepResources } from "./transform.ts";
 import { type CompiledSchema, compileSchema, FIELD_TYPE_BY_NAME } from "./validate.ts";
 
@@ -223,12 +227,12 @@ export class SchemaRegistry {
     try {
       steps = await compileSteps(measurement, parsed.data.pipeline, {
         fs: this.#options.fs,
-        baseDir: this.#options.folder ?? this.#options.dataDir,
+        folder: this.#options.folder,
         resources: this.#options.resources,
       });
     } catch (error) {
       throw new SchemaError(
-        `invalid schema for ${measurement}: pipeline: ${(error as Error).message}`,
+        `invalid schema for ${measurement}: ${(error as Error).message}`,
         { details: { measurement } },
       );
     }
@@ -245,8 +249,14 @@ export class SchemaRegistry {
     for (const name of await fs.readDir(folder)) {
       if (!/\.(ya?ml|json)$/i.test(name)) continue;
       const path = `${folder}/${name}`;
-      const text = new TextDecoder().decode(await fs.readFile(path));
-      const file = parseSchemaFile(path, text);
+      let real: string;
+      try {
+        real = await resolveSchemaFile(fs, folder, name);
+      } catch (error) {
+        if (!(error instanceof SchemaFileError)) throw error;
+        throw new SchemaError(`${path}: ${error.reason}`, { details: { file: path } });
+      }
+      const file = parseSchemaFile(path, new TextDecoder().decode(await fs.readFile(real)));
       for (const [measurement, schema] of file.measurements) {
         const earlier = next.get(measurement);
         if (earlier) {
@@ -258,12 +268,12 @@ export class SchemaRegistry {
         try {
           steps = await compileSteps(measurement, schema.pipeline, {
             fs,
-            baseDir: folder,
+            folder,
             resources: this.#options.resources,
           });
         } catch (error) {
           throw new SchemaError(
-            `${path}: measurements.${measurement}.pipeline: ${(error as Error).message}`,
+            `${path}: measurements.${measurement}.${(error as Error).message}`,
             { details: { file: path } },
           );
         }

@@ -24,11 +24,19 @@ const fixedClock: Clock = {
 /** A node with schemas; `files` go to its config folder (relative names). */
 export async function setupNode(
   files: Record<string, string> = {},
-  options: { dataDir?: string; folder?: string; host?: "worker" | "process" } = {},
+  options: {
+    dataDir?: string;
+    /** The config folder; `null` for a node without one. */
+    folder?: string | null;
+    host?: "worker" | "process";
+  } = {},
 ) {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "schema_test_" });
-  const folder = options.folder ?? await Deno.makeTempDir({ prefix: "schema_cfg_" });
+  const folder = options.folder === null
+    ? undefined
+    : options.folder ?? await Deno.makeTempDir({ prefix: "schema_cfg_" });
   for (const [name, text] of Object.entries(files)) {
+    if (!folder) throw new Error("BUG: files given for a node without a config folder");
     const path = `${folder}/${name}`;
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     await Deno.writeTextFile(path, text);

@@ -13,7 +13,7 @@
 export class SandboxError extends Error {
   constructor(
     message: string,
-    readonly kind: "threw" | "timeout" | "memory" | "invalid",
+    readonly kind: "threw" | "timeout" | "memory" | "invalid" | "limit",
   ) {
     super(message);
     this.name = "SandboxError";

@@ -53,6 +53,12 @@ export interface CompiledStep {
 export interface StepResources {
   /** Creates script sandboxes; script steps are refused without one. */
   scripts?: ScriptSandboxFactory;
+  /**
+   * Most script sandboxes the schema registry keeps at once (`max_script_sandboxes`): schemas in
+   * force and dry runs together; a schema that would need more is refused (409).
+   * @default {8}
+   */
+  maxScripts?: number;
 }
 
 /** Options of {@linkcode compileSteps}. */

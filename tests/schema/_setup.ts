@@ -29,6 +29,8 @@ export async function setupNode(
     /** The config folder; `null` for a node without one. */
     folder?: string | null;
     host?: "worker" | "process";
+    /** `max_script_sandboxes`: the registry's limit and the host's. @default {8} */
+    maxScriptSandboxes?: number;
   } = {},
 ) {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "schema_test_" });
@@ -50,16 +52,16 @@ export async function setupNode(
   if (!engine.hasDatabase("epochnexus")) await engine.createDatabase("epochnexus");
   const metrics = new Metrics();
   const stored = storedDataOf(engine);
+  const maxSandboxes = options.maxScriptSandboxes ?? 8;
+  const host = options.host === "process"
+    ? createProcessScriptHost({ maxStrikes: 2, memoryLimitMb: 64, maxSandboxes })
+    : createWorkerScriptHost({ maxStrikes: 2, maxSandboxes });
   const registry = await SchemaRegistry.open({
     fs: denoFileSystem,
     dataDir,
     folder,
     stored,
-    resources: {
-      scripts: options.host === "process"
-        ? createProcessScriptHost({ maxStrikes: 2, memoryLimitMb: 64 })
-        : createWorkerScriptHost({ maxStrikes: 2 }),
-    },
+    resources: { scripts: host, maxScripts: maxSandboxes },
   });
   const pipeline = new SchemaPipeline(registry, {
     stored,
@@ -89,7 +91,8 @@ export async function setupNode(
   };
   const close = async () => {
     registry.close();
+    await host.close();
     await engine.close();
   };
-  return { app, call, write, query, metrics, registry, engine, dataDir, folder, close };
+  return { app, call, write, query, metrics, registry, host, engine, dataDir, folder, close };
 }

@@ -84,12 +84,13 @@ export async function serve(config: Config): Promise<void> {
   }, () => systemClock.monotonicMs());
   const metrics = new Metrics();
   const stored = storedDataOf(store);
+  const scripts = createScriptHost({ maxSandboxes: config.max_script_sandboxes });
   const schemas = await SchemaRegistry.open({
     fs: denoFileSystem,
     dataDir: config.data_dir,
     folder: config.schema_dir || undefined,
     stored,
-    resources: { scripts: createScriptHost() },
+    resources: { scripts, maxScripts: config.max_script_sandboxes },
   });
   onReloadSignal(() => {
     schemas.reload().then(
@@ -128,6 +129,8 @@ export async function serve(config: Config): Promise<void> {
     // close regardless (every acknowledged write is already fsynced).
     const grace = setTimeout(async () => {
       logger.warn("connections still open after the grace period; stopping anyway");
+      schemas.close();
+      await scripts.close();
       await node.close();
       exit(0);
     }, SHUTDOWN_GRACE_MS);
@@ -136,6 +139,7 @@ export async function serve(config: Config): Promise<void> {
   });
   await server.finished;
   schemas.close();
+  await scripts.close();
   await node.close();
   await raftServer.shutdown();
   logger.info("stopped");

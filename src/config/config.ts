@@ -67,6 +67,12 @@ export const ConfigSchema = z.strictObject({
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** Folder of schema files (*.yaml, *.json), reloadable without a restart; "" for none. */
   schema_dir: z.string().default(""),
+  /**
+   * Schemas: most script sandboxes (child processes or Workers) at once, schemas in force and
+   * dry runs together; a script schema beyond it is refused with 409. Each child is limited to
+   * a 128 MiB V8 heap and 896 MiB of data (measured peak ~380 MB resident, idle ~35 MB).
+   */
+  max_script_sandboxes: z.coerce.number().int().min(1).max(1024).default(8),
   /** Queries: longest run in ms before `query-timeout limit exceeded` (0 = none). */
   query_timeout_ms: z.coerce.number().int().nonnegative().default(0),
   /** Queries: most series one SELECT may read (0 = unlimited), as max-select-series. */

@@ -70,6 +70,11 @@ export interface FileSystem {
   mkdir(path: string): Promise<void>;
   /** null when nothing exists at `path`. */
   stat(path: string): Promise<FileInfo | null>;
+  /**
+   * The canonical absolute path of `path`, every symlink, `.` and `..` resolved (realpath(3));
+   * null when nothing exists there. What confines a file to a folder is this path, not the name.
+   */
+  realPath(path: string): Promise<string | null>;
   /** fsyncs a directory so that renames and creations in it are durable. */
   syncDir(path: string): Promise<void>;
 }

@@ -202,8 +202,13 @@ async function dryRun(
       proposed = await pipeline.registry.compile(measurement, body.schema);
     }
   }
-  const result = await pipeline.dryRun(database, points, proposed);
-  proposed?.steps.forEach((s) => s.close?.());
+  let result;
+  try {
+    result = await pipeline.dryRun(database, points, proposed);
+  } finally {
+    // The proposed schema's sandboxes end with the dry run, whatever happened in it.
+    if (proposed) pipeline.registry.discard(proposed);
+  }
   return json({
     measurement,
     stored: result.points.map(pointJson),

@@ -138,6 +138,14 @@ export const denoFileSystem: FileSystem = {
       throw error;
     }
   },
+  async realPath(path: string): Promise<string | null> {
+    try {
+      return await Deno.realPath(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  },
   async syncDir(path: string): Promise<void> {
     const dir = await Deno.open(path, { read: true });
     try {

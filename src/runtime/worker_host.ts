@@ -9,25 +9,41 @@
  *   Limits of Workers in Deno 2.9.6, measured: they take no heap limit (`resourceLimits` is
  *   Node's), and `Worker.terminate()` does not interrupt a worker stuck in synchronous code
  *   (the thread keeps spinning, a memory bomb keeps allocating until the process dies). So a
- *   script that times out `maxStrikes` times in a row is disabled rather than restarted, which
- *   bounds the threads a hostile script can pin; the memory limit is not enforced.
+ *   script that times out `maxStrikes` times in a row is disabled rather than restarted, and
+ *   a worker stopped mid-batch keeps its slot for good (it may still run); the memory limit
+ *   is not enforced. An idle worker's thread ends on `terminate()`.
  * - {@linkcode createProcessScriptHost}: a `deno run` child process per script with no
- *   permission flag (all denied), a V8 heap limit (`--max-old-space-size`, default 128 MiB)
- *   and a cleared environment, killed with SIGKILL on timeout: hard time and memory limits. It
- *   needs permission to run `Deno.execPath()`.
+ *   permission flag (all denied), a cleared environment, killed with SIGKILL on timeout, and
+ *   two memory limits: V8's heap (`--max-old-space-size`, default 128 MiB) and, because
+ *   ArrayBuffers and WebAssembly memories live outside that heap (measured: a 64 MiB heap
+ *   limit let `new Uint8Array` reach 2.9 GB), the kernel's RLIMIT_DATA (set by `/bin/sh`'s
+ *   `ulimit -d` before `exec`): heap + 768 MiB, of which V8 reserves about 545 MiB at start
+ *   (512 MiB of it a code range that stays mostly unused). Measured peak resident memory of
+ *   one child at these limits (heap 128 MiB): 380-386 MB for ArrayBuffer and WebAssembly
+ *   bombs, 270-315 MB for a string bomb, 135-166 MB for an array bomb; an idle child is
+ *   ~35 MB. It needs permission to run `Deno.execPath()` and `/bin/sh`.
  *
- * {@linkcode createScriptHost} picks the process host when that permission is granted.
- * Workers need `--unstable-worker-options` (deno.json `"unstable": ["worker-options"]`).
+ * Each host keeps at most `maxSandboxes` children or workers alive (`max_script_sandboxes`,
+ * see {@linkcode SandboxSlots}); `stats()` says how many are, `close()` stops them all and
+ * waits for the processes to exit. {@linkcode createScriptHost} picks the process host when
+ * it may run both programs. Workers need `--unstable-worker-options` (deno.json
+ * `"unstable": ["worker-options"]`).
  * @module
  */
+import { cleanSandboxMessage, SandboxError } from "./sandbox_error.ts";
+import { type SandboxSlot, SandboxSlots, type SandboxStats } from "./sandbox_slots.ts";
 
-/** Why a sandboxed batch failed; `kind` is the failure class the schema room reports. */
-export class SandboxError extends Error {
-  constructor(message: string, readonly kind: "threw" | "timeout" | "memory" | "invalid") {
-    super(message);
-    this.name = "SandboxError";
-  }
-}
+export { SandboxError } from "./sandbox_error.ts";
+export type { SandboxStats } from "./sandbox_slots.ts";
+
+/** The default of `max_script_sandboxes` (kept equal to the schema registry's). */
+const DEFAULT_MAX_SANDBOXES = 8;
+/** RLIMIT_DATA of a script's process beyond its heap limit: V8's reservations and the rest. */
+const DATA_LIMIT_OVERHEAD_MB = 768;
+/** How long `close()` waits for the children it killed to exit. */
+const CLOSE_WAIT_MS = 5000;
+/** The exit code of the sandbox's shell when it cannot set the memory limit. */
+const ULIMIT_FAILED = 97;
 
 /** Options of {@linkcode createWorkerScriptHost}. */
 export interface WorkerHostOptions {
@@ -37,12 +53,26 @@ export interface WorkerHostOptions {
   maxStrikes?: number;
   /** Time allowed for a worker to load its script. @default {5000} */
   startTimeoutMs?: number;
+  /** Most sandboxes alive at once (`max_script_sandboxes`). @default {8} */
+  maxSandboxes?: number;
 }
 
 /** A sandbox running one script (matches the schema room's `ScriptSandbox`). */
 export interface WorkerSandbox {
   run(batch: unknown[], options: { timeoutMs: number }): Promise<unknown>;
   close(): void;
+}
+
+/** Makes sandboxes (matches the schema room's `ScriptSandboxFactory`) and answers for them. */
+export interface ScriptHost {
+  (script: { name: string; source: string; typescript: boolean }): WorkerSandbox;
+  /** How many sandboxes are alive (`pids`: the process host's children). */
+  stats(): SandboxStats & { pids: number[] };
+  /**
+   * Stops every sandbox this host made (shutdown) and waits, at most 5 s, for their processes
+   * to exit; later starts are refused.
+   */
+  close(): Promise<void>;
 }
 
 // The worker's bootstrap: loads the user module, then answers one batch per message. It keeps
@@ -171,11 +201,16 @@ type Answer = { ok: boolean; result?: unknown; error?: string };
  * The calls of one sandbox awaiting their answers, by id. `call` sends with a fresh id and waits
  * at most `timeoutMs`; past it the sandbox is killed (`stopped` says how, in the error). An
  * error starting with `__memory__` is the memory limit (only the process host reports it).
+ * The script's own errors are cleaned ({@linkcode cleanSandboxMessage}) before anyone sees them.
  */
 function callTable(scriptName: string, stopped: string, kill: () => void) {
   let nextId = 1;
   const pending = new Map<number, (answer: Answer) => void>();
-  const call = (send: (id: number) => void, timeoutMs: number): Promise<unknown> => {
+  const call = (
+    send: (id: number) => void,
+    timeoutMs: number,
+    phase: "load" | "run",
+  ): Promise<unknown> => {
     const id = nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -193,7 +228,11 @@ function callTable(scriptName: string, stopped: string, kill: () => void) {
         if (answer.ok) resolve(answer.result);
         else if (answer.error?.startsWith("__memory__")) {
           reject(new SandboxError(`script ${scriptName} ${answer.error.slice(10)}`, "memory"));
-        } else reject(new SandboxError(`script ${scriptName} failed: ${answer.error}`, "threw"));
+        } else {
+          const why = cleanSandboxMessage(answer.error ?? "", phase);
+          const what = phase === "load" ? "cannot be loaded" : "failed";
+          reject(new SandboxError(`script ${scriptName} ${what}: ${why}`, "threw"));
+        }
       });
       send(id);
     });
@@ -202,26 +241,35 @@ function callTable(scriptName: string, stopped: string, kill: () => void) {
 }
 
 /**
- * Creates sandboxes for scripts.
+ * Creates sandboxes for scripts, each a Worker with every permission denied.
  *
  * @example
  * ```ts
- * const host = createWorkerScriptHost();
+ * const host = createWorkerScriptHost({ maxSandboxes: 4 });
  * const box = host({ name: "double", source: "export default (ps) => ps", typescript: false });
  * await box.run([{ v: 1 }], { timeoutMs: 100 });
  * box.close();
+ * await host.close();
  * ```
  */
-export function createWorkerScriptHost(
-  options: WorkerHostOptions = {},
-): (script: { name: string; source: string; typescript: boolean }) => WorkerSandbox {
+export function createWorkerScriptHost(options: WorkerHostOptions = {}): ScriptHost {
   const maxResultBytes = options.maxResultBytes ?? 16 * 1024 * 1024;
   const maxStrikes = options.maxStrikes ?? 3;
   const startTimeoutMs = options.startTimeoutMs ?? 5000;
-  return (script) => {
+  const slots = new SandboxSlots(options.maxSandboxes ?? DEFAULT_MAX_SANDBOXES);
+  /** The kill of every sandbox with a worker now, for the host's close(). */
+  const running = new Set<() => void>();
+  let hostClosed = false;
+
+  const create = (script: { name: string; source: string; typescript: boolean }) => {
     const url = dataUrl(script.source, script.typescript);
     let worker: Worker | undefined;
+    let slot: SandboxSlot | undefined;
     let loaded: Promise<void> | undefined;
+    /** A message is being handled: terminating now may leave the thread running. */
+    let busy = false;
+    /** Bumped by every kill, so a start that was waiting for a slot knows it is stale. */
+    let generation = 0;
     const { pending, call: callOnce } = callTable(
       script.name,
       "its worker was stopped",
@@ -229,24 +277,51 @@ export function createWorkerScriptHost(
     );
 
     const kill = () => {
+      generation++;
       worker?.terminate();
+      running.delete(kill);
+      if (busy) slot?.pin();
+      slot?.release();
       worker = undefined;
+      slot = undefined;
       loaded = undefined;
+      busy = false;
       for (const resolve of pending.values()) resolve({ ok: false, error: "worker stopped" });
       pending.clear();
     };
 
-    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
-      callOnce((id) => worker!.postMessage({ ...message, id }), timeoutMs);
+    const call = (
+      message: Record<string, unknown>,
+      timeoutMs: number,
+      phase: "load" | "run",
+    ): Promise<unknown> =>
+      callOnce(
+        (id) => {
+          busy = true;
+          worker!.postMessage({ ...message, id });
+        },
+        timeoutMs,
+        phase,
+      );
 
-    const start = (): Promise<void> => {
+    const start = async (): Promise<void> => {
+      if (hostClosed) throw new SandboxError(`script ${script.name}: the host is closed`, "threw");
+      const startedAt = generation;
+      const taken = await slots.acquire(script.name);
+      if (generation !== startedAt) {
+        taken.release();
+        throw new SandboxError(`script ${script.name} was stopped while starting`, "threw");
+      }
+      slot = taken;
       worker = new Worker(BOOT_URL, {
         type: "module",
         name: script.name,
         deno: { permissions: "none" },
       } as WorkerOptions);
+      running.add(kill);
       worker.onmessage = (event: MessageEvent) => {
         const answer = event.data as { id: number; ok: boolean; result?: unknown; error?: string };
+        busy = false;
         const resolve = pending.get(answer.id);
         pending.delete(answer.id);
         resolve?.(answer);
@@ -254,29 +329,40 @@ export function createWorkerScriptHost(
       worker.onerror = (event: ErrorEvent) => {
         // An uncaught error or a worker that died: fail whatever is in flight, restart later.
         event.preventDefault();
+        busy = false;
         const message = event.message || "worker error";
         for (const resolve of pending.values()) resolve({ ok: false, error: message });
         pending.clear();
         kill();
       };
       worker.onmessageerror = () => {
+        busy = false;
         for (const resolve of pending.values()) {
           resolve({ ok: false, error: "the script returned a value that cannot be cloned" });
         }
         pending.clear();
       };
-      return call({ kind: "load", url }, startTimeoutMs).then(() => {});
+      await call({ kind: "load", url }, startTimeoutMs, "load");
     };
 
     return serialRunner({
       name: script.name,
       start: () => (loaded ??= start()),
-      call: (batch, timeoutMs) => call({ kind: "run", batch }, timeoutMs),
+      call: (batch, timeoutMs) => call({ kind: "run", batch }, timeoutMs, "run"),
       kill,
       maxStrikes,
       maxResultBytes,
     });
   };
+
+  return Object.assign(create, {
+    stats: () => ({ ...slots.stats(), pids: [] }),
+    close: () => {
+      hostClosed = true;
+      for (const kill of [...running]) kill();
+      return Promise.resolve();
+    },
+  });
 }
 
 /** Calls `reload` on every SIGHUP (schema folders and the like); a no-op where unsupported. */
@@ -289,7 +375,8 @@ export function onReloadSignal(reload: () => void): void {
 }
 
 // The child process's bootstrap: one JSON message per line on stdin and stdout (bigints as
-// {"$bigint": "..."}); console output goes to stderr so it cannot break the protocol.
+// {"$bigint": "..."}; an error's text as a JSON string, its lines kept for the host to clean);
+// console output goes to stderr so it cannot break the protocol.
 const PROCESS_BOOT = `
 const reviver = (_k, v) => v !== null && typeof v === "object" && typeof v.$bigint === "string" ? BigInt(v.$bigint) : v;
 const replacer = (_k, x) => typeof x === "bigint" ? { $bigint: x.toString() } : x;
@@ -319,7 +406,7 @@ for await (const chunk of Deno.stdin.readable) {
         write(id, true, encode(await main(decode(payload))));
       }
     } catch (error) {
-      write(id, false, (error instanceof Error ? error.name + ": " + error.message : String(error)).replace(/\\n/g, " "));
+      write(id, false, JSON.stringify(error instanceof Error ? error.name + ": " + error.message : String(error)));
     }
   }
 }
@@ -354,27 +441,42 @@ function decodePayload(text: string): unknown {
 export interface ProcessHostOptions extends WorkerHostOptions {
   /** V8 heap limit of each script's process, in MiB. @default {128} */
   memoryLimitMb?: number;
+  /**
+   * RLIMIT_DATA of each script's process, in MiB: all its private writable memory, the heap,
+   * ArrayBuffers, WebAssembly memories and V8's own reservations (~545 MiB at start).
+   * @default {memoryLimitMb + 768}
+   */
+  dataLimitMb?: number;
 }
 
 /**
  * Sandboxes for user scripts as child processes: `deno run` with no permission flag at all
- * (so no net, files, env, run, ffi, sys), a V8 heap limit (`--max-old-space-size`), killed with
- * SIGKILL on timeout — the hard limits Deno Workers cannot give (see the module doc). Needs
- * permission to run `Deno.execPath()`; {@linkcode createScriptHost} picks it when granted.
+ * (so no net, files, env, run, ffi, sys), a V8 heap limit (`--max-old-space-size`) and a data
+ * limit (RLIMIT_DATA, through `/bin/sh -c 'ulimit -d'` then `exec`), killed with SIGKILL on
+ * timeout — the hard limits Deno Workers cannot give (see the module doc). Needs permission to
+ * run `Deno.execPath()` and `/bin/sh`; {@linkcode createScriptHost} picks it when granted.
  */
-export function createProcessScriptHost(
-  options: ProcessHostOptions = {},
-): (script: { name: string; source: string; typescript: boolean }) => WorkerSandbox {
+export function createProcessScriptHost(options: ProcessHostOptions = {}): ScriptHost {
   const maxResultBytes = options.maxResultBytes ?? 16 * 1024 * 1024;
   const maxStrikes = options.maxStrikes ?? 3;
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const memoryLimitMb = options.memoryLimitMb ?? 128;
-  return (script) => {
+  const dataLimitMb = options.dataLimitMb ?? memoryLimitMb + DATA_LIMIT_OVERHEAD_MB;
+  const slots = new SandboxSlots(options.maxSandboxes ?? DEFAULT_MAX_SANDBOXES);
+  /** Every child alive (killed or not), until its exit status is read. */
+  const children = new Set<Deno.ChildProcess>();
+  let hostClosed = false;
+
+  const create = (script: { name: string; source: string; typescript: boolean }) => {
     const url = dataUrl(script.source, script.typescript);
     let child: Deno.ChildProcess | undefined;
     let stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
     let loaded: Promise<void> | undefined;
     let stderrTail = "";
+    /** The slot of `child`. */
+    let slot: SandboxSlot | undefined;
+    /** Bumped by every kill, so a start that was waiting for a slot knows it is stale. */
+    let generation = 0;
     const { pending, call: callOnce } = callTable(
       script.name,
       "its process was killed",
@@ -386,22 +488,31 @@ export function createProcessScriptHost(
       pending.clear();
     };
     const kill = () => {
+      generation++;
       if (child) {
         try {
           child.kill("SIGKILL");
         } catch {
           // already gone
         }
+        // Its slot frees when the exit is read; a start waiting for one waits for that.
+        slot?.stopping(child.status);
       }
       child = undefined;
+      slot = undefined;
       stdin = undefined;
       loaded = undefined;
       failAll("script process stopped");
     };
 
-    const start = (): Promise<void> => {
-      const proc = new Deno.Command(Deno.execPath(), {
+    const spawn = (): Deno.ChildProcess =>
+      new Deno.Command("/bin/sh", {
         args: [
+          "-c",
+          `ulimit -d "$1" || exit ${ULIMIT_FAILED}; shift; exec "$@"`,
+          "epochnexus-script",
+          String(dataLimitMb * 1024),
+          Deno.execPath(),
           "run",
           "--quiet",
           "--no-prompt",
@@ -416,7 +527,25 @@ export function createProcessScriptHost(
         env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
         clearEnv: true,
       }).spawn();
+
+    const start = async (): Promise<void> => {
+      if (hostClosed) throw new SandboxError(`script ${script.name}: the host is closed`, "threw");
+      const startedAt = generation;
+      const taken = await slots.acquire(script.name);
+      if (generation !== startedAt) {
+        taken.release();
+        throw new SandboxError(`script ${script.name} was stopped while starting`, "threw");
+      }
+      let proc: Deno.ChildProcess;
+      try {
+        proc = spawn();
+      } catch (error) {
+        taken.release();
+        throw error;
+      }
+      children.add(proc);
       child = proc;
+      slot = taken;
       stdin = proc.stdin.getWriter();
       (async () => {
         const decoder = new TextDecoder();
@@ -435,7 +564,7 @@ export function createProcessScriptHost(
               id: Number(line.slice(1, t1)),
               ok,
               result: ok ? text : undefined,
-              error: ok ? undefined : text,
+              error: ok ? undefined : decodeErrorText(text),
             };
             const resolve = pending.get(answer.id);
             pending.delete(answer.id);
@@ -450,6 +579,9 @@ export function createProcessScriptHost(
         }
       })().catch(() => {});
       proc.status.then(async (status) => {
+        // Reaped: the slot is free whatever happens next.
+        children.delete(proc);
+        taken.release();
         // The exit can be seen before the last of stderr (V8's "out of memory" line) is read.
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([stderrRead, new Promise((r) => timer = setTimeout(r, 1000))]);
@@ -457,43 +589,86 @@ export function createProcessScriptHost(
         if (child !== proc) return;
         const oom = /out of memory|heap limit/i.test(stderrTail);
         child = undefined;
+        slot = undefined;
         loaded = undefined;
         failAll(
           oom
-            ? `__memory__exceeded its memory limit of ${memoryLimitMb} MiB`
+            ? `__memory__exceeded its memory limit of ${memoryLimitMb} MiB ` +
+              `(V8 heap; ${dataLimitMb} MiB of data in all)`
+            : status.code === ULIMIT_FAILED
+            ? `script process could not set its data limit of ${dataLimitMb} MiB`
             : `script process exited (code ${status.code}${
               status.signal ? `, ${status.signal}` : ""
             })`,
         );
       });
-      return call({ kind: "load", payload: url }, startTimeoutMs).then(() => {});
+      await call({ kind: "load", payload: url }, startTimeoutMs, "load");
     };
 
-    const call = (message: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
-      callOnce((id) => {
-        const bytes = new TextEncoder().encode(`${id}\t${message.kind}\t${message.payload}\n`);
-        stdin!.write(bytes).catch(() => {});
-      }, timeoutMs);
+    const call = (
+      message: Record<string, unknown>,
+      timeoutMs: number,
+      phase: "load" | "run",
+    ): Promise<unknown> =>
+      callOnce(
+        (id) => {
+          const bytes = new TextEncoder().encode(`${id}\t${message.kind}\t${message.payload}\n`);
+          stdin!.write(bytes).catch(() => {});
+        },
+        timeoutMs,
+        phase,
+      );
 
     return serialRunner({
       name: script.name,
       start: () => (loaded ??= start()),
-      call: (batch, timeoutMs) => call({ kind: "run", payload: batch }, timeoutMs),
+      call: (batch, timeoutMs) => call({ kind: "run", payload: batch }, timeoutMs, "run"),
       kill,
       maxStrikes,
       maxResultBytes,
     });
   };
+
+  return Object.assign(create, {
+    stats: () => ({ ...slots.stats(), pids: [...children].map((c) => c.pid) }),
+    close: async () => {
+      hostClosed = true;
+      const exits = [...children].map((c) => {
+        try {
+          c.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        return c.status;
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled(exits),
+        new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    },
+  });
+}
+
+/** An error line of the child's protocol: a JSON string (older text taken as it is). */
+function decodeErrorText(text: string): string {
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "string" ? value : text;
+  } catch {
+    return text;
+  }
 }
 
 /**
  * The best sandbox host this process may use: child processes (hard time and memory limits)
- * when it may run `Deno.execPath()`, else Workers.
+ * when it may run `Deno.execPath()` and `/bin/sh`, else Workers.
  */
-export function createScriptHost(
-  options: ProcessHostOptions = {},
-): (script: { name: string; source: string; typescript: boolean }) => WorkerSandbox {
-  const granted = Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state ===
-    "granted";
-  return granted ? createProcessScriptHost(options) : createWorkerScriptHost(options);
+export function createScriptHost(options: ProcessHostOptions = {}): ScriptHost {
+  const may = (command: string) =>
+    Deno.permissions.querySync({ name: "run", command }).state === "granted";
+  return may(Deno.execPath()) && may("/bin/sh")
+    ? createProcessScriptHost(options)
+    : createWorkerScriptHost(options);
 }

@@ -95,6 +95,10 @@ export function memoryFileSystem(files: Record<string, string> = {}): FileSystem
       if (dirs().has(path)) return Promise.resolve({ size: 0, isFile: false, isDirectory: true });
       return Promise.resolve(null);
     },
+    realPath(path) {
+      // No symlinks in memory: a path that exists is its own real path.
+      return Promise.resolve(map.has(path) || dirs().has(path) ? path : null);
+    },
     syncDir() {
       return Promise.resolve();
     },

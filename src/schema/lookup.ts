@@ -1,9 +1,12 @@
 /**
  * Lookup tables for the `lookup` step: a key (a tag's value) -> tags to add. Read from YAML or
  * JSON (`key: {tag: value, ...}`) or from CSV with a header row (RFC 4180 quoting).
+ *
+ * Errors say where (file, line, entry number) and why, never what the file holds: they reach
+ * whoever set the schema, who should learn nothing of a file from them.
  * @module
  */
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, YAMLParseError } from "yaml";
 import { sortTags, type Tag } from "../core/mod.ts";
 
 /** A parsed lookup table: key -> tags (sorted by key). */
@@ -23,9 +26,11 @@ export function tableFromRecord(
   columns?: readonly string[],
 ): LookupTable {
   const table: LookupTable = new Map();
+  let entry = 0;
   for (const [key, row] of Object.entries(record)) {
+    entry++;
     if (row === null || typeof row !== "object") {
-      throw new LookupError(`entry ${JSON.stringify(key)} must map tag names to values`);
+      throw new LookupError(`entry ${entry} must map tag names to values`);
     }
     const tags: Tag[] = [];
     for (const [tag, value] of Object.entries(row)) {
@@ -48,19 +53,25 @@ export function parseLookupFile(
   options: { keyColumn?: string; columns?: readonly string[] } = {},
 ): LookupTable {
   if (/\.csv$/i.test(path)) {
-    const rows = parseCsv(text);
+    let rows: string[][];
+    try {
+      rows = parseCsv(text);
+    } catch (error) {
+      throw new LookupError(`${path}: ${(error as Error).message}`);
+    }
     if (rows.length === 0) throw new LookupError(`${path}: empty CSV (a header row is required)`);
     const header = rows[0];
     const keyIndex = options.keyColumn === undefined ? 0 : header.indexOf(options.keyColumn);
     if (keyIndex < 0) {
       throw new LookupError(
-        `${path}: no column ${JSON.stringify(options.keyColumn)} (columns: ${header.join(", ")})`,
+        `${path}: no column ${JSON.stringify(options.keyColumn)} in the header row ` +
+          `(${header.length} columns)`,
       );
     }
     for (const c of options.columns ?? []) {
       if (!header.includes(c)) {
         throw new LookupError(
-          `${path}: no column ${JSON.stringify(c)} (columns: ${header.join(", ")})`,
+          `${path}: no column ${JSON.stringify(c)} in the header row (${header.length} columns)`,
         );
       }
     }
@@ -85,7 +96,14 @@ export function parseLookupFile(
   try {
     data = parseYaml(text);
   } catch (error) {
-    throw new LookupError(`${path}: invalid YAML: ${(error as Error).message.split("\n")[0]}`);
+    // yaml's messages can quote the text (an alias's name, a key); its code and position do not.
+    if (!(error instanceof YAMLParseError)) {
+      throw new LookupError(`${path}: invalid YAML (${(error as Error).name})`);
+    }
+    const at = error.linePos?.[0];
+    throw new LookupError(
+      `${path}:${at ? `${at.line}:${at.col}` : "1:1"}: invalid YAML (${error.code})`,
+    );
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new LookupError(`${path}: expected a mapping of key -> {tag: value}`);

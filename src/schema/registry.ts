@@ -6,6 +6,12 @@
  *
  * A new schema is refused when data already stored contradicts it (a field stored as float
  * declared integer): the storage engine's field types are read through {@linkcode StoredData}.
+ *
+ * Every file a schema names is read from inside the schema folder (schema_folder.ts). Script
+ * steps own a sandbox each: the registry closes a schema's sandboxes when it is replaced
+ * (re-PUT, reload), deleted, refused half-built, or the registry closes, and it keeps at most
+ * `maxScripts` of them open (schemas in force and dry runs together), refusing a schema that
+ * would need more before any sandbox is made.
  * @module
  */
 import {
@@ -17,8 +23,12 @@ import {
 } from "../core/mod.ts";
 import { MeasurementSchema, type MeasurementSchemaInput } from "./model.ts";
 import { parseSchemaFile, SchemaError } from "./schema_file.ts";
+import { resolveSchemaFile, SchemaFileError } from "./schema_folder.ts";
 import { type CompiledStep, compileSteps, type StepResources } from "./transform.ts";
 import { type CompiledSchema, compileSchema, FIELD_TYPE_BY_NAME } from "./validate.ts";
+
+/** The default of `max_script_sandboxes`: script sandboxes a node keeps at most. */
+export const DEFAULT_MAX_SCRIPT_SANDBOXES = 8;
 
 /** What the storage engine tells the registry about data already written. */
 export interface StoredData {
@@ -37,6 +47,8 @@ export interface ActiveSchema {
   origin: string;
   /** Dead-letter measurement, when rejected points are kept. */
   deadLetter?: string;
+  /** Script sandboxes its steps hold (one per script step). */
+  scriptSandboxes: number;
 }
 
 /** Options of {@linkcode SchemaRegistry}. */
@@ -47,7 +59,7 @@ export interface SchemaRegistryOptions {
   /** The config folder of schema files; none when absent. */
   folder?: string;
   stored?: StoredData;
-  /** Script sandboxes and the like, for pipeline steps. */
+  /** Script sandboxes and the most of them to keep, for pipeline steps. */
   resources?: StepResources;
 }
 
@@ -61,6 +73,12 @@ export class SchemaRegistry {
   #fromApi = new Map<string, ActiveSchema>();
   #apiSources = new Map<string, MeasurementSchemaInput>();
   #listeners: ((measurement: string) => void)[] = [];
+  /**
+   * Script sandboxes open: counted when a schema is let through the budget (before any await,
+   * so concurrent PUTs, reloads and dry runs cannot all pass), uncounted when they are closed.
+   */
+  #openSandboxes = 0;
+  #closed = false;
   /** Serialises changes (API writes and reloads). */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -74,8 +92,13 @@ export class SchemaRegistry {
    */
   static async open(options: SchemaRegistryOptions): Promise<SchemaRegistry> {
     const registry = new SchemaRegistry(options);
-    await registry.#loadFolder();
-    await registry.#loadStore();
+    try {
+      await registry.#loadFolder();
+      await registry.#loadStore();
+    } catch (error) {
+      registry.close();
+      throw error;
+    }
     return registry;
   }
 
@@ -110,20 +133,29 @@ export class SchemaRegistry {
 
   /**
    * Sets a measurement's schema (API). Validates the body, compiles it, checks it against the
-   * stored data, then writes the store atomically before it takes effect.
-   * @throws {SchemaError} for an invalid body; EpochError failed_precondition when stored
-   * data contradicts it.
+   * stored data, then writes the store atomically before it takes effect; the schema it
+   * replaces has its sandboxes stopped.
+   * @throws {SchemaError} for an invalid body or a file it may not read; EpochError
+   * failed_precondition when stored data contradicts it; resource_exhausted (409) when its
+   * scripts would pass `maxScripts`.
    */
   put(measurement: string, body: unknown): Promise<{ schema: MeasurementSchema }> {
     return this.#serial(async () => {
-      const active = await this.#build(measurement, body, "api");
-      this.checkAgainstStored(active);
+      const replaced = this.#fromApi.get(measurement);
+      const active = await this.#build(measurement, body, "api", replaced?.scriptSandboxes ?? 0);
       const sources = new Map(this.#apiSources);
       sources.set(measurement, body as MeasurementSchemaInput);
-      await this.#saveStore(sources);
+      try {
+        this.checkAgainstStored(active);
+        await this.#saveStore(sources);
+      } catch (error) {
+        this.#release(active);
+        throw error;
+      }
       this.#apiSources = sources;
       this.#fromApi.set(measurement, active);
       this.#changed(measurement);
+      if (replaced) this.#release(replaced);
       return { schema: active.schema.source };
     });
   }
@@ -150,9 +182,11 @@ export class SchemaRegistry {
       const sources = new Map(this.#apiSources);
       sources.delete(measurement);
       await this.#saveStore(sources);
+      const deleted = this.#fromApi.get(measurement)!;
       this.#apiSources = sources;
       this.#fromApi.delete(measurement);
       this.#changed(measurement);
+      this.#release(deleted);
       return { fallback: this.#fromFiles.get(measurement)?.origin };
     });
   }
@@ -168,9 +202,19 @@ export class SchemaRegistry {
     });
   }
 
-  /** Compiles a schema without installing it (dry runs with a proposed schema). */
+  /**
+   * Compiles a schema without installing it (dry runs with a proposed schema). Its sandboxes
+   * count against `maxScripts` until the caller gives it back with
+   * {@linkcode SchemaRegistry.discard}, which it must do (in a `finally`).
+   * @throws as {@linkcode SchemaRegistry.put}, but never for stored data.
+   */
   compile(measurement: string, body: unknown): Promise<ActiveSchema> {
-    return this.#build(measurement, body, "test");
+    return this.#build(measurement, body, "test", 0);
+  }
+
+  /** Stops the sandboxes of a schema from {@linkcode SchemaRegistry.compile}. */
+  discard(active: ActiveSchema): void {
+    this.#release(active);
   }
 
   /**
@@ -199,7 +243,16 @@ export class SchemaRegistry {
     }
   }
 
-  async #build(measurement: string, body: unknown, origin: string): Promise<ActiveSchema> {
+  /**
+   * Validates and compiles an API (or dry-run) schema. `freed` is the number of sandboxes the
+   * schema it replaces gives back: a replacement at the limit is fine.
+   */
+  async #build(
+    measurement: string,
+    body: unknown,
+    origin: string,
+    freed: number,
+  ): Promise<ActiveSchema> {
     const parsed = MeasurementSchema.safeParse(body);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => {
@@ -219,51 +272,119 @@ export class SchemaRegistry {
         }`,
       );
     }
+    const reserved = this.#reserve(`schema ${measurement}`, [parsed.data], freed);
     let steps: CompiledStep[];
     try {
       steps = await compileSteps(measurement, parsed.data.pipeline, {
         fs: this.#options.fs,
-        baseDir: this.#options.folder ?? this.#options.dataDir,
+        folder: this.#options.folder,
         resources: this.#options.resources,
       });
     } catch (error) {
+      this.#openSandboxes -= reserved;
       throw new SchemaError(
-        `invalid schema for ${measurement}: pipeline: ${(error as Error).message}`,
+        `invalid schema for ${measurement}: ${(error as Error).message}`,
         { details: { measurement } },
       );
     }
     return activeOf(measurement, schema, steps, origin);
   }
 
+  /**
+   * Counts the script sandboxes `schemas` will open, refusing them, before any is made, when
+   * they would take the open sandboxes past `maxScripts`; `freed` are those the schemas they
+   * replace give back (so a replacement at the limit is fine). Returns the number counted.
+   * @throws {EpochError} resource_exhausted (HTTP 409) naming the first step that does not fit;
+   * `where(i)` names the schema of `schemas[i]`.
+   */
+  #reserve(
+    where: string | ((index: number) => string),
+    schemas: readonly MeasurementSchema[],
+    freed: number,
+  ): number {
+    const max = this.#options.resources?.maxScripts ?? DEFAULT_MAX_SCRIPT_SANDBOXES;
+    let n = this.#openSandboxes - freed;
+    for (const [s, schema] of schemas.entries()) {
+      for (const [i, step] of schema.pipeline.entries()) {
+        if (!("script" in step)) continue;
+        if (n >= max) {
+          const name = typeof where === "string" ? where : where(s);
+          throw new EpochError(
+            "resource_exhausted",
+            `${name}: pipeline.${i}.script: refused: ${n} script sandboxes are in use, the ` +
+              `most this node allows (max_script_sandboxes = ${max}); delete a script schema ` +
+              "or raise max_script_sandboxes",
+            { httpStatus: 409, details: { in_use: n, max_script_sandboxes: max } },
+          );
+        }
+        n++;
+      }
+    }
+    const counted = n - (this.#openSandboxes - freed);
+    this.#openSandboxes += counted;
+    return counted;
+  }
+
+  /** Stops a schema's sandboxes and uncounts them. */
+  #release(active: ActiveSchema): void {
+    for (const step of active.steps) step.close?.();
+    this.#openSandboxes -= active.scriptSandboxes;
+  }
+
+  /**
+   * Loads the config folder: every schema file is parsed and the scripts' budget checked before
+   * any step is compiled; a failure closes what was compiled and leaves the schemas in force.
+   * Then the new schemas take over and the old ones' sandboxes are stopped.
+   */
   async #loadFolder(): Promise<void> {
     const { folder, fs } = this.#options;
     if (!folder) return;
     if (!(await fs.stat(folder))?.isDirectory) {
       throw new SchemaError(`schema folder ${folder} does not exist or is not a folder`);
     }
-    const next = new Map<string, ActiveSchema>();
+    const declared = new Map<string, { path: string; schema: MeasurementSchema }>();
     for (const name of await fs.readDir(folder)) {
       if (!/\.(ya?ml|json)$/i.test(name)) continue;
       const path = `${folder}/${name}`;
-      const text = new TextDecoder().decode(await fs.readFile(path));
-      const file = parseSchemaFile(path, text);
+      let real: string;
+      try {
+        real = await resolveSchemaFile(fs, folder, name);
+      } catch (error) {
+        if (!(error instanceof SchemaFileError)) throw error;
+        throw new SchemaError(`${path}: ${error.reason}`, { details: { file: path } });
+      }
+      const file = parseSchemaFile(path, new TextDecoder().decode(await fs.readFile(real)));
       for (const [measurement, schema] of file.measurements) {
-        const earlier = next.get(measurement);
+        const earlier = declared.get(measurement);
         if (earlier) {
           throw new SchemaError(
-            `${path}: measurement ${measurement} is already declared in ${earlier.origin.slice(5)}`,
+            `${path}: measurement ${measurement} is already declared in ${earlier.path}`,
           );
         }
+        declared.set(measurement, { path, schema });
+      }
+    }
+    let freed = 0;
+    for (const a of this.#fromFiles.values()) freed += a.scriptSandboxes;
+    const entries = [...declared];
+    const reserved = this.#reserve(
+      (i) => `${entries[i][1].path}: measurements.${entries[i][0]}`,
+      entries.map(([, d]) => d.schema),
+      freed,
+    );
+    const next = new Map<string, ActiveSchema>();
+    try {
+      for (const [measurement, { path, schema }] of declared) {
         let steps: CompiledStep[];
         try {
           steps = await compileSteps(measurement, schema.pipeline, {
             fs,
-            baseDir: folder,
+            folder,
             resources: this.#options.resources,
           });
         } catch (error) {
           throw new SchemaError(
-            `${path}: measurements.${measurement}.pipeline: ${(error as Error).message}`,
+            `${path}: measurements.${measurement}.${(error as Error).message}`,
             { details: { file: path } },
           );
         }
@@ -272,11 +393,16 @@ export class SchemaRegistry {
           activeOf(measurement, compileSchema(measurement, schema), steps, `file:${path}`),
         );
       }
+    } catch (error) {
+      // What was compiled is closed; the sandboxes of the schema that failed closed themselves.
+      for (const active of next.values()) for (const step of active.steps) step.close?.();
+      this.#openSandboxes -= reserved;
+      throw error;
     }
     const old = this.#fromFiles;
     this.#fromFiles = next;
     for (const m of new Set([...old.keys(), ...next.keys()])) this.#changed(m);
-    for (const active of old.values()) closeSteps(active.steps);
+    for (const active of old.values()) this.#release(active);
   }
 
   async #loadStore(): Promise<void> {
@@ -295,7 +421,7 @@ export class SchemaRegistry {
       );
     }
     for (const [measurement, body] of Object.entries(stored.schemas)) {
-      this.#fromApi.set(measurement, await this.#build(measurement, body, "api"));
+      this.#fromApi.set(measurement, await this.#build(measurement, body, "api", 0));
       this.#apiSources.set(measurement, body);
     }
   }
@@ -320,9 +446,12 @@ export class SchemaRegistry {
     return run;
   }
 
-  /** Stops script sandboxes. */
+  /** Stops every script sandbox of the schemas in force (shutdown). */
   close(): void {
-    for (const a of [...this.#fromApi.values(), ...this.#fromFiles.values()]) closeSteps(a.steps);
+    // The schemas stay in force (a write arriving now is still checked; its script fails).
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const a of [...this.#fromApi.values(), ...this.#fromFiles.values()]) this.#release(a);
   }
 }
 
@@ -339,9 +468,6 @@ function activeOf(
     steps,
     origin,
     deadLetter: dl === true ? `${measurement}_rejected` : dl === false ? undefined : dl,
+    scriptSandboxes: schema.source.pipeline.filter((step) => "script" in step).length,
   };
-}
-
-function closeSteps(steps: CompiledStep[]): void {
-  for (const step of steps) step.close?.();
 }

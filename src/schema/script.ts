@@ -59,11 +59,14 @@ export type ScriptSandboxFactory = (script: {
   typescript: boolean;
 }) => ScriptSandbox;
 
-/** A script failed its batch: it threw, ran out of time or memory, or returned nonsense. */
+/**
+ * A script failed its batch: it threw, ran out of time or memory, returned nonsense, or could
+ * not start because the node runs as many sandboxes as it may (`limit`).
+ */
 export class ScriptError extends Error {
   constructor(
     message: string,
-    readonly kind: "threw" | "timeout" | "memory" | "invalid" = "threw",
+    readonly kind: "threw" | "timeout" | "memory" | "invalid" | "limit" = "threw",
   ) {
     super(message);
     this.name = "ScriptError";

@@ -21,7 +21,8 @@ import { compileExpression, truthy, type Value } from "./expression.ts";
 import { type LookupTable, parseLookupFile, tableFromRecord } from "./lookup.ts";
 import type { Step } from "./model.ts";
 import { compileScriptStep, type ScriptSandboxFactory } from "./script.ts";
-import { FIELD_TYPE_BY_NAME, type Violation } from "./validate.ts";
+import { readSchemaFile, SchemaFileError } from "./schema_folder.ts";
+import { FIELD_TYPE_BY_NAME, SchemaRuleError, type Violation } from "./validate.ts";
 
 /** What a per-point step does to a point. */
 export type PointOutcome = Point | null | Violation;
@@ -52,13 +53,22 @@ export interface CompiledStep {
 export interface StepResources {
   /** Creates script sandboxes; script steps are refused without one. */
   scripts?: ScriptSandboxFactory;
+  /**
+   * Most script sandboxes the schema registry keeps at once (`max_script_sandboxes`): schemas in
+   * force and dry runs together; a schema that would need more is refused (409).
+   * @default {8}
+   */
+  maxScripts?: number;
 }
 
 /** Options of {@linkcode compileSteps}. */
 export interface CompileStepsOptions {
   fs?: FileSystem;
-  /** Folder relative file names (lookup tables, scripts) are resolved against. */
-  baseDir?: string;
+  /**
+   * The schema folder: the files steps name (lookup tables, scripts) are read from inside it
+   * only (see schema_folder.ts). None: every file reference is refused.
+   */
+  folder?: string;
   resources?: StepResources;
 }
 
@@ -68,8 +78,10 @@ export function isViolation(outcome: PointOutcome): outcome is Violation {
 }
 
 /**
- * Compiles a pipeline. Lookup files and script files are read here, once.
- * @throws Error naming the step (`lookup#3`) and the problem.
+ * Compiles a pipeline. Lookup files and script files are read here, once, from the schema
+ * folder only. On failure the steps compiled so far are closed (no sandbox outlives it).
+ * @throws {SchemaRuleError} whose message starts with the step's key (`pipeline.2.lookup.file:
+ * ...`) and whose `keyPath` is that key, relative to the measurement.
  */
 export async function compileSteps(
   measurement: string,
@@ -84,19 +96,26 @@ export async function compileSteps(
       out.push({ name, ...await compileStep(measurement, step, name, options) });
     } catch (error) {
       for (const s of out) s.close?.();
-      throw new Error(`step ${name}: ${(error as Error).message}`, { cause: error });
+      const within = error instanceof SchemaRuleError ? error.keyPath : [kind];
+      const keyPath = ["pipeline", i, ...within];
+      throw new SchemaRuleError(`${keyPath.join(".")}: ${(error as Error).message}`, keyPath);
     }
   }
   return out;
 }
 
-async function readText(options: CompileStepsOptions, file: string): Promise<string> {
-  if (!options.fs) throw new Error(`cannot read ${file}: no file system given`);
-  const path = file.startsWith("/") ? file : `${options.baseDir ?? "."}/${file}`;
+/** The text of a file a step names (`<kind>.file`), from inside the schema folder. */
+async function readStepFile(
+  options: CompileStepsOptions,
+  kind: string,
+  file: string,
+): Promise<string> {
+  if (!options.fs) throw new Error(`BUG: ${kind}.file given to compileSteps without a fs`);
   try {
-    return new TextDecoder().decode(await options.fs.readFile(path));
+    return await readSchemaFile(options.fs, options.folder, file);
   } catch (error) {
-    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+    if (error instanceof SchemaFileError) throw new SchemaRuleError(error.message, [kind, "file"]);
+    throw error;
   }
 }
 
@@ -127,7 +146,7 @@ async function compileStep(
   if ("lookup" in step) {
     const l = step.lookup;
     const table = l.file !== undefined
-      ? parseLookupFile(l.file, await readText(options, l.file), {
+      ? parseLookupFile(l.file, await readStepFile(options, "lookup", l.file), {
         keyColumn: l.key_column,
         columns: l.columns,
       })
@@ -143,9 +162,9 @@ async function compileStep(
   }
   if ("script" in step) {
     const s = step.script;
-    const source = s.file !== undefined ? await readText(options, s.file) : s.source!;
     const factory = options.resources?.scripts;
     if (!factory) throw new Error("scripts are not enabled on this node (no sandbox host)");
+    const source = s.file !== undefined ? await readStepFile(options, "script", s.file) : s.source!;
     return compileScriptStep(factory, {
       name: `${measurement}/${name}`,
       source,

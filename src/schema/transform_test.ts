@@ -11,7 +11,7 @@ async function run(
 ): Promise<PointOutcome> {
   const compiled = await compileSteps("m", steps.map((s) => Step.parse(s)), {
     fs: memoryFileSystem(files),
-    baseDir: "/cfg",
+    folder: "/cfg",
   });
   let out: PointOutcome = p;
   for (const s of compiled) {
@@ -121,11 +121,11 @@ Deno.test("transform: lookup tables from CSV, YAML and inline", async () => {
   assert.equal(tagsOf(kept).site, "x");
   await assert.rejects(
     run([{ lookup: { tag: "hostname", file: "hosts.csv", key_column: "nope" } }], P, files),
-    /step lookup#1: hosts.csv: no column "nope" \(columns: name, rack, dc, note\)/,
+    /pipeline\.0\.lookup: hosts\.csv: no column "nope" in the header row \(4 columns\)/,
   );
   await assert.rejects(
     run([{ lookup: { tag: "h", file: "missing.csv" } }], P, files),
-    /cannot read \/cfg\/missing\.csv/,
+    /pipeline\.0\.lookup\.file: "missing\.csv" does not exist in the schema folder/,
   );
 });
 
@@ -146,6 +146,6 @@ Deno.test("transform: derive a field from an expression, typed", async () => {
   assert.ok(bad && isViolation(bad) && bad.rule === "derive");
   await assert.rejects(
     run([{ derive: { field: "x", expr: "1 +" } }], P),
-    /step derive#1: invalid expression/,
+    /pipeline\.0\.derive: invalid expression/,
   );
 });

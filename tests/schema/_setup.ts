@@ -24,11 +24,21 @@ const fixedClock: Clock = {
 /** A node with schemas; `files` go to its config folder (relative names). */
 export async function setupNode(
   files: Record<string, string> = {},
-  options: { dataDir?: string; folder?: string; host?: "worker" | "process" } = {},
+  options: {
+    dataDir?: string;
+    /** The config folder; `null` for a node without one. */
+    folder?: string | null;
+    host?: "worker" | "process";
+    /** `max_script_sandboxes`: the registry's limit and the host's. @default {8} */
+    maxScriptSandboxes?: number;
+  } = {},
 ) {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "schema_test_" });
-  const folder = options.folder ?? await Deno.makeTempDir({ prefix: "schema_cfg_" });
+  const folder = options.folder === null
+    ? undefined
+    : options.folder ?? await Deno.makeTempDir({ prefix: "schema_cfg_" });
   for (const [name, text] of Object.entries(files)) {
+    if (!folder) throw new Error("BUG: files given for a node without a config folder");
     const path = `${folder}/${name}`;
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     await Deno.writeTextFile(path, text);
@@ -42,16 +52,16 @@ export async function setupNode(
   if (!engine.hasDatabase("epochnexus")) await engine.createDatabase("epochnexus");
   const metrics = new Metrics();
   const stored = storedDataOf(engine);
+  const maxSandboxes = options.maxScriptSandboxes ?? 8;
+  const host = options.host === "process"
+    ? createProcessScriptHost({ maxStrikes: 2, memoryLimitMb: 64, maxSandboxes })
+    : createWorkerScriptHost({ maxStrikes: 2, maxSandboxes });
   const registry = await SchemaRegistry.open({
     fs: denoFileSystem,
     dataDir,
     folder,
     stored,
-    resources: {
-      scripts: options.host === "process"
-        ? createProcessScriptHost({ maxStrikes: 2, memoryLimitMb: 64 })
-        : createWorkerScriptHost({ maxStrikes: 2 }),
-    },
+    resources: { scripts: host, maxScripts: maxSandboxes },
   });
   const pipeline = new SchemaPipeline(registry, {
     stored,
@@ -81,7 +91,8 @@ export async function setupNode(
   };
   const close = async () => {
     registry.close();
+    await host.close();
     await engine.close();
   };
-  return { app, call, write, query, metrics, registry, engine, dataDir, folder, close };
+  return { app, call, write, query, metrics, registry, host, engine, dataDir, folder, close };
 }

@@ -91,13 +91,16 @@ Deno.test("schema API: put, get, delete, persisted across restarts", async () =>
     assert.equal(badStep.status, 400);
     assert.match(
       badStep.json.error.message,
-      /pipeline: step derive#1: invalid expression "used \*"/,
+      /invalid schema for disk: pipeline\.0\.derive: invalid expression "used \*"/,
     );
     const badLookup = await put("disk", {
       pipeline: [{ lookup: { tag: "dev", file: "nope.csv" } }],
     });
     assert.equal(badLookup.status, 400);
-    assert.match(badLookup.json.error.message, /step lookup#1: cannot read .*nope\.csv/);
+    assert.match(
+      badLookup.json.error.message,
+      /pipeline\.0\.lookup\.file: "nope\.csv" does not exist in the schema folder/,
+    );
     const ok = await put("disk", {
       fields: { used: { type: "integer", min: 0 } },
       max_series: 2,

@@ -116,7 +116,7 @@ for (const host of ["worker", "process"] as const) {
         name === "bomb" ? 10_000 : host === "process" ? 1000 : 300,
       );
     }
-    const node = await setupNode(files, { host });
+    const node = await setupNode(files, { host, maxScriptSandboxes: 16 });
     let n = 0;
     let stop = false;
     let background: Promise<void> = Promise.resolve();

@@ -154,6 +154,12 @@ export class MemFileSystem implements FileSystem {
     return Promise.resolve(null);
   }
 
+  /** No symlinks in memory: a path that exists is its own real path. */
+  realPath(path: string): Promise<string | null> {
+    this.op();
+    return Promise.resolve(this.files.has(path) || this.dirs.has(path) ? path : null);
+  }
+
   syncDir(path: string): Promise<void> {
     this.op();
     const prefix = `${path}/`;

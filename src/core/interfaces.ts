@@ -61,7 +61,10 @@ export interface FileInfo {
 export interface FileSystem {
   open(path: string, options: OpenOptions): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
-  /** Writes a whole file atomically: temp file, fsync, rename, fsync of the directory. */
+  /**
+   * Writes a whole file atomically and durably: temp file, fsync, rename, fsync of the directory
+   * (core's `writeFileAtomically`).
+   */
   writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   remove(path: string, options?: { recursive?: boolean }): Promise<void>;

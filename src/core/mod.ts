@@ -5,6 +5,7 @@
 export * from "./column.ts";
 export * from "./crc32c.ts";
 export * from "./errors.ts";
+export * from "./file_steps.ts";
 export * from "./interfaces.ts";
 export * from "./point.ts";
 export * from "./time.ts";

@@ -45,3 +45,41 @@ export async function writeFileAtomically(
     throw error;
   }
 }
+
+/** The primitives {@linkcode makeDirectoryDurably} is made of. */
+export interface DirectoryOps {
+  /** True when something exists at `path`. */
+  exists(path: string): Promise<boolean>;
+  /** Creates one folder whose parent exists; no error when it exists already (a race). */
+  makeOne(path: string): Promise<void>;
+  /** fsyncs a folder, making the entries created in it durable. */
+  syncDir(path: string): Promise<void>;
+}
+
+/**
+ * Creates `path` and its missing parents, each made durable by an fsync of the folder holding
+ * it: a new folder is an entry in its parent, and until the parent is fsynced a power loss may
+ * take the folder away with every file in it, however well those files were fsynced. Top down,
+ * so that a crash in between leaves a durable prefix of the chain. Nothing is done (one `exists`)
+ * when `path` exists.
+ */
+export async function makeDirectoryDurably(fs: DirectoryOps, path: string): Promise<void> {
+  const missing: string[] = [];
+  for (
+    let p = trimSlashes(path);
+    p !== "/" && p !== "." && !(await fs.exists(p));
+    p = parentDir(p)
+  ) {
+    missing.push(p);
+  }
+  for (const p of missing.reverse()) {
+    await fs.makeOne(p);
+    await fs.syncDir(parentDir(p));
+  }
+}
+
+function trimSlashes(path: string): string {
+  let end = path.length;
+  while (end > 1 && path[end - 1] === "/") end--;
+  return path.slice(0, end);
+}

@@ -70,6 +70,10 @@ export interface FileSystem {
   remove(path: string, options?: { recursive?: boolean }): Promise<void>;
   /** Entry names (not paths) in a directory, sorted. */
   readDir(path: string): Promise<string[]>;
+  /**
+   * Creates a folder and its missing parents, durably: the folder holding each new one is
+   * fsynced (core's `makeDirectoryDurably`), so files fsynced inside it survive a power loss.
+   */
   mkdir(path: string): Promise<void>;
   /** null when nothing exists at `path`. */
   stat(path: string): Promise<FileInfo | null>;

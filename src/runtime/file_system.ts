@@ -4,7 +4,7 @@
  * @module
  */
 import type { FileHandle, FileInfo, FileSystem, OpenOptions } from "../core/mod.ts";
-import { StorageError, writeFileAtomically } from "../core/mod.ts";
+import { makeDirectoryDurably, StorageError, writeFileAtomically } from "../core/mod.ts";
 
 /** Wraps an OS error with the path and operation, keeping ENOSPC recognisable. */
 function storageError(op: string, path: string, error: unknown): StorageError {
@@ -107,9 +107,20 @@ export const denoFileSystem: FileSystem = {
     }
     return names.sort();
   },
+  /** The steps of core's {@linkcode makeDirectoryDurably}: each new folder's parent is fsynced. */
   async mkdir(path: string): Promise<void> {
     try {
-      await Deno.mkdir(path, { recursive: true });
+      await makeDirectoryDurably({
+        exists: async (p) => (await denoFileSystem.stat(p)) !== null,
+        async makeOne(p) {
+          try {
+            await Deno.mkdir(p);
+          } catch (error) {
+            if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+          }
+        },
+        syncDir: (p) => denoFileSystem.syncDir(p),
+      }, path);
     } catch (error) {
       throw storageError("create directory", path, error);
     }

@@ -47,3 +47,11 @@ Deno.test("file system: writeFileAtomic fsyncs the temp file, renames it, fsyncs
   ]);
   assert.deepEqual(await Deno.readFile(`${dir}/f`), new Uint8Array([1, 2, 3]));
 });
+
+Deno.test("file system: mkdir fsyncs the folder holding each folder it creates", async () => {
+  const dir = await Deno.makeTempDir();
+  const calls = await recordingSyncs(() => denoFileSystem.mkdir(`${dir}/a/b/c`));
+  assert.deepEqual(calls, [`syncDir ${dir}`, `syncDir ${dir}/a`, `syncDir ${dir}/a/b`]);
+  assert.ok((await Deno.stat(`${dir}/a/b/c`)).isDirectory);
+  assert.deepEqual(await recordingSyncs(() => denoFileSystem.mkdir(`${dir}/a/b`)), []);
+});

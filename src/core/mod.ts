@@ -9,3 +9,4 @@ export * from "./file_steps.ts";
 export * from "./interfaces.ts";
 export * from "./point.ts";
 export * from "./time.ts";
+export * from "./torn_write.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { seededRng } from "../_test_util.ts";
 import { type Entry, EntryType, type HardState, type Snapshot } from "../types.ts";
 import { RaftLogStorage } from "./log_storage.ts";
-import { CrashedError, MemFileSystem } from "./_mem_fs.ts";
+import { CrashedError, CrashFileSystem } from "../../core/testing/mod.ts";
 
 const CONF = { voters: [1, 2, 3], learners: [] };
 
@@ -29,7 +29,7 @@ Deno.test("log storage: crashes at any point never lose synced state or corrupt 
   for (let seed = 1; seed <= 500; seed++) {
     const rand = seededRng(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rand.next() * (hi - lo + 1));
-    let fs = new MemFileSystem();
+    let fs = new CrashFileSystem();
     let { storage } = await RaftLogStorage.open({ fs, dir: "/d", segmentBytes: int(120, 600) });
     // What is durable for sure, and every entry version ever written (index -> terms).
     let acked: Entry[] = [];

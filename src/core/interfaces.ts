@@ -61,12 +61,19 @@ export interface FileInfo {
 export interface FileSystem {
   open(path: string, options: OpenOptions): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
-  /** Writes a whole file atomically: temp file, fsync, rename, fsync of the directory. */
+  /**
+   * Writes a whole file atomically and durably: temp file, fsync, rename, fsync of the directory
+   * (core's `writeFileAtomically`).
+   */
   writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   remove(path: string, options?: { recursive?: boolean }): Promise<void>;
   /** Entry names (not paths) in a directory, sorted. */
   readDir(path: string): Promise<string[]>;
+  /**
+   * Creates a folder and its missing parents, durably: the folder holding each new one is
+   * fsynced (core's `makeDirectoryDurably`), so files fsynced inside it survive a power loss.
+   */
   mkdir(path: string): Promise<void>;
   /** null when nothing exists at `path`. */
   stat(path: string): Promise<FileInfo | null>;

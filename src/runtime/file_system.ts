@@ -4,12 +4,7 @@
  * @module
  */
 import type { FileHandle, FileInfo, FileSystem, OpenOptions } from "../core/mod.ts";
-import { StorageError } from "../core/mod.ts";
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
-}
+import { makeDirectoryDurably, StorageError, writeFileAtomically } from "../core/mod.ts";
 
 /** Wraps an OS error with the path and operation, keeping ENOSPC recognisable. */
 function storageError(op: string, path: string, error: unknown): StorageError {
@@ -84,22 +79,12 @@ export const denoFileSystem: FileSystem = {
   readFile(path: string): Promise<Uint8Array> {
     return Deno.readFile(path);
   },
+  /** The steps of core's {@linkcode writeFileAtomically}, which crash tests run on their model. */
   async writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-    const temp = `${path}.tmp`;
     try {
-      const file = await Deno.open(temp, { write: true, create: true, truncate: true });
-      try {
-        let written = 0;
-        while (written < data.length) written += await file.write(data.subarray(written));
-        await file.syncData();
-      } finally {
-        file.close();
-      }
-      await Deno.rename(temp, path);
-      await denoFileSystem.syncDir(dirOf(path));
+      await writeFileAtomically(denoFileSystem, path, data);
     } catch (error) {
-      await Deno.remove(temp).catch(() => {});
-      throw storageError("write", path, error);
+      throw error instanceof StorageError ? error : storageError("write", path, error);
     }
   },
   rename(from: string, to: string): Promise<void> {
@@ -122,9 +107,20 @@ export const denoFileSystem: FileSystem = {
     }
     return names.sort();
   },
+  /** The steps of core's {@linkcode makeDirectoryDurably}: each new folder's parent is fsynced. */
   async mkdir(path: string): Promise<void> {
     try {
-      await Deno.mkdir(path, { recursive: true });
+      await makeDirectoryDurably({
+        exists: async (p) => (await denoFileSystem.stat(p)) !== null,
+        async makeOne(p) {
+          try {
+            await Deno.mkdir(p);
+          } catch (error) {
+            if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+          }
+        },
+        syncDir: (p) => denoFileSystem.syncDir(p),
+      }, path);
     } catch (error) {
       throw storageError("create directory", path, error);
     }

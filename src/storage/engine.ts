@@ -290,6 +290,9 @@ export class StorageEngine {
       ));
     engine.#wal = await openLog(walStart, (record) => engine.#replay(record));
     await engine.#settleRemovals();
+    // An expired group may be back after a power loss (its removal is not fsynced), holding
+    // points whose tombstones were pruned since: drop it again before anything reads it.
+    await engine.expireShardGroups();
     engine.#lastWriteMs = clock.monotonicMs();
     logger.info("opened storage", {
       segments,

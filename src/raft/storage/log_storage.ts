@@ -20,7 +20,12 @@
  * @module
  */
 
-import { CorruptionError, type FileHandle, type FileSystem } from "../../core/mod.ts";
+import {
+  CorruptionError,
+  type FileHandle,
+  type FileSystem,
+  hasUnwrittenSector,
+} from "../../core/mod.ts";
 import type { RaftStoredState } from "../raft.ts";
 import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from "../types.ts";
 import {
@@ -33,6 +38,7 @@ import {
   FORMAT_VERSION,
   readRecord,
   readU64,
+  RECORD_HEADER_SIZE,
   SEGMENT_HEADER_SIZE,
   SEGMENT_MAGIC,
 } from "./record.ts";
@@ -190,8 +196,16 @@ export class RaftLogStorage {
         if (r.status === "corrupt") {
           // In the last segment, a bad record that no valid record follows is a torn write:
           // the length header made it to disk but not all of the payload, or the file was
-          // extended with zeros. A valid record after it means damage in the middle.
-          bad = { offset, why: r.why, torn: isLast && !validRecordFollows(data, view, offset) };
+          // extended with zeros. So is one holding a sector the power cut left unwritten, valid
+          // records after it or not (the same unsynced write). Otherwise a valid record after it
+          // means damage in the middle.
+          const torn = !validRecordFollows(data, view, offset) ||
+            hasUnwrittenSector(
+              data,
+              offset,
+              offset + RECORD_HEADER_SIZE + view.getUint32(offset, true),
+            );
+          bad = { offset, why: r.why, torn: isLast && torn };
           break;
         }
         if (r.status === "hardState") {

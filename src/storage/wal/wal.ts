@@ -8,7 +8,8 @@
  * to memory sees them in exactly the order the log holds them.
  *
  * On open the log is replayed: a torn tail of the last segment (a record running past the end
- * of the file, or zeros to the end) is cut and logged; any other bad record is a
+ * of the file, zeros to the end, or a record holding a sector the power cut left unwritten) is
+ * cut and logged; any other bad record is a
  * {@linkcode CorruptionError} naming file and offset, and opening fails. Format: FORMAT.md.
  *
  * @module
@@ -18,6 +19,7 @@ import {
   crc32c,
   type FileHandle,
   type FileSystem,
+  hasUnwrittenSector,
   type Logger,
   StorageError,
 } from "../../core/mod.ts";
@@ -396,6 +398,9 @@ function replaySegment(
     if (crc32c(body) !== checksum) {
       if (end === bytes.length || isAllZero(bytes, end)) {
         return torn(offset, "checksum mismatch in the final record");
+      }
+      if (isLast && hasUnwrittenSector(bytes, offset, end)) {
+        return torn(offset, "a sector of the last write unwritten");
       }
       throw new CorruptionError(
         path,

@@ -112,6 +112,33 @@ Deno.test("WAL cuts a zero-filled tail", async () => {
   assert.equal((await Deno.stat(`${dir}/00000001.wal`)).size, 8 + 9 + 4);
 });
 
+Deno.test("WAL cuts a last write whose sector the power left unwritten, records after it too", async () => {
+  const dir = await Deno.makeTempDir();
+  const { wal } = await replay(dir);
+  // Header 8 + records of 9 + 291 bytes: the second starts at 308 and crosses sector 512.
+  const payloads = ["a", "b", "c"].map((c) => c.repeat(291));
+  for (const p of payloads) await wal.append(1, bytes(p));
+  await wal.close();
+  const path = `${dir}/00000001.wal`;
+  const data = await Deno.readFile(path);
+  // Sector 0 unwritten from the second record on; sector 1 (its end, the third) written.
+  data.fill(0, 308, 512);
+  await Deno.writeFile(path, data);
+  const again = await replay(dir);
+  assert.deepEqual(again.payloads(), [payloads[0]]);
+  await again.wal.close();
+  assert.equal((await Deno.stat(path)).size, 308);
+  // Zeros that stop short of the sector's end are damage, not an unwritten sector.
+  const dir2 = await Deno.makeTempDir();
+  const w2 = (await replay(dir2)).wal;
+  for (const p of payloads) await w2.append(1, bytes(p));
+  await w2.close();
+  const data2 = await Deno.readFile(`${dir2}/00000001.wal`);
+  data2.fill(0, 308, 500);
+  await Deno.writeFile(`${dir2}/00000001.wal`, data2);
+  await assert.rejects(() => replay(dir2), CorruptionError);
+});
+
 Deno.test("WAL reports a flipped bit before the tail with file and offset", async () => {
   const dir = await Deno.makeTempDir();
   const { wal } = await replay(dir);

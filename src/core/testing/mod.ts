@@ -1,0 +1,5 @@
+/**
+ * Test doubles of core's interfaces, for tests of any room (never imported by product code).
+ * @module
+ */
+export * from "./crash_fs.ts";

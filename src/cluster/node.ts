@@ -402,7 +402,7 @@ export class ClusterNode {
       sleep: o.sleep,
       timers: o.timers,
       logger: o.logger,
-      engine: o.engine,
+      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
       tickMs: o.tickMs,
       electionTicks: o.electionTicks,
       requestTimeoutMs: o.requestTimeoutMs,
@@ -415,19 +415,40 @@ export class ClusterNode {
     return replica;
   }
 
+  #flushing: Promise<void> | undefined;
+
+  /** The heads of all replicas together past the node's budget: flush them (in the background). */
+  #headGrew(): void {
+    if (this.#flushing || this.#closed) return;
+    let total = 0;
+    for (const r of this.replicas.values()) total += r.engine.headBytes;
+    if (total < (this.#options.flushHeadBytes ?? 25 * 1024 * 1024)) return;
+    this.#flushing = this.#flushAll().catch((error) => {
+      this.#options.logger.error("flush failed; the Raft logs keep the data", {
+        error: String(error),
+      });
+    }).finally(() => this.#flushing = undefined);
+  }
+
+  /** Flushes every replica that holds heads. */
+  async #flushAll(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed) return;
+      if (r.engine.headBytes > 0) await r.engine.flush();
+    }
+  }
+
   /**
    * One pass of the background task: flush heads past the node's budget (or idle), compact,
    * and (on the metadata leader) drop the shard groups retention has expired.
    */
   async maintain(): Promise<void> {
     if (this.#closed) return;
-    const budget = this.#options.flushHeadBytes ?? 25 * 1024 * 1024;
-    let headBytes = 0;
-    for (const r of this.replicas.values()) headBytes += r.engine.stats().headValues * 24;
+    this.#headGrew();
+    await this.#flushing;
     for (const r of [...this.replicas.values()]) {
       if (this.#closed) return;
-      if (headBytes >= budget && r.engine.stats().headValues > 0) await r.engine.flush();
-      await r.engine.maintain({ expire: false });
+      await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
@@ -472,6 +493,7 @@ export class ClusterNode {
     this.#closed = true;
     if (this.#timer !== undefined) (this.#options.timers ?? globalThis).clearInterval(this.#timer);
     await this.#maintaining;
+    await this.#flushing;
     await this.#reconciling.catch(() => {});
     for (const r of this.replicas.values()) await r.close();
     this.replicas.clear();

@@ -149,6 +149,11 @@ export interface EngineOptions {
   compactionCpuShare?: number;
   /** Waits `ms` (the compaction budget's sleeps); tests pass a fake. @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Called after points were applied to the heads, with their estimated size: an owner that
+   * budgets memory over several engines (a cluster node's replicas) flushes from here.
+   */
+  onHeadGrowth?: (headBytes: number) => void;
   /** The log the engine writes through. @default {a WriteAheadLog in `<dir>/wal`} */
   openLog?: OpenEngineLog;
   /**
@@ -568,6 +573,7 @@ export class StorageEngine {
     }
     shard!.head.apply(points, keys, runStart, points.length);
     this.#headBytes += values * 24;
+    this.options.onHeadGrowth?.(this.#headBytes);
   }
 
   #shardFor(db: DatabaseState, rp: RetentionPolicy, ms: number, durMs: number): Shard {
@@ -1238,6 +1244,11 @@ export class StorageEngine {
       .filter((g) => g.endMs > min && g.startMs <= max)
       .sort((a, b) => a.startMs - b.startMs)
       .map((g) => g.reader());
+  }
+
+  /** The estimated size of the heads not yet being flushed. */
+  get headBytes(): number {
+    return this.#headBytes;
   }
 
   /** Counts for /metrics and /health. */

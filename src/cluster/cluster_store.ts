@@ -30,7 +30,7 @@ import type {
   RetentionPolicyMeta,
 } from "./meta/meta_state.ts";
 import { callPartitionLeader } from "./partition_calls.ts";
-import { describeReplica, selectReplica } from "./partition_reads.ts";
+import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
 import { UnionShardReader } from "./union_reader.ts";
 import { PartitionCache, type RoutedWriteOutcome, routeWrite } from "./write_router.ts";
@@ -157,12 +157,17 @@ export class ClusterStore implements QueryStore {
   /** DELETE / DROP SERIES / DROP MEASUREMENT: on every partition, through its log. */
   async deleteSeries(database: string, request: DeleteRequest): Promise<void> {
     const db = this.#database(database);
-    for (const p of db.partitions) {
-      const replica = await this.#leaderReplica(db, p.index);
-      if (replica.engine.hasDatabase(database)) {
-        await replica.engine.deleteSeries(database, request);
-      }
-    }
+    const { seriesFilter: _f, tagFilter: _t, ...plain } = request;
+    await Promise.all(db.partitions.map((p) => {
+      const part = { ...plain, groupId: p.groupId, database };
+      return this.#onPartition(
+        p,
+        (target) =>
+          target === this.node.nodeId
+            ? this.node.heldReplica(p.groupId).then((r) => deleteOnReplica(r, part))
+            : this.node.network.peers.deletePartition(target, part),
+      );
+    }));
   }
 
   /**
@@ -393,18 +398,5 @@ export class ClusterStore implements QueryStore {
   async #meta(command: Parameters<ClusterNode["proposeMeta"]>[0]): Promise<void> {
     const result = await this.node.proposeMeta(command);
     if (!result.ok) throw new ValidationError(result.error);
-  }
-
-  /** This node's replica of a partition when it leads it. */
-  async #leaderReplica(db: DatabaseMeta, index: number) {
-    const p = db.partitions[index];
-    const replica = await this.node.openReplica(p.groupId);
-    if (!replica) {
-      throw new EpochError(
-        "unavailable",
-        `partition ${index} of ${db.name} is not held by node ${this.node.nodeId}`,
-      );
-    }
-    return replica;
   }
 }

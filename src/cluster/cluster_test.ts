@@ -162,6 +162,17 @@ Deno.test("three nodes, one replica per partition: answers equal a one-node clus
     for (const q of QUERIES) {
       assert.equal(await query(three.nodes[2].store, q), await query(one.nodes[0].store, q), q);
     }
+    // Deletes run on every partition's leader, wherever it is.
+    for (
+      const d of ["DELETE FROM cpu WHERE host = 'h1'", "DROP SERIES FROM cpu WHERE host = 'h2'"]
+    ) {
+      await query(three.nodes[1].store, d);
+      await query(one.nodes[0].store, d);
+    }
+    for (const q of QUERIES) {
+      assert.equal(await query(three.nodes[0].store, q), await query(one.nodes[0].store, q), q);
+    }
+    assert.doesNotMatch(await query(three.nodes[2].store, "SHOW SERIES"), /host=h2"/);
   } finally {
     await one.close();
     await three.close();

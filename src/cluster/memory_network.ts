@@ -56,6 +56,8 @@ export class MemoryNetwork implements ClusterNetwork {
       proposeMeta: (node, command) => this.#call(node, (s) => s.proposeMeta(command)),
       writePartition: (node, write) =>
         this.#call(node, (s) => s.writePartition(structuredClone(write))),
+      deletePartition: (node, request) =>
+        this.#call(node, (s) => s.deletePartition(decodeWire(encodeWire(request)))),
       describe: (node, request) =>
         this.#call(node, (s) => s.describe(request)).then((d) => decodeWire(encodeWire(d))),
       select: (node, request) =>

@@ -21,6 +21,7 @@ export type {
   DescribeRequest,
   JoinAnswer,
   JoinRequest,
+  PartitionDelete,
   PartitionWrite,
   PartitionWriteAnswer,
   PeerClient,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
-import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { Expr, PlanRequest, SeriesPartial } from "../query/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
@@ -72,6 +72,18 @@ export interface SelectRequest {
   measurements: readonly string[];
 }
 
+/** A delete on one partition (the query's DeleteRequest without its functions). */
+export interface PartitionDelete {
+  groupId: number;
+  database: string;
+  measurements?: string[];
+  minNs: bigint;
+  maxNs: bigint;
+  dropSeries: boolean;
+  /** The tag condition; the leader rebuilds the series filter from it. */
+  condition?: Expr;
+}
+
 /** A node asking to join. */
 export interface JoinRequest {
   httpAddress: string;
@@ -96,6 +108,7 @@ export interface PeerService {
   join(request: JoinRequest): Promise<JoinAnswer>;
   describe(request: DescribeRequest): Promise<ShardDescription[]>;
   select(request: SelectRequest): Promise<SeriesPartial[]>;
+  deletePartition(request: PartitionDelete): Promise<void>;
 }
 
 /** Calls this node makes on other nodes. */
@@ -104,6 +117,7 @@ export interface PeerClient {
   writePartition(node: number, write: PartitionWrite): Promise<PartitionWriteAnswer>;
   describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
   select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
+  deletePartition(node: number, request: PartitionDelete): Promise<void>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */

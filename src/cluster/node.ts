@@ -26,7 +26,7 @@ import type {
   PartitionWriteAnswer,
 } from "./network.ts";
 import { PartitionReplica } from "./partition/replica.ts";
-import { describeReplica, selectReplica } from "./partition_reads.ts";
+import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 
 /** Cluster-wide defaults for new databases and the metadata group. */
 export interface ClusterDefaults {
@@ -163,6 +163,8 @@ export class ClusterNode {
       describe: async (request) =>
         describeReplica(await node.heldReplica(request.groupId), request),
       select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
+      deletePartition: async (request) =>
+        deleteOnReplica(await node.heldReplica(request.groupId), request),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {

@@ -1,12 +1,35 @@
 /**
  * What a partition replica answers a coordinator: a description of its shards in a time range
- * (to plan a query and to answer SHOW statements), and a SELECT's part over one shard group as
- * series partials. Reads at `leader` consistency wait for the replica's ReadIndex barrier first.
+ * (to plan a query and to answer SHOW statements), a SELECT's part over one shard group as
+ * series partials, and deletes. Reads at `leader` consistency wait for the replica's ReadIndex barrier first.
  * @module
  */
-import { runRequestBySeries, type SeriesPartial, type ShardReader } from "../query/mod.ts";
-import type { DescribeRequest, SelectRequest, ShardDescription } from "./network.ts";
+import {
+  deleteFilters,
+  runRequestBySeries,
+  type SeriesPartial,
+  type ShardReader,
+} from "../query/mod.ts";
+import type {
+  DescribeRequest,
+  PartitionDelete,
+  SelectRequest,
+  ShardDescription,
+} from "./network.ts";
 import type { PartitionReplica } from "./partition/replica.ts";
+
+/** Runs a delete on the replica (its leader): the series are resolved here, then logged. */
+export async function deleteOnReplica(
+  replica: PartitionReplica,
+  request: PartitionDelete,
+): Promise<void> {
+  if (!replica.engine.hasDatabase(request.database)) return;
+  const { groupId: _, database, condition, ...rest } = request;
+  await replica.engine.deleteSeries(database, {
+    ...rest,
+    ...(condition !== undefined && deleteFilters(condition)),
+  });
+}
 
 /** The replica's shards that meet the range, by shard group. */
 export async function describeReplica(

@@ -333,13 +333,27 @@ async function deleteData(
             `${what}: fields not supported in WHERE clause during deletion`,
           );
         }
-        request.seriesFilter = (_m, tags) => seriesMatches(tags, cond);
-        request.tagFilter = tagFilterOf(cond, () => false);
+        Object.assign(request, deleteFilters(cond));
       }
     }
   }
   if (!store.deleteSeries) throw unsupported(what);
   await store.deleteSeries(db, request);
+}
+
+/**
+ * What a DELETE's tag condition gives a store: the condition itself (for a store that runs the
+ * delete elsewhere, to rebuild the rest), a filter on each series' tags, and the tag terms an
+ * index can narrow with.
+ */
+export function deleteFilters(
+  cond: Expr,
+): Pick<DeleteRequest, "condition" | "seriesFilter" | "tagFilter"> {
+  return {
+    condition: cond,
+    seriesFilter: (_m, tags) => seriesMatches(tags, cond),
+    tagFilter: tagFilterOf(cond, () => false),
+  };
 }
 
 /** True when an expression names something other than tags (a quoted field cast). */

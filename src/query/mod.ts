@@ -19,7 +19,7 @@ export type * from "./ast.ts";
 export { isWriteStatement } from "./ast.ts";
 export { KEYWORDS, parseQuery, parseStatement } from "./parser.ts";
 export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "./print.ts";
-export { type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
+export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
 export { isInstant } from "./result.ts";
 export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { BlockSummary, FieldColumn, FieldPart, FieldType, Point, Tag } from "../core/mod.ts";
-import type { SelectStatement } from "./ast.ts";
+import type { Expr, SelectStatement } from "./ast.ts";
 import type { QueryBudget } from "./limits.ts";
 import type { MeasurementSchema, SelectPlan } from "./plan.ts";
 import type { ShardPartial } from "./shard_exec.ts";
@@ -147,6 +147,11 @@ export interface DeleteRequest {
   measurements?: string[];
   /** Series (by tags) to consider; undefined = all series of those measurements. */
   seriesFilter?: (measurement: string, tags: readonly Tag[]) => boolean;
+  /**
+   * The tag condition `seriesFilter` evaluates, for a store that runs the delete on other nodes
+   * (they rebuild the filters from it); undefined without a condition.
+   */
+  condition?: Expr;
   /**
    * The tag terms of the condition, for an indexed store to narrow the series it offers to
    * `seriesFilter` (which still decides); undefined = no narrowing.

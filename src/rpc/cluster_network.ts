@@ -15,24 +15,28 @@ import {
 } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type {
-  ClusterNetwork,
-  DescribeRequest,
-  PartitionWrite,
-  PeerClient,
-  PeerService,
-  ReadConsistency,
-  SelectRequest,
-  ShardDescription,
-} from "../cluster/network.ts";
-import { decodeWire, encodeWire } from "../cluster/wire_json.ts";
+import {
+  type ClusterNetwork,
+  decodeWire,
+  type DescribeRequest,
+  encodeWire,
+  type MetaCommand,
+  type MetaResult,
+  type PartitionDelete,
+  type PartitionWrite,
+  type PeerClient,
+  type PeerService,
+  type ReadConsistency,
+  type SelectRequest,
+  type ShardDescription,
+} from "../cluster/mod.ts";
 import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
-import type { MetaCommand, MetaResult } from "../cluster/meta/meta_state.ts";
 import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
 import {
   ClusterService,
+  DeletePartitionResponseSchema,
   DescribeResponseSchema,
   ProposeMetaResponseSchema,
   SelectResponseSchema,
@@ -84,6 +88,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       writePartition: (node, write) => this.#writePartition(node, write),
       describe: (node, request) => this.#describe(node, request),
       select: (node, request) => this.#select(node, request),
+      deletePartition: (node, request) => this.#deletePartition(node, request),
     };
     const cluster = this.#clusterHandler();
     this.fetchHandler = (request) => {
@@ -162,6 +167,18 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       accepted: Number(answer.accepted),
       rejected: answer.rejected.map((r) => ({ index: r.index, reason: r.reason })),
     };
+  }
+
+  async #deletePartition(node: number, request: PartitionDelete): Promise<void> {
+    await call(() =>
+      this.#client(node).deletePartition({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        request: encodeWire(request),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    );
   }
 
   #describe(node: number, request: DescribeRequest): Promise<ShardDescription[]> {
@@ -243,6 +260,12 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             accepted: BigInt(answer.accepted),
             rejected: answer.rejected,
           });
+        }),
+      deletePartition: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          await service.deletePartition(decodeWire<PartitionDelete>(req.request));
+          return create(DeletePartitionResponseSchema);
         }),
       describe: (req) => {
         const service = this.#checkCluster(req.clusterId);

@@ -80,6 +80,15 @@ async function writeUntilKilled(
   return acknowledged;
 }
 
+/** True when every partition of the database holds in segments all its log applied. */
+async function allFlushed(url: string, database: string): Promise<boolean> {
+  const status = await (await fetch(`${url}/api/v1/cluster`)).json();
+  const db = status.databases.find((d: { name: string }) => d.name === database);
+  return db.partitions.every((p: { applied: number; flushedBefore: number }) =>
+    p.flushedBefore > p.applied
+  );
+}
+
 const SMALL = {
   EPOCHNEXUS_FLUSH_HEAD_BYTES: "20000",
   EPOCHNEXUS_FLUSH_IDLE_MS: "300",
@@ -110,13 +119,14 @@ Deno.test("kill -9 after an idle flush trimmed the logs: restart reads the segme
   const db = "idle";
   await query(first.url, `CREATE DATABASE ${db}`);
   const acknowledged = await writeUntilKilled(first.url, db, 500, async () => {});
-  // Wait (bounded) for the idle flush to write segments and compact the Raft logs.
-  const deadline = Date.now() + 5_000;
-  while ((await segmentFiles(first.dataDir)).length === 0 && Date.now() < deadline) {
+  // Wait (bounded) until the idle flush has put every partition's writes in segments: the
+  // segments then hold everything its Raft log applied.
+  const deadline = Date.now() + 10_000;
+  while (!(await allFlushed(first.url, db)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok((await segmentFiles(first.dataDir)).length > 0, "idle flush did not happen");
+  assert.ok(await allFlushed(first.url, db), "idle flush did not happen in every partition");
+  assert.ok((await segmentFiles(first.dataDir)).length > 0, "no segment file");
   await first.kill9();
   const total = [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
   const second = await startServer({ dataDir: first.dataDir, env: SMALL });

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIsIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkiIgoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwitgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMMp0DCg5DbHVzdGVyU2VydmljZRJkCgtQcm9wb3NlTWV0YRIpLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlcXVlc3QaKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXNwb25zZRJtCg5Xcml0ZVBhcnRpdGlvbhIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXNwb25zZRJdCghEZXNjcmliZRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXNwb25zZTABElcKBlNlbGVjdBIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXF1ZXN0GiUuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlc3BvbnNlMAFiBnByb3RvMw");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIsIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkiIgoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwitgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UyjwQKDkNsdXN0ZXJTZXJ2aWNlEmQKC1Byb3Bvc2VNZXRhEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlc3BvbnNlEm0KDldyaXRlUGFydGl0aW9uEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlc3BvbnNlEl0KCERlc2NyaWJlEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlc3BvbnNlMAEScAoPRGVsZXRlUGFydGl0aW9uEi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QaLi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVzcG9uc2USVwoGU2VsZWN0EiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlcXVlc3QaJS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVzcG9uc2UwAWIGcHJvdG8z");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -342,6 +342,61 @@ export const DescribeResponseSchema: GenMessage<DescribeResponse> = /*@__PURE__*
   messageDesc(file_epochnexus_cluster_v1_cluster, 8);
 
 /**
+ * DELETE, DROP SERIES or DROP MEASUREMENT on one partition, for its leader.
+ *
+ * @generated from message epochnexus.cluster.v1.DeletePartitionRequest
+ */
+export type DeletePartitionRequest = Message<"epochnexus.cluster.v1.DeletePartitionRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: uint64 from = 2;
+   */
+  from: bigint;
+
+  /**
+   * @generated from field: uint64 group_id = 3;
+   */
+  groupId: bigint;
+
+  /**
+   * @generated from field: string database = 4;
+   */
+  database: string;
+
+  /**
+   * measurements, time range, dropSeries and the tag condition (src/cluster/network.ts
+   * PartitionDelete) as wire JSON.
+   *
+   * @generated from field: bytes request = 5;
+   */
+  request: Uint8Array;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.DeletePartitionRequest.
+ * Use `create(DeletePartitionRequestSchema)` to create a new message.
+ */
+export const DeletePartitionRequestSchema: GenMessage<DeletePartitionRequest> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 9);
+
+/**
+ * @generated from message epochnexus.cluster.v1.DeletePartitionResponse
+ */
+export type DeletePartitionResponse = Message<"epochnexus.cluster.v1.DeletePartitionResponse"> & {
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.DeletePartitionResponse.
+ * Use `create(DeletePartitionResponseSchema)` to create a new message.
+ */
+export const DeletePartitionResponseSchema: GenMessage<DeletePartitionResponse> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 10);
+
+/**
  * @generated from service epochnexus.cluster.v1.ClusterService
  */
 export const ClusterService: GenService<{
@@ -374,6 +429,16 @@ export const ClusterService: GenService<{
     methodKind: "server_streaming";
     input: typeof DescribeRequestSchema;
     output: typeof DescribeResponseSchema;
+  },
+  /**
+   * Deletes series or points on a partition's leader (resolved there, logged in its Raft log).
+   *
+   * @generated from rpc epochnexus.cluster.v1.ClusterService.DeletePartition
+   */
+  deletePartition: {
+    methodKind: "unary";
+    input: typeof DeletePartitionRequestSchema;
+    output: typeof DeletePartitionResponseSchema;
   },
   /**
    * Runs a SELECT over a partition's shards and streams per-series partials.

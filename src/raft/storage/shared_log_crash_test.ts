@@ -93,7 +93,7 @@ function checkGroup(where: string, m: Model, st: RecoveredState | undefined, gro
  * conflicting overwrites, term and vote changes, commit-only changes, installed and local
  * snapshots, compaction, drops and new lives of a dropped id, segment rotations) and cuts the
  * power at random points, including in the middle of a round of several groups, and in the
- * middle of recovery itself. After each restart, per group:
+ * middle of recovery itself; with one to three fdatasyncs under way at once. After each restart, per group:
  * - recovery finds no corruption (a crash only ever leaves a torn tail);
  * - every entry that was fsynced and acknowledged, and not since overwritten, is there;
  * - term and vote are at least the last fsynced ones; the snapshot at least the last saved;
@@ -108,7 +108,12 @@ Deno.test("shared log: crashes at any point never lose synced state or corrupt t
     const int = (lo: number, hi: number) => lo + Math.floor(rand.next() * (hi - lo + 1));
     const segmentBytes = () => int(150, 900);
     let fs = new MemFileSystem();
-    let log = (await SharedRaftLog.open({ fs, dir: "/d", segmentBytes: segmentBytes() })).log;
+    let log = (await SharedRaftLog.open({
+      fs,
+      dir: "/d",
+      segmentBytes: segmentBytes(),
+      syncConcurrency: int(1, 3),
+    })).log;
     const models = new Map<number, Model>();
     let crashes = 0;
 
@@ -119,13 +124,23 @@ Deno.test("shared log: crashes at any point never lose synced state or corrupt t
         // Power fails again while recovering.
         fs.failAfter(int(0, 12));
         try {
-          await SharedRaftLog.open({ fs, dir: "/d", segmentBytes: segmentBytes() });
+          await SharedRaftLog.open({
+            fs,
+            dir: "/d",
+            segmentBytes: segmentBytes(),
+            syncConcurrency: int(1, 3),
+          });
         } catch (error) {
           if (!isCrash(error)) throw error;
         }
         fs = fs.crash(() => rand.next());
       }
-      const opened = await SharedRaftLog.open({ fs, dir: "/d", segmentBytes: segmentBytes() });
+      const opened = await SharedRaftLog.open({
+        fs,
+        dir: "/d",
+        segmentBytes: segmentBytes(),
+        syncConcurrency: int(1, 3),
+      });
       log = opened.log;
       const where = `seed ${seed} crash ${crashes}`;
       assert.equal(opened.corruption, null, `${where}: ${opened.corruption?.message}`);

@@ -16,41 +16,29 @@ import { silentLogger } from "../core/mod.ts";
 import { ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from "./errors.ts";
 import { type ProposalPosition, Raft, type RaftStatus } from "./raft.ts";
 import type { ReplicatedStateMachine } from "./state_machine.ts";
-import type { RaftLogStorage, RecoveredState } from "./storage/log_storage.ts";
+import type { RaftStorage, RecoveredState } from "./storage/raft_storage.ts";
+import { globalTimers, type TimerId, type Timers } from "./timers.ts";
 import type { Transport, TransportHandler } from "./transport.ts";
 import { type ConfChange, type ConfState, type Entry, EntryType, type Message } from "./types.ts";
-
-/** Timer functions (injected so that tests and simulations control time). */
-export interface Timers {
-  setInterval(fn: () => void, ms: number): TimerId;
-  clearInterval(id: TimerId): void;
-  setTimeout(fn: () => void, ms: number): TimerId;
-  clearTimeout(id: TimerId): void;
-}
-
-/** An opaque timer handle. */
-export type TimerId = unknown;
-
-const globalTimers: Timers = {
-  setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (id) => clearInterval(id as number),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as number),
-};
 
 /** Options of {@linkcode RaftNode.start}. */
 export interface RaftNodeOptions {
   id: number;
   /** Initial voters of a brand-new group (ignored when storage has state). */
   peers?: readonly number[];
-  storage: RaftLogStorage;
-  /** What `RaftLogStorage.open` recovered. */
+  /** The group's durable storage: a `RaftLogStorage`, or a `SharedRaftLog` group. */
+  storage: RaftStorage;
+  /** What the storage recovered on open. */
   recovered: RecoveredState;
   transport: Transport;
   stateMachine: ReplicatedStateMachine;
   /** The source of election jitter. */
   rng: Rng;
-  /** The node's time source: ticks and request timeouts. @default {globalThis timers} */
+  /**
+   * The node's time source: ticks and request timeouts. A host running many groups passes one
+   * `SharedTicker`'s timers to all of them, so that they share one tick timer.
+   * @default {globalThis timers}
+   */
   timers?: Timers;
   logger?: Logger;
   /** Milliseconds per Raft tick. @default {100} */
@@ -397,6 +385,8 @@ export class RaftNode {
       this.again = true;
       return;
     }
+    // Most ticks of an idle group produce no work: start no loop (and no promise) for them.
+    if (!this.raft.hasReady()) return;
     this.running = true;
     this.idle = this.loop().catch((error) => this.fatal(error));
   }

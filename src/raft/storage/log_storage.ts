@@ -26,7 +26,6 @@ import {
   type FileSystem,
   hasUnwrittenSector,
 } from "../../core/mod.ts";
-import type { RaftStoredState } from "../raft.ts";
 import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from "../types.ts";
 import {
   appendEntryRecord,
@@ -42,6 +41,9 @@ import {
   SEGMENT_HEADER_SIZE,
   SEGMENT_MAGIC,
 } from "./record.ts";
+import type { RaftStorage, RecoveredState, SaveRequest } from "./raft_storage.ts";
+
+export type { RecoveredState, SaveRequest } from "./raft_storage.ts";
 
 /** Options of {@linkcode RaftLogStorage.open}. */
 export interface RaftLogStorageOptions {
@@ -55,24 +57,6 @@ export interface RaftLogStorageOptions {
    * cut for the leader to repair: for a group with no other replica to repair it. @default {false}
    */
   failOnCorruption?: boolean;
-}
-
-/** What was on disk, ready for `new Raft({ stored })`, plus what recovery did. */
-export interface RecoveredState extends RaftStoredState {
-  /** Bytes cut from a torn tail (0 when the log ended cleanly). */
-  tornBytes: number;
-  /** Corruption found before the end; the log was cut at it. Null when none. */
-  corruption: CorruptionError | null;
-  /** With corruption: do not vote until the commit index reaches this (0 otherwise). */
-  recoverUntil: number;
-}
-
-/** What one Ready asks to persist. */
-export interface SaveRequest {
-  readonly hardState: HardState | null;
-  readonly entries: readonly Entry[];
-  readonly snapshot: Snapshot | null;
-  readonly mustSync: boolean;
 }
 
 interface Segment {
@@ -90,7 +74,7 @@ function segmentName(seq: number): string {
 }
 
 /** The durable log of one Raft node. Not safe for concurrent saves: await each. */
-export class RaftLogStorage {
+export class RaftLogStorage implements RaftStorage {
   private readonly fs: FileSystem;
   private readonly logDir: string;
   private readonly snapshotPath: string;

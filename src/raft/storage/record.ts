@@ -101,14 +101,15 @@ export function appendSegmentHeader(out: ByteSink, firstIndex: number): void {
 }
 
 /** Begins a record: reserves its header; finish it with {@linkcode endRecord}. */
-function beginRecord(out: ByteSink): number {
+export function beginRecord(out: ByteSink): number {
   const start = out.length;
   out.ensure(RECORD_HEADER_SIZE);
   out.length += RECORD_HEADER_SIZE;
   return start;
 }
 
-function endRecord(out: ByteSink, start: number): void {
+/** Finishes the record begun at `start`: fills in its payload length and checksum. */
+export function endRecord(out: ByteSink, start: number): void {
   const payloadStart = start + RECORD_HEADER_SIZE;
   const payload = out.bytes.subarray(payloadStart, out.length);
   out.view.setUint32(start, payload.length, true);
@@ -145,11 +146,19 @@ export type RecordRead =
   | { status: "truncated"; why: string }
   | { status: "corrupt"; why: string };
 
+/** What {@linkcode readFrame} found at an offset: a checked payload is `data[start, end)`. */
+export type FrameRead =
+  | { status: "ok"; start: number; end: number }
+  | { status: "end" }
+  | { status: "truncated"; why: string }
+  | { status: "corrupt"; why: string };
+
 /**
- * Reads the record at `offset`. "truncated" means the bytes end inside the record (a torn
- * tail candidate); "corrupt" means the bytes are all there but wrong.
+ * Reads the record frame (length, checksum) at `offset` and checks the payload's checksum.
+ * "truncated" means the bytes end inside the record (a torn tail candidate); "corrupt" means
+ * the bytes are all there but wrong.
  */
-export function readRecord(data: Uint8Array, view: DataView, offset: number): RecordRead {
+export function readFrame(data: Uint8Array, view: DataView, offset: number): FrameRead {
   if (offset === data.length) return { status: "end" };
   if (offset + RECORD_HEADER_SIZE > data.length) {
     return { status: "truncated", why: `record header cut after ${data.length - offset} bytes` };
@@ -168,14 +177,26 @@ export function readRecord(data: Uint8Array, view: DataView, offset: number): Re
       why: `record of ${length} bytes cut after ${data.length - start}`,
     };
   }
-  const payload = data.subarray(start, end);
-  const actual = crc32c(payload);
+  const actual = crc32c(data.subarray(start, end));
   if (actual !== crc) {
     return {
       status: "corrupt",
       why: `checksum mismatch: stored 0x${crc.toString(16)}, computed 0x${actual.toString(16)}`,
     };
   }
+  return { status: "ok", start, end };
+}
+
+/**
+ * Reads the record at `offset`. "truncated" means the bytes end inside the record (a torn
+ * tail candidate); "corrupt" means the bytes are all there but wrong.
+ */
+export function readRecord(data: Uint8Array, view: DataView, offset: number): RecordRead {
+  const frame = readFrame(data, view, offset);
+  if (frame.status !== "ok") return frame;
+  const { start, end } = frame;
+  const length = end - start;
+  const payload = data.subarray(start, end);
   const kind = payload[0];
   if (kind === RecordKind.Entry && length >= 18) {
     const type = payload[1] as EntryType;

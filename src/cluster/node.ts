@@ -5,8 +5,15 @@
  * propose retention's drops). Writes and queries go through {@linkcode ClusterStore}.
  * @module
  */
-import { type Clock, EpochError, type FileSystem, type Logger, type Rng } from "../core/mod.ts";
-import { RaftLogStorage, type Timers } from "../raft/mod.ts";
+import {
+  type Clock,
+  CorruptionError,
+  EpochError,
+  type FileSystem,
+  type Logger,
+  type Rng,
+} from "../core/mod.ts";
+import { EMPTY_HARD_STATE, type RecoveredState, SharedRaftLog, type Timers } from "../raft/mod.ts";
 import type { EngineOptions } from "../storage/mod.ts";
 import { expiredGroups } from "../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "./hash.ts";
@@ -100,6 +107,8 @@ export class ClusterNode {
   #maintaining: Promise<void> | undefined;
   #reconciling: Promise<void> = Promise.resolve();
   #closed = false;
+  #log!: SharedRaftLog;
+  #recovered = new Map<number, RecoveredState>();
 
   private constructor(options: ClusterNodeOptions) {
     this.#options = options;
@@ -113,26 +122,27 @@ export class ClusterNode {
     const node = new ClusterNode(options);
     const { fs, dataDir, network, identity } = options;
     await fs.mkdir(dataDir);
-    await fs.mkdir(`${dataDir}/raft`);
     await fs.mkdir(`${dataDir}/partitions`);
-    const { storage, state } = await RaftLogStorage.open({
+    // Every Raft group of the node writes to one log: one fdatasync per round for all of them.
+    // Damage before its tail stops the node with the file and offset, every file left as it is:
+    // cutting it would lose what a group this node alone holds acknowledged.
+    const opened = await SharedRaftLog.open({
       fs,
-      dir: `${dataDir}/raft/${META_GROUP_ID}`,
-      // Damage to the metadata log stops the node: the operator restores it or the node rejoins.
+      dir: `${dataDir}/raft`,
+      logger: options.logger,
       failOnCorruption: true,
     });
-    const fresh = state.snapshot === null && state.entries.length === 0 &&
-      state.hardState.term === 0;
-    if (state.tornBytes > 0) {
-      options.logger.info("cut torn tail of raft log", {
-        group: META_GROUP_ID,
-        bytes: state.tornBytes,
-      });
+    for (const [group, error] of opened.failed) {
+      throw new CorruptionError(error.file, error.offset, `raft group ${group}: ${error.message}`);
     }
+    node.#log = opened.log;
+    node.#recovered = opened.groups;
+    const state = node.#recoveredState(META_GROUP_ID);
+    const fresh = isFresh(state);
     node.meta = await MetaGroup.start({
       nodeId: node.nodeId,
       peers: identity.bootstrap && fresh ? [node.nodeId] : undefined,
-      storage,
+      storage: opened.log.group(META_GROUP_ID),
       recovered: state,
       transport: network.transport(META_GROUP_ID),
       rng: options.rng,
@@ -351,9 +361,7 @@ export class ClusterNode {
       this.replicas.delete(groupId);
       await replica.close();
       await this.#options.fs.remove(this.#replicaDir(groupId), { recursive: true });
-      await this.#options.fs.remove(`${this.#options.dataDir}/raft/${groupId}`, {
-        recursive: true,
-      });
+      await this.#log.dropGroup(groupId);
     }
     for (const [groupId, p] of wanted) {
       if (this.replicas.has(groupId)) continue;
@@ -368,6 +376,20 @@ export class ClusterNode {
     }
   }
 
+  /** What the shared log recovered for a group (an empty log for a group it never held). */
+  #recoveredState(groupId: number): RecoveredState {
+    const state = this.#recovered.get(groupId);
+    this.#recovered.delete(groupId); // a group opened again later starts from its live storage
+    return state ?? {
+      hardState: EMPTY_HARD_STATE,
+      snapshot: null,
+      entries: [],
+      tornBytes: 0,
+      corruption: null,
+      recoverUntil: 0,
+    };
+  }
+
   #replicaDir(groupId: number): string {
     return `${this.#options.dataDir}/partitions/${groupId}`;
   }
@@ -378,24 +400,15 @@ export class ClusterNode {
     replicas: number[],
   ): Promise<PartitionReplica | undefined> {
     const o = this.#options;
-    const { storage, state } = await RaftLogStorage.open({
-      fs: o.fs,
-      dir: `${o.dataDir}/raft/${groupId}`,
-      // A replica alone in its group has no one to repair a damaged log from: stop and say where.
-      failOnCorruption: replicas.length === 1 && replicas[0] === this.nodeId,
-    });
-    const fresh = state.snapshot === null && state.entries.length === 0 &&
-      state.hardState.term === 0;
-    if (state.tornBytes > 0) {
-      o.logger.info("cut torn tail of raft log", { group: groupId, bytes: state.tornBytes });
-    }
+    const state = this.#recoveredState(groupId);
+    const fresh = isFresh(state);
     const replica = await PartitionReplica.open({
       groupId,
       nodeId: this.nodeId,
       database,
       dir: this.#replicaDir(groupId),
       peers: fresh ? replicas : [],
-      storage,
+      storage: this.#log.group(groupId),
       recovered: state,
       transport: o.network.transport(groupId),
       fs: o.fs,
@@ -500,7 +513,13 @@ export class ClusterNode {
     for (const r of this.replicas.values()) await r.close();
     this.replicas.clear();
     await this.meta.stop();
+    await this.#log.close();
   }
+}
+
+/** True for a group that has never stored anything (a new group's first start). */
+function isFresh(state: RecoveredState): boolean {
+  return state.snapshot === null && state.entries.length === 0 && state.hardState.term === 0;
 }
 
 /** Writes a part through a local replica's engine (which proposes it to the group). */

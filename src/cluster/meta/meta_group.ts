@@ -10,8 +10,8 @@ import {
   type ConfChange,
   type Entry,
   NotLeaderError,
-  type RaftLogStorage,
   RaftNode,
+  type RaftStorage,
   type RecoveredState,
   type ReplicatedStateMachine,
   type Timers,
@@ -39,7 +39,7 @@ export interface MetaGroupOptions {
   nodeId: number;
   /** Voters of a brand-new group (the bootstrap node alone); none when joining. */
   peers?: readonly number[];
-  storage: RaftLogStorage;
+  storage: RaftStorage;
   recovered: RecoveredState;
   transport: Transport;
   rng: Rng;

@@ -17,8 +17,8 @@ import {
   EntryType,
   NotLeaderError,
   type ProposalWait,
-  type RaftLogStorage,
   RaftNode,
+  type RaftStorage,
   type RecoveredState,
   type ReplicatedStateMachine,
   type Timers,
@@ -31,9 +31,6 @@ import {
   StorageEngine,
   type WriteConsistency,
 } from "../../storage/mod.ts";
-
-/** The log storage a replica's Raft group persists to. */
-type RaftStorage = RaftLogStorage;
 
 /** Options of {@linkcode PartitionReplica.open}. */
 export interface ReplicaOptions {

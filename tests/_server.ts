@@ -45,6 +45,8 @@ export async function startServer(
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,
       EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,
+      // Tests run in parallel: each node-to-node server takes a free port of its own.
+      EPOCHNEXUS_RAFT_ADDRESS: "127.0.0.1:0",
       DENO_NO_UPDATE_CHECK: "1",
       RUST_BACKTRACE: "0",
       ...options.env,

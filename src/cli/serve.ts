@@ -4,9 +4,11 @@
  * @module
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
+import { ClusterStore } from "../cluster/mod.ts";
 import {
   configureQueries,
   createApp,
+  type Handler,
   ingestSettingsFromConfig,
   Metrics,
   storedDataOf,
@@ -18,13 +20,14 @@ import {
   denoFileSystem,
   environment,
   exit,
+  hostName,
   onReloadSignal,
   onShutdownSignal,
   readTextFile,
   serveHttp,
   systemClock,
 } from "../runtime/mod.ts";
-import { StorageEngine } from "../storage/mod.ts";
+import { startClusterNode } from "./cluster_boot.ts";
 
 /** How long a graceful shutdown waits for open connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -48,23 +51,31 @@ async function readConfigFile(path: string): Promise<string> {
 /** Starts a node and serves until SIGINT/SIGTERM; resolves after a clean shutdown. */
 export async function serve(config: Config): Promise<void> {
   const logger = consoleLogger(config.log_level);
-  const engine = await StorageEngine.open({
-    dir: config.data_dir,
-    fs: denoFileSystem,
-    clock: systemClock,
+  // Both ports are bound first, answering 503 until the node is ready: a joining node must
+  // know its own addresses (port 0 picks one) before it asks to join.
+  const handlers: { public?: Handler; internal?: Handler } = {};
+  const starting = () => Promise.resolve(new Response("starting", { status: 503 }));
+  const server = await serveHttp(
+    (request) => (handlers.public ?? starting)(request),
+    splitAddress(config.bind_address),
+  );
+  const raftServer = await serveHttp(
+    (request) => (handlers.internal ?? starting)(request),
+    splitAddress(config.raft_address),
+  );
+  const httpAddress = advertised(config.advertise_address, server);
+  const raftAddress = advertised(config.raft_advertise_address, raftServer);
+  const node = await startClusterNode(
+    config,
     logger,
-    walSegmentBytes: config.wal_segment_bytes,
-    flushHeadBytes: config.flush_head_bytes,
-    flushIdleMs: config.flush_idle_ms,
-    blockValues: config.segment_block_values,
-    compactionCpuShare: config.compaction_cpu_share,
-    maxSeriesPerDatabase: config.max_series_per_database,
-    maxValuesPerTag: config.max_values_per_tag,
-  });
-  if (!engine.hasDatabase(config.default_database)) {
-    await engine.createDatabase(config.default_database);
+    { httpAddress, raftAddress },
+    (network) => handlers.internal = network.fetchHandler,
+  );
+  const store = new ClusterStore(node, { clock: systemClock, sleep });
+  if (!store.hasDatabase(config.default_database)) {
+    await store.createDatabase(config.default_database);
   }
-  configureQueries(engine, {
+  configureQueries(store, {
     timeoutMs: config.query_timeout_ms,
     maxSeries: config.max_select_series,
     maxPoints: config.max_select_points,
@@ -72,7 +83,7 @@ export async function serve(config: Config): Promise<void> {
     maxConcurrent: config.max_concurrent_queries,
   }, () => systemClock.monotonicMs());
   const metrics = new Metrics();
-  const stored = storedDataOf(engine);
+  const stored = storedDataOf(store);
   const scripts = createScriptHost({ maxSandboxes: config.max_script_sandboxes });
   const schemas = await SchemaRegistry.open({
     fs: denoFileSystem,
@@ -87,28 +98,28 @@ export async function serve(config: Config): Promise<void> {
       (error) => logger.error("schema reload refused", { error: String(error.message ?? error) }),
     );
   });
-  const app = createApp({
-    engine,
+  handlers.public = createApp({
+    engine: store,
     clock: systemClock,
     logger,
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,
     metrics,
     ingest: ingestSettingsFromConfig(config),
+    cluster: { join: (request) => node.admit(request), status: () => node.status() },
     pipeline: new SchemaPipeline(schemas, {
       stored,
       metrics,
-      deadLetters: async (db, points) => void await engine.write(db, undefined, points),
+      deadLetters: async (db, points) => void await store.write(db, undefined, points),
       onDeadLetterError: (error) =>
         logger.warn("dead letters not written", { error: String(error) }),
     }),
   });
-  const colon = config.bind_address.lastIndexOf(":");
-  const hostname = config.bind_address.slice(0, colon).replace(/^\[|\]$/g, "") || "0.0.0.0";
-  const port = Number(config.bind_address.slice(colon + 1));
-  const server = await serveHttp(app, { hostname, port });
   logger.info("epochnexus listening", {
     http: `${server.hostname}:${server.port}`,
+    raft: `${raftServer.hostname}:${raftServer.port}`,
+    node: node.nodeId,
+    cluster: node.clusterId,
     data_dir: config.data_dir,
     default_database: config.default_database,
   });
@@ -120,7 +131,7 @@ export async function serve(config: Config): Promise<void> {
       logger.warn("connections still open after the grace period; stopping anyway");
       schemas.close();
       await scripts.close();
-      await engine.close();
+      await node.close();
       exit(0);
     }, SHUTDOWN_GRACE_MS);
     await server.shutdown();
@@ -129,6 +140,28 @@ export async function serve(config: Config): Promise<void> {
   await server.finished;
   schemas.close();
   await scripts.close();
-  await engine.close();
+  await node.close();
+  await raftServer.shutdown();
   logger.info("stopped");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function splitAddress(address: string): { hostname: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const hostname = address.slice(0, colon).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return { hostname, port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * The address other nodes reach a server at: the configured one, else the bound one, with a
+ * wildcard host replaced by this machine's name.
+ */
+function advertised(configured: string, bound: { hostname: string; port: number }): string {
+  if (configured) return configured;
+  const wildcard = bound.hostname === "0.0.0.0" || bound.hostname === "::";
+  const host = wildcard ? hostName() : bound.hostname;
+  return `${host.includes(":") ? `[${host}]` : host}:${bound.port}`;
 }

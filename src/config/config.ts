@@ -30,8 +30,21 @@ export const ConfigSchema = z.strictObject({
   bind_address: hostPort.default("0.0.0.0:8080"),
   /** Raft (cluster) address. */
   raft_address: hostPort.default("0.0.0.0:9000"),
-  /** An existing node to join; empty for a single node or a new cluster. */
+  /** An existing node to join (its HTTP address); empty to found a new cluster (or restart). */
   join_address: z.union([hostPort, z.literal("")]).default(""),
+  /** The HTTP address other nodes and clients reach this node at; "" = the bound address. */
+  advertise_address: z.union([hostPort, z.literal("")]).default(""),
+  /** The node-to-node address other nodes reach this node at; "" = the bound raft address. */
+  raft_advertise_address: z.union([hostPort, z.literal("")]).default(""),
+  /** Cluster: partitions of a new database (0 = max(4, 2 × nodes)), fixed at creation. */
+  default_partitions: z.coerce.number().int().min(0).max(4096).default(0),
+  /** Cluster: replicas of each partition of a new database (0 = min(3, nodes)). */
+  replication_factor: z.coerce.number().int().min(0).max(7).default(0),
+  /** Cluster: how a new database places series in partitions. */
+  partition_hash: z.enum(["fnv1a64", "xxhash64"]).default("fnv1a64"),
+  /** Cluster: voters of the metadata group; other nodes follow as learners. */
+  meta_voters: z.coerce.number().int().refine((v) => v === 3 || v === 5, "must be 3 or 5")
+    .default(3),
   /** The database of the native API (`/ingest`, `/query` without a db). */
   default_database: z.string().min(1).max(255).default("epochnexus"),
   /** Largest accepted request body (after decompression), in bytes. InfluxDB's default. */

@@ -7,9 +7,17 @@
  *
  * @module
  */
-import { type Clock, type Logger, NotFoundError, ValidationError } from "../core/mod.ts";
+import {
+  type Clock,
+  type Logger,
+  NotFoundError,
+  type Point,
+  ValidationError,
+} from "../core/mod.ts";
 import { LineProtocolCache } from "../ingest/mod.ts";
-import type { StorageEngine } from "../storage/mod.ts";
+import type { JoinAnswer, JoinRequest } from "../cluster/mod.ts";
+import type { QueryStore } from "../query/mod.ts";
+import type { AppendOptions, EngineStats, WriteOutcome } from "../storage/mod.ts";
 import { handleIngest, type IngestSettings } from "./ingest_handler.ts";
 import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
 import { handleInfluxWrite } from "./write_handler.ts";
@@ -20,9 +28,25 @@ import type { IngestPipeline } from "./write_path.ts";
 import { Metrics } from "./metrics.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
+/**
+ * The data a node serves: a single-node storage engine, or a cluster node's store. `write`
+ * reports points it did not write because their partition had no leader as `unavailable`.
+ */
+export interface DataStore extends QueryStore {
+  hasDatabase(name: string): boolean;
+  createDatabase(name: string): Promise<void>;
+  write(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+    options?: AppendOptions,
+  ): Promise<WriteOutcome & { unavailable?: number }>;
+  stats(): EngineStats;
+}
+
 /** What the handlers need. */
 export interface AppContext {
-  engine: StorageEngine;
+  engine: DataStore;
   clock: Clock;
   logger: Logger;
   /** Database of the native API when a request names none. */
@@ -36,6 +60,16 @@ export interface AppContext {
   lineProtocolCaches: Map<string, LineProtocolCache>;
   /** Batch sizes, stream limits and overload bounds of the write paths; defaults when absent. */
   ingest?: Partial<IngestSettings>;
+  /** The node's cluster (join and status); absent for an engine without one. */
+  cluster?: ClusterApi;
+}
+
+/** What the cluster routes need. */
+export interface ClusterApi {
+  /** Admits a node asking to join (`POST /api/v1/cluster/join`). */
+  join(request: JoinRequest): Promise<JoinAnswer>;
+  /** Nodes, databases and partitions with their replicas and leaders (`GET /api/v1/cluster`). */
+  status(): Record<string, unknown>;
 }
 
 /** Options of {@linkcode createApp}. */
@@ -125,6 +159,13 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[s
       }
       return ["query", await handleInfluxQuery(ctx, request, url)];
     }
+    case "/api/v1/cluster":
+      if (method !== "GET") return ["cluster", methodNotAllowed("GET")];
+      if (!ctx.cluster) return ["cluster", nativeError(new NotFoundError("no cluster"))];
+      return ["cluster", json(ctx.cluster.status())];
+    case "/api/v1/cluster/join":
+      if (method !== "POST") return ["cluster", methodNotAllowed("POST")];
+      return ["cluster", await handleJoin(ctx, request)];
     case "/api/v1/prom/write":
       if (method !== "POST") return ["prom_write", methodNotAllowed("POST")];
       return ["prom_write", await handlePromWrite(ctx, request, url)];
@@ -132,6 +173,32 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[s
       if (isRpcPath(url.pathname)) return ["rpc", await handleRpc(ctx, request, url)];
       if (isSchemaRoute(url.pathname)) return ["schemas", await handleSchemaApi(ctx, request, url)];
       return ["other", nativeError(new NotFoundError(`no route for ${method} ${url.pathname}`))];
+  }
+}
+
+async function handleJoin(ctx: AppContext, request: Request): Promise<Response> {
+  if (!ctx.cluster) return nativeError(new NotFoundError("this node runs no cluster"));
+  let body: Partial<JoinRequest>;
+  try {
+    body = await request.json();
+  } catch (error) {
+    return nativeError(new ValidationError(`join request is not JSON: ${error}`));
+  }
+  const { httpAddress, raftAddress, version, clusterId } = body;
+  if (
+    typeof httpAddress !== "string" || typeof raftAddress !== "string" ||
+    typeof version !== "string" || typeof clusterId !== "string"
+  ) {
+    return nativeError(
+      new ValidationError(
+        "join request needs httpAddress, raftAddress, version and clusterId strings",
+      ),
+    );
+  }
+  try {
+    return json(await ctx.cluster.join({ httpAddress, raftAddress, version, clusterId }));
+  } catch (error) {
+    return nativeError(error);
   }
 }
 

@@ -8,3 +8,5 @@ export type { IngestPipeline } from "./write_path.ts";
 export { configureQueries } from "./query_handler.ts";
 export { storedDataOf } from "./schema_handler.ts";
 export { ingestSettingsFromConfig } from "./ingest_handler.ts";
+export { INFLUX_VERSION } from "./responses.ts";
+export type { ClusterApi, DataStore } from "./app.ts";

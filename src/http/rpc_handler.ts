@@ -6,7 +6,7 @@
 import { createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
 import { instantFromNanos, NotFoundError } from "../core/mod.ts";
-import { registerIngestService } from "../rpc/ingest_service.ts";
+import { registerIngestService } from "../rpc/mod.ts";
 import type { AppContext } from "./app.ts";
 import { admitWrite, ingestSettings } from "./ingest_handler.ts";
 import { countWrite } from "./write_handler.ts";

@@ -31,9 +31,17 @@ import { parseQuery } from "./parser.ts";
 import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import { printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
-import { runShard } from "./shard_exec.ts";
+import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
-import type { DeleteRequest, QueryStore, SeriesRef, ShardReader, TagFilter } from "./store.ts";
+import type {
+  DeleteRequest,
+  PlanRequest,
+  QueryStore,
+  SeriesRef,
+  ShardReader,
+  ShardsOptions,
+  TagFilter,
+} from "./store.ts";
 
 /** Options of {@linkcode executeQuery}. */
 export interface ExecuteOptions {
@@ -123,6 +131,9 @@ export async function executeStatements(
     }
     try {
       const stmt = bindParams(statements[i], options.params ?? {});
+      if (store.readBarrier !== undefined) {
+        await store.readBarrier(databasesOf(stmt, options.database, store));
+      }
       const series = await executeStatement(store, stmt, options);
       const r: StatementResult = { statementId: i };
       if (series.length > 0) r.series = series;
@@ -144,6 +155,29 @@ export async function executeStatements(
     options.onResult?.(results[results.length - 1]);
   }
   return results;
+}
+
+/**
+ * The existing databases a statement names (any `database` in it, subqueries included) or
+ * works in by default.
+ */
+function databasesOf(stmt: Statement, fallback: string | undefined, store: QueryStore): string[] {
+  const names = new Set<string>();
+  if (fallback) names.add(fallback);
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 64 || node === null || typeof node !== "object") return;
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, depth + 1);
+      return;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "database" && typeof value === "string") names.add(value);
+      else if (typeof value === "object") walk(value, depth + 1);
+    }
+  };
+  walk(stmt, 0);
+  const existing = new Set(store.databases());
+  return [...names].filter((n) => existing.has(n));
 }
 
 async function executeStatement(
@@ -179,7 +213,7 @@ async function executeStatement(
       if (!store.databases().includes(db)) return [];
       const names = new Set<string>();
       const where = seriesCondition(stmt.condition);
-      for (const reader of allShards(store, db)) {
+      for (const reader of await allShards(store, db)) {
         for (const m of reader.measurements()) {
           if (names.has(m) || !measurementMatches(stmt.measurement, m)) continue;
           if (where && matchingSeries(reader, m, where).length === 0) continue;
@@ -280,7 +314,7 @@ async function deleteData(
     }
     if (stmt.sources.length > 0) {
       const names = new Set<string>();
-      for (const r of allShards(store, db)) {
+      for (const r of await allShards(store, db)) {
         for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) names.add(m);
       }
       request.measurements = [...names].sort();
@@ -299,13 +333,27 @@ async function deleteData(
             `${what}: fields not supported in WHERE clause during deletion`,
           );
         }
-        request.seriesFilter = (_m, tags) => seriesMatches(tags, cond);
-        request.tagFilter = tagFilterOf(cond, () => false);
+        Object.assign(request, deleteFilters(cond));
       }
     }
   }
   if (!store.deleteSeries) throw unsupported(what);
   await store.deleteSeries(db, request);
+}
+
+/**
+ * What a DELETE's tag condition gives a store: the condition itself (for a store that runs the
+ * delete elsewhere, to rebuild the rest), a filter on each series' tags, and the tag terms an
+ * index can narrow with.
+ */
+export function deleteFilters(
+  cond: Expr,
+): Pick<DeleteRequest, "condition" | "seriesFilter" | "tagFilter"> {
+  return {
+    condition: cond,
+    seriesFilter: (_m, tags) => seriesMatches(tags, cond),
+    tagFilter: tagFilterOf(cond, () => false),
+  };
 }
 
 /** True when an expression names something other than tags (a quoted field cast). */
@@ -316,13 +364,13 @@ function hasFieldRef(e: Expr): boolean {
   return false;
 }
 
-function showCardinality(
+async function showCardinality(
   store: QueryStore,
   stmt: Extract<Statement, { kind: "show_cardinality" }>,
   options: ExecuteOptions,
-): ResultSeries[] {
+): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
-  const shards = allShards(store, db);
+  const shards = await allShards(store, db);
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
@@ -369,7 +417,7 @@ async function explain(
 ): Promise<ResultSeries[]> {
   const started = performance.now();
   const prepared = await prepareSelect(store, stmt, options);
-  const { plan, targets } = prepared;
+  const { plan, targets, request } = prepared;
   let series = 0;
   for (const t of targets) for (const m of t.measurements) series += t.reader.series(m).length;
   const exprs = plan.slots.length > 0
@@ -387,7 +435,7 @@ async function explain(
     for (const [i, t] of targets.entries()) {
       const t0 = performance.now();
       const before = budget.points;
-      partials.push(await runShard(plan, t, budget));
+      partials.push(await runTarget(plan, request, t, budget));
       perShard.push(
         `shard ${i}: ${(performance.now() - t0).toFixed(3)}ms, ${
           budget.points - before
@@ -451,12 +499,26 @@ function requireDatabase(store: QueryStore, db: string | undefined, mustExist: b
   return db;
 }
 
-function allShards(store: QueryStore, db: string): ShardReader[] {
+async function allShards(store: QueryStore, db: string): Promise<ShardReader[]> {
   const out: ShardReader[] = [];
   for (const rp of store.retentionPolicies(db)) {
-    out.push(...store.shards(db, rp.name, MIN_TIME_NS, MAX_TIME_NS));
+    out.push(...await shardsOf(store, db, rp.name, MIN_TIME_NS, MAX_TIME_NS, { series: true }));
   }
   return out;
+}
+
+/** The shards of a policy in a range, from wherever the store keeps them. */
+function shardsOf(
+  store: QueryStore,
+  db: string,
+  rp: string,
+  minNs: bigint,
+  maxNs: bigint,
+  options: ShardsOptions,
+): Promise<ShardReader[]> | ShardReader[] {
+  return store.shardsAsync !== undefined
+    ? store.shardsAsync(db, rp, minNs, maxNs, options)
+    : store.shards(db, rp, minNs, maxNs);
 }
 
 function measurementMatches(
@@ -552,17 +614,17 @@ function seriesMatches(tags: readonly { key: string; value: string }[], cond: Ex
   return tri !== false;
 }
 
-function showSchema(
+async function showSchema(
   store: QueryStore,
   stmt: Extract<
     Statement,
     { kind: "show_tag_keys" | "show_tag_values" | "show_field_keys" | "show_series" }
   >,
   options: ExecuteOptions,
-): ResultSeries[] {
+): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
   const condition = "condition" in stmt ? stmt.condition : undefined;
-  const shards = allShards(store, db);
+  const shards = await allShards(store, db);
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
@@ -770,7 +832,7 @@ async function runSelect(
 ): Promise<
   { series: ResultSeries[]; tagColumns: Set<string>; types: (FieldType | undefined)[] }
 > {
-  const { plan, targets } = await prepareSelect(store, stmt, options);
+  const { plan, targets, request } = await prepareSelect(store, stmt, options);
   const types = columnTypes(plan);
 
   const tagColumns = new Set<string>();
@@ -788,7 +850,7 @@ async function runSelect(
   if (plan.interval && plan.hasMin) {
     budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
   }
-  const partials = await Promise.all(targets.map((t) => runShard(plan, t, budget)));
+  const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
   return { series: finish(plan, mergePartials(plan, partials)), tagColumns, types };
 }
@@ -815,7 +877,11 @@ async function prepareSelect(
   store: QueryStore,
   stmt: SelectStatement,
   options: ExecuteOptions,
-): Promise<{ plan: SelectPlan; targets: { reader: ShardReader; measurements: string[] }[] }> {
+): Promise<{
+  plan: SelectPlan;
+  targets: { reader: ShardReader; measurements: string[] }[];
+  request: PlanRequest;
+}> {
   const sources = resolveSources(store, stmt, options);
   const split = splitCondition(stmt.condition, options.nowNs);
   const hasInterval = stmt.dimensions.some((d) => d.kind === "time");
@@ -830,7 +896,7 @@ async function prepareSelect(
   const schemas = new Map<string, MeasurementSchema>();
   for (const group of byPolicy.values()) {
     const { db, rp } = group[0];
-    for (const reader of store.shards(db, rp, split.minNs, maxNs)) {
+    for (const reader of await shardsOf(store, db, rp, split.minNs, maxNs, {})) {
       const ms = reader.measurements().filter((m) =>
         group.some((g) =>
           g.source.regex !== undefined ? compileRegex(g.source.regex).test(m) : g.source.name === m
@@ -869,8 +935,21 @@ async function prepareSelect(
     }
   }
   // Validate the statement even when no data exists, so errors do not depend on data.
-  const plan = planSelect(stmt, [...schemas.values()], options.nowNs);
-  return { plan, targets };
+  const request = { statement: stmt, schemas: [...schemas.values()], nowNs: options.nowNs };
+  const plan = planSelect(stmt, request.schemas, options.nowNs);
+  return { plan, targets, request };
+}
+
+/** Runs a plan over one target: where its data is, when the reader can (a cluster's). */
+function runTarget(
+  plan: SelectPlan,
+  request: PlanRequest,
+  target: ShardTarget,
+  budget: QueryBudget,
+): Promise<ShardPartial> {
+  return target.reader.runPlan !== undefined
+    ? target.reader.runPlan(plan, request, target.measurements, budget)
+    : runShard(plan, target, budget);
 }
 
 /** Replaces bind parameters with literals. @throws {ValidationError} for a missing one. */

@@ -19,7 +19,7 @@ export type * from "./ast.ts";
 export { isWriteStatement } from "./ast.ts";
 export { KEYWORDS, parseQuery, parseStatement } from "./parser.ts";
 export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "./print.ts";
-export { type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
+export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
 export { isInstant } from "./result.ts";
 export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
@@ -28,11 +28,16 @@ export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";
 export { functionNames } from "./functions/mod.ts";
 export type {
+  DeleteRequest,
   FieldColumn,
+  FieldPart,
+  FieldPartsOptions,
   QueryStore,
   RetentionPolicyInfo,
+  RetentionPolicySpec,
   SeriesRef,
   ShardReader,
+  TagFilter,
 } from "./store.ts";
 export {
   QueryBudget,
@@ -41,3 +46,8 @@ export {
   QueryRegistry,
   type RunningQuery,
 } from "./limits.ts";
+export { foldSeriesPartials, runRequestBySeries } from "./series_partials.ts";
+export type { SeriesPartial, ShardPartial } from "./shard_exec.ts";
+export type { PlanRequest, ShardsOptions } from "./store.ts";
+export type { MeasurementSchema, SelectPlan } from "./plan.ts";
+export { planSelect } from "./plan.ts";

@@ -89,6 +89,62 @@ export async function runShard(
   budget?: QueryBudget,
 ): Promise<ShardPartial> {
   const partial: ShardPartial = { groups: new Map() };
+  await visitSeries(
+    plan,
+    target,
+    budget,
+    (_series, key) => partial.groups.get(key),
+    (_series, key, group) => partial.groups.set(key, group),
+  );
+  if (!plan.aggregate) {
+    for (const g of partial.groups.values()) sortRows(g.rows);
+  }
+  return partial;
+}
+
+/**
+ * One series' part of a shard's result: its own group partial (states and rows of that series
+ * alone). Folding these in series-key order with {@linkcode mergePartials} gives exactly what
+ * {@linkcode runShard} gives over the shard that holds them all, which is how a cluster's
+ * partitions answer a coordinator.
+ */
+export interface SeriesPartial {
+  /** The series key. */
+  key: string;
+  /** The group it folds into (measurement and group-by tags). */
+  groupKey: string;
+  group: GroupPartial;
+}
+
+/** Runs `plan` over one shard, series by series (see {@linkcode SeriesPartial}). */
+export async function runShardBySeries(
+  plan: SelectPlan,
+  target: ShardTarget,
+  budget?: QueryBudget,
+): Promise<SeriesPartial[]> {
+  const out: SeriesPartial[] = [];
+  await visitSeries(
+    plan,
+    target,
+    budget,
+    () => undefined,
+    (series, groupKey, group) => out.push({ key: series.key, groupKey, group }),
+  );
+  return out;
+}
+
+/**
+ * Reads every series of the target that the condition may pass into a group: `groupOf`
+ * returns the group to add into (undefined for a new one), `added` receives a new group that
+ * got points.
+ */
+async function visitSeries(
+  plan: SelectPlan,
+  target: ShardTarget,
+  budget: QueryBudget | undefined,
+  groupOf: (series: SeriesRef, key: string) => GroupPartial | undefined,
+  added: (series: SeriesRef, key: string, group: GroupPartial) => void,
+): Promise<void> {
   const grid = gridOf(plan);
   const isField = (name: string, type?: string) =>
     type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
@@ -119,11 +175,11 @@ export async function runShard(
       }
       const tags = groupTags(plan, series);
       const key = groupKeyOf(m, tags);
-      let group = partial.groups.get(key);
+      let group = groupOf(series, key);
       const fresh = group === undefined;
       if (group === undefined) group = { measurement: m, tags, buckets: new Map(), rows: [] };
       budget?.addSeries();
-      const added = plan.aggregate
+      const got = plan.aggregate
         ? await aggregateSeries(
           plan,
           setup!,
@@ -136,13 +192,9 @@ export async function runShard(
           budget,
         )
         : await rawSeries(plan, target.reader, series, group, rowFilter, budget);
-      if (fresh && added) partial.groups.set(key, group);
+      if (fresh && got) added(series, key, group);
     }
   }
-  if (!plan.aggregate) {
-    for (const g of partial.groups.values()) sortRows(g.rows);
-  }
-  return partial;
 }
 
 /** The series sorted by key; the list itself when it already is (indexed readers keep it so). */

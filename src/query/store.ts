@@ -7,6 +7,10 @@
  * @module
  */
 import type { BlockSummary, FieldColumn, FieldPart, FieldType, Point, Tag } from "../core/mod.ts";
+import type { Expr, SelectStatement } from "./ast.ts";
+import type { QueryBudget } from "./limits.ts";
+import type { MeasurementSchema, SelectPlan } from "./plan.ts";
+import type { ShardPartial } from "./shard_exec.ts";
 
 // The column and block-summary shapes are shared with storage, so they live in core.
 export type { BlockSummary, FieldColumn, FieldPart };
@@ -89,6 +93,31 @@ export interface ShardReader {
     maxNs: bigint,
     options?: FieldPartsOptions,
   ): Promise<FieldPart[]>;
+  /**
+   * Optional (a cluster's shard group whose partitions are partly on other nodes): runs the
+   * plan where the data is and returns this shard's partial, exactly what `runShard` returns
+   * over the same data. `request` is what the plan was made from, so a remote node can make it
+   * again. Readers with it need not list series or read fields.
+   */
+  runPlan?(
+    plan: SelectPlan,
+    request: PlanRequest,
+    measurements: readonly string[],
+    budget?: QueryBudget,
+  ): Promise<ShardPartial>;
+}
+
+/** What a SELECT plan is made from: the same inputs make the same plan anywhere. */
+export interface PlanRequest {
+  statement: SelectStatement;
+  schemas: readonly MeasurementSchema[];
+  nowNs: bigint;
+}
+
+/** Options of {@linkcode QueryStore.shardsAsync}. */
+export interface ShardsOptions {
+  /** The readers must list series (SHOW statements, EXPLAIN); else metadata is enough. */
+  series?: boolean;
 }
 
 /** Options of {@linkcode ShardReader.readFieldSummaries}. */
@@ -119,6 +148,11 @@ export interface DeleteRequest {
   /** Series (by tags) to consider; undefined = all series of those measurements. */
   seriesFilter?: (measurement: string, tags: readonly Tag[]) => boolean;
   /**
+   * The tag condition `seriesFilter` evaluates, for a store that runs the delete on other nodes
+   * (they rebuild the filters from it); undefined without a condition.
+   */
+  condition?: Expr;
+  /**
    * The tag terms of the condition, for an indexed store to narrow the series it offers to
    * `seriesFilter` (which still decides); undefined = no narrowing.
    */
@@ -140,6 +174,17 @@ export interface QueryStore {
   defaultRetentionPolicy(db: string): string;
   /** The shards of `db`/`rp` that may hold data in [minNs, maxNs]. */
   shards(db: string, rp: string, minNs: bigint, maxNs: bigint): ShardReader[];
+  /**
+   * Optional (a cluster): the same, fetched from other nodes where needed. When present the
+   * executor uses it instead of {@linkcode shards}.
+   */
+  shardsAsync?(
+    db: string,
+    rp: string,
+    minNs: bigint,
+    maxNs: bigint,
+    options?: ShardsOptions,
+  ): Promise<ShardReader[]>;
 
   // The statements below arrive with segment storage (issue 3); until a store implements them
   // the executor answers with a clear error.
@@ -156,6 +201,13 @@ export interface QueryStore {
   dropRetentionPolicy?(db: string, name: string): Promise<void>;
   /** DELETE / DROP SERIES / DROP MEASUREMENT over every retention policy of `db`. */
   deleteSeries?(db: string, request: DeleteRequest): Promise<void>;
+
+  /**
+   * Optional (a cluster): waits until reads of these databases see every write acknowledged
+   * before the call (Raft's ReadIndex on each partition). The executor calls it before each
+   * statement that reads data.
+   */
+  readBarrier?(databases: readonly string[]): Promise<void>;
 
   /**
    * SELECT ... INTO: writes points to `db`/`rp` (undefined = the default policy), durable when

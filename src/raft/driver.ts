@@ -55,6 +55,21 @@ export interface RaftNodeOptions {
   onConfChange?: (conf: ConfState) => void;
 }
 
+/**
+ * What a proposal's promise waits for: `applied` (committed and applied here: the default),
+ * `persisted` (in this node's fsynced log, not yet committed), `replicated` (applied here and in
+ * the log of every member), `queued` (accepted by this leader, nothing durable yet).
+ */
+export type ProposalWait = "applied" | "persisted" | "replicated" | "queued";
+
+interface PendingWait {
+  index: number;
+  term: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  timer: TimerId;
+}
+
 interface PendingProposal {
   term: number;
   resolve: (value: unknown) => void;
@@ -93,6 +108,11 @@ export class RaftNode {
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
   private readonly waitingReads: PendingRead[] = [];
+  /** `persisted` and `replicated` proposals, by index. */
+  private readonly persistWaits: PendingWait[] = [];
+  private readonly replicateWaits: PendingWait[] = [];
+  /** The last index in this node's durable log (entries of the latest save). */
+  private persistedTo: number;
   private running = false;
   private again = false;
   private stopped = false;
@@ -110,6 +130,8 @@ export class RaftNode {
     const snap = opts.recovered.snapshot;
     this.applied = snap?.metadata.index ?? 0;
     this.snapshotIndex = this.applied;
+    const entries = opts.recovered.entries;
+    this.persistedTo = entries.length > 0 ? entries[entries.length - 1].index : this.applied;
     this.tickTimer = this.timers.setInterval(() => this.tick(), opts.tickMs ?? 100);
   }
 
@@ -145,6 +167,11 @@ export class RaftNode {
     return node;
   }
 
+  /** The index of the last entry applied (or skipped: empty and configuration entries). */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
   /** The node's Raft status. */
   status(): RaftStatus {
     return this.raft.status();
@@ -161,7 +188,7 @@ export class RaftNode {
    * @throws {ProposalDroppedError} when the entry was overwritten (it will never apply).
    * @throws {RaftTimeoutError} when not applied in time (the outcome is unknown).
    */
-  propose(data: Uint8Array): Promise<unknown> {
+  propose(data: Uint8Array, wait: ProposalWait = "applied"): Promise<unknown> {
     if (this.stopped) {
       return Promise.reject(new RaftStoppedError(`raft node ${this.id} is stopped`));
     }
@@ -171,7 +198,14 @@ export class RaftNode {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.track(pos);
+    if (wait === "queued") {
+      this.kick();
+      return Promise.resolve(undefined);
+    }
+    if (wait === "persisted") return this.waitFor(this.persistWaits, pos);
+    const applied = this.track(pos);
+    if (wait === "applied") return applied;
+    return applied.then((result) => this.waitFor(this.replicateWaits, pos).then(() => result));
   }
 
   /** Proposes a membership change; resolves when it is applied here. */
@@ -252,6 +286,82 @@ export class RaftNode {
     });
   }
 
+  private waitFor(list: PendingWait[], pos: ProposalPosition): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w: PendingWait = {
+        ...pos,
+        resolve,
+        reject,
+        timer: this.timers.setTimeout(() => {
+          const i = list.indexOf(w);
+          if (i >= 0) list.splice(i, 1);
+          reject(new RaftTimeoutError(`entry ${pos.index} not durable in time`));
+        }, this.opts.requestTimeoutMs ?? 10_000),
+      };
+      list.push(w);
+      this.kick();
+    });
+  }
+
+  /** Settles the `persisted` and `replicated` waits that the log now satisfies. */
+  private releaseWaits(): void {
+    const persistedTo = this.persistedTo;
+    const release = (list: PendingWait[], done: (w: PendingWait) => boolean | Error) => {
+      for (let i = 0; i < list.length;) {
+        const w = list[i];
+        const outcome = done(w);
+        if (outcome === false) {
+          i++;
+          continue;
+        }
+        list.splice(i, 1);
+        this.timers.clearTimeout(w.timer);
+        if (outcome === true) w.resolve();
+        else w.reject(outcome);
+      }
+    };
+    const overwritten = (w: PendingWait) =>
+      new ProposalDroppedError(`entry ${w.index} of term ${w.term} was overwritten`);
+    if (this.persistWaits.length > 0) {
+      release(this.persistWaits, (w) => {
+        const term = this.raft.termAt(w.index);
+        if (term !== undefined && term !== w.term) return overwritten(w);
+        return w.index <= persistedTo && term === w.term;
+      });
+    }
+    if (this.replicateWaits.length > 0) {
+      const { matches, conf, role } = this.raft.status();
+      release(this.replicateWaits, (w) => {
+        const term = this.raft.termAt(w.index);
+        if (term !== undefined && term !== w.term) return overwritten(w);
+        if (role !== "leader") return false;
+        const members = [...conf.voters, ...conf.learners];
+        return members.every((id) => id === this.id || (matches[id] ?? 0) >= w.index);
+      });
+    }
+  }
+
+  /**
+   * Records a snapshot of the application's state as of `index` (already applied) and compacts
+   * the log behind it, keeping `retainEntries` entries (default: the node's) for slow
+   * followers. For state machines whose state is durable elsewhere (a partition's segment
+   * files), `data` describes it.
+   */
+  async snapshotAt(index: number, data: Uint8Array, retainEntries?: number): Promise<void> {
+    if (this.stopped || index <= this.snapshotIndex || index > this.applied) return;
+    const snapshot = this.raft.createSnapshot(index, data);
+    await this.opts.storage.saveSnapshot(snapshot);
+    const compactTo = Math.max(
+      this.raft.status().firstIndex - 1,
+      index - (retainEntries ?? this.opts.retainEntries ?? 1_000),
+    );
+    if (compactTo >= this.raft.status().firstIndex) {
+      this.raft.compactLog(compactTo);
+      await this.opts.storage.compact(compactTo);
+    }
+    this.snapshotIndex = index;
+  }
+
   private tick(): void {
     this.guard(() => this.raft.tick());
   }
@@ -297,6 +407,7 @@ export class RaftNode {
     if (rd.earlyMessages.length > 0) this.opts.transport.send(rd.earlyMessages);
     await this.opts.storage.save(rd);
     if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
+    if (rd.entries.length > 0) this.persistedTo = rd.entries[rd.entries.length - 1].index;
     if (rd.snapshot) {
       await this.opts.stateMachine.restore(rd.snapshot.data);
       this.applied = rd.snapshot.metadata.index;
@@ -322,6 +433,7 @@ export class RaftNode {
     }
     this.raft.advance();
     this.releaseReads();
+    this.releaseWaits();
     await this.maybeSnapshot();
   }
 
@@ -370,19 +482,7 @@ export class RaftNode {
   private async maybeSnapshot(): Promise<void> {
     const every = this.opts.snapshotEntries ?? 10_000;
     if (this.applied - this.snapshotIndex < every) return;
-    const index = this.applied;
-    const data = await this.opts.stateMachine.snapshot();
-    const snapshot = this.raft.createSnapshot(index, data);
-    await this.opts.storage.saveSnapshot(snapshot);
-    const compactTo = Math.max(
-      this.raft.status().firstIndex - 1,
-      index - (this.opts.retainEntries ?? 1_000),
-    );
-    if (compactTo >= this.raft.status().firstIndex) {
-      this.raft.compactLog(compactTo);
-      await this.opts.storage.compact(compactTo);
-    }
-    this.snapshotIndex = index;
+    await this.snapshotAt(this.applied, await this.opts.stateMachine.snapshot());
   }
 
   private fatal(error: unknown): void {
@@ -397,6 +497,10 @@ export class RaftNode {
 
   private failAll(error: unknown): void {
     for (const [index, p] of this.proposals) this.settle(index, p, error);
+    for (const w of [...this.persistWaits.splice(0), ...this.replicateWaits.splice(0)]) {
+      this.timers.clearTimeout(w.timer);
+      w.reject(error);
+    }
     for (const r of [...this.reads.values(), ...this.waitingReads]) {
       this.timers.clearTimeout(r.timer);
       r.reject(error);

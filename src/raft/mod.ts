@@ -27,5 +27,5 @@ export {
 export { SharedLogGroup } from "./storage/shared_group.ts";
 export type { Transport, TransportHandler } from "./transport.ts";
 export type { ReplicatedStateMachine } from "./state_machine.ts";
-export { RaftNode, type RaftNodeOptions } from "./driver.ts";
+export { type ProposalWait, RaftNode, type RaftNodeOptions } from "./driver.ts";
 export { globalTimers, SharedTicker, type TimerId, type Timers } from "./timers.ts";

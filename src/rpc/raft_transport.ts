@@ -121,6 +121,21 @@ export class ConnectRaftTransport {
     else this.groups.delete(groupId);
   }
 
+  readonly #unreachable = new Set<number>();
+
+  /**
+   * @internal Records whether a send to `to` worked; logs when a peer becomes unreachable and
+   * when it answers again (not every failed send: a node that is down fails many per second).
+   */
+  reachable(to: number, error: unknown): void {
+    if (error === undefined) {
+      if (this.#unreachable.delete(to)) this.logger.info("raft peer reachable again", { to });
+    } else if (!this.#unreachable.has(to)) {
+      this.#unreachable.add(to);
+      this.logger.warn("raft peer unreachable", { to, error: String(error) });
+    }
+  }
+
   /** @internal The client for a peer, or undefined when unknown. */
   client(id: number): RaftClient | undefined {
     let c = this.clients.get(id);
@@ -294,10 +309,10 @@ class GroupTransport implements Transport {
       messages: batch.map(toProto),
     });
     const call = client.send(req, { timeoutMs: this.parent.timeoutMs }).then(
-      () => {},
+      () => this.parent.reachable(to, undefined),
       (error) => {
         if (!this.stopped) this.handler?.reportUnreachable(to);
-        this.parent.logger.warn("raft send failed", { to, error: String(error) });
+        this.parent.reachable(to, error);
       },
     ).finally(() => {
       q.inFlight = false;

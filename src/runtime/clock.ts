@@ -41,3 +41,13 @@ export function consoleLogger(minLevel: keyof typeof LEVELS = "info"): Logger {
     error: (m, f) => line("error", m, f),
   };
 }
+
+/** A new random identifier (UUID v4), for a new cluster. */
+export function randomUuid(): string {
+  return crypto.randomUUID();
+}
+
+/** This machine's host name, to advertise an address bound to every interface. */
+export function hostName(): string {
+  return Deno.hostname();
+}

@@ -346,12 +346,25 @@ export type CatalogOp =
     isDefault?: boolean;
   }
   | { op: "drop_retention_policy"; database: string; name: string }
-  | { op: "delete"; database: string; tombstone: TombstoneRecord };
+  | { op: "delete"; database: string; tombstone: TombstoneRecord }
+  /**
+   * A shard group with exact bounds (a cluster's metadata decides them, so that every partition
+   * of a database splits time the same way); a no-op when a group covers `startMs` already.
+   */
+  | {
+    op: "create_shard_group";
+    database: string;
+    retentionPolicy: string;
+    startMs: number;
+    endMs: number;
+  }
+  /** Drops a shard group and its data (retention decided by a cluster's metadata). */
+  | { op: "drop_shard_group"; database: string; retentionPolicy: string; startMs: number };
 
 /** The catalog file (`catalog.json`): the catalog as of a WAL cut. */
 export interface CatalogSnapshot {
   version: 1;
-  /** The first WAL segment to replay. */
+  /** The first log position to replay: a WAL segment id, or a Raft index (external logs). */
   walStart: number;
   /** The generation of the next head to flush. */
   nextGen: number;

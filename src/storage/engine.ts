@@ -68,6 +68,57 @@ import {
 /** WAL record types used by the engine. */
 export const RecordType = { Write: 1, Catalog: 2, WriteInterned: 3 } as const;
 
+/**
+ * Where the engine makes its records durable before it applies them: the node's WAL, or (in a
+ * cluster) a partition's Raft log. Positions are the log's own: WAL segment ids, Raft indexes.
+ */
+export interface EngineLog {
+  /**
+   * Makes a record durable and resolves; `onDurable` runs synchronously when the record is
+   * applied, in log order. (A replicated log calls {@linkcode StorageEngine.applyRecord} instead
+   * on replicas that did not append the record.)
+   */
+  append(
+    type: number,
+    payload: Uint8Array,
+    onDurable?: () => void,
+    options?: AppendOptions,
+  ): Promise<void>;
+  /**
+   * Runs `onCut` between two records, once every record appended before the call is applied,
+   * and resolves with the position of the first record not yet applied then.
+   */
+  cut(onCut: (position: number) => void): Promise<number>;
+  /** Releases what the log holds before `position` (flushed to segments); returns a count. */
+  removeSegmentsBefore(position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * How durable a write must be before it is acknowledged, for logs that replicate (a WAL makes
+ * every record durable on its node and ignores it).
+ */
+export interface AppendOptions {
+  /**
+   * `any`: accepted by the log; `one`: durable on one replica; `quorum`: committed on a majority
+   * and applied here (the default); `all`: applied here and durable on every replica.
+   */
+  consistency?: WriteConsistency;
+}
+
+/** The consistency levels of InfluxDB Enterprise's `?consistency=` parameter. */
+export type WriteConsistency = "any" | "one" | "quorum" | "all";
+
+/**
+ * Opens an engine's log. `start` is the first position the segments do not hold (from
+ * catalog.json); `replay` applies a record from there on (a WAL replays at open, a Raft log as
+ * its entries are applied).
+ */
+export type OpenEngineLog = (
+  start: number,
+  replay: (record: ReplayedRecord) => void,
+) => Promise<EngineLog>;
+
 /** Options of {@linkcode StorageEngine.open}. */
 export interface EngineOptions {
   /** The node's data folder: `wal/`, `data/`, `catalog.json`. */
@@ -98,6 +149,19 @@ export interface EngineOptions {
   compactionCpuShare?: number;
   /** Waits `ms` (the compaction budget's sleeps); tests pass a fake. @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Called after points were applied to the heads, with their estimated size: an owner that
+   * budgets memory over several engines (a cluster node's replicas) flushes from here.
+   */
+  onHeadGrowth?: (headBytes: number) => void;
+  /** The log the engine writes through. @default {a WriteAheadLog in `<dir>/wal`} */
+  openLog?: OpenEngineLog;
+  /**
+   * Replayed records drop the points their policy has expired by now. A replicated log applies
+   * every record as written, so that all replicas hold the same (expiry drops whole groups).
+   * @default {true}
+   */
+  replayDropsExpired?: boolean;
   /** Period of the background task; 0 = none (call maintain()). @default {1000} */
   maintenanceIntervalMs?: number;
   /**
@@ -187,7 +251,7 @@ function rangeOf(minNs: bigint, maxNs: bigint): TimeRange {
 /** The single-node storage engine. */
 export class StorageEngine {
   #databases = new Map<string, DatabaseState>();
-  #wal!: WriteAheadLog;
+  #wal!: EngineLog;
   #replayed = { records: 0, points: 0 };
   #nextGen = 1;
   #nextDatabaseId = 1;
@@ -224,16 +288,12 @@ export class StorageEngine {
     const started = clock.monotonicMs();
     const walStart = await engine.#loadCatalog();
     const segments = await engine.#loadSegments();
-    engine.#wal = await WriteAheadLog.open(
-      {
-        fs,
-        dir: `${dir}/wal`,
-        logger,
-        segmentBytes: options.walSegmentBytes,
-        firstSegment: walStart,
-      },
-      (record) => engine.#replay(record),
-    );
+    const openLog: OpenEngineLog = options.openLog ?? ((firstSegment, replay) =>
+      WriteAheadLog.open(
+        { fs, dir: `${dir}/wal`, logger, segmentBytes: options.walSegmentBytes, firstSegment },
+        replay,
+      ));
+    engine.#wal = await openLog(walStart, (record) => engine.#replay(record));
     await engine.#settleRemovals();
     // An expired group may be back after a power loss (its removal is not fsynced), holding
     // points whose tombstones were pruned since: drop it again before anything reads it.
@@ -418,6 +478,42 @@ export class StorageEngine {
     );
   }
 
+  /**
+   * Applies a record of an external log that this engine did not append itself (a replica of a
+   * partition applying its leader's entries), exactly as a WAL replay would.
+   */
+  applyRecord(record: ReplayedRecord): void {
+    this.#replay(record);
+    this.#lastWriteMs = this.options.clock.monotonicMs();
+  }
+
+  /**
+   * Makes sure the shard groups with these exact bounds exist (logged, so every replica of an
+   * external log creates the same); spans that an existing group covers are skipped.
+   */
+  async ensureShardGroups(
+    database: string,
+    retentionPolicy: string,
+    spans: readonly { startMs: number; endMs: number }[],
+  ): Promise<void> {
+    const rp = this.#database(database).policy(retentionPolicy);
+    for (const span of spans) {
+      let covered = false;
+      for (const g of rp.groups.values()) {
+        if (span.startMs >= g.startMs && span.startMs < g.endMs) covered = true;
+      }
+      if (covered) continue;
+      await this.#logCatalog({ op: "create_shard_group", database, retentionPolicy, ...span });
+    }
+  }
+
+  /** Drops a shard group whole (retention decided elsewhere: a cluster's metadata). */
+  async dropShardGroup(database: string, retentionPolicy: string, startMs: number): Promise<void> {
+    const rp = this.#databases.get(database)?.retentionPolicies.get(retentionPolicy);
+    if (!rp?.groups.has(startMs)) return;
+    await this.#logCatalog({ op: "drop_shard_group", database, retentionPolicy, startMs });
+  }
+
   #replay(record: ReplayedRecord): void {
     this.#replayed.records++;
     this.#dirty = true;
@@ -430,8 +526,12 @@ export class StorageEngine {
       // A write to a database dropped later in the log was undone by that drop.
       const rp = db?.retentionPolicies.get(batch.retentionPolicy);
       if (!db || !rp) return;
-      const cutoff = retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
-      const points = batch.points.filter((p) => p.timeMs >= cutoff);
+      const cutoff = this.options.replayDropsExpired === false
+        ? -Infinity
+        : retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
+      const points = cutoff === -Infinity
+        ? batch.points
+        : batch.points.filter((p) => p.timeMs >= cutoff);
       const keys: string[] = new Array(points.length);
       for (let i = 0; i < points.length; i++) {
         const p = points[i];
@@ -473,6 +573,7 @@ export class StorageEngine {
     }
     shard!.head.apply(points, keys, runStart, points.length);
     this.#headBytes += values * 24;
+    this.options.onHeadGrowth?.(this.#headBytes);
   }
 
   #shardFor(db: DatabaseState, rp: RetentionPolicy, ms: number, durMs: number): Shard {
@@ -564,6 +665,26 @@ export class StorageEngine {
           shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
         }
         db.forgetEmptyMeasurements(emptied);
+        return;
+      }
+      case "create_shard_group": {
+        const db = this.#databases.get(op.database);
+        const rp = db?.retentionPolicies.get(op.retentionPolicy);
+        if (!db || !rp) return;
+        for (const g of rp.groups.values()) {
+          if (op.startMs >= g.startMs && op.startMs < g.endMs) return;
+        }
+        rp.groups.set(op.startMs, this.#newShard(db, rp, op.startMs, op.endMs - op.startMs));
+        return;
+      }
+      case "drop_shard_group": {
+        const db = this.#databases.get(op.database);
+        const rp = db?.retentionPolicies.get(op.retentionPolicy);
+        const shard = rp?.groups.get(op.startMs);
+        if (!db || !rp || !shard) return;
+        rp.groups.delete(op.startMs);
+        this.#dropShard(shard, true);
+        this.#reindexSeries(db);
         return;
       }
       default:
@@ -665,9 +786,12 @@ export class StorageEngine {
    * @throws {NotFoundError} for an unknown database or retention policy.
    * @throws {StorageError} when the WAL cannot be written (disk full ...): nothing was written.
    */
-  async write(database: string, retentionPolicy: string | undefined, points: Point[]): Promise<
-    WriteOutcome
-  > {
+  async write(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+    options?: AppendOptions,
+  ): Promise<WriteOutcome> {
     const db = this.#database(database);
     const rp = db.policy(retentionPolicy); // throws for an unknown policy before anything is logged
     const cutoff = retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
@@ -705,7 +829,7 @@ export class StorageEngine {
         this.#apply(db, rp, accepted, keys);
         this.#dirty = true;
         this.#lastWriteMs = this.options.clock.monotonicMs();
-      });
+      }, options);
       if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {
         this.#flushInBackground();
       }
@@ -824,10 +948,10 @@ export class StorageEngine {
   // --- maintenance --------------------------------------------------------------------------
 
   /**
-   * One pass of the background task: flush idle or full heads, drop expired shard groups,
-   * run one compaction step per shard.
+   * One pass of the background task: flush idle or full heads, drop expired shard groups
+   * (unless `expire` is false), run one compaction step per shard.
    */
-  async maintain(): Promise<void> {
+  async maintain(options: { expire?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     const { clock, flushIdleMs = 600_000, flushHeadBytes = 25 * 1024 * 1024 } = this.options;
     const idle = clock.monotonicMs() - this.#lastWriteMs;
@@ -837,7 +961,8 @@ export class StorageEngine {
     ) {
       await this.flush();
     }
-    await this.expireShardGroups();
+    // A partition replica's groups expire by its cluster's decision (logged drops), not its clock.
+    if (options.expire !== false) await this.expireShardGroups();
     await this.compact();
     this.pruneTombstones();
     this.#closeRetired(false);
@@ -1121,6 +1246,11 @@ export class StorageEngine {
       .map((g) => g.reader());
   }
 
+  /** The estimated size of the heads not yet being flushed. */
+  get headBytes(): number {
+    return this.#headBytes;
+  }
+
   /** Counts for /metrics and /health. */
   stats(): EngineStats {
     let series = 0, headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
@@ -1166,7 +1296,12 @@ export class StorageEngine {
   }
 }
 
-function checkPolicy(durationNs: bigint, shardNs: bigint, replicaN: number): void {
+/**
+ * InfluxDB's rules for a retention policy's settings.
+ * @throws {ValidationError} for a duration under 1 h, a shard duration above the duration or a
+ * replication factor below 1.
+ */
+export function checkPolicy(durationNs: bigint, shardNs: bigint, replicaN: number): void {
   if (durationNs !== 0n && durationNs < HOUR_NS) {
     throw new ValidationError("retention policy duration must be at least 1h0m0s");
   }
@@ -1216,3 +1351,4 @@ function seriesKeyOf(p: Point): string {
 }
 
 export type { Shard, ShardView };
+export { checkDatabaseName } from "./catalog.ts";

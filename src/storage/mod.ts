@@ -5,5 +5,5 @@
 export * from "./engine.ts";
 export type { ColumnView } from "./column.ts";
 export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";
-export { WAL_VERSION } from "./wal/mod.ts";
+export { decodeWriteBatch, encodeWriteBatch, WAL_VERSION } from "./wal/mod.ts";
 export { SEGMENT_VERSION } from "./segment/mod.ts";

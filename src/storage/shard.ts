@@ -408,6 +408,16 @@ export class ShardView {
     private readonly indexed: boolean,
   ) {}
 
+  /** The shard group's first instant (ms since the epoch). */
+  get startMs(): number {
+    return this.shard.startMs;
+  }
+
+  /** The shard group's end (exclusive, ms since the epoch). */
+  get endMs(): number {
+    return this.shard.endMs;
+  }
+
   /** Tombstone ranges that apply to a source of generation `gen` for a series. */
   #cuts(key: string, gen: number): readonly TimeRange[] {
     if (gen === ACTIVE) return NO_CUTS;

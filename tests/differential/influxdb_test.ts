@@ -22,8 +22,13 @@ import { type Answer, ask, DB } from "./_ask.ts";
 import { KNOWN_DIFFERENCES } from "./_known_differences.ts";
 import { HTTP_REQUESTS, type HttpRequest, QUERIES } from "./_queries.ts";
 
-/** Settings of the "segments" server. */
+/**
+ * Settings of the "segments" server. One partition keeps the count of segments and compactions
+ * predictable from the batches; the "head" server spreads the same data over the default
+ * partitions, and both must answer as InfluxDB does.
+ */
 const SEGMENTS_ENV = {
+  EPOCHNEXUS_DEFAULT_PARTITIONS: "1",
   EPOCHNEXUS_FLUSH_HEAD_BYTES: "1",
   EPOCHNEXUS_SEGMENT_BLOCK_VALUES: "4",
   EPOCHNEXUS_COMPACTION_CPU_SHARE: "1",

@@ -2,7 +2,7 @@
  * Crash safety of flush and compaction with real processes: the server runs with tiny flush
  * thresholds (segments are written and the WAL trimmed every few hundred points, compactions
  * follow), is killed with SIGKILL in the middle, and every acknowledged point must come back —
- * once, with its value — from the segments and the WAL that remain.
+ * once, with its value — from the segments and the partitions' Raft logs that remain.
  */
 import assert from "node:assert/strict";
 import { query, startServer, writeLines } from "../_server.ts";
@@ -11,15 +11,16 @@ const WRITERS = 4;
 const POINTS_PER_REQUEST = 40;
 const base = 1_700_000_000_000_000_000n;
 
+/** The data segment files of every partition replica (not the Raft log's segments). */
 async function segmentFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string) => {
     for await (const e of Deno.readDir(d)) {
       if (e.isDirectory) await walk(`${d}/${e.name}`);
-      else if (e.name.endsWith(".seg")) out.push(`${d}/${e.name}`);
+      else if (/^\d{10}-\d{10}\.seg$/.test(e.name)) out.push(`${d}/${e.name}`);
     }
   };
-  await walk(`${dir}/data`).catch(() => {});
+  await walk(`${dir}/partitions`).catch(() => {});
   return out;
 }
 
@@ -79,6 +80,15 @@ async function writeUntilKilled(
   return acknowledged;
 }
 
+/** True when every partition of the database holds in segments all its log applied. */
+async function allFlushed(url: string, database: string): Promise<boolean> {
+  const status = await (await fetch(`${url}/api/v1/cluster`)).json();
+  const db = status.databases.find((d: { name: string }) => d.name === database);
+  return db.partitions.every((p: { applied: number; flushedBefore: number }) =>
+    p.flushedBefore > p.applied
+  );
+}
+
 const SMALL = {
   EPOCHNEXUS_FLUSH_HEAD_BYTES: "20000",
   EPOCHNEXUS_FLUSH_IDLE_MS: "300",
@@ -104,23 +114,28 @@ Deno.test("kill -9 while heads are flushed and segments compacted loses no ackno
   }
 });
 
-Deno.test("kill -9 after an idle flush trimmed the WAL: restart reads the segments", async () => {
+Deno.test("kill -9 after an idle flush trimmed the logs: restart reads the segments", async () => {
   const first = await startServer({ env: { ...SMALL, EPOCHNEXUS_FLUSH_HEAD_BYTES: "100MiB" } });
   const db = "idle";
   await query(first.url, `CREATE DATABASE ${db}`);
   const acknowledged = await writeUntilKilled(first.url, db, 500, async () => {});
-  // Wait (bounded) for the idle flush to write segments and trim the WAL.
-  const deadline = Date.now() + 5_000;
-  while ((await segmentFiles(first.dataDir)).length === 0 && Date.now() < deadline) {
+  // Wait (bounded) until the idle flush has put every partition's writes in segments: the
+  // segments then hold everything its Raft log applied.
+  const deadline = Date.now() + 10_000;
+  while (!(await allFlushed(first.url, db)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok((await segmentFiles(first.dataDir)).length > 0, "idle flush did not happen");
+  assert.ok(await allFlushed(first.url, db), "idle flush did not happen in every partition");
+  assert.ok((await segmentFiles(first.dataDir)).length > 0, "no segment file");
   await first.kill9();
   const total = [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
   const second = await startServer({ dataDir: first.dataDir, env: SMALL });
   try {
-    assert.match(second.logs(), /opened storage segments=[1-9]\d* walRecords=\d+ walPoints=0 /);
+    // Every replica starts from its segments: nothing is left in the Raft logs to re-apply.
+    assert.match(second.logs(), /opened storage segments=[1-9]/);
+    const replays = [...second.logs().matchAll(/opened partition replica .* replay=(\d+)/g)];
+    assert.ok(replays.length > 0, "no partition replica opened");
+    assert.deepEqual(replays.map((m) => m[1]).filter((n) => n !== "0"), []);
     assert.equal(await checkAll(second.url, db, acknowledged), total);
   } finally {
     await second.stop();

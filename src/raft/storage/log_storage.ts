@@ -52,6 +52,11 @@ export interface RaftLogStorageOptions {
   dir: string;
   /** Start a new segment file when the current one exceeds this. @default {64 MiB} */
   segmentBytes?: number;
+  /**
+   * Damage before the log's tail throws at open, leaving every file as it is, instead of being
+   * cut for the leader to repair: for a group with no other replica to repair it. @default {false}
+   */
+  failOnCorruption?: boolean;
 }
 
 interface Segment {
@@ -74,6 +79,7 @@ export class RaftLogStorage implements RaftStorage {
   private readonly logDir: string;
   private readonly snapshotPath: string;
   private readonly segmentBytes: number;
+  private readonly failOnCorruption: boolean;
   private segments: Segment[] = [];
   private handle: FileHandle | null = null;
   private writePos = 0;
@@ -90,6 +96,7 @@ export class RaftLogStorage implements RaftStorage {
     this.logDir = `${options.dir}/log`;
     this.snapshotPath = `${options.dir}/snapshot`;
     this.segmentBytes = options.segmentBytes ?? 64 << 20;
+    this.failOnCorruption = options.failOnCorruption ?? false;
   }
 
   /**
@@ -213,6 +220,7 @@ export class RaftLogStorage implements RaftStorage {
         tornBytes = data.length - bad.offset;
       } else {
         corruption = new CorruptionError(path, bad.offset, bad.why);
+        if (this.failOnCorruption) throw corruption;
         recoverUntil = Math.max(hs.commit, maxSeen, scanPast(data, view, bad.offset));
         // Keep the damaged bytes for the operator, then cut the log at the bad record.
         await this.fs.writeFileAtomic(`${path}.corrupt`, data);

@@ -73,6 +73,12 @@ export interface SharedRaftLogOptions {
    */
   syncConcurrency?: number;
   logger?: Logger;
+  /**
+   * Damage before the log's tail throws at open with the file and offset, leaving every file as
+   * it is, instead of cutting the log for the groups' peers to repair (a node holding the only
+   * replica of a group cannot be repaired). @default {false}
+   */
+  failOnCorruption?: boolean;
 }
 
 /** What {@linkcode SharedRaftLog.open} recovered. */
@@ -119,6 +125,7 @@ export class SharedRaftLog {
   private readonly snapDir: string;
   private readonly segmentBytes: number;
   private readonly logger: Logger;
+  private readonly failOnCorruption: boolean;
   private readonly groups = new Map<number, GroupState>();
   /** Drops in progress, by group id. */
   private readonly dropping = new Map<number, Promise<void>>();
@@ -163,6 +170,7 @@ export class SharedRaftLog {
     this.snapDir = `${options.dir}/snapshots`;
     this.segmentBytes = options.segmentBytes ?? 64 << 20;
     this.logger = options.logger ?? silentLogger;
+    this.failOnCorruption = options.failOnCorruption ?? false;
     this.syncConcurrency = options.syncConcurrency ?? 1;
     if (!Number.isInteger(this.syncConcurrency) || this.syncConcurrency < 1) {
       throw new RangeError(
@@ -276,6 +284,7 @@ export class SharedRaftLog {
       logDir: this.logDir,
       snapDir: this.snapDir,
       logger: this.logger,
+      failOnCorruption: this.failOnCorruption,
     });
     for (const g of found.states) this.groups.set(g.id, g);
     this.segments = found.segments;

@@ -46,6 +46,8 @@ export interface LogPaths {
   logDir: string;
   snapDir: string;
   logger: Logger;
+  /** Damage before the tail throws, every file left as it is, instead of cutting the log. */
+  failOnCorruption?: boolean;
 }
 
 /** What is on disk, as open found (and repaired) it. */
@@ -160,6 +162,7 @@ async function replayLog(paths: LogPaths): Promise<{
       return { replay, segments, lastSeq, tornBytes, corruption: null };
     }
     const corruption = new CorruptionError(seg.path, damage.offset, damage.why);
+    if (paths.failOnCorruption) throw corruption;
     logger.error("shared raft log corruption: log cut, its groups must be repaired", {
       file: seg.path,
       offset: damage.offset,

@@ -1,0 +1,402 @@
+/**
+ * The database as the HTTP and RPC doors see it, on a cluster node: catalog statements go
+ * through the metadata group, writes through the write router, and queries read the shards of
+ * every partition (the node's own replicas in-process, one union reader per shard group).
+ * Implements the query room's `QueryStore`.
+ * @module
+ */
+import { type Clock, EpochError, NotFoundError, type Point, ValidationError } from "../core/mod.ts";
+import type {
+  DeleteRequest,
+  QueryStore,
+  RetentionPolicySpec,
+  ShardReader,
+  ShardsOptions,
+} from "../query/mod.ts";
+import {
+  type AppendOptions,
+  checkDatabaseName,
+  checkPolicy,
+  type EngineStats,
+  type RetentionPolicyView,
+  type WriteConsistency,
+} from "../storage/mod.ts";
+import { effectiveShardGroupDuration } from "../storage/retention.ts";
+import { FanOutShardReader, type RemotePart } from "./fanout_reader.ts";
+import type {
+  DatabaseMeta,
+  DatabaseOptions,
+  PartitionInfo,
+  RetentionPolicyMeta,
+} from "./meta/meta_state.ts";
+import { callPartitionLeader } from "./partition_calls.ts";
+import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+import type { ClusterNode } from "./node.ts";
+import { UnionShardReader } from "./union_reader.ts";
+import { PartitionCache, type RoutedWriteOutcome, routeWrite } from "./write_router.ts";
+
+/** Options of {@linkcode ClusterStore}. */
+export interface ClusterStoreOptions {
+  clock: Clock;
+  sleep: (ms: number) => Promise<void>;
+  /** How long a write looks for partition leaders. @default {10000} */
+  writeTimeoutMs?: number;
+}
+
+/** The cluster as one database. */
+export class ClusterStore implements QueryStore {
+  readonly #cache = new PartitionCache();
+
+  constructor(readonly node: ClusterNode, private readonly options: ClusterStoreOptions) {}
+
+  // --- catalog -------------------------------------------------------------------------------
+
+  databases(): string[] {
+    return [...this.node.meta.state.databases.keys()].sort();
+  }
+
+  hasDatabase(name: string): boolean {
+    return this.node.meta.state.databases.has(name);
+  }
+
+  /** Creates a database; an existing one is left as it is (InfluxDB). */
+  async createDatabase(name: string, options: DatabaseOptions = {}): Promise<void> {
+    checkDatabaseName(name);
+    if (this.hasDatabase(name)) return;
+    const d = this.node.defaults;
+    const nodes = this.node.meta.state.nodes.size;
+    const partitions = options.partitions ?? (d.partitions || Math.max(4, 2 * nodes));
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 4096) {
+      throw new ValidationError(`partitions must be 1..4096, got ${partitions}`);
+    }
+    const result = await this.node.proposeMeta({
+      op: "create_database",
+      name,
+      partitions,
+      hash: options.hash ?? d.hash,
+      hashKey: options.hashKey ?? d.hashKey,
+      replicationFactor: options.replicationFactor ?? (d.replicationFactor || 3),
+    });
+    if (!result.ok) throw new EpochError("unavailable", result.error);
+    // The node opens its replicas of the new partitions before the database is used.
+    for (const p of this.#database(name).partitions) await this.node.openReplica(p.groupId);
+  }
+
+  async dropDatabase(name: string): Promise<void> {
+    if (!this.hasDatabase(name)) return;
+    await this.node.proposeMeta({ op: "drop_database", name });
+  }
+
+  retentionPolicies(database: string): RetentionPolicyView[] {
+    const db = this.#database(database);
+    return [...db.retentionPolicies.values()].map((rp) => ({
+      name: rp.name,
+      durationNs: rp.durationNs,
+      shardGroupDurationNs: rp.shardGroupDurationNs,
+      replicaN: rp.replicaN,
+      isDefault: rp.name === db.defaultRetentionPolicy,
+    }));
+  }
+
+  defaultRetentionPolicy(database: string): string {
+    return this.#database(database).defaultRetentionPolicy;
+  }
+
+  async createRetentionPolicy(database: string, spec: RetentionPolicySpec): Promise<void> {
+    const db = this.#database(database);
+    checkPolicy(spec.durationNs, spec.shardGroupDurationNs, spec.replicaN);
+    const existing = db.retentionPolicies.get(spec.name);
+    if (existing) {
+      const sgd = effectiveShardGroupDuration(spec.durationNs, spec.shardGroupDurationNs);
+      const same = existing.durationNs === spec.durationNs &&
+        existing.shardGroupDurationNs === sgd && existing.replicaN === spec.replicaN &&
+        (!spec.isDefault || db.defaultRetentionPolicy === spec.name);
+      if (same) return;
+      throw new ValidationError("retention policy already exists", {
+        details: { database, retentionPolicy: spec.name },
+      });
+    }
+    if (!spec.name) throw new ValidationError("retention policy name required");
+    await this.#meta({
+      op: "create_retention_policy",
+      database,
+      name: spec.name,
+      durationNs: spec.durationNs.toString(),
+      shardGroupDurationNs: spec.shardGroupDurationNs.toString(),
+      replicaN: spec.replicaN,
+      isDefault: spec.isDefault,
+    });
+  }
+
+  async alterRetentionPolicy(
+    database: string,
+    name: string,
+    changes: Partial<Omit<RetentionPolicySpec, "name">>,
+  ): Promise<void> {
+    const rp = this.#policy(this.#database(database), name);
+    const duration = changes.durationNs ?? rp.durationNs;
+    const sgd = changes.shardGroupDurationNs ??
+      (changes.durationNs !== undefined ? 0n : rp.shardGroupDurationNs);
+    checkPolicy(duration, sgd, changes.replicaN ?? rp.replicaN);
+    await this.#meta({
+      op: "alter_retention_policy",
+      database,
+      name,
+      durationNs: changes.durationNs?.toString(),
+      shardGroupDurationNs: changes.shardGroupDurationNs?.toString(),
+      replicaN: changes.replicaN,
+      isDefault: changes.isDefault,
+    });
+  }
+
+  async dropRetentionPolicy(database: string, name: string): Promise<void> {
+    if (!this.#database(database).retentionPolicies.has(name)) return;
+    await this.#meta({ op: "drop_retention_policy", database, name });
+  }
+
+  /** DELETE / DROP SERIES / DROP MEASUREMENT: on every partition, through its log. */
+  async deleteSeries(database: string, request: DeleteRequest): Promise<void> {
+    const db = this.#database(database);
+    const { seriesFilter: _f, tagFilter: _t, ...plain } = request;
+    await Promise.all(db.partitions.map((p) => {
+      const part = { ...plain, groupId: p.groupId, database };
+      return this.#onPartition(
+        p,
+        (target) =>
+          target === this.node.nodeId
+            ? this.node.heldReplica(p.groupId).then((r) => deleteOnReplica(r, part))
+            : this.node.network.peers.deletePartition(target, part),
+      );
+    }));
+  }
+
+  /**
+   * Waits until this node's replicas of these databases' partitions have applied every write
+   * acknowledged before the call (ReadIndex on each group).
+   */
+  async readBarrier(databases: readonly string[]): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const name of databases) {
+      const db = this.node.meta.state.databases.get(name);
+      if (!db) continue;
+      for (const p of db.partitions) {
+        const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
+        if (replica) waits.push(replica.readBarrier());
+      }
+    }
+    await Promise.all(waits);
+  }
+
+  /**
+   * The shards of a policy in a time range, wherever its partitions are: when this node holds
+   * them all, the union readers of {@linkcode shards}; else one fan-out reader per shard group
+   * over the local partitions and the others' descriptions (fetched now, from each partition's
+   * leader at `leader` consistency).
+   */
+  async shardsAsync(
+    database: string,
+    retentionPolicy: string,
+    minNs: bigint,
+    maxNs: bigint,
+    options: ShardsOptions = {},
+  ): Promise<ShardReader[]> {
+    const db = this.#database(database);
+    const rp = this.#policy(db, retentionPolicy);
+    const remote = db.partitions.filter((p) => this.node.localReplica(p.groupId) === undefined);
+    if (remote.length === 0) return this.shards(database, retentionPolicy, minNs, maxNs);
+    const local = new Map<number, ShardReader[]>();
+    for (const p of db.partitions) {
+      const replica = this.node.localReplica(p.groupId);
+      if (replica === undefined || !replica.engine.hasDatabase(database)) continue;
+      if (!replica.engine.retentionPolicies(database).some((r) => r.name === rp.name)) continue;
+      for (const view of replica.engine.shards(database, rp.name, minNs, maxNs)) {
+        let list = local.get(view.startMs);
+        if (!list) local.set(view.startMs, list = []);
+        list.push(view);
+      }
+    }
+    const consistency = "leader" as const;
+    const described = await Promise.all(remote.map(async (p) => {
+      const request = {
+        groupId: p.groupId,
+        database,
+        retentionPolicy: rp.name,
+        minNs,
+        maxNs,
+        consistency,
+        series: options.series === true,
+      };
+      const shards = await this.#onPartition(
+        p,
+        (target) =>
+          target === this.node.nodeId
+            ? this.node.heldReplica(p.groupId).then((r) => describeReplica(r, request))
+            : this.node.network.peers.describe(target, request),
+      );
+      return { partition: p, shards };
+    }));
+    const starts = new Set(local.keys());
+    for (const d of described) for (const s of d.shards) starts.add(s.startMs);
+    return [...starts].sort((a, b) => a - b).map((startMs) => {
+      const parts = local.get(startMs);
+      const remoteParts: RemotePart[] = [];
+      for (const { partition, shards } of described) {
+        const description = shards.find((s) => s.startMs === startMs);
+        if (description === undefined) continue;
+        remoteParts.push({
+          description,
+          select: (request, measurements) =>
+            this.#onPartition(partition, (target) => {
+              const select = {
+                groupId: partition.groupId,
+                database,
+                retentionPolicy: rp.name,
+                startMs,
+                consistency,
+                request,
+                measurements,
+              };
+              return target === this.node.nodeId
+                ? this.node.heldReplica(partition.groupId).then((r) => selectReplica(r, select))
+                : this.node.network.peers.select(target, select);
+            }),
+        });
+      }
+      return new FanOutShardReader(
+        startMs,
+        parts === undefined ? undefined : UnionShardReader.of(parts),
+        remoteParts,
+      );
+    });
+  }
+
+  /** Calls a partition's leader (any replica answers a ReadIndex read), naming it on failure. */
+  async #onPartition<T>(partition: PartitionInfo, call: (target: number) => Promise<T>) {
+    try {
+      return await callPartitionLeader(this.node, partition, {
+        monotonicMs: () => this.options.clock.monotonicMs(),
+        sleep: this.options.sleep,
+        timeoutMs: this.options.writeTimeoutMs,
+      }, call);
+    } catch (error) {
+      if (!(error instanceof EpochError)) throw error;
+      throw new EpochError(
+        error.code,
+        `partition ${partition.index} (group ${partition.groupId}, replicas on nodes ` +
+          `${partition.replicas.join(", ")}) cannot answer: ${error.message}`,
+        { cause: error, retryAfterSeconds: 1, details: { groupId: partition.groupId } },
+      );
+    }
+  }
+
+  /** The shards of a policy in a time range: per shard group, one reader over all partitions. */
+  shards(database: string, retentionPolicy: string, minNs: bigint, maxNs: bigint): ShardReader[] {
+    const db = this.#database(database);
+    const rp = this.#policy(db, retentionPolicy);
+    const byGroup = new Map<number, ShardReader[]>();
+    for (const p of db.partitions) {
+      const replica = this.node.localReplica(p.groupId);
+      if (replica === undefined) {
+        throw new EpochError(
+          "unavailable",
+          `partition ${p.index} of ${database} is not held by node ${this.node.nodeId}`,
+          { details: { database, partition: p.index, replicas: p.replicas } },
+        );
+      }
+      if (!replica.engine.hasDatabase(database)) continue;
+      if (!replica.engine.retentionPolicies(database).some((r) => r.name === rp.name)) continue;
+      for (const view of replica.engine.shards(database, rp.name, minNs, maxNs)) {
+        let list = byGroup.get(view.startMs);
+        if (!list) byGroup.set(view.startMs, list = []);
+        list.push(view);
+      }
+    }
+    return [...byGroup].sort((a, b) => a[0] - b[0]).map(([, parts]) => UnionShardReader.of(parts));
+  }
+
+  // --- writes --------------------------------------------------------------------------------
+
+  /**
+   * Writes points; the outcome lists refused points by index with InfluxDB's reasons, and how
+   * many were not written because their partition had no leader (`unavailable`).
+   * @throws {NotFoundError} for an unknown database or retention policy.
+   */
+  async write(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+    options: AppendOptions = {},
+  ): Promise<RoutedWriteOutcome> {
+    const db = this.#database(database);
+    const rp = this.#policy(db, retentionPolicy ?? db.defaultRetentionPolicy);
+    if (points.length === 0) return { accepted: 0, rejected: [], unavailable: 0 };
+    return await routeWrite(this.node, this.#cache, db, rp, points, {
+      consistency: options.consistency as WriteConsistency | undefined,
+      nowMs: this.options.clock.nowMs(),
+      monotonicMs: () => this.options.clock.monotonicMs(),
+      sleep: this.options.sleep,
+      timeoutMs: this.options.writeTimeoutMs,
+    });
+  }
+
+  // --- node ----------------------------------------------------------------------------------
+
+  /** Counts over this node's replicas. */
+  stats(): EngineStats {
+    const total: EngineStats = {
+      databases: this.node.meta.state.databases.size,
+      series: 0,
+      values: 0,
+      headValues: 0,
+      segments: 0,
+      segmentBytes: 0,
+      flushes: 0,
+      compactions: 0,
+      compactionBusyMs: 0,
+      compactionSleptMs: 0,
+    };
+    for (const r of this.node.replicas.values()) {
+      const s = r.engine.stats();
+      total.series += s.series;
+      total.values += s.values;
+      total.headValues += s.headValues;
+      total.segments += s.segments;
+      total.segmentBytes += s.segmentBytes;
+      total.flushes += s.flushes;
+      total.compactions += s.compactions;
+      total.compactionBusyMs += s.compactionBusyMs;
+      total.compactionSleptMs += s.compactionSleptMs;
+    }
+    return total;
+  }
+
+  /** Flushes the heads of every replica on this node. */
+  async flush(): Promise<void> {
+    for (const r of this.node.replicas.values()) await r.engine.flush();
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  #database(name: string): DatabaseMeta {
+    const db = this.node.meta.state.databases.get(name);
+    if (!db) {
+      throw new NotFoundError(`database not found: ${name}`, { details: { database: name } });
+    }
+    return db;
+  }
+
+  #policy(db: DatabaseMeta, name: string): RetentionPolicyMeta {
+    const rp = db.retentionPolicies.get(name);
+    if (!rp) {
+      throw new NotFoundError(`retention policy not found: ${name}`, {
+        details: { database: db.name, retentionPolicy: name },
+      });
+    }
+    return rp;
+  }
+
+  async #meta(command: Parameters<ClusterNode["proposeMeta"]>[0]): Promise<void> {
+    const result = await this.node.proposeMeta(command);
+    if (!result.ok) throw new ValidationError(result.error);
+  }
+}

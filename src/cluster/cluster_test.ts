@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
+import { encodeJson, executeQuery } from "../query/mod.ts";
+import { seededRng } from "../raft/_test_util.ts";
+import { denoFileSystem, systemClock } from "../runtime/mod.ts";
+import { ClusterStore } from "./cluster_store.ts";
+import { MemoryHub } from "./memory_network.ts";
+import { ClusterNode, type NodeIdentity } from "./node.ts";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function point(host: string, ms: number, value: number): Point {
+  return {
+    measurement: "cpu",
+    tags: sortTags([{ key: "host", value: host }]),
+    fields: [{ key: "usage", type: FieldType.Float, value }],
+    timeMs: ms,
+    timeSubMs: 0,
+  };
+}
+
+async function startNode(
+  hub: MemoryHub,
+  dir: string,
+  identity: NodeIdentity,
+): Promise<{ node: ClusterNode; store: ClusterStore }> {
+  const node = await ClusterNode.start({
+    dataDir: dir,
+    identity,
+    httpAddress: `node${identity.nodeId}:8080`,
+    raftAddress: `node${identity.nodeId}:9000`,
+    version: "test",
+    network: hub.network(identity.nodeId),
+    fs: denoFileSystem,
+    clock: systemClock,
+    rng: seededRng(identity.nodeId),
+    logger: silentLogger,
+    sleep,
+    tickMs: 10,
+    maintenanceIntervalMs: 0,
+  });
+  return { node, store: new ClusterStore(node, { clock: systemClock, sleep }) };
+}
+
+async function query(store: ClusterStore, q: string): Promise<string> {
+  const results = await executeQuery(store, q, {
+    database: "db",
+    nowNs: 1_700_000_060_000_000_000n,
+  });
+  return encodeJson(results);
+}
+
+Deno.test("one-node cluster: writes go through the partitions' logs and survive a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-" });
+  const hub = new MemoryHub();
+  const identity = { clusterId: "c1", nodeId: 1, bootstrap: true };
+  try {
+    let { node, store } = await startNode(hub, dir, identity);
+    await store.createDatabase("db");
+    const points = ["a", "b", "c", "d", "e", "f"].flatMap((h, i) =>
+      [0, 1, 2].map((k) => point(h, 1_700_000_000_000 + k * 1000, i * 10 + k))
+    );
+    const outcome = await store.write("db", undefined, points);
+    assert.deepEqual(outcome, { accepted: 18, rejected: [], unavailable: 0 });
+    const before = await query(store, "SELECT sum(usage) FROM cpu GROUP BY host");
+    assert.match(before, /"host":"f"/);
+    // Points spread over several partitions.
+    const used = [...node.replicas.values()].filter((r) => r.engine.stats().values > 0);
+    assert.ok(used.length > 1, `points in ${used.length} partitions`);
+    await node.close();
+    hub.network(1).reset();
+    ({ node, store } = await startNode(hub, dir, { ...identity, bootstrap: false }));
+    // The restarted node elects itself in each group and answers the same.
+    const deadline = Date.now() + 5000;
+    while ([...node.replicas.values()].some((r) => !r.isLeader()) && Date.now() < deadline) {
+      await sleep(10);
+    }
+    assert.equal(await query(store, "SELECT sum(usage) FROM cpu GROUP BY host"), before);
+    const conflict = await store.write("db", undefined, [{
+      ...point("a", 1_700_000_009_000, 1),
+      fields: [{ key: "usage", type: FieldType.String, value: "x" }],
+    }]);
+    assert.equal(conflict.accepted, 0);
+    assert.match(conflict.rejected[0].reason, /field type conflict/);
+    await node.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Starts `n` nodes on one hub: the first founds the cluster, the others are admitted. */
+async function startCluster(hub: MemoryHub, n: number, defaults: Record<string, number>) {
+  const dirs: string[] = [];
+  const nodes: { node: ClusterNode; store: ClusterStore }[] = [];
+  for (let id = 1; id <= n; id++) {
+    const dir = await Deno.makeTempDir({ prefix: `epochnexus-cluster-${id}-` });
+    dirs.push(dir);
+    if (id > 1) {
+      const answer = await nodes[0].node.admit({
+        httpAddress: `node${id}:8080`,
+        raftAddress: `node${id}:9000`,
+        version: "test",
+        clusterId: "",
+      });
+      assert.equal(answer.nodeId, id);
+    }
+    const node = await ClusterNode.start({
+      dataDir: dir,
+      identity: { clusterId: "c", nodeId: id, bootstrap: id === 1 },
+      httpAddress: `node${id}:8080`,
+      raftAddress: `node${id}:9000`,
+      version: "test",
+      network: hub.network(id),
+      fs: denoFileSystem,
+      clock: systemClock,
+      rng: seededRng(id),
+      logger: silentLogger,
+      sleep,
+      tickMs: 10,
+      maintenanceIntervalMs: 0,
+      defaults,
+    });
+    nodes.push({ node, store: new ClusterStore(node, { clock: systemClock, sleep }) });
+  }
+  return {
+    nodes,
+    async close() {
+      for (const { node } of nodes) await node.close();
+      for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const QUERIES = [
+  "SELECT sum(usage), mean(usage), count(usage) FROM cpu GROUP BY time(10s)",
+  "SELECT mean(usage) FROM cpu GROUP BY host",
+  "SELECT max(usage), host FROM cpu",
+  "SELECT * FROM cpu WHERE usage > 5 ORDER BY time DESC LIMIT 7",
+  "SELECT percentile(usage, 50) FROM cpu GROUP BY time(20s), host",
+  "SHOW SERIES",
+  "SHOW TAG VALUES WITH KEY = host",
+  "SHOW MEASUREMENTS",
+  "SHOW FIELD KEYS",
+  "SHOW SERIES EXACT CARDINALITY",
+];
+
+Deno.test("three nodes, one replica per partition: answers equal a one-node cluster's byte for byte", async () => {
+  const points = Array.from({ length: 12 }, (_, h) => `h${h}`).flatMap((h, i) =>
+    Array.from({ length: 30 }, (_, k) => point(h, 1_700_000_000_000 + k * 1000, i * 0.1 + k * 0.3))
+  );
+  const one = await startCluster(new MemoryHub(), 1, { partitions: 6 });
+  const three = await startCluster(new MemoryHub(), 3, { partitions: 6, replicationFactor: 1 });
+  try {
+    await one.nodes[0].store.createDatabase("db");
+    assert.equal((await one.nodes[0].store.write("db", undefined, points)).accepted, points.length);
+    await three.nodes[1].store.createDatabase("db");
+    // Written through node 1, read through node 3: most partitions are elsewhere.
+    const outcome = await three.nodes[0].store.write("db", undefined, points);
+    assert.deepEqual(outcome, { accepted: points.length, rejected: [], unavailable: 0 });
+    const held = three.nodes.map(({ node }) => node.replicas.size);
+    assert.deepEqual(held.sort(), [2, 2, 2], "6 partitions over 3 nodes, one replica each");
+    for (const q of QUERIES) {
+      assert.equal(await query(three.nodes[2].store, q), await query(one.nodes[0].store, q), q);
+    }
+    // Deletes run on every partition's leader, wherever it is.
+    for (
+      const d of ["DELETE FROM cpu WHERE host = 'h1'", "DROP SERIES FROM cpu WHERE host = 'h2'"]
+    ) {
+      await query(three.nodes[1].store, d);
+      await query(one.nodes[0].store, d);
+    }
+    for (const q of QUERIES) {
+      assert.equal(await query(three.nodes[0].store, q), await query(one.nodes[0].store, q), q);
+    }
+    assert.doesNotMatch(await query(three.nodes[2].store, "SHOW SERIES"), /host=h2"/);
+  } finally {
+    await one.close();
+    await three.close();
+  }
+});

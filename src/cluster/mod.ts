@@ -1,0 +1,39 @@
+/**
+ * The cluster: metadata in one Raft group, data partitioned by a hash into Raft groups whose logs
+ * are the replicas' write-ahead logs, writes routed to partition leaders, queries over every
+ * partition. A lone node is a one-node cluster. DESIGN.md beside this file tells the whole shape.
+ * @module
+ */
+export { ClusterStore, type ClusterStoreOptions } from "./cluster_store.ts";
+export {
+  fnv1a64,
+  PARTITION_HASHES,
+  type PartitionHash,
+  type PartitionKey,
+  xxhash64,
+} from "./hash.ts";
+export { checkSameCluster, loadIdentity, saveIdentity, type StoredIdentity } from "./identity.ts";
+export { MemoryHub, MemoryNetwork } from "./memory_network.ts";
+export type { DatabaseOptions, MetaCommand, MetaResult } from "./meta/meta_state.ts";
+export { decodeWire, encodeWire } from "./wire_json.ts";
+export type {
+  ClusterNetwork,
+  DescribeRequest,
+  JoinAnswer,
+  JoinRequest,
+  PartitionDelete,
+  PartitionWrite,
+  PartitionWriteAnswer,
+  PeerClient,
+  PeerService,
+  ReadConsistency,
+  SelectRequest,
+  ShardDescription,
+} from "./network.ts";
+export {
+  CLUSTER_DEFAULTS,
+  type ClusterDefaults,
+  ClusterNode,
+  type ClusterNodeOptions,
+  type NodeIdentity,
+} from "./node.ts";

@@ -1,0 +1,133 @@
+/**
+ * What the cluster needs from the network, declared here and implemented by `src/rpc` (Connect
+ * over HTTP) or in memory (tests, the simulation). Every call names its target node; a failure
+ * to reach it rejects with an `unavailable` {@linkcode EpochError}.
+ * @module
+ */
+import type { FieldType, Point, Tag } from "../core/mod.ts";
+import type { Expr, PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { Transport } from "../raft/mod.ts";
+import type { Rejection, WriteConsistency } from "../storage/mod.ts";
+import type { MetaForwardAnswer } from "./meta/meta_group.ts";
+import type { MetaCommand } from "./meta/meta_state.ts";
+
+/** A part of a write for one partition, as its leader receives it. */
+export interface PartitionWrite {
+  groupId: number;
+  database: string;
+  retentionPolicy: string;
+  points: Point[];
+  consistency: WriteConsistency;
+}
+
+/** What the leader of a partition did with a part. */
+export interface PartitionWriteAnswer {
+  accepted: number;
+  /** Indexes are the part's. */
+  rejected: Rejection[];
+}
+
+/**
+ * How current a read must be: `leader` sees every write acknowledged before it (a ReadIndex
+ * barrier on the replica read), `any` reads the replica as it is (may be stale).
+ */
+export type ReadConsistency = "leader" | "any";
+
+/** What a coordinator asks a partition replica about its shards in a time range. */
+export interface DescribeRequest {
+  groupId: number;
+  database: string;
+  retentionPolicy: string;
+  minNs: bigint;
+  maxNs: bigint;
+  consistency: ReadConsistency;
+  /** Also list every series (SHOW statements); else counts only. */
+  series: boolean;
+}
+
+/** One shard group of a partition replica, as {@linkcode DescribeRequest} answers it. */
+export interface ShardDescription {
+  startMs: number;
+  endMs: number;
+  measurements: {
+    name: string;
+    /** field -> type */
+    fields: [string, FieldType][];
+    tagKeys: string[];
+    seriesCount: number;
+    /** In key order; present when asked. */
+    series?: { key: string; tags: Tag[] }[];
+  }[];
+}
+
+/** A SELECT's part on one partition replica's shard group. */
+export interface SelectRequest {
+  groupId: number;
+  database: string;
+  retentionPolicy: string;
+  /** The shard group (its start). */
+  startMs: number;
+  consistency: ReadConsistency;
+  request: PlanRequest;
+  measurements: readonly string[];
+}
+
+/** A delete on one partition (the query's DeleteRequest without its functions). */
+export interface PartitionDelete {
+  groupId: number;
+  database: string;
+  measurements?: string[];
+  minNs: bigint;
+  maxNs: bigint;
+  dropSeries: boolean;
+  /** The tag condition; the leader rebuilds the series filter from it. */
+  condition?: Expr;
+}
+
+/** A node asking to join. */
+export interface JoinRequest {
+  httpAddress: string;
+  raftAddress: string;
+  version: string;
+  clusterId: string;
+}
+
+/** A node's answer to a node asking to join. */
+export interface JoinAnswer {
+  clusterId: string;
+  nodeId: number;
+  /** Every member: id and node-to-node address. */
+  members: { id: number; raftAddress: string }[];
+}
+
+/** Calls other nodes make on this one (the server side of {@linkcode PeerClient}). */
+export interface PeerService {
+  proposeMeta(command: MetaCommand): Promise<MetaForwardAnswer>;
+  writePartition(write: PartitionWrite): Promise<PartitionWriteAnswer>;
+  /** Admits a node; `clusterId` is the cluster it already belongs to ("" for a new node). */
+  join(request: JoinRequest): Promise<JoinAnswer>;
+  describe(request: DescribeRequest): Promise<ShardDescription[]>;
+  select(request: SelectRequest): Promise<SeriesPartial[]>;
+  deletePartition(request: PartitionDelete): Promise<void>;
+}
+
+/** Calls this node makes on other nodes. */
+export interface PeerClient {
+  proposeMeta(node: number, command: MetaCommand): Promise<MetaForwardAnswer>;
+  writePartition(node: number, write: PartitionWrite): Promise<PartitionWriteAnswer>;
+  describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
+  select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
+  deletePartition(node: number, request: PartitionDelete): Promise<void>;
+}
+
+/** The network of one node: Raft transports and peer calls, addressed by node id. */
+export interface ClusterNetwork {
+  /** The transport of one Raft group on this node. */
+  transport(groupId: number): Transport;
+  peers: PeerClient;
+  /** Where a member answers (its node-to-node address); called as membership changes. */
+  setPeer(nodeId: number, raftAddress: string): void;
+  removePeer(nodeId: number): void;
+  /** Serves the calls other nodes make on this node. */
+  serve(service: PeerService): void;
+}

@@ -1,0 +1,568 @@
+/**
+ * A cluster node: the metadata group's member, the partition replicas the metadata places here,
+ * and the bookkeeping that keeps them in step with the metadata (start the groups of new
+ * partitions, stop and delete dropped ones, flush heads within the node's memory budget,
+ * propose retention's drops). Writes and queries go through {@linkcode ClusterStore}.
+ * @module
+ */
+import {
+  type Clock,
+  CorruptionError,
+  EpochError,
+  type FileSystem,
+  type Logger,
+  type Rng,
+} from "../core/mod.ts";
+import { EMPTY_HARD_STATE, type RecoveredState, SharedRaftLog, type Timers } from "../raft/mod.ts";
+import type { EngineOptions } from "../storage/mod.ts";
+import { expiredGroups } from "../storage/retention.ts";
+import type { PartitionHash, PartitionKey } from "./hash.ts";
+import { MetaGroup } from "./meta/meta_group.ts";
+import {
+  META_GROUP_ID,
+  type MetaCommand,
+  type MetaResult,
+  shardGroupAt,
+  type ShardGroupInfo,
+} from "./meta/meta_state.ts";
+import type {
+  ClusterNetwork,
+  JoinAnswer,
+  JoinRequest,
+  PartitionWrite,
+  PartitionWriteAnswer,
+} from "./network.ts";
+import { PartitionReplica } from "./partition/replica.ts";
+import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+
+/** Cluster-wide defaults for new databases and the metadata group. */
+export interface ClusterDefaults {
+  /** Partitions of a new database; 0 = max(4, 2 × nodes). */
+  partitions: number;
+  /** Replicas per partition; 0 = min(3, nodes). */
+  replicationFactor: number;
+  hash: PartitionHash;
+  hashKey: PartitionKey;
+  /** Voters of the metadata group (3 or 5); other nodes follow as learners. */
+  metaVoters: number;
+}
+
+/** The default defaults. */
+export const CLUSTER_DEFAULTS: ClusterDefaults = {
+  partitions: 0,
+  replicationFactor: 0,
+  hash: "fnv1a64",
+  hashKey: "series",
+  metaVoters: 3,
+};
+
+/** Who this node is in which cluster (kept in `<data>/cluster.json`). */
+export interface NodeIdentity {
+  clusterId: string;
+  nodeId: number;
+  /** True on the node that founded the cluster, at its first start. */
+  bootstrap: boolean;
+}
+
+/** Options of {@linkcode ClusterNode.start}. */
+export interface ClusterNodeOptions {
+  dataDir: string;
+  identity: NodeIdentity;
+  /** This node's addresses, as other nodes and clients reach them. */
+  httpAddress: string;
+  raftAddress: string;
+  version: string;
+  network: ClusterNetwork;
+  fs: FileSystem;
+  clock: Clock;
+  rng: Rng;
+  logger: Logger;
+  sleep: (ms: number) => Promise<void>;
+  timers?: Timers;
+  defaults?: Partial<ClusterDefaults>;
+  /** Engine settings of every partition replica. */
+  engine?: Partial<
+    Omit<EngineOptions, "dir" | "fs" | "clock" | "logger" | "openLog" | "maintenanceIntervalMs">
+  >;
+  /** Heads of all replicas together are flushed past this. @default {25 MiB} */
+  flushHeadBytes?: number;
+  /** Raft timing. @default {100 ms ticks, 10 ticks per election} */
+  tickMs?: number;
+  electionTicks?: number;
+  requestTimeoutMs?: number;
+  /** Period of the background task; 0 = none (tests call maintain()). @default {1000} */
+  maintenanceIntervalMs?: number;
+}
+
+/** A running cluster node. */
+export class ClusterNode {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  meta!: MetaGroup;
+  readonly defaults: ClusterDefaults;
+  readonly replicas = new Map<number, PartitionReplica>();
+  readonly #opening = new Map<number, Promise<PartitionReplica | undefined>>();
+  readonly #options: ClusterNodeOptions;
+  #timer: ReturnType<Timers["setInterval"]> | undefined;
+  #maintaining: Promise<void> | undefined;
+  #reconciling: Promise<void> = Promise.resolve();
+  #closed = false;
+  #log!: SharedRaftLog;
+  #recovered = new Map<number, RecoveredState>();
+
+  private constructor(options: ClusterNodeOptions) {
+    this.#options = options;
+    this.nodeId = options.identity.nodeId;
+    this.clusterId = options.identity.clusterId;
+    this.defaults = { ...CLUSTER_DEFAULTS, ...options.defaults };
+  }
+
+  /** Starts the metadata member, then the replicas the metadata places here. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const node = new ClusterNode(options);
+    const { fs, dataDir, network, identity } = options;
+    await fs.mkdir(dataDir);
+    await fs.mkdir(`${dataDir}/partitions`);
+    // Every Raft group of the node writes to one log: one fdatasync per round for all of them.
+    // Damage before its tail stops the node with the file and offset, every file left as it is:
+    // cutting it would lose what a group this node alone holds acknowledged.
+    const opened = await SharedRaftLog.open({
+      fs,
+      dir: `${dataDir}/raft`,
+      logger: options.logger,
+      failOnCorruption: true,
+    });
+    for (const [group, error] of opened.failed) {
+      throw new CorruptionError(error.file, error.offset, `raft group ${group}: ${error.message}`);
+    }
+    node.#log = opened.log;
+    node.#recovered = opened.groups;
+    const state = node.#recoveredState(META_GROUP_ID);
+    const fresh = isFresh(state);
+    node.meta = await MetaGroup.start({
+      nodeId: node.nodeId,
+      peers: identity.bootstrap && fresh ? [node.nodeId] : undefined,
+      storage: opened.log.group(META_GROUP_ID),
+      recovered: state,
+      transport: network.transport(META_GROUP_ID),
+      rng: options.rng,
+      clock: options.clock,
+      sleep: options.sleep,
+      timers: options.timers,
+      logger: options.logger,
+      tickMs: options.tickMs,
+      electionTicks: options.electionTicks,
+      requestTimeoutMs: options.requestTimeoutMs,
+      forward: (leader, command) => network.peers.proposeMeta(leader, command),
+    });
+    const reconcile = () => {
+      node.#reconcile().catch((error) => {
+        options.logger.error("partition reconcile failed", { error: String(error) });
+      });
+    };
+    node.meta.state.events = {
+      nodesChanged: () => node.#syncPeers(),
+      partitionsChanged: reconcile,
+      databaseDropped: reconcile,
+    };
+    node.#syncPeers();
+    network.serve({
+      proposeMeta: (command) => node.meta.proposeAsLeader(command),
+      writePartition: (write) => node.writeLocalPartition(write),
+      join: (request) => node.admit(request),
+      describe: async (request) =>
+        describeReplica(await node.heldReplica(request.groupId), request),
+      select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
+      deletePartition: async (request) =>
+        deleteOnReplica(await node.heldReplica(request.groupId), request),
+    });
+    node.meta.campaignIfAlone();
+    if (identity.bootstrap && fresh) {
+      node.meta.raft.campaign();
+      await node.proposeMeta({
+        op: "add_node",
+        httpAddress: options.httpAddress,
+        raftAddress: options.raftAddress,
+        version: options.version,
+      });
+    }
+    // Serve from a copy that is current: replay what the group committed before this start.
+    await node.meta.sync().catch((error) => {
+      options.logger.warn("metadata not confirmed current at start (no quorum yet?)", {
+        error: String(error),
+      });
+    });
+    // At start a replica that cannot open (a damaged log it alone holds) stops the node.
+    await node.#reconcile();
+    const every = options.maintenanceIntervalMs ?? 1000;
+    if (every > 0) {
+      const timers = options.timers ?? globalThis;
+      node.#timer = timers.setInterval(() => {
+        if (node.#maintaining) return;
+        node.#maintaining = node.maintain().catch((error) => {
+          options.logger.error("cluster maintenance failed", { error: String(error) });
+        }).finally(() => node.#maintaining = undefined);
+      }, every);
+    }
+    return node;
+  }
+
+  /** The node's network (transports and peer calls). */
+  get network(): ClusterNetwork {
+    return this.#options.network;
+  }
+
+  /** Runs a metadata command and waits until this node's copy has applied it. */
+  proposeMeta(command: MetaCommand): Promise<MetaResult> {
+    return this.meta.propose(command);
+  }
+
+  /**
+   * Admits a node that asks to join: registers it in the metadata, then adds it to the
+   * metadata group (a voter while the group has fewer than `metaVoters`, else a learner).
+   */
+  async admit(request: JoinRequest): Promise<JoinAnswer> {
+    if (request.clusterId !== "" && request.clusterId !== this.clusterId) {
+      throw new EpochError(
+        "failed_precondition",
+        `node ${request.raftAddress} belongs to cluster ${request.clusterId}, not ${this.clusterId}`,
+      );
+    }
+    const { httpAddress, raftAddress, version } = request;
+    const result = await this.proposeMeta({ op: "add_node", httpAddress, raftAddress, version });
+    if (!result.ok || result.nodeId === undefined) {
+      throw new Error(`cannot admit ${request.raftAddress}: ${result.ok ? "no id" : result.error}`);
+    }
+    const id = result.nodeId;
+    const conf = this.meta.raft.raft.currentConf();
+    if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
+      // A learner first: a voter that is not running yet would count against the quorum (the
+      // group uses its newest configuration at once) and stall the group until it starts.
+      // The metadata leader promotes it once it has caught up (maintain()).
+      await this.#onMetaLeader((group) =>
+        group.changeMembership({ type: "addLearner", nodeId: id })
+      );
+    }
+    return {
+      clusterId: this.clusterId,
+      nodeId: id,
+      members: [...this.meta.state.nodes.values()].map((n) => ({
+        id: n.id,
+        raftAddress: n.raftAddress,
+      })),
+    };
+  }
+
+  /** Runs `fn` with the metadata group once this node leads it (admissions go to the leader). */
+  async #onMetaLeader(fn: (group: MetaGroup) => Promise<void>): Promise<void> {
+    if (!this.meta.isLeader()) {
+      throw new Error(
+        `node ${this.nodeId} does not lead the metadata group; ask node ${this.meta.leader()}`,
+      );
+    }
+    await fn(this.meta);
+  }
+
+  /** The cluster as this node sees it: members, databases, partitions and their leaders. */
+  status(): Record<string, unknown> {
+    const state = this.meta.state;
+    const conf = this.meta.raft.raft.currentConf();
+    return {
+      clusterId: this.clusterId,
+      nodeId: this.nodeId,
+      metaLeader: this.meta.leader(),
+      nodes: [...state.nodes.values()].map((n) => ({
+        ...n,
+        meta: conf.voters.includes(n.id)
+          ? "voter"
+          : conf.learners.includes(n.id)
+          ? "learner"
+          : "none",
+      })),
+      databases: [...state.databases.values()].map((db) => ({
+        name: db.name,
+        hash: db.hash,
+        hashKey: db.hashKey,
+        replicationFactor: db.replicationFactor,
+        partitions: db.partitions.map((p) => {
+          const local = this.replicas.get(p.groupId);
+          return {
+            index: p.index,
+            groupId: p.groupId,
+            replicas: p.replicas,
+            leader: local?.leader() || p.leaderHint,
+            ...(local && { applied: local.applied, flushedBefore: local.flushedBefore }),
+          };
+        }),
+      })),
+    };
+  }
+
+  /** The replicas of a database's partitions on this node, by partition index. */
+  localReplica(groupId: number): PartitionReplica | undefined {
+    return this.replicas.get(groupId);
+  }
+
+  /** Waits until a local replica of the group is open (it may be starting). */
+  async openReplica(groupId: number): Promise<PartitionReplica | undefined> {
+    await this.#reconciling.catch(() => {});
+    return this.replicas.get(groupId) ?? await this.#opening.get(groupId);
+  }
+
+  /**
+   * This node's replica of a group.
+   * @throws {EpochError} `unavailable` when the node holds none (the caller asks another).
+   */
+  async heldReplica(groupId: number): Promise<PartitionReplica> {
+    const replica = await this.openReplica(groupId);
+    if (!replica) {
+      throw new EpochError(
+        "unavailable",
+        `node ${this.nodeId} holds no replica of group ${groupId}`,
+      );
+    }
+    return replica;
+  }
+
+  /**
+   * Writes a part on this node's replica of its partition (the leader); points the engine
+   * refuses are reported by their index in the part.
+   */
+  async writeLocalPartition(write: PartitionWrite): Promise<PartitionWriteAnswer> {
+    return await writeToReplica(this, await this.heldReplica(write.groupId), write);
+  }
+
+  #syncPeers(): void {
+    for (const n of this.meta.state.nodes.values()) {
+      if (n.id !== this.nodeId) this.#options.network.setPeer(n.id, n.raftAddress);
+    }
+  }
+
+  /** Opens the replicas the metadata places here and closes those it no longer does. */
+  #reconcile(): Promise<void> {
+    // One pass at a time: two concurrent passes would open one group twice.
+    const run = this.#reconciling.catch(() => {}).then(() => this.#reconcileNow());
+    this.#reconciling = run;
+    return run;
+  }
+
+  async #reconcileNow(): Promise<void> {
+    if (this.#closed) return;
+    const wanted = new Map<number, { database: string; replicas: number[] }>();
+    for (const db of this.meta.state.databases.values()) {
+      for (const p of db.partitions) {
+        if (p.replicas.includes(this.nodeId)) {
+          wanted.set(p.groupId, { database: db.name, replicas: p.replicas });
+        }
+      }
+    }
+    for (const [groupId, replica] of [...this.replicas]) {
+      if (wanted.has(groupId)) continue;
+      this.replicas.delete(groupId);
+      await replica.close();
+      await this.#options.fs.remove(this.#replicaDir(groupId), { recursive: true });
+      await this.#log.dropGroup(groupId);
+    }
+    for (const [groupId, p] of wanted) {
+      if (this.replicas.has(groupId)) continue;
+      const opening = this.#openReplica(groupId, p.database, p.replicas);
+      this.#opening.set(groupId, opening);
+      try {
+        const replica = await opening;
+        if (replica) this.replicas.set(groupId, replica);
+      } finally {
+        this.#opening.delete(groupId);
+      }
+    }
+  }
+
+  /** What the shared log recovered for a group (an empty log for a group it never held). */
+  #recoveredState(groupId: number): RecoveredState {
+    const state = this.#recovered.get(groupId);
+    this.#recovered.delete(groupId); // a group opened again later starts from its live storage
+    return state ?? {
+      hardState: EMPTY_HARD_STATE,
+      snapshot: null,
+      entries: [],
+      tornBytes: 0,
+      corruption: null,
+      recoverUntil: 0,
+    };
+  }
+
+  #replicaDir(groupId: number): string {
+    return `${this.#options.dataDir}/partitions/${groupId}`;
+  }
+
+  async #openReplica(
+    groupId: number,
+    database: string,
+    replicas: number[],
+  ): Promise<PartitionReplica | undefined> {
+    const o = this.#options;
+    const state = this.#recoveredState(groupId);
+    const fresh = isFresh(state);
+    const replica = await PartitionReplica.open({
+      groupId,
+      nodeId: this.nodeId,
+      database,
+      dir: this.#replicaDir(groupId),
+      peers: fresh ? replicas : [],
+      storage: this.#log.group(groupId),
+      recovered: state,
+      transport: o.network.transport(groupId),
+      fs: o.fs,
+      clock: o.clock,
+      rng: o.rng,
+      sleep: o.sleep,
+      timers: o.timers,
+      logger: o.logger,
+      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
+      tickMs: o.tickMs,
+      electionTicks: o.electionTicks,
+      requestTimeoutMs: o.requestTimeoutMs,
+    });
+    // The preferred leader (first replica) of a new group stands at once, so leaders spread
+    // as placement planned and the first write does not wait for an election timeout.
+    if (fresh && replicas[0] === this.nodeId) replica.raft.campaign();
+    // A group this node alone votes in needs no election timeout after a restart.
+    else replica.campaignIfAlone();
+    return replica;
+  }
+
+  #flushing: Promise<void> | undefined;
+
+  /** The heads of all replicas together past the node's budget: flush them (in the background). */
+  #headGrew(): void {
+    if (this.#flushing || this.#closed) return;
+    let total = 0;
+    for (const r of this.replicas.values()) total += r.engine.headBytes;
+    if (total < (this.#options.flushHeadBytes ?? 25 * 1024 * 1024)) return;
+    this.#flushing = this.#flushAll().catch((error) => {
+      this.#options.logger.error("flush failed; the Raft logs keep the data", {
+        error: String(error),
+      });
+    }).finally(() => this.#flushing = undefined);
+  }
+
+  /** Flushes every replica that holds heads. */
+  async #flushAll(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed) return;
+      if (r.engine.headBytes > 0) await r.engine.flush();
+    }
+  }
+
+  /**
+   * One pass of the background task: flush heads past the node's budget (or idle), compact,
+   * and (on the metadata leader) drop the shard groups retention has expired.
+   */
+  async maintain(): Promise<void> {
+    if (this.#closed) return;
+    this.#headGrew();
+    await this.#flushing;
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed) return;
+      await r.engine.maintain({ expire: false }); // idle flushes and compaction
+    }
+    if (this.meta.isLeader()) {
+      await this.#promoteMetaLearners();
+      await this.#expire();
+    }
+  }
+
+  /**
+   * Makes caught-up learners of the metadata group voters while it has fewer than
+   * `metaVoters` (one change at a time, as the group allows).
+   */
+  async #promoteMetaLearners(): Promise<void> {
+    const status = this.meta.raft.status();
+    const { voters, learners } = status.conf;
+    if (voters.length >= this.defaults.metaVoters) return;
+    const ready = learners.filter((id) =>
+      this.meta.state.nodes.has(id) && (status.matches[id] ?? 0) >= status.commit
+    ).sort((a, b) => a - b);
+    if (ready.length === 0) return;
+    await this.meta.changeMembership({ type: "addVoter", nodeId: ready[0] });
+  }
+
+  async #expire(): Promise<void> {
+    const now = this.#options.clock.nowMs();
+    for (const db of this.meta.state.databases.values()) {
+      for (const rp of db.retentionPolicies.values()) {
+        const expired = expiredGroups(rp.shardGroups, rp.durationNs, now);
+        if (expired.length === 0) continue;
+        await this.proposeMeta({
+          op: "drop_shard_groups",
+          database: db.name,
+          retentionPolicy: rp.name,
+          ids: expired.map((g) => g.id),
+        });
+      }
+    }
+  }
+
+  /** Stops the background task, closes every replica (flushing heads), then the metadata. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) (this.#options.timers ?? globalThis).clearInterval(this.#timer);
+    await this.#maintaining;
+    await this.#flushing;
+    await this.#reconciling.catch(() => {});
+    for (const r of this.replicas.values()) await r.close();
+    this.replicas.clear();
+    await this.meta.stop();
+    await this.#log.close();
+  }
+}
+
+/** True for a group that has never stored anything (a new group's first start). */
+function isFresh(state: RecoveredState): boolean {
+  return state.snapshot === null && state.entries.length === 0 && state.hardState.term === 0;
+}
+
+/** Writes a part through a local replica's engine (which proposes it to the group). */
+async function writeToReplica(
+  node: ClusterNode,
+  replica: PartitionReplica,
+  write: PartitionWrite,
+): Promise<PartitionWriteAnswer> {
+  const db = node.meta.state.databases.get(write.database);
+  const rp = db?.retentionPolicies.get(write.retentionPolicy);
+  if (!db || !rp) {
+    return {
+      accepted: 0,
+      rejected: write.points.map((_, index) => ({
+        index,
+        reason:
+          `database or retention policy not found: ${write.database}.${write.retentionPolicy}`,
+      })),
+    };
+  }
+  const engine = replica.engine;
+  await replica.catalogLock(async () => {
+    if (!engine.hasDatabase(write.database)) await engine.createDatabase(write.database);
+    if (!engine.retentionPolicies(write.database).some((p) => p.name === rp.name)) {
+      await engine.createRetentionPolicy(write.database, {
+        name: rp.name,
+        // Retention is the metadata's (whole shard groups); the replica keeps what it is given.
+        durationNs: 0n,
+        shardGroupDurationNs: rp.shardGroupDurationNs,
+        replicaN: 1,
+        isDefault: false,
+      });
+    }
+    const spans = new Map<number, { startMs: number; endMs: number }>();
+    let last: ShardGroupInfo | undefined;
+    for (const p of write.points) {
+      if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
+      last = shardGroupAt(rp, p.timeMs);
+      if (last) spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
+    }
+    await engine.ensureShardGroups(write.database, rp.name, [...spans.values()]);
+  });
+  return await engine.write(write.database, rp.name, write.points, {
+    consistency: write.consistency,
+  });
+}

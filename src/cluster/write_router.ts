@@ -1,0 +1,226 @@
+/**
+ * The cluster's write path, after decoding and the schema pipeline: check every point against
+ * the metadata (retention, cluster-wide field types), make sure shard groups exist for their
+ * times, split them by partition and hand each part to its partition's leader (here, or over the
+ * network), then gather what each leader did into one outcome indexed like the input.
+ * @module
+ */
+import { type FieldType, type Point, seriesKey } from "../core/mod.ts";
+import { BEYOND_RETENTION, type Rejection, type WriteConsistency } from "../storage/mod.ts";
+import { retentionCutoffMs } from "../storage/retention.ts";
+import { partitionOf } from "./hash.ts";
+import {
+  type DatabaseMeta,
+  fieldTypeConflict,
+  type PartitionInfo,
+  type RetentionPolicyMeta,
+  shardGroupAt,
+} from "./meta/meta_state.ts";
+import type { PartitionWriteAnswer } from "./network.ts";
+import type { ClusterNode } from "./node.ts";
+import { callPartitionLeader, isUnavailable } from "./partition_calls.ts";
+
+/** What a routed write did. */
+export interface RoutedWriteOutcome {
+  accepted: number;
+  rejected: Rejection[];
+  /** Points not written because their partition had no reachable leader (retry them). */
+  unavailable: number;
+}
+
+/** Options of {@linkcode routeWrite}. */
+export interface RouteOptions {
+  consistency?: WriteConsistency;
+  /** Current wall-clock time (retention). */
+  nowMs: number;
+  /** How long to look for a partition's leader. @default {10000} */
+  timeoutMs?: number;
+  monotonicMs: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** Remembers the partition of recent series keys (one hash per new series). */
+export class PartitionCache {
+  #byKey = new Map<string, number>();
+  constructor(private readonly max = 1_000_000) {}
+
+  partitionOf(db: DatabaseMeta, key: string): number {
+    let p = this.#byKey.get(key);
+    if (p === undefined) {
+      p = partitionOf(db.hash, key, db.partitions.length);
+      if (this.#byKey.size >= this.max) this.#byKey.clear();
+      this.#byKey.set(key, p);
+    }
+    return p;
+  }
+}
+
+/**
+ * Writes points to a database through the cluster.
+ * @throws {NotFoundError} for an unknown retention policy (the caller resolved the database).
+ */
+export async function routeWrite(
+  node: ClusterNode,
+  cache: PartitionCache,
+  db: DatabaseMeta,
+  rp: RetentionPolicyMeta,
+  points: readonly Point[],
+  options: RouteOptions,
+): Promise<RoutedWriteOutcome> {
+  const rejected: Rejection[] = [];
+  const candidates = await checkPoints(node, db, rp, points, options.nowMs, rejected);
+  await ensureShardGroups(node, db, rp, points, candidates);
+  // Split by partition, remembering each point's index in the request.
+  const parts = new Map<number, { indexes: number[]; points: Point[] }>();
+  const byMeasurement = db.hashKey === "measurement";
+  for (const i of candidates) {
+    const p = points[i];
+    const key = byMeasurement ? p.measurement : seriesKey(p.measurement, p.tags);
+    const index = cache.partitionOf(db, key);
+    let part = parts.get(index);
+    if (!part) parts.set(index, part = { indexes: [], points: [] });
+    part.indexes.push(i);
+    part.points.push(p);
+  }
+  let accepted = 0, unavailable = 0;
+  await Promise.all([...parts].map(async ([index, part]) => {
+    const partition = db.partitions[index];
+    try {
+      const answer = await writePart(node, partition, db, rp, part.points, options);
+      accepted += answer.accepted;
+      for (const r of answer.rejected) {
+        rejected.push({ index: part.indexes[r.index], reason: r.reason });
+      }
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      unavailable += part.points.length;
+      const reason = `not written: partition ${index} of ${db.name} has no leader ` +
+        `(${error instanceof Error ? error.message : String(error)}); retry`;
+      for (const i of part.indexes) rejected.push({ index: i, reason });
+    }
+  }));
+  rejected.sort((a, b) => a.index - b.index);
+  return { accepted, rejected, unavailable };
+}
+
+/**
+ * Indexes of the points that pass retention and the cluster's field types; new fields are
+ * declared in the metadata first (the first declaration of a field wins cluster-wide).
+ */
+async function checkPoints(
+  node: ClusterNode,
+  db: DatabaseMeta,
+  rp: RetentionPolicyMeta,
+  points: readonly Point[],
+  nowMs: number,
+  rejected: Rejection[],
+): Promise<number[]> {
+  const cutoff = retentionCutoffMs(rp.durationNs, nowMs);
+  const fresh = new Map<string, Record<string, FieldType>>();
+  const pass: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    if (p.timeMs < cutoff) {
+      rejected.push({ index: i, reason: BEYOND_RETENTION });
+      continue;
+    }
+    const reason = typeConflict(db, p, fresh);
+    if (reason) rejected.push({ index: i, reason });
+    else pass.push(i);
+  }
+  if (fresh.size === 0) return pass;
+  for (const [measurement, fields] of fresh) {
+    await node.proposeMeta({ op: "declare_fields", database: db.name, measurement, fields });
+  }
+  // Another node may have declared a field first with another type: check again.
+  const kept: number[] = [];
+  for (const i of pass) {
+    const reason = typeConflict(db, points[i], undefined);
+    if (reason) rejected.push({ index: i, reason });
+    else kept.push(i);
+  }
+  return kept;
+}
+
+/** Why a point's fields conflict with declared types (or earlier new ones), else undefined. */
+function typeConflict(
+  db: DatabaseMeta,
+  p: Point,
+  fresh: Map<string, Record<string, FieldType>> | undefined,
+): string | undefined {
+  const declared = db.fieldTypes.get(p.measurement);
+  for (const f of p.fields) {
+    const had = declared?.get(f.key) ?? fresh?.get(p.measurement)?.[f.key];
+    if (had === undefined) {
+      if (fresh === undefined) continue;
+      let m = fresh.get(p.measurement);
+      if (!m) fresh.set(p.measurement, m = {});
+      m[f.key] = f.type;
+    } else if (had !== f.type) {
+      return fieldTypeConflict(p.measurement, f.key, f.type, had);
+    }
+  }
+  return undefined;
+}
+
+/** Creates (through the metadata) the shard groups the points' times need. */
+async function ensureShardGroups(
+  node: ClusterNode,
+  db: DatabaseMeta,
+  rp: RetentionPolicyMeta,
+  points: readonly Point[],
+  indexes: readonly number[],
+): Promise<void> {
+  const missing: number[] = [];
+  let lastStart = NaN, lastEnd = NaN;
+  for (const i of indexes) {
+    const ms = points[i].timeMs;
+    if (ms >= lastStart && ms < lastEnd) continue;
+    const g = shardGroupAt(rp, ms);
+    if (g) {
+      lastStart = g.startMs;
+      lastEnd = g.endMs;
+    } else if (!missing.some((t) => sameGroup(rp, t, ms))) {
+      missing.push(ms);
+    }
+  }
+  if (missing.length === 0) return;
+  await node.proposeMeta({
+    op: "create_shard_groups",
+    database: db.name,
+    retentionPolicy: rp.name,
+    timesMs: missing,
+  });
+}
+
+function sameGroup(rp: RetentionPolicyMeta, a: number, b: number): boolean {
+  const d = Number(rp.shardGroupDurationNs / 1_000_000n);
+  return Math.floor(a / d) === Math.floor(b / d);
+}
+
+/** Hands a part to its partition's leader: this node's replica when it leads, else over RPC. */
+function writePart(
+  node: ClusterNode,
+  partition: PartitionInfo,
+  db: DatabaseMeta,
+  rp: RetentionPolicyMeta,
+  points: Point[],
+  options: RouteOptions,
+): Promise<PartitionWriteAnswer> {
+  const write = {
+    groupId: partition.groupId,
+    database: db.name,
+    retentionPolicy: rp.name,
+    points,
+    consistency: options.consistency ?? "quorum",
+  };
+  return callPartitionLeader(
+    node,
+    partition,
+    options,
+    (target) =>
+      target === node.nodeId
+        ? node.writeLocalPartition(write)
+        : node.network.peers.writePartition(target, write),
+  );
+}

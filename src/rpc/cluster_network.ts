@@ -1,0 +1,394 @@
+/**
+ * The cluster's network over Connect-RPC: Raft messages (RaftService, through
+ * {@linkcode ConnectRaftTransport}) and node-to-node calls (ClusterService) on each node's
+ * `raft_address`. Errors cross the wire with their code and details (a leader hint), so a caller
+ * sees the {@linkcode EpochError} the callee threw.
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import {
+  type ClusterNetwork,
+  decodeWire,
+  type DescribeRequest,
+  encodeWire,
+  type MetaCommand,
+  type MetaResult,
+  type PartitionDelete,
+  type PartitionWrite,
+  type PeerClient,
+  type PeerService,
+  type ReadConsistency,
+  type SelectRequest,
+  type ShardDescription,
+} from "../cluster/mod.ts";
+import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
+import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
+import type { Transport } from "../raft/mod.ts";
+import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
+import {
+  ClusterService,
+  DeletePartitionResponseSchema,
+  DescribeResponseSchema,
+  ProposeMetaResponseSchema,
+  SelectResponseSchema,
+  WritePartitionResponseSchema,
+} from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
+import { ConnectRaftTransport } from "./raft_transport.ts";
+
+/** Options of {@linkcode ConnectClusterNetwork}. */
+export interface ConnectClusterNetworkOptions {
+  clusterId: string;
+  nodeId: number;
+  /** Per-call timeout of node-to-node calls. @default {10000} */
+  timeoutMs?: number;
+  /** Timeout of a query's part on another node. @default {60000} */
+  queryTimeoutMs?: number;
+  /** The fetch clients use (tests call handlers directly). */
+  fetch?: typeof globalThis.fetch;
+  logger?: Logger;
+}
+
+type ClusterClient = Client<typeof ClusterService>;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+/** Response header carrying an error's details as JSON. */
+const DETAILS_HEADER = "epochnexus-error-details";
+
+/** The Connect network of one node. */
+export class ConnectClusterNetwork implements ClusterNetwork {
+  readonly raft: ConnectRaftTransport;
+  readonly peers: PeerClient;
+  /** Answers RaftService and ClusterService calls (mount it on the node-to-node server). */
+  readonly fetchHandler: (request: Request) => Promise<Response>;
+  readonly #addresses = new Map<number, string>();
+  readonly #clients = new Map<number, ClusterClient>();
+  #service: PeerService | undefined;
+  readonly #options: ConnectClusterNetworkOptions;
+
+  constructor(options: ConnectClusterNetworkOptions) {
+    this.#options = options;
+    this.raft = new ConnectRaftTransport({
+      clusterId: options.clusterId,
+      nodeId: options.nodeId,
+      fetch: options.fetch,
+      logger: options.logger,
+    });
+    this.peers = {
+      proposeMeta: (node, command) => this.#proposeMeta(node, command),
+      writePartition: (node, write) => this.#writePartition(node, write),
+      describe: (node, request) => this.#describe(node, request),
+      select: (node, request) => this.#select(node, request),
+      deletePartition: (node, request) => this.#deletePartition(node, request),
+    };
+    const cluster = this.#clusterHandler();
+    this.fetchHandler = (request) => {
+      const path = new URL(request.url).pathname;
+      if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
+      return this.raft.fetchHandler(request);
+    };
+  }
+
+  transport(groupId: number): Transport {
+    return this.raft.group(groupId);
+  }
+
+  setPeer(nodeId: number, raftAddress: string): void {
+    const url = baseUrl(raftAddress);
+    if (this.#addresses.get(nodeId) === url) return;
+    this.#addresses.set(nodeId, url);
+    this.#clients.delete(nodeId);
+    this.raft.setPeer(nodeId, url);
+  }
+
+  removePeer(nodeId: number): void {
+    this.#addresses.delete(nodeId);
+    this.#clients.delete(nodeId);
+    this.raft.removePeer(nodeId);
+  }
+
+  serve(service: PeerService): void {
+    this.#service = service;
+  }
+
+  #client(node: number): ClusterClient {
+    let c = this.#clients.get(node);
+    if (c) return c;
+    const url = this.#addresses.get(node);
+    if (!url) throw new EpochError("unavailable", `no address known for node ${node}`);
+    c = createClient(
+      ClusterService,
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#options.fetch }),
+    );
+    this.#clients.set(node, c);
+    return c;
+  }
+
+  async #proposeMeta(node: number, command: MetaCommand) {
+    const answer = await call(() =>
+      this.#client(node).proposeMeta({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        command: textEncoder.encode(JSON.stringify(command)),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    );
+    return {
+      result: JSON.parse(textDecoder.decode(answer.result)) as MetaResult,
+      index: Number(answer.index),
+    };
+  }
+
+  async #writePartition(node: number, write: PartitionWrite) {
+    const answer = await call(() =>
+      this.#client(node).writePartition({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(write.groupId),
+        database: write.database,
+        retentionPolicy: write.retentionPolicy,
+        points: encodeWriteBatch({
+          database: write.database,
+          retentionPolicy: write.retentionPolicy,
+          points: write.points,
+        }).slice(),
+        consistency: write.consistency,
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    );
+    return {
+      accepted: Number(answer.accepted),
+      rejected: answer.rejected.map((r) => ({ index: r.index, reason: r.reason })),
+    };
+  }
+
+  async #deletePartition(node: number, request: PartitionDelete): Promise<void> {
+    await call(() =>
+      this.#client(node).deletePartition({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        request: encodeWire(request),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    );
+  }
+
+  #describe(node: number, request: DescribeRequest): Promise<ShardDescription[]> {
+    return call(async () => {
+      const out: ShardDescription[] = [];
+      const stream = this.#client(node).describe({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        retentionPolicy: request.retentionPolicy,
+        minNs: request.minNs,
+        maxNs: request.maxNs,
+        consistency: request.consistency,
+        series: request.series,
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      for await (const chunk of stream) out.push(decodeWire<ShardDescription>(chunk.shard));
+      return out;
+    });
+  }
+
+  #select(node: number, request: SelectRequest): Promise<SeriesPartial[]> {
+    return call(async () => {
+      const out: SeriesPartial[] = [];
+      const stream = this.#client(node).select({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        retentionPolicy: request.retentionPolicy,
+        startMs: BigInt(request.startMs),
+        consistency: request.consistency,
+        planRequest: encodeWire(request.request),
+        measurements: [...request.measurements],
+      }, { timeoutMs: this.#options.queryTimeoutMs ?? 60_000 });
+      for await (const chunk of stream) {
+        for (const s of decodeWire<SeriesPartial[]>(chunk.partials)) out.push(s);
+      }
+      return out;
+    });
+  }
+
+  #checkCluster(clusterId: string): PeerService {
+    if (clusterId !== this.#options.clusterId) {
+      throw new ConnectError(
+        `call for cluster ${JSON.stringify(clusterId)} reached a node of cluster ` +
+          JSON.stringify(this.#options.clusterId),
+        Code.PermissionDenied,
+      );
+    }
+    if (!this.#service) throw new ConnectError("node is starting", Code.Unavailable);
+    return this.#service;
+  }
+
+  #clusterHandler(): (request: Request) => Promise<Response> {
+    const router = createConnectRouter();
+    router.service(ClusterService, {
+      proposeMeta: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          const answer = await service.proposeMeta(JSON.parse(textDecoder.decode(req.command)));
+          return create(ProposeMetaResponseSchema, {
+            result: textEncoder.encode(JSON.stringify(answer.result)),
+            index: BigInt(answer.index),
+          });
+        }),
+      writePartition: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          const batch = decodeWriteBatch(req.points, "writePartition", 0);
+          const answer = await service.writePartition({
+            groupId: Number(req.groupId),
+            database: req.database,
+            retentionPolicy: req.retentionPolicy,
+            points: batch.points,
+            consistency: req.consistency as WriteConsistency,
+          });
+          return create(WritePartitionResponseSchema, {
+            accepted: BigInt(answer.accepted),
+            rejected: answer.rejected,
+          });
+        }),
+      deletePartition: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          await service.deletePartition(decodeWire<PartitionDelete>(req.request));
+          return create(DeletePartitionResponseSchema);
+        }),
+      describe: (req) => {
+        const service = this.#checkCluster(req.clusterId);
+        return serveStream(async function* () {
+          const shards = await service.describe({
+            groupId: Number(req.groupId),
+            database: req.database,
+            retentionPolicy: req.retentionPolicy,
+            minNs: req.minNs,
+            maxNs: req.maxNs,
+            consistency: req.consistency as ReadConsistency,
+            series: req.series,
+          });
+          for (const shard of shards) {
+            yield create(DescribeResponseSchema, { shard: encodeWire(shard) });
+          }
+        });
+      },
+      select: (req) => {
+        const service = this.#checkCluster(req.clusterId);
+        return serveStream(async function* () {
+          const partials = await service.select({
+            groupId: Number(req.groupId),
+            database: req.database,
+            retentionPolicy: req.retentionPolicy,
+            startMs: Number(req.startMs),
+            consistency: req.consistency as ReadConsistency,
+            request: decodeWire<PlanRequest>(req.planRequest),
+            measurements: req.measurements,
+          });
+          // Chunks keep each message small whatever the number of series.
+          for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
+            yield create(SelectResponseSchema, {
+              partials: encodeWire(partials.slice(i, i + SELECT_CHUNK)),
+            });
+          }
+        });
+      },
+    });
+    const byPath = new Map<string, (req: Request) => Promise<Response>>();
+    for (const h of router.handlers) byPath.set(h.requestPath, createFetchHandler(h));
+    return (request) => {
+      const h = byPath.get(new URL(request.url).pathname);
+      return h ? h(request) : Promise.resolve(new Response("not found", { status: 404 }));
+    };
+  }
+}
+
+function baseUrl(address: string): string {
+  return address.includes("://") ? address : `http://${address}`;
+}
+
+/** Runs a client call, turning a ConnectError back into the EpochError the callee threw. */
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toEpochError(error);
+  }
+}
+
+/** Series partials per streamed message. */
+const SELECT_CHUNK = 2_000;
+
+/** Runs a streaming service method, turning an EpochError into a ConnectError. */
+async function* serveStream<T>(body: () => AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* body();
+  } catch (error) {
+    throw toConnectError(error);
+  }
+}
+
+/** Runs a service method, turning an EpochError into a ConnectError with its details. */
+async function serveCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toConnectError(error);
+  }
+}
+
+function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof EpochError) {
+    return new ConnectError(
+      error.message,
+      CODES[error.code] ?? Code.Unknown,
+      { [DETAILS_HEADER]: JSON.stringify(error.details ?? {}) },
+    );
+  }
+  return new ConnectError(String(error instanceof Error ? error.message : error), Code.Internal);
+}
+
+function toEpochError(error: unknown): unknown {
+  const e = ConnectError.from(error);
+  const code = (Object.entries(CODES).find(([, c]) => c === e.code)?.[0] ?? "unknown") as ErrorCode;
+  let details: Record<string, unknown> = {};
+  try {
+    details = JSON.parse(e.metadata.get(DETAILS_HEADER) ?? "{}");
+  } catch {
+    details = {};
+  }
+  // A node that cannot be reached is unavailable, whatever the transport called it.
+  const unreachable = e.code === Code.Unknown && /fetch|connect|network/i.test(e.rawMessage);
+  return new EpochError(unreachable ? "unavailable" : code, e.rawMessage, { details, cause: e });
+}
+
+const CODES: Record<string, Code> = {
+  canceled: Code.Canceled,
+  unknown: Code.Unknown,
+  invalid_argument: Code.InvalidArgument,
+  deadline_exceeded: Code.DeadlineExceeded,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  resource_exhausted: Code.ResourceExhausted,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  out_of_range: Code.OutOfRange,
+  unimplemented: Code.Unimplemented,
+  internal: Code.Internal,
+  unavailable: Code.Unavailable,
+  data_loss: Code.DataLoss,
+  unauthenticated: Code.Unauthenticated,
+};

@@ -1,0 +1,9 @@
+/**
+ * Connect-RPC: the public ingest service, and the node-to-node network of a cluster (Raft
+ * messages and ClusterService calls). Code generated from proto/ lives in gen/ and is imported
+ * only by the files of this room.
+ * @module
+ */
+export { ConnectClusterNetwork, type ConnectClusterNetworkOptions } from "./cluster_network.ts";
+export { type IngestWriter, registerIngestService } from "./ingest_service.ts";
+export { ConnectRaftTransport, type ConnectRaftTransportOptions } from "./raft_transport.ts";

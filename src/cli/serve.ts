@@ -105,7 +105,15 @@ export async function serve(config: Config): Promise<void> {
   const colon = config.bind_address.lastIndexOf(":");
   const hostname = config.bind_address.slice(0, colon).replace(/^\[|\]$/g, "") || "0.0.0.0";
   const port = Number(config.bind_address.slice(colon + 1));
-  const server = await serveHttp(app, { hostname, port });
+  const server = await serveHttp(app, {
+    hostname,
+    port,
+    headerTimeoutMs: config.http_header_timeout_ms,
+    idleTimeoutMs: config.http_idle_timeout_ms,
+    bodyProgressTimeoutMs: config.http_body_progress_timeout_ms,
+    bodyMinBytesPerSecond: config.http_body_min_bytes_per_second,
+    logger,
+  });
   logger.info("epochnexus listening", {
     http: `${server.hostname}:${server.port}`,
     data_dir: config.data_dir,

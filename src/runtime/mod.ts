@@ -5,5 +5,6 @@
  */
 export * from "./clock.ts";
 export * from "./file_system.ts";
+export * from "./http_server.ts";
 export * from "./serve.ts";
 export * from "./worker_host.ts";

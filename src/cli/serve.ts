@@ -18,6 +18,7 @@ import {
   denoFileSystem,
   environment,
   exit,
+  lockDataDir,
   onReloadSignal,
   onShutdownSignal,
   readTextFile,
@@ -48,6 +49,8 @@ async function readConfigFile(path: string): Promise<string> {
 /** Starts a node and serves until SIGINT/SIGTERM; resolves after a clean shutdown. */
 export async function serve(config: Config): Promise<void> {
   const logger = consoleLogger(config.log_level);
+  // Before anything reads the folder: a second process on it would lose acknowledged writes.
+  const lock = await lockDataDir(config.data_dir);
   const engine = await StorageEngine.open({
     dir: config.data_dir,
     fs: denoFileSystem,
@@ -126,6 +129,7 @@ export async function serve(config: Config): Promise<void> {
     const grace = setTimeout(async () => {
       logger.warn("connections still open after the grace period; stopping anyway");
       await engine.close();
+      lock.release();
       exit(0);
     }, SHUTDOWN_GRACE_MS);
     await server.shutdown();
@@ -134,5 +138,6 @@ export async function serve(config: Config): Promise<void> {
   await server.finished;
   schemas.close();
   await engine.close();
+  lock.release();
   logger.info("stopped");
 }

@@ -2,7 +2,8 @@
  * What the HTTP server costs per request: the same app served by `Deno.serve` and by the
  * node:http server the node uses (src/runtime/http_server.ts), side by side, under a load
  * generator in its own process (raw keep-alive HTTP/1.1 sockets, so the client costs little).
- * Scenarios: `GET /ping`, `POST /write` (10 lines), `GET /query` (a small SELECT), a Connect
+ * Scenarios: `GET /ping`, `POST /write` (10 lines, and 5000 lines), `GET /query` (a small
+ * SELECT), a Connect
  * unary `IngestService/Write` (JSON, 10 points), and `POST /ingest` of a chunked NDJSON body
  * with the handler's pauses (the case that made the choice).
  *
@@ -24,7 +25,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 type Kind = "deno.serve" | "node:http";
-const SCENARIOS = ["ping", "write", "query", "connect", "ingest_chunked"] as const;
+const SCENARIOS = ["ping", "write", "write_5000", "query", "connect", "ingest_chunked"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 /** Server process: the app on an engine in a fresh folder; prints its port. */
@@ -76,6 +77,15 @@ function requestBytes(scenario: Scenario, n: number): Uint8Array {
     case "write": {
       let body = "";
       for (let i = 0; i < 10; i++) body += `m,host=h${i} v=${n + i} ${1_700_000_000 + n}${i}\n`;
+      return post("/write?db=bench&precision=ms", "text/plain", body);
+    }
+    case "write_5000": {
+      // A Telegraf-sized batch (~400 KB): the server's cost per request is mostly decoding.
+      let body = "";
+      for (let i = 0; i < 5000; i++) {
+        body += `cpu,host=h${i % 100},region=r${i % 4} usage_user=${i % 97}.5,usage_system=` +
+          `${i % 13}.25,procs=${i % 300}i ${1_700_000_000_000 + n * 5000 + i}\n`;
+      }
       return post("/write?db=bench&precision=ms", "text/plain", body);
     }
     case "query":

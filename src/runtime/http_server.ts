@@ -115,8 +115,10 @@ export function serveHttp(
         port: address.port,
         shutdown() {
           server.close();
+          // A connection whose request ends after this becomes idle later: close those too.
           server.closeIdleConnections();
-          return finished;
+          const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+          return finished.finally(() => clearInterval(sweeper));
         },
         finished,
       });

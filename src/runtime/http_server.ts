@@ -92,6 +92,8 @@ export function serveHttp(
     requireHostHeader: false,
     // Answers go out in two writes or more (headers, chunks): no Nagle delay between them.
     noDelay: true,
+    // Body chunks of up to 256 KiB rather than 16 KiB: fewer pulls through the decoders.
+    highWaterMark: 256 * 1024,
   };
   const scheme = options.tls ? "https" : "http";
   const server: Server = options.tls

@@ -7,8 +7,10 @@
  * runs), and buffers what the client sends meanwhile: 256 MiB chunked with a 20 ms pause every
  * 5 MiB take 17-40 s at 200+ MB resident, and a 300 MB `curl -T -` grew the node by 595 MiB.
  * node:http in the same runtime reads the same body in 1.4 s at a 104 MB peak, with
- * backpressure to the client (tests/ingest/body_pause_repro.ts compares both). Small requests
- * cost about the same on both (bench/http_server_bench.ts; figures in its header).
+ * backpressure to the client (tests/ingest/body_pause_repro.ts compares both). The price is
+ * paid on tiny requests: node:http in Deno costs some 30-150 µs more server CPU per request
+ * (a ping 47 against 14 µs, a 10-line write 340 against 192 µs, a 5000-line write 18.6 against
+ * 16.9 ms; bench/http_server_bench.ts), small beside decoding a real batch or running a query.
  *
  * Timeouts (each a setting, see config.ts):
  * - `headerTimeoutMs`: the request line and headers must arrive within it (node:http's
@@ -21,8 +23,10 @@
  *   slot, not the others'. node:http's whole-request `requestTimeout` is off: a streamed body
  *   may rightly take hours.
  *
- * HTTP/2 is not served (node:http speaks HTTP/1.1): Connect and gRPC-Web work over HTTP/1.1;
- * gRPC proper needs HTTP/2 trailers, which a fetch `Response` cannot carry anyway.
+ * HTTP/2 is not served (node:http speaks HTTP/1.1; Deno.serve took h2c): Connect and gRPC-Web
+ * work over HTTP/1.1. gRPC proper needs HTTP/2 trailers, which the fetch handler drops anyway
+ * (Connect's `universalServerResponseToFetch` has no place for them); serving it would be
+ * `@connectrpc/connect-node` on `node:http2`.
  * @module
  */
 import {

@@ -37,7 +37,7 @@ import { executeQuery, type StatementResult } from "./src/query/mod.ts";
 
 /** The results of a request, one per statement. */
 export type QueryResult = StatementResult[];
-import { consoleLogger, denoFileSystem, systemClock } from "./src/runtime/mod.ts";
+import { consoleLogger, denoFileSystem, lockDataDir, systemClock } from "./src/runtime/mod.ts";
 import { StorageEngine, type WriteOutcome } from "./src/storage/mod.ts";
 
 export { EpochError, ValidationError };
@@ -90,15 +90,24 @@ export interface EpochNexus {
 /**
  * Opens (or creates) a database folder.
  * @throws {CorruptionError} when its write-ahead log is damaged other than at the tail.
+ * @throws {DataDirLockedError} when another process (or another open here) holds the folder.
  */
 export async function openEpochNexus(options: OpenOptions): Promise<EpochNexus> {
   const logger = options.log ? consoleLogger() : { info() {}, warn() {}, error() {} };
-  const engine = await StorageEngine.open({
-    dir: options.path,
-    fs: denoFileSystem,
-    clock: systemClock,
-    logger,
-  });
+  // One process (and one open) per folder: a second writer would lose acknowledged points.
+  const lock = await lockDataDir(options.path);
+  let engine: StorageEngine;
+  try {
+    engine = await StorageEngine.open({
+      dir: options.path,
+      fs: denoFileSystem,
+      clock: systemClock,
+      logger,
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   return {
     createDatabase: (name) => engine.createDatabase(name),
     write: (database, points) => engine.write(database, undefined, points.map(toPoint)),
@@ -123,7 +132,13 @@ export async function openEpochNexus(options: OpenOptions): Promise<EpochNexus> 
     },
     query: (text, opts = {}) =>
       executeQuery(engine, text, { database: opts.database, nowNs: systemClock.nowNanos() }),
-    close: () => engine.close(),
+    async close() {
+      try {
+        await engine.close();
+      } finally {
+        lock.release();
+      }
+    },
   };
 }
 

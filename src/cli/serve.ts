@@ -21,6 +21,7 @@ import {
   environment,
   exit,
   hostName,
+  lockDataDir,
   onReloadSignal,
   onShutdownSignal,
   readTextFile,
@@ -51,17 +52,26 @@ async function readConfigFile(path: string): Promise<string> {
 /** Starts a node and serves until SIGINT/SIGTERM; resolves after a clean shutdown. */
 export async function serve(config: Config): Promise<void> {
   const logger = consoleLogger(config.log_level);
+  // Before anything reads the folder: a second process on it would lose acknowledged writes.
+  const lock = await lockDataDir(config.data_dir);
   // Both ports are bound first, answering 503 until the node is ready: a joining node must
   // know its own addresses (port 0 picks one) before it asks to join.
   const handlers: { public?: Handler; internal?: Handler } = {};
   const starting = () => Promise.resolve(new Response("starting", { status: 503 }));
+  const timeouts = {
+    headerTimeoutMs: config.http_header_timeout_ms,
+    idleTimeoutMs: config.http_idle_timeout_ms,
+    bodyProgressTimeoutMs: config.http_body_progress_timeout_ms,
+    bodyMinBytesPerSecond: config.http_body_min_bytes_per_second,
+    logger,
+  };
   const server = await serveHttp(
     (request) => (handlers.public ?? starting)(request),
-    splitAddress(config.bind_address),
+    { ...splitAddress(config.bind_address), ...timeouts },
   );
   const raftServer = await serveHttp(
     (request) => (handlers.internal ?? starting)(request),
-    splitAddress(config.raft_address),
+    { ...splitAddress(config.raft_address), ...timeouts },
   );
   const httpAddress = advertised(config.advertise_address, server);
   const raftAddress = advertised(config.raft_advertise_address, raftServer);
@@ -132,6 +142,7 @@ export async function serve(config: Config): Promise<void> {
       schemas.close();
       await scripts.close();
       await node.close();
+      lock.release();
       exit(0);
     }, SHUTDOWN_GRACE_MS);
     await server.shutdown();
@@ -142,6 +153,7 @@ export async function serve(config: Config): Promise<void> {
   await scripts.close();
   await node.close();
   await raftServer.shutdown();
+  lock.release();
   logger.info("stopped");
 }
 

@@ -95,6 +95,17 @@ export const ConfigSchema = z.strictObject({
   max_concurrent_writes: z.coerce.number().int().min(1).default(64),
   /** Ingest: bytes all write requests may hold at once; more get 429 with Retry-After. */
   max_queued_write_bytes: byteSize.default(256 * 1024 * 1024),
+  /** HTTP: ms for a request line and its headers to arrive (then 408 and the connection closes). */
+  http_header_timeout_ms: z.coerce.number().int().min(1).default(10_000),
+  /** HTTP: ms a keep-alive connection may sit without a request before it is closed. */
+  http_idle_timeout_ms: z.coerce.number().int().min(1).default(120_000),
+  /**
+   * HTTP: longest ms the server waits on a client mid-request (for body bytes, or for it to read
+   * the answer) before closing the connection, so a stalled upload frees its write slot.
+   */
+  http_body_progress_timeout_ms: z.coerce.number().int().min(1).default(30_000),
+  /** HTTP: least average bytes/s of a client while the server waits on it (0 = no minimum). */
+  http_body_min_bytes_per_second: z.coerce.number().int().nonnegative().default(500),
 });
 
 /** A node's configuration. */

@@ -1,35 +1,8 @@
 /**
- * Serving a fetch handler over HTTP with Deno.serve, and the process signals that stop it.
+ * The process around a server: the signals that stop it, its environment, arguments and exit
+ * (the HTTP server itself is http_server.ts).
  * @module
  */
-
-/** A running server. */
-export interface RunningServer {
-  hostname: string;
-  port: number;
-  /** Stops accepting, lets in-flight requests finish. */
-  shutdown(): Promise<void>;
-  finished: Promise<void>;
-}
-
-/** Serves `handler` on `hostname:port` (port 0 picks a free one). */
-export function serveHttp(
-  handler: (request: Request) => Promise<Response>,
-  options: { hostname: string; port: number },
-): Promise<RunningServer> {
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: () => {},
-  }, handler);
-  const addr = server.addr as Deno.NetAddr;
-  return Promise.resolve({
-    hostname: addr.hostname,
-    port: addr.port,
-    shutdown: () => server.shutdown(),
-    finished: server.finished,
-  });
-}
 
 /** Calls `stop` once on SIGINT or SIGTERM. */
 export function onShutdownSignal(stop: (signal: string) => void): void {

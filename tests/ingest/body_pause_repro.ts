@@ -1,20 +1,23 @@
 /**
- * A reproduction, with no EpochNexus code, of why a streamed body slows down and the server's
- * resident memory creeps (tests/ingest/stream_memory_test.ts, the 1 GiB case): a `Deno.serve`
- * handler that reads a streamed request body and pauses now and then (20 ms every 5 MiB by
- * default, as the ingest path does while a batch's WAL fsync is in flight; 1 ms every 256 KiB
- * does the same) reads slower and slower when the body comes from a Deno `fetch` with a
- * ReadableStream body in another process (or from curl fed by a pipe). Measured: 25 -> 1 MB/s,
- * RSS 98 -> 224 MB with a 5 MB heap; without pauses 512 MiB take 3 s. On the EpochNexus server
- * in that state, perf puts ~92% of the CPU in a native memmove under `op_read`. A body sent by
- * `curl -T FILE` keeps its speed under the same pauses.
+ * A reproduction, with no EpochNexus code, of why EpochNexus no longer serves with `Deno.serve`:
+ * a `Deno.serve` handler that reads a streamed request body and pauses now and then (20 ms
+ * every 5 MiB by default, as the ingest path does while a batch's WAL fsync is in flight; 1 ms
+ * every 256 KiB does the same) reads slower and slower when the body is *chunked* (a Deno
+ * `fetch` with a ReadableStream body in another process, or curl fed by a pipe), and the
+ * runtime buffers what arrives meanwhile. Measured: 25 -> 1 MB/s, RSS 98 -> 224 MB with a 5 MB
+ * heap; perf put ~92% of the CPU in a native memmove under `op_read`. The same handler on
+ * node:http in the same runtime (`node` below) reads at full speed with backpressure: 256 MiB
+ * in 1.4 s at a 104 MB peak, against 20.5 s at 202 MB through `Deno.serve` (load ~0.6).
+ * src/runtime/http_server.ts serves with node:http for this reason.
  *
- *   npx deno@2.9.6 run --allow-net --allow-run tests/ingest/body_pause_repro.ts [MiB] [pause_ms] [every_bytes]
+ *   npx deno@2.9.6 run --allow-net --allow-run tests/ingest/body_pause_repro.ts [MiB] [pause_ms] [every_bytes] [deno|node]
  *
- * Prints the read rate every 2 s. Not a test (nothing here is EpochNexus's to fix); kept so the
+ * Prints the read rate every 2 s. Not a test (nothing here is EpochNexus's code); kept so the
  * finding can be checked against a newer Deno.
  * @module
  */
+import { createServer } from "node:http";
+
 const [mode, ...rest] = Deno.args;
 
 /** The client: streams `mib` MiB of spaces in 256 KiB chunks to `url` with fetch. */
@@ -37,13 +40,12 @@ if (mode === "client") {
   const mib = Number(Deno.args[0] ?? 512);
   const pauseMs = Number(Deno.args[1] ?? 20);
   const everyBytes = Number(Deno.args[2] ?? 5 << 20);
+  const kind = Deno.args[3] ?? "deno";
   const started = performance.now();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const reader = request.body!.getReader();
+  /** Reads a body with the pauses; logs the rate; returns the byte count. */
+  const readPausing = async (body: AsyncIterable<Uint8Array>): Promise<number> => {
     let bytes = 0, lastBytes = 0, last = performance.now();
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of body) {
       bytes += value.length;
       if (pauseMs > 0 && bytes % everyBytes < value.length) {
         await new Promise((r) => setTimeout(r, pauseMs));
@@ -63,10 +65,29 @@ if (mode === "client") {
       }
     }
     console.log(
-      `${(bytes / 1e6).toFixed(0)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      `${kind}: ${(bytes / 1e6).toFixed(0)} MB in ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s`,
     );
-    return new Response(String(bytes));
-  });
+    return bytes;
+  };
+  let port: number;
+  let stop: () => Promise<void>;
+  if (kind === "node") {
+    const server = createServer((req, res) => {
+      readPausing(req).then((bytes) => res.end(String(bytes)));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as { port: number }).port;
+    stop = () => new Promise((r) => server.close(() => r()));
+  } else {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      async (request) => new Response(String(await readPausing(request.body!))),
+    );
+    port = server.addr.port;
+    stop = () => server.shutdown();
+  }
   // The client in its own process: in one process the effect does not show.
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -74,10 +95,10 @@ if (mode === "client") {
       "--allow-net",
       new URL(import.meta.url).pathname,
       "client",
-      `http://127.0.0.1:${server.addr.port}/`,
+      `http://127.0.0.1:${port}/`,
       String(mib),
     ],
   }).spawn();
   await child.status;
-  await server.shutdown();
+  await stop();
 }

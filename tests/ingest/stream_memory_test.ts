@@ -5,26 +5,21 @@
  * size: the head is flushed to segments every `EPOCHNEXUS_FLUSH_HEAD_BYTES` (set low here), so
  * the stored points are not retained either.
  *
- * Size: `EPOCHNEXUS_STREAM_TEST_BYTES` (default 64 MiB for the suite, a few seconds; the 1 GiB
- * run is `EPOCHNEXUS_STREAM_TEST_BYTES=1073741824`). Each line is one point padded with JSON
- * whitespace to 1 KiB, 1000 series.
+ * The body is larger than the bound (320 MiB against +277 MB), so a server that read it whole
+ * before decoding would fail here: that is what makes this a test of streaming. Size:
+ * `EPOCHNEXUS_STREAM_TEST_BYTES` (320 MiB by default; `deno task bench:stream` runs 1 GiB).
+ * Each line is one point padded with JSON whitespace to 1 KiB, 1000 series.
  *
- * Two framings. With a Content-Length (sent over a plain HTTP/1.1 connection: fetch always chunks
- * a stream) the 1 GiB run is the bound's real test. Chunked (fetch): Deno 2.9.6's server decodes a
- * chunked body ever slower when the reader pauses (as ingest does while a batch's fsync is in
- * flight) and its RSS creeps about 1 MB/s, with 92% of the CPU in a native memmove under
- * `op_read`, V8 heap and external memory flat. body_pause_repro.ts beside this file shows it with
- * a bare `Deno.serve` and no EpochNexus code (256 MiB with pauses: chunked 37-42 s, with a length
- * 1.5 s; without pauses both under a second). So the chunked case runs at most 64 MiB, where it
- * stays within the bound; the runtime's defect is documented in the README's ingest section.
- *
- * Measured by hand (2 shared cores, load 5-6): 1 GiB sent by curl (`-T file`, chunked or with a
- * length) is ingested at 61-107 MB/s with RSS +172..+210 MB, flat after the first seconds.
+ * Two framings: a Content-Length (sent over a plain HTTP/1.1 connection: fetch always chunks a
+ * stream) and chunked (fetch), the framing most streaming clients use (`curl -T -`). The
+ * server's node:http path decodes both at the same speed with backpressure; Deno.serve, which
+ * served before, slowed down and buffered on chunked bodies (body_pause_repro.ts beside this
+ * file).
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";
 
-const TOTAL_BYTES = Number(Deno.env.get("EPOCHNEXUS_STREAM_TEST_BYTES") ?? 64 * 1024 * 1024);
+const TOTAL_BYTES = Number(Deno.env.get("EPOCHNEXUS_STREAM_TEST_BYTES") ?? 320 * 1024 * 1024);
 const LINE_BYTES = 1024;
 /**
  * The server runs with its V8 heap capped at HEAP_CAP_MIB: a body held in memory (or anything
@@ -38,6 +33,7 @@ const HEAP_CAP_MIB = 128;
 const HEAD_BUDGET = 1024 * 1024;
 const HEAD_FACTOR = 8;
 const FIXED_BYTES = 128 * 1024 * 1024;
+const BOUND = HEAP_CAP_MIB * 1024 * 1024 + HEAD_FACTOR * HEAD_BUDGET + FIXED_BYTES;
 
 /** The process's resident memory: VmRSS, read by `ps` (reading /proc needs --allow-all). */
 async function rssBytes(pid: number): Promise<number> {
@@ -114,15 +110,11 @@ async function postWithLength(
   }
 }
 
-/** Chunked bodies stay at 64 MiB at most (see the module note: a runtime defect beyond). */
-const CHUNKED_BYTES = Math.min(TOTAL_BYTES, 64 * 1024 * 1024);
-
 for (const framing of ["content-length", "chunked"] as const) {
-  const totalBytes = framing === "chunked" ? CHUNKED_BYTES : TOTAL_BYTES;
   Deno.test({
-    name: `ndjson: ${totalBytes} bytes (${framing}) streamed through a server with bounded memory`,
+    name: `ndjson: ${TOTAL_BYTES} bytes (${framing}) streamed through a server with bounded memory`,
     sanitizeResources: false,
-    fn: () => streamThroughServer(framing, totalBytes),
+    fn: () => streamThroughServer(framing, TOTAL_BYTES),
   });
 }
 
@@ -133,6 +125,12 @@ async function streamThroughServer(
   {
     // A capped V8 heap makes the garbage collector work rather than grow the heap lazily: if
     // the body were held, the server would die with an out-of-memory instead.
+    // A body within the bound could be held whole and still pass: refuse to prove nothing.
+    assert.ok(
+      totalBytes > BOUND,
+      `the body (${totalBytes} bytes) must be larger than the bound (${BOUND}) to tell ` +
+        `streaming from buffering`,
+    );
     const server = await startServer({
       env: {
         DENO_V8_FLAGS: `--max-old-space-size=${HEAP_CAP_MIB}`,
@@ -145,9 +143,16 @@ async function streamThroughServer(
       let peak = before;
       let sampling = true;
       const trace: number[] = [];
+      let died = false;
       const sampler = (async () => {
         for (let i = 0; sampling; i++) {
-          const rss = await rssBytes(pid);
+          let rss: number;
+          try {
+            rss = await rssBytes(pid);
+          } catch {
+            died = true; // the process is gone
+            return;
+          }
           peak = Math.max(peak, rss);
           if (i % 20 === 0) trace.push(Math.round(rss / 1e6));
           await new Promise((r) => setTimeout(r, 100));
@@ -156,13 +161,25 @@ async function streamThroughServer(
       const lines = Math.floor(totalBytes / LINE_BYTES);
       const started = performance.now();
       const url = `${server.url}/ingest?precision=ms`;
-      const answer = framing === "content-length"
-        ? await postWithLength(url, "application/x-ndjson", lines)
-        : await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/x-ndjson" },
-          body: ndjsonStream(lines),
-        }).then(async (r) => ({ status: r.status, text: await r.text() }));
+      let answer: { status: number; text: string };
+      try {
+        answer = framing === "content-length"
+          ? await postWithLength(url, "application/x-ndjson", lines)
+          : await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/x-ndjson" },
+            body: ndjsonStream(lines),
+          }).then(async (r) => ({ status: r.status, text: await r.text() }));
+      } catch (error) {
+        sampling = false;
+        await sampler;
+        throw new Error(
+          `the request failed${
+            died ? " and the server died (out of memory: was the body held whole?)" : ""
+          }; RSS peak ${(peak / 1e6).toFixed(0)} MB, ${(before / 1e6).toFixed(0)} MB before: ` +
+            `${error}\n${server.logs().slice(-1500)}`,
+        );
+      }
       const text = answer.text;
       const seconds = (performance.now() - started) / 1000;
       sampling = false;
@@ -170,18 +187,17 @@ async function streamThroughServer(
       assert.equal(answer.status, 200, text);
       assert.deepEqual(JSON.parse(text), { accepted: lines, rejected: 0 });
       const growth = peak - before;
-      const bound = HEAP_CAP_MIB * 1024 * 1024 + HEAD_FACTOR * HEAD_BUDGET + FIXED_BYTES;
       console.log(
         `${framing}: streamed ${(lines * LINE_BYTES / 1e6).toFixed(0)} MB, ${lines} points in ` +
           `${seconds.toFixed(1)} s (${(lines * LINE_BYTES / 1e6 / seconds).toFixed(1)} MB/s, ` +
           `${Math.round(lines / seconds)} points/s); server RSS ${(before / 1e6).toFixed(0)} MB ` +
           `before, peak ${(peak / 1e6).toFixed(0)} MB (+${(growth / 1e6).toFixed(0)} MB, bound ` +
-          `+${(bound / 1e6).toFixed(0)} MB); ` +
+          `+${(BOUND / 1e6).toFixed(0)} MB); ` +
           `every 2 s: ${trace.join(" ")} MB`,
       );
       assert.ok(
-        growth < bound,
-        `server RSS grew by ${growth} bytes, beyond the bound of ${bound}`,
+        growth < BOUND,
+        `server RSS grew by ${growth} bytes, beyond the bound of ${BOUND}`,
       );
       // The bound counts on the head being flushed: it must have been, at least once. The flush
       // runs in the background, so on a loaded machine it may end after the answer: wait for it.

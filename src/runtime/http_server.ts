@@ -1,0 +1,179 @@
+/**
+ * Serving the app's fetch handler over HTTP/1.1 (or HTTPS) with node:http, and the timeouts
+ * that keep slow clients from starving the others.
+ *
+ * Why node:http and not `Deno.serve`: Deno 2.9.6's `Deno.serve` decodes a *chunked* request
+ * body ever slower when the handler pauses between reads (as ingest does while a batch's fsync
+ * runs), and buffers what the client sends meanwhile: 256 MiB chunked with a 20 ms pause every
+ * 5 MiB take 17-40 s at 200+ MB resident, and a 300 MB `curl -T -` grew the node by 595 MiB.
+ * node:http in the same runtime reads the same body in 1.4 s at a 104 MB peak, with
+ * backpressure to the client (tests/ingest/body_pause_repro.ts compares both). The price is
+ * paid on tiny requests: node:http in Deno costs some 30-150 µs more server CPU per request
+ * (a ping 47 against 14 µs, a 10-line write 340 against 192 µs, a 5000-line write 18.6 against
+ * 16.9 ms; bench/http_server_bench.ts), small beside decoding a real batch or running a query.
+ *
+ * Timeouts (each a setting, see config.ts):
+ * - `headerTimeoutMs`: the request line and headers must arrive within it (node:http's
+ *   `headersTimeout`; the client gets 408 and the connection closes).
+ * - `idleTimeoutMs`: a keep-alive connection with no request for this long is closed.
+ * - `bodyProgressTimeoutMs` and `bodyMinBytesPerSecond`: while the server waits on a client
+ *   (for request body bytes, or for it to read the answer), a wait longer than the timeout or
+ *   an average rate below the minimum ends the connection (client_pace.ts). The handler's
+ *   read fails, it answers nothing and releases its write slot: a slow client loses its own
+ *   slot, not the others'. node:http's whole-request `requestTimeout` is off: a streamed body
+ *   may rightly take hours.
+ *
+ * HTTP/2 is not served (node:http speaks HTTP/1.1; Deno.serve took h2c): Connect and gRPC-Web
+ * work over HTTP/1.1. gRPC proper needs HTTP/2 trailers, which the fetch handler drops anyway
+ * (Connect's `universalServerResponseToFetch` has no place for them); serving it would be
+ * `@connectrpc/connect-node` on `node:http2`.
+ * @module
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Logger } from "../core/mod.ts";
+import { PaceWatch, requestFrom, writeResponse } from "./fetch_bridge.ts";
+
+/** A running server. */
+export interface RunningServer {
+  hostname: string;
+  port: number;
+  /** Stops accepting, closes idle connections, lets in-flight requests finish. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has closed. */
+  finished: Promise<void>;
+}
+
+/** Options of {@linkcode serveHttp}. */
+export interface ServeHttpOptions {
+  hostname: string;
+  /** 0 picks a free port (read it back from the result). */
+  port: number;
+  /** The request line and headers must arrive within this. @default {10000} */
+  headerTimeoutMs?: number;
+  /** A keep-alive connection without a request is closed after this. @default {120000} */
+  idleTimeoutMs?: number;
+  /** Longest wait on a client mid-request (body bytes, reading the answer). @default {30000} */
+  bodyProgressTimeoutMs?: number;
+  /** Least average rate of a client while the server waits on it (0: none). @default {500} */
+  bodyMinBytesPerSecond?: number;
+  /** Serve HTTPS with this PEM certificate chain and key. */
+  tls?: { cert: string; key: string };
+  /** Where slow clients and handler crashes are reported. */
+  logger?: Logger;
+}
+
+/**
+ * Serves `handler` on `hostname:port`.
+ *
+ * @example
+ * ```ts
+ * const server = await serveHttp(app, { hostname: "127.0.0.1", port: 0 });
+ * console.log(server.port);
+ * await server.shutdown();
+ * ```
+ */
+export function serveHttp(
+  handler: (request: Request) => Promise<Response>,
+  options: ServeHttpOptions,
+): Promise<RunningServer> {
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const pace = {
+    timeoutMs: options.bodyProgressTimeoutMs ?? 30_000,
+    minBytesPerSecond: options.bodyMinBytesPerSecond ?? 500,
+  };
+  const nodeOptions = {
+    headersTimeout: headerTimeoutMs,
+    requestTimeout: 0,
+    keepAliveTimeout: options.idleTimeoutMs ?? 120_000,
+    // How often node:http checks the header timeout: often enough to keep it to ~10%.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, headerTimeoutMs / 10)),
+    requireHostHeader: false,
+    // Answers go out in two writes or more (headers, chunks): no Nagle delay between them.
+    noDelay: true,
+    // Body chunks of up to 256 KiB rather than 16 KiB: fewer pulls through the decoders.
+    highWaterMark: 256 * 1024,
+  };
+  const scheme = options.tls ? "https" : "http";
+  const server: Server = options.tls
+    ? createHttpsServer({ ...nodeOptions, cert: options.tls.cert, key: options.tls.key })
+    : createHttpServer(nodeOptions);
+  const logger = options.logger;
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    serveOne(handler, req, res, { scheme, pace, logger }).catch((error) => {
+      logger?.error("answer not written", { error: String(error) });
+      res.destroy();
+    });
+  });
+  const finished = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      const address = server.address() as { address: string; port: number };
+      resolve({
+        hostname: address.address,
+        port: address.port,
+        shutdown() {
+          server.close();
+          // A connection whose request ends after this becomes idle later: close those too.
+          server.closeIdleConnections();
+          const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+          return finished.finally(() => clearInterval(sweeper));
+        },
+        finished,
+      });
+    });
+  });
+}
+
+async function serveOne(
+  handler: (request: Request) => Promise<Response>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: {
+    scheme: "http" | "https";
+    pace: { timeoutMs: number; minBytesPerSecond: number };
+    logger?: Logger;
+  },
+): Promise<void> {
+  const gone = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) gone.abort(new Error("the client went away"));
+  });
+  const watch = new PaceWatch(options.pace, (error) => {
+    options.logger?.warn("slow client disconnected", {
+      client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      path: req.url,
+      reason: error.message,
+    });
+    req.destroy(error);
+    res.destroy();
+  });
+  let request: Request;
+  try {
+    request = await requestFrom(req, { scheme: options.scheme, watch, signal: gone.signal });
+  } catch (error) {
+    if (res.destroyed) return; // the client went away, or was too slow, mid-body
+    res.writeHead(400, { "content-type": "text/plain", connection: "close" });
+    res.end(`bad request: ${(error as Error).message}\n`);
+    return;
+  }
+  let response: Response;
+  try {
+    response = await handler(request);
+  } catch (error) {
+    options.logger?.error("handler failed", { path: req.url, error: String(error) });
+    response = new Response("internal error\n", { status: 500 });
+  }
+  if (res.destroyed) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  await writeResponse(res, response, watch);
+}

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { serveHttp } from "./http_server.ts";
+
+Deno.test("http server: a streamed answer goes out as produced, a buffered one with its length", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const server = await serveHttp((request) => {
+    if (new URL(request.url).pathname === "/buffered") {
+      return Promise.resolve(Response.json({ ok: true }));
+    }
+    const enc = new TextEncoder();
+    return Promise.resolve(
+      new Response(
+        new ReadableStream({
+          async start(controller) {
+            controller.enqueue(enc.encode("first\n"));
+            await gate; // the second part waits until the client has seen the first
+            controller.enqueue(enc.encode("second\n"));
+            controller.close();
+          },
+        }),
+      ),
+    );
+  }, { hostname: "127.0.0.1", port: 0 });
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let firstPart: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  try {
+    const buffered = await fetch(`http://127.0.0.1:${server.port}/buffered`);
+    assert.equal(buffered.headers.get("content-length"), "11");
+    assert.deepEqual(await buffered.json(), { ok: true });
+
+    // Headers and the first part must arrive while the rest is still being produced.
+    firstPart = (async () => {
+      const streamed = await fetch(`http://127.0.0.1:${server.port}/streamed`);
+      reader = streamed.body!.getReader();
+      return await reader.read();
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      firstPart,
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(first, "the first part was held back until the answer ended");
+    assert.equal(new TextDecoder().decode(first.value), "first\n");
+    release();
+    let rest = "";
+    for (let r = await reader!.read(); !r.done; r = await reader!.read()) {
+      rest += new TextDecoder().decode(r.value);
+    }
+    assert.equal(rest, "second\n");
+  } finally {
+    release();
+    await firstPart?.catch(() => {}); // released: the answer starts, if it had not
+    await reader?.cancel(); // a failed run leaves the answer unread: drop the connection
+    await server.shutdown();
+  }
+});
+
+Deno.test("http server: the request's signal aborts when the client goes away", async () => {
+  let aborted!: () => void;
+  const sawAbort = new Promise<void>((r) => (aborted = r));
+  let started!: () => void;
+  const handling = new Promise<void>((r) => (started = r));
+  const server = await serveHttp(async (request) => {
+    request.signal.addEventListener("abort", () => aborted());
+    started();
+    await sawAbort; // a long query, killed when its client leaves
+    return new Response("late");
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(new TextEncoder().encode("GET /query HTTP/1.1\r\nhost: x\r\n\r\n"));
+    await handling;
+    conn.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const inTime = await Promise.race([
+      sawAbort.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(inTime, "the handler's signal did not abort within 10 s of the client leaving");
+  } finally {
+    aborted();
+    await server.shutdown();
+  }
+});

@@ -89,7 +89,12 @@ Deno.test("one-node cluster: writes go through the partitions' logs and survive 
 });
 
 /** Starts `n` nodes on one hub: the first founds the cluster, the others are admitted. */
-async function startCluster(hub: MemoryHub, n: number, defaults: Record<string, number>) {
+async function startCluster(
+  hub: MemoryHub,
+  n: number,
+  defaults: Record<string, number>,
+  extra: { retainEntries?: number } = {},
+) {
   const dirs: string[] = [];
   const nodes: { node: ClusterNode; store: ClusterStore }[] = [];
   for (let id = 1; id <= n; id++) {
@@ -119,6 +124,7 @@ async function startCluster(hub: MemoryHub, n: number, defaults: Record<string, 
       tickMs: 10,
       maintenanceIntervalMs: 0,
       defaults,
+      ...extra,
     });
     nodes.push({ node, store: new ClusterStore(node, { clock: systemClock, sleep }) });
   }
@@ -176,5 +182,46 @@ Deno.test("three nodes, one replica per partition: answers equal a one-node clus
   } finally {
     await one.close();
     await three.close();
+  }
+});
+
+Deno.test("a replica that fell behind the leader's compacted log copies another replica's files", async () => {
+  const hub = new MemoryHub();
+  const cluster = await startCluster(hub, 3, { partitions: 1, replicationFactor: 3 }, {
+    retainEntries: 2,
+  });
+  try {
+    const [one, , three] = cluster.nodes;
+    await one.store.createDatabase("db");
+    const batch = (k: number) =>
+      ["a", "b", "c"].map((h, i) => point(h, 1_700_000_000_000 + k * 1000, k * 10 + i));
+    assert.equal((await one.store.write("db", undefined, batch(0))).accepted, 3);
+    hub.isolate(3);
+    for (let k = 1; k <= 20; k++) {
+      assert.equal((await one.store.write("db", undefined, batch(k))).accepted, 3);
+      // Each flush compacts the leader's log: node 3 falls behind what it keeps.
+      if (k % 5 === 0) { for (const { store } of cluster.nodes.slice(0, 2)) await store.flush(); }
+    }
+    hub.isolate(3, false);
+    const want = await query(one.store, "SELECT count(usage), sum(usage) FROM cpu GROUP BY host");
+    const replica = three.node.localReplica(
+      three.node.meta.state.databases.get("db")!.partitions[0].groupId,
+    )!;
+    const deadline = Date.now() + 20_000;
+    while (
+      replica.applied < one.node.replicas.values().next().value!.applied && Date.now() < deadline
+    ) {
+      await sleep(20);
+    }
+    assert.ok(
+      replica.flushedBefore > 3,
+      `node 3 did not install a snapshot (${replica.flushedBefore})`,
+    );
+    assert.equal(
+      await query(three.store, "SELECT count(usage), sum(usage) FROM cpu GROUP BY host"),
+      want,
+    );
+  } finally {
+    await cluster.close();
   }
 });

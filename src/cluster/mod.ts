@@ -16,6 +16,7 @@ export { checkSameCluster, loadIdentity, saveIdentity, type StoredIdentity } fro
 export { MemoryHub, MemoryNetwork } from "./memory_network.ts";
 export type { DatabaseOptions, MetaCommand, MetaResult } from "./meta/meta_state.ts";
 export { decodeWire, encodeWire } from "./wire_json.ts";
+export type { SnapshotChunk } from "./partition/snapshot.ts";
 export type {
   ClusterNetwork,
   DescribeRequest,
@@ -29,6 +30,7 @@ export type {
   ReadConsistency,
   SelectRequest,
   ShardDescription,
+  SnapshotRequest,
 } from "./network.ts";
 export {
   CLUSTER_DEFAULTS,

@@ -6,6 +6,7 @@
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
 import type { Expr, PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
@@ -84,6 +85,12 @@ export interface PartitionDelete {
   condition?: Expr;
 }
 
+/** A replica asking another for its files (it fell behind the leader's compacted log). */
+export interface SnapshotRequest {
+  groupId: number;
+  minIndex: number;
+}
+
 /** A node asking to join. */
 export interface JoinRequest {
   httpAddress: string;
@@ -109,6 +116,8 @@ export interface PeerService {
   describe(request: DescribeRequest): Promise<ShardDescription[]>;
   select(request: SelectRequest): Promise<SeriesPartial[]>;
   deletePartition(request: PartitionDelete): Promise<void>;
+  /** Streams this node's replica's files, when they hold the group's log up to `minIndex`. */
+  fetchSnapshot(request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
 }
 
 /** Calls this node makes on other nodes. */
@@ -118,6 +127,7 @@ export interface PeerClient {
   describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
   select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
+  fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */

@@ -33,6 +33,7 @@ import type {
   PartitionWriteAnswer,
 } from "./network.ts";
 import { PartitionReplica } from "./partition/replica.ts";
+import type { SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 
 /** Cluster-wide defaults for new databases and the metadata group. */
@@ -86,6 +87,8 @@ export interface ClusterNodeOptions {
   >;
   /** Heads of all replicas together are flushed past this. @default {25 MiB} */
   flushHeadBytes?: number;
+  /** Log entries a partition leader keeps behind a flush for lagging replicas. @default {1000} */
+  retainEntries?: number;
   /** Raft timing. @default {100 ms ticks, 10 ticks per election} */
   tickMs?: number;
   electionTicks?: number;
@@ -175,6 +178,7 @@ export class ClusterNode {
       select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
+      fetchSnapshot: (request) => node.#exportSnapshot(request.groupId, request.minIndex),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {
@@ -376,6 +380,32 @@ export class ClusterNode {
     }
   }
 
+  readonly #snapshotAttempts = new Map<number, number>();
+
+  /**
+   * A snapshot of a group from another of its replicas: each call asks the next one in turn
+   * (starting with the metadata's leader hint), so a retry after a failure tries elsewhere.
+   */
+  #fetchSnapshot(groupId: number, minIndex: number): AsyncIterable<SnapshotChunk> {
+    const found = this.meta.state.partition(groupId);
+    const hint = found?.partition.leaderHint ?? 0;
+    const others = (found?.partition.replicas ?? []).filter((n) => n !== this.nodeId)
+      .sort((a, b) => Number(b === hint) - Number(a === hint));
+    if (others.length === 0) {
+      throw new EpochError("unavailable", `group ${groupId} has no other replica to copy from`);
+    }
+    const attempt = this.#snapshotAttempts.get(groupId) ?? 0;
+    this.#snapshotAttempts.set(groupId, attempt + 1);
+    return this.network.peers.fetchSnapshot(others[attempt % others.length], {
+      groupId,
+      minIndex,
+    });
+  }
+
+  async *#exportSnapshot(groupId: number, minIndex: number): AsyncGenerator<SnapshotChunk> {
+    yield* (await this.heldReplica(groupId)).exportSnapshot(minIndex);
+  }
+
   /** What the shared log recovered for a group (an empty log for a group it never held). */
   #recoveredState(groupId: number): RecoveredState {
     const state = this.#recovered.get(groupId);
@@ -410,6 +440,7 @@ export class ClusterNode {
       peers: fresh ? replicas : [],
       storage: this.#log.group(groupId),
       recovered: state,
+      fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
       transport: o.network.transport(groupId),
       fs: o.fs,
       clock: o.clock,
@@ -421,6 +452,7 @@ export class ClusterNode {
       tickMs: o.tickMs,
       electionTicks: o.electionTicks,
       requestTimeoutMs: o.requestTimeoutMs,
+      retainEntries: o.retainEntries,
     });
     // The preferred leader (first replica) of a new group stands at once, so leaders spread
     // as placement planned and the first write does not wait for an election timeout.

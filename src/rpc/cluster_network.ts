@@ -29,6 +29,8 @@ import {
   type ReadConsistency,
   type SelectRequest,
   type ShardDescription,
+  type SnapshotChunk,
+  type SnapshotRequest,
 } from "../cluster/mod.ts";
 import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
 import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
@@ -38,6 +40,7 @@ import {
   ClusterService,
   DeletePartitionResponseSchema,
   DescribeResponseSchema,
+  FetchSnapshotResponseSchema,
   ProposeMetaResponseSchema,
   SelectResponseSchema,
   WritePartitionResponseSchema,
@@ -52,6 +55,8 @@ export interface ConnectClusterNetworkOptions {
   timeoutMs?: number;
   /** Timeout of a query's part on another node. @default {60000} */
   queryTimeoutMs?: number;
+  /** Timeout of a whole snapshot transfer. @default {600000} */
+  snapshotTimeoutMs?: number;
   /** The fetch clients use (tests call handlers directly). */
   fetch?: typeof globalThis.fetch;
   logger?: Logger;
@@ -89,6 +94,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       describe: (node, request) => this.#describe(node, request),
       select: (node, request) => this.#select(node, request),
       deletePartition: (node, request) => this.#deletePartition(node, request),
+      fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
     };
     const cluster = this.#clusterHandler();
     this.fetchHandler = (request) => {
@@ -167,6 +173,24 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       accepted: Number(answer.accepted),
       rejected: answer.rejected.map((r) => ({ index: r.index, reason: r.reason })),
     };
+  }
+
+  async *#fetchSnapshot(node: number, request: SnapshotRequest): AsyncGenerator<SnapshotChunk> {
+    try {
+      const stream = this.#client(node).fetchSnapshot({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        minIndex: BigInt(request.minIndex),
+      }, { timeoutMs: this.#options.snapshotTimeoutMs ?? 600_000 });
+      for await (const m of stream) {
+        if (m.manifest.length > 0) yield decodeWire<SnapshotChunk>(m.manifest);
+        else if (m.end) yield { kind: "end", file: m.file, crc32c: m.crc32c };
+        else yield { kind: "data", file: m.file, offset: Number(m.offset), data: m.data };
+      }
+    } catch (error) {
+      throw toEpochError(error);
+    }
   }
 
   async #deletePartition(node: number, request: PartitionDelete): Promise<void> {
@@ -267,6 +291,25 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           await service.deletePartition(decodeWire<PartitionDelete>(req.request));
           return create(DeletePartitionResponseSchema);
         }),
+      fetchSnapshot: (req) => {
+        const service = this.#checkCluster(req.clusterId);
+        return serveStream(async function* () {
+          const chunks = service.fetchSnapshot({
+            groupId: Number(req.groupId),
+            minIndex: Number(req.minIndex),
+          });
+          for await (const c of chunks) {
+            yield create(
+              FetchSnapshotResponseSchema,
+              c.kind === "manifest"
+                ? { manifest: encodeWire(c) }
+                : c.kind === "end"
+                ? { file: c.file, end: true, crc32c: c.crc32c }
+                : { file: c.file, offset: BigInt(c.offset), data: c.data },
+            );
+          }
+        });
+      },
       describe: (req) => {
         const service = this.#checkCluster(req.clusterId);
         return serveStream(async function* () {

@@ -1091,6 +1091,9 @@ export class StorageEngine {
       });
     if (!out) return;
     shard.segments = shard.segments.filter((s) => !inputs.includes(s));
+    // A copy of the files being taken (a replica's snapshot for another node) must find every
+    // segment it listed: the inputs go once it is done.
+    while (this.#filesHeld > 0) await this.#filesReleased.promise;
     for (const s of inputs) {
       // Queries that took a view before the swap keep reading the unlinked file (POSIX) until
       // the reader is closed, a grace period later.
@@ -1098,6 +1101,47 @@ export class StorageEngine {
       await this.options.fs.remove(s.reader.path);
     }
     this.#counts.compactions++;
+  }
+
+  #filesHeld = 0;
+  #filesReleased = Promise.withResolvers<void>();
+
+  /**
+   * The engine's files as a restart would find them: `catalog.json` as last written and every
+   * segment file (paths relative to the engine's folder). No segment is removed by compaction
+   * until `release` is called (flushes go on: they only add files, and a copy with some of them
+   * is what a crash would leave). A segment of a shard group dropped meanwhile may vanish: its
+   * group is gone in the log the copy is applied with.
+   */
+  async holdFiles(): Promise<{ catalog: Uint8Array | null; segments: string[]; release(): void }> {
+    this.#filesHeld++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (--this.#filesHeld === 0) {
+        this.#filesReleased.resolve();
+        this.#filesReleased = Promise.withResolvers<void>();
+      }
+    };
+    try {
+      const { fs, dir } = this.options;
+      const catalogPath = `${dir}/catalog.json`;
+      const catalog = (await fs.stat(catalogPath)) ? await fs.readFile(catalogPath) : null;
+      const segments: string[] = [];
+      const walk = async (rel: string): Promise<void> => {
+        for (const name of await fs.readDir(`${dir}/${rel}`).catch(() => [] as string[])) {
+          const path = `${rel}/${name}`;
+          if (SEGMENT_NAME.test(name)) segments.push(path);
+          else if ((await fs.stat(`${dir}/${path}`))?.isDirectory) await walk(path);
+        }
+      };
+      await walk("data");
+      return { catalog, segments, release };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   // --- QueryStore ---------------------------------------------------------------------------
@@ -1277,17 +1321,18 @@ export class StorageEngine {
   /**
    * Stops the background task, waits for a running flush and queued WAL appends, flushes the
    * heads (so the data on disk is the segments' and the WAL is trimmed; bounded by
-   * `closeFlushTimeoutMs`: a flush that fails or runs over is abandoned, the WAL keeps the data),
-   * then closes files.
+   * `closeFlushTimeoutMs`: a flush that fails or runs over is abandoned, the WAL keeps the data;
+   * `flush: false` skips it), then closes files.
    */
-  async close(): Promise<void> {
+  async close(options: { flush?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#stopping.abort(new Error("storage engine closing"));
     await this.#maintaining;
     await this.#flushing?.catch(() => {});
-    await this.#flushAtClose();
+    // A replica about to be replaced by a copy of another's files has nothing worth flushing.
+    if (options.flush !== false) await this.#flushAtClose();
     await this.#wal.close();
     for (const db of this.#databases.values()) {
       for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();

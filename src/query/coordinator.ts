@@ -10,6 +10,7 @@ import type { Instant } from "../core/time.ts";
 import { instantFromNanos } from "../core/time.ts";
 import type { Expr } from "./ast.ts";
 import { evalExpr } from "./eval.ts";
+import { walkExpr } from "./expr_walk.ts";
 import type { Reduced, Sequence } from "./functions/mod.ts";
 import { POST_INPUT, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import type { ResultSeries, Value } from "./result.ts";
@@ -345,14 +346,8 @@ function applyFill(plan: SelectPlan, rows: Rows): void {
 
 function slotsOf(e: Expr): number[] {
   const out: number[] = [];
-  const walk = (x: Expr): void => {
+  walkExpr(e, (x) => {
     if (x.kind === "var" && x.name.startsWith(SLOT_PREFIX)) out.push(Number(x.name.slice(1)));
-    else if (x.kind === "call") x.args.forEach(walk);
-    else if (x.kind === "binary") {
-      walk(x.lhs);
-      walk(x.rhs);
-    } else if (x.kind === "paren") walk(x.expr);
-  };
-  walk(e);
+  });
   return out;
 }

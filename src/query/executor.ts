@@ -21,6 +21,7 @@ import { isWriteStatement } from "./ast.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
+import { mapChain, someExpr } from "./expr_walk.ts";
 import {
   QueryBudget,
   QueryInterruptedError,
@@ -310,10 +311,7 @@ async function deleteData(
 
 /** True when an expression names something other than tags (a quoted field cast). */
 function hasFieldRef(e: Expr): boolean {
-  if (e.kind === "var") return e.type === "field";
-  if (e.kind === "binary") return hasFieldRef(e.lhs) || hasFieldRef(e.rhs);
-  if (e.kind === "paren") return hasFieldRef(e.expr);
-  return false;
+  return someExpr(e, (x) => x.kind === "var" && x.type === "field", () => false);
 }
 
 function showCardinality(
@@ -881,7 +879,7 @@ export function bindParams(stmt: Statement, params: Record<string, unknown>): St
       case "param":
         return literalOf(e.name, params);
       case "binary":
-        return { ...e, lhs: bind(e.lhs), rhs: bind(e.rhs) };
+        return mapChain(e, bind);
       case "paren":
         return { ...e, expr: bind(e.expr) };
       case "call":

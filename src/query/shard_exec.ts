@@ -9,6 +9,7 @@ import { FieldType, type Tag } from "../core/point.ts";
 import type { Expr } from "./ast.ts";
 import { tagFilterOf } from "./condition.ts";
 import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
+import { walkExpr } from "./expr_walk.ts";
 import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
@@ -914,12 +915,9 @@ function auxValues(
 }
 
 function forEachVar(e: Expr, fn: (name: string, type?: string) => void): void {
-  if (e.kind === "var") fn(e.name, e.type);
-  else if (e.kind === "binary") {
-    forEachVar(e.lhs, fn);
-    forEachVar(e.rhs, fn);
-  } else if (e.kind === "paren") forEachVar(e.expr, fn);
-  else if (e.kind === "call") { for (const a of e.args) forEachVar(a, fn); }
+  walkExpr(e, (x) => {
+    if (x.kind === "var") fn(x.name, x.type);
+  });
 }
 
 function columnReadsField(e: Expr, isField: (n: string, t?: string) => boolean): boolean {

@@ -35,9 +35,12 @@ export type {
   ShardReader,
 } from "./store.ts";
 export {
+  checkQuerySize,
+  DEFAULT_QUERY_LIMITS,
   QueryBudget,
   QueryInterruptedError,
   type QueryLimits,
+  QueryMemory,
   QueryRegistry,
   type RunningQuery,
 } from "./limits.ts";

@@ -15,7 +15,7 @@ import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
 import type { FieldColumn, FieldPart, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { AddContext } from "./functions/mod.ts";
+import { type AddContext, KEPT_POINT_BYTES } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
 
 /** A raw row: its time and one cell per planned column. */
@@ -348,6 +348,16 @@ function aggregateSetup(plan: SelectPlan, types: Map<string, FieldType>): Aggreg
   return { fields, fieldOf, slotsOf, summarizable, auxFields };
 }
 
+/**
+ * What the query holds, roughly, in V8 bytes, charged to its memory budget: a bucket (map
+ * entry and state array) plus each slot's state; a raw row (object, cells array and its share
+ * of the result arrays) plus each cell.
+ */
+const BUCKET_BYTES = 96;
+const SLOT_STATE_BYTES = 64;
+const RAW_ROW_BYTES = 300;
+const RAW_CELL_BYTES = 40;
+
 /** Parts options that summarise no block (every block decoded, as views). */
 const NO_SUMMARIES = { summarize: () => false };
 
@@ -366,9 +376,11 @@ async function aggregateSeries(
   const auxCols = plan.aux.length > 0
     ? await readColumns(plan, reader, series, setup.auxFields)
     : undefined;
+  const bucketBytes = BUCKET_BYTES + SLOT_STATE_BYTES * plan.slots.length;
   const statesAt = (idx: number): unknown[] => {
     let states = group.buckets.get(idx);
     if (states === undefined) {
+      budget?.charge(bucketBytes);
       states = plan.slots.map((sl) => sl.fn.init(sl.params));
       group.buckets.set(idx, states);
     }
@@ -378,6 +390,7 @@ async function aggregateSeries(
   const ctx: AddContext = { series, sorted: reader.sortedColumns === true };
   const addRuns = (s: number, col: FieldColumn) => {
     const slot = plan.slots[s];
+    if (slot.fn.keepsPoints) budget?.charge(col.length * KEPT_POINT_BYTES);
     const n = col.length;
     for (let i = 0; i < n;) {
       const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
@@ -396,6 +409,7 @@ async function aggregateSeries(
   // go on in the next column (same bucket); its pieces are added in one call.
   const addStitched = (s: number, columns: readonly FieldColumn[]) => {
     const fn = plan.slots[s].fn;
+    if (fn.keepsPoints) { for (const c of columns) budget?.charge(c.length * KEPT_POINT_BYTES); }
     let pending: FieldColumn[] | undefined;
     let pendingIdx = 0;
     const flush = () => {
@@ -538,6 +552,22 @@ async function aggregateSeries(
 }
 
 async function rawSeries(
+  plan: SelectPlan,
+  reader: ShardReader,
+  series: SeriesRef,
+  group: GroupPartial,
+  rowFilter: boolean,
+  budget?: QueryBudget,
+): Promise<boolean> {
+  const before = group.rows.length;
+  const added = await collectRawRows(plan, reader, series, group, rowFilter, budget);
+  budget?.charge(
+    (group.rows.length - before) * (RAW_ROW_BYTES + RAW_CELL_BYTES * plan.columns.length),
+  );
+  return added;
+}
+
+async function collectRawRows(
   plan: SelectPlan,
   reader: ShardReader,
   series: SeriesRef,

@@ -33,15 +33,17 @@ export function isKeyword(word: string): boolean {
 export const MAX_NESTING = 200;
 
 /**
- * Called on entering each nesting level.
+ * Called on entering each nesting level, with Peggy's `location` function (called only for the
+ * error).
  * @throws {ParseError} `expression nested too deeply at line L, char C` past {@linkcode MAX_NESTING}.
  */
 export function checkNesting(
   depth: number,
-  at: { start: { line: number; column: number } },
+  location: () => { start: { line: number; column: number } },
 ): void {
   if (depth <= MAX_NESTING) return;
-  const { line, column } = at.start;
+  // Asked for only here: Peggy computes (and caches) a line and column per position asked.
+  const { line, column } = location().start;
   throw new ParseError(
     `expression nested too deeply (more than ${MAX_NESTING} levels) at line ${line}, char ${column}`,
     { line, column },

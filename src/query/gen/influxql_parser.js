@@ -433,7 +433,7 @@ function peg$parse(input, options) {
   function peg$f27(digits) {    return ast.count(digits);  }
   function peg$f28(e) {    return e !== null;  }
   function peg$f29(e) {    return e;  }
-  function peg$f30() {    checkNesting(++depth, location()); return true;  }
+  function peg$f30() {    checkNesting(++depth, location); return true;  }
   function peg$f31() {    depth--; return true;  }
   function peg$f32(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }

@@ -91,6 +91,8 @@ export async function serve(config: Config): Promise<void> {
     maxPoints: config.max_select_points,
     maxBuckets: config.max_select_buckets,
     maxConcurrent: config.max_concurrent_queries,
+    maxQueryBytes: config.max_query_bytes,
+    maxMemoryBytes: config.max_query_memory_bytes,
   }, () => systemClock.monotonicMs());
   const metrics = new Metrics();
   const stored = storedDataOf(store);

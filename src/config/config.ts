@@ -75,12 +75,22 @@ export const ConfigSchema = z.strictObject({
   max_script_sandboxes: z.coerce.number().int().min(1).max(1024).default(8),
   /** Queries: longest run in ms before `query-timeout limit exceeded` (0 = none). */
   query_timeout_ms: z.coerce.number().int().nonnegative().default(0),
-  /** Queries: most series one SELECT may read (0 = unlimited), as max-select-series. */
-  max_select_series: z.coerce.number().int().nonnegative().default(0),
+  // Query limits: defaults no dashboard reaches (Grafana asks for about a point per pixel) that
+  // still keep one query from taking the server down (issue #12). Kept equal to
+  // DEFAULT_QUERY_LIMITS in src/query/limits.ts (a test keeps them in step).
+  /** Queries: most series (per shard) one SELECT may read (0 = unlimited), as max-select-series. */
+  max_select_series: z.coerce.number().int().nonnegative().default(1_000_000),
   /** Queries: most points one SELECT may read (0 = unlimited), as max-select-point. */
-  max_select_points: z.coerce.number().int().nonnegative().default(0),
+  max_select_points: z.coerce.number().int().nonnegative().default(1_000_000_000),
   /** Queries: most GROUP BY time buckets of one SELECT (0 = unlimited), as max-select-buckets. */
-  max_select_buckets: z.coerce.number().int().nonnegative().default(0),
+  max_select_buckets: z.coerce.number().int().nonnegative().default(1_000_000),
+  /** Queries: longest query text of one request, in bytes (0 = unlimited); longer is refused. */
+  max_query_bytes: z.union([z.literal(0), byteSize]).default(512 * 1024),
+  /**
+   * Queries: memory one query may hold (buckets, rows, points kept for median, percentile ...),
+   * in bytes (0 = unlimited); past it the query fails with an error naming the budget.
+   */
+  max_query_memory_bytes: z.union([z.literal(0), byteSize]).default(256 * 1024 * 1024),
   /** Queries: most running at once, more are refused with 429 (0 = unlimited). */
   max_concurrent_queries: z.coerce.number().int().nonnegative().default(0),
   /** Ingest: points per committed batch of a streamed write. */

@@ -8,6 +8,8 @@
  */
 import { EpochError, ParseError, ValidationError } from "../core/mod.ts";
 import {
+  checkQuerySize,
+  DEFAULT_QUERY_LIMITS,
   encodeChunks,
   encodeCsv,
   encodeJson,
@@ -49,7 +51,7 @@ const STATES = new WeakMap<object, QueryState>();
 
 /**
  * Sets the query limits of the server that serves `engine` (called once at startup by
- * `serve`); without it queries run unlimited. The registry behind SHOW QUERIES / KILL QUERY
+ * `serve`); without it queries run with {@linkcode DEFAULT_QUERY_LIMITS}. The registry behind SHOW QUERIES / KILL QUERY
  * and max-concurrent-queries lives here too.
  */
 export function configureQueries(
@@ -66,7 +68,10 @@ export function configureQueries(
 function stateOf(ctx: AppContext): QueryState {
   let s = STATES.get(ctx.engine);
   if (s === undefined) {
-    s = { limits: {}, registry: new QueryRegistry({ now: () => ctx.clock.monotonicMs() }) };
+    s = {
+      limits: DEFAULT_QUERY_LIMITS,
+      registry: new QueryRegistry({ now: () => ctx.clock.monotonicMs() }),
+    };
     STATES.set(ctx.engine, s);
   }
   return s;
@@ -219,6 +224,7 @@ function streamChunks(
     }
   };
   // A syntax error is a 400 before anything streams: parse once up front (cheap).
+  checkQuerySize(query.q, stateOf(ctx).limits);
   parseQuery(query.q);
   let failure: unknown;
   const settled = run(ctx, query, request.method === "GET", request.signal, onResult).then(

@@ -21,15 +21,18 @@ import { isWriteStatement } from "./ast.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
+import { mapChain, someExpr } from "./expr_walk.ts";
 import {
+  checkQuerySize,
   QueryBudget,
   QueryInterruptedError,
   type QueryLimits,
+  QueryMemory,
   type QueryRegistry,
 } from "./limits.ts";
 import { parseQuery } from "./parser.ts";
 import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
-import { printStatement } from "./print.ts";
+import { printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
@@ -66,6 +69,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
   onResult?: (result: StatementResult) => void;
+  /**
+   * The memory meter of the whole request (every statement and subquery charges it); one with
+   * `limits.maxMemoryBytes` is made when absent.
+   */
+  memory?: QueryMemory;
 }
 
 /**
@@ -85,6 +93,7 @@ export async function executeQuery(
   text: string,
   options: ExecuteOptions,
 ): Promise<StatementResult[]> {
+  checkQuerySize(text, options.limits);
   // Parameters are bound before anything runs: a missing one is a parse error, as InfluxDB.
   const statements = parseQuery(text).map((stmt) => {
     try {
@@ -123,6 +132,10 @@ export async function executeStatements(
 ): Promise<StatementResult[]> {
   const results: StatementResult[] = [];
   let failed = false;
+  options = {
+    ...options,
+    memory: options.memory ?? new QueryMemory(options.limits?.maxMemoryBytes ?? 0),
+  };
   for (let i = 0; i < statements.length; i++) {
     if (failed) {
       results.push({ statementId: i, error: "not executed" });
@@ -358,10 +371,7 @@ export function deleteFilters(
 
 /** True when an expression names something other than tags (a quoted field cast). */
 function hasFieldRef(e: Expr): boolean {
-  if (e.kind === "var") return e.type === "field";
-  if (e.kind === "binary") return hasFieldRef(e.lhs) || hasFieldRef(e.rhs);
-  if (e.kind === "paren") return hasFieldRef(e.expr);
-  return false;
+  return someExpr(e, (x) => x.kind === "var" && x.type === "field", () => false);
 }
 
 async function showCardinality(
@@ -429,7 +439,10 @@ async function explain(
     [`NUMBER OF SERIES: ${series}`],
   ];
   if (analyze) {
-    const budget = new QueryBudget(options.limits ?? {}, options.signal);
+    const budget = new QueryBudget(options.limits ?? {}, options.signal, {
+      memory: options.memory,
+      statement: () => printSelect(stmt),
+    });
     const perShard: string[] = [];
     const partials = [];
     for (const [i, t] of targets.entries()) {
@@ -442,7 +455,9 @@ async function explain(
         } points read, measurements ${t.measurements.join(",")}`,
       );
     }
-    const result = partials.length > 0 ? finish(plan, mergePartials(plan, partials)) : [];
+    const result = partials.length > 0
+      ? await finish(plan, mergePartials(plan, partials), budget)
+      : [];
     rows.push([`POINTS READ: ${budget.points}`]);
     rows.push([`BLOCKS FROM STATISTICS: ${budget.summaryBlocks}`]);
     rows.push([`SERIES READ: ${budget.series}`]);
@@ -846,13 +861,18 @@ async function runSelect(
     }
   }
   if (targets.length === 0) return { series: [], tagColumns, types };
-  const budget = new QueryBudget(options.limits ?? {}, options.signal);
+  const budget = new QueryBudget(options.limits ?? {}, options.signal, {
+    memory: options.memory,
+    statement: () => printSelect(stmt),
+  });
+  // Before reading anything; the answer's own bucket count is checked again in finish (a grid
+  // without a lower bound starts at the data).
   if (plan.interval && plan.hasMin) {
     budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
   }
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
-  return { series: finish(plan, mergePartials(plan, partials)), tagColumns, types };
+  return { series: await finish(plan, mergePartials(plan, partials), budget), tagColumns, types };
 }
 
 /** InfluxDB passes the outer query's time range to a subquery that has none of its own. */
@@ -960,7 +980,7 @@ export function bindParams(stmt: Statement, params: Record<string, unknown>): St
       case "param":
         return literalOf(e.name, params);
       case "binary":
-        return { ...e, lhs: bind(e.lhs), rhs: bind(e.rhs) };
+        return mapChain(e, bind);
       case "paren":
         return { ...e, expr: bind(e.expr) };
       case "call":

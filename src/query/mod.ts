@@ -40,9 +40,12 @@ export type {
   TagFilter,
 } from "./store.ts";
 export {
+  checkQuerySize,
+  DEFAULT_QUERY_LIMITS,
   QueryBudget,
   QueryInterruptedError,
   type QueryLimits,
+  QueryMemory,
   QueryRegistry,
   type RunningQuery,
 } from "./limits.ts";

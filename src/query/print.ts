@@ -19,7 +19,8 @@ import type {
   TagKeyFilter,
 } from "./ast.ts";
 import { DURATION_UNITS_NS } from "./ast.ts";
-import { KEYWORDS } from "./parser.ts";
+import { foldChain } from "./expr_walk.ts";
+import { KEYWORDS } from "./grammar_support.ts";
 
 /** Prints statements separated by `; `. */
 export function printQuery(statements: readonly Statement[]): string {
@@ -214,14 +215,15 @@ export function printExpr(e: Expr): string {
       return quoteIdent(e.name) + (e.type !== undefined ? `::${e.type}` : "");
     case "call":
       return `${e.name}(${e.args.map(printExpr).join(", ")})`;
-    case "binary": {
-      const p = PRECEDENCE[e.op];
-      const lhs = printExpr(e.lhs);
-      const rhs = printExpr(e.rhs);
-      const l = e.lhs.kind === "binary" && PRECEDENCE[e.lhs.op] < p ? `(${lhs})` : lhs;
-      const r = e.rhs.kind === "binary" && PRECEDENCE[e.rhs.op] <= p ? `(${rhs})` : rhs;
-      return `${l} ${e.op} ${r}`;
-    }
+    case "binary":
+      // Along the left spine in a loop: `a OR b OR ...` may be 10,000 nodes deep.
+      return foldChain(e, printExpr, (lhs, node) => {
+        const p = PRECEDENCE[node.op];
+        const rhs = printExpr(node.rhs);
+        const l = node.lhs.kind === "binary" && PRECEDENCE[node.lhs.op] < p ? `(${lhs})` : lhs;
+        const r = node.rhs.kind === "binary" && PRECEDENCE[node.rhs.op] <= p ? `(${rhs})` : rhs;
+        return `${l} ${node.op} ${r}`;
+      });
     case "paren":
       return `(${printExpr(e.expr)})`;
     case "integer":

@@ -7,6 +7,7 @@
 
 
 import * as ast from "../ast.ts";
+import { checkNesting, isKeyword } from "../grammar_support.ts";
 
 class peg$SyntaxError extends SyntaxError {
   constructor(message, expected, found, location) {
@@ -214,84 +215,56 @@ function peg$parse(input, options) {
   const peg$c42 = "--";
   const peg$c43 = "/*";
   const peg$c44 = "*/";
-  const peg$c45 = "all";
-  const peg$c46 = "alter";
-  const peg$c47 = "analyze";
-  const peg$c48 = "and";
-  const peg$c49 = "any";
-  const peg$c50 = "as";
-  const peg$c51 = "asc";
-  const peg$c52 = "begin";
-  const peg$c53 = "by";
-  const peg$c54 = "cardinality";
-  const peg$c55 = "continuous";
-  const peg$c56 = "create";
-  const peg$c57 = "database";
-  const peg$c58 = "databases";
-  const peg$c59 = "default";
-  const peg$c60 = "delete";
-  const peg$c61 = "desc";
-  const peg$c62 = "destinations";
-  const peg$c63 = "diagnostics";
-  const peg$c64 = "distinct";
-  const peg$c65 = "drop";
-  const peg$c66 = "duration";
-  const peg$c67 = "end";
-  const peg$c68 = "every";
-  const peg$c69 = "exact";
-  const peg$c70 = "explain";
-  const peg$c71 = "false";
-  const peg$c72 = "for";
-  const peg$c73 = "from";
-  const peg$c74 = "grant";
-  const peg$c75 = "grants";
-  const peg$c76 = "group";
-  const peg$c77 = "groups";
-  const peg$c78 = "in";
-  const peg$c79 = "inf";
-  const peg$c80 = "insert";
-  const peg$c81 = "into";
-  const peg$c82 = "key";
-  const peg$c83 = "keys";
-  const peg$c84 = "kill";
-  const peg$c85 = "limit";
-  const peg$c86 = "measurement";
-  const peg$c87 = "measurements";
-  const peg$c88 = "name";
-  const peg$c89 = "offset";
-  const peg$c90 = "on";
-  const peg$c91 = "or";
-  const peg$c92 = "order";
-  const peg$c93 = "password";
-  const peg$c94 = "policies";
-  const peg$c95 = "policy";
-  const peg$c96 = "privileges";
-  const peg$c97 = "queries";
-  const peg$c98 = "query";
-  const peg$c99 = "read";
-  const peg$c100 = "replication";
-  const peg$c101 = "resample";
-  const peg$c102 = "retention";
-  const peg$c103 = "revoke";
-  const peg$c104 = "select";
-  const peg$c105 = "series";
-  const peg$c106 = "set";
-  const peg$c107 = "shard";
-  const peg$c108 = "shards";
-  const peg$c109 = "show";
-  const peg$c110 = "slimit";
-  const peg$c111 = "soffset";
-  const peg$c112 = "stats";
-  const peg$c113 = "subscription";
-  const peg$c114 = "subscriptions";
-  const peg$c115 = "to";
-  const peg$c116 = "true";
-  const peg$c117 = "user";
-  const peg$c118 = "users";
-  const peg$c119 = "values";
-  const peg$c120 = "where";
-  const peg$c121 = "with";
-  const peg$c122 = "write";
+  const peg$c45 = "alter";
+  const peg$c46 = "analyze";
+  const peg$c47 = "and";
+  const peg$c48 = "as";
+  const peg$c49 = "asc";
+  const peg$c50 = "by";
+  const peg$c51 = "cardinality";
+  const peg$c52 = "create";
+  const peg$c53 = "database";
+  const peg$c54 = "databases";
+  const peg$c55 = "default";
+  const peg$c56 = "delete";
+  const peg$c57 = "desc";
+  const peg$c58 = "distinct";
+  const peg$c59 = "drop";
+  const peg$c60 = "duration";
+  const peg$c61 = "exact";
+  const peg$c62 = "explain";
+  const peg$c63 = "false";
+  const peg$c64 = "from";
+  const peg$c65 = "group";
+  const peg$c66 = "in";
+  const peg$c67 = "inf";
+  const peg$c68 = "into";
+  const peg$c69 = "key";
+  const peg$c70 = "keys";
+  const peg$c71 = "kill";
+  const peg$c72 = "limit";
+  const peg$c73 = "measurement";
+  const peg$c74 = "measurements";
+  const peg$c75 = "offset";
+  const peg$c76 = "on";
+  const peg$c77 = "or";
+  const peg$c78 = "order";
+  const peg$c79 = "policies";
+  const peg$c80 = "policy";
+  const peg$c81 = "queries";
+  const peg$c82 = "query";
+  const peg$c83 = "replication";
+  const peg$c84 = "retention";
+  const peg$c85 = "select";
+  const peg$c86 = "series";
+  const peg$c87 = "shard";
+  const peg$c88 = "show";
+  const peg$c89 = "slimit";
+  const peg$c90 = "soffset";
+  const peg$c91 = "true";
+  const peg$c92 = "values";
+  const peg$c93 = "where";
+  const peg$c94 = "with";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -377,86 +350,58 @@ function peg$parse(input, options) {
   const peg$e66 = peg$literalExpectation("/*", false);
   const peg$e67 = peg$literalExpectation("*/", false);
   const peg$e68 = peg$anyExpectation();
-  const peg$e69 = peg$literalExpectation("ALL", true);
-  const peg$e70 = peg$literalExpectation("ALTER", true);
-  const peg$e71 = peg$literalExpectation("ANALYZE", true);
-  const peg$e72 = peg$literalExpectation("AND", true);
-  const peg$e73 = peg$literalExpectation("ANY", true);
-  const peg$e74 = peg$literalExpectation("AS", true);
-  const peg$e75 = peg$literalExpectation("ASC", true);
-  const peg$e76 = peg$literalExpectation("BEGIN", true);
-  const peg$e77 = peg$literalExpectation("BY", true);
-  const peg$e78 = peg$literalExpectation("CARDINALITY", true);
-  const peg$e79 = peg$literalExpectation("CONTINUOUS", true);
-  const peg$e80 = peg$literalExpectation("CREATE", true);
-  const peg$e81 = peg$literalExpectation("DATABASE", true);
-  const peg$e82 = peg$literalExpectation("DATABASES", true);
-  const peg$e83 = peg$literalExpectation("DEFAULT", true);
-  const peg$e84 = peg$literalExpectation("DELETE", true);
-  const peg$e85 = peg$literalExpectation("DESC", true);
-  const peg$e86 = peg$literalExpectation("DESTINATIONS", true);
-  const peg$e87 = peg$literalExpectation("DIAGNOSTICS", true);
-  const peg$e88 = peg$literalExpectation("DISTINCT", true);
-  const peg$e89 = peg$literalExpectation("DROP", true);
-  const peg$e90 = peg$literalExpectation("DURATION", true);
-  const peg$e91 = peg$literalExpectation("END", true);
-  const peg$e92 = peg$literalExpectation("EVERY", true);
-  const peg$e93 = peg$literalExpectation("EXACT", true);
-  const peg$e94 = peg$literalExpectation("EXPLAIN", true);
-  const peg$e95 = peg$literalExpectation("FALSE", true);
-  const peg$e96 = peg$literalExpectation("FIELD", true);
-  const peg$e97 = peg$literalExpectation("FOR", true);
-  const peg$e98 = peg$literalExpectation("FROM", true);
-  const peg$e99 = peg$literalExpectation("GRANT", true);
-  const peg$e100 = peg$literalExpectation("GRANTS", true);
-  const peg$e101 = peg$literalExpectation("GROUP", true);
-  const peg$e102 = peg$literalExpectation("GROUPS", true);
-  const peg$e103 = peg$literalExpectation("IN", true);
-  const peg$e104 = peg$literalExpectation("INF", true);
-  const peg$e105 = peg$literalExpectation("INSERT", true);
-  const peg$e106 = peg$literalExpectation("INTO", true);
-  const peg$e107 = peg$literalExpectation("KEY", true);
-  const peg$e108 = peg$literalExpectation("KEYS", true);
-  const peg$e109 = peg$literalExpectation("KILL", true);
-  const peg$e110 = peg$literalExpectation("LIMIT", true);
-  const peg$e111 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e112 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e113 = peg$literalExpectation("NAME", true);
-  const peg$e114 = peg$literalExpectation("OFFSET", true);
-  const peg$e115 = peg$literalExpectation("ON", true);
-  const peg$e116 = peg$literalExpectation("OR", true);
-  const peg$e117 = peg$literalExpectation("ORDER", true);
-  const peg$e118 = peg$literalExpectation("PASSWORD", true);
-  const peg$e119 = peg$literalExpectation("POLICIES", true);
-  const peg$e120 = peg$literalExpectation("POLICY", true);
-  const peg$e121 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e122 = peg$literalExpectation("QUERIES", true);
-  const peg$e123 = peg$literalExpectation("QUERY", true);
-  const peg$e124 = peg$literalExpectation("READ", true);
-  const peg$e125 = peg$literalExpectation("REPLICATION", true);
-  const peg$e126 = peg$literalExpectation("RESAMPLE", true);
-  const peg$e127 = peg$literalExpectation("RETENTION", true);
-  const peg$e128 = peg$literalExpectation("REVOKE", true);
-  const peg$e129 = peg$literalExpectation("SELECT", true);
-  const peg$e130 = peg$literalExpectation("SERIES", true);
-  const peg$e131 = peg$literalExpectation("SET", true);
-  const peg$e132 = peg$literalExpectation("SHARD", true);
-  const peg$e133 = peg$literalExpectation("SHARDS", true);
-  const peg$e134 = peg$literalExpectation("SHOW", true);
-  const peg$e135 = peg$literalExpectation("SLIMIT", true);
-  const peg$e136 = peg$literalExpectation("SOFFSET", true);
-  const peg$e137 = peg$literalExpectation("STATS", true);
-  const peg$e138 = peg$literalExpectation("SUBSCRIPTION", true);
-  const peg$e139 = peg$literalExpectation("SUBSCRIPTIONS", true);
-  const peg$e140 = peg$literalExpectation("TAG", true);
-  const peg$e141 = peg$literalExpectation("TO", true);
-  const peg$e142 = peg$literalExpectation("TRUE", true);
-  const peg$e143 = peg$literalExpectation("USER", true);
-  const peg$e144 = peg$literalExpectation("USERS", true);
-  const peg$e145 = peg$literalExpectation("VALUES", true);
-  const peg$e146 = peg$literalExpectation("WHERE", true);
-  const peg$e147 = peg$literalExpectation("WITH", true);
-  const peg$e148 = peg$literalExpectation("WRITE", true);
+  const peg$e69 = peg$literalExpectation("ALTER", true);
+  const peg$e70 = peg$literalExpectation("ANALYZE", true);
+  const peg$e71 = peg$literalExpectation("AND", true);
+  const peg$e72 = peg$literalExpectation("AS", true);
+  const peg$e73 = peg$literalExpectation("ASC", true);
+  const peg$e74 = peg$literalExpectation("BY", true);
+  const peg$e75 = peg$literalExpectation("CARDINALITY", true);
+  const peg$e76 = peg$literalExpectation("CREATE", true);
+  const peg$e77 = peg$literalExpectation("DATABASE", true);
+  const peg$e78 = peg$literalExpectation("DATABASES", true);
+  const peg$e79 = peg$literalExpectation("DEFAULT", true);
+  const peg$e80 = peg$literalExpectation("DELETE", true);
+  const peg$e81 = peg$literalExpectation("DESC", true);
+  const peg$e82 = peg$literalExpectation("DISTINCT", true);
+  const peg$e83 = peg$literalExpectation("DROP", true);
+  const peg$e84 = peg$literalExpectation("DURATION", true);
+  const peg$e85 = peg$literalExpectation("EXACT", true);
+  const peg$e86 = peg$literalExpectation("EXPLAIN", true);
+  const peg$e87 = peg$literalExpectation("FALSE", true);
+  const peg$e88 = peg$literalExpectation("FIELD", true);
+  const peg$e89 = peg$literalExpectation("FROM", true);
+  const peg$e90 = peg$literalExpectation("GROUP", true);
+  const peg$e91 = peg$literalExpectation("IN", true);
+  const peg$e92 = peg$literalExpectation("INF", true);
+  const peg$e93 = peg$literalExpectation("INTO", true);
+  const peg$e94 = peg$literalExpectation("KEY", true);
+  const peg$e95 = peg$literalExpectation("KEYS", true);
+  const peg$e96 = peg$literalExpectation("KILL", true);
+  const peg$e97 = peg$literalExpectation("LIMIT", true);
+  const peg$e98 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e99 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e100 = peg$literalExpectation("OFFSET", true);
+  const peg$e101 = peg$literalExpectation("ON", true);
+  const peg$e102 = peg$literalExpectation("OR", true);
+  const peg$e103 = peg$literalExpectation("ORDER", true);
+  const peg$e104 = peg$literalExpectation("POLICIES", true);
+  const peg$e105 = peg$literalExpectation("POLICY", true);
+  const peg$e106 = peg$literalExpectation("QUERIES", true);
+  const peg$e107 = peg$literalExpectation("QUERY", true);
+  const peg$e108 = peg$literalExpectation("REPLICATION", true);
+  const peg$e109 = peg$literalExpectation("RETENTION", true);
+  const peg$e110 = peg$literalExpectation("SELECT", true);
+  const peg$e111 = peg$literalExpectation("SERIES", true);
+  const peg$e112 = peg$literalExpectation("SHARD", true);
+  const peg$e113 = peg$literalExpectation("SHOW", true);
+  const peg$e114 = peg$literalExpectation("SLIMIT", true);
+  const peg$e115 = peg$literalExpectation("SOFFSET", true);
+  const peg$e116 = peg$literalExpectation("TAG", true);
+  const peg$e117 = peg$literalExpectation("TRUE", true);
+  const peg$e118 = peg$literalExpectation("VALUES", true);
+  const peg$e119 = peg$literalExpectation("WHERE", true);
+  const peg$e120 = peg$literalExpectation("WITH", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -465,84 +410,94 @@ function peg$parse(input, options) {
   function peg$f4(expr, alias) {    return ast.field(expr, alias);  }
   function peg$f5(type) {    return ast.wildcard(type ?? undefined);  }
   function peg$f6(head, tail) {    return [head, ...tail];  }
-  function peg$f7(s) {    return ast.subquery(s);  }
-  function peg$f8(parts, last) {    return ast.measurement(parts, last);  }
-  function peg$f9() {    return null;  }
-  function peg$f10(pattern) {    return { regex: pattern.pattern };  }
-  function peg$f11(name) {    return { name };  }
-  function peg$f12(head, tail) {    return [head, ...tail];  }
-  function peg$f13(interval, offset) {    return ast.timeDimension(interval, offset);  }
-  function peg$f14() {    return { kind: "wildcard" };  }
-  function peg$f15(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
-  function peg$f16(name) {    return ast.tagDimension(name);  }
-  function peg$f17(digits, unit) {    return ast.calendarInterval(digits, unit);  }
-  function peg$f18(d) {    return ast.negate(d);  }
-  function peg$f19() {    return ast.call("now", []);  }
-  function peg$f20(arg) {    return ast.fill(arg);  }
-  function peg$f21(n) {    return ast.negate(n);  }
-  function peg$f22(dir) {    return dir ?? "ASC";  }
-  function peg$f23() {    return "ASC";  }
-  function peg$f24() {    return "DESC";  }
-  function peg$f25(s) {    return s.value;  }
-  function peg$f26(digits) {    return ast.count(digits);  }
-  function peg$f27(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f28(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f29(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f30(op, rhs) {    return [op, rhs];  }
-  function peg$f31(op, rhs) {    return [op, rhs];  }
+  function peg$f7(s) {    return s !== null;  }
+  function peg$f8(s) {    return ast.subquery(s);  }
+  function peg$f9(parts, last) {    return ast.measurement(parts, last);  }
+  function peg$f10() {    return null;  }
+  function peg$f11(pattern) {    return { regex: pattern.pattern };  }
+  function peg$f12(name) {    return { name };  }
+  function peg$f13(head, tail) {    return [head, ...tail];  }
+  function peg$f14(interval, offset) {    return ast.timeDimension(interval, offset);  }
+  function peg$f15() {    return { kind: "wildcard" };  }
+  function peg$f16(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
+  function peg$f17(name) {    return ast.tagDimension(name);  }
+  function peg$f18(digits, unit) {    return ast.calendarInterval(digits, unit);  }
+  function peg$f19(d) {    return ast.negate(d);  }
+  function peg$f20() {    return ast.call("now", []);  }
+  function peg$f21(arg) {    return ast.fill(arg);  }
+  function peg$f22(n) {    return ast.negate(n);  }
+  function peg$f23(dir) {    return dir ?? "ASC";  }
+  function peg$f24() {    return "ASC";  }
+  function peg$f25() {    return "DESC";  }
+  function peg$f26(s) {    return s.value;  }
+  function peg$f27(digits) {    return ast.count(digits);  }
+  function peg$f28(e) {    return e !== null;  }
+  function peg$f29(e) {    return e;  }
+  function peg$f30() {    checkNesting(++depth, location); return true;  }
+  function peg$f31() {    depth--; return true;  }
   function peg$f32(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f34(e) {    return ast.negate(e);  }
-  function peg$f35(e) {    return ast.paren(e);  }
-  function peg$f36(name, args) {    return ast.call(name, args ?? []);  }
-  function peg$f37(head, tail) {    return [head, ...tail];  }
-  function peg$f38(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
-  function peg$f39(name) {    return ast.param(name);  }
-  function peg$f40() {    return ast.statement("show_queries");  }
-  function peg$f41(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
-  function peg$f42() {    return "series";  }
-  function peg$f43() {    return "measurement";  }
-  function peg$f44() {    return "tag_key";  }
-  function peg$f45() {    return "tag_values";  }
-  function peg$f46() {    return "field_key";  }
-  function peg$f47() {    return ast.statement("show_databases");  }
-  function peg$f48(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f49(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f50(name) {    return { op: "=", name };  }
-  function peg$f51(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f52(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f53(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f54(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f55(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f56(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f57(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f58(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f59(name) {    return ast.statement("create_database", { name });  }
-  function peg$f60(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f61(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f62(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
-  function peg$f63(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f64(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
-  function peg$f65(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
-  function peg$f66(duration) {    return { duration };  }
-  function peg$f67(replicaN) {    return { replicaN };  }
-  function peg$f68(shardDuration) {    return { shardDuration };  }
-  function peg$f69() {    return { isDefault: true };  }
-  function peg$f70() {    return 0n;  }
-  function peg$f71(d) {    return d.ns;  }
-  function peg$f72(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f73(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f74(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f75(chars) {    return chars.join("");  }
-  function peg$f76(chars) {    return ast.string(chars.join(""));  }
-  function peg$f77() {    return "\n";  }
-  function peg$f78(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f79() {    return "/";  }
-  function peg$f80(text) {    return ast.number(text);  }
-  function peg$f81(text) {    return ast.integer(text);  }
-  function peg$f82(parts) {    return ast.duration(parts);  }
-  function peg$f83(digits, unit) {    return [digits, unit];  }
-  function peg$f84(text) {    return ast.boolean(text);  }
+  function peg$f34(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f35(op, rhs) {    return [op, rhs];  }
+  function peg$f36(op, rhs) {    return [op, rhs];  }
+  function peg$f37(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f38(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f39(e) {    return e !== null;  }
+  function peg$f40(e) {    return ast.negate(e);  }
+  function peg$f41(e) {    return e !== null;  }
+  function peg$f42(e) {    return e;  }
+  function peg$f43(e) {    return ast.paren(e);  }
+  function peg$f44(name, args) {    return ast.call(name, args ?? []);  }
+  function peg$f45(head, tail) {    return [head, ...tail];  }
+  function peg$f46(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
+  function peg$f47(name) {    return ast.param(name);  }
+  function peg$f48() {    return ast.statement("show_queries");  }
+  function peg$f49(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
+  function peg$f50() {    return "series";  }
+  function peg$f51() {    return "measurement";  }
+  function peg$f52() {    return "tag_key";  }
+  function peg$f53() {    return "tag_values";  }
+  function peg$f54() {    return "field_key";  }
+  function peg$f55() {    return ast.statement("show_databases");  }
+  function peg$f56(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
+  function peg$f57(r) {    return { op: "=~", pattern: r.pattern };  }
+  function peg$f58(name) {    return { op: "=", name };  }
+  function peg$f59(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
+  function peg$f60(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
+  function peg$f61(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f62(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f63(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f64(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
+  function peg$f65(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
+  function peg$f66(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f67(name) {    return ast.statement("create_database", { name });  }
+  function peg$f68(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f69(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f70(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
+  function peg$f71(sources, condition) {    return ast.statement("delete", { sources, condition });  }
+  function peg$f72(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f73(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
+  function peg$f74(duration) {    return { duration };  }
+  function peg$f75(replicaN) {    return { replicaN };  }
+  function peg$f76(shardDuration) {    return { shardDuration };  }
+  function peg$f77() {    return { isDefault: true };  }
+  function peg$f78() {    return 0n;  }
+  function peg$f79(d) {    return d.ns;  }
+  function peg$f80(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f81(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f82(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f83(word) {    return isKeyword(word);  }
+  function peg$f84(word) {    return word;  }
+  function peg$f85(chars) {    return chars.join("");  }
+  function peg$f86(chars) {    return ast.string(chars.join(""));  }
+  function peg$f87() {    return "\n";  }
+  function peg$f88(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f89() {    return "/";  }
+  function peg$f90(text) {    return ast.number(text);  }
+  function peg$f91(text) {    return ast.integer(text);  }
+  function peg$f92(parts) {    return ast.duration(parts);  }
+  function peg$f93(digits, unit) {    return [digits, unit];  }
+  function peg$f94(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -1165,7 +1120,7 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseWildcard();
     if (s1 === peg$FAILED) {
-      s1 = peg$parseOrExpr();
+      s1 = peg$parseExpr();
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -1353,7 +1308,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseSource() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 40) {
@@ -1365,19 +1320,41 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseSelectStatement();
+      s3 = peg$parseDeeper();
       if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c5;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e5); }
+        s4 = peg$parseSelectStatement();
+        if (s4 === peg$FAILED) {
+          s4 = null;
         }
+        s5 = peg$parseShallower();
         if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f7(s3);
+          peg$savedPos = peg$currPos;
+          s6 = peg$f7(s4);
+          if (s6) {
+            s6 = undefined;
+          } else {
+            s6 = peg$FAILED;
+          }
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parse_();
+            if (input.charCodeAt(peg$currPos) === 41) {
+              s8 = peg$c5;
+              peg$currPos++;
+            } else {
+              s8 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e5); }
+            }
+            if (s8 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f8(s4);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1452,7 +1429,7 @@ function peg$parse(input, options) {
     s2 = peg$parseMeasurementLast();
     if (s2 !== peg$FAILED) {
       peg$savedPos = s0;
-      s0 = peg$f8(s1, s2);
+      s0 = peg$f9(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -1486,7 +1463,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f9();
+        s0 = peg$f10();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1503,7 +1480,7 @@ function peg$parse(input, options) {
     s1 = peg$parseRegex();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f10(s1);
+      s1 = peg$f11(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -1511,7 +1488,7 @@ function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f11(s1);
+        s1 = peg$f12(s1);
       }
       s0 = s1;
     }
@@ -1527,7 +1504,7 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse__();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseOrExpr();
+        s3 = peg$parseExpr();
         if (s3 !== peg$FAILED) {
           s0 = s3;
         } else {
@@ -1609,7 +1586,7 @@ function peg$parse(input, options) {
                 }
               }
               peg$savedPos = s0;
-              s0 = peg$f12(s5, s6);
+              s0 = peg$f13(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1693,7 +1670,7 @@ function peg$parse(input, options) {
           }
           if (s8 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f13(s5, s6);
+            s0 = peg$f14(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1721,7 +1698,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f14();
+        s1 = peg$f15();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -1729,7 +1706,7 @@ function peg$parse(input, options) {
         s1 = peg$parseRegex();
         if (s1 !== peg$FAILED) {
           peg$savedPos = s0;
-          s1 = peg$f15(s1);
+          s1 = peg$f16(s1);
         }
         s0 = s1;
         if (s0 === peg$FAILED) {
@@ -1737,7 +1714,7 @@ function peg$parse(input, options) {
           s1 = peg$parseIdentifier();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f16(s1);
+            s1 = peg$f17(s1);
           }
           s0 = s1;
         }
@@ -1853,7 +1830,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f17(s1, s2);
+          s0 = peg$f18(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1891,7 +1868,7 @@ function peg$parse(input, options) {
       s3 = peg$parseDuration();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f18(s3);
+        s0 = peg$f19(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1938,7 +1915,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f19();
+          s0 = peg$f20();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1989,7 +1966,7 @@ function peg$parse(input, options) {
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f20(s5);
+            s0 = peg$f21(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2101,7 +2078,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f21(s3);
+        s0 = peg$f22(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2212,7 +2189,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f22(s2);
+      s0 = peg$f23(s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2231,7 +2208,7 @@ function peg$parse(input, options) {
     s1 = peg$parseASC();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f23();
+      s1 = peg$f24();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2239,7 +2216,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDESC();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f24();
+        s1 = peg$f25();
       }
       s0 = s1;
     }
@@ -2281,7 +2258,7 @@ function peg$parse(input, options) {
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f25(s5);
+            s0 = peg$f26(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2348,7 +2325,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f26(s1);
+        s0 = peg$f27(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2361,6 +2338,72 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e20); }
+    }
+
+    return s0;
+  }
+
+  function peg$parseExpr() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDeeper();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseOrExpr();
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$parseShallower();
+      if (s3 !== peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s4 = peg$f28(s2);
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f29(s2);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDeeper() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f30();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShallower() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f31();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
     }
 
     return s0;
@@ -2441,7 +2484,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f27(s1, s2);
+      s0 = peg$f32(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2525,7 +2568,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f28(s1, s2);
+      s0 = peg$f33(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2563,7 +2606,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f29(s1, s2);
+      s0 = peg$f34(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2606,7 +2649,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f30(s1, s3);
+        s0 = peg$f35(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2671,7 +2714,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f31(s1, s3);
+          s0 = peg$f36(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2740,7 +2783,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2);
+      s0 = peg$f37(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2804,7 +2847,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f33(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2814,7 +2857,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseUnary() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
@@ -2826,10 +2869,32 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseUnary();
+      s3 = peg$parseDeeper();
       if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f34(s3);
+        s4 = peg$parseUnary();
+        if (s4 === peg$FAILED) {
+          s4 = null;
+        }
+        s5 = peg$parseShallower();
+        if (s5 !== peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s6 = peg$f39(s4);
+          if (s6) {
+            s6 = undefined;
+          } else {
+            s6 = peg$FAILED;
+          }
+          if (s6 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f40(s4);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2849,9 +2914,32 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
-        s3 = peg$parseUnary();
+        s3 = peg$parseDeeper();
         if (s3 !== peg$FAILED) {
-          s0 = s3;
+          s4 = peg$parseUnary();
+          if (s4 === peg$FAILED) {
+            s4 = null;
+          }
+          s5 = peg$parseShallower();
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = peg$currPos;
+            s6 = peg$f41(s4);
+            if (s6) {
+              s6 = undefined;
+            } else {
+              s6 = peg$FAILED;
+            }
+            if (s6 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f42(s4);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2881,7 +2969,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseOrExpr();
+      s3 = peg$parseExpr();
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
@@ -2893,7 +2981,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f35(s3);
+          s0 = peg$f43(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2973,7 +3061,7 @@ function peg$parse(input, options) {
         }
         if (s7 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f36(s1, s5);
+          s0 = peg$f44(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3045,7 +3133,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f45(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3061,7 +3149,7 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$parseRegex();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseOrExpr();
+        s0 = peg$parseExpr();
       }
     }
 
@@ -3104,7 +3192,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3238,7 +3326,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f39(s2);
+        s0 = peg$f47(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3314,7 +3402,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f40();
+      s1 = peg$f48();
     }
     s0 = s1;
 
@@ -3475,7 +3563,7 @@ function peg$parse(input, options) {
             s10 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f41(s1, s2, s5, s6, s7, s8, s9, s10);
+          s0 = peg$f49(s1, s2, s5, s6, s7, s8, s9, s10);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3499,7 +3587,7 @@ function peg$parse(input, options) {
     s1 = peg$parseSERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f42();
+      s1 = peg$f50();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3507,7 +3595,7 @@ function peg$parse(input, options) {
       s1 = peg$parseMEASUREMENT();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f43();
+        s1 = peg$f51();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -3519,7 +3607,7 @@ function peg$parse(input, options) {
             s3 = peg$parseKEY();
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f44();
+              s0 = peg$f52();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3541,7 +3629,7 @@ function peg$parse(input, options) {
               s3 = peg$parseVALUES();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f45();
+                s0 = peg$f53();
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3563,7 +3651,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f46();
+                  s0 = peg$f54();
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -3591,7 +3679,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f47();
+      s1 = peg$f55();
     }
     s0 = s1;
 
@@ -3701,7 +3789,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s2, s3, s4, s5, s6);
+      s0 = peg$f56(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3733,7 +3821,7 @@ function peg$parse(input, options) {
             s7 = peg$parseRegex();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f49(s7);
+              s0 = peg$f57(s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3775,7 +3863,7 @@ function peg$parse(input, options) {
               s7 = peg$parseIdentifier();
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f50(s7);
+                s0 = peg$f58(s7);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3920,7 +4008,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f51(s4, s5, s6, s7, s8);
+          s0 = peg$f59(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4060,7 +4148,7 @@ function peg$parse(input, options) {
                 s10 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f52(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f60(s4, s5, s7, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4150,7 +4238,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f53(s1, s3);
+        s0 = peg$f61(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4197,7 +4285,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f54(s1, s3);
+          s0 = peg$f62(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4280,7 +4368,7 @@ function peg$parse(input, options) {
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f55(s5, s6);
+                s0 = peg$f63(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4405,7 +4493,7 @@ function peg$parse(input, options) {
             s7 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f56(s4, s5, s6, s7);
+          s0 = peg$f64(s4, s5, s6, s7);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4537,7 +4625,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f57(s2, s3, s4, s5, s6);
+      s0 = peg$f65(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4561,7 +4649,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f58(s4);
+          s0 = peg$f66(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4626,7 +4714,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f59(s5);
+              s0 = peg$f67(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4666,7 +4754,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f60(s5);
+              s0 = peg$f68(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4706,7 +4794,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f61(s5);
+              s0 = peg$f69(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4788,7 +4876,7 @@ function peg$parse(input, options) {
             s5 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f62(s4, s5);
+          s0 = peg$f70(s4, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4858,7 +4946,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f63(s2, s3);
+      s0 = peg$f71(s2, s3);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4969,7 +5057,7 @@ function peg$parse(input, options) {
                                             s21 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f64(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f72(s7, s11, s15, s19, s20, s21);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5114,7 +5202,7 @@ function peg$parse(input, options) {
                           }
                           if (s12 !== peg$FAILED) {
                             peg$savedPos = s0;
-                            s0 = peg$f65(s7, s11, s12);
+                            s0 = peg$f73(s7, s11, s12);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -5178,7 +5266,7 @@ function peg$parse(input, options) {
         s3 = peg$parseRpDuration();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f66(s3);
+          s0 = peg$f74(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5200,7 +5288,7 @@ function peg$parse(input, options) {
           s3 = peg$parseCount();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f67(s3);
+            s0 = peg$f75(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5226,7 +5314,7 @@ function peg$parse(input, options) {
                 s5 = peg$parseRpDuration();
                 if (s5 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f68(s5);
+                  s0 = peg$f76(s5);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -5252,7 +5340,7 @@ function peg$parse(input, options) {
           s1 = peg$parseDEFAULT();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f69();
+            s1 = peg$f77();
           }
           s0 = s1;
         }
@@ -5269,7 +5357,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f70();
+      s1 = peg$f78();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5277,7 +5365,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f71(s1);
+        s1 = peg$f79(s1);
       }
       s0 = s1;
     }
@@ -5312,7 +5400,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f72(s7, s11);
+                          s0 = peg$f80(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5390,7 +5478,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f73(s2, s4);
+          s0 = peg$f81(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5451,7 +5539,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f74(s5, s6);
+              s0 = peg$f82(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5477,75 +5565,50 @@ function peg$parse(input, options) {
   }
 
   function peg$parseIdentifier() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
     s0 = peg$parseQuotedIdentifier();
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      peg$silentFails++;
       s2 = peg$currPos;
-      s3 = peg$parseKeyword();
+      s3 = input.charAt(peg$currPos);
+      if (peg$r4.test(s3)) {
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+      }
       if (s3 !== peg$FAILED) {
-        s4 = peg$currPos;
-        peg$silentFails++;
+        s4 = [];
         s5 = peg$parseIdentPart();
-        peg$silentFails--;
-        if (s5 === peg$FAILED) {
-          s4 = undefined;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
+        while (s5 !== peg$FAILED) {
+          s4.push(s5);
+          s5 = peg$parseIdentPart();
         }
-        if (s4 !== peg$FAILED) {
-          s3 = [s3, s4];
-          s2 = s3;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
+        s3 = [s3, s4];
+        s2 = s3;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
       }
-      peg$silentFails--;
-      if (s2 === peg$FAILED) {
-        s1 = undefined;
+      if (s2 !== peg$FAILED) {
+        s1 = input.substring(s1, peg$currPos);
       } else {
-        peg$currPos = s1;
-        s1 = peg$FAILED;
+        s1 = s2;
       }
       if (s1 !== peg$FAILED) {
-        s2 = peg$currPos;
-        s3 = peg$currPos;
-        s4 = input.charAt(peg$currPos);
-        if (peg$r4.test(s4)) {
-          peg$currPos++;
+        peg$savedPos = peg$currPos;
+        s2 = peg$f83(s1);
+        if (s2) {
+          s2 = peg$FAILED;
         } else {
-          s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e42); }
-        }
-        if (s4 !== peg$FAILED) {
-          s5 = [];
-          s6 = peg$parseIdentPart();
-          while (s6 !== peg$FAILED) {
-            s5.push(s6);
-            s6 = peg$parseIdentPart();
-          }
-          s4 = [s4, s5];
-          s3 = s4;
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-        if (s3 !== peg$FAILED) {
-          s2 = input.substring(s2, peg$currPos);
-        } else {
-          s2 = s3;
+          s2 = undefined;
         }
         if (s2 !== peg$FAILED) {
-          s0 = s2;
+          peg$savedPos = s0;
+          s0 = peg$f84(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5605,7 +5668,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f75(s2);
+        s0 = peg$f85(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5710,7 +5773,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f76(s2);
+        s0 = peg$f86(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5777,7 +5840,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f77();
+      s1 = peg$f87();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5835,7 +5898,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f78(s2);
+        s0 = peg$f88(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5866,7 +5929,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f79();
+      s1 = peg$f89();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5997,7 +6060,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f80(s1);
+      s1 = peg$f90(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6061,7 +6124,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f81(s1);
+        s0 = peg$f91(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6107,7 +6170,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f82(s1);
+        s0 = peg$f92(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6191,7 +6254,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f83(s1, s2);
+        s0 = peg$f93(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6221,7 +6284,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f84(s1);
+      s1 = peg$f94(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6469,298 +6532,16 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKeyword() {
-    let s0;
-
-    s0 = peg$parseALL();
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseALTER();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseANALYZE();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseAND();
-          if (s0 === peg$FAILED) {
-            s0 = peg$parseANY();
-            if (s0 === peg$FAILED) {
-              s0 = peg$parseAS();
-              if (s0 === peg$FAILED) {
-                s0 = peg$parseASC();
-                if (s0 === peg$FAILED) {
-                  s0 = peg$parseBEGIN();
-                  if (s0 === peg$FAILED) {
-                    s0 = peg$parseBY();
-                    if (s0 === peg$FAILED) {
-                      s0 = peg$parseCARDINALITY();
-                      if (s0 === peg$FAILED) {
-                        s0 = peg$parseCONTINUOUS();
-                        if (s0 === peg$FAILED) {
-                          s0 = peg$parseCREATE();
-                          if (s0 === peg$FAILED) {
-                            s0 = peg$parseDATABASES();
-                            if (s0 === peg$FAILED) {
-                              s0 = peg$parseDATABASE();
-                              if (s0 === peg$FAILED) {
-                                s0 = peg$parseDEFAULT();
-                                if (s0 === peg$FAILED) {
-                                  s0 = peg$parseDELETE();
-                                  if (s0 === peg$FAILED) {
-                                    s0 = peg$parseDESC();
-                                    if (s0 === peg$FAILED) {
-                                      s0 = peg$parseDESTINATIONS();
-                                      if (s0 === peg$FAILED) {
-                                        s0 = peg$parseDIAGNOSTICS();
-                                        if (s0 === peg$FAILED) {
-                                          s0 = peg$parseDISTINCT();
-                                          if (s0 === peg$FAILED) {
-                                            s0 = peg$parseDROP();
-                                            if (s0 === peg$FAILED) {
-                                              s0 = peg$parseDURATION();
-                                              if (s0 === peg$FAILED) {
-                                                s0 = peg$parseEND();
-                                                if (s0 === peg$FAILED) {
-                                                  s0 = peg$parseEVERY();
-                                                  if (s0 === peg$FAILED) {
-                                                    s0 = peg$parseEXACT();
-                                                    if (s0 === peg$FAILED) {
-                                                      s0 = peg$parseEXPLAIN();
-                                                      if (s0 === peg$FAILED) {
-                                                        s0 = peg$parseFALSE();
-                                                        if (s0 === peg$FAILED) {
-                                                          s0 = peg$parseFIELD();
-                                                          if (s0 === peg$FAILED) {
-                                                            s0 = peg$parseFOR();
-                                                            if (s0 === peg$FAILED) {
-                                                              s0 = peg$parseFROM();
-                                                              if (s0 === peg$FAILED) {
-                                                                s0 = peg$parseGRANTS();
-                                                                if (s0 === peg$FAILED) {
-                                                                  s0 = peg$parseGRANT();
-                                                                  if (s0 === peg$FAILED) {
-                                                                    s0 = peg$parseGROUPS();
-                                                                    if (s0 === peg$FAILED) {
-                                                                      s0 = peg$parseGROUP();
-                                                                      if (s0 === peg$FAILED) {
-                                                                        s0 = peg$parseINF();
-                                                                        if (s0 === peg$FAILED) {
-                                                                          s0 = peg$parseINSERT();
-                                                                          if (s0 === peg$FAILED) {
-                                                                            s0 = peg$parseINTO();
-                                                                            if (s0 === peg$FAILED) {
-                                                                              s0 = peg$parseIN();
-                                                                              if (s0 === peg$FAILED) {
-                                                                                s0 = peg$parseKEYS();
-                                                                                if (s0 === peg$FAILED) {
-                                                                                  s0 = peg$parseKEY();
-                                                                                  if (s0 === peg$FAILED) {
-                                                                                    s0 = peg$parseKILL();
-                                                                                    if (s0 === peg$FAILED) {
-                                                                                      s0 = peg$parseLIMIT();
-                                                                                      if (s0 === peg$FAILED) {
-                                                                                        s0 = peg$parseMEASUREMENTS();
-                                                                                        if (s0 === peg$FAILED) {
-                                                                                          s0 = peg$parseMEASUREMENT();
-                                                                                          if (s0 === peg$FAILED) {
-                                                                                            s0 = peg$parseNAME();
-                                                                                            if (s0 === peg$FAILED) {
-                                                                                              s0 = peg$parseOFFSET();
-                                                                                              if (s0 === peg$FAILED) {
-                                                                                                s0 = peg$parseON();
-                                                                                                if (s0 === peg$FAILED) {
-                                                                                                  s0 = peg$parseORDER();
-                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                    s0 = peg$parseOR();
-                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                      s0 = peg$parsePASSWORD();
-                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                        s0 = peg$parsePOLICIES();
-                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                          s0 = peg$parsePOLICY();
-                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                            s0 = peg$parsePRIVILEGES();
-                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                              s0 = peg$parseQUERIES();
-                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                s0 = peg$parseQUERY();
-                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                  s0 = peg$parseREAD();
-                                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                                    s0 = peg$parseREPLICATION();
-                                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                                      s0 = peg$parseRESAMPLE();
-                                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                                        s0 = peg$parseRETENTION();
-                                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                                          s0 = peg$parseREVOKE();
-                                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                                            s0 = peg$parseSELECT();
-                                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                                              s0 = peg$parseSERIES();
-                                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                                s0 = peg$parseSET();
-                                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                                  s0 = peg$parseSHARDS();
-                                                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                                                    s0 = peg$parseSHARD();
-                                                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                                                      s0 = peg$parseSLIMIT();
-                                                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                                                        s0 = peg$parseSOFFSET();
-                                                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                                                          s0 = peg$parseSTATS();
-                                                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                                                            s0 = peg$parseSUBSCRIPTIONS();
-                                                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                                                              s0 = peg$parseSUBSCRIPTION();
-                                                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                                                s0 = peg$parseSHOW();
-                                                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                                                  s0 = peg$parseTAG();
-                                                                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                                                                    s0 = peg$parseTO();
-                                                                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                                                                      s0 = peg$parseTRUE();
-                                                                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                                                                        s0 = peg$parseUSERS();
-                                                                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                                                                          s0 = peg$parseUSER();
-                                                                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                                                                            s0 = peg$parseVALUES();
-                                                                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                                                                              s0 = peg$parseWHERE();
-                                                                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                                                                s0 = peg$parseWITH();
-                                                                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                                                                  s0 = peg$parseWRITE();
-                                                                                                                                                                }
-                                                                                                                                                              }
-                                                                                                                                                            }
-                                                                                                                                                          }
-                                                                                                                                                        }
-                                                                                                                                                      }
-                                                                                                                                                    }
-                                                                                                                                                  }
-                                                                                                                                                }
-                                                                                                                                              }
-                                                                                                                                            }
-                                                                                                                                          }
-                                                                                                                                        }
-                                                                                                                                      }
-                                                                                                                                    }
-                                                                                                                                  }
-                                                                                                                                }
-                                                                                                                              }
-                                                                                                                            }
-                                                                                                                          }
-                                                                                                                        }
-                                                                                                                      }
-                                                                                                                    }
-                                                                                                                  }
-                                                                                                                }
-                                                                                                              }
-                                                                                                            }
-                                                                                                          }
-                                                                                                        }
-                                                                                                      }
-                                                                                                    }
-                                                                                                  }
-                                                                                                }
-                                                                                              }
-                                                                                            }
-                                                                                          }
-                                                                                        }
-                                                                                      }
-                                                                                    }
-                                                                                  }
-                                                                                }
-                                                                              }
-                                                                            }
-                                                                          }
-                                                                        }
-                                                                      }
-                                                                    }
-                                                                  }
-                                                                }
-                                                              }
-                                                            }
-                                                          }
-                                                        }
-                                                      }
-                                                    }
-                                                  }
-                                                }
-                                              }
-                                            }
-                                          }
-                                        }
-                                      }
-                                    }
-                                  }
-                                }
-                              }
-                            }
-                          }
-                        }
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-
-    return s0;
-  }
-
-  function peg$parseALL() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c45) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e69); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
   function peg$parseALTER() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c46) {
+    if (s1.toLowerCase() === peg$c45) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e70); }
+      if (peg$silentFails === 0) { peg$fail(peg$e69); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6793,11 +6574,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c47) {
+    if (s1.toLowerCase() === peg$c46) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e71); }
+      if (peg$silentFails === 0) { peg$fail(peg$e70); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6830,8 +6611,45 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c48) {
+    if (s1.toLowerCase() === peg$c47) {
       peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e71); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseAS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 2);
+    if (s1.toLowerCase() === peg$c48) {
+      peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e72); }
@@ -6862,7 +6680,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseANY() {
+  function peg$parseASC() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -6899,7 +6717,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseAS() {
+  function peg$parseBY() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -6936,13 +6754,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseASC() {
+  function peg$parseCARDINALITY() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
+    s1 = input.substr(peg$currPos, 11);
     if (s1.toLowerCase() === peg$c51) {
-      peg$currPos += (3);
+      peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e75); }
@@ -6973,13 +6791,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseBEGIN() {
+  function peg$parseCREATE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
+    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c52) {
-      peg$currPos += (5);
+      peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e76); }
@@ -7010,13 +6828,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseBY() {
+  function peg$parseDATABASE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
+    s1 = input.substr(peg$currPos, 8);
     if (s1.toLowerCase() === peg$c53) {
-      peg$currPos += (2);
+      peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e77); }
@@ -7047,13 +6865,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseCARDINALITY() {
+  function peg$parseDATABASES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 11);
+    s1 = input.substr(peg$currPos, 9);
     if (s1.toLowerCase() === peg$c54) {
-      peg$currPos += (11);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e78); }
@@ -7084,13 +6902,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseCONTINUOUS() {
+  function peg$parseDEFAULT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 10);
+    s1 = input.substr(peg$currPos, 7);
     if (s1.toLowerCase() === peg$c55) {
-      peg$currPos += (10);
+      peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e79); }
@@ -7121,7 +6939,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseCREATE() {
+  function peg$parseDELETE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7158,238 +6976,16 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseDATABASE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c57) {
-      peg$currPos += (8);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDATABASES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c58) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDEFAULT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c59) {
-      peg$currPos += (7);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDELETE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c60) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
   function peg$parseDESC() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c61) {
+    if (s1.toLowerCase() === peg$c57) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDESTINATIONS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c62) {
-      peg$currPos += (12);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDIAGNOSTICS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c63) {
-      peg$currPos += (11);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7422,11 +7018,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c64) {
+    if (s1.toLowerCase() === peg$c58) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7459,11 +7055,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c65) {
+    if (s1.toLowerCase() === peg$c59) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7496,85 +7092,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c66) {
+    if (s1.toLowerCase() === peg$c60) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseEND() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c67) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseEVERY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c68) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7607,11 +7129,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c69) {
+    if (s1.toLowerCase() === peg$c61) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7644,11 +7166,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c70) {
+    if (s1.toLowerCase() === peg$c62) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7681,11 +7203,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c71) {
+    if (s1.toLowerCase() === peg$c63) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7722,44 +7244,7 @@ function peg$parse(input, options) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseFOR() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c72) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7792,8 +7277,341 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c73) {
+    if (s1.toLowerCase() === peg$c64) {
       peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseGROUP() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c65) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseIN() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 2);
+    if (s1.toLowerCase() === peg$c66) {
+      peg$currPos += (2);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseINF() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c67) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseINTO() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c68) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c69) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEYS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c70) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKILL() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c71) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseLIMIT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c72) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseMEASUREMENT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 11);
+    if (s1.toLowerCase() === peg$c73) {
+      peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e98); }
@@ -7824,13 +7642,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGRANT() {
+  function peg$parseMEASUREMENTS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
+    s1 = input.substr(peg$currPos, 12);
     if (s1.toLowerCase() === peg$c74) {
-      peg$currPos += (5);
+      peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e99); }
@@ -7861,7 +7679,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGRANTS() {
+  function peg$parseOFFSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7898,13 +7716,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUP() {
+  function peg$parseON() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
+    s1 = input.substr(peg$currPos, 2);
     if (s1.toLowerCase() === peg$c76) {
-      peg$currPos += (5);
+      peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e101); }
@@ -7935,13 +7753,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUPS() {
+  function peg$parseOR() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
+    s1 = input.substr(peg$currPos, 2);
     if (s1.toLowerCase() === peg$c77) {
-      peg$currPos += (6);
+      peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e102); }
@@ -7972,13 +7790,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseIN() {
+  function peg$parseORDER() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
+    s1 = input.substr(peg$currPos, 5);
     if (s1.toLowerCase() === peg$c78) {
-      peg$currPos += (2);
+      peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e103); }
@@ -8009,13 +7827,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseINF() {
+  function peg$parsePOLICIES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
+    s1 = input.substr(peg$currPos, 8);
     if (s1.toLowerCase() === peg$c79) {
-      peg$currPos += (3);
+      peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e104); }
@@ -8046,7 +7864,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseINSERT() {
+  function peg$parsePOLICY() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8083,13 +7901,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseINTO() {
+  function peg$parseQUERIES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
+    s1 = input.substr(peg$currPos, 7);
     if (s1.toLowerCase() === peg$c81) {
-      peg$currPos += (4);
+      peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e106); }
@@ -8120,13 +7938,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEY() {
+  function peg$parseQUERY() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
+    s1 = input.substr(peg$currPos, 5);
     if (s1.toLowerCase() === peg$c82) {
-      peg$currPos += (3);
+      peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e107); }
@@ -8157,13 +7975,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEYS() {
+  function peg$parseREPLICATION() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
+    s1 = input.substr(peg$currPos, 11);
     if (s1.toLowerCase() === peg$c83) {
-      peg$currPos += (4);
+      peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e108); }
@@ -8194,13 +8012,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKILL() {
+  function peg$parseRETENTION() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
+    s1 = input.substr(peg$currPos, 9);
     if (s1.toLowerCase() === peg$c84) {
-      peg$currPos += (4);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e109); }
@@ -8231,13 +8049,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseLIMIT() {
+  function peg$parseSELECT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
+    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c85) {
-      peg$currPos += (5);
+      peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e110); }
@@ -8268,13 +8086,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseMEASUREMENT() {
+  function peg$parseSERIES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 11);
+    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c86) {
-      peg$currPos += (11);
+      peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e111); }
@@ -8305,13 +8123,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseMEASUREMENTS() {
+  function peg$parseSHARD() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 12);
+    s1 = input.substr(peg$currPos, 5);
     if (s1.toLowerCase() === peg$c87) {
-      peg$currPos += (12);
+      peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e112); }
@@ -8342,7 +8160,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseNAME() {
+  function peg$parseSHOW() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8379,7 +8197,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseOFFSET() {
+  function peg$parseSLIMIT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8416,904 +8234,16 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseON() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c90) {
-      peg$currPos += (2);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseOR() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c91) {
-      peg$currPos += (2);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseORDER() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c92) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parsePASSWORD() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c93) {
-      peg$currPos += (8);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e118); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parsePOLICIES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c94) {
-      peg$currPos += (8);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e119); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parsePOLICY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c95) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parsePRIVILEGES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c96) {
-      peg$currPos += (10);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseQUERIES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c97) {
-      peg$currPos += (7);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseQUERY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c98) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREAD() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c99) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREPLICATION() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c100) {
-      peg$currPos += (11);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseRESAMPLE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c101) {
-      peg$currPos += (8);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseRETENTION() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c102) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREVOKE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c103) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSELECT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c104) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSERIES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c105) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e130); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSET() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c106) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e131); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHARD() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c107) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e132); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHARDS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c108) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHOW() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c109) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e134); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSLIMIT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c110) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e135); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
   function peg$parseSOFFSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c111) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e136); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSTATS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c112) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e137); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSUBSCRIPTION() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c113) {
-      peg$currPos += (12);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e138); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSUBSCRIPTIONS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 13);
-    if (s1.toLowerCase() === peg$c114) {
-      peg$currPos += (13);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e139); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9350,44 +8280,7 @@ function peg$parse(input, options) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e140); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseTO() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c115) {
-      peg$currPos += (2);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e141); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9420,85 +8313,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c116) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e142); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseUSER() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c117) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e143); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseUSERS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c118) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e144); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9531,11 +8350,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c119) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e145); }
+      if (peg$silentFails === 0) { peg$fail(peg$e118); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9568,11 +8387,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c120) {
+    if (s1.toLowerCase() === peg$c93) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e146); }
+      if (peg$silentFails === 0) { peg$fail(peg$e119); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9605,11 +8424,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c121) {
+    if (s1.toLowerCase() === peg$c94) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e147); }
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9637,42 +8456,8 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseWRITE() {
-    let s0, s1, s2, s3;
 
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c122) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e148); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
+  let depth = 0;
 
   peg$result = peg$startRuleFunction();
 

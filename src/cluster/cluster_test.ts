@@ -225,3 +225,48 @@ Deno.test("a replica that fell behind the leader's compacted log copies another 
     await cluster.close();
   }
 });
+
+Deno.test("dropped retention policies and expired shard groups leave every replica", async () => {
+  const cluster = await startCluster(new MemoryHub(), 3, { partitions: 2, replicationFactor: 3 });
+  try {
+    const [one] = cluster.nodes;
+    await one.store.createDatabase("db");
+    await query(one.store, "CREATE RETENTION POLICY short ON db DURATION 2h REPLICATION 1");
+    const now = Date.now();
+    const points = ["a", "b", "c", "d"].flatMap((h) => [point(h, now - 1000, 1), point(h, now, 2)]);
+    const short = await one.store.write("db", "short", points);
+    assert.equal(short.accepted, 8, JSON.stringify(short.rejected[0]));
+    assert.equal((await one.store.write("db", "autogen", points)).accepted, 8);
+    const replicas = () => cluster.nodes.flatMap(({ node }) => [...node.replicas.values()]);
+    const groupsOf = (rp: string) =>
+      replicas().map((r) =>
+        r.engine.retentionPolicies("db").some((p) => p.name === rp)
+          ? r.engine.shards("db", rp, -(2n ** 63n), 2n ** 63n - 1n).length
+          : -1
+      );
+    assert.ok(groupsOf("short").every((n) => n === 1), `short: ${groupsOf("short")}`);
+    await query(one.store, "DROP RETENTION POLICY short ON db");
+    // Retention expiring autogen's group is a metadata decision the leaders carry out.
+    const db = one.node.meta.state.databases.get("db")!;
+    const ids = db.retentionPolicies.get("autogen")!.shardGroups.map((g) => g.id);
+    await one.node.proposeMeta({
+      op: "drop_shard_groups",
+      database: "db",
+      retentionPolicy: "autogen",
+      ids,
+    });
+    const deadline = Date.now() + 10_000;
+    const done = () =>
+      groupsOf("short").every((n) => n === -1) && groupsOf("autogen").every((n) => n === 0);
+    while (!done() && Date.now() < deadline) {
+      for (const { node } of cluster.nodes) await node.maintain();
+      await sleep(20);
+    }
+    assert.deepEqual([groupsOf("short"), groupsOf("autogen")], [
+      [-1, -1, -1, -1, -1, -1],
+      [0, 0, 0, 0, 0, 0],
+    ]);
+  } finally {
+    await cluster.close();
+  }
+});

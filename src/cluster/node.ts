@@ -11,6 +11,9 @@ import {
   EpochError,
   type FileSystem,
   type Logger,
+  MAX_TIME_NS,
+  MIN_TIME_NS,
+  type Point,
   type Rng,
 } from "../core/mod.ts";
 import { EMPTY_HARD_STATE, type RecoveredState, SharedRaftLog, type Timers } from "../raft/mod.ts";
@@ -22,6 +25,7 @@ import {
   META_GROUP_ID,
   type MetaCommand,
   type MetaResult,
+  type RetentionPolicyMeta,
   shardGroupAt,
   type ShardGroupInfo,
 } from "./meta/meta_state.ts";
@@ -497,9 +501,57 @@ export class ClusterNode {
       if (this.#closed) return;
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
+    await this.#reportLeaders();
+    await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
       await this.#expire();
+    }
+  }
+
+  /** Tells the metadata which partitions this node leads, so other nodes send writes here. */
+  async #reportLeaders(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed || !r.isLeader()) continue;
+      const found = this.meta.state.partition(r.groupId);
+      if (!found || found.partition.leaderHint === this.nodeId) continue;
+      await this.proposeMeta({ op: "partition_leader", groupId: r.groupId, leader: this.nodeId });
+    }
+  }
+
+  /**
+   * Drops from the replicas this node leads what the metadata dropped: retention policies, and
+   * shard groups retention expired. The drops go through each partition's log, so every replica
+   * applies them in order. The engines' lists are taken before a metadata read barrier: all they
+   * hold was created in the metadata first, so what the metadata lacks after it was dropped.
+   */
+  async #applyMetaDrops(): Promise<void> {
+    const held = [...this.replicas.values()]
+      .filter((r) => r.isLeader() && !r.installing && r.engine.hasDatabase(r.database))
+      .map((r) => ({
+        replica: r,
+        policies: r.engine.retentionPolicies(r.database).map((p) => ({
+          name: p.name,
+          groups: r.engine.shards(r.database, p.name, MIN_TIME_NS, MAX_TIME_NS)
+            .map((v) => v.startMs),
+        })),
+      }));
+    if (held.length === 0) return;
+    await this.meta.sync();
+    for (const { replica, policies } of held) {
+      const db = this.meta.state.databases.get(replica.database);
+      if (!db || this.#closed) continue; // a dropped database goes whole (#reconcile)
+      for (const p of policies) {
+        const rp = db.retentionPolicies.get(p.name);
+        if (!rp) {
+          await replica.engine.dropRetentionPolicy(replica.database, p.name);
+          continue;
+        }
+        for (const startMs of p.groups) {
+          if (rp.shardGroups.some((g) => g.startMs === startMs)) continue;
+          await replica.engine.dropShardGroup(replica.database, p.name, startMs);
+        }
+      }
     }
   }
 
@@ -549,6 +601,22 @@ export class ClusterNode {
   }
 }
 
+/** The shard groups of the points' times, or undefined when the metadata lacks one. */
+function shardGroupsOf(
+  rp: RetentionPolicyMeta,
+  points: readonly Point[],
+): { startMs: number; endMs: number }[] | undefined {
+  const spans = new Map<number, { startMs: number; endMs: number }>();
+  let last: ShardGroupInfo | undefined;
+  for (const p of points) {
+    if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
+    last = shardGroupAt(rp, p.timeMs);
+    if (!last) return undefined;
+    spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
+  }
+  return [...spans.values()];
+}
+
 /** True for a group that has never stored anything (a new group's first start). */
 function isFresh(state: RecoveredState): boolean {
   return state.snapshot === null && state.entries.length === 0 && state.hardState.term === 0;
@@ -560,9 +628,15 @@ async function writeToReplica(
   replica: PartitionReplica,
   write: PartitionWrite,
 ): Promise<PartitionWriteAnswer> {
-  const db = node.meta.state.databases.get(write.database);
-  const rp = db?.retentionPolicies.get(write.retentionPolicy);
-  if (!db || !rp) {
+  const policyOf = () =>
+    node.meta.state.databases.get(write.database)?.retentionPolicies.get(write.retentionPolicy);
+  let rp = policyOf();
+  if (!rp) {
+    // The node that routed the write knows the policy; this node's copy may lag behind.
+    await node.meta.sync();
+    rp = policyOf();
+  }
+  if (!rp) {
     return {
       accepted: 0,
       rejected: write.points.map((_, index) => ({
@@ -585,14 +659,13 @@ async function writeToReplica(
         isDefault: false,
       });
     }
-    const spans = new Map<number, { startMs: number; endMs: number }>();
-    let last: ShardGroupInfo | undefined;
-    for (const p of write.points) {
-      if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
-      last = shardGroupAt(rp, p.timeMs);
-      if (last) spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
+    let spans = shardGroupsOf(rp, write.points);
+    if (spans === undefined) {
+      // The node that routed the write created the groups; this node's copy lags behind.
+      await node.meta.sync();
+      spans = shardGroupsOf(rp, write.points) ?? [];
     }
-    await engine.ensureShardGroups(write.database, rp.name, [...spans.values()]);
+    await engine.ensureShardGroups(write.database, rp.name, spans);
   });
   return await engine.write(write.database, rp.name, write.points, {
     consistency: write.consistency,

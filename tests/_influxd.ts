@@ -24,8 +24,14 @@ export function influxdPath(): string | undefined {
   return undefined;
 }
 
-/** Starts influxd and waits (bounded) until it answers /ping. */
-export async function startInfluxd(timeoutMs = 30_000): Promise<InfluxProcess> {
+/**
+ * Starts influxd and waits (bounded) until it answers /ping. `dataSettings` adds lines to the
+ * `[data]` section (TOML values as written: `{ "cache-snapshot-write-cold-duration": '"2s"' }`).
+ */
+export async function startInfluxd(
+  timeoutMs = 30_000,
+  dataSettings: Record<string, string> = {},
+): Promise<InfluxProcess> {
   const binary = influxdPath();
   if (!binary) throw new Error("influxd is not installed (apt-get install influxdb)");
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-influxd-" });
@@ -41,7 +47,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   dir = "${dir}/data"
   wal-dir = "${dir}/wal"
   query-log-enabled = false
-[http]
+${Object.entries(dataSettings).map(([key, value]) => `  ${key} = ${value}\n`).join("")}[http]
   bind-address = "127.0.0.1:${httpPort}"
   log-enabled = false
 [monitor]

@@ -105,20 +105,29 @@ export async function startEpochNexus(env: Record<string, string> = {}): Promise
     dataPaths: [server.dataDir],
     write: (body, precision = "s") =>
       post(`${server.url}/write?db=${DB}&precision=${precision}`, body),
-    async settle(timeoutMs = SETTLE_TIMEOUT_MS) {
-      const seconds = await until("EpochNexus settled", timeoutMs, async () => {
-        const h = JSON.parse(await getText(`${server.url}/health`));
-        if (h.compactionsPending === undefined) throw new Error("BUG: /health lacks stats");
-        return h.headValues === 0 && !h.flushing && h.compactionsPending === 0
-          ? undefined
-          : `headValues ${h.headValues}, flushing ${h.flushing}, ` +
-            `compactionsPending ${h.compactionsPending}`;
-      });
-      return `heads flushed, compaction plan empty after ${seconds.toFixed(1)} s`;
-    },
+    settle: (timeoutMs) => epochNexusSettled(server.url, timeoutMs),
     stop: () => server.stop(),
     remove: () => Deno.remove(server.dataDir, { recursive: true }).catch(() => {}),
   };
+}
+
+/**
+ * Waits until an EpochNexus server's `/health` shows empty heads, no flush running and no merge
+ * left in its compaction plan (its heads flush after `EPOCHNEXUS_FLUSH_IDLE_MS` idle).
+ */
+export async function epochNexusSettled(
+  url: string,
+  timeoutMs = SETTLE_TIMEOUT_MS,
+): Promise<string> {
+  const seconds = await until("EpochNexus settled", timeoutMs, async () => {
+    const h = JSON.parse(await getText(`${url}/health`));
+    if (h.compactionsPending === undefined) throw new Error("BUG: /health lacks stats");
+    return h.headValues === 0 && !h.flushing && h.compactionsPending === 0
+      ? undefined
+      : `headValues ${h.headValues}, flushing ${h.flushing}, ` +
+        `compactionsPending ${h.compactionsPending}`;
+  });
+  return `heads flushed, compaction plan empty after ${seconds.toFixed(1)} s`;
 }
 
 /**

@@ -9,10 +9,7 @@
  * in that state, perf puts ~92% of the CPU in a native memmove under `op_read`. A body sent by
  * `curl -T FILE` keeps its speed under the same pauses.
  *
- *   npx deno@2.9.6 run --allow-net --allow-run tests/ingest/body_pause_repro.ts [MiB] [pause_ms] [every_bytes] [chunked|length]
- *
- * `chunked` (the default) sends the body with fetch (a stream body goes chunked); `length` sends
- * the same bytes with a Content-Length over a plain HTTP/1.1 connection, paced by the socket.
+ *   npx deno@2.9.6 run --allow-net --allow-run tests/ingest/body_pause_repro.ts [MiB] [pause_ms] [every_bytes]
  *
  * Prints the read rate every 2 s. Not a test (nothing here is EpochNexus's to fix); kept so the
  * finding can be checked against a newer Deno.
@@ -20,7 +17,7 @@
  */
 const [mode, ...rest] = Deno.args;
 
-/** The client: streams `mib` MiB of spaces in 256 KiB chunks to `url` with fetch (chunked). */
+/** The client: streams `mib` MiB of spaces in 256 KiB chunks to `url` with fetch. */
 async function client(url: string, mib: number): Promise<void> {
   let sent = 0;
   const body = new ReadableStream<Uint8Array>({
@@ -34,34 +31,12 @@ async function client(url: string, mib: number): Promise<void> {
   console.log(`client: the server read ${await answer.text()} bytes`);
 }
 
-/** The same body with a Content-Length, written chunk by chunk to a plain HTTP/1.1 socket. */
-async function lengthClient(url: string, mib: number): Promise<void> {
-  const target = new URL(url);
-  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
-  const writeAll = async (bytes: Uint8Array) => {
-    for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-  };
-  await writeAll(new TextEncoder().encode(
-    `POST / HTTP/1.1\r\nhost: ${target.host}\r\ncontent-length: ${mib << 20}\r\n` +
-      `connection: close\r\n\r\n`,
-  ));
-  for (let sent = 0; sent < mib << 20; sent += 256 << 10) {
-    await writeAll(new Uint8Array(256 << 10).fill(0x20));
-  }
-  const answer = await new Response(conn.readable).text();
-  console.log(`client: the server read ${answer.slice(answer.indexOf("\r\n\r\n") + 4)} bytes`);
-}
-
 if (mode === "client") {
-  await (rest[2] === "length" ? lengthClient : client)(rest[0], Number(rest[1]));
+  await client(rest[0], Number(rest[1]));
 } else {
   const mib = Number(Deno.args[0] ?? 512);
   const pauseMs = Number(Deno.args[1] ?? 20);
   const everyBytes = Number(Deno.args[2] ?? 5 << 20);
-  const framing = Deno.args[3] ?? "chunked";
-  if (framing !== "chunked" && framing !== "length") {
-    throw new Error(`framing must be chunked or length, got ${framing}`);
-  }
   const started = performance.now();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     const reader = request.body!.getReader();
@@ -101,7 +76,6 @@ if (mode === "client") {
       "client",
       `http://127.0.0.1:${server.addr.port}/`,
       String(mib),
-      framing,
     ],
   }).spawn();
   await child.status;

@@ -118,7 +118,10 @@ async function storedValues(system: System, firstMs: number, lastMs: number): Pr
   return influxChecksum(body);
 }
 
-/** Where the bytes of EpochNexus's `.seg` files under `dir` go. */
+/** A segment file's name (minGen-maxGen.seg; other logs may use `.seg` too). */
+const SEGMENT_FILE = /^\d{10}-\d{10}\.seg$/;
+
+/** Where the bytes of EpochNexus's segment files anywhere under `dir` go (whatever the layout). */
 async function segmentBreakdown(dir: string): Promise<Map<string, number>> {
   const parts = new Map<string, number>();
   const add = (k: string, n: number) => parts.set(k, (parts.get(k) ?? 0) + n);
@@ -126,7 +129,7 @@ async function segmentBreakdown(dir: string): Promise<Map<string, number>> {
   const walk = async (d: string) => {
     for await (const e of Deno.readDir(d)) {
       if (e.isDirectory) await walk(`${d}/${e.name}`);
-      else if (e.name.endsWith(".seg")) files.push(`${d}/${e.name}`);
+      else if (SEGMENT_FILE.test(e.name)) files.push(`${d}/${e.name}`);
     }
   };
   await walk(dir);
@@ -187,10 +190,13 @@ async function measure(data: DataSet, start: () => Promise<System>): Promise<Row
     }
     const bytes = await diskUsage(system.dataPaths);
     if (system.name === "EpochNexus") {
-      const parts = await segmentBreakdown(`${system.dataDir}/data`);
+      const parts = await segmentBreakdown(system.dataDir);
       let segments = 0;
       for (const n of parts.values()) segments += n;
-      parts.set("rest of the folder (WAL, catalog, directories; du)", bytes.allocated - segments);
+      parts.set(
+        "rest of the folder (WAL or logs, catalog, dirs; du)",
+        bytes.allocated - segments,
+      );
       for (const [k, n] of [...parts].sort((a, b) => b[1] - a[1])) {
         console.log(
           `    ${k.padEnd(52)} ${String(n).padStart(11)} B ${

@@ -88,6 +88,11 @@ export async function* nodeDataLines(
 }
 
 async function startNodeExporter(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (!(await Deno.stat(NODE_EXPORTER).catch(() => null))) {
+    throw new Error(
+      `${NODE_EXPORTER} is not installed: apt-get install -y prometheus-node-exporter`,
+    );
+  }
   const child = new Deno.Command(NODE_EXPORTER, {
     args: ["--web.listen-address=127.0.0.1:0"],
     stdout: "null",

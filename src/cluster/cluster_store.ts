@@ -354,6 +354,8 @@ export class ClusterStore implements QueryStore {
       compactions: 0,
       compactionBusyMs: 0,
       compactionSleptMs: 0,
+      flushing: false,
+      compactionsPending: 0,
     };
     for (const r of this.node.replicas.values()) {
       const s = r.engine.stats();
@@ -366,6 +368,8 @@ export class ClusterStore implements QueryStore {
       total.compactions += s.compactions;
       total.compactionBusyMs += s.compactionBusyMs;
       total.compactionSleptMs += s.compactionSleptMs;
+      total.flushing ||= s.flushing;
+      total.compactionsPending += s.compactionsPending;
     }
     return total;
   }

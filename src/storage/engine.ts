@@ -225,6 +225,13 @@ export interface EngineStats {
   /** Milliseconds compaction worked, and slept to keep within its CPU share. */
   compactionBusyMs: number;
   compactionSleptMs: number;
+  /** A flush is running (heads being written, then the WAL trimmed). */
+  flushing: boolean;
+  /**
+   * Merge steps the compaction plan holds now, a running one included: with `headValues` 0 and
+   * `flushing` false, 0 means the data on disk is settled (benchmarks wait for it).
+   */
+  compactionsPending: number;
 }
 
 /** InfluxDB's reason for a point older than its retention policy keeps. */
@@ -1298,6 +1305,8 @@ export class StorageEngine {
   /** Counts for /metrics and /health. */
   stats(): EngineStats {
     let series = 0, headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
+    let compactionsPending = 0;
+    const fanout = this.options.compactionFanout ?? 4;
     for (const db of this.#databases.values()) {
       series += db.series.size;
       for (const shard of db.shards()) {
@@ -1305,6 +1314,8 @@ export class StorageEngine {
         segmentValues += shard.segmentValues;
         segments += shard.segments.length;
         for (const s of shard.segments) segmentBytes += s.reader.sizeBytes;
+        // A running step's inputs stay in `segments` until its output replaces them.
+        if (!shard.dropped) compactionsPending += planCompaction(shard.segments, { fanout }).length;
       }
     }
     return {
@@ -1315,6 +1326,8 @@ export class StorageEngine {
       segments,
       segmentBytes,
       ...this.#counts,
+      flushing: this.#flushing !== undefined,
+      compactionsPending,
     };
   }
 

@@ -401,6 +401,14 @@ export class SharedRaftLog {
           await this.fs.syncDir(this.snapDir);
         }
       }
+      // A current segment all of whose entries are dead would hold its bytes until it fills:
+      // start the next one so that it goes too (a node that flushed everything keeps no log).
+      if (
+        this.collectNeeded && this.writePos >= this.segmentBytes / 64 &&
+        !this.currentSegmentLive()
+      ) {
+        await this.rotate();
+      }
       // The dead segments go while the next rounds are written.
       const removal = this.collectNeeded ? this.collectSegments() : Promise.resolve();
       const done = barrier;
@@ -528,6 +536,13 @@ export class SharedRaftLog {
     this.writePos = head.length;
     // Older segments' hard states are superseded by this checkpoint: some may hold nothing live.
     this.collectNeeded = true;
+  }
+
+  /** True while some group still needs an entry of the current segment. */
+  private currentSegmentLive(): boolean {
+    const live = new Set<number>();
+    for (const g of this.groups.values()) trimRuns(g, g.compactIndex, live);
+    return live.has(this.seq);
   }
 
   /**

@@ -16,7 +16,13 @@ import {
   type Point,
   type Rng,
 } from "../core/mod.ts";
-import { EMPTY_HARD_STATE, type RecoveredState, SharedRaftLog, type Timers } from "../raft/mod.ts";
+import {
+  EMPTY_HARD_STATE,
+  type RecoveredState,
+  SharedRaftLog,
+  SharedTicker,
+  type Timers,
+} from "../raft/mod.ts";
 import type { EngineOptions } from "../storage/mod.ts";
 import { expiredGroups } from "../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "./hash.ts";
@@ -115,6 +121,8 @@ export class ClusterNode {
   #reconciling: Promise<void> = Promise.resolve();
   #closed = false;
   #log!: SharedRaftLog;
+  /** One tick timer for every Raft group of the node (their heartbeats leave together). */
+  readonly #ticker: SharedTicker;
   #recovered = new Map<number, RecoveredState>();
 
   private constructor(options: ClusterNodeOptions) {
@@ -122,6 +130,7 @@ export class ClusterNode {
     this.nodeId = options.identity.nodeId;
     this.clusterId = options.identity.clusterId;
     this.defaults = { ...CLUSTER_DEFAULTS, ...options.defaults };
+    this.#ticker = new SharedTicker({ timers: options.timers });
   }
 
   /** Starts the metadata member, then the replicas the metadata places here. */
@@ -155,7 +164,7 @@ export class ClusterNode {
       rng: options.rng,
       clock: options.clock,
       sleep: options.sleep,
-      timers: options.timers,
+      timers: node.#ticker.timers,
       logger: options.logger,
       tickMs: options.tickMs,
       electionTicks: options.electionTicks,
@@ -450,7 +459,7 @@ export class ClusterNode {
       clock: o.clock,
       rng: o.rng,
       sleep: o.sleep,
-      timers: o.timers,
+      timers: this.#ticker.timers,
       logger: o.logger,
       engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
       tickMs: o.tickMs,

@@ -46,6 +46,11 @@ import { PartitionReplica } from "./partition/replica.ts";
 import type { SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 
+/** Bytes of shared Raft log past which the groups that keep its oldest segment compact. */
+const LOG_TRIM_BYTES = 4 * 1024 * 1024;
+/** The same when every head is flushed: a quiet node keeps no more log than this. */
+const QUIET_LOG_BYTES = 64 * 1024;
+
 /** Cluster-wide defaults for new databases and the metadata group. */
 export interface ClusterDefaults {
   /** Partitions of a new database; 0 = max(4, 2 × nodes). */
@@ -510,11 +515,33 @@ export class ClusterNode {
       if (this.#closed) return;
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
+    await this.#trimLog();
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
       await this.#expire();
+    }
+  }
+
+  /**
+   * Keeps the shared Raft log small: past `LOG_TRIM_BYTES`, or once every head is flushed (all
+   * the data is in segments), the groups whose entries keep its oldest segment alive compact
+   * theirs (a replica flushes, the metadata snapshots), so that idle groups with a few entries
+   * do not pin segments of dead bytes.
+   */
+  async #trimLog(): Promise<void> {
+    const stats = this.#log.stats();
+    const flushed = [...this.replicas.values()].every((r) => r.engine.headBytes === 0);
+    if (stats.bytes < (flushed ? QUIET_LOG_BYTES : LOG_TRIM_BYTES)) return;
+    for (const id of stats.oldestSegmentHeldBy) {
+      if (this.#closed) return;
+      if (id === META_GROUP_ID) {
+        await this.meta.snapshotNow();
+        continue;
+      }
+      const replica = this.replicas.get(id);
+      if (replica && !replica.installing) await replica.engine.flush();
     }
   }
 

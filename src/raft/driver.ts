@@ -343,23 +343,35 @@ export class RaftNode {
 
   /**
    * Records a snapshot of the application's state as of `index` (already applied) and compacts
-   * the log behind it, keeping `retainEntries` entries (default: the node's) for slow
-   * followers. For state machines whose state is durable elsewhere (a partition's segment
-   * files), `data` describes it.
+   * the log behind it. Entries a member still lacks are kept for it, up to `retainEntries`
+   * (default: the node's): a leader knows who lags; a follower keeps none (were it to lead, a
+   * member that lags would get a snapshot). For state machines whose state is durable elsewhere
+   * (a partition's segment files), `data` describes it.
    */
   async snapshotAt(index: number, data: Uint8Array, retainEntries?: number): Promise<void> {
     if (this.stopped || index <= this.snapshotIndex || index > this.applied) return;
     const snapshot = this.raft.createSnapshot(index, data);
     await this.opts.storage.saveSnapshot(snapshot);
-    const compactTo = Math.max(
-      this.raft.status().firstIndex - 1,
-      index - (retainEntries ?? this.opts.retainEntries ?? 1_000),
+    const status = this.raft.status();
+    const retain = Math.min(
+      retainEntries ?? this.opts.retainEntries ?? 1_000,
+      status.role === "leader" ? index - this.slowestMatch(status) : 0,
     );
-    if (compactTo >= this.raft.status().firstIndex) {
+    const compactTo = Math.max(status.firstIndex - 1, index - Math.max(0, retain));
+    if (compactTo >= status.firstIndex) {
       this.raft.compactLog(compactTo);
       await this.opts.storage.compact(compactTo);
     }
     this.snapshotIndex = index;
+  }
+
+  /** The lowest index every member of the group is known to hold (a leader's view). */
+  private slowestMatch(status: RaftStatus): number {
+    let slowest = status.lastIndex;
+    for (const id of [...status.conf.voters, ...status.conf.learners]) {
+      if (id !== this.id) slowest = Math.min(slowest, status.matches[id] ?? 0);
+    }
+    return slowest;
   }
 
   private tick(): void {

@@ -115,6 +115,14 @@ export class MetaGroup implements ReplicatedStateMachine {
     }
   }
 
+  /**
+   * Snapshots the metadata as applied now and compacts its log behind it (keeping what lagging
+   * members lack): the node's shared log asks when the metadata's entries keep a segment alive.
+   */
+  async snapshotNow(): Promise<void> {
+    await this.raft.snapshotAt(this.raft.appliedIndex, this.state.snapshot());
+  }
+
   /** The highest index applied to the local copy. */
   get applied(): number {
     return this.#applied;

@@ -264,10 +264,8 @@ export class PartitionReplica implements ReplicatedStateMachine {
   /** @internal The engine flushed everything before `position`: compact the log behind it. */
   async flushed(position: number): Promise<void> {
     this.#start = Math.max(this.#start, position);
-    // Entries behind the flush serve followers that lag; a group of one keeps none.
-    const { voters, learners } = this.raft.raft.currentConf();
-    const alone = voters.length + learners.length <= 1;
-    await this.raft.snapshotAt(position - 1, this.snapshot(), alone ? 0 : undefined);
+    // The leader keeps behind the flush what lagging replicas still lack (up to retainEntries).
+    await this.raft.snapshotAt(position - 1, this.snapshot());
   }
 
   #catalogChain: Promise<unknown> = Promise.resolve();

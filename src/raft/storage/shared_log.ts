@@ -106,7 +106,10 @@ export interface SharedLogStats {
   fsyncs: number;
   /** Write rounds since open (one write call each, saves of many groups). */
   rounds: number;
-  /** Groups whose live entries keep the oldest segment (snapshot them to free it). */
+  /**
+   * Groups whose live entries keep the oldest segment (snapshot them to free it; when it is the
+   * current one, a collection then starts the next segment and frees it).
+   */
   oldestSegmentHeldBy: number[];
 }
 
@@ -248,7 +251,7 @@ export class SharedRaftLog {
   stats(): SharedLogStats {
     let bytes = 0;
     for (const s of this.segments) bytes += s.seq === this.seq ? this.writePos : s.bytes;
-    const oldest = this.segments.length > 1 ? this.segments[0].seq : -1;
+    const oldest = this.segments.length > 0 ? this.segments[0].seq : -1;
     const heldBy: number[] = [];
     for (const g of this.groups.values()) {
       if (g.runs.some((r) => r.seq === oldest && r.to > g.compactIndex)) heldBy.push(g.id);
@@ -401,10 +404,11 @@ export class SharedRaftLog {
           await this.fs.syncDir(this.snapDir);
         }
       }
-      // A current segment all of whose entries are dead would hold its bytes until it fills:
+      // A current segment all of whose entries are dead would hold its bytes until it fills
+      // (past 64 KiB, or 1/64 of a small segment size, it is worth a new segment):
       // start the next one so that it goes too (a node that flushed everything keeps no log).
       if (
-        this.collectNeeded && this.writePos >= this.segmentBytes / 64 &&
+        this.collectNeeded && this.writePos >= Math.min(this.segmentBytes / 64, 64 * 1024) &&
         !this.currentSegmentLive()
       ) {
         await this.rotate();

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
-import { encodeJson, executeQuery } from "../query/mod.ts";
+import { encodeJson, executeQuery, parseStatement } from "../query/mod.ts";
+import type { SelectStatement } from "../query/ast.ts";
+import { selectReplica } from "./partition_reads.ts";
 import { seededRng } from "../raft/_test_util.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
 import { ClusterStore } from "./cluster_store.ts";
@@ -266,6 +268,38 @@ Deno.test("dropped retention policies and expired shard groups leave every repli
       [-1, -1, -1, -1, -1, -1],
       [0, 0, 0, 0, 0, 0],
     ]);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("a partition's part of a query is held to the query's limits where it runs", async () => {
+  const cluster = await startCluster(new MemoryHub(), 1, { partitions: 1 });
+  try {
+    const [{ node, store }] = cluster.nodes;
+    await store.createDatabase("db");
+    await store.write("db", undefined, ["a", "b", "c"].map((h) => point(h, 1_700_000_000_000, 1)));
+    const db = node.meta.state.databases.get("db")!;
+    const replica = await node.heldReplica(db.partitions[0].groupId);
+    const statement = parseStatement("SELECT usage FROM cpu") as SelectStatement;
+    const request = {
+      groupId: db.partitions[0].groupId,
+      database: "db",
+      retentionPolicy: "autogen",
+      startMs: db.retentionPolicies.get("autogen")!.shardGroups[0].startMs,
+      consistency: "leader" as const,
+      request: {
+        statement,
+        schemas: [{ fields: new Map([["usage", FieldType.Float]]), tagKeys: ["host"] }],
+        nowNs: 1_700_000_060_000_000_000n,
+      },
+      measurements: ["cpu"],
+    };
+    assert.equal((await selectReplica(replica, request)).length, 3);
+    await assert.rejects(
+      () => selectReplica(replica, { ...request, limits: { maxSeries: 2 } }),
+      /max-select-series limit exceeded/,
+    );
   } finally {
     await cluster.close();
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
-import type { Expr, PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { Expr, PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
 import type { SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
@@ -71,6 +71,8 @@ export interface SelectRequest {
   consistency: ReadConsistency;
   request: PlanRequest;
   measurements: readonly string[];
+  /** The query's limits; the replica's part is held to them too. */
+  limits?: QueryLimits;
 }
 
 /** A delete on one partition (the query's DeleteRequest without its functions). */

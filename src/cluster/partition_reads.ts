@@ -6,6 +6,7 @@
  */
 import {
   deleteFilters,
+  QueryBudget,
   runRequestBySeries,
   type SeriesPartial,
   type ShardReader,
@@ -69,7 +70,8 @@ export async function selectReplica(
   const views = viewsOf(replica, request, minNs, maxNs).filter((v) =>
     v.startMs === request.startMs
   );
-  return await runRequestBySeries(views, request.request, request.measurements);
+  const budget = new QueryBudget(request.limits ?? {}, undefined);
+  return await runRequestBySeries(views, request.request, request.measurements, budget);
 }
 
 function viewsOf(

@@ -32,7 +32,7 @@ import {
   type SnapshotChunk,
   type SnapshotRequest,
 } from "../cluster/mod.ts";
-import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
 import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
@@ -237,6 +237,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         consistency: request.consistency,
         planRequest: encodeWire(request.request),
         measurements: [...request.measurements],
+        limits: encodeWire(request.limits ?? {}),
       }, { timeoutMs: this.#options.queryTimeoutMs ?? 60_000 });
       for await (const chunk of stream) {
         for (const s of decodeWire<SeriesPartial[]>(chunk.partials)) out.push(s);
@@ -338,6 +339,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             consistency: req.consistency as ReadConsistency,
             request: decodeWire<PlanRequest>(req.planRequest),
             measurements: req.measurements,
+            limits: req.limits.length > 0 ? decodeWire<QueryLimits>(req.limits) : {},
           });
           // Chunks keep each message small whatever the number of series.
           for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {

@@ -71,6 +71,7 @@ export async function startClusterNode(
     clusterId: identity.clusterId,
     nodeId: identity.nodeId,
     logger,
+    fetch: httpFetch,
   });
   for (const m of members) if (m.id !== identity.nodeId) network.setPeer(m.id, m.raftAddress);
   onNetwork(network);

@@ -118,7 +118,11 @@ export async function serve(config: Config): Promise<void> {
     maxBodyBytes: config.max_body_bytes,
     metrics,
     ingest: ingestSettingsFromConfig(config),
-    cluster: { join: (request) => node.admit(request), status: () => node.status() },
+    cluster: {
+      join: (request) => node.admit(request),
+      status: () => node.status(),
+      metrics: () => node.metrics(),
+    },
     pipeline: new SchemaPipeline(schemas, {
       stored,
       metrics,

@@ -142,4 +142,6 @@ export interface ClusterNetwork {
   removePeer(nodeId: number): void;
   /** Serves the calls other nodes make on this node. */
   serve(service: PeerService): void;
+  /** Bytes sent to and received from each peer so far (metrics); absent in memory. */
+  traffic?(): { node: number; sentBytes: number; receivedBytes: number }[];
 }

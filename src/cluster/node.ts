@@ -18,6 +18,8 @@ import {
 } from "../core/mod.ts";
 import {
   EMPTY_HARD_STATE,
+  type RaftNode,
+  type RaftStatus,
   type RecoveredState,
   SharedRaftLog,
   SharedTicker,
@@ -45,6 +47,14 @@ import type {
 import { PartitionReplica } from "./partition/replica.ts";
 import type { SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+
+/** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: { labels: Record<string, string>; value: number }[];
+}
 
 /** Bytes of shared Raft log past which the groups that keep its oldest segment compact. */
 const LOG_TRIM_BYTES = 4 * 1024 * 1024;
@@ -285,6 +295,116 @@ export class ClusterNode {
     await fn(this.meta);
   }
 
+  /**
+   * The node's Raft and network figures for `/metrics`: per group (the metadata group is
+   * `meta`) role, term, commit and applied indexes and their lag, proposals, leader changes and
+   * snapshots installed; the shared log's size and fsyncs; bytes sent to and received from each
+   * peer.
+   */
+  metrics(): MetricFamily[] {
+    const groups: [string, RaftNode][] = [["meta", this.meta.raft]];
+    for (const r of this.replicas.values()) groups.push([String(r.groupId), r.raft]);
+    const per = (
+      name: string,
+      help: string,
+      type: "counter" | "gauge",
+      value: (node: RaftNode, status: RaftStatus) => number,
+    ): MetricFamily => ({
+      name,
+      help,
+      type,
+      samples: groups.map(([group, node]) => ({
+        labels: { group },
+        value: value(node, node.status()),
+      })),
+    });
+    const roles = new Map<string, number>();
+    for (const [, node] of groups) {
+      const role = node.status().role;
+      roles.set(role, (roles.get(role) ?? 0) + 1);
+    }
+    const log = this.#log.stats();
+    const traffic = this.network.traffic?.() ?? [];
+    return [
+      {
+        name: "epochnexus_raft_groups",
+        help: "Raft groups on this node, by role.",
+        type: "gauge",
+        samples: [...roles].map(([role, n]) => ({ labels: { role }, value: n })),
+      },
+      per("epochnexus_raft_term", "Current Raft term.", "gauge", (_, s) => s.term),
+      per(
+        "epochnexus_raft_leader",
+        "1 when this node leads the group.",
+        "gauge",
+        (_, s) => s.role === "leader" ? 1 : 0,
+      ),
+      per("epochnexus_raft_commit_index", "Highest committed index.", "gauge", (_, s) => s.commit),
+      per(
+        "epochnexus_raft_applied_index",
+        "Highest applied index.",
+        "gauge",
+        (n) => n.appliedIndex,
+      ),
+      per(
+        "epochnexus_raft_apply_lag",
+        "Committed entries not yet applied.",
+        "gauge",
+        (n, s) => Math.max(0, s.commit - n.appliedIndex),
+      ),
+      per(
+        "epochnexus_raft_proposals_total",
+        "Entries proposed on this node.",
+        "counter",
+        (n) => n.counters.proposals,
+      ),
+      per(
+        "epochnexus_raft_leader_changes_total",
+        "Leaders this node saw elected.",
+        "counter",
+        (n) => n.counters.leaderChanges,
+      ),
+      per(
+        "epochnexus_raft_snapshots_installed_total",
+        "Snapshots installed from another replica.",
+        "counter",
+        (n) => n.counters.snapshotsInstalled,
+      ),
+      {
+        name: "epochnexus_raft_snapshot_bytes_sent_total",
+        help: "Bytes of partition snapshots streamed to other replicas.",
+        type: "counter",
+        samples: [{ labels: {}, value: this.#snapshotBytesSent }],
+      },
+      {
+        name: "epochnexus_raft_log_bytes",
+        help: "Bytes of the node's shared Raft log.",
+        type: "gauge",
+        samples: [{ labels: {}, value: log.bytes }],
+      },
+      {
+        name: "epochnexus_raft_log_fsyncs_total",
+        help: "fdatasyncs of the shared Raft log since start.",
+        type: "counter",
+        samples: [{ labels: {}, value: log.fsyncs }],
+      },
+      {
+        name: "epochnexus_cluster_sent_bytes_total",
+        help: "Bytes sent to each peer node (Raft and cluster calls).",
+        type: "counter",
+        samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.sentBytes })),
+      },
+      {
+        name: "epochnexus_cluster_received_bytes_total",
+        help: "Bytes received from each peer node in answers to this node's calls.",
+        type: "counter",
+        samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.receivedBytes })),
+      },
+    ];
+  }
+
+  #snapshotBytesSent = 0;
+
   /** The cluster as this node sees it: members, databases, partitions and their leaders. */
   status(): Record<string, unknown> {
     const state = this.meta.state;
@@ -421,7 +541,10 @@ export class ClusterNode {
   }
 
   async *#exportSnapshot(groupId: number, minIndex: number): AsyncGenerator<SnapshotChunk> {
-    yield* (await this.heldReplica(groupId)).exportSnapshot(minIndex);
+    for await (const chunk of (await this.heldReplica(groupId)).exportSnapshot(minIndex)) {
+      if (chunk.kind === "data") this.#snapshotBytesSent += chunk.data.length;
+      yield chunk;
+    }
   }
 
   /** What the shared log recovered for a group (an empty log for a group it never held). */

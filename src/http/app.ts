@@ -25,7 +25,7 @@ import { handlePromWrite } from "./prom_write_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics, type SampledFamily } from "./metrics.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
 /**
@@ -70,6 +70,8 @@ export interface ClusterApi {
   join(request: JoinRequest): Promise<JoinAnswer>;
   /** Nodes, databases and partitions with their replicas and leaders (`GET /api/v1/cluster`). */
   status(): Record<string, unknown>;
+  /** The node's Raft and network figures, read at each scrape of `/metrics`. */
+  metrics?(): SampledFamily[];
 }
 
 /** Options of {@linkcode createApp}. */
@@ -249,4 +251,6 @@ function declareMetrics(ctx: AppContext): void {
   m.gauge("epochnexus_series", "Series held in memory.", () => ctx.engine.stats().series);
   m.gauge("epochnexus_values", "Values held in memory.", () => ctx.engine.stats().values);
   m.gauge("epochnexus_databases", "Databases.", () => ctx.engine.stats().databases);
+  const cluster = ctx.cluster;
+  if (cluster?.metrics) m.sampled(() => cluster.metrics!());
 }

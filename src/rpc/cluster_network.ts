@@ -80,12 +80,17 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   #service: PeerService | undefined;
   readonly #options: ConnectClusterNetworkOptions;
 
+  /** Bytes sent to and received from each node, by its base URL. */
+  readonly #traffic = new Map<string, { sent: number; received: number }>();
+  readonly #fetch: typeof globalThis.fetch;
+
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
+    this.#fetch = countingFetch(options.fetch ?? globalThis.fetch, this.#traffic);
     this.raft = new ConnectRaftTransport({
       clusterId: options.clusterId,
       nodeId: options.nodeId,
-      fetch: options.fetch,
+      fetch: this.#fetch,
       logger: options.logger,
     });
     this.peers = {
@@ -122,6 +127,16 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     this.raft.removePeer(nodeId);
   }
 
+  /** Bytes this node sent to and received from each peer (Raft and ClusterService calls). */
+  traffic(): { node: number; sentBytes: number; receivedBytes: number }[] {
+    const out = [];
+    for (const [node, url] of this.#addresses) {
+      const t = this.#traffic.get(url);
+      if (t) out.push({ node, sentBytes: t.sent, receivedBytes: t.received });
+    }
+    return out;
+  }
+
   serve(service: PeerService): void {
     this.#service = service;
   }
@@ -133,7 +148,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     if (!url) throw new EpochError("unavailable", `no address known for node ${node}`);
     c = createClient(
       ClusterService,
-      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#options.fetch }),
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#fetch }),
     );
     this.#clients.set(node, c);
     return c;
@@ -357,6 +372,38 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       return h ? h(request) : Promise.resolve(new Response("not found", { status: 404 }));
     };
   }
+}
+
+/** A fetch that adds up the bytes of every request body and response body, by base URL. */
+function countingFetch(
+  inner: typeof globalThis.fetch,
+  traffic: Map<string, { sent: number; received: number }>,
+): typeof globalThis.fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const key = `${url.protocol}//${url.host}`;
+    let t = traffic.get(key);
+    if (!t) traffic.set(key, t = { sent: 0, received: 0 });
+    const body = init?.body;
+    if (body instanceof Uint8Array) t.sent += body.byteLength;
+    else if (typeof body === "string") t.sent += body.length;
+    const response = await inner(input, init);
+    if (!response.body) return response;
+    const counter = t;
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          counter.received += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
 }
 
 function baseUrl(address: string): string {

@@ -132,6 +132,7 @@ async function startCluster(
   }
   return {
     nodes,
+    dirs,
     async close() {
       for (const { node } of nodes) await node.close();
       for (const dir of dirs) await Deno.remove(dir, { recursive: true });
@@ -300,6 +301,49 @@ Deno.test("a partition's part of a query is held to the query's limits where it 
       () => selectReplica(replica, { ...request, limits: { maxSeries: 2 } }),
       /max-select-series limit exceeded/,
     );
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("a node that restarts at another address tells the metadata, and the others reach it", async () => {
+  const hub = new MemoryHub();
+  const cluster = await startCluster(hub, 3, { partitions: 2, replicationFactor: 3 });
+  try {
+    const [one, , three] = cluster.nodes;
+    await one.store.createDatabase("db");
+    assert.equal(
+      (await one.store.write("db", undefined, [point("a", 1_700_000_000_000, 1)])).accepted,
+      1,
+    );
+    const dir = cluster.dirs[2];
+    await three.node.close();
+    hub.network(3).reset();
+    const restarted = await ClusterNode.start({
+      dataDir: dir,
+      identity: { clusterId: "c", nodeId: 3, bootstrap: false },
+      httpAddress: "node3-moved:8080",
+      raftAddress: "node3-moved:9000",
+      version: "test",
+      network: hub.network(3),
+      fs: denoFileSystem,
+      clock: systemClock,
+      rng: seededRng(33),
+      logger: silentLogger,
+      sleep,
+      tickMs: 10,
+      maintenanceIntervalMs: 0,
+    });
+    cluster.nodes[2] = {
+      node: restarted,
+      store: new ClusterStore(restarted, { clock: systemClock, sleep }),
+    };
+    assert.equal(one.node.meta.state.nodes.get(3)?.raftAddress, "node3-moved:9000");
+    assert.equal(
+      (await one.store.write("db", undefined, [point("b", 1_700_000_000_000, 2)])).accepted,
+      1,
+    );
+    assert.match(await query(cluster.nodes[2].store, "SELECT count(usage) FROM cpu"), /,2\]/);
   } finally {
     await cluster.close();
   }

@@ -218,6 +218,11 @@ export class ClusterNode {
         version: options.version,
       });
     }
+    // A node that comes back at other addresses (port 0, a new host) says so first: until the
+    // metadata has them, no member can reach it. Its copy first applies what it had committed.
+    await node.meta.waitApplied(state.hardState.commit, options.requestTimeoutMs ?? 10_000)
+      .catch(() => {});
+    await node.#announceAddresses();
     // Serve from a copy that is current: replay what the group committed before this start.
     await node.meta.sync().catch((error) => {
       options.logger.warn("metadata not confirmed current at start (no quorum yet?)", {
@@ -242,6 +247,30 @@ export class ClusterNode {
   /** The node's network (transports and peer calls). */
   get network(): ClusterNetwork {
     return this.#options.network;
+  }
+
+  /** Updates this node's addresses in the metadata when they changed since it last ran. */
+  async #announceAddresses(): Promise<void> {
+    const o = this.#options;
+    const known = this.meta.state.nodes.get(this.nodeId);
+    if (!known) return; // not registered yet: the join or the bootstrap registers it
+    if (
+      known.httpAddress === o.httpAddress && known.raftAddress === o.raftAddress &&
+      known.version === o.version
+    ) return;
+    o.logger.info("announcing this node's new addresses", {
+      http: o.httpAddress,
+      raft: o.raftAddress,
+    });
+    await this.proposeMeta({
+      op: "update_node",
+      id: this.nodeId,
+      httpAddress: o.httpAddress,
+      raftAddress: o.raftAddress,
+      version: o.version,
+    }).catch((error) => {
+      o.logger.warn("could not announce this node's addresses yet", { error: String(error) });
+    });
   }
 
   /** Runs a metadata command and waits until this node's copy has applied it. */
@@ -433,7 +462,11 @@ export class ClusterNode {
             groupId: p.groupId,
             replicas: p.replicas,
             leader: local?.leader() || p.leaderHint,
-            ...(local && { applied: local.applied, flushedBefore: local.flushedBefore }),
+            ...(local && {
+              commit: local.raft.status().commit,
+              applied: local.applied,
+              flushedBefore: local.flushedBefore,
+            }),
           };
         }),
       })),

@@ -46,8 +46,10 @@ import {
   type Instant,
   INT64_MAX,
   INT64_MIN,
+  MAX_KEY_LENGTH,
   type Point,
   type Precision,
+  sortTags,
   type Tag,
   UINT64_MAX,
 } from "../core/mod.ts";
@@ -97,9 +99,6 @@ export interface LineProtocolOptions {
   errorTextLimit?: number;
 }
 
-/** The longest series key (measurement and tags, escaped) plus field key InfluxDB accepts. */
-export const MAX_KEY_LENGTH = 65535;
-
 // Byte values.
 const TAB = 9, NL = 10, CR = 13, SPACE = 32, QUOTE = 34, HASH = 35, PLUS = 43, COMMA = 44;
 const MINUS = 45, DOT = 46, ZERO = 48, NINE = 57, EQ = 61, UPPER_E = 69, UPPER_F = 70;
@@ -111,9 +110,16 @@ const FNV_PRIME = 0x01000193;
 /** Keeps hashes in V8's small-integer range, so Map lookups do not box them. */
 const HASH_MASK = 0x3fffffff;
 
-/** 10^k for the exact fast path of float parsing (k <= 22 is exact in a double). */
+/**
+ * Up to this many tags a line's tags are compared one by one and insertion-sorted (cheapest
+ * for the few, mostly sorted tags of real clients); beyond, a Set and a sort keep a line of
+ * thousands of tags linear, not quadratic.
+ */
+const SMALL_TAG_SET = 32;
+
 const LATIN1 = new TextDecoder("latin1");
 
+/** 10^k for the exact fast path of float parsing (k <= 22 is exact in a double). */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 
 function escapeTable(chars: string): Uint8Array {
@@ -151,11 +157,20 @@ interface FieldKeyEntry {
   offset: number;
   length: number;
   key: string;
-  /** The record serial that last used this key: finds a repeated field in O(1). */
-  seen: number;
+  /**
+   * Where the key was last used, shared by every entry that decodes to the same key (`a"b` and
+   * `a\"b` are one field): finds a repeated field in O(1).
+   */
+  use: FieldKeyUse;
   next: FieldKeyEntry | undefined;
   /** The field-key table generation: an emptied table reuses its arena's bytes. */
   generation: number;
+}
+
+/** The last record a field key was used in, and the index of its field there. */
+interface FieldKeyUse {
+  serial: number;
+  slot: number;
 }
 
 /** Raw key bytes, copied end to end into one buffer (one typed array, not one per key). */
@@ -219,6 +234,8 @@ export class LineProtocolCache {
   #fieldKeyBytes = new ByteArena();
   #fieldKeyCount = 0;
   #fieldKeyGeneration = 0;
+  /** The use of each decoded field key holding a quote (see FieldKeyEntry.use). */
+  #fieldKeyUses = new Map<string, FieldKeyUse>();
   /** Measurements, tag keys and tag values of new series, interned (bounded; see intern). */
   #strings = new Map<string, string>();
 
@@ -242,6 +259,7 @@ export class LineProtocolCache {
     this.#fieldKeyBytes.reset();
     this.#fieldKeyCount = 0;
     this.#fieldKeyGeneration++;
+    this.#fieldKeyUses.clear();
     this.#strings.clear();
   }
 
@@ -346,11 +364,17 @@ export class LineProtocolCache {
   ): FieldKeyEntry {
     const offset = this.#fieldKeyBytes.add(buf, start, end);
     const next = this.#fieldKeys.get(hash);
+    // Only a key holding a quote has two spellings (`"` and `\"`): only those share a use.
+    let use = key.includes('"') ? this.#fieldKeyUses.get(key) : undefined;
+    if (use === undefined) {
+      use = { serial: 0, slot: 0 };
+      if (key.includes('"')) this.#fieldKeyUses.set(key, use);
+    }
     const entry: FieldKeyEntry = {
       offset,
       length: end - start,
       key,
-      seen: 0,
+      use,
       next,
       generation: this.#fieldKeyGeneration,
     };
@@ -377,6 +401,7 @@ export class LineProtocolCache {
       this.#fieldKeyBytes.reset();
       this.#fieldKeyCount = 0;
       this.#fieldKeyGeneration++;
+      this.#fieldKeyUses.clear();
     }
   }
 }
@@ -711,12 +736,13 @@ class Parser {
       hash &= HASH_MASK;
       entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
       if (entry === undefined) {
-        const keyEnd = this.parseKey(start, end, bits < 0x80);
-        if (keyEnd < 0) return undefined;
-        if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
+        // Before parsing it: a key past the limit costs one scan, not a sort of its tags.
         if (j - start > MAX_KEY_LENGTH) {
           return this.fail(`max key length exceeded: ${j - start} > ${MAX_KEY_LENGTH}`, start);
         }
+        const keyEnd = this.parseKey(start, end, bits < 0x80);
+        if (keyEnd < 0) return undefined;
+        if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
         const measurement = this.keyMeasurement;
         entry = cache.addKey(
           hash,
@@ -797,22 +823,21 @@ class Parser {
       if (i < 0) return undefined;
 
       const type = this.valueType, value = this.valueValue;
-      if (keyEntry.seen === serial) {
+      const use = keyEntry.use;
+      if (use.serial === serial) {
         // The same field twice in one line: the last value wins, as in InfluxDB.
-        for (let k = 0; k < fieldCount; k++) {
-          const f = fields[k];
-          if (f.key !== key) continue;
-          if (f.type !== type) {
-            return this.fail(
-              `field type conflict: field "${key}" appears twice in the line with different types`,
-              ks,
-              key,
-            );
-          }
-          f.value = value;
+        const f = fields[use.slot];
+        if (f.type !== type) {
+          return this.fail(
+            `field type conflict: field "${key}" appears twice in the line with different types`,
+            ks,
+            key,
+          );
         }
+        f.value = value;
       } else {
-        keyEntry.seen = serial;
+        use.serial = serial;
+        use.slot = fieldCount;
         fields[fieldCount++] = { key, type, value };
       }
 
@@ -879,6 +904,8 @@ class Parser {
     if (measurement === undefined) return this.bad("invalid UTF-8 in measurement", start);
 
     const tags: Tag[] = [];
+    /** The tag keys so far, once there are too many to compare one by one. */
+    let keys: Set<string> | undefined;
     while (inTags) {
       const ks = i + 1;
       let c = buf[ks];
@@ -920,19 +947,28 @@ class Parser {
       if (key === undefined) return this.bad("invalid UTF-8 in tag key", ks);
       const value = this.decodeName(vs, v, vEscaped, ascii, TAG_ESCAPES);
       if (value === undefined) return this.bad("invalid UTF-8 in tag value", vs);
-      for (const t of tags) {
-        if (t.key === key) return this.bad("duplicate tags", ks);
+      if (keys !== undefined) {
+        if (keys.has(key)) return this.bad("duplicate tags", ks);
+        keys.add(key);
+      } else {
+        for (const t of tags) {
+          if (t.key === key) return this.bad("duplicate tags", ks);
+        }
+        if (tags.length >= SMALL_TAG_SET) keys = new Set([...tags.map((t) => t.key), key]);
       }
       tags.push({ key: this.cache.intern(key), value: this.cache.intern(value) });
       i = v;
     }
-    // Insertion sort: clients mostly send tags already sorted, which makes it one pass.
-    for (let a = 1; a < tags.length; a++) {
-      const t = tags[a];
-      let b = a - 1;
-      for (; b >= 0 && tags[b].key > t.key; b--) tags[b + 1] = tags[b];
-      tags[b + 1] = t;
-    }
+    if (tags.length <= SMALL_TAG_SET) {
+      // Insertion sort: clients mostly send tags already sorted, which makes it one pass.
+      for (let a = 1; a < tags.length; a++) {
+        const t = tags[a];
+        let b = a - 1;
+        for (; b >= 0 && tags[b].key > t.key; b--) tags[b + 1] = tags[b];
+        tags[b + 1] = t;
+      }
+    } else sortTags(tags); // n log n for a line of thousands of tags
+
     this.keyMeasurement = this.cache.intern(measurement);
     this.keyTags = tags;
     return i;

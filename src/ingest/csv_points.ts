@@ -26,14 +26,9 @@
  * @module
  */
 import { parse as csvParse } from "csv-parse/stream";
-import { ParseError, type Point, ValidationError } from "../core/mod.ts";
+import { ParseError, ValidationError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
-import {
-  type JsonPrecision,
-  JsonRecordError,
-  pointFromJsonObject,
-  TagInterner,
-} from "./json_points.ts";
+import { decodeJsonRecord, isRecordError, type JsonPrecision, TagInterner } from "./json_points.ts";
 import type { Instant } from "../core/mod.ts";
 
 /** A CSV column's field type. */
@@ -270,23 +265,18 @@ export async function* decodeCsvStream(
       batch.errors.push(issue("no field values in this row"));
       return;
     }
-    try {
-      const point: Point = pointFromJsonObject(
-        { measurement, tags, fields, timestamp },
-        n,
-        jsonOptions,
-      );
-      batch.points.push(point);
+    const decoded = decodeJsonRecord({ measurement, tags, fields, timestamp }, n, jsonOptions);
+    if (!isRecordError(decoded)) {
+      batch.points.push(decoded);
       batch.origins!.push(n);
-    } catch (e) {
-      if (!(e instanceof JsonRecordError)) throw e;
-      const column = e.field === "timestamp"
-        ? (options.timeColumn ?? "time")
-        : e.field === "measurement"
-        ? (options.measurementColumn ?? "measurement")
-        : e.field?.replace(/^(fields|tags)\./, "");
-      batch.errors.push(issue(e.reason, column));
+      return;
     }
+    const column = decoded.field === "timestamp"
+      ? (options.timeColumn ?? "time")
+      : decoded.field === "measurement"
+      ? (options.measurementColumn ?? "measurement")
+      : decoded.field?.replace(/^(fields|tags)\./, "");
+    batch.errors.push(issue(decoded.reason, column));
   }
 }
 

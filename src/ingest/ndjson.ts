@@ -9,13 +9,13 @@
  * stays bounded by the chunk size plus one line whatever the body size.
  * @module
  */
-import { ParseError, type Point } from "../core/mod.ts";
+import { ParseError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import {
+  decodeJsonRecord,
+  isRecordError,
   type JsonPointsOptions,
-  JsonRecordError,
   parseJson,
-  pointFromJsonObject,
   TagInterner,
 } from "./json_points.ts";
 
@@ -170,16 +170,15 @@ export class NdjsonDecoder {
       });
       return;
     }
-    try {
-      const point: Point = pointFromJsonObject(value, lineNo, this.#options);
-      out.points.push(point);
+    const decoded = decodeJsonRecord(value, lineNo, this.#options);
+    if (!isRecordError(decoded)) {
+      out.points.push(decoded);
       out.origins!.push(lineNo);
-    } catch (e) {
-      if (!(e instanceof JsonRecordError)) throw e;
-      const issue: IngestIssue = { line: lineNo, reason: e.reason };
-      if (e.field !== undefined) issue.field = e.field;
-      out.errors.push(issue);
+      return;
     }
+    const issue: IngestIssue = { line: lineNo, reason: decoded.reason };
+    if (decoded.field !== undefined) issue.field = decoded.field;
+    out.errors.push(issue);
   }
 }
 

@@ -73,6 +73,7 @@ import {
   ValidationError,
 } from "../core/mod.ts";
 import { findJsonSyntaxProblem, lineColumn } from "./_json_syntax.ts";
+import { scanUtf8 } from "./_utf8.ts";
 import { precisionSpec } from "./_timestamp.ts";
 
 /** A timestamp precision, or `"auto"` to pick it by magnitude (see the module doc). */
@@ -217,7 +218,9 @@ export interface JsonBodyOptions extends JsonPointsOptions {
  * A JSON body parsed and decoded a slice at a time, so that a caller can let other work run
  * between slices. A big array (`slicedParseChars`, 1 MiB by default) is not given to one
  * JSON.parse, which would hold the event loop for the whole body (a second for 25 MB): it is
- * parsed piece by piece, as far as {@linkcode parseMore} is asked to go.
+ * parsed piece by piece, as far as {@linkcode parseMore} is asked to go. Bytes are decoded as
+ * strict UTF-8: a record holding bytes that are not UTF-8 is rejected, naming the byte, and the
+ * others are kept.
  *
  * @example
  * ```ts
@@ -233,6 +236,8 @@ export class JsonBodyDecoder {
   #records: unknown[] = [];
   readonly #options: JsonPointsOptions;
   readonly #maxErrors: number;
+  /** Records refused before decoding (their bytes are not UTF-8), with the reason. */
+  readonly #refused: ReadonlyMap<number, string>;
   /** Where the scan of a big array goes on (-1: everything parsed). */
   #scan = -1;
   /** No piece of the big array parsed yet. */
@@ -246,10 +251,23 @@ export class JsonBodyDecoder {
    * @throws {ValidationError} when it is JSON but neither an object nor an array.
    */
   constructor(body: string | Uint8Array, options: JsonBodyOptions) {
-    const text = typeof body === "string" ? body : utf8Text.decode(body);
+    let text: string;
+    let refused: ReadonlyMap<number, string> = new Map();
+    if (typeof body === "string") text = body;
+    else {
+      try {
+        text = strictJsonText.decode(body);
+      } catch {
+        // Rare: find the bad bytes, then the records they are in. Bytes >= 0x80 are never JSON
+        // syntax, so the lenient text parses as the body would have.
+        text = lenientJsonText.decode(body);
+        refused = recordsNotUtf8(body);
+      }
+    }
     this.#text = text;
     this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
     this.#maxErrors = options.maxErrors ?? 1000;
+    this.#refused = refused;
     let start = 0;
     while (start < text.length && isJsonSpace(text.charCodeAt(start))) start++;
     const sliced = options.slicedParseChars ?? SLICED_PARSE_CHARS;
@@ -307,6 +325,17 @@ export class JsonBodyDecoder {
   /** The rest of the array as one piece: no cut to find. */
   #parseRest(): boolean {
     const text = this.#text, start = this.#scan;
+    if (this.#first) {
+      // Nothing parsed yet: the whole text is the array, and one JSON.parse reads it.
+      const parsed = parseJson(text);
+      if (!Array.isArray(parsed)) {
+        throw new Error("BUG: a body that starts with [ parsed to no array");
+      }
+      this.#records = parsed;
+      this.#first = false;
+      this.#scan = -1;
+      return true;
+    }
     let end = text.length - 1;
     while (end >= start && isJsonSpace(text.charCodeAt(end))) end--;
     const piece = text.slice(start, end);
@@ -391,14 +420,17 @@ export class JsonBodyDecoder {
   decode(count = Infinity): JsonPointsResult {
     const out: JsonPointsResult = { points: [], errors: [], unlistedErrors: 0, records: [] };
     const end = Math.min(this.#records.length, this.#next + count);
-    const records = this.#records;
+    const records = this.#records, refused = this.#refused;
     for (let k = this.#next; k < end; k++) {
       const value = records[k];
       if (this.#listed >= this.#maxErrors && !isObject(value)) {
         out.unlistedErrors++; // a body of garbage: no reason to word
         continue;
       }
-      const decoded = decodeJsonRecord(value, k, this.#options);
+      const notUtf8 = refused.size === 0 ? undefined : refused.get(k);
+      const decoded: Point | RecordError = notUtf8 !== undefined
+        ? { record: k, reason: notUtf8 }
+        : decodeJsonRecord(value, k, this.#options);
       if (!isRecordError(decoded)) {
         out.points.push(decoded);
         out.records.push(k);
@@ -431,8 +463,44 @@ function isObject(value: unknown): boolean {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** Drops a leading BOM, as the decoding of bodies always did. */
-const utf8Text = new TextDecoder("utf-8", { ignoreBOM: false });
+/** Strict, and like JSON.parse's callers before, it drops a leading BOM. */
+const strictJsonText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const lenientJsonText = new TextDecoder("utf-8", { ignoreBOM: false });
+
+/**
+ * The records (elements of the top-level array, or 0 for a body that is one object) holding
+ * bytes that are not UTF-8, each with a reason naming the first such byte.
+ */
+function recordsNotUtf8(bytes: Uint8Array): Map<number, string> {
+  const out = new Map<number, string>();
+  const offsets = scanUtf8(bytes, true).invalid;
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // a BOM
+  while (i < bytes.length && bytes[i] <= 0x20) i++;
+  const array = bytes[i] === 0x5b; // [
+  let depth = 0, inString = false, record = 0, k = 0;
+  for (; i < bytes.length && k < offsets.length; i++) {
+    // Offsets inside an escape (skipped below) are found on the next byte.
+    while (k < offsets.length && offsets[k] <= i) {
+      const at = offsets[k++];
+      if (!out.has(record)) {
+        out.set(
+          record,
+          `not valid UTF-8: byte 0x${bytes[at].toString(16).padStart(2, "0")} at offset ${at} ` +
+            `of the body`,
+        );
+      }
+    }
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) depth++;
+    else if (b === 0x5d || b === 0x7d) depth--;
+    else if (b === 0x2c && depth === 1 && array) record++;
+  }
+  return out;
+}
 
 /**
  * An integer literal beyond 2^53 has 16 digits or more, in value position (after `:`, `,` or

@@ -68,6 +68,9 @@ export interface Point {
  */
 export const MAX_KEY_LENGTH = 65535;
 
+/** The reserved name no tag or field may take: InfluxQL's `time` column. */
+export const TIME_KEY = "time";
+
 /** The UTF-8 byte length of a string (a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
 export function utf8Length(text: string): number {
   let n = text.length;

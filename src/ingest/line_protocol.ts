@@ -15,8 +15,10 @@
  * - Field values: floats (`1`, `-1.5`, `.5`, `1e-3`), integers `12i` (the full int64 range,
  *   exact: `number` when safe, `bigint` beyond), unsigned `12u` (uint64), strings `"..."`
  *   (which may hold commas, spaces, equals signs and newlines), booleans `t T true True TRUE
- *   f F false False FALSE`. `NaN`, `Inf` and out-of-range numbers are rejected with influxd's
- *   reasons (`invalid number`, `invalid boolean`, `invalid float`, `unable to parse integer ...`).
+ *   f F false False FALSE`. Out-of-range numbers are rejected with influxd's reasons (`invalid
+ *   number`, `invalid boolean`, `invalid float`, `unable to parse integer ...`); `NaN` and the
+ *   infinities (any case and sign) with `invalid number: field "v" is Inf, and only finite
+ *   numbers can be stored` (influxd says `invalid boolean` for `Inf`, which it is not).
  * - A field repeated in one line: the last value wins; repeated with another type: the line is
  *   rejected (`field type conflict`). A tag key repeated: `duplicate tags`. Tags come out
  *   sorted by key; an empty tag value is an error (`missing tag value`).
@@ -118,6 +120,9 @@ const HASH_MASK = 0x3fffffff;
 const SMALL_TAG_SET = 32;
 
 const LATIN1 = new TextDecoder("latin1");
+
+/** NaN and the infinities as a client may spell them: refused, with what they are. */
+const NON_FINITE = /^[+-]?(inf|infinity|nan)$/i;
 
 /** 10^k for the exact fast path of float parsing (k <= 22 is exact in a double). */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
@@ -1026,7 +1031,9 @@ class Parser {
           (bytesAre(buf, vs + 1, "alse") || bytesAre(buf, vs + 1, "ALSE"))
       ) value = false;
     }
-    if (value === undefined) return this.bad("invalid boolean", vs, key);
+    if (value === undefined) {
+      return this.bad(this.nonFinite(vs, end, key) ?? "invalid boolean", vs, key);
+    }
     this.valueType = FieldType.Boolean;
     this.valueValue = value;
     return p;
@@ -1068,7 +1075,7 @@ class Parser {
       const before = buf[p - 1];
       if ((c === PLUS || c === MINUS) && (before === LOWER_E || before === UPPER_E)) continue;
       // Everything else, NaN and Inf included, is not a number.
-      return this.bad("invalid number", vs, key);
+      return this.bad(this.nonFinite(vs, end, key) ?? "invalid number", vs, key);
     }
     if ((isInt || isUnsigned) && (decimal || scientific)) {
       return this.bad("invalid number", vs, key);
@@ -1134,6 +1141,19 @@ class Parser {
     if (!Number.isFinite(x)) return this.bad("invalid float", vs, key);
     this.valueValue = x;
     return p;
+  }
+
+  /**
+   * The reason for a value that spells NaN or an infinity (`Inf`, `-inf`, `+Infinity`, `NaN`
+   * ...), which InfluxDB calls an invalid boolean or number: say what it is.
+   */
+  private nonFinite(vs: number, end: number, key: string): string | undefined {
+    const buf = this.buf;
+    let p = vs;
+    while (p < end && p - vs <= 9 && buf[p] !== COMMA && buf[p] !== SPACE) p++;
+    const word = this.token(vs, p);
+    if (!NON_FINITE.test(word)) return undefined;
+    return `invalid number: field "${key}" is ${word}, and only finite numbers can be stored`;
   }
 
   /** The ASCII bytes `[start, end)` as a short-lived string (a number to convert). */

@@ -459,6 +459,11 @@ export class LineProtocolDecoder {
     return this.#pending.length;
   }
 
+  /** The 1-based number of the line the pending bytes start (the next line to decode). */
+  get pendingLine(): number {
+    return this.#parser.nextLine;
+  }
+
   /** Decodes the complete lines of everything received so far. */
   push(chunk: Uint8Array): LineProtocolResult {
     let buf = chunk;
@@ -648,6 +653,11 @@ class Parser {
     this.defaultSubMs = t.subMs;
     this.cache = options.cache ?? new LineProtocolCache();
     this.textLimit = options.errorTextLimit ?? 200;
+  }
+
+  /** The 1-based number of the physical line the next record starts on. */
+  get nextLine(): number {
+    return this.line;
   }
 
   /** Hands over the points and errors decoded so far. */

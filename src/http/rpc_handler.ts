@@ -3,10 +3,9 @@
  * gRPC-Web under `/<package>.<Service>/<Method>` (today `epochnexus.ingest.v1.IngestService`).
  * @module
  */
-import { createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
 import { instantFromNanos, NotFoundError } from "../core/mod.ts";
-import { registerIngestService } from "../rpc/mod.ts";
+import { ingestHandlers } from "../rpc/mod.ts";
 import type { AppContext } from "./app.ts";
 import { admitWrite, ingestSettings } from "./ingest_handler.ts";
 import { countWrite } from "./write_handler.ts";
@@ -26,9 +25,8 @@ export function isRpcPath(path: string): boolean {
 export async function handleRpc(ctx: AppContext, request: Request, url: URL): Promise<Response> {
   let handlers = routers.get(ctx);
   if (!handlers) {
-    const router = createConnectRouter();
     const settings = ingestSettings(ctx);
-    registerIngestService(router, {
+    const ingest = ingestHandlers({
       defaultDatabase: ctx.defaultDatabase,
       maxListedErrors: settings.maxListedErrors,
       now: () => instantFromNanos(ctx.clock.nowNanos()),
@@ -55,9 +53,9 @@ export async function handleRpc(ctx: AppContext, request: Request, url: URL): Pr
         return outcome;
       },
       admit: () => admitWrite(ctx, 2 * settings.batchBytes),
-    });
+    }, { maxMessageBytes: ctx.maxBodyBytes, maxStreamBytes: settings.maxStreamBytes });
     handlers = new Map(
-      router.handlers.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),
+      ingest.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),
     );
     routers.set(ctx, handlers);
   }

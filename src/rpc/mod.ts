@@ -5,5 +5,10 @@
  * @module
  */
 export { ConnectClusterNetwork, type ConnectClusterNetworkOptions } from "./cluster_network.ts";
-export { type IngestWriter, registerIngestService } from "./ingest_service.ts";
+export {
+  type IngestHandlerOptions,
+  ingestHandlers,
+  type IngestWriter,
+  registerIngestService,
+} from "./ingest_service.ts";
 export { ConnectRaftTransport, type ConnectRaftTransportOptions } from "./raft_transport.ts";

@@ -57,9 +57,11 @@ import {
 } from "./segment/mod.ts";
 import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
+import { pointProblem } from "./point_rules.ts";
 import {
   decodeWriteBatch,
-  encodeWriteBatch,
+  encodeWriteRecords,
+  MAX_RECORD_BYTES,
   type ReplayedRecord,
   WriteAheadLog,
   WriteBatchLayout,
@@ -818,30 +820,47 @@ export class StorageEngine {
       // The key is built once per point and handed on to the head; only a series not yet
       // indexed goes through the limit checks (which build it again).
       const key = seriesKeyOf(p);
-      const reason =
+      const reason = pointProblem(p, key) ??
         (db.series.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
-          db.checkFieldTypes(p);
+        db.checkFieldTypes(p);
       if (reason) rejected.push({ index: i, reason });
       else {
         accepted.push(p);
         keys.push(key);
       }
     }
+    let written = accepted.length;
     if (accepted.length > 0) {
-      const payload = encodeWriteBatch({ database, retentionPolicy: rp.name, points: accepted });
-      await this.#wal.append(RecordType.WriteInterned, payload, () => {
-        // The database or policy may have been dropped while this record waited for its fsync.
-        if (this.#databases.get(database) !== db) return;
-        if (db.retentionPolicies.get(rp.name) !== rp) return;
-        this.#apply(db, rp, accepted, keys);
-        this.#dirty = true;
-        this.#lastWriteMs = this.options.clock.monotonicMs();
-      }, options);
+      // One record, unless the batch is bigger than a record may be (then several, each
+      // applied when durable); a point that alone is bigger is refused here, unwritten.
+      const { parts, tooLarge } = encodeWriteRecords({
+        database,
+        retentionPolicy: rp.name,
+        points: accepted,
+      });
+      if (tooLarge.length > 0) {
+        written -= tooLarge.length;
+        rejected.push(...tooLargeRejections(points, accepted, tooLarge));
+        rejected.sort((a, b) => a.index - b.index);
+      }
+      await Promise.all(parts.map(({ payload, from, to }) => {
+        const whole = from === 0 && to === accepted.length;
+        const partPoints = whole ? accepted : accepted.slice(from, to);
+        const partKeys = whole ? keys : keys.slice(from, to);
+        return this.#wal.append(RecordType.WriteInterned, payload, () => {
+          // The database or policy may have been dropped while this record waited for its fsync.
+          if (this.#databases.get(database) !== db) return;
+          if (db.retentionPolicies.get(rp.name) !== rp) return;
+          this.#apply(db, rp, partPoints, partKeys);
+          this.#dirty = true;
+          this.#lastWriteMs = this.options.clock.monotonicMs();
+        }, options);
+      }));
       if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {
         this.#flushInBackground();
       }
     }
-    return { accepted: accepted.length, rejected };
+    return { accepted: written, rejected };
   }
 
   #flushInBackground(): void {
@@ -1402,6 +1421,24 @@ class HeadSeriesInput implements SegmentSeriesInput {
   hasValues(): boolean {
     return this.#columns.hasValues();
   }
+}
+
+/**
+ * The rejections of the points that alone are too big for a WAL record, by their index in
+ * `points`; `tooLarge` indexes `accepted`, which is a subsequence of `points`.
+ */
+function tooLargeRejections(points: Point[], accepted: Point[], tooLarge: number[]): Rejection[] {
+  const out: Rejection[] = [];
+  let i = -1, a = 0; // i: where accepted[a - 1] is in points
+  for (const k of tooLarge) {
+    for (; a <= k; a++) while (points[++i] !== accepted[a]);
+    out.push({
+      index: i,
+      reason: `point too large: it takes more than ${MAX_RECORD_BYTES} bytes in the ` +
+        `write-ahead log (the most one record may hold)`,
+    });
+  }
+  return out;
 }
 
 function seriesKeyOf(p: Point): string {

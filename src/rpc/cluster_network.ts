@@ -43,6 +43,7 @@ import {
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
+import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectClusterNetwork}. */
 export interface ConnectClusterNetworkOptions {
@@ -52,8 +53,12 @@ export interface ConnectClusterNetworkOptions {
   timeoutMs?: number;
   /** Timeout of a query's part on another node. @default {60000} */
   queryTimeoutMs?: number;
-  /** The fetch clients use (tests call handlers directly). */
+  /** The fetch clients use (tests call handlers directly; HTTPS trusting the cluster's CA). */
   fetch?: typeof globalThis.fetch;
+  /** Required of every call served and sent on every call made (`cluster_secret.ts`). */
+  secret?: string;
+  /** Scheme of peers' addresses given as host:port. @default {"http"} */
+  scheme?: "http" | "https";
   logger?: Logger;
 }
 
@@ -74,6 +79,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   readonly #clients = new Map<number, ClusterClient>();
   #service: PeerService | undefined;
   readonly #options: ConnectClusterNetworkOptions;
+  readonly #fetch: typeof globalThis.fetch | undefined;
 
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
@@ -81,8 +87,10 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       clusterId: options.clusterId,
       nodeId: options.nodeId,
       fetch: options.fetch,
+      secret: options.secret,
       logger: options.logger,
     });
+    this.#fetch = fetchWithSecret(options.fetch, options.secret);
     this.peers = {
       proposeMeta: (node, command) => this.#proposeMeta(node, command),
       writePartition: (node, write) => this.#writePartition(node, write),
@@ -90,7 +98,13 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       select: (node, request) => this.#select(node, request),
       deletePartition: (node, request) => this.#deletePartition(node, request),
     };
-    const cluster = this.#clusterHandler();
+    const cluster = requireSecret(
+      this.#clusterHandler(),
+      options.secret,
+      (path) =>
+        options.logger?.warn("node-to-node call without the cluster secret refused", { path }),
+    );
+    // The Raft handler checks the secret itself.
     this.fetchHandler = (request) => {
       const path = new URL(request.url).pathname;
       if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
@@ -103,7 +117,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 
   setPeer(nodeId: number, raftAddress: string): void {
-    const url = baseUrl(raftAddress);
+    const url = baseUrl(raftAddress, this.#options.scheme ?? "http");
     if (this.#addresses.get(nodeId) === url) return;
     this.#addresses.set(nodeId, url);
     this.#clients.delete(nodeId);
@@ -127,7 +141,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     if (!url) throw new EpochError("unavailable", `no address known for node ${node}`);
     c = createClient(
       ClusterService,
-      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#options.fetch }),
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#fetch }),
     );
     this.#clients.set(node, c);
     return c;
@@ -314,8 +328,8 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 }
 
-function baseUrl(address: string): string {
-  return address.includes("://") ? address : `http://${address}`;
+function baseUrl(address: string, scheme: string): string {
+  return address.includes("://") ? address : `${scheme}://${address}`;
 }
 
 /** Runs a client call, turning a ConnectError back into the EpochError the callee threw. */

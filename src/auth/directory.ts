@@ -42,6 +42,8 @@ export interface AuthDirectoryOptions {
   cacheTtlMs?: number;
   /** Most cached verifications. @default {1024} */
   cacheSize?: number;
+  /** The slow check (tests count its calls). @default {verifyPassword} */
+  verify?: (password: string, encoded: string) => Promise<boolean>;
 }
 
 /** A new token: its secret is shown once, only its digest is stored. */
@@ -76,7 +78,13 @@ export class AuthDirectory implements UserAdmin {
   #dummyHash: Promise<string> | undefined;
 
   constructor(options: AuthDirectoryOptions) {
-    this.#o = { iterations: 600_000, cacheTtlMs: 60_000, cacheSize: 1024, ...options };
+    this.#o = {
+      iterations: 600_000,
+      cacheTtlMs: 60_000,
+      cacheSize: 1024,
+      verify: verifyPassword,
+      ...options,
+    };
     this.#cacheKey = hex(options.randomBytes(16));
   }
 
@@ -99,11 +107,11 @@ export class AuthDirectory implements UserAdmin {
     }
     if (hit) this.#verified.delete(key);
     if (!user) {
-      await verifyPassword(password, await this.#dummy());
+      await this.#o.verify(password, await this.#dummy());
       return undefined;
     }
     const stored = user.passwordHash;
-    if (!(await verifyPassword(password, stored))) return undefined;
+    if (!(await this.#o.verify(password, stored))) return undefined;
     this.#verified.set(key, { passwordHash: stored, untilMs: now + this.#o.cacheTtlMs });
     while (this.#verified.size > this.#o.cacheSize) {
       this.#verified.delete(this.#verified.keys().next().value!);

@@ -180,5 +180,6 @@ function presentsClusterSecret(auth: AuthContext, request: Request): boolean {
 export function errorResponse(route: { influx: boolean }, error: Error): Response {
   const response = route.influx ? influxError(error) : nativeError(error);
   if (response.status === 401) response.headers.set("www-authenticate", 'Basic realm="InfluxDB"');
+  if (response.status === 405) response.headers.set("allow", "POST");
   return response;
 }

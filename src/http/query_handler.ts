@@ -15,6 +15,7 @@ import {
   encodeJson,
   type EpochUnit,
   executeQuery,
+  isWriteStatement,
   parseQuery,
   printStatement,
   type QueryLimits,
@@ -94,7 +95,7 @@ export async function handleInfluxQuery(
     return influxError(error);
   }
   try {
-    const refusal = authorize(ctx, principal, query);
+    const refusal = authorize(ctx, principal, query, request.method === "GET");
     if (refusal) return errorResponse({ influx: true }, refusal);
     if (query.chunked && !wantsCsv(request)) return streamChunks(ctx, request, query, principal);
     const results = await run(ctx, query, request.method === "GET", principal, request.signal);
@@ -151,7 +152,7 @@ export async function handleNativeQuery(
       pretty: o.pretty === true,
       params: o.params as Record<string, unknown> | undefined,
     };
-    const refusal = authorize(ctx, principal, query);
+    const refusal = authorize(ctx, principal, query, false);
     if (refusal) return errorResponse({ influx: false }, refusal);
     if (query.db === ctx.defaultDatabase && !ctx.engine.hasDatabase(query.db)) {
       await ctx.engine.createDatabase(query.db);
@@ -271,17 +272,31 @@ function checkEpoch(epoch: string | null | undefined): EpochUnit | undefined {
 
 /**
  * Checks every statement of the query before any runs (InfluxDB does the same): the error to
- * answer 403 with, or undefined. Privileged statements that pass go to the audit log.
+ * answer 403 with, or undefined. Privileged statements that pass go to the audit log. With
+ * authentication on, a statement that changes anything is refused over GET (405): a link or an
+ * image on a page must not drop a database with the credentials a browser remembers.
  * @throws {ParseError} for a query that does not parse (answered 400 by the caller).
  */
 function authorize(
   ctx: AppContext,
   principal: Principal,
   query: QueryRequest,
-): PermissionDeniedError | undefined {
+  overGet: boolean,
+): EpochError | undefined {
   if (principal.kind === "open" && !ctx.auth?.audit) return undefined;
   const statements = parseQuery(query.q);
   const db = query.db ?? "";
+  if (overGet && principal.kind !== "open") {
+    const change = statements.find(isWriteStatement);
+    if (change) {
+      return new EpochError(
+        "invalid_argument",
+        `error authorizing query: '${printStatement(change)}' changes data or users and is ` +
+          "refused over GET, please use a POST request instead",
+        { httpStatus: 405 },
+      );
+    }
+  }
   if (principal === BOOTSTRAP_PRINCIPAL) {
     if (!statements.every((s) => s.kind === "create_user" && s.admin)) {
       return new PermissionDeniedError(`error authorizing query: ${BOOTSTRAP_MESSAGE}`);

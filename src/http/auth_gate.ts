@@ -152,6 +152,9 @@ function routeRefusal(
     case "write": {
       const db = access.database(ctx, url);
       if (db === "" || holds(principal, db, Privilege.write)) return undefined;
+      // influxd answers 404 for a database that does not exist, whoever asks; the handler does
+      // too (the default database, which a handler would create, stays checked).
+      if (db !== ctx.defaultDatabase && !ctx.engine.hasDatabase(db)) return undefined;
       return `"${principal.name}" user is not authorized to write to database "${db}"`;
     }
   }

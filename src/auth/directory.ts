@@ -97,7 +97,7 @@ export class AuthDirectory implements UserAdmin {
   async authenticatePassword(name: string, password: string): Promise<Principal | undefined> {
     const table = this.#o.meta.table();
     const user = table.users.get(name);
-    const key = await sha256Hex(`${this.#cacheKey}\0${name}\0${password}`);
+    const key = sha256Hex(`${this.#cacheKey}\0${name}\0${password}`);
     const now = this.#o.clock.monotonicMs();
     const hit = this.#verified.get(key);
     if (hit && user && hit.passwordHash === user.passwordHash && hit.untilMs > now) {
@@ -125,7 +125,7 @@ export class AuthDirectory implements UserAdmin {
     if (!parsed) return undefined;
     const table = this.#o.meta.table();
     const meta = table.tokens.get(parsed.id);
-    const digest = await sha256Hex(parsed.secret);
+    const digest = sha256Hex(parsed.secret);
     if (!meta || !constantTimeEqual(bytesOf(digest), bytesOf(meta.digest))) return undefined;
     return tokenPrincipal(table, parsed.id);
   }
@@ -210,7 +210,7 @@ export class AuthDirectory implements UserAdmin {
       op: "create_token",
       token: {
         id,
-        digest: await sha256Hex(secret),
+        digest: sha256Hex(secret),
         description: spec.description ?? "",
         createdBy,
         createdMs: this.#o.clock.nowMs(),

@@ -8,6 +8,7 @@
  * Comparison is constant-time in the hash length.
  * @module
  */
+import { createHash } from "node:crypto";
 import { ValidationError } from "../core/mod.ts";
 
 /** OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256. */
@@ -80,12 +81,12 @@ async function pbkdf2(password: Uint8Array, salt: Uint8Array, iterations: number
   return new Uint8Array(bits);
 }
 
-/** Hex SHA-256 (token digests, cache keys). */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  let out = "";
-  for (const b of digest) out += b.toString(16).padStart(2, "0");
-  return out;
+/**
+ * Hex SHA-256 (token digests, cache keys). Synchronous (node:crypto): every authenticated
+ * request pays it, and WebCrypto's async digest costs a trip through a thread pool.
+ */
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 function toBase64(bytes: Uint8Array): string {

@@ -198,15 +198,19 @@ async function readPem(path: string): Promise<string> {
 
 /** InfluxDB starts open too; say so loudly when the open API faces a network. */
 function warnIfOpen(config: Config, logger: ReturnType<typeof consoleLogger>): void {
-  if (config.auth_enabled) return;
+  const warning = openApiWarning(config);
+  if (warning) logger.warn(warning, { bind_address: config.bind_address });
+}
+
+/** The warning a node logs at start when it listens beyond loopback without authentication. */
+export function openApiWarning(
+  config: Pick<Config, "auth_enabled" | "bind_address">,
+): string | undefined {
+  if (config.auth_enabled) return undefined;
   const host = splitAddress(config.bind_address).hostname;
-  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
-  if (loopback) return;
-  logger.warn(
-    "authentication is off and the HTTP API listens beyond loopback: anyone who reaches it " +
-      "can read, write and drop every database; set auth_enabled (and tls_cert, tls_key)",
-    { bind_address: config.bind_address },
-  );
+  if (host === "localhost" || host === "::1" || host.startsWith("127.")) return undefined;
+  return "authentication is off and the HTTP API listens beyond loopback: anyone who reaches " +
+    "it can read, write and drop every database; set auth_enabled (and tls_cert, tls_key)";
 }
 
 function sleep(ms: number): Promise<void> {

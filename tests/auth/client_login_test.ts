@@ -73,7 +73,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const server = await startServer({ env: { EPOCHNEXUS_AUTH_ENABLED: "true" } });
+    const audit = `${await Deno.makeTempDir({ prefix: "epochnexus-audit-" })}/audit.log`;
+    const server = await startServer({
+      env: { EPOCHNEXUS_AUTH_ENABLED: "true", EPOCHNEXUS_AUDIT_LOG: audit },
+    });
     try {
       const create = await fetch(`${server.url}/query`, {
         method: "POST",
@@ -113,6 +116,15 @@ Deno.test({
       const scoped = await cli("SHOW USERS", "--url", server.url, "--token", token);
       assert.equal(scoped.code, 1);
       assert.match(scoped.stderr, /requires admin privilege/);
+      // The audit log: one JSON line per admin statement and token change, no password.
+      const entries = (await Deno.readTextFile(audit)).trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(entries.map((e) => [e.user, e.statement ?? e.action]), [
+        ["(bootstrap)", "CREATE USER root WITH PASSWORD [REDACTED] WITH ALL PRIVILEGES"],
+        ["root", "create_token"],
+        ["root", "SHOW USERS"],
+      ]);
+      assert.ok(entries.every((e) => typeof e.time === "string"));
+      assert.ok(!(await Deno.readTextFile(audit)).includes("r00t"));
     } finally {
       await server.stop();
     }

@@ -106,7 +106,11 @@ export async function executeQuery(
       throw e;
     }
   });
-  const entry = options.registry?.begin(text, options.database ?? "");
+  // SHOW QUERIES must not show a password in flight: those queries are listed as printed.
+  const listed = statements.some((s) => s.kind === "create_user" || s.kind === "set_password")
+    ? statements.map(printStatement).join("; ")
+    : text;
+  const entry = options.registry?.begin(listed, options.database ?? "");
   const controller = entry?.controller ?? new AbortController();
   const timeoutMs = options.limits?.timeoutMs ?? 0;
   const timer = timeoutMs > 0

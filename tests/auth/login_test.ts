@@ -180,3 +180,22 @@ Deno.test("the token API: admin only, the secret shown once, revoked at once", a
   assert.match(bad.text, /must be READ, WRITE or ALL/);
   await close();
 });
+
+Deno.test("SHOW QUERIES never shows a password in flight", async () => {
+  const { QueryRegistry, executeQuery } = await import("../../src/query/mod.ts");
+  const { directory, engine, close } = await authApp({ enabled: true });
+  const registry = new QueryRegistry({ now: () => 0 });
+  const seen: string[] = [];
+  const spying = Object.create(directory);
+  spying.createUser = (name: string, password: string, admin: boolean) => {
+    seen.push(...registry.list().map((q) => q.text));
+    return directory.createUser(name, password, admin);
+  };
+  await executeQuery(engine, "CREATE USER x WITH PASSWORD 'Hunter2-secret'", {
+    nowNs: 0n,
+    registry,
+    users: spying,
+  });
+  assert.deepEqual(seen, ["CREATE USER x WITH PASSWORD [REDACTED]"]);
+  await close();
+});

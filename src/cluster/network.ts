@@ -107,6 +107,8 @@ export interface JoinAnswer {
   nodeId: number;
   /** Every member: id and node-to-node address. */
   members: { id: number; raftAddress: string }[];
+  /** The secret node-to-node calls present (added by the HTTP door, not the metadata). */
+  clusterSecret?: string;
 }
 
 /** Calls other nodes make on this one (the server side of {@linkcode PeerClient}). */

@@ -46,6 +46,7 @@ import {
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
+import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectClusterNetwork}. */
 export interface ConnectClusterNetworkOptions {
@@ -57,8 +58,12 @@ export interface ConnectClusterNetworkOptions {
   queryTimeoutMs?: number;
   /** Timeout of a whole snapshot transfer. @default {600000} */
   snapshotTimeoutMs?: number;
-  /** The fetch clients use (tests call handlers directly). */
+  /** The fetch clients use (tests call handlers directly; HTTPS trusting the cluster's CA). */
   fetch?: typeof globalThis.fetch;
+  /** Required of every call served and sent on every call made (`cluster_secret.ts`). */
+  secret?: string;
+  /** Scheme of peers' addresses given as host:port. @default {"http"} */
+  scheme?: "http" | "https";
   logger?: Logger;
 }
 
@@ -86,11 +91,16 @@ export class ConnectClusterNetwork implements ClusterNetwork {
 
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
-    this.#fetch = countingFetch(options.fetch ?? globalThis.fetch, this.#traffic);
+    // Every call carries the cluster secret and is counted (bytes to and from each peer).
+    this.#fetch = countingFetch(
+      fetchWithSecret(options.fetch, options.secret) ?? globalThis.fetch,
+      this.#traffic,
+    );
     this.raft = new ConnectRaftTransport({
       clusterId: options.clusterId,
       nodeId: options.nodeId,
       fetch: this.#fetch,
+      secret: options.secret,
       logger: options.logger,
     });
     this.peers = {
@@ -101,7 +111,13 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
     };
-    const cluster = this.#clusterHandler();
+    const cluster = requireSecret(
+      this.#clusterHandler(),
+      options.secret,
+      (path) =>
+        options.logger?.warn("node-to-node call without the cluster secret refused", { path }),
+    );
+    // The Raft handler checks the secret itself.
     this.fetchHandler = (request) => {
       const path = new URL(request.url).pathname;
       if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
@@ -114,7 +130,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 
   setPeer(nodeId: number, raftAddress: string): void {
-    const url = baseUrl(raftAddress);
+    const url = baseUrl(raftAddress, this.#options.scheme ?? "http");
     if (this.#addresses.get(nodeId) === url) return;
     this.#addresses.set(nodeId, url);
     this.#clients.delete(nodeId);
@@ -406,8 +422,8 @@ function countingFetch(
   };
 }
 
-function baseUrl(address: string): string {
-  return address.includes("://") ? address : `http://${address}`;
+function baseUrl(address: string, scheme: string): string {
+  return address.includes("://") ? address : `${scheme}://${address}`;
 }
 
 /** Runs a client call, turning a ConnectError back into the EpochError the callee threw. */

@@ -4,6 +4,7 @@
  * only by the files of this room.
  * @module
  */
+export { CLUSTER_SECRET_HEADER, fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 export { ConnectClusterNetwork, type ConnectClusterNetworkOptions } from "./cluster_network.ts";
 export {
   type IngestHandlerOptions,

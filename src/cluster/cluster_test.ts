@@ -348,3 +348,36 @@ Deno.test("a node that restarts at another address tells the metadata, and the o
     await cluster.close();
   }
 });
+
+Deno.test("max_series_per_database holds for the database, not for each of its partitions", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-limit-" });
+  const node = await ClusterNode.start({
+    dataDir: dir,
+    identity: { clusterId: "c", nodeId: 1, bootstrap: true },
+    httpAddress: "node1:8080",
+    raftAddress: "node1:9000",
+    version: "test",
+    network: new MemoryHub().network(1),
+    fs: denoFileSystem,
+    clock: systemClock,
+    rng: seededRng(1),
+    logger: silentLogger,
+    sleep,
+    tickMs: 10,
+    maintenanceIntervalMs: 0,
+    defaults: { partitions: 4 },
+    engine: { maxSeriesPerDatabase: 8 },
+  });
+  try {
+    const store = new ClusterStore(node, { clock: systemClock, sleep });
+    await store.createDatabase("db");
+    const hosts = Array.from({ length: 20 }, (_, i) => point(`h${i}`, 1_700_000_000_000, i));
+    const outcome = await store.write("db", undefined, hosts);
+    assert.ok(outcome.accepted <= 8 && outcome.accepted >= 4, `accepted ${outcome.accepted}`);
+    assert.equal(outcome.rejected.length, 20 - outcome.accepted);
+    assert.match(outcome.rejected[0].reason, /max-series-per-database limit exceeded/);
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

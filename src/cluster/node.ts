@@ -598,6 +598,18 @@ export class ClusterNode {
     return `${this.#options.dataDir}/partitions/${groupId}`;
   }
 
+  /**
+   * The series limit of one partition: the database's limit shared among its partitions, so
+   * that the partitions together never hold more than `max_series_per_database` (a skewed hash
+   * may refuse a little early, never late).
+   */
+  #partitionLimits(database: string): { maxSeriesPerDatabase?: number } {
+    const max = this.#options.engine?.maxSeriesPerDatabase;
+    const partitions = this.meta.state.databases.get(database)?.partitions.length ?? 1;
+    if (max === undefined || max === 0) return {};
+    return { maxSeriesPerDatabase: Math.max(1, Math.floor(max / partitions)) };
+  }
+
   async #openReplica(
     groupId: number,
     database: string,
@@ -622,7 +634,11 @@ export class ClusterNode {
       sleep: o.sleep,
       timers: this.#ticker.timers,
       logger: o.logger,
-      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
+      engine: {
+        ...o.engine,
+        ...this.#partitionLimits(database),
+        onHeadGrowth: () => this.#headGrew(),
+      },
       tickMs: o.tickMs,
       electionTicks: o.electionTicks,
       requestTimeoutMs: o.requestTimeoutMs,

@@ -381,3 +381,32 @@ Deno.test("max_series_per_database holds for the database, not for each of its p
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("leadership goes back to each partition's preferred replica", async () => {
+  const cluster = await startCluster(new MemoryHub(), 3, { partitions: 6, replicationFactor: 3 });
+  try {
+    const [one] = cluster.nodes;
+    await one.store.createDatabase("db");
+    const db = one.node.meta.state.databases.get("db")!;
+    // Every partition led by node 1, whatever placement preferred.
+    for (const p of db.partitions) {
+      const r = one.node.localReplica(p.groupId)!;
+      const deadline = Date.now() + 5000;
+      while (!r.isLeader() && Date.now() < deadline) {
+        r.raft.campaign();
+        await sleep(30);
+      }
+    }
+    const leaders = () => db.partitions.map((p) => one.node.localReplica(p.groupId)!.leader());
+    const preferred = db.partitions.map((p) => p.replicas[0]);
+    assert.notDeepEqual(leaders(), preferred);
+    const deadline = Date.now() + 10_000;
+    while (JSON.stringify(leaders()) !== JSON.stringify(preferred) && Date.now() < deadline) {
+      for (const { node } of cluster.nodes) await node.maintain();
+      await sleep(30);
+    }
+    assert.deepEqual(leaders(), preferred);
+  } finally {
+    await cluster.close();
+  }
+});

@@ -688,6 +688,7 @@ export class ClusterNode {
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
     await this.#trimLog();
+    this.#balanceLeaders();
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
@@ -714,6 +715,23 @@ export class ClusterNode {
       }
       const replica = this.replicas.get(id);
       if (replica && !replica.installing) await replica.engine.flush();
+    }
+  }
+
+  /**
+   * Hands leadership back to each partition's preferred replica (the first of its replicas,
+   * spread across nodes by placement) once that replica has caught up: after restarts and
+   * failovers leaders would otherwise pile up on the nodes that stayed.
+   */
+  #balanceLeaders(): void {
+    for (const r of this.replicas.values()) {
+      if (!r.isLeader()) continue;
+      const preferred = this.meta.state.partition(r.groupId)?.partition.replicas[0];
+      if (preferred === undefined || preferred === this.nodeId) continue;
+      const status = r.raft.status();
+      if (!status.conf.voters.includes(preferred)) continue;
+      if ((status.matches[preferred] ?? 0) < status.commit) continue;
+      r.raft.transferLeadership(preferred);
     }
   }
 

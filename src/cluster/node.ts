@@ -18,6 +18,7 @@ import {
 } from "../core/mod.ts";
 import {
   EMPTY_HARD_STATE,
+  type RaftStatus,
   type RecoveredState,
   SharedRaftLog,
   SharedTicker,
@@ -314,6 +315,7 @@ export class ClusterNode {
             replicas: p.replicas,
             leader: local?.leader() || p.leaderHint,
             ...(local && { applied: local.applied, flushedBefore: local.flushedBefore }),
+            ...(local?.isLeader() && replication(local.raft.status())),
           };
         }),
       })),
@@ -651,6 +653,14 @@ function shardGroupsOf(
     spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
   }
   return [...spans.values()];
+}
+
+/**
+ * A led group's replication progress for the status: the leader's last index and how far each
+ * replica's log matches it (the console shows the difference as each replica's lag, in entries).
+ */
+function replication(status: RaftStatus): { lastIndex: number; matched: Record<number, number> } {
+  return { lastIndex: status.lastIndex, matched: { ...status.matches } };
 }
 
 /** True for a group that has never stored anything (a new group's first start). */

@@ -4,6 +4,7 @@
  *
  * - native: `POST /ingest`, `POST /query` (JSON body), `GET /health`, `GET /metrics`
  * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
+ * - the web console: `GET /` and its assets under `/console/`
  *
  * @module
  */
@@ -24,6 +25,7 @@ import { handleInfluxWrite } from "./write_handler.ts";
 import { handlePromWrite } from "./prom_write_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
+import { handleConsole, isConsoleRoute } from "./console_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
 import { Metrics } from "./metrics.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
@@ -172,6 +174,7 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[s
     default:
       if (isRpcPath(url.pathname)) return ["rpc", await handleRpc(ctx, request, url)];
       if (isSchemaRoute(url.pathname)) return ["schemas", await handleSchemaApi(ctx, request, url)];
+      if (isConsoleRoute(url.pathname)) return ["console", handleConsole(request, url)];
       return ["other", nativeError(new NotFoundError(`no route for ${method} ${url.pathname}`))];
   }
 }

@@ -76,10 +76,13 @@ export interface ChartOptions {
 }
 
 let firstChartMarked = false;
+/** Each host's size watcher, ended when the host gets a new chart. */
+const watchers = new WeakMap<HTMLElement, ResizeObserver>();
 
 /**
  * Draws `data` into `host` (replacing what was there) and keeps it as wide as `host`. The host
- * gets `data-colors` (the lines' colours, in order) and `data-drawn` once the canvas is painted.
+ * gets `data-colors` (the lines' colours, in order), `data-theme` (the theme it was drawn in) and
+ * `data-drawn` once the canvas is painted.
  */
 export function drawChart(host: HTMLElement, data: ChartData, options: ChartOptions): uPlot {
   host.replaceChildren();
@@ -89,6 +92,7 @@ export function drawChart(host: HTMLElement, data: ChartData, options: ChartOpti
   const grid = css.getPropertyValue("--grid").trim() || "#8882";
   const colors = data.lines.map((_, i) => PALETTE[i % PALETTE.length]);
   host.dataset.colors = JSON.stringify(colors);
+  host.dataset.theme = document.documentElement.dataset.theme ?? "";
   const axis = (values?: (v: number) => string): uPlot.Axis => ({
     stroke: muted,
     grid: { stroke: grid, width: 1 },
@@ -154,11 +158,14 @@ export function drawChart(host: HTMLElement, data: ChartData, options: ChartOpti
     [data.times, ...data.lines.map((l) => l.values)] as uPlot.AlignedData,
     host,
   );
+  // A host taken out of the page (another view shown) measures 0: it keeps its size until back.
+  watchers.get(host)?.disconnect();
   const resize = new ResizeObserver(() => {
-    if (!host.isConnected) return resize.disconnect();
+    if (host.clientWidth === 0) return;
     const width = Math.max(200, host.clientWidth);
     if (Math.abs(width - chart.width) > 1) chart.setSize({ width, height: options.height });
   });
   resize.observe(host);
+  watchers.set(host, resize);
   return chart;
 }

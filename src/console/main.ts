@@ -67,6 +67,8 @@ function start(root: HTMLElement) {
       document.documentElement.dataset.theme = next;
       localStorage.setItem(THEME_KEY, next);
       renderThemeButton();
+      // Charts take their colours when drawn: the visible view now, the query view's on return.
+      queryChartStale = current !== "query";
       if (current === "query") query.redraw();
       if (current === "activity") activity.show();
     },
@@ -93,6 +95,7 @@ function start(root: HTMLElement) {
   );
 
   let current: ViewName | undefined;
+  let queryChartStale = false;
   const route = () => {
     const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");
     const name = (VIEWS.find(([v]) => v === path)?.[0] ?? "query") as ViewName;
@@ -112,6 +115,10 @@ function start(root: HTMLElement) {
         ),
       );
       document.title = `${VIEWS.find(([v]) => v === name)![1]} · EpochNexus`;
+      if (name === "query" && queryChartStale) {
+        queryChartStale = false;
+        query.redraw();
+      }
       if (name === "activity") activity.show();
       if (name === "schemas") void schemas.show();
       if (name === "cluster") void cluster.show();

@@ -348,6 +348,17 @@ Deno.test({
         );
         assert.equal(background, "rgb(14, 17, 22)");
         await screenshot(page, "cluster-dark");
+        // The query view's chart, drawn in the light theme, is drawn again in the dark one.
+        await gotoView(page, "query");
+        await waitInPage(
+          page,
+          "the chart redrawn in the dark theme",
+          () => {
+            const chart = document.querySelector("#query-chart") as HTMLElement | null;
+            return chart?.dataset.theme === "dark" && chart.dataset.drawn === "1";
+          },
+        );
+        await screenshot(page, "query-explorer-dark");
         await gotoView(page, "schemas");
         await page.waitForSelector('.list-item[data-measurement="cpu"].active');
         await screenshot(page, "schemas-dark");

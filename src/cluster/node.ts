@@ -467,6 +467,7 @@ export class ClusterNode {
               applied: local.applied,
               flushedBefore: local.flushedBefore,
             }),
+            ...(local?.isLeader() && replication(local.raft.status())),
           };
         }),
       })),
@@ -841,6 +842,14 @@ function shardGroupsOf(
     spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
   }
   return [...spans.values()];
+}
+
+/**
+ * A led group's replication progress for the status: the leader's last index and how far each
+ * replica's log matches it (the console shows the difference as each replica's lag, in entries).
+ */
+function replication(status: RaftStatus): { lastIndex: number; matched: Record<number, number> } {
+  return { lastIndex: status.lastIndex, matched: { ...status.matches } };
 }
 
 /** True for a group that has never stored anything (a new group's first start). */

@@ -417,7 +417,13 @@ export class ClusterNode {
       sleep: o.sleep,
       timers: o.timers,
       logger: o.logger,
-      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
+      // The node's timers and sleep drive the engines' too (a simulation's virtual time).
+      engine: {
+        timers: o.timers,
+        sleep: o.sleep,
+        ...o.engine,
+        onHeadGrowth: () => this.#headGrew(),
+      },
       tickMs: o.tickMs,
       electionTicks: o.electionTicks,
       requestTimeoutMs: o.requestTimeoutMs,

@@ -66,6 +66,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
   onResult?: (result: StatementResult) => void;
+  /**
+   * Elapsed time for a query's yields to the event loop (a simulation passes its virtual
+   * clock, so that a run never depends on the wall clock). @default {performance.now}
+   */
+  monotonicMs?: () => number;
 }
 
 /**
@@ -429,7 +434,7 @@ async function explain(
     [`NUMBER OF SERIES: ${series}`],
   ];
   if (analyze) {
-    const budget = new QueryBudget(options.limits ?? {}, options.signal);
+    const budget = new QueryBudget(options.limits ?? {}, options.signal, options.monotonicMs);
     const perShard: string[] = [];
     const partials = [];
     for (const [i, t] of targets.entries()) {
@@ -846,7 +851,7 @@ async function runSelect(
     }
   }
   if (targets.length === 0) return { series: [], tagColumns, types };
-  const budget = new QueryBudget(options.limits ?? {}, options.signal);
+  const budget = new QueryBudget(options.limits ?? {}, options.signal, options.monotonicMs);
   if (plan.interval && plan.hasMin) {
     budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
   }

@@ -100,11 +100,15 @@ export class QueryBudget {
   /** Blocks answered from their statistics, without decoding. */
   summaryBlocks = 0;
   #checks = 0;
-  #lastYield = performance.now();
+  #lastYield: number;
   constructor(
     readonly limits: QueryLimits,
     readonly signal: AbortSignal | undefined,
-  ) {}
+    /** Elapsed time between yields (a simulation's virtual clock). @default {performance.now} */
+    private readonly monotonicMs: () => number = () => performance.now(),
+  ) {
+    this.#lastYield = monotonicMs();
+  }
 
   /** Throws when the query was killed or ran past its deadline. */
   checkSignal(): void {
@@ -147,9 +151,9 @@ export class QueryBudget {
     // Yield by elapsed time, not by count: a timer turn costs 1-4 ms (nested timers are
     // clamped to 4 ms), so yielding every 64 cheap series left a 20k-series query asleep for
     // most of its second.
-    if ((++this.#checks & 15) === 0 && performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
+    if ((++this.#checks & 15) === 0 && this.monotonicMs() - this.#lastYield >= YIELD_EVERY_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));
-      this.#lastYield = performance.now();
+      this.#lastYield = this.monotonicMs();
       this.checkSignal();
     }
   }

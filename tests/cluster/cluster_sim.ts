@@ -111,6 +111,8 @@ class SimNode {
   up = false;
   /** Cannot start again: it stored a snapshot its replica cannot install (a known gap). */
   bricked = false;
+  /** A clean shutdown under way (restarts when it is done). */
+  closing: Promise<void> | undefined;
   incarnation = 0;
   constructor(readonly id: number) {}
 }
@@ -139,6 +141,7 @@ export class ClusterSimulation {
   #nextPointTime = EPOCH_MS - 3_600_000;
   #outstanding = 0;
   #lastPut = "";
+  #healed = false;
   /** Replicas (`group:node`) that needed a snapshot to catch up (not implemented yet). */
   readonly #stuck = new Set<string>();
   /**
@@ -232,11 +235,12 @@ export class ClusterSimulation {
     await this.#runUntil(end);
     // Heal: calm network, fast disks, every node up; clients stop issuing.
     this.#clientsRunning = false;
+    this.#healed = true;
     this.hub.heal();
     this.#log("heal");
     for (const n of this.nodes) {
       if (n.simDisk) n.simDisk.fsyncMs = [0, 2];
-      if (!n.up && !n.bricked) this.#start(n);
+      if (!n.up && !n.bricked && !n.closing) this.#start(n);
     }
     // Operations still under way finish (or time out) first.
     await this.#runUntil(this.sched.now + 2 * OP_TIMEOUT_MS, () => this.#outstanding === 0);
@@ -378,6 +382,31 @@ export class ClusterSimulation {
     this.#log(`crash node ${n.id}`);
   }
 
+  /** A clean restart: close (heads flushed at close), then start again on the same disk. */
+  #restartCleanly(n: SimNode): void {
+    const node = n.node;
+    if (!n.up || node === undefined || n.closing) return;
+    n.up = false;
+    n.node = undefined;
+    n.store = undefined;
+    const process = n.process;
+    this.stats.restarts++;
+    this.#log(`close node ${n.id}`);
+    n.closing = node.close().then(() => {
+      this.#log(`node ${n.id} closed`);
+    }, (error) => {
+      this.#violation(`node ${n.id} failed to close: ${error?.stack ?? error}`);
+    }).finally(() => {
+      process.alive = false; // whatever it left behind is gone with the process
+      n.closing = undefined;
+      const start = () => {
+        if (!n.up && !n.bricked && !n.closing) this.#start(n);
+      };
+      if (this.#healed) start();
+      else this.sched.after(this.sched.rng.int(100, 3_000), start);
+    });
+  }
+
   #logger(n: SimNode, process: Process): Logger {
     const line = (level: string, message: string, fields?: Record<string, unknown>) => {
       if (!process.alive) return;
@@ -480,6 +509,10 @@ export class ClusterSimulation {
 
   #describeGroups(): string {
     const parts: string[] = [];
+    for (const n of this.nodes) {
+      if (n.closing) parts.push(`node ${n.id} still closing;`);
+      else if (!n.up) parts.push(`node ${n.id} down;`);
+    }
     for (const { node, group, raft } of this.#groups()) {
       const s = raft.status();
       parts.push(
@@ -665,19 +698,22 @@ export class ClusterSimulation {
         }
         this.#log(`restored ${k} links`);
       }
-    } else if (roll < 55) {
+    } else if (roll < 51) {
       const up = this.nodes.filter((n) => n.up);
       // Keep most of the cluster alive: at most two nodes down at once.
       if (up.length > this.#nodeCount - 2) {
         const victim = rng.chance(0.5) ? this.#busiestLeader(up) : rng.pick(up);
         this.#crash(victim);
         this.sched.after(rng.int(500, 8_000), () => {
-          if (!victim.up && !victim.bricked) {
+          if (!victim.up && !victim.bricked && !victim.closing) {
             this.stats.restarts++;
             this.#start(victim);
           }
         });
       }
+    } else if (roll < 55) {
+      const up = this.nodes.filter((n) => n.up);
+      if (up.length > this.#nodeCount - 2) this.#restartCleanly(rng.pick(up));
     } else if (roll < 65) {
       const n = rng.pick(this.nodes);
       if (n.simDisk) {

@@ -50,6 +50,14 @@ const LOG_SERIES = 8;
 /** The error of a replica asked to install a snapshot (not implemented yet). */
 const SNAPSHOT_NEEDED = /partition group (\d+) asked to install a snapshot/;
 
+/**
+ * Events a run may take: a seed takes 10 000-40 000; a run past this is spinning (messages
+ * answered by messages without delay) and is stopped as a liveness failure.
+ */
+const MAX_EVENTS = 1_000_000;
+
+class EventStorm extends Error {}
+
 /** A deliberate bug, to show that the checks catch it. */
 export type SimBug =
   /** Partition writes acknowledged once queued by the leader, not committed. */
@@ -213,7 +221,13 @@ export class ClusterSimulation {
     try {
       await this.#scenario();
     } catch (error) {
-      this.#violation(`the run failed: ${error instanceof Error ? error.stack : error}`);
+      if (error instanceof EventStorm) {
+        this.#violation(
+          `liveness: over ${MAX_EVENTS} events (a loop without delay?): ${error.message}`,
+        );
+      } else {
+        this.#violation(`the run failed: ${error instanceof Error ? error.stack : error}`);
+      }
     } finally {
       restore();
       for (const n of this.nodes) n.process.alive = false;
@@ -250,10 +264,14 @@ export class ClusterSimulation {
   }
 
   async #runUntil(until: number, stop?: () => boolean): Promise<boolean> {
-    return await this.sched.runUntil(until, () => {
+    let storm = false;
+    const stopped = await this.sched.runUntil(until, () => {
       this.#checkInstant();
-      return stop?.() ?? false;
+      storm = this.sched.events > MAX_EVENTS;
+      return storm || (stop?.() ?? false);
     });
+    if (storm) throw new EventStorm(this.#describeGroups());
+    return stopped;
   }
 
   /** Runs until `promise` settles (or `limitMs` pass); its value, or undefined. */

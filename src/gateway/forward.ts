@@ -55,20 +55,60 @@ export interface OutgoingBody {
 }
 
 /**
- * Prepares a /query request's body: a small identity-encoded body is read and kept, and the
- * query is retryable when it only reads; anything else is streamed once.
+ * Prepares a /query request's body: an identity-encoded body of at most
+ * {@linkcode MAX_RETRYABLE_BODY_BYTES} is read and kept, and the query is retryable when it only
+ * reads; anything else is streamed once.
  */
 export async function queryBody(request: Request, url: URL): Promise<OutgoingBody> {
   if (request.body === null) {
     return { retryable: isReadOnlyInfluxQL(url.searchParams.get("q") ?? "") };
   }
-  const length = Number(request.headers.get("content-length") ?? NaN);
   const encoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase();
-  if (!(length <= MAX_RETRYABLE_BODY_BYTES) || encoding !== "identity") {
-    return { stream: request.body, retryable: false };
+  if (encoding !== "identity") return { stream: request.body, retryable: false };
+  const kept = await readUpTo(request.body, MAX_RETRYABLE_BODY_BYTES);
+  if (kept.stream) return { stream: kept.stream, retryable: false };
+  return { bytes: kept.bytes, retryable: isReadOnlyInfluxQL(queryText(request, url, kept.bytes)) };
+}
+
+/**
+ * The whole body when it has at most `max` bytes; else a stream of the same bytes (those read
+ * so far, then the rest), to be sent once.
+ */
+async function readUpTo(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<
+  { bytes: Uint8Array<ArrayBuffer>; stream?: undefined } | {
+    stream: ReadableStream<Uint8Array>;
   }
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  return { bytes, retryable: isReadOnlyInfluxQL(queryText(request, url, bytes)) };
+> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size > max) {
+      return {
+        stream: new ReadableStream<Uint8Array>({
+          pull: async (controller) => {
+            const next = chunks.shift();
+            if (next) return controller.enqueue(next);
+            const { done, value } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        }),
+      };
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) [bytes.set(c, at), at += c.length];
+  return { bytes };
 }
 
 /** The InfluxQL a /query request carries ("" when it cannot be read: not retryable). */

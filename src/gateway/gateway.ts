@@ -77,14 +77,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         return incomingResponse(answer, node.id);
       } catch (error) {
         if (request.signal.aborted) throw error;
-        const why = `node ${node.id} (${node.http}): ${errorText(error)}`;
+        const why = `node ${node.id} (${node.http}) failed: ${errorText(error)}`;
         health.markDown(node);
         view.invalidate();
         deps.logger.warn("node connection failed", { node: node.id, error: errorText(error) });
         if (!body.retryable) {
           return gatewayError(
             502,
-            `the gateway's connection to ${why} failed while sending this request; ` +
+            `the gateway's connection to ${why}, while sending this request; ` +
               (kind === "write"
                 ? "some of its points may have been written: send it again (a point written " +
                   "twice with the same series, field and time is stored once)"

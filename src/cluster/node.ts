@@ -41,6 +41,7 @@ import type {
   ClusterNetwork,
   JoinAnswer,
   JoinRequest,
+  MetaView,
   PartitionWrite,
   PartitionWriteAnswer,
 } from "./network.ts";
@@ -212,6 +213,7 @@ export class ClusterNode {
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
       fetchSnapshot: (request) => node.#exportSnapshot(request.groupId, request.minIndex),
+      readMeta: () => node.metaView(),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {
@@ -440,6 +442,29 @@ export class ClusterNode {
   #snapshotBytesSent = 0;
 
   /** The cluster as this node sees it: members, databases, partitions and their leaders. */
+  /** The members and partition map of this node's metadata copy (what a gateway routes by). */
+  metaView(): MetaView {
+    const state = this.meta.state;
+    return {
+      clusterId: this.clusterId,
+      nodeId: this.nodeId,
+      appliedIndex: this.meta.applied,
+      nodes: [...state.nodes.values()].map((n) => ({
+        id: n.id,
+        httpAddress: n.httpAddress,
+        raftAddress: n.raftAddress,
+      })),
+      databases: [...state.databases.values()].map((db) => ({
+        name: db.name,
+        partitions: db.partitions.map((p) => ({
+          groupId: p.groupId,
+          replicas: [...p.replicas],
+          leaderHint: p.leaderHint,
+        })),
+      })),
+    };
+  }
+
   status(): Record<string, unknown> {
     const state = this.meta.state;
     const conf = this.meta.raft.raft.currentConf();

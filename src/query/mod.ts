@@ -42,8 +42,10 @@ export type {
 export {
   checkQuerySize,
   DEFAULT_QUERY_LIMITS,
+  limitHit,
   QueryBudget,
   QueryInterruptedError,
+  type QueryLimitName,
   type QueryLimits,
   QueryMemory,
   QueryRegistry,

@@ -7,6 +7,8 @@ export * from "./clock.ts";
 export * from "./data_dir_lock.ts";
 export * from "./file_system.ts";
 export * from "./http_server.ts";
+export * from "./json_lines.ts";
+export * from "./process_stats.ts";
 export * from "./security.ts";
 export * from "./serve.ts";
 export * from "./worker_host.ts";

@@ -88,6 +88,8 @@ export interface LineError {
 /** Decoded points and the errors of the lines that failed. */
 export interface LineProtocolResult {
   points: Point[];
+  /** The 1-based line each point was on (parallel to `points`). */
+  lines: number[];
   errors: LineError[];
 }
 
@@ -434,7 +436,7 @@ export function parseLineProtocol(
 ): LineProtocolResult {
   const parser = new Parser(options);
   parser.run(body, true);
-  return { points: parser.points, errors: parser.errors };
+  return { points: parser.points, lines: parser.lines, errors: parser.errors };
 }
 
 /**
@@ -641,6 +643,7 @@ function isWhitespace(c: number): boolean {
 /** The parsing state of one body (or one stream). */
 class Parser {
   points: Point[] = [];
+  lines: number[] = [];
   errors: LineError[] = [];
 
   private buf: Uint8Array = new Uint8Array(0);
@@ -701,8 +704,9 @@ class Parser {
 
   /** Hands over the points and errors decoded so far. */
   take(): LineProtocolResult {
-    const out = { points: this.points, errors: this.errors };
+    const out = { points: this.points, lines: this.lines, errors: this.errors };
     this.points = [];
+    this.lines = [];
     this.errors = [];
     return out;
   }
@@ -740,6 +744,7 @@ class Parser {
     const point = this.parsePoint(start, end);
     if (point !== undefined) {
       this.points.push(point);
+      this.lines.push(this.line);
       return;
     }
     const error: LineError = {

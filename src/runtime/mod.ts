@@ -11,4 +11,5 @@ export * from "./json_lines.ts";
 export * from "./process_stats.ts";
 export * from "./security.ts";
 export * from "./serve.ts";
+export * from "./terminal.ts";
 export * from "./worker_host.ts";

@@ -82,13 +82,17 @@ async function usage(message: string, command?: Command): Promise<number> {
   return 2;
 }
 
-/** The context of the real process: paths from the caller's folder, the server from the env. */
+/**
+ * The context of the real process: paths from the caller's folder, the server from the env.
+ * Both are read when first used, so `query --url ...` runs with `--allow-net` alone.
+ */
 export function processContext(): CliContext {
-  const base = callerDirectory();
-  const env = environment(["EPOCHNEXUS_BIND_ADDRESS"]);
   return {
-    resolvePath: (path) => path.startsWith("/") ? path : `${base.replace(/\/+$/, "")}/${path}`,
-    defaultUrl: defaultServerUrl(env.EPOCHNEXUS_BIND_ADDRESS),
+    resolvePath: (path) =>
+      path.startsWith("/") ? path : `${callerDirectory().replace(/\/+$/, "")}/${path}`,
+    get defaultUrl() {
+      return defaultServerUrl(environment(["EPOCHNEXUS_BIND_ADDRESS"]).EPOCHNEXUS_BIND_ADDRESS);
+    },
   };
 }
 

@@ -29,7 +29,14 @@
  * time and faults.
  * @module
  */
-import type { Clock, Point, Rng } from "../core/mod.ts";
+import {
+  type Clock,
+  isEnginePoint,
+  type Point,
+  pointFromInput,
+  type PointInput,
+  type Rng,
+} from "../core/mod.ts";
 import { formatLineProtocol } from "../ingest/mod.ts";
 
 /** What {@linkcode PointWriter} needs from its surroundings. */
@@ -146,8 +153,7 @@ interface Batch {
  *   { url: "http://localhost:8080", database: "metrics" },
  *   { fetch, clock: systemClock, random: systemRng, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
  * );
- * await writer.write([{ measurement: "cpu", tags: [], fields: [{ key: "v", type: 1, value: 0.5 }],
- *   timeMs: 1700000000000, timeSubMs: 0 }]);
+ * await writer.write({ measurement: "cpu", tags: { host: "a" }, fields: { usage: 0.5, cores: 8n } });
  * const report = await writer.close(); // flushes; report.failed === 0 when all was written
  * ```
  */
@@ -209,17 +215,29 @@ export class PointWriter {
   }
 
   /**
-   * Buffers points; resolves once they are in the buffer (not once written: see
-   * {@linkcode flush}). With `whenFull: "block"` it waits for room.
+   * Buffers points, in the library's shape (`{ measurement, tags, fields: { usage: 0.5 }, time }`,
+   * a point without `time` taking the clock's) or the engine's; resolves once they are in the
+   * buffer (not once written: see {@linkcode flush}). With `whenFull: "block"` it waits for room.
+   * `origins[i]` names where point i came from (`file.lp:12`), for failures.
+   * @throws {ValidationError} naming the point when one cannot be written (no fields, a
+   * non-finite number, a time outside int64); nothing of the call is kept.
    * @throws {BufferFullError} with `whenFull: "error"` when they do not fit.
    * @throws {WriterClosedError} after {@linkcode close}.
    */
   async write(
-    points: Point | readonly Point[],
+    points: PointInput | Point | readonly (PointInput | Point)[],
     origins?: readonly (string | undefined)[],
   ): Promise<void> {
-    const list = Array.isArray(points) ? points as readonly Point[] : [points as Point];
-    return await this.writeLines(list.map((p) => formatLineProtocol(p)), origins);
+    const list = Array.isArray(points)
+      ? points as readonly (PointInput | Point)[]
+      : [points as PointInput | Point];
+    let nowNs: bigint | undefined;
+    const lines = list.map((p, i) => {
+      if (isEnginePoint(p)) return formatLineProtocol(p);
+      nowNs ??= this.#env.clock.nowNanos();
+      return formatLineProtocol(pointFromInput(p, i, nowNs));
+    });
+    return await this.writeLines(lines, origins);
   }
 
   /**

@@ -9,6 +9,7 @@ export * from "./file_steps.ts";
 export * from "./histogram.ts";
 export * from "./interfaces.ts";
 export * from "./point.ts";
+export * from "./point_input.ts";
 export * from "./time.ts";
 export * from "./torn_write.ts";
 export * from "./version.ts";

@@ -98,6 +98,17 @@ Deno.test({
       });
       assert.equal(q.code, 0, q.stderr);
       assert.equal(q.stdout, "name: cpu\ntime count\n---- -----\n0    3\n");
+      // Seconds written without --precision read as nanoseconds (1970): the summary says so.
+      const trap = await runTask(["import", "-", "--format", "lp"], {
+        cwd: home,
+        env,
+        stdin: "trap v=1 1700000000\ntrap v=2 1700000001\n",
+      });
+      assert.equal(trap.code, 0, trap.stderr);
+      assert.match(
+        trap.stderr,
+        /^warning: 2 points have timestamps more than 30 years from now; timestamps look like seconds: pass --precision s$/m,
+      );
       const missing = await runTask(["import", "nothere.lp"], { cwd: home, env });
       assert.equal(missing.code, 2);
       assert.match(

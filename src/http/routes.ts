@@ -5,7 +5,8 @@
  *
  * | access | who |
  * |---|---|
- * | public | anyone (`/ping`, `/health`: load balancers and probes) |
+ * | public | anyone (`/ping`, `/health`: load balancers and probes; the console's page and assets, which
+ * hold no data and must load before its sign-in) |
  * | user | any authenticated caller |
  * | admin | an admin user or an admin token |
  * | write | WRITE on the database the request names |
@@ -25,6 +26,7 @@ import { handlePromWrite } from "./prom_write_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import { handleTokens, isTokenRoute } from "./token_handler.ts";
+import { handleConsole, isConsoleRoute } from "./console_handler.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
 /** Who may call a route. */
@@ -199,6 +201,14 @@ export const ROUTES: readonly Route[] = [
     access: { kind: "admin" },
     example: { method: "GET", path: "/api/v1/schemas" },
     handle: (ctx, request, url) => handleSchemaApi(ctx, request, url),
+  },
+  {
+    name: "console",
+    matches: isConsoleRoute,
+    influx: false,
+    access: { kind: "public" },
+    example: { method: "GET", path: "/" },
+    handle: (_ctx, request, url) => Promise.resolve(handleConsole(request, url)),
   },
 ];
 

@@ -88,6 +88,16 @@ Deno.test({
           q.stdout,
           "name: bundled\ntime                 v\n----                 -\n2023-11-14T22:13:20Z 42\n",
         );
+        // The web console is part of the bundle: its page and the assets it names are served.
+        const page = await fetch(`${server.url}/`);
+        const html = await page.text();
+        assert.equal(page.status, 200, html);
+        assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+        const asset = /(?:src|href)="\/?(console\/[^"]+)"/.exec(html)?.[1];
+        assert.ok(asset, html);
+        const served = await fetch(`${server.url}/${asset}`);
+        assert.equal(served.status, 200, asset);
+        await served.body?.cancel();
         const health = await (await fetch(`${server.url}/health`)).json();
         assert.match(health.version, /^\d+\.\d+\.\d+$/);
       } finally {

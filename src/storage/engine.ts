@@ -1906,8 +1906,11 @@ export function checkPolicy(durationNs: bigint, shardNs: bigint, replicaN: numbe
   checkPolicyShape(durationNs, shardNs, replicaN);
 }
 
-/** A spec's size limit and cold tier as catalog op fields (absent stays absent). */
-function tieringOp(
+/**
+ * A spec's size limit and cold tier as catalog (or cluster metadata) op fields, validated
+ * (absent stays absent).
+ */
+export function tieringOp(
   spec: { maxBytes?: number; coldAfterNs?: bigint },
 ): { maxBytes?: number; coldAfterNs?: string } {
   const out: { maxBytes?: number; coldAfterNs?: string } = {};

@@ -203,7 +203,12 @@ export class ClusterNode {
       join: (request) => node.admit(request),
       describe: async (request) =>
         describeReplica(await node.heldReplica(request.groupId), request),
-      select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
+      select: async (request) =>
+        selectReplica(
+          await node.heldReplica(request.groupId),
+          request,
+          () => options.clock.monotonicMs(),
+        ),
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
       fetchSnapshot: (request) => node.#exportSnapshot(request.groupId, request.minIndex),
@@ -619,36 +624,47 @@ export class ClusterNode {
     const o = this.#options;
     const state = this.#recoveredState(groupId);
     const fresh = isFresh(state);
-    const replica = await PartitionReplica.open({
-      groupId,
-      nodeId: this.nodeId,
-      database,
-      dir: this.#replicaDir(groupId),
-      peers: fresh ? replicas : [],
-      storage: this.#log.group(groupId),
-      recovered: state,
-      fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
-      transport: o.network.transport(groupId),
-      fs: o.fs,
-      clock: o.clock,
-      rng: o.rng,
-      sleep: o.sleep,
-      timers: this.#ticker.timers,
-      logger: o.logger,
-      engine: {
-        ...o.engine,
-        ...this.#partitionLimits(database),
-        // Replicas of a partition share its cold objects; only its leader sweeps them (with a
-        // grace period, as other replicas may still read a replaced one).
-        coldPrefix: `g${groupId}/`,
-        sweepColdAtOpen: false,
-        onHeadGrowth: () => this.#headGrew(),
-      },
-      tickMs: o.tickMs,
-      electionTicks: o.electionTicks,
-      requestTimeoutMs: o.requestTimeoutMs,
-      retainEntries: o.retainEntries,
-    });
+    let replica: PartitionReplica;
+    try {
+      replica = await PartitionReplica.open({
+        groupId,
+        nodeId: this.nodeId,
+        database,
+        dir: this.#replicaDir(groupId),
+        peers: fresh ? replicas : [],
+        storage: this.#log.group(groupId),
+        recovered: state,
+        fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
+        transport: o.network.transport(groupId),
+        fs: o.fs,
+        clock: o.clock,
+        rng: o.rng,
+        sleep: o.sleep,
+        timers: this.#ticker.timers,
+        logger: o.logger,
+        // The node's timers and sleep drive the engines' too (a simulation's virtual time).
+        engine: {
+          timers: o.timers,
+          sleep: o.sleep,
+          ...o.engine,
+          ...this.#partitionLimits(database),
+          // Replicas of a partition share its cold objects; only its leader sweeps them (with
+          // a grace period, as other replicas may still read a replaced one).
+          coldPrefix: `g${groupId}/`,
+          sweepColdAtOpen: false,
+          onHeadGrowth: () => this.#headGrew(),
+        },
+        tickMs: o.tickMs,
+        electionTicks: o.electionTicks,
+        requestTimeoutMs: o.requestTimeoutMs,
+        retainEntries: o.retainEntries,
+      });
+    } catch (error) {
+      // Nothing was started on the stored state: a later attempt must open it again, not a
+      // brand-new group over a log that holds one (its first save would be refused).
+      this.#recovered.set(groupId, state);
+      throw error;
+    }
     // The preferred leader (first replica) of a new group stands at once, so leaders spread
     // as placement planned and the first write does not wait for an election timeout.
     if (fresh && replicas[0] === this.nodeId) replica.raft.campaign();

@@ -254,14 +254,17 @@ Deno.test({
 
       await t.step("the activity view charts the node's own metrics", async () => {
         await gotoView(page, "activity");
-        // Writes keep coming until a scrape sees them as a rate.
+        // Writes keep coming until the scrapes (every 2 s) have drawn them as a rate: a line that
+        // is one sample old sits on the chart's right edge, so wait for it to have some length.
+        const ingest = '[data-chart="ingest"] .chart';
         let writing = true;
         const writer = (async () => {
-          for (let i = 0; writing && i < 100; i++) {
+          for (let i = 0; writing && i < 150; i++) {
             await writeLines(url, DB, `cpu,host=c usage=${i % 100} ${Date.now()}`, "&precision=ms");
             await new Promise((r) => setTimeout(r, 200));
           }
         })();
+        let pixels = [0];
         try {
           await waitInPage(
             page,
@@ -272,17 +275,21 @@ Deno.test({
               return Number(card?.querySelector(".stat-value")?.textContent) > 0;
             },
           );
+          await waitInPage(
+            page,
+            "three drawn charts",
+            () => document.querySelectorAll('.activity-view .chart[data-drawn="1"]').length === 3,
+          );
+          const deadline = Date.now() + 20_000;
+          while (Date.now() < deadline) {
+            pixels = await linePixels(page, ingest, await chartColors(page, ingest));
+            if (pixels[0] > 20) break;
+            await new Promise((r) => setTimeout(r, 500));
+          }
         } finally {
           writing = false;
           await writer;
         }
-        await waitInPage(
-          page,
-          "three drawn charts",
-          () => document.querySelectorAll('.activity-view .chart[data-drawn="1"]').length === 3,
-        );
-        const ingest = '[data-chart="ingest"] .chart';
-        const pixels = await linePixels(page, ingest, await chartColors(page, ingest));
         assert.ok(pixels[0] > 20, `the written points line has ${pixels[0]} pixels`);
         await screenshot(page, "activity-light");
       });

@@ -240,8 +240,9 @@ export type TierStep =
   | "size:removing";
 
 /**
- * Values per block of a cold segment: larger blocks give DEFLATE more to work with and the
- * index fewer entries (bench/cold_tier_bench.ts measured 1000 to 16384).
+ * Values per block of a cold segment: a larger block gives DEFLATE more to work with and the
+ * index fewer entries to fetch (only series with more values per group than the hot block size
+ * see a difference; the bench's have 360).
  */
 export const COLD_BLOCK_VALUES = 8192;
 

@@ -70,6 +70,11 @@ async function exercise(store: ColdStore, flip: (key: string, at: number) => Pro
   assert.equal((await engine.write("db", "rp", late)).accepted, 1);
   const withLate = await dump(engine, "db", "rp");
   assert.equal(withLate.length, before.length + 3);
+  // Flushed beside the object, across a reopen (a segment newer than the object's generation).
+  await engine.flush();
+  await engine.close();
+  engine = await openEngine(dir, clock, options);
+  assert.deepEqual(await dump(engine, "db", "rp"), withLate, "late write beside the object");
   assert.equal((await engine.enforceTiering("db")).moved, 1);
   assert.deepEqual(await dump(engine, "db", "rp"), withLate);
   // The superseded object is unnamed now: the sweep removes it (no grace here).

@@ -691,6 +691,10 @@ export class ClusterNode {
           sleep: o.sleep,
           ...o.engine,
           ...this.#partitionLimits(database),
+          // Replicas of a partition share its cold objects; only its leader sweeps them (with
+          // a grace period, as other replicas may still read a replaced one).
+          coldPrefix: `g${groupId}/`,
+          sweepColdAtOpen: false,
           onHeadGrowth: () => this.#headGrew(),
         },
         tickMs: o.tickMs,
@@ -747,6 +751,7 @@ export class ClusterNode {
       if (this.#closed) return;
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
+    await this.#applyTiering();
     await this.#trimLog();
     this.#balanceLeaders();
     await this.#reportLeaders();
@@ -754,6 +759,40 @@ export class ClusterNode {
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
       await this.#expire();
+    }
+  }
+
+  /**
+   * Size retention and the cold tier on the partitions this node leads, with the metadata's
+   * settings. Each partition takes an even share of a policy's and the database's max_bytes
+   * (series spread evenly by hash, as the series limit is shared), so the oldest groups go
+   * first in every partition alike. Drops and cold switches go through the partition's log:
+   * every replica applies them in the same order.
+   */
+  async #applyTiering(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed) return;
+      if (!r.isLeader() || r.installing || !r.engine.hasDatabase(r.database)) continue;
+      const db = this.meta.state.databases.get(r.database);
+      if (!db) continue;
+      const share = (max: number | undefined) =>
+        max ? Math.max(1, Math.floor(max / db.partitions.length)) : 0;
+      const policies: Record<string, { maxBytes: number; coldAfterNs: bigint }> = {};
+      for (const rp of db.retentionPolicies.values()) {
+        policies[rp.name] = { maxBytes: share(rp.maxBytes), coldAfterNs: rp.coldAfterNs ?? 0n };
+      }
+      try {
+        await r.engine.enforceTiering(r.database, {
+          policies,
+          databaseMaxBytes: share(this.#options.engine?.maxBytesPerDatabase),
+        });
+        await r.engine.sweepColdObjects();
+      } catch (error) {
+        this.#options.logger.warn("cannot apply size retention or the cold tier", {
+          groupId: r.groupId,
+          error: String(error),
+        });
+      }
     }
   }
 

@@ -8,12 +8,14 @@
  * epochnexus import FILE... [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
  *                  [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
  *                  [--batch-points N] [--progress false]
+ * epochnexus cluster status|remove NODE [--url URL] [--token T] [--wait false]
  * epochnexus version
  * ```
  * @module
  */
 import { EpochError } from "../core/mod.ts";
 import { commandLineArgs, exit } from "../runtime/mod.ts";
+import { runClusterCommand } from "./cluster_command.ts";
 import { runQueryCommand } from "./query_command.ts";
 import { type ImportFormat, ImportUsageError, runImport } from "./import_command.ts";
 import { configFromProcess, serve } from "./serve.ts";
@@ -24,6 +26,7 @@ const USAGE = `usage:
                    [--token API_TOKEN|user:password]
   epochnexus import FILE...|- [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
                     [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
+  epochnexus cluster status|remove NODE [--url URL] [--token T] [--wait false]
   epochnexus version
 
 environment: EPOCHNEXUS_DATA_DIR, EPOCHNEXUS_BIND_ADDRESS, EPOCHNEXUS_RAFT_ADDRESS,
@@ -62,6 +65,18 @@ async function main(args: string[]): Promise<number> {
       const { flags } = parseArgs(rest, ["config"]);
       await serve(await configFromProcess(flags.config));
       return 0;
+    }
+    case "cluster": {
+      const { flags, positional } = parseArgs(rest, ["url", "token", "wait"]);
+      const [action, ...args] = positional;
+      const valid = (action === "status" && args.length === 0) ||
+        (action === "remove" && args.length === 1 && /^\d+$/.test(args[0]));
+      if (!valid) throw new UsageError("cluster takes status, or remove and a node id");
+      return await runClusterCommand(action, args, {
+        url: flags.url ?? "http://localhost:8080",
+        token: flags.token,
+        wait: flags.wait !== "false",
+      });
     }
     case "query": {
       const { flags, positional } = parseArgs(rest, ["url", "db", "epoch", "format", "token"]);

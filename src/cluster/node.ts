@@ -517,9 +517,16 @@ export class ClusterNode {
     };
   }
 
-  /** The replicas of a database's partitions on this node, by partition index. */
+  /**
+   * This node's replica of a group when it votes in it (by the metadata): the one queries read
+   * in-process. A replica a move is still copying in (a target, or a learner) holds a part of
+   * the data at best, so it is never read as the partition.
+   */
   localReplica(groupId: number): PartitionReplica | undefined {
-    return this.replicas.get(groupId);
+    const replica = this.replicas.get(groupId);
+    if (replica === undefined) return undefined;
+    const found = this.meta.state.partition(groupId);
+    return found?.partition.replicas.includes(this.nodeId) ? replica : undefined;
   }
 
   /** Waits until a local replica of the group is open (it may be starting). */
@@ -873,17 +880,15 @@ export class ClusterNode {
     }
   }
 
-  /**
-   * Per drained node, the metadata commit index once it held no replica, and whether it was seen
-   * holding that index on an earlier pass.
-   */
-  readonly #retiring = new Map<number, { commit: number; seen: boolean }>();
+  /** Per drained node, the metadata group's last index when it was found holding no replica. */
+  readonly #retiring = new Map<number, { lastIndex: number }>();
 
   /**
    * A draining node that holds and is to hold no replica leaves: first the metadata group's
    * configuration (leadership handed on if it leads), then the node list. It leaves only once
-   * its copy holds the entry that took its last replica, and a pass later (a heartbeat has told
-   * it that entry is committed): out of the group, it would never learn to drop that replica.
+   * it knows the entry that took its last replica is committed: out of the group, it would never
+   * learn to drop that replica. It knows once it holds an entry appended after that commit
+   * (every append carries the leader's commit index), so one more entry is proposed for it.
    */
   async #retireDrained(): Promise<void> {
     const state = this.meta.state;
@@ -904,14 +909,11 @@ export class ClusterNode {
         if (status.confPending) return;
         const retiring = this.#retiring.get(n.id);
         if (!retiring) {
-          this.#retiring.set(n.id, { commit: status.commit, seen: false });
+          this.#retiring.set(n.id, { lastIndex: status.lastIndex });
+          await this.proposeMeta({ op: "drain_node", id: n.id }); // the entry that tells it
           continue;
         }
-        if ((status.matches[n.id] ?? 0) < retiring.commit) continue;
-        if (!retiring.seen) {
-          retiring.seen = true;
-          continue;
-        }
+        if ((status.matches[n.id] ?? 0) <= retiring.lastIndex) continue;
         this.#options.logger.info("drained node leaves the metadata group", { nodeId: n.id });
         await this.meta.changeMembership({ type: "removeNode", nodeId: n.id });
         continue;

@@ -15,6 +15,7 @@ import {
   encodeJson,
   type EpochUnit,
   executeQuery,
+  jsonString,
   parseQuery,
   type QueryLimits,
   QueryRegistry,
@@ -100,7 +101,7 @@ export async function handleInfluxQuery(
     if (error instanceof ParseError) {
       // InfluxDB ends the body with a newline, as its other answers.
       return new Response(
-        JSON.stringify({ error: `error parsing query: ${error.message}` }) + "\n",
+        `{"error":${jsonString(`error parsing query: ${error.message}`)}}\n`,
         {
           status: 400,
           headers: { "content-type": "application/json" },

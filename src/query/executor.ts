@@ -18,6 +18,7 @@ import {
 import { MAX_TIME_NS, MIN_TIME_NS } from "../core/time.ts";
 import type { Expr, Measurement, SelectStatement, Source, Statement } from "./ast.ts";
 import { isWriteStatement } from "./ast.ts";
+import { executeAdmin, isAdminStatement } from "./admin_statements.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
@@ -198,12 +199,10 @@ async function executeStatement(
   stmt: Statement,
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
+  if (isAdminStatement(stmt)) return await executeAdmin(store, stmt);
   switch (stmt.kind) {
     case "select":
       return await executeSelect(store, stmt, options);
-    case "create_database":
-      await store.createDatabase(stmt.name);
-      return [];
     case "drop_database":
       await store.dropDatabase(stmt.name);
       return [];
@@ -254,7 +253,7 @@ async function executeStatement(
       return [listing("", ["qid", "query", "database", "duration", "status"], rows)];
     }
     case "kill_query":
-      if (!options.registry?.kill(stmt.id)) {
+      if (typeof stmt.id !== "number" || !options.registry?.kill(stmt.id)) {
         throw new NotFoundError(`no such query id: ${stmt.id}`);
       }
       return [];

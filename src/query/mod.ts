@@ -22,7 +22,13 @@ export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "
 export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
 export { isInstant } from "./result.ts";
-export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
+export {
+  encodeJson,
+  encodeResult,
+  type EpochUnit,
+  type JsonOptions,
+  jsonString,
+} from "./encode_json.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";

@@ -129,14 +129,18 @@ export function planSelect(
   const isField = (name: string, type?: string) =>
     type === "tag" ? false : type === "field" ? true : fieldTypes.has(name);
 
-  const timeDims = stmt.dimensions.filter((d) => d.kind === "time");
-  if (timeDims.length > 1) throw new ValidationError("multiple time dimensions not allowed");
-  let interval: Interval | undefined;
-  const td = timeDims[0];
-  if (td?.kind === "time") {
-    if (td.intervalNs <= 0n) {
-      throw new ValidationError("time dimension must have a positive interval");
+  // InfluxDB checks the dimensions in order and names the first it refuses.
+  let timeDims = 0;
+  for (const d of stmt.dimensions) {
+    if (d.kind === "invalid") throw new ValidationError(d.message);
+    if (d.kind === "time" && ++timeDims > 1) {
+      throw new ValidationError("multiple time dimensions not allowed");
     }
+  }
+  let interval: Interval | undefined;
+  const td = stmt.dimensions.find((d) => d.kind === "time");
+  // time(0s) or a negative interval groups by no time at all, as in InfluxDB.
+  if (td?.kind === "time" && td.intervalNs > 0n) {
     let off = 0n;
     if (td.offset?.kind === "duration") off = td.offset.ns;
     else if (td.offset?.kind === "call") off = nowNs;
@@ -276,22 +280,31 @@ function expandFields(
 ): Field[] {
   const out: Field[] = [];
   const fieldNames = [...fieldTypes.keys()].sort();
+  // `*` and a regex field stand for the fields and the tags not grouped by, sorted together.
+  const columns = (type: "field" | "tag" | undefined, match?: (name: string) => boolean) => {
+    const cols: { name: string; tag: boolean }[] = [];
+    if (type !== "tag") { for (const k of fieldNames) cols.push({ name: k, tag: false }); }
+    if (type !== "field") {
+      for (const k of tagKeys) {
+        if (groupBy === "*" || groupBy.includes(k)) continue;
+        if (fieldTypes.has(k)) continue;
+        cols.push({ name: k, tag: true });
+      }
+    }
+    cols.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const c of cols) {
+      if (match !== undefined && !match(c.name)) continue;
+      out.push({ expr: { kind: "var", name: c.name, ...(c.tag ? { type: "tag" } : {}) } });
+    }
+  };
   for (const f of fields) {
     if (f.expr.kind === "wildcard") {
-      const type = f.expr.type;
-      const cols: { name: string; tag: boolean }[] = [];
-      if (type !== "tag") { for (const k of fieldNames) cols.push({ name: k, tag: false }); }
-      if (type !== "field") {
-        for (const k of tagKeys) {
-          if (groupBy === "*" || groupBy.includes(k)) continue;
-          if (fieldTypes.has(k)) continue;
-          cols.push({ name: k, tag: true });
-        }
-      }
-      cols.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const c of cols) {
-        out.push({ expr: { kind: "var", name: c.name, ...(c.tag ? { type: "tag" } : {}) } });
-      }
+      columns(f.expr.type);
+      continue;
+    }
+    if (f.expr.kind === "regex") {
+      const re = compileRegex(f.expr.pattern);
+      columns(undefined, (name) => re.test(name));
       continue;
     }
     if (

@@ -44,7 +44,9 @@ export function printStatement(s: Statement): string {
       return out + where(s.condition) + limits(s);
     }
     case "show_tag_keys":
-      return "SHOW TAG KEYS" + on(s.database) + from(s.sources) + where(s.condition) + limits(s);
+      return "SHOW TAG KEYS" + on(s.database) + from(s.sources) + where(s.condition) + limits(s) +
+        (s.slimit !== undefined ? ` SLIMIT ${s.slimit}` : "") +
+        (s.soffset !== undefined ? ` SOFFSET ${s.soffset}` : "");
     case "show_tag_values":
       return "SHOW TAG VALUES" + on(s.database) + from(s.sources) + " WITH KEY " +
         printKeyFilter(s.key) + where(s.condition) + limits(s);
@@ -54,8 +56,46 @@ export function printStatement(s: Statement): string {
       return "SHOW SERIES" + on(s.database) + from(s.sources) + where(s.condition) + limits(s);
     case "show_retention_policies":
       return "SHOW RETENTION POLICIES" + on(s.database);
-    case "create_database":
-      return `CREATE DATABASE ${quoteIdent(s.name)}`;
+    case "create_database": {
+      const p = s.policy;
+      if (p === undefined) return `CREATE DATABASE ${quoteIdent(s.name)}`;
+      return `CREATE DATABASE ${quoteIdent(s.name)} WITH` +
+        (p.duration !== undefined ? ` DURATION ${rpDuration(p.duration)}` : "") +
+        (p.replicaN !== undefined ? ` REPLICATION ${p.replicaN}` : "") +
+        (p.shardDuration !== undefined ? ` SHARD DURATION ${rpDuration(p.shardDuration)}` : "") +
+        (p.name !== undefined ? ` NAME ${quoteIdent(p.name)}` : "");
+    }
+    case "show_continuous_queries":
+      return "SHOW CONTINUOUS QUERIES";
+    case "create_continuous_query":
+      return `CREATE CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)}` +
+        (s.every !== undefined || s.for !== undefined
+          ? " RESAMPLE" + (s.every !== undefined ? ` EVERY ${printDuration(s.every)}` : "") +
+            (s.for !== undefined ? ` FOR ${printDuration(s.for)}` : "")
+          : "") +
+        ` BEGIN ${printSelect(s.source)} END`;
+    case "drop_continuous_query":
+      return `DROP CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)}`;
+    case "show_shards":
+      return "SHOW SHARDS";
+    case "show_shard_groups":
+      return "SHOW SHARD GROUPS";
+    case "show_stats":
+      return "SHOW STATS" + (s.module !== undefined ? ` FOR ${quoteString(s.module)}` : "");
+    case "show_diagnostics":
+      return "SHOW DIAGNOSTICS" + (s.module !== undefined ? ` FOR ${quoteString(s.module)}` : "");
+    case "show_subscriptions":
+      return "SHOW SUBSCRIPTIONS";
+    case "create_subscription":
+      return `CREATE SUBSCRIPTION ${quoteIdent(s.name)} ON ${quoteIdent(s.database)}.${
+        quoteIdent(s.retentionPolicy)
+      } DESTINATIONS ${s.mode} ${s.destinations.map(quoteString).join(", ")}`;
+    case "drop_subscription":
+      return `DROP SUBSCRIPTION ${quoteIdent(s.name)} ON ${quoteIdent(s.database)}.${
+        quoteIdent(s.retentionPolicy)
+      }`;
+    case "drop_shard":
+      return `DROP SHARD ${s.id}`;
     case "drop_database":
       return `DROP DATABASE ${quoteIdent(s.name)}`;
     case "show_cardinality": {
@@ -149,7 +189,12 @@ function printSource(s: Source): string {
 }
 
 function printMeasurement(m: Measurement): string {
-  const last = m.regex !== undefined ? printRegex(m.regex) : quoteIdent(m.name ?? "");
+  // An INTO target without a name writes to each source's own measurement.
+  const last = m.regex !== undefined
+    ? printRegex(m.regex)
+    : m.name === undefined
+    ? ":MEASUREMENT"
+    : quoteIdent(m.name);
   if (m.database !== undefined) {
     return `${quoteIdent(m.database)}.${
       m.retentionPolicy !== undefined ? quoteIdent(m.retentionPolicy) : ""
@@ -175,6 +220,8 @@ function printDimension(d: Dimension): string {
       return "*";
     case "regex":
       return printRegex(d.pattern);
+    case "invalid":
+      return printExpr(d.expr);
   }
 }
 

@@ -103,7 +103,7 @@ export class MemoryStore implements QueryStore {
   }
 
   databases(): string[] {
-    return [...this.#dbs.keys()].sort();
+    return [...this.#dbs.keys()]; // a Map keeps creation order
   }
   createDatabase(name: string): Promise<void> {
     if (!this.#dbs.has(name)) this.#dbs.set(name, new Map());

@@ -33,7 +33,7 @@ import {
 } from "./limits.ts";
 import { parseQuery } from "./parser.ts";
 import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
-import { printSelect, printStatement } from "./print.ts";
+import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
@@ -1006,37 +1006,4 @@ function literalOf(name: string, params: Record<string, unknown>): Expr {
     return Number.isInteger(v) ? { kind: "integer", value: v } : { kind: "number", value: v };
   }
   throw new ValidationError(`unable to bind parameter with type ${typeof v}`);
-}
-
-/** Formats ns as Go's time.Duration.String() does (`168h0m0s`, `0s`, `1.5s`). */
-export function goDuration(ns: bigint): string {
-  if (ns === 0n) return "0s";
-  const neg = ns < 0n;
-  let u = neg ? -ns : ns;
-  let out: string;
-  if (u < 1_000_000_000n) {
-    // Sub-second: the largest unit among ns, µs, ms.
-    const [unit, size] = u < 1_000n
-      ? ["ns", 1n]
-      : u < 1_000_000n
-      ? ["µs", 1_000n]
-      : ["ms", 1_000_000n];
-    out = fraction(u, size) + unit;
-  } else {
-    const h = u / 3_600_000_000_000n;
-    u %= 3_600_000_000_000n;
-    const m = u / 60_000_000_000n;
-    u %= 60_000_000_000n;
-    const s = fraction(u, 1_000_000_000n) + "s";
-    out = h > 0n ? `${h}h${m}m${s}` : m > 0n ? `${m}m${s}` : s;
-  }
-  return neg ? "-" + out : out;
-}
-
-function fraction(v: bigint, size: bigint): string {
-  const whole = v / size;
-  const rest = v % size;
-  if (rest === 0n) return String(whole);
-  const digits = String(size).length - 1;
-  return `${whole}.${String(rest).padStart(digits, "0").replace(/0+$/, "")}`;
 }

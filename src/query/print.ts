@@ -60,9 +60,10 @@ export function printStatement(s: Statement): string {
       const p = s.policy;
       if (p === undefined) return `CREATE DATABASE ${quoteIdent(s.name)}`;
       return `CREATE DATABASE ${quoteIdent(s.name)} WITH` +
-        (p.duration !== undefined ? ` DURATION ${rpDuration(p.duration)}` : "") +
+        // As InfluxDB prints it: Go durations (`720h0m0s`, INF as `0s`), not InfluxQL ones.
+        (p.duration !== undefined ? ` DURATION ${goDuration(p.duration)}` : "") +
         (p.replicaN !== undefined ? ` REPLICATION ${p.replicaN}` : "") +
-        (p.shardDuration !== undefined ? ` SHARD DURATION ${rpDuration(p.shardDuration)}` : "") +
+        (p.shardDuration ? ` SHARD DURATION ${goDuration(p.shardDuration)}` : "") +
         (p.name !== undefined ? ` NAME ${quoteIdent(p.name)}` : "");
     }
     case "show_continuous_queries":
@@ -137,6 +138,39 @@ export function printStatement(s: Statement): string {
     case "explain":
       return `EXPLAIN ${s.analyze ? "ANALYZE " : ""}${printSelect(s.statement)}`;
   }
+}
+
+/** Formats ns as Go's time.Duration.String() does (`168h0m0s`, `0s`, `1.5s`). */
+export function goDuration(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const neg = ns < 0n;
+  let u = neg ? -ns : ns;
+  let out: string;
+  if (u < 1_000_000_000n) {
+    // Sub-second: the largest unit among ns, µs, ms.
+    const [unit, size] = u < 1_000n
+      ? ["ns", 1n]
+      : u < 1_000_000n
+      ? ["µs", 1_000n]
+      : ["ms", 1_000_000n];
+    out = fraction(u, size) + unit;
+  } else {
+    const h = u / 3_600_000_000_000n;
+    u %= 3_600_000_000_000n;
+    const m = u / 60_000_000_000n;
+    u %= 60_000_000_000n;
+    const s = fraction(u, 1_000_000_000n) + "s";
+    out = h > 0n ? `${h}h${m}m${s}` : m > 0n ? `${m}m${s}` : s;
+  }
+  return neg ? "-" + out : out;
+}
+
+function fraction(v: bigint, size: bigint): string {
+  const whole = v / size;
+  const rest = v % size;
+  if (rest === 0n) return String(whole);
+  const digits = String(size).length - 1;
+  return `${whole}.${String(rest).padStart(digits, "0").replace(/0+$/, "")}`;
 }
 
 function rpDuration(ns: bigint): string {

@@ -222,6 +222,9 @@ async function executeStatement(
     case "show_measurements": {
       const db = stmt.database ?? options.database;
       if (db === undefined) throw new ValidationError("database name required");
+      if (hasTimeTerm(stmt.condition, options.nowNs)) {
+        throw new ValidationError("SHOW MEASUREMENTS doesn't support time in WHERE clause");
+      }
       if (!store.databases().includes(db)) return [];
       const names = new Set<string>();
       const where = seriesCondition(stmt.condition);
@@ -379,6 +382,15 @@ async function showCardinality(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
+  if (stmt.what !== "tag_values" && hasTimeTerm(stmt.condition, options.nowNs)) {
+    const what = {
+      series: "SERIES EXACT",
+      measurement: "MEASUREMENT EXACT",
+      tag_key: "TAG KEY EXACT",
+      field_key: "FIELD KEY",
+    }[stmt.what];
+    throw new ValidationError(`SHOW ${what} CARDINALITY doesn't support time in WHERE clause`);
+  }
   const shards = await allShards(store, db);
   const measurements = new Set<string>();
   for (const r of shards) {
@@ -513,12 +525,23 @@ function requireDatabase(store: QueryStore, db: string | undefined, mustExist: b
   return db;
 }
 
-async function allShards(store: QueryStore, db: string): Promise<ShardReader[]> {
+async function allShards(
+  store: QueryStore,
+  db: string,
+  minNs = MIN_TIME_NS,
+  maxNs = MAX_TIME_NS,
+): Promise<ShardReader[]> {
   const out: ShardReader[] = [];
   for (const rp of store.retentionPolicies(db)) {
-    out.push(...await shardsOf(store, db, rp.name, MIN_TIME_NS, MAX_TIME_NS, { series: true }));
+    out.push(...await shardsOf(store, db, rp.name, minNs, maxNs, { series: true }));
   }
   return out;
+}
+
+/** True when a condition bounds time (a SHOW that cannot take it refuses it). */
+function hasTimeTerm(cond: Expr | undefined, nowNs: bigint): boolean {
+  const split = splitCondition(cond, nowNs);
+  return split.hasMin || split.hasMax;
 }
 
 /** The shards of a policy in a range, from wherever the store keeps them. */
@@ -637,8 +660,19 @@ async function showSchema(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
-  const condition = "condition" in stmt ? stmt.condition : undefined;
-  const shards = await allShards(store, db);
+  // A time range in WHERE is no tag condition. SHOW SERIES lists the series of the shard
+  // groups it meets. SHOW TAG KEYS and TAG VALUES read InfluxDB 1.6's default index, which is
+  // one per database: any shard group in the range answers with every series of the database,
+  // none with nothing.
+  const split = splitCondition("condition" in stmt ? stmt.condition : undefined, options.nowNs);
+  const condition = split.condition;
+  let shards = await allShards(store, db, split.minNs, split.maxNs);
+  if (
+    (stmt.kind === "show_tag_keys" || stmt.kind === "show_tag_values") &&
+    (split.hasMin || split.hasMax) && shards.length > 0
+  ) {
+    shards = await allShards(store, db);
+  }
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);

@@ -536,6 +536,7 @@ function compileAggregateExpr(
       }
       const params = fn.parseArgs(e, {
         intervalNs: plan.interval ? Number(plan.interval.ns) : 0,
+        limit: plan.limit,
       });
       const arg = e.args[0];
       if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {

@@ -117,10 +117,12 @@ export interface Sequence {
   values: (number | bigint)[];
 }
 
-/** Context a transformation may need. */
+/** Context a function's arguments are checked in. */
 export interface TransformContext {
   /** The GROUP BY time interval in ns, 0 when none. */
   intervalNs: number;
+  /** The statement's LIMIT, 0 when none (top() and bottom() may not ask for more points). */
+  limit?: number;
 }
 
 /** A transformation over the ordered values of one series (derivative, moving_average ...). */

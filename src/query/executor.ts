@@ -20,7 +20,7 @@ import type { Expr, Measurement, SelectStatement, Source, Statement } from "./as
 import { isWriteStatement } from "./ast.ts";
 import { executeAdmin, isAdminStatement } from "./admin_statements.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
-import { finish, mergePartials } from "./coordinator.ts";
+import { finish, mergeShards } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
 import { mapChain, someExpr } from "./expr_walk.ts";
 import {
@@ -32,11 +32,17 @@ import {
   type QueryRegistry,
 } from "./limits.ts";
 import { parseQuery } from "./parser.ts";
-import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
+import {
+  type MeasurementSchema,
+  planSelect,
+  readPadding,
+  type SelectPlan,
+  SLOT_PREFIX,
+} from "./plan.ts";
 import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
-import { ResultShard } from "./subquery.ts";
+import { emitOrder, ResultShard } from "./subquery.ts";
 import type {
   DeleteRequest,
   PlanRequest,
@@ -467,7 +473,7 @@ async function explain(
       );
     }
     const result = partials.length > 0
-      ? await finish(plan, mergePartials(plan, partials), budget)
+      ? await finish(plan, mergeShards(plan, partials), budget)
       : [];
     rows.push([`POINTS READ: ${budget.points}`]);
     rows.push([`BLOCKS FROM STATISTICS: ${budget.summaryBlocks}`]);
@@ -877,10 +883,8 @@ async function runSelect(
   store: QueryStore,
   stmt: SelectStatement,
   options: ExecuteOptions,
-): Promise<
-  { series: ResultSeries[]; tagColumns: Set<string>; types: (FieldType | undefined)[] }
-> {
-  const { plan, targets, request } = await prepareSelect(store, stmt, options);
+): Promise<SelectResult> {
+  const { plan, targets, request, shardNs } = await prepareSelect(store, stmt, options);
   const types = columnTypes(plan);
 
   const tagColumns = new Set<string>();
@@ -893,7 +897,7 @@ async function runSelect(
       tagColumns.add(c.name);
     }
   }
-  if (targets.length === 0) return { series: [], tagColumns, types };
+  if (targets.length === 0) return { series: [], tagColumns, types, plan, shardNs };
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
@@ -905,11 +909,32 @@ async function runSelect(
   }
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
-  return { series: await finish(plan, mergePartials(plan, partials), budget), tagColumns, types };
+  const series = await finish(plan, mergeShards(plan, partials), budget);
+  return { series, tagColumns, types, plan, shardNs };
 }
 
-/** InfluxDB passes the outer query's time range to a subquery that has none of its own. */
+/** What runSelect answers, and what a subquery's reader needs to know of it. */
+interface SelectResult {
+  series: ResultSeries[];
+  /** Output columns that hold tag values. */
+  tagColumns: Set<string>;
+  types: (FieldType | undefined)[];
+  plan: SelectPlan;
+  /** The shard group duration of the statement's (first) policy, ns; 0 when unknown. */
+  shardNs: bigint;
+}
+
+/**
+ * A subquery runs in its outer query's time order (InfluxDB refuses an ORDER BY that differs),
+ * and over the outer query's time range when it has none of its own.
+ */
 function withOuterTimeRange(inner: SelectStatement, outer: SelectStatement, nowNs: bigint) {
+  if (inner.orderWritten && inner.descending !== outer.descending) {
+    throw new ValidationError(
+      "subqueries must be ordered in the same direction as the query itself",
+    );
+  }
+  if (inner.descending !== outer.descending) inner = { ...inner, descending: outer.descending };
   const o = splitCondition(outer.condition, nowNs);
   const i = splitCondition(inner.condition, nowNs);
   if ((!o.hasMin && !o.hasMax) || i.hasMin || i.hasMax) return inner;
@@ -926,6 +951,12 @@ function withOuterTimeRange(inner: SelectStatement, outer: SelectStatement, nowN
   return { ...inner, condition: cond };
 }
 
+/** The outer query's GROUP BY tag names (`*`: every tag), as a subquery sees them. */
+function outerGroupTags(stmt: SelectStatement): string[] | "*" {
+  if (stmt.dimensions.some((d) => d.kind === "wildcard")) return "*";
+  return stmt.dimensions.flatMap((d) => (d.kind === "tag" ? [d.name] : []));
+}
+
 async function prepareSelect(
   store: QueryStore,
   stmt: SelectStatement,
@@ -934,11 +965,18 @@ async function prepareSelect(
   plan: SelectPlan;
   targets: { reader: ShardReader; measurements: string[] }[];
   request: PlanRequest;
+  shardNs: bigint;
 }> {
   const sources = resolveSources(store, stmt, options);
+  const first = sources[0];
+  const shardNs = first === undefined ? 0n : store.retentionPolicies(first.db)
+    .find((p) => p.name === first.rp)?.shardGroupDurationNs ?? 0n;
   const split = splitCondition(stmt.condition, options.nowNs);
   const hasInterval = stmt.dimensions.some((d) => d.kind === "time");
-  const maxNs = hasInterval && !split.hasMax ? options.nowNs : split.maxNs;
+  // A transformation may read one GROUP BY bucket beyond the range (plan.ts readPadding).
+  const pad = readPadding(stmt);
+  const maxNs = (hasInterval && !split.hasMax ? options.nowNs : split.maxNs) + pad.after;
+  const minNs = split.hasMin ? split.minNs - pad.before : split.minNs;
   // Shards per (db, rp), with the measurements each source names in them.
   const targets: { reader: ShardReader; measurements: string[] }[] = [];
   const byPolicy = new Map<string, ResolvedSource[]>();
@@ -949,7 +987,7 @@ async function prepareSelect(
   const schemas = new Map<string, MeasurementSchema>();
   for (const group of byPolicy.values()) {
     const { db, rp } = group[0];
-    for (const reader of await shardsOf(store, db, rp, split.minNs, maxNs, {})) {
+    for (const reader of await shardsOf(store, db, rp, minNs, maxNs, {})) {
       const ms = reader.measurements().filter((m) =>
         group.some((g) =>
           g.source.regex !== undefined ? compileRegex(g.source.regex).test(m) : g.source.name === m
@@ -974,7 +1012,15 @@ async function prepareSelect(
     if (src.kind !== "subquery") continue;
     const inner = withOuterTimeRange(src.statement, stmt, options.nowNs);
     const result = await runSelect(store, inner, options);
-    const reader = new ResultShard(result.series, result.tagColumns);
+    // The outer query keeps the order InfluxDB's inner query emits its rows in.
+    const places = emitOrder(result.series, {
+      shardNs: result.shardNs,
+      descending: result.plan.descending,
+      ties: result.plan.rawTies ?? [],
+      interleave: !result.plan.aggregate,
+      outerTags: outerGroupTags(stmt),
+    });
+    const reader = new ResultShard(result.series, result.tagColumns, places);
     const ms = reader.measurements();
     if (ms.length === 0) continue;
     targets.push({ reader, measurements: ms });
@@ -990,7 +1036,7 @@ async function prepareSelect(
   // Validate the statement even when no data exists, so errors do not depend on data.
   const request = { statement: stmt, schemas: [...schemas.values()], nowNs: options.nowNs };
   const plan = planSelect(stmt, request.schemas, options.nowNs);
-  return { plan, targets, request };
+  return { plan, targets, request, shardNs };
 }
 
 /** Runs a plan over one target: where its data is, when the reader can (a cluster's). */
@@ -1000,9 +1046,16 @@ function runTarget(
   target: ShardTarget,
   budget: QueryBudget,
 ): Promise<ShardPartial> {
-  return target.reader.runPlan !== undefined
-    ? target.reader.runPlan(plan, request, target.measurements, budget)
-    : runShard(plan, target, budget);
+  if (target.reader.runPlan !== undefined) {
+    return target.reader.runPlan(plan, request, target.measurements, budget);
+  }
+  const reader = target.reader;
+  return runShard(plan, target, budget).then((partial) => {
+    if (reader instanceof ResultShard) {
+      partial.rowOrder = (row) => reader.rowOrder(row.key, row.ms, row.subMs);
+    }
+    return partial;
+  });
 }
 
 /** Replaces bind parameters with literals. @throws {ValidationError} for a missing one. */

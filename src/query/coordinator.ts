@@ -15,7 +15,7 @@ import type { Reduced, Sequence, TransformFunction } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
 import { POST_INPUT, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import type { ResultSeries, Value } from "./result.ts";
-import { goHeapMerge } from "./go_heap_merge.ts";
+import { goHeapMerge, goHeapVisit } from "./go_heap_merge.ts";
 import {
   gridOf,
   type GroupPartial,
@@ -93,49 +93,81 @@ export function mergeShards(plan: SelectPlan, partials: readonly ShardPartial[])
  */
 function foldShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
   if (partials.length === 1) return partials[0];
-  interface Item {
-    /** The group's place in the heap's order (groups reversed for DESC). */
-    rank: number;
-    idx: number;
-    states: unknown[];
-    shard: number;
-  }
   const desc = plan.descending;
-  // Groups ranked once, so the sorts and the heap compare integers.
+  // Groups ranked once, so the heap compares integers.
   const byKey = new Map<string, GroupPartial>();
   for (const p of partials) for (const [key, g] of p.groups) if (!byKey.has(key)) byKey.set(key, g);
   const keys = [...byKey.keys()].sort((a, b) => compareGroups(byKey.get(a)!, byKey.get(b)!));
   if (desc) keys.reverse();
-  const rankOf = new Map(keys.map((k, i) => [k, i]));
-  const streams = partials.map((p, shard) => {
-    const items: Item[] = [];
-    for (const [key, group] of p.groups) {
-      const rank = rankOf.get(key)!;
-      for (const [idx, states] of group.buckets) items.push({ rank, idx, states, shard });
-    }
-    // Each shard's partial in its heap's order (buckets reversed for DESC too).
-    return items.sort((a, b) => a.rank - b.rank || (desc ? b.idx - a.idx : a.idx - b.idx));
+  // Each shard's partial in its heap's order (groups by rank, buckets in the query's time
+  // order), as parallel arrays: no object per bucket on this path.
+  const streams = partials.map((p) => {
+    const ranks: number[] = [], idxs: number[] = [], states: unknown[][] = [];
+    keys.forEach((key, rank) => {
+      const group = p.groups.get(key);
+      if (group === undefined) return;
+      const from = idxs.length;
+      let ordered = true;
+      for (const [idx, st] of group.buckets) {
+        const prev = idxs.length > from ? idxs[idxs.length - 1] : undefined;
+        if (prev !== undefined && (desc ? idx > prev : idx < prev)) ordered = false;
+        ranks.push(rank);
+        idxs.push(idx);
+        states.push(st);
+      }
+      if (!ordered) {
+        const order = idxs.slice(from).map((_, k) => from + k)
+          .sort((a, b) => (desc ? idxs[b] - idxs[a] : idxs[a] - idxs[b]));
+        const sortedIdx = order.map((k) => idxs[k]), sortedStates = order.map((k) => states[k]);
+        for (let k = 0; k < order.length; k++) {
+          idxs[from + k] = sortedIdx[k];
+          states[from + k] = sortedStates[k];
+        }
+      }
+    });
+    return { ranks, idxs, states };
   });
-  const less = (a: Item, b: Item) =>
-    a.rank < b.rank || (a.rank === b.rank && (desc ? a.idx > b.idx : a.idx < b.idx));
   const groups: GroupPartial[] = keys.map((k) => {
     const g = byKey.get(k)!;
     return { measurement: g.measurement, tags: g.tags, buckets: new Map(), rows: [] };
   });
   const slots = plan.slots;
-  for (const item of goHeapMerge(streams, less)) {
-    const into = groups[item.rank];
-    let cur = into.buckets.get(item.idx);
-    if (cur === undefined) {
-      cur = slots.map((sl) => sl.fn.init(sl.params));
-      into.buckets.set(item.idx, cur);
-    }
-    for (let s = 0; s < slots.length; s++) {
-      const fn = slots[s].fn;
-      if (fn.mergeShard !== undefined) fn.mergeShard(cur[s], item.states[s], item.shard);
-      else fn.merge(cur[s], item.states[s]);
-    }
-  }
+  let lastRank = -1, lastIdx = NaN;
+  let cur: unknown[] = [];
+  goHeapVisit(
+    streams.map((st) => st.idxs.length),
+    (sa, ia, sb, ib) => {
+      const a = streams[sa], b = streams[sb];
+      const ra = a.ranks[ia], rb = b.ranks[ib];
+      if (ra !== rb) return ra < rb;
+      return desc ? a.idxs[ia] > b.idxs[ib] : a.idxs[ia] < b.idxs[ib];
+    },
+    (shard, i) => {
+      const st = streams[shard];
+      const rank = st.ranks[i], idx = st.idxs[i];
+      const other = st.states[i];
+      // The merge comes out sorted by group and bucket: a bucket's partials are consecutive.
+      if (rank === lastRank && idx === lastIdx) {
+        for (let s = 0; s < slots.length; s++) {
+          const fn = slots[s].fn;
+          if (fn.mergeShard !== undefined) fn.mergeShard(cur[s], other[s], shard);
+          else fn.merge(cur[s], other[s]);
+        }
+        return;
+      }
+      // A bucket's first partial is taken over (the shard's partial is consumed), folded into
+      // an empty state only where the function folds shard partials otherwise (mean).
+      lastRank = rank, lastIdx = idx, cur = other;
+      for (let s = 0; s < slots.length; s++) {
+        const fn = slots[s].fn;
+        if (fn.mergeShard === undefined) continue;
+        const partial = other[s]; // cur is other: keep the partial before replacing it
+        cur[s] = fn.init(slots[s].params);
+        fn.mergeShard(cur[s], partial, shard);
+      }
+      groups[rank].buckets.set(idx, cur);
+    },
+  );
   const out: ShardPartial = { groups: new Map() };
   keys.forEach((k, i) => out.groups.set(k, groups[i]));
   return out;
@@ -185,6 +217,13 @@ function seriesMerged(
   rows: readonly RawRow[],
   less: (a: RawRow, b: RawRow) => boolean,
 ): RawRow[] {
+  // No two rows at one time: the merge is by time alone, the order the rows are in.
+  let distinct = true;
+  for (let i = 1; i < rows.length && distinct; i++) {
+    const a = rows[i - 1], b = rows[i];
+    distinct = a.ms < b.ms || (a.ms === b.ms && a.subMs < b.subMs);
+  }
+  if (distinct) return plan.descending ? rows.slice().reverse() : rows.slice();
   const streams = new Map<string, RawRow[]>();
   for (const r of rows) {
     let s = streams.get(r.key);

@@ -12,22 +12,28 @@
  */
 
 /**
- * Merges sorted `inputs` as influxd's sortedMergeIterator does: the heap starts from the
- * inputs in the given order (empty ones left out), `less` is its strict order on heads.
+ * Visits the elements of sorted inputs in influxd's merge order without building them: input
+ * `s` has `lengths[s]` elements, `less(sa, ia, sb, ib)` is the heap's strict order on element
+ * `ia` of input `sa` and element `ib` of input `sb`, and `visit(s, i)` is called once per
+ * element in the merged order. The heap starts from the inputs in the given order (empty ones
+ * left out). Allocates per input, not per element.
  */
-export function goHeapMerge<T>(inputs: readonly (readonly T[])[], less: (a: T, b: T) => boolean) {
-  interface Item {
-    input: readonly T[];
-    at: number;
-  }
-  const items: Item[] = [];
-  for (const input of inputs) if (input.length > 0) items.push({ input, at: 0 });
-  const lt = (i: number, j: number) =>
-    less(items[i].input[items[i].at], items[j].input[items[j].at]);
+export function goHeapVisit(
+  lengths: readonly number[],
+  less: (sa: number, ia: number, sb: number, ib: number) => boolean,
+  visit: (s: number, i: number) => void,
+): void {
+  const heap: number[] = [];
+  const at = new Array<number>(lengths.length).fill(0);
+  for (let s = 0; s < lengths.length; s++) if (lengths[s] > 0) heap.push(s);
+  const lt = (i: number, j: number) => {
+    const a = heap[i], b = heap[j];
+    return less(a, at[a], b, at[b]);
+  };
   const swap = (i: number, j: number) => {
-    const t = items[i];
-    items[i] = items[j];
-    items[j] = t;
+    const t = heap[i];
+    heap[i] = heap[j];
+    heap[j] = t;
   };
   const up = (j: number) => {
     for (;;) {
@@ -51,21 +57,36 @@ export function goHeapMerge<T>(inputs: readonly (readonly T[])[], less: (a: T, b
     }
   };
   // heap.Init
-  const n = items.length;
+  const n = heap.length;
   for (let i = Math.trunc(n / 2) - 1; i >= 0; i--) down(i, n);
-  const out: T[] = [];
-  while (items.length > 0) {
+  while (heap.length > 0) {
     // heap.Pop: the least to the end, sift the new root down, take the end.
-    const last = items.length - 1;
+    const last = heap.length - 1;
     swap(0, last);
     down(0, last);
-    const item = items.pop()!;
-    out.push(item.input[item.at]);
+    const s = heap.pop()!;
+    visit(s, at[s]);
     // The iterator's next point goes back on the heap (heap.Push: append, sift up).
-    if (++item.at < item.input.length) {
-      items.push(item);
-      up(items.length - 1);
+    if (++at[s] < lengths[s]) {
+      heap.push(s);
+      up(heap.length - 1);
     }
   }
+}
+
+/**
+ * Merges sorted `inputs` as influxd's sortedMergeIterator does: the heap starts from the
+ * inputs in the given order (empty ones left out), `less` is its strict order on heads.
+ */
+export function goHeapMerge<T>(
+  inputs: readonly (readonly T[])[],
+  less: (a: T, b: T) => boolean,
+): T[] {
+  const out: T[] = [];
+  goHeapVisit(
+    inputs.map((input) => input.length),
+    (sa, ia, sb, ib) => less(inputs[sa][ia], inputs[sb][ib]),
+    (s, i) => out.push(inputs[s][i]),
+  );
   return out;
 }

@@ -102,9 +102,8 @@ export async function runShard(
     (_series, key) => partial.groups.get(key),
     (_series, key, group) => partial.groups.set(key, group),
   );
-  if (!plan.aggregate) {
-    for (const g of partial.groups.values()) sortRows(g.rows);
-  }
+  // Raw rows stay in series order: the coordinator merges each group's series as influxd
+  // does (coordinator.ts seriesMerged), which needs no sort by time here.
   return partial;
 }
 

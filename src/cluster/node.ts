@@ -617,12 +617,14 @@ export class ClusterNode {
 
   async #reconcileNow(): Promise<void> {
     if (this.#closed) return;
-    // A replica is held while the node votes in its group or is to (a move toward it): one it
-    // neither holds nor is to hold was moved away or replaced while this node was lost.
+    // A replica is held while the node is a member of its group (voter or learner, as its leader
+    // reported) or is to be (a move toward it): one in none of these was moved away, or replaced
+    // while this node was lost.
     const wanted = new Map<number, { database: string; replicas: number[] }>();
     for (const db of this.meta.state.databases.values()) {
       for (const p of db.partitions) {
-        if (p.replicas.includes(this.nodeId) || p.target.includes(this.nodeId)) {
+        const me = this.nodeId;
+        if (p.replicas.includes(me) || p.learners.includes(me) || p.target.includes(me)) {
           wanted.set(p.groupId, { database: db.name, replicas: p.replicas });
         }
       }
@@ -886,16 +888,24 @@ export class ClusterNode {
       if (!found) continue;
       const status = r.raft.status();
       const { partition } = found;
-      if (!status.confPending && !sameMembers(status.conf.voters, partition.replicas)) {
+      const { voters, learners } = status.conf;
+      const reported = sameMembers(voters, partition.replicas) &&
+        sameMembers(learners, partition.learners);
+      if (!status.confPending && !reported) {
         await this.proposeMeta({
           op: "set_replicas",
           groupId: r.groupId,
-          replicas: [...status.conf.voters],
+          replicas: [...voters],
+          learners: [...learners],
         });
         this.#options.logger.info("partition voters changed", {
           groupId: r.groupId,
-          voters: status.conf.voters,
+          voters,
+          learners,
         });
+        // The next step waits for the next pass: a learner is promoted only once every node's
+        // copy lists it (a node never drops a replica its metadata lists as a member).
+        continue;
       }
       const step = nextMoveStep(status, partition.target, MOVE_CATCH_UP_SLACK);
       if (step) this.#takeMoveStep(r, step);

@@ -69,6 +69,12 @@ export interface PartitionInfo {
    * a time until its voters are these.
    */
   target: number[];
+  /**
+   * Learners of its Raft group (nodes a move is copying in), as its leader last reported them.
+   * A node never drops a replica the metadata lists here or in `replicas`: a learner is promoted
+   * only once listed, so no voter's copy is ever dropped on a stale view.
+   */
+  learners: number[];
   /** The last leader a node reported (0 = unknown). */
   leaderHint: number;
 }
@@ -143,7 +149,7 @@ export type MetaCommand =
     fields: Record<string, FieldType>;
   }
   | { op: "partition_leader"; groupId: number; leader: number }
-  | { op: "set_replicas"; groupId: number; replicas: number[] }
+  | { op: "set_replicas"; groupId: number; replicas: number[]; learners?: number[] }
   | { op: "set_target"; groupId: number; target: number[] }
   | { op: "drain_node"; id: number }
   | UserCommand;
@@ -295,6 +301,7 @@ export class MetaState {
         const p = this.partition(command.groupId);
         if (!p) return { ok: false, error: `no partition group ${command.groupId}` };
         p.partition.replicas = inTargetOrder(command.replicas, p.partition.target);
+        p.partition.learners = [...(command.learners ?? [])];
         this.events.partitionsChanged?.(p.database.name);
         return { ok: true };
       }
@@ -340,6 +347,7 @@ export class MetaState {
         index,
         replicas,
         target: [...replicas],
+        learners: [],
         leaderHint: 0,
       })),
       defaultRetentionPolicy: "autogen",
@@ -501,6 +509,7 @@ export class MetaState {
         partitions: d.partitions.map((p: PartitionInfo) => ({
           ...p,
           target: p.target ?? [...p.replicas],
+          learners: p.learners ?? [],
         })),
       };
       this.databases.set(db.name, db);

@@ -8,6 +8,8 @@
 export interface ServerProcess {
   url: string;
   port: number;
+  /** The node-to-node port it bound (the Raft and ClusterService calls). */
+  raftPort: number;
   dataDir: string;
   process: Deno.ChildProcess;
   /** kill -9: no chance to flush or close anything. */
@@ -64,11 +66,11 @@ export async function startServer(
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let exited = false;
   process.status.then(() => (exited = true));
-  let port = requestedPort;
+  let port = 0, raftPort = 0;
   while (port === 0) {
     if (exited) throw new Error(`server exited before listening:\n${stderr}`);
-    const listening = /epochnexus listening http="[^"]*:(\d+)"/.exec(stderr);
-    if (listening) port = Number(listening[1]);
+    const listening = /epochnexus listening http="[^"]*:(\d+)" raft="[^"]*:(\d+)"/.exec(stderr);
+    if (listening) [port, raftPort] = [Number(listening[1]), Number(listening[2])];
     else if (Date.now() > deadline) {
       process.kill("SIGKILL");
       throw new Error(`server did not log its address within the timeout:\n${stderr}`);
@@ -91,6 +93,7 @@ export async function startServer(
   return {
     url,
     port,
+    raftPort,
     dataDir,
     process,
     logs: () => stderr,

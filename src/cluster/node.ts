@@ -167,7 +167,14 @@ export class ClusterNode {
     };
     node.#syncPeers();
     network.serve({
-      proposeMeta: (command) => node.meta.proposeAsLeader(command),
+      proposeMeta: (command) => {
+        // A member back on new addresses is reachable from here at once, before its change
+        // commits: a group without a leader may need this node's vote to elect one.
+        if (command.op === "update_node" && command.id !== node.nodeId) {
+          network.setPeer(command.id, command.raftAddress);
+        }
+        return node.meta.proposeAsLeader(command);
+      },
       writePartition: (write) => node.writeLocalPartition(write),
       join: (request) => node.admit(request),
       describe: async (request) =>
@@ -186,6 +193,7 @@ export class ClusterNode {
         version: options.version,
       });
     }
+    if (!fresh) await node.#announceAddresses(state.hardState.commit);
     // Serve from a copy that is current: replay what the group committed before this start.
     await node.meta.sync().catch((error) => {
       options.logger.warn("metadata not confirmed current at start (no quorum yet?)", {
@@ -210,6 +218,69 @@ export class ClusterNode {
   /** The node's network (transports and peer calls). */
   get network(): ClusterNetwork {
     return this.#options.network;
+  }
+
+  /** True when the metadata names this node at the addresses it runs on. */
+  #addressesCurrent(): boolean {
+    const me = this.meta.state.nodes.get(this.nodeId);
+    const { httpAddress, raftAddress } = this.#options;
+    return me !== undefined && me.httpAddress === httpAddress && me.raftAddress === raftAddress;
+  }
+
+  /**
+   * A node restarted on other addresses (port 0, another host) tells the metadata group through
+   * any member it can reach. Until it does, the others send to its old address and it hears
+   * nothing: no leader, no replication, no reads. Runs at start (after the copy replayed the
+   * stored log up to `storedCommit`) and again from {@linkcode maintain} until it is done.
+   * Needs one member at its recorded address: a cluster whose nodes all moved at once needs
+   * fixed ports or a new join.
+   */
+  async #announceAddresses(storedCommit: number, timeoutMs = 10_000): Promise<void> {
+    const { clock, sleep, network, logger } = this.#options;
+    const deadline = clock.monotonicMs() + timeoutMs;
+    while (this.meta.raft.appliedIndex < storedCommit && clock.monotonicMs() < deadline) {
+      await sleep(10);
+    }
+    if (this.#addressesCurrent()) return;
+    const command: MetaCommand = {
+      op: "update_node",
+      id: this.nodeId,
+      httpAddress: this.#options.httpAddress,
+      raftAddress: this.#options.raftAddress,
+      version: this.#options.version,
+    };
+    let lastError: unknown;
+    for (let round = 0; round < 100 && clock.monotonicMs() < deadline; round++) {
+      // The leader it knows of first, then every other member; a refusal names the leader.
+      const known = this.meta.leader();
+      const others = [...this.meta.state.nodes.keys()].filter((id) => id !== this.nodeId);
+      const targets = [...new Set([known, ...others])].filter((id) => id !== 0);
+      for (let i = 0; i < targets.length; i++) {
+        try {
+          if (targets[i] === this.nodeId) await this.meta.proposeAsLeader(command);
+          else await network.peers.proposeMeta(targets[i], command);
+          logger.info("announced new addresses to the cluster", {
+            node: this.nodeId,
+            http: command.httpAddress,
+            raft: command.raftAddress,
+          });
+          return;
+        } catch (error) {
+          lastError = error;
+          const hint = error instanceof EpochError
+            ? Number((error.details as { leaderId?: number }).leaderId ?? 0)
+            : 0;
+          if (hint !== 0 && !targets.slice(i + 1).includes(hint)) {
+            targets.splice(i + 1, 0, hint);
+          }
+        }
+      }
+      await sleep(Math.min(50 * (round + 1), 500));
+    }
+    logger.warn("cannot announce this node's new addresses yet; retrying in the background", {
+      node: this.nodeId,
+      error: String(lastError),
+    });
   }
 
   /** Runs a metadata command and waits until this node's copy has applied it. */
@@ -459,6 +530,9 @@ export class ClusterNode {
    */
   async maintain(): Promise<void> {
     if (this.#closed) return;
+    if (!this.#addressesCurrent() && this.meta.state.nodes.has(this.nodeId)) {
+      await this.#announceAddresses(0, 2_000);
+    }
     this.#headGrew();
     await this.#flushing;
     for (const r of [...this.replicas.values()]) {

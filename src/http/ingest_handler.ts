@@ -18,11 +18,13 @@
  * Partial failure, the same for every format: valid points are written, invalid ones reported.
  * The answer is 200 `{"accepted": N, "rejected": 0}`, or 400 with the native error shape,
  * `accepted`, `rejected` and the first `maxListedErrors` errors (line or record, column or
- * field, reason). `?atomic=true` (or a protobuf message's `atomic`) makes the request
- * all-or-nothing: the body is decoded whole
- * (within `maxBodyBytes`), and any bad record, schema or pipeline rejection, field-type
- * conflict (within the request or with stored data) or point beyond retention writes nothing
- * (write_path.ts's `writePointsAtomically`).
+ * field, reason). Points not written because their partition has no leader make it a 503
+ * with Retry-After (`unavailable` counts them; the errors name them).
+ *
+ * `?atomic=true` (or a protobuf message's `atomic`) makes the request all-or-nothing: the body
+ * is decoded whole (within `maxBodyBytes`), and any bad record, schema or pipeline rejection,
+ * field-type conflict (within the request or with stored data) or point beyond retention writes
+ * nothing (write_path.ts's `writePointsAtomically`).
  *
  * Overload: at most `maxConcurrentWrites` write requests at once holding at most
  * `maxQueuedBytes`; beyond that 429 with `Retry-After` at once (no queue).
@@ -54,7 +56,7 @@ import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
-import { countWrite, parsePrecision } from "./write_handler.ts";
+import { countWrite, parsePrecision, unavailableWrite } from "./write_handler.ts";
 
 /** Content types `/ingest` accepts. */
 export const INGEST_CONTENT_TYPES = [
@@ -207,10 +209,15 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
   }
 }
 
-/** The answer to a write: 200 with counts, or 400 listing the first errors. */
+/**
+ * The answer to a write: 200 with counts, 503 with Retry-After when points were not written
+ * because their partition has no leader, else 400 listing the first errors.
+ */
 export function ingestAnswer(ctx: AppContext, summary: IngestSummary): Response {
-  countWrite(ctx, summary.accepted, summary.unparsable, summary.rejected - summary.unparsable);
+  const { accepted, rejected, unparsable, unavailable } = summary;
+  countWrite(ctx, accepted, unparsable, rejected - unparsable - unavailable, unavailable);
   if (summary.rejected === 0) return json({ accepted: summary.accepted, rejected: 0 });
+  if (summary.unavailable > 0) return nativeError(unavailableWrite(summary));
   const total = summary.accepted + summary.rejected;
   const first = summary.errors[0];
   return nativeError(
@@ -312,7 +319,14 @@ async function writeAtomically(
   settings: IngestSettings,
 ): Promise<IngestSummary> {
   const points: Point[] = [];
-  const summary: IngestSummary = { accepted: 0, rejected: 0, unparsable: 0, errors: [], bytes: 0 };
+  const summary: IngestSummary = {
+    accepted: 0,
+    rejected: 0,
+    unparsable: 0,
+    errors: [],
+    bytes: 0,
+    unavailable: 0,
+  };
   const note = (issue: IngestIssue) => {
     summary.rejected++;
     if (summary.errors.length < settings.maxListedErrors) summary.errors.push(issue);
@@ -335,6 +349,7 @@ async function writeAtomically(
   if (!refused) {
     const outcome = await writePointsAtomically(ctx, db, rp, points);
     summary.accepted = outcome.accepted;
+    summary.unavailable = outcome.unavailable;
     refused = outcome.refused;
     for (const r of outcome.rejected) {
       const at = r.index >= 0 ? origins[r.index] : undefined;

@@ -41,7 +41,8 @@ export async function handleRpc(ctx: AppContext, request: Request, url: URL): Pr
       },
       async write(database, rp, points) {
         const outcome = await writePoints(ctx, database, rp, points);
-        countWrite(ctx, outcome.accepted, 0, outcome.rejected.length);
+        const { accepted, rejected, unavailable } = outcome;
+        countWrite(ctx, accepted, 0, rejected.length - unavailable, unavailable);
         return outcome;
       },
       async writeAtomically(database, rp, points) {
@@ -50,7 +51,8 @@ export async function handleRpc(ctx: AppContext, request: Request, url: URL): Pr
           ctx,
           outcome.accepted,
           0,
-          outcome.refused ? points.length : outcome.rejected.length,
+          outcome.refused ? points.length : outcome.rejected.length - outcome.unavailable,
+          outcome.unavailable,
         );
         return outcome;
       },

@@ -38,13 +38,21 @@ export interface IngestPipeline {
   ): Promise<{ points: Point[]; rejected: Rejection[] }>;
 }
 
+/**
+ * What a write did: `rejected` lists every point not written, and `unavailable` counts those of
+ * them whose partition had no leader (a cluster; a retry may write them).
+ */
+export interface PathOutcome extends WriteOutcome {
+  unavailable: number;
+}
+
 /** Runs the pipeline (if any) and writes what it lets through. */
 export async function writePoints(
   ctx: AppContext,
   database: string,
   retentionPolicy: string | undefined,
   points: Point[],
-): Promise<WriteOutcome> {
+): Promise<PathOutcome> {
   let toStore = points;
   let refused: Rejection[] = [];
   if (ctx.pipeline && points.length > 0) {
@@ -52,15 +60,19 @@ export async function writePoints(
     toStore = processed.points;
     refused = processed.rejected;
   }
-  if (toStore.length === 0) return { accepted: 0, rejected: refused };
+  if (toStore.length === 0) return { accepted: 0, rejected: refused, unavailable: 0 };
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   // Type conflicts found by the engine are indexed in the pipeline's output, which may differ
   // from the input when the pipeline dropped or added points.
-  return { accepted: outcome.accepted, rejected: [...refused, ...outcome.rejected] };
+  return {
+    accepted: outcome.accepted,
+    rejected: [...refused, ...outcome.rejected],
+    unavailable: outcome.unavailable ?? 0,
+  };
 }
 
 /** What {@linkcode writePointsAtomically} did. */
-export interface AtomicOutcome extends WriteOutcome {
+export interface AtomicOutcome extends PathOutcome {
   /** True when the request was refused whole: nothing was stored. */
   refused: boolean;
 }
@@ -76,7 +88,8 @@ export interface AtomicOutcome extends WriteOutcome {
  *
  * Not covered (the engine has no multi-batch undo): a concurrent write that fixes a field's
  * type, or fills the series limits, between the checks and the write. The engine then refuses
- * those points, they are reported, and `refused` is false.
+ * those points, they are reported, and `refused` is false. In a cluster, a partition without
+ * a leader: its points are not written (`unavailable`) while the other partitions' are.
  */
 export async function writePointsAtomically(
   ctx: AppContext,
@@ -84,28 +97,29 @@ export async function writePointsAtomically(
   retentionPolicy: string | undefined,
   points: Point[],
 ): Promise<AtomicOutcome> {
-  if (points.length === 0) return { accepted: 0, rejected: [], refused: false };
+  const none = { accepted: 0, unavailable: 0 };
+  if (points.length === 0) return { ...none, rejected: [], refused: false };
   let toStore = points;
   if (ctx.pipeline) {
     if (ctx.pipeline.dryRun) {
       const dry = await ctx.pipeline.dryRun(database, points);
-      if (dry.rejected.length > 0) return { accepted: 0, rejected: dry.rejected, refused: true };
+      if (dry.rejected.length > 0) return { ...none, rejected: dry.rejected, refused: true };
     }
     const processed = await ctx.pipeline.process(database, points);
     // A pipeline without a dry run (or a script that answers differently the second time).
     if (processed.rejected.length > 0) {
-      return { accepted: 0, rejected: processed.rejected, refused: true };
+      return { ...none, rejected: processed.rejected, refused: true };
     }
     toStore = processed.points;
   }
-  if (toStore.length === 0) return { accepted: 0, rejected: [], refused: false };
+  if (toStore.length === 0) return { ...none, rejected: [], refused: false };
   const same = aligned(points, toStore);
   const conflicts = storageConflicts(ctx, database, retentionPolicy, toStore);
   if (conflicts.length > 0) {
     const rejected = conflicts.map((c) =>
       same ? c : { index: -1, reason: `${describePoint(toStore[c.index])}: ${c.reason}` }
     );
-    return { accepted: 0, rejected, refused: true };
+    return { ...none, rejected, refused: true };
   }
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   return {
@@ -113,6 +127,9 @@ export async function writePointsAtomically(
     rejected: outcome.rejected.map((r) =>
       same ? r : { index: -1, reason: `${describePoint(toStore[r.index])}: ${r.reason}` }
     ),
+    // A cluster writes each partition's part on its own: one without leader is not written
+    // while the others are (not all or nothing across partitions; the client retries).
+    unavailable: outcome.unavailable ?? 0,
     refused: false,
   };
 }

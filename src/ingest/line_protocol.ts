@@ -80,6 +80,8 @@ export interface LineError {
 export interface LineProtocolResult {
   points: Point[];
   errors: LineError[];
+  /** The 1-based line each point starts on, parallel to `points`. */
+  lines: number[];
 }
 
 /** Options of {@linkcode parseLineProtocol} and {@linkcode LineProtocolDecoder}. */
@@ -399,7 +401,7 @@ export function parseLineProtocol(
 ): LineProtocolResult {
   const parser = new Parser(options);
   parser.run(body, true);
-  return { points: parser.points, errors: parser.errors };
+  return { points: parser.points, errors: parser.errors, lines: parser.lines };
 }
 
 /**
@@ -578,6 +580,7 @@ function isWhitespace(c: number): boolean {
 class Parser {
   points: Point[] = [];
   errors: LineError[] = [];
+  lines: number[] = [];
 
   private buf: Uint8Array = new Uint8Array(0);
   private readonly spec: PrecisionSpec;
@@ -622,9 +625,10 @@ class Parser {
 
   /** Hands over the points and errors decoded so far. */
   take(): LineProtocolResult {
-    const out = { points: this.points, errors: this.errors };
+    const out = { points: this.points, errors: this.errors, lines: this.lines };
     this.points = [];
     this.errors = [];
+    this.lines = [];
     return out;
   }
 
@@ -661,6 +665,7 @@ class Parser {
     const point = this.parsePoint(start, end);
     if (point !== undefined) {
       this.points.push(point);
+      this.lines.push(this.line);
       return;
     }
     const error: LineError = {

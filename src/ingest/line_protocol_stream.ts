@@ -40,6 +40,9 @@ export async function* decodeLineProtocolStream(
   const batch = (r: LineProtocolResult, bytes: number): DecodedBatch => ({
     points: r.points,
     errors: r.errors.map(lineIssue),
+    // A point the write refuses is reported at its line, as a line that does not parse.
+    origins: r.lines,
+    originKind: "line",
     bytes,
   });
   yield* pullChunks(

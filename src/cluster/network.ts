@@ -5,7 +5,7 @@
  * @module
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
-import type { Expr, PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { Expr, PlanRequest, ReadConsistency, SeriesPartial } from "../query/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
@@ -27,11 +27,7 @@ export interface PartitionWriteAnswer {
   rejected: Rejection[];
 }
 
-/**
- * How current a read must be: `leader` sees every write acknowledged before it (a ReadIndex
- * barrier on the replica read), `any` reads the replica as it is (may be stale).
- */
-export type ReadConsistency = "leader" | "any";
+export type { ReadConsistency };
 
 /** What a coordinator asks a partition replica about its shards in a time range. */
 export interface DescribeRequest {

@@ -37,6 +37,7 @@ import type {
   DeleteRequest,
   PlanRequest,
   QueryStore,
+  ReadConsistency,
   SeriesRef,
   ShardReader,
   ShardsOptions,
@@ -53,6 +54,8 @@ export interface ExecuteOptions {
   nowNs: bigint;
   /** Values for bind parameters `$name`. */
   params?: Record<string, unknown>;
+  /** How current reads must be (a cluster's replicas). @default {"leader"} */
+  consistency?: ReadConsistency;
   /**
    * A read-only request (HTTP GET). InfluxDB 1.6 still executes statements that change data
    * but adds a deprecation warning to their result; so do we.
@@ -131,7 +134,7 @@ export async function executeStatements(
     }
     try {
       const stmt = bindParams(statements[i], options.params ?? {});
-      if (store.readBarrier !== undefined) {
+      if (store.readBarrier !== undefined && options.consistency !== "any") {
         await store.readBarrier(databasesOf(stmt, options.database, store));
       }
       const series = await executeStatement(store, stmt, options);
@@ -213,7 +216,7 @@ async function executeStatement(
       if (!store.databases().includes(db)) return [];
       const names = new Set<string>();
       const where = seriesCondition(stmt.condition);
-      for (const reader of await allShards(store, db)) {
+      for (const reader of await allShards(store, db, options)) {
         for (const m of reader.measurements()) {
           if (names.has(m) || !measurementMatches(stmt.measurement, m)) continue;
           if (where && matchingSeries(reader, m, where).length === 0) continue;
@@ -314,7 +317,7 @@ async function deleteData(
     }
     if (stmt.sources.length > 0) {
       const names = new Set<string>();
-      for (const r of await allShards(store, db)) {
+      for (const r of await allShards(store, db, options)) {
         for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) names.add(m);
       }
       request.measurements = [...names].sort();
@@ -370,7 +373,7 @@ async function showCardinality(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
-  const shards = await allShards(store, db);
+  const shards = await allShards(store, db, options);
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
@@ -499,10 +502,15 @@ function requireDatabase(store: QueryStore, db: string | undefined, mustExist: b
   return db;
 }
 
-async function allShards(store: QueryStore, db: string): Promise<ShardReader[]> {
+async function allShards(
+  store: QueryStore,
+  db: string,
+  options: ExecuteOptions,
+): Promise<ShardReader[]> {
   const out: ShardReader[] = [];
+  const how = { series: true, consistency: options.consistency };
   for (const rp of store.retentionPolicies(db)) {
-    out.push(...await shardsOf(store, db, rp.name, MIN_TIME_NS, MAX_TIME_NS, { series: true }));
+    out.push(...await shardsOf(store, db, rp.name, MIN_TIME_NS, MAX_TIME_NS, how));
   }
   return out;
 }
@@ -624,7 +632,7 @@ async function showSchema(
 ): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
   const condition = "condition" in stmt ? stmt.condition : undefined;
-  const shards = await allShards(store, db);
+  const shards = await allShards(store, db, options);
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
@@ -896,7 +904,8 @@ async function prepareSelect(
   const schemas = new Map<string, MeasurementSchema>();
   for (const group of byPolicy.values()) {
     const { db, rp } = group[0];
-    for (const reader of await shardsOf(store, db, rp, split.minNs, maxNs, {})) {
+    const how = { consistency: options.consistency };
+    for (const reader of await shardsOf(store, db, rp, split.minNs, maxNs, how)) {
       const ms = reader.measurements().filter((m) =>
         group.some((g) =>
           g.source.regex !== undefined ? compileRegex(g.source.regex).test(m) : g.source.name === m

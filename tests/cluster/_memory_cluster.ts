@@ -25,7 +25,7 @@ export interface MemoryClusterOptions {
   nodes: number;
   /** Cluster defaults (partitions, replicationFactor). */
   defaults?: { partitions?: number; replicationFactor?: number };
-  /** How long a write looks for a partition's leader. */
+  /** How long a write looks for a partition's leader, and a read waits for its barrier. */
   writeTimeoutMs?: number;
   ingest?: Partial<IngestSettings>;
   clock?: Clock;
@@ -68,6 +68,7 @@ export async function startMemoryCluster(options: MemoryClusterOptions) {
       clock,
       sleep,
       writeTimeoutMs: options.writeTimeoutMs,
+      readTimeoutMs: options.writeTimeoutMs,
     });
     const app = createApp({
       engine: store,
@@ -97,9 +98,13 @@ export async function startMemoryCluster(options: MemoryClusterOptions) {
 }
 
 /** Polls `condition` every 10 ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, timeoutMs: number, condition: () => boolean) {
+export async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  condition: () => boolean | Promise<boolean>,
+) {
   const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000 && !condition(); i++) {
+  for (let i = 0; i < 100_000 && !(await condition()); i++) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(10);
   }

@@ -18,6 +18,7 @@ import type { EngineOptions } from "../storage/mod.ts";
 import { expiredGroups } from "../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "./hash.ts";
 import { MetaGroup } from "./meta/meta_group.ts";
+import { addressesAfter } from "./meta/log_addresses.ts";
 import {
   META_GROUP_ID,
   type MetaCommand,
@@ -193,7 +194,11 @@ export class ClusterNode {
         version: options.version,
       });
     }
-    if (!fresh) await node.#announceAddresses(state.hardState.commit);
+    if (!fresh) {
+      await node.#awaitReplay(state.hardState.commit);
+      node.#tryNewerAddresses(state);
+      await node.#announceAddresses();
+    }
     // Serve from a copy that is current: replay what the group committed before this start.
     await node.meta.sync().catch((error) => {
       options.logger.warn("metadata not confirmed current at start (no quorum yet?)", {
@@ -220,6 +225,25 @@ export class ClusterNode {
     return this.#options.network;
   }
 
+  /** Waits (a few seconds at most) until the metadata copy has replayed the stored log. */
+  async #awaitReplay(storedCommit: number): Promise<void> {
+    const { clock, sleep } = this.#options;
+    const deadline = clock.monotonicMs() + 5_000;
+    while (this.meta.raft.appliedIndex < storedCommit && clock.monotonicMs() < deadline) {
+      await sleep(10);
+    }
+  }
+
+  /**
+   * Sends to the members moved by stored metadata entries this node has not applied (their
+   * commit was not recorded when it stopped): newer than what the metadata says (see
+   * log_addresses.ts). Applying those entries later sets the same addresses.
+   */
+  #tryNewerAddresses(state: RecoveredState): void {
+    const newer = addressesAfter(state.entries, this.meta.raft.appliedIndex, this.nodeId);
+    for (const [id, address] of newer) this.#options.network.setPeer(id, address);
+  }
+
   /** True when the metadata names this node at the addresses it runs on. */
   #addressesCurrent(): boolean {
     const me = this.meta.state.nodes.get(this.nodeId);
@@ -231,16 +255,13 @@ export class ClusterNode {
    * A node restarted on other addresses (port 0, another host) tells the metadata group through
    * any member it can reach. Until it does, the others send to its old address and it hears
    * nothing: no leader, no replication, no reads. Runs at start (after the copy replayed the
-   * stored log up to `storedCommit`) and again from {@linkcode maintain} until it is done.
+   * stored log) and again from {@linkcode maintain} until it is done.
    * Needs one member at its recorded address: a cluster whose nodes all moved at once needs
    * fixed ports or a new join.
    */
-  async #announceAddresses(storedCommit: number, timeoutMs = 10_000): Promise<void> {
+  async #announceAddresses(timeoutMs = 10_000): Promise<void> {
     const { clock, sleep, network, logger } = this.#options;
     const deadline = clock.monotonicMs() + timeoutMs;
-    while (this.meta.raft.appliedIndex < storedCommit && clock.monotonicMs() < deadline) {
-      await sleep(10);
-    }
     if (this.#addressesCurrent()) return;
     const command: MetaCommand = {
       op: "update_node",
@@ -531,7 +552,7 @@ export class ClusterNode {
   async maintain(): Promise<void> {
     if (this.#closed) return;
     if (!this.#addressesCurrent() && this.meta.state.nodes.has(this.nodeId)) {
-      await this.#announceAddresses(0, 2_000);
+      await this.#announceAddresses(2_000);
     }
     this.#headGrew();
     await this.#flushing;

@@ -8,6 +8,9 @@
  */
 import { type ServerProcess, startServer } from "./_server.ts";
 
+/** How much of a killed process's log is kept for a failing test's message. */
+const PAST_LOG_CHARS = 20_000;
+
 /** One partition as `GET /api/v1/cluster` shows it (the node's own replica: applied index). */
 export interface PartitionStatus {
   index: number;
@@ -42,6 +45,8 @@ export interface ClusterOptions {
   nodeEnv?: (i: number) => Record<string, string>;
   /** How long forming the cluster may take. @default {60000} */
   timeoutMs?: number;
+  /** Called when node `i`'s process (at each start) has bound its ports. */
+  onBound?: (i: number, bound: { port: number; raftPort: number; pid: number }) => void;
 }
 
 /** A running test cluster. */
@@ -52,6 +57,8 @@ export class TestCluster {
   readonly ids: number[] = [];
   readonly dataDirs: string[] = [];
   readonly #options: ClusterOptions;
+  /** The logs of processes that are gone (killed or stopped), per position, last ones kept. */
+  readonly #pastLogs: string[][] = [];
 
   private constructor(size: number, options: ClusterOptions) {
     this.nodes = new Array(size).fill(undefined);
@@ -68,7 +75,11 @@ export class TestCluster {
         const join: Record<string, string> = i === 0
           ? {}
           : { EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${cluster.node(0).port}` };
-        const node = await startServer({ env: { ...cluster.#env(i), ...join }, timeoutMs });
+        const node = await startServer({
+          env: { ...cluster.#env(i), ...join },
+          timeoutMs,
+          onBound: (bound) => options.onBound?.(i, bound),
+        });
         cluster.nodes[i] = node;
         cluster.dataDirs[i] = node.dataDir;
         cluster.ids[i] = (await cluster.status(i)).nodeId;
@@ -118,6 +129,9 @@ export class TestCluster {
     const node = this.node(i);
     this.nodes[i] = undefined;
     await node.kill9();
+    const past = this.#pastLogs[i] ??= [];
+    past.push(node.logs().slice(-PAST_LOG_CHARS));
+    if (past.length > 3) past.shift();
   }
 
   /** Starts node `i` again on its data folder (on new ports) and waits until it answers. */
@@ -127,6 +141,7 @@ export class TestCluster {
       dataDir: this.dataDirs[i],
       env: this.#env(i),
       timeoutMs: options.timeoutMs ?? 60_000,
+      onBound: (bound) => this.#options.onBound?.(i, bound),
     });
     this.nodes[i] = node;
     return node;
@@ -192,9 +207,13 @@ export class TestCluster {
     for (const dir of this.dataDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 
-  /** Every node's log, labelled (for a failing test's message). */
+  /** Every node's log (the tails of its last killed runs first), labelled, for a failing test. */
   logs(): string {
-    return this.nodes.map((n, i) => `--- node ${i}${n ? "" : " (down)"}\n${n?.logs() ?? ""}`)
-      .join("\n");
+    return this.nodes.map((n, i) =>
+      [
+        ...(this.#pastLogs[i] ?? []).map((text) => `--- node ${i}, killed run (tail)\n${text}`),
+        `--- node ${i}${n ? "" : " (down)"}\n${n?.logs() ?? ""}`,
+      ].join("\n")
+    ).join("\n");
   }
 }

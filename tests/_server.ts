@@ -32,11 +32,21 @@ export const START_PERMISSIONS: string[] = (() => {
   return words.filter((w) => w.startsWith("--allow-"));
 })();
 
+/** Options of {@linkcode startServer}. */
+export interface StartOptions {
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /**
+   * Called as soon as the process has bound its ports (before it joins or catches up), with its
+   * pid: a proxy in front of its node-to-node port can forward to it from then on.
+   */
+  onBound?: (bound: { port: number; raftPort: number; pid: number }) => void;
+}
+
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
-export async function startServer(
-  options: { dataDir?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } =
-    {},
-): Promise<ServerProcess> {
+export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
@@ -66,9 +76,15 @@ export async function startServer(
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let exited = false;
   process.status.then(() => (exited = true));
-  let port = 0, raftPort = 0;
+  let port = 0, raftPort = 0, bound = false;
   while (port === 0) {
     if (exited) throw new Error(`server exited before listening:\n${stderr}`);
+    const early = bound ? null : /ports bound; starting http="[^"]*:(\d+)" raft="[^"]*:(\d+)"/
+      .exec(stderr);
+    if (early) {
+      bound = true;
+      options.onBound?.({ port: Number(early[1]), raftPort: Number(early[2]), pid: process.pid });
+    }
     const listening = /epochnexus listening http="[^"]*:(\d+)" raft="[^"]*:(\d+)"/.exec(stderr);
     if (listening) [port, raftPort] = [Number(listening[1]), Number(listening[2])];
     else if (Date.now() > deadline) {

@@ -174,20 +174,34 @@ export class ClusterStore implements QueryStore {
   }
 
   /**
-   * Waits until this node's replicas of these databases' partitions have applied every write
-   * acknowledged before the call (ReadIndex on each group).
+   * Waits until this node's copy of the metadata and its replicas of these databases' partitions
+   * have applied every change and write acknowledged before the call (ReadIndex on each group):
+   * a retention policy created through another node is listed, a point written through another
+   * node is read. A partition's failure is reported before the metadata's.
    */
   async readBarrier(databases: readonly string[]): Promise<void> {
-    const waits: Promise<void>[] = [];
+    const timeoutMs = this.options.readTimeoutMs;
+    const partitions: Promise<void>[] = [];
+    const meta = this.node.meta.sync(timeoutMs).catch((error) => {
+      throw new EpochError(
+        "unavailable",
+        `the metadata group cannot confirm a read: ${
+          error instanceof Error ? error.message : error
+        }`,
+        { cause: error, retryAfterSeconds: 1 },
+      );
+    });
     for (const name of databases) {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
       for (const p of db.partitions) {
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
-        if (replica) waits.push(replica.readBarrier(this.options.readTimeoutMs));
+        if (replica) partitions.push(replica.readBarrier(timeoutMs));
       }
     }
-    await Promise.all(waits);
+    const settled = await Promise.allSettled([...partitions, meta]);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   /**

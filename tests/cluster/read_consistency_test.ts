@@ -100,3 +100,35 @@ Deno.test("consistency=any reads partitions held elsewhere from a replica that a
     await cluster.close();
   }
 });
+
+Deno.test("at leader consistency a node that missed a metadata change answers an error, never the stale state", async () => {
+  const cluster = await startMemoryCluster({
+    nodes: 3,
+    defaults: { partitions: 2, replicationFactor: 3 },
+    writeTimeoutMs: 500,
+  });
+  try {
+    const ask = async (node: MemoryNode, q: string, consistency = "leader") => {
+      const params = new URLSearchParams({ q, consistency });
+      const r = await node.app(new Request(`http://node/query?${params}`, { method: "POST" }));
+      const result = (await r.json()).results[0];
+      return result.error ?? JSON.stringify(result.series?.[0]?.values ?? []);
+    };
+    const [first, , third] = cluster.nodes;
+    await waitUntil("node 1 leads the metadata", 5_000, () => first.node.meta.isLeader());
+    // Node 3 hears nothing from the leader: the change commits with node 2 alone.
+    cluster.hub.cut.add("1>3");
+    await ask(first, "CREATE DATABASE fresh");
+    assert.match(await ask(first, "SHOW DATABASES"), /"fresh"/);
+    assert.match(await ask(third, "SHOW DATABASES"), /^the metadata group cannot confirm a read/);
+    assert.doesNotMatch(await ask(third, "SHOW DATABASES", "any"), /"fresh"/, "stale at any");
+    cluster.hub.cut.delete("1>3");
+    await waitUntil(
+      "node 3 sees the new database",
+      5_000,
+      async () => /"fresh"/.test(await ask(third, "SHOW DATABASES")),
+    );
+  } finally {
+    await cluster.close();
+  }
+});

@@ -623,6 +623,14 @@ async function writeToReplica(
   replica: PartitionReplica,
   write: PartitionWrite,
 ): Promise<PartitionWriteAnswer> {
+  // The node that routed the write made the points' shard groups in the metadata before sending
+  // it; this node's copy may not have them yet. Catch up first, so that the replica makes
+  // exactly the metadata's groups rather than its own.
+  let groups = shardGroupSpans(node, write);
+  if (groups.missing) {
+    await node.meta.sync();
+    groups = shardGroupSpans(node, write);
+  }
   const db = node.meta.state.databases.get(write.database);
   const rp = db?.retentionPolicies.get(write.retentionPolicy);
   if (!db || !rp) {
@@ -648,16 +656,30 @@ async function writeToReplica(
         isDefault: false,
       });
     }
-    const spans = new Map<number, { startMs: number; endMs: number }>();
-    let last: ShardGroupInfo | undefined;
-    for (const p of write.points) {
-      if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
-      last = shardGroupAt(rp, p.timeMs);
-      if (last) spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
-    }
-    await engine.ensureShardGroups(write.database, rp.name, [...spans.values()]);
+    await engine.ensureShardGroups(write.database, rp.name, groups.spans);
   });
   return await engine.write(write.database, rp.name, write.points, {
     consistency: write.consistency,
   });
+}
+
+/** The metadata's shard groups of a write's points, and whether some point has none (yet). */
+function shardGroupSpans(
+  node: ClusterNode,
+  write: PartitionWrite,
+): { spans: { startMs: number; endMs: number }[]; missing: boolean } {
+  const rp = node.meta.state.databases.get(write.database)?.retentionPolicies.get(
+    write.retentionPolicy,
+  );
+  if (rp === undefined) return { spans: [], missing: true };
+  const spans = new Map<number, { startMs: number; endMs: number }>();
+  let last: ShardGroupInfo | undefined;
+  let missing = false;
+  for (const p of write.points) {
+    if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
+    last = shardGroupAt(rp, p.timeMs);
+    if (last) spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
+    else missing = true;
+  }
+  return { spans: [...spans.values()], missing };
 }

@@ -326,14 +326,25 @@ export class ClusterNode {
       throw new Error(`cannot admit ${request.raftAddress}: ${result.ok ? "no id" : result.error}`);
     }
     const id = result.nodeId;
-    const conf = this.meta.raft.raft.currentConf();
-    if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
-      // A learner first: a voter that is not running yet would count against the quorum (the
-      // group uses its newest configuration at once) and stall the group until it starts.
-      // The metadata leader promotes it once it has caught up (maintain()).
-      await this.#onMetaLeader((group) =>
-        group.changeMembership({ type: "addLearner", nodeId: id })
-      );
+    // A learner first: a voter that is not running yet would count against the quorum (the
+    // group uses its newest configuration at once) and stall the group until it starts.
+    // The metadata leader promotes it once it has caught up (maintain()). One change at a time:
+    // while another is not committed yet (an earlier node's promotion), wait for it.
+    const { clock, sleep } = this.#options;
+    const deadline = clock.monotonicMs() + (this.#options.requestTimeoutMs ?? 10_000);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const conf = this.meta.raft.raft.currentConf();
+      if (conf.voters.includes(id) || conf.learners.includes(id)) break;
+      try {
+        await this.#onMetaLeader((group) =>
+          group.changeMembership({ type: "addLearner", nodeId: id })
+        );
+        break;
+      } catch (error) {
+        const pending = error instanceof EpochError && error.code === "aborted";
+        if (!pending || clock.monotonicMs() >= deadline) throw error;
+        await sleep(Math.min(20 * (attempt + 1), 200));
+      }
     }
     return {
       clusterId: this.clusterId,

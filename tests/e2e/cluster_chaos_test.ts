@@ -10,17 +10,22 @@
  * - the replicas converge: every node's own replicas (read at `consistency=any`) hold the same
  *   points, partition by partition (count and SHA-256), and apply the same Raft index.
  *
- * 60 s of chaos in CI; `CHAOS_SECONDS=300` for five minutes by hand, `CHAOS_SEED` to replay the
- * kill order. Each restart's catch-up time (restart to its replicas' applied index reaching what
+ * - the kills moved leadership: some partition changed leader (counted from the nodes that say
+ *   they lead), else the test proved nothing.
+ *
+ * 60 s of chaos in CI (12 kills: when a restart takes longer than 5 s on a loaded machine, the
+ * next kill waits for it, within 3 times that); `CHAOS_SECONDS=300` for five minutes by hand,
+ * `CHAOS_SEED` to replay the kill order. Each restart's catch-up time (restart to its replicas' applied index reaching what
  * the others had applied when it started) is printed.
  */
 import assert from "node:assert/strict";
-import { TestCluster } from "../_cluster.ts";
+import { type ClusterStatus, TestCluster } from "../_cluster.ts";
 import { query } from "../_server.ts";
 import { AckedWriters, checkReplicas, quantile } from "./_acked_writers.ts";
 
 const SECONDS = Number(Deno.env.get("CHAOS_SECONDS") ?? 60);
 const KILL_EVERY_MS = 5_000;
+const KILLS = Math.max(1, Math.round(SECONDS * 1000 / KILL_EVERY_MS));
 const WRITERS = 8;
 const POINTS_PER_REQUEST = 50;
 const PARTITIONS = 6;
@@ -85,12 +90,28 @@ Deno.test({
         }
       })();
 
+      // Who leads each group, as the nodes that claim it say: the kills must move leadership.
+      const leadership = new LeadershipWatch();
+      const watcher = (async () => {
+        for (let i = 0; i < 100_000 && chaos; i++) {
+          for (const n of cluster.running()) {
+            const status = await cluster.status(n).catch(() => undefined);
+            if (status) leadership.observe(status, DB);
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+
       // The chaos: kill a random node, start it again at once; measure its catch-up meanwhile.
       const restarts: { node: number; startMs: number; catchUpMs: string }[] = [];
       const catchUps: Promise<unknown>[] = [];
-      const end = Date.now() + SECONDS * 1000;
-      for (let round = 0; round < 10_000 && Date.now() < end; round++) {
-        const next = Date.now() + KILL_EVERY_MS;
+      // KILLS kills, one every 5 s or as soon as the last victim answers again when its restart
+      // took longer (a loaded machine): the chaos is counted in kills, bounded by a deadline.
+      const deadline = Date.now() + 3 * SECONDS * 1000;
+      let next = Date.now() + KILL_EVERY_MS;
+      for (let round = 0; round < KILLS && Date.now() < deadline; round++) {
+        while (Date.now() < next) await new Promise((r) => setTimeout(r, 50));
+        next = Date.now() + KILL_EVERY_MS;
         const victim = Math.floor(random() * cluster.nodes.length);
         const target = await appliedByOthers(cluster, victim);
         await cluster.kill9(victim);
@@ -101,10 +122,9 @@ Deno.test({
         catchUps.push(
           catchUp(cluster, victim, target, started).then((ms) => restart.catchUpMs = ms),
         );
-        while (Date.now() < next) await new Promise((r) => setTimeout(r, 50));
       }
       chaos = false;
-      await Promise.all([writers.stop(), reader, ...catchUps]);
+      await Promise.all([writers.stop(), reader, watcher, ...catchUps]);
       const s = writers.stats;
       console.log(
         `writes: ${s.requests} requests, ${s.acknowledged} points acknowledged, failures ` +
@@ -119,6 +139,10 @@ Deno.test({
           `${quantile(queryMs, 1)} ms`,
       );
       console.log(
+        `leader changes observed: ${leadership.changes.partitions} in the ${PARTITIONS} ` +
+          `partitions, ${leadership.changes.meta} in the metadata group`,
+      );
+      console.log(
         `restarts (node: ms until it answers /ping / ms until its replicas applied what the ` +
           `others had when it was killed): ${
             restarts.map((r) => `${r.node}:${r.startMs}/${r.catchUpMs}`).join(" ")
@@ -127,7 +151,8 @@ Deno.test({
 
       assert.deepEqual(queries.partial, [], "a query answered without acknowledged points");
       assert.ok(queries.complete > 0, "no query answered during the chaos");
-      assert.ok(restarts.length >= Math.floor(SECONDS * 1000 / KILL_EVERY_MS) - 1, "kills");
+      assert.equal(restarts.length, KILLS, `kills within ${3 * SECONDS} s (restarts too slow)`);
+      assert.ok(leadership.changes.partitions > 0, "no partition changed leader: no chaos");
       assert.ok(s.acknowledged >= 10 * WRITERS * POINTS_PER_REQUEST, `${s.acknowledged} acked`);
 
       // Quiet now: every replica applies the same log. Then each node's own replicas (read at
@@ -141,6 +166,34 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Counts leader changes: per group, the node that last said it leads (its own status naming
+ * itself), and how often another node said so after it. A node's word about another's
+ * leadership is not counted (it may be stale).
+ */
+class LeadershipWatch {
+  readonly changes = { partitions: 0, meta: 0 };
+  readonly #last = new Map<string, number>();
+
+  observe(status: ClusterStatus, database: string): void {
+    if (status.metaLeader === status.nodeId) this.#saw("meta", status.nodeId);
+    const db = status.databases.find((d) => d.name === database);
+    for (const p of db?.partitions ?? []) {
+      if (p.applied !== undefined && p.leader === status.nodeId) {
+        this.#saw(`partition ${p.groupId}`, status.nodeId);
+      }
+    }
+  }
+
+  #saw(group: string, leader: number): void {
+    const last = this.#last.get(group);
+    this.#last.set(group, leader);
+    if (last === undefined || last === leader) return;
+    if (group === "meta") this.changes.meta++;
+    else this.changes.partitions++;
+  }
+}
 
 /** `SELECT count(v) ... GROUP BY writer` at leader consistency: counts, or why there are none. */
 async function countPerWriter(url: string): Promise<Map<string, number> | string> {

@@ -89,8 +89,10 @@ export class TestCluster {
         return status.nodes.length === size && status.nodes.every((n) => n.meta === "voter");
       });
     } catch (error) {
+      // The others' logs say why a node could not join (say, no leader reached it).
+      const logs = cluster.logs().slice(-30_000);
       await cluster.stop();
-      throw error;
+      throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
     }
     return cluster;
   }

@@ -8,9 +8,9 @@
  * millisecond jitter, counters (monotonic integers with bursty increments), flags that rarely
  * flip, and low-cardinality strings. Before the benches run it prints bytes per value and
  * encoding per data set, and the TSBS figure: timestamps + floats per value for one
- * series/field block (on the same data in bench/storage_peers.ts VictoriaMetrics takes 6.26 and
- * InfluxDB 7.20 bytes/value on disk, everything included). Deno.bench then reports time per
- * block; values/s = 1000 / (time per block). The "10 fields" benches code all ten TSBS blocks
+ * series/field block (`deno task bench:storage-peers` compares the whole data folders of
+ * EpochNexus, VictoriaMetrics and InfluxDB on this data and on two others). Deno.bench then
+ * reports time per block; values/s = 1000 / (time per block). The "10 fields" benches code all ten TSBS blocks
  * per iteration (steadier figures for the float codec on a loaded machine).
  *
  * Before/after a float codec change, in one sitting: check the previous commit out beside

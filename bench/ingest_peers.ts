@@ -53,7 +53,7 @@ for (const start of [startEpochNexus, startInfluxDB, startVictoriaMetrics]) {
     results.push({ name: system.name, ...await run(system) });
   } finally {
     await system.stop();
-    await Deno.remove(system.dataDir, { recursive: true }).catch(() => {});
+    await system.remove();
   }
 }
 const ours = results[0].rate;

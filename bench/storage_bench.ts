@@ -3,12 +3,15 @@
  * (random walks clamped to [0, 100] with normal steps, full float64 precision), one point per
  * host every 10 s.
  *
- * Printed once (setup): bytes on disk per value after flush and compaction, restart time, and
- * a scan of mean(usage_user) GROUP BY hostname over the whole range with and without block
- * statistics. The Deno.bench entries repeat the two scans.
+ * Printed once (setup): bytes per value of the segment files after flush and compaction (and of
+ * the whole data folder, by du; storage_peers.ts compares that with the peers), the time to
+ * reopen the engine in this process after a clean close (page cache warm: bench:restart has the
+ * cold restart after kill -9), and a scan of mean(usage_user) GROUP BY hostname over the whole
+ * range with and without block statistics. The Deno.bench entries repeat the two scans.
  *
- *   deno bench -A bench/storage_bench.ts                (HOURS=6 by default)
- *   HOURS=24 deno run -A bench/storage_bench.ts         (figures only)
+ *   deno task bench:storage                             (figures only; HOURS=6 by default)
+ *   HOURS=140 deno task bench:storage                   (50.4M values: the README's figures)
+ *   deno bench -A bench/storage_bench.ts                (the scans as Deno.bench entries too)
  *
  * @module
  */
@@ -16,6 +19,7 @@ import { silentLogger } from "../src/core/mod.ts";
 import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
 import { StorageEngine } from "../src/storage/mod.ts";
 
+import { diskUsage } from "./peers/systems.ts";
 import { FIELDS, HOSTS, STEPS, writeCpuData } from "./storage_data.ts";
 
 async function diskBytes(dir: string, suffix: string): Promise<number> {
@@ -92,6 +96,7 @@ while ((await engine.compact()) > 0) steps++;
 const compactMs = performance.now() - t0;
 const afterCompaction = await diskBytes(`${dir}/data`, ".seg");
 await engine.close();
+const folder = await diskUsage([dir]);
 
 t0 = performance.now();
 const reopened = await open(dir);
@@ -128,11 +133,19 @@ console.log(
     `bytes/value after flush: ${fmt(afterFlush / values, 3)}`,
 );
 console.log(
-  `  compaction: ${steps} steps in ${fmt(compactMs)} ms; bytes/value after: ${
+  `  compaction: ${steps} steps in ${fmt(compactMs)} ms; segment bytes/value after: ${
     fmt(afterCompaction / values, 3)
   }`,
 );
-console.log(`  restart (open segment indexes, empty WAL): ${fmt(restartMs)} ms`);
+console.log(
+  `  whole data folder after close (du): ${fmt(folder.allocated / values, 3)} bytes/value ` +
+    `(apparent ${fmt(folder.apparent / values, 3)})`,
+);
+console.log(
+  `  reopen in this process after a clean close, page cache warm (segment indexes, empty WAL): ${
+    fmt(restartMs)
+  } ms`,
+);
 console.log(
   `  mean(usage_user) GROUP BY hostname, decoding every block: ${fmt(rawMs)} ms = ${
     fmt(raw.values / rawMs / 1000, 2)

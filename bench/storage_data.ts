@@ -25,7 +25,7 @@ export const STEPS = Math.round(HOURS * 360);
 export const START_MS = 1_700_000_000_000;
 
 /** A small seeded generator (mulberry32) and Box-Muller normals: the same data every run. */
-function rng(seed: number) {
+export function rng(seed: number) {
   let a = seed >>> 0;
   const uniform = () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,79 +1,147 @@
 /**
- * Bytes on disk per value of EpochNexus and its peers on the same TSBS-like cpu data as
- * storage_bench.ts. EpochNexus: the storage engine in-process (flush, compaction to the end),
- * with a breakdown of the segment bytes by what they hold (timestamps, float payload by
- * encoding, block framing, index, series keys). Peers: VictoriaMetrics (/usr/bin/victoria-metrics)
- * and InfluxDB 1.6.7 (/usr/bin/influxd), each on loopback ports with a temporary folder, written
- * through their InfluxDB line-protocol endpoint, flushed/compacted, measured, stopped and removed.
+ * Bytes on disk per value of EpochNexus, InfluxDB 1.6.7 and VictoriaMetrics 1.79.5, measured the
+ * same way for all three: each system started on loopback with a fresh folder (EpochNexus as its
+ * real server process), fed the same line protocol on `/write` (one writer, 5000 lines a body),
+ * settled its own way and waited for on its own counters (peers/systems.ts: heads flushed and
+ * compaction quiet; InfluxDB snapshotted and fully compacted; VictoriaMetrics flushed and
+ * force-merged), the values it stores counted with a query (a system that dropped any fails the
+ * run), then its whole data folder measured with `du` (WAL, index, everything: allocated blocks,
+ * and apparent sizes beside).
  *
- *   HOURS=6 deno run -A bench/storage_peers.ts
- *   PEERS=epoch deno run -A bench/storage_peers.ts        (one system: epoch, victoria, influx)
- *   BLOCK_VALUES=4096 PEERS=epoch deno run -A ...         (EpochNexus values per block; 1000)
+ * Data sets (`--data`, all by default):
+ * - `cpu`: TSBS-like cpu data (storage_data.ts), the data the float codec's prefix code was
+ *   fitted to;
+ * - `mixed`: integer counters, gauges with few values, sparse series, string and boolean status
+ *   fields (mixed_data.ts);
+ * - `node`: a real recording of Prometheus node_exporter on this machine, made by
+ *   `deno run -A bench/node_scrape.ts` (40 min at 1 s: about 1.2M samples) into
+ *   `bench/results/node_scrape.lp.gz` (`NODE_DATA=` another file); skipped with a note if absent.
  *
+ *   deno task bench:storage-peers [--data cpu,mixed,node] [--systems epochnexus,influxdb,victoriametrics]
+ *   HOURS=6 (hours of cpu and mixed data)   BLOCK_VALUES=1000 (EpochNexus values per block)
+ *
+ * Prints one line per system and data set, EpochNexus's segment bytes by part, and a summary
+ * table; writes bench/results/storage_peers.json. Exit 1 when a system fails.
  * @module
  */
-import { silentLogger } from "../src/core/mod.ts";
-import { denoFileSystem, systemClock } from "../src/runtime/mod.ts";
+import { denoFileSystem } from "../src/runtime/mod.ts";
 import { encodingName } from "../src/storage/codecs/mod.ts";
-import { StorageEngine } from "../src/storage/mod.ts";
 import { BlockCache, SegmentReader } from "../src/storage/segment/mod.ts";
-import { startInfluxd } from "../tests/_influxd.ts";
-import { spawnVictoriaMetrics } from "./peers/systems.ts";
-import { cpuDataLines, writeCpuData } from "./storage_data.ts";
+import { ensurePeersInstalled } from "./peers/install.ts";
+import { influxChecksum } from "./peers/queries.ts";
+import {
+  DB,
+  diskUsage,
+  loadAverage,
+  type Precision,
+  startEpochNexus,
+  startInfluxDB,
+  startVictoriaMetrics,
+  type System,
+} from "./peers/systems.ts";
+import { mixedDataLines } from "./mixed_data.ts";
+import { nodeDataLines } from "./node_scrape.ts";
+import { cpuDataLines, HOURS } from "./storage_data.ts";
 
-async function du(dir: string): Promise<number> {
-  let total = 0;
-  for await (const e of Deno.readDir(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) total += await du(p);
-    else if (e.isFile) total += (await Deno.stat(p)).size;
+type Chunks = AsyncIterable<{ lines: string; valueCount: number }>;
+
+interface DataSet {
+  name: string;
+  description: string;
+  precision: Precision;
+  chunks(): Chunks;
+}
+
+function flag(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
+}
+
+async function* fromSync(chunks: Iterable<{ lines: string; valueCount: number }>): Chunks {
+  yield* chunks;
+}
+
+const NODE_DATA = Deno.env.get("NODE_DATA") ?? "bench/results/node_scrape.lp.gz";
+const DATA_SETS: Record<string, DataSet> = {
+  cpu: {
+    name: "cpu",
+    description: `TSBS-like cpu, 100 hosts x 10 float fields every 10 s, ${HOURS} h`,
+    precision: "ns",
+    chunks: () => fromSync(cpuDataLines(5000)),
+  },
+  mixed: {
+    name: "mixed",
+    description: `counters, few-valued gauges, sparse series, status strings/booleans, ${HOURS} h`,
+    precision: "ns",
+    chunks: () => fromSync(mixedDataLines(5000)),
+  },
+  node: {
+    name: "node",
+    description: `node_exporter recording ${NODE_DATA}`,
+    precision: "ms",
+    chunks: () => nodeDataLines(NODE_DATA, 5000),
+  },
+};
+
+const BLOCK_VALUES = Deno.env.get("BLOCK_VALUES") ?? "1000";
+const STARTERS: Record<string, () => Promise<System>> = {
+  epochnexus: () => startEpochNexus({ EPOCHNEXUS_SEGMENT_BLOCK_VALUES: BLOCK_VALUES }),
+  influxdb: startInfluxDB,
+  victoriametrics: startVictoriaMetrics,
+};
+
+/** The timestamp of a line protocol line, in milliseconds. */
+function lineTimeMs(line: string, precision: Precision): number {
+  const t = Number(line.slice(line.lastIndexOf(" ") + 1));
+  return precision === "ns" ? t / 1e6 : precision === "s" ? t * 1000 : t;
+}
+
+/** Values the system stores, counted by its own query language. */
+async function storedValues(system: System, firstMs: number, lastMs: number): Promise<number> {
+  if (system.name.startsWith("Victoria")) {
+    const params = new URLSearchParams({
+      query: `sum(count_over_time({__name__=~".+"}[${Math.ceil(lastMs - firstMs) + 1000}ms]))`,
+      time: String((lastMs + 1) / 1000),
+      nocache: "1",
+    });
+    const r = await fetch(`${system.url}/api/v1/query?${params}`);
+    const body = await r.json();
+    if (!r.ok) throw new Error(`count query: ${JSON.stringify(body).slice(0, 300)}`);
+    return Number(body.data.result[0]?.value[1] ?? 0);
   }
-  return total;
-}
-
-async function list(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const p = `${dir}/${e.name}`;
-    if (e.isDirectory) out.push(...await list(p));
-    else out.push(p);
+  const params = new URLSearchParams({ db: DB, q: "SELECT count(*) FROM /.*/" });
+  const r = await fetch(`${system.url}/query?${params}`);
+  const body = await r.json();
+  if (!r.ok || body.results?.[0]?.error) {
+    throw new Error(`count query: ${JSON.stringify(body).slice(0, 300)}`);
   }
-  return out;
+  return influxChecksum(body);
 }
 
-async function post(url: string, body: string): Promise<void> {
-  const r = await fetch(url, { method: "POST", body });
-  const text = await r.text();
-  if (r.status >= 300) throw new Error(`${url}: ${r.status} ${text.slice(0, 300)}`);
-}
+/** A segment file's name (minGen-maxGen.seg; other logs may use `.seg` too). */
+const SEGMENT_FILE = /^\d{10}-\d{10}\.seg$/;
 
-async function writeAll(writeUrl: string): Promise<number> {
-  let values = 0;
-  for (const { lines, valueCount } of cpuDataLines(2000)) {
-    await post(writeUrl, lines);
-    values += valueCount;
-  }
-  return values;
-}
-
-/** Where the bytes of the `.seg` files go, summed over every segment under `dir`. */
+/** Where the bytes of EpochNexus's segment files anywhere under `dir` go (whatever the layout). */
 async function segmentBreakdown(dir: string): Promise<Map<string, number>> {
   const parts = new Map<string, number>();
   const add = (k: string, n: number) => parts.set(k, (parts.get(k) ?? 0) + n);
-  for (const path of (await list(dir)).filter((f) => f.endsWith(".seg"))) {
+  const files: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(`${d}/${e.name}`);
+      else if (SEGMENT_FILE.test(e.name)) files.push(`${d}/${e.name}`);
+    }
+  };
+  await walk(dir);
+  for (const path of files) {
     const file = await Deno.readFile(path);
     const seg = await SegmentReader.open(denoFileSystem, path, new BlockCache(0));
     try {
       let blocks = 0;
       for (const s of seg.series.values()) {
-        add(
-          "series keys (UTF-8 key bytes inside the index)",
-          new TextEncoder().encode(s.key).length,
-        );
         for (const f of s.fields.values()) {
           for (const b of f.blocks) {
-            const view = new DataView(file.buffer, file.byteOffset + b.offset);
-            const t = view.getUint32(4, true);
+            const t = new DataView(file.buffer, file.byteOffset + b.offset).getUint32(4, true);
             blocks += 4 + b.length;
             add("block framing (crc32c + ts length)", 8);
             add("timestamps", t);
@@ -83,7 +151,7 @@ async function segmentBreakdown(dir: string): Promise<Map<string, number>> {
         }
       }
       add("segment header + footer", 8 + 24);
-      add("index (all of it, keys included)", file.length - 32 - blocks);
+      add("segment index (series keys included)", file.length - 32 - blocks);
     } finally {
       seg.close();
     }
@@ -91,115 +159,122 @@ async function segmentBreakdown(dir: string): Promise<Map<string, number>> {
   return parts;
 }
 
-async function epochNexus(): Promise<{ bytes: number; values: number; note?: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "epochnexus-self-" });
-  try {
-    const engine = await StorageEngine.open({
-      dir,
-      fs: denoFileSystem,
-      clock: systemClock,
-      logger: silentLogger,
-      maintenanceIntervalMs: 0,
-      flushHeadBytes: 64 * 1024 * 1024,
-      blockCacheValues: 0,
-      maxSeriesPerDatabase: 0,
-      blockValues: Number(Deno.env.get("BLOCK_VALUES") ?? "1000"),
-    });
-    await engine.createDatabase("bench");
-    const values = await writeCpuData(engine, "bench");
-    await engine.flush();
-    while ((await engine.compact()) > 0) { /* to the end */ }
-    await engine.close();
-    const parts = await segmentBreakdown(`${dir}/data`);
-    let bytes = 0;
-    for (const [k, n] of parts) if (!k.startsWith("series keys")) bytes += n;
-    const lines = [...parts].sort((a, b) => b[1] - a[1]).map(([k, n]) =>
-      `    ${k.padEnd(52)} ${String(n).padStart(11)} B ${
-        (n / values).toFixed(4).padStart(8)
-      } B/value`
-    );
-    return { bytes, values, note: `segments (.seg) only, by part:\n${lines.join("\n")}` };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+interface Row {
+  data: string;
+  system: string;
+  values: number;
+  allocatedBytes: number;
+  apparentBytes: number;
+  ingestSeconds: number;
+  settled: string;
+  load: string;
 }
 
-async function victoriaMetrics(): Promise<{ bytes: number; values: number; note?: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
-  const { url, process: child } = await spawnVictoriaMetrics([
-    `-storageDataPath=${dir}`,
-    "-retentionPeriod=100y",
-    "-loggerLevel=ERROR",
-  ]);
+async function measure(data: DataSet, start: () => Promise<System>): Promise<Row> {
+  const system = await start();
   try {
-    const values = await writeAll(`${url}/write`);
-    await fetch(`${url}/internal/force_flush`).then((r) => r.body?.cancel());
-    await new Promise((r) => setTimeout(r, 2000));
-    await fetch(`${url}/internal/force_merge`).then((r) => r.body?.cancel());
-    await new Promise((r) => setTimeout(r, 5000));
-    return { bytes: await du(dir), values };
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function influxd(): Promise<{ bytes: number; values: number; note?: string }> {
-  const influx = await startInfluxd({
-    data: ['cache-snapshot-write-cold-duration = "1s"', 'compact-full-write-cold-duration = "2s"'],
-  });
-  const { url, dir } = influx;
-  try {
-    await post(`${url}/query?q=${encodeURIComponent("CREATE DATABASE bench")}`, "");
-    const values = await writeAll(`${url}/write?db=bench`);
-    // Wait (bounded: 90 s) until the WAL is snapshotted and every shard fully compacted
-    // (one TSM file per shard, no temp files), so the figure is InfluxDB's best.
-    for (let i = 0; i < 90; i++) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const files = await list(`${dir}/data`);
-      const perShard = new Map<string, number>();
-      for (const f of files.filter((f) => f.endsWith(".tsm"))) {
-        const shard = f.slice(0, f.lastIndexOf("/"));
-        perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
-      }
-      const done = perShard.size > 0 && [...perShard.values()].every((n) => n === 1) &&
-        !files.some((f) => f.endsWith(".tmp")) && await du(`${dir}/wal`) < 64 * 1024;
-      if (done) break;
+    let values = 0, firstMs = Infinity, lastMs = -Infinity;
+    const t0 = performance.now();
+    for await (const { lines, valueCount } of data.chunks()) {
+      await system.write(lines, data.precision);
+      values += valueCount;
+      const firstLine = lines.includes("\n") ? lines.slice(0, lines.indexOf("\n")) : lines;
+      firstMs = Math.min(firstMs, lineTimeMs(firstLine, data.precision));
+      lastMs = Math.max(lastMs, lineTimeMs(lines, data.precision));
     }
-    const tsm = (await list(`${dir}/data`)).filter((f) => f.endsWith(".tsm"));
-    let tsmBytes = 0;
-    for (const f of tsm) tsmBytes += (await Deno.stat(f)).size;
-    // The series file (_series) preallocates its segments: report TSM files alone too.
+    const ingestSeconds = (performance.now() - t0) / 1000;
+    const settled = await system.settle();
+    const stored = await storedValues(system, firstMs, lastMs);
+    if (stored !== values) {
+      throw new Error(`${system.name} stores ${stored} values of the ${values} written`);
+    }
+    const bytes = await diskUsage(system.dataPaths);
+    if (system.name === "EpochNexus") {
+      const parts = await segmentBreakdown(system.dataDir);
+      let segments = 0;
+      for (const n of parts.values()) segments += n;
+      parts.set(
+        "rest of the folder (WAL or logs, catalog, dirs; du)",
+        bytes.allocated - segments,
+      );
+      for (const [k, n] of [...parts].sort((a, b) => b[1] - a[1])) {
+        console.log(
+          `    ${k.padEnd(52)} ${String(n).padStart(11)} B ${
+            (n / values).toFixed(4).padStart(8)
+          } B/value`,
+        );
+      }
+    }
     return {
-      bytes: await du(`${dir}/data`),
+      data: data.name,
+      system: system.name,
       values,
-      note: `TSM files alone: ${(tsmBytes / values).toFixed(3)} B/value`,
+      allocatedBytes: bytes.allocated,
+      apparentBytes: bytes.apparent,
+      ingestSeconds,
+      settled,
+      load: await loadAverage(),
     };
   } finally {
-    await influx.stop();
+    await system.stop();
+    await system.remove();
   }
 }
 
-const only = Deno.env.get("PEERS")?.split(",");
-for (
-  const [name, run] of [
-    ["EpochNexus", epochNexus],
-    ["VictoriaMetrics", victoriaMetrics],
-    ["InfluxDB 1.6.7", influxd],
-  ] as const
-) {
-  if (only && !only.some((o) => name.toLowerCase().startsWith(o.toLowerCase()))) continue;
-  try {
-    const t0 = performance.now();
-    const { bytes, values, note } = await run();
-    console.log(
-      `${name}: ${values} values, ${bytes} bytes on disk = ${
-        (bytes / values).toFixed(3)
-      } B/value ` +
-        `(${((performance.now() - t0) / 1000).toFixed(1)} s)${note ? `; ${note}` : ""}`,
-    );
-  } catch (error) {
-    console.log(`${name}: not measured: ${(error as Error).message}`);
+const dataNames = flag("data", "cpu,mixed,node").split(",");
+const systemNames = flag("systems", "epochnexus,influxdb,victoriametrics").split(",");
+for (const name of [...dataNames, ...systemNames]) {
+  if (!(name in DATA_SETS) && !(name in STARTERS)) {
+    console.error(`unknown data set or system: ${name}`);
+    Deno.exit(2);
   }
 }
+await ensurePeersInstalled(systemNames);
+const rows: Row[] = [];
+const failures: string[] = [];
+const loadBefore = await loadAverage();
+for (const dataName of dataNames) {
+  const data = DATA_SETS[dataName];
+  if (dataName === "node" && !(await Deno.stat(NODE_DATA).catch(() => null))) {
+    failures.push(`node: no recording at ${NODE_DATA}: run deno run -A bench/node_scrape.ts`);
+    continue;
+  }
+  console.log(`${data.name}: ${data.description}`);
+  for (const systemName of systemNames) {
+    try {
+      const row = await measure(data, STARTERS[systemName]);
+      rows.push(row);
+      console.log(
+        `  ${row.system.padEnd(23)} ${row.values} values: ${row.allocatedBytes} B = ${
+          (row.allocatedBytes / row.values).toFixed(3)
+        } B/value (apparent ${(row.apparentBytes / row.values).toFixed(3)}); ingest ${
+          row.ingestSeconds.toFixed(1)
+        } s; ${row.settled}; load ${row.load}`,
+      );
+    } catch (error) {
+      failures.push(`${data.name} ${systemName}: ${(error as Error).message}`);
+      console.log(`  ${systemName}: FAILED: ${(error as Error).message}`);
+    }
+  }
+}
+
+console.log(`\nbytes/value, whole data folder after settling (du; apparent in brackets)`);
+console.log(`load average ${loadBefore} before, ${await loadAverage()} after`);
+const systems = [...new Set(rows.map((r) => r.system))];
+console.log(["data set".padEnd(10), ...systems.map((s) => s.padEnd(24))].join(" | "));
+for (const dataName of dataNames) {
+  const cells = systems.map((s) => {
+    const r = rows.find((x) => x.data === dataName && x.system === s);
+    return (r
+      ? `${(r.allocatedBytes / r.values).toFixed(2)} (${(r.apparentBytes / r.values).toFixed(2)})`
+      : "n/a").padEnd(24);
+  });
+  console.log([dataName.padEnd(10), ...cells].join(" | "));
+}
+await Deno.mkdir("bench/results", { recursive: true });
+await Deno.writeTextFile(
+  "bench/results/storage_peers.json",
+  JSON.stringify({ hours: HOURS, blockValues: BLOCK_VALUES, nodeData: NODE_DATA, rows }, null, 2),
+);
+for (const f of failures) console.error(`FAILED ${f}`);
+if (failures.length > 0) Deno.exit(1);

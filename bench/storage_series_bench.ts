@@ -4,7 +4,10 @@
  * (segment indexes opened, series index rebuilt from them) and heap and RSS after restart, in the
  * same process and in a fresh one (REOPENS times; the median is reported).
  *
- *   SERIES=1000000 deno run -A --v8-flags=--max-old-space-size=4000 bench/storage_series_bench.ts
+ *   deno task bench:series               (SERIES=1000000 by default)
+ *
+ * Both restarts follow a clean close with the page cache warm; `deno task bench:restart --data
+ * series` has the server's cold restart after kill -9 with the page cache dropped.
  *
  * `DIR=<folder>` keeps the data there (written once, reused by later runs); `REOPEN=<folder>`
  * only reopens it (one fresh-process sample), which is what `--cpu-prof` should profile. A
@@ -149,9 +152,9 @@ if (!written) {
   const reopened = await open(dir);
   const restartMs = performance.now() - t0;
   console.log(
-    `  restart in the same process: ${restartMs.toFixed(0)} ms; heap ${
-      mb(Deno.memoryUsage().heapUsed)
-    } MB (was ${mb(heapBefore)} MB before reopening)`,
+    `  restart in the same process (clean close, page cache warm): ${
+      restartMs.toFixed(0)
+    } ms; heap ${mb(Deno.memoryUsage().heapUsed)} MB (was ${mb(heapBefore)} MB before reopening)`,
   );
   console.log(`  stats after restart: ${JSON.stringify(reopened.stats())}`);
   await reopened.close();
@@ -179,7 +182,7 @@ if (Deno.env.get("QUERY") === "1") {
 }
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
-  `  restart in a fresh process (median of ${REOPENS}): ${
+  `  restart in a fresh process (clean close, page cache warm; median of ${REOPENS}): ${
     median(samples.map((s) => s.ms))
   } ms; heap ${median(samples.map((s) => s.heapMB))} MB; RSS ${
     median(samples.map((s) => s.rssMB))

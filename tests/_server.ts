@@ -18,6 +18,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
   /** Everything the process printed to stderr so far. */
   logs(): string;
+  /** A fetch that reaches it (HTTPS: trusting the test's certificate). */
+  fetch: typeof globalThis.fetch;
 }
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -38,6 +40,8 @@ export interface StartOptions {
   port?: number;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
+  caPem?: string;
   /**
    * Called as soon as the process has bound its ports (before it joins or catches up), with its
    * pid: a proxy in front of its node-to-node port can forward to it from then on.
@@ -92,11 +96,15 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       throw new Error(`server did not log its address within the timeout:\n${stderr}`);
     } else await new Promise((r) => setTimeout(r, 20));
   }
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.caPem ? "https" : "http"}://127.0.0.1:${port}`;
+  const client = options.caPem ? Deno.createHttpClient({ caCerts: [options.caPem] }) : undefined;
+  const fetchIt: typeof globalThis.fetch = client
+    ? (input, init) => fetch(input, { ...init, client })
+    : fetch;
   while (true) {
     if (exited) throw new Error(`server exited before answering /ping:\n${stderr}`);
     try {
-      const r = await fetch(`${url}/ping`);
+      const r = await fetchIt(`${url}/ping`);
       await r.body?.cancel();
       if (r.status === 204) break;
     } catch { /* not listening yet */ }
@@ -112,6 +120,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     raftPort,
     dataDir,
     process,
+    fetch: fetchIt,
     logs: () => stderr,
     async kill9() {
       try {
@@ -119,6 +128,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       } catch { /* already gone */ }
       await process.status;
       await pumps;
+      client?.close();
     },
     async stop() {
       try {
@@ -126,6 +136,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       } catch { /* already gone */ }
       await process.status;
       await pumps;
+      client?.close();
     },
   };
 }

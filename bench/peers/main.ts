@@ -3,6 +3,11 @@
  * VictoriaMetrics 1.79.5, one system at a time on this machine, then one table with every metric
  * for every system and EpochNexus's ratio to each peer. Also writes a JSON result file.
  *
+ * After ingest each system settles its own way (systems.ts: flush and compaction, waited for on
+ * its own counters with a deadline), then its whole data folder is measured (`du`), then the
+ * queries run. Every query type's answers are summed into a checksum; when two systems' checksums
+ * for a type differ, the run fails (exit 1) naming the type, its first query and both checksums.
+ *
  *   deno task bench:peers [--variant default|high-cardinality|out-of-order] [--hosts 100]
  *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10]
  *                         [--systems epochnexus,influxdb,victoriametrics] [--out FILE]
@@ -12,16 +17,22 @@
  */
 import { generateBatches, VARIANTS, type WorkloadOptions } from "./workload.ts";
 import { ensurePeersInstalled } from "./install.ts";
-import { influxChecksum, instances, promChecksum, QUERY_TYPES } from "./queries.ts";
+import {
+  checksumMismatches,
+  influxChecksum,
+  instances,
+  promChecksum,
+  QUERY_TYPES,
+} from "./queries.ts";
 import {
   DB,
-  folderBytes,
+  diskUsage,
+  loadAverage,
   processStats,
   startEpochNexus,
   startInfluxDB,
   startVictoriaMetrics,
   type System,
-  waitQuiet,
 } from "./systems.ts";
 
 function flag(name: string, fallback: string): string {
@@ -50,7 +61,11 @@ const options = {
 interface Measured {
   system: string;
   ingestValuesPerSecond: number;
+  /** What the system's settle waited for, and how long. */
+  settled: string;
+  /** Its whole data folder after settling (du: allocated blocks), and apparent sizes. */
   bytesPerValue: number;
+  apparentBytesPerValue: number;
   peakRssMiB: number;
   cpuSecondsPerMillionValues: number;
   queries: Record<string, { medianMs: number; p95Ms: number; checksum: number } | null>;
@@ -103,9 +118,9 @@ async function measure(
     while (next < bodies.length) await system.write(bodies[next++]);
   }));
   const seconds = (performance.now() - started) / 1000;
-  await system.settle();
-  const quietSeconds = await waitQuiet(system.pid);
-  console.error(`${system.name}: quiet ${quietSeconds.toFixed(1)} s after ingest`);
+  const settled = await system.settle();
+  console.error(`${system.name}: ${settled}`);
+  const bytes = await diskUsage(system.dataPaths);
   const values = points * 10;
   const queries: Measured["queries"] = {};
   for (const type of QUERY_TYPES) {
@@ -131,12 +146,13 @@ async function measure(
   }
   const stats = await processStats(system.pid);
   await system.stop();
-  const bytes = await folderBytes(system.dataDir);
-  await Deno.remove(system.dataDir, { recursive: true }).catch(() => {});
+  await system.remove();
   return {
     system: system.name,
     ingestValuesPerSecond: values / seconds,
-    bytesPerValue: bytes / values,
+    settled,
+    bytesPerValue: bytes.allocated / values,
+    apparentBytesPerValue: bytes.apparent / values,
     peakRssMiB: stats.peakRssMiB,
     cpuSecondsPerMillionValues: stats.cpuSeconds / (values / 1e6),
     queries,
@@ -154,14 +170,13 @@ const { bodies, points } = generateBatches({
 const results: Measured[] = [];
 for (const name of options.systems) results.push(await measure(name, bodies, points));
 
-const load = new TextDecoder().decode(
-  (await new Deno.Command("cat", { args: ["/proc/loadavg"] }).output()).stdout,
-).split(" ").slice(0, 3).join(" ");
+const load = await loadAverage();
 const ours = results.find((r) => r.system === "EpochNexus");
 const fmt = (v: number) => v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 const rows: [string, (m: Measured) => number | undefined, "higher" | "lower"][] = [
   ["ingest values/s", (m) => m.ingestValuesPerSecond, "higher"],
-  ["bytes/value on disk", (m) => m.bytesPerValue, "lower"],
+  ["bytes/value on disk (du)", (m) => m.bytesPerValue, "lower"],
+  ["bytes/value apparent", (m) => m.apparentBytesPerValue, "lower"],
   ["peak RSS MiB", (m) => m.peakRssMiB, "lower"],
   ["CPU s / 1M values", (m) => m.cpuSecondsPerMillionValues, "lower"],
   ...QUERY_TYPES.flatMap((t) => [
@@ -195,6 +210,8 @@ console.log(
 console.log(line(header));
 console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
 for (const row of table) console.log(line(row));
+console.log("\nsettled (each system's own condition, after ingest):");
+for (const r of results) console.log(`  ${r.system}: ${r.settled}`);
 console.log("\nchecksums (sum of returned values per query type):");
 for (const t of QUERY_TYPES) {
   console.log(
@@ -208,3 +225,14 @@ for (const t of QUERY_TYPES) {
 await Deno.mkdir(options.out.slice(0, options.out.lastIndexOf("/")) || ".", { recursive: true });
 await Deno.writeTextFile(options.out, JSON.stringify({ options, load, results }, null, 2));
 console.log(`\nresults written to ${options.out}`);
+
+// The same queries must give the same answers: a system that answers differently did other
+// work, so its timings do not compare.
+const mismatches = checksumMismatches(results, (type) => {
+  const q = instances(type, 1, options.hosts, options.hours, 7)[0];
+  return `${options.runs} runs; first: ${q.influxql}${
+    q.promql ? ` | PromQL ${q.promql.query}` : ""
+  }`;
+});
+for (const m of mismatches) console.error(`CHECKSUM MISMATCH ${m}`);
+if (mismatches.length > 0) Deno.exit(1);

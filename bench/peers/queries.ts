@@ -186,3 +186,32 @@ export function promChecksum(answer: unknown): number {
   }
   return sum;
 }
+
+/** What {@linkcode checksumMismatches} compares: each system's checksum per query type. */
+export interface AnsweredQueries {
+  system: string;
+  /** By query type name; null (or absent) when the system has no form of the type. */
+  queries: Record<string, { checksum: number } | null | undefined>;
+}
+
+/**
+ * The query types whose checksums differ between systems beyond a relative 1e-9 (float sums
+ * may differ in the last bits between engines that add in another order), each as one line:
+ * the type, `describe(type)` (which queries), and the two systems' checksums.
+ */
+export function checksumMismatches(
+  answered: AnsweredQueries[],
+  describe: (type: QueryType) => string,
+): string[] {
+  const out: string[] = [];
+  for (const type of QUERY_TYPES) {
+    const withType = answered.filter((a) => a.queries[type.name]);
+    const [first, ...others] = withType;
+    for (const other of others) {
+      const a = first.queries[type.name]!.checksum, b = other.queries[type.name]!.checksum;
+      if (Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b))) continue;
+      out.push(`${type.name} (${describe(type)}): ${first.system}=${a} ${other.system}=${b}`);
+    }
+  }
+  return out;
+}

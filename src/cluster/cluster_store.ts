@@ -265,7 +265,7 @@ export class ClusterStore implements QueryStore {
         if (description === undefined) continue;
         remoteParts.push({
           description,
-          select: (request, measurements) =>
+          select: (request, measurements, limits) =>
             this.#onReplica(partition, consistency, (target) => {
               const select = {
                 groupId: partition.groupId,
@@ -275,9 +275,12 @@ export class ClusterStore implements QueryStore {
                 consistency,
                 request,
                 measurements,
+                limits,
               };
               return target === this.node.nodeId
-                ? this.node.heldReplica(partition.groupId).then((r) => selectReplica(r, select))
+                ? this.node.heldReplica(partition.groupId).then((r) =>
+                  selectReplica(r, select, () => this.options.clock.monotonicMs())
+                )
                 : this.node.network.peers.select(target, select);
             }),
         });
@@ -394,6 +397,8 @@ export class ClusterStore implements QueryStore {
       compactions: 0,
       compactionBusyMs: 0,
       compactionSleptMs: 0,
+      flushing: false,
+      compactionsPending: 0,
     };
     for (const r of this.node.replicas.values()) {
       const s = r.engine.stats();
@@ -406,6 +411,8 @@ export class ClusterStore implements QueryStore {
       total.compactions += s.compactions;
       total.compactionBusyMs += s.compactionBusyMs;
       total.compactionSleptMs += s.compactionSleptMs;
+      total.flushing ||= s.flushing;
+      total.compactionsPending += s.compactionsPending;
     }
     return total;
   }

@@ -56,6 +56,7 @@ export class MemoryNetwork implements ClusterNetwork {
       proposeMeta: (node, command) => this.#call(node, (s) => s.proposeMeta(command)),
       writePartition: (node, write) =>
         this.#call(node, (s) => s.writePartition(structuredClone(write))),
+      fetchSnapshot: (node, request) => this.#stream(node, (s) => s.fetchSnapshot(request)),
       deletePartition: (node, request) =>
         this.#call(node, (s) => s.deletePartition(decodeWire(encodeWire(request)))),
       describe: (node, request) =>
@@ -106,6 +107,20 @@ export class MemoryNetwork implements ClusterNetwork {
       }
       handler.receive([copy]);
     }, 0);
+  }
+
+  async *#stream<T>(node: number, fn: (s: PeerService) => AsyncIterable<T>): AsyncGenerator<T> {
+    await Promise.resolve();
+    const target = this.hub.reachable(this.id, node);
+    if (target === undefined || target.#service === undefined) {
+      throw new EpochError("unavailable", `node ${node} is unreachable from node ${this.id}`);
+    }
+    for await (const item of fn(target.#service)) {
+      if (this.hub.reachable(this.id, node) === undefined) {
+        throw new EpochError("unavailable", `node ${node} became unreachable from node ${this.id}`);
+      }
+      yield structuredClone(item);
+    }
   }
 
   async #call<T>(node: number, fn: (s: PeerService) => Promise<T>): Promise<T> {

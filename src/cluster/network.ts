@@ -5,7 +5,14 @@
  * @module
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
-import type { Expr, PlanRequest, ReadConsistency, SeriesPartial } from "../query/mod.ts";
+import type {
+  Expr,
+  PlanRequest,
+  QueryLimits,
+  ReadConsistency,
+  SeriesPartial,
+} from "../query/mod.ts";
+import type { SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
@@ -66,6 +73,8 @@ export interface SelectRequest {
   consistency: ReadConsistency;
   request: PlanRequest;
   measurements: readonly string[];
+  /** The query's limits; the replica's part is held to them too. */
+  limits?: QueryLimits;
 }
 
 /** A delete on one partition (the query's DeleteRequest without its functions). */
@@ -78,6 +87,12 @@ export interface PartitionDelete {
   dropSeries: boolean;
   /** The tag condition; the leader rebuilds the series filter from it. */
   condition?: Expr;
+}
+
+/** A replica asking another for its files (it fell behind the leader's compacted log). */
+export interface SnapshotRequest {
+  groupId: number;
+  minIndex: number;
 }
 
 /** A node asking to join. */
@@ -94,6 +109,8 @@ export interface JoinAnswer {
   nodeId: number;
   /** Every member: id and node-to-node address. */
   members: { id: number; raftAddress: string }[];
+  /** The secret node-to-node calls present (added by the HTTP door, not the metadata). */
+  clusterSecret?: string;
 }
 
 /** Calls other nodes make on this one (the server side of {@linkcode PeerClient}). */
@@ -105,6 +122,8 @@ export interface PeerService {
   describe(request: DescribeRequest): Promise<ShardDescription[]>;
   select(request: SelectRequest): Promise<SeriesPartial[]>;
   deletePartition(request: PartitionDelete): Promise<void>;
+  /** Streams this node's replica's files, when they hold the group's log up to `minIndex`. */
+  fetchSnapshot(request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
 }
 
 /** Calls this node makes on other nodes. */
@@ -114,6 +133,7 @@ export interface PeerClient {
   describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
   select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
+  fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */
@@ -126,4 +146,6 @@ export interface ClusterNetwork {
   removePeer(nodeId: number): void;
   /** Serves the calls other nodes make on this node. */
   serve(service: PeerService): void;
+  /** Bytes sent to and received from each peer so far (metrics); absent in memory. */
+  traffic?(): { node: number; sentBytes: number; receivedBytes: number }[];
 }

@@ -11,9 +11,20 @@ import {
   EpochError,
   type FileSystem,
   type Logger,
+  MAX_TIME_NS,
+  MIN_TIME_NS,
+  type Point,
   type Rng,
 } from "../core/mod.ts";
-import { EMPTY_HARD_STATE, type RecoveredState, SharedRaftLog, type Timers } from "../raft/mod.ts";
+import {
+  EMPTY_HARD_STATE,
+  type RaftNode,
+  type RaftStatus,
+  type RecoveredState,
+  SharedRaftLog,
+  SharedTicker,
+  type Timers,
+} from "../raft/mod.ts";
 import type { EngineOptions } from "../storage/mod.ts";
 import { expiredGroups } from "../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "./hash.ts";
@@ -23,6 +34,7 @@ import {
   META_GROUP_ID,
   type MetaCommand,
   type MetaResult,
+  type RetentionPolicyMeta,
   shardGroupAt,
   type ShardGroupInfo,
 } from "./meta/meta_state.ts";
@@ -34,7 +46,21 @@ import type {
   PartitionWriteAnswer,
 } from "./network.ts";
 import { PartitionReplica } from "./partition/replica.ts";
+import type { SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+
+/** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: { labels: Record<string, string>; value: number }[];
+}
+
+/** Bytes of shared Raft log past which the groups that keep its oldest segment compact. */
+const LOG_TRIM_BYTES = 4 * 1024 * 1024;
+/** The same when every head is flushed: a quiet node keeps no more log than this. */
+const QUIET_LOG_BYTES = 64 * 1024;
 
 /** Cluster-wide defaults for new databases and the metadata group. */
 export interface ClusterDefaults {
@@ -87,6 +113,8 @@ export interface ClusterNodeOptions {
   >;
   /** Heads of all replicas together are flushed past this. @default {25 MiB} */
   flushHeadBytes?: number;
+  /** Log entries a partition leader keeps behind a flush for lagging replicas. @default {1000} */
+  retainEntries?: number;
   /** Raft timing. @default {100 ms ticks, 10 ticks per election} */
   tickMs?: number;
   electionTicks?: number;
@@ -109,6 +137,8 @@ export class ClusterNode {
   #reconciling: Promise<void> = Promise.resolve();
   #closed = false;
   #log!: SharedRaftLog;
+  /** One tick timer for every Raft group of the node (their heartbeats leave together). */
+  readonly #ticker: SharedTicker;
   #recovered = new Map<number, RecoveredState>();
 
   private constructor(options: ClusterNodeOptions) {
@@ -116,6 +146,7 @@ export class ClusterNode {
     this.nodeId = options.identity.nodeId;
     this.clusterId = options.identity.clusterId;
     this.defaults = { ...CLUSTER_DEFAULTS, ...options.defaults };
+    this.#ticker = new SharedTicker({ timers: options.timers });
   }
 
   /** Starts the metadata member, then the replicas the metadata places here. */
@@ -149,7 +180,7 @@ export class ClusterNode {
       rng: options.rng,
       clock: options.clock,
       sleep: options.sleep,
-      timers: options.timers,
+      timers: node.#ticker.timers,
       logger: options.logger,
       tickMs: options.tickMs,
       electionTicks: options.electionTicks,
@@ -180,9 +211,15 @@ export class ClusterNode {
       join: (request) => node.admit(request),
       describe: async (request) =>
         describeReplica(await node.heldReplica(request.groupId), request),
-      select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
+      select: async (request) =>
+        selectReplica(
+          await node.heldReplica(request.groupId),
+          request,
+          () => options.clock.monotonicMs(),
+        ),
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
+      fetchSnapshot: (request) => node.#exportSnapshot(request.groupId, request.minIndex),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {
@@ -195,7 +232,10 @@ export class ClusterNode {
       });
     }
     if (!fresh) {
-      await node.#awaitReplay(state.hardState.commit);
+      // A node that comes back at other addresses (port 0, a new host) says so first: until the
+      // metadata has them, no member can reach it. Its copy first applies what it had committed.
+      await node.meta.waitApplied(state.hardState.commit, options.requestTimeoutMs ?? 10_000)
+        .catch(() => {});
       node.#tryNewerAddresses(state);
       await node.#announceAddresses();
     }
@@ -225,15 +265,6 @@ export class ClusterNode {
     return this.#options.network;
   }
 
-  /** Waits (a few seconds at most) until the metadata copy has replayed the stored log. */
-  async #awaitReplay(storedCommit: number): Promise<void> {
-    const { clock, sleep } = this.#options;
-    const deadline = clock.monotonicMs() + 5_000;
-    while (this.meta.raft.appliedIndex < storedCommit && clock.monotonicMs() < deadline) {
-      await sleep(10);
-    }
-  }
-
   /**
    * Sends to the members moved by stored metadata entries this node has not applied (their
    * commit was not recorded when it stopped): newer than what the metadata says (see
@@ -248,7 +279,8 @@ export class ClusterNode {
   #addressesCurrent(): boolean {
     const me = this.meta.state.nodes.get(this.nodeId);
     const { httpAddress, raftAddress } = this.#options;
-    return me !== undefined && me.httpAddress === httpAddress && me.raftAddress === raftAddress;
+    return me !== undefined && me.httpAddress === httpAddress &&
+      me.raftAddress === raftAddress && me.version === this.#options.version;
   }
 
   /**
@@ -366,6 +398,116 @@ export class ClusterNode {
     await fn(this.meta);
   }
 
+  /**
+   * The node's Raft and network figures for `/metrics`: per group (the metadata group is
+   * `meta`) role, term, commit and applied indexes and their lag, proposals, leader changes and
+   * snapshots installed; the shared log's size and fsyncs; bytes sent to and received from each
+   * peer.
+   */
+  metrics(): MetricFamily[] {
+    const groups: [string, RaftNode][] = [["meta", this.meta.raft]];
+    for (const r of this.replicas.values()) groups.push([String(r.groupId), r.raft]);
+    const per = (
+      name: string,
+      help: string,
+      type: "counter" | "gauge",
+      value: (node: RaftNode, status: RaftStatus) => number,
+    ): MetricFamily => ({
+      name,
+      help,
+      type,
+      samples: groups.map(([group, node]) => ({
+        labels: { group },
+        value: value(node, node.status()),
+      })),
+    });
+    const roles = new Map<string, number>();
+    for (const [, node] of groups) {
+      const role = node.status().role;
+      roles.set(role, (roles.get(role) ?? 0) + 1);
+    }
+    const log = this.#log.stats();
+    const traffic = this.network.traffic?.() ?? [];
+    return [
+      {
+        name: "epochnexus_raft_groups",
+        help: "Raft groups on this node, by role.",
+        type: "gauge",
+        samples: [...roles].map(([role, n]) => ({ labels: { role }, value: n })),
+      },
+      per("epochnexus_raft_term", "Current Raft term.", "gauge", (_, s) => s.term),
+      per(
+        "epochnexus_raft_leader",
+        "1 when this node leads the group.",
+        "gauge",
+        (_, s) => s.role === "leader" ? 1 : 0,
+      ),
+      per("epochnexus_raft_commit_index", "Highest committed index.", "gauge", (_, s) => s.commit),
+      per(
+        "epochnexus_raft_applied_index",
+        "Highest applied index.",
+        "gauge",
+        (n) => n.appliedIndex,
+      ),
+      per(
+        "epochnexus_raft_apply_lag",
+        "Committed entries not yet applied.",
+        "gauge",
+        (n, s) => Math.max(0, s.commit - n.appliedIndex),
+      ),
+      per(
+        "epochnexus_raft_proposals_total",
+        "Entries proposed on this node.",
+        "counter",
+        (n) => n.counters.proposals,
+      ),
+      per(
+        "epochnexus_raft_leader_changes_total",
+        "Leaders this node saw elected.",
+        "counter",
+        (n) => n.counters.leaderChanges,
+      ),
+      per(
+        "epochnexus_raft_snapshots_installed_total",
+        "Snapshots installed from another replica.",
+        "counter",
+        (n) => n.counters.snapshotsInstalled,
+      ),
+      {
+        name: "epochnexus_raft_snapshot_bytes_sent_total",
+        help: "Bytes of partition snapshots streamed to other replicas.",
+        type: "counter",
+        samples: [{ labels: {}, value: this.#snapshotBytesSent }],
+      },
+      {
+        name: "epochnexus_raft_log_bytes",
+        help: "Bytes of the node's shared Raft log.",
+        type: "gauge",
+        samples: [{ labels: {}, value: log.bytes }],
+      },
+      {
+        name: "epochnexus_raft_log_fsyncs_total",
+        help: "fdatasyncs of the shared Raft log since start.",
+        type: "counter",
+        samples: [{ labels: {}, value: log.fsyncs }],
+      },
+      {
+        name: "epochnexus_cluster_sent_bytes_total",
+        help: "Bytes sent to each peer node (Raft and cluster calls).",
+        type: "counter",
+        samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.sentBytes })),
+      },
+      {
+        name: "epochnexus_cluster_received_bytes_total",
+        help: "Bytes received from each peer node in answers to this node's calls.",
+        type: "counter",
+        samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.receivedBytes })),
+      },
+    ];
+  }
+
+  #snapshotBytesSent = 0;
+
   /** The cluster as this node sees it: members, databases, partitions and their leaders. */
   status(): Record<string, unknown> {
     const state = this.meta.state;
@@ -394,7 +536,12 @@ export class ClusterNode {
             groupId: p.groupId,
             replicas: p.replicas,
             leader: local?.leader() || p.leaderHint,
-            ...(local && { applied: local.applied, flushedBefore: local.flushedBefore }),
+            ...(local && {
+              commit: local.raft.status().commit,
+              applied: local.applied,
+              flushedBefore: local.flushedBefore,
+            }),
+            ...(local?.isLeader() && replication(local.raft.status())),
           };
         }),
       })),
@@ -479,6 +626,35 @@ export class ClusterNode {
     }
   }
 
+  readonly #snapshotAttempts = new Map<number, number>();
+
+  /**
+   * A snapshot of a group from another of its replicas: each call asks the next one in turn
+   * (starting with the metadata's leader hint), so a retry after a failure tries elsewhere.
+   */
+  #fetchSnapshot(groupId: number, minIndex: number): AsyncIterable<SnapshotChunk> {
+    const found = this.meta.state.partition(groupId);
+    const hint = found?.partition.leaderHint ?? 0;
+    const others = (found?.partition.replicas ?? []).filter((n) => n !== this.nodeId)
+      .sort((a, b) => Number(b === hint) - Number(a === hint));
+    if (others.length === 0) {
+      throw new EpochError("unavailable", `group ${groupId} has no other replica to copy from`);
+    }
+    const attempt = this.#snapshotAttempts.get(groupId) ?? 0;
+    this.#snapshotAttempts.set(groupId, attempt + 1);
+    return this.network.peers.fetchSnapshot(others[attempt % others.length], {
+      groupId,
+      minIndex,
+    });
+  }
+
+  async *#exportSnapshot(groupId: number, minIndex: number): AsyncGenerator<SnapshotChunk> {
+    for await (const chunk of (await this.heldReplica(groupId)).exportSnapshot(minIndex)) {
+      if (chunk.kind === "data") this.#snapshotBytesSent += chunk.data.length;
+      yield chunk;
+    }
+  }
+
   /** What the shared log recovered for a group (an empty log for a group it never held). */
   #recoveredState(groupId: number): RecoveredState {
     const state = this.#recovered.get(groupId);
@@ -497,6 +673,18 @@ export class ClusterNode {
     return `${this.#options.dataDir}/partitions/${groupId}`;
   }
 
+  /**
+   * The series limit of one partition: the database's limit shared among its partitions, so
+   * that the partitions together never hold more than `max_series_per_database` (a skewed hash
+   * may refuse a little early, never late).
+   */
+  #partitionLimits(database: string): { maxSeriesPerDatabase?: number } {
+    const max = this.#options.engine?.maxSeriesPerDatabase;
+    const partitions = this.meta.state.databases.get(database)?.partitions.length ?? 1;
+    if (max === undefined || max === 0) return {};
+    return { maxSeriesPerDatabase: Math.max(1, Math.floor(max / partitions)) };
+  }
+
   async #openReplica(
     groupId: number,
     database: string,
@@ -505,26 +693,43 @@ export class ClusterNode {
     const o = this.#options;
     const state = this.#recoveredState(groupId);
     const fresh = isFresh(state);
-    const replica = await PartitionReplica.open({
-      groupId,
-      nodeId: this.nodeId,
-      database,
-      dir: this.#replicaDir(groupId),
-      peers: fresh ? replicas : [],
-      storage: this.#log.group(groupId),
-      recovered: state,
-      transport: o.network.transport(groupId),
-      fs: o.fs,
-      clock: o.clock,
-      rng: o.rng,
-      sleep: o.sleep,
-      timers: o.timers,
-      logger: o.logger,
-      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
-      tickMs: o.tickMs,
-      electionTicks: o.electionTicks,
-      requestTimeoutMs: o.requestTimeoutMs,
-    });
+    let replica: PartitionReplica;
+    try {
+      replica = await PartitionReplica.open({
+        groupId,
+        nodeId: this.nodeId,
+        database,
+        dir: this.#replicaDir(groupId),
+        peers: fresh ? replicas : [],
+        storage: this.#log.group(groupId),
+        recovered: state,
+        fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
+        transport: o.network.transport(groupId),
+        fs: o.fs,
+        clock: o.clock,
+        rng: o.rng,
+        sleep: o.sleep,
+        timers: this.#ticker.timers,
+        logger: o.logger,
+        // The node's timers and sleep drive the engines' too (a simulation's virtual time).
+        engine: {
+          timers: o.timers,
+          sleep: o.sleep,
+          ...o.engine,
+          ...this.#partitionLimits(database),
+          onHeadGrowth: () => this.#headGrew(),
+        },
+        tickMs: o.tickMs,
+        electionTicks: o.electionTicks,
+        requestTimeoutMs: o.requestTimeoutMs,
+        retainEntries: o.retainEntries,
+      });
+    } catch (error) {
+      // Nothing was started on the stored state: a later attempt must open it again, not a
+      // brand-new group over a log that holds one (its first save would be refused).
+      this.#recovered.set(groupId, state);
+      throw error;
+    }
     // The preferred leader (first replica) of a new group stands at once, so leaders spread
     // as placement planned and the first write does not wait for an election timeout.
     if (fresh && replicas[0] === this.nodeId) replica.raft.campaign();
@@ -571,9 +776,97 @@ export class ClusterNode {
       if (this.#closed) return;
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
+    await this.#trimLog();
+    this.#balanceLeaders();
+    await this.#reportLeaders();
+    await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
       await this.#expire();
+    }
+  }
+
+  /**
+   * Keeps the shared Raft log small: past `LOG_TRIM_BYTES`, or once every head is flushed (all
+   * the data is in segments), the groups whose entries keep its oldest segment alive compact
+   * theirs (a replica flushes, the metadata snapshots), so that idle groups with a few entries
+   * do not pin segments of dead bytes.
+   */
+  async #trimLog(): Promise<void> {
+    const stats = this.#log.stats();
+    const flushed = [...this.replicas.values()].every((r) => r.engine.headBytes === 0);
+    if (stats.bytes < (flushed ? QUIET_LOG_BYTES : LOG_TRIM_BYTES)) return;
+    for (const id of stats.oldestSegmentHeldBy) {
+      if (this.#closed) return;
+      if (id === META_GROUP_ID) {
+        await this.meta.snapshotNow();
+        continue;
+      }
+      const replica = this.replicas.get(id);
+      if (replica && !replica.installing) await replica.engine.flush();
+    }
+  }
+
+  /**
+   * Hands leadership back to each partition's preferred replica (the first of its replicas,
+   * spread across nodes by placement) once that replica has caught up: after restarts and
+   * failovers leaders would otherwise pile up on the nodes that stayed.
+   */
+  #balanceLeaders(): void {
+    for (const r of this.replicas.values()) {
+      if (!r.isLeader()) continue;
+      const preferred = this.meta.state.partition(r.groupId)?.partition.replicas[0];
+      if (preferred === undefined || preferred === this.nodeId) continue;
+      const status = r.raft.status();
+      if (!status.conf.voters.includes(preferred)) continue;
+      if ((status.matches[preferred] ?? 0) < status.commit) continue;
+      r.raft.transferLeadership(preferred);
+    }
+  }
+
+  /** Tells the metadata which partitions this node leads, so other nodes send writes here. */
+  async #reportLeaders(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed || !r.isLeader()) continue;
+      const found = this.meta.state.partition(r.groupId);
+      if (!found || found.partition.leaderHint === this.nodeId) continue;
+      await this.proposeMeta({ op: "partition_leader", groupId: r.groupId, leader: this.nodeId });
+    }
+  }
+
+  /**
+   * Drops from the replicas this node leads what the metadata dropped: retention policies, and
+   * shard groups retention expired. The drops go through each partition's log, so every replica
+   * applies them in order. The engines' lists are taken before a metadata read barrier: all they
+   * hold was created in the metadata first, so what the metadata lacks after it was dropped.
+   */
+  async #applyMetaDrops(): Promise<void> {
+    const held = [...this.replicas.values()]
+      .filter((r) => r.isLeader() && !r.installing && r.engine.hasDatabase(r.database))
+      .map((r) => ({
+        replica: r,
+        policies: r.engine.retentionPolicies(r.database).map((p) => ({
+          name: p.name,
+          groups: r.engine.shards(r.database, p.name, MIN_TIME_NS, MAX_TIME_NS)
+            .map((v) => v.startMs),
+        })),
+      }));
+    if (held.length === 0) return;
+    await this.meta.sync();
+    for (const { replica, policies } of held) {
+      const db = this.meta.state.databases.get(replica.database);
+      if (!db || this.#closed) continue; // a dropped database goes whole (#reconcile)
+      for (const p of policies) {
+        const rp = db.retentionPolicies.get(p.name);
+        if (!rp) {
+          await replica.engine.dropRetentionPolicy(replica.database, p.name);
+          continue;
+        }
+        for (const startMs of p.groups) {
+          if (rp.shardGroups.some((g) => g.startMs === startMs)) continue;
+          await replica.engine.dropShardGroup(replica.database, p.name, startMs);
+        }
+      }
     }
   }
 
@@ -623,6 +916,30 @@ export class ClusterNode {
   }
 }
 
+/** The shard groups of the points' times, or undefined when the metadata lacks one. */
+function shardGroupsOf(
+  rp: RetentionPolicyMeta,
+  points: readonly Point[],
+): { startMs: number; endMs: number }[] | undefined {
+  const spans = new Map<number, { startMs: number; endMs: number }>();
+  let last: ShardGroupInfo | undefined;
+  for (const p of points) {
+    if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
+    last = shardGroupAt(rp, p.timeMs);
+    if (!last) return undefined;
+    spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
+  }
+  return [...spans.values()];
+}
+
+/**
+ * A led group's replication progress for the status: the leader's last index and how far each
+ * replica's log matches it (the console shows the difference as each replica's lag, in entries).
+ */
+function replication(status: RaftStatus): { lastIndex: number; matched: Record<number, number> } {
+  return { lastIndex: status.lastIndex, matched: { ...status.matches } };
+}
+
 /** True for a group that has never stored anything (a new group's first start). */
 function isFresh(state: RecoveredState): boolean {
   return state.snapshot === null && state.entries.length === 0 && state.hardState.term === 0;
@@ -634,17 +951,15 @@ async function writeToReplica(
   replica: PartitionReplica,
   write: PartitionWrite,
 ): Promise<PartitionWriteAnswer> {
-  // The node that routed the write made the points' shard groups in the metadata before sending
-  // it; this node's copy may not have them yet. Catch up first, so that the replica makes
-  // exactly the metadata's groups rather than its own.
-  let groups = shardGroupSpans(node, write);
-  if (groups.missing) {
+  const policyOf = () =>
+    node.meta.state.databases.get(write.database)?.retentionPolicies.get(write.retentionPolicy);
+  let rp = policyOf();
+  if (!rp) {
+    // The node that routed the write knows the policy; this node's copy may lag behind.
     await node.meta.sync();
-    groups = shardGroupSpans(node, write);
+    rp = policyOf();
   }
-  const db = node.meta.state.databases.get(write.database);
-  const rp = db?.retentionPolicies.get(write.retentionPolicy);
-  if (!db || !rp) {
+  if (!rp) {
     return {
       accepted: 0,
       rejected: write.points.map((_, index) => ({
@@ -667,30 +982,15 @@ async function writeToReplica(
         isDefault: false,
       });
     }
-    await engine.ensureShardGroups(write.database, rp.name, groups.spans);
+    let spans = shardGroupsOf(rp, write.points);
+    if (spans === undefined) {
+      // The node that routed the write created the groups; this node's copy lags behind.
+      await node.meta.sync();
+      spans = shardGroupsOf(rp, write.points) ?? [];
+    }
+    await engine.ensureShardGroups(write.database, rp.name, spans);
   });
   return await engine.write(write.database, rp.name, write.points, {
     consistency: write.consistency,
   });
-}
-
-/** The metadata's shard groups of a write's points, and whether some point has none (yet). */
-function shardGroupSpans(
-  node: ClusterNode,
-  write: PartitionWrite,
-): { spans: { startMs: number; endMs: number }[]; missing: boolean } {
-  const rp = node.meta.state.databases.get(write.database)?.retentionPolicies.get(
-    write.retentionPolicy,
-  );
-  if (rp === undefined) return { spans: [], missing: true };
-  const spans = new Map<number, { startMs: number; endMs: number }>();
-  let last: ShardGroupInfo | undefined;
-  let missing = false;
-  for (const p of write.points) {
-    if (last !== undefined && p.timeMs >= last.startMs && p.timeMs < last.endMs) continue;
-    last = shardGroupAt(rp, p.timeMs);
-    if (last) spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
-    else missing = true;
-  }
-  return { spans: [...spans.values()], missing };
 }

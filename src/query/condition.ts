@@ -11,6 +11,7 @@ import { ValidationError } from "../core/errors.ts";
 import { MAX_TIME_NS, MIN_TIME_NS, parseRFC3339Nanos } from "../core/time.ts";
 import type { Expr } from "./ast.ts";
 import { compileRegex } from "./eval.ts";
+import { foldChain, someExpr } from "./expr_walk.ts";
 import type { TagFilter } from "./store.ts";
 
 /** The time range and the residual condition of a WHERE clause. */
@@ -50,11 +51,15 @@ function extract(e: Expr, out: SplitCondition, nowNs: bigint): Expr | undefined 
   }
   if (e.kind !== "binary") return e;
   if (e.op === "AND") {
-    const l = extract(e.lhs, out, nowNs);
-    const r = extract(e.rhs, out, nowNs);
-    if (l === undefined) return r;
-    if (r === undefined) return l;
-    return l === e.lhs && r === e.rhs ? e : { kind: "binary", op: "AND", lhs: l, rhs: r };
+    // A chain of ANDs (left-deep, any length): folded in a loop, time terms taken out.
+    return foldChain<Expr | undefined>(e, (x) => extract(x, out, nowNs), (l, node) => {
+      const r = extract(node.rhs, out, nowNs);
+      if (l === undefined) return r;
+      if (r === undefined) return l;
+      return l === node.lhs && r === node.rhs
+        ? node
+        : { kind: "binary", op: "AND", lhs: l, rhs: r };
+    }, (b) => b.op === "AND");
   }
   if (e.op === "OR") {
     if (mentionsTime(e)) {
@@ -104,10 +109,7 @@ function lowerMax(out: SplitCondition, ns: bigint): void {
 }
 
 function mentionsTime(e: Expr): boolean {
-  if (isTime(e)) return true;
-  if (e.kind === "binary") return mentionsTime(e.lhs) || mentionsTime(e.rhs);
-  if (e.kind === "paren") return mentionsTime(e.expr);
-  return false;
+  return someExpr(e, isTime, () => false);
 }
 
 const GO_LITERAL: Record<string, string> = {
@@ -146,8 +148,15 @@ export function timeValue(e: Expr, nowNs: bigint): bigint {
       if (e.name === "now" && e.args.length === 0) return nowNs;
       break;
     case "binary":
-      if (e.op === "+") return timeValue(e.lhs, nowNs) + timeValue(e.rhs, nowNs);
-      if (e.op === "-") return timeValue(e.lhs, nowNs) - timeValue(e.rhs, nowNs);
+      if (e.op === "+" || e.op === "-") {
+        return foldChain(
+          e,
+          (x) => timeValue(x, nowNs),
+          (l, node) =>
+            node.op === "+" ? l + timeValue(node.rhs, nowNs) : l - timeValue(node.rhs, nowNs),
+          (b) => b.op === "+" || b.op === "-",
+        );
+      }
       break;
   }
   throw new ValidationError(
@@ -183,16 +192,24 @@ function filterOf(
   if (e.kind === "paren") return filterOf(e.expr, isField);
   if (e.kind !== "binary") return undefined;
   if (e.op === "AND" || e.op === "OR") {
-    const l = filterOf(e.lhs, isField);
-    const r = filterOf(e.rhs, isField);
-    // AND narrows with either side; OR only when both sides narrow.
-    if (l === undefined || r === undefined) return e.op === "AND" ? l ?? r : undefined;
-    const terms: TagFilter[] = [];
-    for (const t of [l, r]) {
-      if ("terms" in t && t.op === e.op) terms.push(...t.terms);
-      else terms.push(t);
-    }
-    return { op: e.op, terms };
+    // A chain of ANDs and ORs (left-deep, any length): folded in a loop, the terms of one
+    // operator gathered into one list (appended to, not copied at each step).
+    const owned = new Set<TagFilter>();
+    return foldChain<TagFilter | undefined>(e, (x) => filterOf(x, isField), (l, node) => {
+      const r = filterOf(node.rhs, isField);
+      const op = node.op as "AND" | "OR";
+      // AND narrows with either side; OR only when both sides narrow.
+      if (l === undefined || r === undefined) return op === "AND" ? l ?? r : undefined;
+      let joined: { op: "AND" | "OR"; terms: TagFilter[] };
+      if ("terms" in l && l.op === op && owned.has(l)) joined = l as typeof joined;
+      else {
+        joined = { op, terms: "terms" in l && l.op === op ? [...l.terms] : [l] };
+        owned.add(joined);
+      }
+      if ("terms" in r && r.op === op) { for (const t of r.terms) joined.terms.push(t); }
+      else joined.terms.push(r);
+      return joined;
+    }, (b) => b.op === "AND" || b.op === "OR");
   }
   const tagName = (x: Expr) =>
     x.kind === "var" && (x.type === undefined || x.type === "tag") && !isField(x.name, x.type) &&

@@ -10,7 +10,9 @@ import type { Instant } from "../core/time.ts";
 import { instantFromNanos } from "../core/time.ts";
 import type { Expr } from "./ast.ts";
 import { evalExpr } from "./eval.ts";
-import type { Reduced, Sequence } from "./functions/mod.ts";
+import { walkExpr } from "./expr_walk.ts";
+import type { Reduced, Sequence, TransformFunction } from "./functions/mod.ts";
+import type { QueryBudget } from "./limits.ts";
 import { POST_INPUT, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import type { ResultSeries, Value } from "./result.ts";
 import { gridOf, type GroupPartial, type ShardPartial, sortRows } from "./shard_exec.ts";
@@ -53,23 +55,45 @@ interface Rows {
   empty: boolean[][];
 }
 
-/** Finishes a merged partial into result series, in InfluxDB's order. */
-export function finish(plan: SelectPlan, merged: ShardPartial): ResultSeries[] {
+/**
+ * What one finished row holds (its time, cells, fill flags and the output array), roughly, in
+ * bytes; charged per row to the query's memory budget.
+ */
+const ROW_BYTES = 220;
+const ROW_CELL_BYTES = 40;
+/** What a transformation's input and output sequences hold per row. */
+const SEQUENCE_ROW_BYTES = 64;
+
+/**
+ * Finishes a merged partial into result series, in InfluxDB's order. With a budget, the rows
+ * are charged to the query's memory, the bucket count of the answer is checked (a time grid
+ * without a lower bound starts at the data's first bucket: a sparse grid over years at `1s`
+ * is still one row per bucket), and long work yields to the event loop.
+ */
+export async function finish(
+  plan: SelectPlan,
+  merged: ShardPartial,
+  budget?: QueryBudget,
+): Promise<ResultSeries[]> {
   const groups = [...merged.groups.values()].sort(compareGroups);
   // ORDER BY time DESC reverses the series order too, as InfluxDB does.
   if (plan.descending) groups.reverse();
   const bucketed = plan.aggregate && plan.interval !== undefined;
   const out: ResultSeries[] = [];
   for (const g of groups) {
+    await budget?.tick();
+    // Each series lays out its buckets from its own first one (no lower time bound) or the
+    // WHERE range: every answer's bucket count is checked before its rows are made.
     const range = bucketed ? bucketRange(plan, g) : undefined;
-    const rows = plan.aggregate ? aggregateRows(plan, g, range) : rawRows(g);
+    if (range !== undefined) budget?.checkBuckets(range[1] - range[0] + 1);
+    const rows = plan.aggregate ? await aggregateRows(plan, g, range, budget) : rawRows(g);
     // A group whose functions produced no point in any bucket (percentile out of range) is no
     // series at all, as InfluxDB.
     if (
       plan.aggregate && range !== undefined && plan.multi === undefined && rows.empty.length > 0 &&
       rows.empty.every((cols) => cols.every((e, c) => e || plan.columns[c].aux !== undefined))
     ) continue;
-    applyTransforms(plan, rows);
+    await applyTransforms(plan, rows, budget);
     if (plan.aggregate && plan.interval) applyFill(plan, rows);
     let idx = rows.times.map((_, i) => i);
     if (plan.descending) idx.reverse();
@@ -121,11 +145,13 @@ function bucketRange(plan: SelectPlan, g: GroupPartial): [number, number] {
   return [first, last];
 }
 
-function aggregateRows(
+async function aggregateRows(
   plan: SelectPlan,
   g: GroupPartial,
   range: [number, number] | undefined,
-): Rows {
+  budget: QueryBudget | undefined,
+): Promise<Rows> {
+  const rowBytes = ROW_BYTES + ROW_CELL_BYTES * plan.columns.length;
   const rows: Rows = { times: [], cells: [], empty: [] };
   const grid = gridOf(plan);
   const nSlots = plan.slots.length;
@@ -174,6 +200,7 @@ function aggregateRows(
     const cells = plan.columns.map((c) =>
       c.aux !== undefined ? (aux?.[c.aux] ?? null) : evalExpr(c.expr, lookup)
     );
+    budget?.charge(rowBytes);
     rows.times.push(plan.selectorTime && selTime ? selTime : time);
     rows.cells.push(cells);
     rows.empty.push(columnSlots.map((ss) => ss.length > 0 && ss.every((k) => !slotHas[k])));
@@ -193,6 +220,7 @@ function aggregateRows(
       const cells = plan.columns.map((c) =>
         c.aux !== undefined ? (r.aux?.[c.aux] ?? null) : evalExpr(c.expr, lookup)
       );
+      budget?.charge(rowBytes);
       const own = fn.pointTimes && r.ms !== undefined;
       rows.times.push(own ? { ms: r.ms!, subMs: r.subMs ?? 0 } : time);
       rows.cells.push(cells);
@@ -216,7 +244,15 @@ function aggregateRows(
     return rows;
   }
   const noFill = plan.slots.length > 0 && plan.slots.every((sl) => sl.fn.noFill);
-  for (let idx = range[0]; idx <= range[1]; idx++) {
+  // fill(none) and integral emit only buckets with points: walk those, not the whole grid.
+  const sparse = plan.fill.mode === "none" || noFill;
+  const indices = sparse
+    ? [...g.buckets.keys()].filter((i) => i >= range[0] && i <= range[1]).sort((a, b) => a - b)
+    : undefined;
+  const n = indices === undefined ? range[1] - range[0] + 1 : indices.length;
+  for (let k = 0; k < n; k++) {
+    if ((k & 1023) === 1023) await budget?.tick();
+    const idx = indices === undefined ? range[0] + k : indices[k];
     const states = g.buckets.get(idx);
     if (states === undefined && plan.fill.mode === "none") continue;
     if (noFill && seriesValues.every((m) => m?.get(idx) === undefined)) continue;
@@ -234,8 +270,31 @@ function rawRows(g: GroupPartial): Rows {
   };
 }
 
+/**
+ * Runs a transformation; one that computes in steps (holt_winters' fit) lets the event loop
+ * run between them, so a long fit neither blocks other requests nor outlives a kill.
+ */
+async function transform(
+  fn: TransformFunction,
+  seq: Sequence,
+  params: unknown,
+  budget: QueryBudget | undefined,
+): Promise<Sequence> {
+  if (fn.steps === undefined || budget === undefined) return fn.apply(seq, params);
+  const steps = fn.steps(seq, params);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await budget.tick();
+  }
+}
+
 /** Runs transformation columns over their series; keeps rows InfluxDB keeps. */
-function applyTransforms(plan: SelectPlan, rows: Rows): void {
+async function applyTransforms(
+  plan: SelectPlan,
+  rows: Rows,
+  budget: QueryBudget | undefined,
+): Promise<void> {
   const tcols = plan.columns.flatMap((c, i) => (c.transform ? [i] : []));
   if (tcols.length === 0) return;
   const produced = new Array<boolean>(rows.times.length).fill(false);
@@ -252,7 +311,8 @@ function applyTransforms(plan: SelectPlan, rows: Rows): void {
       }
       rows.cells[i][c] = null;
     }
-    const res = fn.apply(seq, params);
+    budget?.charge(seq.values.length * SEQUENCE_ROW_BYTES);
+    const res = await transform(fn, seq, params, budget);
     if (fn.newTimes) {
       // Forecasts (holt_winters) may lie past the last row: outer-join them on time.
       const at = new Map<string, number>();
@@ -348,14 +408,8 @@ function applyFill(plan: SelectPlan, rows: Rows): void {
 
 function slotsOf(e: Expr): number[] {
   const out: number[] = [];
-  const walk = (x: Expr): void => {
+  walkExpr(e, (x) => {
     if (x.kind === "var" && x.name.startsWith(SLOT_PREFIX)) out.push(Number(x.name.slice(1)));
-    else if (x.kind === "call") x.args.forEach(walk);
-    else if (x.kind === "binary") {
-      walk(x.lhs);
-      walk(x.rhs);
-    } else if (x.kind === "paren") walk(x.expr);
-  };
-  walk(e);
+  });
   return out;
 }

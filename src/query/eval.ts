@@ -7,7 +7,8 @@
  */
 import { RE2JS } from "re2js";
 import { ValidationError } from "../core/errors.ts";
-import type { BinaryOp, Expr } from "./ast.ts";
+import type { BinaryExpr, BinaryOp, Expr } from "./ast.ts";
+import { foldChain, someExpr } from "./expr_walk.ts";
 import { lookupFunction } from "./functions/mod.ts";
 import type { Value } from "./result.ts";
 
@@ -77,7 +78,11 @@ export function evalExpr(e: Expr, row: Lookup): Value {
     case "boolean":
       return e.value;
     case "binary":
-      return evalBinary(e.op, e.lhs, e.rhs, row);
+      // A long left-deep chain (`a OR b OR ...`) is folded in a loop, not one frame per node.
+      if (isLongChain(e)) {
+        return foldChain<Value>(e, (x) => evalExpr(x, row), (l, n) => combine(n.op, l, n.rhs, row));
+      }
+      return combine(e.op, evalExpr(e.lhs, row), e.rhs, row);
     case "call": {
       const fn = lookupFunction(e.name);
       if (fn?.kind !== "math") return null;
@@ -88,22 +93,28 @@ export function evalExpr(e: Expr, row: Lookup): Value {
   }
 }
 
-function evalBinary(op: BinaryOp, lhsE: Expr, rhsE: Expr, row: Lookup): Value {
-  if (op === "AND") {
-    return evalExpr(lhsE, row) === true && evalExpr(rhsE, row) === true;
+/** Chains longer than this are folded in a loop (shorter ones recurse: no allocation per row). */
+const SHORT_CHAIN = 16;
+
+function isLongChain(e: BinaryExpr): boolean {
+  let x: Expr = e.lhs;
+  for (let n = 0; n < SHORT_CHAIN; n++) {
+    if (x.kind !== "binary") return false;
+    x = x.lhs;
   }
-  if (op === "OR") {
-    return evalExpr(lhsE, row) === true || evalExpr(rhsE, row) === true;
-  }
+  return true;
+}
+
+/** `l op rhs` with the left operand already evaluated (AND and OR skip rhs when they can). */
+function combine(op: BinaryOp, l: Value, rhsE: Expr, row: Lookup): Value {
+  if (op === "AND") return l === true && evalExpr(rhsE, row) === true;
+  if (op === "OR") return l === true || evalExpr(rhsE, row) === true;
   if (op === "=~" || op === "!~") {
-    const v = evalExpr(lhsE, row);
-    if (typeof v !== "string" || rhsE.kind !== "regex") return false;
-    const hit = compileRegex(rhsE.pattern).test(v);
+    if (typeof l !== "string" || rhsE.kind !== "regex") return false;
+    const hit = compileRegex(rhsE.pattern).test(l);
     return op === "=~" ? hit : !hit;
   }
-  const l = evalExpr(lhsE, row);
-  const r = evalExpr(rhsE, row);
-  return applyBinary(op, l, r);
+  return applyBinary(op, l, evalExpr(rhsE, row));
 }
 
 /** Applies a non-logical binary operator to two values. */
@@ -249,27 +260,36 @@ export function evalTagCondition(
     case "boolean":
       return e.value;
     case "binary": {
-      if (e.op === "AND") {
-        const l = evalTagCondition(e.lhs, tag, isField);
-        if (l === false) return false;
-        const r = evalTagCondition(e.rhs, tag, isField);
-        if (r === false) return false;
-        return l === true && r === true ? true : undefined;
+      if (e.op !== "AND" && e.op !== "OR") {
+        if (referencesField(e, isField)) return undefined;
+        return evalExpr(e, (name) => tag(name)) === true;
       }
-      if (e.op === "OR") {
-        const l = evalTagCondition(e.lhs, tag, isField);
-        if (l === true) return true;
-        const r = evalTagCondition(e.rhs, tag, isField);
-        if (r === true) return true;
-        return l === false && r === false ? false : undefined;
-      }
-      if (referencesField(e, isField)) return undefined;
-      const v = evalExpr(e, (name) => tag(name));
-      return v === true;
+      // A chain of ANDs and ORs (10,000 terms parse into a left-deep tree): folded in a loop.
+      return foldChain<Tri>(
+        e,
+        (x) => evalTagCondition(x, tag, isField),
+        (l, node) => {
+          if (node.op === "AND") {
+            if (l === false) return false;
+            const r = evalTagCondition(node.rhs, tag, isField);
+            if (r === false) return false;
+            return l === true && r === true ? true : undefined;
+          }
+          if (l === true) return true;
+          const r = evalTagCondition(node.rhs, tag, isField);
+          if (r === true) return true;
+          return l === false && r === false ? false : undefined;
+        },
+        isLogical,
+      );
     }
     default:
       return undefined;
   }
+}
+
+function isLogical(b: BinaryExpr): boolean {
+  return b.op === "AND" || b.op === "OR";
 }
 
 /** True when the expression reads a field (as opposed to only tags and literals). */
@@ -277,16 +297,5 @@ export function referencesField(
   e: Expr,
   isField: (name: string, type?: string) => boolean,
 ): boolean {
-  switch (e.kind) {
-    case "var":
-      return isField(e.name, e.type);
-    case "paren":
-      return referencesField(e.expr, isField);
-    case "binary":
-      return referencesField(e.lhs, isField) || referencesField(e.rhs, isField);
-    case "call":
-      return e.args.some((a) => referencesField(a, isField));
-    default:
-      return false;
-  }
+  return someExpr(e, (x) => x.kind === "var" && isField(x.name, x.type));
 }

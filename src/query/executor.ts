@@ -16,23 +16,34 @@ import {
   type Tag,
 } from "../core/point.ts";
 import { MAX_TIME_NS, MIN_TIME_NS } from "../core/time.ts";
-import type { Expr, Measurement, SelectStatement, Source, Statement } from "./ast.ts";
+import type {
+  Expr,
+  Measurement,
+  SelectStatement,
+  Source,
+  Statement,
+  UserStatement,
+} from "./ast.ts";
 import { isWriteStatement } from "./ast.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
+import { mapChain, someExpr } from "./expr_walk.ts";
 import {
+  checkQuerySize,
   QueryBudget,
   QueryInterruptedError,
   type QueryLimits,
+  QueryMemory,
   type QueryRegistry,
 } from "./limits.ts";
 import { parseQuery } from "./parser.ts";
 import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
-import { printStatement } from "./print.ts";
+import { printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
+import type { UserAdmin } from "./users.ts";
 import type {
   DeleteRequest,
   PlanRequest,
@@ -69,6 +80,20 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
   onResult?: (result: StatementResult) => void;
+  /**
+   * The memory meter of the whole request (every statement and subquery charges it); one with
+   * `limits.maxMemoryBytes` is made when absent.
+   */
+  memory?: QueryMemory;
+  /** Users and privileges (CREATE USER, GRANT ...); those statements fail without it. */
+  users?: UserAdmin;
+  /** SHOW DATABASES lists only these (a user sees the databases it may read); all when absent. */
+  canSeeDatabase?: (database: string) => boolean;
+  /**
+   * Elapsed time for a query's yields to the event loop (a simulation passes its virtual
+   * clock, so that a run never depends on the wall clock). @default {performance.now}
+   */
+  monotonicMs?: () => number;
 }
 
 /**
@@ -88,6 +113,7 @@ export async function executeQuery(
   text: string,
   options: ExecuteOptions,
 ): Promise<StatementResult[]> {
+  checkQuerySize(text, options.limits);
   // Parameters are bound before anything runs: a missing one is a parse error, as InfluxDB.
   const statements = parseQuery(text).map((stmt) => {
     try {
@@ -97,7 +123,11 @@ export async function executeQuery(
       throw e;
     }
   });
-  const entry = options.registry?.begin(text, options.database ?? "");
+  // SHOW QUERIES must not show a password in flight: those queries are listed as printed.
+  const listed = statements.some((s) => s.kind === "create_user" || s.kind === "set_password")
+    ? statements.map(printStatement).join("; ")
+    : text;
+  const entry = options.registry?.begin(listed, options.database ?? "");
   const controller = entry?.controller ?? new AbortController();
   const timeoutMs = options.limits?.timeoutMs ?? 0;
   const timer = timeoutMs > 0
@@ -126,6 +156,10 @@ export async function executeStatements(
 ): Promise<StatementResult[]> {
   const results: StatementResult[] = [];
   let failed = false;
+  options = {
+    ...options,
+    memory: options.memory ?? new QueryMemory(options.limits?.maxMemoryBytes ?? 0),
+  };
   for (let i = 0; i < statements.length; i++) {
     if (failed) {
       results.push({ statementId: i, error: "not executed" });
@@ -198,7 +232,13 @@ async function executeStatement(
       await store.dropDatabase(stmt.name);
       return [];
     case "show_databases":
-      return [listing("databases", ["name"], store.databases().map((d) => [d]))];
+      return [
+        listing(
+          "databases",
+          ["name"],
+          store.databases().filter((d) => options.canSeeDatabase?.(d) ?? true).map((d) => [d]),
+        ),
+      ];
     case "show_retention_policies": {
       const db = requireDatabase(store, stmt.database ?? options.database, true);
       const rows = store.retentionPolicies(db).map((rp) => [
@@ -283,6 +323,58 @@ async function executeStatement(
       return [];
     case "explain":
       return await explain(store, stmt.statement, stmt.analyze, options);
+    case "create_user":
+    case "drop_user":
+    case "set_password":
+    case "grant":
+    case "grant_admin":
+    case "revoke":
+    case "revoke_admin":
+    case "show_users":
+    case "show_grants":
+      return await executeUserStatement(stmt, options.users);
+  }
+}
+
+async function executeUserStatement(
+  stmt: UserStatement,
+  users: UserAdmin | undefined,
+): Promise<ResultSeries[]> {
+  if (!users) throw new ValidationError("users are not supported by this server");
+  switch (stmt.kind) {
+    case "create_user":
+      await users.createUser(stmt.name, stmt.password, stmt.admin);
+      return [];
+    case "drop_user":
+      await users.dropUser(stmt.name);
+      return [];
+    case "set_password":
+      await users.setPassword(stmt.name, stmt.password);
+      return [];
+    case "grant":
+      await users.grant(stmt.name, stmt.database, stmt.privilege);
+      return [];
+    case "grant_admin":
+      await users.setAdmin(stmt.name, true);
+      return [];
+    case "revoke":
+      await users.revoke(stmt.name, stmt.database, stmt.privilege);
+      return [];
+    case "revoke_admin":
+      await users.setAdmin(stmt.name, false);
+      return [];
+    case "show_users":
+      return [
+        listing("", ["user", "admin"], users.listUsers().map((u) => [u.name, u.admin])),
+      ];
+    case "show_grants":
+      return [
+        listing(
+          "",
+          ["database", "privilege"],
+          users.grantsOf(stmt.name).map((g) => [g.database, g.privilege]),
+        ),
+      ];
   }
 }
 
@@ -361,10 +453,7 @@ export function deleteFilters(
 
 /** True when an expression names something other than tags (a quoted field cast). */
 function hasFieldRef(e: Expr): boolean {
-  if (e.kind === "var") return e.type === "field";
-  if (e.kind === "binary") return hasFieldRef(e.lhs) || hasFieldRef(e.rhs);
-  if (e.kind === "paren") return hasFieldRef(e.expr);
-  return false;
+  return someExpr(e, (x) => x.kind === "var" && x.type === "field", () => false);
 }
 
 async function showCardinality(
@@ -432,7 +521,11 @@ async function explain(
     [`NUMBER OF SERIES: ${series}`],
   ];
   if (analyze) {
-    const budget = new QueryBudget(options.limits ?? {}, options.signal);
+    const budget = new QueryBudget(options.limits ?? {}, options.signal, {
+      memory: options.memory,
+      statement: () => printSelect(stmt),
+      monotonicMs: options.monotonicMs,
+    });
     const perShard: string[] = [];
     const partials = [];
     for (const [i, t] of targets.entries()) {
@@ -445,7 +538,9 @@ async function explain(
         } points read, measurements ${t.measurements.join(",")}`,
       );
     }
-    const result = partials.length > 0 ? finish(plan, mergePartials(plan, partials)) : [];
+    const result = partials.length > 0
+      ? await finish(plan, mergePartials(plan, partials), budget)
+      : [];
     rows.push([`POINTS READ: ${budget.points}`]);
     rows.push([`BLOCKS FROM STATISTICS: ${budget.summaryBlocks}`]);
     rows.push([`SERIES READ: ${budget.series}`]);
@@ -854,13 +949,19 @@ async function runSelect(
     }
   }
   if (targets.length === 0) return { series: [], tagColumns, types };
-  const budget = new QueryBudget(options.limits ?? {}, options.signal);
+  const budget = new QueryBudget(options.limits ?? {}, options.signal, {
+    memory: options.memory,
+    statement: () => printSelect(stmt),
+    monotonicMs: options.monotonicMs,
+  });
+  // Before reading anything; the answer's own bucket count is checked again in finish (a grid
+  // without a lower bound starts at the data).
   if (plan.interval && plan.hasMin) {
     budget.checkBuckets(Number((plan.maxNs - plan.minNs) / plan.interval.ns) + 1);
   }
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
-  return { series: finish(plan, mergePartials(plan, partials)), tagColumns, types };
+  return { series: await finish(plan, mergePartials(plan, partials), budget), tagColumns, types };
 }
 
 /** InfluxDB passes the outer query's time range to a subquery that has none of its own. */
@@ -969,7 +1070,7 @@ export function bindParams(stmt: Statement, params: Record<string, unknown>): St
       case "param":
         return literalOf(e.name, params);
       case "binary":
-        return { ...e, lhs: bind(e.lhs), rhs: bind(e.rhs) };
+        return mapChain(e, bind);
       case "paren":
         return { ...e, expr: bind(e.expr) };
       case "call":

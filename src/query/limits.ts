@@ -2,7 +2,9 @@
  * Query limits and the registry of running queries (SHOW QUERIES, KILL QUERY). The limits are
  * InfluxDB's coordinator settings (`max-select-series`, `max-select-point`,
  * `max-select-buckets`, `query-timeout`, `max-concurrent-queries`), 0 meaning unlimited; their
- * error texts are InfluxDB's.
+ * error texts are InfluxDB's. Two are EpochNexus's own, because one query must not take the
+ * server down: the bytes of query text (`max_query_bytes`) and the memory a query may hold
+ * (`max_query_memory_bytes`, {@linkcode QueryMemory}).
  *
  * @module
  */
@@ -20,6 +22,67 @@ export interface QueryLimits {
   timeoutMs?: number;
   /** Queries running at once; more are refused (429) by the registry. */
   maxConcurrent?: number;
+  /** Bytes (UTF-8) of one request's query text. */
+  maxQueryBytes?: number;
+  /** Bytes one query may hold: buckets, rows, kept points ({@linkcode QueryMemory}). */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * The limits a server applies unless configured otherwise (the config defaults of
+ * `max_select_*`, `max_query_bytes`, `max_query_memory_bytes`): a dashboard never reaches them;
+ * one query stays within a few hundred MB. A bucket holds a row of every group: 1,000,000 of
+ * them is a year at 30 s, while a 1 s grid over 115 days (10 million rows, gigabytes) is refused.
+ */
+export const DEFAULT_QUERY_LIMITS: Readonly<QueryLimits> = {
+  maxSeries: 1_000_000,
+  maxPoints: 1_000_000_000,
+  maxBuckets: 1_000_000,
+  maxQueryBytes: 512 * 1024,
+  maxMemoryBytes: 256 * 1024 * 1024,
+};
+
+/**
+ * Refuses a query text longer than `maxQueryBytes` before it is parsed.
+ * @throws {TooLargeError} naming the size and the limit.
+ */
+export function checkQuerySize(text: string, limits: QueryLimits | undefined): void {
+  const max = limits?.maxQueryBytes ?? 0;
+  // UTF-8 takes at least one byte per UTF-16 unit and at most three: count only in between.
+  if (max <= 0 || text.length * 3 <= max) return;
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes <= max) return;
+  throw new TooLargeError(`query is too long: ${bytes} bytes, max_query_bytes is ${max}`);
+}
+
+/**
+ * The memory one query holds, as it materializes it: bucket states, result rows, raw rows,
+ * points that functions keep (median, percentile ...), transformation inputs. Charges are
+ * estimates of V8's sizes (see the constants beside the callers) and are never given back
+ * within the query, so the total bounds what it holds at its peak. One meter serves every
+ * statement and subquery of a request.
+ */
+export class QueryMemory {
+  bytes = 0;
+  constructor(readonly maxBytes: number) {}
+
+  /**
+   * Adds `n` bytes. @throws {TooLargeError} past the budget, naming it and the statement.
+   */
+  charge(n: number, statement: () => string): void {
+    this.bytes += n;
+    if (this.maxBytes > 0 && this.bytes > this.maxBytes) {
+      let text = statement();
+      if (text.length > 200) text = text.slice(0, 200) + "...";
+      throw new TooLargeError(
+        `query memory budget exceeded: ${text} needs more than ` +
+          `${
+            (this.maxBytes / 1048576).toFixed(0)
+          } MiB (max_query_memory_bytes = ${this.maxBytes});` +
+          " narrow the time range, use a larger GROUP BY time interval or fewer series",
+      );
+    }
+  }
 }
 
 /** A query cut off by KILL QUERY or its deadline. */
@@ -100,11 +163,31 @@ export class QueryBudget {
   /** Blocks answered from their statistics, without decoding. */
   summaryBlocks = 0;
   #checks = 0;
-  #lastYield = performance.now();
+  #lastYield: number;
+  readonly memory: QueryMemory;
+  readonly #statement: () => string;
+  readonly #monotonicMs: () => number;
+
+  /**
+   * @param memory the request's meter (a fresh one with the limits' budget when absent)
+   * @param statement the statement's text, for the memory error (called only then)
+   * @param monotonicMs elapsed time between yields (a simulation's virtual clock)
+   */
   constructor(
     readonly limits: QueryLimits,
     readonly signal: AbortSignal | undefined,
-  ) {}
+    options: { memory?: QueryMemory; statement?: () => string; monotonicMs?: () => number } = {},
+  ) {
+    this.memory = options.memory ?? new QueryMemory(limits.maxMemoryBytes ?? 0);
+    this.#statement = options.statement ?? (() => "the query");
+    this.#monotonicMs = options.monotonicMs ?? (() => performance.now());
+    this.#lastYield = this.#monotonicMs();
+  }
+
+  /** Charges bytes the query now holds. @throws {TooLargeError} past max_query_memory_bytes. */
+  charge(bytes: number): void {
+    this.memory.charge(bytes, this.#statement);
+  }
 
   /** Throws when the query was killed or ran past its deadline. */
   checkSignal(): void {
@@ -147,9 +230,9 @@ export class QueryBudget {
     // Yield by elapsed time, not by count: a timer turn costs 1-4 ms (nested timers are
     // clamped to 4 ms), so yielding every 64 cheap series left a 20k-series query asleep for
     // most of its second.
-    if ((++this.#checks & 15) === 0 && performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
+    if ((++this.#checks & 15) === 0 && this.#monotonicMs() - this.#lastYield >= YIELD_EVERY_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));
-      this.#lastYield = performance.now();
+      this.#lastYield = this.#monotonicMs();
       this.checkSignal();
     }
   }

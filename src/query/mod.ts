@@ -40,14 +40,18 @@ export type {
   TagFilter,
 } from "./store.ts";
 export {
+  checkQuerySize,
+  DEFAULT_QUERY_LIMITS,
   QueryBudget,
   QueryInterruptedError,
   type QueryLimits,
+  QueryMemory,
   QueryRegistry,
   type RunningQuery,
 } from "./limits.ts";
 export { foldSeriesPartials, runRequestBySeries } from "./series_partials.ts";
 export type { SeriesPartial, ShardPartial } from "./shard_exec.ts";
 export type { PlanRequest, ReadConsistency, ShardsOptions } from "./store.ts";
+export type { UserAdmin } from "./users.ts";
 export type { MeasurementSchema, SelectPlan } from "./plan.ts";
 export { planSelect } from "./plan.ts";

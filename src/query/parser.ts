@@ -7,6 +7,7 @@
  * @module
  */
 import { ParseError } from "../core/errors.ts";
+import { KEYWORDS } from "./grammar_support.ts";
 import { checkTimeZone } from "./zone.ts";
 import type { Statement } from "./ast.ts";
 import { parse as generatedParse, SyntaxError as PeggySyntaxError } from "./gen/influxql_parser.js";
@@ -194,13 +195,4 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - lineStart + 1 };
 }
 
-/** InfluxQL's reserved words: bare identifiers may not be one of these. */
-export const KEYWORDS: ReadonlySet<string> = new Set(
-  ("ALL ALTER ANALYZE AND ANY AS ASC BEGIN BY CARDINALITY CONTINUOUS CREATE DATABASE DATABASES " +
-    "DEFAULT DELETE DESC DESTINATIONS DIAGNOSTICS DISTINCT DROP DURATION END EVERY EXACT EXPLAIN " +
-    "FALSE FIELD FOR FROM GRANT GRANTS GROUP GROUPS IN INF INSERT INTO KEY KEYS KILL LIMIT " +
-    "MEASUREMENT MEASUREMENTS NAME OFFSET ON OR ORDER PASSWORD POLICIES POLICY PRIVILEGES QUERIES " +
-    "QUERY READ REPLICATION RESAMPLE RETENTION REVOKE SELECT SERIES SET SHARD SHARDS SHOW SLIMIT " +
-    "SOFFSET STATS SUBSCRIPTION SUBSCRIPTIONS TAG TO TRUE USER USERS VALUES WHERE WITH WRITE")
-    .split(" "),
-);
+export { KEYWORDS } from "./grammar_support.ts";

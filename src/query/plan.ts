@@ -12,6 +12,7 @@ import { ValidationError } from "../core/errors.ts";
 import type { FieldType } from "../core/point.ts";
 import type { Call, Expr, Field, Fill, SelectStatement, VarRef } from "./ast.ts";
 import { splitCondition } from "./condition.ts";
+import { findExpr, mapChain, someExpr, walkExpr } from "./expr_walk.ts";
 import { compileRegex } from "./eval.ts";
 import {
   type AggregateFunction,
@@ -364,15 +365,10 @@ function exprName(e: Expr): string {
       return exprName(e.expr);
     case "binary": {
       const parts: string[] = [];
-      const walk = (x: Expr): void => {
-        if (x.kind === "var") parts.push(x.name);
-        else if (x.kind === "call") parts.push(x.name);
-        else if (x.kind === "binary") {
-          walk(x.lhs);
-          walk(x.rhs);
-        } else if (x.kind === "paren") walk(x.expr);
-      };
-      walk(e);
+      walkExpr(e, (x) => {
+        if (x.kind === "var" || x.kind === "call") parts.push(x.name);
+        return x.kind !== "call";
+      });
       return parts.join("_");
     }
     default:
@@ -388,39 +384,35 @@ function isSelectorCall(e: Expr): boolean {
 
 /** Math functions take a fixed number of arguments (InfluxDB's arity error otherwise). */
 function checkMathCalls(e: Expr): void {
-  if (e.kind === "call") {
-    const fn = lookupFunction(e.name);
-    if (fn?.kind === "math" && e.args.length !== fn.arity) {
+  walkExpr(e, (x) => {
+    if (x.kind !== "call") return;
+    const fn = lookupFunction(x.name);
+    if (fn?.kind === "math" && x.args.length !== fn.arity) {
       throw new ValidationError(
-        `invalid number of arguments for ${e.name}, expected ${fn.arity}, got ${e.args.length}`,
+        `invalid number of arguments for ${x.name}, expected ${fn.arity}, got ${x.args.length}`,
       );
     }
-    for (const a of e.args) checkMathCalls(a);
-  } else if (e.kind === "binary") {
-    checkMathCalls(e.lhs);
-    checkMathCalls(e.rhs);
-  } else if (e.kind === "paren") checkMathCalls(e.expr);
+  });
 }
 
 /** InfluxDB's rules for functions that answer several points or carry their point's fields. */
 function checkSelectorRules(fields: readonly Field[]): void {
   const calls: Call[] = [];
-  const walk = (e: Expr, top: boolean): void => {
-    if (e.kind === "call") {
+  for (const f of fields) {
+    walkExpr(f.expr, (e) => {
+      if (e.kind !== "call") return;
       const fn = lookupFunction(e.name);
-      if (fn?.kind === "aggregate") calls.push(e);
-      else for (const a of e.args) walk(a, false);
-      if (fn?.kind === "aggregate" && !top && fn.results !== undefined && e.name !== "distinct") {
+      if (fn?.kind !== "aggregate") return;
+      calls.push(e);
+      const top = e === f.expr;
+      if (!top && fn.results !== undefined && e.name !== "distinct") {
         throw new ValidationError(
           `selector function ${e.name}() cannot be combined with other functions`,
         );
       }
-    } else if (e.kind === "binary") {
-      walk(e.lhs, false);
-      walk(e.rhs, false);
-    } else if (e.kind === "paren") walk(e.expr, false);
-  };
-  for (const f of fields) walk(f.expr, true);
+      return false;
+    });
+  }
   const others = fields.length - calls.length;
   for (const c of calls) {
     if (c.name === "distinct" && (calls.length > 1 || others > 0)) {
@@ -448,31 +440,21 @@ function checkSelectorRules(fields: readonly Field[]): void {
 }
 
 function containsCall(e: Expr): boolean {
-  if (e.kind === "call") return true;
-  if (e.kind === "binary") return containsCall(e.lhs) || containsCall(e.rhs);
-  if (e.kind === "paren") return containsCall(e.expr);
-  return false;
+  return someExpr(e, (x) => x.kind === "call");
 }
 
 function containsVar(e: Expr): boolean {
-  if (e.kind === "var") return true;
-  if (e.kind === "binary") return containsVar(e.lhs) || containsVar(e.rhs);
-  if (e.kind === "paren") return containsVar(e.expr);
-  if (e.kind === "call") return e.args.some(containsVar);
-  return false;
+  return someExpr(e, (x) => x.kind === "var");
 }
 
 /** True when the expression reduces points (an aggregate or selector call, at any depth). */
 function containsAggregate(e: Expr): boolean {
-  if (e.kind === "call") {
-    const fn = lookupFunction(e.name);
-    if (fn === undefined) throw new ValidationError(`undefined function ${e.name}()`);
-    if (fn.kind === "aggregate") return true;
-    return e.args.some(containsAggregate);
-  }
-  if (e.kind === "binary") return containsAggregate(e.lhs) || containsAggregate(e.rhs);
-  if (e.kind === "paren") return containsAggregate(e.expr);
-  return false;
+  return someExpr(e, (x) => {
+    if (x.kind !== "call") return false;
+    const fn = lookupFunction(x.name);
+    if (fn === undefined) throw new ValidationError(`undefined function ${x.name}()`);
+    return fn.kind === "aggregate";
+  });
 }
 
 function collectFields(
@@ -480,13 +462,9 @@ function collectFields(
   isField: (n: string, t?: string) => boolean,
   into: Set<string>,
 ): void {
-  if (e.kind === "var") {
-    if (isField(e.name, e.type) && e.name !== "time") into.add(e.name);
-  } else if (e.kind === "binary") {
-    collectFields(e.lhs, isField, into);
-    collectFields(e.rhs, isField, into);
-  } else if (e.kind === "paren") collectFields(e.expr, isField, into);
-  else if (e.kind === "call") { for (const a of e.args) collectFields(a, isField, into); }
+  walkExpr(e, (x) => {
+    if (x.kind === "var" && isField(x.name, x.type) && x.name !== "time") into.add(x.name);
+  });
 }
 
 function planAggregateColumn(
@@ -567,12 +545,7 @@ function compileAggregateExpr(
       return slotRef(plan.slots.length - 1);
     }
     case "binary":
-      return {
-        kind: "binary",
-        op: e.op,
-        lhs: compileAggregateExpr(e.lhs, plan, isField),
-        rhs: compileAggregateExpr(e.rhs, plan, isField),
-      };
+      return mapChain(e, (x) => compileAggregateExpr(x, plan, isField));
     case "paren":
       return { kind: "paren", expr: compileAggregateExpr(e.expr, plan, isField) };
     case "var":
@@ -587,25 +560,15 @@ export const POST_INPUT = "\u0001";
 
 /** The (first) transformation call inside an expression, if any. */
 function findTransform(e: Expr): Call | undefined {
-  if (e.kind === "call") {
-    if (lookupFunction(e.name)?.kind === "transform") return e;
-    for (const a of e.args) {
-      const t = findTransform(a);
-      if (t !== undefined) return t;
-    }
-    return undefined;
-  }
-  if (e.kind === "binary") return findTransform(e.lhs) ?? findTransform(e.rhs);
-  if (e.kind === "paren") return findTransform(e.expr);
-  return undefined;
+  return findExpr(e, (x) => x.kind === "call" && lookupFunction(x.name)?.kind === "transform") as
+    | Call
+    | undefined;
 }
 
 function replaceExpr(e: Expr, target: Expr, by: Expr): Expr {
   if (e === target) return by;
   if (e.kind === "call") return { ...e, args: e.args.map((a) => replaceExpr(a, target, by)) };
-  if (e.kind === "binary") {
-    return { ...e, lhs: replaceExpr(e.lhs, target, by), rhs: replaceExpr(e.rhs, target, by) };
-  }
+  if (e.kind === "binary") return mapChain(e, (x) => replaceExpr(x, target, by));
   if (e.kind === "paren") return { ...e, expr: replaceExpr(e.expr, target, by) };
   return e;
 }
@@ -643,10 +606,5 @@ function planRawColumn(
 }
 
 function containsNonMathCall(e: Expr): boolean {
-  if (e.kind === "call") {
-    return lookupFunction(e.name)?.kind !== "math" || e.args.some(containsNonMathCall);
-  }
-  if (e.kind === "binary") return containsNonMathCall(e.lhs) || containsNonMathCall(e.rhs);
-  if (e.kind === "paren") return containsNonMathCall(e.expr);
-  return false;
+  return someExpr(e, (x) => x.kind === "call" && lookupFunction(x.name)?.kind !== "math");
 }

@@ -19,7 +19,8 @@ import type {
   TagKeyFilter,
 } from "./ast.ts";
 import { DURATION_UNITS_NS } from "./ast.ts";
-import { KEYWORDS } from "./parser.ts";
+import { foldChain } from "./expr_walk.ts";
+import { KEYWORDS } from "./grammar_support.ts";
 
 /** Prints statements separated by `; `. */
 export function printQuery(statements: readonly Statement[]): string {
@@ -93,6 +94,25 @@ export function printStatement(s: Statement): string {
         (s.isDefault ? " DEFAULT" : "");
     case "drop_retention_policy":
       return `DROP RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)}`;
+    case "create_user":
+      return `CREATE USER ${quoteIdent(s.name)} WITH PASSWORD [REDACTED]` +
+        (s.admin ? " WITH ALL PRIVILEGES" : "");
+    case "drop_user":
+      return `DROP USER ${quoteIdent(s.name)}`;
+    case "set_password":
+      return `SET PASSWORD FOR ${quoteIdent(s.name)} = [REDACTED]`;
+    case "grant":
+      return `GRANT ${s.privilege} ON ${quoteIdent(s.database)} TO ${quoteIdent(s.name)}`;
+    case "grant_admin":
+      return `GRANT ALL PRIVILEGES TO ${quoteIdent(s.name)}`;
+    case "revoke":
+      return `REVOKE ${s.privilege} ON ${quoteIdent(s.database)} FROM ${quoteIdent(s.name)}`;
+    case "revoke_admin":
+      return `REVOKE ALL PRIVILEGES FROM ${quoteIdent(s.name)}`;
+    case "show_users":
+      return "SHOW USERS";
+    case "show_grants":
+      return `SHOW GRANTS FOR ${quoteIdent(s.name)}`;
     case "explain":
       return `EXPLAIN ${s.analyze ? "ANALYZE " : ""}${printSelect(s.statement)}`;
   }
@@ -214,14 +234,15 @@ export function printExpr(e: Expr): string {
       return quoteIdent(e.name) + (e.type !== undefined ? `::${e.type}` : "");
     case "call":
       return `${e.name}(${e.args.map(printExpr).join(", ")})`;
-    case "binary": {
-      const p = PRECEDENCE[e.op];
-      const lhs = printExpr(e.lhs);
-      const rhs = printExpr(e.rhs);
-      const l = e.lhs.kind === "binary" && PRECEDENCE[e.lhs.op] < p ? `(${lhs})` : lhs;
-      const r = e.rhs.kind === "binary" && PRECEDENCE[e.rhs.op] <= p ? `(${rhs})` : rhs;
-      return `${l} ${e.op} ${r}`;
-    }
+    case "binary":
+      // Along the left spine in a loop: `a OR b OR ...` may be 10,000 nodes deep.
+      return foldChain(e, printExpr, (lhs, node) => {
+        const p = PRECEDENCE[node.op];
+        const rhs = printExpr(node.rhs);
+        const l = node.lhs.kind === "binary" && PRECEDENCE[node.lhs.op] < p ? `(${lhs})` : lhs;
+        const r = node.rhs.kind === "binary" && PRECEDENCE[node.rhs.op] <= p ? `(${rhs})` : rhs;
+        return `${l} ${node.op} ${r}`;
+      });
     case "paren":
       return `(${printExpr(e.expr)})`;
     case "integer":

@@ -9,12 +9,13 @@ import { FieldType, type Tag } from "../core/point.ts";
 import type { Expr } from "./ast.ts";
 import { tagFilterOf } from "./condition.ts";
 import { castValue, evalExpr, evalTagCondition, type Lookup } from "./eval.ts";
+import { walkExpr } from "./expr_walk.ts";
 import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
 import type { FieldColumn, FieldPart, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { AddContext } from "./functions/mod.ts";
+import { type AddContext, KEPT_POINT_BYTES } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
 
 /** A raw row: its time and one cell per planned column. */
@@ -399,6 +400,16 @@ function aggregateSetup(plan: SelectPlan, types: Map<string, FieldType>): Aggreg
   return { fields, fieldOf, slotsOf, summarizable, auxFields };
 }
 
+/**
+ * What the query holds, roughly, in V8 bytes, charged to its memory budget: a bucket (map
+ * entry and state array) plus each slot's state; a raw row (object, cells array and its share
+ * of the result arrays) plus each cell.
+ */
+const BUCKET_BYTES = 96;
+const SLOT_STATE_BYTES = 64;
+const RAW_ROW_BYTES = 300;
+const RAW_CELL_BYTES = 40;
+
 /** Parts options that summarise no block (every block decoded, as views). */
 const NO_SUMMARIES = { summarize: () => false };
 
@@ -417,9 +428,11 @@ async function aggregateSeries(
   const auxCols = plan.aux.length > 0
     ? await readColumns(plan, reader, series, setup.auxFields)
     : undefined;
+  const bucketBytes = BUCKET_BYTES + SLOT_STATE_BYTES * plan.slots.length;
   const statesAt = (idx: number): unknown[] => {
     let states = group.buckets.get(idx);
     if (states === undefined) {
+      budget?.charge(bucketBytes);
       states = plan.slots.map((sl) => sl.fn.init(sl.params));
       group.buckets.set(idx, states);
     }
@@ -429,6 +442,7 @@ async function aggregateSeries(
   const ctx: AddContext = { series, sorted: reader.sortedColumns === true };
   const addRuns = (s: number, col: FieldColumn) => {
     const slot = plan.slots[s];
+    if (slot.fn.keepsPoints) budget?.charge(col.length * KEPT_POINT_BYTES);
     const n = col.length;
     for (let i = 0; i < n;) {
       const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
@@ -447,6 +461,7 @@ async function aggregateSeries(
   // go on in the next column (same bucket); its pieces are added in one call.
   const addStitched = (s: number, columns: readonly FieldColumn[]) => {
     const fn = plan.slots[s].fn;
+    if (fn.keepsPoints) { for (const c of columns) budget?.charge(c.length * KEPT_POINT_BYTES); }
     let pending: FieldColumn[] | undefined;
     let pendingIdx = 0;
     const flush = () => {
@@ -589,6 +604,22 @@ async function aggregateSeries(
 }
 
 async function rawSeries(
+  plan: SelectPlan,
+  reader: ShardReader,
+  series: SeriesRef,
+  group: GroupPartial,
+  rowFilter: boolean,
+  budget?: QueryBudget,
+): Promise<boolean> {
+  const before = group.rows.length;
+  const added = await collectRawRows(plan, reader, series, group, rowFilter, budget);
+  budget?.charge(
+    (group.rows.length - before) * (RAW_ROW_BYTES + RAW_CELL_BYTES * plan.columns.length),
+  );
+  return added;
+}
+
+async function collectRawRows(
   plan: SelectPlan,
   reader: ShardReader,
   series: SeriesRef,
@@ -966,12 +997,9 @@ function auxValues(
 }
 
 function forEachVar(e: Expr, fn: (name: string, type?: string) => void): void {
-  if (e.kind === "var") fn(e.name, e.type);
-  else if (e.kind === "binary") {
-    forEachVar(e.lhs, fn);
-    forEachVar(e.rhs, fn);
-  } else if (e.kind === "paren") forEachVar(e.expr, fn);
-  else if (e.kind === "call") { for (const a of e.args) forEachVar(a, fn); }
+  walkExpr(e, (x) => {
+    if (x.kind === "var") fn(x.name, x.type);
+  });
 }
 
 function columnReadsField(e: Expr, isField: (n: string, t?: string) => boolean): boolean {

@@ -115,6 +115,9 @@ export class RaftNode {
   private readonly waitingReads: PendingRead[] = [];
   /** `persisted` and `replicated` proposals, by index. */
   private readonly persistWaits: PendingWait[] = [];
+  /** Counts for metrics: proposals made here, leaders seen change, snapshots installed. */
+  readonly counters = { proposals: 0, leaderChanges: 0, snapshotsInstalled: 0 };
+  private lastLeader = 0;
   private readonly replicateWaits: PendingWait[] = [];
   /** The last index in this node's durable log (entries of the latest save). */
   private persistedTo: number;
@@ -205,6 +208,7 @@ export class RaftNode {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.counters.proposals++;
     if (wait === "queued") {
       this.kick();
       return Promise.resolve(undefined);
@@ -350,23 +354,37 @@ export class RaftNode {
 
   /**
    * Records a snapshot of the application's state as of `index` (already applied) and compacts
-   * the log behind it, keeping `retainEntries` entries (default: the node's) for slow
-   * followers. For state machines whose state is durable elsewhere (a partition's segment
-   * files), `data` describes it.
+   * the log behind it. Entries a member still lacks are kept for it, up to `retainEntries`
+   * (default: the node's): a leader knows who lags; a follower keeps none (were it to lead, a
+   * member that lags would get a snapshot). For state machines whose state is durable elsewhere
+   * (a partition's segment files), `data` describes it.
    */
   async snapshotAt(index: number, data: Uint8Array, retainEntries?: number): Promise<void> {
     if (this.stopped || index <= this.snapshotIndex || index > this.applied) return;
+    // A snapshot installed from the leader may already cover it (the log starts after it).
+    if (index < this.raft.status().firstIndex) return;
     const snapshot = this.raft.createSnapshot(index, data);
     await this.opts.storage.saveSnapshot(snapshot);
-    const compactTo = Math.max(
-      this.raft.status().firstIndex - 1,
-      index - (retainEntries ?? this.opts.retainEntries ?? 1_000),
+    const status = this.raft.status();
+    const retain = Math.min(
+      retainEntries ?? this.opts.retainEntries ?? 1_000,
+      status.role === "leader" ? index - this.slowestMatch(status) : 0,
     );
-    if (compactTo >= this.raft.status().firstIndex) {
+    const compactTo = Math.max(status.firstIndex - 1, index - Math.max(0, retain));
+    if (compactTo >= status.firstIndex) {
       this.raft.compactLog(compactTo);
       await this.opts.storage.compact(compactTo);
     }
     this.snapshotIndex = index;
+  }
+
+  /** The lowest index every member of the group is known to hold (a leader's view). */
+  private slowestMatch(status: RaftStatus): number {
+    let slowest = status.lastIndex;
+    for (const id of [...status.conf.voters, ...status.conf.learners]) {
+      if (id !== this.id) slowest = Math.min(slowest, status.matches[id] ?? 0);
+    }
+    return slowest;
   }
 
   private tick(): void {
@@ -411,13 +429,19 @@ export class RaftNode {
 
   private async handleReady(): Promise<void> {
     const rd = this.raft.ready();
-    if (rd.softState) this.leaderChanged(rd.softState.leaderId);
+    const leader = this.raft.leaderId;
+    if (leader !== this.lastLeader) {
+      if (leader !== 0) this.counters.leaderChanges++;
+      this.lastLeader = leader;
+    }
+    this.leaderChanged(leader);
     if (rd.earlyMessages.length > 0) this.opts.transport.send(rd.earlyMessages);
     await this.opts.storage.save(rd);
     if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
     if (rd.entries.length > 0) this.persistedTo = rd.entries[rd.entries.length - 1].index;
     if (rd.snapshot) {
       await this.opts.stateMachine.restore(rd.snapshot.data);
+      this.counters.snapshotsInstalled++;
       this.applied = rd.snapshot.metadata.index;
       this.snapshotIndex = this.applied;
       for (const [index, p] of this.proposals) {

@@ -29,8 +29,10 @@ import {
   type ReadConsistency,
   type SelectRequest,
   type ShardDescription,
+  type SnapshotChunk,
+  type SnapshotRequest,
 } from "../cluster/mod.ts";
-import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
 import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
@@ -38,11 +40,13 @@ import {
   ClusterService,
   DeletePartitionResponseSchema,
   DescribeResponseSchema,
+  FetchSnapshotResponseSchema,
   ProposeMetaResponseSchema,
   SelectResponseSchema,
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
+import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectClusterNetwork}. */
 export interface ConnectClusterNetworkOptions {
@@ -52,8 +56,14 @@ export interface ConnectClusterNetworkOptions {
   timeoutMs?: number;
   /** Timeout of a query's part on another node. @default {60000} */
   queryTimeoutMs?: number;
-  /** The fetch clients use (tests call handlers directly). */
+  /** Timeout of a whole snapshot transfer. @default {600000} */
+  snapshotTimeoutMs?: number;
+  /** The fetch clients use (tests call handlers directly; HTTPS trusting the cluster's CA). */
   fetch?: typeof globalThis.fetch;
+  /** Required of every call served and sent on every call made (`cluster_secret.ts`). */
+  secret?: string;
+  /** Scheme of peers' addresses given as host:port. @default {"http"} */
+  scheme?: "http" | "https";
   logger?: Logger;
 }
 
@@ -75,12 +85,22 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   #service: PeerService | undefined;
   readonly #options: ConnectClusterNetworkOptions;
 
+  /** Bytes sent to and received from each node, by its base URL. */
+  readonly #traffic = new Map<string, { sent: number; received: number }>();
+  readonly #fetch: typeof globalThis.fetch;
+
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
+    // Every call carries the cluster secret and is counted (bytes to and from each peer).
+    this.#fetch = countingFetch(
+      fetchWithSecret(options.fetch, options.secret) ?? globalThis.fetch,
+      this.#traffic,
+    );
     this.raft = new ConnectRaftTransport({
       clusterId: options.clusterId,
       nodeId: options.nodeId,
-      fetch: options.fetch,
+      fetch: this.#fetch,
+      secret: options.secret,
       logger: options.logger,
     });
     this.peers = {
@@ -89,8 +109,15 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       describe: (node, request) => this.#describe(node, request),
       select: (node, request) => this.#select(node, request),
       deletePartition: (node, request) => this.#deletePartition(node, request),
+      fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
     };
-    const cluster = this.#clusterHandler();
+    const cluster = requireSecret(
+      this.#clusterHandler(),
+      options.secret,
+      (path) =>
+        options.logger?.warn("node-to-node call without the cluster secret refused", { path }),
+    );
+    // The Raft handler checks the secret itself.
     this.fetchHandler = (request) => {
       const path = new URL(request.url).pathname;
       if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
@@ -103,7 +130,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 
   setPeer(nodeId: number, raftAddress: string): void {
-    const url = baseUrl(raftAddress);
+    const url = baseUrl(raftAddress, this.#options.scheme ?? "http");
     if (this.#addresses.get(nodeId) === url) return;
     this.#addresses.set(nodeId, url);
     this.#clients.delete(nodeId);
@@ -114,6 +141,16 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     this.#addresses.delete(nodeId);
     this.#clients.delete(nodeId);
     this.raft.removePeer(nodeId);
+  }
+
+  /** Bytes this node sent to and received from each peer (Raft and ClusterService calls). */
+  traffic(): { node: number; sentBytes: number; receivedBytes: number }[] {
+    const out = [];
+    for (const [node, url] of this.#addresses) {
+      const t = this.#traffic.get(url);
+      if (t) out.push({ node, sentBytes: t.sent, receivedBytes: t.received });
+    }
+    return out;
   }
 
   serve(service: PeerService): void {
@@ -127,7 +164,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     if (!url) throw new EpochError("unavailable", `no address known for node ${node}`);
     c = createClient(
       ClusterService,
-      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#options.fetch }),
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#fetch }),
     );
     this.#clients.set(node, c);
     return c;
@@ -167,6 +204,24 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       accepted: Number(answer.accepted),
       rejected: answer.rejected.map((r) => ({ index: r.index, reason: r.reason })),
     };
+  }
+
+  async *#fetchSnapshot(node: number, request: SnapshotRequest): AsyncGenerator<SnapshotChunk> {
+    try {
+      const stream = this.#client(node).fetchSnapshot({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        minIndex: BigInt(request.minIndex),
+      }, { timeoutMs: this.#options.snapshotTimeoutMs ?? 600_000 });
+      for await (const m of stream) {
+        if (m.manifest.length > 0) yield decodeWire<SnapshotChunk>(m.manifest);
+        else if (m.end) yield { kind: "end", file: m.file, crc32c: m.crc32c };
+        else yield { kind: "data", file: m.file, offset: Number(m.offset), data: m.data };
+      }
+    } catch (error) {
+      throw toEpochError(error);
+    }
   }
 
   async #deletePartition(node: number, request: PartitionDelete): Promise<void> {
@@ -213,6 +268,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         consistency: request.consistency,
         planRequest: encodeWire(request.request),
         measurements: [...request.measurements],
+        limits: encodeWire(request.limits ?? {}),
       }, { timeoutMs: this.#options.queryTimeoutMs ?? 60_000 });
       for await (const chunk of stream) {
         for (const s of decodeWire<SeriesPartial[]>(chunk.partials)) out.push(s);
@@ -267,6 +323,25 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           await service.deletePartition(decodeWire<PartitionDelete>(req.request));
           return create(DeletePartitionResponseSchema);
         }),
+      fetchSnapshot: (req) => {
+        const service = this.#checkCluster(req.clusterId);
+        return serveStream(async function* () {
+          const chunks = service.fetchSnapshot({
+            groupId: Number(req.groupId),
+            minIndex: Number(req.minIndex),
+          });
+          for await (const c of chunks) {
+            yield create(
+              FetchSnapshotResponseSchema,
+              c.kind === "manifest"
+                ? { manifest: encodeWire(c) }
+                : c.kind === "end"
+                ? { file: c.file, end: true, crc32c: c.crc32c }
+                : { file: c.file, offset: BigInt(c.offset), data: c.data },
+            );
+          }
+        });
+      },
       describe: (req) => {
         const service = this.#checkCluster(req.clusterId);
         return serveStream(async function* () {
@@ -295,6 +370,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             consistency: req.consistency as ReadConsistency,
             request: decodeWire<PlanRequest>(req.planRequest),
             measurements: req.measurements,
+            limits: req.limits.length > 0 ? decodeWire<QueryLimits>(req.limits) : {},
           });
           // Chunks keep each message small whatever the number of series.
           for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
@@ -314,8 +390,40 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 }
 
-function baseUrl(address: string): string {
-  return address.includes("://") ? address : `http://${address}`;
+/** A fetch that adds up the bytes of every request body and response body, by base URL. */
+function countingFetch(
+  inner: typeof globalThis.fetch,
+  traffic: Map<string, { sent: number; received: number }>,
+): typeof globalThis.fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const key = `${url.protocol}//${url.host}`;
+    let t = traffic.get(key);
+    if (!t) traffic.set(key, t = { sent: 0, received: 0 });
+    const body = init?.body;
+    if (body instanceof Uint8Array) t.sent += body.byteLength;
+    else if (typeof body === "string") t.sent += body.length;
+    const response = await inner(input, init);
+    if (!response.body) return response;
+    const counter = t;
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          counter.received += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+function baseUrl(address: string, scheme: string): string {
+  return address.includes("://") ? address : `${scheme}://${address}`;
 }
 
 /** Runs a client call, turning a ConnectError back into the EpochError the callee threw. */

@@ -44,6 +44,7 @@ import {
   SendSnapshotChunkRequestSchema,
   SendSnapshotChunkResponseSchema,
 } from "./gen/epochnexus/raft/v1/raft_pb.ts";
+import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectRaftTransport}. */
 export interface ConnectRaftTransportOptions {
@@ -59,6 +60,11 @@ export interface ConnectRaftTransportOptions {
   timeoutMs?: number;
   /** The fetch used by clients (tests pass one that calls a handler directly). */
   fetch?: typeof globalThis.fetch;
+  /**
+   * The cluster secret: sent on every call, and required of every call served (401 without
+   * it). Undefined: calls are neither signed nor checked (a cluster made before secrets).
+   */
+  secret?: string;
   logger?: Logger;
 }
 
@@ -91,10 +97,14 @@ export class ConnectRaftTransport {
     this.nodeId = options.nodeId;
     this.chunkBytes = options.snapshotChunkBytes ?? 1 << 20;
     this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.fetchFn = options.fetch;
+    this.fetchFn = fetchWithSecret(options.fetch, options.secret);
     this.logger = options.logger ?? silentLogger;
     for (const [id, url] of Object.entries(options.peers ?? {})) this.setPeer(Number(id), url);
-    this.fetchHandler = this.buildHandler();
+    this.fetchHandler = requireSecret(
+      this.buildHandler(),
+      options.secret,
+      (path) => this.logger.warn("node-to-node call without the cluster secret refused", { path }),
+    );
   }
 
   /** Adds or moves a peer. */
@@ -134,6 +144,62 @@ export class ConnectRaftTransport {
       this.#unreachable.add(to);
       this.logger.warn("raft peer unreachable", { to, error: String(error) });
     }
+  }
+
+  /** Per destination: messages of every group waiting for the next call, and whether one is out. */
+  readonly #outbox = new Map<number, { pending: Map<number, Message[]>; inFlight: boolean }>();
+  readonly #calls = new Set<Promise<unknown>>();
+
+  /** @internal Queues one group's messages for `to`; sent with every other group's. */
+  enqueue(groupId: number, to: number, messages: Message[]): void {
+    let box = this.#outbox.get(to);
+    if (!box) this.#outbox.set(to, box = { pending: new Map(), inFlight: false });
+    const list = box.pending.get(groupId);
+    if (list) list.push(...messages);
+    else box.pending.set(groupId, messages);
+    this.#pump(to);
+  }
+
+  /** One call per destination at a time; what queued meanwhile goes in the next one. */
+  #pump(to: number): void {
+    const box = this.#outbox.get(to)!;
+    if (box.inFlight || box.pending.size === 0) return;
+    const batch = box.pending;
+    box.pending = new Map();
+    const client = this.client(to);
+    if (!client) {
+      for (const groupId of batch.keys()) this.groups.get(groupId)?.handler?.reportUnreachable(to);
+      return;
+    }
+    box.inFlight = true;
+    const req = create(SendRequestSchema, {
+      clusterId: this.clusterId,
+      from: BigInt(this.nodeId),
+      to: BigInt(to),
+      groups: [...batch].map(([groupId, messages]) => ({
+        groupId: BigInt(groupId),
+        messages: messages.map(toProto),
+      })),
+    });
+    const call = client.send(req, { timeoutMs: this.timeoutMs }).then(
+      () => this.reachable(to, undefined),
+      (error) => {
+        for (const groupId of batch.keys()) {
+          this.groups.get(groupId)?.handler?.reportUnreachable(to);
+        }
+        this.reachable(to, error);
+      },
+    ).finally(() => {
+      box.inFlight = false;
+      this.#pump(to);
+    });
+    this.#calls.add(call);
+    call.finally(() => this.#calls.delete(call));
+  }
+
+  /** @internal Waits for the calls in flight (a group stopping). */
+  settled(): Promise<unknown> {
+    return Promise.allSettled([...this.#calls]);
   }
 
   /** @internal The client for a peer, or undefined when unknown. */
@@ -185,8 +251,11 @@ export class ConnectRaftTransport {
     router.service(RaftService, {
       send: (req: SendRequest) => {
         this.check(req.clusterId, req.to, req.from);
-        const g = this.target(req.groupId);
-        g.handler!.receive(req.messages.map(fromProto));
+        for (const g of req.groups) {
+          // A group this node does not run (yet, or any more) loses its messages: Raft resends.
+          const target = this.groups.get(Number(g.groupId));
+          target?.handler?.receive(g.messages.map(fromProto));
+        }
         return create(SendResponseSchema);
       },
       sendSnapshotChunk: (req: SendSnapshotChunkRequest) => {
@@ -253,7 +322,6 @@ export class ConnectRaftTransport {
 class GroupTransport implements Transport {
   handler: TransportHandler | null = null;
   private stopped = false;
-  private readonly queues = new Map<number, { pending: Message[]; inFlight: boolean }>();
   private readonly inFlightCalls = new Set<Promise<unknown>>();
 
   constructor(private readonly parent: ConnectRaftTransport, private readonly groupId: number) {}
@@ -265,60 +333,29 @@ class GroupTransport implements Transport {
 
   send(messages: readonly Message[]): void {
     if (this.stopped) return;
-    const touched = new Set<number>();
+    const byPeer = new Map<number, Message[]>();
     for (const m of messages) {
       if (m.type === 7 /* Snap */ && m.snapshot) {
         this.track(this.sendSnapshot(m));
         continue;
       }
-      let q = this.queues.get(m.to);
-      if (!q) this.queues.set(m.to, q = { pending: [], inFlight: false });
-      q.pending.push(m);
-      touched.add(m.to);
+      const list = byPeer.get(m.to);
+      if (list) list.push(m);
+      else byPeer.set(m.to, [m]);
     }
-    for (const to of touched) this.pump(to);
+    for (const [to, list] of byPeer) this.parent.enqueue(this.groupId, to, list);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.parent.register(this.groupId, null);
     await Promise.allSettled([...this.inFlightCalls]);
+    await this.parent.settled();
   }
 
   private track(p: Promise<unknown>): void {
     this.inFlightCalls.add(p);
     p.finally(() => this.inFlightCalls.delete(p));
-  }
-
-  private pump(to: number): void {
-    const q = this.queues.get(to)!;
-    if (q.inFlight || q.pending.length === 0 || this.stopped) return;
-    const batch = q.pending;
-    q.pending = [];
-    const client = this.parent.client(to);
-    if (!client) {
-      this.handler?.reportUnreachable(to);
-      return;
-    }
-    q.inFlight = true;
-    const req = create(SendRequestSchema, {
-      clusterId: this.parent.clusterId,
-      groupId: BigInt(this.groupId),
-      from: BigInt(this.parent.nodeId),
-      to: BigInt(to),
-      messages: batch.map(toProto),
-    });
-    const call = client.send(req, { timeoutMs: this.parent.timeoutMs }).then(
-      () => this.parent.reachable(to, undefined),
-      (error) => {
-        if (!this.stopped) this.handler?.reportUnreachable(to);
-        this.parent.reachable(to, error);
-      },
-    ).finally(() => {
-      q.inFlight = false;
-      this.pump(to);
-    });
-    this.track(call);
   }
 
   private async sendSnapshot(m: Message): Promise<void> {

@@ -72,9 +72,14 @@ Deno.test("raft transport: messages round-trip through protobuf unchanged", () =
   assert.deepEqual(fromProto(toProto(m)), m);
 });
 
-Deno.test("raft transport: batches per destination; rejects other clusters and strangers", async () => {
+Deno.test("raft transport: one call per destination for every group; rejects other clusters and strangers", async () => {
   const handlers = new Map<number, (r: Request) => Promise<Response>>();
-  const fetch = memoryFetch(handlers);
+  const inner = memoryFetch(handlers);
+  let sends = 0;
+  const fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    if (String(input instanceof Request ? input.url : input).endsWith("/Send")) sends++;
+    return inner(input, init);
+  };
   const a = new ConnectRaftTransport({
     clusterId: "c1",
     nodeId: 1,
@@ -89,39 +94,50 @@ Deno.test("raft transport: batches per destination; rejects other clusters and s
   });
   handlers.set(1, a.fetchHandler);
   handlers.set(2, b.fetchHandler);
-  const ga = a.group(5);
-  const gb = b.group(5);
-  const ra = recorder();
-  const rb = recorder();
-  ga.start(ra);
-  gb.start(rb);
+  const groups = [5, 6, 7];
+  const senders = groups.map((g) => a.group(g));
+  const receivers = groups.map(() => recorder());
+  for (const t of senders) t.start(recorder());
+  groups.forEach((g, i) => b.group(g).start(receivers[i]));
   const msgs = Array.from(
     { length: 50 },
     (_, i) => newMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term: 1, commit: i }),
   );
-  for (const m of msgs) ga.send([m]);
-  await until(() => rb.got.length === 50);
-  assert.deepEqual(rb.got.map((m) => m.commit), msgs.map((m) => m.commit), "in order");
+  // Every group's heartbeats of one "tick" at once: they share calls.
+  for (const m of msgs) for (const t of senders) t.send([m]);
+  await until(() => receivers.every((r) => r.got.length === 50));
+  for (const r of receivers) {
+    assert.deepEqual(r.got.map((m) => m.commit), msgs.map((m) => m.commit), "in order");
+  }
+  assert.ok(sends <= 50, `${sends} calls for ${3 * 50} messages of 3 groups`);
 
   const client = createClient(
     RaftService,
     createConnectTransport({ baseUrl: "http://node2", fetch, useBinaryFormat: true }),
   );
   const req = (clusterId: string, from: number) =>
-    create(SendRequestSchema, { clusterId, groupId: 5n, from: BigInt(from), to: 2n, messages: [] });
+    create(SendRequestSchema, { clusterId, from: BigInt(from), to: 2n, groups: [] });
   await assert.rejects(() => client.send(req("other", 1)), /cluster id mismatch.*"other".*"c1"/);
   await assert.rejects(() => client.send(req("c1", 9)), /node 9 is not a known member/);
-  await assert.rejects(
-    () =>
-      client.send(create(SendRequestSchema, { clusterId: "c1", groupId: 77n, from: 1n, to: 2n })),
-    /no group 77/,
-  );
-  // An unreachable peer is reported.
+  // A group the receiver does not run loses its messages, not the others'.
+  await client.send(create(SendRequestSchema, {
+    clusterId: "c1",
+    from: 1n,
+    to: 2n,
+    groups: [
+      { groupId: 77n, messages: [toProto(msgs[0])] },
+      { groupId: 5n, messages: [toProto({ ...msgs[0], commit: 99 })] },
+    ],
+  }));
+  assert.equal(receivers[0].got.at(-1)?.commit, 99);
+  // An unreachable peer is reported to every group whose messages it misses.
   handlers.delete(2);
-  ga.send([newMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term: 1 })]);
-  await until(() => ra.unreachable.includes(2));
-  await ga.stop();
-  await gb.stop();
+  const lost = recorder();
+  const g8 = a.group(8);
+  g8.start(lost);
+  g8.send([newMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term: 1 })]);
+  await until(() => lost.unreachable.includes(2));
+  for (const t of [...senders, g8]) await t.stop();
 });
 
 Deno.test("raft transport: a snapshot travels in checked chunks", async () => {

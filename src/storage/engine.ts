@@ -57,9 +57,11 @@ import {
 } from "./segment/mod.ts";
 import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
+import { pointProblem } from "./point_rules.ts";
 import {
   decodeWriteBatch,
-  encodeWriteBatch,
+  encodeWriteRecords,
+  MAX_RECORD_BYTES,
   type ReplayedRecord,
   WriteAheadLog,
   WriteBatchLayout,
@@ -119,6 +121,21 @@ export type OpenEngineLog = (
   replay: (record: ReplayedRecord) => void,
 ) => Promise<EngineLog>;
 
+/** Timer functions of the engine (structurally the Raft layer's `Timers`). */
+export interface EngineTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(id: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+const HOST_TIMERS: EngineTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id as number),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
 /** Options of {@linkcode StorageEngine.open}. */
 export interface EngineOptions {
   /** The node's data folder: `wal/`, `data/`, `catalog.json`. */
@@ -149,6 +166,11 @@ export interface EngineOptions {
   compactionCpuShare?: number;
   /** Waits `ms` (the compaction budget's sleeps); tests pass a fake. @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The maintenance interval and the flush-at-close deadline run on these (a simulation passes
+   * virtual ones). @default {the host's setInterval/setTimeout}
+   */
+  timers?: EngineTimers;
   /**
    * Called after points were applied to the heads, with their estimated size: an owner that
    * budgets memory over several engines (a cluster node's replicas) flushes from here.
@@ -225,6 +247,13 @@ export interface EngineStats {
   /** Milliseconds compaction worked, and slept to keep within its CPU share. */
   compactionBusyMs: number;
   compactionSleptMs: number;
+  /** A flush is running (heads being written, then the WAL trimmed). */
+  flushing: boolean;
+  /**
+   * Merge steps the compaction plan holds now, a running one included: with `headValues` 0 and
+   * `flushing` false, 0 means the data on disk is settled (benchmarks wait for it).
+   */
+  compactionsPending: number;
 }
 
 /** InfluxDB's reason for a point older than its retention policy keeps. */
@@ -259,7 +288,7 @@ export class StorageEngine {
   #flushing: Promise<void> | undefined;
   #headBytes = 0;
   #lastWriteMs = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: unknown;
   #maintaining: Promise<void> | undefined;
   #closed = false;
   /** Aborted by close(): a compaction in progress stops at its next slice. */
@@ -307,7 +336,7 @@ export class StorageEngine {
     });
     const every = options.maintenanceIntervalMs ?? 1000;
     if (every > 0) {
-      engine.#timer = setInterval(() => {
+      engine.#timer = (options.timers ?? HOST_TIMERS).setInterval(() => {
         if (engine.#maintaining) return;
         engine.#maintaining = engine.maintain().catch((error) => {
           logger.error("storage maintenance failed", { error: String(error) });
@@ -718,12 +747,13 @@ export class StorageEngine {
       logger.warn("flush at close failed; the WAL keeps the data", { error: String(error) });
       return false;
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timers = this.options.timers ?? HOST_TIMERS;
+    let timer: unknown;
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), limitMs);
+      timer = timers.setTimeout(() => resolve("timeout"), limitMs);
     });
     const outcome = await Promise.race([flush, timeout]);
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
     if (outcome === "timeout") {
       // The flush stops at its next step (between segments or encoding slices); files it wrote
       // are complete or removed on start, and the WAL still holds everything.
@@ -813,30 +843,47 @@ export class StorageEngine {
       // The key is built once per point and handed on to the head; only a series not yet
       // indexed goes through the limit checks (which build it again).
       const key = seriesKeyOf(p);
-      const reason =
+      const reason = pointProblem(p, key) ??
         (db.series.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
-          db.checkFieldTypes(p);
+        db.checkFieldTypes(p);
       if (reason) rejected.push({ index: i, reason });
       else {
         accepted.push(p);
         keys.push(key);
       }
     }
+    let written = accepted.length;
     if (accepted.length > 0) {
-      const payload = encodeWriteBatch({ database, retentionPolicy: rp.name, points: accepted });
-      await this.#wal.append(RecordType.WriteInterned, payload, () => {
-        // The database or policy may have been dropped while this record waited for its fsync.
-        if (this.#databases.get(database) !== db) return;
-        if (db.retentionPolicies.get(rp.name) !== rp) return;
-        this.#apply(db, rp, accepted, keys);
-        this.#dirty = true;
-        this.#lastWriteMs = this.options.clock.monotonicMs();
-      }, options);
+      // One record, unless the batch is bigger than a record may be (then several, each
+      // applied when durable); a point that alone is bigger is refused here, unwritten.
+      const { parts, tooLarge } = encodeWriteRecords({
+        database,
+        retentionPolicy: rp.name,
+        points: accepted,
+      });
+      if (tooLarge.length > 0) {
+        written -= tooLarge.length;
+        rejected.push(...tooLargeRejections(points, accepted, tooLarge));
+        rejected.sort((a, b) => a.index - b.index);
+      }
+      await Promise.all(parts.map(({ payload, from, to }) => {
+        const whole = from === 0 && to === accepted.length;
+        const partPoints = whole ? accepted : accepted.slice(from, to);
+        const partKeys = whole ? keys : keys.slice(from, to);
+        return this.#wal.append(RecordType.WriteInterned, payload, () => {
+          // The database or policy may have been dropped while this record waited for its fsync.
+          if (this.#databases.get(database) !== db) return;
+          if (db.retentionPolicies.get(rp.name) !== rp) return;
+          this.#apply(db, rp, partPoints, partKeys);
+          this.#dirty = true;
+          this.#lastWriteMs = this.options.clock.monotonicMs();
+        }, options);
+      }));
       if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {
         this.#flushInBackground();
       }
     }
-    return { accepted: accepted.length, rejected };
+    return { accepted: written, rejected };
   }
 
   #flushInBackground(): void {
@@ -1093,6 +1140,9 @@ export class StorageEngine {
       });
     if (!out) return;
     shard.segments = shard.segments.filter((s) => !inputs.includes(s));
+    // A copy of the files being taken (a replica's snapshot for another node) must find every
+    // segment it listed: the inputs go once it is done.
+    while (this.#filesHeld > 0) await this.#filesReleased.promise;
     for (const s of inputs) {
       // Queries that took a view before the swap keep reading the unlinked file (POSIX) until
       // the reader is closed, a grace period later.
@@ -1100,6 +1150,47 @@ export class StorageEngine {
       await this.options.fs.remove(s.reader.path);
     }
     this.#counts.compactions++;
+  }
+
+  #filesHeld = 0;
+  #filesReleased = Promise.withResolvers<void>();
+
+  /**
+   * The engine's files as a restart would find them: `catalog.json` as last written and every
+   * segment file (paths relative to the engine's folder). No segment is removed by compaction
+   * until `release` is called (flushes go on: they only add files, and a copy with some of them
+   * is what a crash would leave). A segment of a shard group dropped meanwhile may vanish: its
+   * group is gone in the log the copy is applied with.
+   */
+  async holdFiles(): Promise<{ catalog: Uint8Array | null; segments: string[]; release(): void }> {
+    this.#filesHeld++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (--this.#filesHeld === 0) {
+        this.#filesReleased.resolve();
+        this.#filesReleased = Promise.withResolvers<void>();
+      }
+    };
+    try {
+      const { fs, dir } = this.options;
+      const catalogPath = `${dir}/catalog.json`;
+      const catalog = (await fs.stat(catalogPath)) ? await fs.readFile(catalogPath) : null;
+      const segments: string[] = [];
+      const walk = async (rel: string): Promise<void> => {
+        for (const name of await fs.readDir(`${dir}/${rel}`).catch(() => [] as string[])) {
+          const path = `${rel}/${name}`;
+          if (SEGMENT_NAME.test(name)) segments.push(path);
+          else if ((await fs.stat(`${dir}/${path}`))?.isDirectory) await walk(path);
+        }
+      };
+      await walk("data");
+      return { catalog, segments, release };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   // --- QueryStore ---------------------------------------------------------------------------
@@ -1256,6 +1347,8 @@ export class StorageEngine {
   /** Counts for /metrics and /health. */
   stats(): EngineStats {
     let series = 0, headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
+    let compactionsPending = 0;
+    const fanout = this.options.compactionFanout ?? 4;
     for (const db of this.#databases.values()) {
       series += db.series.size;
       for (const shard of db.shards()) {
@@ -1263,6 +1356,8 @@ export class StorageEngine {
         segmentValues += shard.segmentValues;
         segments += shard.segments.length;
         for (const s of shard.segments) segmentBytes += s.reader.sizeBytes;
+        // A running step's inputs stay in `segments` until its output replaces them.
+        if (!shard.dropped) compactionsPending += planCompaction(shard.segments, { fanout }).length;
       }
     }
     return {
@@ -1273,23 +1368,26 @@ export class StorageEngine {
       segments,
       segmentBytes,
       ...this.#counts,
+      flushing: this.#flushing !== undefined,
+      compactionsPending,
     };
   }
 
   /**
    * Stops the background task, waits for a running flush and queued WAL appends, flushes the
    * heads (so the data on disk is the segments' and the WAL is trimmed; bounded by
-   * `closeFlushTimeoutMs`: a flush that fails or runs over is abandoned, the WAL keeps the data),
-   * then closes files.
+   * `closeFlushTimeoutMs`: a flush that fails or runs over is abandoned, the WAL keeps the data;
+   * `flush: false` skips it), then closes files.
    */
-  async close(): Promise<void> {
+  async close(options: { flush?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer !== undefined) (this.options.timers ?? HOST_TIMERS).clearInterval(this.#timer);
     this.#stopping.abort(new Error("storage engine closing"));
     await this.#maintaining;
     await this.#flushing?.catch(() => {});
-    await this.#flushAtClose();
+    // A replica about to be replaced by a copy of another's files has nothing worth flushing.
+    if (options.flush !== false) await this.#flushAtClose();
     await this.#wal.close();
     for (const db of this.#databases.values()) {
       for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();
@@ -1346,6 +1444,24 @@ class HeadSeriesInput implements SegmentSeriesInput {
   hasValues(): boolean {
     return this.#columns.hasValues();
   }
+}
+
+/**
+ * The rejections of the points that alone are too big for a WAL record, by their index in
+ * `points`; `tooLarge` indexes `accepted`, which is a subsequence of `points`.
+ */
+function tooLargeRejections(points: Point[], accepted: Point[], tooLarge: number[]): Rejection[] {
+  const out: Rejection[] = [];
+  let i = -1, a = 0; // i: where accepted[a - 1] is in points
+  for (const k of tooLarge) {
+    for (; a <= k; a++) while (points[++i] !== accepted[a]);
+    out.push({
+      index: i,
+      reason: `point too large: it takes more than ${MAX_RECORD_BYTES} bytes in the ` +
+        `write-ahead log (the most one record may hold)`,
+    });
+  }
+  return out;
 }
 
 function seriesKeyOf(p: Point): string {

@@ -374,6 +374,33 @@ Deno.test("segments: compaction merges levels, keeps the newest duplicate, leave
   await reopened.close();
 });
 
+Deno.test("segments: stats say when flush and compaction are settled (what benches wait on)", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir, fakeClock(NOW), { compactionFanout: 3 });
+  await engine.createDatabase("db");
+  const settled = () => {
+    const s = engine.stats();
+    return s.headValues === 0 && !s.flushing && s.compactionsPending === 0;
+  };
+  assert.ok(settled());
+  for (let i = 0; i < 3; i++) {
+    await engine.write("db", undefined, [pt("a", i, NOW - 10_000 + i)]);
+    assert.ok(!settled(), `head holds a value after write ${i}`);
+    const flushing = engine.flush();
+    assert.equal(engine.stats().flushing, true);
+    await flushing;
+    assert.equal(engine.stats().flushing, false);
+  }
+  assert.equal(engine.stats().compactionsPending, 1);
+  assert.ok(!settled(), "three level-0 segments are one merge to run");
+  const compacting = engine.compact();
+  assert.equal(engine.stats().compactionsPending, 1, "a running merge is still pending");
+  assert.equal(await compacting, 1);
+  assert.equal(engine.stats().compactionsPending, 0);
+  assert.ok(settled());
+  await engine.close();
+});
+
 Deno.test("segments: inputs left by a compaction interrupted before their removal are dropped on start", async () => {
   const dir = await Deno.makeTempDir();
   const engine = await open(dir, fakeClock(NOW), { compactionFanout: 2 });

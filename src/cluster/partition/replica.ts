@@ -24,6 +24,7 @@ import {
   type Timers,
   type Transport,
 } from "../../raft/mod.ts";
+import { completeInstall, exportSnapshot, type SnapshotChunk, stageSnapshot } from "./snapshot.ts";
 import {
   type AppendOptions,
   type EngineLog,
@@ -53,6 +54,11 @@ export interface ReplicaOptions {
   sleep: (ms: number) => Promise<void>;
   timers?: Timers;
   logger: Logger;
+  /**
+   * Streams a snapshot of this group from another replica that holds the log at least up to
+   * `minIndex` (the node picks the replica; a failure is retried).
+   */
+  fetchSnapshot: (minIndex: number) => AsyncIterable<SnapshotChunk>;
   /** Engine settings (block size, limits ...); its log and timers are the replica's. */
   engine?: Partial<
     Omit<EngineOptions, "dir" | "fs" | "clock" | "logger" | "openLog" | "maintenanceIntervalMs">
@@ -94,20 +100,11 @@ export class PartitionReplica implements ReplicatedStateMachine {
   /** Opens the engine from its folder, then starts the Raft group (which re-applies the tail). */
   static async open(options: ReplicaOptions): Promise<PartitionReplica> {
     const replica = new PartitionReplica(options);
-    const log = new RaftEngineLog(replica);
-    replica.engine = await StorageEngine.open({
-      ...options.engine,
-      dir: options.dir,
-      fs: options.fs,
-      clock: options.clock,
-      logger: options.logger,
-      openLog: (start) => {
-        replica.#start = Math.max(1, start);
-        return Promise.resolve(log);
-      },
-      replayDropsExpired: false,
-      maintenanceIntervalMs: 0,
-    });
+    // A snapshot staged from another replica before a crash is swapped in (or dropped) first.
+    if (await completeInstall(options.fs, options.dir)) {
+      options.logger.info("installed a staged partition snapshot", { group: options.groupId });
+    }
+    await replica.#openEngine();
     let replay = 0;
     for (const e of options.recovered.entries) {
       if (e.index >= replica.#start && e.type === EntryType.Normal && e.data.length > 0) replay++;
@@ -138,6 +135,25 @@ export class PartitionReplica implements ReplicatedStateMachine {
       snapshotEntries: Number.MAX_SAFE_INTEGER,
     });
     return replica;
+  }
+
+  readonly #log = new RaftEngineLog(this);
+
+  async #openEngine(): Promise<void> {
+    const options = this.#options;
+    this.engine = await StorageEngine.open({
+      ...options.engine,
+      dir: options.dir,
+      fs: options.fs,
+      clock: options.clock,
+      logger: options.logger,
+      openLog: (start) => {
+        this.#start = Math.max(1, start);
+        return Promise.resolve(this.#log);
+      },
+      replayDropsExpired: false,
+      maintenanceIntervalMs: 0,
+    });
   }
 
   /** The index of the last entry of the log applied (entries without data included). */
@@ -172,15 +188,57 @@ export class PartitionReplica implements ReplicatedStateMachine {
     return encodeManifest({ groupId: this.groupId, appliedIndex: this.#start - 1 });
   }
 
-  restore(data: Uint8Array): void {
+  async restore(data: Uint8Array): Promise<void> {
     const manifest = decodeManifest(data);
-    // On start, the stored snapshot is one this replica took after a flush: its engine already
-    // holds at least that much (catalog.json is written before the snapshot).
+    // A snapshot this replica took after a flush (on start) holds no more than its own files
+    // (catalog.json is written before the snapshot).
     if (manifest.appliedIndex <= this.#start - 1) return;
-    throw new Error(
-      `BUG: partition group ${this.groupId} asked to install a snapshot at index ` +
-        `${manifest.appliedIndex} it does not hold (flushed to ${this.#start - 1})`,
-    );
+    // The leader's: this replica fell behind the leader's compacted log. Its Raft log already
+    // restarts after the snapshot, so it must get the files of a replica that holds at least that
+    // much before it applies anything more; the group waits meanwhile.
+    await this.#install(manifest.appliedIndex);
+  }
+
+  /** True while the replica swaps its files for another replica's (it answers nothing). */
+  installing = false;
+
+  async #install(minIndex: number): Promise<void> {
+    const o = this.#options;
+    for (let attempt = 0; !this.#closing; attempt++) {
+      try {
+        const applied = await stageSnapshot(o.fs, o.dir, o.fetchSnapshot(minIndex));
+        this.installing = true;
+        try {
+          await this.engine.close({ flush: false });
+          await completeInstall(o.fs, o.dir);
+          await this.#openEngine();
+        } finally {
+          this.installing = false;
+        }
+        o.logger.info("installed a partition snapshot from another replica", {
+          group: this.groupId,
+          appliedIndex: applied,
+          flushedBefore: this.#start,
+        });
+        return;
+      } catch (error) {
+        o.logger.warn("partition snapshot not installed yet; retrying", {
+          group: this.groupId,
+          minIndex,
+          attempt,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        await o.sleep(Math.min(100 * 2 ** Math.min(attempt, 6), 5_000));
+      }
+    }
+  }
+
+  /** This replica's files, streamed for another replica that fell behind (see snapshot.ts). */
+  exportSnapshot(minIndex: number): AsyncGenerator<SnapshotChunk> {
+    if (this.installing) {
+      throw new EpochError("unavailable", `group ${this.groupId} is installing a snapshot`);
+    }
+    return exportSnapshot(this.engine, this.#options.fs, this.#options.dir, minIndex);
   }
 
   // --- the engine's log ------------------------------------------------------------------
@@ -206,10 +264,8 @@ export class PartitionReplica implements ReplicatedStateMachine {
   /** @internal The engine flushed everything before `position`: compact the log behind it. */
   async flushed(position: number): Promise<void> {
     this.#start = Math.max(this.#start, position);
-    // Entries behind the flush serve followers that lag; a group of one keeps none.
-    const { voters, learners } = this.raft.raft.currentConf();
-    const alone = voters.length + learners.length <= 1;
-    await this.raft.snapshotAt(position - 1, this.snapshot(), alone ? 0 : undefined);
+    // The leader keeps behind the flush what lagging replicas still lack (up to retainEntries).
+    await this.raft.snapshotAt(position - 1, this.snapshot());
   }
 
   #catalogChain: Promise<unknown> = Promise.resolve();
@@ -269,8 +325,11 @@ export class PartitionReplica implements ReplicatedStateMachine {
     }
   }
 
+  #closing = false;
+
   /** Flushes the heads, then stops Raft and closes the engine. */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.engine.close();
     await this.raft.stop();
   }

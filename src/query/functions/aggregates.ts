@@ -263,6 +263,7 @@ function valuesFunction(
     emptyValue: null,
     parseArgs: noArgs,
     checkType: (t) => (types(t) ? undefined : unsupported(name, t)),
+    keepsPoints: true,
     init: () => ({ type: FieldType.Float, values: [], ms: [], subMs: [], keys: [] }),
     add: collect,
     merge(into, other) {
@@ -385,6 +386,7 @@ function mergeDistinct(into: DistinctState, other: DistinctState): void {
 const distinct: AggregateFunction<DistinctState, undefined> = {
   kind: "aggregate",
   name: "distinct",
+  keepsPoints: true,
   selector: false,
   emptyValue: null,
   parseArgs(call) {
@@ -413,6 +415,7 @@ const distinct: AggregateFunction<DistinctState, undefined> = {
 export const countDistinct: AggregateFunction<DistinctState, undefined> = {
   kind: "aggregate",
   name: "count_distinct",
+  keepsPoints: true,
   selector: false,
   emptyValue: 0,
   parseArgs: () => undefined,
@@ -449,6 +452,7 @@ function sortedPoints(s: SeriesPoints): number[] {
 const integral: AggregateFunction<SeriesPoints, number> = {
   kind: "aggregate",
   name: "integral",
+  keepsPoints: true,
   selector: false,
   emptyValue: null,
   parseArgs(call) {

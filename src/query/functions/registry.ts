@@ -91,6 +91,12 @@ export interface AggregateFunction<S = unknown, P = unknown> {
   /** Multi-point functions that keep auxiliary values per point (top, bottom, sample). */
   readonly keepsAux?: boolean;
   /**
+   * Functions that keep every point they are given until the result (median, percentile,
+   * distinct ...): the executor charges {@linkcode KEPT_POINT_BYTES} per point to the query's
+   * memory budget.
+   */
+  readonly keepsPoints?: boolean;
+  /**
    * Functions whose bucket values depend on neighbouring buckets (integral interpolates across
    * bucket edges): given the states of one group in bucket order with their bucket starts and
    * ends in ms (fractional below a millisecond), the value per bucket index. Used instead of `result` when present.
@@ -100,6 +106,9 @@ export interface AggregateFunction<S = unknown, P = unknown> {
     params: P,
   ): Map<number, Value>;
 }
+
+/** What a kept point costs (value, time halves and series key in parallel arrays), roughly. */
+export const KEPT_POINT_BYTES = 64;
 
 /** A numeric point sequence of one series, sorted by time, nulls removed. */
 export interface Sequence {
@@ -121,6 +130,12 @@ export interface TransformFunction<P = unknown> {
   /** Checks the arguments after the first and returns parameters. @throws ValidationError */
   parseArgs(call: Call, ctx: TransformContext): P;
   apply(input: Sequence, params: P): Sequence;
+  /**
+   * Optional: `apply` in steps, for long computations (holt_winters' fit). Each `next()` does a
+   * bounded slice of the work; the caller may let other work run in between. Pure: the
+   * generator itself never waits.
+   */
+  steps?(input: Sequence, params: P): Generator<void, Sequence, void>;
   /** Outputs may lie at times that have no input row (holt_winters forecasts). */
   readonly newTimes?: boolean;
 }

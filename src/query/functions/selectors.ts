@@ -251,6 +251,7 @@ interface Points {
 const percentile: AggregateFunction<Points, number> = {
   kind: "aggregate",
   name: "percentile",
+  keepsPoints: true,
   selector: true,
   emptyValue: null,
   parseArgs(call) {

@@ -7,6 +7,7 @@
 
 
 import * as ast from "../ast.ts";
+import { checkNesting, isKeyword } from "../grammar_support.ts";
 
 class peg$SyntaxError extends SyntaxError {
   constructor(message, expected, found, location) {
@@ -218,80 +219,65 @@ function peg$parse(input, options) {
   const peg$c46 = "alter";
   const peg$c47 = "analyze";
   const peg$c48 = "and";
-  const peg$c49 = "any";
-  const peg$c50 = "as";
-  const peg$c51 = "asc";
-  const peg$c52 = "begin";
-  const peg$c53 = "by";
-  const peg$c54 = "cardinality";
-  const peg$c55 = "continuous";
-  const peg$c56 = "create";
-  const peg$c57 = "database";
-  const peg$c58 = "databases";
-  const peg$c59 = "default";
-  const peg$c60 = "delete";
-  const peg$c61 = "desc";
-  const peg$c62 = "destinations";
-  const peg$c63 = "diagnostics";
-  const peg$c64 = "distinct";
-  const peg$c65 = "drop";
-  const peg$c66 = "duration";
-  const peg$c67 = "end";
-  const peg$c68 = "every";
-  const peg$c69 = "exact";
-  const peg$c70 = "explain";
-  const peg$c71 = "false";
-  const peg$c72 = "for";
-  const peg$c73 = "from";
-  const peg$c74 = "grant";
-  const peg$c75 = "grants";
-  const peg$c76 = "group";
-  const peg$c77 = "groups";
-  const peg$c78 = "in";
-  const peg$c79 = "inf";
-  const peg$c80 = "insert";
-  const peg$c81 = "into";
-  const peg$c82 = "key";
-  const peg$c83 = "keys";
-  const peg$c84 = "kill";
-  const peg$c85 = "limit";
-  const peg$c86 = "measurement";
-  const peg$c87 = "measurements";
-  const peg$c88 = "name";
-  const peg$c89 = "offset";
-  const peg$c90 = "on";
-  const peg$c91 = "or";
-  const peg$c92 = "order";
-  const peg$c93 = "password";
-  const peg$c94 = "policies";
-  const peg$c95 = "policy";
-  const peg$c96 = "privileges";
-  const peg$c97 = "queries";
-  const peg$c98 = "query";
-  const peg$c99 = "read";
-  const peg$c100 = "replication";
-  const peg$c101 = "resample";
-  const peg$c102 = "retention";
-  const peg$c103 = "revoke";
-  const peg$c104 = "select";
-  const peg$c105 = "series";
-  const peg$c106 = "set";
-  const peg$c107 = "shard";
-  const peg$c108 = "shards";
-  const peg$c109 = "show";
-  const peg$c110 = "slimit";
-  const peg$c111 = "soffset";
-  const peg$c112 = "stats";
-  const peg$c113 = "subscription";
-  const peg$c114 = "subscriptions";
-  const peg$c115 = "to";
-  const peg$c116 = "true";
-  const peg$c117 = "user";
-  const peg$c118 = "users";
-  const peg$c119 = "values";
-  const peg$c120 = "where";
-  const peg$c121 = "with";
-  const peg$c122 = "write";
+  const peg$c49 = "as";
+  const peg$c50 = "asc";
+  const peg$c51 = "by";
+  const peg$c52 = "cardinality";
+  const peg$c53 = "create";
+  const peg$c54 = "database";
+  const peg$c55 = "databases";
+  const peg$c56 = "default";
+  const peg$c57 = "delete";
+  const peg$c58 = "desc";
+  const peg$c59 = "distinct";
+  const peg$c60 = "drop";
+  const peg$c61 = "duration";
+  const peg$c62 = "exact";
+  const peg$c63 = "explain";
+  const peg$c64 = "false";
+  const peg$c65 = "for";
+  const peg$c66 = "from";
+  const peg$c67 = "grant";
+  const peg$c68 = "grants";
+  const peg$c69 = "group";
+  const peg$c70 = "in";
+  const peg$c71 = "inf";
+  const peg$c72 = "into";
+  const peg$c73 = "key";
+  const peg$c74 = "keys";
+  const peg$c75 = "kill";
+  const peg$c76 = "limit";
+  const peg$c77 = "measurement";
+  const peg$c78 = "measurements";
+  const peg$c79 = "offset";
+  const peg$c80 = "on";
+  const peg$c81 = "or";
+  const peg$c82 = "order";
+  const peg$c83 = "password";
+  const peg$c84 = "policies";
+  const peg$c85 = "policy";
+  const peg$c86 = "privileges";
+  const peg$c87 = "queries";
+  const peg$c88 = "query";
+  const peg$c89 = "read";
+  const peg$c90 = "replication";
+  const peg$c91 = "retention";
+  const peg$c92 = "revoke";
+  const peg$c93 = "select";
+  const peg$c94 = "series";
+  const peg$c95 = "set";
+  const peg$c96 = "shard";
+  const peg$c97 = "show";
+  const peg$c98 = "slimit";
+  const peg$c99 = "soffset";
+  const peg$c100 = "to";
+  const peg$c101 = "true";
+  const peg$c102 = "user";
+  const peg$c103 = "users";
+  const peg$c104 = "values";
+  const peg$c105 = "where";
+  const peg$c106 = "with";
+  const peg$c107 = "write";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -381,82 +367,67 @@ function peg$parse(input, options) {
   const peg$e70 = peg$literalExpectation("ALTER", true);
   const peg$e71 = peg$literalExpectation("ANALYZE", true);
   const peg$e72 = peg$literalExpectation("AND", true);
-  const peg$e73 = peg$literalExpectation("ANY", true);
-  const peg$e74 = peg$literalExpectation("AS", true);
-  const peg$e75 = peg$literalExpectation("ASC", true);
-  const peg$e76 = peg$literalExpectation("BEGIN", true);
-  const peg$e77 = peg$literalExpectation("BY", true);
-  const peg$e78 = peg$literalExpectation("CARDINALITY", true);
-  const peg$e79 = peg$literalExpectation("CONTINUOUS", true);
-  const peg$e80 = peg$literalExpectation("CREATE", true);
-  const peg$e81 = peg$literalExpectation("DATABASE", true);
-  const peg$e82 = peg$literalExpectation("DATABASES", true);
-  const peg$e83 = peg$literalExpectation("DEFAULT", true);
-  const peg$e84 = peg$literalExpectation("DELETE", true);
-  const peg$e85 = peg$literalExpectation("DESC", true);
-  const peg$e86 = peg$literalExpectation("DESTINATIONS", true);
-  const peg$e87 = peg$literalExpectation("DIAGNOSTICS", true);
-  const peg$e88 = peg$literalExpectation("DISTINCT", true);
-  const peg$e89 = peg$literalExpectation("DROP", true);
-  const peg$e90 = peg$literalExpectation("DURATION", true);
-  const peg$e91 = peg$literalExpectation("END", true);
-  const peg$e92 = peg$literalExpectation("EVERY", true);
-  const peg$e93 = peg$literalExpectation("EXACT", true);
-  const peg$e94 = peg$literalExpectation("EXPLAIN", true);
-  const peg$e95 = peg$literalExpectation("FALSE", true);
-  const peg$e96 = peg$literalExpectation("FIELD", true);
-  const peg$e97 = peg$literalExpectation("FOR", true);
-  const peg$e98 = peg$literalExpectation("FROM", true);
-  const peg$e99 = peg$literalExpectation("GRANT", true);
-  const peg$e100 = peg$literalExpectation("GRANTS", true);
-  const peg$e101 = peg$literalExpectation("GROUP", true);
-  const peg$e102 = peg$literalExpectation("GROUPS", true);
-  const peg$e103 = peg$literalExpectation("IN", true);
-  const peg$e104 = peg$literalExpectation("INF", true);
-  const peg$e105 = peg$literalExpectation("INSERT", true);
-  const peg$e106 = peg$literalExpectation("INTO", true);
-  const peg$e107 = peg$literalExpectation("KEY", true);
-  const peg$e108 = peg$literalExpectation("KEYS", true);
-  const peg$e109 = peg$literalExpectation("KILL", true);
-  const peg$e110 = peg$literalExpectation("LIMIT", true);
-  const peg$e111 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e112 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e113 = peg$literalExpectation("NAME", true);
-  const peg$e114 = peg$literalExpectation("OFFSET", true);
-  const peg$e115 = peg$literalExpectation("ON", true);
-  const peg$e116 = peg$literalExpectation("OR", true);
-  const peg$e117 = peg$literalExpectation("ORDER", true);
-  const peg$e118 = peg$literalExpectation("PASSWORD", true);
-  const peg$e119 = peg$literalExpectation("POLICIES", true);
-  const peg$e120 = peg$literalExpectation("POLICY", true);
-  const peg$e121 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e122 = peg$literalExpectation("QUERIES", true);
-  const peg$e123 = peg$literalExpectation("QUERY", true);
-  const peg$e124 = peg$literalExpectation("READ", true);
-  const peg$e125 = peg$literalExpectation("REPLICATION", true);
-  const peg$e126 = peg$literalExpectation("RESAMPLE", true);
-  const peg$e127 = peg$literalExpectation("RETENTION", true);
-  const peg$e128 = peg$literalExpectation("REVOKE", true);
-  const peg$e129 = peg$literalExpectation("SELECT", true);
-  const peg$e130 = peg$literalExpectation("SERIES", true);
-  const peg$e131 = peg$literalExpectation("SET", true);
-  const peg$e132 = peg$literalExpectation("SHARD", true);
-  const peg$e133 = peg$literalExpectation("SHARDS", true);
-  const peg$e134 = peg$literalExpectation("SHOW", true);
-  const peg$e135 = peg$literalExpectation("SLIMIT", true);
-  const peg$e136 = peg$literalExpectation("SOFFSET", true);
-  const peg$e137 = peg$literalExpectation("STATS", true);
-  const peg$e138 = peg$literalExpectation("SUBSCRIPTION", true);
-  const peg$e139 = peg$literalExpectation("SUBSCRIPTIONS", true);
-  const peg$e140 = peg$literalExpectation("TAG", true);
-  const peg$e141 = peg$literalExpectation("TO", true);
-  const peg$e142 = peg$literalExpectation("TRUE", true);
-  const peg$e143 = peg$literalExpectation("USER", true);
-  const peg$e144 = peg$literalExpectation("USERS", true);
-  const peg$e145 = peg$literalExpectation("VALUES", true);
-  const peg$e146 = peg$literalExpectation("WHERE", true);
-  const peg$e147 = peg$literalExpectation("WITH", true);
-  const peg$e148 = peg$literalExpectation("WRITE", true);
+  const peg$e73 = peg$literalExpectation("AS", true);
+  const peg$e74 = peg$literalExpectation("ASC", true);
+  const peg$e75 = peg$literalExpectation("BY", true);
+  const peg$e76 = peg$literalExpectation("CARDINALITY", true);
+  const peg$e77 = peg$literalExpectation("CREATE", true);
+  const peg$e78 = peg$literalExpectation("DATABASE", true);
+  const peg$e79 = peg$literalExpectation("DATABASES", true);
+  const peg$e80 = peg$literalExpectation("DEFAULT", true);
+  const peg$e81 = peg$literalExpectation("DELETE", true);
+  const peg$e82 = peg$literalExpectation("DESC", true);
+  const peg$e83 = peg$literalExpectation("DISTINCT", true);
+  const peg$e84 = peg$literalExpectation("DROP", true);
+  const peg$e85 = peg$literalExpectation("DURATION", true);
+  const peg$e86 = peg$literalExpectation("EXACT", true);
+  const peg$e87 = peg$literalExpectation("EXPLAIN", true);
+  const peg$e88 = peg$literalExpectation("FALSE", true);
+  const peg$e89 = peg$literalExpectation("FIELD", true);
+  const peg$e90 = peg$literalExpectation("FOR", true);
+  const peg$e91 = peg$literalExpectation("FROM", true);
+  const peg$e92 = peg$literalExpectation("GRANT", true);
+  const peg$e93 = peg$literalExpectation("GRANTS", true);
+  const peg$e94 = peg$literalExpectation("GROUP", true);
+  const peg$e95 = peg$literalExpectation("IN", true);
+  const peg$e96 = peg$literalExpectation("INF", true);
+  const peg$e97 = peg$literalExpectation("INTO", true);
+  const peg$e98 = peg$literalExpectation("KEY", true);
+  const peg$e99 = peg$literalExpectation("KEYS", true);
+  const peg$e100 = peg$literalExpectation("KILL", true);
+  const peg$e101 = peg$literalExpectation("LIMIT", true);
+  const peg$e102 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e103 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e104 = peg$literalExpectation("OFFSET", true);
+  const peg$e105 = peg$literalExpectation("ON", true);
+  const peg$e106 = peg$literalExpectation("OR", true);
+  const peg$e107 = peg$literalExpectation("ORDER", true);
+  const peg$e108 = peg$literalExpectation("PASSWORD", true);
+  const peg$e109 = peg$literalExpectation("POLICIES", true);
+  const peg$e110 = peg$literalExpectation("POLICY", true);
+  const peg$e111 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e112 = peg$literalExpectation("QUERIES", true);
+  const peg$e113 = peg$literalExpectation("QUERY", true);
+  const peg$e114 = peg$literalExpectation("READ", true);
+  const peg$e115 = peg$literalExpectation("REPLICATION", true);
+  const peg$e116 = peg$literalExpectation("RETENTION", true);
+  const peg$e117 = peg$literalExpectation("REVOKE", true);
+  const peg$e118 = peg$literalExpectation("SELECT", true);
+  const peg$e119 = peg$literalExpectation("SERIES", true);
+  const peg$e120 = peg$literalExpectation("SET", true);
+  const peg$e121 = peg$literalExpectation("SHARD", true);
+  const peg$e122 = peg$literalExpectation("SHOW", true);
+  const peg$e123 = peg$literalExpectation("SLIMIT", true);
+  const peg$e124 = peg$literalExpectation("SOFFSET", true);
+  const peg$e125 = peg$literalExpectation("TAG", true);
+  const peg$e126 = peg$literalExpectation("TO", true);
+  const peg$e127 = peg$literalExpectation("TRUE", true);
+  const peg$e128 = peg$literalExpectation("USER", true);
+  const peg$e129 = peg$literalExpectation("USERS", true);
+  const peg$e130 = peg$literalExpectation("VALUES", true);
+  const peg$e131 = peg$literalExpectation("WHERE", true);
+  const peg$e132 = peg$literalExpectation("WITH", true);
+  const peg$e133 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -465,84 +436,106 @@ function peg$parse(input, options) {
   function peg$f4(expr, alias) {    return ast.field(expr, alias);  }
   function peg$f5(type) {    return ast.wildcard(type ?? undefined);  }
   function peg$f6(head, tail) {    return [head, ...tail];  }
-  function peg$f7(s) {    return ast.subquery(s);  }
-  function peg$f8(parts, last) {    return ast.measurement(parts, last);  }
-  function peg$f9() {    return null;  }
-  function peg$f10(pattern) {    return { regex: pattern.pattern };  }
-  function peg$f11(name) {    return { name };  }
-  function peg$f12(head, tail) {    return [head, ...tail];  }
-  function peg$f13(interval, offset) {    return ast.timeDimension(interval, offset);  }
-  function peg$f14() {    return { kind: "wildcard" };  }
-  function peg$f15(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
-  function peg$f16(name) {    return ast.tagDimension(name);  }
-  function peg$f17(digits, unit) {    return ast.calendarInterval(digits, unit);  }
-  function peg$f18(d) {    return ast.negate(d);  }
-  function peg$f19() {    return ast.call("now", []);  }
-  function peg$f20(arg) {    return ast.fill(arg);  }
-  function peg$f21(n) {    return ast.negate(n);  }
-  function peg$f22(dir) {    return dir ?? "ASC";  }
-  function peg$f23() {    return "ASC";  }
-  function peg$f24() {    return "DESC";  }
-  function peg$f25(s) {    return s.value;  }
-  function peg$f26(digits) {    return ast.count(digits);  }
-  function peg$f27(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f28(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f29(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f30(op, rhs) {    return [op, rhs];  }
-  function peg$f31(op, rhs) {    return [op, rhs];  }
+  function peg$f7(s) {    return s !== null;  }
+  function peg$f8(s) {    return ast.subquery(s);  }
+  function peg$f9(parts, last) {    return ast.measurement(parts, last);  }
+  function peg$f10() {    return null;  }
+  function peg$f11(pattern) {    return { regex: pattern.pattern };  }
+  function peg$f12(name) {    return { name };  }
+  function peg$f13(head, tail) {    return [head, ...tail];  }
+  function peg$f14(interval, offset) {    return ast.timeDimension(interval, offset);  }
+  function peg$f15() {    return { kind: "wildcard" };  }
+  function peg$f16(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
+  function peg$f17(name) {    return ast.tagDimension(name);  }
+  function peg$f18(digits, unit) {    return ast.calendarInterval(digits, unit);  }
+  function peg$f19(d) {    return ast.negate(d);  }
+  function peg$f20() {    return ast.call("now", []);  }
+  function peg$f21(arg) {    return ast.fill(arg);  }
+  function peg$f22(n) {    return ast.negate(n);  }
+  function peg$f23(dir) {    return dir ?? "ASC";  }
+  function peg$f24() {    return "ASC";  }
+  function peg$f25() {    return "DESC";  }
+  function peg$f26(s) {    return s.value;  }
+  function peg$f27(digits) {    return ast.count(digits);  }
+  function peg$f28(e) {    return e !== null;  }
+  function peg$f29(e) {    return e;  }
+  function peg$f30() {    checkNesting(++depth, location); return true;  }
+  function peg$f31() {    depth--; return true;  }
   function peg$f32(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f34(e) {    return ast.negate(e);  }
-  function peg$f35(e) {    return ast.paren(e);  }
-  function peg$f36(name, args) {    return ast.call(name, args ?? []);  }
-  function peg$f37(head, tail) {    return [head, ...tail];  }
-  function peg$f38(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
-  function peg$f39(name) {    return ast.param(name);  }
-  function peg$f40() {    return ast.statement("show_queries");  }
-  function peg$f41(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
-  function peg$f42() {    return "series";  }
-  function peg$f43() {    return "measurement";  }
-  function peg$f44() {    return "tag_key";  }
-  function peg$f45() {    return "tag_values";  }
-  function peg$f46() {    return "field_key";  }
-  function peg$f47() {    return ast.statement("show_databases");  }
-  function peg$f48(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f49(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f50(name) {    return { op: "=", name };  }
-  function peg$f51(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f52(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f53(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f54(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f55(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f56(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f57(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f58(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f59(name) {    return ast.statement("create_database", { name });  }
-  function peg$f60(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f61(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f62(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
-  function peg$f63(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f64(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
-  function peg$f65(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
-  function peg$f66(duration) {    return { duration };  }
-  function peg$f67(replicaN) {    return { replicaN };  }
-  function peg$f68(shardDuration) {    return { shardDuration };  }
-  function peg$f69() {    return { isDefault: true };  }
-  function peg$f70() {    return 0n;  }
-  function peg$f71(d) {    return d.ns;  }
-  function peg$f72(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f73(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f74(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f75(chars) {    return chars.join("");  }
-  function peg$f76(chars) {    return ast.string(chars.join(""));  }
-  function peg$f77() {    return "\n";  }
-  function peg$f78(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f79() {    return "/";  }
-  function peg$f80(text) {    return ast.number(text);  }
-  function peg$f81(text) {    return ast.integer(text);  }
-  function peg$f82(parts) {    return ast.duration(parts);  }
-  function peg$f83(digits, unit) {    return [digits, unit];  }
-  function peg$f84(text) {    return ast.boolean(text);  }
+  function peg$f34(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f35(op, rhs) {    return [op, rhs];  }
+  function peg$f36(op, rhs) {    return [op, rhs];  }
+  function peg$f37(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f38(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f39(e) {    return e !== null;  }
+  function peg$f40(e) {    return ast.negate(e);  }
+  function peg$f41(e) {    return e !== null;  }
+  function peg$f42(e) {    return e;  }
+  function peg$f43(e) {    return ast.paren(e);  }
+  function peg$f44(name, args) {    return ast.call(name, args ?? []);  }
+  function peg$f45(head, tail) {    return [head, ...tail];  }
+  function peg$f46(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
+  function peg$f47(name) {    return ast.param(name);  }
+  function peg$f48() {    return ast.statement("show_queries");  }
+  function peg$f49(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
+  function peg$f50() {    return "series";  }
+  function peg$f51() {    return "measurement";  }
+  function peg$f52() {    return "tag_key";  }
+  function peg$f53() {    return "tag_values";  }
+  function peg$f54() {    return "field_key";  }
+  function peg$f55() {    return ast.statement("show_databases");  }
+  function peg$f56(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
+  function peg$f57(r) {    return { op: "=~", pattern: r.pattern };  }
+  function peg$f58(name) {    return { op: "=", name };  }
+  function peg$f59(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
+  function peg$f60(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
+  function peg$f61(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f62(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f63(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f64(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
+  function peg$f65(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
+  function peg$f66(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f67(name) {    return ast.statement("create_database", { name });  }
+  function peg$f68(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f69(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f70(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
+  function peg$f71(sources, condition) {    return ast.statement("delete", { sources, condition });  }
+  function peg$f72(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f73(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
+  function peg$f74(duration) {    return { duration };  }
+  function peg$f75(replicaN) {    return { replicaN };  }
+  function peg$f76(shardDuration) {    return { shardDuration };  }
+  function peg$f77() {    return { isDefault: true };  }
+  function peg$f78() {    return 0n;  }
+  function peg$f79(d) {    return d.ns;  }
+  function peg$f80(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f81(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f82(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f83(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f84(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f85(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f86(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f87(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f88(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f89(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f90() {    return "READ";  }
+  function peg$f91() {    return "WRITE";  }
+  function peg$f92() {    return "ALL";  }
+  function peg$f93() {    return ast.statement("show_users");  }
+  function peg$f94(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f95(word) {    return isKeyword(word);  }
+  function peg$f96(word) {    return word;  }
+  function peg$f97(chars) {    return chars.join("");  }
+  function peg$f98(chars) {    return ast.string(chars.join(""));  }
+  function peg$f99() {    return "\n";  }
+  function peg$f100(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f101() {    return "/";  }
+  function peg$f102(text) {    return ast.number(text);  }
+  function peg$f103(text) {    return ast.integer(text);  }
+  function peg$f104(parts) {    return ast.duration(parts);  }
+  function peg$f105(digits, unit) {    return [digits, unit];  }
+  function peg$f106(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -799,6 +792,9 @@ function peg$parse(input, options) {
                         s0 = peg$parseExplain();
                         if (s0 === peg$FAILED) {
                           s0 = peg$parseKillQuery();
+                          if (s0 === peg$FAILED) {
+                            s0 = peg$parseUserStatement();
+                          }
                         }
                       }
                     }
@@ -1165,7 +1161,7 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseWildcard();
     if (s1 === peg$FAILED) {
-      s1 = peg$parseOrExpr();
+      s1 = peg$parseExpr();
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -1353,7 +1349,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseSource() {
-    let s0, s1, s2, s3, s4, s5;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 40) {
@@ -1365,19 +1361,41 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseSelectStatement();
+      s3 = peg$parseDeeper();
       if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c5;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e5); }
+        s4 = peg$parseSelectStatement();
+        if (s4 === peg$FAILED) {
+          s4 = null;
         }
+        s5 = peg$parseShallower();
         if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f7(s3);
+          peg$savedPos = peg$currPos;
+          s6 = peg$f7(s4);
+          if (s6) {
+            s6 = undefined;
+          } else {
+            s6 = peg$FAILED;
+          }
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parse_();
+            if (input.charCodeAt(peg$currPos) === 41) {
+              s8 = peg$c5;
+              peg$currPos++;
+            } else {
+              s8 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e5); }
+            }
+            if (s8 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f8(s4);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1452,7 +1470,7 @@ function peg$parse(input, options) {
     s2 = peg$parseMeasurementLast();
     if (s2 !== peg$FAILED) {
       peg$savedPos = s0;
-      s0 = peg$f8(s1, s2);
+      s0 = peg$f9(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -1486,7 +1504,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f9();
+        s0 = peg$f10();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1503,7 +1521,7 @@ function peg$parse(input, options) {
     s1 = peg$parseRegex();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f10(s1);
+      s1 = peg$f11(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -1511,7 +1529,7 @@ function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f11(s1);
+        s1 = peg$f12(s1);
       }
       s0 = s1;
     }
@@ -1527,7 +1545,7 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse__();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseOrExpr();
+        s3 = peg$parseExpr();
         if (s3 !== peg$FAILED) {
           s0 = s3;
         } else {
@@ -1609,7 +1627,7 @@ function peg$parse(input, options) {
                 }
               }
               peg$savedPos = s0;
-              s0 = peg$f12(s5, s6);
+              s0 = peg$f13(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1693,7 +1711,7 @@ function peg$parse(input, options) {
           }
           if (s8 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f13(s5, s6);
+            s0 = peg$f14(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1721,7 +1739,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f14();
+        s1 = peg$f15();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -1729,7 +1747,7 @@ function peg$parse(input, options) {
         s1 = peg$parseRegex();
         if (s1 !== peg$FAILED) {
           peg$savedPos = s0;
-          s1 = peg$f15(s1);
+          s1 = peg$f16(s1);
         }
         s0 = s1;
         if (s0 === peg$FAILED) {
@@ -1737,7 +1755,7 @@ function peg$parse(input, options) {
           s1 = peg$parseIdentifier();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f16(s1);
+            s1 = peg$f17(s1);
           }
           s0 = s1;
         }
@@ -1853,7 +1871,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f17(s1, s2);
+          s0 = peg$f18(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1891,7 +1909,7 @@ function peg$parse(input, options) {
       s3 = peg$parseDuration();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f18(s3);
+        s0 = peg$f19(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1938,7 +1956,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f19();
+          s0 = peg$f20();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1989,7 +2007,7 @@ function peg$parse(input, options) {
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f20(s5);
+            s0 = peg$f21(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2101,7 +2119,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f21(s3);
+        s0 = peg$f22(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2212,7 +2230,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f22(s2);
+      s0 = peg$f23(s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2231,7 +2249,7 @@ function peg$parse(input, options) {
     s1 = peg$parseASC();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f23();
+      s1 = peg$f24();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2239,7 +2257,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDESC();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f24();
+        s1 = peg$f25();
       }
       s0 = s1;
     }
@@ -2281,7 +2299,7 @@ function peg$parse(input, options) {
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f25(s5);
+            s0 = peg$f26(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2348,7 +2366,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f26(s1);
+        s0 = peg$f27(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2361,6 +2379,72 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e20); }
+    }
+
+    return s0;
+  }
+
+  function peg$parseExpr() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDeeper();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseOrExpr();
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$parseShallower();
+      if (s3 !== peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s4 = peg$f28(s2);
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f29(s2);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDeeper() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f30();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShallower() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f31();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
     }
 
     return s0;
@@ -2441,7 +2525,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f27(s1, s2);
+      s0 = peg$f32(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2525,7 +2609,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f28(s1, s2);
+      s0 = peg$f33(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2563,7 +2647,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f29(s1, s2);
+      s0 = peg$f34(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2606,7 +2690,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f30(s1, s3);
+        s0 = peg$f35(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2671,7 +2755,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f31(s1, s3);
+          s0 = peg$f36(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2740,7 +2824,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2);
+      s0 = peg$f37(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2804,7 +2888,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f33(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2814,7 +2898,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseUnary() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
@@ -2826,10 +2910,32 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseUnary();
+      s3 = peg$parseDeeper();
       if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f34(s3);
+        s4 = peg$parseUnary();
+        if (s4 === peg$FAILED) {
+          s4 = null;
+        }
+        s5 = peg$parseShallower();
+        if (s5 !== peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s6 = peg$f39(s4);
+          if (s6) {
+            s6 = undefined;
+          } else {
+            s6 = peg$FAILED;
+          }
+          if (s6 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f40(s4);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2849,9 +2955,32 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
-        s3 = peg$parseUnary();
+        s3 = peg$parseDeeper();
         if (s3 !== peg$FAILED) {
-          s0 = s3;
+          s4 = peg$parseUnary();
+          if (s4 === peg$FAILED) {
+            s4 = null;
+          }
+          s5 = peg$parseShallower();
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = peg$currPos;
+            s6 = peg$f41(s4);
+            if (s6) {
+              s6 = undefined;
+            } else {
+              s6 = peg$FAILED;
+            }
+            if (s6 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f42(s4);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2881,7 +3010,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseOrExpr();
+      s3 = peg$parseExpr();
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
@@ -2893,7 +3022,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f35(s3);
+          s0 = peg$f43(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2973,7 +3102,7 @@ function peg$parse(input, options) {
         }
         if (s7 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f36(s1, s5);
+          s0 = peg$f44(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3045,7 +3174,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f45(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3061,7 +3190,7 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$parseRegex();
       if (s0 === peg$FAILED) {
-        s0 = peg$parseOrExpr();
+        s0 = peg$parseExpr();
       }
     }
 
@@ -3104,7 +3233,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3238,7 +3367,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f39(s2);
+        s0 = peg$f47(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3281,6 +3410,12 @@ function peg$parse(input, options) {
                       s3 = peg$parseShowRetentionPolicies();
                       if (s3 === peg$FAILED) {
                         s3 = peg$parseShowQueries();
+                        if (s3 === peg$FAILED) {
+                          s3 = peg$parseShowUsers();
+                          if (s3 === peg$FAILED) {
+                            s3 = peg$parseShowGrants();
+                          }
+                        }
                       }
                     }
                   }
@@ -3314,7 +3449,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f40();
+      s1 = peg$f48();
     }
     s0 = s1;
 
@@ -3475,7 +3610,7 @@ function peg$parse(input, options) {
             s10 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f41(s1, s2, s5, s6, s7, s8, s9, s10);
+          s0 = peg$f49(s1, s2, s5, s6, s7, s8, s9, s10);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3499,7 +3634,7 @@ function peg$parse(input, options) {
     s1 = peg$parseSERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f42();
+      s1 = peg$f50();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3507,7 +3642,7 @@ function peg$parse(input, options) {
       s1 = peg$parseMEASUREMENT();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f43();
+        s1 = peg$f51();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -3519,7 +3654,7 @@ function peg$parse(input, options) {
             s3 = peg$parseKEY();
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f44();
+              s0 = peg$f52();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3541,7 +3676,7 @@ function peg$parse(input, options) {
               s3 = peg$parseVALUES();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f45();
+                s0 = peg$f53();
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3563,7 +3698,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f46();
+                  s0 = peg$f54();
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -3591,7 +3726,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f47();
+      s1 = peg$f55();
     }
     s0 = s1;
 
@@ -3701,7 +3836,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s2, s3, s4, s5, s6);
+      s0 = peg$f56(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3733,7 +3868,7 @@ function peg$parse(input, options) {
             s7 = peg$parseRegex();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f49(s7);
+              s0 = peg$f57(s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3775,7 +3910,7 @@ function peg$parse(input, options) {
               s7 = peg$parseIdentifier();
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f50(s7);
+                s0 = peg$f58(s7);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3920,7 +4055,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f51(s4, s5, s6, s7, s8);
+          s0 = peg$f59(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4060,7 +4195,7 @@ function peg$parse(input, options) {
                 s10 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f52(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f60(s4, s5, s7, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4150,7 +4285,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f53(s1, s3);
+        s0 = peg$f61(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4197,7 +4332,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f54(s1, s3);
+          s0 = peg$f62(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4280,7 +4415,7 @@ function peg$parse(input, options) {
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f55(s5, s6);
+                s0 = peg$f63(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4405,7 +4540,7 @@ function peg$parse(input, options) {
             s7 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f56(s4, s5, s6, s7);
+          s0 = peg$f64(s4, s5, s6, s7);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4537,7 +4672,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f57(s2, s3, s4, s5, s6);
+      s0 = peg$f65(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4561,7 +4696,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f58(s4);
+          s0 = peg$f66(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4626,7 +4761,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f59(s5);
+              s0 = peg$f67(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4666,7 +4801,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f60(s5);
+              s0 = peg$f68(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4706,7 +4841,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f61(s5);
+              s0 = peg$f69(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4788,7 +4923,7 @@ function peg$parse(input, options) {
             s5 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f62(s4, s5);
+          s0 = peg$f70(s4, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4858,7 +4993,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f63(s2, s3);
+      s0 = peg$f71(s2, s3);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4969,7 +5104,7 @@ function peg$parse(input, options) {
                                             s21 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f64(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f72(s7, s11, s15, s19, s20, s21);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5114,7 +5249,7 @@ function peg$parse(input, options) {
                           }
                           if (s12 !== peg$FAILED) {
                             peg$savedPos = s0;
-                            s0 = peg$f65(s7, s11, s12);
+                            s0 = peg$f73(s7, s11, s12);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -5178,7 +5313,7 @@ function peg$parse(input, options) {
         s3 = peg$parseRpDuration();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f66(s3);
+          s0 = peg$f74(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5200,7 +5335,7 @@ function peg$parse(input, options) {
           s3 = peg$parseCount();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f67(s3);
+            s0 = peg$f75(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5226,7 +5361,7 @@ function peg$parse(input, options) {
                 s5 = peg$parseRpDuration();
                 if (s5 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f68(s5);
+                  s0 = peg$f76(s5);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -5252,7 +5387,7 @@ function peg$parse(input, options) {
           s1 = peg$parseDEFAULT();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f69();
+            s1 = peg$f77();
           }
           s0 = s1;
         }
@@ -5269,7 +5404,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f70();
+      s1 = peg$f78();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5277,7 +5412,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f71(s1);
+        s1 = peg$f79(s1);
       }
       s0 = s1;
     }
@@ -5312,7 +5447,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f72(s7, s11);
+                          s0 = peg$f80(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5390,7 +5525,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f73(s2, s4);
+          s0 = peg$f81(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5451,7 +5586,645 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f74(s5, s6);
+              s0 = peg$f82(s5, s6);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseUserStatement() {
+    let s0;
+
+    s0 = peg$parseCreateUser();
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseDropUser();
+      if (s0 === peg$FAILED) {
+        s0 = peg$parseSetPassword();
+        if (s0 === peg$FAILED) {
+          s0 = peg$parseGrant();
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseRevoke();
+          }
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseCreateUser() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCREATE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseUSER();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseIdentifier();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseWITH();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parsePASSWORD();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseStringLiteral();
+                        if (s11 !== peg$FAILED) {
+                          s12 = peg$currPos;
+                          s13 = peg$parse__();
+                          if (s13 !== peg$FAILED) {
+                            s14 = peg$parseWITH();
+                            if (s14 !== peg$FAILED) {
+                              s15 = peg$parse__();
+                              if (s15 !== peg$FAILED) {
+                                s16 = peg$parseALL();
+                                if (s16 !== peg$FAILED) {
+                                  s17 = peg$parse__();
+                                  if (s17 !== peg$FAILED) {
+                                    s18 = peg$parsePRIVILEGES();
+                                    if (s18 !== peg$FAILED) {
+                                      s13 = [s13, s14, s15, s16, s17, s18];
+                                      s12 = s13;
+                                    } else {
+                                      peg$currPos = s12;
+                                      s12 = peg$FAILED;
+                                    }
+                                  } else {
+                                    peg$currPos = s12;
+                                    s12 = peg$FAILED;
+                                  }
+                                } else {
+                                  peg$currPos = s12;
+                                  s12 = peg$FAILED;
+                                }
+                              } else {
+                                peg$currPos = s12;
+                                s12 = peg$FAILED;
+                              }
+                            } else {
+                              peg$currPos = s12;
+                              s12 = peg$FAILED;
+                            }
+                          } else {
+                            peg$currPos = s12;
+                            s12 = peg$FAILED;
+                          }
+                          if (s12 === peg$FAILED) {
+                            s12 = null;
+                          }
+                          peg$savedPos = s0;
+                          s0 = peg$f83(s5, s11, s12);
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDropUser() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDROP();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseUSER();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseIdentifier();
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f84(s5);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSetPassword() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSET();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parsePASSWORD();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseFOR();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse_();
+                  if (input.charCodeAt(peg$currPos) === 61) {
+                    s9 = peg$c33;
+                    peg$currPos++;
+                  } else {
+                    s9 = peg$FAILED;
+                    if (peg$silentFails === 0) { peg$fail(peg$e40); }
+                  }
+                  if (s9 !== peg$FAILED) {
+                    s10 = peg$parse_();
+                    s11 = peg$parseStringLiteral();
+                    if (s11 !== peg$FAILED) {
+                      peg$savedPos = s0;
+                      s0 = peg$f85(s7, s11);
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseGrant() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$parseGRANT();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parsePrivilegeName();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseON();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseTO();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          peg$savedPos = s0;
+                          s0 = peg$f86(s3, s7, s11);
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseGRANT();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseALL();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$currPos;
+            s5 = peg$parse__();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parsePRIVILEGES();
+              if (s6 !== peg$FAILED) {
+                s5 = [s5, s6];
+                s4 = s5;
+              } else {
+                peg$currPos = s4;
+                s4 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+            if (s4 === peg$FAILED) {
+              s4 = null;
+            }
+            s5 = peg$parse__();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parseTO();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parse__();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parseIdentifier();
+                  if (s8 !== peg$FAILED) {
+                    peg$savedPos = s0;
+                    s0 = peg$f87(s8);
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseRevoke() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$parseREVOKE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parsePrivilegeName();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseON();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseFROM();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          peg$savedPos = s0;
+                          s0 = peg$f88(s3, s7, s11);
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseREVOKE();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseALL();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$currPos;
+            s5 = peg$parse__();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parsePRIVILEGES();
+              if (s6 !== peg$FAILED) {
+                s5 = [s5, s6];
+                s4 = s5;
+              } else {
+                peg$currPos = s4;
+                s4 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+            if (s4 === peg$FAILED) {
+              s4 = null;
+            }
+            s5 = peg$parse__();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parseFROM();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parse__();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parseIdentifier();
+                  if (s8 !== peg$FAILED) {
+                    peg$savedPos = s0;
+                    s0 = peg$f89(s8);
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parsePrivilegeName() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseREAD();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f90();
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseWRITE();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s1 = peg$f91();
+      }
+      s0 = s1;
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseALL();
+        if (s1 !== peg$FAILED) {
+          s2 = peg$currPos;
+          s3 = peg$parse__();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parsePRIVILEGES();
+            if (s4 !== peg$FAILED) {
+              s3 = [s3, s4];
+              s2 = s3;
+            } else {
+              peg$currPos = s2;
+              s2 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
+          if (s2 === peg$FAILED) {
+            s2 = null;
+          }
+          peg$savedPos = s0;
+          s0 = peg$f92();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseShowUsers() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseUSERS();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f93();
+    }
+    s0 = s1;
+
+    return s0;
+  }
+
+  function peg$parseShowGrants() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseGRANTS();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseFOR();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseIdentifier();
+            if (s5 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f94(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5477,75 +6250,50 @@ function peg$parse(input, options) {
   }
 
   function peg$parseIdentifier() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
     s0 = peg$parseQuotedIdentifier();
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      peg$silentFails++;
       s2 = peg$currPos;
-      s3 = peg$parseKeyword();
+      s3 = input.charAt(peg$currPos);
+      if (peg$r4.test(s3)) {
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+      }
       if (s3 !== peg$FAILED) {
-        s4 = peg$currPos;
-        peg$silentFails++;
+        s4 = [];
         s5 = peg$parseIdentPart();
-        peg$silentFails--;
-        if (s5 === peg$FAILED) {
-          s4 = undefined;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
+        while (s5 !== peg$FAILED) {
+          s4.push(s5);
+          s5 = peg$parseIdentPart();
         }
-        if (s4 !== peg$FAILED) {
-          s3 = [s3, s4];
-          s2 = s3;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
+        s3 = [s3, s4];
+        s2 = s3;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
       }
-      peg$silentFails--;
-      if (s2 === peg$FAILED) {
-        s1 = undefined;
+      if (s2 !== peg$FAILED) {
+        s1 = input.substring(s1, peg$currPos);
       } else {
-        peg$currPos = s1;
-        s1 = peg$FAILED;
+        s1 = s2;
       }
       if (s1 !== peg$FAILED) {
-        s2 = peg$currPos;
-        s3 = peg$currPos;
-        s4 = input.charAt(peg$currPos);
-        if (peg$r4.test(s4)) {
-          peg$currPos++;
+        peg$savedPos = peg$currPos;
+        s2 = peg$f95(s1);
+        if (s2) {
+          s2 = peg$FAILED;
         } else {
-          s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e42); }
-        }
-        if (s4 !== peg$FAILED) {
-          s5 = [];
-          s6 = peg$parseIdentPart();
-          while (s6 !== peg$FAILED) {
-            s5.push(s6);
-            s6 = peg$parseIdentPart();
-          }
-          s4 = [s4, s5];
-          s3 = s4;
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-        if (s3 !== peg$FAILED) {
-          s2 = input.substring(s2, peg$currPos);
-        } else {
-          s2 = s3;
+          s2 = undefined;
         }
         if (s2 !== peg$FAILED) {
-          s0 = s2;
+          peg$savedPos = s0;
+          s0 = peg$f96(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5605,7 +6353,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f75(s2);
+        s0 = peg$f97(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5710,7 +6458,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f76(s2);
+        s0 = peg$f98(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5777,7 +6525,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f77();
+      s1 = peg$f99();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5835,7 +6583,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f78(s2);
+        s0 = peg$f100(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5866,7 +6614,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f79();
+      s1 = peg$f101();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5997,7 +6745,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f80(s1);
+      s1 = peg$f102(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6061,7 +6809,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f81(s1);
+        s0 = peg$f103(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6107,7 +6855,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f82(s1);
+        s0 = peg$f104(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6191,7 +6939,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f83(s1, s2);
+        s0 = peg$f105(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6221,7 +6969,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f84(s1);
+      s1 = peg$f106(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6469,251 +7217,6 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKeyword() {
-    let s0;
-
-    s0 = peg$parseALL();
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseALTER();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseANALYZE();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseAND();
-          if (s0 === peg$FAILED) {
-            s0 = peg$parseANY();
-            if (s0 === peg$FAILED) {
-              s0 = peg$parseAS();
-              if (s0 === peg$FAILED) {
-                s0 = peg$parseASC();
-                if (s0 === peg$FAILED) {
-                  s0 = peg$parseBEGIN();
-                  if (s0 === peg$FAILED) {
-                    s0 = peg$parseBY();
-                    if (s0 === peg$FAILED) {
-                      s0 = peg$parseCARDINALITY();
-                      if (s0 === peg$FAILED) {
-                        s0 = peg$parseCONTINUOUS();
-                        if (s0 === peg$FAILED) {
-                          s0 = peg$parseCREATE();
-                          if (s0 === peg$FAILED) {
-                            s0 = peg$parseDATABASES();
-                            if (s0 === peg$FAILED) {
-                              s0 = peg$parseDATABASE();
-                              if (s0 === peg$FAILED) {
-                                s0 = peg$parseDEFAULT();
-                                if (s0 === peg$FAILED) {
-                                  s0 = peg$parseDELETE();
-                                  if (s0 === peg$FAILED) {
-                                    s0 = peg$parseDESC();
-                                    if (s0 === peg$FAILED) {
-                                      s0 = peg$parseDESTINATIONS();
-                                      if (s0 === peg$FAILED) {
-                                        s0 = peg$parseDIAGNOSTICS();
-                                        if (s0 === peg$FAILED) {
-                                          s0 = peg$parseDISTINCT();
-                                          if (s0 === peg$FAILED) {
-                                            s0 = peg$parseDROP();
-                                            if (s0 === peg$FAILED) {
-                                              s0 = peg$parseDURATION();
-                                              if (s0 === peg$FAILED) {
-                                                s0 = peg$parseEND();
-                                                if (s0 === peg$FAILED) {
-                                                  s0 = peg$parseEVERY();
-                                                  if (s0 === peg$FAILED) {
-                                                    s0 = peg$parseEXACT();
-                                                    if (s0 === peg$FAILED) {
-                                                      s0 = peg$parseEXPLAIN();
-                                                      if (s0 === peg$FAILED) {
-                                                        s0 = peg$parseFALSE();
-                                                        if (s0 === peg$FAILED) {
-                                                          s0 = peg$parseFIELD();
-                                                          if (s0 === peg$FAILED) {
-                                                            s0 = peg$parseFOR();
-                                                            if (s0 === peg$FAILED) {
-                                                              s0 = peg$parseFROM();
-                                                              if (s0 === peg$FAILED) {
-                                                                s0 = peg$parseGRANTS();
-                                                                if (s0 === peg$FAILED) {
-                                                                  s0 = peg$parseGRANT();
-                                                                  if (s0 === peg$FAILED) {
-                                                                    s0 = peg$parseGROUPS();
-                                                                    if (s0 === peg$FAILED) {
-                                                                      s0 = peg$parseGROUP();
-                                                                      if (s0 === peg$FAILED) {
-                                                                        s0 = peg$parseINF();
-                                                                        if (s0 === peg$FAILED) {
-                                                                          s0 = peg$parseINSERT();
-                                                                          if (s0 === peg$FAILED) {
-                                                                            s0 = peg$parseINTO();
-                                                                            if (s0 === peg$FAILED) {
-                                                                              s0 = peg$parseIN();
-                                                                              if (s0 === peg$FAILED) {
-                                                                                s0 = peg$parseKEYS();
-                                                                                if (s0 === peg$FAILED) {
-                                                                                  s0 = peg$parseKEY();
-                                                                                  if (s0 === peg$FAILED) {
-                                                                                    s0 = peg$parseKILL();
-                                                                                    if (s0 === peg$FAILED) {
-                                                                                      s0 = peg$parseLIMIT();
-                                                                                      if (s0 === peg$FAILED) {
-                                                                                        s0 = peg$parseMEASUREMENTS();
-                                                                                        if (s0 === peg$FAILED) {
-                                                                                          s0 = peg$parseMEASUREMENT();
-                                                                                          if (s0 === peg$FAILED) {
-                                                                                            s0 = peg$parseNAME();
-                                                                                            if (s0 === peg$FAILED) {
-                                                                                              s0 = peg$parseOFFSET();
-                                                                                              if (s0 === peg$FAILED) {
-                                                                                                s0 = peg$parseON();
-                                                                                                if (s0 === peg$FAILED) {
-                                                                                                  s0 = peg$parseORDER();
-                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                    s0 = peg$parseOR();
-                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                      s0 = peg$parsePASSWORD();
-                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                        s0 = peg$parsePOLICIES();
-                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                          s0 = peg$parsePOLICY();
-                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                            s0 = peg$parsePRIVILEGES();
-                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                              s0 = peg$parseQUERIES();
-                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                s0 = peg$parseQUERY();
-                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                  s0 = peg$parseREAD();
-                                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                                    s0 = peg$parseREPLICATION();
-                                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                                      s0 = peg$parseRESAMPLE();
-                                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                                        s0 = peg$parseRETENTION();
-                                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                                          s0 = peg$parseREVOKE();
-                                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                                            s0 = peg$parseSELECT();
-                                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                                              s0 = peg$parseSERIES();
-                                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                                s0 = peg$parseSET();
-                                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                                  s0 = peg$parseSHARDS();
-                                                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                                                    s0 = peg$parseSHARD();
-                                                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                                                      s0 = peg$parseSLIMIT();
-                                                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                                                        s0 = peg$parseSOFFSET();
-                                                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                                                          s0 = peg$parseSTATS();
-                                                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                                                            s0 = peg$parseSUBSCRIPTIONS();
-                                                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                                                              s0 = peg$parseSUBSCRIPTION();
-                                                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                                                s0 = peg$parseSHOW();
-                                                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                                                  s0 = peg$parseTAG();
-                                                                                                                                                  if (s0 === peg$FAILED) {
-                                                                                                                                                    s0 = peg$parseTO();
-                                                                                                                                                    if (s0 === peg$FAILED) {
-                                                                                                                                                      s0 = peg$parseTRUE();
-                                                                                                                                                      if (s0 === peg$FAILED) {
-                                                                                                                                                        s0 = peg$parseUSERS();
-                                                                                                                                                        if (s0 === peg$FAILED) {
-                                                                                                                                                          s0 = peg$parseUSER();
-                                                                                                                                                          if (s0 === peg$FAILED) {
-                                                                                                                                                            s0 = peg$parseVALUES();
-                                                                                                                                                            if (s0 === peg$FAILED) {
-                                                                                                                                                              s0 = peg$parseWHERE();
-                                                                                                                                                              if (s0 === peg$FAILED) {
-                                                                                                                                                                s0 = peg$parseWITH();
-                                                                                                                                                                if (s0 === peg$FAILED) {
-                                                                                                                                                                  s0 = peg$parseWRITE();
-                                                                                                                                                                }
-                                                                                                                                                              }
-                                                                                                                                                            }
-                                                                                                                                                          }
-                                                                                                                                                        }
-                                                                                                                                                      }
-                                                                                                                                                    }
-                                                                                                                                                  }
-                                                                                                                                                }
-                                                                                                                                              }
-                                                                                                                                            }
-                                                                                                                                          }
-                                                                                                                                        }
-                                                                                                                                      }
-                                                                                                                                    }
-                                                                                                                                  }
-                                                                                                                                }
-                                                                                                                              }
-                                                                                                                            }
-                                                                                                                          }
-                                                                                                                        }
-                                                                                                                      }
-                                                                                                                    }
-                                                                                                                  }
-                                                                                                                }
-                                                                                                              }
-                                                                                                            }
-                                                                                                          }
-                                                                                                        }
-                                                                                                      }
-                                                                                                    }
-                                                                                                  }
-                                                                                                }
-                                                                                              }
-                                                                                            }
-                                                                                          }
-                                                                                        }
-                                                                                      }
-                                                                                    }
-                                                                                  }
-                                                                                }
-                                                                              }
-                                                                            }
-                                                                          }
-                                                                        }
-                                                                      }
-                                                                    }
-                                                                  }
-                                                                }
-                                                              }
-                                                            }
-                                                          }
-                                                        }
-                                                      }
-                                                    }
-                                                  }
-                                                }
-                                              }
-                                            }
-                                          }
-                                        }
-                                      }
-                                    }
-                                  }
-                                }
-                              }
-                            }
-                          }
-                        }
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-
-    return s0;
-  }
-
   function peg$parseALL() {
     let s0, s1, s2, s3;
 
@@ -6862,53 +7365,16 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseANY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c49) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e73); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
   function peg$parseAS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c50) {
+    if (s1.toLowerCase() === peg$c49) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e73); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -6941,48 +7407,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c51) {
+    if (s1.toLowerCase() === peg$c50) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseBEGIN() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c52) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e76); }
+      if (peg$silentFails === 0) { peg$fail(peg$e74); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7015,11 +7444,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c53) {
+    if (s1.toLowerCase() === peg$c51) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e77); }
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7052,48 +7481,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c54) {
+    if (s1.toLowerCase() === peg$c52) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e78); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseCONTINUOUS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c55) {
-      peg$currPos += (10);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+      if (peg$silentFails === 0) { peg$fail(peg$e76); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7126,11 +7518,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c56) {
+    if (s1.toLowerCase() === peg$c53) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+      if (peg$silentFails === 0) { peg$fail(peg$e77); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7163,11 +7555,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c57) {
+    if (s1.toLowerCase() === peg$c54) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
+      if (peg$silentFails === 0) { peg$fail(peg$e78); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7200,11 +7592,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c58) {
+    if (s1.toLowerCase() === peg$c55) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7237,11 +7629,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c59) {
+    if (s1.toLowerCase() === peg$c56) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7274,11 +7666,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c60) {
+    if (s1.toLowerCase() === peg$c57) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7311,85 +7703,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c61) {
+    if (s1.toLowerCase() === peg$c58) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDESTINATIONS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c62) {
-      peg$currPos += (12);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDIAGNOSTICS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c63) {
-      peg$currPos += (11);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7422,11 +7740,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c64) {
+    if (s1.toLowerCase() === peg$c59) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7459,11 +7777,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c65) {
+    if (s1.toLowerCase() === peg$c60) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7496,85 +7814,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c66) {
+    if (s1.toLowerCase() === peg$c61) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseEND() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c67) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseEVERY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c68) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7607,11 +7851,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c69) {
+    if (s1.toLowerCase() === peg$c62) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7644,11 +7888,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c70) {
+    if (s1.toLowerCase() === peg$c63) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7681,11 +7925,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c71) {
+    if (s1.toLowerCase() === peg$c64) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7722,7 +7966,7 @@ function peg$parse(input, options) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7755,11 +7999,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c72) {
+    if (s1.toLowerCase() === peg$c65) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7792,11 +8036,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c73) {
+    if (s1.toLowerCase() === peg$c66) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7829,11 +8073,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c74) {
+    if (s1.toLowerCase() === peg$c67) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7866,8 +8110,267 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c75) {
+    if (s1.toLowerCase() === peg$c68) {
       peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseGROUP() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c69) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseIN() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 2);
+    if (s1.toLowerCase() === peg$c70) {
+      peg$currPos += (2);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseINF() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c71) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseINTO() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c72) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c73) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEYS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c74) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKILL() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c75) {
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e100); }
@@ -7898,7 +8401,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUP() {
+  function peg$parseLIMIT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -7935,349 +8438,16 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUPS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c77) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseIN() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c78) {
-      peg$currPos += (2);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseINF() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c79) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseINSERT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c80) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseINTO() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c81) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e106); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseKEY() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c82) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseKEYS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c83) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseKILL() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c84) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseLIMIT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c85) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
   function peg$parseMEASUREMENT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c77) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8310,48 +8480,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c78) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseNAME() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c88) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e103); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8384,11 +8517,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c79) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e104); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8421,11 +8554,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c80) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e105); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8458,11 +8591,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c91) {
+    if (s1.toLowerCase() === peg$c81) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
+      if (peg$silentFails === 0) { peg$fail(peg$e106); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8495,11 +8628,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c92) {
+    if (s1.toLowerCase() === peg$c82) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8532,11 +8665,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c93) {
+    if (s1.toLowerCase() === peg$c83) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e118); }
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8569,11 +8702,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c94) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e119); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8606,11 +8739,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c95) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8643,11 +8776,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c96) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8680,11 +8813,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c97) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8717,11 +8850,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c98) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8754,11 +8887,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c99) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8791,48 +8924,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c100) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseRESAMPLE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c101) {
-      peg$currPos += (8);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8865,11 +8961,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c102) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8902,11 +8998,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c103) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8939,11 +9035,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c104) {
+    if (s1.toLowerCase() === peg$c93) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+      if (peg$silentFails === 0) { peg$fail(peg$e118); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8976,11 +9072,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c105) {
+    if (s1.toLowerCase() === peg$c94) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e130); }
+      if (peg$silentFails === 0) { peg$fail(peg$e119); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9013,11 +9109,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c106) {
+    if (s1.toLowerCase() === peg$c95) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e131); }
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9050,48 +9146,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c107) {
+    if (s1.toLowerCase() === peg$c96) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e132); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHARDS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c108) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9124,11 +9183,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c109) {
+    if (s1.toLowerCase() === peg$c97) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e134); }
+      if (peg$silentFails === 0) { peg$fail(peg$e122); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9161,11 +9220,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c110) {
+    if (s1.toLowerCase() === peg$c98) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e135); }
+      if (peg$silentFails === 0) { peg$fail(peg$e123); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9198,122 +9257,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c111) {
+    if (s1.toLowerCase() === peg$c99) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e136); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSTATS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c112) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e137); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSUBSCRIPTION() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c113) {
-      peg$currPos += (12);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e138); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSUBSCRIPTIONS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 13);
-    if (s1.toLowerCase() === peg$c114) {
-      peg$currPos += (13);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e139); }
+      if (peg$silentFails === 0) { peg$fail(peg$e124); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9350,7 +9298,7 @@ function peg$parse(input, options) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e140); }
+      if (peg$silentFails === 0) { peg$fail(peg$e125); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9383,11 +9331,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c115) {
+    if (s1.toLowerCase() === peg$c100) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e141); }
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9420,11 +9368,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c116) {
+    if (s1.toLowerCase() === peg$c101) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e142); }
+      if (peg$silentFails === 0) { peg$fail(peg$e127); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9457,11 +9405,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c117) {
+    if (s1.toLowerCase() === peg$c102) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e143); }
+      if (peg$silentFails === 0) { peg$fail(peg$e128); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9494,11 +9442,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c118) {
+    if (s1.toLowerCase() === peg$c103) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e144); }
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9531,11 +9479,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c119) {
+    if (s1.toLowerCase() === peg$c104) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e145); }
+      if (peg$silentFails === 0) { peg$fail(peg$e130); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9568,11 +9516,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c120) {
+    if (s1.toLowerCase() === peg$c105) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e146); }
+      if (peg$silentFails === 0) { peg$fail(peg$e131); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9605,11 +9553,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c121) {
+    if (s1.toLowerCase() === peg$c106) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e147); }
+      if (peg$silentFails === 0) { peg$fail(peg$e132); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9642,11 +9590,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c122) {
+    if (s1.toLowerCase() === peg$c107) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e148); }
+      if (peg$silentFails === 0) { peg$fail(peg$e133); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9673,6 +9621,9 @@ function peg$parse(input, options) {
 
     return s0;
   }
+
+
+  let depth = 0;
 
   peg$result = peg$startRuleFunction();
 

@@ -106,7 +106,10 @@ export interface SharedLogStats {
   fsyncs: number;
   /** Write rounds since open (one write call each, saves of many groups). */
   rounds: number;
-  /** Groups whose live entries keep the oldest segment (snapshot them to free it). */
+  /**
+   * Groups whose live entries keep the oldest segment (snapshot them to free it; when it is the
+   * current one, a collection then starts the next segment and frees it).
+   */
   oldestSegmentHeldBy: number[];
 }
 
@@ -248,7 +251,7 @@ export class SharedRaftLog {
   stats(): SharedLogStats {
     let bytes = 0;
     for (const s of this.segments) bytes += s.seq === this.seq ? this.writePos : s.bytes;
-    const oldest = this.segments.length > 1 ? this.segments[0].seq : -1;
+    const oldest = this.segments.length > 0 ? this.segments[0].seq : -1;
     const heldBy: number[] = [];
     for (const g of this.groups.values()) {
       if (g.runs.some((r) => r.seq === oldest && r.to > g.compactIndex)) heldBy.push(g.id);
@@ -401,6 +404,15 @@ export class SharedRaftLog {
           await this.fs.syncDir(this.snapDir);
         }
       }
+      // A current segment all of whose entries are dead would hold its bytes until it fills
+      // (past 64 KiB, or 1/64 of a small segment size, it is worth a new segment):
+      // start the next one so that it goes too (a node that flushed everything keeps no log).
+      if (
+        this.collectNeeded && this.writePos >= Math.min(this.segmentBytes / 64, 64 * 1024) &&
+        !this.currentSegmentLive()
+      ) {
+        await this.rotate();
+      }
       // The dead segments go while the next rounds are written.
       const removal = this.collectNeeded ? this.collectSegments() : Promise.resolve();
       const done = barrier;
@@ -528,6 +540,13 @@ export class SharedRaftLog {
     this.writePos = head.length;
     // Older segments' hard states are superseded by this checkpoint: some may hold nothing live.
     this.collectNeeded = true;
+  }
+
+  /** True while some group still needs an entry of the current segment. */
+  private currentSegmentLive(): boolean {
+    const live = new Set<number>();
+    for (const g of this.groups.values()) trimRuns(g, g.compactIndex, live);
+    return live.has(this.seq);
   }
 
   /**

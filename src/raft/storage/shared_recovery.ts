@@ -186,8 +186,9 @@ async function replayLog(paths: LogPaths): Promise<{
 
 /**
  * Cuts a damaged segment at the damage; returns false when it removed it instead (nothing
- * before the damage is usable). The removal is made durable by the next segment's directory
- * fsync, before anything is appended.
+ * before the damage is usable). The removal is made durable at once: on a file system that does
+ * not keep directory operations in order, the next segment's creation could otherwise survive a
+ * power loss that undoes the removal, leaving a headerless segment in the middle of the log.
  */
 async function cutSegment(
   fs: FileSystem,
@@ -196,6 +197,7 @@ async function cutSegment(
 ): Promise<boolean> {
   if (damage.offset < SHARED_SEGMENT_HEADER_SIZE) {
     await fs.remove(seg.path);
+    await fs.syncDir(seg.path.slice(0, seg.path.lastIndexOf("/")));
     return false;
   }
   const h = await fs.open(seg.path, { read: true, write: true });

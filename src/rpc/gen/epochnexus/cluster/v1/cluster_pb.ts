@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIsIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkiIgoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwitgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UyjwQKDkNsdXN0ZXJTZXJ2aWNlEmQKC1Byb3Bvc2VNZXRhEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlc3BvbnNlEm0KDldyaXRlUGFydGl0aW9uEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlc3BvbnNlEl0KCERlc2NyaWJlEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlc3BvbnNlMAEScAoPRGVsZXRlUGFydGl0aW9uEi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QaLi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVzcG9uc2USVwoGU2VsZWN0EiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlcXVlc3QaJS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVzcG9uc2UwAWIGcHJvdG8z");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uItIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMIiIKDlNlbGVjdFJlc3BvbnNlEhAKCHBhcnRpYWxzGAEgASgMIrYBCg9EZXNjcmliZVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEhgKEHJldGVudGlvbl9wb2xpY3kYBSABKAkSDgoGbWluX25zGAYgASgDEg4KBm1heF9ucxgHIAEoAxITCgtjb25zaXN0ZW5jeRgIIAEoCRIOCgZzZXJpZXMYCSABKAgiIQoQRGVzY3JpYmVSZXNwb25zZRINCgVzaGFyZBgBIAEoDCJvChZEZWxldGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIPCgdyZXF1ZXN0GAUgASgMIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIl0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQicgoVRmV0Y2hTbmFwc2hvdFJlc3BvbnNlEhAKCG1hbmlmZXN0GAEgASgMEgwKBGZpbGUYAiABKA0SDgoGb2Zmc2V0GAMgASgEEgwKBGRhdGEYBCABKAwSCwoDZW5kGAUgASgIEg4KBmNyYzMyYxgGIAEoDTL9BAoOQ2x1c3RlclNlcnZpY2USZAoLUHJvcG9zZU1ldGESKS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXF1ZXN0GiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVzcG9uc2USbQoOV3JpdGVQYXJ0aXRpb24SLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVzcG9uc2USXQoIRGVzY3JpYmUSJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVzcG9uc2UwARJwCg9EZWxldGVQYXJ0aXRpb24SLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVxdWVzdBouLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXNwb25zZRJsCg1GZXRjaFNuYXBzaG90EisuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXF1ZXN0GiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXNwb25zZTABElcKBlNlbGVjdBIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXF1ZXN0GiUuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlc3BvbnNlMAFiBnByb3RvMw");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -233,6 +233,14 @@ export type SelectRequest = Message<"epochnexus.cluster.v1.SelectRequest"> & {
    * @generated from field: repeated string measurements = 9;
    */
   measurements: string[];
+
+  /**
+   * The query's limits (src/query QueryLimits: series, points, memory) as wire JSON: the
+   * replica's part holds them too.
+   *
+   * @generated from field: bytes limits = 10;
+   */
+  limits: Uint8Array;
 };
 
 /**
@@ -397,6 +405,88 @@ export const DeletePartitionResponseSchema: GenMessage<DeletePartitionResponse> 
   messageDesc(file_epochnexus_cluster_v1_cluster, 10);
 
 /**
+ * A replica that fell behind its leader's compacted log asks another replica for its files.
+ *
+ * @generated from message epochnexus.cluster.v1.FetchSnapshotRequest
+ */
+export type FetchSnapshotRequest = Message<"epochnexus.cluster.v1.FetchSnapshotRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: uint64 from = 2;
+   */
+  from: bigint;
+
+  /**
+   * @generated from field: uint64 group_id = 3;
+   */
+  groupId: bigint;
+
+  /**
+   * The files must hold the log at least up to here (the leader's snapshot index).
+   *
+   * @generated from field: uint64 min_index = 4;
+   */
+  minIndex: bigint;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.FetchSnapshotRequest.
+ * Use `create(FetchSnapshotRequestSchema)` to create a new message.
+ */
+export const FetchSnapshotRequestSchema: GenMessage<FetchSnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 11);
+
+/**
+ * One message of a snapshot (src/cluster/partition/snapshot.ts SnapshotChunk): the first carries
+ * the manifest (applied index, catalog.json, file paths and sizes) as wire JSON; then each file in
+ * chunks, closed by a message with `end` and the file's CRC-32C.
+ *
+ * @generated from message epochnexus.cluster.v1.FetchSnapshotResponse
+ */
+export type FetchSnapshotResponse = Message<"epochnexus.cluster.v1.FetchSnapshotResponse"> & {
+  /**
+   * @generated from field: bytes manifest = 1;
+   */
+  manifest: Uint8Array;
+
+  /**
+   * @generated from field: uint32 file = 2;
+   */
+  file: number;
+
+  /**
+   * @generated from field: uint64 offset = 3;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: bytes data = 4;
+   */
+  data: Uint8Array;
+
+  /**
+   * @generated from field: bool end = 5;
+   */
+  end: boolean;
+
+  /**
+   * @generated from field: uint32 crc32c = 6;
+   */
+  crc32c: number;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.FetchSnapshotResponse.
+ * Use `create(FetchSnapshotResponseSchema)` to create a new message.
+ */
+export const FetchSnapshotResponseSchema: GenMessage<FetchSnapshotResponse> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
+
+/**
  * @generated from service epochnexus.cluster.v1.ClusterService
  */
 export const ClusterService: GenService<{
@@ -439,6 +529,16 @@ export const ClusterService: GenService<{
     methodKind: "unary";
     input: typeof DeletePartitionRequestSchema;
     output: typeof DeletePartitionResponseSchema;
+  },
+  /**
+   * Streams a replica's files to a replica that fell behind.
+   *
+   * @generated from rpc epochnexus.cluster.v1.ClusterService.FetchSnapshot
+   */
+  fetchSnapshot: {
+    methodKind: "server_streaming";
+    input: typeof FetchSnapshotRequestSchema;
+    output: typeof FetchSnapshotResponseSchema;
   },
   /**
    * Runs a SELECT over a partition's shards and streams per-series partials.

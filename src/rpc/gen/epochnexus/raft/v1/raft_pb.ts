@@ -14,7 +14,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file epochnexus/raft/v1/raft.proto.
  */
 export const file_epochnexus_raft_v1_raft: GenFile = /*@__PURE__*/
-  fileDesc("Ch1lcG9jaG5leHVzL3JhZnQvdjEvcmFmdC5wcm90bxISZXBvY2huZXh1cy5yYWZ0LnYxIl8KBUVudHJ5Eg0KBWluZGV4GAEgASgEEgwKBHRlcm0YAiABKAQSKwoEdHlwZRgDIAEoDjIdLmVwb2NobmV4dXMucmFmdC52MS5FbnRyeVR5cGUSDAoEZGF0YRgEIAEoDCItCglDb25mU3RhdGUSDgoGdm90ZXJzGAEgAygEEhAKCGxlYXJuZXJzGAIgAygEImIKEFNuYXBzaG90TWV0YWRhdGESDQoFaW5kZXgYASABKAQSDAoEdGVybRgCIAEoBBIxCgpjb25mX3N0YXRlGAMgASgLMh0uZXBvY2huZXh1cy5yYWZ0LnYxLkNvbmZTdGF0ZSKrAgoHTWVzc2FnZRItCgR0eXBlGAEgASgOMh8uZXBvY2huZXh1cy5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAIgASgEEgwKBGZyb20YAyABKAQSDAoEdGVybRgEIAEoBBIQCghsb2dfdGVybRgFIAEoBBINCgVpbmRleBgGIAEoBBIqCgdlbnRyaWVzGAcgAygLMhkuZXBvY2huZXh1cy5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSEwoLcmVqZWN0X2hpbnQYCiABKAQSDwoHY29udGV4dBgLIAEoDBI2CghzbmFwc2hvdBgMIAEoCzIkLmVwb2NobmV4dXMucmFmdC52MS5TbmFwc2hvdE1ldGFkYXRhInwKC1NlbmRSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSEAoIZ3JvdXBfaWQYAiABKAQSDAoEZnJvbRgDIAEoBBIKCgJ0bxgEIAEoBBItCghtZXNzYWdlcxgFIAMoCzIbLmVwb2NobmV4dXMucmFmdC52MS5NZXNzYWdlIg4KDFNlbmRSZXNwb25zZSLwAQoYU2VuZFNuYXBzaG90Q2h1bmtSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSEAoIZ3JvdXBfaWQYAiABKAQSDAoEZnJvbRgDIAEoBBIKCgJ0bxgEIAEoBBIsCgdtZXNzYWdlGAUgASgLMhsuZXBvY2huZXh1cy5yYWZ0LnYxLk1lc3NhZ2USFgoOc25hcHNob3RfaW5kZXgYBiABKAQSDgoGb2Zmc2V0GAcgASgEEhIKCnRvdGFsX3NpemUYCCABKAQSDAoEZGF0YRgJIAEoDBIMCgRsYXN0GAogASgIEg4KBmNyYzMyYxgLIAEoDSIbChlTZW5kU25hcHNob3RDaHVua1Jlc3BvbnNlKjcKCUVudHJ5VHlwZRIVChFFTlRSWV9UWVBFX05PUk1BTBAAEhMKD0VOVFJZX1RZUEVfQ09ORhABKp0DCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIUChBNRVNTQUdFX1RZUEVfQVBQEAESGQoVTUVTU0FHRV9UWVBFX0FQUF9SRVNQEAISFQoRTUVTU0FHRV9UWVBFX1ZPVEUQAxIaChZNRVNTQUdFX1RZUEVfVk9URV9SRVNQEAQSGQoVTUVTU0FHRV9UWVBFX1BSRV9WT1RFEAUSHgoaTUVTU0FHRV9UWVBFX1BSRV9WT1RFX1JFU1AQBhIVChFNRVNTQUdFX1RZUEVfU05BUBAHEhoKFk1FU1NBR0VfVFlQRV9IRUFSVEJFQVQQCBIfChtNRVNTQUdFX1RZUEVfSEVBUlRCRUFUX1JFU1AQCRIgChxNRVNTQUdFX1RZUEVfVFJBTlNGRVJfTEVBREVSEAoSHAoYTUVTU0FHRV9UWVBFX1RJTUVPVVRfTk9XEAsSGwoXTUVTU0FHRV9UWVBFX1JFQURfSU5ERVgQDBIgChxNRVNTQUdFX1RZUEVfUkVBRF9JTkRFWF9SRVNQEA0yygEKC1JhZnRTZXJ2aWNlEkkKBFNlbmQSHy5lcG9jaG5leHVzLnJhZnQudjEuU2VuZFJlcXVlc3QaIC5lcG9jaG5leHVzLnJhZnQudjEuU2VuZFJlc3BvbnNlEnAKEVNlbmRTbmFwc2hvdENodW5rEiwuZXBvY2huZXh1cy5yYWZ0LnYxLlNlbmRTbmFwc2hvdENodW5rUmVxdWVzdBotLmVwb2NobmV4dXMucmFmdC52MS5TZW5kU25hcHNob3RDaHVua1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Ch1lcG9jaG5leHVzL3JhZnQvdjEvcmFmdC5wcm90bxISZXBvY2huZXh1cy5yYWZ0LnYxIl8KBUVudHJ5Eg0KBWluZGV4GAEgASgEEgwKBHRlcm0YAiABKAQSKwoEdHlwZRgDIAEoDjIdLmVwb2NobmV4dXMucmFmdC52MS5FbnRyeVR5cGUSDAoEZGF0YRgEIAEoDCItCglDb25mU3RhdGUSDgoGdm90ZXJzGAEgAygEEhAKCGxlYXJuZXJzGAIgAygEImIKEFNuYXBzaG90TWV0YWRhdGESDQoFaW5kZXgYASABKAQSDAoEdGVybRgCIAEoBBIxCgpjb25mX3N0YXRlGAMgASgLMh0uZXBvY2huZXh1cy5yYWZ0LnYxLkNvbmZTdGF0ZSKrAgoHTWVzc2FnZRItCgR0eXBlGAEgASgOMh8uZXBvY2huZXh1cy5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAIgASgEEgwKBGZyb20YAyABKAQSDAoEdGVybRgEIAEoBBIQCghsb2dfdGVybRgFIAEoBBINCgVpbmRleBgGIAEoBBIqCgdlbnRyaWVzGAcgAygLMhkuZXBvY2huZXh1cy5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSEwoLcmVqZWN0X2hpbnQYCiABKAQSDwoHY29udGV4dBgLIAEoDBI2CghzbmFwc2hvdBgMIAEoCzIkLmVwb2NobmV4dXMucmFmdC52MS5TbmFwc2hvdE1ldGFkYXRhIlAKDUdyb3VwTWVzc2FnZXMSEAoIZ3JvdXBfaWQYASABKAQSLQoIbWVzc2FnZXMYAiADKAsyGy5lcG9jaG5leHVzLnJhZnQudjEuTWVzc2FnZSJ6CgtTZW5kUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAyABKAQSCgoCdG8YBCABKAQSMQoGZ3JvdXBzGAYgAygLMiEuZXBvY2huZXh1cy5yYWZ0LnYxLkdyb3VwTWVzc2FnZXNKBAgCEANKBAgFEAYiDgoMU2VuZFJlc3BvbnNlIvABChhTZW5kU25hcHNob3RDaHVua1JlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIQCghncm91cF9pZBgCIAEoBBIMCgRmcm9tGAMgASgEEgoKAnRvGAQgASgEEiwKB21lc3NhZ2UYBSABKAsyGy5lcG9jaG5leHVzLnJhZnQudjEuTWVzc2FnZRIWCg5zbmFwc2hvdF9pbmRleBgGIAEoBBIOCgZvZmZzZXQYByABKAQSEgoKdG90YWxfc2l6ZRgIIAEoBBIMCgRkYXRhGAkgASgMEgwKBGxhc3QYCiABKAgSDgoGY3JjMzJjGAsgASgNIhsKGVNlbmRTbmFwc2hvdENodW5rUmVzcG9uc2UqNwoJRW50cnlUeXBlEhUKEUVOVFJZX1RZUEVfTk9STUFMEAASEwoPRU5UUllfVFlQRV9DT05GEAEqnQMKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEhQKEE1FU1NBR0VfVFlQRV9BUFAQARIZChVNRVNTQUdFX1RZUEVfQVBQX1JFU1AQAhIVChFNRVNTQUdFX1RZUEVfVk9URRADEhoKFk1FU1NBR0VfVFlQRV9WT1RFX1JFU1AQBBIZChVNRVNTQUdFX1RZUEVfUFJFX1ZPVEUQBRIeChpNRVNTQUdFX1RZUEVfUFJFX1ZPVEVfUkVTUBAGEhUKEU1FU1NBR0VfVFlQRV9TTkFQEAcSGgoWTUVTU0FHRV9UWVBFX0hFQVJUQkVBVBAIEh8KG01FU1NBR0VfVFlQRV9IRUFSVEJFQVRfUkVTUBAJEiAKHE1FU1NBR0VfVFlQRV9UUkFOU0ZFUl9MRUFERVIQChIcChhNRVNTQUdFX1RZUEVfVElNRU9VVF9OT1cQCxIbChdNRVNTQUdFX1RZUEVfUkVBRF9JTkRFWBAMEiAKHE1FU1NBR0VfVFlQRV9SRUFEX0lOREVYX1JFU1AQDTLKAQoLUmFmdFNlcnZpY2USSQoEU2VuZBIfLmVwb2NobmV4dXMucmFmdC52MS5TZW5kUmVxdWVzdBogLmVwb2NobmV4dXMucmFmdC52MS5TZW5kUmVzcG9uc2UScAoRU2VuZFNuYXBzaG90Q2h1bmsSLC5lcG9jaG5leHVzLnJhZnQudjEuU2VuZFNuYXBzaG90Q2h1bmtSZXF1ZXN0Gi0uZXBvY2huZXh1cy5yYWZ0LnYxLlNlbmRTbmFwc2hvdENodW5rUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * One log entry.
@@ -179,7 +179,32 @@ export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_epochnexus_raft_v1_raft, 3);
 
 /**
- * All messages from one node to another produced since the last call (batched per destination).
+ * The messages of one Raft group in a batch.
+ *
+ * @generated from message epochnexus.raft.v1.GroupMessages
+ */
+export type GroupMessages = Message$1<"epochnexus.raft.v1.GroupMessages"> & {
+  /**
+   * @generated from field: uint64 group_id = 1;
+   */
+  groupId: bigint;
+
+  /**
+   * @generated from field: repeated epochnexus.raft.v1.Message messages = 2;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message epochnexus.raft.v1.GroupMessages.
+ * Use `create(GroupMessagesSchema)` to create a new message.
+ */
+export const GroupMessagesSchema: GenMessage<GroupMessages> = /*@__PURE__*/
+  messageDesc(file_epochnexus_raft_v1_raft, 4);
+
+/**
+ * All messages from one node to another produced since the last call, for every group of the
+ * node: batched per destination, so the heartbeats of all groups of one tick travel together.
  *
  * @generated from message epochnexus.raft.v1.SendRequest
  */
@@ -188,11 +213,6 @@ export type SendRequest = Message$1<"epochnexus.raft.v1.SendRequest"> & {
    * @generated from field: string cluster_id = 1;
    */
   clusterId: string;
-
-  /**
-   * @generated from field: uint64 group_id = 2;
-   */
-  groupId: bigint;
 
   /**
    * @generated from field: uint64 from = 3;
@@ -205,9 +225,9 @@ export type SendRequest = Message$1<"epochnexus.raft.v1.SendRequest"> & {
   to: bigint;
 
   /**
-   * @generated from field: repeated epochnexus.raft.v1.Message messages = 5;
+   * @generated from field: repeated epochnexus.raft.v1.GroupMessages groups = 6;
    */
-  messages: Message[];
+  groups: GroupMessages[];
 };
 
 /**
@@ -215,7 +235,7 @@ export type SendRequest = Message$1<"epochnexus.raft.v1.SendRequest"> & {
  * Use `create(SendRequestSchema)` to create a new message.
  */
 export const SendRequestSchema: GenMessage<SendRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_raft_v1_raft, 4);
+  messageDesc(file_epochnexus_raft_v1_raft, 5);
 
 /**
  * @generated from message epochnexus.raft.v1.SendResponse
@@ -228,7 +248,7 @@ export type SendResponse = Message$1<"epochnexus.raft.v1.SendResponse"> & {
  * Use `create(SendResponseSchema)` to create a new message.
  */
 export const SendResponseSchema: GenMessage<SendResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_raft_v1_raft, 5);
+  messageDesc(file_epochnexus_raft_v1_raft, 6);
 
 /**
  * One chunk of a snapshot. Chunks of one transfer share (from, snapshot index) and arrive in
@@ -303,7 +323,7 @@ export type SendSnapshotChunkRequest = Message$1<"epochnexus.raft.v1.SendSnapsho
  * Use `create(SendSnapshotChunkRequestSchema)` to create a new message.
  */
 export const SendSnapshotChunkRequestSchema: GenMessage<SendSnapshotChunkRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_raft_v1_raft, 6);
+  messageDesc(file_epochnexus_raft_v1_raft, 7);
 
 /**
  * @generated from message epochnexus.raft.v1.SendSnapshotChunkResponse
@@ -316,7 +336,7 @@ export type SendSnapshotChunkResponse = Message$1<"epochnexus.raft.v1.SendSnapsh
  * Use `create(SendSnapshotChunkResponseSchema)` to create a new message.
  */
 export const SendSnapshotChunkResponseSchema: GenMessage<SendSnapshotChunkResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_raft_v1_raft, 7);
+  messageDesc(file_epochnexus_raft_v1_raft, 8);
 
 /**
  * What an entry carries (src/raft/types.ts EntryType). Zero is a real value here (a normal
@@ -430,7 +450,8 @@ export const MessageTypeSchema: GenEnum<MessageType> = /*@__PURE__*/
  */
 export const RaftService: GenService<{
   /**
-   * Delivers a batch of messages (best effort: Raft tolerates loss).
+   * Delivers a batch of messages for any groups (best effort: Raft tolerates loss; messages for a
+   * group the receiver does not run are dropped).
    *
    * @generated from rpc epochnexus.raft.v1.RaftService.Send
    */

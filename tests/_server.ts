@@ -89,7 +89,10 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       bound = true;
       options.onBound?.({ port: Number(early[1]), raftPort: Number(early[2]), pid: process.pid });
     }
-    const listening = /epochnexus listening http="[^"]*:(\d+)" raft="[^"]*:(\d+)"/.exec(stderr);
+    // Other fields (https=, auth=) may stand between http= and raft=.
+    const listening = /epochnexus listening http="[^"]*:(\d+)"[^\n]* raft="[^"]*:(\d+)"/.exec(
+      stderr,
+    );
     if (listening) [port, raftPort] = [Number(listening[1]), Number(listening[2])];
     else if (Date.now() > deadline) {
       process.kill("SIGKILL");

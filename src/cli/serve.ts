@@ -11,6 +11,8 @@ import {
   type Handler,
   ingestSettingsFromConfig,
   Metrics,
+  processFamilies,
+  type RequestInfo,
   storedDataOf,
 } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
@@ -24,9 +26,12 @@ import {
   fetchTrusting,
   hostName,
   lockDataDir,
+  monitorEventLoop,
   onReloadSignal,
   onShutdownSignal,
   openAuditSink,
+  openJsonLineLog,
+  processFigures,
   randomBytes,
   readTextFile,
   serveHttp,
@@ -61,7 +66,8 @@ export async function serve(config: Config): Promise<void> {
   // Both ports are bound first, answering 503 until the node is ready: a joining node must
   // know its own addresses (port 0 picks one) before it asks to join.
   const handlers: { public?: Handler; internal?: Handler } = {};
-  const starting = () => Promise.resolve(new Response("starting", { status: 503 }));
+  const starting = (_request: Request, _info?: RequestInfo) =>
+    Promise.resolve(new Response("starting", { status: 503 }));
   const timeouts = {
     headerTimeoutMs: config.http_header_timeout_ms,
     idleTimeoutMs: config.http_idle_timeout_ms,
@@ -73,7 +79,7 @@ export async function serve(config: Config): Promise<void> {
     ? { cert: await readPem(config.tls_cert), key: await readPem(config.tls_key) }
     : undefined;
   const server = await serveHttp(
-    (request) => (handlers.public ?? starting)(request),
+    (request, info) => (handlers.public ?? starting)(request, info),
     { ...splitAddress(config.bind_address), ...timeouts, tls },
   );
   const raftServer = await serveHttp(
@@ -117,7 +123,14 @@ export async function serve(config: Config): Promise<void> {
     maxQueryBytes: config.max_query_bytes,
     maxMemoryBytes: config.max_query_memory_bytes,
   }, () => systemClock.monotonicMs());
-  const metrics = new Metrics();
+  const metrics = new Metrics(() => systemClock.monotonicMs());
+  const eventLoop = monitorEventLoop();
+  metrics.sampled(processFamilies({
+    figures: processFigures,
+    eventLoop,
+    connections: () => server.connections(),
+  }));
+  const accessLog = config.access_log ? await openAccessLog(config.access_log) : undefined;
   const stored = storedDataOf(store);
   const scripts = createScriptHost({ maxSandboxes: config.max_script_sandboxes });
   const schemas = await SchemaRegistry.open({
@@ -145,6 +158,8 @@ export async function serve(config: Config): Promise<void> {
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,
     metrics,
+    accessLog: accessLog?.write,
+    slowQueryMs: config.slow_query_ms,
     ingest: ingestSettingsFromConfig(config),
     cluster: {
       join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
@@ -181,6 +196,8 @@ export async function serve(config: Config): Promise<void> {
     // close regardless (every acknowledged write is already fsynced).
     const grace = setTimeout(async () => {
       logger.warn("connections still open after the grace period; stopping anyway");
+      eventLoop.stop();
+      await accessLog?.close();
       schemas.close();
       await scripts.close();
       await node.close();
@@ -191,12 +208,22 @@ export async function serve(config: Config): Promise<void> {
     clearTimeout(grace);
   });
   await server.finished;
+  eventLoop.stop();
+  await accessLog?.close();
   schemas.close();
   await scripts.close();
   await node.close();
   await raftServer.shutdown();
   lock.release();
   logger.info("stopped");
+}
+
+async function openAccessLog(target: string) {
+  try {
+    return await openJsonLineLog(target);
+  } catch (error) {
+    throw new ConfigError(`cannot open access_log ${target}: ${(error as Error).message}`);
+  }
 }
 
 async function readPem(path: string): Promise<string> {

@@ -5,7 +5,14 @@
  * Implements the query room's `QueryStore`.
  * @module
  */
-import { type Clock, EpochError, NotFoundError, type Point, ValidationError } from "../core/mod.ts";
+import {
+  type Clock,
+  EpochError,
+  Histogram,
+  NotFoundError,
+  type Point,
+  ValidationError,
+} from "../core/mod.ts";
 import type {
   DeleteRequest,
   QueryStore,
@@ -17,8 +24,10 @@ import {
   type AppendOptions,
   checkDatabaseName,
   checkPolicy,
+  type DatabaseFigures,
   type EngineStats,
   type RetentionPolicyView,
+  type StorageFigures,
   type WriteConsistency,
 } from "../storage/mod.ts";
 import { effectiveShardGroupDuration } from "../storage/retention.ts";
@@ -413,6 +422,54 @@ export class ClusterStore implements QueryStore {
       total.compactionSleptMs += s.compactionSleptMs;
       total.flushing ||= s.flushing;
       total.compactionsPending += s.compactionsPending;
+    }
+    return total;
+  }
+
+  /**
+   * Storage figures over this node's replicas, per database: one walk of each replica's shards
+   * (a scrape of a node with many partitions costs their segments, not their planning).
+   */
+  figures(): StorageFigures {
+    const databases = new Map<string, DatabaseFigures>();
+    // Every database of the cluster, with what this node holds of it (maybe nothing).
+    for (const name of this.node.meta.state.databases.keys()) {
+      databases.set(name, {
+        series: 0,
+        headValues: 0,
+        segmentValues: 0,
+        segments: 0,
+        segmentBytes: 0,
+      });
+    }
+    const total: StorageFigures = {
+      databases,
+      headBytes: 0,
+      flushes: 0,
+      compactions: 0,
+      flushSeconds: new Histogram(),
+      compactionSeconds: new Histogram(),
+      cacheHits: 0,
+      cacheMisses: 0,
+    };
+    for (const r of this.node.replicas.values()) {
+      const f = r.engine.figures();
+      total.headBytes += f.headBytes;
+      total.flushes += f.flushes;
+      total.compactions += f.compactions;
+      total.flushSeconds.merge(f.flushSeconds);
+      total.compactionSeconds.merge(f.compactionSeconds);
+      total.cacheHits += f.cacheHits;
+      total.cacheMisses += f.cacheMisses;
+      for (const [name, d] of f.databases) {
+        const sum = databases.get(name);
+        if (!sum) continue; // dropped from the cluster; the replica closes soon
+        sum.series += d.series;
+        sum.headValues += d.headValues;
+        sum.segmentValues += d.segmentValues;
+        sum.segments += d.segments;
+        sum.segmentBytes += d.segmentBytes;
+      }
     }
     return total;
   }

@@ -149,6 +149,13 @@ export const ConfigSchema = z.strictObject({
   tls_ca: z.string().default(""),
   /** Security: audit log of admin and destructive statements: a file path, "stderr", or "" (off). */
   audit_log: z.string().default(""),
+  /**
+   * Observability: access log, one JSON line per request (method, path without its query
+   * string, status, duration, bytes, client, database, user): a file path, "stderr", or "" (off).
+   */
+  access_log: z.string().default(""),
+  /** Observability: a request whose queries run this many ms or more is logged (0 = never). */
+  slow_query_ms: z.coerce.number().int().nonnegative().default(10_000),
 }).refine((c) => (c.tls_cert === "") === (c.tls_key === ""), {
   message: "tls_cert and tls_key are set together",
   path: ["tls_key"],

@@ -44,12 +44,46 @@ export interface IngestPipeline {
   ): Promise<{ points: Point[]; rejected: Rejection[] }>;
 }
 
+/** Why a point was not written, as `/metrics` counts it (`reason` label). */
+export type RejectCause =
+  | "parse"
+  | "schema"
+  | "field_type"
+  | "retention"
+  | "invalid"
+  | "unavailable"
+  | "non_finite"
+  | "atomic";
+
+/** A refused point with the cause of its refusal. */
+export interface CausedRejection extends Rejection {
+  cause: RejectCause;
+}
+
 /**
- * What a write did: `rejected` lists every point not written, and `unavailable` counts those of
- * them whose partition had no leader (a cluster; a retry may write them).
+ * What a write did: `rejected` lists every point not written, each with its cause, and
+ * `unavailable` counts those of them whose partition had no leader (a cluster; a retry may write
+ * them).
  */
 export interface PathOutcome extends WriteOutcome {
+  rejected: CausedRejection[];
   unavailable: number;
+}
+
+/** The cause of a refusal by storage (or the cluster's write router), from its reason. */
+export function storageCause(reason: string): RejectCause {
+  if (reason.startsWith("field type conflict")) return "field_type";
+  if (reason === BEYOND_RETENTION) return "retention";
+  if (reason.startsWith("not written: partition")) return "unavailable";
+  return "invalid";
+}
+
+function fromStorage(rejected: Rejection[]): CausedRejection[] {
+  return rejected.map((r) => ({ index: r.index, reason: r.reason, cause: storageCause(r.reason) }));
+}
+
+function fromPipeline(rejected: Rejection[]): CausedRejection[] {
+  return rejected.map((r) => ({ index: r.index, reason: r.reason, cause: "schema" }));
 }
 
 /** Runs the pipeline (if any) and writes what it lets through. */
@@ -60,11 +94,11 @@ export async function writePoints(
   points: Point[],
 ): Promise<PathOutcome> {
   let toStore = points;
-  let refused: Rejection[] = [];
+  let refused: CausedRejection[] = [];
   if (ctx.pipeline && points.length > 0) {
     const processed = await ctx.pipeline.process(database, points);
     toStore = processed.points;
-    refused = processed.rejected;
+    refused = fromPipeline(processed.rejected);
   }
   if (toStore.length === 0) return { accepted: 0, rejected: refused, unavailable: 0 };
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
@@ -72,7 +106,7 @@ export async function writePoints(
   // from the input when the pipeline dropped or added points.
   return {
     accepted: outcome.accepted,
-    rejected: [...refused, ...outcome.rejected],
+    rejected: [...refused, ...fromStorage(outcome.rejected)],
     unavailable: outcome.unavailable ?? 0,
   };
 }
@@ -109,30 +143,33 @@ export async function writePointsAtomically(
   if (ctx.pipeline) {
     if (ctx.pipeline.dryRun) {
       const dry = await ctx.pipeline.dryRun(database, points);
-      if (dry.rejected.length > 0) return { ...none, rejected: dry.rejected, refused: true };
+      if (dry.rejected.length > 0) {
+        return { ...none, rejected: fromPipeline(dry.rejected), refused: true };
+      }
     }
     const processed = await ctx.pipeline.process(database, points);
     // A pipeline without a dry run (or a script that answers differently the second time).
     if (processed.rejected.length > 0) {
-      return { ...none, rejected: processed.rejected, refused: true };
+      return { ...none, rejected: fromPipeline(processed.rejected), refused: true };
     }
     toStore = processed.points;
   }
   if (toStore.length === 0) return { ...none, rejected: [], refused: false };
   const same = aligned(points, toStore);
-  const conflicts = storageConflicts(ctx, database, retentionPolicy, toStore);
+  const conflicts = fromStorage(storageConflicts(ctx, database, retentionPolicy, toStore));
+  const located = (r: CausedRejection): CausedRejection =>
+    same ? r : {
+      index: -1,
+      reason: `${describePoint(toStore[r.index])}: ${r.reason}`,
+      cause: r.cause,
+    };
   if (conflicts.length > 0) {
-    const rejected = conflicts.map((c) =>
-      same ? c : { index: -1, reason: `${describePoint(toStore[c.index])}: ${c.reason}` }
-    );
-    return { ...none, rejected, refused: true };
+    return { ...none, rejected: conflicts.map(located), refused: true };
   }
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   return {
     accepted: outcome.accepted,
-    rejected: outcome.rejected.map((r) =>
-      same ? r : { index: -1, reason: `${describePoint(toStore[r.index])}: ${r.reason}` }
-    ),
+    rejected: fromStorage(outcome.rejected).map(located),
     // A cluster writes each partition's part on its own: one without leader is not written
     // while the others are (not all or nothing across partitions; the client retries).
     unavailable: outcome.unavailable ?? 0,

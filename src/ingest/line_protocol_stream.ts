@@ -40,7 +40,7 @@ export async function* decodeLineProtocolStream(
   const batch = (r: LineProtocolResult, bytes: number): DecodedBatch => ({
     points: r.points,
     errors: r.errors.map(lineIssue),
-    // A point the write refuses is reported at its line, as a line that does not parse.
+    // A point refused by the write is reported at its line.
     origins: r.lines,
     originKind: "line",
     bytes,

@@ -79,7 +79,7 @@ export interface ExecuteOptions {
   /** Stops the query (a client gone away). */
   signal?: AbortSignal;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
-  onResult?: (result: StatementResult) => void;
+  onResult?: (result: StatementResult, statement: Statement) => void;
   /**
    * The memory meter of the whole request (every statement and subquery charges it); one with
    * `limits.maxMemoryBytes` is made when absent.
@@ -163,7 +163,7 @@ export async function executeStatements(
   for (let i = 0; i < statements.length; i++) {
     if (failed) {
       results.push({ statementId: i, error: "not executed" });
-      options.onResult?.(results[results.length - 1]);
+      options.onResult?.(results[results.length - 1], statements[i]);
       continue;
     }
     try {
@@ -189,7 +189,7 @@ export async function executeStatements(
       results.push({ statementId: i, error: e.message });
       failed = true;
     }
-    options.onResult?.(results[results.length - 1]);
+    options.onResult?.(results[results.length - 1], statements[i]);
   }
   return results;
 }

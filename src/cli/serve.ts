@@ -38,9 +38,13 @@ import {
   systemClock,
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
+import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
+import type { Logger } from "../core/mod.ts";
 
 /** How long a graceful shutdown waits for open connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
+/** Period of the schemas' per-measurement retention (deletes wait for 1/20 of it as slack). */
+const MEASUREMENT_RETENTION_MS = 2_000;
 
 /** Loads the configuration from the environment and `--config FILE`. */
 export async function configFromProcess(configPath: string | undefined): Promise<Config> {
@@ -164,6 +168,7 @@ export async function serve(config: Config): Promise<void> {
     cluster: {
       join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
       status: () => node.status(),
+      removeNode: (id) => node.removeNode(id),
       metrics: () => node.metrics(),
     },
     auth: {
@@ -190,8 +195,10 @@ export async function serve(config: Config): Promise<void> {
     data_dir: config.data_dir,
     default_database: config.default_database,
   });
+  const measurementRetention = startMeasurementRetention(node, store, schemas, logger);
   onShutdownSignal(async (signal) => {
     logger.info("shutting down", { signal });
+    clearInterval(measurementRetention);
     // Idle keep-alive connections can hold a graceful shutdown open; give them a moment, then
     // close regardless (every acknowledged write is already fsynced).
     const grace = setTimeout(async () => {
@@ -210,6 +217,7 @@ export async function serve(config: Config): Promise<void> {
   await server.finished;
   eventLoop.stop();
   await accessLog?.close();
+  clearInterval(measurementRetention);
   schemas.close();
   await scripts.close();
   await node.close();
@@ -224,6 +232,32 @@ async function openAccessLog(target: string) {
   } catch (error) {
     throw new ConfigError(`cannot open access_log ${target}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Schemas' per-measurement retention, every MEASUREMENT_RETENTION_MS on the metadata leader (one
+ * node deletes for the cluster; the deletes go through every partition's log).
+ */
+function startMeasurementRetention(
+  node: { meta: { isLeader(): boolean } },
+  store: ClusterStore,
+  schemas: SchemaRegistry,
+  logger: Logger,
+): ReturnType<typeof setInterval> {
+  let running = false;
+  return setInterval(() => {
+    if (running || !node.meta.isLeader()) return;
+    const retentions = new Map<string, number>();
+    for (const m of schemas.measurements()) {
+      const retention = schemas.describe(m).schema.retention;
+      if (retention !== undefined) retentions.set(m, retentionMs(retention));
+    }
+    if (retentions.size === 0) return;
+    running = true;
+    enforceMeasurementRetention(store, retentions, systemClock.nowMs())
+      .catch((error) => logger.warn("measurement retention failed", { error: String(error) }))
+      .finally(() => running = false);
+  }, MEASUREMENT_RETENTION_MS);
 }
 
 async function readPem(path: string): Promise<string> {

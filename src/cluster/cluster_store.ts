@@ -28,6 +28,7 @@ import {
   type EngineStats,
   type RetentionPolicyView,
   type StorageFigures,
+  tieringOp,
   type WriteConsistency,
 } from "../storage/mod.ts";
 import { effectiveShardGroupDuration } from "../storage/retention.ts";
@@ -101,12 +102,29 @@ export class ClusterStore implements QueryStore {
 
   retentionPolicies(database: string): RetentionPolicyView[] {
     const db = this.#database(database);
+    // Sizes: one local replica of each partition (partitions without one here are not counted;
+    // on a single node that is none).
+    const sizes = new Map<string, { bytes: number; coldBytes: number }>();
+    for (const p of db.partitions) {
+      const engine = this.node.localReplica(p.groupId)?.engine;
+      if (!engine?.hasDatabase(database)) continue;
+      for (const view of engine.retentionPolicies(database)) {
+        const sum = sizes.get(view.name) ?? { bytes: 0, coldBytes: 0 };
+        sum.bytes += view.bytes;
+        sum.coldBytes += view.coldBytes;
+        sizes.set(view.name, sum);
+      }
+    }
     return [...db.retentionPolicies.values()].map((rp) => ({
       name: rp.name,
       durationNs: rp.durationNs,
       shardGroupDurationNs: rp.shardGroupDurationNs,
       replicaN: rp.replicaN,
       isDefault: rp.name === db.defaultRetentionPolicy,
+      maxBytes: rp.maxBytes ?? 0,
+      coldAfterNs: rp.coldAfterNs ?? 0n,
+      bytes: sizes.get(rp.name)?.bytes ?? 0,
+      coldBytes: sizes.get(rp.name)?.coldBytes ?? 0,
     }));
   }
 
@@ -122,6 +140,8 @@ export class ClusterStore implements QueryStore {
       const sgd = effectiveShardGroupDuration(spec.durationNs, spec.shardGroupDurationNs);
       const same = existing.durationNs === spec.durationNs &&
         existing.shardGroupDurationNs === sgd && existing.replicaN === spec.replicaN &&
+        (existing.maxBytes ?? 0) === (spec.maxBytes ?? 0) &&
+        (existing.coldAfterNs ?? 0n) === (spec.coldAfterNs ?? 0n) &&
         (!spec.isDefault || db.defaultRetentionPolicy === spec.name);
       if (same) return;
       throw new ValidationError("retention policy already exists", {
@@ -137,6 +157,7 @@ export class ClusterStore implements QueryStore {
       shardGroupDurationNs: spec.shardGroupDurationNs.toString(),
       replicaN: spec.replicaN,
       isDefault: spec.isDefault,
+      ...tieringOp(spec),
     });
   }
 
@@ -158,6 +179,7 @@ export class ClusterStore implements QueryStore {
       shardGroupDurationNs: changes.shardGroupDurationNs?.toString(),
       replicaN: changes.replicaN,
       isDefault: changes.isDefault,
+      ...tieringOp(changes),
     });
   }
 
@@ -204,6 +226,7 @@ export class ClusterStore implements QueryStore {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
       for (const p of db.partitions) {
+        if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
         if (replica) partitions.push(replica.readBarrier(timeoutMs));
       }
@@ -402,6 +425,10 @@ export class ClusterStore implements QueryStore {
       headValues: 0,
       segments: 0,
       segmentBytes: 0,
+      coldGroups: 0,
+      coldBytes: 0,
+      coldMoves: 0,
+      sizeDrops: 0,
       flushes: 0,
       compactions: 0,
       compactionBusyMs: 0,
@@ -416,6 +443,10 @@ export class ClusterStore implements QueryStore {
       total.headValues += s.headValues;
       total.segments += s.segments;
       total.segmentBytes += s.segmentBytes;
+      total.coldGroups += s.coldGroups;
+      total.coldBytes += s.coldBytes;
+      total.coldMoves += s.coldMoves;
+      total.sizeDrops += s.sizeDrops;
       total.flushes += s.flushes;
       total.compactions += s.compactions;
       total.compactionBusyMs += s.compactionBusyMs;

@@ -147,7 +147,12 @@ export const denoFileSystem: FileSystem = {
   async stat(path: string): Promise<FileInfo | null> {
     try {
       const info = await Deno.stat(path);
-      return { size: info.size, isFile: info.isFile, isDirectory: info.isDirectory };
+      return {
+        size: info.size,
+        isFile: info.isFile,
+        isDirectory: info.isDirectory,
+        mtimeMs: info.mtime?.getTime(),
+      };
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;

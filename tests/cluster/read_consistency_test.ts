@@ -8,13 +8,24 @@ import { type MemoryNode, startMemoryCluster, waitUntil } from "./_memory_cluste
 
 const T0 = 1_700_000_000_000_000_000n;
 
+/**
+ * Writes points `from .. from+n-1` through `node` until a 204 acknowledges them. A 503 (a
+ * partition electing or moving its leader: new groups, an isolated node's groups) is sent again,
+ * as a client does (writes are idempotent), within 10 s; any other answer fails at once.
+ */
 async function write(node: MemoryNode, from: number, n: number) {
   const body = Array.from(
     { length: n },
     (_, i) => `cpu,host=h${(from + i) % 5} v=${from + i} ${T0 + BigInt(from + i)}`,
   ).join("\n");
-  const r = await node.app(new Request("http://node/write?db=db", { method: "POST", body }));
-  assert.equal(r.status, 204, await r.text());
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 0;; attempt++) {
+    const r = await node.app(new Request("http://node/write?db=db", { method: "POST", body }));
+    const text = await r.text();
+    if (r.status === 503 && Date.now() < deadline && attempt < 100) continue;
+    assert.equal(r.status, 204, text);
+    return;
+  }
 }
 
 /** `SELECT count(v)` through a node, InfluxDB API, with `consistency` when given. */

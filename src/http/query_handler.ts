@@ -22,6 +22,7 @@ import {
   type EpochUnit,
   executeQuery,
   isWriteStatement,
+  jsonString,
   limitHit,
   parseQuery,
   printStatement,
@@ -123,7 +124,7 @@ export async function handleInfluxQuery(
     if (error instanceof ParseError) {
       // InfluxDB ends the body with a newline, as its other answers.
       return new Response(
-        JSON.stringify({ error: `error parsing query: ${error.message}` }) + "\n",
+        `{"error":${jsonString(`error parsing query: ${error.message}`)}}\n`,
         {
           status: 400,
           headers: { "content-type": "application/json" },

@@ -8,6 +8,8 @@
 export interface ServerProcess {
   url: string;
   port: number;
+  /** The node-to-node port it bound (the Raft and ClusterService calls). */
+  raftPort: number;
   dataDir: string;
   process: Deno.ChildProcess;
   /** kill -9: no chance to flush or close anything. */
@@ -32,19 +34,25 @@ export const START_PERMISSIONS: string[] = (() => {
   return words.filter((w) => w.startsWith("--allow-"));
 })();
 
+/** Options of {@linkcode startServer}. */
+export interface StartOptions {
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
+  caPem?: string;
+  /** The command instead of `deno run <start task permissions> src/cli/main.ts serve`. */
+  command?: { program: string; args: string[]; cwd: string };
+  /**
+   * Called as soon as the process has bound its ports (before it joins or catches up), with its
+   * pid: a proxy in front of its node-to-node port can forward to it from then on.
+   */
+  onBound?: (bound: { port: number; raftPort: number; pid: number }) => void;
+}
+
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
-export async function startServer(
-  options: {
-    dataDir?: string;
-    port?: number;
-    env?: Record<string, string>;
-    timeoutMs?: number;
-    /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
-    caPem?: string;
-    /** The command instead of `deno run <start task permissions> src/cli/main.ts serve`. */
-    command?: { program: string; args: string[]; cwd: string };
-  } = {},
-): Promise<ServerProcess> {
+export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
@@ -74,11 +82,20 @@ export async function startServer(
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let exited = false;
   process.status.then(() => (exited = true));
-  let port = requestedPort;
+  let port = 0, raftPort = 0, bound = false;
   while (port === 0) {
     if (exited) throw new Error(`server exited before listening:\n${stderr}`);
-    const listening = /epochnexus listening http="[^"]*:(\d+)"/.exec(stderr);
-    if (listening) port = Number(listening[1]);
+    const early = bound ? null : /ports bound; starting http="[^"]*:(\d+)" raft="[^"]*:(\d+)"/
+      .exec(stderr);
+    if (early) {
+      bound = true;
+      options.onBound?.({ port: Number(early[1]), raftPort: Number(early[2]), pid: process.pid });
+    }
+    // Other fields (https=, auth=) may stand between http= and raft=.
+    const listening = /epochnexus listening http="[^"]*:(\d+)"[^\n]* raft="[^"]*:(\d+)"/.exec(
+      stderr,
+    );
+    if (listening) [port, raftPort] = [Number(listening[1]), Number(listening[2])];
     else if (Date.now() > deadline) {
       process.kill("SIGKILL");
       throw new Error(`server did not log its address within the timeout:\n${stderr}`);
@@ -105,6 +122,7 @@ export async function startServer(
   return {
     url,
     port,
+    raftPort,
     dataDir,
     process,
     fetch: fetchIt,

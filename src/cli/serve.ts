@@ -93,6 +93,14 @@ export async function serve(config: Config): Promise<void> {
   warnIfOpen(config, logger);
   const httpAddress = advertised(config.advertise_address, server);
   const raftAddress = advertised(config.raft_advertise_address, raftServer);
+  // Both ports are known now (port 0 picked them), before joining and catching up, which other
+  // members can only help with once they reach this node: say where it listens at once.
+  logger.info("ports bound; starting", {
+    http: `${server.hostname}:${server.port}`,
+    raft: `${raftServer.hostname}:${raftServer.port}`,
+    advertised_http: httpAddress,
+    advertised_raft: raftAddress,
+  });
   const peers = tls
     ? {
       scheme: "https" as const,

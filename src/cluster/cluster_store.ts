@@ -39,7 +39,8 @@ import type {
   PartitionInfo,
   RetentionPolicyMeta,
 } from "./meta/meta_state.ts";
-import { callPartitionLeader } from "./partition_calls.ts";
+import { callPartitionLeader, isUnavailable } from "./partition_calls.ts";
+import type { ReadConsistency } from "./network.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
 import { UnionShardReader } from "./union_reader.ts";
@@ -51,6 +52,8 @@ export interface ClusterStoreOptions {
   sleep: (ms: number) => Promise<void>;
   /** How long a write looks for partition leaders. @default {10000} */
   writeTimeoutMs?: number;
+  /** How long a read waits for a partition's ReadIndex barrier. @default {10000} */
+  readTimeoutMs?: number;
 }
 
 /** The cluster as one database. */
@@ -205,28 +208,44 @@ export class ClusterStore implements QueryStore {
   }
 
   /**
-   * Waits until this node's replicas of these databases' partitions have applied every write
-   * acknowledged before the call (ReadIndex on each group).
+   * Waits until this node's copy of the metadata and its replicas of these databases' partitions
+   * have applied every change and write acknowledged before the call (ReadIndex on each group):
+   * a retention policy created through another node is listed, a point written through another
+   * node is read. A partition's failure is reported before the metadata's.
    */
   async readBarrier(databases: readonly string[]): Promise<void> {
-    const waits: Promise<void>[] = [];
+    const timeoutMs = this.options.readTimeoutMs;
+    const partitions: Promise<void>[] = [];
+    const meta = this.node.meta.sync(timeoutMs).catch((error) => {
+      throw new EpochError(
+        "unavailable",
+        `the metadata group cannot confirm a read: ${
+          error instanceof Error ? error.message : error
+        }`,
+        { cause: error, retryAfterSeconds: 1 },
+      );
+    });
     for (const name of databases) {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
       for (const p of db.partitions) {
         if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
-        if (replica) waits.push(replica.readBarrier());
+        if (replica) partitions.push(replica.readBarrier(timeoutMs));
       }
     }
-    await Promise.all(waits);
+    const settled = await Promise.allSettled([...partitions, meta]);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   /**
    * The shards of a policy in a time range, wherever its partitions are: when this node holds
    * them all, the union readers of {@linkcode shards}; else one fan-out reader per shard group
-   * over the local partitions and the others' descriptions (fetched now, from each partition's
-   * leader at `leader` consistency).
+   * over the local partitions and the others' descriptions, fetched now from each partition's
+   * leader (`leader` consistency, the default: the leader confirms its commit index first) or
+   * from any replica that answers (`any`: as that replica is). The executor has passed the
+   * local replicas' read barrier first, unless at `any`.
    */
   async shardsAsync(
     database: string,
@@ -250,7 +269,7 @@ export class ClusterStore implements QueryStore {
         list.push(view);
       }
     }
-    const consistency = "leader" as const;
+    const consistency = options.consistency ?? "leader";
     const described = await Promise.all(remote.map(async (p) => {
       const request = {
         groupId: p.groupId,
@@ -261,8 +280,9 @@ export class ClusterStore implements QueryStore {
         consistency,
         series: options.series === true,
       };
-      const shards = await this.#onPartition(
+      const shards = await this.#onReplica(
         p,
+        consistency,
         (target) =>
           target === this.node.nodeId
             ? this.node.heldReplica(p.groupId).then((r) => describeReplica(r, request))
@@ -281,7 +301,7 @@ export class ClusterStore implements QueryStore {
         remoteParts.push({
           description,
           select: (request, measurements, limits) =>
-            this.#onPartition(partition, (target) => {
+            this.#onReplica(partition, consistency, (target) => {
               const select = {
                 groupId: partition.groupId,
                 database,
@@ -317,14 +337,34 @@ export class ClusterStore implements QueryStore {
         timeoutMs: this.options.writeTimeoutMs,
       }, call);
     } catch (error) {
-      if (!(error instanceof EpochError)) throw error;
-      throw new EpochError(
-        error.code,
-        `partition ${partition.index} (group ${partition.groupId}, replicas on nodes ` +
-          `${partition.replicas.join(", ")}) cannot answer: ${error.message}`,
-        { cause: error, retryAfterSeconds: 1, details: { groupId: partition.groupId } },
-      );
+      throw cannotAnswer(partition, error);
     }
+  }
+
+  /**
+   * A read of a partition: from its leader at `leader` consistency; at `any`, from the first of
+   * its replicas that answers (the leader this node knows of first, then the others in turn).
+   */
+  async #onReplica<T>(
+    partition: PartitionInfo,
+    consistency: ReadConsistency,
+    call: (target: number) => Promise<T>,
+  ): Promise<T> {
+    if (consistency === "leader") return await this.#onPartition(partition, call);
+    const known = this.node.localReplica(partition.groupId)?.leader() || partition.leaderHint;
+    const order = [...new Set([known, ...partition.replicas])].filter((id) =>
+      partition.replicas.includes(id)
+    );
+    let last: unknown;
+    for (const target of order) {
+      try {
+        return await call(target);
+      } catch (error) {
+        if (!isUnavailable(error)) throw error;
+        last = error;
+      }
+    }
+    throw cannotAnswer(partition, last);
   }
 
   /** The shards of a policy in a time range: per shard group, one reader over all partitions. */
@@ -497,4 +537,15 @@ export class ClusterStore implements QueryStore {
     const result = await this.node.proposeMeta(command);
     if (!result.ok) throw new ValidationError(result.error);
   }
+}
+
+/** A partition read that failed, named (a query never answers without one of its parts). */
+function cannotAnswer(partition: PartitionInfo, error: unknown): unknown {
+  if (!(error instanceof EpochError)) return error;
+  return new EpochError(
+    error.code,
+    `partition ${partition.index} (group ${partition.groupId}, replicas on nodes ` +
+      `${partition.replicas.join(", ")}) cannot answer: ${error.message}`,
+    { cause: error, retryAfterSeconds: 1, details: { groupId: partition.groupId } },
+  );
 }

@@ -5,7 +5,13 @@
  * @module
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
-import type { Expr, PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
+import type {
+  Expr,
+  PlanRequest,
+  QueryLimits,
+  ReadConsistency,
+  SeriesPartial,
+} from "../query/mod.ts";
 import type { SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
@@ -28,11 +34,7 @@ export interface PartitionWriteAnswer {
   rejected: Rejection[];
 }
 
-/**
- * How current a read must be: `leader` sees every write acknowledged before it (a ReadIndex
- * barrier on the replica read), `any` reads the replica as it is (may be stale).
- */
-export type ReadConsistency = "leader" | "any";
+export type { ReadConsistency };
 
 /** What a coordinator asks a partition replica about its shards in a time range. */
 export interface DescribeRequest {

@@ -30,6 +30,7 @@ import type { EngineOptions } from "../storage/mod.ts";
 import { expiredGroups } from "../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "./hash.ts";
 import { MetaGroup } from "./meta/meta_group.ts";
+import { addressesAfter } from "./meta/log_addresses.ts";
 import {
   META_GROUP_ID,
   type MetaCommand,
@@ -221,7 +222,14 @@ export class ClusterNode {
     };
     node.#syncPeers();
     network.serve({
-      proposeMeta: (command) => node.meta.proposeAsLeader(command),
+      proposeMeta: (command) => {
+        // A member back on new addresses is reachable from here at once, before its change
+        // commits: a group without a leader may need this node's vote to elect one.
+        if (command.op === "update_node" && command.id !== node.nodeId) {
+          network.setPeer(command.id, command.raftAddress);
+        }
+        return node.meta.proposeAsLeader(command);
+      },
       writePartition: (write) => node.writeLocalPartition(write),
       join: (request) => node.admit(request),
       describe: async (request) =>
@@ -247,11 +255,14 @@ export class ClusterNode {
         version: options.version,
       });
     }
-    // A node that comes back at other addresses (port 0, a new host) says so first: until the
-    // metadata has them, no member can reach it. Its copy first applies what it had committed.
-    await node.meta.waitApplied(state.hardState.commit, options.requestTimeoutMs ?? 10_000)
-      .catch(() => {});
-    await node.#announceAddresses();
+    if (!fresh) {
+      // A node that comes back at other addresses (port 0, a new host) says so first: until the
+      // metadata has them, no member can reach it. Its copy first applies what it had committed.
+      await node.meta.waitApplied(state.hardState.commit, options.requestTimeoutMs ?? 10_000)
+        .catch(() => {});
+      node.#tryNewerAddresses(state);
+      await node.#announceAddresses();
+    }
     // Serve from a copy that is current: replay what the group committed before this start.
     await node.meta.sync().catch((error) => {
       options.logger.warn("metadata not confirmed current at start (no quorum yet?)", {
@@ -278,27 +289,74 @@ export class ClusterNode {
     return this.#options.network;
   }
 
-  /** Updates this node's addresses in the metadata when they changed since it last ran. */
-  async #announceAddresses(): Promise<void> {
-    const o = this.#options;
-    const known = this.meta.state.nodes.get(this.nodeId);
-    if (!known) return; // not registered yet: the join or the bootstrap registers it
-    if (
-      known.httpAddress === o.httpAddress && known.raftAddress === o.raftAddress &&
-      known.version === o.version
-    ) return;
-    o.logger.info("announcing this node's new addresses", {
-      http: o.httpAddress,
-      raft: o.raftAddress,
-    });
-    await this.proposeMeta({
+  /**
+   * Sends to the members moved by stored metadata entries this node has not applied (their
+   * commit was not recorded when it stopped): newer than what the metadata says (see
+   * log_addresses.ts). Applying those entries later sets the same addresses.
+   */
+  #tryNewerAddresses(state: RecoveredState): void {
+    const newer = addressesAfter(state.entries, this.meta.raft.appliedIndex, this.nodeId);
+    for (const [id, address] of newer) this.#options.network.setPeer(id, address);
+  }
+
+  /** True when the metadata names this node at the addresses it runs on. */
+  #addressesCurrent(): boolean {
+    const me = this.meta.state.nodes.get(this.nodeId);
+    const { httpAddress, raftAddress } = this.#options;
+    return me !== undefined && me.httpAddress === httpAddress &&
+      me.raftAddress === raftAddress && me.version === this.#options.version;
+  }
+
+  /**
+   * A node restarted on other addresses (port 0, another host) tells the metadata group through
+   * any member it can reach. Until it does, the others send to its old address and it hears
+   * nothing: no leader, no replication, no reads. Runs at start (after the copy replayed the
+   * stored log) and again from {@linkcode maintain} until it is done.
+   * Needs one member at its recorded address: a cluster whose nodes all moved at once needs
+   * fixed ports or a new join.
+   */
+  async #announceAddresses(timeoutMs = 10_000): Promise<void> {
+    const { clock, sleep, network, logger } = this.#options;
+    const deadline = clock.monotonicMs() + timeoutMs;
+    if (this.#addressesCurrent()) return;
+    const command: MetaCommand = {
       op: "update_node",
       id: this.nodeId,
-      httpAddress: o.httpAddress,
-      raftAddress: o.raftAddress,
-      version: o.version,
-    }).catch((error) => {
-      o.logger.warn("could not announce this node's addresses yet", { error: String(error) });
+      httpAddress: this.#options.httpAddress,
+      raftAddress: this.#options.raftAddress,
+      version: this.#options.version,
+    };
+    let lastError: unknown;
+    for (let round = 0; round < 100 && clock.monotonicMs() < deadline; round++) {
+      // The leader it knows of first, then every other member; a refusal names the leader.
+      const known = this.meta.leader();
+      const others = [...this.meta.state.nodes.keys()].filter((id) => id !== this.nodeId);
+      const targets = [...new Set([known, ...others])].filter((id) => id !== 0);
+      for (let i = 0; i < targets.length; i++) {
+        try {
+          if (targets[i] === this.nodeId) await this.meta.proposeAsLeader(command);
+          else await network.peers.proposeMeta(targets[i], command);
+          logger.info("announced new addresses to the cluster", {
+            node: this.nodeId,
+            http: command.httpAddress,
+            raft: command.raftAddress,
+          });
+          return;
+        } catch (error) {
+          lastError = error;
+          const hint = error instanceof EpochError
+            ? Number((error.details as { leaderId?: number }).leaderId ?? 0)
+            : 0;
+          if (hint !== 0 && !targets.slice(i + 1).includes(hint)) {
+            targets.splice(i + 1, 0, hint);
+          }
+        }
+      }
+      await sleep(Math.min(50 * (round + 1), 500));
+    }
+    logger.warn("cannot announce this node's new addresses yet; retrying in the background", {
+      node: this.nodeId,
+      error: String(lastError),
     });
   }
 
@@ -324,14 +382,25 @@ export class ClusterNode {
       throw new Error(`cannot admit ${request.raftAddress}: ${result.ok ? "no id" : result.error}`);
     }
     const id = result.nodeId;
-    const conf = this.meta.raft.raft.currentConf();
-    if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
-      // A learner first: a voter that is not running yet would count against the quorum (the
-      // group uses its newest configuration at once) and stall the group until it starts.
-      // The metadata leader promotes it once it has caught up (maintain()).
-      await this.#onMetaLeader((group) =>
-        group.changeMembership({ type: "addLearner", nodeId: id })
-      );
+    // A learner first: a voter that is not running yet would count against the quorum (the
+    // group uses its newest configuration at once) and stall the group until it starts.
+    // The metadata leader promotes it once it has caught up (maintain()). One change at a time:
+    // while another is not committed yet (an earlier node's promotion), wait for it.
+    const { clock, sleep } = this.#options;
+    const deadline = clock.monotonicMs() + (this.#options.requestTimeoutMs ?? 10_000);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const conf = this.meta.raft.raft.currentConf();
+      if (conf.voters.includes(id) || conf.learners.includes(id)) break;
+      try {
+        await this.#onMetaLeader((group) =>
+          group.changeMembership({ type: "addLearner", nodeId: id })
+        );
+        break;
+      } catch (error) {
+        const pending = error instanceof EpochError && error.code === "aborted";
+        if (!pending || clock.monotonicMs() >= deadline) throw error;
+        await sleep(Math.min(20 * (attempt + 1), 200));
+      }
     }
     return {
       clusterId: this.clusterId,
@@ -819,6 +888,9 @@ export class ClusterNode {
    */
   async maintain(): Promise<void> {
     if (this.#closed) return;
+    if (!this.#addressesCurrent() && this.meta.state.nodes.has(this.nodeId)) {
+      await this.#announceAddresses(2_000);
+    }
     this.#headGrew();
     await this.#flushing;
     for (const r of [...this.replicas.values()]) {

@@ -44,15 +44,38 @@ export interface RouteOptions {
   sleep: (ms: number) => Promise<void>;
 }
 
-/** Remembers the partition of recent series keys (one hash per new series). */
+/**
+ * Remembers the partition of recent series keys (one hash per new series), per database: the
+ * same series in two databases with other partition counts lies in other partitions.
+ */
 export class PartitionCache {
-  #byKey = new Map<string, number>();
+  readonly #byDatabase = new Map<number, DatabasePartitions>();
   constructor(private readonly max = 1_000_000) {}
 
-  partitionOf(db: DatabaseMeta, key: string): number {
+  /** The cache of one database (look it up once per write, not per point). */
+  of(db: DatabaseMeta): DatabasePartitions {
+    let cache = this.#byDatabase.get(db.id);
+    if (cache === undefined || cache.partitions !== db.partitions.length) {
+      cache = new DatabasePartitions(db.hash, db.partitions.length, this.max);
+      this.#byDatabase.set(db.id, cache);
+    }
+    return cache;
+  }
+}
+
+/** The partitions of one database's series keys. */
+export class DatabasePartitions {
+  readonly #byKey = new Map<string, number>();
+  constructor(
+    readonly hash: DatabaseMeta["hash"],
+    readonly partitions: number,
+    private readonly max: number,
+  ) {}
+
+  partitionOf(key: string): number {
     let p = this.#byKey.get(key);
     if (p === undefined) {
-      p = partitionOf(db.hash, key, db.partitions.length);
+      p = partitionOf(this.hash, key, this.partitions);
       if (this.#byKey.size >= this.max) this.#byKey.clear();
       this.#byKey.set(key, p);
     }
@@ -78,10 +101,11 @@ export async function routeWrite(
   // Split by partition, remembering each point's index in the request.
   const parts = new Map<number, { indexes: number[]; points: Point[] }>();
   const byMeasurement = db.hashKey === "measurement";
+  const partitions = cache.of(db);
   for (const i of candidates) {
     const p = points[i];
     const key = byMeasurement ? p.measurement : seriesKey(p.measurement, p.tags);
-    const index = cache.partitionOf(db, key);
+    const index = partitions.partitionOf(key);
     let part = parts.get(index);
     if (!part) parts.set(index, part = { indexes: [], points: [] });
     part.indexes.push(i);

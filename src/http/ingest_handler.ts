@@ -18,11 +18,13 @@
  * Partial failure, the same for every format: valid points are written, invalid ones reported.
  * The answer is 200 `{"accepted": N, "rejected": 0}`, or 400 with the native error shape,
  * `accepted`, `rejected` and the first `maxListedErrors` errors (line or record, column or
- * field, reason). `?atomic=true` (or a protobuf message's `atomic`) makes the request
- * all-or-nothing: the body is decoded whole
- * (within `maxBodyBytes`), and any bad record, schema or pipeline rejection, field-type
- * conflict (within the request or with stored data) or point beyond retention writes nothing
- * (write_path.ts's `writePointsAtomically`).
+ * field, reason). Points not written because their partition has no leader make it a 503
+ * with Retry-After (`unavailable` counts them; the errors name them).
+ *
+ * `?atomic=true` (or a protobuf message's `atomic`) makes the request all-or-nothing: the body
+ * is decoded whole (within `maxBodyBytes`), and any bad record, schema or pipeline rejection,
+ * field-type conflict (within the request or with stored data) or point beyond retention writes
+ * nothing (write_path.ts's `writePointsAtomically`).
  *
  * Overload: at most `maxConcurrentWrites` write requests at once holding at most
  * `maxQueuedBytes`; beyond that 429 with `Retry-After` at once (no queue).
@@ -54,7 +56,12 @@ import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
-import { failedSummary, parsePrecision, WARNING_HEADER } from "./write_handler.ts";
+import {
+  failedSummary,
+  parsePrecision,
+  unavailableWrite,
+  WARNING_HEADER,
+} from "./write_handler.ts";
 import { recordWrite, type WriteFormat, WriteTally } from "./write_metrics.ts";
 
 const FORMATS: Record<string, WriteFormat> = {
@@ -249,7 +256,8 @@ function ingestTally(ctx: AppContext, type: string, precision: string | null): W
 }
 
 /**
- * The answer to a write: 200 with counts, or 400 listing the first errors; a `warnings` list
+ * The answer to a write: 200 with counts, 503 with Retry-After when points were not written
+ * because their partition has no leader, else 400 listing the first errors; a `warnings` list
  * (and the `X-Epochnexus-Warning` header) when its timestamps look like another precision.
  */
 export function ingestAnswer(
@@ -263,6 +271,8 @@ export function ingestAnswer(
   let answer: Response;
   if (summary.rejected === 0) {
     answer = json({ accepted: summary.accepted, rejected: 0, ...warnings });
+  } else if (summary.unavailable > 0) {
+    answer = nativeError(unavailableWrite(summary));
   } else {
     const total = summary.accepted + summary.rejected;
     const first = summary.errors[0];
@@ -391,7 +401,14 @@ async function writeAtomically(
   tally: WriteTally,
 ): Promise<IngestSummary> {
   const points: Point[] = [];
-  const summary: IngestSummary = { accepted: 0, rejected: 0, unparsable: 0, errors: [], bytes: 0 };
+  const summary: IngestSummary = {
+    accepted: 0,
+    rejected: 0,
+    unparsable: 0,
+    errors: [],
+    bytes: 0,
+    unavailable: 0,
+  };
   const note = (issue: IngestIssue) => {
     summary.rejected++;
     if (summary.errors.length < settings.maxListedErrors) summary.errors.push(issue);
@@ -420,6 +437,7 @@ async function writeAtomically(
     const outcome = await writePointsAtomically(ctx, db, rp, points);
     tally.outcome(outcome);
     summary.accepted = outcome.accepted;
+    summary.unavailable = outcome.unavailable;
     refused = outcome.refused;
     // The points refused only because another one was bad.
     if (refused) tally.refuse("atomic", points.length - outcome.rejected.length);

@@ -4,7 +4,8 @@
  * accepted). Samples become points as documented in src/ingest/prom_remote_write.ts:
  * `__name__` → measurement, other labels → tags, the sample → float field `value` at its
  * millisecond timestamp. Answers 204 when every sample was written (NaN/±Inf staleness
- * markers are skipped), else 400 with the native error shape listing the first errors;
+ * markers are skipped), 503 with Retry-After when samples were not written because their
+ * partition has no leader, else 400 with the native error shape listing the first errors;
  * Prometheus does not retry a 4xx, and retries a 429/5xx.
  * @module
  */

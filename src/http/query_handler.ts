@@ -4,6 +4,10 @@
  * `{"error":"error parsing query: ..."}` for a query that does not parse. `POST /query` with a
  * JSON body `{"query": "...", "db": "..."}` is the native form (the seed's example): the same
  * answer shape, errors in the native shape, and the default database when none is named.
+ *
+ * Both take `consistency` (a cluster's reads): `leader`, the default, sees every write
+ * acknowledged before the query (each partition is read after a ReadIndex barrier); `any` reads
+ * the nearest replica as it is (this node's own where it holds one) and may miss recent writes.
  * @module
  */
 import { authorizeStatements, holds, isPrivileged, type Principal } from "../auth/mod.ts";
@@ -24,6 +28,7 @@ import {
   printStatement,
   type QueryLimits,
   QueryRegistry,
+  type ReadConsistency,
   type Statement,
   type StatementResult,
 } from "../query/mod.ts";
@@ -45,6 +50,8 @@ interface QueryRequest {
   /** `chunked=true`: newline-delimited result objects, `chunkSize` rows per line. */
   chunked?: boolean;
   chunkSize?: number;
+  /** `consistency=leader` (default) or `any` (a cluster: the nearest replica, maybe stale). */
+  consistency?: ReadConsistency;
 }
 
 /** Query limits of a server (config keys query_timeout_ms, max_select_* ...). */
@@ -152,7 +159,7 @@ export async function handleNativeQuery(
     if (typeof q !== "string" || q.trim() === "") {
       throw new ValidationError('missing "query": a string of InfluxQL statements');
     }
-    for (const key of ["db", "rp", "epoch"] as const) {
+    for (const key of ["db", "rp", "epoch", "consistency"] as const) {
       if (o[key] !== undefined && typeof o[key] !== "string") {
         throw new ValidationError(`"${key}" must be a string, got ${JSON.stringify(o[key])}`);
       }
@@ -164,6 +171,9 @@ export async function handleNativeQuery(
       epoch: checkEpoch((o.epoch as string | undefined) ?? url.searchParams.get("epoch")),
       pretty: o.pretty === true,
       params: o.params as Record<string, unknown> | undefined,
+      consistency: checkConsistency(
+        (o.consistency as string | undefined) ?? url.searchParams.get("consistency"),
+      ),
     };
     if (query.db) noteDatabase(request, query.db);
     const refusal = authorize(ctx, principal, query, false);
@@ -223,7 +233,18 @@ async function influxQueryRequest(
     params,
     chunked: values.get("chunked") === "true",
     chunkSize,
+    consistency: checkConsistency(values.get("consistency")),
   };
+}
+
+/** `consistency=`: absent or `leader` (the default), or `any`. */
+function checkConsistency(value: string | null | undefined): ReadConsistency | undefined {
+  if (value === null || value === undefined || value === "") return undefined;
+  if (value === "leader" || value === "any") return value;
+  throw new ValidationError(
+    `invalid consistency ${JSON.stringify(value)}: use leader (the default: every acknowledged ` +
+      `write is seen) or any (the nearest replica, maybe stale)`,
+  );
 }
 
 /**
@@ -355,6 +376,7 @@ async function run(
       retentionPolicy: query.rp || undefined,
       nowNs: ctx.clock.nowNanos(),
       params: query.params,
+      consistency: query.consistency,
       readOnly,
       limits: state.limits,
       registry: state.registry,

@@ -2,6 +2,8 @@
  * `POST /write?db=&rp=&precision=`: line protocol, answered exactly as InfluxDB 1.x answers:
  * 204 when everything was written; 400 `{"error":"partial write: ... dropped=N"}` naming each bad
  * line while the good lines are written; 404 for an unknown database; 413 past the body limit.
+ * A cluster adds one answer: 503 with Retry-After when points were not written because their
+ * partition has no leader (see {@linkcode unavailableWrite}).
  *
  * Timestamps decades from now that read as now in another precision (seconds sent as the
  * default nanoseconds) are written, as InfluxDB writes them, and the answer says so in a
@@ -64,13 +66,19 @@ export async function handleInfluxWrite(
     } finally {
       release();
     }
-    const conflicting = summary.rejected - summary.unparsable;
+    const conflicting = summary.rejected - summary.unparsable - summary.unavailable;
     recordWrite(ctx.metrics, tally, summary);
     const warning = tally.warning();
     if (summary.rejected === 0) {
       const answer = new Response(null, { status: 204 });
       if (warning) answer.headers.set(WARNING_HEADER, warning);
       return answer;
+    }
+    if (summary.unavailable > 0) {
+      const retry = unavailableWrite(summary);
+      return json({ error: retry.message }, 503, {
+        "retry-after": String(retry.retryAfterSeconds),
+      });
     }
     const reasons = summary.errors.map((e) =>
       e.text !== undefined
@@ -111,4 +119,47 @@ export function parsePrecision(value: string | null): Precision {
 export function failedSummary(error: unknown): { accepted: number; unparsable: number; bytes: 0 } {
   const accepted = error instanceof EpochError ? Number(error.details.accepted ?? 0) : 0;
   return { accepted, unparsable: 0, bytes: 0 };
+}
+
+/**
+ * The error of a write that left points unwritten because their partition had no leader: 503
+ * with Retry-After, whatever else the request got wrong, since a retry may write them (writes
+ * are idempotent: the points already written are written again unchanged). The message says how
+ * many were written and names each point not written by its line or record (the first
+ * `maxListedErrors` issues) and where the write stopped.
+ */
+export function unavailableWrite(summary: IngestSummary): EpochError {
+  const listed = summary.errors.map((e) => `${where(e)}${e.reason}`);
+  if (summary.rejected > summary.errors.length) {
+    listed.push(`(${summary.rejected - summary.errors.length} more not listed)`);
+  }
+  const stop = summary.stoppedAfter;
+  if (stop !== undefined) listed.push(`nothing after ${position(stop)} was written`);
+  return new EpochError(
+    "unavailable",
+    `${summary.unavailable} points not written: their partition has no leader, retry the ` +
+      `request (${summary.accepted} written, ${summary.rejected} not): ${listed.join("\n")}`,
+    {
+      retryAfterSeconds: 1,
+      details: {
+        accepted: summary.accepted,
+        rejected: summary.rejected,
+        unavailable: summary.unavailable,
+        errors: summary.errors,
+        ...(stop !== undefined && { stoppedAfter: stop }),
+      },
+    },
+  );
+}
+
+/** `line 3: ` or `record 3: ` (empty for an issue with neither). */
+function where(issue: { line?: number; record?: number }): string {
+  const at = position(issue);
+  return at === "" ? "" : `${at}: `;
+}
+
+function position(issue: { line?: number; record?: number }): string {
+  if (issue.line !== undefined) return `line ${issue.line}`;
+  if (issue.record !== undefined) return `record ${issue.record}`;
+  return "";
 }

@@ -60,9 +60,14 @@ export interface CausedRejection extends Rejection {
   cause: RejectCause;
 }
 
-/** What a write did, each refusal with its cause. */
+/**
+ * What a write did: `rejected` lists every point not written, each with its cause, and
+ * `unavailable` counts those of them whose partition had no leader (a cluster; a retry may write
+ * them).
+ */
 export interface PathOutcome extends WriteOutcome {
   rejected: CausedRejection[];
+  unavailable: number;
 }
 
 /** The cause of a refusal by storage (or the cluster's write router), from its reason. */
@@ -95,11 +100,15 @@ export async function writePoints(
     toStore = processed.points;
     refused = fromPipeline(processed.rejected);
   }
-  if (toStore.length === 0) return { accepted: 0, rejected: refused };
+  if (toStore.length === 0) return { accepted: 0, rejected: refused, unavailable: 0 };
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   // Type conflicts found by the engine are indexed in the pipeline's output, which may differ
   // from the input when the pipeline dropped or added points.
-  return { accepted: outcome.accepted, rejected: [...refused, ...fromStorage(outcome.rejected)] };
+  return {
+    accepted: outcome.accepted,
+    rejected: [...refused, ...fromStorage(outcome.rejected)],
+    unavailable: outcome.unavailable ?? 0,
+  };
 }
 
 /** What {@linkcode writePointsAtomically} did. */
@@ -119,7 +128,8 @@ export interface AtomicOutcome extends PathOutcome {
  *
  * Not covered (the engine has no multi-batch undo): a concurrent write that fixes a field's
  * type, or fills the series limits, between the checks and the write. The engine then refuses
- * those points, they are reported, and `refused` is false.
+ * those points, they are reported, and `refused` is false. In a cluster, a partition without
+ * a leader: its points are not written (`unavailable`) while the other partitions' are.
  */
 export async function writePointsAtomically(
   ctx: AppContext,
@@ -127,23 +137,24 @@ export async function writePointsAtomically(
   retentionPolicy: string | undefined,
   points: Point[],
 ): Promise<AtomicOutcome> {
-  if (points.length === 0) return { accepted: 0, rejected: [], refused: false };
+  const none = { accepted: 0, unavailable: 0 };
+  if (points.length === 0) return { ...none, rejected: [], refused: false };
   let toStore = points;
   if (ctx.pipeline) {
     if (ctx.pipeline.dryRun) {
       const dry = await ctx.pipeline.dryRun(database, points);
       if (dry.rejected.length > 0) {
-        return { accepted: 0, rejected: fromPipeline(dry.rejected), refused: true };
+        return { ...none, rejected: fromPipeline(dry.rejected), refused: true };
       }
     }
     const processed = await ctx.pipeline.process(database, points);
     // A pipeline without a dry run (or a script that answers differently the second time).
     if (processed.rejected.length > 0) {
-      return { accepted: 0, rejected: fromPipeline(processed.rejected), refused: true };
+      return { ...none, rejected: fromPipeline(processed.rejected), refused: true };
     }
     toStore = processed.points;
   }
-  if (toStore.length === 0) return { accepted: 0, rejected: [], refused: false };
+  if (toStore.length === 0) return { ...none, rejected: [], refused: false };
   const same = aligned(points, toStore);
   const conflicts = fromStorage(storageConflicts(ctx, database, retentionPolicy, toStore));
   const located = (r: CausedRejection): CausedRejection =>
@@ -153,12 +164,15 @@ export async function writePointsAtomically(
       cause: r.cause,
     };
   if (conflicts.length > 0) {
-    return { accepted: 0, rejected: conflicts.map(located), refused: true };
+    return { ...none, rejected: conflicts.map(located), refused: true };
   }
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   return {
     accepted: outcome.accepted,
     rejected: fromStorage(outcome.rejected).map(located),
+    // A cluster writes each partition's part on its own: one without leader is not written
+    // while the others are (not all or nothing across partitions; the client retries).
+    unavailable: outcome.unavailable ?? 0,
     refused: false,
   };
 }

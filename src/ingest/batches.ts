@@ -52,6 +52,11 @@ export interface BatchOutcome {
   accepted: number;
   /** Points refused, by their index in the written batch. */
   rejected: { index: number; reason: string }[];
+  /**
+   * Of `rejected`, the points not written because their partition had no leader (a cluster):
+   * a retry may write them. @default {0}
+   */
+  unavailable?: number;
 }
 
 /** Options of {@linkcode commitBatches}. */
@@ -75,13 +80,26 @@ export interface IngestSummary {
   errors: IngestIssue[];
   /** Body bytes decoded. */
   bytes: number;
+  /**
+   * Of `rejected`, the points not written because their partition had no leader. The first
+   * batch with such points ends the write: the client retries the request, and writing the
+   * rest meanwhile would wait for the same leader batch after batch.
+   */
+  unavailable: number;
+  /**
+   * Set when the write ended early on unavailable points: the last line (or record) of the body
+   * that was written or tried; nothing after it was written.
+   */
+  stoppedAfter?: { line?: number; record?: number };
 }
 
 /**
  * Pulls batches from `source` and writes them through `write` in groups of at most
  * `batchPoints` points (or `batchBytes` body bytes), one write in flight at a time: the next
  * group fills while the previous one commits, and `source` is not pulled again until that
- * commit is done. If `write` or the source throws, the source is closed and the error
+ * commit is done. A write that reports `unavailable` points ends it: nothing after that batch
+ * is written, and the summary says where it stopped. If `write` or the source throws, the
+ * source is closed and the error
  * propagates; the points of earlier writes stay written, and an {@linkcode EpochError} gets
  * `details.accepted` and `details.rejected` saying how many.
  *
@@ -103,7 +121,14 @@ export async function commitBatches(
   if (!(batchPoints >= 1) || !(batchBytes >= 1)) {
     throw new Error(`BUG: commitBatches needs positive sizes, got ${batchPoints}/${batchBytes}`);
   }
-  const summary: IngestSummary = { accepted: 0, rejected: 0, unparsable: 0, errors: [], bytes: 0 };
+  const summary: IngestSummary = {
+    accepted: 0,
+    rejected: 0,
+    unparsable: 0,
+    errors: [],
+    bytes: 0,
+    unavailable: 0,
+  };
   let points: Point[] = [];
   let origins: (number | undefined)[] = [];
   let kind: "line" | "record" = "line";
@@ -118,7 +143,7 @@ export async function commitBatches(
   const flush = async () => {
     if (inFlight) await inFlight;
     inFlight = undefined;
-    if (points.length === 0) return;
+    if (points.length === 0 || summary.unavailable > 0) return;
     const batch = points, batchOrigins = origins, base = written, batchKind = kind;
     written += batch.length;
     points = [];
@@ -131,11 +156,23 @@ export async function commitBatches(
         if (at === undefined) note({ record: base + r.index + 1, reason: r.reason });
         else note({ [batchKind]: at, reason: r.reason });
       }
+      if (outcome.unavailable) {
+        summary.unavailable += outcome.unavailable;
+        const last = batchOrigins[batch.length - 1];
+        summary.stoppedAfter = last === undefined
+          ? { record: base + batch.length }
+          : { [batchKind]: last };
+      }
     });
   };
 
+  let cut = false; // the body went on past a batch that found a partition without leader
   try {
     for await (const batch of source) {
+      if (summary.unavailable > 0) {
+        cut = true;
+        break;
+      }
       summary.bytes += batch.bytes;
       pendingBytes += batch.bytes;
       for (const e of batch.errors) {
@@ -153,8 +190,9 @@ export async function commitBatches(
       }
       if (points.length >= batchPoints || pendingBytes >= batchBytes) await flush();
     }
-    await flush();
+    await flush(); // writes nothing more once a batch found a partition without leader
     if (inFlight) await inFlight;
+    if (!cut && points.length === 0) delete summary.stoppedAfter; // nothing was left unwritten
   } catch (error) {
     // Let a write already started settle before reporting, so callers see a quiet engine, and
     // say how much of the body was written before the failure.

@@ -55,6 +55,7 @@ import type {
   DeleteRequest,
   PlanRequest,
   QueryStore,
+  ReadConsistency,
   SeriesRef,
   ShardReader,
   ShardsOptions,
@@ -71,6 +72,8 @@ export interface ExecuteOptions {
   nowNs: bigint;
   /** Values for bind parameters `$name`. */
   params?: Record<string, unknown>;
+  /** How current reads must be (a cluster's replicas). @default {"leader"} */
+  consistency?: ReadConsistency;
   /**
    * A read-only request (HTTP GET). InfluxDB 1.6 still executes statements that change data
    * but adds a deprecation warning to their result; so do we.
@@ -172,7 +175,7 @@ export async function executeStatements(
     }
     try {
       const stmt = bindParams(statements[i], options.params ?? {});
-      if (store.readBarrier !== undefined) {
+      if (store.readBarrier !== undefined && options.consistency !== "any") {
         await store.readBarrier(databasesOf(stmt, options.database, store));
       }
       const series = await executeStatement(store, stmt, options);
@@ -276,7 +279,7 @@ async function executeStatement(
       if (!store.databases().includes(db)) return [];
       const names = new Set<string>();
       const where = seriesCondition(stmt.condition);
-      for (const reader of await allShards(store, db)) {
+      for (const reader of await allShards(store, db, options)) {
         for (const m of reader.measurements()) {
           if (names.has(m) || !measurementMatches(stmt.measurement, m)) continue;
           if (where && matchingSeries(reader, m, where).length === 0) continue;
@@ -433,7 +436,7 @@ async function deleteData(
     }
     if (stmt.sources.length > 0) {
       const names = new Set<string>();
-      for (const r of await allShards(store, db)) {
+      for (const r of await allShards(store, db, options)) {
         for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) names.add(m);
       }
       request.measurements = [...names].sort();
@@ -495,7 +498,7 @@ async function showCardinality(
     }[stmt.what];
     throw new ValidationError(`SHOW ${what} CARDINALITY doesn't support time in WHERE clause`);
   }
-  const shards = await allShards(store, db);
+  const shards = await allShards(store, db, options);
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
@@ -633,12 +636,14 @@ function requireDatabase(store: QueryStore, db: string | undefined, mustExist: b
 async function allShards(
   store: QueryStore,
   db: string,
+  options: ExecuteOptions,
   minNs = MIN_TIME_NS,
   maxNs = MAX_TIME_NS,
 ): Promise<ShardReader[]> {
   const out: ShardReader[] = [];
+  const how = { series: true, consistency: options.consistency };
   for (const rp of store.retentionPolicies(db)) {
-    out.push(...await shardsOf(store, db, rp.name, minNs, maxNs, { series: true }));
+    out.push(...await shardsOf(store, db, rp.name, minNs, maxNs, how));
   }
   return out;
 }
@@ -771,12 +776,12 @@ async function showSchema(
   // none with nothing.
   const split = splitCondition("condition" in stmt ? stmt.condition : undefined, options.nowNs);
   const condition = split.condition;
-  let shards = await allShards(store, db, split.minNs, split.maxNs);
+  let shards = await allShards(store, db, options, split.minNs, split.maxNs);
   if (
     (stmt.kind === "show_tag_keys" || stmt.kind === "show_tag_values") &&
     (split.hasMin || split.hasMax) && shards.length > 0
   ) {
-    shards = await allShards(store, db);
+    shards = await allShards(store, db, options);
   }
   const measurements = new Set<string>();
   for (const r of shards) {
@@ -1087,7 +1092,11 @@ async function prepareSelect(
   const schemas = new Map<string, MeasurementSchema>();
   for (const group of byPolicy.values()) {
     const { db, rp } = group[0];
-    for (const reader of await shardsOf(store, db, rp, minNs, maxNs, {})) {
+    for (
+      const reader of await shardsOf(store, db, rp, minNs, maxNs, {
+        consistency: options.consistency,
+      })
+    ) {
       const ms = reader.measurements().filter((m) =>
         group.some((g) =>
           g.source.regex !== undefined ? compileRegex(g.source.regex).test(m) : g.source.name === m

@@ -121,10 +121,19 @@ export interface PlanRequest {
   nowNs: bigint;
 }
 
+/**
+ * How current a read must be, for a store with replicas (a cluster): `leader` sees every write
+ * acknowledged before the query (a ReadIndex barrier on each partition read), `any` reads the
+ * nearest replica as it is (this node's own when it holds one; it may be stale).
+ */
+export type ReadConsistency = "leader" | "any";
+
 /** Options of {@linkcode QueryStore.shardsAsync}. */
 export interface ShardsOptions {
   /** The readers must list series (SHOW statements, EXPLAIN); else metadata is enough. */
   series?: boolean;
+  /** @default {"leader"} */
+  consistency?: ReadConsistency;
 }
 
 /** Options of {@linkcode ShardReader.readFieldSummaries}. */
@@ -217,7 +226,7 @@ export interface QueryStore {
   /**
    * Optional (a cluster): waits until reads of these databases see every write acknowledged
    * before the call (Raft's ReadIndex on each partition). The executor calls it before each
-   * statement that reads data.
+   * statement, unless the query reads at `any` consistency.
    */
   readBarrier?(databases: readonly string[]): Promise<void>;
 

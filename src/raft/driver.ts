@@ -13,7 +13,12 @@
 
 import type { Logger, Rng } from "../core/mod.ts";
 import { silentLogger } from "../core/mod.ts";
-import { ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from "./errors.ts";
+import {
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftStoppedError,
+  RaftTimeoutError,
+} from "./errors.ts";
 import { type ProposalPosition, Raft, type RaftStatus } from "./raft.ts";
 import type { ReplicatedStateMachine } from "./state_machine.ts";
 import type { RaftStorage, RecoveredState } from "./storage/raft_storage.ts";
@@ -120,6 +125,8 @@ export class RaftNode {
   private again = false;
   private stopped = false;
   private readSeq = 0;
+  /** The leader of the last Ready's soft state (pending reads were asked of it). */
+  private knownLeader = 0;
   private applied: number;
   private snapshotIndex: number;
   private idle: Promise<void> = Promise.resolve();
@@ -427,6 +434,7 @@ export class RaftNode {
       if (leader !== 0) this.counters.leaderChanges++;
       this.lastLeader = leader;
     }
+    this.leaderChanged(leader);
     if (rd.earlyMessages.length > 0) this.opts.transport.send(rd.earlyMessages);
     await this.opts.storage.save(rd);
     if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
@@ -488,6 +496,22 @@ export class RaftNode {
     this.proposals.delete(index);
     this.timers.clearTimeout(p.timer);
     p.reject(error);
+  }
+
+  /**
+   * Reads waiting for their index were asked of the leader this node knew (or were confirmed
+   * by this node as leader): once the leader changes, no answer may come (a dead leader drops
+   * them). Fail them with NotLeaderError at once, naming the new leader, so that callers retry
+   * rather than wait out the request timeout (etcd's read loop retries on a leader change too).
+   */
+  private leaderChanged(leaderId: number): void {
+    if (leaderId === this.knownLeader) return;
+    this.knownLeader = leaderId;
+    for (const r of this.reads.values()) {
+      this.timers.clearTimeout(r.timer);
+      r.reject(new NotLeaderError(this.id, leaderId));
+    }
+    this.reads.clear();
   }
 
   private releaseReads(): void {

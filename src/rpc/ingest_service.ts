@@ -36,12 +36,17 @@ export interface IngestWriter {
   now(): Instant;
   /** Checks the database exists (creating the default one) before anything is decoded. */
   prepare(database: string): Promise<void>;
-  /** Writes one batch; rejections by index in `points`. */
+  /**
+   * Writes one batch; rejections by index in `points`, `unavailable` of them not written
+   * because their partition had no leader.
+   */
   write(
     database: string,
     retentionPolicy: string | undefined,
     points: Point[],
-  ): Promise<{ accepted: number; rejected: { index: number; reason: string }[] }>;
+  ): Promise<
+    { accepted: number; rejected: { index: number; reason: string }[]; unavailable: number }
+  >;
   /**
    * Writes one batch all or nothing (the request's `atomic`): `refused` when any point was
    * rejected (schema, pipeline, field-type conflict, retention), and then nothing was stored.
@@ -54,6 +59,7 @@ export interface IngestWriter {
   ): Promise<{
     accepted: number;
     rejected: { index: number; reason: string }[];
+    unavailable: number;
     refused: boolean;
   }>;
   /**
@@ -176,6 +182,7 @@ async function writeAtomically(
     unparsable: batch.errors.length,
     errors: [...batch.errors],
     bytes: batch.bytes,
+    unavailable: 0,
   };
   let refused = batch.errors.length > 0;
   if (!refused) {
@@ -185,6 +192,7 @@ async function writeAtomically(
       batch.points,
     );
     summary.accepted = outcome.accepted;
+    summary.unavailable = outcome.unavailable;
     refused = outcome.refused;
     summary.rejected += outcome.rejected.length;
     for (const r of outcome.rejected) {
@@ -218,7 +226,24 @@ interface Answer {
   errors: { record: bigint; field: string; reason: string }[];
 }
 
+/**
+ * The response of a write; points not written because their partition had no leader make it an
+ * `unavailable` error instead (the client retries), naming them as the HTTP doors do.
+ */
 function answer(summary: IngestSummary, max: number): Answer {
+  if (summary.unavailable > 0) {
+    const listed = summary.errors.slice(0, max).map((e) =>
+      `${e.record !== undefined ? `record ${e.record}: ` : ""}${e.reason}`
+    );
+    const stop = summary.stoppedAfter?.record;
+    if (stop !== undefined) listed.push(`nothing after record ${stop} was written`);
+    throw new EpochError(
+      "unavailable",
+      `${summary.unavailable} points not written: their partition has no leader, retry the ` +
+        `request (${summary.accepted} written, ${summary.rejected} not): ${listed.join("\n")}`,
+      { retryAfterSeconds: 1 },
+    );
+  }
   return {
     accepted: BigInt(summary.accepted),
     rejected: BigInt(summary.rejected),

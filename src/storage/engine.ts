@@ -807,8 +807,10 @@ export class StorageEngine {
     if (exact && ms < exact.endMs) return exact;
     // A group made before an ALTER of the shard duration may cover the instant.
     for (const g of rp.groups.values()) if (ms >= g.startMs && ms < g.endMs) return g;
+    // Clipped by the groups around the instant: the first one after it, the last one before it
+    // (groups are kept in creation order, not time order).
     let end = start + durMs;
-    for (const g of rp.groups.values()) if (g.startMs > start && g.startMs < end) end = g.startMs;
+    for (const g of rp.groups.values()) if (g.startMs > ms && g.startMs < end) end = g.startMs;
     let begin = start;
     for (const g of rp.groups.values()) if (g.endMs > begin && g.endMs <= ms) begin = g.endMs;
     const shard = this.#newShard(db, rp, begin, end - begin);

@@ -278,3 +278,26 @@ Deno.test("engine: the series count holds across restart, rewrite, DROP SERIES a
   await engine.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("engine: a point between groups of an earlier, shorter shard duration lands in a group that holds it", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  const hour = 3_600_000;
+  const t0 = 1_678_838_400_000; // 2023-03-15T00:00Z, inside a 7-day group, not at its start
+  await engine.alterRetentionPolicy("db", "autogen", { shardGroupDurationNs: 3_600_000_000_000n });
+  // Hour-long groups for hours 2, 0 and 5, written in that order (map order is not time order).
+  for (const h of [2, 0, 5]) await engine.write("db", undefined, [point("a", h, t0 + h * hour)]);
+  await engine.alterRetentionPolicy("db", "autogen", { shardGroupDurationNs: 0n }); // 7 days
+  const outcome = await engine.write("db", undefined, [point("a", 3, t0 + 3.5 * hour)]);
+  assert.equal(outcome.accepted, 1);
+  const groups = engine.shards("db", "autogen", -(2n ** 63n), 2n ** 63n - 1n)
+    .map((s) => [s.startMs - t0, s.endMs - t0]);
+  // The new group fills the gap from hour 3 up to hour 5, not [hour 3, hour 0) (empty).
+  assert.ok(groups.some(([s, e]) => s === 3 * hour && e === 5 * hour), JSON.stringify(groups));
+  assert.deepEqual((await values(engine, "db")).map((v) => v[2]), [0, 2, 3, 5]);
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual((await values(reopened, "db")).map((v) => v[2]), [0, 2, 3, 5]);
+  await reopened.close();
+});

@@ -1,7 +1,8 @@
 /**
  * Differential test: the same line protocol is written to InfluxDB 1.6.7 and to two EpochNexus
  * servers, then the same queries are asked of all three and the raw answers compared, byte for
- * byte (status, Content-Type and body).
+ * byte (status, Content-Type and body); `_compare.ts` runs it (and `cluster_test.ts` does the
+ * same against a 3-node cluster).
  *
  * - "head": default settings, so every point stays in the in-memory head;
  * - "segments": every write is flushed to its own segment (tiny `flush_head_bytes`), blocks are
@@ -16,11 +17,10 @@
  */
 import assert from "node:assert/strict";
 import { startInfluxd } from "../_influxd.ts";
-import { type ServerProcess, startServer } from "../_server.ts";
-import { batches, groupsOf } from "./_dataset.ts";
-import { type Answer, ask, DB } from "./_ask.ts";
-import { KNOWN_DIFFERENCES } from "./_known_differences.ts";
-import { HTTP_REQUESTS, type HttpRequest, QUERIES } from "./_queries.ts";
+import { startServer } from "../_server.ts";
+import { groupsOf } from "./_dataset.ts";
+import { ask, DB } from "./_ask.ts";
+import { runDifferential } from "./_compare.ts";
 
 /**
  * Settings of the "segments" server. One partition keeps the count of segments and compactions
@@ -62,115 +62,55 @@ async function waitHealth(url: string, what: string, done: (h: Health) => boolea
   }
 }
 
-/** Writes the batches to every system, flushing the segments server after each. */
-async function load(influx: string, head: string, segments: string) {
-  const written = batches();
-  const segmentsPerGroup = new Map<number, number>();
-  for (const [i, batch] of written.entries()) {
-    for (const url of [influx, head, segments]) {
-      const r = await fetch(`${url}/write?db=${DB}&precision=s`, {
-        method: "POST",
-        body: batch.join("\n"),
-      });
-      assert.equal(r.status, 204, `batch ${i} to ${url}: ${await r.text()}`);
-    }
-    await waitHealth(segments, `batch ${i} flushed`, (h) => h.headValues === 0 && h.flushes > i);
-    for (const g of groupsOf(batch)) segmentsPerGroup.set(g, (segmentsPerGroup.get(g) ?? 0) + 1);
-  }
-  // Each group gets one merge of its first FANOUT segments, and no second one.
-  let compactions = 0, segmentsLeft = 0;
-  for (const [g, n] of segmentsPerGroup) {
-    if (n < FANOUT || n >= 2 * FANOUT) throw new Error(`BUG: group ${g} has ${n} segments`);
-    compactions++;
-    segmentsLeft += n - FANOUT + 1;
-  }
-  await waitHealth(
-    segments,
-    `${compactions} compactions leaving ${segmentsLeft} segments`,
-    (h) => h.compactions === compactions && h.segments === segmentsLeft && h.headValues === 0,
-  );
-}
-
-function show(a: Answer): string {
-  return `${a.status} ${a.type}\n    ${a.body.trimEnd()}`;
-}
-
 Deno.test("differential: EpochNexus answers as InfluxDB 1.6.7 does, from heads and segments", async () => {
   const [influx, head, segments] = await Promise.all([
     startInfluxd(),
     startServer({ env: { EPOCHNEXUS_DEFAULT_DATABASE: DB } }),
     startServer({ env: { EPOCHNEXUS_DEFAULT_DATABASE: DB, ...SEGMENTS_ENV } }),
   ]);
-  const nexus: [string, ServerProcess][] = [["head", head], ["segments", segments]];
   try {
-    const different: string[] = [];
-    let compared = 0, known = 0;
-    /** influxd's answer and each EpochNexus server's, asked at once. */
-    const askAll = (request: HttpRequest) =>
-      Promise.all([ask(influx.url, request), ...nexus.map(([, s]) => ask(s.url, request))]);
-    /** Compares the answers to one request byte for byte: status, Content-Type and body. */
-    const compare = async (label: string, request: HttpRequest) => {
-      const [expected, ...actuals] = await askAll(request);
-      for (const [i, actual] of actuals.entries()) {
-        compared++;
-        if (
-          actual.status !== expected.status || actual.type !== expected.type ||
-          actual.body !== expected.body
-        ) {
-          different.push(
-            `${label} [${nexus[i][0]}]\n  influxdb:   ${show(expected)}\n  epochnexus: ${
-              show(actual)
-            }`,
-          );
+    const segmentsPerGroup = new Map<number, number>();
+    const result = await runDifferential(influx.url, [
+      { name: "head", url: () => head.url, ask: (r) => ask(head.url, r) },
+      { name: "segments", url: () => segments.url, ask: (r) => ask(segments.url, r) },
+    ], {
+      // Each batch becomes a segment of the segments server.
+      afterBatch: async (i, batch) => {
+        await waitHealth(
+          segments.url,
+          `batch ${i} flushed`,
+          (h) => h.headValues === 0 && h.flushes > i,
+        );
+        for (const g of groupsOf(batch)) {
+          segmentsPerGroup.set(g, (segmentsPerGroup.get(g) ?? 0) + 1);
         }
-      }
-    };
-    for (
-      const q of [
-        `CREATE DATABASE ${DB}`,
-        `ALTER RETENTION POLICY autogen ON ${DB} SHARD DURATION 1h`,
-      ]
-    ) {
-      await compare(q, { params: { q }, method: "POST" });
-    }
-    await load(influx.url, head.url, segments.url);
-
-    // The segments server answers from block statistics, not only from decoded blocks.
-    const explain = await ask(segments.url, {
-      params: {
-        q: "EXPLAIN ANALYZE SELECT count(usage_user), max(cores) FROM cpu GROUP BY time(10m)",
+      },
+      afterLoad: async () => {
+        // Each group gets one merge of its first FANOUT segments, and no second one.
+        let compactions = 0, segmentsLeft = 0;
+        for (const [g, n] of segmentsPerGroup) {
+          if (n < FANOUT || n >= 2 * FANOUT) throw new Error(`BUG: group ${g} has ${n} segments`);
+          compactions++;
+          segmentsLeft += n - FANOUT + 1;
+        }
+        await waitHealth(
+          segments.url,
+          `${compactions} compactions leaving ${segmentsLeft} segments`,
+          (h) => h.compactions === compactions && h.segments === segmentsLeft && h.headValues === 0,
+        );
+        // The segments server answers from block statistics, not only from decoded blocks.
+        const explain = await ask(segments.url, {
+          params: {
+            q: "EXPLAIN ANALYZE SELECT count(usage_user), max(cores) FROM cpu GROUP BY time(10m)",
+          },
+        });
+        const fromStatistics = Number(
+          /BLOCKS FROM STATISTICS: (\d+)/.exec(explain.body)?.[1] ?? 0,
+        );
+        assert.ok(fromStatistics > 100, `blocks read as statistics: ${explain.body}`);
       },
     });
-    const fromStatistics = Number(/BLOCKS FROM STATISTICS: (\d+)/.exec(explain.body)?.[1] ?? 0);
-    assert.ok(fromStatistics > 100, `blocks read as statistics: ${explain.body}`);
-
-    // Known differences first: the last queries of QUERIES change the data.
-    for (const difference of KNOWN_DIFFERENCES) {
-      const [expected, ...actuals] = await askAll({ params: { q: difference.q } });
-      for (const [i, actual] of actuals.entries()) {
-        compared++;
-        try {
-          difference.check(expected, actual);
-          known++;
-        } catch (error) {
-          different.push(
-            `known difference changed: ${difference.q} [${nexus[i][0]}]\n  ${
-              (error as Error).message
-            }` +
-              `\n  influxdb:   ${show(expected)}\n  epochnexus: ${show(actual)}`,
-          );
-        }
-      }
-    }
-    for (const q of QUERIES) {
-      for (const epoch of [undefined, "ns"]) {
-        await compare(`${q}${epoch ? ` (epoch=${epoch})` : ""}`, {
-          params: epoch ? { q, epoch } : { q },
-        });
-      }
-    }
-    // The HTTP details of /query: pretty, every epoch, chunked, CSV, forms, errors.
-    for (const r of HTTP_REQUESTS) await compare(`HTTP ${JSON.stringify(r)}`, r);
+    const { compared, known, different } = result;
     console.log(
       `differential: ${compared} answers compared, ${compared - different.length} as expected ` +
         `(${known} of them known differences), ${different.length} different`,

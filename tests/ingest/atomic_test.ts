@@ -75,7 +75,6 @@ function bodies(
   return [
     ["application/json", `[${json(good, 1)},${json(bad, 2)}]`, /record 2: /, "precision=s"],
     [NDJSON, `${json(good, 1)}\n${json(bad, 2)}\n`, /line 2: /, "precision=s"],
-    // The line-protocol stream decoder gives no line numbers: its points are named by position.
     ["text/plain", `${lp(good, 1)}\n${lp(bad, 2)}\n`, /line 2: /, "precision=s"],
     ["text/csv", csv, /record 2: /, `precision=s&types=${types.join(",")}`],
     [

@@ -221,10 +221,13 @@ export class MetaGroup implements ReplicatedStateMachine {
     });
   }
 
-  /** Waits until the local copy is current with the leader (a linearizable read point). */
-  async sync(): Promise<void> {
+  /**
+   * Waits until the local copy is current with the leader (a linearizable read point); retries
+   * while no leader is known, up to `timeoutMs` (the request timeout by default).
+   */
+  async sync(timeoutMs = this.#options.requestTimeoutMs ?? 10_000): Promise<void> {
     const { clock, sleep } = this.#options;
-    const deadline = clock.monotonicMs() + (this.#options.requestTimeoutMs ?? 10_000);
+    const deadline = clock.monotonicMs() + timeoutMs;
     for (let attempt = 0;; attempt++) {
       try {
         return await this.raft.readBarrier();

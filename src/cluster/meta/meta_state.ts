@@ -419,7 +419,9 @@ export class MetaState {
     let end = start + durMs;
     let begin = start;
     for (const g of rp.shardGroups) {
-      if (g.startMs > start && g.startMs < end) end = g.startMs;
+      // The first group after the instant ends it; one between the aligned start and the
+      // instant ended before it (none covers it) and moves the beginning instead.
+      if (g.startMs > ms && g.startMs < end) end = g.startMs;
       if (g.endMs > begin && g.endMs <= ms) begin = g.endMs;
     }
     const group = { id: this.nextShardGroupId++, startMs: begin, endMs: end };

@@ -1,0 +1,141 @@
+/**
+ * A fault-injecting TCP proxy for node-to-node traffic on loopback: a node advertises the proxy's
+ * address (`EPOCHNEXUS_RAFT_ADVERTISE_ADDRESS`) and the proxy forwards every connection to the
+ * node's own node-to-node port, unless the process that opened it is cut off: its connections
+ * are then swallowed (accepted, read and never answered, as packets into a partition are), and
+ * the connections it had are cut. Healing closes the swallowed connections; clients reconnect.
+ *
+ * Who opened a connection is read from the kernel: the client end of the connection (its local
+ * port is the accepted connection's remote port) is a socket inode in /proc/net/tcp, held by an
+ * fd of one of the candidate processes (/proc/<pid>/fd). Linux only, like the tests' CI.
+ * @module
+ */
+
+interface Link {
+  client: Deno.TcpConn;
+  upstream?: Deno.Conn;
+  /** The pid of the process that opened it (undefined: not one of the candidates). */
+  source: number | undefined;
+}
+
+/** A running proxy. */
+export class FaultProxy {
+  readonly port: number;
+  /** Pids whose connections are swallowed. */
+  readonly #cut = new Set<number>();
+  readonly #links = new Set<Link>();
+  readonly #listener: Deno.TcpListener;
+  readonly #candidates: () => number[];
+  #target = 0;
+  #accepting: Promise<void>;
+
+  private constructor(listener: Deno.TcpListener, candidates: () => number[]) {
+    this.#listener = listener;
+    this.#candidates = candidates;
+    this.port = listener.addr.port;
+    this.#accepting = this.#accept();
+  }
+
+  /**
+   * Listens on 127.0.0.1, port 0. `candidates` lists the pids that may connect (the nodes), to
+   * tell which one opened a connection.
+   */
+  static start(candidates: () => number[]): FaultProxy {
+    return new FaultProxy(Deno.listen({ hostname: "127.0.0.1", port: 0 }), candidates);
+  }
+
+  /** Where connections go (the node's node-to-node port); until set they are refused. */
+  setTarget(port: number): void {
+    this.#target = port;
+  }
+
+  /** Swallows the connections of these processes from now on, and cuts those they have. */
+  cut(pids: readonly number[]): void {
+    for (const pid of pids) this.#cut.add(pid);
+    for (const link of this.#links) {
+      if (link.source !== undefined && this.#cut.has(link.source)) close(link);
+    }
+  }
+
+  /** Forwards every connection again; the swallowed ones are closed. */
+  heal(): void {
+    this.#cut.clear();
+    for (const link of this.#links) if (link.upstream === undefined) close(link);
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const link of this.#links) close(link);
+    await this.#accepting;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const client of this.#listener) {
+        this.#serve(client).catch(() => close({ client, source: undefined }));
+      }
+    } catch { /* the listener was closed */ }
+  }
+
+  async #serve(client: Deno.TcpConn): Promise<void> {
+    const link: Link = { client, source: await ownerOf(client, this.port, this.#candidates()) };
+    this.#links.add(link);
+    try {
+      if (this.#target === 0) return;
+      if (link.source !== undefined && this.#cut.has(link.source)) {
+        // Into the partition: read and drop until healed (heal() closes it).
+        for await (const _ of client.readable) { /* dropped */ }
+        return;
+      }
+      link.upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.#target });
+      await Promise.all([
+        client.readable.pipeTo(link.upstream.writable),
+        link.upstream.readable.pipeTo(client.writable),
+      ]);
+    } catch {
+      /* either end closed or was cut */
+    } finally {
+      close(link);
+      this.#links.delete(link);
+    }
+  }
+}
+
+function close(link: Link): void {
+  for (const conn of [link.client, link.upstream]) {
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** The pid, among `pids`, holding the client end of an accepted loopback connection. */
+async function ownerOf(
+  accepted: Deno.TcpConn,
+  proxyPort: number,
+  pids: readonly number[],
+): Promise<number | undefined> {
+  const clientPort = (accepted.remoteAddr as Deno.NetAddr).port;
+  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, "0");
+  const table = await Deno.readTextFile("/proc/net/tcp");
+  let inode: string | undefined;
+  for (const line of table.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    if (f[1].endsWith(`:${hex(clientPort)}`) && f[2].endsWith(`:${hex(proxyPort)}`)) {
+      inode = f[9];
+      break;
+    }
+  }
+  if (inode === undefined || inode === "0") return undefined;
+  const socket = `socket:[${inode}]`;
+  for (const pid of pids) {
+    try {
+      for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+        const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+        if (target === socket) return pid;
+      }
+    } catch { /* the process is gone */ }
+  }
+  return undefined;
+}

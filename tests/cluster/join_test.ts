@@ -1,0 +1,36 @@
+/**
+ * Joining while the metadata group's previous membership change is not committed yet (the
+ * leader promotes the last node to join while the next one asks): the admission waits for it
+ * instead of refusing the node (a refused node stops with 409).
+ */
+import assert from "node:assert/strict";
+import { startMemoryCluster } from "./_memory_cluster.ts";
+
+Deno.test("a node asking to join during another membership change is admitted", async () => {
+  const cluster = await startMemoryCluster({ nodes: 2 });
+  try {
+    const { node } = cluster.nodes[0];
+    // Another change starts right after the new node is registered, before its own change.
+    let pending: Promise<void> | undefined;
+    const propose = node.proposeMeta.bind(node);
+    node.proposeMeta = async (command) => {
+      const result = await propose(command);
+      if (command.op === "add_node") {
+        pending = node.meta.changeMembership({ type: "addLearner", nodeId: 99 })
+          .catch(() => {}); // settles with the group (a failed admission stops it first)
+      }
+      return result;
+    };
+    const answer = await node.admit({
+      httpAddress: "node3:8080",
+      raftAddress: "node3:9000",
+      version: "test",
+      clusterId: "",
+    });
+    await pending;
+    assert.equal(answer.nodeId, 3);
+    assert.ok(node.meta.raft.raft.currentConf().learners.includes(3));
+  } finally {
+    await cluster.close();
+  }
+});

@@ -6,7 +6,8 @@
  * 1. a learner that is no longer wanted (the move was called off) is removed;
  * 2. each target node that is not a member joins as a learner (it copies a snapshot and the log
  *    tail; a learner never counts toward a quorum, so a slow copy stalls no write);
- * 3. a learner that has caught up (within `catchUpSlack` entries of the commit) becomes a voter;
+ * 3. a learner that has caught up (it holds the leader's snapshot, if any, and is within
+ *    `catchUpSlack` entries of the commit) becomes a voter;
  * 4. once every target node votes, the members outside the target are removed, one at a time;
  *    when the leader itself is to go it first hands leadership to a caught-up target voter.
  *
@@ -19,6 +20,8 @@ export interface GroupView {
   /** The leader's own id. */
   id: number;
   commit: number;
+  /** The first index the leader's log holds (entries before it are in its snapshot). */
+  firstIndex: number;
   conf: { voters: readonly number[]; learners: readonly number[] };
   /** Match index per member. */
   matches: Readonly<Record<number, number>>;
@@ -41,7 +44,13 @@ export function nextMoveStep(
 ): MoveStep | undefined {
   if (group.confPending) return undefined;
   const { voters, learners } = group.conf;
-  const caughtUp = (n: number) => (group.matches[n] ?? 0) + catchUpSlack >= group.commit;
+  // Caught up: holds everything the leader's log no longer does (its snapshot, when there is
+  // one) and is within the slack of the commit. A learner that has copied nothing is never
+  // caught up, however short the log: promoted, it would count toward the quorum empty-handed.
+  const caughtUp = (n: number) => {
+    const match = group.matches[n] ?? 0;
+    return match > 0 && match >= group.firstIndex - 1 && match + catchUpSlack >= group.commit;
+  };
 
   const unwanted = learners.find((n) => !target.includes(n));
   if (unwanted !== undefined) return { kind: "removeNode", nodeId: unwanted };

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { type GroupView, type MoveStep, nextMoveStep } from "./move_step.ts";
 
 function group(voters: number[], learners: number[] = [], matches = {}, id = 1): GroupView {
-  return { id, commit: 100, conf: { voters, learners }, matches, confPending: false };
+  return {
+    id,
+    commit: 100,
+    firstIndex: 1,
+    conf: { voters, learners },
+    matches,
+    confPending: false,
+  };
 }
 
 /** Applies steps as the group would (instantly, everyone caught up) until none is left. */
@@ -44,6 +51,15 @@ Deno.test("move step: learner, voter once caught up, then the old member goes", 
 Deno.test("move step: a learner still copying is waited for, never promoted", () => {
   const copying = group([1, 2], [3], { 1: 100, 2: 100, 3: 10 });
   assert.equal(nextMoveStep(copying, [1, 3], 8), undefined);
+  // Within the slack of a short log, but nothing copied, or not yet the leader's snapshot.
+  const short = { ...group([1], [2], { 1: 30 }), commit: 30 };
+  assert.equal(nextMoveStep(short, [1, 2], 64), undefined, "nothing copied yet");
+  const compacted = { ...group([1], [2], { 1: 30, 2: 3 }), commit: 30, firstIndex: 20 };
+  assert.equal(nextMoveStep(compacted, [1, 2], 64), undefined, "snapshot not installed yet");
+  assert.deepEqual(nextMoveStep({ ...compacted, matches: { 1: 30, 2: 19 } }, [1, 2], 64), {
+    kind: "addVoter",
+    nodeId: 2,
+  });
   const close = group([1, 2], [3], { 1: 100, 2: 100, 3: 95 });
   assert.deepEqual(nextMoveStep(close, [1, 3], 8), { kind: "addVoter", nodeId: 3 });
 });

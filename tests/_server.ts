@@ -24,24 +24,40 @@ const ROOT = new URL("../", import.meta.url).pathname;
  * The permission flags of the README's start task, read from deno.json: end-to-end tests run
  * the server exactly as a user starts it, so a missing permission fails a test, not a user.
  */
-export const START_PERMISSIONS: string[] = (() => {
-  const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
+export const START_PERMISSIONS: string[] = startPermissions(ROOT);
+
+function startPermissions(root: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
   const words = String(tasks.start).split(/\s+/);
   return words.filter((w) => w.startsWith("--allow-"));
-})();
+}
+
+/** Options of {@linkcode startServer}. */
+export interface StartServerOptions {
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /**
+   * Another checkout to run (its folder, ending in `/`), with its own start permissions: a
+   * benchmark's baseline. @default this checkout
+   */
+  root?: string;
+  /** Extra flags of `deno run` (`--cpu-prof`, `--v8-flags=...`). */
+  denoFlags?: string[];
+}
 
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
-export async function startServer(
-  options: { dataDir?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } =
-    {},
-): Promise<ServerProcess> {
+export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
+  const root = options.root ?? ROOT;
+  const permissions = root === ROOT ? START_PERMISSIONS : startPermissions(root);
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
   const requestedPort = options.port ?? 0;
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...START_PERMISSIONS, `${ROOT}src/cli/main.ts`, "serve"],
-    cwd: ROOT,
+    args: ["run", ...permissions, ...(options.denoFlags ?? []), `${root}src/cli/main.ts`, "serve"],
+    cwd: root,
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,
       EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,

@@ -92,6 +92,8 @@ interface Measured {
     string,
     { medianMs: number; p95Ms: number; cpuMsPerQuery: number; checksum: number } | null
   >;
+  /** Query types the system failed, with its first error (the others still run). */
+  failed: Record<string, string>;
 }
 
 const STARTERS: Record<string, () => Promise<System>> = {
@@ -158,6 +160,7 @@ async function ingest(name: string, bodies: Uint8Array<ArrayBuffer>[], points: n
     peakRssMiB: stats.peakRssMiB,
     cpuSecondsPerMillionValues: stats.cpuSeconds / (values / 1e6),
     queries: {},
+    failed: {},
   };
   return { system, measured };
 }
@@ -172,24 +175,37 @@ async function runQueries(running: { system: System; measured: Measured }[]) {
     const times = running.map(() => [] as number[]);
     const checksums = running.map(() => 0);
     const cpuBefore: number[] = [];
+    const failed = running.map(() => false);
+    // A system that fails a query (an error answer) is out of this type; the run goes on and
+    // ends in failure.
+    const attempt = async (s: number, q: (typeof list)[number]) => {
+      try {
+        return await runQuery(running[s].system, q);
+      } catch (error) {
+        failed[s] = true;
+        running[s].measured.failed[type.name] = String(error).slice(0, 500);
+        console.error(`FAILED ${type.name} on ${running[s].system.name}: ${error}`);
+        return undefined;
+      }
+    };
     for (let s = 0; s < running.length; s++) {
-      if (supported[s]) await runQuery(running[s].system, list[0]); // warm-up
+      if (supported[s]) await attempt(s, list[0]); // warm-up
       cpuBefore.push((await processStats(running[s].system.pid)).cpuSeconds);
     }
     for (let i = 0; i < list.length; i++) {
       for (let k = 0; k < running.length; k++) {
         const s = (i + k) % running.length;
-        if (!supported[s]) continue;
+        if (!supported[s] || failed[s]) continue;
         const t0 = performance.now();
-        const sum = await runQuery(running[s].system, list[i]);
+        const sum = await attempt(s, list[i]);
         times[s].push(performance.now() - t0);
-        checksums[s] += sum!;
+        checksums[s] += sum ?? 0;
       }
     }
     for (let s = 0; s < running.length; s++) {
       const cpu = (await processStats(running[s].system.pid)).cpuSeconds - cpuBefore[s];
       const sorted = times[s].sort((a, b) => a - b);
-      running[s].measured.queries[type.name] = supported[s]
+      running[s].measured.queries[type.name] = supported[s] && !failed[s]
         ? {
           medianMs: percentile(sorted, 0.5),
           p95Ms: percentile(sorted, 0.95),
@@ -246,7 +262,13 @@ const header = [
   ...peers.map((p) => `EN vs ${p.system}`),
 ];
 const table = rows.map(([label, get, better]) => {
-  const cells = results.map((r) => (get(r) === undefined ? "n/a" : fmt(get(r)!)));
+  const cells = results.map((r) =>
+    get(r) !== undefined
+      ? fmt(get(r)!)
+      : Object.keys(r.failed).some((t) => label.startsWith(t + " "))
+      ? "FAILED"
+      : "n/a"
+  );
   const ratios = peers.map((p) => {
     const a = ours && get(ours), b = get(p);
     if (a === undefined || b === undefined || !a || !b) return "n/a";
@@ -291,4 +313,9 @@ const mismatches = checksumMismatches(results, (type) => {
   }`;
 });
 for (const m of mismatches) console.error(`CHECKSUM MISMATCH ${m}`);
-if (mismatches.length > 0) Deno.exit(1);
+for (const r of results) {
+  for (const [type, error] of Object.entries(r.failed)) {
+    console.error(`FAILED ${type} on ${r.system}: ${error}`);
+  }
+}
+if (mismatches.length > 0 || results.some((r) => Object.keys(r.failed).length > 0)) Deno.exit(1);

@@ -15,10 +15,10 @@ import {
   encodeJson,
   type EpochUnit,
   executeQuery,
-  parseQuery,
   type QueryLimits,
   QueryRegistry,
   type StatementResult,
+  STATEMENTS,
 } from "../query/mod.ts";
 
 type QueryResult = StatementResult[];
@@ -223,9 +223,9 @@ function streamChunks(
       else lines.push(line);
     }
   };
-  // A syntax error is a 400 before anything streams: parse once up front (cheap).
+  // A syntax error is a 400 before anything streams: parse up front (the run finds it kept).
   checkQuerySize(query.q, stateOf(ctx).limits);
-  parseQuery(query.q);
+  STATEMENTS.parse(query.q);
   let failure: unknown;
   const settled = run(ctx, query, request.method === "GET", request.signal, onResult).then(
     () => {},

@@ -18,6 +18,7 @@
 export type * from "./ast.ts";
 export { isWriteStatement } from "./ast.ts";
 export { KEYWORDS, parseQuery, parseStatement } from "./parser.ts";
+export { StatementCache, type StatementCacheOptions, STATEMENTS } from "./statement_cache.ts";
 export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "./print.ts";
 export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";

@@ -140,6 +140,12 @@ export interface EngineOptions {
   maxValuesPerTag?: number;
   /** Decoded values held by the block cache. @default {4000000} */
   blockCacheValues?: number;
+  /**
+   * A block cache shared with the process's other engines (a node's partition replicas), so
+   * that its bound holds for them all together; `blockCacheValues` is then unused.
+   * @default a cache of this engine's own
+   */
+  blockCache?: BlockCache;
   /** Segments of one level merged at once. @default {4} */
   compactionFanout?: number;
   /**
@@ -278,7 +284,12 @@ export class StorageEngine {
   #counts = { flushes: 0, compactions: 0, compactionBusyMs: 0, compactionSleptMs: 0 };
 
   private constructor(private readonly options: EngineOptions) {
-    this.#cache = new BlockCache(options.blockCacheValues ?? 4_000_000);
+    this.#cache = options.blockCache ?? new BlockCache(options.blockCacheValues ?? 4_000_000);
+  }
+
+  /** The cache of decoded blocks this engine reads through (maybe shared). */
+  get blockCache(): BlockCache {
+    return this.#cache;
   }
 
   /**
@@ -1348,7 +1359,14 @@ export class StorageEngine {
     if (options.flush !== false) await this.#flushAtClose();
     await this.#wal.close();
     for (const db of this.#databases.values()) {
-      for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();
+      for (const shard of db.shards()) {
+        for (const s of shard.segments) {
+          s.reader.close();
+          // A shared cache outlives the engine: a replica reopened on files copied from
+          // another may find different blocks under the same names.
+          this.#cache.dropFile(s.reader.path);
+        }
+      }
     }
     this.#closeRetired(true);
   }

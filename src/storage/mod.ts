@@ -6,4 +6,4 @@ export * from "./engine.ts";
 export type { ColumnView } from "./column.ts";
 export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";
 export { decodeWriteBatch, encodeWriteBatch, WAL_VERSION } from "./wal/mod.ts";
-export { SEGMENT_VERSION } from "./segment/mod.ts";
+export { BlockCache, SEGMENT_VERSION } from "./segment/mod.ts";

@@ -1,6 +1,7 @@
 /**
  * A bounded least-recently-used cache of decoded blocks, sized in values (a block of 1000
- * floats holds about 24 KB decoded). Shared by every segment of an engine.
+ * floats holds about 24 KB decoded). Shared by every segment of an engine, or of every engine
+ * of a cluster node (its partition replicas), so the bound is the process's.
  * @module
  */
 import type { ColumnView } from "../column.ts";

@@ -15,6 +15,7 @@ import {
   encodeJson,
   type EpochUnit,
   executeQuery,
+  jsonChunks,
   type QueryLimits,
   QueryRegistry,
   type StatementResult,
@@ -293,7 +294,33 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
       headers: { "content-type": "text/csv" }, // what influxd 1.6.7 sends for Accept: application/csv
     });
   }
-  return new Response(encodeJson(results, { epoch: query.epoch, pretty: query.pretty }), {
-    headers: { "content-type": "application/json" },
-  });
+  const headers = { "content-type": "application/json" };
+  if (query.pretty) {
+    return new Response(encodeJson(results, { epoch: query.epoch, pretty: true }), { headers });
+  }
+  // Bytes chunk by chunk, each row released once written: a large answer is never one string.
+  const chunks = jsonChunks(results, { epoch: query.epoch, consume: true });
+  const first = chunks.next().value!;
+  const second = chunks.next();
+  if (second.done) return new Response(first, { headers });
+  let pending: Uint8Array<ArrayBuffer> | undefined = second.value;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(first);
+    },
+    pull(controller) {
+      if (pending !== undefined) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      const next = chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      chunks.return();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { headers });
 }

@@ -24,6 +24,7 @@ export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } f
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
 export { isInstant } from "./result.ts";
 export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
+export { CHUNK_BYTES, jsonChunks, type JsonChunksOptions } from "./encode_json_bytes.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";

@@ -16,6 +16,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
   /** Everything the process printed to stderr so far. */
   logs(): string;
+  /** A fetch that reaches it (HTTPS: trusting the test's certificate). */
+  fetch: typeof globalThis.fetch;
 }
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -45,6 +47,8 @@ export interface StartServerOptions {
   root?: string;
   /** Extra flags of `deno run` (`--cpu-prof`, `--v8-flags=...`). */
   denoFlags?: string[];
+  /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
+  caPem?: string;
 }
 
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
@@ -90,11 +94,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       throw new Error(`server did not log its address within the timeout:\n${stderr}`);
     } else await new Promise((r) => setTimeout(r, 20));
   }
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.caPem ? "https" : "http"}://127.0.0.1:${port}`;
+  const client = options.caPem ? Deno.createHttpClient({ caCerts: [options.caPem] }) : undefined;
+  const fetchIt: typeof globalThis.fetch = client
+    ? (input, init) => fetch(input, { ...init, client })
+    : fetch;
   while (true) {
     if (exited) throw new Error(`server exited before answering /ping:\n${stderr}`);
     try {
-      const r = await fetch(`${url}/ping`);
+      const r = await fetchIt(`${url}/ping`);
       await r.body?.cancel();
       if (r.status === 204) break;
     } catch { /* not listening yet */ }
@@ -109,6 +117,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     port,
     dataDir,
     process,
+    fetch: fetchIt,
     logs: () => stderr,
     async kill9() {
       try {
@@ -116,6 +125,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       } catch { /* already gone */ }
       await process.status;
       await pumps;
+      client?.close();
     },
     async stop() {
       try {
@@ -123,6 +133,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
       } catch { /* already gone */ }
       await process.status;
       await pumps;
+      client?.close();
     },
   };
 }

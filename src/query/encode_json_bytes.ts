@@ -36,8 +36,12 @@ class ByteSink {
   #at = 0;
   readonly #encoder = new TextEncoder();
 
+  /** Bytes of the next buffer: small for the first (most answers are a few hundred bytes). */
+  #nextSize: number;
+
   constructor(readonly chunkBytes: number) {
-    this.#buf = new Uint8Array(chunkBytes + 1024);
+    this.#nextSize = Math.min(4096, chunkBytes + 1024);
+    this.#buf = new Uint8Array(0);
   }
 
   get size(): number {
@@ -76,7 +80,10 @@ class ByteSink {
   /** The bytes written since the last take (a view of a buffer not written again). */
   take(): Uint8Array<ArrayBuffer> {
     const out = this.#buf.subarray(0, this.#at);
-    this.#buf = new Uint8Array(this.chunkBytes + 1024);
+    // The next buffer is made on the next write (none after the last chunk), whole-chunk sized:
+    // the answer is a large one.
+    this.#buf = new Uint8Array(0);
+    this.#nextSize = this.chunkBytes + 1024;
     this.#at = 0;
     return out;
   }
@@ -90,7 +97,7 @@ class ByteSink {
 
   #reserve(n: number): void {
     if (this.#at + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(2 * this.#buf.length, this.#at + n));
+    const grown = new Uint8Array(Math.max(2 * this.#buf.length, this.#nextSize, this.#at + n));
     grown.set(this.#buf.subarray(0, this.#at));
     this.#buf = grown;
   }

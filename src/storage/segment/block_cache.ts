@@ -3,8 +3,8 @@
  * floats holds about 24 KB decoded). Shared by every segment of an engine, or of every engine
  * of a cluster node (its partition replicas), so the bound is the process's.
  *
- * Once full, a block is admitted only when it was asked for more often than the block it would
- * evict (TinyLFU's admission, counts halved every so many lookups so that old favourites fade).
+ * Once full, a block is admitted only when it was asked for more often (by 2) than the block it
+ * would evict (TinyLFU's admission, counts halved every so many lookups so that old favourites fade).
  * Plain LRU keeps nothing of a scan repeated over more blocks than it holds: each block is
  * evicted just before it is asked for again, and every query decodes everything.
  * @module
@@ -40,7 +40,7 @@ export class BlockCache {
 
   /**
    * Adds a block, evicting the least recently used ones beyond the bound; when that would evict,
-   * only if the block was asked for more often than the first it would evict.
+   * only if the block was asked for at least twice more often than the first it would evict.
    */
   set(key: string, column: ColumnView): void {
     if (this.maxValues === 0 || column.length > this.maxValues) return;
@@ -50,7 +50,9 @@ export class BlockCache {
       this.#entries.delete(key);
     } else if (this.#values + column.length > this.maxValues) {
       const victim = this.#entries.keys().next().value;
-      if (victim !== undefined && this.#frequency(key) <= this.#frequency(victim)) return;
+      // By 2: a halving in the middle of a repeated scan leaves the blocks after it one count
+      // ahead of those before; by 1 they would push out what the scan holds, a few each pass.
+      if (victim !== undefined && this.#frequency(key) <= this.#frequency(victim) + 1) return;
     }
     this.#entries.set(key, column);
     this.#values += column.length;
@@ -88,9 +90,11 @@ export class BlockCache {
 
   #count(key: string): void {
     this.#counts.set(key, this.#frequency(key) + 1);
-    // Halved after 8 lookups per cached block (at least 4096): the counts follow what is asked
-    // for now, and the map holds about that many keys.
-    if (++this.#lookups < Math.max(4096, 8 * this.#entries.size)) return;
+    // Halved after 2 lookups per cached block (at least 1024): the counts follow what is asked
+    // for now (a query type's blocks outweigh the last type's within a few runs; a scan repeated
+    // over more blocks than are held still ties and keeps what is held), and the map holds
+    // about that many keys.
+    if (++this.#lookups < Math.max(1024, 2 * this.#entries.size)) return;
     this.#lookups = 0;
     for (const [k, n] of this.#counts) {
       if (n <= 1) this.#counts.delete(k);

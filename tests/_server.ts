@@ -49,6 +49,8 @@ export interface StartServerOptions {
   denoFlags?: string[];
   /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
   caPem?: string;
+  /** The command instead of `deno run <start task permissions> src/cli/main.ts serve`. */
+  command?: { program: string; args: string[]; cwd: string };
 }
 
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
@@ -59,9 +61,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
   const requestedPort = options.port ?? 0;
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, ...(options.denoFlags ?? []), `${root}src/cli/main.ts`, "serve"],
-    cwd: root,
+  const command = new Deno.Command(options.command?.program ?? Deno.execPath(), {
+    args: options.command?.args ??
+      ["run", ...permissions, ...(options.denoFlags ?? []), `${root}src/cli/main.ts`, "serve"],
+    cwd: options.command?.cwd ?? root,
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,
       EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,

@@ -16,7 +16,7 @@
  * @module
  */
 import type { Principal } from "../auth/mod.ts";
-import { NotFoundError, ValidationError } from "../core/mod.ts";
+import { NotFoundError, ValidationError, VERSION } from "../core/mod.ts";
 import type { AppContext } from "./app.ts";
 import { handleIngest } from "./ingest_handler.ts";
 import { handleJoin } from "./join_handler.ts";
@@ -58,6 +58,7 @@ export interface Route {
 }
 
 const exact = (path: string) => (p: string) => p === path;
+const CLUSTER_NODE_PATH = /^\/api\/v1\/cluster\/nodes\/(\d{1,9})$/;
 const dbParam = (_ctx: AppContext, url: URL) => url.searchParams.get("db") ?? "";
 const dbOrDefault = (ctx: AppContext, url: URL) =>
   url.searchParams.get("db") || ctx.defaultDatabase;
@@ -163,6 +164,25 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
+    name: "cluster_nodes",
+    matches: (p) => CLUSTER_NODE_PATH.test(p),
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "DELETE", path: "/api/v1/cluster/nodes/2" },
+    handle: async (ctx, request, url) => {
+      if (request.method !== "DELETE") return methodNotAllowed("DELETE");
+      if (!ctx.cluster?.removeNode) return nativeError(new NotFoundError("no cluster"));
+      const id = Number(CLUSTER_NODE_PATH.exec(url.pathname)![1]);
+      try {
+        await ctx.cluster.removeNode(id);
+      } catch (error) {
+        return nativeError(error);
+      }
+      // Accepted: the node's replicas move away, then it leaves (GET /api/v1/cluster shows it).
+      return json({ node: id, draining: true }, 202);
+    },
+  },
+  {
     name: "prom_write",
     matches: exact("/api/v1/prom/write"),
     influx: false,
@@ -223,7 +243,9 @@ function health(ctx: AppContext): Response {
     status: "pass",
     name: "epochnexus",
     message: "ready for queries and writes",
-    version: INFLUX_VERSION,
+    version: VERSION,
+    // The InfluxDB release whose 1.x API this one answers as (also X-Influxdb-Version).
+    influxdb_compatibility: INFLUX_VERSION,
     ...stats,
   });
 }

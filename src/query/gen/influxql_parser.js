@@ -242,42 +242,44 @@ function peg$parse(input, options) {
   const peg$c69 = "group";
   const peg$c70 = "in";
   const peg$c71 = "inf";
-  const peg$c72 = "into";
-  const peg$c73 = "key";
-  const peg$c74 = "keys";
-  const peg$c75 = "kill";
-  const peg$c76 = "limit";
-  const peg$c77 = "measurement";
-  const peg$c78 = "measurements";
-  const peg$c79 = "offset";
-  const peg$c80 = "on";
-  const peg$c81 = "or";
-  const peg$c82 = "order";
-  const peg$c83 = "password";
-  const peg$c84 = "policies";
-  const peg$c85 = "policy";
-  const peg$c86 = "privileges";
-  const peg$c87 = "queries";
-  const peg$c88 = "query";
-  const peg$c89 = "read";
-  const peg$c90 = "replication";
-  const peg$c91 = "retention";
-  const peg$c92 = "revoke";
-  const peg$c93 = "select";
-  const peg$c94 = "series";
-  const peg$c95 = "set";
-  const peg$c96 = "shard";
-  const peg$c97 = "show";
-  const peg$c98 = "slimit";
-  const peg$c99 = "soffset";
-  const peg$c100 = "to";
-  const peg$c101 = "true";
-  const peg$c102 = "user";
-  const peg$c103 = "users";
-  const peg$c104 = "values";
-  const peg$c105 = "where";
-  const peg$c106 = "with";
-  const peg$c107 = "write";
+  const peg$c72 = "max_bytes";
+  const peg$c73 = "cold_after";
+  const peg$c74 = "into";
+  const peg$c75 = "key";
+  const peg$c76 = "keys";
+  const peg$c77 = "kill";
+  const peg$c78 = "limit";
+  const peg$c79 = "measurement";
+  const peg$c80 = "measurements";
+  const peg$c81 = "offset";
+  const peg$c82 = "on";
+  const peg$c83 = "or";
+  const peg$c84 = "order";
+  const peg$c85 = "password";
+  const peg$c86 = "policies";
+  const peg$c87 = "policy";
+  const peg$c88 = "privileges";
+  const peg$c89 = "queries";
+  const peg$c90 = "query";
+  const peg$c91 = "read";
+  const peg$c92 = "replication";
+  const peg$c93 = "retention";
+  const peg$c94 = "revoke";
+  const peg$c95 = "select";
+  const peg$c96 = "series";
+  const peg$c97 = "set";
+  const peg$c98 = "shard";
+  const peg$c99 = "show";
+  const peg$c100 = "slimit";
+  const peg$c101 = "soffset";
+  const peg$c102 = "to";
+  const peg$c103 = "true";
+  const peg$c104 = "user";
+  const peg$c105 = "users";
+  const peg$c106 = "values";
+  const peg$c107 = "where";
+  const peg$c108 = "with";
+  const peg$c109 = "write";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -391,43 +393,45 @@ function peg$parse(input, options) {
   const peg$e94 = peg$literalExpectation("GROUP", true);
   const peg$e95 = peg$literalExpectation("IN", true);
   const peg$e96 = peg$literalExpectation("INF", true);
-  const peg$e97 = peg$literalExpectation("INTO", true);
-  const peg$e98 = peg$literalExpectation("KEY", true);
-  const peg$e99 = peg$literalExpectation("KEYS", true);
-  const peg$e100 = peg$literalExpectation("KILL", true);
-  const peg$e101 = peg$literalExpectation("LIMIT", true);
-  const peg$e102 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e103 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e104 = peg$literalExpectation("OFFSET", true);
-  const peg$e105 = peg$literalExpectation("ON", true);
-  const peg$e106 = peg$literalExpectation("OR", true);
-  const peg$e107 = peg$literalExpectation("ORDER", true);
-  const peg$e108 = peg$literalExpectation("PASSWORD", true);
-  const peg$e109 = peg$literalExpectation("POLICIES", true);
-  const peg$e110 = peg$literalExpectation("POLICY", true);
-  const peg$e111 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e112 = peg$literalExpectation("QUERIES", true);
-  const peg$e113 = peg$literalExpectation("QUERY", true);
-  const peg$e114 = peg$literalExpectation("READ", true);
-  const peg$e115 = peg$literalExpectation("REPLICATION", true);
-  const peg$e116 = peg$literalExpectation("RETENTION", true);
-  const peg$e117 = peg$literalExpectation("REVOKE", true);
-  const peg$e118 = peg$literalExpectation("SELECT", true);
-  const peg$e119 = peg$literalExpectation("SERIES", true);
-  const peg$e120 = peg$literalExpectation("SET", true);
-  const peg$e121 = peg$literalExpectation("SHARD", true);
-  const peg$e122 = peg$literalExpectation("SHOW", true);
-  const peg$e123 = peg$literalExpectation("SLIMIT", true);
-  const peg$e124 = peg$literalExpectation("SOFFSET", true);
-  const peg$e125 = peg$literalExpectation("TAG", true);
-  const peg$e126 = peg$literalExpectation("TO", true);
-  const peg$e127 = peg$literalExpectation("TRUE", true);
-  const peg$e128 = peg$literalExpectation("USER", true);
-  const peg$e129 = peg$literalExpectation("USERS", true);
-  const peg$e130 = peg$literalExpectation("VALUES", true);
-  const peg$e131 = peg$literalExpectation("WHERE", true);
-  const peg$e132 = peg$literalExpectation("WITH", true);
-  const peg$e133 = peg$literalExpectation("WRITE", true);
+  const peg$e97 = peg$literalExpectation("MAX_BYTES", true);
+  const peg$e98 = peg$literalExpectation("COLD_AFTER", true);
+  const peg$e99 = peg$literalExpectation("INTO", true);
+  const peg$e100 = peg$literalExpectation("KEY", true);
+  const peg$e101 = peg$literalExpectation("KEYS", true);
+  const peg$e102 = peg$literalExpectation("KILL", true);
+  const peg$e103 = peg$literalExpectation("LIMIT", true);
+  const peg$e104 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e105 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e106 = peg$literalExpectation("OFFSET", true);
+  const peg$e107 = peg$literalExpectation("ON", true);
+  const peg$e108 = peg$literalExpectation("OR", true);
+  const peg$e109 = peg$literalExpectation("ORDER", true);
+  const peg$e110 = peg$literalExpectation("PASSWORD", true);
+  const peg$e111 = peg$literalExpectation("POLICIES", true);
+  const peg$e112 = peg$literalExpectation("POLICY", true);
+  const peg$e113 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e114 = peg$literalExpectation("QUERIES", true);
+  const peg$e115 = peg$literalExpectation("QUERY", true);
+  const peg$e116 = peg$literalExpectation("READ", true);
+  const peg$e117 = peg$literalExpectation("REPLICATION", true);
+  const peg$e118 = peg$literalExpectation("RETENTION", true);
+  const peg$e119 = peg$literalExpectation("REVOKE", true);
+  const peg$e120 = peg$literalExpectation("SELECT", true);
+  const peg$e121 = peg$literalExpectation("SERIES", true);
+  const peg$e122 = peg$literalExpectation("SET", true);
+  const peg$e123 = peg$literalExpectation("SHARD", true);
+  const peg$e124 = peg$literalExpectation("SHOW", true);
+  const peg$e125 = peg$literalExpectation("SLIMIT", true);
+  const peg$e126 = peg$literalExpectation("SOFFSET", true);
+  const peg$e127 = peg$literalExpectation("TAG", true);
+  const peg$e128 = peg$literalExpectation("TO", true);
+  const peg$e129 = peg$literalExpectation("TRUE", true);
+  const peg$e130 = peg$literalExpectation("USER", true);
+  const peg$e131 = peg$literalExpectation("USERS", true);
+  const peg$e132 = peg$literalExpectation("VALUES", true);
+  const peg$e133 = peg$literalExpectation("WHERE", true);
+  const peg$e134 = peg$literalExpectation("WITH", true);
+  const peg$e135 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -501,41 +505,43 @@ function peg$parse(input, options) {
   function peg$f69(name) {    return ast.statement("drop_measurement", { name });  }
   function peg$f70(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
   function peg$f71(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f72(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f72(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
   function peg$f73(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
   function peg$f74(duration) {    return { duration };  }
   function peg$f75(replicaN) {    return { replicaN };  }
   function peg$f76(shardDuration) {    return { shardDuration };  }
   function peg$f77() {    return { isDefault: true };  }
-  function peg$f78() {    return 0n;  }
-  function peg$f79(d) {    return d.ns;  }
-  function peg$f80(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f81(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f82(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f83(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f84(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f85(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f86(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f87(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f88(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f89(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f90() {    return "READ";  }
-  function peg$f91() {    return "WRITE";  }
-  function peg$f92() {    return "ALL";  }
-  function peg$f93() {    return ast.statement("show_users");  }
-  function peg$f94(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f95(word) {    return isKeyword(word);  }
-  function peg$f96(word) {    return word;  }
-  function peg$f97(chars) {    return chars.join("");  }
-  function peg$f98(chars) {    return ast.string(chars.join(""));  }
-  function peg$f99() {    return "\n";  }
-  function peg$f100(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f101() {    return "/";  }
-  function peg$f102(text) {    return ast.number(text);  }
-  function peg$f103(text) {    return ast.integer(text);  }
-  function peg$f104(parts) {    return ast.duration(parts);  }
-  function peg$f105(digits, unit) {    return [digits, unit];  }
-  function peg$f106(text) {    return ast.boolean(text);  }
+  function peg$f78(maxBytes) {    return { maxBytes };  }
+  function peg$f79(coldAfter) {    return { coldAfter };  }
+  function peg$f80() {    return 0n;  }
+  function peg$f81(d) {    return d.ns;  }
+  function peg$f82(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f83(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f84(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f85(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f86(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f87(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f88(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f89(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f90(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f91(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f92() {    return "READ";  }
+  function peg$f93() {    return "WRITE";  }
+  function peg$f94() {    return "ALL";  }
+  function peg$f95() {    return ast.statement("show_users");  }
+  function peg$f96(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f97(word) {    return isKeyword(word);  }
+  function peg$f98(word) {    return word;  }
+  function peg$f99(chars) {    return chars.join("");  }
+  function peg$f100(chars) {    return ast.string(chars.join(""));  }
+  function peg$f101() {    return "\n";  }
+  function peg$f102(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f103() {    return "/";  }
+  function peg$f104(text) {    return ast.number(text);  }
+  function peg$f105(text) {    return ast.integer(text);  }
+  function peg$f106(parts) {    return ast.duration(parts);  }
+  function peg$f107(digits, unit) {    return [digits, unit];  }
+  function peg$f108(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -5085,26 +5091,58 @@ function peg$parse(input, options) {
                                           if (s20 === peg$FAILED) {
                                             s20 = null;
                                           }
-                                          s21 = peg$currPos;
-                                          s22 = peg$parse__();
-                                          if (s22 !== peg$FAILED) {
-                                            s23 = peg$parseDEFAULT();
-                                            if (s23 !== peg$FAILED) {
-                                              s22 = [s22, s23];
-                                              s21 = s22;
+                                          s21 = [];
+                                          s22 = peg$currPos;
+                                          s23 = peg$parse__();
+                                          if (s23 !== peg$FAILED) {
+                                            s24 = peg$parseRpTiering();
+                                            if (s24 !== peg$FAILED) {
+                                              s22 = s24;
                                             } else {
-                                              peg$currPos = s21;
-                                              s21 = peg$FAILED;
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
                                             }
                                           } else {
-                                            peg$currPos = s21;
-                                            s21 = peg$FAILED;
+                                            peg$currPos = s22;
+                                            s22 = peg$FAILED;
                                           }
-                                          if (s21 === peg$FAILED) {
-                                            s21 = null;
+                                          while (s22 !== peg$FAILED) {
+                                            s21.push(s22);
+                                            s22 = peg$currPos;
+                                            s23 = peg$parse__();
+                                            if (s23 !== peg$FAILED) {
+                                              s24 = peg$parseRpTiering();
+                                              if (s24 !== peg$FAILED) {
+                                                s22 = s24;
+                                              } else {
+                                                peg$currPos = s22;
+                                                s22 = peg$FAILED;
+                                              }
+                                            } else {
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
+                                            }
+                                          }
+                                          s22 = peg$currPos;
+                                          s23 = peg$parse__();
+                                          if (s23 !== peg$FAILED) {
+                                            s24 = peg$parseDEFAULT();
+                                            if (s24 !== peg$FAILED) {
+                                              s23 = [s23, s24];
+                                              s22 = s23;
+                                            } else {
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
+                                            }
+                                          } else {
+                                            peg$currPos = s22;
+                                            s22 = peg$FAILED;
+                                          }
+                                          if (s22 === peg$FAILED) {
+                                            s22 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f72(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f72(s7, s11, s15, s19, s20, s21, s22);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5390,7 +5428,61 @@ function peg$parse(input, options) {
             s1 = peg$f77();
           }
           s0 = s1;
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseRpTiering();
+          }
         }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseRpTiering() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseMAX_BYTES();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseCount();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f78(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseCOLD_AFTER();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseRpDuration();
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f79(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
     }
 
@@ -5404,7 +5496,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f78();
+      s1 = peg$f80();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5412,7 +5504,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f79(s1);
+        s1 = peg$f81(s1);
       }
       s0 = s1;
     }
@@ -5447,7 +5539,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f80(s7, s11);
+                          s0 = peg$f82(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5525,7 +5617,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f81(s2, s4);
+          s0 = peg$f83(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5586,7 +5678,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f82(s5, s6);
+              s0 = peg$f84(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5700,7 +5792,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f83(s5, s11, s12);
+                          s0 = peg$f85(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5764,7 +5856,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f84(s5);
+              s0 = peg$f86(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5820,7 +5912,7 @@ function peg$parse(input, options) {
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f85(s7, s11);
+                      s0 = peg$f87(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -5888,7 +5980,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f86(s3, s7, s11);
+                          s0 = peg$f88(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5968,7 +6060,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f87(s8);
+                    s0 = peg$f89(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6029,7 +6121,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f88(s3, s7, s11);
+                          s0 = peg$f90(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6109,7 +6201,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f89(s8);
+                    s0 = peg$f91(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6150,7 +6242,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f90();
+      s1 = peg$f92();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6158,7 +6250,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f91();
+        s1 = peg$f93();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -6184,7 +6276,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f92();
+          s0 = peg$f94();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6202,7 +6294,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f93();
+      s1 = peg$f95();
     }
     s0 = s1;
 
@@ -6224,7 +6316,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f94(s5);
+              s0 = peg$f96(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6285,7 +6377,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f95(s1);
+        s2 = peg$f97(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -6293,7 +6385,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f96(s1);
+          s0 = peg$f98(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6353,7 +6445,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f97(s2);
+        s0 = peg$f99(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6458,7 +6550,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f98(s2);
+        s0 = peg$f100(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6525,7 +6617,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f99();
+      s1 = peg$f101();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6583,7 +6675,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f100(s2);
+        s0 = peg$f102(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6614,7 +6706,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f101();
+      s1 = peg$f103();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6745,7 +6837,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f102(s1);
+      s1 = peg$f104(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6809,7 +6901,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f103(s1);
+        s0 = peg$f105(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6855,7 +6947,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f104(s1);
+        s0 = peg$f106(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6939,7 +7031,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f105(s1, s2);
+        s0 = peg$f107(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6969,7 +7061,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f106(s1);
+      s1 = peg$f108(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -8253,13 +8345,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseINTO() {
+  function peg$parseMAX_BYTES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
+    s1 = input.substr(peg$currPos, 9);
     if (s1.toLowerCase() === peg$c72) {
-      peg$currPos += (4);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e97); }
@@ -8290,13 +8382,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEY() {
+  function peg$parseCOLD_AFTER() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
+    s1 = input.substr(peg$currPos, 10);
     if (s1.toLowerCase() === peg$c73) {
-      peg$currPos += (3);
+      peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e98); }
@@ -8327,7 +8419,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEYS() {
+  function peg$parseINTO() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8364,16 +8456,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseKEY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c75) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEYS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c76) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseKILL() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c75) {
+    if (s1.toLowerCase() === peg$c77) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8406,11 +8572,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c76) {
+    if (s1.toLowerCase() === peg$c78) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e103); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8443,11 +8609,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c77) {
+    if (s1.toLowerCase() === peg$c79) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e104); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8480,11 +8646,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c78) {
+    if (s1.toLowerCase() === peg$c80) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
+      if (peg$silentFails === 0) { peg$fail(peg$e105); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8517,11 +8683,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c79) {
+    if (s1.toLowerCase() === peg$c81) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
+      if (peg$silentFails === 0) { peg$fail(peg$e106); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8554,11 +8720,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c80) {
+    if (s1.toLowerCase() === peg$c82) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8591,11 +8757,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c81) {
+    if (s1.toLowerCase() === peg$c83) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e106); }
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8628,11 +8794,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c82) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8665,11 +8831,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c83) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8702,11 +8868,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c84) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8739,11 +8905,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c85) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8776,11 +8942,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8813,11 +8979,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8850,11 +9016,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c88) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8887,11 +9053,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8924,11 +9090,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8961,82 +9127,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c91) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREVOKE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c92) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSELECT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c93) {
-      peg$currPos += (6);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e118); }
@@ -9067,7 +9159,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSERIES() {
+  function peg$parseREVOKE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9104,16 +9196,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSELECT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c95) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSERIES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c96) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c95) {
+    if (s1.toLowerCase() === peg$c97) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+      if (peg$silentFails === 0) { peg$fail(peg$e122); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9146,11 +9312,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c96) {
+    if (s1.toLowerCase() === peg$c98) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+      if (peg$silentFails === 0) { peg$fail(peg$e123); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9183,11 +9349,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c97) {
+    if (s1.toLowerCase() === peg$c99) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
+      if (peg$silentFails === 0) { peg$fail(peg$e124); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9220,11 +9386,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c98) {
+    if (s1.toLowerCase() === peg$c100) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
+      if (peg$silentFails === 0) { peg$fail(peg$e125); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9257,11 +9423,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c99) {
+    if (s1.toLowerCase() === peg$c101) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9298,7 +9464,7 @@ function peg$parse(input, options) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
+      if (peg$silentFails === 0) { peg$fail(peg$e127); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9331,11 +9497,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c100) {
+    if (s1.toLowerCase() === peg$c102) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+      if (peg$silentFails === 0) { peg$fail(peg$e128); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9368,11 +9534,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c101) {
+    if (s1.toLowerCase() === peg$c103) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9405,82 +9571,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c102) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseUSERS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c103) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseVALUES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c104) {
-      peg$currPos += (6);
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e130); }
@@ -9511,7 +9603,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseWHERE() {
+  function peg$parseUSERS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9548,16 +9640,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseVALUES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c106) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e132); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseWHERE() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c107) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseWITH() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c106) {
+    if (s1.toLowerCase() === peg$c108) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e132); }
+      if (peg$silentFails === 0) { peg$fail(peg$e134); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9590,11 +9756,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c107) {
+    if (s1.toLowerCase() === peg$c109) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+      if (peg$silentFails === 0) { peg$fail(peg$e135); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;

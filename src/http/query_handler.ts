@@ -19,6 +19,7 @@ import {
   executeQuery,
   isWriteStatement,
   jsonChunks,
+  jsonString,
   limitHit,
   printStatement,
   type QueryLimits,
@@ -117,7 +118,7 @@ export async function handleInfluxQuery(
     if (error instanceof ParseError) {
       // InfluxDB ends the body with a newline, as its other answers.
       return new Response(
-        JSON.stringify({ error: `error parsing query: ${error.message}` }) + "\n",
+        `{"error":${jsonString(`error parsing query: ${error.message}`)}}\n`,
         {
           status: 400,
           headers: { "content-type": "application/json" },

@@ -29,7 +29,13 @@ export {
   type PlainSeries,
   type TimeFormat,
 } from "./plain_result.ts";
-export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
+export {
+  encodeJson,
+  encodeResult,
+  type EpochUnit,
+  type JsonOptions,
+  jsonString,
+} from "./encode_json.ts";
 export { CHUNK_BYTES, jsonChunks, type JsonChunksOptions } from "./encode_json_bytes.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";

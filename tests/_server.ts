@@ -28,18 +28,27 @@ const ROOT = new URL("../", import.meta.url).pathname;
  * The permission flags of the README's start task, read from deno.json: end-to-end tests run
  * the server exactly as a user starts it, so a missing permission fails a test, not a user.
  */
-export const START_PERMISSIONS: string[] = (() => {
-  const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
+export const START_PERMISSIONS: string[] = startPermissions(ROOT);
+
+function startPermissions(root: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
   const words = String(tasks.start).split(/\s+/);
   return words.filter((w) => w.startsWith("--allow-"));
-})();
+}
 
 /** Options of {@linkcode startServer}. */
-export interface StartOptions {
+export interface StartServerOptions {
   dataDir?: string;
   port?: number;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /**
+   * Another checkout to run (its folder, ending in `/`), with its own start permissions: a
+   * benchmark's baseline. @default this checkout
+   */
+  root?: string;
+  /** Extra flags of `deno run` (`--cpu-prof`, `--v8-flags=...`). */
+  denoFlags?: string[];
   /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
   caPem?: string;
   /** The command instead of `deno run <start task permissions> src/cli/main.ts serve`. */
@@ -51,15 +60,21 @@ export interface StartOptions {
   onBound?: (bound: { port: number; raftPort: number; pid: number }) => void;
 }
 
+/** The options under their older name. */
+export type StartOptions = StartServerOptions;
+
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
-export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
+export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
+  const root = options.root ?? ROOT;
+  const permissions = root === ROOT ? START_PERMISSIONS : startPermissions(root);
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
   const requestedPort = options.port ?? 0;
   const command = new Deno.Command(options.command?.program ?? Deno.execPath(), {
-    args: options.command?.args ?? ["run", ...START_PERMISSIONS, `${ROOT}src/cli/main.ts`, "serve"],
-    cwd: options.command?.cwd ?? ROOT,
+    args: options.command?.args ??
+      ["run", ...permissions, ...(options.denoFlags ?? []), `${root}src/cli/main.ts`, "serve"],
+    cwd: options.command?.cwd ?? root,
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,
       EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,

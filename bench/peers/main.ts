@@ -1,16 +1,25 @@
 /**
- * `deno task bench:peers`: the same TSBS-like workload against EpochNexus, InfluxDB 1.6.7 and
- * VictoriaMetrics 1.79.5, one system at a time on this machine, then one table with every metric
- * for every system and EpochNexus's ratio to each peer. Also writes a JSON result file.
+ * `deno task bench:peers`: the same TSBS workload against EpochNexus, InfluxDB 1.6.7 and
+ * VictoriaMetrics 1.79.5 on this machine, then one table with every metric for every system
+ * and EpochNexus's ratio to each peer. Also writes a JSON result file.
  *
- * After ingest each system settles its own way (systems.ts: flush and compaction, waited for on
- * its own counters with a deadline), then its whole data folder is measured (`du`), then the
- * queries run. Every query type's answers are summed into a checksum; when two systems' checksums
- * for a type differ, the run fails (exit 1) naming the type, its first query and both checksums.
+ * Each system is started and fed alone (the others idle), settles its own way (systems.ts:
+ * flush and compaction, waited for on its own counters with a deadline), then its whole data
+ * folder is measured (`du`). The queries then run interleaved across the systems (per query
+ * type: each system's warm-up, then run i on every system before run i + 1, the order rotating),
+ * so the load of a shared machine falls on all of them alike. Per type: median and p95 latency,
+ * and the server's CPU per query (its process's user + system time over the runs / runs).
+ * Every query type's answers are summed into a checksum; when two systems' checksums for a type
+ * differ, the run fails (exit 1) naming the type, its first query and both checksums.
  *
  *   deno task bench:peers [--variant default|high-cardinality|out-of-order] [--hosts 100]
  *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10]
- *                         [--systems epochnexus,influxdb,victoriametrics] [--out FILE]
+ *                         [--systems epochnexus,influxdb,victoriametrics] [--types a,b]
+ *                         [--baseline DIR] [--out FILE]
+ *
+ * `--baseline DIR` adds another EpochNexus checkout (e.g. `git archive main` unpacked, with its
+ * `deno install` done) as one more system, "EpochNexus (baseline)": before and after a change,
+ * measured in one sitting. `--types` keeps only the named query types.
  *
  * Peers missing from the machine are installed from Debian's packages first (needs root).
  * @module
@@ -55,8 +64,16 @@ const options = {
   batch: Number(flag("batch", "5000")),
   runs: Number(flag("runs", "10")),
   systems: flag("systems", "epochnexus,influxdb,victoriametrics").split(","),
+  types: flag("types", QUERY_TYPES.map((t) => t.name).join(",")).split(","),
+  baseline: flag("baseline", ""),
   out: flag("out", "bench/results/peers.json"),
 };
+const unknownTypes = options.types.filter((n) => !QUERY_TYPES.some((t) => t.name === n));
+if (unknownTypes.length > 0) {
+  console.error(`unknown --types ${unknownTypes.join(",")}: use ${QUERY_TYPES.map((t) => t.name)}`);
+  Deno.exit(2);
+}
+const types = QUERY_TYPES.filter((t) => options.types.includes(t.name));
 
 interface Measured {
   system: string;
@@ -66,16 +83,29 @@ interface Measured {
   /** Its whole data folder after settling (du: allocated blocks), and apparent sizes. */
   bytesPerValue: number;
   apparentBytesPerValue: number;
+  /** VmHWM once settled (ingest alone), and at the end (ingest and every query). */
+  ingestPeakRssMiB: number;
   peakRssMiB: number;
+  /** CPU of ingest and settle. */
   cpuSecondsPerMillionValues: number;
-  queries: Record<string, { medianMs: number; p95Ms: number; checksum: number } | null>;
+  queries: Record<
+    string,
+    { medianMs: number; p95Ms: number; cpuMsPerQuery: number; checksum: number } | null
+  >;
+  /** Query types the system failed, with its first error (the others still run). */
+  failed: Record<string, string>;
 }
 
 const STARTERS: Record<string, () => Promise<System>> = {
-  epochnexus: startEpochNexus,
+  epochnexus: () => startEpochNexus(),
   influxdb: startInfluxDB,
   victoriametrics: startVictoriaMetrics,
 };
+if (options.baseline !== "") {
+  const root = options.baseline.endsWith("/") ? options.baseline : options.baseline + "/";
+  STARTERS.baseline = () => startEpochNexus({}, { root, name: "EpochNexus (baseline)" });
+  if (!options.systems.includes("baseline")) options.systems.splice(1, 0, "baseline");
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -105,11 +135,8 @@ async function runQuery(system: System, q: ReturnType<typeof instances>[number])
   return influxChecksum(body);
 }
 
-async function measure(
-  name: string,
-  bodies: Uint8Array<ArrayBuffer>[],
-  points: number,
-): Promise<Measured> {
+/** Starts a system, feeds it the workload alone and lets it settle. */
+async function ingest(name: string, bodies: Uint8Array<ArrayBuffer>[], points: number) {
   const system = await STARTERS[name]();
   console.error(`${system.name}: ingesting ${points} points with ${options.writers} writers`);
   let next = 0;
@@ -121,45 +148,77 @@ async function measure(
   const settled = await system.settle();
   console.error(`${system.name}: ${settled}`);
   const bytes = await diskUsage(system.dataPaths);
-  const values = points * 10;
-  const queries: Measured["queries"] = {};
-  for (const type of QUERY_TYPES) {
-    const list = instances(type, options.runs, options.hosts, options.hours, 7);
-    const times: number[] = [];
-    let checksum = 0;
-    let supported = true;
-    await runQuery(system, list[0]); // warm-up
-    for (const q of list) {
-      const t0 = performance.now();
-      const sum = await runQuery(system, q);
-      times.push(performance.now() - t0);
-      if (sum === undefined) {
-        supported = false;
-        break;
-      }
-      checksum += sum;
-    }
-    times.sort((a, b) => a - b);
-    queries[type.name] = supported
-      ? { medianMs: percentile(times, 0.5), p95Ms: percentile(times, 0.95), checksum }
-      : null;
-  }
   const stats = await processStats(system.pid);
-  await system.stop();
-  await system.remove();
-  return {
+  const values = points * 10;
+  const measured: Measured = {
     system: system.name,
     ingestValuesPerSecond: values / seconds,
     settled,
     bytesPerValue: bytes.allocated / values,
     apparentBytesPerValue: bytes.apparent / values,
+    ingestPeakRssMiB: stats.peakRssMiB,
     peakRssMiB: stats.peakRssMiB,
     cpuSecondsPerMillionValues: stats.cpuSeconds / (values / 1e6),
-    queries,
+    queries: {},
+    failed: {},
   };
+  return { system, measured };
 }
 
-await ensurePeersInstalled(options.systems);
+/** Runs every query type on every system, interleaved (see the module's comment). */
+async function runQueries(running: { system: System; measured: Measured }[]) {
+  for (const type of types) {
+    const list = instances(type, options.runs, options.hosts, options.hours, 7);
+    const supported = running.map(({ system }) =>
+      !system.name.startsWith("Victoria") || !!list[0].promql
+    );
+    const times = running.map(() => [] as number[]);
+    const checksums = running.map(() => 0);
+    const cpuBefore: number[] = [];
+    const failed = running.map(() => false);
+    // A system that fails a query (an error answer) is out of this type; the run goes on and
+    // ends in failure.
+    const attempt = async (s: number, q: (typeof list)[number]) => {
+      try {
+        return await runQuery(running[s].system, q);
+      } catch (error) {
+        failed[s] = true;
+        running[s].measured.failed[type.name] = String(error).slice(0, 500);
+        console.error(`FAILED ${type.name} on ${running[s].system.name}: ${error}`);
+        return undefined;
+      }
+    };
+    for (let s = 0; s < running.length; s++) {
+      if (supported[s]) await attempt(s, list[0]); // warm-up
+      cpuBefore.push((await processStats(running[s].system.pid)).cpuSeconds);
+    }
+    for (let i = 0; i < list.length; i++) {
+      for (let k = 0; k < running.length; k++) {
+        const s = (i + k) % running.length;
+        if (!supported[s] || failed[s]) continue;
+        const t0 = performance.now();
+        const sum = await attempt(s, list[i]);
+        times[s].push(performance.now() - t0);
+        checksums[s] += sum ?? 0;
+      }
+    }
+    for (let s = 0; s < running.length; s++) {
+      const cpu = (await processStats(running[s].system.pid)).cpuSeconds - cpuBefore[s];
+      const sorted = times[s].sort((a, b) => a - b);
+      running[s].measured.queries[type.name] = supported[s] && !failed[s]
+        ? {
+          medianMs: percentile(sorted, 0.5),
+          p95Ms: percentile(sorted, 0.95),
+          cpuMsPerQuery: (cpu * 1000) / list.length,
+          checksum: checksums[s],
+        }
+        : null;
+    }
+    console.error(`queries: ${type.name} done`);
+  }
+}
+
+await ensurePeersInstalled(options.systems.filter((s) => s !== "baseline"));
 const { bodies, points } = generateBatches({
   hosts: options.hosts,
   hours: options.hours,
@@ -167,8 +226,18 @@ const { bodies, points } = generateBatches({
   shuffleWindow: options.shuffleWindow,
   seed: 1,
 });
-const results: Measured[] = [];
-for (const name of options.systems) results.push(await measure(name, bodies, points));
+const running: { system: System; measured: Measured }[] = [];
+try {
+  for (const name of options.systems) running.push(await ingest(name, bodies, points));
+  await runQueries(running);
+  for (const r of running) r.measured.peakRssMiB = (await processStats(r.system.pid)).peakRssMiB;
+} finally {
+  for (const { system } of running) {
+    await system.stop();
+    await system.remove();
+  }
+}
+const results = running.map((r) => r.measured);
 
 const load = await loadAverage();
 const ours = results.find((r) => r.system === "EpochNexus");
@@ -177,11 +246,13 @@ const rows: [string, (m: Measured) => number | undefined, "higher" | "lower"][] 
   ["ingest values/s", (m) => m.ingestValuesPerSecond, "higher"],
   ["bytes/value on disk (du)", (m) => m.bytesPerValue, "lower"],
   ["bytes/value apparent", (m) => m.apparentBytesPerValue, "lower"],
-  ["peak RSS MiB", (m) => m.peakRssMiB, "lower"],
-  ["CPU s / 1M values", (m) => m.cpuSecondsPerMillionValues, "lower"],
-  ...QUERY_TYPES.flatMap((t) => [
+  ["peak RSS MiB, ingest", (m) => m.ingestPeakRssMiB, "lower"],
+  ["peak RSS MiB, whole run", (m) => m.peakRssMiB, "lower"],
+  ["CPU s / 1M values (ingest)", (m) => m.cpuSecondsPerMillionValues, "lower"],
+  ...types.flatMap((t) => [
     [`${t.name} median ms`, (m: Measured) => m.queries[t.name]?.medianMs, "lower"] as const,
     [`${t.name} p95 ms`, (m: Measured) => m.queries[t.name]?.p95Ms, "lower"] as const,
+    [`${t.name} CPU ms/query`, (m: Measured) => m.queries[t.name]?.cpuMsPerQuery, "lower"] as const,
   ]),
 ] as [string, (m: Measured) => number | undefined, "higher" | "lower"][];
 const peers = results.filter((r) => r !== ours);
@@ -191,7 +262,13 @@ const header = [
   ...peers.map((p) => `EN vs ${p.system}`),
 ];
 const table = rows.map(([label, get, better]) => {
-  const cells = results.map((r) => (get(r) === undefined ? "n/a" : fmt(get(r)!)));
+  const cells = results.map((r) =>
+    get(r) !== undefined
+      ? fmt(get(r)!)
+      : Object.keys(r.failed).some((t) => label.startsWith(t + " "))
+      ? "FAILED"
+      : "n/a"
+  );
   const ratios = peers.map((p) => {
     const a = ours && get(ours), b = get(p);
     if (a === undefined || b === undefined || !a || !b) return "n/a";
@@ -205,7 +282,8 @@ const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(
 console.log(
   `workload ${options.variant}: ${options.hosts} hosts x ${options.hours} h, ${points} points, ${
     points * 10
-  } values, ${options.writers} writers, batches of ${options.batch}; load average ${load}`,
+  } values, ${options.writers} writers, batches of ${options.batch}, ${options.runs} runs per ` +
+    `query type; load average ${load}`,
 );
 console.log(line(header));
 console.log(widths.map((w) => "-".repeat(w)).join("-|-"));
@@ -213,7 +291,7 @@ for (const row of table) console.log(line(row));
 console.log("\nsettled (each system's own condition, after ingest):");
 for (const r of results) console.log(`  ${r.system}: ${r.settled}`);
 console.log("\nchecksums (sum of returned values per query type):");
-for (const t of QUERY_TYPES) {
+for (const t of types) {
   console.log(
     `  ${t.name}: ${
       results.map((r) => `${r.system}=${r.queries[t.name]?.checksum.toFixed(4) ?? "n/a"}`).join(
@@ -235,4 +313,9 @@ const mismatches = checksumMismatches(results, (type) => {
   }`;
 });
 for (const m of mismatches) console.error(`CHECKSUM MISMATCH ${m}`);
-if (mismatches.length > 0) Deno.exit(1);
+for (const r of results) {
+  for (const [type, error] of Object.entries(r.failed)) {
+    console.error(`FAILED ${type} on ${r.system}: ${error}`);
+  }
+}
+if (mismatches.length > 0 || results.some((r) => Object.keys(r.failed).length > 0)) Deno.exit(1);

@@ -1,7 +1,15 @@
 /**
- * The TSBS devops query types, in InfluxQL (EpochNexus, InfluxDB) and PromQL (VictoriaMetrics),
- * with seeded parameters, and a checksum of each answer (the sum of every returned value) so the
- * systems are compared on the same work.
+ * The TSBS devops query types in TSBS's own forms: the InfluxQL strings of TSBS's InfluxDB
+ * generator (`cmd/tsbs_generate_queries/databases/influx/devops.go`: lower-case keywords, hosts
+ * as `(hostname = 'a' or hostname = 'b')`, lastpoint as the raw `SELECT *` newest-first, the
+ * groupby-orderby-limit without a lower time bound) for EpochNexus and InfluxDB, and the
+ * MetricsQL of its VictoriaMetrics generator (`databases/victoriametrics/devops.go`) where TSBS
+ * has one, with seeded parameters, and a checksum of each answer (the sum of every returned
+ * value) so the systems are compared on the same work.
+ *
+ * One difference from TSBS, so that the checksums compare: TSBS starts each window at a random
+ * nanosecond; here windows start on the hour, and the MetricsQL range is evaluated at the end
+ * of each bucket (see {@linkcode promRange}), so each system's buckets hold the same points.
  * @module
  */
 import { CPU_FIELDS, prng, START_SECONDS } from "./workload.ts";
@@ -9,7 +17,7 @@ import { CPU_FIELDS, prng, START_SECONDS } from "./workload.ts";
 /** One concrete query of a type. */
 export interface QueryInstance {
   influxql: string;
-  /** PromQL query_range parameters, or undefined when the type has no PromQL form. */
+  /** MetricsQL query_range parameters, or undefined when the type has no such form. */
   promql?: { query: string; start: number; end: number; step: string };
 }
 
@@ -27,11 +35,26 @@ const pickHosts = (random: () => number, hosts: number, n: number) => {
 };
 const startIn = (random: () => number, hours: number, spanHours: number) =>
   START_SECONDS + Math.floor(random() * Math.max(0, hours - spanHours)) * 3600;
-const hostFilter = (names: string[]) => `(${names.map((n) => `hostname = '${n}'`).join(" OR ")})`;
-const hostRegex = (names: string[]) => `hostname=~"${names.join("|")}"`;
 
-// A PromQL range query evaluated at the end of each bucket (minus 1 ms), so that the window
-// (t - step, t] covers the same points as InfluxQL's [bucket, bucket + step).
+/** TSBS's InfluxQL host filter: `(hostname = 'a' or hostname = 'b')`. */
+const hostWhere = (names: string[]) => `(${names.map((n) => `hostname = '${n}'`).join(" or ")})`;
+
+/** TSBS's MetricsQL series selector (`getSelectClause` of its VictoriaMetrics generator). */
+function selector(metrics: readonly string[], hosts: string[]): string {
+  const hostClause = hosts.length === 0
+    ? ""
+    : hosts.length === 1
+    ? `hostname='${hosts[0]}'`
+    : `hostname=~'${hosts.join("|")}'`;
+  if (metrics.length === 1) return `cpu_${metrics[0]}{${hostClause}}`;
+  const names = `__name__=~'cpu_(${metrics.join("|")})'`;
+  return hosts.length > 0 ? `{${names}, ${hostClause}}` : `{${names}}`;
+}
+
+/**
+ * A MetricsQL range query evaluated at the end of each bucket (minus 1 ms), so that the window
+ * (t - step, t] covers the same points as InfluxQL's [bucket, bucket + step).
+ */
 const promRange = (query: string, from: number, to: number, stepSeconds: number) => ({
   query,
   start: from + stepSeconds - 0.001,
@@ -39,110 +62,120 @@ const promRange = (query: string, from: number, to: number, stepSeconds: number)
   step: `${stepSeconds}s`,
 });
 
-export const QUERY_TYPES: QueryType[] = [
-  {
-    name: "single-groupby-1-1-1",
-    make(random, hosts, hours) {
-      const [host] = pickHosts(random, hosts, 1);
-      const t = startIn(random, hours, 1);
+/** TSBS `single-groupby-M-H-T`: max of M metrics per minute for H random hosts over T hours. */
+function singleGroupby(metrics: number, hosts: number, hours: number): QueryType {
+  return {
+    name: `single-groupby-${metrics}-${hosts}-${hours}`,
+    make(random, allHosts, allHours) {
+      const names = pickHosts(random, allHosts, hosts);
+      const fields = CPU_FIELDS.slice(0, metrics);
+      const t = startIn(random, allHours, hours);
+      const end = t + hours * 3600;
       return {
-        influxql: `SELECT max(usage_user) FROM cpu WHERE hostname = '${host}' AND time >= '${
+        influxql: `SELECT ${fields.map((f) => `max(${f})`).join(", ")} from cpu where ${
+          hostWhere(names)
+        } and time >= '${iso(t)}' and time < '${iso(end)}' group by time(1m)`,
+        promql: promRange(
+          `max(max_over_time(${selector(fields, names)}[1m])) by (__name__)`,
+          t,
+          end,
+          60,
+        ),
+      };
+    },
+  };
+}
+
+/** TSBS `cpu-max-all-H`: max of every cpu metric per hour for H random hosts over 8 hours. */
+function maxAllCpu(hosts: number): QueryType {
+  return {
+    name: `cpu-max-all-${hosts}`,
+    make(random, allHosts, allHours) {
+      const names = pickHosts(random, allHosts, hosts);
+      const t = startIn(random, allHours, 8);
+      const end = t + 8 * 3600;
+      return {
+        influxql: `SELECT ${CPU_FIELDS.map((f) => `max(${f})`).join(",")} from cpu where ${
+          hostWhere(names)
+        } and time >= '${iso(t)}' and time < '${iso(end)}' group by time(1h)`,
+        promql: promRange(
+          `max(max_over_time(${selector(CPU_FIELDS, names)}[1h])) by (__name__)`,
+          t,
+          end,
+          3600,
+        ),
+      };
+    },
+  };
+}
+
+/** TSBS `double-groupby-M`: mean of M metrics per hour and host, every host, over 12 hours. */
+function doubleGroupby(metrics: number, label: string): QueryType {
+  return {
+    name: `double-groupby-${label}`,
+    make(random, _hosts, allHours) {
+      const fields = CPU_FIELDS.slice(0, metrics);
+      const t = startIn(random, allHours, 12);
+      const end = t + 12 * 3600;
+      return {
+        influxql: `SELECT ${fields.map((f) => `mean(${f})`).join(", ")} from cpu where time >= '${
           iso(t)
-        }' AND time < '${iso(t + 3600)}' GROUP BY time(1m)`,
+        }' and time < '${iso(end)}' group by time(1h),hostname`,
         promql: promRange(
-          `max(max_over_time(cpu_usage_user{hostname="${host}"}[1m]))`,
+          `avg(avg_over_time(${selector(fields, [])}[1h])) by (__name__, hostname)`,
           t,
-          t + 3600,
-          60,
-        ),
-      };
-    },
-  },
-  {
-    name: "single-groupby-5-1-12",
-    make(random, hosts, hours) {
-      const [host] = pickHosts(random, hosts, 1);
-      const t = startIn(random, hours, 12);
-      const fields = CPU_FIELDS.slice(0, 5);
-      return {
-        influxql: `SELECT ${
-          fields.map((f) => `max(${f})`).join(", ")
-        } FROM cpu WHERE hostname = '${host}' AND time >= '${iso(t)}' AND time < '${
-          iso(t + 12 * 3600)
-        }' GROUP BY time(1m)`,
-        promql: promRange(
-          `max by (__name__) (max_over_time({__name__=~"cpu_(${
-            fields.join("|")
-          })",hostname="${host}"}[1m]))`,
-          t,
-          t + 12 * 3600,
-          60,
-        ),
-      };
-    },
-  },
-  {
-    name: "cpu-max-all-8",
-    make(random, hosts, hours) {
-      const names = pickHosts(random, hosts, 8);
-      const t = startIn(random, hours, 8);
-      return {
-        influxql: `SELECT ${CPU_FIELDS.map((f) => `max(${f})`).join(", ")} FROM cpu WHERE ${
-          hostFilter(names)
-        } AND time >= '${iso(t)}' AND time < '${iso(t + 8 * 3600)}' GROUP BY time(1h)`,
-        promql: promRange(
-          `max by (__name__) (max_over_time({__name__=~"cpu_usage_.*",${hostRegex(names)}}[1h]))`,
-          t,
-          t + 8 * 3600,
+          end,
           3600,
         ),
       };
     },
-  },
-  {
-    name: "double-groupby-1",
-    make(random, _hosts, hours) {
-      const t = startIn(random, hours, 12);
+  };
+}
+
+/** TSBS `high-cpu-H`: every row with usage_user > 90 of H random hosts (0: all) over 12 hours. */
+function highCpu(hosts: number): QueryType {
+  return {
+    name: `high-cpu-${hosts === 0 ? "all" : hosts}`,
+    make(random, allHosts, allHours) {
+      const where = hosts === 0 ? "" : `and ${hostWhere(pickHosts(random, allHosts, hosts))}`;
+      const t = startIn(random, allHours, 12);
       return {
-        influxql: `SELECT mean(usage_user) FROM cpu WHERE time >= '${iso(t)}' AND time < '${
-          iso(t + 12 * 3600)
-        }' GROUP BY time(1h), hostname`,
-        promql: promRange(
-          `avg by (hostname) (avg_over_time(cpu_usage_user[1h]))`,
-          t,
-          t + 12 * 3600,
-          3600,
-        ),
+        influxql: `SELECT * from cpu where usage_user > 90.0 ${where} and time >= '${
+          iso(t)
+        }' and time < '${iso(t + 12 * 3600)}'`,
       };
     },
-  },
-  {
-    name: "high-cpu-1",
-    make(random, hosts, hours) {
-      const [host] = pickHosts(random, hosts, 1);
-      const t = startIn(random, hours, 12);
-      return {
-        influxql:
-          `SELECT * FROM cpu WHERE usage_user > 90.0 AND hostname = '${host}' AND time >= '${
-            iso(t)
-          }' AND time < '${iso(t + 12 * 3600)}'`,
-      };
-    },
-  },
+  };
+}
+
+export const QUERY_TYPES: QueryType[] = [
+  singleGroupby(1, 1, 1),
+  singleGroupby(1, 8, 1),
+  singleGroupby(5, 1, 12),
+  singleGroupby(5, 8, 1),
+  maxAllCpu(1),
+  maxAllCpu(8),
+  doubleGroupby(1, "1"),
+  doubleGroupby(5, "5"),
+  doubleGroupby(CPU_FIELDS.length, "all"),
+  highCpu(1),
+  highCpu(0),
   {
     name: "lastpoint",
     make() {
-      return { influxql: `SELECT last(*) FROM cpu GROUP BY hostname` };
+      return { influxql: `SELECT * from cpu group by "hostname" order by time desc limit 1` };
     },
   },
   {
+    // TSBS: the five first minutes before a random end, no lower bound (its SQL form orders
+    // newest first; its InfluxQL form, this one, does not).
     name: "groupby-orderby-limit",
     make(random, _hosts, hours) {
-      const t = startIn(random, hours, 0) + 3600;
+      const end = startIn(random, hours, 1) + 3600;
       return {
-        influxql: `SELECT max(usage_user) FROM cpu WHERE time < '${iso(t)}' AND time >= '${
-          iso(START_SECONDS)
-        }' GROUP BY time(1m) ORDER BY time DESC LIMIT 5`,
+        influxql: `SELECT max(usage_user) from cpu WHERE time < '${
+          iso(end)
+        }' group by time(1m) limit 5`,
       };
     },
   },

@@ -9,7 +9,7 @@
  * @module
  */
 import { startInfluxd } from "../../tests/_influxd.ts";
-import { startServer } from "../../tests/_server.ts";
+import { startServer, type StartServerOptions } from "../../tests/_server.ts";
 
 /** Line protocol timestamp precision of a write. */
 export type Precision = "s" | "ms" | "ns";
@@ -87,7 +87,10 @@ export async function until(
  * here, as InfluxDB's cold durations below) and its background task compacts; settled means
  * `/health` shows empty heads, no flush running and no merge left in the compaction plan.
  */
-export async function startEpochNexus(env: Record<string, string> = {}): Promise<System> {
+export async function startEpochNexus(
+  env: Record<string, string> = {},
+  options: Pick<StartServerOptions, "root" | "denoFlags"> & { name?: string } = {},
+): Promise<System> {
   const server = await startServer({
     env: {
       EPOCHNEXUS_FLUSH_IDLE_MS: "2000",
@@ -95,10 +98,12 @@ export async function startEpochNexus(env: Record<string, string> = {}): Promise
       EPOCHNEXUS_MAX_VALUES_PER_TAG: "0",
       ...env,
     },
+    root: options.root,
+    denoFlags: options.denoFlags,
   });
   await post(`${server.url}/query`, new URLSearchParams({ q: `CREATE DATABASE ${DB}` }));
   return {
-    name: "EpochNexus",
+    name: options.name ?? "EpochNexus",
     url: server.url,
     pid: server.process.pid,
     dataDir: server.dataDir,
@@ -331,7 +336,12 @@ async function monthlyPartitions(dataDir: string): Promise<number> {
   return names.size;
 }
 
-/** Peak resident memory (VmHWM) and CPU seconds (user + system) of a live process. */
+/**
+ * Peak resident memory (VmHWM) and CPU seconds (user + system, every thread, in 10 ms ticks) of
+ * a live process. Not the scheduler's per-thread nanoseconds: a thread that exits (Deno's
+ * blocking-IO pool lets idle ones go) takes its time with it, and a difference of two readings
+ * could go negative.
+ */
 export async function processStats(
   pid: number,
 ): Promise<{ peakRssMiB: number; cpuSeconds: number }> {

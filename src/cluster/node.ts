@@ -26,7 +26,7 @@ import {
   SharedTicker,
   type Timers,
 } from "../raft/mod.ts";
-import type { EngineOptions } from "../storage/mod.ts";
+import { BlockCache, type EngineOptions } from "../storage/mod.ts";
 import { expiredGroups } from "../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "./hash.ts";
 import { MetaGroup } from "./meta/meta_group.ts";
@@ -161,6 +161,11 @@ export class ClusterNode {
   #log!: SharedRaftLog;
   /** One tick timer for every Raft group of the node (their heartbeats leave together). */
   readonly #ticker: SharedTicker;
+  /**
+   * One cache of decoded blocks for every replica of the node: its bound (the engine's
+   * `blockCacheValues`) is the node's, not one per partition.
+   */
+  readonly blockCache: BlockCache;
   #recovered = new Map<number, RecoveredState>();
 
   private constructor(options: ClusterNodeOptions) {
@@ -169,6 +174,7 @@ export class ClusterNode {
     this.clusterId = options.identity.clusterId;
     this.defaults = { ...CLUSTER_DEFAULTS, ...options.defaults };
     this.#ticker = new SharedTicker({ timers: options.timers });
+    this.blockCache = new BlockCache(options.engine?.blockCacheValues ?? 4_000_000);
   }
 
   /** Starts the metadata member, then the replicas the metadata places here. */
@@ -834,6 +840,7 @@ export class ClusterNode {
           sleep: o.sleep,
           ...o.engine,
           ...this.#partitionLimits(database),
+          blockCache: this.blockCache,
           // Replicas of a partition share its cold objects; only its leader sweeps them (with
           // a grace period, as other replicas may still read a replaced one).
           coldPrefix: `g${groupId}/`,

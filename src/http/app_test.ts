@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type Clock, silentLogger } from "../core/mod.ts";
+import { encodeJson, executeQuery } from "../query/mod.ts";
 import { denoFileSystem } from "../runtime/mod.ts";
 import { StorageEngine } from "../storage/mod.ts";
 import { createApp } from "./app.ts";
@@ -43,7 +44,7 @@ async function setup(maxBodyBytes = 1_000_000) {
   };
   const q = (query: string, db = "epochnexus", extra = "") =>
     call(`/query?db=${db}&q=${encodeURIComponent(query)}${extra}`, { method: "POST" });
-  return { engine, call, q, close: () => engine.close() };
+  return { engine, app, call, q, close: () => engine.close() };
 }
 
 const SEED_INGEST =
@@ -251,6 +252,37 @@ Deno.test("/query: an empty result is {statement_id:0}; missing q is 400", async
   const missing = await call("/query?db=epochnexus");
   assert.equal(missing.status, 400);
   assert.deepEqual(missing.json, { error: 'missing required parameter "q"' });
+  await close();
+});
+
+Deno.test("/query: a large answer streams in chunks, the bytes of the whole answer encoded at once", async () => {
+  const { engine, app, call, close } = await setup(10_000_000);
+  const lines = Array.from(
+    { length: 4000 },
+    (_, i) =>
+      `cpu,host=h${i % 7},zone=z\u00e9<${i % 3}> v=${i / 7},s="q\\"${i}",n=${i}i ${i}000000`,
+  );
+  const written = await call("/write?db=epochnexus", { method: "POST", body: lines.join("\n") });
+  assert.equal(written.status, 204, written.text);
+  for (const extra of ["", "&epoch=ms"]) {
+    const text = "SELECT * FROM cpu GROUP BY host";
+    const r = await call(`/query?db=epochnexus&q=${encodeURIComponent(text)}${extra}`);
+    const results = await executeQuery(engine, text, {
+      database: "epochnexus",
+      nowNs: NOW_NS,
+    });
+    const want = encodeJson(results, { epoch: extra ? "ms" : undefined });
+    assert.ok(want.length > 3 * 64 * 1024, `${want.length} bytes`);
+    assert.equal(r.status, 200);
+    assert.equal(r.text, want);
+  }
+  // Read chunk by chunk: more than one, none much past 64 KiB.
+  const r = await app(
+    new Request(`http://node/query?db=epochnexus&q=${encodeURIComponent("SELECT * FROM cpu")}`),
+  );
+  const sizes: number[] = [];
+  for await (const chunk of r.body!) sizes.push(chunk.length);
+  assert.ok(sizes.length > 4 && Math.max(...sizes) < 66 * 1024, `chunks ${sizes}`);
   await close();
 });
 

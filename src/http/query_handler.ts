@@ -22,15 +22,16 @@ import {
   type EpochUnit,
   executeQuery,
   isWriteStatement,
+  jsonChunks,
   jsonString,
   limitHit,
-  parseQuery,
   printStatement,
   type QueryLimits,
   QueryRegistry,
   type ReadConsistency,
   type Statement,
   type StatementResult,
+  STATEMENTS,
 } from "../query/mod.ts";
 
 type QueryResult = StatementResult[];
@@ -266,9 +267,9 @@ function streamChunks(
       else lines.push(line);
     }
   };
-  // A syntax error is a 400 before anything streams: parse once up front (cheap).
+  // A syntax error is a 400 before anything streams: parse up front (the run finds it kept).
   checkQuerySize(query.q, stateOf(ctx).limits);
-  parseQuery(query.q);
+  STATEMENTS.parse(query.q);
   let failure: unknown;
   const settled = run(ctx, query, request.method === "GET", principal, request.signal, onResult)
     .then(
@@ -320,7 +321,7 @@ function authorize(
   overGet: boolean,
 ): EpochError | undefined {
   if (principal.kind === "open" && !ctx.auth?.audit) return undefined;
-  const statements = parseQuery(query.q);
+  const statements = STATEMENTS.parse(query.q);
   const db = query.db ?? "";
   if (overGet && principal.kind !== "open") {
     const change = statements.find(isWriteStatement);
@@ -348,7 +349,12 @@ function authorize(
   return undefined;
 }
 
-function audit(ctx: AppContext, principal: Principal, statements: Statement[], db: string): void {
+function audit(
+  ctx: AppContext,
+  principal: Principal,
+  statements: readonly Statement[],
+  db: string,
+): void {
   const record = ctx.auth?.audit;
   if (!record) return;
   for (const stmt of statements) {
@@ -464,7 +470,33 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
       headers: { "content-type": "text/csv" }, // what influxd 1.6.7 sends for Accept: application/csv
     });
   }
-  return new Response(encodeJson(results, { epoch: query.epoch, pretty: query.pretty }), {
-    headers: { "content-type": "application/json" },
-  });
+  const headers = { "content-type": "application/json" };
+  if (query.pretty) {
+    return new Response(encodeJson(results, { epoch: query.epoch, pretty: true }), { headers });
+  }
+  // Bytes chunk by chunk, each row released once written: a large answer is never one string.
+  const chunks = jsonChunks(results, { epoch: query.epoch, consume: true });
+  const first = chunks.next().value!;
+  const second = chunks.next();
+  if (second.done) return new Response(first, { headers });
+  let pending: Uint8Array<ArrayBuffer> | undefined = second.value;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(first);
+    },
+    pull(controller) {
+      if (pending !== undefined) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      const next = chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      chunks.return();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { headers });
 }

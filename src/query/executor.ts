@@ -38,7 +38,7 @@ import {
   QueryMemory,
   type QueryRegistry,
 } from "./limits.ts";
-import { parseQuery } from "./parser.ts";
+import { STATEMENTS } from "./statement_cache.ts";
 import {
   type MeasurementSchema,
   planSelect,
@@ -122,7 +122,7 @@ export async function executeQuery(
 ): Promise<StatementResult[]> {
   checkQuerySize(text, options.limits);
   // Parameters are bound before anything runs: a missing one is a parse error, as InfluxDB.
-  const statements = parseQuery(text).map((stmt) => {
+  const statements = STATEMENTS.parse(text).map((stmt) => {
     try {
       return bindParams(stmt, options.params ?? {});
     } catch (e) {
@@ -1167,7 +1167,11 @@ function runTarget(
   });
 }
 
-/** Replaces bind parameters with literals. @throws {ValidationError} for a missing one. */
+/**
+ * Replaces bind parameters with literals; a statement without any is returned as it is (the
+ * statement cache's frozen tree, shared).
+ * @throws {ValidationError} for a missing one.
+ */
 export function bindParams(stmt: Statement, params: Record<string, unknown>): Statement {
   if (stmt.kind !== "select") return stmt;
   const bind = (e: Expr): Expr => {
@@ -1176,19 +1180,26 @@ export function bindParams(stmt: Statement, params: Record<string, unknown>): St
         return literalOf(e.name, params);
       case "binary":
         return mapChain(e, bind);
-      case "paren":
-        return { ...e, expr: bind(e.expr) };
-      case "call":
-        return { ...e, args: e.args.map(bind) };
+      case "paren": {
+        const expr = bind(e.expr);
+        return expr === e.expr ? e : { ...e, expr };
+      }
+      case "call": {
+        const args = e.args.map(bind);
+        return args.every((a, i) => a === e.args[i]) ? e : { ...e, args };
+      }
       default:
         return e;
     }
   };
-  const out: SelectStatement = {
-    ...stmt,
-    fields: stmt.fields.map((f) => ({ ...f, expr: bind(f.expr) })),
-  };
-  if (stmt.condition) out.condition = bind(stmt.condition);
+  const fields = stmt.fields.map((f) => {
+    const expr = bind(f.expr);
+    return expr === f.expr ? f : { ...f, expr };
+  });
+  const condition = stmt.condition && bind(stmt.condition);
+  if (condition === stmt.condition && fields.every((f, i) => f === stmt.fields[i])) return stmt;
+  const out: SelectStatement = { ...stmt, fields };
+  if (stmt.condition) out.condition = condition;
   return out;
 }
 

@@ -18,6 +18,7 @@
 export type * from "./ast.ts";
 export { isWriteStatement } from "./ast.ts";
 export { KEYWORDS, parseQuery, parseStatement } from "./parser.ts";
+export { StatementCache, type StatementCacheOptions, STATEMENTS } from "./statement_cache.ts";
 export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "./print.ts";
 export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
@@ -35,6 +36,7 @@ export {
   type JsonOptions,
   jsonString,
 } from "./encode_json.ts";
+export { CHUNK_BYTES, jsonChunks, type JsonChunksOptions } from "./encode_json_bytes.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";

@@ -17,6 +17,7 @@ import type { FieldColumn, FieldPart, SeriesRef, ShardReader } from "./store.ts"
 import { ValidationError } from "../core/errors.ts";
 import { type AddContext, KEPT_POINT_BYTES } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
+import { edgeRows, rowsPerSeries } from "./raw_edge.ts";
 
 /** A raw row: its time and one cell per planned column. */
 export interface RawRow {
@@ -237,10 +238,11 @@ async function readColumns(
   series: SeriesRef,
   names: Iterable<string>,
   budget?: QueryBudget,
+  range: TimeWindow = plan,
 ): Promise<Map<string, FieldColumn>> {
   const out = new Map<string, FieldColumn>();
   for (const name of names) {
-    const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
+    const col = await reader.readField(series, name, range.minNs, range.maxNs);
     if (col !== undefined && col.length > 0) {
       budget?.addPoints(col.length);
       out.set(name, col);
@@ -280,6 +282,14 @@ class RowReader {
       for (const t of series.tags) if (t.key === name) return t.value;
       return null;
     };
+  }
+
+  /** Moves every cursor to the first point at or after (ms, subMs), in any order (a search). */
+  seek(ms: number, subMs: number): Lookup {
+    this.#ms = ms;
+    this.#sub = subMs;
+    for (let c = 0; c < this.#cols.length; c++) this.#pos[c] = lowerBound(this.#cols[c], ms, subMs);
+    return this.get;
   }
 
   /** Moves every cursor to the first point at or after (ms, subMs); times must not decrease. */
@@ -620,22 +630,84 @@ async function rawSeries(
   rowFilter: boolean,
   budget?: QueryBudget,
 ): Promise<boolean> {
-  const before = group.rows.length;
-  const added = await collectRawRows(plan, reader, series, group, rowFilter, budget);
-  budget?.charge(
-    (group.rows.length - before) * (RAW_ROW_BYTES + RAW_CELL_BYTES * plan.columns.length),
-  );
-  return added;
+  const need = rowsPerSeries(plan);
+  let rows: RawRow[];
+  if (need === Infinity) {
+    rows = group.rows;
+    const before = rows.length;
+    const added = await collectRawRows(plan, reader, series, {
+      out: rows,
+      rowFilter,
+      budget,
+      range: plan,
+    });
+    budget?.charge((rows.length - before) * rawRowBytes(plan));
+    return added;
+  }
+  // LIMIT: the rows at the plan's end only (raw_edge.ts).
+  const newest = plan.descending;
+  const collect = async (minNs: bigint, maxNs: bigint, count: number) => {
+    const out: RawRow[] = [];
+    const range = { minNs, maxNs };
+    await collectRawRows(plan, reader, series, { out, rowFilter, budget, range, count, newest });
+    return out;
+  };
+  if (reader.readFieldSummaries !== undefined) {
+    const summaries = { readFieldSummaries: reader.readFieldSummaries.bind(reader) };
+    rows = await edgeRows(plan, summaries, series, selectedFields(plan), need, collect);
+  } else rows = await collect(plan.minNs, plan.maxNs, need);
+  budget?.charge(rows.length * rawRowBytes(plan));
+  for (const r of rows) group.rows.push(r);
+  return rows.length > 0;
 }
 
+/** What one raw row of `plan` holds, roughly (charged to the query's memory budget). */
+function rawRowBytes(plan: SelectPlan): number {
+  return RAW_ROW_BYTES + RAW_CELL_BYTES * plan.columns.length;
+}
+
+/** A time range, both ends inclusive, in int64 ns. */
+interface TimeWindow {
+  minNs: bigint;
+  maxNs: bigint;
+}
+
+const SELECTED_FIELDS = new WeakMap<SelectPlan, string[]>();
+
+/** The fields the columns of a raw plan read (a row is made where one of them has a point). */
+function selectedFields(plan: SelectPlan): string[] {
+  let out = SELECTED_FIELDS.get(plan);
+  if (out !== undefined) return out;
+  const names = new Set<string>();
+  const isField = (name: string, type?: string) =>
+    type === "tag" ? false : type === "field" ? true : plan.fieldTypes.has(name);
+  for (const c of plan.columns) forEachVar(c.expr, (n, t) => isField(n, t) && names.add(n));
+  out = [...names];
+  SELECTED_FIELDS.set(plan, out);
+  return out;
+}
+
+/** What {@linkcode collectRawRows} makes. */
+interface RawJob {
+  /** Receives the rows, in time order. */
+  out: RawRow[];
+  /** The condition must be evaluated on each row (it names fields). */
+  rowFilter: boolean;
+  budget?: QueryBudget;
+  range: TimeWindow;
+  /** At most this many rows: the newest (`newest`) or the oldest of the range. */
+  count?: number;
+  newest?: boolean;
+}
+
+/** Makes the rows of one series in `job.range` into `job.out`, in time order; true when any. */
 async function collectRawRows(
   plan: SelectPlan,
   reader: ShardReader,
   series: SeriesRef,
-  group: GroupPartial,
-  rowFilter: boolean,
-  budget?: QueryBudget,
+  job: RawJob,
 ): Promise<boolean> {
+  const { out, rowFilter, budget, range } = job;
   // A field condition that no row without its fields can pass (`usage_user > 90`) is evaluated
   // once per instant of the condition's own columns; the other fields are then read only at the
   // instants that passed (sparse columns picked from the decoded blocks, no merged copy).
@@ -645,12 +717,12 @@ async function collectRawRows(
     rowFilter && plan.condition !== undefined && plan.conditionFields.length > 0 &&
     evalExpr(plan.condition, new RowReader(new Map(), series).get) !== true
   ) {
-    cols = await readColumns(plan, reader, series, plan.conditionFields, budget);
+    cols = await readColumns(plan, reader, series, plan.conditionFields, budget, range);
     passed = passingInstants(plan.condition, cols, series);
     for (const name of plan.rawFields) {
       if (cols.has(name)) continue;
       if (reader.readFieldSummaries === undefined) {
-        const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
+        const col = await reader.readField(series, name, range.minNs, range.maxNs);
         if (col === undefined || col.length === 0) continue;
         budget?.addPoints(col.length);
         cols.set(name, pickInstants([{ kind: "column", column: col }], passed));
@@ -659,8 +731,8 @@ async function collectRawRows(
       const parts = await reader.readFieldSummaries(
         series,
         name,
-        plan.minNs,
-        plan.maxNs,
+        range.minNs,
+        range.maxNs,
         NO_SUMMARIES,
       );
       let n = 0;
@@ -671,7 +743,7 @@ async function collectRawRows(
       }
       if (summaries) {
         // A reader may ignore NO_SUMMARIES: the field is read whole instead.
-        const col = await reader.readField(series, name, plan.minNs, plan.maxNs);
+        const col = await reader.readField(series, name, range.minNs, range.maxNs);
         if (col === undefined || col.length === 0) continue;
         budget?.addPoints(col.length);
         cols.set(name, pickInstants([{ kind: "column", column: col }], passed));
@@ -682,7 +754,7 @@ async function collectRawRows(
       // Kept even when empty: a field with data but none at these instants reads as null.
       cols.set(name, pickInstants(parts, passed));
     }
-  } else cols = await readColumns(plan, reader, series, plan.rawFields, budget);
+  } else cols = await readColumns(plan, reader, series, plan.rawFields, budget, range);
   if (cols.size === 0) return false;
   const condOnly = new Set(plan.conditionFields);
   const selected: FieldColumn[] = [];
@@ -727,9 +799,45 @@ async function collectRawRows(
       else if (!anyField) { for (const n of fieldsOf[c]) if (row(n) != null) anyField = true; }
     }
     if (!anyField) return false;
-    group.rows.push({ ms, subMs: sub, key: series.key, values });
+    out.push({ ms, subMs: sub, key: series.key, values });
     return true;
   };
+  // LIMIT: from one end, seeking each instant, until enough rows are made.
+  if (job.count !== undefined) {
+    const start = out.length;
+    const newest = job.newest === true;
+    let made = 0;
+    const instant = new Float64Array(2);
+    const cursor = new Int32Array(selected.length);
+    if (newest) { for (let k = 0; k < selected.length; k++) cursor[k] = selected[k].length; }
+    const nPassed = passed === undefined ? 0 : passed.length >> 1;
+    for (let k = 0; made < job.count; k++) {
+      let ms: number, sub: number;
+      if (passed !== undefined) {
+        if (k >= nPassed) break;
+        const p = newest ? nPassed - 1 - k : k;
+        ms = passed[2 * p];
+        sub = passed[2 * p + 1];
+        if (!presentAt(selected, ms, sub)) continue;
+      } else {
+        const more = newest
+          ? previousInstant(selected, cursor, instant)
+          : nextInstant(selected, cursor, instant);
+        if (!more) break;
+        ms = instant[0];
+        sub = instant[1];
+      }
+      const row = rows.seek(ms, sub);
+      if (passed === undefined && rowFilter && plan.condition) {
+        if (evalExpr(plan.condition, row) !== true) continue;
+      }
+      if (addRow(row, ms, sub)) made++;
+    }
+    if (newest) {
+      for (let a = start, b = out.length - 1; a < b; a++, b--) [out[a], out[b]] = [out[b], out[a]];
+    }
+    return made > 0;
+  }
   // Only the instants where the condition passed are visited (see above).
   if (passed !== undefined) {
     const n = passed.length >> 1;
@@ -760,6 +868,27 @@ async function collectRawRows(
     if (addRow(row, ms, sub)) added = true;
   }
   return added;
+}
+
+/** The index of the first point of `col` at or after (ms, subMs). */
+function lowerBound(col: FieldColumn, ms: number, subMs: number): number {
+  let lo = 0, hi = col.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const t = col.timesMs[mid];
+    if (t < ms || (t === ms && col.timesSubMs[mid] < subMs)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** True when one of the columns has a point at (ms, subMs). */
+function presentAt(columns: readonly FieldColumn[], ms: number, subMs: number): boolean {
+  for (const c of columns) {
+    const i = lowerBound(c, ms, subMs);
+    if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === subMs) return true;
+  }
+  return false;
 }
 
 /**
@@ -841,6 +970,38 @@ function nextInstant(
     const c = columns[k];
     const i = pos[k];
     if (i < c.length && c.timesMs[i] === ms && c.timesSubMs[i] === sub) pos[k] = i + 1;
+  }
+  out[0] = ms;
+  out[1] = sub;
+  return true;
+}
+
+/**
+ * {@linkcode nextInstant} backwards: `end` holds each column's end (exclusive), moved down past
+ * the latest instant not yet passed, which is written into `out`; false when all are done.
+ */
+function previousInstant(
+  columns: readonly FieldColumn[],
+  end: Int32Array,
+  out: Float64Array,
+): boolean {
+  let ms = -Infinity, sub = -Infinity;
+  for (let k = 0; k < columns.length; k++) {
+    const c = columns[k];
+    const i = end[k] - 1;
+    if (i >= 0) {
+      const t = c.timesMs[i];
+      if (t > ms || (t === ms && c.timesSubMs[i] > sub)) {
+        ms = t;
+        sub = c.timesSubMs[i];
+      }
+    }
+  }
+  if (ms === -Infinity) return false;
+  for (let k = 0; k < columns.length; k++) {
+    const c = columns[k];
+    const i = end[k] - 1;
+    if (i >= 0 && c.timesMs[i] === ms && c.timesSubMs[i] === sub) end[k] = i;
   }
   out[0] = ms;
   out[1] = sub;

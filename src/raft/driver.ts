@@ -239,6 +239,12 @@ export class RaftNode {
     if (this.stopped) {
       return Promise.reject(new RaftStoppedError(`raft node ${this.id} is stopped`));
     }
+    // The only voter leads and has applied all it committed: the read point is here already
+    // (what a ReadIndex round would answer, without its timer, context and Ready cycle; a lone
+    // node pays this on every query, once per partition).
+    if (this.raft.soleVoterLeader() && this.applied >= this.raft.committed) {
+      return Promise.resolve();
+    }
     const context = new TextEncoder().encode(`${this.id}:${++this.readSeq}`);
     const key = `${this.id}:${this.readSeq}`;
     return new Promise<void>((resolve, reject) => {

@@ -355,6 +355,14 @@ export class Raft {
   currentConf(): ConfState {
     return this.confLog.length > 0 ? this.confLog[this.confLog.length - 1].conf : this.baseConf;
   }
+  /**
+   * True when this node leads and is the configuration's only voter: no other node can commit
+   * or lead, so its commit index is a linearizable read point without a round of heartbeats
+   * (what {@linkcode readIndex} answers such a leader at once).
+   */
+  soleVoterLeader(): boolean {
+    return this.role === "leader" && this.voters.size === 1 && this.voters.has(this.id);
+  }
   /** Whether this node may campaign: a voter with no snapshot being installed. */
   promotable(): boolean {
     return this.voters.has(this.id) && this.log.pendingSnapshot === null && !this.recovering();

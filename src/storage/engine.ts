@@ -167,6 +167,12 @@ export interface EngineOptions {
   maxValuesPerTag?: number;
   /** Decoded values held by the block cache. @default {4000000} */
   blockCacheValues?: number;
+  /**
+   * A block cache shared with the process's other engines (a node's partition replicas), so
+   * that its bound holds for them all together; `blockCacheValues` is then unused.
+   * @default a cache of this engine's own
+   */
+  blockCache?: BlockCache;
   /** Segments of one level merged at once. @default {4} */
   compactionFanout?: number;
   /**
@@ -440,8 +446,13 @@ export class StorageEngine {
   #snapshotGroups = new Map<string, SnapshotGroup[]>();
 
   private constructor(private readonly options: EngineOptions) {
-    this.#cache = new BlockCache(options.blockCacheValues ?? 4_000_000);
+    this.#cache = options.blockCache ?? new BlockCache(options.blockCacheValues ?? 4_000_000);
     this.#coldCache = new BlockCache(options.coldBlockCacheValues ?? 1_000_000);
+  }
+
+  /** The cache of decoded blocks this engine reads through (maybe shared). */
+  get blockCache(): BlockCache {
+    return this.#cache;
   }
 
   /**
@@ -1993,7 +2004,15 @@ export class StorageEngine {
     if (options.flush !== false) await this.#flushAtClose();
     await this.#wal.close();
     for (const db of this.#databases.values()) {
-      for (const shard of db.shards()) for (const s of shard.segments) s.reader.close();
+      for (const shard of db.shards()) {
+        for (const s of shard.segments) {
+          s.reader.close();
+          // A shared cache (a node's) outlives the engine: its blocks would hold memory there
+          // until evicted.
+          (s.reader.compression === BlockCompression.None ? this.#cache : this.#coldCache)
+            .dropFile(s.reader.cacheName);
+        }
+      }
     }
     this.#closeRetired(true);
   }

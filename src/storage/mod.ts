@@ -8,4 +8,4 @@ export { pointProblem } from "./point_rules.ts";
 export type { ColumnView } from "./column.ts";
 export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";
 export { decodeWriteBatch, encodeWriteBatch, WAL_VERSION } from "./wal/mod.ts";
-export { SEGMENT_VERSION } from "./segment/mod.ts";
+export { BlockCache, SEGMENT_VERSION } from "./segment/mod.ts";

@@ -210,6 +210,10 @@ export const QUERIES: string[] = [
   "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T06:00:00Z' GROUP BY time(45m), host fill(0)",
   "SELECT max(usage_user), spread(cores) FROM cpu WHERE time >= '2023-03-15T02:10:00Z' AND time < '2023-03-15T04:20:00Z' GROUP BY time(25m) fill(previous)",
   "SELECT usage_user, cores FROM cpu WHERE host = 'h4' AND time >= '2023-03-15T02:45:00Z' AND time < '2023-03-15T03:25:00Z' ORDER BY time DESC LIMIT 6",
+  // LIMIT reads from one end of each series (TSBS's lastpoint, and conditions that skip rows).
+  'SELECT * from cpu group by "host" order by time desc limit 1',
+  "SELECT usage_user, status FROM cpu WHERE usage_user > 60 GROUP BY host ORDER BY time DESC LIMIT 2 OFFSET 1",
+  "SELECT cores, bytes_sent FROM cpu WHERE time < '2023-03-15T05:00:00Z' GROUP BY region LIMIT 3 OFFSET 2",
   "SELECT last(usage_user) FROM cpu WHERE host = 'h2' AND time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T06:00:00Z' GROUP BY time(2h) ORDER BY time DESC",
   "SELECT count(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T06:00:00Z' GROUP BY time(1h), * SLIMIT 2 SOFFSET 1",
   "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T06:00:00Z' GROUP BY time(1h) tz('Asia/Kolkata')",

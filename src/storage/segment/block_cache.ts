@@ -1,14 +1,23 @@
 /**
  * A bounded least-recently-used cache of decoded blocks, sized in values (a block of 1000
- * floats holds about 24 KB decoded). Shared by every segment of an engine.
+ * floats holds about 24 KB decoded). Shared by every segment of an engine, or of every engine
+ * of a cluster node (its partition replicas), so the bound is the process's.
+ *
+ * Once full, a block is admitted only when it was asked for more often (by 2) than the block it
+ * would evict (TinyLFU's admission, counts halved every so many lookups so that old favourites fade).
+ * Plain LRU keeps nothing of a scan repeated over more blocks than it holds: each block is
+ * evicted just before it is asked for again, and every query decodes everything.
  * @module
  */
 import type { ColumnView } from "../column.ts";
 
-/** LRU cache of decoded blocks keyed by `path@offset`. */
+/** LRU cache of decoded blocks keyed by `path@offset`, with frequency-based admission. */
 export class BlockCache {
   #entries = new Map<string, ColumnView>();
   #values = 0;
+  /** Lookups per key (cached or not) since the counts were last halved. */
+  #counts = new Map<string, number>();
+  #lookups = 0;
   hits = 0;
   misses = 0;
 
@@ -17,6 +26,7 @@ export class BlockCache {
 
   /** The block, marked as recently used; undefined when absent. */
   get(key: string): ColumnView | undefined {
+    this.#count(key);
     const column = this.#entries.get(key);
     if (!column) {
       this.misses++;
@@ -28,13 +38,21 @@ export class BlockCache {
     return column;
   }
 
-  /** Adds a block, evicting the least recently used ones beyond the bound. */
+  /**
+   * Adds a block, evicting the least recently used ones beyond the bound; when that would evict,
+   * only if the block was asked for at least twice more often than the first it would evict.
+   */
   set(key: string, column: ColumnView): void {
     if (this.maxValues === 0 || column.length > this.maxValues) return;
     const old = this.#entries.get(key);
     if (old) {
       this.#values -= old.length;
       this.#entries.delete(key);
+    } else if (this.#values + column.length > this.maxValues) {
+      const victim = this.#entries.keys().next().value;
+      // By 2: a halving in the middle of a repeated scan leaves the blocks after it one count
+      // ahead of those before; by 1 they would push out what the scan holds, a few each pass.
+      if (victim !== undefined && this.#frequency(key) <= this.#frequency(victim) + 1) return;
     }
     this.#entries.set(key, column);
     this.#values += column.length;
@@ -59,5 +77,28 @@ export class BlockCache {
   /** Decoded values held. */
   get size(): number {
     return this.#values;
+  }
+
+  /** Keys whose lookups are counted (bounded by the halving, whatever was scanned). */
+  get countedKeys(): number {
+    return this.#counts.size;
+  }
+
+  #frequency(key: string): number {
+    return this.#counts.get(key) ?? 0;
+  }
+
+  #count(key: string): void {
+    this.#counts.set(key, this.#frequency(key) + 1);
+    // Halved after 2 lookups per cached block (at least 1024): the counts follow what is asked
+    // for now (a query type's blocks outweigh the last type's within a few runs; a scan repeated
+    // over more blocks than are held still ties and keeps what is held), and the map holds
+    // about that many keys.
+    if (++this.#lookups < Math.max(1024, 2 * this.#entries.size)) return;
+    this.#lookups = 0;
+    for (const [k, n] of this.#counts) {
+      if (n <= 1) this.#counts.delete(k);
+      else this.#counts.set(k, n >> 1);
+    }
   }
 }

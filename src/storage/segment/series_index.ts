@@ -349,6 +349,13 @@ class IndexV2 implements SegmentIndex {
   /** Series looked up by key before their measurement was parsed. */
   readonly #looked = new Map<string, SegmentSeries>();
   readonly #scratch = new Uint32Array(2);
+  /**
+   * The last key looked up and its series: a query reads a series field after field (and asks
+   * for its block statistics first), each asking for the same key; a string compare spares the
+   * hash and the key read of each.
+   */
+  #lastKey: string | undefined;
+  #lastSeries: SegmentSeries | undefined;
   /** Reads the key of a candidate entry (one reader for every lookup). */
   readonly #keyReader: ByteReader;
 
@@ -433,6 +440,14 @@ class IndexV2 implements SegmentIndex {
   }
 
   lookup(key: string): SegmentSeries | undefined {
+    if (key === this.#lastKey) return this.#lastSeries;
+    const found = this.#lookup(key);
+    this.#lastKey = key;
+    this.#lastSeries = found;
+    return found;
+  }
+
+  #lookup(key: string): SegmentSeries | undefined {
     const known = this.#looked.get(key);
     if (known) return known;
     const at = this.#find(key);

@@ -483,7 +483,10 @@ class LineSplitter {
   constructor(readonly buf: Uint8Array) {
     this.#head = (4 - (buf.byteOffset & 3)) & 3;
     const count = Math.max(0, (buf.length - this.#head) >> 2);
-    this.#words = new Int32Array(buf.buffer, buf.byteOffset + this.#head, count);
+    // No whole word: a view would start past the end of a short body's buffer (RangeError).
+    this.#words = count === 0
+      ? new Int32Array(0)
+      : new Int32Array(buf.buffer, buf.byteOffset + this.#head, count);
   }
 
   /** The index of the newline ending the line that starts at `pos`, or the length. */

@@ -7,6 +7,7 @@
  * (parse_scaling_test.ts).
  */
 import { LineProtocolDecoder, parseLineProtocol } from "../../src/ingest/mod.ts";
+import { parseQuery } from "../../src/query/mod.ts";
 import { assertDoublingLinear } from "./_doubling.ts";
 
 const enc = new TextEncoder();
@@ -66,5 +67,39 @@ Deno.test("doubling: line protocol", async (t) => {
   ];
   for (const [name, make, run, n] of cases) {
     await t.step(name, () => void assertDoublingLinear(name, make, run, { n }));
+  }
+});
+
+/** Parses a query, keeping a syntax error as the outcome it is. */
+function parseOrError(text: string): unknown {
+  try {
+    return parseQuery(text);
+  } catch (error) {
+    return error;
+  }
+}
+
+Deno.test("doubling: InfluxQL", async (t) => {
+  const cases: [string, (n: number) => string, number][] = [
+    [
+      "a long identifier before a syntax error",
+      (n) => `SELECT mean(${"u".repeat(n)}) FROM (SELECT v FROM cpu WHERE0 = 1)`,
+      4000,
+    ],
+    ["a long quoted identifier of escapes", (n) => `SELECT "${'\\"'.repeat(n)}" FROM m`, 1000],
+    ["a long regex", (n) => `SELECT v FROM m WHERE host =~ /${"a\\/".repeat(n)}/`, 1000],
+    ["an unterminated string", (n) => `SELECT v FROM m WHERE host = '${"x\\'".repeat(n)}`, 1000],
+    ["comments", (n) => `SELECT v /* ${"*".repeat(n)} */ FROM m -- ${"-".repeat(n)}`, 1000],
+    [
+      "groups nested near the limit, side by side",
+      (n) =>
+        `SELECT v FROM m WHERE ${
+          Array(n).fill(`${"(".repeat(150)}v${")".repeat(150)}`).join(" OR ")
+        }`,
+      4,
+    ],
+  ];
+  for (const [name, make, n] of cases) {
+    await t.step(name, () => void assertDoublingLinear(name, make, parseOrError, { n }));
   }
 });

@@ -14,7 +14,8 @@
  * point with the float field `value` at its millisecond timestamp. Metadata, exemplars and
  * native histograms are ignored. NaN and ±Inf samples (Prometheus' staleness markers are
  * NaNs) cannot be stored as InfluxDB floats: they are skipped and counted, not errors. A
- * series without `__name__` is rejected with its 1-based series number.
+ * series without `__name__`, or with a label given twice, is rejected with its 1-based series
+ * number.
  * @module
  */
 import snappy from "snappyjs";
@@ -106,7 +107,7 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
     if (end > w.end) w.fail(`series ${series}: length ${n} runs past the end`);
     const ts = new Wire(bytes, w.pos, end, "remote_write WriteRequest");
     w.pos = end;
-    let measurement = "";
+    let measurement = "", names = 0;
     const tags: Tag[] = [];
     const samples: number[] = []; // offsets of Sample messages
     while (ts.pos < ts.end) {
@@ -120,8 +121,10 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
           else if (lt === 18) value = label.string();
           else label.skip(lt & 7);
         }
-        if (name === "__name__") measurement = value;
-        else if (name !== "" && value !== "") tags.push({ key: name, value });
+        if (name === "__name__") {
+          measurement = value;
+          names++;
+        } else if (name !== "" && value !== "") tags.push({ key: name, value });
       } else if (t === 18) {
         const len = ts.uint32();
         samples.push(ts.pos, ts.pos + len);
@@ -138,6 +141,19 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
       continue;
     }
     sortTags(tags);
+    // A label given twice has no one value (Prometheus refuses such a series too).
+    let twice = names > 1 ? "__name__" : undefined;
+    for (let i = 1; i < tags.length && twice === undefined; i++) {
+      if (tags[i].key === tags[i - 1].key) twice = tags[i].key;
+    }
+    if (twice !== undefined) {
+      out.batch.errors.push({
+        record: series,
+        field: twice,
+        reason: `label ${JSON.stringify(twice)} given twice (series ${measurement})`,
+      });
+      continue;
+    }
     for (let i = 0; i < samples.length; i += 2) {
       const s = new Wire(bytes, samples[i], samples[i + 1], "remote_write Sample");
       let value = 0, ms = 0, bad = false;

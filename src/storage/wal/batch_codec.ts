@@ -327,7 +327,12 @@ export function decodeWriteBatch(
     const n = u32();
     need(n);
     pos += n;
-    return decoder.decode(bytes.subarray(pos - n, pos));
+    try {
+      return decoder.decode(bytes.subarray(pos - n, pos));
+    } catch {
+      // The strict decoder's TypeError would escape as a crash, not as damage to report.
+      throw corrupt(`the string of ${n} bytes at byte ${pos - n} is not valid UTF-8`);
+    }
   };
   const value = (type: FieldType): FieldValue => {
     switch (type) {

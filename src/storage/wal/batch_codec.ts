@@ -379,6 +379,9 @@ export function decodeWriteBatch(
   const retentionPolicy = str();
   if (seriesLayout) return { database, retentionPolicy, points: decodeSeriesPoints() };
   const count = u32();
+  // Each point takes at least 20 bytes (a measurement, two counts, its time): a bigger count is
+  // damage, not an allocation (new Array(30e6) takes 240 MB up front).
+  need(count * 20);
   const points: Point[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const measurement = str();

@@ -273,6 +273,20 @@ Deno.test("write batch codec: a string that is not UTF-8 is a corruption error, 
   );
 });
 
+Deno.test("write batch codec: a point count the payload cannot hold is refused before allocating", () => {
+  // A damaged count of 30 million made the plain layout's decoder allocate the points array
+  // (240 MB, half a second) before finding the payload too short. Found by tests/fuzz.
+  const bytes = new Uint8Array(12 + 21);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(8, 30_000_000, true); // empty database and policy, then the count
+  view.setUint32(12, 1, true); // one whole point follows: "m", no tags, no fields, a time
+  bytes[16] = 0x6d;
+  assert.throws(
+    () => decodeWriteBatch(bytes, "f.wal", 8, WriteBatchLayout.Plain),
+    /write record payload truncated at byte 12$/,
+  );
+});
+
 Deno.test("engine replays plain and interned records, then appends series-layout ones", async () => {
   const dir = await Deno.makeTempDir();
   const open = () =>

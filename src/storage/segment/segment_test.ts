@@ -609,3 +609,22 @@ Deno.test("segment v3: damage met while walking the series Map is a CorruptionEr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("segment: a block too short for its timestamps' length is a CorruptionError", () => {
+  // A block of fewer than 4 payload bytes (its index entry damaged, its checksum intact) made
+  // decodeBlock read the length past the payload: a RangeError at the end of the buffer, the
+  // next block's bytes elsewhere. Found by tests/fuzz.
+  for (let length = 0; length < 4; length++) {
+    const payload = new Uint8Array(length).fill(7);
+    const bytes = new Uint8Array(4 + length);
+    new DataView(bytes.buffer).setUint32(0, crc32c(payload), true);
+    bytes.set(payload, 4);
+    const meta = { offset: 100, length, count: 1 } as BlockMeta;
+    assert.throws(
+      () => decodeBlock("x.seg", meta, FieldType.Float, bytes),
+      (e: Error & { offset?: number }) =>
+        e.name === "CorruptionError" && e.offset === 100 &&
+        e.message.endsWith(`block of ${length} bytes`),
+    );
+  }
+});

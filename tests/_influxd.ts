@@ -23,6 +23,8 @@ export interface StartInfluxdOptions {
   timeoutMs?: number;
   /** Extra lines of the `[data]` section (`compact-full-write-cold-duration = "2s"`). */
   data?: string[];
+  /** Extra lines of the `[http]` section (`auth-enabled = true`). */
+  http?: string[];
 }
 
 const PATHS = ["/usr/bin/influxd", "/usr/local/bin/influxd"];
@@ -59,7 +61,7 @@ bind-address = "127.0.0.1:0"
 ${(options.data ?? []).map((line) => `  ${line}\n`).join("")}[http]
   bind-address = "127.0.0.1:0"
   log-enabled = false
-[monitor]
+${(options.http ?? []).map((line) => `  ${line}\n`).join("")}[monitor]
   store-enabled = false
 [continuous_queries]
   enabled = false

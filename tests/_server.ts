@@ -16,6 +16,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
   /** Everything the process printed to stderr so far. */
   logs(): string;
+  /** A fetch that reaches it (HTTPS: trusting the test's certificate). */
+  fetch: typeof globalThis.fetch;
 }
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -32,8 +34,14 @@ export const START_PERMISSIONS: string[] = (() => {
 
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
 export async function startServer(
-  options: { dataDir?: string; port?: number; env?: Record<string, string>; timeoutMs?: number } =
-    {},
+  options: {
+    dataDir?: string;
+    port?: number;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
+    caPem?: string;
+  } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
@@ -74,11 +82,15 @@ export async function startServer(
       throw new Error(`server did not log its address within the timeout:\n${stderr}`);
     } else await new Promise((r) => setTimeout(r, 20));
   }
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.caPem ? "https" : "http"}://127.0.0.1:${port}`;
+  const client = options.caPem ? Deno.createHttpClient({ caCerts: [options.caPem] }) : undefined;
+  const fetchIt: typeof globalThis.fetch = client
+    ? (input, init) => fetch(input, { ...init, client })
+    : fetch;
   while (true) {
     if (exited) throw new Error(`server exited before answering /ping:\n${stderr}`);
     try {
-      const r = await fetch(`${url}/ping`);
+      const r = await fetchIt(`${url}/ping`);
       await r.body?.cancel();
       if (r.status === 204) break;
     } catch { /* not listening yet */ }
@@ -93,6 +105,7 @@ export async function startServer(
     port,
     dataDir,
     process,
+    fetch: fetchIt,
     logs: () => stderr,
     async kill9() {
       try {
@@ -100,6 +113,7 @@ export async function startServer(
       } catch { /* already gone */ }
       await process.status;
       await pumps;
+      client?.close();
     },
     async stop() {
       try {
@@ -107,6 +121,7 @@ export async function startServer(
       } catch { /* already gone */ }
       await process.status;
       await pumps;
+      client?.close();
     },
   };
 }

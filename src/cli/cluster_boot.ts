@@ -14,13 +14,34 @@ import {
 import type { Config } from "../config/mod.ts";
 import { EpochError, type Logger, ValidationError } from "../core/mod.ts";
 import { INFLUX_VERSION } from "../http/mod.ts";
-import { ConnectClusterNetwork } from "../rpc/mod.ts";
-import { denoFileSystem, httpFetch, randomUuid, systemClock, systemRng } from "../runtime/mod.ts";
+import { CLUSTER_SECRET_HEADER, ConnectClusterNetwork } from "../rpc/mod.ts";
+import {
+  denoFileSystem,
+  httpFetch,
+  newSecret,
+  randomUuid,
+  systemClock,
+  systemRng,
+} from "../runtime/mod.ts";
 
 /** This node's addresses as other nodes and clients reach them. */
 export interface NodeAddresses {
   httpAddress: string;
   raftAddress: string;
+}
+
+/** How this node talks to others: HTTPS (trusting the cluster's CA) or plain HTTP. */
+export interface PeerTransport {
+  scheme: "http" | "https";
+  /** The fetch of node-to-node calls and joins (HTTPS: one that trusts tls_ca). */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** A started cluster node and the secret its node-to-node calls present. */
+export interface StartedNode {
+  node: ClusterNode;
+  /** Undefined only for a cluster made before secrets existed, without `cluster_secret`. */
+  secret: string | undefined;
 }
 
 /**
@@ -33,14 +54,24 @@ export async function startClusterNode(
   logger: Logger,
   addresses: NodeAddresses,
   onNetwork: (network: ConnectClusterNetwork) => void,
-): Promise<ClusterNode> {
+  peers: PeerTransport = { scheme: "http" },
+): Promise<StartedNode> {
   const fs = denoFileSystem;
   const stored = await loadIdentity(fs, config.data_dir);
   let identity: NodeIdentity;
   let members: JoinAnswer["members"] = [];
+  let secret: string | undefined;
   if (stored) {
+    secret = config.cluster_secret || stored.secret;
+    if (secret === undefined) {
+      logger.warn(
+        "this cluster was made before node-to-node secrets: its node-to-node calls are not " +
+          "authenticated; set the same cluster_secret on every node",
+        { data_dir: config.data_dir },
+      );
+    }
     if (config.join_address) {
-      const status = await clusterStatus(config.join_address).catch((error) => {
+      const status = await clusterStatus(config, peers).catch((error) => {
         logger.warn("cannot reach the join address to check the cluster; starting as stored", {
           join_address: config.join_address,
           error: String(error),
@@ -53,9 +84,15 @@ export async function startClusterNode(
   } else {
     await refuseSingleNodeFolder(config.data_dir);
     if (config.join_address) {
-      const answer = await join(config.join_address, addresses);
+      const answer = await join(config, addresses, peers);
       members = answer.members;
       identity = { clusterId: answer.clusterId, nodeId: answer.nodeId, bootstrap: false };
+      if (config.cluster_secret && answer.clusterSecret !== config.cluster_secret) {
+        throw new ValidationError(
+          `the cluster at ${config.join_address} uses another cluster_secret than this node's`,
+        );
+      }
+      secret = config.cluster_secret || answer.clusterSecret;
       logger.info("joined cluster", {
         cluster: answer.clusterId,
         node: answer.nodeId,
@@ -63,18 +100,26 @@ export async function startClusterNode(
       });
     } else {
       identity = { clusterId: randomUuid(), nodeId: 1, bootstrap: true };
+      secret = config.cluster_secret || newSecret();
       logger.info("founding a new cluster", { cluster: identity.clusterId, node: 1 });
     }
-    await saveIdentity(fs, config.data_dir, identity);
+    await saveIdentity(fs, config.data_dir, {
+      clusterId: identity.clusterId,
+      nodeId: identity.nodeId,
+      secret,
+    });
   }
   const network = new ConnectClusterNetwork({
     clusterId: identity.clusterId,
     nodeId: identity.nodeId,
+    secret,
+    scheme: peers.scheme,
+    fetch: peers.fetch ?? httpFetch,
     logger,
   });
   for (const m of members) if (m.id !== identity.nodeId) network.setPeer(m.id, m.raftAddress);
   onNetwork(network);
-  return await ClusterNode.start({
+  const node = await ClusterNode.start({
     dataDir: config.data_dir,
     identity,
     ...addresses,
@@ -102,16 +147,24 @@ export async function startClusterNode(
     },
     flushHeadBytes: config.flush_head_bytes,
   });
+  return { node, secret };
 }
 
-/** Asks the node at `address` (its HTTP API) to admit this one. */
-async function join(address: string, addresses: NodeAddresses): Promise<JoinAnswer> {
-  const url = `${baseUrl(address)}/api/v1/cluster/join`;
+/**
+ * Asks the node at join_address (its HTTP API) to admit this one, presenting `join_token` (an
+ * admin's `user:password` or an admin API token) and the configured cluster secret, if any.
+ */
+async function join(
+  config: Config,
+  addresses: NodeAddresses,
+  peers: PeerTransport,
+): Promise<JoinAnswer> {
+  const url = `${baseUrl(config.join_address, peers.scheme)}/api/v1/cluster/join`;
   let response: Response;
   try {
-    response = await httpFetch(url, {
+    response = await (peers.fetch ?? httpFetch)(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...joinHeaders(config) },
       body: JSON.stringify({ ...addresses, version: INFLUX_VERSION, clusterId: "" }),
       signal: AbortSignal.timeout(30_000),
     });
@@ -129,16 +182,30 @@ async function join(address: string, addresses: NodeAddresses): Promise<JoinAnsw
   return body as JoinAnswer;
 }
 
-async function clusterStatus(address: string): Promise<{ clusterId: string }> {
-  const response = await httpFetch(`${baseUrl(address)}/api/v1/cluster`, {
-    signal: AbortSignal.timeout(10_000),
-  });
+async function clusterStatus(
+  config: Config,
+  peers: PeerTransport,
+): Promise<{ clusterId: string }> {
+  const response = await (peers.fetch ?? httpFetch)(
+    `${baseUrl(config.join_address, peers.scheme)}/api/v1/cluster`,
+    { headers: joinHeaders(config), signal: AbortSignal.timeout(10_000) },
+  );
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return await response.json();
 }
 
-function baseUrl(address: string): string {
-  return address.includes("://") ? address : `http://${address}`;
+/** The credentials a joining node presents (see `join`). */
+function joinHeaders(config: Config): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const token = config.join_token;
+  if (token.includes(":")) headers.authorization = `Token ${token}`;
+  else if (token !== "") headers.authorization = `Bearer ${token}`;
+  if (config.cluster_secret) headers[CLUSTER_SECRET_HEADER] = config.cluster_secret;
+  return headers;
+}
+
+function baseUrl(address: string, scheme: string): string {
+  return address.includes("://") ? address : `${scheme}://${address}`;
 }
 
 /**

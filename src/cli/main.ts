@@ -4,7 +4,7 @@
  * ```
  * epochnexus [serve] [--config FILE]        start a node (the default command)
  * epochnexus query "<statements>" [--url http://localhost:8080] [--db NAME]
- *                  [--epoch ns|u|ms|s|m|h] [--format table|json|csv]
+ *                  [--epoch ns|u|ms|s|m|h] [--format table|json|csv] [--token T]
  * epochnexus import FILE... [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
  *                  [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
  *                  [--batch-points N] [--progress false]
@@ -21,6 +21,7 @@ import { configFromProcess, serve } from "./serve.ts";
 const USAGE = `usage:
   epochnexus [serve] [--config FILE]
   epochnexus query "<statements>" [--url URL] [--db NAME] [--epoch UNIT] [--format table|json|csv]
+                   [--token API_TOKEN|user:password]
   epochnexus import FILE...|- [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
                     [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
   epochnexus version
@@ -63,7 +64,7 @@ async function main(args: string[]): Promise<number> {
       return 0;
     }
     case "query": {
-      const { flags, positional } = parseArgs(rest, ["url", "db", "epoch", "format"]);
+      const { flags, positional } = parseArgs(rest, ["url", "db", "epoch", "format", "token"]);
       if (positional.length !== 1) throw new UsageError("query takes one argument: the statements");
       const format = (flags.format ?? "table") as "table" | "json" | "csv";
       if (!["table", "json", "csv"].includes(format)) {
@@ -74,6 +75,7 @@ async function main(args: string[]): Promise<number> {
         db: flags.db,
         epoch: flags.epoch,
         format,
+        token: flags.token,
       });
     }
     case "import": {

@@ -2,7 +2,8 @@
  * `epochnexus query "<q>" [--url URL] [--db NAME] [--epoch UNIT] [--format table|json|csv]`:
  * runs statements against a server through the native `POST /query` (so without `--db` it uses
  * the server's default database) and prints the answer, by default as readable tables (one per
- * series).
+ * series). `--token` authenticates: an API token (`Authorization: Bearer`), or `user:password`
+ * (`Authorization: Token user:password`).
  * @module
  */
 import { httpFetch, writeStdout } from "../runtime/mod.ts";
@@ -13,6 +14,8 @@ export interface QueryCommandOptions {
   db?: string;
   epoch?: string;
   format: "table" | "json" | "csv";
+  /** An API token, or `user:password`. */
+  token?: string;
 }
 
 interface WireSeries {
@@ -36,6 +39,11 @@ export async function runQueryCommand(q: string, options: QueryCommandOptions): 
   if (options.epoch) request.epoch = options.epoch;
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (options.format === "csv") headers.accept = "application/csv";
+  if (options.token) {
+    headers.authorization = options.token.includes(":")
+      ? `Token ${options.token}`
+      : `Bearer ${options.token}`;
+  }
   let response: Response;
   try {
     response = await httpFetch(`${options.url.replace(/\/$/, "")}/query`, {

@@ -14,16 +14,20 @@ import {
   storedDataOf,
 } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
+import { AuthDirectory } from "../auth/mod.ts";
 import {
   consoleLogger,
   createScriptHost,
   denoFileSystem,
   environment,
   exit,
+  fetchTrusting,
   hostName,
   lockDataDir,
   onReloadSignal,
   onShutdownSignal,
+  openAuditSink,
+  randomBytes,
   readTextFile,
   serveHttp,
   systemClock,
@@ -65,21 +69,32 @@ export async function serve(config: Config): Promise<void> {
     bodyMinBytesPerSecond: config.http_body_min_bytes_per_second,
     logger,
   };
+  const tls = config.tls_cert
+    ? { cert: await readPem(config.tls_cert), key: await readPem(config.tls_key) }
+    : undefined;
   const server = await serveHttp(
     (request) => (handlers.public ?? starting)(request),
-    { ...splitAddress(config.bind_address), ...timeouts },
+    { ...splitAddress(config.bind_address), ...timeouts, tls },
   );
   const raftServer = await serveHttp(
     (request) => (handlers.internal ?? starting)(request),
-    { ...splitAddress(config.raft_address), ...timeouts },
+    { ...splitAddress(config.raft_address), ...timeouts, tls },
   );
+  warnIfOpen(config, logger);
   const httpAddress = advertised(config.advertise_address, server);
   const raftAddress = advertised(config.raft_advertise_address, raftServer);
-  const node = await startClusterNode(
+  const peers = tls
+    ? {
+      scheme: "https" as const,
+      fetch: fetchTrusting(config.tls_ca ? await readPem(config.tls_ca) : tls.cert),
+    }
+    : { scheme: "http" as const };
+  const { node, secret } = await startClusterNode(
     config,
     logger,
     { httpAddress, raftAddress },
     (network) => handlers.internal = network.fetchHandler,
+    peers,
   );
   const store = new ClusterStore(node, { clock: systemClock, sleep });
   if (!store.hasDatabase(config.default_database)) {
@@ -110,6 +125,11 @@ export async function serve(config: Config): Promise<void> {
       (error) => logger.error("schema reload refused", { error: String(error.message ?? error) }),
     );
   });
+  const directory = new AuthDirectory({
+    meta: { table: () => node.meta.state.users, propose: (command) => node.proposeMeta(command) },
+    clock: systemClock,
+    randomBytes,
+  });
   handlers.public = createApp({
     engine: store,
     clock: systemClock,
@@ -118,7 +138,17 @@ export async function serve(config: Config): Promise<void> {
     maxBodyBytes: config.max_body_bytes,
     metrics,
     ingest: ingestSettingsFromConfig(config),
-    cluster: { join: (request) => node.admit(request), status: () => node.status() },
+    cluster: {
+      join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
+      status: () => node.status(),
+      metrics: () => node.metrics(),
+    },
+    auth: {
+      enabled: config.auth_enabled,
+      directory,
+      audit: config.audit_log ? openAuditSink(config.audit_log) : undefined,
+      clusterSecret: secret,
+    },
     pipeline: new SchemaPipeline(schemas, {
       stored,
       metrics,
@@ -129,6 +159,8 @@ export async function serve(config: Config): Promise<void> {
   });
   logger.info("epochnexus listening", {
     http: `${server.hostname}:${server.port}`,
+    https: tls !== undefined,
+    auth: config.auth_enabled,
     raft: `${raftServer.hostname}:${raftServer.port}`,
     node: node.nodeId,
     cluster: node.clusterId,
@@ -157,6 +189,31 @@ export async function serve(config: Config): Promise<void> {
   await raftServer.shutdown();
   lock.release();
   logger.info("stopped");
+}
+
+async function readPem(path: string): Promise<string> {
+  try {
+    return await readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read TLS file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** InfluxDB starts open too; say so loudly when the open API faces a network. */
+function warnIfOpen(config: Config, logger: ReturnType<typeof consoleLogger>): void {
+  const warning = openApiWarning(config);
+  if (warning) logger.warn(warning, { bind_address: config.bind_address });
+}
+
+/** The warning a node logs at start when it listens beyond loopback without authentication. */
+export function openApiWarning(
+  config: Pick<Config, "auth_enabled" | "bind_address">,
+): string | undefined {
+  if (config.auth_enabled) return undefined;
+  const host = splitAddress(config.bind_address).hostname;
+  if (host === "localhost" || host === "::1" || host.startsWith("127.")) return undefined;
+  return "authentication is off and the HTTP API listens beyond loopback: anyone who reaches " +
+    "it can read, write and drop every database; set auth_enabled (and tls_cert, tls_key)";
 }
 
 function sleep(ms: number): Promise<void> {

@@ -245,7 +245,7 @@ export class ClusterStore implements QueryStore {
         if (description === undefined) continue;
         remoteParts.push({
           description,
-          select: (request, measurements) =>
+          select: (request, measurements, limits) =>
             this.#onPartition(partition, (target) => {
               const select = {
                 groupId: partition.groupId,
@@ -255,9 +255,12 @@ export class ClusterStore implements QueryStore {
                 consistency,
                 request,
                 measurements,
+                limits,
               };
               return target === this.node.nodeId
-                ? this.node.heldReplica(partition.groupId).then((r) => selectReplica(r, select))
+                ? this.node.heldReplica(partition.groupId).then((r) =>
+                  selectReplica(r, select, () => this.options.clock.monotonicMs())
+                )
                 : this.node.network.peers.select(target, select);
             }),
         });

@@ -10,6 +10,7 @@ import {
   foldSeriesPartials,
   type PlanRequest,
   type QueryBudget,
+  type QueryLimits,
   runRequestBySeries,
   type SelectPlan,
   type SeriesPartial,
@@ -23,7 +24,11 @@ import type { ShardDescription } from "./network.ts";
 export interface RemotePart {
   description: ShardDescription;
   /** Runs the plan on the partition's shard of this group (leader lookup and retries inside). */
-  select(request: PlanRequest, measurements: readonly string[]): Promise<SeriesPartial[]>;
+  select(
+    request: PlanRequest,
+    measurements: readonly string[],
+    limits: QueryLimits | undefined,
+  ): Promise<SeriesPartial[]>;
 }
 
 /** A shard group read over local and remote partitions. */
@@ -122,7 +127,7 @@ export class FanOutShardReader implements ShardReader {
       this.#local === undefined
         ? Promise.resolve([])
         : runRequestBySeries([this.#local], request, measurements, budget),
-      ...this.#remote.map((r) => r.select(request, measurements)),
+      ...this.#remote.map((r) => r.select(request, measurements, budget?.limits)),
     ]);
     return foldSeriesPartials(plan, parts.flat());
   }

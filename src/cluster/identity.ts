@@ -10,6 +10,11 @@ import { CorruptionError, type FileSystem, ValidationError } from "../core/mod.t
 export interface StoredIdentity {
   clusterId: string;
   nodeId: number;
+  /**
+   * The secret every node-to-node call presents (generated when the cluster is founded, handed
+   * to a joining node in its join answer). Absent in a version 1 file (written before it).
+   */
+  secret?: string;
 }
 
 const FILE = "cluster.json";
@@ -21,19 +26,22 @@ export async function loadIdentity(
 ): Promise<StoredIdentity | undefined> {
   const path = `${dataDir}/${FILE}`;
   if (!(await fs.stat(path))) return undefined;
-  let parsed: { version?: number; clusterId?: unknown; nodeId?: unknown };
+  let parsed: { version?: number; clusterId?: unknown; nodeId?: unknown; secret?: unknown };
   try {
     parsed = JSON.parse(new TextDecoder().decode(await fs.readFile(path)));
   } catch (error) {
     throw new CorruptionError(path, 0, `unreadable cluster identity: ${error}`);
   }
   if (
-    parsed.version !== 1 || typeof parsed.clusterId !== "string" ||
+    (parsed.version !== 1 && parsed.version !== 2) || typeof parsed.clusterId !== "string" ||
+    (parsed.secret !== undefined && typeof parsed.secret !== "string") ||
     !Number.isSafeInteger(parsed.nodeId) || (parsed.nodeId as number) < 1
   ) {
     throw new CorruptionError(path, 0, `invalid cluster identity ${JSON.stringify(parsed)}`);
   }
-  return { clusterId: parsed.clusterId, nodeId: parsed.nodeId as number };
+  const identity: StoredIdentity = { clusterId: parsed.clusterId, nodeId: parsed.nodeId as number };
+  if (typeof parsed.secret === "string") identity.secret = parsed.secret;
+  return identity;
 }
 
 /** Stores the identity (atomically, durably). */
@@ -43,7 +51,7 @@ export async function saveIdentity(
   identity: StoredIdentity,
 ): Promise<void> {
   await fs.mkdir(dataDir);
-  const text = JSON.stringify({ version: 1, ...identity }, null, 2) + "\n";
+  const text = JSON.stringify({ version: 2, ...identity }, null, 2) + "\n";
   await fs.writeFileAtomic(`${dataDir}/${FILE}`, new TextEncoder().encode(text));
 }
 

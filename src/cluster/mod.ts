@@ -15,6 +15,15 @@ export {
 export { checkSameCluster, loadIdentity, saveIdentity, type StoredIdentity } from "./identity.ts";
 export { MemoryHub, MemoryNetwork } from "./memory_network.ts";
 export type { DatabaseOptions, MetaCommand, MetaResult } from "./meta/meta_state.ts";
+export {
+  Privilege,
+  type PrivilegeBits,
+  type TokenMeta,
+  type TokenScope,
+  type UserCommand,
+  type UserMeta,
+  UserTable,
+} from "./meta/meta_users.ts";
 export { decodeWire, encodeWire } from "./wire_json.ts";
 export type { SnapshotChunk } from "./partition/snapshot.ts";
 export type {

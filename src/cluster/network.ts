@@ -5,7 +5,7 @@
  * @module
  */
 import type { FieldType, Point, Tag } from "../core/mod.ts";
-import type { Expr, PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { Expr, PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
 import type { SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
@@ -71,6 +71,8 @@ export interface SelectRequest {
   consistency: ReadConsistency;
   request: PlanRequest;
   measurements: readonly string[];
+  /** The query's limits; the replica's part is held to them too. */
+  limits?: QueryLimits;
 }
 
 /** A delete on one partition (the query's DeleteRequest without its functions). */
@@ -105,6 +107,8 @@ export interface JoinAnswer {
   nodeId: number;
   /** Every member: id and node-to-node address. */
   members: { id: number; raftAddress: string }[];
+  /** The secret node-to-node calls present (added by the HTTP door, not the metadata). */
+  clusterSecret?: string;
 }
 
 /** Calls other nodes make on this one (the server side of {@linkcode PeerClient}). */
@@ -140,4 +144,6 @@ export interface ClusterNetwork {
   removePeer(nodeId: number): void;
   /** Serves the calls other nodes make on this node. */
   serve(service: PeerService): void;
+  /** Bytes sent to and received from each peer so far (metrics); absent in memory. */
+  traffic?(): { node: number; sentBytes: number; receivedBytes: number }[];
 }

@@ -18,6 +18,8 @@ import {
 } from "../core/mod.ts";
 import {
   EMPTY_HARD_STATE,
+  type RaftNode,
+  type RaftStatus,
   type RecoveredState,
   SharedRaftLog,
   SharedTicker,
@@ -45,6 +47,14 @@ import type {
 import { PartitionReplica } from "./partition/replica.ts";
 import type { SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+
+/** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: { labels: Record<string, string>; value: number }[];
+}
 
 /** Bytes of shared Raft log past which the groups that keep its oldest segment compact. */
 const LOG_TRIM_BYTES = 4 * 1024 * 1024;
@@ -193,7 +203,12 @@ export class ClusterNode {
       join: (request) => node.admit(request),
       describe: async (request) =>
         describeReplica(await node.heldReplica(request.groupId), request),
-      select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
+      select: async (request) =>
+        selectReplica(
+          await node.heldReplica(request.groupId),
+          request,
+          () => options.clock.monotonicMs(),
+        ),
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
       fetchSnapshot: (request) => node.#exportSnapshot(request.groupId, request.minIndex),
@@ -208,6 +223,11 @@ export class ClusterNode {
         version: options.version,
       });
     }
+    // A node that comes back at other addresses (port 0, a new host) says so first: until the
+    // metadata has them, no member can reach it. Its copy first applies what it had committed.
+    await node.meta.waitApplied(state.hardState.commit, options.requestTimeoutMs ?? 10_000)
+      .catch(() => {});
+    await node.#announceAddresses();
     // Serve from a copy that is current: replay what the group committed before this start.
     await node.meta.sync().catch((error) => {
       options.logger.warn("metadata not confirmed current at start (no quorum yet?)", {
@@ -232,6 +252,30 @@ export class ClusterNode {
   /** The node's network (transports and peer calls). */
   get network(): ClusterNetwork {
     return this.#options.network;
+  }
+
+  /** Updates this node's addresses in the metadata when they changed since it last ran. */
+  async #announceAddresses(): Promise<void> {
+    const o = this.#options;
+    const known = this.meta.state.nodes.get(this.nodeId);
+    if (!known) return; // not registered yet: the join or the bootstrap registers it
+    if (
+      known.httpAddress === o.httpAddress && known.raftAddress === o.raftAddress &&
+      known.version === o.version
+    ) return;
+    o.logger.info("announcing this node's new addresses", {
+      http: o.httpAddress,
+      raft: o.raftAddress,
+    });
+    await this.proposeMeta({
+      op: "update_node",
+      id: this.nodeId,
+      httpAddress: o.httpAddress,
+      raftAddress: o.raftAddress,
+      version: o.version,
+    }).catch((error) => {
+      o.logger.warn("could not announce this node's addresses yet", { error: String(error) });
+    });
   }
 
   /** Runs a metadata command and waits until this node's copy has applied it. */
@@ -285,6 +329,116 @@ export class ClusterNode {
     await fn(this.meta);
   }
 
+  /**
+   * The node's Raft and network figures for `/metrics`: per group (the metadata group is
+   * `meta`) role, term, commit and applied indexes and their lag, proposals, leader changes and
+   * snapshots installed; the shared log's size and fsyncs; bytes sent to and received from each
+   * peer.
+   */
+  metrics(): MetricFamily[] {
+    const groups: [string, RaftNode][] = [["meta", this.meta.raft]];
+    for (const r of this.replicas.values()) groups.push([String(r.groupId), r.raft]);
+    const per = (
+      name: string,
+      help: string,
+      type: "counter" | "gauge",
+      value: (node: RaftNode, status: RaftStatus) => number,
+    ): MetricFamily => ({
+      name,
+      help,
+      type,
+      samples: groups.map(([group, node]) => ({
+        labels: { group },
+        value: value(node, node.status()),
+      })),
+    });
+    const roles = new Map<string, number>();
+    for (const [, node] of groups) {
+      const role = node.status().role;
+      roles.set(role, (roles.get(role) ?? 0) + 1);
+    }
+    const log = this.#log.stats();
+    const traffic = this.network.traffic?.() ?? [];
+    return [
+      {
+        name: "epochnexus_raft_groups",
+        help: "Raft groups on this node, by role.",
+        type: "gauge",
+        samples: [...roles].map(([role, n]) => ({ labels: { role }, value: n })),
+      },
+      per("epochnexus_raft_term", "Current Raft term.", "gauge", (_, s) => s.term),
+      per(
+        "epochnexus_raft_leader",
+        "1 when this node leads the group.",
+        "gauge",
+        (_, s) => s.role === "leader" ? 1 : 0,
+      ),
+      per("epochnexus_raft_commit_index", "Highest committed index.", "gauge", (_, s) => s.commit),
+      per(
+        "epochnexus_raft_applied_index",
+        "Highest applied index.",
+        "gauge",
+        (n) => n.appliedIndex,
+      ),
+      per(
+        "epochnexus_raft_apply_lag",
+        "Committed entries not yet applied.",
+        "gauge",
+        (n, s) => Math.max(0, s.commit - n.appliedIndex),
+      ),
+      per(
+        "epochnexus_raft_proposals_total",
+        "Entries proposed on this node.",
+        "counter",
+        (n) => n.counters.proposals,
+      ),
+      per(
+        "epochnexus_raft_leader_changes_total",
+        "Leaders this node saw elected.",
+        "counter",
+        (n) => n.counters.leaderChanges,
+      ),
+      per(
+        "epochnexus_raft_snapshots_installed_total",
+        "Snapshots installed from another replica.",
+        "counter",
+        (n) => n.counters.snapshotsInstalled,
+      ),
+      {
+        name: "epochnexus_raft_snapshot_bytes_sent_total",
+        help: "Bytes of partition snapshots streamed to other replicas.",
+        type: "counter",
+        samples: [{ labels: {}, value: this.#snapshotBytesSent }],
+      },
+      {
+        name: "epochnexus_raft_log_bytes",
+        help: "Bytes of the node's shared Raft log.",
+        type: "gauge",
+        samples: [{ labels: {}, value: log.bytes }],
+      },
+      {
+        name: "epochnexus_raft_log_fsyncs_total",
+        help: "fdatasyncs of the shared Raft log since start.",
+        type: "counter",
+        samples: [{ labels: {}, value: log.fsyncs }],
+      },
+      {
+        name: "epochnexus_cluster_sent_bytes_total",
+        help: "Bytes sent to each peer node (Raft and cluster calls).",
+        type: "counter",
+        samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.sentBytes })),
+      },
+      {
+        name: "epochnexus_cluster_received_bytes_total",
+        help: "Bytes received from each peer node in answers to this node's calls.",
+        type: "counter",
+        samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.receivedBytes })),
+      },
+    ];
+  }
+
+  #snapshotBytesSent = 0;
+
   /** The cluster as this node sees it: members, databases, partitions and their leaders. */
   status(): Record<string, unknown> {
     const state = this.meta.state;
@@ -313,7 +467,12 @@ export class ClusterNode {
             groupId: p.groupId,
             replicas: p.replicas,
             leader: local?.leader() || p.leaderHint,
-            ...(local && { applied: local.applied, flushedBefore: local.flushedBefore }),
+            ...(local && {
+              commit: local.raft.status().commit,
+              applied: local.applied,
+              flushedBefore: local.flushedBefore,
+            }),
+            ...(local?.isLeader() && replication(local.raft.status())),
           };
         }),
       })),
@@ -421,7 +580,10 @@ export class ClusterNode {
   }
 
   async *#exportSnapshot(groupId: number, minIndex: number): AsyncGenerator<SnapshotChunk> {
-    yield* (await this.heldReplica(groupId)).exportSnapshot(minIndex);
+    for await (const chunk of (await this.heldReplica(groupId)).exportSnapshot(minIndex)) {
+      if (chunk.kind === "data") this.#snapshotBytesSent += chunk.data.length;
+      yield chunk;
+    }
   }
 
   /** What the shared log recovered for a group (an empty log for a group it never held). */
@@ -442,6 +604,18 @@ export class ClusterNode {
     return `${this.#options.dataDir}/partitions/${groupId}`;
   }
 
+  /**
+   * The series limit of one partition: the database's limit shared among its partitions, so
+   * that the partitions together never hold more than `max_series_per_database` (a skewed hash
+   * may refuse a little early, never late).
+   */
+  #partitionLimits(database: string): { maxSeriesPerDatabase?: number } {
+    const max = this.#options.engine?.maxSeriesPerDatabase;
+    const partitions = this.meta.state.databases.get(database)?.partitions.length ?? 1;
+    if (max === undefined || max === 0) return {};
+    return { maxSeriesPerDatabase: Math.max(1, Math.floor(max / partitions)) };
+  }
+
   async #openReplica(
     groupId: number,
     database: string,
@@ -450,28 +624,43 @@ export class ClusterNode {
     const o = this.#options;
     const state = this.#recoveredState(groupId);
     const fresh = isFresh(state);
-    const replica = await PartitionReplica.open({
-      groupId,
-      nodeId: this.nodeId,
-      database,
-      dir: this.#replicaDir(groupId),
-      peers: fresh ? replicas : [],
-      storage: this.#log.group(groupId),
-      recovered: state,
-      fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
-      transport: o.network.transport(groupId),
-      fs: o.fs,
-      clock: o.clock,
-      rng: o.rng,
-      sleep: o.sleep,
-      timers: this.#ticker.timers,
-      logger: o.logger,
-      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
-      tickMs: o.tickMs,
-      electionTicks: o.electionTicks,
-      requestTimeoutMs: o.requestTimeoutMs,
-      retainEntries: o.retainEntries,
-    });
+    let replica: PartitionReplica;
+    try {
+      replica = await PartitionReplica.open({
+        groupId,
+        nodeId: this.nodeId,
+        database,
+        dir: this.#replicaDir(groupId),
+        peers: fresh ? replicas : [],
+        storage: this.#log.group(groupId),
+        recovered: state,
+        fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
+        transport: o.network.transport(groupId),
+        fs: o.fs,
+        clock: o.clock,
+        rng: o.rng,
+        sleep: o.sleep,
+        timers: this.#ticker.timers,
+        logger: o.logger,
+        // The node's timers and sleep drive the engines' too (a simulation's virtual time).
+        engine: {
+          timers: o.timers,
+          sleep: o.sleep,
+          ...o.engine,
+          ...this.#partitionLimits(database),
+          onHeadGrowth: () => this.#headGrew(),
+        },
+        tickMs: o.tickMs,
+        electionTicks: o.electionTicks,
+        requestTimeoutMs: o.requestTimeoutMs,
+        retainEntries: o.retainEntries,
+      });
+    } catch (error) {
+      // Nothing was started on the stored state: a later attempt must open it again, not a
+      // brand-new group over a log that holds one (its first save would be refused).
+      this.#recovered.set(groupId, state);
+      throw error;
+    }
     // The preferred leader (first replica) of a new group stands at once, so leaders spread
     // as placement planned and the first write does not wait for an election timeout.
     if (fresh && replicas[0] === this.nodeId) replica.raft.campaign();
@@ -516,6 +705,7 @@ export class ClusterNode {
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
     await this.#trimLog();
+    this.#balanceLeaders();
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
@@ -542,6 +732,23 @@ export class ClusterNode {
       }
       const replica = this.replicas.get(id);
       if (replica && !replica.installing) await replica.engine.flush();
+    }
+  }
+
+  /**
+   * Hands leadership back to each partition's preferred replica (the first of its replicas,
+   * spread across nodes by placement) once that replica has caught up: after restarts and
+   * failovers leaders would otherwise pile up on the nodes that stayed.
+   */
+  #balanceLeaders(): void {
+    for (const r of this.replicas.values()) {
+      if (!r.isLeader()) continue;
+      const preferred = this.meta.state.partition(r.groupId)?.partition.replicas[0];
+      if (preferred === undefined || preferred === this.nodeId) continue;
+      const status = r.raft.status();
+      if (!status.conf.voters.includes(preferred)) continue;
+      if ((status.matches[preferred] ?? 0) < status.commit) continue;
+      r.raft.transferLeadership(preferred);
     }
   }
 
@@ -651,6 +858,14 @@ function shardGroupsOf(
     spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
   }
   return [...spans.values()];
+}
+
+/**
+ * A led group's replication progress for the status: the leader's last index and how far each
+ * replica's log matches it (the console shows the difference as each replica's lag, in entries).
+ */
+function replication(status: RaftStatus): { lastIndex: number; matched: Record<number, number> } {
+  return { lastIndex: status.lastIndex, matched: { ...status.matches } };
 }
 
 /** True for a group that has never stored anything (a new group's first start). */

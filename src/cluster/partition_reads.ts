@@ -6,6 +6,7 @@
  */
 import {
   deleteFilters,
+  QueryBudget,
   runRequestBySeries,
   type SeriesPartial,
   type ShardReader,
@@ -63,13 +64,16 @@ export async function describeReplica(
 export async function selectReplica(
   replica: PartitionReplica,
   request: SelectRequest,
+  /** Elapsed time between the query's yields (the node's clock). */
+  monotonicMs?: () => number,
 ): Promise<SeriesPartial[]> {
   if (request.consistency === "leader") await replica.readBarrier();
   const { minNs, maxNs } = planBounds(request);
   const views = viewsOf(replica, request, minNs, maxNs).filter((v) =>
     v.startMs === request.startMs
   );
-  return await runRequestBySeries(views, request.request, request.measurements);
+  const budget = new QueryBudget(request.limits ?? {}, undefined, { monotonicMs });
+  return await runRequestBySeries(views, request.request, request.measurements, budget);
 }
 
 function viewsOf(

@@ -6,7 +6,12 @@
  * @module
  */
 import { type FieldType, type Point, seriesKey } from "../core/mod.ts";
-import { BEYOND_RETENTION, type Rejection, type WriteConsistency } from "../storage/mod.ts";
+import {
+  BEYOND_RETENTION,
+  pointProblem,
+  type Rejection,
+  type WriteConsistency,
+} from "../storage/mod.ts";
 import { retentionCutoffMs } from "../storage/retention.ts";
 import { partitionOf } from "./hash.ts";
 import {
@@ -124,7 +129,10 @@ async function checkPoints(
       rejected.push({ index: i, reason: BEYOND_RETENTION });
       continue;
     }
-    const reason = typeConflict(db, p, fresh);
+    // What no replica stores (InfluxDB's key rules, what a log record cannot hold) never
+    // leaves this node: the leader would refuse it, and it may not even encode for the network.
+    const reason = pointProblem(p, seriesKey(p.measurement, p.tags)) ??
+      typeConflict(db, p, fresh);
     if (reason) rejected.push({ index: i, reason });
     else pass.push(i);
   }

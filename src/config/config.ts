@@ -22,6 +22,11 @@ const byteSize = z.union([
     .transform(parseByteSize),
 ]);
 
+const flag = z.union([
+  z.boolean(),
+  z.enum(["true", "false"], { message: "expected true or false" }).transform((v) => v === "true"),
+]);
+
 /** The validated configuration of a node. */
 export const ConfigSchema = z.strictObject({
   /** Where the node keeps its data. */
@@ -116,6 +121,37 @@ export const ConfigSchema = z.strictObject({
   http_body_progress_timeout_ms: z.coerce.number().int().min(1).default(30_000),
   /** HTTP: least average bytes/s of a client while the server waits on it (0 = no minimum). */
   http_body_min_bytes_per_second: z.coerce.number().int().nonnegative().default(500),
+  /**
+   * Security: require credentials (users, privileges, API tokens), as InfluxDB's auth-enabled.
+   * Off by default; the first user must then be an admin made with CREATE USER.
+   */
+  auth_enabled: flag.default(false),
+  /**
+   * Security: the secret every node-to-node call presents. "" = generated when the cluster is
+   * founded and handed to joining nodes (kept in cluster.json); set, it must be the same on
+   * every node (at least 16 characters).
+   */
+  cluster_secret: z.union([z.literal(""), z.string().min(16, "at least 16 characters")])
+    .default(""),
+  /**
+   * Security: what a joining node presents to the node at join_address when that node requires
+   * authentication: `user:password` of an admin, or an admin API token.
+   */
+  join_token: z.string().default(""),
+  /** Security: PEM certificate file: HTTPS on the HTTP and node-to-node ports ("" = plain). */
+  tls_cert: z.string().default(""),
+  /** Security: PEM private key file of tls_cert. */
+  tls_key: z.string().default(""),
+  /**
+   * Security: PEM file of the CA (or the certificate itself) other nodes' certificates must
+   * chain to for node-to-node HTTPS; "" = tls_cert (one certificate shared by the cluster).
+   */
+  tls_ca: z.string().default(""),
+  /** Security: audit log of admin and destructive statements: a file path, "stderr", or "" (off). */
+  audit_log: z.string().default(""),
+}).refine((c) => (c.tls_cert === "") === (c.tls_key === ""), {
+  message: "tls_cert and tls_key are set together",
+  path: ["tls_key"],
 });
 
 /** A node's configuration. */

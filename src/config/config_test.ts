@@ -79,3 +79,25 @@ Deno.test("deno.json's start and cli tasks grant exactly the variables the confi
   assert.equal(ENVIRONMENT_KEYS.EPOCHNEXUS_DATA_DIR, "data_dir");
   assert.equal(ENVIRONMENT_KEYS.EPOCHNEXUS_JOIN_ADDRESS, "join_address");
 });
+
+Deno.test("security keys: auth_enabled is a strict boolean, TLS files come in pairs, a short secret is refused", () => {
+  assert.equal(loadConfig({ env: { EPOCHNEXUS_AUTH_ENABLED: "true" } }).auth_enabled, true);
+  assert.equal(loadConfig({ env: { EPOCHNEXUS_AUTH_ENABLED: "false" } }).auth_enabled, false);
+  assert.equal(loadConfig({}).auth_enabled, false);
+  assert.throws(
+    () => loadConfig({ env: { EPOCHNEXUS_AUTH_ENABLED: "yes" } }),
+    /environment variable EPOCHNEXUS_AUTH_ENABLED: auth_enabled = "yes"/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { EPOCHNEXUS_TLS_CERT: "/x/cert.pem" } }),
+    /tls_cert and tls_key are set together/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { EPOCHNEXUS_CLUSTER_SECRET: "short" } }),
+    /cluster_secret = "short": at least 16 characters/,
+  );
+  const file = { path: "n.yaml", text: "auth_enabled: true\naudit_log: stderr\n" };
+  const c = loadConfig({ file });
+  assert.equal(c.auth_enabled, true);
+  assert.equal(c.audit_log, "stderr");
+});

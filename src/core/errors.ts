@@ -92,6 +92,22 @@ export class NotFoundError extends EpochError {
   }
 }
 
+/** A request without valid credentials where the server requires them (HTTP 401). */
+export class UnauthenticatedError extends EpochError {
+  constructor(message: string, options: EpochErrorOptions = {}) {
+    super("unauthenticated", message, options);
+    this.name = "UnauthenticatedError";
+  }
+}
+
+/** An authenticated caller without the privilege a request needs (HTTP 403). */
+export class PermissionDeniedError extends EpochError {
+  constructor(message: string, options: EpochErrorOptions = {}) {
+    super("permission_denied", message, options);
+    this.name = "PermissionDeniedError";
+  }
+}
+
 /** A request body or result beyond a configured limit (HTTP 413). */
 export class TooLargeError extends EpochError {
   constructor(message: string, options: EpochErrorOptions = {}) {

@@ -62,6 +62,33 @@ export interface Point {
   timeSubMs: number;
 }
 
+/**
+ * The longest series key (measurement and tags, escaped) plus `#!~#` plus field key, in UTF-8
+ * bytes, that InfluxDB 1.x accepts (`max key length exceeded: N > 65535`).
+ */
+export const MAX_KEY_LENGTH = 65535;
+
+/** The reserved name no tag or field may take: InfluxQL's `time` column. */
+export const TIME_KEY = "time";
+
+/** The UTF-8 byte length of a string (a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // 4 bytes for two units
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** The largest int64, and the smallest. */
 export const INT64_MAX = 9223372036854775807n;
 export const INT64_MIN = -9223372036854775808n;

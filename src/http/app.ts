@@ -4,29 +4,23 @@
  *
  * - native: `POST /ingest`, `POST /query` (JSON body), `GET /health`, `GET /metrics`
  * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
+ * - the web console: `GET /` and its assets under `/console/`
+ *
+ * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates.
  *
  * @module
  */
-import {
-  type Clock,
-  type Logger,
-  NotFoundError,
-  type Point,
-  ValidationError,
-} from "../core/mod.ts";
+import { type Clock, type Logger, NotFoundError, type Point } from "../core/mod.ts";
 import { LineProtocolCache } from "../ingest/mod.ts";
 import type { JoinAnswer, JoinRequest } from "../cluster/mod.ts";
 import type { QueryStore } from "../query/mod.ts";
 import type { AppendOptions, EngineStats, WriteOutcome } from "../storage/mod.ts";
-import { handleIngest, type IngestSettings } from "./ingest_handler.ts";
-import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
-import { handleInfluxWrite } from "./write_handler.ts";
-import { handlePromWrite } from "./prom_write_handler.ts";
-import { handleRpc, isRpcPath } from "./rpc_handler.ts";
-import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
+import type { IngestSettings } from "./ingest_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
-import { Metrics } from "./metrics.ts";
-import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
+import { Metrics, type SampledFamily } from "./metrics.ts";
+import { INFLUX_VERSION, nativeError } from "./responses.ts";
+import { type AuthContext, passGate } from "./auth_gate.ts";
+import { routeOf } from "./routes.ts";
 
 /**
  * The data a node serves: a single-node storage engine, or a cluster node's store. `write`
@@ -62,6 +56,8 @@ export interface AppContext {
   ingest?: Partial<IngestSettings>;
   /** The node's cluster (join and status); absent for an engine without one. */
   cluster?: ClusterApi;
+  /** Users, privileges and tokens; absent: no authentication and no user statements. */
+  auth?: AuthContext;
 }
 
 /** What the cluster routes need. */
@@ -70,6 +66,8 @@ export interface ClusterApi {
   join(request: JoinRequest): Promise<JoinAnswer>;
   /** Nodes, databases and partitions with their replicas and leaders (`GET /api/v1/cluster`). */
   status(): Record<string, unknown>;
+  /** The node's Raft and network figures, read at each scrape of `/metrics`. */
+  metrics?(): SampledFamily[];
 }
 
 /** Options of {@linkcode createApp}. */
@@ -128,104 +126,17 @@ export function createApp(options: AppOptions): Handler {
 }
 
 async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[string, Response]> {
-  const method = request.method;
-  switch (url.pathname) {
-    case "/ping":
-      if (method !== "GET" && method !== "HEAD") return ["ping", methodNotAllowed("GET, HEAD")];
-      if (url.searchParams.get("verbose") === "true") {
-        return ["ping", json({ version: INFLUX_VERSION }, 200)];
-      }
-      return ["ping", new Response(null, { status: 204 })];
-    case "/health":
-      return ["health", health(ctx)];
-    case "/metrics":
-      return [
-        "metrics",
-        new Response(ctx.metrics.render(), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        }),
-      ];
-    case "/write":
-      if (method !== "POST") return ["write", influxMethodError("POST")];
-      return ["write", await handleInfluxWrite(ctx, request, url)];
-    case "/ingest":
-      if (method !== "POST") return ["ingest", methodNotAllowed("POST")];
-      return ["ingest", await handleIngest(ctx, request, url)];
-    case "/query": {
-      if (method !== "GET" && method !== "POST") return ["query", influxMethodError("GET, POST")];
-      const type = request.headers.get("content-type") ?? "";
-      if (method === "POST" && type.toLowerCase().startsWith("application/json")) {
-        return ["query_native", await handleNativeQuery(ctx, request, url)];
-      }
-      return ["query", await handleInfluxQuery(ctx, request, url)];
-    }
-    case "/api/v1/cluster":
-      if (method !== "GET") return ["cluster", methodNotAllowed("GET")];
-      if (!ctx.cluster) return ["cluster", nativeError(new NotFoundError("no cluster"))];
-      return ["cluster", json(ctx.cluster.status())];
-    case "/api/v1/cluster/join":
-      if (method !== "POST") return ["cluster", methodNotAllowed("POST")];
-      return ["cluster", await handleJoin(ctx, request)];
-    case "/api/v1/prom/write":
-      if (method !== "POST") return ["prom_write", methodNotAllowed("POST")];
-      return ["prom_write", await handlePromWrite(ctx, request, url)];
-    default:
-      if (isRpcPath(url.pathname)) return ["rpc", await handleRpc(ctx, request, url)];
-      if (isSchemaRoute(url.pathname)) return ["schemas", await handleSchemaApi(ctx, request, url)];
-      return ["other", nativeError(new NotFoundError(`no route for ${method} ${url.pathname}`))];
+  const route = routeOf(url.pathname);
+  if (!route) {
+    return [
+      "other",
+      nativeError(new NotFoundError(`no route for ${request.method} ${url.pathname}`)),
+    ];
   }
-}
-
-async function handleJoin(ctx: AppContext, request: Request): Promise<Response> {
-  if (!ctx.cluster) return nativeError(new NotFoundError("this node runs no cluster"));
-  let body: Partial<JoinRequest>;
-  try {
-    body = await request.json();
-  } catch (error) {
-    return nativeError(new ValidationError(`join request is not JSON: ${error}`));
-  }
-  const { httpAddress, raftAddress, version, clusterId } = body;
-  if (
-    typeof httpAddress !== "string" || typeof raftAddress !== "string" ||
-    typeof version !== "string" || typeof clusterId !== "string"
-  ) {
-    return nativeError(
-      new ValidationError(
-        "join request needs httpAddress, raftAddress, version and clusterId strings",
-      ),
-    );
-  }
-  try {
-    return json(await ctx.cluster.join({ httpAddress, raftAddress, version, clusterId }));
-  } catch (error) {
-    return nativeError(error);
-  }
-}
-
-function health(ctx: AppContext): Response {
-  const stats = ctx.engine.stats();
-  return json({
-    status: "pass",
-    name: "epochnexus",
-    message: "ready for queries and writes",
-    version: INFLUX_VERSION,
-    ...stats,
-  });
-}
-
-function methodNotAllowed(allow: string): Response {
-  const error = new ValidationError(`method not allowed: use ${allow}`, { httpStatus: 405 });
-  const response = nativeError(error);
-  response.headers.set("allow", allow);
-  return response;
-}
-
-function influxMethodError(allow: string): Response {
-  const response = influxError(
-    new ValidationError("method not allowed", { httpStatus: 405 }),
-  );
-  response.headers.set("allow", allow);
-  return response;
+  const gate = await passGate(ctx, route, request, url);
+  if ("response" in gate) return [route.name, gate.response];
+  const answer = await route.handle(ctx, request, url, gate.principal);
+  return Array.isArray(answer) ? answer : [route.name, answer];
 }
 
 function withInfluxHeaders(response: Response, requestId: string): Response {
@@ -249,4 +160,6 @@ function declareMetrics(ctx: AppContext): void {
   m.gauge("epochnexus_series", "Series held in memory.", () => ctx.engine.stats().series);
   m.gauge("epochnexus_values", "Values held in memory.", () => ctx.engine.stats().values);
   m.gauge("epochnexus_databases", "Databases.", () => ctx.engine.stats().databases);
+  const cluster = ctx.cluster;
+  if (cluster?.metrics) m.sampled(() => cluster.metrics!());
 }

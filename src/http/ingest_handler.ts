@@ -40,12 +40,12 @@ import {
   commitBatches,
   decodeCsvStream,
   type DecodedBatch,
-  decodeJsonPoints,
   decodeLineProtocolStream,
   decodeNdjsonStream,
   decodeProtobufWrite,
   type IngestIssue,
   type IngestSummary,
+  JsonBodyDecoder,
   parseCsvTypes,
   WriteAdmission,
 } from "../ingest/mod.ts";
@@ -109,6 +109,12 @@ export function ingestSettingsFromConfig(config: Config): IngestSettings {
     maxQueuedBytes: config.max_queued_write_bytes,
   };
 }
+
+/** Characters of a big JSON array parsed, and records decoded, between two looks at the clock. */
+const JSON_SLICE_CHARS = 256 * 1024;
+const JSON_SLICE_RECORDS = 2000;
+/** Decoding work between two turns of the event loop, in milliseconds. */
+const PAUSE_EVERY_MS = 20;
 
 const admissions = new WeakMap<AppContext, WriteAdmission>();
 
@@ -279,19 +285,38 @@ function decodeBody(
     case "application/json":
       return (async function* () {
         const body = await readBody(request, limit);
-        const decoded = decodeJsonPoints(new TextDecoder().decode(body), {
+        const decoder = new JsonBodyDecoder(body, {
           precision: jsonPrecision(),
           defaultTime,
+          maxErrors: settings.maxListedErrors,
         });
-        yield {
-          points: decoded.points,
-          errors: decoded.errors.map((e) => {
-            const issue: IngestIssue = { record: e.record + 1, reason: e.reason };
-            if (e.field !== undefined) issue.field = e.field;
-            return issue;
-          }),
-          bytes: body.length,
+        // Slice by slice, letting other requests run between slices: a 25 MB body of small
+        // records takes seconds to parse and decode, and its points are written as they come.
+        let lastPause = ctx.clock.monotonicMs();
+        const pause = async () => {
+          if (ctx.clock.monotonicMs() - lastPause < PAUSE_EVERY_MS) return;
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          lastPause = ctx.clock.monotonicMs();
         };
+        while (!decoder.parseMore(JSON_SLICE_CHARS)) await pause();
+        let bytes = body.length;
+        do {
+          const slice = decoder.decode(JSON_SLICE_RECORDS);
+          yield {
+            points: slice.points,
+            errors: slice.errors.map((e) => {
+              const issue: IngestIssue = { record: e.record + 1, reason: e.reason };
+              if (e.field !== undefined) issue.field = e.field;
+              return issue;
+            }),
+            unlistedErrors: slice.unlistedErrors,
+            origins: slice.records.map((r) => r + 1),
+            originKind: "record",
+            bytes,
+          };
+          bytes = 0;
+          await pause();
+        } while (decoder.remaining > 0);
       })();
     default:
       throw new Error(`BUG: no decoder for ${type}`);
@@ -325,6 +350,8 @@ async function writeAtomically(
       summary.unparsable++;
       note(e);
     }
+    summary.unparsable += batch.unlistedErrors ?? 0;
+    summary.rejected += batch.unlistedErrors ?? 0;
     if (batch.originKind) kind = batch.originKind;
     for (let i = 0; i < batch.points.length; i++) {
       points.push(batch.points[i]);

@@ -19,10 +19,29 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
+/** A metric family read when scraped: its labelled values (a counter or a gauge). */
+export interface SampledFamily {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  samples: { labels: Labels; value: number }[];
+}
+
+function labelText(labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  return keys.length ? `{${keys.map((k) => `${k}="${escapeLabel(labels[k])}"`).join(",")}}` : "";
+}
+
 /** A small metrics registry. */
 export class Metrics {
   #families = new Map<string, Family>();
   #gauges = new Map<string, { help: string; read: () => number }>();
+  #sampled: (() => SampledFamily[])[] = [];
+
+  /** Families whose labelled values are read at each scrape (per Raft group, per peer ...). */
+  sampled(read: () => SampledFamily[]): void {
+    this.#sampled.push(read);
+  }
 
   /** Declares a counter (idempotent). */
   counter(name: string, help: string): void {
@@ -57,15 +76,19 @@ export class Metrics {
     for (const [name, family] of this.#families) {
       out += `# HELP ${name} ${family.help}\n# TYPE ${name} ${family.type}\n`;
       for (const { labels, value } of family.values.values()) {
-        const keys = Object.keys(labels).sort();
-        const text = keys.length
-          ? `{${keys.map((k) => `${k}="${escapeLabel(labels[k])}"`).join(",")}}`
-          : "";
-        out += `${name}${text} ${value}\n`;
+        out += `${name}${labelText(labels)} ${value}\n`;
       }
     }
     for (const [name, gauge] of this.#gauges) {
       out += `# HELP ${name} ${gauge.help}\n# TYPE ${name} gauge\n${name} ${gauge.read()}\n`;
+    }
+    for (const read of this.#sampled) {
+      for (const f of read()) {
+        out += `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`;
+        for (const { labels, value } of f.samples) {
+          out += `${f.name}${labelText(labels)} ${value}\n`;
+        }
+      }
     }
     return out;
   }

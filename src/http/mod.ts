@@ -10,3 +10,5 @@ export { storedDataOf } from "./schema_handler.ts";
 export { ingestSettingsFromConfig } from "./ingest_handler.ts";
 export { INFLUX_VERSION } from "./responses.ts";
 export type { ClusterApi, DataStore } from "./app.ts";
+export { type Route, type RouteAccess, ROUTES } from "./routes.ts";
+export { type AuthContext, BOOTSTRAP_MESSAGE, credentialsOf } from "./auth_gate.ts";

@@ -6,7 +6,9 @@
  * answer shape, errors in the native shape, and the default database when none is named.
  * @module
  */
-import { EpochError, ParseError, ValidationError } from "../core/mod.ts";
+import { authorizeStatements, holds, isPrivileged, type Principal } from "../auth/mod.ts";
+import { Privilege } from "../cluster/mod.ts";
+import { EpochError, ParseError, PermissionDeniedError, ValidationError } from "../core/mod.ts";
 import {
   checkQuerySize,
   DEFAULT_QUERY_LIMITS,
@@ -15,14 +17,18 @@ import {
   encodeJson,
   type EpochUnit,
   executeQuery,
+  isWriteStatement,
   parseQuery,
+  printStatement,
   type QueryLimits,
   QueryRegistry,
+  type Statement,
   type StatementResult,
 } from "../query/mod.ts";
 
 type QueryResult = StatementResult[];
 import type { AppContext } from "./app.ts";
+import { BOOTSTRAP_MESSAGE, BOOTSTRAP_PRINCIPAL, errorResponse } from "./auth_gate.ts";
 import { readBody } from "./body.ts";
 import { influxError, nativeError } from "./responses.ts";
 
@@ -85,6 +91,7 @@ export async function handleInfluxQuery(
   ctx: AppContext,
   request: Request,
   url: URL,
+  principal: Principal,
 ): Promise<Response> {
   let query: QueryRequest;
   try {
@@ -93,8 +100,10 @@ export async function handleInfluxQuery(
     return influxError(error);
   }
   try {
-    if (query.chunked && !wantsCsv(request)) return streamChunks(ctx, request, query);
-    const results = await run(ctx, query, request.method === "GET", request.signal);
+    const refusal = authorize(ctx, principal, query, request.method === "GET");
+    if (refusal) return errorResponse({ influx: true }, refusal);
+    if (query.chunked && !wantsCsv(request)) return streamChunks(ctx, request, query, principal);
+    const results = await run(ctx, query, request.method === "GET", principal, request.signal);
     return encode(request, results, query);
   } catch (error) {
     if (error instanceof ParseError) {
@@ -117,6 +126,7 @@ export async function handleNativeQuery(
   ctx: AppContext,
   request: Request,
   url: URL,
+  principal: Principal,
 ): Promise<Response> {
   try {
     const body = new TextDecoder().decode(await readBody(request, ctx.maxBodyBytes));
@@ -147,10 +157,12 @@ export async function handleNativeQuery(
       pretty: o.pretty === true,
       params: o.params as Record<string, unknown> | undefined,
     };
+    const refusal = authorize(ctx, principal, query, false);
+    if (refusal) return errorResponse({ influx: false }, refusal);
     if (query.db === ctx.defaultDatabase && !ctx.engine.hasDatabase(query.db)) {
       await ctx.engine.createDatabase(query.db);
     }
-    const results = await run(ctx, query, false, request.signal);
+    const results = await run(ctx, query, false, principal, request.signal);
     return encode(request, results, query);
   } catch (error) {
     if (!(error instanceof EpochError)) ctx.logger.error("query failed", { error: String(error) });
@@ -213,6 +225,7 @@ function streamChunks(
   ctx: AppContext,
   request: Request,
   query: QueryRequest,
+  principal: Principal,
 ): Response {
   const encoder = new TextEncoder();
   const lines: string[] = [];
@@ -227,12 +240,13 @@ function streamChunks(
   checkQuerySize(query.q, stateOf(ctx).limits);
   parseQuery(query.q);
   let failure: unknown;
-  const settled = run(ctx, query, request.method === "GET", request.signal, onResult).then(
-    () => {},
-    (e) => {
-      failure = e;
-    },
-  );
+  const settled = run(ctx, query, request.method === "GET", principal, request.signal, onResult)
+    .then(
+      () => {},
+      (e) => {
+        failure = e;
+      },
+    );
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const line of lines) controller.enqueue(encoder.encode(line));
@@ -262,10 +276,63 @@ function checkEpoch(epoch: string | null | undefined): EpochUnit | undefined {
   return EPOCHS.has(epoch) ? epoch as EpochUnit : "ns";
 }
 
+/**
+ * Checks every statement of the query before any runs (InfluxDB does the same): the error to
+ * answer 403 with, or undefined. Privileged statements that pass go to the audit log. With
+ * authentication on, a statement that changes anything is refused over GET (405): a link or an
+ * image on a page must not drop a database with the credentials a browser remembers.
+ * @throws {ParseError} for a query that does not parse (answered 400 by the caller).
+ */
+function authorize(
+  ctx: AppContext,
+  principal: Principal,
+  query: QueryRequest,
+  overGet: boolean,
+): EpochError | undefined {
+  if (principal.kind === "open" && !ctx.auth?.audit) return undefined;
+  const statements = parseQuery(query.q);
+  const db = query.db ?? "";
+  if (overGet && principal.kind !== "open") {
+    const change = statements.find(isWriteStatement);
+    if (change) {
+      return new EpochError(
+        "invalid_argument",
+        `error authorizing query: '${printStatement(change)}' changes data or users and is ` +
+          "refused over GET, please use a POST request instead",
+        { httpStatus: 405 },
+      );
+    }
+  }
+  if (principal === BOOTSTRAP_PRINCIPAL) {
+    if (!statements.every((s) => s.kind === "create_user" && s.admin)) {
+      return new PermissionDeniedError(`error authorizing query: ${BOOTSTRAP_MESSAGE}`);
+    }
+  } else {
+    const refusal = authorizeStatements(principal, statements, db);
+    if (refusal) {
+      ctx.logger.warn("query denied", { user: principal.name, reason: refusal });
+      return new PermissionDeniedError(`error authorizing query: ${refusal}`);
+    }
+  }
+  audit(ctx, principal, statements, db);
+  return undefined;
+}
+
+function audit(ctx: AppContext, principal: Principal, statements: Statement[], db: string): void {
+  const record = ctx.auth?.audit;
+  if (!record) return;
+  for (const stmt of statements) {
+    if (!isPrivileged(stmt, db) && stmt.kind !== "create_user") continue;
+    // printStatement redacts passwords.
+    record({ user: principal.name, database: db, statement: printStatement(stmt) });
+  }
+}
+
 async function run(
   ctx: AppContext,
   query: QueryRequest,
   readOnly: boolean,
+  principal: Principal,
   signal?: AbortSignal,
   onResult?: (r: StatementResult) => void,
 ): Promise<QueryResult> {
@@ -280,6 +347,10 @@ async function run(
     registry: state.registry,
     signal,
     onResult,
+    users: ctx.auth?.directory,
+    canSeeDatabase: principal.isAdmin()
+      ? undefined
+      : (name) => holds(principal, name, Privilege.read),
   });
   for (const r of results) {
     ctx.metrics.add("epochnexus_queries_total", { outcome: r.error ? "error" : "ok" });

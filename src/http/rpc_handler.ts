@@ -3,10 +3,12 @@
  * gRPC-Web under `/<package>.<Service>/<Method>` (today `epochnexus.ingest.v1.IngestService`).
  * @module
  */
-import { createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler, type UniversalHandler } from "@connectrpc/connect/protocol";
-import { instantFromNanos, NotFoundError } from "../core/mod.ts";
-import { registerIngestService } from "../rpc/mod.ts";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { holds, type Principal } from "../auth/mod.ts";
+import { Privilege } from "../cluster/mod.ts";
+import { instantFromNanos, NotFoundError, PermissionDeniedError } from "../core/mod.ts";
+import { ingestHandlers } from "../rpc/mod.ts";
 import type { AppContext } from "./app.ts";
 import { admitWrite, ingestSettings } from "./ingest_handler.ts";
 import { countWrite } from "./write_handler.ts";
@@ -14,6 +16,9 @@ import { writePoints, writePointsAtomically } from "./write_path.ts";
 
 /** Path prefix of the ingest service. */
 export const INGEST_SERVICE_PATH = "/epochnexus.ingest.v1.IngestService/";
+
+/** The caller of the call being served (the router is shared by every call of the app). */
+const caller = new AsyncLocalStorage<Principal>();
 
 const routers = new WeakMap<AppContext, Map<string, (request: Request) => Promise<Response>>>();
 
@@ -23,16 +28,27 @@ export function isRpcPath(path: string): boolean {
 }
 
 /** Answers a Connect, gRPC or gRPC-Web call. */
-export async function handleRpc(ctx: AppContext, request: Request, url: URL): Promise<Response> {
+export async function handleRpc(
+  ctx: AppContext,
+  request: Request,
+  url: URL,
+  principal: Principal,
+): Promise<Response> {
   let handlers = routers.get(ctx);
   if (!handlers) {
-    const router = createConnectRouter();
     const settings = ingestSettings(ctx);
-    registerIngestService(router, {
+    const ingest = ingestHandlers({
       defaultDatabase: ctx.defaultDatabase,
       maxListedErrors: settings.maxListedErrors,
       now: () => instantFromNanos(ctx.clock.nowNanos()),
       async prepare(database) {
+        const who = caller.getStore();
+        if (!who || !holds(who, database, Privilege.write)) {
+          throw new PermissionDeniedError(
+            `"${who?.name ?? "anonymous"}" user is not authorized to write to database ` +
+              `"${database}"`,
+          );
+        }
         if (ctx.engine.hasDatabase(database)) return;
         if (database !== ctx.defaultDatabase) {
           throw new NotFoundError(`database not found: ${database}`, { details: { database } });
@@ -55,9 +71,9 @@ export async function handleRpc(ctx: AppContext, request: Request, url: URL): Pr
         return outcome;
       },
       admit: () => admitWrite(ctx, 2 * settings.batchBytes),
-    });
+    }, { maxMessageBytes: ctx.maxBodyBytes, maxStreamBytes: settings.maxStreamBytes });
     handlers = new Map(
-      router.handlers.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),
+      ingest.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),
     );
     routers.set(ctx, handlers);
   }
@@ -71,5 +87,5 @@ export async function handleRpc(ctx: AppContext, request: Request, url: URL): Pr
       },
     );
   }
-  return await handler(request);
+  return await caller.run(principal, () => handler(request));
 }

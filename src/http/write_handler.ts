@@ -33,7 +33,8 @@ export async function handleInfluxWrite(
       throw new NotFoundError(`database not found: ${JSON.stringify(db)}`);
     }
     const precision = parsePrecision(url.searchParams.get("precision"));
-    const rp = url.searchParams.get("rp") ?? undefined;
+    // `rp=` (empty, as node-influx sends it) is the default policy, as in InfluxDB.
+    const rp = url.searchParams.get("rp") || undefined;
     // Streamed: decoded and committed batch by batch, so memory stays bounded.
     const settings = ingestSettings(ctx);
     const release = admitWrite(ctx, reservedBytes(request, ctx.maxBodyBytes, true, settings));

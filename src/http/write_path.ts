@@ -14,8 +14,14 @@ import {
   MAX_TIME_NS,
   MIN_TIME_NS,
   type Point,
+  seriesKey,
 } from "../core/mod.ts";
-import { BEYOND_RETENTION, type Rejection, type WriteOutcome } from "../storage/mod.ts";
+import {
+  BEYOND_RETENTION,
+  pointProblem,
+  type Rejection,
+  type WriteOutcome,
+} from "../storage/mod.ts";
 import type { AppContext } from "./app.ts";
 
 /**
@@ -120,7 +126,7 @@ export async function writePointsAtomically(
 /**
  * Points the engine would refuse, by index: field types that differ from stored data or from
  * earlier points of the batch (InfluxDB's message, as the engine words it), times beyond the
- * retention policy.
+ * retention policy, and what no point may be (the engine's `pointProblem`).
  */
 function storageConflicts(
   ctx: AppContext,
@@ -140,6 +146,11 @@ function storageConflicts(
     const p = points[i];
     if (p.timeMs < cutoffMs) {
       out.push({ index: i, reason: BEYOND_RETENTION });
+      continue;
+    }
+    const problem = pointProblem(p, seriesKey(p.measurement, p.tags));
+    if (problem !== undefined) {
+      out.push({ index: i, reason: problem });
       continue;
     }
     let types = known.get(p.measurement);

@@ -32,6 +32,11 @@ export interface DecodedBatch {
   /** Records of this piece that failed to decode. */
   errors: IngestIssue[];
   /**
+   * More records of this piece that failed to decode, counted but not listed (a decoder keeps
+   * a bounded list, so a body of a million bad records does not hold a million issues).
+   */
+  unlistedErrors?: number;
+  /**
    * Where each point came from (`{line}` or `{record}`), parallel to `points`, so that a
    * point rejected by the write is reported at its source. Absent: reported by point index.
    */
@@ -137,6 +142,8 @@ export async function commitBatches(
         summary.unparsable++;
         note(e);
       }
+      summary.unparsable += batch.unlistedErrors ?? 0;
+      summary.rejected += batch.unlistedErrors ?? 0;
       if (batch.points.length > 0) {
         if (batch.originKind) kind = batch.originKind;
         for (let i = 0; i < batch.points.length; i++) {

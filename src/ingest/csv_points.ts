@@ -23,17 +23,15 @@
  * - Errors: a bad row is reported with its 1-based record number (data rows, the header not
  *   counted), the column and the reason, and the other rows are kept. Broken CSV syntax (an
  *   unclosed quote) stops decoding with a {@linkcode ParseError} naming the line.
+ * - Text is UTF-8: a row holding other bytes is rejected (naming the offset of the first), a
+ *   header holding them refuses the body; csv-parse would have turned them into U+FFFD.
  * @module
  */
 import { parse as csvParse } from "csv-parse/stream";
-import { ParseError, type Point, ValidationError } from "../core/mod.ts";
+import { ParseError, ValidationError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
-import {
-  type JsonPrecision,
-  JsonRecordError,
-  pointFromJsonObject,
-  TagInterner,
-} from "./json_points.ts";
+import { decodeJsonRecord, isRecordError, type JsonPrecision, TagInterner } from "./json_points.ts";
+import { Utf8Watch } from "./_utf8.ts";
 import type { Instant } from "../core/mod.ts";
 
 /** A CSV column's field type. */
@@ -145,7 +143,10 @@ export async function* decodeCsvStream(
   stream: ReadableStream<Uint8Array>,
   options: CsvOptions,
 ): AsyncGenerator<DecodedBatch> {
-  const rows = stream.pipeThrough(
+  // csv-parse turns bytes that are not UTF-8 into U+FFFD: the watch notes where they were, and
+  // the records holding them are rejected.
+  const utf8 = new Utf8Watch();
+  const rows = stream.pipeThrough(utf8.stream()).pipeThrough(
     csvParse({
       bom: true,
       info: true,
@@ -180,6 +181,8 @@ export async function* decodeCsvStream(
       if (next.done) break;
       const row = next.value;
       if (header === undefined) {
+        const bad = notUtf8(row.info.bytes);
+        if (bad !== undefined) throw new ValidationError(`CSV header: ${bad}`);
         header = row.record;
         roles = columnRoles(header, options);
         continue;
@@ -216,11 +219,27 @@ export async function* decodeCsvStream(
     return out;
   }
 
+  /** Why the bytes up to `end` (a record's) are not UTF-8, or undefined; forgets them. */
+  function notUtf8(end: number): string | undefined {
+    const bad = utf8.invalid;
+    if (bad.length === 0 || bad[0] >= end) return undefined;
+    const at = bad[0];
+    let n = 1;
+    while (n < bad.length && bad[n] < end) n++;
+    bad.splice(0, n);
+    return `not valid UTF-8 (a bad byte at offset ${at} of the body)`;
+  }
+
   function decodeRow(row: CsvRow, n: number): void {
     batch.bytes += row.info.bytes - lastBytes;
     lastBytes = row.info.bytes;
     const issue = (reason: string, column?: string): IngestIssue =>
       column === undefined ? { record: n, reason } : { record: n, column, reason };
+    const notText = notUtf8(row.info.bytes);
+    if (notText !== undefined) {
+      batch.errors.push(issue(notText));
+      return;
+    }
     const cells = row.record;
     if (cells.length !== header!.length) {
       batch.errors.push(
@@ -270,23 +289,18 @@ export async function* decodeCsvStream(
       batch.errors.push(issue("no field values in this row"));
       return;
     }
-    try {
-      const point: Point = pointFromJsonObject(
-        { measurement, tags, fields, timestamp },
-        n,
-        jsonOptions,
-      );
-      batch.points.push(point);
+    const decoded = decodeJsonRecord({ measurement, tags, fields, timestamp }, n, jsonOptions);
+    if (!isRecordError(decoded)) {
+      batch.points.push(decoded);
       batch.origins!.push(n);
-    } catch (e) {
-      if (!(e instanceof JsonRecordError)) throw e;
-      const column = e.field === "timestamp"
-        ? (options.timeColumn ?? "time")
-        : e.field === "measurement"
-        ? (options.measurementColumn ?? "measurement")
-        : e.field?.replace(/^(fields|tags)\./, "");
-      batch.errors.push(issue(e.reason, column));
+      return;
     }
+    const column = decoded.field === "timestamp"
+      ? (options.timeColumn ?? "time")
+      : decoded.field === "measurement"
+      ? (options.measurementColumn ?? "measurement")
+      : decoded.field?.replace(/^(fields|tags)\./, "");
+    batch.errors.push(issue(decoded.reason, column));
   }
 }
 

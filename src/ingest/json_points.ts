@@ -73,6 +73,7 @@ import {
   ValidationError,
 } from "../core/mod.ts";
 import { findJsonSyntaxProblem, lineColumn } from "./_json_syntax.ts";
+import { scanUtf8 } from "./_utf8.ts";
 import { precisionSpec } from "./_timestamp.ts";
 
 /** A timestamp precision, or `"auto"` to pick it by magnitude (see the module doc). */
@@ -145,6 +146,10 @@ export interface RecordError {
 export interface JsonPointsResult {
   points: Point[];
   errors: RecordError[];
+  /** Records that failed past the `maxErrors` listed: counted, not listed. */
+  unlistedErrors: number;
+  /** The 0-based record of each point (parallel to `points`). */
+  records: number[];
 }
 
 /** Thrown by {@linkcode pointFromJsonObject} for a record that cannot be decoded. */
@@ -173,7 +178,8 @@ export class JsonRecordError extends ValidationError {
 }
 
 /**
- * Decodes a JSON body: one record or an array of records.
+ * Decodes a JSON body: one record or an array of records. A bad record is reported and the
+ * others kept; past `maxErrors` errors are only counted (`unlistedErrors`).
  *
  * @example
  * ```ts
@@ -188,29 +194,312 @@ export class JsonRecordError extends ValidationError {
  * @throws {ParseError} when the text is not JSON (with line and column).
  * @throws {ValidationError} when it is JSON but neither an object nor an array.
  */
-export function decodeJsonPoints(text: string, options: JsonPointsOptions): JsonPointsResult {
-  const body = parseJson(text);
-  if (!options.tags) options = { ...options, tags: new TagInterner() };
-  const points: Point[] = [];
-  const errors: RecordError[] = [];
-  const decode = (value: unknown, index: number) => {
-    try {
-      points.push(pointFromJsonObject(value, index, options));
-    } catch (e) {
-      if (!(e instanceof JsonRecordError)) throw e;
-      errors.push(e.toRecordError());
+export function decodeJsonPoints(
+  body: string | Uint8Array,
+  options: JsonBodyOptions,
+): JsonPointsResult {
+  const decoder = new JsonBodyDecoder(body, options);
+  decoder.parseMore();
+  return decoder.decode();
+}
+
+/** Options of {@linkcode JsonBodyDecoder} and {@linkcode decodeJsonPoints}. */
+export interface JsonBodyOptions extends JsonPointsOptions {
+  /** Errors listed at most; the others are counted in `unlistedErrors`. @default {1000} */
+  maxErrors?: number;
+  /**
+   * Arrays of at least this many characters are parsed element by element, as far as
+   * `parseMore` is asked to go; smaller bodies in one JSON.parse. @default {1048576}
+   */
+  slicedParseChars?: number;
+}
+
+/**
+ * A JSON body parsed and decoded a slice at a time, so that a caller can let other work run
+ * between slices. A big array (`slicedParseChars`, 1 MiB by default) is not given to one
+ * JSON.parse, which would hold the event loop for the whole body (a second for 25 MB): it is
+ * parsed piece by piece, as far as {@linkcode parseMore} is asked to go. Bytes are decoded as
+ * strict UTF-8: a record holding bytes that are not UTF-8 is rejected, naming the byte, and the
+ * others are kept.
+ *
+ * @example
+ * ```ts
+ * const decoder = new JsonBodyDecoder('[{"measurement":"m","value":1}]', {
+ *   defaultTime: { ms: 0, subMs: 0 },
+ * });
+ * while (!decoder.parseMore(1_000_000)) { } // let other work run here
+ * while (decoder.remaining > 0) decoder.decode(10_000); // 1 point
+ * ```
+ */
+export class JsonBodyDecoder {
+  readonly #text: string;
+  #records: unknown[] = [];
+  readonly #options: JsonPointsOptions;
+  readonly #maxErrors: number;
+  /** Records refused before decoding (their bytes are not UTF-8), with the reason. */
+  readonly #refused: ReadonlyMap<number, string>;
+  /** Where the scan of a big array goes on (-1: everything parsed). */
+  #scan = -1;
+  /** No piece of the big array parsed yet. */
+  #first = true;
+  #next = 0;
+  #listed = 0;
+
+  /**
+   * Takes the body; a small one (or one that is not an array) is parsed at once.
+   * @throws {ParseError} when it is not JSON (with line and column).
+   * @throws {ValidationError} when it is JSON but neither an object nor an array.
+   */
+  constructor(body: string | Uint8Array, options: JsonBodyOptions) {
+    let text: string;
+    let refused: ReadonlyMap<number, string> = new Map();
+    if (typeof body === "string") text = body;
+    else {
+      try {
+        text = strictJsonText.decode(body);
+      } catch {
+        // Rare: find the bad bytes, then the records they are in. Bytes >= 0x80 are never JSON
+        // syntax, so the lenient text parses as the body would have.
+        text = lenientJsonText.decode(body);
+        refused = recordsNotUtf8(body);
+      }
     }
-  };
-  if (Array.isArray(body)) {
-    for (let k = 0; k < body.length; k++) decode(body[k], k);
-  } else if (body !== null && typeof body === "object") {
-    decode(body, 0);
-  } else {
-    throw new ValidationError(
-      `expected a JSON object or an array of objects, got ${describe(body)}`,
-    );
+    this.#text = text;
+    this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
+    this.#maxErrors = options.maxErrors ?? 1000;
+    this.#refused = refused;
+    let start = 0;
+    while (start < text.length && isJsonSpace(text.charCodeAt(start))) start++;
+    const sliced = options.slicedParseChars ?? SLICED_PARSE_CHARS;
+    if (text.length >= sliced && text.charCodeAt(start) === 0x5b) {
+      this.#scan = start + 1; // just past the [
+      return;
+    }
+    const parsed = parseJson(text);
+    if (Array.isArray(parsed)) this.#records = parsed;
+    else if (parsed !== null && typeof parsed === "object") this.#records = [parsed];
+    else {
+      throw new ValidationError(
+        `expected a JSON object or an array of objects, got ${describe(parsed)}`,
+      );
+    }
   }
-  return { points, errors };
+
+  /**
+   * Parses about `chars` more characters of a big array (all of it by default); true once the
+   * whole body is parsed. The array is cut at commas between its elements, and each piece goes
+   * to one JSON.parse (native speed, and big integers stay exact as in {@linkcode parseJson}).
+   * @throws {ParseError} when the body is not JSON (with line and column).
+   */
+  parseMore(chars = Infinity): boolean {
+    if (this.#scan < 0) return true;
+    const text = this.#text, start = this.#scan;
+    const target = start + chars;
+    if (target >= text.length) return this.#parseRest();
+    // Records are objects: `},{` (white space aside) past the target is almost always the
+    // boundary between two of them, found without reading the text in between. A piece that
+    // ends anywhere else ends inside a value and JSON.parse refuses it (a prefix of a value
+    // is never a whole value), so a successful parse proves the cut.
+    if (target < text.length) {
+      RECORD_BOUNDARY.lastIndex = target;
+      const boundary = RECORD_BOUNDARY.exec(text);
+      if (boundary !== null) {
+        const comma = text.indexOf(",", boundary.index);
+        let values: unknown;
+        try {
+          values = parseExact(`[${text.slice(start, comma)}]`);
+        } catch (e) {
+          if (!(e instanceof SyntaxError)) throw e;
+        }
+        if (Array.isArray(values)) {
+          for (const v of values) this.#records.push(v);
+          this.#first = false;
+          this.#scan = comma + 1;
+          return false;
+        }
+      }
+    }
+    return this.#parseExactPiece(target);
+  }
+
+  /** The rest of the array as one piece: no cut to find. */
+  #parseRest(): boolean {
+    const text = this.#text, start = this.#scan;
+    if (this.#first) {
+      // Nothing parsed yet: the whole text is the array, and one JSON.parse reads it.
+      const parsed = parseJson(text);
+      if (!Array.isArray(parsed)) {
+        throw new Error("BUG: a body that starts with [ parsed to no array");
+      }
+      this.#records = parsed;
+      this.#first = false;
+      this.#scan = -1;
+      return true;
+    }
+    let end = text.length - 1;
+    while (end >= start && isJsonSpace(text.charCodeAt(end))) end--;
+    const piece = text.slice(start, end);
+    const empty = isBlank(piece);
+    let values: unknown = [];
+    try {
+      // `[]` is an empty array; an empty piece after a comma is `[1,]`.
+      if (end < start || text.charCodeAt(end) !== 0x5d || (empty && !this.#first)) {
+        throw new SyntaxError("malformed JSON array");
+      }
+      if (!empty) values = parseExact(`[${piece}]`);
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      throw jsonParseError(text, e); // located in the whole body
+    }
+    if (this.#records.length === 0) this.#records = values as unknown[];
+    else for (const v of values as unknown[]) this.#records.push(v);
+    this.#first = false;
+    this.#scan = -1;
+    return true;
+  }
+
+  /** parseMore's sure way: reads the text from the scan on to find the next cut. */
+  #parseExactPiece(target: number): boolean {
+    const text = this.#text, n = text.length;
+    const malformed = (): never => {
+      throw jsonParseError(text, new SyntaxError("malformed JSON array"));
+    };
+    const start = this.#scan;
+    let i = start, depth = 0, closed = false;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        // A string: to its closing quote, stepping over escapes.
+        for (i++; i < n; i++) {
+          const d = text.charCodeAt(i);
+          if (d === 0x5c) i++;
+          else if (d === 0x22) break;
+        }
+      } else if (c === 0x5b || c === 0x7b) depth++;
+      else if (c === 0x5d || c === 0x7d) {
+        if (depth === 0) {
+          if (c !== 0x5d) malformed(); // only the array's own ] closes at this level
+          closed = true;
+          break;
+        }
+        depth--;
+      } else if (c === 0x2c && depth === 0 && i >= target) break;
+    }
+    if (i >= n) malformed(); // the array is never closed
+    const piece = text.slice(start, i);
+    const empty = isBlank(piece);
+    // `[]` is an empty array; an empty piece anywhere else is `[1,]` or `[,1]`.
+    if (empty && !(closed && this.#records.length === 0 && this.#first)) malformed();
+    this.#first = false;
+    if (!empty) {
+      let values: unknown;
+      try {
+        values = parseExact(`[${piece}]`);
+      } catch (e) {
+        if (!(e instanceof SyntaxError)) throw e;
+        malformed(); // located in the whole body
+      }
+      for (const v of values as unknown[]) this.#records.push(v);
+    }
+    if (!closed) {
+      this.#scan = i + 1; // past the comma
+      return false;
+    }
+    // Past the closing bracket only white space may follow.
+    for (i++; i < n; i++) if (!isJsonSpace(text.charCodeAt(i))) malformed();
+    this.#scan = -1;
+    return true;
+  }
+
+  /** Records not decoded yet. */
+  get remaining(): number {
+    return this.#records.length - this.#next;
+  }
+
+  /** Decodes the next `count` records (all that remain by default). */
+  decode(count = Infinity): JsonPointsResult {
+    const out: JsonPointsResult = { points: [], errors: [], unlistedErrors: 0, records: [] };
+    const end = Math.min(this.#records.length, this.#next + count);
+    const records = this.#records, refused = this.#refused;
+    for (let k = this.#next; k < end; k++) {
+      const value = records[k];
+      if (this.#listed >= this.#maxErrors && !isObject(value)) {
+        out.unlistedErrors++; // a body of garbage: no reason to word
+        continue;
+      }
+      const notUtf8 = refused.size === 0 ? undefined : refused.get(k);
+      const decoded: Point | RecordError = notUtf8 !== undefined
+        ? { record: k, reason: notUtf8 }
+        : decodeJsonRecord(value, k, this.#options);
+      if (!isRecordError(decoded)) {
+        out.points.push(decoded);
+        out.records.push(k);
+      } else if (this.#listed < this.#maxErrors) {
+        this.#listed++;
+        out.errors.push(decoded);
+      } else out.unlistedErrors++;
+    }
+    this.#next = end;
+    return out;
+  }
+}
+
+/** Arrays of at least this many characters are parsed element by element (by default). */
+const SLICED_PARSE_CHARS = 1024 * 1024;
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** `}` `,` `{` with any JSON white space between: where one record object ends and the next starts. */
+const RECORD_BOUNDARY = /\}[ \t\r\n]*,[ \t\r\n]*\{/g;
+
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (!isJsonSpace(text.charCodeAt(i))) return false;
+  return true;
+}
+
+function isObject(value: unknown): boolean {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Strict, and like JSON.parse's callers before, it drops a leading BOM. */
+const strictJsonText = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const lenientJsonText = new TextDecoder("utf-8", { ignoreBOM: false });
+
+/**
+ * The records (elements of the top-level array, or 0 for a body that is one object) holding
+ * bytes that are not UTF-8, each with a reason naming the first such byte.
+ */
+function recordsNotUtf8(bytes: Uint8Array): Map<number, string> {
+  const out = new Map<number, string>();
+  const offsets = scanUtf8(bytes, true).invalid;
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // a BOM
+  while (i < bytes.length && bytes[i] <= 0x20) i++;
+  const array = bytes[i] === 0x5b; // [
+  let depth = 0, inString = false, record = 0, k = 0;
+  for (; i < bytes.length && k < offsets.length; i++) {
+    // Offsets inside an escape (skipped below) are found on the next byte.
+    while (k < offsets.length && offsets[k] <= i) {
+      const at = offsets[k++];
+      if (!out.has(record)) {
+        out.set(
+          record,
+          `not valid UTF-8: byte 0x${bytes[at].toString(16).padStart(2, "0")} at offset ${at} ` +
+            `of the body`,
+        );
+      }
+    }
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) depth++;
+    else if (b === 0x5d || b === 0x7d) depth--;
+    else if (b === 0x2c && depth === 1 && array) record++;
+  }
+  return out;
 }
 
 /**
@@ -228,12 +517,17 @@ const INTEGER_TEXT = /^-?\d+$/;
  */
 export function parseJson(text: string): unknown {
   try {
-    if (!LONG_INTEGER.test(text)) return JSON.parse(text);
-    return JSON.parse(text, exactIntegers as (key: string, value: unknown) => unknown);
+    return parseExact(text);
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
     throw jsonParseError(text, e);
   }
+}
+
+/** {@linkcode parseJson} throwing JSON.parse's SyntaxError, not located. */
+function parseExact(text: string): unknown {
+  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
+  return JSON.parse(text, exactIntegers as (key: string, value: unknown) => unknown);
 }
 
 function exactIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
@@ -275,8 +569,60 @@ export function pointFromJsonObject(
   index: number,
   options: JsonPointsOptions,
 ): Point {
+  const decoded = decodeJsonRecord(value, index, options);
+  if (isRecordError(decoded)) {
+    throw new JsonRecordError(decoded.record, decoded.reason, decoded.field);
+  }
+  return decoded;
+}
+
+/**
+ * {@linkcode pointFromJsonObject} without the exception: the point, or the record's error.
+ * Decoders of many records call this one, so that a body of a million bad records costs a
+ * million small objects at most, not a million Errors with their stack traces.
+ */
+export function decodeJsonRecord(
+  value: unknown,
+  index: number,
+  options: JsonPointsOptions,
+): Point | RecordError {
+  try {
+    return pointOf(value, index, options);
+  } catch (e) {
+    if (!(e instanceof RecordProblem)) throw e;
+    return recordError(e.record, e.reason, e.field);
+  }
+}
+
+/** True when {@linkcode decodeJsonRecord} returned an error. */
+export function isRecordError(decoded: Point | RecordError): decoded is RecordError {
+  return (decoded as RecordError).reason !== undefined;
+}
+
+function recordError(record: number, reason: string, field?: string): RecordError {
+  return field === undefined ? { record, reason } : { record, field, reason };
+}
+
+/**
+ * A record's problem, thrown from deep in the decoding and caught by decodeJsonRecord: a plain
+ * object, not an Error, because capturing a stack trace costs more than decoding a record.
+ */
+class RecordProblem {
+  constructor(readonly record: number, readonly reason: string, readonly field?: string) {}
+}
+
+/**
+ * The point of a record, or its error. Problems found here are returned (most bad records fail
+ * here, and a throw costs more than the rest of the record); the helpers below throw a
+ * RecordProblem instead.
+ */
+function pointOf(
+  value: unknown,
+  index: number,
+  options: JsonPointsOptions,
+): Point | RecordError {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new JsonRecordError(index, `expected an object, got ${describe(value)}`);
+    return recordError(index, `expected an object, got ${describe(value)}`);
   }
   const record = value as Record<string, unknown>;
   let measurement: unknown, tagsValue: unknown, fieldsValue: unknown, time: unknown;
@@ -299,7 +645,7 @@ export function pointFromJsonObject(
         time = record[key];
         break;
       default:
-        throw new JsonRecordError(
+        return recordError(
           index,
           `unknown key ${JSON.stringify(key)} (a record has measurement, tags, fields, value, ` +
             `timestamp)`,
@@ -309,10 +655,10 @@ export function pointFromJsonObject(
   }
 
   if (measurement === undefined) {
-    throw new JsonRecordError(index, "missing measurement", "measurement");
+    return recordError(index, "missing measurement", "measurement");
   }
   if (typeof measurement !== "string" || measurement === "") {
-    throw new JsonRecordError(
+    return recordError(
       index,
       `measurement: expected a non-empty string, got ${describe(measurement)}`,
       "measurement",
@@ -323,7 +669,7 @@ export function pointFromJsonObject(
   const interner = options.tags;
   if (tagsValue !== undefined && tagsValue !== null) {
     if (typeof tagsValue !== "object" || Array.isArray(tagsValue)) {
-      throw new JsonRecordError(
+      return recordError(
         index,
         `tags: expected an object of strings, got ${describe(tagsValue)}`,
         "tags",
@@ -332,13 +678,13 @@ export function pointFromJsonObject(
     for (const key in tagsValue) {
       const v = (tagsValue as Record<string, unknown>)[key];
       if (typeof v !== "string") {
-        throw new JsonRecordError(
+        return recordError(
           index,
           `tag ${JSON.stringify(key)}: expected a string, got ${describe(v)}`,
           `tags.${key}`,
         );
       }
-      if (key === "") throw new JsonRecordError(index, "tag keys must not be empty", "tags");
+      if (key === "") return recordError(index, "tag keys must not be empty", "tags");
       if (v !== "") tags.push(interner ? interner.tag(key, v) : { key, value: v });
     }
     sortTags(tags);
@@ -347,21 +693,21 @@ export function pointFromJsonObject(
   const fields: Field[] = [];
   if (fieldsValue !== undefined) {
     if (fieldsValue === null || typeof fieldsValue !== "object" || Array.isArray(fieldsValue)) {
-      throw new JsonRecordError(
+      return recordError(
         index,
         `fields: expected an object, got ${describe(fieldsValue)}`,
         "fields",
       );
     }
     for (const key in fieldsValue) {
-      if (key === "") throw new JsonRecordError(index, "field keys must not be empty", "fields");
+      if (key === "") return recordError(index, "field keys must not be empty", "fields");
       const v = (fieldsValue as Record<string, unknown>)[key];
       fields.push(fieldOf(index, key, true, v));
     }
   }
   if (hasValue) {
     if (fields.some((f) => f.key === "value")) {
-      throw new JsonRecordError(
+      return recordError(
         index,
         'field "value" given twice, as "value" and inside "fields"',
         "value",
@@ -370,7 +716,7 @@ export function pointFromJsonObject(
     fields.push(fieldOf(index, "value", false, record.value));
   }
   if (fields.length === 0) {
-    throw new JsonRecordError(
+    return recordError(
       index,
       'no fields: give "fields" (an object of values) or "value"',
       "fields",
@@ -393,7 +739,7 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
   switch (typeof v) {
     case "number":
       if (!Number.isFinite(v)) {
-        throw new JsonRecordError(
+        throw new RecordProblem(
           index,
           `field ${JSON.stringify(key)}: ${v} is out of range`,
           nested ? `fields.${key}` : key,
@@ -417,7 +763,7 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
       const n = exactInteger(raw);
       const what = unsigned ? "unsigned" : "integer";
       if (n === undefined) {
-        throw new JsonRecordError(
+        throw new RecordProblem(
           index,
           `field ${JSON.stringify(key)}: {"${what}": ...} takes a decimal string or an exact ` +
             `integer, got ${describe(raw)}`,
@@ -428,7 +774,7 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
         ? [0n, UINT64_MAX, "uint64"]
         : [INT64_MIN, INT64_MAX, "int64"];
       if (n < min || n > max) {
-        throw new JsonRecordError(
+        throw new RecordProblem(
           index,
           `field ${
             JSON.stringify(key)
@@ -443,7 +789,7 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
       };
     }
   }
-  throw new JsonRecordError(
+  throw new RecordProblem(
     index,
     `field ${JSON.stringify(key)}: expected ${FIELD_EXPECTED}, got ${describe(v)}`,
     nested ? `fields.${key}` : key,
@@ -477,7 +823,7 @@ function autoPrecisionExact(v: bigint): Precision {
 
 function instantOf(index: number, time: unknown, precision: JsonPrecision): Instant {
   const fail = (why: string): never => {
-    throw new JsonRecordError(index, `timestamp ${why}`, "timestamp");
+    throw new RecordProblem(index, `timestamp ${why}`, "timestamp");
   };
   const outside = (shown: string, p: Precision) =>
     fail(

@@ -15,8 +15,10 @@
  * - Field values: floats (`1`, `-1.5`, `.5`, `1e-3`), integers `12i` (the full int64 range,
  *   exact: `number` when safe, `bigint` beyond), unsigned `12u` (uint64), strings `"..."`
  *   (which may hold commas, spaces, equals signs and newlines), booleans `t T true True TRUE
- *   f F false False FALSE`. `NaN`, `Inf` and out-of-range numbers are rejected with influxd's
- *   reasons (`invalid number`, `invalid boolean`, `invalid float`, `unable to parse integer ...`).
+ *   f F false False FALSE`. Out-of-range numbers are rejected with influxd's reasons (`invalid
+ *   number`, `invalid boolean`, `invalid float`, `unable to parse integer ...`); `NaN` and the
+ *   infinities (any case and sign) with `invalid number: field "v" is Inf, and only finite
+ *   numbers can be stored` (influxd says `invalid boolean` for `Inf`, which it is not).
  * - A field repeated in one line: the last value wins; repeated with another type: the line is
  *   rejected (`field type conflict`). A tag key repeated: `duplicate tags`. Tags come out
  *   sorted by key; an empty tag value is an error (`missing tag value`).
@@ -46,8 +48,10 @@ import {
   type Instant,
   INT64_MAX,
   INT64_MIN,
+  MAX_KEY_LENGTH,
   type Point,
   type Precision,
+  sortTags,
   type Tag,
   UINT64_MAX,
 } from "../core/mod.ts";
@@ -98,9 +102,6 @@ export interface LineProtocolOptions {
   errorTextLimit?: number;
 }
 
-/** The longest series key (measurement and tags, escaped) plus field key InfluxDB accepts. */
-export const MAX_KEY_LENGTH = 65535;
-
 // Byte values.
 const TAB = 9, NL = 10, CR = 13, SPACE = 32, QUOTE = 34, HASH = 35, PLUS = 43, COMMA = 44;
 const MINUS = 45, DOT = 46, ZERO = 48, NINE = 57, EQ = 61, UPPER_E = 69, UPPER_F = 70;
@@ -112,9 +113,19 @@ const FNV_PRIME = 0x01000193;
 /** Keeps hashes in V8's small-integer range, so Map lookups do not box them. */
 const HASH_MASK = 0x3fffffff;
 
-/** 10^k for the exact fast path of float parsing (k <= 22 is exact in a double). */
+/**
+ * Up to this many tags a line's tags are compared one by one and insertion-sorted (cheapest
+ * for the few, mostly sorted tags of real clients); beyond, a Set and a sort keep a line of
+ * thousands of tags linear, not quadratic.
+ */
+const SMALL_TAG_SET = 32;
+
 const LATIN1 = new TextDecoder("latin1");
 
+/** NaN and the infinities as a client may spell them: refused, with what they are. */
+const NON_FINITE = /^[+-]?(inf|infinity|nan)$/i;
+
+/** 10^k for the exact fast path of float parsing (k <= 22 is exact in a double). */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 
 function escapeTable(chars: string): Uint8Array {
@@ -152,11 +163,20 @@ interface FieldKeyEntry {
   offset: number;
   length: number;
   key: string;
-  /** The record serial that last used this key: finds a repeated field in O(1). */
-  seen: number;
+  /**
+   * Where the key was last used, shared by every entry that decodes to the same key (`a"b` and
+   * `a\"b` are one field): finds a repeated field in O(1).
+   */
+  use: FieldKeyUse;
   next: FieldKeyEntry | undefined;
   /** The field-key table generation: an emptied table reuses its arena's bytes. */
   generation: number;
+}
+
+/** The last record a field key was used in, and the index of its field there. */
+interface FieldKeyUse {
+  serial: number;
+  slot: number;
 }
 
 /** Raw key bytes, copied end to end into one buffer (one typed array, not one per key). */
@@ -220,6 +240,8 @@ export class LineProtocolCache {
   #fieldKeyBytes = new ByteArena();
   #fieldKeyCount = 0;
   #fieldKeyGeneration = 0;
+  /** The use of each decoded field key holding a quote (see FieldKeyEntry.use). */
+  #fieldKeyUses = new Map<string, FieldKeyUse>();
   /** Measurements, tag keys and tag values of new series, interned (bounded; see intern). */
   #strings = new Map<string, string>();
 
@@ -243,6 +265,7 @@ export class LineProtocolCache {
     this.#fieldKeyBytes.reset();
     this.#fieldKeyCount = 0;
     this.#fieldKeyGeneration++;
+    this.#fieldKeyUses.clear();
     this.#strings.clear();
   }
 
@@ -347,11 +370,17 @@ export class LineProtocolCache {
   ): FieldKeyEntry {
     const offset = this.#fieldKeyBytes.add(buf, start, end);
     const next = this.#fieldKeys.get(hash);
+    // Only a key holding a quote has two spellings (`"` and `\"`): only those share a use.
+    let use = key.includes('"') ? this.#fieldKeyUses.get(key) : undefined;
+    if (use === undefined) {
+      use = { serial: 0, slot: 0 };
+      if (key.includes('"')) this.#fieldKeyUses.set(key, use);
+    }
     const entry: FieldKeyEntry = {
       offset,
       length: end - start,
       key,
-      seen: 0,
+      use,
       next,
       generation: this.#fieldKeyGeneration,
     };
@@ -378,6 +407,7 @@ export class LineProtocolCache {
       this.#fieldKeyBytes.reset();
       this.#fieldKeyCount = 0;
       this.#fieldKeyGeneration++;
+      this.#fieldKeyUses.clear();
     }
   }
 }
@@ -436,6 +466,11 @@ export class LineProtocolDecoder {
   /** Bytes received but not decoded yet (an unfinished last line). */
   get pendingBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /** The 1-based number of the line the pending bytes start (the next line to decode). */
+  get pendingLine(): number {
+    return this.#parser.nextLine;
   }
 
   /** Decodes the complete lines of everything received so far. */
@@ -660,6 +695,11 @@ class Parser {
     this.textLimit = options.errorTextLimit ?? 200;
   }
 
+  /** The 1-based number of the physical line the next record starts on. */
+  get nextLine(): number {
+    return this.line;
+  }
+
   /** Hands over the points and errors decoded so far. */
   take(): LineProtocolResult {
     const out = { points: this.points, errors: this.errors };
@@ -751,12 +791,13 @@ class Parser {
       hash &= HASH_MASK;
       entry = j < end ? cache.findKey(hash, buf, start, j) : undefined;
       if (entry === undefined) {
-        const keyEnd = this.parseKey(start, end, bits < 0x80);
-        if (keyEnd < 0) return undefined;
-        if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
+        // Before parsing it: a key past the limit costs one scan, not a sort of its tags.
         if (j - start > MAX_KEY_LENGTH) {
           return this.fail(`max key length exceeded: ${j - start} > ${MAX_KEY_LENGTH}`, start);
         }
+        const keyEnd = this.parseKey(start, end, bits < 0x80);
+        if (keyEnd < 0) return undefined;
+        if (keyEnd !== j) throw new Error(`BUG: series key ends at ${keyEnd}, expected ${j}`);
         const measurement = this.keyMeasurement;
         entry = cache.addKey(
           hash,
@@ -837,22 +878,21 @@ class Parser {
       if (i < 0) return undefined;
 
       const type = this.valueType, value = this.valueValue;
-      if (keyEntry.seen === serial) {
+      const use = keyEntry.use;
+      if (use.serial === serial) {
         // The same field twice in one line: the last value wins, as in InfluxDB.
-        for (let k = 0; k < fieldCount; k++) {
-          const f = fields[k];
-          if (f.key !== key) continue;
-          if (f.type !== type) {
-            return this.fail(
-              `field type conflict: field "${key}" appears twice in the line with different types`,
-              ks,
-              key,
-            );
-          }
-          f.value = value;
+        const f = fields[use.slot];
+        if (f.type !== type) {
+          return this.fail(
+            `field type conflict: field "${key}" appears twice in the line with different types`,
+            ks,
+            key,
+          );
         }
+        f.value = value;
       } else {
-        keyEntry.seen = serial;
+        use.serial = serial;
+        use.slot = fieldCount;
         fields[fieldCount++] = { key, type, value };
       }
 
@@ -919,6 +959,8 @@ class Parser {
     if (measurement === undefined) return this.bad("invalid UTF-8 in measurement", start);
 
     const tags: Tag[] = [];
+    /** The tag keys so far, once there are too many to compare one by one. */
+    let keys: Set<string> | undefined;
     while (inTags) {
       const ks = i + 1;
       let c = buf[ks];
@@ -960,19 +1002,28 @@ class Parser {
       if (key === undefined) return this.bad("invalid UTF-8 in tag key", ks);
       const value = this.decodeName(vs, v, vEscaped, ascii, TAG_ESCAPES);
       if (value === undefined) return this.bad("invalid UTF-8 in tag value", vs);
-      for (const t of tags) {
-        if (t.key === key) return this.bad("duplicate tags", ks);
+      if (keys !== undefined) {
+        if (keys.has(key)) return this.bad("duplicate tags", ks);
+        keys.add(key);
+      } else {
+        for (const t of tags) {
+          if (t.key === key) return this.bad("duplicate tags", ks);
+        }
+        if (tags.length >= SMALL_TAG_SET) keys = new Set([...tags.map((t) => t.key), key]);
       }
       tags.push({ key: this.cache.intern(key), value: this.cache.intern(value) });
       i = v;
     }
-    // Insertion sort: clients mostly send tags already sorted, which makes it one pass.
-    for (let a = 1; a < tags.length; a++) {
-      const t = tags[a];
-      let b = a - 1;
-      for (; b >= 0 && tags[b].key > t.key; b--) tags[b + 1] = tags[b];
-      tags[b + 1] = t;
-    }
+    if (tags.length <= SMALL_TAG_SET) {
+      // Insertion sort: clients mostly send tags already sorted, which makes it one pass.
+      for (let a = 1; a < tags.length; a++) {
+        const t = tags[a];
+        let b = a - 1;
+        for (; b >= 0 && tags[b].key > t.key; b--) tags[b + 1] = tags[b];
+        tags[b + 1] = t;
+      }
+    } else sortTags(tags); // n log n for a line of thousands of tags
+
     this.keyMeasurement = this.cache.intern(measurement);
     this.keyTags = tags;
     return i;
@@ -1030,7 +1081,9 @@ class Parser {
           (bytesAre(buf, vs + 1, "alse") || bytesAre(buf, vs + 1, "ALSE"))
       ) value = false;
     }
-    if (value === undefined) return this.bad("invalid boolean", vs, key);
+    if (value === undefined) {
+      return this.bad(this.nonFinite(vs, end, key) ?? "invalid boolean", vs, key);
+    }
     this.valueType = FieldType.Boolean;
     this.valueValue = value;
     return p;
@@ -1072,7 +1125,7 @@ class Parser {
       const before = buf[p - 1];
       if ((c === PLUS || c === MINUS) && (before === LOWER_E || before === UPPER_E)) continue;
       // Everything else, NaN and Inf included, is not a number.
-      return this.bad("invalid number", vs, key);
+      return this.bad(this.nonFinite(vs, end, key) ?? "invalid number", vs, key);
     }
     if ((isInt || isUnsigned) && (decimal || scientific)) {
       return this.bad("invalid number", vs, key);
@@ -1138,6 +1191,19 @@ class Parser {
     if (!Number.isFinite(x)) return this.bad("invalid float", vs, key);
     this.valueValue = x;
     return p;
+  }
+
+  /**
+   * The reason for a value that spells NaN or an infinity (`Inf`, `-inf`, `+Infinity`, `NaN`
+   * ...), which InfluxDB calls an invalid boolean or number: say what it is.
+   */
+  private nonFinite(vs: number, end: number, key: string): string | undefined {
+    const buf = this.buf;
+    let p = vs;
+    while (p < end && p - vs <= 9 && buf[p] !== COMMA && buf[p] !== SPACE) p++;
+    const word = this.token(vs, p);
+    if (!NON_FINITE.test(word)) return undefined;
+    return `invalid number: field "${key}" is ${word}, and only finite numbers can be stored`;
   }
 
   /** The ASCII bytes `[start, end)` as a short-lived string (a number to convert). */

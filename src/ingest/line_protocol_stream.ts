@@ -48,10 +48,12 @@ export async function* decodeLineProtocolStream(
       const result = decoder.push(chunk);
       offset += chunk.length;
       if (decoder.pendingBytes > maxLine) {
+        // Where the line starts: its number, and its offset in the (decompressed) body.
+        const line = decoder.pendingLine, start = offset - decoder.pendingBytes;
         throw new TooLargeError(
-          `line protocol: a line longer than ${maxLine} bytes (the limit) ends past byte ` +
-            `${offset - decoder.pendingBytes} of the body`,
-          { details: { limit: maxLine } },
+          `line protocol: a line longer than ${maxLine} bytes (the limit) starts at line ` +
+            `${line} (byte offset ${start} of the body)`,
+          { details: { limit: maxLine, line, offset: start } },
         );
       }
       return batch(result, chunk.length);

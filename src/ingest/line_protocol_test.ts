@@ -169,14 +169,21 @@ const BAD: [string, string, number][] = [
   ['cpu a="x', "unbalanced quotes", 7],
   ['cpu,host=serverA value="test""', "unbalanced quotes", 24],
   ["cpu a=tru", "invalid boolean", 7],
-  ["cpu a=Inf", "invalid boolean", 7],
-  ["cpu a=+Inf", "invalid boolean", 7],
+  ["cpu a=Inf", 'invalid number: field "a" is Inf, and only finite numbers can be stored', 7],
+  ["cpu a=+Inf", 'invalid number: field "a" is +Inf, and only finite numbers can be stored', 7],
   ["cpu a=truE", "invalid boolean", 7],
   ["cpu a=fals", "invalid boolean", 7],
   ["cpu a=tx", "invalid boolean", 7],
-  ["cpu a=NaN", "invalid number", 7],
-  ["cpu a=nan 1", "invalid number", 7],
-  ["cpu a=-Inf", "invalid number", 7],
+  ["cpu a=NaN", 'invalid number: field "a" is NaN, and only finite numbers can be stored', 7],
+  ["cpu a=nan 1", 'invalid number: field "a" is nan, and only finite numbers can be stored', 7],
+  ["cpu a=-Inf", 'invalid number: field "a" is -Inf, and only finite numbers can be stored', 7],
+  [
+    "cpu,h=x a=1,b=infinity",
+    'invalid number: field "b" is infinity, and only finite numbers can be stored',
+    15,
+  ],
+  ["cpu a=Infx", "invalid boolean", 7],
+  ["cpu a=-Infinity5", "invalid number", 7],
   ["cpu a=-", "invalid number", 7],
   ["cpu a=-i", "invalid number", 7],
   ["cpu a=-.", "invalid number", 7],
@@ -263,7 +270,13 @@ Deno.test("line protocol: errors name the field and keep the good lines", () => 
   const { points, errors } = parse(body);
   assert.deepEqual(points.map((p) => p.fields[0].key), ["a", "c", "e"]);
   assert.deepEqual(errors, [
-    { line: 2, column: 5, reason: "invalid number", text: "m b=NaN 2", field: "b" },
+    {
+      line: 2,
+      column: 5,
+      reason: 'invalid number: field "b" is NaN, and only finite numbers can be stored',
+      text: "m b=NaN 2",
+      field: "b",
+    },
     { line: 5, column: 4, reason: "missing tag value", text: "m,x d=1 4" },
   ]);
 });
@@ -285,7 +298,7 @@ Deno.test("line protocol: a quoted string may hold newlines; line numbers count 
   ]);
   assert.deepEqual(errors.map((e) => [e.line, e.reason]), [[4, "invalid boolean"], [
     7,
-    "invalid number",
+    'invalid number: field "v" is NaN, and only finite numbers can be stored',
   ]]);
 });
 

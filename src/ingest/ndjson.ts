@@ -6,18 +6,21 @@
  * {@linkcode NdjsonDecoder} takes the body in chunks of any size and decodes each complete
  * line; a bad line is reported with its 1-based line number and the others are kept. A line
  * longer than `maxLineBytes` is reported and skipped without being held in memory, so memory
- * stays bounded by the chunk size plus one line whatever the body size.
+ * stays bounded by the chunk size plus one line whatever the body size. A line that is not
+ * valid UTF-8 is reported (with the column of its first bad byte) and skipped, as line
+ * protocol does, never stored with U+FFFD in place of its bytes.
  * @module
  */
-import { ParseError, type Point } from "../core/mod.ts";
+import { ParseError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import {
+  decodeJsonRecord,
+  isRecordError,
   type JsonPointsOptions,
-  JsonRecordError,
   parseJson,
-  pointFromJsonObject,
   TagInterner,
 } from "./json_points.ts";
+import { firstInvalidUtf8 } from "./_utf8.ts";
 
 /** Options of {@linkcode NdjsonDecoder}. */
 export interface NdjsonOptions extends JsonPointsOptions {
@@ -26,7 +29,8 @@ export interface NdjsonOptions extends JsonPointsOptions {
 }
 
 const NL = 10;
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: false });
+/** Strict, and drops a BOM that starts a decoded piece (a body's BOM cut off by a chunk end). */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /**
  * Decodes NDJSON pushed in chunks.
@@ -135,7 +139,13 @@ export class NdjsonDecoder {
 
   /** Decodes complete lines (`bytes` holds whole lines separated by `\n`, no final one). */
   #decodeLines(bytes: Uint8Array, out: DecodedBatch): void {
-    const text = utf8.decode(bytes);
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      this.#decodeLinesOneByOne(bytes, out);
+      return;
+    }
     let from = 0;
     while (from <= text.length) {
       let to = text.indexOf("\n", from);
@@ -151,6 +161,41 @@ export class NdjsonDecoder {
         this.#decodeLine(text.slice(from, to), lineNo, out);
       }
       from = to + 1;
+    }
+  }
+
+  /**
+   * The same, for bytes that are not all valid UTF-8: each line is decoded on its own, and a
+   * line that is not valid UTF-8 is reported (with the column of the first bad byte) and
+   * skipped, as line protocol does, rather than stored with U+FFFD in place of its bytes.
+   */
+  #decodeLinesOneByOne(bytes: Uint8Array, out: DecodedBatch): void {
+    let from = 0;
+    while (from <= bytes.length) {
+      let to = bytes.indexOf(NL, from);
+      if (to < 0) to = bytes.length;
+      const lineNo = this.#line++;
+      const line = bytes.subarray(from, to);
+      from = to + 1;
+      if (line.length > this.#maxLine) {
+        out.errors.push({
+          line: lineNo,
+          reason: `line longer than ${this.#maxLine} bytes (the limit): skipped`,
+        });
+        continue;
+      }
+      const bad = firstInvalidUtf8(line);
+      if (bad >= 0) {
+        out.errors.push({
+          line: lineNo,
+          column: bad + 1,
+          reason: `invalid UTF-8 at byte ${bad + 1} of the line (byte 0x${
+            line[bad].toString(16).padStart(2, "0")
+          }): the line is skipped`,
+        });
+        continue;
+      }
+      if (line.length > 0) this.#decodeLine(utf8.decode(line), lineNo, out);
     }
   }
 
@@ -170,16 +215,15 @@ export class NdjsonDecoder {
       });
       return;
     }
-    try {
-      const point: Point = pointFromJsonObject(value, lineNo, this.#options);
-      out.points.push(point);
+    const decoded = decodeJsonRecord(value, lineNo, this.#options);
+    if (!isRecordError(decoded)) {
+      out.points.push(decoded);
       out.origins!.push(lineNo);
-    } catch (e) {
-      if (!(e instanceof JsonRecordError)) throw e;
-      const issue: IngestIssue = { line: lineNo, reason: e.reason };
-      if (e.field !== undefined) issue.field = e.field;
-      out.errors.push(issue);
+      return;
     }
+    const issue: IngestIssue = { line: lineNo, reason: decoded.reason };
+    if (decoded.field !== undefined) issue.field = decoded.field;
+    out.errors.push(issue);
   }
 }
 

@@ -344,6 +344,75 @@ export interface ExplainStatement {
   statement: SelectStatement;
 }
 
+// ---- users and privileges (InfluxDB 1.x) -----------------------------------------------------
+
+/** READ, WRITE or ALL [PRIVILEGES] on a database. */
+export type PrivilegeName = "READ" | "WRITE" | "ALL";
+
+/** CREATE USER name WITH PASSWORD 'pw' [WITH ALL PRIVILEGES] */
+export interface CreateUserStatement {
+  kind: "create_user";
+  name: string;
+  password: string;
+  admin: boolean;
+}
+/** DROP USER name */
+export interface DropUserStatement {
+  kind: "drop_user";
+  name: string;
+}
+/** SET PASSWORD FOR name = 'pw' */
+export interface SetPasswordStatement {
+  kind: "set_password";
+  name: string;
+  password: string;
+}
+/** GRANT READ|WRITE|ALL ON db TO name */
+export interface GrantStatement {
+  kind: "grant";
+  privilege: PrivilegeName;
+  database: string;
+  name: string;
+}
+/** GRANT ALL [PRIVILEGES] TO name (makes an admin) */
+export interface GrantAdminStatement {
+  kind: "grant_admin";
+  name: string;
+}
+/** REVOKE READ|WRITE|ALL ON db FROM name */
+export interface RevokeStatement {
+  kind: "revoke";
+  privilege: PrivilegeName;
+  database: string;
+  name: string;
+}
+/** REVOKE ALL [PRIVILEGES] FROM name */
+export interface RevokeAdminStatement {
+  kind: "revoke_admin";
+  name: string;
+}
+/** SHOW USERS */
+export interface ShowUsersStatement {
+  kind: "show_users";
+}
+/** SHOW GRANTS FOR name */
+export interface ShowGrantsStatement {
+  kind: "show_grants";
+  name: string;
+}
+
+/** The user and privilege statements. */
+export type UserStatement =
+  | CreateUserStatement
+  | DropUserStatement
+  | SetPasswordStatement
+  | GrantStatement
+  | GrantAdminStatement
+  | RevokeStatement
+  | RevokeAdminStatement
+  | ShowUsersStatement
+  | ShowGrantsStatement;
+
 /** Any statement. */
 export type Statement =
   | ShowCardinalityStatement
@@ -365,7 +434,8 @@ export type Statement =
   | ShowSeriesStatement
   | ShowRetentionPoliciesStatement
   | CreateDatabaseStatement
-  | DropDatabaseStatement;
+  | DropDatabaseStatement
+  | UserStatement;
 
 /** Statements that change data or the catalog (refused on read-only requests). */
 export function isWriteStatement(s: Statement): boolean {
@@ -379,6 +449,13 @@ export function isWriteStatement(s: Statement): boolean {
     case "drop_measurement":
     case "delete":
     case "kill_query":
+    case "create_user":
+    case "drop_user":
+    case "set_password":
+    case "grant":
+    case "grant_admin":
+    case "revoke":
+    case "revoke_admin":
       return true;
     case "select":
       return s.into !== undefined;

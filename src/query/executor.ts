@@ -16,7 +16,14 @@ import {
   type Tag,
 } from "../core/point.ts";
 import { MAX_TIME_NS, MIN_TIME_NS } from "../core/time.ts";
-import type { Expr, Measurement, SelectStatement, Source, Statement } from "./ast.ts";
+import type {
+  Expr,
+  Measurement,
+  SelectStatement,
+  Source,
+  Statement,
+  UserStatement,
+} from "./ast.ts";
 import { isWriteStatement } from "./ast.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
 import { finish, mergePartials } from "./coordinator.ts";
@@ -36,6 +43,7 @@ import { printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
+import type { UserAdmin } from "./users.ts";
 import type {
   DeleteRequest,
   PlanRequest,
@@ -74,6 +82,15 @@ export interface ExecuteOptions {
    * `limits.maxMemoryBytes` is made when absent.
    */
   memory?: QueryMemory;
+  /** Users and privileges (CREATE USER, GRANT ...); those statements fail without it. */
+  users?: UserAdmin;
+  /** SHOW DATABASES lists only these (a user sees the databases it may read); all when absent. */
+  canSeeDatabase?: (database: string) => boolean;
+  /**
+   * Elapsed time for a query's yields to the event loop (a simulation passes its virtual
+   * clock, so that a run never depends on the wall clock). @default {performance.now}
+   */
+  monotonicMs?: () => number;
 }
 
 /**
@@ -103,7 +120,11 @@ export async function executeQuery(
       throw e;
     }
   });
-  const entry = options.registry?.begin(text, options.database ?? "");
+  // SHOW QUERIES must not show a password in flight: those queries are listed as printed.
+  const listed = statements.some((s) => s.kind === "create_user" || s.kind === "set_password")
+    ? statements.map(printStatement).join("; ")
+    : text;
+  const entry = options.registry?.begin(listed, options.database ?? "");
   const controller = entry?.controller ?? new AbortController();
   const timeoutMs = options.limits?.timeoutMs ?? 0;
   const timer = timeoutMs > 0
@@ -208,7 +229,13 @@ async function executeStatement(
       await store.dropDatabase(stmt.name);
       return [];
     case "show_databases":
-      return [listing("databases", ["name"], store.databases().map((d) => [d]))];
+      return [
+        listing(
+          "databases",
+          ["name"],
+          store.databases().filter((d) => options.canSeeDatabase?.(d) ?? true).map((d) => [d]),
+        ),
+      ];
     case "show_retention_policies": {
       const db = requireDatabase(store, stmt.database ?? options.database, true);
       const rows = store.retentionPolicies(db).map((rp) => [
@@ -293,6 +320,58 @@ async function executeStatement(
       return [];
     case "explain":
       return await explain(store, stmt.statement, stmt.analyze, options);
+    case "create_user":
+    case "drop_user":
+    case "set_password":
+    case "grant":
+    case "grant_admin":
+    case "revoke":
+    case "revoke_admin":
+    case "show_users":
+    case "show_grants":
+      return await executeUserStatement(stmt, options.users);
+  }
+}
+
+async function executeUserStatement(
+  stmt: UserStatement,
+  users: UserAdmin | undefined,
+): Promise<ResultSeries[]> {
+  if (!users) throw new ValidationError("users are not supported by this server");
+  switch (stmt.kind) {
+    case "create_user":
+      await users.createUser(stmt.name, stmt.password, stmt.admin);
+      return [];
+    case "drop_user":
+      await users.dropUser(stmt.name);
+      return [];
+    case "set_password":
+      await users.setPassword(stmt.name, stmt.password);
+      return [];
+    case "grant":
+      await users.grant(stmt.name, stmt.database, stmt.privilege);
+      return [];
+    case "grant_admin":
+      await users.setAdmin(stmt.name, true);
+      return [];
+    case "revoke":
+      await users.revoke(stmt.name, stmt.database, stmt.privilege);
+      return [];
+    case "revoke_admin":
+      await users.setAdmin(stmt.name, false);
+      return [];
+    case "show_users":
+      return [
+        listing("", ["user", "admin"], users.listUsers().map((u) => [u.name, u.admin])),
+      ];
+    case "show_grants":
+      return [
+        listing(
+          "",
+          ["database", "privilege"],
+          users.grantsOf(stmt.name).map((g) => [g.database, g.privilege]),
+        ),
+      ];
   }
 }
 
@@ -442,6 +521,7 @@ async function explain(
     const budget = new QueryBudget(options.limits ?? {}, options.signal, {
       memory: options.memory,
       statement: () => printSelect(stmt),
+      monotonicMs: options.monotonicMs,
     });
     const perShard: string[] = [];
     const partials = [];
@@ -864,6 +944,7 @@ async function runSelect(
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
+    monotonicMs: options.monotonicMs,
   });
   // Before reading anything; the answer's own bucket count is checked again in finish (a grid
   // without a lower bound starts at the data).

@@ -94,6 +94,25 @@ export function printStatement(s: Statement): string {
         (s.isDefault ? " DEFAULT" : "");
     case "drop_retention_policy":
       return `DROP RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)}`;
+    case "create_user":
+      return `CREATE USER ${quoteIdent(s.name)} WITH PASSWORD [REDACTED]` +
+        (s.admin ? " WITH ALL PRIVILEGES" : "");
+    case "drop_user":
+      return `DROP USER ${quoteIdent(s.name)}`;
+    case "set_password":
+      return `SET PASSWORD FOR ${quoteIdent(s.name)} = [REDACTED]`;
+    case "grant":
+      return `GRANT ${s.privilege} ON ${quoteIdent(s.database)} TO ${quoteIdent(s.name)}`;
+    case "grant_admin":
+      return `GRANT ALL PRIVILEGES TO ${quoteIdent(s.name)}`;
+    case "revoke":
+      return `REVOKE ${s.privilege} ON ${quoteIdent(s.database)} FROM ${quoteIdent(s.name)}`;
+    case "revoke_admin":
+      return `REVOKE ALL PRIVILEGES FROM ${quoteIdent(s.name)}`;
+    case "show_users":
+      return "SHOW USERS";
+    case "show_grants":
+      return `SHOW GRANTS FOR ${quoteIdent(s.name)}`;
     case "explain":
       return `EXPLAIN ${s.analyze ? "ANALYZE " : ""}${printSelect(s.statement)}`;
   }

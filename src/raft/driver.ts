@@ -110,6 +110,9 @@ export class RaftNode {
   private readonly waitingReads: PendingRead[] = [];
   /** `persisted` and `replicated` proposals, by index. */
   private readonly persistWaits: PendingWait[] = [];
+  /** Counts for metrics: proposals made here, leaders seen change, snapshots installed. */
+  readonly counters = { proposals: 0, leaderChanges: 0, snapshotsInstalled: 0 };
+  private lastLeader = 0;
   private readonly replicateWaits: PendingWait[] = [];
   /** The last index in this node's durable log (entries of the latest save). */
   private persistedTo: number;
@@ -198,6 +201,7 @@ export class RaftNode {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.counters.proposals++;
     if (wait === "queued") {
       this.kick();
       return Promise.resolve(undefined);
@@ -350,6 +354,8 @@ export class RaftNode {
    */
   async snapshotAt(index: number, data: Uint8Array, retainEntries?: number): Promise<void> {
     if (this.stopped || index <= this.snapshotIndex || index > this.applied) return;
+    // A snapshot installed from the leader may already cover it (the log starts after it).
+    if (index < this.raft.status().firstIndex) return;
     const snapshot = this.raft.createSnapshot(index, data);
     await this.opts.storage.saveSnapshot(snapshot);
     const status = this.raft.status();
@@ -416,12 +422,18 @@ export class RaftNode {
 
   private async handleReady(): Promise<void> {
     const rd = this.raft.ready();
+    const leader = this.raft.leaderId;
+    if (leader !== this.lastLeader) {
+      if (leader !== 0) this.counters.leaderChanges++;
+      this.lastLeader = leader;
+    }
     if (rd.earlyMessages.length > 0) this.opts.transport.send(rd.earlyMessages);
     await this.opts.storage.save(rd);
     if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
     if (rd.entries.length > 0) this.persistedTo = rd.entries[rd.entries.length - 1].index;
     if (rd.snapshot) {
       await this.opts.stateMachine.restore(rd.snapshot.data);
+      this.counters.snapshotsInstalled++;
       this.applied = rd.snapshot.metadata.index;
       this.snapshotIndex = this.applied;
       for (const [index, p] of this.proposals) {

@@ -32,7 +32,7 @@ import {
   type SnapshotChunk,
   type SnapshotRequest,
 } from "../cluster/mod.ts";
-import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
+import type { PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
 import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
@@ -46,6 +46,7 @@ import {
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
+import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectClusterNetwork}. */
 export interface ConnectClusterNetworkOptions {
@@ -57,8 +58,12 @@ export interface ConnectClusterNetworkOptions {
   queryTimeoutMs?: number;
   /** Timeout of a whole snapshot transfer. @default {600000} */
   snapshotTimeoutMs?: number;
-  /** The fetch clients use (tests call handlers directly). */
+  /** The fetch clients use (tests call handlers directly; HTTPS trusting the cluster's CA). */
   fetch?: typeof globalThis.fetch;
+  /** Required of every call served and sent on every call made (`cluster_secret.ts`). */
+  secret?: string;
+  /** Scheme of peers' addresses given as host:port. @default {"http"} */
+  scheme?: "http" | "https";
   logger?: Logger;
 }
 
@@ -80,12 +85,22 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   #service: PeerService | undefined;
   readonly #options: ConnectClusterNetworkOptions;
 
+  /** Bytes sent to and received from each node, by its base URL. */
+  readonly #traffic = new Map<string, { sent: number; received: number }>();
+  readonly #fetch: typeof globalThis.fetch;
+
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
+    // Every call carries the cluster secret and is counted (bytes to and from each peer).
+    this.#fetch = countingFetch(
+      fetchWithSecret(options.fetch, options.secret) ?? globalThis.fetch,
+      this.#traffic,
+    );
     this.raft = new ConnectRaftTransport({
       clusterId: options.clusterId,
       nodeId: options.nodeId,
-      fetch: options.fetch,
+      fetch: this.#fetch,
+      secret: options.secret,
       logger: options.logger,
     });
     this.peers = {
@@ -96,7 +111,13 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
     };
-    const cluster = this.#clusterHandler();
+    const cluster = requireSecret(
+      this.#clusterHandler(),
+      options.secret,
+      (path) =>
+        options.logger?.warn("node-to-node call without the cluster secret refused", { path }),
+    );
+    // The Raft handler checks the secret itself.
     this.fetchHandler = (request) => {
       const path = new URL(request.url).pathname;
       if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
@@ -109,7 +130,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 
   setPeer(nodeId: number, raftAddress: string): void {
-    const url = baseUrl(raftAddress);
+    const url = baseUrl(raftAddress, this.#options.scheme ?? "http");
     if (this.#addresses.get(nodeId) === url) return;
     this.#addresses.set(nodeId, url);
     this.#clients.delete(nodeId);
@@ -120,6 +141,16 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     this.#addresses.delete(nodeId);
     this.#clients.delete(nodeId);
     this.raft.removePeer(nodeId);
+  }
+
+  /** Bytes this node sent to and received from each peer (Raft and ClusterService calls). */
+  traffic(): { node: number; sentBytes: number; receivedBytes: number }[] {
+    const out = [];
+    for (const [node, url] of this.#addresses) {
+      const t = this.#traffic.get(url);
+      if (t) out.push({ node, sentBytes: t.sent, receivedBytes: t.received });
+    }
+    return out;
   }
 
   serve(service: PeerService): void {
@@ -133,7 +164,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     if (!url) throw new EpochError("unavailable", `no address known for node ${node}`);
     c = createClient(
       ClusterService,
-      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#options.fetch }),
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#fetch }),
     );
     this.#clients.set(node, c);
     return c;
@@ -237,6 +268,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         consistency: request.consistency,
         planRequest: encodeWire(request.request),
         measurements: [...request.measurements],
+        limits: encodeWire(request.limits ?? {}),
       }, { timeoutMs: this.#options.queryTimeoutMs ?? 60_000 });
       for await (const chunk of stream) {
         for (const s of decodeWire<SeriesPartial[]>(chunk.partials)) out.push(s);
@@ -338,6 +370,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             consistency: req.consistency as ReadConsistency,
             request: decodeWire<PlanRequest>(req.planRequest),
             measurements: req.measurements,
+            limits: req.limits.length > 0 ? decodeWire<QueryLimits>(req.limits) : {},
           });
           // Chunks keep each message small whatever the number of series.
           for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
@@ -357,8 +390,40 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 }
 
-function baseUrl(address: string): string {
-  return address.includes("://") ? address : `http://${address}`;
+/** A fetch that adds up the bytes of every request body and response body, by base URL. */
+function countingFetch(
+  inner: typeof globalThis.fetch,
+  traffic: Map<string, { sent: number; received: number }>,
+): typeof globalThis.fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const key = `${url.protocol}//${url.host}`;
+    let t = traffic.get(key);
+    if (!t) traffic.set(key, t = { sent: 0, received: 0 });
+    const body = init?.body;
+    if (body instanceof Uint8Array) t.sent += body.byteLength;
+    else if (typeof body === "string") t.sent += body.length;
+    const response = await inner(input, init);
+    if (!response.body) return response;
+    const counter = t;
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          counter.received += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+function baseUrl(address: string, scheme: string): string {
+  return address.includes("://") ? address : `${scheme}://${address}`;
 }
 
 /** Runs a client call, turning a ConnectError back into the EpochError the callee threw. */

@@ -9,8 +9,9 @@
  * @module
  */
 import { toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { EpochError, type Instant, type Point } from "../core/mod.ts";
+import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { EpochError, type Instant, type Point, TooLargeError } from "../core/mod.ts";
 import {
   commitBatches,
   type DecodedBatch,
@@ -23,6 +24,7 @@ import {
   WriteRequestSchema,
   WriteStreamRequestSchema,
 } from "./gen/epochnexus/ingest/v1/ingest_pb.ts";
+import { badMessagesAsInvalidArgument } from "./bad_message.ts";
 
 /** Where the service writes (the HTTP layer's write path). */
 export interface IngestWriter {
@@ -61,8 +63,38 @@ export interface IngestWriter {
   admit(): () => void;
 }
 
+/** Options of {@linkcode ingestHandlers}. */
+export interface IngestHandlerOptions {
+  /**
+   * The largest request message (the body of a unary call, each message of a stream), in
+   * bytes: beyond it the call is refused with `resource_exhausted` (HTTP 429 in the Connect
+   * protocol) before the message is buffered when its length is declared up front.
+   */
+  maxMessageBytes: number;
+  /** The most bytes of messages one `WriteStream` call may send (as `max_stream_bytes`). */
+  maxStreamBytes: number;
+}
+
+/**
+ * The handlers of IngestService for every protocol (Connect, gRPC, gRPC-Web), with the size
+ * limit and with undecodable messages answered `invalid_argument` (bad_message.ts).
+ */
+export function ingestHandlers(
+  writer: IngestWriter,
+  options: IngestHandlerOptions,
+): UniversalHandler[] {
+  const router = createConnectRouter({ readMaxBytes: options.maxMessageBytes });
+  registerIngestService(router, writer, options);
+  return router.handlers.map(badMessagesAsInvalidArgument);
+}
+
 /** Registers IngestService on a Connect router. */
-export function registerIngestService(router: ConnectRouter, writer: IngestWriter): void {
+export function registerIngestService(
+  router: ConnectRouter,
+  writer: IngestWriter,
+  limits: { maxStreamBytes?: number } = {},
+): void {
+  const maxStreamBytes = limits.maxStreamBytes ?? Infinity;
   router.service(IngestService, {
     async write(request) {
       return await guarded(writer, async () => {
@@ -90,6 +122,7 @@ export function registerIngestService(router: ConnectRouter, writer: IngestWrite
         let database: string | undefined;
         let retentionPolicy: string | undefined;
         let record = 1;
+        let streamed = 0, messages = 0;
         const batches = async function* (): AsyncGenerator<DecodedBatch> {
           for await (const message of requests) {
             if (database === undefined) {
@@ -97,7 +130,17 @@ export function registerIngestService(router: ConnectRouter, writer: IngestWrite
               retentionPolicy = message.retentionPolicy || undefined;
               await writer.prepare(database);
             }
-            const decoded = decodeProtobufWrite(toBinary(WriteStreamRequestSchema, message), {
+            const bytes = toBinary(WriteStreamRequestSchema, message);
+            streamed += bytes.length;
+            messages++;
+            if (streamed > maxStreamBytes) {
+              throw new TooLargeError(
+                `WriteStream sent more than ${maxStreamBytes} bytes (the limit, ` +
+                  `max_stream_bytes): refused from message ${messages} on`,
+                { details: { limit: maxStreamBytes } },
+              );
+            }
+            const decoded = decodeProtobufWrite(bytes, {
               defaultTime: writer.now(),
               firstRecord: record,
             });

@@ -4,6 +4,12 @@
  * only by the files of this room.
  * @module
  */
+export { CLUSTER_SECRET_HEADER, fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 export { ConnectClusterNetwork, type ConnectClusterNetworkOptions } from "./cluster_network.ts";
-export { type IngestWriter, registerIngestService } from "./ingest_service.ts";
+export {
+  type IngestHandlerOptions,
+  ingestHandlers,
+  type IngestWriter,
+  registerIngestService,
+} from "./ingest_service.ts";
 export { ConnectRaftTransport, type ConnectRaftTransportOptions } from "./raft_transport.ts";

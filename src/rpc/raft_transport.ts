@@ -44,6 +44,7 @@ import {
   SendSnapshotChunkRequestSchema,
   SendSnapshotChunkResponseSchema,
 } from "./gen/epochnexus/raft/v1/raft_pb.ts";
+import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectRaftTransport}. */
 export interface ConnectRaftTransportOptions {
@@ -59,6 +60,11 @@ export interface ConnectRaftTransportOptions {
   timeoutMs?: number;
   /** The fetch used by clients (tests pass one that calls a handler directly). */
   fetch?: typeof globalThis.fetch;
+  /**
+   * The cluster secret: sent on every call, and required of every call served (401 without
+   * it). Undefined: calls are neither signed nor checked (a cluster made before secrets).
+   */
+  secret?: string;
   logger?: Logger;
 }
 
@@ -91,10 +97,14 @@ export class ConnectRaftTransport {
     this.nodeId = options.nodeId;
     this.chunkBytes = options.snapshotChunkBytes ?? 1 << 20;
     this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.fetchFn = options.fetch;
+    this.fetchFn = fetchWithSecret(options.fetch, options.secret);
     this.logger = options.logger ?? silentLogger;
     for (const [id, url] of Object.entries(options.peers ?? {})) this.setPeer(Number(id), url);
-    this.fetchHandler = this.buildHandler();
+    this.fetchHandler = requireSecret(
+      this.buildHandler(),
+      options.secret,
+      (path) => this.logger.warn("node-to-node call without the cluster secret refused", { path }),
+    );
   }
 
   /** Adds or moves a peer. */

@@ -7,5 +7,6 @@ export * from "./clock.ts";
 export * from "./data_dir_lock.ts";
 export * from "./file_system.ts";
 export * from "./http_server.ts";
+export * from "./security.ts";
 export * from "./serve.ts";
 export * from "./worker_host.ts";

@@ -57,9 +57,11 @@ import {
 } from "./segment/mod.ts";
 import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
+import { pointProblem } from "./point_rules.ts";
 import {
   decodeWriteBatch,
-  encodeWriteBatch,
+  encodeWriteRecords,
+  MAX_RECORD_BYTES,
   type ReplayedRecord,
   WriteAheadLog,
   WriteBatchLayout,
@@ -119,6 +121,21 @@ export type OpenEngineLog = (
   replay: (record: ReplayedRecord) => void,
 ) => Promise<EngineLog>;
 
+/** Timer functions of the engine (structurally the Raft layer's `Timers`). */
+export interface EngineTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(id: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+const HOST_TIMERS: EngineTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id as number),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
 /** Options of {@linkcode StorageEngine.open}. */
 export interface EngineOptions {
   /** The node's data folder: `wal/`, `data/`, `catalog.json`. */
@@ -149,6 +166,11 @@ export interface EngineOptions {
   compactionCpuShare?: number;
   /** Waits `ms` (the compaction budget's sleeps); tests pass a fake. @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The maintenance interval and the flush-at-close deadline run on these (a simulation passes
+   * virtual ones). @default {the host's setInterval/setTimeout}
+   */
+  timers?: EngineTimers;
   /**
    * Called after points were applied to the heads, with their estimated size: an owner that
    * budgets memory over several engines (a cluster node's replicas) flushes from here.
@@ -266,7 +288,7 @@ export class StorageEngine {
   #flushing: Promise<void> | undefined;
   #headBytes = 0;
   #lastWriteMs = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: unknown;
   #maintaining: Promise<void> | undefined;
   #closed = false;
   /** Aborted by close(): a compaction in progress stops at its next slice. */
@@ -314,7 +336,7 @@ export class StorageEngine {
     });
     const every = options.maintenanceIntervalMs ?? 1000;
     if (every > 0) {
-      engine.#timer = setInterval(() => {
+      engine.#timer = (options.timers ?? HOST_TIMERS).setInterval(() => {
         if (engine.#maintaining) return;
         engine.#maintaining = engine.maintain().catch((error) => {
           logger.error("storage maintenance failed", { error: String(error) });
@@ -723,12 +745,13 @@ export class StorageEngine {
       logger.warn("flush at close failed; the WAL keeps the data", { error: String(error) });
       return false;
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timers = this.options.timers ?? HOST_TIMERS;
+    let timer: unknown;
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), limitMs);
+      timer = timers.setTimeout(() => resolve("timeout"), limitMs);
     });
     const outcome = await Promise.race([flush, timeout]);
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
     if (outcome === "timeout") {
       // The flush stops at its next step (between segments or encoding slices); files it wrote
       // are complete or removed on start, and the WAL still holds everything.
@@ -818,30 +841,47 @@ export class StorageEngine {
       // The key is built once per point and handed on to the head; only a series not yet
       // indexed goes through the limit checks (which build it again).
       const key = seriesKeyOf(p);
-      const reason =
+      const reason = pointProblem(p, key) ??
         (db.series.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
-          db.checkFieldTypes(p);
+        db.checkFieldTypes(p);
       if (reason) rejected.push({ index: i, reason });
       else {
         accepted.push(p);
         keys.push(key);
       }
     }
+    let written = accepted.length;
     if (accepted.length > 0) {
-      const payload = encodeWriteBatch({ database, retentionPolicy: rp.name, points: accepted });
-      await this.#wal.append(RecordType.WriteInterned, payload, () => {
-        // The database or policy may have been dropped while this record waited for its fsync.
-        if (this.#databases.get(database) !== db) return;
-        if (db.retentionPolicies.get(rp.name) !== rp) return;
-        this.#apply(db, rp, accepted, keys);
-        this.#dirty = true;
-        this.#lastWriteMs = this.options.clock.monotonicMs();
-      }, options);
+      // One record, unless the batch is bigger than a record may be (then several, each
+      // applied when durable); a point that alone is bigger is refused here, unwritten.
+      const { parts, tooLarge } = encodeWriteRecords({
+        database,
+        retentionPolicy: rp.name,
+        points: accepted,
+      });
+      if (tooLarge.length > 0) {
+        written -= tooLarge.length;
+        rejected.push(...tooLargeRejections(points, accepted, tooLarge));
+        rejected.sort((a, b) => a.index - b.index);
+      }
+      await Promise.all(parts.map(({ payload, from, to }) => {
+        const whole = from === 0 && to === accepted.length;
+        const partPoints = whole ? accepted : accepted.slice(from, to);
+        const partKeys = whole ? keys : keys.slice(from, to);
+        return this.#wal.append(RecordType.WriteInterned, payload, () => {
+          // The database or policy may have been dropped while this record waited for its fsync.
+          if (this.#databases.get(database) !== db) return;
+          if (db.retentionPolicies.get(rp.name) !== rp) return;
+          this.#apply(db, rp, partPoints, partKeys);
+          this.#dirty = true;
+          this.#lastWriteMs = this.options.clock.monotonicMs();
+        }, options);
+      }));
       if (this.#headBytes >= (this.options.flushHeadBytes ?? 25 * 1024 * 1024)) {
         this.#flushInBackground();
       }
     }
-    return { accepted: accepted.length, rejected };
+    return { accepted: written, rejected };
   }
 
   #flushInBackground(): void {
@@ -1340,7 +1380,7 @@ export class StorageEngine {
   async close(options: { flush?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer !== undefined) (this.options.timers ?? HOST_TIMERS).clearInterval(this.#timer);
     this.#stopping.abort(new Error("storage engine closing"));
     await this.#maintaining;
     await this.#flushing?.catch(() => {});
@@ -1402,6 +1442,24 @@ class HeadSeriesInput implements SegmentSeriesInput {
   hasValues(): boolean {
     return this.#columns.hasValues();
   }
+}
+
+/**
+ * The rejections of the points that alone are too big for a WAL record, by their index in
+ * `points`; `tooLarge` indexes `accepted`, which is a subsequence of `points`.
+ */
+function tooLargeRejections(points: Point[], accepted: Point[], tooLarge: number[]): Rejection[] {
+  const out: Rejection[] = [];
+  let i = -1, a = 0; // i: where accepted[a - 1] is in points
+  for (const k of tooLarge) {
+    for (; a <= k; a++) while (points[++i] !== accepted[a]);
+    out.push({
+      index: i,
+      reason: `point too large: it takes more than ${MAX_RECORD_BYTES} bytes in the ` +
+        `write-ahead log (the most one record may hold)`,
+    });
+  }
+  return out;
 }
 
 function seriesKeyOf(p: Point): string {

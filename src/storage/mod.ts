@@ -3,6 +3,7 @@
  * @module
  */
 export * from "./engine.ts";
+export { pointProblem } from "./point_rules.ts";
 export type { ColumnView } from "./column.ts";
 export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";
 export { decodeWriteBatch, encodeWriteBatch, WAL_VERSION } from "./wal/mod.ts";

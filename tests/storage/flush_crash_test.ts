@@ -42,10 +42,14 @@ async function checkAll(url: string, db: string, acknowledged: Map<string, Map<s
   return checked;
 }
 
+/**
+ * Writes with WRITERS writers until `points` writes are acknowledged (at most 60 s: a slow,
+ * loaded machine takes longer, it does not get fewer), then kills and stops writing.
+ */
 async function writeUntilKilled(
   url: string,
   db: string,
-  windowMs: number,
+  points: number,
   kill: () => Promise<void>,
 ): Promise<Map<string, Map<string, number>>> {
   const acknowledged = new Map<string, Map<string, number>>();
@@ -73,7 +77,9 @@ async function writeUntilKilled(
     }
   };
   const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-  await new Promise((r) => setTimeout(r, windowMs));
+  const deadline = Date.now() + 60_000;
+  const total = () => [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
+  while (total() < points && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await kill();
   killed = true;
   await Promise.all(writers);
@@ -99,7 +105,7 @@ Deno.test("kill -9 while heads are flushed and segments compacted loses no ackno
   const first = await startServer({ env: SMALL });
   const db = "crash";
   await query(first.url, `CREATE DATABASE ${db}`);
-  const acknowledged = await writeUntilKilled(first.url, db, 2_000, () => first.kill9());
+  const acknowledged = await writeUntilKilled(first.url, db, 2_400, () => first.kill9());
   const total = [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
   assert.ok(total > 2_000, `too few writes acknowledged: ${total}`);
   const segments = await segmentFiles(first.dataDir);
@@ -118,7 +124,7 @@ Deno.test("kill -9 after an idle flush trimmed the logs: restart reads the segme
   const first = await startServer({ env: { ...SMALL, EPOCHNEXUS_FLUSH_HEAD_BYTES: "100MiB" } });
   const db = "idle";
   await query(first.url, `CREATE DATABASE ${db}`);
-  const acknowledged = await writeUntilKilled(first.url, db, 500, async () => {});
+  const acknowledged = await writeUntilKilled(first.url, db, 600, async () => {});
   // Wait (bounded) until the idle flush has put every partition's writes in segments: the
   // segments then hold everything its Raft log applied.
   const deadline = Date.now() + 10_000;

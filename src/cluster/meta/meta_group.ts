@@ -145,20 +145,26 @@ export class MetaGroup implements ReplicatedStateMachine {
   async propose(command: MetaCommand): Promise<MetaResult> {
     const { clock, sleep } = this.#options;
     const deadline = clock.monotonicMs() + (this.#options.requestTimeoutMs ?? 10_000);
+    let hint = 0;
     for (let attempt = 0;; attempt++) {
       try {
         if (this.isLeader()) {
           const answer = await this.raft.propose(encodeMetaCommand(command)) as MetaForwardAnswer;
           return answer.result;
         }
-        const leader = this.leader();
-        if (leader === 0) throw new NotLeaderError(this.#options.nodeId, 0);
-        const answer = await this.#options.forward(leader, command);
-        await this.waitApplied(answer.index);
+        // A node that does not know the leader (it restarted at another address, which the
+        // leader does not reach yet) asks the members in turn: a refusal names the leader.
+        const target = this.leader() || hint || this.#member(attempt);
+        if (target === 0) throw new NotLeaderError(this.#options.nodeId, 0);
+        const answer = await this.#options.forward(target, command);
+        await this.waitApplied(answer.index, deadline - clock.monotonicMs());
         return answer.result;
       } catch (error) {
         const retry = error instanceof NotLeaderError ||
           (error instanceof EpochError && error.code === "unavailable");
+        hint = error instanceof EpochError
+          ? Number((error.details as { leaderId?: number }).leaderId ?? 0)
+          : 0;
         if (!retry || clock.monotonicMs() >= deadline || attempt >= 100) {
           throw retry
             ? new EpochError("unavailable", "the metadata group has no leader; try again", {
@@ -184,10 +190,35 @@ export class MetaGroup implements ReplicatedStateMachine {
     await this.raft.proposeConfChange(change);
   }
 
-  /** Resolves once the local copy has applied `index`. */
-  waitApplied(index: number): Promise<void> {
+  /** A member other than this node, chosen by `attempt` in turn (0 when there is none). */
+  #member(attempt: number): number {
+    const { voters, learners } = this.raft.raft.currentConf();
+    const others = [...voters, ...learners].filter((id) => id !== this.#options.nodeId);
+    return others.length === 0 ? 0 : others[attempt % others.length];
+  }
+
+  /**
+   * Resolves once the local copy has applied `index`.
+   * @throws {EpochError} `unavailable` when it has not within `timeoutMs` (no bound when absent).
+   */
+  waitApplied(index: number, timeoutMs?: number): Promise<void> {
     if (this.#applied >= index) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ index, resolve }));
+    return new Promise((resolve, reject) => {
+      const waiter = { index, resolve };
+      this.#waiters.push(waiter);
+      if (timeoutMs === undefined) return;
+      this.#options.sleep(Math.max(0, timeoutMs)).then(() => {
+        if (!this.#waiters.includes(waiter)) return;
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(
+          new EpochError(
+            "unavailable",
+            `this node's metadata copy did not apply index ${index} in time`,
+            { retryAfterSeconds: 1 },
+          ),
+        );
+      });
+    });
   }
 
   /** Waits until the local copy is current with the leader (a linearizable read point). */

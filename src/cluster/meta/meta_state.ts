@@ -13,6 +13,7 @@ import { FIELD_TYPE_NAMES, type FieldType } from "../../core/mod.ts";
 import { effectiveShardGroupDuration, groupStartMs } from "../../storage/retention.ts";
 import type { PartitionHash, PartitionKey } from "../hash.ts";
 import { placeReplicas } from "./placement.ts";
+import { USER_OPS, type UserCommand, UserTable } from "./meta_users.ts";
 
 /** The metadata group's own Raft group id. Partition groups get ids above it. */
 export const META_GROUP_ID = 1;
@@ -123,7 +124,8 @@ export type MetaCommand =
     fields: Record<string, FieldType>;
   }
   | { op: "partition_leader"; groupId: number; leader: number }
-  | { op: "set_replicas"; groupId: number; replicas: number[] };
+  | { op: "set_replicas"; groupId: number; replicas: number[] }
+  | UserCommand;
 
 /** What applying a command answers its proposer. */
 export type MetaResult =
@@ -161,6 +163,8 @@ export class MetaState {
   /** Raft group ids; the metadata group is 1. */
   nextGroupId = META_GROUP_ID + 1;
   nextShardGroupId = 1;
+  /** Users, privileges and API tokens. */
+  readonly users = new UserTable();
   /** Bumped by every applied command: caches keyed on it stay exact. */
   version = 0;
   events: MetaEvents = {};
@@ -168,6 +172,9 @@ export class MetaState {
   /** Applies one committed command. Never throws for a command that is merely refused. */
   apply(command: MetaCommand): MetaResult {
     this.version++;
+    if (USER_OPS.has(command.op)) {
+      return this.users.apply(command as UserCommand, (name) => this.databases.has(name));
+    }
     switch (command.op) {
       case "add_node": {
         for (const n of this.nodes.values()) {
@@ -206,6 +213,7 @@ export class MetaState {
         const db = this.databases.get(command.name);
         if (!db) return { ok: true };
         this.databases.delete(command.name);
+        this.users.dropDatabase(command.name);
         this.events.databaseDropped?.(db);
         return { ok: true };
       }
@@ -393,7 +401,7 @@ export class MetaState {
   /** The whole state as bytes (the metadata group's snapshot). */
   snapshot(): Uint8Array {
     return textEncoder.encode(JSON.stringify({
-      version: 1,
+      version: 2,
       nextNodeId: this.nextNodeId,
       nextDatabaseId: this.nextDatabaseId,
       nextGroupId: this.nextGroupId,
@@ -408,13 +416,18 @@ export class MetaState {
         })),
         fieldTypes: [...db.fieldTypes].map(([m, types]) => [m, [...types]]),
       })),
+      ...this.users.toJSON(),
     }));
   }
 
   /** Replaces the whole state with a snapshot. */
   restore(data: Uint8Array): void {
     const s = JSON.parse(textDecoder.decode(data));
-    if (s.version !== 1) throw new Error(`unsupported metadata snapshot version ${s.version}`);
+    // Version 1 had no users and tokens.
+    if (s.version !== 1 && s.version !== 2) {
+      throw new Error(`unsupported metadata snapshot version ${s.version}`);
+    }
+    this.users.restore(s);
     this.nodes.clear();
     this.databases.clear();
     this.nextNodeId = s.nextNodeId;

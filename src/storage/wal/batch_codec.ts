@@ -20,6 +20,7 @@ import {
   type Point,
   type Tag,
 } from "../../core/mod.ts";
+import { MAX_POINT_FIELDS, MAX_POINT_TAGS, MAX_RECORD_BYTES } from "./limits.ts";
 
 /** A write as the WAL keeps it. */
 export interface WriteBatch {
@@ -163,6 +164,11 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
       }
     }
     if (entry !== undefined) return entry.id;
+    if (tags.length > MAX_POINT_TAGS) {
+      // The engine refuses such points (walPointProblem): a u16 would wrap and the record
+      // would read back as damage.
+      throw new Error(`BUG: a point with ${tags.length} tags reached the WAL encoder`);
+    }
     entry = { measurement, tags: tags.slice(), id: seriesCount++ };
     if (tags.length === 0) untagged.set(measurement, entry);
     else {
@@ -190,6 +196,9 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
     const list = byFirstKey.get(first);
     let entry = list?.find((e) => sameShape(e, fields));
     if (entry === undefined) {
+      if (fields.length > MAX_POINT_FIELDS) {
+        throw new Error(`BUG: a point with ${fields.length} fields reached the WAL encoder`);
+      }
       entry = {
         keys: fields.map((f) => f.key),
         types: fields.map((f) => f.type),
@@ -263,6 +272,45 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
     out.set(part.bytes.subarray(0, part.pos), at);
     at += part.pos;
   }
+  return out;
+}
+
+/** Record payloads of a batch, and the points too large for any record. */
+export interface EncodedWriteRecords {
+  /**
+   * Payloads of at most `maxBytes` each, in order; `payload` holds the batch's points
+   * `[from, to)`, which are none of `tooLarge`.
+   */
+  parts: { payload: Uint8Array; from: number; to: number }[];
+  /** Indexes (in the batch), ascending, of the points that alone encode to more than `maxBytes`. */
+  tooLarge: number[];
+}
+
+/**
+ * Encodes a batch as record payloads of at most `maxBytes` each: one payload unless the batch
+ * is bigger, which only a huge body can make (a 25 MB request encodes to a few tens of MB). A
+ * bigger batch is halved until its parts fit, and a point that alone does not fit is left out
+ * and listed in `tooLarge`, so no record the reader would refuse is ever written.
+ */
+export function encodeWriteRecords(
+  batch: WriteBatch,
+  maxBytes: number = MAX_RECORD_BYTES,
+): EncodedWriteRecords {
+  const out: EncodedWriteRecords = { parts: [], tooLarge: [] };
+  const encodeRange = (from: number, to: number) => {
+    const points = from === 0 && to === batch.points.length
+      ? batch.points
+      : batch.points.slice(from, to);
+    const payload = encodeWriteBatch({ ...batch, points });
+    if (payload.length <= maxBytes) out.parts.push({ payload, from, to });
+    else if (to - from === 1) out.tooLarge.push(from);
+    else {
+      const middle = from + Math.ceil((to - from) / 2);
+      encodeRange(from, middle);
+      encodeRange(middle, to);
+    }
+  };
+  if (batch.points.length > 0) encodeRange(0, batch.points.length);
   return out;
 }
 

@@ -4,3 +4,4 @@
  */
 export * from "./batch_codec.ts";
 export * from "./wal.ts";
+export * from "./limits.ts";

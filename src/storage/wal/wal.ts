@@ -23,6 +23,7 @@ import {
   type Logger,
   StorageError,
 } from "../../core/mod.ts";
+import { MAX_RECORD_BYTES } from "./limits.ts";
 
 /** The bytes that open every segment file: "ENWL", version, three reserved zero bytes. */
 export const WAL_MAGIC = [0x45, 0x4e, 0x57, 0x4c] as const;
@@ -37,8 +38,6 @@ export const WAL_MIN_VERSION = 1;
 export const SEGMENT_HEADER_BYTES = 8;
 /** Size of a record header: u32 length, u32 checksum, u8 type. */
 export const RECORD_HEADER_BYTES = 9;
-/** Records larger than this are refused on append and treated as damage on replay. */
-export const MAX_RECORD_BYTES = 512 * 1024 * 1024;
 
 /** Options of {@linkcode WriteAheadLog.open}. */
 export interface WalOptions {

@@ -1,0 +1,245 @@
+/**
+ * Every route of the HTTP app, with who may call it. `createApp` dispatches through this table
+ * only, so a route cannot exist without its access rule, and the authorization matrix test
+ * (`tests/auth/matrix_test.ts`) enumerates it and fails on a route without a row.
+ *
+ * | access | who |
+ * |---|---|
+ * | public | anyone (`/ping`, `/health`: load balancers and probes; the console's page and assets, which
+ * hold no data and must load before its sign-in) |
+ * | user | any authenticated caller |
+ * | admin | an admin user or an admin token |
+ * | write | WRITE on the database the request names |
+ * | query | per statement, after parsing (`auth/access.ts`) |
+ * | rpc | per call: WRITE on the database of each ingest call |
+ * | join | an admin, or a node presenting the cluster secret |
+ * @module
+ */
+import type { Principal } from "../auth/mod.ts";
+import { NotFoundError, ValidationError } from "../core/mod.ts";
+import type { AppContext } from "./app.ts";
+import { handleIngest } from "./ingest_handler.ts";
+import { handleJoin } from "./join_handler.ts";
+import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
+import { handleInfluxWrite } from "./write_handler.ts";
+import { handlePromWrite } from "./prom_write_handler.ts";
+import { handleRpc, isRpcPath } from "./rpc_handler.ts";
+import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
+import { handleTokens, isTokenRoute } from "./token_handler.ts";
+import { handleConsole, isConsoleRoute } from "./console_handler.ts";
+import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
+
+/** Who may call a route. */
+export type RouteAccess =
+  | { kind: "public" }
+  | { kind: "user" }
+  | { kind: "admin" }
+  | { kind: "write"; database: (ctx: AppContext, url: URL) => string }
+  | { kind: "query" }
+  | { kind: "rpc" }
+  | { kind: "join" };
+
+/** A route: its metrics label, the paths it answers, its access rule and its handler. */
+export interface Route {
+  name: string;
+  matches(path: string): boolean;
+  /** Errors in InfluxDB 1.x's shape (`{"error": "..."}`), else the native shape. */
+  influx: boolean;
+  access: RouteAccess;
+  /** Answers the request; the label is `name` unless it returns another. */
+  handle(
+    ctx: AppContext,
+    request: Request,
+    url: URL,
+    principal: Principal,
+  ): Promise<Response | [string, Response]>;
+  /** Methods and paths the matrix test calls it with (one is enough). */
+  example: { method: string; path: string; body?: string; contentType?: string };
+}
+
+const exact = (path: string) => (p: string) => p === path;
+const dbParam = (_ctx: AppContext, url: URL) => url.searchParams.get("db") ?? "";
+const dbOrDefault = (ctx: AppContext, url: URL) =>
+  url.searchParams.get("db") || ctx.defaultDatabase;
+
+/** The routes, in match order. */
+export const ROUTES: readonly Route[] = [
+  {
+    name: "ping",
+    matches: exact("/ping"),
+    influx: true,
+    access: { kind: "public" },
+    example: { method: "GET", path: "/ping" },
+    handle: (_ctx, request, url) => {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return Promise.resolve(methodNotAllowed("GET, HEAD"));
+      }
+      if (url.searchParams.get("verbose") === "true") {
+        return Promise.resolve(json({ version: INFLUX_VERSION }, 200));
+      }
+      return Promise.resolve(new Response(null, { status: 204 }));
+    },
+  },
+  {
+    name: "health",
+    matches: exact("/health"),
+    influx: false,
+    access: { kind: "public" },
+    example: { method: "GET", path: "/health" },
+    handle: (ctx) => Promise.resolve(health(ctx)),
+  },
+  {
+    name: "metrics",
+    matches: exact("/metrics"),
+    influx: false,
+    access: { kind: "user" },
+    example: { method: "GET", path: "/metrics" },
+    handle: (ctx) =>
+      Promise.resolve(
+        new Response(ctx.metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        }),
+      ),
+  },
+  {
+    name: "write",
+    matches: exact("/write"),
+    influx: true,
+    access: { kind: "write", database: dbParam },
+    example: { method: "POST", path: "/write?db=db1", body: "m v=1 1" },
+    handle: (ctx, request, url) => {
+      if (request.method !== "POST") return Promise.resolve(influxMethodError("POST"));
+      return handleInfluxWrite(ctx, request, url);
+    },
+  },
+  {
+    name: "ingest",
+    matches: exact("/ingest"),
+    influx: false,
+    access: { kind: "write", database: dbOrDefault },
+    example: { method: "POST", path: "/ingest?db=db1", body: "m v=1 1", contentType: "text/plain" },
+    handle: (ctx, request, url) => {
+      if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
+      return handleIngest(ctx, request, url);
+    },
+  },
+  {
+    name: "query",
+    matches: exact("/query"),
+    influx: true,
+    access: { kind: "query" },
+    example: { method: "GET", path: "/query?db=db1&q=SELECT+*+FROM+m" },
+    handle: async (ctx, request, url, principal) => {
+      const method = request.method;
+      if (method !== "GET" && method !== "POST") return influxMethodError("GET, POST");
+      const type = request.headers.get("content-type") ?? "";
+      if (method === "POST" && type.toLowerCase().startsWith("application/json")) {
+        return ["query_native", await handleNativeQuery(ctx, request, url, principal)];
+      }
+      return await handleInfluxQuery(ctx, request, url, principal);
+    },
+  },
+  {
+    name: "cluster",
+    matches: exact("/api/v1/cluster"),
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/cluster" },
+    handle: (ctx, request) => {
+      if (request.method !== "GET") return Promise.resolve(methodNotAllowed("GET"));
+      if (!ctx.cluster) return Promise.resolve(nativeError(new NotFoundError("no cluster")));
+      return Promise.resolve(json(ctx.cluster.status()));
+    },
+  },
+  {
+    name: "cluster_join",
+    matches: exact("/api/v1/cluster/join"),
+    influx: false,
+    access: { kind: "join" },
+    example: { method: "POST", path: "/api/v1/cluster/join", body: "{}" },
+    handle: (ctx, request) => {
+      if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
+      return handleJoin(ctx, request);
+    },
+  },
+  {
+    name: "prom_write",
+    matches: exact("/api/v1/prom/write"),
+    influx: false,
+    access: { kind: "write", database: dbOrDefault },
+    example: { method: "POST", path: "/api/v1/prom/write?db=db1", body: "" },
+    handle: (ctx, request, url) => {
+      if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
+      return handlePromWrite(ctx, request, url);
+    },
+  },
+  {
+    name: "tokens",
+    matches: isTokenRoute,
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/tokens" },
+    handle: (ctx, request, url, principal) => handleTokens(ctx, request, url, principal),
+  },
+  {
+    name: "rpc",
+    matches: isRpcPath,
+    influx: false,
+    access: { kind: "rpc" },
+    example: {
+      method: "POST",
+      path: "/epochnexus.ingest.v1.IngestService/Write",
+      body: '{"database":"db1","points":[]}',
+      contentType: "application/json",
+    },
+    handle: (ctx, request, url, principal) => handleRpc(ctx, request, url, principal),
+  },
+  {
+    name: "schemas",
+    matches: isSchemaRoute,
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/schemas" },
+    handle: (ctx, request, url) => handleSchemaApi(ctx, request, url),
+  },
+  {
+    name: "console",
+    matches: isConsoleRoute,
+    influx: false,
+    access: { kind: "public" },
+    example: { method: "GET", path: "/" },
+    handle: (_ctx, request, url) => Promise.resolve(handleConsole(request, url)),
+  },
+];
+
+/** The route answering `path`, if any. */
+export function routeOf(path: string): Route | undefined {
+  return ROUTES.find((r) => r.matches(path));
+}
+
+function health(ctx: AppContext): Response {
+  const stats = ctx.engine.stats();
+  return json({
+    status: "pass",
+    name: "epochnexus",
+    message: "ready for queries and writes",
+    version: INFLUX_VERSION,
+    ...stats,
+  });
+}
+
+/** 405 in the native shape with `Allow`. */
+export function methodNotAllowed(allow: string): Response {
+  const error = new ValidationError(`method not allowed: use ${allow}`, { httpStatus: 405 });
+  const response = nativeError(error);
+  response.headers.set("allow", allow);
+  return response;
+}
+
+function influxMethodError(allow: string): Response {
+  const response = influxError(
+    new ValidationError("method not allowed", { httpStatus: 405 }),
+  );
+  response.headers.set("allow", allow);
+  return response;
+}

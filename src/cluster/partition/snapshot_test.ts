@@ -113,12 +113,12 @@ Deno.test("snapshot install: a manifest that climbs out of the stage or lies abo
   for (const [what, spoil, error] of hostile) {
     const fs = new CrashFileSystem();
     await writeOld(fs);
-    async function* spoiled(): AsyncGenerator<SnapshotChunk> {
+    const spoiled = async function* (): AsyncGenerator<SnapshotChunk> {
       for await (const c of stream()) {
         if (c.kind === "manifest") spoil(c);
         yield c;
       }
-    }
+    };
     await assert.rejects(() => stageSnapshot(fs, DIR, spoiled()), error, what);
     assert.equal(await completeInstall(fs, DIR), false, what);
     assert.deepEqual(await contents(fs), OLD, what);

@@ -456,86 +456,87 @@ function peg$parse(input, options) {
   function peg$f24() {    return "ASC";  }
   function peg$f25() {    return "DESC";  }
   function peg$f26(s) {    return s.value;  }
-  function peg$f27(digits) {    return ast.count(digits);  }
-  function peg$f28(e) {    return e !== null;  }
-  function peg$f29(e) {    return e;  }
-  function peg$f30() {    checkNesting(++depth, location); return true;  }
-  function peg$f31() {    depth--; return true;  }
-  function peg$f32(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f27(digits) {    return Number.isSafeInteger(Number(digits));  }
+  function peg$f28(digits) {    return ast.count(digits);  }
+  function peg$f29(e) {    return e !== null;  }
+  function peg$f30(e) {    return e;  }
+  function peg$f31() {    checkNesting(++depth, location); return true;  }
+  function peg$f32() {    depth--; return true;  }
   function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f34(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f35(op, rhs) {    return [op, rhs];  }
+  function peg$f35(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f36(op, rhs) {    return [op, rhs];  }
-  function peg$f37(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f37(op, rhs) {    return [op, rhs];  }
   function peg$f38(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f39(e) {    return e !== null;  }
-  function peg$f40(e) {    return ast.negate(e);  }
-  function peg$f41(e) {    return e !== null;  }
-  function peg$f42(e) {    return e;  }
-  function peg$f43(e) {    return ast.paren(e);  }
-  function peg$f44(name, args) {    return ast.call(name, args ?? []);  }
-  function peg$f45(head, tail) {    return [head, ...tail];  }
-  function peg$f46(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
-  function peg$f47(name) {    return ast.param(name);  }
-  function peg$f48() {    return ast.statement("show_queries");  }
-  function peg$f49(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
-  function peg$f50() {    return "series";  }
-  function peg$f51() {    return "measurement";  }
-  function peg$f52() {    return "tag_key";  }
-  function peg$f53() {    return "tag_values";  }
-  function peg$f54() {    return "field_key";  }
-  function peg$f55() {    return ast.statement("show_databases");  }
-  function peg$f56(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f57(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f58(name) {    return { op: "=", name };  }
-  function peg$f59(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f60(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f61(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f62(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f63(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f64(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f65(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f66(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f67(name) {    return ast.statement("create_database", { name });  }
-  function peg$f68(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f69(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f70(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
-  function peg$f71(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f72(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
-  function peg$f73(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
-  function peg$f74(duration) {    return { duration };  }
-  function peg$f75(replicaN) {    return { replicaN };  }
-  function peg$f76(shardDuration) {    return { shardDuration };  }
-  function peg$f77() {    return { isDefault: true };  }
-  function peg$f78() {    return 0n;  }
-  function peg$f79(d) {    return d.ns;  }
-  function peg$f80(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f81(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f82(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f83(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f84(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f85(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f86(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f87(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f88(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f89(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f90() {    return "READ";  }
-  function peg$f91() {    return "WRITE";  }
-  function peg$f92() {    return "ALL";  }
-  function peg$f93() {    return ast.statement("show_users");  }
-  function peg$f94(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f95(word) {    return isKeyword(word);  }
-  function peg$f96(word) {    return word;  }
-  function peg$f97(chars) {    return chars.join("");  }
-  function peg$f98(chars) {    return ast.string(chars.join(""));  }
-  function peg$f99() {    return "\n";  }
-  function peg$f100(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f101() {    return "/";  }
-  function peg$f102(text) {    return ast.number(text);  }
-  function peg$f103(text) {    return ast.integer(text);  }
-  function peg$f104(parts) {    return ast.duration(parts);  }
-  function peg$f105(digits, unit) {    return [digits, unit];  }
-  function peg$f106(text) {    return ast.boolean(text);  }
+  function peg$f39(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f40(e) {    return e !== null;  }
+  function peg$f41(e) {    return ast.negate(e);  }
+  function peg$f42(e) {    return e !== null;  }
+  function peg$f43(e) {    return e;  }
+  function peg$f44(e) {    return ast.paren(e);  }
+  function peg$f45(name, args) {    return ast.call(name, args ?? []);  }
+  function peg$f46(head, tail) {    return [head, ...tail];  }
+  function peg$f47(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
+  function peg$f48(name) {    return ast.param(name);  }
+  function peg$f49() {    return ast.statement("show_queries");  }
+  function peg$f50(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
+  function peg$f51() {    return "series";  }
+  function peg$f52() {    return "measurement";  }
+  function peg$f53() {    return "tag_key";  }
+  function peg$f54() {    return "tag_values";  }
+  function peg$f55() {    return "field_key";  }
+  function peg$f56() {    return ast.statement("show_databases");  }
+  function peg$f57(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
+  function peg$f58(r) {    return { op: "=~", pattern: r.pattern };  }
+  function peg$f59(name) {    return { op: "=", name };  }
+  function peg$f60(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
+  function peg$f61(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
+  function peg$f62(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f63(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f64(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f65(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
+  function peg$f66(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
+  function peg$f67(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f68(name) {    return ast.statement("create_database", { name });  }
+  function peg$f69(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f70(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f71(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
+  function peg$f72(sources, condition) {    return ast.statement("delete", { sources, condition });  }
+  function peg$f73(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f74(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
+  function peg$f75(duration) {    return { duration };  }
+  function peg$f76(replicaN) {    return { replicaN };  }
+  function peg$f77(shardDuration) {    return { shardDuration };  }
+  function peg$f78() {    return { isDefault: true };  }
+  function peg$f79() {    return 0n;  }
+  function peg$f80(d) {    return d.ns;  }
+  function peg$f81(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f82(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f83(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f84(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f85(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f86(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f87(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f88(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f89(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f90(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f91() {    return "READ";  }
+  function peg$f92() {    return "WRITE";  }
+  function peg$f93() {    return "ALL";  }
+  function peg$f94() {    return ast.statement("show_users");  }
+  function peg$f95(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f96(word) {    return isKeyword(word);  }
+  function peg$f97(word) {    return word;  }
+  function peg$f98(chars) {    return chars.join("");  }
+  function peg$f99(chars) {    return ast.string(chars.join(""));  }
+  function peg$f100() {    return "\n";  }
+  function peg$f101(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f102() {    return "/";  }
+  function peg$f103(text) {    return ast.number(text);  }
+  function peg$f104(text) {    return ast.integer(text);  }
+  function peg$f105(parts) {    return ast.duration(parts);  }
+  function peg$f106(digits, unit) {    return [digits, unit];  }
+  function peg$f107(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2365,8 +2366,20 @@ function peg$parse(input, options) {
         s2 = peg$FAILED;
       }
       if (s2 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f27(s1);
+        peg$savedPos = peg$currPos;
+        s3 = peg$f27(s1);
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f28(s1);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2397,7 +2410,7 @@ function peg$parse(input, options) {
       s3 = peg$parseShallower();
       if (s3 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f28(s2);
+        s4 = peg$f29(s2);
         if (s4) {
           s4 = undefined;
         } else {
@@ -2405,7 +2418,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f29(s2);
+          s0 = peg$f30(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2426,7 +2439,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f30();
+    s0 = peg$f31();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2440,7 +2453,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f31();
+    s0 = peg$f32();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2525,7 +2538,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2);
+      s0 = peg$f33(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2609,7 +2622,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f33(s1, s2);
+      s0 = peg$f34(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2647,7 +2660,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f34(s1, s2);
+      s0 = peg$f35(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2690,7 +2703,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f35(s1, s3);
+        s0 = peg$f36(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2755,7 +2768,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f36(s1, s3);
+          s0 = peg$f37(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2824,7 +2837,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2888,7 +2901,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f39(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2919,7 +2932,7 @@ function peg$parse(input, options) {
         s5 = peg$parseShallower();
         if (s5 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s6 = peg$f39(s4);
+          s6 = peg$f40(s4);
           if (s6) {
             s6 = undefined;
           } else {
@@ -2927,7 +2940,7 @@ function peg$parse(input, options) {
           }
           if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f40(s4);
+            s0 = peg$f41(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2964,7 +2977,7 @@ function peg$parse(input, options) {
           s5 = peg$parseShallower();
           if (s5 !== peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s6 = peg$f41(s4);
+            s6 = peg$f42(s4);
             if (s6) {
               s6 = undefined;
             } else {
@@ -2972,7 +2985,7 @@ function peg$parse(input, options) {
             }
             if (s6 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f42(s4);
+              s0 = peg$f43(s4);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3022,7 +3035,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f43(s3);
+          s0 = peg$f44(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3102,7 +3115,7 @@ function peg$parse(input, options) {
         }
         if (s7 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f44(s1, s5);
+          s0 = peg$f45(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3174,7 +3187,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f45(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3233,7 +3246,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f46(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3367,7 +3380,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f47(s2);
+        s0 = peg$f48(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3449,7 +3462,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f48();
+      s1 = peg$f49();
     }
     s0 = s1;
 
@@ -3610,7 +3623,7 @@ function peg$parse(input, options) {
             s10 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f49(s1, s2, s5, s6, s7, s8, s9, s10);
+          s0 = peg$f50(s1, s2, s5, s6, s7, s8, s9, s10);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3634,7 +3647,7 @@ function peg$parse(input, options) {
     s1 = peg$parseSERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f50();
+      s1 = peg$f51();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3642,7 +3655,7 @@ function peg$parse(input, options) {
       s1 = peg$parseMEASUREMENT();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f51();
+        s1 = peg$f52();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -3654,7 +3667,7 @@ function peg$parse(input, options) {
             s3 = peg$parseKEY();
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f52();
+              s0 = peg$f53();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3676,7 +3689,7 @@ function peg$parse(input, options) {
               s3 = peg$parseVALUES();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f53();
+                s0 = peg$f54();
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3698,7 +3711,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f54();
+                  s0 = peg$f55();
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -3726,7 +3739,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f55();
+      s1 = peg$f56();
     }
     s0 = s1;
 
@@ -3836,7 +3849,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f56(s2, s3, s4, s5, s6);
+      s0 = peg$f57(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3868,7 +3881,7 @@ function peg$parse(input, options) {
             s7 = peg$parseRegex();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f57(s7);
+              s0 = peg$f58(s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3910,7 +3923,7 @@ function peg$parse(input, options) {
               s7 = peg$parseIdentifier();
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f58(s7);
+                s0 = peg$f59(s7);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4055,7 +4068,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f59(s4, s5, s6, s7, s8);
+          s0 = peg$f60(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4195,7 +4208,7 @@ function peg$parse(input, options) {
                 s10 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f60(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f61(s4, s5, s7, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4285,7 +4298,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f61(s1, s3);
+        s0 = peg$f62(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4332,7 +4345,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f62(s1, s3);
+          s0 = peg$f63(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4415,7 +4428,7 @@ function peg$parse(input, options) {
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f63(s5, s6);
+                s0 = peg$f64(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4540,7 +4553,7 @@ function peg$parse(input, options) {
             s7 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f64(s4, s5, s6, s7);
+          s0 = peg$f65(s4, s5, s6, s7);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4672,7 +4685,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f65(s2, s3, s4, s5, s6);
+      s0 = peg$f66(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4696,7 +4709,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f66(s4);
+          s0 = peg$f67(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4761,7 +4774,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f67(s5);
+              s0 = peg$f68(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4801,7 +4814,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f68(s5);
+              s0 = peg$f69(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4841,7 +4854,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f69(s5);
+              s0 = peg$f70(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4923,7 +4936,7 @@ function peg$parse(input, options) {
             s5 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f70(s4, s5);
+          s0 = peg$f71(s4, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4993,7 +5006,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f71(s2, s3);
+      s0 = peg$f72(s2, s3);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5104,7 +5117,7 @@ function peg$parse(input, options) {
                                             s21 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f72(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5249,7 +5262,7 @@ function peg$parse(input, options) {
                           }
                           if (s12 !== peg$FAILED) {
                             peg$savedPos = s0;
-                            s0 = peg$f73(s7, s11, s12);
+                            s0 = peg$f74(s7, s11, s12);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -5313,7 +5326,7 @@ function peg$parse(input, options) {
         s3 = peg$parseRpDuration();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f74(s3);
+          s0 = peg$f75(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5335,7 +5348,7 @@ function peg$parse(input, options) {
           s3 = peg$parseCount();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f75(s3);
+            s0 = peg$f76(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5361,7 +5374,7 @@ function peg$parse(input, options) {
                 s5 = peg$parseRpDuration();
                 if (s5 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f76(s5);
+                  s0 = peg$f77(s5);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -5387,7 +5400,7 @@ function peg$parse(input, options) {
           s1 = peg$parseDEFAULT();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f77();
+            s1 = peg$f78();
           }
           s0 = s1;
         }
@@ -5404,7 +5417,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f78();
+      s1 = peg$f79();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5412,7 +5425,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f79(s1);
+        s1 = peg$f80(s1);
       }
       s0 = s1;
     }
@@ -5447,7 +5460,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f80(s7, s11);
+                          s0 = peg$f81(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5525,7 +5538,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f81(s2, s4);
+          s0 = peg$f82(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5586,7 +5599,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f82(s5, s6);
+              s0 = peg$f83(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5700,7 +5713,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f83(s5, s11, s12);
+                          s0 = peg$f84(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5764,7 +5777,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f84(s5);
+              s0 = peg$f85(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5820,7 +5833,7 @@ function peg$parse(input, options) {
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f85(s7, s11);
+                      s0 = peg$f86(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -5888,7 +5901,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f86(s3, s7, s11);
+                          s0 = peg$f87(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5968,7 +5981,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f87(s8);
+                    s0 = peg$f88(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6029,7 +6042,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f88(s3, s7, s11);
+                          s0 = peg$f89(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6109,7 +6122,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f89(s8);
+                    s0 = peg$f90(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6150,7 +6163,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f90();
+      s1 = peg$f91();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6158,7 +6171,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f91();
+        s1 = peg$f92();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -6184,7 +6197,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f92();
+          s0 = peg$f93();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6202,7 +6215,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f93();
+      s1 = peg$f94();
     }
     s0 = s1;
 
@@ -6224,7 +6237,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f94(s5);
+              s0 = peg$f95(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6285,7 +6298,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f95(s1);
+        s2 = peg$f96(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -6293,7 +6306,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f96(s1);
+          s0 = peg$f97(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6353,7 +6366,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f97(s2);
+        s0 = peg$f98(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6458,7 +6471,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f98(s2);
+        s0 = peg$f99(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6525,7 +6538,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f99();
+      s1 = peg$f100();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6583,7 +6596,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f100(s2);
+        s0 = peg$f101(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6614,7 +6627,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f101();
+      s1 = peg$f102();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6745,7 +6758,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f102(s1);
+      s1 = peg$f103(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6809,7 +6822,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f103(s1);
+        s0 = peg$f104(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6855,7 +6868,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f104(s1);
+        s0 = peg$f105(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6939,7 +6952,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f105(s1, s2);
+        s0 = peg$f106(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6969,7 +6982,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f106(s1);
+      s1 = peg$f107(s1);
     }
     s0 = s1;
     peg$silentFails--;

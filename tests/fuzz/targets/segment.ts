@@ -27,7 +27,13 @@ const FIXTURES = ["v1.seg", "v2.seg"].map((f) =>
 );
 
 /** A column of `n` values of `type` at increasing times. */
-function column(type: FieldType, n: number, start: number, step: number, seed: number): ColumnView {
+export function column(
+  type: FieldType,
+  n: number,
+  start: number,
+  step: number,
+  seed: number,
+): ColumnView {
   const timesMs = new Float64Array(n), timesSubMs = new Float64Array(n);
   const values: FieldValue[] = [];
   for (let i = 0; i < n; i++) {

@@ -54,3 +54,14 @@ export function hashBytes(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i += step) h = Math.imul(h ^ bytes[i], 0x01000193);
   return (h ^ bytes.length) >>> 0;
 }
+
+/**
+ * `arbitrary`'s value once in `oneIn` draws, else null. (fast-check's `fc.option(a, { freq })`
+ * is the other way round: null once in `freq`.)
+ */
+export function rarely<T>(arbitrary: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | null> {
+  return fc.oneof(
+    { weight: oneIn - 1, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary },
+  );
+}

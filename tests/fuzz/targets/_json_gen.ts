@@ -5,6 +5,7 @@
  * @module
  */
 import fc from "fast-check";
+import { rarely } from "../_random.ts";
 
 /** JSON text taken as it is. */
 class Raw {
@@ -150,9 +151,7 @@ export const jsonRecord: fc.Arbitrary<Json> = fc.record({
   ),
   value: fc.option(fieldValue, { freq: 2 }),
   timestamp: fc.option(timestamp, { freq: 3 }),
-  extra: fc.option(fc.tuple(fc.constantFrom("Measurement", "time", "fields", "x"), fieldValue), {
-    freq: 8,
-  }),
+  extra: rarely(fc.tuple(fc.constantFrom("Measurement", "time", "fields", "x"), fieldValue), 8),
 }).map((r) => {
   const entries: [string, Json][] = [];
   for (const k of ["measurement", "tags", "fields", "value", "timestamp"] as const) {

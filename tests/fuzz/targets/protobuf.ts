@@ -10,6 +10,7 @@ import { decodeProtobufWrite } from "../../../src/ingest/mod.ts";
 import { structuredAndMutated } from "../_mutate.ts";
 import { checkPoints, isWellFormed } from "../_points.ts";
 import { count, demand, expectOnly, type FuzzTarget } from "../_target.ts";
+import { rarely } from "../_random.ts";
 import { ProtoWriter } from "./_proto.ts";
 
 const NOW = { ms: 1_700_000_000_000, subMs: 0 };
@@ -72,7 +73,7 @@ const point = fc.record({
   tags: fc.array(fc.tuple(text, text), { maxLength: 5 }),
   fields: fc.array(field, { maxLength: 5 }),
   time: fc.option(int64Edge, { freq: 2 }),
-  extra: fc.option(fc.constantFrom(1, 2), { freq: 10 }),
+  extra: rarely(fc.constantFrom(1, 2), 10),
 }).map(({ measurement, tags, fields, time, extra }) => {
   const w = new ProtoWriter();
   if (measurement !== null) w.bytes(1, measurement);
@@ -90,7 +91,7 @@ export const protobufBodies: fc.Arbitrary<Uint8Array> = fc.record({
   rp: fc.option(text, { freq: 3 }),
   points: fc.array(point, { maxLength: 8 }),
   atomic: fc.option(fc.boolean(), { freq: 3 }),
-  many: fc.option(fc.constantFrom(1000, 20_000), { freq: 50 }),
+  many: rarely(fc.constantFrom(1000, 20_000), 50),
 }).map(({ database, rp, points, atomic, many }) => {
   const w = new ProtoWriter();
   if (database !== null) w.bytes(1, database);

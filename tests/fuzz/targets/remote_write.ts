@@ -12,6 +12,7 @@ import { decodePromWrite, uncompressSnappy } from "../../../src/ingest/mod.ts";
 import { mutatedSamples, structuredAndMutated } from "../_mutate.ts";
 import { checkPoints } from "../_points.ts";
 import { count, demand, expectOnly, type FuzzTarget } from "../_target.ts";
+import { rarely } from "../_random.ts";
 import { ProtoWriter } from "./_proto.ts";
 
 const compress = (snappy as { compress(b: Uint8Array): Uint8Array }).compress;
@@ -42,7 +43,7 @@ const sampleTime = fc.oneof(
 const series = fc.record({
   labels: fc.array(fc.tuple(label, label), { maxLength: 6 }),
   samples: fc.array(fc.tuple(sampleValue, sampleTime), { maxLength: 4 }),
-  odd: fc.option(fc.constantFrom(1, 2, 3), { freq: 10 }),
+  odd: rarely(fc.constantFrom(1, 2, 3), 10),
 }).map(({ labels, samples, odd }) => {
   const w = new ProtoWriter();
   for (const [n, v] of labels) w.bytes(1, new ProtoWriter().bytes(1, n).bytes(2, v));

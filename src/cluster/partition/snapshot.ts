@@ -103,6 +103,7 @@ export async function stageSnapshot(
   await fs.mkdir(stage);
   let manifest: Extract<SnapshotChunk, { kind: "manifest" }> | undefined;
   let current: { file: number; handle: FileHandle; written: number; crc: number } | undefined;
+  const ended = new Set<number>();
   const start = async (file: number, path: string) => {
     await mkdirs(fs, stage, path);
     const handle = await fs.open(`${stage}/${path}`, { write: true, create: true, truncate: true });
@@ -139,6 +140,9 @@ export async function stageSnapshot(
       continue;
     }
     // end of a file: its size and checksum, then make it durable
+    if (ended.has(chunk.file)) {
+      throw new EpochError("data_loss", `${f.path}: sent twice in one snapshot stream`);
+    }
     if (f.size === 0 && !current) current = await start(chunk.file, f.path);
     if (!current || current.file !== chunk.file || current.written !== f.size) {
       throw new EpochError("data_loss", `${f.path}: ${current?.written ?? 0} of ${f.size} bytes`);
@@ -149,9 +153,17 @@ export async function stageSnapshot(
     await current.handle.datasync();
     current.handle.close();
     current = undefined;
+    ended.add(chunk.file);
   }
   if (!manifest) throw new EpochError("data_loss", "empty snapshot stream");
   if (current) throw new EpochError("data_loss", `snapshot stream ended inside a file`);
+  if (ended.size !== manifest.files.length) {
+    // A stage missing a file would be swapped in whole: the replica would lose that data.
+    throw new EpochError(
+      "data_loss",
+      `snapshot stream ended after ${ended.size} of the ${manifest.files.length} files it listed`,
+    );
+  }
   for (const dirPath of new Set(manifest.files.map((f) => parentOf(`${stage}/${f.path}`)))) {
     await fs.syncDir(dirPath);
   }

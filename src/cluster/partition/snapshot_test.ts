@@ -124,3 +124,19 @@ Deno.test("snapshot install: a manifest that climbs out of the stage or lies abo
     assert.deepEqual(await contents(fs), OLD, what);
   }
 });
+
+Deno.test("snapshot install: a stream that ends before every listed file came is refused", async () => {
+  // Found by tests/fuzz (target snapshot, seed 7, input 278): the stage was marked READY
+  // without the second file, and the install would have swapped in a replica missing it.
+  const fs = new CrashFileSystem();
+  await writeOld(fs);
+  const cut = async function* (): AsyncGenerator<SnapshotChunk> {
+    for await (const c of stream()) {
+      if (c.kind !== "manifest" && c.file === 1) return;
+      yield c;
+    }
+  };
+  await assert.rejects(() => stageSnapshot(fs, DIR, cut()), /ended after 1 of the 2 files/);
+  assert.equal(await completeInstall(fs, DIR), false);
+  assert.deepEqual(await contents(fs), OLD);
+});

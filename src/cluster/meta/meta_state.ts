@@ -43,6 +43,10 @@ export interface RetentionPolicyMeta {
   durationNs: bigint;
   shardGroupDurationNs: bigint;
   replicaN: number;
+  /** Size limit of the policy across its partitions (0 or absent: none). */
+  maxBytes?: number;
+  /** Shard groups ending this long ago move to the cold store (0 or absent: never). */
+  coldAfterNs?: bigint;
   /** By start. */
   shardGroups: ShardGroupInfo[];
 }
@@ -103,6 +107,8 @@ export type MetaCommand =
     shardGroupDurationNs: string;
     replicaN: number;
     isDefault: boolean;
+    maxBytes?: number;
+    coldAfterNs?: string;
   }
   | {
     op: "alter_retention_policy";
@@ -112,6 +118,8 @@ export type MetaCommand =
     shardGroupDurationNs?: string;
     replicaN?: number;
     isDefault?: boolean;
+    maxBytes?: number;
+    coldAfterNs?: string;
   }
   | { op: "drop_retention_policy"; database: string; name: string }
   | { op: "create_shard_groups"; database: string; retentionPolicy: string; timesMs: number[] }
@@ -331,6 +339,8 @@ export class MetaState {
       durationNs,
       shardGroupDurationNs: effectiveShardGroupDuration(durationNs, BigInt(c.shardGroupDurationNs)),
       replicaN: c.replicaN,
+      maxBytes: c.maxBytes ?? 0,
+      coldAfterNs: BigInt(c.coldAfterNs ?? "0"),
       shardGroups: [],
     });
     if (c.isDefault) db.defaultRetentionPolicy = c.name;
@@ -351,6 +361,8 @@ export class MetaState {
       );
     }
     if (c.replicaN !== undefined) rp.replicaN = c.replicaN;
+    if (c.maxBytes !== undefined) rp.maxBytes = c.maxBytes;
+    if (c.coldAfterNs !== undefined) rp.coldAfterNs = BigInt(c.coldAfterNs);
     if (c.isDefault) db.defaultRetentionPolicy = c.name;
     return { ok: true };
   }
@@ -413,6 +425,7 @@ export class MetaState {
           ...rp,
           durationNs: rp.durationNs.toString(),
           shardGroupDurationNs: rp.shardGroupDurationNs.toString(),
+          coldAfterNs: (rp.coldAfterNs ?? 0n).toString(),
         })),
         fieldTypes: [...db.fieldTypes].map(([m, types]) => [m, [...types]]),
       })),
@@ -443,6 +456,7 @@ export class MetaState {
             ...rp,
             durationNs: BigInt(rp.durationNs as string),
             shardGroupDurationNs: BigInt(rp.shardGroupDurationNs as string),
+            coldAfterNs: BigInt((rp.coldAfterNs as string | undefined) ?? "0"),
           }]),
         ),
         fieldTypes: new Map(

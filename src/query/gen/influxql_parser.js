@@ -242,42 +242,44 @@ function peg$parse(input, options) {
   const peg$c69 = "group";
   const peg$c70 = "in";
   const peg$c71 = "inf";
-  const peg$c72 = "into";
-  const peg$c73 = "key";
-  const peg$c74 = "keys";
-  const peg$c75 = "kill";
-  const peg$c76 = "limit";
-  const peg$c77 = "measurement";
-  const peg$c78 = "measurements";
-  const peg$c79 = "offset";
-  const peg$c80 = "on";
-  const peg$c81 = "or";
-  const peg$c82 = "order";
-  const peg$c83 = "password";
-  const peg$c84 = "policies";
-  const peg$c85 = "policy";
-  const peg$c86 = "privileges";
-  const peg$c87 = "queries";
-  const peg$c88 = "query";
-  const peg$c89 = "read";
-  const peg$c90 = "replication";
-  const peg$c91 = "retention";
-  const peg$c92 = "revoke";
-  const peg$c93 = "select";
-  const peg$c94 = "series";
-  const peg$c95 = "set";
-  const peg$c96 = "shard";
-  const peg$c97 = "show";
-  const peg$c98 = "slimit";
-  const peg$c99 = "soffset";
-  const peg$c100 = "to";
-  const peg$c101 = "true";
-  const peg$c102 = "user";
-  const peg$c103 = "users";
-  const peg$c104 = "values";
-  const peg$c105 = "where";
-  const peg$c106 = "with";
-  const peg$c107 = "write";
+  const peg$c72 = "max_bytes";
+  const peg$c73 = "cold_after";
+  const peg$c74 = "into";
+  const peg$c75 = "key";
+  const peg$c76 = "keys";
+  const peg$c77 = "kill";
+  const peg$c78 = "limit";
+  const peg$c79 = "measurement";
+  const peg$c80 = "measurements";
+  const peg$c81 = "offset";
+  const peg$c82 = "on";
+  const peg$c83 = "or";
+  const peg$c84 = "order";
+  const peg$c85 = "password";
+  const peg$c86 = "policies";
+  const peg$c87 = "policy";
+  const peg$c88 = "privileges";
+  const peg$c89 = "queries";
+  const peg$c90 = "query";
+  const peg$c91 = "read";
+  const peg$c92 = "replication";
+  const peg$c93 = "retention";
+  const peg$c94 = "revoke";
+  const peg$c95 = "select";
+  const peg$c96 = "series";
+  const peg$c97 = "set";
+  const peg$c98 = "shard";
+  const peg$c99 = "show";
+  const peg$c100 = "slimit";
+  const peg$c101 = "soffset";
+  const peg$c102 = "to";
+  const peg$c103 = "true";
+  const peg$c104 = "user";
+  const peg$c105 = "users";
+  const peg$c106 = "values";
+  const peg$c107 = "where";
+  const peg$c108 = "with";
+  const peg$c109 = "write";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -391,43 +393,45 @@ function peg$parse(input, options) {
   const peg$e94 = peg$literalExpectation("GROUP", true);
   const peg$e95 = peg$literalExpectation("IN", true);
   const peg$e96 = peg$literalExpectation("INF", true);
-  const peg$e97 = peg$literalExpectation("INTO", true);
-  const peg$e98 = peg$literalExpectation("KEY", true);
-  const peg$e99 = peg$literalExpectation("KEYS", true);
-  const peg$e100 = peg$literalExpectation("KILL", true);
-  const peg$e101 = peg$literalExpectation("LIMIT", true);
-  const peg$e102 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e103 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e104 = peg$literalExpectation("OFFSET", true);
-  const peg$e105 = peg$literalExpectation("ON", true);
-  const peg$e106 = peg$literalExpectation("OR", true);
-  const peg$e107 = peg$literalExpectation("ORDER", true);
-  const peg$e108 = peg$literalExpectation("PASSWORD", true);
-  const peg$e109 = peg$literalExpectation("POLICIES", true);
-  const peg$e110 = peg$literalExpectation("POLICY", true);
-  const peg$e111 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e112 = peg$literalExpectation("QUERIES", true);
-  const peg$e113 = peg$literalExpectation("QUERY", true);
-  const peg$e114 = peg$literalExpectation("READ", true);
-  const peg$e115 = peg$literalExpectation("REPLICATION", true);
-  const peg$e116 = peg$literalExpectation("RETENTION", true);
-  const peg$e117 = peg$literalExpectation("REVOKE", true);
-  const peg$e118 = peg$literalExpectation("SELECT", true);
-  const peg$e119 = peg$literalExpectation("SERIES", true);
-  const peg$e120 = peg$literalExpectation("SET", true);
-  const peg$e121 = peg$literalExpectation("SHARD", true);
-  const peg$e122 = peg$literalExpectation("SHOW", true);
-  const peg$e123 = peg$literalExpectation("SLIMIT", true);
-  const peg$e124 = peg$literalExpectation("SOFFSET", true);
-  const peg$e125 = peg$literalExpectation("TAG", true);
-  const peg$e126 = peg$literalExpectation("TO", true);
-  const peg$e127 = peg$literalExpectation("TRUE", true);
-  const peg$e128 = peg$literalExpectation("USER", true);
-  const peg$e129 = peg$literalExpectation("USERS", true);
-  const peg$e130 = peg$literalExpectation("VALUES", true);
-  const peg$e131 = peg$literalExpectation("WHERE", true);
-  const peg$e132 = peg$literalExpectation("WITH", true);
-  const peg$e133 = peg$literalExpectation("WRITE", true);
+  const peg$e97 = peg$literalExpectation("MAX_BYTES", true);
+  const peg$e98 = peg$literalExpectation("COLD_AFTER", true);
+  const peg$e99 = peg$literalExpectation("INTO", true);
+  const peg$e100 = peg$literalExpectation("KEY", true);
+  const peg$e101 = peg$literalExpectation("KEYS", true);
+  const peg$e102 = peg$literalExpectation("KILL", true);
+  const peg$e103 = peg$literalExpectation("LIMIT", true);
+  const peg$e104 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e105 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e106 = peg$literalExpectation("OFFSET", true);
+  const peg$e107 = peg$literalExpectation("ON", true);
+  const peg$e108 = peg$literalExpectation("OR", true);
+  const peg$e109 = peg$literalExpectation("ORDER", true);
+  const peg$e110 = peg$literalExpectation("PASSWORD", true);
+  const peg$e111 = peg$literalExpectation("POLICIES", true);
+  const peg$e112 = peg$literalExpectation("POLICY", true);
+  const peg$e113 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e114 = peg$literalExpectation("QUERIES", true);
+  const peg$e115 = peg$literalExpectation("QUERY", true);
+  const peg$e116 = peg$literalExpectation("READ", true);
+  const peg$e117 = peg$literalExpectation("REPLICATION", true);
+  const peg$e118 = peg$literalExpectation("RETENTION", true);
+  const peg$e119 = peg$literalExpectation("REVOKE", true);
+  const peg$e120 = peg$literalExpectation("SELECT", true);
+  const peg$e121 = peg$literalExpectation("SERIES", true);
+  const peg$e122 = peg$literalExpectation("SET", true);
+  const peg$e123 = peg$literalExpectation("SHARD", true);
+  const peg$e124 = peg$literalExpectation("SHOW", true);
+  const peg$e125 = peg$literalExpectation("SLIMIT", true);
+  const peg$e126 = peg$literalExpectation("SOFFSET", true);
+  const peg$e127 = peg$literalExpectation("TAG", true);
+  const peg$e128 = peg$literalExpectation("TO", true);
+  const peg$e129 = peg$literalExpectation("TRUE", true);
+  const peg$e130 = peg$literalExpectation("USER", true);
+  const peg$e131 = peg$literalExpectation("USERS", true);
+  const peg$e132 = peg$literalExpectation("VALUES", true);
+  const peg$e133 = peg$literalExpectation("WHERE", true);
+  const peg$e134 = peg$literalExpectation("WITH", true);
+  const peg$e135 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -502,41 +506,43 @@ function peg$parse(input, options) {
   function peg$f70(name) {    return ast.statement("drop_measurement", { name });  }
   function peg$f71(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
   function peg$f72(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f73(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f73(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
   function peg$f74(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
   function peg$f75(duration) {    return { duration };  }
   function peg$f76(replicaN) {    return { replicaN };  }
   function peg$f77(shardDuration) {    return { shardDuration };  }
   function peg$f78() {    return { isDefault: true };  }
-  function peg$f79() {    return 0n;  }
-  function peg$f80(d) {    return d.ns;  }
-  function peg$f81(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f82(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f83(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f84(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f85(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f86(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f87(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f88(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f89(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f90(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f91() {    return "READ";  }
-  function peg$f92() {    return "WRITE";  }
-  function peg$f93() {    return "ALL";  }
-  function peg$f94() {    return ast.statement("show_users");  }
-  function peg$f95(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f96(word) {    return isKeyword(word);  }
-  function peg$f97(word) {    return word;  }
-  function peg$f98(chars) {    return chars.join("");  }
-  function peg$f99(chars) {    return ast.string(chars.join(""));  }
-  function peg$f100() {    return "\n";  }
-  function peg$f101(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f102() {    return "/";  }
-  function peg$f103(text) {    return ast.number(text);  }
-  function peg$f104(text) {    return ast.integer(text);  }
-  function peg$f105(parts) {    return ast.duration(parts);  }
-  function peg$f106(digits, unit) {    return [digits, unit];  }
-  function peg$f107(text) {    return ast.boolean(text);  }
+  function peg$f79(maxBytes) {    return { maxBytes };  }
+  function peg$f80(coldAfter) {    return { coldAfter };  }
+  function peg$f81() {    return 0n;  }
+  function peg$f82(d) {    return d.ns;  }
+  function peg$f83(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f84(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f85(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f86(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f87(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f88(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f89(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f90(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f91(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f92(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f93() {    return "READ";  }
+  function peg$f94() {    return "WRITE";  }
+  function peg$f95() {    return "ALL";  }
+  function peg$f96() {    return ast.statement("show_users");  }
+  function peg$f97(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f98(word) {    return isKeyword(word);  }
+  function peg$f99(word) {    return word;  }
+  function peg$f100(chars) {    return chars.join("");  }
+  function peg$f101(chars) {    return ast.string(chars.join(""));  }
+  function peg$f102() {    return "\n";  }
+  function peg$f103(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f104() {    return "/";  }
+  function peg$f105(text) {    return ast.number(text);  }
+  function peg$f106(text) {    return ast.integer(text);  }
+  function peg$f107(parts) {    return ast.duration(parts);  }
+  function peg$f108(digits, unit) {    return [digits, unit];  }
+  function peg$f109(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -5098,26 +5104,58 @@ function peg$parse(input, options) {
                                           if (s20 === peg$FAILED) {
                                             s20 = null;
                                           }
-                                          s21 = peg$currPos;
-                                          s22 = peg$parse__();
-                                          if (s22 !== peg$FAILED) {
-                                            s23 = peg$parseDEFAULT();
-                                            if (s23 !== peg$FAILED) {
-                                              s22 = [s22, s23];
-                                              s21 = s22;
+                                          s21 = [];
+                                          s22 = peg$currPos;
+                                          s23 = peg$parse__();
+                                          if (s23 !== peg$FAILED) {
+                                            s24 = peg$parseRpTiering();
+                                            if (s24 !== peg$FAILED) {
+                                              s22 = s24;
                                             } else {
-                                              peg$currPos = s21;
-                                              s21 = peg$FAILED;
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
                                             }
                                           } else {
-                                            peg$currPos = s21;
-                                            s21 = peg$FAILED;
+                                            peg$currPos = s22;
+                                            s22 = peg$FAILED;
                                           }
-                                          if (s21 === peg$FAILED) {
-                                            s21 = null;
+                                          while (s22 !== peg$FAILED) {
+                                            s21.push(s22);
+                                            s22 = peg$currPos;
+                                            s23 = peg$parse__();
+                                            if (s23 !== peg$FAILED) {
+                                              s24 = peg$parseRpTiering();
+                                              if (s24 !== peg$FAILED) {
+                                                s22 = s24;
+                                              } else {
+                                                peg$currPos = s22;
+                                                s22 = peg$FAILED;
+                                              }
+                                            } else {
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
+                                            }
+                                          }
+                                          s22 = peg$currPos;
+                                          s23 = peg$parse__();
+                                          if (s23 !== peg$FAILED) {
+                                            s24 = peg$parseDEFAULT();
+                                            if (s24 !== peg$FAILED) {
+                                              s23 = [s23, s24];
+                                              s22 = s23;
+                                            } else {
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
+                                            }
+                                          } else {
+                                            peg$currPos = s22;
+                                            s22 = peg$FAILED;
+                                          }
+                                          if (s22 === peg$FAILED) {
+                                            s22 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21, s22);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5403,7 +5441,61 @@ function peg$parse(input, options) {
             s1 = peg$f78();
           }
           s0 = s1;
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseRpTiering();
+          }
         }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseRpTiering() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseMAX_BYTES();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseCount();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f79(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseCOLD_AFTER();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseRpDuration();
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f80(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
     }
 
@@ -5417,7 +5509,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f79();
+      s1 = peg$f81();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5425,7 +5517,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f80(s1);
+        s1 = peg$f82(s1);
       }
       s0 = s1;
     }
@@ -5460,7 +5552,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f81(s7, s11);
+                          s0 = peg$f83(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5538,7 +5630,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f82(s2, s4);
+          s0 = peg$f84(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5599,7 +5691,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f83(s5, s6);
+              s0 = peg$f85(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5713,7 +5805,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f84(s5, s11, s12);
+                          s0 = peg$f86(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5777,7 +5869,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f85(s5);
+              s0 = peg$f87(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5833,7 +5925,7 @@ function peg$parse(input, options) {
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f86(s7, s11);
+                      s0 = peg$f88(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -5901,7 +5993,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f87(s3, s7, s11);
+                          s0 = peg$f89(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5981,7 +6073,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f88(s8);
+                    s0 = peg$f90(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6042,7 +6134,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f89(s3, s7, s11);
+                          s0 = peg$f91(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6122,7 +6214,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f90(s8);
+                    s0 = peg$f92(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6163,7 +6255,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f91();
+      s1 = peg$f93();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6171,7 +6263,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f92();
+        s1 = peg$f94();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -6197,7 +6289,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f93();
+          s0 = peg$f95();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6215,7 +6307,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f94();
+      s1 = peg$f96();
     }
     s0 = s1;
 
@@ -6237,7 +6329,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f95(s5);
+              s0 = peg$f97(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6298,7 +6390,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f96(s1);
+        s2 = peg$f98(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -6306,7 +6398,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f97(s1);
+          s0 = peg$f99(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6366,7 +6458,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f98(s2);
+        s0 = peg$f100(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6471,7 +6563,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f99(s2);
+        s0 = peg$f101(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6538,7 +6630,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f100();
+      s1 = peg$f102();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6596,7 +6688,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f101(s2);
+        s0 = peg$f103(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6627,7 +6719,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f102();
+      s1 = peg$f104();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6758,7 +6850,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f103(s1);
+      s1 = peg$f105(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -6822,7 +6914,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f104(s1);
+        s0 = peg$f106(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6868,7 +6960,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f105(s1);
+        s0 = peg$f107(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6952,7 +7044,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f106(s1, s2);
+        s0 = peg$f108(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6982,7 +7074,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f107(s1);
+      s1 = peg$f109(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -8266,13 +8358,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseINTO() {
+  function peg$parseMAX_BYTES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
+    s1 = input.substr(peg$currPos, 9);
     if (s1.toLowerCase() === peg$c72) {
-      peg$currPos += (4);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e97); }
@@ -8303,13 +8395,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEY() {
+  function peg$parseCOLD_AFTER() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
+    s1 = input.substr(peg$currPos, 10);
     if (s1.toLowerCase() === peg$c73) {
-      peg$currPos += (3);
+      peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e98); }
@@ -8340,7 +8432,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEYS() {
+  function peg$parseINTO() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8377,16 +8469,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseKEY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c75) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEYS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c76) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseKILL() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c75) {
+    if (s1.toLowerCase() === peg$c77) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8419,11 +8585,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c76) {
+    if (s1.toLowerCase() === peg$c78) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e103); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8456,11 +8622,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c77) {
+    if (s1.toLowerCase() === peg$c79) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e104); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8493,11 +8659,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c78) {
+    if (s1.toLowerCase() === peg$c80) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
+      if (peg$silentFails === 0) { peg$fail(peg$e105); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8530,11 +8696,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c79) {
+    if (s1.toLowerCase() === peg$c81) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
+      if (peg$silentFails === 0) { peg$fail(peg$e106); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8567,11 +8733,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c80) {
+    if (s1.toLowerCase() === peg$c82) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8604,11 +8770,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c81) {
+    if (s1.toLowerCase() === peg$c83) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e106); }
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8641,11 +8807,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c82) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8678,11 +8844,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c83) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8715,11 +8881,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c84) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8752,11 +8918,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c85) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8789,11 +8955,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8826,11 +8992,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8863,11 +9029,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c88) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8900,11 +9066,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8937,11 +9103,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8974,82 +9140,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c91) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREVOKE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c92) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSELECT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c93) {
-      peg$currPos += (6);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e118); }
@@ -9080,7 +9172,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSERIES() {
+  function peg$parseREVOKE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9117,16 +9209,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSELECT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c95) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSERIES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c96) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c95) {
+    if (s1.toLowerCase() === peg$c97) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+      if (peg$silentFails === 0) { peg$fail(peg$e122); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9159,11 +9325,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c96) {
+    if (s1.toLowerCase() === peg$c98) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+      if (peg$silentFails === 0) { peg$fail(peg$e123); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9196,11 +9362,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c97) {
+    if (s1.toLowerCase() === peg$c99) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
+      if (peg$silentFails === 0) { peg$fail(peg$e124); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9233,11 +9399,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c98) {
+    if (s1.toLowerCase() === peg$c100) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
+      if (peg$silentFails === 0) { peg$fail(peg$e125); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9270,11 +9436,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c99) {
+    if (s1.toLowerCase() === peg$c101) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9311,7 +9477,7 @@ function peg$parse(input, options) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
+      if (peg$silentFails === 0) { peg$fail(peg$e127); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9344,11 +9510,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c100) {
+    if (s1.toLowerCase() === peg$c102) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+      if (peg$silentFails === 0) { peg$fail(peg$e128); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9381,11 +9547,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c101) {
+    if (s1.toLowerCase() === peg$c103) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9418,82 +9584,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c102) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseUSERS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c103) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseVALUES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c104) {
-      peg$currPos += (6);
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e130); }
@@ -9524,7 +9616,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseWHERE() {
+  function peg$parseUSERS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9561,16 +9653,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseVALUES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c106) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e132); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseWHERE() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c107) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseWITH() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c106) {
+    if (s1.toLowerCase() === peg$c108) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e132); }
+      if (peg$silentFails === 0) { peg$fail(peg$e134); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9603,11 +9769,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c107) {
+    if (s1.toLowerCase() === peg$c109) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+      if (peg$silentFails === 0) { peg$fail(peg$e135); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;

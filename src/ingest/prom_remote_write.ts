@@ -18,7 +18,7 @@
  * number.
  * @module
  */
-import snappy from "snappyjs";
+import { snappyLength, snappyUncompressBlock } from "./_snappy.ts";
 import {
   FieldType,
   type Instant,
@@ -38,22 +38,6 @@ export interface PromWrite {
   skipped: number;
 }
 
-const snappyUncompress = (snappy as {
-  uncompress(data: Uint8Array, maxLength?: number): Uint8Array;
-}).uncompress;
-
-/** The uncompressed length a snappy block declares (its leading varint), or -1. */
-function snappyLength(data: Uint8Array): number {
-  let result = 0, shift = 0;
-  for (let i = 0; i < data.length && shift < 35; i++) {
-    const b = data[i];
-    result += (b & 0x7f) * 2 ** shift;
-    if (!(b & 0x80)) return result;
-    shift += 7;
-  }
-  return -1;
-}
-
 /**
  * Uncompresses a snappy block, refusing one that declares more than `maxBytes` (a snappy
  * bomb is refused before anything is allocated).
@@ -70,7 +54,7 @@ export function uncompressSnappy(data: Uint8Array, maxBytes: number): Uint8Array
     );
   }
   try {
-    return snappyUncompress(data, maxBytes);
+    return snappyUncompressBlock(data);
   } catch (error) {
     throw new ParseError(`malformed snappy data: ${(error as Error).message}`, { cause: error });
   }

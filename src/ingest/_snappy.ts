@@ -45,7 +45,7 @@ export function snappyUncompressBlock(data: Uint8Array): Uint8Array {
       if (pos + len > data.length) throw new Error(`literal of ${len} bytes runs past the end`);
       if (at + len > length) throw new Error(`literal runs past the declared ${length} bytes`);
       // Short literals (most of them) by hand: a subarray per literal costs more than the copy.
-      if (len < 32) for (let k = 0; k < len; k++) out[at + k] = data[pos + k];
+      if (len < 32) { for (let k = 0; k < len; k++) out[at + k] = data[pos + k]; }
       else out.set(data.subarray(pos, pos + len), at);
       pos += len;
       at += len;

@@ -4,6 +4,7 @@
  * @module
  */
 import { VERSION } from "../core/mod.ts";
+import { clusterCommand } from "./cluster_command.ts";
 import type { Command } from "./command.ts";
 import { importCommand } from "./import_command.ts";
 import { queryCommand } from "./query_command.ts";
@@ -30,5 +31,6 @@ export const COMMANDS: readonly Command[] = [
   queryCommand,
   shellCommand,
   importCommand,
+  clusterCommand,
   versionCommand,
 ];

@@ -61,8 +61,11 @@ export class ClusterStore implements QueryStore {
 
   // --- catalog -------------------------------------------------------------------------------
 
+  /** Database names in creation order (InfluxDB lists them so). */
   databases(): string[] {
-    return [...this.node.meta.state.databases.keys()].sort();
+    return [...this.node.meta.state.databases.values()].sort((a, b) => a.id - b.id).map((d) =>
+      d.name
+    );
   }
 
   hasDatabase(name: string): boolean {
@@ -211,6 +214,7 @@ export class ClusterStore implements QueryStore {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
       for (const p of db.partitions) {
+        if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
         if (replica) waits.push(replica.readBarrier());
       }

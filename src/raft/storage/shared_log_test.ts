@@ -137,18 +137,31 @@ Deno.test("shared log: saves of many groups issued together share one or two fsy
 
 Deno.test("shared log: saves arriving during an fsync are covered together by the next one", () =>
   withDir(async (dir) => {
-    const fs = countingFs(denoFileSystem, 20);
+    // The first fsync is held until the other saves have queued behind it (no timing guess).
+    let armed = false;
+    let syncs = 0;
+    let started: () => void = () => {};
+    const firstStarted = new Promise<void>((r) => started = r);
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => release = r);
+    const fs = hookSync(denoFileSystem, async (inner) => {
+      if (armed && ++syncs === 1) {
+        started();
+        await released;
+      }
+      await inner();
+    });
     const { log } = await SharedRaftLog.open({ fs, dir });
-    fs.syncs = 0;
+    armed = true;
     const first = log.group(0).save(save([e(0, 1, 1)], hs(1, 1, 0)));
-    // The first save's fsync is now running; these queue behind it.
-    await new Promise((r) => setTimeout(r, 5));
+    await firstStarted;
     const rest = Array.from(
       { length: 16 },
       (_, i) => log.group(i + 1).save(save([e(i + 1, 1, 1)], hs(1, 1, 0))),
     );
+    release();
     await Promise.all([first, ...rest]);
-    assert.equal(fs.syncs, 2, "one fsync for the first save, one for the 16 that waited");
+    assert.equal(syncs, 2, "one fsync for the first save, one for the 16 that waited");
     await log.close();
   }));
 

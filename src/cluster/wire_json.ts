@@ -2,12 +2,15 @@
  * JSON for values that plain JSON loses, between nodes: query plans' inputs (statements with
  * int64 literals and durations) and partial results (aggregate states with NaN, ±Infinity, -0,
  * `undefined`, bigints, Maps, Sets and typed arrays). A special value is an object with one key
- * that starts with NUL, which no statement or state uses.
+ * that starts with NUL. User data can make such an object too (a GROUP BY tag key `\0n` gives
+ * the tags object `{"\0n": "5"}`), so a plain object of that shape travels as its entries
+ * (`{"\0o": [[key, value]]}`) and is never read as a special value.
  * @module
  */
+import { ParseError } from "../core/errors.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
 
 const BIGINT = "\u0000n";
 const NUMBER = "\u0000f";
@@ -17,6 +20,17 @@ const SET = "\u0000s";
 const F64 = "\u0000d";
 const I64 = "\u0000i";
 const U8 = "\u0000b";
+const OBJECT = "\u0000o";
+
+/** True for a plain object whose only key starts with NUL (it would read as a special value). */
+function looksSpecial(value: object): boolean {
+  let first: string | undefined;
+  for (const key in value) {
+    if (first !== undefined) return false;
+    first = key;
+  }
+  return first !== undefined && first.charCodeAt(0) === 0;
+}
 
 function replacer(this: unknown, _key: string, value: unknown): unknown {
   switch (typeof value) {
@@ -33,6 +47,9 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
       if (value instanceof Float64Array) return { [F64]: [...value] };
       if (value instanceof BigInt64Array) return { [I64]: [...value] };
       if (value instanceof Uint8Array) return { [U8]: [...value] };
+      if (value !== null && !Array.isArray(value) && looksSpecial(value)) {
+        return { [OBJECT]: Object.entries(value) };
+      }
       return value;
     default:
       return value;
@@ -61,6 +78,8 @@ function reviver(_key: string, value: unknown): unknown {
       return BigInt64Array.from(v as bigint[]);
     case U8:
       return Uint8Array.from(v as number[]);
+    case OBJECT:
+      return Object.fromEntries(v as [string, unknown][]);
     default:
       return value;
   }
@@ -77,7 +96,16 @@ export function encodeWire(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value, replacer));
 }
 
-/** Decodes what {@linkcode encodeWire} made. */
+/**
+ * Decodes what {@linkcode encodeWire} made.
+ * @throws {ParseError} for bytes that are not (a peer sent damage, or another protocol).
+ */
 export function decodeWire<T>(bytes: Uint8Array): T {
-  return JSON.parse(decoder.decode(bytes), reviver) as T;
+  try {
+    return JSON.parse(decoder.decode(bytes), reviver) as T;
+  } catch (error) {
+    throw new ParseError(`malformed wire JSON from a peer: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }

@@ -361,9 +361,13 @@ function inferColumns(roles: Role[], rows: CsvRow[]): void {
   }
 }
 
+/**
+ * csv-parse's syntax errors as a ParseError. Their codes start with `CSV_`, but for one:
+ * `INVALID_OPENING_QUOTE` (a quote inside a bare value, `a"b`), which went out untyped (a 500).
+ */
 function csvError(error: unknown): Error {
   const e = error as { code?: string; message?: string; lines?: number };
-  if (typeof e?.code === "string" && e.code.startsWith("CSV_")) {
+  if (typeof e?.code === "string" && /^(CSV_|INVALID_OPENING_QUOTE$)/.test(e.code)) {
     return new ParseError(`malformed CSV at line ${e.lines}: ${e.message} (${e.code})`, {
       line: e.lines,
       cause: error,

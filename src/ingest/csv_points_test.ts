@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { FieldType } from "../core/mod.ts";
+import { FieldType, ParseError } from "../core/mod.ts";
 import type { DecodedBatch } from "./batches.ts";
 import { type CsvOptions, decodeCsvStream, parseCsvTypes } from "./csv_points.ts";
 
@@ -75,4 +75,18 @@ Deno.test("csv: declared types parse, bad ones are refused with the entry", () =
   });
   assert.throws(() => parseCsvTypes("a"), /invalid types entry "a"/);
   assert.throws(() => parseCsvTypes("a:int"), /invalid types entry "a:int"/);
+});
+
+Deno.test("csv: a quote inside a bare value is a ParseError naming the line, not an untyped error", async () => {
+  // csv-parse's codes start with CSV_ but for INVALID_OPENING_QUOTE, which escaped as a plain
+  // Error (a 500 at /ingest). Found by tests/fuzz.
+  await assert.rejects(
+    () => decode('measurement,v\nm,1\nm,a"b\n'),
+    (e: unknown) => {
+      assert.ok(e instanceof ParseError, String(e));
+      assert.match(e.message, /^malformed CSV at line 3: Invalid Opening Quote/);
+      assert.equal(e.line, 3);
+      return true;
+    },
+  );
 });

@@ -666,6 +666,10 @@ function pointOf(
     );
   }
 
+  // Bytes are checked as UTF-8 before parsing, but a `\ud800` escape still makes a string no
+  // UTF-8 can hold: refused here, as the storage's string codec would refuse it at flush.
+  if (!measurement.isWellFormed()) return notUnicode(index, "measurement", "measurement");
+
   const tags: Tag[] = [];
   const interner = options.tags;
   if (tagsValue !== undefined && tagsValue !== null) {
@@ -686,6 +690,9 @@ function pointOf(
         );
       }
       if (key === "") return recordError(index, "tag keys must not be empty", "tags");
+      if (!key.isWellFormed() || !v.isWellFormed()) {
+        return notUnicode(index, `tag ${JSON.stringify(key)}`, `tags.${key}`);
+      }
       if (v !== "") tags.push(interner ? interner.tag(key, v) : { key, value: v });
     }
     sortTags(tags);
@@ -702,6 +709,9 @@ function pointOf(
     }
     for (const key in fieldsValue) {
       if (key === "") return recordError(index, "field keys must not be empty", "fields");
+      if (!key.isWellFormed()) {
+        return notUnicode(index, `field ${JSON.stringify(key)}`, `fields.${key}`);
+      }
       const v = (fieldsValue as Record<string, unknown>)[key];
       fields.push(fieldOf(index, key, true, v));
     }
@@ -733,6 +743,13 @@ function pointOf(
   return { measurement, tags, fields, timeMs, timeSubMs };
 }
 
+const LONE_SURROGATE = "not valid Unicode (a \\u escape of a lone surrogate)";
+
+/** The error of a name holding a lone surrogate. */
+function notUnicode(index: number, what: string, field: string): RecordError {
+  return recordError(index, `${what}: ${LONE_SURROGATE}`, field);
+}
+
 const FIELD_EXPECTED = 'a number, string, boolean, {"integer": "..."} or {"unsigned": "..."}';
 
 /** `nested`: the field sits in `fields` (its path is `fields.<key>`, built only for errors). */
@@ -752,6 +769,13 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
       return { key, type: FieldType.Float, value: Number(v) };
     }
     case "string":
+      if (!v.isWellFormed()) {
+        throw new RecordProblem(
+          index,
+          `field ${JSON.stringify(key)}: ${LONE_SURROGATE}`,
+          nested ? `fields.${key}` : key,
+        );
+      }
       return { key, type: FieldType.String, value: v };
     case "boolean":
       return { key, type: FieldType.Boolean, value: v };

@@ -29,8 +29,12 @@ export interface NdjsonOptions extends JsonPointsOptions {
 }
 
 const NL = 10;
-/** Strict, and drops a BOM that starts a decoded piece (a body's BOM cut off by a chunk end). */
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+/**
+ * Strict, and keeps a BOM: only the body's own BOM is dropped (in `#decodeLines`, from the
+ * joined bytes of line 1, so a BOM cut by a chunk end goes too); a BOM starting a later line is
+ * a stray character wherever the chunks happen to end.
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Decodes NDJSON pushed in chunks.
@@ -54,7 +58,6 @@ export class NdjsonDecoder {
   #line = 1;
   /** Dropping the rest of an overlong line. */
   #skipping = false;
-  #started = false;
 
   constructor(options: NdjsonOptions) {
     this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
@@ -70,10 +73,6 @@ export class NdjsonDecoder {
   push(chunk: Uint8Array): DecodedBatch {
     const out = emptyBatch(chunk.length);
     let start = 0;
-    if (!this.#started && chunk.length > 0) {
-      this.#started = true;
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
-    }
     if (this.#skipping) {
       const nl = chunk.indexOf(NL, start);
       if (nl < 0) return out;
@@ -139,6 +138,9 @@ export class NdjsonDecoder {
 
   /** Decodes complete lines (`bytes` holds whole lines separated by `\n`, no final one). */
   #decodeLines(bytes: Uint8Array, out: DecodedBatch): void {
+    if (this.#line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      bytes = bytes.subarray(3); // the body's BOM
+    }
     let text: string;
     try {
       text = utf8.decode(bytes);

@@ -14,10 +14,11 @@
  * point with the float field `value` at its millisecond timestamp. Metadata, exemplars and
  * native histograms are ignored. NaN and ±Inf samples (Prometheus' staleness markers are
  * NaNs) cannot be stored as InfluxDB floats: they are skipped and counted, not errors. A
- * series without `__name__` is rejected with its 1-based series number.
+ * series without `__name__`, or with a label given twice, is rejected with its 1-based series
+ * number.
  * @module
  */
-import snappy from "snappyjs";
+import { snappyLength, snappyUncompressBlock } from "./_snappy.ts";
 import {
   FieldType,
   type Instant,
@@ -37,22 +38,6 @@ export interface PromWrite {
   skipped: number;
 }
 
-const snappyUncompress = (snappy as {
-  uncompress(data: Uint8Array, maxLength?: number): Uint8Array;
-}).uncompress;
-
-/** The uncompressed length a snappy block declares (its leading varint), or -1. */
-function snappyLength(data: Uint8Array): number {
-  let result = 0, shift = 0;
-  for (let i = 0; i < data.length && shift < 35; i++) {
-    const b = data[i];
-    result += (b & 0x7f) * 2 ** shift;
-    if (!(b & 0x80)) return result;
-    shift += 7;
-  }
-  return -1;
-}
-
 /**
  * Uncompresses a snappy block, refusing one that declares more than `maxBytes` (a snappy
  * bomb is refused before anything is allocated).
@@ -69,7 +54,7 @@ export function uncompressSnappy(data: Uint8Array, maxBytes: number): Uint8Array
     );
   }
   try {
-    return snappyUncompress(data, maxBytes);
+    return snappyUncompressBlock(data);
   } catch (error) {
     throw new ParseError(`malformed snappy data: ${(error as Error).message}`, { cause: error });
   }
@@ -106,7 +91,7 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
     if (end > w.end) w.fail(`series ${series}: length ${n} runs past the end`);
     const ts = new Wire(bytes, w.pos, end, "remote_write WriteRequest");
     w.pos = end;
-    let measurement = "";
+    let measurement = "", names = 0;
     const tags: Tag[] = [];
     const samples: number[] = []; // offsets of Sample messages
     while (ts.pos < ts.end) {
@@ -120,8 +105,10 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
           else if (lt === 18) value = label.string();
           else label.skip(lt & 7);
         }
-        if (name === "__name__") measurement = value;
-        else if (name !== "" && value !== "") tags.push({ key: name, value });
+        if (name === "__name__") {
+          measurement = value;
+          names++;
+        } else if (name !== "" && value !== "") tags.push({ key: name, value });
       } else if (t === 18) {
         const len = ts.uint32();
         samples.push(ts.pos, ts.pos + len);
@@ -138,6 +125,19 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
       continue;
     }
     sortTags(tags);
+    // A label given twice has no one value (Prometheus refuses such a series too).
+    let twice = names > 1 ? "__name__" : undefined;
+    for (let i = 1; i < tags.length && twice === undefined; i++) {
+      if (tags[i].key === tags[i - 1].key) twice = tags[i].key;
+    }
+    if (twice !== undefined) {
+      out.batch.errors.push({
+        record: series,
+        field: twice,
+        reason: `label ${JSON.stringify(twice)} given twice (series ${measurement})`,
+      });
+      continue;
+    }
     for (let i = 0; i < samples.length; i += 2) {
       const s = new Wire(bytes, samples[i], samples[i + 1], "remote_write Sample");
       let value = 0, ms = 0, bad = false;

@@ -103,13 +103,17 @@ export async function stageSnapshot(
   await fs.mkdir(stage);
   let manifest: Extract<SnapshotChunk, { kind: "manifest" }> | undefined;
   let current: { file: number; handle: FileHandle; written: number; crc: number } | undefined;
+  const ended = new Set<number>();
   const start = async (file: number, path: string) => {
     await mkdirs(fs, stage, path);
     const handle = await fs.open(`${stage}/${path}`, { write: true, create: true, truncate: true });
     return { file, handle, written: 0, crc: 0 };
   };
   for await (const chunk of chunks) {
+    checkChunkShape(chunk);
     if (chunk.kind === "manifest") {
+      if (manifest) throw new EpochError("data_loss", "snapshot stream with a second manifest");
+      checkManifest(chunk);
       manifest = chunk;
       continue;
     }
@@ -136,6 +140,9 @@ export async function stageSnapshot(
       continue;
     }
     // end of a file: its size and checksum, then make it durable
+    if (ended.has(chunk.file)) {
+      throw new EpochError("data_loss", `${f.path}: sent twice in one snapshot stream`);
+    }
     if (f.size === 0 && !current) current = await start(chunk.file, f.path);
     if (!current || current.file !== chunk.file || current.written !== f.size) {
       throw new EpochError("data_loss", `${f.path}: ${current?.written ?? 0} of ${f.size} bytes`);
@@ -146,9 +153,17 @@ export async function stageSnapshot(
     await current.handle.datasync();
     current.handle.close();
     current = undefined;
+    ended.add(chunk.file);
   }
   if (!manifest) throw new EpochError("data_loss", "empty snapshot stream");
   if (current) throw new EpochError("data_loss", `snapshot stream ended inside a file`);
+  if (ended.size !== manifest.files.length) {
+    // A stage missing a file would be swapped in whole: the replica would lose that data.
+    throw new EpochError(
+      "data_loss",
+      `snapshot stream ended after ${ended.size} of the ${manifest.files.length} files it listed`,
+    );
+  }
   for (const dirPath of new Set(manifest.files.map((f) => parentOf(`${stage}/${f.path}`)))) {
     await fs.syncDir(dirPath);
   }
@@ -192,6 +207,74 @@ export async function completeInstall(fs: FileSystem, dir: string): Promise<bool
   await fs.remove(`${dir}/${OLD}`, { recursive: true }).catch(() => {});
   await fs.remove(stage, { recursive: true });
   return true;
+}
+
+/**
+ * Refuses a message of the wrong shape: the stream comes from a peer as wire JSON, so a field
+ * may be of any type (a `file` of "length" would find a number in the file list).
+ */
+function checkChunkShape(chunk: SnapshotChunk): void {
+  const c = chunk as Record<string, unknown>;
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const ok = c !== null && typeof c === "object" && (
+    c.kind === "manifest"
+      ? count(c.appliedIndex) && c.catalog instanceof Uint8Array && Array.isArray(c.files)
+      : c.kind === "data"
+      ? count(c.file) && count(c.offset) && c.data instanceof Uint8Array
+      : c.kind === "end" && count(c.file) && typeof c.crc32c === "number"
+  );
+  if (!ok) {
+    throw new EpochError("data_loss", `snapshot stream message of the wrong shape: ${describe(c)}`);
+  }
+}
+
+/**
+ * Refuses a manifest whose paths would leave the stage's `data/` folder (`..`, empty parts) or
+ * repeat, whose sizes are not byte counts, or whose catalog does not start right after the
+ * applied index (the engine would skip or re-apply entries).
+ */
+function checkManifest(m: Extract<SnapshotChunk, { kind: "manifest" }>): void {
+  const seen = new Set<string>();
+  for (const f of m.files as unknown[]) {
+    const { path, size } = (f ?? {}) as { path?: unknown; size?: unknown };
+    const parts = typeof path === "string" ? path.split("/") : [];
+    if (
+      typeof path !== "string" || parts[0] !== "data" || parts.length < 2 ||
+      parts.some((p) => p === "" || p === "." || p === ".." || /[\\\0]/.test(p)) ||
+      !Number.isSafeInteger(size) || (size as number) < 0
+    ) throw new EpochError("data_loss", `snapshot manifest lists a bad file: ${describe(f)}`);
+    if (seen.has(path)) throw new EpochError("data_loss", `snapshot manifest lists ${path} twice`);
+    seen.add(path);
+  }
+  let start: unknown;
+  try {
+    start = (JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(m.catalog)) as {
+      walStart?: unknown;
+    })?.walStart;
+  } catch {
+    start = undefined;
+  }
+  if (start !== m.appliedIndex + 1) {
+    throw new EpochError(
+      "data_loss",
+      `snapshot catalog starts at ${describe(start)}, not after applied index ${m.appliedIndex}`,
+    );
+  }
+}
+
+/** A short rendering of a value from the wire, for an error. */
+function describe(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(
+      v,
+      (_k, x) =>
+        typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `<${x.length} bytes>` : x,
+    );
+  } catch {
+    text = String(v);
+  }
+  return (text ?? String(v)).slice(0, 120);
 }
 
 async function mkdirs(fs: FileSystem, root: string, relPath: string): Promise<void> {

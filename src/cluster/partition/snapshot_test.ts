@@ -100,3 +100,43 @@ Deno.test("snapshot install: a stream that lies about a file is refused, the old
   assert.equal(await completeInstall(fs, DIR), false);
   assert.deepEqual(await contents(fs), OLD);
 });
+
+Deno.test("snapshot install: a manifest that climbs out of the stage or lies about its index is refused", async () => {
+  // Found by tests/fuzz (target snapshot): such streams were staged, one writing outside it.
+  const hostile: [string, (m: Extract<SnapshotChunk, { kind: "manifest" }>) => void, RegExp][] = [
+    ["a path with ..", (m) => void (m.files[0].path = "data/../../x.seg"), /bad file/],
+    ["a path outside data/", (m) => void (m.files[0].path = "catalog.json"), /bad file/],
+    ["a path given twice", (m) => void (m.files[1].path = m.files[0].path), /twice/],
+    ["an index of 8.5", (m) => void (m.appliedIndex = 8.5), /wrong shape/],
+    ["a catalog not after the index", (m) => void (m.appliedIndex = 4), /not after applied/],
+  ];
+  for (const [what, spoil, error] of hostile) {
+    const fs = new CrashFileSystem();
+    await writeOld(fs);
+    const spoiled = async function* (): AsyncGenerator<SnapshotChunk> {
+      for await (const c of stream()) {
+        if (c.kind === "manifest") spoil(c);
+        yield c;
+      }
+    };
+    await assert.rejects(() => stageSnapshot(fs, DIR, spoiled()), error, what);
+    assert.equal(await completeInstall(fs, DIR), false, what);
+    assert.deepEqual(await contents(fs), OLD, what);
+  }
+});
+
+Deno.test("snapshot install: a stream that ends before every listed file came is refused", async () => {
+  // Found by tests/fuzz (target snapshot, seed 7, input 278): the stage was marked READY
+  // without the second file, and the install would have swapped in a replica missing it.
+  const fs = new CrashFileSystem();
+  await writeOld(fs);
+  const cut = async function* (): AsyncGenerator<SnapshotChunk> {
+    for await (const c of stream()) {
+      if (c.kind !== "manifest" && c.file === 1) return;
+      yield c;
+    }
+  };
+  await assert.rejects(() => stageSnapshot(fs, DIR, cut()), /ended after 1 of the 2 files/);
+  assert.equal(await completeInstall(fs, DIR), false);
+  assert.deepEqual(await contents(fs), OLD);
+});

@@ -403,6 +403,10 @@ export function decodeBlock(
       throw new CorruptionError(path, meta.offset, `undecodable block: ${error}`, { cause: error });
     }
   }
+  if (payload.length < 4) {
+    // Too short for its timestamps' length: reading it would run into the next block's bytes.
+    throw new CorruptionError(path, meta.offset, `block of ${payload.length} bytes`);
+  }
   const tsLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
   try {
     if (tsLength > payload.length - 4) throw new CodecError(0, `timestamps length ${tsLength}`);

@@ -579,3 +579,52 @@ Deno.test("segment v3: a bad block entry is a CorruptionError naming the file an
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("segment v3: damage met while walking the series Map is a CorruptionError naming the file", async () => {
+  // reader.series parses a measurement's entries as it is walked (or asked with get/has), and a
+  // damaged entry escaped as a bare CodecError, with no file and an offset in the index bytes
+  // (so the engine's stats and compaction, which walk it, met an error recovery does not match).
+  // Found by tests/fuzz.
+  const bytes = onePointSegment();
+  const view = new DataView(bytes.buffer);
+  const footer = bytes.length - SEGMENT_FOOTER_BYTES;
+  const indexOffset = view.getFloat64(footer, true);
+  // Header (20), one hash and offset (12), the directory ("m", count, offset, length: 5 bytes):
+  // the first entry starts with its key's length, now longer than the index.
+  const entryAt = indexOffset + 20 + 12 + 5;
+  bytes[entryAt] = 0x7f;
+  view.setUint32(footer + 12, crc32c(bytes.subarray(indexOffset, footer)), true);
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.seg`;
+    await Deno.writeFile(path, bytes);
+    const reader = await SegmentReader.open(denoFileSystem, path, new BlockCache(0));
+    const isCorruption = (e: Error & { file?: string; offset?: number }) =>
+      e.name === "CorruptionError" && e.file === path && e.offset === entryAt + 1;
+    assert.throws(() => [...reader.series], isCorruption);
+    assert.throws(() => reader.series.get("m,k=v"), isCorruption);
+    assert.throws(() => [...reader.series.values()], isCorruption);
+    reader.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("segment: a block too short for its timestamps' length is a CorruptionError", () => {
+  // A block of fewer than 4 payload bytes (its index entry damaged, its checksum intact) made
+  // decodeBlock read the length past the payload: a RangeError at the end of the buffer, the
+  // next block's bytes elsewhere. Found by tests/fuzz.
+  for (let length = 0; length < 4; length++) {
+    const payload = new Uint8Array(length).fill(7);
+    const bytes = new Uint8Array(4 + length);
+    new DataView(bytes.buffer).setUint32(0, crc32c(payload), true);
+    bytes.set(payload, 4);
+    const meta = { offset: 100, length, count: 1 } as BlockMeta;
+    assert.throws(
+      () => decodeBlock("x.seg", meta, FieldType.Float, bytes),
+      (e: Error & { offset?: number }) =>
+        e.name === "CorruptionError" && e.offset === 100 &&
+        e.message.endsWith(`block of ${length} bytes`),
+    );
+  }
+});

@@ -410,7 +410,23 @@ class IndexV2 implements SegmentIndex {
     return this.#ranges.map((r) => r.name);
   }
 
+  /**
+   * Runs a parse of entries; damage there is `corrupt`'s error (a CorruptionError naming the
+   * file), whichever way the entries are reached (the reader's methods or the series Map view).
+   */
+  #guard<T>(parse: () => T): T {
+    try {
+      return parse();
+    } catch (error) {
+      throw error instanceof CodecError ? this.#corrupt(error) : error;
+    }
+  }
+
   seriesOf(measurement: string): SegmentSeries[] {
+    return this.#guard(() => this.#seriesOf(measurement));
+  }
+
+  #seriesOf(measurement: string): SegmentSeries[] {
     const range = this.#byName.get(measurement);
     if (!range) return [];
     if (range.series) return range.series;
@@ -441,7 +457,7 @@ class IndexV2 implements SegmentIndex {
 
   lookup(key: string): SegmentSeries | undefined {
     if (key === this.#lastKey) return this.#lastSeries;
-    const found = this.#lookup(key);
+    const found = this.#guard(() => this.#lookup(key));
     this.#lastKey = key;
     this.#lastSeries = found;
     return found;
@@ -472,10 +488,14 @@ class IndexV2 implements SegmentIndex {
   }
 
   has(key: string): boolean {
-    return this.#find(key) >= 0;
+    return this.#guard(() => this.#find(key) >= 0);
   }
 
   forEachTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void {
+    this.#guard(() => this.#forEachTags(measurement, fn));
+  }
+
+  #forEachTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void {
     const range = this.#byName.get(measurement);
     if (!range) return;
     if (range.series) {

@@ -375,7 +375,12 @@ export function decodeWriteBatch(
     const n = u32();
     need(n);
     pos += n;
-    return decoder.decode(bytes.subarray(pos - n, pos));
+    try {
+      return decoder.decode(bytes.subarray(pos - n, pos));
+    } catch {
+      // The strict decoder's TypeError would escape as a crash, not as damage to report.
+      throw corrupt(`the string of ${n} bytes at byte ${pos - n} is not valid UTF-8`);
+    }
   };
   const value = (type: FieldType): FieldValue => {
     switch (type) {
@@ -422,6 +427,9 @@ export function decodeWriteBatch(
   const retentionPolicy = str();
   if (seriesLayout) return { database, retentionPolicy, points: decodeSeriesPoints() };
   const count = u32();
+  // Each point takes at least 20 bytes (a measurement, two counts, its time): a bigger count is
+  // damage, not an allocation (new Array(30e6) takes 240 MB up front).
+  need(count * 20);
   const points: Point[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const measurement = str();

@@ -254,6 +254,39 @@ Deno.test("write batch codec: an index past its table is a corruption error", ()
   }
 });
 
+Deno.test("write batch codec: a string that is not UTF-8 is a corruption error, not a TypeError", () => {
+  // The strict TextDecoder's TypeError escaped decodeWriteBatch, so a damaged record whose
+  // checksum held stopped the engine's start with a TypeError. Found by tests/fuzz.
+  const bytes = encodeWriteBatch({ database: "db", retentionPolicy: "rp", points: sample });
+  // The string table starts at byte 8: the first string's length, then its bytes ("db").
+  bytes[12] = 0xff;
+  for (const layout of [WriteBatchLayout.Interned, WriteBatchLayout.Plain]) {
+    assert.throws(
+      () => decodeWriteBatch(bytes, "f.wal", 8, layout),
+      (e) =>
+        e instanceof CorruptionError && /not valid UTF-8|truncated|past the table/.test(e.message),
+    );
+  }
+  assert.throws(
+    () => decodeWriteBatch(bytes, "f.wal", 8),
+    /corrupt data in f.wal at offset 8: the string of 2 bytes at byte 12 is not valid UTF-8/,
+  );
+});
+
+Deno.test("write batch codec: a point count the payload cannot hold is refused before allocating", () => {
+  // A damaged count of 30 million made the plain layout's decoder allocate the points array
+  // (240 MB, half a second) before finding the payload too short. Found by tests/fuzz.
+  const bytes = new Uint8Array(12 + 21);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(8, 30_000_000, true); // empty database and policy, then the count
+  view.setUint32(12, 1, true); // one whole point follows: "m", no tags, no fields, a time
+  bytes[16] = 0x6d;
+  assert.throws(
+    () => decodeWriteBatch(bytes, "f.wal", 8, WriteBatchLayout.Plain),
+    /write record payload truncated at byte 12$/,
+  );
+});
+
 Deno.test("engine replays plain and interned records, then appends series-layout ones", async () => {
   const dir = await Deno.makeTempDir();
   const open = () =>

@@ -17,6 +17,7 @@ import { commandLineArgs, exit } from "../runtime/mod.ts";
 import { runQueryCommand } from "./query_command.ts";
 import { type ImportFormat, ImportUsageError, runImport } from "./import_command.ts";
 import { configFromProcess, serve } from "./serve.ts";
+import { OPS_USAGE, OpsUsageError, runOpsCommand } from "./ops_commands.ts";
 
 const USAGE = `usage:
   epochnexus [serve] [--config FILE]
@@ -24,6 +25,7 @@ const USAGE = `usage:
                    [--token API_TOKEN|user:password]
   epochnexus import FILE...|- [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
                     [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
+${OPS_USAGE}
   epochnexus version
 
 environment: EPOCHNEXUS_DATA_DIR, EPOCHNEXUS_BIND_ADDRESS, EPOCHNEXUS_RAFT_ADDRESS,
@@ -116,6 +118,15 @@ async function main(args: string[]): Promise<number> {
         throw error;
       }
     }
+    case "export":
+    case "backup":
+    case "restore":
+      try {
+        return await runOpsCommand(command, rest);
+      } catch (error) {
+        if (error instanceof OpsUsageError) throw new UsageError(error.message);
+        throw error;
+      }
     case "version":
       console.log("epochnexus 0.1.0 (InfluxDB 1.x API compatible)");
       return 0;

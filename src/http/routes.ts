@@ -8,6 +8,7 @@
  * | public | anyone (`/ping`, `/health`: load balancers and probes) |
  * | user | any authenticated caller |
  * | admin | an admin user or an admin token |
+ * | read | READ on the database the request names |
  * | write | WRITE on the database the request names |
  * | query | per statement, after parsing (`auth/access.ts`) |
  * | rpc | per call: WRITE on the database of each ingest call |
@@ -25,6 +26,7 @@ import { handlePromWrite } from "./prom_write_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import { handleTokens, isTokenRoute } from "./token_handler.ts";
+import { handleExport, isExportRoute } from "./export_handler.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
 /** Who may call a route. */
@@ -32,6 +34,7 @@ export type RouteAccess =
   | { kind: "public" }
   | { kind: "user" }
   | { kind: "admin" }
+  | { kind: "read"; database: (ctx: AppContext, url: URL) => string }
   | { kind: "write"; database: (ctx: AppContext, url: URL) => string }
   | { kind: "query" }
   | { kind: "rpc" }
@@ -199,6 +202,14 @@ export const ROUTES: readonly Route[] = [
     access: { kind: "admin" },
     example: { method: "GET", path: "/api/v1/schemas" },
     handle: (ctx, request, url) => handleSchemaApi(ctx, request, url),
+  },
+  {
+    name: "export",
+    matches: isExportRoute,
+    influx: false,
+    access: { kind: "read", database: dbParam },
+    example: { method: "GET", path: "/api/v1/export?db=db1" },
+    handle: (ctx, request, url) => handleExport(ctx, request, url),
   },
 ];
 

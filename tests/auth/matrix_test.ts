@@ -35,6 +35,7 @@ const ROUTE_MATRIX: Record<string, Row> = {
   tokens: [401, 403, 403, 403, 200],
   rpc: [401, 403, 200, 200, 200],
   schemas: [401, 403, 403, 403, 501], // 501: this app runs no schema pipeline
+  export: [401, 200, 403, 200, 200],
 };
 
 const OK = 200;

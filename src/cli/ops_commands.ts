@@ -5,6 +5,8 @@
  */
 import { EpochError } from "../core/mod.ts";
 import { runExport } from "./export_command.ts";
+import { runBackup } from "./backup_command.ts";
+import { runRestore } from "./restore_command.ts";
 
 /** Usage lines of these commands (also in `epochnexus help`). */
 export const OPS_USAGE =
@@ -112,6 +114,51 @@ export async function runOpsCommand(command: string, args: readonly string[]): P
         progress: bool(flags, "progress"),
       });
       return 0;
+    }
+    case "backup": {
+      const { flags, positional } = parseFlags(args, [
+        "url",
+        "out",
+        "db",
+        "since",
+        "token",
+        "progress",
+      ]);
+      if (positional.length > 0) throw new OpsUsageError(`unexpected argument ${positional[0]}`);
+      await runBackup({
+        url: one(flags, "url") ?? "http://localhost:8080",
+        out: required(flags, "out"),
+        databases: flags.get("db"),
+        since: one(flags, "since"),
+        token: one(flags, "token"),
+        progress: bool(flags, "progress"),
+      });
+      return 0;
+    }
+    case "restore": {
+      const { flags, positional } = parseFlags(args, [
+        "url",
+        "from",
+        "backup",
+        "db",
+        "newdb",
+        "token",
+        "progress",
+      ]);
+      if (positional.length > 0) throw new OpsUsageError(`unexpected argument ${positional[0]}`);
+      const newdb = one(flags, "newdb");
+      const db = one(flags, "db");
+      if (newdb !== undefined && db === undefined) throw new OpsUsageError("--newdb needs --db");
+      const summary = await runRestore({
+        url: one(flags, "url") ?? "http://localhost:8080",
+        from: required(flags, "from"),
+        backup: one(flags, "backup"),
+        db,
+        newdb,
+        token: one(flags, "token"),
+        progress: bool(flags, "progress"),
+      });
+      return summary.rejected > 0 ? 1 : 0;
     }
     default:
       throw new OpsUsageError(`unknown command ${command}`);

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
-import { ClusterStore } from "../cluster/mod.ts";
+import { backupMetadata, ClusterStore, restoreMetadata } from "../cluster/mod.ts";
 import {
   configureQueries,
   createApp,
@@ -142,6 +142,11 @@ export async function serve(config: Config): Promise<void> {
       join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
       status: () => node.status(),
       metrics: () => node.metrics(),
+      backup: {
+        metadata: () => backupMetadata(node, systemClock.nowMs()),
+        partition: (groupId, request) => node.backupPartition(groupId, request),
+        restore: (meta, selection) => restoreMetadata(node, meta, selection),
+      },
     },
     auth: {
       enabled: config.auth_enabled,

@@ -20,6 +20,7 @@ import { Metrics, type SampledFamily } from "./metrics.ts";
 import { INFLUX_VERSION, nativeError } from "./responses.ts";
 import { type AuthContext, passGate } from "./auth_gate.ts";
 import { routeOf } from "./routes.ts";
+import type { BackupApi } from "./backup_handler.ts";
 
 /**
  * The data a node serves: a single-node storage engine, or a cluster node's store. `write`
@@ -67,6 +68,8 @@ export interface ClusterApi {
   status(): Record<string, unknown>;
   /** The node's Raft and network figures, read at each scrape of `/metrics`. */
   metrics?(): SampledFamily[];
+  /** Backup and restore (`/api/v1/backup`, `/api/v1/restore`). */
+  backup?: BackupApi;
 }
 
 /** Options of {@linkcode createApp}. */

@@ -27,6 +27,7 @@ import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import { handleTokens, isTokenRoute } from "./token_handler.ts";
 import { handleExport, isExportRoute } from "./export_handler.ts";
+import { handleBackup, isBackupRoute } from "./backup_handler.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
 /** Who may call a route. */
@@ -210,6 +211,14 @@ export const ROUTES: readonly Route[] = [
     access: { kind: "read", database: dbParam },
     example: { method: "GET", path: "/api/v1/export?db=db1" },
     handle: (ctx, request, url) => handleExport(ctx, request, url),
+  },
+  {
+    name: "backup",
+    matches: isBackupRoute,
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/backup" },
+    handle: (ctx, request, url) => handleBackup(ctx, request, url),
   },
 ];
 

@@ -21,3 +21,25 @@ export {
   type PointFormatter,
   pointFormatter,
 } from "./export_formats.ts";
+export {
+  type BackupFrame,
+  decodeFrames,
+  encodeChunk,
+  encodeDone,
+  encodeFailure,
+  type PartitionFrame,
+} from "./backup_frames.ts";
+export {
+  BACKUP_VERSION,
+  type BackupManifest,
+  type BackupPartition,
+  backupPaths,
+  latestBackup,
+  type LinkFile,
+  publishBackup,
+  readManifest,
+  type ReceivedPartition,
+  receivePartition,
+  writeBackupFiles,
+} from "./backup_folder.ts";
+export { openBackupPartition, type OpenedPartition } from "./backup_source.ts";

@@ -36,6 +36,7 @@ const ROUTE_MATRIX: Record<string, Row> = {
   rpc: [401, 403, 200, 200, 200],
   schemas: [401, 403, 403, 403, 501], // 501: this app runs no schema pipeline
   export: [401, 200, 403, 200, 200],
+  backup: [401, 403, 403, 403, 404], // 404: this app runs no cluster
 };
 
 const OK = 200;

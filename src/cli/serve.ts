@@ -23,6 +23,7 @@ import {
   exit,
   fetchTrusting,
   hostName,
+  httpFetch,
   lockDataDir,
   onReloadSignal,
   onShutdownSignal,
@@ -33,6 +34,7 @@ import {
   systemClock,
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
+import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
 
 /** How long a graceful shutdown waits for open connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -125,6 +127,31 @@ export async function serve(config: Config): Promise<void> {
       (error) => logger.error("schema reload refused", { error: String(error.message ?? error) }),
     );
   });
+  const rules = await RulesSource.open(denoFileSystem, config.rules_dir || undefined);
+  const jobs = new JobsService({
+    node,
+    store,
+    clock: systemClock,
+    logger,
+    notifier: new Notifier({
+      alertmanagers: config.alertmanager_urls,
+      webhooks: config.alert_webhook_urls,
+      fetch: (url, init) => httpFetch(url, init),
+      sleep,
+      logger,
+    }),
+    rules,
+    catchUpMs: config.cq_catchup_window_ms,
+    resendDelayMs: config.alert_resend_delay_ms,
+  });
+  onReloadSignal(() => {
+    rules.reload().then(
+      ({ alerts, downsampling }) =>
+        logger.info("rules reloaded", { alerts: alerts.length, downsampling: downsampling.length }),
+      (error) => logger.error("rules reload refused", { error: String(error.message ?? error) }),
+    );
+  });
+  jobs.start();
   const directory = new AuthDirectory({
     meta: { table: () => node.meta.state.users, propose: (command) => node.proposeMeta(command) },
     clock: systemClock,
@@ -148,6 +175,7 @@ export async function serve(config: Config): Promise<void> {
         restore: (meta, selection) => restoreMetadata(node, meta, selection),
       },
     },
+    jobs,
     auth: {
       enabled: config.auth_enabled,
       directory,
@@ -179,6 +207,7 @@ export async function serve(config: Config): Promise<void> {
     const grace = setTimeout(async () => {
       logger.warn("connections still open after the grace period; stopping anyway");
       schemas.close();
+      await jobs.stop();
       await scripts.close();
       await node.close();
       lock.release();
@@ -189,6 +218,7 @@ export async function serve(config: Config): Promise<void> {
   });
   await server.finished;
   schemas.close();
+  await jobs.stop();
   await scripts.close();
   await node.close();
   await raftServer.shutdown();

@@ -55,3 +55,13 @@ export {
   type RestoreOutcome,
 } from "./backup.ts";
 export type { RestoreSelection } from "./meta/meta_restore.ts";
+export {
+  type AlertMeta,
+  type AlertRuleMeta,
+  type ContinuousQueryMeta,
+  cqJobId,
+  type EvaluationMeta,
+  type JobCommand,
+  type JobsRound,
+  JobTable,
+} from "./meta/meta_jobs.ts";

@@ -21,6 +21,7 @@ import { INFLUX_VERSION, nativeError } from "./responses.ts";
 import { type AuthContext, passGate } from "./auth_gate.ts";
 import { routeOf } from "./routes.ts";
 import type { BackupApi } from "./backup_handler.ts";
+import type { JobsService } from "../jobs/mod.ts";
 
 /**
  * The data a node serves: a single-node storage engine, or a cluster node's store. `write`
@@ -58,6 +59,8 @@ export interface AppContext {
   cluster?: ClusterApi;
   /** Users, privileges and tokens; absent: no authentication and no user statements. */
   auth?: AuthContext;
+  /** Continuous queries, alert rules and their schedule; absent: none. */
+  jobs?: JobsService;
 }
 
 /** What the cluster routes need. */
@@ -164,4 +167,6 @@ function declareMetrics(ctx: AppContext): void {
   m.gauge("epochnexus_databases", "Databases.", () => ctx.engine.stats().databases);
   const cluster = ctx.cluster;
   if (cluster?.metrics) m.sampled(() => cluster.metrics!());
+  const jobs = ctx.jobs;
+  if (jobs) m.sampled(() => jobs.metrics());
 }

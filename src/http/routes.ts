@@ -28,6 +28,12 @@ import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import { handleTokens, isTokenRoute } from "./token_handler.ts";
 import { handleExport, isExportRoute } from "./export_handler.ts";
 import { handleBackup, isBackupRoute } from "./backup_handler.ts";
+import {
+  handleAlertRules,
+  handleAlerts,
+  isAlertRulesRoute,
+  isAlertsRoute,
+} from "./alerts_handler.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
 /** Who may call a route. */
@@ -219,6 +225,22 @@ export const ROUTES: readonly Route[] = [
     access: { kind: "admin" },
     example: { method: "GET", path: "/api/v1/backup" },
     handle: (ctx, request, url) => handleBackup(ctx, request, url),
+  },
+  {
+    name: "alerts",
+    matches: isAlertsRoute,
+    influx: false,
+    access: { kind: "user" },
+    example: { method: "GET", path: "/api/v1/alerts" },
+    handle: (ctx, request) => handleAlerts(ctx, request),
+  },
+  {
+    name: "alert_rules",
+    matches: isAlertRulesRoute,
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/alert-rules" },
+    handle: (ctx, request, url) => handleAlertRules(ctx, request, url),
   },
 ];
 

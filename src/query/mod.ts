@@ -55,3 +55,4 @@ export type { PlanRequest, ShardsOptions } from "./store.ts";
 export type { UserAdmin } from "./users.ts";
 export type { MeasurementSchema, SelectPlan } from "./plan.ts";
 export { planSelect } from "./plan.ts";
+export { type SplitCondition, splitCondition } from "./condition.ts";

@@ -10,6 +10,8 @@
  * | DELETE, DROP SERIES | ALL on the database |
  * | databases, retention policies, DROP MEASUREMENT, KILL QUERY, users | admin |
  * | SHOW DATABASES, SHOW QUERIES | any user (SHOW DATABASES lists what it may read) |
+ * | CREATE / DROP CONTINUOUS QUERY | WRITE on its database (CREATE: also what its SELECT needs) |
+ * | SHOW CONTINUOUS QUERIES | admin |
  * @module
  */
 import { Privilege, type PrivilegeBits } from "../cluster/mod.ts";
@@ -60,6 +62,14 @@ export const STATEMENT_ACCESS: { [K in Statement["kind"]]: Rule<K> } = {
   revoke_admin: admin,
   show_users: admin,
   show_grants: admin,
+  // InfluxDB: READ on the query's database (and WRITE on another INTO database); here what its
+  // SELECT needs too, and WRITE on its database, since it writes there on every run.
+  create_continuous_query: (s) => [
+    { database: s.database, privilege: Privilege.write },
+    ...selectNeeds(s.select, s.database),
+  ],
+  drop_continuous_query: (s) => [{ database: s.database, privilege: Privilege.write }],
+  show_continuous_queries: admin,
 };
 
 /** What a statement needs (`database` is the request's `db`, "" when none). */

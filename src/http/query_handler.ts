@@ -348,6 +348,7 @@ async function run(
     signal,
     onResult,
     users: ctx.auth?.directory,
+    continuousQueries: ctx.jobs,
     canSeeDatabase: principal.isAdmin()
       ? undefined
       : (name) => holds(principal, name, Privilege.read),

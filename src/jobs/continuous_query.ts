@@ -12,6 +12,7 @@ import {
   executeStatements,
   type Expr,
   parseStatement,
+  printExpr,
   printStatement,
   type QueryStore,
   type SelectStatement,
@@ -44,10 +45,15 @@ export function cqDefinition(spec: CqSpec): ContinuousQueryMeta {
     throw new ValidationError("continuous query must have a GROUP BY time() clause");
   }
   const forNs = spec.forNs ?? 0n;
-  if (forNs !== 0n && forNs < timing.intervalNs) {
+  const everyNs = spec.everyNs ?? 0n;
+  // InfluxDB's check: FOR covers at least one run's reach, max(interval, EVERY).
+  const reach = everyNs > timing.intervalNs ? everyNs : timing.intervalNs;
+  if (forNs !== 0n && forNs < reach) {
     throw new ValidationError(
       `FOR duration must be >= GROUP BY time duration: must be a minimum of ` +
-        `${goDuration(timing.intervalNs)}, got ${goDuration(forNs)}`,
+        `${printExpr({ kind: "duration", ns: reach })}, got ${
+          printExpr({ kind: "duration", ns: forNs })
+        }`,
     );
   }
   return {

@@ -401,6 +401,29 @@ export interface ShowGrantsStatement {
   name: string;
 }
 
+/**
+ * CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]] BEGIN select END
+ * (`everyNs`/`forNs` absent when not given).
+ */
+export interface CreateContinuousQueryStatement {
+  kind: "create_continuous_query";
+  name: string;
+  database: string;
+  everyNs?: bigint;
+  forNs?: bigint;
+  select: SelectStatement;
+}
+/** SHOW CONTINUOUS QUERIES */
+export interface ShowContinuousQueriesStatement {
+  kind: "show_continuous_queries";
+}
+/** DROP CONTINUOUS QUERY name ON db */
+export interface DropContinuousQueryStatement {
+  kind: "drop_continuous_query";
+  name: string;
+  database: string;
+}
+
 /** The user and privilege statements. */
 export type UserStatement =
   | CreateUserStatement
@@ -435,6 +458,9 @@ export type Statement =
   | ShowRetentionPoliciesStatement
   | CreateDatabaseStatement
   | DropDatabaseStatement
+  | CreateContinuousQueryStatement
+  | ShowContinuousQueriesStatement
+  | DropContinuousQueryStatement
   | UserStatement;
 
 /** Statements that change data or the catalog (refused on read-only requests). */
@@ -456,6 +482,8 @@ export function isWriteStatement(s: Statement): boolean {
     case "grant_admin":
     case "revoke":
     case "revoke_admin":
+    case "create_continuous_query":
+    case "drop_continuous_query":
       return true;
     case "select":
       return s.into !== undefined;

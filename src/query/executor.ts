@@ -44,6 +44,10 @@ import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
+import {
+  type ContinuousQueryAdmin,
+  executeContinuousQueryStatement,
+} from "./continuous_queries.ts";
 import type {
   DeleteRequest,
   PlanRequest,
@@ -84,6 +88,8 @@ export interface ExecuteOptions {
   memory?: QueryMemory;
   /** Users and privileges (CREATE USER, GRANT ...); those statements fail without it. */
   users?: UserAdmin;
+  /** CREATE / SHOW / DROP CONTINUOUS QUERY; those statements fail without it. */
+  continuousQueries?: ContinuousQueryAdmin;
   /** SHOW DATABASES lists only these (a user sees the databases it may read); all when absent. */
   canSeeDatabase?: (database: string) => boolean;
 }
@@ -315,6 +321,10 @@ async function executeStatement(
       return [];
     case "explain":
       return await explain(store, stmt.statement, stmt.analyze, options);
+    case "create_continuous_query":
+    case "show_continuous_queries":
+    case "drop_continuous_query":
+      return await executeContinuousQueryStatement(store, stmt, options.continuousQueries);
     case "create_user":
     case "drop_user":
     case "set_password":

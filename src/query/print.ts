@@ -113,6 +113,18 @@ export function printStatement(s: Statement): string {
       return "SHOW USERS";
     case "show_grants":
       return `SHOW GRANTS FOR ${quoteIdent(s.name)}`;
+    case "create_continuous_query":
+      return `CREATE CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)} ` +
+        (s.everyNs !== undefined || s.forNs !== undefined ? "RESAMPLE " : "") +
+        (s.everyNs !== undefined
+          ? `EVERY ${printExpr({ kind: "duration", ns: s.everyNs })} `
+          : "") +
+        (s.forNs !== undefined ? `FOR ${printExpr({ kind: "duration", ns: s.forNs })} ` : "") +
+        `BEGIN ${printSelect(s.select)} END`;
+    case "show_continuous_queries":
+      return "SHOW CONTINUOUS QUERIES";
+    case "drop_continuous_query":
+      return `DROP CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)}`;
     case "explain":
       return `EXPLAIN ${s.analyze ? "ANALYZE " : ""}${printSelect(s.statement)}`;
   }
@@ -168,7 +180,12 @@ function printSource(s: Source): string {
 }
 
 function printMeasurement(m: Measurement): string {
-  const last = m.regex !== undefined ? printRegex(m.regex) : quoteIdent(m.name ?? "");
+  // No name: an INTO target writing back into each row's own measurement.
+  const last = m.regex !== undefined
+    ? printRegex(m.regex)
+    : m.name === undefined
+    ? ":MEASUREMENT"
+    : quoteIdent(m.name);
   if (m.database !== undefined) {
     return `${quoteIdent(m.database)}.${
       m.retentionPolicy !== undefined ? quoteIdent(m.retentionPolicy) : ""

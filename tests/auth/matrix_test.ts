@@ -83,6 +83,16 @@ const STATEMENT_MATRIX: Record<string, { q: string; row: Row }> = {
   revoke_admin: { q: "REVOKE ALL PRIVILEGES FROM nobody", row: ADMIN },
   show_users: { q: "SHOW USERS", row: ADMIN },
   show_grants: { q: "SHOW GRANTS FOR reader", row: ADMIN },
+  // WRITE on its database and READ on what it reads; this app runs no jobs (a statement error).
+  create_continuous_query: {
+    q: "CREATE CONTINUOUS QUERY cq ON db1 BEGIN SELECT max(v) INTO m2 FROM m GROUP BY time(1m) END",
+    row: ALL,
+  },
+  drop_continuous_query: {
+    q: "DROP CONTINUOUS QUERY cq ON db1",
+    row: [NOAUTH, DENIED, OK, OK, OK],
+  },
+  show_continuous_queries: { q: "SHOW CONTINUOUS QUERIES", row: ADMIN },
 };
 
 Deno.test("every route of the app has a row in the route matrix, and no row is stale", () => {

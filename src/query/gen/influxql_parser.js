@@ -174,110 +174,116 @@ function peg$parse(input, options) {
   const peg$c1 = ",";
   const peg$c2 = "*";
   const peg$c3 = "::";
-  const peg$c4 = "(";
-  const peg$c5 = ")";
-  const peg$c6 = ".";
-  const peg$c7 = "time";
-  const peg$c8 = "mo";
-  const peg$c9 = "y";
-  const peg$c10 = "-";
-  const peg$c11 = "now";
-  const peg$c12 = "fill";
-  const peg$c13 = "null";
-  const peg$c14 = "none";
-  const peg$c15 = "previous";
-  const peg$c16 = "linear";
-  const peg$c17 = "tz";
-  const peg$c18 = "=~";
-  const peg$c19 = "!~";
-  const peg$c20 = "<=";
-  const peg$c21 = ">=";
-  const peg$c22 = "!=";
-  const peg$c23 = "<>";
-  const peg$c24 = "+";
-  const peg$c25 = "float";
-  const peg$c26 = "integer";
-  const peg$c27 = "unsigned";
-  const peg$c28 = "string";
-  const peg$c29 = "boolean";
-  const peg$c30 = "field";
-  const peg$c31 = "tag";
-  const peg$c32 = "$";
-  const peg$c33 = "=";
-  const peg$c34 = "\"";
-  const peg$c35 = "\\";
-  const peg$c36 = "'";
-  const peg$c37 = "n";
-  const peg$c38 = "/";
-  const peg$c39 = "\\/";
-  const peg$c40 = "ns";
-  const peg$c41 = "ms";
-  const peg$c42 = "--";
-  const peg$c43 = "/*";
-  const peg$c44 = "*/";
-  const peg$c45 = "all";
-  const peg$c46 = "alter";
-  const peg$c47 = "analyze";
-  const peg$c48 = "and";
-  const peg$c49 = "as";
-  const peg$c50 = "asc";
-  const peg$c51 = "by";
-  const peg$c52 = "cardinality";
-  const peg$c53 = "create";
-  const peg$c54 = "database";
-  const peg$c55 = "databases";
-  const peg$c56 = "default";
-  const peg$c57 = "delete";
-  const peg$c58 = "desc";
-  const peg$c59 = "distinct";
-  const peg$c60 = "drop";
-  const peg$c61 = "duration";
-  const peg$c62 = "exact";
-  const peg$c63 = "explain";
-  const peg$c64 = "false";
-  const peg$c65 = "for";
-  const peg$c66 = "from";
-  const peg$c67 = "grant";
-  const peg$c68 = "grants";
-  const peg$c69 = "group";
-  const peg$c70 = "in";
-  const peg$c71 = "inf";
-  const peg$c72 = "into";
-  const peg$c73 = "key";
-  const peg$c74 = "keys";
-  const peg$c75 = "kill";
-  const peg$c76 = "limit";
-  const peg$c77 = "measurement";
-  const peg$c78 = "measurements";
-  const peg$c79 = "offset";
-  const peg$c80 = "on";
-  const peg$c81 = "or";
-  const peg$c82 = "order";
-  const peg$c83 = "password";
-  const peg$c84 = "policies";
-  const peg$c85 = "policy";
-  const peg$c86 = "privileges";
-  const peg$c87 = "queries";
-  const peg$c88 = "query";
-  const peg$c89 = "read";
-  const peg$c90 = "replication";
-  const peg$c91 = "retention";
-  const peg$c92 = "revoke";
-  const peg$c93 = "select";
-  const peg$c94 = "series";
-  const peg$c95 = "set";
-  const peg$c96 = "shard";
-  const peg$c97 = "show";
-  const peg$c98 = "slimit";
-  const peg$c99 = "soffset";
-  const peg$c100 = "to";
-  const peg$c101 = "true";
-  const peg$c102 = "user";
-  const peg$c103 = "users";
-  const peg$c104 = "values";
-  const peg$c105 = "where";
-  const peg$c106 = "with";
-  const peg$c107 = "write";
+  const peg$c4 = ".";
+  const peg$c5 = ":";
+  const peg$c6 = "(";
+  const peg$c7 = ")";
+  const peg$c8 = "time";
+  const peg$c9 = "mo";
+  const peg$c10 = "y";
+  const peg$c11 = "-";
+  const peg$c12 = "now";
+  const peg$c13 = "fill";
+  const peg$c14 = "null";
+  const peg$c15 = "none";
+  const peg$c16 = "previous";
+  const peg$c17 = "linear";
+  const peg$c18 = "tz";
+  const peg$c19 = "=~";
+  const peg$c20 = "!~";
+  const peg$c21 = "<=";
+  const peg$c22 = ">=";
+  const peg$c23 = "!=";
+  const peg$c24 = "<>";
+  const peg$c25 = "+";
+  const peg$c26 = "float";
+  const peg$c27 = "integer";
+  const peg$c28 = "unsigned";
+  const peg$c29 = "string";
+  const peg$c30 = "boolean";
+  const peg$c31 = "field";
+  const peg$c32 = "tag";
+  const peg$c33 = "$";
+  const peg$c34 = "=";
+  const peg$c35 = "\"";
+  const peg$c36 = "\\";
+  const peg$c37 = "'";
+  const peg$c38 = "n";
+  const peg$c39 = "/";
+  const peg$c40 = "\\/";
+  const peg$c41 = "ns";
+  const peg$c42 = "ms";
+  const peg$c43 = "--";
+  const peg$c44 = "/*";
+  const peg$c45 = "*/";
+  const peg$c46 = "all";
+  const peg$c47 = "alter";
+  const peg$c48 = "analyze";
+  const peg$c49 = "and";
+  const peg$c50 = "as";
+  const peg$c51 = "asc";
+  const peg$c52 = "begin";
+  const peg$c53 = "by";
+  const peg$c54 = "cardinality";
+  const peg$c55 = "continuous";
+  const peg$c56 = "create";
+  const peg$c57 = "database";
+  const peg$c58 = "databases";
+  const peg$c59 = "default";
+  const peg$c60 = "delete";
+  const peg$c61 = "desc";
+  const peg$c62 = "distinct";
+  const peg$c63 = "drop";
+  const peg$c64 = "duration";
+  const peg$c65 = "end";
+  const peg$c66 = "every";
+  const peg$c67 = "exact";
+  const peg$c68 = "explain";
+  const peg$c69 = "false";
+  const peg$c70 = "for";
+  const peg$c71 = "from";
+  const peg$c72 = "grant";
+  const peg$c73 = "grants";
+  const peg$c74 = "group";
+  const peg$c75 = "in";
+  const peg$c76 = "inf";
+  const peg$c77 = "into";
+  const peg$c78 = "key";
+  const peg$c79 = "keys";
+  const peg$c80 = "kill";
+  const peg$c81 = "limit";
+  const peg$c82 = "measurement";
+  const peg$c83 = "measurements";
+  const peg$c84 = "offset";
+  const peg$c85 = "on";
+  const peg$c86 = "or";
+  const peg$c87 = "order";
+  const peg$c88 = "password";
+  const peg$c89 = "policies";
+  const peg$c90 = "policy";
+  const peg$c91 = "privileges";
+  const peg$c92 = "queries";
+  const peg$c93 = "query";
+  const peg$c94 = "read";
+  const peg$c95 = "replication";
+  const peg$c96 = "resample";
+  const peg$c97 = "retention";
+  const peg$c98 = "revoke";
+  const peg$c99 = "select";
+  const peg$c100 = "series";
+  const peg$c101 = "set";
+  const peg$c102 = "shard";
+  const peg$c103 = "show";
+  const peg$c104 = "slimit";
+  const peg$c105 = "soffset";
+  const peg$c106 = "to";
+  const peg$c107 = "true";
+  const peg$c108 = "user";
+  const peg$c109 = "users";
+  const peg$c110 = "values";
+  const peg$c111 = "where";
+  const peg$c112 = "with";
+  const peg$c113 = "write";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -298,136 +304,142 @@ function peg$parse(input, options) {
   const peg$e1 = peg$literalExpectation(",", false);
   const peg$e2 = peg$literalExpectation("*", false);
   const peg$e3 = peg$literalExpectation("::", false);
-  const peg$e4 = peg$literalExpectation("(", false);
-  const peg$e5 = peg$literalExpectation(")", false);
-  const peg$e6 = peg$literalExpectation(".", false);
-  const peg$e7 = peg$literalExpectation("time", true);
-  const peg$e8 = peg$otherExpectation("duration");
-  const peg$e9 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e10 = peg$literalExpectation("mo", false);
-  const peg$e11 = peg$literalExpectation("y", false);
-  const peg$e12 = peg$literalExpectation("-", false);
-  const peg$e13 = peg$literalExpectation("now", true);
-  const peg$e14 = peg$literalExpectation("fill", true);
-  const peg$e15 = peg$literalExpectation("null", true);
-  const peg$e16 = peg$literalExpectation("none", true);
-  const peg$e17 = peg$literalExpectation("previous", true);
-  const peg$e18 = peg$literalExpectation("linear", true);
-  const peg$e19 = peg$literalExpectation("tz", true);
-  const peg$e20 = peg$otherExpectation("integer");
-  const peg$e21 = peg$literalExpectation("=~", false);
-  const peg$e22 = peg$literalExpectation("!~", false);
-  const peg$e23 = peg$literalExpectation("<=", false);
-  const peg$e24 = peg$literalExpectation(">=", false);
-  const peg$e25 = peg$literalExpectation("!=", false);
-  const peg$e26 = peg$literalExpectation("<>", false);
-  const peg$e27 = peg$classExpectation([["<", ">"]], false, false, false);
-  const peg$e28 = peg$classExpectation(["+", "-", "^", "|"], false, false, false);
-  const peg$e29 = peg$classExpectation([["%", "&"], "*", "/"], false, false, false);
-  const peg$e30 = peg$literalExpectation("+", false);
-  const peg$e31 = peg$literalExpectation("float", true);
-  const peg$e32 = peg$literalExpectation("integer", true);
-  const peg$e33 = peg$literalExpectation("unsigned", true);
-  const peg$e34 = peg$literalExpectation("string", true);
-  const peg$e35 = peg$literalExpectation("boolean", true);
-  const peg$e36 = peg$literalExpectation("field", true);
-  const peg$e37 = peg$literalExpectation("tag", true);
-  const peg$e38 = peg$otherExpectation("bound parameter");
-  const peg$e39 = peg$literalExpectation("$", false);
-  const peg$e40 = peg$literalExpectation("=", false);
-  const peg$e41 = peg$otherExpectation("identifier");
-  const peg$e42 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e43 = peg$literalExpectation("\"", false);
-  const peg$e44 = peg$classExpectation(["\"", "\\", "\n"], true, false, false);
-  const peg$e45 = peg$literalExpectation("\\", false);
-  const peg$e46 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e47 = peg$otherExpectation("string");
-  const peg$e48 = peg$literalExpectation("'", false);
-  const peg$e49 = peg$classExpectation(["'", "\\", "\n"], true, false, false);
-  const peg$e50 = peg$literalExpectation("n", false);
-  const peg$e51 = peg$classExpectation(["\"", "'", "\\"], false, false, false);
-  const peg$e52 = peg$otherExpectation("regex");
-  const peg$e53 = peg$literalExpectation("/", false);
-  const peg$e54 = peg$literalExpectation("\\/", false);
-  const peg$e55 = peg$classExpectation(["\n"], true, false, false);
-  const peg$e56 = peg$classExpectation(["/", "\\", "\n"], true, false, false);
-  const peg$e57 = peg$otherExpectation("number");
-  const peg$e58 = peg$classExpectation([".", ["0", "9"], ["A", "Z"], "_", ["a", "z"]], false, false, false);
-  const peg$e59 = peg$literalExpectation("ns", false);
-  const peg$e60 = peg$literalExpectation("ms", false);
-  const peg$e61 = peg$classExpectation(["d", "h", "m", "s", "u", "w", "\xB5"], false, false, false);
-  const peg$e62 = peg$otherExpectation("bool");
-  const peg$e63 = peg$otherExpectation("whitespace");
-  const peg$e64 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
-  const peg$e65 = peg$literalExpectation("--", false);
-  const peg$e66 = peg$literalExpectation("/*", false);
-  const peg$e67 = peg$literalExpectation("*/", false);
-  const peg$e68 = peg$anyExpectation();
-  const peg$e69 = peg$literalExpectation("ALL", true);
-  const peg$e70 = peg$literalExpectation("ALTER", true);
-  const peg$e71 = peg$literalExpectation("ANALYZE", true);
-  const peg$e72 = peg$literalExpectation("AND", true);
-  const peg$e73 = peg$literalExpectation("AS", true);
-  const peg$e74 = peg$literalExpectation("ASC", true);
-  const peg$e75 = peg$literalExpectation("BY", true);
-  const peg$e76 = peg$literalExpectation("CARDINALITY", true);
-  const peg$e77 = peg$literalExpectation("CREATE", true);
-  const peg$e78 = peg$literalExpectation("DATABASE", true);
-  const peg$e79 = peg$literalExpectation("DATABASES", true);
-  const peg$e80 = peg$literalExpectation("DEFAULT", true);
-  const peg$e81 = peg$literalExpectation("DELETE", true);
-  const peg$e82 = peg$literalExpectation("DESC", true);
-  const peg$e83 = peg$literalExpectation("DISTINCT", true);
-  const peg$e84 = peg$literalExpectation("DROP", true);
-  const peg$e85 = peg$literalExpectation("DURATION", true);
-  const peg$e86 = peg$literalExpectation("EXACT", true);
-  const peg$e87 = peg$literalExpectation("EXPLAIN", true);
-  const peg$e88 = peg$literalExpectation("FALSE", true);
-  const peg$e89 = peg$literalExpectation("FIELD", true);
-  const peg$e90 = peg$literalExpectation("FOR", true);
-  const peg$e91 = peg$literalExpectation("FROM", true);
-  const peg$e92 = peg$literalExpectation("GRANT", true);
-  const peg$e93 = peg$literalExpectation("GRANTS", true);
-  const peg$e94 = peg$literalExpectation("GROUP", true);
-  const peg$e95 = peg$literalExpectation("IN", true);
-  const peg$e96 = peg$literalExpectation("INF", true);
-  const peg$e97 = peg$literalExpectation("INTO", true);
-  const peg$e98 = peg$literalExpectation("KEY", true);
-  const peg$e99 = peg$literalExpectation("KEYS", true);
-  const peg$e100 = peg$literalExpectation("KILL", true);
-  const peg$e101 = peg$literalExpectation("LIMIT", true);
-  const peg$e102 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e103 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e104 = peg$literalExpectation("OFFSET", true);
-  const peg$e105 = peg$literalExpectation("ON", true);
-  const peg$e106 = peg$literalExpectation("OR", true);
-  const peg$e107 = peg$literalExpectation("ORDER", true);
-  const peg$e108 = peg$literalExpectation("PASSWORD", true);
-  const peg$e109 = peg$literalExpectation("POLICIES", true);
-  const peg$e110 = peg$literalExpectation("POLICY", true);
-  const peg$e111 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e112 = peg$literalExpectation("QUERIES", true);
-  const peg$e113 = peg$literalExpectation("QUERY", true);
-  const peg$e114 = peg$literalExpectation("READ", true);
-  const peg$e115 = peg$literalExpectation("REPLICATION", true);
-  const peg$e116 = peg$literalExpectation("RETENTION", true);
-  const peg$e117 = peg$literalExpectation("REVOKE", true);
-  const peg$e118 = peg$literalExpectation("SELECT", true);
-  const peg$e119 = peg$literalExpectation("SERIES", true);
-  const peg$e120 = peg$literalExpectation("SET", true);
-  const peg$e121 = peg$literalExpectation("SHARD", true);
-  const peg$e122 = peg$literalExpectation("SHOW", true);
-  const peg$e123 = peg$literalExpectation("SLIMIT", true);
-  const peg$e124 = peg$literalExpectation("SOFFSET", true);
-  const peg$e125 = peg$literalExpectation("TAG", true);
-  const peg$e126 = peg$literalExpectation("TO", true);
-  const peg$e127 = peg$literalExpectation("TRUE", true);
-  const peg$e128 = peg$literalExpectation("USER", true);
-  const peg$e129 = peg$literalExpectation("USERS", true);
-  const peg$e130 = peg$literalExpectation("VALUES", true);
-  const peg$e131 = peg$literalExpectation("WHERE", true);
-  const peg$e132 = peg$literalExpectation("WITH", true);
-  const peg$e133 = peg$literalExpectation("WRITE", true);
+  const peg$e4 = peg$literalExpectation(".", false);
+  const peg$e5 = peg$literalExpectation(":", false);
+  const peg$e6 = peg$literalExpectation("(", false);
+  const peg$e7 = peg$literalExpectation(")", false);
+  const peg$e8 = peg$literalExpectation("time", true);
+  const peg$e9 = peg$otherExpectation("duration");
+  const peg$e10 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e11 = peg$literalExpectation("mo", false);
+  const peg$e12 = peg$literalExpectation("y", false);
+  const peg$e13 = peg$literalExpectation("-", false);
+  const peg$e14 = peg$literalExpectation("now", true);
+  const peg$e15 = peg$literalExpectation("fill", true);
+  const peg$e16 = peg$literalExpectation("null", true);
+  const peg$e17 = peg$literalExpectation("none", true);
+  const peg$e18 = peg$literalExpectation("previous", true);
+  const peg$e19 = peg$literalExpectation("linear", true);
+  const peg$e20 = peg$literalExpectation("tz", true);
+  const peg$e21 = peg$otherExpectation("integer");
+  const peg$e22 = peg$literalExpectation("=~", false);
+  const peg$e23 = peg$literalExpectation("!~", false);
+  const peg$e24 = peg$literalExpectation("<=", false);
+  const peg$e25 = peg$literalExpectation(">=", false);
+  const peg$e26 = peg$literalExpectation("!=", false);
+  const peg$e27 = peg$literalExpectation("<>", false);
+  const peg$e28 = peg$classExpectation([["<", ">"]], false, false, false);
+  const peg$e29 = peg$classExpectation(["+", "-", "^", "|"], false, false, false);
+  const peg$e30 = peg$classExpectation([["%", "&"], "*", "/"], false, false, false);
+  const peg$e31 = peg$literalExpectation("+", false);
+  const peg$e32 = peg$literalExpectation("float", true);
+  const peg$e33 = peg$literalExpectation("integer", true);
+  const peg$e34 = peg$literalExpectation("unsigned", true);
+  const peg$e35 = peg$literalExpectation("string", true);
+  const peg$e36 = peg$literalExpectation("boolean", true);
+  const peg$e37 = peg$literalExpectation("field", true);
+  const peg$e38 = peg$literalExpectation("tag", true);
+  const peg$e39 = peg$otherExpectation("bound parameter");
+  const peg$e40 = peg$literalExpectation("$", false);
+  const peg$e41 = peg$literalExpectation("=", false);
+  const peg$e42 = peg$otherExpectation("identifier");
+  const peg$e43 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e44 = peg$literalExpectation("\"", false);
+  const peg$e45 = peg$classExpectation(["\"", "\\", "\n"], true, false, false);
+  const peg$e46 = peg$literalExpectation("\\", false);
+  const peg$e47 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e48 = peg$otherExpectation("string");
+  const peg$e49 = peg$literalExpectation("'", false);
+  const peg$e50 = peg$classExpectation(["'", "\\", "\n"], true, false, false);
+  const peg$e51 = peg$literalExpectation("n", false);
+  const peg$e52 = peg$classExpectation(["\"", "'", "\\"], false, false, false);
+  const peg$e53 = peg$otherExpectation("regex");
+  const peg$e54 = peg$literalExpectation("/", false);
+  const peg$e55 = peg$literalExpectation("\\/", false);
+  const peg$e56 = peg$classExpectation(["\n"], true, false, false);
+  const peg$e57 = peg$classExpectation(["/", "\\", "\n"], true, false, false);
+  const peg$e58 = peg$otherExpectation("number");
+  const peg$e59 = peg$classExpectation([".", ["0", "9"], ["A", "Z"], "_", ["a", "z"]], false, false, false);
+  const peg$e60 = peg$literalExpectation("ns", false);
+  const peg$e61 = peg$literalExpectation("ms", false);
+  const peg$e62 = peg$classExpectation(["d", "h", "m", "s", "u", "w", "\xB5"], false, false, false);
+  const peg$e63 = peg$otherExpectation("bool");
+  const peg$e64 = peg$otherExpectation("whitespace");
+  const peg$e65 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
+  const peg$e66 = peg$literalExpectation("--", false);
+  const peg$e67 = peg$literalExpectation("/*", false);
+  const peg$e68 = peg$literalExpectation("*/", false);
+  const peg$e69 = peg$anyExpectation();
+  const peg$e70 = peg$literalExpectation("ALL", true);
+  const peg$e71 = peg$literalExpectation("ALTER", true);
+  const peg$e72 = peg$literalExpectation("ANALYZE", true);
+  const peg$e73 = peg$literalExpectation("AND", true);
+  const peg$e74 = peg$literalExpectation("AS", true);
+  const peg$e75 = peg$literalExpectation("ASC", true);
+  const peg$e76 = peg$literalExpectation("BEGIN", true);
+  const peg$e77 = peg$literalExpectation("BY", true);
+  const peg$e78 = peg$literalExpectation("CARDINALITY", true);
+  const peg$e79 = peg$literalExpectation("CONTINUOUS", true);
+  const peg$e80 = peg$literalExpectation("CREATE", true);
+  const peg$e81 = peg$literalExpectation("DATABASE", true);
+  const peg$e82 = peg$literalExpectation("DATABASES", true);
+  const peg$e83 = peg$literalExpectation("DEFAULT", true);
+  const peg$e84 = peg$literalExpectation("DELETE", true);
+  const peg$e85 = peg$literalExpectation("DESC", true);
+  const peg$e86 = peg$literalExpectation("DISTINCT", true);
+  const peg$e87 = peg$literalExpectation("DROP", true);
+  const peg$e88 = peg$literalExpectation("DURATION", true);
+  const peg$e89 = peg$literalExpectation("END", true);
+  const peg$e90 = peg$literalExpectation("EVERY", true);
+  const peg$e91 = peg$literalExpectation("EXACT", true);
+  const peg$e92 = peg$literalExpectation("EXPLAIN", true);
+  const peg$e93 = peg$literalExpectation("FALSE", true);
+  const peg$e94 = peg$literalExpectation("FIELD", true);
+  const peg$e95 = peg$literalExpectation("FOR", true);
+  const peg$e96 = peg$literalExpectation("FROM", true);
+  const peg$e97 = peg$literalExpectation("GRANT", true);
+  const peg$e98 = peg$literalExpectation("GRANTS", true);
+  const peg$e99 = peg$literalExpectation("GROUP", true);
+  const peg$e100 = peg$literalExpectation("IN", true);
+  const peg$e101 = peg$literalExpectation("INF", true);
+  const peg$e102 = peg$literalExpectation("INTO", true);
+  const peg$e103 = peg$literalExpectation("KEY", true);
+  const peg$e104 = peg$literalExpectation("KEYS", true);
+  const peg$e105 = peg$literalExpectation("KILL", true);
+  const peg$e106 = peg$literalExpectation("LIMIT", true);
+  const peg$e107 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e108 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e109 = peg$literalExpectation("OFFSET", true);
+  const peg$e110 = peg$literalExpectation("ON", true);
+  const peg$e111 = peg$literalExpectation("OR", true);
+  const peg$e112 = peg$literalExpectation("ORDER", true);
+  const peg$e113 = peg$literalExpectation("PASSWORD", true);
+  const peg$e114 = peg$literalExpectation("POLICIES", true);
+  const peg$e115 = peg$literalExpectation("POLICY", true);
+  const peg$e116 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e117 = peg$literalExpectation("QUERIES", true);
+  const peg$e118 = peg$literalExpectation("QUERY", true);
+  const peg$e119 = peg$literalExpectation("READ", true);
+  const peg$e120 = peg$literalExpectation("REPLICATION", true);
+  const peg$e121 = peg$literalExpectation("RESAMPLE", true);
+  const peg$e122 = peg$literalExpectation("RETENTION", true);
+  const peg$e123 = peg$literalExpectation("REVOKE", true);
+  const peg$e124 = peg$literalExpectation("SELECT", true);
+  const peg$e125 = peg$literalExpectation("SERIES", true);
+  const peg$e126 = peg$literalExpectation("SET", true);
+  const peg$e127 = peg$literalExpectation("SHARD", true);
+  const peg$e128 = peg$literalExpectation("SHOW", true);
+  const peg$e129 = peg$literalExpectation("SLIMIT", true);
+  const peg$e130 = peg$literalExpectation("SOFFSET", true);
+  const peg$e131 = peg$literalExpectation("TAG", true);
+  const peg$e132 = peg$literalExpectation("TO", true);
+  const peg$e133 = peg$literalExpectation("TRUE", true);
+  const peg$e134 = peg$literalExpectation("USER", true);
+  const peg$e135 = peg$literalExpectation("USERS", true);
+  const peg$e136 = peg$literalExpectation("VALUES", true);
+  const peg$e137 = peg$literalExpectation("WHERE", true);
+  const peg$e138 = peg$literalExpectation("WITH", true);
+  const peg$e139 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -435,107 +447,113 @@ function peg$parse(input, options) {
   function peg$f3(head, tail) {    return [head, ...tail];  }
   function peg$f4(expr, alias) {    return ast.field(expr, alias);  }
   function peg$f5(type) {    return ast.wildcard(type ?? undefined);  }
-  function peg$f6(head, tail) {    return [head, ...tail];  }
-  function peg$f7(s) {    return s !== null;  }
-  function peg$f8(s) {    return ast.subquery(s);  }
-  function peg$f9(parts, last) {    return ast.measurement(parts, last);  }
-  function peg$f10() {    return null;  }
-  function peg$f11(pattern) {    return { regex: pattern.pattern };  }
-  function peg$f12(name) {    return { name };  }
-  function peg$f13(head, tail) {    return [head, ...tail];  }
-  function peg$f14(interval, offset) {    return ast.timeDimension(interval, offset);  }
-  function peg$f15() {    return { kind: "wildcard" };  }
-  function peg$f16(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
-  function peg$f17(name) {    return ast.tagDimension(name);  }
-  function peg$f18(digits, unit) {    return ast.calendarInterval(digits, unit);  }
-  function peg$f19(d) {    return ast.negate(d);  }
-  function peg$f20() {    return ast.call("now", []);  }
-  function peg$f21(arg) {    return ast.fill(arg);  }
-  function peg$f22(n) {    return ast.negate(n);  }
-  function peg$f23(dir) {    return dir ?? "ASC";  }
-  function peg$f24() {    return "ASC";  }
-  function peg$f25() {    return "DESC";  }
-  function peg$f26(s) {    return s.value;  }
-  function peg$f27(digits) {    return ast.count(digits);  }
-  function peg$f28(e) {    return e !== null;  }
-  function peg$f29(e) {    return e;  }
-  function peg$f30() {    checkNesting(++depth, location); return true;  }
-  function peg$f31() {    depth--; return true;  }
-  function peg$f32(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f6(parts) {    return ast.measurement(parts, {});  }
+  function peg$f7(head, tail) {    return [head, ...tail];  }
+  function peg$f8(s) {    return s !== null;  }
+  function peg$f9(s) {    return ast.subquery(s);  }
+  function peg$f10(parts, last) {    return ast.measurement(parts, last);  }
+  function peg$f11() {    return null;  }
+  function peg$f12(pattern) {    return { regex: pattern.pattern };  }
+  function peg$f13(name) {    return { name };  }
+  function peg$f14(head, tail) {    return [head, ...tail];  }
+  function peg$f15(interval, offset) {    return ast.timeDimension(interval, offset);  }
+  function peg$f16() {    return { kind: "wildcard" };  }
+  function peg$f17(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
+  function peg$f18(name) {    return ast.tagDimension(name);  }
+  function peg$f19(digits, unit) {    return ast.calendarInterval(digits, unit);  }
+  function peg$f20(d) {    return ast.negate(d);  }
+  function peg$f21() {    return ast.call("now", []);  }
+  function peg$f22(arg) {    return ast.fill(arg);  }
+  function peg$f23(n) {    return ast.negate(n);  }
+  function peg$f24(dir) {    return dir ?? "ASC";  }
+  function peg$f25() {    return "ASC";  }
+  function peg$f26() {    return "DESC";  }
+  function peg$f27(s) {    return s.value;  }
+  function peg$f28(digits) {    return ast.count(digits);  }
+  function peg$f29(e) {    return e !== null;  }
+  function peg$f30(e) {    return e;  }
+  function peg$f31() {    checkNesting(++depth, location); return true;  }
+  function peg$f32() {    depth--; return true;  }
   function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f34(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f35(op, rhs) {    return [op, rhs];  }
+  function peg$f35(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f36(op, rhs) {    return [op, rhs];  }
-  function peg$f37(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f37(op, rhs) {    return [op, rhs];  }
   function peg$f38(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f39(e) {    return e !== null;  }
-  function peg$f40(e) {    return ast.negate(e);  }
-  function peg$f41(e) {    return e !== null;  }
-  function peg$f42(e) {    return e;  }
-  function peg$f43(e) {    return ast.paren(e);  }
-  function peg$f44(name, args) {    return ast.call(name, args ?? []);  }
-  function peg$f45(head, tail) {    return [head, ...tail];  }
-  function peg$f46(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
-  function peg$f47(name) {    return ast.param(name);  }
-  function peg$f48() {    return ast.statement("show_queries");  }
-  function peg$f49(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
-  function peg$f50() {    return "series";  }
-  function peg$f51() {    return "measurement";  }
-  function peg$f52() {    return "tag_key";  }
-  function peg$f53() {    return "tag_values";  }
-  function peg$f54() {    return "field_key";  }
-  function peg$f55() {    return ast.statement("show_databases");  }
-  function peg$f56(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f57(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f58(name) {    return { op: "=", name };  }
-  function peg$f59(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f60(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f61(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f62(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f63(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f64(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f65(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f66(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f67(name) {    return ast.statement("create_database", { name });  }
-  function peg$f68(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f69(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f70(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
-  function peg$f71(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f72(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
-  function peg$f73(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
-  function peg$f74(duration) {    return { duration };  }
-  function peg$f75(replicaN) {    return { replicaN };  }
-  function peg$f76(shardDuration) {    return { shardDuration };  }
-  function peg$f77() {    return { isDefault: true };  }
-  function peg$f78() {    return 0n;  }
-  function peg$f79(d) {    return d.ns;  }
-  function peg$f80(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f81(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f82(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f83(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f84(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f85(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f86(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f87(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f88(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f89(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f90() {    return "READ";  }
-  function peg$f91() {    return "WRITE";  }
-  function peg$f92() {    return "ALL";  }
-  function peg$f93() {    return ast.statement("show_users");  }
-  function peg$f94(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f95(word) {    return isKeyword(word);  }
-  function peg$f96(word) {    return word;  }
-  function peg$f97(chars) {    return chars.join("");  }
-  function peg$f98(chars) {    return ast.string(chars.join(""));  }
-  function peg$f99() {    return "\n";  }
-  function peg$f100(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f101() {    return "/";  }
-  function peg$f102(text) {    return ast.number(text);  }
-  function peg$f103(text) {    return ast.integer(text);  }
-  function peg$f104(parts) {    return ast.duration(parts);  }
-  function peg$f105(digits, unit) {    return [digits, unit];  }
-  function peg$f106(text) {    return ast.boolean(text);  }
+  function peg$f39(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f40(e) {    return e !== null;  }
+  function peg$f41(e) {    return ast.negate(e);  }
+  function peg$f42(e) {    return e !== null;  }
+  function peg$f43(e) {    return e;  }
+  function peg$f44(e) {    return ast.paren(e);  }
+  function peg$f45(name, args) {    return ast.call(name, args ?? []);  }
+  function peg$f46(head, tail) {    return [head, ...tail];  }
+  function peg$f47(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
+  function peg$f48(name) {    return ast.param(name);  }
+  function peg$f49() {    return ast.statement("show_queries");  }
+  function peg$f50(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
+  function peg$f51() {    return "series";  }
+  function peg$f52() {    return "measurement";  }
+  function peg$f53() {    return "tag_key";  }
+  function peg$f54() {    return "tag_values";  }
+  function peg$f55() {    return "field_key";  }
+  function peg$f56() {    return ast.statement("show_databases");  }
+  function peg$f57(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
+  function peg$f58(r) {    return { op: "=~", pattern: r.pattern };  }
+  function peg$f59(name) {    return { op: "=", name };  }
+  function peg$f60(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
+  function peg$f61(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
+  function peg$f62(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f63(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f64(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f65(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
+  function peg$f66(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
+  function peg$f67(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f68(name) {    return ast.statement("create_database", { name });  }
+  function peg$f69(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f70(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f71(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
+  function peg$f72(sources, condition) {    return ast.statement("delete", { sources, condition });  }
+  function peg$f73(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f74(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
+  function peg$f75(duration) {    return { duration };  }
+  function peg$f76(replicaN) {    return { replicaN };  }
+  function peg$f77(shardDuration) {    return { shardDuration };  }
+  function peg$f78() {    return { isDefault: true };  }
+  function peg$f79() {    return 0n;  }
+  function peg$f80(d) {    return d.ns;  }
+  function peg$f81(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f82(name, database, resample, select) {    return ast.statement("create_continuous_query", { name, database, ...resample, select });  }
+  function peg$f83(every, f) {    return { everyNs: every.ns, forNs: f?.ns };  }
+  function peg$f84(f) {    return { forNs: f.ns };  }
+  function peg$f85() {    return ast.statement("show_continuous_queries");  }
+  function peg$f86(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
+  function peg$f87(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f88(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f89(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f90(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f91(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f92(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f93(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f94(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f95(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f96() {    return "READ";  }
+  function peg$f97() {    return "WRITE";  }
+  function peg$f98() {    return "ALL";  }
+  function peg$f99() {    return ast.statement("show_users");  }
+  function peg$f100(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f101(word) {    return isKeyword(word);  }
+  function peg$f102(word) {    return word;  }
+  function peg$f103(chars) {    return chars.join("");  }
+  function peg$f104(chars) {    return ast.string(chars.join(""));  }
+  function peg$f105() {    return "\n";  }
+  function peg$f106(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f107() {    return "/";  }
+  function peg$f108(text) {    return ast.number(text);  }
+  function peg$f109(text) {    return ast.integer(text);  }
+  function peg$f110(parts) {    return ast.duration(parts);  }
+  function peg$f111(digits, unit) {    return [digits, unit];  }
+  function peg$f112(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -794,6 +812,12 @@ function peg$parse(input, options) {
                           s0 = peg$parseKillQuery();
                           if (s0 === peg$FAILED) {
                             s0 = peg$parseUserStatement();
+                            if (s0 === peg$FAILED) {
+                              s0 = peg$parseCreateContinuousQuery();
+                              if (s0 === peg$FAILED) {
+                                s0 = peg$parseDropContinuousQuery();
+                              }
+                            }
                           }
                         }
                       }
@@ -1265,7 +1289,7 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse__();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseMeasurementRef();
+        s3 = peg$parseIntoTarget();
         if (s3 !== peg$FAILED) {
           s0 = s3;
         } else {
@@ -1279,6 +1303,85 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseIntoTarget() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = [];
+    s2 = peg$currPos;
+    s3 = peg$parseSegmentOrEmpty();
+    if (s3 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s4 = peg$c4;
+        peg$currPos++;
+      } else {
+        s4 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      }
+      if (s4 !== peg$FAILED) {
+        s2 = s3;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    while (s2 !== peg$FAILED) {
+      s1.push(s2);
+      if (s1.length >= 2) {
+        s2 = peg$FAILED;
+      } else {
+        s2 = peg$currPos;
+        s3 = peg$parseSegmentOrEmpty();
+        if (s3 !== peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 46) {
+            s4 = peg$c4;
+            peg$currPos++;
+          } else {
+            s4 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e4); }
+          }
+          if (s4 !== peg$FAILED) {
+            s2 = s3;
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      }
+    }
+    if (input.charCodeAt(peg$currPos) === 58) {
+      s2 = peg$c5;
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e5); }
+    }
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parseMEASUREMENT();
+      if (s3 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f6(s1);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseMeasurementRef();
     }
 
     return s0;
@@ -1339,7 +1442,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f6(s1, s2);
+      s0 = peg$f7(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -1353,11 +1456,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 40) {
-      s1 = peg$c4;
+      s1 = peg$c6;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      if (peg$silentFails === 0) { peg$fail(peg$e6); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -1370,7 +1473,7 @@ function peg$parse(input, options) {
         s5 = peg$parseShallower();
         if (s5 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s6 = peg$f7(s4);
+          s6 = peg$f8(s4);
           if (s6) {
             s6 = undefined;
           } else {
@@ -1379,15 +1482,15 @@ function peg$parse(input, options) {
           if (s6 !== peg$FAILED) {
             s7 = peg$parse_();
             if (input.charCodeAt(peg$currPos) === 41) {
-              s8 = peg$c5;
+              s8 = peg$c7;
               peg$currPos++;
             } else {
               s8 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e5); }
+              if (peg$silentFails === 0) { peg$fail(peg$e7); }
             }
             if (s8 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f8(s4);
+              s0 = peg$f9(s4);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1424,11 +1527,11 @@ function peg$parse(input, options) {
     s3 = peg$parseSegmentOrEmpty();
     if (s3 !== peg$FAILED) {
       if (input.charCodeAt(peg$currPos) === 46) {
-        s4 = peg$c6;
+        s4 = peg$c4;
         peg$currPos++;
       } else {
         s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
       }
       if (s4 !== peg$FAILED) {
         s2 = s3;
@@ -1449,11 +1552,11 @@ function peg$parse(input, options) {
         s3 = peg$parseSegmentOrEmpty();
         if (s3 !== peg$FAILED) {
           if (input.charCodeAt(peg$currPos) === 46) {
-            s4 = peg$c6;
+            s4 = peg$c4;
             peg$currPos++;
           } else {
             s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e6); }
+            if (peg$silentFails === 0) { peg$fail(peg$e4); }
           }
           if (s4 !== peg$FAILED) {
             s2 = s3;
@@ -1470,7 +1573,7 @@ function peg$parse(input, options) {
     s2 = peg$parseMeasurementLast();
     if (s2 !== peg$FAILED) {
       peg$savedPos = s0;
-      s0 = peg$f9(s1, s2);
+      s0 = peg$f10(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -1489,11 +1592,11 @@ function peg$parse(input, options) {
       s2 = peg$currPos;
       peg$silentFails++;
       if (input.charCodeAt(peg$currPos) === 46) {
-        s3 = peg$c6;
+        s3 = peg$c4;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
       }
       peg$silentFails--;
       if (s3 !== peg$FAILED) {
@@ -1504,7 +1607,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f10();
+        s0 = peg$f11();
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1521,7 +1624,7 @@ function peg$parse(input, options) {
     s1 = peg$parseRegex();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f11(s1);
+      s1 = peg$f12(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -1529,7 +1632,7 @@ function peg$parse(input, options) {
       s1 = peg$parseIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f12(s1);
+        s1 = peg$f13(s1);
       }
       s0 = s1;
     }
@@ -1627,7 +1730,7 @@ function peg$parse(input, options) {
                 }
               }
               peg$savedPos = s0;
-              s0 = peg$f13(s5, s6);
+              s0 = peg$f14(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1660,11 +1763,11 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c4;
+        s3 = peg$c6;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
@@ -1703,15 +1806,15 @@ function peg$parse(input, options) {
           }
           s7 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 41) {
-            s8 = peg$c5;
+            s8 = peg$c7;
             peg$currPos++;
           } else {
             s8 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e5); }
+            if (peg$silentFails === 0) { peg$fail(peg$e7); }
           }
           if (s8 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f14(s5, s6);
+            s0 = peg$f15(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1739,7 +1842,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f15();
+        s1 = peg$f16();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -1747,7 +1850,7 @@ function peg$parse(input, options) {
         s1 = peg$parseRegex();
         if (s1 !== peg$FAILED) {
           peg$savedPos = s0;
-          s1 = peg$f16(s1);
+          s1 = peg$f17(s1);
         }
         s0 = s1;
         if (s0 === peg$FAILED) {
@@ -1755,7 +1858,7 @@ function peg$parse(input, options) {
           s1 = peg$parseIdentifier();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f17(s1);
+            s1 = peg$f18(s1);
           }
           s0 = s1;
         }
@@ -1770,11 +1873,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c7) {
+    if (s1.toLowerCase() === peg$c8) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e7); }
+      if (peg$silentFails === 0) { peg$fail(peg$e8); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -1814,7 +1917,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -1824,7 +1927,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+          if (peg$silentFails === 0) { peg$fail(peg$e10); }
         }
       }
     } else {
@@ -1837,20 +1940,20 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c8) {
-        s3 = peg$c8;
+      if (input.substr(peg$currPos, 2) === peg$c9) {
+        s3 = peg$c9;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e10); }
+        if (peg$silentFails === 0) { peg$fail(peg$e11); }
       }
       if (s3 === peg$FAILED) {
         if (input.charCodeAt(peg$currPos) === 121) {
-          s3 = peg$c9;
+          s3 = peg$c10;
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e11); }
+          if (peg$silentFails === 0) { peg$fail(peg$e12); }
         }
       }
       if (s3 !== peg$FAILED) {
@@ -1871,7 +1974,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f18(s1, s2);
+          s0 = peg$f19(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1887,7 +1990,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
 
     return s0;
@@ -1898,18 +2001,18 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c10;
+      s1 = peg$c11;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e12); }
+      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       s3 = peg$parseDuration();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f19(s3);
+        s0 = peg$f20(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1930,33 +2033,33 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c11) {
+    if (s1.toLowerCase() === peg$c12) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e13); }
+      if (peg$silentFails === 0) { peg$fail(peg$e14); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c4;
+        s3 = peg$c6;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c5;
+          s5 = peg$c7;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e5); }
+          if (peg$silentFails === 0) { peg$fail(peg$e7); }
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f20();
+          s0 = peg$f21();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1978,20 +2081,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c12) {
+    if (s1.toLowerCase() === peg$c13) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e14); }
+      if (peg$silentFails === 0) { peg$fail(peg$e15); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c4;
+        s3 = peg$c6;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
@@ -1999,15 +2102,15 @@ function peg$parse(input, options) {
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 41) {
-            s7 = peg$c5;
+            s7 = peg$c7;
             peg$currPos++;
           } else {
             s7 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e5); }
+            if (peg$silentFails === 0) { peg$fail(peg$e7); }
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f21(s5);
+            s0 = peg$f22(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2034,35 +2137,35 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$currPos;
     s2 = input.substr(peg$currPos, 4);
-    if (s2.toLowerCase() === peg$c13) {
+    if (s2.toLowerCase() === peg$c14) {
       peg$currPos += (4);
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e15); }
+      if (peg$silentFails === 0) { peg$fail(peg$e16); }
     }
     if (s2 === peg$FAILED) {
       s2 = input.substr(peg$currPos, 4);
-      if (s2.toLowerCase() === peg$c14) {
+      if (s2.toLowerCase() === peg$c15) {
         peg$currPos += (4);
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e16); }
+        if (peg$silentFails === 0) { peg$fail(peg$e17); }
       }
       if (s2 === peg$FAILED) {
         s2 = input.substr(peg$currPos, 8);
-        if (s2.toLowerCase() === peg$c15) {
+        if (s2.toLowerCase() === peg$c16) {
           peg$currPos += (8);
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e17); }
+          if (peg$silentFails === 0) { peg$fail(peg$e18); }
         }
         if (s2 === peg$FAILED) {
           s2 = input.substr(peg$currPos, 6);
-          if (s2.toLowerCase() === peg$c16) {
+          if (s2.toLowerCase() === peg$c17) {
             peg$currPos += (6);
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e18); }
+            if (peg$silentFails === 0) { peg$fail(peg$e19); }
           }
         }
       }
@@ -2105,11 +2208,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c10;
+      s1 = peg$c11;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e12); }
+      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -2119,7 +2222,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f22(s3);
+        s0 = peg$f23(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2183,11 +2286,11 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$currPos;
     s2 = input.substr(peg$currPos, 4);
-    if (s2.toLowerCase() === peg$c7) {
+    if (s2.toLowerCase() === peg$c8) {
       peg$currPos += (4);
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e7); }
+      if (peg$silentFails === 0) { peg$fail(peg$e8); }
     }
     if (s2 !== peg$FAILED) {
       s3 = peg$currPos;
@@ -2230,7 +2333,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f23(s2);
+      s0 = peg$f24(s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2249,7 +2352,7 @@ function peg$parse(input, options) {
     s1 = peg$parseASC();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f24();
+      s1 = peg$f25();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2257,7 +2360,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDESC();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f25();
+        s1 = peg$f26();
       }
       s0 = s1;
     }
@@ -2270,20 +2373,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c17) {
+    if (s1.toLowerCase() === peg$c18) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e19); }
+      if (peg$silentFails === 0) { peg$fail(peg$e20); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c4;
+        s3 = peg$c6;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
@@ -2291,15 +2394,15 @@ function peg$parse(input, options) {
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 41) {
-            s7 = peg$c5;
+            s7 = peg$c7;
             peg$currPos++;
           } else {
             s7 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e5); }
+            if (peg$silentFails === 0) { peg$fail(peg$e7); }
           }
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f26(s5);
+            s0 = peg$f27(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2332,7 +2435,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -2342,7 +2445,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+          if (peg$silentFails === 0) { peg$fail(peg$e10); }
         }
       }
     } else {
@@ -2366,7 +2469,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f27(s1);
+        s0 = peg$f28(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2378,7 +2481,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e20); }
+      if (peg$silentFails === 0) { peg$fail(peg$e21); }
     }
 
     return s0;
@@ -2397,7 +2500,7 @@ function peg$parse(input, options) {
       s3 = peg$parseShallower();
       if (s3 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f28(s2);
+        s4 = peg$f29(s2);
         if (s4) {
           s4 = undefined;
         } else {
@@ -2405,7 +2508,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f29(s2);
+          s0 = peg$f30(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2426,7 +2529,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f30();
+    s0 = peg$f31();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2440,7 +2543,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f31();
+    s0 = peg$f32();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2525,7 +2628,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f32(s1, s2);
+      s0 = peg$f33(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2609,7 +2712,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f33(s1, s2);
+      s0 = peg$f34(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2647,7 +2750,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f34(s1, s2);
+      s0 = peg$f35(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2661,20 +2764,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c18) {
-      s2 = peg$c18;
+    if (input.substr(peg$currPos, 2) === peg$c19) {
+      s2 = peg$c19;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e21); }
+      if (peg$silentFails === 0) { peg$fail(peg$e22); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c19) {
-        s2 = peg$c19;
+      if (input.substr(peg$currPos, 2) === peg$c20) {
+        s2 = peg$c20;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e22); }
+        if (peg$silentFails === 0) { peg$fail(peg$e23); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -2690,7 +2793,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f35(s1, s3);
+        s0 = peg$f36(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2702,36 +2805,36 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c20) {
-        s2 = peg$c20;
+      if (input.substr(peg$currPos, 2) === peg$c21) {
+        s2 = peg$c21;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e23); }
+        if (peg$silentFails === 0) { peg$fail(peg$e24); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c21) {
-          s2 = peg$c21;
+        if (input.substr(peg$currPos, 2) === peg$c22) {
+          s2 = peg$c22;
           peg$currPos += 2;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e24); }
+          if (peg$silentFails === 0) { peg$fail(peg$e25); }
         }
         if (s2 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c22) {
-            s2 = peg$c22;
+          if (input.substr(peg$currPos, 2) === peg$c23) {
+            s2 = peg$c23;
             peg$currPos += 2;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e25); }
+            if (peg$silentFails === 0) { peg$fail(peg$e26); }
           }
           if (s2 === peg$FAILED) {
-            if (input.substr(peg$currPos, 2) === peg$c23) {
-              s2 = peg$c23;
+            if (input.substr(peg$currPos, 2) === peg$c24) {
+              s2 = peg$c24;
               peg$currPos += 2;
             } else {
               s2 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e26); }
+              if (peg$silentFails === 0) { peg$fail(peg$e27); }
             }
             if (s2 === peg$FAILED) {
               s2 = input.charAt(peg$currPos);
@@ -2739,7 +2842,7 @@ function peg$parse(input, options) {
                 peg$currPos++;
               } else {
                 s2 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e27); }
+                if (peg$silentFails === 0) { peg$fail(peg$e28); }
               }
             }
           }
@@ -2755,7 +2858,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f36(s1, s3);
+          s0 = peg$f37(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2783,7 +2886,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e28); }
+        if (peg$silentFails === 0) { peg$fail(peg$e29); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
@@ -2807,7 +2910,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e28); }
+          if (peg$silentFails === 0) { peg$fail(peg$e29); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
@@ -2824,7 +2927,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f37(s1, s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2847,7 +2950,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e29); }
+        if (peg$silentFails === 0) { peg$fail(peg$e30); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
@@ -2871,7 +2974,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e29); }
+          if (peg$silentFails === 0) { peg$fail(peg$e30); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
@@ -2888,7 +2991,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f39(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2902,11 +3005,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c10;
+      s1 = peg$c11;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e12); }
+      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -2919,7 +3022,7 @@ function peg$parse(input, options) {
         s5 = peg$parseShallower();
         if (s5 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s6 = peg$f39(s4);
+          s6 = peg$f40(s4);
           if (s6) {
             s6 = undefined;
           } else {
@@ -2927,7 +3030,7 @@ function peg$parse(input, options) {
           }
           if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f40(s4);
+            s0 = peg$f41(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -2947,11 +3050,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 43) {
-        s1 = peg$c24;
+        s1 = peg$c25;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e30); }
+        if (peg$silentFails === 0) { peg$fail(peg$e31); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
@@ -2964,7 +3067,7 @@ function peg$parse(input, options) {
           s5 = peg$parseShallower();
           if (s5 !== peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s6 = peg$f41(s4);
+            s6 = peg$f42(s4);
             if (s6) {
               s6 = undefined;
             } else {
@@ -2972,7 +3075,7 @@ function peg$parse(input, options) {
             }
             if (s6 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f42(s4);
+              s0 = peg$f43(s4);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3002,11 +3105,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 40) {
-      s1 = peg$c4;
+      s1 = peg$c6;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      if (peg$silentFails === 0) { peg$fail(peg$e6); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -3014,15 +3117,15 @@ function peg$parse(input, options) {
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c5;
+          s5 = peg$c7;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e5); }
+          if (peg$silentFails === 0) { peg$fail(peg$e7); }
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f43(s3);
+          s0 = peg$f44(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3080,11 +3183,11 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c4;
+        s3 = peg$c6;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
@@ -3094,15 +3197,15 @@ function peg$parse(input, options) {
         }
         s6 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s7 = peg$c5;
+          s7 = peg$c7;
           peg$currPos++;
         } else {
           s7 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e5); }
+          if (peg$silentFails === 0) { peg$fail(peg$e7); }
         }
         if (s7 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f44(s1, s5);
+          s0 = peg$f45(s1, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3174,7 +3277,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f45(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3233,7 +3336,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f46(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3247,59 +3350,59 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c25) {
+    if (s1.toLowerCase() === peg$c26) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e31); }
+      if (peg$silentFails === 0) { peg$fail(peg$e32); }
     }
     if (s1 === peg$FAILED) {
       s1 = input.substr(peg$currPos, 7);
-      if (s1.toLowerCase() === peg$c26) {
+      if (s1.toLowerCase() === peg$c27) {
         peg$currPos += (7);
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e32); }
+        if (peg$silentFails === 0) { peg$fail(peg$e33); }
       }
       if (s1 === peg$FAILED) {
         s1 = input.substr(peg$currPos, 8);
-        if (s1.toLowerCase() === peg$c27) {
+        if (s1.toLowerCase() === peg$c28) {
           peg$currPos += (8);
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e33); }
+          if (peg$silentFails === 0) { peg$fail(peg$e34); }
         }
         if (s1 === peg$FAILED) {
           s1 = input.substr(peg$currPos, 6);
-          if (s1.toLowerCase() === peg$c28) {
+          if (s1.toLowerCase() === peg$c29) {
             peg$currPos += (6);
           } else {
             s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e34); }
+            if (peg$silentFails === 0) { peg$fail(peg$e35); }
           }
           if (s1 === peg$FAILED) {
             s1 = input.substr(peg$currPos, 7);
-            if (s1.toLowerCase() === peg$c29) {
+            if (s1.toLowerCase() === peg$c30) {
               peg$currPos += (7);
             } else {
               s1 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e35); }
+              if (peg$silentFails === 0) { peg$fail(peg$e36); }
             }
             if (s1 === peg$FAILED) {
               s1 = input.substr(peg$currPos, 5);
-              if (s1.toLowerCase() === peg$c30) {
+              if (s1.toLowerCase() === peg$c31) {
                 peg$currPos += (5);
               } else {
                 s1 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e36); }
+                if (peg$silentFails === 0) { peg$fail(peg$e37); }
               }
               if (s1 === peg$FAILED) {
                 s1 = input.substr(peg$currPos, 3);
-                if (s1.toLowerCase() === peg$c31) {
+                if (s1.toLowerCase() === peg$c32) {
                   peg$currPos += (3);
                 } else {
                   s1 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e37); }
+                  if (peg$silentFails === 0) { peg$fail(peg$e38); }
                 }
               }
             }
@@ -3339,11 +3442,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 36) {
-      s1 = peg$c32;
+      s1 = peg$c33;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e39); }
+      if (peg$silentFails === 0) { peg$fail(peg$e40); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseQuotedIdentifier();
@@ -3367,7 +3470,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f47(s2);
+        s0 = peg$f48(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3379,7 +3482,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e38); }
+      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
 
     return s0;
@@ -3414,6 +3517,9 @@ function peg$parse(input, options) {
                           s3 = peg$parseShowUsers();
                           if (s3 === peg$FAILED) {
                             s3 = peg$parseShowGrants();
+                            if (s3 === peg$FAILED) {
+                              s3 = peg$parseShowContinuousQueries();
+                            }
                           }
                         }
                       }
@@ -3449,7 +3555,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f48();
+      s1 = peg$f49();
     }
     s0 = s1;
 
@@ -3610,7 +3716,7 @@ function peg$parse(input, options) {
             s10 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f49(s1, s2, s5, s6, s7, s8, s9, s10);
+          s0 = peg$f50(s1, s2, s5, s6, s7, s8, s9, s10);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3634,7 +3740,7 @@ function peg$parse(input, options) {
     s1 = peg$parseSERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f50();
+      s1 = peg$f51();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -3642,7 +3748,7 @@ function peg$parse(input, options) {
       s1 = peg$parseMEASUREMENT();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f51();
+        s1 = peg$f52();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -3654,7 +3760,7 @@ function peg$parse(input, options) {
             s3 = peg$parseKEY();
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f52();
+              s0 = peg$f53();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3676,7 +3782,7 @@ function peg$parse(input, options) {
               s3 = peg$parseVALUES();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f53();
+                s0 = peg$f54();
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3698,7 +3804,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f54();
+                  s0 = peg$f55();
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -3726,7 +3832,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f55();
+      s1 = peg$f56();
     }
     s0 = s1;
 
@@ -3836,7 +3942,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f56(s2, s3, s4, s5, s6);
+      s0 = peg$f57(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3856,19 +3962,19 @@ function peg$parse(input, options) {
         s3 = peg$parseMEASUREMENT();
         if (s3 !== peg$FAILED) {
           s4 = peg$parse_();
-          if (input.substr(peg$currPos, 2) === peg$c18) {
-            s5 = peg$c18;
+          if (input.substr(peg$currPos, 2) === peg$c19) {
+            s5 = peg$c19;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e21); }
+            if (peg$silentFails === 0) { peg$fail(peg$e22); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parse_();
             s7 = peg$parseRegex();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f57(s7);
+              s0 = peg$f58(s7);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -3899,18 +4005,18 @@ function peg$parse(input, options) {
           if (s3 !== peg$FAILED) {
             s4 = peg$parse_();
             if (input.charCodeAt(peg$currPos) === 61) {
-              s5 = peg$c33;
+              s5 = peg$c34;
               peg$currPos++;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e40); }
+              if (peg$silentFails === 0) { peg$fail(peg$e41); }
             }
             if (s5 !== peg$FAILED) {
               s6 = peg$parse_();
               s7 = peg$parseIdentifier();
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f58(s7);
+                s0 = peg$f59(s7);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4055,7 +4161,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f59(s4, s5, s6, s7, s8);
+          s0 = peg$f60(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4195,7 +4301,7 @@ function peg$parse(input, options) {
                 s10 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f60(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f61(s4, s5, s7, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4259,20 +4365,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c18) {
-      s2 = peg$c18;
+    if (input.substr(peg$currPos, 2) === peg$c19) {
+      s2 = peg$c19;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e21); }
+      if (peg$silentFails === 0) { peg$fail(peg$e22); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c19) {
-        s2 = peg$c19;
+      if (input.substr(peg$currPos, 2) === peg$c20) {
+        s2 = peg$c20;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e22); }
+        if (peg$silentFails === 0) { peg$fail(peg$e23); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -4285,7 +4391,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f61(s1, s3);
+        s0 = peg$f62(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4297,28 +4403,28 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c22) {
-        s2 = peg$c22;
+      if (input.substr(peg$currPos, 2) === peg$c23) {
+        s2 = peg$c23;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e25); }
+        if (peg$silentFails === 0) { peg$fail(peg$e26); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c23) {
-          s2 = peg$c23;
+        if (input.substr(peg$currPos, 2) === peg$c24) {
+          s2 = peg$c24;
           peg$currPos += 2;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e26); }
+          if (peg$silentFails === 0) { peg$fail(peg$e27); }
         }
         if (s2 === peg$FAILED) {
           if (input.charCodeAt(peg$currPos) === 61) {
-            s2 = peg$c33;
+            s2 = peg$c34;
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e40); }
+            if (peg$silentFails === 0) { peg$fail(peg$e41); }
           }
         }
       }
@@ -4332,7 +4438,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentifier();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f62(s1, s3);
+          s0 = peg$f63(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4347,11 +4453,11 @@ function peg$parse(input, options) {
         if (s1 !== peg$FAILED) {
           s2 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 40) {
-            s3 = peg$c4;
+            s3 = peg$c6;
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e4); }
+            if (peg$silentFails === 0) { peg$fail(peg$e6); }
           }
           if (s3 !== peg$FAILED) {
             s4 = peg$parse_();
@@ -4407,15 +4513,15 @@ function peg$parse(input, options) {
               }
               s7 = peg$parse_();
               if (input.charCodeAt(peg$currPos) === 41) {
-                s8 = peg$c5;
+                s8 = peg$c7;
                 peg$currPos++;
               } else {
                 s8 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e5); }
+                if (peg$silentFails === 0) { peg$fail(peg$e7); }
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f63(s5, s6);
+                s0 = peg$f64(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4540,7 +4646,7 @@ function peg$parse(input, options) {
             s7 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f64(s4, s5, s6, s7);
+          s0 = peg$f65(s4, s5, s6, s7);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4672,7 +4778,7 @@ function peg$parse(input, options) {
         s6 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f65(s2, s3, s4, s5, s6);
+      s0 = peg$f66(s2, s3, s4, s5, s6);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4696,7 +4802,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f66(s4);
+          s0 = peg$f67(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4761,7 +4867,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f67(s5);
+              s0 = peg$f68(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4801,7 +4907,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f68(s5);
+              s0 = peg$f69(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4841,7 +4947,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f69(s5);
+              s0 = peg$f70(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4923,7 +5029,7 @@ function peg$parse(input, options) {
             s5 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f70(s4, s5);
+          s0 = peg$f71(s4, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4993,7 +5099,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f71(s2, s3);
+      s0 = peg$f72(s2, s3);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5104,7 +5210,7 @@ function peg$parse(input, options) {
                                             s21 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f72(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5249,7 +5355,7 @@ function peg$parse(input, options) {
                           }
                           if (s12 !== peg$FAILED) {
                             peg$savedPos = s0;
-                            s0 = peg$f73(s7, s11, s12);
+                            s0 = peg$f74(s7, s11, s12);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -5313,7 +5419,7 @@ function peg$parse(input, options) {
         s3 = peg$parseRpDuration();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f74(s3);
+          s0 = peg$f75(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5335,7 +5441,7 @@ function peg$parse(input, options) {
           s3 = peg$parseCount();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f75(s3);
+            s0 = peg$f76(s3);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5361,7 +5467,7 @@ function peg$parse(input, options) {
                 s5 = peg$parseRpDuration();
                 if (s5 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f76(s5);
+                  s0 = peg$f77(s5);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -5387,7 +5493,7 @@ function peg$parse(input, options) {
           s1 = peg$parseDEFAULT();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f77();
+            s1 = peg$f78();
           }
           s0 = s1;
         }
@@ -5404,7 +5510,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f78();
+      s1 = peg$f79();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5412,7 +5518,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f79(s1);
+        s1 = peg$f80(s1);
       }
       s0 = s1;
     }
@@ -5447,7 +5553,344 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f80(s7, s11);
+                          s0 = peg$f81(s7, s11);
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCreateContinuousQuery() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCREATE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseCONTINUOUS();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseQUERY();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseON();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          s12 = peg$currPos;
+                          s13 = peg$parse__();
+                          if (s13 !== peg$FAILED) {
+                            s14 = peg$parseResample();
+                            if (s14 !== peg$FAILED) {
+                              s12 = s14;
+                            } else {
+                              peg$currPos = s12;
+                              s12 = peg$FAILED;
+                            }
+                          } else {
+                            peg$currPos = s12;
+                            s12 = peg$FAILED;
+                          }
+                          if (s12 === peg$FAILED) {
+                            s12 = null;
+                          }
+                          s13 = peg$parse__();
+                          if (s13 !== peg$FAILED) {
+                            s14 = peg$parseBEGIN();
+                            if (s14 !== peg$FAILED) {
+                              s15 = peg$parse__();
+                              if (s15 !== peg$FAILED) {
+                                s16 = peg$parseSelectStatement();
+                                if (s16 !== peg$FAILED) {
+                                  s17 = peg$parse__();
+                                  if (s17 !== peg$FAILED) {
+                                    s18 = peg$parseEND();
+                                    if (s18 !== peg$FAILED) {
+                                      peg$savedPos = s0;
+                                      s0 = peg$f82(s7, s11, s12, s16);
+                                    } else {
+                                      peg$currPos = s0;
+                                      s0 = peg$FAILED;
+                                    }
+                                  } else {
+                                    peg$currPos = s0;
+                                    s0 = peg$FAILED;
+                                  }
+                                } else {
+                                  peg$currPos = s0;
+                                  s0 = peg$FAILED;
+                                }
+                              } else {
+                                peg$currPos = s0;
+                                s0 = peg$FAILED;
+                              }
+                            } else {
+                              peg$currPos = s0;
+                              s0 = peg$FAILED;
+                            }
+                          } else {
+                            peg$currPos = s0;
+                            s0 = peg$FAILED;
+                          }
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseResample() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
+
+    s0 = peg$currPos;
+    s1 = peg$parseRESAMPLE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseEVERY();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseDuration();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$currPos;
+              s7 = peg$parse__();
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parseFOR();
+                if (s8 !== peg$FAILED) {
+                  s9 = peg$parse__();
+                  if (s9 !== peg$FAILED) {
+                    s10 = peg$parseDuration();
+                    if (s10 !== peg$FAILED) {
+                      s6 = s10;
+                    } else {
+                      peg$currPos = s6;
+                      s6 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s6;
+                    s6 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s6;
+                  s6 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s6;
+                s6 = peg$FAILED;
+              }
+              if (s6 === peg$FAILED) {
+                s6 = null;
+              }
+              peg$savedPos = s0;
+              s0 = peg$f83(s5, s6);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseRESAMPLE();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseFOR();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parse__();
+            if (s4 !== peg$FAILED) {
+              s5 = peg$parseDuration();
+              if (s5 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f84(s5);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseShowContinuousQueries() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCONTINUOUS();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseQUERIES();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f85();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDropContinuousQuery() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDROP();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseCONTINUOUS();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse__();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseQUERY();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse__();
+              if (s6 !== peg$FAILED) {
+                s7 = peg$parseIdentifier();
+                if (s7 !== peg$FAILED) {
+                  s8 = peg$parse__();
+                  if (s8 !== peg$FAILED) {
+                    s9 = peg$parseON();
+                    if (s9 !== peg$FAILED) {
+                      s10 = peg$parse__();
+                      if (s10 !== peg$FAILED) {
+                        s11 = peg$parseIdentifier();
+                        if (s11 !== peg$FAILED) {
+                          peg$savedPos = s0;
+                          s0 = peg$f86(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5525,7 +5968,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f81(s2, s4);
+          s0 = peg$f87(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5586,7 +6029,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f82(s5, s6);
+              s0 = peg$f88(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5700,7 +6143,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f83(s5, s11, s12);
+                          s0 = peg$f89(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5764,7 +6207,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f84(s5);
+              s0 = peg$f90(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5809,18 +6252,18 @@ function peg$parse(input, options) {
                 if (s7 !== peg$FAILED) {
                   s8 = peg$parse_();
                   if (input.charCodeAt(peg$currPos) === 61) {
-                    s9 = peg$c33;
+                    s9 = peg$c34;
                     peg$currPos++;
                   } else {
                     s9 = peg$FAILED;
-                    if (peg$silentFails === 0) { peg$fail(peg$e40); }
+                    if (peg$silentFails === 0) { peg$fail(peg$e41); }
                   }
                   if (s9 !== peg$FAILED) {
                     s10 = peg$parse_();
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f85(s7, s11);
+                      s0 = peg$f91(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -5888,7 +6331,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f86(s3, s7, s11);
+                          s0 = peg$f92(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5968,7 +6411,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f87(s8);
+                    s0 = peg$f93(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6029,7 +6472,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f88(s3, s7, s11);
+                          s0 = peg$f94(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6109,7 +6552,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f89(s8);
+                    s0 = peg$f95(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6150,7 +6593,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f90();
+      s1 = peg$f96();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6158,7 +6601,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f91();
+        s1 = peg$f97();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -6184,7 +6627,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f92();
+          s0 = peg$f98();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6202,7 +6645,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f93();
+      s1 = peg$f99();
     }
     s0 = s1;
 
@@ -6224,7 +6667,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f94(s5);
+              s0 = peg$f100(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6263,7 +6706,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e42); }
+        if (peg$silentFails === 0) { peg$fail(peg$e43); }
       }
       if (s3 !== peg$FAILED) {
         s4 = [];
@@ -6285,7 +6728,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f95(s1);
+        s2 = peg$f101(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -6293,7 +6736,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f96(s1);
+          s0 = peg$f102(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6306,7 +6749,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e41); }
+      if (peg$silentFails === 0) { peg$fail(peg$e42); }
     }
 
     return s0;
@@ -6317,11 +6760,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 34) {
-      s1 = peg$c34;
+      s1 = peg$c35;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e43); }
+      if (peg$silentFails === 0) { peg$fail(peg$e44); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -6345,15 +6788,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 34) {
-        s3 = peg$c34;
+        s3 = peg$c35;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e43); }
+        if (peg$silentFails === 0) { peg$fail(peg$e44); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f97(s2);
+        s0 = peg$f103(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6374,16 +6817,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e44); }
+      if (peg$silentFails === 0) { peg$fail(peg$e45); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c35;
+        s1 = peg$c36;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e45); }
+        if (peg$silentFails === 0) { peg$fail(peg$e46); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseEscape();
@@ -6410,7 +6853,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e46); }
+      if (peg$silentFails === 0) { peg$fail(peg$e47); }
     }
 
     return s0;
@@ -6422,11 +6865,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 39) {
-      s1 = peg$c36;
+      s1 = peg$c37;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e48); }
+      if (peg$silentFails === 0) { peg$fail(peg$e49); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -6450,15 +6893,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 39) {
-        s3 = peg$c36;
+        s3 = peg$c37;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e48); }
+        if (peg$silentFails === 0) { peg$fail(peg$e49); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f98(s2);
+        s0 = peg$f104(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6470,7 +6913,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e47); }
+      if (peg$silentFails === 0) { peg$fail(peg$e48); }
     }
 
     return s0;
@@ -6484,16 +6927,16 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e49); }
+      if (peg$silentFails === 0) { peg$fail(peg$e50); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c35;
+        s1 = peg$c36;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e45); }
+        if (peg$silentFails === 0) { peg$fail(peg$e46); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseEscape();
@@ -6517,15 +6960,15 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 110) {
-      s1 = peg$c37;
+      s1 = peg$c38;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e50); }
+      if (peg$silentFails === 0) { peg$fail(peg$e51); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f99();
+      s1 = peg$f105();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6534,7 +6977,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e51); }
+        if (peg$silentFails === 0) { peg$fail(peg$e52); }
       }
     }
 
@@ -6547,11 +6990,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 47) {
-      s1 = peg$c38;
+      s1 = peg$c39;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e53); }
+      if (peg$silentFails === 0) { peg$fail(peg$e54); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -6575,15 +7018,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 47) {
-        s3 = peg$c38;
+        s3 = peg$c39;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e53); }
+        if (peg$silentFails === 0) { peg$fail(peg$e54); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f100(s2);
+        s0 = peg$f106(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6595,7 +7038,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e52); }
+      if (peg$silentFails === 0) { peg$fail(peg$e53); }
     }
 
     return s0;
@@ -6605,16 +7048,16 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c39) {
-      s1 = peg$c39;
+    if (input.substr(peg$currPos, 2) === peg$c40) {
+      s1 = peg$c40;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      if (peg$silentFails === 0) { peg$fail(peg$e55); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f101();
+      s1 = peg$f107();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6622,11 +7065,11 @@ function peg$parse(input, options) {
       s1 = peg$currPos;
       s2 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s3 = peg$c35;
+        s3 = peg$c36;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e45); }
+        if (peg$silentFails === 0) { peg$fail(peg$e46); }
       }
       if (s3 !== peg$FAILED) {
         s4 = input.charAt(peg$currPos);
@@ -6634,7 +7077,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e55); }
+          if (peg$silentFails === 0) { peg$fail(peg$e56); }
         }
         if (s4 !== peg$FAILED) {
           s3 = [s3, s4];
@@ -6664,7 +7107,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e56); }
+          if (peg$silentFails === 0) { peg$fail(peg$e57); }
         }
       }
     }
@@ -6685,7 +7128,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s4 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
     while (s4 !== peg$FAILED) {
       s3.push(s4);
@@ -6694,15 +7137,15 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e9); }
+        if (peg$silentFails === 0) { peg$fail(peg$e10); }
       }
     }
     if (input.charCodeAt(peg$currPos) === 46) {
-      s4 = peg$c6;
+      s4 = peg$c4;
       peg$currPos++;
     } else {
       s4 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e6); }
+      if (peg$silentFails === 0) { peg$fail(peg$e4); }
     }
     if (s4 !== peg$FAILED) {
       s5 = [];
@@ -6711,7 +7154,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e9); }
+        if (peg$silentFails === 0) { peg$fail(peg$e10); }
       }
       if (s6 !== peg$FAILED) {
         while (s6 !== peg$FAILED) {
@@ -6721,7 +7164,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e9); }
+            if (peg$silentFails === 0) { peg$fail(peg$e10); }
           }
         }
       } else {
@@ -6745,13 +7188,13 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f102(s1);
+      s1 = peg$f108(s1);
     }
     s0 = s1;
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e57); }
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
 
     return s0;
@@ -6769,7 +7212,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -6779,7 +7222,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+          if (peg$silentFails === 0) { peg$fail(peg$e10); }
         }
       }
     } else {
@@ -6798,7 +7241,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e58); }
+        if (peg$silentFails === 0) { peg$fail(peg$e59); }
       }
       peg$silentFails--;
       if (s3 === peg$FAILED) {
@@ -6809,7 +7252,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f103(s1);
+        s0 = peg$f109(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6821,7 +7264,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e57); }
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
 
     return s0;
@@ -6855,7 +7298,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f104(s1);
+        s0 = peg$f110(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6867,7 +7310,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
 
     return s0;
@@ -6884,7 +7327,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
@@ -6894,7 +7337,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e9); }
+          if (peg$silentFails === 0) { peg$fail(peg$e10); }
         }
       }
     } else {
@@ -6907,20 +7350,20 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c40) {
-        s3 = peg$c40;
+      if (input.substr(peg$currPos, 2) === peg$c41) {
+        s3 = peg$c41;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e59); }
+        if (peg$silentFails === 0) { peg$fail(peg$e60); }
       }
       if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c41) {
-          s3 = peg$c41;
+        if (input.substr(peg$currPos, 2) === peg$c42) {
+          s3 = peg$c42;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e60); }
+          if (peg$silentFails === 0) { peg$fail(peg$e61); }
         }
         if (s3 === peg$FAILED) {
           s3 = input.charAt(peg$currPos);
@@ -6928,7 +7371,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e61); }
+            if (peg$silentFails === 0) { peg$fail(peg$e62); }
           }
         }
       }
@@ -6939,7 +7382,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f105(s1, s2);
+        s0 = peg$f111(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6969,13 +7412,13 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f106(s1);
+      s1 = peg$f112(s1);
     }
     s0 = s1;
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e62); }
+      if (peg$silentFails === 0) { peg$fail(peg$e63); }
     }
 
     return s0;
@@ -7037,7 +7480,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e63); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
 
     return s0;
@@ -7052,7 +7495,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e64); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 !== peg$FAILED) {
       while (s1 !== peg$FAILED) {
@@ -7062,7 +7505,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e64); }
+          if (peg$silentFails === 0) { peg$fail(peg$e65); }
         }
       }
     } else {
@@ -7076,12 +7519,12 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c42) {
-      s1 = peg$c42;
+    if (input.substr(peg$currPos, 2) === peg$c43) {
+      s1 = peg$c43;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e65); }
+      if (peg$silentFails === 0) { peg$fail(peg$e66); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -7090,7 +7533,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e55); }
+        if (peg$silentFails === 0) { peg$fail(peg$e56); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
@@ -7099,7 +7542,7 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e55); }
+          if (peg$silentFails === 0) { peg$fail(peg$e56); }
         }
       }
       s1 = [s1, s2];
@@ -7110,24 +7553,24 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c43) {
-        s1 = peg$c43;
+      if (input.substr(peg$currPos, 2) === peg$c44) {
+        s1 = peg$c44;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e66); }
+        if (peg$silentFails === 0) { peg$fail(peg$e67); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
         s3 = peg$currPos;
         s4 = peg$currPos;
         peg$silentFails++;
-        if (input.substr(peg$currPos, 2) === peg$c44) {
-          s5 = peg$c44;
+        if (input.substr(peg$currPos, 2) === peg$c45) {
+          s5 = peg$c45;
           peg$currPos += 2;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e67); }
+          if (peg$silentFails === 0) { peg$fail(peg$e68); }
         }
         peg$silentFails--;
         if (s5 === peg$FAILED) {
@@ -7142,7 +7585,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e68); }
+            if (peg$silentFails === 0) { peg$fail(peg$e69); }
           }
           if (s5 !== peg$FAILED) {
             s4 = [s4, s5];
@@ -7160,12 +7603,12 @@ function peg$parse(input, options) {
           s3 = peg$currPos;
           s4 = peg$currPos;
           peg$silentFails++;
-          if (input.substr(peg$currPos, 2) === peg$c44) {
-            s5 = peg$c44;
+          if (input.substr(peg$currPos, 2) === peg$c45) {
+            s5 = peg$c45;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e67); }
+            if (peg$silentFails === 0) { peg$fail(peg$e68); }
           }
           peg$silentFails--;
           if (s5 === peg$FAILED) {
@@ -7180,7 +7623,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e68); }
+              if (peg$silentFails === 0) { peg$fail(peg$e69); }
             }
             if (s5 !== peg$FAILED) {
               s4 = [s4, s5];
@@ -7194,12 +7637,12 @@ function peg$parse(input, options) {
             s3 = peg$FAILED;
           }
         }
-        if (input.substr(peg$currPos, 2) === peg$c44) {
-          s3 = peg$c44;
+        if (input.substr(peg$currPos, 2) === peg$c45) {
+          s3 = peg$c45;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e67); }
+          if (peg$silentFails === 0) { peg$fail(peg$e68); }
         }
         if (s3 !== peg$FAILED) {
           s1 = [s1, s2, s3];
@@ -7222,11 +7665,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c45) {
+    if (s1.toLowerCase() === peg$c46) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e69); }
+      if (peg$silentFails === 0) { peg$fail(peg$e70); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7259,11 +7702,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c46) {
+    if (s1.toLowerCase() === peg$c47) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e70); }
+      if (peg$silentFails === 0) { peg$fail(peg$e71); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7296,11 +7739,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c47) {
+    if (s1.toLowerCase() === peg$c48) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e71); }
+      if (peg$silentFails === 0) { peg$fail(peg$e72); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7333,11 +7776,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c48) {
+    if (s1.toLowerCase() === peg$c49) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e72); }
+      if (peg$silentFails === 0) { peg$fail(peg$e73); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7370,11 +7813,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c49) {
+    if (s1.toLowerCase() === peg$c50) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e73); }
+      if (peg$silentFails === 0) { peg$fail(peg$e74); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7407,11 +7850,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c50) {
+    if (s1.toLowerCase() === peg$c51) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseBEGIN() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c52) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e76); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7444,11 +7924,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c51) {
+    if (s1.toLowerCase() === peg$c53) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e77); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7481,11 +7961,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c52) {
+    if (s1.toLowerCase() === peg$c54) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e76); }
+      if (peg$silentFails === 0) { peg$fail(peg$e78); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCONTINUOUS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 10);
+    if (s1.toLowerCase() === peg$c55) {
+      peg$currPos += (10);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7518,11 +8035,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c53) {
+    if (s1.toLowerCase() === peg$c56) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e77); }
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7555,11 +8072,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c54) {
+    if (s1.toLowerCase() === peg$c57) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e78); }
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7592,11 +8109,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c55) {
+    if (s1.toLowerCase() === peg$c58) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7629,11 +8146,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c56) {
+    if (s1.toLowerCase() === peg$c59) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7666,11 +8183,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c57) {
+    if (s1.toLowerCase() === peg$c60) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7703,11 +8220,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c58) {
+    if (s1.toLowerCase() === peg$c61) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7740,11 +8257,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c59) {
+    if (s1.toLowerCase() === peg$c62) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7777,11 +8294,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c60) {
+    if (s1.toLowerCase() === peg$c63) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7814,11 +8331,85 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c61) {
+    if (s1.toLowerCase() === peg$c64) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseEND() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c65) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseEVERY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c66) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7851,11 +8442,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c62) {
+    if (s1.toLowerCase() === peg$c67) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7888,11 +8479,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c63) {
+    if (s1.toLowerCase() === peg$c68) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7925,11 +8516,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c64) {
+    if (s1.toLowerCase() === peg$c69) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7962,11 +8553,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c30) {
+    if (s1.toLowerCase() === peg$c31) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7999,11 +8590,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c65) {
+    if (s1.toLowerCase() === peg$c70) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8036,11 +8627,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c66) {
+    if (s1.toLowerCase() === peg$c71) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8073,11 +8664,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c67) {
+    if (s1.toLowerCase() === peg$c72) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8110,11 +8701,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c68) {
+    if (s1.toLowerCase() === peg$c73) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8147,11 +8738,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c69) {
+    if (s1.toLowerCase() === peg$c74) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+      if (peg$silentFails === 0) { peg$fail(peg$e99); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8184,11 +8775,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c70) {
+    if (s1.toLowerCase() === peg$c75) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8221,11 +8812,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c71) {
+    if (s1.toLowerCase() === peg$c76) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8258,11 +8849,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c72) {
+    if (s1.toLowerCase() === peg$c77) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8295,11 +8886,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c73) {
+    if (s1.toLowerCase() === peg$c78) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e103); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8332,11 +8923,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c74) {
+    if (s1.toLowerCase() === peg$c79) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+      if (peg$silentFails === 0) { peg$fail(peg$e104); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8369,11 +8960,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c75) {
+    if (s1.toLowerCase() === peg$c80) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e105); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8406,11 +8997,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c76) {
+    if (s1.toLowerCase() === peg$c81) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e106); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8443,11 +9034,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c77) {
+    if (s1.toLowerCase() === peg$c82) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8480,11 +9071,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c78) {
+    if (s1.toLowerCase() === peg$c83) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8517,11 +9108,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c79) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8554,11 +9145,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c80) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8591,11 +9182,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c81) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e106); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8628,11 +9219,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c82) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8665,11 +9256,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c83) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8702,11 +9293,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c84) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8739,11 +9330,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c85) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8776,11 +9367,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8813,11 +9404,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8850,11 +9441,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c88) {
+    if (s1.toLowerCase() === peg$c93) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e118); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8887,11 +9478,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c94) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e119); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8924,11 +9515,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c95) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseRESAMPLE() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 8);
+    if (s1.toLowerCase() === peg$c96) {
+      peg$currPos += (8);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8961,230 +9589,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c91) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREVOKE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c92) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSELECT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c93) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e118); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSERIES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c94) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e119); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSET() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c95) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHARD() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c96) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSHOW() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
     if (s1.toLowerCase() === peg$c97) {
-      peg$currPos += (4);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e122); }
@@ -9215,7 +9621,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSLIMIT() {
+  function peg$parseREVOKE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9252,16 +9658,238 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSELECT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c99) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSERIES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c100) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e125); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSET() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c101) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSHARD() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c102) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSHOW() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c103) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e128); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSLIMIT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c104) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSOFFSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c99) {
+    if (s1.toLowerCase() === peg$c105) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+      if (peg$silentFails === 0) { peg$fail(peg$e130); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9294,11 +9922,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c31) {
+    if (s1.toLowerCase() === peg$c32) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
+      if (peg$silentFails === 0) { peg$fail(peg$e131); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9331,11 +9959,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c100) {
+    if (s1.toLowerCase() === peg$c106) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+      if (peg$silentFails === 0) { peg$fail(peg$e132); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9368,11 +9996,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c101) {
+    if (s1.toLowerCase() === peg$c107) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+      if (peg$silentFails === 0) { peg$fail(peg$e133); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9405,11 +10033,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c102) {
+    if (s1.toLowerCase() === peg$c108) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
+      if (peg$silentFails === 0) { peg$fail(peg$e134); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9442,11 +10070,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c103) {
+    if (s1.toLowerCase() === peg$c109) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+      if (peg$silentFails === 0) { peg$fail(peg$e135); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9479,11 +10107,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c104) {
+    if (s1.toLowerCase() === peg$c110) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e130); }
+      if (peg$silentFails === 0) { peg$fail(peg$e136); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9516,11 +10144,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c105) {
+    if (s1.toLowerCase() === peg$c111) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e131); }
+      if (peg$silentFails === 0) { peg$fail(peg$e137); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9553,11 +10181,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c106) {
+    if (s1.toLowerCase() === peg$c112) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e132); }
+      if (peg$silentFails === 0) { peg$fail(peg$e138); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9590,11 +10218,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c107) {
+    if (s1.toLowerCase() === peg$c113) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+      if (peg$silentFails === 0) { peg$fail(peg$e139); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;

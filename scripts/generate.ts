@@ -1,11 +1,17 @@
 /**
  * Regenerates every generated module (the InfluxQL parser from grammar/, protobuf code from
- * proto/). With `--check`, regenerates into place and fails when anything differs from what is
- * committed, so CI catches a grammar or proto change whose output was not regenerated.
+ * proto/, the web console's bundle from src/console/). With `--check`, fails when anything
+ * differs from what is committed, so CI catches a grammar, proto or console change whose output
+ * was not regenerated.
  * @module
  */
 const check = Deno.args.includes("--check");
-const generators = ["scripts/gen_parser.ts", "scripts/gen_proto.ts", "scripts/gen_expression.ts"];
+const generators = [
+  "scripts/gen_parser.ts",
+  "scripts/gen_proto.ts",
+  "scripts/gen_expression.ts",
+  "scripts/build_console.ts",
+];
 let failed = false;
 for (const script of generators) {
   try {

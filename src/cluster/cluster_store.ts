@@ -258,7 +258,9 @@ export class ClusterStore implements QueryStore {
                 limits,
               };
               return target === this.node.nodeId
-                ? this.node.heldReplica(partition.groupId).then((r) => selectReplica(r, select))
+                ? this.node.heldReplica(partition.groupId).then((r) =>
+                  selectReplica(r, select, () => this.options.clock.monotonicMs())
+                )
                 : this.node.network.peers.select(target, select);
             }),
         });

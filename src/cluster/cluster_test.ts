@@ -205,6 +205,9 @@ Deno.test("a replica that fell behind the leader's compacted log copies another 
       // Each flush compacts the leader's log: node 3 falls behind what it keeps.
       if (k % 5 === 0) { for (const { store } of cluster.nodes.slice(0, 2)) await store.flush(); }
     }
+    // The leader's status tells how far behind each replica's log is (the console's lag).
+    assert.ok(lagOf(cluster.nodes, 3) >= 20, `node 3 lags ${lagOf(cluster.nodes, 3)} entries`);
+    assert.ok(lagOf(cluster.nodes, 3) > lagOf(cluster.nodes, 2));
     hub.isolate(3, false);
     const want = await query(one.store, "SELECT count(usage), sum(usage) FROM cpu GROUP BY host");
     const replica = three.node.localReplica(
@@ -224,10 +227,32 @@ Deno.test("a replica that fell behind the leader's compacted log copies another 
       await query(three.store, "SELECT count(usage), sum(usage) FROM cpu GROUP BY host"),
       want,
     );
+    while (lagOf(cluster.nodes, 3) > 0 && Date.now() < deadline) await sleep(20);
+    assert.equal(lagOf(cluster.nodes, 3), 0, "node 3 caught up, and the status says so");
   } finally {
     await cluster.close();
   }
 });
+
+/**
+ * A replica's lag in entries in the first partition of `db`, from the status of the node that
+ * leads it (`lastIndex` minus the replica's `matched` index); -1 when no node reports one.
+ */
+function lagOf(nodes: { node: ClusterNode }[], replica: number): number {
+  for (const { node } of nodes) {
+    const status = node.status() as {
+      databases: {
+        name: string;
+        partitions: { lastIndex?: number; matched?: Record<number, number> }[];
+      }[];
+    };
+    const p = status.databases.find((d) => d.name === "db")?.partitions[0];
+    if (p?.lastIndex !== undefined && p.matched?.[replica] !== undefined) {
+      return p.lastIndex - p.matched[replica];
+    }
+  }
+  return -1;
+}
 
 Deno.test("dropped retention policies and expired shard groups leave every replica", async () => {
   const cluster = await startCluster(new MemoryHub(), 3, { partitions: 2, replicationFactor: 3 });
@@ -344,6 +369,74 @@ Deno.test("a node that restarts at another address tells the metadata, and the o
       1,
     );
     assert.match(await query(cluster.nodes[2].store, "SELECT count(usage) FROM cpu"), /,2\]/);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("max_series_per_database holds for the database, not for each of its partitions", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-limit-" });
+  const node = await ClusterNode.start({
+    dataDir: dir,
+    identity: { clusterId: "c", nodeId: 1, bootstrap: true },
+    httpAddress: "node1:8080",
+    raftAddress: "node1:9000",
+    version: "test",
+    network: new MemoryHub().network(1),
+    fs: denoFileSystem,
+    clock: systemClock,
+    rng: seededRng(1),
+    logger: silentLogger,
+    sleep,
+    tickMs: 10,
+    maintenanceIntervalMs: 0,
+    defaults: { partitions: 4 },
+    engine: { maxSeriesPerDatabase: 8 },
+  });
+  try {
+    const store = new ClusterStore(node, { clock: systemClock, sleep });
+    await store.createDatabase("db");
+    const hosts = Array.from({ length: 20 }, (_, i) => point(`h${i}`, 1_700_000_000_000, i));
+    const outcome = await store.write("db", undefined, hosts);
+    assert.ok(outcome.accepted <= 8 && outcome.accepted >= 4, `accepted ${outcome.accepted}`);
+    assert.equal(outcome.rejected.length, 20 - outcome.accepted);
+    assert.match(outcome.rejected[0].reason, /max-series-per-database limit exceeded/);
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("leadership goes back to each partition's preferred replica", async () => {
+  const cluster = await startCluster(new MemoryHub(), 3, { partitions: 6, replicationFactor: 3 });
+  try {
+    const [one] = cluster.nodes;
+    await one.store.createDatabase("db");
+    const db = one.node.meta.state.databases.get("db")!;
+    // Every partition led by node 1, whatever placement preferred.
+    for (const p of db.partitions) {
+      const r = one.node.localReplica(p.groupId)!;
+      // Each leader hands over to node 1 (a plain campaign loses to followers that still hear
+      // from their leader); asked again only after a round has had time to finish.
+      for (let round = 0; round < 10 && !r.isLeader(); round++) {
+        for (const { node } of cluster.nodes) {
+          const replica = node.localReplica(p.groupId)!;
+          if (replica.isLeader()) replica.raft.transferLeadership(one.node.nodeId);
+        }
+        const deadline = Date.now() + 1000;
+        while (!r.isLeader() && Date.now() < deadline) await sleep(20);
+      }
+      assert.ok(r.isLeader(), `node 1 could not win partition ${p.index}`);
+    }
+    const leaders = () => db.partitions.map((p) => one.node.localReplica(p.groupId)!.leader());
+    const preferred = db.partitions.map((p) => p.replicas[0]);
+    assert.notDeepEqual(leaders(), preferred);
+    const deadline = Date.now() + 10_000;
+    while (JSON.stringify(leaders()) !== JSON.stringify(preferred) && Date.now() < deadline) {
+      for (const { node } of cluster.nodes) await node.maintain();
+      await sleep(30);
+    }
+    assert.deepEqual(leaders(), preferred);
   } finally {
     await cluster.close();
   }

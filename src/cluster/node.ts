@@ -203,7 +203,12 @@ export class ClusterNode {
       join: (request) => node.admit(request),
       describe: async (request) =>
         describeReplica(await node.heldReplica(request.groupId), request),
-      select: async (request) => selectReplica(await node.heldReplica(request.groupId), request),
+      select: async (request) =>
+        selectReplica(
+          await node.heldReplica(request.groupId),
+          request,
+          () => options.clock.monotonicMs(),
+        ),
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
       fetchSnapshot: (request) =>
@@ -470,6 +475,7 @@ export class ClusterNode {
               applied: local.applied,
               flushedBefore: local.flushedBefore,
             }),
+            ...(local?.isLeader() && replication(local.raft.status())),
           };
         }),
       })),
@@ -658,6 +664,18 @@ export class ClusterNode {
     return `${this.#options.dataDir}/partitions/${groupId}`;
   }
 
+  /**
+   * The series limit of one partition: the database's limit shared among its partitions, so
+   * that the partitions together never hold more than `max_series_per_database` (a skewed hash
+   * may refuse a little early, never late).
+   */
+  #partitionLimits(database: string): { maxSeriesPerDatabase?: number } {
+    const max = this.#options.engine?.maxSeriesPerDatabase;
+    const partitions = this.meta.state.databases.get(database)?.partitions.length ?? 1;
+    if (max === undefined || max === 0) return {};
+    return { maxSeriesPerDatabase: Math.max(1, Math.floor(max / partitions)) };
+  }
+
   async #openReplica(
     groupId: number,
     database: string,
@@ -666,28 +684,43 @@ export class ClusterNode {
     const o = this.#options;
     const state = this.#recoveredState(groupId);
     const fresh = isFresh(state);
-    const replica = await PartitionReplica.open({
-      groupId,
-      nodeId: this.nodeId,
-      database,
-      dir: this.#replicaDir(groupId),
-      peers: fresh ? replicas : [],
-      storage: this.#log.group(groupId),
-      recovered: state,
-      fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
-      transport: o.network.transport(groupId),
-      fs: o.fs,
-      clock: o.clock,
-      rng: o.rng,
-      sleep: o.sleep,
-      timers: this.#ticker.timers,
-      logger: o.logger,
-      engine: { ...o.engine, onHeadGrowth: () => this.#headGrew() },
-      tickMs: o.tickMs,
-      electionTicks: o.electionTicks,
-      requestTimeoutMs: o.requestTimeoutMs,
-      retainEntries: o.retainEntries,
-    });
+    let replica: PartitionReplica;
+    try {
+      replica = await PartitionReplica.open({
+        groupId,
+        nodeId: this.nodeId,
+        database,
+        dir: this.#replicaDir(groupId),
+        peers: fresh ? replicas : [],
+        storage: this.#log.group(groupId),
+        recovered: state,
+        fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
+        transport: o.network.transport(groupId),
+        fs: o.fs,
+        clock: o.clock,
+        rng: o.rng,
+        sleep: o.sleep,
+        timers: this.#ticker.timers,
+        logger: o.logger,
+        // The node's timers and sleep drive the engines' too (a simulation's virtual time).
+        engine: {
+          timers: o.timers,
+          sleep: o.sleep,
+          ...o.engine,
+          ...this.#partitionLimits(database),
+          onHeadGrowth: () => this.#headGrew(),
+        },
+        tickMs: o.tickMs,
+        electionTicks: o.electionTicks,
+        requestTimeoutMs: o.requestTimeoutMs,
+        retainEntries: o.retainEntries,
+      });
+    } catch (error) {
+      // Nothing was started on the stored state: a later attempt must open it again, not a
+      // brand-new group over a log that holds one (its first save would be refused).
+      this.#recovered.set(groupId, state);
+      throw error;
+    }
     // The preferred leader (first replica) of a new group stands at once, so leaders spread
     // as placement planned and the first write does not wait for an election timeout.
     if (fresh && replicas[0] === this.nodeId) replica.raft.campaign();
@@ -732,6 +765,7 @@ export class ClusterNode {
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
     await this.#trimLog();
+    this.#balanceLeaders();
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
@@ -758,6 +792,23 @@ export class ClusterNode {
       }
       const replica = this.replicas.get(id);
       if (replica && !replica.installing) await replica.engine.flush();
+    }
+  }
+
+  /**
+   * Hands leadership back to each partition's preferred replica (the first of its replicas,
+   * spread across nodes by placement) once that replica has caught up: after restarts and
+   * failovers leaders would otherwise pile up on the nodes that stayed.
+   */
+  #balanceLeaders(): void {
+    for (const r of this.replicas.values()) {
+      if (!r.isLeader()) continue;
+      const preferred = this.meta.state.partition(r.groupId)?.partition.replicas[0];
+      if (preferred === undefined || preferred === this.nodeId) continue;
+      const status = r.raft.status();
+      if (!status.conf.voters.includes(preferred)) continue;
+      if ((status.matches[preferred] ?? 0) < status.commit) continue;
+      r.raft.transferLeadership(preferred);
     }
   }
 
@@ -867,6 +918,14 @@ function shardGroupsOf(
     spans.set(last.id, { startMs: last.startMs, endMs: last.endMs });
   }
   return [...spans.values()];
+}
+
+/**
+ * A led group's replication progress for the status: the leader's last index and how far each
+ * replica's log matches it (the console shows the difference as each replica's lag, in entries).
+ */
+function replication(status: RaftStatus): { lastIndex: number; matched: Record<number, number> } {
+  return { lastIndex: status.lastIndex, matched: { ...status.matches } };
 }
 
 /** True for a group that has never stored anything (a new group's first start). */

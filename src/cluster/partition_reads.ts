@@ -64,13 +64,15 @@ export async function describeReplica(
 export async function selectReplica(
   replica: PartitionReplica,
   request: SelectRequest,
+  /** Elapsed time between the query's yields (the node's clock). */
+  monotonicMs?: () => number,
 ): Promise<SeriesPartial[]> {
   if (request.consistency === "leader") await replica.readBarrier();
   const { minNs, maxNs } = planBounds(request);
   const views = viewsOf(replica, request, minNs, maxNs).filter((v) =>
     v.startMs === request.startMs
   );
-  const budget = new QueryBudget(request.limits ?? {}, undefined);
+  const budget = new QueryBudget(request.limits ?? {}, undefined, { monotonicMs });
   return await runRequestBySeries(views, request.request, request.measurements, budget);
 }
 

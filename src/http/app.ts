@@ -4,6 +4,7 @@
  *
  * - native: `POST /ingest`, `POST /query` (JSON body), `GET /health`, `GET /metrics`
  * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
+ * - the web console: `GET /` and its assets under `/console/`
  *
  * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates.
  *

@@ -5,7 +5,8 @@
  *
  * | access | who |
  * |---|---|
- * | public | anyone (`/ping`, `/health`: load balancers and probes) |
+ * | public | anyone (`/ping`, `/health`: load balancers and probes; the console's page and assets, which
+ * hold no data and must load before its sign-in) |
  * | user | any authenticated caller |
  * | admin | an admin user or an admin token |
  * | read | READ on the database the request names |
@@ -34,6 +35,7 @@ import {
   isAlertRulesRoute,
   isAlertsRoute,
 } from "./alerts_handler.ts";
+import { handleConsole, isConsoleRoute } from "./console_handler.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
 /** Who may call a route. */
@@ -241,6 +243,14 @@ export const ROUTES: readonly Route[] = [
     access: { kind: "admin" },
     example: { method: "GET", path: "/api/v1/alert-rules" },
     handle: (ctx, request, url) => handleAlertRules(ctx, request, url),
+  },
+  {
+    name: "console",
+    matches: isConsoleRoute,
+    influx: false,
+    access: { kind: "public" },
+    example: { method: "GET", path: "/" },
+    handle: (_ctx, request, url) => Promise.resolve(handleConsole(request, url)),
   },
 ];
 

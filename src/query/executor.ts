@@ -92,6 +92,11 @@ export interface ExecuteOptions {
   continuousQueries?: ContinuousQueryAdmin;
   /** SHOW DATABASES lists only these (a user sees the databases it may read); all when absent. */
   canSeeDatabase?: (database: string) => boolean;
+  /**
+   * Elapsed time for a query's yields to the event loop (a simulation passes its virtual
+   * clock, so that a run never depends on the wall clock). @default {performance.now}
+   */
+  monotonicMs?: () => number;
 }
 
 /**
@@ -526,6 +531,7 @@ async function explain(
     const budget = new QueryBudget(options.limits ?? {}, options.signal, {
       memory: options.memory,
       statement: () => printSelect(stmt),
+      monotonicMs: options.monotonicMs,
     });
     const perShard: string[] = [];
     const partials = [];
@@ -948,6 +954,7 @@ async function runSelect(
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
+    monotonicMs: options.monotonicMs,
   });
   // Before reading anything; the answer's own bucket count is checked again in finish (a grid
   // without a lower bound starts at the data).

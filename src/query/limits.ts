@@ -163,21 +163,25 @@ export class QueryBudget {
   /** Blocks answered from their statistics, without decoding. */
   summaryBlocks = 0;
   #checks = 0;
-  #lastYield = performance.now();
+  #lastYield: number;
   readonly memory: QueryMemory;
   readonly #statement: () => string;
+  readonly #monotonicMs: () => number;
 
   /**
    * @param memory the request's meter (a fresh one with the limits' budget when absent)
    * @param statement the statement's text, for the memory error (called only then)
+   * @param monotonicMs elapsed time between yields (a simulation's virtual clock)
    */
   constructor(
     readonly limits: QueryLimits,
     readonly signal: AbortSignal | undefined,
-    options: { memory?: QueryMemory; statement?: () => string } = {},
+    options: { memory?: QueryMemory; statement?: () => string; monotonicMs?: () => number } = {},
   ) {
     this.memory = options.memory ?? new QueryMemory(limits.maxMemoryBytes ?? 0);
     this.#statement = options.statement ?? (() => "the query");
+    this.#monotonicMs = options.monotonicMs ?? (() => performance.now());
+    this.#lastYield = this.#monotonicMs();
   }
 
   /** Charges bytes the query now holds. @throws {TooLargeError} past max_query_memory_bytes. */
@@ -226,9 +230,9 @@ export class QueryBudget {
     // Yield by elapsed time, not by count: a timer turn costs 1-4 ms (nested timers are
     // clamped to 4 ms), so yielding every 64 cheap series left a 20k-series query asleep for
     // most of its second.
-    if ((++this.#checks & 15) === 0 && performance.now() - this.#lastYield >= YIELD_EVERY_MS) {
+    if ((++this.#checks & 15) === 0 && this.#monotonicMs() - this.#lastYield >= YIELD_EVERY_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));
-      this.#lastYield = performance.now();
+      this.#lastYield = this.#monotonicMs();
       this.checkSignal();
     }
   }

@@ -354,6 +354,8 @@ export class RaftNode {
    */
   async snapshotAt(index: number, data: Uint8Array, retainEntries?: number): Promise<void> {
     if (this.stopped || index <= this.snapshotIndex || index > this.applied) return;
+    // A snapshot installed from the leader may already cover it (the log starts after it).
+    if (index < this.raft.status().firstIndex) return;
     const snapshot = this.raft.createSnapshot(index, data);
     await this.opts.storage.saveSnapshot(snapshot);
     const status = this.raft.status();

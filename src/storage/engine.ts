@@ -121,6 +121,21 @@ export type OpenEngineLog = (
   replay: (record: ReplayedRecord) => void,
 ) => Promise<EngineLog>;
 
+/** Timer functions of the engine (structurally the Raft layer's `Timers`). */
+export interface EngineTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(id: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+const HOST_TIMERS: EngineTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id as number),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
 /** Options of {@linkcode StorageEngine.open}. */
 export interface EngineOptions {
   /** The node's data folder: `wal/`, `data/`, `catalog.json`. */
@@ -151,6 +166,11 @@ export interface EngineOptions {
   compactionCpuShare?: number;
   /** Waits `ms` (the compaction budget's sleeps); tests pass a fake. @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The maintenance interval and the flush-at-close deadline run on these (a simulation passes
+   * virtual ones). @default {the host's setInterval/setTimeout}
+   */
+  timers?: EngineTimers;
   /**
    * Called after points were applied to the heads, with their estimated size: an owner that
    * budgets memory over several engines (a cluster node's replicas) flushes from here.
@@ -268,7 +288,7 @@ export class StorageEngine {
   #flushing: Promise<void> | undefined;
   #headBytes = 0;
   #lastWriteMs = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: unknown;
   #maintaining: Promise<void> | undefined;
   #closed = false;
   /** Aborted by close(): a compaction in progress stops at its next slice. */
@@ -316,7 +336,7 @@ export class StorageEngine {
     });
     const every = options.maintenanceIntervalMs ?? 1000;
     if (every > 0) {
-      engine.#timer = setInterval(() => {
+      engine.#timer = (options.timers ?? HOST_TIMERS).setInterval(() => {
         if (engine.#maintaining) return;
         engine.#maintaining = engine.maintain().catch((error) => {
           logger.error("storage maintenance failed", { error: String(error) });
@@ -725,12 +745,13 @@ export class StorageEngine {
       logger.warn("flush at close failed; the WAL keeps the data", { error: String(error) });
       return false;
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timers = this.options.timers ?? HOST_TIMERS;
+    let timer: unknown;
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), limitMs);
+      timer = timers.setTimeout(() => resolve("timeout"), limitMs);
     });
     const outcome = await Promise.race([flush, timeout]);
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
     if (outcome === "timeout") {
       // The flush stops at its next step (between segments or encoding slices); files it wrote
       // are complete or removed on start, and the WAL still holds everything.
@@ -1359,7 +1380,7 @@ export class StorageEngine {
   async close(options: { flush?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer !== undefined) (this.options.timers ?? HOST_TIMERS).clearInterval(this.#timer);
     this.#stopping.abort(new Error("storage engine closing"));
     await this.#maintaining;
     await this.#flushing?.catch(() => {});

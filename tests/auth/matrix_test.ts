@@ -39,6 +39,7 @@ const ROUTE_MATRIX: Record<string, Row> = {
   backup: [401, 403, 403, 403, 404], // 404: this app runs no cluster
   alerts: [401, 404, 404, 404, 404], // 404: this app runs no jobs
   alert_rules: [401, 403, 403, 403, 404],
+  console: [200, 200, 200, 200, 200], // the page and assets: sign-in happens in them
 };
 
 const OK = 200;

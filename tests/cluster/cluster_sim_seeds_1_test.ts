@@ -1,0 +1,19 @@
+import {
+  clusterSeedRange,
+  describeClusterFailures,
+  readClusterRegressions,
+  runClusterSeeds,
+} from "./cluster_sim_runner.ts";
+
+// Seeds 1..80 of the cluster simulation (30 virtual seconds of chaos each, then healing
+// and the checks). The CI seeds are split over four files so that `deno test --parallel`
+// spreads them over the cores.
+Deno.test("cluster sim: seeds 1-80 lose no acknowledged write, stay linearizable, replicas agree", async () => {
+  const { failures } = await runClusterSeeds(clusterSeedRange(1, 80));
+  if (failures.length > 0) throw new Error(describeClusterFailures(failures));
+});
+
+Deno.test("cluster sim: the regression list still passes", async () => {
+  const { failures } = await runClusterSeeds(readClusterRegressions());
+  if (failures.length > 0) throw new Error(describeClusterFailures(failures));
+});

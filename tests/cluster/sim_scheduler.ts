@@ -1,0 +1,151 @@
+/**
+ * Virtual time for the cluster simulation: one event queue ordered by (virtual ms, sequence),
+ * the clock, timers and sleep that every node is given, and a run loop that lets the
+ * promise reactions of one instant finish before time moves on.
+ *
+ * The cluster code is asynchronous, but with an in-memory disk and network nothing it awaits
+ * is outside the process: every promise chain is started by an event of this queue and runs on
+ * microtasks. The loop pops every event of one instant, runs them, then waits one
+ * `setImmediate` turn (a macrotask: the microtask queue is empty by then) before the next
+ * instant. Microtasks run in a fixed order, so one seed gives one run.
+ *
+ * Timers and sleeps belong to a {@linkcode Process} (one incarnation of a node): when it
+ * crashes they never fire again, as a killed process's would not.
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import type { Clock } from "../../src/core/mod.ts";
+import type { Timers } from "../../src/raft/mod.ts";
+import { EventQueue, Prng, TraceHash } from "../raft/sim_support.ts";
+
+/** Wall-clock time at virtual 0 (2023-11-14T22:13:20Z): points get realistic timestamps. */
+export const EPOCH_MS = 1_700_000_000_000;
+
+/** One incarnation of a node: its timers and sleeps die with it. */
+export class Process {
+  alive = true;
+  constructor(readonly name: string) {}
+}
+
+interface Timer {
+  owner: Process;
+  cancelled: boolean;
+}
+
+/** The virtual-time scheduler of one run. */
+export class SimScheduler {
+  /** Virtual milliseconds since the start of the run. */
+  now = 0;
+  readonly rng: Prng;
+  readonly hash = new TraceHash();
+  events = 0;
+  readonly #queue = new EventQueue();
+  /** Errors thrown by event callbacks (a timer's body): each one a bug in the code it ran. */
+  readonly errors: string[] = [];
+
+  constructor(seed: number) {
+    this.rng = new Prng(seed);
+  }
+
+  /** Runs `fn` at virtual time `time` (not before now). */
+  at(time: number, fn: () => void): void {
+    this.#queue.push(Math.max(time, this.now), fn);
+  }
+
+  /** Runs `fn` `ms` from now. */
+  after(ms: number, fn: () => void): void {
+    this.at(this.now + ms, fn);
+  }
+
+  /** The clock every node reads: wall time from {@linkcode EPOCH_MS}, monotonic from 0. */
+  readonly clock: Clock = {
+    nowMs: () => EPOCH_MS + this.now,
+    nowNanos: () => BigInt(EPOCH_MS + this.now) * 1_000_000n,
+    monotonicMs: () => this.now,
+  };
+
+  /** Timers owned by `owner`: they stop firing once it dies. */
+  timers(owner: Process): Timers {
+    const start = (fn: () => void, ms: number, repeat: boolean): Timer => {
+      const timer: Timer = { owner, cancelled: false };
+      const period = Math.max(1, ms);
+      const fire = () => {
+        if (timer.cancelled || !owner.alive) return;
+        if (repeat) this.after(period, fire);
+        this.#guard(fn);
+      };
+      this.after(period, fire);
+      return timer;
+    };
+    const cancel = (id: unknown) => {
+      if (id !== undefined && id !== null) (id as Timer).cancelled = true;
+    };
+    return {
+      setInterval: (fn, ms) => start(fn, ms, true),
+      clearInterval: cancel,
+      setTimeout: (fn, ms) => start(fn, ms, false),
+      clearTimeout: cancel,
+    };
+  }
+
+  /** A sleep owned by `owner`: it never wakes once the owner died (its process is gone). */
+  sleep(owner: Process): (ms: number) => Promise<void> {
+    return (ms) =>
+      new Promise<void>((resolve) => {
+        this.after(Math.max(0, ms), () => {
+          if (owner.alive) resolve();
+        });
+      });
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.errors.push(
+        `t=${this.now}ms: a timer threw: ${error instanceof Error ? error.stack : error}`,
+      );
+    }
+  }
+
+  /** Time of the next event (Infinity when none). */
+  nextTime(): number {
+    return this.#queue.peekTime();
+  }
+
+  /**
+   * Runs instants up to `until` (inclusive), or until `stop()` holds after an instant.
+   * @returns true when `stop` ended the run.
+   */
+  async runUntil(until: number, stop?: () => boolean): Promise<boolean> {
+    while (this.#queue.peekTime() <= until) {
+      const time = this.#queue.peekTime();
+      this.now = time;
+      // Every event of this instant, including those its synchronous work adds for now.
+      while (this.#queue.peekTime() === time) {
+        const event = this.#queue.pop()!;
+        this.events++;
+        this.#guard(event.run);
+      }
+      await turn();
+      if (stop?.()) return true;
+    }
+    this.now = Math.max(this.now, until);
+    return false;
+  }
+
+  /** Lets the reactions of the current instant finish (no virtual time passes). */
+  settle(): Promise<void> {
+    return turn();
+  }
+
+  /** Mixes a number into the run's trace hash. */
+  mix(...values: number[]): void {
+    for (const v of values) this.hash.mix(v);
+  }
+}
+
+/** One macrotask turn: every microtask queued before it has run when it resolves. */
+function turn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}

@@ -146,7 +146,9 @@ export async function runCq(
     signal,
   });
   const text = printStatement(statement);
-  if (result.error) throw new EpochError("unknown", `${result.error} (running ${text})`);
+  if (result.error) {
+    throw new EpochError(result.errorCode ?? "unknown", `${result.error} (running ${text})`);
+  }
   const written = result.series?.[0]?.values[0]?.[1];
   return { written: typeof written === "number" ? written : 0, statement: text };
 }

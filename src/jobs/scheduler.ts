@@ -9,7 +9,7 @@
  * continuous query writes the same points again (last write wins), Alertmanager deduplicates.
  * @module
  */
-import { type Clock, EpochError, type Logger } from "../core/mod.ts";
+import { type Clock, EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
 import {
   type AlertMeta,
   type ContinuousQueryMeta,
@@ -213,9 +213,9 @@ export class JobScheduler {
         });
       } catch (error) {
         figures.failed++;
-        // A partition without a leader (a node going down): the same range runs again next
+        // A partition without a leader or a node going down: the same range runs again next
         // round. Any other failure is InfluxDB's: the interval is skipped, the error logged.
-        const retry = error instanceof EpochError && error.code === "unavailable";
+        const retry = error instanceof EpochError && TRANSIENT.has(error.code);
         if (!retry) (round.runs ??= {})[job.id] = String(decision.lastRunNs);
         this.#o.logger.warn("continuous query failed", {
           cq: job.label,
@@ -249,7 +249,7 @@ export class JobScheduler {
         nowNs,
       },
     );
-    if (result.error) throw new EpochError("unknown", result.error);
+    if (result.error) throw new EpochError(result.errorCode ?? "unknown", result.error);
     const written = result.series?.[0]?.values[0]?.[1];
     return typeof written === "number" ? written : 0;
   }
@@ -372,6 +372,9 @@ export class JobScheduler {
     if (Object.keys(recorded).length > 0) (round.alerts ??= {})[rule.name] = recorded;
   }
 }
+
+/** Failures of the cluster, not of the query: a run that meets one is tried again. */
+const TRANSIENT = new Set<ErrorCode>(["unavailable", "deadline_exceeded", "aborted"]);
 
 function figuresOf(map: Map<string, JobFigures>, key: string): JobFigures {
   let f = map.get(key);

@@ -189,7 +189,7 @@ export async function executeStatements(
       results.push(r);
     } catch (e) {
       if (!(e instanceof EpochError)) throw e;
-      results.push({ statementId: i, error: e.message });
+      results.push({ statementId: i, error: e.message, errorCode: e.code });
       failed = true;
     }
     options.onResult?.(results[results.length - 1]);

@@ -95,7 +95,10 @@ Deno.test({
       const took = Date.now() - killedAt;
 
       const got = await waitBucket(survivors.map((n) => n.url), Date.now() + 4000);
-      assertNoGap(got, "after the death of the node running the CQ");
+      const runs = survivors.flatMap((n) =>
+        n.logs().split("\n").filter((l) => l.includes("continuous query"))
+      );
+      assertNoGap(got, `after the death of the node running the CQ; runs:\n${runs.join("\n")}`);
       assert.ok(
         [...got.keys()].some((t) => t >= killedAt),
         "buckets after the kill were written",

@@ -19,47 +19,86 @@
  * @module
  */
 import {
-  checkTimeRange,
-  compactInteger,
   EpochError,
-  type Field,
-  FieldType,
   instantFromNanos,
-  INT64_MAX,
-  INT64_MIN,
-  type Point,
+  pointFromInput,
+  type PointInput,
   type Precision,
-  sortTags,
   ValidationError,
 } from "./src/core/mod.ts";
+import {
+  PointWriter as ClientPointWriter,
+  type WriterEnvironment,
+  type WriterOptions,
+} from "./src/client/mod.ts";
 import { parseLineProtocol } from "./src/ingest/mod.ts";
-import { executeQuery, type StatementResult } from "./src/query/mod.ts";
-
-/** The results of a request, one per statement. */
-export type QueryResult = StatementResult[];
-import { consoleLogger, denoFileSystem, lockDataDir, systemClock } from "./src/runtime/mod.ts";
+import {
+  executeQuery,
+  type PlainResult,
+  plainResults,
+  type PlainSeries,
+  type StatementResult,
+  type TimeFormat,
+} from "./src/query/mod.ts";
+import {
+  consoleLogger,
+  denoFileSystem,
+  httpFetch,
+  lockDataDir,
+  systemClock,
+  systemRng,
+} from "./src/runtime/mod.ts";
 import { StorageEngine, type WriteOutcome } from "./src/storage/mod.ts";
 
+/** The results of a request, one per statement; times as {@linkcode QueryOptions.times} says. */
+export type QueryResult = PlainResult[];
+
 export { EpochError, ValidationError };
-export type { StatementResult, WriteOutcome };
-/** The client writer: buffered, batched writes to a server with retries (src/client). */
+export type { PlainResult, PlainSeries, PointInput, StatementResult, TimeFormat, WriteOutcome };
 export {
   BufferFullError,
-  PointWriter,
   type WriteFailure,
   type WriterEnvironment,
   type WriterOptions,
   type WriterReport,
 } from "./src/client/mod.ts";
 
-/** A point as a JS program writes it. */
-export interface PointInput {
-  measurement: string;
-  tags?: Record<string, string>;
-  /** number → float, bigint → integer (int64), string, boolean. */
-  fields: Record<string, number | bigint | string | boolean>;
-  /** Nanoseconds since the epoch (bigint) or a Date; the current time when absent. */
-  time?: bigint | Date;
+/** The environment of a {@linkcode PointWriter} in this process: fetch, the clock, timers. */
+export const systemWriterEnvironment: WriterEnvironment = {
+  fetch: (input, init) => httpFetch(input, init),
+  clock: systemClock,
+  random: systemRng,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * The client writer (src/client): buffered, batched writes to a server with retries, taking
+ * points in the {@linkcode PointInput} shape. Without an environment it uses this process's.
+ *
+ * @example
+ * ```ts
+ * import { PointWriter } from "./mod.ts";
+ *
+ * const writer = new PointWriter({ url: "http://localhost:8080", database: "metrics" });
+ * await writer.write({ measurement: "cpu", tags: { host: "a" }, fields: { usage: 0.5 } });
+ * const report = await writer.close(); // flushes; report.failed === 0 when all was written
+ * ```
+ */
+export class PointWriter extends ClientPointWriter {
+  constructor(options: WriterOptions, env: WriterEnvironment = systemWriterEnvironment) {
+    super(options, env);
+  }
+}
+
+/** Options of {@linkcode EpochNexus.query}. */
+export interface QueryOptions {
+  /** The database of statements that do not name one. */
+  database?: string;
+  /**
+   * The time column as RFC3339 strings (`"2023-03-15T13:20:00Z"`, InfluxDB's JSON) or as bigint
+   * nanoseconds since the epoch (`1678886400000000000n`, exact). @default {"rfc3339"}
+   */
+  times?: TimeFormat;
 }
 
 /** Options of {@linkcode openEpochNexus}. */
@@ -82,7 +121,7 @@ export interface EpochNexus {
     options?: { precision?: Precision; retentionPolicy?: string },
   ): Promise<WriteOutcome>;
   /** Runs InfluxQL statements. */
-  query(text: string, options?: { database?: string }): Promise<QueryResult>;
+  query(text: string, options?: QueryOptions): Promise<QueryResult>;
   /** Flushes and closes the folder. */
   close(): Promise<void>;
 }
@@ -110,7 +149,10 @@ export async function openEpochNexus(options: OpenOptions): Promise<EpochNexus> 
   }
   return {
     createDatabase: (name) => engine.createDatabase(name),
-    write: (database, points) => engine.write(database, undefined, points.map(toPoint)),
+    write(database, points) {
+      const nowNs = systemClock.nowNanos();
+      return engine.write(database, undefined, points.map((p, i) => pointFromInput(p, i, nowNs)));
+    },
     async writeLineProtocol(database, text, opts = {}) {
       const parsed = parseLineProtocol(new TextEncoder().encode(text), {
         precision: opts.precision ?? "ns",
@@ -130,8 +172,14 @@ export async function openEpochNexus(options: OpenOptions): Promise<EpochNexus> 
         ],
       };
     },
-    query: (text, opts = {}) =>
-      executeQuery(engine, text, { database: opts.database, nowNs: systemClock.nowNanos() }),
+    query: async (text, opts = {}) =>
+      plainResults(
+        await executeQuery(engine, text, {
+          database: opts.database,
+          nowNs: systemClock.nowNanos(),
+        }),
+        opts.times ?? "rfc3339",
+      ),
     async close() {
       try {
         await engine.close();
@@ -139,53 +187,5 @@ export async function openEpochNexus(options: OpenOptions): Promise<EpochNexus> 
         lock.release();
       }
     },
-  };
-}
-
-function toPoint(input: PointInput, index: number): Point {
-  if (!input.measurement) throw new ValidationError(`point ${index}: missing measurement`);
-  const fields: Field[] = Object.entries(input.fields).map(([key, value]) => {
-    switch (typeof value) {
-      case "number":
-        if (!Number.isFinite(value)) {
-          throw new ValidationError(
-            `point ${index}: field ${key} is ${value}, not a finite number`,
-          );
-        }
-        return { key, type: FieldType.Float, value };
-      case "bigint":
-        if (value < INT64_MIN || value > INT64_MAX) {
-          throw new ValidationError(`point ${index}: field ${key} = ${value} is outside int64`);
-        }
-        return { key, type: FieldType.Integer, value: compactInteger(value) };
-      case "string":
-        return { key, type: FieldType.String, value };
-      case "boolean":
-        return { key, type: FieldType.Boolean, value };
-      default:
-        throw new ValidationError(
-          `point ${index}: field ${key} has unsupported type ${typeof value}`,
-        );
-    }
-  });
-  if (fields.length === 0) throw new ValidationError(`point ${index}: no fields`);
-  const ns = input.time === undefined
-    ? systemClock.nowNanos()
-    : input.time instanceof Date
-    ? BigInt(input.time.getTime()) * 1_000_000n
-    : input.time;
-  checkTimeRange(ns, `point ${index}: time`);
-  const { ms, subMs } = instantFromNanos(ns);
-  return {
-    measurement: input.measurement,
-    tags: sortTags(
-      Object.entries(input.tags ?? {}).filter(([, v]) => v !== "").map(([key, value]) => ({
-        key,
-        value,
-      })),
-    ),
-    fields,
-    timeMs: ms,
-    timeSubMs: subMs,
   };
 }

@@ -54,7 +54,7 @@ async function server(kind: Kind): Promise<void> {
   if (seeded.status !== 204) throw new Error(`seed write failed: ${await seeded.text()}`);
   let port: number;
   if (kind === "deno.serve") {
-    const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app);
+    const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (r) => app(r));
     port = s.addr.port;
   } else {
     port = (await serveHttp(app, { hostname: "127.0.0.1", port: 0 })).port;

@@ -41,15 +41,17 @@ export async function startServer(
     timeoutMs?: number;
     /** Serve HTTPS (EPOCHNEXUS_TLS_CERT/KEY in env); clients trust this PEM certificate. */
     caPem?: string;
+    /** The command instead of `deno run <start task permissions> src/cli/main.ts serve`. */
+    command?: { program: string; args: string[]; cwd: string };
   } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
   const requestedPort = options.port ?? 0;
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...START_PERMISSIONS, `${ROOT}src/cli/main.ts`, "serve"],
-    cwd: ROOT,
+  const command = new Deno.Command(options.command?.program ?? Deno.execPath(), {
+    args: options.command?.args ?? ["run", ...START_PERMISSIONS, `${ROOT}src/cli/main.ts`, "serve"],
+    cwd: options.command?.cwd ?? ROOT,
     env: {
       EPOCHNEXUS_DATA_DIR: dataDir,
       EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,

@@ -23,6 +23,7 @@ import {
   systemClock,
   systemRng,
 } from "../runtime/mod.ts";
+import { coldStoreFromConfig } from "./cold_store_config.ts";
 
 /** This node's addresses as other nodes and clients reach them. */
 export interface NodeAddresses {
@@ -142,6 +143,9 @@ export async function startClusterNode(
       maxSeriesPerDatabase: config.max_series_per_database,
       maxValuesPerTag: config.max_values_per_tag,
       flushIdleMs: config.flush_idle_ms,
+      maxBytesPerDatabase: config.max_bytes_per_database,
+      coldStore: coldStoreFromConfig(config, fs, httpFetch),
+      coldBlockCacheValues: config.cold_block_cache_values,
       // The node flushes its replicas together within flush_head_bytes (ClusterNode.maintain).
       flushHeadBytes: Number.MAX_SAFE_INTEGER,
     },

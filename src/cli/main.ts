@@ -1,152 +1,108 @@
 /**
- * The `epochnexus` command.
- *
- * ```
- * epochnexus [serve] [--config FILE]        start a node (the default command)
- * epochnexus query "<statements>" [--url http://localhost:8080] [--db NAME]
- *                  [--epoch ns|u|ms|s|m|h] [--format table|json|csv] [--token T]
- * epochnexus import FILE... [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
- *                  [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
- *                  [--batch-points N] [--progress false]
- * epochnexus version
- * ```
+ * The `epochnexus` command: `epochnexus <command> [options]`, the commands listed in
+ * `commands.ts` (serve, query, shell, import, version). Without a command, or with `help`,
+ * `--help` or `-h`, it prints the list; `epochnexus help <command>` and `<command> --help` print a
+ * command's help. Exit codes: 0 done, 1 failed, 2 bad usage.
  * @module
  */
-import { EpochError } from "../core/mod.ts";
-import { commandLineArgs, exit } from "../runtime/mod.ts";
-import { runQueryCommand } from "./query_command.ts";
-import { type ImportFormat, ImportUsageError, runImport } from "./import_command.ts";
-import { configFromProcess, serve } from "./serve.ts";
-import { OPS_USAGE, OpsUsageError, runOpsCommand } from "./ops_commands.ts";
+import { EpochError, VERSION } from "../core/mod.ts";
+import {
+  callerDirectory,
+  commandLineArgs,
+  environment,
+  exit,
+  writeStderr,
+  writeStdout,
+} from "../runtime/mod.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { type CliContext, type Command, commandHelp, defaultServerUrl } from "./command.ts";
+import { COMMANDS } from "./commands.ts";
 
-const USAGE = `usage:
-  epochnexus [serve] [--config FILE]
-  epochnexus query "<statements>" [--url URL] [--db NAME] [--epoch UNIT] [--format table|json|csv]
-                   [--token API_TOKEN|user:password]
-  epochnexus import FILE...|- [--url URL] [--db NAME] [--format lp|csv|ndjson] [--precision P]
-                    [--measurement M] [--tags a,b] [--types col:type,...] [--time-column C]
-${OPS_USAGE}
-  epochnexus version
+/** The list of commands (`epochnexus`, `epochnexus help`). */
+export function generalHelp(commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 4);
+  return `epochnexus ${VERSION}: a time-series database (InfluxDB 1.x API compatible)
 
-environment: EPOCHNEXUS_DATA_DIR, EPOCHNEXUS_BIND_ADDRESS, EPOCHNEXUS_RAFT_ADDRESS,
-             EPOCHNEXUS_JOIN_ADDRESS, EPOCHNEXUS_DEFAULT_DATABASE, EPOCHNEXUS_MAX_BODY_BYTES`;
+usage: epochnexus <command> [options]
 
-/** Splits `--name value` / `--name=value` flags from positional arguments. */
-export function parseArgs(
-  args: string[],
-  known: readonly string[],
-): { flags: Record<string, string>; positional: string[] } {
-  const flags: Record<string, string> = {};
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith("--")) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined) throw new UsageError(`option --${name} needs a value`);
-    flags[name] = value;
-  }
-  return { flags, positional };
+commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+  ${"help".padEnd(width)}  This list, or a command's help: epochnexus help <command>
+
+Every command takes --help (-h). Start a node with: epochnexus serve
+`;
 }
 
-class UsageError extends Error {}
-
-async function main(args: string[]): Promise<number> {
-  const command = args[0] && !args[0].startsWith("--") ? args[0] : "serve";
-  const rest = command === args[0] ? args.slice(1) : args;
-  switch (command) {
-    case "serve": {
-      const { flags } = parseArgs(rest, ["config"]);
-      await serve(await configFromProcess(flags.config));
+/** Runs the command line `args`; resolves with the exit code. */
+export async function runCli(args: readonly string[], context: CliContext): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const about = name === "help" ? rest[0] : undefined;
+    if (about === undefined) {
+      await writeStdout(generalHelp());
       return 0;
     }
-    case "query": {
-      const { flags, positional } = parseArgs(rest, ["url", "db", "epoch", "format", "token"]);
-      if (positional.length !== 1) throw new UsageError("query takes one argument: the statements");
-      const format = (flags.format ?? "table") as "table" | "json" | "csv";
-      if (!["table", "json", "csv"].includes(format)) {
-        throw new UsageError(`--format must be table, json or csv, not ${flags.format}`);
-      }
-      return await runQueryCommand(positional[0], {
-        url: flags.url ?? "http://localhost:8080",
-        db: flags.db,
-        epoch: flags.epoch,
-        format,
-        token: flags.token,
-      });
-    }
-    case "import": {
-      const { flags, positional } = parseArgs(rest, [
-        "url",
-        "db",
-        "rp",
-        "format",
-        "precision",
-        "measurement",
-        "tags",
-        "types",
-        "time-column",
-        "batch-points",
-        "progress",
-      ]);
-      if (positional.length === 0) throw new UsageError("import needs at least one FILE (or -)");
-      if (flags.format && !["lp", "csv", "ndjson"].includes(flags.format)) {
-        throw new UsageError(`--format must be lp, csv or ndjson, not ${flags.format}`);
-      }
-      try {
-        const summary = await runImport(positional, {
-          url: flags.url ?? "http://localhost:8080",
-          db: flags.db ?? "epochnexus",
-          rp: flags.rp,
-          format: flags.format as ImportFormat | undefined,
-          precision: flags.precision,
-          measurement: flags.measurement,
-          tags: flags.tags?.split(",").filter((t) => t !== ""),
-          types: flags.types,
-          timeColumn: flags["time-column"],
-          batchPoints: flags["batch-points"] ? Number(flags["batch-points"]) : undefined,
-          progress: flags.progress !== "false",
-        });
-        return summary.rejected > 0 ? 1 : 0;
-      } catch (error) {
-        if (error instanceof ImportUsageError) throw new UsageError(error.message);
-        throw error;
-      }
-    }
-    case "export":
-    case "backup":
-    case "restore":
-      try {
-        return await runOpsCommand(command, rest);
-      } catch (error) {
-        if (error instanceof OpsUsageError) throw new UsageError(error.message);
-        throw error;
-      }
-    case "version":
-      console.log("epochnexus 0.1.0 (InfluxDB 1.x API compatible)");
-      return 0;
-    case "help":
-      console.log(USAGE);
-      return 0;
-    default:
-      throw new UsageError(`unknown command ${command}`);
+    const command = COMMANDS.find((c) => c.name === about);
+    if (!command) return await usage(`unknown command ${about}`);
+    await writeStdout(commandHelp(command));
+    return 0;
   }
+  if (name === "--version" || name === "-V") return await run(COMMANDS, "version", [], context);
+  if (name.startsWith("-")) {
+    return await usage(
+      `${name} before a command: the command comes first (epochnexus serve ${args.join(" ")})`,
+    );
+  }
+  return await run(COMMANDS, name, rest, context);
+}
+
+async function run(
+  commands: readonly Command[],
+  name: string,
+  args: readonly string[],
+  context: CliContext,
+): Promise<number> {
+  const command = commands.find((c) => c.name === name);
+  if (!command) return await usage(`unknown command ${name}`);
+  try {
+    const parsed = parseArgs(args, command.options);
+    if (parsed.help) {
+      await writeStdout(commandHelp(command));
+      return 0;
+    }
+    return await command.run(parsed, context);
+  } catch (error) {
+    if (error instanceof UsageError) return await usage(error.message, command);
+    throw error;
+  }
+}
+
+async function usage(message: string, command?: Command): Promise<number> {
+  await writeStderr(`epochnexus: ${message}\n\n${command ? commandHelp(command) : generalHelp()}`);
+  return 2;
+}
+
+/**
+ * The context of the real process: paths from the caller's folder, the server from the env.
+ * Both are read when first used, so `query --url ...` runs with `--allow-net` alone.
+ */
+export function processContext(): CliContext {
+  return {
+    resolvePath: (path) =>
+      path.startsWith("/") ? path : `${callerDirectory().replace(/\/+$/, "")}/${path}`,
+    get defaultUrl() {
+      return defaultServerUrl(environment(["EPOCHNEXUS_BIND_ADDRESS"]).EPOCHNEXUS_BIND_ADDRESS);
+    },
+  };
 }
 
 if (import.meta.main) {
   try {
-    exit(await main(commandLineArgs()));
+    exit(await runCli(commandLineArgs(), processContext()));
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`epochnexus: ${error.message}\n${USAGE}`);
-      exit(2);
-    }
-    console.error(`epochnexus: ${error instanceof EpochError ? error.message : String(error)}`);
+    await writeStderr(
+      `epochnexus: ${error instanceof EpochError ? error.message : String(error)}\n`,
+    );
     exit(1);
   }
 }

@@ -1,111 +1,76 @@
 /**
- * `epochnexus query "<q>" [--url URL] [--db NAME] [--epoch UNIT] [--format table|json|csv]`:
- * runs statements against a server through the native `POST /query` (so without `--db` it uses
- * the server's default database) and prints the answer, by default as readable tables (one per
- * series). `--token` authenticates: an API token (`Authorization: Bearer`), or `user:password`
- * (`Authorization: Token user:password`).
+ * `epochnexus query "<statements>"`: runs InfluxQL against a server and prints the answer, as
+ * tables by default. Without `--db` the server's default database is used.
  * @module
  */
-import { httpFetch, writeStdout } from "../runtime/mod.ts";
+import { writeStderr, writeStdout } from "../runtime/mod.ts";
+import { UsageError } from "./args.ts";
+import type { Command } from "./command.ts";
+import { outputFormat, runStatements } from "./query_client.ts";
 
-/** Options of the query command. */
-export interface QueryCommandOptions {
-  url: string;
-  db?: string;
-  epoch?: string;
-  format: "table" | "json" | "csv";
-  /** An API token, or `user:password`. */
-  token?: string;
-}
+const EPOCHS = ["ns", "u", "ms", "s", "m", "h"];
 
-interface WireSeries {
-  name?: string;
-  tags?: Record<string, string>;
-  columns: string[];
-  values?: unknown[][];
-}
-interface WireResult {
-  statement_id: number;
-  series?: WireSeries[];
-  error?: string;
-  messages?: { level: string; text: string }[];
-}
+/** Options the client commands share. */
+export const CONNECTION_OPTIONS = [
+  {
+    name: "url",
+    value: "URL",
+    help: "the server",
+    defaultText: "EPOCHNEXUS_BIND_ADDRESS's, else http://localhost:8080",
+  },
+  {
+    name: "token",
+    value: "TOKEN",
+    help: "an API token, or user:password (with authentication on)",
+  },
+] as const;
 
-/** Runs the command; returns the process exit code (0 ok, 1 a statement failed, 2 no answer). */
-export async function runQueryCommand(q: string, options: QueryCommandOptions): Promise<number> {
-  // The native JSON form: without --db it queries the server's default database.
-  const request: Record<string, string> = { query: q };
-  if (options.db) request.db = options.db;
-  if (options.epoch) request.epoch = options.epoch;
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.format === "csv") headers.accept = "application/csv";
-  if (options.token) {
-    headers.authorization = options.token.includes(":")
-      ? `Token ${options.token}`
-      : `Bearer ${options.token}`;
-  }
-  let response: Response;
-  try {
-    response = await httpFetch(`${options.url.replace(/\/$/, "")}/query`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify(request),
+/** The `query` command. */
+export const queryCommand: Command = {
+  name: "query",
+  summary: "Run InfluxQL statements against a server and print the answer.",
+  usage: 'query [options] "<statements>"',
+  options: [
+    ...CONNECTION_OPTIONS,
+    { name: "db", value: "NAME", help: "the database", defaultText: "the server's default" },
+    { name: "rp", value: "NAME", help: "the retention policy" },
+    {
+      name: "epoch",
+      value: "UNIT",
+      help: "times as integers in ns, u, ms, s, m or h (RFC3339 without)",
+    },
+    {
+      name: "format",
+      value: "FORMAT",
+      help: "column (a table), json or csv",
+      defaultText: "column",
+    },
+    { name: "pretty", switch: true, help: "indent the json format" },
+  ],
+  details: `examples:
+  epochnexus query "SHOW DATABASES"
+  epochnexus query "SELECT mean(usage) FROM cpu WHERE time > now() - 1h GROUP BY host" --db telegraf
+  epochnexus query "SELECT * FROM cpu LIMIT 5" --format csv --epoch ms`,
+  async run({ flags, positional }, context) {
+    if (positional.length !== 1) {
+      throw new UsageError('query takes one argument: the statements, quoted ("SELECT ...")');
+    }
+    const format = outputFormat(flags.format ?? "column");
+    if (!format) throw new UsageError(`--format must be column, json or csv, not ${flags.format}`);
+    if (flags.epoch && !EPOCHS.includes(flags.epoch)) {
+      throw new UsageError(`--epoch must be one of ${EPOCHS.join(", ")}, not ${flags.epoch}`);
+    }
+    const outcome = await runStatements(positional[0], {
+      url: flags.url ?? context.defaultUrl,
+      db: flags.db,
+      rp: flags.rp,
+      epoch: flags.epoch,
+      format,
+      pretty: flags.pretty === "true",
+      token: flags.token,
     });
-  } catch (error) {
-    console.error(`cannot reach ${options.url}: ${(error as Error).message}`);
-    return 2;
-  }
-  const text = await response.text();
-  if (options.format !== "table") {
-    await writeStdout(text.endsWith("\n") ? text : text + "\n");
-    return response.ok ? 0 : 1;
-  }
-  let body: { results?: WireResult[]; error?: string | { message: string } };
-  try {
-    body = JSON.parse(text);
-  } catch {
-    console.error(`unexpected answer (HTTP ${response.status}): ${text.slice(0, 500)}`);
-    return 2;
-  }
-  if (body.error) {
-    console.error(`error: ${typeof body.error === "string" ? body.error : body.error.message}`);
-    return 1;
-  }
-  await writeStdout(formatResults(body.results ?? []));
-  return (body.results ?? []).some((r) => r.error) ? 1 : 0;
-}
-
-/** Renders results as aligned text tables, one per series, as the influx shell does. */
-export function formatResults(results: WireResult[]): string {
-  let out = "";
-  for (const result of results) {
-    if (result.error) {
-      out += `statement ${result.statement_id}: error: ${result.error}\n\n`;
-      continue;
-    }
-    for (const m of result.messages ?? []) out += `${m.level}: ${m.text}\n`;
-    for (const series of result.series ?? []) {
-      const title = [series.name ? `name: ${series.name}` : ""]
-        .concat(Object.entries(series.tags ?? {}).map(([k, v]) => `tags: ${k}=${v}`))
-        .filter(Boolean);
-      if (title.length) out += title.join("\n") + "\n";
-      out += table(series.columns, series.values ?? []) + "\n";
-    }
-    if (!result.series?.length && !result.messages?.length) out += "(no results)\n\n";
-  }
-  return out;
-}
-
-function cell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-function table(columns: string[], rows: unknown[][]): string {
-  const cells = rows.map((r) => columns.map((_, i) => cell(r[i])));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
-  const line = (parts: string[]) =>
-    parts.map((p, i) => p.padEnd(widths[i])).join(" ").trimEnd() + "\n";
-  return line(columns) + line(widths.map((w) => "-".repeat(w))) +
-    cells.map(line).join("");
-}
+    if (outcome.output) await writeStdout(outcome.output);
+    if (outcome.errors) await writeStderr(outcome.errors);
+    return outcome.code;
+  },
+};

@@ -11,6 +11,8 @@ import {
   type Handler,
   ingestSettingsFromConfig,
   Metrics,
+  processFamilies,
+  type RequestInfo,
   storedDataOf,
 } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
@@ -25,9 +27,12 @@ import {
   hostName,
   httpFetch,
   lockDataDir,
+  monitorEventLoop,
   onReloadSignal,
   onShutdownSignal,
   openAuditSink,
+  openJsonLineLog,
+  processFigures,
   randomBytes,
   readTextFile,
   serveHttp,
@@ -35,9 +40,13 @@ import {
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
 import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
+import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
+import type { Logger } from "../core/mod.ts";
 
 /** How long a graceful shutdown waits for open connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
+/** Period of the schemas' per-measurement retention (deletes wait for 1/20 of it as slack). */
+const MEASUREMENT_RETENTION_MS = 2_000;
 
 /** Loads the configuration from the environment and `--config FILE`. */
 export async function configFromProcess(configPath: string | undefined): Promise<Config> {
@@ -63,7 +72,8 @@ export async function serve(config: Config): Promise<void> {
   // Both ports are bound first, answering 503 until the node is ready: a joining node must
   // know its own addresses (port 0 picks one) before it asks to join.
   const handlers: { public?: Handler; internal?: Handler } = {};
-  const starting = () => Promise.resolve(new Response("starting", { status: 503 }));
+  const starting = (_request: Request, _info?: RequestInfo) =>
+    Promise.resolve(new Response("starting", { status: 503 }));
   const timeouts = {
     headerTimeoutMs: config.http_header_timeout_ms,
     idleTimeoutMs: config.http_idle_timeout_ms,
@@ -75,7 +85,7 @@ export async function serve(config: Config): Promise<void> {
     ? { cert: await readPem(config.tls_cert), key: await readPem(config.tls_key) }
     : undefined;
   const server = await serveHttp(
-    (request) => (handlers.public ?? starting)(request),
+    (request, info) => (handlers.public ?? starting)(request, info),
     { ...splitAddress(config.bind_address), ...timeouts, tls },
   );
   const raftServer = await serveHttp(
@@ -111,7 +121,14 @@ export async function serve(config: Config): Promise<void> {
     maxQueryBytes: config.max_query_bytes,
     maxMemoryBytes: config.max_query_memory_bytes,
   }, () => systemClock.monotonicMs());
-  const metrics = new Metrics();
+  const metrics = new Metrics(() => systemClock.monotonicMs());
+  const eventLoop = monitorEventLoop();
+  metrics.sampled(processFamilies({
+    figures: processFigures,
+    eventLoop,
+    connections: () => server.connections(),
+  }));
+  const accessLog = config.access_log ? await openAccessLog(config.access_log) : undefined;
   const stored = storedDataOf(store);
   const scripts = createScriptHost({ maxSandboxes: config.max_script_sandboxes });
   const schemas = await SchemaRegistry.open({
@@ -164,6 +181,8 @@ export async function serve(config: Config): Promise<void> {
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,
     metrics,
+    accessLog: accessLog?.write,
+    slowQueryMs: config.slow_query_ms,
     ingest: ingestSettingsFromConfig(config),
     cluster: {
       join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
@@ -200,12 +219,16 @@ export async function serve(config: Config): Promise<void> {
     data_dir: config.data_dir,
     default_database: config.default_database,
   });
+  const measurementRetention = startMeasurementRetention(node, store, schemas, logger);
   onShutdownSignal(async (signal) => {
     logger.info("shutting down", { signal });
+    clearInterval(measurementRetention);
     // Idle keep-alive connections can hold a graceful shutdown open; give them a moment, then
     // close regardless (every acknowledged write is already fsynced).
     const grace = setTimeout(async () => {
       logger.warn("connections still open after the grace period; stopping anyway");
+      eventLoop.stop();
+      await accessLog?.close();
       schemas.close();
       await jobs.stop();
       await scripts.close();
@@ -217,6 +240,9 @@ export async function serve(config: Config): Promise<void> {
     clearTimeout(grace);
   });
   await server.finished;
+  eventLoop.stop();
+  await accessLog?.close();
+  clearInterval(measurementRetention);
   schemas.close();
   await jobs.stop();
   await scripts.close();
@@ -224,6 +250,40 @@ export async function serve(config: Config): Promise<void> {
   await raftServer.shutdown();
   lock.release();
   logger.info("stopped");
+}
+
+async function openAccessLog(target: string) {
+  try {
+    return await openJsonLineLog(target);
+  } catch (error) {
+    throw new ConfigError(`cannot open access_log ${target}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Schemas' per-measurement retention, every MEASUREMENT_RETENTION_MS on the metadata leader (one
+ * node deletes for the cluster; the deletes go through every partition's log).
+ */
+function startMeasurementRetention(
+  node: { meta: { isLeader(): boolean } },
+  store: ClusterStore,
+  schemas: SchemaRegistry,
+  logger: Logger,
+): ReturnType<typeof setInterval> {
+  let running = false;
+  return setInterval(() => {
+    if (running || !node.meta.isLeader()) return;
+    const retentions = new Map<string, number>();
+    for (const m of schemas.measurements()) {
+      const retention = schemas.describe(m).schema.retention;
+      if (retention !== undefined) retentions.set(m, retentionMs(retention));
+    }
+    if (retentions.size === 0) return;
+    running = true;
+    enforceMeasurementRetention(store, retentions, systemClock.nowMs())
+      .catch((error) => logger.warn("measurement retention failed", { error: String(error) }))
+      .finally(() => running = false);
+  }, MEASUREMENT_RETENTION_MS);
 }
 
 async function readPem(path: string): Promise<string> {

@@ -16,6 +16,10 @@
  *   again, not duplicated.
  * - A 413 splits the batch in two and sends the halves. A 400 partial write is not retried:
  *   the server wrote the valid lines and named the others, which are reported.
+ * - `api: "native"` writes to EpochNexus's `/ingest` instead of `/write`: its answers name every
+ *   refused point by line and reason (`/write`, as InfluxDB, names only the lines that did not
+ *   parse), so a failure can say where each refused point came from (the `origins` given to
+ *   {@linkcode PointWriter.write}, such as `file.lp:12`).
  * - A bounded buffer: at most `maxBufferPoints` points (and `maxBufferBytes`) wait. When it is
  *   full, `whenFull` says what happens: `"block"` (the default) makes `write` wait until the
  *   sender made room (backpressure for the producer); `"error"` makes `write` throw a
@@ -25,7 +29,14 @@
  * time and faults.
  * @module
  */
-import type { Clock, Point, Rng } from "../core/mod.ts";
+import {
+  type Clock,
+  isEnginePoint,
+  type Point,
+  pointFromInput,
+  type PointInput,
+  type Rng,
+} from "../core/mod.ts";
 import { formatLineProtocol } from "../ingest/mod.ts";
 
 /** What {@linkcode PointWriter} needs from its surroundings. */
@@ -70,6 +81,11 @@ export interface WriterOptions {
   retryMaxMs?: number;
   /** Extra request headers (authentication ...). */
   headers?: Record<string, string>;
+  /**
+   * `influx`: InfluxDB's `/write` (any InfluxDB 1.x server); `native`: EpochNexus's `/ingest`,
+   * whose answers name each refused point. @default {"influx"}
+   */
+  api?: "influx" | "native";
   /** Called for each batch given up or partially refused. */
   onError?: (failure: WriteFailure) => void;
 }
@@ -82,6 +98,11 @@ export interface WriteFailure {
   reason: string;
   /** Up to 10 of the refused lines (line protocol), when the server named them. */
   lines?: string[];
+  /**
+   * The refused points the server named (the native API names each; up to its listing limit),
+   * with the origin each was written with.
+   */
+  refused?: { origin?: string; reason: string }[];
   /** Whether retrying later might succeed (network, overload) or not (bad data). */
   retryable: boolean;
 }
@@ -118,6 +139,8 @@ export class WriterClosedError extends Error {
 
 interface Batch {
   lines: string[];
+  /** Where each line came from, when the caller said. */
+  origins: (string | undefined)[];
   bytes: number;
 }
 
@@ -130,17 +153,18 @@ interface Batch {
  *   { url: "http://localhost:8080", database: "metrics" },
  *   { fetch, clock: systemClock, random: systemRng, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
  * );
- * await writer.write([{ measurement: "cpu", tags: [], fields: [{ key: "v", type: 1, value: 0.5 }],
- *   timeMs: 1700000000000, timeSubMs: 0 }]);
+ * await writer.write({ measurement: "cpu", tags: { host: "a" }, fields: { usage: 0.5, cores: 8n } });
  * const report = await writer.close(); // flushes; report.failed === 0 when all was written
  * ```
  */
 export class PointWriter {
-  readonly #o: Required<Omit<WriterOptions, "retentionPolicy" | "headers" | "onError">>;
+  readonly #o: Required<Omit<WriterOptions, "retentionPolicy" | "headers" | "onError" | "api">>;
   readonly #options: WriterOptions;
   readonly #env: WriterEnvironment;
   readonly #endpoint: string;
+  readonly #native: boolean;
   #lines: string[] = [];
+  #origins: (string | undefined)[] = [];
   #bytes = 0;
   /** Monotonic time the oldest buffered point arrived. */
   #oldestAt = 0;
@@ -175,7 +199,9 @@ export class PointWriter {
     }
     const params = new URLSearchParams({ db: options.database, precision: "ns" });
     if (options.retentionPolicy) params.set("rp", options.retentionPolicy);
-    this.#endpoint = `${options.url.replace(/\/+$/, "")}/write?${params}`;
+    this.#native = options.api === "native";
+    const path = this.#native ? "ingest" : "write";
+    this.#endpoint = `${options.url.replace(/\/+$/, "")}/${path}?${params}`;
   }
 
   /** Points waiting to be sent (not counting a batch in flight). */
@@ -189,31 +215,54 @@ export class PointWriter {
   }
 
   /**
-   * Buffers points; resolves once they are in the buffer (not once written: see
-   * {@linkcode flush}). With `whenFull: "block"` it waits for room.
+   * Buffers points, in the library's shape (`{ measurement, tags, fields: { usage: 0.5 }, time }`,
+   * a point without `time` taking the clock's) or the engine's; resolves once they are in the
+   * buffer (not once written: see {@linkcode flush}). With `whenFull: "block"` it waits for room.
+   * `origins[i]` names where point i came from (`file.lp:12`), for failures.
+   * @throws {ValidationError} naming the point when one cannot be written (no fields, a
+   * non-finite number, a time outside int64); nothing of the call is kept.
    * @throws {BufferFullError} with `whenFull: "error"` when they do not fit.
    * @throws {WriterClosedError} after {@linkcode close}.
    */
-  async write(points: Point | readonly Point[]): Promise<void> {
-    const list = Array.isArray(points) ? points as readonly Point[] : [points as Point];
-    return await this.writeLines(list.map((p) => formatLineProtocol(p)));
+  async write(
+    points: PointInput | Point | readonly (PointInput | Point)[],
+    origins?: readonly (string | undefined)[],
+  ): Promise<void> {
+    const list = Array.isArray(points)
+      ? points as readonly (PointInput | Point)[]
+      : [points as PointInput | Point];
+    let nowNs: bigint | undefined;
+    const lines = list.map((p, i) => {
+      if (isEnginePoint(p)) return formatLineProtocol(p);
+      nowNs ??= this.#env.clock.nowNanos();
+      return formatLineProtocol(pointFromInput(p, i, nowNs));
+    });
+    return await this.writeLines(lines, origins);
   }
 
-  /** Buffers lines of line protocol (one point each, nanosecond timestamps). */
-  async writeLines(lines: readonly string[]): Promise<void> {
+  /**
+   * Buffers lines of line protocol (one point each, nanosecond timestamps). `origins[i]` names
+   * where line i came from (`file.lp:12`), for failures.
+   */
+  async writeLines(
+    lines: readonly string[],
+    origins?: readonly (string | undefined)[],
+  ): Promise<void> {
     if (this.#closed) throw new WriterClosedError();
     let bytes = 0;
     for (const l of lines) bytes += l.length + 1;
     if (this.#o.whenFull === "error" && !this.#fits(lines.length, bytes)) {
       throw new BufferFullError(this.#lines.length, this.#o.maxBufferPoints);
     }
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
       while (!this.#fits(1, line.length + 1)) {
         this.#kick();
         await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
       }
       if (this.#lines.length === 0) this.#oldestAt = this.#env.clock.monotonicMs();
       this.#lines.push(line);
+      this.#origins.push(origins?.[i]);
       this.#bytes += line.length + 1;
     }
     if (this.#lines.length >= this.#o.batchPoints || this.#bytes >= this.#o.batchBytes) {
@@ -292,9 +341,10 @@ export class PointWriter {
       n++;
     }
     const lines = this.#lines.splice(0, n);
+    const origins = this.#origins.splice(0, n);
     this.#bytes -= bytes;
     if (this.#lines.length > 0) this.#oldestAt = this.#env.clock.monotonicMs();
-    return { lines, bytes };
+    return { lines, origins, bytes };
   }
 
   #wakeWriters(): void {
@@ -312,12 +362,14 @@ export class PointWriter {
       if (outcome.kind === "done") return;
       if (outcome.kind === "split") {
         if (batch.lines.length === 1) {
-          this.#fail(batch.lines.length, outcome.reason, false, batch.lines);
+          this.#fail(batch.lines.length, outcome.reason, false, batch.lines, [
+            { origin: batch.origins[0], reason: outcome.reason },
+          ]);
           return;
         }
         const half = Math.ceil(batch.lines.length / 2);
-        await this.#send(part(batch.lines.slice(0, half)));
-        await this.#send(part(batch.lines.slice(half)));
+        await this.#send(part(batch.lines.slice(0, half), batch.origins.slice(0, half)));
+        await this.#send(part(batch.lines.slice(half), batch.origins.slice(half)));
         return;
       }
       const elapsed = this.#env.clock.monotonicMs() - started;
@@ -361,6 +413,14 @@ export class PointWriter {
       return { kind: "done" };
     }
     const message = errorMessage(text) ?? `HTTP ${status}`;
+    if (this.#native && status === 400) {
+      const partial = nativePartial(text, batch);
+      if (partial) {
+        this.#report.written += partial.accepted;
+        this.#fail(partial.rejected, message, false, partial.lines, partial.refused);
+        return { kind: "done" };
+      }
+    }
     if (status === 429 || status >= 500) {
       return {
         kind: "retry",
@@ -379,20 +439,51 @@ export class PointWriter {
     return { kind: "done" };
   }
 
-  #fail(points: number, reason: string, retryable: boolean, lines?: string[]): void {
+  #fail(
+    points: number,
+    reason: string,
+    retryable: boolean,
+    lines?: string[],
+    refused?: WriteFailure["refused"],
+  ): void {
     if (points === 0) return;
     this.#report.failed += points;
     const failure: WriteFailure = { points, reason, retryable };
     if (lines && lines.length > 0) failure.lines = lines.slice(0, 10);
+    if (refused && refused.length > 0) failure.refused = refused;
     if (this.#report.failures.length < 1000) this.#report.failures.push(failure);
     this.#options.onError?.(failure);
   }
 }
 
-function part(lines: string[]): Batch {
+function part(lines: string[], origins: (string | undefined)[]): Batch {
   let bytes = 0;
   for (const l of lines) bytes += l.length + 1;
-  return { lines, bytes };
+  return { lines, origins, bytes };
+}
+
+/**
+ * A native `/ingest` partial write: `{"error": {"accepted", "rejected", "errors": [{line,
+ * reason}]}}`, each listed line (1-based in the batch's body) mapped back to its origin.
+ */
+function nativePartial(text: string, batch: Batch) {
+  let error: { accepted?: unknown; rejected?: unknown; errors?: unknown };
+  try {
+    error = JSON.parse(text)?.error;
+  } catch {
+    return undefined;
+  }
+  if (typeof error?.accepted !== "number" || typeof error.rejected !== "number") return undefined;
+  const refused: { origin?: string; reason: string }[] = [];
+  const lines: string[] = [];
+  for (const e of Array.isArray(error.errors) ? error.errors : []) {
+    if (typeof e?.reason !== "string") continue;
+    const at = typeof e.line === "number" ? e.line - 1 : -1;
+    const origin = at >= 0 ? batch.origins[at] : undefined;
+    refused.push(origin === undefined ? { reason: e.reason } : { origin, reason: e.reason });
+    if (at >= 0 && at < batch.lines.length && lines.length < 10) lines.push(batch.lines[at]);
+  }
+  return { accepted: error.accepted, rejected: error.rejected, refused, lines };
 }
 
 function errorMessage(text: string): string | undefined {

@@ -5,7 +5,14 @@
  * Implements the query room's `QueryStore`.
  * @module
  */
-import { type Clock, EpochError, NotFoundError, type Point, ValidationError } from "../core/mod.ts";
+import {
+  type Clock,
+  EpochError,
+  Histogram,
+  NotFoundError,
+  type Point,
+  ValidationError,
+} from "../core/mod.ts";
 import type {
   DeleteRequest,
   QueryStore,
@@ -17,8 +24,11 @@ import {
   type AppendOptions,
   checkDatabaseName,
   checkPolicy,
+  type DatabaseFigures,
   type EngineStats,
   type RetentionPolicyView,
+  type StorageFigures,
+  tieringOp,
   type WriteConsistency,
 } from "../storage/mod.ts";
 import { effectiveShardGroupDuration } from "../storage/retention.ts";
@@ -89,12 +99,29 @@ export class ClusterStore implements QueryStore {
 
   retentionPolicies(database: string): RetentionPolicyView[] {
     const db = this.#database(database);
+    // Sizes: one local replica of each partition (partitions without one here are not counted;
+    // on a single node that is none).
+    const sizes = new Map<string, { bytes: number; coldBytes: number }>();
+    for (const p of db.partitions) {
+      const engine = this.node.localReplica(p.groupId)?.engine;
+      if (!engine?.hasDatabase(database)) continue;
+      for (const view of engine.retentionPolicies(database)) {
+        const sum = sizes.get(view.name) ?? { bytes: 0, coldBytes: 0 };
+        sum.bytes += view.bytes;
+        sum.coldBytes += view.coldBytes;
+        sizes.set(view.name, sum);
+      }
+    }
     return [...db.retentionPolicies.values()].map((rp) => ({
       name: rp.name,
       durationNs: rp.durationNs,
       shardGroupDurationNs: rp.shardGroupDurationNs,
       replicaN: rp.replicaN,
       isDefault: rp.name === db.defaultRetentionPolicy,
+      maxBytes: rp.maxBytes ?? 0,
+      coldAfterNs: rp.coldAfterNs ?? 0n,
+      bytes: sizes.get(rp.name)?.bytes ?? 0,
+      coldBytes: sizes.get(rp.name)?.coldBytes ?? 0,
     }));
   }
 
@@ -110,6 +137,8 @@ export class ClusterStore implements QueryStore {
       const sgd = effectiveShardGroupDuration(spec.durationNs, spec.shardGroupDurationNs);
       const same = existing.durationNs === spec.durationNs &&
         existing.shardGroupDurationNs === sgd && existing.replicaN === spec.replicaN &&
+        (existing.maxBytes ?? 0) === (spec.maxBytes ?? 0) &&
+        (existing.coldAfterNs ?? 0n) === (spec.coldAfterNs ?? 0n) &&
         (!spec.isDefault || db.defaultRetentionPolicy === spec.name);
       if (same) return;
       throw new ValidationError("retention policy already exists", {
@@ -125,6 +154,7 @@ export class ClusterStore implements QueryStore {
       shardGroupDurationNs: spec.shardGroupDurationNs.toString(),
       replicaN: spec.replicaN,
       isDefault: spec.isDefault,
+      ...tieringOp(spec),
     });
   }
 
@@ -146,6 +176,7 @@ export class ClusterStore implements QueryStore {
       shardGroupDurationNs: changes.shardGroupDurationNs?.toString(),
       replicaN: changes.replicaN,
       isDefault: changes.isDefault,
+      ...tieringOp(changes),
     });
   }
 
@@ -353,6 +384,10 @@ export class ClusterStore implements QueryStore {
       headValues: 0,
       segments: 0,
       segmentBytes: 0,
+      coldGroups: 0,
+      coldBytes: 0,
+      coldMoves: 0,
+      sizeDrops: 0,
       flushes: 0,
       compactions: 0,
       compactionBusyMs: 0,
@@ -367,12 +402,64 @@ export class ClusterStore implements QueryStore {
       total.headValues += s.headValues;
       total.segments += s.segments;
       total.segmentBytes += s.segmentBytes;
+      total.coldGroups += s.coldGroups;
+      total.coldBytes += s.coldBytes;
+      total.coldMoves += s.coldMoves;
+      total.sizeDrops += s.sizeDrops;
       total.flushes += s.flushes;
       total.compactions += s.compactions;
       total.compactionBusyMs += s.compactionBusyMs;
       total.compactionSleptMs += s.compactionSleptMs;
       total.flushing ||= s.flushing;
       total.compactionsPending += s.compactionsPending;
+    }
+    return total;
+  }
+
+  /**
+   * Storage figures over this node's replicas, per database: one walk of each replica's shards
+   * (a scrape of a node with many partitions costs their segments, not their planning).
+   */
+  figures(): StorageFigures {
+    const databases = new Map<string, DatabaseFigures>();
+    // Every database of the cluster, with what this node holds of it (maybe nothing).
+    for (const name of this.node.meta.state.databases.keys()) {
+      databases.set(name, {
+        series: 0,
+        headValues: 0,
+        segmentValues: 0,
+        segments: 0,
+        segmentBytes: 0,
+      });
+    }
+    const total: StorageFigures = {
+      databases,
+      headBytes: 0,
+      flushes: 0,
+      compactions: 0,
+      flushSeconds: new Histogram(),
+      compactionSeconds: new Histogram(),
+      cacheHits: 0,
+      cacheMisses: 0,
+    };
+    for (const r of this.node.replicas.values()) {
+      const f = r.engine.figures();
+      total.headBytes += f.headBytes;
+      total.flushes += f.flushes;
+      total.compactions += f.compactions;
+      total.flushSeconds.merge(f.flushSeconds);
+      total.compactionSeconds.merge(f.compactionSeconds);
+      total.cacheHits += f.cacheHits;
+      total.cacheMisses += f.cacheMisses;
+      for (const [name, d] of f.databases) {
+        const sum = databases.get(name);
+        if (!sum) continue; // dropped from the cluster; the replica closes soon
+        sum.series += d.series;
+        sum.headValues += d.headValues;
+        sum.segmentValues += d.segmentValues;
+        sum.segments += d.segments;
+        sum.segmentBytes += d.segmentBytes;
+      }
     }
     return total;
   }

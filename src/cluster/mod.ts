@@ -31,6 +31,7 @@ export type {
   DescribeRequest,
   JoinAnswer,
   JoinRequest,
+  MetaView,
   PartitionDelete,
   PartitionWrite,
   PartitionWriteAnswer,

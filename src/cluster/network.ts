@@ -128,6 +128,24 @@ export interface PeerService {
   deletePartition(request: PartitionDelete): Promise<void>;
   /** Streams this node's replica's files, when they hold the group's log up to `minIndex`. */
   fetchSnapshot(request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
+  /** This node's copy of the metadata a gateway routes by. */
+  readMeta(): MetaView;
+}
+
+/**
+ * A node's copy of the members and partition map, for a stateless gateway that routes requests
+ * to nodes (`ClusterService.ReadMeta`).
+ */
+export interface MetaView {
+  clusterId: string;
+  /** The node that answered and the metadata index its copy has applied. */
+  nodeId: number;
+  appliedIndex: number;
+  nodes: { id: number; httpAddress: string; raftAddress: string }[];
+  databases: {
+    name: string;
+    partitions: { groupId: number; replicas: number[]; leaderHint: number }[];
+  }[];
 }
 
 /** Calls this node makes on other nodes. */

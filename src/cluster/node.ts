@@ -10,6 +10,7 @@ import {
   CorruptionError,
   EpochError,
   type FileSystem,
+  type Histogram,
   type Logger,
   MAX_TIME_NS,
   MIN_TIME_NS,
@@ -41,6 +42,7 @@ import type {
   ClusterNetwork,
   JoinAnswer,
   JoinRequest,
+  MetaView,
   PartitionWrite,
   PartitionWriteAnswer,
 } from "./network.ts";
@@ -49,12 +51,19 @@ import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 
 /** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
-export interface MetricFamily {
-  name: string;
-  help: string;
-  type: "counter" | "gauge";
-  samples: { labels: Record<string, string>; value: number }[];
-}
+export type MetricFamily =
+  | {
+    name: string;
+    help: string;
+    type: "counter" | "gauge";
+    samples: { labels: Record<string, string>; value: number }[];
+  }
+  | {
+    name: string;
+    help: string;
+    type: "histogram";
+    histograms: { labels: Record<string, string>; histogram: Histogram }[];
+  };
 
 /** Bytes of shared Raft log past which the groups that keep its oldest segment compact. */
 const LOG_TRIM_BYTES = 4 * 1024 * 1024;
@@ -162,6 +171,7 @@ export class ClusterNode {
       dir: `${dataDir}/raft`,
       logger: options.logger,
       failOnCorruption: true,
+      now: () => options.clock.monotonicMs(),
     });
     for (const [group, error] of opened.failed) {
       throw new CorruptionError(error.file, error.offset, `raft group ${group}: ${error.message}`);
@@ -215,6 +225,7 @@ export class ClusterNode {
         request.backup
           ? node.#exportBackup(request.groupId, request.backup)
           : node.#exportSnapshot(request.groupId, request.minIndex),
+      readMeta: () => node.metaView(),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {
@@ -339,8 +350,13 @@ export class ClusterNode {
    * peer.
    */
   metrics(): MetricFamily[] {
-    const groups: [string, RaftNode][] = [["meta", this.meta.raft]];
-    for (const r of this.replicas.values()) groups.push([String(r.groupId), r.raft]);
+    // Each group's status once per scrape: a node may hold hundreds of groups.
+    const groups: [string, RaftNode, RaftStatus][] = [
+      ["meta", this.meta.raft, this.meta.raft.status()],
+    ];
+    for (const r of this.replicas.values()) {
+      groups.push([String(r.groupId), r.raft, r.raft.status()]);
+    }
     const per = (
       name: string,
       help: string,
@@ -350,16 +366,13 @@ export class ClusterNode {
       name,
       help,
       type,
-      samples: groups.map(([group, node]) => ({
+      samples: groups.map(([group, node, status]) => ({
         labels: { group },
-        value: value(node, node.status()),
+        value: value(node, status),
       })),
     });
     const roles = new Map<string, number>();
-    for (const [, node] of groups) {
-      const role = node.status().role;
-      roles.set(role, (roles.get(role) ?? 0) + 1);
-    }
+    for (const [, , status] of groups) roles.set(status.role, (roles.get(status.role) ?? 0) + 1);
     const log = this.#log.stats();
     const traffic = this.network.traffic?.() ?? [];
     return [
@@ -426,6 +439,13 @@ export class ClusterNode {
         samples: [{ labels: {}, value: log.fsyncs }],
       },
       {
+        name: "epochnexus_raft_log_fsync_seconds",
+        help: "How long each fdatasync of the shared Raft log took (the floor of a write's " +
+          "latency).",
+        type: "histogram",
+        histograms: [{ labels: {}, histogram: this.#log.fsyncSeconds }],
+      },
+      {
         name: "epochnexus_cluster_sent_bytes_total",
         help: "Bytes sent to each peer node (Raft and cluster calls).",
         type: "counter",
@@ -443,6 +463,29 @@ export class ClusterNode {
   #snapshotBytesSent = 0;
 
   /** The cluster as this node sees it: members, databases, partitions and their leaders. */
+  /** The members and partition map of this node's metadata copy (what a gateway routes by). */
+  metaView(): MetaView {
+    const state = this.meta.state;
+    return {
+      clusterId: this.clusterId,
+      nodeId: this.nodeId,
+      appliedIndex: this.meta.applied,
+      nodes: [...state.nodes.values()].map((n) => ({
+        id: n.id,
+        httpAddress: n.httpAddress,
+        raftAddress: n.raftAddress,
+      })),
+      databases: [...state.databases.values()].map((db) => ({
+        name: db.name,
+        partitions: db.partitions.map((p) => ({
+          groupId: p.groupId,
+          replicas: [...p.replicas],
+          leaderHint: p.leaderHint,
+        })),
+      })),
+    };
+  }
+
   status(): Record<string, unknown> {
     const state = this.meta.state;
     const conf = this.meta.raft.raft.currentConf();
@@ -708,6 +751,10 @@ export class ClusterNode {
           sleep: o.sleep,
           ...o.engine,
           ...this.#partitionLimits(database),
+          // Replicas of a partition share its cold objects; only its leader sweeps them (with
+          // a grace period, as other replicas may still read a replaced one).
+          coldPrefix: `g${groupId}/`,
+          sweepColdAtOpen: false,
           onHeadGrowth: () => this.#headGrew(),
         },
         tickMs: o.tickMs,
@@ -764,6 +811,7 @@ export class ClusterNode {
       if (this.#closed) return;
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
+    await this.#applyTiering();
     await this.#trimLog();
     this.#balanceLeaders();
     await this.#reportLeaders();
@@ -771,6 +819,40 @@ export class ClusterNode {
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
       await this.#expire();
+    }
+  }
+
+  /**
+   * Size retention and the cold tier on the partitions this node leads, with the metadata's
+   * settings. Each partition takes an even share of a policy's and the database's max_bytes
+   * (series spread evenly by hash, as the series limit is shared), so the oldest groups go
+   * first in every partition alike. Drops and cold switches go through the partition's log:
+   * every replica applies them in the same order.
+   */
+  async #applyTiering(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed) return;
+      if (!r.isLeader() || r.installing || !r.engine.hasDatabase(r.database)) continue;
+      const db = this.meta.state.databases.get(r.database);
+      if (!db) continue;
+      const share = (max: number | undefined) =>
+        max ? Math.max(1, Math.floor(max / db.partitions.length)) : 0;
+      const policies: Record<string, { maxBytes: number; coldAfterNs: bigint }> = {};
+      for (const rp of db.retentionPolicies.values()) {
+        policies[rp.name] = { maxBytes: share(rp.maxBytes), coldAfterNs: rp.coldAfterNs ?? 0n };
+      }
+      try {
+        await r.engine.enforceTiering(r.database, {
+          policies,
+          databaseMaxBytes: share(this.#options.engine?.maxBytesPerDatabase),
+        });
+        await r.engine.sweepColdObjects();
+      } catch (error) {
+        this.#options.logger.warn("cannot apply size retention or the cold tier", {
+          groupId: r.groupId,
+          error: String(error),
+        });
+      }
     }
   }
 

@@ -76,6 +76,31 @@ export const ConfigSchema = z.strictObject({
   max_series_per_database: z.coerce.number().int().nonnegative().default(1_000_000),
   /** Storage: most values per tag key (0 = unlimited), as InfluxDB's max-values-per-tag. */
   max_values_per_tag: z.coerce.number().int().nonnegative().default(100_000),
+  /**
+   * Storage: bytes a database may hold (segments and cold objects; 0 = no limit); past it the
+   * oldest shard groups are dropped. Policies have their own (MAX_BYTES).
+   */
+  max_bytes_per_database: z.union([z.literal(0), byteSize]).default(0),
+  /**
+   * Storage: where shard groups past their policy's COLD_AFTER go. "" = none (nothing moves);
+   * a folder (`/mnt/cold`); or S3-compatible storage as `http(s)://host:port/bucket[/prefix]`.
+   */
+  cold_store: z.union([
+    z.literal(""),
+    z.string().regex(/^\//, "expected an absolute folder path or an http(s):// URL"),
+    z.string().regex(
+      /^https?:\/\/[^/]+\/[^/]+(\/.*)?$/,
+      "expected http(s)://host:port/bucket[/prefix]",
+    ),
+  ]).default(""),
+  /** Storage: S3 region of cold_store. */
+  cold_store_region: z.string().min(1).default("us-east-1"),
+  /** Storage: S3 access key id of cold_store. */
+  cold_store_access_key_id: z.string().default(""),
+  /** Storage: S3 secret access key of cold_store. */
+  cold_store_secret_access_key: z.string().default(""),
+  /** Storage: decoded values the cold segments' own block cache holds. */
+  cold_block_cache_values: z.coerce.number().int().min(1).default(1_000_000),
   /** Log level. */
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** Folder of schema files (*.yaml, *.json), reloadable without a restart; "" for none. */
@@ -174,6 +199,13 @@ export const ConfigSchema = z.strictObject({
    * node ran the schedule (a cluster down, a leader change).
    */
   cq_catchup_window_ms: z.coerce.number().int().nonnegative().default(6 * 3_600_000),
+  /**
+   * Observability: access log, one JSON line per request (method, path without its query
+   * string, status, duration, bytes, client, database, user): a file path, "stderr", or "" (off).
+   */
+  access_log: z.string().default(""),
+  /** Observability: a request whose queries run this many ms or more is logged (0 = never). */
+  slow_query_ms: z.coerce.number().int().nonnegative().default(10_000),
 }).refine((c) => (c.tls_cert === "") === (c.tls_key === ""), {
   message: "tls_cert and tls_key are set together",
   path: ["tls_key"],

@@ -70,9 +70,12 @@ Deno.test("deno.json's start and cli tasks grant exactly the variables the confi
     await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
   );
   // The yaml package reads LOG_STREAM and LOG_TOKENS (its debug switches) through
-  // process.env, which Deno refuses unless granted.
-  const expected = [...Object.keys(ENVIRONMENT_KEYS), "LOG_STREAM", "LOG_TOKENS"].sort();
+  // process.env, which Deno refuses unless granted. INIT_CWD is where `deno task` was run from
+  // (paths the user types are relative to it); the shell keeps its history under HOME.
+  const keys = [...Object.keys(ENVIRONMENT_KEYS), "INIT_CWD", "LOG_STREAM", "LOG_TOKENS"];
+  const extra: Record<string, string[]> = { start: [], cli: ["HOME"] };
   for (const task of ["start", "cli"]) {
+    const expected = [...keys, ...extra[task]].sort();
     const granted = /--allow-env=(\S+)/.exec(denoJson.tasks[task])?.[1].split(",").sort();
     assert.deepEqual(granted, expected, `task ${task}: --allow-env must list ${expected}`);
   }

@@ -55,6 +55,8 @@ export interface FileInfo {
   size: number;
   isFile: boolean;
   isDirectory: boolean;
+  /** Last modification, ms since the epoch, where the file system tells it. */
+  mtimeMs?: number;
 }
 
 /** The file operations the storage engine needs. Paths are plain strings joined with "/". */

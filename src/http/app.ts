@@ -11,10 +11,11 @@
  * @module
  */
 import { type Clock, type Logger, NotFoundError, type Point } from "../core/mod.ts";
+import type { Principal } from "../auth/mod.ts";
 import { LineProtocolCache } from "../ingest/mod.ts";
 import type { JoinAnswer, JoinRequest } from "../cluster/mod.ts";
 import type { QueryStore } from "../query/mod.ts";
-import type { AppendOptions, EngineStats, WriteOutcome } from "../storage/mod.ts";
+import type { AppendOptions, EngineStats, StorageFigures, WriteOutcome } from "../storage/mod.ts";
 import type { IngestSettings } from "./ingest_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
 import { Metrics, type SampledFamily } from "./metrics.ts";
@@ -23,6 +24,8 @@ import { type AuthContext, passGate } from "./auth_gate.ts";
 import { routeOf } from "./routes.ts";
 import type { BackupApi } from "./backup_handler.ts";
 import type { JobsService } from "../jobs/mod.ts";
+import { type AccessSink, logAccess } from "./access_log.ts";
+import { declareServerMetrics } from "./server_metrics.ts";
 
 /**
  * The data a node serves: a single-node storage engine, or a cluster node's store. `write`
@@ -38,6 +41,8 @@ export interface DataStore extends QueryStore {
     options?: AppendOptions,
   ): Promise<WriteOutcome & { unavailable?: number }>;
   stats(): EngineStats;
+  /** Cheap figures for `/metrics` (no compaction planning), per database. */
+  figures(): StorageFigures;
 }
 
 /** What the handlers need. */
@@ -62,6 +67,10 @@ export interface AppContext {
   auth?: AuthContext;
   /** Continuous queries, alert rules and their schedule; absent: none. */
   jobs?: JobsService;
+  /** Where the access log goes (`access_log`); absent: none. */
+  accessLog?: AccessSink;
+  /** Requests whose queries run this long (ms) are logged as slow (`slow_query_ms`); 0: never. */
+  slowQueryMs?: number;
 }
 
 /** What the cluster routes need. */
@@ -88,8 +97,14 @@ export function lineProtocolCache(ctx: AppContext, database: string): LineProtoc
   return cache;
 }
 
+/** What the server knows of a request beyond the request itself. */
+export interface RequestInfo {
+  /** The client's address, `host:port`. */
+  remoteAddr?: string;
+}
+
 /** A request handler. */
-export type Handler = (request: Request) => Promise<Response>;
+export type Handler = (request: Request, info?: RequestInfo) => Promise<Response>;
 
 /**
  * Builds the fetch handler of a node.
@@ -104,45 +119,68 @@ export type Handler = (request: Request) => Promise<Response>;
 export function createApp(options: AppOptions): Handler {
   const metrics = options.metrics ?? new Metrics();
   const ctx: AppContext = { ...options, metrics, lineProtocolCaches: new Map() };
-  declareMetrics(ctx);
+  declareServerMetrics(ctx);
   // Request ids: unique per process without a random source (start time + a sequence number).
   const idPrefix = Math.floor(ctx.clock.nowMs()).toString(16);
   let requests = 0;
 
-  return async (request) => {
+  return async (request, info) => {
     const url = new URL(request.url);
     const started = ctx.clock.monotonicMs();
-    let response: Response;
-    let route = "other";
+    let answer: Dispatched;
     try {
-      [route, response] = await dispatch(ctx, request, url);
+      answer = await dispatch(ctx, request, url);
     } catch (error) {
       // Handlers answer their own errors; reaching here is a bug or an unexpected failure.
       ctx.logger.error("unhandled error", { path: url.pathname, error: String(error) });
-      response = nativeError(error);
+      answer = { route: "other", response: nativeError(error) };
     }
+    const { route, response } = answer;
+    const seconds = (ctx.clock.monotonicMs() - started) / 1000;
     metrics.add("epochnexus_http_requests_total", { route, status: String(response.status) });
-    metrics.add(
-      "epochnexus_http_request_duration_seconds_total",
-      { route },
-      (ctx.clock.monotonicMs() - started) / 1000,
+    metrics.observe("epochnexus_http_request_duration_seconds", { route }, seconds);
+    const requestId = `${idPrefix}-${(++requests).toString(16)}`;
+    withInfluxHeaders(response, requestId);
+    if (!ctx.accessLog) return response;
+    return logAccess(
+      response,
+      {
+        request,
+        url,
+        route,
+        remote: info?.remoteAddr,
+        user: answer.principal?.name,
+        requestId,
+        started,
+      },
+      ctx.accessLog,
+      ctx.clock,
     );
-    return withInfluxHeaders(response, `${idPrefix}-${(++requests).toString(16)}`);
   };
 }
 
-async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<[string, Response]> {
+/** A request's route label, answer, and caller (when the gate let it through). */
+interface Dispatched {
+  route: string;
+  response: Response;
+  principal?: Principal;
+}
+
+async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<Dispatched> {
   const route = routeOf(url.pathname);
   if (!route) {
-    return [
-      "other",
-      nativeError(new NotFoundError(`no route for ${request.method} ${url.pathname}`)),
-    ];
+    return {
+      route: "other",
+      response: nativeError(new NotFoundError(`no route for ${request.method} ${url.pathname}`)),
+    };
   }
   const gate = await passGate(ctx, route, request, url);
-  if ("response" in gate) return [route.name, gate.response];
-  const answer = await route.handle(ctx, request, url, gate.principal);
-  return Array.isArray(answer) ? answer : [route.name, answer];
+  if ("response" in gate) return { route: route.name, response: gate.response };
+  const principal = gate.principal;
+  const answer = await route.handle(ctx, request, url, principal);
+  return Array.isArray(answer)
+    ? { route: answer[0], response: answer[1], principal }
+    : { route: route.name, response: answer, principal };
 }
 
 function withInfluxHeaders(response: Response, requestId: string): Response {
@@ -151,23 +189,4 @@ function withInfluxHeaders(response: Response, requestId: string): Response {
   response.headers.set("request-id", requestId);
   response.headers.set("x-request-id", requestId);
   return response;
-}
-
-function declareMetrics(ctx: AppContext): void {
-  const m = ctx.metrics;
-  m.counter("epochnexus_http_requests_total", "HTTP requests by route and status.");
-  m.counter(
-    "epochnexus_http_request_duration_seconds_total",
-    "Time spent answering HTTP requests, by route.",
-  );
-  m.counter("epochnexus_points_written_total", "Points acknowledged as durable.");
-  m.counter("epochnexus_points_rejected_total", "Points refused, by reason.");
-  m.counter("epochnexus_queries_total", "Query statements executed, by outcome.");
-  m.gauge("epochnexus_series", "Series held in memory.", () => ctx.engine.stats().series);
-  m.gauge("epochnexus_values", "Values held in memory.", () => ctx.engine.stats().values);
-  m.gauge("epochnexus_databases", "Databases.", () => ctx.engine.stats().databases);
-  const cluster = ctx.cluster;
-  if (cluster?.metrics) m.sampled(() => cluster.metrics!());
-  const jobs = ctx.jobs;
-  if (jobs) m.sampled(() => jobs.metrics());
 }

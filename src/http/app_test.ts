@@ -258,7 +258,7 @@ Deno.test("/metrics counts writes and requests in Prometheus text", async () => 
   const { call, close } = await setup();
   await call("/write?db=epochnexus", { method: "POST", body: "m v=1 1\nm v=2 2" });
   const r = await call("/metrics");
-  assert.match(r.text, /^epochnexus_points_written_total 2$/m);
+  assert.match(r.text, /^epochnexus_points_written_total\{format="line_protocol"\} 2$/m);
   assert.match(r.text, /^epochnexus_http_requests_total\{route="write",status="204"\} 1$/m);
   await close();
 });

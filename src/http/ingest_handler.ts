@@ -54,7 +54,16 @@ import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
-import { countWrite, parsePrecision } from "./write_handler.ts";
+import { failedSummary, parsePrecision, WARNING_HEADER } from "./write_handler.ts";
+import { recordWrite, type WriteFormat, WriteTally } from "./write_metrics.ts";
+
+const FORMATS: Record<string, WriteFormat> = {
+  "application/json": "json",
+  "application/x-ndjson": "ndjson",
+  "text/plain": "line_protocol",
+  "text/csv": "csv",
+  "application/x-protobuf": "protobuf",
+};
 
 /** Content types `/ingest` accepts. */
 export const INGEST_CONTENT_TYPES = [
@@ -184,6 +193,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
       (type === "application/x-ndjson" || type === "text/plain" || type === "text/csv");
     const limit = streamed ? settings.maxStreamBytes : ctx.maxBodyBytes;
     const release = admitWrite(ctx, reservedBytes(request, limit, streamed, settings));
+    const tally = ingestTally(ctx, type, url.searchParams.get("precision"));
     let summary: IngestSummary;
     try {
       let source: AsyncIterable<DecodedBatch>;
@@ -198,13 +208,20 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
           yield decoded.batch;
         })();
       } else source = decodeBody(ctx, request, url, type, db, limit, settings);
-      summary = allOrNothing
-        ? await writeAtomically(ctx, db, rp, source, settings)
-        : await commitBatches(source, (points) => writePoints(ctx, db, rp, points), settings);
+      summary =
+        await (allOrNothing ? writeAtomically(ctx, db, rp, source, settings, tally) : commitBatches(
+          source,
+          tally.counted((points) => writePoints(ctx, db, rp, points)),
+          settings,
+        ))
+          .catch((error) => {
+            recordWrite(ctx.metrics, tally, failedSummary(error));
+            throw error;
+          });
     } finally {
       release();
     }
-    return ingestAnswer(ctx, summary);
+    return ingestAnswer(ctx, summary, tally);
   } catch (error) {
     if (!(error instanceof EpochError)) {
       ctx.logger.error("ingest failed", { error: String(error) });
@@ -213,25 +230,59 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
   }
 }
 
-/** The answer to a write: 200 with counts, or 400 listing the first errors. */
-export function ingestAnswer(ctx: AppContext, summary: IngestSummary): Response {
-  countWrite(ctx, summary.accepted, summary.unparsable, summary.rejected - summary.unparsable);
-  if (summary.rejected === 0) return json({ accepted: summary.accepted, rejected: 0 });
-  const total = summary.accepted + summary.rejected;
-  const first = summary.errors[0];
-  return nativeError(
-    new ValidationError(
-      `${summary.rejected} of ${total} points rejected (${summary.accepted} written): ` +
-        `${where(first)}${first?.reason ?? ""}`,
-      {
-        details: {
-          accepted: summary.accepted,
-          rejected: summary.rejected,
-          errors: summary.errors,
+/**
+ * The tally of an `/ingest` request: its format, and whether its timestamps are checked for the
+ * precision trap (an explicit precision only: `auto` reads each number by its magnitude).
+ */
+function ingestTally(ctx: AppContext, type: string, precision: string | null): WriteTally {
+  const format = FORMATS[type];
+  const nowMs = ctx.clock.nowMs();
+  // Protobuf carries nanoseconds, which a client may fill with seconds; line protocol is read
+  // in nanoseconds unless the request says otherwise.
+  if (format === "protobuf") return new WriteTally(ctx.metrics, format, { precision: "ns", nowMs });
+  const implicit = format === "line_protocol" ? "ns" : undefined;
+  const p = precision === null || precision === "" ? implicit : precision;
+  if (p === undefined || p === "auto" || !isPrecision(p)) {
+    return new WriteTally(ctx.metrics, format);
+  }
+  return new WriteTally(ctx.metrics, format, { precision: p, nowMs });
+}
+
+/**
+ * The answer to a write: 200 with counts, or 400 listing the first errors; a `warnings` list
+ * (and the `X-Epochnexus-Warning` header) when its timestamps look like another precision.
+ */
+export function ingestAnswer(
+  ctx: AppContext,
+  summary: IngestSummary,
+  tally: WriteTally,
+): Response {
+  recordWrite(ctx.metrics, tally, summary);
+  const warning = tally.warning();
+  const warnings = warning === undefined ? {} : { warnings: [warning] };
+  let answer: Response;
+  if (summary.rejected === 0) {
+    answer = json({ accepted: summary.accepted, rejected: 0, ...warnings });
+  } else {
+    const total = summary.accepted + summary.rejected;
+    const first = summary.errors[0];
+    answer = nativeError(
+      new ValidationError(
+        `${summary.rejected} of ${total} points rejected (${summary.accepted} written): ` +
+          `${where(first)}${first?.reason ?? ""}`,
+        {
+          details: {
+            accepted: summary.accepted,
+            rejected: summary.rejected,
+            errors: summary.errors,
+            ...warnings,
+          },
         },
-      },
-    ),
-  );
+      ),
+    );
+  }
+  if (warning) answer.headers.set(WARNING_HEADER, warning);
+  return answer;
 }
 
 function where(issue: IngestIssue | undefined): string {
@@ -262,8 +313,10 @@ function decodeBody(
         maxLineBytes: settings.maxLineBytes,
       });
     case "text/plain":
+      // Nanoseconds unless named, as everywhere line protocol is spoken (README: Ingest
+      // formats); `precision=auto` reads each timestamp by its magnitude, as JSON does.
       return decodeLineProtocolStream(bodyStream(request, limit), {
-        precision: parsePrecision(precisionParam),
+        precision: precisionParam === "auto" ? "auto" : parsePrecision(precisionParam),
         defaultTime,
         cache: lineProtocolCache(ctx, db),
         maxLineBytes: settings.maxLineBytes,
@@ -335,6 +388,7 @@ async function writeAtomically(
   rp: string | undefined,
   source: AsyncIterable<DecodedBatch>,
   settings: IngestSettings,
+  tally: WriteTally,
 ): Promise<IngestSummary> {
   const points: Point[] = [];
   const summary: IngestSummary = { accepted: 0, rejected: 0, unparsable: 0, errors: [], bytes: 0 };
@@ -359,10 +413,16 @@ async function writeAtomically(
     }
   }
   let refused = summary.rejected > 0;
-  if (!refused) {
+  tally.batch(points);
+  // A record that did not decode refuses every point that did.
+  if (refused) tally.refuse("atomic", points.length);
+  else {
     const outcome = await writePointsAtomically(ctx, db, rp, points);
+    tally.outcome(outcome);
     summary.accepted = outcome.accepted;
     refused = outcome.refused;
+    // The points refused only because another one was bad.
+    if (refused) tally.refuse("atomic", points.length - outcome.rejected.length);
     for (const r of outcome.rejected) {
       const at = r.index >= 0 ? origins[r.index] : undefined;
       if (r.index < 0) note({ reason: r.reason });

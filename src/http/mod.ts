@@ -2,8 +2,17 @@
  * The HTTP surface of a node as one fetch handler.
  * @module
  */
-export { type AppContext, type AppOptions, createApp, type Handler } from "./app.ts";
-export { Metrics } from "./metrics.ts";
+export {
+  type AppContext,
+  type AppOptions,
+  createApp,
+  type Handler,
+  type RequestInfo,
+} from "./app.ts";
+export { Metrics, type SampledFamily } from "./metrics.ts";
+export { processFamilies, type ProcessSource } from "./process_metrics.ts";
+export { type AccessSink } from "./access_log.ts";
+export { WARNING_HEADER } from "./write_handler.ts";
 export type { IngestPipeline } from "./write_path.ts";
 export { configureQueries } from "./query_handler.ts";
 export { storedDataOf } from "./schema_handler.ts";

@@ -15,6 +15,7 @@ import { readBody } from "./body.ts";
 import { admitWrite, ingestAnswer, ingestSettings } from "./ingest_handler.ts";
 import { nativeError } from "./responses.ts";
 import { writePoints } from "./write_path.ts";
+import { WriteTally } from "./write_metrics.ts";
 
 /** Answers a remote_write request. */
 export async function handlePromWrite(
@@ -46,25 +47,21 @@ export async function handlePromWrite(
         ? raw
         : uncompressSnappy(raw, ctx.maxBodyBytes);
       const decoded = decodePromWrite(body);
+      const tally = new WriteTally(ctx.metrics, "prom_remote_write");
       const summary = await commitBatches(
         (async function* () {
           yield decoded.batch;
         })(),
-        (points) => writePoints(ctx, db, rp, points),
+        tally.counted((points) => writePoints(ctx, db, rp, points)),
         settings,
       );
-      if (decoded.skipped > 0) {
-        ctx.metrics.add(
-          "epochnexus_points_rejected_total",
-          { reason: "non_finite" },
-          decoded.skipped,
-        );
-      }
+      // Staleness markers: not stored, counted.
+      tally.refuse("non_finite", decoded.skipped);
       if (summary.rejected === 0) {
-        ingestAnswer(ctx, summary); // counts the write
+        ingestAnswer(ctx, summary, tally); // counts the write
         return new Response(null, { status: 204 });
       }
-      return ingestAnswer(ctx, summary);
+      return ingestAnswer(ctx, summary, tally);
     } finally {
       release();
     }

@@ -18,6 +18,7 @@ import {
   type EpochUnit,
   executeQuery,
   isWriteStatement,
+  limitHit,
   parseQuery,
   printStatement,
   type QueryLimits,
@@ -31,6 +32,7 @@ import type { AppContext } from "./app.ts";
 import { BOOTSTRAP_MESSAGE, BOOTSTRAP_PRINCIPAL, errorResponse } from "./auth_gate.ts";
 import { readBody } from "./body.ts";
 import { influxError, nativeError } from "./responses.ts";
+import { noteDatabase } from "./access_log.ts";
 
 interface QueryRequest {
   q: string;
@@ -69,6 +71,11 @@ export function configureQueries(
     limits: settings,
     registry: new QueryRegistry({ now, maxConcurrent: settings.maxConcurrent }),
   });
+}
+
+/** Queries running now on the server of `ctx` (`/metrics`). */
+export function runningQueries(ctx: AppContext): number {
+  return STATES.get(ctx.engine)?.registry.running ?? 0;
 }
 
 function stateOf(ctx: AppContext): QueryState {
@@ -157,6 +164,7 @@ export async function handleNativeQuery(
       pretty: o.pretty === true,
       params: o.params as Record<string, unknown> | undefined,
     };
+    if (query.db) noteDatabase(request, query.db);
     const refusal = authorize(ctx, principal, query, false);
     if (refusal) return errorResponse({ influx: false }, refusal);
     if (query.db === ctx.defaultDatabase && !ctx.engine.hasDatabase(query.db)) {
@@ -337,26 +345,95 @@ async function run(
   onResult?: (r: StatementResult) => void,
 ): Promise<QueryResult> {
   const state = stateOf(ctx);
-  const results = await executeQuery(ctx.engine, query.q, {
-    database: query.db || undefined,
-    retentionPolicy: query.rp || undefined,
-    nowNs: ctx.clock.nowNanos(),
-    params: query.params,
-    readOnly,
-    limits: state.limits,
-    registry: state.registry,
-    signal,
-    onResult,
-    users: ctx.auth?.directory,
-    continuousQueries: ctx.jobs,
-    canSeeDatabase: principal.isAdmin()
-      ? undefined
-      : (name) => holds(principal, name, Privilege.read),
-  });
-  for (const r of results) {
-    ctx.metrics.add("epochnexus_queries_total", { outcome: r.error ? "error" : "ok" });
+  const started = ctx.clock.monotonicMs();
+  const timing = new StatementTiming(ctx, started);
+  let results: QueryResult;
+  try {
+    results = await executeQuery(ctx.engine, query.q, {
+      database: query.db || undefined,
+      retentionPolicy: query.rp || undefined,
+      nowNs: ctx.clock.nowNanos(),
+      params: query.params,
+      readOnly,
+      limits: state.limits,
+      registry: state.registry,
+      signal,
+      onResult: (r, statement) => {
+        timing.done(r, statement);
+        onResult?.(r);
+      },
+      users: ctx.auth?.directory,
+      continuousQueries: ctx.jobs,
+      canSeeDatabase: principal.isAdmin()
+        ? undefined
+        : (name) => holds(principal, name, Privilege.read),
+    });
+  } catch (error) {
+    // Refused whole: too long a text, or too many queries running.
+    const limit = error instanceof EpochError ? limitHit(error.message) : undefined;
+    if (limit) ctx.metrics.add("epochnexus_query_limits_hit_total", { limit });
+    throw error;
   }
+  timing.logIfSlow(query, principal);
   return results;
+}
+
+/**
+ * The figures of one request's statements as they finish: each statement's duration by kind,
+ * its outcome, the limit it hit or the kill that stopped it; and the slow-query log.
+ */
+class StatementTiming {
+  readonly #ctx: AppContext;
+  readonly #started: number;
+  #last: number;
+  readonly #statements: Statement[] = [];
+  readonly #ms: number[] = [];
+
+  constructor(ctx: AppContext, started: number) {
+    this.#ctx = ctx;
+    this.#started = this.#last = started;
+  }
+
+  done(r: StatementResult, statement: Statement): void {
+    const now = this.#ctx.clock.monotonicMs();
+    const m = this.#ctx.metrics;
+    // A statement not executed (an earlier one failed) took no time and is not counted.
+    if (r.error !== "not executed") {
+      m.observe(
+        "epochnexus_query_duration_seconds",
+        { kind: statement.kind },
+        (now - this.#last) / 1000,
+      );
+      this.#statements.push(statement);
+      this.#ms.push(now - this.#last);
+    }
+    this.#last = now;
+    m.add("epochnexus_queries_total", { outcome: r.error ? "error" : "ok" });
+    const limit = r.error ? limitHit(r.error) : undefined;
+    if (limit === "killed") m.add("epochnexus_queries_killed_total", { reason: "kill_query" });
+    else if (limit === "query_timeout") {
+      m.add("epochnexus_queries_killed_total", { reason: "timeout" });
+    } else if (limit) m.add("epochnexus_query_limits_hit_total", { limit });
+  }
+
+  /** Logs the request when it ran for `slowQueryMs` or more; passwords never appear. */
+  logIfSlow(query: QueryRequest, principal: Principal): void {
+    const threshold = this.#ctx.slowQueryMs ?? 0;
+    const ms = this.#last - this.#started;
+    if (threshold <= 0 || ms < threshold) return;
+    const secret = this.#statements.some((s) =>
+      s.kind === "create_user" || s.kind === "set_password"
+    );
+    let text = secret ? this.#statements.map(printStatement).join("; ") : query.q;
+    if (text.length > 2000) text = text.slice(0, 2000) + "...";
+    this.#ctx.logger.warn("slow query", {
+      ms: Math.round(ms),
+      database: query.db ?? "",
+      user: principal.name,
+      statements: this.#statements.map((s, i) => `${s.kind} ${Math.round(this.#ms[i])} ms`),
+      query: text,
+    });
+  }
 }
 
 function encode(request: Request, results: QueryResult, query: QueryRequest): Response {

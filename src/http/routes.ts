@@ -17,7 +17,7 @@
  * @module
  */
 import type { Principal } from "../auth/mod.ts";
-import { NotFoundError, ValidationError } from "../core/mod.ts";
+import { NotFoundError, ValidationError, VERSION } from "../core/mod.ts";
 import type { AppContext } from "./app.ts";
 import { handleIngest } from "./ingest_handler.ts";
 import { handleJoin } from "./join_handler.ts";
@@ -265,7 +265,9 @@ function health(ctx: AppContext): Response {
     status: "pass",
     name: "epochnexus",
     message: "ready for queries and writes",
-    version: INFLUX_VERSION,
+    version: VERSION,
+    // The InfluxDB release whose 1.x API this one answers as (also X-Influxdb-Version).
+    influxdb_compatibility: INFLUX_VERSION,
     ...stats,
   });
 }

@@ -11,8 +11,8 @@ import { instantFromNanos, NotFoundError, PermissionDeniedError } from "../core/
 import { ingestHandlers } from "../rpc/mod.ts";
 import type { AppContext } from "./app.ts";
 import { admitWrite, ingestSettings } from "./ingest_handler.ts";
-import { countWrite } from "./write_handler.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
+import { recordWrite, WriteTally } from "./write_metrics.ts";
 
 /** Path prefix of the ingest service. */
 export const INGEST_SERVICE_PATH = "/epochnexus.ingest.v1.IngestService/";
@@ -25,6 +25,11 @@ const routers = new WeakMap<AppContext, Map<string, (request: Request) => Promis
 /** True when `path` belongs to a Connect service served here. */
 export function isRpcPath(path: string): boolean {
   return path.startsWith(INGEST_SERVICE_PATH);
+}
+
+/** A Connect ingest batch's tally (nanosecond times, checked for the precision trap). */
+function rpcTally(ctx: AppContext): WriteTally {
+  return new WriteTally(ctx.metrics, "connect", { precision: "ns", nowMs: ctx.clock.nowMs() });
 }
 
 /** Answers a Connect, gRPC or gRPC-Web call. */
@@ -55,19 +60,22 @@ export async function handleRpc(
         }
         await ctx.engine.createDatabase(database);
       },
+      // Counted per batch: a stream's batches commit one by one.
       async write(database, rp, points) {
+        const tally = rpcTally(ctx);
+        tally.batch(points);
         const outcome = await writePoints(ctx, database, rp, points);
-        countWrite(ctx, outcome.accepted, 0, outcome.rejected.length);
+        tally.outcome(outcome);
+        recordWrite(ctx.metrics, tally, { accepted: outcome.accepted, unparsable: 0, bytes: 0 });
         return outcome;
       },
       async writeAtomically(database, rp, points) {
+        const tally = rpcTally(ctx);
+        tally.batch(points);
         const outcome = await writePointsAtomically(ctx, database, rp, points);
-        countWrite(
-          ctx,
-          outcome.accepted,
-          0,
-          outcome.refused ? points.length : outcome.rejected.length,
-        );
+        tally.outcome(outcome);
+        if (outcome.refused) tally.refuse("atomic", points.length - outcome.rejected.length);
+        recordWrite(ctx.metrics, tally, { accepted: outcome.accepted, unparsable: 0, bytes: 0 });
         return outcome;
       },
       admit: () => admitWrite(ctx, 2 * settings.batchBytes),

@@ -44,29 +44,66 @@ export interface IngestPipeline {
   ): Promise<{ points: Point[]; rejected: Rejection[] }>;
 }
 
+/** Why a point was not written, as `/metrics` counts it (`reason` label). */
+export type RejectCause =
+  | "parse"
+  | "schema"
+  | "field_type"
+  | "retention"
+  | "invalid"
+  | "unavailable"
+  | "non_finite"
+  | "atomic";
+
+/** A refused point with the cause of its refusal. */
+export interface CausedRejection extends Rejection {
+  cause: RejectCause;
+}
+
+/** What a write did, each refusal with its cause. */
+export interface PathOutcome extends WriteOutcome {
+  rejected: CausedRejection[];
+}
+
+/** The cause of a refusal by storage (or the cluster's write router), from its reason. */
+export function storageCause(reason: string): RejectCause {
+  if (reason.startsWith("field type conflict")) return "field_type";
+  if (reason === BEYOND_RETENTION) return "retention";
+  if (reason.startsWith("not written: partition")) return "unavailable";
+  return "invalid";
+}
+
+function fromStorage(rejected: Rejection[]): CausedRejection[] {
+  return rejected.map((r) => ({ index: r.index, reason: r.reason, cause: storageCause(r.reason) }));
+}
+
+function fromPipeline(rejected: Rejection[]): CausedRejection[] {
+  return rejected.map((r) => ({ index: r.index, reason: r.reason, cause: "schema" }));
+}
+
 /** Runs the pipeline (if any) and writes what it lets through. */
 export async function writePoints(
   ctx: AppContext,
   database: string,
   retentionPolicy: string | undefined,
   points: Point[],
-): Promise<WriteOutcome> {
+): Promise<PathOutcome> {
   let toStore = points;
-  let refused: Rejection[] = [];
+  let refused: CausedRejection[] = [];
   if (ctx.pipeline && points.length > 0) {
     const processed = await ctx.pipeline.process(database, points);
     toStore = processed.points;
-    refused = processed.rejected;
+    refused = fromPipeline(processed.rejected);
   }
   if (toStore.length === 0) return { accepted: 0, rejected: refused };
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   // Type conflicts found by the engine are indexed in the pipeline's output, which may differ
   // from the input when the pipeline dropped or added points.
-  return { accepted: outcome.accepted, rejected: [...refused, ...outcome.rejected] };
+  return { accepted: outcome.accepted, rejected: [...refused, ...fromStorage(outcome.rejected)] };
 }
 
 /** What {@linkcode writePointsAtomically} did. */
-export interface AtomicOutcome extends WriteOutcome {
+export interface AtomicOutcome extends PathOutcome {
   /** True when the request was refused whole: nothing was stored. */
   refused: boolean;
 }
@@ -95,30 +132,33 @@ export async function writePointsAtomically(
   if (ctx.pipeline) {
     if (ctx.pipeline.dryRun) {
       const dry = await ctx.pipeline.dryRun(database, points);
-      if (dry.rejected.length > 0) return { accepted: 0, rejected: dry.rejected, refused: true };
+      if (dry.rejected.length > 0) {
+        return { accepted: 0, rejected: fromPipeline(dry.rejected), refused: true };
+      }
     }
     const processed = await ctx.pipeline.process(database, points);
     // A pipeline without a dry run (or a script that answers differently the second time).
     if (processed.rejected.length > 0) {
-      return { accepted: 0, rejected: processed.rejected, refused: true };
+      return { accepted: 0, rejected: fromPipeline(processed.rejected), refused: true };
     }
     toStore = processed.points;
   }
   if (toStore.length === 0) return { accepted: 0, rejected: [], refused: false };
   const same = aligned(points, toStore);
-  const conflicts = storageConflicts(ctx, database, retentionPolicy, toStore);
+  const conflicts = fromStorage(storageConflicts(ctx, database, retentionPolicy, toStore));
+  const located = (r: CausedRejection): CausedRejection =>
+    same ? r : {
+      index: -1,
+      reason: `${describePoint(toStore[r.index])}: ${r.reason}`,
+      cause: r.cause,
+    };
   if (conflicts.length > 0) {
-    const rejected = conflicts.map((c) =>
-      same ? c : { index: -1, reason: `${describePoint(toStore[c.index])}: ${c.reason}` }
-    );
-    return { accepted: 0, rejected, refused: true };
+    return { accepted: 0, rejected: conflicts.map(located), refused: true };
   }
   const outcome = await ctx.engine.write(database, retentionPolicy, toStore);
   return {
     accepted: outcome.accepted,
-    rejected: outcome.rejected.map((r) =>
-      same ? r : { index: -1, reason: `${describePoint(toStore[r.index])}: ${r.reason}` }
-    ),
+    rejected: fromStorage(outcome.rejected).map(located),
     refused: false,
   };
 }

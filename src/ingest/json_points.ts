@@ -75,6 +75,7 @@ import {
 import { findJsonSyntaxProblem, lineColumn } from "./_json_syntax.ts";
 import { scanUtf8 } from "./_utf8.ts";
 import { precisionSpec } from "./_timestamp.ts";
+import { precisionHint, precisionHintText } from "./time_hint.ts";
 
 /** A timestamp precision, or `"auto"` to pick it by magnitude (see the module doc). */
 export type JsonPrecision = Precision | "auto";
@@ -725,7 +726,7 @@ function pointOf(
 
   let timeMs = options.defaultTime.ms, timeSubMs = options.defaultTime.subMs;
   if (time !== undefined) {
-    const t = instantOf(index, time, options.precision ?? "auto");
+    const t = instantOf(index, time, options.precision ?? "auto", options.defaultTime.ms);
     timeMs = t.ms;
     timeSubMs = t.subMs;
   }
@@ -821,15 +822,24 @@ function autoPrecisionExact(v: bigint): Precision {
     : "ns";
 }
 
-function instantOf(index: number, time: unknown, precision: JsonPrecision): Instant {
+function instantOf(
+  index: number,
+  time: unknown,
+  precision: JsonPrecision,
+  nowMs: number,
+): Instant {
   const fail = (why: string): never => {
     throw new RecordProblem(index, `timestamp ${why}`, "timestamp");
   };
-  const outside = (shown: string, p: Precision) =>
-    fail(
+  const outside = (shown: string, p: Precision) => {
+    // An explicit precision may be the wrong one: say which the digits look like.
+    const hint = precision === "auto" ? undefined : precisionHint(Number(shown), p, nowMs);
+    return fail(
       `${shown} (in ${p}) is outside the valid range ` +
-        `[-9223372036854775806, 9223372036854775806] nanoseconds`,
+        `[-9223372036854775806, 9223372036854775806] nanoseconds` +
+        (hint === undefined ? "" : `; ${precisionHintText(hint)}`),
     );
+  };
   if (typeof time === "number") {
     if (!Number.isFinite(time)) return fail(`${time} is not a finite number`);
     const p = precision === "auto" ? autoPrecision(Math.abs(time)) : precision;

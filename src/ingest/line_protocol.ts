@@ -23,9 +23,13 @@
  *   rejected (`field type conflict`). A tag key repeated: `duplicate tags`. Tags come out
  *   sorted by key; an empty tag value is an error (`missing tag value`).
  * - Timestamps: an integer in the request's precision (`ns` default, `u`/`us`/`µ`, `ms`, `s`,
- *   `m`, `h`), converted from its digits to `(timeMs, timeSubMs)` without BigInt; outside
- *   InfluxDB's range (±9223372036854775806 ns) it is `time outside range ...`. A line without
- *   one gets the caller's `defaultTime`, truncated to the precision (as influxd does).
+ *   `m`, `h`, or `auto`: by the number of digits, as the native JSON API reads numbers: up to
+ *   11 digits seconds, 14 milliseconds, 17 microseconds, else nanoseconds), converted from its
+ *   digits to `(timeMs, timeSubMs)` without BigInt; outside InfluxDB's range
+ *   (±9223372036854775806 ns) it is `time outside range ...`, followed by a hint when the digits
+ *   read in another precision mean a time near `defaultTime` (`timestamps look like
+ *   milliseconds: pass precision=ms`). A line without one gets the caller's `defaultTime`,
+ *   truncated to the precision (as influxd does).
  * - Lines starting with `#` (after optional whitespace) are comments; blank lines are skipped.
  *
  * Deliberate differences from influxd 1.6.7, all in favour of accepting clean input or of
@@ -57,6 +61,7 @@ import {
 } from "../core/mod.ts";
 import { decodeRange, excerpt } from "./_text.ts";
 import { decimalToDouble } from "./lp_decimal.ts";
+import { precisionHint, precisionHintText } from "./time_hint.ts";
 import {
   instantFromDigits,
   type MutableInstant,
@@ -83,13 +88,15 @@ export interface LineError {
 /** Decoded points and the errors of the lines that failed. */
 export interface LineProtocolResult {
   points: Point[];
+  /** The 1-based line each point was on (parallel to `points`). */
+  lines: number[];
   errors: LineError[];
 }
 
 /** Options of {@linkcode parseLineProtocol} and {@linkcode LineProtocolDecoder}. */
 export interface LineProtocolOptions {
-  /** Unit of the timestamps in the body. @default {"ns"} */
-  precision?: Precision;
+  /** Unit of the timestamps in the body; `auto` picks it by magnitude. @default {"ns"} */
+  precision?: Precision | "auto";
   /** Time of points without a timestamp (the request's arrival time). */
   defaultTime: Instant;
   /**
@@ -429,7 +436,7 @@ export function parseLineProtocol(
 ): LineProtocolResult {
   const parser = new Parser(options);
   parser.run(body, true);
-  return { points: parser.points, errors: parser.errors };
+  return { points: parser.points, lines: parser.lines, errors: parser.errors };
 }
 
 /**
@@ -605,6 +612,30 @@ function scanLine(buf: Uint8Array, start: number, len: number): { end: number; h
   return { end: i, hidden };
 }
 
+const AUTO_SPECS = {
+  s: precisionSpec("s"),
+  ms: precisionSpec("ms"),
+  us: precisionSpec("us"),
+  ns: precisionSpec("ns"),
+};
+
+/**
+ * `precision=auto`: the unit of the digits `buf[start, end)` by their magnitude, as the native
+ * JSON API reads numbers (< 1e11 seconds, < 1e14 milliseconds, < 1e17 microseconds, else
+ * nanoseconds): by the count of significant digits, so no number is built.
+ */
+function autoSpec(buf: Uint8Array, start: number, end: number): PrecisionSpec {
+  while (start < end - 1 && buf[start] === ZERO) start++;
+  const digits = end - start;
+  return digits <= 11
+    ? AUTO_SPECS.s
+    : digits <= 14
+    ? AUTO_SPECS.ms
+    : digits <= 17
+    ? AUTO_SPECS.us
+    : AUTO_SPECS.ns;
+}
+
 function isWhitespace(c: number): boolean {
   return c === SPACE || c === TAB || c === 0;
 }
@@ -612,12 +643,18 @@ function isWhitespace(c: number): boolean {
 /** The parsing state of one body (or one stream). */
 class Parser {
   points: Point[] = [];
+  lines: number[] = [];
   errors: LineError[] = [];
 
   private buf: Uint8Array = new Uint8Array(0);
   private readonly spec: PrecisionSpec;
+  /** `precision=auto`: the spec of each timestamp follows its number of digits. */
+  private readonly auto: boolean;
   private readonly defaultMs: number;
   private readonly defaultSubMs: number;
+  private readonly precision: Precision;
+  /** The request's time (`defaultTime`), which out-of-range hints compare against. */
+  private readonly nowMs: number;
   private readonly cache: LineProtocolCache;
   private readonly textLimit: number;
   /** 1-based number of the physical line the next record starts on. */
@@ -647,7 +684,12 @@ class Parser {
   private latin1: string | undefined = undefined;
 
   constructor(options: LineProtocolOptions) {
-    this.spec = precisionSpec(options.precision ?? "ns");
+    this.auto = options.precision === "auto";
+    this.precision = options.precision === undefined || options.precision === "auto"
+      ? "ns"
+      : options.precision;
+    this.spec = precisionSpec(this.precision);
+    this.nowMs = options.defaultTime.ms;
     const t = truncateInstant(options.defaultTime, this.spec);
     this.defaultMs = t.ms;
     this.defaultSubMs = t.subMs;
@@ -662,8 +704,9 @@ class Parser {
 
   /** Hands over the points and errors decoded so far. */
   take(): LineProtocolResult {
-    const out = { points: this.points, errors: this.errors };
+    const out = { points: this.points, lines: this.lines, errors: this.errors };
     this.points = [];
+    this.lines = [];
     this.errors = [];
     return out;
   }
@@ -701,6 +744,7 @@ class Parser {
     const point = this.parsePoint(start, end);
     if (point !== undefined) {
       this.points.push(point);
+      this.lines.push(this.line);
       return;
     }
     const error: LineError = {
@@ -881,8 +925,9 @@ class Parser {
         if (c < ZERO || c > NINE) return this.fail("bad timestamp", i);
       }
       if (i === ds) return this.fail("bad timestamp", ts);
-      if (!instantFromDigits(buf, ds, i, negative, this.spec, this.time)) {
-        return this.fail(TIME_RANGE_REASON, ts);
+      const spec = this.auto ? autoSpec(buf, ds, i) : this.spec;
+      if (!instantFromDigits(buf, ds, i, negative, spec, this.time)) {
+        return this.fail(this.rangeReason(buf, ds, i, negative), ts);
       }
       for (; i < end; i++) if (buf[i] !== SPACE) return this.fail("point is invalid", i);
       timeMs = this.time.ms;
@@ -890,6 +935,18 @@ class Parser {
     }
     if (fieldCount !== fields.length) fields.length = fieldCount;
     return { measurement, tags, fields, timeMs, timeSubMs };
+  }
+
+  /** InfluxDB's out-of-range reason, with a hint when the digits suggest another precision. */
+  private rangeReason(buf: Uint8Array, start: number, end: number, negative: boolean): string {
+    let value = 0;
+    for (let k = start; k < end; k++) value = value * 10 + (buf[k] - ZERO);
+    const hint = this.auto
+      ? undefined
+      : precisionHint(negative ? -value : value, this.precision, this.nowMs);
+    return hint === undefined
+      ? TIME_RANGE_REASON
+      : `${TIME_RANGE_REASON}; ${precisionHintText(hint)}`;
   }
 
   /**

@@ -40,6 +40,9 @@ export async function* decodeLineProtocolStream(
   const batch = (r: LineProtocolResult, bytes: number): DecodedBatch => ({
     points: r.points,
     errors: r.errors.map(lineIssue),
+    // A point refused by the write is reported at its line.
+    origins: r.lines,
+    originKind: "line",
     bytes,
   });
   yield* pullChunks(

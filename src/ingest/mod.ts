@@ -25,3 +25,4 @@ export * from "./csv_points.ts";
 export * from "./admission.ts";
 export * from "./protobuf_points.ts";
 export * from "./prom_remote_write.ts";
+export * from "./time_hint.ts";

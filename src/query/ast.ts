@@ -319,6 +319,10 @@ export interface CreateRetentionPolicyStatement {
   duration: bigint;
   replicaN: number;
   shardDuration?: bigint;
+  /** MAX_BYTES (an EpochNexus extension); 0 = no limit. */
+  maxBytes?: number;
+  /** COLD_AFTER in ns (an EpochNexus extension); 0 = INF, never. */
+  coldAfter?: bigint;
   isDefault: boolean;
 }
 /** ALTER RETENTION POLICY name ON db [DURATION d] [REPLICATION n] [SHARD DURATION d] [DEFAULT] */
@@ -329,6 +333,8 @@ export interface AlterRetentionPolicyStatement {
   duration?: bigint;
   replicaN?: number;
   shardDuration?: bigint;
+  maxBytes?: number;
+  coldAfter?: bigint;
   isDefault?: boolean;
 }
 /** DROP RETENTION POLICY name ON db */

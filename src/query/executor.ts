@@ -80,7 +80,7 @@ export interface ExecuteOptions {
   /** Stops the query (a client gone away). */
   signal?: AbortSignal;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
-  onResult?: (result: StatementResult) => void;
+  onResult?: (result: StatementResult, statement: Statement) => void;
   /**
    * The memory meter of the whole request (every statement and subquery charges it); one with
    * `limits.maxMemoryBytes` is made when absent.
@@ -166,7 +166,7 @@ export async function executeStatements(
   for (let i = 0; i < statements.length; i++) {
     if (failed) {
       results.push({ statementId: i, error: "not executed" });
-      options.onResult?.(results[results.length - 1]);
+      options.onResult?.(results[results.length - 1], statements[i]);
       continue;
     }
     try {
@@ -192,7 +192,7 @@ export async function executeStatements(
       results.push({ statementId: i, error: e.message, errorCode: e.code });
       failed = true;
     }
-    options.onResult?.(results[results.length - 1]);
+    options.onResult?.(results[results.length - 1], statements[i]);
   }
   return results;
 }
@@ -244,14 +244,29 @@ async function executeStatement(
       ];
     case "show_retention_policies": {
       const db = requireDatabase(store, stmt.database ?? options.database, true);
-      const rows = store.retentionPolicies(db).map((rp) => [
+      const policies = store.retentionPolicies(db);
+      const rows = policies.map((rp) => [
         rp.name,
         goDuration(rp.durationNs),
         goDuration(rp.shardGroupDurationNs),
         rp.replicaN,
         rp.isDefault,
       ]);
-      return [listing("", ["name", "duration", "shardGroupDuration", "replicaN", "default"], rows)];
+      const columns = ["name", "duration", "shardGroupDuration", "replicaN", "default"];
+      // Size limits and the cold tier are EpochNexus's: their columns appear once a policy uses
+      // them, so a database set up as in InfluxDB gets InfluxDB's exact answer.
+      if (policies.some((rp) => (rp.maxBytes ?? 0) > 0 || (rp.coldAfterNs ?? 0n) > 0n)) {
+        columns.push("maxBytes", "bytes", "coldAfter", "coldBytes");
+        policies.forEach((rp, i) =>
+          rows[i].push(
+            rp.maxBytes ?? 0,
+            rp.bytes ?? 0,
+            goDuration(rp.coldAfterNs ?? 0n),
+            rp.coldBytes ?? 0,
+          )
+        );
+      }
+      return [listing("", columns, rows)];
     }
     case "show_measurements": {
       const db = stmt.database ?? options.database;
@@ -300,6 +315,8 @@ async function executeStatement(
         shardGroupDurationNs: stmt.shardDuration ?? 0n,
         replicaN: stmt.replicaN,
         isDefault: stmt.isDefault,
+        ...(stmt.maxBytes !== undefined && { maxBytes: stmt.maxBytes }),
+        ...(stmt.coldAfter !== undefined && { coldAfterNs: stmt.coldAfter }),
       });
       return [];
     }
@@ -310,6 +327,8 @@ async function executeStatement(
       if (stmt.duration !== undefined) changes.durationNs = stmt.duration;
       if (stmt.shardDuration !== undefined) changes.shardGroupDurationNs = stmt.shardDuration;
       if (stmt.replicaN !== undefined) changes.replicaN = stmt.replicaN;
+      if (stmt.maxBytes !== undefined) changes.maxBytes = stmt.maxBytes;
+      if (stmt.coldAfter !== undefined) changes.coldAfterNs = stmt.coldAfter;
       if (stmt.isDefault) changes.isDefault = true;
       await store.alterRetentionPolicy(stmt.database, stmt.name, changes);
       return [];

@@ -138,6 +138,11 @@ export class QueryRegistry {
     return { ...q, done: () => this.#running.delete(q.id) };
   }
 
+  /** Queries running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
   /** The running queries, oldest first, with their durations in ms. */
   list(): (RunningQuery & { durationMs: number })[] {
     const now = this.#now();
@@ -236,4 +241,31 @@ export class QueryBudget {
       this.checkSignal();
     }
   }
+}
+
+/** A query limit, as `/metrics` names it. */
+export type QueryLimitName =
+  | "max_select_series"
+  | "max_select_points"
+  | "max_select_buckets"
+  | "max_query_memory_bytes"
+  | "max_query_bytes"
+  | "max_concurrent_queries"
+  | "query_timeout"
+  | "killed";
+
+/**
+ * The limit a statement's (or a request's) error text says it hit, or undefined. The texts are
+ * the ones thrown above (InfluxDB's where it has one), so this stays beside them.
+ */
+export function limitHit(message: string): QueryLimitName | undefined {
+  if (message.startsWith("max-select-series limit")) return "max_select_series";
+  if (message.startsWith("max-select-point limit")) return "max_select_points";
+  if (message.startsWith("max-select-buckets limit")) return "max_select_buckets";
+  if (message.startsWith("query memory budget exceeded")) return "max_query_memory_bytes";
+  if (message.startsWith("query is too long")) return "max_query_bytes";
+  if (message.startsWith("max-concurrent-queries limit")) return "max_concurrent_queries";
+  if (message === "query-timeout limit exceeded") return "query_timeout";
+  if (message === "query killed") return "killed";
+  return undefined;
 }

@@ -22,6 +22,12 @@ export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "
 export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
 export { isInstant } from "./result.ts";
+export {
+  type PlainResult,
+  plainResults,
+  type PlainSeries,
+  type TimeFormat,
+} from "./plain_result.ts";
 export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
@@ -42,8 +48,10 @@ export type {
 export {
   checkQuerySize,
   DEFAULT_QUERY_LIMITS,
+  limitHit,
   QueryBudget,
   QueryInterruptedError,
+  type QueryLimitName,
   type QueryLimits,
   QueryMemory,
   QueryRegistry,

@@ -263,6 +263,8 @@ Deno.test("parse errors read as InfluxDB 1.6.7's", () => {
 });
 
 const ROUND_TRIP = [
+  "CREATE RETENTION POLICY big ON db DURATION INF REPLICATION 1 MAX_BYTES 1000 COLD_AFTER 30d",
+  "ALTER RETENTION POLICY big ON db COLD_AFTER INF MAX_BYTES 0 DEFAULT",
   "SELECT * FROM cpu",
   'SELECT "select", "a b", "x\\"y" AS "from" FROM "db"."rp"."m m"',
   "SELECT mean(usage) AS m, max(usage) - min(usage), percentile(n, 95.5) FROM db..cpu",

@@ -85,12 +85,16 @@ export function printStatement(s: Statement): string {
         rpDuration(s.duration)
       } REPLICATION ${s.replicaN}` +
         (s.shardDuration !== undefined ? ` SHARD DURATION ${rpDuration(s.shardDuration)}` : "") +
+        (s.maxBytes !== undefined ? ` MAX_BYTES ${s.maxBytes}` : "") +
+        (s.coldAfter !== undefined ? ` COLD_AFTER ${rpDuration(s.coldAfter)}` : "") +
         (s.isDefault ? " DEFAULT" : "");
     case "alter_retention_policy":
       return `ALTER RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)}` +
         (s.duration !== undefined ? ` DURATION ${rpDuration(s.duration)}` : "") +
         (s.replicaN !== undefined ? ` REPLICATION ${s.replicaN}` : "") +
         (s.shardDuration !== undefined ? ` SHARD DURATION ${rpDuration(s.shardDuration)}` : "") +
+        (s.maxBytes !== undefined ? ` MAX_BYTES ${s.maxBytes}` : "") +
+        (s.coldAfter !== undefined ? ` COLD_AFTER ${rpDuration(s.coldAfter)}` : "") +
         (s.isDefault ? " DEFAULT" : "");
     case "drop_retention_policy":
       return `DROP RETENTION POLICY ${quoteIdent(s.name)}${on(s.database)}`;

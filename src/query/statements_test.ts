@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, throws } from "node:assert/strict";
+import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
 import { OverloadError } from "../core/errors.ts";
 import { MemoryStore } from "./_memory_store_test_helper.ts";
 import { encodeJson } from "./encode_json.ts";
@@ -74,6 +74,24 @@ Deno.test("retention policy and delete statements call the store, or say it lack
     replicaN: 1,
     isDefault: true,
   }]);
+  // EpochNexus's size limit and cold tier (issue 16), in either order before DEFAULT.
+  await run(
+    store,
+    "CREATE RETENTION POLICY big ON db DURATION INF REPLICATION 1 COLD_AFTER 30d MAX_BYTES 5000",
+  );
+  deepEqual(created[1], {
+    name: "big",
+    durationNs: 0n,
+    shardGroupDurationNs: 0n,
+    replicaN: 1,
+    isDefault: false,
+    maxBytes: 5000,
+    coldAfterNs: 30n * 86_400_000_000_000n,
+  });
+  await rejects(
+    run(store, "CREATE RETENTION POLICY bad ON db DURATION INF REPLICATION 1 MAX_BYTES 1.5"),
+    /found \.5, expected ; at line 1, char 73/,
+  );
   await run(store, "DELETE FROM cpu WHERE host = 'a' AND time < '2023-03-15T13:20:10Z'");
   equal(deletes.length, 1);
   deepEqual(deletes[0].measurements, ["cpu"]);

@@ -43,6 +43,13 @@ export interface RetentionPolicyInfo {
   shardGroupDurationNs: bigint;
   replicaN: number;
   isDefault: boolean;
+  /** Size limit in bytes (0 = none); stores without tiering leave it out. */
+  maxBytes?: number;
+  /** Age at which shard groups move to the cold store (0 = never). */
+  coldAfterNs?: bigint;
+  /** Bytes held now: segments on local disk, and objects in the cold store. */
+  bytes?: number;
+  coldBytes?: number;
 }
 
 /**
@@ -139,6 +146,10 @@ export interface RetentionPolicySpec {
   shardGroupDurationNs: bigint;
   replicaN: number;
   isDefault: boolean;
+  /** 0 or absent = no size limit. */
+  maxBytes?: number;
+  /** 0 or absent = never cold. */
+  coldAfterNs?: bigint;
 }
 
 /** What DELETE / DROP SERIES / DROP MEASUREMENT remove. */

@@ -22,6 +22,7 @@ import {
   encodeWire,
   type MetaCommand,
   type MetaResult,
+  type MetaView,
   type PartitionDelete,
   type PartitionWrite,
   type PeerClient,
@@ -42,6 +43,7 @@ import {
   DescribeResponseSchema,
   FetchSnapshotResponseSchema,
   ProposeMetaResponseSchema,
+  ReadMetaResponseSchema,
   SelectResponseSchema,
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
@@ -344,6 +346,12 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           }
         });
       },
+      readMeta: (req) =>
+        serveCall(() => {
+          // "" is a gateway that knows addresses and the secret but not yet the cluster's id.
+          const service = this.#checkCluster(req.clusterId || this.#options.clusterId);
+          return Promise.resolve(readMetaResponse(service.readMeta()));
+        }),
       describe: (req) => {
         const service = this.#checkCluster(req.clusterId);
         return serveStream(async function* () {
@@ -390,6 +398,28 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       return h ? h(request) : Promise.resolve(new Response("not found", { status: 404 }));
     };
   }
+}
+
+/** The ReadMeta answer of a node's metadata view. */
+function readMetaResponse(view: MetaView) {
+  return create(ReadMetaResponseSchema, {
+    clusterId: view.clusterId,
+    nodeId: BigInt(view.nodeId),
+    appliedIndex: BigInt(view.appliedIndex),
+    nodes: view.nodes.map((n) => ({
+      id: BigInt(n.id),
+      httpAddress: n.httpAddress,
+      raftAddress: n.raftAddress,
+    })),
+    databases: view.databases.map((db) => ({
+      name: db.name,
+      partitions: db.partitions.map((p) => ({
+        groupId: BigInt(p.groupId),
+        replicas: p.replicas.map(BigInt),
+        leaderHint: BigInt(p.leaderHint),
+      })),
+    })),
+  });
 }
 
 /** A fetch that adds up the bytes of every request body and response body, by base URL. */

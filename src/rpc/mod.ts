@@ -12,4 +12,5 @@ export {
   type IngestWriter,
   registerIngestService,
 } from "./ingest_service.ts";
+export { readClusterMeta, type ReadClusterMetaOptions } from "./meta_reader.ts";
 export { ConnectRaftTransport, type ConnectRaftTransportOptions } from "./raft_transport.ts";

@@ -16,8 +16,23 @@ function storageError(op: string, path: string, error: unknown): StorageError {
   );
 }
 
+/** Files opened through {@linkcode denoFileSystem} and not closed yet (`/metrics`). */
+let openFiles = 0;
+
+/**
+ * Files this process holds open through its file system (segments, logs, the data folder's
+ * lock aside). Deno refuses to list `/proc/self/fd` without `--allow-all`, so the process counts
+ * its own.
+ */
+export function openFileCount(): number {
+  return openFiles;
+}
+
 class DenoFileHandle implements FileHandle {
-  constructor(private readonly file: Deno.FsFile, private readonly path: string) {}
+  #open = true;
+  constructor(private readonly file: Deno.FsFile, private readonly path: string) {
+    openFiles++;
+  }
   async write(data: Uint8Array): Promise<number> {
     let written = 0;
     try {
@@ -59,6 +74,10 @@ class DenoFileHandle implements FileHandle {
     await this.file.truncate(length);
   }
   close(): void {
+    if (this.#open) {
+      this.#open = false;
+      openFiles--;
+    }
     try {
       this.file.close();
     } catch (error) {
@@ -128,7 +147,12 @@ export const denoFileSystem: FileSystem = {
   async stat(path: string): Promise<FileInfo | null> {
     try {
       const info = await Deno.stat(path);
-      return { size: info.size, isFile: info.isFile, isDirectory: info.isDirectory };
+      return {
+        size: info.size,
+        isFile: info.isFile,
+        isDirectory: info.isDirectory,
+        mtimeMs: info.mtime?.getTime(),
+      };
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;

@@ -47,7 +47,18 @@ export interface RunningServer {
   shutdown(): Promise<void>;
   /** Resolves when the server has closed. */
   finished: Promise<void>;
+  /** Connections open now (`/metrics`). */
+  connections(): number;
 }
+
+/** What the server knows of a request beyond the request itself. */
+export interface RequestInfo {
+  /** The client's address, `host:port` (IPv6 hosts in brackets). */
+  remoteAddr: string;
+}
+
+/** A fetch handler that may read the {@linkcode RequestInfo}. */
+export type ServedHandler = (request: Request, info: RequestInfo) => Promise<Response>;
 
 /** Options of {@linkcode serveHttp}. */
 export interface ServeHttpOptions {
@@ -79,7 +90,7 @@ export interface ServeHttpOptions {
  * ```
  */
 export function serveHttp(
-  handler: (request: Request) => Promise<Response>,
+  handler: ServedHandler,
   options: ServeHttpOptions,
 ): Promise<RunningServer> {
   const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
@@ -104,6 +115,12 @@ export function serveHttp(
     ? createHttpsServer({ ...nodeOptions, cert: options.tls.cert, key: options.tls.key })
     : createHttpServer(nodeOptions);
   const logger = options.logger;
+  let connections = 0;
+  // HTTPS: "secureConnection" would skip handshakes that fail; they hold a socket too.
+  server.on("connection", (socket: { once(event: "close", f: () => void): void }) => {
+    connections++;
+    socket.once("close", () => connections--);
+  });
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     serveOne(handler, req, res, { scheme, pace, logger }).catch((error) => {
       logger?.error("answer not written", { error: String(error) });
@@ -127,13 +144,14 @@ export function serveHttp(
           return finished.finally(() => clearInterval(sweeper));
         },
         finished,
+        connections: () => connections,
       });
     });
   });
 }
 
 async function serveOne(
-  handler: (request: Request) => Promise<Response>,
+  handler: ServedHandler,
   req: IncomingMessage,
   res: ServerResponse,
   options: {
@@ -166,7 +184,9 @@ async function serveOne(
   }
   let response: Response;
   try {
-    response = await handler(request);
+    const host = req.socket.remoteAddress ?? "";
+    const remoteAddr = `${host.includes(":") ? `[${host}]` : host}:${req.socket.remotePort}`;
+    response = await handler(request, { remoteAddr });
   } catch (error) {
     options.logger?.error("handler failed", { path: req.url, error: String(error) });
     response = new Response("internal error\n", { status: 500 });

@@ -48,5 +48,29 @@ export async function writeStdout(text: string | Uint8Array): Promise<void> {
   while (written < bytes.length) written += await Deno.stdout.write(bytes.subarray(written));
 }
 
+/** Writes text to stderr. */
+export async function writeStderr(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let written = 0;
+  while (written < bytes.length) written += await Deno.stderr.write(bytes.subarray(written));
+}
+
+/** Standard input as a byte stream (`import -`). */
+export function stdinStream(): ReadableStream<Uint8Array> {
+  return Deno.stdin.readable;
+}
+
+/**
+ * The directory the user ran the command from: `INIT_CWD` (set by `deno task` and npm, which
+ * run in the project's folder) when granted and set, else the process's working directory.
+ */
+export function callerDirectory(): string {
+  try {
+    const init = Deno.env.get("INIT_CWD");
+    if (init) return init;
+  } catch { /* not granted: the working directory */ }
+  return Deno.cwd();
+}
+
 /** HTTP client (the CLI's query and import commands). */
 export const httpFetch: typeof fetch = (input, init) => fetch(input, init);

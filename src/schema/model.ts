@@ -8,6 +8,7 @@
  *     unknown_tags: reject        # reject | drop | keep (default keep)
  *     unknown_fields: drop
  *     max_series: 10000
+ *     retention: 30d              # older points deleted, whatever the policy keeps
  *     dead_letter: true           # rejected points go to cpu_rejected (or a name given here)
  *     tags:
  *       host: { required: true, max_length: 64, pattern: "^[a-z0-9-]+$" }
@@ -149,6 +150,12 @@ export const MeasurementSchema = z.strictObject({
   unknown_fields: UnknownPolicy.default("keep"),
   /** Most series the measurement may have (per database); new series beyond are rejected. */
   max_series: z.number().int().positive().optional(),
+  /**
+   * Points of the measurement older than this are deleted (`90m`, `36h`, `30d`, `2w`), in
+   * every database and retention policy, whatever the policy keeps.
+   */
+  retention: z.string().regex(/^[1-9]\d*(s|m|h|d|w)$/, "expected a duration such as 36h or 30d")
+    .optional(),
   /** Rejected points also go to a dead-letter measurement (true: `<measurement>_rejected`). */
   dead_letter: z.union([z.boolean(), z.string().min(1)]).default(false),
   /**

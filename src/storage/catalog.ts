@@ -27,7 +27,22 @@ export interface RetentionPolicy {
   durationNs: bigint;
   shardGroupDurationNs: bigint;
   replicaN: number;
+  /** Bytes the policy may hold (segments and cold objects); 0 = no limit. */
+  maxBytes: number;
+  /** Shard groups ending this long ago move to the cold store; 0 = never. */
+  coldAfterNs: bigint;
+  /**
+   * Size retention dropped every group ending at or before this instant (ms): points before it
+   * are beyond the policy, and a group folder that comes back after a crash is dropped again.
+   */
+  sizeHorizonMs: number;
   groups: Map<number, Shard>;
+}
+
+/** A shard group in the cold store: its object and the generation it reads as. */
+export interface ColdGroupRecord {
+  key: string;
+  bytes: number;
 }
 
 /** A tombstone as the catalog stores it: resolved series keys. */
@@ -157,6 +172,12 @@ export class DatabaseState {
     this.addPolicy("autogen", 0n, 0n, 1);
   }
 
+  /** Sets a policy's size limit and cold tier (from a catalog op or snapshot). */
+  setTiering(rp: RetentionPolicy, settings: { maxBytes?: number; coldAfterNs?: string }): void {
+    if (settings.maxBytes !== undefined) rp.maxBytes = settings.maxBytes;
+    if (settings.coldAfterNs !== undefined) rp.coldAfterNs = BigInt(settings.coldAfterNs);
+  }
+
   /** Adds a policy (its id from the counter). */
   addPolicy(
     name: string,
@@ -171,6 +192,9 @@ export class DatabaseState {
       durationNs,
       shardGroupDurationNs: effectiveShardGroupDuration(durationNs, shardGroupDurationNs),
       replicaN,
+      maxBytes: 0,
+      coldAfterNs: 0n,
+      sizeHorizonMs: -Infinity,
       groups: new Map(),
     };
     this.nextRetentionPolicyId = Math.max(this.nextRetentionPolicyId, id + 1);
@@ -335,6 +359,8 @@ export type CatalogOp =
     shardGroupDurationNs: string;
     replicaN: number;
     isDefault: boolean;
+    maxBytes?: number;
+    coldAfterNs?: string;
   }
   | {
     op: "alter_retention_policy";
@@ -344,6 +370,8 @@ export type CatalogOp =
     shardGroupDurationNs?: string;
     replicaN?: number;
     isDefault?: boolean;
+    maxBytes?: number;
+    coldAfterNs?: string;
   }
   | { op: "drop_retention_policy"; database: string; name: string }
   | { op: "delete"; database: string; tombstone: TombstoneRecord }
@@ -358,8 +386,31 @@ export type CatalogOp =
     startMs: number;
     endMs: number;
   }
-  /** Drops a shard group and its data (retention decided by a cluster's metadata). */
-  | { op: "drop_shard_group"; database: string; retentionPolicy: string; startMs: number };
+  /**
+   * Drops a shard group and its data (retention decided by a cluster's metadata, or size
+   * retention: `sizeLimit` then also moves the policy's size horizon to the group's end).
+   */
+  | {
+    op: "drop_shard_group";
+    database: string;
+    retentionPolicy: string;
+    startMs: number;
+    sizeLimit?: boolean;
+  }
+  /**
+   * A shard group's data now reads from a cold object (cold/FORMAT.md): applied only when the
+   * group took exactly `mutations` writes and deletes so far (the object holds all of them),
+   * else a no-op on every replica alike.
+   */
+  | {
+    op: "cold_switch";
+    database: string;
+    retentionPolicy: string;
+    startMs: number;
+    key: string;
+    bytes: number;
+    mutations: number;
+  };
 
 /** The catalog file (`catalog.json`): the catalog as of a WAL cut. */
 export interface CatalogSnapshot {
@@ -380,10 +431,24 @@ export interface CatalogSnapshot {
       durationNs: string;
       shardGroupDurationNs: string;
       replicaN: number;
+      maxBytes?: number;
+      coldAfterNs?: string;
+      /** null: none (JSON has no -Infinity). */
+      sizeHorizonMs?: number | null;
+      /** Groups with writes or deletes counted, or in the cold store. */
+      groups?: SnapshotGroup[];
     }[];
     fieldTypes: Record<string, Record<string, number>>;
     tombstones: TombstoneRecord[];
   }[];
+}
+
+/** A shard group in the catalog file: its mutation count and cold object. */
+export interface SnapshotGroup {
+  startMs: number;
+  endMs: number;
+  mutations: number;
+  cold?: ColdGroupRecord & { gen: number };
 }
 
 /** The catalog part of a snapshot (databases), taken synchronously. */
@@ -401,6 +466,17 @@ export function snapshotDatabases(
       durationNs: rp.durationNs.toString(),
       shardGroupDurationNs: rp.shardGroupDurationNs.toString(),
       replicaN: rp.replicaN,
+      maxBytes: rp.maxBytes,
+      coldAfterNs: rp.coldAfterNs.toString(),
+      sizeHorizonMs: rp.sizeHorizonMs === -Infinity ? null : rp.sizeHorizonMs,
+      groups: [...rp.groups.values()]
+        .filter((g) => g.mutations > 0 || g.cold !== undefined)
+        .map((g) => ({
+          startMs: g.startMs,
+          endMs: g.endMs,
+          mutations: g.mutations,
+          ...(g.cold && { cold: { ...g.cold } }),
+        })),
     })),
     fieldTypes: Object.fromEntries(
       [...db.fieldTypes].map(([m, types]) => [m, Object.fromEntries(types)]),

@@ -18,13 +18,16 @@
 import {
   type Clock,
   CorruptionError,
+  crc32c,
   type FieldType,
   type FileSystem,
+  Histogram,
   instantFromNanos,
   type Logger,
   NotFoundError,
   type Point,
   seriesKey,
+  StorageError,
   type Tag,
   ValidationError,
 } from "../core/mod.ts";
@@ -35,9 +38,12 @@ import {
   DatabaseState,
   type RetentionPolicy,
   snapshotDatabases,
+  type SnapshotGroup,
   type StoredSeries,
   type TombstoneRecord,
 } from "./catalog.ts";
+import { coldSource, type ColdStore } from "./cold/mod.ts";
+import { planColdMoves, planSizeDrops, type SizedGroup } from "./size_retention.ts";
 import type { ColumnView, SeriesColumns } from "./column.ts";
 import { CpuBudget, obsoleteSegments, planCompaction } from "./compaction_plan.ts";
 import { Head, type HeadSeries } from "./head.ts";
@@ -50,7 +56,9 @@ import {
 } from "./retention.ts";
 import {
   BlockCache,
+  BlockCompression,
   DEFAULT_BLOCK_VALUES,
+  deflateBlock,
   encodeSegmentYielding,
   SegmentReader,
   type SegmentSeriesInput,
@@ -94,6 +102,8 @@ export interface EngineLog {
   /** Releases what the log holds before `position` (flushed to segments); returns a count. */
   removeSegmentsBefore(position: number): Promise<number>;
   close(): Promise<void>;
+  /** Durations of the log's fsyncs in seconds, when it times them (a WAL does). */
+  readonly fsyncSeconds?: Histogram;
 }
 
 /**
@@ -191,6 +201,60 @@ export interface EngineOptions {
    * data); 0 = no flush at close. @default {10000}
    */
   closeFlushTimeoutMs?: number;
+  /** Bytes a database may hold across its policies; 0 = no limit. @default {0} */
+  maxBytesPerDatabase?: number;
+  /** Where shard groups past their policy's `cold_after` go; none: nothing moves. */
+  coldStore?: ColdStore;
+  /**
+   * Prefix of this engine's keys in the cold store (a cluster: the cluster and partition, as
+   * replicas of a partition share its objects). @default {""}
+   */
+  coldPrefix?: string;
+  /** Decoded values held by the cold segments' own block cache. @default {1000000} */
+  coldBlockCacheValues?: number;
+  /** Values per block of a cold segment. @default {COLD_BLOCK_VALUES} */
+  coldBlockValues?: number;
+  /**
+   * Cold objects no catalog entry names (a move cut before its switch, a dropped or rewritten
+   * group) are removed once this old, so queries in flight on other replicas can finish.
+   * @default {600000}
+   */
+  coldSweepGraceMs?: number;
+  /**
+   * Sweeps unnamed cold objects at open (true for a node's own engine: nobody else moves its
+   * groups; false for a partition replica, whose leader may be moving one). @default {true}
+   */
+  sweepColdAtOpen?: boolean;
+  /**
+   * Called at each step of a move to the cold store and of a size-retention drop (crash tests
+   * kill the process there). Steps: `cold:temp`, `cold:upload`, `cold:switch`, `cold:delete`,
+   * `size:logged`, `size:removing`.
+   */
+  tierHook?: (step: TierStep, detail: Record<string, unknown>) => void;
+}
+
+/** A step of a tier change reported to {@linkcode EngineOptions.tierHook}. */
+export type TierStep =
+  | "cold:temp"
+  | "cold:upload"
+  | "cold:switch"
+  | "cold:delete"
+  | "size:logged"
+  | "size:removing";
+
+/**
+ * Values per block of a cold segment: a larger block gives DEFLATE more to work with and the
+ * index fewer entries to fetch (only series with more values per group than the hot block size
+ * see a difference; the bench's have 360).
+ */
+export const COLD_BLOCK_VALUES = 8192;
+
+/** Tiering settings that override the catalog's (a cluster's metadata holds them). */
+export interface TierLimits {
+  /** Per policy name; a policy not named keeps its catalog settings. */
+  policies?: Record<string, { maxBytes?: number; coldAfterNs?: bigint }>;
+  /** @default {EngineOptions.maxBytesPerDatabase} */
+  databaseMaxBytes?: number;
 }
 
 /** A point refused by the write path: its index in the request and InfluxDB's reason. */
@@ -212,6 +276,14 @@ export interface RetentionPolicyView {
   shardGroupDurationNs: bigint;
   replicaN: number;
   isDefault: boolean;
+  /** 0 = no limit. */
+  maxBytes: number;
+  /** 0 = never. */
+  coldAfterNs: bigint;
+  /** Bytes of its segments on local disk. */
+  bytes: number;
+  /** Bytes of its cold objects. */
+  coldBytes: number;
 }
 
 /** CREATE RETENTION POLICY's settings (matches query's RetentionPolicySpec). */
@@ -221,6 +293,10 @@ export interface RetentionPolicySpec {
   shardGroupDurationNs: bigint;
   replicaN: number;
   isDefault: boolean;
+  /** 0 or absent = no limit. */
+  maxBytes?: number;
+  /** 0 or absent = never. */
+  coldAfterNs?: bigint;
 }
 
 /** DELETE / DROP SERIES / DROP MEASUREMENT (matches query's DeleteRequest). */
@@ -242,6 +318,12 @@ export interface EngineStats {
   headValues: number;
   segments: number;
   segmentBytes: number;
+  /** Shard groups in the cold store, and the bytes of their objects. */
+  coldGroups: number;
+  coldBytes: number;
+  /** Groups moved to the cold store, and dropped by size retention, since start. */
+  coldMoves: number;
+  sizeDrops: number;
   flushes: number;
   compactions: number;
   /** Milliseconds compaction worked, and slept to keep within its CPU share. */
@@ -254,6 +336,49 @@ export interface EngineStats {
    * `flushing` false, 0 means the data on disk is settled (benchmarks wait for it).
    */
   compactionsPending: number;
+}
+
+/** What a database holds on one engine, for `/metrics` (see {@linkcode StorageEngine.figures}). */
+export interface DatabaseFigures {
+  series: number;
+  headValues: number;
+  segmentValues: number;
+  segments: number;
+  segmentBytes: number;
+}
+
+/** An engine's figures for `/metrics`: cheap to read, so a scrape over many engines stays fast. */
+export interface StorageFigures {
+  databases: Map<string, DatabaseFigures>;
+  /** The heads' estimated size, as the flush threshold sees it. */
+  headBytes: number;
+  flushes: number;
+  compactions: number;
+  /** Durations of flushes and of compaction steps, in seconds. */
+  flushSeconds: Histogram;
+  compactionSeconds: Histogram;
+  /** The block cache: lookups that found a decoded block, and those that did not. */
+  cacheHits: number;
+  cacheMisses: number;
+  /** Durations of the log's fsyncs (a WAL; a Raft log reports its own). */
+  logFsyncSeconds?: Histogram;
+}
+
+/** The level written in a cold segment's header (compaction never takes cold segments). */
+const COLD_LEVEL = 7;
+
+/** Bytes a shard group holds: its segments (cold object included). */
+function groupBytes(shard: Shard): number {
+  let bytes = 0;
+  for (const s of shard.segments) bytes += s.reader.sizeBytes;
+  if (shard.cold && !shard.segments.some((s) => s.cold)) bytes += shard.cold.bytes;
+  return bytes;
+}
+
+/** True when a group holds data that is not in a cold object yet. */
+function needsColdMove(shard: Shard): boolean {
+  if (shard.cold === undefined) return shard.segments.length > 0 || shard.headValues > 0;
+  return shard.headValues > 0 || shard.segments.some((s) => !s.cold);
 }
 
 /** InfluxDB's reason for a point older than its retention policy keeps. */
@@ -297,10 +422,26 @@ export class StorageEngine {
   #dirty = false;
   #removals: Promise<void>[] = [];
   #retired: { reader: SegmentReader; at: number }[] = [];
-  #counts = { flushes: 0, compactions: 0, compactionBusyMs: 0, compactionSleptMs: 0 };
+  readonly #flushSeconds = new Histogram();
+  readonly #compactionSeconds = new Histogram();
+  #counts = {
+    flushes: 0,
+    compactions: 0,
+    compactionBusyMs: 0,
+    compactionSleptMs: 0,
+    coldMoves: 0,
+    sizeDrops: 0,
+  };
+  /** Cold segments have a cache of their own: a scan of cold data does not evict hot blocks. */
+  readonly #coldCache: BlockCache;
+  /** Cold objects being opened after a switch (the group reads locally until then). */
+  readonly #coldOpening = new Map<Shard, Promise<void>>();
+  /** Per policy (database id/policy id), the catalog file's groups, until the segments load. */
+  #snapshotGroups = new Map<string, SnapshotGroup[]>();
 
   private constructor(private readonly options: EngineOptions) {
     this.#cache = new BlockCache(options.blockCacheValues ?? 4_000_000);
+    this.#coldCache = new BlockCache(options.coldBlockCacheValues ?? 1_000_000);
   }
 
   /**
@@ -319,11 +460,26 @@ export class StorageEngine {
     const segments = await engine.#loadSegments();
     const openLog: OpenEngineLog = options.openLog ?? ((firstSegment, replay) =>
       WriteAheadLog.open(
-        { fs, dir: `${dir}/wal`, logger, segmentBytes: options.walSegmentBytes, firstSegment },
+        {
+          fs,
+          dir: `${dir}/wal`,
+          logger,
+          segmentBytes: options.walSegmentBytes,
+          firstSegment,
+          now: () => clock.monotonicMs(),
+        },
         replay,
       ));
     engine.#wal = await openLog(walStart, (record) => engine.#replay(record));
     await engine.#settleRemovals();
+    await engine.#settleColdOpens();
+    if (options.coldStore && options.sweepColdAtOpen !== false) {
+      // Nobody else moves this engine's groups: an unnamed object is a move cut before its
+      // switch, or a group dropped since.
+      await engine.sweepColdObjects(0).catch((error) => {
+        logger.warn("cannot sweep the cold store", { error: String(error) });
+      });
+    }
     // An expired group may be back after a power loss (its removal is not fsynced), holding
     // points whose tombstones were pruned since: drop it again before anything reads it.
     await engine.expireShardGroups();
@@ -365,13 +521,16 @@ export class StorageEngine {
       db.stored = this.#storedSeries(db);
       db.defaultRetentionPolicy = d.defaultRetentionPolicy;
       for (const rp of d.retentionPolicies) {
-        db.addPolicy(
+        const policy = db.addPolicy(
           rp.name,
           BigInt(rp.durationNs),
           BigInt(rp.shardGroupDurationNs),
           rp.replicaN,
           rp.id,
         );
+        db.setTiering(policy, rp);
+        policy.sizeHorizonMs = rp.sizeHorizonMs ?? -Infinity;
+        if (rp.groups) this.#snapshotGroups.set(`${db.id}/${rp.id}`, rp.groups);
       }
       db.nextRetentionPolicyId = d.nextRetentionPolicyId;
       for (const [m, types] of Object.entries(d.fieldTypes)) {
@@ -437,7 +596,43 @@ export class StorageEngine {
         }
       }
     }
+    opened += await this.#loadGroupRecords();
     for (const db of this.#databases.values()) this.#forgetDroppedSeries(db);
+    return opened;
+  }
+
+  /**
+   * The catalog file's group records: mutation counts, and cold objects (a cold group may have
+   * no folder left); groups size retention dropped are removed again (a removal a crash undid).
+   */
+  async #loadGroupRecords(): Promise<number> {
+    let opened = 0;
+    for (const db of this.#databases.values()) {
+      for (const rp of db.retentionPolicies.values()) {
+        for (const g of this.#snapshotGroups.get(`${db.id}/${rp.id}`) ?? []) {
+          let shard = rp.groups.get(g.startMs);
+          if (!shard) {
+            if (!g.cold) continue; // its folder went with a drop the catalog file predates
+            shard = this.#newShard(db, rp, g.startMs, g.endMs - g.startMs);
+            rp.groups.set(g.startMs, shard);
+          }
+          shard.mutations = g.mutations;
+          if (g.cold) {
+            shard.cold = { ...g.cold };
+            this.#nextGen = Math.max(this.#nextGen, g.cold.gen + 1);
+            this.#openCold(db, rp, shard);
+            opened++;
+          }
+        }
+        for (const shard of [...rp.groups.values()]) {
+          if (shard.endMs > rp.sizeHorizonMs) continue;
+          rp.groups.delete(shard.startMs);
+          this.#dropShard(shard, true);
+        }
+      }
+    }
+    this.#snapshotGroups.clear();
+    await this.#settleColdOpens();
     return opened;
   }
 
@@ -596,6 +791,7 @@ export class StorageEngine {
       if (!shard || p.timeMs < shard.startMs || p.timeMs >= shard.endMs) {
         if (shard) shard.head.apply(points, keys, runStart, i);
         shard = this.#shardFor(db, rp, p.timeMs, durMs);
+        shard.mutations++;
         runStart = i;
       }
       values += p.fields.length;
@@ -643,13 +839,14 @@ export class StorageEngine {
       case "create_retention_policy": {
         const db = this.#databases.get(op.database);
         if (!db || db.retentionPolicies.has(op.name)) return;
-        db.addPolicy(
+        const rp = db.addPolicy(
           op.name,
           BigInt(op.durationNs),
           BigInt(op.shardGroupDurationNs),
           op.replicaN,
           op.id,
         );
+        db.setTiering(rp, op);
         if (op.isDefault) db.defaultRetentionPolicy = op.name;
         return;
       }
@@ -666,6 +863,7 @@ export class StorageEngine {
           );
         }
         if (op.replicaN !== undefined) rp.replicaN = op.replicaN;
+        this.#databases.get(op.database)!.setTiering(rp, op);
         if (op.isDefault) this.#databases.get(op.database)!.defaultRetentionPolicy = op.name;
         return;
       }
@@ -692,6 +890,7 @@ export class StorageEngine {
         const keys = new Set(tombstone.keys);
         for (const shard of db.shards()) {
           shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
+          shard.mutations++;
         }
         db.forgetEmptyMeasurements(emptied);
         return;
@@ -710,10 +909,34 @@ export class StorageEngine {
         const db = this.#databases.get(op.database);
         const rp = db?.retentionPolicies.get(op.retentionPolicy);
         const shard = rp?.groups.get(op.startMs);
+        if (op.sizeLimit && rp) {
+          rp.sizeHorizonMs = Math.max(rp.sizeHorizonMs, shard?.endMs ?? op.startMs);
+        }
         if (!db || !rp || !shard) return;
         rp.groups.delete(op.startMs);
+        if (op.sizeLimit) {
+          this.#counts.sizeDrops++;
+          this.options.tierHook?.("size:logged", { startMs: op.startMs });
+        }
         this.#dropShard(shard, true);
         this.#reindexSeries(db);
+        return;
+      }
+      case "cold_switch": {
+        const db = this.#databases.get(op.database);
+        const rp = db?.retentionPolicies.get(op.retentionPolicy);
+        const shard = rp?.groups.get(op.startMs);
+        // A write or delete after the object was encoded: it lacks them, so nothing switches.
+        if (!db || !rp || !shard || shard.mutations !== op.mutations) return;
+        if (shard.head.seriesCount > 0) {
+          // The head's data is in the object; it stays readable (frozen, flushed as covered)
+          // until the object is open.
+          shard.frozen.push({ head: shard.head, gen: this.#nextGen++ });
+          shard.head = new Head();
+        }
+        shard.cold = { key: op.key, bytes: op.bytes, gen: this.#nextGen++ };
+        shard.coldError = undefined;
+        this.#openCold(db, rp, shard);
         return;
       }
       default:
@@ -726,12 +949,36 @@ export class StorageEngine {
     for (const s of shard.segments) {
       this.#retire(s.reader);
     }
-    if (removeDir) this.#remove(shard.dir);
+    if (removeDir) this.#removeGroup(shard);
+  }
+
+  /**
+   * Removes a dropped group's folder: its segments one by one, then the folder (a crash between
+   * leaves a folder the catalog drops again on start). Its cold object, if any, goes with the
+   * next sweep (replicas may still be reading it).
+   */
+  #removeGroup(shard: Shard): void {
+    const { fs, logger } = this.options;
+    const files = shard.segments.filter((s) => !s.cold).map((s) => s.reader.path);
+    const hook = this.options.tierHook;
+    this.#removals.push(
+      (async () => {
+        for (const [i, path] of files.entries()) {
+          await fs.remove(path).catch(() => {});
+          if (i === 0) hook?.("size:removing", { path });
+        }
+        await fs.remove(shard.dir, { recursive: true });
+      })().catch((error) => {
+        if (String(error).includes("NotFound") || String(error).includes("No such file")) return;
+        logger.warn("cannot remove dropped data", { path: shard.dir, error: String(error) });
+      }),
+    );
   }
 
   /** Closes a segment reader no longer part of any shard once queries had time to finish. */
   #retire(reader: SegmentReader): void {
-    this.#cache.dropFile(reader.path);
+    (reader.compression === BlockCompression.None ? this.#cache : this.#coldCache)
+      .dropFile(reader.cacheName);
     this.#retired.push({ reader, at: this.options.clock.monotonicMs() });
   }
 
@@ -824,7 +1071,11 @@ export class StorageEngine {
   ): Promise<WriteOutcome> {
     const db = this.#database(database);
     const rp = db.policy(retentionPolicy); // throws for an unknown policy before anything is logged
-    const cutoff = retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
+    // Size retention's horizon too: a point there would land in a group it dropped.
+    const cutoff = Math.max(
+      retentionCutoffMs(rp.durationNs, this.options.clock.nowMs()),
+      rp.sizeHorizonMs === -Infinity ? -Infinity : rp.sizeHorizonMs,
+    );
     const limits = {
       maxSeries: this.options.maxSeriesPerDatabase ?? 1_000_000,
       maxValuesPerTag: this.options.maxValuesPerTag ?? 100_000,
@@ -950,6 +1201,7 @@ export class StorageEngine {
     await fs.writeFileAtomic(`${dir}/catalog.json`, textEncoder.encode(JSON.stringify(snapshot)));
     const removed = await this.#wal.removeSegmentsBefore(walStart);
     this.#counts.flushes++;
+    this.#flushSeconds.observe((clock.monotonicMs() - started) / 1000);
     logger.info("flushed heads to segments", {
       shards: shards.length,
       values,
@@ -986,6 +1238,11 @@ export class StorageEngine {
       await fs.remove(shard.dir, { recursive: true });
       return undefined;
     }
+    if (shard.cold !== undefined && maxGen < shard.cold.gen) {
+      // Its data went to the cold object meanwhile (a move switched while it was written).
+      await fs.remove(path);
+      return undefined;
+    }
     const reader = await SegmentReader.open(fs, path, this.#cache);
     const segment = { reader, minGen, maxGen, level };
     shard.addSegment(segment);
@@ -1009,7 +1266,14 @@ export class StorageEngine {
       await this.flush();
     }
     // A partition replica's groups expire by its cluster's decision (logged drops), not its clock.
-    if (options.expire !== false) await this.expireShardGroups();
+    if (options.expire !== false) {
+      await this.expireShardGroups();
+      for (const db of [...this.#databases.values()]) await this.enforceTiering(db.name);
+      await this.sweepColdObjects().catch((error) => {
+        this.options.logger.warn("cannot sweep the cold store", { error: String(error) });
+      });
+    }
+    this.#retryColdOpens();
     await this.compact();
     this.pruneTombstones();
     this.#closeRetired(false);
@@ -1062,13 +1326,281 @@ export class StorageEngine {
     return dropped;
   }
 
+  // --- tiering: size retention and the cold store ---------------------------------------------
+
+  /**
+   * Enforces a database's size limits (`max_bytes` of each policy, `maxBytesPerDatabase`) and
+   * moves the groups past their policy's `cold_after` to the cold store. Every change is a
+   * logged record (replicas of a log apply the same); a cluster calls it on a partition's
+   * leader with the metadata's settings in `limits`.
+   */
+  async enforceTiering(
+    database: string,
+    limits: TierLimits = {},
+  ): Promise<{ dropped: number; moved: number }> {
+    const db = this.#databases.get(database);
+    if (!db || this.#closed) return { dropped: 0, moved: 0 };
+    const setting = (rp: RetentionPolicy) => limits.policies?.[rp.name] ?? {};
+    const groups: (SizedGroup & { shard: Shard })[] = [];
+    for (const rp of db.retentionPolicies.values()) {
+      for (const shard of rp.groups.values()) {
+        groups.push({
+          policy: rp.name,
+          startMs: shard.startMs,
+          endMs: shard.endMs,
+          shard,
+          bytes: groupBytes(shard),
+        });
+      }
+    }
+    const drops = planSizeDrops(groups, {
+      policyMaxBytes: new Map(
+        [...db.retentionPolicies.values()].map((
+          rp,
+        ) => [rp.name, setting(rp).maxBytes ?? rp.maxBytes]),
+      ),
+      databaseMaxBytes: limits.databaseMaxBytes ?? this.options.maxBytesPerDatabase ?? 0,
+    });
+    let dropped = 0;
+    for (const g of drops) {
+      if (g.shard.dropped || this.#closed) continue;
+      this.options.logger.info("size retention dropping shard group", {
+        database,
+        retentionPolicy: g.policy,
+        startMs: g.startMs,
+        endMs: g.endMs,
+        bytes: g.bytes,
+      });
+      await this.#logCatalog({
+        op: "drop_shard_group",
+        database,
+        retentionPolicy: g.policy,
+        startMs: g.startMs,
+        sizeLimit: true,
+      });
+      dropped++;
+    }
+    let moved = 0;
+    if (this.options.coldStore) {
+      const now = this.options.clock.nowMs();
+      for (const rp of [...db.retentionPolicies.values()]) {
+        const coldAfterNs = setting(rp).coldAfterNs ?? rp.coldAfterNs;
+        const due = planColdMoves(
+          rp.groups.values(),
+          Number(coldAfterNs / 1_000_000n),
+          now,
+          (shard) => !shard.dropped && needsColdMove(shard),
+        );
+        for (const shard of due) {
+          if (this.#closed || shard.dropped || shard.compacting) continue;
+          shard.compacting = true;
+          try {
+            if (await this.#moveToCold(db, rp, shard)) moved++;
+          } catch (error) {
+            if (this.#stopping.signal.aborted) break;
+            this.options.logger.warn("cannot move shard group to the cold store", {
+              database,
+              retentionPolicy: rp.name,
+              startMs: shard.startMs,
+              error: String(error),
+            });
+          } finally {
+            shard.compacting = false;
+          }
+        }
+      }
+    }
+    return { dropped, moved };
+  }
+
+  /**
+   * Moves one group to the cold store (cold/FORMAT.md): encode every source of the group as
+   * one cold segment (temp file), upload it, log the switch, then (when the switch applies)
+   * open the object and delete the local files. Returns false when a write or delete came in
+   * meanwhile (the switch applied as nothing; the next pass tries again).
+   */
+  async #moveToCold(db: DatabaseState, rp: RetentionPolicy, shard: Shard): Promise<boolean> {
+    const store = this.options.coldStore!;
+    const hook = this.options.tierHook;
+    const mutations = shard.mutations;
+    const view = shard.reader();
+    const budget = this.#budget();
+    const signal = this.#stopping.signal;
+    const series: SegmentSeriesInput[] = [];
+    const all = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+    for (const m of view.measurements()) {
+      const fieldNames = [...view.fieldTypes(m).keys()];
+      for (const s of view.series(m)) {
+        if (budget.due()) {
+          signal.throwIfAborted();
+          await budget.pause();
+        }
+        const fields = new Map<string, ColumnView>();
+        for (const f of fieldNames) {
+          const c = await view.readField(s, f, all.min, all.max);
+          if (c) fields.set(f, c);
+        }
+        if (fields.size > 0) {
+          series.push({ key: s.key, measurement: s.measurement, tags: s.tags, fields });
+        }
+      }
+    }
+    const bytes = await encodeSegmentYielding(series, {
+      level: COLD_LEVEL,
+      blockValues: this.options.coldBlockValues ?? COLD_BLOCK_VALUES,
+      compress: { id: BlockCompression.Deflate, apply: (payload) => deflateBlock(payload) },
+      signal,
+      yieldEvery: 20,
+      pause: () => budget.due() ? budget.pause() : Promise.resolve(),
+    }).finally(() => {
+      this.#counts.compactionBusyMs += budget.busyMs;
+      this.#counts.compactionSleptMs += budget.sleptMs;
+    });
+    const name = `${mutations}-${crc32c(bytes).toString(16).padStart(8, "0")}.cseg`;
+    const key = `${this.options.coldPrefix ?? ""}${db.id}/${rp.id}/${shard.startMs}_${
+      shard.endMs - shard.startMs
+    }/${name}`;
+    // Step 1: the object on local disk first (a crash leaves a *.tmp that start removes).
+    const temp = `${shard.dir}/${name}.tmp`;
+    await this.options.fs.mkdir(shard.dir);
+    await this.options.fs.writeFileAtomic(temp, bytes);
+    hook?.("cold:temp", { temp });
+    try {
+      // Step 2: the object in the cold store (whole or absent; unnamed ones are swept).
+      await store.put(key, bytes);
+      hook?.("cold:upload", { key });
+      // Step 3: the switch, through the log: from its apply on, the group reads the object.
+      await this.#logCatalog({
+        op: "cold_switch",
+        database: db.name,
+        retentionPolicy: rp.name,
+        startMs: shard.startMs,
+        key,
+        bytes: bytes.length,
+        mutations,
+      });
+      if (shard.cold?.key !== key) return false;
+      // Step 4 (in #openCold): the local files go once the object is open.
+      await this.#coldOpening.get(shard);
+      if (shard.coldError) throw shard.coldError;
+      this.#counts.coldMoves++;
+      this.options.logger.info("moved shard group to the cold store", {
+        database: db.name,
+        retentionPolicy: rp.name,
+        startMs: shard.startMs,
+        key,
+        bytes: bytes.length,
+      });
+      return true;
+    } finally {
+      await this.options.fs.remove(temp).catch(() => {});
+    }
+  }
+
+  /**
+   * Opens a group's cold object, then drops the sources it covers: segments older than its
+   * generation leave the shard (queries that hold them keep reading the unlinked files) and
+   * their files are deleted. Until it is open the group reads its local sources; a failure is
+   * retried by the next maintenance pass.
+   */
+  #openCold(db: DatabaseState, rp: RetentionPolicy, shard: Shard): void {
+    const cold = shard.cold!;
+    const previous = this.#coldOpening.get(shard) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      if (shard.cold !== cold || shard.dropped) return;
+      const store = this.options.coldStore;
+      if (!store) {
+        throw new StorageError(
+          `shard group ${shard.dir} is in the cold store but no cold store is configured`,
+        );
+      }
+      const reader = await SegmentReader.openSource(
+        await coldSource(store, cold.key, cold.bytes),
+        this.#coldCache,
+      );
+      if (shard.cold !== cold || shard.dropped) {
+        reader.close();
+        return;
+      }
+      const covered = shard.segments.filter((s) => s.maxGen < cold.gen);
+      shard.segments = shard.segments.filter((s) => s.maxGen >= cold.gen);
+      shard.addSegment({
+        reader,
+        minGen: cold.gen,
+        maxGen: cold.gen,
+        level: reader.level,
+        cold: true,
+      });
+      shard.coldError = undefined;
+      this.options.tierHook?.("cold:switch", { key: cold.key });
+      // A copy of the files being taken (a replica's snapshot) must find every file it listed.
+      while (this.#filesHeld > 0) await this.#filesReleased.promise;
+      for (const s of covered) {
+        this.#retire(s.reader);
+        // An older cold object of the group is the sweep's (other replicas may read it still).
+        if (!s.cold) await this.options.fs.remove(s.reader.path).catch(() => {});
+      }
+      this.options.tierHook?.("cold:delete", { key: cold.key });
+    }).catch((error) => {
+      shard.coldError = error instanceof Error ? error : new Error(String(error));
+      this.options.logger.warn("cannot open a cold object; the group reads its local files", {
+        database: db.name,
+        retentionPolicy: rp.name,
+        key: cold.key,
+        error: String(error),
+      });
+    }).finally(() => {
+      if (this.#coldOpening.get(shard) === run) this.#coldOpening.delete(shard);
+    });
+    this.#coldOpening.set(shard, run);
+  }
+
+  async #settleColdOpens(): Promise<void> {
+    while (this.#coldOpening.size > 0) await Promise.all([...this.#coldOpening.values()]);
+  }
+
+  /** Retries opening the cold objects that failed to open. */
+  #retryColdOpens(): void {
+    for (const db of this.#databases.values()) {
+      for (const rp of db.retentionPolicies.values()) {
+        for (const shard of rp.groups.values()) {
+          if (shard.coldError && !this.#coldOpening.has(shard)) this.#openCold(db, rp, shard);
+        }
+      }
+    }
+  }
+
+  /**
+   * Removes the cold objects under this engine's prefix that no group names (a move cut before
+   * its switch, a dropped or rewritten group) and that are at least `graceMs` old. Only the
+   * engine that moves groups may sweep (one node, or a partition's leader).
+   */
+  async sweepColdObjects(graceMs = this.options.coldSweepGraceMs ?? 600_000): Promise<number> {
+    const store = this.options.coldStore;
+    if (!store) return 0;
+    const named = new Set<string>();
+    for (const db of this.#databases.values()) {
+      for (const shard of db.shards()) if (shard.cold) named.add(shard.cold.key);
+    }
+    const before = this.options.clock.nowMs() - graceMs;
+    let removed = 0;
+    for (const object of await store.list(this.options.coldPrefix ?? "")) {
+      if (!object.key.endsWith(".cseg") || named.has(object.key)) continue;
+      if (graceMs > 0 && object.modifiedMs > before) continue;
+      await store.remove(object.key);
+      removed++;
+    }
+    if (removed > 0) this.options.logger.info("removed unnamed cold objects", { removed });
+    return removed;
+  }
+
   /** Runs the compaction steps planned now (one per shard); resolves with the count run. */
   async compact(): Promise<number> {
     let ran = 0;
     for (const db of [...this.#databases.values()]) {
       for (const shard of [...db.shards()]) {
         if (shard.compacting || shard.dropped) continue;
-        const [step] = planCompaction(shard.segments, {
+        const [step] = planCompaction(shard.segments.filter((s) => !s.cold), {
           fanout: this.options.compactionFanout ?? 4,
         });
         if (!step) continue;
@@ -1098,6 +1630,7 @@ export class StorageEngine {
   }
 
   async #compactStep(shard: Shard, inputs: ShardSegment[], level: number): Promise<void> {
+    const started = this.options.clock.monotonicMs();
     const budget = this.#budget();
     const signal = this.#stopping.signal;
     const view = shard.segmentsReader(inputs);
@@ -1148,6 +1681,7 @@ export class StorageEngine {
       await this.options.fs.remove(s.reader.path);
     }
     this.#counts.compactions++;
+    this.#compactionSeconds.observe((this.options.clock.monotonicMs() - started) / 1000);
   }
 
   #filesHeld = 0;
@@ -1214,13 +1748,28 @@ export class StorageEngine {
   /** The retention policies of a database. */
   retentionPolicies(database: string): RetentionPolicyView[] {
     const db = this.#database(database);
-    return [...db.retentionPolicies.values()].map((rp) => ({
-      name: rp.name,
-      durationNs: rp.durationNs,
-      shardGroupDurationNs: rp.shardGroupDurationNs,
-      replicaN: rp.replicaN,
-      isDefault: rp.name === db.defaultRetentionPolicy,
-    }));
+    return [...db.retentionPolicies.values()].map((rp) => {
+      let bytes = 0, coldBytes = 0;
+      for (const shard of rp.groups.values()) {
+        for (const s of shard.segments) {
+          if (s.cold) coldBytes += s.reader.sizeBytes;
+          else bytes += s.reader.sizeBytes;
+        }
+        // A cold object not open yet counts by the catalog's size.
+        if (shard.cold && !shard.segments.some((s) => s.cold)) coldBytes += shard.cold.bytes;
+      }
+      return {
+        name: rp.name,
+        durationNs: rp.durationNs,
+        shardGroupDurationNs: rp.shardGroupDurationNs,
+        replicaN: rp.replicaN,
+        isDefault: rp.name === db.defaultRetentionPolicy,
+        maxBytes: rp.maxBytes,
+        coldAfterNs: rp.coldAfterNs,
+        bytes,
+        coldBytes,
+      };
+    });
   }
 
   /** The default retention policy of a database. */
@@ -1241,6 +1790,8 @@ export class StorageEngine {
     if (existing) {
       const same = existing.durationNs === spec.durationNs &&
         existing.shardGroupDurationNs === sgd && existing.replicaN === spec.replicaN &&
+        existing.maxBytes === (spec.maxBytes ?? 0) &&
+        existing.coldAfterNs === (spec.coldAfterNs ?? 0n) &&
         (!spec.isDefault || db.defaultRetentionPolicy === spec.name);
       if (same) return;
       throw new ValidationError("retention policy already exists", {
@@ -1257,6 +1808,7 @@ export class StorageEngine {
       shardGroupDurationNs: spec.shardGroupDurationNs.toString(),
       replicaN: spec.replicaN,
       isDefault: spec.isDefault,
+      ...tieringOp(spec),
     });
   }
 
@@ -1288,6 +1840,7 @@ export class StorageEngine {
       shardGroupDurationNs: changes.shardGroupDurationNs?.toString(),
       replicaN: changes.replicaN,
       isDefault: changes.isDefault,
+      ...tieringOp(changes),
     });
   }
 
@@ -1342,9 +1895,47 @@ export class StorageEngine {
     return this.#headBytes;
   }
 
+  /**
+   * Figures for `/metrics`: one walk over the shards and their segments, without the compaction
+   * planning {@linkcode stats} does (a node with many replicas reads every one at each scrape).
+   */
+  figures(): StorageFigures {
+    const databases = new Map<string, DatabaseFigures>();
+    for (const [name, db] of this.#databases) {
+      let headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
+      for (const shard of db.shards()) {
+        headValues += shard.headValues;
+        segments += shard.segments.length;
+        for (const s of shard.segments) {
+          segmentBytes += s.reader.sizeBytes;
+          segmentValues += s.reader.valueCount;
+        }
+      }
+      databases.set(name, {
+        series: db.series.size,
+        headValues,
+        segmentValues,
+        segments,
+        segmentBytes,
+      });
+    }
+    return {
+      databases,
+      headBytes: this.#headBytes,
+      flushes: this.#counts.flushes,
+      compactions: this.#counts.compactions,
+      flushSeconds: this.#flushSeconds,
+      compactionSeconds: this.#compactionSeconds,
+      cacheHits: this.#cache.hits,
+      cacheMisses: this.#cache.misses,
+      logFsyncSeconds: this.#wal.fsyncSeconds,
+    };
+  }
+
   /** Counts for /metrics and /health. */
   stats(): EngineStats {
     let series = 0, headValues = 0, segmentValues = 0, segments = 0, segmentBytes = 0;
+    let coldGroups = 0, coldBytes = 0;
     let compactionsPending = 0;
     const fanout = this.options.compactionFanout ?? 4;
     for (const db of this.#databases.values()) {
@@ -1352,10 +1943,20 @@ export class StorageEngine {
       for (const shard of db.shards()) {
         headValues += shard.headValues;
         segmentValues += shard.segmentValues;
-        segments += shard.segments.length;
-        for (const s of shard.segments) segmentBytes += s.reader.sizeBytes;
+        for (const s of shard.segments) {
+          if (s.cold) {
+            coldGroups++;
+            coldBytes += s.reader.sizeBytes;
+          } else {
+            segments++;
+            segmentBytes += s.reader.sizeBytes;
+          }
+        }
         // A running step's inputs stay in `segments` until its output replaces them.
-        if (!shard.dropped) compactionsPending += planCompaction(shard.segments, { fanout }).length;
+        if (!shard.dropped) {
+          compactionsPending += planCompaction(shard.segments.filter((s) => !s.cold), { fanout })
+            .length;
+        }
       }
     }
     return {
@@ -1365,6 +1966,8 @@ export class StorageEngine {
       headValues,
       segments,
       segmentBytes,
+      coldGroups,
+      coldBytes,
       ...this.#counts,
       flushing: this.#flushing !== undefined,
       compactionsPending,
@@ -1400,6 +2003,31 @@ export class StorageEngine {
  * replication factor below 1.
  */
 export function checkPolicy(durationNs: bigint, shardNs: bigint, replicaN: number): void {
+  checkPolicyShape(durationNs, shardNs, replicaN);
+}
+
+/**
+ * A spec's size limit and cold tier as catalog (or cluster metadata) op fields, validated
+ * (absent stays absent).
+ */
+export function tieringOp(
+  spec: { maxBytes?: number; coldAfterNs?: bigint },
+): { maxBytes?: number; coldAfterNs?: string } {
+  const out: { maxBytes?: number; coldAfterNs?: string } = {};
+  if (spec.maxBytes !== undefined) {
+    if (!Number.isSafeInteger(spec.maxBytes) || spec.maxBytes < 0) {
+      throw new ValidationError(`MAX_BYTES must be a whole number of bytes, got ${spec.maxBytes}`);
+    }
+    out.maxBytes = spec.maxBytes;
+  }
+  if (spec.coldAfterNs !== undefined) {
+    if (spec.coldAfterNs < 0n) throw new ValidationError("COLD_AFTER must not be negative");
+    out.coldAfterNs = spec.coldAfterNs.toString();
+  }
+  return out;
+}
+
+function checkPolicyShape(durationNs: bigint, shardNs: bigint, replicaN: number): void {
   if (durationNs !== 0n && durationNs < HOUR_NS) {
     throw new ValidationError("retention policy duration must be at least 1h0m0s");
   }

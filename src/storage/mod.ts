@@ -3,6 +3,7 @@
  * @module
  */
 export * from "./engine.ts";
+export * from "./cold/mod.ts";
 export { pointProblem } from "./point_rules.ts";
 export type { ColumnView } from "./column.ts";
 export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";

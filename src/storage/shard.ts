@@ -30,6 +30,8 @@ import {
   type TimeRange,
 } from "./merge.ts";
 import type { BlockMeta, SegmentReader } from "./segment/mod.ts";
+import type { ColdGroupRecord } from "./catalog.ts";
+import { StorageError } from "../core/mod.ts";
 import { type SeriesFilter, SeriesIndex } from "./series_index.ts";
 
 /** A deletion, resolved to concrete series keys when it was issued. */
@@ -50,6 +52,8 @@ export interface ShardSegment {
   minGen: number;
   maxGen: number;
   level: number;
+  /** An object of the cold store (never compacted; its key is the catalog's). */
+  cold?: boolean;
 }
 
 /** A series as readers see it (matches query's SeriesRef). */
@@ -82,8 +86,20 @@ export class Shard {
   frozen: { head: Head; gen: number }[] = [];
   /** Set when the shard was dropped (database, policy, retention): flushes skip it. */
   dropped = false;
-  /** True while a compaction of this shard runs. */
+  /** True while a compaction (or a move to the cold store) of this shard runs. */
   compacting = false;
+  /**
+   * Writes and deletes applied to the group, in log order (so equal on every replica of a
+   * log): a move to the cold store applies only if none came after its object was encoded.
+   */
+  mutations = 0;
+  /**
+   * The group's cold object as the catalog has it, and the generation it reads as: every
+   * source older than `gen` is covered by it (dropped once the object is open).
+   */
+  cold: (ColdGroupRecord & { gen: number }) | undefined;
+  /** Why the cold object cannot be opened, while no local copy of its data is left. */
+  coldError: Error | undefined;
   readonly #ids = new Map<string, number>();
   #head!: Head;
   #segments: ShardSegment[] = [];
@@ -315,8 +331,27 @@ export class Shard {
     return isDropped(this.tombstones(key), gen);
   }
 
-  /** A reader over the shard's current sources (later flushes and merges do not affect it). */
+  /** True when the cold object is not open yet and no local source of its data is left. */
+  coldMissing(): boolean {
+    const cold = this.cold;
+    if (cold === undefined) return false;
+    if (this.#segments.some((s) => s.cold && s.maxGen === cold.gen)) return false;
+    return !this.#segments.some((s) => s.maxGen < cold.gen) &&
+      !this.frozen.some((f) => f.gen < cold.gen);
+  }
+
+  /**
+   * A reader over the shard's current sources (later flushes and merges do not affect it).
+   * @throws {StorageError} when its data is in a cold object that cannot be read now.
+   */
   reader(): ShardView {
+    if (this.coldMissing()) {
+      throw new StorageError(
+        `shard group ${this.dir} is in the cold store (${this.cold!.key}), which cannot be ` +
+          `read now: ${this.coldError?.message ?? "not opened yet"}`,
+        { cause: this.coldError },
+      );
+    }
     const sources: Source[] = this.segments.map((segment) => ({
       kind: "segment" as const,
       gen: segment.maxGen,

@@ -20,7 +20,25 @@ const SAME = [
 ];
 
 /** Bodies answered differently on purpose: what influxd says, and why EpochNexus does not. */
-const DIFFERENT: { body: string; influxd: string; epochnexus: string; why: string }[] = [
+const DIFFERENT: {
+  body: string;
+  /** Query parameters beyond `db`. */
+  params?: string;
+  influxd: string;
+  epochnexus: string;
+  why: string;
+}[] = [
+  {
+    body: "m v=1 1700000000000",
+    params: "&precision=s",
+    influxd: `400 {"error":"unable to parse 'm v=1 1700000000000': time outside range ` +
+      `-9223372036854775806 - 9223372036854775806"}`,
+    epochnexus: `400 {"error":"unable to parse 'm v=1 1700000000000': time outside range ` +
+      `-9223372036854775806 - 9223372036854775806; timestamps look like milliseconds: pass ` +
+      `precision=ms (line 1, column 7)"}`,
+    why: "milliseconds sent with precision=s: the reason says what the digits look like (and " +
+      "where the line is); the status and the shape stay influxd's",
+  },
   {
     body: "m v=1,time=2 1",
     influxd: "204 ",
@@ -46,8 +64,8 @@ const DIFFERENT: { body: string; influxd: string; epochnexus: string; why: strin
  * Status and body of a write. influxd ends its error bodies with a newline, EpochNexus' /write
  * does not (a difference of the HTTP layer, older than these checks): it is cut here.
  */
-async function write(url: string, db: string, body: string): Promise<string> {
-  const r = await fetch(`${url}/write?db=${db}`, { method: "POST", body });
+async function write(url: string, db: string, body: string, params = ""): Promise<string> {
+  const r = await fetch(`${url}/write?db=${db}${params}`, { method: "POST", body });
   return `${r.status} ${(await r.text()).replace(/\n$/, "")}`;
 }
 
@@ -72,10 +90,10 @@ Deno.test("differential: /write refuses time keys and non-finite values as Influ
       const expected = await write(influx.url, db, body);
       assert.equal(await write(nexus.url, db, body), expected, JSON.stringify(body));
     }
-    for (const { body, influxd, epochnexus, why } of DIFFERENT) {
+    for (const { body, params, influxd, epochnexus, why } of DIFFERENT) {
       const db = await fresh();
-      assert.equal(await write(influx.url, db, body), influxd, `influxd on ${body}`);
-      assert.equal(await write(nexus.url, db, body), epochnexus, `${body}: ${why}`);
+      assert.equal(await write(influx.url, db, body, params), influxd, `influxd on ${body}`);
+      assert.equal(await write(nexus.url, db, body, params), epochnexus, `${body}: ${why}`);
     }
   } finally {
     await nexus.stop();

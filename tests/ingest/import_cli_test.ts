@@ -63,7 +63,10 @@ Deno.test({
         "false",
       ]);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /imported 4 points .*; 3 rejected \(3 unparsable, 0 refused/);
+      assert.match(
+        r.stderr,
+        /imported 4 points from 3 files .*; 3 points rejected \(3 did not decode, 0 refused/,
+      );
       assert.match(r.stderr, /a\.lp:2: missing field value/);
       assert.match(r.stderr, /b\.csv: record 2 column v: column "v": "oops" is not a valid float/);
       assert.match(r.stderr, /c\.ndjson\.gz:2: unknown key "bad"/);
@@ -84,7 +87,7 @@ Deno.test({
         "imp,src=stdin v=7 7\n",
       );
       assert.equal(stdin.code, 0, stdin.stderr);
-      assert.match(stdin.stderr, /imported 1 points/);
+      assert.match(stdin.stderr, /imported 1 points from stdin/);
 
       const q = encodeURIComponent("SELECT count(v) FROM imp GROUP BY src");
       const result = await (await fetch(`${server.url}/query?db=epochnexus&q=${q}`)).json();

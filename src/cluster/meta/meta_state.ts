@@ -44,6 +44,10 @@ export interface RetentionPolicyMeta {
   durationNs: bigint;
   shardGroupDurationNs: bigint;
   replicaN: number;
+  /** Size limit of the policy across its partitions (0 or absent: none). */
+  maxBytes?: number;
+  /** Shard groups ending this long ago move to the cold store (0 or absent: never). */
+  coldAfterNs?: bigint;
   /** By start. */
   shardGroups: ShardGroupInfo[];
 }
@@ -104,6 +108,8 @@ export type MetaCommand =
     shardGroupDurationNs: string;
     replicaN: number;
     isDefault: boolean;
+    maxBytes?: number;
+    coldAfterNs?: string;
   }
   | {
     op: "alter_retention_policy";
@@ -113,6 +119,8 @@ export type MetaCommand =
     shardGroupDurationNs?: string;
     replicaN?: number;
     isDefault?: boolean;
+    maxBytes?: number;
+    coldAfterNs?: string;
   }
   | { op: "drop_retention_policy"; database: string; name: string }
   | { op: "create_shard_groups"; database: string; retentionPolicy: string; timesMs: number[] }
@@ -339,6 +347,8 @@ export class MetaState {
       durationNs,
       shardGroupDurationNs: effectiveShardGroupDuration(durationNs, BigInt(c.shardGroupDurationNs)),
       replicaN: c.replicaN,
+      maxBytes: c.maxBytes ?? 0,
+      coldAfterNs: BigInt(c.coldAfterNs ?? "0"),
       shardGroups: [],
     });
     if (c.isDefault) db.defaultRetentionPolicy = c.name;
@@ -359,6 +369,8 @@ export class MetaState {
       );
     }
     if (c.replicaN !== undefined) rp.replicaN = c.replicaN;
+    if (c.maxBytes !== undefined) rp.maxBytes = c.maxBytes;
+    if (c.coldAfterNs !== undefined) rp.coldAfterNs = BigInt(c.coldAfterNs);
     if (c.isDefault) db.defaultRetentionPolicy = c.name;
     return { ok: true };
   }
@@ -421,6 +433,7 @@ export class MetaState {
           ...rp,
           durationNs: rp.durationNs.toString(),
           shardGroupDurationNs: rp.shardGroupDurationNs.toString(),
+          coldAfterNs: (rp.coldAfterNs ?? 0n).toString(),
         })),
         fieldTypes: [...db.fieldTypes].map(([m, types]) => [m, [...types]]),
       })),
@@ -453,6 +466,7 @@ export class MetaState {
             ...rp,
             durationNs: BigInt(rp.durationNs as string),
             shardGroupDurationNs: BigInt(rp.shardGroupDurationNs as string),
+            coldAfterNs: BigInt((rp.coldAfterNs as string | undefined) ?? "0"),
           }]),
         ),
         fieldTypes: new Map(

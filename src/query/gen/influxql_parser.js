@@ -247,43 +247,45 @@ function peg$parse(input, options) {
   const peg$c74 = "group";
   const peg$c75 = "in";
   const peg$c76 = "inf";
-  const peg$c77 = "into";
-  const peg$c78 = "key";
-  const peg$c79 = "keys";
-  const peg$c80 = "kill";
-  const peg$c81 = "limit";
-  const peg$c82 = "measurement";
-  const peg$c83 = "measurements";
-  const peg$c84 = "offset";
-  const peg$c85 = "on";
-  const peg$c86 = "or";
-  const peg$c87 = "order";
-  const peg$c88 = "password";
-  const peg$c89 = "policies";
-  const peg$c90 = "policy";
-  const peg$c91 = "privileges";
-  const peg$c92 = "queries";
-  const peg$c93 = "query";
-  const peg$c94 = "read";
-  const peg$c95 = "replication";
-  const peg$c96 = "resample";
-  const peg$c97 = "retention";
-  const peg$c98 = "revoke";
-  const peg$c99 = "select";
-  const peg$c100 = "series";
-  const peg$c101 = "set";
-  const peg$c102 = "shard";
-  const peg$c103 = "show";
-  const peg$c104 = "slimit";
-  const peg$c105 = "soffset";
-  const peg$c106 = "to";
-  const peg$c107 = "true";
-  const peg$c108 = "user";
-  const peg$c109 = "users";
-  const peg$c110 = "values";
-  const peg$c111 = "where";
-  const peg$c112 = "with";
-  const peg$c113 = "write";
+  const peg$c77 = "max_bytes";
+  const peg$c78 = "cold_after";
+  const peg$c79 = "into";
+  const peg$c80 = "key";
+  const peg$c81 = "keys";
+  const peg$c82 = "kill";
+  const peg$c83 = "limit";
+  const peg$c84 = "measurement";
+  const peg$c85 = "measurements";
+  const peg$c86 = "offset";
+  const peg$c87 = "on";
+  const peg$c88 = "or";
+  const peg$c89 = "order";
+  const peg$c90 = "password";
+  const peg$c91 = "policies";
+  const peg$c92 = "policy";
+  const peg$c93 = "privileges";
+  const peg$c94 = "queries";
+  const peg$c95 = "query";
+  const peg$c96 = "read";
+  const peg$c97 = "replication";
+  const peg$c98 = "resample";
+  const peg$c99 = "retention";
+  const peg$c100 = "revoke";
+  const peg$c101 = "select";
+  const peg$c102 = "series";
+  const peg$c103 = "set";
+  const peg$c104 = "shard";
+  const peg$c105 = "show";
+  const peg$c106 = "slimit";
+  const peg$c107 = "soffset";
+  const peg$c108 = "to";
+  const peg$c109 = "true";
+  const peg$c110 = "user";
+  const peg$c111 = "users";
+  const peg$c112 = "values";
+  const peg$c113 = "where";
+  const peg$c114 = "with";
+  const peg$c115 = "write";
 
   const peg$r0 = /^[0-9]/;
   const peg$r1 = /^[<->]/;
@@ -402,44 +404,46 @@ function peg$parse(input, options) {
   const peg$e99 = peg$literalExpectation("GROUP", true);
   const peg$e100 = peg$literalExpectation("IN", true);
   const peg$e101 = peg$literalExpectation("INF", true);
-  const peg$e102 = peg$literalExpectation("INTO", true);
-  const peg$e103 = peg$literalExpectation("KEY", true);
-  const peg$e104 = peg$literalExpectation("KEYS", true);
-  const peg$e105 = peg$literalExpectation("KILL", true);
-  const peg$e106 = peg$literalExpectation("LIMIT", true);
-  const peg$e107 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e108 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e109 = peg$literalExpectation("OFFSET", true);
-  const peg$e110 = peg$literalExpectation("ON", true);
-  const peg$e111 = peg$literalExpectation("OR", true);
-  const peg$e112 = peg$literalExpectation("ORDER", true);
-  const peg$e113 = peg$literalExpectation("PASSWORD", true);
-  const peg$e114 = peg$literalExpectation("POLICIES", true);
-  const peg$e115 = peg$literalExpectation("POLICY", true);
-  const peg$e116 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e117 = peg$literalExpectation("QUERIES", true);
-  const peg$e118 = peg$literalExpectation("QUERY", true);
-  const peg$e119 = peg$literalExpectation("READ", true);
-  const peg$e120 = peg$literalExpectation("REPLICATION", true);
-  const peg$e121 = peg$literalExpectation("RESAMPLE", true);
-  const peg$e122 = peg$literalExpectation("RETENTION", true);
-  const peg$e123 = peg$literalExpectation("REVOKE", true);
-  const peg$e124 = peg$literalExpectation("SELECT", true);
-  const peg$e125 = peg$literalExpectation("SERIES", true);
-  const peg$e126 = peg$literalExpectation("SET", true);
-  const peg$e127 = peg$literalExpectation("SHARD", true);
-  const peg$e128 = peg$literalExpectation("SHOW", true);
-  const peg$e129 = peg$literalExpectation("SLIMIT", true);
-  const peg$e130 = peg$literalExpectation("SOFFSET", true);
-  const peg$e131 = peg$literalExpectation("TAG", true);
-  const peg$e132 = peg$literalExpectation("TO", true);
-  const peg$e133 = peg$literalExpectation("TRUE", true);
-  const peg$e134 = peg$literalExpectation("USER", true);
-  const peg$e135 = peg$literalExpectation("USERS", true);
-  const peg$e136 = peg$literalExpectation("VALUES", true);
-  const peg$e137 = peg$literalExpectation("WHERE", true);
-  const peg$e138 = peg$literalExpectation("WITH", true);
-  const peg$e139 = peg$literalExpectation("WRITE", true);
+  const peg$e102 = peg$literalExpectation("MAX_BYTES", true);
+  const peg$e103 = peg$literalExpectation("COLD_AFTER", true);
+  const peg$e104 = peg$literalExpectation("INTO", true);
+  const peg$e105 = peg$literalExpectation("KEY", true);
+  const peg$e106 = peg$literalExpectation("KEYS", true);
+  const peg$e107 = peg$literalExpectation("KILL", true);
+  const peg$e108 = peg$literalExpectation("LIMIT", true);
+  const peg$e109 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e110 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e111 = peg$literalExpectation("OFFSET", true);
+  const peg$e112 = peg$literalExpectation("ON", true);
+  const peg$e113 = peg$literalExpectation("OR", true);
+  const peg$e114 = peg$literalExpectation("ORDER", true);
+  const peg$e115 = peg$literalExpectation("PASSWORD", true);
+  const peg$e116 = peg$literalExpectation("POLICIES", true);
+  const peg$e117 = peg$literalExpectation("POLICY", true);
+  const peg$e118 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e119 = peg$literalExpectation("QUERIES", true);
+  const peg$e120 = peg$literalExpectation("QUERY", true);
+  const peg$e121 = peg$literalExpectation("READ", true);
+  const peg$e122 = peg$literalExpectation("REPLICATION", true);
+  const peg$e123 = peg$literalExpectation("RESAMPLE", true);
+  const peg$e124 = peg$literalExpectation("RETENTION", true);
+  const peg$e125 = peg$literalExpectation("REVOKE", true);
+  const peg$e126 = peg$literalExpectation("SELECT", true);
+  const peg$e127 = peg$literalExpectation("SERIES", true);
+  const peg$e128 = peg$literalExpectation("SET", true);
+  const peg$e129 = peg$literalExpectation("SHARD", true);
+  const peg$e130 = peg$literalExpectation("SHOW", true);
+  const peg$e131 = peg$literalExpectation("SLIMIT", true);
+  const peg$e132 = peg$literalExpectation("SOFFSET", true);
+  const peg$e133 = peg$literalExpectation("TAG", true);
+  const peg$e134 = peg$literalExpectation("TO", true);
+  const peg$e135 = peg$literalExpectation("TRUE", true);
+  const peg$e136 = peg$literalExpectation("USER", true);
+  const peg$e137 = peg$literalExpectation("USERS", true);
+  const peg$e138 = peg$literalExpectation("VALUES", true);
+  const peg$e139 = peg$literalExpectation("WHERE", true);
+  const peg$e140 = peg$literalExpectation("WITH", true);
+  const peg$e141 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
   function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
@@ -514,46 +518,48 @@ function peg$parse(input, options) {
   function peg$f70(name) {    return ast.statement("drop_measurement", { name });  }
   function peg$f71(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
   function peg$f72(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f73(name, database, duration, replicaN, shardDuration, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, isDefault: isDefault !== null });  }
+  function peg$f73(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
   function peg$f74(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
   function peg$f75(duration) {    return { duration };  }
   function peg$f76(replicaN) {    return { replicaN };  }
   function peg$f77(shardDuration) {    return { shardDuration };  }
   function peg$f78() {    return { isDefault: true };  }
-  function peg$f79() {    return 0n;  }
-  function peg$f80(d) {    return d.ns;  }
-  function peg$f81(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f82(name, database, resample, select) {    return ast.statement("create_continuous_query", { name, database, ...resample, select });  }
-  function peg$f83(every, f) {    return { everyNs: every.ns, forNs: f?.ns };  }
-  function peg$f84(f) {    return { forNs: f.ns };  }
-  function peg$f85() {    return ast.statement("show_continuous_queries");  }
-  function peg$f86(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
-  function peg$f87(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f88(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f89(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f90(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f91(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f92(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f93(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f94(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f95(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f96() {    return "READ";  }
-  function peg$f97() {    return "WRITE";  }
-  function peg$f98() {    return "ALL";  }
-  function peg$f99() {    return ast.statement("show_users");  }
-  function peg$f100(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f101(word) {    return isKeyword(word);  }
-  function peg$f102(word) {    return word;  }
-  function peg$f103(chars) {    return chars.join("");  }
-  function peg$f104(chars) {    return ast.string(chars.join(""));  }
-  function peg$f105() {    return "\n";  }
-  function peg$f106(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f107() {    return "/";  }
-  function peg$f108(text) {    return ast.number(text);  }
-  function peg$f109(text) {    return ast.integer(text);  }
-  function peg$f110(parts) {    return ast.duration(parts);  }
-  function peg$f111(digits, unit) {    return [digits, unit];  }
-  function peg$f112(text) {    return ast.boolean(text);  }
+  function peg$f79(maxBytes) {    return { maxBytes };  }
+  function peg$f80(coldAfter) {    return { coldAfter };  }
+  function peg$f81() {    return 0n;  }
+  function peg$f82(d) {    return d.ns;  }
+  function peg$f83(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f84(name, database, resample, select) {    return ast.statement("create_continuous_query", { name, database, ...resample, select });  }
+  function peg$f85(every, f) {    return { everyNs: every.ns, forNs: f?.ns };  }
+  function peg$f86(f) {    return { forNs: f.ns };  }
+  function peg$f87() {    return ast.statement("show_continuous_queries");  }
+  function peg$f88(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
+  function peg$f89(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f90(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f91(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f92(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f93(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f94(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f95(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f96(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f97(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f98() {    return "READ";  }
+  function peg$f99() {    return "WRITE";  }
+  function peg$f100() {    return "ALL";  }
+  function peg$f101() {    return ast.statement("show_users");  }
+  function peg$f102(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f103(word) {    return isKeyword(word);  }
+  function peg$f104(word) {    return word;  }
+  function peg$f105(chars) {    return chars.join("");  }
+  function peg$f106(chars) {    return ast.string(chars.join(""));  }
+  function peg$f107() {    return "\n";  }
+  function peg$f108(chars) {    return ast.regex(chars.join(""));  }
+  function peg$f109() {    return "/";  }
+  function peg$f110(text) {    return ast.number(text);  }
+  function peg$f111(text) {    return ast.integer(text);  }
+  function peg$f112(parts) {    return ast.duration(parts);  }
+  function peg$f113(digits, unit) {    return [digits, unit];  }
+  function peg$f114(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -5191,26 +5197,58 @@ function peg$parse(input, options) {
                                           if (s20 === peg$FAILED) {
                                             s20 = null;
                                           }
-                                          s21 = peg$currPos;
-                                          s22 = peg$parse__();
-                                          if (s22 !== peg$FAILED) {
-                                            s23 = peg$parseDEFAULT();
-                                            if (s23 !== peg$FAILED) {
-                                              s22 = [s22, s23];
-                                              s21 = s22;
+                                          s21 = [];
+                                          s22 = peg$currPos;
+                                          s23 = peg$parse__();
+                                          if (s23 !== peg$FAILED) {
+                                            s24 = peg$parseRpTiering();
+                                            if (s24 !== peg$FAILED) {
+                                              s22 = s24;
                                             } else {
-                                              peg$currPos = s21;
-                                              s21 = peg$FAILED;
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
                                             }
                                           } else {
-                                            peg$currPos = s21;
-                                            s21 = peg$FAILED;
+                                            peg$currPos = s22;
+                                            s22 = peg$FAILED;
                                           }
-                                          if (s21 === peg$FAILED) {
-                                            s21 = null;
+                                          while (s22 !== peg$FAILED) {
+                                            s21.push(s22);
+                                            s22 = peg$currPos;
+                                            s23 = peg$parse__();
+                                            if (s23 !== peg$FAILED) {
+                                              s24 = peg$parseRpTiering();
+                                              if (s24 !== peg$FAILED) {
+                                                s22 = s24;
+                                              } else {
+                                                peg$currPos = s22;
+                                                s22 = peg$FAILED;
+                                              }
+                                            } else {
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
+                                            }
+                                          }
+                                          s22 = peg$currPos;
+                                          s23 = peg$parse__();
+                                          if (s23 !== peg$FAILED) {
+                                            s24 = peg$parseDEFAULT();
+                                            if (s24 !== peg$FAILED) {
+                                              s23 = [s23, s24];
+                                              s22 = s23;
+                                            } else {
+                                              peg$currPos = s22;
+                                              s22 = peg$FAILED;
+                                            }
+                                          } else {
+                                            peg$currPos = s22;
+                                            s22 = peg$FAILED;
+                                          }
+                                          if (s22 === peg$FAILED) {
+                                            s22 = null;
                                           }
                                           peg$savedPos = s0;
-                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21);
+                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21, s22);
                                         } else {
                                           peg$currPos = s0;
                                           s0 = peg$FAILED;
@@ -5496,7 +5534,61 @@ function peg$parse(input, options) {
             s1 = peg$f78();
           }
           s0 = s1;
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseRpTiering();
+          }
         }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseRpTiering() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseMAX_BYTES();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseCount();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f79(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseCOLD_AFTER();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseRpDuration();
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f80(s3);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
       }
     }
 
@@ -5510,7 +5602,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f79();
+      s1 = peg$f81();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -5518,7 +5610,7 @@ function peg$parse(input, options) {
       s1 = peg$parseDuration();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f80(s1);
+        s1 = peg$f82(s1);
       }
       s0 = s1;
     }
@@ -5553,7 +5645,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f81(s7, s11);
+                          s0 = peg$f83(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5658,7 +5750,7 @@ function peg$parse(input, options) {
                                     s18 = peg$parseEND();
                                     if (s18 !== peg$FAILED) {
                                       peg$savedPos = s0;
-                                      s0 = peg$f82(s7, s11, s12, s16);
+                                      s0 = peg$f84(s7, s11, s12, s16);
                                     } else {
                                       peg$currPos = s0;
                                       s0 = peg$FAILED;
@@ -5775,7 +5867,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f83(s5, s6);
+              s0 = peg$f85(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5809,7 +5901,7 @@ function peg$parse(input, options) {
               s5 = peg$parseDuration();
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f84(s5);
+                s0 = peg$f86(s5);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5846,7 +5938,7 @@ function peg$parse(input, options) {
         s3 = peg$parseQUERIES();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f85();
+          s0 = peg$f87();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5890,7 +5982,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f86(s7, s11);
+                          s0 = peg$f88(s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5968,7 +6060,7 @@ function peg$parse(input, options) {
         s4 = peg$parseSelectStatement();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f87(s2, s4);
+          s0 = peg$f89(s2, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6029,7 +6121,7 @@ function peg$parse(input, options) {
                 s6 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f88(s5, s6);
+              s0 = peg$f90(s5, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6143,7 +6235,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f89(s5, s11, s12);
+                          s0 = peg$f91(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6207,7 +6299,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f90(s5);
+              s0 = peg$f92(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6263,7 +6355,7 @@ function peg$parse(input, options) {
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f91(s7, s11);
+                      s0 = peg$f93(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -6331,7 +6423,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f92(s3, s7, s11);
+                          s0 = peg$f94(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6411,7 +6503,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f93(s8);
+                    s0 = peg$f95(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6472,7 +6564,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f94(s3, s7, s11);
+                          s0 = peg$f96(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6552,7 +6644,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f95(s8);
+                    s0 = peg$f97(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6593,7 +6685,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f96();
+      s1 = peg$f98();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6601,7 +6693,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f97();
+        s1 = peg$f99();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -6627,7 +6719,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f98();
+          s0 = peg$f100();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6645,7 +6737,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f99();
+      s1 = peg$f101();
     }
     s0 = s1;
 
@@ -6667,7 +6759,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f100(s5);
+              s0 = peg$f102(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6728,7 +6820,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f101(s1);
+        s2 = peg$f103(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -6736,7 +6828,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f102(s1);
+          s0 = peg$f104(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6796,7 +6888,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f103(s2);
+        s0 = peg$f105(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6901,7 +6993,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f104(s2);
+        s0 = peg$f106(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6968,7 +7060,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f105();
+      s1 = peg$f107();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -7026,7 +7118,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f106(s2);
+        s0 = peg$f108(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7057,7 +7149,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f107();
+      s1 = peg$f109();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -7188,7 +7280,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f108(s1);
+      s1 = peg$f110(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -7252,7 +7344,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f109(s1);
+        s0 = peg$f111(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7298,7 +7390,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f110(s1);
+        s0 = peg$f112(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7382,7 +7474,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f111(s1, s2);
+        s0 = peg$f113(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7412,7 +7504,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f112(s1);
+      s1 = peg$f114(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -8844,13 +8936,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseINTO() {
+  function peg$parseMAX_BYTES() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
+    s1 = input.substr(peg$currPos, 9);
     if (s1.toLowerCase() === peg$c77) {
-      peg$currPos += (4);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e102); }
@@ -8881,13 +8973,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEY() {
+  function peg$parseCOLD_AFTER() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
+    s1 = input.substr(peg$currPos, 10);
     if (s1.toLowerCase() === peg$c78) {
-      peg$currPos += (3);
+      peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e103); }
@@ -8918,7 +9010,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseKEYS() {
+  function peg$parseINTO() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -8955,16 +9047,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseKEY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c80) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseKEYS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c81) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e106); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseKILL() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c80) {
+    if (s1.toLowerCase() === peg$c82) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8997,11 +9163,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c81) {
+    if (s1.toLowerCase() === peg$c83) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e106); }
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9034,11 +9200,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c82) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9071,11 +9237,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c83) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9108,11 +9274,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c84) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9145,11 +9311,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c85) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9182,11 +9348,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9219,11 +9385,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9256,11 +9422,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c88) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9293,11 +9459,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9330,11 +9496,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9367,11 +9533,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c91) {
+    if (s1.toLowerCase() === peg$c93) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
+      if (peg$silentFails === 0) { peg$fail(peg$e118); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9404,11 +9570,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c92) {
+    if (s1.toLowerCase() === peg$c94) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
+      if (peg$silentFails === 0) { peg$fail(peg$e119); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9441,11 +9607,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c93) {
+    if (s1.toLowerCase() === peg$c95) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e118); }
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9478,11 +9644,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c94) {
+    if (s1.toLowerCase() === peg$c96) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e119); }
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9515,11 +9681,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c95) {
+    if (s1.toLowerCase() === peg$c97) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+      if (peg$silentFails === 0) { peg$fail(peg$e122); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9552,11 +9718,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c96) {
+    if (s1.toLowerCase() === peg$c98) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+      if (peg$silentFails === 0) { peg$fail(peg$e123); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9589,82 +9755,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c97) {
-      peg$currPos += (9);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseREVOKE() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c98) {
-      peg$currPos += (6);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSELECT() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c99) {
-      peg$currPos += (6);
+      peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e124); }
@@ -9695,7 +9787,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSERIES() {
+  function peg$parseREVOKE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -9732,16 +9824,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSELECT() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c101) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSERIES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c102) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSET() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c101) {
+    if (s1.toLowerCase() === peg$c103) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+      if (peg$silentFails === 0) { peg$fail(peg$e128); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9774,11 +9940,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c102) {
+    if (s1.toLowerCase() === peg$c104) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9811,11 +9977,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c103) {
+    if (s1.toLowerCase() === peg$c105) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
+      if (peg$silentFails === 0) { peg$fail(peg$e130); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9848,11 +10014,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c104) {
+    if (s1.toLowerCase() === peg$c106) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+      if (peg$silentFails === 0) { peg$fail(peg$e131); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9885,11 +10051,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c105) {
+    if (s1.toLowerCase() === peg$c107) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e130); }
+      if (peg$silentFails === 0) { peg$fail(peg$e132); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9926,7 +10092,7 @@ function peg$parse(input, options) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e131); }
+      if (peg$silentFails === 0) { peg$fail(peg$e133); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9959,11 +10125,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c106) {
+    if (s1.toLowerCase() === peg$c108) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e132); }
+      if (peg$silentFails === 0) { peg$fail(peg$e134); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9996,11 +10162,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c107) {
+    if (s1.toLowerCase() === peg$c109) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+      if (peg$silentFails === 0) { peg$fail(peg$e135); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10033,82 +10199,8 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c108) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e134); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseUSERS() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c109) {
-      peg$currPos += (5);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e135); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseVALUES() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 6);
     if (s1.toLowerCase() === peg$c110) {
-      peg$currPos += (6);
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e136); }
@@ -10139,7 +10231,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseWHERE() {
+  function peg$parseUSERS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -10176,16 +10268,90 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseVALUES() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c112) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e138); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseWHERE() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c113) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e139); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseWITH() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c112) {
+    if (s1.toLowerCase() === peg$c114) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e138); }
+      if (peg$silentFails === 0) { peg$fail(peg$e140); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10218,11 +10384,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c113) {
+    if (s1.toLowerCase() === peg$c115) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e139); }
+      if (peg$silentFails === 0) { peg$fail(peg$e141); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;

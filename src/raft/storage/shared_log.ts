@@ -28,6 +28,7 @@ import {
   type CorruptionError,
   type FileHandle,
   type FileSystem,
+  type Histogram,
   type Logger,
   silentLogger,
   StorageError,
@@ -79,6 +80,8 @@ export interface SharedRaftLogOptions {
    * replica of a group cannot be repaired). @default {false}
    */
   failOnCorruption?: boolean;
+  /** A monotonic clock in ms: times each fdatasync (`fsyncSeconds`). */
+  now?: () => number;
 }
 
 /** What {@linkcode SharedRaftLog.open} recovered. */
@@ -180,7 +183,11 @@ export class SharedRaftLog {
         `syncConcurrency must be a positive integer, got ${this.syncConcurrency}`,
       );
     }
-    this.syncer = new SegmentSyncer(() => this.collectWhenDurable(), (e) => this.fail(e, []));
+    this.syncer = new SegmentSyncer(
+      () => this.collectWhenDurable(),
+      (e) => this.fail(e, []),
+      options.now,
+    );
   }
 
   /**
@@ -245,6 +252,11 @@ export class SharedRaftLog {
   /** Ids of the groups the log holds. */
   groupIds(): number[] {
     return [...this.groups.keys()];
+  }
+
+  /** How long each fdatasync of the current segments took, in seconds (with the `now` option). */
+  get fsyncSeconds(): Histogram {
+    return this.syncer.seconds;
   }
 
   /** Segments and bytes held, fsyncs and write rounds so far, and who holds the oldest segment. */

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { FileHandle } from "../../core/mod.ts";
+import { type FileHandle, Histogram } from "../../core/mod.ts";
 
 /** Who waits for durability. */
 export interface Waiter {
@@ -33,10 +33,14 @@ export class SegmentSyncer {
   private failure: Error | null = null;
   /** fdatasyncs completed. */
   count = 0;
+  /** How long each took, in seconds (when a clock is given). */
+  readonly seconds: Histogram = new Histogram();
 
+  /** @param now a monotonic clock in ms, to time each fdatasync */
   constructor(
     private readonly onSynced: () => void,
     private readonly onError: (error: unknown) => void,
+    private readonly now?: () => number,
   ) {}
 
   /** Bytes written so far. */
@@ -101,8 +105,12 @@ export class SegmentSyncer {
       const h = this.idle.pop()!;
       const target = this.written; // everything written before the fdatasync starts
       this.covering = target;
+      const started = this.now?.();
       const run = datasync(h).then(
-        () => this.completed(h, target),
+        () => {
+          if (started !== undefined) this.seconds.observe((this.now!() - started) / 1000);
+          this.completed(h, target);
+        },
         (error) => this.onError(error),
       ).finally(() => this.inFlight.delete(run));
       this.inFlight.add(run);

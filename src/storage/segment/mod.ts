@@ -3,6 +3,7 @@
  * @module
  */
 export * from "./block_cache.ts";
+export * from "./block_compression.ts";
 export * from "./reader.ts";
 export * from "./series_hash.ts";
 export * from "./series_index.ts";

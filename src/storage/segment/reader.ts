@@ -26,6 +26,7 @@ import {
 } from "../codecs/mod.ts";
 import type { ColumnView } from "../column.ts";
 import type { BlockCache } from "./block_cache.ts";
+import { inflateBlock } from "./block_compression.ts";
 import {
   type BlockMeta,
   openIndex,
@@ -33,6 +34,7 @@ import {
   type SegmentSeries,
 } from "./series_index.ts";
 import {
+  BlockCompression,
   SEGMENT_FOOTER_BYTES,
   SEGMENT_HEADER_BYTES,
   SEGMENT_MAGIC,
@@ -54,10 +56,48 @@ async function readExactly(handle: FileHandle, position: number, n: number): Pro
   return got === n ? out : out.subarray(0, got);
 }
 
+/**
+ * Where a segment's bytes are read from: a local file, or an object of a cold store (read by
+ * ranges). `name` names it in errors and cache keys.
+ */
+export interface SegmentSource {
+  readonly name: string;
+  readonly size: number;
+  /** Exactly `length` bytes from `offset` (fewer only past the end). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Optional: the same, synchronously, into `buffer` (a local file in the page cache). */
+  readSync?(buffer: Uint8Array, offset: number): number;
+  close(): void;
+}
+
+/** A local file as a {@linkcode SegmentSource}: reads are serialized per file. */
+class FileSource implements SegmentSource {
+  #lock: Promise<unknown> = Promise.resolve();
+  readonly readSync?: (buffer: Uint8Array, offset: number) => number;
+
+  constructor(readonly name: string, readonly size: number, private readonly handle: FileHandle) {
+    if (handle.readAtSync) {
+      this.readSync = (buffer, offset) => handle.readAtSync!(buffer, offset);
+    }
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    const task = this.#lock.then(() => readExactly(this.handle, offset, length));
+    this.#lock = task.catch(() => undefined);
+    return task;
+  }
+
+  close(): void {
+    this.#lock.finally(() => this.handle.close());
+  }
+}
+
+/** Distinguishes readers of the same path in cache keys (a file rewritten in place). */
+let readerSerial = 0;
+
 /** An open segment file. */
 export class SegmentReader {
-  readonly #handle: FileHandle;
-  #lock: Promise<unknown> = Promise.resolve();
+  readonly #source: SegmentSource;
   #closed = false;
   /**
    * Cache keys by block offset: the same string object each time, so the cache's Map hashes it
@@ -68,8 +108,11 @@ export class SegmentReader {
   /** The last decoded timestamps, reused by later blocks with the same bytes (decodeBlock). */
   readonly #times: TimesMemo = newTimesMemo();
   readonly #index: SegmentIndex;
+  /** The prefix of this reader's block cache keys (unique per reader, see dropFile). */
+  readonly cacheName: string;
 
   private constructor(
+    /** The file's path, or the cold object's name (store and key). */
     readonly path: string,
     /** The format version of the file (1, 2 or 3). */
     readonly version: number,
@@ -77,12 +120,15 @@ export class SegmentReader {
     readonly sizeBytes: number,
     /** File offset of the index (corruption reports add it to index offsets). */
     readonly indexOffset: number,
-    handle: FileHandle,
+    /** How block payloads are compressed (header byte 6; 0 = none). */
+    readonly compression: number,
+    source: SegmentSource,
     index: SegmentIndex,
     private readonly cache: BlockCache,
   ) {
-    this.#handle = handle;
+    this.#source = source;
     this.#index = index;
+    this.cacheName = `${path}#${++readerSerial}`;
   }
 
   /** Runs an index parse, reporting a bad entry as corruption of this file. */
@@ -128,18 +174,38 @@ export class SegmentReader {
       throw new CorruptionError(path, 0, `segment file of ${size} bytes is too short`);
     }
     const handle = await fs.open(path, { read: true });
+    return await SegmentReader.openSource(new FileSource(path, size, handle), cache);
+  }
+
+  /**
+   * Opens a segment from any source (a cold store's object): header, footer and index are
+   * read and checked; the source is closed when this fails.
+   * @throws {CorruptionError} for a bad header, footer or index.
+   */
+  static async openSource(source: SegmentSource, cache: BlockCache): Promise<SegmentReader> {
+    const path = source.name;
+    const size = source.size;
     try {
-      const header = await readExactly(handle, 0, SEGMENT_HEADER_BYTES);
+      if (size < SEGMENT_HEADER_BYTES + SEGMENT_FOOTER_BYTES) {
+        throw new CorruptionError(path, 0, `segment file of ${size} bytes is too short`);
+      }
+      const header = await source.read(0, SEGMENT_HEADER_BYTES);
       if (!SEGMENT_MAGIC.every((b, i) => header[i] === b)) {
         throw new CorruptionError(path, 0, "not a segment file (bad magic)");
       }
       if (!READABLE_SEGMENT_VERSIONS.includes(header[4])) {
         throw new CorruptionError(path, 4, `unsupported segment version ${header[4]}`);
       }
+      const compression = header[6];
+      if (compression !== BlockCompression.None && compression !== BlockCompression.Deflate) {
+        throw new CorruptionError(path, 6, `unknown block compression ${compression}`);
+      }
       const footerAt = size - SEGMENT_FOOTER_BYTES;
-      const footer = await readExactly(handle, footerAt, SEGMENT_FOOTER_BYTES);
+      const footer = await source.read(footerAt, SEGMENT_FOOTER_BYTES);
       const view = new DataView(footer.buffer, footer.byteOffset, footer.length);
-      if (!SEGMENT_MAGIC.every((b, i) => footer[20 + i] === b)) {
+      if (
+        footer.length < SEGMENT_FOOTER_BYTES || !SEGMENT_MAGIC.every((b, i) => footer[20 + i] === b)
+      ) {
         throw new CorruptionError(path, footerAt + 20, "bad footer magic (truncated file?)");
       }
       const indexOffset = view.getFloat64(0, true);
@@ -155,7 +221,7 @@ export class SegmentReader {
           `index at ${indexOffset} of ${indexLength} bytes does not end at the footer`,
         );
       }
-      const index = await readExactly(handle, indexOffset, indexLength);
+      const index = await source.read(indexOffset, indexLength);
       if (crc32c(index) !== indexCrc) {
         throw new CorruptionError(path, indexOffset, "index checksum mismatch");
       }
@@ -183,12 +249,13 @@ export class SegmentReader {
         header[5],
         size,
         indexOffset,
-        handle,
+        compression,
+        source,
         series,
         cache,
       );
     } catch (error) {
-      handle.close();
+      source.close();
       throw error;
     }
   }
@@ -236,7 +303,7 @@ export class SegmentReader {
   async readBlock(type: FieldType, meta: BlockMeta): Promise<ColumnView> {
     let cacheKey = this.#cacheKeys.get(meta.offset);
     if (cacheKey === undefined) {
-      cacheKey = `${this.path}@${meta.offset}`;
+      cacheKey = `${this.cacheName}@${meta.offset}`;
       // Bounded (a full scan of a large segment would keep a string per block otherwise).
       if (this.#cacheKeys.size >= 16_384) this.#cacheKeys.clear();
       this.#cacheKeys.set(meta.offset, cacheKey);
@@ -244,19 +311,18 @@ export class SegmentReader {
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
     let bytes: Uint8Array;
-    if (this.#handle.readAtSync) {
+    const source = this.#source;
+    if (source.readSync) {
       // One synchronous positioned read: blocks are small and usually in the page cache, and an
       // async seek + read (two thread-pool round trips, serialized per file) cost several times
       // the decode. No async read is pending here: those only run while the file is opened.
       bytes = new Uint8Array(meta.length + 4);
-      const got = this.#handle.readAtSync(bytes, meta.offset);
+      const got = source.readSync(bytes, meta.offset);
       if (got < bytes.length) bytes = bytes.subarray(0, got);
     } else {
-      const task = this.#lock.then(() => readExactly(this.#handle, meta.offset, meta.length + 4));
-      this.#lock = task.catch(() => undefined);
-      bytes = await task;
+      bytes = await source.read(meta.offset, meta.length + 4);
     }
-    const column = decodeBlock(this.path, meta, type, bytes, this.#times);
+    const column = decodeBlock(this.path, meta, type, bytes, this.#times, this.compression);
     this.cache.set(cacheKey, column);
     return column;
   }
@@ -265,7 +331,7 @@ export class SegmentReader {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#lock.finally(() => this.#handle.close());
+    this.#source.close();
   }
 }
 
@@ -320,14 +386,22 @@ export function decodeBlock(
   type: FieldType,
   bytes: Uint8Array,
   memo?: TimesMemo,
+  compression: number = BlockCompression.None,
 ): ColumnView {
   if (bytes.length !== meta.length + 4) {
     throw new CorruptionError(path, meta.offset, `block cut short: ${bytes.length} bytes`);
   }
-  const payload = bytes.subarray(4);
+  let payload = bytes.subarray(4);
   const stored = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   if (crc32c(payload) !== stored) {
     throw new CorruptionError(path, meta.offset, "block checksum mismatch");
+  }
+  if (compression !== BlockCompression.None) {
+    try {
+      payload = inflateBlock(payload);
+    } catch (error) {
+      throw new CorruptionError(path, meta.offset, `undecodable block: ${error}`, { cause: error });
+    }
   }
   const tsLength = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
   try {

@@ -36,6 +36,9 @@ export const SEGMENT_FOOTER_BYTES = 24;
 /** Values per block unless configured. */
 export const DEFAULT_BLOCK_VALUES = 1000;
 
+/** Header byte 6: how block payloads are stored (0 in every hot segment). */
+export const BlockCompression = { None: 0, Deflate: 1 } as const;
+
 /** One series to write: its identity and its fields as sorted, deduplicated columns. */
 export interface SegmentSeriesInput {
   key: string;
@@ -55,6 +58,11 @@ export interface EncodeSegmentOptions {
   level: number;
   /** @default {1000} */
   blockValues?: number;
+  /**
+   * Compresses each block payload (cold segments: DEFLATE); the checksum and the index's length
+   * are the stored bytes'. Header byte 6 says which (BlockCompression). @default {none}
+   */
+  compress?: { id: number; apply: (payload: Uint8Array) => Uint8Array };
 }
 
 function encodeValues(column: ColumnView, from: number, to: number, out: ByteWriter): void {
@@ -154,7 +162,10 @@ function* encodeSteps(
 ): Generator<void, Uint8Array, void> {
   const blockValues = options.blockValues ?? DEFAULT_BLOCK_VALUES;
   const out = new ByteWriter(1 << 16);
-  out.bytes(new Uint8Array([...SEGMENT_MAGIC, SEGMENT_VERSION, options.level, 0, 0]));
+  const compress = options.compress;
+  out.bytes(
+    new Uint8Array([...SEGMENT_MAGIC, SEGMENT_VERSION, options.level, compress?.id ?? 0, 0]),
+  );
   // Grouped by measurement, then by key: a measurement's entries form one byte range.
   const live = series.filter((s) =>
     s.hasValues ? s.hasValues() : [...s.fields.values()].some((c) => c.length > 0)
@@ -191,7 +202,7 @@ function* encodeSteps(
       writeString(entries, t.value);
     }
     fieldBytes.reset();
-    values += writeFields(s, fieldBytes, out, block, blockValues);
+    values += writeFields(s, fieldBytes, out, block, blockValues, compress?.apply);
     entries.uvarint(fieldBytes.length);
     entries.bytes(fieldBytes.view());
     if (i + 1 === n || live[i + 1].measurement !== s.measurement) {
@@ -246,6 +257,7 @@ function writeFields(
   out: ByteWriter,
   block: ByteWriter,
   blockValues: number,
+  compress?: (payload: Uint8Array) => Uint8Array,
 ): number {
   let values = 0;
   const columns = [...s.fields.entries()].filter(([, c]) => c.length > 0).sort((a, b) =>
@@ -264,8 +276,9 @@ function writeFields(
       encodeTimestamps(timesMs, timesSubMs, block);
       const tsLength = block.length - 4;
       encodeValues(column, from, to, block);
-      const payload = block.view();
-      new DataView(payload.buffer, payload.byteOffset, 4).setUint32(0, tsLength, true);
+      const encoded = block.view();
+      new DataView(encoded.buffer, encoded.byteOffset, 4).setUint32(0, tsLength, true);
+      const payload = compress ? compress(encoded) : encoded;
       const offset = out.length;
       out.u32(crc32c(payload));
       out.bytes(payload);

@@ -20,6 +20,7 @@ import {
   type FileHandle,
   type FileSystem,
   hasUnwrittenSector,
+  Histogram,
   type Logger,
   StorageError,
 } from "../../core/mod.ts";
@@ -52,6 +53,8 @@ export interface WalOptions {
    * they are deleted, not replayed. @default {0}
    */
   firstSegment?: number;
+  /** A monotonic clock in ms: times each group commit's fdatasync (`fsyncSeconds`). */
+  now?: () => number;
 }
 
 /** One record met during replay. */
@@ -175,6 +178,9 @@ export class WriteAheadLog {
     return new WriteAheadLog(options, handle, lastId, lastSize);
   }
 
+  /** How long each group commit's fdatasync took, in seconds (with the `now` option). */
+  readonly fsyncSeconds: Histogram = new Histogram();
+
   /** The id of the segment receiving appends (segments are `dir/<8-digit id>.wal`). */
   get activeSegment(): number {
     return this.#segmentId;
@@ -267,7 +273,11 @@ export class WriteAheadLog {
         const before = this.#size;
         try {
           await this.#handle.write(bytes);
+          const syncStart = this.options.now?.();
           await this.#handle.datasync();
+          if (syncStart !== undefined) {
+            this.fsyncSeconds.observe((this.options.now!() - syncStart) / 1000);
+          }
         } catch (error) {
           await this.#undoPartialWrite(before, error);
           for (const p of group) p.reject(error);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uItIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMIiIKDlNlbGVjdFJlc3BvbnNlEhAKCHBhcnRpYWxzGAEgASgMIrYBCg9EZXNjcmliZVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEhgKEHJldGVudGlvbl9wb2xpY3kYBSABKAkSDgoGbWluX25zGAYgASgDEg4KBm1heF9ucxgHIAEoAxITCgtjb25zaXN0ZW5jeRgIIAEoCRIOCgZzZXJpZXMYCSABKAgiIQoQRGVzY3JpYmVSZXNwb25zZRINCgVzaGFyZBgBIAEoDCJvChZEZWxldGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIPCgdyZXF1ZXN0GAUgASgMIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIm0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQSDgoGYmFja3VwGAUgASgMInIKFUZldGNoU25hcHNob3RSZXNwb25zZRIQCghtYW5pZmVzdBgBIAEoDBIMCgRmaWxlGAIgASgNEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgsKA2VuZBgFIAEoCBIOCgZjcmMzMmMYBiABKA0y/QQKDkNsdXN0ZXJTZXJ2aWNlEmQKC1Byb3Bvc2VNZXRhEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlc3BvbnNlEm0KDldyaXRlUGFydGl0aW9uEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlc3BvbnNlEl0KCERlc2NyaWJlEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlc3BvbnNlMAEScAoPRGVsZXRlUGFydGl0aW9uEi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QaLi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVzcG9uc2USbAoNRmV0Y2hTbmFwc2hvdBIrLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVxdWVzdBosLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVzcG9uc2UwARJXCgZTZWxlY3QSJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVxdWVzdBolLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXNwb25zZTABYgZwcm90bzM");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uItIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMIiIKDlNlbGVjdFJlc3BvbnNlEhAKCHBhcnRpYWxzGAEgASgMIrYBCg9EZXNjcmliZVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEhgKEHJldGVudGlvbl9wb2xpY3kYBSABKAkSDgoGbWluX25zGAYgASgDEg4KBm1heF9ucxgHIAEoAxITCgtjb25zaXN0ZW5jeRgIIAEoCRIOCgZzZXJpZXMYCSABKAgiIQoQRGVzY3JpYmVSZXNwb25zZRINCgVzaGFyZBgBIAEoDCJvChZEZWxldGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIPCgdyZXF1ZXN0GAUgASgMIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIm0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQSDgoGYmFja3VwGAUgASgMInIKFUZldGNoU25hcHNob3RSZXNwb25zZRIQCghtYW5pZmVzdBgBIAEoDBIMCgRmaWxlGAIgASgNEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgsKA2VuZBgFIAEoCBIOCgZjcmMzMmMYBiABKA0iJQoPUmVhZE1ldGFSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiQgoITWV0YU5vZGUSCgoCaWQYASABKAQSFAoMaHR0cF9hZGRyZXNzGAIgASgJEhQKDHJhZnRfYWRkcmVzcxgDIAEoCSJICg1NZXRhUGFydGl0aW9uEhAKCGdyb3VwX2lkGAEgASgEEhAKCHJlcGxpY2FzGAIgAygEEhMKC2xlYWRlcl9oaW50GAMgASgEIlYKDE1ldGFEYXRhYmFzZRIMCgRuYW1lGAEgASgJEjgKCnBhcnRpdGlvbnMYAiADKAsyJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YVBhcnRpdGlvbiK2AQoQUmVhZE1ldGFSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIuCgVub2RlcxgEIAMoCzIfLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhTm9kZRI2CglkYXRhYmFzZXMYBSADKAsyIy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YURhdGFiYXNlMtoFCg5DbHVzdGVyU2VydmljZRJkCgtQcm9wb3NlTWV0YRIpLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlcXVlc3QaKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXNwb25zZRJtCg5Xcml0ZVBhcnRpdGlvbhIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXNwb25zZRJdCghEZXNjcmliZRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXNwb25zZTABEnAKD0RlbGV0ZVBhcnRpdGlvbhItLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXF1ZXN0Gi4uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlc3BvbnNlEmwKDUZldGNoU25hcHNob3QSKy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRmV0Y2hTbmFwc2hvdFJlcXVlc3QaLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRmV0Y2hTbmFwc2hvdFJlc3BvbnNlMAESVwoGU2VsZWN0EiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlcXVlc3QaJS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVzcG9uc2UwARJbCghSZWFkTWV0YRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkTWV0YVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZE1ldGFSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -495,6 +495,153 @@ export const FetchSnapshotResponseSchema: GenMessage<FetchSnapshotResponse> = /*
   messageDesc(file_epochnexus_cluster_v1_cluster, 12);
 
 /**
+ * What a stateless gateway (src/gateway) needs to route requests: the members and where each
+ * answers, and each database's partitions with their replicas and last known leaders. Read from
+ * the answering node's own copy of the metadata (it may lag the leader by a moment).
+ *
+ * @generated from message epochnexus.cluster.v1.ReadMetaRequest
+ */
+export type ReadMetaRequest = Message<"epochnexus.cluster.v1.ReadMetaRequest"> & {
+  /**
+   * The cluster the caller expects; "" for a caller that learns it from the answer (a gateway
+   * given only addresses; the cluster secret still authenticates the call).
+   *
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.ReadMetaRequest.
+ * Use `create(ReadMetaRequestSchema)` to create a new message.
+ */
+export const ReadMetaRequestSchema: GenMessage<ReadMetaRequest> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
+
+/**
+ * @generated from message epochnexus.cluster.v1.MetaNode
+ */
+export type MetaNode = Message<"epochnexus.cluster.v1.MetaNode"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Where its HTTP API answers (host:port).
+   *
+   * @generated from field: string http_address = 2;
+   */
+  httpAddress: string;
+
+  /**
+   * Where its node-to-node services answer (host:port).
+   *
+   * @generated from field: string raft_address = 3;
+   */
+  raftAddress: string;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.MetaNode.
+ * Use `create(MetaNodeSchema)` to create a new message.
+ */
+export const MetaNodeSchema: GenMessage<MetaNode> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
+
+/**
+ * @generated from message epochnexus.cluster.v1.MetaPartition
+ */
+export type MetaPartition = Message<"epochnexus.cluster.v1.MetaPartition"> & {
+  /**
+   * @generated from field: uint64 group_id = 1;
+   */
+  groupId: bigint;
+
+  /**
+   * Node ids of its replicas; the first is the preferred leader.
+   *
+   * @generated from field: repeated uint64 replicas = 2;
+   */
+  replicas: bigint[];
+
+  /**
+   * The last leader a node reported (0 = unknown).
+   *
+   * @generated from field: uint64 leader_hint = 3;
+   */
+  leaderHint: bigint;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.MetaPartition.
+ * Use `create(MetaPartitionSchema)` to create a new message.
+ */
+export const MetaPartitionSchema: GenMessage<MetaPartition> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
+
+/**
+ * @generated from message epochnexus.cluster.v1.MetaDatabase
+ */
+export type MetaDatabase = Message<"epochnexus.cluster.v1.MetaDatabase"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated epochnexus.cluster.v1.MetaPartition partitions = 2;
+   */
+  partitions: MetaPartition[];
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.MetaDatabase.
+ * Use `create(MetaDatabaseSchema)` to create a new message.
+ */
+export const MetaDatabaseSchema: GenMessage<MetaDatabase> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
+
+/**
+ * @generated from message epochnexus.cluster.v1.ReadMetaResponse
+ */
+export type ReadMetaResponse = Message<"epochnexus.cluster.v1.ReadMetaResponse"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * The node that answered and the metadata log index its copy has applied.
+   *
+   * @generated from field: uint64 node_id = 2;
+   */
+  nodeId: bigint;
+
+  /**
+   * @generated from field: uint64 applied_index = 3;
+   */
+  appliedIndex: bigint;
+
+  /**
+   * @generated from field: repeated epochnexus.cluster.v1.MetaNode nodes = 4;
+   */
+  nodes: MetaNode[];
+
+  /**
+   * @generated from field: repeated epochnexus.cluster.v1.MetaDatabase databases = 5;
+   */
+  databases: MetaDatabase[];
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.ReadMetaResponse.
+ * Use `create(ReadMetaResponseSchema)` to create a new message.
+ */
+export const ReadMetaResponseSchema: GenMessage<ReadMetaResponse> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
+
+/**
  * @generated from service epochnexus.cluster.v1.ClusterService
  */
 export const ClusterService: GenService<{
@@ -557,6 +704,16 @@ export const ClusterService: GenService<{
     methodKind: "server_streaming";
     input: typeof SelectRequestSchema;
     output: typeof SelectResponseSchema;
+  },
+  /**
+   * The answering node's copy of the members and partition map (for a gateway).
+   *
+   * @generated from rpc epochnexus.cluster.v1.ClusterService.ReadMeta
+   */
+  readMeta: {
+    methodKind: "unary";
+    input: typeof ReadMetaRequestSchema;
+    output: typeof ReadMetaResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_epochnexus_cluster_v1_cluster, 0);

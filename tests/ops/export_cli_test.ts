@@ -123,7 +123,7 @@ Deno.test({
           "false",
           ...(hint ? hint.split(" ") : []),
         ]);
-        assert.match(imported.stderr, /0 rejected/, imported.stderr);
+        assert.match(imported.stderr, / 0 points rejected/, imported.stderr);
         const again = await runCliOk(["export", "--url", server.url, "--db", db]);
         assert.deepEqual(
           normalized(new TextDecoder().decode(again.stdout)),

@@ -150,6 +150,10 @@ export async function startClusterNode(
       flushHeadBytes: Number.MAX_SAFE_INTEGER,
     },
     flushHeadBytes: config.flush_head_bytes,
+    deadNodeTimeoutMs: config.dead_node_timeout_ms,
+    maxMoves: config.max_moves,
+    rebalance: config.max_moves > 0,
+    rebalanceBytesPerSec: config.rebalance_bytes_per_sec,
   });
   return { node, secret };
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { VERSION } from "../core/mod.ts";
+import { clusterCommand } from "./cluster_command.ts";
 import type { Command } from "./command.ts";
 import { importCommand } from "./import_command.ts";
 import { backupCommand, exportCommand, restoreCommand } from "./ops_commands.ts";
@@ -34,5 +35,6 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   backupCommand,
   restoreCommand,
+  clusterCommand,
   versionCommand,
 ];

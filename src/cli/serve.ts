@@ -187,6 +187,7 @@ export async function serve(config: Config): Promise<void> {
     cluster: {
       join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
       status: () => node.status(),
+      removeNode: (id) => node.removeNode(id),
       metrics: () => node.metrics(),
       backup: {
         metadata: () => backupMetadata(node, systemClock.nowMs()),

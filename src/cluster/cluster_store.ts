@@ -211,6 +211,7 @@ export class ClusterStore implements QueryStore {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
       for (const p of db.partitions) {
+        if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
         if (replica) waits.push(replica.readBarrier());
       }

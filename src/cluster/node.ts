@@ -35,9 +35,11 @@ import {
   type MetaCommand,
   type MetaResult,
   type RetentionPolicyMeta,
+  sameMembers,
   shardGroupAt,
   type ShardGroupInfo,
 } from "./meta/meta_state.ts";
+import { isMoving, planRebalance } from "./meta/rebalance.ts";
 import type {
   ClusterNetwork,
   JoinAnswer,
@@ -46,6 +48,7 @@ import type {
   PartitionWrite,
   PartitionWriteAnswer,
 } from "./network.ts";
+import { type MoveStep, nextMoveStep } from "./partition/move_step.ts";
 import { PartitionReplica } from "./partition/replica.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
@@ -69,6 +72,8 @@ export type MetricFamily =
 const LOG_TRIM_BYTES = 4 * 1024 * 1024;
 /** The same when every head is flushed: a quiet node keeps no more log than this. */
 const QUIET_LOG_BYTES = 64 * 1024;
+/** A learner this close to the commit index (in entries) is caught up enough to vote. */
+const MOVE_CATCH_UP_SLACK = 64;
 
 /** Cluster-wide defaults for new databases and the metadata group. */
 export interface ClusterDefaults {
@@ -129,6 +134,14 @@ export interface ClusterNodeOptions {
   requestTimeoutMs?: number;
   /** Period of the background task; 0 = none (tests call maintain()). @default {1000} */
   maintenanceIntervalMs?: number;
+  /** A node unheard of this long is lost: its replicas are made again elsewhere. @default {5 min} */
+  deadNodeTimeoutMs?: number;
+  /** Partitions moving replicas at once, cluster-wide. @default {2} */
+  maxMoves?: number;
+  /** Snapshot bytes a node sends per second (moves and lagging replicas); 0 = unbounded. */
+  rebalanceBytesPerSec?: number;
+  /** Whether the metadata leader moves replicas by itself (join, loss, drain). @default {true} */
+  rebalance?: boolean;
 }
 
 /** A running cluster node. */
@@ -489,18 +502,42 @@ export class ClusterNode {
   status(): Record<string, unknown> {
     const state = this.meta.state;
     const conf = this.meta.raft.raft.currentConf();
+    const live = this.#liveNodes();
+    const moves = [...state.databases.values()].flatMap((db) =>
+      db.partitions.filter(isMoving).map((p) => {
+        const local = this.replicas.get(p.groupId);
+        const raft = local?.isLeader() ? local.raft.status() : undefined;
+        return {
+          database: db.name,
+          index: p.index,
+          groupId: p.groupId,
+          from: p.replicas.filter((n) => !p.target.includes(n)),
+          to: p.target.filter((n) => !p.replicas.includes(n)),
+          ...(raft && {
+            learners: raft.conf.learners.map((id) => ({
+              id,
+              match: raft.matches[id] ?? 0,
+              commit: raft.commit,
+            })),
+          }),
+        };
+      })
+    );
     return {
       clusterId: this.clusterId,
       nodeId: this.nodeId,
       metaLeader: this.meta.leader(),
       nodes: [...state.nodes.values()].map((n) => ({
         ...n,
+        draining: n.draining === true,
+        ...(this.meta.isLeader() && { live: live.has(n.id) }),
         meta: conf.voters.includes(n.id)
           ? "voter"
           : conf.learners.includes(n.id)
           ? "learner"
           : "none",
       })),
+      moves,
       databases: [...state.databases.values()].map((db) => ({
         name: db.name,
         hash: db.hash,
@@ -512,6 +549,7 @@ export class ClusterNode {
             index: p.index,
             groupId: p.groupId,
             replicas: p.replicas,
+            target: p.target,
             leader: local?.leader() || p.leaderHint,
             ...(local && {
               commit: local.raft.status().commit,
@@ -525,9 +563,16 @@ export class ClusterNode {
     };
   }
 
-  /** The replicas of a database's partitions on this node, by partition index. */
+  /**
+   * This node's replica of a group when it votes in it (by the metadata): the one queries read
+   * in-process. A replica a move is still copying in (a target, or a learner) holds a part of
+   * the data at best, so it is never read as the partition.
+   */
   localReplica(groupId: number): PartitionReplica | undefined {
-    return this.replicas.get(groupId);
+    const replica = this.replicas.get(groupId);
+    if (replica === undefined) return undefined;
+    const found = this.meta.state.partition(groupId);
+    return found?.partition.replicas.includes(this.nodeId) ? replica : undefined;
   }
 
   /** Waits until a local replica of the group is open (it may be starting). */
@@ -575,16 +620,21 @@ export class ClusterNode {
 
   async #reconcileNow(): Promise<void> {
     if (this.#closed) return;
+    // A replica is held while the node votes in its group or is to (a move toward it): one it
+    // neither holds nor is to hold was moved away or replaced while this node was lost.
     const wanted = new Map<number, { database: string; replicas: number[] }>();
     for (const db of this.meta.state.databases.values()) {
       for (const p of db.partitions) {
-        if (p.replicas.includes(this.nodeId)) {
+        if (p.replicas.includes(this.nodeId) || p.target.includes(this.nodeId)) {
           wanted.set(p.groupId, { database: db.name, replicas: p.replicas });
         }
       }
     }
     for (const [groupId, replica] of [...this.replicas]) {
       if (wanted.has(groupId)) continue;
+      if (this.meta.state.partition(groupId)) {
+        this.#options.logger.info("partition replica moved away: dropping this copy", { groupId });
+      }
       this.replicas.delete(groupId);
       await replica.close();
       await this.#options.fs.remove(this.#replicaDir(groupId), { recursive: true });
@@ -627,7 +677,10 @@ export class ClusterNode {
 
   async *#exportSnapshot(groupId: number, minIndex: number): AsyncGenerator<SnapshotChunk> {
     for await (const chunk of (await this.heldReplica(groupId)).exportSnapshot(minIndex)) {
-      if (chunk.kind === "data") this.#snapshotBytesSent += chunk.data.length;
+      if (chunk.kind === "data") {
+        this.#snapshotBytesSent += chunk.data.length;
+        await this.#throttleSnapshot(chunk.data.length);
+      }
       yield chunk;
     }
   }
@@ -689,6 +742,23 @@ export class ClusterNode {
     );
   }
 
+  /** When the node's snapshot sending may go on (monotonic ms), at `rebalance_bytes_per_sec`. */
+  #snapshotSendAt = 0;
+
+  /**
+   * Keeps the node's snapshot streams together under `rebalance_bytes_per_sec`: each chunk books
+   * its share of time on one schedule, and a stream ahead of it waits, so a move leaves the disk
+   * and the network to the writes.
+   */
+  async #throttleSnapshot(bytes: number): Promise<void> {
+    const rate = this.#options.rebalanceBytesPerSec ?? 0;
+    if (rate <= 0) return;
+    const now = this.#options.clock.monotonicMs();
+    this.#snapshotSendAt = Math.max(this.#snapshotSendAt, now) + (bytes / rate) * 1000;
+    const wait = this.#snapshotSendAt - now - 1000; // a second's worth may go at once
+    if (wait > 0) await this.#options.sleep(wait);
+  }
+
   /** What the shared log recovered for a group (an empty log for a group it never held). */
   #recoveredState(groupId: number): RecoveredState {
     const state = this.#recovered.get(groupId);
@@ -734,7 +804,9 @@ export class ClusterNode {
         nodeId: this.nodeId,
         database,
         dir: this.#replicaDir(groupId),
-        peers: fresh ? replicas : [],
+        // A new group starts with its first members; a node that a move adds starts empty and
+        // learns the members from the leader's snapshot.
+        peers: fresh && replicas.includes(this.nodeId) ? replicas : [],
         storage: this.#log.group(groupId),
         recovered: state,
         fetchSnapshot: (minIndex) => this.#fetchSnapshot(groupId, minIndex),
@@ -813,12 +885,17 @@ export class ClusterNode {
     }
     await this.#applyTiering();
     await this.#trimLog();
+    await this.#advanceMoves();
     this.#balanceLeaders();
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
       await this.#promoteMetaLearners();
+      if (this.#options.rebalance ?? true) await this.#rebalance();
+      await this.#retireDrained();
       await this.#expire();
+    } else {
+      this.#lastSeen.clear(); // a future metadata leader starts its clocks afresh
     }
   }
 
@@ -854,6 +931,164 @@ export class ClusterNode {
         });
       }
     }
+  }
+
+  /**
+   * On the partitions this node leads: reports a committed change of voters to the metadata
+   * (readers and snapshot sources follow the voters), then takes the next step of a move toward
+   * the partition's target (`move_step.ts`). A step is proposed, not awaited: the next pass sees
+   * it committed (or dropped, and tries again).
+   */
+  async #advanceMoves(): Promise<void> {
+    for (const r of [...this.replicas.values()]) {
+      if (this.#closed || !r.isLeader() || r.installing) continue;
+      const found = this.meta.state.partition(r.groupId);
+      if (!found) continue;
+      const status = r.raft.status();
+      const { partition } = found;
+      if (!status.confPending && !sameMembers(status.conf.voters, partition.replicas)) {
+        await this.proposeMeta({
+          op: "set_replicas",
+          groupId: r.groupId,
+          replicas: [...status.conf.voters],
+        });
+        this.#options.logger.info("partition voters changed", {
+          groupId: r.groupId,
+          voters: status.conf.voters,
+        });
+      }
+      const step = nextMoveStep(status, partition.target, MOVE_CATCH_UP_SLACK);
+      if (step) this.#takeMoveStep(r, step);
+    }
+  }
+
+  #takeMoveStep(replica: PartitionReplica, step: MoveStep): void {
+    const groupId = replica.groupId;
+    this.#options.logger.info("partition move step", { groupId, ...step });
+    if (step.kind === "transferLeadership") {
+      replica.raft.transferLeadership(step.nodeId);
+      return;
+    }
+    replica.raft.proposeConfChange({ type: step.kind, nodeId: step.nodeId }).catch((error) => {
+      this.#options.logger.info("partition move step not taken; next pass tries again", {
+        groupId,
+        error: String(error),
+      });
+    });
+  }
+
+  /** When the metadata leader last heard from each node (monotonic ms). */
+  readonly #lastSeen = new Map<number, number>();
+
+  /** Nodes the metadata leader heard from within `dead_node_timeout` (all, on another node). */
+  #liveNodes(): Set<number> {
+    const now = this.#options.clock.monotonicMs();
+    const timeout = this.#options.deadNodeTimeoutMs ?? 5 * 60_000;
+    const nodes = this.meta.state.nodes;
+    if (!this.meta.isLeader()) return new Set(nodes.keys());
+    const heard = new Set(this.meta.raft.status().active);
+    heard.add(this.nodeId);
+    for (const id of nodes.keys()) {
+      // A node first seen now (or by a new leader) gets the whole timeout.
+      if (heard.has(id) || !this.#lastSeen.has(id)) this.#lastSeen.set(id, now);
+    }
+    for (const id of this.#lastSeen.keys()) if (!nodes.has(id)) this.#lastSeen.delete(id);
+    return new Set([...nodes.keys()].filter((id) => now - this.#lastSeen.get(id)! < timeout));
+  }
+
+  /**
+   * The metadata leader's rebalancer: new targets for partitions whose replicas sit on lost or
+   * draining nodes, or are unevenly spread (a node joined), a bounded number at a time.
+   */
+  async #rebalance(): Promise<void> {
+    const live = this.#liveNodes();
+    const state = this.meta.state;
+    const nodes = [...state.nodes.values()].map((n) => ({
+      id: n.id,
+      live: live.has(n.id),
+      draining: n.draining === true,
+    }));
+    const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
+    const changes = planRebalance(nodes, partitions, { maxMoves: this.#options.maxMoves ?? 2 });
+    for (const change of changes) {
+      if (this.#closed) return;
+      const before = state.partition(change.groupId)?.partition.target;
+      this.#options.logger.info("rebalance: partition gets a new target", {
+        groupId: change.groupId,
+        from: before,
+        to: change.target,
+      });
+      await this.proposeMeta({ op: "set_target", groupId: change.groupId, target: change.target });
+    }
+  }
+
+  /** Per drained node, the metadata group's last index when it was found holding no replica. */
+  readonly #retiring = new Map<number, { lastIndex: number }>();
+
+  /**
+   * A draining node that holds and is to hold no replica leaves: first the metadata group's
+   * configuration (leadership handed on if it leads), then the node list. It leaves only once
+   * it knows the entry that took its last replica is committed: out of the group, it would never
+   * learn to drop that replica. It knows once it holds an entry appended after that commit
+   * (every append carries the leader's commit index), so one more entry is proposed for it.
+   */
+  async #retireDrained(): Promise<void> {
+    const state = this.meta.state;
+    const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
+    for (const n of state.nodes.values()) {
+      if (!n.draining || this.#closed) continue;
+      if (partitions.some((p) => p.replicas.includes(n.id) || p.target.includes(n.id))) continue;
+      const status = this.meta.raft.status();
+      const member = status.conf.voters.includes(n.id) || status.conf.learners.includes(n.id);
+      if (member && n.id === this.nodeId) {
+        const heir = status.conf.voters.find((id) =>
+          id !== this.nodeId && (status.matches[id] ?? 0) >= status.commit
+        );
+        if (heir !== undefined) this.meta.raft.transferLeadership(heir);
+        return;
+      }
+      if (member) {
+        if (status.confPending) return;
+        const retiring = this.#retiring.get(n.id);
+        if (!retiring) {
+          this.#retiring.set(n.id, { lastIndex: status.lastIndex });
+          await this.proposeMeta({ op: "drain_node", id: n.id }); // the entry that tells it
+          continue;
+        }
+        if ((status.matches[n.id] ?? 0) <= retiring.lastIndex) continue;
+        this.#options.logger.info("drained node leaves the metadata group", { nodeId: n.id });
+        await this.meta.changeMembership({ type: "removeNode", nodeId: n.id });
+        continue;
+      }
+      this.#options.logger.info("drained node removed from the cluster", { nodeId: n.id });
+      this.#retiring.delete(n.id);
+      await this.proposeMeta({ op: "remove_node", id: n.id });
+    }
+  }
+
+  /**
+   * Starts draining a node (`cluster remove`): its replicas move to the other nodes, then it
+   * leaves. Refused when too few nodes would remain to hold every partition's replicas.
+   */
+  async removeNode(id: number): Promise<void> {
+    const state = this.meta.state;
+    const node = state.nodes.get(id);
+    if (!node) throw new EpochError("not_found", `node ${id} is not a member of the cluster`);
+    const remaining = [...state.nodes.values()].filter((n) => n.id !== id && !n.draining).length;
+    for (const db of state.databases.values()) {
+      const replicas = Math.max(...db.partitions.map((p) => p.target.length), 0);
+      if (replicas > remaining) {
+        throw new EpochError(
+          "failed_precondition",
+          `cannot remove node ${id}: database "${db.name}" keeps ${replicas} replicas of each ` +
+            `partition and only ${remaining} other node(s) would remain`,
+        );
+      }
+    }
+    if (remaining === 0) {
+      throw new EpochError("failed_precondition", `cannot remove node ${id}: it is the last one`);
+    }
+    await this.proposeMeta({ op: "drain_node", id });
   }
 
   /**

@@ -58,6 +58,13 @@ export const ConfigSchema = z.strictObject({
   /** Cluster: voters of the metadata group; other nodes follow as learners. */
   meta_voters: z.coerce.number().int().refine((v) => v === 3 || v === 5, "must be 3 or 5")
     .default(3),
+  /** Cluster: a node unheard of this long is lost, and its replicas are made again elsewhere. */
+  dead_node_timeout_ms: z.coerce.number().int().min(1000).default(300_000),
+  /** Cluster: partitions that may be moving replicas at once (join, loss, drain); 0 = no moves. */
+  max_moves: z.coerce.number().int().min(0).max(64).default(2),
+  /** Cluster: snapshot bytes a node sends per second (moves, lagging replicas); 0 = unbounded. */
+  rebalance_bytes_per_sec: z.union([z.literal(0), z.literal("0").transform(() => 0), byteSize])
+    .default(64 * 1024 * 1024),
   /** The database of the native API (`/ingest`, `/query` without a db). */
   default_database: z.string().min(1).max(255).default("epochnexus"),
   /** Largest accepted request body (after decompression), in bytes. InfluxDB's default. */

@@ -79,6 +79,8 @@ export interface ClusterApi {
   join(request: JoinRequest): Promise<JoinAnswer>;
   /** Nodes, databases and partitions with their replicas and leaders (`GET /api/v1/cluster`). */
   status(): Record<string, unknown>;
+  /** Starts draining a node: its replicas move away, then it leaves (`DELETE .../nodes/<id>`). */
+  removeNode?(id: number): Promise<void>;
   /** The node's Raft and network figures, read at each scrape of `/metrics`. */
   metrics?(): SampledFamily[];
   /** Backup and restore (`/api/v1/backup`, `/api/v1/restore`). */

@@ -68,6 +68,7 @@ export interface Route {
 }
 
 const exact = (path: string) => (p: string) => p === path;
+const CLUSTER_NODE_PATH = /^\/api\/v1\/cluster\/nodes\/(\d{1,9})$/;
 const dbParam = (_ctx: AppContext, url: URL) => url.searchParams.get("db") ?? "";
 const dbOrDefault = (ctx: AppContext, url: URL) =>
   url.searchParams.get("db") || ctx.defaultDatabase;
@@ -170,6 +171,25 @@ export const ROUTES: readonly Route[] = [
     handle: (ctx, request) => {
       if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
       return handleJoin(ctx, request);
+    },
+  },
+  {
+    name: "cluster_nodes",
+    matches: (p) => CLUSTER_NODE_PATH.test(p),
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "DELETE", path: "/api/v1/cluster/nodes/2" },
+    handle: async (ctx, request, url) => {
+      if (request.method !== "DELETE") return methodNotAllowed("DELETE");
+      if (!ctx.cluster?.removeNode) return nativeError(new NotFoundError("no cluster"));
+      const id = Number(CLUSTER_NODE_PATH.exec(url.pathname)![1]);
+      try {
+        await ctx.cluster.removeNode(id);
+      } catch (error) {
+        return nativeError(error);
+      }
+      // Accepted: the node's replicas move away, then it leaves (GET /api/v1/cluster shows it).
+      return json({ node: id, draining: true }, 202);
     },
   },
   {

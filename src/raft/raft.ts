@@ -123,6 +123,13 @@ export interface RaftStatus {
   conf: ConfState;
   /** Leader only: match index per member. */
   matches: Record<number, number>;
+  /**
+   * Leader only: the other members it heard from since the last check-quorum round (an election
+   * timeout); a member missing here for long is down or cut off.
+   */
+  active: number[];
+  /** The newest configuration entry is not yet committed (no other change may start). */
+  confPending: boolean;
 }
 
 /** Where a proposal was appended; it is applied iff the applied entry at `index` has `term`. */
@@ -293,7 +300,13 @@ export class Raft {
   /** A snapshot of the node's state. */
   status(): RaftStatus {
     const matches: Record<number, number> = {};
-    if (this.role === "leader") { for (const [id, pr] of this.progress) matches[id] = pr.match; }
+    const active: number[] = [];
+    if (this.role === "leader") {
+      for (const [id, pr] of this.progress) {
+        matches[id] = pr.match;
+        if (id !== this.id && pr.recentActive) active.push(id);
+      }
+    }
     return {
       id: this.id,
       term: this.term,
@@ -306,6 +319,8 @@ export class Raft {
       lastIndex: this.log.lastIndex(),
       conf: this.currentConf(),
       matches,
+      active,
+      confPending: this.confPending(),
     };
   }
 
@@ -386,7 +401,7 @@ export class Raft {
   proposeConfChange(change: ConfChange): ProposalPosition {
     this.checkCanPropose();
     const lastConf = this.confLog.length > 0 ? this.confLog[this.confLog.length - 1].index : 0;
-    if (lastConf > this.log.committed) {
+    if (this.confPending()) {
       throw new ProposalDroppedError(
         `configuration change at index ${lastConf} is not yet committed (commit ${this.log.committed})`,
       );
@@ -401,6 +416,11 @@ export class Raft {
     }
     const next = applyConfChange(this.currentConf(), change);
     return this.proposeEntries([encodeConfState(next)], EntryType.Conf);
+  }
+
+  private confPending(): boolean {
+    const lastConf = this.confLog.length > 0 ? this.confLog[this.confLog.length - 1].index : 0;
+    return lastConf > this.log.committed;
   }
 
   /**

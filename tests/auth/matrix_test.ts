@@ -31,6 +31,7 @@ const ROUTE_MATRIX: Record<string, Row> = {
   query: [401, 200, 403, 200, 200],
   cluster: [401, 403, 403, 403, 404],
   cluster_join: [401, 403, 403, 403, 404],
+  cluster_nodes: [401, 403, 403, 403, 404],
   prom_write: [401, 403, 400, 400, 400],
   tokens: [401, 403, 403, 403, 200],
   rpc: [401, 403, 200, 200, 200],

@@ -40,6 +40,7 @@ import {
 
 const DB = "db";
 const TICK_MS = 100;
+const DEAD_NODE_TIMEOUT_MS = 3_000;
 const ELECTION_TICKS = 10;
 const RPC_TIMEOUT_MS = 10_000;
 /** A client gives up on an operation after this long (its outcome is then unknown). */
@@ -93,6 +94,9 @@ export interface ClusterSimStats {
   unknown: number;
   reads: number;
   flushes: number;
+  /** Targets the rebalancer set, and membership steps partition leaders took toward them. */
+  newTargets: number;
+  moveSteps: number;
   simulatedMs: number;
 }
 
@@ -180,6 +184,8 @@ export class ClusterSimulation {
       unknown: 0,
       reads: 0,
       flushes: 0,
+      newTargets: 0,
+      moveSteps: 0,
       simulatedMs: 0,
     };
   }
@@ -348,6 +354,10 @@ export class ClusterSimulation {
       tickMs: TICK_MS,
       electionTicks: ELECTION_TICKS,
       maintenanceIntervalMs: 1_000,
+      // Down a few seconds is lost: crashes then start moves (repair, and back again), so the
+      // move protocol runs under the same faults as everything else.
+      deadNodeTimeoutMs: DEAD_NODE_TIMEOUT_MS,
+      maxMoves: 2,
     }).then((node) => {
       if (!process.alive) return;
       n.node = node;
@@ -406,6 +416,11 @@ export class ClusterSimulation {
     const line = (level: string, message: string, fields?: Record<string, unknown>) => {
       if (!process.alive) return;
       if (message.includes("flushed heads")) this.stats.flushes++;
+      if (message.startsWith("rebalance:")) this.stats.newTargets++;
+      if (message === "partition move step") this.stats.moveSteps++;
+      if (this.#trace && /^(rebalance|partition (move|voters|replica moved))/.test(message)) {
+        this.#log(`node ${n.id}: ${message} ${JSON.stringify(fields ?? {})}`);
+      }
       if (level === "error") {
         const text = `${message} ${JSON.stringify(fields ?? {})}`;
         this.#log(`node ${n.id} ${level}: ${text}`);

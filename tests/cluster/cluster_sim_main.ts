@@ -53,14 +53,16 @@ if (flag("seed") !== undefined) {
   const regressions = readClusterRegressions();
   const seeds = [...regressions, ...clusterSeedRange(start, start + count - 1, chaosMs)];
   const started = performance.now();
-  const { failures, simulatedMs } = await runClusterSeeds(seeds, (done) => {
+  const { failures, simulatedMs, moveSteps } = await runClusterSeeds(seeds, (done) => {
     if (done % 10 === 0) {
       const wall = (performance.now() - started) / 1000;
       console.log(`  ${done}/${seeds.length} seeds, ${(done / wall * 60).toFixed(0)} seeds/min`);
     }
   });
   const wall = (performance.now() - started) / 1000;
-  console.log(`sim:cluster: ${seeds.length} seeds, ${failures.length} failed`);
+  console.log(
+    `sim:cluster: ${seeds.length} seeds, ${failures.length} failed, ${moveSteps} move steps taken`,
+  );
   console.log(
     `${(seeds.length / wall * 60).toFixed(1)} seeds per minute (${wall.toFixed(1)} s wall, ${
       (simulatedMs / 60_000).toFixed(0)

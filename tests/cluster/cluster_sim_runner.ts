@@ -50,16 +50,18 @@ export function clusterSeedRange(from: number, to: number, chaosMs = 30_000): Cl
 export async function runClusterSeeds(
   seeds: readonly ClusterSeed[],
   progress?: (done: number) => void,
-): Promise<{ failures: ClusterSimResult[]; simulatedMs: number }> {
+): Promise<{ failures: ClusterSimResult[]; simulatedMs: number; moveSteps: number }> {
   const failures: ClusterSimResult[] = [];
   let simulatedMs = 0;
+  let moveSteps = 0;
   for (const [i, s] of seeds.entries()) {
     const r = await runClusterSeed(s.seed, { chaosMs: s.chaosMs });
     simulatedMs += r.stats.simulatedMs;
+    moveSteps += r.stats.moveSteps;
     if (r.violations.length > 0) failures.push(r);
     progress?.(i + 1);
   }
-  return { failures, simulatedMs };
+  return { failures, simulatedMs, moveSteps };
 }
 
 /** A readable report of failures for an assertion message. */

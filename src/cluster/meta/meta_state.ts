@@ -27,6 +27,8 @@ export interface NodeInfo {
   /** Where its node-to-node services answer (`host:port`). */
   raftAddress: string;
   version: string;
+  /** Set by `cluster remove`: its replicas move away, then it leaves. */
+  draining?: boolean;
 }
 
 /** A time range of a retention policy; every partition keeps its points of the range apart. */
@@ -57,8 +59,17 @@ export interface PartitionInfo {
   groupId: number;
   /** 0-based position in the database's partition list (the hash's modulus result). */
   index: number;
-  /** Node ids of its replicas; the first is the preferred leader. */
+  /**
+   * Node ids of its replicas (the voters of its Raft group, as its leader last reported them);
+   * the first is the preferred leader.
+   */
   replicas: number[];
+  /**
+   * Where its replicas should be (the rebalancer's decision). Equal to `replicas` as a set when
+   * no move is under way; otherwise the group's leader adds, promotes and removes members one at
+   * a time until its voters are these.
+   */
+  target: number[];
   /** The last leader a node reported (0 = unknown). */
   leaderHint: number;
 }
@@ -134,6 +145,8 @@ export type MetaCommand =
   }
   | { op: "partition_leader"; groupId: number; leader: number }
   | { op: "set_replicas"; groupId: number; replicas: number[] }
+  | { op: "set_target"; groupId: number; target: number[] }
+  | { op: "drain_node"; id: number }
   | UserCommand
   | JobCommand;
 
@@ -289,8 +302,26 @@ export class MetaState {
       case "set_replicas": {
         const p = this.partition(command.groupId);
         if (!p) return { ok: false, error: `no partition group ${command.groupId}` };
-        p.partition.replicas = [...command.replicas];
+        p.partition.replicas = inTargetOrder(command.replicas, p.partition.target);
         this.events.partitionsChanged?.(p.database.name);
+        return { ok: true };
+      }
+      case "set_target": {
+        const p = this.partition(command.groupId);
+        if (!p) return { ok: false, error: `no partition group ${command.groupId}` };
+        const target = [...new Set(command.target)];
+        if (target.length === 0) return { ok: false, error: "a partition needs a replica" };
+        p.partition.target = target;
+        // A new order of the same nodes is no move: only the preferred leader changes.
+        if (sameMembers(target, p.partition.replicas)) p.partition.replicas = [...target];
+        this.events.partitionsChanged?.(p.database.name);
+        return { ok: true };
+      }
+      case "drain_node": {
+        const n = this.nodes.get(command.id);
+        if (!n) return { ok: false, error: `node ${command.id} is not a member` };
+        n.draining = true;
+        this.events.nodesChanged?.();
         return { ok: true };
       }
       default:
@@ -300,7 +331,7 @@ export class MetaState {
 
   #createDatabase(c: Extract<MetaCommand, { op: "create_database" }>): MetaResult {
     if (this.databases.has(c.name)) return { ok: true };
-    const nodes = [...this.nodes.keys()].sort((a, b) => a - b);
+    const nodes = [...this.nodes.values()].filter((n) => !n.draining);
     if (nodes.length === 0) return { ok: false, error: "the cluster has no nodes" };
     const placement = placeReplicas(this.replicaCounts(), {
       partitions: c.partitions,
@@ -316,6 +347,7 @@ export class MetaState {
         groupId: this.nextGroupId++,
         index,
         replicas,
+        target: [...replicas],
         leaderHint: 0,
       })),
       defaultRetentionPolicy: "autogen",
@@ -406,13 +438,16 @@ export class MetaState {
     return undefined;
   }
 
-  /** Replicas held by each node (placement spreads new partitions by it). */
+  /**
+   * Replicas each node holds or is to hold (its partitions' targets), for the nodes that take
+   * new replicas (not draining): placement spreads new partitions by it.
+   */
   replicaCounts(): Map<number, number> {
     const counts = new Map<number, number>();
-    for (const id of this.nodes.keys()) counts.set(id, 0);
+    for (const n of this.nodes.values()) if (!n.draining) counts.set(n.id, 0);
     for (const db of this.databases.values()) {
       for (const p of db.partitions) {
-        for (const n of p.replicas) counts.set(n, (counts.get(n) ?? 0) + 1);
+        for (const n of p.target) if (counts.has(n)) counts.set(n, counts.get(n)! + 1);
       }
     }
     return counts;
@@ -472,6 +507,11 @@ export class MetaState {
         fieldTypes: new Map(
           d.fieldTypes.map(([m, types]: [string, [string, FieldType][]]) => [m, new Map(types)]),
         ),
+        // Snapshots before moves existed had no targets: each stayed where it was.
+        partitions: d.partitions.map((p: PartitionInfo) => ({
+          ...p,
+          target: p.target ?? [...p.replicas],
+        })),
       };
       this.databases.set(db.name, db);
     }
@@ -479,6 +519,20 @@ export class MetaState {
     this.events.nodesChanged?.();
     for (const name of this.databases.keys()) this.events.partitionsChanged?.(name);
   }
+}
+
+/** Whether two node lists hold the same nodes. */
+export function sameMembers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n) => b.includes(n));
+}
+
+/** `nodes` ordered as they appear in `target` (the preferred leader first), others after by id. */
+function inTargetOrder(nodes: readonly number[], target: readonly number[]): number[] {
+  const rank = (n: number) => {
+    const i = target.indexOf(n);
+    return i < 0 ? target.length + n : i;
+  };
+  return [...new Set(nodes)].sort((a, b) => rank(a) - rank(b));
 }
 
 /** The shard group of a policy holding the instant `ms`, if any. */

@@ -1,6 +1,7 @@
 /**
  * mean() GROUP BY time(1m) over 1,000,000 float points (100 series x 10,000 points, one point
- * every 10 s) in the in-memory store: per-shard partial states, merge, fill, encode-free.
+ * every 10 s) in the in-memory store: per-shard partial states, merge, fill, encode-free; the
+ * same over four shard groups, and raw rows of many series at equal times.
  */
 import { MemoryStore } from "../src/query/_memory_store_test_helper.ts";
 import { executeQuery } from "../src/query/executor.ts";
@@ -13,13 +14,15 @@ const START_MS = 1678886400000;
 const STEP_MS = 10_000;
 
 // A store whose columns are prebuilt typed arrays, so the bench measures the query engine,
-// not the helper's map-based storage.
+// not the helper's map-based storage; `groups` splits the time range into that many shard
+// groups (the coordinator then merges their partials as it does over a real database).
 class ColumnStore implements QueryStore {
   readonly #inner = new MemoryStore();
-  readonly #shard: ShardReader;
-  constructor() {
+  readonly #shards: ShardReader[] = [];
+  constructor(groups = 1) {
     const refs: SeriesRef[] = [];
-    const cols = new Map<number, FieldColumn>();
+    const perGroup = POINTS / groups;
+    const cols = Array.from({ length: groups }, () => new Map<number, FieldColumn>());
     for (let s = 0; s < SERIES; s++) {
       const host = `h${String(s).padStart(3, "0")}`;
       refs.push({
@@ -28,26 +31,31 @@ class ColumnStore implements QueryStore {
         measurement: "cpu",
         tags: [{ key: "host", value: host }],
       });
-      const timesMs = new Float64Array(POINTS);
-      const values = new Float64Array(POINTS);
-      for (let i = 0; i < POINTS; i++) {
-        timesMs[i] = START_MS + i * STEP_MS;
-        values[i] = (i * 7 + s) % 100;
+      for (let g = 0; g < groups; g++) {
+        const timesMs = new Float64Array(perGroup);
+        const values = new Float64Array(perGroup);
+        for (let k = 0; k < perGroup; k++) {
+          const i = g * perGroup + k;
+          timesMs[k] = START_MS + i * STEP_MS;
+          values[k] = (i * 7 + s) % 100;
+        }
+        cols[g].set(s, {
+          type: FieldType.Float,
+          length: perGroup,
+          timesMs,
+          timesSubMs: new Float64Array(perGroup),
+          values,
+        });
       }
-      cols.set(s, {
-        type: FieldType.Float,
-        length: POINTS,
-        timesMs,
-        timesSubMs: new Float64Array(POINTS),
-        values,
+    }
+    for (const group of cols) {
+      this.#shards.push({
+        measurements: () => ["cpu"],
+        series: () => refs,
+        fieldTypes: () => new Map([["usage", FieldType.Float]]),
+        readField: (ref) => Promise.resolve(group.get(ref.id)),
       });
     }
-    this.#shard = {
-      measurements: () => ["cpu"],
-      series: () => refs,
-      fieldTypes: () => new Map([["usage", FieldType.Float]]),
-      readField: (ref) => Promise.resolve(cols.get(ref.id)),
-    };
   }
   databases = () => ["db"];
   createDatabase = (n: string) => this.#inner.createDatabase(n);
@@ -60,10 +68,11 @@ class ColumnStore implements QueryStore {
     isDefault: true,
   }];
   defaultRetentionPolicy = () => "autogen";
-  shards = () => [this.#shard];
+  shards = () => this.#shards;
 }
 
 const store = new ColumnStore();
+const grouped = new ColumnStore(4);
 const END = BigInt(START_MS + POINTS * STEP_MS) * 1_000_000n;
 const RANGE = `time >= ${START_MS}ms AND time < ${END}`;
 const options = { database: "db", nowNs: END };
@@ -84,4 +93,23 @@ Deno.bench("exec: mean(usage) GROUP BY time(1m), host over 1M points", async () 
 });
 Deno.bench("exec: max(usage) over 1M points (no GROUP BY)", async () => {
   await executeQuery(store, `SELECT max(usage) FROM cpu WHERE ${RANGE}`, options);
+});
+Deno.bench(
+  "exec: mean(usage) GROUP BY time(1m), host over 1M points in 4 shard groups",
+  async () => {
+    await executeQuery(
+      grouped,
+      `SELECT mean(usage) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host`,
+      options,
+    );
+  },
+);
+// Raw rows of 100 series at the same times: every row ties with 99 others (merge order).
+const RAW_END_MS = START_MS + 1_000 * STEP_MS;
+Deno.bench("exec: raw usage, 100 series x 1,000 points at equal times", async () => {
+  await executeQuery(
+    store,
+    `SELECT usage FROM cpu WHERE time >= ${START_MS}ms AND time < ${RAW_END_MS}ms`,
+    options,
+  );
 });

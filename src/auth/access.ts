@@ -8,10 +8,10 @@
  * | SELECT, EXPLAIN, SHOW (data) | READ on each database read |
  * | SELECT ... INTO | also WRITE on the target database |
  * | DELETE, DROP SERIES | ALL on the database |
+ * | CREATE/DROP CONTINUOUS QUERY | WRITE on its database (SHOW CONTINUOUS QUERIES: READ) |
  * | databases, retention policies, DROP MEASUREMENT, KILL QUERY, users | admin |
+ * | shards, stats, diagnostics, subscriptions | admin |
  * | SHOW DATABASES, SHOW QUERIES | any user (SHOW DATABASES lists what it may read) |
- * | CREATE / DROP CONTINUOUS QUERY | WRITE on its database (CREATE: also what its SELECT needs) |
- * | SHOW CONTINUOUS QUERIES | admin |
  * @module
  */
 import { Privilege, type PrivilegeBits } from "../cluster/mod.ts";
@@ -62,14 +62,18 @@ export const STATEMENT_ACCESS: { [K in Statement["kind"]]: Rule<K> } = {
   revoke_admin: admin,
   show_users: admin,
   show_grants: admin,
-  // InfluxDB: READ on the query's database (and WRITE on another INTO database); here what its
-  // SELECT needs too, and WRITE on its database, since it writes there on every run.
-  create_continuous_query: (s) => [
-    { database: s.database, privilege: Privilege.write },
-    ...selectNeeds(s.select, s.database),
-  ],
+  // As InfluxDB 1.6's RequiredPrivileges for them.
+  create_continuous_query: (s) => [{ database: s.database, privilege: Privilege.write }],
   drop_continuous_query: (s) => [{ database: s.database, privilege: Privilege.write }],
-  show_continuous_queries: admin,
+  show_continuous_queries: (_s, db) => read(db),
+  show_shards: admin,
+  show_shard_groups: admin,
+  show_stats: admin,
+  show_diagnostics: admin,
+  show_subscriptions: admin,
+  create_subscription: admin,
+  drop_subscription: admin,
+  drop_shard: admin,
 };
 
 /** What a statement needs (`database` is the request's `db`, "" when none). */

@@ -61,8 +61,11 @@ export class ClusterStore implements QueryStore {
 
   // --- catalog -------------------------------------------------------------------------------
 
+  /** Database names in creation order (InfluxDB lists them so). */
   databases(): string[] {
-    return [...this.node.meta.state.databases.keys()].sort();
+    return [...this.node.meta.state.databases.values()].sort((a, b) => a.id - b.id).map((d) =>
+      d.name
+    );
   }
 
   hasDatabase(name: string): boolean {

@@ -18,6 +18,7 @@ import {
   type EpochUnit,
   executeQuery,
   isWriteStatement,
+  jsonString,
   limitHit,
   parseQuery,
   printStatement,
@@ -116,7 +117,7 @@ export async function handleInfluxQuery(
     if (error instanceof ParseError) {
       // InfluxDB ends the body with a newline, as its other answers.
       return new Response(
-        JSON.stringify({ error: `error parsing query: ${error.message}` }) + "\n",
+        `{"error":${jsonString(`error parsing query: ${error.message}`)}}\n`,
         {
           status: 400,
           headers: { "content-type": "application/json" },

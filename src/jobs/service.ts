@@ -128,10 +128,10 @@ export class JobsService {
     await this.#propose({ op: "drop_cq", database, name });
   }
 
-  /** SHOW CONTINUOUS QUERIES: every database (in name order) with its queries. */
+  /** SHOW CONTINUOUS QUERIES: every database (in creation order, as InfluxDB) with its queries. */
   continuousQueries(): { database: string; queries: ContinuousQueryMeta[] }[] {
     const state = this.#o.node.meta.state;
-    return [...state.databases.keys()].sort().map((database) => ({
+    return this.#o.store.databases().map((database) => ({
       database,
       queries: [...(state.jobs.cqs.get(database)?.values() ?? [])],
     }));

@@ -1,7 +1,8 @@
 /**
  * An in-memory {@linkcode QueryStore} for the query room's tests and benches. Points are split
  * into shard groups by time (`shardGroupNs`) and into `partitions` hash partitions by series
- * key, so the executor's per-shard partials and their merge are exercised. Private to tests.
+ * key; a shard group's partitions are read as one reader, as the engine unions them, so the
+ * executor's per-shard partials and their merge are exercised. Private to tests.
  *
  * @module
  */
@@ -82,6 +83,35 @@ class MemoryShard implements ShardReader {
   }
 }
 
+/** The partitions of one shard group, read as one shard (each series lives in one of them). */
+class MemoryGroup implements ShardReader {
+  constructor(readonly parts: readonly MemoryShard[]) {}
+
+  measurements(): string[] {
+    return [...new Set(this.parts.flatMap((p) => p.measurements()))].sort();
+  }
+  series(measurement: string): SeriesRef[] {
+    return this.parts.flatMap((p) => p.series(measurement))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+  fieldTypes(measurement: string): Map<string, FieldType> {
+    const out = new Map<string, FieldType>();
+    for (const p of this.parts) for (const [k, t] of p.fieldTypes(measurement)) out.set(k, t);
+    return out;
+  }
+  readField(
+    series: SeriesRef,
+    field: string,
+    minNs: bigint,
+    maxNs: bigint,
+  ): Promise<FieldColumn | undefined> {
+    const part = this.parts.find((p) => p.series_.has(series.key));
+    return part === undefined
+      ? Promise.resolve(undefined)
+      : part.readField(series, field, minNs, maxNs);
+  }
+}
+
 /** Options of {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
   /** Shard group width in ns. @default 7 days */
@@ -103,7 +133,7 @@ export class MemoryStore implements QueryStore {
   }
 
   databases(): string[] {
-    return [...this.#dbs.keys()].sort();
+    return [...this.#dbs.keys()]; // a Map keeps creation order
   }
   createDatabase(name: string): Promise<void> {
     if (!this.#dbs.has(name)) this.#dbs.set(name, new Map());
@@ -130,7 +160,16 @@ export class MemoryStore implements QueryStore {
   shards(db: string, rp: string, minNs: bigint, maxNs: bigint): ShardReader[] {
     const shards = this.#dbs.get(db);
     if (shards === undefined || rp !== "autogen") return [];
-    return [...shards.values()].filter((s) => s.endNs > minNs && s.startNs <= maxNs);
+    const groups = new Map<bigint, MemoryShard[]>();
+    for (const s of shards.values()) {
+      if (s.endNs <= minNs || s.startNs > maxNs) continue;
+      const list = groups.get(s.startNs) ?? [];
+      list.push(s);
+      groups.set(s.startNs, list);
+    }
+    return [...groups].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, parts]) =>
+      parts.length === 1 ? parts[0] : new MemoryGroup(parts)
+    );
   }
 
   /** Writes points (last write wins per series, field and time). */

@@ -9,6 +9,9 @@
  *
  * @module
  */
+import { RE2JS } from "re2js";
+import { expect, refuse } from "./grammar_support.ts";
+import { lastTokenStart } from "./influx_tokens.ts";
 
 /** Binary operators, in InfluxQL spelling. */
 export type BinaryOp =
@@ -59,10 +62,14 @@ export interface ParenExpr {
   kind: "paren";
   expr: Expr;
 }
-/** An integer literal; number when safe, bigint beyond. */
+/**
+ * An integer literal; number when safe, bigint beyond. `unsigned`: beyond int64, up to 2^64 - 1
+ * (InfluxDB's unsigned literal).
+ */
 export interface IntegerLiteral {
   kind: "integer";
   value: number | bigint;
+  unsigned?: true;
 }
 /** A float literal (`1.5`, `1.0`). */
 export interface NumberLiteral {
@@ -166,8 +173,22 @@ export interface RegexDimension {
   kind: "regex";
   pattern: string;
 }
+/**
+ * A GROUP BY item InfluxDB parses but refuses when the statement runs (`GROUP BY 1`,
+ * `GROUP BY time(x)`): planning fails with `message`, InfluxDB's.
+ */
+export interface InvalidDimension {
+  kind: "invalid";
+  message: string;
+  expr: Expr;
+}
 /** One GROUP BY item. */
-export type Dimension = TimeDimension | TagDimension | WildcardDimension | RegexDimension;
+export type Dimension =
+  | TimeDimension
+  | TagDimension
+  | WildcardDimension
+  | RegexDimension
+  | InvalidDimension;
 
 /** fill(...) options. */
 export type Fill =
@@ -216,42 +237,51 @@ export interface ShowMeasurementsStatement {
   database?: string;
   measurement?: MeasurementFilter;
   condition?: Expr;
+  /** ORDER BY, as written (InfluxDB parses it; the names come sorted whatever it says). */
+  order?: "ASC" | "DESC";
   limit?: number;
   offset?: number;
 }
-/** SHOW TAG KEYS [ON db] [FROM ...] [WHERE ...] [LIMIT] [OFFSET] */
+/** SHOW TAG KEYS [ON db] [FROM ...] [WHERE ...] [ORDER BY] [LIMIT] [OFFSET] [SLIMIT] [SOFFSET] */
 export interface ShowTagKeysStatement {
   kind: "show_tag_keys";
   database?: string;
   sources: Source[];
   condition?: Expr;
+  order?: "ASC" | "DESC";
   limit?: number;
   offset?: number;
+  /** Parsed as InfluxDB 1.6 parses them; like it, the answer does not depend on them. */
+  slimit?: number;
+  soffset?: number;
 }
-/** SHOW TAG VALUES [ON db] [FROM ...] WITH KEY ... [WHERE ...] [LIMIT] [OFFSET] */
+/** SHOW TAG VALUES [ON db] [FROM ...] WITH KEY ... [WHERE ...] [ORDER BY] [LIMIT] [OFFSET] */
 export interface ShowTagValuesStatement {
   kind: "show_tag_values";
   database?: string;
   sources: Source[];
   key: TagKeyFilter;
   condition?: Expr;
+  order?: "ASC" | "DESC";
   limit?: number;
   offset?: number;
 }
-/** SHOW FIELD KEYS [ON db] [FROM ...] [LIMIT] [OFFSET] */
+/** SHOW FIELD KEYS [ON db] [FROM ...] [ORDER BY] [LIMIT] [OFFSET] */
 export interface ShowFieldKeysStatement {
   kind: "show_field_keys";
   database?: string;
   sources: Source[];
+  order?: "ASC" | "DESC";
   limit?: number;
   offset?: number;
 }
-/** SHOW SERIES [ON db] [FROM ...] [WHERE ...] [LIMIT] [OFFSET] */
+/** SHOW SERIES [ON db] [FROM ...] [WHERE ...] [ORDER BY] [LIMIT] [OFFSET] */
 export interface ShowSeriesStatement {
   kind: "show_series";
   database?: string;
   sources: Source[];
   condition?: Expr;
+  order?: "ASC" | "DESC";
   limit?: number;
   offset?: number;
 }
@@ -260,10 +290,21 @@ export interface ShowRetentionPoliciesStatement {
   kind: "show_retention_policies";
   database?: string;
 }
-/** CREATE DATABASE name */
+/**
+ * CREATE DATABASE name [WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME rp]]: with
+ * WITH, the database's default policy is made from these (InfluxDB's defaults for the rest).
+ */
 export interface CreateDatabaseStatement {
   kind: "create_database";
   name: string;
+  policy?: DatabasePolicySpec;
+}
+/** The WITH clause of CREATE DATABASE: what was given (durations in ns, 0 = INF). */
+export interface DatabasePolicySpec {
+  duration?: bigint;
+  replicaN?: number;
+  shardDuration?: bigint;
+  name?: string;
 }
 /** DROP DATABASE name */
 export interface DropDatabaseStatement {
@@ -280,6 +321,8 @@ export interface ShowCardinalityStatement {
   sources: Source[];
   key?: TagKeyFilter;
   condition?: Expr;
+  /** GROUP BY, as InfluxDB 1.6 parses it (its answer does not depend on it either). */
+  dimensions?: Dimension[];
   limit?: number;
   offset?: number;
 }
@@ -290,8 +333,73 @@ export interface ShowQueriesStatement {
 /** KILL QUERY id [ON host] */
 export interface KillQueryStatement {
   kind: "kill_query";
-  id: number;
+  /** A uint64: a number when safe, a bigint beyond. */
+  id: number | bigint;
   host?: string;
+}
+/** CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]] BEGIN SELECT ... END */
+export interface CreateContinuousQueryStatement {
+  kind: "create_continuous_query";
+  name: string;
+  database: string;
+  /** RESAMPLE EVERY, ns (absent: the GROUP BY interval). */
+  every?: bigint;
+  /** RESAMPLE FOR, ns (absent: the GROUP BY interval). */
+  for?: bigint;
+  source: SelectStatement;
+}
+/** DROP CONTINUOUS QUERY name ON db */
+export interface DropContinuousQueryStatement {
+  kind: "drop_continuous_query";
+  name: string;
+  database: string;
+}
+/** SHOW CONTINUOUS QUERIES */
+export interface ShowContinuousQueriesStatement {
+  kind: "show_continuous_queries";
+}
+/** SHOW SHARDS */
+export interface ShowShardsStatement {
+  kind: "show_shards";
+}
+/** SHOW SHARD GROUPS */
+export interface ShowShardGroupsStatement {
+  kind: "show_shard_groups";
+}
+/** SHOW STATS [FOR 'module'] */
+export interface ShowStatsStatement {
+  kind: "show_stats";
+  module?: string;
+}
+/** SHOW DIAGNOSTICS [FOR 'module'] */
+export interface ShowDiagnosticsStatement {
+  kind: "show_diagnostics";
+  module?: string;
+}
+/** SHOW SUBSCRIPTIONS */
+export interface ShowSubscriptionsStatement {
+  kind: "show_subscriptions";
+}
+/** CREATE SUBSCRIPTION name ON db.rp DESTINATIONS ALL|ANY 'dest', ... */
+export interface CreateSubscriptionStatement {
+  kind: "create_subscription";
+  name: string;
+  database: string;
+  retentionPolicy: string;
+  mode: "ALL" | "ANY";
+  destinations: string[];
+}
+/** DROP SUBSCRIPTION name ON db.rp */
+export interface DropSubscriptionStatement {
+  kind: "drop_subscription";
+  name: string;
+  database: string;
+  retentionPolicy: string;
+}
+/** DROP SHARD id */
+export interface DropShardStatement {
+  kind: "drop_shard";
+  id: number | bigint;
 }
 /** DROP MEASUREMENT name */
 export interface DropMeasurementStatement {
@@ -407,29 +515,6 @@ export interface ShowGrantsStatement {
   name: string;
 }
 
-/**
- * CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]] BEGIN select END
- * (`everyNs`/`forNs` absent when not given).
- */
-export interface CreateContinuousQueryStatement {
-  kind: "create_continuous_query";
-  name: string;
-  database: string;
-  everyNs?: bigint;
-  forNs?: bigint;
-  select: SelectStatement;
-}
-/** SHOW CONTINUOUS QUERIES */
-export interface ShowContinuousQueriesStatement {
-  kind: "show_continuous_queries";
-}
-/** DROP CONTINUOUS QUERY name ON db */
-export interface DropContinuousQueryStatement {
-  kind: "drop_continuous_query";
-  name: string;
-  database: string;
-}
-
 /** The user and privilege statements. */
 export type UserStatement =
   | CreateUserStatement
@@ -444,6 +529,17 @@ export type UserStatement =
 
 /** Any statement. */
 export type Statement =
+  | CreateContinuousQueryStatement
+  | DropContinuousQueryStatement
+  | ShowContinuousQueriesStatement
+  | ShowShardsStatement
+  | ShowShardGroupsStatement
+  | ShowStatsStatement
+  | ShowDiagnosticsStatement
+  | ShowSubscriptionsStatement
+  | CreateSubscriptionStatement
+  | DropSubscriptionStatement
+  | DropShardStatement
   | ShowCardinalityStatement
   | ShowQueriesStatement
   | KillQueryStatement
@@ -464,9 +560,6 @@ export type Statement =
   | ShowRetentionPoliciesStatement
   | CreateDatabaseStatement
   | DropDatabaseStatement
-  | CreateContinuousQueryStatement
-  | ShowContinuousQueriesStatement
-  | DropContinuousQueryStatement
   | UserStatement;
 
 /** Statements that change data or the catalog (refused on read-only requests). */
@@ -481,6 +574,11 @@ export function isWriteStatement(s: Statement): boolean {
     case "drop_measurement":
     case "delete":
     case "kill_query":
+    case "create_continuous_query":
+    case "drop_continuous_query":
+    case "create_subscription":
+    case "drop_subscription":
+    case "drop_shard":
     case "create_user":
     case "drop_user":
     case "set_password":
@@ -488,8 +586,6 @@ export function isWriteStatement(s: Statement): boolean {
     case "grant_admin":
     case "revoke":
     case "revoke_admin":
-    case "create_continuous_query":
-    case "drop_continuous_query":
       return true;
     case "select":
       return s.into !== undefined;
@@ -499,6 +595,12 @@ export function isWriteStatement(s: Statement): boolean {
 }
 
 // ---- constructors called by the grammar's actions -------------------------------------------
+//
+// Where InfluxDB refuses a statement it has read (a duration past int64, `REPLICATION 0`), the
+// constructor refuses with InfluxDB's words through grammar_support's `refuse`, which throws.
+
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 
 /** A variable reference. */
 export function varRef(name: string, type?: VarType): VarRef {
@@ -526,26 +628,58 @@ function normalizeOp(op: string): BinaryOp {
 export function paren(expr: Expr): ParenExpr {
   return { kind: "paren", expr };
 }
-/** Unary minus: negative literals fold; anything else becomes `-1 * expr` as InfluxQL does. */
-export function negate(expr: Expr): Expr {
-  if (expr.kind === "integer") {
-    return integerFromBig(-BigInt(expr.value));
+/**
+ * A sign before an operand, as InfluxDB reads it: literals fold (`-5`, `-1.5`, `-10m`); a name,
+ * a call or parentheses become `-1 * x` (`+x` is `1 * x`).
+ */
+export function signed(sign: string, operand: Expr): Expr {
+  const minus = sign === "-";
+  switch (operand.kind) {
+    case "integer":
+      if (!minus) return operand;
+      if (operand.unsigned) {
+        // -9223372036854775808 is read as an unsigned literal, negated into int64's minimum.
+        if (operand.value === INT64_MAX + 1n) return { kind: "integer", value: -(INT64_MAX + 1n) };
+        refuse(0, `constant -${operand.value} underflows int64`, "none");
+      }
+      return integerFromBig(-BigInt(operand.value));
+    case "number":
+      return minus ? { kind: "number", value: -operand.value } : operand;
+    case "duration":
+      return minus ? { kind: "duration", ns: -operand.ns } : operand;
+    default:
+      return {
+        kind: "binary",
+        op: "*",
+        lhs: { kind: "integer", value: minus ? -1 : 1 },
+        rhs: operand,
+      };
   }
-  if (expr.kind === "number") return { kind: "number", value: -expr.value };
-  if (expr.kind === "duration") return { kind: "duration", ns: -expr.ns };
-  return { kind: "binary", op: "*", lhs: { kind: "integer", value: -1 }, rhs: expr };
 }
-/** An integer literal from its digits. */
-export function integer(text: string): IntegerLiteral {
-  return integerFromBig(BigInt(text));
+/** Unary minus (`-x`); see {@linkcode signed}. */
+export function negate(expr: Expr): Expr {
+  return signed("-", expr);
+}
+/**
+ * An integer literal from its digits: int64, else InfluxDB's unsigned literal up to 2^64 - 1.
+ * @throws beyond that: `unable to parse integer`, at the literal.
+ */
+export function integer(text: string, at = 0): IntegerLiteral {
+  const v = BigInt(text);
+  if (v <= INT64_MAX) return integerFromBig(v);
+  if (v <= UINT64_MAX) return { kind: "integer", value: v, unsigned: true };
+  refuse(at, "unable to parse integer", "token");
+  throw new Error("unreachable");
 }
 function integerFromBig(v: bigint): IntegerLiteral {
   const safe = v >= -9007199254740991n && v <= 9007199254740991n;
   return { kind: "integer", value: safe ? Number(v) : v };
 }
-/** A float literal from its text. */
-export function number(text: string): NumberLiteral {
-  return { kind: "number", value: Number(text) };
+/** A float literal from its text. @throws past float64's range: `unable to parse number`. */
+export function number(text: string, at = 0): NumberLiteral {
+  const value = Number(text);
+  if (!Number.isFinite(value)) refuse(at, "unable to parse number", "token");
+  return { kind: "number", value };
 }
 /** A string literal from its already unescaped value. */
 export function string(value: string): StringLiteral {
@@ -573,13 +707,78 @@ export function duration(parts: [string, string][]): DurationLiteral {
   for (const [digits, unit] of parts) ns += BigInt(digits) * DURATION_UNITS_NS[unit];
   return { kind: "duration", ns };
 }
-/** A regex literal from its body (`\/` already unescaped). */
-export function regex(pattern: string): RegexLiteral {
+
+/**
+ * InfluxDB's ParseDuration over a duration lexeme (digits and letters: `1h30m`, `1e3`): the
+ * nanoseconds, or the error text InfluxDB gives. Its int64 arithmetic wraps, and only a total
+ * that wrapped below zero counts as overflowed, as in influxql's ParseDuration.
+ */
+export function parseDurationText(text: string): bigint | string {
+  const chars = [...text];
+  if (chars.length < 2) return "invalid duration";
+  let d = 0n;
+  let measure = 0n;
+  let unit = "";
+  let i = 0;
+  while (i < chars.length) {
+    const start = i;
+    while (i < chars.length && chars[i] >= "0" && chars[i] <= "9") i++;
+    if (i >= chars.length || i === start) return "invalid duration";
+    const n = BigInt(chars.slice(start, i).join(""));
+    if (n > INT64_MAX) return "invalid duration";
+    measure = n;
+    let size: bigint;
+    unit = chars[i];
+    if ((chars[i] === "n" || chars[i] === "m") && chars[i + 1] === "s") {
+      unit = chars[i] + "s";
+      size = DURATION_UNITS_NS[unit];
+      i += 2;
+    } else if (chars[i] === "n") {
+      return "invalid duration";
+    } else {
+      const s = DURATION_UNITS_NS[chars[i]];
+      if (s === undefined || chars[i] === "ns" || chars[i] === "ms") return "invalid duration";
+      size = s;
+      i++;
+    }
+    d = BigInt.asIntN(64, d + BigInt.asIntN(64, n * size));
+  }
+  if (d < 0n) return `overflowed duration ${measure}${unit}: choose a smaller duration or INF`;
+  return d;
+}
+/** A duration literal from its lexeme, in an expression. @throws InfluxDB's error, bare. */
+export function durationLiteral(text: string): DurationLiteral {
+  const d = parseDurationText(text);
+  if (typeof d === "string") refuse(0, d, "none");
+  return { kind: "duration", ns: d as bigint };
+}
+/** A policy's duration (after DURATION): its ns. @throws InfluxDB's error, at the lexeme. */
+export function rpDuration(text: string, at: number): bigint {
+  const d = parseDurationText(text);
+  if (typeof d === "string") refuse(at, d, "token");
+  return d as bigint;
+}
+
+/**
+ * A regex literal from its body (`\/` already unescaped), compiled at once as InfluxDB does.
+ * @throws a bad one: Go's regexp message (`error parsing regexp: missing closing ]: ...`).
+ */
+export function regex(pattern: string, at = 0): RegexLiteral {
+  try {
+    RE2JS.compile(pattern);
+  } catch (e) {
+    refuse(at, (e as Error).message, "regex");
+  }
   return { kind: "regex", pattern };
 }
-/** A bind parameter. */
-export function param(name: string): BindParam {
+/** A bind parameter. @throws for `$` alone: `empty bound parameter`. */
+export function param(name: string, at = 0): BindParam {
+  if (name === "") refuse(at, "empty bound parameter", "none");
   return { kind: "param", name };
+}
+/** True for a `::type` name given quoted (`a::"float"`), any case. */
+export function isVarType(name: string): boolean {
+  return ["float", "integer", "unsigned", "string", "boolean"].includes(name.toLowerCase());
 }
 /** `*` or `*::field` / `*::tag`. */
 export function wildcard(type?: string): Wildcard {
@@ -592,6 +791,82 @@ export function wildcard(type?: string): Wildcard {
 export function field(expr: Expr, alias?: string | null): Field {
   return alias == null ? { expr } : { expr, alias };
 }
+
+const WHERE_OPERATORS: Record<string, string> = {
+  "=": "=",
+  "!=": "!=",
+  "<>": "!=",
+  "=~": "=~",
+  "!~": "!~",
+  "<": "<",
+  "<=": "<=",
+  ">": ">",
+  ">=": ">=",
+  AND: "AND",
+  OR: "OR",
+};
+/**
+ * A SELECT field may not compare (`SELECT value > 2`): InfluxDB names the last such operator
+ * met walking the field (not below one already met) and where the field starts.
+ * @throws `invalid operator > in SELECT clause at line 1, char 8; operator is intended for WHERE clause`
+ */
+export function checkFieldOperators(expr: Expr, at: number): Expr {
+  let bad: string | undefined;
+  const walk = (e: Expr, depth: number): void => {
+    if (depth > 1000) return;
+    if (e.kind === "binary") {
+      const op = WHERE_OPERATORS[e.op];
+      if (op !== undefined) {
+        bad = op;
+        return;
+      }
+      walk(e.lhs, depth + 1);
+      walk(e.rhs, depth + 1);
+    } else if (e.kind === "paren") walk(e.expr, depth + 1);
+    else if (e.kind === "call") { for (const a of e.args) walk(a, depth + 1); }
+  };
+  walk(expr, 0);
+  if (bad !== undefined) {
+    refuse(
+      at,
+      `invalid operator ${bad} in SELECT clause {at}; operator is intended for WHERE clause`,
+      "token",
+    );
+  }
+  return expr;
+}
+
+/**
+ * Segmented identifiers (`db.rp.m`, `a.b`): at most three. @throws more:
+ * `too many segments in "a"."b"."c".d` (InfluxDB gives no position: line 1, char 1).
+ */
+export function segments(parts: string[], _at: number): string[] {
+  if (parts.length > 3) refuse(0, `too many segments in ${quoteSegments(parts)}`, "start");
+  return parts;
+}
+/** influxql's QuoteIdent over segments: all but the last quoted unless empty, empties kept. */
+function quoteSegments(parts: string[]): string {
+  return parts.map((p, i) => {
+    const last = i === parts.length - 1;
+    const bare = /^[A-Za-z_][A-Za-z0-9_]*$/.test(p) && !isReservedWord(p);
+    const quote = (p !== "" && !bare) || (!last && p !== "") || ((i === 0 || last) && p === "");
+    const escaped = p.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    return quote ? `"${escaped}"` : escaped;
+  }).join(".");
+}
+function isReservedWord(word: string): boolean {
+  return RESERVED.has(word.toUpperCase());
+}
+const RESERVED = new Set(
+  ("ALL ALTER ANALYZE AND ANY AS ASC BEGIN BY CARDINALITY CONTINUOUS CREATE DATABASE DATABASES " +
+    "DEFAULT DELETE DESC DESTINATIONS DIAGNOSTICS DISTINCT DROP DURATION END EVERY EXACT EXPLAIN " +
+    "FALSE FIELD FOR FROM GRANT GRANTS GROUP GROUPS IN INF INSERT INTO KEY KEYS KILL LIMIT " +
+    "MEASUREMENT MEASUREMENTS NAME OFFSET ON OR ORDER PASSWORD POLICIES POLICY PRIVILEGES QUERIES " +
+    "QUERY READ REPLICATION RESAMPLE RETENTION REVOKE SELECT SERIES SET SHARD SHARDS SHOW SLIMIT " +
+    "SOFFSET STATS SUBSCRIPTION SUBSCRIPTIONS TAG TO TRUE USER USERS VALUES WHERE WITH WRITE")
+    .split(" "),
+);
+
 /** A measurement source from its dotted parts (`db.rp.m`, `db..m`, `rp.m`, `m`). */
 export function measurement(
   parts: (string | null)[],
@@ -599,14 +874,33 @@ export function measurement(
 ): Measurement {
   const m: Measurement = { kind: "measurement" };
   if (parts.length === 2) {
-    if (parts[0] !== null) m.database = parts[0];
-    if (parts[1] !== null) m.retentionPolicy = parts[1];
-  } else if (parts.length === 1 && parts[0] !== null) {
+    if (parts[0]) m.database = parts[0];
+    if (parts[1]) m.retentionPolicy = parts[1];
+  } else if (parts.length === 1 && parts[0]) {
     m.retentionPolicy = parts[0];
   }
   if (last.name !== undefined) m.name = last.name;
   if (last.regex !== undefined) m.regex = last.regex;
   return m;
+}
+/** A FROM measurement from segmented names and the regex that may end them (`db.rp./re/`). */
+export function measurementOf(parts: string[], pattern: RegexLiteral | null): Measurement {
+  if (pattern !== null && parts.length < 3) return measurement(parts, { regex: pattern.pattern });
+  return measurement(parts.slice(0, -1), { name: parts[parts.length - 1] });
+}
+/** An INTO target: `db.rp.m`, `rp.m`, `m`; `:MEASUREMENT` (no name) writes to each source's own. */
+export function target(parts: string[], sourceName: boolean): Measurement {
+  const idents = sourceName && parts.length < 3 ? [...parts, ""] : parts;
+  const m = measurement(idents.slice(0, -1), {});
+  const name = idents[idents.length - 1];
+  if (name !== "") m.name = name;
+  return m;
+}
+/** WITH MEASUREMENT = or =~ a measurement or regex: the source decides, as in InfluxDB. */
+export function measurementFilter(source: Measurement): MeasurementFilter {
+  return source.regex !== undefined
+    ? { op: "=~", pattern: source.regex }
+    : { op: "=", name: source.name ?? "" };
 }
 /** A subquery source. */
 export function subquery(statement: SelectStatement): SubQuery {
@@ -637,11 +931,95 @@ export function timeDimension(
 export function tagDimension(name: string): TagDimension {
   return { kind: "tag", name };
 }
-/** fill(...) from its argument: a keyword or a number literal. */
-export function fill(arg: string | Expr): Fill {
-  if (typeof arg === "string") return { mode: arg.toLowerCase() } as Fill;
+/**
+ * A GROUP BY expression as InfluxDB compiles it: a tag, `*`, a regex or time(interval[,
+ * offset]); anything else parses but fails when the statement runs, with InfluxDB's words.
+ */
+export function dimension(e: Expr): Dimension {
+  const invalid = (message: string): InvalidDimension => ({ kind: "invalid", message, expr: e });
+  switch (e.kind) {
+    case "var":
+      if (e.name.toLowerCase() === "time") {
+        return invalid("time() is a function and expects at least one argument");
+      }
+      return tagDimension(e.name);
+    case "wildcard":
+      return { kind: "wildcard" };
+    case "regex":
+      return { kind: "regex", pattern: e.pattern };
+    case "call": {
+      if (e.name !== "time") return invalid("only time() calls allowed in dimensions");
+      if (e.args.length < 1 || e.args.length > 2) {
+        return invalid("time dimension expected 1 or 2 arguments");
+      }
+      const [interval, offset] = e.args;
+      if (interval.kind !== "duration") {
+        return invalid("time dimension must have duration argument");
+      }
+      if (offset === undefined || offset.kind === "duration") {
+        return timeDimension(interval, offset);
+      }
+      if (offset.kind === "call") {
+        if (offset.name !== "now") return invalid("time dimension offset function must be now()");
+        if (offset.args.length !== 0) {
+          return invalid("time dimension offset now() function requires no arguments");
+        }
+        return timeDimension(interval, offset);
+      }
+      if (offset.kind === "string" && /^\d{4}-\d{2}-\d{2}/.test(offset.value)) {
+        const quoted = offset.value.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
+        return invalid(`invalid time dimension offset: '${quoted}'`);
+      }
+      return invalid("time dimension offset must be duration or now()");
+    }
+    default:
+      return invalid("only time and tag dimensions allowed");
+  }
+}
+/**
+ * fill(...), read as an expression and then checked, as InfluxDB does: `null`, `none`,
+ * `previous`, `linear` (lower case) or a number.
+ * @throws InfluxDB's message (`fill must be a function call` ...), bare.
+ */
+export function fill(e: Expr): Fill {
+  if (e.kind !== "call") refuse(0, "fill must be a function call", "none");
+  const args = (e as Call).args;
+  if (args.length !== 1) {
+    refuse(0, "fill requires an argument, e.g.: 0, null, none, previous, linear", "none");
+  }
+  const arg = args[0];
+  if (
+    arg.kind === "var" && arg.type === undefined &&
+    (arg.name === "null" || arg.name === "none" || arg.name === "previous" ||
+      arg.name === "linear")
+  ) {
+    return { mode: arg.name } as Fill;
+  }
   if (arg.kind === "integer" || arg.kind === "number") return { mode: "value", value: arg.value };
-  throw new Error("BUG: fill() argument must be a keyword or a number literal");
+  refuse(0, "expected number argument in fill()", "none");
+  throw new Error("unreachable");
+}
+/** tz('Zone'), read as an expression and then checked. @throws InfluxDB's message, bare. */
+export function timezone(e: Expr): string {
+  if (e.kind !== "call") refuse(0, "tz must be a function call", "none");
+  const args = (e as Call).args;
+  if (args.length !== 1) refuse(0, "tz requires exactly one argument", "none");
+  if (args[0].kind !== "string") refuse(0, "expected string argument in tz()", "none");
+  return (args[0] as StringLiteral).value;
+}
+/**
+ * ORDER BY: only `time` (or a bare ASC / DESC), one field.
+ * @throws otherwise: `only ORDER BY time supported at this time`.
+ */
+export function sortFields(
+  dir: "ASC" | "DESC" | null,
+  name: string | null,
+  more: unknown[],
+): "ASC" | "DESC" {
+  if ((name !== null && name !== "time") || more.length > 0) {
+    refuse(0, "only ORDER BY time supported at this time", "none");
+  }
+  return dir ?? "ASC";
 }
 
 /** The optional clauses of a SELECT, as the grammar collects them. */
@@ -688,9 +1066,157 @@ export function statement<S extends Statement>(kind: S["kind"], clauses: object 
   ) {
     s.sources = [];
   }
+  if (kind === "create_database" && s.policy !== undefined) {
+    const p: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(s.policy as object)) if (v != null) p[k] = v;
+    s.policy = p;
+  }
   return s as unknown as S;
+}
+/**
+ * DELETE / DROP SERIES: a FROM or a WHERE (or both).
+ * @throws neither: `found X, expected FROM, WHERE` at the word after the keyword.
+ */
+export function deleteStatement(
+  kind: "delete" | "drop_series",
+  sources: Source[] | null,
+  condition: Expr | null,
+  at: number,
+): Statement {
+  if (sources === null && condition === null) expect(at, "FROM, WHERE");
+  return statement(kind, { sources, condition });
+}
+/**
+ * DELETE and DROP SERIES name measurements of the selected database, across its policies.
+ * @throws a database or policy in FROM (InfluxDB: `retention policy not supported`, line 1, char 1).
+ */
+export function checkDeleteSources(sources: Measurement[]): Measurement[] {
+  let message: string | undefined;
+  for (const m of sources) {
+    if (m.database !== undefined) message = "database not supported";
+    if (m.retentionPolicy !== undefined) message = "retention policy not supported";
+  }
+  if (message !== undefined) refuse(0, message, "start");
+  return sources;
+}
+/** ALTER RETENTION POLICY's options. @throws one given twice: `found duplicate DURATION option`. */
+export function rpOptions(
+  list: { at: number; key: string; value: object }[],
+): Record<string, unknown> {
+  const seen = new Set<string>();
+  const out: Record<string, unknown> = {};
+  for (const o of list) {
+    if (seen.has(o.key)) refuse(o.at, `found duplicate ${o.key} option`, "token");
+    seen.add(o.key);
+    Object.assign(out, o.value);
+  }
+  return out;
+}
+/** REPLICATION n. @throws outside 1 <= n <= 2147483647, with InfluxDB's words, at n. */
+export function replication(digits: string, at: number): number {
+  const v = BigInt(digits);
+  if (v > INT64_MAX) refuse(at, `strconv.Atoi: parsing "${digits}": value out of range`, "token");
+  if (v < 1n || v > 2147483647n) {
+    refuse(at, `invalid value ${v}: must be 1 <= n <= 2147483647`, "token");
+  }
+  return Number(v);
+}
+/** A uint64 (query or shard id). @throws past 2^64 - 1, with Go's strconv words. */
+export function unsigned64(digits: string, at: number): number | bigint {
+  const v = BigInt(digits);
+  if (v > UINT64_MAX) {
+    refuse(at, `strconv.ParseUint: parsing "${digits}": value out of range`, "token");
+  }
+  return v <= 9007199254740991n ? Number(v) : v;
 }
 /** A LIMIT-like integer. */
 export function count(text: string): number {
   return Number(text);
+}
+
+/** The GROUP BY interval a continuous query runs at, or InfluxDB's complaint about it. */
+function groupByInterval(s: SelectStatement): { ns: bigint; error?: string } {
+  for (const d of s.dimensions) {
+    if (d.kind === "time") return { ns: d.intervalNs };
+    if (
+      d.kind === "invalid" &&
+      (d.message === "time dimension expected 1 or 2 arguments" ||
+        d.message === "time dimension must have duration argument")
+    ) return { ns: 0n, error: d.message };
+  }
+  return { ns: 0n };
+}
+/**
+ * A continuous query's SELECT: an aggregate one needs GROUP BY time, else InfluxDB names the
+ * select's last word: `found cpu, expected GROUP BY time(...)`.
+ */
+export function cqSelect(source: SelectStatement, input: string, end: number): SelectStatement {
+  const raw = !source.fields.some((f) => containsCall(f.expr));
+  if (raw) return source;
+  const { ns, error } = groupByInterval(source);
+  if (ns === 0n || error !== undefined) {
+    const last = lastTokenStart(input, 0, end);
+    expect(last, "GROUP BY time(...)" + (error !== undefined ? `, ${error}` : ""));
+  }
+  return source;
+}
+function containsCall(e: Expr): boolean {
+  switch (e.kind) {
+    case "call":
+      return true;
+    case "binary":
+      return containsCall(e.lhs) || containsCall(e.rhs);
+    case "paren":
+      return containsCall(e.expr);
+    default:
+      return false;
+  }
+}
+/**
+ * CREATE CONTINUOUS QUERY. @throws a RESAMPLE FOR shorter than the interval:
+ * `FOR duration must be >= GROUP BY time duration: must be a minimum of 1h, got 30m`.
+ */
+export function continuousQuery(
+  name: string,
+  database: string,
+  resample: { every: bigint | null; for: bigint | null } | null,
+  source: SelectStatement,
+): CreateContinuousQueryStatement {
+  const s: CreateContinuousQueryStatement = {
+    kind: "create_continuous_query",
+    name,
+    database,
+    source,
+  };
+  if (resample?.every != null) s.every = resample.every;
+  if (resample?.for != null) s.for = resample.for;
+  if (s.for !== undefined && s.for !== 0n) {
+    let interval = groupByInterval(source).ns;
+    if (s.every !== undefined && s.every !== 0n && s.every > interval) interval = s.every;
+    if (interval > s.for) {
+      refuse(
+        0,
+        `FOR duration must be >= GROUP BY time duration: must be a minimum of ${
+          formatDuration(interval)
+        }, got ${formatDuration(s.for)}`,
+        "none",
+      );
+    }
+  }
+  return s;
+}
+/** influxql's FormatDuration: the largest unit that divides the duration. */
+export function formatDuration(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const units: [bigint, string][] = [
+    [604_800_000_000_000n, "w"],
+    [86_400_000_000_000n, "d"],
+    [3_600_000_000_000n, "h"],
+    [60_000_000_000n, "m"],
+    [1_000_000_000n, "s"],
+    [1_000_000n, "ms"],
+    [1_000n, "u"],
+  ];
+  for (const [size, unit] of units) if (ns % size === 0n) return `${ns / size}${unit}`;
+  return `${ns}ns`;
 }

@@ -4,9 +4,12 @@
  * As InfluxDB does, a new query's measurements (FROM and INTO) are qualified with their
  * database and retention policy before it is stored, so SHOW CONTINUOUS QUERIES prints
  * `INTO db.rp.m FROM db.rp.src` and a later change of default policy does not move it.
+ * A server that runs no jobs keeps none: SHOW lists each database with no queries, DROP of a
+ * missing one succeeds (both InfluxDB's answers when there are none), CREATE is refused.
  * @module
  */
 import { NotFoundError, ValidationError } from "../core/errors.ts";
+import { NotSupportedError } from "./admin_statements.ts";
 import type {
   CreateContinuousQueryStatement,
   DropContinuousQueryStatement,
@@ -35,7 +38,7 @@ export interface ContinuousQueryAdmin {
   }): Promise<void>;
   /** Drops one; dropping one that does not exist is no error (InfluxDB's rule). */
   dropContinuousQuery(database: string, name: string): Promise<void>;
-  /** Every database with its queries, databases in name order. */
+  /** Every database with its queries, databases in creation order (as InfluxDB lists them). */
   continuousQueries(): { database: string; queries: { name: string; query: string }[] }[];
 }
 
@@ -50,20 +53,31 @@ export async function executeContinuousQueryStatement(
   stmt: CqStatement,
   admin: ContinuousQueryAdmin | undefined,
 ): Promise<ResultSeries[]> {
-  if (!admin) throw new ValidationError("continuous queries are not supported by this server");
+  if (!admin) return withoutRunner(store, stmt);
   switch (stmt.kind) {
     case "create_continuous_query": {
       if (!store.databases().includes(stmt.database)) {
         throw new NotFoundError(`database not found: ${stmt.database}`);
       }
-      const select = qualified(store, stmt.select, stmt.database, 0);
+      const source = qualified(store, stmt.source, stmt.database, 0);
+      // RESAMPLE EVERY 0s / FOR 0s mean the default, as in InfluxDB (which prints neither).
+      const every = stmt.every ? stmt.every : undefined;
+      const forNs = stmt.for ? stmt.for : undefined;
+      const stored: CreateContinuousQueryStatement = {
+        kind: stmt.kind,
+        name: stmt.name,
+        database: stmt.database,
+        source,
+        ...(every !== undefined && { every }),
+        ...(forNs !== undefined && { for: forNs }),
+      };
       await admin.createContinuousQuery({
         name: stmt.name,
         database: stmt.database,
-        select,
-        everyNs: stmt.everyNs,
-        forNs: stmt.forNs,
-        query: printStatement({ ...stmt, select }),
+        select: source,
+        everyNs: every,
+        forNs,
+        query: printStatement(stored),
       });
       return [];
     }
@@ -77,6 +91,30 @@ export async function executeContinuousQueryStatement(
         values: queries.map((q) => [q.name, q.query]),
         timeColumn: false,
       }));
+  }
+}
+
+/** The answers of a server that runs no continuous queries (so keeps none). */
+function withoutRunner(store: QueryStore, stmt: CqStatement): ResultSeries[] {
+  switch (stmt.kind) {
+    case "show_continuous_queries":
+      return store.databases().map((name) => ({
+        name,
+        columns: ["name", "query"],
+        values: [],
+        timeColumn: false,
+      }));
+    case "create_continuous_query":
+      if (!store.databases().includes(stmt.database)) {
+        throw new NotFoundError(`database not found: ${stmt.database}`);
+      }
+      throw new NotSupportedError(
+        "CREATE CONTINUOUS QUERY (this server runs no jobs)",
+        "the `serve` command runs them; or run the SELECT ... INTO on a schedule of your own",
+      );
+    case "drop_continuous_query":
+      // None exists here, and InfluxDB drops a missing one without an error.
+      return [];
   }
 }
 

@@ -15,7 +15,14 @@ import type { Reduced, Sequence, TransformFunction } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
 import { POST_INPUT, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
 import type { ResultSeries, Value } from "./result.ts";
-import { gridOf, type GroupPartial, type ShardPartial, sortRows } from "./shard_exec.ts";
+import { goHeapMerge, goHeapVisit } from "./go_heap_merge.ts";
+import {
+  gridOf,
+  type GroupPartial,
+  type RawRow,
+  type ShardPartial,
+  sortRows,
+} from "./shard_exec.ts";
 
 /** Merges shard partials into one partial (states merged, rows concatenated in time order). */
 export function mergePartials(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
@@ -46,6 +53,218 @@ export function mergePartials(plan: SelectPlan, partials: readonly ShardPartial[
   }
   if (!plan.aggregate) { for (const g of out.groups.values()) sortRows(g.rows); }
   return out;
+}
+
+/**
+ * Combines the partials of the shards a query read (in the order it read them: shard groups by
+ * time) into one. Aggregates merge their states. Raw rows are ordered as InfluxDB orders them:
+ * shard after shard, and within a shard the rows of one group interleaved by a heap merge of
+ * its series (go_heap_merge.ts), which decides the order of rows at equal times.
+ */
+export function mergeShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
+  if (plan.slimit > 0 || plan.soffset > 0) partials = partials.map((p) => limitGroups(plan, p));
+  if (plan.aggregate) return foldShards(plan, partials);
+  const out: ShardPartial = { groups: new Map() };
+  const shards = plan.descending ? [...partials].reverse() : partials;
+  const less = rawRowLess(plan);
+  for (const p of shards) {
+    for (const [key, g] of p.groups) {
+      let into = out.groups.get(key);
+      if (into === undefined) {
+        into = { measurement: g.measurement, tags: g.tags, buckets: new Map(), rows: [] };
+        out.groups.set(key, into);
+      }
+      const ordered = p.rowOrder !== undefined
+        ? inEmitOrder(g.rows, p.rowOrder, plan.descending)
+        : seriesMerged(plan, g.rows, less);
+      for (const row of ordered) into.rows.push(row);
+    }
+  }
+  // finish() walks rows backwards for ORDER BY time DESC: keep them so it reads them in order.
+  if (plan.descending) { for (const g of out.groups.values()) g.rows.reverse(); }
+  return out;
+}
+
+/**
+ * Aggregates over several shards: InfluxDB reduces each shard's partial of a group and bucket
+ * again across shards, taking them from a heap merge of the shards (ordered by group, then
+ * bucket, in the query's time order), so partials of one bucket are folded in that heap's
+ * order, not in time order; float sums and means depend on it to the last bit.
+ */
+function foldShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
+  if (partials.length === 1) return partials[0];
+  const desc = plan.descending;
+  // Groups ranked once, so the heap compares integers.
+  const byKey = new Map<string, GroupPartial>();
+  for (const p of partials) for (const [key, g] of p.groups) if (!byKey.has(key)) byKey.set(key, g);
+  const keys = [...byKey.keys()].sort((a, b) => compareGroups(byKey.get(a)!, byKey.get(b)!));
+  if (desc) keys.reverse();
+  // Each shard's partial in its heap's order (groups by rank, buckets in the query's time
+  // order), as parallel arrays: no object per bucket on this path.
+  const streams = partials.map((p) => {
+    const ranks: number[] = [], idxs: number[] = [], states: unknown[][] = [];
+    keys.forEach((key, rank) => {
+      const group = p.groups.get(key);
+      if (group === undefined) return;
+      const from = idxs.length;
+      let ordered = true;
+      for (const [idx, st] of group.buckets) {
+        const prev = idxs.length > from ? idxs[idxs.length - 1] : undefined;
+        if (prev !== undefined && (desc ? idx > prev : idx < prev)) ordered = false;
+        ranks.push(rank);
+        idxs.push(idx);
+        states.push(st);
+      }
+      if (!ordered) {
+        const order = idxs.slice(from).map((_, k) => from + k)
+          .sort((a, b) => (desc ? idxs[b] - idxs[a] : idxs[a] - idxs[b]));
+        const sortedIdx = order.map((k) => idxs[k]), sortedStates = order.map((k) => states[k]);
+        for (let k = 0; k < order.length; k++) {
+          idxs[from + k] = sortedIdx[k];
+          states[from + k] = sortedStates[k];
+        }
+      }
+    });
+    return { ranks, idxs, states };
+  });
+  const groups: GroupPartial[] = keys.map((k) => {
+    const g = byKey.get(k)!;
+    return { measurement: g.measurement, tags: g.tags, buckets: new Map(), rows: [] };
+  });
+  const slots = plan.slots;
+  let lastRank = -1, lastIdx = NaN;
+  let cur: unknown[] = [];
+  goHeapVisit(
+    streams.map((st) => st.idxs.length),
+    (sa, ia, sb, ib) => {
+      const a = streams[sa], b = streams[sb];
+      const ra = a.ranks[ia], rb = b.ranks[ib];
+      if (ra !== rb) return ra < rb;
+      return desc ? a.idxs[ia] > b.idxs[ib] : a.idxs[ia] < b.idxs[ib];
+    },
+    (shard, i) => {
+      const st = streams[shard];
+      const rank = st.ranks[i], idx = st.idxs[i];
+      const other = st.states[i];
+      // The merge comes out sorted by group and bucket: a bucket's partials are consecutive.
+      if (rank === lastRank && idx === lastIdx) {
+        for (let s = 0; s < slots.length; s++) {
+          const fn = slots[s].fn;
+          if (fn.mergeShard !== undefined) fn.mergeShard(cur[s], other[s], shard);
+          else fn.merge(cur[s], other[s]);
+        }
+        return;
+      }
+      // A bucket's first partial is taken over (the shard's partial is consumed), folded into
+      // an empty state only where the function folds shard partials otherwise (mean).
+      lastRank = rank, lastIdx = idx, cur = other;
+      for (let s = 0; s < slots.length; s++) {
+        const fn = slots[s].fn;
+        if (fn.mergeShard === undefined) continue;
+        const partial = other[s]; // cur is other: keep the partial before replacing it
+        cur[s] = fn.init(slots[s].params);
+        fn.mergeShard(cur[s], partial, shard);
+      }
+      groups[rank].buckets.set(idx, cur);
+    },
+  );
+  const out: ShardPartial = { groups: new Map() };
+  keys.forEach((k, i) => out.groups.set(k, groups[i]));
+  return out;
+}
+
+/**
+ * SLIMIT and SOFFSET as InfluxDB applies them: to each shard's groups of each measurement, in
+ * ascending group order whatever the ORDER BY, so the answer is the union of every shard's
+ * window (a group missing from one shard lets the next one in there).
+ */
+function limitGroups(plan: SelectPlan, partial: ShardPartial): ShardPartial {
+  const byMeasurement = new Map<string, GroupPartial[]>();
+  for (const g of partial.groups.values()) {
+    let list = byMeasurement.get(g.measurement);
+    if (list === undefined) byMeasurement.set(g.measurement, list = []);
+    list.push(g);
+  }
+  const groups = new Map<string, GroupPartial>();
+  const keep = new Set<GroupPartial>();
+  for (const list of byMeasurement.values()) {
+    list.sort(compareGroups);
+    const end = plan.slimit > 0 ? plan.soffset + plan.slimit : undefined;
+    for (const g of list.slice(plan.soffset, end)) keep.add(g);
+  }
+  for (const [key, g] of partial.groups) if (keep.has(g)) groups.set(key, g);
+  return { ...partial, groups };
+}
+
+/** Rows read from a subquery, in the order its inner query emitted them (stable). */
+function inEmitOrder(
+  rows: readonly RawRow[],
+  order: (row: RawRow) => number | undefined,
+  descending: boolean,
+): RawRow[] {
+  const place = new Map<RawRow, number>();
+  rows.forEach((r, i) => place.set(r, order(r) ?? (descending ? -i : i)));
+  return rows.slice().sort((a, b) => place.get(a)! - place.get(b)!);
+}
+
+/**
+ * One shard's rows of a group (sorted by time, then series key) in InfluxDB's order: each
+ * series a stream in the query's time order, the streams in series-key order (reversed for
+ * ORDER BY time DESC, as InfluxDB reverses a tag set's series), heap-merged.
+ */
+function seriesMerged(
+  plan: SelectPlan,
+  rows: readonly RawRow[],
+  less: (a: RawRow, b: RawRow) => boolean,
+): RawRow[] {
+  // No two rows at one time: the merge is by time alone, the order the rows are in.
+  let distinct = true;
+  for (let i = 1; i < rows.length && distinct; i++) {
+    const a = rows[i - 1], b = rows[i];
+    distinct = a.ms < b.ms || (a.ms === b.ms && a.subMs < b.subMs);
+  }
+  if (distinct) return plan.descending ? rows.slice().reverse() : rows.slice();
+  const streams = new Map<string, RawRow[]>();
+  for (const r of rows) {
+    let s = streams.get(r.key);
+    if (s === undefined) streams.set(r.key, s = []);
+    s.push(r);
+  }
+  if (streams.size <= 1) return plan.descending ? rows.slice().reverse() : rows.slice();
+  const keys = [...streams.keys()].sort();
+  if (plan.descending) {
+    keys.reverse();
+    for (const s of streams.values()) s.reverse();
+  }
+  return goHeapMerge(keys.map((k) => streams.get(k)!), less);
+}
+
+/**
+ * influxd's sortedMergeHeap.Less for rows of one group: by time in the query's order, then by
+ * the auxiliary fields while both rows hold strings there (tags always do: a missing one is "").
+ */
+function rawRowLess(plan: SelectPlan): (a: RawRow, b: RawRow) => boolean {
+  const ties = plan.rawTies ?? [];
+  const desc = plan.descending;
+  const tie = (row: RawRow, t: { column: number; tag: boolean }): string | undefined => {
+    if (t.column < 0) return undefined;
+    const v = row.values[t.column];
+    if (typeof v === "string") return v;
+    return t.tag && v === null ? "" : undefined;
+  };
+  return (a, b) => {
+    if (a.ms !== b.ms || a.subMs !== b.subMs) {
+      const before = a.ms < b.ms || (a.ms === b.ms && a.subMs < b.subMs);
+      return desc ? !before : before;
+    }
+    for (const t of ties) {
+      const x = tie(a, t), y = tie(b, t);
+      if (x === undefined || y === undefined) return false;
+      if (x === y) continue;
+      return desc ? x > y : x < y;
+    }
+    return false;
+  };
 }
 
 interface Rows {
@@ -93,8 +312,18 @@ export async function finish(
       plan.aggregate && range !== undefined && plan.multi === undefined && rows.empty.length > 0 &&
       rows.empty.every((cols) => cols.every((e, c) => e || plan.columns[c].aux !== undefined))
     ) continue;
+    const bucketFill = plan.aggregate && plan.interval !== undefined;
+    // fill() as InfluxDB applies it: to each aggregate call, so a transformation reads its
+    // input filled (over the bucket read before the range too, when it reads one) ...
+    if (bucketFill) fillTransformInputs(plan, rows);
     await applyTransforms(plan, rows, budget);
-    if (plan.aggregate && plan.interval) applyFill(plan, rows);
+    if (bucketFill) {
+      trimToOutput(plan, rows);
+      // ... then the other columns over the range, and the cursor's defaults where a column
+      // has no value at a row another column has.
+      applyFill(plan, rows, plainColumns(plan));
+      fillMissingCells(plan, rows);
+    }
     let idx = rows.times.map((_, i) => i);
     if (plan.descending) idx.reverse();
     if (plan.offset > 0 || plan.limit > 0) {
@@ -111,9 +340,7 @@ export async function finish(
     if (plan.timezone !== undefined) series.timezone = plan.timezone;
     out.push(series);
   }
-  if (plan.soffset > 0 || plan.slimit > 0) {
-    return out.slice(plan.soffset, plan.slimit > 0 ? plan.soffset + plan.slimit : undefined);
-  }
+  // SLIMIT and SOFFSET were applied per shard (mergeShards).
   return out;
 }
 
@@ -177,13 +404,20 @@ async function aggregateRows(
     });
     return slot.fn.resultSeries(buckets, slot.params);
   });
-  const emit = (states: unknown[] | undefined, time: Instant, idx: number) => {
+  // `only`: the slots this row holds (the others read as having no point).
+  const emit = (
+    states: unknown[] | undefined,
+    time: Instant,
+    idx: number,
+    only?: (slot: number) => boolean,
+  ) => {
     let selTime: Instant | undefined;
     let aux: Value[] | undefined;
     for (let s = 0; s < nSlots; s++) {
       const fn = plan.slots[s].fn;
       let r: Reduced | undefined;
-      if (states && seriesValues[s] !== undefined) {
+      if (only !== undefined && !only(s)) r = undefined;
+      else if (states && seriesValues[s] !== undefined) {
         const v = seriesValues[s]!.get(idx);
         r = v === undefined ? undefined : { value: v };
       } else if (states) r = fn.result(states[s], plan.slots[s].params);
@@ -206,7 +440,12 @@ async function aggregateRows(
     rows.empty.push(columnSlots.map((ss) => ss.length > 0 && ss.every((k) => !slotHas[k])));
   };
   // distinct, top, bottom, sample: one row per point of the bucket.
-  const emitMulti = (states: unknown[] | undefined, time: Instant) => {
+  const emitMulti = (
+    states: unknown[] | undefined,
+    time: Instant,
+    _idx?: number,
+    _only?: unknown,
+  ) => {
     const m = plan.multi!;
     const fn = plan.slots[m].fn;
     const points = states ? fn.results!(states[m], plan.slots[m].params) : [];
@@ -233,13 +472,23 @@ async function aggregateRows(
     if (states === undefined) return rows;
     const epoch = plan.slots.every((sl) => sl.fn.epochTime);
     const t = plan.hasMin && !epoch ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
-    emitOne(states, t, 0);
-    // Without GROUP BY time, functions that produced no point (percentile out of range) leave
-    // no row, as InfluxDB.
-    if (plan.multi === undefined && nSlots > 0 && slotHas.every((h) => !h)) {
-      rows.times.pop();
-      rows.cells.pop();
-      rows.empty.pop();
+    // integral() answers at the epoch, the other functions at the range's start: InfluxDB
+    // joins their answers on time, so with a lower bound they make two rows, integral's first.
+    const mixed = plan.hasMin && !epoch && plan.slots.some((sl) => sl.fn.epochTime);
+    const isEpoch = (s: number) => plan.slots[s].fn.epochTime === true;
+    const parts: { only?: (s: number) => boolean; time: Instant }[] = mixed
+      ? [{ only: isEpoch, time: { ms: 0, subMs: 0 } }, { only: (s) => !isEpoch(s), time: t }]
+      : [{ time: t }];
+    for (const { only, time } of parts) {
+      emitOne(states, time, 0, only);
+      // Without GROUP BY time, functions that produced no point (percentile out of range)
+      // leave no row, as InfluxDB.
+      const held = slotHas.filter((_, s) => only === undefined || only(s));
+      if (plan.multi === undefined && nSlots > 0 && held.every((h) => !h)) {
+        rows.times.pop();
+        rows.cells.pop();
+        rows.empty.pop();
+      }
     }
     return rows;
   }
@@ -289,7 +538,11 @@ async function transform(
   }
 }
 
-/** Runs transformation columns over their series; keeps rows InfluxDB keeps. */
+/**
+ * Runs transformation columns over their series, in the query's time order (InfluxDB computes
+ * derivative(), difference() ... over ORDER BY time DESC as the points come); keeps the rows
+ * InfluxDB keeps.
+ */
 async function applyTransforms(
   plan: SelectPlan,
   rows: Rows,
@@ -299,15 +552,24 @@ async function applyTransforms(
   if (tcols.length === 0) return;
   const produced = new Array<boolean>(rows.times.length).fill(false);
   let appended = false;
+  // Row indices in the order the query runs in.
+  const order = rows.times.map((_, i) => i);
+  if (plan.descending) order.reverse();
+  // The bucket read beyond the range feeds only the transformations that InfluxDB feeds it.
+  const extra = extraRows(plan, rows);
   for (const c of tcols) {
     const { fn, params } = plan.columns[c].transform!;
     const seq: Sequence = { ms: [], subMs: [], values: [] };
-    for (let i = 0; i < rows.times.length; i++) {
+    for (const i of order) {
       const v = rows.cells[i][c];
-      if (typeof v === "number" || typeof v === "bigint") {
+      if (extra?.[i] && !fn.extraBucket) {
+        rows.cells[i][c] = null;
+        continue;
+      }
+      if (typeof v === "number" || typeof v === "bigint" || (fn.anyType && v !== null)) {
         seq.ms.push(rows.times[i].ms);
         seq.subMs.push(rows.times[i].subMs);
-        seq.values.push(v);
+        seq.values.push(v as number | bigint);
       }
       rows.cells[i][c] = null;
     }
@@ -332,9 +594,10 @@ async function applyTransforms(
       }
       continue;
     }
-    // Outputs are a subset of the inputs' times, in order: walk both.
+    // Outputs are a subset of the inputs' times, in the same order: walk both.
     let k = 0;
-    for (let i = 0; i < rows.times.length && k < res.values.length; i++) {
+    for (const i of order) {
+      if (k >= res.values.length) break;
       const t = rows.times[i];
       if (t.ms === res.ms[k] && t.subMs === res.subMs[k]) {
         rows.cells[i][c] = res.values[k++];
@@ -343,13 +606,13 @@ async function applyTransforms(
     }
   }
   if (appended) {
-    const order = rows.times.map((_, i) => i).sort((a, b) =>
+    const sorted = rows.times.map((_, i) => i).sort((a, b) =>
       rows.times[a].ms - rows.times[b].ms || rows.times[a].subMs - rows.times[b].subMs
     );
-    rows.times = order.map((i) => rows.times[i]);
-    rows.cells = order.map((i) => rows.cells[i]);
-    rows.empty = order.map((i) => rows.empty[i]);
-    const p = order.map((i) => produced[i]);
+    rows.times = sorted.map((i) => rows.times[i]);
+    rows.cells = sorted.map((i) => rows.cells[i]);
+    rows.empty = sorted.map((i) => rows.empty[i]);
+    const p = sorted.map((i) => produced[i]);
     produced.length = 0;
     produced.push(...p);
   }
@@ -373,37 +636,129 @@ async function applyTransforms(
   }
 }
 
-function applyFill(plan: SelectPlan, rows: Rows): void {
+/**
+ * Per row: true when it lies outside the statement's own range, in the bucket read beyond it
+ * for the transformations that need a previous value (undefined when none was read).
+ */
+function extraRows(plan: SelectPlan, rows: Rows): boolean[] | undefined {
+  const range = plan.outputRange;
+  if (range === undefined) return undefined;
+  const grid = gridOf(plan);
+  const first = grid.indexOfNanos(range.minNs);
+  const last = grid.indexOfNanos(range.maxNs);
+  return rows.times.map((t) => {
+    const idx = grid.index(t.ms, t.subMs);
+    return (plan.hasMin && idx < first) || idx > last;
+  });
+}
+
+/**
+ * Drops the bucket read beyond the range for transformations (see SelectPlan.outputRange)
+ * once they have used it.
+ */
+function trimToOutput(plan: SelectPlan, rows: Rows): void {
+  const extra = extraRows(plan, rows);
+  if (extra === undefined) return;
+  const keep: number[] = [];
+  for (let i = 0; i < rows.times.length; i++) if (!extra[i]) keep.push(i);
+  if (keep.length === rows.times.length) return;
+  rows.times = keep.map((i) => rows.times[i]);
+  rows.cells = keep.map((i) => rows.cells[i]);
+  rows.empty = keep.map((i) => rows.empty[i]);
+}
+
+/**
+ * fill() of `columns`, in the query's time order, as InfluxDB's fill iterator runs (with ORDER
+ * BY time DESC, `previous` is the later bucket's value, and `linear` interpolates from it).
+ * Rows flagged in `skip` are left out (neither filled nor read).
+ */
+function applyFill(plan: SelectPlan, rows: Rows, columns: readonly number[], skip?: boolean[]) {
   const fill = plan.fill;
   if (fill.mode === "null" || fill.mode === "none") return;
-  const n = rows.cells.length;
-  for (let c = 0; c < plan.columns.length; c++) {
+  const order = rows.times.map((_, i) => i).filter((i) => !skip?.[i]);
+  if (plan.descending) order.reverse();
+  const n = order.length;
+  const grid = gridOf(plan);
+  const bucket = (i: number) => grid.index(rows.times[i].ms, rows.times[i].subMs);
+  for (const c of columns) {
     if (fill.mode === "value") {
-      for (let i = 0; i < n; i++) if (rows.empty[i][c]) rows.cells[i][c] = fill.value;
+      for (const i of order) if (rows.empty[i][c]) rows.cells[i][c] = fill.value;
     } else if (fill.mode === "previous") {
       let prev: Value = null;
-      for (let i = 0; i < n; i++) {
+      for (const i of order) {
         if (rows.empty[i][c]) rows.cells[i][c] = prev;
         else prev = rows.cells[i][c];
       }
     } else {
-      // linear: interpolate numeric gaps between two rows that have values.
+      // linear: between two rows with values, InfluxDB's y = m*x + b over bucket numbers.
       let last = -1;
-      for (let i = 0; i < n; i++) {
+      for (let k = 0; k < n; k++) {
+        const i = order[k];
         if (rows.empty[i][c]) continue;
-        const v = rows.cells[i][c];
-        if (last >= 0 && i - last > 1) {
-          const a = rows.cells[last][c];
-          if (typeof a === "number" && typeof v === "number") {
-            for (let k = last + 1; k < i; k++) {
-              rows.cells[k][c] = a + (v - a) * (k - last) / (i - last);
-            }
+        const next = rows.cells[i][c];
+        if (last >= 0 && k - last > 1) {
+          const previous = rows.cells[order[last]][c];
+          const from = bucket(order[last]), to = bucket(i);
+          for (let j = last + 1; j < k; j++) {
+            rows.cells[order[j]][c] = linear(bucket(order[j]), from, to, previous, next);
           }
         }
-        last = i;
+        last = k;
       }
     }
   }
+}
+
+/** The columns that are no transformation. */
+function plainColumns(plan: SelectPlan): number[] {
+  return plan.columns.flatMap((c, i) => (c.transform ? [] : [i]));
+}
+
+/**
+ * Fills each transformation's input (the aggregate in its cells) before it runs: InfluxDB's
+ * fill iterator wraps the inner aggregate call, over the range that call reads (with the
+ * bucket before the range for the transformations that read one).
+ */
+function fillTransformInputs(plan: SelectPlan, rows: Rows): void {
+  const extra = extraRows(plan, rows);
+  plan.columns.forEach((c, i) => {
+    if (c.transform === undefined) return;
+    applyFill(plan, rows, [i], c.transform.fn.extraBucket ? undefined : extra);
+  });
+}
+
+/**
+ * A column with no value at a row another column has (a transformation that produced nothing
+ * there, any column at a forecast's time): what InfluxDB's cursor leaves there. Its row map
+ * keeps the series' last values, so fill(previous) shows the column's previous value; fill(x)
+ * shows x; the other fills null.
+ */
+function fillMissingCells(plan: SelectPlan, rows: Rows): void {
+  const fill = plan.fill;
+  if (plan.columns.length < 2 || (fill.mode !== "value" && fill.mode !== "previous")) return;
+  const order = rows.times.map((_, i) => i);
+  if (plan.descending) order.reverse();
+  for (let c = 0; c < plan.columns.length; c++) {
+    let prev: Value = null;
+    for (const i of order) {
+      const v = rows.cells[i][c];
+      if (v !== null) prev = v;
+      else rows.cells[i][c] = fill.mode === "value" ? fill.value : prev;
+    }
+  }
+}
+
+/** influxql's linearFloat / linearInteger: the value at `at` on the line between two points. */
+function linear(at: number, from: number, to: number, a: Value, b: Value): Value {
+  if (typeof a === "bigint" || typeof b === "bigint") {
+    if (typeof a === "string" || typeof a === "boolean" || a === null) return null;
+    if (typeof b === "string" || typeof b === "boolean" || b === null) return null;
+    const m = Number(BigInt(b) - BigInt(a)) / (to - from);
+    return BigInt(Math.trunc(m * (at - from) + Number(a)));
+  }
+  if (typeof a !== "number" || typeof b !== "number") return null;
+  const m = (b - a) / (to - from);
+  return m * (at - from) + a;
 }
 
 function slotsOf(e: Expr): number[] {

@@ -56,8 +56,9 @@ Deno.test("nesting past the limit is a parse error with line and char, not a sta
   for (
     const text of [
       "SELECT " + "abs(".repeat(deep) + "v" + ")".repeat(deep) + " FROM m",
-      "SELECT v FROM m WHERE v = " + "- ".repeat(deep) + "1", // "--" would start a comment
-      "SELECT v FROM m WHERE v = " + "+ ".repeat(deep) + "1",
+      // A sign applies to a number, a name, a call or parentheses (`- -1` is refused, as InfluxDB).
+      "SELECT v FROM m WHERE v = " + "-(".repeat(deep) + "1" + ")".repeat(deep),
+      "SELECT v FROM m WHERE v = " + "+(".repeat(deep) + "1" + ")".repeat(deep),
       "SELECT v FROM " + "(SELECT v FROM ".repeat(deep) + "m" + ")".repeat(deep),
       "SELECT v FROM m;\nSELECT v FROM m WHERE " + "(".repeat(N * 10) + "v",
     ]

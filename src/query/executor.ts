@@ -25,8 +25,9 @@ import type {
   UserStatement,
 } from "./ast.ts";
 import { isWriteStatement } from "./ast.ts";
+import { executeAdmin, isAdminStatement } from "./admin_statements.ts";
 import { splitCondition, tagFilterOf } from "./condition.ts";
-import { finish, mergePartials } from "./coordinator.ts";
+import { finish, mergeShards } from "./coordinator.ts";
 import { compileRegex, evalTagCondition } from "./eval.ts";
 import { mapChain, someExpr } from "./expr_walk.ts";
 import {
@@ -38,11 +39,17 @@ import {
   type QueryRegistry,
 } from "./limits.ts";
 import { parseQuery } from "./parser.ts";
-import { type MeasurementSchema, planSelect, type SelectPlan, SLOT_PREFIX } from "./plan.ts";
-import { printSelect, printStatement } from "./print.ts";
+import {
+  type MeasurementSchema,
+  planSelect,
+  readPadding,
+  type SelectPlan,
+  SLOT_PREFIX,
+} from "./plan.ts";
+import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
-import { ResultShard } from "./subquery.ts";
+import { emitOrder, ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
 import {
   type ContinuousQueryAdmin,
@@ -225,12 +232,10 @@ async function executeStatement(
   stmt: Statement,
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
+  if (isAdminStatement(stmt)) return await executeAdmin(store, stmt);
   switch (stmt.kind) {
     case "select":
       return await executeSelect(store, stmt, options);
-    case "create_database":
-      await store.createDatabase(stmt.name);
-      return [];
     case "drop_database":
       await store.dropDatabase(stmt.name);
       return [];
@@ -271,6 +276,9 @@ async function executeStatement(
     case "show_measurements": {
       const db = stmt.database ?? options.database;
       if (db === undefined) throw new ValidationError("database name required");
+      if (hasTimeTerm(stmt.condition, options.nowNs)) {
+        throw new ValidationError("SHOW MEASUREMENTS doesn't support time in WHERE clause");
+      }
       if (!store.databases().includes(db)) return [];
       const names = new Set<string>();
       const where = seriesCondition(stmt.condition);
@@ -302,7 +310,7 @@ async function executeStatement(
       return [listing("", ["qid", "query", "database", "duration", "status"], rows)];
     }
     case "kill_query":
-      if (!options.registry?.kill(stmt.id)) {
+      if (typeof stmt.id !== "number" || !options.registry?.kill(stmt.id)) {
         throw new NotFoundError(`no such query id: ${stmt.id}`);
       }
       return [];
@@ -488,6 +496,15 @@ async function showCardinality(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
+  if (stmt.what !== "tag_values" && hasTimeTerm(stmt.condition, options.nowNs)) {
+    const what = {
+      series: "SERIES EXACT",
+      measurement: "MEASUREMENT EXACT",
+      tag_key: "TAG KEY EXACT",
+      field_key: "FIELD KEY",
+    }[stmt.what];
+    throw new ValidationError(`SHOW ${what} CARDINALITY doesn't support time in WHERE clause`);
+  }
   const shards = await allShards(store, db);
   const measurements = new Set<string>();
   for (const r of shards) {
@@ -565,7 +582,7 @@ async function explain(
       );
     }
     const result = partials.length > 0
-      ? await finish(plan, mergePartials(plan, partials), budget)
+      ? await finish(plan, mergeShards(plan, partials), budget)
       : [];
     rows.push([`POINTS READ: ${budget.points}`]);
     rows.push([`BLOCKS FROM STATISTICS: ${budget.summaryBlocks}`]);
@@ -623,12 +640,23 @@ function requireDatabase(store: QueryStore, db: string | undefined, mustExist: b
   return db;
 }
 
-async function allShards(store: QueryStore, db: string): Promise<ShardReader[]> {
+async function allShards(
+  store: QueryStore,
+  db: string,
+  minNs = MIN_TIME_NS,
+  maxNs = MAX_TIME_NS,
+): Promise<ShardReader[]> {
   const out: ShardReader[] = [];
   for (const rp of store.retentionPolicies(db)) {
-    out.push(...await shardsOf(store, db, rp.name, MIN_TIME_NS, MAX_TIME_NS, { series: true }));
+    out.push(...await shardsOf(store, db, rp.name, minNs, maxNs, { series: true }));
   }
   return out;
+}
+
+/** True when a condition bounds time (a SHOW that cannot take it refuses it). */
+function hasTimeTerm(cond: Expr | undefined, nowNs: bigint): boolean {
+  const split = splitCondition(cond, nowNs);
+  return split.hasMin || split.hasMax;
 }
 
 /** The shards of a policy in a range, from wherever the store keeps them. */
@@ -747,8 +775,19 @@ async function showSchema(
   options: ExecuteOptions,
 ): Promise<ResultSeries[]> {
   const db = requireDatabase(store, stmt.database ?? options.database, true);
-  const condition = "condition" in stmt ? stmt.condition : undefined;
-  const shards = await allShards(store, db);
+  // A time range in WHERE is no tag condition. SHOW SERIES lists the series of the shard
+  // groups it meets. SHOW TAG KEYS and TAG VALUES read InfluxDB 1.6's default index, which is
+  // one per database: any shard group in the range answers with every series of the database,
+  // none with nothing.
+  const split = splitCondition("condition" in stmt ? stmt.condition : undefined, options.nowNs);
+  const condition = split.condition;
+  let shards = await allShards(store, db, split.minNs, split.maxNs);
+  if (
+    (stmt.kind === "show_tag_keys" || stmt.kind === "show_tag_values") &&
+    (split.hasMin || split.hasMax) && shards.length > 0
+  ) {
+    shards = await allShards(store, db);
+  }
   const measurements = new Set<string>();
   for (const r of shards) {
     for (const m of r.measurements()) if (sourceMatches(stmt.sources, m)) measurements.add(m);
@@ -953,10 +992,8 @@ async function runSelect(
   store: QueryStore,
   stmt: SelectStatement,
   options: ExecuteOptions,
-): Promise<
-  { series: ResultSeries[]; tagColumns: Set<string>; types: (FieldType | undefined)[] }
-> {
-  const { plan, targets, request } = await prepareSelect(store, stmt, options);
+): Promise<SelectResult> {
+  const { plan, targets, request, shardNs } = await prepareSelect(store, stmt, options);
   const types = columnTypes(plan);
 
   const tagColumns = new Set<string>();
@@ -969,7 +1006,7 @@ async function runSelect(
       tagColumns.add(c.name);
     }
   }
-  if (targets.length === 0) return { series: [], tagColumns, types };
+  if (targets.length === 0) return { series: [], tagColumns, types, plan, shardNs };
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
@@ -982,11 +1019,32 @@ async function runSelect(
   }
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
-  return { series: await finish(plan, mergePartials(plan, partials), budget), tagColumns, types };
+  const series = await finish(plan, mergeShards(plan, partials), budget);
+  return { series, tagColumns, types, plan, shardNs };
 }
 
-/** InfluxDB passes the outer query's time range to a subquery that has none of its own. */
+/** What runSelect answers, and what a subquery's reader needs to know of it. */
+interface SelectResult {
+  series: ResultSeries[];
+  /** Output columns that hold tag values. */
+  tagColumns: Set<string>;
+  types: (FieldType | undefined)[];
+  plan: SelectPlan;
+  /** The shard group duration of the statement's (first) policy, ns; 0 when unknown. */
+  shardNs: bigint;
+}
+
+/**
+ * A subquery runs in its outer query's time order (InfluxDB refuses an ORDER BY that differs),
+ * and over the outer query's time range when it has none of its own.
+ */
 function withOuterTimeRange(inner: SelectStatement, outer: SelectStatement, nowNs: bigint) {
+  if (inner.orderWritten && inner.descending !== outer.descending) {
+    throw new ValidationError(
+      "subqueries must be ordered in the same direction as the query itself",
+    );
+  }
+  if (inner.descending !== outer.descending) inner = { ...inner, descending: outer.descending };
   const o = splitCondition(outer.condition, nowNs);
   const i = splitCondition(inner.condition, nowNs);
   if ((!o.hasMin && !o.hasMax) || i.hasMin || i.hasMax) return inner;
@@ -1003,6 +1061,12 @@ function withOuterTimeRange(inner: SelectStatement, outer: SelectStatement, nowN
   return { ...inner, condition: cond };
 }
 
+/** The outer query's GROUP BY tag names (`*`: every tag), as a subquery sees them. */
+function outerGroupTags(stmt: SelectStatement): string[] | "*" {
+  if (stmt.dimensions.some((d) => d.kind === "wildcard")) return "*";
+  return stmt.dimensions.flatMap((d) => (d.kind === "tag" ? [d.name] : []));
+}
+
 async function prepareSelect(
   store: QueryStore,
   stmt: SelectStatement,
@@ -1011,11 +1075,18 @@ async function prepareSelect(
   plan: SelectPlan;
   targets: { reader: ShardReader; measurements: string[] }[];
   request: PlanRequest;
+  shardNs: bigint;
 }> {
   const sources = resolveSources(store, stmt, options);
+  const first = sources[0];
+  const shardNs = first === undefined ? 0n : store.retentionPolicies(first.db)
+    .find((p) => p.name === first.rp)?.shardGroupDurationNs ?? 0n;
   const split = splitCondition(stmt.condition, options.nowNs);
   const hasInterval = stmt.dimensions.some((d) => d.kind === "time");
-  const maxNs = hasInterval && !split.hasMax ? options.nowNs : split.maxNs;
+  // A transformation may read one GROUP BY bucket beyond the range (plan.ts readPadding).
+  const pad = readPadding(stmt);
+  const maxNs = (hasInterval && !split.hasMax ? options.nowNs : split.maxNs) + pad.after;
+  const minNs = split.hasMin ? split.minNs - pad.before : split.minNs;
   // Shards per (db, rp), with the measurements each source names in them.
   const targets: { reader: ShardReader; measurements: string[] }[] = [];
   const byPolicy = new Map<string, ResolvedSource[]>();
@@ -1026,7 +1097,7 @@ async function prepareSelect(
   const schemas = new Map<string, MeasurementSchema>();
   for (const group of byPolicy.values()) {
     const { db, rp } = group[0];
-    for (const reader of await shardsOf(store, db, rp, split.minNs, maxNs, {})) {
+    for (const reader of await shardsOf(store, db, rp, minNs, maxNs, {})) {
       const ms = reader.measurements().filter((m) =>
         group.some((g) =>
           g.source.regex !== undefined ? compileRegex(g.source.regex).test(m) : g.source.name === m
@@ -1051,7 +1122,15 @@ async function prepareSelect(
     if (src.kind !== "subquery") continue;
     const inner = withOuterTimeRange(src.statement, stmt, options.nowNs);
     const result = await runSelect(store, inner, options);
-    const reader = new ResultShard(result.series, result.tagColumns);
+    // The outer query keeps the order InfluxDB's inner query emits its rows in.
+    const places = emitOrder(result.series, {
+      shardNs: result.shardNs,
+      descending: result.plan.descending,
+      ties: result.plan.rawTies ?? [],
+      interleave: !result.plan.aggregate,
+      outerTags: outerGroupTags(stmt),
+    });
+    const reader = new ResultShard(result.series, result.tagColumns, places);
     const ms = reader.measurements();
     if (ms.length === 0) continue;
     targets.push({ reader, measurements: ms });
@@ -1067,7 +1146,7 @@ async function prepareSelect(
   // Validate the statement even when no data exists, so errors do not depend on data.
   const request = { statement: stmt, schemas: [...schemas.values()], nowNs: options.nowNs };
   const plan = planSelect(stmt, request.schemas, options.nowNs);
-  return { plan, targets, request };
+  return { plan, targets, request, shardNs };
 }
 
 /** Runs a plan over one target: where its data is, when the reader can (a cluster's). */
@@ -1077,9 +1156,16 @@ function runTarget(
   target: ShardTarget,
   budget: QueryBudget,
 ): Promise<ShardPartial> {
-  return target.reader.runPlan !== undefined
-    ? target.reader.runPlan(plan, request, target.measurements, budget)
-    : runShard(plan, target, budget);
+  if (target.reader.runPlan !== undefined) {
+    return target.reader.runPlan(plan, request, target.measurements, budget);
+  }
+  const reader = target.reader;
+  return runShard(plan, target, budget).then((partial) => {
+    if (reader instanceof ResultShard) {
+      partial.rowOrder = (row) => reader.rowOrder(row.key, row.ms, row.subMs);
+    }
+    return partial;
+  });
 }
 
 /** Replaces bind parameters with literals. @throws {ValidationError} for a missing one. */
@@ -1117,37 +1203,4 @@ function literalOf(name: string, params: Record<string, unknown>): Expr {
     return Number.isInteger(v) ? { kind: "integer", value: v } : { kind: "number", value: v };
   }
   throw new ValidationError(`unable to bind parameter with type ${typeof v}`);
-}
-
-/** Formats ns as Go's time.Duration.String() does (`168h0m0s`, `0s`, `1.5s`). */
-export function goDuration(ns: bigint): string {
-  if (ns === 0n) return "0s";
-  const neg = ns < 0n;
-  let u = neg ? -ns : ns;
-  let out: string;
-  if (u < 1_000_000_000n) {
-    // Sub-second: the largest unit among ns, µs, ms.
-    const [unit, size] = u < 1_000n
-      ? ["ns", 1n]
-      : u < 1_000_000n
-      ? ["µs", 1_000n]
-      : ["ms", 1_000_000n];
-    out = fraction(u, size) + unit;
-  } else {
-    const h = u / 3_600_000_000_000n;
-    u %= 3_600_000_000_000n;
-    const m = u / 60_000_000_000n;
-    u %= 60_000_000_000n;
-    const s = fraction(u, 1_000_000_000n) + "s";
-    out = h > 0n ? `${h}h${m}m${s}` : m > 0n ? `${m}m${s}` : s;
-  }
-  return neg ? "-" + out : out;
-}
-
-function fraction(v: bigint, size: bigint): string {
-  const whole = v / size;
-  const rest = v % size;
-  if (rest === 0n) return String(whole);
-  const digits = String(size).length - 1;
-  return `${whole}.${String(rest).padStart(digits, "0").replace(/0+$/, "")}`;
 }

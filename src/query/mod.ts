@@ -28,7 +28,13 @@ export {
   type PlainSeries,
   type TimeFormat,
 } from "./plain_result.ts";
-export { encodeJson, encodeResult, type EpochUnit, type JsonOptions } from "./encode_json.ts";
+export {
+  encodeJson,
+  encodeResult,
+  type EpochUnit,
+  type JsonOptions,
+  jsonString,
+} from "./encode_json.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 import { ParseError } from "../core/errors.ts";
-import { KEYWORDS } from "./grammar_support.ts";
+import { GrammarFailure } from "./grammar_support.ts";
+import { lineColumn, skipSpace, tokenAt } from "./influx_tokens.ts";
 import { checkTimeZone } from "./zone.ts";
 import type { Statement } from "./ast.ts";
 import { parse as generatedParse, SyntaxError as PeggySyntaxError } from "./gen/influxql_parser.js";
@@ -28,9 +29,32 @@ export function parseQuery(text: string): Statement[] {
     return statements;
   } catch (e) {
     if (e instanceof PeggySyntaxError) throw toParseError(text, e);
-    if (e instanceof ParseError) throw e;
+    if (e instanceof GrammarFailure) throw fromFailure(text, e);
     throw e;
   }
+}
+
+/** A commit-point failure of the grammar, worded and positioned as InfluxDB's. */
+function fromFailure(text: string, f: GrammarFailure): ParseError {
+  if (f.position === "none") return new ParseError(f.message, { cause: f });
+  let where: { line: number; column: number };
+  let found = "";
+  if (f.position === "start") where = { line: 1, column: 1 };
+  else if (f.position === "regex") {
+    // InfluxDB names the character before the regex's opening slash.
+    where = f.offset === 0 ? { line: 1, column: 1 } : lineColumn(text, f.offset - 1);
+  } else {
+    const token = tokenAt(text, f.offset, f.position === "raw", f.peeksPastEnd);
+    where = token;
+    found = token.found;
+  }
+  const at = `at line ${where.line}, char ${where.column}`;
+  const message = f.expected !== undefined
+    ? `found ${found}, expected ${f.expected} ${at}`
+    : f.message.includes("{at}")
+    ? f.message.replace("{at}", at)
+    : `${f.message} ${at}`;
+  return new ParseError(message, { line: where.line, column: where.column, cause: f });
 }
 
 /** tz() names a zone of the IANA database, in a statement and its subqueries. */
@@ -50,45 +74,29 @@ export function parseStatement(text: string): Statement {
   return statements[0];
 }
 
-// InfluxDB's fixed lists where the statement keyword alone decides what may follow.
-const STATEMENT_START =
-  "SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL";
-const AFTER_SHOW =
-  "CONTINUOUS, DATABASES, DIAGNOSTICS, FIELD, GRANTS, MEASUREMENT, MEASUREMENTS, " +
-  "QUERIES, RETENTION, SERIES, SHARD, SHARDS, STATS, SUBSCRIPTIONS, TAG, USERS";
-const AFTER_CREATE = "CONTINUOUS, DATABASE, USER, RETENTION, SUBSCRIPTION";
-const AFTER_DROP =
-  "CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES, SHARD, SUBSCRIPTION, USER";
-
 /** Token classes InfluxDB names, in the order it lists them. */
 const CLASS_ORDER = ["identifier", "string", "number", "bool", "integer", "regex", "duration"];
 
 function toParseError(text: string, e: PeggySyntaxError): ParseError {
-  let offset = e.location.start.offset;
-  offset = skipSpace(text, offset);
-  const { found, bad } = tokenAt(text, offset);
-  const previousWord = /([A-Za-z_]+)\s*$/.exec(text.slice(0, offset))?.[1] ?? "";
-  const expected = describeExpected(e.expected ?? [], previousWord);
-  // InfluxDB's scanner reports EOF two past the last token (one past a number or a string),
-  // and an unterminated quote one before it.
-  let shift = bad ? -1 : 0;
-  if (found === "EOF") {
-    offset = text.trimEnd().length;
-    shift = ENDS_IN_LITERAL.test(text.trimEnd()) ? 0 : 1;
-  }
-  const { line, column } = lineColumn(text, offset);
-  const char = column + shift;
-  return new ParseError(`found ${found}, expected ${expected} at line ${line}, char ${char}`, {
-    line,
-    column: char,
-    cause: e,
-  });
+  const offset = skipSpace(text, e.location.start.offset);
+  const token = tokenAt(text, offset);
+  const expected = describeExpected(e.expected ?? []);
+  const { line, column } = token;
+  return new ParseError(
+    `found ${token.found}, expected ${expected} at line ${line}, char ${column}`,
+    {
+      line,
+      column,
+      cause: e,
+    },
+  );
 }
 
-function describeExpected(
-  items: NonNullable<PeggySyntaxError["expected"]>,
-  previousWord: string,
-): string {
+/**
+ * Peggy's expectation set as InfluxDB would list it. Reached only where the grammar has no
+ * commit point of its own (see grammar_support.ts): most errors are worded there.
+ */
+function describeExpected(items: NonNullable<PeggySyntaxError["expected"]>): string {
   const classes = new Set<string>();
   const keywords = new Set<string>();
   const punctuation = new Set<string>();
@@ -101,11 +109,6 @@ function describeExpected(
     } else if (item.type === "other" && item.description !== undefined) {
       if (item.description !== "whitespace") classes.add(item.description);
     }
-  }
-  if (keywords.has("SELECT") && keywords.has("SHOW")) return STATEMENT_START;
-  if (keywords.has("DATABASES") && keywords.has("MEASUREMENTS")) return AFTER_SHOW;
-  if (keywords.has("DATABASE") && classes.size === 0) {
-    return previousWord.toUpperCase() === "DROP" ? AFTER_DROP : AFTER_CREATE;
   }
   if (end || punctuation.has(";")) return ";";
   if (punctuation.has(")")) return ")";
@@ -137,62 +140,6 @@ function describeExpected(
 function rank(name: string): number {
   const i = CLASS_ORDER.indexOf(name);
   return i < 0 ? CLASS_ORDER.length : i;
-}
-
-function skipSpace(text: string, offset: number): number {
-  for (;;) {
-    while (offset < text.length && " \t\r\n".includes(text[offset])) offset++;
-    if (text.startsWith("--", offset)) {
-      const nl = text.indexOf("\n", offset);
-      offset = nl < 0 ? text.length : nl;
-    } else if (text.startsWith("/*", offset)) {
-      const close = text.indexOf("*/", offset + 2);
-      if (close < 0) return offset;
-      offset = close + 2;
-    } else return offset;
-  }
-}
-
-const ENDS_IN_LITERAL = /(?:(?:^|[^A-Za-z0-9_])[0-9][0-9A-Za-zµ.]*|'|")$/;
-const KEYWORD_LIKE = /^[A-Za-z_][A-Za-z0-9_]*/;
-const NUMBER_LIKE = /^[0-9]*\.?[0-9]+[A-Za-zµ]*/;
-const OPERATORS = ["=~", "!~", "!=", "<>", "<=", ">=", "::"];
-
-/** The token at `offset` as InfluxDB prints it in "found X". */
-function tokenAt(text: string, offset: number): { found: string; bad: boolean } {
-  if (offset >= text.length) return { found: "EOF", bad: false };
-  const rest = text.slice(offset);
-  const word = KEYWORD_LIKE.exec(rest);
-  if (word) {
-    const w = word[0];
-    return { found: KEYWORDS.has(w.toUpperCase()) ? w.toUpperCase() : w, bad: false };
-  }
-  const num = NUMBER_LIKE.exec(rest);
-  if (num) return { found: num[0], bad: false };
-  const q = rest[0];
-  if (q === '"' || q === "'") {
-    let i = 1;
-    let value = "";
-    while (i < rest.length && rest[i] !== q && rest[i] !== "\n") {
-      if (rest[i] === "\\" && i + 1 < rest.length) i++;
-      value += rest[i++];
-    }
-    return { found: value, bad: i >= rest.length || rest[i] !== q };
-  }
-  for (const op of OPERATORS) if (rest.startsWith(op)) return { found: op, bad: false };
-  return { found: rest[0], bad: false };
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
 }
 
 export { KEYWORDS } from "./grammar_support.ts";

@@ -106,6 +106,18 @@ export interface SelectPlan {
   fieldTypes: Map<string, FieldType>;
   /** tz(): times are shown in this zone. */
   timezone?: string;
+  /**
+   * The range the answer covers when it differs from [minNs, maxNs]: transformations that
+   * InfluxDB feeds one bucket beyond the range (before it, after it with ORDER BY time DESC) read
+   * that bucket too, and the coordinator drops its row once they have used it.
+   */
+  outputRange?: { minNs: bigint; maxNs: bigint };
+  /**
+   * Raw plans: InfluxDB's auxiliary fields, the names selected in name order, as its merge of
+   * series compares rows of equal time by them while they are strings: each the planned column
+   * that holds the name's value (-1 when none holds it alone) and whether it is a tag.
+   */
+  rawTies?: { column: number; tag: boolean }[];
 }
 
 /** The prefix of slot references inside planned expressions. */
@@ -129,14 +141,18 @@ export function planSelect(
   const isField = (name: string, type?: string) =>
     type === "tag" ? false : type === "field" ? true : fieldTypes.has(name);
 
-  const timeDims = stmt.dimensions.filter((d) => d.kind === "time");
-  if (timeDims.length > 1) throw new ValidationError("multiple time dimensions not allowed");
-  let interval: Interval | undefined;
-  const td = timeDims[0];
-  if (td?.kind === "time") {
-    if (td.intervalNs <= 0n) {
-      throw new ValidationError("time dimension must have a positive interval");
+  // InfluxDB checks the dimensions in order and names the first it refuses.
+  let timeDims = 0;
+  for (const d of stmt.dimensions) {
+    if (d.kind === "invalid") throw new ValidationError(d.message);
+    if (d.kind === "time" && ++timeDims > 1) {
+      throw new ValidationError("multiple time dimensions not allowed");
     }
+  }
+  let interval: Interval | undefined;
+  const td = stmt.dimensions.find((d) => d.kind === "time");
+  // time(0s) or a negative interval groups by no time at all, as in InfluxDB.
+  if (td?.kind === "time" && td.intervalNs > 0n) {
     let off = 0n;
     if (td.offset?.kind === "duration") off = td.offset.ns;
     else if (td.offset?.kind === "call") off = nowNs;
@@ -264,8 +280,76 @@ export function planSelect(
     const read = new Set<string>(conditionFields);
     for (const c of plan.columns) collectFields(c.expr, isField, read);
     plan.rawFields = [...read].sort();
+    plan.rawTies = rawTies(plan, fields, isField);
   }
+  extendForTransforms(plan);
   return plan;
+}
+
+/** The auxiliary fields of a raw plan as InfluxDB orders them (see SelectPlan.rawTies). */
+function rawTies(
+  plan: SelectPlan,
+  fields: readonly Field[],
+  isField: (n: string, t?: string) => boolean,
+): { column: number; tag: boolean }[] {
+  const refs = new Map<string, VarRef>();
+  for (const f of fields) {
+    walkExpr(f.expr, (e) => {
+      if (e.kind === "var" && e.name !== "time" && !refs.has(e.name + "::" + (e.type ?? ""))) {
+        refs.set(e.name + "::" + (e.type ?? ""), e);
+      }
+    });
+  }
+  const sorted = [...refs.values()].sort((
+    a,
+    b,
+  ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sorted.map((ref) => ({
+    column: plan.columns.findIndex((c) =>
+      !c.transform && c.expr.kind === "var" && c.expr.name === ref.name &&
+      c.expr.type === ref.type
+    ),
+    tag: !isField(ref.name, ref.type),
+  }));
+}
+
+/**
+ * InfluxDB feeds derivative(), difference(), moving_average() and the like one GROUP BY bucket
+ * beyond the range, on the side the query starts from (before it ascending, after it with
+ * ORDER BY time DESC), so the range's first row has a value; the plan reads that bucket too and
+ * remembers the range to answer (SelectPlan.outputRange).
+ */
+/**
+ * How far beyond the WHERE range a SELECT reads (see extendForTransforms), so the shards of
+ * that bucket are read too: the GROUP BY interval before the range, or after it with ORDER BY
+ * time DESC, when a transformation asks for it; 0 otherwise.
+ */
+export function readPadding(stmt: SelectStatement): { before: bigint; after: bigint } {
+  const none = { before: 0n, after: 0n };
+  const time = stmt.dimensions.find((d) => d.kind === "time");
+  if (time?.kind !== "time" || time.months !== undefined || time.intervalNs <= 0n) return none;
+  const wants = stmt.fields.some((f) =>
+    someExpr(f.expr, (e) => {
+      if (e.kind !== "call") return false;
+      const fn = lookupFunction(e.name);
+      return fn?.kind === "transform" && fn.extraBucket === true;
+    }, () => false)
+  );
+  if (!wants) return none;
+  return stmt.descending ? { before: 0n, after: time.intervalNs } : {
+    before: time.intervalNs,
+    after: 0n,
+  };
+}
+
+function extendForTransforms(plan: SelectPlan): void {
+  const interval = plan.interval;
+  if (interval === undefined || interval.months !== undefined || !plan.aggregate) return;
+  if (!plan.columns.some((c) => c.transform?.fn.extraBucket)) return;
+  if (!plan.descending && !plan.hasMin) return;
+  plan.outputRange = { minNs: plan.minNs, maxNs: plan.maxNs };
+  if (plan.descending) plan.maxNs += interval.ns;
+  else plan.minNs -= interval.ns;
 }
 
 function expandFields(
@@ -276,22 +360,31 @@ function expandFields(
 ): Field[] {
   const out: Field[] = [];
   const fieldNames = [...fieldTypes.keys()].sort();
+  // `*` and a regex field stand for the fields and the tags not grouped by, sorted together.
+  const columns = (type: "field" | "tag" | undefined, match?: (name: string) => boolean) => {
+    const cols: { name: string; tag: boolean }[] = [];
+    if (type !== "tag") { for (const k of fieldNames) cols.push({ name: k, tag: false }); }
+    if (type !== "field") {
+      for (const k of tagKeys) {
+        if (groupBy === "*" || groupBy.includes(k)) continue;
+        if (fieldTypes.has(k)) continue;
+        cols.push({ name: k, tag: true });
+      }
+    }
+    cols.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const c of cols) {
+      if (match !== undefined && !match(c.name)) continue;
+      out.push({ expr: { kind: "var", name: c.name, ...(c.tag ? { type: "tag" } : {}) } });
+    }
+  };
   for (const f of fields) {
     if (f.expr.kind === "wildcard") {
-      const type = f.expr.type;
-      const cols: { name: string; tag: boolean }[] = [];
-      if (type !== "tag") { for (const k of fieldNames) cols.push({ name: k, tag: false }); }
-      if (type !== "field") {
-        for (const k of tagKeys) {
-          if (groupBy === "*" || groupBy.includes(k)) continue;
-          if (fieldTypes.has(k)) continue;
-          cols.push({ name: k, tag: true });
-        }
-      }
-      cols.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const c of cols) {
-        out.push({ expr: { kind: "var", name: c.name, ...(c.tag ? { type: "tag" } : {}) } });
-      }
+      columns(f.expr.type);
+      continue;
+    }
+    if (f.expr.kind === "regex") {
+      const re = compileRegex(f.expr.pattern);
+      columns(undefined, (name) => re.test(name));
       continue;
     }
     if (
@@ -523,6 +616,7 @@ function compileAggregateExpr(
       }
       const params = fn.parseArgs(e, {
         intervalNs: plan.interval ? Number(plan.interval.ns) : 0,
+        limit: plan.limit,
       });
       const arg = e.args[0];
       if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {

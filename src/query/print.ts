@@ -44,7 +44,9 @@ export function printStatement(s: Statement): string {
       return out + where(s.condition) + limits(s);
     }
     case "show_tag_keys":
-      return "SHOW TAG KEYS" + on(s.database) + from(s.sources) + where(s.condition) + limits(s);
+      return "SHOW TAG KEYS" + on(s.database) + from(s.sources) + where(s.condition) + limits(s) +
+        (s.slimit !== undefined ? ` SLIMIT ${s.slimit}` : "") +
+        (s.soffset !== undefined ? ` SOFFSET ${s.soffset}` : "");
     case "show_tag_values":
       return "SHOW TAG VALUES" + on(s.database) + from(s.sources) + " WITH KEY " +
         printKeyFilter(s.key) + where(s.condition) + limits(s);
@@ -54,8 +56,47 @@ export function printStatement(s: Statement): string {
       return "SHOW SERIES" + on(s.database) + from(s.sources) + where(s.condition) + limits(s);
     case "show_retention_policies":
       return "SHOW RETENTION POLICIES" + on(s.database);
-    case "create_database":
-      return `CREATE DATABASE ${quoteIdent(s.name)}`;
+    case "create_database": {
+      const p = s.policy;
+      if (p === undefined) return `CREATE DATABASE ${quoteIdent(s.name)}`;
+      return `CREATE DATABASE ${quoteIdent(s.name)} WITH` +
+        // As InfluxDB prints it: Go durations (`720h0m0s`, INF as `0s`), not InfluxQL ones.
+        (p.duration !== undefined ? ` DURATION ${goDuration(p.duration)}` : "") +
+        (p.replicaN !== undefined ? ` REPLICATION ${p.replicaN}` : "") +
+        (p.shardDuration ? ` SHARD DURATION ${goDuration(p.shardDuration)}` : "") +
+        (p.name !== undefined ? ` NAME ${quoteIdent(p.name)}` : "");
+    }
+    case "show_continuous_queries":
+      return "SHOW CONTINUOUS QUERIES";
+    case "create_continuous_query":
+      return `CREATE CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)}` +
+        (s.every !== undefined || s.for !== undefined
+          ? " RESAMPLE" + (s.every !== undefined ? ` EVERY ${printDuration(s.every)}` : "") +
+            (s.for !== undefined ? ` FOR ${printDuration(s.for)}` : "")
+          : "") +
+        ` BEGIN ${printSelect(s.source)} END`;
+    case "drop_continuous_query":
+      return `DROP CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)}`;
+    case "show_shards":
+      return "SHOW SHARDS";
+    case "show_shard_groups":
+      return "SHOW SHARD GROUPS";
+    case "show_stats":
+      return "SHOW STATS" + (s.module !== undefined ? ` FOR ${quoteString(s.module)}` : "");
+    case "show_diagnostics":
+      return "SHOW DIAGNOSTICS" + (s.module !== undefined ? ` FOR ${quoteString(s.module)}` : "");
+    case "show_subscriptions":
+      return "SHOW SUBSCRIPTIONS";
+    case "create_subscription":
+      return `CREATE SUBSCRIPTION ${quoteIdent(s.name)} ON ${quoteIdent(s.database)}.${
+        quoteIdent(s.retentionPolicy)
+      } DESTINATIONS ${s.mode} ${s.destinations.map(quoteString).join(", ")}`;
+    case "drop_subscription":
+      return `DROP SUBSCRIPTION ${quoteIdent(s.name)} ON ${quoteIdent(s.database)}.${
+        quoteIdent(s.retentionPolicy)
+      }`;
+    case "drop_shard":
+      return `DROP SHARD ${s.id}`;
     case "drop_database":
       return `DROP DATABASE ${quoteIdent(s.name)}`;
     case "show_cardinality": {
@@ -117,21 +158,42 @@ export function printStatement(s: Statement): string {
       return "SHOW USERS";
     case "show_grants":
       return `SHOW GRANTS FOR ${quoteIdent(s.name)}`;
-    case "create_continuous_query":
-      return `CREATE CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)} ` +
-        (s.everyNs !== undefined || s.forNs !== undefined ? "RESAMPLE " : "") +
-        (s.everyNs !== undefined
-          ? `EVERY ${printExpr({ kind: "duration", ns: s.everyNs })} `
-          : "") +
-        (s.forNs !== undefined ? `FOR ${printExpr({ kind: "duration", ns: s.forNs })} ` : "") +
-        `BEGIN ${printSelect(s.select)} END`;
-    case "show_continuous_queries":
-      return "SHOW CONTINUOUS QUERIES";
-    case "drop_continuous_query":
-      return `DROP CONTINUOUS QUERY ${quoteIdent(s.name)}${on(s.database)}`;
     case "explain":
       return `EXPLAIN ${s.analyze ? "ANALYZE " : ""}${printSelect(s.statement)}`;
   }
+}
+
+/** Formats ns as Go's time.Duration.String() does (`168h0m0s`, `0s`, `1.5s`). */
+export function goDuration(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const neg = ns < 0n;
+  let u = neg ? -ns : ns;
+  let out: string;
+  if (u < 1_000_000_000n) {
+    // Sub-second: the largest unit among ns, µs, ms.
+    const [unit, size] = u < 1_000n
+      ? ["ns", 1n]
+      : u < 1_000_000n
+      ? ["µs", 1_000n]
+      : ["ms", 1_000_000n];
+    out = fraction(u, size) + unit;
+  } else {
+    const h = u / 3_600_000_000_000n;
+    u %= 3_600_000_000_000n;
+    const m = u / 60_000_000_000n;
+    u %= 60_000_000_000n;
+    const s = fraction(u, 1_000_000_000n) + "s";
+    out = h > 0n ? `${h}h${m}m${s}` : m > 0n ? `${m}m${s}` : s;
+  }
+  return neg ? "-" + out : out;
+}
+
+function fraction(v: bigint, size: bigint): string {
+  const whole = v / size;
+  const rest = v % size;
+  if (rest === 0n) return String(whole);
+  const digits = String(size).length - 1;
+  return `${whole}.${String(rest).padStart(digits, "0").replace(/0+$/, "")}`;
 }
 
 function rpDuration(ns: bigint): string {
@@ -184,7 +246,7 @@ function printSource(s: Source): string {
 }
 
 function printMeasurement(m: Measurement): string {
-  // No name: an INTO target writing back into each row's own measurement.
+  // An INTO target without a name writes to each source's own measurement.
   const last = m.regex !== undefined
     ? printRegex(m.regex)
     : m.name === undefined
@@ -215,6 +277,8 @@ function printDimension(d: Dimension): string {
       return "*";
     case "regex":
       return printRegex(d.pattern);
+    case "invalid":
+      return printExpr(d.expr);
   }
 }
 

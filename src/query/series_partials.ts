@@ -29,9 +29,13 @@ export async function runRequestBySeries(
   return out;
 }
 
-/** The shard partial of series partials from anywhere, folded in series-key order. */
+/**
+ * The shard partial of series partials from anywhere, folded in series-key order (reversed for
+ * aggregates with ORDER BY time DESC, as one shard folds them).
+ */
 export function foldSeriesPartials(plan: SelectPlan, series: SeriesPartial[]): ShardPartial {
   series.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  if (plan.aggregate && plan.descending) series.reverse();
   if (series.length === 0) return { groups: new Map() };
   // One series' rows are in time order already; several are sorted by mergePartials.
   return mergePartials(plan, series.map((s) => ({ groups: new Map([[s.groupKey, s.group]]) })));

@@ -41,6 +41,11 @@ export interface GroupPartial {
 /** A shard's partial result, keyed by group. */
 export interface ShardPartial {
   groups: Map<string, GroupPartial>;
+  /**
+   * Raw rows read from a subquery: each row's place in the order the inner query emitted it,
+   * which the outer query keeps (see subquery.ts).
+   */
+  rowOrder?: (row: RawRow) => number | undefined;
 }
 
 /** Which measurements of a shard a plan reads: names resolved by the caller. */
@@ -97,9 +102,8 @@ export async function runShard(
     (_series, key) => partial.groups.get(key),
     (_series, key, group) => partial.groups.set(key, group),
   );
-  if (!plan.aggregate) {
-    for (const g of partial.groups.values()) sortRows(g.rows);
-  }
+  // Raw rows stay in series order: the coordinator merges each group's series as influxd
+  // does (coordinator.ts seriesMerged), which needs no sort by time here.
   return partial;
 }
 
@@ -157,11 +161,12 @@ async function visitSeries(
   for (const m of target.measurements) {
     const types = target.reader.fieldTypes(m);
     const setup = plan.aggregate ? aggregateSetup(plan, types) : undefined;
-    // Series in key order: InfluxDB folds per-series partials in this order (float sums and
-    // means depend on it to the last bit; raw rows of equal time are ordered by key too).
-    const seriesList = inKeyOrder(
+    // Series in key order: InfluxDB folds per-series partials in this order, in reverse key
+    // order with ORDER BY time DESC (float sums and means depend on it to the last bit).
+    let seriesList = inKeyOrder(
       filter !== undefined ? target.reader.seriesWhere!(m, filter) : target.reader.series(m),
     );
+    if (plan.aggregate && plan.descending) seriesList = seriesList.slice().reverse();
     for (const series of seriesList) {
       if (budget !== undefined) await budget.tick();
       let rowFilter = false;
@@ -439,7 +444,11 @@ async function aggregateSeries(
     return states;
   };
   let added = false;
-  const ctx: AddContext = { series, sorted: reader.sortedColumns === true };
+  const ctx: AddContext = {
+    series,
+    sorted: reader.sortedColumns === true,
+    descending: plan.descending,
+  };
   const addRuns = (s: number, col: FieldColumn) => {
     const slot = plan.slots[s];
     if (slot.fn.keepsPoints) budget?.charge(col.length * KEPT_POINT_BYTES);

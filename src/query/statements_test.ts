@@ -90,7 +90,7 @@ Deno.test("retention policy and delete statements call the store, or say it lack
   });
   await rejects(
     run(store, "CREATE RETENTION POLICY bad ON db DURATION INF REPLICATION 1 MAX_BYTES 1.5"),
-    /found \.5, expected ; at line 1, char 73/,
+    /found 1\.5, expected integer at line 1, char 72/,
   );
   await run(store, "DELETE FROM cpu WHERE host = 'a' AND time < '2023-03-15T13:20:10Z'");
   equal(deletes.length, 1);

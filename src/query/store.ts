@@ -177,6 +177,7 @@ export interface DeleteRequest {
 
 /** The whole store as the query engine sees it: catalog statements plus shard readers. */
 export interface QueryStore {
+  /** Database names in creation order (SHOW DATABASES lists them so, as InfluxDB). */
   databases(): string[];
   createDatabase(name: string): Promise<void>;
   dropDatabase(name: string): Promise<void>;

@@ -9,10 +9,16 @@
  * BY) are kept: they go to parallel lanes of the same tags, since a column holds one value per
  * time.
  *
+ * InfluxDB's outer query reads the inner one as a single stream, in the order the inner query
+ * emits its rows: per shard group, its series interleaved by a heap merge (go_heap_merge.ts).
+ * {@linkcode emitOrder} replays that order, and {@linkcode ResultShard.rowOrder} hands each
+ * row's place in it to the outer query, which keeps rows of equal time in that order.
+ *
  * @module
  */
 import { FieldType, type FieldValue, type Tag } from "../core/point.ts";
 import { instantFromNanos } from "../core/time.ts";
+import { goHeapMerge } from "./go_heap_merge.ts";
 import type { ResultSeries, Value } from "./result.ts";
 import { isInstant } from "./result.ts";
 import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
@@ -24,6 +30,90 @@ interface Lane {
   cells: Map<string, Value[]>;
 }
 
+/** How the inner query emits its rows (see {@linkcode emitOrder}). */
+export interface EmitOrderOptions {
+  /** The shard group duration of the inner query's policy (ns); 0 for one shard. */
+  shardNs: bigint;
+  descending: boolean;
+  /**
+   * The inner raw query's auxiliary fields in InfluxDB's order (plan.ts rawTies): rows of equal
+   * time compare by them while they are strings. Result row cell `column + 1`.
+   */
+  ties: readonly { column: number; tag: boolean }[];
+  /** The outer query's GROUP BY tags: the inner streams are ordered by them first. */
+  outerTags: readonly string[] | "*";
+  /**
+   * Raw inner rows are interleaved by the heap merge; an aggregate's rows of one time come out
+   * in series order.
+   */
+  interleave: boolean;
+}
+
+/**
+ * Each row's place in the order InfluxDB's inner query emits them: shard group after shard
+ * group (by time, reversed for ORDER BY time DESC), and within one the result series (in
+ * key order, reversed for DESC) heap-merged by the outer query's GROUP BY tags, time, then the
+ * inner auxiliary strings. Returns one array of places per series.
+ */
+export function emitOrder(results: readonly ResultSeries[], o: EmitOrderOptions): number[][] {
+  // The series in key order, reversed for ORDER BY time DESC (as finish() lists them): the
+  // inner query reads them as one tag set of the outer query, which InfluxDB reverses so.
+  const order = results.map((_, i) => i);
+  // An aggregate's rows of one time come out in ascending series order either way.
+  if (!o.interleave && o.descending) order.reverse();
+  const shardMs = Number(o.shardNs / 1_000_000n);
+  const shardOf = (s: number, r: number): number => {
+    const t = results[s].values[r][0];
+    return shardMs > 0 && isInstant(t) ? Math.floor(t.ms / shardMs) : 0;
+  };
+  const byShard = new Map<number, { s: number; r: number }[][]>();
+  for (const [k, s] of order.entries()) {
+    const rows = results[s].values;
+    for (let r = 0; r < rows.length; r++) {
+      const shard = shardOf(s, r);
+      let streams = byShard.get(shard);
+      if (streams === undefined) byShard.set(shard, streams = order.map(() => []));
+      streams[k].push({ s, r });
+    }
+  }
+  const tagKey = (s: number) => {
+    const tags = results[s].tags ?? {};
+    const keys = o.outerTags === "*" ? Object.keys(tags).sort() : [...o.outerTags].sort();
+    return keys.map((k) => `${k}=${tags[k] ?? ""}`).join(",");
+  };
+  const tie = (s: number, r: number, t: { column: number; tag: boolean }) => {
+    if (t.column < 0) return undefined;
+    const v = results[s].values[r][t.column + 1];
+    if (typeof v === "string") return v;
+    return t.tag && v === null ? "" : undefined;
+  };
+  const desc = o.descending;
+  const less = (a: { s: number; r: number }, b: { s: number; r: number }): boolean => {
+    const ka = tagKey(a.s), kb = tagKey(b.s);
+    if (ka !== kb) return desc ? ka > kb : ka < kb;
+    const ta = results[a.s].values[a.r][0], tb = results[b.s].values[b.r][0];
+    if (isInstant(ta) && isInstant(tb) && (ta.ms !== tb.ms || ta.subMs !== tb.subMs)) {
+      const before = ta.ms < tb.ms || (ta.ms === tb.ms && ta.subMs < tb.subMs);
+      return desc ? !before : before;
+    }
+    if (!o.interleave) return a.s !== b.s && (order.indexOf(a.s) < order.indexOf(b.s));
+    for (const t of o.ties) {
+      const x = tie(a.s, a.r, t), y = tie(b.s, b.r, t);
+      if (x === undefined || y === undefined) return false;
+      if (x === y) continue;
+      return desc ? x > y : x < y;
+    }
+    return false;
+  };
+  const places = results.map((s) => new Array<number>(s.values.length).fill(0));
+  let next = 0;
+  const shards = [...byShard.keys()].sort((a, b) => (desc ? b - a : a - b));
+  for (const shard of shards) {
+    for (const { s, r } of goHeapMerge(byShard.get(shard)!, less)) places[s][r] = next++;
+  }
+  return places;
+}
+
 /**
  * A read-only shard over result series. `tagColumns` names columns that hold tag values (tags
  * selected in the inner query): they become series tags instead of fields.
@@ -31,10 +121,17 @@ interface Lane {
 export class ResultShard implements ShardReader {
   #lanes = new Map<string, Lane[]>();
   #types = new Map<string, Map<string, FieldType>>();
+  /** `series key|ms|subMs` -> the row's place in the inner query's emit order. */
+  #places = new Map<string, number>();
 
-  constructor(results: readonly ResultSeries[], tagColumns: ReadonlySet<string>) {
+  /** `places`: per result series, each row's place in the inner emit order (emitOrder). */
+  constructor(
+    results: readonly ResultSeries[],
+    tagColumns: ReadonlySet<string>,
+    places?: readonly (readonly number[])[],
+  ) {
     let id = 0;
-    for (const s of results) {
+    for (const [sIndex, s] of results.entries()) {
       if (!s.timeColumn) continue;
       const m = s.name;
       const types = this.#types.get(m) ?? new Map<string, FieldType>();
@@ -51,7 +148,7 @@ export class ResultShard implements ShardReader {
       }
       // Rows split by the values of selected tag columns, then into lanes of distinct times.
       const byTags = new Map<string, Lane[]>();
-      for (const row of s.values) {
+      for (const [rIndex, row] of s.values.entries()) {
         const time = row[0];
         if (!isInstant(time)) continue;
         const tags: Record<string, string> = { ...(s.tags ?? {}) };
@@ -81,6 +178,10 @@ export class ResultShard implements ShardReader {
         }
         lane.times.push({ ms: time.ms, subMs: time.subMs });
         for (const [c, i] of fieldCols) lane.cells.get(c)!.push(row[i] as Value);
+        const place = places?.[sIndex]?.[rIndex];
+        if (place !== undefined) {
+          this.#places.set(`${lane.ref.key}|${time.ms}|${time.subMs}`, place);
+        }
       }
       const all = this.#lanes.get(m) ?? [];
       for (const lanes of byTags.values()) all.push(...lanes);
@@ -90,6 +191,11 @@ export class ResultShard implements ShardReader {
 
   measurements(): string[] {
     return [...this.#lanes.keys()].sort();
+  }
+
+  /** A row's place in the inner query's emit order (undefined without one). */
+  rowOrder(key: string, ms: number, subMs: number): number | undefined {
+    return this.#places.get(`${key}|${ms}|${subMs}`);
   }
 
   series(measurement: string): SeriesRef[] {

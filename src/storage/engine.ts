@@ -1727,9 +1727,9 @@ export class StorageEngine {
 
   // --- QueryStore ---------------------------------------------------------------------------
 
-  /** Database names, sorted. */
+  /** Database names in creation order (InfluxDB lists them so). */
   databases(): string[] {
-    return [...this.#databases.keys()].sort();
+    return [...this.#databases.values()].sort((a, b) => a.id - b.id).map((d) => d.name);
   }
 
   /** Creates a database; creating an existing one is a no-op, as in InfluxDB. */

@@ -106,6 +106,20 @@ Deno.test("engine: a dropped database stays dropped after replay, even when re-c
   await reopened.close();
 });
 
+Deno.test("engine: databases are listed in creation order (as InfluxDB), after replay too", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  for (const name of ["zeta", "alpha", "mid"]) await engine.createDatabase(name);
+  // A database dropped and created again comes last, as a new one.
+  await engine.dropDatabase("alpha");
+  await engine.createDatabase("alpha");
+  assert.deepEqual(engine.databases(), ["zeta", "mid", "alpha"]);
+  await engine.close();
+  const reopened = await open(dir);
+  assert.deepEqual(reopened.databases(), ["zeta", "mid", "alpha"]);
+  await reopened.close();
+});
+
 Deno.test("engine: unknown database and retention policy are NotFound", async () => {
   const engine = await open(await Deno.makeTempDir());
   await assert.rejects(() => engine.write("nope", undefined, [point("a", 1, 1)]), {

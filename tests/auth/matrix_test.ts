@@ -50,6 +50,7 @@ const READ: Row = [NOAUTH, OK, DENIED, OK, OK];
 const ADMIN: Row = [NOAUTH, DENIED, DENIED, DENIED, OK];
 const ALL: Row = [NOAUTH, DENIED, DENIED, OK, OK];
 const ANY: Row = [NOAUTH, OK, OK, OK, OK];
+const WRITE: Row = [NOAUTH, DENIED, OK, OK, OK];
 
 /** Statement kinds: a statement of the kind (POST /query?db=db1) and its row. */
 const STATEMENT_MATRIX: Record<string, { q: string; row: Row }> = {
@@ -85,16 +86,25 @@ const STATEMENT_MATRIX: Record<string, { q: string; row: Row }> = {
   revoke_admin: { q: "REVOKE ALL PRIVILEGES FROM nobody", row: ADMIN },
   show_users: { q: "SHOW USERS", row: ADMIN },
   show_grants: { q: "SHOW GRANTS FOR reader", row: ADMIN },
-  // WRITE on its database and READ on what it reads; this app runs no jobs (a statement error).
+  // Continuous queries need WRITE on their database (SHOW: READ), as in InfluxDB 1.6; the
+  // cluster and subscription statements need admin.
   create_continuous_query: {
-    q: "CREATE CONTINUOUS QUERY cq ON db1 BEGIN SELECT max(v) INTO m2 FROM m GROUP BY time(1m) END",
-    row: ALL,
+    q: "CREATE CONTINUOUS QUERY cq ON db1 BEGIN SELECT mean(v) INTO m2 FROM m GROUP BY time(1m) END",
+    row: WRITE,
   },
-  drop_continuous_query: {
-    q: "DROP CONTINUOUS QUERY cq ON db1",
-    row: [NOAUTH, DENIED, OK, OK, OK],
+  drop_continuous_query: { q: "DROP CONTINUOUS QUERY cq ON db1", row: WRITE },
+  show_continuous_queries: { q: "SHOW CONTINUOUS QUERIES", row: READ },
+  show_shards: { q: "SHOW SHARDS", row: ADMIN },
+  show_shard_groups: { q: "SHOW SHARD GROUPS", row: ADMIN },
+  show_stats: { q: "SHOW STATS", row: ADMIN },
+  show_diagnostics: { q: "SHOW DIAGNOSTICS", row: ADMIN },
+  show_subscriptions: { q: "SHOW SUBSCRIPTIONS", row: ADMIN },
+  create_subscription: {
+    q: "CREATE SUBSCRIPTION s ON db1.autogen DESTINATIONS ALL 'udp://h:9'",
+    row: ADMIN,
   },
-  show_continuous_queries: { q: "SHOW CONTINUOUS QUERIES", row: ADMIN },
+  drop_subscription: { q: "DROP SUBSCRIPTION s ON db1.autogen", row: ADMIN },
+  drop_shard: { q: "DROP SHARD 1", row: ADMIN },
 };
 
 Deno.test("every route of the app has a row in the route matrix, and no row is stale", () => {

@@ -22,6 +22,7 @@ import type { Value } from "../result.ts";
 import { addInt, intSumValue, isNumericType, mergeInt, numberAt, unsupported } from "./_numeric.ts";
 import type { IntSum } from "./_numeric.ts";
 import { goSort } from "./_go_sort.ts";
+import { goHeapMerge } from "../go_heap_merge.ts";
 import {
   type AddContext,
   type AggregateFunction,
@@ -81,15 +82,21 @@ const sum: AggregateFunction<SumState, undefined> = {
     s.type = b.type;
     addInt(s.i, b.sum);
   },
-  add(s, col, from, to) {
+  add(s, col, from, to, ctx) {
     if (to <= from) return;
     s.n += to - from;
     const v = col.values;
     if (v instanceof Float64Array) {
-      // FloatSumReduce: the series' partial starts at its first value, then the final reducer
-      // adds partials in series order.
-      let acc = v[from];
-      for (let k = from + 1; k < to; k++) acc += v[k];
+      // FloatSumReduce: the series' partial starts at its first value (its last, descending),
+      // then the final reducer adds partials in series order.
+      let acc: number;
+      if (ctx?.descending) {
+        acc = v[to - 1];
+        for (let k = to - 2; k >= from; k--) acc += v[k];
+      } else {
+        acc = v[from];
+        for (let k = from + 1; k < to; k++) acc += v[k];
+      }
       s.f += acc;
     } else {
       s.type = col.type;
@@ -120,23 +127,59 @@ const mean: AggregateFunction<MeanState, undefined> = {
   parseArgs: noArgs,
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("mean", t)),
   init: () => ({ sum: 0, n: 0 }),
-  add(s, col, from, to) {
+  add(s, col, from, to, ctx) {
     const n = to - from;
     if (n <= 0) return;
     // The series' partial mean (Float/IntegerMeanReducer.Emit), folded in as the final
     // FloatMeanReducer does: sum += mean * count when the partial aggregated two points or more.
     const v = col.values;
     let acc = 0;
-    if (v instanceof Float64Array) {
-      for (let k = from; k < to; k++) acc += v[k];
+    if (!(v instanceof Float64Array)) {
+      // IntegerMeanReducer: an int64 sum (exact, wrapping), divided as a float.
+      const sum: IntSum = { n: 0, big: null };
+      for (let k = from; k < to; k++) addInt(sum, v[k] as number | bigint);
+      acc = Number(intSumValue(sum)) / n;
+      s.sum += n >= 2 ? acc * n : acc;
+      s.n += n;
+      return;
+    }
+    if (ctx?.descending) {
+      for (let k = to - 1; k >= from; k--) acc += v[k];
     } else {
-      for (let k = from; k < to; k++) acc += numberAt(col, k);
+      for (let k = from; k < to; k++) acc += v[k];
     }
     s.sum += n >= 2 ? (acc / n) * n : acc;
     s.n += n;
   },
-  addPieces(s, pieces) {
+  addPieces(s, pieces, ctx) {
     // The same additions in the same order as add() over the pieces concatenated.
+    if (pieces.some((col) => !(col.values instanceof Float64Array))) {
+      // Integers: one exact sum over the pieces, as add() over their concatenation.
+      const sum: IntSum = { n: 0, big: null };
+      let n = 0;
+      for (const col of pieces) {
+        n += col.length;
+        for (let k = 0; k < col.length; k++) addInt(sum, col.values[k] as number | bigint);
+      }
+      if (n <= 0) return;
+      const partial = Number(intSumValue(sum)) / n;
+      s.sum += n >= 2 ? partial * n : partial;
+      s.n += n;
+      return;
+    }
+    if (ctx?.descending) {
+      let n = 0;
+      let acc = 0;
+      for (let p = pieces.length - 1; p >= 0; p--) {
+        const col = pieces[p];
+        n += col.length;
+        for (let k = col.length - 1; k >= 0; k--) acc += numberAt(col, k);
+      }
+      if (n <= 0) return;
+      s.sum += n >= 2 ? (acc / n) * n : acc;
+      s.n += n;
+      return;
+    }
     let n = 0;
     let acc = 0;
     for (const col of pieces) {
@@ -155,6 +198,13 @@ const mean: AggregateFunction<MeanState, undefined> = {
   },
   merge(into, other) {
     into.sum += other.sum;
+    into.n += other.n;
+  },
+  mergeShard(into, other) {
+    // A shard's partial comes as its mean with its count (FloatMeanReducer.Emit), folded in
+    // as sum += mean * count when it aggregated two points or more.
+    if (other.n === 0) return;
+    into.sum += other.n >= 2 ? (other.sum / other.n) * other.n : other.sum;
     into.n += other.n;
   },
   result: (s) => (s.n === 0 ? undefined : { value: s.sum / s.n }),
@@ -235,21 +285,43 @@ function collect(
     s.keys.push(key);
   }
 }
-/** Indices in the order InfluxDB's reducer receives the points: by time, then series. */
+/**
+ * Indices in the order InfluxDB's reducer receives the points: each shard's series merged by
+ * time in a heap (go_heap_merge.ts, which decides the order at equal times), shard after shard.
+ * The points come in runs, one per series and shard (add() calls, in series-key order); runs
+ * that overlap in time are one shard's.
+ */
 export function arrivalOrder(s: { ms: number[]; subMs: number[]; keys: string[] }): number[] {
-  const order = Array.from({ length: s.ms.length }, (_, i) => i);
-  // Points of one series arrive already in that order: no sort.
-  let sorted = true;
-  for (let i = 1; i < order.length && sorted; i++) {
-    const d = s.ms[i - 1] - s.ms[i] || s.subMs[i - 1] - s.subMs[i];
-    if (d > 0 || (d === 0 && s.keys[i - 1] > s.keys[i])) sorted = false;
+  const n = s.ms.length;
+  const before = (a: number, b: number) =>
+    s.ms[a] < s.ms[b] || (s.ms[a] === s.ms[b] && s.subMs[a] < s.subMs[b]);
+  // Runs: one series' points in time order.
+  const runs: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const run = runs[runs.length - 1];
+    const last = run?.[run.length - 1];
+    if (last !== undefined && s.keys[last] === s.keys[i] && before(last, i)) run.push(i);
+    else runs.push([i]);
   }
-  if (sorted) return order;
-  order.sort((a, b) =>
-    s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b] ||
-    (s.keys[a] < s.keys[b] ? -1 : s.keys[a] > s.keys[b] ? 1 : 0)
-  );
-  return order;
+  if (runs.length <= 1) return runs[0] ?? [];
+  // Shards: runs whose time spans overlap, in time order.
+  runs.sort((a, b) => (before(a[0], b[0]) ? -1 : before(b[0], a[0]) ? 1 : 0));
+  const out: number[] = [];
+  let shard: number[][] = [];
+  let end = -1;
+  const flush = () => {
+    shard.sort((a, b) => (s.keys[a[0]] < s.keys[b[0]] ? -1 : s.keys[a[0]] > s.keys[b[0]] ? 1 : 0));
+    for (const i of goHeapMerge(shard, before)) out.push(i);
+    shard = [];
+  };
+  for (const run of runs) {
+    if (shard.length > 0 && before(end, run[0])) flush();
+    shard.push(run);
+    const last = run[run.length - 1];
+    if (end < 0 || before(end, last)) end = last;
+  }
+  flush();
+  return out;
 }
 function valuesFunction(
   name: string,
@@ -296,7 +368,12 @@ const median = valuesFunction("median", (s) => {
     : (s.values as (number | bigint)[]).slice().sort(compareNumeric);
   const n = v.length;
   if (n % 2 === 1) return Number(v[(n - 1) / 2]);
-  return Number(v[n / 2 - 1]) + (Number(v[n / 2]) - Number(v[n / 2 - 1])) / 2;
+  const lo = v[n / 2 - 1], hi = v[n / 2];
+  // IntegerMedianReduceSlice: float64(lo) + float64(hi-lo)/2, the difference taken in int64.
+  if (typeof lo === "bigint" || typeof hi === "bigint") {
+    return Number(lo) + Number(BigInt.asIntN(64, BigInt(hi) - BigInt(lo))) / 2;
+  }
+  return lo + (hi - lo) / 2;
 });
 
 const mode = valuesFunction("mode", (s) => {
@@ -426,28 +503,23 @@ export const countDistinct: AggregateFunction<DistinctState, undefined> = {
   result: (s) => (s.seen.size === 0 ? undefined : { value: s.seen.size }),
 };
 
-/** Points of one bucket with their series key (equal times are ordered by series). */
+/**
+ * Points of one bucket with their series key and the shard they were read from (the read
+ * order of points of equal time depends on both: see `readOrder`).
+ */
 interface SeriesPoints {
   ms: number[];
   subMs: number[];
   values: number[];
   keys: string[];
-}
-
-function sortedPoints(s: SeriesPoints): number[] {
-  const order = Array.from({ length: s.ms.length }, (_, i) => i);
-  order.sort((a, b) =>
-    s.ms[a] - s.ms[b] || s.subMs[a] - s.subMs[b] ||
-    (s.keys[a] < s.keys[b] ? -1 : s.keys[a] > s.keys[b] ? 1 : 0)
-  );
-  return order;
+  shards: number[];
 }
 
 /**
  * integral(f[, unit]): the area under the points by the trapezium rule, in `unit` (default 1s).
  * With GROUP BY time InfluxDB's FloatIntegralReducer interpolates a value at each bucket's end
  * from the next point, so a bucket's area depends on its neighbours: `resultSeries` replays that
- * reducer over the group's points in time order.
+ * reducer over the group's points in InfluxDB's read order.
  */
 const integral: AggregateFunction<SeriesPoints, number> = {
   kind: "aggregate",
@@ -464,7 +536,7 @@ const integral: AggregateFunction<SeriesPoints, number> = {
     return unit;
   },
   checkType: (t) => (isNumericType(t) ? undefined : unsupported("integral", t)),
-  init: () => ({ ms: [], subMs: [], values: [], keys: [] }),
+  init: () => ({ ms: [], subMs: [], values: [], keys: [], shards: [] }),
   add(s, col, from, to, ctx) {
     const key = ctx?.series.key ?? "";
     for (let k = from; k < to; k++) {
@@ -472,16 +544,11 @@ const integral: AggregateFunction<SeriesPoints, number> = {
       s.subMs.push(col.timesSubMs[k]);
       s.values.push(numberAt(col, k));
       s.keys.push(key);
+      s.shards.push(0);
     }
   },
-  merge(into, other) {
-    for (let k = 0; k < other.ms.length; k++) {
-      into.ms.push(other.ms[k]);
-      into.subMs.push(other.subMs[k]);
-      into.values.push(other.values[k]);
-      into.keys.push(other.keys[k]);
-    }
-  },
+  merge: (into, other) => appendPoints(into, other),
+  mergeShard: (into, other, shard) => appendPoints(into, other, shard),
   result(s, unit) {
     if (s.ms.length === 0) return undefined;
     const out = integrate([{ idx: 0, state: s, startMs: -Infinity, endMs: Infinity }], unit);
@@ -493,7 +560,56 @@ const integral: AggregateFunction<SeriesPoints, number> = {
   epochTime: true,
 };
 
-/** InfluxDB's FloatIntegralReducer over the buckets' points in time order. */
+function appendPoints(into: SeriesPoints, other: SeriesPoints, shard?: number): void {
+  for (let k = 0; k < other.ms.length; k++) {
+    into.ms.push(other.ms[k]);
+    into.subMs.push(other.subMs[k]);
+    into.values.push(other.values[k]);
+    into.keys.push(other.keys[k]);
+    into.shards.push(shard ?? other.shards[k]);
+  }
+}
+
+/** A point of `integrate`'s input: bucket and index into that bucket's state. */
+interface PointRef {
+  bucket: number;
+  i: number;
+}
+
+/**
+ * The buckets' points in the order InfluxDB feeds them to the reducer: shard after shard, and
+ * within a shard the series (in key order, each in time order) merged by its sorted merge
+ * heap, whose order decides which of several points of equal time comes last (the reducer
+ * keeps the last).
+ */
+function readOrder(states: readonly SeriesPoints[]): PointRef[] {
+  const streams = new Map<number, Map<string, PointRef[]>>();
+  states.forEach((s, bucket) => {
+    for (let i = 0; i < s.ms.length; i++) {
+      let shard = streams.get(s.shards[i]);
+      if (shard === undefined) streams.set(s.shards[i], shard = new Map());
+      let stream = shard.get(s.keys[i]);
+      if (stream === undefined) shard.set(s.keys[i], stream = []);
+      stream.push({ bucket, i });
+    }
+  });
+  const ms = (p: PointRef) => states[p.bucket].ms[p.i];
+  const sub = (p: PointRef) => states[p.bucket].subMs[p.i];
+  const before = (a: PointRef, b: PointRef) =>
+    ms(a) < ms(b) || (ms(a) === ms(b) && sub(a) < sub(b));
+  const out: PointRef[] = [];
+  for (const shard of [...streams.keys()].sort((a, b) => a - b)) {
+    const byKey = streams.get(shard)!;
+    const inputs = [...byKey.keys()].sort().map((key) => {
+      const stream = byKey.get(key)!;
+      return stream.sort((a, b) => ms(a) - ms(b) || sub(a) - sub(b));
+    });
+    for (const p of goHeapMerge(inputs, before)) out.push(p);
+  }
+  return out;
+}
+
+/** InfluxDB's FloatIntegralReducer over the buckets' points in its read order. */
 function integrate(
   buckets: { idx: number; state: SeriesPoints; startMs: number; endMs: number }[],
   unit: number,
@@ -507,37 +623,35 @@ function integrate(
   // Elapsed ns between two instants, exact for the distances of one query.
   const ns = (ms1: number, sub1: number, ms2: number, sub2: number) =>
     (ms2 - ms1) * 1e6 + (sub2 - sub1);
-  for (const b of buckets) {
-    const s = b.state;
-    for (const i of sortedPoints(s)) {
-      const ms = s.ms[i], sub = s.subMs[i], v = s.values[i];
-      if (!has) {
-        has = true;
-        prevMs = ms, prevSub = sub, prevV = v;
-        win = b;
-        continue;
-      }
-      if (prevMs === ms && prevSub === sub) {
-        prevV = v;
-        continue;
-      }
-      if (windowed && b.idx !== win.idx) {
-        // Interpolate the value at the window's end and close the window.
-        if (prevMs !== win.endMs || prevSub !== 0) {
-          const slope = (v - prevV) / ns(prevMs, prevSub, ms, sub);
-          const value = slope * ns(prevMs, prevSub, win.endMs, 0) + prevV;
-          sum += 0.5 * (value + prevV) * (ns(prevMs, prevSub, win.endMs, 0) / unit);
-          prevV = value;
-          prevMs = win.endMs;
-          prevSub = 0;
-        }
-        out.set(win.idx, sum);
-        win = b;
-        sum = 0;
-      }
-      sum += 0.5 * (v + prevV) * (ns(prevMs, prevSub, ms, sub) / unit);
+  for (const { bucket, i } of readOrder(buckets.map((b) => b.state))) {
+    const b = buckets[bucket], s = b.state;
+    const ms = s.ms[i], sub = s.subMs[i], v = s.values[i];
+    if (!has) {
+      has = true;
       prevMs = ms, prevSub = sub, prevV = v;
+      win = b;
+      continue;
     }
+    if (prevMs === ms && prevSub === sub) {
+      prevV = v;
+      continue;
+    }
+    if (windowed && b.idx !== win.idx) {
+      // Interpolate the value at the window's end and close the window.
+      if (prevMs !== win.endMs || prevSub !== 0) {
+        const slope = (v - prevV) / ns(prevMs, prevSub, ms, sub);
+        const value = slope * ns(prevMs, prevSub, win.endMs, 0) + prevV;
+        sum += 0.5 * (value + prevV) * (ns(prevMs, prevSub, win.endMs, 0) / unit);
+        prevV = value;
+        prevMs = win.endMs;
+        prevSub = 0;
+      }
+      out.set(win.idx, sum);
+      win = b;
+      sum = 0;
+    }
+    sum += 0.5 * (v + prevV) * (ns(prevMs, prevSub, ms, sub) / unit);
+    prevMs = ms, prevSub = sub, prevV = v;
   }
   // The last window is kept unless its only point sits at its start (no area inside it).
   if (has && !(windowed && prevMs === win.startMs && prevSub === 0)) out.set(win.idx, sum);

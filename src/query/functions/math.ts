@@ -142,6 +142,88 @@ export function goTan(x: number): number {
   return sign ? -y : y;
 }
 
+// Cephes' sin and cos polynomials, as Go's math/sin.go has them.
+const SIN = [
+  1.58962301576546568060e-10,
+  -2.50507477628578072866e-8,
+  2.75573136213857245213e-6,
+  -1.98412698295895385996e-4,
+  8.33333333332211858878e-3,
+  -1.66666666666666307295e-1,
+];
+const COS = [
+  -1.13585365213876817300e-11,
+  2.08757008419747316778e-9,
+  -2.75573141792967388112e-7,
+  2.48015872888517045348e-5,
+  -1.38888888888730564116e-3,
+  4.16666666666665929218e-2,
+];
+
+/**
+ * Go's octant reduction for sin and cos (arguments below 2^29): the octant j (even, mod 8) and
+ * the remainder z, in Go's extended-precision steps.
+ */
+function trigOctant(x: number): [number, number] {
+  const PI4A = 7.85398125648498535156e-1, PI4B = 3.77489470793079817668e-8;
+  const PI4C = 2.69515142907905952645e-15;
+  let j = Math.trunc(x * (4 / Math.PI));
+  let y = j;
+  if (j % 2 === 1) {
+    j++;
+    y++;
+  }
+  return [j & 7, ((x - y * PI4A) - y * PI4B) - y * PI4C];
+}
+
+function sinPoly(z: number, zz: number): number {
+  return z + z * zz * ((((((SIN[0] * zz) + SIN[1]) * zz + SIN[2]) * zz + SIN[3]) * zz + SIN[4]) *
+          zz + SIN[5]);
+}
+
+function cosPoly(zz: number): number {
+  return 1.0 - 0.5 * zz +
+    zz * zz * ((((((COS[0] * zz) + COS[1]) * zz + COS[2]) * zz + COS[3]) * zz + COS[4]) * zz +
+        COS[5]);
+}
+
+/** Go's math.Cos (arguments below 2^29; larger ones fall back to V8). */
+export function goCos(x: number): number {
+  if (!Number.isFinite(x)) return NaN;
+  x = Math.abs(x);
+  if (x >= 2 ** 29) return Math.cos(x);
+  let [j, z] = trigOctant(x);
+  let sign = false;
+  if (j > 3) {
+    j -= 4;
+    sign = !sign;
+  }
+  if (j > 1) sign = !sign;
+  const zz = z * z;
+  const y = j === 1 || j === 2 ? sinPoly(z, zz) : cosPoly(zz);
+  return sign ? -y : y;
+}
+
+/** Go's math.Sin (arguments below 2^29; larger ones fall back to V8). */
+export function goSin(x: number): number {
+  if (x === 0 || Number.isNaN(x)) return x;
+  if (!Number.isFinite(x)) return NaN;
+  let sign = false;
+  if (x < 0) {
+    x = -x;
+    sign = true;
+  }
+  if (x >= 2 ** 29) return sign ? -Math.sin(x) : Math.sin(x);
+  let [j, z] = trigOctant(x);
+  if (j > 3) {
+    sign = !sign;
+    j -= 4;
+  }
+  const zz = z * z;
+  const y = j === 1 || j === 2 ? cosPoly(zz) : sinPoly(z, zz);
+  return sign ? -y : y;
+}
+
 /** Frexp: x = frac * 2^exp with frac in [0.5, 1), for finite positive x. */
 function frexp(x: number): [number, number] {
   let exp = Math.floor(Math.log2(x)) + 1;
@@ -204,7 +286,7 @@ register(
   unary("atan", goAtan),
   binary("atan2", Math.atan2),
   integral("ceil", Math.ceil),
-  unary("cos", Math.cos),
+  unary("cos", goCos),
   unary("exp", Math.exp),
   integral("floor", Math.floor),
   unary("ln", goLog),
@@ -213,7 +295,7 @@ register(
   unary("log10", goLog10),
   binary("pow", Math.pow),
   integral("round", goRound),
-  unary("sin", Math.sin),
+  unary("sin", goSin),
   unary("sqrt", Math.sqrt),
   unary("tan", goTan),
 );

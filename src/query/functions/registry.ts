@@ -36,6 +36,11 @@ export interface AddContext {
    * last() need look at one point of a run only.
    */
   sorted?: boolean;
+  /**
+   * ORDER BY time DESC: InfluxDB reads each series' points latest first, so float sums and
+   * means add them in that order (their last bit depends on it).
+   */
+  descending?: boolean;
 }
 
 /** An aggregate or selector over one field. `S` is its mergeable state. */
@@ -75,6 +80,12 @@ export interface AggregateFunction<S = unknown, P = unknown> {
   addSummary?(state: S, summary: BlockSummary): void;
   /** Folds `other` into `into` (states from different shards or series). */
   merge(into: S, other: S): void;
+  /**
+   * Optional: folds a whole shard's partial as InfluxDB's reducer across shards does, where that
+   * differs from `merge` (mean: the partial's mean times its count). `shard` is the partial's
+   * place in the query's read order (the same for every bucket of one shard). Defaults to `merge`.
+   */
+  mergeShard?(into: S, other: S, shard: number): void;
   /** The final value; undefined when no point was added. */
   result(state: S, params: P): Reduced | undefined;
   /**
@@ -117,10 +128,12 @@ export interface Sequence {
   values: (number | bigint)[];
 }
 
-/** Context a transformation may need. */
+/** Context a function's arguments are checked in. */
 export interface TransformContext {
   /** The GROUP BY time interval in ns, 0 when none. */
   intervalNs: number;
+  /** The statement's LIMIT, 0 when none (top() and bottom() may not ask for more points). */
+  limit?: number;
 }
 
 /** A transformation over the ordered values of one series (derivative, moving_average ...). */
@@ -138,6 +151,16 @@ export interface TransformFunction<P = unknown> {
   steps?(input: Sequence, params: P): Generator<void, Sequence, void>;
   /** Outputs may lie at times that have no input row (holt_winters forecasts). */
   readonly newTimes?: boolean;
+  /**
+   * Reads values of any type, not only numbers (elapsed() looks at times only): the sequence's
+   * values are then whatever the rows hold, nulls left out.
+   */
+  readonly anyType?: boolean;
+  /**
+   * With GROUP BY time, InfluxDB feeds it one bucket more than the range, before it in time
+   * order (after it with ORDER BY time DESC), so the first row of the range has a value.
+   */
+  readonly extraBucket?: boolean;
 }
 
 /** A row-wise math function (abs, sin, pow ...): applies to raw values and to aggregates. */

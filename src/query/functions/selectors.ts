@@ -383,7 +383,7 @@ function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, 
     emptyValue: null,
     pointTimes: true,
     keepsAux: true,
-    parseArgs(call) {
+    parseArgs(call, ctx) {
       checkArity(call, 2, Infinity);
       const last = call.args[call.args.length - 1];
       if (last.kind !== "integer") {
@@ -393,6 +393,13 @@ function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, 
       }
       const n = Number(last.value);
       if (n < 1) throw new ValidationError(`limit (${n}) in ${name} function must be at least 1`);
+      const limit = ctx.limit ?? 0;
+      if (limit > 0 && n > limit) {
+        throw new ValidationError(
+          `limit (${n}) in ${name} function can not be larger than the LIMIT (${limit}) in the ` +
+            "select statement",
+        );
+      }
       const tags: string[] = [];
       for (const a of call.args.slice(1, -1)) {
         if (a.kind !== "var") {

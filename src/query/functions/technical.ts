@@ -280,6 +280,7 @@ function technical(
   return {
     kind: "transform",
     name,
+    extraBucket: true,
     parseArgs(call: Call) {
       checkArity(call, 2, maxArgs);
       const p = call.args[1];

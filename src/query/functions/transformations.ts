@@ -45,6 +45,7 @@ function derivative(name: string, nonNegative: boolean): TransformFunction<numbe
   return {
     kind: "transform",
     name,
+    extraBucket: true,
     parseArgs(call: Call, ctx: TransformContext) {
       checkArity(call, 1, 2);
       const unit = durationArg(call, 1, ctx.intervalNs > 0 ? ctx.intervalNs : 1e9);
@@ -54,7 +55,8 @@ function derivative(name: string, nonNegative: boolean): TransformFunction<numbe
     apply(s, unit) {
       const out = emptySequence();
       for (let i = 1; i < s.values.length; i++) {
-        const dt = elapsedNs(s, i - 1, i);
+        // Descending (ORDER BY time DESC), InfluxDB counts the elapsed time forward all the same.
+        const dt = Math.abs(elapsedNs(s, i - 1, i));
         if (dt === 0) continue;
         const d = delta(s.values[i - 1], s.values[i]) / (dt / unit);
         if (nonNegative && d < 0) continue;
@@ -69,6 +71,7 @@ function difference(name: string, nonNegative: boolean): TransformFunction<undef
   return {
     kind: "transform",
     name,
+    extraBucket: true,
     parseArgs(call: Call) {
       checkArity(call, 1);
       return undefined;
@@ -91,6 +94,7 @@ function difference(name: string, nonNegative: boolean): TransformFunction<undef
 const movingAverage: TransformFunction<number> = {
   kind: "transform",
   name: "moving_average",
+  extraBucket: true,
   parseArgs(call) {
     checkArity(call, 2);
     const n = integerArg(call, 1, "integer");
@@ -135,6 +139,8 @@ const cumulativeSum: TransformFunction<undefined> = {
 const elapsed: TransformFunction<number> = {
   kind: "transform",
   name: "elapsed",
+  anyType: true,
+  extraBucket: true,
   parseArgs(call) {
     checkArity(call, 1, 2);
     return durationArg(call, 1, 1);

@@ -7,7 +7,14 @@
 
 
 import * as ast from "../ast.ts";
-import { checkNesting, isKeyword } from "../grammar_support.ts";
+import {
+  checkNesting,
+  expect,
+  expectHere,
+  isKeyword,
+  refuse,
+  statementFailure,
+} from "../grammar_support.ts";
 
 class peg$SyntaxError extends SyntaxError {
   constructor(message, expected, found, location) {
@@ -172,112 +179,112 @@ function peg$parse(input, options) {
 
   const peg$c0 = ";";
   const peg$c1 = ",";
-  const peg$c2 = "*";
-  const peg$c3 = "::";
-  const peg$c4 = ".";
-  const peg$c5 = ":";
-  const peg$c6 = "(";
-  const peg$c7 = ")";
-  const peg$c8 = "time";
-  const peg$c9 = "mo";
-  const peg$c10 = "y";
-  const peg$c11 = "-";
-  const peg$c12 = "now";
-  const peg$c13 = "fill";
-  const peg$c14 = "null";
-  const peg$c15 = "none";
-  const peg$c16 = "previous";
-  const peg$c17 = "linear";
-  const peg$c18 = "tz";
-  const peg$c19 = "=~";
-  const peg$c20 = "!~";
-  const peg$c21 = "<=";
-  const peg$c22 = ">=";
-  const peg$c23 = "!=";
-  const peg$c24 = "<>";
-  const peg$c25 = "+";
-  const peg$c26 = "float";
-  const peg$c27 = "integer";
-  const peg$c28 = "unsigned";
-  const peg$c29 = "string";
-  const peg$c30 = "boolean";
-  const peg$c31 = "field";
-  const peg$c32 = "tag";
-  const peg$c33 = "$";
-  const peg$c34 = "=";
-  const peg$c35 = "\"";
-  const peg$c36 = "\\";
-  const peg$c37 = "'";
-  const peg$c38 = "n";
-  const peg$c39 = "/";
-  const peg$c40 = "\\/";
-  const peg$c41 = "ns";
-  const peg$c42 = "ms";
-  const peg$c43 = "--";
-  const peg$c44 = "/*";
-  const peg$c45 = "*/";
-  const peg$c46 = "all";
-  const peg$c47 = "alter";
-  const peg$c48 = "analyze";
-  const peg$c49 = "and";
-  const peg$c50 = "as";
-  const peg$c51 = "asc";
-  const peg$c52 = "begin";
-  const peg$c53 = "by";
-  const peg$c54 = "cardinality";
-  const peg$c55 = "continuous";
-  const peg$c56 = "create";
-  const peg$c57 = "database";
-  const peg$c58 = "databases";
-  const peg$c59 = "default";
-  const peg$c60 = "delete";
-  const peg$c61 = "desc";
-  const peg$c62 = "distinct";
-  const peg$c63 = "drop";
-  const peg$c64 = "duration";
-  const peg$c65 = "end";
-  const peg$c66 = "every";
-  const peg$c67 = "exact";
-  const peg$c68 = "explain";
-  const peg$c69 = "false";
-  const peg$c70 = "for";
-  const peg$c71 = "from";
-  const peg$c72 = "grant";
-  const peg$c73 = "grants";
-  const peg$c74 = "group";
-  const peg$c75 = "in";
-  const peg$c76 = "inf";
-  const peg$c77 = "max_bytes";
-  const peg$c78 = "cold_after";
-  const peg$c79 = "into";
-  const peg$c80 = "key";
-  const peg$c81 = "keys";
-  const peg$c82 = "kill";
-  const peg$c83 = "limit";
-  const peg$c84 = "measurement";
-  const peg$c85 = "measurements";
-  const peg$c86 = "offset";
-  const peg$c87 = "on";
-  const peg$c88 = "or";
-  const peg$c89 = "order";
-  const peg$c90 = "password";
-  const peg$c91 = "policies";
-  const peg$c92 = "policy";
-  const peg$c93 = "privileges";
-  const peg$c94 = "queries";
-  const peg$c95 = "query";
-  const peg$c96 = "read";
-  const peg$c97 = "replication";
-  const peg$c98 = "resample";
-  const peg$c99 = "retention";
-  const peg$c100 = "revoke";
-  const peg$c101 = "select";
-  const peg$c102 = "series";
-  const peg$c103 = "set";
-  const peg$c104 = "shard";
-  const peg$c105 = "show";
-  const peg$c106 = "slimit";
-  const peg$c107 = "soffset";
+  const peg$c2 = ":";
+  const peg$c3 = "(";
+  const peg$c4 = ")";
+  const peg$c5 = ".";
+  const peg$c6 = "time";
+  const peg$c7 = "mo";
+  const peg$c8 = "y";
+  const peg$c9 = "fill";
+  const peg$c10 = "tz";
+  const peg$c11 = "=~";
+  const peg$c12 = "!~";
+  const peg$c13 = "<=";
+  const peg$c14 = ">=";
+  const peg$c15 = "!=";
+  const peg$c16 = "<>";
+  const peg$c17 = "*";
+  const peg$c18 = "::";
+  const peg$c19 = "float";
+  const peg$c20 = "integer";
+  const peg$c21 = "unsigned";
+  const peg$c22 = "string";
+  const peg$c23 = "boolean";
+  const peg$c24 = "$";
+  const peg$c25 = "=";
+  const peg$c26 = "\"";
+  const peg$c27 = "\\";
+  const peg$c28 = "'";
+  const peg$c29 = "n";
+  const peg$c30 = "/";
+  const peg$c31 = "\\/";
+  const peg$c32 = "--";
+  const peg$c33 = "/*";
+  const peg$c34 = "*/";
+  const peg$c35 = "all";
+  const peg$c36 = "alter";
+  const peg$c37 = "analyze";
+  const peg$c38 = "and";
+  const peg$c39 = "any";
+  const peg$c40 = "as";
+  const peg$c41 = "asc";
+  const peg$c42 = "begin";
+  const peg$c43 = "by";
+  const peg$c44 = "cardinality";
+  const peg$c45 = "continuous";
+  const peg$c46 = "create";
+  const peg$c47 = "database";
+  const peg$c48 = "databases";
+  const peg$c49 = "default";
+  const peg$c50 = "delete";
+  const peg$c51 = "desc";
+  const peg$c52 = "destinations";
+  const peg$c53 = "diagnostics";
+  const peg$c54 = "distinct";
+  const peg$c55 = "drop";
+  const peg$c56 = "duration";
+  const peg$c57 = "end";
+  const peg$c58 = "every";
+  const peg$c59 = "exact";
+  const peg$c60 = "explain";
+  const peg$c61 = "false";
+  const peg$c62 = "field";
+  const peg$c63 = "for";
+  const peg$c64 = "from";
+  const peg$c65 = "grant";
+  const peg$c66 = "grants";
+  const peg$c67 = "group";
+  const peg$c68 = "groups";
+  const peg$c69 = "in";
+  const peg$c70 = "inf";
+  const peg$c71 = "max_bytes";
+  const peg$c72 = "cold_after";
+  const peg$c73 = "into";
+  const peg$c74 = "key";
+  const peg$c75 = "keys";
+  const peg$c76 = "kill";
+  const peg$c77 = "limit";
+  const peg$c78 = "measurement";
+  const peg$c79 = "measurements";
+  const peg$c80 = "name";
+  const peg$c81 = "offset";
+  const peg$c82 = "on";
+  const peg$c83 = "or";
+  const peg$c84 = "order";
+  const peg$c85 = "password";
+  const peg$c86 = "policies";
+  const peg$c87 = "policy";
+  const peg$c88 = "privileges";
+  const peg$c89 = "queries";
+  const peg$c90 = "query";
+  const peg$c91 = "read";
+  const peg$c92 = "replication";
+  const peg$c93 = "resample";
+  const peg$c94 = "retention";
+  const peg$c95 = "revoke";
+  const peg$c96 = "select";
+  const peg$c97 = "series";
+  const peg$c98 = "set";
+  const peg$c99 = "shard";
+  const peg$c100 = "shards";
+  const peg$c101 = "show";
+  const peg$c102 = "slimit";
+  const peg$c103 = "soffset";
+  const peg$c104 = "stats";
+  const peg$c105 = "subscription";
+  const peg$c106 = "subscriptions";
+  const peg$c107 = "tag";
   const peg$c108 = "to";
   const peg$c109 = "true";
   const peg$c110 = "user";
@@ -287,279 +294,389 @@ function peg$parse(input, options) {
   const peg$c114 = "with";
   const peg$c115 = "write";
 
-  const peg$r0 = /^[0-9]/;
-  const peg$r1 = /^[<->]/;
-  const peg$r2 = /^[+\-\^|]/;
-  const peg$r3 = /^[%-&*\/]/;
-  const peg$r4 = /^[A-Za-z_]/;
-  const peg$r5 = /^[^"\\\n]/;
-  const peg$r6 = /^[A-Za-z0-9_]/;
-  const peg$r7 = /^[^'\\\n]/;
-  const peg$r8 = /^["'\\]/;
-  const peg$r9 = /^[^\n]/;
-  const peg$r10 = /^[^\/\\\n]/;
-  const peg$r11 = /^[.0-9A-Z_a-z]/;
-  const peg$r12 = /^[dhmsuw\xB5]/;
-  const peg$r13 = /^[ \t\r\n]/;
+  const peg$r0 = /^[.-\/:]/;
+  const peg$r1 = /^[\/:]/;
+  const peg$r2 = /^[0-9]/;
+  const peg$r3 = /^[.0-9A-Z_a-z]/;
+  const peg$r4 = /^[<->]/;
+  const peg$r5 = /^[+\-\^|]/;
+  const peg$r6 = /^[%-&*\/]/;
+  const peg$r7 = /^[\-+]/;
+  const peg$r8 = /^[ \t\r\n]/;
+  const peg$r9 = /^[A-Za-z_]/;
+  const peg$r10 = /^[^"\\\n]/;
+  const peg$r11 = /^[A-Za-z0-9_]/;
+  const peg$r12 = /^[^'\\\n]/;
+  const peg$r13 = /^["'\\]/;
+  const peg$r14 = /^[^\n]/;
+  const peg$r15 = /^[^\/\\\n]/;
+  const peg$r16 = /^[A-Za-z\xB5]/;
+  const peg$r17 = /^[A-Za-z\xB50-9]/;
 
   const peg$e0 = peg$literalExpectation(";", false);
-  const peg$e1 = peg$literalExpectation(",", false);
-  const peg$e2 = peg$literalExpectation("*", false);
-  const peg$e3 = peg$literalExpectation("::", false);
-  const peg$e4 = peg$literalExpectation(".", false);
-  const peg$e5 = peg$literalExpectation(":", false);
-  const peg$e6 = peg$literalExpectation("(", false);
-  const peg$e7 = peg$literalExpectation(")", false);
-  const peg$e8 = peg$literalExpectation("time", true);
-  const peg$e9 = peg$otherExpectation("duration");
-  const peg$e10 = peg$classExpectation([["0", "9"]], false, false, false);
-  const peg$e11 = peg$literalExpectation("mo", false);
-  const peg$e12 = peg$literalExpectation("y", false);
-  const peg$e13 = peg$literalExpectation("-", false);
-  const peg$e14 = peg$literalExpectation("now", true);
-  const peg$e15 = peg$literalExpectation("fill", true);
-  const peg$e16 = peg$literalExpectation("null", true);
-  const peg$e17 = peg$literalExpectation("none", true);
-  const peg$e18 = peg$literalExpectation("previous", true);
-  const peg$e19 = peg$literalExpectation("linear", true);
-  const peg$e20 = peg$literalExpectation("tz", true);
-  const peg$e21 = peg$otherExpectation("integer");
-  const peg$e22 = peg$literalExpectation("=~", false);
-  const peg$e23 = peg$literalExpectation("!~", false);
-  const peg$e24 = peg$literalExpectation("<=", false);
-  const peg$e25 = peg$literalExpectation(">=", false);
-  const peg$e26 = peg$literalExpectation("!=", false);
-  const peg$e27 = peg$literalExpectation("<>", false);
-  const peg$e28 = peg$classExpectation([["<", ">"]], false, false, false);
-  const peg$e29 = peg$classExpectation(["+", "-", "^", "|"], false, false, false);
-  const peg$e30 = peg$classExpectation([["%", "&"], "*", "/"], false, false, false);
-  const peg$e31 = peg$literalExpectation("+", false);
-  const peg$e32 = peg$literalExpectation("float", true);
-  const peg$e33 = peg$literalExpectation("integer", true);
-  const peg$e34 = peg$literalExpectation("unsigned", true);
-  const peg$e35 = peg$literalExpectation("string", true);
-  const peg$e36 = peg$literalExpectation("boolean", true);
-  const peg$e37 = peg$literalExpectation("field", true);
-  const peg$e38 = peg$literalExpectation("tag", true);
-  const peg$e39 = peg$otherExpectation("bound parameter");
-  const peg$e40 = peg$literalExpectation("$", false);
-  const peg$e41 = peg$literalExpectation("=", false);
-  const peg$e42 = peg$otherExpectation("identifier");
-  const peg$e43 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
-  const peg$e44 = peg$literalExpectation("\"", false);
-  const peg$e45 = peg$classExpectation(["\"", "\\", "\n"], true, false, false);
-  const peg$e46 = peg$literalExpectation("\\", false);
-  const peg$e47 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
-  const peg$e48 = peg$otherExpectation("string");
-  const peg$e49 = peg$literalExpectation("'", false);
-  const peg$e50 = peg$classExpectation(["'", "\\", "\n"], true, false, false);
-  const peg$e51 = peg$literalExpectation("n", false);
-  const peg$e52 = peg$classExpectation(["\"", "'", "\\"], false, false, false);
-  const peg$e53 = peg$otherExpectation("regex");
-  const peg$e54 = peg$literalExpectation("/", false);
-  const peg$e55 = peg$literalExpectation("\\/", false);
-  const peg$e56 = peg$classExpectation(["\n"], true, false, false);
-  const peg$e57 = peg$classExpectation(["/", "\\", "\n"], true, false, false);
-  const peg$e58 = peg$otherExpectation("number");
-  const peg$e59 = peg$classExpectation([".", ["0", "9"], ["A", "Z"], "_", ["a", "z"]], false, false, false);
-  const peg$e60 = peg$literalExpectation("ns", false);
-  const peg$e61 = peg$literalExpectation("ms", false);
-  const peg$e62 = peg$classExpectation(["d", "h", "m", "s", "u", "w", "\xB5"], false, false, false);
-  const peg$e63 = peg$otherExpectation("bool");
-  const peg$e64 = peg$otherExpectation("whitespace");
-  const peg$e65 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
-  const peg$e66 = peg$literalExpectation("--", false);
-  const peg$e67 = peg$literalExpectation("/*", false);
-  const peg$e68 = peg$literalExpectation("*/", false);
-  const peg$e69 = peg$anyExpectation();
-  const peg$e70 = peg$literalExpectation("ALL", true);
-  const peg$e71 = peg$literalExpectation("ALTER", true);
-  const peg$e72 = peg$literalExpectation("ANALYZE", true);
-  const peg$e73 = peg$literalExpectation("AND", true);
-  const peg$e74 = peg$literalExpectation("AS", true);
-  const peg$e75 = peg$literalExpectation("ASC", true);
-  const peg$e76 = peg$literalExpectation("BEGIN", true);
-  const peg$e77 = peg$literalExpectation("BY", true);
-  const peg$e78 = peg$literalExpectation("CARDINALITY", true);
-  const peg$e79 = peg$literalExpectation("CONTINUOUS", true);
-  const peg$e80 = peg$literalExpectation("CREATE", true);
-  const peg$e81 = peg$literalExpectation("DATABASE", true);
-  const peg$e82 = peg$literalExpectation("DATABASES", true);
-  const peg$e83 = peg$literalExpectation("DEFAULT", true);
-  const peg$e84 = peg$literalExpectation("DELETE", true);
-  const peg$e85 = peg$literalExpectation("DESC", true);
-  const peg$e86 = peg$literalExpectation("DISTINCT", true);
-  const peg$e87 = peg$literalExpectation("DROP", true);
-  const peg$e88 = peg$literalExpectation("DURATION", true);
-  const peg$e89 = peg$literalExpectation("END", true);
-  const peg$e90 = peg$literalExpectation("EVERY", true);
-  const peg$e91 = peg$literalExpectation("EXACT", true);
-  const peg$e92 = peg$literalExpectation("EXPLAIN", true);
-  const peg$e93 = peg$literalExpectation("FALSE", true);
-  const peg$e94 = peg$literalExpectation("FIELD", true);
-  const peg$e95 = peg$literalExpectation("FOR", true);
-  const peg$e96 = peg$literalExpectation("FROM", true);
-  const peg$e97 = peg$literalExpectation("GRANT", true);
-  const peg$e98 = peg$literalExpectation("GRANTS", true);
-  const peg$e99 = peg$literalExpectation("GROUP", true);
-  const peg$e100 = peg$literalExpectation("IN", true);
-  const peg$e101 = peg$literalExpectation("INF", true);
-  const peg$e102 = peg$literalExpectation("MAX_BYTES", true);
-  const peg$e103 = peg$literalExpectation("COLD_AFTER", true);
-  const peg$e104 = peg$literalExpectation("INTO", true);
-  const peg$e105 = peg$literalExpectation("KEY", true);
-  const peg$e106 = peg$literalExpectation("KEYS", true);
-  const peg$e107 = peg$literalExpectation("KILL", true);
-  const peg$e108 = peg$literalExpectation("LIMIT", true);
-  const peg$e109 = peg$literalExpectation("MEASUREMENT", true);
-  const peg$e110 = peg$literalExpectation("MEASUREMENTS", true);
-  const peg$e111 = peg$literalExpectation("OFFSET", true);
-  const peg$e112 = peg$literalExpectation("ON", true);
-  const peg$e113 = peg$literalExpectation("OR", true);
-  const peg$e114 = peg$literalExpectation("ORDER", true);
-  const peg$e115 = peg$literalExpectation("PASSWORD", true);
-  const peg$e116 = peg$literalExpectation("POLICIES", true);
-  const peg$e117 = peg$literalExpectation("POLICY", true);
-  const peg$e118 = peg$literalExpectation("PRIVILEGES", true);
-  const peg$e119 = peg$literalExpectation("QUERIES", true);
-  const peg$e120 = peg$literalExpectation("QUERY", true);
-  const peg$e121 = peg$literalExpectation("READ", true);
-  const peg$e122 = peg$literalExpectation("REPLICATION", true);
-  const peg$e123 = peg$literalExpectation("RESAMPLE", true);
-  const peg$e124 = peg$literalExpectation("RETENTION", true);
-  const peg$e125 = peg$literalExpectation("REVOKE", true);
-  const peg$e126 = peg$literalExpectation("SELECT", true);
-  const peg$e127 = peg$literalExpectation("SERIES", true);
-  const peg$e128 = peg$literalExpectation("SET", true);
-  const peg$e129 = peg$literalExpectation("SHARD", true);
-  const peg$e130 = peg$literalExpectation("SHOW", true);
-  const peg$e131 = peg$literalExpectation("SLIMIT", true);
-  const peg$e132 = peg$literalExpectation("SOFFSET", true);
-  const peg$e133 = peg$literalExpectation("TAG", true);
-  const peg$e134 = peg$literalExpectation("TO", true);
-  const peg$e135 = peg$literalExpectation("TRUE", true);
-  const peg$e136 = peg$literalExpectation("USER", true);
-  const peg$e137 = peg$literalExpectation("USERS", true);
-  const peg$e138 = peg$literalExpectation("VALUES", true);
-  const peg$e139 = peg$literalExpectation("WHERE", true);
-  const peg$e140 = peg$literalExpectation("WITH", true);
-  const peg$e141 = peg$literalExpectation("WRITE", true);
+  const peg$e1 = peg$anyExpectation();
+  const peg$e2 = peg$literalExpectation(",", false);
+  const peg$e3 = peg$literalExpectation(":", false);
+  const peg$e4 = peg$literalExpectation("(", false);
+  const peg$e5 = peg$literalExpectation(")", false);
+  const peg$e6 = peg$literalExpectation(".", false);
+  const peg$e7 = peg$classExpectation([[".", "/"], ":"], false, false, false);
+  const peg$e8 = peg$classExpectation(["/", ":"], false, false, false);
+  const peg$e9 = peg$literalExpectation("time", true);
+  const peg$e10 = peg$otherExpectation("duration");
+  const peg$e11 = peg$classExpectation([["0", "9"]], false, false, false);
+  const peg$e12 = peg$literalExpectation("mo", false);
+  const peg$e13 = peg$literalExpectation("y", false);
+  const peg$e14 = peg$literalExpectation("fill", true);
+  const peg$e15 = peg$literalExpectation("tz", true);
+  const peg$e16 = peg$otherExpectation("integer");
+  const peg$e17 = peg$classExpectation([".", ["0", "9"], ["A", "Z"], "_", ["a", "z"]], false, false, false);
+  const peg$e18 = peg$literalExpectation("=~", false);
+  const peg$e19 = peg$literalExpectation("!~", false);
+  const peg$e20 = peg$literalExpectation("<=", false);
+  const peg$e21 = peg$literalExpectation(">=", false);
+  const peg$e22 = peg$literalExpectation("!=", false);
+  const peg$e23 = peg$literalExpectation("<>", false);
+  const peg$e24 = peg$classExpectation([["<", ">"]], false, false, false);
+  const peg$e25 = peg$classExpectation(["+", "-", "^", "|"], false, false, false);
+  const peg$e26 = peg$classExpectation([["%", "&"], "*", "/"], false, false, false);
+  const peg$e27 = peg$classExpectation(["-", "+"], false, false, false);
+  const peg$e28 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
+  const peg$e29 = peg$literalExpectation("*", false);
+  const peg$e30 = peg$literalExpectation("::", false);
+  const peg$e31 = peg$literalExpectation("float", true);
+  const peg$e32 = peg$literalExpectation("integer", true);
+  const peg$e33 = peg$literalExpectation("unsigned", true);
+  const peg$e34 = peg$literalExpectation("string", true);
+  const peg$e35 = peg$literalExpectation("boolean", true);
+  const peg$e36 = peg$otherExpectation("bound parameter");
+  const peg$e37 = peg$literalExpectation("$", false);
+  const peg$e38 = peg$literalExpectation("=", false);
+  const peg$e39 = peg$otherExpectation("identifier");
+  const peg$e40 = peg$classExpectation([["A", "Z"], ["a", "z"], "_"], false, false, false);
+  const peg$e41 = peg$literalExpectation("\"", false);
+  const peg$e42 = peg$classExpectation(["\"", "\\", "\n"], true, false, false);
+  const peg$e43 = peg$literalExpectation("\\", false);
+  const peg$e44 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_"], false, false, false);
+  const peg$e45 = peg$otherExpectation("string");
+  const peg$e46 = peg$literalExpectation("'", false);
+  const peg$e47 = peg$classExpectation(["'", "\\", "\n"], true, false, false);
+  const peg$e48 = peg$literalExpectation("n", false);
+  const peg$e49 = peg$classExpectation(["\"", "'", "\\"], false, false, false);
+  const peg$e50 = peg$otherExpectation("regex");
+  const peg$e51 = peg$literalExpectation("/", false);
+  const peg$e52 = peg$literalExpectation("\\/", false);
+  const peg$e53 = peg$classExpectation(["\n"], true, false, false);
+  const peg$e54 = peg$classExpectation(["/", "\\", "\n"], true, false, false);
+  const peg$e55 = peg$otherExpectation("number");
+  const peg$e56 = peg$classExpectation([["A", "Z"], ["a", "z"], "\xB5"], false, false, false);
+  const peg$e57 = peg$classExpectation([["A", "Z"], ["a", "z"], "\xB5", ["0", "9"]], false, false, false);
+  const peg$e58 = peg$otherExpectation("bool");
+  const peg$e59 = peg$otherExpectation("whitespace");
+  const peg$e60 = peg$literalExpectation("--", false);
+  const peg$e61 = peg$literalExpectation("/*", false);
+  const peg$e62 = peg$literalExpectation("*/", false);
+  const peg$e63 = peg$literalExpectation("ALL", true);
+  const peg$e64 = peg$literalExpectation("ALTER", true);
+  const peg$e65 = peg$literalExpectation("ANALYZE", true);
+  const peg$e66 = peg$literalExpectation("AND", true);
+  const peg$e67 = peg$literalExpectation("ANY", true);
+  const peg$e68 = peg$literalExpectation("AS", true);
+  const peg$e69 = peg$literalExpectation("ASC", true);
+  const peg$e70 = peg$literalExpectation("BEGIN", true);
+  const peg$e71 = peg$literalExpectation("BY", true);
+  const peg$e72 = peg$literalExpectation("CARDINALITY", true);
+  const peg$e73 = peg$literalExpectation("CONTINUOUS", true);
+  const peg$e74 = peg$literalExpectation("CREATE", true);
+  const peg$e75 = peg$literalExpectation("DATABASE", true);
+  const peg$e76 = peg$literalExpectation("DATABASES", true);
+  const peg$e77 = peg$literalExpectation("DEFAULT", true);
+  const peg$e78 = peg$literalExpectation("DELETE", true);
+  const peg$e79 = peg$literalExpectation("DESC", true);
+  const peg$e80 = peg$literalExpectation("DESTINATIONS", true);
+  const peg$e81 = peg$literalExpectation("DIAGNOSTICS", true);
+  const peg$e82 = peg$literalExpectation("DISTINCT", true);
+  const peg$e83 = peg$literalExpectation("DROP", true);
+  const peg$e84 = peg$literalExpectation("DURATION", true);
+  const peg$e85 = peg$literalExpectation("END", true);
+  const peg$e86 = peg$literalExpectation("EVERY", true);
+  const peg$e87 = peg$literalExpectation("EXACT", true);
+  const peg$e88 = peg$literalExpectation("EXPLAIN", true);
+  const peg$e89 = peg$literalExpectation("FALSE", true);
+  const peg$e90 = peg$literalExpectation("FIELD", true);
+  const peg$e91 = peg$literalExpectation("FOR", true);
+  const peg$e92 = peg$literalExpectation("FROM", true);
+  const peg$e93 = peg$literalExpectation("GRANT", true);
+  const peg$e94 = peg$literalExpectation("GRANTS", true);
+  const peg$e95 = peg$literalExpectation("GROUP", true);
+  const peg$e96 = peg$literalExpectation("GROUPS", true);
+  const peg$e97 = peg$literalExpectation("IN", true);
+  const peg$e98 = peg$literalExpectation("INF", true);
+  const peg$e99 = peg$literalExpectation("MAX_BYTES", true);
+  const peg$e100 = peg$literalExpectation("COLD_AFTER", true);
+  const peg$e101 = peg$literalExpectation("INTO", true);
+  const peg$e102 = peg$literalExpectation("KEY", true);
+  const peg$e103 = peg$literalExpectation("KEYS", true);
+  const peg$e104 = peg$literalExpectation("KILL", true);
+  const peg$e105 = peg$literalExpectation("LIMIT", true);
+  const peg$e106 = peg$literalExpectation("MEASUREMENT", true);
+  const peg$e107 = peg$literalExpectation("MEASUREMENTS", true);
+  const peg$e108 = peg$literalExpectation("NAME", true);
+  const peg$e109 = peg$literalExpectation("OFFSET", true);
+  const peg$e110 = peg$literalExpectation("ON", true);
+  const peg$e111 = peg$literalExpectation("OR", true);
+  const peg$e112 = peg$literalExpectation("ORDER", true);
+  const peg$e113 = peg$literalExpectation("PASSWORD", true);
+  const peg$e114 = peg$literalExpectation("POLICIES", true);
+  const peg$e115 = peg$literalExpectation("POLICY", true);
+  const peg$e116 = peg$literalExpectation("PRIVILEGES", true);
+  const peg$e117 = peg$literalExpectation("QUERIES", true);
+  const peg$e118 = peg$literalExpectation("QUERY", true);
+  const peg$e119 = peg$literalExpectation("READ", true);
+  const peg$e120 = peg$literalExpectation("REPLICATION", true);
+  const peg$e121 = peg$literalExpectation("RESAMPLE", true);
+  const peg$e122 = peg$literalExpectation("RETENTION", true);
+  const peg$e123 = peg$literalExpectation("REVOKE", true);
+  const peg$e124 = peg$literalExpectation("SELECT", true);
+  const peg$e125 = peg$literalExpectation("SERIES", true);
+  const peg$e126 = peg$literalExpectation("SET", true);
+  const peg$e127 = peg$literalExpectation("SHARD", true);
+  const peg$e128 = peg$literalExpectation("SHARDS", true);
+  const peg$e129 = peg$literalExpectation("SHOW", true);
+  const peg$e130 = peg$literalExpectation("SLIMIT", true);
+  const peg$e131 = peg$literalExpectation("SOFFSET", true);
+  const peg$e132 = peg$literalExpectation("STATS", true);
+  const peg$e133 = peg$literalExpectation("SUBSCRIPTION", true);
+  const peg$e134 = peg$literalExpectation("SUBSCRIPTIONS", true);
+  const peg$e135 = peg$literalExpectation("TAG", true);
+  const peg$e136 = peg$literalExpectation("TO", true);
+  const peg$e137 = peg$literalExpectation("TRUE", true);
+  const peg$e138 = peg$literalExpectation("USER", true);
+  const peg$e139 = peg$literalExpectation("USERS", true);
+  const peg$e140 = peg$literalExpectation("VALUES", true);
+  const peg$e141 = peg$literalExpectation("WHERE", true);
+  const peg$e142 = peg$literalExpectation("WITH", true);
+  const peg$e143 = peg$literalExpectation("WRITE", true);
 
   function peg$f0(first, rest) {    return [first, ...rest].filter((s) => s !== null);  }
-  function peg$f1(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
-  function peg$f2(condition, dimensions, fill, order, limit, offset, slimit, soffset, timezone) {    return { condition, dimensions, fill, order, limit, offset, slimit, soffset, timezone };  }
-  function peg$f3(head, tail) {    return [head, ...tail];  }
-  function peg$f4(expr, alias) {    return ast.field(expr, alias);  }
-  function peg$f5(type) {    return ast.wildcard(type ?? undefined);  }
-  function peg$f6(parts) {    return ast.measurement(parts, {});  }
+  function peg$f1() {    return expect(offset(), ";");  }
+  function peg$f2() {    return statementFailure(input, offset());  }
+  function peg$f3(fields, into, sources, c) {    return ast.select(fields, sources, { ...c, into });  }
+  function peg$f4() {    return expect(offset(), "FROM");  }
+  function peg$f5(condition, dimensions, fill, order, limit, offset, slimit, soffset, timezone) {    return { condition, dimensions, fill, order, limit, offset, slimit, soffset, timezone };  }
+  function peg$f6() {    return expect(offset(), "integer");  }
   function peg$f7(head, tail) {    return [head, ...tail];  }
-  function peg$f8(s) {    return s !== null;  }
-  function peg$f9(s) {    return ast.subquery(s);  }
-  function peg$f10(parts, last) {    return ast.measurement(parts, last);  }
-  function peg$f11() {    return null;  }
-  function peg$f12(pattern) {    return { regex: pattern.pattern };  }
-  function peg$f13(name) {    return { name };  }
-  function peg$f14(head, tail) {    return [head, ...tail];  }
-  function peg$f15(interval, offset) {    return ast.timeDimension(interval, offset);  }
-  function peg$f16() {    return { kind: "wildcard" };  }
-  function peg$f17(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
-  function peg$f18(name) {    return ast.tagDimension(name);  }
-  function peg$f19(digits, unit) {    return ast.calendarInterval(digits, unit);  }
-  function peg$f20(d) {    return ast.negate(d);  }
-  function peg$f21() {    return ast.call("now", []);  }
-  function peg$f22(arg) {    return ast.fill(arg);  }
-  function peg$f23(n) {    return ast.negate(n);  }
-  function peg$f24(dir) {    return dir ?? "ASC";  }
-  function peg$f25() {    return "ASC";  }
-  function peg$f26() {    return "DESC";  }
-  function peg$f27(s) {    return s.value;  }
-  function peg$f28(digits) {    return ast.count(digits);  }
-  function peg$f29(e) {    return e !== null;  }
-  function peg$f30(e) {    return e;  }
-  function peg$f31() {    checkNesting(++depth, location); return true;  }
-  function peg$f32() {    depth--; return true;  }
-  function peg$f33(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f34(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f35(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f36(op, rhs) {    return [op, rhs];  }
-  function peg$f37(op, rhs) {    return [op, rhs];  }
-  function peg$f38(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f39(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f40(e) {    return e !== null;  }
-  function peg$f41(e) {    return ast.negate(e);  }
+  function peg$f8(pattern, alias) {    return ast.field(pattern, alias);  }
+  function peg$f9(start, expr, alias) {    return ast.field(ast.checkFieldOperators(expr, start), alias);  }
+  function peg$f10() {    return offset();  }
+  function peg$f11(parts) {    return expect(offset(), "MEASUREMENT");  }
+  function peg$f12(parts, measurement) {    return ast.target(parts, measurement !== null);  }
+  function peg$f13(head, tail) {    return [head, ...tail];  }
+  function peg$f14(pattern) {    return ast.measurement([], { regex: pattern.pattern });  }
+  function peg$f15() {    return expect(offset(), "SELECT");  }
+  function peg$f16(s) {    return s !== null;  }
+  function peg$f17(s) {    return expect(offset(), ")");  }
+  function peg$f18(s) {    return ast.subquery(s);  }
+  function peg$f19(head, tail) {    return [head, ...tail];  }
+  function peg$f20(pattern) {    return ast.measurement([], { regex: pattern.pattern });  }
+  function peg$f21(parts, pattern) {    return ast.measurementOf(parts, pattern);  }
+  function peg$f22(start, head, tail) {    return ast.segments([head, ...tail.flat()], start);  }
+  function peg$f23(name) {    return [name];  }
+  function peg$f24() {    return [""];  }
+  function peg$f25() {    return [];  }
+  function peg$f26() {    return expect(offset(), "BY");  }
+  function peg$f27(head, tail) {    return [head, ...tail];  }
+  function peg$f28(pattern) {    return { kind: "regex", pattern: pattern.pattern };  }
+  function peg$f29(e) {    return ast.dimension(e);  }
+  function peg$f30(interval) {    return ast.timeDimension(interval, null);  }
+  function peg$f31(digits, unit) {    return ast.calendarInterval(digits, unit);  }
+  function peg$f32(e) {    return ast.fill(e);  }
+  function peg$f33(e) {    return ast.timezone(e);  }
+  function peg$f34() {    return expect(offset(), "BY");  }
+  function peg$f35(dir, more) {    return ast.sortFields(dir, null, more);  }
+  function peg$f36(name, dir, more) {    return ast.sortFields(dir, name, more);  }
+  function peg$f37() {    return expect(offset(), "identifier, ASC, DESC");  }
+  function peg$f38(name, dir) {    return name;  }
+  function peg$f39() {    return "ASC";  }
+  function peg$f40() {    return "DESC";  }
+  function peg$f41(digits) {    return ast.count(digits);  }
   function peg$f42(e) {    return e !== null;  }
   function peg$f43(e) {    return e;  }
-  function peg$f44(e) {    return ast.paren(e);  }
-  function peg$f45(name, args) {    return ast.call(name, args ?? []);  }
-  function peg$f46(head, tail) {    return [head, ...tail];  }
-  function peg$f47(name, type) {    return ast.varRef(name, type?.toLowerCase());  }
-  function peg$f48(name) {    return ast.param(name);  }
-  function peg$f49() {    return ast.statement("show_queries");  }
-  function peg$f50(what, exact, database, sources, key, condition, limit, offset) {    return ast.statement("show_cardinality", { what, exact: exact !== null, database, sources, key, condition, limit, offset });  }
-  function peg$f51() {    return "series";  }
-  function peg$f52() {    return "measurement";  }
-  function peg$f53() {    return "tag_key";  }
-  function peg$f54() {    return "tag_values";  }
-  function peg$f55() {    return "field_key";  }
-  function peg$f56() {    return ast.statement("show_databases");  }
-  function peg$f57(database, measurement, condition, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, limit, offset });  }
-  function peg$f58(r) {    return { op: "=~", pattern: r.pattern };  }
-  function peg$f59(name) {    return { op: "=", name };  }
-  function peg$f60(database, sources, condition, limit, offset) {    return ast.statement("show_tag_keys", { database, sources, condition, limit, offset });  }
-  function peg$f61(database, sources, key, condition, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, limit, offset });  }
-  function peg$f62(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f63(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f64(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f65(database, sources, limit, offset) {    return ast.statement("show_field_keys", { database, sources, limit, offset });  }
-  function peg$f66(database, sources, condition, limit, offset) {    return ast.statement("show_series", { database, sources, condition, limit, offset });  }
-  function peg$f67(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f68(name) {    return ast.statement("create_database", { name });  }
-  function peg$f69(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f70(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f71(sources, condition) {    return ast.statement("drop_series", { sources, condition });  }
-  function peg$f72(sources, condition) {    return ast.statement("delete", { sources, condition });  }
-  function peg$f73(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
-  function peg$f74(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...Object.assign({}, ...options) });  }
-  function peg$f75(duration) {    return { duration };  }
-  function peg$f76(replicaN) {    return { replicaN };  }
-  function peg$f77(shardDuration) {    return { shardDuration };  }
-  function peg$f78() {    return { isDefault: true };  }
-  function peg$f79(maxBytes) {    return { maxBytes };  }
-  function peg$f80(coldAfter) {    return { coldAfter };  }
-  function peg$f81() {    return 0n;  }
-  function peg$f82(d) {    return d.ns;  }
-  function peg$f83(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f84(name, database, resample, select) {    return ast.statement("create_continuous_query", { name, database, ...resample, select });  }
-  function peg$f85(every, f) {    return { everyNs: every.ns, forNs: f?.ns };  }
-  function peg$f86(f) {    return { forNs: f.ns };  }
-  function peg$f87() {    return ast.statement("show_continuous_queries");  }
-  function peg$f88(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
-  function peg$f89(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f90(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f91(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f92(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f93(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f94(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f95(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f96(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f97(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f98() {    return "READ";  }
-  function peg$f99() {    return "WRITE";  }
-  function peg$f100() {    return "ALL";  }
-  function peg$f101() {    return ast.statement("show_users");  }
-  function peg$f102(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f103(word) {    return isKeyword(word);  }
-  function peg$f104(word) {    return word;  }
-  function peg$f105(chars) {    return chars.join("");  }
-  function peg$f106(chars) {    return ast.string(chars.join(""));  }
-  function peg$f107() {    return "\n";  }
-  function peg$f108(chars) {    return ast.regex(chars.join(""));  }
-  function peg$f109() {    return "/";  }
-  function peg$f110(text) {    return ast.number(text);  }
-  function peg$f111(text) {    return ast.integer(text);  }
-  function peg$f112(parts) {    return ast.duration(parts);  }
-  function peg$f113(digits, unit) {    return [digits, unit];  }
-  function peg$f114(text) {    return ast.boolean(text);  }
+  function peg$f44() {    checkNesting(++depth, location); return true;  }
+  function peg$f45() {    depth--; return true;  }
+  function peg$f46(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f47(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f48(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f49(op) {    return expect(offset(), "regex");  }
+  function peg$f50(op, rhs) {    return [op, rhs];  }
+  function peg$f51(op, rhs) {    return [op, rhs];  }
+  function peg$f52(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f53(head, tail) {    return ast.binaryChain(head, tail);  }
+  function peg$f54(sign, operand) {    return ast.signed(sign, operand);  }
+  function peg$f55() {    return expect(offset(), "identifier, number, duration, (");  }
+  function peg$f56(e) {    return expect(offset(), ")");  }
+  function peg$f57(e) {    return ast.paren(e);  }
+  function peg$f58() {    return expect(offset(), "identifier, string, number, bool");  }
+  function peg$f59(name, args) {    return expect(offset(), ")");  }
+  function peg$f60(name, args) {    return ast.call(name, args);  }
+  function peg$f61() {    return [];  }
+  function peg$f62(head, tail) {    return [head, ...tail];  }
+  function peg$f63(args) {    return expect(offset(), ")");  }
+  function peg$f64(args) {    return ast.call("distinct", args);  }
+  function peg$f65() {    return expect(offset(), "identifier");  }
+  function peg$f66(name) {    return ast.call("distinct", [ast.varRef(name)]);  }
+  function peg$f67() {    return expect(offset(), "(, identifier");  }
+  function peg$f68(type) {    return ast.wildcard(type ?? undefined);  }
+  function peg$f69() {    return expect(offset(), "field, tag");  }
+  function peg$f70(parts, type) {    return ast.varRef(parts.join("."), type?.toLowerCase());  }
+  function peg$f71(name) {    return ast.isVarType(name);  }
+  function peg$f72(name) {    return name;  }
+  function peg$f73() {    return expect(offset(), "float, integer, unsigned, string, boolean, field, tag");  }
+  function peg$f74() {    return expect(offset(), "float, integer, string, boolean, field, tag");  }
+  function peg$f75(name) {    return ast.param(name, offset());  }
+  function peg$f76() {    return ast.statement("show_queries");  }
+  function peg$f77(what, exact, rest) {    return ast.statement("show_cardinality", { what, exact: exact !== null, ...rest });  }
+  function peg$f78() {    return expect(offset(), "CARDINALITY");  }
+  function peg$f79() {    return expect(offset(), "EXACT, CARDINALITY");  }
+  function peg$f80() {    return expect(offset(), "EXACT, CARDINALITY");  }
+  function peg$f81() {    return expect(offset(), "EXACT, CARDINALITY");  }
+  function peg$f82() {    return "measurement";  }
+  function peg$f83() {    return "tag_key";  }
+  function peg$f84() {    return "field_key";  }
+  function peg$f85() {    return "series";  }
+  function peg$f86(database, sources, condition, dimensions, limit, offset) {    return { database, sources, condition, dimensions, limit, offset };  }
+  function peg$f87() {    return expect(offset(), "CARDINALITY");  }
+  function peg$f88() {    return true;  }
+  function peg$f89() {    return false;  }
+  function peg$f90(exact, database, sources, key, condition, dimensions, limit, offset) {
+    return ast.statement("show_cardinality", {
+      what: "tag_values", exact, database, sources, key, condition,
+      dimensions, limit, offset,
+    });
+  }
+  function peg$f91() {    return ast.statement("show_databases");  }
+  function peg$f92(database, measurement, condition, order, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, order, limit, offset });  }
+  function peg$f93() {    return expect(offset(), "MEASUREMENT");  }
+  function peg$f94() {    return expect(offset(), "=, =~");  }
+  function peg$f95(source) {    return ast.measurementFilter(source);  }
+  function peg$f96(database, sources, condition, order, limit, offset, slimit, soffset) {    return ast.statement("show_tag_keys", { database, sources, condition, order, limit, offset, slimit, soffset });  }
+  function peg$f97(database, sources, key, condition, order, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, order, limit, offset });  }
+  function peg$f98() {    return expect(offset(), "WITH");  }
+  function peg$f99() {    return expect(offset(), "KEY");  }
+  function peg$f100(op) {    return expect(offset(), "regex");  }
+  function peg$f101(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f102(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f103() {    return expect(offset(), "(");  }
+  function peg$f104(head, tail) {    return expect(offset(), ")");  }
+  function peg$f105(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f106() {    return expect(offset(), "IN, =, =~");  }
+  function peg$f107(database, sources, order, limit, offset) {    return ast.statement("show_field_keys", { database, sources, order, limit, offset });  }
+  function peg$f108(database, sources, condition, order, limit, offset) {    return ast.statement("show_series", { database, sources, condition, order, limit, offset });  }
+  function peg$f109(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f110(name, policy) {    return ast.statement("create_database", { name, policy });  }
+  function peg$f111(duration, replicaN, shardDuration, name) {    return { duration, replicaN, shardDuration, name };  }
+  function peg$f112() {    return expect(offset(), "DURATION, NAME, REPLICATION, SHARD");  }
+  function peg$f113(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f114(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f115(start, sources, condition) {    return ast.deleteStatement("drop_series", sources, condition, start);  }
+  function peg$f116(start, sources, condition) {    return ast.deleteStatement("delete", sources, condition, start);  }
+  function peg$f117() {    return offset();  }
+  function peg$f118(sources) {    return ast.checkDeleteSources(sources);  }
+  function peg$f119(name) {    return expect(offset(), "ON");  }
+  function peg$f120(name, database) {    return expect(offset(), "DURATION");  }
+  function peg$f121(name, database, duration) {    return expect(offset(), "REPLICATION");  }
+  function peg$f122(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
+  function peg$f123() {    return "default";  }
+  function peg$f124() {    return expect(offset(), "identifier");  }
+  function peg$f125(name) {    return expect(offset(), "ON");  }
+  function peg$f126(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...options });  }
+  function peg$f127(list) {    return ast.rpOptions(list);  }
+  function peg$f128() {    return expect(offset(), "DURATION, REPLICATION, SHARD, DEFAULT");  }
+  function peg$f129(at, duration) {    return { at, key: "DURATION", value: { duration } };  }
+  function peg$f130(at, replicaN) {    return { at, key: "REPLICATION", value: { replicaN } };  }
+  function peg$f131(at, shardDuration) {    return { at, key: "SHARD", value: { shardDuration } };  }
+  function peg$f132(at) {    return { at, key: "DEFAULT", value: { isDefault: true } };  }
+  function peg$f133(at, maxBytes) {    return { at, key: "MAX_BYTES", value: { maxBytes } };  }
+  function peg$f134(at, coldAfter) {    return { at, key: "COLD_AFTER", value: { coldAfter } };  }
+  function peg$f135(maxBytes) {    return { maxBytes };  }
+  function peg$f136(coldAfter) {    return { coldAfter };  }
+  function peg$f137() {    return 0n;  }
+  function peg$f138(d) {    return ast.rpDuration(d, offset());  }
+  function peg$f139() {    return expect(offset(), "duration");  }
+  function peg$f140() {    return expect(offset(), "DURATION");  }
+  function peg$f141() {    return expect(offset(), "DURATION");  }
+  function peg$f142() {    return refuse(offset(), "invalid duration INF for shard duration", "token");  }
+  function peg$f143(digits) {    return ast.replication(digits, offset());  }
+  function peg$f144() {    return expect(offset(), "integer");  }
+  function peg$f145(name) {    return expect(offset(), "ON");  }
+  function peg$f146(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f147() {    return expect(offset(), "QUERIES");  }
+  function peg$f148() {    return ast.statement("show_continuous_queries");  }
+  function peg$f149() {    return expect(offset(), "QUERY");  }
+  function peg$f150(name) {    return expect(offset(), "ON");  }
+  function peg$f151(name, database, resample) {    return expect(offset(), "BEGIN");  }
+  function peg$f152(name, database, resample) {    return expect(offset(), "SELECT");  }
+  function peg$f153(name, database, resample, source) {    return expect(offset(), "END");  }
+  function peg$f154(name, database, resample, source) {    return ast.continuousQuery(name, database, resample, source);  }
+  function peg$f155(fields) {    return expect(offset(), "INTO");  }
+  function peg$f156(fields, into, sources, c) {    return ast.cqSelect(ast.select(fields, sources, { ...c, into }), input, offset() + text().length);  }
+  function peg$f157(every, forDuration) {    return (every ?? 0n) !== 0n || (forDuration ?? 0n) !== 0n || expect(offset(), "EVERY, FOR");  }
+  function peg$f158(every, forDuration) {    return { every, for: forDuration };  }
+  function peg$f159(d) {    return ast.rpDuration(d, offset());  }
+  function peg$f160() {    return expect(offset(), "duration");  }
+  function peg$f161() {    return expect(offset(), "QUERY");  }
+  function peg$f162(name) {    return expect(offset(), "ON");  }
+  function peg$f163(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
+  function peg$f164() {    return ast.statement("show_shards");  }
+  function peg$f165() {    return expect(offset(), "GROUPS");  }
+  function peg$f166() {    return ast.statement("show_shard_groups");  }
+  function peg$f167(module) {    return ast.statement("show_stats", { module });  }
+  function peg$f168(module) {    return ast.statement("show_diagnostics", { module });  }
+  function peg$f169() {    return ast.statement("show_subscriptions");  }
+  function peg$f170(name) {    return expect(offset(), "ON");  }
+  function peg$f171(name, target) {    return expect(offset(), "DESTINATIONS");  }
+  function peg$f172(name, target) {    return "ALL";  }
+  function peg$f173(name, target) {    return "ANY";  }
+  function peg$f174(name, target) {    return expect(offset(), "ALL, ANY");  }
+  function peg$f175(name, target, mode, head, tail) {    return ast.statement("create_subscription", { name, ...target, mode, destinations: [head, ...tail] });  }
+  function peg$f176(name) {    return expect(offset(), "ON");  }
+  function peg$f177(name, target) {    return ast.statement("drop_subscription", { name, ...target });  }
+  function peg$f178(id) {    return ast.statement("drop_shard", { id });  }
+  function peg$f179(database) {    return expectHere(offset(), ".");  }
+  function peg$f180(database) {    return expect(offset(), "identifier", false);  }
+  function peg$f181(database, retentionPolicy) {    return { database, retentionPolicy };  }
+  function peg$f182(s) {    return s.value;  }
+  function peg$f183() {    return expect(offset(), "string", false);  }
+  function peg$f184(analyze) {    return expect(offset(), "SELECT");  }
+  function peg$f185(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f186(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f187(digits) {    return ast.unsigned64(digits, offset());  }
+  function peg$f188() {    return expect(offset(), "integer");  }
+  function peg$f189(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f190(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f191(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f192(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f193(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f194(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f195(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f196() {    return "READ";  }
+  function peg$f197() {    return "WRITE";  }
+  function peg$f198() {    return "ALL";  }
+  function peg$f199() {    return ast.statement("show_users");  }
+  function peg$f200(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f201() {    return expect(offset(), "identifier");  }
+  function peg$f202(word) {    return isKeyword(word);  }
+  function peg$f203(word) {    return word;  }
+  function peg$f204(chars) {    return chars.join("");  }
+  function peg$f205(chars) {    return ast.string(chars.join(""));  }
+  function peg$f206() {    return "\n";  }
+  function peg$f207(start, chars) {    return ast.regex(chars.join(""), start);  }
+  function peg$f208(start) {    return refuse(start, "bad regex: ", "regex");  }
+  function peg$f209() {    return "/";  }
+  function peg$f210(d) {    return ast.durationLiteral(d);  }
+  function peg$f211(text) {    return ast.number(text, offset());  }
+  function peg$f212(text) {    return ast.integer(text, offset());  }
+  function peg$f213(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -784,8 +901,46 @@ function peg$parse(input, options) {
       }
     }
     s4 = peg$parse_();
-    peg$savedPos = s0;
-    s0 = peg$f0(s2, s3);
+    s5 = peg$currPos;
+    peg$silentFails++;
+    if (input.length > peg$currPos) {
+      s6 = input.charAt(peg$currPos);
+      peg$currPos++;
+    } else {
+      s6 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e1); }
+    }
+    peg$silentFails--;
+    if (s6 === peg$FAILED) {
+      s5 = undefined;
+    } else {
+      peg$currPos = s5;
+      s5 = peg$FAILED;
+    }
+    if (s5 === peg$FAILED) {
+      s5 = peg$parseExpectSemicolon();
+    }
+    if (s5 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s0 = peg$f0(s2, s3);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseExpectSemicolon() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f1();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
 
     return s0;
   }
@@ -817,11 +972,14 @@ function peg$parse(input, options) {
                         if (s0 === peg$FAILED) {
                           s0 = peg$parseKillQuery();
                           if (s0 === peg$FAILED) {
-                            s0 = peg$parseUserStatement();
+                            s0 = peg$parseContinuousQueryStatement();
                             if (s0 === peg$FAILED) {
-                              s0 = peg$parseCreateContinuousQuery();
+                              s0 = peg$parseClusterAdminStatement();
                               if (s0 === peg$FAILED) {
-                                s0 = peg$parseDropContinuousQuery();
+                                s0 = peg$parseUserStatement();
+                                if (s0 === peg$FAILED) {
+                                  s0 = peg$parseStatementFailure();
+                                }
                               }
                             }
                           }
@@ -840,44 +998,730 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseStatementFailure() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    peg$silentFails++;
+    if (input.charCodeAt(peg$currPos) === 59) {
+      s2 = peg$c0;
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e0); }
+    }
+    if (s2 === peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      if (input.length > peg$currPos) {
+        s3 = input.charAt(peg$currPos);
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e1); }
+      }
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+    }
+    peg$silentFails--;
+    if (s2 === peg$FAILED) {
+      s1 = undefined;
+    } else {
+      peg$currPos = s1;
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s2 = peg$f2();
+      if (s2) {
+        s2 = undefined;
+      } else {
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseSelectStatement() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
+    let s0, s1, s2;
 
     s0 = peg$currPos;
     s1 = peg$parseSELECT();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
+      s2 = peg$parseSelectBody();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseFields();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$currPos;
-          s5 = peg$parse__();
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseInto();
-            if (s6 !== peg$FAILED) {
-              s4 = s6;
-            } else {
-              peg$currPos = s4;
-              s4 = peg$FAILED;
-            }
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSelectBody() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
+
+    s0 = peg$currPos;
+    s1 = peg$parse_();
+    s2 = peg$parseFields();
+    if (s2 !== peg$FAILED) {
+      s3 = peg$currPos;
+      s4 = peg$parse_();
+      s5 = peg$parseInto();
+      if (s5 !== peg$FAILED) {
+        s3 = s5;
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      if (s3 === peg$FAILED) {
+        s3 = null;
+      }
+      s4 = peg$parse_();
+      s5 = peg$parseFROM();
+      if (s5 === peg$FAILED) {
+        s5 = peg$parseExpectFrom();
+      }
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseSources();
+        if (s7 !== peg$FAILED) {
+          s8 = peg$parseSelectClauses();
+          peg$savedPos = s0;
+          s0 = peg$f3(s2, s3, s7, s8);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseExpectFrom() {
+    let s0;
+
+    peg$savedPos = peg$currPos;
+    s0 = peg$f4();
+    if (s0) {
+      s0 = undefined;
+    } else {
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSelectClauses() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    s2 = peg$parse_();
+    s3 = peg$parseWhere();
+    if (s3 !== peg$FAILED) {
+      s1 = s3;
+    } else {
+      peg$currPos = s1;
+      s1 = peg$FAILED;
+    }
+    if (s1 === peg$FAILED) {
+      s1 = null;
+    }
+    s2 = peg$currPos;
+    s3 = peg$parse_();
+    s4 = peg$parseGroupBy();
+    if (s4 !== peg$FAILED) {
+      s2 = s4;
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    if (s2 === peg$FAILED) {
+      s2 = null;
+    }
+    s3 = peg$currPos;
+    s4 = peg$parse_();
+    s5 = peg$parseFill();
+    if (s5 !== peg$FAILED) {
+      s3 = s5;
+    } else {
+      peg$currPos = s3;
+      s3 = peg$FAILED;
+    }
+    if (s3 === peg$FAILED) {
+      s3 = null;
+    }
+    s4 = peg$currPos;
+    s5 = peg$parse_();
+    s6 = peg$parseOrderBy();
+    if (s6 !== peg$FAILED) {
+      s4 = s6;
+    } else {
+      peg$currPos = s4;
+      s4 = peg$FAILED;
+    }
+    if (s4 === peg$FAILED) {
+      s4 = null;
+    }
+    s5 = peg$currPos;
+    s6 = peg$parse_();
+    s7 = peg$parseLimit();
+    if (s7 !== peg$FAILED) {
+      s5 = s7;
+    } else {
+      peg$currPos = s5;
+      s5 = peg$FAILED;
+    }
+    if (s5 === peg$FAILED) {
+      s5 = null;
+    }
+    s6 = peg$currPos;
+    s7 = peg$parse_();
+    s8 = peg$parseOffset();
+    if (s8 !== peg$FAILED) {
+      s6 = s8;
+    } else {
+      peg$currPos = s6;
+      s6 = peg$FAILED;
+    }
+    if (s6 === peg$FAILED) {
+      s6 = null;
+    }
+    s7 = peg$currPos;
+    s8 = peg$parse_();
+    s9 = peg$parseSLimit();
+    if (s9 !== peg$FAILED) {
+      s7 = s9;
+    } else {
+      peg$currPos = s7;
+      s7 = peg$FAILED;
+    }
+    if (s7 === peg$FAILED) {
+      s7 = null;
+    }
+    s8 = peg$currPos;
+    s9 = peg$parse_();
+    s10 = peg$parseSOffset();
+    if (s10 !== peg$FAILED) {
+      s8 = s10;
+    } else {
+      peg$currPos = s8;
+      s8 = peg$FAILED;
+    }
+    if (s8 === peg$FAILED) {
+      s8 = null;
+    }
+    s9 = peg$currPos;
+    s10 = peg$parse_();
+    s11 = peg$parseTz();
+    if (s11 !== peg$FAILED) {
+      s9 = s11;
+    } else {
+      peg$currPos = s9;
+      s9 = peg$FAILED;
+    }
+    if (s9 === peg$FAILED) {
+      s9 = null;
+    }
+    peg$savedPos = s0;
+    s0 = peg$f5(s1, s2, s3, s4, s5, s6, s7, s8, s9);
+
+    return s0;
+  }
+
+  function peg$parseLimit() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parseLIMIT();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseCountOrFail();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseOffset() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parseOFFSET();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseCountOrFail();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSLimit() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSLIMIT();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseCountOrFail();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSOffset() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSOFFSET();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseCountOrFail();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCountOrFail() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parse_();
+    s2 = peg$parseCount();
+    if (s2 !== peg$FAILED) {
+      s0 = s2;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f6();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseFields() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseField();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parse_();
+      if (input.charCodeAt(peg$currPos) === 44) {
+        s5 = peg$c1;
+        peg$currPos++;
+      } else {
+        s5 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e2); }
+      }
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseField();
+        if (s7 !== peg$FAILED) {
+          s3 = s7;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parse_();
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s5 = peg$c1;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parseField();
+          if (s7 !== peg$FAILED) {
+            s3 = s7;
           } else {
-            peg$currPos = s4;
-            s4 = peg$FAILED;
+            peg$currPos = s3;
+            s3 = peg$FAILED;
           }
-          if (s4 === peg$FAILED) {
-            s4 = null;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f7(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseField() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseRegex();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parse_();
+      s4 = peg$parseAlias();
+      if (s4 !== peg$FAILED) {
+        s2 = s4;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f8(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseOffset0();
+      s2 = peg$parseExpr();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$currPos;
+        s4 = peg$parse_();
+        s5 = peg$parseAlias();
+        if (s5 !== peg$FAILED) {
+          s3 = s5;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+        if (s3 === peg$FAILED) {
+          s3 = null;
+        }
+        peg$savedPos = s0;
+        s0 = peg$f9(s1, s2, s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseOffset0() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = '';
+    peg$savedPos = s0;
+    s1 = peg$f10();
+    s0 = s1;
+
+    return s0;
+  }
+
+  function peg$parseAlias() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseAS();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse_();
+      s3 = peg$parseIdentOrFail();
+      if (s3 !== peg$FAILED) {
+        s0 = s3;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseInto() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseINTO();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse_();
+      s3 = peg$parseIntoTarget();
+      if (s3 !== peg$FAILED) {
+        s0 = s3;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseIntoTarget() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSegments();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 58) {
+        s3 = peg$c2;
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e3); }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parse_();
+        s5 = peg$parseMEASUREMENT();
+        if (s5 === peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s5 = peg$f11(s1);
+          if (s5) {
+            s5 = undefined;
+          } else {
+            s5 = peg$FAILED;
           }
-          s5 = peg$parse__();
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseFROM();
+        }
+        if (s5 !== peg$FAILED) {
+          s3 = [s3, s4, s5];
+          s2 = s3;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      peg$savedPos = s0;
+      s0 = peg$f12(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSources() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSource();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      s4 = peg$parse_();
+      if (input.charCodeAt(peg$currPos) === 44) {
+        s5 = peg$c1;
+        peg$currPos++;
+      } else {
+        s5 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e2); }
+      }
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseSource();
+        if (s7 !== peg$FAILED) {
+          s3 = s7;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parse_();
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s5 = peg$c1;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parseSource();
+          if (s7 !== peg$FAILED) {
+            s3 = s7;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f13(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSource() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
+
+    s0 = peg$currPos;
+    s1 = peg$parseRegex();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f14(s1);
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 40) {
+        s1 = peg$c3;
+        peg$currPos++;
+      } else {
+        s1 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      }
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse_();
+        s3 = peg$parseSELECT();
+        if (s3 === peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s3 = peg$f15();
+          if (s3) {
+            s3 = undefined;
+          } else {
+            s3 = peg$FAILED;
+          }
+        }
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseDeeper();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseSelectBody();
+            if (s5 === peg$FAILED) {
+              s5 = null;
+            }
+            s6 = peg$parseShallower();
             if (s6 !== peg$FAILED) {
-              s7 = peg$parse__();
+              peg$savedPos = peg$currPos;
+              s7 = peg$f16(s5);
+              if (s7) {
+                s7 = undefined;
+              } else {
+                s7 = peg$FAILED;
+              }
               if (s7 !== peg$FAILED) {
-                s8 = peg$parseSources();
-                if (s8 !== peg$FAILED) {
-                  s9 = peg$parseSelectClauses();
+                s8 = peg$parse_();
+                if (input.charCodeAt(peg$currPos) === 41) {
+                  s9 = peg$c4;
+                  peg$currPos++;
+                } else {
+                  s9 = peg$FAILED;
+                  if (peg$silentFails === 0) { peg$fail(peg$e5); }
+                }
+                if (s9 === peg$FAILED) {
+                  peg$savedPos = peg$currPos;
+                  s9 = peg$f17(s5);
+                  if (s9) {
+                    s9 = undefined;
+                  } else {
+                    s9 = peg$FAILED;
+                  }
+                }
+                if (s9 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f1(s3, s4, s8, s9);
+                  s0 = peg$f18(s5);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -902,230 +1746,19 @@ function peg$parse(input, options) {
         peg$currPos = s0;
         s0 = peg$FAILED;
       }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
+      if (s0 === peg$FAILED) {
+        s0 = peg$parseMeasurementRef();
+      }
     }
 
     return s0;
   }
 
-  function peg$parseSelectClauses() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12;
-
-    s0 = peg$currPos;
-    s1 = peg$currPos;
-    s2 = peg$parse__();
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseWhere();
-      if (s3 !== peg$FAILED) {
-        s1 = s3;
-      } else {
-        peg$currPos = s1;
-        s1 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s1;
-      s1 = peg$FAILED;
-    }
-    if (s1 === peg$FAILED) {
-      s1 = null;
-    }
-    s2 = peg$currPos;
-    s3 = peg$parse__();
-    if (s3 !== peg$FAILED) {
-      s4 = peg$parseGroupBy();
-      if (s4 !== peg$FAILED) {
-        s2 = s4;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s2;
-      s2 = peg$FAILED;
-    }
-    if (s2 === peg$FAILED) {
-      s2 = null;
-    }
-    s3 = peg$currPos;
-    s4 = peg$parse__();
-    if (s4 !== peg$FAILED) {
-      s5 = peg$parseFill();
-      if (s5 !== peg$FAILED) {
-        s3 = s5;
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s3;
-      s3 = peg$FAILED;
-    }
-    if (s3 === peg$FAILED) {
-      s3 = null;
-    }
-    s4 = peg$currPos;
-    s5 = peg$parse__();
-    if (s5 !== peg$FAILED) {
-      s6 = peg$parseOrderBy();
-      if (s6 !== peg$FAILED) {
-        s4 = s6;
-      } else {
-        peg$currPos = s4;
-        s4 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s4;
-      s4 = peg$FAILED;
-    }
-    if (s4 === peg$FAILED) {
-      s4 = null;
-    }
-    s5 = peg$currPos;
-    s6 = peg$parse__();
-    if (s6 !== peg$FAILED) {
-      s7 = peg$parseLIMIT();
-      if (s7 !== peg$FAILED) {
-        s8 = peg$parse__();
-        if (s8 !== peg$FAILED) {
-          s9 = peg$parseCount();
-          if (s9 !== peg$FAILED) {
-            s5 = s9;
-          } else {
-            peg$currPos = s5;
-            s5 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s5;
-          s5 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s5;
-        s5 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s5;
-      s5 = peg$FAILED;
-    }
-    if (s5 === peg$FAILED) {
-      s5 = null;
-    }
-    s6 = peg$currPos;
-    s7 = peg$parse__();
-    if (s7 !== peg$FAILED) {
-      s8 = peg$parseOFFSET();
-      if (s8 !== peg$FAILED) {
-        s9 = peg$parse__();
-        if (s9 !== peg$FAILED) {
-          s10 = peg$parseCount();
-          if (s10 !== peg$FAILED) {
-            s6 = s10;
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s6;
-          s6 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s6;
-        s6 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s6;
-      s6 = peg$FAILED;
-    }
-    if (s6 === peg$FAILED) {
-      s6 = null;
-    }
-    s7 = peg$currPos;
-    s8 = peg$parse__();
-    if (s8 !== peg$FAILED) {
-      s9 = peg$parseSLIMIT();
-      if (s9 !== peg$FAILED) {
-        s10 = peg$parse__();
-        if (s10 !== peg$FAILED) {
-          s11 = peg$parseCount();
-          if (s11 !== peg$FAILED) {
-            s7 = s11;
-          } else {
-            peg$currPos = s7;
-            s7 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s7;
-          s7 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s7;
-        s7 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s7;
-      s7 = peg$FAILED;
-    }
-    if (s7 === peg$FAILED) {
-      s7 = null;
-    }
-    s8 = peg$currPos;
-    s9 = peg$parse__();
-    if (s9 !== peg$FAILED) {
-      s10 = peg$parseSOFFSET();
-      if (s10 !== peg$FAILED) {
-        s11 = peg$parse__();
-        if (s11 !== peg$FAILED) {
-          s12 = peg$parseCount();
-          if (s12 !== peg$FAILED) {
-            s8 = s12;
-          } else {
-            peg$currPos = s8;
-            s8 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s8;
-          s8 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s8;
-        s8 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s8;
-      s8 = peg$FAILED;
-    }
-    if (s8 === peg$FAILED) {
-      s8 = null;
-    }
-    s9 = peg$currPos;
-    s10 = peg$parse__();
-    if (s10 !== peg$FAILED) {
-      s11 = peg$parseTz();
-      if (s11 !== peg$FAILED) {
-        s9 = s11;
-      } else {
-        peg$currPos = s9;
-        s9 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s9;
-      s9 = peg$FAILED;
-    }
-    if (s9 === peg$FAILED) {
-      s9 = null;
-    }
-    peg$savedPos = s0;
-    s0 = peg$f2(s1, s2, s3, s4, s5, s6, s7, s8, s9);
-
-    return s0;
-  }
-
-  function peg$parseFields() {
+  function peg$parsePlainSources() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
-    s1 = peg$parseField();
+    s1 = peg$parsePlainSource();
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
@@ -1135,11 +1768,11 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e1); }
+        if (peg$silentFails === 0) { peg$fail(peg$e2); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
-        s7 = peg$parseField();
+        s7 = peg$parsePlainSource();
         if (s7 !== peg$FAILED) {
           s3 = s7;
         } else {
@@ -1159,11 +1792,11 @@ function peg$parse(input, options) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e1); }
+          if (peg$silentFails === 0) { peg$fail(peg$e2); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
-          s7 = peg$parseField();
+          s7 = peg$parsePlainSource();
           if (s7 !== peg$FAILED) {
             s3 = s7;
           } else {
@@ -1176,7 +1809,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f3(s1, s2);
+      s0 = peg$f19(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -1185,338 +1818,16 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseField() {
-    let s0, s1, s2, s3, s4, s5, s6;
+  function peg$parsePlainSource() {
+    let s0, s1;
 
     s0 = peg$currPos;
-    s1 = peg$parseWildcard();
-    if (s1 === peg$FAILED) {
-      s1 = peg$parseExpr();
-    }
+    s1 = peg$parseRegex();
     if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseAS();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parse__();
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseIdentifier();
-            if (s6 !== peg$FAILED) {
-              s2 = s6;
-            } else {
-              peg$currPos = s2;
-              s2 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s2;
-            s2 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
       peg$savedPos = s0;
-      s0 = peg$f4(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
+      s1 = peg$f20(s1);
     }
-
-    return s0;
-  }
-
-  function peg$parseWildcard() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 42) {
-      s1 = peg$c2;
-      peg$currPos++;
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e2); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c3) {
-        s3 = peg$c3;
-        peg$currPos += 2;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e3); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$currPos;
-        s5 = peg$parseFIELD();
-        if (s5 === peg$FAILED) {
-          s5 = peg$parseTAG();
-        }
-        if (s5 !== peg$FAILED) {
-          s4 = input.substring(s4, peg$currPos);
-        } else {
-          s4 = s5;
-        }
-        if (s4 !== peg$FAILED) {
-          s2 = s4;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
-      peg$savedPos = s0;
-      s0 = peg$f5(s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseInto() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseINTO();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseIntoTarget();
-        if (s3 !== peg$FAILED) {
-          s0 = s3;
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseIntoTarget() {
-    let s0, s1, s2, s3, s4;
-
-    s0 = peg$currPos;
-    s1 = [];
-    s2 = peg$currPos;
-    s3 = peg$parseSegmentOrEmpty();
-    if (s3 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 46) {
-        s4 = peg$c4;
-        peg$currPos++;
-      } else {
-        s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
-      }
-      if (s4 !== peg$FAILED) {
-        s2 = s3;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s2;
-      s2 = peg$FAILED;
-    }
-    while (s2 !== peg$FAILED) {
-      s1.push(s2);
-      if (s1.length >= 2) {
-        s2 = peg$FAILED;
-      } else {
-        s2 = peg$currPos;
-        s3 = peg$parseSegmentOrEmpty();
-        if (s3 !== peg$FAILED) {
-          if (input.charCodeAt(peg$currPos) === 46) {
-            s4 = peg$c4;
-            peg$currPos++;
-          } else {
-            s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e4); }
-          }
-          if (s4 !== peg$FAILED) {
-            s2 = s3;
-          } else {
-            peg$currPos = s2;
-            s2 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
-      }
-    }
-    if (input.charCodeAt(peg$currPos) === 58) {
-      s2 = peg$c5;
-      peg$currPos++;
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e5); }
-    }
-    if (s2 !== peg$FAILED) {
-      s3 = peg$parseMEASUREMENT();
-      if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f6(s1);
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseMeasurementRef();
-    }
-
-    return s0;
-  }
-
-  function peg$parseSources() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSource();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parse_();
-      if (input.charCodeAt(peg$currPos) === 44) {
-        s5 = peg$c1;
-        peg$currPos++;
-      } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e1); }
-      }
-      if (s5 !== peg$FAILED) {
-        s6 = peg$parse_();
-        s7 = peg$parseSource();
-        if (s7 !== peg$FAILED) {
-          s3 = s7;
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c1;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e1); }
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse_();
-          s7 = peg$parseSource();
-          if (s7 !== peg$FAILED) {
-            s3 = s7;
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f7(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseSource() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
-
-    s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 40) {
-      s1 = peg$c6;
-      peg$currPos++;
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e6); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      s3 = peg$parseDeeper();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseSelectStatement();
-        if (s4 === peg$FAILED) {
-          s4 = null;
-        }
-        s5 = peg$parseShallower();
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = peg$currPos;
-          s6 = peg$f8(s4);
-          if (s6) {
-            s6 = undefined;
-          } else {
-            s6 = peg$FAILED;
-          }
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parse_();
-            if (input.charCodeAt(peg$currPos) === 41) {
-              s8 = peg$c7;
-              peg$currPos++;
-            } else {
-              s8 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e7); }
-            }
-            if (s8 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f9(s4);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
+    s0 = s1;
     if (s0 === peg$FAILED) {
       s0 = peg$parseMeasurementRef();
     }
@@ -1525,61 +1836,24 @@ function peg$parse(input, options) {
   }
 
   function peg$parseMeasurementRef() {
-    let s0, s1, s2, s3, s4;
+    let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = [];
-    s2 = peg$currPos;
-    s3 = peg$parseSegmentOrEmpty();
-    if (s3 !== peg$FAILED) {
-      if (input.charCodeAt(peg$currPos) === 46) {
-        s4 = peg$c4;
-        peg$currPos++;
-      } else {
-        s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
-      }
-      if (s4 !== peg$FAILED) {
+    s1 = peg$parseSegments();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parseRegex();
+      if (s3 !== peg$FAILED) {
         s2 = s3;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
       }
-    } else {
-      peg$currPos = s2;
-      s2 = peg$FAILED;
-    }
-    while (s2 !== peg$FAILED) {
-      s1.push(s2);
-      if (s1.length >= 2) {
-        s2 = peg$FAILED;
-      } else {
-        s2 = peg$currPos;
-        s3 = peg$parseSegmentOrEmpty();
-        if (s3 !== peg$FAILED) {
-          if (input.charCodeAt(peg$currPos) === 46) {
-            s4 = peg$c4;
-            peg$currPos++;
-          } else {
-            s4 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e4); }
-          }
-          if (s4 !== peg$FAILED) {
-            s2 = s3;
-          } else {
-            peg$currPos = s2;
-            s2 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
+      if (s2 === peg$FAILED) {
+        s2 = null;
       }
-    }
-    s2 = peg$parseMeasurementLast();
-    if (s2 !== peg$FAILED) {
       peg$savedPos = s0;
-      s0 = peg$f10(s1, s2);
+      s0 = peg$f21(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -1588,59 +1862,150 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSegmentOrEmpty() {
-    let s0, s1, s2, s3;
+  function peg$parseSegments() {
+    let s0, s1, s2, s3, s4;
 
-    s0 = peg$parseIdentifier();
-    if (s0 === peg$FAILED) {
-      s0 = peg$currPos;
-      s1 = '';
-      s2 = peg$currPos;
-      peg$silentFails++;
-      if (input.charCodeAt(peg$currPos) === 46) {
-        s3 = peg$c4;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+    s0 = peg$currPos;
+    s1 = peg$parseOffset0();
+    s2 = peg$parseIdentOrFail();
+    if (s2 !== peg$FAILED) {
+      s3 = [];
+      s4 = peg$parseSegmentTail();
+      while (s4 !== peg$FAILED) {
+        s3.push(s4);
+        s4 = peg$parseSegmentTail();
       }
-      peg$silentFails--;
-      if (s3 !== peg$FAILED) {
-        peg$currPos = s2;
-        s2 = undefined;
-      } else {
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f11();
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
+      peg$savedPos = s0;
+      s0 = peg$f22(s1, s2, s3);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
     }
 
     return s0;
   }
 
-  function peg$parseMeasurementLast() {
-    let s0, s1;
+  function peg$parseSegmentTail() {
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    s1 = peg$parseRegex();
-    if (s1 !== peg$FAILED) {
-      peg$savedPos = s0;
-      s1 = peg$f12(s1);
+    if (input.charCodeAt(peg$currPos) === 46) {
+      s1 = peg$c5;
+      peg$currPos++;
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e6); }
     }
-    s0 = s1;
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = input.charAt(peg$currPos);
+      if (peg$r0.test(s3)) {
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e7); }
+      }
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parse_();
+        s4 = peg$parseIdentOrFail();
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f23(s4);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      s1 = peg$parseIdentifier();
-      if (s1 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s1 = peg$f13(s1);
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s1 = peg$c5;
+        peg$currPos++;
+      } else {
+        s1 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
       }
-      s0 = s1;
+      if (s1 !== peg$FAILED) {
+        s2 = peg$currPos;
+        peg$silentFails++;
+        if (input.charCodeAt(peg$currPos) === 46) {
+          s3 = peg$c5;
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        }
+        peg$silentFails--;
+        if (s3 !== peg$FAILED) {
+          peg$currPos = s2;
+          s2 = undefined;
+        } else {
+          s2 = peg$FAILED;
+        }
+        if (s2 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f24();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 46) {
+          s1 = peg$c5;
+          peg$currPos++;
+        } else {
+          s1 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        }
+        if (s1 !== peg$FAILED) {
+          s2 = peg$currPos;
+          peg$silentFails++;
+          s3 = input.charAt(peg$currPos);
+          if (peg$r1.test(s3)) {
+            peg$currPos++;
+          } else {
+            s3 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e8); }
+          }
+          peg$silentFails--;
+          if (s3 !== peg$FAILED) {
+            peg$currPos = s2;
+            s2 = undefined;
+          } else {
+            s2 = peg$FAILED;
+          }
+          if (s2 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f25();
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      }
     }
 
     return s0;
@@ -1652,15 +2017,10 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseWHERE();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseExpr();
-        if (s3 !== peg$FAILED) {
-          s0 = s3;
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
+      s2 = peg$parse_();
+      s3 = peg$parseExpr();
+      if (s3 !== peg$FAILED) {
+        s0 = s3;
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1679,72 +2039,71 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseGROUP();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseBY();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseDimension();
-            if (s5 !== peg$FAILED) {
-              s6 = [];
-              s7 = peg$currPos;
-              s8 = peg$parse_();
-              if (input.charCodeAt(peg$currPos) === 44) {
-                s9 = peg$c1;
-                peg$currPos++;
-              } else {
-                s9 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e1); }
-              }
-              if (s9 !== peg$FAILED) {
-                s10 = peg$parse_();
-                s11 = peg$parseDimension();
-                if (s11 !== peg$FAILED) {
-                  s7 = s11;
-                } else {
-                  peg$currPos = s7;
-                  s7 = peg$FAILED;
-                }
+      s2 = peg$parse_();
+      s3 = peg$parseBY();
+      if (s3 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s3 = peg$f26();
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parse_();
+        s5 = peg$parseDimension();
+        if (s5 !== peg$FAILED) {
+          s6 = [];
+          s7 = peg$currPos;
+          s8 = peg$parse_();
+          if (input.charCodeAt(peg$currPos) === 44) {
+            s9 = peg$c1;
+            peg$currPos++;
+          } else {
+            s9 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e2); }
+          }
+          if (s9 !== peg$FAILED) {
+            s10 = peg$parse_();
+            s11 = peg$parseDimension();
+            if (s11 !== peg$FAILED) {
+              s7 = s11;
+            } else {
+              peg$currPos = s7;
+              s7 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s7;
+            s7 = peg$FAILED;
+          }
+          while (s7 !== peg$FAILED) {
+            s6.push(s7);
+            s7 = peg$currPos;
+            s8 = peg$parse_();
+            if (input.charCodeAt(peg$currPos) === 44) {
+              s9 = peg$c1;
+              peg$currPos++;
+            } else {
+              s9 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e2); }
+            }
+            if (s9 !== peg$FAILED) {
+              s10 = peg$parse_();
+              s11 = peg$parseDimension();
+              if (s11 !== peg$FAILED) {
+                s7 = s11;
               } else {
                 peg$currPos = s7;
                 s7 = peg$FAILED;
               }
-              while (s7 !== peg$FAILED) {
-                s6.push(s7);
-                s7 = peg$currPos;
-                s8 = peg$parse_();
-                if (input.charCodeAt(peg$currPos) === 44) {
-                  s9 = peg$c1;
-                  peg$currPos++;
-                } else {
-                  s9 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e1); }
-                }
-                if (s9 !== peg$FAILED) {
-                  s10 = peg$parse_();
-                  s11 = peg$parseDimension();
-                  if (s11 !== peg$FAILED) {
-                    s7 = s11;
-                  } else {
-                    peg$currPos = s7;
-                    s7 = peg$FAILED;
-                  }
-                } else {
-                  peg$currPos = s7;
-                  s7 = peg$FAILED;
-                }
-              }
-              peg$savedPos = s0;
-              s0 = peg$f14(s5, s6);
             } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
+              peg$currPos = s7;
+              s7 = peg$FAILED;
             }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
           }
+          peg$savedPos = s0;
+          s0 = peg$f27(s5, s6);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1762,65 +2121,59 @@ function peg$parse(input, options) {
   }
 
   function peg$parseDimension() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
+    let s0, s1;
+
+    s0 = peg$parseCalendarDimension();
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseRegex();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s1 = peg$f28(s1);
+      }
+      s0 = s1;
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseExpr();
+        if (s1 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s1 = peg$f29(s1);
+        }
+        s0 = s1;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseCalendarDimension() {
+    let s0, s1, s2, s3, s4, s5, s6;
 
     s0 = peg$currPos;
     s1 = peg$parseTimeKeyword();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c6;
+        s2 = peg$c3;
         peg$currPos++;
       } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
       }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        s5 = peg$parseCalendarInterval();
-        if (s5 === peg$FAILED) {
-          s5 = peg$parseDuration();
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$currPos;
-          s7 = peg$parse_();
-          if (input.charCodeAt(peg$currPos) === 44) {
-            s8 = peg$c1;
-            peg$currPos++;
-          } else {
-            s8 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e1); }
-          }
-          if (s8 !== peg$FAILED) {
-            s9 = peg$parse_();
-            s10 = peg$parseSignedDuration();
-            if (s10 === peg$FAILED) {
-              s10 = peg$parseNowCall();
-            }
-            if (s10 !== peg$FAILED) {
-              s6 = s10;
-            } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-          if (s6 === peg$FAILED) {
-            s6 = null;
-          }
-          s7 = peg$parse_();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parse_();
+        s4 = peg$parseCalendarInterval();
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 41) {
-            s8 = peg$c7;
+            s6 = peg$c4;
             peg$currPos++;
           } else {
-            s8 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e7); }
+            s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e5); }
           }
-          if (s8 !== peg$FAILED) {
+          if (s6 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f15(s5, s6);
+            s0 = peg$f30(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -1837,39 +2190,6 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-    if (s0 === peg$FAILED) {
-      s0 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 42) {
-        s1 = peg$c2;
-        peg$currPos++;
-      } else {
-        s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e2); }
-      }
-      if (s1 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s1 = peg$f16();
-      }
-      s0 = s1;
-      if (s0 === peg$FAILED) {
-        s0 = peg$currPos;
-        s1 = peg$parseRegex();
-        if (s1 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s1 = peg$f17(s1);
-        }
-        s0 = s1;
-        if (s0 === peg$FAILED) {
-          s0 = peg$currPos;
-          s1 = peg$parseIdentifier();
-          if (s1 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s1 = peg$f18(s1);
-          }
-          s0 = s1;
-        }
-      }
-    }
 
     return s0;
   }
@@ -1879,11 +2199,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c8) {
+    if (s1.toLowerCase() === peg$c6) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -1919,21 +2239,21 @@ function peg$parse(input, options) {
     s1 = peg$currPos;
     s2 = [];
     s3 = input.charAt(peg$currPos);
-    if (peg$r0.test(s3)) {
+    if (peg$r2.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r0.test(s3)) {
+        if (peg$r2.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e10); }
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
         }
       }
     } else {
@@ -1946,20 +2266,20 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c9) {
-        s3 = peg$c9;
+      if (input.substr(peg$currPos, 2) === peg$c7) {
+        s3 = peg$c7;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e11); }
+        if (peg$silentFails === 0) { peg$fail(peg$e12); }
       }
       if (s3 === peg$FAILED) {
         if (input.charCodeAt(peg$currPos) === 121) {
-          s3 = peg$c10;
+          s3 = peg$c8;
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e12); }
+          if (peg$silentFails === 0) { peg$fail(peg$e13); }
         }
       }
       if (s3 !== peg$FAILED) {
@@ -1980,7 +2300,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f19(s1, s2);
+          s0 = peg$f31(s1, s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1996,204 +2316,60 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
-    }
-
-    return s0;
-  }
-
-  function peg$parseSignedDuration() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c11;
-      peg$currPos++;
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e13); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      s3 = peg$parseDuration();
-      if (s3 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f20(s3);
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseDuration();
-    }
-
-    return s0;
-  }
-
-  function peg$parseNowCall() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c12) {
-      peg$currPos += (3);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e14); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c6;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c7;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e7); }
-        }
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f21();
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
 
     return s0;
   }
 
   function peg$parseFill() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c13) {
-      peg$currPos += (4);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e15); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c6;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        s5 = peg$parseFillArg();
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse_();
-          if (input.charCodeAt(peg$currPos) === 41) {
-            s7 = peg$c7;
-            peg$currPos++;
-          } else {
-            s7 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e7); }
-          }
-          if (s7 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f22(s5);
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseFillArg() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    s2 = input.substr(peg$currPos, 4);
-    if (s2.toLowerCase() === peg$c14) {
+    peg$silentFails++;
+    s2 = peg$currPos;
+    s3 = input.substr(peg$currPos, 4);
+    if (s3.toLowerCase() === peg$c9) {
       peg$currPos += (4);
     } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e16); }
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e14); }
     }
-    if (s2 === peg$FAILED) {
-      s2 = input.substr(peg$currPos, 4);
-      if (s2.toLowerCase() === peg$c15) {
-        peg$currPos += (4);
-      } else {
-        s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e17); }
-      }
-      if (s2 === peg$FAILED) {
-        s2 = input.substr(peg$currPos, 8);
-        if (s2.toLowerCase() === peg$c16) {
-          peg$currPos += (8);
-        } else {
-          s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e18); }
-        }
-        if (s2 === peg$FAILED) {
-          s2 = input.substr(peg$currPos, 6);
-          if (s2.toLowerCase() === peg$c17) {
-            peg$currPos += (6);
-          } else {
-            s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e19); }
-          }
-        }
-      }
-    }
-    if (s2 !== peg$FAILED) {
-      s1 = input.substring(s1, peg$currPos);
-    } else {
-      s1 = s2;
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
+    if (s3 !== peg$FAILED) {
+      s4 = peg$currPos;
       peg$silentFails++;
-      s3 = peg$parseIdentPart();
+      s5 = peg$parseIdentPart();
       peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
+      if (s5 === peg$FAILED) {
+        s4 = undefined;
+      } else {
+        peg$currPos = s4;
+        s4 = peg$FAILED;
+      }
+      if (s4 !== peg$FAILED) {
+        s3 = [s3, s4];
+        s2 = s3;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
       }
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    peg$silentFails--;
+    if (s2 !== peg$FAILED) {
+      peg$currPos = s1;
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseExpr();
       if (s2 !== peg$FAILED) {
-        s0 = s1;
+        peg$savedPos = s0;
+        s0 = peg$f32(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2201,34 +2377,59 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseSignedNumber();
     }
 
     return s0;
   }
 
-  function peg$parseSignedNumber() {
-    let s0, s1, s2, s3;
+  function peg$parseTz() {
+    let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c11;
-      peg$currPos++;
+    s1 = peg$currPos;
+    peg$silentFails++;
+    s2 = peg$currPos;
+    s3 = input.substr(peg$currPos, 2);
+    if (s3.toLowerCase() === peg$c10) {
+      peg$currPos += (2);
+    } else {
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e15); }
+    }
+    if (s3 !== peg$FAILED) {
+      s4 = peg$currPos;
+      peg$silentFails++;
+      s5 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s5 === peg$FAILED) {
+        s4 = undefined;
+      } else {
+        peg$currPos = s4;
+        s4 = peg$FAILED;
+      }
+      if (s4 !== peg$FAILED) {
+        s3 = [s3, s4];
+        s2 = s3;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    peg$silentFails--;
+    if (s2 !== peg$FAILED) {
+      peg$currPos = s1;
+      s1 = undefined;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e13); }
     }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      s3 = peg$parseNumber();
-      if (s3 === peg$FAILED) {
-        s3 = peg$parseInteger();
-      }
-      if (s3 !== peg$FAILED) {
+      s2 = peg$parseExpr();
+      if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f23(s3);
+        s0 = peg$f33(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2236,12 +2437,6 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseNumber();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseInteger();
-      }
     }
 
     return s0;
@@ -2253,23 +2448,22 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseORDER();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseBY();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseSortField();
-            if (s5 !== peg$FAILED) {
-              s0 = s5;
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
+      s2 = peg$parse_();
+      s3 = peg$parseBY();
+      if (s3 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s3 = peg$f34();
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parse_();
+        s5 = peg$parseSortFields();
+        if (s5 !== peg$FAILED) {
+          s0 = s5;
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2286,44 +2480,72 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseSortField() {
-    let s0, s1, s2, s3, s4;
+  function peg$parseSortFields() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
 
     s0 = peg$currPos;
-    s1 = peg$currPos;
-    s2 = input.substr(peg$currPos, 4);
-    if (s2.toLowerCase() === peg$c8) {
-      peg$currPos += (4);
-    } else {
-      s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
-    }
-    if (s2 !== peg$FAILED) {
+    s1 = peg$parseSortDir();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
       s3 = peg$currPos;
-      peg$silentFails++;
-      s4 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s4 === peg$FAILED) {
-        s3 = undefined;
+      s4 = peg$parse_();
+      if (input.charCodeAt(peg$currPos) === 44) {
+        s5 = peg$c1;
+        peg$currPos++;
+      } else {
+        s5 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e2); }
+      }
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseSortField();
+        if (s7 !== peg$FAILED) {
+          s3 = s7;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
       } else {
         peg$currPos = s3;
         s3 = peg$FAILED;
       }
-      if (s3 !== peg$FAILED) {
-        s2 = [s2, s3];
-        s1 = s2;
-      } else {
-        peg$currPos = s1;
-        s1 = peg$FAILED;
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        s4 = peg$parse_();
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s5 = peg$c1;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parseSortField();
+          if (s7 !== peg$FAILED) {
+            s3 = s7;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
       }
+      peg$savedPos = s0;
+      s0 = peg$f35(s1, s2);
     } else {
-      peg$currPos = s1;
-      s1 = peg$FAILED;
+      peg$currPos = s0;
+      s0 = peg$FAILED;
     }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseIdentifier();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$currPos;
+        s3 = peg$parse_();
         s4 = peg$parseSortDir();
         if (s4 !== peg$FAILED) {
           s2 = s4;
@@ -2331,6 +2553,88 @@ function peg$parse(input, options) {
           peg$currPos = s2;
           s2 = peg$FAILED;
         }
+        if (s2 === peg$FAILED) {
+          s2 = null;
+        }
+        s3 = [];
+        s4 = peg$currPos;
+        s5 = peg$parse_();
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s6 = peg$c1;
+          peg$currPos++;
+        } else {
+          s6 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        }
+        if (s6 !== peg$FAILED) {
+          s7 = peg$parse_();
+          s8 = peg$parseSortField();
+          if (s8 !== peg$FAILED) {
+            s4 = s8;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s4;
+          s4 = peg$FAILED;
+        }
+        while (s4 !== peg$FAILED) {
+          s3.push(s4);
+          s4 = peg$currPos;
+          s5 = peg$parse_();
+          if (input.charCodeAt(peg$currPos) === 44) {
+            s6 = peg$c1;
+            peg$currPos++;
+          } else {
+            s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e2); }
+          }
+          if (s6 !== peg$FAILED) {
+            s7 = peg$parse_();
+            s8 = peg$parseSortField();
+            if (s8 !== peg$FAILED) {
+              s4 = s8;
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+        }
+        peg$savedPos = s0;
+        s0 = peg$f36(s1, s2, s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s0 = peg$f37();
+        if (s0) {
+          s0 = undefined;
+        } else {
+          s0 = peg$FAILED;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseSortField() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseIdentOrFail();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parse_();
+      s4 = peg$parseSortDir();
+      if (s4 !== peg$FAILED) {
+        s2 = s4;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
@@ -2339,13 +2643,10 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f24(s2);
+      s0 = peg$f38(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseSortDir();
     }
 
     return s0;
@@ -2358,7 +2659,7 @@ function peg$parse(input, options) {
     s1 = peg$parseASC();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f25();
+      s1 = peg$f39();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -2366,64 +2667,9 @@ function peg$parse(input, options) {
       s1 = peg$parseDESC();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f26();
+        s1 = peg$f40();
       }
       s0 = s1;
-    }
-
-    return s0;
-  }
-
-  function peg$parseTz() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
-
-    s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c18) {
-      peg$currPos += (2);
-    } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e20); }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c6;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        s5 = peg$parseStringLiteral();
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse_();
-          if (input.charCodeAt(peg$currPos) === 41) {
-            s7 = peg$c7;
-            peg$currPos++;
-          } else {
-            s7 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e7); }
-          }
-          if (s7 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f27(s5);
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
     }
 
     return s0;
@@ -2437,21 +2683,21 @@ function peg$parse(input, options) {
     s1 = peg$currPos;
     s2 = [];
     s3 = input.charAt(peg$currPos);
-    if (peg$r0.test(s3)) {
+    if (peg$r2.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r0.test(s3)) {
+        if (peg$r2.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e10); }
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
         }
       }
     } else {
@@ -2465,7 +2711,13 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
       peg$silentFails++;
-      s3 = peg$parseIdentPart();
+      s3 = input.charAt(peg$currPos);
+      if (peg$r3.test(s3)) {
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      }
       peg$silentFails--;
       if (s3 === peg$FAILED) {
         s2 = undefined;
@@ -2475,7 +2727,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f28(s1);
+        s0 = peg$f41(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2487,7 +2739,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e21); }
+      if (peg$silentFails === 0) { peg$fail(peg$e16); }
     }
 
     return s0;
@@ -2506,7 +2758,7 @@ function peg$parse(input, options) {
       s3 = peg$parseShallower();
       if (s3 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f29(s2);
+        s4 = peg$f42(s2);
         if (s4) {
           s4 = undefined;
         } else {
@@ -2514,7 +2766,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f30(s2);
+          s0 = peg$f43(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2535,7 +2787,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f31();
+    s0 = peg$f44();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2549,7 +2801,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f32();
+    s0 = peg$f45();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2567,29 +2819,19 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
-      s4 = peg$parse__();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$currPos;
-        s6 = peg$parseOR();
-        if (s6 !== peg$FAILED) {
-          s5 = input.substring(s5, peg$currPos);
-        } else {
-          s5 = s6;
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseAndExpr();
-            if (s7 !== peg$FAILED) {
-              s3 = [ s5, s7 ];
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
+      s4 = peg$parse_();
+      s5 = peg$currPos;
+      s6 = peg$parseOR();
+      if (s6 !== peg$FAILED) {
+        s5 = input.substring(s5, peg$currPos);
+      } else {
+        s5 = s6;
+      }
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseAndExpr();
+        if (s7 !== peg$FAILED) {
+          s3 = [ s5, s7 ];
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -2601,29 +2843,19 @@ function peg$parse(input, options) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = peg$currPos;
-        s4 = peg$parse__();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$currPos;
-          s6 = peg$parseOR();
-          if (s6 !== peg$FAILED) {
-            s5 = input.substring(s5, peg$currPos);
-          } else {
-            s5 = s6;
-          }
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parse__();
-            if (s6 !== peg$FAILED) {
-              s7 = peg$parseAndExpr();
-              if (s7 !== peg$FAILED) {
-                s3 = [ s5, s7 ];
-              } else {
-                peg$currPos = s3;
-                s3 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
+        s4 = peg$parse_();
+        s5 = peg$currPos;
+        s6 = peg$parseOR();
+        if (s6 !== peg$FAILED) {
+          s5 = input.substring(s5, peg$currPos);
+        } else {
+          s5 = s6;
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parseAndExpr();
+          if (s7 !== peg$FAILED) {
+            s3 = [ s5, s7 ];
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -2634,7 +2866,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f33(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2651,29 +2883,19 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = peg$currPos;
-      s4 = peg$parse__();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$currPos;
-        s6 = peg$parseAND();
-        if (s6 !== peg$FAILED) {
-          s5 = input.substring(s5, peg$currPos);
-        } else {
-          s5 = s6;
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseCmpExpr();
-            if (s7 !== peg$FAILED) {
-              s3 = [ s5, s7 ];
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
+      s4 = peg$parse_();
+      s5 = peg$currPos;
+      s6 = peg$parseAND();
+      if (s6 !== peg$FAILED) {
+        s5 = input.substring(s5, peg$currPos);
+      } else {
+        s5 = s6;
+      }
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseCmpExpr();
+        if (s7 !== peg$FAILED) {
+          s3 = [ s5, s7 ];
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -2685,29 +2907,19 @@ function peg$parse(input, options) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = peg$currPos;
-        s4 = peg$parse__();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$currPos;
-          s6 = peg$parseAND();
-          if (s6 !== peg$FAILED) {
-            s5 = input.substring(s5, peg$currPos);
-          } else {
-            s5 = s6;
-          }
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parse__();
-            if (s6 !== peg$FAILED) {
-              s7 = peg$parseCmpExpr();
-              if (s7 !== peg$FAILED) {
-                s3 = [ s5, s7 ];
-              } else {
-                peg$currPos = s3;
-                s3 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
+        s4 = peg$parse_();
+        s5 = peg$currPos;
+        s6 = peg$parseAND();
+        if (s6 !== peg$FAILED) {
+          s5 = input.substring(s5, peg$currPos);
+        } else {
+          s5 = s6;
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parseCmpExpr();
+          if (s7 !== peg$FAILED) {
+            s3 = [ s5, s7 ];
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -2718,7 +2930,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f34(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2756,7 +2968,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f35(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2770,20 +2982,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c19) {
-      s2 = peg$c19;
+    if (input.substr(peg$currPos, 2) === peg$c11) {
+      s2 = peg$c11;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e22); }
+      if (peg$silentFails === 0) { peg$fail(peg$e18); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c20) {
-        s2 = peg$c20;
+      if (input.substr(peg$currPos, 2) === peg$c12) {
+        s2 = peg$c12;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e23); }
+        if (peg$silentFails === 0) { peg$fail(peg$e19); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -2795,11 +3007,17 @@ function peg$parse(input, options) {
       s2 = peg$parse_();
       s3 = peg$parseRegex();
       if (s3 === peg$FAILED) {
-        s3 = peg$parseBindParam();
+        peg$savedPos = peg$currPos;
+        s3 = peg$f49(s1);
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f36(s1, s3);
+        s0 = peg$f50(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2811,44 +3029,44 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c21) {
-        s2 = peg$c21;
+      if (input.substr(peg$currPos, 2) === peg$c13) {
+        s2 = peg$c13;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e24); }
+        if (peg$silentFails === 0) { peg$fail(peg$e20); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c22) {
-          s2 = peg$c22;
+        if (input.substr(peg$currPos, 2) === peg$c14) {
+          s2 = peg$c14;
           peg$currPos += 2;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e25); }
+          if (peg$silentFails === 0) { peg$fail(peg$e21); }
         }
         if (s2 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c23) {
-            s2 = peg$c23;
+          if (input.substr(peg$currPos, 2) === peg$c15) {
+            s2 = peg$c15;
             peg$currPos += 2;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e26); }
+            if (peg$silentFails === 0) { peg$fail(peg$e22); }
           }
           if (s2 === peg$FAILED) {
-            if (input.substr(peg$currPos, 2) === peg$c24) {
-              s2 = peg$c24;
+            if (input.substr(peg$currPos, 2) === peg$c16) {
+              s2 = peg$c16;
               peg$currPos += 2;
             } else {
               s2 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e27); }
+              if (peg$silentFails === 0) { peg$fail(peg$e23); }
             }
             if (s2 === peg$FAILED) {
               s2 = input.charAt(peg$currPos);
-              if (peg$r1.test(s2)) {
+              if (peg$r4.test(s2)) {
                 peg$currPos++;
               } else {
                 s2 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e28); }
+                if (peg$silentFails === 0) { peg$fail(peg$e24); }
               }
             }
           }
@@ -2864,7 +3082,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f37(s1, s3);
+          s0 = peg$f51(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2888,11 +3106,11 @@ function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parse_();
       s5 = input.charAt(peg$currPos);
-      if (peg$r2.test(s5)) {
+      if (peg$r5.test(s5)) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e29); }
+        if (peg$silentFails === 0) { peg$fail(peg$e25); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
@@ -2912,11 +3130,11 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parse_();
         s5 = input.charAt(peg$currPos);
-        if (peg$r2.test(s5)) {
+        if (peg$r5.test(s5)) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e29); }
+          if (peg$silentFails === 0) { peg$fail(peg$e25); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
@@ -2933,7 +3151,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f38(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2952,11 +3170,11 @@ function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parse_();
       s5 = input.charAt(peg$currPos);
-      if (peg$r3.test(s5)) {
+      if (peg$r6.test(s5)) {
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e30); }
+        if (peg$silentFails === 0) { peg$fail(peg$e26); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
@@ -2976,11 +3194,11 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parse_();
         s5 = input.charAt(peg$currPos);
-        if (peg$r3.test(s5)) {
+        if (peg$r6.test(s5)) {
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e30); }
+          if (peg$silentFails === 0) { peg$fail(peg$e26); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
@@ -2997,7 +3215,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f39(s1, s2);
+      s0 = peg$f53(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3007,36 +3225,426 @@ function peg$parse(input, options) {
   }
 
   function peg$parseUnary() {
-    let s0, s1, s2, s3, s4, s5, s6;
+    let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 45) {
-      s1 = peg$c11;
+    s1 = input.charAt(peg$currPos);
+    if (peg$r7.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e13); }
+      if (peg$silentFails === 0) { peg$fail(peg$e27); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
-      s3 = peg$parseDeeper();
+      s3 = peg$parseSignedOperand();
       if (s3 !== peg$FAILED) {
-        s4 = peg$parseUnary();
-        if (s4 === peg$FAILED) {
-          s4 = null;
+        peg$savedPos = s0;
+        s0 = peg$f54(s1, s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$parsePrimary();
+    }
+
+    return s0;
+  }
+
+  function peg$parseSignedOperand() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    peg$silentFails++;
+    s2 = input.charAt(peg$currPos);
+    if (peg$r2.test(s2)) {
+      peg$currPos++;
+    } else {
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
+    }
+    if (s2 === peg$FAILED) {
+      s2 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s3 = peg$c5;
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = input.charAt(peg$currPos);
+        if (peg$r2.test(s4)) {
+          peg$currPos++;
+        } else {
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
         }
-        s5 = peg$parseShallower();
-        if (s5 !== peg$FAILED) {
+        if (s4 !== peg$FAILED) {
+          s3 = [s3, s4];
+          s2 = s3;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 40) {
+          s2 = peg$c3;
+          peg$currPos++;
+        } else {
+          s2 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+        }
+        if (s2 === peg$FAILED) {
+          s2 = peg$parseIdentifier();
+        }
+      }
+    }
+    peg$silentFails--;
+    if (s2 !== peg$FAILED) {
+      peg$currPos = s1;
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parsePrimary();
+      if (s2 !== peg$FAILED) {
+        s0 = s2;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f55();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parsePrimary() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    if (input.charCodeAt(peg$currPos) === 40) {
+      s1 = peg$c3;
+      peg$currPos++;
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e4); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse_();
+      s3 = peg$parseExpr();
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parse_();
+        if (input.charCodeAt(peg$currPos) === 41) {
+          s5 = peg$c4;
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e5); }
+        }
+        if (s5 === peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s6 = peg$f40(s4);
-          if (s6) {
-            s6 = undefined;
+          s5 = peg$f56(s3);
+          if (s5) {
+            s5 = undefined;
+          } else {
+            s5 = peg$FAILED;
+          }
+        }
+        if (s5 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f57(s3);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseCall();
+      if (s0 === peg$FAILED) {
+        s0 = peg$parseDistinct();
+        if (s0 === peg$FAILED) {
+          s0 = peg$parseNumberToken();
+          if (s0 === peg$FAILED) {
+            s0 = peg$parseStringLiteral();
+            if (s0 === peg$FAILED) {
+              s0 = peg$parseBooleanLiteral();
+              if (s0 === peg$FAILED) {
+                s0 = peg$parseBindParam();
+                if (s0 === peg$FAILED) {
+                  s0 = peg$parseWildcard();
+                  if (s0 === peg$FAILED) {
+                    s0 = peg$parseVarRef();
+                    if (s0 === peg$FAILED) {
+                      peg$savedPos = peg$currPos;
+                      s0 = peg$f58();
+                      if (s0) {
+                        s0 = undefined;
+                      } else {
+                        s0 = peg$FAILED;
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseCall() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseIdentifier();
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 40) {
+        s2 = peg$c3;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseDeeper();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseCallArgs();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseShallower();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse_();
+              if (input.charCodeAt(peg$currPos) === 41) {
+                s7 = peg$c4;
+                peg$currPos++;
+              } else {
+                s7 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e5); }
+              }
+              if (s7 === peg$FAILED) {
+                peg$savedPos = peg$currPos;
+                s7 = peg$f59(s1, s4);
+                if (s7) {
+                  s7 = undefined;
+                } else {
+                  s7 = peg$FAILED;
+                }
+              }
+              if (s7 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f60(s1, s4);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCallArgs() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
+
+    s0 = peg$currPos;
+    s1 = peg$parse_();
+    s2 = peg$currPos;
+    peg$silentFails++;
+    if (input.charCodeAt(peg$currPos) === 41) {
+      s3 = peg$c4;
+      peg$currPos++;
+    } else {
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e5); }
+    }
+    peg$silentFails--;
+    if (s3 !== peg$FAILED) {
+      peg$currPos = s2;
+      s2 = undefined;
+    } else {
+      s2 = peg$FAILED;
+    }
+    if (s2 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s0 = peg$f61();
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parse_();
+      s2 = peg$parseCallArg();
+      if (s2 !== peg$FAILED) {
+        s3 = [];
+        s4 = peg$currPos;
+        s5 = peg$parse_();
+        if (input.charCodeAt(peg$currPos) === 44) {
+          s6 = peg$c1;
+          peg$currPos++;
+        } else {
+          s6 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        }
+        if (s6 !== peg$FAILED) {
+          s7 = peg$parse_();
+          s8 = peg$parseCallArg();
+          if (s8 !== peg$FAILED) {
+            s4 = s8;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s4;
+          s4 = peg$FAILED;
+        }
+        while (s4 !== peg$FAILED) {
+          s3.push(s4);
+          s4 = peg$currPos;
+          s5 = peg$parse_();
+          if (input.charCodeAt(peg$currPos) === 44) {
+            s6 = peg$c1;
+            peg$currPos++;
           } else {
             s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e2); }
           }
           if (s6 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f41(s4);
+            s7 = peg$parse_();
+            s8 = peg$parseCallArg();
+            if (s8 !== peg$FAILED) {
+              s4 = s8;
+            } else {
+              peg$currPos = s4;
+              s4 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+        }
+        peg$savedPos = s0;
+        s0 = peg$f62(s2, s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseCallArg() {
+    let s0;
+
+    s0 = peg$parseRegex();
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseExpr();
+    }
+
+    return s0;
+  }
+
+  function peg$parseDistinct() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDISTINCT();
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 40) {
+        s2 = peg$c3;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseDeeper();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseCallArgs();
+          if (s4 !== peg$FAILED) {
+            s5 = peg$parseShallower();
+            if (s5 !== peg$FAILED) {
+              s6 = peg$parse_();
+              if (input.charCodeAt(peg$currPos) === 41) {
+                s7 = peg$c4;
+                peg$currPos++;
+              } else {
+                s7 = peg$FAILED;
+                if (peg$silentFails === 0) { peg$fail(peg$e5); }
+              }
+              if (s7 === peg$FAILED) {
+                peg$savedPos = peg$currPos;
+                s7 = peg$f63(s4);
+                if (s7) {
+                  s7 = undefined;
+                } else {
+                  s7 = peg$FAILED;
+                }
+              }
+              if (s7 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f64(s4);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3055,37 +3663,45 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 43) {
-        s1 = peg$c25;
-        peg$currPos++;
-      } else {
-        s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e31); }
-      }
+      s1 = peg$parseDISTINCT();
       if (s1 !== peg$FAILED) {
-        s2 = peg$parse_();
-        s3 = peg$parseDeeper();
+        s2 = [];
+        s3 = input.charAt(peg$currPos);
+        if (peg$r8.test(s3)) {
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e28); }
+        }
         if (s3 !== peg$FAILED) {
-          s4 = peg$parseUnary();
-          if (s4 === peg$FAILED) {
-            s4 = null;
+          while (s3 !== peg$FAILED) {
+            s2.push(s3);
+            s3 = input.charAt(peg$currPos);
+            if (peg$r8.test(s3)) {
+              peg$currPos++;
+            } else {
+              s3 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e28); }
+            }
           }
-          s5 = peg$parseShallower();
-          if (s5 !== peg$FAILED) {
+        } else {
+          s2 = peg$FAILED;
+        }
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parse_();
+          s4 = peg$parseIdentifier();
+          if (s4 === peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s6 = peg$f42(s4);
-            if (s6) {
-              s6 = undefined;
+            s4 = peg$f65();
+            if (s4) {
+              s4 = undefined;
             } else {
-              s6 = peg$FAILED;
+              s4 = peg$FAILED;
             }
-            if (s6 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f43(s4);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+          }
+          if (s4 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f66(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3099,235 +3715,55 @@ function peg$parse(input, options) {
         s0 = peg$FAILED;
       }
       if (s0 === peg$FAILED) {
-        s0 = peg$parsePrimary();
+        s0 = peg$currPos;
+        s1 = peg$parseDISTINCT();
+        if (s1 !== peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s2 = peg$f67();
+          if (s2) {
+            s2 = undefined;
+          } else {
+            s2 = peg$FAILED;
+          }
+          if (s2 !== peg$FAILED) {
+            s1 = [s1, s2];
+            s0 = s1;
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       }
     }
 
     return s0;
   }
 
-  function peg$parsePrimary() {
-    let s0, s1, s2, s3, s4, s5;
+  function peg$parseWildcard() {
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    if (input.charCodeAt(peg$currPos) === 40) {
-      s1 = peg$c6;
+    if (input.charCodeAt(peg$currPos) === 42) {
+      s1 = peg$c17;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e6); }
+      if (peg$silentFails === 0) { peg$fail(peg$e29); }
     }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      s3 = peg$parseExpr();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c7;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e7); }
-        }
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f44(s3);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseCall();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseDuration();
-        if (s0 === peg$FAILED) {
-          s0 = peg$parseNumber();
-          if (s0 === peg$FAILED) {
-            s0 = peg$parseInteger();
-            if (s0 === peg$FAILED) {
-              s0 = peg$parseStringLiteral();
-              if (s0 === peg$FAILED) {
-                s0 = peg$parseBooleanLiteral();
-                if (s0 === peg$FAILED) {
-                  s0 = peg$parseBindParam();
-                  if (s0 === peg$FAILED) {
-                    s0 = peg$parseVarRef();
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-
-    return s0;
-  }
-
-  function peg$parseCall() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
-
-    s0 = peg$currPos;
-    s1 = peg$parseIdentifier();
-    if (s1 === peg$FAILED) {
-      s1 = peg$currPos;
-      s2 = peg$parseDISTINCT();
-      if (s2 !== peg$FAILED) {
-        s1 = input.substring(s1, peg$currPos);
-      } else {
-        s1 = s2;
-      }
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse_();
-      if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c6;
-        peg$currPos++;
-      } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
-      }
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parse_();
-        s5 = peg$parseCallArgs();
-        if (s5 === peg$FAILED) {
-          s5 = null;
-        }
-        s6 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 41) {
-          s7 = peg$c7;
-          peg$currPos++;
-        } else {
-          s7 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e7); }
-        }
-        if (s7 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f45(s1, s5);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseCallArgs() {
-    let s0, s1, s2, s3, s4, s5, s6, s7;
-
-    s0 = peg$currPos;
-    s1 = peg$parseCallArg();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parse_();
-      if (input.charCodeAt(peg$currPos) === 44) {
-        s5 = peg$c1;
-        peg$currPos++;
-      } else {
-        s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e1); }
-      }
-      if (s5 !== peg$FAILED) {
-        s6 = peg$parse_();
-        s7 = peg$parseCallArg();
-        if (s7 !== peg$FAILED) {
-          s3 = s7;
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parse_();
-        if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c1;
-          peg$currPos++;
-        } else {
-          s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e1); }
-        }
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse_();
-          s7 = peg$parseCallArg();
-          if (s7 !== peg$FAILED) {
-            s3 = s7;
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f46(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseCallArg() {
-    let s0;
-
-    s0 = peg$parseWildcard();
-    if (s0 === peg$FAILED) {
-      s0 = peg$parseRegex();
-      if (s0 === peg$FAILED) {
-        s0 = peg$parseExpr();
-      }
-    }
-
-    return s0;
-  }
-
-  function peg$parseVarRef() {
-    let s0, s1, s2, s3, s4, s5;
-
-    s0 = peg$currPos;
-    s1 = peg$parseIdentifier();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c3) {
-        s3 = peg$c3;
+      if (input.substr(peg$currPos, 2) === peg$c18) {
+        s3 = peg$c18;
         peg$currPos += 2;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e3); }
+        if (peg$silentFails === 0) { peg$fail(peg$e30); }
       }
       if (s3 !== peg$FAILED) {
-        s4 = peg$currPos;
-        s5 = peg$parseVarType();
-        if (s5 !== peg$FAILED) {
-          s4 = input.substring(s4, peg$currPos);
-        } else {
-          s4 = s5;
-        }
+        s4 = peg$parseWildcardType();
         if (s4 !== peg$FAILED) {
           s2 = s4;
         } else {
@@ -3342,7 +3778,94 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f68(s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseWildcardType() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    s2 = peg$parseFIELD();
+    if (s2 === peg$FAILED) {
+      s2 = peg$parseTAG();
+    }
+    if (s2 !== peg$FAILED) {
+      s1 = input.substring(s1, peg$currPos);
+    } else {
+      s1 = s2;
+    }
+    if (s1 !== peg$FAILED) {
+      s0 = s1;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f69();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseVarRef() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    peg$silentFails++;
+    s2 = peg$parseIdentifier();
+    peg$silentFails--;
+    if (s2 !== peg$FAILED) {
+      peg$currPos = s1;
+      s1 = undefined;
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseSegments();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$currPos;
+        if (input.substr(peg$currPos, 2) === peg$c18) {
+          s4 = peg$c18;
+          peg$currPos += 2;
+        } else {
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e30); }
+        }
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseVarType();
+          if (s5 !== peg$FAILED) {
+            s3 = s5;
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+        if (s3 === peg$FAILED) {
+          s3 = null;
+        }
+        peg$savedPos = s0;
+        s0 = peg$f70(s2, s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3352,91 +3875,156 @@ function peg$parse(input, options) {
   }
 
   function peg$parseVarType() {
-    let s0, s1, s2, s3;
+    let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c26) {
+    s1 = peg$currPos;
+    s2 = peg$currPos;
+    s3 = input.substr(peg$currPos, 5);
+    if (s3.toLowerCase() === peg$c19) {
       peg$currPos += (5);
     } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e32); }
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e31); }
     }
-    if (s1 === peg$FAILED) {
-      s1 = input.substr(peg$currPos, 7);
-      if (s1.toLowerCase() === peg$c27) {
+    if (s3 === peg$FAILED) {
+      s3 = input.substr(peg$currPos, 7);
+      if (s3.toLowerCase() === peg$c20) {
         peg$currPos += (7);
       } else {
-        s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e33); }
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e32); }
       }
-      if (s1 === peg$FAILED) {
-        s1 = input.substr(peg$currPos, 8);
-        if (s1.toLowerCase() === peg$c28) {
+      if (s3 === peg$FAILED) {
+        s3 = input.substr(peg$currPos, 8);
+        if (s3.toLowerCase() === peg$c21) {
           peg$currPos += (8);
         } else {
-          s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e34); }
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e33); }
         }
-        if (s1 === peg$FAILED) {
-          s1 = input.substr(peg$currPos, 6);
-          if (s1.toLowerCase() === peg$c29) {
+        if (s3 === peg$FAILED) {
+          s3 = input.substr(peg$currPos, 6);
+          if (s3.toLowerCase() === peg$c22) {
             peg$currPos += (6);
           } else {
-            s1 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e35); }
+            s3 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e34); }
           }
-          if (s1 === peg$FAILED) {
-            s1 = input.substr(peg$currPos, 7);
-            if (s1.toLowerCase() === peg$c30) {
+          if (s3 === peg$FAILED) {
+            s3 = input.substr(peg$currPos, 7);
+            if (s3.toLowerCase() === peg$c23) {
               peg$currPos += (7);
             } else {
-              s1 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e36); }
-            }
-            if (s1 === peg$FAILED) {
-              s1 = input.substr(peg$currPos, 5);
-              if (s1.toLowerCase() === peg$c31) {
-                peg$currPos += (5);
-              } else {
-                s1 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e37); }
-              }
-              if (s1 === peg$FAILED) {
-                s1 = input.substr(peg$currPos, 3);
-                if (s1.toLowerCase() === peg$c32) {
-                  peg$currPos += (3);
-                } else {
-                  s1 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e38); }
-                }
-              }
+              s3 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e35); }
             }
           }
         }
       }
     }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
+    if (s3 !== peg$FAILED) {
+      s4 = peg$currPos;
       peg$silentFails++;
-      s3 = peg$parseIdentPart();
+      s5 = peg$parseIdentPart();
       peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
+      if (s5 === peg$FAILED) {
+        s4 = undefined;
+      } else {
+        peg$currPos = s4;
+        s4 = peg$FAILED;
+      }
+      if (s4 !== peg$FAILED) {
+        s3 = [s3, s4];
+        s2 = s3;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
       }
-      if (s2 !== peg$FAILED) {
-        s1 = [s1, s2];
-        s0 = s1;
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    if (s2 === peg$FAILED) {
+      s2 = peg$parseFIELD();
+      if (s2 === peg$FAILED) {
+        s2 = peg$parseTAG();
+      }
+    }
+    if (s2 !== peg$FAILED) {
+      s1 = input.substring(s1, peg$currPos);
+    } else {
+      s1 = s2;
+    }
+    if (s1 !== peg$FAILED) {
+      s0 = s1;
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseQuotedIdentifier();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s2 = peg$f71(s1);
+        if (s2) {
+          s2 = undefined;
+        } else {
+          s2 = peg$FAILED;
+        }
+        if (s2 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f72(s1);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
       }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$currPos;
+        peg$silentFails++;
+        s2 = peg$parseIdentifier();
+        peg$silentFails--;
+        if (s2 !== peg$FAILED) {
+          peg$currPos = s1;
+          s1 = undefined;
+        } else {
+          s1 = peg$FAILED;
+        }
+        if (s1 !== peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s2 = peg$f73();
+          if (s2) {
+            s2 = undefined;
+          } else {
+            s2 = peg$FAILED;
+          }
+          if (s2 !== peg$FAILED) {
+            s1 = [s1, s2];
+            s0 = s1;
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s0 = peg$f74();
+          if (s0) {
+            s0 = undefined;
+          } else {
+            s0 = peg$FAILED;
+          }
+        }
+      }
     }
 
     return s0;
@@ -3448,11 +4036,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 36) {
-      s1 = peg$c33;
+      s1 = peg$c24;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e40); }
+      if (peg$silentFails === 0) { peg$fail(peg$e37); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parseQuotedIdentifier();
@@ -3460,23 +4048,15 @@ function peg$parse(input, options) {
         s2 = peg$currPos;
         s3 = [];
         s4 = peg$parseIdentPart();
-        if (s4 !== peg$FAILED) {
-          while (s4 !== peg$FAILED) {
-            s3.push(s4);
-            s4 = peg$parseIdentPart();
-          }
-        } else {
-          s3 = peg$FAILED;
+        while (s4 !== peg$FAILED) {
+          s3.push(s4);
+          s4 = peg$parseIdentPart();
         }
-        if (s3 !== peg$FAILED) {
-          s2 = input.substring(s2, peg$currPos);
-        } else {
-          s2 = s3;
-        }
+        s2 = input.substring(s2, peg$currPos);
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f48(s2);
+        s0 = peg$f75(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3488,7 +4068,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e39); }
+      if (peg$silentFails === 0) { peg$fail(peg$e36); }
     }
 
     return s0;
@@ -3523,9 +4103,6 @@ function peg$parse(input, options) {
                           s3 = peg$parseShowUsers();
                           if (s3 === peg$FAILED) {
                             s3 = peg$parseShowGrants();
-                            if (s3 === peg$FAILED) {
-                              s3 = peg$parseShowContinuousQueries();
-                            }
                           }
                         }
                       }
@@ -3561,7 +4138,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f49();
+      s1 = peg$f76();
     }
     s0 = s1;
 
@@ -3569,22 +4146,16 @@ function peg$parse(input, options) {
   }
 
   function peg$parseShowCardinality() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14;
+    let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
     s1 = peg$parseCardinalityWhat();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseEXACT();
-        if (s4 !== peg$FAILED) {
-          s3 = [s3, s4];
-          s2 = s3;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
+      s3 = peg$parse_();
+      s4 = peg$parseEXACT();
+      if (s4 !== peg$FAILED) {
+        s2 = s4;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
@@ -3592,141 +4163,12 @@ function peg$parse(input, options) {
       if (s2 === peg$FAILED) {
         s2 = null;
       }
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseCARDINALITY();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseOn();
-          if (s5 === peg$FAILED) {
-            s5 = null;
-          }
-          s6 = peg$currPos;
-          s7 = peg$parse__();
-          if (s7 !== peg$FAILED) {
-            s8 = peg$parseFROM();
-            if (s8 !== peg$FAILED) {
-              s9 = peg$parse__();
-              if (s9 !== peg$FAILED) {
-                s10 = peg$parseSources();
-                if (s10 !== peg$FAILED) {
-                  s6 = s10;
-                } else {
-                  peg$currPos = s6;
-                  s6 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s6;
-                s6 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-          if (s6 === peg$FAILED) {
-            s6 = null;
-          }
-          s7 = peg$currPos;
-          s8 = peg$parse__();
-          if (s8 !== peg$FAILED) {
-            s9 = peg$parseWithKey();
-            if (s9 !== peg$FAILED) {
-              s7 = s9;
-            } else {
-              peg$currPos = s7;
-              s7 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s7;
-            s7 = peg$FAILED;
-          }
-          if (s7 === peg$FAILED) {
-            s7 = null;
-          }
-          s8 = peg$currPos;
-          s9 = peg$parse__();
-          if (s9 !== peg$FAILED) {
-            s10 = peg$parseWhere();
-            if (s10 !== peg$FAILED) {
-              s8 = s10;
-            } else {
-              peg$currPos = s8;
-              s8 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s8;
-            s8 = peg$FAILED;
-          }
-          if (s8 === peg$FAILED) {
-            s8 = null;
-          }
-          s9 = peg$currPos;
-          s10 = peg$parse__();
-          if (s10 !== peg$FAILED) {
-            s11 = peg$parseLIMIT();
-            if (s11 !== peg$FAILED) {
-              s12 = peg$parse__();
-              if (s12 !== peg$FAILED) {
-                s13 = peg$parseCount();
-                if (s13 !== peg$FAILED) {
-                  s9 = s13;
-                } else {
-                  peg$currPos = s9;
-                  s9 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s9;
-                s9 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s9;
-              s9 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s9;
-            s9 = peg$FAILED;
-          }
-          if (s9 === peg$FAILED) {
-            s9 = null;
-          }
-          s10 = peg$currPos;
-          s11 = peg$parse__();
-          if (s11 !== peg$FAILED) {
-            s12 = peg$parseOFFSET();
-            if (s12 !== peg$FAILED) {
-              s13 = peg$parse__();
-              if (s13 !== peg$FAILED) {
-                s14 = peg$parseCount();
-                if (s14 !== peg$FAILED) {
-                  s10 = s14;
-                } else {
-                  peg$currPos = s10;
-                  s10 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s10;
-                s10 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s10;
-              s10 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s10;
-            s10 = peg$FAILED;
-          }
-          if (s10 === peg$FAILED) {
-            s10 = null;
-          }
-          peg$savedPos = s0;
-          s0 = peg$f50(s1, s2, s5, s6, s7, s8, s9, s10);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
+      s3 = peg$parse_();
+      s4 = peg$parseCARDINALITY();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseCardinalityClauses();
+        peg$savedPos = s0;
+        s0 = peg$f77(s1, s2, s5);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3735,42 +4177,95 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
-
-    return s0;
-  }
-
-  function peg$parseCardinalityWhat() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseSERIES();
-    if (s1 !== peg$FAILED) {
-      peg$savedPos = s0;
-      s1 = peg$f51();
-    }
-    s0 = s1;
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$parseMEASUREMENT();
-      if (s1 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s1 = peg$f52();
+      if (s1 === peg$FAILED) {
+        s1 = peg$currPos;
+        s2 = peg$parseTAG();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parse__();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parseKEY();
+            if (s4 !== peg$FAILED) {
+              s2 = [s2, s3, s4];
+              s1 = s2;
+            } else {
+              peg$currPos = s1;
+              s1 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s1;
+            s1 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s1;
+          s1 = peg$FAILED;
+        }
+        if (s1 === peg$FAILED) {
+          s1 = peg$currPos;
+          s2 = peg$parseFIELD();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parse__();
+            if (s3 !== peg$FAILED) {
+              s4 = peg$parseKEY();
+              if (s4 !== peg$FAILED) {
+                s2 = [s2, s3, s4];
+                s1 = s2;
+              } else {
+                peg$currPos = s1;
+                s1 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s1;
+              s1 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s1;
+            s1 = peg$FAILED;
+          }
+        }
       }
-      s0 = s1;
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse_();
+        s3 = peg$parseEXACT();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s4 = peg$f78();
+          if (s4) {
+            s4 = undefined;
+          } else {
+            s4 = peg$FAILED;
+          }
+          if (s4 !== peg$FAILED) {
+            s1 = [s1, s2, s3, s4];
+            s0 = s1;
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
-        s1 = peg$parseTAG();
+        s1 = peg$parseMEASUREMENT();
         if (s1 !== peg$FAILED) {
-          s2 = peg$parse__();
+          peg$savedPos = peg$currPos;
+          s2 = peg$f79();
+          if (s2) {
+            s2 = undefined;
+          } else {
+            s2 = peg$FAILED;
+          }
           if (s2 !== peg$FAILED) {
-            s3 = peg$parseKEY();
-            if (s3 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f53();
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+            s1 = [s1, s2];
+            s0 = s1;
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3785,10 +4280,22 @@ function peg$parse(input, options) {
           if (s1 !== peg$FAILED) {
             s2 = peg$parse__();
             if (s2 !== peg$FAILED) {
-              s3 = peg$parseVALUES();
+              s3 = peg$parseKEY();
               if (s3 !== peg$FAILED) {
-                peg$savedPos = s0;
-                s0 = peg$f54();
+                peg$savedPos = peg$currPos;
+                s4 = peg$f80();
+                if (s4) {
+                  s4 = undefined;
+                } else {
+                  s4 = peg$FAILED;
+                }
+                if (s4 !== peg$FAILED) {
+                  s1 = [s1, s2, s3, s4];
+                  s0 = s1;
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3809,8 +4316,20 @@ function peg$parse(input, options) {
               if (s2 !== peg$FAILED) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
-                  peg$savedPos = s0;
-                  s0 = peg$f55();
+                  peg$savedPos = peg$currPos;
+                  s4 = peg$f81();
+                  if (s4) {
+                    s4 = undefined;
+                  } else {
+                    s4 = peg$FAILED;
+                  }
+                  if (s4 !== peg$FAILED) {
+                    s1 = [s1, s2, s3, s4];
+                    s0 = s1;
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -3831,6 +4350,269 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseCardinalityWhat() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseMEASUREMENT();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f82();
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseTAG();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseKEY();
+          if (s3 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f83();
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseFIELD();
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parse__();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseKEY();
+            if (s3 !== peg$FAILED) {
+              peg$savedPos = s0;
+              s0 = peg$f84();
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$currPos;
+          s1 = peg$parseSERIES();
+          if (s1 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s1 = peg$f85();
+          }
+          s0 = s1;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseCardinalityClauses() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
+
+    s0 = peg$currPos;
+    s1 = peg$parseOn();
+    if (s1 === peg$FAILED) {
+      s1 = null;
+    }
+    s2 = peg$currPos;
+    s3 = peg$parse_();
+    s4 = peg$parseFromSources();
+    if (s4 !== peg$FAILED) {
+      s2 = s4;
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    if (s2 === peg$FAILED) {
+      s2 = null;
+    }
+    s3 = peg$currPos;
+    s4 = peg$parse_();
+    s5 = peg$parseWhere();
+    if (s5 !== peg$FAILED) {
+      s3 = s5;
+    } else {
+      peg$currPos = s3;
+      s3 = peg$FAILED;
+    }
+    if (s3 === peg$FAILED) {
+      s3 = null;
+    }
+    s4 = peg$currPos;
+    s5 = peg$parse_();
+    s6 = peg$parseGroupBy();
+    if (s6 !== peg$FAILED) {
+      s4 = s6;
+    } else {
+      peg$currPos = s4;
+      s4 = peg$FAILED;
+    }
+    if (s4 === peg$FAILED) {
+      s4 = null;
+    }
+    s5 = peg$currPos;
+    s6 = peg$parse_();
+    s7 = peg$parseLimit();
+    if (s7 !== peg$FAILED) {
+      s5 = s7;
+    } else {
+      peg$currPos = s5;
+      s5 = peg$FAILED;
+    }
+    if (s5 === peg$FAILED) {
+      s5 = null;
+    }
+    s6 = peg$currPos;
+    s7 = peg$parse_();
+    s8 = peg$parseOffset();
+    if (s8 !== peg$FAILED) {
+      s6 = s8;
+    } else {
+      peg$currPos = s6;
+      s6 = peg$FAILED;
+    }
+    if (s6 === peg$FAILED) {
+      s6 = null;
+    }
+    peg$savedPos = s0;
+    s0 = peg$f86(s1, s2, s3, s4, s5, s6);
+
+    return s0;
+  }
+
+  function peg$parseTagValuesCardinality() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    s2 = peg$parseEXACT();
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parse_();
+      s4 = peg$parseCARDINALITY();
+      if (s4 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s4 = peg$f87();
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
+      }
+      if (s4 !== peg$FAILED) {
+        peg$savedPos = s1;
+        s1 = peg$f88();
+      } else {
+        peg$currPos = s1;
+        s1 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s1;
+      s1 = peg$FAILED;
+    }
+    if (s1 === peg$FAILED) {
+      s1 = peg$currPos;
+      s2 = peg$parseCARDINALITY();
+      if (s2 !== peg$FAILED) {
+        peg$savedPos = s1;
+        s2 = peg$f89();
+      }
+      s1 = s2;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parseOn();
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$currPos;
+      s4 = peg$parse_();
+      s5 = peg$parseFromSources();
+      if (s5 !== peg$FAILED) {
+        s3 = s5;
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      if (s3 === peg$FAILED) {
+        s3 = null;
+      }
+      s4 = peg$parse_();
+      s5 = peg$parseWithKey();
+      if (s5 !== peg$FAILED) {
+        s6 = peg$currPos;
+        s7 = peg$parse_();
+        s8 = peg$parseWhere();
+        if (s8 !== peg$FAILED) {
+          s6 = s8;
+        } else {
+          peg$currPos = s6;
+          s6 = peg$FAILED;
+        }
+        if (s6 === peg$FAILED) {
+          s6 = null;
+        }
+        s7 = peg$currPos;
+        s8 = peg$parse_();
+        s9 = peg$parseGroupBy();
+        if (s9 !== peg$FAILED) {
+          s7 = s9;
+        } else {
+          peg$currPos = s7;
+          s7 = peg$FAILED;
+        }
+        if (s7 === peg$FAILED) {
+          s7 = null;
+        }
+        s8 = peg$currPos;
+        s9 = peg$parse_();
+        s10 = peg$parseLimit();
+        if (s10 !== peg$FAILED) {
+          s8 = s10;
+        } else {
+          peg$currPos = s8;
+          s8 = peg$FAILED;
+        }
+        if (s8 === peg$FAILED) {
+          s8 = null;
+        }
+        s9 = peg$currPos;
+        s10 = peg$parse_();
+        s11 = peg$parseOffset();
+        if (s11 !== peg$FAILED) {
+          s9 = s11;
+        } else {
+          peg$currPos = s9;
+          s9 = peg$FAILED;
+        }
+        if (s9 === peg$FAILED) {
+          s9 = null;
+        }
+        peg$savedPos = s0;
+        s0 = peg$f90(s1, s2, s3, s5, s6, s7, s8, s9);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseShowDatabases() {
     let s0, s1;
 
@@ -3838,7 +4620,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f56();
+      s1 = peg$f91();
     }
     s0 = s1;
 
@@ -3846,7 +4628,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseShowMeasurements() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9;
 
     s0 = peg$currPos;
     s1 = peg$parseMEASUREMENTS();
@@ -3856,15 +4638,10 @@ function peg$parse(input, options) {
         s2 = null;
       }
       s3 = peg$currPos;
-      s4 = peg$parse__();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseWithMeasurement();
-        if (s5 !== peg$FAILED) {
-          s3 = s5;
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
+      s4 = peg$parse_();
+      s5 = peg$parseWithMeasurement();
+      if (s5 !== peg$FAILED) {
+        s3 = s5;
       } else {
         peg$currPos = s3;
         s3 = peg$FAILED;
@@ -3873,15 +4650,10 @@ function peg$parse(input, options) {
         s3 = null;
       }
       s4 = peg$currPos;
-      s5 = peg$parse__();
-      if (s5 !== peg$FAILED) {
-        s6 = peg$parseWhere();
-        if (s6 !== peg$FAILED) {
-          s4 = s6;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
+      s5 = peg$parse_();
+      s6 = peg$parseWhere();
+      if (s6 !== peg$FAILED) {
+        s4 = s6;
       } else {
         peg$currPos = s4;
         s4 = peg$FAILED;
@@ -3890,27 +4662,10 @@ function peg$parse(input, options) {
         s4 = null;
       }
       s5 = peg$currPos;
-      s6 = peg$parse__();
-      if (s6 !== peg$FAILED) {
-        s7 = peg$parseLIMIT();
-        if (s7 !== peg$FAILED) {
-          s8 = peg$parse__();
-          if (s8 !== peg$FAILED) {
-            s9 = peg$parseCount();
-            if (s9 !== peg$FAILED) {
-              s5 = s9;
-            } else {
-              peg$currPos = s5;
-              s5 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s5;
-            s5 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s5;
-          s5 = peg$FAILED;
-        }
+      s6 = peg$parse_();
+      s7 = peg$parseOrderBy();
+      if (s7 !== peg$FAILED) {
+        s5 = s7;
       } else {
         peg$currPos = s5;
         s5 = peg$FAILED;
@@ -3919,27 +4674,10 @@ function peg$parse(input, options) {
         s5 = null;
       }
       s6 = peg$currPos;
-      s7 = peg$parse__();
-      if (s7 !== peg$FAILED) {
-        s8 = peg$parseOFFSET();
-        if (s8 !== peg$FAILED) {
-          s9 = peg$parse__();
-          if (s9 !== peg$FAILED) {
-            s10 = peg$parseCount();
-            if (s10 !== peg$FAILED) {
-              s6 = s10;
-            } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s6;
-          s6 = peg$FAILED;
-        }
+      s7 = peg$parse_();
+      s8 = peg$parseLimit();
+      if (s8 !== peg$FAILED) {
+        s6 = s8;
       } else {
         peg$currPos = s6;
         s6 = peg$FAILED;
@@ -3947,8 +4685,20 @@ function peg$parse(input, options) {
       if (s6 === peg$FAILED) {
         s6 = null;
       }
+      s7 = peg$currPos;
+      s8 = peg$parse_();
+      s9 = peg$parseOffset();
+      if (s9 !== peg$FAILED) {
+        s7 = s9;
+      } else {
+        peg$currPos = s7;
+        s7 = peg$FAILED;
+      }
+      if (s7 === peg$FAILED) {
+        s7 = null;
+      }
       peg$savedPos = s0;
-      s0 = peg$f57(s2, s3, s4, s5, s6);
+      s0 = peg$f92(s2, s3, s4, s5, s6, s7);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3963,28 +4713,200 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseWITH();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseMEASUREMENT();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse_();
-          if (input.substr(peg$currPos, 2) === peg$c19) {
-            s5 = peg$c19;
-            peg$currPos += 2;
+      s2 = peg$parse_();
+      s3 = peg$parseMEASUREMENT();
+      if (s3 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s3 = peg$f93();
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parse_();
+        if (input.substr(peg$currPos, 2) === peg$c11) {
+          s5 = peg$c11;
+          peg$currPos += 2;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e18); }
+        }
+        if (s5 === peg$FAILED) {
+          if (input.charCodeAt(peg$currPos) === 61) {
+            s5 = peg$c25;
+            peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e22); }
+            if (peg$silentFails === 0) { peg$fail(peg$e38); }
           }
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parse_();
-            s7 = peg$parseRegex();
-            if (s7 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f58(s7);
+          if (s5 === peg$FAILED) {
+            peg$savedPos = peg$currPos;
+            s5 = peg$f94();
+            if (s5) {
+              s5 = undefined;
             } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
+              s5 = peg$FAILED;
             }
+          }
+        }
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parsePlainSource();
+          if (s7 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f95(s7);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShowTagKeys() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13;
+
+    s0 = peg$currPos;
+    s1 = peg$parseTAG();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseKEYS();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parseOn();
+          if (s4 === peg$FAILED) {
+            s4 = null;
+          }
+          s5 = peg$currPos;
+          s6 = peg$parse_();
+          s7 = peg$parseFromSources();
+          if (s7 !== peg$FAILED) {
+            s5 = s7;
+          } else {
+            peg$currPos = s5;
+            s5 = peg$FAILED;
+          }
+          if (s5 === peg$FAILED) {
+            s5 = null;
+          }
+          s6 = peg$currPos;
+          s7 = peg$parse_();
+          s8 = peg$parseWhere();
+          if (s8 !== peg$FAILED) {
+            s6 = s8;
+          } else {
+            peg$currPos = s6;
+            s6 = peg$FAILED;
+          }
+          if (s6 === peg$FAILED) {
+            s6 = null;
+          }
+          s7 = peg$currPos;
+          s8 = peg$parse_();
+          s9 = peg$parseOrderBy();
+          if (s9 !== peg$FAILED) {
+            s7 = s9;
+          } else {
+            peg$currPos = s7;
+            s7 = peg$FAILED;
+          }
+          if (s7 === peg$FAILED) {
+            s7 = null;
+          }
+          s8 = peg$currPos;
+          s9 = peg$parse_();
+          s10 = peg$parseLimit();
+          if (s10 !== peg$FAILED) {
+            s8 = s10;
+          } else {
+            peg$currPos = s8;
+            s8 = peg$FAILED;
+          }
+          if (s8 === peg$FAILED) {
+            s8 = null;
+          }
+          s9 = peg$currPos;
+          s10 = peg$parse_();
+          s11 = peg$parseOffset();
+          if (s11 !== peg$FAILED) {
+            s9 = s11;
+          } else {
+            peg$currPos = s9;
+            s9 = peg$FAILED;
+          }
+          if (s9 === peg$FAILED) {
+            s9 = null;
+          }
+          s10 = peg$currPos;
+          s11 = peg$parse_();
+          s12 = peg$parseSLimit();
+          if (s12 !== peg$FAILED) {
+            s10 = s12;
+          } else {
+            peg$currPos = s10;
+            s10 = peg$FAILED;
+          }
+          if (s10 === peg$FAILED) {
+            s10 = null;
+          }
+          s11 = peg$currPos;
+          s12 = peg$parse_();
+          s13 = peg$parseSOffset();
+          if (s13 !== peg$FAILED) {
+            s11 = s13;
+          } else {
+            peg$currPos = s11;
+            s11 = peg$FAILED;
+          }
+          if (s11 === peg$FAILED) {
+            s11 = null;
+          }
+          peg$savedPos = s0;
+          s0 = peg$f96(s4, s5, s6, s7, s8, s9, s10, s11);
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShowTagValues() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13;
+
+    s0 = peg$currPos;
+    s1 = peg$parseTAG();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseVALUES();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse_();
+          s5 = peg$parseTagValuesCardinality();
+          if (s5 !== peg$FAILED) {
+            s0 = s5;
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4003,244 +4925,36 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      s1 = peg$parseWITH();
+      s1 = peg$parseTAG();
       if (s1 !== peg$FAILED) {
         s2 = peg$parse__();
         if (s2 !== peg$FAILED) {
-          s3 = peg$parseMEASUREMENT();
+          s3 = peg$parseVALUES();
           if (s3 !== peg$FAILED) {
-            s4 = peg$parse_();
-            if (input.charCodeAt(peg$currPos) === 61) {
-              s5 = peg$c34;
-              peg$currPos++;
-            } else {
-              s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e41); }
+            s4 = peg$parseOn();
+            if (s4 === peg$FAILED) {
+              s4 = null;
             }
-            if (s5 !== peg$FAILED) {
-              s6 = peg$parse_();
-              s7 = peg$parseIdentifier();
-              if (s7 !== peg$FAILED) {
-                peg$savedPos = s0;
-                s0 = peg$f59(s7);
-              } else {
-                peg$currPos = s0;
-                s0 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    }
-
-    return s0;
-  }
-
-  function peg$parseShowTagKeys() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12;
-
-    s0 = peg$currPos;
-    s1 = peg$parseTAG();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseKEYS();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parseOn();
-          if (s4 === peg$FAILED) {
-            s4 = null;
-          }
-          s5 = peg$currPos;
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseFROM();
+            s5 = peg$currPos;
+            s6 = peg$parse_();
+            s7 = peg$parseFromSources();
             if (s7 !== peg$FAILED) {
-              s8 = peg$parse__();
-              if (s8 !== peg$FAILED) {
-                s9 = peg$parseSources();
-                if (s9 !== peg$FAILED) {
-                  s5 = s9;
-                } else {
-                  peg$currPos = s5;
-                  s5 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s5;
-                s5 = peg$FAILED;
-              }
+              s5 = s7;
             } else {
               peg$currPos = s5;
               s5 = peg$FAILED;
             }
-          } else {
-            peg$currPos = s5;
-            s5 = peg$FAILED;
-          }
-          if (s5 === peg$FAILED) {
-            s5 = null;
-          }
-          s6 = peg$currPos;
-          s7 = peg$parse__();
-          if (s7 !== peg$FAILED) {
-            s8 = peg$parseWhere();
-            if (s8 !== peg$FAILED) {
-              s6 = s8;
-            } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
+            if (s5 === peg$FAILED) {
+              s5 = null;
             }
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-          if (s6 === peg$FAILED) {
-            s6 = null;
-          }
-          s7 = peg$currPos;
-          s8 = peg$parse__();
-          if (s8 !== peg$FAILED) {
-            s9 = peg$parseLIMIT();
-            if (s9 !== peg$FAILED) {
-              s10 = peg$parse__();
-              if (s10 !== peg$FAILED) {
-                s11 = peg$parseCount();
-                if (s11 !== peg$FAILED) {
-                  s7 = s11;
-                } else {
-                  peg$currPos = s7;
-                  s7 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s7;
-                s7 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s7;
-              s7 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s7;
-            s7 = peg$FAILED;
-          }
-          if (s7 === peg$FAILED) {
-            s7 = null;
-          }
-          s8 = peg$currPos;
-          s9 = peg$parse__();
-          if (s9 !== peg$FAILED) {
-            s10 = peg$parseOFFSET();
-            if (s10 !== peg$FAILED) {
-              s11 = peg$parse__();
-              if (s11 !== peg$FAILED) {
-                s12 = peg$parseCount();
-                if (s12 !== peg$FAILED) {
-                  s8 = s12;
-                } else {
-                  peg$currPos = s8;
-                  s8 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s8;
-                s8 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s8;
-              s8 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s8;
-            s8 = peg$FAILED;
-          }
-          if (s8 === peg$FAILED) {
-            s8 = null;
-          }
-          peg$savedPos = s0;
-          s0 = peg$f60(s4, s5, s6, s7, s8);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseShowTagValues() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14;
-
-    s0 = peg$currPos;
-    s1 = peg$parseTAG();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseVALUES();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parseOn();
-          if (s4 === peg$FAILED) {
-            s4 = null;
-          }
-          s5 = peg$currPos;
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseFROM();
-            if (s7 !== peg$FAILED) {
-              s8 = peg$parse__();
-              if (s8 !== peg$FAILED) {
-                s9 = peg$parseSources();
-                if (s9 !== peg$FAILED) {
-                  s5 = s9;
-                } else {
-                  peg$currPos = s5;
-                  s5 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s5;
-                s5 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s5;
-              s5 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s5;
-            s5 = peg$FAILED;
-          }
-          if (s5 === peg$FAILED) {
-            s5 = null;
-          }
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
+            s6 = peg$parse_();
             s7 = peg$parseWithKey();
             if (s7 !== peg$FAILED) {
               s8 = peg$currPos;
-              s9 = peg$parse__();
-              if (s9 !== peg$FAILED) {
-                s10 = peg$parseWhere();
-                if (s10 !== peg$FAILED) {
-                  s8 = s10;
-                } else {
-                  peg$currPos = s8;
-                  s8 = peg$FAILED;
-                }
+              s9 = peg$parse_();
+              s10 = peg$parseWhere();
+              if (s10 !== peg$FAILED) {
+                s8 = s10;
               } else {
                 peg$currPos = s8;
                 s8 = peg$FAILED;
@@ -4249,27 +4963,10 @@ function peg$parse(input, options) {
                 s8 = null;
               }
               s9 = peg$currPos;
-              s10 = peg$parse__();
-              if (s10 !== peg$FAILED) {
-                s11 = peg$parseLIMIT();
-                if (s11 !== peg$FAILED) {
-                  s12 = peg$parse__();
-                  if (s12 !== peg$FAILED) {
-                    s13 = peg$parseCount();
-                    if (s13 !== peg$FAILED) {
-                      s9 = s13;
-                    } else {
-                      peg$currPos = s9;
-                      s9 = peg$FAILED;
-                    }
-                  } else {
-                    peg$currPos = s9;
-                    s9 = peg$FAILED;
-                  }
-                } else {
-                  peg$currPos = s9;
-                  s9 = peg$FAILED;
-                }
+              s10 = peg$parse_();
+              s11 = peg$parseOrderBy();
+              if (s11 !== peg$FAILED) {
+                s9 = s11;
               } else {
                 peg$currPos = s9;
                 s9 = peg$FAILED;
@@ -4278,27 +4975,10 @@ function peg$parse(input, options) {
                 s9 = null;
               }
               s10 = peg$currPos;
-              s11 = peg$parse__();
-              if (s11 !== peg$FAILED) {
-                s12 = peg$parseOFFSET();
-                if (s12 !== peg$FAILED) {
-                  s13 = peg$parse__();
-                  if (s13 !== peg$FAILED) {
-                    s14 = peg$parseCount();
-                    if (s14 !== peg$FAILED) {
-                      s10 = s14;
-                    } else {
-                      peg$currPos = s10;
-                      s10 = peg$FAILED;
-                    }
-                  } else {
-                    peg$currPos = s10;
-                    s10 = peg$FAILED;
-                  }
-                } else {
-                  peg$currPos = s10;
-                  s10 = peg$FAILED;
-                }
+              s11 = peg$parse_();
+              s12 = peg$parseLimit();
+              if (s12 !== peg$FAILED) {
+                s10 = s12;
               } else {
                 peg$currPos = s10;
                 s10 = peg$FAILED;
@@ -4306,8 +4986,20 @@ function peg$parse(input, options) {
               if (s10 === peg$FAILED) {
                 s10 = null;
               }
+              s11 = peg$currPos;
+              s12 = peg$parse_();
+              s13 = peg$parseOffset();
+              if (s13 !== peg$FAILED) {
+                s11 = s13;
+              } else {
+                peg$currPos = s11;
+                s11 = peg$FAILED;
+              }
+              if (s11 === peg$FAILED) {
+                s11 = null;
+              }
               peg$savedPos = s0;
-              s0 = peg$f61(s4, s5, s7, s8, s9, s10);
+              s0 = peg$f97(s4, s5, s7, s8, s9, s10, s11);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4324,9 +5016,6 @@ function peg$parse(input, options) {
         peg$currPos = s0;
         s0 = peg$FAILED;
       }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
     }
 
     return s0;
@@ -4337,19 +5026,32 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$parseWITH();
+    if (s1 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s1 = peg$f98();
+      if (s1) {
+        s1 = undefined;
+      } else {
+        s1 = peg$FAILED;
+      }
+    }
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseKEY();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse_();
-          s5 = peg$parseTagKeyFilter();
-          if (s5 !== peg$FAILED) {
-            s0 = s5;
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
+      s2 = peg$parse_();
+      s3 = peg$parseKEY();
+      if (s3 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s3 = peg$f99();
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$parse_();
+        s5 = peg$parseTagKeyFilter();
+        if (s5 !== peg$FAILED) {
+          s0 = s5;
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4371,20 +5073,20 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c19) {
-      s2 = peg$c19;
+    if (input.substr(peg$currPos, 2) === peg$c11) {
+      s2 = peg$c11;
       peg$currPos += 2;
     } else {
       s2 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e22); }
+      if (peg$silentFails === 0) { peg$fail(peg$e18); }
     }
     if (s2 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c20) {
-        s2 = peg$c20;
+      if (input.substr(peg$currPos, 2) === peg$c12) {
+        s2 = peg$c12;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e23); }
+        if (peg$silentFails === 0) { peg$fail(peg$e19); }
       }
     }
     if (s2 !== peg$FAILED) {
@@ -4395,9 +5097,18 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       s3 = peg$parseRegex();
+      if (s3 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s3 = peg$f100(s1);
+        if (s3) {
+          s3 = undefined;
+        } else {
+          s3 = peg$FAILED;
+        }
+      }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f62(s1, s3);
+        s0 = peg$f101(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4409,28 +5120,28 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c23) {
-        s2 = peg$c23;
+      if (input.substr(peg$currPos, 2) === peg$c15) {
+        s2 = peg$c15;
         peg$currPos += 2;
       } else {
         s2 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e26); }
+        if (peg$silentFails === 0) { peg$fail(peg$e22); }
       }
       if (s2 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c24) {
-          s2 = peg$c24;
+        if (input.substr(peg$currPos, 2) === peg$c16) {
+          s2 = peg$c16;
           peg$currPos += 2;
         } else {
           s2 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e27); }
+          if (peg$silentFails === 0) { peg$fail(peg$e23); }
         }
         if (s2 === peg$FAILED) {
           if (input.charCodeAt(peg$currPos) === 61) {
-            s2 = peg$c34;
+            s2 = peg$c25;
             peg$currPos++;
           } else {
             s2 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e41); }
+            if (peg$silentFails === 0) { peg$fail(peg$e38); }
           }
         }
       }
@@ -4441,10 +5152,10 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
-        s3 = peg$parseIdentifier();
+        s3 = peg$parseIdentOrFail();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f63(s1, s3);
+          s0 = peg$f102(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4459,15 +5170,24 @@ function peg$parse(input, options) {
         if (s1 !== peg$FAILED) {
           s2 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 40) {
-            s3 = peg$c6;
+            s3 = peg$c3;
             peg$currPos++;
           } else {
             s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e6); }
+            if (peg$silentFails === 0) { peg$fail(peg$e4); }
+          }
+          if (s3 === peg$FAILED) {
+            peg$savedPos = peg$currPos;
+            s3 = peg$f103();
+            if (s3) {
+              s3 = undefined;
+            } else {
+              s3 = peg$FAILED;
+            }
           }
           if (s3 !== peg$FAILED) {
             s4 = peg$parse_();
-            s5 = peg$parseIdentifier();
+            s5 = peg$parseIdentOrFail();
             if (s5 !== peg$FAILED) {
               s6 = [];
               s7 = peg$currPos;
@@ -4477,11 +5197,11 @@ function peg$parse(input, options) {
                 peg$currPos++;
               } else {
                 s9 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e1); }
+                if (peg$silentFails === 0) { peg$fail(peg$e2); }
               }
               if (s9 !== peg$FAILED) {
                 s10 = peg$parse_();
-                s11 = peg$parseIdentifier();
+                s11 = peg$parseIdentOrFail();
                 if (s11 !== peg$FAILED) {
                   s7 = s11;
                 } else {
@@ -4501,11 +5221,11 @@ function peg$parse(input, options) {
                   peg$currPos++;
                 } else {
                   s9 = peg$FAILED;
-                  if (peg$silentFails === 0) { peg$fail(peg$e1); }
+                  if (peg$silentFails === 0) { peg$fail(peg$e2); }
                 }
                 if (s9 !== peg$FAILED) {
                   s10 = peg$parse_();
-                  s11 = peg$parseIdentifier();
+                  s11 = peg$parseIdentOrFail();
                   if (s11 !== peg$FAILED) {
                     s7 = s11;
                   } else {
@@ -4519,15 +5239,24 @@ function peg$parse(input, options) {
               }
               s7 = peg$parse_();
               if (input.charCodeAt(peg$currPos) === 41) {
-                s8 = peg$c7;
+                s8 = peg$c4;
                 peg$currPos++;
               } else {
                 s8 = peg$FAILED;
-                if (peg$silentFails === 0) { peg$fail(peg$e7); }
+                if (peg$silentFails === 0) { peg$fail(peg$e5); }
+              }
+              if (s8 === peg$FAILED) {
+                peg$savedPos = peg$currPos;
+                s8 = peg$f104(s5, s6);
+                if (s8) {
+                  s8 = undefined;
+                } else {
+                  s8 = peg$FAILED;
+                }
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f64(s5, s6);
+                s0 = peg$f105(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -4544,6 +5273,15 @@ function peg$parse(input, options) {
           peg$currPos = s0;
           s0 = peg$FAILED;
         }
+        if (s0 === peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s0 = peg$f106();
+          if (s0) {
+            s0 = undefined;
+          } else {
+            s0 = peg$FAILED;
+          }
+        }
       }
     }
 
@@ -4551,7 +5289,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseShowFieldKeys() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
 
     s0 = peg$currPos;
     s1 = peg$parseFIELD();
@@ -4565,27 +5303,10 @@ function peg$parse(input, options) {
             s4 = null;
           }
           s5 = peg$currPos;
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseFROM();
-            if (s7 !== peg$FAILED) {
-              s8 = peg$parse__();
-              if (s8 !== peg$FAILED) {
-                s9 = peg$parseSources();
-                if (s9 !== peg$FAILED) {
-                  s5 = s9;
-                } else {
-                  peg$currPos = s5;
-                  s5 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s5;
-                s5 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s5;
-              s5 = peg$FAILED;
-            }
+          s6 = peg$parse_();
+          s7 = peg$parseFromSources();
+          if (s7 !== peg$FAILED) {
+            s5 = s7;
           } else {
             peg$currPos = s5;
             s5 = peg$FAILED;
@@ -4594,27 +5315,10 @@ function peg$parse(input, options) {
             s5 = null;
           }
           s6 = peg$currPos;
-          s7 = peg$parse__();
-          if (s7 !== peg$FAILED) {
-            s8 = peg$parseLIMIT();
-            if (s8 !== peg$FAILED) {
-              s9 = peg$parse__();
-              if (s9 !== peg$FAILED) {
-                s10 = peg$parseCount();
-                if (s10 !== peg$FAILED) {
-                  s6 = s10;
-                } else {
-                  peg$currPos = s6;
-                  s6 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s6;
-                s6 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
-            }
+          s7 = peg$parse_();
+          s8 = peg$parseOrderBy();
+          if (s8 !== peg$FAILED) {
+            s6 = s8;
           } else {
             peg$currPos = s6;
             s6 = peg$FAILED;
@@ -4623,27 +5327,10 @@ function peg$parse(input, options) {
             s6 = null;
           }
           s7 = peg$currPos;
-          s8 = peg$parse__();
-          if (s8 !== peg$FAILED) {
-            s9 = peg$parseOFFSET();
-            if (s9 !== peg$FAILED) {
-              s10 = peg$parse__();
-              if (s10 !== peg$FAILED) {
-                s11 = peg$parseCount();
-                if (s11 !== peg$FAILED) {
-                  s7 = s11;
-                } else {
-                  peg$currPos = s7;
-                  s7 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s7;
-                s7 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s7;
-              s7 = peg$FAILED;
-            }
+          s8 = peg$parse_();
+          s9 = peg$parseLimit();
+          if (s9 !== peg$FAILED) {
+            s7 = s9;
           } else {
             peg$currPos = s7;
             s7 = peg$FAILED;
@@ -4651,8 +5338,20 @@ function peg$parse(input, options) {
           if (s7 === peg$FAILED) {
             s7 = null;
           }
+          s8 = peg$currPos;
+          s9 = peg$parse_();
+          s10 = peg$parseOffset();
+          if (s10 !== peg$FAILED) {
+            s8 = s10;
+          } else {
+            peg$currPos = s8;
+            s8 = peg$FAILED;
+          }
+          if (s8 === peg$FAILED) {
+            s8 = null;
+          }
           peg$savedPos = s0;
-          s0 = peg$f65(s4, s5, s6, s7);
+          s0 = peg$f107(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4675,49 +5374,28 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseSERIES();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseOn();
+      s2 = peg$currPos;
+      s3 = peg$parse_();
+      s4 = peg$parseEXACT();
+      if (s4 !== peg$FAILED) {
+        s3 = [s3, s4];
+        s2 = s3;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
       if (s2 === peg$FAILED) {
         s2 = null;
       }
-      s3 = peg$currPos;
-      s4 = peg$parse__();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseFROM();
-        if (s5 !== peg$FAILED) {
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseSources();
-            if (s7 !== peg$FAILED) {
-              s3 = s7;
-            } else {
-              peg$currPos = s3;
-              s3 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
+      s3 = peg$parseOn();
       if (s3 === peg$FAILED) {
         s3 = null;
       }
       s4 = peg$currPos;
-      s5 = peg$parse__();
-      if (s5 !== peg$FAILED) {
-        s6 = peg$parseWhere();
-        if (s6 !== peg$FAILED) {
-          s4 = s6;
-        } else {
-          peg$currPos = s4;
-          s4 = peg$FAILED;
-        }
+      s5 = peg$parse_();
+      s6 = peg$parseFromSources();
+      if (s6 !== peg$FAILED) {
+        s4 = s6;
       } else {
         peg$currPos = s4;
         s4 = peg$FAILED;
@@ -4726,27 +5404,10 @@ function peg$parse(input, options) {
         s4 = null;
       }
       s5 = peg$currPos;
-      s6 = peg$parse__();
-      if (s6 !== peg$FAILED) {
-        s7 = peg$parseLIMIT();
-        if (s7 !== peg$FAILED) {
-          s8 = peg$parse__();
-          if (s8 !== peg$FAILED) {
-            s9 = peg$parseCount();
-            if (s9 !== peg$FAILED) {
-              s5 = s9;
-            } else {
-              peg$currPos = s5;
-              s5 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s5;
-            s5 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s5;
-          s5 = peg$FAILED;
-        }
+      s6 = peg$parse_();
+      s7 = peg$parseWhere();
+      if (s7 !== peg$FAILED) {
+        s5 = s7;
       } else {
         peg$currPos = s5;
         s5 = peg$FAILED;
@@ -4755,27 +5416,10 @@ function peg$parse(input, options) {
         s5 = null;
       }
       s6 = peg$currPos;
-      s7 = peg$parse__();
-      if (s7 !== peg$FAILED) {
-        s8 = peg$parseOFFSET();
-        if (s8 !== peg$FAILED) {
-          s9 = peg$parse__();
-          if (s9 !== peg$FAILED) {
-            s10 = peg$parseCount();
-            if (s10 !== peg$FAILED) {
-              s6 = s10;
-            } else {
-              peg$currPos = s6;
-              s6 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s6;
-            s6 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s6;
-          s6 = peg$FAILED;
-        }
+      s7 = peg$parse_();
+      s8 = peg$parseOrderBy();
+      if (s8 !== peg$FAILED) {
+        s6 = s8;
       } else {
         peg$currPos = s6;
         s6 = peg$FAILED;
@@ -4783,8 +5427,32 @@ function peg$parse(input, options) {
       if (s6 === peg$FAILED) {
         s6 = null;
       }
+      s7 = peg$currPos;
+      s8 = peg$parse_();
+      s9 = peg$parseLimit();
+      if (s9 !== peg$FAILED) {
+        s7 = s9;
+      } else {
+        peg$currPos = s7;
+        s7 = peg$FAILED;
+      }
+      if (s7 === peg$FAILED) {
+        s7 = null;
+      }
+      s8 = peg$currPos;
+      s9 = peg$parse_();
+      s10 = peg$parseOffset();
+      if (s10 !== peg$FAILED) {
+        s8 = s10;
+      } else {
+        peg$currPos = s8;
+        s8 = peg$FAILED;
+      }
+      if (s8 === peg$FAILED) {
+        s8 = null;
+      }
       peg$savedPos = s0;
-      s0 = peg$f66(s2, s3, s4, s5, s6);
+      s0 = peg$f108(s3, s4, s5, s6, s7, s8);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4808,7 +5476,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f67(s4);
+          s0 = peg$f109(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4829,15 +5497,74 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    s1 = peg$parse__();
+    s1 = peg$parse_();
+    s2 = peg$parseON();
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parse_();
+      s4 = peg$parseIdentOrFail();
+      if (s4 !== peg$FAILED) {
+        s0 = s4;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseFromSources() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseFROM();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parseON();
+      s2 = peg$parse_();
+      s3 = peg$parsePlainSources();
+      if (s3 !== peg$FAILED) {
+        s0 = s3;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseCreateDatabase() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCREATE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parse__();
+        s3 = peg$parseDATABASE();
         if (s3 !== peg$FAILED) {
-          s4 = peg$parseIdentifier();
-          if (s4 !== peg$FAILED) {
-            s0 = s4;
+          s4 = peg$parse_();
+          s5 = peg$parseIdentOrFail();
+          if (s5 !== peg$FAILED) {
+            s6 = peg$currPos;
+            s7 = peg$parse_();
+            s8 = peg$parseDatabasePolicy();
+            if (s8 !== peg$FAILED) {
+              s6 = s8;
+            } else {
+              peg$currPos = s6;
+              s6 = peg$FAILED;
+            }
+            if (s6 === peg$FAILED) {
+              s6 = null;
+            }
+            peg$savedPos = s0;
+            s0 = peg$f110(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4858,30 +5585,132 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseCreateDatabase() {
-    let s0, s1, s2, s3, s4, s5;
+  function peg$parseDatabasePolicy() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
 
     s0 = peg$currPos;
-    s1 = peg$parseCREATE();
+    s1 = peg$parseWITH();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseDATABASE();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseIdentifier();
-            if (s5 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f68(s5);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
+      s2 = peg$parse_();
+      s3 = peg$currPos;
+      peg$silentFails++;
+      s4 = peg$parseDURATION();
+      if (s4 === peg$FAILED) {
+        s4 = peg$parseNAME();
+        if (s4 === peg$FAILED) {
+          s4 = peg$parseREPLICATION();
+          if (s4 === peg$FAILED) {
+            s4 = peg$parseSHARD();
           }
+        }
+      }
+      peg$silentFails--;
+      if (s4 !== peg$FAILED) {
+        peg$currPos = s3;
+        s3 = undefined;
+      } else {
+        s3 = peg$FAILED;
+      }
+      if (s3 !== peg$FAILED) {
+        s4 = peg$currPos;
+        s5 = peg$parseDURATION();
+        if (s5 !== peg$FAILED) {
+          s6 = peg$parse_();
+          s7 = peg$parseRpDuration();
+          if (s7 !== peg$FAILED) {
+            s4 = s7;
+          } else {
+            peg$currPos = s4;
+            s4 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s4;
+          s4 = peg$FAILED;
+        }
+        if (s4 === peg$FAILED) {
+          s4 = null;
+        }
+        s5 = peg$currPos;
+        s6 = peg$parse_();
+        s7 = peg$parseREPLICATION();
+        if (s7 !== peg$FAILED) {
+          s8 = peg$parse_();
+          s9 = peg$parseReplication();
+          if (s9 !== peg$FAILED) {
+            s5 = s9;
+          } else {
+            peg$currPos = s5;
+            s5 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s5;
+          s5 = peg$FAILED;
+        }
+        if (s5 === peg$FAILED) {
+          s5 = null;
+        }
+        s6 = peg$currPos;
+        s7 = peg$parse_();
+        s8 = peg$parseSHARD();
+        if (s8 !== peg$FAILED) {
+          s9 = peg$parse_();
+          s10 = peg$parseShardDuration();
+          if (s10 !== peg$FAILED) {
+            s6 = s10;
+          } else {
+            peg$currPos = s6;
+            s6 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s6;
+          s6 = peg$FAILED;
+        }
+        if (s6 === peg$FAILED) {
+          s6 = null;
+        }
+        s7 = peg$currPos;
+        s8 = peg$parse_();
+        s9 = peg$parseNAME();
+        if (s9 !== peg$FAILED) {
+          s10 = peg$parse_();
+          s11 = peg$parseIdentOrFail();
+          if (s11 !== peg$FAILED) {
+            s7 = s11;
+          } else {
+            peg$currPos = s7;
+            s7 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s7;
+          s7 = peg$FAILED;
+        }
+        if (s7 === peg$FAILED) {
+          s7 = null;
+        }
+        peg$savedPos = s0;
+        s0 = peg$f111(s4, s5, s6, s7);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseWITH();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s2 = peg$f112();
+        if (s2) {
+          s2 = undefined;
+        } else {
+          s2 = peg$FAILED;
+        }
+        if (s2 !== peg$FAILED) {
+          s1 = [s1, s2];
+          s0 = s1;
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4890,9 +5719,6 @@ function peg$parse(input, options) {
         peg$currPos = s0;
         s0 = peg$FAILED;
       }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
     }
 
     return s0;
@@ -4908,16 +5734,11 @@ function peg$parse(input, options) {
       if (s2 !== peg$FAILED) {
         s3 = peg$parseDATABASE();
         if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseIdentifier();
-            if (s5 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f69(s5);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+          s4 = peg$parse_();
+          s5 = peg$parseIdentOrFail();
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f113(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4948,16 +5769,11 @@ function peg$parse(input, options) {
       if (s2 !== peg$FAILED) {
         s3 = peg$parseMEASUREMENT();
         if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseIdentifier();
-            if (s5 !== peg$FAILED) {
-              peg$savedPos = s0;
-              s0 = peg$f70(s5);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+          s4 = peg$parse_();
+          s5 = peg$parseIdentOrFail();
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f114(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4988,45 +5804,12 @@ function peg$parse(input, options) {
       if (s2 !== peg$FAILED) {
         s3 = peg$parseSERIES();
         if (s3 !== peg$FAILED) {
-          s4 = peg$currPos;
-          s5 = peg$parse__();
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseFROM();
-            if (s6 !== peg$FAILED) {
-              s7 = peg$parse__();
-              if (s7 !== peg$FAILED) {
-                s8 = peg$parseSources();
-                if (s8 !== peg$FAILED) {
-                  s4 = s8;
-                } else {
-                  peg$currPos = s4;
-                  s4 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s4;
-                s4 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s4;
-              s4 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s4;
-            s4 = peg$FAILED;
-          }
-          if (s4 === peg$FAILED) {
-            s4 = null;
-          }
+          s4 = peg$parseOffset1();
           s5 = peg$currPos;
-          s6 = peg$parse__();
-          if (s6 !== peg$FAILED) {
-            s7 = peg$parseWhere();
-            if (s7 !== peg$FAILED) {
-              s5 = s7;
-            } else {
-              peg$currPos = s5;
-              s5 = peg$FAILED;
-            }
+          s6 = peg$parse_();
+          s7 = peg$parseDeleteSources();
+          if (s7 !== peg$FAILED) {
+            s5 = s7;
           } else {
             peg$currPos = s5;
             s5 = peg$FAILED;
@@ -5034,8 +5817,20 @@ function peg$parse(input, options) {
           if (s5 === peg$FAILED) {
             s5 = null;
           }
+          s6 = peg$currPos;
+          s7 = peg$parse_();
+          s8 = peg$parseWhere();
+          if (s8 !== peg$FAILED) {
+            s6 = s8;
+          } else {
+            peg$currPos = s6;
+            s6 = peg$FAILED;
+          }
+          if (s6 === peg$FAILED) {
+            s6 = null;
+          }
           peg$savedPos = s0;
-          s0 = peg$f71(s4, s5);
+          s0 = peg$f115(s4, s5, s6);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5058,45 +5853,12 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseDELETE();
     if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseFROM();
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parse__();
-          if (s5 !== peg$FAILED) {
-            s6 = peg$parseSources();
-            if (s6 !== peg$FAILED) {
-              s2 = s6;
-            } else {
-              peg$currPos = s2;
-              s2 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s2;
-            s2 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 === peg$FAILED) {
-        s2 = null;
-      }
+      s2 = peg$parseOffset1();
       s3 = peg$currPos;
-      s4 = peg$parse__();
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseWhere();
-        if (s5 !== peg$FAILED) {
-          s3 = s5;
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
+      s4 = peg$parse_();
+      s5 = peg$parseDeleteSources();
+      if (s5 !== peg$FAILED) {
+        s3 = s5;
       } else {
         peg$currPos = s3;
         s3 = peg$FAILED;
@@ -5104,8 +5866,55 @@ function peg$parse(input, options) {
       if (s3 === peg$FAILED) {
         s3 = null;
       }
+      s4 = peg$currPos;
+      s5 = peg$parse_();
+      s6 = peg$parseWhere();
+      if (s6 !== peg$FAILED) {
+        s4 = s6;
+      } else {
+        peg$currPos = s4;
+        s4 = peg$FAILED;
+      }
+      if (s4 === peg$FAILED) {
+        s4 = null;
+      }
       peg$savedPos = s0;
-      s0 = peg$f72(s2, s3);
+      s0 = peg$f116(s2, s3, s4);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseOffset1() {
+    let s0, s1, s2;
+
+    s0 = peg$currPos;
+    s1 = peg$parse_();
+    s2 = '';
+    peg$savedPos = s0;
+    s0 = peg$f117();
+
+    return s0;
+  }
+
+  function peg$parseDeleteSources() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseFROM();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse_();
+      s3 = peg$parsePlainSources();
+      if (s3 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f118(s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5115,7 +5924,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseCreateRetentionPolicy() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24, s25, s26;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21, s22, s23, s24;
 
     s0 = peg$currPos;
     s1 = peg$parseCREATE();
@@ -5128,155 +5937,110 @@ function peg$parse(input, options) {
           if (s4 !== peg$FAILED) {
             s5 = peg$parsePOLICY();
             if (s5 !== peg$FAILED) {
-              s6 = peg$parse__();
-              if (s6 !== peg$FAILED) {
-                s7 = peg$parseIdentifier();
-                if (s7 !== peg$FAILED) {
-                  s8 = peg$parse__();
-                  if (s8 !== peg$FAILED) {
-                    s9 = peg$parseON();
-                    if (s9 !== peg$FAILED) {
-                      s10 = peg$parse__();
-                      if (s10 !== peg$FAILED) {
-                        s11 = peg$parseIdentifier();
-                        if (s11 !== peg$FAILED) {
-                          s12 = peg$parse__();
-                          if (s12 !== peg$FAILED) {
-                            s13 = peg$parseDURATION();
-                            if (s13 !== peg$FAILED) {
-                              s14 = peg$parse__();
-                              if (s14 !== peg$FAILED) {
-                                s15 = peg$parseRpDuration();
-                                if (s15 !== peg$FAILED) {
-                                  s16 = peg$parse__();
-                                  if (s16 !== peg$FAILED) {
-                                    s17 = peg$parseREPLICATION();
-                                    if (s17 !== peg$FAILED) {
-                                      s18 = peg$parse__();
-                                      if (s18 !== peg$FAILED) {
-                                        s19 = peg$parseCount();
-                                        if (s19 !== peg$FAILED) {
-                                          s20 = peg$currPos;
-                                          s21 = peg$parse__();
-                                          if (s21 !== peg$FAILED) {
-                                            s22 = peg$parseSHARD();
-                                            if (s22 !== peg$FAILED) {
-                                              s23 = peg$parse__();
-                                              if (s23 !== peg$FAILED) {
-                                                s24 = peg$parseDURATION();
-                                                if (s24 !== peg$FAILED) {
-                                                  s25 = peg$parse__();
-                                                  if (s25 !== peg$FAILED) {
-                                                    s26 = peg$parseRpDuration();
-                                                    if (s26 !== peg$FAILED) {
-                                                      s20 = s26;
-                                                    } else {
-                                                      peg$currPos = s20;
-                                                      s20 = peg$FAILED;
-                                                    }
-                                                  } else {
-                                                    peg$currPos = s20;
-                                                    s20 = peg$FAILED;
-                                                  }
-                                                } else {
-                                                  peg$currPos = s20;
-                                                  s20 = peg$FAILED;
-                                                }
-                                              } else {
-                                                peg$currPos = s20;
-                                                s20 = peg$FAILED;
-                                              }
-                                            } else {
-                                              peg$currPos = s20;
-                                              s20 = peg$FAILED;
-                                            }
-                                          } else {
-                                            peg$currPos = s20;
-                                            s20 = peg$FAILED;
-                                          }
-                                          if (s20 === peg$FAILED) {
-                                            s20 = null;
-                                          }
-                                          s21 = [];
-                                          s22 = peg$currPos;
-                                          s23 = peg$parse__();
-                                          if (s23 !== peg$FAILED) {
-                                            s24 = peg$parseRpTiering();
-                                            if (s24 !== peg$FAILED) {
-                                              s22 = s24;
-                                            } else {
-                                              peg$currPos = s22;
-                                              s22 = peg$FAILED;
-                                            }
-                                          } else {
-                                            peg$currPos = s22;
-                                            s22 = peg$FAILED;
-                                          }
-                                          while (s22 !== peg$FAILED) {
-                                            s21.push(s22);
-                                            s22 = peg$currPos;
-                                            s23 = peg$parse__();
-                                            if (s23 !== peg$FAILED) {
-                                              s24 = peg$parseRpTiering();
-                                              if (s24 !== peg$FAILED) {
-                                                s22 = s24;
-                                              } else {
-                                                peg$currPos = s22;
-                                                s22 = peg$FAILED;
-                                              }
-                                            } else {
-                                              peg$currPos = s22;
-                                              s22 = peg$FAILED;
-                                            }
-                                          }
-                                          s22 = peg$currPos;
-                                          s23 = peg$parse__();
-                                          if (s23 !== peg$FAILED) {
-                                            s24 = peg$parseDEFAULT();
-                                            if (s24 !== peg$FAILED) {
-                                              s23 = [s23, s24];
-                                              s22 = s23;
-                                            } else {
-                                              peg$currPos = s22;
-                                              s22 = peg$FAILED;
-                                            }
-                                          } else {
-                                            peg$currPos = s22;
-                                            s22 = peg$FAILED;
-                                          }
-                                          if (s22 === peg$FAILED) {
-                                            s22 = null;
-                                          }
-                                          peg$savedPos = s0;
-                                          s0 = peg$f73(s7, s11, s15, s19, s20, s21, s22);
-                                        } else {
-                                          peg$currPos = s0;
-                                          s0 = peg$FAILED;
-                                        }
-                                      } else {
-                                        peg$currPos = s0;
-                                        s0 = peg$FAILED;
-                                      }
-                                    } else {
-                                      peg$currPos = s0;
-                                      s0 = peg$FAILED;
-                                    }
-                                  } else {
-                                    peg$currPos = s0;
-                                    s0 = peg$FAILED;
-                                  }
-                                } else {
-                                  peg$currPos = s0;
-                                  s0 = peg$FAILED;
-                                }
+              s6 = peg$parse_();
+              s7 = peg$parseIdentOrFail();
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parse_();
+                s9 = peg$parseON();
+                if (s9 === peg$FAILED) {
+                  peg$savedPos = peg$currPos;
+                  s9 = peg$f119(s7);
+                  if (s9) {
+                    s9 = undefined;
+                  } else {
+                    s9 = peg$FAILED;
+                  }
+                }
+                if (s9 !== peg$FAILED) {
+                  s10 = peg$parse_();
+                  s11 = peg$parseIdentOrFail();
+                  if (s11 !== peg$FAILED) {
+                    s12 = peg$parse_();
+                    s13 = peg$parseDURATION();
+                    if (s13 === peg$FAILED) {
+                      peg$savedPos = peg$currPos;
+                      s13 = peg$f120(s7, s11);
+                      if (s13) {
+                        s13 = undefined;
+                      } else {
+                        s13 = peg$FAILED;
+                      }
+                    }
+                    if (s13 !== peg$FAILED) {
+                      s14 = peg$parse_();
+                      s15 = peg$parseRpDuration();
+                      if (s15 !== peg$FAILED) {
+                        s16 = peg$parse_();
+                        s17 = peg$parseREPLICATION();
+                        if (s17 === peg$FAILED) {
+                          peg$savedPos = peg$currPos;
+                          s17 = peg$f121(s7, s11, s15);
+                          if (s17) {
+                            s17 = undefined;
+                          } else {
+                            s17 = peg$FAILED;
+                          }
+                        }
+                        if (s17 !== peg$FAILED) {
+                          s18 = peg$parse_();
+                          s19 = peg$parseReplication();
+                          if (s19 !== peg$FAILED) {
+                            s20 = peg$currPos;
+                            s21 = peg$parse_();
+                            s22 = peg$parseSHARD();
+                            if (s22 !== peg$FAILED) {
+                              s23 = peg$parse_();
+                              s24 = peg$parseShardDurationNoInf();
+                              if (s24 !== peg$FAILED) {
+                                s20 = s24;
                               } else {
-                                peg$currPos = s0;
-                                s0 = peg$FAILED;
+                                peg$currPos = s20;
+                                s20 = peg$FAILED;
                               }
                             } else {
-                              peg$currPos = s0;
-                              s0 = peg$FAILED;
+                              peg$currPos = s20;
+                              s20 = peg$FAILED;
                             }
+                            if (s20 === peg$FAILED) {
+                              s20 = null;
+                            }
+                            s21 = [];
+                            s22 = peg$currPos;
+                            s23 = peg$parse_();
+                            s24 = peg$parseRpTiering();
+                            if (s24 !== peg$FAILED) {
+                              s22 = s24;
+                            } else {
+                              peg$currPos = s22;
+                              s22 = peg$FAILED;
+                            }
+                            while (s22 !== peg$FAILED) {
+                              s21.push(s22);
+                              s22 = peg$currPos;
+                              s23 = peg$parse_();
+                              s24 = peg$parseRpTiering();
+                              if (s24 !== peg$FAILED) {
+                                s22 = s24;
+                              } else {
+                                peg$currPos = s22;
+                                s22 = peg$FAILED;
+                              }
+                            }
+                            s22 = peg$currPos;
+                            s23 = peg$parse_();
+                            s24 = peg$parseDEFAULT();
+                            if (s24 !== peg$FAILED) {
+                              s23 = [s23, s24];
+                              s22 = s23;
+                            } else {
+                              peg$currPos = s22;
+                              s22 = peg$FAILED;
+                            }
+                            if (s22 === peg$FAILED) {
+                              s22 = null;
+                            }
+                            peg$savedPos = s0;
+                            s0 = peg$f122(s7, s11, s15, s19, s20, s21, s22);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -5330,7 +6094,7 @@ function peg$parse(input, options) {
   }
 
   function peg$parseAlterRetentionPolicy() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15;
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12;
 
     s0 = peg$currPos;
     s1 = peg$parseALTER();
@@ -5343,69 +6107,46 @@ function peg$parse(input, options) {
           if (s4 !== peg$FAILED) {
             s5 = peg$parsePOLICY();
             if (s5 !== peg$FAILED) {
-              s6 = peg$parse__();
-              if (s6 !== peg$FAILED) {
-                s7 = peg$parseIdentifier();
-                if (s7 !== peg$FAILED) {
-                  s8 = peg$parse__();
-                  if (s8 !== peg$FAILED) {
-                    s9 = peg$parseON();
-                    if (s9 !== peg$FAILED) {
-                      s10 = peg$parse__();
-                      if (s10 !== peg$FAILED) {
-                        s11 = peg$parseIdentifier();
-                        if (s11 !== peg$FAILED) {
-                          s12 = [];
-                          s13 = peg$currPos;
-                          s14 = peg$parse__();
-                          if (s14 !== peg$FAILED) {
-                            s15 = peg$parseRpOption();
-                            if (s15 !== peg$FAILED) {
-                              s13 = s15;
-                            } else {
-                              peg$currPos = s13;
-                              s13 = peg$FAILED;
-                            }
-                          } else {
-                            peg$currPos = s13;
-                            s13 = peg$FAILED;
-                          }
-                          if (s13 !== peg$FAILED) {
-                            while (s13 !== peg$FAILED) {
-                              s12.push(s13);
-                              s13 = peg$currPos;
-                              s14 = peg$parse__();
-                              if (s14 !== peg$FAILED) {
-                                s15 = peg$parseRpOption();
-                                if (s15 !== peg$FAILED) {
-                                  s13 = s15;
-                                } else {
-                                  peg$currPos = s13;
-                                  s13 = peg$FAILED;
-                                }
-                              } else {
-                                peg$currPos = s13;
-                                s13 = peg$FAILED;
-                              }
-                            }
-                          } else {
-                            s12 = peg$FAILED;
-                          }
-                          if (s12 !== peg$FAILED) {
-                            peg$savedPos = s0;
-                            s0 = peg$f74(s7, s11, s12);
-                          } else {
-                            peg$currPos = s0;
-                            s0 = peg$FAILED;
-                          }
-                        } else {
-                          peg$currPos = s0;
-                          s0 = peg$FAILED;
-                        }
-                      } else {
-                        peg$currPos = s0;
-                        s0 = peg$FAILED;
-                      }
+              s6 = peg$parse_();
+              s7 = peg$parseIdentifier();
+              if (s7 === peg$FAILED) {
+                s7 = peg$currPos;
+                s8 = peg$parseDEFAULT();
+                if (s8 !== peg$FAILED) {
+                  peg$savedPos = s7;
+                  s8 = peg$f123();
+                }
+                s7 = s8;
+                if (s7 === peg$FAILED) {
+                  peg$savedPos = peg$currPos;
+                  s7 = peg$f124();
+                  if (s7) {
+                    s7 = undefined;
+                  } else {
+                    s7 = peg$FAILED;
+                  }
+                }
+              }
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parse_();
+                s9 = peg$parseON();
+                if (s9 === peg$FAILED) {
+                  peg$savedPos = peg$currPos;
+                  s9 = peg$f125(s7);
+                  if (s9) {
+                    s9 = undefined;
+                  } else {
+                    s9 = peg$FAILED;
+                  }
+                }
+                if (s9 !== peg$FAILED) {
+                  s10 = peg$parse_();
+                  s11 = peg$parseIdentOrFail();
+                  if (s11 !== peg$FAILED) {
+                    s12 = peg$parseRpOptions();
+                    if (s12 !== peg$FAILED) {
+                      peg$savedPos = s0;
+                      s0 = peg$f126(s7, s11, s12);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -5446,22 +6187,75 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseRpOption() {
-    let s0, s1, s2, s3, s4, s5;
+  function peg$parseRpOptions() {
+    let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    s1 = peg$parseDURATION();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseRpDuration();
-        if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f75(s3);
+    s1 = [];
+    s2 = peg$currPos;
+    s3 = peg$parse_();
+    s4 = peg$parseRpOption();
+    if (s4 !== peg$FAILED) {
+      s2 = s4;
+    } else {
+      peg$currPos = s2;
+      s2 = peg$FAILED;
+    }
+    if (s2 !== peg$FAILED) {
+      while (s2 !== peg$FAILED) {
+        s1.push(s2);
+        s2 = peg$currPos;
+        s3 = peg$parse_();
+        s4 = peg$parseRpOption();
+        if (s4 !== peg$FAILED) {
+          s2 = s4;
         } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
+          peg$currPos = s2;
+          s2 = peg$FAILED;
         }
+      }
+    } else {
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f127(s1);
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parse_();
+      peg$savedPos = peg$currPos;
+      s2 = peg$f128();
+      if (s2) {
+        s2 = undefined;
+      } else {
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseRpOption() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseOffset0();
+    s2 = peg$parseDURATION();
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parse_();
+      s4 = peg$parseRpDuration();
+      if (s4 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f129(s1, s4);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5472,18 +6266,14 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      s1 = peg$parseREPLICATION();
-      if (s1 !== peg$FAILED) {
-        s2 = peg$parse__();
-        if (s2 !== peg$FAILED) {
-          s3 = peg$parseCount();
-          if (s3 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f76(s3);
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
+      s1 = peg$parseOffset0();
+      s2 = peg$parseREPLICATION();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parse_();
+        s4 = peg$parseReplication();
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f130(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5494,30 +6284,14 @@ function peg$parse(input, options) {
       }
       if (s0 === peg$FAILED) {
         s0 = peg$currPos;
-        s1 = peg$parseSHARD();
-        if (s1 !== peg$FAILED) {
-          s2 = peg$parse__();
-          if (s2 !== peg$FAILED) {
-            s3 = peg$parseDURATION();
-            if (s3 !== peg$FAILED) {
-              s4 = peg$parse__();
-              if (s4 !== peg$FAILED) {
-                s5 = peg$parseRpDuration();
-                if (s5 !== peg$FAILED) {
-                  peg$savedPos = s0;
-                  s0 = peg$f77(s5);
-                } else {
-                  peg$currPos = s0;
-                  s0 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s0;
-                s0 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
+        s1 = peg$parseOffset0();
+        s2 = peg$parseSHARD();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parse_();
+          s4 = peg$parseShardDurationNoInf();
+          if (s4 !== peg$FAILED) {
+            peg$savedPos = s0;
+            s0 = peg$f131(s1, s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5528,14 +6302,51 @@ function peg$parse(input, options) {
         }
         if (s0 === peg$FAILED) {
           s0 = peg$currPos;
-          s1 = peg$parseDEFAULT();
-          if (s1 !== peg$FAILED) {
+          s1 = peg$parseOffset0();
+          s2 = peg$parseDEFAULT();
+          if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f78();
+            s0 = peg$f132(s1);
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
           }
-          s0 = s1;
           if (s0 === peg$FAILED) {
-            s0 = peg$parseRpTiering();
+            s0 = peg$currPos;
+            s1 = peg$parseOffset0();
+            s2 = peg$parseMAX_BYTES();
+            if (s2 !== peg$FAILED) {
+              s3 = peg$parseCountOrFail();
+              if (s3 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f133(s1, s3);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+            if (s0 === peg$FAILED) {
+              s0 = peg$currPos;
+              s1 = peg$parseOffset0();
+              s2 = peg$parseCOLD_AFTER();
+              if (s2 !== peg$FAILED) {
+                s3 = peg$parse_();
+                s4 = peg$parseRpDuration();
+                if (s4 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f134(s1, s4);
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            }
           }
         }
       }
@@ -5550,16 +6361,10 @@ function peg$parse(input, options) {
     s0 = peg$currPos;
     s1 = peg$parseMAX_BYTES();
     if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
+      s2 = peg$parseCountOrFail();
       if (s2 !== peg$FAILED) {
-        s3 = peg$parseCount();
-        if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f79(s3);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
+        peg$savedPos = s0;
+        s0 = peg$f135(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5572,16 +6377,11 @@ function peg$parse(input, options) {
       s0 = peg$currPos;
       s1 = peg$parseCOLD_AFTER();
       if (s1 !== peg$FAILED) {
-        s2 = peg$parse__();
-        if (s2 !== peg$FAILED) {
-          s3 = peg$parseRpDuration();
-          if (s3 !== peg$FAILED) {
-            peg$savedPos = s0;
-            s0 = peg$f80(s3);
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
+        s2 = peg$parse_();
+        s3 = peg$parseRpDuration();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f136(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5602,17 +6402,193 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f81();
+      s1 = peg$f137();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      s1 = peg$parseDuration();
+      s1 = peg$parseDurationToken();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f82(s1);
+        s1 = peg$f138(s1);
       }
       s0 = s1;
+      if (s0 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s0 = peg$f139();
+        if (s0) {
+          s0 = undefined;
+        } else {
+          s0 = peg$FAILED;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseShardDuration() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDURATION();
+    if (s1 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s1 = peg$f140();
+      if (s1) {
+        s1 = undefined;
+      } else {
+        s1 = peg$FAILED;
+      }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse_();
+      s3 = peg$parseRpDuration();
+      if (s3 !== peg$FAILED) {
+        s0 = s3;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseShardDurationNoInf() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDURATION();
+    if (s1 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s1 = peg$f141();
+      if (s1) {
+        s1 = undefined;
+      } else {
+        s1 = peg$FAILED;
+      }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse_();
+      s3 = peg$currPos;
+      s4 = peg$currPos;
+      peg$silentFails++;
+      s5 = peg$parseINF();
+      peg$silentFails--;
+      if (s5 !== peg$FAILED) {
+        peg$currPos = s4;
+        s4 = undefined;
+      } else {
+        s4 = peg$FAILED;
+      }
+      if (s4 !== peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s5 = peg$f142();
+        if (s5) {
+          s5 = undefined;
+        } else {
+          s5 = peg$FAILED;
+        }
+        if (s5 !== peg$FAILED) {
+          s4 = [s4, s5];
+          s3 = s4;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      if (s3 === peg$FAILED) {
+        s3 = peg$parseRpDuration();
+      }
+      if (s3 !== peg$FAILED) {
+        s0 = s3;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseReplication() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    s2 = [];
+    s3 = input.charAt(peg$currPos);
+    if (peg$r2.test(s3)) {
+      peg$currPos++;
+    } else {
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
+    }
+    if (s3 !== peg$FAILED) {
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = input.charAt(peg$currPos);
+        if (peg$r2.test(s3)) {
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
+        }
+      }
+    } else {
+      s2 = peg$FAILED;
+    }
+    if (s2 !== peg$FAILED) {
+      s1 = input.substring(s1, peg$currPos);
+    } else {
+      s1 = s2;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = input.charAt(peg$currPos);
+      if (peg$r3.test(s3)) {
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      }
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f143(s1);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f144();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
     }
 
     return s0;
@@ -5632,20 +6608,204 @@ function peg$parse(input, options) {
           if (s4 !== peg$FAILED) {
             s5 = peg$parsePOLICY();
             if (s5 !== peg$FAILED) {
-              s6 = peg$parse__();
-              if (s6 !== peg$FAILED) {
-                s7 = peg$parseIdentifier();
-                if (s7 !== peg$FAILED) {
-                  s8 = peg$parse__();
-                  if (s8 !== peg$FAILED) {
-                    s9 = peg$parseON();
-                    if (s9 !== peg$FAILED) {
-                      s10 = peg$parse__();
-                      if (s10 !== peg$FAILED) {
-                        s11 = peg$parseIdentifier();
-                        if (s11 !== peg$FAILED) {
+              s6 = peg$parse_();
+              s7 = peg$parseIdentOrFail();
+              if (s7 !== peg$FAILED) {
+                s8 = peg$parse_();
+                s9 = peg$parseON();
+                if (s9 === peg$FAILED) {
+                  peg$savedPos = peg$currPos;
+                  s9 = peg$f145(s7);
+                  if (s9) {
+                    s9 = undefined;
+                  } else {
+                    s9 = peg$FAILED;
+                  }
+                }
+                if (s9 !== peg$FAILED) {
+                  s10 = peg$parse_();
+                  s11 = peg$parseIdentOrFail();
+                  if (s11 !== peg$FAILED) {
+                    peg$savedPos = s0;
+                    s0 = peg$f146(s7, s11);
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseContinuousQueryStatement() {
+    let s0, s1, s2, s3, s4, s5;
+
+    s0 = peg$parseCreateContinuousQuery();
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseDropContinuousQuery();
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseSHOW();
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parse__();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseCONTINUOUS();
+            if (s3 !== peg$FAILED) {
+              s4 = peg$parse_();
+              s5 = peg$parseQUERIES();
+              if (s5 === peg$FAILED) {
+                peg$savedPos = peg$currPos;
+                s5 = peg$f147();
+                if (s5) {
+                  s5 = undefined;
+                } else {
+                  s5 = peg$FAILED;
+                }
+              }
+              if (s5 !== peg$FAILED) {
+                peg$savedPos = s0;
+                s0 = peg$f148();
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseCreateContinuousQuery() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19;
+
+    s0 = peg$currPos;
+    s1 = peg$parseCREATE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseCONTINUOUS();
+        if (s3 !== peg$FAILED) {
+          s4 = peg$parse_();
+          s5 = peg$parseQUERY();
+          if (s5 === peg$FAILED) {
+            peg$savedPos = peg$currPos;
+            s5 = peg$f149();
+            if (s5) {
+              s5 = undefined;
+            } else {
+              s5 = peg$FAILED;
+            }
+          }
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parse_();
+            s7 = peg$parseIdentOrFail();
+            if (s7 !== peg$FAILED) {
+              s8 = peg$parse_();
+              s9 = peg$parseON();
+              if (s9 === peg$FAILED) {
+                peg$savedPos = peg$currPos;
+                s9 = peg$f150(s7);
+                if (s9) {
+                  s9 = undefined;
+                } else {
+                  s9 = peg$FAILED;
+                }
+              }
+              if (s9 !== peg$FAILED) {
+                s10 = peg$parse_();
+                s11 = peg$parseIdentOrFail();
+                if (s11 !== peg$FAILED) {
+                  s12 = peg$currPos;
+                  s13 = peg$parse_();
+                  s14 = peg$parseResample();
+                  if (s14 !== peg$FAILED) {
+                    s12 = s14;
+                  } else {
+                    peg$currPos = s12;
+                    s12 = peg$FAILED;
+                  }
+                  if (s12 === peg$FAILED) {
+                    s12 = null;
+                  }
+                  s13 = peg$parse_();
+                  s14 = peg$parseBEGIN();
+                  if (s14 === peg$FAILED) {
+                    peg$savedPos = peg$currPos;
+                    s14 = peg$f151(s7, s11, s12);
+                    if (s14) {
+                      s14 = undefined;
+                    } else {
+                      s14 = peg$FAILED;
+                    }
+                  }
+                  if (s14 !== peg$FAILED) {
+                    s15 = peg$parse_();
+                    s16 = peg$parseSELECT();
+                    if (s16 === peg$FAILED) {
+                      peg$savedPos = peg$currPos;
+                      s16 = peg$f152(s7, s11, s12);
+                      if (s16) {
+                        s16 = undefined;
+                      } else {
+                        s16 = peg$FAILED;
+                      }
+                    }
+                    if (s16 !== peg$FAILED) {
+                      s17 = peg$parseCqSelect();
+                      if (s17 !== peg$FAILED) {
+                        s18 = peg$parse_();
+                        s19 = peg$parseEND();
+                        if (s19 === peg$FAILED) {
+                          peg$savedPos = peg$currPos;
+                          s19 = peg$f153(s7, s11, s12, s17);
+                          if (s19) {
+                            s19 = undefined;
+                          } else {
+                            s19 = peg$FAILED;
+                          }
+                        }
+                        if (s19 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f83(s7, s11);
+                          s0 = peg$f154(s7, s11, s12, s17);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -5694,75 +6854,511 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseCreateContinuousQuery() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18;
+  function peg$parseCqSelect() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
 
     s0 = peg$currPos;
-    s1 = peg$parseCREATE();
+    s1 = peg$parse_();
+    s2 = peg$parseFields();
+    if (s2 !== peg$FAILED) {
+      s3 = peg$parse_();
+      s4 = peg$parseINTO();
+      if (s4 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s4 = peg$f155(s2);
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
+      }
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parse_();
+        s6 = peg$parseIntoTarget();
+        if (s6 !== peg$FAILED) {
+          s7 = peg$parse_();
+          s8 = peg$parseFROM();
+          if (s8 === peg$FAILED) {
+            s8 = peg$parseExpectFrom();
+          }
+          if (s8 !== peg$FAILED) {
+            s9 = peg$parse_();
+            s10 = peg$parseSources();
+            if (s10 !== peg$FAILED) {
+              s11 = peg$parseSelectClauses();
+              peg$savedPos = s0;
+              s0 = peg$f156(s2, s6, s10, s11);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseResample() {
+    let s0, s1, s2, s3, s4, s5, s6, s7;
+
+    s0 = peg$currPos;
+    s1 = peg$parseRESAMPLE();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = peg$parse_();
+      s4 = peg$parseEVERY();
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parse_();
+        s6 = peg$parseResampleDuration();
+        if (s6 !== peg$FAILED) {
+          s2 = s6;
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 === peg$FAILED) {
+        s2 = null;
+      }
+      s3 = peg$currPos;
+      s4 = peg$parse_();
+      s5 = peg$parseFOR();
+      if (s5 !== peg$FAILED) {
+        s6 = peg$parse_();
+        s7 = peg$parseResampleDuration();
+        if (s7 !== peg$FAILED) {
+          s3 = s7;
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      if (s3 === peg$FAILED) {
+        s3 = null;
+      }
+      peg$savedPos = peg$currPos;
+      s4 = peg$f157(s2, s3);
+      if (s4) {
+        s4 = undefined;
+      } else {
+        s4 = peg$FAILED;
+      }
+      if (s4 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f158(s2, s3);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseResampleDuration() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDurationToken();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f159(s1);
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f160();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseDropContinuousQuery() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDROP();
     if (s1 !== peg$FAILED) {
       s2 = peg$parse__();
       if (s2 !== peg$FAILED) {
         s3 = peg$parseCONTINUOUS();
         if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseQUERY();
+          s4 = peg$parse_();
+          s5 = peg$parseQUERY();
+          if (s5 === peg$FAILED) {
+            peg$savedPos = peg$currPos;
+            s5 = peg$f161();
+            if (s5) {
+              s5 = undefined;
+            } else {
+              s5 = peg$FAILED;
+            }
+          }
+          if (s5 !== peg$FAILED) {
+            s6 = peg$parse_();
+            s7 = peg$parseIdentOrFail();
+            if (s7 !== peg$FAILED) {
+              s8 = peg$parse_();
+              s9 = peg$parseON();
+              if (s9 === peg$FAILED) {
+                peg$savedPos = peg$currPos;
+                s9 = peg$f162(s7);
+                if (s9) {
+                  s9 = undefined;
+                } else {
+                  s9 = peg$FAILED;
+                }
+              }
+              if (s9 !== peg$FAILED) {
+                s10 = peg$parse_();
+                s11 = peg$parseIdentOrFail();
+                if (s11 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f163(s7, s11);
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseClusterAdminStatement() {
+    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17, s18, s19, s20, s21;
+
+    s0 = peg$currPos;
+    s1 = peg$parseSHOW();
+    if (s1 !== peg$FAILED) {
+      s2 = peg$parse__();
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseSHARDS();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f164();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseSHOW();
+      if (s1 !== peg$FAILED) {
+        s2 = peg$parse__();
+        if (s2 !== peg$FAILED) {
+          s3 = peg$parseSHARD();
+          if (s3 !== peg$FAILED) {
+            s4 = peg$parse_();
+            s5 = peg$parseGROUPS();
+            if (s5 === peg$FAILED) {
+              peg$savedPos = peg$currPos;
+              s5 = peg$f165();
+              if (s5) {
+                s5 = undefined;
+              } else {
+                s5 = peg$FAILED;
+              }
+            }
             if (s5 !== peg$FAILED) {
-              s6 = peg$parse__();
+              peg$savedPos = s0;
+              s0 = peg$f166();
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+      if (s0 === peg$FAILED) {
+        s0 = peg$currPos;
+        s1 = peg$parseSHOW();
+        if (s1 !== peg$FAILED) {
+          s2 = peg$parse__();
+          if (s2 !== peg$FAILED) {
+            s3 = peg$parseSTATS();
+            if (s3 !== peg$FAILED) {
+              s4 = peg$currPos;
+              s5 = peg$parse_();
+              s6 = peg$parseFOR();
               if (s6 !== peg$FAILED) {
-                s7 = peg$parseIdentifier();
-                if (s7 !== peg$FAILED) {
-                  s8 = peg$parse__();
+                s7 = peg$parse_();
+                s8 = peg$parseStringOrFail();
+                if (s8 !== peg$FAILED) {
+                  s4 = s8;
+                } else {
+                  peg$currPos = s4;
+                  s4 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s4;
+                s4 = peg$FAILED;
+              }
+              if (s4 === peg$FAILED) {
+                s4 = null;
+              }
+              peg$savedPos = s0;
+              s0 = peg$f167(s4);
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+        if (s0 === peg$FAILED) {
+          s0 = peg$currPos;
+          s1 = peg$parseSHOW();
+          if (s1 !== peg$FAILED) {
+            s2 = peg$parse__();
+            if (s2 !== peg$FAILED) {
+              s3 = peg$parseDIAGNOSTICS();
+              if (s3 !== peg$FAILED) {
+                s4 = peg$currPos;
+                s5 = peg$parse_();
+                s6 = peg$parseFOR();
+                if (s6 !== peg$FAILED) {
+                  s7 = peg$parse_();
+                  s8 = peg$parseStringOrFail();
                   if (s8 !== peg$FAILED) {
-                    s9 = peg$parseON();
-                    if (s9 !== peg$FAILED) {
-                      s10 = peg$parse__();
-                      if (s10 !== peg$FAILED) {
-                        s11 = peg$parseIdentifier();
-                        if (s11 !== peg$FAILED) {
-                          s12 = peg$currPos;
-                          s13 = peg$parse__();
-                          if (s13 !== peg$FAILED) {
-                            s14 = peg$parseResample();
-                            if (s14 !== peg$FAILED) {
-                              s12 = s14;
+                    s4 = s8;
+                  } else {
+                    peg$currPos = s4;
+                    s4 = peg$FAILED;
+                  }
+                } else {
+                  peg$currPos = s4;
+                  s4 = peg$FAILED;
+                }
+                if (s4 === peg$FAILED) {
+                  s4 = null;
+                }
+                peg$savedPos = s0;
+                s0 = peg$f168(s4);
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+          } else {
+            peg$currPos = s0;
+            s0 = peg$FAILED;
+          }
+          if (s0 === peg$FAILED) {
+            s0 = peg$currPos;
+            s1 = peg$parseSHOW();
+            if (s1 !== peg$FAILED) {
+              s2 = peg$parse__();
+              if (s2 !== peg$FAILED) {
+                s3 = peg$parseSUBSCRIPTIONS();
+                if (s3 !== peg$FAILED) {
+                  peg$savedPos = s0;
+                  s0 = peg$f169();
+                } else {
+                  peg$currPos = s0;
+                  s0 = peg$FAILED;
+                }
+              } else {
+                peg$currPos = s0;
+                s0 = peg$FAILED;
+              }
+            } else {
+              peg$currPos = s0;
+              s0 = peg$FAILED;
+            }
+            if (s0 === peg$FAILED) {
+              s0 = peg$currPos;
+              s1 = peg$parseCREATE();
+              if (s1 !== peg$FAILED) {
+                s2 = peg$parse__();
+                if (s2 !== peg$FAILED) {
+                  s3 = peg$parseSUBSCRIPTION();
+                  if (s3 !== peg$FAILED) {
+                    s4 = peg$parse_();
+                    s5 = peg$parseIdentOrFail();
+                    if (s5 !== peg$FAILED) {
+                      s6 = peg$parse_();
+                      s7 = peg$parseON();
+                      if (s7 === peg$FAILED) {
+                        peg$savedPos = peg$currPos;
+                        s7 = peg$f170(s5);
+                        if (s7) {
+                          s7 = undefined;
+                        } else {
+                          s7 = peg$FAILED;
+                        }
+                      }
+                      if (s7 !== peg$FAILED) {
+                        s8 = peg$parse_();
+                        s9 = peg$parseDatabaseDotPolicy();
+                        if (s9 !== peg$FAILED) {
+                          s10 = peg$parse_();
+                          s11 = peg$parseDESTINATIONS();
+                          if (s11 === peg$FAILED) {
+                            peg$savedPos = peg$currPos;
+                            s11 = peg$f171(s5, s9);
+                            if (s11) {
+                              s11 = undefined;
                             } else {
-                              peg$currPos = s12;
-                              s12 = peg$FAILED;
+                              s11 = peg$FAILED;
                             }
-                          } else {
-                            peg$currPos = s12;
-                            s12 = peg$FAILED;
                           }
-                          if (s12 === peg$FAILED) {
-                            s12 = null;
-                          }
-                          s13 = peg$parse__();
-                          if (s13 !== peg$FAILED) {
-                            s14 = peg$parseBEGIN();
+                          if (s11 !== peg$FAILED) {
+                            s12 = peg$parse_();
+                            s13 = peg$currPos;
+                            s14 = peg$parseALL();
                             if (s14 !== peg$FAILED) {
-                              s15 = peg$parse__();
+                              peg$savedPos = s13;
+                              s14 = peg$f172(s5, s9);
+                            }
+                            s13 = s14;
+                            if (s13 === peg$FAILED) {
+                              s13 = peg$currPos;
+                              s14 = peg$parseANY();
+                              if (s14 !== peg$FAILED) {
+                                peg$savedPos = s13;
+                                s14 = peg$f173(s5, s9);
+                              }
+                              s13 = s14;
+                              if (s13 === peg$FAILED) {
+                                peg$savedPos = peg$currPos;
+                                s13 = peg$f174(s5, s9);
+                                if (s13) {
+                                  s13 = undefined;
+                                } else {
+                                  s13 = peg$FAILED;
+                                }
+                              }
+                            }
+                            if (s13 !== peg$FAILED) {
+                              s14 = peg$parse_();
+                              s15 = peg$parseStringOrFail();
                               if (s15 !== peg$FAILED) {
-                                s16 = peg$parseSelectStatement();
-                                if (s16 !== peg$FAILED) {
-                                  s17 = peg$parse__();
-                                  if (s17 !== peg$FAILED) {
-                                    s18 = peg$parseEND();
-                                    if (s18 !== peg$FAILED) {
-                                      peg$savedPos = s0;
-                                      s0 = peg$f84(s7, s11, s12, s16);
-                                    } else {
-                                      peg$currPos = s0;
-                                      s0 = peg$FAILED;
-                                    }
+                                s16 = [];
+                                s17 = peg$currPos;
+                                s18 = peg$parse_();
+                                if (input.charCodeAt(peg$currPos) === 44) {
+                                  s19 = peg$c1;
+                                  peg$currPos++;
+                                } else {
+                                  s19 = peg$FAILED;
+                                  if (peg$silentFails === 0) { peg$fail(peg$e2); }
+                                }
+                                if (s19 !== peg$FAILED) {
+                                  s20 = peg$parse_();
+                                  s21 = peg$parseStringOrFail();
+                                  if (s21 !== peg$FAILED) {
+                                    s17 = s21;
                                   } else {
-                                    peg$currPos = s0;
-                                    s0 = peg$FAILED;
+                                    peg$currPos = s17;
+                                    s17 = peg$FAILED;
                                   }
                                 } else {
-                                  peg$currPos = s0;
-                                  s0 = peg$FAILED;
+                                  peg$currPos = s17;
+                                  s17 = peg$FAILED;
                                 }
+                                while (s17 !== peg$FAILED) {
+                                  s16.push(s17);
+                                  s17 = peg$currPos;
+                                  s18 = peg$parse_();
+                                  if (input.charCodeAt(peg$currPos) === 44) {
+                                    s19 = peg$c1;
+                                    peg$currPos++;
+                                  } else {
+                                    s19 = peg$FAILED;
+                                    if (peg$silentFails === 0) { peg$fail(peg$e2); }
+                                  }
+                                  if (s19 !== peg$FAILED) {
+                                    s20 = peg$parse_();
+                                    s21 = peg$parseStringOrFail();
+                                    if (s21 !== peg$FAILED) {
+                                      s17 = s21;
+                                    } else {
+                                      peg$currPos = s17;
+                                      s17 = peg$FAILED;
+                                    }
+                                  } else {
+                                    peg$currPos = s17;
+                                    s17 = peg$FAILED;
+                                  }
+                                }
+                                peg$savedPos = s0;
+                                s0 = peg$f175(s5, s9, s13, s15, s16);
                               } else {
                                 peg$currPos = s0;
                                 s0 = peg$FAILED;
@@ -5799,190 +7395,38 @@ function peg$parse(input, options) {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
               }
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseResample() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10;
-
-    s0 = peg$currPos;
-    s1 = peg$parseRESAMPLE();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseEVERY();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseDuration();
-            if (s5 !== peg$FAILED) {
-              s6 = peg$currPos;
-              s7 = peg$parse__();
-              if (s7 !== peg$FAILED) {
-                s8 = peg$parseFOR();
-                if (s8 !== peg$FAILED) {
-                  s9 = peg$parse__();
-                  if (s9 !== peg$FAILED) {
-                    s10 = peg$parseDuration();
-                    if (s10 !== peg$FAILED) {
-                      s6 = s10;
-                    } else {
-                      peg$currPos = s6;
-                      s6 = peg$FAILED;
-                    }
-                  } else {
-                    peg$currPos = s6;
-                    s6 = peg$FAILED;
-                  }
-                } else {
-                  peg$currPos = s6;
-                  s6 = peg$FAILED;
-                }
-              } else {
-                peg$currPos = s6;
-                s6 = peg$FAILED;
-              }
-              if (s6 === peg$FAILED) {
-                s6 = null;
-              }
-              peg$savedPos = s0;
-              s0 = peg$f85(s5, s6);
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-    if (s0 === peg$FAILED) {
-      s0 = peg$currPos;
-      s1 = peg$parseRESAMPLE();
-      if (s1 !== peg$FAILED) {
-        s2 = peg$parse__();
-        if (s2 !== peg$FAILED) {
-          s3 = peg$parseFOR();
-          if (s3 !== peg$FAILED) {
-            s4 = peg$parse__();
-            if (s4 !== peg$FAILED) {
-              s5 = peg$parseDuration();
-              if (s5 !== peg$FAILED) {
-                peg$savedPos = s0;
-                s0 = peg$f86(s5);
-              } else {
-                peg$currPos = s0;
-                s0 = peg$FAILED;
-              }
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
-            }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    }
-
-    return s0;
-  }
-
-  function peg$parseShowContinuousQueries() {
-    let s0, s1, s2, s3;
-
-    s0 = peg$currPos;
-    s1 = peg$parseCONTINUOUS();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseQUERIES();
-        if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f87();
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseDropContinuousQuery() {
-    let s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11;
-
-    s0 = peg$currPos;
-    s1 = peg$parseDROP();
-    if (s1 !== peg$FAILED) {
-      s2 = peg$parse__();
-      if (s2 !== peg$FAILED) {
-        s3 = peg$parseCONTINUOUS();
-        if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseQUERY();
-            if (s5 !== peg$FAILED) {
-              s6 = peg$parse__();
-              if (s6 !== peg$FAILED) {
-                s7 = peg$parseIdentifier();
-                if (s7 !== peg$FAILED) {
-                  s8 = peg$parse__();
-                  if (s8 !== peg$FAILED) {
-                    s9 = peg$parseON();
-                    if (s9 !== peg$FAILED) {
-                      s10 = peg$parse__();
-                      if (s10 !== peg$FAILED) {
-                        s11 = peg$parseIdentifier();
-                        if (s11 !== peg$FAILED) {
-                          peg$savedPos = s0;
-                          s0 = peg$f88(s7, s11);
+              if (s0 === peg$FAILED) {
+                s0 = peg$currPos;
+                s1 = peg$parseDROP();
+                if (s1 !== peg$FAILED) {
+                  s2 = peg$parse__();
+                  if (s2 !== peg$FAILED) {
+                    s3 = peg$parseSUBSCRIPTION();
+                    if (s3 !== peg$FAILED) {
+                      s4 = peg$parse_();
+                      s5 = peg$parseIdentOrFail();
+                      if (s5 !== peg$FAILED) {
+                        s6 = peg$parse_();
+                        s7 = peg$parseON();
+                        if (s7 === peg$FAILED) {
+                          peg$savedPos = peg$currPos;
+                          s7 = peg$f176(s5);
+                          if (s7) {
+                            s7 = undefined;
+                          } else {
+                            s7 = peg$FAILED;
+                          }
+                        }
+                        if (s7 !== peg$FAILED) {
+                          s8 = peg$parse_();
+                          s9 = peg$parseDatabaseDotPolicy();
+                          if (s9 !== peg$FAILED) {
+                            peg$savedPos = s0;
+                            s0 = peg$f177(s5, s9);
+                          } else {
+                            peg$currPos = s0;
+                            s0 = peg$FAILED;
+                          }
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6003,18 +7447,83 @@ function peg$parse(input, options) {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
                 }
-              } else {
-                peg$currPos = s0;
-                s0 = peg$FAILED;
+                if (s0 === peg$FAILED) {
+                  s0 = peg$currPos;
+                  s1 = peg$parseDROP();
+                  if (s1 !== peg$FAILED) {
+                    s2 = peg$parse__();
+                    if (s2 !== peg$FAILED) {
+                      s3 = peg$parseSHARD();
+                      if (s3 !== peg$FAILED) {
+                        s4 = peg$parse_();
+                        s5 = peg$parseUnsignedOrFail();
+                        if (s5 !== peg$FAILED) {
+                          peg$savedPos = s0;
+                          s0 = peg$f178(s5);
+                        } else {
+                          peg$currPos = s0;
+                          s0 = peg$FAILED;
+                        }
+                      } else {
+                        peg$currPos = s0;
+                        s0 = peg$FAILED;
+                      }
+                    } else {
+                      peg$currPos = s0;
+                      s0 = peg$FAILED;
+                    }
+                  } else {
+                    peg$currPos = s0;
+                    s0 = peg$FAILED;
+                  }
+                }
               }
-            } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
             }
-          } else {
-            peg$currPos = s0;
-            s0 = peg$FAILED;
           }
+        }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseDatabaseDotPolicy() {
+    let s0, s1, s2, s3, s4;
+
+    s0 = peg$currPos;
+    s1 = peg$parseIdentOrFail();
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s2 = peg$c5;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e6); }
+      }
+      if (s2 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s2 = peg$f179(s1);
+        if (s2) {
+          s2 = undefined;
+        } else {
+          s2 = peg$FAILED;
+        }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parse_();
+        s4 = peg$parseIdentifier();
+        if (s4 === peg$FAILED) {
+          peg$savedPos = peg$currPos;
+          s4 = peg$f180(s1);
+          if (s4) {
+            s4 = undefined;
+          } else {
+            s4 = peg$FAILED;
+          }
+        }
+        if (s4 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f181(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6031,23 +7540,40 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseStringOrFail() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseStringLiteral();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f182(s1);
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f183();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
   function peg$parseExplain() {
-    let s0, s1, s2, s3, s4;
+    let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
     s1 = peg$parseEXPLAIN();
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseANALYZE();
-        if (s4 !== peg$FAILED) {
-          s3 = [s3, s4];
-          s2 = s3;
-        } else {
-          peg$currPos = s2;
-          s2 = peg$FAILED;
-        }
+      s3 = peg$parse_();
+      s4 = peg$parseANALYZE();
+      if (s4 !== peg$FAILED) {
+        s2 = s4;
       } else {
         peg$currPos = s2;
         s2 = peg$FAILED;
@@ -6055,12 +7581,22 @@ function peg$parse(input, options) {
       if (s2 === peg$FAILED) {
         s2 = null;
       }
-      s3 = peg$parse__();
-      if (s3 !== peg$FAILED) {
-        s4 = peg$parseSelectStatement();
-        if (s4 !== peg$FAILED) {
+      s3 = peg$parse_();
+      s4 = peg$parseSELECT();
+      if (s4 === peg$FAILED) {
+        peg$savedPos = peg$currPos;
+        s4 = peg$f184(s2);
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
+      }
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseSelectBody();
+        if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f89(s2, s4);
+          s0 = peg$f185(s2, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6087,45 +7623,30 @@ function peg$parse(input, options) {
       if (s2 !== peg$FAILED) {
         s3 = peg$parseQUERY();
         if (s3 !== peg$FAILED) {
-          s4 = peg$parse__();
-          if (s4 !== peg$FAILED) {
-            s5 = peg$parseCount();
-            if (s5 !== peg$FAILED) {
-              s6 = peg$currPos;
-              s7 = peg$parse__();
-              if (s7 !== peg$FAILED) {
-                s8 = peg$parseON();
-                if (s8 !== peg$FAILED) {
-                  s9 = peg$parse__();
-                  if (s9 !== peg$FAILED) {
-                    s10 = peg$parseIdentifier();
-                    if (s10 !== peg$FAILED) {
-                      s6 = s10;
-                    } else {
-                      peg$currPos = s6;
-                      s6 = peg$FAILED;
-                    }
-                  } else {
-                    peg$currPos = s6;
-                    s6 = peg$FAILED;
-                  }
-                } else {
-                  peg$currPos = s6;
-                  s6 = peg$FAILED;
-                }
+          s4 = peg$parse_();
+          s5 = peg$parseUnsignedOrFail();
+          if (s5 !== peg$FAILED) {
+            s6 = peg$currPos;
+            s7 = peg$parse_();
+            s8 = peg$parseON();
+            if (s8 !== peg$FAILED) {
+              s9 = peg$parse_();
+              s10 = peg$parseIdentOrFail();
+              if (s10 !== peg$FAILED) {
+                s6 = s10;
               } else {
                 peg$currPos = s6;
                 s6 = peg$FAILED;
               }
-              if (s6 === peg$FAILED) {
-                s6 = null;
-              }
-              peg$savedPos = s0;
-              s0 = peg$f90(s5, s6);
             } else {
-              peg$currPos = s0;
-              s0 = peg$FAILED;
+              peg$currPos = s6;
+              s6 = peg$FAILED;
             }
+            if (s6 === peg$FAILED) {
+              s6 = null;
+            }
+            peg$savedPos = s0;
+            s0 = peg$f186(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -6141,6 +7662,79 @@ function peg$parse(input, options) {
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseUnsignedOrFail() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$currPos;
+    s2 = [];
+    s3 = input.charAt(peg$currPos);
+    if (peg$r2.test(s3)) {
+      peg$currPos++;
+    } else {
+      s3 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
+    }
+    if (s3 !== peg$FAILED) {
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = input.charAt(peg$currPos);
+        if (peg$r2.test(s3)) {
+          peg$currPos++;
+        } else {
+          s3 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
+        }
+      }
+    } else {
+      s2 = peg$FAILED;
+    }
+    if (s2 !== peg$FAILED) {
+      s1 = input.substring(s1, peg$currPos);
+    } else {
+      s1 = s2;
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = input.charAt(peg$currPos);
+      if (peg$r3.test(s3)) {
+        peg$currPos++;
+      } else {
+        s3 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e17); }
+      }
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s0 = peg$f187(s1);
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f188();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
     }
 
     return s0;
@@ -6235,7 +7829,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f91(s5, s11, s12);
+                          s0 = peg$f189(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6299,7 +7893,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f92(s5);
+              s0 = peg$f190(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6344,18 +7938,18 @@ function peg$parse(input, options) {
                 if (s7 !== peg$FAILED) {
                   s8 = peg$parse_();
                   if (input.charCodeAt(peg$currPos) === 61) {
-                    s9 = peg$c34;
+                    s9 = peg$c25;
                     peg$currPos++;
                   } else {
                     s9 = peg$FAILED;
-                    if (peg$silentFails === 0) { peg$fail(peg$e41); }
+                    if (peg$silentFails === 0) { peg$fail(peg$e38); }
                   }
                   if (s9 !== peg$FAILED) {
                     s10 = peg$parse_();
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f93(s7, s11);
+                      s0 = peg$f191(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -6423,7 +8017,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f94(s3, s7, s11);
+                          s0 = peg$f192(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6503,7 +8097,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f95(s8);
+                    s0 = peg$f193(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6564,7 +8158,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f96(s3, s7, s11);
+                          s0 = peg$f194(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6644,7 +8238,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f97(s8);
+                    s0 = peg$f195(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6685,7 +8279,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f98();
+      s1 = peg$f196();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6693,7 +8287,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f99();
+        s1 = peg$f197();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -6719,7 +8313,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f100();
+          s0 = peg$f198();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6737,7 +8331,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f101();
+      s1 = peg$f199();
     }
     s0 = s1;
 
@@ -6759,7 +8353,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f102(s5);
+              s0 = peg$f200(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6784,6 +8378,23 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseIdentOrFail() {
+    let s0;
+
+    s0 = peg$parseIdentifier();
+    if (s0 === peg$FAILED) {
+      peg$savedPos = peg$currPos;
+      s0 = peg$f201();
+      if (s0) {
+        s0 = undefined;
+      } else {
+        s0 = peg$FAILED;
+      }
+    }
+
+    return s0;
+  }
+
   function peg$parseIdentifier() {
     let s0, s1, s2, s3, s4, s5;
 
@@ -6794,11 +8405,11 @@ function peg$parse(input, options) {
       s1 = peg$currPos;
       s2 = peg$currPos;
       s3 = input.charAt(peg$currPos);
-      if (peg$r4.test(s3)) {
+      if (peg$r9.test(s3)) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e43); }
+        if (peg$silentFails === 0) { peg$fail(peg$e40); }
       }
       if (s3 !== peg$FAILED) {
         s4 = [];
@@ -6820,7 +8431,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f103(s1);
+        s2 = peg$f202(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -6828,7 +8439,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f104(s1);
+          s0 = peg$f203(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6841,7 +8452,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e42); }
+      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
 
     return s0;
@@ -6852,11 +8463,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 34) {
-      s1 = peg$c35;
+      s1 = peg$c26;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e44); }
+      if (peg$silentFails === 0) { peg$fail(peg$e41); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -6880,15 +8491,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 34) {
-        s3 = peg$c35;
+        s3 = peg$c26;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e44); }
+        if (peg$silentFails === 0) { peg$fail(peg$e41); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f105(s2);
+        s0 = peg$f204(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6905,20 +8516,20 @@ function peg$parse(input, options) {
     let s0, s1, s2;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r5.test(s0)) {
+    if (peg$r10.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e45); }
+      if (peg$silentFails === 0) { peg$fail(peg$e42); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c36;
+        s1 = peg$c27;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e46); }
+        if (peg$silentFails === 0) { peg$fail(peg$e43); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseEscape();
@@ -6941,11 +8552,11 @@ function peg$parse(input, options) {
     let s0;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r6.test(s0)) {
+    if (peg$r11.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e47); }
+      if (peg$silentFails === 0) { peg$fail(peg$e44); }
     }
 
     return s0;
@@ -6957,11 +8568,11 @@ function peg$parse(input, options) {
     peg$silentFails++;
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 39) {
-      s1 = peg$c37;
+      s1 = peg$c28;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e49); }
+      if (peg$silentFails === 0) { peg$fail(peg$e46); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
@@ -6985,15 +8596,15 @@ function peg$parse(input, options) {
         }
       }
       if (input.charCodeAt(peg$currPos) === 39) {
-        s3 = peg$c37;
+        s3 = peg$c28;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e49); }
+        if (peg$silentFails === 0) { peg$fail(peg$e46); }
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f106(s2);
+        s0 = peg$f205(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7005,7 +8616,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e48); }
+      if (peg$silentFails === 0) { peg$fail(peg$e45); }
     }
 
     return s0;
@@ -7015,20 +8626,20 @@ function peg$parse(input, options) {
     let s0, s1, s2;
 
     s0 = input.charAt(peg$currPos);
-    if (peg$r7.test(s0)) {
+    if (peg$r12.test(s0)) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e50); }
+      if (peg$silentFails === 0) { peg$fail(peg$e47); }
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s1 = peg$c36;
+        s1 = peg$c27;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e46); }
+        if (peg$silentFails === 0) { peg$fail(peg$e43); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parseEscape();
@@ -7052,24 +8663,24 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 110) {
-      s1 = peg$c38;
+      s1 = peg$c29;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e51); }
+      if (peg$silentFails === 0) { peg$fail(peg$e48); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f107();
+      s1 = peg$f206();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
       s0 = input.charAt(peg$currPos);
-      if (peg$r8.test(s0)) {
+      if (peg$r13.test(s0)) {
         peg$currPos++;
       } else {
         s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e52); }
+        if (peg$silentFails === 0) { peg$fail(peg$e49); }
       }
     }
 
@@ -7077,48 +8688,49 @@ function peg$parse(input, options) {
   }
 
   function peg$parseRegex() {
-    let s0, s1, s2, s3, s4;
+    let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
     s0 = peg$currPos;
+    s1 = peg$parseOffset0();
     if (input.charCodeAt(peg$currPos) === 47) {
-      s1 = peg$c39;
+      s2 = peg$c30;
       peg$currPos++;
     } else {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e54); }
+      s2 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e51); }
     }
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      s4 = peg$parseRegexChar();
-      if (s4 !== peg$FAILED) {
-        s3 = s4;
+    if (s2 !== peg$FAILED) {
+      s3 = [];
+      s4 = peg$currPos;
+      s5 = peg$parseRegexChar();
+      if (s5 !== peg$FAILED) {
+        s4 = s5;
       } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
+        peg$currPos = s4;
+        s4 = peg$FAILED;
       }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        s4 = peg$parseRegexChar();
-        if (s4 !== peg$FAILED) {
-          s3 = s4;
+      while (s4 !== peg$FAILED) {
+        s3.push(s4);
+        s4 = peg$currPos;
+        s5 = peg$parseRegexChar();
+        if (s5 !== peg$FAILED) {
+          s4 = s5;
         } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
+          peg$currPos = s4;
+          s4 = peg$FAILED;
         }
       }
       if (input.charCodeAt(peg$currPos) === 47) {
-        s3 = peg$c39;
+        s4 = peg$c30;
         peg$currPos++;
       } else {
-        s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e54); }
+        s4 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e51); }
       }
-      if (s3 !== peg$FAILED) {
+      if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f108(s2);
+        s0 = peg$f207(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7127,10 +8739,46 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseOffset0();
+      if (input.charCodeAt(peg$currPos) === 47) {
+        s2 = peg$c30;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e51); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = [];
+        s4 = peg$parseRegexChar();
+        while (s4 !== peg$FAILED) {
+          s3.push(s4);
+          s4 = peg$parseRegexChar();
+        }
+        peg$savedPos = peg$currPos;
+        s4 = peg$f208(s1);
+        if (s4) {
+          s4 = undefined;
+        } else {
+          s4 = peg$FAILED;
+        }
+        if (s4 !== peg$FAILED) {
+          s1 = [s1, s2, s3, s4];
+          s0 = s1;
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e53); }
+      if (peg$silentFails === 0) { peg$fail(peg$e50); }
     }
 
     return s0;
@@ -7140,16 +8788,16 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c40) {
-      s1 = peg$c40;
+    if (input.substr(peg$currPos, 2) === peg$c31) {
+      s1 = peg$c31;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e55); }
+      if (peg$silentFails === 0) { peg$fail(peg$e52); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f109();
+      s1 = peg$f209();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -7157,19 +8805,19 @@ function peg$parse(input, options) {
       s1 = peg$currPos;
       s2 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 92) {
-        s3 = peg$c36;
+        s3 = peg$c27;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e46); }
+        if (peg$silentFails === 0) { peg$fail(peg$e43); }
       }
       if (s3 !== peg$FAILED) {
         s4 = input.charAt(peg$currPos);
-        if (peg$r9.test(s4)) {
+        if (peg$r14.test(s4)) {
           peg$currPos++;
         } else {
           s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e56); }
+          if (peg$silentFails === 0) { peg$fail(peg$e53); }
         }
         if (s4 !== peg$FAILED) {
           s3 = [s3, s4];
@@ -7195,12 +8843,32 @@ function peg$parse(input, options) {
       }
       if (s0 === peg$FAILED) {
         s0 = input.charAt(peg$currPos);
-        if (peg$r10.test(s0)) {
+        if (peg$r15.test(s0)) {
           peg$currPos++;
         } else {
           s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e57); }
+          if (peg$silentFails === 0) { peg$fail(peg$e54); }
         }
+      }
+    }
+
+    return s0;
+  }
+
+  function peg$parseNumberToken() {
+    let s0, s1;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDurationToken();
+    if (s1 !== peg$FAILED) {
+      peg$savedPos = s0;
+      s1 = peg$f210(s1);
+    }
+    s0 = s1;
+    if (s0 === peg$FAILED) {
+      s0 = peg$parseNumber();
+      if (s0 === peg$FAILED) {
+        s0 = peg$parseInteger();
       }
     }
 
@@ -7216,47 +8884,47 @@ function peg$parse(input, options) {
     s2 = peg$currPos;
     s3 = [];
     s4 = input.charAt(peg$currPos);
-    if (peg$r0.test(s4)) {
+    if (peg$r2.test(s4)) {
       peg$currPos++;
     } else {
       s4 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     while (s4 !== peg$FAILED) {
       s3.push(s4);
       s4 = input.charAt(peg$currPos);
-      if (peg$r0.test(s4)) {
+      if (peg$r2.test(s4)) {
         peg$currPos++;
       } else {
         s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e10); }
+        if (peg$silentFails === 0) { peg$fail(peg$e11); }
       }
     }
     if (input.charCodeAt(peg$currPos) === 46) {
-      s4 = peg$c4;
+      s4 = peg$c5;
       peg$currPos++;
     } else {
       s4 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e4); }
+      if (peg$silentFails === 0) { peg$fail(peg$e6); }
     }
     if (s4 !== peg$FAILED) {
       s5 = [];
       s6 = input.charAt(peg$currPos);
-      if (peg$r0.test(s6)) {
+      if (peg$r2.test(s6)) {
         peg$currPos++;
       } else {
         s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e10); }
+        if (peg$silentFails === 0) { peg$fail(peg$e11); }
       }
       if (s6 !== peg$FAILED) {
         while (s6 !== peg$FAILED) {
           s5.push(s6);
           s6 = input.charAt(peg$currPos);
-          if (peg$r0.test(s6)) {
+          if (peg$r2.test(s6)) {
             peg$currPos++;
           } else {
             s6 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e10); }
+            if (peg$silentFails === 0) { peg$fail(peg$e11); }
           }
         }
       } else {
@@ -7273,6 +8941,71 @@ function peg$parse(input, options) {
       peg$currPos = s2;
       s2 = peg$FAILED;
     }
+    if (s2 === peg$FAILED) {
+      s2 = peg$currPos;
+      s3 = [];
+      s4 = input.charAt(peg$currPos);
+      if (peg$r2.test(s4)) {
+        peg$currPos++;
+      } else {
+        s4 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e11); }
+      }
+      if (s4 !== peg$FAILED) {
+        while (s4 !== peg$FAILED) {
+          s3.push(s4);
+          s4 = input.charAt(peg$currPos);
+          if (peg$r2.test(s4)) {
+            peg$currPos++;
+          } else {
+            s4 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e11); }
+          }
+        }
+      } else {
+        s3 = peg$FAILED;
+      }
+      if (s3 !== peg$FAILED) {
+        if (input.charCodeAt(peg$currPos) === 46) {
+          s4 = peg$c5;
+          peg$currPos++;
+        } else {
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        }
+        if (s4 !== peg$FAILED) {
+          s5 = peg$currPos;
+          peg$silentFails++;
+          s6 = input.charAt(peg$currPos);
+          if (peg$r2.test(s6)) {
+            peg$currPos++;
+          } else {
+            s6 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e11); }
+          }
+          peg$silentFails--;
+          if (s6 === peg$FAILED) {
+            s5 = undefined;
+          } else {
+            peg$currPos = s5;
+            s5 = peg$FAILED;
+          }
+          if (s5 !== peg$FAILED) {
+            s3 = [s3, s4, s5];
+            s2 = s3;
+          } else {
+            peg$currPos = s2;
+            s2 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s2;
+          s2 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+    }
     if (s2 !== peg$FAILED) {
       s1 = input.substring(s1, peg$currPos);
     } else {
@@ -7280,13 +9013,13 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f110(s1);
+      s1 = peg$f211(s1);
     }
     s0 = s1;
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+      if (peg$silentFails === 0) { peg$fail(peg$e55); }
     }
 
     return s0;
@@ -7300,21 +9033,21 @@ function peg$parse(input, options) {
     s1 = peg$currPos;
     s2 = [];
     s3 = input.charAt(peg$currPos);
-    if (peg$r0.test(s3)) {
+    if (peg$r2.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r0.test(s3)) {
+        if (peg$r2.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e10); }
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
         }
       }
     } else {
@@ -7329,11 +9062,11 @@ function peg$parse(input, options) {
       s2 = peg$currPos;
       peg$silentFails++;
       s3 = input.charAt(peg$currPos);
-      if (peg$r11.test(s3)) {
+      if (peg$r3.test(s3)) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e59); }
+        if (peg$silentFails === 0) { peg$fail(peg$e17); }
       }
       peg$silentFails--;
       if (s3 === peg$FAILED) {
@@ -7344,7 +9077,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f111(s1);
+        s0 = peg$f212(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7356,132 +9089,86 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e58); }
+      if (peg$silentFails === 0) { peg$fail(peg$e55); }
     }
 
     return s0;
   }
 
-  function peg$parseDuration() {
-    let s0, s1, s2, s3;
+  function peg$parseDurationToken() {
+    let s0, s1, s2, s3, s4, s5;
 
     peg$silentFails++;
-    s0 = peg$currPos;
-    s1 = [];
-    s2 = peg$parseDurationPart();
-    if (s2 !== peg$FAILED) {
-      while (s2 !== peg$FAILED) {
-        s1.push(s2);
-        s2 = peg$parseDurationPart();
-      }
-    } else {
-      s1 = peg$FAILED;
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      peg$silentFails++;
-      s3 = peg$parseIdentPart();
-      peg$silentFails--;
-      if (s3 === peg$FAILED) {
-        s2 = undefined;
-      } else {
-        peg$currPos = s2;
-        s2 = peg$FAILED;
-      }
-      if (s2 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f112(s1);
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
-      }
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e9); }
-    }
-
-    return s0;
-  }
-
-  function peg$parseDurationPart() {
-    let s0, s1, s2, s3;
-
     s0 = peg$currPos;
     s1 = peg$currPos;
     s2 = [];
     s3 = input.charAt(peg$currPos);
-    if (peg$r0.test(s3)) {
+    if (peg$r2.test(s3)) {
       peg$currPos++;
     } else {
       s3 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      if (peg$silentFails === 0) { peg$fail(peg$e11); }
     }
     if (s3 !== peg$FAILED) {
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r0.test(s3)) {
+        if (peg$r2.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e10); }
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
         }
       }
     } else {
       s2 = peg$FAILED;
     }
     if (s2 !== peg$FAILED) {
-      s1 = input.substring(s1, peg$currPos);
-    } else {
-      s1 = s2;
-    }
-    if (s1 !== peg$FAILED) {
-      s2 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c41) {
-        s3 = peg$c41;
-        peg$currPos += 2;
+      s3 = input.charAt(peg$currPos);
+      if (peg$r16.test(s3)) {
+        peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e60); }
-      }
-      if (s3 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c42) {
-          s3 = peg$c42;
-          peg$currPos += 2;
-        } else {
-          s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e61); }
-        }
-        if (s3 === peg$FAILED) {
-          s3 = input.charAt(peg$currPos);
-          if (peg$r12.test(s3)) {
-            peg$currPos++;
-          } else {
-            s3 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e62); }
-          }
-        }
+        if (peg$silentFails === 0) { peg$fail(peg$e56); }
       }
       if (s3 !== peg$FAILED) {
-        s2 = input.substring(s2, peg$currPos);
+        s4 = [];
+        s5 = input.charAt(peg$currPos);
+        if (peg$r17.test(s5)) {
+          peg$currPos++;
+        } else {
+          s5 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e57); }
+        }
+        while (s5 !== peg$FAILED) {
+          s4.push(s5);
+          s5 = input.charAt(peg$currPos);
+          if (peg$r17.test(s5)) {
+            peg$currPos++;
+          } else {
+            s5 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e57); }
+          }
+        }
+        s2 = [s2, s3, s4];
+        s1 = s2;
       } else {
-        s2 = s3;
-      }
-      if (s2 !== peg$FAILED) {
-        peg$savedPos = s0;
-        s0 = peg$f113(s1, s2);
-      } else {
-        peg$currPos = s0;
-        s0 = peg$FAILED;
+        peg$currPos = s1;
+        s1 = peg$FAILED;
       }
     } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
+      peg$currPos = s1;
+      s1 = peg$FAILED;
+    }
+    if (s1 !== peg$FAILED) {
+      s0 = input.substring(s0, peg$currPos);
+    } else {
+      s0 = s1;
+    }
+    peg$silentFails--;
+    if (s0 === peg$FAILED) {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e10); }
     }
 
     return s0;
@@ -7504,13 +9191,13 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f114(s1);
+      s1 = peg$f213(s1);
     }
     s0 = s1;
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e63); }
+      if (peg$silentFails === 0) { peg$fail(peg$e58); }
     }
 
     return s0;
@@ -7572,7 +9259,7 @@ function peg$parse(input, options) {
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e64); }
+      if (peg$silentFails === 0) { peg$fail(peg$e59); }
     }
 
     return s0;
@@ -7583,21 +9270,21 @@ function peg$parse(input, options) {
 
     s0 = [];
     s1 = input.charAt(peg$currPos);
-    if (peg$r13.test(s1)) {
+    if (peg$r8.test(s1)) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e65); }
+      if (peg$silentFails === 0) { peg$fail(peg$e28); }
     }
     if (s1 !== peg$FAILED) {
       while (s1 !== peg$FAILED) {
         s0.push(s1);
         s1 = input.charAt(peg$currPos);
-        if (peg$r13.test(s1)) {
+        if (peg$r8.test(s1)) {
           peg$currPos++;
         } else {
           s1 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e65); }
+          if (peg$silentFails === 0) { peg$fail(peg$e28); }
         }
       }
     } else {
@@ -7611,30 +9298,30 @@ function peg$parse(input, options) {
     let s0, s1, s2, s3, s4, s5;
 
     s0 = peg$currPos;
-    if (input.substr(peg$currPos, 2) === peg$c43) {
-      s1 = peg$c43;
+    if (input.substr(peg$currPos, 2) === peg$c32) {
+      s1 = peg$c32;
       peg$currPos += 2;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e66); }
+      if (peg$silentFails === 0) { peg$fail(peg$e60); }
     }
     if (s1 !== peg$FAILED) {
       s2 = [];
       s3 = input.charAt(peg$currPos);
-      if (peg$r9.test(s3)) {
+      if (peg$r14.test(s3)) {
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e56); }
+        if (peg$silentFails === 0) { peg$fail(peg$e53); }
       }
       while (s3 !== peg$FAILED) {
         s2.push(s3);
         s3 = input.charAt(peg$currPos);
-        if (peg$r9.test(s3)) {
+        if (peg$r14.test(s3)) {
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e56); }
+          if (peg$silentFails === 0) { peg$fail(peg$e53); }
         }
       }
       s1 = [s1, s2];
@@ -7645,24 +9332,24 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
-      if (input.substr(peg$currPos, 2) === peg$c44) {
-        s1 = peg$c44;
+      if (input.substr(peg$currPos, 2) === peg$c33) {
+        s1 = peg$c33;
         peg$currPos += 2;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e67); }
+        if (peg$silentFails === 0) { peg$fail(peg$e61); }
       }
       if (s1 !== peg$FAILED) {
         s2 = [];
         s3 = peg$currPos;
         s4 = peg$currPos;
         peg$silentFails++;
-        if (input.substr(peg$currPos, 2) === peg$c45) {
-          s5 = peg$c45;
+        if (input.substr(peg$currPos, 2) === peg$c34) {
+          s5 = peg$c34;
           peg$currPos += 2;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e68); }
+          if (peg$silentFails === 0) { peg$fail(peg$e62); }
         }
         peg$silentFails--;
         if (s5 === peg$FAILED) {
@@ -7677,7 +9364,7 @@ function peg$parse(input, options) {
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e69); }
+            if (peg$silentFails === 0) { peg$fail(peg$e1); }
           }
           if (s5 !== peg$FAILED) {
             s4 = [s4, s5];
@@ -7695,12 +9382,12 @@ function peg$parse(input, options) {
           s3 = peg$currPos;
           s4 = peg$currPos;
           peg$silentFails++;
-          if (input.substr(peg$currPos, 2) === peg$c45) {
-            s5 = peg$c45;
+          if (input.substr(peg$currPos, 2) === peg$c34) {
+            s5 = peg$c34;
             peg$currPos += 2;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e68); }
+            if (peg$silentFails === 0) { peg$fail(peg$e62); }
           }
           peg$silentFails--;
           if (s5 === peg$FAILED) {
@@ -7715,7 +9402,7 @@ function peg$parse(input, options) {
               peg$currPos++;
             } else {
               s5 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e69); }
+              if (peg$silentFails === 0) { peg$fail(peg$e1); }
             }
             if (s5 !== peg$FAILED) {
               s4 = [s4, s5];
@@ -7729,12 +9416,12 @@ function peg$parse(input, options) {
             s3 = peg$FAILED;
           }
         }
-        if (input.substr(peg$currPos, 2) === peg$c45) {
-          s3 = peg$c45;
+        if (input.substr(peg$currPos, 2) === peg$c34) {
+          s3 = peg$c34;
           peg$currPos += 2;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e68); }
+          if (peg$silentFails === 0) { peg$fail(peg$e62); }
         }
         if (s3 !== peg$FAILED) {
           s1 = [s1, s2, s3];
@@ -7757,11 +9444,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c46) {
+    if (s1.toLowerCase() === peg$c35) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e70); }
+      if (peg$silentFails === 0) { peg$fail(peg$e63); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7794,11 +9481,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c47) {
+    if (s1.toLowerCase() === peg$c36) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e71); }
+      if (peg$silentFails === 0) { peg$fail(peg$e64); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7831,11 +9518,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c48) {
+    if (s1.toLowerCase() === peg$c37) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e72); }
+      if (peg$silentFails === 0) { peg$fail(peg$e65); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7868,11 +9555,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c49) {
+    if (s1.toLowerCase() === peg$c38) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e73); }
+      if (peg$silentFails === 0) { peg$fail(peg$e66); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseANY() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 3);
+    if (s1.toLowerCase() === peg$c39) {
+      peg$currPos += (3);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e67); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7905,11 +9629,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c50) {
+    if (s1.toLowerCase() === peg$c40) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e74); }
+      if (peg$silentFails === 0) { peg$fail(peg$e68); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7942,11 +9666,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c51) {
+    if (s1.toLowerCase() === peg$c41) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e75); }
+      if (peg$silentFails === 0) { peg$fail(peg$e69); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -7979,11 +9703,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c52) {
+    if (s1.toLowerCase() === peg$c42) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e76); }
+      if (peg$silentFails === 0) { peg$fail(peg$e70); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8016,11 +9740,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c53) {
+    if (s1.toLowerCase() === peg$c43) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e77); }
+      if (peg$silentFails === 0) { peg$fail(peg$e71); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8053,11 +9777,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c54) {
+    if (s1.toLowerCase() === peg$c44) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e78); }
+      if (peg$silentFails === 0) { peg$fail(peg$e72); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8090,11 +9814,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c55) {
+    if (s1.toLowerCase() === peg$c45) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+      if (peg$silentFails === 0) { peg$fail(peg$e73); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8127,11 +9851,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c56) {
+    if (s1.toLowerCase() === peg$c46) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+      if (peg$silentFails === 0) { peg$fail(peg$e74); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8164,11 +9888,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c57) {
+    if (s1.toLowerCase() === peg$c47) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e81); }
+      if (peg$silentFails === 0) { peg$fail(peg$e75); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8201,11 +9925,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c58) {
+    if (s1.toLowerCase() === peg$c48) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e82); }
+      if (peg$silentFails === 0) { peg$fail(peg$e76); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8238,11 +9962,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c59) {
+    if (s1.toLowerCase() === peg$c49) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e83); }
+      if (peg$silentFails === 0) { peg$fail(peg$e77); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8275,11 +9999,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c60) {
+    if (s1.toLowerCase() === peg$c50) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e84); }
+      if (peg$silentFails === 0) { peg$fail(peg$e78); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8312,11 +10036,85 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c61) {
+    if (s1.toLowerCase() === peg$c51) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e85); }
+      if (peg$silentFails === 0) { peg$fail(peg$e79); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDESTINATIONS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 12);
+    if (s1.toLowerCase() === peg$c52) {
+      peg$currPos += (12);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e80); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseDIAGNOSTICS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 11);
+    if (s1.toLowerCase() === peg$c53) {
+      peg$currPos += (11);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e81); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8349,11 +10147,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c62) {
+    if (s1.toLowerCase() === peg$c54) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e86); }
+      if (peg$silentFails === 0) { peg$fail(peg$e82); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8386,11 +10184,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c63) {
+    if (s1.toLowerCase() === peg$c55) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e87); }
+      if (peg$silentFails === 0) { peg$fail(peg$e83); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8423,11 +10221,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c64) {
+    if (s1.toLowerCase() === peg$c56) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e88); }
+      if (peg$silentFails === 0) { peg$fail(peg$e84); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8460,11 +10258,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c65) {
+    if (s1.toLowerCase() === peg$c57) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e89); }
+      if (peg$silentFails === 0) { peg$fail(peg$e85); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8497,11 +10295,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c66) {
+    if (s1.toLowerCase() === peg$c58) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e90); }
+      if (peg$silentFails === 0) { peg$fail(peg$e86); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8534,11 +10332,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c67) {
+    if (s1.toLowerCase() === peg$c59) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e91); }
+      if (peg$silentFails === 0) { peg$fail(peg$e87); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8571,11 +10369,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c68) {
+    if (s1.toLowerCase() === peg$c60) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e92); }
+      if (peg$silentFails === 0) { peg$fail(peg$e88); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8608,11 +10406,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c69) {
+    if (s1.toLowerCase() === peg$c61) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e93); }
+      if (peg$silentFails === 0) { peg$fail(peg$e89); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8645,11 +10443,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c31) {
+    if (s1.toLowerCase() === peg$c62) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e94); }
+      if (peg$silentFails === 0) { peg$fail(peg$e90); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8682,11 +10480,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c70) {
+    if (s1.toLowerCase() === peg$c63) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+      if (peg$silentFails === 0) { peg$fail(peg$e91); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8719,11 +10517,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c71) {
+    if (s1.toLowerCase() === peg$c64) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e96); }
+      if (peg$silentFails === 0) { peg$fail(peg$e92); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8756,11 +10554,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c72) {
+    if (s1.toLowerCase() === peg$c65) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e97); }
+      if (peg$silentFails === 0) { peg$fail(peg$e93); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8793,11 +10591,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c73) {
+    if (s1.toLowerCase() === peg$c66) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e98); }
+      if (peg$silentFails === 0) { peg$fail(peg$e94); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8830,11 +10628,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c74) {
+    if (s1.toLowerCase() === peg$c67) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e99); }
+      if (peg$silentFails === 0) { peg$fail(peg$e95); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseGROUPS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c68) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e96); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8867,11 +10702,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c75) {
+    if (s1.toLowerCase() === peg$c69) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e100); }
+      if (peg$silentFails === 0) { peg$fail(peg$e97); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8904,11 +10739,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c76) {
+    if (s1.toLowerCase() === peg$c70) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e101); }
+      if (peg$silentFails === 0) { peg$fail(peg$e98); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8941,11 +10776,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c77) {
+    if (s1.toLowerCase() === peg$c71) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e102); }
+      if (peg$silentFails === 0) { peg$fail(peg$e99); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -8978,11 +10813,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c78) {
+    if (s1.toLowerCase() === peg$c72) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e103); }
+      if (peg$silentFails === 0) { peg$fail(peg$e100); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9015,11 +10850,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c79) {
+    if (s1.toLowerCase() === peg$c73) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e104); }
+      if (peg$silentFails === 0) { peg$fail(peg$e101); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9052,11 +10887,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c80) {
+    if (s1.toLowerCase() === peg$c74) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e105); }
+      if (peg$silentFails === 0) { peg$fail(peg$e102); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9089,11 +10924,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c81) {
+    if (s1.toLowerCase() === peg$c75) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e106); }
+      if (peg$silentFails === 0) { peg$fail(peg$e103); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9126,11 +10961,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c82) {
+    if (s1.toLowerCase() === peg$c76) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+      if (peg$silentFails === 0) { peg$fail(peg$e104); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9163,11 +10998,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c83) {
+    if (s1.toLowerCase() === peg$c77) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e108); }
+      if (peg$silentFails === 0) { peg$fail(peg$e105); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9200,11 +11035,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c84) {
+    if (s1.toLowerCase() === peg$c78) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e109); }
+      if (peg$silentFails === 0) { peg$fail(peg$e106); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9237,11 +11072,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 12);
-    if (s1.toLowerCase() === peg$c85) {
+    if (s1.toLowerCase() === peg$c79) {
       peg$currPos += (12);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e110); }
+      if (peg$silentFails === 0) { peg$fail(peg$e107); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseNAME() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 4);
+    if (s1.toLowerCase() === peg$c80) {
+      peg$currPos += (4);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e108); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9274,11 +11146,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c86) {
+    if (s1.toLowerCase() === peg$c81) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e111); }
+      if (peg$silentFails === 0) { peg$fail(peg$e109); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9311,11 +11183,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c87) {
+    if (s1.toLowerCase() === peg$c82) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e112); }
+      if (peg$silentFails === 0) { peg$fail(peg$e110); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9348,11 +11220,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c88) {
+    if (s1.toLowerCase() === peg$c83) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e113); }
+      if (peg$silentFails === 0) { peg$fail(peg$e111); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9385,11 +11257,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c89) {
+    if (s1.toLowerCase() === peg$c84) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e114); }
+      if (peg$silentFails === 0) { peg$fail(peg$e112); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9422,11 +11294,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c90) {
+    if (s1.toLowerCase() === peg$c85) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e115); }
+      if (peg$silentFails === 0) { peg$fail(peg$e113); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9459,11 +11331,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c91) {
+    if (s1.toLowerCase() === peg$c86) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e116); }
+      if (peg$silentFails === 0) { peg$fail(peg$e114); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9496,11 +11368,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c92) {
+    if (s1.toLowerCase() === peg$c87) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e117); }
+      if (peg$silentFails === 0) { peg$fail(peg$e115); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9533,11 +11405,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c93) {
+    if (s1.toLowerCase() === peg$c88) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e118); }
+      if (peg$silentFails === 0) { peg$fail(peg$e116); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9570,11 +11442,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c94) {
+    if (s1.toLowerCase() === peg$c89) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e119); }
+      if (peg$silentFails === 0) { peg$fail(peg$e117); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9607,11 +11479,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c95) {
+    if (s1.toLowerCase() === peg$c90) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e120); }
+      if (peg$silentFails === 0) { peg$fail(peg$e118); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9644,11 +11516,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c96) {
+    if (s1.toLowerCase() === peg$c91) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e121); }
+      if (peg$silentFails === 0) { peg$fail(peg$e119); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9681,11 +11553,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 11);
-    if (s1.toLowerCase() === peg$c97) {
+    if (s1.toLowerCase() === peg$c92) {
       peg$currPos += (11);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e122); }
+      if (peg$silentFails === 0) { peg$fail(peg$e120); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9718,11 +11590,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 8);
-    if (s1.toLowerCase() === peg$c98) {
+    if (s1.toLowerCase() === peg$c93) {
       peg$currPos += (8);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e123); }
+      if (peg$silentFails === 0) { peg$fail(peg$e121); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9755,11 +11627,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 9);
-    if (s1.toLowerCase() === peg$c99) {
+    if (s1.toLowerCase() === peg$c94) {
       peg$currPos += (9);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e124); }
+      if (peg$silentFails === 0) { peg$fail(peg$e122); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9792,11 +11664,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c100) {
+    if (s1.toLowerCase() === peg$c95) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e125); }
+      if (peg$silentFails === 0) { peg$fail(peg$e123); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9829,11 +11701,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c101) {
+    if (s1.toLowerCase() === peg$c96) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e126); }
+      if (peg$silentFails === 0) { peg$fail(peg$e124); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9866,11 +11738,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c102) {
+    if (s1.toLowerCase() === peg$c97) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+      if (peg$silentFails === 0) { peg$fail(peg$e125); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9903,11 +11775,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c103) {
+    if (s1.toLowerCase() === peg$c98) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e128); }
+      if (peg$silentFails === 0) { peg$fail(peg$e126); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9940,11 +11812,48 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c104) {
+    if (s1.toLowerCase() === peg$c99) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e129); }
+      if (peg$silentFails === 0) { peg$fail(peg$e127); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSHARDS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 6);
+    if (s1.toLowerCase() === peg$c100) {
+      peg$currPos += (6);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e128); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -9977,11 +11886,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c105) {
+    if (s1.toLowerCase() === peg$c101) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e130); }
+      if (peg$silentFails === 0) { peg$fail(peg$e129); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10014,11 +11923,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 6);
-    if (s1.toLowerCase() === peg$c106) {
+    if (s1.toLowerCase() === peg$c102) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e131); }
+      if (peg$silentFails === 0) { peg$fail(peg$e130); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10051,11 +11960,122 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 7);
-    if (s1.toLowerCase() === peg$c107) {
+    if (s1.toLowerCase() === peg$c103) {
       peg$currPos += (7);
     } else {
       s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e131); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSTATS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 5);
+    if (s1.toLowerCase() === peg$c104) {
+      peg$currPos += (5);
+    } else {
+      s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e132); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSUBSCRIPTION() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 12);
+    if (s1.toLowerCase() === peg$c105) {
+      peg$currPos += (12);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parseIdentPart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
+  function peg$parseSUBSCRIPTIONS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 13);
+    if (s1.toLowerCase() === peg$c106) {
+      peg$currPos += (13);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e134); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10088,11 +12108,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c32) {
+    if (s1.toLowerCase() === peg$c107) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e133); }
+      if (peg$silentFails === 0) { peg$fail(peg$e135); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10129,7 +12149,7 @@ function peg$parse(input, options) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e134); }
+      if (peg$silentFails === 0) { peg$fail(peg$e136); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10166,7 +12186,7 @@ function peg$parse(input, options) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e135); }
+      if (peg$silentFails === 0) { peg$fail(peg$e137); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10203,7 +12223,7 @@ function peg$parse(input, options) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e136); }
+      if (peg$silentFails === 0) { peg$fail(peg$e138); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10240,7 +12260,7 @@ function peg$parse(input, options) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e137); }
+      if (peg$silentFails === 0) { peg$fail(peg$e139); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10277,7 +12297,7 @@ function peg$parse(input, options) {
       peg$currPos += (6);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e138); }
+      if (peg$silentFails === 0) { peg$fail(peg$e140); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10314,7 +12334,7 @@ function peg$parse(input, options) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e139); }
+      if (peg$silentFails === 0) { peg$fail(peg$e141); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10351,7 +12371,7 @@ function peg$parse(input, options) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e140); }
+      if (peg$silentFails === 0) { peg$fail(peg$e142); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -10388,7 +12408,7 @@ function peg$parse(input, options) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e141); }
+      if (peg$silentFails === 0) { peg$fail(peg$e143); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;

@@ -25,6 +25,8 @@ export interface StartInfluxdOptions {
   data?: string[];
   /** Extra lines of the `[http]` section (`auth-enabled = true`). */
   http?: string[];
+  /** Run continuous queries, checking every second (the CQ differential test). @default {false} */
+  continuousQueries?: boolean;
 }
 
 const PATHS = ["/usr/bin/influxd", "/usr/local/bin/influxd"];
@@ -64,7 +66,8 @@ ${(options.data ?? []).map((line) => `  ${line}\n`).join("")}[http]
 ${(options.http ?? []).map((line) => `  ${line}\n`).join("")}[monitor]
   store-enabled = false
 [continuous_queries]
-  enabled = false
+  enabled = ${options.continuousQueries === true}
+  run-interval = "1s"
 [logging]
   level = "info"
 `,

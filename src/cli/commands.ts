@@ -7,6 +7,7 @@ import { VERSION } from "../core/mod.ts";
 import { clusterCommand } from "./cluster_command.ts";
 import type { Command } from "./command.ts";
 import { importCommand } from "./import_command.ts";
+import { backupCommand, exportCommand, restoreCommand } from "./ops_commands.ts";
 import { queryCommand } from "./query_command.ts";
 import { serveCommand } from "./serve_command.ts";
 import { shellCommand } from "./shell_command.ts";
@@ -31,6 +32,9 @@ export const COMMANDS: readonly Command[] = [
   queryCommand,
   shellCommand,
   importCommand,
+  exportCommand,
+  backupCommand,
+  restoreCommand,
   clusterCommand,
   versionCommand,
 ];

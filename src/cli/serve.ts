@@ -4,7 +4,7 @@
  * @module
  */
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
-import { ClusterStore } from "../cluster/mod.ts";
+import { backupMetadata, ClusterStore, restoreMetadata } from "../cluster/mod.ts";
 import {
   configureQueries,
   createApp,
@@ -25,6 +25,7 @@ import {
   exit,
   fetchTrusting,
   hostName,
+  httpFetch,
   lockDataDir,
   monitorEventLoop,
   onReloadSignal,
@@ -38,6 +39,7 @@ import {
   systemClock,
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
+import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
 import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
 import type { Logger } from "../core/mod.ts";
 
@@ -150,6 +152,31 @@ export async function serve(config: Config): Promise<void> {
       (error) => logger.error("schema reload refused", { error: String(error.message ?? error) }),
     );
   });
+  const rules = await RulesSource.open(denoFileSystem, config.rules_dir || undefined);
+  const jobs = new JobsService({
+    node,
+    store,
+    clock: systemClock,
+    logger,
+    notifier: new Notifier({
+      alertmanagers: config.alertmanager_urls,
+      webhooks: config.alert_webhook_urls,
+      fetch: (url, init) => httpFetch(url, init),
+      sleep,
+      logger,
+    }),
+    rules,
+    catchUpMs: config.cq_catchup_window_ms,
+    resendDelayMs: config.alert_resend_delay_ms,
+  });
+  onReloadSignal(() => {
+    rules.reload().then(
+      ({ alerts, downsampling }) =>
+        logger.info("rules reloaded", { alerts: alerts.length, downsampling: downsampling.length }),
+      (error) => logger.error("rules reload refused", { error: String(error.message ?? error) }),
+    );
+  });
+  jobs.start();
   const directory = new AuthDirectory({
     meta: { table: () => node.meta.state.users, propose: (command) => node.proposeMeta(command) },
     clock: systemClock,
@@ -170,7 +197,13 @@ export async function serve(config: Config): Promise<void> {
       status: () => node.status(),
       removeNode: (id) => node.removeNode(id),
       metrics: () => node.metrics(),
+      backup: {
+        metadata: () => backupMetadata(node, systemClock.nowMs()),
+        partition: (groupId, request) => node.backupPartition(groupId, request),
+        restore: (meta, selection) => restoreMetadata(node, meta, selection),
+      },
     },
+    jobs,
     auth: {
       enabled: config.auth_enabled,
       directory,
@@ -206,6 +239,7 @@ export async function serve(config: Config): Promise<void> {
       eventLoop.stop();
       await accessLog?.close();
       schemas.close();
+      await jobs.stop();
       await scripts.close();
       await node.close();
       lock.release();
@@ -219,6 +253,7 @@ export async function serve(config: Config): Promise<void> {
   await accessLog?.close();
   clearInterval(measurementRetention);
   schemas.close();
+  await jobs.stop();
   await scripts.close();
   await node.close();
   await raftServer.shutdown();

@@ -25,7 +25,7 @@ export {
   UserTable,
 } from "./meta/meta_users.ts";
 export { decodeWire, encodeWire } from "./wire_json.ts";
-export type { SnapshotChunk } from "./partition/snapshot.ts";
+export type { BackupExport, SnapshotChunk, SnapshotFile } from "./partition/snapshot.ts";
 export type {
   ClusterNetwork,
   DescribeRequest,
@@ -49,3 +49,20 @@ export {
   type ClusterNodeOptions,
   type NodeIdentity,
 } from "./node.ts";
+export {
+  type BackupMetadata,
+  backupMetadata,
+  restoreMetadata,
+  type RestoreOutcome,
+} from "./backup.ts";
+export type { RestoreSelection } from "./meta/meta_restore.ts";
+export {
+  type AlertMeta,
+  type AlertRuleMeta,
+  type ContinuousQueryMeta,
+  cqJobId,
+  type EvaluationMeta,
+  type JobCommand,
+  type JobsRound,
+  JobTable,
+} from "./meta/meta_jobs.ts";

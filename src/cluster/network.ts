@@ -12,7 +12,7 @@ import type {
   ReadConsistency,
   SeriesPartial,
 } from "../query/mod.ts";
-import type { SnapshotChunk } from "./partition/snapshot.ts";
+import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
@@ -93,6 +93,12 @@ export interface PartitionDelete {
 export interface SnapshotRequest {
   groupId: number;
   minIndex: number;
+  /**
+   * A backup's request: the replica confirms a read first (so its files hold every write
+   * acknowledged before the call) and flushes, and lists the files the backup holds without
+   * sending them.
+   */
+  backup?: BackupExport;
 }
 
 /** A node asking to join. */

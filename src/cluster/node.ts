@@ -51,7 +51,7 @@ import type {
 } from "./network.ts";
 import { type MoveStep, nextMoveStep } from "./partition/move_step.ts";
 import { PartitionReplica } from "./partition/replica.ts";
-import type { SnapshotChunk } from "./partition/snapshot.ts";
+import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 
 /** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
@@ -248,7 +248,10 @@ export class ClusterNode {
         ),
       deletePartition: async (request) =>
         deleteOnReplica(await node.heldReplica(request.groupId), request),
-      fetchSnapshot: (request) => node.#exportSnapshot(request.groupId, request.minIndex),
+      fetchSnapshot: (request) =>
+        request.backup
+          ? node.#exportBackup(request.groupId, request.backup)
+          : node.#exportSnapshot(request.groupId, request.minIndex),
       readMeta: () => node.metaView(),
     });
     node.meta.campaignIfAlone();
@@ -757,6 +760,63 @@ export class ClusterNode {
       }
       yield chunk;
     }
+  }
+
+  /**
+   * A backup of one partition: this node's replica's files once they hold every write
+   * acknowledged before the call (a ReadIndex read, then a flush that starts after it), the
+   * files the backup already holds listed but not sent.
+   */
+  async *#exportBackup(groupId: number, backup: BackupExport): AsyncGenerator<SnapshotChunk> {
+    const replica = await this.heldReplica(groupId);
+    await replica.readBarrier();
+    // A flush already running cut the log before the barrier: the second one starts after it.
+    await replica.engine.flush();
+    await replica.engine.flush();
+    for await (const chunk of replica.exportSnapshot(0, backup)) {
+      if (chunk.kind === "data") this.#snapshotBytesSent += chunk.data.length;
+      yield chunk;
+    }
+  }
+
+  /**
+   * Backs up a partition from one of its replicas: this node's when it holds one, else the
+   * others' in turn (leader first) until one starts answering.
+   * @throws {EpochError} `unavailable` when no replica answers.
+   */
+  async *backupPartition(groupId: number, backup: BackupExport): AsyncGenerator<SnapshotChunk> {
+    const found = this.meta.state.partition(groupId);
+    if (!found) throw new EpochError("not_found", `no partition group ${groupId}`);
+    const hint = found.partition.leaderHint;
+    const nodes = [...found.partition.replicas].sort((a, b) =>
+      Number(b === this.nodeId) - Number(a === this.nodeId) ||
+      Number(b === hint) - Number(a === hint)
+    );
+    let last: unknown;
+    for (const target of nodes) {
+      const stream = target === this.nodeId
+        ? this.#exportBackup(groupId, backup)
+        : this.network.peers.fetchSnapshot(target, { groupId, minIndex: 0, backup });
+      let started = false;
+      try {
+        for await (const chunk of stream) {
+          started = true;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        // Once data has gone out, another replica's files would not continue it.
+        if (started) throw error;
+        last = error;
+      }
+    }
+    throw new EpochError(
+      "unavailable",
+      `no replica of group ${groupId} (nodes ${nodes.join(", ")}) answered the backup: ${
+        last instanceof Error ? last.message : last
+      }`,
+      { cause: last, retryAfterSeconds: 1 },
+    );
   }
 
   /** When the node's snapshot sending may go on (monotonic ms), at `rebalance_bytes_per_sec`. */

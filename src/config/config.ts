@@ -22,6 +22,14 @@ const byteSize = z.union([
     .transform(parseByteSize),
 ]);
 
+/** A list of http(s) URLs: a YAML list, or one string with commas between them. */
+const urlList = z.union([
+  z.array(z.string()),
+  z.string().transform((text) => text.split(",").map((u) => u.trim()).filter((u) => u !== "")),
+]).pipe(
+  z.array(z.string().regex(/^https?:\/\/[^\s]+$/, "expected an http:// or https:// URL")),
+);
+
 const flag = z.union([
   z.boolean(),
   z.enum(["true", "false"], { message: "expected true or false" }).transform((v) => v === "true"),
@@ -181,6 +189,23 @@ export const ConfigSchema = z.strictObject({
   tls_ca: z.string().default(""),
   /** Security: audit log of admin and destructive statements: a file path, "stderr", or "" (off). */
   audit_log: z.string().default(""),
+  /**
+   * Jobs: folder of rules files (*.yaml, *.yml, *.json: alert rules and downsampling),
+   * reloadable without a restart (SIGHUP); "" for none. Keep the same files on every node: the
+   * metadata leader runs its own.
+   */
+  rules_dir: z.string().default(""),
+  /** Jobs: Alertmanager base URLs alerts are sent to (API v2). */
+  alertmanager_urls: urlList.default([]),
+  /** Jobs: webhook URLs alert changes (firing, resolved) are posted to. */
+  alert_webhook_urls: urlList.default([]),
+  /** Jobs: how often a firing alert is sent to Alertmanager again, in ms (its alerts expire). */
+  alert_resend_delay_ms: z.coerce.number().int().min(1000).default(60_000),
+  /**
+   * Jobs: how far back (ms) a continuous query's run reaches to cover intervals missed while no
+   * node ran the schedule (a cluster down, a leader change).
+   */
+  cq_catchup_window_ms: z.coerce.number().int().nonnegative().default(6 * 3_600_000),
   /**
    * Observability: access log, one JSON line per request (method, path without its query
    * string, status, duration, bytes, client, database, user): a file path, "stderr", or "" (off).

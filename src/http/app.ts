@@ -22,6 +22,8 @@ import { Metrics, type SampledFamily } from "./metrics.ts";
 import { INFLUX_VERSION, nativeError } from "./responses.ts";
 import { type AuthContext, passGate } from "./auth_gate.ts";
 import { routeOf } from "./routes.ts";
+import type { BackupApi } from "./backup_handler.ts";
+import type { JobsService } from "../jobs/mod.ts";
 import { type AccessSink, logAccess } from "./access_log.ts";
 import { declareServerMetrics } from "./server_metrics.ts";
 
@@ -63,6 +65,8 @@ export interface AppContext {
   cluster?: ClusterApi;
   /** Users, privileges and tokens; absent: no authentication and no user statements. */
   auth?: AuthContext;
+  /** Continuous queries, alert rules and their schedule; absent: none. */
+  jobs?: JobsService;
   /** Where the access log goes (`access_log`); absent: none. */
   accessLog?: AccessSink;
   /** Requests whose queries run this long (ms) are logged as slow (`slow_query_ms`); 0: never. */
@@ -79,6 +83,8 @@ export interface ClusterApi {
   removeNode?(id: number): Promise<void>;
   /** The node's Raft and network figures, read at each scrape of `/metrics`. */
   metrics?(): SampledFamily[];
+  /** Backup and restore (`/api/v1/backup`, `/api/v1/restore`). */
+  backup?: BackupApi;
 }
 
 /** Options of {@linkcode createApp}. */

@@ -149,6 +149,12 @@ function routeRefusal(
       return principal.isAdmin()
         ? undefined
         : `"${principal.name}" user is not authorized to use ${url.pathname}: requires admin privilege`;
+    case "read": {
+      const db = access.database(ctx, url);
+      if (db === "" || holds(principal, db, Privilege.read)) return undefined;
+      if (!ctx.engine.hasDatabase(db)) return undefined; // the handler answers 404, as influxd
+      return `"${principal.name}" user is not authorized to read from database "${db}"`;
+    }
     case "write": {
       const db = access.database(ctx, url);
       if (db === "" || holds(principal, db, Privilege.write)) return undefined;

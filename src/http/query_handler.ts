@@ -392,6 +392,7 @@ async function run(
         onResult?.(r);
       },
       users: ctx.auth?.directory,
+      continuousQueries: ctx.jobs,
       canSeeDatabase: principal.isAdmin()
         ? undefined
         : (name) => holds(principal, name, Privilege.read),

@@ -9,6 +9,7 @@
  * hold no data and must load before its sign-in) |
  * | user | any authenticated caller |
  * | admin | an admin user or an admin token |
+ * | read | READ on the database the request names |
  * | write | WRITE on the database the request names |
  * | query | per statement, after parsing (`auth/access.ts`) |
  * | rpc | per call: WRITE on the database of each ingest call |
@@ -26,6 +27,14 @@ import { handlePromWrite } from "./prom_write_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import { handleTokens, isTokenRoute } from "./token_handler.ts";
+import { handleExport, isExportRoute } from "./export_handler.ts";
+import { handleBackup, isBackupRoute } from "./backup_handler.ts";
+import {
+  handleAlertRules,
+  handleAlerts,
+  isAlertRulesRoute,
+  isAlertsRoute,
+} from "./alerts_handler.ts";
 import { handleConsole, isConsoleRoute } from "./console_handler.ts";
 import { INFLUX_VERSION, influxError, json, nativeError } from "./responses.ts";
 
@@ -34,6 +43,7 @@ export type RouteAccess =
   | { kind: "public" }
   | { kind: "user" }
   | { kind: "admin" }
+  | { kind: "read"; database: (ctx: AppContext, url: URL) => string }
   | { kind: "write"; database: (ctx: AppContext, url: URL) => string }
   | { kind: "query" }
   | { kind: "rpc" }
@@ -221,6 +231,38 @@ export const ROUTES: readonly Route[] = [
     access: { kind: "admin" },
     example: { method: "GET", path: "/api/v1/schemas" },
     handle: (ctx, request, url) => handleSchemaApi(ctx, request, url),
+  },
+  {
+    name: "export",
+    matches: isExportRoute,
+    influx: false,
+    access: { kind: "read", database: dbParam },
+    example: { method: "GET", path: "/api/v1/export?db=db1" },
+    handle: (ctx, request, url) => handleExport(ctx, request, url),
+  },
+  {
+    name: "backup",
+    matches: isBackupRoute,
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/backup" },
+    handle: (ctx, request, url) => handleBackup(ctx, request, url),
+  },
+  {
+    name: "alerts",
+    matches: isAlertsRoute,
+    influx: false,
+    access: { kind: "user" },
+    example: { method: "GET", path: "/api/v1/alerts" },
+    handle: (ctx, request) => handleAlerts(ctx, request),
+  },
+  {
+    name: "alert_rules",
+    matches: isAlertRulesRoute,
+    influx: false,
+    access: { kind: "admin" },
+    example: { method: "GET", path: "/api/v1/alert-rules" },
+    handle: (ctx, request, url) => handleAlertRules(ctx, request, url),
   },
   {
     name: "console",

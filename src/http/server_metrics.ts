@@ -40,6 +40,8 @@ export function declareServerMetrics(ctx: AppContext): void {
   m.sampled(() => storageFamilies(ctx));
   const cluster = ctx.cluster;
   if (cluster?.metrics) m.sampled(() => cluster.metrics!() as SampledFamily[]);
+  const jobs = ctx.jobs;
+  if (jobs) m.sampled(() => jobs.metrics() as SampledFamily[]);
 }
 
 /** Storage at the moment of the scrape: one call of the store's `figures()`. */

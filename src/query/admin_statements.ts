@@ -1,12 +1,9 @@
 /**
  * The administrative statements clients send besides queries: CREATE DATABASE ... WITH,
- * continuous queries, shards, statistics, diagnostics and subscriptions. Each answers as
+ * shards, statistics, diagnostics and subscriptions (continuous queries: `continuous_queries.ts`). Each answers as
  * InfluxDB 1.6.7 does where EpochNexus has the same thing, and otherwise with a
  * `not supported: ...` error saying what to use instead; never a parse error.
  *
- * - Continuous queries: EpochNexus does not run them (yet), so it keeps none. SHOW lists each
- *   database with no queries (InfluxDB's answer when there are none), DROP of a query that does
- *   not exist succeeds (as InfluxDB), CREATE is refused.
  * - Subscriptions: none exist; SHOW answers none, DROP `subscription not found`, CREATE is refused.
  * - SHOW SHARDS / SHARD GROUPS / STATS / DIAGNOSTICS and DROP SHARD: InfluxDB's shard ids and Go
  *   runtime figures have no counterpart here; refused with where to look instead.
@@ -24,9 +21,6 @@ export type AdminStatement = Extract<
   {
     kind:
       | "create_database"
-      | "create_continuous_query"
-      | "drop_continuous_query"
-      | "show_continuous_queries"
       | "show_shards"
       | "show_shard_groups"
       | "show_stats"
@@ -44,9 +38,6 @@ export function isAdminStatement(s: Statement): s is AdminStatement {
 }
 const ADMIN_KINDS = new Set<string>([
   "create_database",
-  "create_continuous_query",
-  "drop_continuous_query",
-  "show_continuous_queries",
   "show_shards",
   "show_shard_groups",
   "show_stats",
@@ -76,22 +67,6 @@ export async function executeAdmin(
   switch (stmt.kind) {
     case "create_database":
       await createDatabase(store, stmt);
-      return [];
-    case "show_continuous_queries":
-      return store.databases().map((name) => ({
-        name,
-        columns: ["name", "query"],
-        values: [],
-        timeColumn: false,
-      }));
-    case "create_continuous_query":
-      requireDatabase(store, stmt.database);
-      throw new NotSupportedError(
-        "CREATE CONTINUOUS QUERY (EpochNexus does not run continuous queries)",
-        "run the SELECT ... INTO on a schedule of your own",
-      );
-    case "drop_continuous_query":
-      // No continuous query exists here, and InfluxDB drops a missing one without an error.
       return [];
     case "show_subscriptions":
       return [];

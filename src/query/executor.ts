@@ -51,6 +51,10 @@ import type { ResultSeries, StatementResult, Value } from "./result.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { emitOrder, ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
+import {
+  type ContinuousQueryAdmin,
+  executeContinuousQueryStatement,
+} from "./continuous_queries.ts";
 import type {
   DeleteRequest,
   PlanRequest,
@@ -94,6 +98,8 @@ export interface ExecuteOptions {
   memory?: QueryMemory;
   /** Users and privileges (CREATE USER, GRANT ...); those statements fail without it. */
   users?: UserAdmin;
+  /** CREATE / SHOW / DROP CONTINUOUS QUERY; those statements fail without it. */
+  continuousQueries?: ContinuousQueryAdmin;
   /** SHOW DATABASES lists only these (a user sees the databases it may read); all when absent. */
   canSeeDatabase?: (database: string) => boolean;
   /**
@@ -193,7 +199,7 @@ export async function executeStatements(
       results.push(r);
     } catch (e) {
       if (!(e instanceof EpochError)) throw e;
-      results.push({ statementId: i, error: e.message });
+      results.push({ statementId: i, error: e.message, errorCode: e.code });
       failed = true;
     }
     options.onResult?.(results[results.length - 1], statements[i]);
@@ -350,6 +356,10 @@ async function executeStatement(
       return [];
     case "explain":
       return await explain(store, stmt.statement, stmt.analyze, options);
+    case "create_continuous_query":
+    case "show_continuous_queries":
+    case "drop_continuous_query":
+      return await executeContinuousQueryStatement(store, stmt, options.continuousQueries);
     case "create_user":
     case "drop_user":
     case "set_password":

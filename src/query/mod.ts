@@ -69,5 +69,7 @@ export { foldSeriesPartials, runRequestBySeries } from "./series_partials.ts";
 export type { SeriesPartial, ShardPartial } from "./shard_exec.ts";
 export type { PlanRequest, ReadConsistency, ShardsOptions } from "./store.ts";
 export type { UserAdmin } from "./users.ts";
+export type { ContinuousQueryAdmin } from "./continuous_queries.ts";
 export type { MeasurementSchema, SelectPlan } from "./plan.ts";
 export { planSelect } from "./plan.ts";
+export { type SplitCondition, splitCondition } from "./condition.ts";

@@ -349,3 +349,39 @@ Deno.test("property: print(parse(print(e))) === print(e) for random expressions"
     { numRuns: 300 },
   );
 });
+
+Deno.test("continuous queries: CREATE with RESAMPLE, :MEASUREMENT, SHOW, DROP", () => {
+  const create = s1(
+    'create continuous query "c q" on db resample every 1s for 2h begin ' +
+      "select sum(n) into db.rp.:MEASUREMENT from /^(a|b)$/ group by time(5m), * end",
+  );
+  deepEqual(
+    { ...create, source: undefined },
+    {
+      kind: "create_continuous_query",
+      name: "c q",
+      database: "db",
+      every: 1_000_000_000n,
+      for: 7_200_000_000_000n,
+      source: undefined,
+    },
+  );
+  equal(
+    printQuery([create]),
+    'CREATE CONTINUOUS QUERY "c q" ON db RESAMPLE EVERY 1s FOR 2h BEGIN SELECT sum(n) ' +
+      "INTO db.rp.:MEASUREMENT FROM /^(a|b)$/ GROUP BY time(5m), * END",
+  );
+  const forOnly = "CREATE CONTINUOUS QUERY cq ON db RESAMPLE FOR 1h BEGIN SELECT mean(v) " +
+    "INTO m2 FROM m GROUP BY time(1m) END";
+  equal(printQuery(parseQuery(forOnly)), forOnly);
+  deepEqual(s1("SHOW CONTINUOUS QUERIES"), { kind: "show_continuous_queries" });
+  deepEqual(s1("DROP CONTINUOUS QUERY cq ON db"), {
+    kind: "drop_continuous_query",
+    name: "cq",
+    database: "db",
+  });
+  throws(
+    () => parseQuery("CREATE CONTINUOUS QUERY cq ON db RESAMPLE BEGIN SELECT 1 END"),
+    /found BEGIN, expected EVERY, FOR/,
+  );
+});

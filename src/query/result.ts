@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ErrorCode } from "../core/errors.ts";
 import type { Instant } from "../core/time.ts";
 
 /** A cell of a result row. Integers are number when safe, bigint beyond. */
@@ -32,6 +33,11 @@ export interface StatementResult {
   series?: ResultSeries[];
   /** InfluxDB's statement-level error text (`database not found: x`). */
   error?: string;
+  /**
+   * The failure's code (never sent to clients): callers that retry, such as the continuous
+   * query schedule, tell a partition without a leader (`unavailable`) from a bad query.
+   */
+  errorCode?: ErrorCode;
   /** Informational messages (e.g. deprecation notices). */
   messages?: { level: string; text: string }[];
 }

@@ -215,6 +215,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         from: BigInt(this.#options.nodeId),
         groupId: BigInt(request.groupId),
         minIndex: BigInt(request.minIndex),
+        backup: request.backup ? encodeWire(request.backup) : new Uint8Array(0),
       }, { timeoutMs: this.#options.snapshotTimeoutMs ?? 600_000 });
       for await (const m of stream) {
         if (m.manifest.length > 0) yield decodeWire<SnapshotChunk>(m.manifest);
@@ -331,6 +332,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           const chunks = service.fetchSnapshot({
             groupId: Number(req.groupId),
             minIndex: Number(req.minIndex),
+            backup: req.backup.length > 0 ? decodeWire(req.backup) : undefined,
           });
           for await (const c of chunks) {
             yield create(

@@ -175,3 +175,27 @@ export const denoFileSystem: FileSystem = {
     }
   },
 };
+
+/**
+ * Makes `to` a hard link to `from` (the same file under a second name: an incremental backup
+ * keeps an unchanged segment this way), or copies it where links are refused (another file
+ * system). The caller fsyncs the folder holding `to`.
+ */
+export async function linkOrCopyFile(from: string, to: string): Promise<void> {
+  try {
+    await Deno.link(from, to);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) throw storageError("link", to, error);
+    try {
+      await Deno.copyFile(from, to);
+      const file = await Deno.open(to, { write: true });
+      try {
+        await file.syncData();
+      } finally {
+        file.close();
+      }
+    } catch (copyError) {
+      throw storageError("copy", `${from} to ${to}`, copyError);
+    }
+  }
+}

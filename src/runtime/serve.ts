@@ -41,9 +41,9 @@ export function commandLineArgs(): string[] {
   return [...Deno.args];
 }
 
-/** Writes text to stdout. */
-export async function writeStdout(text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
+/** Writes text (or bytes) to stdout. */
+export async function writeStdout(text: string | Uint8Array): Promise<void> {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
   let written = 0;
   while (written < bytes.length) written += await Deno.stdout.write(bytes.subarray(written));
 }

@@ -14,7 +14,13 @@ export {
   describeViolation,
   type Violation,
 } from "./validate.ts";
-export { compileExpression, type Evaluator, parseExpression, type Value } from "./expression.ts";
+export {
+  compileExpression,
+  type Evaluator,
+  parseExpression,
+  truthy,
+  type Value,
+} from "./expression.ts";
 export { type CompiledStep, compileSteps, type StepResources } from "./transform.ts";
 export {
   ScriptError,

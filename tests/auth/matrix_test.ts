@@ -36,6 +36,10 @@ const ROUTE_MATRIX: Record<string, Row> = {
   tokens: [401, 403, 403, 403, 200],
   rpc: [401, 403, 200, 200, 200],
   schemas: [401, 403, 403, 403, 501], // 501: this app runs no schema pipeline
+  export: [401, 200, 403, 200, 200],
+  backup: [401, 403, 403, 403, 404], // 404: this app runs no cluster
+  alerts: [401, 404, 404, 404, 404], // 404: this app runs no jobs
+  alert_rules: [401, 403, 403, 403, 404],
   console: [200, 200, 200, 200, 200], // the page and assets: sign-in happens in them
 };
 

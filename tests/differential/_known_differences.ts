@@ -231,25 +231,6 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
       "CARDINALITY)",
     check: replaced(['"values":[[6]]', '"values":[[1]]']),
   },
-  {
-    q: "CREATE CONTINUOUS QUERY cq ON diff BEGIN SELECT mean(usage_user) INTO cpu_1h FROM cpu " +
-      "GROUP BY time(1h) END",
-    why: "not supported: EpochNexus does not run continuous queries yet (the lifecycle issue), " +
-      "so it refuses to store one it would never run, with a clear error",
-    check: answers(
-      json(
-        `{"results":[{"statement_id":0,"messages":[{"level":"warning","text":"deprecated use ` +
-          `of 'CREATE CONTINUOUS QUERY cq ON diff BEGIN SELECT mean(usage_user) INTO ` +
-          `diff.autogen.cpu_1h FROM diff.autogen.cpu GROUP BY time(1h) END' in a read only ` +
-          `context, please use a POST request instead"}]}]}\n`,
-      ),
-      json(
-        `{"results":[{"statement_id":0,"error":"not supported: CREATE CONTINUOUS QUERY ` +
-          `(EpochNexus does not run continuous queries); run the SELECT ... INTO on a schedule ` +
-          `of your own"}]}\n`,
-      ),
-    ),
-  },
   // Left as they are, for the reason given: the last bits of floats, and one tie.
   {
     q: `SELECT mean(x) FROM (SELECT usage_user AS x FROM cpu WHERE ${RANGE})`,

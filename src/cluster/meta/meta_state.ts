@@ -14,6 +14,7 @@ import { effectiveShardGroupDuration, groupStartMs } from "../../storage/retenti
 import type { PartitionHash, PartitionKey } from "../hash.ts";
 import { placeReplicas } from "./placement.ts";
 import { USER_OPS, type UserCommand, UserTable } from "./meta_users.ts";
+import { JOB_OPS, type JobCommand, JobTable } from "./meta_jobs.ts";
 
 /** The metadata group's own Raft group id. Partition groups get ids above it. */
 export const META_GROUP_ID = 1;
@@ -152,7 +153,8 @@ export type MetaCommand =
   | { op: "set_replicas"; groupId: number; replicas: number[]; learners?: number[] }
   | { op: "set_target"; groupId: number; target: number[] }
   | { op: "drain_node"; id: number }
-  | UserCommand;
+  | UserCommand
+  | JobCommand;
 
 /** What applying a command answers its proposer. */
 export type MetaResult =
@@ -192,6 +194,8 @@ export class MetaState {
   nextShardGroupId = 1;
   /** Users, privileges and API tokens. */
   readonly users = new UserTable();
+  /** Continuous queries, API alert rules and the schedule's state. */
+  readonly jobs = new JobTable();
   /** Bumped by every applied command: caches keyed on it stay exact. */
   version = 0;
   events: MetaEvents = {};
@@ -201,6 +205,9 @@ export class MetaState {
     this.version++;
     if (USER_OPS.has(command.op)) {
       return this.users.apply(command as UserCommand, (name) => this.databases.has(name));
+    }
+    if (JOB_OPS.has(command.op)) {
+      return this.jobs.apply(command as JobCommand, (name) => this.databases.has(name));
     }
     switch (command.op) {
       case "add_node": {
@@ -241,6 +248,7 @@ export class MetaState {
         if (!db) return { ok: true };
         this.databases.delete(command.name);
         this.users.dropDatabase(command.name);
+        this.jobs.dropDatabase(command.name);
         this.events.databaseDropped?.(db);
         return { ok: true };
       }
@@ -458,7 +466,7 @@ export class MetaState {
   /** The whole state as bytes (the metadata group's snapshot). */
   snapshot(): Uint8Array {
     return textEncoder.encode(JSON.stringify({
-      version: 2,
+      version: 3,
       nextNodeId: this.nextNodeId,
       nextDatabaseId: this.nextDatabaseId,
       nextGroupId: this.nextGroupId,
@@ -475,17 +483,19 @@ export class MetaState {
         fieldTypes: [...db.fieldTypes].map(([m, types]) => [m, [...types]]),
       })),
       ...this.users.toJSON(),
+      ...this.jobs.toJSON(),
     }));
   }
 
   /** Replaces the whole state with a snapshot. */
   restore(data: Uint8Array): void {
     const s = JSON.parse(textDecoder.decode(data));
-    // Version 1 had no users and tokens.
-    if (s.version !== 1 && s.version !== 2) {
+    // Version 1 had no users and tokens, version 2 no continuous queries and alerts.
+    if (s.version !== 1 && s.version !== 2 && s.version !== 3) {
       throw new Error(`unsupported metadata snapshot version ${s.version}`);
     }
     this.users.restore(s);
+    this.jobs.restore(s);
     this.nodes.clear();
     this.databases.clear();
     this.nextNodeId = s.nextNodeId;

@@ -24,7 +24,13 @@ import {
   type Timers,
   type Transport,
 } from "../../raft/mod.ts";
-import { completeInstall, exportSnapshot, type SnapshotChunk, stageSnapshot } from "./snapshot.ts";
+import {
+  type BackupExport,
+  completeInstall,
+  exportSnapshot,
+  type SnapshotChunk,
+  stageSnapshot,
+} from "./snapshot.ts";
 import {
   type AppendOptions,
   type EngineLog,
@@ -234,11 +240,11 @@ export class PartitionReplica implements ReplicatedStateMachine {
   }
 
   /** This replica's files, streamed for another replica that fell behind (see snapshot.ts). */
-  exportSnapshot(minIndex: number): AsyncGenerator<SnapshotChunk> {
+  exportSnapshot(minIndex: number, backup?: BackupExport): AsyncGenerator<SnapshotChunk> {
     if (this.installing) {
       throw new EpochError("unavailable", `group ${this.groupId} is installing a snapshot`);
     }
-    return exportSnapshot(this.engine, this.#options.fs, this.#options.dir, minIndex);
+    return exportSnapshot(this.engine, this.#options.fs, this.#options.dir, minIndex, backup);
   }
 
   // --- the engine's log ------------------------------------------------------------------

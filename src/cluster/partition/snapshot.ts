@@ -20,10 +20,35 @@ export type SnapshotChunk =
     /** `catalog.json` as the sender's engine last wrote it. */
     catalog: Uint8Array;
     /** Paths relative to the replica's folder, with their sizes. */
-    files: { path: string; size: number }[];
+    files: SnapshotFile[];
   }
   | { kind: "data"; file: number; offset: number; data: Uint8Array }
   | { kind: "end"; file: number; crc32c: number };
+
+/** A file of a snapshot. */
+export interface SnapshotFile {
+  path: string;
+  size: number;
+  /**
+   * A backup's fingerprint of a segment file: the hex of its 24-byte footer (index offset,
+   * length and CRC-32C), which with the path and size tells an identical file apart from
+   * another that has the same name on another replica.
+   */
+  footer?: string;
+  /** A backup already holds the file: its data is not sent. */
+  held?: boolean;
+}
+
+/** What a backup asks of {@linkcode exportSnapshot}. */
+export interface BackupExport {
+  /** Files the backup already holds, as `path`, `size`, `footer`: listed, not sent. */
+  have: readonly { path: string; size: number; footer: string }[];
+  /** Only shard groups ending after this time (ms); all when absent. */
+  sinceMs?: number;
+}
+
+/** The footer of a segment file, in hex. */
+const FOOTER_BYTES = 24;
 
 /** Bytes per data chunk. */
 const CHUNK = 1 << 20;
@@ -46,6 +71,7 @@ export async function* exportSnapshot(
   fs: FileSystem,
   dir: string,
   minIndex: number,
+  backup?: BackupExport,
 ): AsyncGenerator<SnapshotChunk> {
   const held = await engine.holdFiles();
   try {
@@ -56,13 +82,23 @@ export async function* exportSnapshot(
         `replica files hold the log up to ${appliedIndex}, not ${minIndex}`,
       );
     }
-    const files: { path: string; size: number }[] = [];
+    const files: SnapshotFile[] = [];
     for (const path of held.segments) {
+      if (backup?.sinceMs !== undefined && groupEndMs(path) <= backup.sinceMs) continue;
       const info = await fs.stat(`${dir}/${path}`);
-      if (info) files.push({ path, size: info.size }); // gone: its shard group was dropped
+      if (!info) continue; // gone: its shard group was dropped
+      const file: SnapshotFile = { path, size: info.size };
+      if (backup) {
+        file.footer = await footerOf(fs, `${dir}/${path}`, info.size);
+        file.held = backup.have.some((h) =>
+          h.path === path && h.size === info.size && h.footer === file.footer
+        );
+      }
+      files.push(file);
     }
     yield { kind: "manifest", appliedIndex, catalog: held.catalog, files };
     for (const [i, f] of files.entries()) {
+      if (f.held) continue;
       const handle = await fs.open(`${dir}/${f.path}`, { read: true });
       try {
         let crc = 0;
@@ -86,6 +122,34 @@ export async function* exportSnapshot(
   } finally {
     held.release();
   }
+}
+
+/** The hex of a file's last {@linkcode FOOTER_BYTES} bytes. */
+async function footerOf(fs: FileSystem, path: string, size: number): Promise<string> {
+  const handle = await fs.open(path, { read: true });
+  try {
+    const n = Math.min(FOOTER_BYTES, size);
+    await handle.seek(size - n, "start");
+    const buffer = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = await handle.read(buffer.subarray(got));
+      if (r === null || r === 0) break;
+      got += r;
+    }
+    return [...buffer.subarray(0, got)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * The end (ms) of the shard group a segment path names
+ * (`data/<db>/<rp>/<start ms>_<duration ms>/<gens>.seg`); infinite when it names none.
+ */
+function groupEndMs(path: string): number {
+  const m = /\/(-?\d+)_(\d+)\/[^/]+$/.exec(path);
+  return m ? Number(m[1]) + Number(m[2]) : Infinity;
 }
 
 /**

@@ -7,10 +7,9 @@
  * This module does no IO: the caller passes each file's path and text.
  * @module
  */
-import { isMap, isNode, LineCounter, parseDocument } from "yaml";
 import { ValidationError } from "../core/mod.ts";
 import { parseStatement } from "../query/mod.ts";
-import { compileExpression } from "../schema/mod.ts";
+import { compileExpression, readYamlDocument } from "../schema/mod.ts";
 import { AlertRuleSpec, type DownsamplingSpec, RulesFile } from "./rules_model.ts";
 
 /** A rules file or rule that is not valid: names the file, line and key. */
@@ -118,34 +117,6 @@ function alertProblem(rule: AlertRuleSpec): { key: string; message: string } | u
   return undefined;
 }
 
-function readYaml(path: string, text: string): {
-  data: unknown;
-  lineOf: (keyPath: KeyPath) => number;
-} {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = lines.linePos(e.pos[0]);
-    throw new RulesError(
-      `${path}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`,
-    );
-  }
-  const lineOf = (keyPath: KeyPath): number => {
-    for (let n = keyPath.length; n > 0; n--) {
-      const parent = n > 1 ? doc.getIn(keyPath.slice(0, n - 1) as unknown[], true) : doc.contents;
-      if (isMap(parent)) {
-        const pair = parent.items.find((p) =>
-          String(isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) ===
-            String(keyPath[n - 1])
-        );
-        const range = pair && isNode(pair.key) ? pair.key.range : undefined;
-        if (range) return lines.linePos(range[0]).line;
-      }
-      const node = doc.getIn(keyPath.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
-    }
-    return 1;
-  };
-  return { data: doc.toJS(), lineOf };
+function readYaml(path: string, text: string) {
+  return readYamlDocument(path, text, (message) => new RulesError(message));
 }

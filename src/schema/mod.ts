@@ -42,3 +42,4 @@ export {
   SchemaPipeline,
   type SchemaPipelineOptions,
 } from "./pipeline.ts";
+export { type KeyPath, readYamlDocument } from "./yaml_document.ts";

@@ -6,11 +6,11 @@
  * This room does no IO: the caller passes the file's path and text.
  * @module
  */
-import { isMap, isNode, LineCounter, parseDocument } from "yaml";
 import { ValidationError } from "../core/mod.ts";
 import { type MeasurementSchema, SchemaFile } from "./model.ts";
 import { compileExpression } from "./expression.ts";
 import { compileSchema, SchemaRuleError } from "./validate.ts";
+import { readYamlDocument } from "./yaml_document.ts";
 
 /** A schema file or body that is not valid: names the file, line and key. */
 export class SchemaError extends ValidationError {
@@ -40,33 +40,8 @@ type Path = readonly PropertyKey[];
  * @throws {SchemaError} naming file, line and key.
  */
 export function parseSchemaFile(path: string, text: string): LoadedSchemaFile {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = lines.linePos(e.pos[0]);
-    throw new SchemaError(
-      `${path}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`,
-    );
-  }
-  const lineOf = (keyPath: Path): number => {
-    // The deepest node that exists on the path; a key's own line when the path ends at a key.
-    for (let n = keyPath.length; n > 0; n--) {
-      const parent = n > 1 ? doc.getIn(keyPath.slice(0, n - 1) as unknown[], true) : doc.contents;
-      if (isMap(parent)) {
-        const pair = parent.items.find((p) =>
-          String(isNode(p.key) ? (p.key as { value?: unknown }).value : p.key) ===
-            String(keyPath[n - 1])
-        );
-        const range = pair && isNode(pair.key) ? pair.key.range : undefined;
-        if (range) return lines.linePos(range[0]).line;
-      }
-      const node = doc.getIn(keyPath.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
-    }
-    return 1;
-  };
-  const raw = doc.toJS() ?? {};
+  const { data, lineOf } = readYamlDocument(path, text, (m) => new SchemaError(m));
+  const raw = data ?? {};
   const result = SchemaFile.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {

@@ -1129,9 +1129,9 @@ export function unsigned64(digits: string, at: number): number | bigint {
   }
   return v <= 9007199254740991n ? Number(v) : v;
 }
-/** A LIMIT-like integer. */
+/** A LIMIT-like integer; past 2^53 it is 2^53 - 1 (a float would not print back as a count). */
 export function count(text: string): number {
-  return Number(text);
+  return Math.min(Number(text), Number.MAX_SAFE_INTEGER);
 }
 
 /** The GROUP BY interval a continuous query runs at, or InfluxDB's complaint about it. */

@@ -499,185 +499,184 @@ function peg$parse(input, options) {
   function peg$f38(name, dir) {    return name;  }
   function peg$f39() {    return "ASC";  }
   function peg$f40() {    return "DESC";  }
-  function peg$f41(digits) {    return Number.isSafeInteger(Number(digits));  }
-  function peg$f42(digits) {    return ast.count(digits);  }
-  function peg$f43(e) {    return e !== null;  }
-  function peg$f44(e) {    return e;  }
-  function peg$f45() {    checkNesting(++depth, location); return true;  }
-  function peg$f46() {    depth--; return true;  }
+  function peg$f41(digits) {    return ast.count(digits);  }
+  function peg$f42(e) {    return e !== null;  }
+  function peg$f43(e) {    return e;  }
+  function peg$f44() {    checkNesting(++depth, location); return true;  }
+  function peg$f45() {    depth--; return true;  }
+  function peg$f46(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f47(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f48(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f49(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f50(op) {    return expect(offset(), "regex");  }
+  function peg$f49(op) {    return expect(offset(), "regex");  }
+  function peg$f50(op, rhs) {    return [op, rhs];  }
   function peg$f51(op, rhs) {    return [op, rhs];  }
-  function peg$f52(op, rhs) {    return [op, rhs];  }
+  function peg$f52(head, tail) {    return ast.binaryChain(head, tail);  }
   function peg$f53(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f54(head, tail) {    return ast.binaryChain(head, tail);  }
-  function peg$f55(sign, operand) {    return ast.signed(sign, operand);  }
-  function peg$f56() {    return expect(offset(), "identifier, number, duration, (");  }
-  function peg$f57(e) {    return expect(offset(), ")");  }
-  function peg$f58(e) {    return ast.paren(e);  }
-  function peg$f59() {    return expect(offset(), "identifier, string, number, bool");  }
-  function peg$f60(name, args) {    return expect(offset(), ")");  }
-  function peg$f61(name, args) {    return ast.call(name, args);  }
-  function peg$f62() {    return [];  }
-  function peg$f63(head, tail) {    return [head, ...tail];  }
-  function peg$f64(args) {    return expect(offset(), ")");  }
-  function peg$f65(args) {    return ast.call("distinct", args);  }
-  function peg$f66() {    return expect(offset(), "identifier");  }
-  function peg$f67(name) {    return ast.call("distinct", [ast.varRef(name)]);  }
-  function peg$f68() {    return expect(offset(), "(, identifier");  }
-  function peg$f69(type) {    return ast.wildcard(type ?? undefined);  }
-  function peg$f70() {    return expect(offset(), "field, tag");  }
-  function peg$f71(parts, type) {    return ast.varRef(parts.join("."), type?.toLowerCase());  }
-  function peg$f72(name) {    return ast.isVarType(name);  }
-  function peg$f73(name) {    return name;  }
-  function peg$f74() {    return expect(offset(), "float, integer, unsigned, string, boolean, field, tag");  }
-  function peg$f75() {    return expect(offset(), "float, integer, string, boolean, field, tag");  }
-  function peg$f76(name) {    return ast.param(name, offset());  }
-  function peg$f77() {    return ast.statement("show_queries");  }
-  function peg$f78(what, exact, rest) {    return ast.statement("show_cardinality", { what, exact: exact !== null, ...rest });  }
-  function peg$f79() {    return expect(offset(), "CARDINALITY");  }
+  function peg$f54(sign, operand) {    return ast.signed(sign, operand);  }
+  function peg$f55() {    return expect(offset(), "identifier, number, duration, (");  }
+  function peg$f56(e) {    return expect(offset(), ")");  }
+  function peg$f57(e) {    return ast.paren(e);  }
+  function peg$f58() {    return expect(offset(), "identifier, string, number, bool");  }
+  function peg$f59(name, args) {    return expect(offset(), ")");  }
+  function peg$f60(name, args) {    return ast.call(name, args);  }
+  function peg$f61() {    return [];  }
+  function peg$f62(head, tail) {    return [head, ...tail];  }
+  function peg$f63(args) {    return expect(offset(), ")");  }
+  function peg$f64(args) {    return ast.call("distinct", args);  }
+  function peg$f65() {    return expect(offset(), "identifier");  }
+  function peg$f66(name) {    return ast.call("distinct", [ast.varRef(name)]);  }
+  function peg$f67() {    return expect(offset(), "(, identifier");  }
+  function peg$f68(type) {    return ast.wildcard(type ?? undefined);  }
+  function peg$f69() {    return expect(offset(), "field, tag");  }
+  function peg$f70(parts, type) {    return ast.varRef(parts.join("."), type?.toLowerCase());  }
+  function peg$f71(name) {    return ast.isVarType(name);  }
+  function peg$f72(name) {    return name;  }
+  function peg$f73() {    return expect(offset(), "float, integer, unsigned, string, boolean, field, tag");  }
+  function peg$f74() {    return expect(offset(), "float, integer, string, boolean, field, tag");  }
+  function peg$f75(name) {    return ast.param(name, offset());  }
+  function peg$f76() {    return ast.statement("show_queries");  }
+  function peg$f77(what, exact, rest) {    return ast.statement("show_cardinality", { what, exact: exact !== null, ...rest });  }
+  function peg$f78() {    return expect(offset(), "CARDINALITY");  }
+  function peg$f79() {    return expect(offset(), "EXACT, CARDINALITY");  }
   function peg$f80() {    return expect(offset(), "EXACT, CARDINALITY");  }
   function peg$f81() {    return expect(offset(), "EXACT, CARDINALITY");  }
-  function peg$f82() {    return expect(offset(), "EXACT, CARDINALITY");  }
-  function peg$f83() {    return "measurement";  }
-  function peg$f84() {    return "tag_key";  }
-  function peg$f85() {    return "field_key";  }
-  function peg$f86() {    return "series";  }
-  function peg$f87(database, sources, condition, dimensions, limit, offset) {    return { database, sources, condition, dimensions, limit, offset };  }
-  function peg$f88() {    return expect(offset(), "CARDINALITY");  }
-  function peg$f89() {    return true;  }
-  function peg$f90() {    return false;  }
-  function peg$f91(exact, database, sources, key, condition, dimensions, limit, offset) {
+  function peg$f82() {    return "measurement";  }
+  function peg$f83() {    return "tag_key";  }
+  function peg$f84() {    return "field_key";  }
+  function peg$f85() {    return "series";  }
+  function peg$f86(database, sources, condition, dimensions, limit, offset) {    return { database, sources, condition, dimensions, limit, offset };  }
+  function peg$f87() {    return expect(offset(), "CARDINALITY");  }
+  function peg$f88() {    return true;  }
+  function peg$f89() {    return false;  }
+  function peg$f90(exact, database, sources, key, condition, dimensions, limit, offset) {
     return ast.statement("show_cardinality", {
       what: "tag_values", exact, database, sources, key, condition,
       dimensions, limit, offset,
     });
   }
-  function peg$f92() {    return ast.statement("show_databases");  }
-  function peg$f93(database, measurement, condition, order, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, order, limit, offset });  }
-  function peg$f94() {    return expect(offset(), "MEASUREMENT");  }
-  function peg$f95() {    return expect(offset(), "=, =~");  }
-  function peg$f96(source) {    return ast.measurementFilter(source);  }
-  function peg$f97(database, sources, condition, order, limit, offset, slimit, soffset) {    return ast.statement("show_tag_keys", { database, sources, condition, order, limit, offset, slimit, soffset });  }
-  function peg$f98(database, sources, key, condition, order, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, order, limit, offset });  }
-  function peg$f99() {    return expect(offset(), "WITH");  }
-  function peg$f100() {    return expect(offset(), "KEY");  }
-  function peg$f101(op) {    return expect(offset(), "regex");  }
-  function peg$f102(op, r) {    return { op, pattern: r.pattern };  }
-  function peg$f103(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
-  function peg$f104() {    return expect(offset(), "(");  }
-  function peg$f105(head, tail) {    return expect(offset(), ")");  }
-  function peg$f106(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
-  function peg$f107() {    return expect(offset(), "IN, =, =~");  }
-  function peg$f108(database, sources, order, limit, offset) {    return ast.statement("show_field_keys", { database, sources, order, limit, offset });  }
-  function peg$f109(database, sources, condition, order, limit, offset) {    return ast.statement("show_series", { database, sources, condition, order, limit, offset });  }
-  function peg$f110(database) {    return ast.statement("show_retention_policies", { database });  }
-  function peg$f111(name, policy) {    return ast.statement("create_database", { name, policy });  }
-  function peg$f112(duration, replicaN, shardDuration, name) {    return { duration, replicaN, shardDuration, name };  }
-  function peg$f113() {    return expect(offset(), "DURATION, NAME, REPLICATION, SHARD");  }
-  function peg$f114(name) {    return ast.statement("drop_database", { name });  }
-  function peg$f115(name) {    return ast.statement("drop_measurement", { name });  }
-  function peg$f116(start, sources, condition) {    return ast.deleteStatement("drop_series", sources, condition, start);  }
-  function peg$f117(start, sources, condition) {    return ast.deleteStatement("delete", sources, condition, start);  }
-  function peg$f118() {    return offset();  }
-  function peg$f119(sources) {    return ast.checkDeleteSources(sources);  }
-  function peg$f120(name) {    return expect(offset(), "ON");  }
-  function peg$f121(name, database) {    return expect(offset(), "DURATION");  }
-  function peg$f122(name, database, duration) {    return expect(offset(), "REPLICATION");  }
-  function peg$f123(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
-  function peg$f124() {    return "default";  }
-  function peg$f125() {    return expect(offset(), "identifier");  }
-  function peg$f126(name) {    return expect(offset(), "ON");  }
-  function peg$f127(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...options });  }
-  function peg$f128(list) {    return ast.rpOptions(list);  }
-  function peg$f129() {    return expect(offset(), "DURATION, REPLICATION, SHARD, DEFAULT");  }
-  function peg$f130(at, duration) {    return { at, key: "DURATION", value: { duration } };  }
-  function peg$f131(at, replicaN) {    return { at, key: "REPLICATION", value: { replicaN } };  }
-  function peg$f132(at, shardDuration) {    return { at, key: "SHARD", value: { shardDuration } };  }
-  function peg$f133(at) {    return { at, key: "DEFAULT", value: { isDefault: true } };  }
-  function peg$f134(at, maxBytes) {    return { at, key: "MAX_BYTES", value: { maxBytes } };  }
-  function peg$f135(at, coldAfter) {    return { at, key: "COLD_AFTER", value: { coldAfter } };  }
-  function peg$f136(maxBytes) {    return { maxBytes };  }
-  function peg$f137(coldAfter) {    return { coldAfter };  }
-  function peg$f138() {    return 0n;  }
-  function peg$f139(d) {    return ast.rpDuration(d, offset());  }
-  function peg$f140() {    return expect(offset(), "duration");  }
+  function peg$f91() {    return ast.statement("show_databases");  }
+  function peg$f92(database, measurement, condition, order, limit, offset) {    return ast.statement("show_measurements", { database, measurement, condition, order, limit, offset });  }
+  function peg$f93() {    return expect(offset(), "MEASUREMENT");  }
+  function peg$f94() {    return expect(offset(), "=, =~");  }
+  function peg$f95(source) {    return ast.measurementFilter(source);  }
+  function peg$f96(database, sources, condition, order, limit, offset, slimit, soffset) {    return ast.statement("show_tag_keys", { database, sources, condition, order, limit, offset, slimit, soffset });  }
+  function peg$f97(database, sources, key, condition, order, limit, offset) {    return ast.statement("show_tag_values", { database, sources, key, condition, order, limit, offset });  }
+  function peg$f98() {    return expect(offset(), "WITH");  }
+  function peg$f99() {    return expect(offset(), "KEY");  }
+  function peg$f100(op) {    return expect(offset(), "regex");  }
+  function peg$f101(op, r) {    return { op, pattern: r.pattern };  }
+  function peg$f102(op, key) {    return { op: op === "<>" ? "!=" : op, key };  }
+  function peg$f103() {    return expect(offset(), "(");  }
+  function peg$f104(head, tail) {    return expect(offset(), ")");  }
+  function peg$f105(head, tail) {    return { op: "IN", keys: [head, ...tail] };  }
+  function peg$f106() {    return expect(offset(), "IN, =, =~");  }
+  function peg$f107(database, sources, order, limit, offset) {    return ast.statement("show_field_keys", { database, sources, order, limit, offset });  }
+  function peg$f108(database, sources, condition, order, limit, offset) {    return ast.statement("show_series", { database, sources, condition, order, limit, offset });  }
+  function peg$f109(database) {    return ast.statement("show_retention_policies", { database });  }
+  function peg$f110(name, policy) {    return ast.statement("create_database", { name, policy });  }
+  function peg$f111(duration, replicaN, shardDuration, name) {    return { duration, replicaN, shardDuration, name };  }
+  function peg$f112() {    return expect(offset(), "DURATION, NAME, REPLICATION, SHARD");  }
+  function peg$f113(name) {    return ast.statement("drop_database", { name });  }
+  function peg$f114(name) {    return ast.statement("drop_measurement", { name });  }
+  function peg$f115(start, sources, condition) {    return ast.deleteStatement("drop_series", sources, condition, start);  }
+  function peg$f116(start, sources, condition) {    return ast.deleteStatement("delete", sources, condition, start);  }
+  function peg$f117() {    return offset();  }
+  function peg$f118(sources) {    return ast.checkDeleteSources(sources);  }
+  function peg$f119(name) {    return expect(offset(), "ON");  }
+  function peg$f120(name, database) {    return expect(offset(), "DURATION");  }
+  function peg$f121(name, database, duration) {    return expect(offset(), "REPLICATION");  }
+  function peg$f122(name, database, duration, replicaN, shardDuration, tiering, isDefault) {    return ast.statement("create_retention_policy", { name, database, duration, replicaN, shardDuration, ...Object.assign({}, ...tiering), isDefault: isDefault !== null });  }
+  function peg$f123() {    return "default";  }
+  function peg$f124() {    return expect(offset(), "identifier");  }
+  function peg$f125(name) {    return expect(offset(), "ON");  }
+  function peg$f126(name, database, options) {    return ast.statement("alter_retention_policy", { name, database, ...options });  }
+  function peg$f127(list) {    return ast.rpOptions(list);  }
+  function peg$f128() {    return expect(offset(), "DURATION, REPLICATION, SHARD, DEFAULT");  }
+  function peg$f129(at, duration) {    return { at, key: "DURATION", value: { duration } };  }
+  function peg$f130(at, replicaN) {    return { at, key: "REPLICATION", value: { replicaN } };  }
+  function peg$f131(at, shardDuration) {    return { at, key: "SHARD", value: { shardDuration } };  }
+  function peg$f132(at) {    return { at, key: "DEFAULT", value: { isDefault: true } };  }
+  function peg$f133(at, maxBytes) {    return { at, key: "MAX_BYTES", value: { maxBytes } };  }
+  function peg$f134(at, coldAfter) {    return { at, key: "COLD_AFTER", value: { coldAfter } };  }
+  function peg$f135(maxBytes) {    return { maxBytes };  }
+  function peg$f136(coldAfter) {    return { coldAfter };  }
+  function peg$f137() {    return 0n;  }
+  function peg$f138(d) {    return ast.rpDuration(d, offset());  }
+  function peg$f139() {    return expect(offset(), "duration");  }
+  function peg$f140() {    return expect(offset(), "DURATION");  }
   function peg$f141() {    return expect(offset(), "DURATION");  }
-  function peg$f142() {    return expect(offset(), "DURATION");  }
-  function peg$f143() {    return refuse(offset(), "invalid duration INF for shard duration", "token");  }
-  function peg$f144(digits) {    return ast.replication(digits, offset());  }
-  function peg$f145() {    return expect(offset(), "integer");  }
-  function peg$f146(name) {    return expect(offset(), "ON");  }
-  function peg$f147(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
-  function peg$f148() {    return expect(offset(), "QUERIES");  }
-  function peg$f149() {    return ast.statement("show_continuous_queries");  }
-  function peg$f150() {    return expect(offset(), "QUERY");  }
-  function peg$f151(name) {    return expect(offset(), "ON");  }
-  function peg$f152(name, database, resample) {    return expect(offset(), "BEGIN");  }
-  function peg$f153(name, database, resample) {    return expect(offset(), "SELECT");  }
-  function peg$f154(name, database, resample, source) {    return expect(offset(), "END");  }
-  function peg$f155(name, database, resample, source) {    return ast.continuousQuery(name, database, resample, source);  }
-  function peg$f156(fields) {    return expect(offset(), "INTO");  }
-  function peg$f157(fields, into, sources, c) {    return ast.cqSelect(ast.select(fields, sources, { ...c, into }), input, offset() + text().length);  }
-  function peg$f158(every, forDuration) {    return (every ?? 0n) !== 0n || (forDuration ?? 0n) !== 0n || expect(offset(), "EVERY, FOR");  }
-  function peg$f159(every, forDuration) {    return { every, for: forDuration };  }
-  function peg$f160(d) {    return ast.rpDuration(d, offset());  }
-  function peg$f161() {    return expect(offset(), "duration");  }
-  function peg$f162() {    return expect(offset(), "QUERY");  }
-  function peg$f163(name) {    return expect(offset(), "ON");  }
-  function peg$f164(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
-  function peg$f165() {    return ast.statement("show_shards");  }
-  function peg$f166() {    return expect(offset(), "GROUPS");  }
-  function peg$f167() {    return ast.statement("show_shard_groups");  }
-  function peg$f168(module) {    return ast.statement("show_stats", { module });  }
-  function peg$f169(module) {    return ast.statement("show_diagnostics", { module });  }
-  function peg$f170() {    return ast.statement("show_subscriptions");  }
-  function peg$f171(name) {    return expect(offset(), "ON");  }
-  function peg$f172(name, target) {    return expect(offset(), "DESTINATIONS");  }
-  function peg$f173(name, target) {    return "ALL";  }
-  function peg$f174(name, target) {    return "ANY";  }
-  function peg$f175(name, target) {    return expect(offset(), "ALL, ANY");  }
-  function peg$f176(name, target, mode, head, tail) {    return ast.statement("create_subscription", { name, ...target, mode, destinations: [head, ...tail] });  }
-  function peg$f177(name) {    return expect(offset(), "ON");  }
-  function peg$f178(name, target) {    return ast.statement("drop_subscription", { name, ...target });  }
-  function peg$f179(id) {    return ast.statement("drop_shard", { id });  }
-  function peg$f180(database) {    return expectHere(offset(), ".");  }
-  function peg$f181(database) {    return expect(offset(), "identifier", false);  }
-  function peg$f182(database, retentionPolicy) {    return { database, retentionPolicy };  }
-  function peg$f183(s) {    return s.value;  }
-  function peg$f184() {    return expect(offset(), "string", false);  }
-  function peg$f185(analyze) {    return expect(offset(), "SELECT");  }
-  function peg$f186(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
-  function peg$f187(id, host) {    return ast.statement("kill_query", { id, host });  }
-  function peg$f188(digits) {    return ast.unsigned64(digits, offset());  }
-  function peg$f189() {    return expect(offset(), "integer");  }
-  function peg$f190(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
-  function peg$f191(name) {    return ast.statement("drop_user", { name });  }
-  function peg$f192(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
-  function peg$f193(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
-  function peg$f194(name) {    return ast.statement("grant_admin", { name });  }
-  function peg$f195(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
-  function peg$f196(name) {    return ast.statement("revoke_admin", { name });  }
-  function peg$f197() {    return "READ";  }
-  function peg$f198() {    return "WRITE";  }
-  function peg$f199() {    return "ALL";  }
-  function peg$f200() {    return ast.statement("show_users");  }
-  function peg$f201(name) {    return ast.statement("show_grants", { name });  }
-  function peg$f202() {    return expect(offset(), "identifier");  }
-  function peg$f203(word) {    return isKeyword(word);  }
-  function peg$f204(word) {    return word;  }
-  function peg$f205(chars) {    return chars.join("");  }
-  function peg$f206(chars) {    return ast.string(chars.join(""));  }
-  function peg$f207() {    return "\n";  }
-  function peg$f208(start, chars) {    return ast.regex(chars.join(""), start);  }
-  function peg$f209(start) {    return refuse(start, "bad regex: ", "regex");  }
-  function peg$f210() {    return "/";  }
-  function peg$f211(d) {    return ast.durationLiteral(d);  }
-  function peg$f212(text) {    return ast.number(text, offset());  }
-  function peg$f213(text) {    return ast.integer(text, offset());  }
-  function peg$f214(text) {    return ast.boolean(text);  }
+  function peg$f142() {    return refuse(offset(), "invalid duration INF for shard duration", "token");  }
+  function peg$f143(digits) {    return ast.replication(digits, offset());  }
+  function peg$f144() {    return expect(offset(), "integer");  }
+  function peg$f145(name) {    return expect(offset(), "ON");  }
+  function peg$f146(name, database) {    return ast.statement("drop_retention_policy", { name, database });  }
+  function peg$f147() {    return expect(offset(), "QUERIES");  }
+  function peg$f148() {    return ast.statement("show_continuous_queries");  }
+  function peg$f149() {    return expect(offset(), "QUERY");  }
+  function peg$f150(name) {    return expect(offset(), "ON");  }
+  function peg$f151(name, database, resample) {    return expect(offset(), "BEGIN");  }
+  function peg$f152(name, database, resample) {    return expect(offset(), "SELECT");  }
+  function peg$f153(name, database, resample, source) {    return expect(offset(), "END");  }
+  function peg$f154(name, database, resample, source) {    return ast.continuousQuery(name, database, resample, source);  }
+  function peg$f155(fields) {    return expect(offset(), "INTO");  }
+  function peg$f156(fields, into, sources, c) {    return ast.cqSelect(ast.select(fields, sources, { ...c, into }), input, offset() + text().length);  }
+  function peg$f157(every, forDuration) {    return (every ?? 0n) !== 0n || (forDuration ?? 0n) !== 0n || expect(offset(), "EVERY, FOR");  }
+  function peg$f158(every, forDuration) {    return { every, for: forDuration };  }
+  function peg$f159(d) {    return ast.rpDuration(d, offset());  }
+  function peg$f160() {    return expect(offset(), "duration");  }
+  function peg$f161() {    return expect(offset(), "QUERY");  }
+  function peg$f162(name) {    return expect(offset(), "ON");  }
+  function peg$f163(name, database) {    return ast.statement("drop_continuous_query", { name, database });  }
+  function peg$f164() {    return ast.statement("show_shards");  }
+  function peg$f165() {    return expect(offset(), "GROUPS");  }
+  function peg$f166() {    return ast.statement("show_shard_groups");  }
+  function peg$f167(module) {    return ast.statement("show_stats", { module });  }
+  function peg$f168(module) {    return ast.statement("show_diagnostics", { module });  }
+  function peg$f169() {    return ast.statement("show_subscriptions");  }
+  function peg$f170(name) {    return expect(offset(), "ON");  }
+  function peg$f171(name, target) {    return expect(offset(), "DESTINATIONS");  }
+  function peg$f172(name, target) {    return "ALL";  }
+  function peg$f173(name, target) {    return "ANY";  }
+  function peg$f174(name, target) {    return expect(offset(), "ALL, ANY");  }
+  function peg$f175(name, target, mode, head, tail) {    return ast.statement("create_subscription", { name, ...target, mode, destinations: [head, ...tail] });  }
+  function peg$f176(name) {    return expect(offset(), "ON");  }
+  function peg$f177(name, target) {    return ast.statement("drop_subscription", { name, ...target });  }
+  function peg$f178(id) {    return ast.statement("drop_shard", { id });  }
+  function peg$f179(database) {    return expectHere(offset(), ".");  }
+  function peg$f180(database) {    return expect(offset(), "identifier", false);  }
+  function peg$f181(database, retentionPolicy) {    return { database, retentionPolicy };  }
+  function peg$f182(s) {    return s.value;  }
+  function peg$f183() {    return expect(offset(), "string", false);  }
+  function peg$f184(analyze) {    return expect(offset(), "SELECT");  }
+  function peg$f185(analyze, statement) {    return ast.statement("explain", { analyze: analyze !== null, statement });  }
+  function peg$f186(id, host) {    return ast.statement("kill_query", { id, host });  }
+  function peg$f187(digits) {    return ast.unsigned64(digits, offset());  }
+  function peg$f188() {    return expect(offset(), "integer");  }
+  function peg$f189(name, password, admin) {    return ast.statement("create_user", { name, password: password.value, admin: admin !== null });  }
+  function peg$f190(name) {    return ast.statement("drop_user", { name });  }
+  function peg$f191(name, password) {    return ast.statement("set_password", { name, password: password.value });  }
+  function peg$f192(privilege, database, name) {    return ast.statement("grant", { privilege, database, name });  }
+  function peg$f193(name) {    return ast.statement("grant_admin", { name });  }
+  function peg$f194(privilege, database, name) {    return ast.statement("revoke", { privilege, database, name });  }
+  function peg$f195(name) {    return ast.statement("revoke_admin", { name });  }
+  function peg$f196() {    return "READ";  }
+  function peg$f197() {    return "WRITE";  }
+  function peg$f198() {    return "ALL";  }
+  function peg$f199() {    return ast.statement("show_users");  }
+  function peg$f200(name) {    return ast.statement("show_grants", { name });  }
+  function peg$f201() {    return expect(offset(), "identifier");  }
+  function peg$f202(word) {    return isKeyword(word);  }
+  function peg$f203(word) {    return word;  }
+  function peg$f204(chars) {    return chars.join("");  }
+  function peg$f205(chars) {    return ast.string(chars.join(""));  }
+  function peg$f206() {    return "\n";  }
+  function peg$f207(start, chars) {    return ast.regex(chars.join(""), start);  }
+  function peg$f208(start) {    return refuse(start, "bad regex: ", "regex");  }
+  function peg$f209() {    return "/";  }
+  function peg$f210(d) {    return ast.durationLiteral(d);  }
+  function peg$f211(text) {    return ast.number(text, offset());  }
+  function peg$f212(text) {    return ast.integer(text, offset());  }
+  function peg$f213(text) {    return ast.boolean(text);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -2727,20 +2726,8 @@ function peg$parse(input, options) {
         s2 = peg$FAILED;
       }
       if (s2 !== peg$FAILED) {
-        peg$savedPos = peg$currPos;
-        s3 = peg$f41(s1);
-        if (s3) {
-          s3 = undefined;
-        } else {
-          s3 = peg$FAILED;
-        }
-        if (s3 !== peg$FAILED) {
-          peg$savedPos = s0;
-          s0 = peg$f42(s1);
-        } else {
-          peg$currPos = s0;
-          s0 = peg$FAILED;
-        }
+        peg$savedPos = s0;
+        s0 = peg$f41(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -2771,7 +2758,7 @@ function peg$parse(input, options) {
       s3 = peg$parseShallower();
       if (s3 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f43(s2);
+        s4 = peg$f42(s2);
         if (s4) {
           s4 = undefined;
         } else {
@@ -2779,7 +2766,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f44(s2);
+          s0 = peg$f43(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -2800,7 +2787,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f45();
+    s0 = peg$f44();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2814,7 +2801,7 @@ function peg$parse(input, options) {
     let s0;
 
     peg$savedPos = peg$currPos;
-    s0 = peg$f46();
+    s0 = peg$f45();
     if (s0) {
       s0 = undefined;
     } else {
@@ -2879,7 +2866,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f47(s1, s2);
+      s0 = peg$f46(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2943,7 +2930,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f48(s1, s2);
+      s0 = peg$f47(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -2981,7 +2968,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f49(s1, s2);
+      s0 = peg$f48(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3021,7 +3008,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s3 = peg$f50(s1);
+        s3 = peg$f49(s1);
         if (s3) {
           s3 = undefined;
         } else {
@@ -3030,7 +3017,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f51(s1, s3);
+        s0 = peg$f50(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3095,7 +3082,7 @@ function peg$parse(input, options) {
         s3 = peg$parseAddExpr();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f52(s1, s3);
+          s0 = peg$f51(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3164,7 +3151,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f53(s1, s2);
+      s0 = peg$f52(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3228,7 +3215,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f54(s1, s2);
+      s0 = peg$f53(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3253,7 +3240,7 @@ function peg$parse(input, options) {
       s3 = peg$parseSignedOperand();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f55(s1, s3);
+        s0 = peg$f54(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3344,7 +3331,7 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f56();
+      s0 = peg$f55();
       if (s0) {
         s0 = undefined;
       } else {
@@ -3380,7 +3367,7 @@ function peg$parse(input, options) {
         }
         if (s5 === peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s5 = peg$f57(s3);
+          s5 = peg$f56(s3);
           if (s5) {
             s5 = undefined;
           } else {
@@ -3389,7 +3376,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f58(s3);
+          s0 = peg$f57(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -3420,7 +3407,7 @@ function peg$parse(input, options) {
                     s0 = peg$parseVarRef();
                     if (s0 === peg$FAILED) {
                       peg$savedPos = peg$currPos;
-                      s0 = peg$f59();
+                      s0 = peg$f58();
                       if (s0) {
                         s0 = undefined;
                       } else {
@@ -3469,7 +3456,7 @@ function peg$parse(input, options) {
               }
               if (s7 === peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s7 = peg$f60(s1, s4);
+                s7 = peg$f59(s1, s4);
                 if (s7) {
                   s7 = undefined;
                 } else {
@@ -3478,7 +3465,7 @@ function peg$parse(input, options) {
               }
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f61(s1, s4);
+                s0 = peg$f60(s1, s4);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3530,7 +3517,7 @@ function peg$parse(input, options) {
     }
     if (s2 !== peg$FAILED) {
       peg$savedPos = s0;
-      s0 = peg$f62();
+      s0 = peg$f61();
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3589,7 +3576,7 @@ function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f63(s2, s3);
+        s0 = peg$f62(s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3640,7 +3627,7 @@ function peg$parse(input, options) {
               }
               if (s7 === peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s7 = peg$f64(s4);
+                s7 = peg$f63(s4);
                 if (s7) {
                   s7 = undefined;
                 } else {
@@ -3649,7 +3636,7 @@ function peg$parse(input, options) {
               }
               if (s7 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f65(s4);
+                s0 = peg$f64(s4);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -3705,7 +3692,7 @@ function peg$parse(input, options) {
           s4 = peg$parseIdentifier();
           if (s4 === peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s4 = peg$f66();
+            s4 = peg$f65();
             if (s4) {
               s4 = undefined;
             } else {
@@ -3714,7 +3701,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f67(s4);
+            s0 = peg$f66(s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -3732,7 +3719,7 @@ function peg$parse(input, options) {
         s1 = peg$parseDISTINCT();
         if (s1 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s2 = peg$f68();
+          s2 = peg$f67();
           if (s2) {
             s2 = undefined;
           } else {
@@ -3791,7 +3778,7 @@ function peg$parse(input, options) {
         s2 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f69(s2);
+      s0 = peg$f68(s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -3822,7 +3809,7 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f70();
+      s0 = peg$f69();
       if (s0) {
         s0 = undefined;
       } else {
@@ -3874,7 +3861,7 @@ function peg$parse(input, options) {
           s3 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f71(s2, s3);
+        s0 = peg$f70(s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -3980,7 +3967,7 @@ function peg$parse(input, options) {
       s1 = peg$parseQuotedIdentifier();
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f72(s1);
+        s2 = peg$f71(s1);
         if (s2) {
           s2 = undefined;
         } else {
@@ -3988,7 +3975,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f73(s1);
+          s0 = peg$f72(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -4011,7 +3998,7 @@ function peg$parse(input, options) {
         }
         if (s1 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s2 = peg$f74();
+          s2 = peg$f73();
           if (s2) {
             s2 = undefined;
           } else {
@@ -4030,7 +4017,7 @@ function peg$parse(input, options) {
         }
         if (s0 === peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s0 = peg$f75();
+          s0 = peg$f74();
           if (s0) {
             s0 = undefined;
           } else {
@@ -4069,7 +4056,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f76(s2);
+        s0 = peg$f75(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4151,7 +4138,7 @@ function peg$parse(input, options) {
     s1 = peg$parseQUERIES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f77();
+      s1 = peg$f76();
     }
     s0 = s1;
 
@@ -4181,7 +4168,7 @@ function peg$parse(input, options) {
       if (s4 !== peg$FAILED) {
         s5 = peg$parseCardinalityClauses();
         peg$savedPos = s0;
-        s0 = peg$f78(s1, s2, s5);
+        s0 = peg$f77(s1, s2, s5);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4244,7 +4231,7 @@ function peg$parse(input, options) {
         s3 = peg$parseEXACT();
         if (s3 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s4 = peg$f79();
+          s4 = peg$f78();
           if (s4) {
             s4 = undefined;
           } else {
@@ -4270,7 +4257,7 @@ function peg$parse(input, options) {
         s1 = peg$parseMEASUREMENT();
         if (s1 !== peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s2 = peg$f80();
+          s2 = peg$f79();
           if (s2) {
             s2 = undefined;
           } else {
@@ -4296,7 +4283,7 @@ function peg$parse(input, options) {
               s3 = peg$parseKEY();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s4 = peg$f81();
+                s4 = peg$f80();
                 if (s4) {
                   s4 = undefined;
                 } else {
@@ -4330,7 +4317,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseKEY();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = peg$currPos;
-                  s4 = peg$f82();
+                  s4 = peg$f81();
                   if (s4) {
                     s4 = undefined;
                   } else {
@@ -4370,7 +4357,7 @@ function peg$parse(input, options) {
     s1 = peg$parseMEASUREMENT();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f83();
+      s1 = peg$f82();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -4382,7 +4369,7 @@ function peg$parse(input, options) {
           s3 = peg$parseKEY();
           if (s3 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f84();
+            s0 = peg$f83();
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4404,7 +4391,7 @@ function peg$parse(input, options) {
             s3 = peg$parseKEY();
             if (s3 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f85();
+              s0 = peg$f84();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -4422,7 +4409,7 @@ function peg$parse(input, options) {
           s1 = peg$parseSERIES();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f86();
+            s1 = peg$f85();
           }
           s0 = s1;
         }
@@ -4501,7 +4488,7 @@ function peg$parse(input, options) {
       s6 = null;
     }
     peg$savedPos = s0;
-    s0 = peg$f87(s1, s2, s3, s4, s5, s6);
+    s0 = peg$f86(s1, s2, s3, s4, s5, s6);
 
     return s0;
   }
@@ -4517,7 +4504,7 @@ function peg$parse(input, options) {
       s4 = peg$parseCARDINALITY();
       if (s4 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f88();
+        s4 = peg$f87();
         if (s4) {
           s4 = undefined;
         } else {
@@ -4526,7 +4513,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s1;
-        s1 = peg$f89();
+        s1 = peg$f88();
       } else {
         peg$currPos = s1;
         s1 = peg$FAILED;
@@ -4540,7 +4527,7 @@ function peg$parse(input, options) {
       s2 = peg$parseCARDINALITY();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s1;
-        s2 = peg$f90();
+        s2 = peg$f89();
       }
       s1 = s2;
     }
@@ -4613,7 +4600,7 @@ function peg$parse(input, options) {
           s9 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f91(s1, s2, s3, s5, s6, s7, s8, s9);
+        s0 = peg$f90(s1, s2, s3, s5, s6, s7, s8, s9);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -4633,7 +4620,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDATABASES();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f92();
+      s1 = peg$f91();
     }
     s0 = s1;
 
@@ -4711,7 +4698,7 @@ function peg$parse(input, options) {
         s7 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f93(s2, s3, s4, s5, s6, s7);
+      s0 = peg$f92(s2, s3, s4, s5, s6, s7);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -4730,7 +4717,7 @@ function peg$parse(input, options) {
       s3 = peg$parseMEASUREMENT();
       if (s3 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s3 = peg$f94();
+        s3 = peg$f93();
         if (s3) {
           s3 = undefined;
         } else {
@@ -4756,7 +4743,7 @@ function peg$parse(input, options) {
           }
           if (s5 === peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s5 = peg$f95();
+            s5 = peg$f94();
             if (s5) {
               s5 = undefined;
             } else {
@@ -4769,7 +4756,7 @@ function peg$parse(input, options) {
           s7 = peg$parsePlainSource();
           if (s7 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f96(s7);
+            s0 = peg$f95(s7);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -4889,7 +4876,7 @@ function peg$parse(input, options) {
             s11 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f97(s4, s5, s6, s7, s8, s9, s10, s11);
+          s0 = peg$f96(s4, s5, s6, s7, s8, s9, s10, s11);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5012,7 +4999,7 @@ function peg$parse(input, options) {
                 s11 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f98(s4, s5, s7, s8, s9, s10, s11);
+              s0 = peg$f97(s4, s5, s7, s8, s9, s10, s11);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -5041,7 +5028,7 @@ function peg$parse(input, options) {
     s1 = peg$parseWITH();
     if (s1 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s1 = peg$f99();
+      s1 = peg$f98();
       if (s1) {
         s1 = undefined;
       } else {
@@ -5053,7 +5040,7 @@ function peg$parse(input, options) {
       s3 = peg$parseKEY();
       if (s3 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s3 = peg$f100();
+        s3 = peg$f99();
         if (s3) {
           s3 = undefined;
         } else {
@@ -5112,7 +5099,7 @@ function peg$parse(input, options) {
       s3 = peg$parseRegex();
       if (s3 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s3 = peg$f101(s1);
+        s3 = peg$f100(s1);
         if (s3) {
           s3 = undefined;
         } else {
@@ -5121,7 +5108,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f102(s1, s3);
+        s0 = peg$f101(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5168,7 +5155,7 @@ function peg$parse(input, options) {
         s3 = peg$parseIdentOrFail();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f103(s1, s3);
+          s0 = peg$f102(s1, s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5191,7 +5178,7 @@ function peg$parse(input, options) {
           }
           if (s3 === peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s3 = peg$f104();
+            s3 = peg$f103();
             if (s3) {
               s3 = undefined;
             } else {
@@ -5260,7 +5247,7 @@ function peg$parse(input, options) {
               }
               if (s8 === peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s8 = peg$f105(s5, s6);
+                s8 = peg$f104(s5, s6);
                 if (s8) {
                   s8 = undefined;
                 } else {
@@ -5269,7 +5256,7 @@ function peg$parse(input, options) {
               }
               if (s8 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f106(s5, s6);
+                s0 = peg$f105(s5, s6);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -5288,7 +5275,7 @@ function peg$parse(input, options) {
         }
         if (s0 === peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s0 = peg$f107();
+          s0 = peg$f106();
           if (s0) {
             s0 = undefined;
           } else {
@@ -5364,7 +5351,7 @@ function peg$parse(input, options) {
             s8 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f108(s4, s5, s6, s7, s8);
+          s0 = peg$f107(s4, s5, s6, s7, s8);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5465,7 +5452,7 @@ function peg$parse(input, options) {
         s8 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f109(s3, s4, s5, s6, s7, s8);
+      s0 = peg$f108(s3, s4, s5, s6, s7, s8);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5489,7 +5476,7 @@ function peg$parse(input, options) {
             s4 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f110(s4);
+          s0 = peg$f109(s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5577,7 +5564,7 @@ function peg$parse(input, options) {
               s6 = null;
             }
             peg$savedPos = s0;
-            s0 = peg$f111(s5, s6);
+            s0 = peg$f110(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5701,7 +5688,7 @@ function peg$parse(input, options) {
           s7 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f112(s4, s5, s6, s7);
+        s0 = peg$f111(s4, s5, s6, s7);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5715,7 +5702,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWITH();
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f113();
+        s2 = peg$f112();
         if (s2) {
           s2 = undefined;
         } else {
@@ -5751,7 +5738,7 @@ function peg$parse(input, options) {
           s5 = peg$parseIdentOrFail();
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f114(s5);
+            s0 = peg$f113(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5786,7 +5773,7 @@ function peg$parse(input, options) {
           s5 = peg$parseIdentOrFail();
           if (s5 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f115(s5);
+            s0 = peg$f114(s5);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -5843,7 +5830,7 @@ function peg$parse(input, options) {
             s6 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f116(s4, s5, s6);
+          s0 = peg$f115(s4, s5, s6);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -5892,7 +5879,7 @@ function peg$parse(input, options) {
         s4 = null;
       }
       peg$savedPos = s0;
-      s0 = peg$f117(s2, s3, s4);
+      s0 = peg$f116(s2, s3, s4);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -5908,7 +5895,7 @@ function peg$parse(input, options) {
     s1 = peg$parse_();
     s2 = '';
     peg$savedPos = s0;
-    s0 = peg$f118();
+    s0 = peg$f117();
 
     return s0;
   }
@@ -5923,7 +5910,7 @@ function peg$parse(input, options) {
       s3 = peg$parsePlainSources();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f119(s3);
+        s0 = peg$f118(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -5957,7 +5944,7 @@ function peg$parse(input, options) {
                 s9 = peg$parseON();
                 if (s9 === peg$FAILED) {
                   peg$savedPos = peg$currPos;
-                  s9 = peg$f120(s7);
+                  s9 = peg$f119(s7);
                   if (s9) {
                     s9 = undefined;
                   } else {
@@ -5972,7 +5959,7 @@ function peg$parse(input, options) {
                     s13 = peg$parseDURATION();
                     if (s13 === peg$FAILED) {
                       peg$savedPos = peg$currPos;
-                      s13 = peg$f121(s7, s11);
+                      s13 = peg$f120(s7, s11);
                       if (s13) {
                         s13 = undefined;
                       } else {
@@ -5987,7 +5974,7 @@ function peg$parse(input, options) {
                         s17 = peg$parseREPLICATION();
                         if (s17 === peg$FAILED) {
                           peg$savedPos = peg$currPos;
-                          s17 = peg$f122(s7, s11, s15);
+                          s17 = peg$f121(s7, s11, s15);
                           if (s17) {
                             s17 = undefined;
                           } else {
@@ -6053,7 +6040,7 @@ function peg$parse(input, options) {
                               s22 = null;
                             }
                             peg$savedPos = s0;
-                            s0 = peg$f123(s7, s11, s15, s19, s20, s21, s22);
+                            s0 = peg$f122(s7, s11, s15, s19, s20, s21, s22);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -6127,12 +6114,12 @@ function peg$parse(input, options) {
                 s8 = peg$parseDEFAULT();
                 if (s8 !== peg$FAILED) {
                   peg$savedPos = s7;
-                  s8 = peg$f124();
+                  s8 = peg$f123();
                 }
                 s7 = s8;
                 if (s7 === peg$FAILED) {
                   peg$savedPos = peg$currPos;
-                  s7 = peg$f125();
+                  s7 = peg$f124();
                   if (s7) {
                     s7 = undefined;
                   } else {
@@ -6145,7 +6132,7 @@ function peg$parse(input, options) {
                 s9 = peg$parseON();
                 if (s9 === peg$FAILED) {
                   peg$savedPos = peg$currPos;
-                  s9 = peg$f126(s7);
+                  s9 = peg$f125(s7);
                   if (s9) {
                     s9 = undefined;
                   } else {
@@ -6159,7 +6146,7 @@ function peg$parse(input, options) {
                     s12 = peg$parseRpOptions();
                     if (s12 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f127(s7, s11, s12);
+                      s0 = peg$f126(s7, s11, s12);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -6232,14 +6219,14 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f128(s1);
+      s1 = peg$f127(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       s1 = peg$parse_();
       peg$savedPos = peg$currPos;
-      s2 = peg$f129();
+      s2 = peg$f128();
       if (s2) {
         s2 = undefined;
       } else {
@@ -6268,7 +6255,7 @@ function peg$parse(input, options) {
       s4 = peg$parseRpDuration();
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f130(s1, s4);
+        s0 = peg$f129(s1, s4);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6286,7 +6273,7 @@ function peg$parse(input, options) {
         s4 = peg$parseReplication();
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f131(s1, s4);
+          s0 = peg$f130(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6304,7 +6291,7 @@ function peg$parse(input, options) {
           s4 = peg$parseShardDurationNoInf();
           if (s4 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f132(s1, s4);
+            s0 = peg$f131(s1, s4);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -6319,7 +6306,7 @@ function peg$parse(input, options) {
           s2 = peg$parseDEFAULT();
           if (s2 !== peg$FAILED) {
             peg$savedPos = s0;
-            s0 = peg$f133(s1);
+            s0 = peg$f132(s1);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -6332,7 +6319,7 @@ function peg$parse(input, options) {
               s3 = peg$parseCountOrFail();
               if (s3 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f134(s1, s3);
+                s0 = peg$f133(s1, s3);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -6350,7 +6337,7 @@ function peg$parse(input, options) {
                 s4 = peg$parseRpDuration();
                 if (s4 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f135(s1, s4);
+                  s0 = peg$f134(s1, s4);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -6377,7 +6364,7 @@ function peg$parse(input, options) {
       s2 = peg$parseCountOrFail();
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f136(s2);
+        s0 = peg$f135(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6394,7 +6381,7 @@ function peg$parse(input, options) {
         s3 = peg$parseRpDuration();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f137(s3);
+          s0 = peg$f136(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -6415,7 +6402,7 @@ function peg$parse(input, options) {
     s1 = peg$parseINF();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f138();
+      s1 = peg$f137();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -6423,12 +6410,12 @@ function peg$parse(input, options) {
       s1 = peg$parseDurationToken();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f139(s1);
+        s1 = peg$f138(s1);
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s0 = peg$f140();
+        s0 = peg$f139();
         if (s0) {
           s0 = undefined;
         } else {
@@ -6447,7 +6434,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDURATION();
     if (s1 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s1 = peg$f141();
+      s1 = peg$f140();
       if (s1) {
         s1 = undefined;
       } else {
@@ -6478,7 +6465,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDURATION();
     if (s1 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s1 = peg$f142();
+      s1 = peg$f141();
       if (s1) {
         s1 = undefined;
       } else {
@@ -6500,7 +6487,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s5 = peg$f143();
+        s5 = peg$f142();
         if (s5) {
           s5 = undefined;
         } else {
@@ -6585,7 +6572,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f144(s1);
+        s0 = peg$f143(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6596,7 +6583,7 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f145();
+      s0 = peg$f144();
       if (s0) {
         s0 = undefined;
       } else {
@@ -6628,7 +6615,7 @@ function peg$parse(input, options) {
                 s9 = peg$parseON();
                 if (s9 === peg$FAILED) {
                   peg$savedPos = peg$currPos;
-                  s9 = peg$f146(s7);
+                  s9 = peg$f145(s7);
                   if (s9) {
                     s9 = undefined;
                   } else {
@@ -6640,7 +6627,7 @@ function peg$parse(input, options) {
                   s11 = peg$parseIdentOrFail();
                   if (s11 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f147(s7, s11);
+                    s0 = peg$f146(s7, s11);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -6695,7 +6682,7 @@ function peg$parse(input, options) {
               s5 = peg$parseQUERIES();
               if (s5 === peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s5 = peg$f148();
+                s5 = peg$f147();
                 if (s5) {
                   s5 = undefined;
                 } else {
@@ -6704,7 +6691,7 @@ function peg$parse(input, options) {
               }
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f149();
+                s0 = peg$f148();
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -6741,7 +6728,7 @@ function peg$parse(input, options) {
           s5 = peg$parseQUERY();
           if (s5 === peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s5 = peg$f150();
+            s5 = peg$f149();
             if (s5) {
               s5 = undefined;
             } else {
@@ -6756,7 +6743,7 @@ function peg$parse(input, options) {
               s9 = peg$parseON();
               if (s9 === peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s9 = peg$f151(s7);
+                s9 = peg$f150(s7);
                 if (s9) {
                   s9 = undefined;
                 } else {
@@ -6783,7 +6770,7 @@ function peg$parse(input, options) {
                   s14 = peg$parseBEGIN();
                   if (s14 === peg$FAILED) {
                     peg$savedPos = peg$currPos;
-                    s14 = peg$f152(s7, s11, s12);
+                    s14 = peg$f151(s7, s11, s12);
                     if (s14) {
                       s14 = undefined;
                     } else {
@@ -6795,7 +6782,7 @@ function peg$parse(input, options) {
                     s16 = peg$parseSELECT();
                     if (s16 === peg$FAILED) {
                       peg$savedPos = peg$currPos;
-                      s16 = peg$f153(s7, s11, s12);
+                      s16 = peg$f152(s7, s11, s12);
                       if (s16) {
                         s16 = undefined;
                       } else {
@@ -6809,7 +6796,7 @@ function peg$parse(input, options) {
                         s19 = peg$parseEND();
                         if (s19 === peg$FAILED) {
                           peg$savedPos = peg$currPos;
-                          s19 = peg$f154(s7, s11, s12, s17);
+                          s19 = peg$f153(s7, s11, s12, s17);
                           if (s19) {
                             s19 = undefined;
                           } else {
@@ -6818,7 +6805,7 @@ function peg$parse(input, options) {
                         }
                         if (s19 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f155(s7, s11, s12, s17);
+                          s0 = peg$f154(s7, s11, s12, s17);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -6878,7 +6865,7 @@ function peg$parse(input, options) {
       s4 = peg$parseINTO();
       if (s4 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f156(s2);
+        s4 = peg$f155(s2);
         if (s4) {
           s4 = undefined;
         } else {
@@ -6900,7 +6887,7 @@ function peg$parse(input, options) {
             if (s10 !== peg$FAILED) {
               s11 = peg$parseSelectClauses();
               peg$savedPos = s0;
-              s0 = peg$f157(s2, s6, s10, s11);
+              s0 = peg$f156(s2, s6, s10, s11);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -6970,7 +6957,7 @@ function peg$parse(input, options) {
         s3 = null;
       }
       peg$savedPos = peg$currPos;
-      s4 = peg$f158(s2, s3);
+      s4 = peg$f157(s2, s3);
       if (s4) {
         s4 = undefined;
       } else {
@@ -6978,7 +6965,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f159(s2, s3);
+        s0 = peg$f158(s2, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -6998,12 +6985,12 @@ function peg$parse(input, options) {
     s1 = peg$parseDurationToken();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f160(s1);
+      s1 = peg$f159(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f161();
+      s0 = peg$f160();
       if (s0) {
         s0 = undefined;
       } else {
@@ -7028,7 +7015,7 @@ function peg$parse(input, options) {
           s5 = peg$parseQUERY();
           if (s5 === peg$FAILED) {
             peg$savedPos = peg$currPos;
-            s5 = peg$f162();
+            s5 = peg$f161();
             if (s5) {
               s5 = undefined;
             } else {
@@ -7043,7 +7030,7 @@ function peg$parse(input, options) {
               s9 = peg$parseON();
               if (s9 === peg$FAILED) {
                 peg$savedPos = peg$currPos;
-                s9 = peg$f163(s7);
+                s9 = peg$f162(s7);
                 if (s9) {
                   s9 = undefined;
                 } else {
@@ -7055,7 +7042,7 @@ function peg$parse(input, options) {
                 s11 = peg$parseIdentOrFail();
                 if (s11 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f164(s7, s11);
+                  s0 = peg$f163(s7, s11);
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -7099,7 +7086,7 @@ function peg$parse(input, options) {
         s3 = peg$parseSHARDS();
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f165();
+          s0 = peg$f164();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -7124,7 +7111,7 @@ function peg$parse(input, options) {
             s5 = peg$parseGROUPS();
             if (s5 === peg$FAILED) {
               peg$savedPos = peg$currPos;
-              s5 = peg$f166();
+              s5 = peg$f165();
               if (s5) {
                 s5 = undefined;
               } else {
@@ -7133,7 +7120,7 @@ function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f167();
+              s0 = peg$f166();
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -7178,7 +7165,7 @@ function peg$parse(input, options) {
                 s4 = null;
               }
               peg$savedPos = s0;
-              s0 = peg$f168(s4);
+              s0 = peg$f167(s4);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -7219,7 +7206,7 @@ function peg$parse(input, options) {
                   s4 = null;
                 }
                 peg$savedPos = s0;
-                s0 = peg$f169(s4);
+                s0 = peg$f168(s4);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -7241,7 +7228,7 @@ function peg$parse(input, options) {
                 s3 = peg$parseSUBSCRIPTIONS();
                 if (s3 !== peg$FAILED) {
                   peg$savedPos = s0;
-                  s0 = peg$f170();
+                  s0 = peg$f169();
                 } else {
                   peg$currPos = s0;
                   s0 = peg$FAILED;
@@ -7269,7 +7256,7 @@ function peg$parse(input, options) {
                       s7 = peg$parseON();
                       if (s7 === peg$FAILED) {
                         peg$savedPos = peg$currPos;
-                        s7 = peg$f171(s5);
+                        s7 = peg$f170(s5);
                         if (s7) {
                           s7 = undefined;
                         } else {
@@ -7284,7 +7271,7 @@ function peg$parse(input, options) {
                           s11 = peg$parseDESTINATIONS();
                           if (s11 === peg$FAILED) {
                             peg$savedPos = peg$currPos;
-                            s11 = peg$f172(s5, s9);
+                            s11 = peg$f171(s5, s9);
                             if (s11) {
                               s11 = undefined;
                             } else {
@@ -7297,7 +7284,7 @@ function peg$parse(input, options) {
                             s14 = peg$parseALL();
                             if (s14 !== peg$FAILED) {
                               peg$savedPos = s13;
-                              s14 = peg$f173(s5, s9);
+                              s14 = peg$f172(s5, s9);
                             }
                             s13 = s14;
                             if (s13 === peg$FAILED) {
@@ -7305,12 +7292,12 @@ function peg$parse(input, options) {
                               s14 = peg$parseANY();
                               if (s14 !== peg$FAILED) {
                                 peg$savedPos = s13;
-                                s14 = peg$f174(s5, s9);
+                                s14 = peg$f173(s5, s9);
                               }
                               s13 = s14;
                               if (s13 === peg$FAILED) {
                                 peg$savedPos = peg$currPos;
-                                s13 = peg$f175(s5, s9);
+                                s13 = peg$f174(s5, s9);
                                 if (s13) {
                                   s13 = undefined;
                                 } else {
@@ -7371,7 +7358,7 @@ function peg$parse(input, options) {
                                   }
                                 }
                                 peg$savedPos = s0;
-                                s0 = peg$f176(s5, s9, s13, s15, s16);
+                                s0 = peg$f175(s5, s9, s13, s15, s16);
                               } else {
                                 peg$currPos = s0;
                                 s0 = peg$FAILED;
@@ -7423,7 +7410,7 @@ function peg$parse(input, options) {
                         s7 = peg$parseON();
                         if (s7 === peg$FAILED) {
                           peg$savedPos = peg$currPos;
-                          s7 = peg$f177(s5);
+                          s7 = peg$f176(s5);
                           if (s7) {
                             s7 = undefined;
                           } else {
@@ -7435,7 +7422,7 @@ function peg$parse(input, options) {
                           s9 = peg$parseDatabaseDotPolicy();
                           if (s9 !== peg$FAILED) {
                             peg$savedPos = s0;
-                            s0 = peg$f178(s5, s9);
+                            s0 = peg$f177(s5, s9);
                           } else {
                             peg$currPos = s0;
                             s0 = peg$FAILED;
@@ -7472,7 +7459,7 @@ function peg$parse(input, options) {
                         s5 = peg$parseUnsignedOrFail();
                         if (s5 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f179(s5);
+                          s0 = peg$f178(s5);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -7515,7 +7502,7 @@ function peg$parse(input, options) {
       }
       if (s2 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f180(s1);
+        s2 = peg$f179(s1);
         if (s2) {
           s2 = undefined;
         } else {
@@ -7527,7 +7514,7 @@ function peg$parse(input, options) {
         s4 = peg$parseIdentifier();
         if (s4 === peg$FAILED) {
           peg$savedPos = peg$currPos;
-          s4 = peg$f181(s1);
+          s4 = peg$f180(s1);
           if (s4) {
             s4 = undefined;
           } else {
@@ -7536,7 +7523,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f182(s1, s4);
+          s0 = peg$f181(s1, s4);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -7560,12 +7547,12 @@ function peg$parse(input, options) {
     s1 = peg$parseStringLiteral();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f183(s1);
+      s1 = peg$f182(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f184();
+      s0 = peg$f183();
       if (s0) {
         s0 = undefined;
       } else {
@@ -7598,7 +7585,7 @@ function peg$parse(input, options) {
       s4 = peg$parseSELECT();
       if (s4 === peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s4 = peg$f185(s2);
+        s4 = peg$f184(s2);
         if (s4) {
           s4 = undefined;
         } else {
@@ -7609,7 +7596,7 @@ function peg$parse(input, options) {
         s5 = peg$parseSelectBody();
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f186(s2, s5);
+          s0 = peg$f185(s2, s5);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -7659,7 +7646,7 @@ function peg$parse(input, options) {
               s6 = null;
             }
             peg$savedPos = s0;
-            s0 = peg$f187(s5, s6);
+            s0 = peg$f186(s5, s6);
           } else {
             peg$currPos = s0;
             s0 = peg$FAILED;
@@ -7731,7 +7718,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f188(s1);
+        s0 = peg$f187(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -7742,7 +7729,7 @@ function peg$parse(input, options) {
     }
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f189();
+      s0 = peg$f188();
       if (s0) {
         s0 = undefined;
       } else {
@@ -7842,7 +7829,7 @@ function peg$parse(input, options) {
                             s12 = null;
                           }
                           peg$savedPos = s0;
-                          s0 = peg$f190(s5, s11, s12);
+                          s0 = peg$f189(s5, s11, s12);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -7906,7 +7893,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f191(s5);
+              s0 = peg$f190(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -7962,7 +7949,7 @@ function peg$parse(input, options) {
                     s11 = peg$parseStringLiteral();
                     if (s11 !== peg$FAILED) {
                       peg$savedPos = s0;
-                      s0 = peg$f192(s7, s11);
+                      s0 = peg$f191(s7, s11);
                     } else {
                       peg$currPos = s0;
                       s0 = peg$FAILED;
@@ -8030,7 +8017,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f193(s3, s7, s11);
+                          s0 = peg$f192(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -8110,7 +8097,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f194(s8);
+                    s0 = peg$f193(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -8171,7 +8158,7 @@ function peg$parse(input, options) {
                         s11 = peg$parseIdentifier();
                         if (s11 !== peg$FAILED) {
                           peg$savedPos = s0;
-                          s0 = peg$f195(s3, s7, s11);
+                          s0 = peg$f194(s3, s7, s11);
                         } else {
                           peg$currPos = s0;
                           s0 = peg$FAILED;
@@ -8251,7 +8238,7 @@ function peg$parse(input, options) {
                   s8 = peg$parseIdentifier();
                   if (s8 !== peg$FAILED) {
                     peg$savedPos = s0;
-                    s0 = peg$f196(s8);
+                    s0 = peg$f195(s8);
                   } else {
                     peg$currPos = s0;
                     s0 = peg$FAILED;
@@ -8292,7 +8279,7 @@ function peg$parse(input, options) {
     s1 = peg$parseREAD();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f197();
+      s1 = peg$f196();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -8300,7 +8287,7 @@ function peg$parse(input, options) {
       s1 = peg$parseWRITE();
       if (s1 !== peg$FAILED) {
         peg$savedPos = s0;
-        s1 = peg$f198();
+        s1 = peg$f197();
       }
       s0 = s1;
       if (s0 === peg$FAILED) {
@@ -8326,7 +8313,7 @@ function peg$parse(input, options) {
             s2 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f199();
+          s0 = peg$f198();
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -8344,7 +8331,7 @@ function peg$parse(input, options) {
     s1 = peg$parseUSERS();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f200();
+      s1 = peg$f199();
     }
     s0 = s1;
 
@@ -8366,7 +8353,7 @@ function peg$parse(input, options) {
             s5 = peg$parseIdentifier();
             if (s5 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f201(s5);
+              s0 = peg$f200(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -8397,7 +8384,7 @@ function peg$parse(input, options) {
     s0 = peg$parseIdentifier();
     if (s0 === peg$FAILED) {
       peg$savedPos = peg$currPos;
-      s0 = peg$f202();
+      s0 = peg$f201();
       if (s0) {
         s0 = undefined;
       } else {
@@ -8444,7 +8431,7 @@ function peg$parse(input, options) {
       }
       if (s1 !== peg$FAILED) {
         peg$savedPos = peg$currPos;
-        s2 = peg$f203(s1);
+        s2 = peg$f202(s1);
         if (s2) {
           s2 = peg$FAILED;
         } else {
@@ -8452,7 +8439,7 @@ function peg$parse(input, options) {
         }
         if (s2 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f204(s1);
+          s0 = peg$f203(s1);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -8512,7 +8499,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f205(s2);
+        s0 = peg$f204(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -8617,7 +8604,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f206(s2);
+        s0 = peg$f205(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -8684,7 +8671,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f207();
+      s1 = peg$f206();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -8743,7 +8730,7 @@ function peg$parse(input, options) {
       }
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f208(s1, s3);
+        s0 = peg$f207(s1, s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -8770,7 +8757,7 @@ function peg$parse(input, options) {
           s4 = peg$parseRegexChar();
         }
         peg$savedPos = peg$currPos;
-        s4 = peg$f209(s1);
+        s4 = peg$f208(s1);
         if (s4) {
           s4 = undefined;
         } else {
@@ -8810,7 +8797,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f210();
+      s1 = peg$f209();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -8875,7 +8862,7 @@ function peg$parse(input, options) {
     s1 = peg$parseDurationToken();
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f211(s1);
+      s1 = peg$f210(s1);
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -9026,7 +9013,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f212(s1);
+      s1 = peg$f211(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -9090,7 +9077,7 @@ function peg$parse(input, options) {
       }
       if (s2 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f213(s1);
+        s0 = peg$f212(s1);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -9204,7 +9191,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f214(s1);
+      s1 = peg$f213(s1);
     }
     s0 = s1;
     peg$silentFails--;

@@ -41,7 +41,7 @@ import {
 import { startClusterNode } from "./cluster_boot.ts";
 import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
 import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
-import type { Logger } from "../core/mod.ts";
+import { EpochError, type Logger } from "../core/mod.ts";
 
 /** How long a graceful shutdown waits for open connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -117,9 +117,7 @@ export async function serve(config: Config): Promise<void> {
     peers,
   );
   const store = new ClusterStore(node, { clock: systemClock, sleep });
-  if (!store.hasDatabase(config.default_database)) {
-    await store.createDatabase(config.default_database);
-  }
+  await ensureDefaultDatabase(store, config.default_database, logger);
   configureQueries(store, {
     timeoutMs: config.query_timeout_ms,
     maxSeries: config.max_select_series,
@@ -339,4 +337,29 @@ function advertised(configured: string, bound: { hostname: string; port: number 
   const wildcard = bound.hostname === "0.0.0.0" || bound.hostname === "::";
   const host = wildcard ? hostName() : bound.hostname;
   return `${host.includes(":") ? `[${host}]` : host}:${bound.port}`;
+}
+
+/**
+ * Creates the default database unless the metadata has it. A node that just joined may not have
+ * heard the metadata leader yet (a busy leader, a slow link): it asks again for about a minute
+ * before it gives up, rather than exiting after the first ten seconds.
+ */
+async function ensureDefaultDatabase(
+  store: ClusterStore,
+  name: string,
+  logger: Logger,
+): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      if (!store.hasDatabase(name)) await store.createDatabase(name);
+      return;
+    } catch (error) {
+      const unavailable = error instanceof EpochError && error.code === "unavailable";
+      if (!unavailable || attempt >= 6) throw error;
+      logger.warn("the metadata leader is not reached yet; asking again", {
+        attempt,
+        error: String(error),
+      });
+    }
+  }
 }

@@ -1092,10 +1092,17 @@ export class ClusterNode {
   async #rebalance(): Promise<void> {
     const live = this.#liveNodes();
     const state = this.meta.state;
+    // A node receives replicas once its metadata copy has caught up (it has started and follows
+    // the group): moves toward a node still starting would only queue traffic it cannot take.
+    const meta = this.meta.raft.status();
+    const ready = (id: number) =>
+      id === this.nodeId || (meta.matches[id] ?? 0) + MOVE_CATCH_UP_SLACK >= meta.commit &&
+        (meta.matches[id] ?? 0) > 0;
     const nodes = [...state.nodes.values()].map((n) => ({
       id: n.id,
       live: live.has(n.id),
       draining: n.draining === true,
+      ready: ready(n.id),
     }));
     const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
     const changes = planRebalance(nodes, partitions, { maxMoves: this.#options.maxMoves ?? 2 });

@@ -24,6 +24,12 @@ export interface NodeView {
   live: boolean;
   /** Leaving: its replicas move away. */
   draining: boolean;
+  /**
+   * Follows the metadata (heard from, caught up): only such a node receives new replicas. A
+   * node just admitted and still starting keeps what it has but gets nothing yet.
+   * @default {true}
+   */
+  ready?: boolean;
 }
 
 /** A partition as the rebalancer sees it. */
@@ -58,7 +64,11 @@ export function planRebalance(
   partitions: readonly PartitionView[],
   options: RebalanceOptions,
 ): TargetChange[] {
-  const usable = new Set(nodes.filter((n) => n.live && !n.draining).map((n) => n.id));
+  // Replicas stay on `kept` nodes; new ones go to `usable` nodes only.
+  const kept = new Set(nodes.filter((n) => n.live && !n.draining).map((n) => n.id));
+  const usable = new Set(
+    nodes.filter((n) => n.live && !n.draining && n.ready !== false).map((n) => n.id),
+  );
   const targets = new Map(partitions.map((p) => [p.groupId, [...p.target]]));
   const changed = new Set<number>();
   let moving = partitions.filter(isMoving).length;
@@ -82,7 +92,7 @@ export function planRebalance(
   for (const p of partitions) {
     const target = targets.get(p.groupId)!;
     for (const n of [...target]) {
-      if (usable.has(n)) continue;
+      if (kept.has(n)) continue;
       const spare = [...usable].filter((id) => !target.includes(id)).sort(byLoad)[0];
       if (spare === undefined) break;
       if (!isMoving(p) && !changed.has(p.groupId)) {

@@ -29,7 +29,14 @@ export interface Gateway {
 }
 
 /** The paths forwarded to nodes, and whether they write. */
-const FORWARDED: Record<string, "query" | "write" | "ping"> = {
+type RequestKind = "query" | "write" | "ping" | "page";
+
+/** The web console's page and assets: any node serves them, as read-only GETs. */
+function isConsolePath(path: string): boolean {
+  return path === "/" || path.startsWith("/console/");
+}
+
+const FORWARDED: Record<string, RequestKind> = {
   "/query": "query",
   "/write": "write",
   "/ingest": "write",
@@ -54,7 +61,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   async function forward(
     request: Request,
     url: URL,
-    kind: "query" | "write" | "ping",
+    kind: RequestKind,
   ): Promise<Response> {
     let table: RoutingTable;
     try {
@@ -64,7 +71,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     }
     const body: OutgoingBody = kind === "query"
       ? await queryBody(request, url)
-      : kind === "ping"
+      : kind === "ping" || kind === "page"
       ? { retryable: true }
       : { stream: request.body ?? undefined, retryable: false };
     const preferred = kind === "write"
@@ -133,11 +140,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         }
         return await healthReport();
       }
-      const kind = FORWARDED[url.pathname];
+      const kind = FORWARDED[url.pathname] ??
+        (isConsolePath(url.pathname) && (request.method === "GET" || request.method === "HEAD")
+          ? "page"
+          : undefined);
       if (kind === undefined) {
         return gatewayError(
           404,
-          `the gateway serves ${Object.keys(FORWARDED).join(", ")} and /health; ` +
+          `the gateway serves ${Object.keys(FORWARDED).join(", ")}, /health and the console ` +
+            `(GET /); ` +
             `${url.pathname} is served by the nodes themselves`,
         );
       }

@@ -165,6 +165,23 @@ Deno.test("gateway: round robin over nodes, a read-only query sent again after a
   assert.ok(!nodes.includes("2"), String(nodes));
 });
 
+Deno.test("gateway: the web console's page and assets come from a live node", async () => {
+  const { gateway, sent, down } = harness();
+  const first = await gateway.fetch(new Request("http://gw/"));
+  assert.equal(first.status, 200);
+  assert.match(await first.text(), /^answer of [123]: $/);
+  down.add(1); // a read-only GET goes to another node
+  for (const path of ["/console/app.js", "/", "/console/app.css", "/"]) {
+    const r = await gateway.fetch(new Request(`http://gw${path}`));
+    assert.equal(r.status, 200, path);
+    assert.match(await r.text(), /^answer of [23]: $/);
+  }
+  assert.ok(sent.every((s) => s.method === "GET"));
+  const post = await gateway.fetch(new Request("http://gw/", { method: "POST", body: "x" }));
+  assert.equal(post.status, 404);
+  await post.body?.cancel();
+});
+
 Deno.test("gateway: a write reaching a dead node is not sent again, and says so", async () => {
   const { gateway, sent, down } = harness();
   down.add(3);

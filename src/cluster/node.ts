@@ -279,6 +279,7 @@ export class ClusterNode {
       });
     });
     // At start a replica that cannot open (a damaged log it alone holds) stops the node.
+    node.#reconcileReady = true;
     await node.#reconcile();
     const every = options.maintenanceIntervalMs ?? 1000;
     if (every > 0) {
@@ -686,7 +687,15 @@ export class ClusterNode {
   }
 
   /** Opens the replicas the metadata places here and closes those it no longer does. */
+  /**
+   * Set once the metadata copy has replayed what the node knew at start. Before, the copy passes
+   * through older states in which this node may not hold a group it holds now (moved away and
+   * back, or promoted since): acting on one would drop a voter's copy and open it empty.
+   */
+  #reconcileReady = false;
+
   #reconcile(): Promise<void> {
+    if (!this.#reconcileReady) return this.#reconciling;
     // One pass at a time: two concurrent passes would open one group twice.
     const run = this.#reconciling.catch(() => {}).then(() => this.#reconcileNow());
     this.#reconciling = run;

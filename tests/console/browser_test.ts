@@ -297,6 +297,8 @@ Deno.test({
       await t.step("the schemas view shows the schema and dry-runs points", async () => {
         await gotoView(page, "schemas");
         await page.waitForSelector('.list-item[data-measurement="cpu"].active');
+        // The schema's fields are fetched after the list: wait for its table, not the list.
+        await page.waitForSelector(".schema-fields tbody td:first-child");
         const fields = await page.$$eval(
           ".schema-fields tbody td:first-child",
           (cells) => cells.map((c) => c.textContent),

@@ -278,9 +278,23 @@ export class ClusterNode {
         error: String(error),
       });
     });
-    // At start a replica that cannot open (a damaged log it alone holds) stops the node.
+    // At start a replica that cannot open because its log is damaged (a log it alone may hold)
+    // stops the node; another failure (a transient one: too many open files) is logged and the
+    // pass run again, a few times.
     node.#reconcileReady = true;
-    await node.#reconcile();
+    for (let attempt = 1;; attempt++) {
+      try {
+        await node.#reconcile();
+        break;
+      } catch (error) {
+        if (error instanceof CorruptionError || attempt >= 3) throw error;
+        options.logger.error("partition replicas not opened at start; trying again", {
+          attempt,
+          error: String(error),
+        });
+        await options.sleep(100 * attempt);
+      }
+    }
     const every = options.maintenanceIntervalMs ?? 1000;
     if (every > 0) {
       const timers = options.timers ?? globalThis;

@@ -63,22 +63,39 @@ export class FaultProxy {
     for (const link of this.#links) if (link.upstream === undefined) close(link);
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    this.#closed = true;
     this.#listener.close();
     for (const link of this.#links) close(link);
     await this.#accepting;
   }
 
+  /**
+   * Accepts until closed. A failed accept (too many open files in a busy test process) is said on
+   * stderr and the loop goes on: ending it would leave every later connection hanging unanswered.
+   */
   async #accept(): Promise<void> {
-    try {
-      for await (const client of this.#listener) {
-        this.#serve(client).catch(() => close({ client, source: undefined }));
+    for (let failures = 0; !this.#closed && failures < 10_000;) {
+      let client: Deno.TcpConn;
+      try {
+        client = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed) return;
+        failures++;
+        console.error(`fault proxy ${this.port}: accept failed, accepting again: ${error}`);
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
       }
-    } catch { /* the listener was closed */ }
+      this.#serve(client).catch(() => close({ client, source: undefined }));
+    }
   }
 
   async #serve(client: Deno.TcpConn): Promise<void> {
-    const link: Link = { client, source: await ownerOf(client, this.port, this.#candidates()) };
+    // Who opened it (for cut()); unknown when /proc cannot tell, and the link still forwards.
+    const source = await ownerOf(client, this.port, this.#candidates()).catch(() => undefined);
+    const link: Link = { client, source };
     this.#links.add(link);
     try {
       if (this.#target === 0) return;

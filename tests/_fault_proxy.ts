@@ -99,7 +99,10 @@ export class FaultProxy {
     this.#links.add(link);
     try {
       if (this.#target === 0) return;
-      if (link.source !== undefined && this.#cut.has(link.source)) {
+      // During a cut, a connection whose owner /proc could not name is swallowed too: forwarding
+      // it might carry a cut node's messages across the partition.
+      const unknown = link.source === undefined && this.#cut.size > 0;
+      if (unknown || (link.source !== undefined && this.#cut.has(link.source))) {
         // Into the partition: read and drop until healed (heal() closes it).
         for await (const _ of client.readable) { /* dropped */ }
         return;

@@ -17,22 +17,9 @@ import {
   runSeeds,
   seedRange,
 } from "./sim_runner.ts";
+import { simFlags } from "../_sim_flags.ts";
 
-function flag(name: string): string | undefined {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-}
-
-function intFlag(name: string, fallback: number): number {
-  const raw = flag(name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    console.error(`sim: --${name} needs a non-negative integer, got ${JSON.stringify(raw)}`);
-    Deno.exit(2);
-  }
-  return n;
-}
+const { flag, intFlag } = simFlags("sim");
 
 const duration = intFlag("duration", 300_000);
 

@@ -49,11 +49,16 @@ export class FaultProxy {
     this.#target = port;
   }
 
-  /** Swallows the connections of these processes from now on, and cuts those they have. */
+  /**
+   * Swallows the connections of these processes from now on, and cuts those they have. A link
+   * whose owner was not known when it was accepted (opened before the test learned the node's
+   * pid) is cut too: it might be one of theirs, and an open one would carry messages across the
+   * partition for as long as the client keeps it alive. Its owner reconnects and is named then.
+   */
   cut(pids: readonly number[]): void {
     for (const pid of pids) this.#cut.add(pid);
     for (const link of this.#links) {
-      if (link.source !== undefined && this.#cut.has(link.source)) close(link);
+      if (link.source === undefined || this.#cut.has(link.source)) close(link);
     }
   }
 

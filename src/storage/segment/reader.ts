@@ -417,7 +417,9 @@ export function decodeBlock(
       : undefined;
     if (known !== undefined) times = known;
     else {
-      times = decodeTimestamps(tsBytes);
+      // Distinct: one series' field, the last write at an instant already won; a repeat is
+      // damage the checksum missed (two values at one instant for a query, read on).
+      times = decodeTimestamps(tsBytes, true);
       if (memo !== undefined && tsLength <= MEMO_MAX_BYTES) {
         memo.bytes[memo.next] = tsBytes.slice();
         memo.times[memo.next] = times;

@@ -310,6 +310,17 @@ export class SegmentReader {
     }
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
+    // Blocks lie between the header and the index: a damaged entry naming bytes past them (a
+    // length of gigabytes) is refused before allocating for it (found by tests/fuzz).
+    if (
+      !(meta.offset >= SEGMENT_HEADER_BYTES && meta.offset + 4 + meta.length <= this.indexOffset)
+    ) {
+      throw new CorruptionError(
+        this.path,
+        meta.offset,
+        `block of ${meta.length} bytes at ${meta.offset} runs past the blocks (index at ${this.indexOffset})`,
+      );
+    }
     let bytes: Uint8Array;
     const source = this.#source;
     if (source.readSync) {

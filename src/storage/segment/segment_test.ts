@@ -672,3 +672,30 @@ Deno.test("segment: a block whose times repeat an instant is a CorruptionError",
   const { meta, bytes } = floatBlock([1000, 1000, 2000], [7, 8, 0]);
   assert.deepEqual([...decodeBlock("x.seg", meta, FieldType.Float, bytes).timesSubMs], [7, 8, 0]);
 });
+
+Deno.test("segment: a block entry naming bytes past the blocks is refused before reading", async () => {
+  // A damaged index entry (index checksum made again) gave a length of gigabytes: readBlock
+  // allocated for it, a RangeError (an untyped 500). Found by tests/fuzz (block-past-the-index-*).
+  const reader = await SegmentReader.open(denoFileSystem, fixture, new BlockCache(0));
+  try {
+    const f = reader.lookup("cpu,host=a")!.fields.get("count")!;
+    const b = f.blocks[0];
+    const bad: BlockMeta[] = [
+      { ...b, length: 2 ** 40 },
+      { ...b, length: reader.indexOffset - b.offset - 3 },
+      { ...b, offset: 2 },
+      { ...b, length: NaN },
+    ];
+    for (const meta of bad) {
+      await assert.rejects(
+        () => reader.readBlock(f.type, meta),
+        (e: Error & { offset?: number }) =>
+          e.name === "CorruptionError" && /runs past the blocks/.test(e.message),
+        JSON.stringify({ offset: meta.offset, length: meta.length }),
+      );
+    }
+    assert.equal((await reader.readBlock(f.type, b)).length, 2);
+  } finally {
+    reader.close();
+  }
+});

@@ -309,7 +309,18 @@ export class SegmentReader {
       this.#cacheKeys.set(meta.offset, cacheKey);
     }
     const cached = this.cache.get(cacheKey);
-    if (cached) return cached;
+    if (cached) {
+      // Two entries naming one block (a damaged index) must not share its column under another
+      // count or type (found by tests/fuzz).
+      if (cached.length !== meta.count || cached.type !== type) {
+        throw new CorruptionError(
+          this.path,
+          meta.offset,
+          `block entry of ${meta.count} values names a block of ${cached.length}`,
+        );
+      }
+      return cached;
+    }
     // Blocks lie between the header and the index: a damaged entry naming bytes past them (a
     // length of gigabytes) is refused before allocating for it (found by tests/fuzz).
     if (

@@ -56,16 +56,18 @@ async function post(url: string, body: BodyInit): Promise<Response> {
 let writeRetries = 0;
 
 /**
- * Writes a batch; a 503 (a partition electing or moving its leader) or a 409 for a dropped
- * proposal (its entry was overwritten by a new leader: it never applies) is sent again, as a
- * client does (writes are idempotent), up to 50 times. The retries are counted and printed.
+ * Writes a batch; a 503 (a partition electing or moving its leader), a 409 for a dropped
+ * proposal (its entry was overwritten by a new leader: it never applies) or a 500 for a forward
+ * that the leader's node cut as too slow (408: a starved coordinator, on a busy machine) is sent
+ * again, as a client does (writes are idempotent), up to 50 times. Retries are counted, printed.
  */
 async function write(url: string, body: BodyInit): Promise<void> {
   for (let attempt = 0;; attempt++) {
     const r = await fetch(url, { method: "POST", body });
     const text = await r.text();
     if (r.ok) return;
-    const transient = r.status === 503 || (r.status === 409 && /proposal dropped/.test(text));
+    const transient = r.status === 503 || (r.status === 409 && /proposal dropped/.test(text)) ||
+      (r.status === 500 && /HTTP 408/.test(text)); // a forward the leader's node found too slow
     if (!transient || attempt >= 50) throw new Error(`${url}: ${r.status} ${text}`);
     writeRetries++;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -267,7 +269,7 @@ const rows: [string, string, string, string][] = [
   ["killed node catch-up s", "-", fmt(three.catchUpSeconds), "-"],
 ];
 console.log(`load average before ${before}, after ${after}`);
-console.log(`write retries (503, dropped proposal): ${writeRetries}`);
+console.log(`write retries (503, dropped proposal, forward cut 408): ${writeRetries}`);
 console.log("metric | 1 node | 3 nodes (RF 3) | 3 / 1");
 for (const r of rows) console.log(r.join(" | "));
 for (const t of QUERY_TYPES) {

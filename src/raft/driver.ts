@@ -6,9 +6,7 @@
  * The Ready loop is sequential: persist (fsync when asked) → send → restore/apply → advance.
  * Messages that arrive while a Ready is being persisted are stepped at once (Raft allows it);
  * their effects go out in the next Ready. Proposals made while a Ready is in flight are batched
- * into the next one, so many concurrent proposers share one fsync (group commit). Reads are
- * batched too: one ReadIndex round is in flight at a time, and the read barriers asked for
- * meanwhile share the next round (as etcd's server does in its linearizable read loop).
+ * into the next one, so many concurrent proposers share one fsync (group commit).
  *
  * @module
  */
@@ -58,11 +56,6 @@ export interface RaftNodeOptions {
   retainEntries?: number;
   /** Proposal and read timeout. @default {10000} */
   requestTimeoutMs?: number;
-  /**
-   * A ReadIndex round unanswered this long (its request or answer lost) is asked again, with the
-   * reads that queued behind it. @default {500}
-   */
-  readRetryMs?: number;
   /** Called after a configuration entry is applied. */
   onConfChange?: (conf: ConfState) => void;
 }
@@ -118,13 +111,7 @@ export class RaftNode {
   private readonly logger: Logger;
   private readonly tickTimer: TimerId;
   private readonly proposals = new Map<number, PendingProposal>();
-  /** The reads of each ReadIndex round asked of Raft, by its context. */
-  private readonly reads = new Map<string, PendingRead[]>();
-  /** The round in flight (at most one), and its retry timer. */
-  private readRound: { key: string; timer: TimerId } | undefined;
-  /** Reads asked for while a round is in flight: they go in the next round. */
-  private readonly queuedReads: PendingRead[] = [];
-  /** Reads with their index, waiting for it to be applied here. */
+  private readonly reads = new Map<string, PendingRead>();
   private readonly waitingReads: PendingRead[] = [];
   /** `persisted` and `replicated` proposals, by index. */
   private readonly persistWaits: PendingWait[] = [];
@@ -258,66 +245,26 @@ export class RaftNode {
     if (this.raft.soleVoterLeader() && this.applied >= this.raft.committed) {
       return Promise.resolve();
     }
+    const context = new TextEncoder().encode(`${this.id}:${++this.readSeq}`);
+    const key = `${this.id}:${this.readSeq}`;
     return new Promise<void>((resolve, reject) => {
-      const read: PendingRead = {
-        resolve,
-        reject,
-        index: 0,
-        timer: this.timers.setTimeout(() => {
-          this.forgetRead(read);
-          reject(new RaftTimeoutError(`read barrier on raft node ${this.id} timed out`));
-        }, this.opts.requestTimeoutMs ?? 10_000),
-      };
-      this.queuedReads.push(read);
-      this.startReadRound();
-    });
-  }
-
-  /**
-   * Asks Raft for one read index on behalf of every queued read, unless a round is in flight:
-   * its index may have been fixed before they were asked for, so they wait for the next one.
-   */
-  private startReadRound(): void {
-    if (this.stopped || this.readRound !== undefined || this.queuedReads.length === 0) return;
-    const callers = this.queuedReads.splice(0);
-    const key = `${this.id}:${++this.readSeq}`;
-    try {
-      this.raft.readIndex(new TextEncoder().encode(key));
-    } catch (error) {
-      for (const r of callers) {
-        this.timers.clearTimeout(r.timer);
-        r.reject(error);
+      const timer = this.timers.setTimeout(() => {
+        this.reads.delete(key);
+        const i = this.waitingReads.findIndex((r) => r.timer === timer);
+        if (i >= 0) this.waitingReads.splice(i, 1);
+        reject(new RaftTimeoutError(`read barrier on raft node ${this.id} timed out`));
+      }, this.opts.requestTimeoutMs ?? 10_000);
+      this.reads.set(key, { resolve, reject, timer, index: 0 });
+      try {
+        this.raft.readIndex(context);
+      } catch (error) {
+        this.timers.clearTimeout(timer);
+        this.reads.delete(key);
+        reject(error);
+        return;
       }
-      return;
-    }
-    this.reads.set(key, callers);
-    const timer = this.timers.setTimeout(() => {
-      // Unanswered (a message lost): ask again for these reads and those queued behind them.
-      if (this.readRound?.key !== key) return;
-      this.queuedReads.unshift(...this.endReadRound(key));
-      this.startReadRound();
-    }, this.opts.readRetryMs ?? 500);
-    this.readRound = { key, timer };
-    this.kick();
-  }
-
-  /** Removes a read from wherever it waits (its own timeout fired). */
-  private forgetRead(read: PendingRead): void {
-    for (const list of [this.queuedReads, this.waitingReads, ...this.reads.values()]) {
-      const i = list.indexOf(read);
-      if (i >= 0) list.splice(i, 1);
-    }
-  }
-
-  /** Ends a round (answered or abandoned) so that the next may start; returns its reads. */
-  private endReadRound(key: string): PendingRead[] {
-    const callers = this.reads.get(key) ?? [];
-    this.reads.delete(key);
-    if (this.readRound?.key === key) {
-      this.timers.clearTimeout(this.readRound.timer);
-      this.readRound = undefined;
-    }
-    return callers;
+      this.kick();
+    });
   }
 
   /** Asks the leader to hand leadership to `transferee`. */
@@ -516,15 +463,14 @@ export class RaftNode {
     for (const e of rd.committedEntries) await this.apply(e);
     for (const rs of rd.readStates) {
       const key = new TextDecoder().decode(rs.context);
-      if (!this.reads.has(key)) continue;
-      for (const read of this.endReadRound(key)) {
-        read.index = rs.index;
-        this.waitingReads.push(read);
-      }
+      const read = this.reads.get(key);
+      if (!read) continue;
+      this.reads.delete(key);
+      read.index = rs.index;
+      this.waitingReads.push(read);
     }
     this.raft.advance();
     this.releaseReads();
-    this.startReadRound();
     this.releaseWaits();
     await this.maybeSnapshot();
   }
@@ -567,12 +513,11 @@ export class RaftNode {
   private leaderChanged(leaderId: number): void {
     if (leaderId === this.knownLeader) return;
     this.knownLeader = leaderId;
-    for (const key of [...this.reads.keys()]) {
-      for (const r of this.endReadRound(key)) {
-        this.timers.clearTimeout(r.timer);
-        r.reject(new NotLeaderError(this.id, leaderId));
-      }
+    for (const r of this.reads.values()) {
+      this.timers.clearTimeout(r.timer);
+      r.reject(new NotLeaderError(this.id, leaderId));
     }
+    this.reads.clear();
   }
 
   private releaseReads(): void {
@@ -610,11 +555,12 @@ export class RaftNode {
       this.timers.clearTimeout(w.timer);
       w.reject(error);
     }
-    for (const key of [...this.reads.keys()]) this.waitingReads.push(...this.endReadRound(key));
-    for (const r of [...this.queuedReads.splice(0), ...this.waitingReads.splice(0)]) {
+    for (const r of [...this.reads.values(), ...this.waitingReads]) {
       this.timers.clearTimeout(r.timer);
       r.reject(error);
     }
+    this.reads.clear();
+    this.waitingReads.length = 0;
   }
 
   /** Exposed for tests: whether the Ready loop is idle. */

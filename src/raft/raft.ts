@@ -1232,13 +1232,6 @@ export class Raft {
       this.readsAwaitingCommit.push(m); // step 1: wait for our first commit
       return;
     }
-    if (
-      m.from !== this.id && this.voters.has(this.id) && this.voters.has(m.from) &&
-      this.quorum() <= 2
-    ) {
-      this.confirmedByRequester(m);
-      return;
-    }
     const key = contextKey(m.context);
     if (this.pendingReadKeys.has(key)) return; // duplicate
     const read: PendingRead = {
@@ -1250,34 +1243,6 @@ export class Raft {
     this.pendingReads.push(read);
     this.pendingReadKeys.set(key, read);
     this.bcastHeartbeat(m.context); // step 2: confirm we are still the leader
-  }
-
-  /**
-   * A follower's read in a group where it and this leader are a quorum (2 or 3 voters): answer at
-   * once, no heartbeat round. The follower accepts the answer only while its term is still ours
-   * (a message of an older term is dropped), and that acceptance is the acknowledgment the round
-   * would have collected from it: a leader of a later term needs the vote of this leader or of
-   * the follower, and each gives it only after this point. So the index, taken now, is one no
-   * newer leader existed at, as with a confirmed round (§6.4), in two messages instead of four.
-   * The heartbeat before it brings the follower's commit index up to this one (its context, no
-   * pending read's, marks it as a read's message for the transport; its ack is ignored).
-   */
-  private confirmedByRequester(m: Message): void {
-    const pr = this.progress.get(m.from);
-    if (pr) {
-      this.send({
-        type: MessageType.Heartbeat,
-        to: m.from,
-        commit: Math.min(pr.match, this.log.committed),
-        context: m.context, // with the answer, in the transport's read lane
-      });
-    }
-    this.releaseRead({
-      index: this.log.committed,
-      from: m.from,
-      context: m.context!,
-      acks: new Set(),
-    });
   }
 
   private ackRead(from: number, context: Uint8Array): void {

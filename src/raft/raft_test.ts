@@ -318,64 +318,6 @@ Deno.test("raft: ReadIndex from a follower is forwarded and answered", () => {
   assert.equal(rs[0].index, net.node(1).committed);
 });
 
-Deno.test("raft: a follower's ReadIndex in a 3-voter group is answered at once, without a heartbeat round", () => {
-  const net = new TestNetwork({ ids: [1, 2, 3] });
-  net.node(1).campaign();
-  net.flush();
-  proposeAll(net, "a");
-  // Node 3 is cut off: the leader and node 2 are the quorum, and node 2's acceptance is its ack.
-  net.isolate(3);
-  net.ignored.add(MessageType.HeartbeatResp);
-  net.node(2).readIndex(enc("r2"));
-  net.flush();
-  const rs = net.records.get(2)!.readStates;
-  assert.equal(rs.length, 1);
-  assert.equal(rs[0].index, net.node(1).committed);
-  assert.equal(net.node(2).committed, net.node(1).committed, "the follower learnt the commit");
-});
-
-Deno.test("raft: a follower drops a read answer of a term it has left (its acceptance is its ack)", () => {
-  const net = new TestNetwork({ ids: [1, 2, 3] });
-  net.node(1).campaign();
-  net.flush();
-  proposeAll(net, "a");
-  net.hold = true;
-  net.node(2).readIndex(enc("r2"));
-  net.flush(); // the request is held
-  net.hold = false;
-  const request = net.held.splice(0);
-  for (const m of request) net.deliver(m); // the leader answers (held again below)
-  net.hold = true;
-  net.flush();
-  net.hold = false;
-  const answers = net.held.splice(0).filter((m) => m.type === MessageType.ReadIndexResp);
-  assert.equal(answers.length, 1);
-  // Meanwhile leadership moves to node 3: node 2 votes in a later term.
-  net.node(1).transferLeadership(3);
-  net.flush();
-  assert.equal(net.leader(), 3);
-  assert.equal(net.node(2).currentRole, "follower");
-  assert.ok(net.node(2).currentTerm > answers[0].term);
-  net.deliver(answers[0]);
-  net.flush();
-  assert.equal(net.records.get(2)!.readStates.length, 0, "a stale leader's index is not used");
-});
-
-Deno.test("raft: a follower's ReadIndex in a 5-voter group waits for a quorum's heartbeat acks", () => {
-  const net = new TestNetwork({ ids: [1, 2, 3, 4, 5] });
-  net.node(1).campaign();
-  net.flush();
-  proposeAll(net, "a");
-  net.ignored.add(MessageType.HeartbeatResp);
-  net.node(2).readIndex(enc("r2"));
-  net.flush();
-  assert.equal(net.records.get(2)!.readStates.length, 0, "the leader and node 2 are no quorum");
-  net.heal();
-  net.node(2).readIndex(enc("r2b"));
-  net.flush();
-  assert.deepEqual(net.records.get(2)!.readStates.map((r) => r.context), [enc("r2"), enc("r2b")]);
-});
-
 Deno.test("raft: ReadIndex on a leader cut off from its quorum never answers", () => {
   const net = new TestNetwork({ ids: [1, 2, 3] });
   net.node(1).campaign();

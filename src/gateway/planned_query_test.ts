@@ -51,14 +51,18 @@ async function harness(dir: string) {
   });
   const nodeQueries: string[] = [];
   const reads = { describe: 0, select: 0 };
+  /** Per read: the node asked and the consistency asked for. */
+  const asked: string[] = [];
   const memory = hub.network(99).peers;
   const peers: Pick<PeerClient, "describe" | "select"> = {
     describe: (target, request) => {
       reads.describe++;
+      asked.push(`describe ${request.groupId}@${target} ${request.consistency}`);
       return memory.describe(target, request);
     },
     select: (target, request) => {
       reads.select++;
+      asked.push(`select ${request.groupId}@${target} ${request.consistency}`);
       return memory.select(target, request);
     },
   };
@@ -82,12 +86,12 @@ async function harness(dir: string) {
       return app(request);
     },
   });
-  return { node, store, app, gateway, nodeQueries, reads };
+  return { node, store, app, gateway, nodeQueries, reads, asked };
 }
 
 Deno.test("gateway: a SELECT is planned in the gateway and read from the partitions, after a node checked the caller", async () => {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-gateway-" });
-  const { node, store, app, gateway, nodeQueries, reads } = await harness(dir);
+  const { node, store, app, gateway, nodeQueries, reads, asked } = await harness(dir);
   try {
     await store.createDatabase("db");
     const points = ["a", "b", "c", "d", "e", "f"].flatMap((h, i) =>
@@ -108,6 +112,16 @@ Deno.test("gateway: a SELECT is planned in the gateway and read from the partiti
     const partitions = node.meta.state.databases.get("db")!.partitions.length;
     assert.equal(reads.describe, partitions);
     assert.ok(reads.select > 0);
+    // One read barrier per partition: its description at the leader; the SELECT parts then go
+    // to the node that passed it, without a barrier of their own.
+    for (const read of asked) {
+      if (read.startsWith("describe")) assert.match(read, / leader$/);
+      else {
+        const group = read.split(" ")[1];
+        assert.ok(asked.includes(`describe ${group} leader`), `${read} without its describe`);
+        assert.match(read, / any$/);
+      }
+    }
 
     // The check is kept a while: the next SELECT costs the node no /query at all.
     const native = await gateway.fetch(

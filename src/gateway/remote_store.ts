@@ -13,11 +13,19 @@ import {
   callReplica,
   cannotAnswer,
   fanOutShards,
+  isUnavailable,
   type MetaView,
   type PartitionRoute,
   type PeerClient,
 } from "../cluster/mod.ts";
-import type { RetentionPolicyInfo, ShardReader, ShardsOptions } from "../query/mod.ts";
+import type {
+  PlanRequest,
+  QueryLimits,
+  ReadConsistency,
+  RetentionPolicyInfo,
+  ShardReader,
+  ShardsOptions,
+} from "../query/mod.ts";
 import type { DataStore } from "../http/mod.ts";
 
 /** What a {@linkcode RemoteStore} reads with. */
@@ -93,10 +101,32 @@ export class RemoteStore implements DataStore {
       db.partitions.map((p, index) => {
         const read = <T>(call: (target: number) => Promise<T>) =>
           this.#onReplica({ ...p, index }, consistency, call);
+        // The node whose replica passed the read barrier for the description: its state only
+        // moves on, so the SELECT parts it answers need no barrier of their own (one ReadIndex
+        // per partition and query, as a node pays for its own replicas).
+        let confirmed: number | undefined;
+        const select = (
+          target: number,
+          startMs: number,
+          request: PlanRequest,
+          measurements: readonly string[],
+          limits: QueryLimits | undefined,
+          at: ReadConsistency,
+        ) =>
+          peers.select(target, {
+            groupId: p.groupId,
+            database,
+            retentionPolicy,
+            startMs,
+            consistency: at,
+            request,
+            measurements,
+            limits,
+          });
         return {
           describe: () =>
-            read((target) =>
-              peers.describe(target, {
+            read(async (target) => {
+              const shards = await peers.describe(target, {
                 groupId: p.groupId,
                 database,
                 retentionPolicy,
@@ -104,21 +134,23 @@ export class RemoteStore implements DataStore {
                 maxNs,
                 consistency,
                 series: options.series === true,
-              })
-            ),
-          select: (startMs, request, measurements, limits) =>
-            read((target) =>
-              peers.select(target, {
-                groupId: p.groupId,
-                database,
-                retentionPolicy,
-                startMs,
-                consistency,
-                request,
-                measurements,
-                limits,
-              })
-            ),
+              });
+              confirmed = target;
+              return shards;
+            }),
+          select: async (startMs, request, measurements, limits) => {
+            if (consistency === "leader" && confirmed !== undefined) {
+              try {
+                return await select(confirmed, startMs, request, measurements, limits, "any");
+              } catch (error) {
+                if (!isUnavailable(error)) throw error;
+                // That node went away: the part is read at the leader, behind its barrier.
+              }
+            }
+            return await read((target) =>
+              select(target, startMs, request, measurements, limits, consistency)
+            );
+          },
         };
       }),
     );

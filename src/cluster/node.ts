@@ -583,12 +583,19 @@ export class ClusterNode {
         httpAddress: n.httpAddress,
         raftAddress: n.raftAddress,
       })),
-      databases: [...state.databases.values()].map((db) => ({
+      databases: [...state.databases.values()].sort((a, b) => a.id - b.id).map((db) => ({
         name: db.name,
         partitions: db.partitions.map((p) => ({
           groupId: p.groupId,
           replicas: [...p.replicas],
           leaderHint: p.leaderHint,
+        })),
+        defaultRetentionPolicy: db.defaultRetentionPolicy,
+        retentionPolicies: [...db.retentionPolicies.values()].map((rp) => ({
+          name: rp.name,
+          durationNs: rp.durationNs,
+          shardGroupDurationNs: rp.shardGroupDurationNs,
+          replicaN: rp.replicaN,
         })),
       })),
     };

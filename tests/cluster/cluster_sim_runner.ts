@@ -47,10 +47,6 @@ export function readClusterRegressions(): ClusterSeed[] {
  * to the regression list.
  */
 export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map([
-  [
-    117,
-    "a node promoted to voter by a move loses power at once; after restart its copy lacks data",
-  ],
   [11, "after moves and crashes one partition does not settle within 60 s of healing"],
 ]);
 

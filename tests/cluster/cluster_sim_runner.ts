@@ -46,9 +46,7 @@ export function readClusterRegressions(): ClusterSeed[] {
  * the range's test output) until it is: each stays reproducible with `--seed`. A fixed one moves
  * to the regression list.
  */
-export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map([
-  [11, "after moves and crashes one partition does not settle within 60 s of healing"],
-]);
+export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map<number, string>([]);
 
 /** Seeds [from, to] at `chaosMs` each, but for the open defects'. */
 export function clusterSeedRange(from: number, to: number, chaosMs = 30_000): ClusterSeed[] {

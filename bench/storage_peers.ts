@@ -35,6 +35,7 @@ import {
   diskUsage,
   loadAverage,
   type Precision,
+  runStamp,
   startEpochNexus,
   startInfluxDB,
   startVictoriaMetrics,
@@ -263,7 +264,9 @@ for (const dataName of dataNames) {
 }
 
 console.log(`\nbytes/value, whole data folder after settling (du; apparent in brackets)`);
-console.log(`load average ${loadBefore} before, ${await loadAverage()} after`);
+console.log(
+  `load average ${loadBefore} before, ${await loadAverage()} after; ${await runStamp()}`,
+);
 const systems = [...new Set(rows.map((r) => r.system))];
 console.log(["data set".padEnd(10), ...systems.map((s) => s.padEnd(24))].join(" | "));
 for (const dataName of dataNames) {

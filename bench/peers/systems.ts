@@ -396,6 +396,19 @@ export async function diskUsage(paths: string[]): Promise<{ allocated: number; a
 }
 
 /** The load average over 1, 5 and 15 minutes. */
+/** `commit <short hash>[ + changes], <UTC time>`: what a published figure was measured on. */
+export async function runStamp(): Promise<string> {
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" }).output();
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  const commit = await git("rev-parse", "--short", "HEAD").catch(() => "") || "unknown";
+  const dirty = await git("status", "--porcelain", "--untracked-files=no").catch(() => "");
+  return `commit ${commit}${dirty ? " + uncommitted changes" : ""}, ${
+    new Date().toISOString().slice(0, 16)
+  } UTC`;
+}
+
 export async function loadAverage(): Promise<string> {
   const out = await new Deno.Command("cat", { args: ["/proc/loadavg"] }).output();
   return new TextDecoder().decode(out.stdout).split(" ").slice(0, 3).join(" ");

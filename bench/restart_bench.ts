@@ -34,10 +34,22 @@ const ENV = {
   EPOCHNEXUS_MAX_VALUES_PER_TAG: "0",
 };
 
-async function post(url: string, body: BodyInit): Promise<void> {
-  const r = await fetch(url, { method: "POST", body });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`POST ${url} answered ${r.status}: ${text.slice(0, 300)}`);
+/** 503s answered (a partition without a leader in time) and sent again, as a client does. */
+let retried = 0;
+
+/** POSTs `body`; a 503 is sent again after its Retry-After (writes are idempotent), 10 times. */
+async function post(url: string, body: string | URLSearchParams): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    const r = await fetch(url, { method: "POST", body });
+    const text = await r.text();
+    if (r.ok) return;
+    if (r.status !== 503 || attempt >= 10) {
+      throw new Error(`POST ${url} answered ${r.status} (try ${attempt}): ${text.slice(0, 300)}`);
+    }
+    retried++;
+    const seconds = Math.min(5, Number(r.headers.get("retry-after") ?? "1") || 1);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
 }
 
 /** The data set's line protocol chunks (ns), and the WAL tail written before the last crash. */
@@ -216,7 +228,7 @@ try {
     `restart bench, ${DATA}: ${values - tail} values settled in segments` +
       `${
         DATA === "cpu" ? ` (HOURS=${HOURS})` : ` (SERIES=${SERIES})`
-      }; load ${await loadAverage()}; ${await runStamp()}`,
+      }; ${retried} writes answered 503 and sent again; load ${await loadAverage()}; ${await runStamp()}`,
   );
   for (const r of results) console.log(`  ${r}`);
 } finally {

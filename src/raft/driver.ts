@@ -58,6 +58,11 @@ export interface RaftNodeOptions {
   requestTimeoutMs?: number;
   /** Called after a configuration entry is applied. */
   onConfChange?: (conf: ConfState) => void;
+  /**
+   * Called with `appliedIndex` after each round that applied entries or a snapshot: entries
+   * without a command and snapshots move it too, and reach no `stateMachine.apply`.
+   */
+  onApplied?: (index: number) => void;
 }
 
 /**
@@ -474,6 +479,7 @@ export class RaftNode {
       this.waitingReads.push(read);
     }
     this.raft.advance();
+    if (rd.snapshot || rd.committedEntries.length > 0) this.opts.onApplied?.(this.applied);
     this.releaseReads();
     this.releaseWaits();
     await this.maybeSnapshot();

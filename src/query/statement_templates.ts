@@ -4,8 +4,8 @@
  * time (`... where hostname = 'host_7' and time >= '2023-01-01T00:00:00Z' ...`): the exact-text
  * cache misses every time, and the generated parser costs more than running a small query.
  *
- * A text's *shape* is the text with each single-quoted string literal cut out. The first text of
- * a shape is parsed once more with a sentinel in place of each literal; the tree tells where each
+ * A text's *shape* is the text with each single-quoted string literal cut out. When a shape comes
+ * back, it is parsed once more with a sentinel in place of each literal; the tree tells where each
  * literal's value lands (a string exactly equal to its sentinel). A later text of the shape gets
  * a copy of that tree with its own values put there. A shape is only trusted after the copies
  * made for its first {@linkcode VERIFY_TEXTS} texts equal the parser's own trees, so a literal
@@ -39,6 +39,9 @@ interface Template {
 }
 
 const MARK = "\u0000";
+
+/** A shape seen once, not learnt yet. */
+const SEEN_ONCE: Template = Object.freeze({ tree: undefined, paths: [], verified: 0 });
 
 /**
  * The text's shape and literal values, or undefined when the text has no string literal or
@@ -94,12 +97,18 @@ export class StatementTemplates {
     const cut = cutLiterals(text);
     if (cut === undefined) return parseQuery(text);
     let template = this.#templates.get(cut.shape);
-    if (template === undefined) {
-      // A text that does not parse throws here, before its shape is learnt.
+    if (template === undefined || template === SEEN_ONCE) {
+      // A text that does not parse throws here, before its shape is noted or learnt.
       const parsed = parseQuery(text);
+      if (template === undefined) {
+        // A shape is learnt when it comes back: a one-off text costs one parse, not two.
+        this.#keep(cut.shape, SEEN_ONCE);
+        return parsed;
+      }
       template = learn(cut);
       if (template.tree !== undefined) check(template, cut, parsed);
-      this.#keep(cut.shape, template);
+      this.#templates.delete(cut.shape);
+      this.#templates.set(cut.shape, template);
       return parsed;
     }
     this.#templates.delete(cut.shape);

@@ -131,6 +131,17 @@ export class ClusterStore implements QueryStore {
     }));
   }
 
+  /** Bytes of each measurement's blocks in the database, over one local replica per partition. */
+  measurementBytes(database: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const p of this.#database(database).partitions) {
+      const engine = this.node.localReplica(p.groupId)?.engine;
+      if (!engine?.hasDatabase(database)) continue;
+      for (const [m, n] of engine.measurementBytes(database)) out.set(m, (out.get(m) ?? 0) + n);
+    }
+    return out;
+  }
+
   defaultRetentionPolicy(database: string): string {
     return this.#database(database).defaultRetentionPolicy;
   }

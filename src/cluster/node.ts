@@ -152,6 +152,11 @@ export class ClusterNode {
   meta!: MetaGroup;
   readonly defaults: ClusterDefaults;
   readonly replicas = new Map<number, PartitionReplica>();
+  /**
+   * Schemas' `max_bytes` per measurement (set by the server once its schemas are open); this
+   * node's partition leaders enforce a share of each, as the policies' limits.
+   */
+  measurementMaxBytes: () => ReadonlyMap<string, number> = () => new Map();
   readonly #opening = new Map<number, Promise<PartitionReplica | undefined>>();
   readonly #options: ClusterNodeOptions;
   #timer: ReturnType<Timers["setInterval"]> | undefined;
@@ -1022,10 +1027,13 @@ export class ClusterNode {
       for (const rp of db.retentionPolicies.values()) {
         policies[rp.name] = { maxBytes: share(rp.maxBytes), coldAfterNs: rp.coldAfterNs ?? 0n };
       }
+      const measurements = new Map<string, number>();
+      for (const [m, max] of this.measurementMaxBytes()) measurements.set(m, share(max));
       try {
         await r.engine.enforceTiering(r.database, {
           policies,
           databaseMaxBytes: share(this.#options.engine?.maxBytesPerDatabase),
+          measurements,
         });
         await r.engine.sweepColdObjects();
       } catch (error) {

@@ -53,6 +53,27 @@ async function post(url: string, body: BodyInit): Promise<Response> {
   return r;
 }
 
+let writeRetries = 0;
+
+/**
+ * Writes a batch; a 503 (a partition electing or moving its leader), a 409 for a dropped
+ * proposal (its entry was overwritten by a new leader: it never applies) or a 500 for a forward
+ * that the leader's node cut as too slow (408: a starved coordinator, on a busy machine) is sent
+ * again, as a client does (writes are idempotent), up to 50 times. Retries are counted, printed.
+ */
+async function write(url: string, body: BodyInit): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    const r = await fetch(url, { method: "POST", body });
+    const text = await r.text();
+    if (r.ok) return;
+    const transient = r.status === 503 || (r.status === 409 && /proposal dropped/.test(text)) ||
+      (r.status === 500 && /HTTP 408/.test(text)); // a forward the leader's node found too slow
+    if (!transient || attempt >= 50) throw new Error(`${url}: ${r.status} ${text}`);
+    writeRetries++;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Starts `n` nodes: the first founds the cluster, the others join it. */
 async function startNodes(n: number): Promise<ServerProcess[]> {
   const env = { EPOCHNEXUS_FLUSH_IDLE_MS: "2000", EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0" };
@@ -131,7 +152,7 @@ async function measure(
     while (next < bodies.length) {
       const body = bodies[next++];
       const t0 = performance.now();
-      await post(`${url}/write?db=${DB}&precision=s`, body);
+      await write(`${url}/write?db=${DB}&precision=s`, body);
       latencies.push(performance.now() - t0);
     }
   }));
@@ -174,7 +195,7 @@ async function measure(
       seed: 99,
     })
       .bodies.slice(0, options.downBatches);
-    for (const body of extra) await post(`${url}/write?db=${DB}&precision=s`, body);
+    for (const body of extra) await write(`${url}/write?db=${DB}&precision=s`, body);
     const t0 = performance.now();
     nodes[n - 1] = await startServer({
       dataDir: victim.dataDir,
@@ -248,6 +269,7 @@ const rows: [string, string, string, string][] = [
   ["killed node catch-up s", "-", fmt(three.catchUpSeconds), "-"],
 ];
 console.log(`load average before ${before}, after ${after}`);
+console.log(`write retries (503, dropped proposal, forward cut 408): ${writeRetries}`);
 console.log("metric | 1 node | 3 nodes (RF 3) | 3 / 1");
 for (const r of rows) console.log(r.join(" | "));
 for (const t of QUERY_TYPES) {

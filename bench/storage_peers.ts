@@ -6,7 +6,8 @@
  * compaction quiet; InfluxDB snapshotted and fully compacted; VictoriaMetrics flushed and
  * force-merged), the values it stores counted with a query (a system that dropped any fails the
  * run), then its whole data folder measured with `du` (WAL, index, everything: allocated blocks,
- * and apparent sizes beside).
+ * and apparent sizes beside). EpochNexus's folder includes its shared Raft log (its WAL), measured
+ * once the node has trimmed it as a settled node does (peers/systems.ts), and printed by part.
  *
  * Data sets (`--data`, all by default):
  * - `cpu`: TSBS-like cpu data (storage_data.ts), the data the float codec's prefix code was
@@ -34,6 +35,7 @@ import {
   diskUsage,
   loadAverage,
   type Precision,
+  runStamp,
   startEpochNexus,
   startInfluxDB,
   startVictoriaMetrics,
@@ -193,9 +195,12 @@ async function measure(data: DataSet, start: () => Promise<System>): Promise<Row
       const parts = await segmentBreakdown(system.dataDir);
       let segments = 0;
       for (const n of parts.values()) segments += n;
+      // The shared Raft log (every partition's WAL) and its snapshots, as the node left them.
+      const raft = await diskUsage([`${system.dataDir}/raft`]);
+      parts.set("Raft log + snapshots (raft/; du)", raft.allocated);
       parts.set(
-        "rest of the folder (WAL or logs, catalog, dirs; du)",
-        bytes.allocated - segments,
+        "rest of the folder (catalogs, dirs, lock; du)",
+        bytes.allocated - segments - raft.allocated,
       );
       for (const [k, n] of [...parts].sort((a, b) => b[1] - a[1])) {
         console.log(
@@ -259,7 +264,9 @@ for (const dataName of dataNames) {
 }
 
 console.log(`\nbytes/value, whole data folder after settling (du; apparent in brackets)`);
-console.log(`load average ${loadBefore} before, ${await loadAverage()} after`);
+console.log(
+  `load average ${loadBefore} before, ${await loadAverage()} after; ${await runStamp()}`,
+);
 const systems = [...new Set(rows.map((r) => r.system))];
 console.log(["data set".padEnd(10), ...systems.map((s) => s.padEnd(24))].join(" | "));
 for (const dataName of dataNames) {

@@ -117,22 +117,50 @@ export async function startEpochNexus(
 }
 
 /**
+ * The shared Raft log a node keeps once every head is flushed (`QUIET_LOG_BYTES` in
+ * src/cluster/node.ts): the node compacts the groups that hold more, and the log starts a new
+ * segment so that the dead one goes.
+ */
+const QUIET_RAFT_LOG_BYTES = 64 * 1024;
+
+/** The node's shared Raft log bytes (`/metrics`), or undefined when it has none (an older build). */
+async function raftLogBytes(url: string): Promise<number | undefined> {
+  const line = (await getText(`${url}/metrics`)).split("\n")
+    .find((l) => l.startsWith("epochnexus_raft_log_bytes"));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+/**
  * Waits until an EpochNexus server's `/health` shows empty heads, no flush running and no merge
- * left in its compaction plan (its heads flush after `EPOCHNEXUS_FLUSH_IDLE_MS` idle).
+ * left in its compaction plan (its heads flush after `EPOCHNEXUS_FLUSH_IDLE_MS` idle), and its
+ * shared Raft log (`/metrics`) is trimmed to what a quiet node keeps, on two polls in a row:
+ * what is then on disk is what a user's disk holds once the node has settled.
  */
 export async function epochNexusSettled(
   url: string,
   timeoutMs = SETTLE_TIMEOUT_MS,
 ): Promise<string> {
+  let headsSettledAt: number | undefined;
+  let logBytes: number | undefined;
+  const started = performance.now();
   const seconds = await until("EpochNexus settled", timeoutMs, async () => {
     const h = JSON.parse(await getText(`${url}/health`));
     if (h.compactionsPending === undefined) throw new Error("BUG: /health lacks stats");
-    return h.headValues === 0 && !h.flushing && h.compactionsPending === 0
-      ? undefined
-      : `headValues ${h.headValues}, flushing ${h.flushing}, ` +
+    if (h.headValues !== 0 || h.flushing || h.compactionsPending !== 0) {
+      headsSettledAt = undefined;
+      return `headValues ${h.headValues}, flushing ${h.flushing}, ` +
         `compactionsPending ${h.compactionsPending}`;
-  });
-  return `heads flushed, compaction plan empty after ${seconds.toFixed(1)} s`;
+    }
+    headsSettledAt ??= performance.now();
+    logBytes = await raftLogBytes(url);
+    return logBytes === undefined || logBytes <= QUIET_RAFT_LOG_BYTES
+      ? undefined
+      : `heads flushed, compaction plan empty, Raft log still ${logBytes} B`;
+  }, 2);
+  const logWait = ((performance.now() - (headsSettledAt ?? started)) / 1000).toFixed(1);
+  return `heads flushed, compaction plan empty, ${
+    logBytes === undefined ? "no shared Raft log" : `Raft log ${logBytes} B (${logWait} s after)`
+  }; settled after ${seconds.toFixed(1)} s`;
 }
 
 /**
@@ -368,6 +396,19 @@ export async function diskUsage(paths: string[]): Promise<{ allocated: number; a
 }
 
 /** The load average over 1, 5 and 15 minutes. */
+/** `commit <short hash>[ + changes], <UTC time>`: what a published figure was measured on. */
+export async function runStamp(): Promise<string> {
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" }).output();
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  const commit = await git("rev-parse", "--short", "HEAD").catch(() => "") || "unknown";
+  const dirty = await git("status", "--porcelain", "--untracked-files=no").catch(() => "");
+  return `commit ${commit}${dirty ? " + uncommitted changes" : ""}, ${
+    new Date().toISOString().slice(0, 16)
+  } UTC`;
+}
+
 export async function loadAverage(): Promise<string> {
   const out = await new Deno.Command("cat", { args: ["/proc/loadavg"] }).output();
   return new TextDecoder().decode(out.stdout).split(" ").slice(0, 3).join(" ");

@@ -227,6 +227,7 @@ export async function serve(config: Config): Promise<void> {
     default_database: config.default_database,
   });
   const measurementRetention = startMeasurementRetention(node, store, schemas, logger);
+  node.measurementMaxBytes = () => measurementLimits(schemas);
   onShutdownSignal(async (signal) => {
     logger.info("shutting down", { signal });
     clearInterval(measurementRetention);
@@ -291,6 +292,16 @@ function startMeasurementRetention(
       .catch((error) => logger.warn("measurement retention failed", { error: String(error) }))
       .finally(() => running = false);
   }, MEASUREMENT_RETENTION_MS);
+}
+
+/** Schemas' `max_bytes` by measurement. */
+function measurementLimits(schemas: SchemaRegistry): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of schemas.measurements()) {
+    const max = schemas.describe(m).schema.max_bytes;
+    if (max !== undefined) out.set(m, max);
+  }
+  return out;
 }
 
 async function readPem(path: string): Promise<string> {

@@ -32,14 +32,14 @@ import {
   type WriteConsistency,
 } from "../storage/mod.ts";
 import { effectiveShardGroupDuration } from "../storage/retention.ts";
-import { FanOutShardReader, type RemotePart } from "./fanout_reader.ts";
+import { fanOutShards, type RemotePartition } from "./fanout_reader.ts";
 import type {
   DatabaseMeta,
   DatabaseOptions,
   PartitionInfo,
   RetentionPolicyMeta,
 } from "./meta/meta_state.ts";
-import { callPartitionLeader, isUnavailable } from "./partition_calls.ts";
+import { callPartitionLeader, callReplica, cannotAnswer, routeOn } from "./partition_calls.ts";
 import type { ReadConsistency } from "./network.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
@@ -129,6 +129,17 @@ export class ClusterStore implements QueryStore {
       bytes: sizes.get(rp.name)?.bytes ?? 0,
       coldBytes: sizes.get(rp.name)?.coldBytes ?? 0,
     }));
+  }
+
+  /** Bytes of each measurement's blocks in the database, over one local replica per partition. */
+  measurementBytes(database: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const p of this.#database(database).partitions) {
+      const engine = this.node.localReplica(p.groupId)?.engine;
+      if (!engine?.hasDatabase(database)) continue;
+      for (const [m, n] of engine.measurementBytes(database)) out.set(m, (out.get(m) ?? 0) + n);
+    }
+    return out;
   }
 
   defaultRetentionPolicy(database: string): string {
@@ -270,72 +281,50 @@ export class ClusterStore implements QueryStore {
       }
     }
     const consistency = options.consistency ?? "leader";
-    const described = await Promise.all(remote.map(async (p) => {
-      const request = {
-        groupId: p.groupId,
-        database,
-        retentionPolicy: rp.name,
-        minNs,
-        maxNs,
-        consistency,
-        series: options.series === true,
-      };
-      const shards = await this.#onReplica(
-        p,
-        consistency,
-        (target) =>
-          target === this.node.nodeId
-            ? this.node.heldReplica(p.groupId).then((r) => describeReplica(r, request))
-            : this.node.network.peers.describe(target, request),
-      );
-      return { partition: p, shards };
-    }));
-    const starts = new Set(local.keys());
-    for (const d of described) for (const s of d.shards) starts.add(s.startMs);
-    return [...starts].sort((a, b) => a - b).map((startMs) => {
-      const parts = local.get(startMs);
-      const remoteParts: RemotePart[] = [];
-      for (const { partition, shards } of described) {
-        const description = shards.find((s) => s.startMs === startMs);
-        if (description === undefined) continue;
-        remoteParts.push({
-          description,
-          select: (request, measurements, limits) =>
-            this.#onReplica(partition, consistency, (target) => {
-              const select = {
-                groupId: partition.groupId,
-                database,
-                retentionPolicy: rp.name,
-                startMs,
-                consistency,
-                request,
-                measurements,
-                limits,
-              };
-              return target === this.node.nodeId
-                ? this.node.heldReplica(partition.groupId).then((r) =>
-                  selectReplica(r, select, () => this.options.clock.monotonicMs())
-                )
-                : this.node.network.peers.select(target, select);
-            }),
-        });
-      }
-      return new FanOutShardReader(
-        startMs,
-        parts === undefined ? undefined : UnionShardReader.of(parts),
-        remoteParts,
-      );
-    });
+    return await fanOutShards(
+      local,
+      remote.map((p): RemotePartition => ({
+        describe: () =>
+          this.#onReplica(p, consistency, (target) => {
+            const request = {
+              groupId: p.groupId,
+              database,
+              retentionPolicy: rp.name,
+              minNs,
+              maxNs,
+              consistency,
+              series: options.series === true,
+            };
+            return target === this.node.nodeId
+              ? this.node.heldReplica(p.groupId).then((r) => describeReplica(r, request))
+              : this.node.network.peers.describe(target, request);
+          }),
+        select: (startMs, request, measurements, limits) =>
+          this.#onReplica(p, consistency, (target) => {
+            const select = {
+              groupId: p.groupId,
+              database,
+              retentionPolicy: rp.name,
+              startMs,
+              consistency,
+              request,
+              measurements,
+              limits,
+            };
+            return target === this.node.nodeId
+              ? this.node.heldReplica(p.groupId).then((r) =>
+                selectReplica(r, select, () => this.options.clock.monotonicMs())
+              )
+              : this.node.network.peers.select(target, select);
+          }),
+      })),
+    );
   }
 
   /** Calls a partition's leader (any replica answers a ReadIndex read), naming it on failure. */
   async #onPartition<T>(partition: PartitionInfo, call: (target: number) => Promise<T>) {
     try {
-      return await callPartitionLeader(this.node, partition, {
-        monotonicMs: () => this.options.clock.monotonicMs(),
-        sleep: this.options.sleep,
-        timeoutMs: this.options.writeTimeoutMs,
-      }, call);
+      return await callPartitionLeader(this.node, partition, this.#callOptions(), call);
     } catch (error) {
       throw cannotAnswer(partition, error);
     }
@@ -350,21 +339,24 @@ export class ClusterStore implements QueryStore {
     consistency: ReadConsistency,
     call: (target: number) => Promise<T>,
   ): Promise<T> {
-    if (consistency === "leader") return await this.#onPartition(partition, call);
-    const known = this.node.localReplica(partition.groupId)?.leader() || partition.leaderHint;
-    const order = [...new Set([known, ...partition.replicas])].filter((id) =>
-      partition.replicas.includes(id)
-    );
-    let last: unknown;
-    for (const target of order) {
-      try {
-        return await call(target);
-      } catch (error) {
-        if (!isUnavailable(error)) throw error;
-        last = error;
-      }
+    try {
+      return await callReplica(
+        routeOn(this.node, partition),
+        consistency,
+        this.#callOptions(),
+        call,
+      );
+    } catch (error) {
+      throw cannotAnswer(partition, error);
     }
-    throw cannotAnswer(partition, last);
+  }
+
+  #callOptions() {
+    return {
+      monotonicMs: () => this.options.clock.monotonicMs(),
+      sleep: this.options.sleep,
+      timeoutMs: this.options.writeTimeoutMs,
+    };
   }
 
   /** The shards of a policy in a time range: per shard group, one reader over all partitions. */
@@ -537,15 +529,4 @@ export class ClusterStore implements QueryStore {
     const result = await this.node.proposeMeta(command);
     if (!result.ok) throw new ValidationError(result.error);
   }
-}
-
-/** A partition read that failed, named (a query never answers without one of its parts). */
-function cannotAnswer(partition: PartitionInfo, error: unknown): unknown {
-  if (!(error instanceof EpochError)) return error;
-  return new EpochError(
-    error.code,
-    `partition ${partition.index} (group ${partition.groupId}, replicas on nodes ` +
-      `${partition.replicas.join(", ")}) cannot answer: ${error.message}`,
-    { cause: error, retryAfterSeconds: 1, details: { groupId: partition.groupId } },
-  );
 }

@@ -19,6 +19,7 @@ import {
   type ShardReader,
 } from "../query/mod.ts";
 import type { ShardDescription } from "./network.ts";
+import { UnionShardReader } from "./union_reader.ts";
 
 /** A partition answering from another node: its description of this shard group. */
 export interface RemotePart {
@@ -29,6 +30,56 @@ export interface RemotePart {
     measurements: readonly string[],
     limits: QueryLimits | undefined,
   ): Promise<SeriesPartial[]>;
+}
+
+/**
+ * A partition read on another node, as a coordinator (a node, or a gateway that holds no
+ * replica) reaches it; leader lookup and retries are inside both calls.
+ */
+export interface RemotePartition {
+  /** Its shards in the query's range and policy. */
+  describe(): Promise<ShardDescription[]>;
+  /** A SELECT's part on its shard of the group that starts at `startMs`. */
+  select(
+    startMs: number,
+    request: PlanRequest,
+    measurements: readonly string[],
+    limits: QueryLimits | undefined,
+  ): Promise<SeriesPartial[]>;
+}
+
+/**
+ * The shard readers of a query's range: one per shard group, over the caller's own partitions'
+ * readers (by group start) and the remote partitions' descriptions, fetched now.
+ */
+export async function fanOutShards(
+  local: ReadonlyMap<number, readonly ShardReader[]>,
+  remote: readonly RemotePartition[],
+): Promise<ShardReader[]> {
+  const described = await Promise.all(remote.map(async (partition) => ({
+    partition,
+    shards: await partition.describe(),
+  })));
+  const starts = new Set(local.keys());
+  for (const d of described) for (const s of d.shards) starts.add(s.startMs);
+  return [...starts].sort((a, b) => a - b).map((startMs) => {
+    const parts = local.get(startMs);
+    const remoteParts: RemotePart[] = [];
+    for (const { partition, shards } of described) {
+      const description = shards.find((s) => s.startMs === startMs);
+      if (description === undefined) continue;
+      remoteParts.push({
+        description,
+        select: (request, measurements, limits) =>
+          partition.select(startMs, request, measurements, limits),
+      });
+    }
+    return new FanOutShardReader(
+      startMs,
+      parts === undefined ? undefined : UnionShardReader.of(parts),
+      remoteParts,
+    );
+  });
 }
 
 /** A shard group read over local and remote partitions. */

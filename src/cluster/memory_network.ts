@@ -5,7 +5,7 @@
  * @module
  */
 import { EpochError } from "../core/mod.ts";
-import type { Message, Transport, TransportHandler } from "../raft/mod.ts";
+import { type Message, MessageType, type Transport, type TransportHandler } from "../raft/mod.ts";
 import type { ClusterNetwork, PeerClient, PeerService } from "./network.ts";
 import { decodeWire, encodeWire } from "./wire_json.ts";
 
@@ -101,11 +101,16 @@ export class MemoryNetwork implements ClusterNetwork {
     const copy = structuredClone(m);
     setTimeout(() => {
       const handler = target === undefined ? undefined : target.#groups.get(groupId);
+      // A snapshot's sender is told how it went (the Transport contract): until then its
+      // leader sends that follower nothing.
+      const snap = m.type === MessageType.Snap;
       if (!handler || !target!.up) {
         this.#groups.get(groupId)?.reportUnreachable(m.to);
+        if (snap) this.#groups.get(groupId)?.reportSnapshot(m.to, false);
         return;
       }
       handler.receive([copy]);
+      if (snap) this.#groups.get(groupId)?.reportSnapshot(m.to, true);
     }, 0);
   }
 

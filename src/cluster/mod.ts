@@ -5,6 +5,14 @@
  * @module
  */
 export { ClusterStore, type ClusterStoreOptions } from "./cluster_store.ts";
+export { fanOutShards, type RemotePartition } from "./fanout_reader.ts";
+export {
+  type CallOptions,
+  callReplica,
+  cannotAnswer,
+  isUnavailable,
+  type PartitionRoute,
+} from "./partition_calls.ts";
 export {
   fnv1a64,
   PARTITION_HASHES,
@@ -31,6 +39,7 @@ export type {
   DescribeRequest,
   JoinAnswer,
   JoinRequest,
+  MetaRetentionPolicy,
   MetaView,
   PartitionDelete,
   PartitionWrite,

@@ -135,8 +135,8 @@ export interface PeerService {
 }
 
 /**
- * A node's copy of the members and partition map, for a stateless gateway that routes requests
- * to nodes (`ClusterService.ReadMeta`).
+ * A node's copy of the members, retention policies and partition map, for a stateless gateway
+ * that routes requests to nodes and plans queries over the partitions (`ClusterService.ReadMeta`).
  */
 export interface MetaView {
   clusterId: string;
@@ -144,10 +144,21 @@ export interface MetaView {
   nodeId: number;
   appliedIndex: number;
   nodes: { id: number; httpAddress: string; raftAddress: string }[];
+  /** In creation order. */
   databases: {
     name: string;
     partitions: { groupId: number; replicas: number[]; leaderHint: number }[];
+    defaultRetentionPolicy: string;
+    retentionPolicies: MetaRetentionPolicy[];
   }[];
+}
+
+/** A retention policy as a gateway plans over it. */
+export interface MetaRetentionPolicy {
+  name: string;
+  durationNs: bigint;
+  shardGroupDurationNs: bigint;
+  replicaN: number;
 }
 
 /** Calls this node makes on other nodes. */

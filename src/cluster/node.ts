@@ -152,6 +152,11 @@ export class ClusterNode {
   meta!: MetaGroup;
   readonly defaults: ClusterDefaults;
   readonly replicas = new Map<number, PartitionReplica>();
+  /**
+   * Schemas' `max_bytes` per measurement (set by the server once its schemas are open); this
+   * node's partition leaders enforce a share of each, as the policies' limits.
+   */
+  measurementMaxBytes: () => ReadonlyMap<string, number> = () => new Map();
   readonly #opening = new Map<number, Promise<PartitionReplica | undefined>>();
   readonly #options: ClusterNodeOptions;
   #timer: ReturnType<Timers["setInterval"]> | undefined;
@@ -578,12 +583,19 @@ export class ClusterNode {
         httpAddress: n.httpAddress,
         raftAddress: n.raftAddress,
       })),
-      databases: [...state.databases.values()].map((db) => ({
+      databases: [...state.databases.values()].sort((a, b) => a.id - b.id).map((db) => ({
         name: db.name,
         partitions: db.partitions.map((p) => ({
           groupId: p.groupId,
           replicas: [...p.replicas],
           leaderHint: p.leaderHint,
+        })),
+        defaultRetentionPolicy: db.defaultRetentionPolicy,
+        retentionPolicies: [...db.retentionPolicies.values()].map((rp) => ({
+          name: rp.name,
+          durationNs: rp.durationNs,
+          shardGroupDurationNs: rp.shardGroupDurationNs,
+          replicaN: rp.replicaN,
         })),
       })),
     };
@@ -1022,10 +1034,13 @@ export class ClusterNode {
       for (const rp of db.retentionPolicies.values()) {
         policies[rp.name] = { maxBytes: share(rp.maxBytes), coldAfterNs: rp.coldAfterNs ?? 0n };
       }
+      const measurements = new Map<string, number>();
+      for (const [m, max] of this.measurementMaxBytes()) measurements.set(m, share(max));
       try {
         await r.engine.enforceTiering(r.database, {
           policies,
           databaseMaxBytes: share(this.#options.engine?.maxBytesPerDatabase),
+          measurements,
         });
         await r.engine.sweepColdObjects();
       } catch (error) {

@@ -28,6 +28,8 @@ export interface RoutingTable {
   nodes: GatewayNode[];
   /** Database -> node id -> how many of its partitions that node was last seen leading. */
   leaders: Map<string, Map<number, number>>;
+  /** The metadata as read (queries are planned over its databases and partitions). */
+  meta: MetaView;
 }
 
 /** Options of {@linkcode ClusterView}. */
@@ -132,6 +134,7 @@ export class ClusterView {
         raft: baseUrl(n.raftAddress, scheme),
       })),
       leaders,
+      meta: view,
     };
   }
 }

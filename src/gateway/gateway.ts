@@ -1,17 +1,30 @@
 /**
- * The gateway's fetch handler: /query (InfluxQL and the native JSON API), /write, /ingest and
- * /api/v1/prom/write are forwarded to a live node of the cluster, /ping to any node, and /health
- * is answered here from a ping of every node. The gateway keeps nothing but caches (the metadata
- * and liveness marks), so any number of copies can serve the same cluster.
+ * The gateway's fetch handler. A /query made only of SELECT statements (InfluxQL or the native
+ * JSON API) is planned here and read from the partitions' leaders over Connect, its partials
+ * folded as a node folds its own fan-out, once a node has confirmed the caller may read those
+ * databases (`credential_check.ts`); every other /query, and /write, /ingest and
+ * /api/v1/prom/write, is forwarded to a live node, /ping to any node, and /health is answered
+ * here from a ping of every node. The gateway keeps nothing but caches (the metadata, liveness
+ * marks, recent credential checks), so any number of copies can serve the same cluster.
  * @module
  */
 import { type Clock, EpochError, type Logger } from "../core/mod.ts";
-import type { MetaView } from "../cluster/mod.ts";
-import { readClusterMeta } from "../rpc/mod.ts";
+import type { MetaView, PeerClient } from "../cluster/mod.ts";
+import { createApp, type Handler } from "../http/mod.ts";
+import { ConnectClusterNetwork, readClusterMeta } from "../rpc/mod.ts";
 import { ClusterView, likelyWriteLeader, type RoutingTable } from "./cluster_view.ts";
 import type { GatewayConfig } from "./config.ts";
-import { incomingResponse, type OutgoingBody, outgoingRequest, queryBody } from "./forward.ts";
+import { CredentialCheck } from "./credential_check.ts";
+import {
+  incomingResponse,
+  MAX_RETRYABLE_BODY_BYTES,
+  type OutgoingBody,
+  outgoingRequest,
+  queryBody,
+} from "./forward.ts";
 import { NodeHealth } from "./node_health.ts";
+import { plannableQuery } from "./planned_query.ts";
+import { RemoteStore } from "./remote_store.ts";
 
 /** What {@linkcode createGateway} needs besides its settings. */
 export interface GatewayDeps {
@@ -21,7 +34,14 @@ export interface GatewayDeps {
   fetch?: typeof globalThis.fetch;
   /** Reads a node's metadata copy. @default {readClusterMeta with the configured secret} */
   readMeta?: (raftBaseUrl: string, clusterId: string) => Promise<MetaView>;
+  /** Partition reads on nodes. @default {ClusterService over `fetch` with the secret} */
+  peers?: (table: RoutingTable) => Pick<PeerClient, "describe" | "select">;
+  /** @default {setTimeout} */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Response header naming how the gateway answered a /query: `planned` here, or `forwarded`. */
+export const GATEWAY_PLAN_HEADER = "x-epochnexus-gateway-plan";
 
 /** A gateway copy: its fetch handler. */
 export interface Gateway {
@@ -57,11 +77,96 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     logger: deps.logger,
   });
   const health = new NodeHealth({ downMs: config.downMs, clock: deps.clock, fetch: fetchFn });
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const peersOf = deps.peers ?? connectPeers(config, fetchFn);
+  const credentials = new CredentialCheck({
+    clock: deps.clock,
+    ttlMs: config.metaTtlMs,
+    send: (probe) => firstAnswer(probe),
+  });
+  // One query app per metadata copy: its store plans over that copy.
+  const apps = new WeakMap<RoutingTable, Handler>();
+
+  function appOf(table: RoutingTable): Handler {
+    let app = apps.get(table);
+    if (app) return app;
+    const store = new RemoteStore({
+      meta: table.meta,
+      peers: peersOf(table),
+      clock: deps.clock,
+      sleep,
+    });
+    app = createApp({
+      engine: store,
+      clock: deps.clock,
+      logger: deps.logger,
+      // A request naming no database is sent to a node (it has a default database).
+      defaultDatabase: "",
+      maxBodyBytes: MAX_RETRYABLE_BODY_BYTES,
+    });
+    apps.set(table, app);
+    return app;
+  }
+
+  /** The first answer of a live node to a request that may be sent to any (read-only). */
+  async function firstAnswer(make: (nodeBase: string) => Request): Promise<Response> {
+    const table = await view.table();
+    const failures: string[] = [];
+    for await (const node of health.order(table.nodes)) {
+      try {
+        return await fetchFn(make(node.http));
+      } catch (error) {
+        health.markDown(node);
+        view.invalidate();
+        deps.logger.warn("node connection failed", { node: node.id, error: errorText(error) });
+        failures.push(`node ${node.id}: ${errorText(error)}`);
+      }
+    }
+    throw new EpochError("unavailable", `no cluster node answered: ${failures.join("; ")}`);
+  }
+
+  /**
+   * Answers a read-only /query here when it can be planned over the metadata copy (refreshed
+   * once when it lacks a database or policy the query names) and the caller may read; else
+   * undefined, and the request is forwarded.
+   */
+  async function planned(
+    request: Request,
+    url: URL,
+    body: OutgoingBody,
+  ): Promise<Response | undefined> {
+    if (body.stream !== undefined || !body.retryable) return undefined;
+    let table: RoutingTable;
+    try {
+      table = await view.table();
+    } catch {
+      return undefined; // the forward answers the 503
+    }
+    let plan = plannableQuery(request, url, body.bytes, table.meta);
+    if (plan === "unknown") {
+      view.invalidate();
+      table = await view.table().catch(() => table);
+      plan = plannableQuery(request, url, body.bytes, table.meta);
+    }
+    if (plan === undefined || plan === "unknown") return undefined;
+    if (!(await credentials.mayRead(request, url, plan.databases))) return undefined;
+    const answer = await appOf(table)(
+      new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: body.bytes,
+        signal: request.signal,
+      }),
+    );
+    answer.headers.set(GATEWAY_PLAN_HEADER, "planned");
+    return answer;
+  }
 
   async function forward(
     request: Request,
     url: URL,
     kind: RequestKind,
+    body: OutgoingBody,
   ): Promise<Response> {
     let table: RoutingTable;
     try {
@@ -69,11 +174,6 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     } catch (error) {
       return gatewayError(503, String(error instanceof Error ? error.message : error));
     }
-    const body: OutgoingBody = kind === "query"
-      ? await queryBody(request, url)
-      : kind === "ping" || kind === "page"
-      ? { retryable: true }
-      : { stream: request.body ?? undefined, retryable: false };
     const preferred = kind === "write"
       ? likelyWriteLeader(table, url.searchParams.get("db") ?? "")
       : undefined;
@@ -81,7 +181,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     for await (const node of health.order(table.nodes, preferred)) {
       try {
         const answer = await fetchFn(outgoingRequest(request, url, node.http, body));
-        return incomingResponse(answer, node.id);
+        const response = incomingResponse(answer, node.id);
+        if (kind === "query") response.headers.set(GATEWAY_PLAN_HEADER, "forwarded");
+        return response;
       } catch (error) {
         if (request.signal.aborted) throw error;
         const why = `node ${node.id} (${node.http}) failed: ${errorText(error)}`;
@@ -152,8 +254,42 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
             `${url.pathname} is served by the nodes themselves`,
         );
       }
-      return await forward(request, url, kind);
+      if (kind === "query") {
+        const body = await queryBody(request, url);
+        return await planned(request, url, body) ?? await forward(request, url, kind, body);
+      }
+      return await forward(
+        request,
+        url,
+        kind,
+        kind === "ping" || kind === "page"
+          ? { retryable: true }
+          : { stream: request.body ?? undefined, retryable: false },
+      );
     },
+  };
+}
+
+/** Partition reads over ClusterService, one client per member, carrying the cluster secret. */
+function connectPeers(
+  config: GatewayConfig,
+  fetchFn: typeof globalThis.fetch,
+): (table: RoutingTable) => Pick<PeerClient, "describe" | "select"> {
+  let network: ConnectClusterNetwork | undefined;
+  let clusterId = "";
+  return (table) => {
+    if (network === undefined || clusterId !== table.clusterId) {
+      clusterId = table.clusterId;
+      // Node id 0: a caller that is no member (nodes check the cluster id and secret only).
+      network = new ConnectClusterNetwork({
+        clusterId: table.clusterId,
+        nodeId: 0,
+        secret: config.secret,
+        fetch: fetchFn,
+      });
+    }
+    for (const n of table.nodes) network.setPeer(n.id, n.raft);
+    return network.peers;
   };
 }
 

@@ -30,6 +30,13 @@ const VIEW: MetaView = {
       { groupId: 3, replicas: [2, 3, 1], leaderHint: 3 },
       { groupId: 4, replicas: [3, 1, 2], leaderHint: 1 },
     ],
+    defaultRetentionPolicy: "autogen",
+    retentionPolicies: [{
+      name: "autogen",
+      durationNs: 0n,
+      shardGroupDurationNs: 604_800_000_000_000n,
+      replicaN: 1,
+    }],
   }],
 };
 

@@ -43,6 +43,8 @@ export interface DataStore extends QueryStore {
   stats(): EngineStats;
   /** Cheap figures for `/metrics` (no compaction planning), per database. */
   figures(): StorageFigures;
+  /** Bytes of each measurement's stored blocks in a database (schemas' `max_bytes`). */
+  measurementBytes?(database: string): Map<string, number>;
 }
 
 /** What the handlers need. */

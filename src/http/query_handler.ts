@@ -479,7 +479,12 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
   const chunks = jsonChunks(results, { epoch: query.epoch, consume: true });
   const first = chunks.next().value!;
   const second = chunks.next();
-  if (second.done) return new Response(first, { headers });
+  if (second.done) {
+    // Its length lets the server write it without reading a stream (fetch_bridge.ts).
+    return new Response(first, {
+      headers: { ...headers, "content-length": String(first.byteLength) },
+    });
+  }
   let pending: Uint8Array<ArrayBuffer> | undefined = second.value;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {

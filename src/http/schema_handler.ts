@@ -77,6 +77,21 @@ export function storedDataOf(engine: SchemaStorageView): StoredData {
   };
 }
 
+/**
+ * Bytes of a measurement's stored blocks per database where it has any (what `max_bytes`
+ * limits), when the store tells.
+ */
+function storedBytes(ctx: AppContext, measurement: string): Record<string, number> | undefined {
+  const store = ctx.engine;
+  if (!store.measurementBytes) return undefined;
+  const out: Record<string, number> = {};
+  for (const database of store.databases()) {
+    const n = store.measurementBytes(database).get(measurement);
+    if (n) out[database] = n;
+  }
+  return out;
+}
+
 /** Answers the schema API. */
 export async function handleSchemaApi(
   ctx: AppContext,
@@ -123,7 +138,7 @@ export async function handleSchemaApi(
     switch (method) {
       case "GET": {
         const { origin, schema } = registry.describe(name);
-        return json({ measurement: name, origin, schema });
+        return json({ measurement: name, origin, schema, bytes: storedBytes(ctx, name) });
       }
       case "PUT": {
         const body = await readSchemaBody(ctx, request);

@@ -385,6 +385,13 @@ async function aggregateRows(
   const slotValues = new Array<Value>(nSlots);
   const slotHas = new Array<boolean>(nSlots);
   const columnSlots = plan.columns.map((c) => slotsOf(c.expr));
+  // Per column: the slot it shows as it is (`max(x)`), read without evaluating; else -1.
+  const bareSlot = plan.columns.map((c) =>
+    c.aux === undefined && c.expr.kind === "var" && c.expr.type === undefined &&
+      c.expr.name.startsWith(SLOT_PREFIX)
+      ? Number(c.expr.name.slice(SLOT_PREFIX.length))
+      : -1
+  );
   const lookup = (name: string): Value => {
     if (name.startsWith(SLOT_PREFIX)) return slotValues[Number(name.slice(1))];
     return null;
@@ -431,8 +438,12 @@ async function aggregateRows(
       }
     }
     aux ??= (states?.[0] as { aux?: Value[] } | undefined)?.aux;
-    const cells = plan.columns.map((c) =>
-      c.aux !== undefined ? (aux?.[c.aux] ?? null) : evalExpr(c.expr, lookup)
+    const cells = plan.columns.map((c, k) =>
+      bareSlot[k] >= 0
+        ? (slotValues[bareSlot[k]] ?? null)
+        : c.aux !== undefined
+        ? (aux?.[c.aux] ?? null)
+        : evalExpr(c.expr, lookup)
     );
     budget?.charge(rowBytes);
     rows.times.push(plan.selectorTime && selTime ? selTime : time);

@@ -169,6 +169,10 @@ export async function executeStatements(
 ): Promise<StatementResult[]> {
   const results: StatementResult[] = [];
   let failed = false;
+  // The databases this query's read barrier covers (with the metadata): one barrier serves the
+  // query's reads, which must see what was acknowledged before the query, until one of its
+  // statements changes something (its effect may not be applied here yet).
+  let barrierCovers: Set<string> | undefined;
   options = {
     ...options,
     memory: options.memory ?? new QueryMemory(options.limits?.maxMemoryBytes ?? 0),
@@ -182,8 +186,15 @@ export async function executeStatements(
     try {
       const stmt = bindParams(statements[i], options.params ?? {});
       if (store.readBarrier !== undefined && options.consistency !== "any") {
-        await store.readBarrier(databasesOf(stmt, options.database, store));
+        const covered = barrierCovers;
+        const wanted = databasesOf(stmt, options.database, store);
+        const missing = covered === undefined ? wanted : wanted.filter((d) => !covered.has(d));
+        if (covered === undefined || missing.length > 0) {
+          await store.readBarrier(missing);
+          barrierCovers = new Set([...(covered ?? []), ...missing]);
+        }
       }
+      if (!isPlainRead(stmt)) barrierCovers = undefined;
       const series = await executeStatement(store, stmt, options);
       const r: StatementResult = { statementId: i };
       if (series.length > 0) r.series = series;
@@ -205,6 +216,11 @@ export async function executeStatements(
     options.onResult?.(results[results.length - 1], statements[i]);
   }
   return results;
+}
+
+/** A statement that only reads (a later statement's read barrier may be shared with it). */
+function isPlainRead(stmt: Statement): boolean {
+  return stmt.kind.startsWith("show_") || (stmt.kind === "select" && stmt.into === undefined);
 }
 
 /**

@@ -8,11 +8,14 @@
  * Entries are frozen deeply: the executor shares them between requests, and a change to one
  * would leak into the next query (in strict code, such an assignment throws at once).
  * Texts that do not parse are not kept: each is parsed again and throws the same ParseError.
+ * A text missing here but of a known shape (other string literals: another host, other times)
+ * is copied from its shape's tree instead of parsed (statement_templates.ts).
  *
  * @module
  */
 import type { Statement } from "./ast.ts";
 import { parseQuery } from "./parser.ts";
+import { StatementTemplates } from "./statement_templates.ts";
 
 /** Options of {@linkcode StatementCache}. */
 export interface StatementCacheOptions {
@@ -27,12 +30,14 @@ export class StatementCache {
   readonly #entries = new Map<string, readonly Statement[]>();
   readonly #maxEntries: number;
   readonly #maxTextLength: number;
+  readonly #templates: StatementTemplates;
   #hits = 0;
   #misses = 0;
 
   constructor(options: StatementCacheOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 512;
     this.#maxTextLength = options.maxTextLength ?? 16384;
+    this.#templates = new StatementTemplates(Math.min(this.#maxEntries, 256));
   }
 
   /**
@@ -49,7 +54,9 @@ export class StatementCache {
       return kept;
     }
     this.#misses++;
-    const statements = deepFreeze(parseQuery(text));
+    const statements = deepFreeze(
+      text.length <= this.#maxTextLength ? this.#templates.parse(text) : parseQuery(text),
+    );
     if (text.length <= this.#maxTextLength && this.#maxEntries > 0) {
       if (this.#entries.size >= this.#maxEntries) {
         this.#entries.delete(this.#entries.keys().next().value!);
@@ -59,9 +66,10 @@ export class StatementCache {
     return statements;
   }
 
-  /** Entries kept, and lookups answered from them or by the parser. */
-  stats(): { entries: number; hits: number; misses: number } {
-    return { entries: this.#entries.size, hits: this.#hits, misses: this.#misses };
+  /** Entries kept, lookups answered from them or not, and misses copied from a shape's tree. */
+  stats(): { entries: number; hits: number; misses: number; copies: number } {
+    const copies = this.#templates.stats().copies;
+    return { entries: this.#entries.size, hits: this.#hits, misses: this.#misses, copies };
   }
 }
 

@@ -225,8 +225,9 @@ export interface QueryStore {
 
   /**
    * Optional (a cluster): waits until reads of these databases see every write acknowledged
-   * before the call (Raft's ReadIndex on each partition). The executor calls it before each
-   * statement, unless the query reads at `any` consistency.
+   * before the call (Raft's ReadIndex on each partition). The executor calls it once per query
+   * for the databases its reads name, again for a database a later statement adds and after a
+   * statement of the query that changes something; never at `any` consistency.
    */
   readBarrier?(databases: readonly string[]): Promise<void>;
 

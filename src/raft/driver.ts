@@ -58,6 +58,11 @@ export interface RaftNodeOptions {
   requestTimeoutMs?: number;
   /** Called after a configuration entry is applied. */
   onConfChange?: (conf: ConfState) => void;
+  /**
+   * Called with `appliedIndex` after each round that applied entries or a snapshot: entries
+   * without a command and snapshots move it too, and reach no `stateMachine.apply`.
+   */
+  onApplied?: (index: number) => void;
 }
 
 /**
@@ -443,10 +448,14 @@ export class RaftNode {
     this.leaderChanged(leader);
     if (rd.earlyMessages.length > 0) this.opts.transport.send(rd.earlyMessages);
     await this.opts.storage.save(rd);
-    if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
+    // A received snapshot is acknowledged only once the state machine holds it: a partition
+    // replica fetches its files in restore, and its leader counts the acknowledgement as the
+    // learner holding the snapshot when it decides to promote it (move_step.ts).
+    if (rd.messages.length > 0 && !rd.snapshot) this.opts.transport.send(rd.messages);
     if (rd.entries.length > 0) this.persistedTo = rd.entries[rd.entries.length - 1].index;
     if (rd.snapshot) {
       await this.opts.stateMachine.restore(rd.snapshot.data);
+      if (rd.messages.length > 0) this.opts.transport.send(rd.messages);
       this.counters.snapshotsInstalled++;
       this.applied = rd.snapshot.metadata.index;
       this.snapshotIndex = this.applied;
@@ -470,6 +479,7 @@ export class RaftNode {
       this.waitingReads.push(read);
     }
     this.raft.advance();
+    if (rd.snapshot || rd.committedEntries.length > 0) this.opts.onApplied?.(this.applied);
     this.releaseReads();
     this.releaseWaits();
     await this.maybeSnapshot();

@@ -418,6 +418,8 @@ function readMetaResponse(view: MetaView) {
         replicas: p.replicas.map(BigInt),
         leaderHint: BigInt(p.leaderHint),
       })),
+      defaultRetentionPolicy: db.defaultRetentionPolicy,
+      retentionPolicies: db.retentionPolicies,
     })),
   });
 }

@@ -50,6 +50,13 @@ export async function readClusterMeta(
         replicas: p.replicas.map(Number),
         leaderHint: Number(p.leaderHint),
       })),
+      defaultRetentionPolicy: db.defaultRetentionPolicy,
+      retentionPolicies: db.retentionPolicies.map((rp) => ({
+        name: rp.name,
+        durationNs: rp.durationNs,
+        shardGroupDurationNs: rp.shardGroupDurationNs,
+        replicaN: rp.replicaN,
+      })),
     })),
   };
 }

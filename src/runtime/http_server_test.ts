@@ -85,3 +85,36 @@ Deno.test("http server: the request's signal aborts when the client goes away", 
     await server.shutdown();
   }
 });
+
+Deno.test("http server: a small answer of declared length is sent whole with its true length", async () => {
+  const enc = new TextEncoder();
+  const server = await serveHttp((request) => {
+    const path = new URL(request.url).pathname;
+    const headers = { "content-length": path === "/wrong" ? "3" : "5" };
+    if (path === "/stream") {
+      // A stream declaring its length takes the same path: read whole, then written.
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(enc.encode("he"));
+          controller.enqueue(enc.encode("llo"));
+          controller.close();
+        },
+      });
+      return Promise.resolve(new Response(body, { headers }));
+    }
+    return Promise.resolve(new Response(enc.encode("hello"), { status: 201, headers }));
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    for (const path of ["/bytes", "/stream", "/wrong"]) {
+      const r = await fetch(`http://127.0.0.1:${server.port}${path}`);
+      assert.equal(r.headers.get("content-length"), "5", path);
+      assert.equal(await r.text(), "hello", path);
+      assert.equal(r.status, path === "/stream" ? 200 : 201, path);
+    }
+    const head = await fetch(`http://127.0.0.1:${server.port}/bytes`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), "5");
+    assert.equal(await head.text(), "");
+  } finally {
+    await server.shutdown();
+  }
+});

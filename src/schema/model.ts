@@ -9,6 +9,7 @@
  *     unknown_fields: drop
  *     max_series: 10000
  *     retention: 30d              # older points deleted, whatever the policy keeps
+ *     max_bytes: 1073741824       # its oldest points deleted beyond 1 GiB per database
  *     dead_letter: true           # rejected points go to cpu_rejected (or a name given here)
  *     tags:
  *       host: { required: true, max_length: 64, pattern: "^[a-z0-9-]+$" }
@@ -156,6 +157,12 @@ export const MeasurementSchema = z.strictObject({
    */
   retention: z.string().regex(/^[1-9]\d*(s|m|h|d|w)$/, "expected a duration such as 36h or 30d")
     .optional(),
+  /**
+   * Most bytes of the measurement's stored blocks per database (its data on local disk, cold
+   * objects and unflushed points not counted); beyond, its oldest points are deleted. A
+   * cluster shares it evenly between a database's partitions.
+   */
+  max_bytes: z.number().int().positive().optional(),
   /** Rejected points also go to a dead-letter measurement (true: `<measurement>_rejected`). */
   dead_letter: z.union([z.boolean(), z.string().min(1)]).default(false),
   /**

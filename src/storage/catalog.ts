@@ -17,7 +17,7 @@ import {
 import type { TimeRange } from "./merge.ts";
 import { effectiveShardGroupDuration } from "./retention.ts";
 import { HashSet64, seriesKeyHash } from "./segment/mod.ts";
-import type { Shard, Tombstone } from "./shard.ts";
+import { nextTombstoneSerial, type Shard, type Tombstone } from "./shard.ts";
 
 /** A retention policy and its shard groups (by start ms). */
 export interface RetentionPolicy {
@@ -52,6 +52,11 @@ export interface TombstoneRecord {
   maxNs: string;
   gen: number;
   dropSeries: boolean;
+  /**
+   * Set when the delete enforces a measurement's size limit: each copy (the engine, every
+   * replica of a partition) rewrites the segments it covers at once, so the bytes leave the disk.
+   */
+  purge?: boolean;
 }
 
 /**
@@ -316,7 +321,12 @@ export class DatabaseState {
    */
   addTombstone(record: TombstoneRecord, range: TimeRange): Set<string> {
     this.tombstoneRecords.push(record);
-    const t: Tombstone = { range, gen: record.gen, dropSeries: record.dropSeries };
+    const t: Tombstone = {
+      range,
+      gen: record.gen,
+      dropSeries: record.dropSeries,
+      serial: nextTombstoneSerial(),
+    };
     const measurements = new Set<string>();
     for (const key of record.keys) {
       let list = this.tombstones.get(key);

@@ -44,6 +44,7 @@ import {
 } from "./catalog.ts";
 import { coldSource, type ColdStore } from "./cold/mod.ts";
 import { planColdMoves, planSizeDrops, type SizedGroup } from "./size_retention.ts";
+import { blockBytes, measurementBlocks, sizeCutoffMs } from "./measurement_size.ts";
 import type { ColumnView, SeriesColumns } from "./column.ts";
 import { CpuBudget, obsoleteSegments, planCompaction } from "./compaction_plan.ts";
 import { Head, type HeadSeries } from "./head.ts";
@@ -246,7 +247,10 @@ export type TierStep =
   | "cold:switch"
   | "cold:delete"
   | "size:logged"
-  | "size:removing";
+  | "size:removing"
+  | "measure:logged"
+  | "measure:written"
+  | "measure:rewritten";
 
 /**
  * Values per block of a cold segment: a larger block gives DEFLATE more to work with and the
@@ -261,6 +265,8 @@ export interface TierLimits {
   policies?: Record<string, { maxBytes?: number; coldAfterNs?: bigint }>;
   /** @default {EngineOptions.maxBytesPerDatabase} */
   databaseMaxBytes?: number;
+  /** Most bytes of each named measurement's blocks in the database (schemas' `max_bytes`). */
+  measurements?: ReadonlyMap<string, number>;
 }
 
 /** A point refused by the write path: its index in the request and InfluxDB's reason. */
@@ -904,6 +910,7 @@ export class StorageEngine {
         for (const shard of db.shards()) {
           shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
           shard.mutations++;
+          if (op.tombstone.purge && shard.startMs <= range.maxMs) shard.purgeDue = true;
         }
         db.forgetEmptyMeasurements(emptied);
         return;
@@ -1374,6 +1381,7 @@ export class StorageEngine {
       ),
       databaseMaxBytes: limits.databaseMaxBytes ?? this.options.maxBytesPerDatabase ?? 0,
     });
+    await this.#enforceMeasurementSizes(db, limits.measurements);
     let dropped = 0;
     for (const g of drops) {
       if (g.shard.dropped || this.#closed) continue;
@@ -1424,6 +1432,76 @@ export class StorageEngine {
       }
     }
     return { dropped, moved };
+  }
+
+  /**
+   * Each measurement over its `max_bytes` (its blocks in the database's local segments) loses
+   * its oldest data: one logged delete up to the instant {@linkcode sizeCutoffMs} finds, marked
+   * `purge` so every copy rewrites the segments it covers (see compact). Returns the deletes.
+   */
+  async #enforceMeasurementSizes(
+    db: DatabaseState,
+    limits: ReadonlyMap<string, number> | undefined,
+  ): Promise<number> {
+    let deletes = 0;
+    for (const [measurement, maxBytes] of limits ?? []) {
+      if (this.#closed) break;
+      const blocks = [...db.shards()].flatMap((shard) =>
+        shard.segments.filter((s) => !s.cold).flatMap((s) =>
+          measurementBlocks(s.reader, measurement)
+        )
+      );
+      const cutoffMs = sizeCutoffMs(blocks, maxBytes);
+      if (cutoffMs === undefined) continue;
+      const keys = new Set<string>();
+      for (const shard of db.shards()) {
+        if (shard.startMs > cutoffMs) continue;
+        for (const s of shard.reader().series(measurement)) keys.add(s.key);
+      }
+      if (keys.size === 0) continue;
+      const maxNs = BigInt(cutoffMs) * 1_000_000n + 999_999n;
+      this.options.logger.info("size limit deleting a measurement's oldest data", {
+        database: db.name,
+        measurement,
+        maxBytes,
+        bytes: blockBytes(blocks),
+        through: new Date(cutoffMs).toISOString(),
+      });
+      await this.#logCatalog({
+        op: "delete",
+        database: db.name,
+        tombstone: {
+          keys: [...keys],
+          minNs: (-(2n ** 63n)).toString(),
+          maxNs: maxNs.toString(),
+          gen: 0,
+          dropSeries: false,
+          purge: true,
+        },
+      });
+      this.options.tierHook?.("measure:logged", { measurement, cutoffMs });
+      deletes++;
+    }
+    if (deletes > 0) await this.compact();
+    return deletes;
+  }
+
+  /**
+   * The bytes of each measurement's blocks in a database's local segments (what a schema's
+   * `max_bytes` limits; heads and cold objects are not counted).
+   */
+  measurementBytes(database: string): Map<string, number> {
+    const out = new Map<string, number>();
+    const db = this.#databases.get(database);
+    for (const shard of db?.shards() ?? []) {
+      for (const s of shard.segments) {
+        if (s.cold) continue;
+        for (const m of s.reader.measurements()) {
+          out.set(m, (out.get(m) ?? 0) + blockBytes(measurementBlocks(s.reader, m)));
+        }
+      }
+    }
+    return out;
   }
 
   /**
@@ -1613,6 +1691,10 @@ export class StorageEngine {
     for (const db of [...this.#databases.values()]) {
       for (const shard of [...db.shards()]) {
         if (shard.compacting || shard.dropped) continue;
+        if (shard.purgeDue) {
+          ran += await this.#purge(shard);
+          continue;
+        }
         const [step] = planCompaction(shard.segments.filter((s) => !s.cold), {
           fanout: this.options.compactionFanout ?? 4,
         });
@@ -1633,6 +1715,30 @@ export class StorageEngine {
     return ran;
   }
 
+  /**
+   * Rewrites every local segment of a group as one, tombstones applied (a size limit's delete
+   * asked for it): the same crash-safe step as a merge, a lone segment replaced in place.
+   */
+  async #purge(shard: Shard): Promise<number> {
+    const inputs = shard.segments.filter((s) => !s.cold);
+    shard.purgeDue = false;
+    if (inputs.length === 0) return 0;
+    shard.compacting = true;
+    try {
+      const level = Math.max(...inputs.map((s) => s.level));
+      const hook = this.options.tierHook;
+      await this.#compactStep(shard, inputs, level, () => hook?.("measure:written", {}));
+      hook?.("measure:rewritten", { dir: shard.dir });
+      return 1;
+    } catch (error) {
+      shard.purgeDue = true; // the next pass tries again
+      if (this.#stopping.signal.aborted) return 0;
+      throw error;
+    } finally {
+      shard.compacting = false;
+    }
+  }
+
   /** The compaction budget: a share of the CPU, in slices, sleeping through `sleep`. */
   #budget(): CpuBudget {
     const sleep = this.options.sleep ??
@@ -1642,7 +1748,13 @@ export class StorageEngine {
     });
   }
 
-  async #compactStep(shard: Shard, inputs: ShardSegment[], level: number): Promise<void> {
+  async #compactStep(
+    shard: Shard,
+    inputs: ShardSegment[],
+    level: number,
+    /** Called once the output is durable, before the inputs go (the crash tests' hook). */
+    written?: () => void,
+  ): Promise<void> {
     const started = this.options.clock.monotonicMs();
     const budget = this.#budget();
     const signal = this.#stopping.signal;
@@ -1683,6 +1795,7 @@ export class StorageEngine {
         this.#counts.compactionSleptMs += budget.sleptMs;
       });
     if (!out) return;
+    written?.();
     shard.segments = shard.segments.filter((s) => !inputs.includes(s));
     // A copy of the files being taken (a replica's snapshot for another node) must find every
     // segment it listed: the inputs go once it is done.
@@ -1691,7 +1804,8 @@ export class StorageEngine {
       // Queries that took a view before the swap keep reading the unlinked file (POSIX) until
       // the reader is closed, a grace period later.
       this.#retire(s.reader);
-      await this.options.fs.remove(s.reader.path);
+      // A lone input rewritten (a purge) has the output's name: the rename replaced it.
+      if (s.reader.path !== out.reader.path) await this.options.fs.remove(s.reader.path);
     }
     this.#counts.compactions++;
     this.#compactionSeconds.observe((this.options.clock.monotonicMs() - started) / 1000);

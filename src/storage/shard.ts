@@ -41,6 +41,29 @@ export interface Tombstone {
   gen: number;
   /** DROP SERIES / DROP MEASUREMENT: the series are forgotten, not only emptied. */
   dropSeries: boolean;
+  /** Order of application ({@linkcode nextTombstoneSerial}): a view ignores later ones. */
+  serial?: number;
+}
+
+let tombstonesApplied = 0;
+
+/** The serial of a tombstone being applied now (greater than every earlier one). */
+export function nextTombstoneSerial(): number {
+  return ++tombstonesApplied;
+}
+
+/**
+ * The lookup a view taken now uses: tombstones applied later are not seen, so a query that
+ * started before a delete reads what it started with (the segments it holds stay readable
+ * until it is done, see the engine's retired readers). Only the active head is cut directly.
+ */
+function tombstonesUpToNow(lookup: TombstoneLookup): TombstoneLookup {
+  const upTo = tombstonesApplied;
+  return (key) => {
+    const list = lookup(key);
+    if (!list || !list.some((t) => (t.serial ?? 0) > upTo)) return list;
+    return list.filter((t) => (t.serial ?? 0) <= upTo);
+  };
 }
 
 /** Tombstones of a series key (the database keeps them). */
@@ -88,6 +111,8 @@ export class Shard {
   dropped = false;
   /** True while a compaction (or a move to the cold store) of this shard runs. */
   compacting = false;
+  /** Set by a size limit's delete: the next compaction pass rewrites every local segment. */
+  purgeDue = false;
   /**
    * Writes and deletes applied to the group, in log order (so equal on every replica of a
    * log): a move to the cold store applies only if none came after its object was encoded.
@@ -359,7 +384,7 @@ export class Shard {
     }));
     for (const f of this.frozen) sources.push({ kind: "head", gen: f.gen, head: f.head });
     sources.push({ kind: "head", gen: ACTIVE, head: this.head });
-    return new ShardView(this, sources, this.tombstones, true);
+    return new ShardView(this, sources, tombstonesUpToNow(this.tombstones), true);
   }
 
   /** A reader over some segments only (compaction's input). */

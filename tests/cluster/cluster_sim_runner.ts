@@ -46,13 +46,7 @@ export function readClusterRegressions(): ClusterSeed[] {
  * the range's test output) until it is: each stays reproducible with `--seed`. A fixed one moves
  * to the regression list.
  */
-export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map([
-  [
-    117,
-    "a node promoted to voter by a move loses power at once; after restart its copy lacks data",
-  ],
-  [11, "after moves and crashes one partition does not settle within 60 s of healing"],
-]);
+export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map<number, string>([]);
 
 /** Seeds [from, to] at `chaosMs` each, but for the open defects'. */
 export function clusterSeedRange(from: number, to: number, chaosMs = 30_000): ClusterSeed[] {

@@ -51,7 +51,7 @@ Deno.test("consistency=any answers from a cut-off node's own replicas; leader re
     await write(first, 0, 20);
     await waitUntil(
       "node 3 has applied the 20 points",
-      5_000,
+      30_000,
       () => third.store.stats().values === 20,
     );
     cluster.hub.isolate(3);

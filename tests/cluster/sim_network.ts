@@ -14,7 +14,12 @@ import { EpochError } from "../../src/core/mod.ts";
 import type { ClusterNetwork, PeerClient, PeerService } from "../../src/cluster/network.ts";
 import { decodeWire, encodeWire } from "../../src/cluster/wire_json.ts";
 import type { SnapshotChunk } from "../../src/cluster/partition/snapshot.ts";
-import type { Message, Transport, TransportHandler } from "../../src/raft/mod.ts";
+import {
+  type Message,
+  MessageType,
+  type Transport,
+  type TransportHandler,
+} from "../../src/raft/mod.ts";
 import type { Process, SimScheduler } from "./sim_scheduler.ts";
 
 /** Network weather: applies to every link. */
@@ -134,6 +139,7 @@ export class SimHub {
     const link = from.id * 64 + m.to;
     if (this.#lost(link)) {
       this.stats.dropped++;
+      this.#reportSnapshot(from, groupId, m, false, this.rpcTimeoutMs);
       return;
     }
     const copy = structuredClone(m);
@@ -150,9 +156,26 @@ export class SimHub {
     if (target === undefined || !target.process.alive) {
       // Connection refused: the sender learns the peer is unreachable.
       if (from.process.alive) from.groups.get(groupId)?.reportUnreachable(m.to);
+      this.#reportSnapshot(from, groupId, m, false, 0);
       return;
     }
     target.groups.get(groupId)?.receive([m]);
+    if (m.type === MessageType.Snap) {
+      const back = m.to * 64 + from.id;
+      if (this.#lost(back)) this.#reportSnapshot(from, groupId, m, false, this.rpcTimeoutMs);
+      else this.#reportSnapshot(from, groupId, m, true, this.#delay(back));
+    }
+  }
+
+  /**
+   * A snapshot travels as a call of its own (raft_transport.ts), whose outcome the sender's
+   * Raft is told (the Transport contract): until then its leader sends that follower nothing.
+   */
+  #reportSnapshot(from: Endpoint, groupId: number, m: Message, ok: boolean, afterMs: number): void {
+    if (m.type !== MessageType.Snap) return;
+    this.sched.after(afterMs, () => {
+      if (from.process.alive) from.groups.get(groupId)?.reportSnapshot(m.to, ok);
+    });
   }
 
   #call<T>(

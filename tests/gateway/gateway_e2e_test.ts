@@ -2,15 +2,16 @@
  * The gateway end to end, as real processes: a 3-node cluster (authentication on, a shared
  * cluster secret) and two gateway copies under `deno serve` with only `--allow-net` and their
  * environment. The InfluxDB differential queries answer byte for byte the same through either
- * gateway copy as from a node; credentials pass through; a node killed with -9 behind a gateway
- * gives retried answers to queries and clear errors to writes, never a wrong answer.
+ * gateway copy as from a node, every SELECT planned by the gateway and read from the partitions
+ * (no node answers it as a /query); credentials pass through; a node killed with -9 behind a
+ * gateway gives retried answers to queries and clear errors to writes, never a wrong answer.
  */
 import assert from "node:assert/strict";
 import type { ServerProcess } from "../_server.ts";
 import { batches } from "../differential/_dataset.ts";
 import { DB } from "../differential/_ask.ts";
 import { HTTP_REQUESTS, type HttpRequest, QUERIES } from "../differential/_queries.ts";
-import { GATEWAY_ENV, isReadOnlyInfluxQL } from "../../src/gateway/mod.ts";
+import { GATEWAY_ENV, GATEWAY_PLAN_HEADER, isReadOnlyInfluxQL } from "../../src/gateway/mod.ts";
 import {
   GATEWAY_TASK,
   type GatewayProcess,
@@ -27,6 +28,30 @@ interface Answer {
   status: number;
   type: string | null;
   body: string;
+}
+
+/** How the gateway answered a /query (its header; absent from a node). */
+const plans = new WeakMap<Answer, string | null>();
+
+/** Only SELECT statements (without INTO): what the gateway plans itself. */
+const selectOnly = (q: string) =>
+  isReadOnlyInfluxQL(q) &&
+  q.split(";").map((s) => s.trim()).filter((s) => s !== "").every((s) => /^select\b/i.test(s));
+
+/** Requests the nodes answered as a /query so far (their /metrics), over every node given. */
+async function nodeQueries(nodes: ServerProcess[]): Promise<number> {
+  let total = 0;
+  for (const n of nodes) {
+    const text = await (await fetch(`${n.url}/metrics`, { headers: AUTH })).text();
+    for (
+      const m of text.matchAll(
+        /^epochnexus_http_requests_total\{[^}]*route="query[^"]*"[^}]*\} (\d+)/gm,
+      )
+    ) {
+      total += Number(m[1]);
+    }
+  }
+  return total;
 }
 
 /** Sends one differential request (with the admin's credentials) and reads the whole answer. */
@@ -47,6 +72,7 @@ async function ask(url: string, r: HttpRequest, headers: Record<string, string> 
     type: res.headers.get("content-type"),
     body: await res.text(),
   };
+  plans.set(answer, res.headers.get(GATEWAY_PLAN_HEADER));
   return answer;
 }
 
@@ -128,6 +154,12 @@ Deno.test({
       const anonymousDirect = await ask(nodes[1].url, { params: { q: "SHOW DATABASES" } }, {});
       assert.equal(anonymous.status, 401);
       assert.deepEqual(anonymous, anonymousDirect);
+      // A SELECT, which the gateway plans itself, is not answered before a node checked the
+      // caller: without credentials, the node's own 401.
+      const select0 = { params: { q: "SELECT count(usage_user) FROM cpu" } };
+      const anonymousSelect = await ask(b.url, select0, {});
+      assert.equal(anonymousSelect.status, 401);
+      assert.deepEqual(anonymousSelect, await ask(nodes[2].url, select0, {}));
 
       // /health names every node.
       const health = await (await fetch(`${a.url}/health`)).json();
@@ -148,7 +180,8 @@ Deno.test({
 
       // Every differential query: each gateway copy answers as a node does, byte for byte.
       const different: string[] = [];
-      let compared = 0, sent = 0, retried = 0;
+      let compared = 0, sent = 0, retried = 0, planned = 0;
+      const notPlanned: string[] = [];
       // Asked of a node and both copies at once. The cluster itself may answer differently for a
       // moment (a read barrier timing out under load, a node's metadata copy not yet at the last
       // change): a difference counts when it is still there after a few asks.
@@ -174,7 +207,17 @@ Deno.test({
               );
             }
           }
-          if (found.length === 0) break;
+          if (found.length === 0) {
+            // A SELECT the cluster answers without an error is the gateway's own plan.
+            const q = r.params.q ?? "";
+            if (selectOnly(q) && !r.multipart && direct.status === 200 && !isError(direct)) {
+              for (const viaGateway of [viaA, viaB]) {
+                if (plans.get(viaGateway) === "planned") planned++;
+                else notPlanned.push(`${label}: ${plans.get(viaGateway)}`);
+              }
+            }
+            break;
+          }
           retried++;
         }
         compared += 2;
@@ -205,9 +248,22 @@ Deno.test({
       const nativeDirect = await native(nodes[2].url);
       assert.equal(nativeDirect.status, 200, show(nativeDirect));
       assert.deepEqual(await native(a.url), nativeDirect);
+      assert.deepEqual(notPlanned, [], "SELECTs the gateway forwarded instead of planning");
+      assert.ok(planned > 100, `planned ${planned}`);
+      // The nodes answered none of those as a /query: copy B (its checks kept for its long
+      // metadata time to live) asks 20 SELECTs and the nodes' /query count stays put, bar the
+      // node's check of the credentials.
+      const before = await nodeQueries(nodes);
+      const select = { params: { q: "SELECT mean(usage_user) FROM cpu GROUP BY host" } };
+      const expectedSelect = await ask(nodes[0].url, select);
+      for (let i = 0; i < 20; i++) assert.deepEqual(await ask(b.url, select), expectedSelect);
+      const after = await nodeQueries(nodes);
+      // The direct ask and at most one credential check.
+      assert.ok(after - before <= 2, `the nodes answered ${after - before} /query requests`);
       console.log(
         `gateway: ${compared} answers compared, ${different.length} different (${retried} ` +
-          `asked again); ${sent} changing statements sent through the gateway`,
+          `asked again), ${planned} SELECT answers planned by the gateway; ${sent} changing ` +
+          `statements sent through the gateway`,
       );
       assert.ok(compared > 100, `compared ${compared}`);
       assert.deepEqual(different, [], different.join("\n"));

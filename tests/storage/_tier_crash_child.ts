@@ -5,6 +5,7 @@
  * kill -9 at that step leaves them.
  *
  * Usage: deno run -A _tier_crash_child.ts <dir> <cold dir | s3 endpoint> <step> <t0 clock ms>
+ *   [measurement limits as JSON, e.g. {"cpu": 20000}]
  * @module
  */
 import { denoFileSystem } from "../../src/runtime/mod.ts";
@@ -12,7 +13,7 @@ import { type ColdStore, DirColdStore, type TierStep } from "../../src/storage/m
 import { openEngine, TestClock } from "./_tier_util.ts";
 import { S3ColdStore } from "../../src/storage/mod.ts";
 
-const [dir, cold, step, nowMs] = Deno.args;
+const [dir, cold, step, nowMs, measurements] = Deno.args;
 const store: ColdStore = cold.startsWith("http")
   ? new S3ColdStore({
     endpoint: cold,
@@ -28,7 +29,9 @@ const engine = await openEngine(dir, new TestClock(Number(nowMs)), {
     if (at === step) Deno.kill(Deno.pid, "SIGKILL");
   },
 });
-await engine.enforceTiering("db");
+await engine.enforceTiering("db", {
+  measurements: measurements ? new Map(Object.entries(JSON.parse(measurements))) : undefined,
+});
 console.log("tiering ran to its end without reaching", step);
 await engine.close();
 Deno.exit(3);

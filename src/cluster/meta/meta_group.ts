@@ -84,8 +84,21 @@ export class MetaGroup implements ReplicatedStateMachine {
       requestTimeoutMs: options.requestTimeoutMs,
       snapshotEntries: 1_000,
       retainEntries: 200,
+      onApplied: (index) => group.#appliedTo(index),
     });
+    // A stored snapshot was restored before the node started: the copy is applied up to it.
+    group.#appliedTo(group.raft.appliedIndex);
     return group;
+  }
+
+  /**
+   * The Raft node applied up to `index`: entries without a command (a leader's first) and
+   * snapshots too, which reach no {@linkcode apply}; a start waits for its commit index.
+   */
+  #appliedTo(index: number): void {
+    if (index <= this.#applied) return;
+    this.#applied = index;
+    this.#release();
   }
 
   // --- ReplicatedStateMachine ----------------------------------------------------------------

@@ -12,7 +12,8 @@
  * - Directory entries (a file created, a folder made, a rename, a removal) are durable once the
  *   folder holding them is fsynced (`syncDir`); until then a crash keeps either a prefix of them
  *   in order (a journal) or any subset (no ordering promise). A rename is atomic. Entries under a
- *   folder that did not survive are gone with it.
+ *   folder that did not survive are gone with it. A folder removed and made again at the same
+ *   path is another folder: what was done in the old one never reaches the new one.
  * - `writeFileAtomic` and `mkdir` run the runtime's own steps ({@linkcode writeFileAtomically},
  *   {@linkcode makeDirectoryDurably}) on these primitives, so a crash can fall between any two.
  *
@@ -161,35 +162,49 @@ class Directory {
 
 type Node = Inode | Directory;
 
-/** A change to directory entries, durable once a folder it touches is fsynced. */
+/**
+ * A change to directory entries, durable once a folder it touches is fsynced. Each names the
+ * nodes it saw: a change is applied only where they are still in place, so one made inside a
+ * folder that was since removed and made again at the same path (another inode on a real disk)
+ * never touches the new folder's entries when a later fsync or a crash applies it.
+ */
 type DirOp =
-  | { kind: "link"; path: string; node: Node }
-  | { kind: "unlink"; path: string }
-  | { kind: "rename"; from: string; to: string };
+  | { kind: "link"; path: string; node: Node; parent: Directory }
+  | { kind: "unlink"; path: string; node: Node }
+  | { kind: "rename"; from: string; to: string; node: Node; toParent: Directory };
 
 function touches(op: DirOp, dir: string): boolean {
   if (op.kind === "rename") return parentDir(op.from) === dir || parentDir(op.to) === dir;
   return parentDir(op.path) === dir;
 }
 
+/** True when `path`'s folder in `names` is `parent`, or not there (yet) at all. */
+function parentIs(names: Map<string, Node>, path: string, parent: Directory): boolean {
+  const there = names.get(parentDir(path));
+  return there === undefined || there === parent;
+}
+
+/** Removes `path` and, when it is a folder, what lies under it (gone with it). */
+function unlinkTree(names: Map<string, Node>, path: string): void {
+  if (names.get(path) instanceof Directory) {
+    for (const p of [...names.keys()]) if (p.startsWith(`${path}/`)) names.delete(p);
+  }
+  names.delete(path);
+}
+
 function applyDirOp(names: Map<string, Node>, op: DirOp): void {
   if (op.kind === "link") {
-    names.set(op.path, op.node);
+    if (parentIs(names, op.path, op.parent)) names.set(op.path, op.node);
   } else if (op.kind === "unlink") {
-    names.delete(op.path);
+    if (names.get(op.path) === op.node) unlinkTree(names, op.path);
   } else {
     const node = names.get(op.from);
-    if (!node) return;
-    names.delete(op.from);
+    if (node !== op.node || !parentIs(names, op.to, op.toParent)) return;
+    const moved = [...names].filter(([p]) => p.startsWith(`${op.from}/`));
+    unlinkTree(names, op.from);
+    unlinkTree(names, op.to);
     names.set(op.to, node);
-    if (node instanceof Directory) {
-      for (const [p, n] of [...names]) {
-        if (p.startsWith(`${op.from}/`)) {
-          names.delete(p);
-          names.set(op.to + p.slice(op.from.length), n);
-        }
-      }
-    }
+    for (const [p, n] of moved) names.set(op.to + p.slice(op.from.length), n);
   }
 }
 
@@ -199,10 +214,10 @@ function notFound(path: string): Error {
 
 /** The crashable in-memory file system. */
 export class CrashFileSystem implements FileSystem {
-  /** What a running process sees. */
+  /** What a running process sees (the root is one folder in both views). */
   #names = new Map<string, Node>([["/", new Directory()]]);
   /** The directory entries on disk. */
-  #durableNames = new Map<string, Node>([["/", new Directory()]]);
+  #durableNames = new Map<string, Node>(this.#names);
   #pendingDirOps: DirOp[] = [];
   #left = Infinity;
   #off = false;
@@ -323,10 +338,11 @@ export class CrashFileSystem implements FileSystem {
       if (node instanceof Directory) throw new Error(`EISDIR: ${path}`);
       if (!node) {
         if (!options.create) throw notFound(path);
-        if (!(this.#names.get(parentDir(path)) instanceof Directory)) throw notFound(path);
+        const parent = this.#names.get(parentDir(path));
+        if (!(parent instanceof Directory)) throw notFound(path);
         this.mutate(`create ${path}`);
         node = new Inode();
-        this.#dirOp({ kind: "link", path, node });
+        this.#dirOp({ kind: "link", path, node, parent });
       } else if (options.truncate && node.data.length > 0) {
         this.mutate(`truncate ${path} to 0`);
         node.change({ kind: "truncate", length: 0 });
@@ -349,10 +365,12 @@ export class CrashFileSystem implements FileSystem {
   rename(from: string, to: string): Promise<void> {
     return settle(() => {
       this.#check();
-      if (!this.#names.has(from)) throw notFound(from);
-      if (!(this.#names.get(parentDir(to)) instanceof Directory)) throw notFound(to);
+      const node = this.#names.get(from);
+      if (!node) throw notFound(from);
+      const toParent = this.#names.get(parentDir(to));
+      if (!(toParent instanceof Directory)) throw notFound(to);
       this.mutate(`rename ${from} -> ${to}`);
-      this.#dirOp({ kind: "rename", from, to });
+      this.#dirOp({ kind: "rename", from, to, node, toParent });
     });
   }
 
@@ -366,10 +384,10 @@ export class CrashFileSystem implements FileSystem {
       // Children first, deepest first: one unlink each, as a recursive removal does.
       for (const p of inside.sort((a, b) => depth(b) - depth(a) || (a < b ? 1 : -1))) {
         this.mutate(`remove ${p}`);
-        this.#dirOp({ kind: "unlink", path: p });
+        this.#dirOp({ kind: "unlink", path: p, node: this.#names.get(p)! });
       }
       this.mutate(`remove ${path}`);
-      this.#dirOp({ kind: "unlink", path });
+      this.#dirOp({ kind: "unlink", path, node });
     });
   }
 
@@ -400,9 +418,10 @@ export class CrashFileSystem implements FileSystem {
           const node = this.#names.get(p);
           if (node instanceof Directory) return;
           if (node) throw new Error(`EEXIST: ${p} is a file`);
-          if (!(this.#names.get(parentDir(p)) instanceof Directory)) throw notFound(parentDir(p));
+          const parent = this.#names.get(parentDir(p));
+          if (!(parent instanceof Directory)) throw notFound(parentDir(p));
           this.mutate(`mkdir ${p}`);
-          this.#dirOp({ kind: "link", path: p, node: new Directory() });
+          this.#dirOp({ kind: "link", path: p, node: new Directory(), parent });
         }),
       syncDir: (p) => this.syncDir(p),
     }, path);

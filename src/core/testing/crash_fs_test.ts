@@ -76,6 +76,27 @@ Deno.test("crash fs: a folder that did not survive takes its files with it", asy
   }
 });
 
+Deno.test("crash fs: a folder removed and made again is another folder: the old one's removals and files stay out of it", async () => {
+  // The cluster simulation's seed 117: a replica dropped (removal not fsynced), then a snapshot
+  // installed at the same path by a rename fsynced in the new folder. The old removal of a file
+  // whose path the snapshot reuses must not take the snapshot's file when a crash applies it.
+  const fs = new CrashFileSystem();
+  await fs.mkdir("/r/d/data/s");
+  await fs.writeFileAtomic("/r/d/data/s/f", bytes(3, 1));
+  await fs.remove("/r/d", { recursive: true });
+  await fs.mkdir("/r/d"); // fsyncs /r: the old /r/d is gone for good
+  for (const disk of crashes(fs)) {
+    assert.equal(await content(disk, "/r/d/data/s/f"), null, "the old folder's file came back");
+  }
+  await fs.mkdir("/r/d/in/s");
+  await fs.writeFileAtomic("/r/d/in/s/f", bytes(3, 2));
+  await fs.rename("/r/d/in", "/r/d/data");
+  await fs.syncDir("/r/d");
+  for (const disk of crashes(fs)) {
+    assert.deepEqual(await content(disk, "/r/d/data/s/f"), bytes(3, 2), "the new file was lost");
+  }
+});
+
 Deno.test("crash fs: writeFileAtomic cut at any step leaves the old content or the new", async () => {
   const setup = async (fs: CrashFileSystem) => {
     await fs.mkdir("/d");

@@ -1,0 +1,88 @@
+/**
+ * The gateway never answers a query without the cluster checking the caller: before it plans a
+ * query itself it asks a node whether these credentials may read these databases, with a query
+ * that needs exactly that (`SHOW RETENTION POLICIES ON <db>` per database: READ on each, after
+ * authentication), sent with the caller's own credentials at `any` consistency (no read
+ * barrier: a catalog answer). A pass is kept a short while per credentials and databases; a
+ * refusal is not kept, and the caller's request then goes to a node, which answers it (its own
+ * 401 or 403, byte for byte).
+ * @module
+ */
+import type { Clock } from "../core/mod.ts";
+import { quoteIdent } from "../query/mod.ts";
+
+/** Options of {@linkcode CredentialCheck}. */
+export interface CredentialCheckOptions {
+  clock: Clock;
+  /** How long a pass is kept (ms). */
+  ttlMs: number;
+  /** Sends the probe to a node (the gateway's node choice and failover). */
+  send: (probe: (nodeBase: string) => Request) => Promise<Response>;
+}
+
+/** Passes kept at most (a cache of callers, not a store: cleared when full). */
+const MAX_PASSES = 10_000;
+
+/** Checks of one gateway copy. */
+export class CredentialCheck {
+  readonly #options: CredentialCheckOptions;
+  /** Digest of credentials and databases -> monotonic time the pass ends. */
+  readonly #passes = new Map<string, number>();
+
+  constructor(options: CredentialCheckOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the request's credentials may read `databases` (asked of a node when not known). */
+  async mayRead(request: Request, url: URL, databases: readonly string[]): Promise<boolean> {
+    const authorization = request.headers.get("authorization") ?? "";
+    const user = url.searchParams.get("u") ?? "";
+    const password = url.searchParams.get("p") ?? "";
+    const key = await digest(JSON.stringify([authorization, user, password, databases]));
+    const now = this.#options.clock.monotonicMs();
+    const until = this.#passes.get(key);
+    if (until !== undefined && until > now) return true;
+    this.#passes.delete(key);
+    const query = databases.map((db) => `SHOW RETENTION POLICIES ON ${quoteIdent(db)}`).join("; ");
+    let answer: Response;
+    try {
+      answer = await this.#options.send((base) => {
+        const probe = new URL(`${base}/query`);
+        if (user !== "") [probe.searchParams.set("u", user), probe.searchParams.set("p", password)];
+        const headers = new Headers({ "content-type": "application/x-www-form-urlencoded" });
+        if (authorization !== "") headers.set("authorization", authorization);
+        return new Request(probe, {
+          method: "POST",
+          headers,
+          body: new URLSearchParams({ q: query, consistency: "any" }),
+        });
+      });
+    } catch {
+      return false; // no node answered: the request is sent on and fails there, clearly
+    }
+    if (!(await passed(answer))) return false;
+    if (this.#passes.size >= MAX_PASSES) this.#passes.clear();
+    this.#passes.set(key, this.#options.clock.monotonicMs() + this.#options.ttlMs);
+    return true;
+  }
+}
+
+/** A 200 whose every statement answered without an error. */
+async function passed(answer: Response): Promise<boolean> {
+  if (answer.status !== 200) {
+    await answer.body?.cancel();
+    return false;
+  }
+  try {
+    const body = await answer.json() as { results?: { error?: unknown }[]; error?: unknown };
+    return body.error === undefined && Array.isArray(body.results) &&
+      body.results.every((r) => r.error === undefined);
+  } catch {
+    return false;
+  }
+}
+
+async function digest(text: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,208 @@
+/**
+ * The cluster as the gateway's query engine sees it: the catalog from the metadata the gateway
+ * read (`ClusterService.ReadMeta`), and every partition read on the nodes with the same
+ * partition-read calls a node uses for the partitions it does not hold (Describe, then Select
+ * per shard group, at the partition's leader or, at `any` consistency, the first replica that
+ * answers). The partials are folded here as a node folds its own fan-out, so the answer is the
+ * one a node gives. It serves SELECT statements only: the gateway sends anything that changes
+ * state, and SHOW statements, to a node.
+ * @module
+ */
+import { type Clock, EpochError, NotFoundError } from "../core/mod.ts";
+import {
+  callReplica,
+  cannotAnswer,
+  fanOutShards,
+  isUnavailable,
+  type MetaView,
+  type PartitionRoute,
+  type PeerClient,
+} from "../cluster/mod.ts";
+import type {
+  PlanRequest,
+  QueryLimits,
+  ReadConsistency,
+  RetentionPolicyInfo,
+  ShardReader,
+  ShardsOptions,
+} from "../query/mod.ts";
+import type { DataStore } from "../http/mod.ts";
+
+/** What a {@linkcode RemoteStore} reads with. */
+export interface RemoteStoreOptions {
+  /** The metadata copy the query is planned over. */
+  meta: MetaView;
+  /** Partition reads on nodes, by node id. */
+  peers: Pick<PeerClient, "describe" | "select">;
+  clock: Clock;
+  sleep: (ms: number) => Promise<void>;
+  /** How long a read looks for a partition's leader. @default {10000} */
+  leaderTimeoutMs?: number;
+}
+
+type DatabaseView = MetaView["databases"][number];
+
+/** A read-only store over the cluster's nodes, for one gateway request. */
+export class RemoteStore implements DataStore {
+  readonly #options: RemoteStoreOptions;
+  readonly #databases: Map<string, DatabaseView>;
+
+  constructor(options: RemoteStoreOptions) {
+    this.#options = options;
+    this.#databases = new Map(options.meta.databases.map((d) => [d.name, d]));
+  }
+
+  databases(): string[] {
+    return [...this.#databases.keys()];
+  }
+
+  hasDatabase(name: string): boolean {
+    return this.#databases.has(name);
+  }
+
+  retentionPolicies(database: string): RetentionPolicyInfo[] {
+    const db = this.#database(database);
+    return db.retentionPolicies.map((rp) => ({
+      name: rp.name,
+      durationNs: rp.durationNs,
+      shardGroupDurationNs: rp.shardGroupDurationNs,
+      replicaN: rp.replicaN,
+      isDefault: rp.name === db.defaultRetentionPolicy,
+    }));
+  }
+
+  defaultRetentionPolicy(database: string): string {
+    return this.#database(database).defaultRetentionPolicy;
+  }
+
+  /** Never called: a query that needs it is sent to a node (no shard is read in-process). */
+  shards(): ShardReader[] {
+    throw new EpochError("internal", "the gateway reads every partition on the nodes");
+  }
+
+  /** The shard groups of a policy in a range, every partition described by a node. */
+  async shardsAsync(
+    database: string,
+    retentionPolicy: string,
+    minNs: bigint,
+    maxNs: bigint,
+    options: ShardsOptions = {},
+  ): Promise<ShardReader[]> {
+    const db = this.#database(database);
+    if (!db.retentionPolicies.some((rp) => rp.name === retentionPolicy)) {
+      throw new NotFoundError(`retention policy not found: ${retentionPolicy}`, {
+        details: { database, retentionPolicy },
+      });
+    }
+    const consistency = options.consistency ?? "leader";
+    const { peers } = this.#options;
+    return await fanOutShards(
+      new Map(),
+      db.partitions.map((p, index) => {
+        const read = <T>(call: (target: number) => Promise<T>) =>
+          this.#onReplica({ ...p, index }, consistency, call);
+        // The node whose replica passed the read barrier for the description: its state only
+        // moves on, so the SELECT parts it answers need no barrier of their own (one ReadIndex
+        // per partition and query, as a node pays for its own replicas).
+        let confirmed: number | undefined;
+        const select = (
+          target: number,
+          startMs: number,
+          request: PlanRequest,
+          measurements: readonly string[],
+          limits: QueryLimits | undefined,
+          at: ReadConsistency,
+        ) =>
+          peers.select(target, {
+            groupId: p.groupId,
+            database,
+            retentionPolicy,
+            startMs,
+            consistency: at,
+            request,
+            measurements,
+            limits,
+          });
+        return {
+          describe: () =>
+            read(async (target) => {
+              const shards = await peers.describe(target, {
+                groupId: p.groupId,
+                database,
+                retentionPolicy,
+                minNs,
+                maxNs,
+                consistency,
+                series: options.series === true,
+              });
+              confirmed = target;
+              return shards;
+            }),
+          select: async (startMs, request, measurements, limits) => {
+            if (consistency === "leader" && confirmed !== undefined) {
+              try {
+                return await select(confirmed, startMs, request, measurements, limits, "any");
+              } catch (error) {
+                if (!isUnavailable(error)) throw error;
+                // That node went away: the part is read at the leader, behind its barrier.
+              }
+            }
+            return await read((target) =>
+              select(target, startMs, request, measurements, limits, consistency)
+            );
+          },
+        };
+      }),
+    );
+  }
+
+  // A gateway store only reads: these are never reached (the gateway sends such requests on).
+
+  createDatabase(): Promise<void> {
+    return Promise.reject(this.#sentToNodes("CREATE DATABASE"));
+  }
+
+  dropDatabase(): Promise<void> {
+    return Promise.reject(this.#sentToNodes("DROP DATABASE"));
+  }
+
+  write(): Promise<never> {
+    return Promise.reject(this.#sentToNodes("a write"));
+  }
+
+  stats(): never {
+    throw this.#sentToNodes("statistics");
+  }
+
+  figures(): never {
+    throw this.#sentToNodes("storage figures");
+  }
+
+  #sentToNodes(what: string): EpochError {
+    return new EpochError("internal", `the gateway sends ${what} to a node; it has no storage`);
+  }
+
+  async #onReplica<T>(
+    partition: PartitionRoute & { index: number; groupId: number },
+    consistency: "leader" | "any",
+    call: (target: number) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await callReplica(partition, consistency, {
+        monotonicMs: () => this.#options.clock.monotonicMs(),
+        sleep: this.#options.sleep,
+        timeoutMs: this.#options.leaderTimeoutMs,
+      }, call);
+    } catch (error) {
+      throw cannotAnswer(partition, error);
+    }
+  }
+
+  #database(name: string): DatabaseView {
+    const db = this.#databases.get(name);
+    if (!db) {
+      throw new NotFoundError(`database not found: ${name}`, { details: { database: name } });
+    }
+    return db;
+  }
+}

@@ -105,6 +105,9 @@ function numberEnd(text: string, offset: number): number {
   return i;
 }
 
+/** A character of InfluxDB's words (names, keywords, numbers, durations). */
+const WORD_CHAR = /[A-Za-z0-9_µ]/;
+
 /**
  * Whether InfluxDB reads one character past the end before it reads the end as a token, so
  * that it reports the end two characters past the last one instead of one: after a word (its
@@ -114,8 +117,11 @@ function numberEnd(text: string, offset: number): number {
  */
 function peeksPastEnd(text: string, parserPeeks: boolean | undefined): boolean {
   // A word starting with a letter is a name or keyword; with a digit, a number or duration.
-  const word = /[A-Za-z0-9_µ]+$/.exec(text)?.[0];
-  if (word !== undefined) return /^[A-Za-z_]/.test(word);
+  // The last word, scanned back from the end: /[…]+$/ would try every start in every run of
+  // word characters, quadratic in a long run that is not at the end (found by tests/fuzz).
+  let wordStart = text.length;
+  while (wordStart > 0 && WORD_CHAR.test(text[wordStart - 1])) wordStart--;
+  if (wordStart < text.length) return /[A-Za-z_]/.test(text[wordStart]);
   if (parserPeeks !== undefined) return parserPeeks;
   if (/(?:=~|!~|\.)$/.test(text)) return true;
   if (text.endsWith("(")) return /[A-Za-z0-9_"]\($/.test(text) && !/\bIN\s*\($/i.test(text);

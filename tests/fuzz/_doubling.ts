@@ -8,11 +8,7 @@
  * @module
  */
 import { ok } from "node:assert/strict";
-import process from "node:process";
-
-const threadCpu = (process as unknown as {
-  threadCpuUsage(previous?: { user: number; system: number }): { user: number; system: number };
-}).threadCpuUsage;
+import { threadCpu } from "./_cpu.ts";
 
 /**
  * CPU milliseconds per run of `f`, over as many runs as fit in `budgetMs` (at most 200): the

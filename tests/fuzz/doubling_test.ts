@@ -86,6 +86,9 @@ Deno.test("doubling: InfluxQL", async (t) => {
       (n) => `SELECT mean(${"u".repeat(n)}) FROM (SELECT v FROM cpu WHERE0 = 1)`,
       4000,
     ],
+    // The place of an early end looked for the last word with /[A-Za-z0-9_µ]+$/, which tries
+    // every start in a long run of word characters: quadratic (found by tests/fuzz).
+    ["a long word, then an early end", (n) => `SELECT ${"u".repeat(n)} +`, 4000],
     ["a long quoted identifier of escapes", (n) => `SELECT "${'\\"'.repeat(n)}" FROM m`, 1000],
     ["a long regex", (n) => `SELECT v FROM m WHERE host =~ /${"a\\/".repeat(n)}/`, 1000],
     ["an unterminated string", (n) => `SELECT v FROM m WHERE host = '${"x\\'".repeat(n)}`, 1000],

@@ -238,17 +238,19 @@ function encodeDeltasBig(timesMs: Float64Array, timesSubMs: Float64Array, out: B
 }
 
 /**
- * Decodes a block written by {@linkcode encodeTimestamps}.
+ * Decodes a block written by {@linkcode encodeTimestamps}. With `distinct`, a block repeating an
+ * instant is refused too (a segment block never holds two values at one instant): in the delta
+ * paths the check runs once per distinct delta, in RLE once per block, so it is almost free.
  * @throws {CodecError} on any inconsistency in the bytes, including instants that would fall
- *   outside the int64 nanosecond range or go backwards.
+ *   outside the int64 nanosecond range or go backwards (or repeat, with `distinct`).
  */
-export function decodeTimestamps(block: Uint8Array): TimestampColumn {
+export function decodeTimestamps(block: Uint8Array, distinct = false): TimestampColumn {
   const r = new ByteReader(block);
   const { id, count } = readHeader(r, 0x10, "timestamp");
   const timesMs = new Float64Array(count);
   const timesSubMs = new Float64Array(count);
   if (id === Encoding.TimestampsRaw) {
-    decodeRaw(r, timesMs, timesSubMs);
+    decodeRaw(r, timesMs, timesSubMs, distinct);
     return { timesMs, timesSubMs };
   }
   const firstAt = r.offset;
@@ -263,6 +265,9 @@ export function decodeTimestamps(block: Uint8Array): TimestampColumn {
     const dMs = r.uvarint("timestamp delta ms");
     const dSub = r.uvarint("timestamp delta subMs");
     if (dSub >= NS_PER_MS) r.fail(`timestamp delta subMs ${dSub} is not below 1e6`, dAt);
+    if (distinct && count > 1 && dMs === 0 && dSub === 0) {
+      r.fail("timestamp RLE delta 0 repeats the first instant", dAt);
+    }
     r.expectEnd("timestamp RLE block");
     for (let i = 1; i < count; i++) {
       ms += dMs;
@@ -278,8 +283,8 @@ export function decodeTimestamps(block: Uint8Array): TimestampColumn {
     const gAt = r.offset;
     const gBig = r.uvarintBig("timestamp delta scale");
     if (gBig === 0n) r.fail("timestamp delta scale is 0", gAt);
-    if (id === Encoding.TimestampsDelta) decodeDelta(r, gBig, timesMs, timesSubMs);
-    else decodeDeltaOfDelta(r, gBig, timesMs, timesSubMs);
+    if (id === Encoding.TimestampsDelta) decodeDelta(r, gBig, timesMs, timesSubMs, distinct);
+    else decodeDeltaOfDelta(r, gBig, timesMs, timesSubMs, distinct);
     r.expectEnd("timestamp block");
   }
   if (!inRange(timesMs[count - 1], timesSubMs[count - 1])) {
@@ -288,7 +293,12 @@ export function decodeTimestamps(block: Uint8Array): TimestampColumn {
   return { timesMs, timesSubMs };
 }
 
-function decodeRaw(r: ByteReader, timesMs: Float64Array, timesSubMs: Float64Array): void {
+function decodeRaw(
+  r: ByteReader,
+  timesMs: Float64Array,
+  timesSubMs: Float64Array,
+  distinct: boolean,
+): void {
   const count = timesMs.length;
   r.need(12 * count, "raw timestamps");
   let pm = -Infinity, ps = 0;
@@ -300,6 +310,7 @@ function decodeRaw(r: ByteReader, timesMs: Float64Array, timesSubMs: Float64Arra
       r.fail(`raw timestamp (${ms}, ${sub}) is not a valid instant`, at);
     }
     if (ms < pm || (ms === pm && sub < ps)) r.fail("raw timestamps go backwards", at);
+    if (distinct && ms === pm && sub === ps) r.fail("raw timestamp repeats the one before", at);
     timesMs[i] = pm = ms;
     timesSubMs[i] = ps = sub;
   }
@@ -308,7 +319,8 @@ function decodeRaw(r: ByteReader, timesMs: Float64Array, timesSubMs: Float64Arra
 
 /**
  * Adds nanosecond deltas `g * q[i]` to the first instant. `q` comes as 64-bit halves; each
- * delta takes the number path when exact, the BigInt path otherwise.
+ * delta takes the number path when exact, the BigInt path otherwise. With `distinct`, a delta 0
+ * is refused (checked where a delta differs from the one before, so not once per value).
  */
 function accumulate(
   g: bigint,
@@ -316,6 +328,7 @@ function accumulate(
   lo: Uint32Array,
   timesMs: Float64Array,
   timesSubMs: Float64Array,
+  distinct: boolean,
 ): void {
   const count = timesMs.length;
   const gn = g <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(g) : Infinity;
@@ -325,6 +338,7 @@ function accumulate(
     const h = hi[i - 1];
     const d = gn * (h * TWO_32 + lo[i - 1]);
     if (d !== lastD) {
+      if (distinct && d === 0) throw new CodecError(0, `timestamp delta 0 at value ${i}`);
       if (h < 0x200000 && d <= Number.MAX_SAFE_INTEGER) {
         dMs = Math.floor(d / NS_PER_MS);
         dSub = d - dMs * NS_PER_MS;
@@ -337,7 +351,9 @@ function accumulate(
         }
         lastD = d;
       } else {
+        // Also a 0 quotient when g is past 2^53 (d is NaN then).
         const big = g * ((BigInt(h) << 32n) | BigInt(lo[i - 1]));
+        if (distinct && big === 0n) throw new CodecError(0, `timestamp delta 0 at value ${i}`);
         dMs = Number(big / 1_000_000n);
         dSub = Number(big % 1_000_000n);
         lastD = -1;
@@ -359,11 +375,12 @@ function decodeDelta(
   g: bigint,
   timesMs: Float64Array,
   timesSubMs: Float64Array,
+  distinct: boolean,
 ): void {
   const n1 = timesMs.length - 1;
   const hi = new Uint32Array(n1), lo = new Uint32Array(n1);
   simple8bDecode64(r, n1, hi, lo);
-  accumulate(g, hi, lo, timesMs, timesSubMs);
+  accumulate(g, hi, lo, timesMs, timesSubMs, distinct);
 }
 
 function decodeDeltaOfDelta(
@@ -371,6 +388,7 @@ function decodeDeltaOfDelta(
   g: bigint,
   timesMs: Float64Array,
   timesSubMs: Float64Array,
+  distinct: boolean,
 ): void {
   const at = r.offset;
   const n1 = timesMs.length - 1;
@@ -392,5 +410,5 @@ function decodeDeltaOfDelta(
     lo[i] = l;
     hi[i] = (q - l) / TWO_32;
   }
-  accumulate(g, hi, lo, timesMs, timesSubMs);
+  accumulate(g, hi, lo, timesMs, timesSubMs, distinct);
 }

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { instantFromNanos, MAX_TIME_NS, MIN_TIME_NS, nanosOf } from "../../core/time.ts";
 import { ByteWriter, CodecError } from "./bytes.ts";
 import { Encoding, encodingName, MAX_BLOCK_VALUES } from "./encoding.ts";
+import { simple8bEncodeBig } from "./simple8b.ts";
 import { decodeTimestamps, encodeTimestamps } from "./timestamps.ts";
 import { assertCorruptionSafe, hex } from "./_testing.ts";
 
@@ -206,6 +207,65 @@ Deno.test("timestamps: any sorted instants round-trip (property)", () => {
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("timestamps: distinct refuses exactly the blocks that repeat an instant (property)", () => {
+  fc.assert(
+    fc.property(
+      nanosArb,
+      fc.array(deltaArb, { maxLength: 300, size: "medium" }),
+      fc.boolean(),
+      (start, deltas, noRepeat) => {
+        const ns = [start];
+        for (const d of deltas) {
+          const next = ns[ns.length - 1] + (noRepeat && d === 0n ? 1n : d);
+          if (next > MAX_TIME_NS) break;
+          ns.push(next);
+        }
+        const repeats = ns.some((t, i) => i > 0 && t === ns[i - 1]);
+        const { bytes } = encode(...fromNanos(ns));
+        if (repeats) assert.throws(() => decodeTimestamps(bytes, true), CodecError);
+        else {
+          const back = decodeTimestamps(bytes, true);
+          assert.deepEqual(ns.map((_, i) => nanosOf(back.timesMs[i], back.timesSubMs[i])), ns);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("timestamps: distinct refuses a repeat in every encoding, the rare paths included", () => {
+  // RLE delta 0, deltas, delta-of-delta: as the encoder writes them.
+  const rle = encode(...fromMs([T0, T0, T0]));
+  const delta = encode(...fromMs([0, 1e4, 3e4, 3e4]));
+  const dod = encode(
+    ...fromMs(Array.from({ length: 50 }, (_, i) => T0 + (i < 49 ? i * i : 48 * 48))),
+  );
+  assert.deepEqual(
+    [rle.id, delta.id, dod.id],
+    [Encoding.TimestampsRle, Encoding.TimestampsDelta, Encoding.TimestampsDeltaOfDelta],
+  );
+  // Raw, by hand (the encoder writes raw only when no delta encoding fits).
+  const raw = new ByteWriter();
+  raw.u8(Encoding.TimestampsRaw);
+  raw.uvarint(2);
+  for (let i = 0; i < 2; i++) {
+    raw.f64(T0);
+    raw.u32(5);
+  }
+  // Deltas scaled by g past 2^53 with a 0 quotient: the BigInt path.
+  const big = new ByteWriter();
+  big.u8(Encoding.TimestampsDelta);
+  big.uvarint(3);
+  big.varint(0);
+  big.uvarint(0);
+  big.uvarintBig(2n ** 60n);
+  simple8bEncodeBig([1n, 0n], big);
+  for (const bytes of [rle.bytes, delta.bytes, dod.bytes, raw.finish(), big.finish()]) {
+    assert.equal(decodeTimestamps(bytes).timesMs.length > 1, true);
+    assert.throws(() => decodeTimestamps(bytes, true), /repeats|delta 0/, hex(bytes));
+  }
 });
 
 Deno.test("timestamps: long runs (the largest block) round-trip", () => {

@@ -309,7 +309,29 @@ export class SegmentReader {
       this.#cacheKeys.set(meta.offset, cacheKey);
     }
     const cached = this.cache.get(cacheKey);
-    if (cached) return cached;
+    if (cached) {
+      // Two entries naming one block (a damaged index) must not share its column under another
+      // count or type (found by tests/fuzz).
+      if (cached.length !== meta.count || cached.type !== type) {
+        throw new CorruptionError(
+          this.path,
+          meta.offset,
+          `block entry of ${meta.count} values names a block of ${cached.length}`,
+        );
+      }
+      return cached;
+    }
+    // Blocks lie between the header and the index: a damaged entry naming bytes past them (a
+    // length of gigabytes) is refused before allocating for it (found by tests/fuzz).
+    if (
+      !(meta.offset >= SEGMENT_HEADER_BYTES && meta.offset + 4 + meta.length <= this.indexOffset)
+    ) {
+      throw new CorruptionError(
+        this.path,
+        meta.offset,
+        `block of ${meta.length} bytes at ${meta.offset} runs past the blocks (index at ${this.indexOffset})`,
+      );
+    }
     let bytes: Uint8Array;
     const source = this.#source;
     if (source.readSync) {
@@ -417,7 +439,9 @@ export function decodeBlock(
       : undefined;
     if (known !== undefined) times = known;
     else {
-      times = decodeTimestamps(tsBytes);
+      // Distinct: one series' field, the last write at an instant already won; a repeat is
+      // damage the checksum missed (two values at one instant for a query, read on).
+      times = decodeTimestamps(tsBytes, true);
       if (memo !== undefined && tsLength <= MEMO_MAX_BYTES) {
         memo.bytes[memo.next] = tsBytes.slice();
         memo.times[memo.next] = times;

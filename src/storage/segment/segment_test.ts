@@ -8,7 +8,13 @@ import { decodeBlock, SegmentReader } from "./reader.ts";
 import { compareHashes, HashSet64, seriesKeyHash } from "./series_hash.ts";
 import { type BlockMeta, openIndex, type SegmentField } from "./series_index.ts";
 import { readFieldsV3, writeFieldsV3 } from "./block_entry.ts";
-import { ByteReader, ByteWriter, computeBlockStats } from "../codecs/mod.ts";
+import {
+  ByteReader,
+  ByteWriter,
+  computeBlockStats,
+  encodeFloats,
+  encodeTimestamps,
+} from "../codecs/mod.ts";
 import { encodeSegment, SEGMENT_FOOTER_BYTES, SEGMENT_VERSION } from "./writer.ts";
 
 /** Sorted unique instants with values of one type. */
@@ -626,5 +632,70 @@ Deno.test("segment: a block too short for its timestamps' length is a Corruption
         e.name === "CorruptionError" && e.offset === 100 &&
         e.message.endsWith(`block of ${length} bytes`),
     );
+  }
+});
+
+/** A float block of these instants with a valid checksum, at file offset 100. */
+function floatBlock(ms: number[], sub: number[]): { meta: BlockMeta; bytes: Uint8Array } {
+  const w = new ByteWriter(64);
+  w.u32(0);
+  encodeTimestamps(Float64Array.from(ms), Float64Array.from(sub), w);
+  const tsLength = w.length - 4;
+  encodeFloats(Float64Array.from(ms, (_, i) => i), w);
+  const payload = w.finish();
+  new DataView(payload.buffer, payload.byteOffset).setUint32(0, tsLength, true);
+  const bytes = new Uint8Array(4 + payload.length);
+  new DataView(bytes.buffer).setUint32(0, crc32c(payload), true);
+  bytes.set(payload, 4);
+  return { meta: { offset: 100, length: payload.length, count: ms.length } as BlockMeta, bytes };
+}
+
+Deno.test("segment: a block whose times repeat an instant is a CorruptionError", () => {
+  // The timestamp codec allows equal instants; a block never holds them (one series' field, the
+  // last write won). Damage with its checksum made again over it decoded to two values at one
+  // instant. Found by tests/fuzz (regressions/segment/equal-instants-in-a-block-*.bin).
+  const cases: [string, number[], number[]][] = [
+    ["run-length, delta 0", [1000, 1000, 1000], [7, 7, 7]],
+    ["deltas, last two equal", [1000, 2000, 2000], [0, 5, 5]],
+    ["first two equal", [1000, 1000, 3000], [0, 0, 9]],
+  ];
+  for (const [name, ms, sub] of cases) {
+    const { meta, bytes } = floatBlock(ms, sub);
+    assert.throws(
+      () => decodeBlock("x.seg", meta, FieldType.Float, bytes),
+      (e: Error & { offset?: number }) =>
+        e.name === "CorruptionError" && e.offset === 100 && /repeats|delta 0/.test(e.message),
+      name,
+    );
+  }
+  // Instants a nanosecond apart (same ms) are distinct: they decode.
+  const { meta, bytes } = floatBlock([1000, 1000, 2000], [7, 8, 0]);
+  assert.deepEqual([...decodeBlock("x.seg", meta, FieldType.Float, bytes).timesSubMs], [7, 8, 0]);
+});
+
+Deno.test("segment: a block entry naming bytes past the blocks is refused before reading", async () => {
+  // A damaged index entry (index checksum made again) gave a length of gigabytes: readBlock
+  // allocated for it, a RangeError (an untyped 500). Found by tests/fuzz (block-past-the-index-*).
+  const reader = await SegmentReader.open(denoFileSystem, fixture, new BlockCache(0));
+  try {
+    const f = reader.lookup("cpu,host=a")!.fields.get("count")!;
+    const b = f.blocks[0];
+    const bad: BlockMeta[] = [
+      { ...b, length: 2 ** 40 },
+      { ...b, length: reader.indexOffset - b.offset - 3 },
+      { ...b, offset: 2 },
+      { ...b, length: NaN },
+    ];
+    for (const meta of bad) {
+      await assert.rejects(
+        () => reader.readBlock(f.type, meta),
+        (e: Error & { offset?: number }) =>
+          e.name === "CorruptionError" && /runs past the blocks/.test(e.message),
+        JSON.stringify({ offset: meta.offset, length: meta.length }),
+      );
+    }
+    assert.equal((await reader.readBlock(f.type, b)).length, 2);
+  } finally {
+    reader.close();
   }
 });

@@ -52,14 +52,31 @@ export class FaultProxy {
   /**
    * Swallows the connections of these processes from now on, and cuts those they have. A link
    * whose owner was not known when it was accepted (opened before the test learned the node's
-   * pid) is cut too: it might be one of theirs, and an open one would carry messages across the
-   * partition for as long as the client keeps it alive. Its owner reconnects and is named then.
+   * pid) is looked up again now: one of theirs is cut, and one whose owner still cannot be
+   * named is cut too (it might carry their messages across the partition; its owner reconnects
+   * and is named then). Await it before relying on the cut.
    */
-  cut(pids: readonly number[]): void {
+  async cut(pids: readonly number[]): Promise<void> {
     for (const pid of pids) this.#cut.add(pid);
+    const unknown: Link[] = [];
     for (const link of this.#links) {
-      if (link.source === undefined || this.#cut.has(link.source)) close(link);
+      if (link.source === undefined) unknown.push(link);
+      else if (this.#cut.has(link.source)) close(link);
     }
+    await Promise.all(unknown.map(async (link) => {
+      link.source = await this.#ownerOf(link.client);
+      if (link.source === undefined || this.#cut.has(link.source)) close(link);
+    }));
+  }
+
+  /** Who opened `client`, asked a few times: /proc may not show a brand-new socket at once. */
+  async #ownerOf(client: Deno.TcpConn): Promise<number | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const owner = await ownerOf(client, this.port, this.#candidates()).catch(() => undefined);
+      if (owner !== undefined) return owner;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return undefined;
   }
 
   /** Forwards every connection again; the swallowed ones are closed. */
@@ -99,7 +116,7 @@ export class FaultProxy {
 
   async #serve(client: Deno.TcpConn): Promise<void> {
     // Who opened it (for cut()); unknown when /proc cannot tell, and the link still forwards.
-    const source = await ownerOf(client, this.port, this.#candidates()).catch(() => undefined);
+    const source = await this.#ownerOf(client);
     const link: Link = { client, source };
     this.#links.add(link);
     try {

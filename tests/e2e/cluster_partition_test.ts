@@ -73,8 +73,10 @@ Deno.test({
       );
 
       // Cut node 3 off, both ways.
-      proxies[MINORITY].cut(majority.map((i) => pids[i]));
-      for (const i of majority) proxies[i].cut([pids[MINORITY]]);
+      await Promise.all([
+        proxies[MINORITY].cut(majority.map((i) => pids[i])),
+        ...majority.map((i) => proxies[i].cut([pids[MINORITY]])),
+      ]);
       const ackedAtCut = acked.stats.acknowledged;
 
       // The minority: no leader for any partition, so a write is refused, naming its lines.

@@ -17,6 +17,7 @@ import { generateBatches } from "./peers/workload.ts";
 import { influxChecksum, instances, QUERY_TYPES } from "./peers/queries.ts";
 import { DB, loadAverage, processStats } from "./peers/systems.ts";
 import { type ServerProcess, startServer } from "../tests/_server.ts";
+import { startNodes, writeRetrying } from "./_cluster_nodes.ts";
 
 function flag(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -55,44 +56,9 @@ async function post(url: string, body: BodyInit): Promise<Response> {
 
 let writeRetries = 0;
 
-/**
- * Writes a batch; a 503 (a partition electing or moving its leader), a 409 for a dropped
- * proposal (its entry was overwritten by a new leader: it never applies) or a 500 for a forward
- * that the leader's node cut as too slow (408: a starved coordinator, on a busy machine) is sent
- * again, as a client does (writes are idempotent), up to 50 times. Retries are counted, printed.
- */
-async function write(url: string, body: BodyInit): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    const r = await fetch(url, { method: "POST", body });
-    const text = await r.text();
-    if (r.ok) return;
-    const transient = r.status === 503 || (r.status === 409 && /proposal dropped/.test(text)) ||
-      (r.status === 500 && /HTTP 408/.test(text)); // a forward the leader's node found too slow
-    if (!transient || attempt >= 50) throw new Error(`${url}: ${r.status} ${text}`);
-    writeRetries++;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Starts `n` nodes: the first founds the cluster, the others join it. */
-async function startNodes(n: number): Promise<ServerProcess[]> {
-  const env = { EPOCHNEXUS_FLUSH_IDLE_MS: "2000", EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0" };
-  const first = await startServer({ env });
-  const nodes = [first];
-  for (let i = 1; i < n; i++) {
-    nodes.push(
-      await startServer({ env: { ...env, EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${first.port}` } }),
-    );
-  }
-  // Wait (bounded) until every node is a voter of the metadata group.
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const status = await (await fetch(`${first.url}/api/v1/cluster`)).json();
-    const voters = status.nodes.filter((x: { meta: string }) => x.meta === "voter").length;
-    if (voters >= Math.min(n, 3)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return nodes;
+/** Writes a batch through leader changes (bench/_cluster_nodes.ts), counting retries. */
+function write(url: string, body: BodyInit): Promise<void> {
+  return writeRetrying(url, body, () => writeRetries++);
 }
 
 async function metric(url: string, name: string): Promise<number> {

@@ -11,7 +11,7 @@
 import { generateBatches } from "./peers/workload.ts";
 import { instances, QUERY_TYPES } from "./peers/queries.ts";
 import { DB, loadAverage } from "./peers/systems.ts";
-import { type ServerProcess, startServer } from "../tests/_server.ts";
+import { startNodes, writeRetrying as write } from "./_cluster_nodes.ts";
 
 function flag(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -28,37 +28,6 @@ const options = {
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function startNodes(n: number): Promise<ServerProcess[]> {
-  const env = { EPOCHNEXUS_FLUSH_IDLE_MS: "2000", EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0" };
-  const first = await startServer({ env });
-  const nodes = [first];
-  for (let i = 1; i < n; i++) {
-    nodes.push(
-      await startServer({ env: { ...env, EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${first.port}` } }),
-    );
-  }
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const status = await (await fetch(`${first.url}/api/v1/cluster`)).json();
-    const voters = status.nodes.filter((x: { meta: string }) => x.meta === "voter").length;
-    if (voters >= Math.min(n, 3)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return nodes;
-}
-
-/** Writes a batch, sending it again on a 503 or a dropped proposal (bounded). */
-async function write(url: string, body: BodyInit): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    const r = await fetch(url, { method: "POST", body });
-    const text = await r.text();
-    if (r.ok) return;
-    const transient = r.status === 503 || (r.status === 409 && /proposal dropped/.test(text));
-    if (!transient || attempt >= 50) throw new Error(`${url}: ${r.status} ${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function ask(url: string, q: string, consistency: string): Promise<number> {
   const t0 = performance.now();

@@ -36,20 +36,10 @@ import {
   encodeUnsigned,
   encodingName,
 } from "../src/storage/codecs/mod.ts";
+import { mulberry32 } from "./_random.ts";
 
 const N = 1000;
 const T0 = 1_700_000_000_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A uniform draw with 53 random bits, like Go's rand.Float64. */
 function float53(r: () => number): number {

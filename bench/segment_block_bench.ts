@@ -20,20 +20,10 @@ import {
   SEGMENT_FOOTER_BYTES,
   SEGMENT_VERSION,
 } from "../src/storage/segment/mod.ts";
+import { mulberry32 } from "./_random.ts";
 
 const VALUES = 10_000;
 const T0 = 1_700_000_000_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const r = mulberry32(42);
 const regularMs = Float64Array.from({ length: VALUES }, (_, i) => T0 + i * 10_000);

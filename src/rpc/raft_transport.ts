@@ -4,9 +4,7 @@
  * One {@linkcode ConnectRaftTransport} per node serves every Raft group on the node: `group(id)`
  * gives the transport of one group to its driver, and `fetchHandler` answers RaftService calls
  * (mount it in the node's HTTP server). Per destination, messages produced while a call is in
- * flight are batched into the next call. The messages of linearizable reads (ReadIndex requests
- * and answers, heartbeats that confirm a read) have a lane of their own, so that a read waits for
- * no append in flight: Raft tolerates their reordering with appends. Snapshots go as a sequence of chunk calls, checked by
+ * flight are batched into the next call. Snapshots go as a sequence of chunk calls, checked by
  * length and CRC-32C before delivery. Calls from another cluster, to another node, or from a
  * node that is not a known peer are rejected.
  *
@@ -34,12 +32,7 @@ import type {
   Snapshot,
   SnapshotMetadata,
 } from "../raft/mod.ts";
-import {
-  MessageType as Type,
-  newMessage,
-  type Transport,
-  type TransportHandler,
-} from "../raft/mod.ts";
+import { newMessage, type Transport, type TransportHandler } from "../raft/mod.ts";
 import {
   type Message as PbMessage,
   MessageSchema,
@@ -76,19 +69,6 @@ export interface ConnectRaftTransportOptions {
 }
 
 type RaftClient = Client<typeof RaftService>;
-
-/** Messages of every group waiting for the next call to one destination, and whether one is out. */
-interface Outbox {
-  pending: Map<number, Message[]>;
-  inFlight: boolean;
-}
-
-/** A message of a linearizable read: it goes in the read lane. */
-function isReadMessage(m: Message): boolean {
-  if (m.type === Type.ReadIndex || m.type === Type.ReadIndexResp) return true;
-  return (m.type === Type.Heartbeat || m.type === Type.HeartbeatResp) &&
-    m.context !== null && m.context !== undefined && m.context.length > 0;
-}
 
 interface Assembly {
   message: Message;
@@ -167,30 +147,22 @@ export class ConnectRaftTransport {
   }
 
   /** Per destination: messages of every group waiting for the next call, and whether one is out. */
-  readonly #outbox = new Map<number, Outbox>();
-  /** The same for the messages of reads (their own lane). */
-  readonly #readOutbox = new Map<number, Outbox>();
+  readonly #outbox = new Map<number, { pending: Map<number, Message[]>; inFlight: boolean }>();
   readonly #calls = new Set<Promise<unknown>>();
 
   /** @internal Queues one group's messages for `to`; sent with every other group's. */
   enqueue(groupId: number, to: number, messages: Message[]): void {
-    const reads = messages.filter(isReadMessage);
-    const rest = reads.length === 0 ? messages : messages.filter((m) => !isReadMessage(m));
-    if (rest.length > 0) this.#queue(this.#outbox, groupId, to, rest);
-    if (reads.length > 0) this.#queue(this.#readOutbox, groupId, to, reads);
-  }
-
-  #queue(boxes: Map<number, Outbox>, groupId: number, to: number, messages: Message[]): void {
-    let box = boxes.get(to);
-    if (!box) boxes.set(to, box = { pending: new Map(), inFlight: false });
+    let box = this.#outbox.get(to);
+    if (!box) this.#outbox.set(to, box = { pending: new Map(), inFlight: false });
     const list = box.pending.get(groupId);
     if (list) list.push(...messages);
     else box.pending.set(groupId, messages);
-    this.#pump(to, box);
+    this.#pump(to);
   }
 
-  /** One call per destination and lane at a time; what queued meanwhile goes in the next one. */
-  #pump(to: number, box: Outbox): void {
+  /** One call per destination at a time; what queued meanwhile goes in the next one. */
+  #pump(to: number): void {
+    const box = this.#outbox.get(to)!;
     if (box.inFlight || box.pending.size === 0) return;
     const batch = box.pending;
     box.pending = new Map();
@@ -219,7 +191,7 @@ export class ConnectRaftTransport {
       },
     ).finally(() => {
       box.inFlight = false;
-      this.#pump(to, box);
+      this.#pump(to);
     });
     this.#calls.add(call);
     call.finally(() => this.#calls.delete(call));

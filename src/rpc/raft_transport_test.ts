@@ -140,48 +140,6 @@ Deno.test("raft transport: one call per destination for every group; rejects oth
   for (const t of [...senders, g8]) await t.stop();
 });
 
-Deno.test("raft transport: a read's messages do not wait for an append call in flight", async () => {
-  const handlers = new Map<number, (r: Request) => Promise<Response>>();
-  const inner = memoryFetch(handlers);
-  let release = () => {};
-  const gate = new Promise<void>((r) => release = r);
-  let calls = 0;
-  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    if (++calls === 1) await gate; // the first call (the append) hangs, as on a slow link
-    return inner(input, init);
-  };
-  const a = new ConnectRaftTransport({
-    clusterId: "c",
-    nodeId: 1,
-    peers: { 2: "http://node2" },
-    fetch,
-  });
-  const b = new ConnectRaftTransport({
-    clusterId: "c",
-    nodeId: 2,
-    peers: { 1: "http://node1" },
-    fetch,
-  });
-  handlers.set(1, a.fetchHandler);
-  handlers.set(2, b.fetchHandler);
-  const sender = a.group(3);
-  sender.start(recorder());
-  const got = recorder();
-  b.group(3).start(got);
-  sender.send([newMessage({ type: MessageType.App, from: 1, to: 2, term: 1, index: 4 })]);
-  const context = new TextEncoder().encode("1:1");
-  sender.send([
-    newMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term: 1, context }),
-    newMessage({ type: MessageType.ReadIndexResp, from: 1, to: 2, term: 1, index: 4, context }),
-  ]);
-  await until(() => got.got.length === 2);
-  assert.deepEqual(got.got.map((m) => m.type), [MessageType.Heartbeat, MessageType.ReadIndexResp]);
-  release();
-  await until(() => got.got.length === 3);
-  assert.equal(got.got[2].type, MessageType.App);
-  await sender.stop();
-});
-
 Deno.test("raft transport: a snapshot travels in checked chunks", async () => {
   const handlers = new Map<number, (r: Request) => Promise<Response>>();
   const fetch = memoryFetch(handlers);

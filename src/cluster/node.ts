@@ -52,6 +52,7 @@ import type {
 import { type MoveStep, nextMoveStep } from "./partition/move_step.ts";
 import { PartitionReplica } from "./partition/replica.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
+import { discardReplicaFolder, removeDiscardedFolders } from "./partition/discard.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 
 /** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
@@ -188,6 +189,7 @@ export class ClusterNode {
     const { fs, dataDir, network, identity } = options;
     await fs.mkdir(dataDir);
     await fs.mkdir(`${dataDir}/partitions`);
+    await removeDiscardedFolders(fs, `${dataDir}/partitions`);
     // Every Raft group of the node writes to one log: one fdatasync per round for all of them.
     // Damage before its tail stops the node with the file and offset, every file left as it is:
     // cutting it would lose what a group this node alone holds acknowledged.
@@ -749,7 +751,7 @@ export class ClusterNode {
       }
       this.replicas.delete(groupId);
       await replica.close();
-      await this.#options.fs.remove(this.#replicaDir(groupId), { recursive: true });
+      await discardReplicaFolder(this.#options.fs, `${this.#options.dataDir}/partitions`, groupId);
       await this.#log.dropGroup(groupId);
     }
     for (const [groupId, p] of wanted) {

@@ -46,13 +46,7 @@ export function readClusterRegressions(): ClusterSeed[] {
  * the range's test output) until it is: each stays reproducible with `--seed`. A fixed one moves
  * to the regression list.
  */
-export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map<number, string>([
-  [
-    230,
-    "after moves and three crashes, partition 1's replicas on nodes 4 and 2 differ at the end " +
-    "(found when the gateway's RemotePartition and the move fixes met in main, 5c528d6)",
-  ],
-]);
+export const OPEN_DEFECT_SEEDS: ReadonlyMap<number, string> = new Map<number, string>([]);
 
 /** Seeds [from, to] at `chaosMs` each, but for the open defects'. */
 export function clusterSeedRange(from: number, to: number, chaosMs = 30_000): ClusterSeed[] {

@@ -160,16 +160,18 @@ async function ownerOf(
   const clientPort = (accepted.remoteAddr as Deno.NetAddr).port;
   const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, "0");
   const table = await Deno.readTextFile("/proc/net/tcp");
+  // A connection closed earlier between the same ports may still be listed (TIME_WAIT, inode 0,
+  // ports are reused quickly when a full test run opens thousands): the live one has an inode.
   let inode: string | undefined;
   for (const line of table.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
+    if (f.length < 10 || f[9] === "0") continue;
     if (f[1].endsWith(`:${hex(clientPort)}`) && f[2].endsWith(`:${hex(proxyPort)}`)) {
       inode = f[9];
       break;
     }
   }
-  if (inode === undefined || inode === "0") return undefined;
+  if (inode === undefined) return undefined;
   const socket = `socket:[${inode}]`;
   for (const pid of pids) {
     try {

@@ -58,7 +58,9 @@ export function cutLiterals(text: string): Cut | undefined {
     if (c === 0x2d /* - */ && text.charCodeAt(i + 1) === 0x2d) return undefined;
     if (c === 0x22 /* " */) {
       const end = text.indexOf('"', i + 1);
-      if (end < 0 || text.lastIndexOf("\\", end) > i) return undefined;
+      // Only the name's own span is looked at: a scan back from `end` would reach the text's
+      // start for every quoted name, quadratic in a text of many.
+      if (end < 0 || text.slice(i + 1, end).includes("\\")) return undefined;
       i = end;
     } else if (c === 0x27 /* ' */) {
       const end = text.indexOf("'", i + 1);

@@ -8,6 +8,7 @@
  */
 import { LineProtocolDecoder, parseLineProtocol } from "../../src/ingest/mod.ts";
 import { parseQuery } from "../../src/query/mod.ts";
+import { cutLiterals } from "../../src/query/statement_templates.ts";
 import { assertDoublingLinear } from "./_doubling.ts";
 
 const enc = new TextEncoder();
@@ -108,4 +109,11 @@ Deno.test("doubling: InfluxQL", async (t) => {
       async () => void await assertDoublingLinear(name, make, parseOrError, { n }),
     );
   }
+});
+
+Deno.test("doubling: the statement templates' literal scan over many quoted names", async () => {
+  // Each quoted name once looked back for a backslash from its end to the text's start.
+  const make = (n: number) =>
+    `SELECT ${Array.from({ length: n }, () => '"a"').join(",")} FROM m WHERE h = 'x'`;
+  await assertDoublingLinear("many quoted names", make, cutLiterals, { n: 1000 });
 });

@@ -363,6 +363,10 @@ export class Raft {
   soleVoterLeader(): boolean {
     return this.role === "leader" && this.voters.size === 1 && this.voters.has(this.id);
   }
+  /** Whether this node leads alone: the only voter, and no learner to send entries to. */
+  leadsAlone(): boolean {
+    return this.soleVoterLeader() && this.learners.size === 0;
+  }
   /** Whether this node may campaign: a voter with no snapshot being installed. */
   promotable(): boolean {
     return this.voters.has(this.id) && this.log.pendingSnapshot === null && !this.recovering();

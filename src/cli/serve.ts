@@ -39,6 +39,7 @@ import {
   systemClock,
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
+import { metaSchemaCatalog } from "./schema_catalog.ts";
 import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
 import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
 import { EpochError, type Logger } from "../core/mod.ts";
@@ -143,6 +144,10 @@ export async function serve(config: Config): Promise<void> {
     folder: config.schema_dir || undefined,
     stored,
     resources: { scripts, maxScripts: config.max_script_sandboxes },
+    // API schemas are cluster metadata: every node applies the same ones.
+    catalog: metaSchemaCatalog(node),
+    onCatalogProblem: (measurement, problem) =>
+      logger.error("schema from the cluster metadata not applied as is", { measurement, problem }),
   });
   onReloadSignal(() => {
     schemas.reload().then(

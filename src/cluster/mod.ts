@@ -75,3 +75,10 @@ export {
   type JobsRound,
   JobTable,
 } from "./meta/meta_jobs.ts";
+export {
+  SCHEMA_OPS,
+  type SchemaCommand,
+  type SchemaMeta,
+  type SchemaResult,
+  SchemaTable,
+} from "./meta/meta_schemas.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { MetaState } from "./meta_state.ts";
+import { planRestore } from "./meta_restore.ts";
 
 Deno.test("metadata schemas: set, replace, ifAbsent, delete; a snapshot carries them and tells the listener", () => {
   const state = new MetaState();
@@ -29,4 +30,20 @@ Deno.test("metadata schemas: set, replace, ifAbsent, delete; a snapshot carries 
   delete old.schemas;
   copy.restore(new TextEncoder().encode(JSON.stringify(old)));
   assert.equal(copy.schemas.entries.size, 0);
+});
+
+Deno.test("metadata schemas: a whole restore brings them back, keeping one the cluster has", () => {
+  const backup = new MetaState();
+  const entry = (max: number) => ({ schema: { fields: { v: { type: "float", max } } }, files: {} });
+  backup.apply({ op: "set_schema", measurement: "m", entry: entry(1) });
+  backup.apply({ op: "set_schema", measurement: "n", entry: entry(2) });
+  const current = new MetaState();
+  current.apply({ op: "set_schema", measurement: "n", entry: entry(3) });
+  const selection = { users: true, emptyExisting: new Set<string>() };
+  const plan = planRestore(backup, current, selection);
+  assert.deepEqual(plan.commands, [
+    { op: "set_schema", measurement: "m", entry: entry(1), ifAbsent: true },
+  ]);
+  assert.deepEqual(plan.skipped, ["the schema of n exists here and was left as it is"]);
+  assert.deepEqual(planRestore(backup, current, { ...selection, users: false }).commands, []);
 });

@@ -13,7 +13,6 @@ import {
   Metrics,
   processFamilies,
   type RequestInfo,
-  storedDataOf,
 } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
 import { AuthDirectory } from "../auth/mod.ts";
@@ -136,7 +135,8 @@ export async function serve(config: Config): Promise<void> {
     connections: () => server.connections(),
   }));
   const accessLog = config.access_log ? await openAccessLog(config.access_log) : undefined;
-  const stored = storedDataOf(store);
+  // The metadata's field types (cluster-wide), not the local replicas': a node may hold only some.
+  const stored = store.storedData();
   const scripts = createScriptHost({ maxSandboxes: config.max_script_sandboxes });
   const schemas = await SchemaRegistry.open({
     fs: denoFileSystem,

@@ -42,6 +42,8 @@ export type {
   MetaRetentionPolicy,
   MetaView,
   PartitionDelete,
+  PartitionSizes,
+  PartitionSizesRequest,
   PartitionWrite,
   PartitionWriteAnswer,
   PeerClient,

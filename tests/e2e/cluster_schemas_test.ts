@@ -52,6 +52,15 @@ Deno.test({
     const sandboxes = (i: number) => sandboxChildren(cluster.node(i).process.pid);
     try {
       await query(cluster.url(a), `CREATE DATABASE ${DB}`);
+      // Stored data a schema contradicts is known cluster-wide (the metadata's field types).
+      assert.equal((await writeLines(cluster.url(b), DB, 'other v="text" 1')).status, 204);
+      const contradicts = await fetch(`${cluster.url(c)}/api/v1/schemas/other`, {
+        method: "PUT",
+        body: JSON.stringify({ fields: { v: { type: "integer" } } }),
+      });
+      const why = await contradicts.text();
+      assert.equal(contradicts.status, 409, why);
+      assert.match(why, /stored as string in database w, the schema declares integer/);
       const put = await fetch(`${cluster.url(a)}/api/v1/schemas/weather`, {
         method: "PUT",
         body: JSON.stringify(SCHEMA),

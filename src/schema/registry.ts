@@ -135,7 +135,12 @@ export class SchemaRegistry {
       await registry.#loadFolder();
       const catalog = options.catalog;
       if (catalog) {
-        catalog.onChange((m) => void registry.#serial(() => registry.#syncCatalog(m)));
+        catalog.onChange((m) => {
+          // Applied from the metadata group's apply: nothing may escape as an unhandled error.
+          registry.#serial(() => registry.#syncCatalog(m)).catch((error) =>
+            options.onCatalogProblem?.(m ?? "(all)", String((error as Error)?.message ?? error))
+          );
+        });
         await registry.#migrateStore(catalog);
         await registry.#serial(() => registry.#syncCatalog(undefined));
       } else {

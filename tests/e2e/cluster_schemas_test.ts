@@ -23,7 +23,8 @@ const SCHEMA = {
   pipeline: [
     { scale: { field: "temp", factor: 0.5, offset: -10 } },
     { lookup: { tag: "station", file: "lookups/stations.csv" } },
-    { script: { file: "mark.ts" } },
+    // Generous: the first batch starts the sandbox child, slow on a loaded machine.
+    { script: { file: "mark.ts", timeout_ms: 30_000 } },
   ],
 };
 

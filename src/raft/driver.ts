@@ -407,7 +407,19 @@ export class RaftNode {
     return slowest;
   }
 
+  /** When the last tick counted, on the lease clock. */
+  private lastTickMs = -Infinity;
+
   private tick(): void {
+    const now = this.opts.monotonicMs?.();
+    if (now !== undefined) {
+      // Interval callbacks overdue after a stalled event loop may fire in a burst: counted,
+      // they would end a follower's lease guard (an election timeout of ticks) early. A tick
+      // counts once a tick's time has passed on the clock (less 1 ms of timer granularity,
+      // which leaseDurationMs allows for).
+      if (now - this.lastTickMs < (this.opts.tickMs ?? 100) - 1) return;
+      this.lastTickMs = now;
+    }
     this.guard(() => this.raft.tick());
   }
 

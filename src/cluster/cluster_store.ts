@@ -43,7 +43,6 @@ import { callPartitionLeader, callReplica, cannotAnswer, routeOn } from "./parti
 import type { ReadConsistency } from "./network.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
-import type { PartitionReplica } from "./partition/replica.ts";
 import { UnionShardReader } from "./union_reader.ts";
 import { PartitionCache, type RoutedWriteOutcome, routeWrite } from "./write_router.ts";
 
@@ -223,9 +222,7 @@ export class ClusterStore implements QueryStore {
    * Waits until this node's copy of the metadata and its replicas of these databases' partitions
    * have applied every change and write acknowledged before the call (ReadIndex on each group):
    * a retention policy created through another node is listed, a point written through another
-   * node is read. A partition's failure is reported before the metadata's. A replica that
-   * follows a leader on another node is left out: {@linkcode shardsAsync} reads that partition
-   * at its leader's node, which confirms its own read point (under its lease: no message).
+   * node is read. A partition's failure is reported before the metadata's.
    */
   async readBarrier(databases: readonly string[]): Promise<void> {
     const timeoutMs = this.options.readTimeoutMs;
@@ -245,9 +242,7 @@ export class ClusterStore implements QueryStore {
       for (const p of db.partitions) {
         if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
-        if (replica && !this.#readAtLeader(p, replica)) {
-          partitions.push(replica.readBarrier(timeoutMs));
-        }
+        if (replica) partitions.push(replica.readBarrier(timeoutMs));
       }
     }
     const settled = await Promise.allSettled([...partitions, meta]);
@@ -272,25 +267,11 @@ export class ClusterStore implements QueryStore {
   ): Promise<ShardReader[]> {
     const db = this.#database(database);
     const rp = this.#policy(db, retentionPolicy);
-    const consistency = options.consistency ?? "leader";
-    const here = new Map<number, PartitionReplica>();
-    for (const p of db.partitions) {
-      const replica = this.node.localReplica(p.groupId);
-      if (replica === undefined) continue;
-      if (consistency === "leader" && this.#readAtLeader(p, replica)) continue;
-      here.set(p.groupId, replica);
-    }
-    if (consistency === "leader") {
-      // The partitions read here confirm their read point now: the query's barrier may have
-      // found one of them following a leader elsewhere (and left it out) that leads now. A
-      // leader under its lease answers at once; a confirmed follower has applied it already.
-      await Promise.all([...here.values()].map((r) => r.readBarrier(this.options.readTimeoutMs)));
-    }
-    const remote = db.partitions.filter((p) => !here.has(p.groupId));
+    const remote = db.partitions.filter((p) => this.node.localReplica(p.groupId) === undefined);
     if (remote.length === 0) return this.shards(database, retentionPolicy, minNs, maxNs);
     const local = new Map<number, ShardReader[]>();
     for (const p of db.partitions) {
-      const replica = here.get(p.groupId);
+      const replica = this.node.localReplica(p.groupId);
       if (replica === undefined || !replica.engine.hasDatabase(database)) continue;
       if (!replica.engine.retentionPolicies(database).some((r) => r.name === rp.name)) continue;
       for (const view of replica.engine.shards(database, rp.name, minNs, maxNs)) {
@@ -299,6 +280,7 @@ export class ClusterStore implements QueryStore {
         list.push(view);
       }
     }
+    const consistency = options.consistency ?? "leader";
     return await fanOutShards(
       local,
       remote.map((p): RemotePartition => ({
@@ -337,16 +319,6 @@ export class ClusterStore implements QueryStore {
           }),
       })),
     );
-  }
-
-  /**
-   * Whether a `leader` read of a partition this node holds goes to its leader's node: when the
-   * replica here follows a leader it knows on another node. There the leader answers from its
-   * lease without a Raft message; here a ReadIndex would cross to it and back first.
-   */
-  #readAtLeader(partition: PartitionInfo, replica: PartitionReplica): boolean {
-    const leader = replica.leader();
-    return leader !== 0 && leader !== this.node.nodeId && partition.replicas.includes(leader);
   }
 
   /** Calls a partition's leader (any replica answers a ReadIndex read), naming it on failure. */

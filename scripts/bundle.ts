@@ -14,7 +14,7 @@ const out = Deno.args[0] ?? `${ROOT}dist/epochnexus.js`;
 
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
 
-/** The flags the bundle runs with: the union of the start and cli tasks' grants. */
+/** The flags the bundle runs with: the union of the start and cli tasks' grants and V8 flags. */
 export function runFlags(denoJson: {
   unstable?: string[];
   tasks: Record<string, string>;
@@ -25,7 +25,7 @@ export function runFlags(denoJson: {
     for (const word of denoJson.tasks[task].split(/\s+/)) {
       if (word.startsWith("--allow-env=")) {
         for (const name of word.slice("--allow-env=".length).split(",")) env.add(name);
-      } else if (word.startsWith("--allow-")) other.add(word);
+      } else if (word.startsWith("--allow-") || word.startsWith("--v8-flags=")) other.add(word);
     }
   }
   return [

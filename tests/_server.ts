@@ -25,15 +25,16 @@ export interface ServerProcess {
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /**
- * The permission flags of the README's start task, read from deno.json: end-to-end tests run
- * the server exactly as a user starts it, so a missing permission fails a test, not a user.
+ * The permission flags and V8 flags of the README's start task, read from deno.json: end-to-end
+ * tests and benchmarks run the server exactly as a user starts it, so a missing permission fails
+ * a test, not a user, and the memory a bench measures is the one users get.
  */
 export const START_PERMISSIONS: string[] = startPermissions(ROOT);
 
 function startPermissions(root: string): string[] {
   const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
   const words = String(tasks.start).split(/\s+/);
-  return words.filter((w) => w.startsWith("--allow-"));
+  return words.filter((w) => w.startsWith("--allow-") || w.startsWith("--v8-flags="));
 }
 
 /** Options of {@linkcode startServer}. */

@@ -15,11 +15,13 @@
  *   deno task bench:peers [--variant default|high-cardinality|out-of-order] [--hosts 100]
  *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10]
  *                         [--systems epochnexus,influxdb,victoriametrics] [--types a,b]
- *                         [--baseline DIR] [--out FILE]
+ *                         [--baseline DIR[,DIR...]] [--out FILE]
  *
  * `--baseline DIR` adds another EpochNexus checkout (e.g. `git archive main` unpacked, with its
  * `deno install` done) as one more system, "EpochNexus (baseline)": before and after a change,
- * measured in one sitting. `--types` keeps only the named query types.
+ * measured in one sitting. More folders, comma-separated, add more systems named by their
+ * folder ("EpochNexus (rs_vA)"): variants of one change (the start task's V8 flags), all in one
+ * sitting. `--types` keeps only the named query types.
  *
  * Peers missing from the machine are installed from Debian's packages first (needs root).
  * @module
@@ -101,10 +103,12 @@ const STARTERS: Record<string, () => Promise<System>> = {
   influxdb: startInfluxDB,
   victoriametrics: startVictoriaMetrics,
 };
-if (options.baseline !== "") {
-  const root = options.baseline.endsWith("/") ? options.baseline : options.baseline + "/";
-  STARTERS.baseline = () => startEpochNexus({}, { root, name: "EpochNexus (baseline)" });
-  if (!options.systems.includes("baseline")) options.systems.splice(1, 0, "baseline");
+for (const [i, dir] of options.baseline.split(",").filter((d) => d !== "").entries()) {
+  const root = dir.endsWith("/") ? dir : dir + "/";
+  const key = i === 0 ? "baseline" : `baseline${i + 1}`;
+  const name = i === 0 ? "EpochNexus (baseline)" : `EpochNexus (${root.split("/").at(-2)})`;
+  STARTERS[key] = () => startEpochNexus({}, { root, name });
+  if (!options.systems.includes(key)) options.systems.splice(1 + i, 0, key);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -218,7 +222,7 @@ async function runQueries(running: { system: System; measured: Measured }[]) {
   }
 }
 
-await ensurePeersInstalled(options.systems.filter((s) => s !== "baseline"));
+await ensurePeersInstalled(options.systems.filter((s) => !s.startsWith("baseline")));
 const { bodies, points } = generateBatches({
   hosts: options.hosts,
   hours: options.hours,

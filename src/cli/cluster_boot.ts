@@ -146,6 +146,7 @@ export async function startClusterNode(
       maxBytesPerDatabase: config.max_bytes_per_database,
       coldStore: coldStoreFromConfig(config, fs, httpFetch),
       coldBlockCacheValues: config.cold_block_cache_values,
+      blockCacheBytes: config.block_cache_bytes,
       // The node flushes its replicas together within flush_head_bytes (ClusterNode.maintain).
       flushHeadBytes: Number.MAX_SAFE_INTEGER,
     },

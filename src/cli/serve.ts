@@ -128,7 +128,9 @@ export async function serve(config: Config): Promise<void> {
     maxMemoryBytes: config.max_query_memory_bytes,
   }, () => systemClock.monotonicMs());
   const metrics = new Metrics(() => systemClock.monotonicMs());
-  const eventLoop = monitorEventLoop();
+  // Twice a second: every stall of half a second or more shows, and an idle node wakes 2 times a
+  // second for it rather than 10 (each wake-up costs ~0.13 ms of CPU).
+  const eventLoop = monitorEventLoop(500);
   metrics.sampled(processFamilies({
     figures: processFigures,
     eventLoop,

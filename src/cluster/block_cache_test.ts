@@ -54,6 +54,12 @@ Deno.test("a node's partition replicas read through one block cache, bounded onc
     assert.equal(replicas.length, 4);
     for (const r of replicas) assert.equal(r.engine.blockCache, node.blockCache);
     assert.ok(node.blockCache.size > 0 && node.blockCache.size <= 100, `${node.blockCache.size}`);
+    // The node's figures count the one cache once, not once per replica that reports it.
+    const figures = store.figures();
+    assert.ok(node.blockCache.misses > 0);
+    assert.equal(figures.cacheHits, node.blockCache.hits);
+    assert.equal(figures.cacheMisses, node.blockCache.misses);
+    assert.equal(figures.cacheBytes, node.blockCache.bytes);
   } finally {
     await node.close();
     await Deno.remove(dir, { recursive: true });

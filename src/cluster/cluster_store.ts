@@ -569,8 +569,6 @@ export class ClusterStore implements QueryStore {
       total.compactions += f.compactions;
       total.flushSeconds.merge(f.flushSeconds);
       total.compactionSeconds.merge(f.compactionSeconds);
-      total.cacheHits += f.cacheHits;
-      total.cacheMisses += f.cacheMisses;
       for (const [name, d] of f.databases) {
         const sum = databases.get(name);
         if (!sum) continue; // dropped from the cluster; the replica closes soon
@@ -581,6 +579,11 @@ export class ClusterStore implements QueryStore {
         sum.segmentBytes += d.segmentBytes;
       }
     }
+    // One cache serves every replica: its counts once, not once per replica.
+    const cache = this.node.blockCache;
+    total.cacheHits = cache.hits;
+    total.cacheMisses = cache.misses;
+    total.cacheBytes = cache.bytes;
     return total;
   }
 

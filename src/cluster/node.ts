@@ -185,7 +185,10 @@ export class ClusterNode {
     this.clusterId = options.identity.clusterId;
     this.defaults = { ...CLUSTER_DEFAULTS, ...options.defaults };
     this.#ticker = new SharedTicker({ timers: options.timers });
-    this.blockCache = new BlockCache(options.engine?.blockCacheValues ?? 4_000_000);
+    this.blockCache = new BlockCache(
+      options.engine?.blockCacheValues ?? 4_000_000,
+      options.engine?.blockCacheBytes,
+    );
   }
 
   /** Starts the metadata member, then the replicas the metadata places here. */

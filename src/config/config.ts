@@ -106,6 +106,11 @@ export const ConfigSchema = z.strictObject({
   cold_store_access_key_id: z.string().default(""),
   /** Storage: S3 secret access key of cold_store. */
   cold_store_secret_access_key: z.string().default(""),
+  /**
+   * Storage: bytes of decoded blocks the node's block cache holds (values and times, a block of
+   * 1000 floats 8-24 KB), shared by every partition replica of the node.
+   */
+  block_cache_bytes: byteSize.default(64 * 1024 * 1024),
   /** Storage: decoded values the cold segments' own block cache holds. */
   cold_block_cache_values: z.coerce.number().int().min(1).default(1_000_000),
   /** Log level. */

@@ -128,6 +128,12 @@ function storageFamilies(ctx: AppContext): SampledFamily[] {
       "gauge",
       lookups === 0 ? 0 : f.cacheHits / lookups,
     ),
+    one(
+      "epochnexus_block_cache_bytes",
+      "Bytes of decoded blocks the block cache holds (its bound: block_cache_bytes).",
+      "gauge",
+      f.cacheBytes ?? 0,
+    ),
   ];
   if (f.logFsyncSeconds) {
     families.push({

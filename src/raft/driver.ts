@@ -120,7 +120,8 @@ export class RaftNode {
   private readonly opts: RaftNodeOptions;
   private readonly timers: Timers;
   private readonly logger: Logger;
-  private readonly tickTimer: TimerId;
+  /** The tick subscription; undefined while the node leads alone (nothing to tick for). */
+  private tickTimer: TimerId | undefined;
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
   private readonly waitingReads: PendingRead[] = [];
@@ -154,6 +155,28 @@ export class RaftNode {
     const entries = opts.recovered.entries;
     this.persistedTo = entries.length > 0 ? entries[entries.length - 1].index : this.applied;
     this.tickTimer = this.timers.setInterval(() => this.tick(), opts.tickMs ?? 100);
+  }
+
+  /**
+   * Ticks only while some other member exists or this node does not lead: a lone leader has no
+   * one to heartbeat and no election to lose, and a node's idle ticks cost CPU (a lone server's
+   * groups all lead alone). Anything that changes the role or the members passes through
+   * {@linkcode kick} or the Ready loop, which call this.
+   */
+  private syncTicking(): void {
+    if (this.stopped) return;
+    const alone = this.raft.leadsAlone();
+    if (alone && this.tickTimer !== undefined) {
+      this.timers.clearInterval(this.tickTimer);
+      this.tickTimer = undefined;
+    } else if (!alone && this.tickTimer === undefined) {
+      this.tickTimer = this.timers.setInterval(() => this.tick(), this.opts.tickMs ?? 100);
+    }
+  }
+
+  /** Whether the tick timer runs (a lone leader's does not). */
+  get ticking(): boolean {
+    return this.tickTimer !== undefined;
   }
 
   /** Restores the state machine from the stored snapshot and starts the node. */
@@ -297,7 +320,7 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.timers.clearInterval(this.tickTimer);
+    if (this.tickTimer !== undefined) this.timers.clearInterval(this.tickTimer);
     await this.idle;
     await this.opts.transport.stop();
     this.opts.storage.close();
@@ -438,6 +461,7 @@ export class RaftNode {
 
   private kick(): void {
     if (this.stopped) return;
+    this.syncTicking();
     if (this.running) {
       this.again = true;
       return;
@@ -456,6 +480,7 @@ export class RaftNode {
       } while (this.again && !this.stopped);
     } finally {
       this.running = false;
+      this.syncTicking();
     }
   }
 
@@ -576,7 +601,7 @@ export class RaftNode {
       error: error instanceof Error ? error.message : String(error),
     });
     this.stopped = true;
-    this.timers.clearInterval(this.tickTimer);
+    if (this.tickTimer !== undefined) this.timers.clearInterval(this.tickTimer);
     this.failAll(new RaftStoppedError(`raft node ${this.id} failed`, { cause: error }));
   }
 

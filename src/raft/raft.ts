@@ -423,6 +423,10 @@ export class Raft {
   soleVoterLeader(): boolean {
     return this.role === "leader" && this.voters.size === 1 && this.voters.has(this.id);
   }
+  /** Whether this node leads alone: the only voter, and no learner to send entries to. */
+  leadsAlone(): boolean {
+    return this.soleVoterLeader() && this.learners.size === 0;
+  }
   /**
    * The commit index when this node leads under a valid lease (see {@linkcode LeaseOptions}) and
    * has committed an entry of its term (§6.4 step 1): a linearizable read point now, without a

@@ -168,6 +168,8 @@ export interface EngineOptions {
   maxValuesPerTag?: number;
   /** Decoded values held by the block cache. @default {4000000} */
   blockCacheValues?: number;
+  /** Bytes of decoded blocks the block cache holds (with `blockCacheValues`). @default {Infinity} */
+  blockCacheBytes?: number;
   /**
    * A block cache shared with the process's other engines (a node's partition replicas), so
    * that its bound holds for them all together; `blockCacheValues` is then unused.
@@ -372,6 +374,8 @@ export interface StorageFigures {
   /** The block cache: lookups that found a decoded block, and those that did not. */
   cacheHits: number;
   cacheMisses: number;
+  /** Bytes of decoded blocks the block cache holds. */
+  cacheBytes?: number;
   /** Durations of the log's fsyncs (a WAL; a Raft log reports its own). */
   logFsyncSeconds?: Histogram;
 }
@@ -452,7 +456,10 @@ export class StorageEngine {
   #snapshotGroups = new Map<string, SnapshotGroup[]>();
 
   private constructor(private readonly options: EngineOptions) {
-    this.#cache = options.blockCache ?? new BlockCache(options.blockCacheValues ?? 4_000_000);
+    this.#cache = options.blockCache ?? new BlockCache(
+      options.blockCacheValues ?? 4_000_000,
+      options.blockCacheBytes,
+    );
     this.#coldCache = new BlockCache(options.coldBlockCacheValues ?? 1_000_000);
   }
 
@@ -2087,6 +2094,7 @@ export class StorageEngine {
       compactionSeconds: this.#compactionSeconds,
       cacheHits: this.#cache.hits,
       cacheMisses: this.#cache.misses,
+      cacheBytes: this.#cache.bytes,
       logFsyncSeconds: this.#wal.fsyncSeconds,
     };
   }

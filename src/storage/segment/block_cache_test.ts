@@ -85,3 +85,34 @@ Deno.test("block cache: a query type's blocks take over from the last type's wit
   for (let r = 0; r < 6; r++) hits.push(run("b"));
   assert.ok(hits[5] >= 900, `type B's hits per run: ${hits}`);
 });
+
+Deno.test("block cache: bounded in bytes too, counting times shared by a series' fields once", () => {
+  const times = (n: number) => ({ timesMs: new Float64Array(n), timesSubMs: new Float64Array(n) });
+  const column = (n: number, shared = times(n)) =>
+    ({ type: 0, length: n, ...shared, values: new Float64Array(n) }) as unknown as ColumnView;
+  // 1000 values: 8,000 B of values, 16,000 B of times.
+  const cache = new BlockCache(1_000_000, 50_000);
+  const shared = times(1000);
+  cache.set("a@1", column(1000, shared));
+  assert.equal(cache.bytes, 24_000);
+  cache.set("b@1", column(1000, shared)); // another field of the series: its values only
+  assert.equal(cache.bytes, 32_000);
+  cache.set("c@1", column(1000)); // its own times: 24,000 more would pass 50,000
+  assert.equal(cache.get("c@1"), undefined, "not admitted: asked for no more than the coldest");
+  assert.ok(cache.bytes <= 50_000);
+  for (let i = 0; i < 3; i++) {
+    cache.get("c@1");
+    cache.set("c@1", column(1000));
+  }
+  assert.ok(cache.get("c@1"), "admitted once asked for more often");
+  assert.ok(cache.bytes <= 50_000, `${cache.bytes} bytes held`);
+  // Dropping the file's blocks gives back their bytes, the shared times with the last of them.
+  cache.dropFile("a");
+  cache.dropFile("b");
+  cache.dropFile("c");
+  assert.equal(cache.bytes, 0);
+  assert.equal(cache.size, 0);
+  // A block larger than the whole budget is not kept.
+  cache.set("d@1", column(3000));
+  assert.equal(cache.bytes, 0);
+});

@@ -14,6 +14,7 @@ import type {
 } from "../query/mod.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
+import type { PartitionHash, PartitionKey } from "./hash.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
 import type { MetaCommand } from "./meta/meta_state.ts";
@@ -150,6 +151,9 @@ export interface MetaView {
     partitions: { groupId: number; replicas: number[]; leaderHint: number }[];
     defaultRetentionPolicy: string;
     retentionPolicies: MetaRetentionPolicy[];
+    /** How series are placed in its partitions (a gateway splits writes by it). */
+    hash: PartitionHash;
+    hashKey: PartitionKey;
   }[];
 }
 

@@ -154,6 +154,11 @@ export class ClusterNode {
   readonly defaults: ClusterDefaults;
   readonly replicas = new Map<number, PartitionReplica>();
   /**
+   * Partition parts this node's write router wrote here (it leads) or handed to the leader on
+   * another node: a writer that sends each part to its leader (a gateway) keeps `peer` at 0.
+   */
+  readonly partitionWrites = { local: 0, peer: 0 };
+  /**
    * Schemas' `max_bytes` per measurement (set by the server once its schemas are open); this
    * node's partition leaders enforce a share of each, as the policies' limits.
    */
@@ -556,6 +561,16 @@ export class ClusterNode {
         histograms: [{ labels: {}, histogram: this.#log.fsyncSeconds }],
       },
       {
+        name: "epochnexus_partition_writes_total",
+        help: "Partition parts of writes routed here, by where they were written: this " +
+          "node (it leads the partition) or the leader on another node (a second hop).",
+        type: "counter",
+        samples: Object.entries(this.partitionWrites).map(([to, value]) => ({
+          labels: { to },
+          value,
+        })),
+      },
+      {
         name: "epochnexus_cluster_sent_bytes_total",
         help: "Bytes sent to each peer node (Raft and cluster calls).",
         type: "counter",
@@ -599,6 +614,8 @@ export class ClusterNode {
           shardGroupDurationNs: rp.shardGroupDurationNs,
           replicaN: rp.replicaN,
         })),
+        hash: db.hash,
+        hashKey: db.hashKey,
       })),
     };
   }

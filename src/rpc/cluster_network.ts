@@ -420,6 +420,8 @@ function readMetaResponse(view: MetaView) {
       })),
       defaultRetentionPolicy: db.defaultRetentionPolicy,
       retentionPolicies: db.retentionPolicies,
+      hash: db.hash,
+      hashKey: db.hashKey,
     })),
   });
 }

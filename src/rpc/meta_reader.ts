@@ -6,7 +6,7 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type { MetaView } from "../cluster/mod.ts";
+import type { MetaView, PartitionHash, PartitionKey } from "../cluster/mod.ts";
 import { ClusterService } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { fetchWithSecret } from "./cluster_secret.ts";
 
@@ -57,6 +57,9 @@ export async function readClusterMeta(
         shardGroupDurationNs: rp.shardGroupDurationNs,
         replicaN: rp.replicaN,
       })),
+      // "" from a node older than the field: the gateway then forwards writes whole.
+      hash: db.hash as PartitionHash,
+      hashKey: db.hashKey as PartitionKey,
     })),
   };
 }

@@ -4,11 +4,13 @@
  * partition-read calls a node uses for the partitions it does not hold (Describe, then Select
  * per shard group, at the partition's leader or, at `any` consistency, the first replica that
  * answers). The partials are folded here as a node folds its own fan-out, so the answer is the
- * one a node gives. It serves SELECT statements only: the gateway sends anything that changes
- * state, and SHOW statements, to a node.
+ * one a node gives. It serves SELECT statements, and writes split by partition when made for
+ * one (the split and the sending are `partitioned_write.ts`'s): the gateway sends anything else
+ * that changes state, and SHOW statements, to a node.
  * @module
  */
-import { type Clock, EpochError, NotFoundError } from "../core/mod.ts";
+import { type Clock, EpochError, NotFoundError, type Point } from "../core/mod.ts";
+import type { WriteOutcome } from "../storage/mod.ts";
 import {
   callReplica,
   cannotAnswer,
@@ -38,6 +40,12 @@ export interface RemoteStoreOptions {
   sleep: (ms: number) => Promise<void>;
   /** How long a read looks for a partition's leader. @default {10000} */
   leaderTimeoutMs?: number;
+  /** Writes a request's points, split by partition (`partitioned_write.ts`); absent: none. */
+  write?: (
+    database: DatabaseView,
+    retentionPolicy: string | undefined,
+    points: Point[],
+  ) => Promise<WriteOutcome & { unavailable: number }>;
 }
 
 type DatabaseView = MetaView["databases"][number];
@@ -156,7 +164,7 @@ export class RemoteStore implements DataStore {
     );
   }
 
-  // A gateway store only reads: these are never reached (the gateway sends such requests on).
+  // Never reached: the gateway sends such requests to a node.
 
   createDatabase(): Promise<void> {
     return Promise.reject(this.#sentToNodes("CREATE DATABASE"));
@@ -166,8 +174,24 @@ export class RemoteStore implements DataStore {
     return Promise.reject(this.#sentToNodes("DROP DATABASE"));
   }
 
-  write(): Promise<never> {
-    return Promise.reject(this.#sentToNodes("a write"));
+  /** Sends the points to their partitions' nodes (when this store was made for a write). */
+  async write(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+  ): Promise<WriteOutcome & { unavailable: number }> {
+    const db = this.#database(database);
+    if (
+      retentionPolicy !== undefined &&
+      !db.retentionPolicies.some((rp) => rp.name === retentionPolicy)
+    ) {
+      throw new NotFoundError(`retention policy not found: ${retentionPolicy}`, {
+        details: { database, retentionPolicy },
+      });
+    }
+    if (this.#options.write === undefined) throw this.#sentToNodes("a write");
+    if (points.length === 0) return { accepted: 0, rejected: [], unavailable: 0 };
+    return await this.#options.write(db, retentionPolicy, points);
   }
 
   stats(): never {

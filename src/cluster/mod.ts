@@ -50,6 +50,7 @@ export type {
   PeerService,
   ReadConsistency,
   SelectRequest,
+  SelectShard,
   ShardDescription,
   SnapshotRequest,
 } from "./network.ts";

@@ -78,6 +78,12 @@ export interface SelectRequest {
   limits?: QueryLimits;
 }
 
+/** One shard group of a batched SELECT part (`PeerClient.selectShards`). */
+export interface SelectShard {
+  startMs: number;
+  measurements: readonly string[];
+}
+
 /** A delete on one partition (the query's DeleteRequest without its functions). */
 export interface PartitionDelete {
   groupId: number;
@@ -171,6 +177,17 @@ export interface PeerClient {
   writePartition(node: number, write: PartitionWrite): Promise<PartitionWriteAnswer>;
   describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
   select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
+  /**
+   * A SELECT's parts on several shard groups of one partition in one call (`request.startMs`
+   * and `request.measurements` are not used): the partials of each shard, in `shards` order.
+   * Absent where calls are cheap (in memory).
+   * @throws an `unimplemented` {@linkcode EpochError} from a node that predates it.
+   */
+  selectShards?(
+    node: number,
+    request: SelectRequest,
+    shards: readonly SelectShard[],
+  ): Promise<SeriesPartial[][]>;
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
   fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
 }

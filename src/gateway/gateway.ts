@@ -37,7 +37,7 @@ export interface GatewayDeps {
   /** Reads a node's metadata copy. @default {readClusterMeta with the configured secret} */
   readMeta?: (raftBaseUrl: string, clusterId: string) => Promise<MetaView>;
   /** Partition reads on nodes. @default {ClusterService over `fetch` with the secret} */
-  peers?: (table: RoutingTable) => Pick<PeerClient, "describe" | "select">;
+  peers?: (table: RoutingTable) => Pick<PeerClient, "describe" | "select" | "selectShards">;
   /** @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -377,7 +377,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 function connectPeers(
   config: GatewayConfig,
   fetchFn: typeof globalThis.fetch,
-): (table: RoutingTable) => Pick<PeerClient, "describe" | "select"> {
+): (table: RoutingTable) => Pick<PeerClient, "describe" | "select" | "selectShards"> {
   let network: ConnectClusterNetwork | undefined;
   let clusterId = "";
   return (table) => {

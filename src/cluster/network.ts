@@ -151,6 +151,8 @@ export interface MetaView {
   nodeId: number;
   appliedIndex: number;
   nodes: { id: number; httpAddress: string; raftAddress: string }[];
+  /** The answering node's configured query limits (absent: the defaults). */
+  queryLimits?: QueryLimits;
   /** In creation order. */
   databases: {
     name: string;

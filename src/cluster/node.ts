@@ -54,6 +54,7 @@ import { PartitionReplica } from "./partition/replica.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { discardReplicaFolder, removeDiscardedFolders } from "./partition/discard.ts";
 import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+import type { QueryLimits } from "../query/mod.ts";
 
 /** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
 export type MetricFamily =
@@ -158,6 +159,8 @@ export class ClusterNode {
    * another node: a writer that sends each part to its leader (a gateway) keeps `peer` at 0.
    */
   readonly partitionWrites = { local: 0, peer: 0 };
+  /** The server's query limits (set by `serve`), reported to gateways in the metadata view. */
+  queryLimits: QueryLimits | undefined;
   /**
    * Schemas' `max_bytes` per measurement (set by the server once its schemas are open); this
    * node's partition leaders enforce a share of each, as the policies' limits.
@@ -595,6 +598,7 @@ export class ClusterNode {
       clusterId: this.clusterId,
       nodeId: this.nodeId,
       appliedIndex: this.meta.applied,
+      queryLimits: this.queryLimits,
       nodes: [...state.nodes.values()].map((n) => ({
         id: n.id,
         httpAddress: n.httpAddress,

@@ -11,7 +11,7 @@
  */
 import { type Clock, EpochError, type Logger } from "../core/mod.ts";
 import { type MetaView, PARTITION_HASHES, type PeerClient } from "../cluster/mod.ts";
-import { createApp, type Handler, Metrics } from "../http/mod.ts";
+import { configureQueries, createApp, type Handler, Metrics } from "../http/mod.ts";
 import { ConnectClusterNetwork, readClusterMeta } from "../rpc/mod.ts";
 import { ClusterView, likelyWriteLeader, type RoutingTable } from "./cluster_view.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -117,6 +117,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       clock: deps.clock,
       sleep,
     });
+    const limits = table.meta.queryLimits;
+    if (limits !== undefined) {
+      // The nodes' limits, not the defaults: a SELECT planned here meets the same limit errors
+      // it would on a node. Concurrency is each node's to bound (a gateway copy is one of many).
+      const { maxConcurrent: _, ...perQuery } = limits;
+      configureQueries(store, perQuery, () => deps.clock.monotonicMs());
+    }
     app = createApp({
       engine: store,
       clock: deps.clock,

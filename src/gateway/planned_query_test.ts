@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
 import { ClusterNode, ClusterStore, MemoryHub, type PeerClient } from "../cluster/mod.ts";
-import { createApp } from "../http/mod.ts";
+import { configureQueries, createApp } from "../http/mod.ts";
 import { seededRng } from "../raft/_test_util.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
 import { createGateway, GATEWAY_PLAN_HEADER } from "./mod.ts";
@@ -174,6 +174,33 @@ Deno.test("gateway: a SELECT is planned in the gateway and read from the partiti
     );
     assert.equal(unknown.headers.get(GATEWAY_PLAN_HEADER), "forwarded");
     assert.match(await unknown.text(), /database not found: nope/);
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gateway: a planned SELECT is held to the nodes' configured query limits", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-gateway-" });
+  const { node, store, app, gateway } = await harness(dir);
+  try {
+    await store.createDatabase("db");
+    const points = ["a", "b", "c", "d"].map((h, i) => point(h, 1_700_000_000_000, i));
+    assert.equal((await store.write("db", undefined, points)).accepted, 4);
+    // A node configured with max_select_buckets = 10 (the defaults allow a million); the
+    // coordinator checks it before any partition is read.
+    const limits = { maxBuckets: 10 };
+    configureQueries(store, limits, () => systemClock.monotonicMs());
+    node.queryLimits = limits;
+    const headers = { authorization: "Bearer good" };
+    const q = "SELECT mean(usage) FROM cpu WHERE time >= 1699999990s AND time < 1700000050s " +
+      "GROUP BY time(1s)";
+    const url = `http://gw/query?db=db&q=${encodeURIComponent(q)}`;
+    const direct = await (await app(new Request(url, { headers }))).text();
+    assert.match(direct, /max-select-buckets limit exceeded/);
+    const viaGateway = await gateway.fetch(new Request(url, { headers }));
+    assert.equal(viaGateway.headers.get(GATEWAY_PLAN_HEADER), "planned");
+    assert.equal(await viaGateway.text(), direct);
   } finally {
     await node.close();
     await Deno.remove(dir, { recursive: true });

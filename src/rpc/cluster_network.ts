@@ -455,6 +455,7 @@ function readMetaResponse(view: MetaView) {
     clusterId: view.clusterId,
     nodeId: BigInt(view.nodeId),
     appliedIndex: BigInt(view.appliedIndex),
+    queryLimits: view.queryLimits ? encodeWire(view.queryLimits) : new Uint8Array(0),
     nodes: view.nodes.map((n) => ({
       id: BigInt(n.id),
       httpAddress: n.httpAddress,

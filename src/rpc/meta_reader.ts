@@ -6,7 +6,13 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type { MetaView, PartitionHash, PartitionKey } from "../cluster/mod.ts";
+import {
+  decodeWire,
+  type MetaView,
+  type PartitionHash,
+  type PartitionKey,
+} from "../cluster/mod.ts";
+import type { QueryLimits } from "../query/mod.ts";
 import { ClusterService } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { fetchWithSecret } from "./cluster_secret.ts";
 
@@ -38,6 +44,9 @@ export async function readClusterMeta(
     clusterId: answer.clusterId,
     nodeId: Number(answer.nodeId),
     appliedIndex: Number(answer.appliedIndex),
+    queryLimits: answer.queryLimits.length > 0
+      ? decodeWire<QueryLimits>(answer.queryLimits)
+      : undefined,
     nodes: answer.nodes.map((n) => ({
       id: Number(n.id),
       httpAddress: n.httpAddress,

@@ -21,6 +21,14 @@ export interface CredentialCheckOptions {
   send: (probe: (nodeBase: string) => Request) => Promise<Response>;
 }
 
+/**
+ * How long a write pass is kept (ms). Longer than a read pass: every part of a split write
+ * carries the caller's credentials to its node, which checks them again, so the pass only
+ * decides who gets a node's own 401/403 at once and whose bad lines are reported; a probe on
+ * every metadata refresh cost a node round trip on every other write.
+ */
+const WRITE_PASS_MS = 60_000;
+
 /** Passes kept at most (a cache of callers, not a store: cleared when full). */
 const MAX_PASSES = 10_000;
 
@@ -37,7 +45,8 @@ export class CredentialCheck {
   /** Whether the request's credentials may read `databases` (asked of a node when not known). */
   mayRead(request: Request, url: URL, databases: readonly string[]): Promise<boolean> {
     const query = databases.map((db) => `SHOW RETENTION POLICIES ON ${quoteIdent(db)}`).join("; ");
-    return this.#check(request, url, ["read", ...databases], passed, (base, credentials) => {
+    const what = ["read", ...databases];
+    return this.#check(request, url, what, this.#options.ttlMs, passed, (base, credentials) => {
       const headers = new Headers({ "content-type": "application/x-www-form-urlencoded" });
       if (credentials.authorization !== "") headers.set("authorization", credentials.authorization);
       return new Request(credentials.url(`${base}/query`), {
@@ -54,7 +63,8 @@ export class CredentialCheck {
    * after authentication, and writes nothing.
    */
   mayWrite(request: Request, url: URL, path: string, database: string): Promise<boolean> {
-    return this.#check(request, url, ["write", path, database], written, (base, credentials) => {
+    const what = ["write", path, database];
+    return this.#check(request, url, what, WRITE_PASS_MS, written, (base, credentials) => {
       const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
       if (credentials.authorization !== "") headers.set("authorization", credentials.authorization);
       const probe = credentials.url(`${base}${path}`);
@@ -68,6 +78,7 @@ export class CredentialCheck {
     request: Request,
     url: URL,
     what: readonly string[],
+    keepMs: number,
     pass: (answer: Response) => Promise<boolean>,
     probe: (nodeBase: string, credentials: ProbeCredentials) => Request,
   ): Promise<boolean> {
@@ -95,7 +106,7 @@ export class CredentialCheck {
     }
     if (!(await pass(answer))) return false;
     if (this.#passes.size >= MAX_PASSES) this.#passes.clear();
-    this.#passes.set(key, this.#options.clock.monotonicMs() + this.#options.ttlMs);
+    this.#passes.set(key, this.#options.clock.monotonicMs() + keepMs);
     return true;
   }
 }

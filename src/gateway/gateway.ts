@@ -235,7 +235,6 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         authorization: request.headers.get("authorization"),
         user: url.searchParams.get("u") || null,
         password: url.searchParams.get("p"),
-        consistency: url.searchParams.get("consistency"),
       },
       fetch: fetchFn,
       partitions,

@@ -34,8 +34,6 @@ export interface WriteCaller {
   /** `u` and `p` parameters (InfluxDB 1.x credentials). */
   user: string | null;
   password: string | null;
-  /** `consistency` parameter (any, one, quorum, all), when given. */
-  consistency: string | null;
 }
 
 /** What a split write did, indexed like the batch it was given. */
@@ -221,7 +219,6 @@ export class PartitionedWriter {
       url.searchParams.set("u", caller.user);
       url.searchParams.set("p", caller.password ?? "");
     }
-    if (caller.consistency !== null) url.searchParams.set("consistency", caller.consistency);
     const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
     if (caller.authorization !== null) headers.set("authorization", caller.authorization);
     let body = "";

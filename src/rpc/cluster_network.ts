@@ -416,7 +416,8 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           const shards = batched
             ? req.shards.map((s) => ({ startMs: s.startMs, measurements: s.measurements }))
             : [{ startMs: req.startMs, measurements: req.measurements }];
-          const answers = await Promise.all(shards.map((shard) =>
+          // All groups run at once; each is sent as soon as it and those before it are done.
+          const running = shards.map((shard) =>
             service.select({
               groupId: Number(req.groupId),
               database: req.database,
@@ -427,8 +428,11 @@ export class ConnectClusterNetwork implements ClusterNetwork {
               measurements: shard.measurements,
               limits,
             })
-          ));
-          for (const [index, partials] of answers.entries()) {
+          );
+          // A later group's failure is reported when its turn comes, not as unhandled.
+          for (const r of running) r.catch(() => {});
+          for (const [index, answer] of running.entries()) {
+            const partials = await answer;
             // Chunks keep each message small whatever the number of series.
             for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
               yield create(SelectResponseSchema, {

@@ -52,7 +52,10 @@ export interface PartitionedWriterOptions {
   partitions: GatewayPartitionCache;
   /** Whether a node is skipped for now (a failed connection). */
   isDown: (node: GatewayNode) => boolean;
-  /** A node's connection failed, or its answer showed the metadata copy stale. */
+  /**
+   * The metadata copy is stale: a node's connection failed (`node`, to be skipped a while), or an
+   * answer showed the copy out of date (`undefined`).
+   */
   stale: (node: GatewayNode | undefined, why: string) => void;
 }
 
@@ -187,8 +190,8 @@ export class PartitionedWriter {
       case 403:
         throw new PermissionDeniedError(error.message ?? "forbidden");
       case 404:
-        // The database went away since the metadata was read: read it again.
-        this.#o.stale(node, message);
+        // The database went away since the metadata was read: read it again (the node is up).
+        this.#o.stale(undefined, message);
         throw new NotFoundError(error.message ?? `database not found: ${db.name}`);
       case 429:
       case 502:

@@ -44,6 +44,8 @@ export type {
   MetaRetentionPolicy,
   MetaView,
   PartitionDelete,
+  PartitionSizes,
+  PartitionSizesRequest,
   PartitionWrite,
   PartitionWriteAnswer,
   PeerClient,
@@ -78,3 +80,10 @@ export {
   type JobsRound,
   JobTable,
 } from "./meta/meta_jobs.ts";
+export {
+  SCHEMA_OPS,
+  type SchemaCommand,
+  type SchemaMeta,
+  type SchemaResult,
+  SchemaTable,
+} from "./meta/meta_schemas.ts";

@@ -24,6 +24,8 @@ import {
   type MetaResult,
   type MetaView,
   type PartitionDelete,
+  type PartitionSizes,
+  type PartitionSizesRequest,
   type PartitionWrite,
   type PeerClient,
   type PeerService,
@@ -43,6 +45,7 @@ import {
   DeletePartitionResponseSchema,
   DescribeResponseSchema,
   FetchSnapshotResponseSchema,
+  PartitionSizesResponseSchema,
   ProposeMetaResponseSchema,
   ReadMetaResponseSchema,
   SelectResponseSchema,
@@ -114,6 +117,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       selectShards: (node, request, shards) => this.#selectShards(node, request, shards),
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
+      partitionSizes: (node, request) => this.#partitionSizes(node, request),
     };
     const cluster = requireSecret(
       this.#clusterHandler(),
@@ -241,6 +245,18 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     );
   }
 
+  #partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes> {
+    return call(async () => {
+      const answer = await this.#client(node).partitionSizes({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      return decodeWire<PartitionSizes>(answer.sizes);
+    });
+  }
+
   #describe(node: number, request: DescribeRequest): Promise<ShardDescription[]> {
     return call(async () => {
       const out: ShardDescription[] = [];
@@ -356,6 +372,15 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             accepted: BigInt(answer.accepted),
             rejected: answer.rejected,
           });
+        }),
+      partitionSizes: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          const sizes = await service.partitionSizes({
+            groupId: Number(req.groupId),
+            database: req.database,
+          });
+          return create(PartitionSizesResponseSchema, { sizes: encodeWire(sizes) });
         }),
       deletePartition: (req) =>
         serveCall(async () => {

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIoYCCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMEjIKBnNoYXJkcxgLIAMoCzIiLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RTaGFyZCI1CgtTZWxlY3RTaGFyZBIQCghzdGFydF9tcxgBIAEoAxIUCgxtZWFzdXJlbWVudHMYAiADKAkiMQoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwSDQoFc2hhcmQYAiABKA0itgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UibQoURmV0Y2hTbmFwc2hvdFJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhEKCW1pbl9pbmRleBgEIAEoBBIOCgZiYWNrdXAYBSABKAwicgoVRmV0Y2hTbmFwc2hvdFJlc3BvbnNlEhAKCG1hbmlmZXN0GAEgASgMEgwKBGZpbGUYAiABKA0SDgoGb2Zmc2V0GAMgASgEEgwKBGRhdGEYBCABKAwSCwoDZW5kGAUgASgIEg4KBmNyYzMyYxgGIAEoDSIlCg9SZWFkTWV0YVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCSJCCghNZXRhTm9kZRIKCgJpZBgBIAEoBBIUCgxodHRwX2FkZHJlc3MYAiABKAkSFAoMcmFmdF9hZGRyZXNzGAMgASgJIkgKDU1ldGFQYXJ0aXRpb24SEAoIZ3JvdXBfaWQYASABKAQSEAoIcmVwbGljYXMYAiADKAQSEwoLbGVhZGVyX2hpbnQYAyABKAQibAoTTWV0YVJldGVudGlvblBvbGljeRIMCgRuYW1lGAEgASgJEhMKC2R1cmF0aW9uX25zGAIgASgDEh8KF3NoYXJkX2dyb3VwX2R1cmF0aW9uX25zGAMgASgDEhEKCXJlcGxpY2FfbhgEIAEoDSLgAQoMTWV0YURhdGFiYXNlEgwKBG5hbWUYASABKAkSOAoKcGFydGl0aW9ucxgCIAMoCzIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhUGFydGl0aW9uEiAKGGRlZmF1bHRfcmV0ZW50aW9uX3BvbGljeRgDIAEoCRJGChJyZXRlbnRpb25fcG9saWNpZXMYBCADKAsyKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YVJldGVudGlvblBvbGljeRIMCgRoYXNoGAUgASgJEhAKCGhhc2hfa2V5GAYgASgJIswBChBSZWFkTWV0YVJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIVCg1hcHBsaWVkX2luZGV4GAMgASgEEi4KBW5vZGVzGAQgAygLMh8uZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFOb2RlEjYKCWRhdGFiYXNlcxgFIAMoCzIjLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhRGF0YWJhc2USFAoMcXVlcnlfbGltaXRzGAYgASgMMtoFCg5DbHVzdGVyU2VydmljZRJkCgtQcm9wb3NlTWV0YRIpLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlcXVlc3QaKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXNwb25zZRJtCg5Xcml0ZVBhcnRpdGlvbhIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXNwb25zZRJdCghEZXNjcmliZRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXNwb25zZTABEnAKD0RlbGV0ZVBhcnRpdGlvbhItLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXF1ZXN0Gi4uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlc3BvbnNlEmwKDUZldGNoU25hcHNob3QSKy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRmV0Y2hTbmFwc2hvdFJlcXVlc3QaLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRmV0Y2hTbmFwc2hvdFJlc3BvbnNlMAESVwoGU2VsZWN0EiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlcXVlc3QaJS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVzcG9uc2UwARJbCghSZWFkTWV0YRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkTWV0YVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZE1ldGFSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIoYCCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMEjIKBnNoYXJkcxgLIAMoCzIiLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RTaGFyZCI1CgtTZWxlY3RTaGFyZBIQCghzdGFydF9tcxgBIAEoAxIUCgxtZWFzdXJlbWVudHMYAiADKAkiMQoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwSDQoFc2hhcmQYAiABKA0itgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UiXQoVUGFydGl0aW9uU2l6ZXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCSInChZQYXJ0aXRpb25TaXplc1Jlc3BvbnNlEg0KBXNpemVzGAEgASgMIm0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQSDgoGYmFja3VwGAUgASgMInIKFUZldGNoU25hcHNob3RSZXNwb25zZRIQCghtYW5pZmVzdBgBIAEoDBIMCgRmaWxlGAIgASgNEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgsKA2VuZBgFIAEoCBIOCgZjcmMzMmMYBiABKA0iJQoPUmVhZE1ldGFSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiQgoITWV0YU5vZGUSCgoCaWQYASABKAQSFAoMaHR0cF9hZGRyZXNzGAIgASgJEhQKDHJhZnRfYWRkcmVzcxgDIAEoCSJICg1NZXRhUGFydGl0aW9uEhAKCGdyb3VwX2lkGAEgASgEEhAKCHJlcGxpY2FzGAIgAygEEhMKC2xlYWRlcl9oaW50GAMgASgEImwKE01ldGFSZXRlbnRpb25Qb2xpY3kSDAoEbmFtZRgBIAEoCRITCgtkdXJhdGlvbl9ucxgCIAEoAxIfChdzaGFyZF9ncm91cF9kdXJhdGlvbl9ucxgDIAEoAxIRCglyZXBsaWNhX24YBCABKA0i4AEKDE1ldGFEYXRhYmFzZRIMCgRuYW1lGAEgASgJEjgKCnBhcnRpdGlvbnMYAiADKAsyJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YVBhcnRpdGlvbhIgChhkZWZhdWx0X3JldGVudGlvbl9wb2xpY3kYAyABKAkSRgoScmV0ZW50aW9uX3BvbGljaWVzGAQgAygLMiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFSZXRlbnRpb25Qb2xpY3kSDAoEaGFzaBgFIAEoCRIQCghoYXNoX2tleRgGIAEoCSLMAQoQUmVhZE1ldGFSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIuCgVub2RlcxgEIAMoCzIfLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhTm9kZRI2CglkYXRhYmFzZXMYBSADKAsyIy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YURhdGFiYXNlEhQKDHF1ZXJ5X2xpbWl0cxgGIAEoDDLJBgoOQ2x1c3RlclNlcnZpY2USZAoLUHJvcG9zZU1ldGESKS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXF1ZXN0GiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVzcG9uc2USbQoOV3JpdGVQYXJ0aXRpb24SLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVzcG9uc2USXQoIRGVzY3JpYmUSJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVzcG9uc2UwARJwCg9EZWxldGVQYXJ0aXRpb24SLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVxdWVzdBouLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXNwb25zZRJsCg1GZXRjaFNuYXBzaG90EisuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXF1ZXN0GiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXNwb25zZTABElcKBlNlbGVjdBIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXF1ZXN0GiUuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlc3BvbnNlMAESWwoIUmVhZE1ldGESJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZE1ldGFSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRNZXRhUmVzcG9uc2USbQoOUGFydGl0aW9uU2l6ZXMSLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUGFydGl0aW9uU2l6ZXNSZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLlBhcnRpdGlvblNpemVzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -447,6 +447,59 @@ export const DeletePartitionResponseSchema: GenMessage<DeletePartitionResponse> 
   messageDesc(file_epochnexus_cluster_v1_cluster, 11);
 
 /**
+ * The sizes of a partition's data, from its leader (what its size limits decide on).
+ *
+ * @generated from message epochnexus.cluster.v1.PartitionSizesRequest
+ */
+export type PartitionSizesRequest = Message<"epochnexus.cluster.v1.PartitionSizesRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: uint64 from = 2;
+   */
+  from: bigint;
+
+  /**
+   * @generated from field: uint64 group_id = 3;
+   */
+  groupId: bigint;
+
+  /**
+   * @generated from field: string database = 4;
+   */
+  database: string;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.PartitionSizesRequest.
+ * Use `create(PartitionSizesRequestSchema)` to create a new message.
+ */
+export const PartitionSizesRequestSchema: GenMessage<PartitionSizesRequest> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
+
+/**
+ * src/cluster/network.ts PartitionSizes as wire JSON.
+ *
+ * @generated from message epochnexus.cluster.v1.PartitionSizesResponse
+ */
+export type PartitionSizesResponse = Message<"epochnexus.cluster.v1.PartitionSizesResponse"> & {
+  /**
+   * @generated from field: bytes sizes = 1;
+   */
+  sizes: Uint8Array;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.PartitionSizesResponse.
+ * Use `create(PartitionSizesResponseSchema)` to create a new message.
+ */
+export const PartitionSizesResponseSchema: GenMessage<PartitionSizesResponse> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
+
+/**
  * A replica that fell behind its leader's compacted log asks another replica for its files.
  *
  * @generated from message epochnexus.cluster.v1.FetchSnapshotRequest
@@ -488,7 +541,7 @@ export type FetchSnapshotRequest = Message<"epochnexus.cluster.v1.FetchSnapshotR
  * Use `create(FetchSnapshotRequestSchema)` to create a new message.
  */
 export const FetchSnapshotRequestSchema: GenMessage<FetchSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
 
 /**
  * One message of a snapshot (src/cluster/partition/snapshot.ts SnapshotChunk): the first carries
@@ -534,7 +587,7 @@ export type FetchSnapshotResponse = Message<"epochnexus.cluster.v1.FetchSnapshot
  * Use `create(FetchSnapshotResponseSchema)` to create a new message.
  */
 export const FetchSnapshotResponseSchema: GenMessage<FetchSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
 
 /**
  * What a stateless gateway (src/gateway) needs to route requests and plan queries: the members
@@ -559,7 +612,7 @@ export type ReadMetaRequest = Message<"epochnexus.cluster.v1.ReadMetaRequest"> &
  * Use `create(ReadMetaRequestSchema)` to create a new message.
  */
 export const ReadMetaRequestSchema: GenMessage<ReadMetaRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaNode
@@ -590,7 +643,7 @@ export type MetaNode = Message<"epochnexus.cluster.v1.MetaNode"> & {
  * Use `create(MetaNodeSchema)` to create a new message.
  */
 export const MetaNodeSchema: GenMessage<MetaNode> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaPartition
@@ -621,7 +674,7 @@ export type MetaPartition = Message<"epochnexus.cluster.v1.MetaPartition"> & {
  * Use `create(MetaPartitionSchema)` to create a new message.
  */
 export const MetaPartitionSchema: GenMessage<MetaPartition> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
 
 /**
  * A retention policy, as a gateway plans a query over it.
@@ -657,7 +710,7 @@ export type MetaRetentionPolicy = Message<"epochnexus.cluster.v1.MetaRetentionPo
  * Use `create(MetaRetentionPolicySchema)` to create a new message.
  */
 export const MetaRetentionPolicySchema: GenMessage<MetaRetentionPolicy> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaDatabase
@@ -704,7 +757,7 @@ export type MetaDatabase = Message<"epochnexus.cluster.v1.MetaDatabase"> & {
  * Use `create(MetaDatabaseSchema)` to create a new message.
  */
 export const MetaDatabaseSchema: GenMessage<MetaDatabase> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 20);
 
 /**
  * @generated from message epochnexus.cluster.v1.ReadMetaResponse
@@ -752,7 +805,7 @@ export type ReadMetaResponse = Message<"epochnexus.cluster.v1.ReadMetaResponse">
  * Use `create(ReadMetaResponseSchema)` to create a new message.
  */
 export const ReadMetaResponseSchema: GenMessage<ReadMetaResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 21);
 
 /**
  * @generated from service epochnexus.cluster.v1.ClusterService
@@ -827,6 +880,16 @@ export const ClusterService: GenService<{
     methodKind: "unary";
     input: typeof ReadMetaRequestSchema;
     output: typeof ReadMetaResponseSchema;
+  },
+  /**
+   * Bytes of a partition's policies and measurements, on its leader.
+   *
+   * @generated from rpc epochnexus.cluster.v1.ClusterService.PartitionSizes
+   */
+  partitionSizes: {
+    methodKind: "unary";
+    input: typeof PartitionSizesRequestSchema;
+    output: typeof PartitionSizesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_epochnexus_cluster_v1_cluster, 0);

@@ -154,6 +154,10 @@ export class SimHub {
 
   #deliver(from: Endpoint, groupId: number, m: Message): void {
     const target = this.#endpoints.get(m.to);
+    if (target !== undefined && target.process.stalledUntil > this.sched.now) {
+      this.sched.at(target.process.stalledUntil + 1, () => this.#deliver(from, groupId, m));
+      return;
+    }
     this.sched.mix(1, groupId, m.type, m.from, m.to, m.term, m.index);
     if (target === undefined || !target.process.alive) {
       // Connection refused: the sender learns the peer is unreachable.
@@ -207,9 +211,13 @@ export class SimHub {
       });
       const out = from.id * 64 + to;
       if (this.#lost(out)) return;
-      sched.after(this.#delay(out), () => {
+      const arrive = () => {
         if (done) return; // cancelled by the caller before it arrived
         const target = this.#endpoints.get(to);
+        if (target !== undefined && target.process.stalledUntil > sched.now) {
+          sched.at(target.process.stalledUntil + 1, arrive);
+          return;
+        }
         if (target === undefined || !target.process.alive || target.service === undefined) {
           finish(false, new EpochError("unavailable", `node ${to} is unreachable from ${from.id}`));
           return;
@@ -219,7 +227,10 @@ export class SimHub {
           if (!serving.alive) return; // died while serving: the caller times out
           const back = to * 64 + from.id;
           if (this.#lost(back)) return;
-          sched.after(this.#delay(back), () => finish(ok, value));
+          sched.after(
+            this.#delay(back),
+            () => sched.whenRunning(from.process, () => finish(ok, value)),
+          );
         };
         let served: Promise<T>;
         try {
@@ -228,7 +239,8 @@ export class SimHub {
           served = Promise.reject(error);
         }
         served.then((v) => answer(true, v), (e) => answer(false, e));
-      });
+      };
+      sched.after(this.#delay(out), arrive);
     });
   }
 }

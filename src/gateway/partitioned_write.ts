@@ -21,7 +21,7 @@ import {
   UnauthenticatedError,
 } from "../core/mod.ts";
 import { DatabasePartitions, type MetaView } from "../cluster/mod.ts";
-import { formatLineProtocol } from "../ingest/mod.ts";
+import { LineProtocolFormatter } from "../ingest/mod.ts";
 import type { Rejection } from "../storage/mod.ts";
 import type { GatewayNode, RoutingTable } from "./cluster_view.ts";
 
@@ -224,8 +224,10 @@ export class PartitionedWriter {
     }
     const headers = new Headers({ "content-type": "text/plain; charset=utf-8" });
     if (caller.authorization !== null) headers.set("authorization", caller.authorization);
+    // A series' points share their escaped series text (the decoder shares their tag arrays).
+    const formatter = new LineProtocolFormatter();
     let body = "";
-    for (const p of points) body += formatLineProtocol(p, "ns") + "\n";
+    for (const p of points) body += formatter.line(p) + "\n";
     return new Request(url, { method: "POST", headers, body });
   }
 

@@ -118,7 +118,7 @@ export async function serve(config: Config): Promise<void> {
   );
   const store = new ClusterStore(node, { clock: systemClock, sleep });
   await ensureDefaultDatabase(store, config.default_database, logger);
-  configureQueries(store, {
+  const queryLimits = {
     timeoutMs: config.query_timeout_ms,
     maxSeries: config.max_select_series,
     maxPoints: config.max_select_points,
@@ -126,7 +126,10 @@ export async function serve(config: Config): Promise<void> {
     maxConcurrent: config.max_concurrent_queries,
     maxQueryBytes: config.max_query_bytes,
     maxMemoryBytes: config.max_query_memory_bytes,
-  }, () => systemClock.monotonicMs());
+  };
+  configureQueries(store, queryLimits, () => systemClock.monotonicMs());
+  // Gateways read them with the metadata and hold the SELECTs they plan to them.
+  node.queryLimits = queryLimits;
   const metrics = new Metrics(() => systemClock.monotonicMs());
   // Twice a second: every stall of half a second or more shows, and an idle node wakes 2 times a
   // second for it rather than 10 (each wake-up costs ~0.13 ms of CPU).

@@ -18,8 +18,10 @@ export {
   PARTITION_HASHES,
   type PartitionHash,
   type PartitionKey,
+  partitionOf,
   xxhash64,
 } from "./hash.ts";
+export { DatabasePartitions } from "./write_router.ts";
 export { checkSameCluster, loadIdentity, saveIdentity, type StoredIdentity } from "./identity.ts";
 export { MemoryHub, MemoryNetwork } from "./memory_network.ts";
 export type { DatabaseOptions, MetaCommand, MetaResult } from "./meta/meta_state.ts";
@@ -50,6 +52,7 @@ export type {
   PeerService,
   ReadConsistency,
   SelectRequest,
+  SelectShard,
   ShardDescription,
   SnapshotRequest,
 } from "./network.ts";

@@ -14,6 +14,7 @@ import type {
 } from "../query/mod.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import type { Transport } from "../raft/mod.ts";
+import type { PartitionHash, PartitionKey } from "./hash.ts";
 import type { Rejection, WriteConsistency } from "../storage/mod.ts";
 import type { MetaForwardAnswer } from "./meta/meta_group.ts";
 import type { MetaCommand } from "./meta/meta_state.ts";
@@ -90,6 +91,12 @@ export interface SelectRequest {
   limits?: QueryLimits;
 }
 
+/** One shard group of a batched SELECT part (`PeerClient.selectShards`). */
+export interface SelectShard {
+  startMs: number;
+  measurements: readonly string[];
+}
+
 /** A delete on one partition (the query's DeleteRequest without its functions). */
 export interface PartitionDelete {
   groupId: number;
@@ -159,12 +166,17 @@ export interface MetaView {
   nodeId: number;
   appliedIndex: number;
   nodes: { id: number; httpAddress: string; raftAddress: string }[];
+  /** The answering node's configured query limits (absent: the defaults). */
+  queryLimits?: QueryLimits;
   /** In creation order. */
   databases: {
     name: string;
     partitions: { groupId: number; replicas: number[]; leaderHint: number }[];
     defaultRetentionPolicy: string;
     retentionPolicies: MetaRetentionPolicy[];
+    /** How series are placed in its partitions (a gateway splits writes by it). */
+    hash: PartitionHash;
+    hashKey: PartitionKey;
   }[];
 }
 
@@ -182,6 +194,17 @@ export interface PeerClient {
   writePartition(node: number, write: PartitionWrite): Promise<PartitionWriteAnswer>;
   describe(node: number, request: DescribeRequest): Promise<ShardDescription[]>;
   select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
+  /**
+   * A SELECT's parts on several shard groups of one partition in one call (`request.startMs`
+   * and `request.measurements` are not used): the partials of each shard, in `shards` order.
+   * Absent where calls are cheap (in memory).
+   * @throws an `unimplemented` {@linkcode EpochError} from a node that predates it.
+   */
+  selectShards?(
+    node: number,
+    request: SelectRequest,
+    shards: readonly SelectShard[],
+  ): Promise<SeriesPartial[][]>;
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
   fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
   partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes>;

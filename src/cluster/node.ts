@@ -59,6 +59,7 @@ import {
   selectReplica,
   sizesOnReplica,
 } from "./partition_reads.ts";
+import type { QueryLimits } from "../query/mod.ts";
 
 /** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
 export type MetricFamily =
@@ -158,6 +159,13 @@ export class ClusterNode {
   meta!: MetaGroup;
   readonly defaults: ClusterDefaults;
   readonly replicas = new Map<number, PartitionReplica>();
+  /**
+   * Partition parts this node's write router wrote here (it leads) or handed to the leader on
+   * another node: a writer that sends each part to its leader (a gateway) keeps `peer` at 0.
+   */
+  readonly partitionWrites = { local: 0, peer: 0 };
+  /** The server's query limits (set by `serve`), reported to gateways in the metadata view. */
+  queryLimits: QueryLimits | undefined;
   /**
    * Schemas' `max_bytes` per measurement (set by the server once its schemas are open); this
    * node's partition leaders enforce a share of each, as the policies' limits.
@@ -566,6 +574,16 @@ export class ClusterNode {
         histograms: [{ labels: {}, histogram: this.#log.fsyncSeconds }],
       },
       {
+        name: "epochnexus_partition_writes_total",
+        help: "Partition parts of writes routed here, by where they were written: this " +
+          "node (it leads the partition) or the leader on another node (a second hop).",
+        type: "counter",
+        samples: Object.entries(this.partitionWrites).map(([to, value]) => ({
+          labels: { to },
+          value,
+        })),
+      },
+      {
         name: "epochnexus_cluster_sent_bytes_total",
         help: "Bytes sent to each peer node (Raft and cluster calls).",
         type: "counter",
@@ -590,6 +608,7 @@ export class ClusterNode {
       clusterId: this.clusterId,
       nodeId: this.nodeId,
       appliedIndex: this.meta.applied,
+      queryLimits: this.queryLimits,
       nodes: [...state.nodes.values()].map((n) => ({
         id: n.id,
         httpAddress: n.httpAddress,
@@ -609,6 +628,8 @@ export class ClusterNode {
           shardGroupDurationNs: rp.shardGroupDurationNs,
           replicaN: rp.replicaN,
         })),
+        hash: db.hash,
+        hashKey: db.hashKey,
       })),
     };
   }

@@ -250,9 +250,13 @@ function writePart(
     node,
     partition,
     options,
-    (target) =>
-      target === node.nodeId
-        ? node.writeLocalPartition(write)
-        : node.network.peers.writePartition(target, write),
+    (target) => {
+      if (target === node.nodeId) {
+        node.partitionWrites.local++;
+        return node.writeLocalPartition(write);
+      }
+      node.partitionWrites.peer++;
+      return node.network.peers.writePartition(target, write);
+    },
   );
 }

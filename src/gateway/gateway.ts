@@ -2,15 +2,16 @@
  * The gateway's fetch handler. A /query made only of SELECT statements (InfluxQL or the native
  * JSON API) is planned here and read from the partitions' leaders over Connect, its partials
  * folded as a node folds its own fan-out, once a node has confirmed the caller may read those
- * databases (`credential_check.ts`); every other /query, and /write, /ingest and
+ * databases (`credential_check.ts`). A /write or /ingest is decoded here and split by partition,
+ * each part sent to its partition's leader (`partitioned_write.ts`). Every other /query, and
  * /api/v1/prom/write, is forwarded to a live node, /ping to any node, and /health is answered
  * here from a ping of every node. The gateway keeps nothing but caches (the metadata, liveness
  * marks, recent credential checks), so any number of copies can serve the same cluster.
  * @module
  */
 import { type Clock, EpochError, type Logger } from "../core/mod.ts";
-import type { MetaView, PeerClient } from "../cluster/mod.ts";
-import { createApp, type Handler } from "../http/mod.ts";
+import { type MetaView, PARTITION_HASHES, type PeerClient } from "../cluster/mod.ts";
+import { configureQueries, createApp, type Handler, Metrics } from "../http/mod.ts";
 import { ConnectClusterNetwork, readClusterMeta } from "../rpc/mod.ts";
 import { ClusterView, likelyWriteLeader, type RoutingTable } from "./cluster_view.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -23,6 +24,7 @@ import {
   queryBody,
 } from "./forward.ts";
 import { NodeHealth } from "./node_health.ts";
+import { GatewayPartitionCache, PartitionedWriter } from "./partitioned_write.ts";
 import { plannableQuery } from "./planned_query.ts";
 import { RemoteStore } from "./remote_store.ts";
 
@@ -35,12 +37,15 @@ export interface GatewayDeps {
   /** Reads a node's metadata copy. @default {readClusterMeta with the configured secret} */
   readMeta?: (raftBaseUrl: string, clusterId: string) => Promise<MetaView>;
   /** Partition reads on nodes. @default {ClusterService over `fetch` with the secret} */
-  peers?: (table: RoutingTable) => Pick<PeerClient, "describe" | "select">;
+  peers?: (table: RoutingTable) => Pick<PeerClient, "describe" | "select" | "selectShards">;
   /** @default {setTimeout} */
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Response header naming how the gateway answered a /query: `planned` here, or `forwarded`. */
+/**
+ * Response header naming how the gateway answered a /query (`planned` here, or `forwarded`) or
+ * a /write or /ingest (`split` here by partition, or `forwarded` whole to one node).
+ */
 export const GATEWAY_PLAN_HEADER = "x-epochnexus-gateway-plan";
 
 /** A gateway copy: its fetch handler. */
@@ -64,6 +69,20 @@ const FORWARDED: Record<string, RequestKind> = {
   "/ping": "ping",
 };
 
+/** The largest /write body the gateway splits (a node's default `max_body_bytes`). */
+const MAX_WRITE_BODY_BYTES = 25_000_000;
+
+/**
+ * The /ingest formats split here. Protobuf is sent whole (its message may ask for an atomic
+ * write, which a node checks over the whole request), as is `?atomic=true`.
+ */
+const SPLIT_INGEST_TYPES = new Set([
+  "text/plain",
+  "application/json",
+  "application/x-ndjson",
+  "text/csv",
+]);
+
 /** Makes a gateway copy. Nothing is read until the first request. */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const fetchFn = deps.fetch ?? globalThis.fetch;
@@ -86,6 +105,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   // One query app per metadata copy: its store plans over that copy.
   const apps = new WeakMap<RoutingTable, Handler>();
+  const partitions = new GatewayPartitionCache();
+  const writeMetrics = new Metrics();
 
   function appOf(table: RoutingTable): Handler {
     let app = apps.get(table);
@@ -96,6 +117,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       clock: deps.clock,
       sleep,
     });
+    const limits = table.meta.queryLimits;
+    if (limits !== undefined) {
+      // The nodes' limits, not the defaults: a SELECT planned here meets the same limit errors
+      // it would on a node. Concurrency is each node's to bound (a gateway copy is one of many).
+      const { maxConcurrent: _, ...perQuery } = limits;
+      configureQueries(store, perQuery, () => deps.clock.monotonicMs());
+    }
     app = createApp({
       engine: store,
       clock: deps.clock,
@@ -162,6 +190,81 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     return answer;
   }
 
+  /**
+   * Answers a /write or /ingest here, split by partition, when its database (and policy) is in
+   * the metadata copy (read again once when not), the nodes report its hash, and the caller may
+   * write there; else undefined, and the request is forwarded whole. The node's own handler
+   * decodes and answers (InfluxDB's and the native API's statuses and messages, line numbers
+   * of the caller's body), with a store whose writes go to the partitions' leaders.
+   */
+  async function splitWrite(request: Request, url: URL): Promise<Response | undefined> {
+    const database = url.searchParams.get("db") ?? "";
+    if (request.method !== "POST" || database === "") return undefined;
+    if (url.pathname === "/ingest") {
+      const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+      const atomic = url.searchParams.get("atomic");
+      if (
+        !SPLIT_INGEST_TYPES.has(type) || (atomic !== null && atomic !== "" && atomic !== "false")
+      ) {
+        return undefined;
+      }
+    } else if (url.pathname !== "/write") return undefined;
+    const rp = url.searchParams.get("rp") || undefined;
+    const known = (t: RoutingTable) => {
+      const db = t.meta.databases.find((d) => d.name === database);
+      return db && (rp === undefined || db.retentionPolicies.some((p) => p.name === rp))
+        ? db
+        : undefined;
+    };
+    let table: RoutingTable;
+    try {
+      table = await view.table();
+    } catch {
+      return undefined; // the forward answers the 503
+    }
+    if (known(table) === undefined) {
+      view.invalidate();
+      table = await view.table().catch(() => table);
+    }
+    const db = known(table);
+    if (db === undefined || !PARTITION_HASHES.includes(db.hash)) return undefined;
+    if (!(await credentials.mayWrite(request, url, url.pathname, database))) return undefined;
+    const writer = new PartitionedWriter({
+      table,
+      caller: {
+        authorization: request.headers.get("authorization"),
+        user: url.searchParams.get("u") || null,
+        password: url.searchParams.get("p"),
+      },
+      fetch: fetchFn,
+      partitions,
+      isDown: (node) => health.isMarkedDown(node),
+      stale: (node, why) => {
+        if (node !== undefined) health.markDown(node);
+        view.invalidate();
+        deps.logger.warn("write part not sent; metadata to be read again", { why });
+      },
+    });
+    const store = new RemoteStore({
+      meta: table.meta,
+      peers: peersOf(table),
+      clock: deps.clock,
+      sleep,
+      write: (d, r, points) => writer.write(d, r, points),
+    });
+    const app = createApp({
+      engine: store,
+      clock: deps.clock,
+      logger: deps.logger,
+      defaultDatabase: "",
+      maxBodyBytes: MAX_WRITE_BODY_BYTES,
+      metrics: writeMetrics,
+    });
+    const answer = await app(request);
+    answer.headers.set(GATEWAY_PLAN_HEADER, "split");
+    return answer;
+  }
+
   async function forward(
     request: Request,
     url: URL,
@@ -182,7 +285,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       try {
         const answer = await fetchFn(outgoingRequest(request, url, node.http, body));
         const response = incomingResponse(answer, node.id);
-        if (kind === "query") response.headers.set(GATEWAY_PLAN_HEADER, "forwarded");
+        if (kind === "query" || kind === "write") {
+          response.headers.set(GATEWAY_PLAN_HEADER, "forwarded");
+        }
         return response;
       } catch (error) {
         if (request.signal.aborted) throw error;
@@ -258,6 +363,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         const body = await queryBody(request, url);
         return await planned(request, url, body) ?? await forward(request, url, kind, body);
       }
+      if (kind === "write") {
+        const split = await splitWrite(request, url);
+        if (split !== undefined) return split;
+      }
       return await forward(
         request,
         url,
@@ -274,7 +383,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 function connectPeers(
   config: GatewayConfig,
   fetchFn: typeof globalThis.fetch,
-): (table: RoutingTable) => Pick<PeerClient, "describe" | "select"> {
+): (table: RoutingTable) => Pick<PeerClient, "describe" | "select" | "selectShards"> {
   let network: ConnectClusterNetwork | undefined;
   let clusterId = "";
   return (table) => {

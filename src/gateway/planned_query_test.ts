@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
 import { ClusterNode, ClusterStore, MemoryHub, type PeerClient } from "../cluster/mod.ts";
-import { createApp } from "../http/mod.ts";
+import { configureQueries, createApp } from "../http/mod.ts";
 import { seededRng } from "../raft/_test_util.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
 import { createGateway, GATEWAY_PLAN_HEADER } from "./mod.ts";
@@ -50,11 +50,11 @@ async function harness(dir: string) {
     maxBodyBytes: 1 << 20,
   });
   const nodeQueries: string[] = [];
-  const reads = { describe: 0, select: 0 };
+  const reads = { describe: 0, select: 0, batched: 0, batchedGroups: 0 };
   /** Per read: the node asked and the consistency asked for. */
   const asked: string[] = [];
   const memory = hub.network(99).peers;
-  const peers: Pick<PeerClient, "describe" | "select"> = {
+  const peers: Pick<PeerClient, "describe" | "select" | "selectShards"> = {
     describe: (target, request) => {
       reads.describe++;
       asked.push(`describe ${request.groupId}@${target} ${request.consistency}`);
@@ -64,6 +64,13 @@ async function harness(dir: string) {
       reads.select++;
       asked.push(`select ${request.groupId}@${target} ${request.consistency}`);
       return memory.select(target, request);
+    },
+    // As a node serves a batched Select: each shard group's part, in order.
+    selectShards: (target, request, shards) => {
+      reads.batched++;
+      reads.batchedGroups += shards.length;
+      asked.push(`select ${request.groupId}@${target} ${request.consistency}`);
+      return Promise.all(shards.map((s) => memory.select(target, { ...request, ...s })));
     },
   };
   const gateway = createGateway({
@@ -94,8 +101,10 @@ Deno.test("gateway: a SELECT is planned in the gateway and read from the partiti
   const { node, store, app, gateway, nodeQueries, reads, asked } = await harness(dir);
   try {
     await store.createDatabase("db");
+    // Three shard groups (a week each): every partition is read in several.
+    const week = 7 * 86_400_000;
     const points = ["a", "b", "c", "d", "e", "f"].flatMap((h, i) =>
-      [0, 1, 2].map((k) => point(h, 1_700_000_000_000 + k * 1000, i * 10 + k))
+      [0, 1, 2].map((k) => point(h, 1_700_000_000_000 + k * week, i * 10 + k))
     );
     assert.equal((await store.write("db", undefined, points)).accepted, 18);
     const headers = { authorization: "Bearer good" };
@@ -111,7 +120,10 @@ Deno.test("gateway: a SELECT is planned in the gateway and read from the partiti
     assert.equal(nodeQueries.length, 1);
     const partitions = node.meta.state.databases.get("db")!.partitions.length;
     assert.equal(reads.describe, partitions);
-    assert.ok(reads.select > 0);
+    // One Select call per partition for all the shard groups it is read in, not one per group.
+    assert.ok(reads.batched > 0);
+    assert.ok(reads.select + reads.batched <= partitions, JSON.stringify(reads));
+    assert.ok(reads.batchedGroups > reads.batched, JSON.stringify(reads));
     // One read barrier per partition: its description at the leader; the SELECT parts then go
     // to the node that passed it, without a barrier of their own.
     for (const read of asked) {
@@ -162,6 +174,33 @@ Deno.test("gateway: a SELECT is planned in the gateway and read from the partiti
     );
     assert.equal(unknown.headers.get(GATEWAY_PLAN_HEADER), "forwarded");
     assert.match(await unknown.text(), /database not found: nope/);
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gateway: a planned SELECT is held to the nodes' configured query limits", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-gateway-" });
+  const { node, store, app, gateway } = await harness(dir);
+  try {
+    await store.createDatabase("db");
+    const points = ["a", "b", "c", "d"].map((h, i) => point(h, 1_700_000_000_000, i));
+    assert.equal((await store.write("db", undefined, points)).accepted, 4);
+    // A node configured with max_select_buckets = 10 (the defaults allow a million); the
+    // coordinator checks it before any partition is read.
+    const limits = { maxBuckets: 10 };
+    configureQueries(store, limits, () => systemClock.monotonicMs());
+    node.queryLimits = limits;
+    const headers = { authorization: "Bearer good" };
+    const q = "SELECT mean(usage) FROM cpu WHERE time >= 1699999990s AND time < 1700000050s " +
+      "GROUP BY time(1s)";
+    const url = `http://gw/query?db=db&q=${encodeURIComponent(q)}`;
+    const direct = await (await app(new Request(url, { headers }))).text();
+    assert.match(direct, /max-select-buckets limit exceeded/);
+    const viaGateway = await gateway.fetch(new Request(url, { headers }));
+    assert.equal(viaGateway.headers.get(GATEWAY_PLAN_HEADER), "planned");
+    assert.equal(await viaGateway.text(), direct);
   } finally {
     await node.close();
     await Deno.remove(dir, { recursive: true });

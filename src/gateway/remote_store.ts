@@ -1,14 +1,16 @@
 /**
  * The cluster as the gateway's query engine sees it: the catalog from the metadata the gateway
  * read (`ClusterService.ReadMeta`), and every partition read on the nodes with the same
- * partition-read calls a node uses for the partitions it does not hold (Describe, then Select
- * per shard group, at the partition's leader or, at `any` consistency, the first replica that
- * answers). The partials are folded here as a node folds its own fan-out, so the answer is the
- * one a node gives. It serves SELECT statements only: the gateway sends anything that changes
- * state, and SHOW statements, to a node.
+ * partition-read calls a node uses for the partitions it does not hold (Describe, then one
+ * Select for all the shard groups the query reads of it, at the partition's leader or, at `any`
+ * consistency, the first replica that answers). The partials are folded here as a node folds its own fan-out, so the answer is the
+ * one a node gives. It serves SELECT statements, and writes split by partition when made for
+ * one (the split and the sending are `partitioned_write.ts`'s): the gateway sends anything else
+ * that changes state, and SHOW statements, to a node.
  * @module
  */
-import { type Clock, EpochError, NotFoundError } from "../core/mod.ts";
+import { type Clock, EpochError, NotFoundError, type Point } from "../core/mod.ts";
+import type { WriteOutcome } from "../storage/mod.ts";
 import {
   callReplica,
   cannotAnswer,
@@ -17,6 +19,7 @@ import {
   type MetaView,
   type PartitionRoute,
   type PeerClient,
+  type SelectShard,
 } from "../cluster/mod.ts";
 import type {
   PlanRequest,
@@ -27,17 +30,24 @@ import type {
   ShardsOptions,
 } from "../query/mod.ts";
 import type { DataStore } from "../http/mod.ts";
+import { ShardBatches } from "./shard_batches.ts";
 
 /** What a {@linkcode RemoteStore} reads with. */
 export interface RemoteStoreOptions {
   /** The metadata copy the query is planned over. */
   meta: MetaView;
-  /** Partition reads on nodes, by node id. */
-  peers: Pick<PeerClient, "describe" | "select">;
+  /** Partition reads on nodes, by node id (`selectShards`: one call for several groups). */
+  peers: Pick<PeerClient, "describe" | "select" | "selectShards">;
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   /** How long a read looks for a partition's leader. @default {10000} */
   leaderTimeoutMs?: number;
+  /** Writes a request's points, split by partition (`partitioned_write.ts`); absent: none. */
+  write?: (
+    database: DatabaseView,
+    retentionPolicy: string | undefined,
+    points: Point[],
+  ) => Promise<WriteOutcome & { unavailable: number }>;
 }
 
 type DatabaseView = MetaView["databases"][number];
@@ -105,24 +115,44 @@ export class RemoteStore implements DataStore {
         // moves on, so the SELECT parts it answers need no barrier of their own (one ReadIndex
         // per partition and query, as a node pays for its own replicas).
         let confirmed: number | undefined;
-        const select = (
-          target: number,
-          startMs: number,
+        const atConfirmed = async <T>(
+          call: (target: number, at: ReadConsistency) => Promise<T>,
+        ): Promise<T> => {
+          if (consistency === "leader" && confirmed !== undefined) {
+            try {
+              return await call(confirmed, "any");
+            } catch (error) {
+              if (!isUnavailable(error)) throw error;
+              // That node went away: the part is read at the leader, behind its barrier.
+            }
+          }
+          return await read((target) => call(target, consistency));
+        };
+        const part = (
           request: PlanRequest,
-          measurements: readonly string[],
           limits: QueryLimits | undefined,
           at: ReadConsistency,
-        ) =>
-          peers.select(target, {
-            groupId: p.groupId,
-            database,
-            retentionPolicy,
-            startMs,
-            consistency: at,
-            request,
-            measurements,
-            limits,
-          });
+        ) => ({
+          groupId: p.groupId,
+          database,
+          retentionPolicy,
+          startMs: 0,
+          consistency: at,
+          request,
+          measurements: [],
+          limits,
+        });
+        const selectOne = (shard: SelectShard, request: PlanRequest, limits?: QueryLimits) =>
+          atConfirmed((target, at) =>
+            peers.select(target, { ...part(request, limits, at), ...shard })
+          );
+        const batches = new ShardBatches(
+          selectOne,
+          (shards, request, limits) =>
+            atConfirmed((target, at) =>
+              peers.selectShards!(target, part(request, limits, at), shards)
+            ),
+        );
         return {
           describe: () =>
             read(async (target) => {
@@ -138,25 +168,16 @@ export class RemoteStore implements DataStore {
               confirmed = target;
               return shards;
             }),
-          select: async (startMs, request, measurements, limits) => {
-            if (consistency === "leader" && confirmed !== undefined) {
-              try {
-                return await select(confirmed, startMs, request, measurements, limits, "any");
-              } catch (error) {
-                if (!isUnavailable(error)) throw error;
-                // That node went away: the part is read at the leader, behind its barrier.
-              }
-            }
-            return await read((target) =>
-              select(target, startMs, request, measurements, limits, consistency)
-            );
-          },
+          select: (startMs, request, measurements, limits) =>
+            peers.selectShards === undefined
+              ? selectOne({ startMs, measurements }, request, limits)
+              : batches.select({ startMs, measurements }, request, limits),
         };
       }),
     );
   }
 
-  // A gateway store only reads: these are never reached (the gateway sends such requests on).
+  // Never reached: the gateway sends such requests to a node.
 
   createDatabase(): Promise<void> {
     return Promise.reject(this.#sentToNodes("CREATE DATABASE"));
@@ -166,8 +187,24 @@ export class RemoteStore implements DataStore {
     return Promise.reject(this.#sentToNodes("DROP DATABASE"));
   }
 
-  write(): Promise<never> {
-    return Promise.reject(this.#sentToNodes("a write"));
+  /** Sends the points to their partitions' nodes (when this store was made for a write). */
+  async write(
+    database: string,
+    retentionPolicy: string | undefined,
+    points: Point[],
+  ): Promise<WriteOutcome & { unavailable: number }> {
+    const db = this.#database(database);
+    if (
+      retentionPolicy !== undefined &&
+      !db.retentionPolicies.some((rp) => rp.name === retentionPolicy)
+    ) {
+      throw new NotFoundError(`retention policy not found: ${retentionPolicy}`, {
+        details: { database, retentionPolicy },
+      });
+    }
+    if (this.#options.write === undefined) throw this.#sentToNodes("a write");
+    if (points.length === 0) return { accepted: 0, rejected: [], unavailable: 0 };
+    return await this.#options.write(db, retentionPolicy, points);
   }
 
   stats(): never {

@@ -31,6 +31,7 @@ import {
   type PeerService,
   type ReadConsistency,
   type SelectRequest,
+  type SelectShard,
   type ShardDescription,
   type SnapshotChunk,
   type SnapshotRequest,
@@ -113,6 +114,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       writePartition: (node, write) => this.#writePartition(node, write),
       describe: (node, request) => this.#describe(node, request),
       select: (node, request) => this.#select(node, request),
+      selectShards: (node, request, shards) => this.#selectShards(node, request, shards),
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
       partitionSizes: (node, request) => this.#partitionSizes(node, request),
@@ -296,6 +298,41 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     });
   }
 
+  #selectShards(
+    node: number,
+    request: SelectRequest,
+    shards: readonly SelectShard[],
+  ): Promise<SeriesPartial[][]> {
+    return call(async () => {
+      const out: SeriesPartial[][] = shards.map(() => []);
+      const stream = this.#client(node).select({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+        retentionPolicy: request.retentionPolicy,
+        consistency: request.consistency,
+        planRequest: encodeWire(request.request),
+        limits: encodeWire(request.limits ?? {}),
+        shards: shards.map((s) => ({
+          startMs: BigInt(s.startMs),
+          measurements: [...s.measurements],
+        })),
+      }, { timeoutMs: this.#options.queryTimeoutMs ?? 60_000 });
+      for await (const chunk of stream) {
+        const part = out[chunk.shard - 1];
+        if (part === undefined) {
+          throw new ConnectError(
+            `node ${node} answered a batched Select without naming shards (an older node)`,
+            Code.Unimplemented,
+          );
+        }
+        for (const s of decodeWire<SeriesPartial[]>(chunk.partials)) part.push(s);
+      }
+      return out;
+    });
+  }
+
   #checkCluster(clusterId: string): PeerService {
     if (clusterId !== this.#options.clusterId) {
       throw new ConnectError(
@@ -397,21 +434,37 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       select: (req) => {
         const service = this.#checkCluster(req.clusterId);
         return serveStream(async function* () {
-          const partials = await service.select({
-            groupId: Number(req.groupId),
-            database: req.database,
-            retentionPolicy: req.retentionPolicy,
-            startMs: Number(req.startMs),
-            consistency: req.consistency as ReadConsistency,
-            request: decodeWire<PlanRequest>(req.planRequest),
-            measurements: req.measurements,
-            limits: req.limits.length > 0 ? decodeWire<QueryLimits>(req.limits) : {},
-          });
-          // Chunks keep each message small whatever the number of series.
-          for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
-            yield create(SelectResponseSchema, {
-              partials: encodeWire(partials.slice(i, i + SELECT_CHUNK)),
-            });
+          const request = decodeWire<PlanRequest>(req.planRequest);
+          const limits = req.limits.length > 0 ? decodeWire<QueryLimits>(req.limits) : {};
+          // A batched call (several shard groups) answers each shard's partials tagged with it.
+          const batched = req.shards.length > 0;
+          const shards = batched
+            ? req.shards.map((s) => ({ startMs: s.startMs, measurements: s.measurements }))
+            : [{ startMs: req.startMs, measurements: req.measurements }];
+          // All groups run at once; each is sent as soon as it and those before it are done.
+          const running = shards.map((shard) =>
+            service.select({
+              groupId: Number(req.groupId),
+              database: req.database,
+              retentionPolicy: req.retentionPolicy,
+              startMs: Number(shard.startMs),
+              consistency: req.consistency as ReadConsistency,
+              request,
+              measurements: shard.measurements,
+              limits,
+            })
+          );
+          // A later group's failure is reported when its turn comes, not as unhandled.
+          for (const r of running) r.catch(() => {});
+          for (const [index, answer] of running.entries()) {
+            const partials = await answer;
+            // Chunks keep each message small whatever the number of series.
+            for (let i = 0; i < partials.length || i === 0; i += SELECT_CHUNK) {
+              yield create(SelectResponseSchema, {
+                partials: encodeWire(partials.slice(i, i + SELECT_CHUNK)),
+                shard: batched ? index + 1 : 0,
+              });
+            }
           }
         });
       },
@@ -431,6 +484,7 @@ function readMetaResponse(view: MetaView) {
     clusterId: view.clusterId,
     nodeId: BigInt(view.nodeId),
     appliedIndex: BigInt(view.appliedIndex),
+    queryLimits: view.queryLimits ? encodeWire(view.queryLimits) : new Uint8Array(0),
     nodes: view.nodes.map((n) => ({
       id: BigInt(n.id),
       httpAddress: n.httpAddress,
@@ -445,6 +499,8 @@ function readMetaResponse(view: MetaView) {
       })),
       defaultRetentionPolicy: db.defaultRetentionPolicy,
       retentionPolicies: db.retentionPolicies,
+      hash: db.hash,
+      hashKey: db.hashKey,
     })),
   });
 }

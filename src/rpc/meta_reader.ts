@@ -6,7 +6,13 @@
  */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import type { MetaView } from "../cluster/mod.ts";
+import {
+  decodeWire,
+  type MetaView,
+  type PartitionHash,
+  type PartitionKey,
+} from "../cluster/mod.ts";
+import type { QueryLimits } from "../query/mod.ts";
 import { ClusterService } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { fetchWithSecret } from "./cluster_secret.ts";
 
@@ -38,6 +44,9 @@ export async function readClusterMeta(
     clusterId: answer.clusterId,
     nodeId: Number(answer.nodeId),
     appliedIndex: Number(answer.appliedIndex),
+    queryLimits: answer.queryLimits.length > 0
+      ? decodeWire<QueryLimits>(answer.queryLimits)
+      : undefined,
     nodes: answer.nodes.map((n) => ({
       id: Number(n.id),
       httpAddress: n.httpAddress,
@@ -57,6 +66,9 @@ export async function readClusterMeta(
         shardGroupDurationNs: rp.shardGroupDurationNs,
         replicaN: rp.replicaN,
       })),
+      // "" from a node older than the field: the gateway then forwards writes whole.
+      hash: db.hash as PartitionHash,
+      hashKey: db.hashKey as PartitionKey,
     })),
   };
 }

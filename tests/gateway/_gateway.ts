@@ -32,6 +32,8 @@ export interface GatewayProcess {
 export async function startGateway(
   env: Record<string, string>,
   timeoutMs = 30_000,
+  /** Another checkout to run (its folder, ending in `/`): a benchmark's baseline. */
+  root = ROOT,
 ): Promise<GatewayProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -41,9 +43,9 @@ export async function startGateway(
       "127.0.0.1",
       "--port",
       "0",
-      `${ROOT}${GATEWAY_TASK.entry}`,
+      `${root}${GATEWAY_TASK.entry}`,
     ],
-    cwd: ROOT,
+    cwd: root,
     // Only what the process is given: a Deploy-like host sets no more.
     clearEnv: true,
     env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", HOME: Deno.env.get("HOME") ?? "/", ...env },

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uItIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMIiIKDlNlbGVjdFJlc3BvbnNlEhAKCHBhcnRpYWxzGAEgASgMIrYBCg9EZXNjcmliZVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEhgKEHJldGVudGlvbl9wb2xpY3kYBSABKAkSDgoGbWluX25zGAYgASgDEg4KBm1heF9ucxgHIAEoAxITCgtjb25zaXN0ZW5jeRgIIAEoCRIOCgZzZXJpZXMYCSABKAgiIQoQRGVzY3JpYmVSZXNwb25zZRINCgVzaGFyZBgBIAEoDCJvChZEZWxldGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIPCgdyZXF1ZXN0GAUgASgMIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIl0KFVBhcnRpdGlvblNpemVzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkiJwoWUGFydGl0aW9uU2l6ZXNSZXNwb25zZRINCgVzaXplcxgBIAEoDCJtChRGZXRjaFNuYXBzaG90UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEQoJbWluX2luZGV4GAQgASgEEg4KBmJhY2t1cBgFIAEoDCJyChVGZXRjaFNuYXBzaG90UmVzcG9uc2USEAoIbWFuaWZlc3QYASABKAwSDAoEZmlsZRgCIAEoDRIOCgZvZmZzZXQYAyABKAQSDAoEZGF0YRgEIAEoDBILCgNlbmQYBSABKAgSDgoGY3JjMzJjGAYgASgNIiUKD1JlYWRNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIkIKCE1ldGFOb2RlEgoKAmlkGAEgASgEEhQKDGh0dHBfYWRkcmVzcxgCIAEoCRIUCgxyYWZ0X2FkZHJlc3MYAyABKAkiSAoNTWV0YVBhcnRpdGlvbhIQCghncm91cF9pZBgBIAEoBBIQCghyZXBsaWNhcxgCIAMoBBITCgtsZWFkZXJfaGludBgDIAEoBCJsChNNZXRhUmV0ZW50aW9uUG9saWN5EgwKBG5hbWUYASABKAkSEwoLZHVyYXRpb25fbnMYAiABKAMSHwoXc2hhcmRfZ3JvdXBfZHVyYXRpb25fbnMYAyABKAMSEQoJcmVwbGljYV9uGAQgASgNIsABCgxNZXRhRGF0YWJhc2USDAoEbmFtZRgBIAEoCRI4CgpwYXJ0aXRpb25zGAIgAygLMiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFQYXJ0aXRpb24SIAoYZGVmYXVsdF9yZXRlbnRpb25fcG9saWN5GAMgASgJEkYKEnJldGVudGlvbl9wb2xpY2llcxgEIAMoCzIqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhUmV0ZW50aW9uUG9saWN5IrYBChBSZWFkTWV0YVJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIVCg1hcHBsaWVkX2luZGV4GAMgASgEEi4KBW5vZGVzGAQgAygLMh8uZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFOb2RlEjYKCWRhdGFiYXNlcxgFIAMoCzIjLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhRGF0YWJhc2UyyQYKDkNsdXN0ZXJTZXJ2aWNlEmQKC1Byb3Bvc2VNZXRhEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlc3BvbnNlEm0KDldyaXRlUGFydGl0aW9uEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlc3BvbnNlEl0KCERlc2NyaWJlEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlc3BvbnNlMAEScAoPRGVsZXRlUGFydGl0aW9uEi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QaLi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVzcG9uc2USbAoNRmV0Y2hTbmFwc2hvdBIrLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVxdWVzdBosLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVzcG9uc2UwARJXCgZTZWxlY3QSJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVxdWVzdBolLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXNwb25zZTABElsKCFJlYWRNZXRhEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRNZXRhUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkTWV0YVJlc3BvbnNlEm0KDlBhcnRpdGlvblNpemVzEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlBhcnRpdGlvblNpemVzUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5QYXJ0aXRpb25TaXplc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIoYCCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMEjIKBnNoYXJkcxgLIAMoCzIiLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RTaGFyZCI1CgtTZWxlY3RTaGFyZBIQCghzdGFydF9tcxgBIAEoAxIUCgxtZWFzdXJlbWVudHMYAiADKAkiMQoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwSDQoFc2hhcmQYAiABKA0itgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UiXQoVUGFydGl0aW9uU2l6ZXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCSInChZQYXJ0aXRpb25TaXplc1Jlc3BvbnNlEg0KBXNpemVzGAEgASgMIm0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQSDgoGYmFja3VwGAUgASgMInIKFUZldGNoU25hcHNob3RSZXNwb25zZRIQCghtYW5pZmVzdBgBIAEoDBIMCgRmaWxlGAIgASgNEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgsKA2VuZBgFIAEoCBIOCgZjcmMzMmMYBiABKA0iJQoPUmVhZE1ldGFSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiQgoITWV0YU5vZGUSCgoCaWQYASABKAQSFAoMaHR0cF9hZGRyZXNzGAIgASgJEhQKDHJhZnRfYWRkcmVzcxgDIAEoCSJICg1NZXRhUGFydGl0aW9uEhAKCGdyb3VwX2lkGAEgASgEEhAKCHJlcGxpY2FzGAIgAygEEhMKC2xlYWRlcl9oaW50GAMgASgEImwKE01ldGFSZXRlbnRpb25Qb2xpY3kSDAoEbmFtZRgBIAEoCRITCgtkdXJhdGlvbl9ucxgCIAEoAxIfChdzaGFyZF9ncm91cF9kdXJhdGlvbl9ucxgDIAEoAxIRCglyZXBsaWNhX24YBCABKA0i4AEKDE1ldGFEYXRhYmFzZRIMCgRuYW1lGAEgASgJEjgKCnBhcnRpdGlvbnMYAiADKAsyJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YVBhcnRpdGlvbhIgChhkZWZhdWx0X3JldGVudGlvbl9wb2xpY3kYAyABKAkSRgoScmV0ZW50aW9uX3BvbGljaWVzGAQgAygLMiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFSZXRlbnRpb25Qb2xpY3kSDAoEaGFzaBgFIAEoCRIQCghoYXNoX2tleRgGIAEoCSLMAQoQUmVhZE1ldGFSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIuCgVub2RlcxgEIAMoCzIfLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhTm9kZRI2CglkYXRhYmFzZXMYBSADKAsyIy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YURhdGFiYXNlEhQKDHF1ZXJ5X2xpbWl0cxgGIAEoDDLJBgoOQ2x1c3RlclNlcnZpY2USZAoLUHJvcG9zZU1ldGESKS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXF1ZXN0GiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVzcG9uc2USbQoOV3JpdGVQYXJ0aXRpb24SLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVzcG9uc2USXQoIRGVzY3JpYmUSJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVzcG9uc2UwARJwCg9EZWxldGVQYXJ0aXRpb24SLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVxdWVzdBouLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXNwb25zZRJsCg1GZXRjaFNuYXBzaG90EisuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXF1ZXN0GiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXNwb25zZTABElcKBlNlbGVjdBIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXF1ZXN0GiUuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlc3BvbnNlMAESWwoIUmVhZE1ldGESJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZE1ldGFSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRNZXRhUmVzcG9uc2USbQoOUGFydGl0aW9uU2l6ZXMSLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUGFydGl0aW9uU2l6ZXNSZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLlBhcnRpdGlvblNpemVzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -241,6 +241,15 @@ export type SelectRequest = Message<"epochnexus.cluster.v1.SelectRequest"> & {
    * @generated from field: bytes limits = 10;
    */
   limits: Uint8Array;
+
+  /**
+   * Several shard groups of the partition in one call (start_ms and measurements are then
+   * unused): a coordinator that reads every group remotely (a gateway) makes one call per
+   * partition instead of one per partition and group. Answers name their shard.
+   *
+   * @generated from field: repeated epochnexus.cluster.v1.SelectShard shards = 11;
+   */
+  shards: SelectShard[];
 };
 
 /**
@@ -249,6 +258,30 @@ export type SelectRequest = Message<"epochnexus.cluster.v1.SelectRequest"> & {
  */
 export const SelectRequestSchema: GenMessage<SelectRequest> = /*@__PURE__*/
   messageDesc(file_epochnexus_cluster_v1_cluster, 5);
+
+/**
+ * One shard group of a batched Select.
+ *
+ * @generated from message epochnexus.cluster.v1.SelectShard
+ */
+export type SelectShard = Message<"epochnexus.cluster.v1.SelectShard"> & {
+  /**
+   * @generated from field: int64 start_ms = 1;
+   */
+  startMs: bigint;
+
+  /**
+   * @generated from field: repeated string measurements = 2;
+   */
+  measurements: string[];
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.SelectShard.
+ * Use `create(SelectShardSchema)` to create a new message.
+ */
+export const SelectShardSchema: GenMessage<SelectShard> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 6);
 
 /**
  * A chunk of series partials (src/query SeriesPartial[]) as wire JSON.
@@ -260,6 +293,15 @@ export type SelectResponse = Message<"epochnexus.cluster.v1.SelectResponse"> & {
    * @generated from field: bytes partials = 1;
    */
   partials: Uint8Array;
+
+  /**
+   * In the answer to a batched Select, the 1-based index of the shard (in `shards`) these
+   * partials belong to; every shard has at least one chunk. 0 otherwise (and from a node that
+   * predates batching: the caller then asks group by group).
+   *
+   * @generated from field: uint32 shard = 2;
+   */
+  shard: number;
 };
 
 /**
@@ -267,7 +309,7 @@ export type SelectResponse = Message<"epochnexus.cluster.v1.SelectResponse"> & {
  * Use `create(SelectResponseSchema)` to create a new message.
  */
 export const SelectResponseSchema: GenMessage<SelectResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 6);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 7);
 
 /**
  * What a partition replica holds in a time range, for planning and SHOW statements.
@@ -328,7 +370,7 @@ export type DescribeRequest = Message<"epochnexus.cluster.v1.DescribeRequest"> &
  * Use `create(DescribeRequestSchema)` to create a new message.
  */
 export const DescribeRequestSchema: GenMessage<DescribeRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 7);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 8);
 
 /**
  * One shard group (src/cluster/network.ts ShardDescription) as wire JSON.
@@ -347,7 +389,7 @@ export type DescribeResponse = Message<"epochnexus.cluster.v1.DescribeResponse">
  * Use `create(DescribeResponseSchema)` to create a new message.
  */
 export const DescribeResponseSchema: GenMessage<DescribeResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 8);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 9);
 
 /**
  * DELETE, DROP SERIES or DROP MEASUREMENT on one partition, for its leader.
@@ -389,7 +431,7 @@ export type DeletePartitionRequest = Message<"epochnexus.cluster.v1.DeletePartit
  * Use `create(DeletePartitionRequestSchema)` to create a new message.
  */
 export const DeletePartitionRequestSchema: GenMessage<DeletePartitionRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 9);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 10);
 
 /**
  * @generated from message epochnexus.cluster.v1.DeletePartitionResponse
@@ -402,7 +444,7 @@ export type DeletePartitionResponse = Message<"epochnexus.cluster.v1.DeleteParti
  * Use `create(DeletePartitionResponseSchema)` to create a new message.
  */
 export const DeletePartitionResponseSchema: GenMessage<DeletePartitionResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 10);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 11);
 
 /**
  * The sizes of a partition's data, from its leader (what its size limits decide on).
@@ -436,7 +478,7 @@ export type PartitionSizesRequest = Message<"epochnexus.cluster.v1.PartitionSize
  * Use `create(PartitionSizesRequestSchema)` to create a new message.
  */
 export const PartitionSizesRequestSchema: GenMessage<PartitionSizesRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 11);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
 
 /**
  * src/cluster/network.ts PartitionSizes as wire JSON.
@@ -455,7 +497,7 @@ export type PartitionSizesResponse = Message<"epochnexus.cluster.v1.PartitionSiz
  * Use `create(PartitionSizesResponseSchema)` to create a new message.
  */
 export const PartitionSizesResponseSchema: GenMessage<PartitionSizesResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
 
 /**
  * A replica that fell behind its leader's compacted log asks another replica for its files.
@@ -499,7 +541,7 @@ export type FetchSnapshotRequest = Message<"epochnexus.cluster.v1.FetchSnapshotR
  * Use `create(FetchSnapshotRequestSchema)` to create a new message.
  */
 export const FetchSnapshotRequestSchema: GenMessage<FetchSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
 
 /**
  * One message of a snapshot (src/cluster/partition/snapshot.ts SnapshotChunk): the first carries
@@ -545,7 +587,7 @@ export type FetchSnapshotResponse = Message<"epochnexus.cluster.v1.FetchSnapshot
  * Use `create(FetchSnapshotResponseSchema)` to create a new message.
  */
 export const FetchSnapshotResponseSchema: GenMessage<FetchSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
 
 /**
  * What a stateless gateway (src/gateway) needs to route requests and plan queries: the members
@@ -570,7 +612,7 @@ export type ReadMetaRequest = Message<"epochnexus.cluster.v1.ReadMetaRequest"> &
  * Use `create(ReadMetaRequestSchema)` to create a new message.
  */
 export const ReadMetaRequestSchema: GenMessage<ReadMetaRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaNode
@@ -601,7 +643,7 @@ export type MetaNode = Message<"epochnexus.cluster.v1.MetaNode"> & {
  * Use `create(MetaNodeSchema)` to create a new message.
  */
 export const MetaNodeSchema: GenMessage<MetaNode> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaPartition
@@ -632,7 +674,7 @@ export type MetaPartition = Message<"epochnexus.cluster.v1.MetaPartition"> & {
  * Use `create(MetaPartitionSchema)` to create a new message.
  */
 export const MetaPartitionSchema: GenMessage<MetaPartition> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
 
 /**
  * A retention policy, as a gateway plans a query over it.
@@ -668,7 +710,7 @@ export type MetaRetentionPolicy = Message<"epochnexus.cluster.v1.MetaRetentionPo
  * Use `create(MetaRetentionPolicySchema)` to create a new message.
  */
 export const MetaRetentionPolicySchema: GenMessage<MetaRetentionPolicy> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaDatabase
@@ -695,6 +737,19 @@ export type MetaDatabase = Message<"epochnexus.cluster.v1.MetaDatabase"> & {
    * @generated from field: repeated epochnexus.cluster.v1.MetaRetentionPolicy retention_policies = 4;
    */
   retentionPolicies: MetaRetentionPolicy[];
+
+  /**
+   * How its series are placed in partitions (a gateway splits writes itself): the hash
+   * function ("fnv1a64", "xxhash64") and what it covers ("series", "measurement").
+   *
+   * @generated from field: string hash = 5;
+   */
+  hash: string;
+
+  /**
+   * @generated from field: string hash_key = 6;
+   */
+  hashKey: string;
 };
 
 /**
@@ -702,7 +757,7 @@ export type MetaDatabase = Message<"epochnexus.cluster.v1.MetaDatabase"> & {
  * Use `create(MetaDatabaseSchema)` to create a new message.
  */
 export const MetaDatabaseSchema: GenMessage<MetaDatabase> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 20);
 
 /**
  * @generated from message epochnexus.cluster.v1.ReadMetaResponse
@@ -734,6 +789,15 @@ export type ReadMetaResponse = Message<"epochnexus.cluster.v1.ReadMetaResponse">
    * @generated from field: repeated epochnexus.cluster.v1.MetaDatabase databases = 5;
    */
   databases: MetaDatabase[];
+
+  /**
+   * The answering node's query limits (src/query QueryLimits: max_select_*, query_timeout_ms,
+   * max_query_bytes, max_query_memory_bytes) as wire JSON; empty when it has none configured.
+   * A gateway holds the SELECTs it plans to them, as that node would.
+   *
+   * @generated from field: bytes query_limits = 6;
+   */
+  queryLimits: Uint8Array;
 };
 
 /**
@@ -741,7 +805,7 @@ export type ReadMetaResponse = Message<"epochnexus.cluster.v1.ReadMetaResponse">
  * Use `create(ReadMetaResponseSchema)` to create a new message.
  */
 export const ReadMetaResponseSchema: GenMessage<ReadMetaResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 20);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 21);
 
 /**
  * @generated from service epochnexus.cluster.v1.ClusterService

@@ -9,8 +9,9 @@
  *                                  [--hours 4] [--hosts 100] [--writers 2] [--batch 5000]
  *                                  [--prof DIR] [--env KEY=value,...] [--only 1|3]
  *
- * `--prof DIR` starts every node with `--cpu-prof` (profiles written to DIR/<tree>-<n>-<round>-
- * node<i>/ when the node stops) and prints the top functions by self time over each set.
+ * `--prof DIR` starts every node with `--cpu-prof`: each writes its profile (Chrome DevTools
+ * format) to DIR/<tree>-<nodes>-<round>/node<i>/ when it stops. V8 samples wall time: on a loaded
+ * machine a syscall that hands the CPU to a peer process looks costly; trust shares, not seconds.
  * @module
  */
 import { generateBatches } from "./peers/workload.ts";

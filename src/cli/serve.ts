@@ -13,7 +13,6 @@ import {
   Metrics,
   processFamilies,
   type RequestInfo,
-  storedDataOf,
 } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
 import { AuthDirectory } from "../auth/mod.ts";
@@ -39,6 +38,7 @@ import {
   systemClock,
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
+import { metaSchemaCatalog } from "./schema_catalog.ts";
 import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
 import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
 import { EpochError, type Logger } from "../core/mod.ts";
@@ -135,7 +135,8 @@ export async function serve(config: Config): Promise<void> {
     connections: () => server.connections(),
   }));
   const accessLog = config.access_log ? await openAccessLog(config.access_log) : undefined;
-  const stored = storedDataOf(store);
+  // The metadata's field types (cluster-wide), not the local replicas': a node may hold only some.
+  const stored = store.storedData();
   const scripts = createScriptHost({ maxSandboxes: config.max_script_sandboxes });
   const schemas = await SchemaRegistry.open({
     fs: denoFileSystem,
@@ -143,6 +144,10 @@ export async function serve(config: Config): Promise<void> {
     folder: config.schema_dir || undefined,
     stored,
     resources: { scripts, maxScripts: config.max_script_sandboxes },
+    // API schemas are cluster metadata: every node applies the same ones.
+    catalog: metaSchemaCatalog(node),
+    onCatalogProblem: (measurement, problem) =>
+      logger.error("schema from the cluster metadata not applied as is", { measurement, problem }),
   });
   onReloadSignal(() => {
     schemas.reload().then(

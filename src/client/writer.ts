@@ -37,7 +37,7 @@ import {
   type PointInput,
   type Rng,
 } from "../core/mod.ts";
-import { formatLineProtocol } from "../ingest/mod.ts";
+import { formatLineProtocol, LineProtocolFormatter } from "../ingest/mod.ts";
 
 /** What {@linkcode PointWriter} needs from its surroundings. */
 export interface WriterEnvironment {
@@ -232,8 +232,9 @@ export class PointWriter {
       ? points as readonly (PointInput | Point)[]
       : [points as PointInput | Point];
     let nowNs: bigint | undefined;
+    const formatter = new LineProtocolFormatter();
     const lines = list.map((p, i) => {
-      if (isEnginePoint(p)) return formatLineProtocol(p);
+      if (isEnginePoint(p)) return formatter.line(p);
       nowNs ??= this.#env.clock.nowNanos();
       return formatLineProtocol(pointFromInput(p, i, nowNs));
     });

@@ -52,7 +52,7 @@ export interface RestoreOutcome {
 }
 
 /**
- * Recreates a backup's databases (and users, for a whole restore) in this cluster, then waits
+ * Recreates a backup's databases (and users and schemas, for a whole restore) in this cluster, then waits
  * until this node has opened its replicas of their partitions.
  * @throws {ValidationError} for a database that exists here with data, or that the backup lacks.
  */

@@ -8,6 +8,7 @@
 import {
   type Clock,
   EpochError,
+  type FieldType,
   Histogram,
   NotFoundError,
   type Point,
@@ -40,9 +41,18 @@ import type {
   RetentionPolicyMeta,
 } from "./meta/meta_state.ts";
 import { callPartitionLeader, callReplica, cannotAnswer, routeOn } from "./partition_calls.ts";
-import type { ReadConsistency } from "./network.ts";
-import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+import type { PartitionSizes, ReadConsistency } from "./network.ts";
+import {
+  deleteOnReplica,
+  describeReplica,
+  selectReplica,
+  sizesOnReplica,
+} from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
+
+/** The whole int64 nanosecond range but its two ends (InfluxDB's bounds). */
+const MIN_NS = -9223372036854775806n;
+const MAX_NS = 9223372036854775806n;
 import { UnionShardReader } from "./union_reader.ts";
 import { PartitionCache, type RoutedWriteOutcome, routeWrite } from "./write_router.ts";
 
@@ -129,6 +139,48 @@ export class ClusterStore implements QueryStore {
       bytes: sizes.get(rp.name)?.bytes ?? 0,
       coldBytes: sizes.get(rp.name)?.coldBytes ?? 0,
     }));
+  }
+
+  /**
+   * Bytes of each policy of the database as the partitions' leaders count them (the counts
+   * their size limits act on), summed; asked in parallel, from this node's replica when it
+   * leads. A partition whose leader does not answer fails the call, naming it.
+   */
+  async retentionSizes(
+    database: string,
+  ): Promise<Map<string, { bytes: number; coldBytes: number }>> {
+    const out = new Map<string, { bytes: number; coldBytes: number }>();
+    for (const sizes of await this.#leaderSizes(database)) {
+      for (const p of sizes.policies) {
+        const sum = out.get(p.name) ?? { bytes: 0, coldBytes: 0 };
+        sum.bytes += p.bytes;
+        sum.coldBytes += p.coldBytes;
+        out.set(p.name, sum);
+      }
+    }
+    return out;
+  }
+
+  /** Bytes of each measurement's blocks in the database on the partitions' leaders, summed. */
+  async measurementSizes(database: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const sizes of await this.#leaderSizes(database)) {
+      for (const [m, n] of sizes.measurements) out.set(m, (out.get(m) ?? 0) + n);
+    }
+    return out;
+  }
+
+  #leaderSizes(database: string): Promise<PartitionSizes[]> {
+    return Promise.all(
+      this.#database(database).partitions.map((p) =>
+        this.#onPartition(p, async (target) => {
+          const request = { groupId: p.groupId, database };
+          return target === this.node.nodeId
+            ? sizesOnReplica(await this.node.heldReplica(p.groupId), database)
+            : await this.node.network.peers.partitionSizes(target, request);
+        })
+      ),
+    );
   }
 
   /** Bytes of each measurement's blocks in the database, over one local replica per partition. */
@@ -356,6 +408,38 @@ export class ClusterStore implements QueryStore {
       monotonicMs: () => this.options.clock.monotonicMs(),
       sleep: this.options.sleep,
       timeoutMs: this.options.writeTimeoutMs,
+    };
+  }
+
+  /**
+   * What the schema registry checks against (src/schema `StoredData`): the field types the
+   * metadata has declared cluster-wide (every field written anywhere, exact), and the series
+   * keys of this node's own replicas (a node holding only some partitions sees only theirs).
+   */
+  storedData(): {
+    fieldTypes(measurement: string): { database: string; types: Map<string, FieldType> }[];
+    seriesKeys(database: string, measurement: string): Iterable<string>;
+  } {
+    const state = this.node.meta.state;
+    return {
+      fieldTypes: (measurement) =>
+        [...state.databases.values()].flatMap((db) => {
+          const types = db.fieldTypes.get(measurement);
+          return types && types.size > 0 ? [{ database: db.name, types: new Map(types) }] : [];
+        }),
+      seriesKeys: (database, measurement) => {
+        const keys = new Set<string>();
+        for (const p of state.databases.get(database)?.partitions ?? []) {
+          const engine = this.node.localReplica(p.groupId)?.engine;
+          if (!engine?.hasDatabase(database)) continue;
+          for (const rp of engine.retentionPolicies(database)) {
+            for (const view of engine.shards(database, rp.name, MIN_NS, MAX_NS)) {
+              for (const series of view.series(measurement)) keys.add(series.key);
+            }
+          }
+        }
+        return keys;
+      },
     };
   }
 

@@ -59,6 +59,8 @@ export class MemoryNetwork implements ClusterNetwork {
       fetchSnapshot: (node, request) => this.#stream(node, (s) => s.fetchSnapshot(request)),
       deletePartition: (node, request) =>
         this.#call(node, (s) => s.deletePartition(decodeWire(encodeWire(request)))),
+      partitionSizes: (node, request) =>
+        this.#call(node, (s) => s.partitionSizes(request)).then((a) => decodeWire(encodeWire(a))),
       describe: (node, request) =>
         this.#call(node, (s) => s.describe(request)).then((d) => decodeWire(encodeWire(d))),
       select: (node, request) =>

@@ -42,6 +42,8 @@ export type {
   MetaRetentionPolicy,
   MetaView,
   PartitionDelete,
+  PartitionSizes,
+  PartitionSizesRequest,
   PartitionWrite,
   PartitionWriteAnswer,
   PeerClient,
@@ -75,3 +77,10 @@ export {
   type JobsRound,
   JobTable,
 } from "./meta/meta_jobs.ts";
+export {
+  SCHEMA_OPS,
+  type SchemaCommand,
+  type SchemaMeta,
+  type SchemaResult,
+  SchemaTable,
+} from "./meta/meta_schemas.ts";

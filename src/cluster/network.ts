@@ -63,6 +63,19 @@ export interface ShardDescription {
   }[];
 }
 
+/** Which partition's sizes a coordinator asks its leader for. */
+export interface PartitionSizesRequest {
+  groupId: number;
+  database: string;
+}
+
+/** A partition's data sizes on its leader (local segments; cold objects apart). */
+export interface PartitionSizes {
+  policies: { name: string; bytes: number; coldBytes: number }[];
+  /** Bytes of each measurement's blocks in local segments (schemas' `max_bytes`). */
+  measurements: [string, number][];
+}
+
 /** A SELECT's part on one partition replica's shard group. */
 export interface SelectRequest {
   groupId: number;
@@ -132,6 +145,8 @@ export interface PeerService {
   fetchSnapshot(request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
   /** This node's copy of the metadata a gateway routes by. */
   readMeta(): MetaView;
+  /** The sizes of a partition this node leads. */
+  partitionSizes(request: PartitionSizesRequest): Promise<PartitionSizes>;
 }
 
 /**
@@ -169,6 +184,7 @@ export interface PeerClient {
   select(node: number, request: SelectRequest): Promise<SeriesPartial[]>;
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
   fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
+  partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */

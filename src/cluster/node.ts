@@ -53,7 +53,12 @@ import { type MoveStep, nextMoveStep } from "./partition/move_step.ts";
 import { PartitionReplica } from "./partition/replica.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { discardReplicaFolder, removeDiscardedFolders } from "./partition/discard.ts";
-import { deleteOnReplica, describeReplica, selectReplica } from "./partition_reads.ts";
+import {
+  deleteOnReplica,
+  describeReplica,
+  selectReplica,
+  sizesOnReplica,
+} from "./partition_reads.ts";
 
 /** A metric family read at each scrape (the HTTP room's `SampledFamily`). */
 export type MetricFamily =
@@ -260,6 +265,8 @@ export class ClusterNode {
           ? node.#exportBackup(request.groupId, request.backup)
           : node.#exportSnapshot(request.groupId, request.minIndex),
       readMeta: () => node.metaView(),
+      partitionSizes: async (request) =>
+        sizesOnReplica(await node.heldReplica(request.groupId), request.database),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {

@@ -14,10 +14,12 @@ import {
 import type {
   DescribeRequest,
   PartitionDelete,
+  PartitionSizes,
   SelectRequest,
   ShardDescription,
 } from "./network.ts";
 import type { PartitionReplica } from "./partition/replica.ts";
+import { NotLeaderError } from "../raft/mod.ts";
 
 /** Runs a delete on the replica (its leader): the series are resolved here, then logged. */
 export async function deleteOnReplica(
@@ -30,6 +32,28 @@ export async function deleteOnReplica(
     ...rest,
     ...(condition !== undefined && deleteFilters(condition)),
   });
+}
+
+/**
+ * The sizes of the replica's data on the partition's leader (a follower refuses, naming the
+ * leader it knows): the leader's counts are what its size limits act on. Replicas hold the same
+ * data but compact on their own, so their counts differ a little.
+ */
+export async function sizesOnReplica(
+  replica: PartitionReplica,
+  database: string,
+): Promise<PartitionSizes> {
+  if (!replica.isLeader()) throw new NotLeaderError(0, replica.leader());
+  await replica.readBarrier();
+  if (!replica.engine.hasDatabase(database)) return { policies: [], measurements: [] };
+  return {
+    policies: replica.engine.retentionPolicies(database).map((rp) => ({
+      name: rp.name,
+      bytes: rp.bytes,
+      coldBytes: rp.coldBytes,
+    })),
+    measurements: [...replica.engine.measurementBytes(database)],
+  };
 }
 
 /** The replica's shards that meet the range, by shard group. */

@@ -45,6 +45,8 @@ export interface DataStore extends QueryStore {
   figures(): StorageFigures;
   /** Bytes of each measurement's stored blocks in a database (schemas' `max_bytes`). */
   measurementBytes?(database: string): Map<string, number>;
+  /** The same on the partitions' leaders, summed (a cluster); preferred when present. */
+  measurementSizes?(database: string): Promise<Map<string, number>>;
 }
 
 /** What the handlers need. */

@@ -79,14 +79,20 @@ export function storedDataOf(engine: SchemaStorageView): StoredData {
 
 /**
  * Bytes of a measurement's stored blocks per database where it has any (what `max_bytes`
- * limits), when the store tells.
+ * limits), when the store tells: in a cluster, as the partitions' leaders count them.
  */
-function storedBytes(ctx: AppContext, measurement: string): Record<string, number> | undefined {
+async function storedBytes(
+  ctx: AppContext,
+  measurement: string,
+): Promise<Record<string, number> | undefined> {
   const store = ctx.engine;
-  if (!store.measurementBytes) return undefined;
+  if (!store.measurementBytes && !store.measurementSizes) return undefined;
   const out: Record<string, number> = {};
   for (const database of store.databases()) {
-    const n = store.measurementBytes(database).get(measurement);
+    const sizes = store.measurementSizes
+      ? await store.measurementSizes(database)
+      : store.measurementBytes!(database);
+    const n = sizes.get(measurement);
     if (n) out[database] = n;
   }
   return out;
@@ -138,7 +144,7 @@ export async function handleSchemaApi(
     switch (method) {
       case "GET": {
         const { origin, schema } = registry.describe(name);
-        return json({ measurement: name, origin, schema, bytes: storedBytes(ctx, name) });
+        return json({ measurement: name, origin, schema, bytes: await storedBytes(ctx, name) });
       }
       case "PUT": {
         const body = await readSchemaBody(ctx, request);

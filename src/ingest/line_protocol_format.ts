@@ -18,20 +18,25 @@ import {
   type Point,
   type Precision,
   PRECISION_NS,
+  type Tag,
   ValidationError,
 } from "../core/mod.ts";
 
 const FIELD_KEY_ESCAPES = /[,= "]/g;
 const STRING_ESCAPES = /["\\]/g;
+// Tests first (no allocation): almost no key or string needs escaping, and a global replace
+// that finds nothing still cost a quarter of an export's formatting time.
+const FIELD_KEY_SPECIAL = /[,= "]/;
+const STRING_SPECIAL = /["\\]/;
 
 /** Escapes a field key as InfluxDB does (commas, equals signs, spaces, double quotes). */
 export function escapeFieldKey(key: string): string {
-  return key.replace(FIELD_KEY_ESCAPES, "\\$&");
+  return FIELD_KEY_SPECIAL.test(key) ? key.replace(FIELD_KEY_ESCAPES, "\\$&") : key;
 }
 
 /** Quotes a string field value, escaping double quotes and backslashes. */
 export function quoteStringField(value: string): string {
-  return `"${value.replace(STRING_ESCAPES, "\\$&")}"`;
+  return STRING_SPECIAL.test(value) ? `"${value.replace(STRING_ESCAPES, "\\$&")}"` : `"${value}"`;
 }
 
 /**
@@ -61,6 +66,48 @@ export function formatLineProtocol(point: Point, precision: Precision = "ns"): s
   }
   return `${line} ${formatTime(point.timeMs, point.timeSubMs, precision)}`;
 }
+
+/**
+ * Formats many points (nanosecond timestamps), each line equal to
+ * {@linkcode formatLineProtocol}'s: a point whose measurement and tag array (the same array
+ * object, as a series' points share it) are those of the point before reuses that point's
+ * escaped series text, and each field key is escaped once. Formatting a line per point escaped
+ * the series and every key again and again, most of an export's and a restore's formatting time.
+ * Points are immutable: a tag array changed in place after a line was made is not seen.
+ */
+export class LineProtocolFormatter {
+  #measurement: string | undefined;
+  #tags: readonly Tag[] | undefined;
+  #series = "";
+  readonly #keys = new Map<string, string>();
+
+  /** One point's line, without the newline. */
+  line(point: Point): string {
+    if (point.tags !== this.#tags || point.measurement !== this.#measurement) {
+      let series = escapeMeasurement(point.measurement);
+      for (const t of point.tags) series += `,${escapeTag(t.key)}=${escapeTag(t.value)}`;
+      this.#series = series;
+      this.#tags = point.tags;
+      this.#measurement = point.measurement;
+    }
+    let line = this.#series;
+    let sep = " ";
+    for (const f of point.fields) {
+      let key = this.#keys.get(f.key);
+      if (key === undefined) {
+        if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
+        key = escapeFieldKey(f.key) + "=";
+        this.#keys.set(f.key, key);
+      }
+      line += sep + key + formatFieldValue(f.key, f.type, f.value);
+      sep = ",";
+    }
+    return `${line} ${nanosString(point.timeMs, point.timeSubMs)}`;
+  }
+}
+
+/** Field keys a {@linkcode LineProtocolFormatter} keeps escaped (a schema has far fewer). */
+const MAX_CACHED_KEYS = 4096;
 
 function formatFieldValue(key: string, type: FieldType, value: unknown): string {
   switch (type) {

@@ -21,7 +21,7 @@ import {
   type Point,
   ValidationError,
 } from "../core/mod.ts";
-import { formatLineProtocol } from "../ingest/mod.ts";
+import { LineProtocolFormatter } from "../ingest/mod.ts";
 
 /** An export format. */
 export type ExportFormat = "lp" | "csv" | "ndjson";
@@ -69,8 +69,9 @@ export function pointFormatter(format: ExportFormat, columns: CsvColumns): Point
 }
 
 function formatLines(points: readonly Point[]): string {
+  const formatter = new LineProtocolFormatter();
   let out = "";
-  for (const p of points) out += formatLineProtocol(p) + "\n";
+  for (const p of points) out += formatter.line(p) + "\n";
   return out;
 }
 

@@ -281,12 +281,13 @@ async function executeStatement(
       // them, so a database set up as in InfluxDB gets InfluxDB's exact answer.
       if (policies.some((rp) => (rp.maxBytes ?? 0) > 0 || (rp.coldAfterNs ?? 0n) > 0n)) {
         columns.push("maxBytes", "bytes", "coldAfter", "coldBytes");
+        const sizes = await store.retentionSizes?.(db);
         policies.forEach((rp, i) =>
           rows[i].push(
             rp.maxBytes ?? 0,
-            rp.bytes ?? 0,
+            sizes ? (sizes.get(rp.name)?.bytes ?? 0) : rp.bytes ?? 0,
             goDuration(rp.coldAfterNs ?? 0n),
-            rp.coldBytes ?? 0,
+            sizes ? (sizes.get(rp.name)?.coldBytes ?? 0) : rp.coldBytes ?? 0,
           )
         );
       }

@@ -191,6 +191,11 @@ export interface QueryStore {
   createDatabase(name: string): Promise<void>;
   dropDatabase(name: string): Promise<void>;
   retentionPolicies(db: string): RetentionPolicyInfo[];
+  /**
+   * Optional (a cluster): the bytes of each policy, counted where they are decided (each
+   * partition's leader) and summed. When present SHOW RETENTION POLICIES reports these.
+   */
+  retentionSizes?(db: string): Promise<Map<string, { bytes: number; coldBytes: number }>>;
   /** The default retention policy's name; throws NotFoundError for an unknown database. */
   defaultRetentionPolicy(db: string): string;
   /** The shards of `db`/`rp` that may hold data in [minNs, maxNs]. */

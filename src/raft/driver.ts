@@ -19,7 +19,7 @@ import {
   RaftStoppedError,
   RaftTimeoutError,
 } from "./errors.ts";
-import { type ProposalPosition, Raft, type RaftStatus } from "./raft.ts";
+import { leaseDurationMs, type ProposalPosition, Raft, type RaftStatus } from "./raft.ts";
 import type { ReplicatedStateMachine } from "./state_machine.ts";
 import type { RaftStorage, RecoveredState } from "./storage/raft_storage.ts";
 import { globalTimers, type TimerId, type Timers } from "./timers.ts";
@@ -48,6 +48,12 @@ export interface RaftNodeOptions {
   logger?: Logger;
   /** Milliseconds per Raft tick. @default {100} */
   tickMs?: number;
+  /**
+   * The node's monotonic clock (ms), for leader leases: with it, a leader that a quorum heard
+   * from recently serves a read barrier from its commit index without a round (raft.ts,
+   * `LeaseOptions`). It must measure the same time the tick timers do. Omit: no lease.
+   */
+  monotonicMs?: () => number;
   /** Ticks per election timeout. @default {10} */
   electionTicks?: number;
   /** Take a snapshot after this many applied entries. @default {10000} */
@@ -170,6 +176,10 @@ export class RaftNode {
       stored: rec,
       peers: opts.peers,
       nonVotingUntil: rec.recoverUntil,
+      lease: opts.monotonicMs === undefined ? undefined : {
+        nowMs: opts.monotonicMs,
+        durationMs: leaseDurationMs(opts.tickMs ?? 100, opts.electionTicks ?? 10),
+      },
     });
     const node = new RaftNode(opts, raft);
     const handler: TransportHandler = {
@@ -244,12 +254,11 @@ export class RaftNode {
     if (this.stopped) {
       return Promise.reject(new RaftStoppedError(`raft node ${this.id} is stopped`));
     }
-    // The only voter leads and has applied all it committed: the read point is here already
-    // (what a ReadIndex round would answer, without its timer, context and Ready cycle; a lone
-    // node pays this on every query, once per partition).
-    if (this.raft.soleVoterLeader() && this.applied >= this.raft.committed) {
-      return Promise.resolve();
-    }
+    // The only voter, or a leader under a lease, that has applied all it committed: the read
+    // point is here already (what a ReadIndex round would answer, without its messages, timer,
+    // context and Ready cycle; a lone node pays this on every query, once per partition).
+    const leased = this.raft.leaseReadIndex();
+    if (leased !== null && this.applied >= leased) return Promise.resolve();
     const context = new TextEncoder().encode(`${this.id}:${++this.readSeq}`);
     const key = `${this.id}:${this.readSeq}`;
     return new Promise<void>((resolve, reject) => {
@@ -398,7 +407,19 @@ export class RaftNode {
     return slowest;
   }
 
+  /** When the last tick counted, on the lease clock. */
+  private lastTickMs = -Infinity;
+
   private tick(): void {
+    const now = this.opts.monotonicMs?.();
+    if (now !== undefined) {
+      // Interval callbacks overdue after a stalled event loop may fire in a burst: counted,
+      // they would end a follower's lease guard (an election timeout of ticks) early. A tick
+      // counts once a tick's time has passed on the clock (less 1 ms of timer granularity,
+      // which leaseDurationMs allows for).
+      if (now - this.lastTickMs < (this.opts.tickMs ?? 100) - 1) return;
+      this.lastTickMs = now;
+    }
     this.guard(() => this.raft.tick());
   }
 

@@ -10,6 +10,9 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export { applyConfChange, decodeConfState, EMPTY_CONF, encodeConfState } from "./conf.ts";
 export {
+  CLOCK_DRIFT_BOUND,
+  leaseDurationMs,
+  type LeaseOptions,
   type ProposalPosition,
   Raft,
   type RaftOptions,

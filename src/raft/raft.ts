@@ -107,6 +107,49 @@ export interface RaftOptions {
    * until the commit index reaches this, i.e. until the leader has repaired the log. @default {0}
    */
   nonVotingUntil?: number;
+  /**
+   * Leader leases (§6.4.1, see {@linkcode LeaseOptions}); needs `checkQuorum`. Omit: every read
+   * takes a ReadIndex round of heartbeats.
+   */
+  lease?: LeaseOptions;
+}
+
+/**
+ * A leader lease: a leader whose heartbeat round sent at time `s` (its clock) was acknowledged
+ * by a quorum serves reads from its commit index until `s + durationMs` without another round.
+ *
+ * Why no other leader exists meanwhile: a follower that received that heartbeat (at or after
+ * `s`) grants no vote and no pre-vote for `electionTicks` of its own ticks (check-quorum's
+ * "leader is alive" rule in {@linkcode Raft.step}), and neither does a node restarted with
+ * stored state (it may have acknowledged the round before it stopped); a new leader needs the
+ * vote of one node of that quorum. So `durationMs` must be below `electionTicks` of a follower's
+ * ticks as the leader's clock measures them, allowing for clock drift: see
+ * {@linkcode leaseDurationMs}. A leader that sent TimeoutNow (a transfer: voters grant it
+ * inside the window) serves no lease read again in that term.
+ */
+export interface LeaseOptions {
+  /** This node's monotonic clock, in milliseconds. */
+  readonly nowMs: () => number;
+  /** How long a quorum's acknowledgement of a heartbeat round holds, from the round's send. */
+  readonly durationMs: number;
+}
+
+/**
+ * The written bound on clock drift between nodes the lease allows for: one node's clock (and
+ * the timers that tick it) may run up to this fraction faster or slower than another's.
+ * Quartz drifts ~1e-4; this also covers a virtual machine's timer slack.
+ */
+export const CLOCK_DRIFT_BOUND = 0.1;
+
+/**
+ * The longest safe lease for ticks of `tickMs` and an election timeout of `electionTicks`: a
+ * follower's guard is at least `electionTicks - 1` of its ticks (its first tick may come right
+ * after the heartbeat), one more tick is left for timers that fire up to a millisecond early,
+ * and the follower's clock may run `CLOCK_DRIFT_BOUND` fast while the leader's runs as slow.
+ */
+export function leaseDurationMs(tickMs: number, electionTicks: number): number {
+  const guardMs = (electionTicks - 2) * tickMs;
+  return Math.max(0, Math.floor(guardMs * (1 - CLOCK_DRIFT_BOUND) / (1 + CLOCK_DRIFT_BOUND)));
 }
 
 /** A summary of a node's state, for metrics, tests and the simulator. */
@@ -139,6 +182,8 @@ export interface ProposalPosition {
 }
 
 const TRANSFER_CONTEXT = new TextEncoder().encode("raft-transfer");
+/** The context of a tick's heartbeat round: a lease needs to know which round an ack answers. */
+const LEASE_ROUND_PREFIX = "\u0000lease:";
 
 function isTransfer(context: Uint8Array | null): boolean {
   if (context === null || context.length !== TRANSFER_CONTEXT.length) return false;
@@ -204,6 +249,19 @@ export class Raft {
   private readonly maxInflight: number;
   private readonly maxCommittedSize: number;
   private readonly nonVotingUntil: number;
+  private readonly lease: LeaseOptions | null;
+  /**
+   * Set on a node restarted with stored state while leases are on: it may have acknowledged a
+   * leader's heartbeat before it stopped, so it grants no vote for an election timeout.
+   */
+  private restartGuard = false;
+  /** Heartbeat rounds of this leader term, by context key: when each was sent (lease clock). */
+  private heartbeatSentAt = new Map<string, number>();
+  private heartbeatRound = 0;
+  /** Per voter: the send time of the newest heartbeat round it acknowledged in this term. */
+  private leaseAcks = new Map<number, number>();
+  /** This leader sent TimeoutNow in its term: voters may elect the transferee at any time. */
+  private transferStarted = false;
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -254,6 +312,7 @@ export class Raft {
     this.maxInflight = options.maxInflightMsgs ?? 256;
     this.maxCommittedSize = options.maxCommittedSizePerReady ?? 64 << 20;
     this.nonVotingUntil = options.nonVotingUntil ?? 0;
+    this.lease = options.lease && this.checkQuorum ? options.lease : null;
 
     const stored = options.stored;
     const isEmpty = stored === undefined ||
@@ -293,6 +352,7 @@ export class Raft {
     }
     this.becomeFollower(this.term, NONE);
     this.prevSoft = { leaderId: NONE, role: "follower" };
+    this.restartGuard = this.lease !== null && !isEmpty;
   }
 
   // ---------------------------------------------------------------- observation
@@ -363,6 +423,26 @@ export class Raft {
   soleVoterLeader(): boolean {
     return this.role === "leader" && this.voters.size === 1 && this.voters.has(this.id);
   }
+  /**
+   * The commit index when this node leads under a valid lease (see {@linkcode LeaseOptions}) and
+   * has committed an entry of its term (§6.4 step 1): a linearizable read point now, without a
+   * round. Null otherwise: take a ReadIndex round.
+   */
+  leaseReadIndex(): number | null {
+    if (this.role !== "leader") return null;
+    if (this.soleVoterLeader()) return this.log.committed;
+    if (this.lease === null || this.transferStarted || this.leadTransferee !== NONE) return null;
+    if (!this.voters.has(this.id)) return null;
+    if (this.log.term(this.log.committed) !== this.term) return null;
+    const now = this.lease.nowMs();
+    const sent: number[] = [];
+    for (const id of this.voters) {
+      sent.push(id === this.id ? now : this.leaseAcks.get(id) ?? -Infinity);
+    }
+    sent.sort((a, b) => b - a);
+    return now < sent[this.quorum() - 1] + this.lease.durationMs ? this.log.committed : null;
+  }
+
   /** Whether this node may campaign: a voter with no snapshot being installed. */
   promotable(): boolean {
     return this.voters.has(this.id) && this.log.pendingSnapshot === null && !this.recovering();
@@ -519,7 +599,7 @@ export class Raft {
       // Forwarded requests (ReadIndex, TransferLeader) carry no term.
     } else if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-        const inLease = this.checkQuorum && this.lead !== NONE &&
+        const inLease = this.checkQuorum && (this.lead !== NONE || this.restartGuard) &&
           this.electionElapsed < this.electionTimeout;
         if (inLease && !isTransfer(m.context)) return; // §4.2.3: do not disrupt a live leader
       }
@@ -690,6 +770,9 @@ export class Raft {
     this.pendingReadKeys.clear();
     this.readsAwaitingCommit = [];
     this.pendingBroadcast = false;
+    this.heartbeatSentAt.clear();
+    this.leaseAcks.clear();
+    this.transferStarted = false;
   }
 
   private becomeFollower(term: number, lead: number): void {
@@ -749,6 +832,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTimeout) this.restartGuard = false;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.hup(false);
@@ -766,7 +850,11 @@ export class Raft {
     if (this.role !== "leader") return;
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(null);
+      this.bcastHeartbeat(
+        this.lease === null
+          ? null
+          : new TextEncoder().encode(`${LEASE_ROUND_PREFIX}${++this.heartbeatRound}`),
+      );
     }
   }
 
@@ -1107,6 +1195,7 @@ export class Raft {
   }
 
   private bcastHeartbeat(context: Uint8Array | null): void {
+    if (this.lease !== null && context !== null) this.recordHeartbeatRound(context);
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       this.send({
@@ -1189,7 +1278,7 @@ export class Raft {
     }
     while (this.sendAppend(m.from, false)) { /* fill the inflight window */ }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send({ type: MessageType.TimeoutNow, to: m.from });
+      this.sendTimeoutNow(m.from);
     }
   }
 
@@ -1200,7 +1289,36 @@ export class Raft {
     pr.probeSent = false;
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-    if (m.context && m.context.length > 0) this.ackRead(m.from, m.context);
+    if (m.context && m.context.length > 0) {
+      this.ackLease(m.from, m.context);
+      this.ackRead(m.from, m.context);
+    }
+  }
+
+  // ---------------------------------------------------------------- leases (§6.4.1)
+
+  /** Remembers when a heartbeat round left, dropping rounds too old to extend any lease. */
+  private recordHeartbeatRound(context: Uint8Array): void {
+    const now = this.lease!.nowMs();
+    for (const [key, sentAt] of this.heartbeatSentAt) {
+      if (sentAt + this.lease!.durationMs > now && this.heartbeatSentAt.size < 1024) break;
+      this.heartbeatSentAt.delete(key); // insertion order is send order: oldest first
+    }
+    this.heartbeatSentAt.set(contextKey(context), now);
+  }
+
+  /** A voter acknowledged a heartbeat round: its lease share starts at that round's send. */
+  private ackLease(from: number, context: Uint8Array): void {
+    if (this.lease === null || !this.voters.has(from)) return;
+    const sentAt = this.heartbeatSentAt.get(contextKey(context));
+    if (sentAt === undefined) return;
+    if (sentAt > (this.leaseAcks.get(from) ?? -Infinity)) this.leaseAcks.set(from, sentAt);
+  }
+
+  /** TimeoutNow lets the transferee win votes inside the lease window: no lease after it. */
+  private sendTimeoutNow(to: number): void {
+    this.transferStarted = true;
+    this.send({ type: MessageType.TimeoutNow, to });
   }
 
   private handleTransferLeader(transferee: number): void {
@@ -1211,7 +1329,7 @@ export class Raft {
     this.leadTransferee = transferee;
     this.electionElapsed = 0; // the transfer times out after one election timeout
     if (pr.match === this.log.lastIndex()) {
-      this.send({ type: MessageType.TimeoutNow, to: transferee });
+      this.sendTimeoutNow(transferee);
     } else this.sendAppend(transferee, true);
   }
 
@@ -1219,13 +1337,10 @@ export class Raft {
 
   private leaderReadIndex(m: Message): void {
     if (!m.context) return;
-    if (this.voters.size === 1 && this.voters.has(this.id)) {
-      this.releaseRead({
-        index: this.log.committed,
-        from: m.from,
-        context: m.context,
-        acks: new Set(),
-      });
+    const leased = this.leaseReadIndex();
+    if (leased !== null) {
+      // The only voter, or a valid lease: the commit index is the read point, no round.
+      this.releaseRead({ index: leased, from: m.from, context: m.context, acks: new Set() });
       return;
     }
     if (this.log.term(this.log.committed) !== this.term) {

@@ -24,6 +24,8 @@ import {
   type MetaResult,
   type MetaView,
   type PartitionDelete,
+  type PartitionSizes,
+  type PartitionSizesRequest,
   type PartitionWrite,
   type PeerClient,
   type PeerService,
@@ -42,6 +44,7 @@ import {
   DeletePartitionResponseSchema,
   DescribeResponseSchema,
   FetchSnapshotResponseSchema,
+  PartitionSizesResponseSchema,
   ProposeMetaResponseSchema,
   ReadMetaResponseSchema,
   SelectResponseSchema,
@@ -112,6 +115,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       select: (node, request) => this.#select(node, request),
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
+      partitionSizes: (node, request) => this.#partitionSizes(node, request),
     };
     const cluster = requireSecret(
       this.#clusterHandler(),
@@ -239,6 +243,18 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     );
   }
 
+  #partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes> {
+    return call(async () => {
+      const answer = await this.#client(node).partitionSizes({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupId: BigInt(request.groupId),
+        database: request.database,
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      return decodeWire<PartitionSizes>(answer.sizes);
+    });
+  }
+
   #describe(node: number, request: DescribeRequest): Promise<ShardDescription[]> {
     return call(async () => {
       const out: ShardDescription[] = [];
@@ -319,6 +335,15 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             accepted: BigInt(answer.accepted),
             rejected: answer.rejected,
           });
+        }),
+      partitionSizes: (req) =>
+        serveCall(async () => {
+          const service = this.#checkCluster(req.clusterId);
+          const sizes = await service.partitionSizes({
+            groupId: Number(req.groupId),
+            database: req.database,
+          });
+          return create(PartitionSizesResponseSchema, { sizes: encodeWire(sizes) });
         }),
       deletePartition: (req) =>
         serveCall(async () => {

@@ -28,8 +28,11 @@ export {
   type ScriptSandbox,
   type ScriptSandboxFactory,
 } from "./script.ts";
+export { MAX_CARRIED_FILE_BYTES, readCarriedFiles } from "./carried_files.ts";
 export {
   type ActiveSchema,
+  type CarriedSchema,
+  type SchemaCatalog,
   SchemaRegistry,
   type SchemaRegistryOptions,
   type StoredData,

@@ -12,6 +12,12 @@
  * (re-PUT, reload), deleted, refused half-built, or the registry closes, and it keeps at most
  * `maxScripts` of them open (schemas in force and dry runs together), refusing a schema that
  * would need more before any sandbox is made.
+ *
+ * With a {@linkcode SchemaCatalog} (a cluster's metadata group), API schemas live there instead
+ * of `<data_dir>/schemas.json`: a PUT or DELETE is validated here, then goes through the catalog,
+ * and every node compiles each change it applies (a script's or lookup's file travels with the
+ * schema, read here from the folder, see carried_files.ts). A `schemas.json` left from before is
+ * moved into the catalog once, at open, and renamed `schemas.json.migrated`.
  * @module
  */
 import {
@@ -22,6 +28,7 @@ import {
   NotFoundError,
 } from "../core/mod.ts";
 import { MeasurementSchema, type MeasurementSchemaInput } from "./model.ts";
+import { readCarriedFiles } from "./carried_files.ts";
 import { parseSchemaFile, SchemaError } from "./schema_file.ts";
 import { resolveSchemaFile, SchemaFileError } from "./schema_folder.ts";
 import { type CompiledStep, compileSteps, type StepResources } from "./transform.ts";
@@ -51,6 +58,27 @@ export interface ActiveSchema {
   scriptSandboxes: number;
 }
 
+/** An API schema as a catalog holds it: the body, and the texts of the files its steps name. */
+export interface CarriedSchema {
+  schema: unknown;
+  files: Record<string, string>;
+}
+
+/** Where a cluster keeps its API schemas (the metadata group), shared by every node. */
+export interface SchemaCatalog {
+  /** The API schemas as this node's copy has them. */
+  entries(): ReadonlyMap<string, CarriedSchema>;
+  /**
+   * Sets a schema for every node; resolves once this node's copy has it. `ifAbsent` keeps one
+   * the catalog already has (a node moving its old store in).
+   */
+  set(measurement: string, entry: CarriedSchema, options?: { ifAbsent?: boolean }): Promise<void>;
+  /** Removes a schema for every node; resolves with false when the catalog had none. */
+  delete(measurement: string): Promise<boolean>;
+  /** Called after this node's copy changed: one measurement, or undefined for all. */
+  onChange(listener: (measurement: string | undefined) => void): void;
+}
+
 /** Options of {@linkcode SchemaRegistry}. */
 export interface SchemaRegistryOptions {
   fs: FileSystem;
@@ -61,9 +89,18 @@ export interface SchemaRegistryOptions {
   stored?: StoredData;
   /** Script sandboxes and the most of them to keep, for pipeline steps. */
   resources?: StepResources;
+  /** Where API schemas live when not in `<dataDir>/schemas.json` (a cluster's metadata). */
+  catalog?: SchemaCatalog;
+  /**
+   * Told about a schema the catalog holds that this node cannot compile (its points are then
+   * refused, rule `schema_unavailable`), or a sandbox limit a committed schema passes.
+   */
+  onCatalogProblem?: (measurement: string, problem: string) => void;
 }
 
 const STORE_FILE = "schemas.json";
+/** What `schemas.json` becomes once moved into a catalog. */
+const MIGRATED_STORE_FILE = "schemas.json.migrated";
 const STORE_VERSION = 1;
 
 /** The schemas of a node. Call {@linkcode SchemaRegistry.open} to build one. */
@@ -72,6 +109,8 @@ export class SchemaRegistry {
   #fromFiles = new Map<string, ActiveSchema>();
   #fromApi = new Map<string, ActiveSchema>();
   #apiSources = new Map<string, MeasurementSchemaInput>();
+  /** With a catalog: the JSON of the catalog entry each API schema was compiled from. */
+  #compiledFrom = new Map<string, string>();
   #listeners: ((measurement: string) => void)[] = [];
   /**
    * Script sandboxes open: counted when a schema is let through the budget (before any await,
@@ -94,7 +133,19 @@ export class SchemaRegistry {
     const registry = new SchemaRegistry(options);
     try {
       await registry.#loadFolder();
-      await registry.#loadStore();
+      const catalog = options.catalog;
+      if (catalog) {
+        catalog.onChange((m) => {
+          // Applied from the metadata group's apply: nothing may escape as an unhandled error.
+          registry.#serial(() => registry.#syncCatalog(m)).catch((error) =>
+            options.onCatalogProblem?.(m ?? "(all)", String((error as Error)?.message ?? error))
+          );
+        });
+        await registry.#migrateStore(catalog);
+        await registry.#serial(() => registry.#syncCatalog(undefined));
+      } else {
+        await registry.#loadStore();
+      }
     } catch (error) {
       registry.close();
       throw error;
@@ -140,6 +191,8 @@ export class SchemaRegistry {
    * scripts would pass `maxScripts`.
    */
   put(measurement: string, body: unknown): Promise<{ schema: MeasurementSchema }> {
+    const catalog = this.#options.catalog;
+    if (catalog) return this.#putInCatalog(catalog, measurement, body);
     return this.#serial(async () => {
       const replaced = this.#fromApi.get(measurement);
       const active = await this.#build(measurement, body, "api", replaced?.scriptSandboxes ?? 0);
@@ -166,19 +219,10 @@ export class SchemaRegistry {
    * schema comes from a config file only.
    */
   delete(measurement: string): Promise<{ fallback?: string }> {
+    const catalog = this.#options.catalog;
+    if (catalog) return this.#deleteInCatalog(catalog, measurement);
     return this.#serial(async () => {
-      if (!this.#fromApi.has(measurement)) {
-        const file = this.#fromFiles.get(measurement);
-        if (file) {
-          throw new EpochError(
-            "failed_precondition",
-            `the schema of ${measurement} comes from ${file.origin.slice(5)}: ` +
-              "remove it there and reload (POST /api/v1/schemas/reload)",
-            { httpStatus: 409 },
-          );
-        }
-        throw new NotFoundError(`no schema for measurement ${JSON.stringify(measurement)}`);
-      }
+      if (!this.#fromApi.has(measurement)) this.#refuseDelete(measurement);
       const sources = new Map(this.#apiSources);
       sources.delete(measurement);
       await this.#saveStore(sources);
@@ -189,6 +233,140 @@ export class SchemaRegistry {
       this.#release(deleted);
       return { fallback: this.#fromFiles.get(measurement)?.origin };
     });
+  }
+
+  /** Why a measurement without an API schema cannot be deleted. */
+  #refuseDelete(measurement: string): never {
+    const file = this.#fromFiles.get(measurement);
+    if (file) {
+      throw new EpochError(
+        "failed_precondition",
+        `the schema of ${measurement} comes from ${file.origin.slice(5)}: ` +
+          "remove it there and reload (POST /api/v1/schemas/reload)",
+        { httpStatus: 409 },
+      );
+    }
+    throw new NotFoundError(`no schema for measurement ${JSON.stringify(measurement)}`);
+  }
+
+  /**
+   * PUT with a catalog: validated and compiled here as without one (the files it names read from
+   * this node's folder, checked against this node's stored data), then proposed with the files'
+   * texts; once this node's copy has it, it is compiled from the entry like on every node.
+   */
+  async #putInCatalog(
+    catalog: SchemaCatalog,
+    measurement: string,
+    body: unknown,
+  ): Promise<{ schema: MeasurementSchema }> {
+    const entry = await this.#serial(async () => {
+      const parsed = this.#parse(measurement, body);
+      let files: Record<string, string>;
+      try {
+        files = await readCarriedFiles(this.#options.fs, this.#options.folder, parsed.pipeline);
+      } catch (error) {
+        throw new SchemaError(`invalid schema for ${measurement}: ${(error as Error).message}`, {
+          details: { measurement },
+        });
+      }
+      const replaced = this.#fromApi.get(measurement);
+      const active = await this.#build(measurement, body, "api", replaced?.scriptSandboxes ?? 0, {
+        files,
+      });
+      try {
+        this.checkAgainstStored(active);
+      } finally {
+        // Compiled to be checked only: every node (this one too) compiles the committed entry.
+        this.#release(active);
+      }
+      return { schema: body, files };
+    });
+    await catalog.set(measurement, entry);
+    await this.#serial(() => this.#syncCatalog(measurement));
+    return { schema: this.#parse(measurement, body) };
+  }
+
+  /** DELETE with a catalog: the catalog decides whether there was one; every node follows. */
+  async #deleteInCatalog(
+    catalog: SchemaCatalog,
+    measurement: string,
+  ): Promise<{ fallback?: string }> {
+    if (!catalog.entries().has(measurement) || !(await catalog.delete(measurement))) {
+      this.#refuseDelete(measurement);
+    }
+    await this.#serial(() => this.#syncCatalog(measurement));
+    return { fallback: this.#fromFiles.get(measurement)?.origin };
+  }
+
+  /**
+   * Brings the API schemas in force in line with the catalog (one measurement, or all): a new or
+   * changed entry is compiled from its body and carried files, a removed one stopped. A
+   * committed schema is never refused here: past the sandbox limit it is counted anyway (the
+   * sandbox host still bounds the children), and one that does not compile on this node refuses
+   * every point of its measurement rather than let them through unchecked.
+   */
+  async #syncCatalog(measurement: string | undefined): Promise<void> {
+    const catalog = this.#options.catalog;
+    if (!catalog || this.#closed) return;
+    const entries = catalog.entries();
+    const names = measurement === undefined
+      ? new Set([...entries.keys(), ...this.#fromApi.keys()])
+      : [measurement];
+    for (const name of names) {
+      const entry = entries.get(name);
+      const installed = this.#fromApi.get(name);
+      if (!entry) {
+        if (!installed) continue;
+        this.#fromApi.delete(name);
+        this.#apiSources.delete(name);
+        this.#compiledFrom.delete(name);
+        this.#changed(name);
+        this.#release(installed);
+        continue;
+      }
+      const json = JSON.stringify(entry);
+      if (installed && this.#compiledFrom.get(name) === json) continue;
+      let active: ActiveSchema;
+      try {
+        active = await this.#build(name, entry.schema, "api", installed?.scriptSandboxes ?? 0, {
+          files: entry.files,
+          committed: true,
+        });
+      } catch (error) {
+        const problem = (error as Error).message;
+        this.#options.onCatalogProblem?.(name, problem);
+        active = refusingSchema(name, problem);
+      }
+      this.#fromApi.set(name, active);
+      this.#apiSources.set(name, entry.schema as MeasurementSchemaInput);
+      this.#compiledFrom.set(name, json);
+      this.#changed(name);
+      if (installed) this.#release(installed);
+    }
+  }
+
+  /**
+   * Moves a `schemas.json` of this node (from before schemas were cluster metadata) into the
+   * catalog: each schema the catalog lacks is set (another node's, already there, wins), with
+   * the files it names read from the folder; then the file is renamed, so it happens once.
+   * @throws {SchemaError} for a stored schema that is no longer valid (start fails, naming it).
+   */
+  async #migrateStore(catalog: SchemaCatalog): Promise<void> {
+    const { fs, dataDir, folder } = this.#options;
+    const stored = await this.#readStore();
+    if (!stored) return;
+    const path = `${dataDir}/${STORE_FILE}`;
+    for (const [measurement, body] of Object.entries(stored)) {
+      if (catalog.entries().has(measurement)) continue;
+      let files: Record<string, string>;
+      try {
+        files = await readCarriedFiles(fs, folder, this.#parse(measurement, body).pipeline);
+      } catch (error) {
+        throw new SchemaError(`${path}: ${(error as Error).message}`, { details: { measurement } });
+      }
+      await catalog.set(measurement, { schema: body, files }, { ifAbsent: true });
+    }
+    await fs.rename(path, `${dataDir}/${MIGRATED_STORE_FILE}`);
   }
 
   /**
@@ -252,18 +430,12 @@ export class SchemaRegistry {
     body: unknown,
     origin: string,
     freed: number,
+    carried: { files?: Record<string, string>; committed?: boolean } = {},
   ): Promise<ActiveSchema> {
-    const parsed = MeasurementSchema.safeParse(body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => {
-        const keys = i.code === "unrecognized_keys" ? `.${(i as { keys: string[] }).keys[0]}` : "";
-        return `${i.path.map(String).join(".") || "(top)"}${keys}: ${i.message}`;
-      });
-      throw new SchemaError(`invalid schema for ${measurement}:\n  ${problems.join("\n  ")}`);
-    }
+    const parsed = this.#parse(measurement, body);
     let schema: CompiledSchema;
     try {
-      schema = compileSchema(measurement, parsed.data);
+      schema = compileSchema(measurement, parsed);
     } catch (error) {
       const path = (error as { keyPath?: PropertyKey[] }).keyPath ?? [];
       throw new SchemaError(
@@ -272,12 +444,13 @@ export class SchemaRegistry {
         }`,
       );
     }
-    const reserved = this.#reserve(`schema ${measurement}`, [parsed.data], freed);
+    const reserved = this.#reserve(`schema ${measurement}`, [parsed], freed, carried.committed);
     let steps: CompiledStep[];
     try {
-      steps = await compileSteps(measurement, parsed.data.pipeline, {
+      steps = await compileSteps(measurement, parsed.pipeline, {
         fs: this.#options.fs,
         folder: this.#options.folder,
+        files: carried.files,
         resources: this.#options.resources,
       });
     } catch (error) {
@@ -290,17 +463,32 @@ export class SchemaRegistry {
     return activeOf(measurement, schema, steps, origin);
   }
 
+  /** Validates a schema body. @throws {SchemaError} listing every problem with its key. */
+  #parse(measurement: string, body: unknown): MeasurementSchema {
+    const parsed = MeasurementSchema.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => {
+        const keys = i.code === "unrecognized_keys" ? `.${(i as { keys: string[] }).keys[0]}` : "";
+        return `${i.path.map(String).join(".") || "(top)"}${keys}: ${i.message}`;
+      });
+      throw new SchemaError(`invalid schema for ${measurement}:\n  ${problems.join("\n  ")}`);
+    }
+    return parsed.data;
+  }
+
   /**
    * Counts the script sandboxes `schemas` will open, refusing them, before any is made, when
    * they would take the open sandboxes past `maxScripts`; `freed` are those the schemas they
    * replace give back (so a replacement at the limit is fine). Returns the number counted.
    * @throws {EpochError} resource_exhausted (HTTP 409) naming the first step that does not fit;
-   * `where(i)` names the schema of `schemas[i]`.
+   * `where(i)` names the schema of `schemas[i]`. A `committed` schema (the catalog's) is counted
+   * and never refused: the sandbox host still bounds the children it starts.
    */
   #reserve(
     where: string | ((index: number) => string),
     schemas: readonly MeasurementSchema[],
     freed: number,
+    committed = false,
   ): number {
     const max = this.#options.resources?.maxScripts ?? DEFAULT_MAX_SCRIPT_SANDBOXES;
     let n = this.#openSandboxes - freed;
@@ -309,6 +497,15 @@ export class SchemaRegistry {
         if (!("script" in step)) continue;
         if (n >= max) {
           const name = typeof where === "string" ? where : where(s);
+          if (committed) {
+            this.#options.onCatalogProblem?.(
+              name,
+              `pipeline.${i}.script: ${n + 1} script sandboxes in use, past ` +
+                `max_script_sandboxes = ${max}; the sandbox host refuses scripts beyond it`,
+            );
+            n++;
+            continue;
+          }
           throw new EpochError(
             "resource_exhausted",
             `${name}: pipeline.${i}.script: refused: ${n} script sandboxes are in use, the ` +
@@ -406,8 +603,17 @@ export class SchemaRegistry {
   }
 
   async #loadStore(): Promise<void> {
+    const stored = await this.#readStore();
+    for (const [measurement, body] of Object.entries(stored ?? {})) {
+      this.#fromApi.set(measurement, await this.#build(measurement, body, "api", 0));
+      this.#apiSources.set(measurement, body);
+    }
+  }
+
+  /** The schemas of `<dataDir>/schemas.json`; undefined when there is none. */
+  async #readStore(): Promise<Record<string, MeasurementSchemaInput> | undefined> {
     const path = `${this.#options.dataDir}/${STORE_FILE}`;
-    if (!(await this.#options.fs.stat(path))) return;
+    if (!(await this.#options.fs.stat(path))) return undefined;
     const text = new TextDecoder().decode(await this.#options.fs.readFile(path));
     let stored: { version: number; schemas: Record<string, MeasurementSchemaInput> };
     try {
@@ -420,10 +626,7 @@ export class SchemaRegistry {
         `${path}: unknown version ${stored.version} (expected ${STORE_VERSION})`,
       );
     }
-    for (const [measurement, body] of Object.entries(stored.schemas)) {
-      this.#fromApi.set(measurement, await this.#build(measurement, body, "api", 0));
-      this.#apiSources.set(measurement, body);
-    }
+    return stored.schemas;
   }
 
   async #saveStore(sources: Map<string, MeasurementSchemaInput>): Promise<void> {
@@ -453,6 +656,25 @@ export class SchemaRegistry {
     this.#closed = true;
     for (const a of [...this.#fromApi.values(), ...this.#fromFiles.values()]) this.#release(a);
   }
+}
+
+/**
+ * A schema this node could not compile from the catalog: its measurement's points are refused
+ * (rule `schema_unavailable`, with the reason) instead of stored unchecked.
+ */
+function refusingSchema(measurement: string, problem: string): ActiveSchema {
+  const violation = {
+    rule: "schema_unavailable",
+    key: "schema",
+    expected: "a schema this node can compile",
+    got: problem,
+  };
+  return activeOf(
+    measurement,
+    compileSchema(measurement, MeasurementSchema.parse({})),
+    [{ name: "schema#0", point: () => violation }],
+    "api",
+  );
 }
 
 function activeOf(

@@ -69,6 +69,11 @@ export interface CompileStepsOptions {
    * only (see schema_folder.ts). None: every file reference is refused.
    */
   folder?: string;
+  /**
+   * The files' texts, carried with a replicated schema (carried_files.ts): when given, files are
+   * taken from here only and no file is read.
+   */
+  files?: Readonly<Record<string, string>>;
   resources?: StepResources;
 }
 
@@ -104,12 +109,22 @@ export async function compileSteps(
   return out;
 }
 
-/** The text of a file a step names (`<kind>.file`), from inside the schema folder. */
+/**
+ * The text of a file a step names (`<kind>.file`): carried with the schema, or read from inside
+ * the schema folder.
+ */
 async function readStepFile(
   options: CompileStepsOptions,
   kind: string,
   file: string,
 ): Promise<string> {
+  if (options.files) {
+    if (Object.hasOwn(options.files, file)) return options.files[file];
+    throw new SchemaRuleError(
+      `${JSON.stringify(file)} is not among the files carried with the schema`,
+      [kind, "file"],
+    );
+  }
   if (!options.fs) throw new Error(`BUG: ${kind}.file given to compileSteps without a fs`);
   try {
     return await readSchemaFile(options.fs, options.folder, file);

@@ -910,7 +910,10 @@ export class StorageEngine {
         for (const shard of db.shards()) {
           shard.head.deleteRange(keys, range, op.tombstone.dropSeries);
           shard.mutations++;
-          if (op.tombstone.purge && shard.startMs <= range.maxMs) shard.purgeDue = true;
+          if (op.tombstone.purge && shard.startMs <= range.maxMs) {
+            shard.purgeDue = true;
+            if (shard.cold) shard.coldPurgeDue = true;
+          }
         }
         db.forgetEmptyMeasurements(emptied);
         return;
@@ -1382,6 +1385,7 @@ export class StorageEngine {
       databaseMaxBytes: limits.databaseMaxBytes ?? this.options.maxBytesPerDatabase ?? 0,
     });
     await this.#enforceMeasurementSizes(db, limits.measurements);
+    await this.#purgeColdGroups(db);
     let dropped = 0;
     for (const g of drops) {
       if (g.shard.dropped || this.#closed) continue;
@@ -1435,9 +1439,11 @@ export class StorageEngine {
   }
 
   /**
-   * Each measurement over its `max_bytes` (its blocks in the database's local segments) loses
-   * its oldest data: one logged delete up to the instant {@linkcode sizeCutoffMs} finds, marked
-   * `purge` so every copy rewrites the segments it covers (see compact). Returns the deletes.
+   * Each measurement over its `max_bytes` (its blocks in the database's local segments and cold
+   * objects) loses its oldest data: one logged delete up to the instant {@linkcode sizeCutoffMs}
+   * finds, marked `purge` so every copy rewrites the segments it covers (see compact) and the
+   * leader writes the cold objects it covers again ({@linkcode #purgeColdGroups}). Returns the
+   * deletes.
    */
   async #enforceMeasurementSizes(
     db: DatabaseState,
@@ -1447,9 +1453,7 @@ export class StorageEngine {
     for (const [measurement, maxBytes] of limits ?? []) {
       if (this.#closed) break;
       const blocks = [...db.shards()].flatMap((shard) =>
-        shard.segments.filter((s) => !s.cold).flatMap((s) =>
-          measurementBlocks(s.reader, measurement)
-        )
+        shard.segments.flatMap((s) => measurementBlocks(s.reader, measurement))
       );
       const cutoffMs = sizeCutoffMs(blocks, maxBytes);
       if (cutoffMs === undefined) continue;
@@ -1487,21 +1491,49 @@ export class StorageEngine {
   }
 
   /**
-   * The bytes of each measurement's blocks in a database's local segments (what a schema's
-   * `max_bytes` limits; heads and cold objects are not counted).
+   * The bytes of each measurement's blocks in a database's local segments and opened cold
+   * objects (what a schema's `max_bytes` limits; heads are not counted).
    */
   measurementBytes(database: string): Map<string, number> {
     const out = new Map<string, number>();
     const db = this.#databases.get(database);
     for (const shard of db?.shards() ?? []) {
       for (const s of shard.segments) {
-        if (s.cold) continue;
         for (const m of s.reader.measurements()) {
           out.set(m, (out.get(m) ?? 0) + blockBytes(measurementBlocks(s.reader, m)));
         }
       }
     }
     return out;
+  }
+
+  /**
+   * The cold groups a size limit's delete reached: each is moved to the cold store again, which
+   * encodes what its view reads (the delete applied) as a new object and switches to it through
+   * the log, so the deleted bytes leave the count at once (the old object goes with the sweep).
+   * A failed or overtaken move keeps the mark; the next pass tries again.
+   */
+  async #purgeColdGroups(db: DatabaseState): Promise<void> {
+    if (!this.options.coldStore) return;
+    for (const rp of [...db.retentionPolicies.values()]) {
+      for (const shard of [...rp.groups.values()]) {
+        if (!shard.coldPurgeDue || this.#closed || shard.dropped || shard.compacting) continue;
+        shard.compacting = true;
+        try {
+          if (await this.#moveToCold(db, rp, shard)) shard.coldPurgeDue = false;
+        } catch (error) {
+          if (this.#stopping.signal.aborted) return;
+          this.options.logger.warn("cannot write a cold object again without deleted data", {
+            database: db.name,
+            retentionPolicy: rp.name,
+            startMs: shard.startMs,
+            error: String(error),
+          });
+        } finally {
+          shard.compacting = false;
+        }
+      }
+    }
   }
 
   /**

@@ -114,6 +114,12 @@ export class Shard {
   /** Set by a size limit's delete: the next compaction pass rewrites every local segment. */
   purgeDue = false;
   /**
+   * Set by a size limit's delete reaching a group in the cold store: its leader's next tiering
+   * pass writes the group's object again without the deleted data (a new object, switched to
+   * through the log like a move).
+   */
+  coldPurgeDue = false;
+  /**
    * Writes and deletes applied to the group, in log order (so equal on every replica of a
    * log): a move to the cold store applies only if none came after its object was encoded.
    */

@@ -22,7 +22,7 @@ import { MetaGroup } from "../../src/cluster/meta/meta_group.ts";
 import { META_GROUP_ID } from "../../src/cluster/meta/meta_state.ts";
 import { ClusterNode } from "../../src/cluster/node.ts";
 import { PartitionReplica } from "../../src/cluster/partition/replica.ts";
-import type { Entry, RaftNode } from "../../src/raft/mod.ts";
+import { CLOCK_DRIFT_BOUND, type Entry, type RaftNode } from "../../src/raft/mod.ts";
 import { RaftNode as RaftNodeClass } from "../../src/raft/driver.ts";
 import { FieldType, type Logger, type Point, sortTags } from "../../src/core/mod.ts";
 import { CrashedError, CrashFileSystem } from "../../src/core/testing/crash_fs.ts";
@@ -30,6 +30,7 @@ import { executeQuery } from "../../src/query/mod.ts";
 import { SimDisk } from "./sim_disk.ts";
 import { SimHub } from "./sim_network.ts";
 import { EPOCH_MS, Process, SimScheduler } from "./sim_scheduler.ts";
+import { Prng } from "../raft/sim_support.ts";
 import {
   checkRegisters,
   type ClientOp,
@@ -89,6 +90,8 @@ export interface ClusterSimStats {
   restarts: number;
   partitionsCut: number;
   slowDisks: number;
+  /** Process stalls (timers, messages and calls held for seconds). */
+  stalls: number;
   ops: number;
   acked: number;
   unknown: number;
@@ -142,6 +145,8 @@ export class ClusterSimulation {
   readonly #partitions: number;
   readonly #rf: number;
   readonly #flushHeadBytes: number;
+  /** Draws of the stall fault (see #stall). */
+  readonly #stallRng: Prng;
   #clientsRunning = false;
   #nextOpId = 1;
   #nextPointTime = EPOCH_MS - 3_600_000;
@@ -158,6 +163,7 @@ export class ClusterSimulation {
 
   constructor(readonly options: ClusterSimOptions) {
     this.sched = new SimScheduler(options.seed);
+    this.#stallRng = new Prng(options.seed ^ 0x5eed_57a1);
     const rng = this.sched.rng;
     this.hub = new SimHub(this.sched, RPC_TIMEOUT_MS);
     this.#trace = options.trace ? [] : undefined;
@@ -179,6 +185,7 @@ export class ClusterSimulation {
       restarts: 0,
       partitionsCut: 0,
       slowDisks: 0,
+      stalls: 0,
       ops: 0,
       acked: 0,
       unknown: 0,
@@ -321,7 +328,7 @@ export class ClusterSimulation {
 
   /** Starts a node's next incarnation on what its disk holds. */
   #start(n: SimNode): void {
-    const process = new Process(`node${n.id}#${++n.incarnation}`);
+    const process = new Process(`node${n.id}#${++n.incarnation}`, this.#driftRate(n));
     n.process = process;
     n.up = true;
     const disk = new SimDisk(n.disk, this.sched, process, {
@@ -339,7 +346,7 @@ export class ClusterSimulation {
       version: "sim",
       network,
       fs: disk,
-      clock: this.sched.clock,
+      clock: this.sched.clockOf(process),
       rng: this.sched.rng.fork(),
       logger: this.#logger(n, process),
       sleep,
@@ -361,7 +368,7 @@ export class ClusterSimulation {
     }).then((node) => {
       if (!process.alive) return;
       n.node = node;
-      n.store = new ClusterStore(node, { clock: this.sched.clock, sleep });
+      n.store = new ClusterStore(node, { clock: this.sched.clockOf(process), sleep });
       this.#log(`node ${n.id} started`);
     }, (error) => {
       if (!process.alive || error instanceof CrashedError) return;
@@ -370,6 +377,19 @@ export class ClusterSimulation {
       this.#violation(`node ${n.id} failed to start: ${error?.stack ?? error}`);
     });
     this.#starting.set(n, starting);
+  }
+
+  /**
+   * How fast an incarnation's clock runs: within the drift bound the leader lease allows for
+   * (`CLOCK_DRIFT_BOUND`), half the time at one of its ends, so that a lease computed on a slow
+   * clock meets a follower whose fast clock ends its guard early. Drawn from its own generator
+   * (seed, node, incarnation): the run's other draws stay as they were.
+   */
+  #driftRate(n: SimNode): number {
+    const draw = new Prng((this.options.seed * 1_000 + n.id) * 1_000 + n.incarnation);
+    const side = draw.chance(0.5) ? 1 : -1;
+    const fraction = draw.chance(0.5) ? 1 : draw.next();
+    return 1 + side * fraction * CLOCK_DRIFT_BOUND;
   }
 
   /** A power loss: the process dies, the disk keeps what a crash keeps. */
@@ -605,7 +625,7 @@ export class ClusterSimulation {
       this.#log(`op ${op.id} timed out`);
       finish();
     });
-    this.#perform(store, op).then((outcome) => {
+    this.#perform(store, process, op).then((outcome) => {
       if (over) return;
       over = true;
       this.#outstanding--;
@@ -629,7 +649,15 @@ export class ClusterSimulation {
   }
 
   /** Runs an operation through the node's store; never rejects. */
-  async #perform(store: ClusterStore, op: ClientOp): Promise<ClientOp["status"]> {
+  async #perform(
+    store: ClusterStore,
+    process: Process,
+    op: ClientOp,
+  ): Promise<ClientOp["status"]> {
+    if (process.stalledUntil > this.sched.now) {
+      // A stalled node reads the request when it runs again.
+      await new Promise<void>((resolve) => this.sched.whenRunning(process, resolve));
+    }
     try {
       if (op.kind === "get") {
         this.stats.reads++;
@@ -733,9 +761,28 @@ export class ClusterSimulation {
       const [lo, hi] = rng.pick([[1, 5], [1, 20], [5, 100], [1, 300]]);
       this.hub.weather = { drop, duplicate, minDelayMs: lo, maxDelayMs: hi };
       this.#log(`weather: drop ${drop} dup ${duplicate} delay ${lo}-${hi} ms`);
+    } else if (roll < 92) {
+      this.#stall();
     }
     this.sched.mix(6, roll);
     this.sched.after(rng.int(300, 3_000), () => this.#chaos(until));
+  }
+
+  /**
+   * Stalls a node's process for longer than an election timeout (a GC pause, a starved CPU):
+   * the others elect new leaders meanwhile, and it wakes believing it still leads, with a
+   * lease its clock says has lapsed. Drawn from its own generator: the other faults' draws stay
+   * as they were.
+   */
+  #stall(): void {
+    const up = this.nodes.filter((n) => n.up);
+    if (up.length === 0) return;
+    const draw = this.#stallRng;
+    const victim = draw.chance(0.5) ? this.#busiestLeader(up) : up[draw.int(0, up.length - 1)];
+    const ms = draw.int(1_500, 5_000);
+    victim.process.stalledUntil = Math.max(victim.process.stalledUntil, this.sched.now + ms);
+    this.stats.stalls++;
+    this.#log(`node ${victim.id} stalls for ${ms} ms`);
   }
 
   /** The node leading the most groups (leaders are where acknowledgements come from). */
@@ -819,7 +866,11 @@ export class ClusterSimulation {
             acked: [],
           };
           this.ops.push(op);
-          op.status = await this.#await(this.#perform(node.store!, op), OP_TIMEOUT_MS, "read");
+          op.status = await this.#await(
+            this.#perform(node.store!, node.process, op),
+            OP_TIMEOUT_MS,
+            "read",
+          );
           op.ret = this.sched.now;
           done = op.status === "ok";
           this.#log(`final read ${key} via node ${node.id}: ${op.status} ${op.output}`);

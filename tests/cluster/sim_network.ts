@@ -75,6 +75,8 @@ export class SimHub {
         call(to, "deletePartition", (s) => s.deletePartition(wire(request))),
       describe: (to, request) => call(to, "describe", (s) => s.describe(wire(request))).then(wire),
       select: (to, request) => call(to, "select", (s) => s.select(wire(request))).then(wire),
+      partitionSizes: (to, request) =>
+        call(to, "partitionSizes", (s) => s.partitionSizes(wire(request))).then(wire),
       // One call for the whole stream: a simulated snapshot is small, and a lost or late
       // answer fails the transfer as a dropped stream would.
       fetchSnapshot: async function* (to, request) {
@@ -152,6 +154,10 @@ export class SimHub {
 
   #deliver(from: Endpoint, groupId: number, m: Message): void {
     const target = this.#endpoints.get(m.to);
+    if (target !== undefined && target.process.stalledUntil > this.sched.now) {
+      this.sched.at(target.process.stalledUntil + 1, () => this.#deliver(from, groupId, m));
+      return;
+    }
     this.sched.mix(1, groupId, m.type, m.from, m.to, m.term, m.index);
     if (target === undefined || !target.process.alive) {
       // Connection refused: the sender learns the peer is unreachable.
@@ -205,9 +211,13 @@ export class SimHub {
       });
       const out = from.id * 64 + to;
       if (this.#lost(out)) return;
-      sched.after(this.#delay(out), () => {
+      const arrive = () => {
         if (done) return; // cancelled by the caller before it arrived
         const target = this.#endpoints.get(to);
+        if (target !== undefined && target.process.stalledUntil > sched.now) {
+          sched.at(target.process.stalledUntil + 1, arrive);
+          return;
+        }
         if (target === undefined || !target.process.alive || target.service === undefined) {
           finish(false, new EpochError("unavailable", `node ${to} is unreachable from ${from.id}`));
           return;
@@ -217,7 +227,10 @@ export class SimHub {
           if (!serving.alive) return; // died while serving: the caller times out
           const back = to * 64 + from.id;
           if (this.#lost(back)) return;
-          sched.after(this.#delay(back), () => finish(ok, value));
+          sched.after(
+            this.#delay(back),
+            () => sched.whenRunning(from.process, () => finish(ok, value)),
+          );
         };
         let served: Promise<T>;
         try {
@@ -226,7 +239,8 @@ export class SimHub {
           served = Promise.reject(error);
         }
         served.then((v) => answer(true, v), (e) => answer(false, e));
-      });
+      };
+      sched.after(this.#delay(out), arrive);
     });
   }
 }

@@ -21,10 +21,21 @@ import { EventQueue, Prng, TraceHash } from "../raft/sim_support.ts";
 /** Wall-clock time at virtual 0 (2023-11-14T22:13:20Z): points get realistic timestamps. */
 export const EPOCH_MS = 1_700_000_000_000;
 
-/** One incarnation of a node: its timers and sleeps die with it. */
+/**
+ * One incarnation of a node: its timers and sleeps die with it. `rate` is how fast its clock
+ * runs against virtual time (1.05: 5% fast): its monotonic clock, timers and sleeps all drift
+ * together, as a real host's would.
+ */
 export class Process {
   alive = true;
-  constructor(readonly name: string) {}
+  /**
+   * Until this virtual time the process is stalled (a long GC pause, a starved CPU): its timers,
+   * sleeps, incoming messages and calls wait, then run late. Client requests it holds run first
+   * (at the stall's end), then its timers and the messages of its peers (a millisecond later):
+   * the worst order for a leader that was deposed meanwhile, which must notice from its clock.
+   */
+  stalledUntil = 0;
+  constructor(readonly name: string, readonly rate = 1) {}
 }
 
 interface Timer {
@@ -57,6 +68,13 @@ export class SimScheduler {
     this.at(this.now + ms, fn);
   }
 
+  /** Runs `fn` now, or when `owner`'s stall ends (what its event loop would do). */
+  whenRunning(owner: Process, fn: () => void): void {
+    if (owner.stalledUntil > this.now) {
+      this.at(owner.stalledUntil, () => this.whenRunning(owner, fn));
+    } else fn();
+  }
+
   /** The clock every node reads: wall time from {@linkcode EPOCH_MS}, monotonic from 0. */
   readonly clock: Clock = {
     nowMs: () => EPOCH_MS + this.now,
@@ -64,13 +82,24 @@ export class SimScheduler {
     monotonicMs: () => this.now,
   };
 
+  /** The clock `owner` reads: wall time as {@linkcode clock}, monotonic at its drift rate. */
+  clockOf(owner: Process): Clock {
+    return { ...this.clock, monotonicMs: () => this.now * owner.rate };
+  }
+
+  /** Virtual ms for `ms` of `owner`'s clock (whole ms: virtual time stays integral). */
+  #virtualMs(owner: Process, ms: number): number {
+    return Math.round(ms / owner.rate);
+  }
+
   /** Timers owned by `owner`: they stop firing once it dies. */
   timers(owner: Process): Timers {
     const start = (fn: () => void, ms: number, repeat: boolean): Timer => {
       const timer: Timer = { owner, cancelled: false };
-      const period = Math.max(1, ms);
+      const period = Math.max(1, this.#virtualMs(owner, ms));
       const fire = () => {
         if (timer.cancelled || !owner.alive) return;
+        if (owner.stalledUntil > this.now) return this.at(owner.stalledUntil + 1, fire);
         if (repeat) this.after(period, fire);
         this.#guard(fn);
       };
@@ -92,8 +121,10 @@ export class SimScheduler {
   sleep(owner: Process): (ms: number) => Promise<void> {
     return (ms) =>
       new Promise<void>((resolve) => {
-        this.after(Math.max(0, ms), () => {
-          if (owner.alive) resolve();
+        this.after(Math.max(0, this.#virtualMs(owner, ms)), () => {
+          this.whenRunning(owner, () => {
+            if (owner.alive) resolve();
+          });
         });
       });
   }

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { sizeCutoffMs } from "../../src/storage/measurement_size.ts";
-import type { StorageEngine } from "../../src/storage/mod.ts";
+import { DirColdStore, type StorageEngine } from "../../src/storage/mod.ts";
+import { denoFileSystem } from "../../src/runtime/mod.ts";
 import { dump, filesUnder, HOUR_MS, hourPoints, openEngine, T0, TestClock } from "./_tier_util.ts";
 
 const HOUR_NS = 3_600_000_000_000n;
@@ -109,4 +110,54 @@ Deno.test("a measurement over its max_bytes loses its oldest data only, bytes fr
   assert.ok(sizes.get("cpu")! <= limit);
   await reopened.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a measurement's bytes in the cold store count toward its max_bytes and leave it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-msize-cold-" });
+  const coldDir = await Deno.makeTempDir({ prefix: "epochnexus-msize-cold-store-" });
+  const engine = await openEngine(dir, new TestClock(NOW), {
+    coldStore: new DirColdStore(denoFileSystem, coldDir),
+  });
+  try {
+    await engine.createDatabase("db");
+    await engine.createRetentionPolicy("db", {
+      name: "rp",
+      durationNs: 0n,
+      shardGroupDurationNs: HOUR_NS,
+      replicaN: 1,
+      isDefault: true,
+    });
+    for (let h = 0; h < 5; h++) {
+      await engine.write("db", "rp", hourPoints(h));
+      await engine.flush();
+    }
+    // Hours 0-2 (ended 3 h before NOW or more) go cold; 3 and 4 stay local.
+    const cold = { rp: { coldAfterNs: 170n * 60n * 1_000_000_000n } };
+    assert.equal((await engine.enforceTiering("db", { policies: cold })).moved, 3);
+    const before = await dump(engine, "db", "rp");
+    const localCpu = (await filesUnder(`${dir}/data`, /\.seg$/)).length;
+    assert.ok(localCpu > 0, "hours 3 and 4 are local");
+    const cpuBytes = engine.measurementBytes("db").get("cpu")!;
+    const memBytes = engine.measurementBytes("db").get("mem")!;
+    const limit = Math.floor(cpuBytes * 0.75);
+
+    await engine.enforceTiering("db", { policies: cold, measurements: new Map([["cpu", limit]]) });
+    const sizes = engine.measurementBytes("db");
+    assert.ok(sizes.get("cpu")! <= limit, `cpu ${sizes.get("cpu")} > ${limit} (of ${cpuBytes})`);
+    assert.equal(sizes.get("mem"), memBytes, "mem's blocks kept their bytes");
+    const after = await dump(engine, "db", "rp");
+    assert.deepEqual(of(after, "mem"), of(before, "mem"), "mem untouched");
+    const cpuAfter = of(after, "cpu");
+    assert.ok(cpuAfter.length < of(before, "cpu").length, "cpu lost its oldest points");
+    const first = timeOf(cpuAfter[0]);
+    assert.deepEqual(cpuAfter, of(before, "cpu").filter((l) => timeOf(l) >= first));
+    assert.ok(first < T0 + 3 * HOUR_MS, "the limit was met inside the cold hours");
+    // A second pass has nothing to do.
+    await engine.enforceTiering("db", { policies: cold, measurements: new Map([["cpu", limit]]) });
+    assert.deepEqual(await dump(engine, "db", "rp"), after);
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(coldDir, { recursive: true });
+  }
 });

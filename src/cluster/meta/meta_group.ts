@@ -81,6 +81,8 @@ export class MetaGroup implements ReplicatedStateMachine {
       logger: options.logger,
       tickMs: options.tickMs,
       electionTicks: options.electionTicks,
+      // Leader leases: a leader's read barrier needs no round while a quorum heard from it.
+      monotonicMs: () => options.clock.monotonicMs(),
       requestTimeoutMs: options.requestTimeoutMs,
       snapshotEntries: 1_000,
       retainEntries: 200,

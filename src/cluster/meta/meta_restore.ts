@@ -1,7 +1,8 @@
 /**
  * Restoring metadata from a backup: the commands that recreate a backed-up cluster's databases
  * (partitions, hash, replication), retention policies (durations, the default), field types and,
- * for a whole restore, its users, grants and API tokens, in a cluster that does not have them.
+ * for a whole restore, its users, grants, API tokens and measurement schemas, in a cluster that
+ * does not have them.
  * Planned here from the two states, pure; the node proposes the commands one by one.
  * @module
  */
@@ -90,6 +91,14 @@ export function planRestore(
         if (target !== undefined) scoped[target] = bits;
       }
       commands.push({ op: "create_token", token: { ...t, databases: scoped } });
+    }
+    // Measurement schemas are cluster-wide, not a database's: a whole restore brings them back.
+    for (const [measurement, entry] of backup.schemas.entries) {
+      if (current.schemas.entries.has(measurement)) {
+        skipped.push(`the schema of ${measurement} exists here and was left as it is`);
+        continue;
+      }
+      commands.push({ op: "set_schema", measurement, entry, ifAbsent: true });
     }
   }
   return { commands, databases, skipped };

@@ -15,6 +15,7 @@ import type { PartitionHash, PartitionKey } from "../hash.ts";
 import { placeReplicas } from "./placement.ts";
 import { USER_OPS, type UserCommand, UserTable } from "./meta_users.ts";
 import { JOB_OPS, type JobCommand, JobTable } from "./meta_jobs.ts";
+import { SCHEMA_OPS, type SchemaCommand, SchemaTable } from "./meta_schemas.ts";
 
 /** The metadata group's own Raft group id. Partition groups get ids above it. */
 export const META_GROUP_ID = 1;
@@ -154,7 +155,8 @@ export type MetaCommand =
   | { op: "set_target"; groupId: number; target: number[] }
   | { op: "drain_node"; id: number }
   | UserCommand
-  | JobCommand;
+  | JobCommand
+  | SchemaCommand;
 
 /** What applying a command answers its proposer. */
 export type MetaResult =
@@ -196,6 +198,8 @@ export class MetaState {
   readonly users = new UserTable();
   /** Continuous queries, API alert rules and the schedule's state. */
   readonly jobs = new JobTable();
+  /** Measurement schemas set through the API (with the files they name). */
+  readonly schemas = new SchemaTable();
   /** Bumped by every applied command: caches keyed on it stay exact. */
   version = 0;
   events: MetaEvents = {};
@@ -209,6 +213,7 @@ export class MetaState {
     if (JOB_OPS.has(command.op)) {
       return this.jobs.apply(command as JobCommand, (name) => this.databases.has(name));
     }
+    if (SCHEMA_OPS.has(command.op)) return this.schemas.apply(command as SchemaCommand);
     switch (command.op) {
       case "add_node": {
         for (const n of this.nodes.values()) {
@@ -484,6 +489,7 @@ export class MetaState {
       })),
       ...this.users.toJSON(),
       ...this.jobs.toJSON(),
+      ...this.schemas.toJSON(),
     }));
   }
 
@@ -496,6 +502,8 @@ export class MetaState {
     }
     this.users.restore(s);
     this.jobs.restore(s);
+    // Schemas joined version 3 as an optional part: a snapshot without it has none.
+    this.schemas.restore(s);
     this.nodes.clear();
     this.databases.clear();
     this.nextNodeId = s.nextNodeId;

@@ -135,6 +135,8 @@ export class PartitionReplica implements ReplicatedStateMachine {
       logger: options.logger,
       tickMs: options.tickMs,
       electionTicks: options.electionTicks,
+      // Leader leases: a leader's read barrier needs no round while a quorum heard from it.
+      monotonicMs: () => options.clock.monotonicMs(),
       requestTimeoutMs: options.requestTimeoutMs,
       retainEntries: options.retainEntries,
       // Snapshots follow flushes (RaftEngineLog.removeSegmentsBefore), never entry counts.

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uItIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMIiIKDlNlbGVjdFJlc3BvbnNlEhAKCHBhcnRpYWxzGAEgASgMIrYBCg9EZXNjcmliZVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEhgKEHJldGVudGlvbl9wb2xpY3kYBSABKAkSDgoGbWluX25zGAYgASgDEg4KBm1heF9ucxgHIAEoAxITCgtjb25zaXN0ZW5jeRgIIAEoCRIOCgZzZXJpZXMYCSABKAgiIQoQRGVzY3JpYmVSZXNwb25zZRINCgVzaGFyZBgBIAEoDCJvChZEZWxldGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIPCgdyZXF1ZXN0GAUgASgMIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIm0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQSDgoGYmFja3VwGAUgASgMInIKFUZldGNoU25hcHNob3RSZXNwb25zZRIQCghtYW5pZmVzdBgBIAEoDBIMCgRmaWxlGAIgASgNEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgsKA2VuZBgFIAEoCBIOCgZjcmMzMmMYBiABKA0iJQoPUmVhZE1ldGFSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiQgoITWV0YU5vZGUSCgoCaWQYASABKAQSFAoMaHR0cF9hZGRyZXNzGAIgASgJEhQKDHJhZnRfYWRkcmVzcxgDIAEoCSJICg1NZXRhUGFydGl0aW9uEhAKCGdyb3VwX2lkGAEgASgEEhAKCHJlcGxpY2FzGAIgAygEEhMKC2xlYWRlcl9oaW50GAMgASgEImwKE01ldGFSZXRlbnRpb25Qb2xpY3kSDAoEbmFtZRgBIAEoCRITCgtkdXJhdGlvbl9ucxgCIAEoAxIfChdzaGFyZF9ncm91cF9kdXJhdGlvbl9ucxgDIAEoAxIRCglyZXBsaWNhX24YBCABKA0iwAEKDE1ldGFEYXRhYmFzZRIMCgRuYW1lGAEgASgJEjgKCnBhcnRpdGlvbnMYAiADKAsyJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YVBhcnRpdGlvbhIgChhkZWZhdWx0X3JldGVudGlvbl9wb2xpY3kYAyABKAkSRgoScmV0ZW50aW9uX3BvbGljaWVzGAQgAygLMiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFSZXRlbnRpb25Qb2xpY3kitgEKEFJlYWRNZXRhUmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIPCgdub2RlX2lkGAIgASgEEhUKDWFwcGxpZWRfaW5kZXgYAyABKAQSLgoFbm9kZXMYBCADKAsyHy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YU5vZGUSNgoJZGF0YWJhc2VzGAUgAygLMiMuZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFEYXRhYmFzZTLaBQoOQ2x1c3RlclNlcnZpY2USZAoLUHJvcG9zZU1ldGESKS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXF1ZXN0GiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVzcG9uc2USbQoOV3JpdGVQYXJ0aXRpb24SLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVzcG9uc2USXQoIRGVzY3JpYmUSJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVzcG9uc2UwARJwCg9EZWxldGVQYXJ0aXRpb24SLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVxdWVzdBouLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXNwb25zZRJsCg1GZXRjaFNuYXBzaG90EisuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXF1ZXN0GiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkZldGNoU25hcHNob3RSZXNwb25zZTABElcKBlNlbGVjdBIkLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXF1ZXN0GiUuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlc3BvbnNlMAESWwoIUmVhZE1ldGESJi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZE1ldGFSZXF1ZXN0GicuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRNZXRhUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uItIBCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMIiIKDlNlbGVjdFJlc3BvbnNlEhAKCHBhcnRpYWxzGAEgASgMIrYBCg9EZXNjcmliZVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEhgKEHJldGVudGlvbl9wb2xpY3kYBSABKAkSDgoGbWluX25zGAYgASgDEg4KBm1heF9ucxgHIAEoAxITCgtjb25zaXN0ZW5jeRgIIAEoCRIOCgZzZXJpZXMYCSABKAgiIQoQRGVzY3JpYmVSZXNwb25zZRINCgVzaGFyZBgBIAEoDCJvChZEZWxldGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIPCgdyZXF1ZXN0GAUgASgMIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIl0KFVBhcnRpdGlvblNpemVzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkiJwoWUGFydGl0aW9uU2l6ZXNSZXNwb25zZRINCgVzaXplcxgBIAEoDCJtChRGZXRjaFNuYXBzaG90UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEQoJbWluX2luZGV4GAQgASgEEg4KBmJhY2t1cBgFIAEoDCJyChVGZXRjaFNuYXBzaG90UmVzcG9uc2USEAoIbWFuaWZlc3QYASABKAwSDAoEZmlsZRgCIAEoDRIOCgZvZmZzZXQYAyABKAQSDAoEZGF0YRgEIAEoDBILCgNlbmQYBSABKAgSDgoGY3JjMzJjGAYgASgNIiUKD1JlYWRNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIkIKCE1ldGFOb2RlEgoKAmlkGAEgASgEEhQKDGh0dHBfYWRkcmVzcxgCIAEoCRIUCgxyYWZ0X2FkZHJlc3MYAyABKAkiSAoNTWV0YVBhcnRpdGlvbhIQCghncm91cF9pZBgBIAEoBBIQCghyZXBsaWNhcxgCIAMoBBITCgtsZWFkZXJfaGludBgDIAEoBCJsChNNZXRhUmV0ZW50aW9uUG9saWN5EgwKBG5hbWUYASABKAkSEwoLZHVyYXRpb25fbnMYAiABKAMSHwoXc2hhcmRfZ3JvdXBfZHVyYXRpb25fbnMYAyABKAMSEQoJcmVwbGljYV9uGAQgASgNIsABCgxNZXRhRGF0YWJhc2USDAoEbmFtZRgBIAEoCRI4CgpwYXJ0aXRpb25zGAIgAygLMiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFQYXJ0aXRpb24SIAoYZGVmYXVsdF9yZXRlbnRpb25fcG9saWN5GAMgASgJEkYKEnJldGVudGlvbl9wb2xpY2llcxgEIAMoCzIqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhUmV0ZW50aW9uUG9saWN5IrYBChBSZWFkTWV0YVJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIVCg1hcHBsaWVkX2luZGV4GAMgASgEEi4KBW5vZGVzGAQgAygLMh8uZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFOb2RlEjYKCWRhdGFiYXNlcxgFIAMoCzIjLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhRGF0YWJhc2UyyQYKDkNsdXN0ZXJTZXJ2aWNlEmQKC1Byb3Bvc2VNZXRhEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlc3BvbnNlEm0KDldyaXRlUGFydGl0aW9uEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlc3BvbnNlEl0KCERlc2NyaWJlEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlc3BvbnNlMAEScAoPRGVsZXRlUGFydGl0aW9uEi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QaLi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVzcG9uc2USbAoNRmV0Y2hTbmFwc2hvdBIrLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVxdWVzdBosLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVzcG9uc2UwARJXCgZTZWxlY3QSJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVxdWVzdBolLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXNwb25zZTABElsKCFJlYWRNZXRhEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRNZXRhUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkTWV0YVJlc3BvbnNlEm0KDlBhcnRpdGlvblNpemVzEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlBhcnRpdGlvblNpemVzUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5QYXJ0aXRpb25TaXplc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -405,6 +405,59 @@ export const DeletePartitionResponseSchema: GenMessage<DeletePartitionResponse> 
   messageDesc(file_epochnexus_cluster_v1_cluster, 10);
 
 /**
+ * The sizes of a partition's data, from its leader (what its size limits decide on).
+ *
+ * @generated from message epochnexus.cluster.v1.PartitionSizesRequest
+ */
+export type PartitionSizesRequest = Message<"epochnexus.cluster.v1.PartitionSizesRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: uint64 from = 2;
+   */
+  from: bigint;
+
+  /**
+   * @generated from field: uint64 group_id = 3;
+   */
+  groupId: bigint;
+
+  /**
+   * @generated from field: string database = 4;
+   */
+  database: string;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.PartitionSizesRequest.
+ * Use `create(PartitionSizesRequestSchema)` to create a new message.
+ */
+export const PartitionSizesRequestSchema: GenMessage<PartitionSizesRequest> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 11);
+
+/**
+ * src/cluster/network.ts PartitionSizes as wire JSON.
+ *
+ * @generated from message epochnexus.cluster.v1.PartitionSizesResponse
+ */
+export type PartitionSizesResponse = Message<"epochnexus.cluster.v1.PartitionSizesResponse"> & {
+  /**
+   * @generated from field: bytes sizes = 1;
+   */
+  sizes: Uint8Array;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.PartitionSizesResponse.
+ * Use `create(PartitionSizesResponseSchema)` to create a new message.
+ */
+export const PartitionSizesResponseSchema: GenMessage<PartitionSizesResponse> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
+
+/**
  * A replica that fell behind its leader's compacted log asks another replica for its files.
  *
  * @generated from message epochnexus.cluster.v1.FetchSnapshotRequest
@@ -446,7 +499,7 @@ export type FetchSnapshotRequest = Message<"epochnexus.cluster.v1.FetchSnapshotR
  * Use `create(FetchSnapshotRequestSchema)` to create a new message.
  */
 export const FetchSnapshotRequestSchema: GenMessage<FetchSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 11);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
 
 /**
  * One message of a snapshot (src/cluster/partition/snapshot.ts SnapshotChunk): the first carries
@@ -492,7 +545,7 @@ export type FetchSnapshotResponse = Message<"epochnexus.cluster.v1.FetchSnapshot
  * Use `create(FetchSnapshotResponseSchema)` to create a new message.
  */
 export const FetchSnapshotResponseSchema: GenMessage<FetchSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 12);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
 
 /**
  * What a stateless gateway (src/gateway) needs to route requests and plan queries: the members
@@ -517,7 +570,7 @@ export type ReadMetaRequest = Message<"epochnexus.cluster.v1.ReadMetaRequest"> &
  * Use `create(ReadMetaRequestSchema)` to create a new message.
  */
 export const ReadMetaRequestSchema: GenMessage<ReadMetaRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 13);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaNode
@@ -548,7 +601,7 @@ export type MetaNode = Message<"epochnexus.cluster.v1.MetaNode"> & {
  * Use `create(MetaNodeSchema)` to create a new message.
  */
 export const MetaNodeSchema: GenMessage<MetaNode> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaPartition
@@ -579,7 +632,7 @@ export type MetaPartition = Message<"epochnexus.cluster.v1.MetaPartition"> & {
  * Use `create(MetaPartitionSchema)` to create a new message.
  */
 export const MetaPartitionSchema: GenMessage<MetaPartition> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
 
 /**
  * A retention policy, as a gateway plans a query over it.
@@ -615,7 +668,7 @@ export type MetaRetentionPolicy = Message<"epochnexus.cluster.v1.MetaRetentionPo
  * Use `create(MetaRetentionPolicySchema)` to create a new message.
  */
 export const MetaRetentionPolicySchema: GenMessage<MetaRetentionPolicy> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaDatabase
@@ -649,7 +702,7 @@ export type MetaDatabase = Message<"epochnexus.cluster.v1.MetaDatabase"> & {
  * Use `create(MetaDatabaseSchema)` to create a new message.
  */
 export const MetaDatabaseSchema: GenMessage<MetaDatabase> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
 
 /**
  * @generated from message epochnexus.cluster.v1.ReadMetaResponse
@@ -688,7 +741,7 @@ export type ReadMetaResponse = Message<"epochnexus.cluster.v1.ReadMetaResponse">
  * Use `create(ReadMetaResponseSchema)` to create a new message.
  */
 export const ReadMetaResponseSchema: GenMessage<ReadMetaResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 20);
 
 /**
  * @generated from service epochnexus.cluster.v1.ClusterService
@@ -763,6 +816,16 @@ export const ClusterService: GenService<{
     methodKind: "unary";
     input: typeof ReadMetaRequestSchema;
     output: typeof ReadMetaResponseSchema;
+  },
+  /**
+   * Bytes of a partition's policies and measurements, on its leader.
+   *
+   * @generated from rpc epochnexus.cluster.v1.ClusterService.PartitionSizes
+   */
+  partitionSizes: {
+    methodKind: "unary";
+    input: typeof PartitionSizesRequestSchema;
+    output: typeof PartitionSizesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_epochnexus_cluster_v1_cluster, 0);

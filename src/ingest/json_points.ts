@@ -765,8 +765,19 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
       }
       return { key, type: FieldType.Float, value: v };
     case "bigint": {
-      // An integer literal beyond 2^53 (see parseJson): still a float, as a JSON number is.
-      return { key, type: FieldType.Float, value: Number(v) };
+      // An integer literal beyond 2^53 (see parseJson): still a float, as a JSON number is; one
+      // of 309+ digits overflows to Infinity, which InfluxDB refuses too.
+      const value = Number(v);
+      if (!Number.isFinite(value)) {
+        const digits = String(v).replace("-", "");
+        throw new RecordProblem(
+          index,
+          `field ${JSON.stringify(key)}: an integer of ${digits.length} digits is out of ` +
+            `range (a float holds up to about 1.8e308)`,
+          nested ? `fields.${key}` : key,
+        );
+      }
+      return { key, type: FieldType.Float, value };
     }
     case "string":
       if (!v.isWellFormed()) {

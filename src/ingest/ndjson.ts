@@ -11,13 +11,13 @@
  * protocol does, never stored with U+FFFD in place of its bytes.
  * @module
  */
-import { ParseError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import {
   decodeJsonRecord,
   isRecordError,
   type JsonPointsOptions,
-  parseJson,
+  MalformedJson,
+  parseJsonOrMalformed,
   TagInterner,
 } from "./json_points.ts";
 import { firstInvalidUtf8 } from "./_utf8.ts";
@@ -58,6 +58,8 @@ export class NdjsonDecoder {
   #line = 1;
   /** Dropping the rest of an overlong line. */
   #skipping = false;
+  /** The last line parsed was malformed: a body of bad lines is checked by the validator first. */
+  #afterMalformed = false;
 
   constructor(options: NdjsonOptions) {
     this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
@@ -203,18 +205,16 @@ export class NdjsonDecoder {
   }
 
   #decodeLine(line: string, lineNo: number, out: DecodedBatch): void {
-    let value: unknown;
-    try {
-      // Blank lines (spaces, a lone \r) are skipped.
-      const c = line.charCodeAt(0);
-      if ((c === 32 || c === 13 || c === 9) && line.trim() === "") return;
-      value = parseJson(line);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
+    // Blank lines (spaces, a lone \r) are skipped.
+    const c = line.charCodeAt(0);
+    if ((c === 32 || c === 13 || c === 9) && line.trim() === "") return;
+    const value = parseJsonOrMalformed(line, this.#afterMalformed);
+    this.#afterMalformed = value instanceof MalformedJson;
+    if (value instanceof MalformedJson) {
       out.errors.push({
         line: lineNo,
-        column: e.column,
-        reason: e.message.replace(/ at line \d+, column \d+/, ` at column ${e.column}`),
+        column: value.column,
+        reason: `malformed JSON at column ${value.column}: ${value.message}`,
       });
       return;
     }

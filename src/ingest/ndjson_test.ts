@@ -98,3 +98,22 @@ Deno.test("ndjson: an integer literal past a float's range is refused, the other
       'field "x": an integer of 400 digits is out of range (a float holds up to about 1.8e308)',
   }]);
 });
+
+Deno.test("ndjson: a line is judged the same after a malformed line as after a good one", () => {
+  const probes = [
+    '{"measurement":"m","value":1}',
+    "7",
+    '{"measurement":"m","value":1',
+    '{"measurement":"m","value":tru}',
+    "[".repeat(6000) + "]".repeat(6000), // deeper than the syntax validator goes
+    '"\\u12"',
+  ];
+  for (const probe of probes) {
+    const outcome = (before: string) => {
+      const r = decodeChunks(enc.encode(`${before}\n${probe}\n`), []);
+      const points = r.points.filter((_, i) => r.origins![i] === 2);
+      return { points, errors: r.errors.filter((e) => e.line === 2) };
+    };
+    assert.deepEqual(outcome('{"}'), outcome('{"measurement":"m","value":0}'), probe.slice(0, 40));
+  }
+});

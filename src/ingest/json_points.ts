@@ -540,8 +540,8 @@ export class MalformedJson {
 /**
  * {@linkcode parseJson} returning a {@linkcode MalformedJson} (never a parsed value) instead
  * of throwing, for one record per line, where a body of bad lines would otherwise build an
- * Error and its stack trace per line. `suspect` (say, the line before was malformed) runs the
- * syntax validator first: JSON.parse's own SyntaxError then costs more than the validator.
+ * Error and its stack trace per line. `suspect` (say, many lines before were malformed) runs
+ * the syntax validator first: JSON.parse's own SyntaxError costs more than the validator.
  */
 export function parseJsonOrMalformed(text: string, suspect = false): unknown {
   if (suspect) {

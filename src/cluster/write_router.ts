@@ -17,6 +17,7 @@ import { partitionOf } from "./hash.ts";
 import {
   type DatabaseMeta,
   fieldTypeConflict,
+  type MetaCommand,
   type PartitionInfo,
   type RetentionPolicyMeta,
   shardGroupAt,
@@ -96,8 +97,15 @@ export async function routeWrite(
   options: RouteOptions,
 ): Promise<RoutedWriteOutcome> {
   const rejected: Rejection[] = [];
-  const candidates = await checkPoints(node, db, rp, points, options.nowMs, rejected);
-  await ensureShardGroups(node, db, rp, points, candidates);
+  let candidates: number[];
+  try {
+    candidates = await checkPoints(node, db, rp, points, options, rejected);
+    await ensureShardGroups(node, db, rp, points, candidates, options);
+  } catch (error) {
+    if (!isUnavailable(error)) throw error;
+    // Nothing was written yet: every point not refused already waits for a retry.
+    return notWrittenYet(points.length, rejected, error);
+  }
   // Split by partition, remembering each point's index in the request.
   const parts = new Map<number, { indexes: number[]; points: Point[] }>();
   const byMeasurement = db.hashKey === "measurement";
@@ -123,13 +131,55 @@ export async function routeWrite(
     } catch (error) {
       if (!isUnavailable(error)) throw error;
       unavailable += part.points.length;
-      const reason = `not written: partition ${index} of ${db.name} has no leader ` +
-        `(${error instanceof Error ? error.message : String(error)}); retry`;
+      const reason = `not written: partition ${index} of ${db.name} has no leader that took ` +
+        `them (${error instanceof Error ? error.message : String(error)}); retry`;
       for (const i of part.indexes) rejected.push({ index: i, reason });
     }
   }));
   rejected.sort((a, b) => a.index - b.index);
   return { accepted, rejected, unavailable };
+}
+
+/** The outcome of a write whose metadata step failed for now: the points not refused wait. */
+function notWrittenYet(
+  count: number,
+  rejected: Rejection[],
+  error: unknown,
+): RoutedWriteOutcome {
+  const refused = new Set(rejected.map((r) => r.index));
+  const reason = `not written: the metadata group took no change this write needs (` +
+    `${error instanceof Error ? error.message : String(error)}); retry`;
+  let unavailable = 0;
+  for (let i = 0; i < count; i++) {
+    if (refused.has(i)) continue;
+    rejected.push({ index: i, reason });
+    unavailable++;
+  }
+  rejected.sort((a, b) => a.index - b.index);
+  return { accepted: 0, rejected, unavailable };
+}
+
+/**
+ * Proposes a metadata change a write needs (new fields, shard groups). Both are idempotent, so a
+ * proposal the group dropped (its leader changed under it: the entry never applies) is proposed
+ * again, as one that found no leader is, up to the write's deadline.
+ * @throws the last error when none was taken in time, or any error not about availability.
+ */
+async function proposeForWrite(
+  node: ClusterNode,
+  command: MetaCommand,
+  options: RouteOptions,
+): Promise<void> {
+  const deadline = options.monotonicMs() + (options.timeoutMs ?? 10_000);
+  for (let attempt = 0;; attempt++) {
+    try {
+      await node.proposeMeta(command);
+      return;
+    } catch (error) {
+      if (!isUnavailable(error) || options.monotonicMs() >= deadline || attempt >= 20) throw error;
+      await options.sleep(Math.min(50 * (attempt + 1), 500));
+    }
+  }
 }
 
 /**
@@ -141,10 +191,10 @@ async function checkPoints(
   db: DatabaseMeta,
   rp: RetentionPolicyMeta,
   points: readonly Point[],
-  nowMs: number,
+  options: RouteOptions,
   rejected: Rejection[],
 ): Promise<number[]> {
-  const cutoff = retentionCutoffMs(rp.durationNs, nowMs);
+  const cutoff = retentionCutoffMs(rp.durationNs, options.nowMs);
   const fresh = new Map<string, Record<string, FieldType>>();
   const pass: number[] = [];
   for (let i = 0; i < points.length; i++) {
@@ -162,7 +212,8 @@ async function checkPoints(
   }
   if (fresh.size === 0) return pass;
   for (const [measurement, fields] of fresh) {
-    await node.proposeMeta({ op: "declare_fields", database: db.name, measurement, fields });
+    const command = { op: "declare_fields", database: db.name, measurement, fields } as const;
+    await proposeForWrite(node, command, options);
   }
   // Another node may have declared a field first with another type: check again.
   const kept: number[] = [];
@@ -202,6 +253,7 @@ async function ensureShardGroups(
   rp: RetentionPolicyMeta,
   points: readonly Point[],
   indexes: readonly number[],
+  options: RouteOptions,
 ): Promise<void> {
   const missing: number[] = [];
   let lastStart = NaN, lastEnd = NaN;
@@ -217,12 +269,12 @@ async function ensureShardGroups(
     }
   }
   if (missing.length === 0) return;
-  await node.proposeMeta({
+  await proposeForWrite(node, {
     op: "create_shard_groups",
     database: db.name,
     retentionPolicy: rp.name,
     timesMs: missing,
-  });
+  }, options);
 }
 
 function sameGroup(rp: RetentionPolicyMeta, a: number, b: number): boolean {

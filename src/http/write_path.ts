@@ -74,7 +74,7 @@ export interface PathOutcome extends WriteOutcome {
 export function storageCause(reason: string): RejectCause {
   if (reason.startsWith("field type conflict")) return "field_type";
   if (reason === BEYOND_RETENTION) return "retention";
-  if (reason.startsWith("not written: partition")) return "unavailable";
+  if (reason.startsWith("not written: ")) return "unavailable";
   return "invalid";
 }
 

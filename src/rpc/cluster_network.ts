@@ -594,6 +594,15 @@ function toEpochError(error: unknown): unknown {
   }
   // A node that cannot be reached is unavailable, whatever the transport called it.
   const unreachable = e.code === Code.Unknown && /fetch|connect|network/i.test(e.rawMessage);
+  // A bare 408 is the peer's HTTP server, not its service: it gave up on reading the call (Connect
+  // maps the status to "unknown"). The call never ran, so another try is safe.
+  if (e.code === Code.Unknown && e.rawMessage === "HTTP 408") {
+    return new EpochError(
+      "unavailable",
+      "the node's HTTP server timed the call out before reading it (HTTP 408)",
+      { details, cause: e, retryAfterSeconds: 1 },
+    );
+  }
   return new EpochError(unreachable ? "unavailable" : code, e.rawMessage, { details, cause: e });
 }
 

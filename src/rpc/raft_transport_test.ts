@@ -260,3 +260,67 @@ Deno.test("raft driver over Connect: three nodes elect, replicate, and catch up 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("raft transport: a heartbeat's plain answer waits for the next call to its node, nothing else does", async () => {
+  const handlers = new Map<number, (r: Request) => Promise<Response>>();
+  const inner = memoryFetch(handlers);
+  let sends = 0;
+  const fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    if (String(input instanceof Request ? input.url : input).endsWith("/Send")) sends++;
+    return inner(input, init);
+  };
+  const HOLD_MS = 60_000; // longer than the test: an answer that waited for its hold is a failure
+  const a = new ConnectRaftTransport({
+    clusterId: "c1",
+    nodeId: 1,
+    peers: { 2: "http://node2" },
+    fetch,
+    heartbeatResponseHoldMs: HOLD_MS,
+  });
+  const b = new ConnectRaftTransport({ clusterId: "c1", nodeId: 2, peers: { 1: "http://node1" } });
+  handlers.set(2, b.fetchHandler);
+  const got = recorder();
+  b.group(5).start(got);
+  const sender = a.group(5);
+  sender.start(recorder());
+  const msg = (type: MessageType, context: Uint8Array | null = null) =>
+    newMessage({ type, from: 1, to: 2, term: 1, context });
+  // A plain heartbeat answer waits...
+  sender.send([msg(MessageType.HeartbeatResp)]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sends, 0, "a heartbeat's answer waits for other traffic");
+  // ...and goes with the next call that may not wait (a heartbeat), in one call.
+  sender.send([msg(MessageType.Heartbeat)]);
+  await until(() => got.got.length === 2);
+  assert.deepEqual(got.got.map((m) => m.type), [MessageType.HeartbeatResp, MessageType.Heartbeat]);
+  assert.equal(sends, 1);
+  // An append's answer and a read's heartbeat answer go at once.
+  sender.send([msg(MessageType.AppResp)]);
+  await until(() => got.got.length === 3);
+  sender.send([msg(MessageType.HeartbeatResp, new Uint8Array([7]))]);
+  await until(() => got.got.length === 4);
+  // Waiting answers go when the group stops, not after the hold.
+  sender.send([msg(MessageType.HeartbeatResp)]);
+  await sender.stop();
+  assert.equal(got.got.length, 5);
+});
+
+Deno.test("raft transport: a heartbeat's answer alone goes after its hold", async () => {
+  const handlers = new Map<number, (r: Request) => Promise<Response>>();
+  const a = new ConnectRaftTransport({
+    clusterId: "c1",
+    nodeId: 1,
+    peers: { 2: "http://node2" },
+    fetch: memoryFetch(handlers),
+    heartbeatResponseHoldMs: 30,
+  });
+  const b = new ConnectRaftTransport({ clusterId: "c1", nodeId: 2, peers: { 1: "http://node1" } });
+  handlers.set(2, b.fetchHandler);
+  const got = recorder();
+  b.group(5).start(got);
+  const sender = a.group(5);
+  sender.start(recorder());
+  sender.send([newMessage({ type: MessageType.HeartbeatResp, from: 1, to: 2, term: 1 })]);
+  await until(() => got.got.length === 1);
+  await sender.stop();
+});

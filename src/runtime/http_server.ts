@@ -121,6 +121,7 @@ export function serveHttp(
     connections++;
     socket.once("close", () => connections--);
   });
+  server.on("clientError", answerClientError);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     serveOne(handler, req, res, { scheme, pace, logger }).catch((error) => {
       logger?.error("answer not written", { error: String(error) });
@@ -148,6 +149,43 @@ export function serveHttp(
       });
     });
   });
+}
+
+/** node:http's answers to a request it could not read (its default `clientError` answers). */
+const CLIENT_ERROR_ANSWERS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n",
+  ERR_HTTP_REQUEST_TIMEOUT: "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n",
+};
+const BAD_REQUEST_ANSWER = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n";
+
+/**
+ * node:http's default answer to a client error, but for one case: a connection that has sent
+ * nothing yet when the header timeout strikes is closed without a 408. node:http times a new
+ * connection's headers from its accept, and a client's connection pool may open a connection it
+ * uses only later (fetch races a new connection against a busy one and keeps the loser idle):
+ * a 408 written then can cross the request the client is sending, which then reads the 408 as
+ * its answer (a peer's forwarded write failed so as "HTTP 408"). Closing it is what closing an
+ * idle keep-alive connection does; the client sees the connection gone, not an answer.
+ */
+function answerClientError(
+  error: Error & { code?: string },
+  socket: {
+    bytesRead?: number;
+    writable: boolean;
+    _httpMessage?: { headersSent?: boolean } | null;
+    write(text: string): unknown;
+    destroy(): void;
+  },
+): void {
+  const code = error.code ?? "";
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT" && socket.bytesRead === 0) {
+    socket.destroy();
+    return;
+  }
+  if (code !== "ECONNRESET" && socket.writable && !socket._httpMessage?.headersSent) {
+    socket.write(CLIENT_ERROR_ANSWERS[code] ?? BAD_REQUEST_ANSWER);
+  }
+  socket.destroy();
 }
 
 async function serveOne(

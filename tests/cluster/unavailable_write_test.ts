@@ -5,6 +5,7 @@
  * stay as they are, and after the link heals the same request is written whole.
  */
 import assert from "node:assert/strict";
+import { ProposalDroppedError } from "../../src/raft/mod.ts";
 import { type MemoryNode, startMemoryCluster, waitUntil } from "./_memory_cluster.ts";
 
 const T0 = 1_700_000_000_000_000_000n;
@@ -148,6 +149,52 @@ Deno.test("a minority node answers /ingest with 503 naming the records; a stream
       1,
       2,
     ]);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("a metadata change a write needs, dropped by a leader change, is proposed again; one that cannot be made is a 503", async () => {
+  const cluster = await startMemoryCluster({
+    nodes: 3,
+    defaults: { partitions: 4, replicationFactor: 3 },
+    writeTimeoutMs: 300,
+  });
+  const [first] = cluster.nodes;
+  try {
+    await first.store.createDatabase("db");
+    // The metadata group drops the declaration of a write's new fields (its leader changed
+    // under the proposal: the entry never applies), `drops` times.
+    const node = first.node;
+    const propose = node.proposeMeta.bind(node);
+    let drops = 1;
+    node.proposeMeta = (command) => {
+      if (command.op !== "declare_fields" || drops === 0) return propose(command);
+      drops--;
+      return Promise.reject(new ProposalDroppedError("entry 23 was overwritten by term 3"));
+    };
+    const once = await callAgainOn503(first, "/write?db=db", { method: "POST", body: lines(0, 3) });
+    assert.equal(once.status, 204, once.text);
+    assert.equal(drops, 0, "the declaration was dropped once");
+    drops = 1_000_000;
+    const cut = await call(first, "/write?db=db", {
+      method: "POST",
+      body: `mem,host=a v=1 ${T0}\nmem,host=b v=2 ${T0}\ncpu,host=x v= 5\n`,
+    });
+    assert.equal(cut.status, 503, cut.text);
+    assert.equal(cut.retryAfter, "1");
+    const error = JSON.parse(cut.text).error as string;
+    assert.match(error, /^2 points not written/);
+    for (const line of [1, 2]) {
+      assert.match(
+        error,
+        new RegExp(
+          `line ${line}: not written: the metadata group took no change this write ` +
+            `needs \\(proposal dropped`,
+        ),
+      );
+    }
+    assert.match(error, /line 3: missing field value/);
   } finally {
     await cluster.close();
   }

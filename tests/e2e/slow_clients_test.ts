@@ -156,7 +156,9 @@ Deno.test("a trickling upload, partial headers and an idle connection are closed
     trickling = false;
     await trickler;
     assert.match(await closedWithin(partialAnswer, 15_000, "partial headers"), /^HTTP\/1\.1 408/);
-    await closedWithin(silentClosed, 15_000, "a silent connection");
+    // No 408 to a connection that never sent a byte: a client's pool may be sending its first
+    // request on it at that very moment, and would read the 408 as its answer.
+    assert.equal(await closedWithin(silentClosed, 15_000, "a silent connection"), "");
     assert.match(await closedWithin(idleAnswer, 15_000, "an idle connection"), /^HTTP\/1\.1 204/);
     // A normal request on a fresh connection is still answered.
     assert.equal(

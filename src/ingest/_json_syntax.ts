@@ -16,9 +16,12 @@ export interface JsonSyntaxProblem {
   column: number;
   /** What was wrong, e.g. `expected ',' or '}' after an object member, found ']'`. */
   message: string;
+  /** Only nested deeper than this validator goes: JSON.parse may still accept the text. */
+  tooDeep: boolean;
 }
 
 const MAX_DEPTH = 5_000;
+const TOO_DEEP = `nesting deeper than ${MAX_DEPTH} levels`;
 
 class Problem {
   constructor(readonly offset: number, readonly message: string) {}
@@ -81,7 +84,7 @@ export function findJsonSyntaxProblem(text: string): JsonSyntaxProblem | undefin
     else fail(i, "a JSON value");
   };
   const value = (depth: number): void => {
-    if (depth > MAX_DEPTH) throw new Problem(i, `nesting deeper than ${MAX_DEPTH} levels`);
+    if (depth > MAX_DEPTH) throw new Problem(i, TOO_DEEP);
     ws();
     const c = text[i];
     if (c === "{") {
@@ -158,7 +161,8 @@ export function findJsonSyntaxProblem(text: string): JsonSyntaxProblem | undefin
     return undefined;
   } catch (e) {
     if (!(e instanceof Problem)) throw e;
-    return { offset: e.offset, ...lineColumn(text, e.offset), message: e.message };
+    const tooDeep = e.message === TOO_DEEP;
+    return { offset: e.offset, ...lineColumn(text, e.offset), message: e.message, tooDeep };
   }
 }
 

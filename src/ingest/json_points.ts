@@ -525,6 +525,40 @@ export function parseJson(text: string): unknown {
   }
 }
 
+/** Where and why a text given to {@linkcode parseJsonOrMalformed} is not JSON. */
+export class MalformedJson {
+  constructor(
+    /** 1-based. */
+    readonly line: number,
+    /** 1-based, in characters (UTF-16 code units). */
+    readonly column: number,
+    /** Why, without the place (e.g. `unterminated string`). */
+    readonly message: string,
+  ) {}
+}
+
+/**
+ * {@linkcode parseJson} returning a {@linkcode MalformedJson} (never a parsed value) instead
+ * of throwing, for one record per line, where a body of bad lines would otherwise build an
+ * Error and its stack trace per line. `suspect` (say, many lines before were malformed) runs
+ * the syntax validator first: JSON.parse's own SyntaxError costs more than the validator.
+ */
+export function parseJsonOrMalformed(text: string, suspect = false): unknown {
+  if (suspect) {
+    const problem = findJsonSyntaxProblem(text);
+    // Past the validator's depth JSON.parse decides; elsewhere the two agree (see the tests).
+    if (problem !== undefined && !problem.tooDeep) {
+      return new MalformedJson(problem.line, problem.column, problem.message);
+    }
+  }
+  try {
+    return parseExact(text);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return malformedJson(text, e);
+  }
+}
+
 /** {@linkcode parseJson} throwing JSON.parse's SyntaxError, not located. */
 function parseExact(text: string): unknown {
   if (!LONG_INTEGER.test(text)) return JSON.parse(text);
@@ -541,22 +575,25 @@ function exactIntegers(_key: string, value: unknown, context?: { source?: string
   return value;
 }
 
+/** The located ParseError of `text`, which JSON.parse refused with `cause`. */
 function jsonParseError(text: string, cause: SyntaxError): ParseError {
-  const problem = findJsonSyntaxProblem(text);
-  if (problem !== undefined) {
-    return new ParseError(
-      `malformed JSON at line ${problem.line}, column ${problem.column}: ${problem.message}`,
-      { line: problem.line, column: problem.column, cause },
-    );
-  }
-  // The validator found nothing: fall back on the position in V8's message, if any.
-  const at = /position (\d+)/.exec(cause.message);
-  const { line, column } = lineColumn(text, at ? Number(at[1]) : text.length);
-  return new ParseError(`malformed JSON at line ${line}, column ${column}: ${cause.message}`, {
+  const { line, column, message } = malformedJson(text, cause);
+  return new ParseError(`malformed JSON at line ${line}, column ${column}: ${message}`, {
     line,
     column,
     cause,
   });
+}
+
+function malformedJson(text: string, cause: SyntaxError): MalformedJson {
+  const problem = findJsonSyntaxProblem(text);
+  if (problem !== undefined) {
+    return new MalformedJson(problem.line, problem.column, problem.message);
+  }
+  // The validator found nothing: fall back on the position in V8's message, if any.
+  const at = /position (\d+)/.exec(cause.message);
+  const { line, column } = lineColumn(text, at ? Number(at[1]) : text.length);
+  return new MalformedJson(line, column, cause.message);
 }
 
 /**
@@ -765,8 +802,19 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
       }
       return { key, type: FieldType.Float, value: v };
     case "bigint": {
-      // An integer literal beyond 2^53 (see parseJson): still a float, as a JSON number is.
-      return { key, type: FieldType.Float, value: Number(v) };
+      // An integer literal beyond 2^53 (see parseJson): still a float, as a JSON number is; one
+      // of 309+ digits overflows to Infinity, which InfluxDB refuses too.
+      const value = Number(v);
+      if (!Number.isFinite(value)) {
+        const digits = String(v).replace("-", "");
+        throw new RecordProblem(
+          index,
+          `field ${JSON.stringify(key)}: an integer of ${digits.length} digits is out of ` +
+            `range (a float holds up to about 1.8e308)`,
+          nested ? `fields.${key}` : key,
+        );
+      }
+      return { key, type: FieldType.Float, value };
     }
     case "string":
       if (!v.isWellFormed()) {

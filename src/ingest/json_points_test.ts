@@ -177,6 +177,16 @@ const BAD: [string, string | undefined, string][] = [
     'field "x": Infinity is out of range',
   ],
   [
+    `{"measurement": "m", "fields": {"x": ${"9".repeat(310)}}}`,
+    "fields.x",
+    'field "x": an integer of 310 digits is out of range (a float holds up to about 1.8e308)',
+  ],
+  [
+    `{"measurement": "m", "value": -${"1".repeat(400)}}`,
+    "value",
+    'field "value": an integer of 400 digits is out of range (a float holds up to about 1.8e308)',
+  ],
+  [
     '{"measurement": "m", "fields": {"x": {"integer": "12i"}}}',
     "fields.x",
     'field "x": {"integer": ...} takes a decimal string or an exact integer, got the string "12i"',

@@ -11,13 +11,13 @@
  * protocol does, never stored with U+FFFD in place of its bytes.
  * @module
  */
-import { ParseError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import {
   decodeJsonRecord,
   isRecordError,
   type JsonPointsOptions,
-  parseJson,
+  MalformedJson,
+  parseJsonOrMalformed,
   TagInterner,
 } from "./json_points.ts";
 import { firstInvalidUtf8 } from "./_utf8.ts";
@@ -58,6 +58,12 @@ export class NdjsonDecoder {
   #line = 1;
   /** Dropping the rest of an overlong line. */
   #skipping = false;
+  /**
+   * Lines parsed, and how many were malformed: once they are over 1 in 8, the syntax validator
+   * goes before JSON.parse (whose SyntaxError costs more than validating a short line).
+   */
+  #parsed = 0;
+  #malformed = 0;
 
   constructor(options: NdjsonOptions) {
     this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
@@ -122,10 +128,7 @@ export class NdjsonDecoder {
   #hold(tail: Uint8Array, out: DecodedBatch): void {
     if (tail.length === 0) return;
     if (this.#pendingBytes + tail.length > this.#maxLine) {
-      out.errors.push({
-        line: this.#line,
-        reason: `line longer than ${this.#maxLine} bytes (the limit): skipped`,
-      });
+      out.errors.push({ line: this.#line, reason: this.#tooLong() });
       this.#pending = [];
       this.#pendingBytes = 0;
       this.#skipping = true;
@@ -136,34 +139,40 @@ export class NdjsonDecoder {
     this.#pendingBytes += tail.length;
   }
 
-  /** Decodes complete lines (`bytes` holds whole lines separated by `\n`, no final one). */
+  /**
+   * Decodes complete lines (`bytes` holds whole lines separated by `\n`, no final one). The
+   * limit counts each line's bytes as they came (the body's BOM included), as `#hold` does, so
+   * a line is refused or kept the same wherever the chunks end.
+   */
   #decodeLines(bytes: Uint8Array, out: DecodedBatch): void {
-    if (this.#line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-      bytes = bytes.subarray(3); // the body's BOM
-    }
+    const bom = this.#line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
     let text: string;
     try {
-      text = utf8.decode(bytes);
+      text = utf8.decode(bom ? bytes.subarray(3) : bytes); // without the body's BOM
     } catch {
-      this.#decodeLinesOneByOne(bytes, out);
+      this.#decodeLinesOneByOne(bytes, bom, out);
       return;
     }
-    let from = 0;
+    // "\n" is one byte and one code unit, so the text's lines and the bytes' lines pair up.
+    let from = 0, byteFrom = 0;
     while (from <= text.length) {
       let to = text.indexOf("\n", from);
       if (to < 0) to = text.length;
+      let byteTo = bytes.indexOf(NL, byteFrom);
+      if (byteTo < 0) byteTo = bytes.length;
       const lineNo = this.#line++;
-      const length = to - from;
-      if (length > this.#maxLine) {
-        out.errors.push({
-          line: lineNo,
-          reason: `line longer than ${this.#maxLine} bytes (the limit): skipped`,
-        });
-      } else if (length > 0) {
+      if (byteTo - byteFrom > this.#maxLine) {
+        out.errors.push({ line: lineNo, reason: this.#tooLong() });
+      } else if (to > from) {
         this.#decodeLine(text.slice(from, to), lineNo, out);
       }
       from = to + 1;
+      byteFrom = byteTo + 1;
     }
+  }
+
+  #tooLong(): string {
+    return `line longer than ${this.#maxLine} bytes (the limit): skipped`;
   }
 
   /**
@@ -171,19 +180,17 @@ export class NdjsonDecoder {
    * line that is not valid UTF-8 is reported (with the column of the first bad byte) and
    * skipped, as line protocol does, rather than stored with U+FFFD in place of its bytes.
    */
-  #decodeLinesOneByOne(bytes: Uint8Array, out: DecodedBatch): void {
+  #decodeLinesOneByOne(bytes: Uint8Array, bom: boolean, out: DecodedBatch): void {
     let from = 0;
     while (from <= bytes.length) {
       let to = bytes.indexOf(NL, from);
       if (to < 0) to = bytes.length;
       const lineNo = this.#line++;
-      const line = bytes.subarray(from, to);
+      const whole = bytes.subarray(from, to);
+      const line = bom && from === 0 ? whole.subarray(3) : whole;
       from = to + 1;
-      if (line.length > this.#maxLine) {
-        out.errors.push({
-          line: lineNo,
-          reason: `line longer than ${this.#maxLine} bytes (the limit): skipped`,
-        });
+      if (whole.length > this.#maxLine) {
+        out.errors.push({ line: lineNo, reason: this.#tooLong() });
         continue;
       }
       const bad = firstInvalidUtf8(line);
@@ -202,18 +209,17 @@ export class NdjsonDecoder {
   }
 
   #decodeLine(line: string, lineNo: number, out: DecodedBatch): void {
-    let value: unknown;
-    try {
-      // Blank lines (spaces, a lone \r) are skipped.
-      const c = line.charCodeAt(0);
-      if ((c === 32 || c === 13 || c === 9) && line.trim() === "") return;
-      value = parseJson(line);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
+    // Blank lines (spaces, a lone \r) are skipped.
+    const c = line.charCodeAt(0);
+    if ((c === 32 || c === 13 || c === 9) && line.trim() === "") return;
+    const value = parseJsonOrMalformed(line, this.#malformed * 8 > this.#parsed);
+    this.#parsed++;
+    if (value instanceof MalformedJson) {
+      this.#malformed++;
       out.errors.push({
         line: lineNo,
-        column: e.column,
-        reason: e.message.replace(/ at line \d+, column \d+/, ` at column ${e.column}`),
+        column: value.column,
+        reason: `malformed JSON at column ${value.column}: ${value.message}`,
       });
       return;
     }

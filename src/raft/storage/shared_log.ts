@@ -342,7 +342,13 @@ export class SharedRaftLog {
         return;
       }
       this.queue.push(item);
-      if (!this.flushing) this.idle = this.flushLoop();
+      if (!this.flushing) {
+        // The loop starts a microtask later, so that saves made in one go (a Ready round over
+        // many groups) share one round and one write; started at once, the first save would
+        // take a round of its own and the rest a second, which an fdatasync could split.
+        this.flushing = true;
+        this.idle = Promise.resolve().then(() => this.flushLoop());
+      }
     });
   }
 

@@ -265,9 +265,23 @@ export async function serve(config: Config): Promise<void> {
   await jobs.stop();
   await scripts.close();
   await node.close();
-  await raftServer.shutdown();
+  // A peer stopping at the same time may never answer a request it holds open on this port, and
+  // the node-to-node server waits for it; cap the wait as for the HTTP server (the node is closed
+  // and every acknowledged write is fsynced by now).
+  let raftGrace: ReturnType<typeof setTimeout> | undefined;
+  const raftStopped = await Promise.race([
+    raftServer.shutdown().then(() => true),
+    new Promise<boolean>((resolve) =>
+      raftGrace = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS)
+    ),
+  ]);
+  clearTimeout(raftGrace);
   lock.release();
   logger.info("stopped");
+  if (!raftStopped) {
+    logger.warn("node-to-node connections still open after the grace period; stopping anyway");
+    exit(0);
+  }
 }
 
 async function openAccessLog(target: string) {

@@ -49,6 +49,7 @@ import {
   sizesOnReplica,
 } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
+import type { PartitionReplica } from "./partition/replica.ts";
 
 /** The whole int64 nanosecond range but its two ends (InfluxDB's bounds). */
 const MIN_NS = -9223372036854775806n;
@@ -275,10 +276,17 @@ export class ClusterStore implements QueryStore {
    * have applied every change and write acknowledged before the call (ReadIndex on each group):
    * a retention policy created through another node is listed, a point written through another
    * node is read. A partition's failure is reported before the metadata's.
+   *
+   * The partitions are those the metadata lists this node as holding, before the metadata
+   * barrier (the two run at once) and again after it: the metadata barrier may apply a replica
+   * list that names this node where it did not (a move promoted its replica while this node's
+   * copy of the metadata lagged). Queries read such a replica in-process
+   * ({@linkcode ClusterNode.localReplica}), so it passes its own barrier too.
    */
   async readBarrier(databases: readonly string[]): Promise<void> {
     const timeoutMs = this.options.readTimeoutMs;
     const partitions: Promise<void>[] = [];
+    const barriered = new Set<PartitionReplica>();
     const meta = this.node.meta.sync(timeoutMs).catch((error) => {
       throw new EpochError(
         "unavailable",
@@ -294,12 +302,30 @@ export class ClusterStore implements QueryStore {
       for (const p of db.partitions) {
         if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
-        if (replica) partitions.push(replica.readBarrier(timeoutMs));
+        if (!replica) continue;
+        barriered.add(replica);
+        partitions.push(replica.readBarrier(timeoutMs));
       }
     }
-    const settled = await Promise.allSettled([...partitions, meta]);
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    throwFirstRejection(await Promise.allSettled([...partitions, meta]));
+    const late = this.#unbarrieredLocalReplicas(databases, barriered);
+    if (late.length === 0) return;
+    throwFirstRejection(await Promise.allSettled(late.map((r) => r.readBarrier(timeoutMs))));
+  }
+
+  /** The replicas of these databases that queries would read in-process, less `barriered`. */
+  #unbarrieredLocalReplicas(
+    databases: readonly string[],
+    barriered: ReadonlySet<PartitionReplica>,
+  ): PartitionReplica[] {
+    const late: PartitionReplica[] = [];
+    for (const name of databases) {
+      for (const p of this.node.meta.state.databases.get(name)?.partitions ?? []) {
+        const replica = this.node.localReplica(p.groupId);
+        if (replica !== undefined && !barriered.has(replica)) late.push(replica);
+      }
+    }
+    return late;
   }
 
   /**
@@ -616,4 +642,10 @@ export class ClusterStore implements QueryStore {
     const result = await this.node.proposeMeta(command);
     if (!result.ok) throw new ValidationError(result.error);
   }
+}
+
+/** Throws the first rejection, in list order, of settled promises. */
+function throwFirstRejection(settled: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }

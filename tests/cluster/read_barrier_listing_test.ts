@@ -16,6 +16,7 @@ import { systemClock } from "../../src/runtime/mod.ts";
 
 /** A replica whose barrier brings it up to date a few turns later (a ReadIndex round). */
 class LaggingReplica {
+  readonly engine = { hasDatabase: () => false };
   barriers = 0;
   current = false;
   async readBarrier(): Promise<void> {
@@ -25,22 +26,25 @@ class LaggingReplica {
   }
 }
 
-Deno.test("a replica the metadata barrier lists on this node passes the read barrier too", async () => {
-  const NODE = 3;
-  const listed = new LaggingReplica(); // listed here from the start
-  const promoted = new LaggingReplica(); // listed by the change the metadata barrier applies
-  const partitions = [
-    { groupId: 1, replicas: [3, 1] },
-    { groupId: 2, replicas: [2, 1] },
-  ];
-  const held = new Map([[1, listed], [2, promoted]]);
+/** A stand-in node holding `held`, with one database whose partitions are `partitions`. */
+function standIn(
+  partitions: { groupId: number; replicas: number[] }[],
+  held: Map<number, LaggingReplica>,
+  onSync: () => void = () => {},
+) {
   const node = {
     nodeId: NODE,
     meta: {
-      state: { databases: new Map([["db", { name: "db", partitions }]]) },
+      state: {
+        databases: new Map([["db", {
+          name: "db",
+          partitions,
+          retentionPolicies: new Map([["autogen", { name: "autogen" }]]),
+        }]]),
+      },
       sync: async () => {
         await Promise.resolve();
-        partitions[1].replicas = [3, 2, 1]; // set_replicas, applied by this barrier
+        onSync();
       },
     },
     localReplica: (groupId: number) =>
@@ -53,6 +57,21 @@ Deno.test("a replica the metadata barrier lists on this node passes the read bar
     clock: systemClock,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   });
+  return { node, store };
+}
+
+const NODE = 3;
+
+Deno.test("a replica the metadata barrier lists on this node passes the read barrier too", async () => {
+  const listed = new LaggingReplica(); // listed here from the start
+  const promoted = new LaggingReplica(); // listed by the change the metadata barrier applies
+  const partitions = [
+    { groupId: 1, replicas: [3, 1] },
+    { groupId: 2, replicas: [2, 1] },
+  ];
+  const { node, store } = standIn(partitions, new Map([[1, listed], [2, promoted]]), () => {
+    partitions[1].replicas = [3, 2, 1]; // set_replicas, applied by this barrier
+  });
 
   await store.readBarrier(["db"]);
 
@@ -62,4 +81,29 @@ Deno.test("a replica the metadata barrier lists on this node passes the read bar
     assert.ok(replica.current, `group ${p.groupId}: read in-process without its barrier`);
     assert.equal(replica.barriers, 1, `group ${p.groupId}: one barrier`);
   }
+});
+
+Deno.test("a replica listed on this node after the query's barrier is barriered before it is read", async () => {
+  const listed = new LaggingReplica();
+  const promoted = new LaggingReplica();
+  const partitions = [
+    { groupId: 1, replicas: [3, 1] },
+    { groupId: 2, replicas: [2, 1] },
+  ];
+  const { node, store } = standIn(partitions, new Map([[1, listed], [2, promoted]]));
+  await store.readBarrier(["db"]);
+  assert.equal(promoted.barriers, 0, "not listed during the barrier: read at its leader");
+
+  // The metadata applies the promotion between the barrier and the read (a statement before
+  // this one waited on other nodes meanwhile).
+  partitions[1].replicas = [3, 2, 1];
+  const readers = await store.shardsAsync("db", "autogen", 0n, 1n);
+
+  assert.deepEqual(readers, []);
+  assert.ok(node.localReplica(2) === promoted, "group 2 is read in-process now");
+  assert.ok(promoted.current, "group 2: read in-process without a barrier since it was listed");
+  assert.equal(promoted.barriers, 1);
+  assert.equal(listed.barriers, 1, "group 1: its barrier still holds, no second one");
+  await store.shardsAsync("db", "autogen", 0n, 1n);
+  assert.equal(promoted.barriers, 1, "group 2: fenced now, no barrier on the next read");
 });

@@ -49,6 +49,7 @@ import {
   sizesOnReplica,
 } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
+import type { PartitionReplica } from "./partition/replica.ts";
 
 /** The whole int64 nanosecond range but its two ends (InfluxDB's bounds). */
 const MIN_NS = -9223372036854775806n;
@@ -275,10 +276,17 @@ export class ClusterStore implements QueryStore {
    * have applied every change and write acknowledged before the call (ReadIndex on each group):
    * a retention policy created through another node is listed, a point written through another
    * node is read. A partition's failure is reported before the metadata's.
+   *
+   * The partitions are those the metadata lists this node as holding, before the metadata
+   * barrier (the two run at once) and again after it: the metadata barrier may apply a replica
+   * list that names this node where it did not (a move promoted its replica while this node's
+   * copy of the metadata lagged). Queries read such a replica in-process
+   * ({@linkcode ClusterNode.localReplica}), so it passes its own barrier too. One listed later
+   * still is barriered where it is read ({@linkcode shardsAsync}).
    */
   async readBarrier(databases: readonly string[]): Promise<void> {
     const timeoutMs = this.options.readTimeoutMs;
-    const partitions: Promise<void>[] = [];
+    const barriers: Barrier[] = [];
     const meta = this.node.meta.sync(timeoutMs).catch((error) => {
       throw new EpochError(
         "unavailable",
@@ -292,14 +300,78 @@ export class ClusterStore implements QueryStore {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
       for (const p of db.partitions) {
+        const inProcess = this.#inProcess(p.groupId); // noted unlisted too: see #listing
         if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
-        const replica = this.node.localReplica(p.groupId) ?? await this.node.openReplica(p.groupId);
-        if (replica) partitions.push(replica.readBarrier(timeoutMs));
+        const replica = inProcess ?? await this.node.openReplica(p.groupId);
+        if (replica) barriers.push(this.#startBarrier(replica, timeoutMs));
       }
     }
-    const settled = await Promise.allSettled([...partitions, meta]);
+    const settled = await Promise.allSettled([...barriers.map((b) => b.done), meta]);
+    this.#fence(barriers, settled);
+    const late: PartitionReplica[] = [];
+    for (const name of databases) {
+      for (const p of this.node.meta.state.databases.get(name)?.partitions ?? []) {
+        const replica = this.#inProcess(p.groupId);
+        if (replica !== undefined && !barriers.some((b) => b.replica === replica)) {
+          late.push(replica);
+        }
+      }
+    }
+    if (late.length > 0) await this.#barrier(late, timeoutMs);
+  }
+
+  /** Orders listings and barrier starts (see {@linkcode #listing}, {@linkcode #fencedAt}). */
+  #sequence = 0;
+  /**
+   * Per group, the replica queries read in-process (undefined: none) as this store last saw it,
+   * and the sequence number when it first saw that. A replica is read in-process only after a
+   * barrier that started once it was listed (the query's own, or a later one): a replica listed
+   * after a query's barrier may lag the writes acknowledged before the query.
+   */
+  readonly #listing = new Map<number, { replica: PartitionReplica | undefined; since: number }>();
+  /** Per replica, the sequence number at the start of its latest completed read barrier. */
+  readonly #fencedAt = new WeakMap<PartitionReplica, number>();
+
+  /** The replica queries read in-process for a group, noting when it changed. */
+  #inProcess(groupId: number): PartitionReplica | undefined {
+    const replica = this.node.localReplica(groupId);
+    const seen = this.#listing.get(groupId);
+    if (seen === undefined || seen.replica !== replica) {
+      this.#listing.set(groupId, { replica, since: ++this.#sequence });
+    }
+    return replica;
+  }
+
+  #startBarrier(replica: PartitionReplica, timeoutMs?: number): Barrier {
+    const started = ++this.#sequence;
+    return { replica, started, done: replica.readBarrier(timeoutMs) };
+  }
+
+  /** Notes the barriers that succeeded; throws the first failure, in list order. */
+  #fence(barriers: readonly Barrier[], settled: readonly PromiseSettledResult<unknown>[]): void {
+    barriers.forEach(({ replica, started }, i) => {
+      if (settled[i].status !== "fulfilled") return;
+      if ((this.#fencedAt.get(replica) ?? 0) < started) this.#fencedAt.set(replica, started);
+    });
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /** Read barriers on `replicas`, noted as fences. */
+  async #barrier(replicas: readonly PartitionReplica[], timeoutMs?: number): Promise<void> {
+    const barriers = replicas.map((r) => this.#startBarrier(r, timeoutMs));
+    this.#fence(barriers, await Promise.allSettled(barriers.map((b) => b.done)));
+  }
+
+  /** The in-process replicas of these partitions no barrier covers since they were listed. */
+  #unfenced(partitions: readonly PartitionInfo[]): PartitionReplica[] {
+    const out: PartitionReplica[] = [];
+    for (const p of partitions) {
+      const replica = this.#inProcess(p.groupId);
+      const since = this.#listing.get(p.groupId)?.since ?? Infinity;
+      if (replica !== undefined && (this.#fencedAt.get(replica) ?? 0) < since) out.push(replica);
+    }
+    return out;
   }
 
   /**
@@ -319,11 +391,16 @@ export class ClusterStore implements QueryStore {
   ): Promise<ShardReader[]> {
     const db = this.#database(database);
     const rp = this.#policy(db, retentionPolicy);
-    const remote = db.partitions.filter((p) => this.node.localReplica(p.groupId) === undefined);
+    const consistency = options.consistency ?? "leader";
+    if (consistency === "leader") {
+      const unfenced = this.#unfenced(db.partitions); // listed after the query's barrier
+      if (unfenced.length > 0) await this.#barrier(unfenced, this.options.readTimeoutMs);
+    }
+    const remote = db.partitions.filter((p) => this.#inProcess(p.groupId) === undefined);
     if (remote.length === 0) return this.shards(database, retentionPolicy, minNs, maxNs);
     const local = new Map<number, ShardReader[]>();
     for (const p of db.partitions) {
-      const replica = this.node.localReplica(p.groupId);
+      const replica = this.#inProcess(p.groupId);
       if (replica === undefined || !replica.engine.hasDatabase(database)) continue;
       if (!replica.engine.retentionPolicies(database).some((r) => r.name === rp.name)) continue;
       for (const view of replica.engine.shards(database, rp.name, minNs, maxNs)) {
@@ -332,7 +409,6 @@ export class ClusterStore implements QueryStore {
         list.push(view);
       }
     }
-    const consistency = options.consistency ?? "leader";
     return await fanOutShards(
       local,
       remote.map((p): RemotePartition => ({
@@ -616,4 +692,11 @@ export class ClusterStore implements QueryStore {
     const result = await this.node.proposeMeta(command);
     if (!result.ok) throw new ValidationError(result.error);
   }
+}
+
+/** A read barrier on a replica, and when it started (the store's sequence). */
+interface Barrier {
+  replica: PartitionReplica;
+  started: number;
+  done: Promise<void>;
 }

@@ -81,8 +81,8 @@ export class MetaGroup implements ReplicatedStateMachine {
       logger: options.logger,
       tickMs: options.tickMs,
       electionTicks: options.electionTicks,
-      // Leader leases stay off (no `monotonicMs`): the cluster simulation found a stale read with
-      // them on (seed 96 at 1366603, src/cluster/DESIGN.md "Queries"); every read takes a round.
+      // Leader leases: a leader's read barrier needs no round while a quorum heard from it.
+      monotonicMs: () => options.clock.monotonicMs(),
       requestTimeoutMs: options.requestTimeoutMs,
       snapshotEntries: 1_000,
       retainEntries: 200,

@@ -135,8 +135,8 @@ export class PartitionReplica implements ReplicatedStateMachine {
       logger: options.logger,
       tickMs: options.tickMs,
       electionTicks: options.electionTicks,
-      // Leader leases stay off (no `monotonicMs`): the cluster simulation found a stale read with
-      // them on (seed 96 at 1366603, src/cluster/DESIGN.md "Queries"); every read takes a round.
+      // Leader leases: a leader's read barrier needs no round while a quorum heard from it.
+      monotonicMs: () => options.clock.monotonicMs(),
       requestTimeoutMs: options.requestTimeoutMs,
       retainEntries: options.retainEntries,
       // Snapshots follow flushes (RaftEngineLog.removeSegmentsBefore), never entry counts.

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { mulberry32 } from "../_random.ts";
 /** Workload options. */
 export interface WorkloadOptions {
   hosts: number;
@@ -64,17 +65,8 @@ const OS = ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"];
 const ARCH = ["x64", "x86"];
 const TEAM = ["SF", "NYC", "LON", "CHI"];
 
-/** A small fast seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small fast seeded PRNG: the benches' one generator. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 /** The tag set (line protocol, sorted by key) of host `h`. */
 export function hostTags(h: number, random: () => number): string {

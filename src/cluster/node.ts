@@ -422,7 +422,9 @@ export class ClusterNode {
 
   /**
    * Admits a node that asks to join: registers it in the metadata, then adds it to the
-   * metadata group (a voter while the group has fewer than `metaVoters`, else a learner).
+   * metadata group (a voter while the group has fewer than `metaVoters`, else a learner). Any
+   * node may admit: the registration is forwarded to the metadata leader, and on another node
+   * the admission waits for the leader to add the registered node (its maintenance does).
    */
   async admit(request: JoinRequest): Promise<JoinAnswer> {
     if (request.clusterId !== "" && request.clusterId !== this.clusterId) {
@@ -446,16 +448,24 @@ export class ClusterNode {
     for (let attempt = 0; attempt < 100; attempt++) {
       const conf = this.meta.raft.raft.currentConf();
       if (conf.voters.includes(id) || conf.learners.includes(id)) break;
-      try {
-        await this.#onMetaLeader((group) =>
-          group.changeMembership({ type: "addLearner", nodeId: id })
+      if (clock.monotonicMs() >= deadline) {
+        throw new EpochError(
+          "unavailable",
+          `node ${request.raftAddress} is registered as node ${id} but not yet in the metadata ` +
+            `group (its leader is node ${this.meta.leader()}); ask again`,
+          { retryAfterSeconds: 1 },
         );
-        break;
-      } catch (error) {
-        const pending = error instanceof EpochError && error.code === "aborted";
-        if (!pending || clock.monotonicMs() >= deadline) throw error;
-        await sleep(Math.min(20 * (attempt + 1), 200));
       }
+      if (this.meta.isLeader()) {
+        try {
+          await this.meta.changeMembership({ type: "addLearner", nodeId: id });
+          break;
+        } catch (error) {
+          if (!(error instanceof EpochError && error.code === "aborted")) throw error;
+        }
+      }
+      // Another change is not committed yet, or another node leads (it adds registered nodes).
+      await sleep(Math.min(20 * (attempt + 1), 200));
     }
     return {
       clusterId: this.clusterId,
@@ -465,16 +475,6 @@ export class ClusterNode {
         raftAddress: n.raftAddress,
       })),
     };
-  }
-
-  /** Runs `fn` with the metadata group once this node leads it (admissions go to the leader). */
-  async #onMetaLeader(fn: (group: MetaGroup) => Promise<void>): Promise<void> {
-    if (!this.meta.isLeader()) {
-      throw new Error(
-        `node ${this.nodeId} does not lead the metadata group; ask node ${this.meta.leader()}`,
-      );
-    }
-    await fn(this.meta);
   }
 
   /**
@@ -1054,6 +1054,7 @@ export class ClusterNode {
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
+      await this.#addRegisteredNodes();
       await this.#promoteMetaLearners();
       if (this.#options.rebalance ?? true) await this.#rebalance();
       await this.#retireDrained();
@@ -1386,6 +1387,30 @@ export class ClusterNode {
           await replica.engine.dropShardGroup(replica.database, p.name, startMs);
         }
       }
+    }
+  }
+
+  /**
+   * Adds a registered node that is not in the metadata group yet as a learner (one change at a
+   * time): a node admitted through another node, or whose admission was cut short. A draining
+   * node is leaving and is never added back.
+   */
+  async #addRegisteredNodes(): Promise<void> {
+    const status = this.meta.raft.status();
+    if (status.confPending) return;
+    const { voters, learners } = status.conf;
+    const missing = [...this.meta.state.nodes.values()]
+      .filter((n) => !n.draining && !voters.includes(n.id) && !learners.includes(n.id))
+      .sort((a, b) => a.id - b.id)[0];
+    if (missing === undefined) return;
+    try {
+      await this.meta.changeMembership({ type: "addLearner", nodeId: missing.id });
+      this.#options.logger.info("registered node added to the metadata group", {
+        nodeId: missing.id,
+      });
+    } catch (error) {
+      // Its admission on this node added it first: the next pass finds nothing to do.
+      if (!(error instanceof EpochError && error.code === "aborted")) throw error;
     }
   }
 

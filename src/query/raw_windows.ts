@@ -10,7 +10,7 @@
  * @module
  */
 import type { FieldColumn, FieldPart } from "../core/column.ts";
-import { nanosOf } from "../core/time.ts";
+import { instantFromNanos, nanosOf } from "../core/time.ts";
 
 /** The parts of each selected field of one series over the plan's range, in time order. */
 export type FieldParts = readonly (readonly FieldPart[])[];
@@ -141,10 +141,13 @@ function countOf(part: FieldPart): number {
 
 /** The points of a time-ordered column at or after `fromNs`. */
 function countFrom(c: FieldColumn, fromNs: bigint): number {
+  // Compared as (ms, subMs) numbers: no bigint per probe.
+  const { ms, subMs } = instantFromNanos(fromNs);
   let lo = 0, hi = c.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (nanosOf(c.timesMs[mid], c.timesSubMs[mid]) < fromNs) lo = mid + 1;
+    const t = c.timesMs[mid];
+    if (t < ms || (t === ms && c.timesSubMs[mid] < subMs)) lo = mid + 1;
     else hi = mid;
   }
   return c.length - lo;

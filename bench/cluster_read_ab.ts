@@ -5,7 +5,8 @@
  * get the same data; every query instance is then asked of each, one after another in a rotating
  * order, so both trees see the same load. Per TSBS query type: the medians at `leader`
  * consistency on the lone node and on 3 nodes through the first node (the metadata leader) and
- * the second, and the 3/1 ratios of each tree (`bench:cluster-read` runs one tree at a time).
+ * the second, and the 3/1 ratios of each tree (`bench:cluster-read` runs one tree at a time);
+ * beside them `consistency=any` through the first node (the same reads without barriers).
  *
  *   deno task bench:cluster-read-ab --a ../base --b . [--hours 1] [--hosts 20] [--runs 21]
  * @module
@@ -38,9 +39,11 @@ async function treeOf(dir: string) {
   return await import(url.href) as typeof import("./_cluster_nodes.ts");
 }
 
-async function ask(url: string, q: string): Promise<number> {
+/** `url` ending in `#any` asks at `consistency=any` (no read barrier). */
+async function ask(target: string, q: string): Promise<number> {
+  const [url, consistency = "leader"] = target.split("#");
   const t0 = performance.now();
-  const r = await fetch(`${url}/query?${new URLSearchParams({ db: DB, q })}`);
+  const r = await fetch(`${url}/query?${new URLSearchParams({ db: DB, q, consistency })}`);
   const body = await r.json();
   if (!r.ok || body.results?.[0]?.error) throw new Error(`${q}: ${JSON.stringify(body)}`);
   return performance.now() - t0;
@@ -69,11 +72,13 @@ try {
     targets.push({ tree, lone: lone.url, first: three[0].url, second: three[1].url });
   }
   const before = await loadAverage();
-  console.log("query type | tree | 1 node ms | 3 via 1st ms | 3/1 | 3 via 2nd ms | 3/1");
-  const ratios = new Map<string, { first: number[]; second: number[] }>();
+  console.log(
+    "query type | tree | 1 node ms | 3 via 1st ms | 3/1 | 3 via 2nd ms | 3/1 | 3 via 1st any ms",
+  );
+  const ratios = new Map<string, { first: number[]; second: number[]; any: number[] }>();
   for (const type of QUERY_TYPES.filter((t) => !options.skip.has(t.name))) {
     const list = instances(type, options.runs, options.hosts, options.hours, 7);
-    const asks = targets.flatMap((t) => [t.lone, t.first, t.second]);
+    const asks = targets.flatMap((t) => [t.lone, t.first, t.second, `${t.first}#any`]);
     const times = new Map<string, number[]>(asks.map((url) => [url, []]));
     for (const url of asks) await ask(url, list[0].influxql); // warm-up
     for (let i = 0; i < list.length; i++) {
@@ -83,21 +88,25 @@ try {
       }
     }
     for (const t of targets) {
-      const [one, first, second] = [t.lone, t.first, t.second].map((u) => median(times.get(u)!));
-      const r = ratios.get(t.tree) ?? { first: [], second: [] };
+      const [one, first, second, any] = [t.lone, t.first, t.second, `${t.first}#any`].map((u) =>
+        median(times.get(u)!)
+      );
+      const r = ratios.get(t.tree) ?? { first: [], second: [], any: [] };
       r.first.push(first / one);
       r.second.push(second / one);
+      r.any.push(any / one);
       ratios.set(t.tree, r);
       console.log(
         `${type.name} | ${t.tree} | ${one.toFixed(2)} | ${first.toFixed(2)} | ` +
-          `${(first / one).toFixed(2)} | ${second.toFixed(2)} | ${(second / one).toFixed(2)}`,
+          `${(first / one).toFixed(2)} | ${second.toFixed(2)} | ${(second / one).toFixed(2)} | ` +
+          any.toFixed(2),
       );
     }
   }
   for (const [tree, r] of ratios) {
     console.log(
       `tree ${tree}: median 3/1 via 1st ${median(r.first).toFixed(2)}, ` +
-        `via 2nd ${median(r.second).toFixed(2)}`,
+        `via 2nd ${median(r.second).toFixed(2)}, at any via 1st ${median(r.any).toFixed(2)}`,
     );
   }
   console.log(`load average before ${before}, after ${await loadAverage()}`);

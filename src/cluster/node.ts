@@ -41,6 +41,7 @@ import {
   type ShardGroupInfo,
 } from "./meta/meta_state.ts";
 import { isMoving, planRebalance } from "./meta/rebalance.ts";
+import { localBytes, PartitionBytes } from "./partition_bytes.ts";
 import type {
   ClusterNetwork,
   JoinAnswer,
@@ -151,6 +152,10 @@ export interface ClusterNodeOptions {
   rebalanceBytesPerSec?: number;
   /** Whether the metadata leader moves replicas by itself (join, loss, drain). @default {true} */
   rebalance?: boolean;
+  /** Bytes move between nodes of even counts only past this gap too. @default {64 MiB} */
+  rebalanceMinByteGap?: number;
+  /** How often partitions' bytes are measured (status, rebalancing). @default {10 s} */
+  partitionBytesRefreshMs?: number;
 }
 
 /** A running cluster node. */
@@ -198,6 +203,7 @@ export class ClusterNode {
       options.engine?.blockCacheValues ?? 4_000_000,
       options.engine?.blockCacheBytes,
     );
+    this.partitionBytes = new PartitionBytes(options.partitionBytesRefreshMs ?? 10_000);
   }
 
   /** Starts the metadata member, then the replicas the metadata places here. */
@@ -664,6 +670,12 @@ export class ClusterNode {
         };
       })
     );
+    const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
+    const nodeBytes = (id: number) =>
+      partitions.reduce(
+        (sum, p) => sum + (p.replicas.includes(id) ? this.partitionBytes.get(p.groupId) ?? 0 : 0),
+        0,
+      );
     return {
       clusterId: this.clusterId,
       nodeId: this.nodeId,
@@ -671,6 +683,7 @@ export class ClusterNode {
       nodes: [...state.nodes.values()].map((n) => ({
         ...n,
         draining: n.draining === true,
+        bytes: nodeBytes(n.id),
         ...(this.meta.isLeader() && { live: live.has(n.id) }),
         meta: conf.voters.includes(n.id)
           ? "voter"
@@ -692,6 +705,7 @@ export class ClusterNode {
             replicas: p.replicas,
             target: p.target,
             leader: local?.leader() || p.leaderHint,
+            bytes: this.partitionBytes.get(p.groupId),
             ...(local && {
               commit: local.raft.status().commit,
               applied: local.applied,
@@ -1039,6 +1053,7 @@ export class ClusterNode {
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
     await this.#applyTiering();
+    this.#measurePartitionBytes();
     await this.#trimLog();
     await this.#advanceMoves();
     this.#balanceLeaders();
@@ -1181,8 +1196,12 @@ export class ClusterNode {
       draining: n.draining === true,
       ready: ready(n.id),
     }));
-    const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
-    const changes = planRebalance(nodes, partitions, { maxMoves: this.#options.maxMoves ?? 2 });
+    const partitions = [...state.databases.values()].flatMap((db) => db.partitions)
+      .map((p) => ({ ...p, bytes: this.partitionBytes.get(p.groupId) }));
+    const changes = planRebalance(nodes, partitions, {
+      maxMoves: this.#options.maxMoves ?? 2,
+      minByteGap: this.#options.rebalanceMinByteGap ?? 64 * 1024 * 1024,
+    });
     for (const change of changes) {
       if (this.#closed) return;
       const before = state.partition(change.groupId)?.partition.target;
@@ -1193,6 +1212,34 @@ export class ClusterNode {
       });
       await this.proposeMeta({ op: "set_target", groupId: change.groupId, target: change.target });
     }
+  }
+
+  /** Bytes of each partition's data, as last measured (status and the rebalancer). */
+  readonly partitionBytes: PartitionBytes;
+
+  /**
+   * Starts a background pass over the partitions' bytes when one is due: this node's replica
+   * where it votes (and is not installing a snapshot), else the partition's leader asked.
+   */
+  #measurePartitionBytes(): void {
+    const state = this.meta.state;
+    const groupIds = [...state.databases.values()].flatMap((db) =>
+      db.partitions.map((p) => p.groupId)
+    );
+    this.partitionBytes.refresh(this.#options.clock.monotonicMs(), groupIds, async (groupId) => {
+      const found = state.partition(groupId);
+      if (!found || this.#closed) throw new EpochError("not_found", `no group ${groupId}`);
+      const database = found.database.name;
+      const local = this.localReplica(groupId);
+      if (local && !local.installing) return localBytes(local.engine, database);
+      const { leaderHint, replicas } = found.partition;
+      const target = leaderHint || replicas[0];
+      if (target === undefined || target === this.nodeId) {
+        throw new EpochError("unavailable", `group ${groupId} has no replica to ask`);
+      }
+      const sizes = await this.network.peers.partitionSizes(target, { groupId, database });
+      return sizes.policies.reduce((sum, p) => sum + p.bytes, 0);
+    });
   }
 
   /** Per drained node, the metadata group's last index when it was found holding no replica. */
@@ -1386,6 +1433,7 @@ export class ClusterNode {
     if (this.#timer !== undefined) (this.#options.timers ?? globalThis).clearInterval(this.#timer);
     await this.#maintaining;
     await this.#flushing;
+    await this.partitionBytes.settled();
     await this.#reconciling.catch(() => {});
     for (const r of this.replicas.values()) await r.close();
     this.replicas.clear();

@@ -52,6 +52,7 @@ import type {
 } from "./network.ts";
 import { type MoveStep, nextMoveStep } from "./partition/move_step.ts";
 import { PartitionReplica } from "./partition/replica.ts";
+import { leaseReadIndexes } from "./read_round.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { discardReplicaFolder, removeDiscardedFolders } from "./partition/discard.ts";
 import {
@@ -284,6 +285,11 @@ export class ClusterNode {
       readMeta: () => node.metaView(),
       partitionSizes: async (request) =>
         sizesOnReplica(await node.heldReplica(request.groupId), request.database),
+      readIndexes: (groupIds) =>
+        leaseReadIndexes(
+          groupIds,
+          (id) => id === META_GROUP_ID ? node.meta.raft : node.replicas.get(id)?.raft,
+        ),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {

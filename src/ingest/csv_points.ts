@@ -186,6 +186,8 @@ export async function* decodeCsvStream(
         } else decodeRow(row, ++record);
         if (batch.points.length + batch.errors.length >= batchRows) yield take();
       }
+      // Broken syntax after these rows: met once they are (a bad header is told first).
+      if (tokenizer.error) throw csvError(tokenizer.error);
     }
     if (header === undefined) {
       throw new ValidationError("CSV body is empty: expected a header row");

@@ -64,7 +64,9 @@ const enum State {
 
 /**
  * Feed it chunks with {@linkcode push}, then call {@linkcode finish}; each returns the records
- * completed so far. Throws {@linkcode CsvSyntaxError} on broken syntax.
+ * completed so far. On broken syntax the records before it are returned first: the
+ * {@linkcode CsvSyntaxError} is then in {@linkcode error} and thrown by every later call, so a
+ * caller meets problems in body order (a bad header before a bad quote further on).
  */
 export class CsvTokenizer {
   readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -96,25 +98,48 @@ export class CsvTokenizer {
   #quoteLine = 0;
   #quoteColumn = 0;
 
+  /** The syntax error met, once met (the records before it were returned). */
+  get error(): CsvSyntaxError | undefined {
+    return this.#error;
+  }
+  #error: CsvSyntaxError | undefined;
+
   /** Tokenizes one chunk; returns the records it completed. */
   push(chunk: Uint8Array): CsvRecord[] {
+    if (this.#error) throw this.#error;
     const out: CsvRecord[] = [];
     if (this.#head !== undefined) {
       chunk = this.#skipBom(chunk, false);
       if (this.#head !== undefined) return out;
     }
-    this.#scan(chunk, out);
+    this.#guard(() => this.#scan(chunk, out));
     return out;
   }
 
   /** Ends the body; returns the last record, if it did not end with a line end. */
   finish(): CsvRecord[] {
+    if (this.#error) throw this.#error;
     const out: CsvRecord[] = [];
+    this.#guard(() => this.#end(out));
+    return out;
+  }
+
+  /** Runs `f`; a syntax error it throws is kept for the next call, the records so far stand. */
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch (error) {
+      if (!(error instanceof CsvSyntaxError)) throw error;
+      this.#error = error;
+    }
+  }
+
+  #end(out: CsvRecord[]): void {
     if (this.#head !== undefined) this.#scan(this.#skipBom(new Uint8Array(0), true), out);
     this.#fieldAt = 0; // what is left of an open field is all carried
     switch (this.#state) {
       case State.Quoted:
-        throw this.#error(
+        throw this.#syntax(
           "Quote Not Closed",
           "the body ends inside the quoted field opened there",
           this.#quoteLine,
@@ -127,11 +152,10 @@ export class CsvTokenizer {
         this.#endField(new Uint8Array(0), 0, false);
         break;
       case State.FieldStart:
-        if (!this.#inRecord) return out;
+        if (!this.#inRecord) return;
         this.#cells.push("");
     }
     this.#endRecord(this.#base, out);
-    return out;
   }
 
   /** Holds the first bytes until it is known whether they are a BOM; the rest, once it is. */
@@ -206,7 +230,7 @@ export class CsvTokenizer {
             this.#endRecord(this.#base + i, out);
             i = this.#lineEnd(chunk, i);
           } else if (b === QUOTE) {
-            throw this.#error(
+            throw this.#syntax(
               "Invalid Opening Quote",
               "a quote inside an unquoted field (quote the whole field and double the quote)",
               this.#line,
@@ -247,7 +271,7 @@ export class CsvTokenizer {
             this.#endRecord(this.#base + i, out);
             i = this.#lineEnd(chunk, i);
           } else {
-            throw this.#error(
+            throw this.#syntax(
               "Invalid Closing Quote",
               "a closing quote must be followed by a comma or a line end",
               this.#line,
@@ -330,7 +354,7 @@ export class CsvTokenizer {
     this.#carried = need;
   }
 
-  #error(reason: string, detail: string, line: number, column: number): CsvSyntaxError {
+  #syntax(reason: string, detail: string, line: number, column: number): CsvSyntaxError {
     return new CsvSyntaxError(reason, detail, line, column);
   }
 }

@@ -16,6 +16,7 @@ function tokenize(body: string | Uint8Array, cuts: number[] = []): CsvRecord[] {
     at = cut;
   }
   out.push(...t.finish());
+  if (t.error) throw t.error;
   return out;
 }
 
@@ -155,4 +156,14 @@ Deno.test("csv tokenizer: tokenize(serialize(records)) == records, however the b
     ),
     { numRuns: 500 },
   );
+});
+
+Deno.test("csv tokenizer: the records before a syntax error come first, then the error", () => {
+  const t = new CsvTokenizer();
+  const records = t.push(enc.encode('a,b\n1,2\n3,x"y\n5,6\n'));
+  assert.deepEqual(records.map((r) => r.cells), [["a", "b"], ["1", "2"]]);
+  assert.ok(t.error instanceof CsvSyntaxError);
+  assert.equal(t.error.line, 3);
+  assert.throws(() => t.push(enc.encode("7,8\n")), (e) => e === t.error);
+  assert.throws(() => t.finish(), (e) => e === t.error);
 });

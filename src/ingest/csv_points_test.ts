@@ -78,14 +78,14 @@ Deno.test("csv: declared types parse, bad ones are refused with the entry", () =
 });
 
 Deno.test("csv: a quote inside a bare value is a ParseError naming the line, not an untyped error", async () => {
-  // csv-parse's codes start with CSV_ but for INVALID_OPENING_QUOTE, which escaped as a plain
-  // Error (a 500 at /ingest). Found by tests/fuzz.
+  // Under csv-parse this one escaped as a plain Error (a 500 at /ingest). Found by tests/fuzz.
   await assert.rejects(
     () => decode('measurement,v\nm,1\nm,a"b\n'),
     (e: unknown) => {
       assert.ok(e instanceof ParseError, String(e));
       assert.match(e.message, /^malformed CSV at line 3: Invalid Opening Quote/);
       assert.equal(e.line, 3);
+      assert.equal(e.column, 4);
       return true;
     },
   );

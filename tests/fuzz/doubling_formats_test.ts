@@ -160,6 +160,20 @@ Deno.test("doubling: CSV in 64-byte chunks", async (t) => {
       csv,
       1000,
     ],
+    [
+      // Type inference tried the float pattern on it: quadratic backtracking before 2af8808.
+      "a long digit run in a cell whose type is inferred",
+      (n) => chunks(enc.encode(`measurement,v\nm,"${"1".repeat(n)}x"\n`), 64),
+      csv,
+      1000,
+    ],
+    [
+      // csv-parse built an error object for each row narrower than the first: 30-100 µs each.
+      "many short ragged rows",
+      (n) => chunks(enc.encode("measurement,time,host,v\n" + "m\nm,1\n".repeat(n)), 64),
+      csv,
+      200,
+    ],
   ]);
 });
 

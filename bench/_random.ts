@@ -1,17 +1,6 @@
 /**
- * A small seeded generator for bench data (mulberry32): the same seed gives the same data in
- * every run, so figures of two sittings compare the same inputs.
+ * The benches' seeded generator: the same seed gives the same data in every run, so figures of
+ * two sittings compare the same inputs. It is the tests' mulberry32, under the benches' name.
  * @module
  */
-
-/** A generator of floats in [0, 1) from a 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as mulberry32 } from "../src/core/testing/mod.ts";

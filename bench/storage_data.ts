@@ -5,6 +5,7 @@
  * @module
  */
 import { FieldType, type Point } from "../src/core/mod.ts";
+import { seededRandom } from "../src/core/testing/mod.ts";
 import type { StorageEngine } from "../src/storage/mod.ts";
 
 export const HOSTS = 100;
@@ -26,14 +27,7 @@ export const START_MS = 1_700_000_000_000;
 
 /** A small seeded generator (mulberry32) and Box-Muller normals: the same data every run. */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = seededRandom(seed);
   const normal = () =>
     Math.sqrt(-2 * Math.log(uniform() + 1e-300)) * Math.cos(2 * Math.PI * uniform());
   return { uniform, normal };

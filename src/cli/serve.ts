@@ -151,6 +151,7 @@ export async function serve(config: Config): Promise<void> {
     resources: { scripts, maxScripts: config.max_script_sandboxes },
     // API schemas are cluster metadata: every node applies the same ones.
     catalog: metaSchemaCatalog(node),
+    maxSchemas: config.max_schemas,
     onCatalogProblem: (measurement, problem) =>
       logger.error("schema from the cluster metadata not applied as is", { measurement, problem }),
   });

@@ -123,6 +123,11 @@ export const ConfigSchema = z.strictObject({
    * a 128 MiB V8 heap and 896 MiB of data (measured peak ~380 MB resident, idle ~35 MB).
    */
   max_script_sandboxes: z.coerce.number().int().min(1).max(1024).default(8),
+  /**
+   * Schemas: most measurements with an API schema; a PUT for one more is refused with 409. In a
+   * cluster each is in every node's metadata (with up to 1 MiB of files).
+   */
+  max_schemas: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** Queries: longest run in ms before `query-timeout limit exceeded` (0 = none). */
   query_timeout_ms: z.coerce.number().int().nonnegative().default(0),
   // Query limits: defaults no dashboard reaches (Grafana asks for about a point per pixel) that

@@ -5,6 +5,7 @@
  */
 
 import type { Rng } from "../core/mod.ts";
+import { seededRandom } from "../core/testing/mod.ts";
 import { Raft, type RaftOptions, type RaftStoredState } from "./raft.ts";
 import {
   EMPTY_HARD_STATE,
@@ -17,18 +18,9 @@ import {
   type Snapshot,
 } from "./types.ts";
 
-/** mulberry32: a tiny seeded PRNG, good enough for election jitter in tests. */
+/** A seeded {@linkcode Rng} (mulberry32), good enough for election jitter in tests. */
 export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return {
-    next() {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
+  return { next: seededRandom(seed) };
 }
 
 /** Entries (term list) for stored logs: `ents(1, 1, 2)` is indexes 1..3 with those terms. */

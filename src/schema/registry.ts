@@ -37,6 +37,13 @@ import { type CompiledSchema, compileSchema, FIELD_TYPE_BY_NAME } from "./valida
 /** The default of `max_script_sandboxes`: script sandboxes a node keeps at most. */
 export const DEFAULT_MAX_SCRIPT_SANDBOXES = 8;
 
+/**
+ * The default of `max_schemas`: API schemas at once. In a cluster every one of them (with up to
+ * 1 MiB of carried files) is in every node's metadata and its snapshots, so their number is
+ * bounded like any other resource a client can create.
+ */
+export const DEFAULT_MAX_SCHEMAS = 1000;
+
 /** What the storage engine tells the registry about data already written. */
 export interface StoredData {
   /** The field types a measurement has, in every database that has it. */
@@ -91,6 +98,8 @@ export interface SchemaRegistryOptions {
   resources?: StepResources;
   /** Where API schemas live when not in `<dataDir>/schemas.json` (a cluster's metadata). */
   catalog?: SchemaCatalog;
+  /** Most API schemas at once (`max_schemas`); a PUT of one more is refused with 409. */
+  maxSchemas?: number;
   /**
    * Told about a schema the catalog holds that this node cannot compile (its points are then
    * refused, rule `schema_unavailable`), or a sandbox limit a committed schema passes.
@@ -188,12 +197,13 @@ export class SchemaRegistry {
    * replaces has its sandboxes stopped.
    * @throws {SchemaError} for an invalid body or a file it may not read; EpochError
    * failed_precondition when stored data contradicts it; resource_exhausted (409) when its
-   * scripts would pass `maxScripts`.
+   * scripts would pass `maxScripts`, or a new measurement's schema would pass `maxSchemas`.
    */
   put(measurement: string, body: unknown): Promise<{ schema: MeasurementSchema }> {
     const catalog = this.#options.catalog;
     if (catalog) return this.#putInCatalog(catalog, measurement, body);
     return this.#serial(async () => {
+      this.#checkSchemaCount(measurement, this.#apiSources);
       const replaced = this.#fromApi.get(measurement);
       const active = await this.#build(measurement, body, "api", replaced?.scriptSandboxes ?? 0);
       const sources = new Map(this.#apiSources);
@@ -235,6 +245,22 @@ export class SchemaRegistry {
     });
   }
 
+  /**
+   * Refuses a schema for a measurement that has none in `current` when `current` is full. The
+   * catalog's count is this node's copy: two nodes racing for the last place can both pass, which
+   * goes past the limit by the number of nodes at most.
+   */
+  #checkSchemaCount(measurement: string, current: ReadonlyMap<string, unknown>): void {
+    const max = this.#options.maxSchemas ?? DEFAULT_MAX_SCHEMAS;
+    if (current.has(measurement) || current.size < max) return;
+    throw new EpochError(
+      "resource_exhausted",
+      `no schema set for ${measurement}: ${current.size} measurements have an API schema, the ` +
+        `most this node allows (max_schemas = ${max}); delete one or raise max_schemas`,
+      { httpStatus: 409, details: { schemas: current.size, max_schemas: max } },
+    );
+  }
+
   /** Why a measurement without an API schema cannot be deleted. */
   #refuseDelete(measurement: string): never {
     const file = this.#fromFiles.get(measurement);
@@ -260,6 +286,7 @@ export class SchemaRegistry {
     body: unknown,
   ): Promise<{ schema: MeasurementSchema }> {
     const entry = await this.#serial(async () => {
+      this.#checkSchemaCount(measurement, catalog.entries());
       const parsed = this.#parse(measurement, body);
       let files: Record<string, string>;
       try {

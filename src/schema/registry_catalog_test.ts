@@ -216,3 +216,30 @@ Deno.test("registry over a catalog: a committed schema this node cannot compile 
   registry.close();
   assert.equal(counts.open, 0);
 });
+
+Deno.test("registry over a catalog: max_schemas counts the catalog's schemas, whichever node set them", async () => {
+  const catalog = new SharedCatalog();
+  const a = await SchemaRegistry.open({
+    fs: memoryFileSystem(),
+    dataDir: "/a",
+    catalog,
+    maxSchemas: 2,
+  });
+  const b = await SchemaRegistry.open({
+    fs: memoryFileSystem(),
+    dataDir: "/b",
+    catalog,
+    maxSchemas: 2,
+  });
+  const body = { fields: { v: { type: "float" } } };
+  await a.put("x", body);
+  await a.put("y", body);
+  await settle();
+  const proposals = catalog.proposals;
+  await assert.rejects(b.put("z", body), /no schema set for z: 2 measurements .*max_schemas = 2/);
+  assert.equal(catalog.proposals, proposals, "a refused schema is never proposed");
+  await b.put("y", { fields: { v: { type: "float", max: 3 } } });
+  assert.deepEqual([...catalog.map.keys()].sort(), ["x", "y"]);
+  a.close();
+  b.close();
+});

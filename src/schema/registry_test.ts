@@ -213,3 +213,22 @@ Deno.test("registry: concurrent dry runs and PUTs cannot all pass the limit toge
   }
   assert.equal(counts.open, 0);
 });
+
+Deno.test("registry: at max_schemas a new measurement's schema is refused with 409, a replacement is not", async () => {
+  const fs = memoryFileSystem({});
+  const registry = await SchemaRegistry.open({ fs, dataDir: "/data", maxSchemas: 2 });
+  const body = { fields: { v: { type: "float" } } };
+  await registry.put("a", body);
+  await registry.put("b", body);
+  await assert.rejects(registry.put("c", body), (error: Error & { httpStatus?: number }) => {
+    assert.match(error.message, /no schema set for c: 2 measurements .* \(max_schemas = 2\)/);
+    assert.equal(error.httpStatus, 409);
+    return true;
+  });
+  assert.deepEqual(registry.measurements().sort(), ["a", "b"]);
+  await registry.put("b", { fields: { v: { type: "float", max: 5 } } });
+  await registry.delete("a");
+  await registry.put("c", body);
+  assert.deepEqual(registry.measurements().sort(), ["b", "c"]);
+  registry.close();
+});

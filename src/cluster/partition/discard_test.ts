@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CrashedError, CrashFileSystem, seededRandom } from "../../core/testing/crash_fs.ts";
+import { CrashedError, CrashFileSystem, seededRandom } from "../../core/testing/mod.ts";
 import { DISCARDED_SUFFIX, discardReplicaFolder, removeDiscardedFolders } from "./discard.ts";
 
 const PARTITIONS = "/data/partitions";

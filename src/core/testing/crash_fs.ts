@@ -44,18 +44,6 @@ export class CrashedError extends Error {
   }
 }
 
-/** mulberry32: a seeded source of floats in [0, 1) for {@linkcode CrashFileSystem.crash}. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A growable byte array whose bytes past `length` are always zero. */
 class Bytes {
   buf = new Uint8Array(0);

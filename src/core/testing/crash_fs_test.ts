@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CrashedError, CrashFileSystem, seededRandom } from "./crash_fs.ts";
+import { CrashedError, CrashFileSystem } from "./crash_fs.ts";
+import { seededRandom } from "./seeded_random.ts";
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 

@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./crash_fs.ts";
+export * from "./seeded_random.ts";

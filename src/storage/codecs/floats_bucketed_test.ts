@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { seededRandom } from "../../core/testing/mod.ts";
 import { ByteWriter, CodecError } from "./bytes.ts";
 import { Encoding } from "./encoding.ts";
 import { decodeFloats, encodeFloats } from "./floats.ts";
@@ -42,14 +43,7 @@ function bucketedAt(values: Float64Array, scale: number): Uint8Array {
 
 /** mulberry32 + Box-Muller: a TSBS-like walk clamped to [0, 100], 53-bit draws. */
 function walk(n: number, seed: number, step = 1): Float64Array {
-  let a = seed >>> 0;
-  const r32 = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r32 = seededRandom(seed);
   const rnd = () => (Math.floor(r32() * 2 ** 26) * 2 ** 27 + Math.floor(r32() * 2 ** 27)) / 2 ** 53;
   const out = new Float64Array(n);
   let v = rnd() * 100;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { seededRandom } from "../../core/testing/mod.ts";
 import { ByteWriter, CodecError } from "./bytes.ts";
 import { Encoding, encodingName } from "./encoding.ts";
 import { decodeFloats, encodeFloats } from "./floats.ts";
@@ -16,14 +17,7 @@ function encode(values: Float64Array): { id: number; bytes: Uint8Array } {
 
 /** A sensor with two decimals: a seeded random walk of ±0.05 steps around 21 °C. */
 function sensor(n: number, seed: number): Float64Array {
-  let a = seed >>> 0;
-  const r = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = seededRandom(seed);
   let c = 2100; // hundredths
   return Float64Array.from({ length: n }, () => (c += Math.round((r() - 0.5) * 10)) / 100);
 }

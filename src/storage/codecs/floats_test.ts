@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { seededRandom } from "../../core/testing/mod.ts";
 import { ByteWriter } from "./bytes.ts";
 import { Encoding, encodingName } from "./encoding.ts";
 import { decodeFloats, encodeFloats, encodeFloatsAs } from "./floats.ts";
@@ -29,24 +30,12 @@ function roundTrip(values: Float64Array): { id: number; bytes: Uint8Array } {
   return e;
 }
 
-/** mulberry32: a seeded 32-bit generator. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A TSBS-like cpu metric: a random walk with normal steps clamped to [0, 100], at full float
  * precision (53 random bits per draw, as Go's rand.Float64 gives TSBS).
  */
 function walk(n: number, seed = 1): Float64Array {
-  const r32 = mulberry32(seed);
+  const r32 = seededRandom(seed);
   const rnd = () => (Math.floor(r32() * 2 ** 26) * 2 ** 27 + Math.floor(r32() * 2 ** 27)) / 2 ** 53;
   const out = new Float64Array(n);
   let v = rnd() * 100;
@@ -335,7 +324,7 @@ Deno.test("floats: the chosen block is the smallest of the candidates actually w
     ),
     { numRuns: 100 },
   );
-  const ulps = mulberry32(9);
+  const ulps = seededRandom(9);
   assertSmallest(Float64Array.from({ length: 1000 }, () => 1 + Math.floor(ulps() * 64) * 2 ** -52));
 });
 

@@ -107,3 +107,22 @@ Deno.test("csv: the float pattern accepts what the old one did, in linear time",
   const long = await decode(`measurement,v\nm,${"1".repeat(200_000)}x\nm,2\n`);
   assert.deepEqual(long.points[0].fields[0].type, FieldType.String);
 });
+
+Deno.test("csv: problems are met in body order: a bad header before broken quoting after it", async () => {
+  await assert.rejects(
+    () => decode('measurement,v,v\nm,1,2\nm,a"b,3\n'),
+    /^ValidationError: CSV header: column "v" appears twice/,
+  );
+  // Rows before the broken quoting are decoded (and yielded in their batches) first.
+  const seen: (number | undefined)[] = [];
+  const body = new TextEncoder().encode('measurement,v\nm,1\nm,2\nm,"3\n');
+  const stream = ReadableStream.from([body]);
+  await assert.rejects(async () => {
+    for await (
+      const b of decodeCsvStream(stream, { defaultTime: EPOCH, batchRows: 1, inferRows: 1 })
+    ) {
+      seen.push(...b.origins!);
+    }
+  }, /^ParseError: malformed CSV at line 4: Quote Not Closed at column 3/);
+  assert.deepEqual(seen, [1, 2]);
+});

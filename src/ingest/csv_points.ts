@@ -156,6 +156,8 @@ export async function* decodeCsvStream(
   let header: string[] | undefined;
   let roles: Role[] = [];
   let lastBytes = 0;
+  /** How many of `utf8.invalid` are behind the records read so far. */
+  let badSeen = 0;
   let record = 0;
   let lookahead: CsvRecord[] | undefined = [];
   let batch: DecodedBatch = newBatch();
@@ -211,14 +213,18 @@ export async function* decodeCsvStream(
     return out;
   }
 
-  /** Why the bytes up to `end` (a record's) are not UTF-8, or undefined; forgets them. */
+  /** Why the bytes up to `end` (a record's) are not UTF-8, or undefined; passes them. */
   function notUtf8(end: number): string | undefined {
     const bad = utf8.invalid;
-    if (bad.length === 0 || bad[0] >= end) return undefined;
-    const at = bad[0];
-    let n = 1;
-    while (n < bad.length && bad[n] < end) n++;
-    bad.splice(0, n);
+    if (badSeen === bad.length || bad[badSeen] >= end) return undefined;
+    const at = bad[badSeen];
+    while (badSeen < bad.length && bad[badSeen] < end) badSeen++;
+    // Forget the passed offsets once they are half the list: amortized linear. Splicing them
+    // off at each record was quadratic (a body of 40k records holding bad bytes took 2 s).
+    if (badSeen >= 1024 && badSeen * 2 >= bad.length) {
+      bad.splice(0, badSeen);
+      badSeen = 0;
+    }
     return `not valid UTF-8 (a bad byte at offset ${at} of the body)`;
   }
 

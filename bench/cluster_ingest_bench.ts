@@ -8,6 +8,10 @@
  *   deno task bench:cluster-ingest [--baseline /path/to/other/checkout/] [--rounds 2]
  *                                  [--hours 4] [--hosts 100] [--writers 2] [--batch 5000]
  *                                  [--prof DIR] [--env KEY=value,...] [--only 1|3]
+ *                                  [--idle SECONDS]
+ *
+ * `--idle SECONDS` measures no ingest: the CPU of an idle 3-node cluster (one database, its
+ * partitions' heartbeats and nothing else) over that many seconds, CPU s per s of all nodes.
  *
  * `--prof DIR` starts every node with `--cpu-prof`: each writes its profile (Chrome DevTools
  * format) to DIR/<tree>-<nodes>-<round>/node<i>/ when it stops. V8 samples wall time: on a loaded
@@ -36,6 +40,8 @@ const options = {
   env: flag("env", ""),
   /** Measure only this many nodes (1 or 3), for a quick look. */
   only: Number(flag("only", "0")),
+  /** Measure an idle 3-node cluster over this many seconds instead of an ingest. */
+  idle: Number(flag("idle", "0")),
 };
 
 const ENV: Record<string, string> = {
@@ -115,6 +121,40 @@ async function ingest(
   };
 }
 
+/** CPU seconds per second of an idle 3-node cluster (all nodes) over `seconds`. */
+async function idle(root: string | undefined, seconds: number): Promise<number> {
+  const nodes: ServerProcess[] = await startCluster(3, root, undefined);
+  await writeRetrying(`${nodes[0].url}/query`, new URLSearchParams({ q: `CREATE DATABASE ${DB}` }));
+  await new Promise((r) => setTimeout(r, 3000));
+  const cpu = async () => {
+    const each = await Promise.all(nodes.map((x) => processStats(x.process.pid)));
+    return each.reduce((a, b) => a + b.cpuSeconds, 0);
+  };
+  const before = await cpu();
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const used = (await cpu()) - before;
+  const elapsed = (performance.now() - started) / 1000;
+  for (const node of nodes) await node.stop();
+  for (const node of nodes) await Deno.remove(node.dataDir, { recursive: true }).catch(() => {});
+  return used / elapsed;
+}
+
+const trees: [string, string | undefined][] = options.baseline
+  ? [["baseline", options.baseline], ["this", undefined]]
+  : [["this", undefined]];
+
+if (options.idle > 0) {
+  console.log("round | tree | load | idle 3 nodes CPU s/s");
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const [name, root] of trees) {
+      const load = await loadAverage();
+      console.log(`${round} | ${name} | ${load} | ${(await idle(root, options.idle)).toFixed(3)}`);
+    }
+  }
+  Deno.exit(0);
+}
+
 const { bodies, points } = generateBatches({
   hosts: options.hosts,
   hours: options.hours,
@@ -122,9 +162,6 @@ const { bodies, points } = generateBatches({
   seed: 1,
 });
 const values = points * 10;
-const trees: [string, string | undefined][] = options.baseline
-  ? [["baseline", options.baseline], ["this", undefined]]
-  : [["this", undefined]];
 console.log(`${values} values, ${bodies.length} bodies, ${options.writers} writers`);
 console.log(
   "round | tree | load | 1 node CPU s/1M | 3 nodes CPU s/1M (per node) | 3/1 | values/s 1 / 3",

@@ -12,10 +12,19 @@
  *    count on live nodes and no move is left (`dead_node_timeout_ms` of it spent waiting).
  *
  *   deno task bench:rebalance [--writers 4] [--batch 500] [--preload 100000] [--steady 20]
- *                             [--rate 256KiB] [--dead-ms 5000] [--noise 300000]
+ *                             [--rate 256KiB] [--dead-ms 5000] [--noise 300000] [--fields 1]
+ *                             [--rf 3] [--partitions 6] [--flush-head 65536] [--kill yes]
  *
- * Heads flush at 64 KiB, so the logs are compacted and a new replica copies a snapshot; the
- * default rate is low so that snapshots this small are paced by it.
+ * Heads flush at `--flush-head` bytes, so the logs are compacted and a new replica copies a
+ * snapshot; the default rate is low so that snapshots this small are paced by it.
+ *
+ * The move speed at the default rate (tens of MiB per replica, streamed at up to 64 MiB/s):
+ *
+ *   deno task bench:rebalance --rf 1 --partitions 4 --noise 500000 --fields 40 --rate 64MiB
+ *                             --flush-head 8MiB --preload 20000 --kill no
+ *
+ * (`--fields` random floats per noise point: about 8 bytes each on disk.) The streaming figure is the
+ * snapshot bytes over the time in which they went out (quarter-second samples).
  * @module
  */
 import { TestCluster } from "../tests/_cluster.ts";
@@ -36,19 +45,28 @@ const options = {
   rate: flag("rate", "256KiB"),
   deadMs: Number(flag("dead-ms", "5000")),
   noise: Number(flag("noise", "300000")),
+  fields: Number(flag("fields", "1")),
+  rf: Number(flag("rf", "3")),
+  partitions: Number(flag("partitions", "6")),
+  flushHead: flag("flush-head", "65536"),
+  kill: flag("kill", "yes") !== "no",
 };
 
 const DB = "moves";
-const RF = 3;
-const PARTITIONS = 6;
+const RF = options.rf;
+const PARTITIONS = options.partitions;
 /** No move for this long: the planner has nothing left to do. */
 const QUIET_MS = 5_000;
 
 interface Status {
   nodeId: number;
-  nodes: { id: number; live?: boolean }[];
+  metaLeader: number;
+  nodes: { id: number; live?: boolean; httpAddress: string }[];
   moves: { database: string }[];
-  databases: { name: string; partitions: { replicas: number[]; target: number[] }[] }[];
+  databases: {
+    name: string;
+    partitions: { replicas: number[]; target: number[]; bytes?: number }[];
+  }[];
 }
 
 async function status(url: string): Promise<Status> {
@@ -116,7 +134,7 @@ const env = {
   EPOCHNEXUS_DEFAULT_PARTITIONS: String(PARTITIONS),
   EPOCHNEXUS_MAX_MOVES: "2",
   // Small heads: flushes compact the logs, so a new replica copies a snapshot (files).
-  EPOCHNEXUS_FLUSH_HEAD_BYTES: "65536",
+  EPOCHNEXUS_FLUSH_HEAD_BYTES: options.flushHead,
   EPOCHNEXUS_REBALANCE_BYTES_PER_SEC: options.rate,
   EPOCHNEXUS_DEAD_NODE_TIMEOUT_MS: String(options.deadMs),
   EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0",
@@ -179,16 +197,24 @@ async function writeNoise(): Promise<void> {
   const perRequest = 5_000;
   const t0 = 1_600_000_000_000;
   for (let done = 0; done < options.noise; done += perRequest) {
-    const lines = Array.from(
-      { length: Math.min(perRequest, options.noise - done) },
-      (_, i) => `noise,host=h${(done + i) % 60} v=${Math.random()} ${t0 + done + i}000000`,
-    );
-    const r = await fetch(`${cluster.url(0)}/write?db=${DB}`, {
-      method: "POST",
-      body: lines.join("\n"),
-      signal: AbortSignal.timeout(60_000),
+    const lines = Array.from({ length: Math.min(perRequest, options.noise - done) }, (_, i) => {
+      // Every digit (a value of few decimals is stored scaled, in fewer bytes).
+      const fields = Array.from({ length: options.fields }, (_, f) => `v${f}=${Math.random()}`);
+      return `noise,host=h${(done + i) % 60} ${fields.join(",")} ${t0 + done + i}000000`;
     });
-    if (r.status !== 204) throw new Error(`noise write: ${r.status} ${await r.text()}`);
+    const body = lines.join("\n");
+    // A partition without a leader for a moment (503): the same points again (stored once).
+    for (let attempt = 1;; attempt++) {
+      const r = await fetch(`${cluster.url(0)}/write?db=${DB}`, {
+        method: "POST",
+        body,
+        signal: AbortSignal.timeout(60_000),
+      });
+      const text = await r.text();
+      if (r.status === 204) break;
+      if (r.status !== 503 || attempt >= 30) throw new Error(`noise write: ${r.status} ${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
   }
 }
 
@@ -199,6 +225,25 @@ const snapshotBytes = async () => {
   }
   return sum;
 };
+
+/** Kills a node with -9 and prints the time until every partition is back at RF live replicas. */
+async function repairAfterKill(): Promise<void> {
+  const victim = 1;
+  const victimId = cluster.ids[victim];
+  const killedAt = performance.now();
+  await cluster.kill9(victim);
+  await waitLogged("full replication without the dead node", async () => {
+    const s = await status(cluster.url(0));
+    return [settled(s, victimId), s];
+  });
+  const repairSeconds = (performance.now() - killedAt) / 1000;
+  console.log(
+    `node ${victimId} killed: every partition back at ${RF} live replicas in ` +
+      `${repairSeconds.toFixed(1)} s (dead_node_timeout_ms ${options.deadMs} of it, ` +
+      `${(repairSeconds - options.deadMs / 1000).toFixed(1)} s of moves); ` +
+      `load ${await loadAverage()}`,
+  );
+}
 
 try {
   await query(cluster.url(0), `CREATE DATABASE ${DB}`);
@@ -225,19 +270,35 @@ try {
   const bytesBefore = await snapshotBytes();
   // The snapshot bytes streamed per second, sampled about every second: the fastest second
   // shows whether the throttle holds (it caps each sending node).
-  let sample = { at: performance.now(), bytes: bytesBefore };
+  // Sampled about every quarter second: the fastest second (over samples at least a second
+  // apart) shows whether the throttle holds (it caps each sending node); the span in which bytes
+  // went out (from the sample before the first rise to the last rise) gives the streaming rate.
+  const samples = [{ at: performance.now(), bytes: bytesBefore }];
   let peakBytesPerSecond = 0;
+  let streaming: { from: number; to: number } | undefined;
   const sampleRate = async () => {
-    if (performance.now() - sample.at < 1_000) return;
+    const last = samples[samples.length - 1];
+    if (performance.now() - last.at < 250) return;
     const next = { at: performance.now(), bytes: await snapshotBytes() };
-    const rate = (next.bytes - sample.bytes) / ((next.at - sample.at) / 1000);
-    peakBytesPerSecond = Math.max(peakBytesPerSecond, rate);
-    sample = next;
+    samples.push(next);
+    const secondAgo = samples.findLast((x) => next.at - x.at >= 1_000);
+    if (secondAgo) {
+      const rate = (next.bytes - secondAgo.bytes) / ((next.at - secondAgo.at) / 1000);
+      peakBytesPerSecond = Math.max(peakBytesPerSecond, rate);
+    }
+    if (next.bytes > last.bytes) streaming = { from: streaming?.from ?? last.at, to: next.at };
   };
   let fourthId = 0;
+  // Joins through the metadata leader: a follower registers the node but refuses to add it to
+  // the metadata group ("does not lead the metadata group"), and the joiner does not follow.
+  const { metaLeader, nodes } = await status(cluster.url(0));
+  const joinAt = nodes.find((n) => n.id === metaLeader)?.httpAddress ??
+    `127.0.0.1:${cluster.node(0).port}`;
   const move = await window(async () => {
     const fourth = await startServer({
-      env: { ...env, EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${cluster.node(0).port}` },
+      // Its default database is the bench's: a node makes its default database when missing (on
+      // the least loaded nodes: all on itself), which would take its whole share.
+      env: { ...env, EPOCHNEXUS_JOIN_ADDRESS: joinAt, EPOCHNEXUS_DEFAULT_DATABASE: DB },
       timeoutMs: 120_000,
     });
     cluster.nodes.push(fourth);
@@ -256,8 +317,12 @@ try {
     });
     return quiet;
   });
-  const moved = held(await status(cluster.url(0))).get(fourthId) ?? 0;
+  const after = await status(cluster.url(0));
+  const moved = held(after).get(fourthId) ?? 0;
+  const movedBytes = (after.databases.find((d) => d.name === DB)?.partitions ?? [])
+    .filter((p) => p.replicas.includes(fourthId)).map((p) => (p.bytes ?? 0) / 1048576);
   const bytes = (await snapshotBytes()) - bytesBefore;
+  const streamSeconds = streaming ? (streaming.to - streaming.from) / 1000 : 0;
   console.log(
     `during the moves: ${move.requests} writes in ${move.seconds.toFixed(1)} s, ` +
       `${move.pointsPerSecond.toFixed(0)} points/s, p50 ${ms(move.p50)} ms, ` +
@@ -271,23 +336,14 @@ try {
       `${(peakBytesPerSecond / 1048576).toFixed(2)} MiB/s ` +
       `(rebalance_bytes_per_sec ${options.rate} per sending node)`,
   );
-
-  // 3. A node dies: its replicas are made again on the others.
-  const victim = 1;
-  const victimId = cluster.ids[victim];
-  const killedAt = performance.now();
-  await cluster.kill9(victim);
-  await waitLogged("full replication without the dead node", async () => {
-    const s = await status(cluster.url(0));
-    return [settled(s, victimId), s];
-  });
-  const repairSeconds = (performance.now() - killedAt) / 1000;
   console.log(
-    `node ${victimId} killed: every partition back at ${RF} live replicas in ` +
-      `${repairSeconds.toFixed(1)} s (dead_node_timeout_ms ${options.deadMs} of it, ` +
-      `${(repairSeconds - options.deadMs / 1000).toFixed(1)} s of moves); ` +
-      `load ${await loadAverage()}`,
+    `moved replicas' sizes ${movedBytes.map((b) => b.toFixed(1)).join(", ")} MiB; bytes went ` +
+      `out over ${streamSeconds.toFixed(2)} s (0.25 s samples): ` +
+      `${(bytes / Math.max(streamSeconds, 0.25) / 1048576).toFixed(2)} MiB/s while streaming`,
   );
+
+  // 3. A node dies: its replicas are made again on the others (unless `--kill no`).
+  if (options.kill) await repairAfterKill();
 } finally {
   await writers.stop();
   console.log(

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   timeoutMs?: number;
   /** Called when node `i`'s process (at each start) has bound its ports. */
   onBound?: (i: number, bound: { port: number; raftPort: number; pid: number }) => void;
+  /** The position of the node that node `i` (> 0) joins through. @default {0} */
+  joinThrough?: (i: number) => number;
 }
 
 /** A running test cluster. */
@@ -72,9 +74,9 @@ export class TestCluster {
     const timeoutMs = options.timeoutMs ?? 60_000;
     try {
       for (let i = 0; i < size; i++) {
-        const join: Record<string, string> = i === 0
-          ? {}
-          : { EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${cluster.node(0).port}` };
+        const join: Record<string, string> = i === 0 ? {} : {
+          EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${cluster.node(options.joinThrough?.(i) ?? 0).port}`,
+        };
         const node = await startServer({
           env: { ...cluster.#env(i), ...join },
           timeoutMs,

@@ -159,6 +159,9 @@ export async function startClusterNode(
   return { node, secret };
 }
 
+/** Times a node asks to be admitted while the answer is 503. */
+const JOIN_ATTEMPTS = 5;
+
 /**
  * Asks the node at join_address (its HTTP API) to admit this one, presenting `join_token` (an
  * admin's `user:password` or an admin API token) and the configured cluster secret, if any.
@@ -169,22 +172,30 @@ async function join(
   peers: PeerTransport,
 ): Promise<JoinAnswer> {
   const url = `${baseUrl(config.join_address, peers.scheme)}/api/v1/cluster/join`;
-  let response: Response;
-  try {
-    response = await (peers.fetch ?? httpFetch)(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...joinHeaders(config) },
-      body: JSON.stringify({ ...addresses, version: INFLUX_VERSION, clusterId: "" }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new EpochError("unavailable", `cannot reach ${url} to join its cluster: ${error}`);
+  let response: Response | undefined;
+  let body: { error?: { message?: string } } = {};
+  // A 503 (no metadata leader yet, or the registration not yet applied) is asked again: a node
+  // that asks again keeps the id it was given, so a repeat admits it once.
+  for (let attempt = 1; attempt <= JOIN_ATTEMPTS; attempt++) {
+    try {
+      response = await (peers.fetch ?? httpFetch)(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...joinHeaders(config) },
+        body: JSON.stringify({ ...addresses, version: INFLUX_VERSION, clusterId: "" }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new EpochError("unavailable", `cannot reach ${url} to join its cluster: ${error}`);
+    }
+    body = await response.json().catch(() => ({}));
+    if (response.status !== 503 || attempt === JOIN_ATTEMPTS) break;
+    const seconds = Math.min(Number(response.headers.get("retry-after")) || 1, 5);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
+  if (!response!.ok) {
     throw new EpochError(
       "unavailable",
-      `${url} refused to admit this node (HTTP ${response.status}): ` +
+      `${url} refused to admit this node (HTTP ${response!.status}): ` +
         (body?.error?.message ?? JSON.stringify(body)),
     );
   }

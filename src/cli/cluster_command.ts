@@ -31,6 +31,8 @@ interface NodeStatus {
   meta: string;
   draining?: boolean;
   live?: boolean;
+  /** Bytes of the replicas it holds, as last measured (absent from older nodes). */
+  bytes?: number;
 }
 interface PartitionStatus {
   index: number;
@@ -38,6 +40,8 @@ interface PartitionStatus {
   replicas: number[];
   target?: number[];
   leader: number;
+  /** Bytes of one replica's data, as last measured. */
+  bytes?: number;
   commit?: number;
   applied?: number;
 }
@@ -73,7 +77,17 @@ export function formatClusterStatus(status: ClusterStatus): string {
     n.draining ? "draining" : n.live === false ? "lost" : n.live ? "live" : "member";
   const series: WireSeries[] = [{
     name: "nodes",
-    columns: ["node", "http", "raft", "version", "state", "metadata", "replicas", "leads"],
+    columns: [
+      "node",
+      "http",
+      "raft",
+      "version",
+      "state",
+      "metadata",
+      "replicas",
+      "leads",
+      "bytes",
+    ],
     values: status.nodes.map((n) => [
       n.id,
       n.httpAddress,
@@ -83,6 +97,7 @@ export function formatClusterStatus(status: ClusterStatus): string {
       n.meta,
       holds.get(n.id) ?? 0,
       leads.get(n.id) ?? 0,
+      formatBytes(n.bytes),
     ]),
   }];
   const moves = status.moves ?? [];
@@ -103,13 +118,23 @@ export function formatClusterStatus(status: ClusterStatus): string {
   for (const db of status.databases) {
     series.push({
       name: `database ${db.name} (replication factor ${db.replicationFactor})`,
-      columns: ["partition", "group", "leader", "replicas", "target", "commit", "applied"],
+      columns: [
+        "partition",
+        "group",
+        "leader",
+        "replicas",
+        "target",
+        "bytes",
+        "commit",
+        "applied",
+      ],
       values: db.partitions.map((p) => [
         p.index,
         p.groupId,
         p.leader || "-",
         p.replicas.join(","),
         (p.target ?? p.replicas).join(","),
+        formatBytes(p.bytes),
         p.commit ?? "-",
         p.applied ?? "-",
       ]),
@@ -118,6 +143,15 @@ export function formatClusterStatus(status: ClusterStatus): string {
   return `cluster ${status.clusterId}, seen from node ${status.nodeId}, metadata leader ${
     status.metaLeader || "none"
   }, ${moves.length} move(s) in progress\n\n` + formatColumns([{ statement_id: 0, series }]);
+}
+
+/** `1.5MiB`, one word (the table's columns are read split on spaces); "-" when unknown. */
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return "-";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes, unit = 0;
+  while (value >= 1024 && unit < units.length - 1) value /= 1024, unit++;
+  return unit === 0 ? `${bytes}B` : `${value.toFixed(1)}${units[unit]}`;
 }
 
 function headers(options: ClusterCommandOptions): Record<string, string> {

@@ -50,6 +50,9 @@ import {
 } from "./partition_reads.ts";
 import type { ClusterNode } from "./node.ts";
 import type { PartitionReplica } from "./partition/replica.ts";
+import type { MetaGroup } from "./meta/meta_group.ts";
+import { META_GROUP_ID } from "./meta/meta_state.ts";
+import { readBarriers, type ReadMember } from "./read_round.ts";
 
 /** The whole int64 nanosecond range but its two ends (InfluxDB's bounds). */
 const MIN_NS = -9223372036854775806n;
@@ -286,16 +289,7 @@ export class ClusterStore implements QueryStore {
    */
   async readBarrier(databases: readonly string[]): Promise<void> {
     const timeoutMs = this.options.readTimeoutMs;
-    const barriers: Barrier[] = [];
-    const meta = this.node.meta.sync(timeoutMs).catch((error) => {
-      throw new EpochError(
-        "unavailable",
-        `the metadata group cannot confirm a read: ${
-          error instanceof Error ? error.message : error
-        }`,
-        { cause: error, retryAfterSeconds: 1 },
-      );
-    });
+    const replicas: PartitionReplica[] = [];
     for (const name of databases) {
       const db = this.node.meta.state.databases.get(name);
       if (!db) continue;
@@ -303,10 +297,12 @@ export class ClusterStore implements QueryStore {
         const inProcess = this.#inProcess(p.groupId); // noted unlisted too: see #listing
         if (!p.replicas.includes(this.node.nodeId)) continue; // read elsewhere, at its leader
         const replica = inProcess ?? await this.node.openReplica(p.groupId);
-        if (replica) barriers.push(this.#startBarrier(replica, timeoutMs));
+        if (replica) replicas.push(replica);
       }
     }
-    const settled = await Promise.allSettled([...barriers.map((b) => b.done), meta]);
+    // One round: the metadata's barrier goes with the partitions' (read_round.ts).
+    const { barriers, meta } = this.#startBarriers(replicas, timeoutMs, true);
+    const settled = await Promise.allSettled([...barriers.map((b) => b.done), meta!]);
     this.#fence(barriers, settled);
     const late: PartitionReplica[] = [];
     for (const name of databases) {
@@ -342,9 +338,23 @@ export class ClusterStore implements QueryStore {
     return replica;
   }
 
-  #startBarrier(replica: PartitionReplica, timeoutMs?: number): Barrier {
-    const started = ++this.#sequence;
-    return { replica, started, done: replica.readBarrier(timeoutMs) };
+  /**
+   * Starts read barriers on `replicas` (and on the metadata when `withMeta`), in one round per
+   * leader node ({@linkcode readBarriers}).
+   */
+  #startBarriers(
+    replicas: readonly PartitionReplica[],
+    timeoutMs: number | undefined,
+    withMeta: boolean,
+  ): { barriers: Barrier[]; meta?: Promise<void> } {
+    const members = replicas.map((r) => replicaMember(r, timeoutMs));
+    if (withMeta) members.push(metaMember(this.node.meta, timeoutMs));
+    const started = replicas.map(() => ++this.#sequence);
+    const done = readBarriers(this.node.nodeId, members, this.node.network.peers);
+    return {
+      barriers: replicas.map((replica, i) => ({ replica, started: started[i], done: done[i] })),
+      meta: withMeta ? done[replicas.length] : undefined,
+    };
   }
 
   /** Notes the barriers that succeeded; throws the first failure, in list order. */
@@ -359,7 +369,7 @@ export class ClusterStore implements QueryStore {
 
   /** Read barriers on `replicas`, noted as fences. */
   async #barrier(replicas: readonly PartitionReplica[], timeoutMs?: number): Promise<void> {
-    const barriers = replicas.map((r) => this.#startBarrier(r, timeoutMs));
+    const { barriers } = this.#startBarriers(replicas, timeoutMs, false);
     this.#fence(barriers, await Promise.allSettled(barriers.map((b) => b.done)));
   }
 
@@ -692,6 +702,42 @@ export class ClusterStore implements QueryStore {
     const result = await this.node.proposeMeta(command);
     if (!result.ok) throw new ValidationError(result.error);
   }
+}
+
+/** A partition replica as {@linkcode readBarriers} uses it. */
+function replicaMember(replica: PartitionReplica, timeoutMs?: number): ReadMember {
+  return {
+    groupId: replica.groupId,
+    leader: () => replica.leader(),
+    readBarrier: () => replica.readBarrier(timeoutMs),
+    waitApplied: (index) =>
+      replica.raft.waitApplied(index, timeoutMs).catch((error) => {
+        throw new EpochError(
+          "unavailable",
+          `partition group ${replica.groupId} cannot confirm a read: ${
+            error instanceof Error ? error.message : error
+          }`,
+          { retryAfterSeconds: 1, details: { groupId: replica.groupId }, cause: error },
+        );
+      }),
+  };
+}
+
+/** This node's copy of the metadata as {@linkcode readBarriers} uses it. */
+function metaMember(meta: MetaGroup, timeoutMs?: number): ReadMember {
+  const unavailable = (error: unknown) => {
+    throw new EpochError(
+      "unavailable",
+      `the metadata group cannot confirm a read: ${error instanceof Error ? error.message : error}`,
+      { cause: error, retryAfterSeconds: 1 },
+    );
+  };
+  return {
+    groupId: META_GROUP_ID,
+    leader: () => meta.leader(),
+    readBarrier: () => meta.sync(timeoutMs).catch(unavailable),
+    waitApplied: (index) => meta.raft.waitApplied(index, timeoutMs).catch(unavailable),
+  };
 }
 
 /** A read barrier on a replica, and when it started (the store's sequence). */

@@ -61,6 +61,8 @@ export class MemoryNetwork implements ClusterNetwork {
         this.#call(node, (s) => s.deletePartition(decodeWire(encodeWire(request)))),
       partitionSizes: (node, request) =>
         this.#call(node, (s) => s.partitionSizes(request)).then((a) => decodeWire(encodeWire(a))),
+      readIndexes: (node, groupIds) =>
+        this.#call(node, (s) => Promise.resolve(s.readIndexes([...groupIds]))),
       describe: (node, request) =>
         this.#call(node, (s) => s.describe(request)).then((d) => decodeWire(encodeWire(d))),
       select: (node, request) =>

@@ -154,6 +154,11 @@ export interface PeerService {
   readMeta(): MetaView;
   /** The sizes of a partition this node leads. */
   partitionSizes(request: PartitionSizesRequest): Promise<PartitionSizes>;
+  /**
+   * Per group, in order: the read point this node confirms now as its leader under a valid
+   * lease (its commit index), or 0 when it cannot (src/cluster/read_round.ts).
+   */
+  readIndexes(groupIds: readonly number[]): number[];
 }
 
 /**
@@ -208,6 +213,11 @@ export interface PeerClient {
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
   fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
   partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes>;
+  /**
+   * {@linkcode PeerService.readIndexes} on a node: one call for the read barriers of every group
+   * it leads. Absent: each group takes its own Raft barrier.
+   */
+  readIndexes?(node: number, groupIds: readonly number[]): Promise<number[]>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */

@@ -41,6 +41,7 @@ import {
   type ShardGroupInfo,
 } from "./meta/meta_state.ts";
 import { isMoving, planRebalance } from "./meta/rebalance.ts";
+import { localBytes, PartitionBytes } from "./partition_bytes.ts";
 import type {
   ClusterNetwork,
   JoinAnswer,
@@ -51,6 +52,7 @@ import type {
 } from "./network.ts";
 import { type MoveStep, nextMoveStep } from "./partition/move_step.ts";
 import { PartitionReplica } from "./partition/replica.ts";
+import { leaseReadIndexes } from "./read_round.ts";
 import type { BackupExport, SnapshotChunk } from "./partition/snapshot.ts";
 import { discardReplicaFolder, removeDiscardedFolders } from "./partition/discard.ts";
 import {
@@ -150,6 +152,10 @@ export interface ClusterNodeOptions {
   rebalanceBytesPerSec?: number;
   /** Whether the metadata leader moves replicas by itself (join, loss, drain). @default {true} */
   rebalance?: boolean;
+  /** Bytes move between nodes of even counts only past this gap too. @default {64 MiB} */
+  rebalanceMinByteGap?: number;
+  /** How often partitions' bytes are measured (status, rebalancing). @default {10 s} */
+  partitionBytesRefreshMs?: number;
 }
 
 /** A running cluster node. */
@@ -197,6 +203,7 @@ export class ClusterNode {
       options.engine?.blockCacheValues ?? 4_000_000,
       options.engine?.blockCacheBytes,
     );
+    this.partitionBytes = new PartitionBytes(options.partitionBytesRefreshMs ?? 10_000);
   }
 
   /** Starts the metadata member, then the replicas the metadata places here. */
@@ -278,6 +285,11 @@ export class ClusterNode {
       readMeta: () => node.metaView(),
       partitionSizes: async (request) =>
         sizesOnReplica(await node.heldReplica(request.groupId), request.database),
+      readIndexes: (groupIds) =>
+        leaseReadIndexes(
+          groupIds,
+          (id) => id === META_GROUP_ID ? node.meta.raft : node.replicas.get(id)?.raft,
+        ),
     });
     node.meta.campaignIfAlone();
     if (identity.bootstrap && fresh) {
@@ -416,7 +428,9 @@ export class ClusterNode {
 
   /**
    * Admits a node that asks to join: registers it in the metadata, then adds it to the
-   * metadata group (a voter while the group has fewer than `metaVoters`, else a learner).
+   * metadata group (a voter while the group has fewer than `metaVoters`, else a learner). Any
+   * node may admit: the registration is forwarded to the metadata leader, and on another node
+   * the admission waits for the leader to add the registered node (its maintenance does).
    */
   async admit(request: JoinRequest): Promise<JoinAnswer> {
     if (request.clusterId !== "" && request.clusterId !== this.clusterId) {
@@ -440,16 +454,24 @@ export class ClusterNode {
     for (let attempt = 0; attempt < 100; attempt++) {
       const conf = this.meta.raft.raft.currentConf();
       if (conf.voters.includes(id) || conf.learners.includes(id)) break;
-      try {
-        await this.#onMetaLeader((group) =>
-          group.changeMembership({ type: "addLearner", nodeId: id })
+      if (clock.monotonicMs() >= deadline) {
+        throw new EpochError(
+          "unavailable",
+          `node ${request.raftAddress} is registered as node ${id} but not yet in the metadata ` +
+            `group (its leader is node ${this.meta.leader()}); ask again`,
+          { retryAfterSeconds: 1 },
         );
-        break;
-      } catch (error) {
-        const pending = error instanceof EpochError && error.code === "aborted";
-        if (!pending || clock.monotonicMs() >= deadline) throw error;
-        await sleep(Math.min(20 * (attempt + 1), 200));
       }
+      if (this.meta.isLeader()) {
+        try {
+          await this.meta.changeMembership({ type: "addLearner", nodeId: id });
+          break;
+        } catch (error) {
+          if (!(error instanceof EpochError && error.code === "aborted")) throw error;
+        }
+      }
+      // Another change is not committed yet, or another node leads (it adds registered nodes).
+      await sleep(Math.min(20 * (attempt + 1), 200));
     }
     return {
       clusterId: this.clusterId,
@@ -459,16 +481,6 @@ export class ClusterNode {
         raftAddress: n.raftAddress,
       })),
     };
-  }
-
-  /** Runs `fn` with the metadata group once this node leads it (admissions go to the leader). */
-  async #onMetaLeader(fn: (group: MetaGroup) => Promise<void>): Promise<void> {
-    if (!this.meta.isLeader()) {
-      throw new Error(
-        `node ${this.nodeId} does not lead the metadata group; ask node ${this.meta.leader()}`,
-      );
-    }
-    await fn(this.meta);
   }
 
   /**
@@ -658,6 +670,12 @@ export class ClusterNode {
         };
       })
     );
+    const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
+    const nodeBytes = (id: number) =>
+      partitions.reduce(
+        (sum, p) => sum + (p.replicas.includes(id) ? this.partitionBytes.get(p.groupId) ?? 0 : 0),
+        0,
+      );
     return {
       clusterId: this.clusterId,
       nodeId: this.nodeId,
@@ -665,6 +683,7 @@ export class ClusterNode {
       nodes: [...state.nodes.values()].map((n) => ({
         ...n,
         draining: n.draining === true,
+        bytes: nodeBytes(n.id),
         ...(this.meta.isLeader() && { live: live.has(n.id) }),
         meta: conf.voters.includes(n.id)
           ? "voter"
@@ -686,6 +705,7 @@ export class ClusterNode {
             replicas: p.replicas,
             target: p.target,
             leader: local?.leader() || p.leaderHint,
+            bytes: this.partitionBytes.get(p.groupId),
             ...(local && {
               commit: local.raft.status().commit,
               applied: local.applied,
@@ -1033,12 +1053,14 @@ export class ClusterNode {
       await r.engine.maintain({ expire: false }); // idle flushes and compaction
     }
     await this.#applyTiering();
+    this.#measurePartitionBytes();
     await this.#trimLog();
     await this.#advanceMoves();
     this.#balanceLeaders();
     await this.#reportLeaders();
     await this.#applyMetaDrops();
     if (this.meta.isLeader()) {
+      await this.#addRegisteredNodes();
       await this.#promoteMetaLearners();
       if (this.#options.rebalance ?? true) await this.#rebalance();
       await this.#retireDrained();
@@ -1175,8 +1197,12 @@ export class ClusterNode {
       draining: n.draining === true,
       ready: ready(n.id),
     }));
-    const partitions = [...state.databases.values()].flatMap((db) => db.partitions);
-    const changes = planRebalance(nodes, partitions, { maxMoves: this.#options.maxMoves ?? 2 });
+    const partitions = [...state.databases.values()].flatMap((db) => db.partitions)
+      .map((p) => ({ ...p, bytes: this.partitionBytes.get(p.groupId) }));
+    const changes = planRebalance(nodes, partitions, {
+      maxMoves: this.#options.maxMoves ?? 2,
+      minByteGap: this.#options.rebalanceMinByteGap ?? 64 * 1024 * 1024,
+    });
     for (const change of changes) {
       if (this.#closed) return;
       const before = state.partition(change.groupId)?.partition.target;
@@ -1187,6 +1213,34 @@ export class ClusterNode {
       });
       await this.proposeMeta({ op: "set_target", groupId: change.groupId, target: change.target });
     }
+  }
+
+  /** Bytes of each partition's data, as last measured (status and the rebalancer). */
+  readonly partitionBytes: PartitionBytes;
+
+  /**
+   * Starts a background pass over the partitions' bytes when one is due: this node's replica
+   * where it votes (and is not installing a snapshot), else the partition's leader asked.
+   */
+  #measurePartitionBytes(): void {
+    const state = this.meta.state;
+    const groupIds = [...state.databases.values()].flatMap((db) =>
+      db.partitions.map((p) => p.groupId)
+    );
+    this.partitionBytes.refresh(this.#options.clock.monotonicMs(), groupIds, async (groupId) => {
+      const found = state.partition(groupId);
+      if (!found || this.#closed) throw new EpochError("not_found", `no group ${groupId}`);
+      const database = found.database.name;
+      const local = this.localReplica(groupId);
+      if (local && !local.installing) return localBytes(local.engine, database);
+      const { leaderHint, replicas } = found.partition;
+      const target = leaderHint || replicas[0];
+      if (target === undefined || target === this.nodeId) {
+        throw new EpochError("unavailable", `group ${groupId} has no replica to ask`);
+      }
+      const sizes = await this.network.peers.partitionSizes(target, { groupId, database });
+      return sizes.policies.reduce((sum, p) => sum + p.bytes, 0);
+    });
   }
 
   /** Per drained node, the metadata group's last index when it was found holding no replica. */
@@ -1343,6 +1397,30 @@ export class ClusterNode {
   }
 
   /**
+   * Adds a registered node that is not in the metadata group yet as a learner (one change at a
+   * time): a node admitted through another node, or whose admission was cut short. A draining
+   * node is leaving and is never added back.
+   */
+  async #addRegisteredNodes(): Promise<void> {
+    const status = this.meta.raft.status();
+    if (status.confPending) return;
+    const { voters, learners } = status.conf;
+    const missing = [...this.meta.state.nodes.values()]
+      .filter((n) => !n.draining && !voters.includes(n.id) && !learners.includes(n.id))
+      .sort((a, b) => a.id - b.id)[0];
+    if (missing === undefined) return;
+    try {
+      await this.meta.changeMembership({ type: "addLearner", nodeId: missing.id });
+      this.#options.logger.info("registered node added to the metadata group", {
+        nodeId: missing.id,
+      });
+    } catch (error) {
+      // Its admission on this node added it first: the next pass finds nothing to do.
+      if (!(error instanceof EpochError && error.code === "aborted")) throw error;
+    }
+  }
+
+  /**
    * Makes caught-up learners of the metadata group voters while it has fewer than
    * `metaVoters` (one change at a time, as the group allows).
    */
@@ -1380,6 +1458,7 @@ export class ClusterNode {
     if (this.#timer !== undefined) (this.#options.timers ?? globalThis).clearInterval(this.#timer);
     await this.#maintaining;
     await this.#flushing;
+    await this.partitionBytes.settled();
     await this.#reconciling.catch(() => {});
     for (const r of this.replicas.values()) await r.close();
     this.replicas.clear();

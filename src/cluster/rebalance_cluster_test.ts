@@ -4,11 +4,12 @@
  * acknowledged point answered afterwards by every node.
  */
 import assert from "node:assert/strict";
-import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
+import { FieldType, type Point, seriesKey, silentLogger, sortTags } from "../core/mod.ts";
 import { encodeJson, executeQuery } from "../query/mod.ts";
 import { seededRng } from "../raft/_test_util.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
 import { ClusterStore } from "./cluster_store.ts";
+import { partitionOf } from "./hash.ts";
 import { MemoryHub } from "./memory_network.ts";
 import { ClusterNode, type ClusterNodeOptions } from "./node.ts";
 
@@ -265,6 +266,63 @@ Deno.test("a lost node's replicas are made again elsewhere; back, it drops its s
       ));
     assert.ok(stale.length > 0);
     await expectAll(cluster, points.length);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("bytes spread too: two heavy partitions on one node of even counts, one moves", async () => {
+  const cluster = new TestCluster({ partitions: 4, replicationFactor: 1 }, {
+    maxMoves: 2,
+    rebalanceMinByteGap: 1,
+    partitionBytesRefreshMs: 0,
+  });
+  try {
+    for (const id of [1, 2]) await cluster.start(id);
+    const { store, node } = cluster.any();
+    await store.createDatabase("db");
+    const db = node.meta.state.databases.get("db")!;
+    // A host per partition (its series hashes there), heavy on node 1's two partitions.
+    const hostOf = new Map<number, string>();
+    for (let i = 0; hostOf.size < 4 && i < 1000; i++) {
+      const host = `h${i}`;
+      const key = seriesKey("cpu", sortTags([{ key: "host", value: host }]));
+      const index = partitionOf(db.hash, key, 4);
+      if (!hostOf.has(index)) hostOf.set(index, host);
+    }
+    const heavy = cluster.partitions().filter((p) => p.replicas[0] === 1);
+    assert.equal(heavy.length, 2, JSON.stringify(cluster.partitions()));
+    let total = 0;
+    for (const p of cluster.partitions()) {
+      const n = heavy.includes(p) ? 6000 : 100;
+      const host = hostOf.get(p.index)!;
+      // Values that compress badly, so that the heavy partitions are heavy on disk too.
+      const points = Array.from({ length: n }, (_, k) => ({
+        ...point(host, k),
+        fields: [{
+          key: "usage",
+          type: FieldType.Float,
+          value: ((k * 2654435761) % 1000003) / 7.3,
+        }],
+      }));
+      assert.equal((await store.write("db", undefined, points)).accepted, n);
+      total += n;
+    }
+    for (const { store } of cluster.running.values()) await store.flush();
+    const heavyIds = heavy.map((p) => p.groupId);
+    await cluster.until("a heavy partition to move to node 2", () =>
+      cluster.settled() &&
+      cluster.partitions().filter((p) => p.replicas.includes(2) && heavyIds.includes(p.groupId))
+          .length === 1);
+    // Counts stay even (a swap), and the status shows each node's bytes.
+    const held = cluster.partitions().map((p) => p.replicas[0]);
+    assert.deepEqual(held.filter((n) => n === 1).length, 2, JSON.stringify(held));
+    await cluster.until("the sizes measured after the move", () => {
+      const nodes = node.status().nodes as { id: number; bytes: number }[];
+      const [one, two] = nodes.map((n) => n.bytes);
+      return one > 0 && two > 0 && Math.abs(one - two) < Math.max(one, two) / 2;
+    });
+    await expectAll(cluster, total);
   } finally {
     await cluster.close();
   }

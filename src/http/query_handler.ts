@@ -23,6 +23,7 @@ import {
   executeQuery,
   isWriteStatement,
   jsonChunks,
+  jsonChunksStreamed,
   jsonString,
   limitHit,
   printStatement,
@@ -32,6 +33,7 @@ import {
   type Statement,
   type StatementResult,
   STATEMENTS,
+  streamedChunks,
 } from "../query/mod.ts";
 
 type QueryResult = StatementResult[];
@@ -119,7 +121,11 @@ export async function handleInfluxQuery(
     const refusal = authorize(ctx, principal, query, request.method === "GET");
     if (refusal) return errorResponse({ influx: true }, refusal);
     if (query.chunked && !wantsCsv(request)) return streamChunks(ctx, request, query, principal);
-    const results = await run(ctx, query, request.method === "GET", principal, request.signal);
+    // The JSON answer streams a last raw SELECT's rows as it writes them (raw_stream.ts).
+    const stream = !query.pretty && !wantsCsv(request);
+    const results = await run(ctx, query, request.method === "GET", principal, request.signal, {
+      stream,
+    });
     return encode(request, results, query);
   } catch (error) {
     if (error instanceof ParseError) {
@@ -249,8 +255,9 @@ function checkConsistency(value: string | null | undefined): ReadConsistency | u
 }
 
 /**
- * `chunked=true`: each statement's lines are written as soon as the statement finishes. A
- * syntax error is still a 400 with one JSON object, as InfluxDB.
+ * `chunked=true`: each statement's lines are written as soon as the statement finishes, and a
+ * last raw SELECT's as its rows are read. A syntax error is still a 400 with one JSON object,
+ * as InfluxDB.
  */
 function streamChunks(
   ctx: AppContext,
@@ -259,10 +266,17 @@ function streamChunks(
   principal: Principal,
 ): Response {
   const encoder = new TextEncoder();
+  const options = { epoch: query.epoch, chunkSize: query.chunkSize };
   const lines: string[] = [];
   let push: ((line: string) => void) | undefined;
+  // A last raw SELECT streams its rows: its lines are written as they are read, after the run.
+  let streamed: StatementResult | undefined;
   const onResult = (r: StatementResult) => {
-    for (const line of encodeChunks(r, { epoch: query.epoch, chunkSize: query.chunkSize })) {
+    if (r.stream !== undefined) {
+      streamed = r;
+      return;
+    }
+    for (const line of encodeChunks(r, options)) {
       if (push) push(line);
       else lines.push(line);
     }
@@ -271,29 +285,43 @@ function streamChunks(
   checkQuerySize(query.q, stateOf(ctx).limits);
   STATEMENTS.parse(query.q);
   let failure: unknown;
-  const settled = run(ctx, query, request.method === "GET", principal, request.signal, onResult)
-    .then(
-      () => {},
-      (e) => {
-        failure = e;
-      },
-    );
+  const settled = run(ctx, query, request.method === "GET", principal, request.signal, {
+    onResult,
+    stream: true,
+  }).then(
+    () => {},
+    (e) => {
+      failure = e;
+    },
+  );
+  let rest: AsyncGenerator<string, void, undefined> | undefined;
   const body = new ReadableStream<Uint8Array>({
-    start(controller) {
+    async start(controller) {
       for (const line of lines) controller.enqueue(encoder.encode(line));
       push = (line) => controller.enqueue(encoder.encode(line));
-      return settled.then(() => {
-        if (failure !== undefined) {
-          if (!(failure instanceof EpochError)) {
-            ctx.logger.error("query failed", { error: String(failure) });
-          }
-          const message = failure instanceof Error ? failure.message : String(failure);
-          controller.enqueue(encoder.encode(JSON.stringify({ error: message }) + "\n"));
+      await settled;
+      push = undefined;
+      if (failure !== undefined) {
+        if (!(failure instanceof EpochError)) {
+          ctx.logger.error("query failed", { error: String(failure) });
         }
-        controller.close();
-      });
+        const message = failure instanceof Error ? failure.message : String(failure);
+        controller.enqueue(encoder.encode(JSON.stringify({ error: message }) + "\n"));
+      }
+      if (streamed !== undefined) rest = streamedChunks(streamed, options);
+      else controller.close();
     },
-  });
+    async pull(controller) {
+      if (rest === undefined) return;
+      const next = await rest.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    async cancel() {
+      streamed?.stream?.close();
+      await rest?.return();
+    },
+  }, { highWaterMark: 0 });
   return new Response(body, { headers: { "content-type": "application/json" } });
 }
 
@@ -370,8 +398,9 @@ async function run(
   readOnly: boolean,
   principal: Principal,
   signal?: AbortSignal,
-  onResult?: (r: StatementResult) => void,
+  how: { onResult?: (r: StatementResult) => void; stream?: boolean } = {},
 ): Promise<QueryResult> {
+  const onResult = how.onResult;
   const state = stateOf(ctx);
   const started = ctx.clock.monotonicMs();
   const timing = new StatementTiming(ctx, started);
@@ -387,6 +416,7 @@ async function run(
       limits: state.limits,
       registry: state.registry,
       signal,
+      stream: how.stream,
       onResult: (r, statement) => {
         timing.done(r, statement);
         onResult?.(r);
@@ -475,6 +505,7 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
   if (query.pretty) {
     return new Response(encodeJson(results, { epoch: query.epoch, pretty: true }), { headers });
   }
+  if (results.at(-1)?.stream !== undefined) return streamedJson(results, query, headers);
   // Bytes chunk by chunk, each row released once written: a large answer is never one string.
   const chunks = jsonChunks(results, { epoch: query.epoch, consume: true });
   const first = chunks.next().value!;
@@ -502,6 +533,28 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
     },
     cancel() {
       chunks.return();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { headers });
+}
+
+/** The JSON answer of results whose last one streams: written as its rows are read. */
+function streamedJson(
+  results: QueryResult,
+  query: QueryRequest,
+  headers: Record<string, string>,
+): Response {
+  const chunks = jsonChunksStreamed(results, { epoch: query.epoch, consume: true });
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      // Closes the stream also when no chunk was asked for (the generator never ran).
+      results.at(-1)?.stream?.close();
+      await chunks.return();
     },
   }, { highWaterMark: 0 });
   return new Response(body, { headers });

@@ -243,7 +243,7 @@ function seriesMerged(
  * influxd's sortedMergeHeap.Less for rows of one group: by time in the query's order, then by
  * the auxiliary fields while both rows hold strings there (tags always do: a missing one is "").
  */
-function rawRowLess(plan: SelectPlan): (a: RawRow, b: RawRow) => boolean {
+export function rawRowLess(plan: SelectPlan): (a: RawRow, b: RawRow) => boolean {
   const ties = plan.rawTies ?? [];
   const desc = plan.descending;
   const tie = (row: RawRow, t: { column: number; tag: boolean }): string | undefined => {
@@ -344,7 +344,10 @@ export async function finish(
   return out;
 }
 
-function compareGroups(a: GroupPartial, b: GroupPartial): number {
+export function compareGroups(
+  a: Pick<GroupPartial, "measurement" | "tags">,
+  b: Pick<GroupPartial, "measurement" | "tags">,
+): number {
   if (a.measurement !== b.measurement) return a.measurement < b.measurement ? -1 : 1;
   const ka = Object.keys(a.tags).sort();
   const kb = Object.keys(b.tags).sort();

@@ -113,51 +113,138 @@ export function* jsonChunks(
   results: readonly StatementResult[],
   options: JsonChunksOptions = {},
 ): Generator<Uint8Array<ArrayBuffer>, void, undefined> {
-  const sink = new ByteSink(options.chunkBytes ?? CHUNK_BYTES);
-  // Strings repeat in a raw answer (tag columns): each is escaped and encoded once.
-  const strings = new Map<string, Uint8Array>();
-  const encoder = new TextEncoder();
-  const string = (s: string) => {
-    let b = strings.get(s);
-    if (b === undefined) {
-      if (strings.size >= 4096) strings.clear();
-      b = encoder.encode(jsonString(s));
-      strings.set(s, b);
-    }
-    sink.bytes(b);
-  };
-  sink.text('{"results":[');
+  const w = new AnswerWriter(options);
+  w.sink.text('{"results":[');
   for (let r = 0; r < results.length; r++) {
     const result = results[r];
-    if (r > 0) sink.byte(COMMA);
-    sink.text(`{"statement_id":${result.statementId}`);
+    if (r > 0) w.sink.byte(COMMA);
+    w.sink.text(`{"statement_id":${result.statementId}`);
     if (result.series && result.series.length > 0) {
-      sink.text(',"series":[');
+      w.sink.text(',"series":[');
       for (let k = 0; k < result.series.length; k++) {
-        if (k > 0) sink.byte(COMMA);
-        const s = result.series[k];
-        sink.text(seriesHead(s));
-        if (s.values.length > 0) {
-          sink.text(`${s.columns.length > 0 || hasHead(s) ? "," : ""}"values":[`);
-          const rows = s.values;
-          const inZone = s.timezone !== undefined && options.epoch === undefined
-            ? s.timezone
-            : undefined;
-          // A frozen answer (shared by its maker) is read, never released.
-          const release = options.consume === true && !Object.isFrozen(rows);
-          for (let i = 0; i < rows.length; i++) {
-            if (i > 0) sink.byte(COMMA);
-            writeRow(sink, rows[i], string, inZone, options.epoch);
-            if (release) (rows as unknown[])[i] = undefined;
-            if (sink.size >= sink.chunkBytes) yield sink.take();
-          }
-          if (release && !Object.isFrozen(s)) s.values = [];
-          sink.byte(CLOSE);
-        }
-        sink.text("}");
+        if (k > 0) w.sink.byte(COMMA);
+        yield* w.series(result.series[k]);
       }
+      w.sink.byte(CLOSE);
+    }
+    w.tail(result);
+  }
+  w.sink.text("]}\n");
+  yield w.sink.take();
+}
+
+/**
+ * {@linkcode jsonChunks} for results whose last one may be streamed
+ * ({@linkcode StatementResult.stream}): its pieces are read as the answer is written, each
+ * released once written. A failure on the way ends the open series and puts the error into
+ * the statement's result (`"series":[...],"error":"..."`): the answer stays one JSON document.
+ * The stream is closed at the end, on a failure and when the reader stops early.
+ */
+export async function* jsonChunksStreamed(
+  results: readonly StatementResult[],
+  options: JsonChunksOptions = {},
+): AsyncGenerator<Uint8Array<ArrayBuffer>, void, undefined> {
+  const last = results[results.length - 1];
+  const stream = last?.stream;
+  if (stream === undefined) {
+    yield* jsonChunks(results, options);
+    return;
+  }
+  try {
+    const w = new AnswerWriter(options);
+    const sink = w.sink;
+    // Everything before the streamed statement, then its opening.
+    const before = jsonChunks(results.slice(0, -1), options);
+    let head = new Uint8Array(0);
+    for (const chunk of before) {
+      if (head.length > 0) yield head;
+      head = chunk;
+    }
+    // The materialized part ends with "]}\n": the streamed result goes in its place.
+    sink.bytes(head.subarray(0, head.length - 3));
+    if (results.length > 1) sink.byte(COMMA);
+    sink.text(`{"statement_id":${last.statementId}`);
+    let seriesOpen = false, anySeries = false;
+    let error: string | undefined;
+    try {
+      for (;;) {
+        const piece = await stream.next();
+        if (piece === undefined) break;
+        if (!piece.continues || !seriesOpen) {
+          if (seriesOpen) sink.text("]}");
+          sink.text(anySeries ? "," : ',"series":[');
+          anySeries = seriesOpen = true;
+          sink.text(seriesHead(piece.series));
+          sink.text(
+            `${piece.series.columns.length > 0 || hasHead(piece.series) ? "," : ""}"values":[`,
+          );
+        } else sink.byte(COMMA);
+        yield* w.rows(piece.series);
+      }
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    if (seriesOpen) sink.text("]}");
+    if (anySeries) sink.byte(CLOSE);
+    w.tail(error === undefined ? last : { ...last, error });
+    sink.text("]}\n");
+    yield sink.take();
+  } finally {
+    stream.close();
+  }
+}
+
+/** Writes an answer's parts into one byte sink (shared by the two encoders above). */
+class AnswerWriter {
+  readonly sink: ByteSink;
+  // Strings repeat in a raw answer (tag columns): each is escaped and encoded once.
+  readonly #strings = new Map<string, Uint8Array>();
+  readonly #encoder = new TextEncoder();
+  readonly string = (s: string): void => {
+    let b = this.#strings.get(s);
+    if (b === undefined) {
+      if (this.#strings.size >= 4096) this.#strings.clear();
+      b = this.#encoder.encode(jsonString(s));
+      this.#strings.set(s, b);
+    }
+    this.sink.bytes(b);
+  };
+
+  constructor(readonly options: JsonChunksOptions) {
+    this.sink = new ByteSink(options.chunkBytes ?? CHUNK_BYTES);
+  }
+
+  /** One series object, `{...}`; yields each chunk as it fills. */
+  *series(s: ResultSeries): Generator<Uint8Array<ArrayBuffer>, void, undefined> {
+    const sink = this.sink;
+    sink.text(seriesHead(s));
+    if (s.values.length > 0) {
+      sink.text(`${s.columns.length > 0 || hasHead(s) ? "," : ""}"values":[`);
+      yield* this.rows(s);
       sink.byte(CLOSE);
     }
+    sink.text("}");
+  }
+
+  /** The rows of a series, comma-separated; with `consume`, each released once written. */
+  *rows(s: ResultSeries): Generator<Uint8Array<ArrayBuffer>, void, undefined> {
+    const sink = this.sink, options = this.options;
+    const rows = s.values;
+    const inZone = s.timezone !== undefined && options.epoch === undefined ? s.timezone : undefined;
+    // A frozen answer (shared by its maker) is read, never released.
+    const release = options.consume === true && !Object.isFrozen(rows);
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0) sink.byte(COMMA);
+      writeRow(sink, rows[i], this.string, inZone, options.epoch);
+      if (release) (rows as unknown[])[i] = undefined;
+      if (sink.size >= sink.chunkBytes) yield sink.take();
+    }
+    if (release && !Object.isFrozen(s)) s.values = [];
+  }
+
+  /** A result's messages and error, and its closing brace. */
+  tail(result: StatementResult): void {
+    const sink = this.sink;
     if (result.messages && result.messages.length > 0) {
       sink.text(
         `,"messages":[${
@@ -173,8 +260,6 @@ export function* jsonChunks(
     }
     sink.text("}");
   }
-  sink.text("]}\n");
-  yield sink.take();
 }
 
 function hasHead(s: ResultSeries): boolean {

@@ -47,7 +47,8 @@ import {
   SLOT_PREFIX,
 } from "./plan.ts";
 import { goDuration, printSelect, printStatement } from "./print.ts";
-import type { ResultSeries, StatementResult, Value } from "./result.ts";
+import type { ResultSeries, SeriesStream, StatementResult, Value } from "./result.ts";
+import { openRawStream, streamable } from "./raw_stream.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
 import { emitOrder, ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
@@ -89,6 +90,14 @@ export interface ExecuteOptions {
   registry?: QueryRegistry;
   /** Stops the query (a client gone away). */
   signal?: AbortSignal;
+  /**
+   * The last statement, when it is a raw SELECT that can stream (raw_stream.ts), answers a
+   * {@linkcode StatementResult.stream} instead of its series: the caller reads it as it encodes
+   * and closes it. The query stays registered (KILL QUERY, its deadline) until it is closed.
+   */
+  stream?: boolean;
+  /** Called once a streamed statement's stream is closed (executeQuery ends the query there). */
+  onStreamEnd?: () => void;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
   onResult?: (result: StatementResult, statement: Statement) => void;
   /**
@@ -152,12 +161,26 @@ export async function executeQuery(
   const onAbort = () => controller.abort(options.signal?.reason);
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort);
-  try {
-    return await executeStatements(store, statements, { ...options, signal: controller.signal });
-  } finally {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
     if (timer !== undefined) clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
     entry?.done();
+  };
+  let streaming = false;
+  try {
+    const results = await executeStatements(store, statements, {
+      ...options,
+      signal: controller.signal,
+      onStreamEnd: end,
+    });
+    streaming = results.at(-1)?.stream !== undefined;
+    return results;
+  } finally {
+    // A streamed statement ends the query when its stream is closed.
+    if (!streaming) end();
   }
 }
 
@@ -195,9 +218,15 @@ export async function executeStatements(
         }
       }
       if (!isPlainRead(stmt)) barrierCovers = undefined;
-      const series = await executeStatement(store, stmt, options);
       const r: StatementResult = { statementId: i };
-      if (series.length > 0) r.series = series;
+      if (options.stream && i === statements.length - 1 && stmt.kind === "select" && !stmt.into) {
+        const answer = await streamSelect(store, stmt, options);
+        if (!Array.isArray(answer)) r.stream = answer;
+        else if (answer.length > 0) r.series = answer;
+      } else {
+        const series = await executeStatement(store, stmt, options);
+        if (series.length > 0) r.series = series;
+      }
       // InfluxDB 1.6 warns for every write statement over GET except DELETE.
       if (options.readOnly && isWriteStatement(stmt) && stmt.kind !== "delete") {
         r.messages = [{
@@ -1009,13 +1038,36 @@ function columnTypes(plan: SelectPlan): (FieldType | undefined)[] {
   });
 }
 
+/**
+ * A SELECT as a stream of its rows when its plan streams (raw_stream.ts), else its series; an
+ * empty answer is no series. The stream's end calls `options.onStreamEnd`.
+ */
+async function streamSelect(
+  store: QueryStore,
+  stmt: SelectStatement,
+  options: ExecuteOptions,
+): Promise<ResultSeries[] | SeriesStream> {
+  const prepared = await prepareSelect(store, stmt, options);
+  const { plan, targets } = prepared;
+  if (targets.length === 0 || !streamable(plan, targets)) {
+    return (await runSelect(store, stmt, options, prepared)).series;
+  }
+  const budget = new QueryBudget(options.limits ?? {}, options.signal, {
+    memory: options.memory,
+    statement: () => printSelect(stmt),
+    monotonicMs: options.monotonicMs,
+  });
+  return await openRawStream(plan, targets, budget, options.onStreamEnd ?? (() => {})) ?? [];
+}
+
 /** Plans and runs a SELECT; also says which output columns hold tag values (for subqueries). */
 async function runSelect(
   store: QueryStore,
   stmt: SelectStatement,
   options: ExecuteOptions,
+  prepared?: Awaited<ReturnType<typeof prepareSelect>>,
 ): Promise<SelectResult> {
-  const { plan, targets, request, shardNs } = await prepareSelect(store, stmt, options);
+  const { plan, targets, request, shardNs } = prepared ?? await prepareSelect(store, stmt, options);
   const types = columnTypes(plan);
 
   const tagColumns = new Set<string>();

@@ -90,3 +90,102 @@ export function goHeapMerge<T>(
   );
   return out;
 }
+
+/** One sorted input of a {@linkcode GoHeapMerger}, held one batch at a time. */
+export interface BatchedInput<T> {
+  /** The batch held now (empty before the first refill). */
+  readonly items: readonly T[];
+  /** Replaces the batch with the input's next non-empty one; false when the input is done. */
+  refill(): Promise<boolean>;
+}
+
+/**
+ * {@linkcode goHeapMerge} over inputs read a batch at a time, handing the merged elements out
+ * in pieces: the same heap steps on the same elements, so the same order, while only each
+ * input's current batch is held. An input's next batch is loaded when its last element is
+ * taken, before it goes back on the heap.
+ */
+export class GoHeapMerger<T> {
+  readonly #inputs: readonly BatchedInput<T>[];
+  readonly #less: (a: T, b: T) => boolean;
+  readonly #heap: number[] = [];
+  readonly #at: number[];
+
+  private constructor(inputs: readonly BatchedInput<T>[], less: (a: T, b: T) => boolean) {
+    this.#inputs = inputs;
+    this.#less = less;
+    this.#at = new Array<number>(inputs.length).fill(0);
+  }
+
+  /** Loads each input's first batch (in order) and builds the heap (heap.Init). */
+  static async open<T>(
+    inputs: readonly BatchedInput<T>[],
+    less: (a: T, b: T) => boolean,
+  ): Promise<GoHeapMerger<T>> {
+    const m = new GoHeapMerger(inputs, less);
+    for (let s = 0; s < inputs.length; s++) {
+      if (inputs[s].items.length > 0 || await inputs[s].refill()) m.#heap.push(s);
+    }
+    const n = m.#heap.length;
+    for (let i = Math.trunc(n / 2) - 1; i >= 0; i--) m.#down(i, n);
+    return m;
+  }
+
+  /** True when every element was taken. */
+  get done(): boolean {
+    return this.#heap.length === 0;
+  }
+
+  /** Appends up to `max` next elements to `out`. */
+  async take(out: T[], max: number): Promise<void> {
+    const heap = this.#heap, at = this.#at, inputs = this.#inputs;
+    for (let k = 0; k < max && heap.length > 0; k++) {
+      const last = heap.length - 1;
+      this.#swap(0, last);
+      this.#down(0, last);
+      const s = heap.pop()!;
+      const input = inputs[s];
+      out.push(input.items[at[s]]);
+      if (++at[s] >= input.items.length) {
+        if (!await input.refill()) continue;
+        at[s] = 0;
+      }
+      heap.push(s);
+      this.#up(heap.length - 1);
+    }
+  }
+
+  #lt(i: number, j: number): boolean {
+    const a = this.#heap[i], b = this.#heap[j];
+    return this.#less(this.#inputs[a].items[this.#at[a]], this.#inputs[b].items[this.#at[b]]);
+  }
+
+  #swap(i: number, j: number): void {
+    const h = this.#heap;
+    const t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+  }
+
+  #up(j: number): void {
+    for (;;) {
+      const i = Math.trunc((j - 1) / 2);
+      if (i === j || !this.#lt(j, i)) break;
+      this.#swap(i, j);
+      j = i;
+    }
+  }
+
+  #down(i: number, n: number): void {
+    for (;;) {
+      const j1 = 2 * i + 1;
+      if (j1 >= n) break;
+      let j = j1;
+      const j2 = j1 + 1;
+      if (j2 < n && this.#lt(j2, j1)) j = j2;
+      if (!this.#lt(j, i)) break;
+      this.#swap(i, j);
+      i = j;
+    }
+  }
+}

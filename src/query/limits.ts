@@ -59,7 +59,8 @@ export function checkQuerySize(text: string, limits: QueryLimits | undefined): v
  * The memory one query holds, as it materializes it: bucket states, result rows, raw rows,
  * points that functions keep (median, percentile ...), transformation inputs. Charges are
  * estimates of V8's sizes (see the constants beside the callers) and are never given back
- * within the query, so the total bounds what it holds at its peak. One meter serves every
+ * within the query, so the total bounds what it holds at its peak; but a streamed raw SELECT
+ * (raw_stream.ts) gives back each window of rows once it is encoded. One meter serves every
  * statement and subquery of a request.
  */
 export class QueryMemory {
@@ -82,6 +83,11 @@ export class QueryMemory {
           " narrow the time range, use a larger GROUP BY time interval or fewer series",
       );
     }
+  }
+
+  /** Gives back `n` bytes charged before (rows a stream has handed on). */
+  release(n: number): void {
+    this.bytes -= n;
   }
 }
 
@@ -219,6 +225,11 @@ export class QueryBudget {
       // InfluxDB 1.6 spells it "exceeed".
       throw new TooLargeError(`max-select-point limit exceeed: (${this.points}/${max})`);
     }
+  }
+
+  /** Gives back bytes charged before (a streamed window of rows, once encoded). */
+  release(bytes: number): void {
+    this.memory.release(bytes);
   }
 
   /** Checks a bucket count. @throws {TooLargeError} beyond max-select-buckets. */

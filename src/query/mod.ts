@@ -36,9 +36,14 @@ export {
   type JsonOptions,
   jsonString,
 } from "./encode_json.ts";
-export { CHUNK_BYTES, jsonChunks, type JsonChunksOptions } from "./encode_json_bytes.ts";
+export {
+  CHUNK_BYTES,
+  jsonChunks,
+  type JsonChunksOptions,
+  jsonChunksStreamed,
+} from "./encode_json_bytes.ts";
 export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
-export { type ChunkOptions, encodeChunks } from "./encode_chunks.ts";
+export { type ChunkOptions, encodeChunks, streamedChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";
 export { functionNames } from "./functions/mod.ts";
 export type {

@@ -40,6 +40,32 @@ export interface StatementResult {
   errorCode?: ErrorCode;
   /** Informational messages (e.g. deprecation notices). */
   messages?: { level: string; text: string }[];
+  /**
+   * The series of a streamed raw SELECT, read as they are encoded instead of held (no `series`
+   * then). Only the last statement of a request that asked for it streams (executor.ts).
+   */
+  stream?: SeriesStream;
+}
+
+/** One piece of a streamed answer: rows of a series, and whether they continue the last one. */
+export interface SeriesPiece {
+  series: ResultSeries;
+  /** The rows continue the previous piece's series (its head is written once). */
+  continues: boolean;
+}
+
+/**
+ * The series of a statement, piece by piece, in the answer's order. Each piece is charged to
+ * the query's memory budget while it is made and released when the next is asked for.
+ */
+export interface SeriesStream {
+  /**
+   * The next piece; undefined at the end.
+   * @throws {EpochError} when the statement fails on the way (a limit, a kill, its deadline).
+   */
+  next(): Promise<SeriesPiece | undefined>;
+  /** Ends the stream, early or not: the query stops and its registry entry is dropped. */
+  close(): void;
 }
 
 /** True when `v` is an instant cell rather than a value. */

@@ -49,6 +49,9 @@ export interface ShardPartial {
   rowOrder?: (row: RawRow) => number | undefined;
 }
 
+/** What reading a series' fields needs of a shard (a streamed SELECT's window holds them). */
+export type FieldSource = Pick<ShardReader, "readField" | "readFieldSummaries">;
+
 /** Which measurements of a shard a plan reads: names resolved by the caller. */
 export interface ShardTarget {
   reader: ShardReader;
@@ -74,12 +77,12 @@ export function groupKeyOf(measurement: string, tags: Record<string, string>): s
   return key;
 }
 
-function tagValue(tags: readonly Tag[], key: string): string {
+export function tagValue(tags: readonly Tag[], key: string): string {
   for (const t of tags) if (t.key === key) return t.value;
   return "";
 }
 
-function groupTags(plan: SelectPlan, series: SeriesRef): Record<string, string> {
+export function groupTags(plan: SelectPlan, series: SeriesRef): Record<string, string> {
   const out: Record<string, string> = {};
   if (plan.groupBy === "*") {
     for (const t of series.tags) out[t.key] = t.value;
@@ -234,7 +237,7 @@ export function sortRows(rows: RawRow[]): void {
 
 async function readColumns(
   plan: SelectPlan,
-  reader: ShardReader,
+  reader: FieldSource,
   series: SeriesRef,
   names: Iterable<string>,
   budget?: QueryBudget,
@@ -662,7 +665,7 @@ async function rawSeries(
 }
 
 /** What one raw row of `plan` holds, roughly (charged to the query's memory budget). */
-function rawRowBytes(plan: SelectPlan): number {
+export function rawRowBytes(plan: SelectPlan): number {
   return RAW_ROW_BYTES + RAW_CELL_BYTES * plan.columns.length;
 }
 
@@ -675,7 +678,7 @@ interface TimeWindow {
 const SELECTED_FIELDS = new WeakMap<SelectPlan, string[]>();
 
 /** The fields the columns of a raw plan read (a row is made where one of them has a point). */
-function selectedFields(plan: SelectPlan): string[] {
+export function selectedFields(plan: SelectPlan): string[] {
   let out = SELECTED_FIELDS.get(plan);
   if (out !== undefined) return out;
   const names = new Set<string>();
@@ -700,10 +703,27 @@ interface RawJob {
   newest?: boolean;
 }
 
+/**
+ * The rows of one series in `range` (both ends inclusive), in time order: a window of a
+ * streamed raw SELECT (raw_stream.ts). `rowFilter`: the condition must be evaluated per row.
+ */
+export async function rawRowsIn(
+  plan: SelectPlan,
+  reader: FieldSource,
+  series: SeriesRef,
+  rowFilter: boolean,
+  range: TimeWindow,
+  budget?: QueryBudget,
+): Promise<RawRow[]> {
+  const out: RawRow[] = [];
+  await collectRawRows(plan, reader, series, { out, rowFilter, budget, range });
+  return out;
+}
+
 /** Makes the rows of one series in `job.range` into `job.out`, in time order; true when any. */
 async function collectRawRows(
   plan: SelectPlan,
-  reader: ShardReader,
+  reader: FieldSource,
   series: SeriesRef,
   job: RawJob,
 ): Promise<boolean> {
@@ -1093,7 +1113,8 @@ function runOf(col: FieldColumn, from: number, to: number): FieldColumn {
 }
 
 /** One column of consecutive runs (the pieces of one bucket's run, in time order). */
-function concatRun(pieces: readonly FieldColumn[]): FieldColumn {
+/** One column of the pieces' points, in their order (a copy). */
+export function concatRun(pieces: readonly FieldColumn[]): FieldColumn {
   let n = 0;
   for (const p of pieces) n += p.length;
   const timesMs = new Float64Array(n);

@@ -304,6 +304,26 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Waits until this node has applied everything up to `index`: the second half of a ReadIndex
+   * read whose first half (the leader confirming `index` as its commit index while it led)
+   * was asked of the leader outside Raft's messages (a batched call between nodes).
+   */
+  waitApplied(index: number, timeoutMs = this.opts.requestTimeoutMs ?? 10_000): Promise<void> {
+    if (this.stopped) {
+      return Promise.reject(new RaftStoppedError(`raft node ${this.id} is stopped`));
+    }
+    if (this.applied >= index) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => {
+        const i = this.waitingReads.findIndex((r) => r.timer === timer);
+        if (i >= 0) this.waitingReads.splice(i, 1);
+        reject(new RaftTimeoutError(`raft node ${this.id} did not apply index ${index} in time`));
+      }, timeoutMs);
+      this.waitingReads.push({ resolve, reject, timer, index });
+    });
+  }
+
   /** Asks the leader to hand leadership to `transferee`. */
   transferLeadership(transferee: number): void {
     this.raft.transferLeadership(transferee);

@@ -11,6 +11,7 @@ export * from "./errors.ts";
 export { applyConfChange, decodeConfState, EMPTY_CONF, encodeConfState } from "./conf.ts";
 export {
   CLOCK_DRIFT_BOUND,
+  isLeaseRoundContext,
   leaseDurationMs,
   type LeaseOptions,
   type ProposalPosition,

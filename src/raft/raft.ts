@@ -184,6 +184,21 @@ export interface ProposalPosition {
 const TRANSFER_CONTEXT = new TextEncoder().encode("raft-transfer");
 /** The context of a tick's heartbeat round: a lease needs to know which round an ack answers. */
 const LEASE_ROUND_PREFIX = "\u0000lease:";
+const LEASE_ROUND_BYTES = new TextEncoder().encode(LEASE_ROUND_PREFIX);
+
+/**
+ * True for the context of a tick's lease round (no read waits on it). Its acknowledgement may
+ * reach the leader late without shortening the lease, which is timed from the round's send: a
+ * transport may hold it (up to a tick, well inside {@linkcode leaseDurationMs}) so the lease stays
+ * continuous. A ReadIndex context is never one.
+ */
+export function isLeaseRoundContext(context: Uint8Array | null): boolean {
+  if (context === null || context.length <= LEASE_ROUND_BYTES.length) return false;
+  for (let i = 0; i < LEASE_ROUND_BYTES.length; i++) {
+    if (context[i] !== LEASE_ROUND_BYTES[i]) return false;
+  }
+  return true;
+}
 
 function isTransfer(context: Uint8Array | null): boolean {
   if (context === null || context.length !== TRANSFER_CONTEXT.length) return false;

@@ -47,6 +47,7 @@ import {
   FetchSnapshotResponseSchema,
   PartitionSizesResponseSchema,
   ProposeMetaResponseSchema,
+  ReadIndexesResponseSchema,
   ReadMetaResponseSchema,
   SelectResponseSchema,
   WritePartitionResponseSchema,
@@ -118,6 +119,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
       partitionSizes: (node, request) => this.#partitionSizes(node, request),
+      readIndexes: (node, groupIds) => this.#readIndexes(node, groupIds),
     };
     const cluster = requireSecret(
       this.#clusterHandler(),
@@ -243,6 +245,17 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         request: encodeWire(request),
       }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
     );
+  }
+
+  #readIndexes(node: number, groupIds: readonly number[]): Promise<number[]> {
+    return call(async () => {
+      const answer = await this.#client(node).readIndexes({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        groupIds: groupIds.map(BigInt),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      return answer.indexes.map(Number);
+    });
   }
 
   #partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes> {
@@ -372,6 +385,14 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             accepted: BigInt(answer.accepted),
             rejected: answer.rejected,
           });
+        }),
+      readIndexes: (req) =>
+        serveCall(() => {
+          const service = this.#checkCluster(req.clusterId);
+          const indexes = service.readIndexes(req.groupIds.map(Number));
+          return Promise.resolve(
+            create(ReadIndexesResponseSchema, { indexes: indexes.map(BigInt) }),
+          );
         }),
       partitionSizes: (req) =>
         serveCall(async () => {

@@ -33,6 +33,7 @@ import type {
   SnapshotMetadata,
 } from "../raft/mod.ts";
 import {
+  isLeaseRoundContext,
   MessageType as Type,
   newMessage,
   type Transport,
@@ -173,11 +174,12 @@ export class ConnectRaftTransport {
    * server: ~1 ms on both sides together, while a tick's heartbeats of every group are a few
    * bytes), and an idle cluster's traffic is heartbeats: every tick each node sends its groups'
    * heartbeats to each peer, and each peer answers in a call of its own. So an answer to a
-   * heartbeat (without a read's context) waits, at most `heartbeatResponseHoldMs`, for the next
+   * heartbeat (a plain or lease round's, not a read's) waits, at most `heartbeatResponseHoldMs`, for the next
    * call to that node (its own tick's heartbeats, an append) and goes with it: half the calls of
    * an idle cluster. Raft needs nothing of it sooner: the answer only tells the leader the
-   * follower is alive (check-quorum looks back an election timeout) and lets it resend to a
-   * lagging one; appends' answers and everything of a read go at once.
+   * follower is alive (check-quorum looks back an election timeout), lets it resend to a lagging
+   * one and renews its lease from the round's send (a round goes every tick; the lease lasts
+   * several); appends' answers and everything of a read go at once.
    */
   enqueue(groupId: number, to: number, messages: Message[]): void {
     let box = this.#outbox.get(to);
@@ -423,9 +425,14 @@ interface Outbox {
   hold?: ReturnType<typeof setTimeout>;
 }
 
-/** True for a message that may wait for the next call: a heartbeat's answer, no read in it. */
+/**
+ * True for a message that may wait for the next call: a heartbeat's answer that no read waits
+ * on (a plain one, or a lease round's: the lease is timed from the round's send, not from its
+ * acks, and a round goes every tick, so acks a hold late keep it continuous).
+ */
 function canWait(m: Message): boolean {
-  return m.type === Type.HeartbeatResp && (m.context === null || m.context.length === 0);
+  if (m.type !== Type.HeartbeatResp) return false;
+  return m.context === null || m.context.length === 0 || isLeaseRoundContext(m.context);
 }
 
 /** The transport of one group on one node. */

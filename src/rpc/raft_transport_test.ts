@@ -14,6 +14,7 @@ import {
   type ReplicatedStateMachine,
   type TransportHandler,
 } from "../raft/mod.ts";
+import { TestNetwork } from "../raft/_test_util.ts";
 import { RaftService, SendRequestSchema } from "./gen/epochnexus/raft/v1/raft_pb.ts";
 import { ConnectRaftTransport, fromProto, toProto } from "./raft_transport.ts";
 
@@ -45,6 +46,20 @@ function recorder(): TransportHandler & {
     reportSnapshot: (to: number, ok: boolean) => r.snaps.push([to, ok]),
   };
   return r;
+}
+
+/** The context of a real lease round: a leased leader's tick heartbeat. */
+function leaseRoundContext(): Uint8Array {
+  const net = new TestNetwork({
+    ids: [1, 2, 3],
+    common: { checkQuorum: true, lease: { nowMs: () => 0, durationMs: 500 } },
+  });
+  net.node(1).campaign();
+  net.flush();
+  net.tick(1, [1]);
+  const round = net.delivered.findLast((m) => m.type === MessageType.Heartbeat && m.context);
+  assert.ok(round?.context, "a leased leader's tick sends a heartbeat round with a context");
+  return round.context;
 }
 
 async function until(cond: () => boolean, ms = 5_000): Promise<void> {
@@ -294,15 +309,19 @@ Deno.test("raft transport: a heartbeat's plain answer waits for the next call to
   await until(() => got.got.length === 2);
   assert.deepEqual(got.got.map((m) => m.type), [MessageType.HeartbeatResp, MessageType.Heartbeat]);
   assert.equal(sends, 1);
+  // A lease round's answer waits too (the lease is timed from the round's send).
+  sender.send([msg(MessageType.HeartbeatResp, leaseRoundContext())]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sends, 1, "a lease round's answer waits for other traffic");
   // An append's answer and a read's heartbeat answer go at once.
   sender.send([msg(MessageType.AppResp)]);
-  await until(() => got.got.length === 3);
-  sender.send([msg(MessageType.HeartbeatResp, new Uint8Array([7]))]);
   await until(() => got.got.length === 4);
+  sender.send([msg(MessageType.HeartbeatResp, new TextEncoder().encode("1:7"))]);
+  await until(() => got.got.length === 5);
   // Waiting answers go when the group stops, not after the hold.
   sender.send([msg(MessageType.HeartbeatResp)]);
   await sender.stop();
-  assert.equal(got.got.length, 5);
+  assert.equal(got.got.length, 6);
 });
 
 Deno.test("raft transport: a heartbeat's answer alone goes after its hold", async () => {

@@ -67,8 +67,9 @@ import {
 import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
 import { pointProblem } from "./point_rules.ts";
+import { indexReplayedPoints } from "./replayed_points.ts";
 import {
-  decodeWriteBatch,
+  decodeIndexedWriteBatch,
   encodeWriteRecords,
   MAX_RECORD_BYTES,
   type ReplayedRecord,
@@ -769,7 +770,12 @@ export class StorageEngine {
       const layout = record.type === RecordType.Write
         ? WriteBatchLayout.Plain
         : WriteBatchLayout.Interned;
-      const batch = decodeWriteBatch(record.payload, record.file, record.offset, layout);
+      const { batch, indexes } = decodeIndexedWriteBatch(
+        record.payload,
+        record.file,
+        record.offset,
+        layout,
+      );
       const db = this.#databases.get(batch.database);
       // A write to a database dropped later in the log was undone by that drop.
       const rp = db?.retentionPolicies.get(batch.retentionPolicy);
@@ -777,15 +783,7 @@ export class StorageEngine {
       const cutoff = this.options.replayDropsExpired === false
         ? -Infinity
         : retentionCutoffMs(rp.durationNs, this.options.clock.nowMs());
-      const points = cutoff === -Infinity
-        ? batch.points
-        : batch.points.filter((p) => p.timeMs >= cutoff);
-      const keys: string[] = new Array(points.length);
-      for (let i = 0; i < points.length; i++) {
-        const p = points[i];
-        db.checkFieldTypes(p);
-        db.indexSeries(keys[i] = seriesKeyOf(p), p.measurement, p.tags);
-      }
+      const { points, keys } = indexReplayedPoints(db, batch.points, indexes, cutoff);
       this.#apply(db, rp, points, keys);
       this.#replayed.points += points.length;
     } else if (record.type === RecordType.Catalog) {

@@ -29,6 +29,8 @@ export interface MemoryClusterOptions {
   writeTimeoutMs?: number;
   ingest?: Partial<IngestSettings>;
   clock?: Clock;
+  /** Raft's tick (a lease lasts about 6.5 ticks). @default {10} */
+  tickMs?: number;
 }
 
 /** Starts the nodes (the first founds the cluster, the others are admitted as voters). */
@@ -60,7 +62,7 @@ export async function startMemoryCluster(options: MemoryClusterOptions) {
       rng: seededRng(id),
       logger: silentLogger,
       sleep,
-      tickMs: 10,
+      tickMs: options.tickMs ?? 10,
       maintenanceIntervalMs: 0,
       defaults: options.defaults,
     });

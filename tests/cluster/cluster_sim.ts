@@ -64,6 +64,11 @@ export type SimBug =
   | "ackQueued"
   /** Reads skip the ReadIndex barrier (served from whatever the replica holds). */
   | "noReadBarrier"
+  /**
+   * A query's read round (src/cluster/read_round.ts) does not wait for the read points the
+   * leaders' nodes confirm: the replicas are read as they are.
+   */
+  | "noReadRoundWait"
   /** The shared Raft log's fdatasyncs make nothing durable. */
   | "noLogFsync";
 
@@ -978,6 +983,9 @@ export class ClusterSimulation {
     });
     if (this.options.bug === "noReadBarrier") {
       patch(PartitionReplica.prototype, "readBarrier", () => Promise.resolve());
+    }
+    if (this.options.bug === "noReadRoundWait") {
+      patch(RaftNodeClass.prototype, "waitApplied", () => Promise.resolve());
     }
     if (this.options.bug === "ackQueued") {
       const propose = RaftNodeClass.prototype.propose;

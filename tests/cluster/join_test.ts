@@ -34,3 +34,32 @@ Deno.test("a node asking to join during another membership change is admitted", 
     await cluster.close();
   }
 });
+
+Deno.test("a node asking to join through a node that does not lead the metadata group is admitted", async () => {
+  const cluster = await startMemoryCluster({ nodes: 3 });
+  try {
+    const leader = cluster.nodes.find(({ node }) => node.meta.isLeader())!.node;
+    const follower = cluster.nodes.find(({ node }) => !node.meta.isLeader())!.node;
+    // The leader's maintenance runs as its background task would, while the follower admits.
+    let admitted = false;
+    const maintaining = (async () => {
+      for (let i = 0; i < 500 && !admitted; i++) {
+        await leader.maintain();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const answer = await follower.admit({
+      httpAddress: "node4:8080",
+      raftAddress: "node4:9000",
+      version: "test",
+      clusterId: "",
+    }).finally(() => admitted = true);
+    await maintaining;
+    assert.equal(answer.nodeId, 4);
+    const conf = leader.meta.raft.raft.currentConf();
+    assert.ok(conf.learners.includes(4) || conf.voters.includes(4), JSON.stringify(conf));
+    assert.deepEqual(answer.members.map((m) => m.id).sort(), [1, 2, 3, 4]);
+  } finally {
+    await cluster.close();
+  }
+});

@@ -34,6 +34,7 @@ function standIn(
 ) {
   const node = {
     nodeId: NODE,
+    network: { peers: {} }, // no batched read round: each replica's own barrier
     meta: {
       state: {
         databases: new Map([["db", {

@@ -75,6 +75,8 @@ export class SimHub {
         call(to, "deletePartition", (s) => s.deletePartition(wire(request))),
       describe: (to, request) => call(to, "describe", (s) => s.describe(wire(request))).then(wire),
       select: (to, request) => call(to, "select", (s) => s.select(wire(request))).then(wire),
+      readIndexes: (to, groupIds) =>
+        call(to, "readIndexes", (s) => Promise.resolve(s.readIndexes([...groupIds]))),
       partitionSizes: (to, request) =>
         call(to, "partitionSizes", (s) => s.partitionSizes(wire(request))).then(wire),
       // One call for the whole stream: a simulated snapshot is small, and a lost or late

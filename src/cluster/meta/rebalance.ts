@@ -8,12 +8,23 @@
  *    (`cluster remove`) with replicas on the least loaded live nodes, as long as such a node
  *    exists (a partition never targets fewer nodes than it has);
  * 2. moves replicas from the most to the least loaded live node while their counts differ by
- *    more than one (a node that joined receives replicas this way);
- * 3. spreads preferred leaders (the first of each target) the same way, by reordering targets:
- *    a change of leader, no data moves.
+ *    more than one (a node that joined receives replicas this way); among equally loaded nodes
+ *    the one holding the most bytes gives, and it gives the replica whose size evens the two
+ *    nodes' bytes best;
+ * 3. once counts are within one of even, moves bytes: while the heaviest and lightest nodes'
+ *    bytes differ by more than `byteSkew` of the mean (and `minByteGap`), it moves a replica from
+ *    a node with one more replica to one with one less, or swaps two replicas between nodes of
+ *    equal counts, whichever evens the pair's bytes best;
+ * 4. spreads preferred leaders (the first of each target) the same way as 2, by reordering
+ *    targets: a change of leader, no data moves.
  *
- * Moves (1 and 2) are bounded: at most `maxMoves` partitions may be moving at once, counting
+ * Moves (1 to 3) are bounded: at most `maxMoves` partitions may be moving at once, counting
  * those already under way, so a join does not copy everything at the same time.
+ *
+ * No oscillation: every move of 2 and 3 lowers (sum over nodes of replica count², sum over nodes
+ * of bytes²) in that order, strictly. A move of 2 lowers the first (counts differ by two or
+ * more); a move of 3 keeps the counts' multiset and moves d bytes from a node to one lighter by
+ * g, with 0 < d < g, which lowers the second by 2d(g - d). With sizes fixed, plans therefore end.
  * @module
  */
 
@@ -39,6 +50,8 @@ export interface PartitionView {
   replicas: readonly number[];
   /** Where they should be; a move is under way when it differs from `replicas`. */
   target: readonly number[];
+  /** Bytes of one replica's data, as last measured; absent (not measured yet) counts as 0. */
+  bytes?: number;
 }
 
 /** A decision: the partition's new target. */
@@ -51,6 +64,17 @@ export interface TargetChange {
 export interface RebalanceOptions {
   /** Partitions that may be moving at once. */
   maxMoves: number;
+  /**
+   * Bytes move when the heaviest and lightest nodes differ by more than this share of the mean
+   * node's bytes.
+   * @default {0.2}
+   */
+  byteSkew?: number;
+  /**
+   * ... and by more than this many bytes: a smaller gap is not worth a move's membership changes.
+   * @default {0}
+   */
+  minByteGap?: number;
 }
 
 /** Whether a partition's move is under way (its voters are not yet its target). */
@@ -73,19 +97,37 @@ export function planRebalance(
   const changed = new Set<number>();
   let moving = partitions.filter(isMoving).length;
 
+  const sizeOf = new Map(partitions.map((p) => [p.groupId, Math.max(0, p.bytes ?? 0)]));
   const load = new Map<number, number>();
-  for (const id of usable) load.set(id, 0);
-  for (const target of targets.values()) {
-    for (const n of target) if (load.has(n)) load.set(n, load.get(n)! + 1);
+  const bytes = new Map<number, number>();
+  for (const id of usable) load.set(id, 0), bytes.set(id, 0);
+  for (const [groupId, target] of targets) {
+    for (const n of target) {
+      if (!load.has(n)) continue;
+      load.set(n, load.get(n)! + 1);
+      bytes.set(n, bytes.get(n)! + sizeOf.get(groupId)!);
+    }
   }
-  const byLoad = (a: number, b: number) => load.get(a)! - load.get(b)! || a - b;
+  const byLoad = (a: number, b: number) =>
+    load.get(a)! - load.get(b)! || bytes.get(a)! - bytes.get(b)! || a - b;
   const replace = (groupId: number, from: number, to: number) => {
     const target = targets.get(groupId)!;
     target[target.indexOf(from)] = to;
-    if (load.has(from)) load.set(from, load.get(from)! - 1);
+    const size = sizeOf.get(groupId)!;
+    if (load.has(from)) {
+      load.set(from, load.get(from)! - 1), bytes.set(from, bytes.get(from)! - size);
+    }
     load.set(to, load.get(to)! + 1);
+    bytes.set(to, bytes.get(to)! + size);
     changed.add(groupId);
   };
+  /** Settled partitions this plan has not changed with a replica on `on` and none on `off`. */
+  const movable = (on: number, off: number) =>
+    partitions.filter((p) => {
+      const target = targets.get(p.groupId)!;
+      return !isMoving(p) && !changed.has(p.groupId) && target.includes(on) &&
+        !target.includes(off);
+    });
 
   // 1. Replicas on lost or draining nodes. A partition already moving may change again (its
   //    new node may be the one that was lost), so these count against the bound only once.
@@ -103,24 +145,46 @@ export function planRebalance(
     }
   }
 
-  // 2. Replica counts: one move at a time from the most to the least loaded node.
+  // 2. Replica counts: one move at a time from the most to the least loaded node, the replica
+  //    whose size brings the two nodes' bytes closest (the first such in order on a tie).
   while (moving < options.maxMoves) {
     const order = [...usable].sort(byLoad);
     if (order.length < 2) break;
     const least = order[0];
     const most = order[order.length - 1];
     if (load.get(most)! - load.get(least)! <= 1) break;
-    const candidate = partitions.find((p) => {
-      const target = targets.get(p.groupId)!;
-      return !isMoving(p) && !changed.has(p.groupId) && target.includes(most) &&
-        !target.includes(least);
-    });
-    if (!candidate) break;
-    replace(candidate.groupId, most, least);
+    const gap = bytes.get(most)! - bytes.get(least)!;
+    let best: PartitionView | undefined;
+    for (const p of movable(most, least)) {
+      const miss = Math.abs(gap - 2 * sizeOf.get(p.groupId)!);
+      if (!best || miss < Math.abs(gap - 2 * sizeOf.get(best.groupId)!)) best = p;
+    }
+    if (!best) break;
+    replace(best.groupId, most, least);
     moving++;
   }
 
-  // 3. Preferred leaders: a partition led by a node with two leads more than another of its
+  // 3. Bytes, once counts are even.
+  while (moving < options.maxMoves) {
+    const move = planByteMove(
+      [...usable],
+      load,
+      bytes,
+      sizeOf,
+      movable,
+      options.maxMoves - moving,
+      options,
+    );
+    if (!move) break;
+    replace(move.out, move.from, move.to);
+    moving++;
+    if (move.back !== undefined) {
+      replace(move.back, move.to, move.from);
+      moving++;
+    }
+  }
+
+  // 4. Preferred leaders: a partition led by a node with two leads more than another of its
   //    replicas' nodes puts that replica first. Leads only move between a partition's own
   //    replicas, so the spread is as even as the replicas' placement allows.
   const leads = new Map<number, number>();
@@ -155,4 +219,67 @@ export function planRebalance(
     .filter((p) => changed.has(p.groupId))
     .map((p) => ({ groupId: p.groupId, target: targets.get(p.groupId)! }))
     .filter((c, i, all) => all.indexOf(c) === i);
+}
+
+/** A move of bytes: `out` goes from `from` to `to`, and `back` (a swap) from `to` to `from`. */
+interface ByteMove {
+  from: number;
+  to: number;
+  out: number;
+  back?: number;
+}
+
+/**
+ * The byte move of step 3, or undefined: over pairs of nodes from the most apart, the first pair
+ * past the threshold that has a move, and its move that leaves the pair's bytes closest. Only
+ * when every node's count is within one of the others'.
+ */
+function planByteMove(
+  nodes: number[],
+  load: ReadonlyMap<number, number>,
+  bytes: ReadonlyMap<number, number>,
+  sizeOf: ReadonlyMap<number, number>,
+  movable: (on: number, off: number) => PartitionView[],
+  slots: number,
+  options: RebalanceOptions,
+): ByteMove | undefined {
+  if (nodes.length < 2) return undefined;
+  const counts = nodes.map((n) => load.get(n)!);
+  if (Math.max(...counts) - Math.min(...counts) > 1) return undefined;
+  let total = 0;
+  for (const n of nodes) total += bytes.get(n)!;
+  const threshold = Math.max(
+    (options.byteSkew ?? 0.2) * total / nodes.length,
+    options.minByteGap ?? 0,
+  );
+  const heavy = [...nodes].sort((a, b) => bytes.get(b)! - bytes.get(a)! || a - b);
+  for (const from of heavy) {
+    for (const to of [...heavy].reverse()) {
+      const gap = bytes.get(from)! - bytes.get(to)!;
+      if (gap <= threshold) break; // lighter `from`s only narrow the gap
+      let best: ByteMove | undefined;
+      let bestMiss = Infinity;
+      const consider = (d: number, move: ByteMove) => {
+        // 0 < d < gap: the pair ends closer than it was (the measure of the module doc falls).
+        if (d <= 0 || d >= gap) return;
+        const miss = Math.abs(gap - 2 * d);
+        if (miss < bestMiss) best = move, bestMiss = miss;
+      };
+      const outs = movable(from, to);
+      if (load.get(from)! > load.get(to)!) {
+        for (const p of outs) consider(sizeOf.get(p.groupId)!, { from, to, out: p.groupId });
+      }
+      if (slots >= 2) { // a swap keeps both counts
+        const backs = movable(to, from);
+        for (const p of outs) {
+          for (const q of backs) {
+            const d = sizeOf.get(p.groupId)! - sizeOf.get(q.groupId)!;
+            consider(d, { from, to, out: p.groupId, back: q.groupId });
+          }
+        }
+      }
+      if (best) return best;
+    }
+  }
+  return undefined;
 }

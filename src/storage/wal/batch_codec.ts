@@ -360,6 +360,35 @@ export function decodeWriteBatch(
   offset: number,
   layout: WriteBatchLayout = WriteBatchLayout.Interned,
 ): WriteBatch {
+  return decodeIndexedWriteBatch(bytes, file, offset, layout).batch;
+}
+
+/**
+ * Which series and field shape of its batch each point has, as the series layout stores them:
+ * points with equal indexes have equal measurement and tags (or field keys and types, in order).
+ * A replica applying a batch works out series keys and checks field types once per series or
+ * shape with them, not once per point.
+ */
+export interface PointIndexes {
+  /** Per point, its series' index in `[0, seriesCount)`. */
+  series: Uint32Array;
+  seriesCount: number;
+  /** Per point, its field shape's index in `[0, shapeCount)`. */
+  shapes: Uint32Array;
+  shapeCount: number;
+}
+
+/**
+ * {@linkcode decodeWriteBatch}, with each point's series and shape indexes when the payload has
+ * the series layout (null for the older layouts, which have no such tables).
+ * @throws {CorruptionError} when the payload is malformed.
+ */
+export function decodeIndexedWriteBatch(
+  bytes: Uint8Array,
+  file: string,
+  offset: number,
+  layout: WriteBatchLayout = WriteBatchLayout.Interned,
+): { batch: WriteBatch; indexes: PointIndexes | null } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   const corrupt = (what: string) => new CorruptionError(file, offset, what);
@@ -425,7 +454,10 @@ export function decodeWriteBatch(
   }
   const database = str();
   const retentionPolicy = str();
-  if (seriesLayout) return { database, retentionPolicy, points: decodeSeriesPoints() };
+  if (seriesLayout) {
+    const { points, indexes } = decodeSeriesPoints();
+    return { batch: { database, retentionPolicy, points }, indexes };
+  }
   const count = u32();
   // Each point takes at least 20 bytes (a measurement, two counts, its time): a bigger count is
   // damage, not an allocation (new Array(30e6) takes 240 MB up front).
@@ -443,9 +475,9 @@ export function decodeWriteBatch(
     }
     points[i] = { measurement, tags, fields, timeMs: f64(), timeSubMs: u32() };
   }
-  return { database, retentionPolicy, points };
+  return { batch: { database, retentionPolicy, points }, indexes: null };
 
-  function decodeSeriesPoints(): Point[] {
+  function decodeSeriesPoints(): { points: Point[]; indexes: PointIndexes } {
     const seriesCount = u32();
     need(seriesCount * 6); // each series takes at least 6 bytes
     const table: { measurement: string; tags: Tag[] }[] = new Array(seriesCount);
@@ -470,9 +502,12 @@ export function decodeWriteBatch(
     const count = u32();
     need(count * 20); // series, shape and time at least
     const points: Point[] = new Array(count);
+    const pointSeries = new Uint32Array(count), pointShapes = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
-      const { measurement, tags } = table[indexInto(seriesCount, "series", "series")];
-      const { keys, types } = shapes[indexInto(shapeCount, "shape", "shapes")];
+      const seriesIndex = pointSeries[i] = indexInto(seriesCount, "series", "series");
+      const shapeIndex = pointShapes[i] = indexInto(shapeCount, "shape", "shapes");
+      const { measurement, tags } = table[seriesIndex];
+      const { keys, types } = shapes[shapeIndex];
       const fields: Field[] = new Array(keys.length);
       for (let f = 0; f < keys.length; f++) {
         fields[f] = { key: keys[f], type: types[f], value: value(types[f]) };
@@ -485,6 +520,9 @@ export function decodeWriteBatch(
         timeSubMs: u32(),
       };
     }
-    return points;
+    return {
+      points,
+      indexes: { series: pointSeries, seriesCount, shapes: pointShapes, shapeCount },
+    };
   }
 }

@@ -12,6 +12,7 @@ import {
 import { denoFileSystem, systemClock } from "../../runtime/mod.ts";
 import { RecordType, StorageEngine } from "../engine.ts";
 import {
+  decodeIndexedWriteBatch,
   decodeWriteBatch,
   encodeWriteBatch,
   type WriteBatch,
@@ -205,6 +206,7 @@ Deno.test("write batch codec: any batch round-trips in every layout", () => {
     fc.property(fc.array(point, { maxLength: 40 }), (points) => {
       const batch = { database: "d", retentionPolicy: "r", points: points as Point[] };
       assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "x", 0), batch);
+      assertIndexesName(batch);
       assert.deepEqual(decodeWriteBatch(encodeInternedV2(batch), "x", 0), batch);
       assert.deepEqual(
         decodeWriteBatch(encodePlainV1(batch), "x", 0, WriteBatchLayout.Plain),
@@ -393,4 +395,40 @@ Deno.test("write batch: points sharing Tag objects and field keys in other shape
   ];
   const batch = { database: "db", retentionPolicy: "rp", points };
   assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "f", 0), batch);
+});
+
+/** The point indexes of a batch's series layout name each point's own series and shape. */
+function assertIndexesName(batch: WriteBatch): void {
+  const { batch: decoded, indexes } = decodeIndexedWriteBatch(encodeWriteBatch(batch), "x", 0);
+  assert.deepEqual(decoded, batch);
+  assert.ok(indexes !== null, "the series layout has point indexes");
+  const seriesOf = new Map<number, string>(), shapeOf = new Map<number, string>();
+  for (let i = 0; i < batch.points.length; i++) {
+    const { measurement, tags, fields } = batch.points[i];
+    const series = JSON.stringify([measurement, tags]);
+    const shape = JSON.stringify(fields.map((f) => [f.key, f.type]));
+    assert.ok(indexes.series[i] < indexes.seriesCount && indexes.shapes[i] < indexes.shapeCount);
+    assert.equal(seriesOf.get(indexes.series[i]) ?? series, series, `series of point ${i}`);
+    assert.equal(shapeOf.get(indexes.shapes[i]) ?? shape, shape, `shape of point ${i}`);
+    seriesOf.set(indexes.series[i], series);
+    shapeOf.set(indexes.shapes[i], shape);
+  }
+}
+
+Deno.test("write batch codec: point indexes name one series and shape per point, older layouts have none", () => {
+  const batch = { database: "db", retentionPolicy: "autogen", points: sample };
+  // Points of one series share their Tag objects (as parsed and decoded points do): one index.
+  const many = decodeWriteBatch(
+    encodeWriteBatch({ ...batch, points: [...sample, ...sample, ...sample] }),
+    "x",
+    0,
+  );
+  const { indexes } = decodeIndexedWriteBatch(encodeWriteBatch(many), "x", 0);
+  assert.deepEqual(indexes?.series, new Uint32Array([0, 1, 0, 1, 0, 1]));
+  assert.equal(indexes?.seriesCount, 2);
+  assert.deepEqual(indexes?.shapes, new Uint32Array([0, 1, 0, 1, 0, 1]));
+  assertIndexesName(many);
+  assert.equal(decodeIndexedWriteBatch(encodeInternedV2(batch), "x", 0).indexes, null);
+  const plain = decodeIndexedWriteBatch(encodePlainV1(batch), "x", 0, WriteBatchLayout.Plain);
+  assert.equal(plain.indexes, null);
 });

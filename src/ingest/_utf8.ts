@@ -73,7 +73,8 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 
 /**
  * Watches a byte stream go by and notes the stream offsets of bytes that are not UTF-8, so a
- * decoder that turns them into U+FFFD (csv-parse) can still reject the records holding them.
+ * decoder that turns them into U+FFFD (the CSV tokenizer) can still reject the records holding
+ * them.
  * Each chunk goes through a fatal streaming TextDecoder (native speed); only a chunk it refuses
  * is scanned here, with the unfinished sequence the previous chunk ended on.
  */

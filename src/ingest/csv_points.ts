@@ -1,6 +1,6 @@
 /**
- * CSV ingest (`text/csv`), parsed by the maintained `csv-parse` package (RFC 4180: quoted
- * values with embedded commas, quotes and newlines; a byte-order mark; `\r\n` or `\n`).
+ * CSV ingest (`text/csv`), tokenized by `csv_tokenizer.ts` (RFC 4180: quoted values with
+ * embedded commas, quotes and newlines; a byte-order mark; `\r\n`, `\n` or `\r`).
  *
  * ```csv
  * time,measurement,host,region,usage,count,up
@@ -22,16 +22,17 @@
  *   fit its column's type rejects its row (record number, column, value seen).
  * - Errors: a bad row is reported with its 1-based record number (data rows, the header not
  *   counted), the column and the reason, and the other rows are kept. Broken CSV syntax (an
- *   unclosed quote) stops decoding with a {@linkcode ParseError} naming the line.
+ *   unclosed quote, a quote inside a bare value) stops decoding with a {@linkcode ParseError}
+ *   naming the line and column.
  * - Text is UTF-8: a row holding other bytes is rejected (naming the offset of the first), a
- *   header holding them refuses the body; csv-parse would have turned them into U+FFFD.
+ *   header holding them refuses the body; the tokenizer turns them into U+FFFD.
  * @module
  */
-import { parse as csvParse } from "csv-parse/stream";
 import { ParseError, ValidationError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import { decodeJsonRecord, isRecordError, type JsonPrecision, TagInterner } from "./json_points.ts";
 import { Utf8Watch } from "./_utf8.ts";
+import { type CsvRecord, CsvSyntaxError, CsvTokenizer } from "./csv_tokenizer.ts";
 import type { Instant } from "../core/mod.ts";
 
 /** A CSV column's field type. */
@@ -86,7 +87,9 @@ type Role = { kind: "time" | "measurement" | "tag" | "skip" } | {
 };
 
 const INTEGER = /^[+-]?\d+$/;
-const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+// One way to match each digit run: `\d+\.?\d*` split a long run between \d+ and \d* in every
+// way before failing (quadratic: a 70 KB cell of digits took 8 s, found by tests/fuzz).
+const FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const BOOLEAN = /^(true|false|TRUE|FALSE|True|False)$/;
 
 /** The narrowest type holding every value seen. */
@@ -127,35 +130,22 @@ function fieldValue(cell: string, type: CsvFieldType): unknown {
   }
 }
 
-interface CsvRow {
-  record: string[];
-  info: { lines: number; bytes: number };
-}
-
 /**
  * Decodes a CSV byte stream into batches of points. Reads only as fast as the consumer pulls.
  *
  * @throws {ValidationError} when the header lacks what the options name (a tag column, a
  *   measurement), or holds a column twice.
- * @throws {ParseError} for broken CSV syntax, with its line.
+ * @throws {ParseError} for broken CSV syntax, with its line and column.
  */
 export async function* decodeCsvStream(
   stream: ReadableStream<Uint8Array>,
   options: CsvOptions,
 ): AsyncGenerator<DecodedBatch> {
-  // csv-parse turns bytes that are not UTF-8 into U+FFFD: the watch notes where they were, and
-  // the records holding them are rejected.
+  // The tokenizer turns bytes that are not UTF-8 into U+FFFD: the watch notes where they were,
+  // and the records holding them are rejected.
   const utf8 = new Utf8Watch();
-  const rows = stream.pipeThrough(utf8.stream()).pipeThrough(
-    csvParse({
-      bom: true,
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      record_delimiter: ["\r\n", "\n", "\r"],
-    }) as TransformStream<Uint8Array, CsvRow>,
-  );
-  const reader = rows.getReader();
+  const reader = stream.pipeThrough(utf8.stream()).getReader();
+  const tokenizer = new CsvTokenizer();
   const jsonOptions = {
     precision: options.precision,
     defaultTime: options.defaultTime,
@@ -166,38 +156,42 @@ export async function* decodeCsvStream(
   let header: string[] | undefined;
   let roles: Role[] = [];
   let lastBytes = 0;
+  /** How many of `utf8.invalid` are behind the records read so far. */
+  let badSeen = 0;
   let record = 0;
-  let lookahead: CsvRow[] | undefined = [];
+  let lookahead: CsvRecord[] | undefined = [];
   let batch: DecodedBatch = newBatch();
   let done = false;
   try {
-    while (true) {
-      let next: ReadableStreamReadResult<CsvRow>;
+    let ended = false;
+    while (!ended) {
+      let rows: CsvRecord[];
       try {
-        next = await reader.read();
+        const next = await reader.read();
+        ended = next.done;
+        rows = ended ? tokenizer.finish() : tokenizer.push(next.value!);
       } catch (error) {
         throw csvError(error);
       }
-      if (next.done) break;
-      const row = next.value;
-      if (header === undefined) {
-        const bad = notUtf8(row.info.bytes);
-        if (bad !== undefined) throw new ValidationError(`CSV header: ${bad}`);
-        header = row.record;
-        roles = columnRoles(header, options);
-        continue;
-      }
-      if (lookahead !== undefined) {
-        lookahead.push(row);
-        if (lookahead.length < inferRows) continue;
-        inferColumns(roles, lookahead);
-        for (const r of lookahead) decodeRow(r, ++record);
-        lookahead = undefined;
+      for (const row of rows) {
+        if (header === undefined) {
+          const bad = notUtf8(row.end);
+          if (bad !== undefined) throw new ValidationError(`CSV header: ${bad}`);
+          header = row.cells;
+          roles = columnRoles(header, options);
+          continue;
+        }
+        if (lookahead !== undefined) {
+          lookahead.push(row);
+          if (lookahead.length < inferRows) continue;
+          inferColumns(roles, lookahead);
+          for (const r of lookahead) decodeRow(r, ++record);
+          lookahead = undefined;
+        } else decodeRow(row, ++record);
         if (batch.points.length + batch.errors.length >= batchRows) yield take();
-        continue;
       }
-      decodeRow(row, ++record);
-      if (batch.points.length + batch.errors.length >= batchRows) yield take();
+      // Broken syntax after these rows: met once they are (a bad header is told first).
+      if (tokenizer.error) throw csvError(tokenizer.error);
     }
     if (header === undefined) {
       throw new ValidationError("CSV body is empty: expected a header row");
@@ -219,28 +213,32 @@ export async function* decodeCsvStream(
     return out;
   }
 
-  /** Why the bytes up to `end` (a record's) are not UTF-8, or undefined; forgets them. */
+  /** Why the bytes up to `end` (a record's) are not UTF-8, or undefined; passes them. */
   function notUtf8(end: number): string | undefined {
     const bad = utf8.invalid;
-    if (bad.length === 0 || bad[0] >= end) return undefined;
-    const at = bad[0];
-    let n = 1;
-    while (n < bad.length && bad[n] < end) n++;
-    bad.splice(0, n);
+    if (badSeen === bad.length || bad[badSeen] >= end) return undefined;
+    const at = bad[badSeen];
+    while (badSeen < bad.length && bad[badSeen] < end) badSeen++;
+    // Forget the passed offsets once they are half the list: amortized linear. Splicing them
+    // off at each record was quadratic (a body of 40k records holding bad bytes took 2 s).
+    if (badSeen >= 1024 && badSeen * 2 >= bad.length) {
+      bad.splice(0, badSeen);
+      badSeen = 0;
+    }
     return `not valid UTF-8 (a bad byte at offset ${at} of the body)`;
   }
 
-  function decodeRow(row: CsvRow, n: number): void {
-    batch.bytes += row.info.bytes - lastBytes;
-    lastBytes = row.info.bytes;
+  function decodeRow(row: CsvRecord, n: number): void {
+    batch.bytes += row.end - lastBytes;
+    lastBytes = row.end;
     const issue = (reason: string, column?: string): IngestIssue =>
       column === undefined ? { record: n, reason } : { record: n, column, reason };
-    const notText = notUtf8(row.info.bytes);
+    const notText = notUtf8(row.end);
     if (notText !== undefined) {
       batch.errors.push(issue(notText));
       return;
     }
-    const cells = row.record;
+    const cells = row.cells;
     if (cells.length !== header!.length) {
       batch.errors.push(
         issue(`expected ${header!.length} columns (as the header), got ${cells.length}`),
@@ -348,30 +346,25 @@ function columnRoles(header: string[], options: CsvOptions): Role[] {
   return roles;
 }
 
-function inferColumns(roles: Role[], rows: CsvRow[]): void {
+function inferColumns(roles: Role[], rows: CsvRecord[]): void {
   for (let c = 0; c < roles.length; c++) {
     const role = roles[c];
     if (role.kind !== "field" || role.type !== undefined) continue;
     const values: string[] = [];
     for (const r of rows) {
-      const v = r.record[c];
+      const v = r.cells[c];
       if (v !== undefined && v !== "") values.push(v.trim());
     }
     role.type = inferType(values);
   }
 }
 
-/**
- * csv-parse's syntax errors as a ParseError. Their codes start with `CSV_`, but for one:
- * `INVALID_OPENING_QUOTE` (a quote inside a bare value, `a"b`), which went out untyped (a 500).
- */
+/** The tokenizer's syntax errors as a ParseError (a 400 naming the line and column). */
 function csvError(error: unknown): Error {
-  const e = error as { code?: string; message?: string; lines?: number };
-  if (typeof e?.code === "string" && /^(CSV_|INVALID_OPENING_QUOTE$)/.test(e.code)) {
-    return new ParseError(`malformed CSV at line ${e.lines}: ${e.message} (${e.code})`, {
-      line: e.lines,
-      cause: error,
-    });
-  }
-  return error as Error;
+  if (!(error instanceof CsvSyntaxError)) return error as Error;
+  return new ParseError(
+    `malformed CSV at line ${error.line}: ${error.reason} at column ${error.column}: ` +
+      error.detail,
+    { line: error.line, column: error.column, cause: error },
+  );
 }

@@ -48,6 +48,24 @@ async function steps<T>(
  */
 const MAX_TAGS_N = 2000;
 
+/** Two CSV rows, the first holding bytes that are not UTF-8. */
+const BAD_UTF8_ROWS = new Uint8Array([
+  ...new TextEncoder().encode("1678886400"),
+  0xfe,
+  0xff,
+  0xff,
+  0xff,
+  ...new TextEncoder().encode(",m,1\n1678886400000\n"),
+]);
+
+/** `head` then `n` copies of `unit`. */
+function repeated(head: Uint8Array, unit: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(head.length + unit.length * n);
+  out.set(head);
+  for (let i = 0; i < n; i++) out.set(unit, head.length + i * unit.length);
+  return out;
+}
+
 /** `body` cut into chunks of `size` bytes. */
 function chunks(body: Uint8Array, size: number): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -159,6 +177,29 @@ Deno.test("doubling: CSV in 64-byte chunks", async (t) => {
       (n) => chunks(enc.encode(`measurement,s\nm,"${'a""'.repeat(n)}"\n`), 64),
       csv,
       1000,
+    ],
+    [
+      // Type inference tried the float pattern on it: quadratic backtracking before 2af8808.
+      "a long digit run in a cell whose type is inferred",
+      (n) => chunks(enc.encode(`measurement,v\nm,"${"1".repeat(n)}x"\n`), 64),
+      csv,
+      1000,
+    ],
+    [
+      // One chunk: each refused row spliced the bad offsets it passed off the list of them all
+      // (quadratic before; found by the CSV fuzz, seed 31, input 315666).
+      "many rows holding bad UTF-8, in one chunk",
+      (n) => [repeated(enc.encode("time,measurement,v\n"), BAD_UTF8_ROWS, n)],
+      csv,
+      // From 10,000: below that V8 trims the front of a small list in place (cheap).
+      10_000,
+    ],
+    [
+      // csv-parse built an error object for each row narrower than the first: 30-100 µs each.
+      "many short ragged rows",
+      (n) => chunks(enc.encode("measurement,time,host,v\n" + "m\nm,1\n".repeat(n)), 64),
+      csv,
+      200,
     ],
   ]);
 });

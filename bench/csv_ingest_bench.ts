@@ -18,11 +18,8 @@
  * @module
  */
 import process from "node:process";
-import { type Clock, silentLogger } from "../src/core/mod.ts";
-import { createApp } from "../src/http/mod.ts";
 import { decodeCsvStream } from "../src/ingest/mod.ts";
-import { denoFileSystem } from "../src/runtime/mod.ts";
-import { StorageEngine } from "../src/storage/mod.ts";
+import { openIngestApp } from "./_ingest_app.ts";
 
 const threadCpu = (process as unknown as {
   threadCpuUsage(previous?: { user: number; system: number }): { user: number; system: number };
@@ -70,21 +67,7 @@ async function decode(body: Uint8Array, tags: string[]): Promise<[number, number
   return [points, errors];
 }
 
-const clock: Clock = {
-  nowMs: () => T0,
-  nowNanos: () => BigInt(T0) * 1_000_000n,
-  monotonicMs: () => performance.now(),
-};
-const dir = await Deno.makeTempDir({ prefix: "epochnexus-bench-csv-" });
-const engine = await StorageEngine.open({ dir, fs: denoFileSystem, clock, logger: silentLogger });
-await engine.createDatabase("epochnexus");
-const app = createApp({
-  engine,
-  clock,
-  logger: silentLogger,
-  defaultDatabase: "epochnexus",
-  maxBodyBytes: 100_000_000,
-});
+const { app, engine, dir } = await openIngestApp("epochnexus-bench-csv-", T0);
 async function post(query: string, body: Uint8Array, status: number): Promise<void> {
   const r = await app(
     new Request(`http://node/ingest?${query}`, {

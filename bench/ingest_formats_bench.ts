@@ -13,8 +13,7 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import snappy from "snappyjs";
-import { type Clock, FieldType, type Point, silentLogger } from "../src/core/mod.ts";
-import { createApp } from "../src/http/mod.ts";
+import { FieldType, type Point } from "../src/core/mod.ts";
 import {
   decodeCsvStream,
   decodeJsonPoints,
@@ -24,8 +23,7 @@ import {
   formatLineProtocol,
   parseLineProtocol,
 } from "../src/ingest/mod.ts";
-import { denoFileSystem } from "../src/runtime/mod.ts";
-import { StorageEngine } from "../src/storage/mod.ts";
+import { openIngestApp } from "./_ingest_app.ts";
 import {
   FieldSchema,
   PointSchema,
@@ -196,21 +194,7 @@ Deno.bench("remote_write (snappy + protobuf)", { group: "decode" }, () => {
   check(decodePromWrite(raw).batch.points.length);
 });
 
-const clock: Clock = {
-  nowMs: () => T0,
-  nowNanos: () => BigInt(T0) * 1_000_000n,
-  monotonicMs: () => performance.now(),
-};
-const dir = await Deno.makeTempDir({ prefix: "epochnexus-bench-ingest-" });
-const engine = await StorageEngine.open({ dir, fs: denoFileSystem, clock, logger: silentLogger });
-await engine.createDatabase("epochnexus");
-const app = createApp({
-  engine,
-  clock,
-  logger: silentLogger,
-  defaultDatabase: "epochnexus",
-  maxBodyBytes: 100_000_000,
-});
+const { app, engine, dir } = await openIngestApp("epochnexus-bench-ingest-", T0);
 async function post(path: string, type: string, body: Uint8Array, headers = {}) {
   const r = await app(
     new Request(`http://node${path}`, {

@@ -295,12 +295,18 @@ function streamChunks(
     },
   );
   let rest: AsyncGenerator<string, void, undefined> | undefined;
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
       for (const line of lines) controller.enqueue(encoder.encode(line));
       push = (line) => controller.enqueue(encoder.encode(line));
       await settled;
       push = undefined;
+      if (cancelled) {
+        // The client left before the statements ran: no one will pull what they opened.
+        streamed?.stream?.close();
+        return;
+      }
       if (failure !== undefined) {
         if (!(failure instanceof EpochError)) {
           ctx.logger.error("query failed", { error: String(failure) });
@@ -318,6 +324,7 @@ function streamChunks(
       else controller.enqueue(encoder.encode(next.value));
     },
     async cancel() {
+      cancelled = true;
       streamed?.stream?.close();
       await rest?.return();
     },

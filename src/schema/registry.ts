@@ -126,6 +126,8 @@ export class SchemaRegistry {
    * so concurrent PUTs, reloads and dry runs cannot all pass), uncounted when they are closed.
    */
   #openSandboxes = 0;
+  /** Measurements whose schema this node has proposed to the catalog and not yet seen applied. */
+  #proposing = new Map<string, number>();
   #closed = false;
   /** Serialises changes (API writes and reloads). */
   #queue: Promise<unknown> = Promise.resolve();
@@ -246,18 +248,22 @@ export class SchemaRegistry {
   }
 
   /**
-   * Refuses a schema for a measurement that has none in `current` when `current` is full. The
-   * catalog's count is this node's copy: two nodes racing for the last place can both pass, which
-   * goes past the limit by the number of nodes at most.
+   * Refuses a schema for a measurement that has none in `current` when `current`, with the new
+   * measurements this node is still proposing, is full. The catalog's count is this node's copy:
+   * two nodes racing for the last place can both pass, past the limit by the number of nodes
+   * at most.
    */
   #checkSchemaCount(measurement: string, current: ReadonlyMap<string, unknown>): void {
     const max = this.#options.maxSchemas ?? DEFAULT_MAX_SCHEMAS;
-    if (current.has(measurement) || current.size < max) return;
+    if (current.has(measurement) || this.#proposing.has(measurement)) return;
+    let count = current.size;
+    for (const m of this.#proposing.keys()) if (!current.has(m)) count++;
+    if (count < max) return;
     throw new EpochError(
       "resource_exhausted",
-      `no schema set for ${measurement}: ${current.size} measurements have an API schema, the ` +
+      `no schema set for ${measurement}: ${count} measurements have an API schema, the ` +
         `most this node allows (max_schemas = ${max}); delete one or raise max_schemas`,
-      { httpStatus: 409, details: { schemas: current.size, max_schemas: max } },
+      { httpStatus: 409, details: { schemas: count, max_schemas: max } },
     );
   }
 
@@ -285,8 +291,28 @@ export class SchemaRegistry {
     measurement: string,
     body: unknown,
   ): Promise<{ schema: MeasurementSchema }> {
+    let counted = false;
+    try {
+      return await this.#proposeInCatalog(catalog, measurement, body, () => counted = true);
+    } finally {
+      const n = this.#proposing.get(measurement) ?? 0;
+      if (counted && n <= 1) this.#proposing.delete(measurement);
+      else if (counted) this.#proposing.set(measurement, n - 1);
+    }
+  }
+
+  async #proposeInCatalog(
+    catalog: SchemaCatalog,
+    measurement: string,
+    body: unknown,
+    onCounted: () => void,
+  ): Promise<{ schema: MeasurementSchema }> {
     const entry = await this.#serial(async () => {
       this.#checkSchemaCount(measurement, catalog.entries());
+      // Counted from here to the end of its proposal, which runs outside the queue: concurrent
+      // PUTs see it.
+      this.#proposing.set(measurement, (this.#proposing.get(measurement) ?? 0) + 1);
+      onCounted();
       const parsed = this.#parse(measurement, body);
       let files: Record<string, string>;
       try {

@@ -243,3 +243,30 @@ Deno.test("registry over a catalog: max_schemas counts the catalog's schemas, wh
   a.close();
   b.close();
 });
+
+Deno.test("registry over a catalog: concurrent PUTs of new measurements cannot all pass max_schemas", async () => {
+  const catalog = new SharedCatalog();
+  // Proposals take a while, as a Raft round does: every PUT's check runs before any lands.
+  const set = catalog.set.bind(catalog);
+  catalog.set = async (m, entry, options) => {
+    await new Promise((r) => setTimeout(r, 20));
+    return set(m, entry, options);
+  };
+  const a = await SchemaRegistry.open({
+    fs: memoryFileSystem(),
+    dataDir: "/a",
+    catalog,
+    maxSchemas: 3,
+  });
+  const body = { fields: { v: { type: "float" } } };
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) => a.put(`m${i}`, body)),
+  );
+  assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 3);
+  assert.equal(catalog.map.size, 3);
+  // Refused or landed, nothing stays counted: one more fits once one is deleted.
+  await a.delete([...catalog.map.keys()][0]);
+  await a.put("late", body);
+  assert.equal(catalog.map.size, 3);
+  a.close();
+});

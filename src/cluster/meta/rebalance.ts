@@ -260,8 +260,11 @@ function planByteMove(
       let best: ByteMove | undefined;
       let bestMiss = Infinity;
       const consider = (d: number, move: ByteMove) => {
-        // 0 < d < gap: the pair ends closer than it was (the measure of the module doc falls).
+        // 0 < d < gap: the pair ends closer than it was (the measure of the module doc falls);
+        // and by at least `minByteGap` (2 min(d, gap - d)): a swap that copies tens of GiB to
+        // turn a skew into its mirror image gains nothing worth the copy.
         if (d <= 0 || d >= gap) return;
+        if (2 * Math.min(d, gap - d) < (options.minByteGap ?? 0)) return;
         const miss = Math.abs(gap - 2 * d);
         if (miss < bestMiss) best = move, bestMiss = miss;
       };

@@ -207,6 +207,19 @@ Deno.test("rebalance by bytes: a balanced cluster, or a gap under the thresholds
   // Unmeasured sizes count as 0: counts alone decide, as before sizes were known.
   const unmeasured = [settled(1, [1]), settled(2, [2]), settled(3, [3])];
   assert.deepEqual(planRebalance(nodes, unmeasured, { maxMoves: 4 }), []);
+  // One hot partition no move can even out: the only swap (55 GiB copied) would turn a
+  // 35 GiB + 2 KiB skew into its mirror, 2 KiB closer: not worth a copy.
+  const GiB = 2 ** 30;
+  const hot = [
+    sized(1, [1], 45 * GiB),
+    sized(2, [1], 10 * GiB + 2048),
+    sized(3, [2], 10 * GiB),
+    sized(4, [2], 10 * GiB),
+  ];
+  assert.deepEqual(
+    planRebalance([node(1), node(2)], hot, { maxMoves: 2, minByteGap: 64 * 2 ** 20 }),
+    [],
+  );
 });
 
 Deno.test("rebalance by bytes: count and byte skew together end even in both", () => {

@@ -174,9 +174,9 @@ export class ConnectRaftTransport {
    * server: ~1 ms on both sides together, while a tick's heartbeats of every group are a few
    * bytes), and an idle cluster's traffic is heartbeats: every tick each node sends its groups'
    * heartbeats to each peer, and each peer answers in a call of its own. So an answer to a
-   * heartbeat (a plain or lease round's, not a read's) waits, at most `heartbeatResponseHoldMs`, for the next
-   * call to that node (its own tick's heartbeats, an append) and goes with it: half the calls of
-   * an idle cluster. Raft needs nothing of it sooner: the answer only tells the leader the
+   * heartbeat (a plain or lease round's, not a read's) waits, at most
+   * `heartbeatResponseHoldMs`, for the next call to that node (its own tick's heartbeats, an
+   * append) and goes with it: half the calls of an idle cluster. Raft needs nothing of it sooner: the answer only tells the leader the
    * follower is alive (check-quorum looks back an election timeout), lets it resend to a lagging
    * one and renews its lease from the round's send (a round goes every tick; the lease lasts
    * several); appends' answers and everything of a read go at once.

@@ -194,7 +194,7 @@ Deno.bench("remote_write (snappy + protobuf)", { group: "decode" }, () => {
   check(decodePromWrite(raw).batch.points.length);
 });
 
-const { app, engine, dir } = await openIngestApp("epochnexus-bench-ingest-", T0);
+const { app, engine } = await openIngestApp("epochnexus-bench-ingest-", T0);
 async function post(path: string, type: string, body: Uint8Array, headers = {}) {
   const r = await app(
     new Request(`http://node${path}`, {

@@ -15,15 +15,19 @@ export async function startNodes(n: number): Promise<ServerProcess[]> {
       await startServer({ env: { ...env, EPOCHNEXUS_JOIN_ADDRESS: `127.0.0.1:${first.port}` } }),
     );
   }
-  // Wait (bounded) until every node is a voter of the metadata group.
+  await waitForMetaVoters(first.url, n);
+  return nodes;
+}
+
+/** Waits (60 s at most) until `n` nodes, or 3, vote in the metadata group `url`'s node sees. */
+export async function waitForMetaVoters(url: string, n: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const status = await (await fetch(`${first.url}/api/v1/cluster`)).json();
+    const status = await (await fetch(`${url}/api/v1/cluster`)).json();
     const voters = status.nodes.filter((x: { meta: string }) => x.meta === "voter").length;
-    if (voters >= Math.min(n, 3)) break;
+    if (voters >= Math.min(n, 3)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  return nodes;
 }
 
 /**

@@ -21,7 +21,7 @@
 import { generateBatches } from "./peers/workload.ts";
 import { DB, loadAverage, processStats } from "./peers/systems.ts";
 import { type ServerProcess, startServer } from "../tests/_server.ts";
-import { writeRetrying } from "./_cluster_nodes.ts";
+import { waitForMetaVoters, writeRetrying } from "./_cluster_nodes.ts";
 
 function flag(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -66,13 +66,7 @@ async function startCluster(n: number, root: string | undefined, prof: string | 
       }),
     );
   }
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const status = await (await fetch(`${first.url}/api/v1/cluster`)).json();
-    const voters = status.nodes.filter((x: { meta: string }) => x.meta === "voter").length;
-    if (voters >= Math.min(n, 3)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitForMetaVoters(first.url, n);
   return nodes;
 }
 

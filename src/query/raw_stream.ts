@@ -17,7 +17,6 @@
  * @module
  */
 import type { FieldColumn, FieldPart } from "../core/column.ts";
-import { instantFromNanos } from "../core/time.ts";
 import { evalTagCondition } from "./eval.ts";
 import { tagFilterOf } from "./condition.ts";
 import { compareGroups, rawRowLess } from "./coordinator.ts";
@@ -25,7 +24,7 @@ import { type BatchedInput, GoHeapMerger } from "./go_heap_merge.ts";
 import type { QueryBudget } from "./limits.ts";
 import type { SelectPlan } from "./plan.ts";
 import { rowsPerSeries } from "./raw_edge.ts";
-import { SeriesWindows } from "./raw_windows.ts";
+import { firstAtOrAfter, SeriesWindows } from "./raw_windows.ts";
 import type { ResultSeries, SeriesPiece, SeriesStream } from "./result.ts";
 import {
   concatRun,
@@ -332,18 +331,6 @@ function sliceColumn(c: FieldColumn, minNs: bigint, maxNs: bigint): FieldColumn 
     timesSubMs: c.timesSubMs.subarray(from, to),
     values: Array.isArray(c.values) ? c.values.slice(from, to) : c.values.subarray(from, to),
   };
-}
-
-function firstAtOrAfter(c: FieldColumn, ns: bigint): number {
-  const { ms, subMs } = instantFromNanos(ns);
-  let lo = 0, hi = c.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const t = c.timesMs[mid];
-    if (t < ms || (t === ms && c.timesSubMs[mid] < subMs)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 class RawStream implements SeriesStream {

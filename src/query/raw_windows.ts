@@ -141,8 +141,13 @@ function countOf(part: FieldPart): number {
 
 /** The points of a time-ordered column at or after `fromNs`. */
 function countFrom(c: FieldColumn, fromNs: bigint): number {
+  return c.length - firstAtOrAfter(c, fromNs);
+}
+
+/** The index of a time-ordered column's first point at or after `ns` (its length if none). */
+export function firstAtOrAfter(c: FieldColumn, ns: bigint): number {
   // Compared as (ms, subMs) numbers: no bigint per probe.
-  const { ms, subMs } = instantFromNanos(fromNs);
+  const { ms, subMs } = instantFromNanos(ns);
   let lo = 0, hi = c.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
@@ -150,5 +155,5 @@ function countFrom(c: FieldColumn, fromNs: bigint): number {
     if (t < ms || (t === ms && c.timesSubMs[mid] < subMs)) lo = mid + 1;
     else hi = mid;
   }
-  return c.length - lo;
+  return lo;
 }

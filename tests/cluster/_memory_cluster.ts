@@ -4,6 +4,7 @@
  * part of the cluster is out of reach, without processes.
  * @module
  */
+import assert from "node:assert/strict";
 import { type Clock, silentLogger } from "../../src/core/mod.ts";
 import { ClusterNode, ClusterStore, MemoryHub } from "../../src/cluster/mod.ts";
 import { createApp, type Handler } from "../../src/http/mod.ts";
@@ -110,4 +111,42 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(10);
   }
+}
+
+const T0 = 1_700_000_000_000_000_000n;
+
+/**
+ * Writes `body` (line protocol, database `db`) through `node` until a 204 acknowledges it. A 503
+ * (a partition electing or moving its leader: new groups, an isolated node's groups) is sent
+ * again, as a client does (writes are idempotent), within 10 s; any other answer fails at once.
+ */
+export async function writeAcknowledged(node: MemoryNode, body: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 0;; attempt++) {
+    const r = await node.app(new Request("http://node/write?db=db", { method: "POST", body }));
+    const text = await r.text();
+    if (r.status === 503 && Date.now() < deadline && attempt < 100) continue;
+    assert.equal(r.status, 204, text);
+    return;
+  }
+}
+
+/** Writes points `cpu v=from .. from+n-1` over 5 hosts, 1 ns apart (see writeAcknowledged). */
+export function writeCpuPoints(node: MemoryNode, from: number, n: number): Promise<void> {
+  const body = Array.from(
+    { length: n },
+    (_, i) => `cpu,host=h${(from + i) % 5} v=${from + i} ${T0 + BigInt(from + i)}`,
+  ).join("\n");
+  return writeAcknowledged(node, body);
+}
+
+/** `SELECT count(v) FROM cpu` through a node, with `consistency` when given; errors as text. */
+export async function countCpu(node: MemoryNode, consistency?: string): Promise<number | string> {
+  const params = new URLSearchParams({ db: "db", q: "SELECT count(v) FROM cpu" });
+  if (consistency) params.set("consistency", consistency);
+  const r = await node.app(new Request(`http://node/query?${params}`));
+  const answer = await r.json();
+  if (r.status !== 200) return `HTTP ${r.status}: ${answer.error}`;
+  const result = answer.results[0];
+  return result.error ?? result.series?.[0]?.values[0][1] ?? 0;
 }

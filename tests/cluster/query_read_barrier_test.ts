@@ -4,20 +4,9 @@
  * on this node yet).
  */
 import assert from "node:assert/strict";
-import { type MemoryNode, startMemoryCluster, waitUntil } from "./_memory_cluster.ts";
+import { startMemoryCluster, waitUntil, writeAcknowledged } from "./_memory_cluster.ts";
 
 const T0 = 1_700_000_000_000_000_000n;
-
-async function write(node: MemoryNode, body: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (let attempt = 0;; attempt++) {
-    const r = await node.app(new Request("http://node/write?db=db", { method: "POST", body }));
-    const text = await r.text();
-    if (r.status === 503 && Date.now() < deadline && attempt < 100) continue;
-    assert.equal(r.status, 204, text);
-    return;
-  }
-}
 
 /** A 3-node cluster with one partition (3 replicas) holding `cpu v=0..4`, and who leads it. */
 async function onePartition() {
@@ -27,7 +16,7 @@ async function onePartition() {
     writeTimeoutMs: 5_000,
   });
   await cluster.nodes[0].store.createDatabase("db");
-  await write(
+  await writeAcknowledged(
     cluster.nodes[0],
     Array.from({ length: 5 }, (_, i) => `cpu,host=h${i} v=${i} ${T0 + BigInt(i)}`).join("\n"),
   );

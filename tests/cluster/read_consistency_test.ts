@@ -4,40 +4,13 @@
  * the others answers from its own, stale, replicas without asking anyone.
  */
 import assert from "node:assert/strict";
-import { type MemoryNode, startMemoryCluster, waitUntil } from "./_memory_cluster.ts";
-
-const T0 = 1_700_000_000_000_000_000n;
-
-/**
- * Writes points `from .. from+n-1` through `node` until a 204 acknowledges them. A 503 (a
- * partition electing or moving its leader: new groups, an isolated node's groups) is sent again,
- * as a client does (writes are idempotent), within 10 s; any other answer fails at once.
- */
-async function write(node: MemoryNode, from: number, n: number) {
-  const body = Array.from(
-    { length: n },
-    (_, i) => `cpu,host=h${(from + i) % 5} v=${from + i} ${T0 + BigInt(from + i)}`,
-  ).join("\n");
-  const deadline = Date.now() + 10_000;
-  for (let attempt = 0;; attempt++) {
-    const r = await node.app(new Request("http://node/write?db=db", { method: "POST", body }));
-    const text = await r.text();
-    if (r.status === 503 && Date.now() < deadline && attempt < 100) continue;
-    assert.equal(r.status, 204, text);
-    return;
-  }
-}
-
-/** `SELECT count(v)` through a node, InfluxDB API, with `consistency` when given. */
-async function count(node: MemoryNode, consistency?: string): Promise<number | string> {
-  const params = new URLSearchParams({ db: "db", q: "SELECT count(v) FROM cpu" });
-  if (consistency) params.set("consistency", consistency);
-  const r = await node.app(new Request(`http://node/query?${params}`));
-  const answer = await r.json();
-  if (r.status !== 200) return `HTTP ${r.status}: ${answer.error}`;
-  const result = answer.results[0];
-  return result.error ?? result.series?.[0]?.values[0][1] ?? 0;
-}
+import {
+  countCpu,
+  type MemoryNode,
+  startMemoryCluster,
+  waitUntil,
+  writeCpuPoints,
+} from "./_memory_cluster.ts";
 
 Deno.test("consistency=any answers from a cut-off node's own replicas; leader refuses naming the partition", async () => {
   const cluster = await startMemoryCluster({
@@ -48,31 +21,31 @@ Deno.test("consistency=any answers from a cut-off node's own replicas; leader re
   const [first, , third] = cluster.nodes;
   try {
     await first.store.createDatabase("db");
-    await write(first, 0, 20);
+    await writeCpuPoints(first, 0, 20);
     // Counted by a query, not by values stored: a write sent again after a 503 may have been
     // applied once already, and its points are stored twice until they are deduplicated.
     await waitUntil(
       "node 3 has applied the 20 points",
       30_000,
-      async () => await count(third, "any") === 20,
+      async () => await countCpu(third, "any") === 20,
     );
     cluster.hub.isolate(3);
-    await write(first, 20, 10); // the majority goes on
-    assert.equal(await count(first), 30);
-    assert.equal(await count(first, "any"), 30);
-    assert.equal(await count(third, "any"), 20, "node 3's own replicas, as they are");
+    await writeCpuPoints(first, 20, 10); // the majority goes on
+    assert.equal(await countCpu(first), 30);
+    assert.equal(await countCpu(first, "any"), 30);
+    assert.equal(await countCpu(third, "any"), 20, "node 3's own replicas, as they are");
     assert.match(
-      String(await count(third)),
+      String(await countCpu(third)),
       /^partition group \d+ cannot confirm a read|cannot answer/,
       "leader consistency never answers from a stale replica",
     );
-    assert.equal(await count(third, "leader"), await count(third));
-    const bad = await count(third, "all");
+    assert.equal(await countCpu(third, "leader"), await countCpu(third));
+    const bad = await countCpu(third, "all");
     assert.match(String(bad), /^HTTP 400: invalid consistency "all": use leader/);
     cluster.hub.isolate(3, false);
-    await waitUntil("node 3 caught up", 30_000, async () => await count(third, "any") === 30);
-    assert.equal(await count(third), 30);
-    assert.equal(await count(third, "any"), 30);
+    await waitUntil("node 3 caught up", 30_000, async () => await countCpu(third, "any") === 30);
+    assert.equal(await countCpu(third), 30);
+    assert.equal(await countCpu(third, "any"), 30);
   } finally {
     await cluster.close();
   }
@@ -87,15 +60,15 @@ Deno.test("consistency=any reads partitions held elsewhere from a replica that a
   const [first, second] = cluster.nodes;
   try {
     await first.store.createDatabase("db");
-    await write(second, 0, 40);
+    await writeCpuPoints(second, 0, 40);
     for (const node of cluster.nodes) {
       assert.ok(node.node.replicas.size < 6, "every node reads some partitions remotely");
-      assert.equal(await count(node), 40);
+      assert.equal(await countCpu(node), 40);
       // A follower may not have applied the last write yet: `any` sees it soon, not at once.
       await waitUntil(
         "consistency=any sees all 40",
         5_000,
-        async () => await count(node, "any") === 40,
+        async () => await countCpu(node, "any") === 40,
       );
     }
     // Node 2 down: each partition it held has one more replica, which answers at `any`.

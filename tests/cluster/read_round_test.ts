@@ -7,34 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { META_GROUP_ID } from "../../src/cluster/meta/meta_state.ts";
-import { type MemoryNode, startMemoryCluster, waitUntil } from "./_memory_cluster.ts";
-
-const T0 = 1_700_000_000_000_000_000n;
-
-async function write(node: MemoryNode, from: number, n: number) {
-  const body = Array.from(
-    { length: n },
-    (_, i) => `cpu,host=h${(from + i) % 5} v=${from + i} ${T0 + BigInt(from + i)}`,
-  ).join("\n");
-  const deadline = Date.now() + 10_000;
-  for (let attempt = 0;; attempt++) {
-    const r = await node.app(new Request("http://node/write?db=db", { method: "POST", body }));
-    const text = await r.text();
-    if (r.status === 503 && Date.now() < deadline && attempt < 100) continue;
-    assert.equal(r.status, 204, text);
-    return;
-  }
-}
-
-async function count(node: MemoryNode, consistency?: "any"): Promise<number | string> {
-  const params = new URLSearchParams({ db: "db", q: "SELECT count(v) FROM cpu" });
-  if (consistency) params.set("consistency", consistency);
-  const r = await node.app(new Request(`http://node/query?${params}`));
-  const answer = await r.json();
-  if (r.status !== 200) return `HTTP ${r.status}: ${answer.error}`;
-  const result = answer.results[0];
-  return result.error ?? result.series?.[0]?.values[0][1] ?? 0;
-}
+import { countCpu, startMemoryCluster, waitUntil, writeCpuPoints } from "./_memory_cluster.ts";
 
 Deno.test("a follower's query waits for the read points its leaders' nodes confirm in one call each", async () => {
   const cluster = await startMemoryCluster({
@@ -46,7 +19,7 @@ Deno.test("a follower's query waits for the read points its leaders' nodes confi
   const [first, , third] = cluster.nodes;
   try {
     await first.store.createDatabase("db");
-    await write(first, 0, 20);
+    await writeCpuPoints(first, 0, 20);
     // Node 3 hands over whatever it leads: every group it reads is led on another node.
     await waitUntil("node 3 leads no group", 10_000, () => {
       let leads = 0;
@@ -79,7 +52,7 @@ Deno.test("a follower's query waits for the read points its leaders' nodes confi
     await waitUntil(
       "node 3 has applied the 20 points",
       10_000,
-      async () => await count(third, "any") === 20,
+      async () => await countCpu(third, "any") === 20,
     );
 
     const peers = third.node.network.peers;
@@ -98,15 +71,15 @@ Deno.test("a follower's query waits for the read points its leaders' nodes confi
       await waitUntil(
         "node 3 caught up",
         20_000,
-        async () => await count(third, "any") === written,
+        async () => await countCpu(third, "any") === written,
       );
       calls.length = 0;
       cluster.hub.cut.add("1>3");
       cluster.hub.cut.add("2>3");
-      await write(first, written, 10); // acknowledged by nodes 1 and 2; node 3 hears nothing
+      await writeCpuPoints(first, written, 10); // acknowledged by nodes 1 and 2; node 3 hears nothing
       written += 10;
       assert.equal(third.store.stats().values, written - 10, "node 3's replicas lag the write");
-      const answer = count(third);
+      const answer = countCpu(third);
       await waitUntil("node 3 asked its leaders' nodes", 10_000, () => calls.length > 0);
       setTimeout(() => {
         cluster.hub.cut.delete("1>3");

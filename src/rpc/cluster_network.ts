@@ -23,6 +23,8 @@ import {
   type MetaCommand,
   type MetaResult,
   type MetaView,
+  type PartitionBytesAnswer,
+  type PartitionBytesRequest,
   type PartitionDelete,
   type PartitionSizes,
   type PartitionSizesRequest,
@@ -45,6 +47,7 @@ import {
   DeletePartitionResponseSchema,
   DescribeResponseSchema,
   FetchSnapshotResponseSchema,
+  PartitionBytesResponseSchema,
   PartitionSizesResponseSchema,
   ProposeMetaResponseSchema,
   ReadIndexesResponseSchema,
@@ -120,6 +123,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
       partitionSizes: (node, request) => this.#partitionSizes(node, request),
       readIndexes: (node, groupIds) => this.#readIndexes(node, groupIds),
+      partitionBytes: (node, request) => this.#partitionBytes(node, request),
     };
     const cluster = requireSecret(
       this.#clusterHandler(),
@@ -258,6 +262,17 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     });
   }
 
+  #partitionBytes(node: number, request: PartitionBytesRequest): Promise<PartitionBytesAnswer> {
+    return call(async () => {
+      const answer = await this.#client(node).partitionBytes({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        request: encodeWire(request),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      return decodeWire<PartitionBytesAnswer>(answer.answer);
+    });
+  }
+
   #partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes> {
     return call(async () => {
       const answer = await this.#client(node).partitionSizes({
@@ -392,6 +407,14 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           const indexes = service.readIndexes(req.groupIds.map(Number));
           return Promise.resolve(
             create(ReadIndexesResponseSchema, { indexes: indexes.map(BigInt) }),
+          );
+        }),
+      partitionBytes: (req) =>
+        serveCall(() => {
+          const service = this.#checkCluster(req.clusterId);
+          const answer = service.partitionBytes(decodeWire<PartitionBytesRequest>(req.request));
+          return Promise.resolve(
+            create(PartitionBytesResponseSchema, { answer: encodeWire(answer) }),
           );
         }),
       partitionSizes: (req) =>

@@ -78,15 +78,21 @@ Deno.test({
         }
       })();
 
+      /** Waits until writes and right answers went through since `acked`/`right`. */
+      const progress = (what: string, acked: number, right: number) =>
+        cluster.waitFor(
+          what,
+          60_000,
+          () => Promise.resolve(writers.stats.acknowledged > acked && answers.right > right),
+        ).catch((error) => {
+          // Wrong answers keep the count of right ones still: name them.
+          throw new Error(`${error.message}; wrong answers: ${answers.wrong.slice(0, 5)}`);
+        });
       const moved = { meta: 0, partitions: 0 };
       for (let round = 0; round < MOVES; round++) {
         // Traffic has run through the gateway since the last move.
         const acked = writers.stats.acknowledged, right = answers.right;
-        await cluster.waitFor(
-          `round ${round}: writes and reads through the gateway`,
-          60_000,
-          () => Promise.resolve(writers.stats.acknowledged > acked && answers.right > right),
-        );
+        await progress(`round ${round}: writes and reads through the gateway`, acked, right);
         const status = await cluster.status(cluster.running()[0]);
         const victim = round % 2 === 0
           ? cluster.ids.indexOf(status.metaLeader)
@@ -115,11 +121,7 @@ Deno.test({
       // After the last move: the gateway writes and reads again, with no restart of its own and
       // its metadata copy far from expiring.
       const acked = writers.stats.acknowledged, right = answers.right;
-      await cluster.waitFor(
-        "writes and reads through the gateway after the last move",
-        60_000,
-        () => Promise.resolve(writers.stats.acknowledged > acked && answers.right > right),
-      );
+      await progress("writes and reads through the gateway after the last move", acked, right);
       moving = false;
       await Promise.all([writers.stop(), reader]);
 

@@ -47,6 +47,12 @@ export interface DescribeRequest {
   consistency: ReadConsistency;
   /** Also list every series (SHOW statements); else counts only. */
   series: boolean;
+  /**
+   * At `leader` consistency, answer only as the leader, else refuse naming it (a gateway keeps
+   * leader hints: it learns of a leadership that moved without a failure). Default: a follower
+   * answers behind a ReadIndex.
+   */
+  leaderOnly?: boolean;
 }
 
 /** One shard group of a partition replica, as {@linkcode DescribeRequest} answers it. */

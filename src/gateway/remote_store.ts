@@ -170,6 +170,11 @@ export class RemoteStore implements DataStore {
                 maxNs,
                 consistency,
                 series: options.series === true,
+                // The node the copy names as leader answers only if it still leads (a follower
+                // would answer through a ReadIndex, and the copy's stale hint would go unseen:
+                // `onStale`). Any other node asked (a hint followed, a guess) may answer as a
+                // follower: the leader it names may be at an address the copy does not know.
+                leaderOnly: target === p.leaderHint,
               });
               confirmed = target;
               return shards;

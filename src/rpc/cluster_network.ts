@@ -298,6 +298,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         maxNs: request.maxNs,
         consistency: request.consistency,
         series: request.series,
+        leaderOnly: request.leaderOnly ?? false,
       }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
       for await (const chunk of stream) out.push(decodeWire<ShardDescription>(chunk.shard));
       return out;
@@ -469,6 +470,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             maxNs: req.maxNs,
             consistency: req.consistency as ReadConsistency,
             series: req.series,
+            leaderOnly: req.leaderOnly,
           });
           for (const shard of shards) {
             yield create(DescribeResponseSchema, { shard: encodeWire(shard) });

@@ -13,7 +13,10 @@
  *   acknowledged by its answer, plus the one request in flight) or a 503 with Retry-After that
  *   names the partition or says no node answered, never a wrong or partial 200;
  * - after the last move the gateway writes and reads again within a deadline, without a restart
- *   and long before its metadata copy would expire.
+ *   and long before its metadata copy would expire;
+ * - once leadership settles (the restarted nodes take back their preferred partitions, moves
+ *   without a failure), the gateway's writes reach each partition's leader with no part handed
+ *   on between nodes: it learned the new leaders from its reads' "not leader" answers.
  */
 import assert from "node:assert/strict";
 import { type ClusterStatus, TestCluster } from "../_cluster.ts";
@@ -122,6 +125,28 @@ Deno.test({
       // its metadata copy far from expiring.
       const acked = writers.stats.acknowledged, right = answers.right;
       await progress("writes and reads through the gateway after the last move", acked, right);
+      // Leadership settles (the restarted nodes take back their preferred leaderships); the
+      // reader's Describes, asked of the leader only, are refused "not leader" by the old ones,
+      // naming the new: the gateway reads its copy again, and its writes then reach each
+      // partition's leader with no hop between nodes (a 10-minute TTL would not do it).
+      let handedOn = -1;
+      await cluster.waitFor(
+        "a write through the gateway with no part handed on",
+        90_000,
+        async () => {
+          const before = await partsHandedOn(cluster);
+          const r = await fetch(`${g}/write?db=${DB}&precision=s`, {
+            method: "POST",
+            body: Array.from({ length: 60 }, (_, i) => `probe,k=k${i} v=1 ${1_700_000_000 + i}`)
+              .join("\n") + "\n",
+          });
+          await r.body?.cancel();
+          handedOn = (await partsHandedOn(cluster)) - before;
+          return r.status === 204 && handedOn === 0;
+        },
+      ).catch((error) => {
+        throw new Error(`${error.message}; last: ${handedOn} parts handed on by a node`);
+      });
       moving = false;
       await Promise.all([writers.stop(), reader]);
 
@@ -158,6 +183,17 @@ Deno.test({
     }
   },
 });
+
+/** Parts of writes the nodes handed to another node (they did not lead the partition). */
+async function partsHandedOn(cluster: TestCluster): Promise<number> {
+  let total = 0;
+  for (const i of cluster.running()) {
+    const text = await (await fetch(`${cluster.url(i)}/metrics`)).text();
+    const m = /^epochnexus_partition_writes_total\{to="peer"\} (\d+)/m.exec(text);
+    total += Number(m?.[1] ?? 0);
+  }
+  return total;
+}
 
 /** Per writer: count, min and max of its values, as the gateway answered. */
 type Figures = Map<number, { count: number; min: number; max: number }>;

@@ -407,3 +407,42 @@ Deno.test("bytes: only the metadata leader measures, one call per node it asks; 
     await cluster.close();
   }
 });
+
+Deno.test("a leader-only Describe at a follower is refused naming the leader; a plain one is answered", async () => {
+  const cluster = new TestCluster({ partitions: 2, replicationFactor: 3 }, {});
+  try {
+    for (const id of [1, 2, 3]) await cluster.start(id);
+    const { store } = cluster.any();
+    await store.createDatabase("db");
+    // Hosts enough that each of the two partitions holds points (one shard group each).
+    const points = Array.from({ length: 20 }, (_, k) => point(`h${k}`, 1));
+    assert.equal((await store.write("db", undefined, points)).accepted, 20);
+    const p = cluster.partitions()[0];
+    let leader = 0;
+    await cluster.until("partition 0 has a leader", () => {
+      leader = cluster.running.get(1)!.node.replicas.get(p.groupId)?.leader() ?? 0;
+      return leader !== 0;
+    });
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const request = {
+      groupId: p.groupId,
+      database: "db",
+      retentionPolicy: "autogen",
+      minNs: 0n,
+      maxNs: 2n ** 62n,
+      consistency: "leader" as const,
+      series: false,
+    };
+    const peers = cluster.hub.network(99).peers;
+    // A follower answers through a ReadIndex (nodes' own reads); asked leader-only, it refuses.
+    assert.equal((await peers.describe(follower, request)).length, 1);
+    await assert.rejects(
+      () => peers.describe(follower, { ...request, leaderOnly: true }),
+      (error: Error & { details?: { leaderId?: number } }) =>
+        error.details?.leaderId === leader && /not the leader/.test(error.message),
+    );
+    assert.equal((await peers.describe(leader, { ...request, leaderOnly: true })).length, 1);
+  } finally {
+    await cluster.close();
+  }
+});

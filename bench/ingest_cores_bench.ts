@@ -1,6 +1,7 @@
 /**
  * `deno task bench:ingest-cores [--cpus 0,0-1] [--writers 2,64] [--hours 6] [--batch-lines 5000]
- * [--systems epochnexus,influxdb,victoriametrics] [--env KEY=VALUE,...]`: ingest scaling with
+ * [--systems epochnexus,influxdb,victoriametrics,baseline] [--baseline-root DIR/]
+ * [--env KEY=VALUE,...]`: ingest scaling with
  * cores and concurrent writers, EpochNexus against InfluxDB 1.6.7 and VictoriaMetrics in the
  * same run (#15 item 4).
  *
@@ -40,8 +41,11 @@ const systems = flag("systems", "epochnexus,influxdb,victoriametrics").split(","
 const env = Object.fromEntries(
   flag("env", "").split(",").filter((kv) => kv.includes("=")).map((kv) => kv.split("=", 2)),
 );
+// Another checkout (its folder, ending in /) as system `baseline`: an A/B in the same sitting.
+const baselineRoot = flag("baseline-root", "");
 const STARTERS: Record<string, () => Promise<System>> = {
   epochnexus: () => startEpochNexus(env),
+  baseline: () => startEpochNexus(env, { root: baselineRoot, name: "EpochNexus baseline" }),
   influxdb: startInfluxDB,
   victoriametrics: () => startVictoriaMetrics(),
 };
@@ -87,13 +91,36 @@ interface Result {
   hwm: number;
   sampled: number;
   retries: number;
+  /** EpochNexus: the peaks of its V8 heap in use, heap reserved and external memory (MiB). */
+  heap?: { used: number; total: number; external: number };
+}
+
+/** EpochNexus's heap gauges (/metrics) in MiB. */
+async function heapGauges(url: string): Promise<{ used: number; total: number; external: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return {
+    used: gauge("epochnexus_heap_used_bytes"),
+    total: gauge("epochnexus_heap_total_bytes"),
+    external: gauge("epochnexus_external_memory_bytes"),
+  };
 }
 
 async function run(system: System, writers: number): Promise<Result> {
   let next = 0, retries = 0, sampled = 0, running = true;
+  let heap: Result["heap"];
   const sampler = (async () => {
     for (let i = 0; running && i < 100_000; i++) {
       sampled = Math.max(sampled, await rssMiB(system.pid));
+      if (system.name.startsWith("EpochNexus")) {
+        const g = await heapGauges(system.url);
+        heap = {
+          used: Math.max(heap?.used ?? 0, g.used),
+          total: Math.max(heap?.total ?? 0, g.total),
+          external: Math.max(heap?.external ?? 0, g.external),
+        };
+      }
       await new Promise((done) => setTimeout(done, 100));
     }
   })();
@@ -114,6 +141,7 @@ async function run(system: System, writers: number): Promise<Result> {
     hwm: stats.peakRssMiB,
     sampled,
     retries,
+    heap,
   };
 }
 
@@ -122,7 +150,7 @@ console.log(
     `bodies of ${batchLines} lines; env ${JSON.stringify(env)}`,
 );
 console.log(
-  "cpus\twriters\tsystem\tM values/s\tx of EpochNexus\tCPU s\tpeak RSS MiB (sampled)\tretries",
+  "cpus\twriters\tsystem\tM values/s\tx of EpochNexus\tCPU s\tpeak RSS MiB (sampled)\tretries\tEpochNexus heap",
 );
 for (const cpus of cpuSets) {
   for (const writers of writerCounts) {
@@ -149,6 +177,11 @@ for (const cpus of cpuSets) {
           r.cpu.toFixed(1),
           `${r.hwm.toFixed(0)} (${r.sampled.toFixed(0)})`,
           r.retries,
+          r.heap === undefined
+            ? ""
+            : `heap used ${r.heap.used.toFixed(0)}, reserved ${r.heap.total.toFixed(0)}, external ${
+              r.heap.external.toFixed(0)
+            } MiB (peaks)`,
         ].join("\t"),
       );
     }

@@ -1,12 +1,12 @@
 /**
- * Many streamed writes in flight share a bounded number of decoded points: each commits smaller
+ * Many streamed writes in flight (`/write`, and `/ingest`'s streamed line protocol) share a bounded number of decoded points: each commits smaller
  * batches (`WriteAdmission.batchShare`), so 64 writers do not each hold a whole body of points
  * (#15 item 4). The write contract is unchanged: every line is stored, a bad line is reported by
  * its line number in its own request while that request's valid lines are kept, and a request is
  * answered only after all its batches are written.
  */
 import assert from "node:assert/strict";
-import { setup } from "./_app.ts";
+import { type Answer, setup } from "./_app.ts";
 import { IN_FLIGHT_BATCHES } from "../../src/ingest/mod.ts";
 
 const WRITERS = 16;
@@ -24,8 +24,46 @@ function body(w: number): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
-Deno.test("concurrent /write requests each commit a share of the batch; every line is kept", async () => {
-  const node = await setup({ ingest: { batchPoints: BATCH_POINTS } });
+/** An endpoint under test and how it answers writer 0 (one bad line) and the others. */
+interface Endpoint {
+  path: string;
+  headers: Record<string, string>;
+  checkBadLine(answer: Answer): void;
+  okStatus: number;
+}
+
+const ENDPOINTS: Record<string, Endpoint> = {
+  "/write": {
+    path: "/write?db=epochnexus&precision=s",
+    headers: {},
+    checkBadLine(a) {
+      assert.equal(a.status, 400, a.text);
+      assert.match(a.text, new RegExp(`line ${BAD_LINE}, column`));
+      assert.match(a.text, /dropped=0/);
+    },
+    okStatus: 204,
+  },
+  "/ingest (text/plain)": {
+    path: "/ingest?precision=s",
+    headers: { "content-type": "text/plain" },
+    checkBadLine(a) {
+      assert.equal(a.status, 400, a.text);
+      assert.equal(a.json.error.accepted, LINES - 1);
+      assert.deepEqual(a.json.error.errors.map((e: { line: number }) => e.line), [BAD_LINE]);
+    },
+    okStatus: 200,
+  },
+};
+
+for (const [name, endpoint] of Object.entries(ENDPOINTS)) {
+  Deno.test(`concurrent ${name} requests each commit a share of the batch; every line is kept`, () =>
+    concurrentWriters(endpoint));
+}
+
+async function concurrentWriters(endpoint: Endpoint): Promise<void> {
+  // A body of unknown length on /ingest reserves 2 x ingest_batch_bytes + max_line_bytes
+  // (17 MiB) of the in-flight byte budget: 16 of them need more than the default 256 MiB.
+  const node = await setup({ ingest: { batchPoints: BATCH_POINTS, maxQueuedBytes: 2 ** 30 } });
   try {
     // The first batch each writer's request hands to the engine, by writer.
     const firstBatch = new Map<string, number>();
@@ -56,16 +94,18 @@ Deno.test("concurrent /write requests each commit a share of the batch; every li
       Array.from(
         { length: WRITERS },
         (_, w) =>
-          node.call("/write?db=epochnexus&precision=s", { method: "POST", body: stream(body(w)) }),
+          node.call(endpoint.path, {
+            method: "POST",
+            headers: endpoint.headers,
+            body: stream(body(w)),
+          }),
       ),
     );
     clearTimeout(deadline);
     assert.equal(pulled, WRITERS);
 
-    assert.equal(answers[0].status, 400);
-    assert.match(answers[0].text, new RegExp(`line ${BAD_LINE}, column`));
-    assert.match(answers[0].text, /dropped=0/);
-    for (const a of answers.slice(1)) assert.equal(a.status, 204, a.text);
+    endpoint.checkBadLine(answers[0]);
+    for (const a of answers.slice(1)) assert.equal(a.status, endpoint.okStatus, a.text);
     const rows = await node.rows("SELECT count(v) FROM m");
     assert.equal(rows[0][1], WRITERS * LINES - 1);
 
@@ -83,4 +123,4 @@ Deno.test("concurrent /write requests each commit a share of the batch; every li
   } finally {
     await node.close();
   }
-});
+}

@@ -96,8 +96,11 @@ export interface ExecuteOptions {
    * and closes it. The query stays registered (KILL QUERY, its deadline) until it is closed.
    */
   stream?: boolean;
-  /** Called once a streamed statement's stream is closed (executeQuery ends the query there). */
-  onStreamEnd?: () => void;
+  /**
+   * Called once a streamed statement's stream is closed, with what ended it midway (a limit, a
+   * kill, the deadline) if anything did; executeQuery ends the query there first.
+   */
+  onStreamEnd?: (error?: unknown) => void;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
   onResult?: (result: StatementResult, statement: Statement) => void;
   /**
@@ -174,7 +177,10 @@ export async function executeQuery(
     const results = await executeStatements(store, statements, {
       ...options,
       signal: controller.signal,
-      onStreamEnd: end,
+      onStreamEnd: (error) => {
+        end();
+        options.onStreamEnd?.(error);
+      },
     });
     streaming = results.at(-1)?.stream !== undefined;
     return results;

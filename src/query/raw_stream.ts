@@ -85,7 +85,7 @@ export async function openRawStream(
   plan: SelectPlan,
   targets: readonly ShardTarget[],
   budget: QueryBudget,
-  onEnd: () => void,
+  onEnd: (error?: unknown) => void,
 ): Promise<SeriesStream | undefined> {
   const stream = new RawStream(plan, targets, listGroups(plan, targets, budget), budget, onEnd);
   try {
@@ -338,7 +338,7 @@ class RawStream implements SeriesStream {
   readonly #targets: readonly ShardTarget[];
   #groups: StreamGroup[];
   readonly #budget: QueryBudget;
-  readonly #onEnd: () => void;
+  readonly #onEnd: (error?: unknown) => void;
   readonly #less: (a: RawRow, b: RawRow) => boolean;
   readonly #columns: string[];
   readonly #rowsInFlight: number;
@@ -352,13 +352,15 @@ class RawStream implements SeriesStream {
   #started = false;
   #pending: SeriesPiece | undefined;
   #ended = false;
+  /** What ended the stream midway (a limit, a kill, the deadline), told to `onEnd`. */
+  #error: unknown;
 
   constructor(
     plan: SelectPlan,
     targets: readonly ShardTarget[],
     groups: StreamGroup[],
     budget: QueryBudget,
-    onEnd: () => void,
+    onEnd: (error?: unknown) => void,
   ) {
     this.#plan = plan;
     this.#targets = targets;
@@ -385,7 +387,13 @@ class RawStream implements SeriesStream {
       this.#pending = undefined;
       return p;
     }
-    const piece = await this.#read();
+    let piece: SeriesPiece | undefined;
+    try {
+      piece = await this.#read();
+    } catch (e) {
+      this.#error ??= e;
+      throw e;
+    }
     if (piece === undefined) this.close();
     return piece;
   }
@@ -398,7 +406,7 @@ class RawStream implements SeriesStream {
     this.#pending = undefined;
     if (!this.#ended) {
       this.#ended = true;
-      this.#onEnd();
+      this.#onEnd(this.#error);
     }
   }
 

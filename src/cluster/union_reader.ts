@@ -61,6 +61,13 @@ export class UnionShardReader implements ShardReader {
     return sortedUnion(this.#parts.map((p) => tagValuesOf(p, measurement, key)));
   }
 
+  hold(): () => void {
+    const releases = this.#parts.flatMap((p) => p.hold !== undefined ? [p.hold()] : []);
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
   fieldTypes(measurement: string): Map<string, FieldType> {
     const out = new Map<string, FieldType>();
     for (const p of this.#parts) {

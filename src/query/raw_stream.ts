@@ -352,6 +352,8 @@ class RawStream implements SeriesStream {
   #started = false;
   #pending: SeriesPiece | undefined;
   #ended = false;
+  /** Releases the holds on the targets' files. */
+  readonly #releases: (() => void)[];
   /** What ended the stream midway (a limit, a kill, the deadline), told to `onEnd`. */
   #error: unknown;
 
@@ -373,6 +375,8 @@ class RawStream implements SeriesStream {
     this.#rowsInFlight = Math.min(BYTES_IN_FLIGHT, budgetBytes) / rawRowBytes(plan);
     this.#shardOrder = targets.map((_, i) => i);
     if (plan.descending) this.#shardOrder.reverse();
+    // A slow client may read for longer than a compaction's retired files stay open.
+    this.#releases = targets.flatMap((t) => t.reader.hold !== undefined ? [t.reader.hold()] : []);
   }
 
   /** Makes the first piece; false when there is none. */
@@ -399,6 +403,7 @@ class RawStream implements SeriesStream {
   }
 
   close(): void {
+    for (const release of this.#releases.splice(0)) release();
     for (const c of this.#cursors) c.release();
     this.#cursors = [];
     this.#merger = undefined;

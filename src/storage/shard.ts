@@ -535,6 +535,16 @@ export class ShardView {
     return this.shard.startMs;
   }
 
+  /** Keeps this view's segment files open (retired ones too) until the release is called. */
+  hold(): () => void {
+    const releases = this.sources.flatMap((src) =>
+      src.kind === "segment" ? [src.segment.reader.hold()] : []
+    );
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
   /** The shard group's end (exclusive, ms since the epoch). */
   get endMs(): number {
     return this.shard.endMs;

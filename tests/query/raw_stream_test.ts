@@ -27,6 +27,10 @@ const T0 = 1678406400;
 interface SetupOptions {
   /** The server's monotonic clock (durations, the slow-query log). */
   monotonicMs?: () => number;
+  /** The engine's (how long retired segments stay open). */
+  engineMonotonicMs?: () => number;
+  /** Segments merged at once (2: two flushes make a compaction). */
+  compactionFanout?: number;
   logger?: Logger;
   slowQueryMs?: number;
 }
@@ -37,9 +41,10 @@ async function setup(limits?: QueryLimits, options: SetupOptions = {}) {
   const engine = await StorageEngine.open({
     dir,
     fs: denoFileSystem,
-    clock,
+    clock: options.engineMonotonicMs ? { ...clock, monotonicMs: options.engineMonotonicMs } : clock,
     logger: silentLogger,
     blockValues: 100,
+    compactionFanout: options.compactionFanout,
   });
   await engine.createDatabase("db");
   if (limits) configureQueries(engine, limits, () => performance.now());
@@ -91,6 +96,7 @@ async function setup(limits?: QueryLimits, options: SetupOptions = {}) {
   };
   return {
     app,
+    engine,
     get,
     held,
     close: async () => {
@@ -243,6 +249,49 @@ Deno.test("a streamed statement is timed, counted and logged when its stream end
       "the limit hit midway is counted",
     );
     assert.equal(sample('epochnexus_queries_total{outcome="error"}'), 1, "its outcome is an error");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a compaction during a paused stream: the slow client still gets every row", async () => {
+  let engineMs = 0;
+  const s = await setup({ maxMemoryBytes: 1024 * 1024 }, {
+    engineMonotonicMs: () => engineMs,
+    compactionFanout: 2,
+  });
+  try {
+    // A second segment in each shard group, so that a compaction replaces both.
+    const more: string[] = [];
+    for (let h = 0; h < HOSTS; h++) more.push(`cpu,host=h${h},region=r${h % 3} usage=1 ${T0 + 5}`);
+    for (let h = 0; h < HOSTS; h++) {
+      more.push(`cpu,host=h${h},region=r${h % 3} usage=2 ${T0 + 7 * 86400 + 5}`);
+    }
+    const w = await s.app(
+      new Request("http://node/write?db=db&precision=s", { method: "POST", body: more.join("\n") }),
+    );
+    assert.equal(w.status, 204);
+    await s.engine.flush();
+    const q = "SELECT * FROM cpu";
+    const want = bytesOf(jsonChunks(await s.held(q)));
+
+    const r = await s.app(new Request(`http://node/query?${new URLSearchParams({ db: "db", q })}`));
+    const reader = r.body!.getReader();
+    const first = await reader.read();
+    assert.ok(!first.done);
+    // The client pauses; the segments it reads are compacted away and their grace runs out.
+    assert.ok(await s.engine.compact() > 0, "a compaction ran");
+    engineMs += 61_000;
+    await s.engine.maintain({ expire: false });
+    const chunks = [first.value];
+    for (let i = 0; i < 100_000; i++) {
+      const next = await reader.read();
+      if (next.done) break;
+      chunks.push(next.value);
+    }
+    const text = bytesOf(chunks);
+    assert.equal(JSON.parse(text).results[0].error, undefined, text.slice(-300));
+    assert.equal(text, want);
   } finally {
     await s.close();
   }

@@ -334,8 +334,9 @@ export async function finish(
     for (let k = from; k < to; k++) {
       const i = plan.descending ? n - 1 - k : k;
       const cells = rows.cells[i];
-      const row: (Value | Instant)[] = [rows.times[i]];
-      for (let c = 0; c < cells.length; c++) row.push(cells[c]);
+      const row = new Array<Value | Instant>(cells.length + 1);
+      row[0] = rows.times[i];
+      for (let c = 0; c < cells.length; c++) row[c + 1] = cells[c];
       values.push(row);
     }
     const series: ResultSeries = {
@@ -451,22 +452,21 @@ async function aggregateRows(
     }
     aux ??= (states?.[0] as { aux?: Value[] } | undefined)?.aux;
     // Loops, not map/every with closures: one row per bucket, a GROUP BY time answer makes many.
+    // Arrays of their exact size (pushing onto [] reserves 17 slots).
     const nColumns = plan.columns.length;
-    const cells: Value[] = [];
-    const empty: boolean[] = [];
+    const cells = new Array<Value>(nColumns);
+    const empty = new Array<boolean>(nColumns);
     for (let k = 0; k < nColumns; k++) {
       const c = plan.columns[k];
-      cells.push(
-        bareSlot[k] >= 0
-          ? (slotValues[bareSlot[k]] ?? null)
-          : c.aux !== undefined
-          ? (aux?.[c.aux] ?? null)
-          : evalExpr(c.expr, lookup),
-      );
+      cells[k] = bareSlot[k] >= 0
+        ? (slotValues[bareSlot[k]] ?? null)
+        : c.aux !== undefined
+        ? (aux?.[c.aux] ?? null)
+        : evalExpr(c.expr, lookup);
       const ss = columnSlots[k];
       let none = ss.length > 0;
       for (let j = 0; j < ss.length && none; j++) none = !slotHas[ss[j]];
-      empty.push(none);
+      empty[k] = none;
     }
     budget?.charge(rowBytes);
     rows.times.push(plan.selectorTime && selTime ? selTime : time);

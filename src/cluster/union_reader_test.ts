@@ -29,3 +29,19 @@ Deno.test("union reader: a measurement's field types are the parts' union, made 
   assert.deepEqual([...union.fieldTypes("disk")], []);
   assert.deepEqual(asked, ["cpu", "cpu", "mem", "mem", "disk", "disk"], "each part asked once");
 });
+
+Deno.test("union reader: holding it holds every part's files until released", () => {
+  const holds = [0, 0];
+  const parts = [0, 1].map((i): ShardReader => ({
+    ...part({}, []),
+    hold: () => {
+      holds[i]++;
+      return () => holds[i]--;
+    },
+  }));
+  const union = UnionShardReader.of(parts);
+  const release = union.hold!();
+  assert.deepEqual(holds, [1, 1]);
+  release();
+  assert.deepEqual(holds, [0, 0]);
+});

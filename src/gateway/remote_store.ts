@@ -160,9 +160,17 @@ export class RemoteStore implements DataStore {
             ),
         );
         return {
-          describe: () =>
-            read(async (target) => {
-              const shards = await peers.describe(target, {
+          describe: () => {
+            // The first ask, of the node the copy names as leader, is leader-only: a follower
+            // would answer through a ReadIndex and the copy's stale hint would go unseen. Its
+            // refusal marks the copy stale (`onStale`); every later ask (the leader it named,
+            // a guess, or the same node again) may be answered by a follower: the leader named
+            // may be at an address the copy does not know yet.
+            let firstAsk = true;
+            return read(async (target) => {
+              const leaderOnly = firstAsk && target === p.leaderHint;
+              firstAsk = false;
+              const request = {
                 groupId: p.groupId,
                 database,
                 retentionPolicy,
@@ -170,15 +178,18 @@ export class RemoteStore implements DataStore {
                 maxNs,
                 consistency,
                 series: options.series === true,
-                // The node the copy names as leader answers only if it still leads (a follower
-                // would answer through a ReadIndex, and the copy's stale hint would go unseen:
-                // `onStale`). Any other node asked (a hint followed, a guess) may answer as a
-                // follower: the leader it names may be at an address the copy does not know.
-                leaderOnly: target === p.leaderHint,
+                leaderOnly,
+              };
+              const shards = await peers.describe(target, request).catch((error) => {
+                if (leaderOnly) {
+                  this.#options.onStale?.(`node ${target} no longer leads partition ${index}`);
+                }
+                throw error;
               });
               confirmed = target;
               return shards;
-            }),
+            });
+          },
           select: (startMs, request, measurements, limits) =>
             peers.selectShards === undefined
               ? selectOne({ startMs, measurements }, request, limits)

@@ -63,7 +63,11 @@ export interface PeerStreamsOptions {
   maxFrameBytes?: number;
   /** Bytes waiting to be written to one peer beyond which calls fail. @default {32 MiB} */
   maxQueuedBytes?: number;
-  /** After a refused upgrade, calls go over Connect this long before a new try. @default {10000} */
+  /**
+   * After a refused upgrade, calls go over Connect this long before a new try: short, as most
+   * refusals pass (a peer starting: 503; one that does not know this new member yet: 403), and a
+   * try costs one small request. @default {1000}
+   */
   refusedRetryMs?: number;
   /** Longest wait before opening again after a connection failed. @default {5000} */
   maxBackoffMs?: number;
@@ -134,6 +138,8 @@ class PeerConnection {
   #nextId = 1;
   #backoffMs = MIN_BACKOFF_MS;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** The status of the last refused upgrade (logged once in a row). */
+  #lastRefusal: number | undefined;
   readonly #logger: Logger;
 
   constructor(
@@ -222,7 +228,11 @@ class PeerConnection {
     }
     if (outcome.channel === undefined) {
       const fields = { to: this.node, status: outcome.status, answer: outcome.body };
-      if (outcome.status === 401) {
+      const repeated = this.#lastRefusal === outcome.status;
+      this.#lastRefusal = outcome.status;
+      if (repeated) {
+        // said already (an older node refuses every try)
+      } else if (outcome.status === 401) {
         this.#logger.warn(
           "peer stream refused: the peer does not take this cluster secret",
           fields,
@@ -230,10 +240,11 @@ class PeerConnection {
       } else {
         this.#logger.info("peer stream refused (an older node?); calls go over Connect", fields);
       }
-      this.#waitThenOpen(this.options.refusedRetryMs ?? 10_000);
+      this.#waitThenOpen(this.options.refusedRetryMs ?? 1_000);
       return;
     }
     const channel = outcome.channel;
+    this.#lastRefusal = undefined;
     this.#channel = channel;
     this.#writer = new FrameWriter(channel, (error) => this.#drop(channel, error));
     this.state = "open";

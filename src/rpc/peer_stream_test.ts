@@ -105,6 +105,15 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
+/** `promise`, or a rejection when it is still pending after `ms`. */
+function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Calls until the stream to node 2 is open (the first calls go over Connect meanwhile), then
  * waits for those calls to end.
@@ -170,7 +179,7 @@ Deno.test("peer stream: a connection killed mid-call fails its calls at once; th
     b.network.close(); // node 2 drops the connection (as a killed process's kernel does)
     for (const call of hanging) {
       await assert.rejects(
-        () => call,
+        () => settledWithin(call, 5_000),
         (e: Error & { code?: string }) =>
           e.code === "unavailable" && /connection to node 2 ended/.test(e.message),
       );

@@ -140,6 +140,8 @@ class PeerConnection {
   #retry: ReturnType<typeof setTimeout> | undefined;
   /** The status of the last refused upgrade (logged once in a row). */
   #lastRefusal: number | undefined;
+  /** A try to open failed since the last open (logged once). */
+  #failing = false;
   readonly #logger: Logger;
 
   constructor(
@@ -216,10 +218,14 @@ class PeerConnection {
     } catch (error) {
       if (this.#isClosed()) return;
       this.#waitThenOpen(this.#nextBackoff());
-      this.#logger.info("peer stream not opened; calls go over Connect meanwhile", {
-        to: this.node,
-        error: String(error),
-      });
+      if (!this.#failing) {
+        // Once until it opens: a peer that is down fails every try.
+        this.#failing = true;
+        this.#logger.info("peer stream not opened; calls go over Connect meanwhile", {
+          to: this.node,
+          error: String(error),
+        });
+      }
       return;
     }
     if (this.#isClosed()) {
@@ -245,9 +251,11 @@ class PeerConnection {
     }
     const channel = outcome.channel;
     this.#lastRefusal = undefined;
+    this.#failing = false;
     this.#channel = channel;
     this.#writer = new FrameWriter(channel, (error) => this.#drop(channel, error));
     this.state = "open";
+    this.#logger.info("peer stream open", { to: this.node });
     const reader = new FrameReader(
       this.options.maxFrameBytes ?? MAX_FRAME_BYTES,
       (kind, id, payload) => this.#answered(kind, id, payload),

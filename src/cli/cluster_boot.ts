@@ -12,7 +12,7 @@ import {
   saveIdentity,
 } from "../cluster/mod.ts";
 import type { Config } from "../config/mod.ts";
-import { EpochError, type Logger, ValidationError } from "../core/mod.ts";
+import { EpochError, type Logger, type UpgradeDialer, ValidationError } from "../core/mod.ts";
 import { INFLUX_VERSION } from "../http/mod.ts";
 import { CLUSTER_SECRET_HEADER, ConnectClusterNetwork } from "../rpc/mod.ts";
 import {
@@ -36,6 +36,8 @@ export interface PeerTransport {
   scheme: "http" | "https";
   /** The fetch of node-to-node calls and joins (HTTPS: one that trusts tls_ca). */
   fetch?: typeof globalThis.fetch;
+  /** Opens peer streams (src/rpc/peer_stream.ts); without it every call is a request. */
+  dial?: UpgradeDialer;
 }
 
 /** A started cluster node and the secret its node-to-node calls present. */
@@ -116,6 +118,7 @@ export async function startClusterNode(
     secret,
     scheme: peers.scheme,
     fetch: peers.fetch ?? httpFetch,
+    dial: peers.dial,
     logger,
   });
   for (const m of members) if (m.id !== identity.nodeId) network.setPeer(m.id, m.raftAddress);

@@ -36,12 +36,13 @@ import {
   readTextFile,
   serveHttp,
   systemClock,
+  upgradeDialer,
 } from "../runtime/mod.ts";
 import { startClusterNode } from "./cluster_boot.ts";
 import { metaSchemaCatalog } from "./schema_catalog.ts";
 import { JobsService, Notifier, RulesSource } from "../jobs/mod.ts";
 import { enforceMeasurementRetention, retentionMs } from "./measurement_retention.ts";
-import { EpochError, type Logger } from "../core/mod.ts";
+import { EpochError, type Logger, type UpgradeHandler } from "../core/mod.ts";
 
 /** How long a graceful shutdown waits for open connections. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -71,7 +72,7 @@ export async function serve(config: Config): Promise<void> {
   const lock = await lockDataDir(config.data_dir);
   // Both ports are bound first, answering 503 until the node is ready: a joining node must
   // know its own addresses (port 0 picks one) before it asks to join.
-  const handlers: { public?: Handler; internal?: Handler } = {};
+  const handlers: { public?: Handler; internal?: Handler; upgrade?: UpgradeHandler } = {};
   const starting = (_request: Request, _info?: RequestInfo) =>
     Promise.resolve(new Response("starting", { status: 503 }));
   const timeouts = {
@@ -90,7 +91,13 @@ export async function serve(config: Config): Promise<void> {
   );
   const raftServer = await serveHttp(
     (request) => (handlers.internal ?? starting)(request),
-    { ...splitAddress(config.raft_address), ...timeouts, tls },
+    {
+      ...splitAddress(config.raft_address),
+      ...timeouts,
+      tls,
+      // Peer streams (src/rpc/peer_stream.ts); refused while starting: peers use Connect.
+      upgrade: (request) => handlers.upgrade?.(request) ?? { status: 503, body: "starting\n" },
+    },
   );
   warnIfOpen(config, logger);
   const httpAddress = advertised(config.advertise_address, server);
@@ -103,17 +110,18 @@ export async function serve(config: Config): Promise<void> {
     advertised_http: httpAddress,
     advertised_raft: raftAddress,
   });
-  const peers = tls
-    ? {
-      scheme: "https" as const,
-      fetch: fetchTrusting(config.tls_ca ? await readPem(config.tls_ca) : tls.cert),
-    }
-    : { scheme: "http" as const };
+  const ca = tls ? (config.tls_ca ? await readPem(config.tls_ca) : tls.cert) : undefined;
+  const peers = ca !== undefined
+    ? { scheme: "https" as const, fetch: fetchTrusting(ca), dial: upgradeDialer({ caCerts: [ca] }) }
+    : { scheme: "http" as const, dial: upgradeDialer() };
   const { node, secret } = await startClusterNode(
     config,
     logger,
     { httpAddress, raftAddress },
-    (network) => handlers.internal = network.fetchHandler,
+    (network) => {
+      handlers.internal = network.fetchHandler;
+      handlers.upgrade = network.upgradeHandler;
+    },
     peers,
   );
   const store = new ClusterStore(node, { clock: systemClock, sleep });

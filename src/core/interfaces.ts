@@ -97,3 +97,51 @@ export interface Logger {
 
 /** A logger that drops everything (tests). */
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/**
+ * A raw two-way byte connection: a socket switched away from HTTP by an `Upgrade` (a peer
+ * stream between cluster nodes, src/rpc/peer_stream.ts).
+ */
+export interface ByteChannel {
+  /** Writes all of `bytes`, after every earlier write; rejects when the connection is gone. */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Delivers what arrives: each chunk (the receiver's to keep) to `onData`, then `onEnd` once
+   * when the connection ends (with the error, if it failed).
+   */
+  start(onData: (chunk: Uint8Array) => void, onEnd: (error?: Error) => void): void;
+  /** Closes the connection; `onEnd` follows. */
+  close(): void;
+}
+
+/** What an HTTP `Upgrade` request got: the switched connection, or the server's refusal. */
+export type UpgradeOutcome =
+  | { status: 101; channel: ByteChannel; body?: undefined }
+  | { status: number; body: string; channel?: undefined };
+
+/**
+ * Opens a connection to `url` (http: or https:, host and port; the path is the request's) and
+ * asks the server to switch it to `protocol`. Rejects when no answer comes within `timeoutMs`.
+ */
+export type UpgradeDialer = (request: {
+  url: string;
+  protocol: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+}) => Promise<UpgradeOutcome>;
+
+/** An `Upgrade` request a server received. */
+export interface UpgradeRequest {
+  path: string;
+  /** The `Upgrade` header. */
+  protocol: string;
+  headers: Headers;
+}
+
+/** A server's answer to an `Upgrade`: take the connection (101), or refuse it with a status. */
+export type UpgradeAnswer =
+  | { status: 101; serve(channel: ByteChannel): void; body?: undefined }
+  | { status: number; body: string; serve?: undefined };
+
+/** Decides an `Upgrade` request (the server writes the answer). */
+export type UpgradeHandler = (request: UpgradeRequest) => UpgradeAnswer;

@@ -5,7 +5,7 @@
  * sees the {@linkcode EpochError} the callee threw.
  * @module
  */
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   type Client,
   Code,
@@ -39,7 +39,13 @@ import {
   type SnapshotRequest,
 } from "../cluster/mod.ts";
 import type { PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
-import { EpochError, type ErrorCode, type Logger } from "../core/mod.ts";
+import {
+  EpochError,
+  type ErrorCode,
+  type Logger,
+  type UpgradeDialer,
+  type UpgradeHandler,
+} from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
 import {
@@ -53,10 +59,23 @@ import {
   ReadIndexesResponseSchema,
   ReadMetaResponseSchema,
   SelectResponseSchema,
+  type WritePartitionRequest,
+  WritePartitionRequestSchema,
+  type WritePartitionResponse,
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
-import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
+import { fetchWithSecret, requireSecret, secretPresented } from "./cluster_secret.ts";
+import { FrameKind } from "./peer_frames.ts";
+import {
+  CLUSTER_ID_HEADER,
+  NODE_ID_HEADER,
+  PEER_STREAM_PATH,
+  PEER_STREAM_PROTOCOL,
+  PeerStreams,
+  type PeerStreamsOptions,
+  servePeerSession,
+} from "./peer_stream.ts";
 
 /** Options of {@linkcode ConnectClusterNetwork}. */
 export interface ConnectClusterNetworkOptions {
@@ -74,6 +93,16 @@ export interface ConnectClusterNetworkOptions {
   secret?: string;
   /** Scheme of peers' addresses given as host:port. @default {"http"} */
   scheme?: "http" | "https";
+  /**
+   * Opens peer streams (peer_stream.ts) for Raft sends and forwarded writes; without it every
+   * call is a Connect request (a gateway; tests that call handlers directly).
+   */
+  dial?: UpgradeDialer;
+  /** Bounds and timings of peer streams (tests). */
+  stream?: Pick<
+    PeerStreamsOptions,
+    "maxFrameBytes" | "maxQueuedBytes" | "refusedRetryMs" | "connectTimeoutMs" | "maxBackoffMs"
+  >;
   logger?: Logger;
 }
 
@@ -98,6 +127,12 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   /** Bytes sent to and received from each node, by its base URL. */
   readonly #traffic = new Map<string, { sent: number; received: number }>();
   readonly #fetch: typeof globalThis.fetch;
+  /** Streams to peers (undefined: Connect calls only). */
+  readonly #streams: PeerStreams | undefined;
+  /** The closers of the streams peers opened to this node, by peer. */
+  readonly #sessions = new Map<number, Set<() => void>>();
+  /** Decides the peer stream upgrades on the node-to-node port (mount it with the handler). */
+  readonly upgradeHandler: UpgradeHandler;
 
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
@@ -106,13 +141,30 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       fetchWithSecret(options.fetch, options.secret) ?? globalThis.fetch,
       this.#traffic,
     );
+    this.#streams = options.dial
+      ? new PeerStreams({
+        ...options.stream,
+        clusterId: options.clusterId,
+        nodeId: options.nodeId,
+        secret: options.secret,
+        dial: options.dial,
+        logger: options.logger,
+        count: (url, sent, received) => count(this.#traffic, url, sent, received),
+      })
+      : undefined;
+    const streams = this.#streams;
     this.raft = new ConnectRaftTransport({
       clusterId: options.clusterId,
       nodeId: options.nodeId,
       fetch: this.#fetch,
       secret: options.secret,
       logger: options.logger,
+      stream: streams
+        ? (to, payload, timeoutMs) => streams.call(to, FrameKind.RaftSend, payload, timeoutMs)
+        : undefined,
     });
+    this.upgradeHandler = (request) =>
+      this.#upgrade(request.path, request.protocol, request.headers);
     this.peers = {
       proposeMeta: (node, command) => this.#proposeMeta(node, command),
       writePartition: (node, write) => this.#writePartition(node, write),
@@ -149,12 +201,114 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     this.#addresses.set(nodeId, url);
     this.#clients.delete(nodeId);
     this.raft.setPeer(nodeId, url);
+    this.#streams?.setPeer(nodeId, url);
   }
 
   removePeer(nodeId: number): void {
     this.#addresses.delete(nodeId);
     this.#clients.delete(nodeId);
     this.raft.removePeer(nodeId);
+    this.#streams?.removePeer(nodeId);
+    for (const close of this.#sessions.get(nodeId) ?? []) close();
+    this.#sessions.delete(nodeId);
+  }
+
+  /** Closes the peer streams, both ways (calls in flight on them fail). */
+  close(): void {
+    this.#streams?.close();
+    for (const sessions of this.#sessions.values()) for (const close of sessions) close();
+    this.#sessions.clear();
+  }
+
+  /** Whether this node's stream to `nodeId` is open now (tests, metrics). */
+  streamOpen(nodeId: number): boolean {
+    return this.#streams?.isOpen(nodeId) ?? false;
+  }
+
+  /**
+   * A peer asks to open its stream: it must present the secret (401 as a Connect call without
+   * it, logged alike), be of this cluster and a known member (403).
+   */
+  #upgrade(path: string, protocol: string, headers: Headers): ReturnType<UpgradeHandler> {
+    if (path !== PEER_STREAM_PATH || protocol !== PEER_STREAM_PROTOCOL) {
+      return { status: 404, body: `no upgrade to ${JSON.stringify(protocol)} at ${path}\n` };
+    }
+    if (!secretPresented(headers, this.#options.secret)) {
+      this.#options.logger?.warn("node-to-node call without the cluster secret refused", {
+        path,
+      });
+      return { status: 401, body: "node-to-node call without the cluster secret\n" };
+    }
+    const clusterId = headers.get(CLUSTER_ID_HEADER) ?? "";
+    if (clusterId !== this.#options.clusterId) {
+      return {
+        status: 403,
+        body: `stream for cluster ${JSON.stringify(clusterId)} reached a node of cluster ` +
+          `${JSON.stringify(this.#options.clusterId)}\n`,
+      };
+    }
+    const peer = Number(headers.get(NODE_ID_HEADER));
+    if (!this.#addresses.has(peer)) {
+      return { status: 403, body: `node ${headers.get(NODE_ID_HEADER)} is not a known member\n` };
+    }
+    return {
+      status: 101,
+      serve: (channel) => {
+        let sessions = this.#sessions.get(peer);
+        if (!sessions) this.#sessions.set(peer, sessions = new Set());
+        const own = sessions;
+        const url = this.#addresses.get(peer)!;
+        const close = servePeerSession(channel, {
+          peer,
+          answer: (kind, payload) => this.#answerStreamed(peer, kind, payload),
+          count: (sent, received) => count(this.#traffic, url, sent, received),
+          maxFrameBytes: this.#options.stream?.maxFrameBytes,
+          logger: this.#options.logger,
+          onEnd: () => own.delete(close),
+        });
+        own.add(close);
+      },
+    };
+  }
+
+  /** Answers a call that came over a peer's stream; fails with the error a Connect call gets. */
+  async #answerStreamed(peer: number, kind: number, payload: Uint8Array): Promise<Uint8Array> {
+    try {
+      if (kind === FrameKind.RaftSend) {
+        this.raft.receiveStreamed(payload, peer);
+        return new Uint8Array(0);
+      }
+      if (kind === FrameKind.WritePartition) {
+        const req = fromBinary(WritePartitionRequestSchema, payload);
+        if (Number(req.from) !== peer) {
+          throw new ConnectError(
+            `node ${peer}'s stream carries a call from node ${req.from}`,
+            Code.PermissionDenied,
+          );
+        }
+        return toBinary(WritePartitionResponseSchema, await this.#serveWritePartition(req));
+      }
+      throw new ConnectError(`no call of kind ${kind} on a peer stream`, Code.Unimplemented);
+    } catch (error) {
+      // What the caller would have seen over Connect.
+      throw toEpochError(toConnectError(error));
+    }
+  }
+
+  async #serveWritePartition(req: WritePartitionRequest): Promise<WritePartitionResponse> {
+    const service = this.#checkCluster(req.clusterId);
+    const batch = decodeWriteBatch(req.points, "writePartition", 0);
+    const answer = await service.writePartition({
+      groupId: Number(req.groupId),
+      database: req.database,
+      retentionPolicy: req.retentionPolicy,
+      points: batch.points,
+      consistency: req.consistency as WriteConsistency,
+    });
+    return create(WritePartitionResponseSchema, {
+      accepted: BigInt(answer.accepted),
+      rejected: answer.rejected,
+    });
   }
 
   /** Bytes this node sent to and received from each peer (Raft and ClusterService calls). */
@@ -199,21 +353,29 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   }
 
   async #writePartition(node: number, write: PartitionWrite) {
-    const answer = await call(() =>
-      this.#client(node).writePartition({
-        clusterId: this.#options.clusterId,
-        from: BigInt(this.#options.nodeId),
-        groupId: BigInt(write.groupId),
+    const request = create(WritePartitionRequestSchema, {
+      clusterId: this.#options.clusterId,
+      from: BigInt(this.#options.nodeId),
+      groupId: BigInt(write.groupId),
+      database: write.database,
+      retentionPolicy: write.retentionPolicy,
+      points: encodeWriteBatch({
         database: write.database,
         retentionPolicy: write.retentionPolicy,
-        points: encodeWriteBatch({
-          database: write.database,
-          retentionPolicy: write.retentionPolicy,
-          points: write.points,
-        }).slice(),
-        consistency: write.consistency,
-      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 })
+        points: write.points,
+      }).slice(),
+      consistency: write.consistency,
+    });
+    const timeoutMs = this.#options.timeoutMs ?? 10_000;
+    const streamed = this.#streams?.call(
+      node,
+      FrameKind.WritePartition,
+      toBinary(WritePartitionRequestSchema, request),
+      timeoutMs,
     );
+    const answer = streamed
+      ? fromBinary(WritePartitionResponseSchema, await streamed)
+      : await call(() => this.#client(node).writePartition(request, { timeoutMs }));
     return {
       accepted: Number(answer.accepted),
       rejected: answer.rejected.map((r) => ({ index: r.index, reason: r.reason })),
@@ -386,22 +548,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             index: BigInt(answer.index),
           });
         }),
-      writePartition: (req) =>
-        serveCall(async () => {
-          const service = this.#checkCluster(req.clusterId);
-          const batch = decodeWriteBatch(req.points, "writePartition", 0);
-          const answer = await service.writePartition({
-            groupId: Number(req.groupId),
-            database: req.database,
-            retentionPolicy: req.retentionPolicy,
-            points: batch.points,
-            consistency: req.consistency as WriteConsistency,
-          });
-          return create(WritePartitionResponseSchema, {
-            accepted: BigInt(answer.accepted),
-            rejected: answer.rejected,
-          });
-        }),
+      writePartition: (req) => serveCall(() => this.#serveWritePartition(req)),
       readIndexes: (req) =>
         serveCall(() => {
           const service = this.#checkCluster(req.clusterId);
@@ -549,6 +696,26 @@ function readMetaResponse(view: MetaView) {
       hashKey: db.hashKey,
     })),
   });
+}
+
+const trafficKeys = new Map<string, string>();
+
+/** Adds bytes to a peer's counters, by base URL. */
+function count(
+  traffic: Map<string, { sent: number; received: number }>,
+  baseUrl: string,
+  sent: number,
+  received: number,
+): void {
+  let key = trafficKeys.get(baseUrl);
+  if (key === undefined) {
+    const url = new URL(baseUrl);
+    trafficKeys.set(baseUrl, key = `${url.protocol}//${url.host}`);
+  }
+  let t = traffic.get(key);
+  if (!t) traffic.set(key, t = { sent: 0, received: 0 });
+  t.sent += sent;
+  t.received += received;
 }
 
 /** A fetch that adds up the bytes of every request body and response body, by base URL. */

@@ -61,3 +61,9 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < n; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
   return diff === 0;
 }
+
+/** True when `headers` carry the secret (or none is required: `secret` undefined). */
+export function secretPresented(headers: Headers, secret: string | undefined): boolean {
+  if (secret === undefined) return true;
+  return equal(encoder.encode(headers.get(CLUSTER_SECRET_HEADER) ?? ""), encoder.encode(secret));
+}

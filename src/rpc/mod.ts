@@ -1,6 +1,7 @@
 /**
  * Connect-RPC: the public ingest service, and the node-to-node network of a cluster (Raft
- * messages and ClusterService calls). Code generated from proto/ lives in gen/ and is imported
+ * messages and ClusterService calls; Raft sends and forwarded writes go on one long-lived
+ * connection per peer when it is open, peer_stream.ts and FORMAT.md). Code generated from proto/ lives in gen/ and is imported
  * only by the files of this room.
  * @module
  */

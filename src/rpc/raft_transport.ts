@@ -76,6 +76,11 @@ export interface ConnectRaftTransportOptions {
    * it). Undefined: calls are neither signed nor checked (a cluster made before secrets).
    */
   secret?: string;
+  /**
+   * Sends a `SendRequest`'s bytes over the peer's stream (peer_stream.ts); undefined when it has
+   * none open now: the call goes over Connect.
+   */
+  stream?: (to: number, payload: Uint8Array, timeoutMs: number) => Promise<unknown> | undefined;
   logger?: Logger;
 }
 
@@ -106,6 +111,7 @@ export class ConnectRaftTransport {
   readonly timeoutMs: number;
   readonly heartbeatResponseHoldMs: number;
   private readonly fetchFn?: typeof globalThis.fetch;
+  private readonly stream: ConnectRaftTransportOptions["stream"];
   readonly logger: Logger;
 
   constructor(options: ConnectRaftTransportOptions) {
@@ -116,6 +122,7 @@ export class ConnectRaftTransport {
     this.heartbeatResponseHoldMs = options.heartbeatResponseHoldMs ?? 100;
     this.fetchFn = fetchWithSecret(options.fetch, options.secret);
     this.logger = options.logger ?? silentLogger;
+    this.stream = options.stream;
     for (const [id, url] of Object.entries(options.peers ?? {})) this.setPeer(Number(id), url);
     this.fetchHandler = requireSecret(
       this.buildHandler(),
@@ -225,7 +232,7 @@ export class ConnectRaftTransport {
         messages: messages.map(toProto),
       })),
     });
-    const call = this.#send(baseUrl, req).then(
+    const call = this.#send(to, baseUrl, req).then(
       () => this.reachable(to, undefined),
       (error) => {
         for (const groupId of batch.keys()) {
@@ -246,7 +253,13 @@ export class ConnectRaftTransport {
    * machinery (its interceptors, linked abort signals, streams) costs more CPU than the call's
    * messages, and Send is most of the calls between nodes. The wire is the same.
    */
-  async #send(baseUrl: string, req: SendRequest): Promise<void> {
+  async #send(to: number, baseUrl: string, req: SendRequest): Promise<void> {
+    const body = toBinary(SendRequestSchema, req);
+    const streamed = this.stream?.(to, body, this.timeoutMs);
+    if (streamed) {
+      await streamed;
+      return;
+    }
     const fetchFn = this.fetchFn ?? globalThis.fetch;
     const response = await fetchFn(`${baseUrl.replace(/\/+$/, "")}${SEND_PATH}`, {
       method: "POST",
@@ -255,7 +268,7 @@ export class ConnectRaftTransport {
         "connect-protocol-version": "1",
         "connect-timeout-ms": String(this.timeoutMs),
       },
-      body: toBinary(SendRequestSchema, req),
+      body,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const answer = await response.text();
@@ -290,6 +303,31 @@ export class ConnectRaftTransport {
     return c;
   }
 
+  /**
+   * Delivers a `SendRequest` that came over `peer`'s stream (peer_stream.ts): checked as a
+   * Connect call is, and its sender must be the stream's node. Throws a ConnectError.
+   */
+  receiveStreamed(payload: Uint8Array, peer: number): void {
+    const req = fromBinary(SendRequestSchema, payload);
+    if (Number(req.from) !== peer) {
+      throw new ConnectError(
+        `raft: node ${peer}'s stream carries a call from node ${req.from}`,
+        Code.PermissionDenied,
+      );
+    }
+    this.deliver(req);
+  }
+
+  /** Checks a SendRequest and hands each group its messages. */
+  private deliver(req: SendRequest): void {
+    this.check(req.clusterId, req.to, req.from);
+    for (const g of req.groups) {
+      // A group this node does not run (yet, or any more) loses its messages: Raft resends.
+      const target = this.groups.get(Number(g.groupId));
+      target?.handler?.receive(g.messages.map(fromProto));
+    }
+  }
+
   private check(clusterId: string, to: bigint, from: bigint): number {
     if (clusterId !== this.clusterId) {
       throw new ConnectError(
@@ -322,14 +360,7 @@ export class ConnectRaftTransport {
 
   private buildHandler(): (request: Request) => Promise<Response> {
     const router = createConnectRouter();
-    const receive = (req: SendRequest) => {
-      this.check(req.clusterId, req.to, req.from);
-      for (const g of req.groups) {
-        // A group this node does not run (yet, or any more) loses its messages: Raft resends.
-        const target = this.groups.get(Number(g.groupId));
-        target?.handler?.receive(g.messages.map(fromProto));
-      }
-    };
+    const receive = (req: SendRequest) => this.deliver(req);
     router.service(RaftService, {
       send: (req: SendRequest) => {
         receive(req);

@@ -36,8 +36,9 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { Logger } from "../core/mod.ts";
+import type { Logger, UpgradeHandler } from "../core/mod.ts";
 import { PaceWatch, requestFrom, writeResponse } from "./fetch_bridge.ts";
+import { type NodeSocket, nodeSocketChannel } from "./upgrade_socket.ts";
 
 /** A running server. */
 export interface RunningServer {
@@ -77,6 +78,11 @@ export interface ServeHttpOptions {
   tls?: { cert: string; key: string };
   /** Where slow clients and handler crashes are reported. */
   logger?: Logger;
+  /**
+   * Decides `Upgrade` requests (node-to-node peer streams); without it they go to `handler` as
+   * any request. A switched connection is closed by `shutdown`.
+   */
+  upgrade?: UpgradeHandler;
 }
 
 /**
@@ -128,6 +134,13 @@ export function serveHttp(
       res.destroy();
     });
   });
+  const upgraded = new Set<NodeSocket>();
+  const upgrade = options.upgrade;
+  if (upgrade) {
+    server.on("upgrade", (req: IncomingMessage, socket: UpgradedSocket, head: Uint8Array) => {
+      switchProtocols(upgrade, req, socket, head, upgraded, logger);
+    });
+  }
   const finished = new Promise<void>((resolve) => server.once("close", () => resolve()));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -141,6 +154,7 @@ export function serveHttp(
           server.close();
           // A connection whose request ends after this becomes idle later: close those too.
           server.closeIdleConnections();
+          for (const socket of upgraded) socket.destroy();
           const sweeper = setInterval(() => server.closeIdleConnections(), 50);
           return finished.finally(() => clearInterval(sweeper));
         },
@@ -149,6 +163,49 @@ export function serveHttp(
       });
     });
   });
+}
+
+type UpgradedSocket = NodeSocket & { end(text: string): void };
+
+/** Answers an `Upgrade` request as `upgrade` decides; a taken connection is tracked until closed. */
+function switchProtocols(
+  upgrade: UpgradeHandler,
+  req: IncomingMessage,
+  socket: UpgradedSocket,
+  head: Uint8Array,
+  upgraded: Set<NodeSocket>,
+  logger: Logger | undefined,
+): void {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === "string") headers.set(name, value);
+  }
+  const protocol = headers.get("upgrade") ?? "";
+  let answer;
+  try {
+    answer = upgrade({ path: new URL(req.url ?? "/", "http://x").pathname, protocol, headers });
+  } catch (error) {
+    logger?.error("upgrade handler failed", { path: req.url, error: String(error) });
+    answer = { status: 500, body: "internal error\n" };
+  }
+  if (answer.serve === undefined) {
+    const body = answer.body;
+    socket.end(
+      `HTTP/1.1 ${answer.status} ${answer.status === 101 ? "Refused" : "Upgrade Refused"}\r\n` +
+        `content-type: text/plain\r\ncontent-length: ${new TextEncoder().encode(body).length}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+    return;
+  }
+  upgraded.add(socket);
+  socket.once("close", () => upgraded.delete(socket));
+  socket.write(
+    new TextEncoder().encode(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`,
+    ),
+    () => {},
+  );
+  answer.serve(nodeSocketChannel(socket, head));
 }
 
 /** node:http's answers to a request it could not read (its default `clientError` answers). */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { serveHttp } from "./http_server.ts";
+import { upgradeDialer } from "./upgrade_socket.ts";
 
 Deno.test("http server: a streamed answer goes out as produced, a buffered one with its length", async () => {
   let release!: () => void;
@@ -114,6 +115,47 @@ Deno.test("http server: a small answer of declared length is sent whole with its
     const head = await fetch(`http://127.0.0.1:${server.port}/bytes`, { method: "HEAD" });
     assert.equal(head.headers.get("content-length"), "5");
     assert.equal(await head.text(), "");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("http server: an upgraded connection outlives the header and idle timeouts; shutdown closes it", async () => {
+  const server = await serveHttp(() => Promise.resolve(new Response("plain")), {
+    hostname: "127.0.0.1",
+    port: 0,
+    headerTimeoutMs: 100,
+    idleTimeoutMs: 100,
+    upgrade: (request) =>
+      request.protocol === "echo"
+        ? {
+          status: 101,
+          serve: (channel) => channel.start((chunk) => channel.write(chunk), () => {}),
+        }
+        : { status: 404, body: "no such protocol" },
+  });
+  const dial = upgradeDialer();
+  const url = `http://127.0.0.1:${server.port}/x`;
+  try {
+    const refused = await dial({ url, protocol: "other", headers: {}, timeoutMs: 5_000 });
+    assert.deepEqual([refused.status, refused.body], [404, "no such protocol"]);
+    const outcome = await dial({ url, protocol: "echo", headers: {}, timeoutMs: 5_000 });
+    assert.equal(outcome.status, 101);
+    const channel = outcome.channel!;
+    const got: number[] = [];
+    let ended = false;
+    channel.start((chunk) => got.push(...chunk), () => ended = true);
+    // Longer than both timeouts (node:http checks them every 50 ms here), silent meanwhile.
+    await new Promise((r) => setTimeout(r, 700));
+    await channel.write(new Uint8Array([1, 2, 3]));
+    const deadline = performance.now() + 5_000;
+    while (got.length < 3 && !ended && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(got, [1, 2, 3], `ended: ${ended}`);
+    await server.shutdown();
+    while (!ended && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ended, "shutdown closed the upgraded connection");
   } finally {
     await server.shutdown();
   }

@@ -12,4 +12,5 @@ export * from "./process_stats.ts";
 export * from "./security.ts";
 export * from "./serve.ts";
 export * from "./terminal.ts";
+export * from "./upgrade_socket.ts";
 export * from "./worker_host.ts";

@@ -87,6 +87,8 @@ Deno.test({
       });
       const answer = await read.json();
       assert.equal(answer.results[0].series[0].values[0][1], 200, JSON.stringify(answer));
+      // Raft and forwarded writes go on a peer stream over TLS too (src/rpc/peer_stream.ts).
+      for (const s of started) assert.match(s.logs(), /peer stream open/, s.logs());
 
       // Someone who knows the node-to-node address but not the secret: refused before decoding.
       const raftPort = Number(/ raft="[^"]*:(\d+)"/.exec(first.logs())![1]);

@@ -1,0 +1,243 @@
+/**
+ * High cardinality against VictoriaMetrics, in one sitting: SERIES series of one float field
+ * (`hc,host=host_<i>,region=<r> v=<x>`, POINTS points each, 10 s apart) written as the same
+ * line protocol to an EpochNexus server and to VictoriaMetrics (one after the other, each alone),
+ * each settled its own way (peers/systems.ts). Then, interleaved, RUNS times each:
+ *
+ * - group: a count per series over every series. EpochNexus:
+ *   `SELECT count(v) FROM hc WHERE time >= T0 AND time < T0 + 1h GROUP BY host`;
+ *   VictoriaMetrics (instant query at T0 + 1h - 1 ms, so its window (t - 1h, t] holds the same
+ *   points): `count_over_time(hc_v[1h])`. Both answer SERIES series of POINTS.
+ * - total: one count over every series: `SELECT count(v) FROM hc WHERE <same time>` and
+ *   `sum(count_over_time(hc_v[1h]))`.
+ *
+ * Each answer is checked (series returned, the sum of the counts), so both did the same work.
+ * Memory: each process's resident set (VmRSS) after settling and after the queries, and its
+ * peak (VmHWM), per series; the RSS of the fresh, empty process is printed beside it.
+ *
+ * Then EpochNexus is stopped (SIGTERM) and started again on its folder: the time from the spawn
+ * to `/ping`, and from `/ping` to the first complete `group` answer, against the same query warm.
+ *
+ *   SERIES=100000 POINTS=1 RUNS=5 deno run -A bench/high_card_peers.ts
+ * @module
+ */
+import { startServer } from "../tests/_server.ts";
+import {
+  DB,
+  loadAverage,
+  runStamp,
+  startEpochNexus,
+  startVictoriaMetrics,
+  type System,
+} from "./peers/systems.ts";
+
+const SERIES = Number(Deno.env.get("SERIES") ?? "100000");
+const POINTS = Number(Deno.env.get("POINTS") ?? "1");
+const RUNS = Number(Deno.env.get("RUNS") ?? "5");
+const SYSTEMS = (Deno.env.get("SYSTEMS") ?? "epochnexus,victoriametrics").split(",");
+const T0 = 1672531200; // 2023-01-01T00:00:00Z, seconds
+const iso = (s: number) => new Date(s * 1000).toISOString();
+const WHERE = `time >= '${iso(T0)}' AND time < '${iso(T0 + 3600)}'`;
+
+async function memory(pid: number): Promise<{ rssMiB: number; hwmMiB: number }> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`] }).output();
+  const status = new TextDecoder().decode(out.stdout);
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  return { rssMiB: kb("VmRSS") / 1024, hwmMiB: kb("VmHWM") / 1024 };
+}
+
+function* bodies(): Generator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for (let p = 0; p < POINTS; p++) {
+    for (let from = 0; from < SERIES; from += 5000) {
+      let text = "";
+      for (let i = from; i < Math.min(SERIES, from + 5000); i++) {
+        text += `hc,host=host_${i},region=r${i % 9} v=${(i % 1000) + p / 8} ${T0 + p * 10}\n`;
+      }
+      yield encoder.encode(text);
+    }
+  }
+}
+
+/** Series returned and the sum of their counts. */
+interface Answer {
+  series: number;
+  sum: number;
+}
+
+async function influxql(url: string, q: string): Promise<Answer> {
+  const r = await fetch(`${url}/query?${new URLSearchParams({ db: DB, q })}`);
+  const body = await r.json();
+  if (!r.ok || body.results?.[0]?.error) {
+    throw new Error(`${q}: ${r.status} ${JSON.stringify(body).slice(0, 300)}`);
+  }
+  const series: { values: [string, number][] }[] = body.results?.[0]?.series ?? [];
+  let sum = 0;
+  for (const s of series) for (const row of s.values) sum += row[1];
+  return { series: series.length, sum };
+}
+
+async function promql(url: string, query: string): Promise<Answer> {
+  const params = new URLSearchParams({ query, time: String(T0 + 3600 - 0.001), nocache: "1" });
+  const r = await fetch(`${url}/api/v1/query?${params}`);
+  const body = await r.json();
+  if (!r.ok || body.status !== "success") {
+    throw new Error(`${query}: ${r.status} ${JSON.stringify(body).slice(0, 300)}`);
+  }
+  const result: { value: [number, string] }[] = body.data.result;
+  let sum = 0;
+  for (const s of result) sum += Number(s.value[1]);
+  return { series: result.length, sum };
+}
+
+const QUERIES = {
+  group: {
+    en: `SELECT count(v) FROM hc WHERE ${WHERE} GROUP BY host`,
+    vm: "count_over_time(hc_v[1h])",
+    expect: { series: SERIES, sum: SERIES * POINTS },
+  },
+  total: {
+    en: `SELECT count(v) FROM hc WHERE ${WHERE}`,
+    vm: "sum(count_over_time(hc_v[1h]))",
+    expect: { series: 1, sum: SERIES * POINTS },
+  },
+} as const;
+type QueryName = keyof typeof QUERIES;
+
+function ask(system: System, name: QueryName): Promise<Answer> {
+  const q = QUERIES[name];
+  return system.name.startsWith("Victoria") ? promql(system.url, q.vm) : influxql(system.url, q.en);
+}
+
+function check(system: string, name: QueryName, got: Answer): void {
+  const want = QUERIES[name].expect;
+  if (got.series !== want.series || got.sum !== want.sum) {
+    throw new Error(`${system} ${name}: ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  }
+}
+
+interface Row {
+  system: System;
+  emptyRssMiB: number;
+  writeSeconds: number;
+  settled: string;
+  settledRssMiB: number;
+  times: Record<QueryName, number[]>;
+  endRssMiB: number;
+  hwmMiB: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const stamp = await runStamp();
+const rows: Row[] = [];
+try {
+  for (const name of SYSTEMS) {
+    const system = name === "victoriametrics"
+      ? await startVictoriaMetrics(30_000, ["-search.maxUniqueTimeseries=10000000"])
+      : await startEpochNexus();
+    const emptyRssMiB = (await memory(system.pid)).rssMiB;
+    const t0 = performance.now();
+    for (const body of bodies()) await system.write(body as Uint8Array<ArrayBuffer>);
+    const writeSeconds = (performance.now() - t0) / 1000;
+    const settled = await system.settle();
+    console.error(`${system.name}: written in ${writeSeconds.toFixed(1)} s; ${settled}`);
+    rows.push({
+      system,
+      emptyRssMiB,
+      writeSeconds,
+      settled,
+      settledRssMiB: (await memory(system.pid)).rssMiB,
+      times: { group: [], total: [] },
+      endRssMiB: 0,
+      hwmMiB: 0,
+    });
+  }
+  for (const name of Object.keys(QUERIES) as QueryName[]) {
+    for (const row of rows) check(row.system.name, name, await ask(row.system, name)); // warm-up
+    for (let i = 0; i < RUNS; i++) {
+      for (let k = 0; k < rows.length; k++) {
+        const row = rows[(i + k) % rows.length];
+        const t0 = performance.now();
+        check(row.system.name, name, await ask(row.system, name));
+        row.times[name].push(performance.now() - t0);
+      }
+    }
+  }
+  for (const row of rows) {
+    const m = await memory(row.system.pid);
+    row.endRssMiB = m.rssMiB;
+    row.hwmMiB = m.hwmMiB;
+  }
+  console.log(
+    `${SERIES} series x ${POINTS} point(s), ${RUNS} runs; ${stamp}; load ${await loadAverage()}`,
+  );
+  const perSeries = (mib: number) => `${((mib * 2 ** 20) / SERIES).toFixed(0)} B`;
+  for (const row of rows) {
+    console.log(
+      `${row.system.name}: written ${row.writeSeconds.toFixed(1)} s; RSS empty ${
+        row.emptyRssMiB.toFixed(0)
+      } MiB, settled ${row.settledRssMiB.toFixed(0)} MiB (${
+        perSeries(row.settledRssMiB)
+      }/series), after queries ${row.endRssMiB.toFixed(0)} MiB (${
+        perSeries(row.endRssMiB)
+      }/series), peak ${row.hwmMiB.toFixed(0)} MiB (${perSeries(row.hwmMiB)}/series); ` +
+        `group median ${median(row.times.group).toFixed(0)} ms (${
+          row.times.group.map((t) => t.toFixed(0)).join(" ")
+        }), total median ${median(row.times.total).toFixed(0)} ms (${
+          row.times.total.map((t) => t.toFixed(0)).join(" ")
+        })`,
+    );
+  }
+  if (rows.length === 2) {
+    const [a, b] = rows;
+    const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}x`;
+    console.log(
+      `${a.system.name} / ${b.system.name}: RSS after queries ${
+        ratio(a.endRssMiB, b.endRssMiB)
+      }, peak ${ratio(a.hwmMiB, b.hwmMiB)}, group ${
+        ratio(median(a.times.group), median(b.times.group))
+      }, total ${ratio(median(a.times.total), median(b.times.total))}`,
+    );
+  }
+  const ours = rows.find((r) => r.system.name === "EpochNexus");
+  if (ours && Deno.env.get("RESTART") !== "0") {
+    const warm = median(ours.times.group);
+    await ours.system.stop();
+    const spawned = performance.now();
+    const server = await startServer({
+      dataDir: ours.system.dataDir,
+      env: { EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0", EPOCHNEXUS_MAX_VALUES_PER_TAG: "0" },
+      timeoutMs: 120_000,
+    });
+    const pinged = performance.now();
+    // Partitions re-apply their log tail once they have a leader: ask until complete.
+    let answer: Answer = { series: 0, sum: 0 };
+    for (let tries = 0; tries < 600; tries++) {
+      try {
+        answer = await influxql(server.url, QUERIES.group.en);
+        if (answer.series === SERIES && answer.sum === SERIES * POINTS) break;
+      } catch { /* a partition without a leader yet */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const first = performance.now();
+    check("EpochNexus after restart", "group", answer);
+    const again: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      check("EpochNexus after restart", "group", await influxql(server.url, QUERIES.group.en));
+      again.push(performance.now() - t0);
+    }
+    console.log(
+      `EpochNexus restart: spawn to /ping ${((pinged - spawned) / 1000).toFixed(2)} s, /ping to ` +
+        `first complete group answer ${((first - pinged) / 1000).toFixed(2)} s; then ${
+          again.map((t) => t.toFixed(0)).join(" ")
+        } ms (warm before the restart: ${warm.toFixed(0)} ms); load ${await loadAverage()}`,
+    );
+    await server.stop();
+  }
+} finally {
+  for (const { system } of rows) {
+    await system.stop().catch(() => {});
+    await system.remove();
+  }
+}

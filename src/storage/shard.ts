@@ -570,37 +570,64 @@ export class ShardView {
   fieldTypes(measurement: string): Map<string, FieldType> {
     const out = new Map<string, FieldType>();
     for (const src of this.sources) {
-      let scan: () => Map<string, FieldType>;
-      if (src.kind === "segment") {
-        scan = () => {
-          const types = new Map<string, FieldType>();
-          for (const s of src.segment.reader.seriesOf(measurement)) {
-            if (this.#dropped(s.key, src.gen)) continue;
-            for (const [name, f] of s.fields) if (!types.has(name)) types.set(name, f.type);
-          }
-          return types;
-        };
-      } else {
-        scan = () => {
-          const types = new Map<string, FieldType>();
-          for (const s of src.head.series(measurement)) {
-            if (this.#dropped(s.key, src.gen)) continue;
-            for (const [name, c] of s.fields) if (!types.has(name)) types.set(name, c.type);
-          }
-          return types;
-        };
+      for (const [name, type] of this.#sourceTypes(src, measurement)) {
+        if (!out.has(name)) out.set(name, type);
       }
-      const types = this.indexed
-        ? this.shard.fieldTypesIn(
-          src.kind === "segment" ? src.segment.reader : src.head,
-          src.gen === ACTIVE,
-          measurement,
-          scan,
-        )
-        : scan();
-      for (const [name, type] of types) if (!out.has(name)) out.set(name, type);
     }
     return out;
+  }
+
+  /** Field types of a measurement in one source (cached per immutable source when indexed). */
+  #sourceTypes(src: Source, measurement: string): ReadonlyMap<string, FieldType> {
+    let scan: () => Map<string, FieldType>;
+    if (src.kind === "segment") {
+      scan = () => {
+        const types = new Map<string, FieldType>();
+        for (const s of src.segment.reader.seriesOf(measurement)) {
+          if (this.#dropped(s.key, src.gen)) continue;
+          for (const [name, f] of s.fields) if (!types.has(name)) types.set(name, f.type);
+        }
+        return types;
+      };
+    } else {
+      scan = () => {
+        const types = new Map<string, FieldType>();
+        for (const s of src.head.series(measurement)) {
+          if (this.#dropped(s.key, src.gen)) continue;
+          for (const [name, c] of s.fields) if (!types.has(name)) types.set(name, c.type);
+        }
+        return types;
+      };
+    }
+    return this.indexed
+      ? this.shard.fieldTypesIn(
+        src.kind === "segment" ? src.segment.reader : src.head,
+        src.gen === ACTIVE,
+        measurement,
+        scan,
+      )
+      : scan();
+  }
+
+  /**
+   * Builds, one step at a time, what the first query over the shard would otherwise build:
+   * each segment measurement's parsed series (every entry and its block statistics) and field
+   * types, then the shard's series index. These are the lazy caches a query fills itself, so a
+   * query during the warm-up answers as without one (it builds what is not built yet). Yields
+   * the segment series each step parsed (0 for the index); the engine's background warm-up
+   * yields to the event loop between steps.
+   */
+  *warmUp(): Generator<number, void, undefined> {
+    if (!this.indexed) throw new Error("BUG: warmUp on a view that is not the shard's");
+    for (const src of this.sources) {
+      if (src.kind !== "segment") continue;
+      for (const m of src.segment.reader.measurements()) {
+        this.#sourceTypes(src, m);
+        yield src.segment.reader.seriesOf(m).length;
+      }
+    }
+    this.shard.index();
+    yield 0;
   }
 
   async #sourceColumn(

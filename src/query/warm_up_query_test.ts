@@ -8,7 +8,8 @@ import { executeQuery } from "./executor.ts";
 // The storage engine warms its shards in the background after open (parsed segment series,
 // field types, series index), a step per turn of the event loop. A query between any two steps
 // (and a write) must answer exactly as on an engine that never warmed: the warm-up fills the
-// caches queries fill, and must honour deletes and dropped series as they do.
+// caches queries fill (a series looked up half-way through a segment's parse is the one the
+// parse holds), and must honour deletes and dropped series as they do.
 
 const NOW_MS = 1_700_000_000_000;
 const NOW = BigInt(NOW_MS) * 1_000_000n;
@@ -83,6 +84,8 @@ function open(dir: string, warmUpAtOpen: boolean, timers?: EngineTimers) {
     maintenanceIntervalMs: 0,
     blockValues: 4,
     warmUpAtOpen,
+    // Steps of 3 series: queries and writes land between the parts of a segment's parse.
+    warmUpStepSeries: 3,
     timers,
   });
 }

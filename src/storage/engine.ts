@@ -213,6 +213,8 @@ export interface EngineOptions {
    * @default {true}
    */
   warmUpAtOpen?: boolean;
+  /** Segment series the warm-up parses per step (tests make it small). @default {10000} */
+  warmUpStepSeries?: number;
   /**
    * close() flushes the heads for at most this long (then closes anyway: the WAL keeps the
    * data); 0 = no flush at close. @default {10000}
@@ -570,7 +572,7 @@ export class StorageEngine {
     for (const db of [...this.#databases.values()]) {
       for (const shard of [...db.shards()]) {
         if (shard.dropped || shard.cold !== undefined) continue;
-        const warm = shard.reader().warmUp();
+        const warm = shard.reader().warmUp(this.options.warmUpStepSeries);
         for (;;) {
           // Every step on a turn of its own, the first too: open() returns before any.
           await nextTurn();

@@ -461,6 +461,12 @@ function slice(column: ColumnView, range: TimeRange): ColumnView {
   };
 }
 
+/**
+ * Segment series parsed per warm-up step: a few tens of ms, so writes and queries wait little
+ * for a step to end.
+ */
+const WARM_UP_STEP_SERIES = 10_000;
+
 /** A consistent read view of a shard: implements the query room's ShardReader. */
 export class ShardView {
   /** Columns come sorted and deduplicated (heads' views, blocks, merges). */
@@ -614,16 +620,19 @@ export class ShardView {
    * each segment measurement's parsed series (every entry and its block statistics) and field
    * types, then the shard's series index. These are the lazy caches a query fills itself, so a
    * query during the warm-up answers as without one (it builds what is not built yet). Yields
-   * the segment series each step parsed (0 for the index); the engine's background warm-up
-   * yields to the event loop between steps.
+   * a measurement's series count when its step ends it (else 0); the engine's background warm-up yields to the
+   * event loop between steps. The index is one step (not divided: a few hundred ms per 250k
+   * series of a shard).
    */
-  *warmUp(): Generator<number, void, undefined> {
+  *warmUp(stepSeries = WARM_UP_STEP_SERIES): Generator<number, void, undefined> {
     if (!this.indexed) throw new Error("BUG: warmUp on a view that is not the shard's");
     for (const src of this.sources) {
       if (src.kind !== "segment") continue;
-      for (const m of src.segment.reader.measurements()) {
+      const reader = src.segment.reader;
+      for (const m of reader.measurements()) {
+        while (!reader.parseSome(m, stepSeries)) yield 0;
         this.#sourceTypes(src, m);
-        yield src.segment.reader.seriesOf(m).length;
+        yield reader.seriesOf(m).length;
       }
     }
     this.shard.index();

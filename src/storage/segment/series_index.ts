@@ -150,6 +150,12 @@ export interface SegmentIndex {
   lookup(key: string): SegmentSeries | undefined;
   /** True when the series is stored (version 2: compares only the key, parses nothing else). */
   has(key: string): boolean;
+  /**
+   * Parses up to `max` more series of a measurement, their fields too (what {@linkcode seriesOf}
+   * and the field reads would parse at once): a background warm-up in steps. True once the
+   * measurement is parsed whole.
+   */
+  parseSome(measurement: string, max: number): boolean;
   /** Calls `fn` with the key and tags of each series of a measurement; field data is skipped. */
   forEachTags(measurement: string, fn: (key: string, tags: readonly Tag[]) => void): void;
   /** The 64-bit hashes of every series key as (lo, hi) pairs (do not modify). */
@@ -245,6 +251,9 @@ class IndexV1 implements SegmentIndex {
   lookup(key: string): SegmentSeries | undefined {
     return this.#series.get(key);
   }
+  parseSome(): boolean {
+    return true; // parsed whole at open
+  }
   has(key: string): boolean {
     return this.#series.has(key);
   }
@@ -274,6 +283,8 @@ interface MeasurementRange {
   series?: SegmentSeries[];
   /** Entry offsets of `series`, ascending (a parsed measurement's lookups search it). */
   offsets?: Uint32Array;
+  /** A parse in steps ({@linkcode SegmentIndex.parseSome}): its first entries, not yet whole. */
+  partial?: { series: SegmentSeries[]; offsets: Uint32Array; at: number };
 }
 
 /**
@@ -429,21 +440,42 @@ class IndexV2 implements SegmentIndex {
   #seriesOf(measurement: string): SegmentSeries[] {
     const range = this.#byName.get(measurement);
     if (!range) return [];
-    if (range.series) return range.series;
+    this.#parseRange(range, Infinity, false);
+    return range.series!;
+  }
+
+  parseSome(measurement: string, max: number): boolean {
+    const range = this.#byName.get(measurement);
+    return range === undefined || this.#guard(() => this.#parseRange(range, max, true));
+  }
+
+  /** Parses up to `max` more entries of a range (and their fields); true once it is whole. */
+  #parseRange(range: MeasurementRange, max: number, withFields: boolean): boolean {
+    if (range.series) return true;
+    const p = range.partial ??= {
+      series: [],
+      offsets: new Uint32Array(range.count),
+      at: range.offset,
+    };
     const r = new ByteReader(this.#bytes);
-    r.offset = this.#entriesAt + range.offset;
-    const out: SegmentSeries[] = [];
-    const offsets = new Uint32Array(range.count);
-    for (let i = 0; i < range.count; i++) {
-      offsets[i] = r.offset - this.#entriesAt;
+    r.offset = this.#entriesAt + p.at;
+    const end = Math.min(range.count, p.series.length + max);
+    for (let i = p.series.length; i < end; i++) {
+      p.offsets[i] = r.offset - this.#entriesAt;
       const entry = this.#readEntry(r, range.name);
-      out.push(this.#looked.get(entry.key) ?? entry); // one object per series
+      const series = this.#looked.get(entry.key) ?? entry; // one object per series
+      if (withFields) series.fields;
+      p.series.push(series);
     }
+    p.at = r.offset - this.#entriesAt;
+    if (p.series.length < range.count) return false;
     if (r.offset !== this.#entriesAt + range.offset + range.length) {
       r.fail(`entries of ${JSON.stringify(range.name)} do not fill their ${range.length} bytes`);
     }
-    range.offsets = offsets;
-    return range.series = out;
+    range.offsets = p.offsets;
+    range.series = p.series;
+    range.partial = undefined;
+    return true;
   }
 
   all(): Map<string, SegmentSeries> {
@@ -469,16 +501,21 @@ class IndexV2 implements SegmentIndex {
     const at = this.#find(key);
     if (at < 0) return undefined;
     const range = this.#rangeAt(at);
-    if (range.series) {
+    // A range parsed whole, or in part past this entry (a warm-up's steps).
+    const partial = range.partial !== undefined && at < range.partial.at
+      ? range.partial
+      : undefined;
+    const series = range.series ?? partial?.series;
+    if (series !== undefined) {
       // Entries are in offset order: a binary search finds the parsed one.
-      const offsets = range.offsets!;
-      let a = 0, b = offsets.length - 1;
+      const offsets = range.offsets ?? partial!.offsets;
+      let a = 0, b = series.length - 1;
       while (a < b) {
         const mid = (a + b) >>> 1;
         if (offsets[mid] < at) a = mid + 1;
         else b = mid;
       }
-      return range.series[a];
+      return series[a];
     }
     const r = new ByteReader(this.#bytes);
     r.offset = this.#entriesAt + at;

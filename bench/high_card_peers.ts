@@ -15,8 +15,9 @@
  * Memory: each process's resident set (VmRSS) after settling and after the queries, and its
  * peak (VmHWM), per series; the RSS of the fresh, empty process is printed beside it.
  *
- * Then EpochNexus is stopped (SIGTERM) and started again on its folder: the time from the spawn
- * to `/ping`, and from `/ping` to the first complete `group` answer, against the same query warm.
+ * Then EpochNexus is stopped (SIGTERM) and started again on its folder, twice: the time from the
+ * spawn to `/ping`, and to the first complete `group` answer asked at once, then (second start)
+ * asked once the storage warm-up has ended; against the same query warm.
  *
  *   SERIES=100000 POINTS=1 RUNS=5 deno run -A bench/high_card_peers.ts
  * @module
@@ -127,6 +128,59 @@ interface Row {
   hwmMiB: number;
 }
 
+/**
+ * EpochNexus started again on its folder: spawn to `/ping`, then (after the storage warm-up
+ * ended, when `waitForWarmUp`: every `opened storage` log line has its `warmed storage`) the
+ * first complete `group` answer, and three more.
+ */
+async function restart(dataDir: string, warmMs: number, waitForWarmUp: boolean): Promise<string> {
+  const spawned = performance.now();
+  const server = await startServer({
+    dataDir,
+    env: { EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0", EPOCHNEXUS_MAX_VALUES_PER_TAG: "0" },
+    timeoutMs: 120_000,
+  });
+  try {
+    const pinged = performance.now();
+    let warmUp = "not waited for";
+    if (waitForWarmUp) {
+      const count = (re: RegExp) => (server.logs().match(re) ?? []).length;
+      for (let i = 0; i < 6000; i++) {
+        if (count(/warmed storage/g) >= count(/opened storage/g)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const ms = [...server.logs().matchAll(/warmed storage[^\n]* ms=(\d+)/g)].map((m) => +m[1]);
+      warmUp = `ended ${((performance.now() - pinged) / 1000).toFixed(2)} s after /ping ` +
+        `(${ms.length} engines, longest ${Math.max(0, ...ms)} ms)`;
+    }
+    const asked = performance.now();
+    // Partitions re-apply their log tail once they have a leader: ask until complete.
+    let answer: Answer = { series: 0, sum: 0 };
+    for (let tries = 0; tries < 600; tries++) {
+      try {
+        answer = await influxql(server.url, QUERIES.group.en);
+        if (answer.series === SERIES && answer.sum === SERIES * POINTS) break;
+      } catch { /* a partition without a leader yet */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const first = performance.now();
+    check("EpochNexus after restart", "group", answer);
+    const again: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      check("EpochNexus after restart", "group", await influxql(server.url, QUERIES.group.en));
+      again.push(performance.now() - t0);
+    }
+    return `EpochNexus restart${waitForWarmUp ? ", query after the warm-up" : ""}: spawn to ` +
+      `/ping ${((pinged - spawned) / 1000).toFixed(2)} s; warm-up ${warmUp}; first complete ` +
+      `group answer ${((first - asked) / 1000).toFixed(2)} s after asking; then ${
+        again.map((t) => t.toFixed(0)).join(" ")
+      } ms (warm before the restart: ${warmMs.toFixed(0)} ms); load ${await loadAverage()}`;
+  } finally {
+    await server.stop();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const stamp = await runStamp();
 const rows: Row[] = [];
@@ -203,37 +257,9 @@ try {
   if (ours && Deno.env.get("RESTART") !== "0") {
     const warm = median(ours.times.group);
     await ours.system.stop();
-    const spawned = performance.now();
-    const server = await startServer({
-      dataDir: ours.system.dataDir,
-      env: { EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0", EPOCHNEXUS_MAX_VALUES_PER_TAG: "0" },
-      timeoutMs: 120_000,
-    });
-    const pinged = performance.now();
-    // Partitions re-apply their log tail once they have a leader: ask until complete.
-    let answer: Answer = { series: 0, sum: 0 };
-    for (let tries = 0; tries < 600; tries++) {
-      try {
-        answer = await influxql(server.url, QUERIES.group.en);
-        if (answer.series === SERIES && answer.sum === SERIES * POINTS) break;
-      } catch { /* a partition without a leader yet */ }
-      await new Promise((r) => setTimeout(r, 200));
+    for (const waitForWarmUp of [false, true]) {
+      console.log(await restart(ours.system.dataDir, warm, waitForWarmUp));
     }
-    const first = performance.now();
-    check("EpochNexus after restart", "group", answer);
-    const again: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      check("EpochNexus after restart", "group", await influxql(server.url, QUERIES.group.en));
-      again.push(performance.now() - t0);
-    }
-    console.log(
-      `EpochNexus restart: spawn to /ping ${((pinged - spawned) / 1000).toFixed(2)} s, /ping to ` +
-        `first complete group answer ${((first - pinged) / 1000).toFixed(2)} s; then ${
-          again.map((t) => t.toFixed(0)).join(" ")
-        } ms (warm before the restart: ${warm.toFixed(0)} ms); load ${await loadAverage()}`,
-    );
-    await server.stop();
   }
 } finally {
   for (const { system } of rows) {

@@ -9,7 +9,7 @@
 import { FieldType, type FieldValue, type Tag } from "../../core/mod.ts";
 import { ByteReader, CodecError } from "../codecs/mod.ts";
 import { readString } from "./_text.ts";
-import { readFieldsV3 } from "./block_entry.ts";
+import { entryArray, readFieldsV3 } from "./block_entry.ts";
 import { compareHashes, seriesKeyHash } from "./series_hash.ts";
 import { INDEX_V2_HEADER_BYTES } from "./writer.ts";
 
@@ -73,8 +73,8 @@ export function readValue(r: ByteReader, type: FieldType): FieldValue {
 
 function readTags(r: ByteReader): Tag[] {
   const tagCount = r.uvarint("tag count");
-  const tags: Tag[] = [];
-  for (let t = 0; t < tagCount; t++) tags.push({ key: readString(r), value: readString(r) });
+  const tags = entryArray<Tag>(tagCount);
+  for (let t = 0; t < tagCount; t++) tags[t] = { key: readString(r), value: readString(r) };
   return tags;
 }
 

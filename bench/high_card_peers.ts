@@ -26,6 +26,7 @@ import { startServer } from "../tests/_server.ts";
 import {
   DB,
   loadAverage,
+  processStats,
   runStamp,
   startEpochNexus,
   startVictoriaMetrics,
@@ -124,6 +125,8 @@ interface Row {
   settled: string;
   settledRssMiB: number;
   times: Record<QueryName, number[]>;
+  /** The server's CPU (user + system, 10 ms ticks) per run: less load-bound than the times. */
+  cpu: Record<QueryName, number[]>;
   endRssMiB: number;
   hwmMiB: number;
 }
@@ -153,6 +156,8 @@ async function restart(dataDir: string, warmMs: number, waitForWarmUp: boolean):
       warmUp = `ended ${((performance.now() - pinged) / 1000).toFixed(2)} s after /ping ` +
         `(${ms.length} engines, longest ${Math.max(0, ...ms)} ms)`;
     }
+    const cpu = async () => (await processStats(server.process.pid)).cpuSeconds * 1000;
+    const askedCpu = await cpu();
     const asked = performance.now();
     // Partitions re-apply their log tail once they have a leader: ask until complete.
     let answer: Answer = { series: 0, sum: 0 };
@@ -164,18 +169,22 @@ async function restart(dataDir: string, warmMs: number, waitForWarmUp: boolean):
       await new Promise((r) => setTimeout(r, 200));
     }
     const first = performance.now();
+    const firstCpu = await cpu() - askedCpu;
     check("EpochNexus after restart", "group", answer);
-    const again: number[] = [];
+    const again: number[] = [], againCpu: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
+      const t0 = performance.now(), c0 = await cpu();
       check("EpochNexus after restart", "group", await influxql(server.url, QUERIES.group.en));
       again.push(performance.now() - t0);
+      againCpu.push(await cpu() - c0);
     }
     return `EpochNexus restart${waitForWarmUp ? ", query after the warm-up" : ""}: spawn to ` +
       `/ping ${((pinged - spawned) / 1000).toFixed(2)} s; warm-up ${warmUp}; first complete ` +
-      `group answer ${((first - asked) / 1000).toFixed(2)} s after asking; then ${
-        again.map((t) => t.toFixed(0)).join(" ")
-      } ms (warm before the restart: ${warmMs.toFixed(0)} ms); load ${await loadAverage()}`;
+      `group answer ${((first - asked) / 1000).toFixed(2)} s after asking (server CPU ${
+        firstCpu.toFixed(0)
+      } ms); then ${again.map((t) => t.toFixed(0)).join(" ")} ms (CPU ${
+        againCpu.map((t) => t.toFixed(0)).join(" ")
+      } ms; warm before the restart: ${warmMs.toFixed(0)} ms); load ${await loadAverage()}`;
   } finally {
     await server.stop();
   }
@@ -202,6 +211,7 @@ try {
       settled,
       settledRssMiB: (await memory(system.pid)).rssMiB,
       times: { group: [], total: [] },
+      cpu: { group: [], total: [] },
       endRssMiB: 0,
       hwmMiB: 0,
     });
@@ -211,9 +221,11 @@ try {
     for (let i = 0; i < RUNS; i++) {
       for (let k = 0; k < rows.length; k++) {
         const row = rows[(i + k) % rows.length];
+        const c0 = (await processStats(row.system.pid)).cpuSeconds;
         const t0 = performance.now();
         check(row.system.name, name, await ask(row.system, name));
         row.times[name].push(performance.now() - t0);
+        row.cpu[name].push(((await processStats(row.system.pid)).cpuSeconds - c0) * 1000);
       }
     }
   }
@@ -237,9 +249,11 @@ try {
       }/series), peak ${row.hwmMiB.toFixed(0)} MiB (${perSeries(row.hwmMiB)}/series); ` +
         `group median ${median(row.times.group).toFixed(0)} ms (${
           row.times.group.map((t) => t.toFixed(0)).join(" ")
-        }), total median ${median(row.times.total).toFixed(0)} ms (${
-          row.times.total.map((t) => t.toFixed(0)).join(" ")
-        })`,
+        }), CPU median ${median(row.cpu.group).toFixed(0)} ms; total median ${
+          median(row.times.total).toFixed(0)
+        } ms (${row.times.total.map((t) => t.toFixed(0)).join(" ")}), CPU median ${
+          median(row.cpu.total).toFixed(0)
+        } ms`,
     );
   }
   if (rows.length === 2) {
@@ -250,7 +264,9 @@ try {
         ratio(a.endRssMiB, b.endRssMiB)
       }, peak ${ratio(a.hwmMiB, b.hwmMiB)}, group ${
         ratio(median(a.times.group), median(b.times.group))
-      }, total ${ratio(median(a.times.total), median(b.times.total))}`,
+      } (CPU ${ratio(median(a.cpu.group), median(b.cpu.group))}), total ${
+        ratio(median(a.times.total), median(b.times.total))
+      } (CPU ${ratio(median(a.cpu.total), median(b.cpu.total))})`,
     );
   }
   const ours = rows.find((r) => r.system.name === "EpochNexus");

@@ -298,6 +298,14 @@ Deno.test("segment: a measurement parsed in steps keeps one object per series, f
       const n = Number(keys[i].slice(4));
       assert.equal(all[i].fields.get("f")!.blocks[0].first, n * 10, "fields parsed right");
     }
+    // Lookups in key order follow the entries; any other order, or a key not stored, still
+    // finds exactly its own series.
+    const order = [6, 5, 0, 1, 3, 2, 2, 4, 0, 6];
+    for (const i of order) {
+      assert.equal(reader.lookup(keys[i]), all[i], `${keys[i]} after others`);
+      assert.equal(reader.lookup(`${keys[i]}x`), undefined, `${keys[i]}x is not stored`);
+    }
+    for (let i = 0; i < keys.length; i++) assert.equal(reader.lookup(keys[i]), all[i]);
   } finally {
     reader.close();
     await Deno.remove(dir, { recursive: true });

@@ -350,7 +350,7 @@ export class ClusterStore implements QueryStore {
     const members = replicas.map((r) => replicaMember(r, timeoutMs));
     if (withMeta) members.push(metaMember(this.node.meta, timeoutMs));
     const started = replicas.map(() => ++this.#sequence);
-    const done = readBarriers(this.node.nodeId, members, this.node.network.peers);
+    const done = readBarriers(this.node.nodeId, members, this.node.network.peers, timeoutMs);
     return {
       barriers: replicas.map((replica, i) => ({ replica, started: started[i], done: done[i] })),
       meta: withMeta ? done[replicas.length] : undefined,

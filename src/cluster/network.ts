@@ -215,9 +215,10 @@ export interface PeerClient {
   partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes>;
   /**
    * {@linkcode PeerService.readIndexes} on a node: one call for the read barriers of every group
-   * it leads. Absent: each group takes its own Raft barrier.
+   * it leads, bounded by `timeoutMs` (default: the network's). Absent: each group takes its own
+   * Raft barrier.
    */
-  readIndexes?(node: number, groupIds: readonly number[]): Promise<number[]>;
+  readIndexes?(node: number, groupIds: readonly number[], timeoutMs?: number): Promise<number[]>;
 }
 
 /** The network of one node: Raft transports and peer calls, addressed by node id. */

@@ -33,12 +33,14 @@ export const NO_READ_INDEX = 0;
 /**
  * Starts a read barrier on each member; the promises are in `members` order. Members led on
  * this node, or with no known leader, take their own barrier; the others are asked of their
- * leader's node, one call per node, all at once.
+ * leader's node, one call per node, all at once, each call bounded by `timeoutMs` (the read's
+ * own timeout, not the network's default: a query waits no longer for a call than for a barrier).
  */
 export function readBarriers(
   nodeId: number,
   members: readonly ReadMember[],
   peers: Pick<PeerClient, "readIndexes">,
+  timeoutMs?: number,
 ): Promise<void>[] {
   const out: Promise<void>[] = new Array(members.length);
   const byLeader = new Map<number, number[]>(); // leader node -> positions in members
@@ -53,7 +55,11 @@ export function readBarriers(
     else byLeader.set(leader, [i]);
   });
   for (const [leader, positions] of byLeader) {
-    const asked = peers.readIndexes!(leader, positions.map((i) => members[i].groupId));
+    const asked = peers.readIndexes!(
+      leader,
+      positions.map((i) => members[i].groupId),
+      timeoutMs,
+    );
     positions.forEach((i, k) => {
       const member = members[i];
       out[i] = asked.then(

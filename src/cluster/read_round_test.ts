@@ -57,3 +57,14 @@ Deno.test("without the call, every member takes its own barrier", async () => {
   await Promise.all(readBarriers(1, members, {}));
   assert.deepEqual(members.map((m) => m.taken), [["own"], ["own"]]);
 });
+
+Deno.test("each leader's call is bounded by the read's own timeout", async () => {
+  const seen: (number | undefined)[] = [];
+  await Promise.all(readBarriers(1, [member(1, 2), member(2, 3)], {
+    readIndexes: (_node, groupIds, timeoutMs) => {
+      seen.push(timeoutMs);
+      return Promise.resolve(groupIds.map(() => 5));
+    },
+  }, 750));
+  assert.deepEqual(seen, [750, 750]);
+});

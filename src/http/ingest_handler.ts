@@ -144,6 +144,20 @@ export function ingestSettings(ctx: AppContext): IngestSettings {
  * @throws {OverloadError} beyond the bounds (429 with Retry-After).
  */
 export function admitWrite(ctx: AppContext, bytes: number): () => void {
+  return admissionOf(ctx).admit(bytes);
+}
+
+/**
+ * The streamed batch size of a context's writes, asked again before each batch: smaller while
+ * many writes are in flight (`WriteAdmission.batchShare`), so 64 writers do not each hold a
+ * whole body of decoded points.
+ */
+export function sharedBatchPoints(ctx: AppContext, settings: IngestSettings): () => number {
+  const admission = admissionOf(ctx);
+  return () => admission.batchShare(settings.batchPoints);
+}
+
+function admissionOf(ctx: AppContext): WriteAdmission {
   let admission = admissions.get(ctx);
   if (!admission) {
     const s = ingestSettings(ctx);
@@ -154,7 +168,7 @@ export function admitWrite(ctx: AppContext, bytes: number): () => void {
     });
     admissions.set(ctx, admission);
   }
-  return admission.admit(bytes);
+  return admission;
 }
 
 /** The bytes a request will hold: its body when read whole, its batch budget when streamed. */
@@ -219,7 +233,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
         await (allOrNothing ? writeAtomically(ctx, db, rp, source, settings, tally) : commitBatches(
           source,
           tally.counted((points) => writePoints(ctx, db, rp, points)),
-          settings,
+          { ...settings, batchPoints: sharedBatchPoints(ctx, settings) },
         ))
           .catch((error) => {
             recordWrite(ctx.metrics, tally, failedSummary(error));

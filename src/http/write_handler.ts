@@ -21,7 +21,7 @@ import {
 import { commitBatches, decodeLineProtocolStream, type IngestSummary } from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream } from "./body.ts";
-import { admitWrite, ingestSettings, reservedBytes } from "./ingest_handler.ts";
+import { admitWrite, ingestSettings, reservedBytes, sharedBatchPoints } from "./ingest_handler.ts";
 import { writePoints } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
 import { influxError, json } from "./responses.ts";
@@ -59,7 +59,10 @@ export async function handleInfluxWrite(
         maxLineBytes: settings.maxLineBytes,
       });
       const write = tally.counted((points) => writePoints(ctx, db, rp, points));
-      summary = await commitBatches(lines, write, settings).catch((error) => {
+      summary = await commitBatches(lines, write, {
+        ...settings,
+        batchPoints: sharedBatchPoints(ctx, settings),
+      }).catch((error) => {
         recordWrite(ctx.metrics, tally, failedSummary(error));
         throw error;
       });

@@ -61,8 +61,12 @@ export interface BatchOutcome {
 
 /** Options of {@linkcode commitBatches}. */
 export interface CommitOptions {
-  /** Points per write. @default {5000} */
-  batchPoints?: number;
+  /**
+   * Points per write, or a function asked before each decision: the HTTP handlers shrink the
+   * batch while many writes are in flight, so the decoded points all of them hold stay bounded.
+   * @default {5000}
+   */
+  batchPoints?: number | (() => number);
   /** Decoded body bytes per write: a batch is written once it holds this much. @default {4 MiB} */
   batchBytes?: number;
   /** At most this many issues are kept for the answer (all are counted). @default {100} */
@@ -115,11 +119,12 @@ export async function commitBatches(
   write: (points: Point[]) => Promise<BatchOutcome>,
   options: CommitOptions = {},
 ): Promise<IngestSummary> {
-  const batchPoints = options.batchPoints ?? 5000;
+  const given = options.batchPoints ?? 5000;
+  const batchPoints = typeof given === "number" ? () => given : given;
   const batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
   const maxListed = options.maxListedErrors ?? 100;
-  if (!(batchPoints >= 1) || !(batchBytes >= 1)) {
-    throw new Error(`BUG: commitBatches needs positive sizes, got ${batchPoints}/${batchBytes}`);
+  if (!(batchPoints() >= 1) || !(batchBytes >= 1)) {
+    throw new Error(`BUG: commitBatches needs positive sizes, got ${batchPoints()}/${batchBytes}`);
   }
   const summary: IngestSummary = {
     accepted: 0,
@@ -188,7 +193,7 @@ export async function commitBatches(
           origins.push(batch.origins?.[i]);
         }
       }
-      if (points.length >= batchPoints || pendingBytes >= batchBytes) await flush();
+      if (points.length >= batchPoints() || pendingBytes >= batchBytes) await flush();
     }
     await flush(); // writes nothing more once a batch found a partition without leader
     if (inFlight) await inFlight;

@@ -251,9 +251,12 @@ export async function* decodeNdjsonStream(
   yield* pullChunks(stream, (chunk) => decoder.push(chunk), () => decoder.finish());
 }
 
+/** The most bytes of a body decoded in one step (a network read is usually at most 64 KiB). */
+const MAX_PIECE_BYTES = 64 * 1024;
+
 /**
- * Reads `stream` chunk by chunk, only when the consumer pulls, turning each chunk into a
- * batch; cancels the stream when the consumer stops early.
+ * Reads `stream` chunk by chunk, only when the consumer pulls, turning each chunk (in pieces of
+ * at most 64 KiB) into a batch; cancels the stream when the consumer stops early.
  */
 export async function* pullChunks(
   stream: ReadableStream<Uint8Array>,
@@ -266,7 +269,11 @@ export async function* pullChunks(
     while (true) {
       const next = await reader.read();
       if (next.done) break;
-      yield push(next.value);
+      // A large chunk (a whole in-memory body) is decoded in pieces, so the points decoded at
+      // once stay a piece's worth whatever the source hands over.
+      for (let at = 0; at < next.value.length; at += MAX_PIECE_BYTES) {
+        yield push(next.value.subarray(at, at + MAX_PIECE_BYTES));
+      }
     }
     done = true;
     yield finish();

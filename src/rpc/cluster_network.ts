@@ -119,7 +119,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       deletePartition: (node, request) => this.#deletePartition(node, request),
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
       partitionSizes: (node, request) => this.#partitionSizes(node, request),
-      readIndexes: (node, groupIds) => this.#readIndexes(node, groupIds),
+      readIndexes: (node, groupIds, timeoutMs) => this.#readIndexes(node, groupIds, timeoutMs),
     };
     const cluster = requireSecret(
       this.#clusterHandler(),
@@ -247,13 +247,13 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     );
   }
 
-  #readIndexes(node: number, groupIds: readonly number[]): Promise<number[]> {
+  #readIndexes(node: number, groupIds: readonly number[], timeoutMs?: number): Promise<number[]> {
     return call(async () => {
       const answer = await this.#client(node).readIndexes({
         clusterId: this.#options.clusterId,
         from: BigInt(this.#options.nodeId),
         groupIds: groupIds.map(BigInt),
-      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      }, { timeoutMs: timeoutMs ?? this.#options.timeoutMs ?? 10_000 });
       return answer.indexes.map(Number);
     });
   }

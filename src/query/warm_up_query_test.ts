@@ -194,3 +194,42 @@ Deno.test("close() ends a warm-up whose next turn never comes", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the warm-up parses only each policy's newest shard group; older ones stay lazy", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "warm_up_newest_" });
+  const old = (host: number): Point => ({ ...cpu(host, 0), timeMs: T0 - 30 * 86_400_000 });
+  try {
+    const writer = await open(dir, false);
+    await writer.createDatabase("db");
+    // 6 series a month ago (another shard group), 2 in the newest group.
+    await writer.write("db", undefined, [0, 1, 2, 3, 4, 5].map(old));
+    await writer.write("db", undefined, [cpu(0, 0), cpu(7, 0)]);
+    await writer.flush();
+    await writer.close({ flush: false });
+    const warmed: Record<string, unknown>[] = [];
+    const engine = await StorageEngine.open({
+      dir,
+      fs: denoFileSystem,
+      clock,
+      logger: {
+        ...silentLogger,
+        info: (message, fields) => message === "warmed storage" && warmed.push(fields!),
+      },
+      maintenanceIntervalMs: 0,
+    });
+    try {
+      await engine.warmedUp();
+      assert.equal(warmed.length, 1);
+      assert.equal(warmed[0].series, 2, "the newest group's 2 series, not the older group's 6");
+      const all = await executeQuery(engine, "SELECT count(v) FROM cpu WHERE time > 0", {
+        database: "db",
+        nowNs: NOW,
+      });
+      assert.match(encodeJson(all), /\[\["1970-01-01T00:00:00.000000001Z",8\]\]/);
+    } finally {
+      await engine.close({ flush: false });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -133,6 +133,17 @@ export type OpenEngineLog = (
   replay: (record: ReplayedRecord) => void,
 ) => Promise<EngineLog>;
 
+/** Each retention policy's newest shard group (the background warm-up's share). */
+function newestGroups(db: DatabaseState): Shard[] {
+  const out: Shard[] = [];
+  for (const rp of db.retentionPolicies.values()) {
+    let newest: Shard | undefined;
+    for (const g of rp.groups.values()) if (!newest || g.startMs > newest.startMs) newest = g;
+    if (newest !== undefined) out.push(newest);
+  }
+  return out;
+}
+
 /** Timer functions of the engine (structurally the Raft layer's `Timers`). */
 export interface EngineTimers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -208,8 +219,9 @@ export interface EngineOptions {
   maintenanceIntervalMs?: number;
   /**
    * After open, build in the background what the first query would otherwise build (each
-   * segment's parsed series and field types, each shard's series index), a step at a time:
-   * with a million series that first query took several times longer than the next.
+   * segment's parsed series and field types, the series index) for each policy's newest shard
+   * group, a step at a time: with a million series that first query took several times longer
+   * than the next.
    * @default {true}
    */
   warmUpAtOpen?: boolean;
@@ -550,8 +562,9 @@ export class StorageEngine {
    * The background warm-up (see `warmUpAtOpen`): every shard's {@linkcode ShardView.warmUp}, a
    * step (one measurement of one segment, or one shard's index) per turn of the event loop, so
    * writes and queries are served between steps. A query meanwhile builds what is not built yet
-   * itself, through the same caches. A shard that cannot be read (a cold group not open yet) is
-   * left to its first query.
+   * itself, through the same caches. Only each policy's newest shard group is warmed: it is what
+   * dashboards read, and months of older groups parsed whole would hold their memory unasked. A
+   * shard that cannot be read (a cold group not open yet) is left to its first query.
    */
   async #warmUp(): Promise<void> {
     const { clock, logger } = this.options;
@@ -570,7 +583,7 @@ export class StorageEngine {
     const started = clock.monotonicMs();
     let series = 0, steps = 0;
     for (const db of [...this.#databases.values()]) {
-      for (const shard of [...db.shards()]) {
+      for (const shard of newestGroups(db)) {
         if (shard.dropped || shard.cold !== undefined) continue;
         const warm = shard.reader().warmUp(this.options.warmUpStepSeries);
         for (;;) {

@@ -39,6 +39,12 @@ const RUNS = Number(Deno.env.get("RUNS") ?? "5");
 const SYSTEMS = (Deno.env.get("SYSTEMS") ?? "epochnexus,victoriametrics").split(",");
 const T0 = 1672531200; // 2023-01-01T00:00:00Z, seconds
 const iso = (s: number) => new Date(s * 1000).toISOString();
+/**
+ * A GROUP BY over every series holds one group per series until it answers: past ~500k series
+ * that is more than the default query memory budget (256 MiB), which VictoriaMetrics does not
+ * have either (its series limit is raised below).
+ */
+const SERVER_ENV = { EPOCHNEXUS_MAX_QUERY_MEMORY_BYTES: "0" };
 const WHERE = `time >= '${iso(T0)}' AND time < '${iso(T0 + 3600)}'`;
 
 async function memory(pid: number): Promise<{ rssMiB: number; hwmMiB: number }> {
@@ -140,7 +146,11 @@ async function restart(dataDir: string, warmMs: number, waitForWarmUp: boolean):
   const spawned = performance.now();
   const server = await startServer({
     dataDir,
-    env: { EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0", EPOCHNEXUS_MAX_VALUES_PER_TAG: "0" },
+    env: {
+      EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0",
+      EPOCHNEXUS_MAX_VALUES_PER_TAG: "0",
+      ...SERVER_ENV,
+    },
     timeoutMs: 120_000,
   });
   try {
@@ -197,7 +207,7 @@ try {
   for (const name of SYSTEMS) {
     const system = name === "victoriametrics"
       ? await startVictoriaMetrics(30_000, ["-search.maxUniqueTimeseries=10000000"])
-      : await startEpochNexus();
+      : await startEpochNexus(SERVER_ENV);
     const emptyRssMiB = (await memory(system.pid)).rssMiB;
     const t0 = performance.now();
     for (const body of bodies()) await system.write(body as Uint8Array<ArrayBuffer>);

@@ -26,6 +26,7 @@ export class UnionShardReader implements ShardReader {
   readonly #parts: readonly ShardReader[];
   readonly #owners = new WeakMap<SeriesRef, Owned>();
   readonly #wrapped = new WeakMap<SeriesRef, SeriesRef>();
+  readonly #types = new Map<string, Map<string, FieldType>>();
   #nextId = 1;
 
   /** `parts` must cover one time range with disjoint series, and all be indexed readers. */
@@ -61,11 +62,25 @@ export class UnionShardReader implements ShardReader {
     return sortedUnion(this.#parts.map((p) => tagValuesOf(p, measurement, key)));
   }
 
+  hold(): () => void {
+    const releases = this.#parts.flatMap((p) => p.hold !== undefined ? [p.hold()] : []);
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
+  /**
+   * A query asks each of its readers for a measurement's field types several times (sources,
+   * plan, each shard's setup): the union is made once per reader (one reader serves one query).
+   */
   fieldTypes(measurement: string): Map<string, FieldType> {
+    const known = this.#types.get(measurement);
+    if (known !== undefined) return known;
     const out = new Map<string, FieldType>();
     for (const p of this.#parts) {
       for (const [k, t] of p.fieldTypes(measurement)) if (!out.has(k)) out.set(k, t);
     }
+    this.#types.set(measurement, out);
     return out;
   }
 

@@ -411,6 +411,9 @@ async function run(
   const state = stateOf(ctx);
   const started = ctx.clock.monotonicMs();
   const timing = new StatementTiming(ctx, started);
+  // A streamed statement is timed, counted and logged when its stream ends, not when its first
+  // piece is ready.
+  let streamed: { r: StatementResult; statement: Statement } | undefined;
   let results: QueryResult;
   try {
     results = await executeQuery(ctx.engine, query.q, {
@@ -425,8 +428,20 @@ async function run(
       signal,
       stream: how.stream,
       onResult: (r, statement) => {
-        timing.done(r, statement);
+        if (r.stream !== undefined) streamed = { r, statement };
+        else timing.done(r, statement);
         onResult?.(r);
+      },
+      onStreamEnd: (error) => {
+        if (streamed === undefined) return; // ended before it was answered (no rows, a limit)
+        const { r, statement } = streamed;
+        const message = error === undefined
+          ? undefined
+          : error instanceof Error
+          ? error.message
+          : String(error);
+        timing.done(message === undefined ? r : { ...r, error: message }, statement);
+        timing.logIfSlow(query, principal);
       },
       users: ctx.auth?.directory,
       continuousQueries: ctx.jobs,
@@ -440,7 +455,7 @@ async function run(
     if (limit) ctx.metrics.add("epochnexus_query_limits_hit_total", { limit });
     throw error;
   }
-  timing.logIfSlow(query, principal);
+  if (streamed === undefined) timing.logIfSlow(query, principal);
   return results;
 }
 

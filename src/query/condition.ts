@@ -30,6 +30,8 @@ export interface SplitCondition {
  *   inside an OR.
  */
 export function splitCondition(cond: Expr | undefined, nowNs: bigint): SplitCondition {
+  const kept = cond === undefined ? undefined : SPLITS.get(cond);
+  if (kept !== undefined && (!kept.readsNow || kept.nowNs === nowNs)) return { ...kept.split };
   const out: SplitCondition = {
     minNs: MIN_TIME_NS,
     maxNs: MAX_TIME_NS,
@@ -37,8 +39,18 @@ export function splitCondition(cond: Expr | undefined, nowNs: bigint): SplitCond
     hasMax: false,
   };
   if (cond !== undefined) out.condition = extract(cond, out, nowNs);
+  if (cond !== undefined && Object.isFrozen(cond)) {
+    const readsNow = kept?.readsNow ?? someExpr(cond, (e) => e.kind === "call");
+    SPLITS.set(cond, { split: { ...out }, nowNs, readsNow });
+  }
   return out;
 }
+
+/**
+ * Splits of frozen (cached) conditions: a query splits its condition several times (sources,
+ * shards, plan), each parsing its time literals again. One with a call (now()) holds for its nowNs only.
+ */
+const SPLITS = new WeakMap<Expr, { split: SplitCondition; nowNs: bigint; readsNow: boolean }>();
 
 function isTime(e: Expr): boolean {
   return e.kind === "var" && e.name.toLowerCase() === "time";

@@ -324,16 +324,25 @@ export async function finish(
       applyFill(plan, rows, plainColumns(plan));
       fillMissingCells(plan, rows);
     }
-    let idx = rows.times.map((_, i) => i);
-    if (plan.descending) idx.reverse();
-    if (plan.offset > 0 || plan.limit > 0) {
-      idx = idx.slice(plan.offset, plan.limit > 0 ? plan.offset + plan.limit : undefined);
+    // Rows [from, to) in output order (reversed under ORDER BY time DESC), OFFSET and LIMIT
+    // applied: each row is its time and its cells, built without index arrays or spreads.
+    const n = rows.times.length;
+    const from = Math.min(plan.offset, n);
+    const to = plan.limit > 0 ? Math.min(n, plan.offset + plan.limit) : n;
+    if (from >= to) continue;
+    const values: (Value | Instant)[][] = [];
+    for (let k = from; k < to; k++) {
+      const i = plan.descending ? n - 1 - k : k;
+      const cells = rows.cells[i];
+      const row = new Array<Value | Instant>(cells.length + 1);
+      row[0] = rows.times[i];
+      for (let c = 0; c < cells.length; c++) row[c + 1] = cells[c];
+      values.push(row);
     }
-    if (idx.length === 0) continue;
     const series: ResultSeries = {
       name: g.measurement,
       columns: ["time", ...plan.columns.map((c) => c.name)],
-      values: idx.map((i) => [rows.times[i], ...rows.cells[i]]),
+      values,
       timeColumn: true,
     };
     if (plan.groupBy === "*" || plan.groupBy.length > 0) series.tags = g.tags;
@@ -436,22 +445,33 @@ async function aggregateRows(
       if (r === undefined) slotValues[s] = range ? fn.emptyValue : null;
       else {
         slotValues[s] = r.value;
-        if (r.ms !== undefined) selTime = { ms: r.ms, subMs: r.subMs ?? 0 };
+        // Only a lone selector's row takes its point's time (a GROUP BY time row never does).
+        if (r.ms !== undefined && plan.selectorTime) selTime = { ms: r.ms, subMs: r.subMs ?? 0 };
         if (s === 0) aux = r.aux;
       }
     }
     aux ??= (states?.[0] as { aux?: Value[] } | undefined)?.aux;
-    const cells = plan.columns.map((c, k) =>
-      bareSlot[k] >= 0
+    // Loops, not map/every with closures: one row per bucket, a GROUP BY time answer makes many.
+    // Arrays of their exact size (pushing onto [] reserves 17 slots).
+    const nColumns = plan.columns.length;
+    const cells = new Array<Value>(nColumns);
+    const empty = new Array<boolean>(nColumns);
+    for (let k = 0; k < nColumns; k++) {
+      const c = plan.columns[k];
+      cells[k] = bareSlot[k] >= 0
         ? (slotValues[bareSlot[k]] ?? null)
         : c.aux !== undefined
         ? (aux?.[c.aux] ?? null)
-        : evalExpr(c.expr, lookup)
-    );
+        : evalExpr(c.expr, lookup);
+      const ss = columnSlots[k];
+      let none = ss.length > 0;
+      for (let j = 0; j < ss.length && none; j++) none = !slotHas[ss[j]];
+      empty[k] = none;
+    }
     budget?.charge(rowBytes);
     rows.times.push(plan.selectorTime && selTime ? selTime : time);
     rows.cells.push(cells);
-    rows.empty.push(columnSlots.map((ss) => ss.length > 0 && ss.every((k) => !slotHas[k])));
+    rows.empty.push(empty);
   };
   // distinct, top, bottom, sample: one row per point of the bucket.
   const emitMulti = (

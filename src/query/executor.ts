@@ -96,8 +96,11 @@ export interface ExecuteOptions {
    * and closes it. The query stays registered (KILL QUERY, its deadline) until it is closed.
    */
   stream?: boolean;
-  /** Called once a streamed statement's stream is closed (executeQuery ends the query there). */
-  onStreamEnd?: () => void;
+  /**
+   * Called once a streamed statement's stream is closed, with what ended it midway (a limit, a
+   * kill, the deadline) if anything did; executeQuery ends the query there first.
+   */
+  onStreamEnd?: (error?: unknown) => void;
   /** Called with each statement's result as soon as it is ready (chunked answers stream them). */
   onResult?: (result: StatementResult, statement: Statement) => void;
   /**
@@ -174,7 +177,10 @@ export async function executeQuery(
     const results = await executeStatements(store, statements, {
       ...options,
       signal: controller.signal,
-      onStreamEnd: end,
+      onStreamEnd: (error) => {
+        end();
+        options.onStreamEnd?.(error);
+      },
     });
     streaming = results.at(-1)?.stream !== undefined;
     return results;
@@ -259,6 +265,21 @@ function isPlainRead(stmt: Statement): boolean {
 function databasesOf(stmt: Statement, fallback: string | undefined, store: QueryStore): string[] {
   const names = new Set<string>();
   if (fallback) names.add(fallback);
+  for (const name of namedDatabases(stmt)) names.add(name);
+  const existing = store.databases();
+  return [...names].filter((n) => existing.includes(n));
+}
+
+/**
+ * The databases a statement names, remembered for a frozen (cached) statement: the walk visits
+ * every node of the tree, on every query.
+ */
+const NAMED_DATABASES = new WeakMap<Statement, readonly string[]>();
+
+function namedDatabases(stmt: Statement): readonly string[] {
+  const known = NAMED_DATABASES.get(stmt);
+  if (known !== undefined) return known;
+  const names = new Set<string>();
   const walk = (node: unknown, depth: number): void => {
     if (depth > 64 || node === null || typeof node !== "object") return;
     if (Array.isArray(node)) {
@@ -271,8 +292,9 @@ function databasesOf(stmt: Statement, fallback: string | undefined, store: Query
     }
   };
   walk(stmt, 0);
-  const existing = new Set(store.databases());
-  return [...names].filter((n) => existing.has(n));
+  const out = [...names];
+  if (Object.isFrozen(stmt)) NAMED_DATABASES.set(stmt, out);
+  return out;
 }
 
 async function executeStatement(
@@ -1252,7 +1274,7 @@ function runTarget(
  * @throws {ValidationError} for a missing one.
  */
 export function bindParams(stmt: Statement, params: Record<string, unknown>): Statement {
-  if (stmt.kind !== "select") return stmt;
+  if (stmt.kind !== "select" || WITHOUT_PARAMS.has(stmt)) return stmt;
   const bind = (e: Expr): Expr => {
     switch (e.kind) {
       case "param":
@@ -1276,11 +1298,17 @@ export function bindParams(stmt: Statement, params: Record<string, unknown>): St
     return expr === f.expr ? f : { ...f, expr };
   });
   const condition = stmt.condition && bind(stmt.condition);
-  if (condition === stmt.condition && fields.every((f, i) => f === stmt.fields[i])) return stmt;
+  if (condition === stmt.condition && fields.every((f, i) => f === stmt.fields[i])) {
+    if (Object.isFrozen(stmt)) WITHOUT_PARAMS.add(stmt);
+    return stmt;
+  }
   const out: SelectStatement = { ...stmt, fields };
   if (stmt.condition) out.condition = condition;
   return out;
 }
+
+/** Frozen (cached) SELECTs found to hold no parameter: binding is a walk of the tree, twice per query. */
+const WITHOUT_PARAMS = new WeakSet<Statement>();
 
 function literalOf(name: string, params: Record<string, unknown>): Expr {
   if (!Object.hasOwn(params, name)) throw new ValidationError(`missing parameter: ${name}`);

@@ -85,7 +85,7 @@ export async function openRawStream(
   plan: SelectPlan,
   targets: readonly ShardTarget[],
   budget: QueryBudget,
-  onEnd: () => void,
+  onEnd: (error?: unknown) => void,
 ): Promise<SeriesStream | undefined> {
   const stream = new RawStream(plan, targets, listGroups(plan, targets, budget), budget, onEnd);
   try {
@@ -338,7 +338,7 @@ class RawStream implements SeriesStream {
   readonly #targets: readonly ShardTarget[];
   #groups: StreamGroup[];
   readonly #budget: QueryBudget;
-  readonly #onEnd: () => void;
+  readonly #onEnd: (error?: unknown) => void;
   readonly #less: (a: RawRow, b: RawRow) => boolean;
   readonly #columns: string[];
   readonly #rowsInFlight: number;
@@ -352,13 +352,17 @@ class RawStream implements SeriesStream {
   #started = false;
   #pending: SeriesPiece | undefined;
   #ended = false;
+  /** Releases the holds on the targets' files. */
+  readonly #releases: (() => void)[];
+  /** What ended the stream midway (a limit, a kill, the deadline), told to `onEnd`. */
+  #error: unknown;
 
   constructor(
     plan: SelectPlan,
     targets: readonly ShardTarget[],
     groups: StreamGroup[],
     budget: QueryBudget,
-    onEnd: () => void,
+    onEnd: (error?: unknown) => void,
   ) {
     this.#plan = plan;
     this.#targets = targets;
@@ -371,6 +375,8 @@ class RawStream implements SeriesStream {
     this.#rowsInFlight = Math.min(BYTES_IN_FLIGHT, budgetBytes) / rawRowBytes(plan);
     this.#shardOrder = targets.map((_, i) => i);
     if (plan.descending) this.#shardOrder.reverse();
+    // A slow client may read for longer than a compaction's retired files stay open.
+    this.#releases = targets.flatMap((t) => t.reader.hold !== undefined ? [t.reader.hold()] : []);
   }
 
   /** Makes the first piece; false when there is none. */
@@ -385,12 +391,19 @@ class RawStream implements SeriesStream {
       this.#pending = undefined;
       return p;
     }
-    const piece = await this.#read();
+    let piece: SeriesPiece | undefined;
+    try {
+      piece = await this.#read();
+    } catch (e) {
+      this.#error ??= e;
+      throw e;
+    }
     if (piece === undefined) this.close();
     return piece;
   }
 
   close(): void {
+    for (const release of this.#releases.splice(0)) release();
     for (const c of this.#cursors) c.release();
     this.#cursors = [];
     this.#merger = undefined;
@@ -398,7 +411,7 @@ class RawStream implements SeriesStream {
     this.#pending = undefined;
     if (!this.#ended) {
       this.#ended = true;
-      this.#onEnd();
+      this.#onEnd(this.#error);
     }
   }
 

@@ -3,6 +3,7 @@ import { ParseError } from "../core/errors.ts";
 import { parseQuery } from "./parser.ts";
 import { StatementCache } from "./statement_cache.ts";
 import { bindParams } from "./executor.ts";
+import { splitCondition } from "./condition.ts";
 import type { SelectStatement } from "./ast.ts";
 
 const Q =
@@ -72,4 +73,42 @@ Deno.test("statement cache: parameters are bound into copies; the kept tree is u
   // Without parameters, binding keeps the statement itself.
   const [plain] = cache.parse(Q);
   assert.equal(bindParams(plain, {}), plain);
+});
+
+Deno.test("statement cache: what is remembered of a kept statement holds for every query", async (t) => {
+  const cache = new StatementCache();
+  const HOUR = 3_600_000_000_000n;
+  await t.step("a condition reading now() splits at each query's now", () => {
+    const [stmt] = cache.parse(Q) as SelectStatement[];
+    const at1 = splitCondition(stmt.condition, 1000n * HOUR);
+    const at2 = splitCondition(stmt.condition, 2000n * HOUR);
+    assert.equal(at1.minNs, 999n * HOUR + 1n);
+    assert.equal(at2.minNs, 1999n * HOUR + 1n);
+    assert.equal(splitCondition(stmt.condition, 1000n * HOUR).minNs, at1.minNs);
+  });
+  await t.step("a fixed range: the same split, a copy each time", () => {
+    const [stmt] = cache.parse(
+      "SELECT max(v) FROM cpu WHERE host = 'a' AND time >= '2023-01-01T00:00:00Z' AND time < '2023-01-01T01:00:00Z'",
+    ) as SelectStatement[];
+    const first = splitCondition(stmt.condition, 1n);
+    first.minNs = 0n;
+    const second = splitCondition(stmt.condition, 2n);
+    assert.equal(second.minNs, 1672531200000000000n);
+    assert.equal(second.maxNs, 1672534800000000000n - 1n);
+    const tagOnly = parseQuery("SELECT v FROM cpu WHERE host = 'a'")[0] as SelectStatement;
+    assert.deepEqual(second.condition, tagOnly.condition);
+  });
+  await t.step(
+    "a statement with a parameter is bound at every query, and refused without it",
+    () => {
+      const [stmt] = cache.parse("SELECT v FROM cpu WHERE host = $h") as SelectStatement[];
+      const a = bindParams(stmt, { h: "a" }) as SelectStatement;
+      const b = bindParams(stmt, { h: "b" }) as SelectStatement;
+      assert.notEqual(a.condition, b.condition);
+      assert.throws(() => bindParams(stmt, {}), /missing parameter: h/);
+      const [plain] = cache.parse("SELECT v FROM cpu WHERE host = 'a'");
+      assert.equal(bindParams(plain, {}), plain);
+      assert.equal(bindParams(plain, {}), plain);
+    },
+  );
 });

@@ -101,6 +101,12 @@ export interface ShardReader {
     options?: FieldPartsOptions,
   ): Promise<FieldPart[]>;
   /**
+   * Optional (files that may be retired while a long read goes on): keeps what this reader
+   * reads open until the returned function is called (a streamed answer, whose client may read
+   * slowly, holds its readers for its whole life).
+   */
+  hold?(): () => void;
+  /**
    * Optional (a cluster's shard group whose partitions are partly on other nodes): runs the
    * plan where the data is and returns this shard's partial, exactly what `runShard` returns
    * over the same data. `request` is what the plan was made from, so a remote node can make it

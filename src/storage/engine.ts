@@ -423,7 +423,10 @@ function needsColdMove(shard: Shard): boolean {
 export const BEYOND_RETENTION = "points beyond retention policy";
 
 const HOUR_NS = 3_600_000_000_000n;
-/** How long a segment replaced by compaction (or dropped) stays open for queries in flight. */
+/**
+ * How long a segment replaced by compaction (or dropped) stays open for queries in flight; a
+ * streamed answer holds its readers open beyond that (SegmentReader.hold).
+ */
 const RETIRED_GRACE_MS = 60_000;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -1124,7 +1127,8 @@ export class StorageEngine {
   #closeRetired(all: boolean): void {
     const before = this.options.clock.monotonicMs() - RETIRED_GRACE_MS;
     this.#retired = this.#retired.filter(({ reader, at }) => {
-      if (!all && at > before) return true;
+      // A streamed answer still reading it holds it (a slow client gets its rows, not an error).
+      if (!all && (at > before || reader.held)) return true;
       reader.close();
       return false;
     });

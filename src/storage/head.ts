@@ -50,6 +50,16 @@ export class Head {
   #fieldTypes = new Map<string, Map<string, FieldType>>();
   #nextId = 1;
   #values = 0;
+  #columnsAdded = 0;
+
+  /**
+   * Counts field columns ever added to a series here: a cache of field types read through this
+   * head holds while it is unchanged (a series gaining a field another series already has also
+   * counts, since after a drop the head's own map may be wider than its series).
+   */
+  get columnsAdded(): number {
+    return this.#columnsAdded;
+  }
 
   /** Number of values held. */
   get valueCount(): number {
@@ -143,6 +153,7 @@ export class Head {
     type: FieldType,
   ): number {
     const c = columns.addField(field, type);
+    this.#columnsAdded++;
     let types = this.#fieldTypes.get(measurement);
     if (!types) this.#fieldTypes.set(measurement, types = new Map());
     types.set(field, type);

@@ -103,6 +103,15 @@ type Source =
   | { kind: "segment"; gen: number; segment: ShardSegment }
   | { kind: "head"; gen: number; head: Head };
 
+/** See `Shard.mergedFieldTypes`. */
+interface MergedTypes {
+  epoch: number;
+  columnsAdded: number;
+  /** The sources' ids (not the sources: a stale entry must not keep a flushed head alive). */
+  sources: readonly number[];
+  types: Map<string, FieldType>;
+}
+
 /** One shard of one shard group. */
 export class Shard {
   /** Heads cut from the WAL and not yet durable as segments (more than one after a failed flush). */
@@ -149,6 +158,14 @@ export class Shard {
     object,
     { epoch: number; byMeasurement: Map<string, Map<string, FieldType>> }
   >();
+  /**
+   * A measurement's field types over a whole source list (what a query asks first, for every
+   * shard it reads), kept while the list, the drop epoch and the active head's columns are the
+   * same: otherwise every query merged each source's map again.
+   */
+  readonly #mergedTypes = new Map<string, MergedTypes>();
+  readonly #sourceIds = new WeakMap<SegmentReader | Head, number>();
+  #nextSourceId = 1;
   readonly #listener: HeadSeriesListener = {
     seriesCreated: (s) => {
       this.#index?.add({
@@ -346,6 +363,45 @@ export class Shard {
     return types;
   }
 
+  /** The cached field types of `measurement` over `sources`, or undefined when stale. */
+  mergedFieldTypes(
+    measurement: string,
+    sources: readonly Source[],
+  ): Map<string, FieldType> | undefined {
+    const hit = this.#mergedTypes.get(measurement);
+    if (
+      hit === undefined || hit.epoch !== this.#dropEpoch || hit.sources.length !== sources.length
+    ) return undefined;
+    for (let i = 0; i < sources.length; i++) {
+      if (hit.sources[i] !== this.#sourceId(sources[i])) return undefined;
+    }
+    const active = sources.at(-1);
+    if (active?.kind === "head" && active.head.columnsAdded !== hit.columnsAdded) return undefined;
+    return hit.types;
+  }
+
+  /** Keeps `types` as the field types of `measurement` over `sources` (see mergedFieldTypes). */
+  keepMergedFieldTypes(
+    measurement: string,
+    sources: readonly Source[],
+    types: Map<string, FieldType>,
+  ): void {
+    const active = sources.at(-1);
+    this.#mergedTypes.set(measurement, {
+      epoch: this.#dropEpoch,
+      columnsAdded: active?.kind === "head" ? active.head.columnsAdded : 0,
+      sources: sources.map((src) => this.#sourceId(src)),
+      types,
+    });
+  }
+
+  #sourceId(src: Source): number {
+    const key = src.kind === "segment" ? src.segment.reader : src.head;
+    let id = this.#sourceIds.get(key);
+    if (id === undefined) this.#sourceIds.set(key, id = this.#nextSourceId++);
+    return id;
+  }
+
   /** True when a source holds the series and no drop hides it there. */
   #holds(key: string): boolean {
     if (this.#head.seriesByKey(key) !== undefined) return true;
@@ -485,6 +541,16 @@ export class ShardView {
     return this.shard.startMs;
   }
 
+  /** Keeps this view's segment files open (retired ones too) until the release is called. */
+  hold(): () => void {
+    const releases = this.sources.flatMap((src) =>
+      src.kind === "segment" ? [src.segment.reader.hold()] : []
+    );
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
   /** The shard group's end (exclusive, ms since the epoch). */
   get endMs(): number {
     return this.shard.endMs;
@@ -572,8 +638,20 @@ export class ShardView {
     return this.#index(measurement).tagValues(measurement, key);
   }
 
-  /** Field name -> type of a measurement (series hidden by drops do not count). */
+  /**
+   * Field name -> type of a measurement (series hidden by drops do not count). The map may be
+   * shared with other queries: do not change it.
+   */
   fieldTypes(measurement: string): Map<string, FieldType> {
+    if (!this.indexed) return this.#fieldTypes(measurement);
+    const cached = this.shard.mergedFieldTypes(measurement, this.sources);
+    if (cached !== undefined) return cached;
+    const types = this.#fieldTypes(measurement);
+    this.shard.keepMergedFieldTypes(measurement, this.sources, types);
+    return types;
+  }
+
+  #fieldTypes(measurement: string): Map<string, FieldType> {
     const out = new Map<string, FieldType>();
     for (const src of this.sources) {
       for (const [name, type] of this.#sourceTypes(src, measurement)) {

@@ -6,7 +6,7 @@
  * statement's error inside one valid JSON document.
  */
 import assert from "node:assert/strict";
-import { type Clock, silentLogger } from "../../src/core/mod.ts";
+import { type Clock, type Logger, silentLogger } from "../../src/core/mod.ts";
 import { createApp } from "../../src/http/mod.ts";
 import { configureQueries } from "../../src/http/query_handler.ts";
 import { encodeChunks, executeQuery, jsonChunks, type QueryLimits } from "../../src/query/mod.ts";
@@ -24,22 +24,35 @@ const TIMES = 1500;
 /** 2023-03-10: the points span two 7-day shard groups (10 s apart, ~5 days, then a gap). */
 const T0 = 1678406400;
 
-async function setup(limits?: QueryLimits) {
+interface SetupOptions {
+  /** The server's monotonic clock (durations, the slow-query log). */
+  monotonicMs?: () => number;
+  /** The engine's (how long retired segments stay open). */
+  engineMonotonicMs?: () => number;
+  /** Segments merged at once (2: two flushes make a compaction). */
+  compactionFanout?: number;
+  logger?: Logger;
+  slowQueryMs?: number;
+}
+
+async function setup(limits?: QueryLimits, options: SetupOptions = {}) {
   const dir = await Deno.makeTempDir();
   // Small blocks: a series' rows come from many blocks (windows end with a block).
   const engine = await StorageEngine.open({
     dir,
     fs: denoFileSystem,
-    clock,
+    clock: options.engineMonotonicMs ? { ...clock, monotonicMs: options.engineMonotonicMs } : clock,
     logger: silentLogger,
     blockValues: 100,
+    compactionFanout: options.compactionFanout,
   });
   await engine.createDatabase("db");
   if (limits) configureQueries(engine, limits, () => performance.now());
   const app = createApp({
     engine,
-    clock,
-    logger: silentLogger,
+    clock: options.monotonicMs ? { ...clock, monotonicMs: options.monotonicMs } : clock,
+    logger: options.logger ?? silentLogger,
+    slowQueryMs: options.slowQueryMs,
     defaultDatabase: "db",
     maxBodyBytes: 100_000_000,
   });
@@ -82,6 +95,8 @@ async function setup(limits?: QueryLimits) {
     return results;
   };
   return {
+    app,
+    engine,
     get,
     held,
     close: async () => {
@@ -178,6 +193,105 @@ Deno.test("a limit hit while streaming ends the answer with the statement's erro
     // The query ended: its registry entry is gone (SHOW QUERIES lists only itself).
     const shown = JSON.parse((await s.get({ q: "SHOW QUERIES" })).text);
     assert.equal(shown.results[0].series[0].values.length, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a streamed statement is timed, counted and logged when its stream ends, not at its first piece", async () => {
+  // The server's monotonic clock moves only here: 10 s pass between the first chunk read and
+  // the rest, so the duration and the slow-query log see them only if they wait for the end.
+  let mono = 0;
+  const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (message: string, fields?: Record<string, unknown>) => warnings.push({ message, fields }),
+  };
+  // The first piece fits 12,000 points; the limit is hit by a later one, after the pause.
+  const s = await setup({ maxMemoryBytes: 1024 * 1024, maxPoints: 12_000 }, {
+    monotonicMs: () => mono,
+    logger,
+    slowQueryMs: 5_000,
+  });
+  try {
+    const r = await s.app(
+      new Request(
+        `http://node/query?${new URLSearchParams({ db: "db", q: "SELECT usage FROM cpu" })}`,
+      ),
+    );
+    assert.equal(r.status, 200);
+    const reader = r.body!.getReader();
+    const first = await reader.read();
+    assert.ok(!first.done && first.value.byteLength > 0);
+    assert.equal(warnings.length, 0, "not logged before its end");
+    mono += 10_000;
+    let text = new TextDecoder().decode(first.value, { stream: true });
+    for (let i = 0; i < 10_000; i++) {
+      const next = await reader.read();
+      if (next.done) break;
+      text += new TextDecoder().decode(next.value);
+    }
+    assert.match(JSON.parse(text).results[0].error, /^max-select-point limit exceeed/);
+
+    const metrics = await (await s.app(new Request("http://node/metrics"))).text();
+    const sample = (name: string) => {
+      const line = metrics.split("\n").find((l) => l.startsWith(name + " "));
+      return line === undefined ? undefined : Number(line.split(" ").at(-1));
+    };
+    const seconds = sample('epochnexus_query_duration_seconds_sum{kind="select"}');
+    assert.ok(seconds !== undefined && seconds >= 10, `duration ${seconds} s covers the pause`);
+    const slow = warnings.filter((w) => w.message === "slow query");
+    assert.equal(slow.length, 1, JSON.stringify(warnings));
+    assert.ok((slow[0].fields!.ms as number) >= 10_000, JSON.stringify(slow[0].fields));
+    assert.equal(
+      sample('epochnexus_query_limits_hit_total{limit="max_select_points"}'),
+      1,
+      "the limit hit midway is counted",
+    );
+    assert.equal(sample('epochnexus_queries_total{outcome="error"}'), 1, "its outcome is an error");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a compaction during a paused stream: the slow client still gets every row", async () => {
+  let engineMs = 0;
+  const s = await setup({ maxMemoryBytes: 1024 * 1024 }, {
+    engineMonotonicMs: () => engineMs,
+    compactionFanout: 2,
+  });
+  try {
+    // A second segment in each shard group, so that a compaction replaces both.
+    const more: string[] = [];
+    for (let h = 0; h < HOSTS; h++) more.push(`cpu,host=h${h},region=r${h % 3} usage=1 ${T0 + 5}`);
+    for (let h = 0; h < HOSTS; h++) {
+      more.push(`cpu,host=h${h},region=r${h % 3} usage=2 ${T0 + 7 * 86400 + 5}`);
+    }
+    const w = await s.app(
+      new Request("http://node/write?db=db&precision=s", { method: "POST", body: more.join("\n") }),
+    );
+    assert.equal(w.status, 204);
+    await s.engine.flush();
+    const q = "SELECT * FROM cpu";
+    const want = bytesOf(jsonChunks(await s.held(q)));
+
+    const r = await s.app(new Request(`http://node/query?${new URLSearchParams({ db: "db", q })}`));
+    const reader = r.body!.getReader();
+    const first = await reader.read();
+    assert.ok(!first.done);
+    // The client pauses; the segments it reads are compacted away and their grace runs out.
+    assert.ok(await s.engine.compact() > 0, "a compaction ran");
+    engineMs += 61_000;
+    await s.engine.maintain({ expire: false });
+    const chunks = [first.value];
+    for (let i = 0; i < 100_000; i++) {
+      const next = await reader.read();
+      if (next.done) break;
+      chunks.push(next.value);
+    }
+    const text = bytesOf(chunks);
+    assert.equal(JSON.parse(text).results[0].error, undefined, text.slice(-300));
+    assert.equal(text, want);
   } finally {
     await s.close();
   }

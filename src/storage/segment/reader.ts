@@ -99,6 +99,7 @@ let readerSerial = 0;
 export class SegmentReader {
   readonly #source: SegmentSource;
   #closed = false;
+  #holds = 0;
   /**
    * Cache keys by block offset: the same string object each time, so the cache's Map hashes it
    * once, not a fresh `path@offset` string per block read (a visible cost of aggregates).
@@ -356,6 +357,25 @@ export class SegmentReader {
     const column = decodeBlock(this.path, meta, type, bytes, this.#times, this.compression);
     this.cache.set(cacheKey, column);
     return column;
+  }
+
+  /**
+   * Keeps the file open for a long read (a streamed answer): a retired reader is closed only
+   * once no hold is left. Call the returned function once, when done.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+    };
+  }
+
+  /** True while a {@linkcode hold} is not released. */
+  get held(): boolean {
+    return this.#holds > 0;
   }
 
   /** Closes the file (a file deleted while open stays readable until then). */

@@ -296,13 +296,17 @@ async function listeningPort(pid: number): Promise<number | undefined> {
  * forced merge active on two polls in a row, and one part per partition (else both are forced
  * again, at most 5 times).
  */
-export async function startVictoriaMetrics(timeoutMs = 30_000): Promise<System> {
+export async function startVictoriaMetrics(
+  timeoutMs = 30_000,
+  extraArgs: string[] = [],
+): Promise<System> {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-vm-" });
   const { url, process } = await spawnVictoriaMetrics([
     `-storageDataPath=${dir}`,
     "-retentionPeriod=100y",
     "-loggerLevel=ERROR",
     "-search.latencyOffset=0s",
+    ...extraArgs,
   ], timeoutMs);
   return {
     name: "VictoriaMetrics 1.79.5",

@@ -58,16 +58,27 @@ export interface ShardTarget {
   measurements: readonly string[];
 }
 
+/**
+ * The grid of each plan, kept while its interval and anchor hold: the coordinator asks for it
+ * once per group, and a GROUP BY over a million series built a million grids (BigInt math each).
+ */
+const grids = new WeakMap<SelectPlan, { interval: unknown; anchor: bigint; grid: Grid }>();
+
 /** Builds the grid a plan buckets by (shared by shards and coordinator). */
 export function gridOf(plan: SelectPlan): Grid {
   const anchor = plan.hasMin ? plan.minNs : 0n;
+  const known = grids.get(plan);
+  if (known !== undefined && known.interval === plan.interval && known.anchor === anchor) {
+    return known.grid;
+  }
+  let grid: Grid;
   if (plan.interval?.months !== undefined) {
-    return new CalendarGrid(plan.interval, anchor, plan.interval.zone);
-  }
-  if (plan.interval?.zone !== undefined) {
-    return new ZonedGrid(plan.interval, anchor, plan.interval.zone);
-  }
-  return new Grid(plan.interval, anchor);
+    grid = new CalendarGrid(plan.interval, anchor, plan.interval.zone);
+  } else if (plan.interval?.zone !== undefined) {
+    grid = new ZonedGrid(plan.interval, anchor, plan.interval.zone);
+  } else grid = new Grid(plan.interval, anchor);
+  grids.set(plan, { interval: plan.interval, anchor, grid });
+  return grid;
 }
 
 /** The key of a group: measurement and tag values, ordered as series should be. */

@@ -133,6 +133,17 @@ export type OpenEngineLog = (
   replay: (record: ReplayedRecord) => void,
 ) => Promise<EngineLog>;
 
+/** Each retention policy's newest shard group (the background warm-up's share). */
+function newestGroups(db: DatabaseState): Shard[] {
+  const out: Shard[] = [];
+  for (const rp of db.retentionPolicies.values()) {
+    let newest: Shard | undefined;
+    for (const g of rp.groups.values()) if (!newest || g.startMs > newest.startMs) newest = g;
+    if (newest !== undefined) out.push(newest);
+  }
+  return out;
+}
+
 /** Timer functions of the engine (structurally the Raft layer's `Timers`). */
 export interface EngineTimers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -206,6 +217,16 @@ export interface EngineOptions {
   replayDropsExpired?: boolean;
   /** Period of the background task; 0 = none (call maintain()). @default {1000} */
   maintenanceIntervalMs?: number;
+  /**
+   * After open, build in the background what the first query would otherwise build (each
+   * segment's parsed series and field types, the series index) for each policy's newest shard
+   * group, a step at a time: with a million series that first query took several times longer
+   * than the next.
+   * @default {true}
+   */
+  warmUpAtOpen?: boolean;
+  /** Segment series the warm-up parses per step (tests make it small). @default {10000} */
+  warmUpStepSeries?: number;
   /**
    * close() flushes the heads for at most this long (then closes anyway: the WAL keeps the
    * data); 0 = no flush at close. @default {10000}
@@ -435,6 +456,9 @@ export class StorageEngine {
   #lastWriteMs = 0;
   #timer: unknown;
   #maintaining: Promise<void> | undefined;
+  #warming: Promise<void> | undefined;
+  /** The warm-up's pending turn: close() ends it at once (virtual timers may never fire). */
+  #warmTurn: { timer: unknown; wake: () => void } | undefined;
   #closed = false;
   /** Aborted by close(): a compaction in progress stops at its next slice. */
   readonly #stopping = new AbortController();
@@ -518,6 +542,13 @@ export class StorageEngine {
       walPoints: engine.#replayed.points,
       ms: Math.round(clock.monotonicMs() - started),
     });
+    if (options.warmUpAtOpen !== false) {
+      engine.#warming = engine.#warmUp().catch((error) => {
+        logger.warn("storage warm-up failed (queries build what it did not)", {
+          error: String(error),
+        });
+      });
+    }
     const every = options.maintenanceIntervalMs ?? 1000;
     if (every > 0) {
       engine.#timer = (options.timers ?? HOST_TIMERS).setInterval(() => {
@@ -528,6 +559,58 @@ export class StorageEngine {
       }, every);
     }
     return engine;
+  }
+
+  /**
+   * The background warm-up (see `warmUpAtOpen`): every shard's {@linkcode ShardView.warmUp}, a
+   * step (one measurement of one segment, or one shard's index) per turn of the event loop, so
+   * writes and queries are served between steps. A query meanwhile builds what is not built yet
+   * itself, through the same caches. Only each policy's newest shard group is warmed: it is what
+   * dashboards read, and months of older groups parsed whole would hold their memory unasked. A
+   * shard that cannot be read (a cold group not open yet) is left to its first query.
+   */
+  async #warmUp(): Promise<void> {
+    const { clock, logger } = this.options;
+    const timers = this.options.timers ?? HOST_TIMERS;
+    const nextTurn = () =>
+      new Promise<void>((wake) => {
+        const turn = {
+          wake,
+          timer: timers.setTimeout(() => {
+            this.#warmTurn = undefined;
+            wake();
+          }, 0),
+        };
+        this.#warmTurn = turn;
+      });
+    const started = clock.monotonicMs();
+    let series = 0, steps = 0;
+    for (const db of [...this.#databases.values()]) {
+      for (const shard of newestGroups(db)) {
+        if (shard.dropped || shard.cold !== undefined) continue;
+        const warm = shard.reader().warmUp(this.options.warmUpStepSeries);
+        for (;;) {
+          // Every step on a turn of its own, the first too: open() returns before any.
+          await nextTurn();
+          if (this.#closed) return;
+          if (shard.dropped) break;
+          const step = warm.next();
+          if (step.done) break;
+          series += step.value;
+          steps++;
+        }
+      }
+    }
+    logger.info("warmed storage", {
+      steps,
+      series,
+      ms: Math.round(clock.monotonicMs() - started),
+    });
+  }
+
+  /** Resolves once the background warm-up after open has ended (tests, benches). */
+  warmedUp(): Promise<void> {
+    return this.#warming ?? Promise.resolve();
   }
 
   async #loadCatalog(): Promise<number> {
@@ -2154,6 +2237,11 @@ export class StorageEngine {
     this.#closed = true;
     if (this.#timer !== undefined) (this.options.timers ?? HOST_TIMERS).clearInterval(this.#timer);
     this.#stopping.abort(new Error("storage engine closing"));
+    if (this.#warmTurn !== undefined) {
+      (this.options.timers ?? HOST_TIMERS).clearTimeout(this.#warmTurn.timer);
+      this.#warmTurn.wake();
+    }
+    await this.#warming;
     await this.#maintaining;
     await this.#flushing?.catch(() => {});
     // A replica about to be replaced by a copy of another's files has nothing worth flushing.

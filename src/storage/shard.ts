@@ -517,6 +517,12 @@ function slice(column: ColumnView, range: TimeRange): ColumnView {
   };
 }
 
+/**
+ * Segment series parsed per warm-up step: a few tens of ms, so writes and queries wait little
+ * for a step to end.
+ */
+const WARM_UP_STEP_SERIES = 10_000;
+
 /** A consistent read view of a shard: implements the query room's ShardReader. */
 export class ShardView {
   /** Columns come sorted and deduplicated (heads' views, blocks, merges). */
@@ -648,37 +654,67 @@ export class ShardView {
   #fieldTypes(measurement: string): Map<string, FieldType> {
     const out = new Map<string, FieldType>();
     for (const src of this.sources) {
-      let scan: () => Map<string, FieldType>;
-      if (src.kind === "segment") {
-        scan = () => {
-          const types = new Map<string, FieldType>();
-          for (const s of src.segment.reader.seriesOf(measurement)) {
-            if (this.#dropped(s.key, src.gen)) continue;
-            for (const [name, f] of s.fields) if (!types.has(name)) types.set(name, f.type);
-          }
-          return types;
-        };
-      } else {
-        scan = () => {
-          const types = new Map<string, FieldType>();
-          for (const s of src.head.series(measurement)) {
-            if (this.#dropped(s.key, src.gen)) continue;
-            for (const [name, c] of s.fields) if (!types.has(name)) types.set(name, c.type);
-          }
-          return types;
-        };
+      for (const [name, type] of this.#sourceTypes(src, measurement)) {
+        if (!out.has(name)) out.set(name, type);
       }
-      const types = this.indexed
-        ? this.shard.fieldTypesIn(
-          src.kind === "segment" ? src.segment.reader : src.head,
-          src.gen === ACTIVE,
-          measurement,
-          scan,
-        )
-        : scan();
-      for (const [name, type] of types) if (!out.has(name)) out.set(name, type);
     }
     return out;
+  }
+
+  /** Field types of a measurement in one source (cached per immutable source when indexed). */
+  #sourceTypes(src: Source, measurement: string): ReadonlyMap<string, FieldType> {
+    let scan: () => Map<string, FieldType>;
+    if (src.kind === "segment") {
+      scan = () => {
+        const types = new Map<string, FieldType>();
+        for (const s of src.segment.reader.seriesOf(measurement)) {
+          if (this.#dropped(s.key, src.gen)) continue;
+          for (const [name, f] of s.fields) if (!types.has(name)) types.set(name, f.type);
+        }
+        return types;
+      };
+    } else {
+      scan = () => {
+        const types = new Map<string, FieldType>();
+        for (const s of src.head.series(measurement)) {
+          if (this.#dropped(s.key, src.gen)) continue;
+          for (const [name, c] of s.fields) if (!types.has(name)) types.set(name, c.type);
+        }
+        return types;
+      };
+    }
+    return this.indexed
+      ? this.shard.fieldTypesIn(
+        src.kind === "segment" ? src.segment.reader : src.head,
+        src.gen === ACTIVE,
+        measurement,
+        scan,
+      )
+      : scan();
+  }
+
+  /**
+   * Builds, one step at a time, what the first query over the shard would otherwise build:
+   * each segment measurement's parsed series (every entry and its block statistics) and field
+   * types, then the shard's series index. These are the lazy caches a query fills itself, so a
+   * query during the warm-up answers as without one (it builds what is not built yet). Yields
+   * a measurement's series count when its step ends it (else 0); the engine's background warm-up yields to the
+   * event loop between steps. The index is one step (not divided: a few hundred ms per 250k
+   * series of a shard).
+   */
+  *warmUp(stepSeries = WARM_UP_STEP_SERIES): Generator<number, void, undefined> {
+    if (!this.indexed) throw new Error("BUG: warmUp on a view that is not the shard's");
+    for (const src of this.sources) {
+      if (src.kind !== "segment") continue;
+      const reader = src.segment.reader;
+      for (const m of reader.measurements()) {
+        while (!reader.parseSome(m, stepSeries)) yield 0;
+        this.#sourceTypes(src, m);
+        yield reader.seriesOf(m).length;
+      }
+    }
+    this.shard.index();
+    yield 0;
   }
 
   async #sourceColumn(

@@ -415,6 +415,62 @@ export function writeFieldsV3(
   }
 }
 
+/**
+ * An array for `n` entries read from an index: of exactly that length when `n` is small (an
+ * array grown by push from empty takes room for 17, and a high-cardinality index holds one or
+ * two blocks and tags per series, a million times), else grown as read (a damaged count must
+ * not allocate what the bytes cannot hold).
+ */
+export function entryArray<T>(n: number): T[] {
+  return n <= 16 ? new Array<T>(n) : [];
+}
+
+/**
+ * A block's metadata with its statistics to be filled, every property a numeric block will
+ * have present from the start: one object shape, its properties in the object itself (added
+ * later, five of them went to a separate property array: about 100 bytes per block).
+ */
+function blockMeta(
+  offset: number,
+  length: number,
+  count: number,
+  minTimeMs: number,
+  minTimeSubMs: number,
+  maxTimeMs: number,
+  maxTimeSubMs: number,
+  numeric: boolean,
+): BlockMeta {
+  if (!numeric) {
+    return {
+      offset,
+      length,
+      count,
+      minTimeMs,
+      minTimeSubMs,
+      maxTimeMs,
+      maxTimeSubMs,
+      first: false,
+      last: false,
+    };
+  }
+  return {
+    offset,
+    length,
+    count,
+    minTimeMs,
+    minTimeSubMs,
+    maxTimeMs,
+    maxTimeSubMs,
+    first: false,
+    last: false,
+    min: undefined,
+    max: undefined,
+    sum: undefined,
+    minTimeOfMin: undefined,
+    minTimeOfMax: undefined,
+  };
+}
+
 /** Reads what {@linkcode writeFieldsV3} wrote; a bad entry is a `CodecError` at its offset. */
 export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
   const fieldCount = r.uvarint("field count");
@@ -428,7 +484,7 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
     if (type < 1 || type > 5) r.fail(`unknown field type ${type}`, r.offset - 1);
     const numeric = isNumeric(type);
     const blockCount = r.uvarint("block count");
-    const blocks: BlockMeta[] = [];
+    const blocks = entryArray<BlockMeta>(blockCount);
     for (let b = 0; b < blockCount; b++) {
       const flagsAt = r.offset;
       const flags = r.u8("block flags");
@@ -443,17 +499,16 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
       if (flags & SAME_TIMES) {
         const p = previous[b];
         if (!p) r.fail(`block ${b} of ${JSON.stringify(name)} refers to a missing block`, flagsAt);
-        meta = {
-          offset: next,
+        meta = blockMeta(
+          next,
           length,
-          count: p.count,
-          minTimeMs: p.minTimeMs,
-          minTimeSubMs: p.minTimeSubMs,
-          maxTimeMs: p.maxTimeMs,
-          maxTimeSubMs: p.maxTimeSubMs,
-          first: false,
-          last: false,
-        };
+          p.count,
+          p.minTimeMs,
+          p.minTimeSubMs,
+          p.maxTimeMs,
+          p.maxTimeSubMs,
+          numeric,
+        );
       } else {
         const count = r.uvarint("value count");
         if (count === 0) r.fail("block of 0 values", r.offset - 1);
@@ -463,17 +518,16 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
         const maxTimeMs = minTimeMs + r.uvarint("max time") * scale;
         const maxTimeSubMs = subZero ? 0 : r.uvarint("max time sub-ms");
         if (minTimeSubMs > 999_999 || maxTimeSubMs > 999_999) r.fail("sub-ms beyond 999999");
-        meta = {
-          offset: next,
+        meta = blockMeta(
+          next,
           length,
           count,
           minTimeMs,
           minTimeSubMs,
           maxTimeMs,
           maxTimeSubMs,
-          first: false,
-          last: false,
-        };
+          numeric,
+        );
       }
       if (!haveBase) baseMs = meta.minTimeMs, haveBase = true;
       next += 4 + length;
@@ -496,7 +550,7 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
         meta.minTimeOfMin = time(minRef, "time of min");
         meta.minTimeOfMax = time(maxRef, "time of max");
       }
-      blocks.push(meta);
+      blocks[b] = meta;
     }
     fields.set(name, { type, blocks });
     previous = blocks;

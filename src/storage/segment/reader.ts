@@ -275,6 +275,15 @@ export class SegmentReader {
   }
 
   /**
+   * Parses up to `max` more series of a measurement, and their fields (a background warm-up's
+   * step); true once the measurement is parsed whole.
+   * @throws {CorruptionError} for an entry that does not parse.
+   */
+  parseSome(measurement: string, max: number): boolean {
+    return this.#parse(() => this.#index.parseSome(measurement, max));
+  }
+
+  /**
    * One series by key without parsing the others (version 2: through the hash table).
    * @throws {CorruptionError} for an entry that does not parse.
    */

@@ -260,6 +260,58 @@ Deno.test("segment: version 2 parses a measurement's series only when asked", as
   }
 });
 
+Deno.test("segment: a measurement parsed in steps keeps one object per series, found by lookups between steps", async () => {
+  const one = (i: number) => ({
+    key: `m,k=${i}`,
+    measurement: "m",
+    tags: [{ key: "k", value: String(i) }],
+    fields: new Map([["f", {
+      type: FieldType.Float,
+      length: 1,
+      timesMs: new Float64Array([i]),
+      timesSubMs: new Float64Array(1),
+      values: new Float64Array([i * 10]),
+    } as ColumnView]]),
+  });
+  const keys = Array.from({ length: 7 }, (_, i) => `m,k=${i}`).sort();
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/x.seg`;
+  await Deno.writeFile(path, encodeSegment(keys.map((_, i) => one(i)), { level: 0 }));
+  const reader = await SegmentReader.open(denoFileSystem, path, new BlockCache(0));
+  try {
+    const looked = reader.lookup(keys[4])!; // before any step: the parse must take this one
+    assert.equal(reader.parseSome("m", 3), false);
+    // Parsed entries (the first three) and unparsed ones, looked up between steps.
+    const early = [reader.lookup(keys[0])!, reader.lookup(keys[2])!, reader.lookup(keys[5])!];
+    assert.equal(reader.parseSome("m", 3), false);
+    assert.equal(reader.parseSome("m", 3), true);
+    assert.equal(reader.parseSome("m", 3), true);
+    assert.equal(reader.parseSome("other", 3), true, "an absent measurement has nothing to parse");
+    const all = reader.seriesOf("m");
+    assert.deepEqual(all.map((s) => s.key), keys);
+    assert.equal(all[4], looked);
+    assert.equal(all[0], early[0]);
+    assert.equal(all[2], early[1]);
+    assert.equal(all[5], early[2]);
+    for (let i = 0; i < keys.length; i++) {
+      assert.equal(reader.lookup(keys[i]), all[i], keys[i]);
+      const n = Number(keys[i].slice(4));
+      assert.equal(all[i].fields.get("f")!.blocks[0].first, n * 10, "fields parsed right");
+    }
+    // Lookups in key order follow the entries; any other order, or a key not stored, still
+    // finds exactly its own series.
+    const order = [6, 5, 0, 1, 3, 2, 2, 4, 0, 6];
+    for (const i of order) {
+      assert.equal(reader.lookup(keys[i]), all[i], `${keys[i]} after others`);
+      assert.equal(reader.lookup(`${keys[i]}x`), undefined, `${keys[i]}x is not stored`);
+    }
+    for (let i = 0; i < keys.length; i++) assert.equal(reader.lookup(keys[i]), all[i]);
+  } finally {
+    reader.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** A segment of one series (m,k=v) with one float point (f = 1 at 1 ms). */
 function onePointSegment(): Uint8Array {
   return encodeSegment([{

@@ -5,6 +5,7 @@
  * node is gone.
  * @module
  */
+import { formatBytes } from "../core/mod.ts";
 import { httpFetch, systemClock, writeStderr, writeStdout } from "../runtime/mod.ts";
 import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -143,15 +144,6 @@ export function formatClusterStatus(status: ClusterStatus): string {
   return `cluster ${status.clusterId}, seen from node ${status.nodeId}, metadata leader ${
     status.metaLeader || "none"
   }, ${moves.length} move(s) in progress\n\n` + formatColumns([{ statement_id: 0, series }]);
-}
-
-/** `1.5MiB`, one word (the table's columns are read split on spaces); "-" when unknown. */
-export function formatBytes(bytes: number | undefined): string {
-  if (bytes === undefined) return "-";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes, unit = 0;
-  while (value >= 1024 && unit < units.length - 1) value /= 1024, unit++;
-  return unit === 0 ? `${bytes}B` : `${value.toFixed(1)}${units[unit]}`;
 }
 
 function headers(options: ClusterCommandOptions): Record<string, string> {

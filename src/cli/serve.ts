@@ -211,7 +211,7 @@ export async function serve(config: Config): Promise<void> {
     ingest: ingestSettingsFromConfig(config),
     cluster: {
       join: async (request) => ({ ...await node.admit(request), clusterSecret: secret }),
-      status: () => node.status(),
+      status: () => node.statusWithBytes(),
       removeNode: (id) => node.removeNode(id),
       metrics: () => node.metrics(),
       backup: {

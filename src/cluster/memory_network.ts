@@ -63,6 +63,8 @@ export class MemoryNetwork implements ClusterNetwork {
         this.#call(node, (s) => s.partitionSizes(request)).then((a) => decodeWire(encodeWire(a))),
       readIndexes: (node, groupIds) =>
         this.#call(node, (s) => Promise.resolve(s.readIndexes([...groupIds]))),
+      partitionBytes: (node, request) =>
+        this.#call(node, (s) => Promise.resolve(s.partitionBytes(structuredClone(request)))),
       describe: (node, request) =>
         this.#call(node, (s) => s.describe(request)).then((d) => decodeWire(encodeWire(d))),
       select: (node, request) =>

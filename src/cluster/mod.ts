@@ -43,6 +43,8 @@ export type {
   JoinRequest,
   MetaRetentionPolicy,
   MetaView,
+  PartitionBytesAnswer,
+  PartitionBytesRequest,
   PartitionDelete,
   PartitionSizes,
   PartitionSizesRequest,

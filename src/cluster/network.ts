@@ -47,6 +47,12 @@ export interface DescribeRequest {
   consistency: ReadConsistency;
   /** Also list every series (SHOW statements); else counts only. */
   series: boolean;
+  /**
+   * At `leader` consistency, answer only as the leader, else refuse naming it (a gateway keeps
+   * leader hints: it learns of a leadership that moved without a failure). Default: a follower
+   * answers behind a ReadIndex.
+   */
+  leaderOnly?: boolean;
 }
 
 /** One shard group of a partition replica, as {@linkcode DescribeRequest} answers it. */
@@ -75,6 +81,25 @@ export interface PartitionSizes {
   policies: { name: string; bytes: number; coldBytes: number }[];
   /** Bytes of each measurement's blocks in local segments (schemas' `max_bytes`). */
   measurements: [string, number][];
+}
+
+/**
+ * Bytes of partitions on one node: `measure` its voting replicas of these groups now, and, when
+ * `known`, send its last figures of every partition (the metadata leader's, for a status).
+ */
+export interface PartitionBytesRequest {
+  measure: number[];
+  known?: boolean;
+}
+
+/**
+ * `measured[i]`: the bytes of group `measure[i]` on the node, or null when it holds no voting
+ * replica of it with whole data (none, a learner being streamed, a snapshot being installed).
+ * `known`: [group id, bytes] of every partition the node has figures for, when asked.
+ */
+export interface PartitionBytesAnswer {
+  measured: (number | null)[];
+  known?: [number, number][];
 }
 
 /** A SELECT's part on one partition replica's shard group. */
@@ -154,6 +179,8 @@ export interface PeerService {
   readMeta(): MetaView;
   /** The sizes of a partition this node leads. */
   partitionSizes(request: PartitionSizesRequest): Promise<PartitionSizes>;
+  /** Bytes of this node's voting replicas of some groups, and its last figures of all. */
+  partitionBytes(request: PartitionBytesRequest): PartitionBytesAnswer;
   /**
    * Per group, in order: the read point this node confirms now as its leader under a valid
    * lease (its commit index), or 0 when it cannot (src/cluster/read_round.ts).
@@ -213,6 +240,8 @@ export interface PeerClient {
   deletePartition(node: number, request: PartitionDelete): Promise<void>;
   fetchSnapshot(node: number, request: SnapshotRequest): AsyncIterable<SnapshotChunk>;
   partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes>;
+  /** {@linkcode PeerService.partitionBytes} on a node. Absent: sizes are not measured. */
+  partitionBytes?(node: number, request: PartitionBytesRequest): Promise<PartitionBytesAnswer>;
   /**
    * {@linkcode PeerService.readIndexes} on a node: one call for the read barriers of every group
    * it leads, bounded by `timeoutMs` (default: the network's). Absent: each group takes its own

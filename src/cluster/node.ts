@@ -41,12 +41,14 @@ import {
   type ShardGroupInfo,
 } from "./meta/meta_state.ts";
 import { isMoving, planRebalance } from "./meta/rebalance.ts";
-import { localBytes, PartitionBytes } from "./partition_bytes.ts";
+import { localBytes, measureOnLeaders, PartitionBytes } from "./partition_bytes.ts";
 import type {
   ClusterNetwork,
   JoinAnswer,
   JoinRequest,
   MetaView,
+  PartitionBytesAnswer,
+  PartitionBytesRequest,
   PartitionWrite,
   PartitionWriteAnswer,
 } from "./network.ts";
@@ -285,6 +287,7 @@ export class ClusterNode {
       readMeta: () => node.metaView(),
       partitionSizes: async (request) =>
         sizesOnReplica(await node.heldReplica(request.groupId), request.database),
+      partitionBytes: (request) => node.#partitionBytesAnswer(request),
       readIndexes: (groupIds) =>
         leaseReadIndexes(
           groupIds,
@@ -1219,28 +1222,66 @@ export class ClusterNode {
   readonly partitionBytes: PartitionBytes;
 
   /**
-   * Starts a background pass over the partitions' bytes when one is due: this node's replica
-   * where it votes (and is not installing a snapshot), else the partition's leader asked.
+   * On the metadata leader only, starts a background pass over the partitions' bytes when one
+   * is due: each partition measured on its leader, one call per node (`measureOnLeaders`).
    */
   #measurePartitionBytes(): void {
-    const state = this.meta.state;
-    const groupIds = [...state.databases.values()].flatMap((db) =>
-      db.partitions.map((p) => p.groupId)
-    );
-    this.partitionBytes.refresh(this.#options.clock.monotonicMs(), groupIds, async (groupId) => {
-      const found = state.partition(groupId);
-      if (!found || this.#closed) throw new EpochError("not_found", `no group ${groupId}`);
-      const database = found.database.name;
-      const local = this.localReplica(groupId);
-      if (local && !local.installing) return localBytes(local.engine, database);
-      const { leaderHint, replicas } = found.partition;
-      const target = leaderHint || replicas[0];
-      if (target === undefined || target === this.nodeId) {
-        throw new EpochError("unavailable", `group ${groupId} has no replica to ask`);
+    if (!this.meta.isLeader()) return;
+    const ask = this.network.peers.partitionBytes?.bind(this.network.peers);
+    const partitions = [...this.meta.state.databases.values()].flatMap((db) => db.partitions);
+    const groupIds = partitions.map((p) => p.groupId);
+    this.partitionBytes.refresh(this.#options.clock.monotonicMs(), groupIds, () =>
+      measureOnLeaders(
+        partitions.map((p) => ({
+          groupId: p.groupId,
+          leader: this.replicas.get(p.groupId)?.leader() || p.leaderHint,
+        })),
+        this.nodeId,
+        (groupId) => this.#wholeReplicaBytes(groupId),
+        async (node, measure) => ask === undefined ? [] : (await ask(node, { measure })).measured,
+      ));
+  }
+
+  /**
+   * Bytes of this node's replica of a group when it votes and holds the whole data: a learner
+   * being streamed, or a replica installing a snapshot, holds part of it (null, as for none).
+   */
+  #wholeReplicaBytes(groupId: number): number | null {
+    const replica = this.replicas.get(groupId);
+    const found = this.meta.state.partition(groupId);
+    if (!replica || !found || replica.installing) return null;
+    if (!replica.raft.status().conf.voters.includes(this.nodeId)) return null;
+    return localBytes(replica.engine, found.database.name);
+  }
+
+  /** `PartitionBytes` served: this node's whole replicas measured, its figures when asked. */
+  #partitionBytesAnswer(request: PartitionBytesRequest): PartitionBytesAnswer {
+    return {
+      measured: request.measure.map((id) => this.#wholeReplicaBytes(id)),
+      ...(request.known && { known: this.partitionBytes.entries() }),
+    };
+  }
+
+  /**
+   * The status with partition bytes on any node: a node that does not lead the metadata group
+   * (and so measures nothing) takes the leader's figures first; if the leader cannot be asked,
+   * the figures it took last.
+   */
+  async statusWithBytes(): Promise<Record<string, unknown>> {
+    const leader = this.meta.leader();
+    const ask = this.network.peers.partitionBytes?.bind(this.network.peers);
+    if (!this.meta.isLeader() && leader > 0 && ask !== undefined) {
+      try {
+        const answer = await ask(leader, { measure: [], known: true });
+        this.partitionBytes.replace(answer.known ?? []);
+      } catch (error) {
+        this.#options.logger.warn("partition bytes not read from the metadata leader", {
+          leader,
+          error: String(error),
+        });
       }
-      const sizes = await this.network.peers.partitionSizes(target, { groupId, database });
-      return sizes.policies.reduce((sum, p) => sum + p.bytes, 0);
-    });
+    }
+    return this.status();
   }
 
   /** Per drained node, the metadata group's last index when it was found holding no replica. */

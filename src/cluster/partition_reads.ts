@@ -61,7 +61,10 @@ export async function describeReplica(
   replica: PartitionReplica,
   request: DescribeRequest,
 ): Promise<ShardDescription[]> {
-  if (request.consistency === "leader") await replica.readBarrier();
+  if (request.consistency === "leader") {
+    if (request.leaderOnly && !replica.isLeader()) throw new NotLeaderError(0, replica.leader());
+    await replica.readBarrier();
+  }
   const out: ShardDescription[] = [];
   for (const view of viewsOf(replica, request, request.minNs, request.maxNs)) {
     out.push({

@@ -99,6 +99,16 @@ class TestCluster {
     }
   }
 
+  /** {@linkcode until} with a condition that must be awaited. */
+  async untilAsync(what: string, done: () => Promise<boolean>, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await this.maintainAll();
+      await sleep(20);
+    }
+  }
+
   partitions() {
     return this.any().node.meta.state.databases.get("db")!.partitions;
   }
@@ -317,12 +327,121 @@ Deno.test("bytes spread too: two heavy partitions on one node of even counts, on
     // Counts stay even (a swap), and the status shows each node's bytes.
     const held = cluster.partitions().map((p) => p.replicas[0]);
     assert.deepEqual(held.filter((n) => n === 1).length, 2, JSON.stringify(held));
-    await cluster.until("the sizes measured after the move", () => {
-      const nodes = node.status().nodes as { id: number; bytes: number }[];
+    let nodes: { id: number; bytes: number }[] = [];
+    await cluster.untilAsync("the sizes measured after the move", async () => {
+      nodes = (await node.statusWithBytes()).nodes as { id: number; bytes: number }[];
       const [one, two] = nodes.map((n) => n.bytes);
       return one > 0 && two > 0 && Math.abs(one - two) < Math.max(one, two) / 2;
     });
     await expectAll(cluster, total);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("bytes: only the metadata leader measures, one call per node it asks; every node shows them", async () => {
+  const cluster = new TestCluster({ partitions: 6, replicationFactor: 1 }, {
+    partitionBytesRefreshMs: 0,
+  });
+  try {
+    for (const id of [1, 2, 3]) await cluster.start(id);
+    const { store } = cluster.any();
+    await store.createDatabase("db");
+    const points = Array.from({ length: 60 }, (_, k) => point(`h${k % 30}`, k));
+    assert.equal((await store.write("db", undefined, points)).accepted, 60);
+    for (const { store } of cluster.running.values()) await store.flush();
+    // Calls for sizes, by the node making them.
+    const calls: { from: number; to: number; groups: number }[] = [];
+    let perPartition = 0;
+    for (const id of cluster.running.keys()) {
+      const peers = cluster.hub.network(id).peers;
+      const bytes = peers.partitionBytes!.bind(peers), sizes = peers.partitionSizes.bind(peers);
+      peers.partitionBytes = (to, request) => {
+        calls.push({ from: id, to, groups: request.measure.length });
+        return bytes(to, request);
+      };
+      peers.partitionSizes = (to, request) => {
+        perPartition++;
+        return sizes(to, request);
+      };
+    }
+    const leaderOf = () =>
+      [...cluster.running.values()].find(({ node }) => node.meta.isLeader())?.node;
+    await cluster.until("the metadata leader's figures of every partition", () => {
+      const leader = leaderOf();
+      return leader !== undefined &&
+        cluster.partitions().every((p) => (leader.partitionBytes.get(p.groupId) ?? 0) > 0);
+    });
+    // One pass on every node: only the leader asks, once per other node, for the partitions
+    // that node leads (its own it measures in-process).
+    const leader = leaderOf()!;
+    calls.length = 0;
+    await cluster.maintainAll();
+    await Promise.all(
+      [...cluster.running.values()].map(({ node }) => node.partitionBytes.settled()),
+    );
+    assert.ok(calls.every((c) => c.from === leader.nodeId), JSON.stringify(calls));
+    assert.ok(calls.length <= 2, JSON.stringify(calls));
+    assert.equal(new Set(calls.map((c) => c.to)).size, calls.length, JSON.stringify(calls));
+    const ledElsewhere = cluster.partitions().filter((p) => p.replicas[0] !== leader.nodeId).length;
+    assert.equal(calls.reduce((n, c) => n + c.groups, 0), ledElsewhere, JSON.stringify(calls));
+    assert.equal(perPartition, 0, "sizes asked partition by partition");
+    // Every node's status shows the leader's figures (the others ask it; they measure nothing).
+    for (const { node } of cluster.running.values()) {
+      const status = await node.statusWithBytes();
+      const db =
+        (status.databases as { name: string; partitions: { groupId: number; bytes?: number }[] }[])
+          .find((d) => d.name === "db")!;
+      for (const p of db.partitions) {
+        assert.equal(p.bytes, leader.partitionBytes.get(p.groupId), `node ${node.nodeId}`);
+      }
+    }
+    // A node answers null for a group it holds no replica of: no figure from a non-holder.
+    const other = [...cluster.running.values()].find(({ node }) => node !== leader)!.node;
+    const notHeld = cluster.partitions().find((p) => !p.replicas.includes(other.nodeId))!;
+    const answer = await cluster.hub.network(leader.nodeId).peers.partitionBytes!(other.nodeId, {
+      measure: [notHeld.groupId],
+    });
+    assert.deepEqual(answer.measured, [null]);
+  } finally {
+    await cluster.close();
+  }
+});
+
+Deno.test("a leader-only Describe at a follower is refused naming the leader; a plain one is answered", async () => {
+  const cluster = new TestCluster({ partitions: 2, replicationFactor: 3 }, {});
+  try {
+    for (const id of [1, 2, 3]) await cluster.start(id);
+    const { store } = cluster.any();
+    await store.createDatabase("db");
+    // Hosts enough that each of the two partitions holds points (one shard group each).
+    const points = Array.from({ length: 20 }, (_, k) => point(`h${k}`, 1));
+    assert.equal((await store.write("db", undefined, points)).accepted, 20);
+    const p = cluster.partitions()[0];
+    let leader = 0;
+    await cluster.until("partition 0 has a leader", () => {
+      leader = cluster.running.get(1)!.node.replicas.get(p.groupId)?.leader() ?? 0;
+      return leader !== 0;
+    });
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const request = {
+      groupId: p.groupId,
+      database: "db",
+      retentionPolicy: "autogen",
+      minNs: 0n,
+      maxNs: 2n ** 62n,
+      consistency: "leader" as const,
+      series: false,
+    };
+    const peers = cluster.hub.network(99).peers;
+    // A follower answers through a ReadIndex (nodes' own reads); asked leader-only, it refuses.
+    assert.equal((await peers.describe(follower, request)).length, 1);
+    await assert.rejects(
+      () => peers.describe(follower, { ...request, leaderOnly: true }),
+      (error: Error & { details?: { leaderId?: number } }) =>
+        error.details?.leaderId === leader && /not the leader/.test(error.message),
+    );
+    assert.equal((await peers.describe(leader, { ...request, leaderOnly: true })).length, 1);
   } finally {
     await cluster.close();
   }

@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
 /**
  * The cluster view, from `GET /api/v1/cluster` of this node: the members (and which one leads
- * the metadata group), and each database's partitions with their replicas, leader and applied
- * index. A partition this node leads also shows each replica's lag (the leader's last index
+ * the metadata group, and the bytes each holds), and each database's partitions with their
+ * replicas, leader, bytes and applied index. A partition this node leads also shows each replica's lag (the leader's last index
  * minus the index up to which that replica's log matches); for the others, the leader's own
  * console has it, linked from the node table.
  * @module
  */
+import { formatBytes } from "../core/format_bytes.ts";
 import type { Api } from "./api.ts";
 import { h, replace } from "./dom.ts";
 
@@ -15,7 +16,15 @@ export interface ClusterStatus {
   clusterId: string;
   nodeId: number;
   metaLeader: number;
-  nodes: { id: number; httpAddress: string; raftAddress: string; version: string; meta: string }[];
+  nodes: {
+    id: number;
+    httpAddress: string;
+    raftAddress: string;
+    version: string;
+    meta: string;
+    /** Bytes of the partitions it holds a replica of, as the metadata leader last measured. */
+    bytes?: number;
+  }[];
   databases: {
     name: string;
     hash: string;
@@ -26,6 +35,8 @@ export interface ClusterStatus {
       groupId: number;
       replicas: number[];
       leader: number;
+      /** One replica's data, as last measured; absent until measured. */
+      bytes?: number;
       applied?: number;
       flushedBefore?: number;
       lastIndex?: number;
@@ -100,7 +111,7 @@ export function createClusterView(api: Api): ClusterView {
             h(
               "tr",
               null,
-              ["node", "HTTP", "Raft", "version", "metadata", "partitions led"].map((c) =>
+              ["node", "HTTP", "Raft", "version", "metadata", "partitions led", "bytes"].map((c) =>
                 h("th", null, c)
               ),
             ),
@@ -134,6 +145,11 @@ export function createClusterView(api: Api): ClusterView {
                   n.id === status.metaLeader && h("span", { class: "badge accent" }, "leader"),
                 ),
                 h("td", { class: "mono" }, String(leaders.get(n.id) ?? 0)),
+                h(
+                  "td",
+                  { class: "mono", "data-bytes": String(n.bytes ?? "") },
+                  formatBytes(n.bytes),
+                ),
               )
             ),
           ),
@@ -163,7 +179,15 @@ export function createClusterView(api: Api): ClusterView {
               h(
                 "tr",
                 null,
-                ["partition", "group", "leader", "replicas (lag in entries)", "applied", "flushed"]
+                [
+                  "partition",
+                  "group",
+                  "leader",
+                  "replicas (lag in entries)",
+                  "bytes",
+                  "applied",
+                  "flushed",
+                ]
                   .map((c) => h("th", null, c)),
               ),
             ),
@@ -194,6 +218,11 @@ export function createClusterView(api: Api): ClusterView {
                         lag !== undefined && r !== p.leader && h("small", null, ` ${lag}`),
                       );
                     }),
+                  ),
+                  h(
+                    "td",
+                    { class: "mono", "data-bytes": String(p.bytes ?? "") },
+                    formatBytes(p.bytes),
                   ),
                   h("td", { class: "mono" }, p.applied === undefined ? "—" : String(p.applied)),
                   h(

@@ -13,3 +13,4 @@ export * from "./point_input.ts";
 export * from "./time.ts";
 export * from "./torn_write.ts";
 export * from "./version.ts";
+export { formatBytes } from "./format_bytes.ts";

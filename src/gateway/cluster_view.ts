@@ -75,9 +75,19 @@ export class ClusterView {
     }
   }
 
-  /** Marks the copy stale: the next request reads it again. */
-  invalidate(): void {
+  /**
+   * Marks the copy stale: the next request reads it again. With `minAgeMs`, only a copy at least
+   * that old: an answer that only hints at staleness (a leader other than the copy's) must not
+   * cost a metadata read per request while the metadata itself has not caught up. True when
+   * this call marked it.
+   */
+  invalidate(minAgeMs = 0): boolean {
+    const t = this.#table;
+    if (this.#stale || (t && this.#options.clock.monotonicMs() - t.readAtMs < minAgeMs)) {
+      return false;
+    }
     this.#stale = true;
+    return true;
   }
 
   /** Reads the metadata now (one read at a time; concurrent callers share it). */

@@ -69,6 +69,9 @@ const FORWARDED: Record<string, RequestKind> = {
   "/ping": "ping",
 };
 
+/** How old a metadata copy must be for a read's leader hint to make the gateway read it again. */
+const STALE_HINT_MIN_AGE_MS = 1000;
+
 /** The largest /write body the gateway splits (a node's default `max_body_bytes`). */
 const MAX_WRITE_BODY_BYTES = 25_000_000;
 
@@ -108,6 +111,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const partitions = new GatewayPartitionCache();
   const writeMetrics = new Metrics();
 
+  /** A read showed the copy's leaders stale: read it again (at most once a second). */
+  function readAgain(why: string): void {
+    if (view.invalidate(STALE_HINT_MIN_AGE_MS)) {
+      deps.logger.info("metadata copy stale; to be read again", { why });
+    }
+  }
+
   function appOf(table: RoutingTable): Handler {
     let app = apps.get(table);
     if (app) return app;
@@ -116,6 +126,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       peers: peersOf(table),
       clock: deps.clock,
       sleep,
+      onStale: readAgain,
     });
     const limits = table.meta.queryLimits;
     if (limits !== undefined) {

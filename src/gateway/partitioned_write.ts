@@ -197,6 +197,8 @@ export class PartitionedWriter {
       case 502:
       case 503:
       case 504:
+        // Most often a leader being elected or moved: the next write looks at fresh hints.
+        this.#o.stale(undefined, message);
         return this.#unavailable(part, error, message);
       default:
         throw new EpochError(

@@ -43,6 +43,9 @@ function partitionOfLine(line: string): number {
  */
 function harness() {
   const down = new Set<number>();
+  /** Nodes answering every part 503 (their partition is electing a leader). */
+  const electing = new Set<number>();
+  const metaReads = { count: 0 };
   const parts: { node: number; lines: string[]; search: string; auth: string | null }[] = [];
   const clock: Clock = {
     nowMs: () => 1_700_000_000_000,
@@ -57,6 +60,12 @@ function harness() {
     const body = await request.text();
     if (body === "") return new Response(null, { status: 204 });
     assert.equal(url.pathname, "/ingest");
+    if (electing.has(node)) {
+      return Response.json(
+        { error: { code: "unavailable", message: "partition 0 has no leader" } },
+        { status: 503, headers: { "retry-after": "1" } },
+      );
+    }
     const lines = body.split("\n").filter((l) => l !== "");
     parts.push({ node, lines, search: url.search, auth: request.headers.get("authorization") });
     const errors = lines.flatMap((l, i) =>
@@ -75,9 +84,17 @@ function harness() {
   };
   const gateway = createGateway(
     gatewayConfigFromEnv({ EPOCHNEXUS_GATEWAY_NODES: "127.0.0.1:901" }),
-    { clock, logger: silentLogger, fetch: fetchFn, readMeta: () => Promise.resolve(VIEW) },
+    {
+      clock,
+      logger: silentLogger,
+      fetch: fetchFn,
+      readMeta: () => {
+        metaReads.count++;
+        return Promise.resolve(VIEW);
+      },
+    },
   );
-  return { gateway, parts, down };
+  return { gateway, parts, down, electing, metaReads };
 }
 
 const LINES = Array.from({ length: 30 }, (_, i) => `m,host=h${i} v=${i} ${i + 1}`);
@@ -151,4 +168,23 @@ Deno.test("gateway: a split write names refused points at the caller's lines, an
   assert.equal(again.status, 204);
   assert.ok(parts.every((p) => p.node !== 3));
   assert.equal(parts.reduce((n, p) => n + p.lines.length, 0), LINES.length);
+});
+
+Deno.test("gateway: a part refused while its partition elects a leader makes the gateway read the metadata again", async () => {
+  const { gateway, electing, metaReads } = harness();
+  const write = () =>
+    gateway.fetch(
+      new Request("http://gw/write?db=db&precision=s", { method: "POST", body: LINES.join("\n") }),
+    );
+  assert.equal((await write()).status, 204);
+  assert.equal(metaReads.count, 1);
+  assert.equal((await write()).status, 204);
+  assert.equal(metaReads.count, 1, "a copy within its time to live was read again");
+  electing.add(3);
+  const r = await write();
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get("retry-after"), "1");
+  electing.clear();
+  assert.equal((await write()).status, 204);
+  assert.equal(metaReads.count, 2, "the 503 did not make the gateway read its copy again");
 });

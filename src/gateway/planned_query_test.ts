@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
-import { ClusterNode, ClusterStore, MemoryHub, type PeerClient } from "../cluster/mod.ts";
+import {
+  ClusterNode,
+  ClusterStore,
+  MemoryHub,
+  type MetaView,
+  type PeerClient,
+} from "../cluster/mod.ts";
 import { configureQueries, createApp } from "../http/mod.ts";
 import { seededRng } from "../raft/_test_util.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
@@ -24,7 +30,7 @@ function point(host: string, ms: number, value: number): Point {
  * stand-in gate), and the gateway reads partitions through the in-memory network, as another
  * member would. Every request and partition read is counted.
  */
-async function harness(dir: string) {
+async function harness(dir: string, doctor: (view: MetaView) => MetaView = (v) => v) {
   const hub = new MemoryHub();
   const node = await ClusterNode.start({
     dataDir: dir,
@@ -50,6 +56,7 @@ async function harness(dir: string) {
     maxBodyBytes: 1 << 20,
   });
   const nodeQueries: string[] = [];
+  const metaReads = { count: 0 };
   const reads = { describe: 0, select: 0, batched: 0, batchedGroups: 0 };
   /** Per read: the node asked and the consistency asked for. */
   const asked: string[] = [];
@@ -80,7 +87,10 @@ async function harness(dir: string) {
   }, {
     clock: systemClock,
     logger: silentLogger,
-    readMeta: () => Promise.resolve(node.metaView()),
+    readMeta: () => {
+      metaReads.count++;
+      return Promise.resolve(doctor(node.metaView()));
+    },
     peers: () => peers,
     fetch: (input, init) => {
       const request = new Request(input, init);
@@ -93,7 +103,7 @@ async function harness(dir: string) {
       return app(request);
     },
   });
-  return { node, store, app, gateway, nodeQueries, reads, asked };
+  return { node, store, app, gateway, nodeQueries, reads, asked, metaReads };
 }
 
 Deno.test("gateway: a SELECT is planned in the gateway and read from the partitions, after a node checked the caller", async () => {
@@ -201,6 +211,63 @@ Deno.test("gateway: a planned SELECT is held to the nodes' configured query limi
     const viaGateway = await gateway.fetch(new Request(url, { headers }));
     assert.equal(viaGateway.headers.get(GATEWAY_PLAN_HEADER), "planned");
     assert.equal(await viaGateway.text(), direct);
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gateway: a read answered by another leader than its copy names makes it read the metadata again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-gateway-" });
+  // The copy says node 2 (gone: no such member answers) leads every partition; node 1 does.
+  let stale = true;
+  const { node, store, gateway, metaReads, asked } = await harness(dir, (view) =>
+    stale
+      ? {
+        ...view,
+        nodes: [...view.nodes, { id: 2, httpAddress: "node2:8080", raftAddress: "node2:9000" }],
+        databases: view.databases.map((d) => ({
+          ...d,
+          partitions: d.partitions.map((p) => ({
+            ...p,
+            replicas: [2, ...p.replicas],
+            leaderHint: 2,
+          })),
+        })),
+      }
+      : view);
+  try {
+    await store.createDatabase("db");
+    const points = ["a", "b", "c", "d"].map((h, i) => point(h, 1_700_000_000_000, i));
+    assert.equal((await store.write("db", undefined, points)).accepted, 4);
+    const headers = { authorization: "Bearer good" };
+    const url = `http://gw/query?db=db&q=${encodeURIComponent("SELECT count(usage) FROM cpu")}`;
+    const ask = async () => {
+      const r = await gateway.fetch(new Request(url, { headers }));
+      assert.equal(r.headers.get(GATEWAY_PLAN_HEADER), "planned");
+      assert.match(await r.text(), /"count"\],"values":\[\["1970-01-01T00:00:00Z",4\]\]/);
+    };
+    // Right answers (the "not leader" node is passed over), and the copy is read again although
+    // its time to live (60 s) is far off: within a second or so of the first stale answer.
+    await ask();
+    assert.equal(metaReads.count, 1);
+    assert.ok(asked.some((a) => a.includes("@2 leader")), "the stale hint was not tried first");
+    stale = false;
+    const deadline = Date.now() + 10_000;
+    while (metaReads.count === 1 && Date.now() < deadline) {
+      await ask();
+      await sleep(100);
+    }
+    assert.equal(metaReads.count, 2, "the metadata copy was not read again");
+    // Fresh hints: reads go to the leader at once, and the copy is not read again.
+    asked.length = 0;
+    const settled = Date.now() + 1500;
+    while (Date.now() < settled) {
+      await ask();
+      await sleep(100);
+    }
+    assert.ok(asked.every((a) => !a.includes("@2")), asked.join(", "));
+    assert.equal(metaReads.count, 2, "a copy with the right leaders was read again");
   } finally {
     await node.close();
     await Deno.remove(dir, { recursive: true });

@@ -42,6 +42,12 @@ export interface RemoteStoreOptions {
   sleep: (ms: number) => Promise<void>;
   /** How long a read looks for a partition's leader. @default {10000} */
   leaderTimeoutMs?: number;
+  /**
+   * The metadata copy showed itself stale: a partition's leader read was answered by another node
+   * than its leader hint (it followed a "not leader" answer or passed a node that failed), or no
+   * node could answer for a partition. The gateway reads its copy again.
+   */
+  onStale?: (why: string) => void;
   /** Writes a request's points, split by partition (`partitioned_write.ts`); absent: none. */
   write?: (
     database: DatabaseView,
@@ -154,9 +160,17 @@ export class RemoteStore implements DataStore {
             ),
         );
         return {
-          describe: () =>
-            read(async (target) => {
-              const shards = await peers.describe(target, {
+          describe: () => {
+            // The first ask, of the node the copy names as leader, is leader-only: a follower
+            // would answer through a ReadIndex and the copy's stale hint would go unseen. Its
+            // refusal marks the copy stale (`onStale`); every later ask (the leader it named,
+            // a guess, or the same node again) may be answered by a follower: the leader named
+            // may be at an address the copy does not know yet.
+            let firstAsk = true;
+            return read(async (target) => {
+              const leaderOnly = firstAsk && target === p.leaderHint;
+              firstAsk = false;
+              const request = {
                 groupId: p.groupId,
                 database,
                 retentionPolicy,
@@ -164,10 +178,18 @@ export class RemoteStore implements DataStore {
                 maxNs,
                 consistency,
                 series: options.series === true,
+                leaderOnly,
+              };
+              const shards = await peers.describe(target, request).catch((error) => {
+                if (leaderOnly) {
+                  this.#options.onStale?.(`node ${target} no longer leads partition ${index}`);
+                }
+                throw error;
               });
               confirmed = target;
               return shards;
-            }),
+            });
+          },
           select: (startMs, request, measurements, limits) =>
             peers.selectShards === undefined
               ? selectOne({ startMs, measurements }, request, limits)
@@ -224,14 +246,29 @@ export class RemoteStore implements DataStore {
     consistency: "leader" | "any",
     call: (target: number) => Promise<T>,
   ): Promise<T> {
+    let answered = 0;
     try {
       return await callReplica(partition, consistency, {
         monotonicMs: () => this.#options.clock.monotonicMs(),
         sleep: this.#options.sleep,
         timeoutMs: this.#options.leaderTimeoutMs,
-      }, call);
+      }, async (target) => {
+        const answer = await call(target);
+        answered = target;
+        return answer;
+      });
     } catch (error) {
+      this.#options.onStale?.(`partition ${partition.index} could not be read`);
       throw cannotAnswer(partition, error);
+    } finally {
+      // (A copy naming no leader is not wrong: the metadata had none to give.)
+      const hint = partition.leaderHint;
+      if (consistency === "leader" && answered !== 0 && hint !== 0 && answered !== hint) {
+        this.#options.onStale?.(
+          `partition ${partition.index} is led by node ${answered}, not node ` +
+            `${partition.leaderHint} as the metadata copy says`,
+        );
+      }
     }
   }
 

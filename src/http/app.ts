@@ -82,7 +82,7 @@ export interface ClusterApi {
   /** Admits a node asking to join (`POST /api/v1/cluster/join`). */
   join(request: JoinRequest): Promise<JoinAnswer>;
   /** Nodes, databases and partitions with their replicas and leaders (`GET /api/v1/cluster`). */
-  status(): Record<string, unknown>;
+  status(): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Starts draining a node: its replicas move away, then it leaves (`DELETE .../nodes/<id>`). */
   removeNode?(id: number): Promise<void>;
   /** The node's Raft and network figures, read at each scrape of `/metrics`. */

@@ -156,10 +156,10 @@ export const ROUTES: readonly Route[] = [
     influx: false,
     access: { kind: "admin" },
     example: { method: "GET", path: "/api/v1/cluster" },
-    handle: (ctx, request) => {
-      if (request.method !== "GET") return Promise.resolve(methodNotAllowed("GET"));
-      if (!ctx.cluster) return Promise.resolve(nativeError(new NotFoundError("no cluster")));
-      return Promise.resolve(json(ctx.cluster.status()));
+    handle: async (ctx, request) => {
+      if (request.method !== "GET") return methodNotAllowed("GET");
+      if (!ctx.cluster) return nativeError(new NotFoundError("no cluster"));
+      return json(await ctx.cluster.status());
     },
   },
   {

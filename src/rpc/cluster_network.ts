@@ -23,6 +23,8 @@ import {
   type MetaCommand,
   type MetaResult,
   type MetaView,
+  type PartitionBytesAnswer,
+  type PartitionBytesRequest,
   type PartitionDelete,
   type PartitionSizes,
   type PartitionSizesRequest,
@@ -51,6 +53,7 @@ import {
   DeletePartitionResponseSchema,
   DescribeResponseSchema,
   FetchSnapshotResponseSchema,
+  PartitionBytesResponseSchema,
   PartitionSizesResponseSchema,
   ProposeMetaResponseSchema,
   ReadIndexesResponseSchema,
@@ -172,6 +175,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       fetchSnapshot: (node, request) => this.#fetchSnapshot(node, request),
       partitionSizes: (node, request) => this.#partitionSizes(node, request),
       readIndexes: (node, groupIds, timeoutMs) => this.#readIndexes(node, groupIds, timeoutMs),
+      partitionBytes: (node, request) => this.#partitionBytes(node, request),
     };
     const cluster = requireSecret(
       this.#clusterHandler(),
@@ -420,6 +424,17 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     });
   }
 
+  #partitionBytes(node: number, request: PartitionBytesRequest): Promise<PartitionBytesAnswer> {
+    return call(async () => {
+      const answer = await this.#client(node).partitionBytes({
+        clusterId: this.#options.clusterId,
+        from: BigInt(this.#options.nodeId),
+        request: encodeWire(request),
+      }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
+      return decodeWire<PartitionBytesAnswer>(answer.answer);
+    });
+  }
+
   #partitionSizes(node: number, request: PartitionSizesRequest): Promise<PartitionSizes> {
     return call(async () => {
       const answer = await this.#client(node).partitionSizes({
@@ -445,6 +460,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
         maxNs: request.maxNs,
         consistency: request.consistency,
         series: request.series,
+        leaderOnly: request.leaderOnly ?? false,
       }, { timeoutMs: this.#options.timeoutMs ?? 10_000 });
       for await (const chunk of stream) out.push(decodeWire<ShardDescription>(chunk.shard));
       return out;
@@ -541,6 +557,14 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             create(ReadIndexesResponseSchema, { indexes: indexes.map(BigInt) }),
           );
         }),
+      partitionBytes: (req) =>
+        serveCall(() => {
+          const service = this.#checkCluster(req.clusterId);
+          const answer = service.partitionBytes(decodeWire<PartitionBytesRequest>(req.request));
+          return Promise.resolve(
+            create(PartitionBytesResponseSchema, { answer: encodeWire(answer) }),
+          );
+        }),
       partitionSizes: (req) =>
         serveCall(async () => {
           const service = this.#checkCluster(req.clusterId);
@@ -593,6 +617,7 @@ export class ConnectClusterNetwork implements ClusterNetwork {
             maxNs: req.maxNs,
             consistency: req.consistency as ReadConsistency,
             series: req.series,
+            leaderOnly: req.leaderOnly,
           });
           for (const shard of shards) {
             yield create(DescribeResponseSchema, { shard: encodeWire(shard) });

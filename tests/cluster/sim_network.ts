@@ -79,6 +79,9 @@ export class SimHub {
         call(to, "readIndexes", (s) => Promise.resolve(s.readIndexes([...groupIds]))),
       partitionSizes: (to, request) =>
         call(to, "partitionSizes", (s) => s.partitionSizes(wire(request))).then(wire),
+      partitionBytes: (to, request) =>
+        call(to, "partitionBytes", (s) => Promise.resolve(s.partitionBytes(wire(request))))
+          .then(wire),
       // One call for the whole stream: a simulated snapshot is small, and a lost or late
       // answer fails the transfer as a dropped stream would.
       fetchSnapshot: async function* (to, request) {

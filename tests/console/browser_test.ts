@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
+import { formatBytes } from "../../src/core/mod.ts";
 import { query, type ServerProcess, startServer, writeLines } from "../_server.ts";
 import { launchBrowser, linePixels, openPage, screenshot, type TestBrowser } from "./_browser.ts";
 
@@ -347,6 +348,28 @@ Deno.test({
         assert.equal(partitions, expectedPartitions);
         const leaders = await page.$$eval(".replica.leader", (els) => els.length);
         assert.equal(leaders, expectedPartitions, "every partition shows its leader");
+
+        // Bytes per node and per partition, as the status gives them once measured (the view
+        // read again until it shows a status that did not change around it: sizes move on).
+        type Sized = { bytes?: number };
+        const sizes = (s: { nodes: Sized[]; databases: { partitions: Sized[] }[] }) =>
+          [...s.nodes, ...s.databases.flatMap((d) => d.partitions)].map((x) => x.bytes);
+        let shown: string[] = [], expected: string[] = [];
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const before = sizes(await (await fetch(`${url}/api/v1/cluster`)).json());
+          await gotoView(page, "query");
+          await gotoView(page, "cluster");
+          await page.waitForSelector('[data-table="nodes"] tbody tr');
+          shown = await page.$$eval("td[data-bytes]", (cells) => cells.map((c) => c.textContent!));
+          const after = sizes(await (await fetch(`${url}/api/v1/cluster`)).json());
+          expected = after.map(formatBytes);
+          const measured = after.every((b) => b !== undefined);
+          if (measured && JSON.stringify(before) === JSON.stringify(after)) break;
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        assert.deepEqual(shown, expected, "bytes per node, then per partition");
+        // Measured (a number, even 0B while the points are still in the heads), never "-".
+        assert.ok(shown.every((b) => /^[\d.]+(B|KiB|MiB)$/.test(b)), shown.join(" "));
         await screenshot(page, "cluster-light");
       });
 

@@ -16,7 +16,12 @@
  *    a node with one more replica to one with one less, or swaps two replicas between nodes of
  *    equal counts, whichever evens the pair's bytes best;
  * 4. spreads preferred leaders (the first of each target) the same way as 2, by reordering
- *    targets: a change of leader, no data moves.
+ *    targets: a change of leader, no data moves;
+ * 5. spreads the bytes leaders lead (a leader takes the partition's writes and leader reads):
+ *    while two nodes' led bytes differ by more than `byteSkew` of the mean (and `minByteGap`),
+ *    the node leading more hands one of its leads to the other when it leads one partition more
+ *    than it, or the two swap a lead each, whichever evens the pair best
+ *    (always between a partition's own replicas).
  *
  * Moves (1 to 3) are bounded: at most `maxMoves` partitions may be moving at once, counting
  * those already under way, so a join does not copy everything at the same time.
@@ -25,6 +30,10 @@
  * of bytes²) in that order, strictly. A move of 2 lowers the first (counts differ by two or
  * more); a move of 3 keeps the counts' multiset and moves d bytes from a node to one lighter by
  * g, with 0 < d < g, which lowers the second by 2d(g - d). With sizes fixed, plans therefore end.
+ * Leadership changes alone (4 and 5) lower (sum of leads², sum of led bytes²) the same way: 4
+ * moves a lead to a node leading two fewer; 5 keeps the leads' multiset and moves 0 < d < g led
+ * bytes. That, and the thresholds (a gap under them is left, a change must narrow the pair by
+ * `minByteGap`), are the hysteresis: leaders never go back and forth over sizes that barely move.
  * @module
  */
 
@@ -215,6 +224,28 @@ export function planRebalance(
     if (!moved) break;
   }
 
+  // 5. Led bytes: between a partition's own replicas, on partitions no data move touched.
+  const reordered = new Set([...changed].filter((id) => {
+    const p = partitions.find((q) => q.groupId === id)!;
+    return !isMoving(p) && sameMembers(p.target, targets.get(id)!);
+  }));
+  const settledLeads = partitions.filter((p) =>
+    !isMoving(p) && (!changed.has(p.groupId) || reordered.has(p.groupId))
+  );
+  for (let round = 0; round < partitions.length; round++) {
+    const change = planLeadMove([...usable], leads, targets, sizeOf, settledLeads, options);
+    if (!change) break;
+    for (const [groupId, heir] of change) {
+      const target = targets.get(groupId)!;
+      const before = target[0];
+      target.splice(target.indexOf(heir), 1);
+      target.unshift(heir);
+      leads.set(before, leads.get(before)! - 1);
+      leads.set(heir, leads.get(heir)! + 1);
+      changed.add(groupId);
+    }
+  }
+
   return partitions
     .filter((p) => changed.has(p.groupId))
     .map((p) => ({ groupId: p.groupId, target: targets.get(p.groupId)! }))
@@ -279,6 +310,69 @@ function planByteMove(
             const d = sizeOf.get(p.groupId)! - sizeOf.get(q.groupId)!;
             consider(d, { from, to, out: p.groupId, back: q.groupId });
           }
+        }
+      }
+      if (best) return best;
+    }
+  }
+  return undefined;
+}
+
+function sameMembers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n) => b.includes(n));
+}
+
+/**
+ * The leadership change of step 5, or undefined: [group, new leader] pairs (one, or two for a
+ * swap). Over pairs of nodes from the most apart in led bytes, the first past the threshold with
+ * a change that keeps the leads' multiset, and its change that leaves the pair closest.
+ */
+function planLeadMove(
+  nodes: number[],
+  leads: ReadonlyMap<number, number>,
+  targets: ReadonlyMap<number, number[]>,
+  sizeOf: ReadonlyMap<number, number>,
+  eligible: readonly PartitionView[],
+  options: RebalanceOptions,
+): [number, number][] | undefined {
+  if (nodes.length < 2) return undefined;
+  const led = new Map(nodes.map((n) => [n, 0]));
+  for (const [groupId, target] of targets) {
+    if (led.has(target[0])) led.set(target[0], led.get(target[0])! + sizeOf.get(groupId)!);
+  }
+  let total = 0;
+  for (const n of nodes) total += led.get(n)!;
+  const minGap = options.minByteGap ?? 0;
+  const threshold = Math.max((options.byteSkew ?? 0.2) * total / nodes.length, minGap);
+  /** Eligible partitions led by `by` with a replica on `on`. */
+  const ledBy = (by: number, on: number) =>
+    eligible.filter((p) => {
+      const target = targets.get(p.groupId)!;
+      return target[0] === by && target.includes(on);
+    });
+  const heavy = [...nodes].sort((a, b) => led.get(b)! - led.get(a)! || a - b);
+  for (const from of heavy) {
+    for (const to of [...heavy].reverse()) {
+      const gap = led.get(from)! - led.get(to)!;
+      if (gap <= threshold) break;
+      let best: [number, number][] | undefined;
+      let bestMiss = Infinity;
+      const consider = (d: number, change: [number, number][]) => {
+        // As for data (planByteMove): the pair ends closer, by at least `minByteGap`.
+        if (d <= 0 || d >= gap || 2 * Math.min(d, gap - d) < minGap) return;
+        const miss = Math.abs(gap - 2 * d);
+        if (miss < bestMiss) best = change, bestMiss = miss;
+      };
+      const outs = ledBy(from, to);
+      // A lead is handed over only by a node leading one more (the two counts swap); a swap of
+      // two leads keeps both counts.
+      if (leads.get(from)! - leads.get(to)! === 1) {
+        for (const p of outs) consider(sizeOf.get(p.groupId)!, [[p.groupId, to]]);
+      }
+      for (const q of ledBy(to, from)) {
+        for (const p of outs) {
+          const d = sizeOf.get(p.groupId)! - sizeOf.get(q.groupId)!;
+          consider(d, [[p.groupId, to], [q.groupId, from]]);
         }
       }
       if (best) return best;

@@ -308,3 +308,103 @@ Deno.test("rebalance by bytes (property): plans end, never undo, and leave count
     { numRuns: 300, seed: 17 },
   );
 });
+
+/** Bytes of the partitions each node leads (the first of their targets). */
+function ledBytes(partitions: readonly PartitionView[], ids: number[]): number[] {
+  return ids.map((id) =>
+    partitions.reduce((sum, p) => sum + (p.target[0] === id ? p.bytes ?? 0 : 0), 0)
+  );
+}
+
+Deno.test("rebalance leaders by bytes: among equal lead counts, the heaviest leader swaps a lead with the lightest, then stays", () => {
+  const nodes = [node(1), node(2)];
+  // Two leads each; node 1 leads 1900 bytes, node 2 leads 30.
+  const partitions = [
+    sized(1, [1, 2], 1000),
+    sized(2, [1, 2], 900),
+    sized(3, [2, 1], 10),
+    sized(4, [2, 1], 20),
+  ];
+  const changes = planRebalance(nodes, partitions, { maxMoves: 2 });
+  // The swap that leaves the pair closest (900 for 10: 1010 against 920); no data moves.
+  assert.deepEqual(changes, [{ groupId: 2, target: [2, 1] }, { groupId: 3, target: [1, 2] }]);
+  const after = applied(partitions, changes);
+  assert.deepEqual(ledBytes(after, [1, 2]), [1010, 920]);
+  assert.deepEqual(bytesPerNode(after, [1, 2]), bytesPerNode(partitions, [1, 2]));
+  // Hysteresis: the gap left (90) is under 20% of the mean: nothing more, nor when sizes drift
+  // a little; a gap under `minByteGap` is left too.
+  assert.deepEqual(planRebalance(nodes, after, { maxMoves: 2 }), []);
+  const drifted = after.map((p) => ({ ...p, bytes: p.bytes! + (p.groupId === 1 ? 80 : 0) }));
+  assert.deepEqual(planRebalance(nodes, drifted, { maxMoves: 2 }), []);
+  assert.deepEqual(planRebalance(nodes, partitions, { maxMoves: 2, minByteGap: 5000 }), []);
+  // Node 1 leading one more (three against two) hands a lead over: counts swap, stay even.
+  const five = [...partitions, sized(5, [1, 2], 0)];
+  assert.deepEqual(planRebalance(nodes, five, { maxMoves: 2 }), [{
+    groupId: 2,
+    target: [2, 1],
+  }]);
+});
+
+/** The measure every leadership-only plan lowers: (sum of leads², sum of led bytes²). */
+function leadMeasure(partitions: readonly PartitionView[], ids: number[]): [number, number] {
+  let leads = 0;
+  for (const id of ids) leads += partitions.filter((p) => p.target[0] === id).length ** 2;
+  return [leads, ledBytes(partitions, ids).reduce((sum, b) => sum + b * b, 0)];
+}
+
+Deno.test("rebalance leaders by bytes (property): leader changes end, never undo, and leave led bytes in bounds", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 2, max: 5 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 14 }),
+      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 14, maxLength: 14 }),
+      fc.constantFrom(0.05, 0.2, 0.5),
+      (n, rf, sizes, places, byteSkew) => {
+        const replicationFactor = Math.min(rf, n);
+        const start = sizes.map((bytes, g) =>
+          sized(
+            g + 1,
+            Array.from({ length: replicationFactor }, (_, k) => 1 + (places[g] + k) % n),
+            bytes,
+          )
+        );
+        const nodes = Array.from({ length: n }, (_, i) => node(i + 1));
+        const ids = nodes.map((x) => x.id);
+        let partitions = start;
+        let last = leadMeasure(partitions, ids);
+        for (let round = 0;; round++) {
+          assert.ok(round < 300, "the planner did not settle in 300 rounds");
+          const changes = planRebalance(nodes, partitions, { maxMoves: 4, byteSkew });
+          if (changes.length === 0) break;
+          const next = applied(partitions, changes);
+          const moved = changes.some((c) => {
+            const before = partitions.find((p) => p.groupId === c.groupId)!.target;
+            return c.target.some((id) => !before.includes(id));
+          });
+          const now = leadMeasure(next, ids);
+          if (!moved) {
+            // Strictly lower, lexicographically: leaders never come back to a layout.
+            assert.ok(
+              now[0] < last[0] || now[0] === last[0] && now[1] < last[1],
+              JSON.stringify({ last, now, changes }),
+            );
+          }
+          last = now;
+          partitions = next;
+        }
+        if (replicationFactor === n) {
+          // Every node can lead every partition: led bytes end within the threshold or one
+          // partition's size of each other.
+          const led = ledBytes(partitions, ids);
+          const mean = led.reduce((a, b) => a + b) / n;
+          assert.ok(
+            Math.max(...led) - Math.min(...led) <= Math.max(byteSkew * mean, ...sizes),
+            JSON.stringify({ led, sizes }),
+          );
+        }
+      },
+    ),
+    { numRuns: 300, seed: 17 },
+  );
+});

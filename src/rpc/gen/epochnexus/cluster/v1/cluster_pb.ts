@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file epochnexus/cluster/v1/cluster.proto.
  */
 export const file_epochnexus_cluster_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIoYCCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMEjIKBnNoYXJkcxgLIAMoCzIiLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RTaGFyZCI1CgtTZWxlY3RTaGFyZBIQCghzdGFydF9tcxgBIAEoAxIUCgxtZWFzdXJlbWVudHMYAiADKAkiMQoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwSDQoFc2hhcmQYAiABKA0itgEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UiXQoVUGFydGl0aW9uU2l6ZXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCSInChZQYXJ0aXRpb25TaXplc1Jlc3BvbnNlEg0KBXNpemVzGAEgASgMIm0KFEZldGNoU25hcHNob3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIRCgltaW5faW5kZXgYBCABKAQSDgoGYmFja3VwGAUgASgMInIKFUZldGNoU25hcHNob3RSZXNwb25zZRIQCghtYW5pZmVzdBgBIAEoDBIMCgRmaWxlGAIgASgNEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgsKA2VuZBgFIAEoCBIOCgZjcmMzMmMYBiABKA0iJQoPUmVhZE1ldGFSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiQgoITWV0YU5vZGUSCgoCaWQYASABKAQSFAoMaHR0cF9hZGRyZXNzGAIgASgJEhQKDHJhZnRfYWRkcmVzcxgDIAEoCSJICg1NZXRhUGFydGl0aW9uEhAKCGdyb3VwX2lkGAEgASgEEhAKCHJlcGxpY2FzGAIgAygEEhMKC2xlYWRlcl9oaW50GAMgASgEImwKE01ldGFSZXRlbnRpb25Qb2xpY3kSDAoEbmFtZRgBIAEoCRITCgtkdXJhdGlvbl9ucxgCIAEoAxIfChdzaGFyZF9ncm91cF9kdXJhdGlvbl9ucxgDIAEoAxIRCglyZXBsaWNhX24YBCABKA0i4AEKDE1ldGFEYXRhYmFzZRIMCgRuYW1lGAEgASgJEjgKCnBhcnRpdGlvbnMYAiADKAsyJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YVBhcnRpdGlvbhIgChhkZWZhdWx0X3JldGVudGlvbl9wb2xpY3kYAyABKAkSRgoScmV0ZW50aW9uX3BvbGljaWVzGAQgAygLMiouZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFSZXRlbnRpb25Qb2xpY3kSDAoEaGFzaBgFIAEoCRIQCghoYXNoX2tleRgGIAEoCSLMAQoQUmVhZE1ldGFSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIuCgVub2RlcxgEIAMoCzIfLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhTm9kZRI2CglkYXRhYmFzZXMYBSADKAsyIy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YURhdGFiYXNlEhQKDHF1ZXJ5X2xpbWl0cxgGIAEoDCJJChJSZWFkSW5kZXhlc1JlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhEKCWdyb3VwX2lkcxgDIAMoBCImChNSZWFkSW5kZXhlc1Jlc3BvbnNlEg8KB2luZGV4ZXMYASADKAQyrwcKDkNsdXN0ZXJTZXJ2aWNlEmQKC1Byb3Bvc2VNZXRhEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlByb3Bvc2VNZXRhUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlc3BvbnNlEm0KDldyaXRlUGFydGl0aW9uEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLldyaXRlUGFydGl0aW9uUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlc3BvbnNlEl0KCERlc2NyaWJlEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlc2NyaWJlUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlc3BvbnNlMAEScAoPRGVsZXRlUGFydGl0aW9uEi0uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QaLi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVsZXRlUGFydGl0aW9uUmVzcG9uc2USbAoNRmV0Y2hTbmFwc2hvdBIrLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVxdWVzdBosLmVwb2NobmV4dXMuY2x1c3Rlci52MS5GZXRjaFNuYXBzaG90UmVzcG9uc2UwARJXCgZTZWxlY3QSJC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVxdWVzdBolLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RSZXNwb25zZTABElsKCFJlYWRNZXRhEiYuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRNZXRhUmVxdWVzdBonLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkTWV0YVJlc3BvbnNlEm0KDlBhcnRpdGlvblNpemVzEiwuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlBhcnRpdGlvblNpemVzUmVxdWVzdBotLmVwb2NobmV4dXMuY2x1c3Rlci52MS5QYXJ0aXRpb25TaXplc1Jlc3BvbnNlEmQKC1JlYWRJbmRleGVzEikuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlJlYWRJbmRleGVzUmVxdWVzdBoqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkSW5kZXhlc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CiNlcG9jaG5leHVzL2NsdXN0ZXIvdjEvY2x1c3Rlci5wcm90bxIVZXBvY2huZXh1cy5jbHVzdGVyLnYxIkcKElByb3Bvc2VNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHY29tbWFuZBgDIAEoDCI0ChNQcm9wb3NlTWV0YVJlc3BvbnNlEg4KBnJlc3VsdBgBIAEoDBINCgVpbmRleBgCIAEoBCKcAQoVV3JpdGVQYXJ0aXRpb25SZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEg4KBnBvaW50cxgGIAEoDBITCgtjb25zaXN0ZW5jeRgHIAEoCSIqCglSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SDgoGcmVhc29uGAIgASgJIl4KFldyaXRlUGFydGl0aW9uUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAQSMgoIcmVqZWN0ZWQYAiADKAsyIC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVqZWN0aW9uIoYCCg1TZWxlY3RSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCRIYChByZXRlbnRpb25fcG9saWN5GAUgASgJEhAKCHN0YXJ0X21zGAYgASgDEhMKC2NvbnNpc3RlbmN5GAcgASgJEhQKDHBsYW5fcmVxdWVzdBgIIAEoDBIUCgxtZWFzdXJlbWVudHMYCSADKAkSDgoGbGltaXRzGAogASgMEjIKBnNoYXJkcxgLIAMoCzIiLmVwb2NobmV4dXMuY2x1c3Rlci52MS5TZWxlY3RTaGFyZCI1CgtTZWxlY3RTaGFyZBIQCghzdGFydF9tcxgBIAEoAxIUCgxtZWFzdXJlbWVudHMYAiADKAkiMQoOU2VsZWN0UmVzcG9uc2USEAoIcGFydGlhbHMYASABKAwSDQoFc2hhcmQYAiABKA0iywEKD0Rlc2NyaWJlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEAoIZGF0YWJhc2UYBCABKAkSGAoQcmV0ZW50aW9uX3BvbGljeRgFIAEoCRIOCgZtaW5fbnMYBiABKAMSDgoGbWF4X25zGAcgASgDEhMKC2NvbnNpc3RlbmN5GAggASgJEg4KBnNlcmllcxgJIAEoCBITCgtsZWFkZXJfb25seRgKIAEoCCIhChBEZXNjcmliZVJlc3BvbnNlEg0KBXNoYXJkGAEgASgMIm8KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRmcm9tGAIgASgEEhAKCGdyb3VwX2lkGAMgASgEEhAKCGRhdGFiYXNlGAQgASgJEg8KB3JlcXVlc3QYBSABKAwiGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UiXQoVUGFydGl0aW9uU2l6ZXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIQCghncm91cF9pZBgDIAEoBBIQCghkYXRhYmFzZRgEIAEoCSInChZQYXJ0aXRpb25TaXplc1Jlc3BvbnNlEg0KBXNpemVzGAEgASgMIkoKFVBhcnRpdGlvbkJ5dGVzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSDwoHcmVxdWVzdBgDIAEoDCIoChZQYXJ0aXRpb25CeXRlc1Jlc3BvbnNlEg4KBmFuc3dlchgBIAEoDCJtChRGZXRjaFNuYXBzaG90UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZ3JvdXBfaWQYAyABKAQSEQoJbWluX2luZGV4GAQgASgEEg4KBmJhY2t1cBgFIAEoDCJyChVGZXRjaFNuYXBzaG90UmVzcG9uc2USEAoIbWFuaWZlc3QYASABKAwSDAoEZmlsZRgCIAEoDRIOCgZvZmZzZXQYAyABKAQSDAoEZGF0YRgEIAEoDBILCgNlbmQYBSABKAgSDgoGY3JjMzJjGAYgASgNIiUKD1JlYWRNZXRhUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIkIKCE1ldGFOb2RlEgoKAmlkGAEgASgEEhQKDGh0dHBfYWRkcmVzcxgCIAEoCRIUCgxyYWZ0X2FkZHJlc3MYAyABKAkiSAoNTWV0YVBhcnRpdGlvbhIQCghncm91cF9pZBgBIAEoBBIQCghyZXBsaWNhcxgCIAMoBBITCgtsZWFkZXJfaGludBgDIAEoBCJsChNNZXRhUmV0ZW50aW9uUG9saWN5EgwKBG5hbWUYASABKAkSEwoLZHVyYXRpb25fbnMYAiABKAMSHwoXc2hhcmRfZ3JvdXBfZHVyYXRpb25fbnMYAyABKAMSEQoJcmVwbGljYV9uGAQgASgNIuABCgxNZXRhRGF0YWJhc2USDAoEbmFtZRgBIAEoCRI4CgpwYXJ0aXRpb25zGAIgAygLMiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFQYXJ0aXRpb24SIAoYZGVmYXVsdF9yZXRlbnRpb25fcG9saWN5GAMgASgJEkYKEnJldGVudGlvbl9wb2xpY2llcxgEIAMoCzIqLmVwb2NobmV4dXMuY2x1c3Rlci52MS5NZXRhUmV0ZW50aW9uUG9saWN5EgwKBGhhc2gYBSABKAkSEAoIaGFzaF9rZXkYBiABKAkizAEKEFJlYWRNZXRhUmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIPCgdub2RlX2lkGAIgASgEEhUKDWFwcGxpZWRfaW5kZXgYAyABKAQSLgoFbm9kZXMYBCADKAsyHy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuTWV0YU5vZGUSNgoJZGF0YWJhc2VzGAUgAygLMiMuZXBvY2huZXh1cy5jbHVzdGVyLnYxLk1ldGFEYXRhYmFzZRIUCgxxdWVyeV9saW1pdHMYBiABKAwiSQoSUmVhZEluZGV4ZXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEZnJvbRgCIAEoBBIRCglncm91cF9pZHMYAyADKAQiJgoTUmVhZEluZGV4ZXNSZXNwb25zZRIPCgdpbmRleGVzGAEgAygEMp4ICg5DbHVzdGVyU2VydmljZRJkCgtQcm9wb3NlTWV0YRIpLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Qcm9wb3NlTWV0YVJlcXVlc3QaKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUHJvcG9zZU1ldGFSZXNwb25zZRJtCg5Xcml0ZVBhcnRpdGlvbhIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5Xcml0ZVBhcnRpdGlvblJlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuV3JpdGVQYXJ0aXRpb25SZXNwb25zZRJdCghEZXNjcmliZRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZXNjcmliZVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRGVzY3JpYmVSZXNwb25zZTABEnAKD0RlbGV0ZVBhcnRpdGlvbhItLmVwb2NobmV4dXMuY2x1c3Rlci52MS5EZWxldGVQYXJ0aXRpb25SZXF1ZXN0Gi4uZXBvY2huZXh1cy5jbHVzdGVyLnYxLkRlbGV0ZVBhcnRpdGlvblJlc3BvbnNlEmwKDUZldGNoU25hcHNob3QSKy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRmV0Y2hTbmFwc2hvdFJlcXVlc3QaLC5lcG9jaG5leHVzLmNsdXN0ZXIudjEuRmV0Y2hTbmFwc2hvdFJlc3BvbnNlMAESVwoGU2VsZWN0EiQuZXBvY2huZXh1cy5jbHVzdGVyLnYxLlNlbGVjdFJlcXVlc3QaJS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuU2VsZWN0UmVzcG9uc2UwARJbCghSZWFkTWV0YRImLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkTWV0YVJlcXVlc3QaJy5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZE1ldGFSZXNwb25zZRJtCg5QYXJ0aXRpb25TaXplcxIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5QYXJ0aXRpb25TaXplc1JlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUGFydGl0aW9uU2l6ZXNSZXNwb25zZRJkCgtSZWFkSW5kZXhlcxIpLmVwb2NobmV4dXMuY2x1c3Rlci52MS5SZWFkSW5kZXhlc1JlcXVlc3QaKi5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUmVhZEluZGV4ZXNSZXNwb25zZRJtCg5QYXJ0aXRpb25CeXRlcxIsLmVwb2NobmV4dXMuY2x1c3Rlci52MS5QYXJ0aXRpb25CeXRlc1JlcXVlc3QaLS5lcG9jaG5leHVzLmNsdXN0ZXIudjEuUGFydGl0aW9uQnl0ZXNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * A metadata command (src/cluster/meta/meta_state.ts MetaCommand, as JSON) for the leader.
@@ -363,6 +363,15 @@ export type DescribeRequest = Message<"epochnexus.cluster.v1.DescribeRequest"> &
    * @generated from field: bool series = 9;
    */
   series: boolean;
+
+  /**
+   * With consistency "leader": answer only as the partition's leader, else refuse naming the
+   * leader (a caller that keeps leader hints, the gateway, learns of a leadership that moved
+   * without a failure; a follower would answer through a ReadIndex and say nothing).
+   *
+   * @generated from field: bool leader_only = 10;
+   */
+  leaderOnly: boolean;
 };
 
 /**
@@ -500,6 +509,57 @@ export const PartitionSizesResponseSchema: GenMessage<PartitionSizesResponse> = 
   messageDesc(file_epochnexus_cluster_v1_cluster, 13);
 
 /**
+ * Bytes of several partitions on one node (the metadata leader measures each partition on its
+ * leader, one call per node), or that node's last figures of all (other nodes' status).
+ *
+ * @generated from message epochnexus.cluster.v1.PartitionBytesRequest
+ */
+export type PartitionBytesRequest = Message<"epochnexus.cluster.v1.PartitionBytesRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: uint64 from = 2;
+   */
+  from: bigint;
+
+  /**
+   * src/cluster/network.ts PartitionBytesRequest as wire JSON.
+   *
+   * @generated from field: bytes request = 3;
+   */
+  request: Uint8Array;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.PartitionBytesRequest.
+ * Use `create(PartitionBytesRequestSchema)` to create a new message.
+ */
+export const PartitionBytesRequestSchema: GenMessage<PartitionBytesRequest> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
+
+/**
+ * src/cluster/network.ts PartitionBytesAnswer as wire JSON.
+ *
+ * @generated from message epochnexus.cluster.v1.PartitionBytesResponse
+ */
+export type PartitionBytesResponse = Message<"epochnexus.cluster.v1.PartitionBytesResponse"> & {
+  /**
+   * @generated from field: bytes answer = 1;
+   */
+  answer: Uint8Array;
+};
+
+/**
+ * Describes the message epochnexus.cluster.v1.PartitionBytesResponse.
+ * Use `create(PartitionBytesResponseSchema)` to create a new message.
+ */
+export const PartitionBytesResponseSchema: GenMessage<PartitionBytesResponse> = /*@__PURE__*/
+  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
+
+/**
  * A replica that fell behind its leader's compacted log asks another replica for its files.
  *
  * @generated from message epochnexus.cluster.v1.FetchSnapshotRequest
@@ -541,7 +601,7 @@ export type FetchSnapshotRequest = Message<"epochnexus.cluster.v1.FetchSnapshotR
  * Use `create(FetchSnapshotRequestSchema)` to create a new message.
  */
 export const FetchSnapshotRequestSchema: GenMessage<FetchSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 14);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
 
 /**
  * One message of a snapshot (src/cluster/partition/snapshot.ts SnapshotChunk): the first carries
@@ -587,7 +647,7 @@ export type FetchSnapshotResponse = Message<"epochnexus.cluster.v1.FetchSnapshot
  * Use `create(FetchSnapshotResponseSchema)` to create a new message.
  */
 export const FetchSnapshotResponseSchema: GenMessage<FetchSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 15);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
 
 /**
  * What a stateless gateway (src/gateway) needs to route requests and plan queries: the members
@@ -612,7 +672,7 @@ export type ReadMetaRequest = Message<"epochnexus.cluster.v1.ReadMetaRequest"> &
  * Use `create(ReadMetaRequestSchema)` to create a new message.
  */
 export const ReadMetaRequestSchema: GenMessage<ReadMetaRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 16);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaNode
@@ -643,7 +703,7 @@ export type MetaNode = Message<"epochnexus.cluster.v1.MetaNode"> & {
  * Use `create(MetaNodeSchema)` to create a new message.
  */
 export const MetaNodeSchema: GenMessage<MetaNode> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 17);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaPartition
@@ -674,7 +734,7 @@ export type MetaPartition = Message<"epochnexus.cluster.v1.MetaPartition"> & {
  * Use `create(MetaPartitionSchema)` to create a new message.
  */
 export const MetaPartitionSchema: GenMessage<MetaPartition> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 18);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 20);
 
 /**
  * A retention policy, as a gateway plans a query over it.
@@ -710,7 +770,7 @@ export type MetaRetentionPolicy = Message<"epochnexus.cluster.v1.MetaRetentionPo
  * Use `create(MetaRetentionPolicySchema)` to create a new message.
  */
 export const MetaRetentionPolicySchema: GenMessage<MetaRetentionPolicy> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 19);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 21);
 
 /**
  * @generated from message epochnexus.cluster.v1.MetaDatabase
@@ -757,7 +817,7 @@ export type MetaDatabase = Message<"epochnexus.cluster.v1.MetaDatabase"> & {
  * Use `create(MetaDatabaseSchema)` to create a new message.
  */
 export const MetaDatabaseSchema: GenMessage<MetaDatabase> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 20);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 22);
 
 /**
  * @generated from message epochnexus.cluster.v1.ReadMetaResponse
@@ -805,7 +865,7 @@ export type ReadMetaResponse = Message<"epochnexus.cluster.v1.ReadMetaResponse">
  * Use `create(ReadMetaResponseSchema)` to create a new message.
  */
 export const ReadMetaResponseSchema: GenMessage<ReadMetaResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 21);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 23);
 
 /**
  * A coordinator's read barrier on the groups the answering node leads (src/cluster/read_round.ts).
@@ -834,7 +894,7 @@ export type ReadIndexesRequest = Message<"epochnexus.cluster.v1.ReadIndexesReque
  * Use `create(ReadIndexesRequestSchema)` to create a new message.
  */
 export const ReadIndexesRequestSchema: GenMessage<ReadIndexesRequest> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 22);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 24);
 
 /**
  * Per group asked, in order: the commit index the node confirms as a read point now (it leads
@@ -854,7 +914,7 @@ export type ReadIndexesResponse = Message<"epochnexus.cluster.v1.ReadIndexesResp
  * Use `create(ReadIndexesResponseSchema)` to create a new message.
  */
 export const ReadIndexesResponseSchema: GenMessage<ReadIndexesResponse> = /*@__PURE__*/
-  messageDesc(file_epochnexus_cluster_v1_cluster, 23);
+  messageDesc(file_epochnexus_cluster_v1_cluster, 25);
 
 /**
  * @generated from service epochnexus.cluster.v1.ClusterService
@@ -949,6 +1009,16 @@ export const ClusterService: GenService<{
     methodKind: "unary";
     input: typeof ReadIndexesRequestSchema;
     output: typeof ReadIndexesResponseSchema;
+  },
+  /**
+   * Bytes of several partitions' voting replicas on the node, or its last figures of all.
+   *
+   * @generated from rpc epochnexus.cluster.v1.ClusterService.PartitionBytes
+   */
+  partitionBytes: {
+    methodKind: "unary";
+    input: typeof PartitionBytesRequestSchema;
+    output: typeof PartitionBytesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_epochnexus_cluster_v1_cluster, 0);

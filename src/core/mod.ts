@@ -13,4 +13,5 @@ export * from "./point_input.ts";
 export * from "./time.ts";
 export * from "./torn_write.ts";
 export * from "./version.ts";
+export { concatBytes } from "./bytes.ts";
 export { formatBytes } from "./format_bytes.ts";

@@ -10,6 +10,7 @@
  */
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { concatBytes } from "../core/mod.ts";
 
 /** The message prefix of connect-es's binary decoding errors. */
 const PARSE_BINARY = "parse binary:";
@@ -100,7 +101,7 @@ async function fixEndOfStream(
       frames.push(encodeEnvelope(flags, fixEndStreamMessage(data)));
     } else frames.push(bytes.subarray(at - 5 - length, at));
   }
-  return { ...response, body: once(concat(frames)) };
+  return { ...response, body: once(concatBytes(frames)) };
 }
 
 function fixEndStreamMessage(data: Uint8Array): Uint8Array {
@@ -150,16 +151,4 @@ function fixGrpcTrailer(
       }
     })(),
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

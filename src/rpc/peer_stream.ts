@@ -24,6 +24,7 @@
  */
 import {
   type ByteChannel,
+  concatBytes,
   EpochError,
   type ErrorCode,
   type Logger,
@@ -346,7 +347,7 @@ class FrameWriter {
     while (this.#queue.length > 0) {
       const frames = this.#queue;
       this.#queue = [];
-      const bytes = frames.length === 1 ? frames[0] : concat(frames);
+      const bytes = concatBytes(frames);
       try {
         await this.channel.write(bytes);
       } catch (error) {
@@ -450,16 +451,4 @@ function decodeFailure(payload: Uint8Array, node: number): EpochError {
       cause: error,
     });
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

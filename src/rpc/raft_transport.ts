@@ -21,7 +21,7 @@ import {
 } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { crc32c } from "../core/mod.ts";
+import { concatBytes, crc32c } from "../core/mod.ts";
 import type { Logger } from "../core/mod.ts";
 import { silentLogger } from "../core/mod.ts";
 import type {
@@ -403,7 +403,7 @@ export class ConnectRaftTransport {
         }
         if (req.last) {
           this.assemblies.delete(key);
-          const data = concat(a.parts, a.received);
+          const data = concatBytes(a.parts);
           if (data.length !== a.total || crc32c(data) !== req.crc32c) {
             throw new ConnectError(
               `raft: snapshot of ${data.length} bytes (want ${a.total}) fails its checksum`,
@@ -543,17 +543,6 @@ class GroupTransport implements Transport {
     }
     if (!this.stopped) this.handler?.reportSnapshot(m.to, ok);
   }
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A Raft message as its protobuf form (Snap messages carry metadata only). */

@@ -15,6 +15,7 @@
  * @module
  */
 import {
+  concatBytes,
   CorruptionError,
   crc32c,
   type FileHandle,
@@ -269,7 +270,7 @@ export class WriteAheadLog {
         let end = 0;
         while (end < this.#queue.length && this.#queue[end].frame !== undefined) end++;
         const group = this.#queue.splice(0, end) as Pending[];
-        const bytes = concat(group.map((p) => p.frame));
+        const bytes = concatBytes(group.map((p) => p.frame));
         const before = this.#size;
         try {
           await this.#handle.write(bytes);
@@ -339,19 +340,6 @@ export class WriteAheadLog {
     while (this.#flushing) await this.#idle;
     this.#handle.close();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function isAllZero(bytes: Uint8Array, from: number): boolean {

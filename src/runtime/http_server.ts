@@ -135,10 +135,14 @@ export function serveHttp(
     });
   });
   const upgraded = new Set<NodeSocket>();
+  let shuttingDown = false;
   const upgrade = options.upgrade;
   if (upgrade) {
     server.on("upgrade", (req: IncomingMessage, socket: UpgradedSocket, head: Uint8Array) => {
-      switchProtocols(upgrade, req, socket, head, upgraded, logger);
+      // A connection handed over after shutdown began would hold `finished` until its peer
+      // closes it: refuse it at once.
+      if (shuttingDown) socket.destroy();
+      else switchProtocols(upgrade, req, socket, head, upgraded, logger);
     });
   }
   const finished = new Promise<void>((resolve) => server.once("close", () => resolve()));
@@ -151,6 +155,7 @@ export function serveHttp(
         hostname: address.address,
         port: address.port,
         shutdown() {
+          shuttingDown = true;
           server.close();
           // A connection whose request ends after this becomes idle later: close those too.
           server.closeIdleConnections();
@@ -176,6 +181,9 @@ function switchProtocols(
   upgraded: Set<NodeSocket>,
   logger: Logger | undefined,
 ): void {
+  // node:http no longer watches a socket it handed over: an error on it (a peer that resets the
+  // connection before reading the refusal) would be uncaught and end the process.
+  socket.on("error", () => socket.destroy());
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (typeof value === "string") headers.set(name, value);

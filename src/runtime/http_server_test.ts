@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { serveHttp } from "./http_server.ts";
 import { upgradeDialer } from "./upgrade_socket.ts";
+import net from "node:net";
 
 Deno.test("http server: a streamed answer goes out as produced, a buffered one with its length", async () => {
   let release!: () => void;
@@ -156,6 +157,36 @@ Deno.test("http server: an upgraded connection outlives the header and idle time
     await server.shutdown();
     while (!ended && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.ok(ended, "shutdown closed the upgraded connection");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("http server: clients that reset a refused upgrade do not take the process down", async () => {
+  const server = await serveHttp(() => Promise.resolve(new Response("plain")), {
+    hostname: "127.0.0.1",
+    port: 0,
+    upgrade: () => ({ status: 401, body: "no secret\n".repeat(50) }),
+  });
+  try {
+    // Anyone who reaches the port can do this before any secret is checked.
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(server.port, "127.0.0.1", () => {
+          socket.write(
+            "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: p\r\n\r\n",
+          );
+          setTimeout(() => {
+            socket.resetAndDestroy();
+            resolve();
+          }, i % 3);
+        });
+        socket.on("error", () => {});
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300)); // the resets reach the server
+    const answer = await fetch(`http://127.0.0.1:${server.port}/`);
+    assert.equal(await answer.text(), "plain");
   } finally {
     await server.shutdown();
   }

@@ -114,6 +114,8 @@ export async function serve(config: Config): Promise<void> {
   const peers = ca !== undefined
     ? { scheme: "https" as const, fetch: fetchTrusting(ca), dial: upgradeDialer({ caCerts: [ca] }) }
     : { scheme: "http" as const, dial: upgradeDialer() };
+  // The peer streams (both ways) end with the node, not with the process.
+  let closeNetwork = () => {};
   const { node, secret } = await startClusterNode(
     config,
     logger,
@@ -121,6 +123,7 @@ export async function serve(config: Config): Promise<void> {
     (network) => {
       handlers.internal = network.fetchHandler;
       handlers.upgrade = network.upgradeHandler;
+      closeNetwork = () => network.close();
     },
     peers,
   );
@@ -260,6 +263,7 @@ export async function serve(config: Config): Promise<void> {
       await jobs.stop();
       await scripts.close();
       await node.close();
+      closeNetwork();
       lock.release();
       exit(0);
     }, SHUTDOWN_GRACE_MS);
@@ -274,6 +278,7 @@ export async function serve(config: Config): Promise<void> {
   await jobs.stop();
   await scripts.close();
   await node.close();
+  closeNetwork();
   // A peer stopping at the same time may never answer a request it holds open on this port, and
   // the node-to-node server waits for it; cap the wait as for the HTTP server (the node is closed
   // and every acknowledged write is fsynced by now).

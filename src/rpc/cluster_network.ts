@@ -266,6 +266,9 @@ export class ConnectClusterNetwork implements ClusterNetwork {
           logger: this.#options.logger,
           onEnd: () => own.delete(close),
         });
+        // One stream per direction: a peer opens another only after giving up its last, which
+        // may never have closed here (the peer restarted without a word): close it.
+        for (const older of [...own]) older();
         own.add(close);
       },
     };

@@ -143,6 +143,8 @@ class PeerConnection {
   #lastRefusal: number | undefined;
   /** A try to open failed since the last open (logged once). */
   #failing = false;
+  /** Frames read on the open connection: a call timing out with none read since it began. */
+  #framesRead = 0;
   readonly #logger: Logger;
 
   constructor(
@@ -174,6 +176,8 @@ class PeerConnection {
     }
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 0xffff_ffff ? 1 : this.#nextId + 1;
+    const channel = this.#channel!;
+    const framesAtStart = this.#framesRead;
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#calls.delete(id);
@@ -183,6 +187,12 @@ class PeerConnection {
             `node ${this.node} did not answer a call within ${timeoutMs} ms`,
           ),
         );
+        // Not a frame in a whole call's time, where a live peer answers Raft every tick: the
+        // peer is gone without a word (a host powered off): drop it, so calls go over Connect
+        // and a new connection is tried, instead of every call waiting out its timeout.
+        if (this.#framesRead === framesAtStart) {
+          this.#drop(channel, new Error(`no frame from node ${this.node} in ${timeoutMs} ms`));
+        }
       }, timeoutMs);
       this.#calls.set(id, { resolve, reject, timer });
       writer.send(encodeFrame(kind, id, payload));
@@ -262,6 +272,7 @@ class PeerConnection {
       (kind, id, payload) => this.#answered(kind, id, payload),
     );
     channel.start((chunk) => {
+      if (this.#channel !== channel) return; // read before the connection was dropped
       this.options.count?.(this.baseUrl, 0, chunk.length);
       try {
         reader.push(chunk);
@@ -276,6 +287,7 @@ class PeerConnection {
     if (kind !== FrameKind.Answer && kind !== FrameKind.Failure) {
       throw new FrameError(`peer stream: node ${this.node} answered with a frame of kind ${kind}`);
     }
+    this.#framesRead++;
     this.#backoffMs = MIN_BACKOFF_MS; // it answers: a later failure starts backing off anew
     const call = this.#calls.get(id);
     if (!call) return; // timed out meanwhile

@@ -21,6 +21,9 @@ interface TestPeer {
   /** Connect requests served, by path. */
   connectCalls: string[];
   logs: string[];
+  /** The pool of the peer's Connect calls: closed by `stop`, else a spare keep-alive
+   * connection in it holds the other peer's shutdown until the pool's idle timeout (90 s). */
+  client: Deno.HttpClient;
 }
 
 async function startPeer(
@@ -31,10 +34,12 @@ async function startPeer(
   const log = (level: string) => (message: string, fields?: Record<string, unknown>) =>
     logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
   const logger: Logger = { info: log("info"), warn: log("warn"), error: log("error") };
+  const client = Deno.createHttpClient({});
   const network = new ConnectClusterNetwork({
     clusterId: "c1",
     nodeId,
     dial: upgradeDialer(),
+    fetch: (input, init) => fetch(input, { ...init, client }),
     timeoutMs: 30_000,
     logger,
     ...options,
@@ -49,7 +54,7 @@ async function startPeer(
     // An older node's server: an upgrade request reaches the handler as any request.
     upgrade: options.upgrades === false ? undefined : network.upgradeHandler,
   });
-  return { network, server, url: `http://127.0.0.1:${server.port}`, connectCalls, logs };
+  return { network, server, url: `http://127.0.0.1:${server.port}`, connectCalls, logs, client };
 }
 
 function link(peers: TestPeer[]): void {
@@ -59,7 +64,10 @@ function link(peers: TestPeer[]): void {
 }
 
 async function stop(...peers: TestPeer[]): Promise<void> {
-  for (const p of peers) p.network.close();
+  for (const p of peers) {
+    p.network.close();
+    p.client.close();
+  }
   await Promise.all(peers.map((p) => p.server.shutdown()));
 }
 
@@ -189,6 +197,29 @@ Deno.test("peer stream: a connection killed mid-call fails its calls at once; th
     const before = b.connectCalls.length;
     assert.equal((await a.network.peers.writePartition(2, write(5))).accepted, 5);
     assert.equal(b.connectCalls.length, before, "the call went over the new stream");
+  } finally {
+    release();
+    await stop(a, b);
+  }
+});
+
+Deno.test("peer stream: a peer silent for a whole call's time is dropped, so calls go over Connect", async () => {
+  const [a, b] = [await startPeer(1, { timeoutMs: 500 }), await startPeer(2)];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  try {
+    link([a, b]);
+    // "hang" is never answered and nothing else flows: a host gone without a FIN looks so.
+    b.network.serve(countingService((w) => w.database === "hang" ? held : 0));
+    await openStream(a);
+    await assert.rejects(
+      () => a.network.peers.writePartition(2, write(1, "hang")),
+      (e: Error & { code?: string }) => e.code === "deadline_exceeded",
+    );
+    await until("the silent stream dropped", () => !a.network.streamOpen(2), 5_000);
+    // The next calls go over Connect, then over a new stream (node 2 closes the one it held).
+    assert.equal((await a.network.peers.writePartition(2, write(3))).accepted, 3);
+    await openStream(a);
   } finally {
     release();
     await stop(a, b);

@@ -24,15 +24,21 @@ export function upgradeDialer(options: { caCerts?: string[] } = {}): UpgradeDial
     const port = Number(target.port || (tls ? 443 : 80));
     let conn: Deno.Conn | undefined;
     let timedOut = false;
+    // A connect to a host that drops packets hangs until the OS gives up (minutes): the timer
+    // ends the wait itself, and a connection made after it is closed.
+    const expired = Promise.withResolvers<never>();
+    expired.promise.catch(() => {});
     const timer = setTimeout(() => {
       timedOut = true;
       closeQuietly(conn);
+      expired.reject(new Error(`no connection to ${target.host} within ${timeoutMs} ms`));
     }, timeoutMs);
     try {
       const connecting = tls
         ? Deno.connectTls({ hostname, port, caCerts: options.caCerts })
         : Deno.connect({ hostname, port });
-      conn = await connecting;
+      connecting.then((late) => timedOut && closeQuietly(late), () => {});
+      conn = await Promise.race([connecting, expired.promise]);
       if (timedOut) throw new Error(`no connection to ${target.host} within ${timeoutMs} ms`);
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       const lines = [`GET ${target.pathname || "/"} HTTP/1.1`, `Host: ${target.host}`];

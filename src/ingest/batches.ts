@@ -169,6 +169,9 @@ export async function commitBatches(
           : { [batchKind]: last };
       }
     });
+    // Awaited by the next flush, at the end or in the catch below; a failure while the loop
+    // waits for the body's next read must not be an unhandled rejection (it ends the process).
+    inFlight.catch(() => {});
   };
 
   let cut = false; // the body went on past a batch that found a partition without leader

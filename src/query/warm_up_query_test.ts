@@ -233,3 +233,39 @@ Deno.test("the warm-up parses only each policy's newest shard group; older ones 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a DROP SERIES between warm-up steps: the dropped series' own field is not listed after it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "warm_drop_" });
+  try {
+    const run = async (e: StorageEngine, q: string) =>
+      encodeJson(await executeQuery(e, q, { database: "db", nowNs: NOW }));
+    for (let steps = 0; steps <= 5; steps++) {
+      const dir = `${root}/${steps}`;
+      const writer = await open(dir, false);
+      await writer.createDatabase("db");
+      for (let s = 0; s < 2; s++) { // two segments; only h5 has the field only5
+        const points: Point[] = [];
+        for (let h = 0; h < 8; h++) points.push(cpu(h, s * 10_000, h === 5));
+        await writer.write("db", undefined, points);
+        await writer.flush();
+      }
+      await writer.close({ flush: false });
+      const timers = steppedTimers();
+      const engine = await open(dir, true, timers);
+      try {
+        for (let i = 0; i < steps; i++) await timers.step();
+        await run(engine, "DROP SERIES FROM cpu WHERE host = 'h5'");
+        for (let i = 0; i < 1_000 && await timers.step(); i++);
+        await engine.warmedUp();
+        const keys = await run(engine, "SHOW FIELD KEYS");
+        assert.ok(!keys.includes("only5"), `after ${steps} steps: ${keys}`);
+        const row = await run(engine, "SELECT * FROM cpu LIMIT 1");
+        assert.ok(!row.includes("only5"), `after ${steps} steps: ${row}`);
+      } finally {
+        await engine.close({ flush: false });
+      }
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -147,6 +147,10 @@ export class Shard {
   #index: SeriesIndex | undefined;
   /** Counts drops: field types cached per immutable source hold while it is unchanged. */
   #dropEpoch = 0;
+  /** Drops so far: field types worked out under an older count are not kept. */
+  get dropEpoch(): number {
+    return this.#dropEpoch;
+  }
   /** Active heads a drop removed series from (their own field-type map may be too wide). */
   readonly #headsWithDrops = new WeakSet<Head>();
   /**
@@ -345,6 +349,7 @@ export class Shard {
     active: boolean,
     measurement: string,
     scan: () => Map<string, FieldType>,
+    viewEpoch: number,
   ): ReadonlyMap<string, FieldType> {
     if (active) {
       return source instanceof Head && !this.#headsWithDrops.has(source)
@@ -354,6 +359,9 @@ export class Shard {
     if (source instanceof Head && this.#frozenAt.get(source) === this.#dropEpoch) {
       return source.fieldTypes(measurement);
     }
+    // A view made before a drop scans with the tombstones it was made with: what it finds must
+    // not be kept under the drop's epoch (a dropped series' fields would stay listed).
+    if (viewEpoch !== this.#dropEpoch) return scan();
     let cached = this.#typeCache.get(source);
     if (cached === undefined || cached.epoch !== this.#dropEpoch) {
       this.#typeCache.set(source, cached = { epoch: this.#dropEpoch, byMeasurement: new Map() });
@@ -385,7 +393,9 @@ export class Shard {
     measurement: string,
     sources: readonly Source[],
     types: Map<string, FieldType>,
+    viewEpoch: number,
   ): void {
+    if (viewEpoch !== this.#dropEpoch) return; // worked out before a drop (see fieldTypesIn)
     const active = sources.at(-1);
     this.#mergedTypes.set(measurement, {
       epoch: this.#dropEpoch,
@@ -534,7 +544,12 @@ export class ShardView {
     private readonly tombstones: TombstoneLookup,
     /** Series come from the shard's index (a view over all its sources), else from a scan. */
     private readonly indexed: boolean,
-  ) {}
+  ) {
+    this.dropEpoch = shard.dropEpoch;
+  }
+
+  /** The shard's drop count when this view took its tombstones (what its caches may keep). */
+  readonly dropEpoch: number;
 
   /** The shard group's first instant (ms since the epoch). */
   get startMs(): number {
@@ -647,7 +662,7 @@ export class ShardView {
     const cached = this.shard.mergedFieldTypes(measurement, this.sources);
     if (cached !== undefined) return cached;
     const types = this.#fieldTypes(measurement);
-    this.shard.keepMergedFieldTypes(measurement, this.sources, types);
+    this.shard.keepMergedFieldTypes(measurement, this.sources, types, this.dropEpoch);
     return types;
   }
 
@@ -689,6 +704,7 @@ export class ShardView {
         src.gen === ACTIVE,
         measurement,
         scan,
+        this.dropEpoch,
       )
       : scan();
   }

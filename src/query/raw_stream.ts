@@ -356,6 +356,18 @@ class RawStream implements SeriesStream {
   readonly #releases: (() => void)[];
   /** What ended the stream midway (a limit, a kill, the deadline), told to `onEnd`. */
   #error: unknown;
+  /** A kill or the deadline, met while nobody asked for the next piece. */
+  #aborted: unknown;
+  /** Ends the stream when the query is killed or times out, even if the client reads no more. */
+  readonly #onAbort = () => {
+    try {
+      this.#budget.checkSignal();
+    } catch (e) {
+      this.#aborted = e;
+      this.#error ??= e;
+    }
+    this.close();
+  };
 
   constructor(
     plan: SelectPlan,
@@ -377,6 +389,8 @@ class RawStream implements SeriesStream {
     if (plan.descending) this.#shardOrder.reverse();
     // A slow client may read for longer than a compaction's retired files stay open.
     this.#releases = targets.flatMap((t) => t.reader.hold !== undefined ? [t.reader.hold()] : []);
+    // A client that stops reading would otherwise keep the holds (and retired files) forever.
+    budget.signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /** Makes the first piece; false when there is none. */
@@ -386,6 +400,7 @@ class RawStream implements SeriesStream {
   }
 
   async next(): Promise<SeriesPiece | undefined> {
+    if (this.#aborted !== undefined) throw this.#aborted; // never a cut answer read as whole
     if (this.#pending !== undefined) {
       const p = this.#pending;
       this.#pending = undefined;
@@ -403,6 +418,7 @@ class RawStream implements SeriesStream {
   }
 
   close(): void {
+    this.#budget.signal?.removeEventListener("abort", this.#onAbort);
     for (const release of this.#releases.splice(0)) release();
     for (const c of this.#cursors) c.release();
     this.#cursors = [];

@@ -9,7 +9,13 @@ import assert from "node:assert/strict";
 import { type Clock, type Logger, silentLogger } from "../../src/core/mod.ts";
 import { createApp } from "../../src/http/mod.ts";
 import { configureQueries } from "../../src/http/query_handler.ts";
-import { encodeChunks, executeQuery, jsonChunks, type QueryLimits } from "../../src/query/mod.ts";
+import {
+  encodeChunks,
+  executeQuery,
+  jsonChunks,
+  QueryInterruptedError,
+  type QueryLimits,
+} from "../../src/query/mod.ts";
 import { denoFileSystem } from "../../src/runtime/mod.ts";
 import { StorageEngine } from "../../src/storage/mod.ts";
 
@@ -292,6 +298,36 @@ Deno.test("a compaction during a paused stream: the slow client still gets every
     const text = bytesOf(chunks);
     assert.equal(JSON.parse(text).results[0].error, undefined, text.slice(-300));
     assert.equal(text, want);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a stream killed while its client reads nothing ends at once: files released, no cut answer read as whole", async () => {
+  const s = await setup();
+  try {
+    const controller = new AbortController();
+    const ended = Promise.withResolvers<unknown>();
+    const results = await executeQuery(s.engine, "SELECT * FROM cpu", {
+      database: "db",
+      nowNs: NOW_NS,
+      stream: true,
+      signal: controller.signal,
+      onStreamEnd: (error) => ended.resolve(error),
+    });
+    const stream = results.at(-1)!.stream!;
+    assert.ok(stream, "the SELECT streams");
+    // KILL QUERY (or the deadline) while the client has stopped reading.
+    controller.abort(new QueryInterruptedError("query killed"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const error = await Promise.race([
+      ended.promise,
+      new Promise((_, reject) =>
+        timer = setTimeout(() => reject(new Error("the stream did not end within 5 s")), 5_000)
+      ),
+    ]).finally(() => clearTimeout(timer));
+    assert.match(String(error), /query killed/);
+    await assert.rejects(() => stream.next(), /query killed/);
   } finally {
     await s.close();
   }

@@ -252,7 +252,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       isDown: (node) => health.isMarkedDown(node),
       stale: (node, why) => {
         if (node !== undefined) health.markDown(node);
-        view.invalidate();
+        // At most once a second, as for reads: every write during an election says so.
+        view.invalidate(STALE_HINT_MIN_AGE_MS);
         deps.logger.warn("write part not sent; metadata to be read again", { why });
       },
     });

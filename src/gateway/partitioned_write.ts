@@ -194,6 +194,9 @@ export class PartitionedWriter {
         this.#o.stale(undefined, message);
         throw new NotFoundError(error.message ?? `database not found: ${db.name}`);
       case 429:
+        // The node is busy, and says nothing of where leaders are: reading the metadata again
+        // would only add load to an overloaded cluster.
+        return this.#unavailable(part, error, message);
       case 502:
       case 503:
       case 504:

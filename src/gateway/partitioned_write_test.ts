@@ -45,12 +45,15 @@ function harness() {
   const down = new Set<number>();
   /** Nodes answering every part 503 (their partition is electing a leader). */
   const electing = new Set<number>();
+  /** Nodes answering every part 429 (too many writes at once). */
+  const overloaded = new Set<number>();
   const metaReads = { count: 0 };
+  const monotonic = { ms: 0 };
   const parts: { node: number; lines: string[]; search: string; auth: string | null }[] = [];
   const clock: Clock = {
     nowMs: () => 1_700_000_000_000,
     nowNanos: () => 1_700_000_000_000_000_000n,
-    monotonicMs: () => 0,
+    monotonicMs: () => monotonic.ms,
   };
   const fetchFn: typeof fetch = async (input, init) => {
     const request = new Request(input, init);
@@ -60,6 +63,12 @@ function harness() {
     const body = await request.text();
     if (body === "") return new Response(null, { status: 204 });
     assert.equal(url.pathname, "/ingest");
+    if (overloaded.has(node)) {
+      return Response.json(
+        { error: { code: "resource_exhausted", message: "too many concurrent writes" } },
+        { status: 429, headers: { "retry-after": "1" } },
+      );
+    }
     if (electing.has(node)) {
       return Response.json(
         { error: { code: "unavailable", message: "partition 0 has no leader" } },
@@ -94,7 +103,7 @@ function harness() {
       },
     },
   );
-  return { gateway, parts, down, electing, metaReads };
+  return { gateway, parts, down, electing, overloaded, metaReads, monotonic };
 }
 
 const LINES = Array.from({ length: 30 }, (_, i) => `m,host=h${i} v=${i} ${i + 1}`);
@@ -171,7 +180,7 @@ Deno.test("gateway: a split write names refused points at the caller's lines, an
 });
 
 Deno.test("gateway: a part refused while its partition elects a leader makes the gateway read the metadata again", async () => {
-  const { gateway, electing, metaReads } = harness();
+  const { gateway, electing, metaReads, monotonic } = harness();
   const write = () =>
     gateway.fetch(
       new Request("http://gw/write?db=db&precision=s", { method: "POST", body: LINES.join("\n") }),
@@ -180,11 +189,33 @@ Deno.test("gateway: a part refused while its partition elects a leader makes the
   assert.equal(metaReads.count, 1);
   assert.equal((await write()).status, 204);
   assert.equal(metaReads.count, 1, "a copy within its time to live was read again");
+  monotonic.ms += 1_000; // the copy is a second old
   electing.add(3);
-  const r = await write();
-  assert.equal(r.status, 503);
-  assert.equal(r.headers.get("retry-after"), "1");
+  for (let i = 0; i < 5; i++) {
+    const r = await write();
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get("retry-after"), "1");
+  }
+  // The first 503 marked the copy stale; the next write read it once, and the others, within
+  // a second of that read, did not read it again.
+  assert.equal(metaReads.count, 2, "503s within a second read the copy once");
   electing.clear();
   assert.equal((await write()).status, 204);
   assert.equal(metaReads.count, 2, "the 503 did not make the gateway read its copy again");
+});
+
+Deno.test("gateway: a part refused as overloaded (429) does not make the gateway read the metadata again", async () => {
+  const { gateway, overloaded, metaReads, monotonic } = harness();
+  const write = () =>
+    gateway.fetch(
+      new Request("http://gw/write?db=db&precision=s", { method: "POST", body: LINES.join("\n") }),
+    );
+  assert.equal((await write()).status, 204);
+  overloaded.add(3);
+  for (let i = 0; i < 4; i++) {
+    monotonic.ms += 1_100; // past the 1 s a stale hint waits for, within the 5 s time to live
+    const r = await write();
+    assert.equal(r.status, 503, "a part not written: the caller tries again");
+  }
+  assert.equal(metaReads.count, 1, "an overloaded node says nothing of where leaders are");
 });

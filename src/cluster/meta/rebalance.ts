@@ -59,7 +59,10 @@ export interface PartitionView {
   replicas: readonly number[];
   /** Where they should be; a move is under way when it differs from `replicas`. */
   target: readonly number[];
-  /** Bytes of one replica's data, as last measured; absent (not measured yet) counts as 0. */
+  /**
+   * Bytes of one replica's data, as last measured; absent: not measured yet (counts as 0 for
+   * replica counts' tie-breaks; while any partition's is absent, nothing moves for bytes).
+   */
   bytes?: number;
 }
 
@@ -173,8 +176,11 @@ export function planRebalance(
     moving++;
   }
 
-  // 3. Bytes, once counts are even.
-  while (moving < options.maxMoves) {
+  // 3. Bytes, once counts are even, and only when every partition's size is known: a new
+  //    metadata leader, or one whose pass could not reach a leader, would otherwise weigh the
+  //    partitions it has no figure for as empty and move gigabytes toward their nodes.
+  const sizesKnown = partitions.every((p) => p.bytes !== undefined);
+  while (sizesKnown && moving < options.maxMoves) {
     const move = planByteMove(
       [...usable],
       load,
@@ -232,7 +238,7 @@ export function planRebalance(
   const settledLeads = partitions.filter((p) =>
     !isMoving(p) && (!changed.has(p.groupId) || reordered.has(p.groupId))
   );
-  for (let round = 0; round < partitions.length; round++) {
+  for (let round = 0; sizesKnown && round < partitions.length; round++) {
     const change = planLeadMove([...usable], leads, targets, sizeOf, settledLeads, options);
     if (!change) break;
     for (const [groupId, heir] of change) {

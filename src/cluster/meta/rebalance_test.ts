@@ -408,3 +408,21 @@ Deno.test("rebalance leaders by bytes (property): leader changes end, never undo
     { numRuns: 300, seed: 17 },
   );
 });
+
+Deno.test("rebalance by bytes: while any partition's size is unknown (a new metadata leader), nothing moves for bytes", () => {
+  const G = 1024 ** 3;
+  // 4 nodes with 4 replicas of 1 GiB partitions each: balanced. The partitions node 4 leads
+  // have no figure (node 4 is unreachable to the new metadata leader's first pass).
+  const layout = [[1, 2], [2, 3], [3, 4], [4, 1], [1, 3], [2, 4], [3, 1], [4, 2]];
+  const nodes = [1, 2, 3, 4].map((id) => node(id));
+  const partitions = layout.map((r, i) => ({
+    ...settled(10 + i, r),
+    bytes: r[0] === 4 ? undefined : G,
+  }));
+  const options = { maxMoves: 2, minByteGap: 64 * 1024 * 1024 };
+  assert.deepEqual(planRebalance(nodes, partitions, options), []);
+  assert.deepEqual(planRebalance(nodes, layout.map((r, i) => sized(10 + i, r, G)), options), []);
+  // Counts still even out without sizes.
+  const joined = [...nodes, node(5)];
+  assert.ok(planRebalance(joined, partitions, options).length > 0, "a new node gets replicas");
+});

@@ -1273,7 +1273,8 @@ export class ClusterNode {
     if (!this.meta.isLeader() && leader > 0 && ask !== undefined) {
       try {
         const answer = await ask(leader, { measure: [], known: true });
-        this.partitionBytes.replace(answer.known ?? []);
+        // A leader elected since has measured nothing yet: keep the figures taken last.
+        if ((answer.known ?? []).length > 0) this.partitionBytes.replace(answer.known!);
       } catch (error) {
         this.#options.logger.warn("partition bytes not read from the metadata leader", {
           leader,

@@ -473,8 +473,10 @@ class IndexV2 implements SegmentIndex {
       const series = this.#looked.get(entry.key) ?? entry; // one object per series
       if (withFields) series.fields;
       p.series.push(series);
+      // Kept entry by entry: a damaged entry that throws leaves the parse where it stopped,
+      // so a later call neither repeats the entries before it nor files them at wrong places.
+      p.at = r.offset - this.#entriesAt;
     }
-    p.at = r.offset - this.#entriesAt;
     if (p.series.length < range.count) return false;
     if (r.offset !== this.#entriesAt + range.offset + range.length) {
       r.fail(`entries of ${JSON.stringify(range.name)} do not fill their ${range.length} bytes`);

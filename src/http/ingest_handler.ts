@@ -40,6 +40,7 @@ import {
 } from "../core/mod.ts";
 import {
   commitBatches,
+  type CommitOptions,
   decodeCsvStream,
   type DecodedBatch,
   decodeLineProtocolStream,
@@ -148,13 +149,13 @@ export function admitWrite(ctx: AppContext, bytes: number): () => void {
 }
 
 /**
- * The streamed batch size of a context's writes, asked again before each batch: smaller while
- * many writes are in flight (`WriteAdmission.batchShare`), so 64 writers do not each hold a
- * whole body of decoded points.
+ * The commit options of a streamed write: the settings, with a batch size asked again before
+ * each batch, smaller while many writes are in flight (`WriteAdmission.batchShare`), so 64
+ * writers do not each hold a whole body of decoded points.
  */
-export function sharedBatchPoints(ctx: AppContext, settings: IngestSettings): () => number {
+export function streamedCommitOptions(ctx: AppContext, settings: IngestSettings): CommitOptions {
   const admission = admissionOf(ctx);
-  return () => admission.batchShare(settings.batchPoints);
+  return { ...settings, batchPoints: () => admission.batchShare(settings.batchPoints) };
 }
 
 function admissionOf(ctx: AppContext): WriteAdmission {
@@ -233,7 +234,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
         await (allOrNothing ? writeAtomically(ctx, db, rp, source, settings, tally) : commitBatches(
           source,
           tally.counted((points) => writePoints(ctx, db, rp, points)),
-          { ...settings, batchPoints: sharedBatchPoints(ctx, settings) },
+          streamedCommitOptions(ctx, settings),
         ))
           .catch((error) => {
             recordWrite(ctx.metrics, tally, failedSummary(error));

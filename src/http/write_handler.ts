@@ -21,7 +21,12 @@ import {
 import { commitBatches, decodeLineProtocolStream, type IngestSummary } from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream } from "./body.ts";
-import { admitWrite, ingestSettings, reservedBytes, sharedBatchPoints } from "./ingest_handler.ts";
+import {
+  admitWrite,
+  ingestSettings,
+  reservedBytes,
+  streamedCommitOptions,
+} from "./ingest_handler.ts";
 import { writePoints } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
 import { influxError, json } from "./responses.ts";
@@ -59,10 +64,8 @@ export async function handleInfluxWrite(
         maxLineBytes: settings.maxLineBytes,
       });
       const write = tally.counted((points) => writePoints(ctx, db, rp, points));
-      summary = await commitBatches(lines, write, {
-        ...settings,
-        batchPoints: sharedBatchPoints(ctx, settings),
-      }).catch((error) => {
+      const options = streamedCommitOptions(ctx, settings);
+      summary = await commitBatches(lines, write, options).catch((error) => {
         recordWrite(ctx.metrics, tally, failedSummary(error));
         throw error;
       });

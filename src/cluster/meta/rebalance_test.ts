@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isMoving, type NodeView, type PartitionView, planRebalance } from "./rebalance.ts";
+import {
+  isMoving,
+  type NodeView,
+  type PartitionView,
+  planRebalance,
+  type TargetChange,
+} from "./rebalance.ts";
 
 const node = (id: number, live = true, draining = false): NodeView => ({ id, live, draining });
 const settled = (groupId: number, replicas: number[]): PartitionView => ({
@@ -237,6 +243,25 @@ Deno.test("rebalance by bytes: count and byte skew together end even in both", (
   assert.ok(spread(after) <= Math.max(0.2 * mean, 800), JSON.stringify(after));
 });
 
+/** Partitions of `sizes` bytes, the g-th with `rf` replicas from node `1 + places[g]` on. */
+function spreadLayout(n: number, rf: number, sizes: number[], places: number[]): PartitionView[] {
+  return sizes.map((bytes, g) =>
+    sized(g + 1, Array.from({ length: rf }, (_, k) => 1 + (places[g] + k) % n), bytes)
+  );
+}
+
+/** Whether a plan puts a replica on a node that held none of that partition. */
+function movesData(partitions: readonly PartitionView[], changes: readonly TargetChange[]) {
+  return changes.some((c) => {
+    const before = partitions.find((p) => p.groupId === c.groupId)!.target;
+    return c.target.some((id) => !before.includes(id));
+  });
+}
+
+/** `now` strictly below `last`, lexicographically. */
+const lexLower = (now: [number, number], last: [number, number]) =>
+  now[0] < last[0] || now[0] === last[0] && now[1] < last[1];
+
 /** The measure every data move lowers: (sum of counts², sum of bytes²) over usable nodes. */
 function measure(partitions: readonly PartitionView[], ids: number[]): [number, number] {
   let counts = 0, bytes = 0;
@@ -259,13 +284,7 @@ Deno.test("rebalance by bytes (property): plans end, never undo, and leave count
       fc.constantFrom(0.05, 0.2, 0.5),
       (n, rf, sizes, places, maxMoves, byteSkew) => {
         const replicationFactor = Math.min(rf, n);
-        const start = sizes.map((bytes, g) =>
-          sized(
-            g + 1,
-            Array.from({ length: replicationFactor }, (_, k) => 1 + (places[g] + k) % n),
-            bytes,
-          )
-        );
+        const start = spreadLayout(n, replicationFactor, sizes, places);
         const nodes = Array.from({ length: n }, (_, i) => node(i + 1));
         const ids = nodes.map((x) => x.id);
         let partitions = start;
@@ -275,17 +294,11 @@ Deno.test("rebalance by bytes (property): plans end, never undo, and leave count
           const changes = planRebalance(nodes, partitions, { maxMoves, byteSkew });
           if (changes.length === 0) break;
           const next = applied(partitions, changes);
-          const moved = changes.some((c) => {
-            const before = partitions.find((p) => p.groupId === c.groupId)!.target;
-            return c.target.some((id) => !before.includes(id));
-          });
+          const moved = movesData(partitions, changes);
           const now = measure(next, ids);
           if (moved) {
             // Strictly lower, lexicographically: no sequence of plans comes back to a layout.
-            assert.ok(
-              now[0] < last[0] || now[0] === last[0] && now[1] < last[1],
-              JSON.stringify({ last, now, changes }),
-            );
+            assert.ok(lexLower(now, last), JSON.stringify({ last, now, changes }));
           } else {
             assert.deepEqual(now, last, "a leader change moves no data");
           }
@@ -362,13 +375,7 @@ Deno.test("rebalance leaders by bytes (property): leader changes end, never undo
       fc.constantFrom(0.05, 0.2, 0.5),
       (n, rf, sizes, places, byteSkew) => {
         const replicationFactor = Math.min(rf, n);
-        const start = sizes.map((bytes, g) =>
-          sized(
-            g + 1,
-            Array.from({ length: replicationFactor }, (_, k) => 1 + (places[g] + k) % n),
-            bytes,
-          )
-        );
+        const start = spreadLayout(n, replicationFactor, sizes, places);
         const nodes = Array.from({ length: n }, (_, i) => node(i + 1));
         const ids = nodes.map((x) => x.id);
         let partitions = start;
@@ -378,17 +385,11 @@ Deno.test("rebalance leaders by bytes (property): leader changes end, never undo
           const changes = planRebalance(nodes, partitions, { maxMoves: 4, byteSkew });
           if (changes.length === 0) break;
           const next = applied(partitions, changes);
-          const moved = changes.some((c) => {
-            const before = partitions.find((p) => p.groupId === c.groupId)!.target;
-            return c.target.some((id) => !before.includes(id));
-          });
+          const moved = movesData(partitions, changes);
           const now = leadMeasure(next, ids);
           if (!moved) {
             // Strictly lower, lexicographically: leaders never come back to a layout.
-            assert.ok(
-              now[0] < last[0] || now[0] === last[0] && now[1] < last[1],
-              JSON.stringify({ last, now, changes }),
-            );
+            assert.ok(lexLower(now, last), JSON.stringify({ last, now, changes }));
           }
           last = now;
           partitions = next;

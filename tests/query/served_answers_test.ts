@@ -34,7 +34,8 @@ async function answerOf(response: Response): Promise<Answer> {
   return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
 }
 
-type Call = { path: string; init?: RequestInit };
+/** A request and the status the app answers it with. */
+type Call = { path: string; init?: RequestInit; status: number };
 
 /** Each call answered by the app directly and through a server on loopback: equal. */
 async function compareServed(
@@ -43,12 +44,13 @@ async function compareServed(
 ): Promise<void> {
   const server = await serveHttp((request) => app(request), { hostname: "127.0.0.1", port: 0 });
   try {
-    for (const { path, init } of calls) {
+    for (const { path, init, status } of calls) {
       const direct = await answerOf(await app(new Request(`http://node${path}`, init)));
       const wire = await fetch(`http://127.0.0.1:${server.port}${path}`, init);
       const length = wire.headers.get("content-length");
       const served = await answerOf(wire);
       const what = `${init?.method ?? "GET"} ${path}`;
+      assert.equal(direct.status, status, `${what}: ${new TextDecoder().decode(direct.body)}`);
       assert.equal(served.status, direct.status, what);
       assert.deepEqual(served.headers, direct.headers, what);
       assert.deepEqual(served.body, direct.body, what);
@@ -97,16 +99,16 @@ Deno.test("served /query answers equal the app's: small, pretty, CSV, chunked, s
   try {
     const small = `SELECT max(usage) FROM cpu WHERE host = 'h1' AND ${RANGE} GROUP BY time(1h)`;
     await compareServed(app, [
-      { path: query(small) },
-      { path: query(small, "&epoch=ms") },
-      { path: query(small, "&pretty=true") },
-      { path: query(small), init: { headers: { accept: "application/csv" } } },
-      { path: query("SELECT usage FROM cpu", "&chunked=true&chunk_size=500") },
+      { path: query(small), status: 200 },
+      { path: query(small, "&epoch=ms"), status: 200 },
+      { path: query(small, "&pretty=true"), status: 200 },
+      { path: query(small), init: { headers: { accept: "application/csv" } }, status: 200 },
+      { path: query("SELECT usage FROM cpu", "&chunked=true&chunk_size=500"), status: 200 },
       // Larger than one 64 KiB chunk: streamed, chunked framing on the wire.
-      { path: query("SELECT * FROM cpu") },
-      { path: query("SELECT FROM WHERE") }, // 400 with the parser's message
-      { path: query("SELECT usage FROM cpu", "&epoch=ms&consistency=sometimes") }, // 400
-      { path: "/query?db=db" }, // missing q
+      { path: query("SELECT * FROM cpu"), status: 200 },
+      { path: query("SELECT FROM WHERE"), status: 400 }, // the parser's message
+      { path: query("SELECT usage FROM cpu", "&consistency=sometimes"), status: 400 },
+      { path: "/query?db=db", status: 400 }, // missing q
       {
         path: "/query",
         init: {
@@ -114,9 +116,10 @@ Deno.test("served /query answers equal the app's: small, pretty, CSV, chunked, s
           headers: { "content-type": "application/x-www-form-urlencoded" },
           body: new URLSearchParams({ db: "db", q: small }).toString(),
         },
+        status: 200,
       },
-      { path: "/ping" }, // 204, no body
-      { path: "/ping", init: { method: "HEAD" } },
+      { path: "/ping", status: 204 },
+      { path: "/ping", init: { method: "HEAD" }, status: 204 },
     ]);
   } finally {
     await close();
@@ -128,10 +131,14 @@ Deno.test("served /query refusals equal the app's: 401 without credentials, 405 
   try {
     const basic = { authorization: `Basic ${btoa("admin:admin-pw")}` };
     await compareServed(app, [
-      { path: query("SHOW DATABASES") },
-      { path: query("SHOW DATABASES"), init: { headers: { authorization: "Basic !!" } } },
-      { path: query("SHOW DATABASES"), init: { headers: basic } },
-      { path: query("DROP DATABASE db1"), init: { headers: basic } },
+      { path: query("SHOW DATABASES"), status: 401 },
+      {
+        path: query("SHOW DATABASES"),
+        init: { headers: { authorization: "Basic !!" } },
+        status: 401,
+      },
+      { path: query("SHOW DATABASES"), init: { headers: basic }, status: 200 },
+      { path: query("DROP DATABASE db1"), init: { headers: basic }, status: 405 },
     ]);
   } finally {
     await close();

@@ -15,4 +15,3 @@ export * from "./torn_write.ts";
 export * from "./version.ts";
 export { concatBytes } from "./bytes.ts";
 export { formatBytes } from "./format_bytes.ts";
-export { answerBytesOf, bytesAnswer } from "./answer_bytes.ts";

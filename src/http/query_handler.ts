@@ -12,13 +12,7 @@
  */
 import { authorizeStatements, holds, isPrivileged, type Principal } from "../auth/mod.ts";
 import { Privilege } from "../cluster/mod.ts";
-import {
-  bytesAnswer,
-  EpochError,
-  ParseError,
-  PermissionDeniedError,
-  ValidationError,
-} from "../core/mod.ts";
+import { EpochError, ParseError, PermissionDeniedError, ValidationError } from "../core/mod.ts";
 import {
   checkQuerySize,
   DEFAULT_QUERY_LIMITS,
@@ -541,8 +535,10 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
   const first = chunks.next().value!;
   const second = chunks.next();
   if (second.done) {
-    // The server writes its bytes as they are, without reading the body back (answer_bytes.ts).
-    return bytesAnswer(first, { headers });
+    // Its length lets the server write it without reading a stream (fetch_bridge.ts).
+    return new Response(first, {
+      headers: { ...headers, "content-length": String(first.byteLength) },
+    });
   }
   let pending: Uint8Array<ArrayBuffer> | undefined = second.value;
   const body = new ReadableStream<Uint8Array>({

@@ -10,7 +10,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { answerBytesOf, EpochError } from "../core/mod.ts";
+import { EpochError } from "../core/mod.ts";
 import { ClientPace, type ClientPaceOptions } from "./client_pace.ts";
 
 /** Why a connection was ended by the server: the handler sees it as the body's read error. */
@@ -241,13 +241,6 @@ export async function writeResponse(
     // The body was not read to its end (a refusal): node:http drains the rest before the next
     // request could be read; closing saves the client sending it all.
     res.setHeader("connection", "close");
-  }
-  const known = answerBytesOf(response);
-  if (known !== undefined) {
-    // Bytes the app handed over as they are (core/answer_bytes.ts): no body to read back.
-    res.setHeader("content-length", String(known.byteLength));
-    res.end(known);
-    return;
   }
   const declared = response.headers.get("content-length");
   if (declared !== null && Number(declared) <= SMALL_BODY_BYTES) {

@@ -1,9 +1,9 @@
 /**
  * `/query` answers over a socket (node:http and the fetch bridge) equal the app's own answers
  * (the fetch handler called with no socket): status, the headers clients read, and the body
- * byte for byte, for a table of requests that take every way out of the bridge (bytes handed
- * over as they are, a body read back, a streamed answer, no body); and the access log counts
- * the bytes that went out.
+ * byte for byte, for a table of requests that take every way out of the bridge (a small answer
+ * of known length read whole, a streamed answer, no body); and the access log counts the bytes
+ * that went out.
  */
 import assert from "node:assert/strict";
 import { type Clock, silentLogger } from "../../src/core/mod.ts";

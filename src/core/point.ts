@@ -54,8 +54,12 @@ export interface Tag {
  */
 export interface Point {
   measurement: string;
-  /** Sorted by key, keys unique, values non-empty (an empty tag value means "no tag"). */
-  tags: Tag[];
+  /**
+   * Sorted by key, keys unique, values non-empty (an empty tag value means "no tag").
+   * Read-only: decoders may hand every point of a series the same frozen array, so a caller
+   * that wants other tags builds a new array (`[...point.tags, tag]`) instead of changing it.
+   */
+  tags: readonly Tag[];
   /** At least one field; keys unique. */
   fields: Field[];
   timeMs: number;

@@ -1092,7 +1092,9 @@ class Parser {
         }
         if (tags.length >= SMALL_TAG_SET) keys = new Set([...tags.map((t) => t.key), key]);
       }
-      tags.push({ key: this.cache.intern(key), value: this.cache.intern(value) });
+      // Frozen, as the series' tag array will be: seriesKey can then remember the key by the
+      // array alone.
+      tags.push(Object.freeze({ key: this.cache.intern(key), value: this.cache.intern(value) }));
       i = v;
     }
     if (tags.length <= SMALL_TAG_SET) {

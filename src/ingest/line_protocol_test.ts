@@ -413,6 +413,7 @@ Deno.test("line protocol: points of one series share one frozen tag array, acros
   // The shared array is frozen: a caller cannot change one point's tags (and so every point of
   // the series and the cache) by accident; it builds a new array instead.
   assert.ok(Object.isFrozen(p0.tags));
+  assert.ok(p0.tags.every((t) => Object.isFrozen(t))); // so seriesKey remembers the array whole
   assert.throws(() => (p0.tags as Tag[]).push({ key: "zz", value: "" }), TypeError);
   const mine = { ...p0, tags: [...p0.tags, { key: "zz", value: "added" }] };
   assert.equal(mine.tags.length, 3);

@@ -56,8 +56,9 @@ export interface Point {
   measurement: string;
   /**
    * Sorted by key, keys unique, values non-empty (an empty tag value means "no tag").
-   * Read-only: decoders may hand every point of a series the same frozen array, so a caller
-   * that wants other tags builds a new array (`[...point.tags, tag]`) instead of changing it.
+   * Read-only: decoders may hand every point of a series the same array (line protocol's is
+   * frozen, and so are its Tags), so a caller that wants other tags builds a new array
+   * (`[...point.tags, tag]`) instead of changing it.
    */
   tags: readonly Tag[];
   /** At least one field; keys unique. */

@@ -13,9 +13,15 @@
  * differ, the run fails (exit 1) naming the type, its first query and both checksums.
  *
  *   deno task bench:peers [--variant default|high-cardinality|out-of-order] [--hosts 100]
- *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10]
+ *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10] [--warmup 1]
  *                         [--systems epochnexus,influxdb,victoriametrics] [--types a,b]
  *                         [--baseline DIR[,DIR...]] [--out FILE]
+ *
+ * `--warmup N`: queries of each type each system answers before its measured runs (other
+ * queries than the measured ones). EpochNexus runs on V8, which optimizes a code path after
+ * hundreds of calls: with the default 1, a type's first hundred queries on a fresh server cost
+ * about twice its steady state (single-groupby-1-1-1: 2.3 ms CPU/query over the first 100,
+ * 0.7-0.9 after 700); a larger N measures the steady state of a long-running server.
  *
  * `--baseline DIR` adds another EpochNexus checkout (e.g. `git archive main` unpacked, with its
  * `deno install` done) as one more system, "EpochNexus (baseline)": before and after a change,
@@ -65,6 +71,7 @@ const options = {
   writers: Number(flag("writers", "2")),
   batch: Number(flag("batch", "5000")),
   runs: Number(flag("runs", "10")),
+  warmup: Number(flag("warmup", "1")),
   systems: flag("systems", "epochnexus,influxdb,victoriametrics").split(","),
   types: flag("types", QUERY_TYPES.map((t) => t.name).join(",")).split(","),
   baseline: flag("baseline", ""),
@@ -192,8 +199,11 @@ async function runQueries(running: { system: System; measured: Measured }[]) {
         return undefined;
       }
     };
+    const warmups = options.warmup <= 1
+      ? list.slice(0, 1)
+      : instances(type, options.warmup, options.hosts, options.hours, 8);
     for (let s = 0; s < running.length; s++) {
-      if (supported[s]) await attempt(s, list[0]); // warm-up
+      if (supported[s]) { for (const q of warmups) await attempt(s, q); }
       cpuBefore.push((await processStats(running[s].system.pid)).cpuSeconds);
     }
     for (let i = 0; i < list.length; i++) {
@@ -287,7 +297,7 @@ console.log(
   `workload ${options.variant}: ${options.hosts} hosts x ${options.hours} h, ${points} points, ${
     points * 10
   } values, ${options.writers} writers, batches of ${options.batch}, ${options.runs} runs per ` +
-    `query type; load average ${load}`,
+    `query type after ${options.warmup} warm-up queries; load average ${load}`,
 );
 console.log(line(header));
 console.log(widths.map((w) => "-".repeat(w)).join("-|-"));

@@ -1,6 +1,6 @@
 /**
  * `deno run -A bench/peers/profile.ts --types single-groupby-1-1-1 [--loops 200] [--hosts 100]
- * [--hours 12] [--out DIR] [--deno-flags "--v8-flags=..."]`: the bench:peers workload on one EpochNexus server started with
+ * [--hours 12] [--distinct 10] [--out DIR] [--deno-flags "--v8-flags=..."]`: the bench:peers workload on one EpochNexus server started with
  * `--cpu-prof`, then each named query type in a loop, and the server stopped (SIGTERM, so it
  * writes its profile). Prints the top functions by self time over the whole run and the CPU
  * per query of each type; the `.cpuprofile` (Chrome DevTools format) stays in DIR.
@@ -19,6 +19,9 @@ function flag(name: string, fallback: string): string {
 const hosts = Number(flag("hosts", "100"));
 const hours = Number(flag("hours", "12"));
 const loops = Number(flag("loops", "200"));
+// How many different queries of each type the loop cycles through: bench:peers runs each of
+// its `--runs` queries once (cold parse, plan and blocks); 10 mostly measures warm caches.
+const distinct = Number(flag("distinct", "10"));
 const names = flag("types", "single-groupby-1-1-1").split(",");
 const extraFlags = flag("deno-flags", "").split(" ").filter((f) => f !== "");
 const out = flag("out", await Deno.makeTempDir({ prefix: "epochnexus-prof-" }));
@@ -41,7 +44,7 @@ const server = await startServer({
 });
 const system = { url: server.url, pid: server.process.pid, stop: () => server.stop() };
 for (const type of types) {
-  const list = instances(type, 10, hosts, hours, 7);
+  const list = instances(type, distinct, hosts, hours, 7);
   const before = (await processStats(system.pid)).cpuSeconds;
   const t0 = performance.now();
   for (let i = 0; i < loops; i++) {

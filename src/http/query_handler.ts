@@ -201,8 +201,10 @@ async function influxQueryRequest(
   request: Request,
   url: URL,
 ): Promise<QueryRequest> {
-  const values = new URLSearchParams(url.searchParams);
+  // A GET reads the URL's own parameters; only a POST merges its body into a copy.
+  let values = url.searchParams;
   if (request.method === "POST") {
+    values = new URLSearchParams(values);
     const type = (request.headers.get("content-type") ?? "").toLowerCase();
     if (type.startsWith("multipart/form-data")) {
       const form = await request.formData();

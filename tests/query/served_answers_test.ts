@@ -1,0 +1,174 @@
+/**
+ * `/query` answers over a socket (node:http and the fetch bridge) equal the app's own answers
+ * (the fetch handler called with no socket): status, the headers clients read, and the body
+ * byte for byte, for a table of requests that take every way out of the bridge (a small answer
+ * of known length read whole, a streamed answer, no body); and the access log counts the bytes
+ * that went out.
+ */
+import assert from "node:assert/strict";
+import { type Clock, silentLogger } from "../../src/core/mod.ts";
+import { createApp } from "../../src/http/mod.ts";
+import { denoFileSystem, serveHttp } from "../../src/runtime/mod.ts";
+import { StorageEngine } from "../../src/storage/mod.ts";
+import { authApp } from "../auth/_app.ts";
+
+const NOW_NS = 1_700_000_000_000_000_000n;
+const clock: Clock = {
+  nowMs: () => Number(NOW_NS / 1_000_000n),
+  nowNanos: () => NOW_NS,
+  monotonicMs: () => performance.now(),
+};
+
+/** The headers a client may read; the rest (date, request ids, framing) differ by nature. */
+const COMPARED = ["content-type", "www-authenticate", "allow", "x-influxdb-version"];
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | null>;
+  body: Uint8Array;
+}
+
+async function answerOf(response: Response): Promise<Answer> {
+  const headers: Record<string, string | null> = {};
+  for (const name of COMPARED) headers[name] = response.headers.get(name);
+  return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
+}
+
+/** A request and the status the app answers it with. */
+type Call = { path: string; init?: RequestInit; status: number };
+
+/** Each call answered by the app directly and through a server on loopback: equal. */
+async function compareServed(
+  app: (request: Request) => Promise<Response>,
+  calls: Call[],
+): Promise<void> {
+  const server = await serveHttp((request) => app(request), { hostname: "127.0.0.1", port: 0 });
+  try {
+    for (const { path, init, status } of calls) {
+      const direct = await answerOf(await app(new Request(`http://node${path}`, init)));
+      const wire = await fetch(`http://127.0.0.1:${server.port}${path}`, init);
+      const length = wire.headers.get("content-length");
+      const served = await answerOf(wire);
+      const what = `${init?.method ?? "GET"} ${path}`;
+      assert.equal(direct.status, status, `${what}: ${new TextDecoder().decode(direct.body)}`);
+      assert.equal(served.status, direct.status, what);
+      assert.deepEqual(served.headers, direct.headers, what);
+      assert.deepEqual(served.body, direct.body, what);
+      // A declared length is the true one (a HEAD answer declares none).
+      if (length !== null && init?.method !== "HEAD") {
+        assert.equal(Number(length), served.body.byteLength, `${what}: content-length`);
+      }
+    }
+  } finally {
+    await server.shutdown();
+  }
+}
+
+async function openApp(accessLog?: (record: Record<string, unknown>) => void) {
+  const engine = await StorageEngine.open({
+    dir: await Deno.makeTempDir({ prefix: "epochnexus-served-" }),
+    fs: denoFileSystem,
+    clock,
+    logger: silentLogger,
+  });
+  await engine.createDatabase("db");
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    lines.push(`cpu,host=h${i % 7} usage=${i * 0.5},idle=${i} ${1_600_000_000 + i * 10}`);
+  }
+  const app = createApp({
+    engine,
+    clock,
+    logger: silentLogger,
+    defaultDatabase: "db",
+    maxBodyBytes: 1_000_000,
+    accessLog,
+  });
+  const written = await app(
+    new Request("http://node/write?db=db&precision=s", { method: "POST", body: lines.join("\n") }),
+  );
+  assert.equal(written.status, 204, await written.text());
+  return { app, close: () => engine.close() };
+}
+
+const RANGE = "time >= 1600000000s AND time < 1600030000s";
+const query = (q: string, extra = "") => `/query?db=db&q=${encodeURIComponent(q)}${extra}`;
+
+Deno.test("served /query answers equal the app's: small, pretty, CSV, chunked, streamed, errors", async () => {
+  const { app, close } = await openApp();
+  try {
+    const small = `SELECT max(usage) FROM cpu WHERE host = 'h1' AND ${RANGE} GROUP BY time(1h)`;
+    await compareServed(app, [
+      { path: query(small), status: 200 },
+      { path: query(small, "&epoch=ms"), status: 200 },
+      { path: query(small, "&pretty=true"), status: 200 },
+      { path: query(small), init: { headers: { accept: "application/csv" } }, status: 200 },
+      { path: query("SELECT usage FROM cpu", "&chunked=true&chunk_size=500"), status: 200 },
+      // Larger than one 64 KiB chunk: streamed, chunked framing on the wire.
+      { path: query("SELECT * FROM cpu"), status: 200 },
+      { path: query("SELECT FROM WHERE"), status: 400 }, // the parser's message
+      { path: query("SELECT usage FROM cpu", "&consistency=sometimes"), status: 400 },
+      { path: "/query?db=db", status: 400 }, // missing q
+      {
+        path: "/query",
+        init: {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ db: "db", q: small }).toString(),
+        },
+        status: 200,
+      },
+      { path: "/ping", status: 204 },
+      { path: "/ping", init: { method: "HEAD" }, status: 204 },
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("served /query refusals equal the app's: 401 without credentials, 405 for a change over GET", async () => {
+  const { app, close } = await authApp({ enabled: true, users: true });
+  try {
+    const basic = { authorization: `Basic ${btoa("admin:admin-pw")}` };
+    await compareServed(app, [
+      { path: query("SHOW DATABASES"), status: 401 },
+      {
+        path: query("SHOW DATABASES"),
+        init: { headers: { authorization: "Basic !!" } },
+        status: 401,
+      },
+      { path: query("SHOW DATABASES"), init: { headers: basic }, status: 200 },
+      { path: query("DROP DATABASE db1"), init: { headers: basic }, status: 405 },
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("the access log counts the bytes a served /query answer sent", async () => {
+  const records: Record<string, unknown>[] = [];
+  const { app, close } = await openApp((record) => records.push(record));
+  const server = await serveHttp((request) => app(request), { hostname: "127.0.0.1", port: 0 });
+  try {
+    records.length = 0; // the write's
+    for (
+      const q of [
+        `SELECT max(usage) FROM cpu WHERE ${RANGE} GROUP BY time(1h)`,
+        "SELECT * FROM cpu",
+      ]
+    ) {
+      const answer = await fetch(`http://127.0.0.1:${server.port}${query(q)}`);
+      const bytes = (await answer.arrayBuffer()).byteLength;
+      const deadline = Date.now() + 10_000;
+      while (records.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const record = records.shift();
+      assert.equal(record?.bytes_out, bytes, q);
+      assert.equal(record?.status, 200, q);
+    }
+  } finally {
+    await server.shutdown();
+    await close();
+  }
+});

@@ -44,10 +44,10 @@ Deno.test({
       await server.stop();
       stopped = true;
       const logs = server.logs();
-      assert.match(logs, /2 more requests without credentials refused in the last \d+ s/, logs);
+      assert.match(logs, /\d+ more requests without credentials refused in the last \d+ s/, logs);
       assert.match(
         logs,
-        /2 more node-to-node calls without the cluster secret refused in the last \d+ s/,
+        /\d+ more node-to-node calls without the cluster secret refused in the last \d+ s/,
         logs,
       );
     } finally {

@@ -8,10 +8,12 @@ import { backupMetadata, ClusterStore, restoreMetadata } from "../cluster/mod.ts
 import {
   configureQueries,
   createApp,
+  flushRefusalLogs,
   type Handler,
   ingestSettingsFromConfig,
   Metrics,
   processFamilies,
+  refusalLogs,
   type RequestInfo,
 } from "../http/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
@@ -203,10 +205,12 @@ export async function serve(config: Config): Promise<void> {
     clock: systemClock,
     randomBytes,
   });
+  // Flushed at shutdown: their summary timers do not keep the process alive.
+  const gateRefusals = refusalLogs({ logger, clock: systemClock, later: backgroundTimeout });
   handlers.public = createApp({
     engine: store,
     clock: systemClock,
-    later: backgroundTimeout,
+    refusalLogs: gateRefusals,
     logger,
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,
@@ -266,6 +270,7 @@ export async function serve(config: Config): Promise<void> {
       await scripts.close();
       await node.close();
       closeNetwork();
+      flushRefusalLogs(gateRefusals);
       lock.release();
       exit(0);
     }, SHUTDOWN_GRACE_MS);
@@ -281,6 +286,7 @@ export async function serve(config: Config): Promise<void> {
   await scripts.close();
   await node.close();
   closeNetwork();
+  flushRefusalLogs(gateRefusals);
   // A peer stopping at the same time may never answer a request it holds open on this port, and
   // the node-to-node server waits for it; cap the wait as for the HTTP server (the node is closed
   // and every acknowledged write is fsynced by now).

@@ -69,11 +69,20 @@ export class LogLimiter {
     this.#suppressed++;
     this.#lastFields = fields;
     if (due) return this.flush();
+    this.#schedule(now);
+  }
+
+  /** Has the summary written when the current interval ends (one timer at a time). */
+  #schedule(now: number): void {
     if (this.#scheduled || !this.#o.later) return;
     this.#scheduled = true;
     this.#o.later(() => {
       this.#scheduled = false;
-      this.flush();
+      // An event may have found the summary due before this (late) timer ran and written it:
+      // what came after waits for the end of the interval that line began.
+      const at = this.#o.clock.monotonicMs();
+      if (at - this.#lastLineMs >= this.#intervalMs) this.flush();
+      else if (this.#suppressed > 0) this.#schedule(at);
     }, this.#lastLineMs + this.#intervalMs - now);
   }
 

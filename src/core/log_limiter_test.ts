@@ -22,8 +22,10 @@ function harness(withTimers = true) {
       later: withTimers ? (fn, ms) => timers.push({ at: now + ms, fn }) : undefined,
     },
   );
-  const advance = (ms: number) => {
+  /** Moves the clock; the timers due run unless `runTimers` is false (they are late). */
+  const advance = (ms: number, runTimers = true) => {
     now += ms;
+    if (!runTimers) return;
     for (const t of timers.splice(0)) {
       if (t.at <= now) t.fn();
       else timers.push(t);
@@ -81,4 +83,26 @@ Deno.test("log limiter: without timers the summary comes with the next event aft
   limiter.warn({ path: "/z" });
   limiter.flush();
   assert.equal(lines[2].message, "1 more calls refused in the last 1 s");
+});
+
+Deno.test("log limiter: an event that finds the summary due before its late timer runs does not make the timer write a second line", () => {
+  const { limiter, lines, advance } = harness();
+  limiter.warn({ path: "/a" }); // logged at 1,000
+  advance(5);
+  limiter.warn({ path: "/b" }); // a summary is scheduled for 11,000
+  advance(9_995, false); // 11,000: the timer is due but has not run yet (a busy event loop)
+  limiter.warn({ path: "/c" }); // finds the summary due and writes it
+  advance(1, false);
+  limiter.warn({ path: "/d" }); // within the new interval: waits
+  advance(1); // the late timer runs now
+  assert.deepEqual(lines.map((l) => l.message), [
+    "call refused",
+    "2 more calls refused in the last 10 s",
+  ], "at most one line per interval");
+  advance(10_000); // the interval after the summary ends: /d's summary
+  assert.deepEqual(lines.slice(2), [{
+    message: "1 more calls refused in the last 10 s",
+    fields: { last_path: "/d" },
+  }]);
+  assert.equal(limiter.total, 4);
 });

@@ -101,6 +101,8 @@ export interface ClusterApi {
 /** Options of {@linkcode createApp}. */
 export type AppOptions = Omit<AppContext, "metrics" | "lineProtocolCaches" | "refusalLogs"> & {
   metrics?: Metrics;
+  /** The gate's refusal logs, when the caller flushes them at shutdown (`serve`). */
+  refusalLogs?: RefusalLogs;
 };
 
 /** The line protocol cache of a database. */
@@ -135,7 +137,7 @@ export function createApp(options: AppOptions): Handler {
     ...options,
     metrics,
     lineProtocolCaches: new Map(),
-    refusalLogs: refusalLogs(options),
+    refusalLogs: options.refusalLogs ?? refusalLogs(options),
   };
   declareServerMetrics(ctx);
   // Request ids: unique per process without a random source (start time + a sequence number).

@@ -72,6 +72,15 @@ export function refusalLogs(
   };
 }
 
+/**
+ * Writes the summaries still due (at shutdown: their timers do not keep the process alive, so a
+ * flood in the last interval would never be logged).
+ */
+export function flushRefusalLogs(logs: RefusalLogs): void {
+  logs.noCredentials.flush();
+  logs.failed.flush();
+}
+
 /** InfluxDB's answer while no admin exists. */
 export const BOOTSTRAP_MESSAGE = "create admin user first or disable authentication";
 

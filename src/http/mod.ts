@@ -20,4 +20,10 @@ export { ingestSettingsFromConfig } from "./ingest_handler.ts";
 export { INFLUX_VERSION } from "./responses.ts";
 export type { ClusterApi, DataStore } from "./app.ts";
 export { type Route, type RouteAccess, ROUTES } from "./routes.ts";
-export { type AuthContext, BOOTSTRAP_MESSAGE, credentialsOf } from "./auth_gate.ts";
+export {
+  type AuthContext,
+  BOOTSTRAP_MESSAGE,
+  credentialsOf,
+  flushRefusalLogs,
+  refusalLogs,
+} from "./auth_gate.ts";

@@ -157,6 +157,12 @@ export async function commitBatches(
   const flush = async () => {
     if (inFlight) await inFlight;
     inFlight = undefined;
+    if (points.length === 0) {
+      // Full of pieces that gave no points (bad lines, comments): they hold nothing once
+      // decoded, so they must not go on counting against the byte bound.
+      pendingBytes = 0;
+      memory?.hold(0);
+    }
     if (points.length === 0 || summary.unavailable > 0) return;
     const batch = points, batchOrigins = origins, base = written, batchKind = kind;
     written += batch.length;

@@ -234,8 +234,12 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     this.#sessions.delete(nodeId);
   }
 
-  /** Closes the peer streams, both ways (calls in flight on them fail). */
+  /**
+   * Closes the peer streams, both ways (calls in flight on them fail), and writes the summary
+   * of refused calls still due (its timer does not keep a stopping process alive).
+   */
   close(): void {
+    this.#refusals.flush();
     this.#streams?.close();
     for (const sessions of this.#sessions.values()) for (const close of sessions) close();
     this.#sessions.clear();

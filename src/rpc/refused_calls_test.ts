@@ -70,3 +70,31 @@ Deno.test("refused node-to-node calls: 1,000 give one line and one summary, coun
     network.close();
   }
 });
+
+Deno.test("refused node-to-node calls: closing the network writes the summary still due", async () => {
+  // The summary timer does not keep the process alive: a node stopping within 10 s of a flood
+  // writes its summary on close, or the flood's count is never logged.
+  const clock: Clock = { nowMs: () => 0, nowNanos: () => 0n, monotonicMs: () => 0 };
+  const warnings: string[] = [];
+  const logger: Logger = { info() {}, warn: (message) => warnings.push(message), error() {} };
+  const network = new ConnectClusterNetwork({
+    clusterId: "c1",
+    nodeId: 1,
+    secret: "s",
+    clock,
+    logger,
+    later: () => {}, // the process exits before the timer
+  });
+  for (let i = 0; i < 3; i++) {
+    const response = await network.fetchHandler(
+      new Request(`http://node1${RAFT_PATH}`, { method: "POST", body: "x" }),
+    );
+    assert.equal(response.status, 401);
+    await response.body?.cancel();
+  }
+  network.close();
+  assert.deepEqual(warnings, [
+    "node-to-node call without the cluster secret refused",
+    "2 more node-to-node calls without the cluster secret refused in the last 1 s",
+  ]);
+});

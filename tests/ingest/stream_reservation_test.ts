@@ -111,3 +111,42 @@ Deno.test("40 concurrent chunked /ingest bodies are admitted under the default b
     await node.close();
   }
 });
+
+Deno.test("a chunked body of lines that give no points does not grow its reservation past a batch", async () => {
+  // Bad lines are decoded, counted and dropped: they hold nothing once their piece is decoded,
+  // so they must not pile up as a batch's bytes (which would make every stream short of room
+  // and refuse new writes with 429 for memory nobody holds).
+  const batchBytes = 512 * 1024;
+  const node = await setup({ maxBodyBytes: 64 * 1024 * 1024, ingest: { batchBytes } });
+  try {
+    const reserved = async () =>
+      gauge((await node.call("/metrics")).text, "epochnexus_write_bytes_reserved");
+    const badLine = "no fields here at all, not line protocol\n";
+    const chunk = encoder.encode(badLine.repeat(Math.floor(60_000 / badLine.length)));
+    const CHUNKS = 64; // ~3.8 MiB of bad lines: 7 batches' worth
+    let sent = 0;
+    const seen: number[] = [];
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent > 0) seen.push(await reserved()); // the previous chunk was decoded
+        if (sent++ === CHUNKS) return controller.close();
+        controller.enqueue(chunk);
+      },
+    }, { highWaterMark: 0 });
+    const answer = await node.call("/write?db=epochnexus", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body,
+    });
+    assert.equal(answer.status, 400, answer.text);
+    const most = Math.max(...seen);
+    // One read, and at most a batch's worth of bytes before they are let go.
+    assert.ok(
+      most <= 64 * 1024 + batchBytes + chunk.length,
+      `${most} bytes reserved at most for a body that holds no points (${seen.join(", ")})`,
+    );
+    assert.equal(await reserved(), 0, "released at the end");
+  } finally {
+    await node.close();
+  }
+});

@@ -168,6 +168,9 @@ function foldShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardP
       groups[rank].buckets.set(idx, cur);
     },
   );
+  // The shards' partials are consumed: their groups drop the states now held by `groups`, so
+  // finish() frees each state once its group is made into rows.
+  for (const p of partials) for (const g of p.groups.values()) g.buckets.clear();
   const out: ShardPartial = { groups: new Map() };
   keys.forEach((k, i) => out.groups.set(k, groups[i]));
   return out;
@@ -299,6 +302,9 @@ export async function finish(
   if (plan.descending) groups.reverse();
   const bucketed = plan.aggregate && plan.interval !== undefined;
   const out: ResultSeries[] = [];
+  // Every series of the answer has the same columns: one array for all of them.
+  const columns = ["time", ...plan.columns.map((c) => c.name)];
+  const states = statesGiveBack(plan, groups, budget);
   for (const g of groups) {
     await budget?.tick();
     // Each series lays out its buckets from its own first one (no lower time bound) or the
@@ -306,6 +312,7 @@ export async function finish(
     const range = bucketed ? bucketRange(plan, g) : undefined;
     if (range !== undefined) budget?.checkBuckets(range[1] - range[0] + 1);
     const rows = plan.aggregate ? await aggregateRows(plan, g, range, budget) : rawRows(g);
+    states?.done(g);
     // A group whose functions produced no point in any bucket (percentile out of range) is no
     // series at all, as InfluxDB.
     if (
@@ -330,18 +337,20 @@ export async function finish(
     const from = Math.min(plan.offset, n);
     const to = plan.limit > 0 ? Math.min(n, plan.offset + plan.limit) : n;
     if (from >= to) continue;
-    const values: (Value | Instant)[][] = [];
+    // Of its exact size (pushing onto [] reserves 17 slots; most series of a GROUP BY over
+    // many series have one row).
+    const values = new Array<(Value | Instant)[]>(to - from);
     for (let k = from; k < to; k++) {
       const i = plan.descending ? n - 1 - k : k;
       const cells = rows.cells[i];
       const row = new Array<Value | Instant>(cells.length + 1);
       row[0] = rows.times[i];
       for (let c = 0; c < cells.length; c++) row[c + 1] = cells[c];
-      values.push(row);
+      values[k - from] = row;
     }
     const series: ResultSeries = {
       name: g.measurement,
-      columns: ["time", ...plan.columns.map((c) => c.name)],
+      columns,
       values,
       timeColumn: true,
     };
@@ -351,6 +360,35 @@ export async function finish(
   }
   // SLIMIT and SOFFSET were applied per shard (mergeShards).
   return out;
+}
+
+/**
+ * Gives back the aggregate states charged to the budget (QueryBudget.chargeState) as finish
+ * turns their groups into rows: each group's buckets are dropped once its rows are made, and
+ * the charge falls in proportion to the buckets dropped (all of it with the last group; the
+ * buckets of other nodes' partials were charged there, so the share is spread over all).
+ * A GROUP BY over every series then holds at its peak its rows or its states, not both.
+ */
+function statesGiveBack(
+  plan: SelectPlan,
+  groups: readonly GroupPartial[],
+  budget: QueryBudget | undefined,
+): { done(g: GroupPartial): void } | undefined {
+  if (!plan.aggregate || budget === undefined || budget.stateBytes <= 0) return undefined;
+  const charged = budget.stateBytes;
+  let buckets = 0;
+  for (const g of groups) buckets += g.buckets.size;
+  if (buckets === 0) return undefined;
+  let dropped = 0, released = 0;
+  return {
+    done(g) {
+      dropped += g.buckets.size;
+      g.buckets.clear();
+      const due = Math.floor(charged * dropped / buckets);
+      budget.releaseState(due - released);
+      released = due;
+    },
+  };
 }
 
 export function compareGroups(

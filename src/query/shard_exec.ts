@@ -615,7 +615,7 @@ class SeriesAggregator {
     const group = this.#group!;
     let states = group.buckets.get(idx);
     if (states === undefined) {
-      this.budget?.charge(this.#bucketBytes);
+      this.budget?.chargeState(this.#bucketBytes);
       const slots = this.plan.slots;
       states = new Array(slots.length);
       for (let s = 0; s < slots.length; s++) states[s] = slots[s].fn.init(slots[s].params);
@@ -629,7 +629,7 @@ class SeriesAggregator {
     const auxCols = this.#auxCols;
     const series = this.#series!;
     const slot = plan.slots[s];
-    if (slot.fn.keepsPoints) budget?.charge(col.length * KEPT_POINT_BYTES);
+    if (slot.fn.keepsPoints) budget?.chargeState(col.length * KEPT_POINT_BYTES);
     const n = col.length;
     for (let i = 0; i < n;) {
       const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
@@ -654,7 +654,7 @@ class SeriesAggregator {
     const ctx = this.#ctx;
     const fn = plan.slots[s].fn;
     if (fn.keepsPoints) {
-      for (const c of columns) budget?.charge(c.length * KEPT_POINT_BYTES);
+      for (const c of columns) budget?.chargeState(c.length * KEPT_POINT_BYTES);
     }
     let pending: FieldColumn[] | undefined;
     let pendingIdx = 0;

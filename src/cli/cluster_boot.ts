@@ -16,6 +16,7 @@ import { EpochError, type Logger, type UpgradeDialer, ValidationError } from "..
 import { INFLUX_VERSION } from "../http/mod.ts";
 import { CLUSTER_SECRET_HEADER, ConnectClusterNetwork } from "../rpc/mod.ts";
 import {
+  backgroundTimeout,
   denoFileSystem,
   httpFetch,
   newSecret,
@@ -120,6 +121,8 @@ export async function startClusterNode(
     fetch: peers.fetch ?? httpFetch,
     dial: peers.dial,
     logger,
+    clock: systemClock,
+    later: backgroundTimeout,
   });
   for (const m of members) if (m.id !== identity.nodeId) network.setPeer(m.id, m.raftAddress);
   onNetwork(network);

@@ -17,6 +17,7 @@ import {
 import { SchemaPipeline, SchemaRegistry } from "../schema/mod.ts";
 import { AuthDirectory } from "../auth/mod.ts";
 import {
+  backgroundTimeout,
   consoleLogger,
   createScriptHost,
   denoFileSystem,
@@ -90,7 +91,7 @@ export async function serve(config: Config): Promise<void> {
     { ...splitAddress(config.bind_address), ...timeouts, tls },
   );
   const raftServer = await serveHttp(
-    (request) => (handlers.internal ?? starting)(request),
+    (request, info) => (handlers.internal ?? starting)(request, info),
     {
       ...splitAddress(config.raft_address),
       ...timeouts,
@@ -205,6 +206,7 @@ export async function serve(config: Config): Promise<void> {
   handlers.public = createApp({
     engine: store,
     clock: systemClock,
+    later: backgroundTimeout,
     logger,
     defaultDatabase: config.default_database,
     maxBodyBytes: config.max_body_bytes,

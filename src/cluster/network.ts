@@ -262,4 +262,6 @@ export interface ClusterNetwork {
   serve(service: PeerService): void;
   /** Bytes sent to and received from each peer so far (metrics); absent in memory. */
   traffic?(): { node: number; sentBytes: number; receivedBytes: number }[];
+  /** Calls refused for want of the cluster secret so far (metrics); absent in memory. */
+  refusedCalls?(): number;
 }

@@ -610,6 +610,13 @@ export class ClusterNode {
         type: "counter",
         samples: traffic.map((t) => ({ labels: { peer: String(t.node) }, value: t.receivedBytes })),
       },
+      {
+        name: "epochnexus_cluster_calls_refused_total",
+        help: "Node-to-node calls and peer streams refused for want of the cluster secret " +
+          "(logged once per 10 s at most).",
+        type: "counter",
+        samples: [{ labels: {}, value: this.network.refusedCalls?.() ?? 0 }],
+      },
     ];
   }
 

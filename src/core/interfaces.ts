@@ -136,6 +136,8 @@ export interface UpgradeRequest {
   /** The `Upgrade` header. */
   protocol: string;
   headers: Headers;
+  /** `host:port` of the caller, when the server tells it. */
+  remoteAddr?: string;
 }
 
 /** A server's answer to an `Upgrade`: take the connection (101), or refuse it with a status. */

@@ -8,6 +8,7 @@ export * from "./errors.ts";
 export * from "./file_steps.ts";
 export * from "./histogram.ts";
 export * from "./interfaces.ts";
+export * from "./log_limiter.ts";
 export * from "./point.ts";
 export * from "./point_input.ts";
 export * from "./time.ts";

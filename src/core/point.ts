@@ -54,8 +54,13 @@ export interface Tag {
  */
 export interface Point {
   measurement: string;
-  /** Sorted by key, keys unique, values non-empty (an empty tag value means "no tag"). */
-  tags: Tag[];
+  /**
+   * Sorted by key, keys unique, values non-empty (an empty tag value means "no tag").
+   * Read-only: decoders may hand every point of a series the same array (line protocol's is
+   * frozen, and so are its Tags), so a caller that wants other tags builds a new array
+   * (`[...point.tags, tag]`) instead of changing it.
+   */
+  tags: readonly Tag[];
   /** At least one field; keys unique. */
   fields: Field[];
   timeMs: number;
@@ -145,6 +150,17 @@ interface KeyMemo {
 // key and value strings in them (a Tag changed in place misses), so the key is always exact.
 const memo = new WeakMap<Tag, KeyMemo>();
 
+// A frozen array of frozen Tags cannot change at all: the line-protocol parser hands one to every
+// point of a series, so its key is remembered by the array itself and a hit is one lookup (no
+// walk over the tags, which the per-point checks and routing otherwise repeat several times).
+const frozenMemo = new WeakMap<readonly Tag[], { measurement: string; key: string }>();
+
+function allFrozen(tags: readonly Tag[]): boolean {
+  if (!Object.isFrozen(tags)) return false;
+  for (let i = 0; i < tags.length; i++) if (!Object.isFrozen(tags[i])) return false;
+  return true;
+}
+
 /**
  * The series key of a measurement and its sorted tags: `cpu,host=a,region=b`.
  * Two points are in the same series exactly when their keys are equal.
@@ -152,6 +168,8 @@ const memo = new WeakMap<Tag, KeyMemo>();
 export function seriesKey(measurement: string, sortedTags: readonly Tag[]): string {
   const n = sortedTags.length;
   if (n === 0) return escapeMeasurement(measurement);
+  const whole = frozenMemo.get(sortedTags);
+  if (whole !== undefined && whole.measurement === measurement) return whole.key;
   const first = sortedTags[0];
   const known = memo.get(first);
   if (known !== undefined && known.measurement === measurement && known.tags.length === n) {
@@ -170,6 +188,7 @@ export function seriesKey(measurement: string, sortedTags: readonly Tag[]): stri
     values[i] = t.value;
     key += `,${escapeTag(t.key)}=${escapeTag(t.value)}`;
   }
-  memo.set(first, { measurement, tags: sortedTags.slice(), keys, values, key });
+  if (allFrozen(sortedTags)) frozenMemo.set(sortedTags, { measurement, key });
+  else memo.set(first, { measurement, tags: sortedTags.slice(), keys, values, key });
   return key;
 }

@@ -34,6 +34,25 @@ Deno.test("seriesKey memo: shared Tag objects hit; a changed measurement, tag or
   assert.equal(seriesKey("m,x", []), "m\\,x");
 });
 
+Deno.test("seriesKey memo: a frozen array of frozen Tags is remembered whole; changeable Tags are not", () => {
+  const shared = Object.freeze([
+    Object.freeze({ key: "host", value: "a" }),
+    Object.freeze({ key: "region", value: "eu" }),
+  ]);
+  assert.equal(seriesKey("cpu", shared), "cpu,host=a,region=eu");
+  assert.equal(seriesKey("cpu", shared), "cpu,host=a,region=eu");
+  assert.equal(seriesKey("mem", shared), "mem,host=a,region=eu"); // another measurement, same tags
+  assert.equal(seriesKey("cpu", shared), "cpu,host=a,region=eu");
+  // A frozen array whose Tags may still change: every call sees the Tags as they are now.
+  const host: Tag = { key: "host", value: "a" };
+  const frozenArray = Object.freeze([host]);
+  assert.equal(seriesKey("cpu", frozenArray), "cpu,host=a");
+  host.value = "b";
+  assert.equal(seriesKey("cpu", frozenArray), "cpu,host=b");
+  host.key = "h";
+  assert.equal(seriesKey("cpu", frozenArray), "cpu,h=b");
+});
+
 Deno.test("seriesKey memo: any sequence of calls and in-place changes gives the exact key", () => {
   const text = fc.constantFrom("a", "b", "a b", "x=y", "é", "");
   const step = fc.record({

@@ -100,7 +100,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   const health = new NodeHealth({ downMs: config.downMs, clock: deps.clock, fetch: fetchFn });
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const peersOf = deps.peers ?? connectPeers(config, fetchFn);
+  const peersOf = deps.peers ?? connectPeers(config, fetchFn, deps.clock);
   const credentials = new CredentialCheck({
     clock: deps.clock,
     ttlMs: config.metaTtlMs,
@@ -395,6 +395,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 function connectPeers(
   config: GatewayConfig,
   fetchFn: typeof globalThis.fetch,
+  clock: Clock,
 ): (table: RoutingTable) => Pick<PeerClient, "describe" | "select" | "selectShards"> {
   let network: ConnectClusterNetwork | undefined;
   let clusterId = "";
@@ -407,6 +408,7 @@ function connectPeers(
         nodeId: 0,
         secret: config.secret,
         fetch: fetchFn,
+        clock,
       });
     }
     for (const n of table.nodes) network.setPeer(n.id, n.raft);

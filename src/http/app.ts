@@ -20,7 +20,7 @@ import type { IngestSettings } from "./ingest_handler.ts";
 import type { IngestPipeline } from "./write_path.ts";
 import { Metrics, type SampledFamily } from "./metrics.ts";
 import { INFLUX_VERSION, nativeError } from "./responses.ts";
-import { type AuthContext, passGate } from "./auth_gate.ts";
+import { type AuthContext, passGate, type RefusalLogs, refusalLogs } from "./auth_gate.ts";
 import { routeOf } from "./routes.ts";
 import type { BackupApi } from "./backup_handler.ts";
 import type { JobsService } from "../jobs/mod.ts";
@@ -63,6 +63,13 @@ export interface AppContext {
   pipeline?: IngestPipeline;
   /** Line protocol decoding caches, one per database (decoded series keys repeat). */
   lineProtocolCaches: Map<string, LineProtocolCache>;
+  /**
+   * Requests the gate refuses for missing or wrong credentials, which anyone can send: each kind
+   * logged at most once per 10 s (`epochnexus_http_requests_total{status="401"}` counts them all).
+   */
+  refusalLogs: RefusalLogs;
+  /** Writes a refusal summary when a flood stops (the runtime's `backgroundTimeout`). */
+  later?: (fn: () => void, ms: number) => void;
   /** Batch sizes, stream limits and overload bounds of the write paths; defaults when absent. */
   ingest?: Partial<IngestSettings>;
   /** The node's cluster (join and status); absent for an engine without one. */
@@ -92,7 +99,7 @@ export interface ClusterApi {
 }
 
 /** Options of {@linkcode createApp}. */
-export type AppOptions = Omit<AppContext, "metrics" | "lineProtocolCaches"> & {
+export type AppOptions = Omit<AppContext, "metrics" | "lineProtocolCaches" | "refusalLogs"> & {
   metrics?: Metrics;
 };
 
@@ -124,7 +131,12 @@ export type Handler = (request: Request, info?: RequestInfo) => Promise<Response
  */
 export function createApp(options: AppOptions): Handler {
   const metrics = options.metrics ?? new Metrics();
-  const ctx: AppContext = { ...options, metrics, lineProtocolCaches: new Map() };
+  const ctx: AppContext = {
+    ...options,
+    metrics,
+    lineProtocolCaches: new Map(),
+    refusalLogs: refusalLogs(options),
+  };
   declareServerMetrics(ctx);
   // Request ids: unique per process without a random source (start time + a sequence number).
   const idPrefix = Math.floor(ctx.clock.nowMs()).toString(16);
@@ -135,7 +147,7 @@ export function createApp(options: AppOptions): Handler {
     const started = ctx.clock.monotonicMs();
     let answer: Dispatched;
     try {
-      answer = await dispatch(ctx, request, url);
+      answer = await dispatch(ctx, request, url, info);
     } catch (error) {
       // Handlers answer their own errors; reaching here is a bug or an unexpected failure.
       ctx.logger.error("unhandled error", { path: url.pathname, error: String(error) });
@@ -172,7 +184,12 @@ interface Dispatched {
   principal?: Principal;
 }
 
-async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<Dispatched> {
+async function dispatch(
+  ctx: AppContext,
+  request: Request,
+  url: URL,
+  info: RequestInfo | undefined,
+): Promise<Dispatched> {
   const route = routeOf(url.pathname);
   if (!route) {
     return {
@@ -180,7 +197,7 @@ async function dispatch(ctx: AppContext, request: Request, url: URL): Promise<Di
       response: nativeError(new NotFoundError(`no route for ${request.method} ${url.pathname}`)),
     };
   }
-  const gate = await passGate(ctx, route, request, url);
+  const gate = await passGate(ctx, route, request, { url, remoteAddr: info?.remoteAddr });
   if ("response" in gate) return { route: route.name, response: gate.response };
   const principal = gate.principal;
   const answer = await route.handle(ctx, request, url, principal);

@@ -23,7 +23,13 @@ import {
 } from "../auth/mod.ts";
 import { Privilege } from "../cluster/mod.ts";
 import { CLUSTER_SECRET_HEADER } from "../rpc/mod.ts";
-import { PermissionDeniedError, UnauthenticatedError } from "../core/mod.ts";
+import {
+  type Clock,
+  type Logger,
+  LogLimiter,
+  PermissionDeniedError,
+  UnauthenticatedError,
+} from "../core/mod.ts";
 import type { AppContext } from "./app.ts";
 import type { Route } from "./routes.ts";
 import { influxError, nativeError } from "./responses.ts";
@@ -37,6 +43,33 @@ export interface AuthContext {
   audit?: (entry: Record<string, unknown>) => void;
   /** A joining node that presents it is admitted without user credentials. */
   clusterSecret?: string;
+}
+
+/**
+ * The log of requests refused for missing or wrong credentials: anyone who reaches the port can
+ * send them, so each kind is logged at once, then summed up at most once per 10 s.
+ */
+export interface RefusalLogs {
+  noCredentials: LogLimiter;
+  failed: LogLimiter;
+}
+
+/** The {@linkcode RefusalLogs} of an app. */
+export function refusalLogs(
+  options: { logger: Logger; clock: Clock; later?: (fn: () => void, ms: number) => void },
+): RefusalLogs {
+  return {
+    noCredentials: new LogLimiter(
+      "request without credentials refused",
+      (n, seconds) => `${n} more requests without credentials refused in the last ${seconds} s`,
+      options,
+    ),
+    failed: new LogLimiter(
+      "authentication failed",
+      (n, seconds) => `${n} more authentications failed in the last ${seconds} s`,
+      options,
+    ),
+  };
 }
 
 /** InfluxDB's answer while no admin exists. */
@@ -91,9 +124,11 @@ export async function passGate(
   ctx: AppContext,
   route: Route,
   request: Request,
-  url: URL,
+  where: { url: URL; remoteAddr?: string },
 ): Promise<GateResult> {
   const { auth, logger } = ctx;
+  const { url, remoteAddr } = where;
+  const from = remoteAddr === undefined ? {} : { remote: remoteAddr };
   if (!auth?.enabled || route.access.kind === "public") return { principal: OPEN_PRINCIPAL };
   const deny = (error: Error) => ({ response: errorResponse(route, error) });
   if (!auth.directory.hasAdmin()) {
@@ -109,15 +144,16 @@ export async function passGate(
   }
   const credentials = credentialsOf(request, url);
   if (credentials.kind === "none" || credentials.kind === "malformed") {
-    logger.warn("request without credentials refused", { path: url.pathname });
+    ctx.refusalLogs.noCredentials.warn({ path: url.pathname, ...from });
     return deny(new UnauthenticatedError("unable to parse authentication credentials"));
   }
   const principal = credentials.kind === "password"
     ? await auth.directory.authenticatePassword(credentials.user, credentials.password)
     : await auth.directory.authenticateToken(credentials.token);
   if (!principal) {
-    logger.warn("authentication failed", {
+    ctx.refusalLogs.failed.warn({
       path: url.pathname,
+      ...from,
       user: credentials.kind === "password" ? credentials.user : "(bearer token)",
     });
     return deny(new UnauthenticatedError("authorization failed"));

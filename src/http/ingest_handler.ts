@@ -50,6 +50,8 @@ import {
   type IngestSummary,
   JsonBodyDecoder,
   parseCsvTypes,
+  STREAM_READ_BYTES,
+  type StreamReservation,
   WriteAdmission,
 } from "../ingest/mod.ts";
 import type { Config } from "../config/mod.ts";
@@ -151,11 +153,20 @@ export function admitWrite(ctx: AppContext, bytes: number): () => void {
 /**
  * The commit options of a streamed write: the settings, with a batch size asked again before
  * each batch, smaller while many writes are in flight (`WriteAdmission.batchShare`), so 64
- * writers do not each hold a whole body of decoded points.
+ * writers do not each hold a whole body of decoded points; and the request's reservation, told
+ * what its batches hold ({@linkcode admitStreamedWrite}).
  */
-export function streamedCommitOptions(ctx: AppContext, settings: IngestSettings): CommitOptions {
+export function streamedCommitOptions(
+  ctx: AppContext,
+  settings: IngestSettings,
+  memory?: StreamReservation,
+): CommitOptions {
   const admission = admissionOf(ctx);
-  return { ...settings, batchPoints: () => admission.batchShare(settings.batchPoints) };
+  return {
+    ...settings,
+    batchPoints: () => admission.batchShare(settings.batchPoints),
+    memory,
+  };
 }
 
 function admissionOf(ctx: AppContext): WriteAdmission {
@@ -172,19 +183,33 @@ function admissionOf(ctx: AppContext): WriteAdmission {
   return admission;
 }
 
-/** The bytes a request will hold: its body when read whole, its batch budget when streamed. */
-export function reservedBytes(
-  request: Request,
-  limit: number,
-  streamed: boolean,
-  s: IngestSettings,
-) {
+/** The bytes a body read whole holds: its declared length when plain, else the limit. */
+export function wholeBodyBytes(request: Request, limit: number): number {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   const identity = (request.headers.get("content-encoding") ?? "identity") === "identity";
   // A plain body of known length holds at most its length (small writes reserve little).
-  const known = Number.isFinite(declared) && identity ? declared : Infinity;
-  if (streamed) return Math.min(limit, known, 2 * s.batchBytes + s.maxLineBytes);
-  return Math.min(limit, known);
+  return Math.min(limit, Number.isFinite(declared) && identity ? declared : Infinity);
+}
+
+/**
+ * Admits a streamed write (`/write`; `/ingest`'s NDJSON, line protocol and CSV): it reserves
+ * what it holds when it starts, one read of the body (its length if smaller), and then what its
+ * batches hold as they fill and commit (pass the reservation to
+ * {@linkcode streamedCommitOptions}), not the most they could hold (2 batches and a line, 17
+ * MiB by default, which let only 15 chunked bodies in at once).
+ * @throws {OverloadError} beyond the bounds (429 with Retry-After).
+ */
+export function admitStreamedWrite(
+  ctx: AppContext,
+  request: Request,
+  limit: number,
+): StreamReservation {
+  return admissionOf(ctx).admitStream(Math.min(wholeBodyBytes(request, limit), STREAM_READ_BYTES));
+}
+
+/** Bytes reserved by the write requests in flight now (tests, metrics). */
+export function writeBytesReserved(ctx: AppContext): number {
+  return admissionOf(ctx).reservedBytes;
 }
 
 /** Answers `POST /ingest`. */
@@ -214,7 +239,9 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
     const streamed = !atomic &&
       (type === "application/x-ndjson" || type === "text/plain" || type === "text/csv");
     const limit = streamed ? settings.maxStreamBytes : ctx.maxBodyBytes;
-    const release = admitWrite(ctx, reservedBytes(request, limit, streamed, settings));
+    const reservation = streamed
+      ? admitStreamedWrite(ctx, request, limit)
+      : admissionOf(ctx).admitStream(wholeBodyBytes(request, limit));
     const tally = ingestTally(ctx, type, url.searchParams.get("precision"));
     let summary: IngestSummary;
     try {
@@ -234,14 +261,14 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
         await (allOrNothing ? writeAtomically(ctx, db, rp, source, settings, tally) : commitBatches(
           source,
           tally.counted((points) => writePoints(ctx, db, rp, points)),
-          streamedCommitOptions(ctx, settings),
+          streamedCommitOptions(ctx, settings, streamed ? reservation : undefined),
         ))
           .catch((error) => {
             recordWrite(ctx.metrics, tally, failedSummary(error));
             throw error;
           });
     } finally {
-      release();
+      reservation.release();
     }
     return ingestAnswer(ctx, summary, tally);
   } catch (error) {

@@ -9,6 +9,7 @@ import { LATENCY_BUCKETS } from "../core/mod.ts";
 import type { DatabaseFigures } from "../storage/mod.ts";
 import type { AppContext } from "./app.ts";
 import type { SampledFamily } from "./metrics.ts";
+import { writeBytesReserved } from "./ingest_handler.ts";
 import { runningQueries } from "./query_handler.ts";
 import { declareWriteMetrics } from "./write_metrics.ts";
 
@@ -22,6 +23,12 @@ export function declareServerMetrics(ctx: AppContext): void {
     LATENCY_BUCKETS,
   );
   declareWriteMetrics(m);
+  m.gauge(
+    "epochnexus_write_bytes_reserved",
+    "Bytes the write requests in flight hold now, counted against max_queued_write_bytes " +
+      "(a streamed body: one read and its batches).",
+    () => writeBytesReserved(ctx),
+  );
   m.counter("epochnexus_queries_total", "Query statements executed, by outcome.");
   m.histogram(
     "epochnexus_query_duration_seconds",

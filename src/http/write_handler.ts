@@ -21,12 +21,7 @@ import {
 import { commitBatches, decodeLineProtocolStream, type IngestSummary } from "../ingest/mod.ts";
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream } from "./body.ts";
-import {
-  admitWrite,
-  ingestSettings,
-  reservedBytes,
-  streamedCommitOptions,
-} from "./ingest_handler.ts";
+import { admitStreamedWrite, ingestSettings, streamedCommitOptions } from "./ingest_handler.ts";
 import { writePoints } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
 import { influxError, json } from "./responses.ts";
@@ -52,7 +47,7 @@ export async function handleInfluxWrite(
     const rp = url.searchParams.get("rp") || undefined;
     // Streamed: decoded and committed batch by batch, so memory stays bounded.
     const settings = ingestSettings(ctx);
-    const release = admitWrite(ctx, reservedBytes(request, ctx.maxBodyBytes, true, settings));
+    const reservation = admitStreamedWrite(ctx, request, ctx.maxBodyBytes);
     const now = instantFromNanos(ctx.clock.nowNanos());
     const tally = new WriteTally(ctx.metrics, "line_protocol", { precision, nowMs: now.ms });
     let summary: IngestSummary;
@@ -64,13 +59,13 @@ export async function handleInfluxWrite(
         maxLineBytes: settings.maxLineBytes,
       });
       const write = tally.counted((points) => writePoints(ctx, db, rp, points));
-      const options = streamedCommitOptions(ctx, settings);
+      const options = streamedCommitOptions(ctx, settings, reservation);
       summary = await commitBatches(lines, write, options).catch((error) => {
         recordWrite(ctx.metrics, tally, failedSummary(error));
         throw error;
       });
     } finally {
-      release();
+      reservation.release();
     }
     const conflicting = summary.rejected - summary.unparsable - summary.unavailable;
     recordWrite(ctx.metrics, tally, summary);

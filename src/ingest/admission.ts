@@ -15,6 +15,29 @@ export const IN_FLIGHT_BATCHES = 8;
 /** The smallest shared batch: below it the fixed cost of a write (its WAL record) dominates. */
 export const MIN_SHARED_BATCH_POINTS = 500;
 
+/**
+ * What a streamed request holds besides its batches: one read of the body (a network read is
+ * usually at most 64 KiB, and the decoders take at most this much in one step) with the line it
+ * ends in. What it reserves when admitted ({@linkcode WriteAdmission.admitStream}).
+ */
+export const STREAM_READ_BYTES = 64 * 1024;
+
+/**
+ * The reservation of a streamed request, which follows what the request holds: its read buffer,
+ * then its batches as they fill and commit ({@linkcode WriteAdmission.admitStream}).
+ */
+export interface StreamReservation {
+  /** Sets the body bytes the request's batches hold now (filling and committing). */
+  hold(bytes: number): void;
+  /**
+   * True while the admitted requests hold the whole byte bound or more: a stream then commits
+   * what it holds rather than read on into a fuller batch.
+   */
+  readonly short: boolean;
+  /** Ends the reservation (idempotent). */
+  release(): void;
+}
+
 /** Options of {@linkcode WriteAdmission}. */
 export interface AdmissionOptions {
   /** Write requests served at once. @default {64} */
@@ -78,6 +101,19 @@ export class WriteAdmission {
    * @throws {OverloadError} when the concurrency or byte bound would be exceeded.
    */
   admit(bytes: number): () => void {
+    const reservation = this.admitStream(bytes);
+    return () => reservation.release();
+  }
+
+  /**
+   * Admits a streamed request that holds `initial` bytes now (its read buffer) and more as its
+   * batches fill: what it holds counts against the byte bound, not the most it could ever hold,
+   * so concurrent streams are not refused for memory they do not hold. An admitted stream is
+   * never refused mid-body; while the bound is reached it commits smaller batches
+   * ({@linkcode StreamReservation.short}), and new requests wait for room (429).
+   * @throws {OverloadError} when the concurrency or byte bound would be exceeded.
+   */
+  admitStream(initial: number): StreamReservation {
     if (this.#active >= this.maxConcurrent) {
       throw new OverloadError(
         `too many concurrent writes (${this.#active}, the limit is ${this.maxConcurrent}): ` +
@@ -88,9 +124,9 @@ export class WriteAdmission {
         },
       );
     }
-    if (this.#active > 0 && this.#bytes + bytes > this.maxQueuedBytes) {
+    if (this.#active > 0 && this.#bytes + initial > this.maxQueuedBytes) {
       throw new OverloadError(
-        `too many bytes in flight (${this.#bytes} + ${bytes}, the limit is ` +
+        `too many bytes in flight (${this.#bytes} + ${initial}, the limit is ` +
           `${this.maxQueuedBytes}): retry after ${this.retryAfterSeconds}s`,
         {
           retryAfterSeconds: this.retryAfterSeconds,
@@ -99,13 +135,25 @@ export class WriteAdmission {
       );
     }
     this.#active++;
-    this.#bytes += bytes;
+    this.#bytes += initial;
+    let held = initial;
     let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#active--;
-      this.#bytes -= bytes;
+    const short = () => this.#bytes >= this.maxQueuedBytes;
+    return {
+      hold: (bytes) => {
+        if (released) return;
+        this.#bytes += initial + bytes - held;
+        held = initial + bytes;
+      },
+      get short() {
+        return short();
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#active--;
+        this.#bytes -= held;
+      },
     };
   }
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import { EpochError, type Point } from "../core/mod.ts";
+import type { StreamReservation } from "./admission.ts";
 
 /** One record that could not be decoded or written. */
 export interface IngestIssue {
@@ -71,6 +72,12 @@ export interface CommitOptions {
   batchBytes?: number;
   /** At most this many issues are kept for the answer (all are counted). @default {100} */
   maxListedErrors?: number;
+  /**
+   * Told the body bytes the batches hold (the one filling and the one being written) as they
+   * change; while it is `short` of room, what is pending is written at once rather than grown
+   * (the HTTP handlers' {@linkcode StreamReservation}).
+   */
+  memory?: Pick<StreamReservation, "hold" | "short">;
 }
 
 /** The result of a streamed ingest. */
@@ -140,6 +147,8 @@ export async function commitBatches(
   let pendingBytes = 0;
   let written = 0; // points handed to write so far (the index base of point-indexed issues)
   let inFlight: Promise<void> | undefined;
+  let inFlightBytes = 0;
+  const memory = options.memory;
 
   const note = (issue: IngestIssue) => {
     summary.rejected++;
@@ -153,6 +162,7 @@ export async function commitBatches(
     written += batch.length;
     points = [];
     origins = [];
+    inFlightBytes = pendingBytes;
     pendingBytes = 0;
     inFlight = write(batch).then((outcome) => {
       summary.accepted += outcome.accepted;
@@ -168,6 +178,9 @@ export async function commitBatches(
           ? { record: base + batch.length }
           : { [batchKind]: last };
       }
+    }).finally(() => {
+      inFlightBytes = 0;
+      memory?.hold(pendingBytes);
     });
     // Awaited by the next flush, at the end or in the catch below; a failure while the loop
     // waits for the body's next read must not be an unhandled rejection (it ends the process).
@@ -196,7 +209,9 @@ export async function commitBatches(
           origins.push(batch.origins?.[i]);
         }
       }
-      if (points.length >= batchPoints() || pendingBytes >= batchBytes) await flush();
+      memory?.hold(pendingBytes + inFlightBytes);
+      const full = points.length >= batchPoints() || pendingBytes >= batchBytes;
+      if (full || (memory?.short && points.length > 0)) await flush();
     }
     await flush(); // writes nothing more once a batch found a partition without leader
     if (inFlight) await inFlight;

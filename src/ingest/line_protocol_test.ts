@@ -400,18 +400,23 @@ Deno.test("line protocol: the key length limit of InfluxDB", () => {
   assert.deepEqual(parse(`m ${key.slice(1)}=1`).errors, []);
 });
 
-Deno.test("line protocol: points of one series share Tag objects, not arrays, across calls", () => {
+Deno.test("line protocol: points of one series share one frozen tag array, across calls", () => {
   const cache = new LineProtocolCache();
   const a = parse("cpu,host=a,dc=x v=1\ncpu,host=b,dc=x v=1\ncpu,host=a,dc=x v=2", { cache });
   const b = parse("cpu,host=a,dc=x v=3", { cache });
   const [p0, p1, p2] = a.points;
-  assert.notEqual(p0.tags, p2.tags);
-  assert.equal(p0.tags[0], p2.tags[0]);
-  assert.equal(p0.tags[1], b.points[0].tags[1]);
-  assert.notEqual(p0.tags[1], p1.tags[1]);
+  assert.equal(p0.tags, p2.tags);
+  assert.equal(p0.tags, b.points[0].tags);
+  assert.notEqual(p0.tags, p1.tags);
+  assert.deepEqual(p0.tags, [{ key: "dc", value: "x" }, { key: "host", value: "a" }]);
   assert.equal(cache.size, 2);
-  // A caller changing one point's tag list leaves the others (and the cache) alone.
-  p0.tags.push({ key: "zz", value: "added" });
+  // The shared array is frozen: a caller cannot change one point's tags (and so every point of
+  // the series and the cache) by accident; it builds a new array instead.
+  assert.ok(Object.isFrozen(p0.tags));
+  assert.ok(p0.tags.every((t) => Object.isFrozen(t))); // so seriesKey remembers the array whole
+  assert.throws(() => (p0.tags as Tag[]).push({ key: "zz", value: "" }), TypeError);
+  const mine = { ...p0, tags: [...p0.tags, { key: "zz", value: "added" }] };
+  assert.equal(mine.tags.length, 3);
   assert.equal(parse("cpu,host=a,dc=x v=4", { cache }).points[0].tags.length, 2);
   // A bounded cache empties itself and keeps working.
   const small = new LineProtocolCache({ maxEntries: 2 });

@@ -21,7 +21,6 @@
 import { snappyLength, snappyUncompressBlock } from "./_snappy.ts";
 import {
   FieldType,
-  type Instant,
   ParseError,
   type Point,
   sortTags,
@@ -138,6 +137,12 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
       });
       continue;
     }
+    // Every sample of the series shares one tag array (Point.tags is read-only): no copy per
+    // sample. One exact-size copy, not the array the labels were pushed to, whose spare
+    // capacity would be kept. Not frozen: Object.freeze costs more per series than the copies
+    // it would guard, where line protocol freezes once per series its cache holds across
+    // requests.
+    const seriesTags = tags.slice();
     for (let i = 0; i < samples.length; i += 2) {
       const s = new Wire(bytes, samples[i], samples[i + 1], "remote_write Sample");
       let value = 0, ms = 0, bad = false;
@@ -172,12 +177,11 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
         out.skipped++;
         continue;
       }
-      const time: Instant = { ms, subMs: 0 };
       const point: Point = {
         measurement,
-        tags: tags.slice(),
+        tags: seriesTags,
         fields: [{ key: "value", type: FieldType.Float, value }],
-        timeMs: time.ms,
+        timeMs: ms,
         timeSubMs: 0,
       };
       out.batch.points.push(point);

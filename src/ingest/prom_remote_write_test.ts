@@ -3,18 +3,34 @@ import snappyjs from "snappyjs";
 import { ParseError } from "../core/mod.ts";
 import { decodePromWrite, uncompressSnappy } from "./prom_remote_write.ts";
 
-/** Protobuf bytes of a WriteRequest with one series of these labels and one sample. */
-function request(labels: [string, string][]): Uint8Array {
+/**
+ * Protobuf bytes of a WriteRequest with one series of these labels and `samples` samples (value
+ * i + 1 at i + 1 ms).
+ */
+function request(labels: [string, string][], samples = 1): Uint8Array {
   const enc = new TextEncoder();
   const field = (n: number, body: number[]) => [(n << 3) | 2, body.length, ...body];
   const str = (n: number, s: string) => field(n, [...enc.encode(s)]);
-  const sample = [9, ...new Uint8Array(new Float64Array([1]).buffer), 16, 1];
+  const sample = (i: number) => [9, ...new Uint8Array(new Float64Array([i + 1]).buffer), 16, i + 1];
   const series = [
     ...labels.flatMap(([k, v]) => field(1, [...str(1, k), ...str(2, v)])),
-    ...field(2, sample),
+    ...Array.from({ length: samples }, (_, i) => field(2, sample(i))).flat(),
   ];
   return Uint8Array.from(field(1, series));
 }
+
+Deno.test("remote_write: the samples of one series share one tag array", () => {
+  const { batch } = decodePromWrite(request([["__name__", "up"], ["job", "a"], ["host", "h"]], 3));
+  assert.deepEqual(batch.errors, []);
+  assert.deepEqual(batch.points.map((p) => [p.fields[0].value, p.timeMs]), [[1, 1], [2, 2], [
+    3,
+    3,
+  ]]);
+  const [p0, p1, p2] = batch.points;
+  assert.equal(p0.tags, p1.tags);
+  assert.equal(p0.tags, p2.tags);
+  assert.deepEqual(p0.tags, [{ key: "host", value: "h" }, { key: "job", value: "a" }]);
+});
 
 Deno.test("remote_write: a series with a label given twice is refused, the others kept", () => {
   // Found by tests/fuzz: both values were kept as two tags of one key, a series key no query

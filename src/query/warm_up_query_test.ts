@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { type Clock, FieldType, type Point, silentLogger } from "../core/mod.ts";
+import v8 from "node:v8";
+import vm from "node:vm";
+import {
+  type Clock,
+  FieldType,
+  type FileHandle,
+  type FileSystem,
+  type Point,
+  silentLogger,
+} from "../core/mod.ts";
 import { denoFileSystem } from "../runtime/mod.ts";
 import { type EngineTimers, StorageEngine } from "../storage/mod.ts";
 import { encodeJson } from "./encode_json.ts";
@@ -267,5 +276,100 @@ Deno.test("a DROP SERIES between warm-up steps: the dropped series' own field is
     }
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** A file system that tells which segment files are open, and whose handles are still reachable. */
+function watchedSegments(): FileSystem & {
+  opened: Map<string, { handle: WeakRef<FileHandle>; closed: boolean }>;
+} {
+  const opened = new Map<string, { handle: WeakRef<FileHandle>; closed: boolean }>();
+  return {
+    ...denoFileSystem,
+    opened,
+    async open(path, options) {
+      const inner = await denoFileSystem.open(path, options);
+      if (!path.endsWith(".seg") || options.write) return inner;
+      const handle: FileHandle = {
+        write: (data) => inner.write(data),
+        read: (buffer) => inner.read(buffer),
+        seek: (offset, whence) => inner.seek(offset, whence),
+        datasync: () => inner.datasync(),
+        truncate: (length) => inner.truncate(length),
+        close: () => {
+          entry.closed = true;
+          inner.close();
+        },
+      };
+      if (inner.readAtSync) handle.readAtSync = (buffer, at) => inner.readAtSync!(buffer, at);
+      const entry = { handle: new WeakRef(handle), closed: false };
+      opened.set(path, entry);
+      return handle;
+    },
+  };
+}
+
+Deno.test("a compaction during the warm-up: the segments it retires are closed and let go before the warm-up ends", async () => {
+  // A WeakRef says whether anything still holds a retired segment's reader once it is collected.
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const dir = await Deno.makeTempDir({ prefix: "warm_up_compact_" });
+  try {
+    await makeFolder(dir);
+    const cold = await open(dir, false);
+    const expected = await answer(cold);
+    await cold.close({ flush: false });
+    let now = 0;
+    const moving: Clock = { ...clock, monotonicMs: () => now };
+    const fs = watchedSegments();
+    const timers = steppedTimers();
+    const warmed: Record<string, unknown>[] = [];
+    const engine = await StorageEngine.open({
+      dir,
+      fs,
+      clock: moving,
+      logger: {
+        ...silentLogger,
+        info: (message, fields) => message === "warmed storage" && warmed.push(fields!),
+      },
+      maintenanceIntervalMs: 0,
+      blockValues: 4,
+      warmUpStepSeries: 3,
+      timers,
+      compactionFanout: 3,
+      sleep: () => Promise.resolve(),
+    });
+    try {
+      const before = [...fs.opened.keys()];
+      assert.equal(before.length, 3, before.join(", "));
+      assert.ok(await timers.step(), "one warm-up step");
+      assert.ok(await timers.step(), "two warm-up steps");
+      assert.equal(await engine.compact(), 1, "the three segments merged into one");
+      now += 120_000; // past the grace queries get to finish reading retired files
+      await engine.maintain();
+      assert.equal(timers.pending(), 1, "the warm-up has not ended");
+      for (const path of before) assert.ok(fs.opened.get(path)!.closed, `${path} closed`);
+      await new Promise((r) => setTimeout(r, 0));
+      gc();
+      for (const path of before) {
+        assert.equal(
+          fs.opened.get(path)!.handle.deref(),
+          undefined,
+          `nothing holds the retired ${path.slice(dir.length)} while the warm-up runs on`,
+        );
+      }
+      for (let i = 0; i < 1_000 && await timers.step(); i++);
+      await engine.warmedUp();
+      assert.equal(warmed.length, 1);
+      assert.deepEqual(
+        await answer(engine),
+        expected,
+        "the same answers as an engine that never warmed",
+      );
+    } finally {
+      await engine.close({ flush: false });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

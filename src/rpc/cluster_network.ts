@@ -40,11 +40,15 @@ import {
 } from "../cluster/mod.ts";
 import type { PlanRequest, QueryLimits, SeriesPartial } from "../query/mod.ts";
 import {
+  type Clock,
   EpochError,
   type ErrorCode,
   type Logger,
+  type LogLimiter,
+  silentLogger,
   type UpgradeDialer,
   type UpgradeHandler,
+  type UpgradeRequest,
 } from "../core/mod.ts";
 import type { Transport } from "../raft/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch, type WriteConsistency } from "../storage/mod.ts";
@@ -65,7 +69,14 @@ import {
   WritePartitionResponseSchema,
 } from "./gen/epochnexus/cluster/v1/cluster_pb.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
-import { fetchWithSecret, requireSecret, secretPresented } from "./cluster_secret.ts";
+import {
+  fetchWithSecret,
+  type NodeHandler,
+  refusalFields,
+  refusedCallsLog,
+  requireSecret,
+  secretPresented,
+} from "./cluster_secret.ts";
 import { FrameKind } from "./peer_frames.ts";
 import {
   CLUSTER_ID_HEADER,
@@ -104,6 +115,10 @@ export interface ConnectClusterNetworkOptions {
     "maxFrameBytes" | "maxQueuedBytes" | "refusedRetryMs" | "connectTimeoutMs" | "maxBackoffMs"
   >;
   logger?: Logger;
+  /** Times the log of refused calls (one line per 10 s at most, `refusedCallsLog`). */
+  clock: Clock;
+  /** Writes the summary of refused calls when a flood stops (the runtime's `backgroundTimeout`). */
+  later?: (fn: () => void, ms: number) => void;
 }
 
 type ClusterClient = Client<typeof ClusterService>;
@@ -118,7 +133,9 @@ export class ConnectClusterNetwork implements ClusterNetwork {
   readonly raft: ConnectRaftTransport;
   readonly peers: PeerClient;
   /** Answers RaftService and ClusterService calls (mount it on the node-to-node server). */
-  readonly fetchHandler: (request: Request) => Promise<Response>;
+  readonly fetchHandler: NodeHandler;
+  /** Calls refused for want of the cluster secret: logged at most once per 10 s, all counted. */
+  readonly #refusals: LogLimiter;
   readonly #addresses = new Map<number, string>();
   readonly #clients = new Map<number, ClusterClient>();
   #service: PeerService | undefined;
@@ -136,6 +153,11 @@ export class ConnectClusterNetwork implements ClusterNetwork {
 
   constructor(options: ConnectClusterNetworkOptions) {
     this.#options = options;
+    const refusals = this.#refusals = refusedCallsLog({
+      logger: options.logger ?? silentLogger,
+      clock: options.clock,
+      later: options.later,
+    });
     // Every call carries the cluster secret and is counted (bytes to and from each peer).
     this.#fetch = countingFetch(
       fetchWithSecret(options.fetch, options.secret) ?? globalThis.fetch,
@@ -159,12 +181,12 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       fetch: this.#fetch,
       secret: options.secret,
       logger: options.logger,
+      refusals,
       stream: streams
         ? (to, payload, timeoutMs) => streams.call(to, FrameKind.RaftSend, payload, timeoutMs)
         : undefined,
     });
-    this.upgradeHandler = (request) =>
-      this.#upgrade(request.path, request.protocol, request.headers);
+    this.upgradeHandler = (request) => this.#upgrade(request);
     this.peers = {
       proposeMeta: (node, command) => this.#proposeMeta(node, command),
       writePartition: (node, write) => this.#writePartition(node, write),
@@ -180,14 +202,13 @@ export class ConnectClusterNetwork implements ClusterNetwork {
     const cluster = requireSecret(
       this.#clusterHandler(),
       options.secret,
-      (path) =>
-        options.logger?.warn("node-to-node call without the cluster secret refused", { path }),
+      (path, info) => refusals.warn(refusalFields(path, info)),
     );
     // The Raft handler checks the secret itself.
-    this.fetchHandler = (request) => {
+    this.fetchHandler = (request, info) => {
       const path = new URL(request.url).pathname;
-      if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request);
-      return this.raft.fetchHandler(request);
+      if (path.startsWith("/epochnexus.cluster.v1.ClusterService/")) return cluster(request, info);
+      return this.raft.fetchHandler(request, info);
     };
   }
 
@@ -229,14 +250,13 @@ export class ConnectClusterNetwork implements ClusterNetwork {
    * A peer asks to open its stream: it must present the secret (401 as a Connect call without
    * it, logged alike), be of this cluster and a known member (403).
    */
-  #upgrade(path: string, protocol: string, headers: Headers): ReturnType<UpgradeHandler> {
+  #upgrade(request: UpgradeRequest): ReturnType<UpgradeHandler> {
+    const { path, protocol, headers } = request;
     if (path !== PEER_STREAM_PATH || protocol !== PEER_STREAM_PROTOCOL) {
       return { status: 404, body: `no upgrade to ${JSON.stringify(protocol)} at ${path}\n` };
     }
     if (!secretPresented(headers, this.#options.secret)) {
-      this.#options.logger?.warn("node-to-node call without the cluster secret refused", {
-        path,
-      });
+      this.#refusals.warn(refusalFields(path, request));
       return { status: 401, body: "node-to-node call without the cluster secret\n" };
     }
     const clusterId = headers.get(CLUSTER_ID_HEADER) ?? "";
@@ -312,6 +332,11 @@ export class ConnectClusterNetwork implements ClusterNetwork {
       accepted: BigInt(answer.accepted),
       rejected: answer.rejected,
     });
+  }
+
+  /** Calls (Connect and stream upgrades) refused for want of the cluster secret, since start. */
+  refusedCalls(): number {
+    return this.#refusals.total;
   }
 
   /** Bytes this node sent to and received from each peer (Raft and ClusterService calls). */

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { LogLimiter, type LogLimiterOptions } from "../core/mod.ts";
+
 /** The request header carrying the secret. */
 export const CLUSTER_SECRET_HEADER = "x-epochnexus-cluster-secret";
 
@@ -27,6 +29,34 @@ export function fetchWithSecret(
   };
 }
 
+/** What the server knows of a node-to-node call beyond the request (the caller's address). */
+export interface CallInfo {
+  /** `host:port` of the caller, when the server tells it. */
+  remoteAddr?: string;
+}
+
+/** A node-to-node handler. */
+export type NodeHandler = (request: Request, info?: CallInfo) => Promise<Response>;
+
+/**
+ * Where refused node-to-node calls go: the first logged at once, then one summary line per 10 s,
+ * every one counted (`epochnexus_cluster_calls_refused_total`), since anyone who reaches the port
+ * can send them.
+ */
+export function refusedCallsLog(options: LogLimiterOptions): LogLimiter {
+  return new LogLimiter(
+    "node-to-node call without the cluster secret refused",
+    (n, seconds) =>
+      `${n} more node-to-node calls without the cluster secret refused in the last ${seconds} s`,
+    options,
+  );
+}
+
+/** The fields of a refused call's log line. */
+export function refusalFields(path: string, info?: CallInfo): Record<string, unknown> {
+  return info?.remoteAddr === undefined ? { path } : { path, remote: info.remoteAddr };
+}
+
 /**
  * Wraps a node-to-node handler: a call without the secret gets 401 (a Connect `unauthenticated`
  * error body), and never reaches the services.
@@ -34,14 +64,14 @@ export function fetchWithSecret(
 export function requireSecret(
   handler: (request: Request) => Promise<Response>,
   secret: string | undefined,
-  onRefused?: (path: string) => void,
-): (request: Request) => Promise<Response> {
+  onRefused?: (path: string, info?: CallInfo) => void,
+): NodeHandler {
   if (secret === undefined) return handler;
   const expected = encoder.encode(secret);
-  return (request) => {
+  return (request, info) => {
     const presented = encoder.encode(request.headers.get(CLUSTER_SECRET_HEADER) ?? "");
     if (equal(presented, expected)) return handler(request);
-    onRefused?.(new URL(request.url).pathname);
+    onRefused?.(new URL(request.url).pathname, info);
     return Promise.resolve(
       new Response(
         JSON.stringify({

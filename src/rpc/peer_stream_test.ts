@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { FieldType, type Logger } from "../core/mod.ts";
 import { MessageType, newMessage } from "../raft/mod.ts";
 import type { PartitionWrite, PeerService } from "../cluster/mod.ts";
-import { type RunningServer, serveHttp, upgradeDialer } from "../runtime/mod.ts";
+import { type RunningServer, serveHttp, systemClock, upgradeDialer } from "../runtime/mod.ts";
 import { ConnectClusterNetwork, type ConnectClusterNetworkOptions } from "./cluster_network.ts";
 import { CLUSTER_SECRET_HEADER } from "./cluster_secret.ts";
 import { encodeFrame, FrameKind, FrameReader } from "./peer_frames.ts";
@@ -42,6 +42,7 @@ async function startPeer(
     fetch: (input, init) => fetch(input, { ...init, client }),
     timeoutMs: 30_000,
     logger,
+    clock: systemClock,
     ...options,
   });
   const connectCalls: string[] = [];

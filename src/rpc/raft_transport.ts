@@ -22,7 +22,7 @@ import {
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { concatBytes, crc32c } from "../core/mod.ts";
-import type { Logger } from "../core/mod.ts";
+import type { Logger, LogLimiter } from "../core/mod.ts";
 import { silentLogger } from "../core/mod.ts";
 import type {
   Entry,
@@ -50,7 +50,12 @@ import {
   SendSnapshotChunkRequestSchema,
   SendSnapshotChunkResponseSchema,
 } from "./gen/epochnexus/raft/v1/raft_pb.ts";
-import { fetchWithSecret, requireSecret } from "./cluster_secret.ts";
+import {
+  fetchWithSecret,
+  type NodeHandler,
+  refusalFields,
+  requireSecret,
+} from "./cluster_secret.ts";
 
 /** Options of {@linkcode ConnectRaftTransport}. */
 export interface ConnectRaftTransportOptions {
@@ -82,6 +87,11 @@ export interface ConnectRaftTransportOptions {
    */
   stream?: (to: number, payload: Uint8Array, timeoutMs: number) => Promise<unknown> | undefined;
   logger?: Logger;
+  /**
+   * Where calls without the secret are logged and counted (the network's shared
+   * `refusedCallsLog`); absent (a lone transport in tests): each is logged.
+   */
+  refusals?: LogLimiter;
 }
 
 type RaftClient = Client<typeof RaftService>;
@@ -102,7 +112,7 @@ export class ConnectRaftTransport {
   readonly clusterId: string;
   readonly nodeId: number;
   /** Answers RaftService calls: `(request) => response`. */
-  readonly fetchHandler: (request: Request) => Promise<Response>;
+  readonly fetchHandler: NodeHandler;
   private readonly peers = new Map<number, string>();
   private readonly clients = new Map<number, RaftClient>();
   private readonly groups = new Map<number, GroupTransport>();
@@ -124,10 +134,15 @@ export class ConnectRaftTransport {
     this.logger = options.logger ?? silentLogger;
     this.stream = options.stream;
     for (const [id, url] of Object.entries(options.peers ?? {})) this.setPeer(Number(id), url);
+    const refusals = options.refusals;
     this.fetchHandler = requireSecret(
       this.buildHandler(),
       options.secret,
-      (path) => this.logger.warn("node-to-node call without the cluster secret refused", { path }),
+      (path, info) =>
+        refusals ? refusals.warn(refusalFields(path, info)) : this.logger.warn(
+          "node-to-node call without the cluster secret refused",
+          refusalFields(path, info),
+        ),
     );
   }
 

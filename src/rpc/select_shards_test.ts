@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
 import type { PeerService, SelectRequest } from "../cluster/mod.ts";
 import type { PlanRequest, SeriesPartial } from "../query/mod.ts";
+import { systemClock } from "../runtime/mod.ts";
 import { ConnectClusterNetwork } from "./cluster_network.ts";
 
 /** A node serving Select (answering each group's part by its start) and a caller reaching it. */
 function pair() {
   const served: SelectRequest[] = [];
-  const node = new ConnectClusterNetwork({ clusterId: "c", nodeId: 1, secret: "s" });
+  const node = new ConnectClusterNetwork({
+    clusterId: "c",
+    nodeId: 1,
+    secret: "s",
+    clock: systemClock,
+  });
   node.serve({
     select: (request: SelectRequest) => {
       served.push(request);
@@ -25,6 +31,7 @@ function pair() {
     clusterId: "c",
     nodeId: 0,
     secret: "s",
+    clock: systemClock,
     fetch: (input, init) => node.fetchHandler(new Request(input, init)),
   });
   caller.setPeer(1, "node1:9000");

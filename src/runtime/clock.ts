@@ -17,6 +17,14 @@ export const systemClock: Clock = {
   monotonicMs: () => performance.now(),
 };
 
+/**
+ * Runs `fn` once after `ms` without keeping the process alive for it (a log summary, not work
+ * that must happen before exit).
+ */
+export function backgroundTimeout(fn: () => void, ms: number): void {
+  Deno.unrefTimer(setTimeout(fn, ms));
+}
+
 /** Math.random as an {@linkcode Rng}. */
 export const systemRng: Rng = { next: () => Math.random() };
 

@@ -172,6 +172,12 @@ export function serveHttp(
 
 type UpgradedSocket = NodeSocket & { end(text: string): void };
 
+/** `host:port` of a connection's other end (IPv6 hosts in brackets). */
+function addressOf(socket: { remoteAddress?: string; remotePort?: number }): string {
+  const host = socket.remoteAddress ?? "";
+  return `${host.includes(":") ? `[${host}]` : host}:${socket.remotePort}`;
+}
+
 /** Answers an `Upgrade` request as `upgrade` decides; a taken connection is tracked until closed. */
 function switchProtocols(
   upgrade: UpgradeHandler,
@@ -191,7 +197,12 @@ function switchProtocols(
   const protocol = headers.get("upgrade") ?? "";
   let answer;
   try {
-    answer = upgrade({ path: new URL(req.url ?? "/", "http://x").pathname, protocol, headers });
+    answer = upgrade({
+      path: new URL(req.url ?? "/", "http://x").pathname,
+      protocol,
+      headers,
+      remoteAddr: addressOf(req.socket),
+    });
   } catch (error) {
     logger?.error("upgrade handler failed", { path: req.url, error: String(error) });
     answer = { status: 500, body: "internal error\n" };
@@ -287,9 +298,7 @@ async function serveOne(
   }
   let response: Response;
   try {
-    const host = req.socket.remoteAddress ?? "";
-    const remoteAddr = `${host.includes(":") ? `[${host}]` : host}:${req.socket.remotePort}`;
-    response = await handler(request, { remoteAddr });
+    response = await handler(request, { remoteAddr: addressOf(req.socket) });
   } catch (error) {
     options.logger?.error("handler failed", { path: req.url, error: String(error) });
     response = new Response("internal error\n", { status: 500 });

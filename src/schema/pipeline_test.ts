@@ -200,3 +200,40 @@ Deno.test("pipeline: an atomic schema refuses all its points of a batch when one
   const fine = await pipeline.process("db", [input[0], input[3]]);
   assert.equal(fine.points.length, 2);
 });
+
+Deno.test("pipeline: points sharing their series' frozen tag array are changed by copy, one at a time", async () => {
+  // The line-protocol parser hands every point of a series the same frozen tag array (as here):
+  // a step or check that changed it in place would throw, or change the series' other points.
+  const { pipeline } = await pipelineOf({
+    unknown_tags: "drop",
+    tags: { host: {}, dc: { default: "d0" }, site: {} },
+    pipeline: [{ rename_tag: { from: "hostname", to: "host" } }],
+  });
+  const series = (tags: Record<string, string>) => Object.freeze(pt("m", tags, {}).tags);
+  const renamed = series({ hostname: "a", junk: "1", site: "s" }); // renamed, one dropped
+  const defaulted = series({ host: "c" }); // only a default added
+  const kept = series({ dc: "x", host: "b" }); // nothing to change
+  const input = [renamed, defaulted, kept, renamed, defaulted].map((tags, i) => ({
+    ...pt("m", {}, { v: i }),
+    tags,
+  }));
+  const out = await pipeline.process("db", input);
+  assert.deepEqual(out.rejected, []);
+  const a = { dc: "d0", host: "a", site: "s" }, c = { dc: "d0", host: "c" };
+  assert.deepEqual(out.points.map(tagsOf), [a, c, { dc: "x", host: "b" }, a, c]);
+  assert.deepEqual(out.points.map((p) => p.tags.map((t) => t.key).join()), [
+    "dc,host,site",
+    "dc,host",
+    "dc,host",
+    "dc,host,site",
+    "dc,host",
+  ]);
+  assert.deepEqual(input.map(tagsOf), [
+    { hostname: "a", junk: "1", site: "s" },
+    { host: "c" },
+    { dc: "x", host: "b" },
+    { hostname: "a", junk: "1", site: "s" },
+    { host: "c" },
+  ]);
+  assert.equal(out.points[2], input[2]); // nothing to change: the point itself
+});

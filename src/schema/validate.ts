@@ -206,9 +206,11 @@ function show(value: FieldValue): string {
  * adding or dropping, else a new point; or the first rule it breaks.
  */
 export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
-  let tags = point.tags;
+  // The point's tag array may be shared by every point of its series (Point.tags is
+  // read-only): a change goes to a copy, `ownTags`, made at the first change.
+  let tags: readonly Tag[] = point.tags;
+  let ownTags: Tag[] | undefined;
   let fields = point.fields;
-  let tagsCopied = false;
   let fieldsCopied = false;
   const inTags = point.tags, inFields = point.fields;
   for (let i = 0; i < inTags.length; i++) {
@@ -219,7 +221,7 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
       if (schema.unknownTags === "reject") {
         return violation("unknown_tag", tag.key, "no such tag in the schema", tag.value);
       }
-      if (!tagsCopied) (tags = inTags.slice(0, i)), (tagsCopied = true);
+      if (ownTags === undefined) tags = ownTags = inTags.slice(0, i);
       continue;
     }
     if (rule.values && !rule.values.has(tag.value)) {
@@ -236,7 +238,7 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
     if (rule.pattern && !rule.pattern.testExact(tag.value)) {
       return violation("tag_pattern", tag.key, `match /${rule.patternText}/`, tag.value);
     }
-    if (tagsCopied) tags.push(tag);
+    if (ownTags !== undefined) ownTags.push(tag);
   }
   for (let i = 0; i < inFields.length; i++) {
     const field = inFields[i];
@@ -289,9 +291,9 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
   }
   for (const tag of schema.tagDefaults) {
     if (!hasKey(tags, tag.key)) {
-      if (!tagsCopied) (tags = tags.slice()), (tagsCopied = true);
-      tags.push(tag);
-      sortTags(tags);
+      if (ownTags === undefined) tags = ownTags = tags.slice();
+      ownTags.push(tag);
+      sortTags(ownTags);
     }
   }
   for (const field of schema.fieldDefaults) {
@@ -303,7 +305,7 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
   if (fields.length === 0) {
     return violation("unknown_field", "*", "at least one declared field", "none left");
   }
-  if (!tagsCopied && !fieldsCopied) return { point };
+  if (ownTags === undefined && !fieldsCopied) return { point };
   return { point: { ...point, tags, fields } };
 }
 

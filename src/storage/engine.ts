@@ -64,7 +64,7 @@ import {
   SegmentReader,
   type SegmentSeriesInput,
 } from "./segment/mod.ts";
-import { Shard, type ShardSegment, type ShardView } from "./shard.ts";
+import { newWarmUpProgress, Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
 import { pointProblem } from "./point_rules.ts";
 import { indexReplayedPoints } from "./replayed_points.ts";
@@ -588,15 +588,17 @@ export class StorageEngine {
     for (const db of [...this.#databases.values()]) {
       for (const shard of newestGroups(db)) {
         if (shard.dropped || shard.cold !== undefined) continue;
-        const warm = shard.reader().warmUp(this.options.warmUpStepSeries);
+        const progress = newWarmUpProgress();
         for (;;) {
           // Every step on a turn of its own, the first too: open() returns before any.
           await nextTurn();
           if (this.#closed) return;
-          if (shard.dropped) break;
-          const step = warm.next();
-          if (step.done) break;
-          series += step.value;
+          // Moved to the cold store meanwhile: left to its first query, as at the start.
+          if (shard.dropped || shard.cold !== undefined) break;
+          // A view of the segments the shard has now, held for this step only (see warmUpStep).
+          const step = shard.reader().warmUpStep(progress, this.options.warmUpStepSeries);
+          if (step === undefined) break;
+          series += step;
           steps++;
         }
       }

@@ -533,6 +533,28 @@ function slice(column: ColumnView, range: TimeRange): ColumnView {
  */
 const WARM_UP_STEP_SERIES = 10_000;
 
+/**
+ * What the warm-up steps of one shard finished ({@linkcode ShardView.warmUpStep}). Segments are
+ * keyed weakly: the progress keeps no retired segment's reader alive.
+ */
+export interface WarmUpProgress {
+  /**
+   * Per segment reader, how many of its measurements (in stored order) have their series and
+   * field types built; -1 once all have.
+   */
+  readonly segments: WeakMap<SegmentReader, number>;
+  /** The shard's series index is built. */
+  indexed: boolean;
+}
+
+/** A warm-up that has done nothing yet. */
+export function newWarmUpProgress(): WarmUpProgress {
+  return { segments: new WeakMap(), indexed: false };
+}
+
+/** {@linkcode WarmUpProgress.segments} of a segment warmed whole. */
+const DONE = -1;
+
 /** A consistent read view of a shard: implements the query room's ShardReader. */
 export class ShardView {
   /** Columns come sorted and deduplicated (heads' views, blocks, merges). */
@@ -710,27 +732,41 @@ export class ShardView {
   }
 
   /**
-   * Builds, one step at a time, what the first query over the shard would otherwise build:
-   * each segment measurement's parsed series (every entry and its block statistics) and field
-   * types, then the shard's series index. These are the lazy caches a query fills itself, so a
-   * query during the warm-up answers as without one (it builds what is not built yet). Yields
-   * a measurement's series count when its step ends it (else 0); the engine's background warm-up yields to the
-   * event loop between steps. The index is one step (not divided: a few hundred ms per 250k
-   * series of a shard).
+   * One step of building what the first query over the shard would otherwise build: a part of a
+   * segment measurement's parsed series (every entry and its block statistics), with its field
+   * types when the part ends it; once every segment of the view is done, the shard's series
+   * index. These are the lazy caches a query fills itself, so a query during the warm-up answers
+   * as without one (it builds what is not built yet). Returns a measurement's series count when
+   * the step ends it (else 0); undefined when nothing is left.
+   *
+   * The engine's background warm-up takes a fresh view for each step, on a turn of its own: it
+   * holds no view between steps, so a segment a compaction retires meanwhile is not parsed
+   * further and its reader (file, parsed index) goes when nothing else reads it, and the
+   * compaction's output is warmed in its place. The index is one step (not divided: a few
+   * hundred ms per 250k series of a shard).
    */
-  *warmUp(stepSeries = WARM_UP_STEP_SERIES): Generator<number, void, undefined> {
-    if (!this.indexed) throw new Error("BUG: warmUp on a view that is not the shard's");
+  warmUpStep(progress: WarmUpProgress, stepSeries = WARM_UP_STEP_SERIES): number | undefined {
+    if (!this.indexed) throw new Error("BUG: warmUpStep on a view that is not the shard's");
     for (const src of this.sources) {
       if (src.kind !== "segment") continue;
       const reader = src.segment.reader;
-      for (const m of reader.measurements()) {
-        while (!reader.parseSome(m, stepSeries)) yield 0;
-        this.#sourceTypes(src, m);
-        yield reader.seriesOf(m).length;
+      const at = progress.segments.get(reader) ?? 0;
+      if (at === DONE) continue;
+      const measurements = reader.measurements();
+      if (at === measurements.length) {
+        progress.segments.set(reader, DONE);
+        continue;
       }
+      const m = measurements[at];
+      if (!reader.parseSome(m, stepSeries)) return 0;
+      this.#sourceTypes(src, m);
+      progress.segments.set(reader, at + 1);
+      return reader.seriesOf(m).length;
     }
+    if (progress.indexed) return undefined;
     this.shard.index();
-    yield 0;
+    progress.indexed = true;
+    return 0;
   }
 
   async #sourceColumn(

@@ -31,6 +31,10 @@ export interface AuthAppOptions {
   /** Make the users of the matrix (admin, reader, writer, dbadmin) and the database db1. */
   users?: boolean;
   audit?: (entry: Record<string, unknown>) => void;
+  /** The app's clock (the refusal logs read its monotonic time); a fixed wall clock by default. */
+  clock?: Clock;
+  /** Timers of the refusal logs' summaries; none by default. */
+  later?: (fn: () => void, ms: number) => void;
 }
 
 /** Starts an app; `call` answers status, headers and text. */
@@ -72,7 +76,8 @@ export async function authApp(options: AuthAppOptions) {
   const logger = recordingLogger();
   const app = createApp({
     engine,
-    clock,
+    clock: options.clock ?? clock,
+    later: options.later,
     logger,
     defaultDatabase: "epochnexus",
     maxBodyBytes: 1_000_000,

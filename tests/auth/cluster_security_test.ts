@@ -119,7 +119,16 @@ Deno.test({
       });
       await r.body?.cancel();
       assert.notEqual(r.status, 401);
-      assert.match(first.logs(), /node-to-node call without the cluster secret refused/);
+      // Six refusals: one line at once (the rest go in a summary 10 s later), all counted.
+      const refusedLines = first.logs().match(
+        /node-to-node call without the cluster secret refused/g,
+      );
+      assert.equal(refusedLines?.length, 1, first.logs());
+      const metrics = await (await first.fetch(`${first.url}/metrics`, {
+        headers: { authorization: ADMIN },
+      })).text();
+      const refused = /^epochnexus_cluster_calls_refused_total (\d+)$/m.exec(metrics);
+      assert.ok(refused && Number(refused[1]) >= 6, refused?.[0] ?? "no refusal counter");
     } finally {
       for (const s of started.reverse()) await s.stop();
       await Deno.remove(certs.dir, { recursive: true });

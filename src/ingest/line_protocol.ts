@@ -41,8 +41,8 @@
  * `invalid field format` (influxd silently mangles the value); names and strings must be
  * valid UTF-8.
  *
- * Points of the same series share their `Tag` objects (each point has its own array): treat
- * a tag as immutable and replace it rather than assign to its `value`.
+ * Points of the same series share one frozen tag array and its frozen `Tag` objects: build a
+ * new array (and new Tags) for other tags; assigning to one throws.
  *
  * @module
  */

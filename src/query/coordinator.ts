@@ -19,6 +19,7 @@ import { goHeapMerge, goHeapVisit } from "./go_heap_merge.ts";
 import {
   gridOf,
   type GroupPartial,
+  groupsOf,
   type RawRow,
   type ShardPartial,
   sortRows,
@@ -168,6 +169,9 @@ function foldShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardP
       groups[rank].buckets.set(idx, cur);
     },
   );
+  // The shards' partials are consumed: their groups drop the states now held by `groups`, so
+  // finish() frees each state once its group is made into rows.
+  for (const p of partials) for (const g of p.groups.values()) g.buckets.clear();
   const out: ShardPartial = { groups: new Map() };
   keys.forEach((k, i) => out.groups.set(k, groups[i]));
   return out;
@@ -294,18 +298,26 @@ export async function finish(
   merged: ShardPartial,
   budget?: QueryBudget,
 ): Promise<ResultSeries[]> {
-  const groups = [...merged.groups.values()].sort(compareGroups);
+  const groups = groupsOf(merged).sort(groupOrder(plan));
   // ORDER BY time DESC reverses the series order too, as InfluxDB does.
   if (plan.descending) groups.reverse();
   const bucketed = plan.aggregate && plan.interval !== undefined;
   const out: ResultSeries[] = [];
+  // Every series of the answer has the same columns: one array for all of them.
+  const columns = ["time", ...plan.columns.map((c) => c.name)];
+  const states = statesGiveBack(plan, groups, budget);
+  const layout = plan.aggregate ? rowLayout(plan) : undefined;
+  const transforms = plan.columns.some((c) => c.transform !== undefined);
   for (const g of groups) {
     await budget?.tick();
     // Each series lays out its buckets from its own first one (no lower time bound) or the
     // WHERE range: every answer's bucket count is checked before its rows are made.
     const range = bucketed ? bucketRange(plan, g) : undefined;
     if (range !== undefined) budget?.checkBuckets(range[1] - range[0] + 1);
-    const rows = plan.aggregate ? await aggregateRows(plan, g, range, budget) : rawRows(g);
+    const rows = layout !== undefined
+      ? await aggregateRows(plan, layout, g, range, budget)
+      : rawRows(g);
+    states?.done(g);
     // A group whose functions produced no point in any bucket (percentile out of range) is no
     // series at all, as InfluxDB.
     if (
@@ -316,7 +328,7 @@ export async function finish(
     // fill() as InfluxDB applies it: to each aggregate call, so a transformation reads its
     // input filled (over the bucket read before the range too, when it reads one) ...
     if (bucketFill) fillTransformInputs(plan, rows);
-    await applyTransforms(plan, rows, budget);
+    if (transforms) await applyTransforms(plan, rows, budget);
     if (bucketFill) {
       trimToOutput(plan, rows);
       // ... then the other columns over the range, and the cursor's defaults where a column
@@ -330,18 +342,20 @@ export async function finish(
     const from = Math.min(plan.offset, n);
     const to = plan.limit > 0 ? Math.min(n, plan.offset + plan.limit) : n;
     if (from >= to) continue;
-    const values: (Value | Instant)[][] = [];
+    // Of its exact size (pushing onto [] reserves 17 slots; most series of a GROUP BY over
+    // many series have one row).
+    const values = new Array<(Value | Instant)[]>(to - from);
     for (let k = from; k < to; k++) {
       const i = plan.descending ? n - 1 - k : k;
       const cells = rows.cells[i];
       const row = new Array<Value | Instant>(cells.length + 1);
       row[0] = rows.times[i];
       for (let c = 0; c < cells.length; c++) row[c + 1] = cells[c];
-      values.push(row);
+      values[k - from] = row;
     }
     const series: ResultSeries = {
       name: g.measurement,
-      columns: ["time", ...plan.columns.map((c) => c.name)],
+      columns,
       values,
       timeColumn: true,
     };
@@ -351,6 +365,52 @@ export async function finish(
   }
   // SLIMIT and SOFFSET were applied per shard (mergeShards).
   return out;
+}
+
+/**
+ * Gives back the aggregate states charged to the budget (QueryBudget.chargeState) as finish
+ * turns their groups into rows: each group's buckets are dropped once its rows are made, and
+ * the charge falls in proportion to the buckets dropped (all of it with the last group; the
+ * buckets of other nodes' partials were charged there, so the share is spread over all).
+ * A GROUP BY over every series then holds at its peak its rows or its states, not both.
+ */
+function statesGiveBack(
+  plan: SelectPlan,
+  groups: readonly GroupPartial[],
+  budget: QueryBudget | undefined,
+): { done(g: GroupPartial): void } | undefined {
+  if (!plan.aggregate || budget === undefined || budget.stateBytes <= 0) return undefined;
+  const charged = budget.stateBytes;
+  let buckets = 0;
+  for (const g of groups) buckets += g.buckets.size;
+  if (buckets === 0) return undefined;
+  let dropped = 0, released = 0;
+  return {
+    done(g) {
+      dropped += g.buckets.size;
+      g.buckets.clear();
+      const due = Math.floor(charged * dropped / buckets);
+      budget.releaseState(due - released);
+      released = due;
+    },
+  };
+}
+
+/**
+ * The order of the answer's series ({@linkcode compareGroups}). With GROUP BY tag keys every
+ * group has exactly those keys: they are sorted once, not twice per comparison.
+ */
+function groupOrder(plan: SelectPlan): (a: GroupPartial, b: GroupPartial) => number {
+  if (plan.groupBy === "*") return compareGroups;
+  const keys = [...plan.groupBy].sort();
+  return (a, b) => {
+    if (a.measurement !== b.measurement) return a.measurement < b.measurement ? -1 : 1;
+    for (const k of keys) {
+      const va = a.tags[k], vb = b.tags[k];
+      if (va !== vb) return va < vb ? -1 : 1;
+    }
+    return 0;
+  };
 }
 
 export function compareGroups(
@@ -384,8 +444,39 @@ function bucketRange(plan: SelectPlan, g: GroupPartial): [number, number] {
   return [first, last];
 }
 
+/** What making a group's rows needs of the plan, worked out once per answer. */
+interface RowLayout {
+  /** Per column: the slots its expression reads. */
+  columnSlots: number[][];
+  /** Per column: the slot it shows as it is (`max(x)`), read without evaluating; else -1. */
+  bareSlot: number[];
+  /** Without GROUP BY time: the rows of a group's one bucket (see aggregateRows). */
+  parts: { only?: (s: number) => boolean; time: Instant }[];
+}
+
+function rowLayout(plan: SelectPlan): RowLayout {
+  const columnSlots = plan.columns.map((c) => slotsOf(c.expr));
+  const bareSlot = plan.columns.map((c) =>
+    c.aux === undefined && c.expr.kind === "var" && c.expr.type === undefined &&
+      c.expr.name.startsWith(SLOT_PREFIX)
+      ? Number(c.expr.name.slice(SLOT_PREFIX.length))
+      : -1
+  );
+  const epoch = plan.slots.every((sl) => sl.fn.epochTime);
+  const t = plan.hasMin && !epoch ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
+  // integral() answers at the epoch, the other functions at the range's start: InfluxDB
+  // joins their answers on time, so with a lower bound they make two rows, integral's first.
+  const mixed = plan.hasMin && !epoch && plan.slots.some((sl) => sl.fn.epochTime);
+  const isEpoch = (s: number) => plan.slots[s].fn.epochTime === true;
+  const parts: RowLayout["parts"] = mixed
+    ? [{ only: isEpoch, time: { ms: 0, subMs: 0 } }, { only: (s) => !isEpoch(s), time: t }]
+    : [{ time: t }];
+  return { columnSlots, bareSlot, parts };
+}
+
 async function aggregateRows(
   plan: SelectPlan,
+  layout: RowLayout,
   g: GroupPartial,
   range: [number, number] | undefined,
   budget: QueryBudget | undefined,
@@ -396,14 +487,7 @@ async function aggregateRows(
   const nSlots = plan.slots.length;
   const slotValues = new Array<Value>(nSlots);
   const slotHas = new Array<boolean>(nSlots);
-  const columnSlots = plan.columns.map((c) => slotsOf(c.expr));
-  // Per column: the slot it shows as it is (`max(x)`), read without evaluating; else -1.
-  const bareSlot = plan.columns.map((c) =>
-    c.aux === undefined && c.expr.kind === "var" && c.expr.type === undefined &&
-      c.expr.name.startsWith(SLOT_PREFIX)
-      ? Number(c.expr.name.slice(SLOT_PREFIX.length))
-      : -1
-  );
+  const { columnSlots, bareSlot } = layout;
   const lookup = (name: string): Value => {
     if (name.startsWith(SLOT_PREFIX)) return slotValues[Number(name.slice(1))];
     return null;
@@ -504,21 +588,15 @@ async function aggregateRows(
   if (range === undefined) {
     const states = g.buckets.get(0);
     if (states === undefined) return rows;
-    const epoch = plan.slots.every((sl) => sl.fn.epochTime);
-    const t = plan.hasMin && !epoch ? instantFromNanos(plan.minNs) : { ms: 0, subMs: 0 };
-    // integral() answers at the epoch, the other functions at the range's start: InfluxDB
-    // joins their answers on time, so with a lower bound they make two rows, integral's first.
-    const mixed = plan.hasMin && !epoch && plan.slots.some((sl) => sl.fn.epochTime);
-    const isEpoch = (s: number) => plan.slots[s].fn.epochTime === true;
-    const parts: { only?: (s: number) => boolean; time: Instant }[] = mixed
-      ? [{ only: isEpoch, time: { ms: 0, subMs: 0 } }, { only: (s) => !isEpoch(s), time: t }]
-      : [{ time: t }];
-    for (const { only, time } of parts) {
+    for (const { only, time } of layout.parts) {
       emitOne(states, time, 0, only);
       // Without GROUP BY time, functions that produced no point (percentile out of range)
       // leave no row, as InfluxDB.
-      const held = slotHas.filter((_, s) => only === undefined || only(s));
-      if (plan.multi === undefined && nSlots > 0 && held.every((h) => !h)) {
+      let none = true;
+      for (let s = 0; s < nSlots && none; s++) {
+        if ((only === undefined || only(s)) && slotHas[s]) none = false;
+      }
+      if (plan.multi === undefined && nSlots > 0 && none) {
         rows.times.pop();
         rows.cells.pop();
         rows.empty.pop();

@@ -60,7 +60,8 @@ export function checkQuerySize(text: string, limits: QueryLimits | undefined): v
  * points that functions keep (median, percentile ...), transformation inputs. Charges are
  * estimates of V8's sizes (see the constants beside the callers) and are never given back
  * within the query, so the total bounds what it holds at its peak; but a streamed raw SELECT
- * (raw_stream.ts) gives back each window of rows once it is encoded. One meter serves every
+ * (raw_stream.ts) gives back each window of rows once it is encoded, and the coordinator gives
+ * back the aggregate states of each group it has turned into rows (coordinator.ts finish). One meter serves every
  * statement and subquery of a request.
  */
 export class QueryMemory {
@@ -173,6 +174,8 @@ export class QueryBudget {
   points = 0;
   /** Blocks answered from their statistics, without decoding. */
   summaryBlocks = 0;
+  /** Bytes of aggregate states charged and not yet given back ({@linkcode chargeState}). */
+  stateBytes = 0;
   #checks = 0;
   #lastYield: number;
   readonly memory: QueryMemory;
@@ -198,6 +201,22 @@ export class QueryBudget {
   /** Charges bytes the query now holds. @throws {TooLargeError} past max_query_memory_bytes. */
   charge(bytes: number): void {
     this.memory.charge(bytes, this.#statement);
+  }
+
+  /**
+   * Charges the bytes of aggregate states (buckets, kept points): the coordinator gives them
+   * back as it turns the groups holding them into rows and drops them ({@linkcode releaseState}).
+   * @throws {TooLargeError} past max_query_memory_bytes.
+   */
+  chargeState(bytes: number): void {
+    this.stateBytes += bytes;
+    this.memory.charge(bytes, this.#statement);
+  }
+
+  /** Gives back state bytes charged by {@linkcode chargeState}, once they are dropped. */
+  releaseState(bytes: number): void {
+    this.stateBytes -= bytes;
+    this.memory.release(bytes);
   }
 
   /** Throws when the query was killed or ran past its deadline. */

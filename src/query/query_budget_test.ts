@@ -8,7 +8,7 @@
 import { equal, match, ok, rejects } from "node:assert/strict";
 import { TooLargeError } from "../core/errors.ts";
 import { executeQuery } from "./executor.ts";
-import { DEFAULT_QUERY_LIMITS, type QueryLimits } from "./limits.ts";
+import { DEFAULT_QUERY_LIMITS, type QueryLimits, QueryMemory } from "./limits.ts";
 import { MemoryStore } from "./_memory_store_test_helper.ts";
 import { loadConfig } from "../config/config.ts";
 
@@ -93,6 +93,34 @@ Deno.test("points kept for median or percentile and raw rows are charged; count 
   }
   equal((await run(s, "SELECT count(v), mean(v), max(v) FROM m", limits)).error, undefined);
   equal((await run(s, "SELECT median(v) FROM m", {})).series?.[0].values[0][1], 48);
+});
+
+Deno.test("a GROUP BY over many series holds its states or its rows, not both", async () => {
+  // 2,000 series, each its own group: states of 160 bytes a shard (a bucket of one slot), rows
+  // of 260 (one row of one column). finish() gives each group's states back once its row is made.
+  for (const shardGroupNs of [3_600_000_000_000n * 24n, 1_000_000_000n]) {
+    const s = new MemoryStore({ shardGroupNs });
+    await s.createDatabase("db");
+    const lines = [];
+    // With 1 s shard groups every series has points in two shards: their partials are folded.
+    for (let i = 0; i < 2000; i++) {
+      lines.push(`m,host=h${i} v=1 1000000000`, `m,host=h${i} v=2 2000000000`);
+    }
+    s.writeLines("db", lines.join("\n"));
+    const q = "SELECT count(v) FROM m GROUP BY host";
+    const memory = new QueryMemory(0);
+    const [all] = await executeQuery(s, q, { database: "db", nowNs: NOW, memory });
+    equal(all.error, undefined);
+    equal(all.series?.length, 2000);
+    equal(memory.bytes, 2000 * 260, "the rows stay charged, the states were given back");
+    // Above the states (320,000 bytes a shard) and the rows, below both together (840,000 or
+    // 1,160,000 bytes): answered.
+    const fits = await run(s, q, { maxMemoryBytes: 700_000 });
+    equal(fits.error, undefined, String(shardGroupNs));
+    equal(fits.series?.length, 2000);
+    // Below the rows alone: still refused.
+    match((await run(s, q, { maxMemoryBytes: 500_000 })).error ?? "", /^query memory budget/);
+  }
 });
 
 Deno.test("a query text past max_query_bytes is refused before parsing, with its size", async () => {

@@ -13,11 +13,12 @@ import { walkExpr } from "./expr_walk.ts";
 import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
-import type { FieldColumn, FieldPart, SeriesRef, ShardReader } from "./store.ts";
+import type { FieldColumn, FieldPart, FieldPartsOptions, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
 import { type AddContext, KEPT_POINT_BYTES } from "./functions/mod.ts";
 import type { QueryBudget } from "./limits.ts";
 import { edgeRows, rowsPerSeries } from "./raw_edge.ts";
+import { GroupFinder } from "./group_finder.ts";
 
 /** A raw row: its time and one cell per planned column. */
 export interface RawRow {
@@ -81,6 +82,9 @@ export function gridOf(plan: SelectPlan): Grid {
   return grid;
 }
 
+/** The rows of an aggregate plan's group: none, shared (frozen: a push is a bug and throws). */
+export const NO_ROWS: RawRow[] = Object.freeze([]) as unknown as RawRow[];
+
 /** The key of a group: measurement and tag values, ordered as series should be. */
 export function groupKeyOf(measurement: string, tags: Record<string, string>): string {
   let key = measurement;
@@ -109,17 +113,51 @@ export async function runShard(
   target: ShardTarget,
   budget?: QueryBudget,
 ): Promise<ShardPartial> {
-  const partial: ShardPartial = { groups: new Map() };
+  const finder = new GroupFinder(plan.groupBy);
+  const found: GroupPartial[] = [];
   await visitSeries(
     plan,
     target,
     budget,
-    (_series, key) => partial.groups.get(key),
-    (_series, key, group) => partial.groups.set(key, group),
+    (m, series) => finder.get(m, series),
+    (series, group) => {
+      finder.set(group.measurement, series, group);
+      found.push(group);
+    },
   );
   // Raw rows stay in series order: the coordinator merges each group's series as influxd
   // does (coordinator.ts seriesMerged), which needs no sort by time here.
+  return keyedOnDemand(found);
+}
+
+/** The groups of a partial made by {@linkcode keyedOnDemand}, as made (not copied by spreads). */
+const FOUND = Symbol("groups as found");
+
+/**
+ * A partial whose `groups` Map is keyed on first use: a query over one shard never needs the
+ * keys (finish() takes {@linkcode groupsOf}), and making and hashing a concatenated key per
+ * group was 13% of a GROUP BY over 100k series.
+ */
+function keyedOnDemand(found: GroupPartial[]): ShardPartial {
+  let keyed: Map<string, GroupPartial> | undefined;
+  const partial = {
+    get groups(): Map<string, GroupPartial> {
+      if (keyed === undefined) {
+        keyed = new Map();
+        for (const g of found) keyed.set(groupKeyOf(g.measurement, g.tags), g);
+      }
+      return keyed;
+    },
+  } as ShardPartial;
+  // Not enumerable: a partial made from this one by a spread (`{ ...p, groups }`) lists its own.
+  Object.defineProperty(partial, FOUND, { value: found, enumerable: false });
   return partial;
+}
+
+/** The groups of a partial, in no particular order (without making its keys when it can). */
+export function groupsOf(partial: ShardPartial): GroupPartial[] {
+  const found = (partial as { [FOUND]?: GroupPartial[] })[FOUND];
+  return found !== undefined ? found.slice() : [...partial.groups.values()];
 }
 
 /**
@@ -148,7 +186,8 @@ export async function runShardBySeries(
     target,
     budget,
     () => undefined,
-    (series, groupKey, group) => out.push({ key: series.key, groupKey, group }),
+    (series, group) =>
+      out.push({ key: series.key, groupKey: groupKeyOf(group.measurement, group.tags), group }),
   );
   return out;
 }
@@ -162,8 +201,8 @@ async function visitSeries(
   plan: SelectPlan,
   target: ShardTarget,
   budget: QueryBudget | undefined,
-  groupOf: (series: SeriesRef, key: string) => GroupPartial | undefined,
-  added: (series: SeriesRef, key: string, group: GroupPartial) => void,
+  groupOf: (measurement: string, series: SeriesRef) => GroupPartial | undefined,
+  added: (series: SeriesRef, group: GroupPartial) => void,
 ): Promise<void> {
   const grid = gridOf(plan);
   const isField = (name: string, type?: string) =>
@@ -175,7 +214,9 @@ async function visitSeries(
     : undefined;
   for (const m of target.measurements) {
     const types = target.reader.fieldTypes(m);
-    const setup = plan.aggregate ? aggregateSetup(plan, types) : undefined;
+    const aggregator = plan.aggregate
+      ? new SeriesAggregator(plan, aggregateSetup(plan, types), grid, target.reader, types, budget)
+      : undefined;
     // Series in key order: InfluxDB folds per-series partials in this order, in reverse key
     // order with ORDER BY time DESC (float sums and means depend on it to the last bit).
     let seriesList = inKeyOrder(
@@ -194,26 +235,20 @@ async function visitSeries(
         if (tri === false) continue;
         rowFilter = tri === undefined;
       }
-      const tags = groupTags(plan, series);
-      const key = groupKeyOf(m, tags);
-      let group = groupOf(series, key);
+      // The group and its key are made once, for the group's first series with points.
+      let group = groupOf(m, series);
       const fresh = group === undefined;
-      if (group === undefined) group = { measurement: m, tags, buckets: new Map(), rows: [] };
+      group ??= {
+        measurement: m,
+        tags: groupTags(plan, series),
+        buckets: new Map(),
+        rows: plan.aggregate ? NO_ROWS : [],
+      };
       budget?.addSeries();
-      const got = plan.aggregate
-        ? await aggregateSeries(
-          plan,
-          setup!,
-          grid,
-          target.reader,
-          series,
-          types,
-          group,
-          rowFilter,
-          budget,
-        )
+      const got = aggregator !== undefined
+        ? await aggregator.add(series, group, rowFilter)
         : await rawSeries(plan, target.reader, series, group, rowFilter, budget);
-      if (fresh && got) added(series, key, group);
+      if (fresh && got) added(series, group);
     }
   }
 }
@@ -442,45 +477,195 @@ const RAW_CELL_BYTES = 40;
 /** Parts options that summarise no block (every block decoded, as views). */
 const NO_SUMMARIES = { summarize: () => false };
 
-async function aggregateSeries(
-  plan: SelectPlan,
-  setup: AggregateSetup,
-  grid: Grid,
-  reader: ShardReader,
-  series: SeriesRef,
-  types: Map<string, FieldType>,
-  group: GroupPartial,
-  rowFilter: boolean,
-  budget?: QueryBudget,
-): Promise<boolean> {
-  const { fields, slotsOf } = setup;
-  const auxCols = plan.aux.length > 0
-    ? await readColumns(plan, reader, series, setup.auxFields)
-    : undefined;
-  const bucketBytes = BUCKET_BYTES + SLOT_STATE_BYTES * plan.slots.length;
-  const statesAt = (idx: number): unknown[] => {
+/**
+ * Aggregates the series of one measurement into their groups, one series at a time: made once
+ * per measurement and reused, so a GROUP BY over every series makes no closures, context or
+ * scratch arrays per series (a third of that query's CPU was the garbage collector).
+ */
+class SeriesAggregator {
+  readonly #bucketBytes: number;
+  readonly #ctx: AddContext;
+  readonly #summaryOptions: FieldPartsOptions;
+  /** Per field of the current series: 1 when its parts were read (summaries and views). */
+  readonly #summarized: Uint8Array;
+  readonly #partsOf: (FieldPart[] | undefined)[];
+  #group: GroupPartial | undefined;
+  #series: SeriesRef | undefined;
+  #auxCols: Map<string, FieldColumn> | undefined;
+
+  constructor(
+    readonly plan: SelectPlan,
+    readonly setup: AggregateSetup,
+    readonly grid: Grid,
+    readonly reader: ShardReader,
+    readonly types: Map<string, FieldType>,
+    readonly budget: QueryBudget | undefined,
+  ) {
+    this.#bucketBytes = BUCKET_BYTES + SLOT_STATE_BYTES * plan.slots.length;
+    // `series` is set before each series' adds; functions read it during the call only.
+    this.#ctx = {
+      series: undefined as unknown as SeriesRef,
+      sorted: reader.sortedColumns === true,
+      descending: plan.descending,
+    };
+    this.#summaryOptions = { summarize: grid.sameBucket };
+    this.#summarized = new Uint8Array(setup.fields.length);
+    this.#partsOf = new Array(setup.fields.length);
+  }
+
+  /** Adds one series' points into `group`. @returns whether it had any. */
+  async add(series: SeriesRef, group: GroupPartial, rowFilter: boolean): Promise<boolean> {
+    const { plan, setup, grid, reader, types, budget } = this;
+    const { fields, slotsOf } = setup;
+    this.#series = series;
+    this.#group = group;
+    this.#ctx.series = series;
+    const auxCols = this.#auxCols = plan.aux.length > 0
+      ? await readColumns(plan, reader, series, setup.auxFields)
+      : undefined;
+    let added = false;
+    // Fields are read as parts: whole blocks inside one bucket as their statistics when every
+    // function of the field takes a summary (count, min, max, first, last, spread, integer
+    // sum), the rest as views of the decoded blocks, aggregated part by part in time order (the
+    // same additions in the same order as over one merged column, without copying into one).
+    const summarized = this.#summarized;
+    const partsOf = this.#partsOf;
+    summarized.fill(0);
+    partsOf.fill(undefined);
+    let fit = 0;
+    if (reader.readFieldSummaries !== undefined && !rowFilter && auxCols === undefined) {
+      for (let f = 0; f < fields.length; f++) {
+        const summarize = setup.summarizable[f];
+        const parts = await reader.readFieldSummaries(
+          series,
+          fields[f],
+          plan.minNs,
+          plan.maxNs,
+          summarize ? this.#summaryOptions : NO_SUMMARIES,
+        );
+        // A reader may ignore the option: a summary across a bucket boundary, or of a field
+        // whose functions cannot take one, sends the field to readField below.
+        let fits = true;
+        for (const p of parts) {
+          if (
+            p.kind === "summary" &&
+            (!summarize ||
+              !grid.sameBucket(p.minTimeMs, p.minTimeSubMs, p.maxTimeMs, p.maxTimeSubMs))
+          ) {
+            fits = false;
+            break;
+          }
+        }
+        if (!fits) continue;
+        summarized[f] = 1;
+        partsOf[f] = parts;
+        fit++;
+      }
+      // Types are checked where a field has data, in slot order, as for columns read whole.
+      for (let s = 0; s < plan.slots.length && fit > 0; s++) {
+        const f = setup.fieldOf[s];
+        const parts = partsOf[f];
+        if (setup.summarizable[f] || parts === undefined || parts.length === 0) continue;
+        const { cast, fn } = plan.slots[s];
+        const first = (parts[0] as { column: FieldColumn }).column;
+        const type = types.get(fields[f]) ??
+          (cast === undefined ? first.type : castColumn(first, cast).type);
+        const bad = fn.checkType(type);
+        if (bad !== undefined) throw new ValidationError(bad);
+      }
+      for (let f = 0; f < fields.length && fit > 0; f++) {
+        const parts = partsOf[f];
+        if (parts === undefined || parts.length === 0) continue;
+        const slots = slotsOf[f];
+        if (!setup.summarizable[f]) {
+          // Decoded blocks only: one add per bucket run, as over the merged column (float sums
+          // and means are exact only so), stitching the runs a block boundary splits.
+          const columns: FieldColumn[] = [];
+          for (const part of parts) {
+            const c = (part as { column: FieldColumn }).column;
+            if (c.length === 0) continue;
+            budget?.addPoints(c.length);
+            columns.push(c);
+          }
+          if (columns.length === 0) continue;
+          for (const i of slots) {
+            const cast = plan.slots[i].cast;
+            this.#addStitched(
+              i,
+              cast === undefined ? columns : columns.map((c) => castColumn(c, cast)),
+            );
+          }
+          added = true;
+          continue;
+        }
+        for (const part of parts) {
+          if (part.kind === "column") {
+            if (part.column.length === 0) continue;
+            budget?.addPoints(part.column.length);
+            for (const i of slots) {
+              const cast = plan.slots[i].cast;
+              this.#addRuns(i, cast === undefined ? part.column : castColumn(part.column, cast));
+            }
+          } else {
+            if (part.count === 0) continue;
+            if (budget !== undefined) budget.summaryBlocks++;
+            const states = this.#statesAt(grid.index(part.minTimeMs, part.minTimeSubMs));
+            for (const i of slots) plan.slots[i].fn.addSummary!(states[i], part);
+          }
+          added = true;
+        }
+      }
+    }
+    if (fit === fields.length) return added;
+    const needed = fit === 0 ? fields : fields.filter((_, f) => summarized[f] !== 1);
+    const cols = await readColumns(plan, reader, series, needed, budget);
+    const condCols = rowFilter
+      ? await readColumns(plan, reader, series, plan.conditionFields)
+      : new Map<string, FieldColumn>();
+    for (let s = 0; s < plan.slots.length; s++) {
+      const slot = plan.slots[s];
+      if (summarized[setup.fieldOf[s]] === 1) continue;
+      let col = cols.get(slot.field);
+      if (col === undefined) continue;
+      if (slot.cast !== undefined) col = castColumn(col, slot.cast);
+      const type = types.get(slot.field) ?? col.type;
+      const bad = slot.fn.checkType(type);
+      if (bad !== undefined) throw new ValidationError(bad);
+      if (rowFilter && plan.condition) {
+        col = filterColumn(col, slot.field, condCols, series, plan.condition);
+        if (col.length === 0) continue;
+      }
+      added = true;
+      this.#addRuns(s, col);
+    }
+    return added;
+  }
+
+  /** The current group's states of bucket `idx`, made (and charged) on first use. */
+  #statesAt(idx: number): unknown[] {
+    const group = this.#group!;
     let states = group.buckets.get(idx);
     if (states === undefined) {
-      budget?.charge(bucketBytes);
-      states = plan.slots.map((sl) => sl.fn.init(sl.params));
+      this.budget?.chargeState(this.#bucketBytes);
+      const slots = this.plan.slots;
+      states = new Array(slots.length);
+      for (let s = 0; s < slots.length; s++) states[s] = slots[s].fn.init(slots[s].params);
       group.buckets.set(idx, states);
     }
     return states;
-  };
-  let added = false;
-  const ctx: AddContext = {
-    series,
-    sorted: reader.sortedColumns === true,
-    descending: plan.descending,
-  };
-  const addRuns = (s: number, col: FieldColumn) => {
+  }
+
+  #addRuns(s: number, col: FieldColumn): void {
+    const { plan, grid, budget } = this;
+    const auxCols = this.#auxCols;
+    const series = this.#series!;
     const slot = plan.slots[s];
-    if (slot.fn.keepsPoints) budget?.charge(col.length * KEPT_POINT_BYTES);
+    if (slot.fn.keepsPoints) budget?.chargeState(col.length * KEPT_POINT_BYTES);
     const n = col.length;
     for (let i = 0; i < n;) {
       const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
-      const states = statesAt(grid.index(col.timesMs[i], col.timesSubMs[i]));
-      if (auxCols === undefined) slot.fn.add(states[s], col, i, j, ctx);
+      const states = this.#statesAt(grid.index(col.timesMs[i], col.timesSubMs[i]));
+      if (auxCols === undefined) slot.fn.add(states[s], col, i, j, this.#ctx);
       else if (slot.fn.keepsAux) {
         slot.fn.add(states[s], col, i, j, {
           series,
@@ -489,22 +674,29 @@ async function aggregateSeries(
       } else addWithAux(plan, slot.fn, states[s] as Picked, col, i, j, auxCols, series);
       i = j;
     }
-  };
-  // A slot's runs over time-ordered, disjoint columns: a run that reaches a column's end may
-  // go on in the next column (same bucket); its pieces are added in one call.
-  const addStitched = (s: number, columns: readonly FieldColumn[]) => {
+  }
+
+  /**
+   * A slot's runs over time-ordered, disjoint columns: a run that reaches a column's end may go
+   * on in the next column (same bucket); its pieces are added in one call.
+   */
+  #addStitched(s: number, columns: readonly FieldColumn[]): void {
+    const { plan, grid, budget } = this;
+    const ctx = this.#ctx;
     const fn = plan.slots[s].fn;
-    if (fn.keepsPoints) { for (const c of columns) budget?.charge(c.length * KEPT_POINT_BYTES); }
+    if (fn.keepsPoints) {
+      for (const c of columns) budget?.chargeState(c.length * KEPT_POINT_BYTES);
+    }
     let pending: FieldColumn[] | undefined;
     let pendingIdx = 0;
     const flush = () => {
       if (pending!.length > 1 && fn.addPieces !== undefined) {
-        fn.addPieces(statesAt(pendingIdx)[s], pending!, ctx);
+        fn.addPieces(this.#statesAt(pendingIdx)[s], pending!, ctx);
         pending = undefined;
         return;
       }
       const col = pending!.length === 1 ? pending![0] : concatRun(pending!);
-      fn.add(statesAt(pendingIdx)[s], col, 0, col.length, ctx);
+      fn.add(this.#statesAt(pendingIdx)[s], col, 0, col.length, ctx);
       pending = undefined;
     };
     for (let p = 0; p < columns.length; p++) {
@@ -520,120 +712,12 @@ async function aggregateSeries(
         } else if (pending !== undefined) {
           pending.push(runOf(col, i, j));
           flush();
-        } else fn.add(statesAt(idx)[s], col, i, j, ctx);
+        } else fn.add(this.#statesAt(idx)[s], col, i, j, ctx);
         i = j;
       }
     }
     if (pending !== undefined) flush();
-  };
-  // Fields are read as parts: whole blocks inside one bucket as their statistics when every
-  // function of the field takes a summary (count, min, max, first, last, spread, integer sum),
-  // the rest as views of the decoded blocks, aggregated part by part in time order (the same
-  // additions in the same order as over one merged column, without copying into one).
-  let summarized: Uint8Array | undefined;
-  let partsOf: FieldPart[][] | undefined;
-  if (reader.readFieldSummaries !== undefined && !rowFilter && auxCols === undefined) {
-    const options = { summarize: grid.sameBucket };
-    for (let f = 0; f < fields.length; f++) {
-      const summarize = setup.summarizable[f];
-      const parts = await reader.readFieldSummaries(
-        series,
-        fields[f],
-        plan.minNs,
-        plan.maxNs,
-        summarize ? options : NO_SUMMARIES,
-      );
-      // A reader may ignore the option: a summary across a bucket boundary, or of a field whose
-      // functions cannot take one, sends the field to readField below.
-      let fits = true;
-      for (const p of parts) {
-        if (
-          p.kind === "summary" &&
-          (!summarize || !grid.sameBucket(p.minTimeMs, p.minTimeSubMs, p.maxTimeMs, p.maxTimeSubMs))
-        ) {
-          fits = false;
-          break;
-        }
-      }
-      if (!fits) continue;
-      (summarized ??= new Uint8Array(fields.length))[f] = 1;
-      (partsOf ??= [])[f] = parts;
-    }
-    // Types are checked where a field has data, in slot order, as for columns read whole.
-    for (let s = 0; s < plan.slots.length && partsOf !== undefined; s++) {
-      const f = setup.fieldOf[s];
-      const parts = partsOf[f];
-      if (setup.summarizable[f] || parts === undefined || parts.length === 0) continue;
-      const { cast, fn } = plan.slots[s];
-      const first = (parts[0] as { column: FieldColumn }).column;
-      const type = types.get(fields[f]) ??
-        (cast === undefined ? first.type : castColumn(first, cast).type);
-      const bad = fn.checkType(type);
-      if (bad !== undefined) throw new ValidationError(bad);
-    }
-    for (let f = 0; f < fields.length && partsOf !== undefined; f++) {
-      const parts = partsOf[f];
-      if (parts === undefined || parts.length === 0) continue;
-      const slots = slotsOf[f];
-      if (!setup.summarizable[f]) {
-        // Decoded blocks only: one add per bucket run, as over the merged column (float sums
-        // and means are exact only so), stitching the runs a block boundary splits.
-        const columns: FieldColumn[] = [];
-        for (const part of parts) {
-          const c = (part as { column: FieldColumn }).column;
-          if (c.length === 0) continue;
-          budget?.addPoints(c.length);
-          columns.push(c);
-        }
-        if (columns.length === 0) continue;
-        for (const i of slots) {
-          const cast = plan.slots[i].cast;
-          addStitched(i, cast === undefined ? columns : columns.map((c) => castColumn(c, cast)));
-        }
-        added = true;
-        continue;
-      }
-      for (const part of parts) {
-        if (part.kind === "column") {
-          if (part.column.length === 0) continue;
-          budget?.addPoints(part.column.length);
-          for (const i of slots) {
-            const cast = plan.slots[i].cast;
-            addRuns(i, cast === undefined ? part.column : castColumn(part.column, cast));
-          }
-        } else {
-          if (part.count === 0) continue;
-          if (budget !== undefined) budget.summaryBlocks++;
-          const states = statesAt(grid.index(part.minTimeMs, part.minTimeSubMs));
-          for (const i of slots) plan.slots[i].fn.addSummary!(states[i], part);
-        }
-        added = true;
-      }
-    }
   }
-  const needed = summarized === undefined ? fields : fields.filter((_, f) => summarized[f] !== 1);
-  if (needed.length === 0) return added;
-  const cols = await readColumns(plan, reader, series, needed, budget);
-  const condCols = rowFilter
-    ? await readColumns(plan, reader, series, plan.conditionFields)
-    : new Map<string, FieldColumn>();
-  for (let s = 0; s < plan.slots.length; s++) {
-    const slot = plan.slots[s];
-    if (summarized !== undefined && summarized[setup.fieldOf[s]] === 1) continue;
-    let col = cols.get(slot.field);
-    if (col === undefined) continue;
-    if (slot.cast !== undefined) col = castColumn(col, slot.cast);
-    const type = types.get(slot.field) ?? col.type;
-    const bad = slot.fn.checkType(type);
-    if (bad !== undefined) throw new ValidationError(bad);
-    if (rowFilter && plan.condition) {
-      col = filterColumn(col, slot.field, condCols, series, plan.condition);
-      if (col.length === 0) continue;
-    }
-    added = true;
-    addRuns(s, col);
-  }
-  return added;
 }
 
 async function rawSeries(

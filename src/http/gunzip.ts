@@ -40,6 +40,12 @@ export function gunzipInPieces(
   let fed = 0; // compressed bytes written to the inflater
   let failed: unknown; // the source's own error, passed on as it is
   let cancelled = false;
+  // Once the output is done (ended, refused or cancelled), the source is no longer read: bytes
+  // after the last member inflate to nothing, so no body limit would ever stop the reading.
+  const stop = () => {
+    gunzip.destroy();
+    reader.cancel().catch(() => {});
+  };
 
   // Reads the source while the inflater takes input: its write buffer fills (and `write`
   // returns false) once its output waits for the consumer.
@@ -78,6 +84,7 @@ export function gunzipInPieces(
             ),
           );
         } else controller.close();
+        stop();
       });
       gunzip.on("error", (error: Error) => {
         if (cancelled) return;
@@ -87,6 +94,7 @@ export function gunzipInPieces(
             { cause: error },
           ),
         );
+        stop();
       });
       gunzip.pause();
       feed();

@@ -63,6 +63,8 @@ Deno.test("the gunzip reads its source only as its output is taken", async () =>
   const reader = gunzipInPieces(stream, { pieceBytes: 4096 }).getReader();
   const first = await reader.read();
   assert.equal(first.value?.length, 4096);
+  // Give an inflater that ignores the consumer time to run on (it would read the whole bomb).
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
   // The inflater's input buffer (64 KiB) fills, then nothing more is read: the source is not
   // read on (and inflated into memory) ahead of the consumer.
   assert.ok(read.bytes <= 96 * 1024, `${read.bytes} compressed bytes read for one 4 kB piece`);
@@ -148,4 +150,31 @@ Deno.test("the source's own error comes through, and cancelling cancels the sour
   await reader.read();
   await reader.cancel("enough");
   assert.equal(cancelled, "enough");
+});
+
+Deno.test("a corrupt or trailing-garbage body stops reading its source when it errors", async () => {
+  const good = await gzip("m v=1 1\n");
+  const cases: [string, number][] = [["trailing zeros", 0], ["not gzip after a member", 1]];
+  for (const [name, fill] of cases) {
+    // A member, then an endless run of bytes that inflate to nothing: the body limits count
+    // inflated bytes only, so the wrapper must stop reading when it refuses the body.
+    let reads = 0, cancelled = false;
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        reads++;
+        if (reads === 1) controller.enqueue(good);
+        else if (reads < 100_000) controller.enqueue(new Uint8Array(64 * 1024).fill(fill));
+        else controller.close();
+      },
+      cancel() {
+        cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+    await assert.rejects(new Response(gunzipInPieces(source)).arrayBuffer(), ValidationError);
+    const readsAtError = reads;
+    const deadline = Date.now() + 5_000;
+    while (!cancelled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(cancelled, `${name}: the source is not cancelled (${reads} reads)`);
+    assert.ok(reads <= readsAtError + 2, `${name}: ${reads - readsAtError} reads after the error`);
+  }
 });

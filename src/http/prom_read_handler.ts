@@ -217,13 +217,19 @@ function seriesOf(result: StatementResult): PromReadSeries[] {
   return out;
 }
 
-/** The statement's result, or its error with a status: a limit is 413, too many queries 429. */
+/**
+ * The statement's result, or its error with a status: a size limit is 413, too many queries
+ * 429, a timeout or KILL QUERY 504.
+ */
 function expectOk(results: StatementResult[], where: string): StatementResult {
   const r = results[0];
   if (r?.error === undefined) return r ?? { statementId: 0 };
   const message = `remote_read ${where}: ${r.error}`;
   const limit = limitHit(r.error);
   if (limit === "max_concurrent_queries") throw new OverloadError(message);
+  if (limit === "query_timeout" || limit === "killed") {
+    throw new EpochError("deadline_exceeded", message, { details: { limit } });
+  }
   if (limit !== undefined) throw new TooLargeError(message, { details: { limit } });
   throw new EpochError(r.errorCode ?? "invalid_argument", message);
 }

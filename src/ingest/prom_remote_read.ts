@@ -4,7 +4,8 @@
  * format both ways:
  *
  * ```proto
- * message ReadRequest { repeated Query queries = 1; repeated ResponseType accepted_response_types = 2; }
+ * message ReadRequest { repeated Query queries = 1;
+ *                       repeated ResponseType accepted_response_types = 2; }
  * message Query { int64 start_timestamp_ms = 1; int64 end_timestamp_ms = 2;
  *                 repeated LabelMatcher matchers = 3; ReadHints hints = 4; }
  * message LabelMatcher { Type type = 1; string name = 2; string value = 3; }  // EQ NEQ RE NRE

@@ -10,6 +10,7 @@
  */
 import { FieldType, type FieldValue } from "../../core/mod.ts";
 import type { ByteReader, ByteWriter } from "../codecs/mod.ts";
+import { IndexStrings } from "./_intern.ts";
 import { readString, writeString } from "./_text.ts";
 import type { BlockMeta, SegmentField } from "./series_index.ts";
 
@@ -472,14 +473,17 @@ function blockMeta(
 }
 
 /** Reads what {@linkcode writeFieldsV3} wrote; a bad entry is a `CodecError` at its offset. */
-export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
+export function readFieldsV3(
+  r: ByteReader,
+  strings = new IndexStrings(),
+): Map<string, SegmentField> {
   const fieldCount = r.uvarint("field count");
   let next = r.uvarint("first block offset");
   const fields = new Map<string, SegmentField>();
   let baseMs = 0, haveBase = false;
   let previous: BlockMeta[] = [];
   for (let f = 0; f < fieldCount; f++) {
-    const name = readString(r);
+    const name = strings.name(readString(r));
     const type = r.u8("field type") as FieldType;
     if (type < 1 || type > 5) r.fail(`unknown field type ${type}`, r.offset - 1);
     const numeric = isNumeric(type);

@@ -20,6 +20,8 @@ export class IndexStrings {
   readonly #names = new Map<string, string>();
   /** By tag key: its kept copy and the kept tags by value. */
   readonly #tags = new Map<string, { key: string; values: Map<string, Tag> }>();
+  /** Lists of field names by their names joined with NUL. */
+  readonly #nameLists = new Map<string, readonly string[]>();
   /** Names and tags read and replaced by one already kept (tests, benches). */
   reused = 0;
 
@@ -50,6 +52,22 @@ export class IndexStrings {
     const fresh = Object.freeze({ key: kept.key, value });
     if (kept.values.size < MAX_VALUES_PER_KEY) kept.values.set(value, fresh);
     return fresh;
+  }
+
+  /**
+   * The kept (frozen) list equal to `names` (kept names), or `names` frozen: the series of a
+   * measurement mostly have the same fields.
+   */
+  names(names: string[]): readonly string[] {
+    const key = names.join("\0");
+    const kept = this.#nameLists.get(key);
+    if (kept !== undefined) {
+      this.reused++;
+      return kept;
+    }
+    Object.freeze(names);
+    if (this.#nameLists.size < MAX_NAMES) this.#nameLists.set(key, names);
+    return names;
   }
 
   /** Distinct names and tags kept. */

@@ -11,6 +11,7 @@
 import { FieldType, type FieldValue } from "../../core/mod.ts";
 import type { ByteReader, ByteWriter } from "../codecs/mod.ts";
 import { IndexStrings } from "./_intern.ts";
+import { FIELD_LIST_MAX, FieldList } from "./field_list.ts";
 import { readString, writeString } from "./_text.ts";
 import type { BlockMeta, SegmentField } from "./series_index.ts";
 
@@ -476,10 +477,11 @@ function blockMeta(
 export function readFieldsV3(
   r: ByteReader,
   strings = new IndexStrings(),
-): Map<string, SegmentField> {
+): ReadonlyMap<string, SegmentField> {
   const fieldCount = r.uvarint("field count");
   let next = r.uvarint("first block offset");
-  const fields = new Map<string, SegmentField>();
+  const names = entryArray<string>(fieldCount);
+  const fields = entryArray<SegmentField>(fieldCount);
   let baseMs = 0, haveBase = false;
   let previous: BlockMeta[] = [];
   for (let f = 0; f < fieldCount; f++) {
@@ -556,8 +558,13 @@ export function readFieldsV3(
       }
       blocks[b] = meta;
     }
-    fields.set(name, { type, blocks });
+    names[f] = name;
+    fields[f] = { type, blocks };
     previous = blocks;
   }
-  return fields;
+  if (fieldCount <= FIELD_LIST_MAX && new Set(names).size === fieldCount) {
+    return new FieldList(strings.names(names), fields);
+  }
+  // Many fields, or a name twice (a damaged or hand-made entry: the last one wins, as in a Map).
+  return new Map(names.map((name, i) => [name, fields[i]]));
 }

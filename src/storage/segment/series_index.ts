@@ -46,7 +46,8 @@ export interface SegmentSeries {
   key: string;
   measurement: string;
   tags: readonly Tag[];
-  fields: Map<string, SegmentField>;
+  /** A Map, or a `FieldList` (read from a version 3 index). */
+  fields: ReadonlyMap<string, SegmentField>;
 }
 
 /** Reads a value written by `writeValue`. */
@@ -183,14 +184,14 @@ export function openIndex(
 }
 
 /** Reads the fields of one entry (they differ between versions 2 and 3). */
-type FieldsReader = (r: ByteReader, strings: IndexStrings) => Map<string, SegmentField>;
+type FieldsReader = (r: ByteReader, strings: IndexStrings) => ReadonlyMap<string, SegmentField>;
 
 /**
  * A version 2 or 3 series whose fields (most of an entry: every block's statistics) are parsed on
  * first access, so listing series reads only keys and tags.
  */
 class LazySeries implements SegmentSeries {
-  #fields: Map<string, SegmentField> | undefined;
+  #fields: ReadonlyMap<string, SegmentField> | undefined;
 
   constructor(
     readonly key: string,
@@ -204,7 +205,7 @@ class LazySeries implements SegmentSeries {
     private readonly corrupt: (error: CodecError) => Error,
   ) {}
 
-  get fields(): Map<string, SegmentField> {
+  get fields(): ReadonlyMap<string, SegmentField> {
     if (this.#fields) return this.#fields;
     const r = new ByteReader(this.bytes, this.at);
     try {

@@ -73,3 +73,36 @@ Deno.test("segment fields: series with the same fields share one frozen names li
   assert.ok(Object.isFrozen(a.names));
   assert.throws(() => (a.names as string[]).push("x"));
 });
+
+Deno.test("segment fields: a one-value block's times of min and max are one frozen object", () => {
+  const block = (offset: number, count: number, values: number[]): BlockMeta => ({
+    offset,
+    length: 10,
+    count,
+    minTimeMs: 1000,
+    minTimeSubMs: 5,
+    maxTimeMs: 1000 + count - 1,
+    maxTimeSubMs: 0,
+    first: values[0],
+    last: values[values.length - 1],
+    min: Math.min(...values),
+    max: Math.max(...values),
+    sum: values.reduce((a, b) => a + b, 0),
+    minTimeOfMin: { ms: 1000 + values.indexOf(Math.min(...values)), subMs: 0 },
+    minTimeOfMax: { ms: 1000 + values.indexOf(Math.max(...values)), subMs: 0 },
+  });
+  const one = block(100, 1, [7]);
+  one.minTimeOfMin = one.minTimeOfMax = { ms: 1000, subMs: 5 };
+  const three = block(114, 3, [5, 9, 1]);
+  const fields: [string, SegmentField][] = [
+    ["a", { type: FieldType.Float, blocks: [one, three] }],
+  ];
+  const out = new ByteWriter();
+  writeFieldsV3(out, fields);
+  const r = new ByteReader(out.finish());
+  const [a, b] = readFieldsV3(r).get("a")!.blocks;
+  assert.deepEqual([a, b], [one, three]);
+  assert.equal(a.minTimeOfMin, a.minTimeOfMax);
+  assert.ok(Object.isFrozen(a.minTimeOfMin));
+  assert.notEqual(b.minTimeOfMin, b.minTimeOfMax); // stored times: their own objects
+});

@@ -4,6 +4,8 @@
  * @module
  */
 import { TooLargeError, ValidationError } from "../core/mod.ts";
+import { STREAM_READ_BYTES } from "../ingest/mod.ts";
+import { gunzipInPieces } from "./gunzip.ts";
 
 /**
  * Reads the whole body, gunzipping it when `Content-Encoding: gzip`; encodings listed in
@@ -24,7 +26,7 @@ export async function readBody(
   if (encoding === "identity" && declared > maxBytes) throw tooLarge(maxBytes);
   let stream: ReadableStream<Uint8Array> = request.body;
   if (encoding === "gzip" || encoding === "x-gzip") {
-    stream = stream.pipeThrough(new DecompressionStream("gzip") as TransformStream);
+    stream = gunzipInPieces(stream, { pieceBytes: STREAM_READ_BYTES });
   } else if (encoding !== "identity") {
     throw new ValidationError(
       `unsupported Content-Encoding ${JSON.stringify(encoding)}: use gzip or none`,
@@ -103,9 +105,8 @@ export function bodyStream(
         controller.enqueue(chunk);
       },
     });
-    stream = stream.pipeThrough(counter).pipeThrough(
-      new DecompressionStream("gzip") as TransformStream,
-    );
+    // In pieces of one read: the decoders and the reservation count on no more at a time.
+    stream = gunzipInPieces(stream.pipeThrough(counter), { pieceBytes: STREAM_READ_BYTES });
   } else if (encoding !== "identity") {
     throw new ValidationError(
       `unsupported Content-Encoding ${JSON.stringify(encoding)}: use gzip or none`,

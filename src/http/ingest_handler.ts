@@ -207,6 +207,15 @@ export function admitStreamedWrite(
   return admissionOf(ctx).admitStream(Math.min(wholeBodyBytes(request, limit), STREAM_READ_BYTES));
 }
 
+/**
+ * Admits a stream of messages (a Connect ingest call) as {@linkcode admitStreamedWrite} admits
+ * a body: one read now, then what its batches hold.
+ * @throws {OverloadError} beyond the bounds (429 with Retry-After).
+ */
+export function admitMessageStream(ctx: AppContext): StreamReservation {
+  return admissionOf(ctx).admitStream(STREAM_READ_BYTES);
+}
+
 /** Bytes reserved by the write requests in flight now (tests, metrics). */
 export function writeBytesReserved(ctx: AppContext): number {
   return admissionOf(ctx).reservedBytes;

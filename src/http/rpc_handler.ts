@@ -10,7 +10,7 @@ import { Privilege } from "../cluster/mod.ts";
 import { instantFromNanos, NotFoundError, PermissionDeniedError } from "../core/mod.ts";
 import { ingestHandlers } from "../rpc/mod.ts";
 import type { AppContext } from "./app.ts";
-import { admitWrite, ingestSettings } from "./ingest_handler.ts";
+import { admitMessageStream, ingestSettings, streamedCommitOptions } from "./ingest_handler.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
 
@@ -78,7 +78,15 @@ export async function handleRpc(
         recordWrite(ctx.metrics, tally, { accepted: outcome.accepted, unparsable: 0, bytes: 0 });
         return outcome;
       },
-      admit: () => admitWrite(ctx, 2 * settings.batchBytes),
+      // As a streamed /ingest: one read, then what its batches hold (not 2 batches up front,
+      // which let only 16 calls in at once under the default bound).
+      admit: () => {
+        const reservation = admitMessageStream(ctx);
+        return {
+          commit: streamedCommitOptions(ctx, settings, reservation),
+          release: () => reservation.release(),
+        };
+      },
     }, { maxMessageBytes: ctx.maxBodyBytes, maxStreamBytes: settings.maxStreamBytes });
     handlers = new Map(
       ingest.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),

@@ -267,3 +267,40 @@ Deno.test("grouped aggregates over many series answer as computed from their poi
   store.writeLines("db", lines.join("\n"));
   await check(store, "memory");
 });
+
+Deno.test("GROUP BY * over a subquery merges the lanes of one tag set into one group", async () => {
+  // A raw subquery's rows of one series that share a time go to parallel lanes of the same tags
+  // (subquery.ts ResultShard), whose series keys differ: GROUP BY * is one group per tag set,
+  // not per series key (InfluxDB 1.6: one series m, sum 15).
+  const store = new MemoryStore({ shardGroupNs: 3_600_000_000_000n, partitions: 1 });
+  await store.createDatabase("db");
+  store.writeLines(
+    "db",
+    "m,host=a v=1 1000000000\nm,host=b v=2 1000000000\nm,host=c v=4 1000000000\n" +
+      "m,host=a v=8 2000000000\n",
+  );
+  const answer = async (q: string) =>
+    JSON.parse(encodeJson(await executeQuery(store, q, { database: "db", nowNs: NOW })))
+      .results[0];
+  assert.deepEqual(
+    (await answer("SELECT sum(v), count(v) FROM (SELECT v FROM m) GROUP BY *")).series,
+    [{
+      name: "m",
+      columns: ["time", "sum", "count"],
+      values: [[
+        "1970-01-01T00:00:00Z",
+        15,
+        4,
+      ]],
+    }],
+  );
+  // The inner GROUP BY host keeps a lane per host, then more lanes where a host's rows share a
+  // time: the outer GROUP BY * still has one series per host.
+  const byHost = await answer(
+    "SELECT sum(v) FROM (SELECT v, host FROM m GROUP BY host) GROUP BY *",
+  );
+  assert.deepEqual(
+    byHost.series.map((s: { tags: unknown; values: unknown[][] }) => [s.tags, s.values[0][1]]),
+    [[{ host: "a" }, 9], [{ host: "b" }, 2], [{ host: "c" }, 4]],
+  );
+});

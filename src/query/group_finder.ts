@@ -28,8 +28,7 @@ export class GroupFinder {
     const keys = this.#keys;
     const at = this.#root.get(measurement) as Level | undefined;
     if (at === undefined) return undefined;
-    // GROUP BY *: a group per distinct tag set, which is the series itself.
-    if (keys === undefined) return at.get(series.key) as GroupPartial | undefined;
+    if (keys === undefined) return at.get(tagSetOf(series)) as GroupPartial | undefined;
     if (keys.length === 0) return at.get("") as GroupPartial | undefined;
     let level: Level | GroupPartial | undefined = at;
     for (let k = 0; k < keys.length && level !== undefined; k++) {
@@ -44,7 +43,7 @@ export class GroupFinder {
     let level = this.#root.get(measurement) as Level | undefined;
     if (level === undefined) this.#root.set(measurement, level = new Map());
     if (keys === undefined) {
-      level.set(series.key, group);
+      level.set(tagSetOf(series), group);
       return;
     }
     if (keys.length === 0) {
@@ -59,6 +58,16 @@ export class GroupFinder {
     }
     level.set(valueOf(series, keys[keys.length - 1]), group);
   }
+}
+
+/**
+ * GROUP BY *: a group per distinct tag set. Not the series key: a subquery's series of one tag
+ * set are several lanes with keys of their own (subquery.ts ResultShard), and are one group.
+ */
+function tagSetOf(series: SeriesRef): string {
+  let key = "";
+  for (const t of series.tags) key += "\u0000" + t.key + "\u0001" + t.value;
+  return key;
 }
 
 /** A tag's value in a series; "" when it has none (InfluxDB groups those together). */

@@ -14,6 +14,7 @@ import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { EpochError, type Instant, type Point, TooLargeError } from "../core/mod.ts";
 import {
   commitBatches,
+  type CommitOptions,
   type DecodedBatch,
   decodeProtobufWrite,
   type IngestIssue,
@@ -63,10 +64,19 @@ export interface IngestWriter {
     refused: boolean;
   }>;
   /**
-   * Admits a request (bounds on concurrent writes); returns its release.
+   * Admits a call (bounds on concurrent writes and the bytes they hold): how to commit its
+   * batches, with its reservation as `memory` so it counts what they hold, and its release.
    * @throws {EpochError} resource_exhausted when overloaded.
    */
-  admit(): () => void;
+  admit(): AdmittedWrite;
+}
+
+/** A call admitted by {@linkcode IngestWriter.admit}. */
+export interface AdmittedWrite {
+  /** How to commit the call's batches; `memory` is told the message bytes they hold. */
+  commit: CommitOptions;
+  /** Ends the call's reservation (idempotent). */
+  release(): void;
 }
 
 /** Options of {@linkcode ingestHandlers}. */
@@ -103,13 +113,14 @@ export function registerIngestService(
   const maxStreamBytes = limits.maxStreamBytes ?? Infinity;
   router.service(IngestService, {
     async write(request) {
-      return await guarded(writer, async () => {
+      return await guarded(writer, async (commit) => {
         const database = request.database || writer.defaultDatabase;
         await writer.prepare(database);
         const decoded = decodeProtobufWrite(toBinary(WriteRequestSchema, request), {
           defaultTime: writer.now(),
         });
         if (request.atomic) {
+          commit.memory?.hold(decoded.batch.bytes);
           return answer(
             await writeAtomically(writer, database, request.retentionPolicy, decoded.batch),
             writer.maxListedErrors,
@@ -118,13 +129,13 @@ export function registerIngestService(
         const summary = await commitBatches(
           once(decoded.batch),
           (points) => writer.write(database, request.retentionPolicy || undefined, points),
-          { maxListedErrors: writer.maxListedErrors },
+          { ...commit, maxListedErrors: writer.maxListedErrors },
         );
         return answer(summary, writer.maxListedErrors);
       });
     },
     async writeStream(requests) {
-      return await guarded(writer, async () => {
+      return await guarded(writer, async (commit) => {
         let database: string | undefined;
         let retentionPolicy: string | undefined;
         let record = 1;
@@ -157,7 +168,7 @@ export function registerIngestService(
         const summary = await commitBatches(
           batches(),
           (points) => writer.write(database!, retentionPolicy, points),
-          { maxListedErrors: writer.maxListedErrors },
+          { ...commit, maxListedErrors: writer.maxListedErrors },
         );
         return answer(summary, writer.maxListedErrors);
       });
@@ -256,13 +267,16 @@ function answer(summary: IngestSummary, max: number): Answer {
 }
 
 /** Runs a call under admission control, turning EpochErrors into ConnectErrors. */
-async function guarded<T>(writer: IngestWriter, call: () => Promise<T>): Promise<T> {
+async function guarded<T>(
+  writer: IngestWriter,
+  call: (commit: CommitOptions) => Promise<T>,
+): Promise<T> {
   try {
-    const release = writer.admit();
+    const admitted = writer.admit();
     try {
-      return await call();
+      return await call(admitted.commit);
     } finally {
-      release();
+      admitted.release();
     }
   } catch (error) {
     if (error instanceof EpochError) {

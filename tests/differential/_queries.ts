@@ -155,6 +155,8 @@ export const QUERIES: string[] = [
   `SELECT max(s) FROM (SELECT usage_user + usage_system AS s FROM cpu WHERE host = 'h1') WHERE ${RANGE}`,
   `SELECT mean(d) FROM (SELECT derivative(mean(usage_user)) AS d FROM cpu WHERE ${RANGE} GROUP BY time(5m), host) GROUP BY host`,
   `SELECT count(m) FROM (SELECT max(x) AS m FROM (SELECT usage_user AS x FROM cpu WHERE ${RANGE} GROUP BY host) GROUP BY time(10m), host)`,
+  // GROUP BY * over a raw subquery: rows of one time go to lanes of one tag set, one group.
+  `SELECT count(x), max(x) FROM (SELECT usage_user AS x FROM cpu WHERE ${RANGE}) GROUP BY *`,
   // Issue 8: tz() — offsets in the time column, DST-correct day buckets (2023-03-12 in New York).
   `SELECT mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(20m) tz('America/New_York')`,
   "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-11T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(1d) tz('America/New_York')",

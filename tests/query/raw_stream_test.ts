@@ -37,6 +37,8 @@ interface SetupOptions {
   engineMonotonicMs?: () => number;
   /** Segments merged at once (2: two flushes make a compaction). */
   compactionFanout?: number;
+  /** The engine's background task period; 0 = none, the test calls compact() and maintain(). */
+  maintenanceIntervalMs?: number;
   logger?: Logger;
   slowQueryMs?: number;
 }
@@ -51,6 +53,7 @@ async function setup(limits?: QueryLimits, options: SetupOptions = {}) {
     logger: silentLogger,
     blockValues: 100,
     compactionFanout: options.compactionFanout,
+    maintenanceIntervalMs: options.maintenanceIntervalMs,
   });
   await engine.createDatabase("db");
   if (limits) configureQueries(engine, limits, () => performance.now());
@@ -265,6 +268,9 @@ Deno.test("a compaction during a paused stream: the slow client still gets every
   const s = await setup({ maxMemoryBytes: 1024 * 1024 }, {
     engineMonotonicMs: () => engineMs,
     compactionFanout: 2,
+    // No background pass: on a busy machine it could compact before the stream starts, and the
+    // compaction must happen while the client pauses.
+    maintenanceIntervalMs: 0,
   });
   try {
     // A second segment in each shard group, so that a compaction replaces both.

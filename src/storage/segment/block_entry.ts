@@ -10,6 +10,8 @@
  */
 import { FieldType, type FieldValue } from "../../core/mod.ts";
 import type { ByteReader, ByteWriter } from "../codecs/mod.ts";
+import { IndexStrings } from "./_intern.ts";
+import { FIELD_LIST_MAX, FieldList } from "./field_list.ts";
 import { readString, writeString } from "./_text.ts";
 import type { BlockMeta, SegmentField } from "./series_index.ts";
 
@@ -472,14 +474,18 @@ function blockMeta(
 }
 
 /** Reads what {@linkcode writeFieldsV3} wrote; a bad entry is a `CodecError` at its offset. */
-export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
+export function readFieldsV3(
+  r: ByteReader,
+  strings = new IndexStrings(),
+): ReadonlyMap<string, SegmentField> {
   const fieldCount = r.uvarint("field count");
   let next = r.uvarint("first block offset");
-  const fields = new Map<string, SegmentField>();
+  const names = entryArray<string>(fieldCount);
+  const fields = entryArray<SegmentField>(fieldCount);
   let baseMs = 0, haveBase = false;
   let previous: BlockMeta[] = [];
   for (let f = 0; f < fieldCount; f++) {
-    const name = readString(r);
+    const name = strings.name(readString(r));
     const type = r.u8("field type") as FieldType;
     if (type < 1 || type > 5) r.fail(`unknown field type ${type}`, r.offset - 1);
     const numeric = isNumeric(type);
@@ -540,8 +546,13 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
         meta.last = readStat(r, type, "last value");
       }
       if (numeric) {
+        // One object for both when min and max are the first value (every one-value block):
+        // held per block, read only.
+        const atFirst = minRef === REF_FIRST || maxRef === REF_FIRST
+          ? Object.freeze({ ms: meta.minTimeMs, subMs: meta.minTimeSubMs })
+          : undefined;
         const time = (ref: number, what: string) => {
-          if (ref === REF_FIRST) return { ms: meta.minTimeMs, subMs: meta.minTimeSubMs };
+          if (ref === REF_FIRST) return atFirst!;
           const ms = meta.minTimeMs + r.uvarint(what) * scale;
           const subMs = subZero ? 0 : r.uvarint(`${what} sub-ms`);
           if (subMs > 999_999) r.fail(`${what} sub-ms ${subMs} beyond 999999`);
@@ -552,8 +563,13 @@ export function readFieldsV3(r: ByteReader): Map<string, SegmentField> {
       }
       blocks[b] = meta;
     }
-    fields.set(name, { type, blocks });
+    names[f] = name;
+    fields[f] = { type, blocks };
     previous = blocks;
   }
-  return fields;
+  if (fieldCount <= FIELD_LIST_MAX && new Set(names).size === fieldCount) {
+    return new FieldList(strings.names(names), fields);
+  }
+  // Many fields, or a name twice (a damaged or hand-made entry: the last one wins, as in a Map).
+  return new Map(names.map((name, i) => [name, fields[i]]));
 }

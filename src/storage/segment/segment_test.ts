@@ -586,7 +586,8 @@ Deno.test("segment v3: block entries round-trip exactly (property; int64 extreme
         const r = new ByteReader(out.finish());
         const back = readFieldsV3(r);
         r.expectEnd("fields");
-        assert.deepStrictEqual(back, new Map(fields));
+        // In stored order, whichever the representation (a FieldList for few fields).
+        assert.deepStrictEqual([...back.entries()], fields);
       },
     ),
     { numRuns: 400 },

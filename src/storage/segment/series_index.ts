@@ -8,6 +8,7 @@
  */
 import { FieldType, type FieldValue, type Tag } from "../../core/mod.ts";
 import { ByteReader, CodecError } from "../codecs/mod.ts";
+import { IndexStrings } from "./_intern.ts";
 import { readString } from "./_text.ts";
 import { entryArray, readFieldsV3 } from "./block_entry.ts";
 import { compareHashes, seriesKeyHash } from "./series_hash.ts";
@@ -45,7 +46,8 @@ export interface SegmentSeries {
   key: string;
   measurement: string;
   tags: readonly Tag[];
-  fields: Map<string, SegmentField>;
+  /** A Map, or a `FieldList` (read from a version 3 index). */
+  fields: ReadonlyMap<string, SegmentField>;
 }
 
 /** Reads a value written by `writeValue`. */
@@ -71,19 +73,19 @@ export function readValue(r: ByteReader, type: FieldType): FieldValue {
   }
 }
 
-function readTags(r: ByteReader): Tag[] {
+function readTags(r: ByteReader, strings: IndexStrings): Tag[] {
   const tagCount = r.uvarint("tag count");
   const tags = entryArray<Tag>(tagCount);
-  for (let t = 0; t < tagCount; t++) tags[t] = { key: readString(r), value: readString(r) };
+  for (let t = 0; t < tagCount; t++) tags[t] = strings.tag(readString(r), readString(r));
   return tags;
 }
 
 /** Reads a series' fields in the version 1 and 2 layout (field count, then each field). */
-function readFields(r: ByteReader): Map<string, SegmentField> {
+function readFields(r: ByteReader, strings: IndexStrings): Map<string, SegmentField> {
   const fieldCount = r.uvarint("field count");
   const fields = new Map<string, SegmentField>();
   for (let f = 0; f < fieldCount; f++) {
-    const name = readString(r);
+    const name = strings.name(readString(r));
     const type = r.u8("field type") as FieldType;
     if (type < 1 || type > 5) r.fail(`unknown field type ${type}`);
     const blockCount = r.uvarint("block count");
@@ -117,15 +119,18 @@ function readFields(r: ByteReader): Map<string, SegmentField> {
 }
 
 /** Parses a version 1 footer index (already checksummed), whole. */
-export function parseIndex(bytes: Uint8Array): Map<string, SegmentSeries> {
+export function parseIndex(
+  bytes: Uint8Array,
+  strings = new IndexStrings(),
+): Map<string, SegmentSeries> {
   const r = new ByteReader(bytes);
   const out = new Map<string, SegmentSeries>();
   const seriesCount = r.uvarint("series count");
   for (let s = 0; s < seriesCount; s++) {
     const key = readString(r);
     const measurement = readString(r);
-    const tags = readTags(r);
-    out.set(key, { key, measurement, tags, fields: readFields(r) });
+    const tags = readTags(r, strings);
+    out.set(key, { key, measurement, tags, fields: readFields(r, strings) });
   }
   r.expectEnd("segment index");
   return out;
@@ -179,14 +184,14 @@ export function openIndex(
 }
 
 /** Reads the fields of one entry (they differ between versions 2 and 3). */
-type FieldsReader = (r: ByteReader) => Map<string, SegmentField>;
+type FieldsReader = (r: ByteReader, strings: IndexStrings) => ReadonlyMap<string, SegmentField>;
 
 /**
  * A version 2 or 3 series whose fields (most of an entry: every block's statistics) are parsed on
  * first access, so listing series reads only keys and tags.
  */
 class LazySeries implements SegmentSeries {
-  #fields: Map<string, SegmentField> | undefined;
+  #fields: ReadonlyMap<string, SegmentField> | undefined;
 
   constructor(
     readonly key: string,
@@ -196,14 +201,15 @@ class LazySeries implements SegmentSeries {
     private readonly at: number,
     private readonly length: number,
     private readonly readFields: FieldsReader,
+    private readonly strings: IndexStrings,
     private readonly corrupt: (error: CodecError) => Error,
   ) {}
 
-  get fields(): Map<string, SegmentField> {
+  get fields(): ReadonlyMap<string, SegmentField> {
     if (this.#fields) return this.#fields;
     const r = new ByteReader(this.bytes, this.at);
     try {
-      const fields = this.readFields(r);
+      const fields = this.readFields(r, this.strings);
       if (r.offset !== this.at + this.length) {
         r.fail(
           `fields of ${JSON.stringify(this.key)} end at ${r.offset}, not ${this.at + this.length}`,
@@ -379,6 +385,8 @@ class IndexV2 implements SegmentIndex {
 
   readonly #corrupt: (error: CodecError) => Error;
   readonly #readFields: FieldsReader;
+  /** Tag keys, tag values and field names of every entry, one string object each. */
+  readonly strings = new IndexStrings();
 
   constructor(
     bytes: Uint8Array,
@@ -563,7 +571,7 @@ class IndexV2 implements SegmentIndex {
     r.offset = this.#entriesAt + range.offset;
     for (let i = 0; i < range.count; i++) {
       const key = readString(r);
-      const tags = readTags(r);
+      const tags = readTags(r, this.strings);
       const fieldsLength = r.uvarint("fields length");
       r.need(fieldsLength, "fields");
       r.offset += fieldsLength;
@@ -610,7 +618,7 @@ class IndexV2 implements SegmentIndex {
 
   #readEntry(r: ByteReader, measurement: string): SegmentSeries {
     const key = readString(r);
-    const tags = readTags(r);
+    const tags = readTags(r, this.strings);
     const length = r.uvarint("fields length");
     r.need(length, "fields");
     const at = r.offset;
@@ -623,6 +631,7 @@ class IndexV2 implements SegmentIndex {
       at,
       length,
       this.#readFields,
+      this.strings,
       this.#corrupt,
     );
   }

@@ -61,12 +61,13 @@ export class IndexStrings {
   names(names: string[]): readonly string[] {
     const key = names.join("\0");
     const kept = this.#nameLists.get(key);
-    if (kept !== undefined) {
+    // A name may itself hold NUL (line protocol allows it): ["a\0b"] and ["a", "b"] share a key.
+    if (kept !== undefined && sameNames(kept, names)) {
       this.reused++;
       return kept;
     }
     Object.freeze(names);
-    if (this.#nameLists.size < MAX_NAMES) this.#nameLists.set(key, names);
+    if (kept === undefined && this.#nameLists.size < MAX_NAMES) this.#nameLists.set(key, names);
     return names;
   }
 
@@ -76,4 +77,10 @@ export class IndexStrings {
     for (const { values } of this.#tags.values()) n += values.size;
     return n;
   }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

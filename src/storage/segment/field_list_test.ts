@@ -74,6 +74,33 @@ Deno.test("segment fields: series with the same fields share one frozen names li
   assert.throws(() => (a.names as string[]).push("x"));
 });
 
+Deno.test("segment fields: a name holding NUL does not stand for two names joined by NUL", () => {
+  // Line protocol accepts any character in a field key: one series' field "a\0b" and another's
+  // fields "a" and "b" must keep their own names lists (a lookup keyed by the names joined with
+  // NUL once gave the second series the first's list: one field "a\0b", holding a's blocks).
+  const strings = new IndexStrings();
+  const read = (names: string[]) => {
+    const out = new ByteWriter();
+    writeFieldsV3(out, fieldsOf(names.length).map(([, f], i) => [names[i], f]));
+    return readFieldsV3(new ByteReader(out.finish()), strings);
+  };
+  assert.deepEqual([...read(["a\0b"]).keys()], ["a\0b"]);
+  const two = read(["a", "b"]);
+  assert.deepEqual([...two.keys()], ["a", "b"]);
+  assert.equal(two.size, 2);
+  assert.equal(two.get("a")?.blocks[0].minTimeMs, 1000);
+  assert.equal(two.get("b")?.blocks[0].minTimeMs, 1001);
+  assert.equal(two.get("a\0b"), undefined);
+  // And the other way round, with a fresh table.
+  const other = new IndexStrings();
+  const out = new ByteWriter();
+  writeFieldsV3(out, fieldsOf(2).map(([, f], i) => [["a", "b"][i], f]));
+  readFieldsV3(new ByteReader(out.finish()), other);
+  const out1 = new ByteWriter();
+  writeFieldsV3(out1, [["a\0b", fieldsOf(1)[0][1]]]);
+  assert.deepEqual([...readFieldsV3(new ByteReader(out1.finish()), other).keys()], ["a\0b"]);
+});
+
 Deno.test("segment fields: a one-value block's times of min and max are one frozen object", () => {
   const block = (offset: number, count: number, values: number[]): BlockMeta => ({
     offset,

@@ -71,6 +71,17 @@ export async function queryBody(request: Request, url: URL): Promise<OutgoingBod
 }
 
 /**
+ * Prepares the body of a request that only reads (remote_read): kept and retryable up to
+ * {@linkcode MAX_RETRYABLE_BODY_BYTES}, else streamed once.
+ */
+export async function readOnlyBody(request: Request): Promise<OutgoingBody> {
+  if (request.body === null) return { retryable: true };
+  const kept = await readUpTo(request.body, MAX_RETRYABLE_BODY_BYTES);
+  if (kept.stream) return { stream: kept.stream, retryable: false };
+  return { bytes: kept.bytes, retryable: true };
+}
+
+/**
  * The whole body when it has at most `max` bytes; else a stream of the same bytes (those read
  * so far, then the rest), to be sent once.
  */

@@ -3,10 +3,12 @@
  * JSON API) is planned here and read from the partitions' leaders over Connect, its partials
  * folded as a node folds its own fan-out, once a node has confirmed the caller may read those
  * databases (`credential_check.ts`). A /write or /ingest is decoded here and split by partition,
- * each part sent to its partition's leader (`partitioned_write.ts`). Every other /query, and
- * /api/v1/prom/write, is forwarded to a live node, /ping to any node, and /health is answered
- * here from a ping of every node. The gateway keeps nothing but caches (the metadata, liveness
- * marks, recent credential checks), so any number of copies can serve the same cluster.
+ * each part sent to its partition's leader (`partitioned_write.ts`). Every other /query,
+ * /api/v1/prom/write and /api/v1/prom/read are forwarded to a live node (a remote_read, which
+ * only reads, is sent again to another after a refused connection), /ping to any node, and
+ * /health is answered here from a ping of every node. The gateway keeps nothing but caches (the
+ * metadata, liveness marks, recent credential checks), so any number of copies can serve the same
+ * cluster.
  * @module
  */
 import { type Clock, EpochError, type Logger } from "../core/mod.ts";
@@ -22,6 +24,7 @@ import {
   type OutgoingBody,
   outgoingRequest,
   queryBody,
+  readOnlyBody,
 } from "./forward.ts";
 import { NodeHealth } from "./node_health.ts";
 import { GatewayPartitionCache, PartitionedWriter } from "./partitioned_write.ts";
@@ -54,7 +57,7 @@ export interface Gateway {
 }
 
 /** The paths forwarded to nodes, and whether they write. */
-type RequestKind = "query" | "write" | "ping" | "page";
+type RequestKind = "query" | "read" | "write" | "ping" | "page";
 
 /** The web console's page and assets: any node serves them, as read-only GETs. */
 function isConsolePath(path: string): boolean {
@@ -66,6 +69,7 @@ const FORWARDED: Record<string, RequestKind> = {
   "/write": "write",
   "/ingest": "write",
   "/api/v1/prom/write": "write",
+  "/api/v1/prom/read": "read",
   "/ping": "ping",
 };
 
@@ -375,6 +379,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         const body = await queryBody(request, url);
         return await planned(request, url, body) ?? await forward(request, url, kind, body);
       }
+      if (kind === "read") return await forward(request, url, kind, await readOnlyBody(request));
       if (kind === "write") {
         const split = await splitWrite(request, url);
         if (split !== undefined) return split;

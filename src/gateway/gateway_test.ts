@@ -282,3 +282,33 @@ Deno.test("gateway: an answer cut by the node fails for the client too", async (
   assert.equal(r.status, 200);
   await assert.rejects(() => r.text(), /connection reset/);
 });
+
+Deno.test("gateway: a remote_read goes to a live node, sent again after a refused connection", async () => {
+  const { gateway, sent, down } = harness();
+  const body = Uint8Array.of(0x0b, 0x28, 0x0a, 0x09, 0x08, 0x01); // bytes passed through as they are
+  const read = () =>
+    gateway.fetch(
+      new Request("http://gw/api/v1/prom/read?db=db", {
+        method: "POST",
+        headers: { "content-encoding": "snappy", "content-type": "application/x-protobuf" },
+        body,
+      }),
+    );
+  const first = await read(); // reads the metadata while every node is up
+  assert.equal(first.status, 200);
+  await first.body?.cancel();
+  down.add(1);
+  down.add(2);
+  for (let i = 0; i < 3; i++) {
+    const r = await read();
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("x-epochnexus-gateway-node"), "3");
+    await r.body?.cancel();
+  }
+  assert.equal(sent.length, 4);
+  for (const s of sent) {
+    assert.equal(s.path, "/api/v1/prom/read?db=db");
+    assert.equal(s.headers.get("content-encoding"), "snappy");
+    assert.deepEqual(new TextEncoder().encode(s.body), body);
+  }
+});

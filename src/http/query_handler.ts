@@ -401,6 +401,22 @@ function audit(
   }
 }
 
+/**
+ * Runs read-only InfluxQL for another API (remote_read) as `principal`, with the server's query
+ * limits, memory budget and registry, as /query would.
+ */
+export function runReadQuery(
+  ctx: AppContext,
+  principal: Principal,
+  q: string,
+  db: string,
+  rp: string | undefined,
+  params: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<QueryResult> {
+  return run(ctx, { q, db, rp, params, pretty: false }, true, principal, signal);
+}
+
 async function run(
   ctx: AppContext,
   query: QueryRequest,

@@ -24,6 +24,7 @@ import { handleJoin } from "./join_handler.ts";
 import { handleInfluxQuery, handleNativeQuery } from "./query_handler.ts";
 import { handleInfluxWrite } from "./write_handler.ts";
 import { handlePromWrite } from "./prom_write_handler.ts";
+import { handlePromRead } from "./prom_read_handler.ts";
 import { handleRpc, isRpcPath } from "./rpc_handler.ts";
 import { handleSchemaApi, isSchemaRoute } from "./schema_handler.ts";
 import { handleTokens, isTokenRoute } from "./token_handler.ts";
@@ -201,6 +202,17 @@ export const ROUTES: readonly Route[] = [
     handle: (ctx, request, url) => {
       if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
       return handlePromWrite(ctx, request, url);
+    },
+  },
+  {
+    name: "prom_read",
+    matches: exact("/api/v1/prom/read"),
+    influx: false,
+    access: { kind: "read", database: dbOrDefault },
+    example: { method: "POST", path: "/api/v1/prom/read?db=db1", body: "" },
+    handle: (ctx, request, url, principal) => {
+      if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
+      return handlePromRead(ctx, request, url, principal);
     },
   },
   {

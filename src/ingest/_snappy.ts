@@ -77,3 +77,33 @@ export function snappyUncompressBlock(data: Uint8Array): Uint8Array {
   if (at !== length) throw new Error(`${at} bytes for a declared ${length}`);
   return out;
 }
+
+/**
+ * Snappy block compression, literals only: a valid block every decoder reads, no smaller than
+ * its input (remote_read answers are small next to the time it takes to find matches).
+ */
+export function snappyCompressBlock(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  const CHUNK = 65536; // a literal's length fits the 2-byte form
+  const chunks = Math.ceil(data.length / CHUNK);
+  const out = new Uint8Array(5 + data.length + chunks * 3);
+  let at = 0;
+  for (let n = data.length;; n = Math.floor(n / 128)) {
+    out[at++] = n >= 128 ? (n & 0x7f) | 0x80 : n;
+    if (n < 128) break;
+  }
+  for (let pos = 0; pos < data.length; pos += CHUNK) {
+    const len = Math.min(CHUNK, data.length - pos);
+    if (len <= 60) out[at++] = (len - 1) << 2;
+    else if (len <= 256) {
+      out[at++] = 60 << 2;
+      out[at++] = len - 1;
+    } else {
+      out[at++] = 61 << 2;
+      out[at++] = (len - 1) & 0xff;
+      out[at++] = (len - 1) >>> 8;
+    }
+    out.set(data.subarray(pos, pos + len), at);
+    at += len;
+  }
+  return out.subarray(0, at);
+}

@@ -25,4 +25,5 @@ export * from "./csv_points.ts";
 export * from "./admission.ts";
 export * from "./protobuf_points.ts";
 export * from "./prom_remote_write.ts";
+export * from "./prom_remote_read.ts";
 export * from "./time_hint.ts";

@@ -23,6 +23,7 @@ export { printExpr, printQuery, printStatement, quoteIdent, quoteString } from "
 export { deleteFilters, type ExecuteOptions, executeQuery, executeStatements } from "./executor.ts";
 export type { ResultSeries, StatementResult, Value } from "./result.ts";
 export { isInstant } from "./result.ts";
+export { compileRegex } from "./eval.ts";
 export {
   type PlainResult,
   plainResults,

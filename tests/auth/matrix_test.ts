@@ -33,6 +33,7 @@ const ROUTE_MATRIX: Record<string, Row> = {
   cluster_join: [401, 403, 403, 403, 404],
   cluster_nodes: [401, 403, 403, 403, 404],
   prom_write: [401, 403, 400, 400, 400],
+  prom_read: [401, 400, 403, 400, 400], // 400: the example body is not snappy
   tokens: [401, 403, 403, 403, 200],
   rpc: [401, 403, 200, 200, 200],
   schemas: [401, 403, 403, 403, 501], // 501: this app runs no schema pipeline

@@ -179,6 +179,28 @@ Deno.test("remote_read: bad input answers 400 or 404 saying what and why", async
   }
 });
 
+Deno.test("remote_read: one memory budget bounds the answer of all the queries of a request", async () => {
+  // Each query alone fits the budget; the answer the handler holds for all of them must too,
+  // or a few KB of repeated queries make the server hold (and encode) gigabytes.
+  const n = await node();
+  try {
+    configureQueries(
+      n.engine,
+      { ...DEFAULT_QUERY_LIMITS, maxMemoryBytes: 64 * 1024 },
+      () => performance.now(),
+    );
+    const query = { startMs: 0, endMs: 10_000, matchers: [m("EQ", "__name__", "up")] };
+    const one = await n.read({ queries: [query], acceptedResponseTypes: [0] });
+    assert.equal(one.status, 200, JSON.stringify(one));
+    const many = await n.read({ queries: Array(1000).fill(query), acceptedResponseTypes: [0] });
+    assert.equal(many.status, 413, `status ${many.status}`);
+    assert.match(many.error.error.message, /query memory budget exceeded: remote_read query \d+/);
+    assert.match(many.error.error.message, /max_query_memory_bytes = 65536/);
+  } finally {
+    await n.close();
+  }
+});
+
 Deno.test("remote_read: the query limits and memory budget apply, with a 413 naming them", async () => {
   const n = await node();
   try {

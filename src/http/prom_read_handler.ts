@@ -192,7 +192,14 @@ async function answerQuery(
     `time <= ${BigInt(query.endMs) * 1_000_000n + 999_999n}`,
   ];
   for (const [i, m] of labels.entries()) {
-    const tag = quoteIdent(m.name);
+    // `time` is never a tag (InfluxQL reads it as the time column even with `::tag`): as a
+    // label it is absent, so its matcher either holds for every series or for none.
+    if (m.name === "time") {
+      if (matches(m, "", where)) continue;
+      return [];
+    }
+    // `::tag`: a label is a tag, never the field `value` or the time column of the same name.
+    const tag = `${quoteIdent(m.name)}::tag`;
     if (m.type === "EQ" || m.type === "NEQ") {
       params[`p${i}`] = m.value;
       conditions.push(`${tag} ${m.type === "EQ" ? "=" : "!="} $p${i}`);

@@ -179,6 +179,28 @@ Deno.test("remote_read: bad input answers 400 or 404 saying what and why", async
   }
 });
 
+Deno.test("remote_read: a label named like a field or time is a label, absent here", async () => {
+  // `value` is the field remote_write stores and `time` InfluxQL's time column: neither is a
+  // tag, so as labels they are absent ("") and match as Prometheus would, not compared as the
+  // field (which matched nothing) or refused ("time and StringLiteral are not compatible").
+  const { select, close } = await node();
+  try {
+    const upA = "__name__=up,instance=a,job=api: 1000=1 2000=2";
+    const upB = "__name__=up,instance=b,job=api: 1000=3";
+    const upDb = "__name__=up,job=db: 1000=4";
+    const up = m("EQ", "__name__", "up");
+    for (const label of ["value", "time"]) {
+      assert.deepEqual(await select([up, m("NEQ", label, "1")]), [upA, upB, upDb], label);
+      assert.deepEqual(await select([up, m("EQ", label, "")]), [upA, upB, upDb], label);
+      assert.deepEqual(await select([up, m("EQ", label, "1")]), [], label);
+      assert.deepEqual(await select([up, m("RE", label, "1|2")]), [], label);
+      assert.deepEqual(await select([up, m("NRE", label, ".+")]), [upA, upB, upDb], label);
+    }
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("remote_read: one memory budget bounds the answer of all the queries of a request", async () => {
   // Each query alone fits the budget; the answer the handler holds for all of them must too,
   // or a few KB of repeated queries make the server hold (and encode) gigabytes.

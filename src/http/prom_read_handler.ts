@@ -224,7 +224,10 @@ function seriesOf(result: StatementResult): PromReadSeries[] {
   for (const s of result.series ?? []) {
     const tags = s.tags ?? {};
     const pairs = [{ name: "__name__", value: s.name }];
-    for (const [name, value] of Object.entries(tags)) if (value !== "") pairs.push({ name, value });
+    // A tag `__name__` (line protocol may write one) would be a second name: the measurement is it.
+    for (const [name, value] of Object.entries(tags)) {
+      if (value !== "" && name !== "__name__") pairs.push({ name, value });
+    }
     pairs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const series: PromReadSeries = { labels: pairs, timestampsMs: [], values: [] };
     for (const row of s.values) {

@@ -201,6 +201,22 @@ Deno.test("remote_read: a label named like a field or time is a label, absent he
   }
 });
 
+Deno.test("remote_read: a tag named __name__ does not give a series a second name", async () => {
+  // Line protocol may write a tag `__name__`; the measurement is the series' only name.
+  const { post, select, close } = await node();
+  try {
+    const w = await post(
+      "/write?db=epochnexus",
+      "text/plain",
+      "named,__name__=fake,k=v value=7 1000000000",
+    );
+    assert.equal(w.status, 204, w.text);
+    assert.deepEqual(await select([m("EQ", "__name__", "named")]), ["__name__=named,k=v: 1000=7"]);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("remote_read: one memory budget bounds the answer of all the queries of a request", async () => {
   // Each query alone fits the budget; the answer the handler holds for all of them must too,
   // or a few KB of repeated queries make the server hold (and encode) gigabytes.

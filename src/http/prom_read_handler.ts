@@ -36,12 +36,13 @@ import {
   compileRegex,
   isInstant,
   limitHit,
+  QueryMemory,
   quoteIdent,
   type StatementResult,
 } from "../query/mod.ts";
 import type { AppContext } from "./app.ts";
 import { readBody } from "./body.ts";
-import { runReadQuery } from "./query_handler.ts";
+import { queryLimitsOf, runReadQuery } from "./query_handler.ts";
 import { nativeError } from "./responses.ts";
 
 /** Answers a remote_read request. */
@@ -63,10 +64,15 @@ export async function handlePromRead(
     if (types.length > 0 && !types.includes(RESPONSE_SAMPLES)) {
       throw unsupportedResponseTypes(types);
     }
+    // Each query's rows are charged to its own budget while it runs; the answers kept for the
+    // whole request are charged here, so repeating a query cannot multiply what is held.
+    const held = new QueryMemory(queryLimitsOf(ctx).maxMemoryBytes ?? 0);
     const results: PromReadSeries[][] = [];
     for (const [i, query] of read.queries.entries()) {
       const where = `query ${i + 1}`;
-      results.push(await answerQuery(ctx, principal, db, rp, query, where, request.signal));
+      const series = await answerQuery(ctx, principal, db, rp, query, where, request.signal);
+      held.charge(answerBytes(series), () => `remote_read ${where}`);
+      results.push(series);
     }
     return new Response(compressSnappy(encodePromReadResponse(results)), {
       headers: {
@@ -80,6 +86,16 @@ export async function handlePromRead(
     }
     return nativeError(error);
   }
+}
+
+/** An estimate of what a query's answer holds: two numbers a sample, strings two bytes a unit. */
+function answerBytes(series: PromReadSeries[]): number {
+  let bytes = 0;
+  for (const s of series) {
+    bytes += 64 + 16 * s.values.length;
+    for (const l of s.labels) bytes += 64 + 2 * (l.name.length + l.value.length);
+  }
+  return bytes;
 }
 
 /** A Prometheus regex, anchored and compiled (RE2), or a 400 naming the matcher. */
@@ -176,7 +192,14 @@ async function answerQuery(
     `time <= ${BigInt(query.endMs) * 1_000_000n + 999_999n}`,
   ];
   for (const [i, m] of labels.entries()) {
-    const tag = quoteIdent(m.name);
+    // `time` is never a tag (InfluxQL reads it as the time column even with `::tag`): as a
+    // label it is absent, so its matcher either holds for every series or for none.
+    if (m.name === "time") {
+      if (matches(m, "", where)) continue;
+      return [];
+    }
+    // `::tag`: a label is a tag, never the field `value` or the time column of the same name.
+    const tag = `${quoteIdent(m.name)}::tag`;
     if (m.type === "EQ" || m.type === "NEQ") {
       params[`p${i}`] = m.value;
       conditions.push(`${tag} ${m.type === "EQ" ? "=" : "!="} $p${i}`);
@@ -201,7 +224,10 @@ function seriesOf(result: StatementResult): PromReadSeries[] {
   for (const s of result.series ?? []) {
     const tags = s.tags ?? {};
     const pairs = [{ name: "__name__", value: s.name }];
-    for (const [name, value] of Object.entries(tags)) if (value !== "") pairs.push({ name, value });
+    // A tag `__name__` (line protocol may write one) would be a second name: the measurement is it.
+    for (const [name, value] of Object.entries(tags)) {
+      if (value !== "" && name !== "__name__") pairs.push({ name, value });
+    }
     pairs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const series: PromReadSeries = { labels: pairs, timestampsMs: [], values: [] };
     for (const row of s.values) {

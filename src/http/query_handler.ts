@@ -401,6 +401,11 @@ function audit(
   }
 }
 
+/** The query limits the server of `ctx` applies (its memory budget, for remote_read's answer). */
+export function queryLimitsOf(ctx: AppContext): QueryLimits {
+  return stateOf(ctx).limits;
+}
+
 /**
  * Runs read-only InfluxQL for another API (remote_read) as `principal`, with the server's query
  * limits, memory budget and registry, as /query would.

@@ -179,6 +179,66 @@ Deno.test("remote_read: bad input answers 400 or 404 saying what and why", async
   }
 });
 
+Deno.test("remote_read: a label named like a field or time is a label, absent here", async () => {
+  // `value` is the field remote_write stores and `time` InfluxQL's time column: neither is a
+  // tag, so as labels they are absent ("") and match as Prometheus would, not compared as the
+  // field (which matched nothing) or refused ("time and StringLiteral are not compatible").
+  const { select, close } = await node();
+  try {
+    const upA = "__name__=up,instance=a,job=api: 1000=1 2000=2";
+    const upB = "__name__=up,instance=b,job=api: 1000=3";
+    const upDb = "__name__=up,job=db: 1000=4";
+    const up = m("EQ", "__name__", "up");
+    for (const label of ["value", "time"]) {
+      assert.deepEqual(await select([up, m("NEQ", label, "1")]), [upA, upB, upDb], label);
+      assert.deepEqual(await select([up, m("EQ", label, "")]), [upA, upB, upDb], label);
+      assert.deepEqual(await select([up, m("EQ", label, "1")]), [], label);
+      assert.deepEqual(await select([up, m("RE", label, "1|2")]), [], label);
+      assert.deepEqual(await select([up, m("NRE", label, ".+")]), [upA, upB, upDb], label);
+    }
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("remote_read: a tag named __name__ does not give a series a second name", async () => {
+  // Line protocol may write a tag `__name__`; the measurement is the series' only name.
+  const { post, select, close } = await node();
+  try {
+    const w = await post(
+      "/write?db=epochnexus",
+      "text/plain",
+      "named,__name__=fake,k=v value=7 1000000000",
+    );
+    assert.equal(w.status, 204, w.text);
+    assert.deepEqual(await select([m("EQ", "__name__", "named")]), ["__name__=named,k=v: 1000=7"]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("remote_read: one memory budget bounds the answer of all the queries of a request", async () => {
+  // Each query alone fits the budget; the answer the handler holds for all of them must too,
+  // or a few KB of repeated queries make the server hold (and encode) gigabytes.
+  const n = await node();
+  try {
+    configureQueries(
+      n.engine,
+      { ...DEFAULT_QUERY_LIMITS, maxMemoryBytes: 64 * 1024 },
+      () => performance.now(),
+    );
+    const query = { startMs: 0, endMs: 10_000, matchers: [m("EQ", "__name__", "up")] };
+    const one = await n.read({ queries: [query], acceptedResponseTypes: [0] });
+    assert.equal(one.status, 200, JSON.stringify(one));
+    const many = await n.read({ queries: Array(1000).fill(query), acceptedResponseTypes: [0] });
+    assert.equal(many.status, 413, `status ${many.status}`);
+    assert.match(many.error.error.message, /query memory budget exceeded: remote_read query \d+/);
+    assert.match(many.error.error.message, /max_query_memory_bytes = 65536/);
+  } finally {
+    await n.close();
+  }
+});
+
 Deno.test("remote_read: the query limits and memory budget apply, with a 413 naming them", async () => {
   const n = await node();
   try {

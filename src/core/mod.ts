@@ -15,4 +15,5 @@ export * from "./time.ts";
 export * from "./torn_write.ts";
 export * from "./version.ts";
 export { concatBytes } from "./bytes.ts";
+export { drainedOrClosed, type DrainEmitter } from "./drained.ts";
 export { formatBytes } from "./format_bytes.ts";

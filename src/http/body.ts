@@ -3,7 +3,7 @@
  * cannot expand past the limit in memory.
  * @module
  */
-import { TooLargeError, ValidationError } from "../core/mod.ts";
+import { concatBytes, TooLargeError, ValidationError } from "../core/mod.ts";
 import { STREAM_READ_BYTES } from "../ingest/mod.ts";
 import { gunzipInPieces } from "./gunzip.ts";
 
@@ -53,14 +53,7 @@ export async function readBody(
       cause: error,
     });
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Options of {@linkcode bodyStream}. */

@@ -6,8 +6,8 @@
  * is about one piece of output and one read of input, whatever the compression ratio.
  * @module
  */
-import { createGunzip, type Gunzip } from "node:zlib";
-import { ValidationError } from "../core/mod.ts";
+import { createGunzip } from "node:zlib";
+import { drainedOrClosed, ValidationError } from "../core/mod.ts";
 
 /** Options of {@linkcode gunzipInPieces}. */
 export interface GunzipOptions {
@@ -59,7 +59,7 @@ export function gunzipInPieces(
           return;
         }
         fed += next.value.length;
-        if (!gunzip.write(next.value)) await drained(gunzip);
+        if (!gunzip.write(next.value)) await drainedOrClosed(gunzip);
       }
     } catch (error) {
       if (!cancelled) failed = error;
@@ -108,17 +108,4 @@ export function gunzipInPieces(
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-}
-
-/** Resolves when `gunzip` takes input again, or is done with it. */
-function drained(gunzip: Gunzip): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      gunzip.off("drain", done);
-      gunzip.off("close", done);
-      resolve();
-    };
-    gunzip.on("drain", done);
-    gunzip.on("close", done);
-  });
 }

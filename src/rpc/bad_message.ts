@@ -37,18 +37,8 @@ export function badMessagesAsInvalidArgument(handler: UniversalHandler): Univers
 
 async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const part of body) {
-    parts.push(part);
-    n += part.length;
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  for await (const part of body) parts.push(part);
+  return concatBytes(parts);
 }
 
 async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {

@@ -10,7 +10,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { EpochError } from "../core/mod.ts";
+import { drainedOrClosed, EpochError } from "../core/mod.ts";
 import { ClientPace, type ClientPaceOptions } from "./client_pace.ts";
 
 /** Why a connection was ended by the server: the handler sees it as the body's read error. */
@@ -302,15 +302,7 @@ async function write(res: ServerResponse, chunk: Uint8Array, watch: PaceWatch): 
     return true;
   }
   watch.wait("answer to be read");
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
+  await drainedOrClosed(res);
   if (res.destroyed) {
     watch.done();
     return false;

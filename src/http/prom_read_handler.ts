@@ -59,7 +59,9 @@ export async function handlePromRead(
       throw new NotFoundError(`database not found: ${db}`, { details: { database: db } });
     }
     const raw = await readBody(request, ctx.maxBodyBytes, { passThrough: ["snappy"] });
-    const read = decodePromReadRequest(uncompressSnappy(raw, ctx.maxBodyBytes));
+    const read = decodePromReadRequest(
+      uncompressSnappy(raw, ctx.maxBodyBytes, "remote_read request"),
+    );
     const types = read.acceptedResponseTypes;
     if (types.length > 0 && !types.includes(RESPONSE_SAMPLES)) {
       throw unsupportedResponseTypes(types);

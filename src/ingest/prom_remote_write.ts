@@ -40,15 +40,20 @@ export interface PromWrite {
 /**
  * Uncompresses a snappy block, refusing one that declares more than `maxBytes` (a snappy
  * bomb is refused before anything is allocated).
+ * `what` names the body in the error (remote_write's and remote_read's share this).
  * @throws {TooLargeError} beyond `maxBytes`.
  * @throws {ParseError} for bytes that are not snappy.
  */
-export function uncompressSnappy(data: Uint8Array, maxBytes: number): Uint8Array {
+export function uncompressSnappy(
+  data: Uint8Array,
+  maxBytes: number,
+  what = "remote_write body",
+): Uint8Array {
   const length = snappyLength(data);
   if (length < 0) throw new ParseError("malformed snappy data: no valid length header");
   if (length > maxBytes) {
     throw new TooLargeError(
-      `remote_write body too large: it expands to ${length} bytes, the limit is ${maxBytes}`,
+      `${what} too large: it expands to ${length} bytes, the limit is ${maxBytes}`,
       { details: { limit: maxBytes } },
     );
   }

@@ -153,6 +153,10 @@ Deno.test("remote_read: bad input answers 400 or 404 saying what and why", async
     const notSnappy = await post(Uint8Array.of(5, 0xff, 0xff));
     assert.equal(notSnappy.status, 400);
     assert.match(notSnappy.message, /malformed snappy data/);
+    // A header declaring 4 GiB: refused before anything is allocated, named as what it is.
+    const bomb = await post(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f, 0, 1, 2));
+    assert.equal(bomb.status, 413);
+    assert.match(bomb.message, /^remote_read request too large: it expands to 4294967295 bytes/);
     const badProto = await post(compress(Uint8Array.of(0x0a, 0x09, 1)));
     assert.equal(badProto.status, 400);
     assert.match(badProto.message, /malformed protobuf remote_read ReadRequest at byte 2/);

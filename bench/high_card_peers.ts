@@ -20,6 +20,10 @@
  * asked once the storage warm-up has ended; against the same query warm.
  *
  *   SERIES=100000 POINTS=1 RUNS=5 deno run -A bench/high_card_peers.ts
+ *
+ * `BASELINE=<dir>` also runs the EpochNexus whose code is in `dir` (another commit, from `git
+ * archive`, its `deno install` done) as "EpochNexus baseline", in the same sitting, restarts
+ * included.
  * @module
  */
 import { startServer } from "../tests/_server.ts";
@@ -37,6 +41,8 @@ const SERIES = Number(Deno.env.get("SERIES") ?? "100000");
 const POINTS = Number(Deno.env.get("POINTS") ?? "1");
 const RUNS = Number(Deno.env.get("RUNS") ?? "5");
 const SYSTEMS = (Deno.env.get("SYSTEMS") ?? "epochnexus,victoriametrics").split(",");
+const BASELINE = Deno.env.get("BASELINE");
+if (BASELINE !== undefined) SYSTEMS.push("baseline");
 const T0 = 1672531200; // 2023-01-01T00:00:00Z, seconds
 const iso = (s: number) => new Date(s * 1000).toISOString();
 /**
@@ -146,10 +152,16 @@ interface Row {
  * ended, when `waitForWarmUp`: every `opened storage` log line has its `warmed storage`) the
  * first complete `group` answer, and three more.
  */
-async function restart(dataDir: string, warmMs: number, waitForWarmUp: boolean): Promise<string> {
+async function restart(
+  ours: Row,
+  warmMs: number,
+  waitForWarmUp: boolean,
+  root?: string,
+): Promise<string> {
   const spawned = performance.now();
   const server = await startServer({
-    dataDir,
+    dataDir: ours.system.dataDir,
+    root,
     env: {
       EPOCHNEXUS_MAX_SERIES_PER_DATABASE: "0",
       EPOCHNEXUS_MAX_VALUES_PER_TAG: "0",
@@ -192,7 +204,9 @@ async function restart(dataDir: string, warmMs: number, waitForWarmUp: boolean):
       again.push(performance.now() - t0);
       againCpu.push(await cpu() - c0);
     }
-    return `EpochNexus restart${waitForWarmUp ? ", query after the warm-up" : ""}: spawn to ` +
+    return `${ours.system.name} restart${
+      waitForWarmUp ? ", query after the warm-up" : ""
+    }: spawn to ` +
       `/ping ${((pinged - spawned) / 1000).toFixed(2)} s; warm-up ${warmUp}; first complete ` +
       `group answer ${((first - asked) / 1000).toFixed(2)} s after asking (server CPU ${
         firstCpu.toFixed(0)
@@ -215,6 +229,11 @@ try {
         // Its default (30 s) cut the 1M-series count_over_time at load 8.
         "-search.maxQueryDuration=300s",
       ])
+      : name === "baseline"
+      ? await startEpochNexus(SERVER_ENV, {
+        root: BASELINE!.endsWith("/") ? BASELINE : `${BASELINE}/`,
+        name: "EpochNexus baseline",
+      })
       : await startEpochNexus(SERVER_ENV);
     const emptyRssMiB = (await memory(system.pid)).rssMiB;
     const t0 = performance.now();
@@ -274,8 +293,9 @@ try {
         } ms`,
     );
   }
-  if (rows.length === 2) {
-    const [a, b] = rows;
+  const peer = rows.find((r) => r.system.name.startsWith("Victoria"));
+  for (const a of peer === undefined ? [] : rows.filter((r) => r !== peer)) {
+    const b = peer!;
     const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}x`;
     console.log(
       `${a.system.name} / ${b.system.name}: RSS after queries ${
@@ -284,15 +304,18 @@ try {
         ratio(median(a.times.group), median(b.times.group))
       } (CPU ${ratio(median(a.cpu.group), median(b.cpu.group))}), total ${
         ratio(median(a.times.total), median(b.times.total))
-      } (CPU ${ratio(median(a.cpu.total), median(b.cpu.total))})`,
+      } (CPU ${ratio(median(a.cpu.total), median(b.cpu.total))}); RSS settled ${
+        ratio(a.settledRssMiB, b.settledRssMiB)
+      }`,
     );
   }
-  const ours = rows.find((r) => r.system.name === "EpochNexus");
-  if (ours && Deno.env.get("RESTART") !== "0") {
+  for (const ours of rows.filter((r) => r.system.name.startsWith("EpochNexus"))) {
+    if (Deno.env.get("RESTART") === "0") break;
     const warm = median(ours.times.group);
     await ours.system.stop();
+    const root = ours.system.name === "EpochNexus" ? undefined : `${BASELINE!.replace(/\/$/, "")}/`;
     for (const waitForWarmUp of [false, true]) {
-      console.log(await restart(ours.system.dataDir, warm, waitForWarmUp));
+      console.log(await restart(ours, warm, waitForWarmUp, root));
     }
   }
 } finally {

@@ -213,10 +213,24 @@ interface Entry extends IndexedSeries {
   rank: number;
 }
 
+/**
+ * The series of one value: the id itself while it is one series (a unique value such as a host
+ * name, the common case at high cardinality: no object per value), else a Postings.
+ */
+type ValueIds = number | Postings;
+
+function idsOf(v: ValueIds | undefined): Uint32Array {
+  return v === undefined ? EMPTY : typeof v === "number" ? Uint32Array.of(v) : v.view();
+}
+
+function countOf(v: ValueIds): number {
+  return typeof v === "number" ? 1 : v.size;
+}
+
 /** The series of one tag key: all that have it, and by value. */
 interface KeyIndex {
   all: Postings;
-  values: Map<string, Postings>;
+  values: Map<string, ValueIds>;
 }
 
 class MeasurementIndex {
@@ -283,9 +297,15 @@ export class SeriesIndex {
       let k = m.keys.get(t.key);
       if (k === undefined) m.keys.set(t.key, k = { all: new Postings(), values: new Map() });
       k.all.add(entry.id);
-      let v = k.values.get(t.value);
-      if (v === undefined) k.values.set(t.value, v = new Postings());
-      v.add(entry.id);
+      const v = k.values.get(t.value);
+      if (v === undefined) k.values.set(t.value, entry.id);
+      else if (typeof v !== "number") v.add(entry.id);
+      else {
+        const p = new Postings();
+        p.add(v);
+        p.add(entry.id);
+        k.values.set(t.value, p);
+      }
     }
     m.pending.push(entry);
     return true;
@@ -318,13 +338,18 @@ export class SeriesIndex {
       for (const t of e.tags) {
         const k = m.keys.get(t.key)!;
         touch(k.all, id);
-        touch(k.values.get(t.value)!, id);
+        const v = k.values.get(t.value)!;
+        if (typeof v !== "number") touch(v, id);
+        else if (v === id) k.values.delete(t.value);
         keys.push({ m, key: t.key });
         values.push({ k, value: t.value });
       }
     }
     for (const [p, list] of touched) p.removeAll(Uint32Array.from(list).sort());
-    for (const { k, value } of values) if (k.values.get(value)?.size === 0) k.values.delete(value);
+    for (const { k, value } of values) {
+      const v = k.values.get(value);
+      if (v !== undefined && countOf(v) === 0) k.values.delete(value);
+    }
     for (const { m, key } of keys) if (m.keys.get(key)?.all.size === 0) m.keys.delete(key);
     for (const m of measurements) {
       if (m.all.size === 0) {
@@ -447,7 +472,7 @@ function evaluateTag(
 ): IdSet {
   const k = m.keys.get(f.key);
   if ("value" in f) {
-    const hit = k?.values.get(f.value)?.view() ?? EMPTY;
+    const hit = idsOf(k?.values.get(f.value));
     // `= ''` also matches the series lacking the key: all but those with another value.
     const ids = f.value === "" ? differenceIds(k?.all.view() ?? EMPTY, hit) : hit;
     const negated = (f.op === "!=") !== (f.value === "");
@@ -459,13 +484,13 @@ function evaluateTag(
   if (k === undefined) return { ids: EMPTY, negated: passEmpty };
   const passing: Uint32Array[] = [], failing: Uint32Array[] = [];
   let passingN = 0, failingN = 0;
-  for (const [value, p] of k.values) {
+  for (const [value, v] of k.values) {
     if (pass(value)) {
-      passing.push(p.view());
-      passingN += p.size;
+      passing.push(idsOf(v));
+      passingN += countOf(v);
     } else {
-      failing.push(p.view());
-      failingN += p.size;
+      failing.push(idsOf(v));
+      failingN += countOf(v);
     }
   }
   // Series lacking the key read "": with a passing "", they match unless their value fails.

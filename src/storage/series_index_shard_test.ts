@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { type Clock, FieldType, type Point, silentLogger } from "../core/mod.ts";
 import { denoFileSystem } from "../runtime/mod.ts";
 import { StorageEngine } from "./engine.ts";
+import type { SegmentReader } from "./segment/mod.ts";
 
 // The shard's series index is built on the first query and then kept current by the head,
 // flushes, compactions and drops: after any sequence of them it must list exactly the series a
@@ -236,6 +237,31 @@ Deno.test("field types: a flushed or compacted segment inherits only exact types
     assert.deepEqual(fieldsOf(), ["f_c", "f_d", "f_e", "v"], "after compaction");
     await drop("c");
     assert.deepEqual(fieldsOf(), ["f_d", "f_e", "v"], "a drop after compaction");
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("series index: built after a flush, it holds the segment's own key strings and tags arrays, not copies", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  try {
+    await engine.createDatabase("db");
+    await engine.write("db", undefined, HOSTS.map((h, i) => point("cpu", h, "r1", NOW - i)));
+    await engine.flush();
+    const [view] = engine.shards("db", "autogen", ...ALL);
+    // The view's sources are private: read the segment's parsed entries through them.
+    type Segments = { sources: { kind: string; segment?: { reader: SegmentReader } }[] };
+    const reader = (view as unknown as Segments).sources.find((s) => s.kind === "segment")!
+      .segment!.reader;
+    const listed = view.series("cpu"); // builds the shard's index
+    const parsed = new Map(reader.seriesOf("cpu").map((s) => [s.key, s]));
+    assert.equal(listed.length, HOSTS.length);
+    for (const s of listed) {
+      assert.equal(s.tags, parsed.get(s.key)!.tags, `tags of ${s.key}`);
+      assert.deepEqual(s.tags.map((t) => t.value), [/host=(\w)/.exec(s.key)![1], "r1"]);
+    }
   } finally {
     await engine.close();
     await Deno.remove(dir, { recursive: true });

@@ -212,3 +212,50 @@ Deno.test("select over many series orders large and small answers by key", () =>
   assert.equal(tenth.length, 500);
   assert.deepEqual(keys(tenth), keys(tenth).slice().sort());
 });
+
+// A value held by one series is stored as its bare id, by more as a Postings: adds and removes
+// move a value between the two forms, and every answer must name the same series throughout.
+Deno.test("a tag value going from one series to several and back answers the right series (property)", () => {
+  const op = fc.oneof(
+    fc.record({ add: fc.integer({ min: 1, max: 40 }), host: fc.integer({ min: 0, max: 12 }) }),
+    fc.record({ remove: fc.integer({ min: 1, max: 40 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+      const index = new SeriesIndex();
+      const live = new Map<number, IndexedSeries>();
+      const check = () => {
+        for (let h = 0; h <= 12; h++) {
+          const value = `h${h}`;
+          const want = [...live.values()].filter((s) => s.tags[0].value === value)
+            .map((s) => s.key).sort();
+          assert.deepEqual(keys(index.select("cpu", { op: "=", key: "host", value })), want);
+          assert.deepEqual(
+            keys(index.select("cpu", { op: "=~", key: "host", test: (v) => v === value })),
+            want,
+          );
+          const others = [...live.values()].filter((s) => s.tags[0].value !== value)
+            .map((s) => s.key).sort();
+          assert.deepEqual(keys(index.select("cpu", { op: "!=", key: "host", value })), others);
+        }
+        const values = [...new Set([...live.values()].map((s) => s.tags[0].value))].sort();
+        assert.deepEqual(index.tagValues("cpu", "host"), values);
+        assert.equal(index.size, live.size);
+      };
+      for (const o of ops) {
+        if ("add" in o) {
+          if (live.has(o.add)) continue;
+          // The id in the key keeps keys distinct: several series share a host value.
+          const s = series(o.add, "cpu", { host: `h${o.host}`, n: String(o.add) });
+          live.set(o.add, s);
+          assert.equal(index.add(s), true);
+        } else {
+          live.delete(o.remove);
+          index.remove([o.remove]);
+        }
+        check();
+      }
+    }),
+    { numRuns: 150 },
+  );
+});

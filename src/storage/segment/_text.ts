@@ -43,14 +43,9 @@ export function readString(r: ByteReader): string {
       break;
     }
   }
-  if (ascii) {
-    if (n <= 64) {
-      let s = "";
-      for (let i = 0; i < n; i++) s += String.fromCharCode(bytes[i]);
-      return s;
-    }
-    return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
+  // One flat string: built by `+=`, a key of 13 characters or more was a chain of V8 cons
+  // strings (~500 bytes for a 28-character series key, held per series and segment).
+  if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   try {
     return decoder.decode(bytes);
   } catch (error) {

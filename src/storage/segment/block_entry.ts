@@ -546,17 +546,14 @@ export function readFieldsV3(
         meta.last = readStat(r, type, "last value");
       }
       if (numeric) {
-        // One object for both when min and max are the first value (every one-value block):
-        // held per block, read only.
-        const atFirst = minRef === REF_FIRST || maxRef === REF_FIRST
-          ? Object.freeze({ ms: meta.minTimeMs, subMs: meta.minTimeSubMs })
-          : undefined;
+        // Frozen and shared (read only): one object for both when min and max are the first
+        // value (every one-value block), and with the blocks before it at the same time.
         const time = (ref: number, what: string) => {
-          if (ref === REF_FIRST) return atFirst!;
+          if (ref === REF_FIRST) return strings.time(meta.minTimeMs, meta.minTimeSubMs);
           const ms = meta.minTimeMs + r.uvarint(what) * scale;
           const subMs = subZero ? 0 : r.uvarint(`${what} sub-ms`);
           if (subMs > 999_999) r.fail(`${what} sub-ms ${subMs} beyond 999999`);
-          return { ms, subMs };
+          return strings.time(ms, subMs);
         };
         meta.minTimeOfMin = time(minRef, "time of min");
         meta.minTimeOfMax = time(maxRef, "time of max");

@@ -75,3 +75,52 @@ Deno.test("segment index strings: a tag key of many values stops keeping new one
   assert.equal(strings.reused, reused);
   assert.equal(strings.tag("host", "h1"), strings.tag("host", "h1")); // early ones still shared
 });
+
+Deno.test("segment index: blocks with their minimum or maximum at the same time share one frozen time", () => {
+  // a and b: min at 2000 (stored), max at 1000 (the first value); c: one value at 3000.
+  const column = (times: number[], values: number[]): ColumnView => ({
+    type: FieldType.Float,
+    length: times.length,
+    timesMs: new Float64Array(times),
+    timesSubMs: new Float64Array(times.length),
+    values: new Float64Array(values),
+  });
+  const input = [
+    ["a", column([1000, 2000], [5, 1])],
+    ["b", column([1000, 2000], [6, 2])],
+    ["c", column([3000], [7])],
+  ].map(([host, col]) => ({
+    key: `cpu,host=${host}`,
+    measurement: "cpu",
+    tags: [{ key: "host", value: host as string }],
+    fields: new Map([["idle", col as ColumnView]]),
+  }));
+  const bytes = encodeSegment(input, { level: 0, blockValues: 10 });
+  const footer = bytes.length - SEGMENT_FOOTER_BYTES;
+  const indexOffset = new DataView(bytes.buffer).getFloat64(footer, true);
+  const index = openIndex(SEGMENT_VERSION, bytes.subarray(indexOffset, footer));
+  const [a, b, c] = index.seriesOf("cpu").map((s) => s.fields.get("idle")!.blocks[0]);
+  assert.deepEqual([a.minTimeOfMin, a.minTimeOfMax], [{ ms: 2000, subMs: 0 }, {
+    ms: 1000,
+    subMs: 0,
+  }]);
+  assert.deepEqual([b.min, b.max], [2, 6]);
+  assert.equal(b.minTimeOfMin, a.minTimeOfMin);
+  assert.equal(b.minTimeOfMax, a.minTimeOfMax);
+  assert.ok(Object.isFrozen(a.minTimeOfMin));
+  assert.deepEqual([c.minTimeOfMin, c.minTimeOfMax], [{ ms: 3000, subMs: 0 }, {
+    ms: 3000,
+    subMs: 0,
+  }]);
+  assert.equal(c.minTimeOfMin, c.minTimeOfMax);
+});
+
+Deno.test("segment index strings: a time is shared only when ms and sub-ms are equal", () => {
+  const strings = new IndexStrings();
+  const t = strings.time(1000, 5);
+  assert.equal(strings.time(1000, 5), t);
+  assert.deepEqual(strings.time(1000, 6), { ms: 1000, subMs: 6 });
+  assert.deepEqual(strings.time(1064, 5), { ms: 1064, subMs: 5 }); // same slot, other time
+  assert.deepEqual(strings.time(-64, 0), { ms: -64, subMs: 0 });
+  assert.deepEqual(strings.time(1000, 5), { ms: 1000, subMs: 5 });
+});

@@ -23,7 +23,9 @@
  *   rejected (`field type conflict`). A tag key repeated: `duplicate tags`. Tags come out
  *   sorted by key; an empty tag value is an error (`missing tag value`). The points of one
  *   series (with a shared {@linkcode LineProtocolCache}, across calls too) share one frozen tag
- *   array: a caller that wants other tags builds a new array.
+ *   array: a caller that wants other tags builds a new array. They are
+ *   {@linkcode PackedPoint}s: the points of the same field keys, types and order share one
+ *   frozen field layout (cached with the series), and each holds only its values.
  * - Timestamps: an integer in the request's precision (`ns` default, `u`/`us`/`µ`, `ms`, `s`,
  *   `m`, `h`, or `auto`: by the number of digits, as the native JSON API reads numbers: up to
  *   11 digits seconds, 14 milliseconds, 17 microseconds, else nanoseconds), converted from its
@@ -440,8 +442,8 @@ export class LineProtocolCache {
  * const body = new TextEncoder().encode("cpu,host=a usage=0.5,count=3i 1678886400000000000\n");
  * const { points, errors } = parseLineProtocol(body, { defaultTime: { ms: 0, subMs: 0 } });
  * // points[0]: measurement "cpu", tags [{key: "host", value: "a"}] (frozen, shared by the
- * //   series' points), fields usage (float 0.5) and count (integer 3), timeMs 1678886400000,
- * //   timeSubMs 0
+ * //   series' points), fields usage (float 0.5) and count (integer 3) as a shared layout
+ * //   (`points[0].layout`) and values [0.5, 3], timeMs 1678886400000, timeSubMs 0
  * ```
  */
 export function parseLineProtocol(

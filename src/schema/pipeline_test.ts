@@ -266,11 +266,14 @@ Deno.test("pipeline: packed points sharing one field layout keep each value with
     assert.equal(again.layout.types[again.layout.keys.indexOf("c")], FieldType.Integer);
   }
   // The input points and their shared layout are unchanged.
-  assert.deepEqual(input.map(fieldsOf), [1, 2, 3].map((i) => ({
-    a: i,
-    junk: 100 + i,
-    x: 200 + i,
-    c: 300 + i,
-  })));
+  assert.deepEqual(
+    input.map(fieldsOf),
+    [1, 2, 3].map((i) => ({
+      a: i,
+      junk: 100 + i,
+      x: 200 + i,
+      c: 300 + i,
+    })),
+  );
   assert.deepEqual(layout.keys, ["a", "junk", "x", "c"]);
 });

@@ -6,7 +6,8 @@
  */
 import { EpochError } from "../core/mod.ts";
 import { type Message, MessageType, type Transport, type TransportHandler } from "../raft/mod.ts";
-import type { ClusterNetwork, PeerClient, PeerService } from "./network.ts";
+import { decodeWriteBatch, encodeWriteBatch } from "../storage/mod.ts";
+import type { ClusterNetwork, PartitionWrite, PeerClient, PeerService } from "./network.ts";
 import { decodeWire, encodeWire } from "./wire_json.ts";
 
 /** The nodes of one in-process cluster. */
@@ -55,7 +56,7 @@ export class MemoryNetwork implements ClusterNetwork {
     this.peers = {
       proposeMeta: (node, command) => this.#call(node, (s) => s.proposeMeta(command)),
       writePartition: (node, write) =>
-        this.#call(node, (s) => s.writePartition(structuredClone(write))),
+        this.#call(node, (s) => s.writePartition(writeOverTheWire(write))),
       fetchSnapshot: (node, request) => this.#stream(node, (s) => s.fetchSnapshot(request)),
       deletePartition: (node, request) =>
         this.#call(node, (s) => s.deletePartition(decodeWire(encodeWire(request)))),
@@ -142,4 +143,14 @@ export class MemoryNetwork implements ClusterNetwork {
     }
     return await fn(target.#service);
   }
+}
+
+/**
+ * A partition write as the peer receives it: its points encoded and decoded as the Connect
+ * network sends them (a structured clone would keep none of a packed point's fields).
+ */
+function writeOverTheWire(write: PartitionWrite): PartitionWrite {
+  const { database, retentionPolicy } = write;
+  const bytes = encodeWriteBatch({ database, retentionPolicy, points: write.points });
+  return { ...write, points: decodeWriteBatch(bytes, "writePartition", 0).points };
 }

@@ -5,7 +5,7 @@
  * network), then gather what each leader did into one outcome indexed like the input.
  * @module
  */
-import { type FieldType, type Point, seriesKey } from "../core/mod.ts";
+import { fieldLayoutOf, type FieldType, type Point, seriesKey } from "../core/mod.ts";
 import {
   BEYOND_RETENTION,
   pointProblem,
@@ -232,15 +232,17 @@ function typeConflict(
   fresh: Map<string, Record<string, FieldType>> | undefined,
 ): string | undefined {
   const declared = db.fieldTypes.get(p.measurement);
-  for (const f of p.fields) {
-    const had = declared?.get(f.key) ?? fresh?.get(p.measurement)?.[f.key];
+  const { keys, types } = fieldLayoutOf(p);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i], type = types[i];
+    const had = declared?.get(key) ?? fresh?.get(p.measurement)?.[key];
     if (had === undefined) {
       if (fresh === undefined) continue;
       let m = fresh.get(p.measurement);
       if (!m) fresh.set(p.measurement, m = {});
-      m[f.key] = f.type;
-    } else if (had !== f.type) {
-      return fieldTypeConflict(p.measurement, f.key, f.type, had);
+      m[key] = type;
+    } else if (had !== type) {
+      return fieldTypeConflict(p.measurement, key, type, had);
     }
   }
   return undefined;

@@ -4,6 +4,7 @@
  */
 export * from "./column.ts";
 export * from "./crc32c.ts";
+export * from "./field_layout.ts";
 export * from "./errors.ts";
 export * from "./file_steps.ts";
 export * from "./histogram.ts";

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { FieldLayouts } from "./field_layout.ts";
+
 /** The five field types. The numbers are stable: they are written to disk (WAL, segments). */
 export const FieldType = {
   Float: 1,
@@ -49,8 +51,19 @@ export interface Tag {
 }
 
 /**
+ * The keys and types of a point's fields, in order (keys unique). Frozen, and shared by every
+ * point written with the same fields (decoders cache it per series, see `field_layout.ts`), so
+ * a point holds one reference and its values instead of an object per field.
+ */
+export interface FieldLayout {
+  readonly keys: readonly string[];
+  readonly types: readonly FieldType[];
+}
+
+/**
  * A point as decoders produce it and the write path consumes it. Time is the
- * `(timeMs, timeSubMs)` pair described in `time.ts`.
+ * `(timeMs, timeSubMs)` pair described in `time.ts`. Decoders hand out {@linkcode PackedPoint}s;
+ * a plain object literal is a Point too (tests, jobs, schema steps).
  */
 export interface Point {
   measurement: string;
@@ -61,10 +74,133 @@ export interface Point {
    * (`[...point.tags, tag]`) instead of changing it.
    */
   tags: readonly Tag[];
-  /** At least one field; keys unique. */
-  fields: Field[];
+  /**
+   * At least one field; keys unique. Read-only: on a {@linkcode PackedPoint} each read builds a
+   * fresh frozen array (read it once per point, outside loops); a caller that wants other fields
+   * builds a new point ({@linkcode withFields}).
+   */
+  readonly fields: readonly Field[];
   timeMs: number;
   timeSubMs: number;
+}
+
+/**
+ * A point whose fields are a shared {@linkcode FieldLayout} plus its own values, `values[i]`
+ * the value of `layout.keys[i]`: about a third of the heap of an object per field (a decoded
+ * line of ten float fields held ~860 bytes that way). The write path reads `layout` and
+ * `values`; `fields` is there for everything else.
+ *
+ * The layout and values are private, so a spread (`{ ...point, tags }`) copies neither and
+ * gives an object without `fields`, which fails loudly at the first read rather than carrying
+ * values that no longer match their keys: change points with {@linkcode withTags} and
+ * {@linkcode withFields}.
+ */
+export class PackedPoint implements Point {
+  measurement: string;
+  readonly tags: readonly Tag[];
+  timeMs: number;
+  timeSubMs: number;
+  readonly #layout: FieldLayout;
+  readonly #values: readonly FieldValue[];
+
+  /** `values` must be as long as `layout.keys`, each of its field's type (not checked). */
+  constructor(
+    measurement: string,
+    tags: readonly Tag[],
+    layout: FieldLayout,
+    values: readonly FieldValue[],
+    time: { ms: number; subMs: number },
+  ) {
+    this.measurement = measurement;
+    this.tags = tags;
+    this.timeMs = time.ms;
+    this.timeSubMs = time.subMs;
+    this.#layout = layout;
+    this.#values = values;
+  }
+
+  /** The keys and types of the fields (shared with other points: frozen). */
+  get layout(): FieldLayout {
+    return this.#layout;
+  }
+
+  /** The field values, index for index with `layout`. */
+  get values(): readonly FieldValue[] {
+    return this.#values;
+  }
+
+  get fields(): readonly Field[] {
+    const { keys, types } = this.#layout, values = this.#values;
+    const out: Field[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      out[i] = Object.freeze({ key: keys[i], type: types[i], value: values[i] });
+    }
+    return Object.freeze(out);
+  }
+
+  /** The plain shape (`JSON.stringify`, logs, test failures). */
+  toJSON(): Point {
+    const { measurement, tags, fields, timeMs, timeSubMs } = this;
+    return { measurement, tags, fields, timeMs, timeSubMs };
+  }
+}
+
+/**
+ * `point` as a {@linkcode PackedPoint}: itself when it is one, else a new one whose layout
+ * comes from `layouts` (so the points of the same fields share it).
+ */
+export function packPoint(point: Point, layouts: FieldLayouts): PackedPoint {
+  if (point instanceof PackedPoint) return point;
+  const fields = point.fields;
+  const values: FieldValue[] = new Array(fields.length);
+  for (let i = 0; i < fields.length; i++) values[i] = fields[i].value;
+  return new PackedPoint(point.measurement, point.tags, layouts.ofFields(fields), values, {
+    ms: point.timeMs,
+    subMs: point.timeSubMs,
+  });
+}
+
+/**
+ * The keys and types of a point's fields without an object per field: a packed point's shared
+ * layout as it is, a plain point's built anew (not shared, not frozen: for one use).
+ */
+export function fieldLayoutOf(point: Point): FieldLayout {
+  if (point instanceof PackedPoint) return point.layout;
+  const fields = point.fields;
+  const keys: string[] = new Array(fields.length), types: FieldType[] = new Array(fields.length);
+  for (let i = 0; i < fields.length; i++) {
+    keys[i] = fields[i].key;
+    types[i] = fields[i].type;
+  }
+  return { keys, types };
+}
+
+/** The value of the field `key` of `point`, or undefined (a packed point builds no fields). */
+export function fieldValueOf(point: Point, key: string): FieldValue | undefined {
+  if (point instanceof PackedPoint) {
+    const i = point.layout.keys.indexOf(key);
+    return i < 0 ? undefined : point.values[i];
+  }
+  const fields = point.fields;
+  for (let i = 0; i < fields.length; i++) if (fields[i].key === key) return fields[i].value;
+  return undefined;
+}
+
+/** A copy of `point` with other tags (sorted, as {@linkcode Point.tags} must be). */
+export function withTags(point: Point, tags: readonly Tag[]): Point {
+  if (point instanceof PackedPoint) {
+    return new PackedPoint(point.measurement, tags, point.layout, point.values, {
+      ms: point.timeMs,
+      subMs: point.timeSubMs,
+    });
+  }
+  return { ...point, tags };
+}
+
+/** A copy of `point` with other fields (a plain point: its fields are its own). */
+export function withFields(point: Point, fields: readonly Field[]): Point {
+  const { measurement, tags, timeMs, timeSubMs } = point;
+  return { measurement, tags, fields, timeMs, timeSubMs };
 }
 
 /**

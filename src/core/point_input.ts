@@ -12,6 +12,7 @@ import {
   FieldType,
   INT64_MAX,
   INT64_MIN,
+  PackedPoint,
   type Point,
   sortTags,
 } from "./point.ts";
@@ -29,7 +30,7 @@ export interface PointInput {
 
 /** True for the engine's point shape (fields as an array), false for a {@linkcode PointInput}. */
 export function isEnginePoint(point: Point | PointInput): point is Point {
-  return Array.isArray(point.fields);
+  return point instanceof PackedPoint || Array.isArray(point.fields);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import {
   FIELD_TYPE_NAMES,
+  fieldLayoutOf,
   type FieldType,
   MAX_TIME_NS,
   MIN_TIME_NS,
@@ -215,14 +216,15 @@ function storageConflicts(
       }
       known.set(p.measurement, types);
     }
-    for (const f of p.fields) {
-      const had = types.get(f.key);
-      if (had === undefined) types.set(f.key, f.type);
-      else if (had !== f.type) {
+    const { keys, types: fieldTypes } = fieldLayoutOf(p);
+    for (let f = 0; f < keys.length; f++) {
+      const had = types.get(keys[f]), type = fieldTypes[f];
+      if (had === undefined) types.set(keys[f], type);
+      else if (had !== type) {
         out.push({
           index: i,
-          reason: `field type conflict: input field "${f.key}" on measurement ` +
-            `"${p.measurement}" is type ${FIELD_TYPE_NAMES[f.type]}, already exists as type ` +
+          reason: `field type conflict: input field "${keys[f]}" on measurement ` +
+            `"${p.measurement}" is type ${FIELD_TYPE_NAMES[type]}, already exists as type ` +
             FIELD_TYPE_NAMES[had],
         });
         break;

@@ -9,6 +9,7 @@ import {
   INT64_MIN,
   MAX_TIME_NS,
   MIN_TIME_NS,
+  PackedPoint,
   type Point,
   type Precision,
   type Tag,
@@ -743,4 +744,54 @@ Deno.test("line protocol: a body of a byte or two at the unaligned end of its bu
       decoder.finish();
     }
   }
+});
+
+Deno.test("line protocol: points of the same fields share one frozen layout, and only those", () => {
+  const cache = new LineProtocolCache();
+  const body = [
+    "cpu,host=a u=1,s=2 1", // layout u,s (floats)
+    "cpu,host=b u=3,s=4 1", // another series, same fields: the same layout
+    "cpu,host=a s=5,u=6 2", // the same keys in another order: another layout
+    "cpu,host=a u=7i,s=8 3", // u an integer: another layout
+    "cpu,host=a u=9 4", // fewer fields
+    "cpu,host=a u=10,s=11,u=12 5", // u given twice: the last value, the layout u,s
+    'cpu,host=a u="x",s=13 6', // u a string
+    "cpu,host=a u=14,s=15 7", // back to the first
+  ].join("\n");
+  const { points, errors } = parse(body, { cache });
+  assert.deepEqual(errors, []);
+  const packed = points.map((p) => {
+    assert.ok(p instanceof PackedPoint, "the parser hands out packed points");
+    return p;
+  });
+  const layouts = packed.map((p) => p.layout);
+  assert.equal(layouts[1], layouts[0]);
+  assert.equal(layouts[5], layouts[0]);
+  assert.equal(layouts[7], layouts[0]);
+  for (const i of [2, 3, 4, 6]) assert.notEqual(layouts[i], layouts[0], `line ${i + 1}`);
+  assert.equal(new Set(layouts).size, 5);
+  assert.deepEqual(
+    packed.map((p) => p.fields.map((f) => `${f.key}:${f.type}=${f.value}`).join()),
+    [
+      "u:1=1,s:1=2",
+      "u:1=3,s:1=4",
+      "s:1=5,u:1=6",
+      "u:2=7,s:1=8",
+      "u:1=9",
+      "u:1=12,s:1=11",
+      "u:4=x,s:1=13",
+      "u:1=14,s:1=15",
+    ],
+  );
+  // Each point has values of its own; the shared layout cannot be changed through a point.
+  assert.notEqual(packed[0].values, packed[1].values);
+  assert.ok(Object.isFrozen(layouts[0]) && Object.isFrozen(layouts[0].keys));
+  assert.ok(Object.isFrozen(layouts[0].types));
+  assert.throws(() => (layouts[0].keys as string[]).push("z"), TypeError);
+  assert.throws(() => (packed[0].fields as Field[]).push(packed[0].fields[0]), TypeError);
+  // Across calls with the same cache: the same layout object.
+  assert.equal(
+    (parse("cpu,host=c u=1,s=1 1", { cache }).points[0] as PackedPoint).layout,
+    layouts[0],
+  );
 });

@@ -15,7 +15,7 @@
  * nor repeats a notification.
  * @module
  */
-import type { FieldType, Point } from "../core/mod.ts";
+import type { Field, FieldType, Point } from "../core/mod.ts";
 import type { AlertMeta } from "../cluster/mod.ts";
 import type { ResultSeries } from "../query/mod.ts";
 import { compileExpression, truthy } from "../schema/mod.ts";
@@ -52,10 +52,11 @@ export function samplesOf(rule: AlertRuleRun, series: readonly ResultSeries[]): 
   for (const s of series) {
     const row = s.values[s.values.length - 1];
     if (!row) continue;
+    const fields: Field[] = [];
     const point: Point = {
       measurement: s.name,
       tags: Object.keys(s.tags ?? {}).sort().map((key) => ({ key, value: s.tags![key] })),
-      fields: [],
+      fields,
       timeMs: 0,
       timeSubMs: 0,
     };
@@ -64,7 +65,7 @@ export function samplesOf(rule: AlertRuleRun, series: readonly ResultSeries[]): 
       const v = row[c];
       if (v === null || typeof v === "object") continue;
       const cell = typeof v === "bigint" ? Number(v) : v;
-      point.fields.push({ key: s.columns[c], type: 1 as FieldType, value: cell });
+      fields.push({ key: s.columns[c], type: 1 as FieldType, value: cell });
       if ((rule.value === undefined && value === null) || rule.value === s.columns[c]) {
         value = cell;
       }

@@ -3,6 +3,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import {
   type Clock,
+  type Field,
   FieldType,
   type FileHandle,
   type FileSystem,
@@ -38,7 +39,7 @@ const QUERIES = [
 ];
 
 function cpu(host: number, t: number, extra = false): Point {
-  const fields: Point["fields"] = [{ key: "v", type: FieldType.Float, value: host + t / 1000 }];
+  const fields: Field[] = [{ key: "v", type: FieldType.Float, value: host + t / 1000 }];
   // Only host 5 has this field: once its series is dropped, SHOW FIELD KEYS must not list it.
   if (extra) fields.push({ key: "only5", type: FieldType.Integer, value: 1n });
   return {

@@ -13,7 +13,7 @@
  * starts_with ends_with str num bool coalesce if(test, then, else).
  * @module
  */
-import { ParseError, type Point } from "../core/mod.ts";
+import { fieldValueOf, ParseError, type Point } from "../core/mod.ts";
 import { parse, SyntaxError as PeggySyntaxError } from "./gen/expression_parser.js";
 import * as ast from "./expression_ast.ts";
 
@@ -74,13 +74,8 @@ export function truthy(value: Value): boolean {
 }
 
 function lookup(point: Point, name: string): Value {
-  const fields = point.fields;
-  for (let i = 0; i < fields.length; i++) {
-    if (fields[i].key === name) {
-      const v = fields[i].value;
-      return typeof v === "bigint" ? Number(v) : v;
-    }
-  }
+  const v = fieldValueOf(point, name);
+  if (v !== undefined) return typeof v === "bigint" ? Number(v) : v;
   const tags = point.tags;
   for (let i = 0; i < tags.length; i++) if (tags[i].key === name) return tags[i].value;
   if (name === "time") return point.timeMs + point.timeSubMs / 1e6;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FieldLayouts, FieldType, PackedPoint, packPoint } from "../core/mod.ts";
 import { fieldsOf, memoryFileSystem, pt, tagsOf } from "./_test_util.ts";
 import { SchemaPipeline } from "./pipeline.ts";
 import { SchemaRegistry } from "./registry.ts";
@@ -236,4 +237,43 @@ Deno.test("pipeline: points sharing their series' frozen tag array are changed b
     { host: "c" },
   ]);
   assert.equal(out.points[2], input[2]); // nothing to change: the point itself
+});
+
+Deno.test("pipeline: packed points sharing one field layout keep each value with its key through renames, drops and casts", async () => {
+  // Decoders hand out points whose keys and types are one shared layout and whose values are
+  // their own: a step that dropped or renamed a field but kept the old layout would give the
+  // values of one field the name of another.
+  const { pipeline } = await pipelineOf({
+    unknown_fields: "drop",
+    fields: { a: { type: "float" }, b: { type: "float" }, c: { type: "integer" } },
+    pipeline: [{ rename_field: { from: "x", to: "b" } }, { cast: { field: "c", to: "integer" } }],
+  });
+  const layouts = new FieldLayouts();
+  const F = FieldType.Float;
+  const layout = layouts.find(["a", "junk", "x", "c"], [F, F, F, F], 4);
+  const packed = (i: number) =>
+    new PackedPoint("m", [], layout, [i, 100 + i, 200 + i, 300 + i], { ms: 1000 + i, subMs: 0 });
+  const input = [packed(1), packed(2), packed(3)];
+  const out = await pipeline.process("db", input);
+  assert.deepEqual(out.rejected, []);
+  const expected = (i: number) => ({ a: i, b: 200 + i, c: 300 + i });
+  assert.deepEqual(out.points.map(fieldsOf), [expected(1), expected(2), expected(3)]);
+  // Packed again as the engine packs them: each value still sits beside its own key and type.
+  for (const [n, p] of out.points.entries()) {
+    const again = packPoint(p, layouts);
+    const byKey = Object.fromEntries(again.layout.keys.map((k, i) => [k, again.values[i]]));
+    assert.deepEqual(byKey, expected(n + 1), `point ${n}`);
+    assert.equal(again.layout.types[again.layout.keys.indexOf("c")], FieldType.Integer);
+  }
+  // The input points and their shared layout are unchanged.
+  assert.deepEqual(
+    input.map(fieldsOf),
+    [1, 2, 3].map((i) => ({
+      a: i,
+      junk: 100 + i,
+      x: 200 + i,
+      c: 300 + i,
+    })),
+  );
+  assert.deepEqual(layout.keys, ["a", "junk", "x", "c"]);
 });

@@ -16,6 +16,8 @@ import {
   type Point,
   sortTags,
   type Tag,
+  withFields,
+  withTags,
 } from "../core/mod.ts";
 import { compileExpression, truthy, type Value } from "./expression.ts";
 import { type LookupTable, parseLookupFile, tableFromRecord } from "./lookup.ts";
@@ -196,24 +198,25 @@ function renameTag(from: string, to: string): (p: Point) => PointOutcome {
     if (i < 0) return p;
     const tags = p.tags.filter((t) => t.key !== from && t.key !== to);
     tags.push({ key: to, value: p.tags[i].value });
-    return { ...p, tags: sortTags(tags) };
+    return withTags(p, sortTags(tags));
   };
 }
 
 function renameField(from: string, to: string): (p: Point) => PointOutcome {
   return (p) => {
-    const i = p.fields.findIndex((f) => f.key === from);
+    const had = p.fields; // read once: a packed point builds its fields on each read
+    const i = had.findIndex((f) => f.key === from);
     if (i < 0) return p;
-    const fields = p.fields.filter((f) => f.key !== from && f.key !== to);
-    fields.push({ key: to, type: p.fields[i].type, value: p.fields[i].value });
-    return { ...p, fields };
+    const fields = had.filter((f) => f.key !== from && f.key !== to);
+    fields.push({ key: to, type: had[i].type, value: had[i].value });
+    return withFields(p, fields);
   };
 }
 
 function replaceField(p: Point, index: number, field: Field): Point {
   const fields = p.fields.slice();
   fields[index] = field;
-  return { ...p, fields };
+  return withFields(p, fields);
 }
 
 function castViolation(field: Field, to: FieldType, why: string): Violation {
@@ -270,10 +273,11 @@ export function castValue(value: FieldValue, to: FieldType): FieldValue | { erro
 
 function cast(key: string, to: FieldType): (p: Point) => PointOutcome {
   return (p) => {
-    const i = p.fields.findIndex((f) => f.key === key);
-    if (i < 0 || p.fields[i].type === to) return p;
-    const value = castValue(p.fields[i].value, to);
-    if (typeof value === "object") return castViolation(p.fields[i], to, value.error);
+    const fields = p.fields;
+    const i = fields.findIndex((f) => f.key === key);
+    if (i < 0 || fields[i].type === to) return p;
+    const value = castValue(fields[i].value, to);
+    if (typeof value === "object") return castViolation(fields[i], to, value.error);
     return replaceField(p, i, { key, type: to, value });
   };
 }
@@ -285,9 +289,10 @@ function mapNumber(
   f: (x: number) => number,
 ): (p: Point) => PointOutcome {
   return (p) => {
-    const i = p.fields.findIndex((x) => x.key === key);
+    const fields = p.fields;
+    const i = fields.findIndex((x) => x.key === key);
     if (i < 0) return p;
-    const field = p.fields[i];
+    const field = fields[i];
     if (typeof field.value !== "number" && typeof field.value !== "bigint") {
       return {
         rule,
@@ -315,9 +320,10 @@ function defaults(
   return (p) => {
     let out = p;
     const missingTags = tagList.filter((t) => !p.tags.some((x) => x.key === t.key));
-    if (missingTags.length) out = { ...out, tags: sortTags([...p.tags, ...missingTags]) };
-    const missingFields = fieldList.filter((f) => !p.fields.some((x) => x.key === f.key));
-    if (missingFields.length) out = { ...out, fields: [...p.fields, ...missingFields] };
+    if (missingTags.length) out = withTags(out, sortTags([...p.tags, ...missingTags]));
+    const had = p.fields;
+    const missingFields = fieldList.filter((f) => !had.some((x) => x.key === f.key));
+    if (missingFields.length) out = withFields(out, [...had, ...missingFields]);
     return out;
   };
 }
@@ -332,7 +338,7 @@ function lookup(tag: string, table: LookupTable, overwrite: boolean): (p: Point)
       ? p.tags.filter((t) => !add.some((a) => a.key === t.key))
       : p.tags.slice();
     for (const t of add) if (!tags.some((x) => x.key === t.key)) tags.push(t);
-    return { ...p, tags: sortTags(tags) };
+    return withTags(p, sortTags(tags));
   };
 }
 
@@ -361,7 +367,8 @@ function derive(
       }
       field = { key, type, value: v };
     }
-    const i = p.fields.findIndex((f) => f.key === key);
-    return i < 0 ? { ...p, fields: [...p.fields, field] } : replaceField(p, i, field);
+    const had = p.fields;
+    const i = had.findIndex((f) => f.key === key);
+    return i < 0 ? withFields(p, [...had, field]) : replaceField(p, i, field);
   };
 }

@@ -15,6 +15,8 @@ import {
   type Point,
   sortTags,
   type Tag,
+  withFields,
+  withTags,
 } from "../core/mod.ts";
 import type { FieldRule, FieldTypeName, MeasurementSchema, UnknownPolicy } from "./model.ts";
 
@@ -210,9 +212,10 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
   // read-only): a change goes to a copy, `ownTags`, made at the first change.
   let tags: readonly Tag[] = point.tags;
   let ownTags: Tag[] | undefined;
-  let fields = point.fields;
-  let fieldsCopied = false;
+  // Likewise the fields (read once: a packed point builds them on each read), `ownFields`.
   const inTags = point.tags, inFields = point.fields;
+  let fields: readonly Field[] = inFields;
+  let ownFields: Field[] | undefined;
   for (let i = 0; i < inTags.length; i++) {
     const tag = inTags[i];
     const rule = schema.tags.get(tag.key);
@@ -253,7 +256,7 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
           show(field.value),
         );
       }
-      if (!fieldsCopied) (fields = inFields.slice(0, i)), (fieldsCopied = true);
+      if (ownFields === undefined) fields = ownFields = inFields.slice(0, i);
       continue;
     }
     if (field.type !== rule.type) {
@@ -281,7 +284,7 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
         show(value),
       );
     }
-    if (fieldsCopied) fields.push(field);
+    if (ownFields !== undefined) ownFields.push(field);
   }
   for (const key of schema.requiredTags) {
     if (!hasKey(tags, key)) return violation("required_tag", key, "present", "missing");
@@ -298,15 +301,17 @@ export function checkPoint(schema: CompiledSchema, point: Point): CheckResult {
   }
   for (const field of schema.fieldDefaults) {
     if (!hasKey(fields, field.key)) {
-      if (!fieldsCopied) (fields = fields.slice()), (fieldsCopied = true);
-      fields.push(field);
+      if (ownFields === undefined) fields = ownFields = fields.slice();
+      ownFields.push(field);
     }
   }
   if (fields.length === 0) {
     return violation("unknown_field", "*", "at least one declared field", "none left");
   }
-  if (ownTags === undefined && !fieldsCopied) return { point };
-  return { point: { ...point, tags, fields } };
+  if (ownFields === undefined) {
+    return { point: ownTags === undefined ? point : withTags(point, tags) };
+  }
+  return { point: withTags(withFields(point, fields), tags) };
 }
 
 function hasKey(items: readonly { key: string }[], key: string): boolean {

@@ -7,6 +7,7 @@
  */
 import {
   FIELD_TYPE_NAMES,
+  fieldLayoutOf,
   type FieldType,
   NotFoundError,
   type Point,
@@ -230,15 +231,18 @@ export class DatabaseState {
    */
   checkFieldTypes(p: Point): string | undefined {
     let types = this.fieldTypes.get(p.measurement);
-    for (const f of p.fields) {
-      const known = types?.get(f.key);
-      if (known !== undefined && known !== f.type) {
-        return `field type conflict: input field "${f.key}" on measurement "${p.measurement}"` +
-          ` is type ${FIELD_TYPE_NAMES[f.type]}, already exists as type ${FIELD_TYPE_NAMES[known]}`;
+    const { keys, types: fieldTypes } = fieldLayoutOf(p);
+    for (let i = 0; i < keys.length; i++) {
+      const known = types?.get(keys[i]), type = fieldTypes[i];
+      if (known !== undefined && known !== type) {
+        return `field type conflict: input field "${keys[i]}" on measurement "${p.measurement}"` +
+          ` is type ${FIELD_TYPE_NAMES[type]}, already exists as type ${FIELD_TYPE_NAMES[known]}`;
       }
     }
     if (!types) this.fieldTypes.set(p.measurement, types = new Map());
-    for (const f of p.fields) if (!types.has(f.key)) types.set(f.key, f.type);
+    for (let i = 0; i < keys.length; i++) {
+      if (!types.has(keys[i])) types.set(keys[i], fieldTypes[i]);
+    }
     return undefined;
   }
 

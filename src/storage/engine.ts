@@ -19,12 +19,16 @@ import {
   type Clock,
   CorruptionError,
   crc32c,
+  fieldLayoutOf,
+  FieldLayouts,
   type FieldType,
   type FileSystem,
   Histogram,
   instantFromNanos,
   type Logger,
   NotFoundError,
+  type PackedPoint,
+  packPoint,
   type Point,
   seriesKey,
   StorageError,
@@ -454,6 +458,8 @@ export class StorageEngine {
   #flushing: Promise<void> | undefined;
   #headBytes = 0;
   #lastWriteMs = 0;
+  /** The shared field layouts of points written unpacked (JSON, CSV, protobuf, jobs). */
+  readonly #layouts = new FieldLayouts();
   #timer: unknown;
   #maintaining: Promise<void> | undefined;
   #warming: Promise<void> | undefined;
@@ -904,7 +910,7 @@ export class StorageEngine {
         shard.mutations++;
         runStart = i;
       }
-      values += p.fields.length;
+      values += fieldLayoutOf(p).keys.length;
     }
     shard!.head.apply(points, keys, runStart, points.length);
     this.#headBytes += values * 24;
@@ -1197,11 +1203,12 @@ export class StorageEngine {
       maxSeries: this.options.maxSeriesPerDatabase ?? 1_000_000,
       maxValuesPerTag: this.options.maxValuesPerTag ?? 100_000,
     };
-    const accepted: Point[] = [];
+    // Packed at the door: the points wait for their fsync in the shape the head reads.
+    const accepted: PackedPoint[] = [];
     const keys: string[] = [];
     const rejected: Rejection[] = [];
     for (let i = 0; i < points.length; i++) {
-      const p = points[i];
+      const p = packPoint(points[i], this.#layouts);
       if (p.timeMs < cutoff) {
         rejected.push({ index: i, reason: BEYOND_RETENTION });
         continue;

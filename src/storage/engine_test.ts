@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { FieldType, type Point, silentLogger } from "../core/mod.ts";
+import {
+  type FieldLayout,
+  FieldLayouts,
+  FieldType,
+  PackedPoint,
+  type Point,
+  silentLogger,
+} from "../core/mod.ts";
 import { denoFileSystem, systemClock } from "../runtime/mod.ts";
 import { SeriesSet } from "./catalog.ts";
 import { StorageEngine } from "./engine.ts";
@@ -299,5 +306,44 @@ Deno.test("engine: a point between groups of an earlier, shorter shard duration 
   await engine.close();
   const reopened = await open(dir);
   assert.deepEqual((await values(reopened, "db")).map((v) => v[2]), [0, 2, 3, 5]);
+  await reopened.close();
+});
+
+Deno.test("engine: packed points sharing layouts, a type conflict on a second field inside one batch, mixed with plain points", async () => {
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  await engine.createDatabase("db");
+  const layouts = new FieldLayouts();
+  const F = FieldType.Float, I = FieldType.Integer;
+  const floats = layouts.find(["v", "w"], [F, F], 2),
+    wInteger = layouts.find(["v", "w"], [F, I], 2);
+  assert.notEqual(floats, wInteger, "the same keys with another type are another layout");
+  const tags = (host: string) => Object.freeze([Object.freeze({ key: "host", value: host })]);
+  const packed = (host: string, layout: FieldLayout, v: number, w: number, ms: number) =>
+    new PackedPoint("cpu", tags(host), layout, [v, w], { ms, subMs: 0 });
+  const outcome = await engine.write("db", undefined, [
+    packed("a", floats, 1, 10, 1000),
+    packed("b", floats, 2, 20, 1000), // the same layout object, another series
+    packed("a", wInteger, 3, 30, 2000), // w conflicts: refused whole, v not written either
+    {
+      ...point("b", 4, 2000),
+      fields: [{ key: "w", type: F, value: 40 }, point("b", 4, 0).fields[0]],
+    },
+    packed("a", floats, 5, 50, 3000),
+  ]);
+  assert.equal(outcome.accepted, 4);
+  assert.deepEqual(outcome.rejected.map((r) => r.index), [2]);
+  assert.equal(
+    outcome.rejected[0].reason,
+    'field type conflict: input field "w" on measurement "cpu" is type integer, already exists as type float',
+  );
+  const expected = async (e: StorageEngine) => {
+    assert.deepEqual(await values(e, "db", "a"), [[1000, 0, 1], [3000, 0, 5]]);
+    assert.deepEqual(await values(e, "db", "b"), [[1000, 0, 2], [2000, 0, 4]]);
+  };
+  await expected(engine);
+  await engine.close();
+  const reopened = await open(dir); // replayed from the WAL, packed by its series layout
+  await expected(reopened);
   await reopened.close();
 });

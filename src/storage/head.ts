@@ -3,7 +3,15 @@
  * columns in a {@linkcode SeriesColumns}. Implements the query room's ShardReader.
  * @module
  */
-import { FieldType, instantFromNanos, type Point, type Tag } from "../core/mod.ts";
+import {
+  FieldLayouts,
+  FieldType,
+  instantFromNanos,
+  type PackedPoint,
+  packPoint,
+  type Point,
+  type Tag,
+} from "../core/mod.ts";
 import { type ColumnView, type FieldColumnBuffer, SeriesColumns, sliceView } from "./column.ts";
 import type { TimeRange } from "./merge.ts";
 
@@ -51,6 +59,8 @@ export class Head {
   #nextId = 1;
   #values = 0;
   #columnsAdded = 0;
+  /** For points that come unpacked (tests, old WAL records): the write path packs its own. */
+  #layouts = new FieldLayouts();
 
   /**
    * Counts field columns ever added to a series here: a cache of field types read through this
@@ -127,23 +137,22 @@ export class Head {
     from = 0,
     to: number = points.length,
   ): void {
-    let values = 0;
+    let count = 0;
     for (let i = from; i < to; i++) {
-      const p = points[i];
+      const p = packPoint(points[i], this.#layouts);
       const key = keys[i];
       const series = this.#series.get(key) ?? this.#createSeries(key, p);
       const columns = series.columns;
       const row = columns.addRow(p.timeMs, p.timeSubMs);
-      const fields = p.fields;
-      for (let j = 0; j < fields.length; j++) {
-        const f = fields[j];
-        let c = columns.fieldIndex(f.key, j);
-        if (c < 0) c = this.#createColumn(columns, p.measurement, f.key, f.type);
-        columns.setValue(c, row, f.value);
+      const { keys: fieldKeys, types } = p.layout, values = p.values;
+      for (let j = 0; j < fieldKeys.length; j++) {
+        let c = columns.fieldIndex(fieldKeys[j], j);
+        if (c < 0) c = this.#createColumn(columns, p.measurement, fieldKeys[j], types[j]);
+        columns.setValue(c, row, values[j]);
       }
-      values += fields.length;
+      count += fieldKeys.length;
     }
-    this.#values += values;
+    this.#values += count;
   }
 
   #createColumn(
@@ -160,9 +169,9 @@ export class Head {
     return c;
   }
 
-  #createSeries(key: string, p: Point): HeadSeries {
+  #createSeries(key: string, p: PackedPoint): HeadSeries {
     let floats = 0;
-    for (const f of p.fields) if (f.type === FieldType.Float) floats++;
+    for (const type of p.layout.types) if (type === FieldType.Float) floats++;
     // The Tag objects are shared (decoders share them between the points of a series; nothing
     // changes a Tag), the array is not (callers may change a point's list).
     const series = new SeriesEntry(

@@ -6,7 +6,7 @@
  * points a schema pipeline changed after decoding.
  * @module
  */
-import { MAX_KEY_LENGTH, type Point, TIME_KEY, utf8Length } from "../core/mod.ts";
+import { fieldLayoutOf, MAX_KEY_LENGTH, type Point, TIME_KEY, utf8Length } from "../core/mod.ts";
 import { walPointProblem } from "./wal/mod.ts";
 
 /**
@@ -16,17 +16,17 @@ import { walPointProblem } from "./wal/mod.ts";
  * is refused, so no value is lost without a word.
  */
 export function pointProblem(point: Point, key: string): string | undefined {
-  const { fields, tags } = point;
+  const tags = point.tags, fieldKeys = fieldLayoutOf(point).keys;
   let longestFieldKey = 0;
   let timeField = false;
-  for (let f = 0; f < fields.length; f++) {
-    const fieldKey = fields[f].key;
+  for (let f = 0; f < fieldKeys.length; f++) {
+    const fieldKey = fieldKeys[f];
     if (fieldKey.length > longestFieldKey) longestFieldKey = fieldKey.length;
     if (fieldKey === TIME_KEY) timeField = true;
   }
   // A UTF-16 unit is at most 3 UTF-8 bytes: only keys near the limit are measured exactly.
   if (3 * (key.length + longestFieldKey) + 4 > MAX_KEY_LENGTH) {
-    const problem = keyLengthProblem(point, key);
+    const problem = keyLengthProblem(fieldKeys, key);
     if (problem !== undefined) return problem;
   }
   for (let t = 0; t < tags.length; t++) {
@@ -43,14 +43,14 @@ export function pointProblem(point: Point, key: string): string | undefined {
 }
 
 /** InfluxDB's key length check, in UTF-8 bytes: the key alone, then with each field key. */
-function keyLengthProblem(point: Point, key: string): string | undefined {
+function keyLengthProblem(fieldKeys: readonly string[], key: string): string | undefined {
   const keyBytes = utf8Length(key);
   if (keyBytes > MAX_KEY_LENGTH) {
     return `max key length exceeded: ${keyBytes} > ${MAX_KEY_LENGTH}`;
   }
-  for (const field of point.fields) {
+  for (const fieldKey of fieldKeys) {
     // InfluxDB counts the series key, its "#!~#" separator and the field key.
-    const size = keyBytes + 4 + utf8Length(field.key);
+    const size = keyBytes + 4 + utf8Length(fieldKey);
     if (size > MAX_KEY_LENGTH) return `max key length exceeded: ${size} > ${MAX_KEY_LENGTH}`;
   }
   return undefined;

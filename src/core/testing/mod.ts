@@ -4,3 +4,4 @@
  */
 export * from "./crash_fs.ts";
 export * from "./seeded_random.ts";
+export * from "./plain_points.ts";

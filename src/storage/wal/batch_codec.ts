@@ -14,10 +14,14 @@
  */
 import {
   CorruptionError,
-  type Field,
+  type FieldLayout,
+  FieldLayouts,
   FieldType,
   type FieldValue,
+  PackedPoint,
+  packPoint,
   type Point,
+  sameLayout,
   type Tag,
 } from "../../core/mod.ts";
 import { MAX_POINT_FIELDS, MAX_POINT_TAGS, MAX_RECORD_BYTES } from "./limits.ts";
@@ -107,15 +111,16 @@ interface SeriesEntry {
   id: number;
 }
 
-/** A field shape of the batch: keys and types in order, and its table index. */
+/** A field shape of the batch: its keys and types in order, and its table index. */
 interface ShapeEntry {
-  keys: string[];
-  types: FieldType[];
+  layout: FieldLayout;
   id: number;
 }
 
 const series = new Out();
 const shapes = new Out();
+/** Layouts for the points that come unpacked (decoders hand out packed points). */
+const unpackedLayouts = new FieldLayouts();
 
 /**
  * Encodes a batch into record payload bytes, series layout (record type 3): strings, series and
@@ -139,10 +144,12 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
   const database = intern(batch.database), retentionPolicy = intern(batch.retentionPolicy);
   // Decoders hand every point of a series the same Tag objects: series are found by their first
   // Tag (or, untagged, by measurement) and told apart by object identity, which within this
-  // synchronous call means equal strings. Shapes are found by their first key and compared key
+  // synchronous call means equal strings. Shapes are found by their layout object (decoders
+  // share one between the points of the same fields), else by their first key and compared key
   // by key; most points have the shape of the point before.
   const byFirstTag = new Map<Tag, SeriesEntry[]>();
   const untagged = new Map<string, SeriesEntry>();
+  const byLayout = new Map<FieldLayout, ShapeEntry>();
   const byFirstKey = new Map<string, ShapeEntry[]>();
   let seriesCount = 0, shapeCount = 0;
   let lastShape: ShapeEntry | undefined;
@@ -190,34 +197,34 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
     series.pos = pos;
     return entry.id;
   };
-  const findShape = (fields: readonly Field[]): ShapeEntry => {
-    if (lastShape !== undefined && sameShape(lastShape, fields)) return lastShape;
-    const first = fields.length === 0 ? "" : fields[0].key;
+  const findShape = (layout: FieldLayout): ShapeEntry => {
+    if (lastShape !== undefined && lastShape.layout === layout) return lastShape;
+    let entry = byLayout.get(layout);
+    if (entry !== undefined) return lastShape = entry;
+    const { keys, types } = layout, n = keys.length;
+    const first = n === 0 ? "" : keys[0];
     const list = byFirstKey.get(first);
-    let entry = list?.find((e) => sameShape(e, fields));
+    entry = list?.find((e) => sameLayout(e.layout, keys, types, n));
     if (entry === undefined) {
-      if (fields.length > MAX_POINT_FIELDS) {
-        throw new Error(`BUG: a point with ${fields.length} fields reached the WAL encoder`);
+      if (n > MAX_POINT_FIELDS) {
+        throw new Error(`BUG: a point with ${n} fields reached the WAL encoder`);
       }
-      entry = {
-        keys: fields.map((f) => f.key),
-        types: fields.map((f) => f.type),
-        id: shapeCount++,
-      };
+      entry = { layout, id: shapeCount++ };
       if (list === undefined) byFirstKey.set(first, [entry]);
       else list.push(entry);
-      shapes.ensure(2 + fields.length * 5);
+      shapes.ensure(2 + n * 5);
       const view = shapes.view;
       let pos = shapes.pos;
-      view.setUint16(pos, fields.length, true);
+      view.setUint16(pos, n, true);
       pos += 2;
-      for (const f of fields) {
-        view.setUint32(pos, intern(f.key), true);
-        view.setUint8(pos + 4, f.type);
+      for (let f = 0; f < n; f++) {
+        view.setUint32(pos, intern(keys[f]), true);
+        view.setUint8(pos + 4, types[f]);
         pos += 5;
       }
       shapes.pos = pos;
     }
+    byLayout.set(layout, entry);
     return lastShape = entry;
   };
 
@@ -226,18 +233,20 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
   body.view.setUint32(0, points.length, true);
   body.pos = 4;
   for (let p = 0; p < points.length; p++) {
-    const { measurement, tags, fields, timeMs, timeSubMs } = points[p];
+    const point = packPoint(points[p], unpackedLayouts);
+    const { measurement, tags, layout, values, timeMs, timeSubMs } = point;
     const seriesId = findSeries(measurement, tags);
-    const shapeId = findShape(fields).id;
+    const shapeId = findShape(layout).id;
+    const types = layout.types, n = types.length;
     // The fixed-size part of the point at once; string values ensure their own room.
-    body.ensure(8 + fields.length * 9 + 12);
+    body.ensure(8 + n * 9 + 12);
     let view = body.view;
     let pos = body.pos;
     view.setUint32(pos, seriesId, true);
     view.setUint32(pos + 4, shapeId, true);
     pos += 8;
-    for (let f = 0; f < fields.length; f++) {
-      const { type, value } = fields[f];
+    for (let f = 0; f < n; f++) {
+      const type = types[f], value = values[f];
       if (type === FieldType.Float) {
         view.setFloat64(pos, value as number, true);
         pos += 8;
@@ -245,7 +254,7 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
         body.pos = pos;
         body.str(value as string);
         // The string may have grown the buffer: room again for the fixed part still to come.
-        body.ensure((fields.length - f - 1) * 9 + 12);
+        body.ensure((n - f - 1) * 9 + 12);
         view = body.view;
         pos = body.pos;
       } else {
@@ -312,16 +321,6 @@ export function encodeWriteRecords(
   };
   if (batch.points.length > 0) encodeRange(0, batch.points.length);
   return out;
-}
-
-/** True when `fields` has the keys and types of `shape`, in its order. */
-function sameShape(shape: ShapeEntry, fields: readonly Field[]): boolean {
-  const n = fields.length;
-  if (shape.keys.length !== n) return false;
-  for (let f = 0; f < n; f++) {
-    if (shape.keys[f] !== fields[f].key || shape.types[f] !== fields[f].type) return false;
-  }
-  return true;
 }
 
 /** Writes a non-string, non-float value (at most 9 bytes); returns the next position. */
@@ -480,16 +479,18 @@ export function decodeIndexedWriteBatch(
   function decodeSeriesPoints(): { points: Point[]; indexes: PointIndexes } {
     const seriesCount = u32();
     need(seriesCount * 6); // each series takes at least 6 bytes
-    const table: { measurement: string; tags: Tag[] }[] = new Array(seriesCount);
+    // The points of a series share its frozen tag array, and those of a shape its frozen
+    // layout, as the line-protocol decoder's do (Point.tags is read-only, layouts shared).
+    const table: { measurement: string; tags: readonly Tag[] }[] = new Array(seriesCount);
     for (let i = 0; i < seriesCount; i++) {
       const measurement = str();
       const tags: Tag[] = new Array(u16());
-      for (let t = 0; t < tags.length; t++) tags[t] = { key: str(), value: str() };
-      table[i] = { measurement, tags };
+      for (let t = 0; t < tags.length; t++) tags[t] = Object.freeze({ key: str(), value: str() });
+      table[i] = { measurement, tags: Object.freeze(tags) };
     }
     const shapeCount = u32();
     need(shapeCount * 2);
-    const shapes: { keys: string[]; types: FieldType[] }[] = new Array(shapeCount);
+    const shapes: FieldLayout[] = new Array(shapeCount);
     for (let i = 0; i < shapeCount; i++) {
       const n = u16();
       const keys: string[] = new Array(n), types: FieldType[] = new Array(n);
@@ -497,7 +498,7 @@ export function decodeIndexedWriteBatch(
         keys[f] = str();
         types[f] = u8() as FieldType;
       }
-      shapes[i] = { keys, types };
+      shapes[i] = Object.freeze({ keys: Object.freeze(keys), types: Object.freeze(types) });
     }
     const count = u32();
     need(count * 20); // series, shape and time at least
@@ -507,18 +508,11 @@ export function decodeIndexedWriteBatch(
       const seriesIndex = pointSeries[i] = indexInto(seriesCount, "series", "series");
       const shapeIndex = pointShapes[i] = indexInto(shapeCount, "shape", "shapes");
       const { measurement, tags } = table[seriesIndex];
-      const { keys, types } = shapes[shapeIndex];
-      const fields: Field[] = new Array(keys.length);
-      for (let f = 0; f < keys.length; f++) {
-        fields[f] = { key: keys[f], type: types[f], value: value(types[f]) };
-      }
-      points[i] = {
-        measurement,
-        tags: tags.length === 0 ? [] : tags.slice(),
-        fields,
-        timeMs: f64(),
-        timeSubMs: u32(),
-      };
+      const layout = shapes[shapeIndex], types = layout.types;
+      const values: FieldValue[] = new Array(types.length);
+      for (let f = 0; f < types.length; f++) values[f] = value(types[f]);
+      const ms = f64();
+      points[i] = new PackedPoint(measurement, tags, layout, values, { ms, subMs: u32() });
     }
     return {
       points,

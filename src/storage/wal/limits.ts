@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Point } from "../../core/mod.ts";
+import { fieldLayoutOf, type Point } from "../../core/mod.ts";
 
 /**
  * The largest record payload, in bytes. The writer refuses bigger records (a batch is split,
@@ -36,8 +36,9 @@ export function walPointProblem(point: Point): string | undefined {
   if (point.tags.length > MAX_POINT_TAGS) {
     return `too many tags: ${point.tags.length} > ${MAX_POINT_TAGS} (the most a point may have)`;
   }
-  if (point.fields.length > MAX_POINT_FIELDS) {
-    return `too many fields: ${point.fields.length} > ${MAX_POINT_FIELDS} ` +
+  const fieldCount = fieldLayoutOf(point).keys.length;
+  if (fieldCount > MAX_POINT_FIELDS) {
+    return `too many fields: ${fieldCount} > ${MAX_POINT_FIELDS} ` +
       `(the most a point may have)`;
   }
   return undefined;

@@ -8,6 +8,7 @@ import {
   silentLogger,
   StorageError,
 } from "../../core/mod.ts";
+import { plainPoints } from "../../core/testing/mod.ts";
 import { denoFileSystem } from "../../runtime/mod.ts";
 import { decodeWriteBatch, encodeWriteBatch } from "./batch_codec.ts";
 import { type ReplayedRecord, WriteAheadLog } from "./wal.ts";
@@ -211,7 +212,8 @@ Deno.test("write batch codec round-trips every field type exactly", () => {
     timeSubMs: 999_999,
   }];
   const batch = { database: "db", retentionPolicy: "autogen", points };
-  assert.deepEqual(decodeWriteBatch(encodeWriteBatch(batch), "x", 0), batch);
+  const back = decodeWriteBatch(encodeWriteBatch(batch), "x", 0);
+  assert.deepEqual({ ...back, points: plainPoints(back.points) }, batch);
 });
 
 Deno.test("WAL cut: records after it are in the new segment; older segments trimmed and skipped", async () => {

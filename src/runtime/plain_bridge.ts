@@ -36,11 +36,10 @@ export function plainRequestFrom(
   };
 }
 
-/** Writes a plain answer in one write, headers in name order (as a `Response`'s are). */
+/** Writes a plain answer in one write. */
 export function writePlain(res: ServerResponse, answer: PlainAnswer): void {
   res.statusCode = answer.status;
-  const names = Object.keys(answer.headers).sort();
-  for (const name of names) res.setHeader(name, answer.headers[name]);
+  for (const name in answer.headers) res.setHeader(name, answer.headers[name]);
   if (!res.req.complete) res.setHeader("connection", "close"); // see writeResponse
   res.setHeader("content-length", String(answer.body.byteLength));
   res.end(answer.body);

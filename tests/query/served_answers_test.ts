@@ -192,6 +192,59 @@ Deno.test("served /query refusals equal the app's: 401 without credentials, 405 
   }
 });
 
+/** Sends `head` (request line and headers) on a new connection; the answer's status and body. */
+async function rawAnswer(port: number, head: string): Promise<{ status: number; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(`${head}Connection: close\r\n\r\n`));
+    const text = await new Response(conn.readable).text(); // ends when the server closes
+    const [top, body] = text.split("\r\n\r\n", 2);
+    return { status: Number(top.split(" ")[1]), body };
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+Deno.test("the direct path reads header names in any case and joins repeated headers, as the bridge", async () => {
+  const { app, close } = await authApp({ enabled: true, users: true });
+  const servers = [
+    await serveHttp((request) => app(request), { hostname: "127.0.0.1", port: 0 }),
+    await serveHttp((request) => app(request), {
+      hostname: "127.0.0.1",
+      port: 0,
+      direct: app.direct,
+    }),
+  ];
+  try {
+    const target = query("SHOW DATABASES");
+    const basic = `Basic ${btoa("admin:admin-pw")}`;
+    const heads: [string, number][] = [
+      [`GET ${target} HTTP/1.1\r\nHost: x\r\nAUTHORIZATION: ${basic}\r\n`, 200],
+      // Joined, the two credentials are no valid Basic value.
+      [
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic}\r\nauthorization: ${basic}\r\n`,
+        401,
+      ],
+      // CSV is found in the second Accept header.
+      [
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\nACCEPT: text/csv\r\nAuthorization: ${basic}\r\n`,
+        200,
+      ],
+      [`GET ${target} HTTP/1.1\r\nHost: bad host\r\nAuthorization: ${basic}\r\n`, 400],
+    ];
+    for (const [head, status] of heads) {
+      const [bridged, direct] = await Promise.all(servers.map((s) => rawAnswer(s.port, head)));
+      assert.equal(bridged.status, status, `${head}: ${bridged.body}`);
+      assert.deepEqual(direct, bridged, head);
+    }
+    assert.match((await rawAnswer(servers[1].port, heads[2][0])).body, /^name,tags,name\r?\n/);
+  } finally {
+    for (const s of servers) await s.shutdown();
+    await close();
+  }
+});
+
 for (const path of ["bridge", "direct"] as const) {
   Deno.test(`the access log counts the bytes a served /query answer sent (${path})`, async () => {
     const records: Record<string, unknown>[] = [];

@@ -88,6 +88,46 @@ Deno.test("http server: the request's signal aborts when the client goes away", 
   }
 });
 
+Deno.test("http server: a direct answer's signal aborts when the client goes away; it is dropped as aborted", async () => {
+  let dropped!: (aborted: boolean) => void;
+  const sent = new Promise<boolean>((r) => (dropped = r));
+  let started!: () => void;
+  const handling = new Promise<void>((r) => (started = r));
+  const server = await serveHttp(() => Promise.resolve(new Response("not direct")), {
+    hostname: "127.0.0.1",
+    port: 0,
+    direct: (request) => {
+      started();
+      // A long query, killed when its client leaves: its (late) answer is then dropped.
+      return new Promise((resolve) =>
+        request.signal.addEventListener("abort", () =>
+          resolve({
+            status: 200,
+            headers: {},
+            body: new TextEncoder().encode("late"),
+            sent: dropped,
+          }))
+      );
+    },
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(new TextEncoder().encode("GET /query HTTP/1.1\r\nhost: x\r\n\r\n"));
+    await handling;
+    conn.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      sent,
+      new Promise<string>((r) => (timer = setTimeout(() => r("not sent within 10 s"), 10_000))),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, true, "the answer was dropped as aborted");
+  } finally {
+    dropped(false);
+    await server.shutdown();
+  }
+});
+
 Deno.test("http server: a small answer of declared length is sent whole with its true length", async () => {
   const enc = new TextEncoder();
   const server = await serveHttp((request) => {

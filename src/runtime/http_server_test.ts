@@ -59,6 +59,17 @@ Deno.test("http server: a streamed answer goes out as produced, a buffered one w
   }
 });
 
+/** What `promise` settles with, or `late` when it takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, late: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((r) => (timer = setTimeout(() => r(late), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("http server: the request's signal aborts when the client goes away", async () => {
   let aborted!: () => void;
   const sawAbort = new Promise<void>((r) => (aborted = r));
@@ -75,12 +86,7 @@ Deno.test("http server: the request's signal aborts when the client goes away", 
     await conn.write(new TextEncoder().encode("GET /query HTTP/1.1\r\nhost: x\r\n\r\n"));
     await handling;
     conn.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const inTime = await Promise.race([
-      sawAbort.then(() => true),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000))),
-    ]);
-    clearTimeout(timer);
+    const inTime = await within(sawAbort.then(() => true), 10_000, false);
     assert.ok(inTime, "the handler's signal did not abort within 10 s of the client leaving");
   } finally {
     aborted();
@@ -115,12 +121,7 @@ Deno.test("http server: a direct answer's signal aborts when the client goes awa
     await conn.write(new TextEncoder().encode("GET /query HTTP/1.1\r\nhost: x\r\n\r\n"));
     await handling;
     conn.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const outcome = await Promise.race([
-      sent,
-      new Promise<string>((r) => (timer = setTimeout(() => r("not sent within 10 s"), 10_000))),
-    ]);
-    clearTimeout(timer);
+    const outcome = await within<boolean | string>(sent, 10_000, "not sent within 10 s");
     assert.equal(outcome, true, "the answer was dropped as aborted");
   } finally {
     dropped(false);

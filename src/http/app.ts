@@ -6,7 +6,9 @@
  * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
  * - the web console: `GET /` and its assets under `/console/`
  *
- * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates.
+ * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates. `GET /query` has
+ * a second way in, `App.direct`, for a server that can answer it without fetch's `Request` and
+ * `Response` (src/runtime/plain_bridge.ts): same gate, handler, metrics, headers and access log.
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
  * What the HTTP server costs per request: the same app served by `Deno.serve` and by the
- * node:http server the node uses (src/runtime/http_server.ts), side by side, under a load
+ * node:http server the node uses (src/runtime/http_server.ts), and for `GET /query` also with
+ * the direct path (`node:http+direct`, src/runtime/plain_bridge.ts), side by side, under a load
  * generator in its own process (raw keep-alive HTTP/1.1 sockets, so the client costs little).
  * Scenarios: `GET /ping`, `POST /write` (10 lines, and 5000 lines), `GET /query` (a small
  * SELECT), a Connect
@@ -9,6 +10,8 @@
  *
  *   deno run -A bench/http_server_bench.ts [seconds per run=4] [connections=16] [rounds=2]
  *   SCENARIOS=ping,query deno run -A bench/http_server_bench.ts   # a subset
+ *   SCENARIOS=query SPACING_MS=2 deno run -A bench/http_server_bench.ts 6 1 3   # spaced
+ *   deno run -A bench/http_server_bench.ts ab [blocks] [requests] [warmup]   # see alternate()
  *
  * Each round runs every scenario on both servers, alternating which goes first; the table
  * keeps each server's best round by server CPU per request (from /proc/PID/stat: steadier than
@@ -24,7 +27,8 @@ const SELF = new URL(import.meta.url).pathname;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-type Kind = "deno.serve" | "node:http";
+/** `node:http+direct`: the node's own setup, `GET /query` on the direct path (plain_bridge.ts). */
+type Kind = "deno.serve" | "node:http" | "node:http+direct";
 const SCENARIOS = ["ping", "write", "write_5000", "query", "connect", "ingest_chunked"] as const;
 type Scenario = typeof SCENARIOS[number];
 
@@ -57,7 +61,8 @@ async function server(kind: Kind): Promise<void> {
     const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (r) => app(r));
     port = s.addr.port;
   } else {
-    port = (await serveHttp(app, { hostname: "127.0.0.1", port: 0 })).port;
+    const direct = kind === "node:http+direct" ? app.direct : undefined;
+    port = (await serveHttp(app, { hostname: "127.0.0.1", port: 0, direct })).port;
   }
   console.log(`PORT ${port}`);
   // Runs until the parent kills it; the folder is removed by the parent.
@@ -162,6 +167,12 @@ class AnswerReader {
   }
 }
 
+/**
+ * `SPACING_MS=2`: each connection waits this long after each answer, as bench:peers spaces its
+ * queries (a server that is never saturated: the fixed cost per request is what is measured).
+ */
+const SPACING_MS = Number(Deno.env.get("SPACING_MS") ?? 0);
+
 /** Load process: `connections` keep-alive sockets, one request in flight each, `seconds` long. */
 async function load(port: number, scenario: Scenario, connections: number, seconds: number) {
   const latencies: number[] = [];
@@ -179,6 +190,7 @@ async function load(port: number, scenario: Scenario, connections: number, secon
         const status = await reader.read();
         latencies.push(performance.now() - started);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (SPACING_MS > 0) await new Promise((r) => setTimeout(r, SPACING_MS));
       }
     } finally {
       conn.close();
@@ -318,14 +330,16 @@ async function main() {
   const seconds = Number(Deno.args[0] ?? 4);
   const connections = Number(Deno.args[1] ?? 16);
   const rounds = Number(Deno.args[2] ?? 2);
-  const kinds: Kind[] = ["deno.serve", "node:http"];
+  const kinds: Kind[] = ["deno.serve", "node:http", "node:http+direct"];
   const only = Deno.env.get("SCENARIOS")?.split(",");
   const scenarios = SCENARIOS.filter((s) => !only || only.includes(s));
   // deno-lint-ignore no-explicit-any
   const best = new Map<string, any>();
   for (let round = 0; round < rounds; round++) {
     for (const scenario of scenarios) {
-      const order = round % 2 === 0 ? kinds : [...kinds].reverse();
+      // The direct path serves GET /query only.
+      const order = (round % 2 === 0 ? [...kinds] : [...kinds].reverse())
+        .filter((k) => k !== "node:http+direct" || scenario === "query");
       for (const kind of order) {
         const r = await measure(kind, scenario, connections, seconds);
         const key = `${scenario} ${kind}`;
@@ -349,8 +363,9 @@ async function main() {
     const base = best.get(`${scenario} deno.serve`);
     for (const kind of kinds) {
       const r = best.get(`${scenario} ${kind}`);
+      if (r === undefined) continue; // the direct path serves queries only
       const ratio = (x: number, y: number) =>
-        kind === "node:http" ? ` (${(x / y).toFixed(2)}x)` : "";
+        kind !== "deno.serve" ? ` (${(x / y).toFixed(2)}x)` : "";
       console.log(
         `| ${scenario} | ${kind} | ${r.cpuUsPerRequest.toFixed(0)}${
           ratio(r.cpuUsPerRequest, base.cpuUsPerRequest)
@@ -362,9 +377,95 @@ async function main() {
   }
 }
 
+/** Starts a server child of `kind`; its process, port and folder. */
+async function startChild(kind: Kind) {
+  let port = 0;
+  let dir = "";
+  let listening!: () => void;
+  const ready = new Promise<void>((r) => (listening = r));
+  const srv = child(["server", kind], (line) => {
+    if (line.startsWith("PORT ")) port = Number(line.slice(5));
+    if (line.startsWith("DIR ")) (dir = line.slice(4)), listening();
+  });
+  await ready;
+  return {
+    kind,
+    pid: srv.process.pid,
+    port,
+    async stop() {
+      srv.process.kill("SIGKILL");
+      await srv.process.status;
+      await srv.pump;
+      if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * `ab [blocks=12] [requests=500] [warmup=2000]`: `GET /query` on node:http with and without
+ * the direct path, both servers started once and warmed, then measured in alternating blocks
+ * of spaced requests (`SPACING_MS`, default 2) on one keep-alive connection each: load that
+ * drifts during the run falls on both alike. Prints each one's server CPU per request
+ * (median and range of the blocks) and the ratio of the medians.
+ */
+async function alternate(blocks: number, perBlock: number, warmup: number) {
+  const spacing = Deno.env.get("SPACING_MS") === undefined ? 2 : SPACING_MS;
+  const servers: Awaited<ReturnType<typeof startChild>>[] = [];
+  for (const kind of ["node:http", "node:http+direct"] as const) {
+    servers.push(await startChild(kind));
+  }
+  try {
+    const conns = await Promise.all(servers.map(async (s) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+      return { conn, reader: new AnswerReader(conn) };
+    }));
+    let n = 0;
+    const ask = async (i: number) => {
+      const bytes = requestBytes("query", n++);
+      for (let at = 0; at < bytes.length;) at += await conns[i].conn.write(bytes.subarray(at));
+      const status = await conns[i].reader.read();
+      if (status !== 200) throw new Error(`${servers[i].kind}: HTTP ${status}`);
+    };
+    for (let k = 0; k < warmup; k++) for (let i = 0; i < servers.length; i++) await ask(i);
+    const perRequest: number[][] = servers.map(() => []);
+    for (let b = 0; b < blocks; b++) {
+      const order = b % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const before = await cpuSecondsOf(servers[i].pid);
+        for (let k = 0; k < perBlock; k++) {
+          await ask(i);
+          if (spacing > 0) await new Promise((r) => setTimeout(r, spacing));
+        }
+        perRequest[i].push((await cpuSecondsOf(servers[i].pid) - before) * 1e6 / perBlock);
+      }
+    }
+    for (const { conn } of conns) conn.close();
+    const load = dec.decode(
+      (await new Deno.Command("cat", { args: ["/proc/loadavg"] }).output()).stdout,
+    ).trim();
+    console.log(
+      `GET /query, ${blocks} alternating blocks of ${perBlock} requests spaced ${spacing} ms ` +
+        `after ${warmup} warm-up requests each; load ${load}`,
+    );
+    const medians = perRequest.map((xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]);
+    for (const [i, s] of servers.entries()) {
+      const xs = perRequest[i];
+      console.log(
+        `${s.kind.padEnd(18)} server CPU µs/request: median ${medians[i].toFixed(0)}, ` +
+          `range ${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`,
+      );
+    }
+    console.log(`direct / bridge: ${(medians[1] / medians[0]).toFixed(2)}x`);
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+}
+
 const [mode, ...rest] = Deno.args;
 if (mode === "server") await server(rest[0] as Kind);
-else if (mode === "load") {
+else if (mode === "ab") {
+  await alternate(Number(rest[0] ?? 12), Number(rest[1] ?? 500), Number(rest[2] ?? 2000));
+} else if (mode === "load") {
   await load(Number(rest[0]), rest[1] as Scenario, Number(rest[2]), Number(rest[3]));
 } else if (mode === "ingest") await ingestChunked(Number(rest[0]));
 else await main();

@@ -6,6 +6,7 @@
 import { type Config, ConfigError, ENVIRONMENT_KEYS, loadConfig } from "../config/mod.ts";
 import { backupMetadata, ClusterStore, restoreMetadata } from "../cluster/mod.ts";
 import {
+  type App,
   configureQueries,
   createApp,
   flushRefusalLogs,
@@ -75,7 +76,7 @@ export async function serve(config: Config): Promise<void> {
   const lock = await lockDataDir(config.data_dir);
   // Both ports are bound first, answering 503 until the node is ready: a joining node must
   // know its own addresses (port 0 picks one) before it asks to join.
-  const handlers: { public?: Handler; internal?: Handler; upgrade?: UpgradeHandler } = {};
+  const handlers: { public?: App; internal?: Handler; upgrade?: UpgradeHandler } = {};
   const starting = (_request: Request, _info?: RequestInfo) =>
     Promise.resolve(new Response("starting", { status: 503 }));
   const timeouts = {
@@ -90,7 +91,13 @@ export async function serve(config: Config): Promise<void> {
     : undefined;
   const server = await serveHttp(
     (request, info) => (handlers.public ?? starting)(request, info),
-    { ...splitAddress(config.bind_address), ...timeouts, tls },
+    {
+      ...splitAddress(config.bind_address),
+      ...timeouts,
+      tls,
+      // GET /query without fetch's objects (src/http/app.ts); the fetch path while starting.
+      direct: (request) => handlers.public?.direct(request),
+    },
   );
   const raftServer = await serveHttp(
     (request, info) => (handlers.internal ?? starting)(request, info),

@@ -147,3 +147,40 @@ export type UpgradeAnswer =
 
 /** Decides an `Upgrade` request (the server writes the answer). */
 export type UpgradeHandler = (request: UpgradeRequest) => UpgradeAnswer;
+
+/**
+ * A request without a body, as the server read it, for a handler that answers it without
+ * fetch's `Request` and `Response` (the direct path of `GET /query`, src/http/direct.ts):
+ * building, reading and writing those objects is a large part of a small query's cost.
+ */
+export interface PlainRequest {
+  method: string;
+  /** The URL as the server resolved it (scheme, Host header and target). */
+  url: URL;
+  /** Header values by name, case-insensitively; repeated headers joined with ", ". */
+  headers: { get(name: string): string | null };
+  /** `host:port` of the caller. */
+  remoteAddr?: string;
+  /** Aborts when the client goes away before the answer is written. */
+  signal: AbortSignal;
+}
+
+/** A whole answer: its status, headers (lower-case names) and bytes. */
+export interface PlainAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array<ArrayBuffer>;
+  /**
+   * Called once by the server: with false when the answer was handed to the connection, with
+   * true when it was dropped because the client had gone (the access log's `aborted`).
+   */
+  sent?: (aborted: boolean) => void;
+}
+
+/**
+ * Answers a request directly (a plain answer, or a `Response` when it streams or failed), or
+ * returns undefined at once for the request to take the fetch path.
+ */
+export type DirectHandler = (
+  request: PlainRequest,
+) => Promise<PlainAnswer | Response> | undefined;

@@ -15,14 +15,14 @@
  * before the answer ended.
  * @module
  */
-import type { Clock } from "../core/mod.ts";
+import type { Clock, PlainAnswer, PlainRequest } from "../core/mod.ts";
 
 /** Where access records go (`src/runtime` writes them as JSON lines). */
 export type AccessSink = (record: Record<string, unknown>) => void;
 
 /** What is known of a request once its handler answered. */
 export interface AccessEntry {
-  request: Request;
+  request: Pick<PlainRequest, "method" | "headers">;
   url: URL;
   route: string;
   remote?: string;
@@ -32,11 +32,47 @@ export interface AccessEntry {
   started: number;
 }
 
-const databases = new WeakMap<Request, string>();
+const databases = new WeakMap<object, string>();
 
 /** Records the database a request worked in when its URL does not say (a native JSON body). */
 export function noteDatabase(request: Request, database: string): void {
   databases.set(request, database);
+}
+
+/** Has the record of a plain answer written by `sink` once the server sent or dropped it. */
+export function logPlainAccess(
+  answer: PlainAnswer,
+  entry: AccessEntry,
+  sink: AccessSink,
+  clock: Pick<Clock, "monotonicMs">,
+): void {
+  answer.sent = (aborted) =>
+    sink(accessRecord(entry, answer.status, aborted ? 0 : answer.body.byteLength, aborted, clock));
+}
+
+function accessRecord(
+  entry: AccessEntry,
+  status: number,
+  bytesOut: number,
+  aborted: boolean,
+  clock: Pick<Clock, "monotonicMs">,
+): Record<string, unknown> {
+  const length = entry.request.headers.get("content-length");
+  const record: Record<string, unknown> = {
+    method: entry.request.method,
+    path: entry.url.pathname,
+    status,
+    duration_ms: Math.round((clock.monotonicMs() - entry.started) * 100) / 100,
+    bytes_in: length === null ? null : Number(length),
+    bytes_out: bytesOut,
+    remote: entry.remote ?? null,
+    database: entry.url.searchParams.get("db") || databases.get(entry.request) || null,
+    user: entry.user ?? null,
+    route: entry.route,
+    request_id: entry.requestId,
+  };
+  if (aborted) record.aborted = true;
+  return record;
 }
 
 /**
@@ -49,24 +85,8 @@ export function logAccess(
   sink: AccessSink,
   clock: Pick<Clock, "monotonicMs">,
 ): Response {
-  const write = (bytesOut: number, aborted: boolean) => {
-    const length = entry.request.headers.get("content-length");
-    const record: Record<string, unknown> = {
-      method: entry.request.method,
-      path: entry.url.pathname,
-      status: response.status,
-      duration_ms: Math.round((clock.monotonicMs() - entry.started) * 100) / 100,
-      bytes_in: length === null ? null : Number(length),
-      bytes_out: bytesOut,
-      remote: entry.remote ?? null,
-      database: entry.url.searchParams.get("db") || databases.get(entry.request) || null,
-      user: entry.user ?? null,
-      route: entry.route,
-      request_id: entry.requestId,
-    };
-    if (aborted) record.aborted = true;
-    sink(record);
-  };
+  const write = (bytesOut: number, aborted: boolean) =>
+    sink(accessRecord(entry, response.status, bytesOut, aborted, clock));
   const body = response.body;
   if (body === null) {
     write(0, false);

@@ -6,11 +6,21 @@
  * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
  * - the web console: `GET /` and its assets under `/console/`
  *
- * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates.
+ * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates. `GET /query` has
+ * a second way in, `App.direct`, for a server that can answer it without fetch's `Request` and
+ * `Response` (src/runtime/plain_bridge.ts): same gate, handler, metrics, headers and access log.
  *
  * @module
  */
-import { type Clock, type Logger, NotFoundError, type Point } from "../core/mod.ts";
+import {
+  type Clock,
+  type DirectHandler,
+  type Logger,
+  NotFoundError,
+  type PlainAnswer,
+  type PlainRequest,
+  type Point,
+} from "../core/mod.ts";
 import type { Principal } from "../auth/mod.ts";
 import { LineProtocolCache } from "../ingest/mod.ts";
 import type { JoinAnswer, JoinRequest } from "../cluster/mod.ts";
@@ -21,10 +31,11 @@ import type { IngestPipeline } from "./write_path.ts";
 import { Metrics, type SampledFamily } from "./metrics.ts";
 import { INFLUX_VERSION, nativeError } from "./responses.ts";
 import { type AuthContext, passGate, type RefusalLogs, refusalLogs } from "./auth_gate.ts";
-import { routeOf } from "./routes.ts";
+import { type Route, routeOf } from "./routes.ts";
 import type { BackupApi } from "./backup_handler.ts";
 import type { JobsService } from "../jobs/mod.ts";
-import { type AccessSink, logAccess } from "./access_log.ts";
+import { type AccessSink, logAccess, logPlainAccess } from "./access_log.ts";
+import { handleInfluxQueryGet } from "./query_handler.ts";
 import { declareServerMetrics } from "./server_metrics.ts";
 
 /**
@@ -122,6 +133,12 @@ export interface RequestInfo {
 export type Handler = (request: Request, info?: RequestInfo) => Promise<Response>;
 
 /**
+ * The app: its fetch handler, and `direct`, which answers a `GET /query` without fetch objects
+ * (the server's direct path; every other request returns undefined and takes the fetch path).
+ */
+export type App = Handler & { direct: DirectHandler };
+
+/**
  * Builds the fetch handler of a node.
  *
  * @example
@@ -131,7 +148,7 @@ export type Handler = (request: Request, info?: RequestInfo) => Promise<Response
  * answer.status; // 204
  * ```
  */
-export function createApp(options: AppOptions): Handler {
+export function createApp(options: AppOptions): App {
   const metrics = options.metrics ?? new Metrics();
   const ctx: AppContext = {
     ...options,
@@ -144,46 +161,94 @@ export function createApp(options: AppOptions): Handler {
   const idPrefix = Math.floor(ctx.clock.nowMs()).toString(16);
   let requests = 0;
 
-  return async (request, info) => {
-    const url = new URL(request.url);
-    const started = ctx.clock.monotonicMs();
-    let answer: Dispatched;
-    try {
-      answer = await dispatch(ctx, request, url, info);
-    } catch (error) {
-      // Handlers answer their own errors; reaching here is a bug or an unexpected failure.
-      ctx.logger.error("unhandled error", { path: url.pathname, error: String(error) });
-      answer = { route: "other", response: nativeError(error) };
-    }
+  /** Counts, labels and logs an answer (both paths). */
+  function finish<A extends Response | PlainAnswer>(
+    request: Request | PlainRequest,
+    url: URL,
+    remote: string | undefined,
+    started: number,
+    answer: Dispatched<A>,
+  ): A {
     const { route, response } = answer;
     const seconds = (ctx.clock.monotonicMs() - started) / 1000;
     metrics.add("epochnexus_http_requests_total", { route, status: String(response.status) });
     metrics.observe("epochnexus_http_request_duration_seconds", { route }, seconds);
     const requestId = `${idPrefix}-${(++requests).toString(16)}`;
-    withInfluxHeaders(response, requestId);
+    if (!(response instanceof Response)) {
+      Object.assign(response.headers, influxHeaders(requestId));
+      if (!ctx.accessLog) return response;
+      const user = answer.principal?.name;
+      const entry = { request, url, route, remote, user, requestId, started };
+      logPlainAccess(response, entry, ctx.accessLog, ctx.clock);
+      return response;
+    }
+    for (const [name, value] of Object.entries(influxHeaders(requestId))) {
+      response.headers.set(name, value);
+    }
     if (!ctx.accessLog) return response;
     return logAccess(
       response,
-      {
-        request,
-        url,
-        route,
-        remote: info?.remoteAddr,
-        user: answer.principal?.name,
-        requestId,
-        started,
-      },
+      { request, url, route, remote, user: answer.principal?.name, requestId, started },
       ctx.accessLog,
       ctx.clock,
+    ) as A;
+  }
+
+  const fetch: Handler = async (request, info) => {
+    const url = new URL(request.url);
+    const started = ctx.clock.monotonicMs();
+    let answer: Dispatched<Response>;
+    try {
+      answer = await dispatch(ctx, request, url, info);
+    } catch (error) {
+      // Handlers answer their own errors; reaching here is a bug or an unexpected failure.
+      answer = unhandled(ctx, url, error);
+    }
+    return finish(request, url, info?.remoteAddr, started, answer);
+  };
+
+  const query = routeOf("/query")!;
+  const direct: DirectHandler = (request) => {
+    if (request.method !== "GET" || request.url.pathname !== "/query") return undefined;
+    const started = ctx.clock.monotonicMs();
+    return answerQueryGet(ctx, query, request).then(
+      (answer) => finish(request, request.url, request.remoteAddr, started, answer),
     );
   };
+  return Object.assign(fetch, { direct });
 }
 
 /** A request's route label, answer, and caller (when the gate let it through). */
-interface Dispatched {
+interface Dispatched<A = Response> {
   route: string;
-  response: Response;
+  response: A;
   principal?: Principal;
+}
+
+function unhandled(ctx: AppContext, url: URL, error: unknown): Dispatched<Response> {
+  ctx.logger.error("unhandled error", { path: url.pathname, error: String(error) });
+  return { route: "other", response: nativeError(error) };
+}
+
+/** `GET /query` on the direct path: the gate, then the query; as `dispatch` would. */
+async function answerQueryGet(
+  ctx: AppContext,
+  route: Route,
+  request: PlainRequest,
+): Promise<Dispatched<Response | PlainAnswer>> {
+  const url = request.url;
+  try {
+    const gate = await passGate(ctx, route, request, { url, remoteAddr: request.remoteAddr });
+    if ("response" in gate) return { route: route.name, response: gate.response };
+    const principal = gate.principal;
+    return {
+      route: route.name,
+      response: await handleInfluxQueryGet(ctx, request, principal),
+      principal,
+    };
+  } catch (error) {
+    return unhandled(ctx, url, error);
+  }
 }
 
 async function dispatch(
@@ -208,10 +273,12 @@ async function dispatch(
     : { route: route.name, response: answer, principal };
 }
 
-function withInfluxHeaders(response: Response, requestId: string): Response {
-  response.headers.set("x-influxdb-version", INFLUX_VERSION);
-  response.headers.set("x-influxdb-build", "OSS");
-  response.headers.set("request-id", requestId);
-  response.headers.set("x-request-id", requestId);
-  return response;
+/** The headers every answer carries (InfluxDB's, and the request's id). */
+function influxHeaders(requestId: string): Record<string, string> {
+  return {
+    "x-influxdb-version": INFLUX_VERSION,
+    "x-influxdb-build": "OSS",
+    "request-id": requestId,
+    "x-request-id": requestId,
+  };
 }

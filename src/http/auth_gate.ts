@@ -28,6 +28,7 @@ import {
   type Logger,
   LogLimiter,
   PermissionDeniedError,
+  type PlainRequest,
   UnauthenticatedError,
 } from "../core/mod.ts";
 import type { AppContext } from "./app.ts";
@@ -91,8 +92,11 @@ export type Credentials =
   | { kind: "none" }
   | { kind: "malformed" };
 
+/** What the gate reads of a request: its headers (a fetch `Request` or a {@linkcode PlainRequest}). */
+export type RequestHeaders = Pick<PlainRequest, "headers">;
+
 /** Reads the credentials of a request (parameters first, as InfluxDB). */
-export function credentialsOf(request: Request, url: URL): Credentials {
+export function credentialsOf(request: RequestHeaders, url: URL): Credentials {
   const u = url.searchParams.get("u");
   if (u !== null && u !== "") {
     return { kind: "password", user: u, password: url.searchParams.get("p") ?? "" };
@@ -132,7 +136,7 @@ export type GateResult = { principal: Principal } | { response: Response };
 export async function passGate(
   ctx: AppContext,
   route: Route,
-  request: Request,
+  request: RequestHeaders,
   where: { url: URL; remoteAddr?: string },
 ): Promise<GateResult> {
   const { auth, logger } = ctx;
@@ -222,7 +226,7 @@ export const BOOTSTRAP_PRINCIPAL: Principal = {
   privilege: () => Privilege.none,
 };
 
-function presentsClusterSecret(auth: AuthContext, request: Request): boolean {
+function presentsClusterSecret(auth: AuthContext, request: RequestHeaders): boolean {
   const secret = auth.clusterSecret;
   const presented = request.headers.get(CLUSTER_SECRET_HEADER);
   if (!secret || presented === null) return false;

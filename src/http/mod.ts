@@ -3,6 +3,7 @@
  * @module
  */
 export {
+  type App,
   type AppContext,
   type AppOptions,
   createApp,

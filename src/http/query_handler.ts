@@ -12,7 +12,14 @@
  */
 import { authorizeStatements, holds, isPrivileged, type Principal } from "../auth/mod.ts";
 import { Privilege } from "../cluster/mod.ts";
-import { EpochError, ParseError, PermissionDeniedError, ValidationError } from "../core/mod.ts";
+import {
+  EpochError,
+  ParseError,
+  PermissionDeniedError,
+  type PlainAnswer,
+  type PlainRequest,
+  ValidationError,
+} from "../core/mod.ts";
 import {
   checkQuerySize,
   DEFAULT_QUERY_LIMITS,
@@ -40,7 +47,7 @@ type QueryResult = StatementResult[];
 import type { AppContext } from "./app.ts";
 import { BOOTSTRAP_MESSAGE, BOOTSTRAP_PRINCIPAL, errorResponse } from "./auth_gate.ts";
 import { readBody } from "./body.ts";
-import { influxError, nativeError } from "./responses.ts";
+import { influxError, nativeError, responseOf } from "./responses.ts";
 import { noteDatabase } from "./access_log.ts";
 
 interface QueryRequest {
@@ -104,6 +111,9 @@ function stateOf(ctx: AppContext): QueryState {
 // InfluxDB 1.6 converts to u, ms, s, m and h; any other value (n, ns, µ, x ...) answers ns.
 const EPOCHS = new Set(["ns", "u", "ms", "s", "m", "h"]);
 
+/** What answering a query reads of its request besides the parameters. */
+type QueryHead = Pick<PlainRequest, "method" | "headers" | "signal">;
+
 /** Answers InfluxDB's `/query`. */
 export async function handleInfluxQuery(
   ctx: AppContext,
@@ -117,6 +127,33 @@ export async function handleInfluxQuery(
   } catch (error) {
     return influxError(error);
   }
+  return responseOf(await answerInfluxQuery(ctx, request, query, principal));
+}
+
+/**
+ * Answers a body-less `GET /query` from its URL, as {@linkcode handleInfluxQuery} does: a small
+ * answer as plain bytes (the server's direct path writes them without a `Response`).
+ */
+export function handleInfluxQueryGet(
+  ctx: AppContext,
+  request: PlainRequest,
+  principal: Principal,
+): Promise<PlainAnswer | Response> {
+  let query: QueryRequest;
+  try {
+    query = queryParameters(request.url.searchParams);
+  } catch (error) {
+    return Promise.resolve(influxError(error));
+  }
+  return answerInfluxQuery(ctx, request, query, principal);
+}
+
+async function answerInfluxQuery(
+  ctx: AppContext,
+  request: QueryHead,
+  query: QueryRequest,
+  principal: Principal,
+): Promise<PlainAnswer | Response> {
   try {
     const refusal = authorize(ctx, principal, query, request.method === "GET");
     if (refusal) return errorResponse({ influx: true }, refusal);
@@ -189,7 +226,7 @@ export async function handleNativeQuery(
       await ctx.engine.createDatabase(query.db);
     }
     const results = await run(ctx, query, false, principal, request.signal);
-    return encode(request, results, query);
+    return responseOf(encode(request, results, query));
   } catch (error) {
     if (!(error instanceof EpochError)) ctx.logger.error("query failed", { error: String(error) });
     return nativeError(error);
@@ -214,6 +251,11 @@ async function influxQueryRequest(
       for (const [k, v] of new URLSearchParams(body)) values.set(k, v);
     }
   }
+  return queryParameters(values);
+}
+
+/** The query's parameters (`q`, `db`, `epoch` ...) from the URL's and a form body's values. */
+function queryParameters(values: URLSearchParams): QueryRequest {
   const q = values.get("q");
   if (!q) throw new ValidationError(`missing required parameter "q"`);
   let params: Record<string, unknown> | undefined;
@@ -263,7 +305,7 @@ function checkConsistency(value: string | null | undefined): ReadConsistency | u
  */
 function streamChunks(
   ctx: AppContext,
-  request: Request,
+  request: QueryHead,
   query: QueryRequest,
   principal: Principal,
 ): Response {
@@ -334,7 +376,7 @@ function streamChunks(
   return new Response(body, { headers: { "content-type": "application/json" } });
 }
 
-function wantsCsv(request: Request): boolean {
+function wantsCsv(request: QueryHead): boolean {
   const accept = request.headers.get("accept") ?? "";
   return accept.includes("application/csv") || accept.includes("text/csv");
 }
@@ -540,7 +582,11 @@ class StatementTiming {
   }
 }
 
-function encode(request: Request, results: QueryResult, query: QueryRequest): Response {
+function encode(
+  request: QueryHead,
+  results: QueryResult,
+  query: QueryRequest,
+): PlainAnswer | Response {
   if (wantsCsv(request)) {
     return new Response(encodeCsv(results, { epoch: query.epoch }), {
       headers: { "content-type": "text/csv" }, // what influxd 1.6.7 sends for Accept: application/csv
@@ -556,10 +602,12 @@ function encode(request: Request, results: QueryResult, query: QueryRequest): Re
   const first = chunks.next().value!;
   const second = chunks.next();
   if (second.done) {
-    // Its length lets the server write it without reading a stream (fetch_bridge.ts).
-    return new Response(first, {
+    // Whole: the server writes it at once, with its length (fetch_bridge.ts, direct.ts).
+    return {
+      status: 200,
       headers: { ...headers, "content-length": String(first.byteLength) },
-    });
+      body: first,
+    };
   }
   let pending: Uint8Array<ArrayBuffer> | undefined = second.value;
   const body = new ReadableStream<Uint8Array>({

@@ -4,7 +4,7 @@
  * Statuses come from the error's code (core/errors.ts), never picked by hand.
  * @module
  */
-import { EpochError, httpStatusOf, messageOf } from "../core/mod.ts";
+import { EpochError, httpStatusOf, messageOf, type PlainAnswer } from "../core/mod.ts";
 
 /** Headers every answer carries, as InfluxDB 1.x sends them (clients look for them). */
 export const INFLUX_VERSION = "1.6.7";
@@ -42,4 +42,10 @@ export function influxError(error: unknown, message = messageOf(error)): Respons
 
 function withoutUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** A plain answer as a `Response` (a `Response` as it is). */
+export function responseOf(answer: PlainAnswer | Response): Response {
+  if (answer instanceof Response) return answer;
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
 }

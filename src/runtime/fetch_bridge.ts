@@ -108,10 +108,7 @@ export async function requestFrom(
   const headers: [string, string][] = [];
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
-  const target = req.url ?? "/";
-  const url = target.startsWith("/")
-    ? `${options.scheme}://${req.headers.host ?? "localhost"}${target}`
-    : target; // absolute-form (a proxy's request)
+  const url = urlText(req, options.scheme);
   const method = req.method ?? "GET";
   const chunked = req.headers["transfer-encoding"] !== undefined;
   const length = Number(req.headers["content-length"] ?? 0);
@@ -129,6 +126,14 @@ export async function requestFrom(
     // @ts-ignore: `duplex` is required by fetch for a stream body, not yet in every lib.d.ts
     duplex: "half",
   });
+}
+
+/** The request's URL as text: the target resolved against the scheme and Host header. */
+export function urlText(req: IncomingMessage, scheme: "http" | "https"): string {
+  const target = req.url ?? "/";
+  return target.startsWith("/")
+    ? `${scheme}://${req.headers.host ?? "localhost"}${target}`
+    : target; // absolute-form (a proxy's request)
 }
 
 /** Reads a body of known, small length whole. */

@@ -36,8 +36,9 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { Logger, UpgradeHandler } from "../core/mod.ts";
-import { PaceWatch, requestFrom, writeResponse } from "./fetch_bridge.ts";
+import type { DirectHandler, Logger, PlainAnswer, UpgradeHandler } from "../core/mod.ts";
+import { PaceWatch, requestFrom, urlText, writeResponse } from "./fetch_bridge.ts";
+import { plainRequestFrom, writePlain } from "./plain_bridge.ts";
 import { type NodeSocket, nodeSocketChannel } from "./upgrade_socket.ts";
 
 /** A running server. */
@@ -83,6 +84,11 @@ export interface ServeHttpOptions {
    * any request. A switched connection is closed by `shutdown`.
    */
   upgrade?: UpgradeHandler;
+  /**
+   * Answers body-less GET requests it takes (the app's `GET /query`) without fetch's objects;
+   * the others, and every request without it, go to `handler`.
+   */
+  direct?: DirectHandler;
 }
 
 /**
@@ -129,7 +135,7 @@ export function serveHttp(
   });
   server.on("clientError", answerClientError);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    serveOne(handler, req, res, { scheme, pace, logger }).catch((error) => {
+    serveOne(handler, req, res, { scheme, pace, logger, direct: options.direct }).catch((error) => {
       logger?.error("answer not written", { error: String(error) });
       res.destroy();
     });
@@ -272,12 +278,25 @@ async function serveOne(
     scheme: "http" | "https";
     pace: { timeoutMs: number; minBytesPerSecond: number };
     logger?: Logger;
+    direct?: DirectHandler;
   },
 ): Promise<void> {
   const gone = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) gone.abort(new Error("the client went away"));
   });
+  let direct: Promise<PlainAnswer | Response> | undefined;
+  if (options.direct !== undefined && req.method === "GET") {
+    let url: URL;
+    try {
+      url = new URL(urlText(req, options.scheme));
+    } catch (error) {
+      badRequest(res, error);
+      return;
+    }
+    const plain = plainRequestFrom(req, url, addressOf(req.socket), gone.signal);
+    direct = options.direct(plain);
+  }
   const watch = new PaceWatch(options.pace, (error) => {
     options.logger?.warn("slow client disconnected", {
       client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
@@ -287,25 +306,38 @@ async function serveOne(
     req.destroy(error);
     res.destroy();
   });
-  let request: Request;
+  let response: Response | PlainAnswer;
   try {
-    request = await requestFrom(req, { scheme: options.scheme, watch, signal: gone.signal });
-  } catch (error) {
-    if (res.destroyed) return; // the client went away, or was too slow, mid-body
-    res.writeHead(400, { "content-type": "text/plain", connection: "close" });
-    res.end(`bad request: ${(error as Error).message}\n`);
-    return;
-  }
-  let response: Response;
-  try {
-    response = await handler(request, { remoteAddr: addressOf(req.socket) });
+    if (direct !== undefined) {
+      response = await direct;
+    } else {
+      let request: Request;
+      try {
+        request = await requestFrom(req, { scheme: options.scheme, watch, signal: gone.signal });
+      } catch (error) {
+        if (!res.destroyed) badRequest(res, error); // else the client went away, or was too slow
+        return;
+      }
+      response = await handler(request, { remoteAddr: addressOf(req.socket) });
+    }
   } catch (error) {
     options.logger?.error("handler failed", { path: req.url, error: String(error) });
     response = new Response("internal error\n", { status: 500 });
+  }
+  if (!(response instanceof Response)) {
+    if (res.destroyed) response.sent?.(true);
+    else writePlain(res, response);
+    return;
   }
   if (res.destroyed) {
     await response.body?.cancel().catch(() => {});
     return;
   }
   await writeResponse(res, response, watch);
+}
+
+/** A request whose URL or body could not be read: 400, and the connection closed. */
+function badRequest(res: ServerResponse, error: unknown): void {
+  res.writeHead(400, { "content-type": "text/plain", connection: "close" });
+  res.end(`bad request: ${(error as Error).message}\n`);
 }

@@ -59,6 +59,17 @@ Deno.test("http server: a streamed answer goes out as produced, a buffered one w
   }
 });
 
+/** What `promise` settles with, or `late` when it takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, late: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((r) => (timer = setTimeout(() => r(late), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("http server: the request's signal aborts when the client goes away", async () => {
   let aborted!: () => void;
   const sawAbort = new Promise<void>((r) => (aborted = r));
@@ -75,15 +86,45 @@ Deno.test("http server: the request's signal aborts when the client goes away", 
     await conn.write(new TextEncoder().encode("GET /query HTTP/1.1\r\nhost: x\r\n\r\n"));
     await handling;
     conn.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const inTime = await Promise.race([
-      sawAbort.then(() => true),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000))),
-    ]);
-    clearTimeout(timer);
+    const inTime = await within(sawAbort.then(() => true), 10_000, false);
     assert.ok(inTime, "the handler's signal did not abort within 10 s of the client leaving");
   } finally {
     aborted();
+    await server.shutdown();
+  }
+});
+
+Deno.test("http server: a direct answer's signal aborts when the client goes away; it is dropped as aborted", async () => {
+  let dropped!: (aborted: boolean) => void;
+  const sent = new Promise<boolean>((r) => (dropped = r));
+  let started!: () => void;
+  const handling = new Promise<void>((r) => (started = r));
+  const server = await serveHttp(() => Promise.resolve(new Response("not direct")), {
+    hostname: "127.0.0.1",
+    port: 0,
+    direct: (request) => {
+      started();
+      // A long query, killed when its client leaves: its (late) answer is then dropped.
+      return new Promise((resolve) =>
+        request.signal.addEventListener("abort", () =>
+          resolve({
+            status: 200,
+            headers: {},
+            body: new TextEncoder().encode("late"),
+            sent: dropped,
+          }))
+      );
+    },
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(new TextEncoder().encode("GET /query HTTP/1.1\r\nhost: x\r\n\r\n"));
+    await handling;
+    conn.close();
+    const outcome = await within<boolean | string>(sent, 10_000, "not sent within 10 s");
+    assert.equal(outcome, true, "the answer was dropped as aborted");
+  } finally {
+    dropped(false);
     await server.shutdown();
   }
 });

@@ -398,6 +398,7 @@ function decodeBody(
         measurement: p.get("measurement") || undefined,
         tags: tags ? tags.split(",").map((t) => t.trim()).filter((t) => t !== "") : [],
         types: types ? parseCsvTypes(types) : undefined,
+        maxRecordBytes: settings.maxLineBytes,
       });
     }
     case "application/json":

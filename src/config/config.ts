@@ -154,7 +154,7 @@ export const ConfigSchema = z.strictObject({
   ingest_batch_bytes: byteSize.default(8 * 1024 * 1024),
   /** Ingest: largest streamed body (NDJSON, CSV, line protocol on /ingest), after gunzip. */
   max_stream_bytes: byteSize.default(64 * 1024 ** 3),
-  /** Ingest: longest NDJSON or line-protocol line. */
+  /** Ingest: longest NDJSON or line-protocol line, or CSV record. */
   max_line_bytes: byteSize.default(1024 * 1024),
   /** Ingest: write requests served at once; more get 429 with Retry-After. */
   max_concurrent_writes: z.coerce.number().int().min(1).default(64),

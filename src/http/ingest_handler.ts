@@ -209,11 +209,15 @@ export function admitStreamedWrite(
 
 /**
  * Admits a stream of messages (a Connect ingest call) as {@linkcode admitStreamedWrite} admits
- * a body: one read now, then what its batches hold.
+ * a body: one read now (or `bytes`, a unary call's whole message, read before it is decoded),
+ * then what its batches hold.
  * @throws {OverloadError} beyond the bounds (429 with Retry-After).
  */
-export function admitMessageStream(ctx: AppContext): StreamReservation {
-  return admissionOf(ctx).admitStream(STREAM_READ_BYTES);
+export function admitMessageStream(
+  ctx: AppContext,
+  bytes: number = STREAM_READ_BYTES,
+): StreamReservation {
+  return admissionOf(ctx).admitStream(bytes);
 }
 
 /** Bytes reserved by the write requests in flight now (tests, metrics). */
@@ -394,6 +398,7 @@ function decodeBody(
         measurement: p.get("measurement") || undefined,
         tags: tags ? tags.split(",").map((t) => t.trim()).filter((t) => t !== "") : [],
         types: types ? parseCsvTypes(types) : undefined,
+        maxRecordBytes: settings.maxLineBytes,
       });
     }
     case "application/json":

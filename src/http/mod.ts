@@ -16,6 +16,7 @@ export { type AccessSink } from "./access_log.ts";
 export { WARNING_HEADER } from "./write_handler.ts";
 export type { IngestPipeline } from "./write_path.ts";
 export { configureQueries } from "./query_handler.ts";
+export { MAX_READ_QUERIES } from "./prom_read_handler.ts";
 export { storedDataOf } from "./schema_handler.ts";
 export { ingestSettingsFromConfig } from "./ingest_handler.ts";
 export { INFLUX_VERSION } from "./responses.ts";

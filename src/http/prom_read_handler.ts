@@ -11,10 +11,16 @@
  * means the label is absent or empty and `!=""` that it is present, as InfluxQL's tag
  * comparisons already treat an absent tag as empty. Only the SAMPLES response type is served:
  * a request that accepts only STREAMED_XOR_CHUNKS is refused with 400.
+ *
+ * One request is bounded as a whole, not only query by query: at most
+ * {@linkcode MAX_READ_QUERIES} queries (Prometheus sends one per request, InfluxDB 1.x accepts
+ * only one), and `query_timeout_ms` counts from the request's start, so a few hundred KB of
+ * repeated queries cannot keep the server busy for minutes.
  * @module
  */
 import type { Principal } from "../auth/mod.ts";
 import {
+  type Clock,
   EpochError,
   NotFoundError,
   OverloadError,
@@ -36,6 +42,7 @@ import {
   compileRegex,
   isInstant,
   limitHit,
+  QueryInterruptedError,
   QueryMemory,
   quoteIdent,
   type StatementResult,
@@ -44,6 +51,13 @@ import type { AppContext } from "./app.ts";
 import { readBody } from "./body.ts";
 import { queryLimitsOf, runReadQuery } from "./query_handler.ts";
 import { nativeError } from "./responses.ts";
+
+/**
+ * The most queries one remote_read request may hold. Prometheus sends one query per request and
+ * InfluxDB 1.x refuses more than one; a few more serve other clients (a query per selector)
+ * while one request stays a bounded amount of work. More is a 413 before any query runs.
+ */
+export const MAX_READ_QUERIES = 100;
 
 /** Answers a remote_read request. */
 export async function handlePromRead(
@@ -66,13 +80,23 @@ export async function handlePromRead(
     if (types.length > 0 && !types.includes(RESPONSE_SAMPLES)) {
       throw unsupportedResponseTypes(types);
     }
+    if (read.queries.length > MAX_READ_QUERIES) {
+      throw new TooLargeError(
+        `remote_read request has ${read.queries.length} queries; at most ${MAX_READ_QUERIES} are ` +
+          `answered in one request (Prometheus sends one): send them in several requests`,
+        { details: { queries: read.queries.length, max: MAX_READ_QUERIES } },
+      );
+    }
     // Each query's rows are charged to its own budget while it runs; the answers kept for the
     // whole request are charged here, so repeating a query cannot multiply what is held.
-    const held = new QueryMemory(queryLimitsOf(ctx).maxMemoryBytes ?? 0);
+    const limits = queryLimitsOf(ctx);
+    const held = new QueryMemory(limits.maxMemoryBytes ?? 0);
     const results: PromReadSeries[][] = [];
+    using deadline = new RequestDeadline(request.signal, ctx.clock, limits.timeoutMs ?? 0);
     for (const [i, query] of read.queries.entries()) {
       const where = `query ${i + 1}`;
-      const series = await answerQuery(ctx, principal, db, rp, query, where, request.signal);
+      deadline.check(where);
+      const series = await answerQuery(ctx, principal, db, rp, query, where, deadline.signal);
       held.charge(answerBytes(series), () => `remote_read ${where}`);
       results.push(series);
     }
@@ -87,6 +111,47 @@ export async function handlePromRead(
       ctx.logger.error("remote_read failed", { error: String(error) });
     }
     return nativeError(error);
+  }
+}
+
+/**
+ * One deadline for all the queries of a request: `query_timeout_ms` (0: none) from its start.
+ * The signal stops a query running past it (the executor checks it as it goes); `check` is asked
+ * between queries by the clock, since queries that never wait on IO give a timer no turn to fire.
+ */
+class RequestDeadline {
+  readonly signal: AbortSignal;
+  readonly #timeout = new AbortController();
+  readonly #timer?: ReturnType<typeof setTimeout>;
+  readonly #endMs: number;
+
+  constructor(client: AbortSignal, readonly clock: Clock, timeoutMs: number) {
+    this.#endMs = timeoutMs > 0 ? clock.monotonicMs() + timeoutMs : Infinity;
+    if (timeoutMs <= 0) {
+      this.signal = client;
+      return;
+    }
+    this.#timer = setTimeout(() => this.#expire(), timeoutMs);
+    this.signal = AbortSignal.any([client, this.#timeout.signal]);
+  }
+
+  /** @throws {EpochError} `deadline_exceeded` naming the query, once the client left or time is up. */
+  check(where: string): void {
+    if (!this.signal.aborted && this.clock.monotonicMs() >= this.#endMs) this.#expire();
+    if (!this.signal.aborted) return;
+    const reason = this.signal.reason;
+    const message = reason instanceof EpochError ? reason.message : "query killed";
+    throw new EpochError("deadline_exceeded", `remote_read ${where}: ${message}`, {
+      details: { limit: limitHit(message) ?? "killed" },
+    });
+  }
+
+  [Symbol.dispose](): void {
+    clearTimeout(this.#timer);
+  }
+
+  #expire(): void {
+    this.#timeout.abort(new QueryInterruptedError("query-timeout limit exceeded"));
   }
 }
 

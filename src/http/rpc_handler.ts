@@ -80,8 +80,8 @@ export async function handleRpc(
       },
       // As a streamed /ingest: one read, then what its batches hold (not 2 batches up front,
       // which let only 16 calls in at once under the default bound).
-      admit: () => {
-        const reservation = admitMessageStream(ctx);
+      admit: (messageBytes) => {
+        const reservation = admitMessageStream(ctx, messageBytes);
         return {
           commit: streamedCommitOptions(ctx, settings, reservation),
           release: () => reservation.release(),

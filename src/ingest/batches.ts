@@ -46,6 +46,12 @@ export interface DecodedBatch {
   originKind?: "line" | "record";
   /** Body bytes this piece decoded (for the in-flight byte budget). */
   bytes: number;
+  /**
+   * Body bytes the decoder holds after this piece that no batch's `bytes` counts: an unfinished
+   * line or record (up to `max_line_bytes`, across many reads), rows read but not yielded yet.
+   * @default {0}
+   */
+  heldBytes?: number;
 }
 
 /** What a write of one batch did (the storage engine's answer). */
@@ -148,6 +154,7 @@ export async function commitBatches(
   let written = 0; // points handed to write so far (the index base of point-indexed issues)
   let inFlight: Promise<void> | undefined;
   let inFlightBytes = 0;
+  let decoderBytes = 0; // the last batch's heldBytes
   const memory = options.memory;
 
   const note = (issue: IngestIssue) => {
@@ -161,7 +168,7 @@ export async function commitBatches(
       // Full of pieces that gave no points (bad lines, comments): they hold nothing once
       // decoded, so they must not go on counting against the byte bound.
       pendingBytes = 0;
-      memory?.hold(0);
+      memory?.hold(decoderBytes);
     }
     if (points.length === 0 || summary.unavailable > 0) return;
     const batch = points, batchOrigins = origins, base = written, batchKind = kind;
@@ -186,7 +193,7 @@ export async function commitBatches(
       }
     }).finally(() => {
       inFlightBytes = 0;
-      memory?.hold(pendingBytes);
+      memory?.hold(pendingBytes + decoderBytes);
     });
     // Awaited by the next flush, at the end or in the catch below; a failure while the loop
     // waits for the body's next read must not be an unhandled rejection (it ends the process).
@@ -215,7 +222,8 @@ export async function commitBatches(
           origins.push(batch.origins?.[i]);
         }
       }
-      memory?.hold(pendingBytes + inFlightBytes);
+      decoderBytes = batch.heldBytes ?? 0;
+      memory?.hold(pendingBytes + inFlightBytes + decoderBytes);
       const full = points.length >= batchPoints() || pendingBytes >= batchBytes;
       if (full || (memory?.short && points.length > 0)) await flush();
     }

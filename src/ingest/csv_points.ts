@@ -28,7 +28,7 @@
  *   header holding them refuses the body; the tokenizer turns them into U+FFFD.
  * @module
  */
-import { ParseError, ValidationError } from "../core/mod.ts";
+import { ParseError, TooLargeError, ValidationError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import { decodeJsonRecord, isRecordError, type JsonPrecision, TagInterner } from "./json_points.ts";
 import { Utf8Watch } from "./_utf8.ts";
@@ -60,6 +60,11 @@ export interface CsvOptions {
   inferRows?: number;
   /** Rows per yielded batch. @default {1000} */
   batchRows?: number;
+  /**
+   * Longest record held while waiting for its end, in bytes (a quoted field may hold newlines,
+   * so one record can be long): past it the body is refused. @default {4194304}
+   */
+  maxRecordBytes?: number;
 }
 
 /** Parses `usage:float,count:integer` into declared types. @throws {ValidationError} */
@@ -153,8 +158,11 @@ export async function* decodeCsvStream(
   };
   const batchRows = options.batchRows ?? 1000;
   const inferRows = options.inferRows ?? 1000;
+  const maxRecord = options.maxRecordBytes ?? 4 * 1024 * 1024;
   let header: string[] | undefined;
   let roles: Role[] = [];
+  /** Body bytes read. */
+  let consumed = 0;
   let lastBytes = 0;
   /** How many of `utf8.invalid` are behind the records read so far. */
   let badSeen = 0;
@@ -169,9 +177,18 @@ export async function* decodeCsvStream(
       try {
         const next = await reader.read();
         ended = next.done;
+        consumed += next.value?.length ?? 0;
         rows = ended ? tokenizer.finish() : tokenizer.push(next.value!);
       } catch (error) {
         throw csvError(error);
+      }
+      const open = tokenizer.openRecord;
+      if (!ended && open !== undefined && consumed - open.start > maxRecord) {
+        throw new TooLargeError(
+          `CSV: a record longer than ${maxRecord} bytes (the limit) starts at line ${open.line} ` +
+            `(byte offset ${open.start} of the body)`,
+          { details: { limit: maxRecord, line: open.line, offset: open.start } },
+        );
       }
       for (const row of rows) {
         if (header === undefined) {
@@ -192,6 +209,9 @@ export async function* decodeCsvStream(
       }
       // Broken syntax after these rows: met once they are (a bad header is told first).
       if (tokenizer.error) throw csvError(tokenizer.error);
+      // Once per read, so that what this stream holds (the types' lookahead, an unfinished
+      // record) is counted against the write bound as it grows, not only every batchRows rows.
+      if (!ended) yield take();
     }
     if (header === undefined) {
       throw new ValidationError("CSV body is empty: expected a header row");
@@ -209,6 +229,7 @@ export async function* decodeCsvStream(
 
   function take(): DecodedBatch {
     const out = batch;
+    out.heldBytes = consumed - lastBytes;
     batch = newBatch();
     return out;
   }

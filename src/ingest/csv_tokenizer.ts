@@ -99,6 +99,11 @@ export class CsvTokenizer {
   #quoteColumn = 0;
 
   /** The syntax error met, once met (the records before it were returned). */
+  /** Where the record being read (begun, not ended) starts: its 1-based line and byte offset. */
+  get openRecord(): { line: number; start: number } | undefined {
+    return this.#inRecord ? { line: this.#recordLine, start: this.#recordStart } : undefined;
+  }
+
   get error(): CsvSyntaxError | undefined {
     return this.#error;
   }

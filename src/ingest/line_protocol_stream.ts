@@ -37,17 +37,20 @@ export async function* decodeLineProtocolStream(
   const decoder = new LineProtocolDecoder(options);
   const maxLine = options.maxLineBytes ?? 4 * 1024 * 1024;
   let offset = 0;
-  const batch = (r: LineProtocolResult, bytes: number): DecodedBatch => ({
+  // `bytes`: what the lines this piece completed hold; the unfinished one is the decoder's.
+  const batch = (r: LineProtocolResult, heldBefore: number, read: number): DecodedBatch => ({
     points: r.points,
     errors: r.errors.map(lineIssue),
     // A point refused by the write is reported at its line.
     origins: r.lines,
     originKind: "line",
-    bytes,
+    bytes: heldBefore + read - decoder.pendingBytes,
+    heldBytes: decoder.pendingBytes,
   });
   yield* pullChunks(
     stream,
     (chunk) => {
+      const heldBefore = decoder.pendingBytes;
       const result = decoder.push(chunk);
       offset += chunk.length;
       if (decoder.pendingBytes > maxLine) {
@@ -59,8 +62,11 @@ export async function* decodeLineProtocolStream(
           { details: { limit: maxLine, line, offset: start } },
         );
       }
-      return batch(result, chunk.length);
+      return batch(result, heldBefore, chunk.length);
     },
-    () => batch(decoder.finish(), 0),
+    () => {
+      const heldBefore = decoder.pendingBytes;
+      return batch(decoder.finish(), heldBefore, 0);
+    },
   );
 }

@@ -248,7 +248,19 @@ export async function* decodeNdjsonStream(
   options: NdjsonOptions,
 ): AsyncGenerator<DecodedBatch> {
   const decoder = new NdjsonDecoder(options);
-  yield* pullChunks(stream, (chunk) => decoder.push(chunk), () => decoder.finish());
+  // `bytes`: what the lines a piece completed hold; the unfinished one is the decoder's.
+  const counted = (decode: () => DecodedBatch, read: number): DecodedBatch => {
+    const heldBefore = decoder.pendingBytes;
+    const batch = decode();
+    batch.bytes = heldBefore + read - decoder.pendingBytes;
+    batch.heldBytes = decoder.pendingBytes;
+    return batch;
+  };
+  yield* pullChunks(
+    stream,
+    (chunk) => counted(() => decoder.push(chunk), chunk.length),
+    () => counted(() => decoder.finish(), 0),
+  );
 }
 
 /** The most bytes of a body decoded in one step (a network read is usually at most 64 KiB). */

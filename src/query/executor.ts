@@ -600,17 +600,21 @@ async function showCardinality(
   const out: ResultSeries[] = [];
   for (const m of sorted) {
     let seen = new Set<string>();
+    let count: number | undefined;
     if (stmt.what === "field_key") {
       for (const r of shards) for (const k of r.fieldTypes(m).keys()) seen.add(k);
     } else if (stmt.what === "tag_key") {
       seen = tagKeysOf(shards, m, where);
     } else if (stmt.what === "tag_values") {
       const key = stmt.key;
-      seen = tagPairsOf(shards, m, where, (k) => key === undefined || tagKeyMatches(key, k));
+      const pairs = tagPairsOf(shards, m, where, (k) => key === undefined || tagKeyMatches(key, k));
+      count = 0;
+      for (const values of pairs.values()) count += values.size;
     } else {
       for (const r of shards) for (const s of matchingSeries(r, m, where)) seen.add(s.key);
     }
-    if (seen.size > 0) out.push(listing(m, ["count"], [[seen.size]]));
+    count ??= seen.size;
+    if (count > 0) out.push(listing(m, ["count"], [[count]]));
   }
   return out;
 }
@@ -806,28 +810,45 @@ function tagKeysOf(
 }
 
 /**
- * `key NUL value` of the tags of the series of `m` that satisfy the condition, for the keys
- * `keyMatches` accepts (without a condition: the index's values, no series walked).
+ * Tag key -> values of the series of `m` that satisfy the condition, for the keys `keyMatches`
+ * accepts (without a condition: the index's values, no series walked). Not pairs joined by a
+ * separator: a key or value may hold any character, NUL included.
  */
 function tagPairsOf(
   shards: readonly ShardReader[],
   m: string,
   where: SeriesCondition | undefined,
   keyMatches: (key: string) => boolean,
-): Set<string> {
-  const pairs = new Set<string>();
+): Map<string, Set<string>> {
+  const pairs = new Map<string, Set<string>>();
+  const valuesOf = (k: string) => {
+    let values = pairs.get(k);
+    if (values === undefined) pairs.set(k, values = new Set());
+    return values;
+  };
   for (const r of shards) {
     if (where === undefined && r.tagKeys !== undefined && r.tagValues !== undefined) {
       for (const k of r.tagKeys(m)) {
-        if (keyMatches(k)) { for (const v of r.tagValues(m, k)) pairs.add(k + "\u0000" + v); }
+        if (!keyMatches(k)) continue;
+        const values = valuesOf(k);
+        for (const v of r.tagValues(m, k)) values.add(v);
       }
       continue;
     }
     for (const s of matchingSeries(r, m, where)) {
-      for (const t of s.tags) if (keyMatches(t.key)) pairs.add(t.key + "\u0000" + t.value);
+      for (const t of s.tags) if (keyMatches(t.key)) valuesOf(t.key).add(t.value);
     }
   }
   return pairs;
+}
+
+/** The `[key, value]` rows of {@linkcode tagPairsOf}'s answer, by key and then by value. */
+function tagPairRows(pairs: Map<string, Set<string>>): Value[][] {
+  const rows: Value[][] = [];
+  for (const k of [...pairs.keys()].sort()) {
+    for (const v of [...pairs.get(k)!].sort()) rows.push([k, v]);
+  }
+  return rows;
 }
 
 function seriesMatches(tags: readonly { key: string; value: string }[], cond: Expr): boolean {
@@ -895,11 +916,7 @@ async function showSchema(
     } else {
       const key = stmt.key;
       const pairs = tagPairsOf(shards, m, where, (k) => tagKeyMatches(key, k));
-      rows = page(
-        [...pairs].sort().map((p) => p.split("\u0000")),
-        stmt.limit,
-        stmt.offset,
-      );
+      rows = page(tagPairRows(pairs), stmt.limit, stmt.offset);
       if (rows.length > 0) out.push(listing(m, ["key", "value"], rows));
     }
   }

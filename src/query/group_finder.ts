@@ -10,6 +10,7 @@
 import type { SelectPlan } from "./plan.ts";
 import type { GroupPartial } from "./shard_exec.ts";
 import type { SeriesRef } from "./store.ts";
+import { keyPart } from "./tag_set_key.ts";
 
 /** A level of the tree: tag value (or measurement, at the root) to the next level or group. */
 type Level = Map<string, Level | GroupPartial>;
@@ -66,7 +67,7 @@ export class GroupFinder {
  */
 function tagSetOf(series: SeriesRef): string {
   let key = "";
-  for (const t of series.tags) key += "\u0000" + t.key + "\u0001" + t.value;
+  for (const t of series.tags) key += keyPart(t.key) + keyPart(t.value);
   return key;
 }
 

@@ -13,6 +13,7 @@ import { walkExpr } from "./expr_walk.ts";
 import { CalendarGrid, Grid, ZonedGrid } from "./grid.ts";
 import type { SelectPlan } from "./plan.ts";
 import type { Value } from "./result.ts";
+import { keyPart } from "./tag_set_key.ts";
 import type { FieldColumn, FieldPart, FieldPartsOptions, SeriesRef, ShardReader } from "./store.ts";
 import { ValidationError } from "../core/errors.ts";
 import { type AddContext, KEPT_POINT_BYTES } from "./functions/mod.ts";
@@ -85,10 +86,10 @@ export function gridOf(plan: SelectPlan): Grid {
 /** The rows of an aggregate plan's group: none, shared (frozen: a push is a bug and throws). */
 export const NO_ROWS: RawRow[] = Object.freeze([]) as unknown as RawRow[];
 
-/** The key of a group: measurement and tag values, ordered as series should be. */
+/** The key of a group: measurement and tag values, one key per distinct group (tag_set_key.ts). */
 export function groupKeyOf(measurement: string, tags: Record<string, string>): string {
-  let key = measurement;
-  for (const k of Object.keys(tags)) key += "\u0000" + k + "\u0001" + tags[k];
+  let key = keyPart(measurement);
+  for (const k of Object.keys(tags)) key += keyPart(k) + keyPart(tags[k]);
   return key;
 }
 

@@ -16,12 +16,13 @@
  *
  * @module
  */
-import { FieldType, type FieldValue, type Tag } from "../core/point.ts";
+import { FieldType, type FieldValue, seriesKey, type Tag } from "../core/point.ts";
 import { instantFromNanos } from "../core/time.ts";
 import { goHeapMerge } from "./go_heap_merge.ts";
 import type { ResultSeries, Value } from "./result.ts";
 import { isInstant } from "./result.ts";
 import type { FieldColumn, SeriesRef, ShardReader } from "./store.ts";
+import { keyPart } from "./tag_set_key.ts";
 
 interface Lane {
   ref: SeriesRef;
@@ -120,6 +121,8 @@ export function emitOrder(results: readonly ResultSeries[], o: EmitOrderOptions)
  */
 export class ResultShard implements ShardReader {
   #lanes = new Map<string, Lane[]>();
+  /** The keys the lanes of each measurement are named by (a row's order is found by them). */
+  #laneKeys = new Map<string, Set<string>>();
   #types = new Map<string, Map<string, FieldType>>();
   /** `series key|ms|subMs` -> the row's place in the inner query's emit order. */
   #places = new Map<string, number>();
@@ -148,6 +151,8 @@ export class ResultShard implements ShardReader {
       }
       // Rows split by the values of selected tag columns, then into lanes of distinct times.
       const byTags = new Map<string, Lane[]>();
+      const laneKeys = this.#laneKeys.get(m) ?? new Set<string>();
+      this.#laneKeys.set(m, laneKeys);
       for (const [rIndex, row] of s.values.entries()) {
         const time = row[0];
         if (!isInstant(time)) continue;
@@ -160,15 +165,18 @@ export class ResultShard implements ShardReader {
           key: k,
           value: tags[k],
         }));
-        const key = m + sorted.map((t) => `,${t.key}=${t.value}`).join("");
-        let lanes = byTags.get(key);
-        if (lanes === undefined) byTags.set(key, lanes = []);
+        // Keyed by the tag set itself (a tag value may hold `,`, `=` or NUL); each lane is named
+        // by its series key as storage writes it, made unique within the measurement.
+        let setKey = "";
+        for (const t of sorted) setKey += keyPart(t.key) + keyPart(t.value);
+        let lanes = byTags.get(setKey);
+        if (lanes === undefined) byTags.set(setKey, lanes = []);
         let lane = lanes.find((l) => {
           const last = l.times[l.times.length - 1];
           return last.ms < time.ms || (last.ms === time.ms && last.subMs < time.subMs);
         });
         if (lane === undefined) {
-          const laneKey = lanes.length === 0 ? key : `${key}\u0000${lanes.length}`;
+          const laneKey = uniqueKey(seriesKey(m, sorted), laneKeys);
           lane = {
             ref: { id: id++, key: laneKey, measurement: m, tags: sorted },
             times: [],
@@ -239,6 +247,17 @@ export class ResultShard implements ShardReader {
       values: type === FieldType.Float ? Float64Array.from(values as number[]) : values,
     });
   }
+}
+
+/**
+ * `key`, or `key` NUL n with the first n that `taken` does not hold yet (the lanes of one tag
+ * set, or two tag sets whose series keys read alike); added to `taken`.
+ */
+function uniqueKey(key: string, taken: Set<string>): string {
+  let unique = key;
+  for (let n = 1; taken.has(unique); n++) unique = `${key}\u0000${n}`;
+  taken.add(unique);
+  return unique;
 }
 
 /** The field type of a result column: integer when every number is whole, as counts are. */

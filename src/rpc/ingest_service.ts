@@ -9,7 +9,14 @@
  * @module
  */
 import { toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, createConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createConnectRouter,
+  createContextKey,
+  type HandlerContext,
+} from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { EpochError, type Instant, type Point, TooLargeError } from "../core/mod.ts";
 import {
@@ -66,9 +73,11 @@ export interface IngestWriter {
   /**
    * Admits a call (bounds on concurrent writes and the bytes they hold): how to commit its
    * batches, with its reservation as `memory` so it counts what they hold, and its release.
+   * `messageBytes`: what the call holds before its batches (a unary call's message, read whole);
+   * a stream holds one read.
    * @throws {EpochError} resource_exhausted when overloaded.
    */
-  admit(): AdmittedWrite;
+  admit(messageBytes?: number): AdmittedWrite;
 }
 
 /** A call admitted by {@linkcode IngestWriter.admit}. */
@@ -99,7 +108,10 @@ export function ingestHandlers(
   writer: IngestWriter,
   options: IngestHandlerOptions,
 ): UniversalHandler[] {
-  const router = createConnectRouter({ readMaxBytes: options.maxMessageBytes });
+  const router = createConnectRouter({
+    readMaxBytes: options.maxMessageBytes,
+    requestGate: (context) => admitUnaryWrite(context, writer, options.maxMessageBytes),
+  });
   registerIngestService(router, writer, options);
   return router.handlers.map(badMessagesAsInvalidArgument);
 }
@@ -112,8 +124,8 @@ export function registerIngestService(
 ): void {
   const maxStreamBytes = limits.maxStreamBytes ?? Infinity;
   router.service(IngestService, {
-    async write(request) {
-      return await guarded(writer, async (commit) => {
+    async write(request, context) {
+      return await guarded(context.values.get(ADMITTED) ?? writer, async (commit) => {
         const database = request.database || writer.defaultDatabase;
         await writer.prepare(database);
         const decoded = decodeProtobufWrite(toBinary(WriteRequestSchema, request), {
@@ -266,30 +278,69 @@ function answer(summary: IngestSummary, max: number): Answer {
   };
 }
 
-/** Runs a call under admission control, turning EpochErrors into ConnectErrors. */
-async function guarded<T>(
+/** A unary `Write` admitted before its message was read ({@linkcode admitUnaryWrite}). */
+const ADMITTED = createContextKey<AdmittedWrite | undefined>(undefined);
+
+/**
+ * The request gate (before any request byte is read): a unary `Write` is read whole before it
+ * is decoded, so it is admitted here for the message it declares (Content-Length), or for the
+ * largest message when it declares none or is compressed (its size is known only once read).
+ * Many concurrent large calls are refused (resource_exhausted, HTTP 429) instead of each being
+ * buffered and parsed before admission saw it. The reservation ends with the call.
+ */
+function admitUnaryWrite(
+  context: HandlerContext,
   writer: IngestWriter,
+  maxMessageBytes: number,
+): void {
+  if (context.method.name !== "Write") return;
+  const header = context.requestHeader;
+  const length = Number(header.get("content-length") ?? NaN);
+  const compressed = ["content-encoding", "connect-content-encoding", "grpc-encoding"].some(
+    (name) => (header.get(name) ?? "identity") !== "identity",
+  );
+  const declared = Number.isSafeInteger(length) && length >= 0 && !compressed;
+  let admitted: AdmittedWrite;
+  try {
+    admitted = writer.admit(declared ? Math.min(length, maxMessageBytes) : maxMessageBytes);
+  } catch (error) {
+    throw connectErrorOf(error);
+  }
+  context.values.set(ADMITTED, admitted);
+  // The call may end before the implementation runs (an unreadable message, a client gone).
+  context.signal.addEventListener("abort", () => admitted.release(), { once: true });
+}
+
+/**
+ * Runs a call under admission control, turning EpochErrors into ConnectErrors. `admission`:
+ * the writer (admits now), or a call admitted already (released here all the same).
+ */
+async function guarded<T>(
+  admission: IngestWriter | AdmittedWrite,
   call: (commit: CommitOptions) => Promise<T>,
 ): Promise<T> {
   try {
-    const admitted = writer.admit();
+    const admitted = "admit" in admission ? admission.admit() : admission;
     try {
       return await call(admitted.commit);
     } finally {
       admitted.release();
     }
   } catch (error) {
-    if (error instanceof EpochError) {
-      throw new ConnectError(
-        error.message,
-        CODES[error.code] ?? Code.Unknown,
-        undefined,
-        undefined,
-        error,
-      );
-    }
-    throw error;
+    throw connectErrorOf(error);
   }
+}
+
+/** An EpochError as the ConnectError of its code; anything else unchanged. */
+function connectErrorOf(error: unknown): unknown {
+  if (!(error instanceof EpochError)) return error;
+  return new ConnectError(
+    error.message,
+    CODES[error.code] ?? Code.Unknown,
+    undefined,
+    undefined,
+    error,
+  );
 }
 
 const CODES: Partial<Record<EpochError["code"], Code>> = {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import snappy from "snappyjs";
 import { DEFAULT_QUERY_LIMITS } from "../../src/query/mod.ts";
-import { configureQueries } from "../../src/http/mod.ts";
+import { configureQueries, MAX_READ_QUERIES } from "../../src/http/mod.ts";
 import {
   compressSnappy,
   decodePromReadResponse,
@@ -234,7 +234,10 @@ Deno.test("remote_read: one memory budget bounds the answer of all the queries o
     const query = { startMs: 0, endMs: 10_000, matchers: [m("EQ", "__name__", "up")] };
     const one = await n.read({ queries: [query], acceptedResponseTypes: [0] });
     assert.equal(one.status, 200, JSON.stringify(one));
-    const many = await n.read({ queries: Array(1000).fill(query), acceptedResponseTypes: [0] });
+    const many = await n.read({
+      queries: Array(MAX_READ_QUERIES).fill(query),
+      acceptedResponseTypes: [0],
+    });
     assert.equal(many.status, 413, `status ${many.status}`);
     assert.match(many.error.error.message, /query memory budget exceeded: remote_read query \d+/);
     assert.match(many.error.error.message, /max_query_memory_bytes = 65536/);
@@ -264,6 +267,67 @@ Deno.test("remote_read: the query limits and memory budget apply, with a 413 nam
     });
     assert.equal(budget.status, 413, JSON.stringify(budget));
     assert.match(budget.error.error.message, /query memory budget exceeded/);
+  } finally {
+    await n.close();
+  }
+});
+
+Deno.test("remote_read: a request of more than MAX_READ_QUERIES queries is a 413 before any runs", async () => {
+  // 10,000 queries matching everything are 260 KB of request: answering them all took 35 s of
+  // server time before the memory budget stopped them.
+  const n = await node();
+  try {
+    const query = { startMs: 0, endMs: 10_000, matchers: [m("RE", "__name__", ".+")] };
+    const most = await n.read({
+      queries: Array(MAX_READ_QUERIES).fill(query),
+      acceptedResponseTypes: [0],
+    });
+    assert.equal(most.status, 200, JSON.stringify(most.error));
+    assert.equal(most.results!.length, MAX_READ_QUERIES);
+    let shardLookups = 0;
+    const shards = n.engine.shards.bind(n.engine);
+    n.engine.shards = (...args: Parameters<typeof shards>) => (shardLookups++, shards(...args));
+    const tooMany = await n.read({
+      queries: Array(10_000).fill(query),
+      acceptedResponseTypes: [0],
+    });
+    assert.equal(tooMany.status, 413, `status ${tooMany.status}`);
+    assert.equal(
+      tooMany.error.error.message,
+      `remote_read request has 10000 queries; at most ${MAX_READ_QUERIES} are answered in one ` +
+        "request (Prometheus sends one): send them in several requests",
+    );
+    assert.equal(shardLookups, 0, "no query runs");
+  } finally {
+    await n.close();
+  }
+});
+
+Deno.test("remote_read: query_timeout_ms bounds the whole request, not each query", async () => {
+  // Every query takes ~5 ms (a slow shard lookup), far below the timeout; 100 of them do not.
+  const n = await node();
+  try {
+    const timeoutMs = 150;
+    configureQueries(n.engine, { ...DEFAULT_QUERY_LIMITS, timeoutMs }, () => performance.now());
+    const shards = n.engine.shards.bind(n.engine);
+    n.engine.shards = (...args: Parameters<typeof shards>) => {
+      const until = performance.now() + 5;
+      while (performance.now() < until) { /* a slow disk */ }
+      return shards(...args);
+    };
+    const query = { startMs: 0, endMs: 10_000, matchers: [m("EQ", "__name__", "up")] };
+    const one = await n.read({ queries: [query], acceptedResponseTypes: [0] });
+    assert.equal(one.status, 200, JSON.stringify(one.error));
+    const started = performance.now();
+    const r = await n.read({
+      queries: Array(MAX_READ_QUERIES).fill(query),
+      acceptedResponseTypes: [0],
+    });
+    const took = performance.now() - started;
+    assert.equal(r.status, 504, `status ${r.status} after ${took.toFixed(0)} ms`);
+    assert.match(r.error.error.message, /^remote_read query \d+: query-timeout limit exceeded$/);
+    assert.equal(r.error.error.limit, "query_timeout");
+    assert.ok(took < timeoutMs + 250, `answered after ${took.toFixed(0)} ms`);
   } finally {
     await n.close();
   }

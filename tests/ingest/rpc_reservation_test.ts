@@ -10,10 +10,12 @@ import { setup } from "./_app.ts";
 import {
   FieldSchema,
   PointSchema,
+  WriteRequestSchema,
   WriteStreamRequestSchema,
 } from "../../src/rpc/gen/epochnexus/ingest/v1/ingest_pb.ts";
 
 const WRITE_STREAM = "http://node/epochnexus.ingest.v1.IngestService/WriteStream";
+const WRITE = "http://node/epochnexus.ingest.v1.IngestService/Write";
 const READ_BYTES = 64 * 1024; // STREAM_READ_BYTES: what a call reserves before any message
 
 /** A WriteStream message of one point, in its Connect envelope. */
@@ -126,6 +128,84 @@ Deno.test("a Connect WriteStream call's reservation follows the messages its bat
     assert.equal(seen.at(-1), READ_BYTES + 3 * wire, `after three messages: ${seen}`);
     assert.equal(await reserved(), 0, "released at the end");
     assert.equal((await node.rows("SELECT count(s) FROM held"))[0][1], 3);
+  } finally {
+    await node.close();
+  }
+});
+
+Deno.test("unary Connect Write calls are admitted by their declared size before a byte is read", async () => {
+  // A unary call is read whole before it is decoded: 20 concurrent 4 MB calls held 80 MB of
+  // bodies (and 2.7 GB of RSS once parsed) under an 8 MiB bound, reserving nothing meanwhile.
+  const node = await setup({ ingest: { maxQueuedBytes: 1024 * 1024 } });
+  const CALLS = 5;
+  try {
+    const point = (c: number) =>
+      create(PointSchema, {
+        measurement: "unary",
+        fields: [create(FieldSchema, {
+          key: "s",
+          value: { case: "stringValue", value: `${c}`.padEnd(400_000, "x") },
+        })],
+        timeUnixNano: BigInt(c + 1),
+      });
+    const bodies = Array.from(
+      { length: CALLS },
+      (_, c) => toBinary(WriteRequestSchema, create(WriteRequestSchema, { points: [point(c)] })),
+    );
+    // No body is handed over until the refusals are in (or 5 s passed).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => open = resolve);
+    const pulled = new Set<number>();
+    const answers = bodies.map((bytes, c) =>
+      node.app(
+        new Request(WRITE, {
+          method: "POST",
+          headers: {
+            "content-type": "application/proto",
+            "connect-protocol-version": "1",
+            "content-length": String(bytes.length),
+          },
+          body: new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              pulled.add(c);
+              await gate;
+              controller.enqueue(bytes);
+              controller.close();
+            },
+          }, { highWaterMark: 0 }),
+        }),
+      ).then(async (r) => ({
+        c,
+        status: r.status,
+        body: r.status === 200 ? (await r.body?.cancel(), undefined) : await r.json(),
+      }))
+    );
+    const refused: { c: number; status: number; body?: { code: string; message: string } }[] = [];
+    for (const a of answers) a.then((r) => r.status !== 200 && refused.push(r));
+    const deadline = Date.now() + 5_000;
+    while (refused.length < CALLS - 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const reserved = gauge((await node.call("/metrics")).text, "epochnexus_write_bytes_reserved");
+    open();
+    const all = await Promise.all(answers);
+    // 2 × ~400 kB fit the 1 MiB bound; the third would not: it and the rest are refused at once.
+    assert.equal(reserved, bodies[0].length + bodies[1].length, "the first two, as declared");
+    assert.deepEqual(all.map((a) => a.status), [200, 200, 429, 429, 429]);
+    for (const r of refused) {
+      assert.equal(r.body?.code, "resource_exhausted");
+      assert.match(
+        r.body!.message,
+        /^too many bytes in flight \(\d+ \+ \d+, the limit is 1048576\)/,
+      );
+      assert.ok(!pulled.has(r.c), `refused call ${r.c} was not read`);
+    }
+    assert.equal((await node.rows("SELECT count(s) FROM unary"))[0][1], 2);
+    assert.equal(
+      gauge((await node.call("/metrics")).text, "epochnexus_write_bytes_reserved"),
+      0,
+      "released at the end",
+    );
   } finally {
     await node.close();
   }

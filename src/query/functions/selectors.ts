@@ -21,6 +21,7 @@ import type { Call, Expr } from "../ast.ts";
 import { printExpr } from "../print.ts";
 import type { Value } from "../result.ts";
 import type { BlockSummary } from "../store.ts";
+import { keyPart } from "../tag_set_key.ts";
 import { isNumericType, unsupported } from "./_numeric.ts";
 import { goSort } from "./_go_sort.ts";
 import { arrivalOrder } from "./aggregates.ts";
@@ -418,7 +419,8 @@ function topFunction(name: "top" | "bottom"): AggregateFunction<CandidateState, 
       const key = ctx?.series.key ?? "";
       const p = s.p;
       const groupTags = p?.tags ?? [];
-      const group = groupTags.map((t) => tagOf(tags, t)).join("\u0000");
+      let group = "";
+      for (const t of groupTags) group += keyPart(tagOf(tags, t));
       for (let k = from; k < to; k++) {
         const value = col.values[k] as number | bigint;
         const bar = s.bar;

@@ -1907,18 +1907,24 @@ export class StorageEngine {
       }
     }
     const all = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+    // Each series is merged when the writer reaches it and dropped once encoded: the step holds
+    // one series' decoded columns, not every input's (a level's merge decoded whole partitions).
+    const noFields = new Map<string, ColumnView>();
     for (const [key, e] of keys) {
-      // Ingest keeps the event loop: the merge runs in short slices within its CPU share.
-      if (budget.due()) {
-        signal.throwIfAborted();
-        await budget.pause();
-      }
-      const fields = new Map<string, ColumnView>();
-      for (const f of e.fields) {
-        const c = await view.readField({ key }, f, all.min, all.max);
-        if (c) fields.set(f, c);
-      }
-      if (fields.size > 0) series.push({ key, measurement: e.measurement, tags: e.tags, fields });
+      const load = async () => {
+        // Ingest keeps the event loop: the merge runs in short slices within its CPU share.
+        if (budget.due()) {
+          signal.throwIfAborted();
+          await budget.pause();
+        }
+        const fields = new Map<string, ColumnView>();
+        for (const f of e.fields) {
+          const c = await view.readField({ key }, f, all.min, all.max);
+          if (c) fields.set(f, c);
+        }
+        return fields;
+      };
+      series.push({ key, measurement: e.measurement, tags: e.tags, fields: noFields, load });
     }
     const minGen = Math.min(...inputs.map((s) => s.minGen));
     const maxGen = Math.max(...inputs.map((s) => s.maxGen));

@@ -50,6 +50,12 @@ export interface SegmentSeriesInput {
    * makes its views on each read of `fields`, so the writer reads them once, when it encodes).
    */
   hasValues?(): boolean;
+  /**
+   * Optional: reads the fields when the series is encoded, instead of `fields` (compaction: one
+   * series decoded at a time, not the whole segment). An empty map skips the series. Only
+   * {@linkcode encodeSegmentYielding} reads it.
+   */
+  load?(): Promise<Map<string, ColumnView>>;
 }
 
 /** Options of {@linkcode encodeSegment}. */
@@ -118,6 +124,9 @@ export function encodeSegment(
   series: readonly SegmentSeriesInput[],
   options: EncodeSegmentOptions,
 ): Uint8Array {
+  if (series.some((s) => s.load !== undefined)) {
+    throw new Error("BUG: encodeSegment: a series to load needs encodeSegmentYielding");
+  }
   const steps = encodeSteps(series, options);
   let step = steps.next();
   while (!step.done) step = steps.next();
@@ -148,6 +157,10 @@ export async function encodeSegmentYielding(
   let step = steps.next();
   while (!step.done) {
     options.signal?.throwIfAborted();
+    if (step.value !== undefined) {
+      step = steps.next(await step.value.load!());
+      continue;
+    }
     await pause();
     options.signal?.throwIfAborted();
     step = steps.next();
@@ -155,11 +168,18 @@ export async function encodeSegmentYielding(
   return step.value;
 }
 
+/** What the encoder yields: a turn of the event loop, or a series whose fields it needs. */
+type EncodeStep = Generator<
+  SegmentSeriesInput | undefined,
+  Uint8Array,
+  Map<string, ColumnView> | undefined
+>;
+
 function* encodeSteps(
   series: readonly SegmentSeriesInput[],
   options: EncodeSegmentOptions,
   yieldEvery = Infinity,
-): Generator<void, Uint8Array, void> {
+): EncodeStep {
   const blockValues = options.blockValues ?? DEFAULT_BLOCK_VALUES;
   const out = new ByteWriter(1 << 16);
   const compress = options.compress;
@@ -168,7 +188,8 @@ function* encodeSteps(
   );
   // Grouped by measurement, then by key: a measurement's entries form one byte range.
   const live = series.filter((s) =>
-    s.hasValues ? s.hasValues() : [...s.fields.values()].some((c) => c.length > 0)
+    s.load !== undefined ||
+    (s.hasValues ? s.hasValues() : [...s.fields.values()].some((c) => c.length > 0))
   );
   live.sort((a, b) =>
     a.measurement !== b.measurement
@@ -188,13 +209,33 @@ function* encodeSteps(
   const fieldBytes = new ByteWriter(1 << 10);
   const block = new ByteWriter(1 << 14);
   let measurements = 0, values = 0, runStart = 0, runOffset = 0;
+  // Entries written (a series loaded empty is skipped), and the measurement of the open run.
+  let w = 0;
+  let runMeasurement: string | undefined;
+  const endRun = () => {
+    writeString(directory, runMeasurement!);
+    directory.uvarint(w - runStart);
+    directory.uvarint(runOffset);
+    directory.uvarint(entries.length - runOffset);
+    measurements++;
+    runStart = w;
+    runOffset = entries.length;
+  };
   for (let i = 0; i < n; i++) {
     if (i > 0 && i % yieldEvery === 0) yield;
-    const s = live[i];
+    let s = live[i];
+    if (s.load !== undefined) {
+      const fields = yield s;
+      if (fields === undefined) throw new Error("BUG: encodeSteps: a series loaded nothing");
+      if (![...fields.values()].some((c) => c.length > 0)) continue;
+      s = { key: s.key, measurement: s.measurement, tags: s.tags, fields };
+    }
+    if (runMeasurement !== undefined && s.measurement !== runMeasurement) endRun();
+    runMeasurement = s.measurement;
     seriesKeyHash(s.key, hash);
-    hashes[2 * i] = hash[0];
-    hashes[2 * i + 1] = hash[1];
-    entryOffsets[i] = entries.length;
+    hashes[2 * w] = hash[0];
+    hashes[2 * w + 1] = hash[1];
+    entryOffsets[w] = entries.length;
     writeString(entries, s.key);
     entries.uvarint(s.tags.length);
     for (const t of s.tags) {
@@ -205,35 +246,28 @@ function* encodeSteps(
     values += writeFields(s, fieldBytes, out, block, blockValues, compress?.apply);
     entries.uvarint(fieldBytes.length);
     entries.bytes(fieldBytes.view());
-    if (i + 1 === n || live[i + 1].measurement !== s.measurement) {
-      writeString(directory, s.measurement);
-      directory.uvarint(i + 1 - runStart);
-      directory.uvarint(runOffset);
-      directory.uvarint(entries.length - runOffset);
-      measurements++;
-      runStart = i + 1;
-      runOffset = entries.length;
-    }
+    w++;
   }
+  if (runMeasurement !== undefined) endRun();
   if (entries.length > 0xffffffff) {
     throw new RangeError(`segment index of ${entries.length} bytes exceeds 4 GiB`);
   }
   // The hash table sorted by (hi, lo), then each hash's entry offset in the same order.
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
+  const order = new Uint32Array(w);
+  for (let i = 0; i < w; i++) order[i] = i;
   order.sort((a, b) =>
     compareHashes(hashes[2 * a], hashes[2 * a + 1], hashes[2 * b], hashes[2 * b + 1])
   );
-  const index = new ByteWriter(INDEX_V2_HEADER_BYTES + 12 * n + directory.length + entries.length);
-  index.u32(n);
+  const index = new ByteWriter(INDEX_V2_HEADER_BYTES + 12 * w + directory.length + entries.length);
+  index.u32(w);
   index.u32(measurements);
   index.f64(values);
   index.u32(directory.length);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < w; i++) {
     index.u32(hashes[2 * order[i]]);
     index.u32(hashes[2 * order[i] + 1]);
   }
-  for (let i = 0; i < n; i++) index.u32(entryOffsets[order[i]]);
+  for (let i = 0; i < w; i++) index.u32(entryOffsets[order[i]]);
   index.bytes(directory.view());
   index.bytes(entries.view());
   const indexOffset = out.length;

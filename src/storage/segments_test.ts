@@ -639,6 +639,16 @@ Deno.test("segments: compaction keeps to its CPU share (fake clock) and still co
   }
 });
 
+/** Four flushed segments of hosts h0..h299, one value each (value f in the f-th). */
+async function flushFourSegments(engine: StorageEngine): Promise<void> {
+  for (let f = 0; f < 4; f++) {
+    const batch: Point[] = [];
+    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
+    await engine.write("db", undefined, batch);
+    await engine.flush();
+  }
+}
+
 Deno.test("segments: close stops a compaction at its next slice; its inputs stay", async () => {
   const dir = await Deno.makeTempDir();
   const time = tickingTime(0.05);
@@ -652,12 +662,7 @@ Deno.test("segments: close stops a compaction at its next slice; its inputs stay
     },
   });
   await engine.createDatabase("db");
-  for (let f = 0; f < 4; f++) {
-    const batch: Point[] = [];
-    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
-    await engine.write("db", undefined, batch);
-    await engine.flush();
-  }
+  await flushFourSegments(engine);
   assert.equal(await engine.compact(), 0, "stopped");
   await closing;
   assert.equal((await files(dir, ".seg")).length, 4);
@@ -712,12 +717,7 @@ Deno.test("segments: a DELETE and DROP SERIES logged while the merge loads its s
     },
   });
   await engine.createDatabase("db");
-  for (let f = 0; f < 4; f++) {
-    const batch: Point[] = [];
-    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
-    await engine.write("db", undefined, batch);
-    await engine.flush();
-  }
+  await flushFourSegments(engine);
   assert.equal(await engine.compact(), 1);
   await midway;
   assert.ok(sleeps > 3, `the deletes came mid-merge (${sleeps} pauses)`);
@@ -738,12 +738,7 @@ Deno.test("segments: a damaged block met while the merge loads a series fails th
   const dir = await Deno.makeTempDir();
   let engine = await open(dir, fakeClock(NOW), { compactionFanout: 4 });
   await engine.createDatabase("db");
-  for (let f = 0; f < 4; f++) {
-    const batch: Point[] = [];
-    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
-    await engine.write("db", undefined, batch);
-    await engine.flush();
-  }
+  await flushFourSegments(engine);
   await engine.close();
   const inputs = await files(`${dir}/data`, ""); // every file, a temporary one too
   assert.equal(inputs.length, 4);

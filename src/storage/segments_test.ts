@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Clock, FieldType, type Point, silentLogger } from "../core/mod.ts";
+import { type Clock, FieldType, type Point, silentLogger, type Tag } from "../core/mod.ts";
 import { denoFileSystem } from "../runtime/mod.ts";
 import { computeBlockStats } from "./codecs/mod.ts";
 import { CpuBudget } from "./compaction_plan.ts";
@@ -639,6 +639,16 @@ Deno.test("segments: compaction keeps to its CPU share (fake clock) and still co
   }
 });
 
+/** Four flushed segments of hosts h0..h299, one value each (value f in the f-th). */
+async function flushFourSegments(engine: StorageEngine): Promise<void> {
+  for (let f = 0; f < 4; f++) {
+    const batch: Point[] = [];
+    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
+    await engine.write("db", undefined, batch);
+    await engine.flush();
+  }
+}
+
 Deno.test("segments: close stops a compaction at its next slice; its inputs stay", async () => {
   const dir = await Deno.makeTempDir();
   const time = tickingTime(0.05);
@@ -652,17 +662,94 @@ Deno.test("segments: close stops a compaction at its next slice; its inputs stay
     },
   });
   await engine.createDatabase("db");
-  for (let f = 0; f < 4; f++) {
-    const batch: Point[] = [];
-    for (let h = 0; h < 300; h++) batch.push(pt(`h${h}`, f, NOW - DAY + f * 1000));
-    await engine.write("db", undefined, batch);
-    await engine.flush();
-  }
+  await flushFourSegments(engine);
   assert.equal(await engine.compact(), 0, "stopped");
   await closing;
   assert.equal((await files(dir, ".seg")).length, 4);
   engine = await open(dir);
   assert.equal(engine.stats().values, 1200);
+  await engine.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("segments: a DELETE and DROP SERIES logged while the merge loads its series still hold after it, pruning and restart", async () => {
+  const dir = await Deno.makeTempDir();
+  const time = tickingTime(0.2);
+  const hosts = (from: number, to: number) => (_m: string, tags: readonly Tag[]) => {
+    const h = Number(tags[0].value.slice(1));
+    return h >= from && h < to;
+  };
+  const counts = async (e: StorageEngine) => {
+    const out = new Map<string, number>();
+    for (const shard of e.shards("db", "autogen", ...ALL)) {
+      for (const s of shard.series("cpu")) {
+        const n = (await shard.readField(s, "v", ...ALL))?.length ?? 0;
+        if (n > 0) out.set(s.tags[0].value, (out.get(s.tags[0].value) ?? 0) + n);
+      }
+    }
+    return out;
+  };
+  let engine: StorageEngine | undefined;
+  let sleeps = 0, midway: Promise<void> | undefined;
+  engine = await open(dir, time, {
+    compactionFanout: 4,
+    sleep: async (ms) => {
+      // The third pause: some series are merged (and encoded), the rest not yet loaded.
+      if (++sleeps === 3) {
+        midway = (async () => {
+          const all = { minNs: ALL[0], maxNs: ALL[1] };
+          await engine!.deleteSeries("db", {
+            ...all,
+            seriesFilter: hosts(0, 100),
+            dropSeries: false,
+          });
+          await engine!.deleteSeries("db", {
+            ...all,
+            seriesFilter: hosts(100, 200),
+            dropSeries: true,
+          });
+          await engine!.write("db", undefined, [pt("h250", 9, NOW - DAY + 9000)]);
+          await engine!.flush(); // a newer generation than the merge's inputs
+        })();
+        await midway;
+      }
+      await time.sleep(ms);
+    },
+  });
+  await engine.createDatabase("db");
+  await flushFourSegments(engine);
+  assert.equal(await engine.compact(), 1);
+  await midway;
+  assert.ok(sleeps > 3, `the deletes came mid-merge (${sleeps} pauses)`);
+  const expected = new Map<string, number>();
+  for (let h = 200; h < 300; h++) expected.set(`h${h}`, h === 250 ? 5 : 4);
+  assert.deepEqual(await counts(engine), expected, "after the merge");
+  await engine.compact(); // the merge and the flush after the deletes
+  engine.pruneTombstones();
+  assert.deepEqual(await counts(engine), expected, "after pruning");
+  await engine.close();
+  engine = await open(dir);
+  assert.deepEqual(await counts(engine), expected, "after restart");
+  await engine.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("segments: a damaged block met while the merge loads a series fails the step: no output, every input kept", async () => {
+  const dir = await Deno.makeTempDir();
+  let engine = await open(dir, fakeClock(NOW), { compactionFanout: 4 });
+  await engine.createDatabase("db");
+  await flushFourSegments(engine);
+  await engine.close();
+  const inputs = await files(`${dir}/data`, ""); // every file, a temporary one too
+  assert.equal(inputs.length, 4);
+  // A byte of a block a quarter into one input (blocks first, the index at the end).
+  const bytes = await Deno.readFile(inputs[2]);
+  bytes[bytes.length >> 2] ^= 0xff;
+  await Deno.writeFile(inputs[2], bytes);
+  engine = await open(dir, fakeClock(NOW), { compactionFanout: 4 });
+  await assert.rejects(() => engine.compact(), /block checksum mismatch/);
+  assert.deepEqual(await files(`${dir}/data`, ""), inputs);
+  assert.equal(engine.stats().segments, 4);
   await engine.close();
   await Deno.remove(dir, { recursive: true });
 });

@@ -78,24 +78,50 @@ export function storedDataOf(engine: SchemaStorageView): StoredData {
 }
 
 /**
+ * How long a schema GET waits for its `bytes`. In a cluster they are counted by every
+ * partition's leader, and a partition between leaders keeps the count waiting up to the
+ * partition call timeout (10 s), then fails it: the schema itself is this node's to tell.
+ */
+export const STORED_BYTES_WAIT_MS = 2_000;
+
+/**
  * Bytes of a measurement's stored blocks per database where it has any (what `max_bytes`
- * limits), when the store tells: in a cluster, as the partitions' leaders count them.
+ * limits), when the store tells: in a cluster, as the partitions' leaders count them. When they
+ * cannot be counted within {@linkcode STORED_BYTES_WAIT_MS}, why (the schema is answered without).
  */
 async function storedBytes(
   ctx: AppContext,
   measurement: string,
-): Promise<Record<string, number> | undefined> {
+): Promise<{ bytes?: Record<string, number>; bytesUnavailable?: string }> {
   const store = ctx.engine;
-  if (!store.measurementBytes && !store.measurementSizes) return undefined;
-  const out: Record<string, number> = {};
-  for (const database of store.databases()) {
-    const sizes = store.measurementSizes
-      ? await store.measurementSizes(database)
-      : store.measurementBytes!(database);
-    const n = sizes.get(measurement);
-    if (n) out[database] = n;
+  if (!store.measurementBytes && !store.measurementSizes) return {};
+  const count = async () => {
+    const out: Record<string, number> = {};
+    for (const database of store.databases()) {
+      const sizes = store.measurementSizes
+        ? await store.measurementSizes(database)
+        : store.measurementBytes!(database);
+      const n = sizes.get(measurement);
+      if (n) out[database] = n;
+    }
+    return out;
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`not counted within ${STORED_BYTES_WAIT_MS} ms`)),
+      STORED_BYTES_WAIT_MS,
+    );
+  });
+  try {
+    return { bytes: await Promise.race([count(), late]) };
+  } catch (error) {
+    const why = (error as Error).message;
+    ctx.logger.warn("schema GET answered without its stored bytes", { measurement, why });
+    return { bytesUnavailable: why };
+  } finally {
+    clearTimeout(timer);
   }
-  return out;
 }
 
 /** Answers the schema API. */
@@ -144,7 +170,7 @@ export async function handleSchemaApi(
     switch (method) {
       case "GET": {
         const { origin, schema } = registry.describe(name);
-        return json({ measurement: name, origin, schema, bytes: await storedBytes(ctx, name) });
+        return json({ measurement: name, origin, schema, ...await storedBytes(ctx, name) });
       }
       case "PUT": {
         const body = await readSchemaBody(ctx, request);

@@ -235,3 +235,30 @@ Deno.test("dry run: what would be stored, rejected and dropped, writing nothing"
     await node.close();
   }
 });
+
+Deno.test("schema API: a GET answers the schema when its stored bytes cannot be counted (a partition between leaders)", async () => {
+  const node = await setupNode({ "cpu.yaml": CPU });
+  // As a cluster store whose partitions' leaders do not answer: sizes that fail, or never come.
+  const engine = node.engine as unknown as {
+    measurementSizes?: (db: string) => Promise<Map<string, number>>;
+  };
+  try {
+    engine.measurementSizes = () => Promise.reject(new Error("partition 3: no leader"));
+    const failed = await node.call("/api/v1/schemas/cpu");
+    assert.equal(failed.status, 200, failed.text);
+    assert.equal(failed.json.schema.fields.usage.max, 100);
+    assert.equal(failed.json.bytes, undefined);
+    assert.equal(failed.json.bytesUnavailable, "partition 3: no leader");
+
+    engine.measurementSizes = () => new Promise(() => {});
+    const started = performance.now();
+    const waited = await node.call("/api/v1/schemas/cpu");
+    const tookMs = performance.now() - started;
+    assert.equal(waited.status, 200, waited.text);
+    assert.match(waited.json.bytesUnavailable, /not counted within 2000 ms/);
+    assert.ok(tookMs < 5_000, `answered in ${tookMs} ms`);
+  } finally {
+    delete engine.measurementSizes;
+    await node.close();
+  }
+});

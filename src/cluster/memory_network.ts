@@ -56,7 +56,7 @@ export class MemoryNetwork implements ClusterNetwork {
     this.peers = {
       proposeMeta: (node, command) => this.#call(node, (s) => s.proposeMeta(command)),
       writePartition: (node, write) =>
-        this.#call(node, (s) => s.writePartition(writeOverTheWire(write))),
+        this.#call(node, (s) => s.writePartition(partitionWriteOverTheWire(write))),
       fetchSnapshot: (node, request) => this.#stream(node, (s) => s.fetchSnapshot(request)),
       deletePartition: (node, request) =>
         this.#call(node, (s) => s.deletePartition(decodeWire(encodeWire(request)))),
@@ -147,9 +147,10 @@ export class MemoryNetwork implements ClusterNetwork {
 
 /**
  * A partition write as the peer receives it: its points encoded and decoded as the Connect
- * network sends them (a structured clone would keep none of a packed point's fields).
+ * network sends them (a structured clone would keep none of a packed point's fields). The
+ * in-process networks of tests (the cluster simulation's too) send writes through it.
  */
-function writeOverTheWire(write: PartitionWrite): PartitionWrite {
+export function partitionWriteOverTheWire(write: PartitionWrite): PartitionWrite {
   const { database, retentionPolicy } = write;
   const bytes = encodeWriteBatch({ database, retentionPolicy, points: write.points });
   return { ...write, points: decodeWriteBatch(bytes, "writePartition", 0).points };

@@ -23,7 +23,7 @@ export {
 } from "./hash.ts";
 export { DatabasePartitions } from "./write_router.ts";
 export { checkSameCluster, loadIdentity, saveIdentity, type StoredIdentity } from "./identity.ts";
-export { MemoryHub, MemoryNetwork } from "./memory_network.ts";
+export { MemoryHub, MemoryNetwork, partitionWriteOverTheWire } from "./memory_network.ts";
 export type { DatabaseOptions, MetaCommand, MetaResult } from "./meta/meta_state.ts";
 export {
   Privilege,

@@ -3,47 +3,63 @@
  * types, in the same order, get the same frozen layout object (see {@linkcode PackedPoint}).
  * Clients write a measurement's fields the same way every time, so a few layouts serve
  * millions of points; the last layout found is tried first.
+ *
+ * Layouts are found through a trie of (key, type) steps, so a lookup costs one map read per
+ * field however many layouts are kept: a list per first key made a client whose points share
+ * their first field and vary the others (sparse fields, a field per id) compare each new point
+ * with every kept layout, ~0.4 ms a point at 10,000 layouts.
  * @module
  */
 import type { Field, FieldLayout, FieldType } from "./point.ts";
 
 /** Layouts kept before the cache is emptied (a client that varies its fields endlessly). */
 const DEFAULT_MAX_LAYOUTS = 10_000;
+/** Trie nodes kept before the cache is emptied (long layouts that share no prefix). */
+const NODES_PER_LAYOUT = 16;
+
+/** The layouts that start with the same (key, type) steps. */
+interface TrieNode {
+  /** The layout that ends here. */
+  layout: FieldLayout | undefined;
+  /** The next step: by key, then by type. */
+  next: Map<string, (TrieNode | undefined)[]> | undefined;
+}
+
+function emptyNode(): TrieNode {
+  return { layout: undefined, next: undefined };
+}
 
 /** Finds or makes the shared layout of a field list. */
 export class FieldLayouts {
   #last: FieldLayout | undefined;
-  #byFirstKey = new Map<string, FieldLayout[]>();
+  #root = emptyNode();
   #size = 0;
+  #nodes = 0;
   readonly #max: number;
+  readonly #maxNodes: number;
 
   /** `maxLayouts`: past it the cache is emptied and refilled. @default {10000} */
   constructor(maxLayouts = DEFAULT_MAX_LAYOUTS) {
     this.#max = maxLayouts;
+    this.#maxNodes = maxLayouts * NODES_PER_LAYOUT;
   }
 
   /** The layout of `keys[0, n)` and `types[0, n)` (scratch arrays the caller reuses). */
   find(keys: readonly string[], types: readonly FieldType[], n: number): FieldLayout {
     const last = this.#last;
     if (last !== undefined && sameLayout(last, keys, types, n)) return last;
-    const first = n === 0 ? "" : keys[0];
-    const list = this.#byFirstKey.get(first);
-    if (list !== undefined) {
-      for (const layout of list) {
-        if (sameLayout(layout, keys, types, n)) return this.#last = layout;
-      }
+    let node = this.#walk(keys, types, n, false);
+    if (node?.layout !== undefined) return this.#last = node.layout;
+    if (this.#size >= this.#max || this.#nodes + n > this.#maxNodes) {
+      this.#root = emptyNode();
+      this.#size = this.#nodes = 0;
     }
-    if (this.#size >= this.#max) {
-      this.#byFirstKey.clear();
-      this.#size = 0;
-    }
+    node = this.#walk(keys, types, n, true)!;
     const layout: FieldLayout = Object.freeze({
       keys: Object.freeze(keys.slice(0, n)),
       types: Object.freeze(types.slice(0, n)),
     });
-    const kept = this.#byFirstKey.get(first);
-    if (kept === undefined) this.#byFirstKey.set(first, [layout]);
-    else kept.push(layout);
+    node.layout = layout;
     this.#size++;
     return this.#last = layout;
   }
@@ -57,6 +73,28 @@ export class FieldLayouts {
       types[i] = fields[i].type;
     }
     return this.find(keys, types, n);
+  }
+
+  /** The node of `keys[0, n)`, `types[0, n)`: made on the way when `make`, else maybe none. */
+  #walk(
+    keys: readonly string[],
+    types: readonly FieldType[],
+    n: number,
+    make: boolean,
+  ): TrieNode | undefined {
+    let node = this.#root;
+    for (let i = 0; i < n; i++) {
+      let byType = node.next?.get(keys[i]);
+      let child = byType?.[types[i]];
+      if (child === undefined) {
+        if (!make) return undefined;
+        if (byType === undefined) (node.next ??= new Map()).set(keys[i], byType = []);
+        byType[types[i]] = child = emptyNode();
+        this.#nodes++;
+      }
+      node = child;
+    }
+    return node;
   }
 }
 

@@ -13,6 +13,7 @@
 import { EpochError } from "../../src/core/mod.ts";
 import type { ClusterNetwork, PeerClient, PeerService } from "../../src/cluster/network.ts";
 import { decodeWire, encodeWire } from "../../src/cluster/wire_json.ts";
+import { partitionWriteOverTheWire } from "../../src/cluster/memory_network.ts";
 import type { SnapshotChunk } from "../../src/cluster/partition/snapshot.ts";
 import {
   type Message,
@@ -70,7 +71,8 @@ export class SimHub {
       proposeMeta: (to, command) =>
         call(to, "proposeMeta", (s) => s.proposeMeta(structuredClone(command))).then(clone),
       writePartition: (to, write) =>
-        call(to, "writePartition", (s) => s.writePartition(structuredClone(write))).then(clone),
+        call(to, "writePartition", (s) => s.writePartition(partitionWriteOverTheWire(write)))
+          .then(clone),
       deletePartition: (to, request) =>
         call(to, "deletePartition", (s) => s.deletePartition(wire(request))),
       describe: (to, request) => call(to, "describe", (s) => s.describe(wire(request))).then(wire),

@@ -21,7 +21,6 @@ import {
   PackedPoint,
   packPoint,
   type Point,
-  sameLayout,
   type Tag,
 } from "../../core/mod.ts";
 import { MAX_POINT_FIELDS, MAX_POINT_TAGS, MAX_RECORD_BYTES } from "./limits.ts";
@@ -119,8 +118,11 @@ interface ShapeEntry {
 
 const series = new Out();
 const shapes = new Out();
-/** Layouts for the points that come unpacked (decoders hand out packed points). */
-const unpackedLayouts = new FieldLayouts();
+/**
+ * The encoder's shared layouts: those of points that come unpacked (decoders hand out packed
+ * points), and the one object per shape that equal layouts from other caches are mapped to.
+ */
+const walLayouts = new FieldLayouts();
 
 /**
  * Encodes a batch into record payload bytes, series layout (record type 3): strings, series and
@@ -145,12 +147,12 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
   // Decoders hand every point of a series the same Tag objects: series are found by their first
   // Tag (or, untagged, by measurement) and told apart by object identity, which within this
   // synchronous call means equal strings. Shapes are found by their layout object (decoders
-  // share one between the points of the same fields), else by their first key and compared key
-  // by key; most points have the shape of the point before.
+  // share one between the points of the same fields), else by the encoder's own layout of the
+  // same keys and types (a trie walk: a list compared key by key was quadratic in the shapes of
+  // a batch); most points have the shape of the point before.
   const byFirstTag = new Map<Tag, SeriesEntry[]>();
   const untagged = new Map<string, SeriesEntry>();
   const byLayout = new Map<FieldLayout, ShapeEntry>();
-  const byFirstKey = new Map<string, ShapeEntry[]>();
   let seriesCount = 0, shapeCount = 0;
   let lastShape: ShapeEntry | undefined;
   const findSeries = (measurement: string, tags: readonly Tag[]): number => {
@@ -202,16 +204,14 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
     let entry = byLayout.get(layout);
     if (entry !== undefined) return lastShape = entry;
     const { keys, types } = layout, n = keys.length;
-    const first = n === 0 ? "" : keys[0];
-    const list = byFirstKey.get(first);
-    entry = list?.find((e) => sameLayout(e.layout, keys, types, n));
+    if (n > MAX_POINT_FIELDS) {
+      throw new Error(`BUG: a point with ${n} fields reached the WAL encoder`);
+    }
+    const canonical = walLayouts.find(keys, types, n);
+    entry = byLayout.get(canonical);
     if (entry === undefined) {
-      if (n > MAX_POINT_FIELDS) {
-        throw new Error(`BUG: a point with ${n} fields reached the WAL encoder`);
-      }
-      entry = { layout, id: shapeCount++ };
-      if (list === undefined) byFirstKey.set(first, [entry]);
-      else list.push(entry);
+      entry = { layout: canonical, id: shapeCount++ };
+      byLayout.set(canonical, entry);
       shapes.ensure(2 + n * 5);
       const view = shapes.view;
       let pos = shapes.pos;
@@ -233,7 +233,7 @@ export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
   body.view.setUint32(0, points.length, true);
   body.pos = 4;
   for (let p = 0; p < points.length; p++) {
-    const point = packPoint(points[p], unpackedLayouts);
+    const point = packPoint(points[p], walLayouts);
     const { measurement, tags, layout, values, timeMs, timeSubMs } = point;
     const seriesId = findSeries(measurement, tags);
     const shapeId = findShape(layout).id;

@@ -438,3 +438,30 @@ Deno.test("write batch codec: point indexes name one series and shape per point,
   const plain = decodeIndexedWriteBatch(encodePlainV1(batch), "x", 0, WriteBatchLayout.Plain);
   assert.equal(plain.indexes, null);
 });
+
+Deno.test("batch codec: a batch of many shapes that share their first key encodes in linear time", () => {
+  // Sparse fields: every point a shape of its own. A list of shapes per first key, compared
+  // one by one, made the shared-first-key batch 13-20x slower than the distinct one.
+  const batchOf = (keysOf: (i: number) => string[]): WriteBatch => ({
+    database: "db",
+    retentionPolicy: "rp",
+    points: Array.from({ length: 8000 }, (_, i) => ({
+      measurement: "m",
+      tags: [],
+      fields: keysOf(i).map((key) => ({ key, type: FieldType.Float, value: i })),
+      timeMs: i,
+      timeSubMs: 0,
+    })),
+  });
+  const time = (batch: WriteBatch): number => {
+    const start = performance.now();
+    const bytes = encodeWriteBatch(batch);
+    const took = performance.now() - start;
+    assert.deepEqual(plainBatch(decodeWriteBatch(bytes, "x", 0)), batch);
+    return took;
+  };
+  time(batchOf((i) => [`w${i}`, "v"])); // warm up
+  const distinct = time(batchOf((i) => [`a${i}`, "v"]));
+  const shared = time(batchOf((i) => ["v", `a${i}`]));
+  assert.ok(shared < 5 * distinct + 50, `shared first key ${shared} ms, distinct ${distinct} ms`);
+});

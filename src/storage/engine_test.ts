@@ -58,6 +58,28 @@ Deno.test("engine: writes survive reopen; last write wins; out of order accepted
   await reopened.close();
 });
 
+Deno.test("engine: a string value of 200k ASCII characters reads back from a segment after reopen", async () => {
+  // The segment index keeps a block's first and last string values: read by one
+  // `fromCharCode.apply`, a value this long overflowed the stack and the series was unreadable.
+  const dir = await Deno.makeTempDir();
+  try {
+    const long = "a".repeat(200_000), wide = "é".repeat(100_000);
+    const engine = await open(dir);
+    await engine.createDatabase("db");
+    await engine.write("db", undefined, [point("a", long, 1000), point("b", wide, 1000)]);
+    await engine.close(); // flushes the heads to a segment
+    const reopened = await open(dir);
+    try {
+      assert.deepEqual(await values(reopened, "db", "a"), [[1000, 0, long]]);
+      assert.deepEqual(await values(reopened, "db", "b"), [[1000, 0, wide]]);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("engine: a field type conflict rejects only that point, also after restart", async () => {
   const dir = await Deno.makeTempDir();
   const engine = await open(dir);

@@ -32,12 +32,20 @@ export function writeString(out: ByteWriter, s: string): void {
   out.advance(n);
 }
 
+/**
+ * Longest string read by `String.fromCharCode.apply`: every byte becomes an argument on the
+ * stack, and a string field's first/last value (up to the line length, 1 MiB) of 200k ASCII
+ * bytes overflowed it ("Maximum call stack size exceeded"), so a flushed segment holding one
+ * could not be read. Longer strings go through the decoder, which also returns flat strings.
+ */
+const MAX_APPLY_BYTES = 4096;
+
 /** Reads a string written by {@linkcode writeString}. */
 export function readString(r: ByteReader): string {
   const n = r.uvarint("string length");
   const bytes = r.bytes(n, "string");
-  let ascii = true;
-  for (let i = 0; i < n; i++) {
+  let ascii = n <= MAX_APPLY_BYTES;
+  for (let i = 0; ascii && i < n; i++) {
     if (bytes[i] > 0x7f) {
       ascii = false;
       break;

@@ -26,6 +26,9 @@ Deno.test("readString: ASCII and UTF-8 strings of every length read back", () =>
     "y".repeat(65),
     "é☃𝄞",
     "a".repeat(300),
+    "k".repeat(65_535), // the longest series key
+    "v".repeat(300_000), // a string field's first or last value (up to the line length)
+    "日本😀".repeat(20_000),
   ];
   const out = new ByteWriter();
   for (const s of samples) writeString(out, s);

@@ -173,6 +173,19 @@ async function concat(
   return out;
 }
 
+/** Requests whose client waits for "100 Continue" before it sends the body, with their answer. */
+const awaitingContinue = new WeakMap<IncomingMessage, ServerResponse>();
+
+/**
+ * Marks `req` (sent with `Expect: 100-continue`) to be told "100 Continue" when its body is first
+ * read, not before: a request refused before its body is read (401, 404, 413, 429) then gets its
+ * status alone, where a 100 sent at once had the client sending the body into a connection
+ * about to close, and curl (which expects for bodies over 1 MB) reported a broken pipe instead.
+ */
+export function continueOnFirstRead(req: IncomingMessage, res: ServerResponse): void {
+  awaitingContinue.set(req, res);
+}
+
 /** The request body as a pull stream: nothing is read from the socket before it is asked for. */
 function bodyStream(req: IncomingMessage, watch: PaceWatch): ReadableStream<Uint8Array> {
   let ended = false;
@@ -198,6 +211,11 @@ function bodyStream(req: IncomingMessage, watch: PaceWatch): ReadableStream<Uint
   });
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      const waiting = awaitingContinue.get(req);
+      if (waiting !== undefined) {
+        awaitingContinue.delete(req);
+        waiting.writeContinue();
+      }
       while (true) {
         const chunk: Uint8Array | null = req.read();
         if (chunk !== null) {

@@ -37,7 +37,13 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { DirectHandler, Logger, PlainAnswer, UpgradeHandler } from "../core/mod.ts";
-import { PaceWatch, requestFrom, urlText, writeResponse } from "./fetch_bridge.ts";
+import {
+  continueOnFirstRead,
+  PaceWatch,
+  requestFrom,
+  urlText,
+  writeResponse,
+} from "./fetch_bridge.ts";
 import { plainRequestFrom, writePlain } from "./plain_bridge.ts";
 import { type NodeSocket, nodeSocketChannel } from "./upgrade_socket.ts";
 
@@ -134,6 +140,12 @@ export function serveHttp(
     socket.once("close", () => connections--);
   });
   server.on("clientError", answerClientError);
+  // Without this listener node:http answers "100 Continue" before the handler has looked at
+  // the request; with it, the 100 waits for the first read of the body (fetch_bridge.ts).
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    continueOnFirstRead(req, res);
+    server.emit("request", req, res);
+  });
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     serveOne(handler, req, res, { scheme, pace, logger, direct: options.direct }).catch((error) => {
       logger?.error("answer not written", { error: String(error) });

@@ -232,3 +232,47 @@ Deno.test("http server: clients that reset a refused upgrade do not take the pro
     await server.shutdown();
   }
 });
+
+/** Sends `head` on a raw connection and gives back what came within `ms` (bounded reads). */
+async function firstAnswer(port: number, head: string, body: Uint8Array | undefined, ms: number) {
+  const socket = net.connect(port, "127.0.0.1");
+  let got = "";
+  socket.on("data", (chunk: Uint8Array) => (got += new TextDecoder().decode(chunk)));
+  socket.on("error", () => {});
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  socket.write(head);
+  const deadline = Date.now() + ms;
+  const waitFor = async (done: () => boolean) => {
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+  await waitFor(() => got.includes("\r\n\r\n"));
+  if (body !== undefined && got.startsWith("HTTP/1.1 100")) {
+    socket.write(body);
+    await waitFor(() => /HTTP\/1\.1 [2-5]\d\d/.test(got));
+  }
+  socket.destroy();
+  return got;
+}
+
+Deno.test("http server: 'Expect: 100-continue' is answered 100 only when the body is read; a refusal comes alone", async () => {
+  const server = await serveHttp(async (request) => {
+    if (new URL(request.url).pathname === "/refuse") {
+      return new Response("no such database\n", { status: 404 });
+    }
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    return new Response(`read ${bytes.length}\n`);
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const length = 300_000; // larger than one small read: the body is streamed, not read early
+    const head = (path: string) =>
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n` +
+      "Expect: 100-continue\r\n\r\n";
+    const refused = await firstAnswer(server.port, head("/refuse"), undefined, 3000);
+    assert.match(refused, /^HTTP\/1\.1 404 /, `a 100 before the refusal: ${refused.slice(0, 60)}`);
+    const read = await firstAnswer(server.port, head("/read"), new Uint8Array(length), 5000);
+    assert.match(read, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, read.slice(0, 80));
+    assert.match(read, /read 300000/);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -10,6 +10,16 @@ export function plainPoint(point: Point): Point {
   return point instanceof PackedPoint ? point.toJSON() : point;
 }
 
+/**
+ * `value` as its plain shape when it is a packed point, else itself: the `see` of a structural
+ * comparison (`sameData`) over batches where both sides may be packed, whose fields are private
+ * and so invisible to it (a WAL codec that wrote every float +1 compared equal), and where a
+ * plain point of the same data is the same data (the WAL's interned layout decodes plain points).
+ */
+export function plainIfPacked(value: unknown): unknown {
+  return value instanceof PackedPoint ? value.toJSON() : value;
+}
+
 /** {@linkcode plainPoint} of each. */
 export function plainPoints(points: readonly Point[]): Point[] {
   return points.map(plainPoint);

@@ -18,8 +18,7 @@ import {
   type Point,
   silentLogger,
 } from "../../../src/core/mod.ts";
-import { PackedPoint } from "../../../src/core/point.ts";
-import { CrashFileSystem } from "../../../src/core/testing/mod.ts";
+import { CrashFileSystem, plainIfPacked } from "../../../src/core/testing/mod.ts";
 import {
   decodeWriteBatch,
   encodeWriteBatch,
@@ -109,15 +108,6 @@ function checkBatch(b: WriteBatch): void {
 
 const LAYOUTS = [WriteBatchLayout.Plain, WriteBatchLayout.Interned] as const;
 
-/**
- * A packed point seen as its plain shape: its layout and values are private, so compared bare it
- * would show no fields at all, and a plain point of the same data is the same data (one decoder
- * layout hands out packed points, the other plain ones).
- */
-function plainPoint(value: unknown): unknown {
-  return value instanceof PackedPoint ? value.toJSON() : value;
-}
-
 export const walRecordTarget: FuzzTarget = {
   name: "wal-record",
   about: "decodeWriteBatch throws only CorruptionError; batches are typed and re-encode",
@@ -147,7 +137,7 @@ export const walRecordTarget: FuzzTarget = {
         checkBatch(batch);
         const again = decodeWriteBatch(encodeWriteBatch(batch), "again.wal", 8);
         demand(
-          sameData(again, batch, plainPoint),
+          sameData(again, batch, plainIfPacked),
           "a decoded batch does not survive encoding again",
         );
       },
@@ -227,7 +217,7 @@ export const walSegmentTarget: FuzzTarget = {
           count(outcomes, first.length > 0 ? "records" : "no records");
           const second = await replay(fs, "/wal");
           demand(
-            sameData(first, second, plainPoint),
+            sameData(first, second, plainIfPacked),
             () => `reopening gives other records: ${first.join(" ")} then ${second.join(" ")}`,
           );
         }

@@ -16,6 +16,11 @@ import type { Field, FieldLayout, FieldType } from "./point.ts";
 const DEFAULT_MAX_LAYOUTS = 10_000;
 /** Trie nodes kept before the cache is emptied (long layouts that share no prefix). */
 const NODES_PER_LAYOUT = 16;
+/**
+ * Longer field lists are not kept in the trie (three objects per field would cost more than
+ * the sharing saves on points this wide); the same list twice in a row still shares.
+ */
+const MAX_SHARED_FIELDS = 1024;
 
 /** The layouts that start with the same (key, type) steps. */
 interface TrieNode {
@@ -44,10 +49,16 @@ export class FieldLayouts {
     this.#maxNodes = maxLayouts * NODES_PER_LAYOUT;
   }
 
+  /** Trie nodes held: about one per field of each layout kept. */
+  get nodes(): number {
+    return this.#nodes;
+  }
+
   /** The layout of `keys[0, n)` and `types[0, n)` (scratch arrays the caller reuses). */
   find(keys: readonly string[], types: readonly FieldType[], n: number): FieldLayout {
     const last = this.#last;
     if (last !== undefined && sameLayout(last, keys, types, n)) return last;
+    if (n > MAX_SHARED_FIELDS) return this.#last = frozenLayout(keys, types, n);
     let node = this.#walk(keys, types, n, false);
     if (node?.layout !== undefined) return this.#last = node.layout;
     if (this.#size >= this.#max || this.#nodes + n > this.#maxNodes) {
@@ -55,11 +66,7 @@ export class FieldLayouts {
       this.#size = this.#nodes = 0;
     }
     node = this.#walk(keys, types, n, true)!;
-    const layout: FieldLayout = Object.freeze({
-      keys: Object.freeze(keys.slice(0, n)),
-      types: Object.freeze(types.slice(0, n)),
-    });
-    node.layout = layout;
+    const layout = node.layout = frozenLayout(keys, types, n);
     this.#size++;
     return this.#last = layout;
   }
@@ -96,6 +103,17 @@ export class FieldLayouts {
     }
     return node;
   }
+}
+
+function frozenLayout(
+  keys: readonly string[],
+  types: readonly FieldType[],
+  n: number,
+): FieldLayout {
+  return Object.freeze({
+    keys: Object.freeze(keys.slice(0, n)),
+    types: Object.freeze(types.slice(0, n)),
+  });
 }
 
 /** True when `layout` has exactly the keys and types `keys[0, n)`, `types[0, n)`. */

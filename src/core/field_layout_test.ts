@@ -24,6 +24,26 @@ Deno.test("field layouts: one object per keys, types and order; prefixes and typ
   }
 });
 
+Deno.test("field layouts: a point of thousands of fields is not kept, and shares only with the last", () => {
+  const layouts = new FieldLayouts();
+  const wide = (tag: string) => Array.from({ length: 5000 }, (_, i) => `${tag}${i}`);
+  const types = new Array<FieldType>(5000).fill(F);
+  const a = layouts.find(wide("a"), types, 5000);
+  assert.equal(layouts.find(wide("a"), types, 5000), a, "the same fields twice in a row");
+  const b = layouts.find(wide("b"), types, 5000);
+  assert.deepEqual(b.keys, wide("b"));
+  const again = layouts.find(wide("a"), types, 5000);
+  assert.notEqual(again, a);
+  assert.deepEqual(again, a);
+  // Three objects a field in the trie made one line of 100,000 fields cost GC time out of
+  // proportion (doubling_test.ts, "many distinct fields").
+  assert.equal(layouts.nodes, 0);
+  const narrow = layouts.find(["a", "b"], [F, F], 2);
+  assert.equal(layouts.nodes, 2);
+  layouts.find(wide("c"), types, 5000);
+  assert.equal(layouts.find(["a", "b"], [F, F], 2), narrow);
+});
+
 Deno.test("field layouts: past the bound the cache refills and still answers right", () => {
   const layouts = new FieldLayouts(100);
   for (let round = 0; round < 3; round++) {

@@ -2,15 +2,11 @@
  * Timing helpers for the cost tests (`*_cost_test.ts`): doubling tests that tell linear work from
  * quadratic on a shared, loaded machine. They count the CPU time of this thread, not the wall
  * clock (with 20 processes on 2 cores, wall time is mostly time spent waiting for a core), over
- * enough runs to make the 10 ms resolution of that clock small.
+ * enough runs to make the resolution of that clock small where it is coarse.
  * @module
  */
 import assert from "node:assert/strict";
-import process from "node:process";
-
-const threadCpu = (process as unknown as {
-  threadCpuUsage(previous?: { user: number; system: number }): { user: number; system: number };
-}).threadCpuUsage;
+import { threadCpu } from "../core/testing/mod.ts";
 
 /** Wall-clock milliseconds of one run of `f`. */
 export function timeOf(f: () => unknown): number {

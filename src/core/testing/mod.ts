@@ -5,3 +5,4 @@
 export * from "./crash_fs.ts";
 export * from "./seeded_random.ts";
 export * from "./plain_points.ts";
+export * from "./thread_cpu.ts";

@@ -14,12 +14,37 @@ async function ps(args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-/** The pids of the script sandbox children of `parent`, zombies included. */
+/**
+ * The heap limit of the sandboxes of in-process test nodes (`_setup.ts`), used by no other
+ * test: `deno test --parallel` runs every test file in this one process, so the children of
+ * `Deno.pid` include other files' sandboxes and servers (a zombie among them looks like any
+ * other); this tells this file's apart.
+ */
+export const TEST_SANDBOX_MEMORY_MB = 61;
+
+/** Children of this process seen carrying the test sandboxes' flag. */
+const seenTestSandboxes = new Set<number>();
+
+/**
+ * The pids of the script sandbox children of `parent`, zombies included. Of this process's
+ * children, only the sandboxes of `_setup.ts` nodes: those carrying their heap limit, and the
+ * zombies of those seen carrying it.
+ */
 export async function sandboxChildren(parent: number = Deno.pid): Promise<number[]> {
   const text = await ps(["-o", "pid=,args=", "--ppid", String(parent)]);
-  return text.split("\n")
-    .filter((line) => line.includes(SANDBOX_ARG) || line.includes("<defunct>"))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
+  const own = parent === Deno.pid;
+  const marker = own ? `${SANDBOX_ARG}${TEST_SANDBOX_MEMORY_MB} ` : SANDBOX_ARG;
+  const pids: number[] = [];
+  for (const line of text.split("\n")) {
+    const pid = Number(line.trim().split(/\s+/)[0]);
+    if (line.includes(marker)) {
+      if (own) seenTestSandboxes.add(pid);
+      pids.push(pid);
+    } else if (line.includes("<defunct>") && (!own || seenTestSandboxes.has(pid))) {
+      pids.push(pid);
+    }
+  }
+  return pids;
 }
 
 /** Which of `pids` still exist (zombies included). */

@@ -13,6 +13,7 @@ import {
 } from "../../src/runtime/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../../src/schema/mod.ts";
 import { StorageEngine } from "../../src/storage/mod.ts";
+import { TEST_SANDBOX_MEMORY_MB } from "./_processes.ts";
 
 const NOW_NS = 1_700_000_000_000_000_000n;
 const fixedClock: Clock = {
@@ -54,7 +55,11 @@ export async function setupNode(
   const stored = storedDataOf(engine);
   const maxSandboxes = options.maxScriptSandboxes ?? 8;
   const host = options.host === "process"
-    ? createProcessScriptHost({ maxStrikes: 2, memoryLimitMb: 64, maxSandboxes })
+    ? createProcessScriptHost({
+      maxStrikes: 2,
+      memoryLimitMb: TEST_SANDBOX_MEMORY_MB,
+      maxSandboxes,
+    })
     : createWorkerScriptHost({ maxStrikes: 2, maxSandboxes });
   const registry = await SchemaRegistry.open({
     fs: denoFileSystem,

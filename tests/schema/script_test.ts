@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { setupNode } from "./_setup.ts";
+import { TEST_SANDBOX_MEMORY_MB } from "./_processes.ts";
 
 function schemaWith(measurement: string, source: string, timeoutMs = 300): string {
   return JSON.stringify({
@@ -58,7 +59,7 @@ Deno.test("script: modifies, adds, drops and rejects points of a batch", async (
 const MEMORY_BOMB: [string, string, RegExp] = [
   "bomb",
   "export default () => { const a = []; while (true) a.push(new Array(1e6).fill(1.5)); }",
-  /script_memory .*exceeded its memory limit of 64 MiB/,
+  new RegExp(`script_memory .*exceeded its memory limit of ${TEST_SANDBOX_MEMORY_MB} MiB`),
 ];
 
 const HOSTILE: [string, string, RegExp][] = [

@@ -14,16 +14,10 @@
  * @module
  */
 import process from "node:process";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { generateBatches } from "./peers/workload.ts";
-import { type Point, sortTags } from "../src/core/mod.ts";
+import type { Point } from "../src/core/mod.ts";
 import { parseLineProtocol } from "../src/ingest/mod.ts";
-import {
-  FieldSchema,
-  PointSchema,
-  TagSchema,
-  WriteRequestSchema,
-} from "../src/rpc/gen/epochnexus/ingest/v1/ingest_pb.ts";
+import { csvBody, jsonRecord, promBody, protobufBody } from "./_format_bodies.ts";
 
 const root = Deno.args[0] ?? new URL("../", import.meta.url).pathname;
 type Ingest = typeof import("../src/ingest/mod.ts");
@@ -44,96 +38,6 @@ const decoded = lpBodies.slice(0, BODIES).map((body) =>
   parseLineProtocol(body, { defaultTime, precision: "s" }).points
 );
 const TAGS = decoded[0][0].tags.map((t) => t.key);
-const FIELDS = decoded[0][0].fields.map((f) => f.key);
-
-const jsonRecord = (p: Point) =>
-  JSON.stringify({
-    measurement: p.measurement,
-    tags: Object.fromEntries(p.tags.map((t) => [t.key, t.value])),
-    fields: Object.fromEntries(p.fields.map((f) => [f.key, f.value])),
-    timestamp: p.timeMs / 1000,
-  });
-const csvBody = (points: Point[]) =>
-  enc.encode(
-    ["time,measurement", ...TAGS, ...FIELDS].join(",") + "\n" +
-      points.map((p) =>
-        [
-          p.timeMs / 1000,
-          p.measurement,
-          ...p.tags.map((t) => t.value),
-          ...p.fields.map((f) => f.value),
-        ]
-          .join(",")
-      ).join("\n") + "\n",
-  );
-const protobufBody = (points: Point[]) =>
-  toBinary(
-    WriteRequestSchema,
-    create(WriteRequestSchema, {
-      points: points.map((p) =>
-        create(PointSchema, {
-          measurement: p.measurement,
-          tags: p.tags.map((t) => create(TagSchema, t)),
-          fields: p.fields.map((f) =>
-            create(FieldSchema, {
-              key: f.key,
-              value: { case: "floatValue", value: f.value as number },
-            })
-          ),
-          timeUnixNano: BigInt(p.timeMs) * 1_000_000n,
-        })
-      ),
-    }),
-  );
-
-/** A protobuf writer just big enough for remote_write (length-delimited fields, varints). */
-class ProtoWriter {
-  readonly bytes: number[] = [];
-  varint(v: number): this {
-    for (; v >= 0x80; v = Math.floor(v / 128)) this.bytes.push((v % 128) | 0x80);
-    this.bytes.push(v);
-    return this;
-  }
-  message(field: number, body: number[]): this {
-    this.bytes.push((field << 3) | 2);
-    this.varint(body.length);
-    for (const b of body) this.bytes.push(b);
-    return this;
-  }
-  string(field: number, text: string): this {
-    return this.message(field, [...enc.encode(text)]);
-  }
-}
-
-/** remote_write: a series per host and field (`cpu_<field>` with the host's tags). */
-function promBody(points: Point[]): Uint8Array {
-  const series = new Map<string, { labels: [string, string][]; samples: number[][] }>();
-  for (const p of points) {
-    const fields = p.fields;
-    for (const f of fields) {
-      const name = `${p.measurement}_${f.key}`;
-      const key = `${name},${p.tags.map((t) => t.value).join(",")}`;
-      let s = series.get(key);
-      if (!s) {
-        const labels = sortTags([{ key: "__name__", value: name }, ...p.tags]);
-        series.set(key, s = { labels: labels.map((t) => [t.key, t.value]), samples: [] });
-      }
-      const sample = new ProtoWriter();
-      sample.bytes.push(0x09, ...new Uint8Array(new Float64Array([f.value as number]).buffer));
-      sample.bytes.push(0x10);
-      sample.varint(p.timeMs);
-      s.samples.push(sample.bytes);
-    }
-  }
-  const out = new ProtoWriter();
-  for (const { labels, samples } of series.values()) {
-    const ts = new ProtoWriter();
-    for (const [k, v] of labels) ts.message(1, new ProtoWriter().string(1, k).string(2, v).bytes);
-    for (const s of samples) ts.message(2, s);
-    out.message(1, ts.bytes);
-  }
-  return Uint8Array.from(out.bytes);
-}
 
 const streamOf = (bytes: Uint8Array) => ReadableStream.from([bytes]);
 async function drain(source: AsyncIterable<{ points: Point[] }>): Promise<Point[]> {

@@ -2,7 +2,7 @@
  * Every decoder besides line protocol's (JSON, NDJSON, CSV, protobuf, remote_write) hands out
  * packed points whose layouts come from the caller's `FieldLayouts`: the points of the same
  * field keys, types and order share one frozen layout object, within a body and across bodies
- * given the same cache, and each point keeps its own values.
+ * given the same cache, and each point keeps its own values (its tags are shared Tag objects).
  * @module
  */
 import assert from "node:assert/strict";
@@ -131,8 +131,9 @@ Deno.test("packed decoders: JSON, NDJSON and protobuf points of the same fields 
       name,
     );
     assertGroups(points.map((p) => p.layout), GROUPS, name);
-    // Each point has values of its own.
+    // Each point has values of its own; the points of a series share their Tag objects.
     assert.notEqual(points[0].values, points[1].values, name);
+    assert.equal(points[2].tags[0], points[0].tags[0], `${name}: one Tag per key and value`);
     // Another body with the same cache (a server's, per database): the same layout objects.
     const again = packedOf(await decode([RECORDS[3], RECORDS[0]], layouts), name);
     assert.equal(again[0].layout, points[3].layout, `${name}: across bodies`);

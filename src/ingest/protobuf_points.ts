@@ -21,6 +21,7 @@ import {
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import { instantOf, int64Value, Wire } from "./_wire.ts";
 import { FieldCollector } from "./_packed_fields.ts";
+import { TagInterner } from "./json_points.ts";
 
 /** A decoded WriteRequest. */
 export interface ProtobufWrite {
@@ -64,6 +65,7 @@ export function decodeProtobufWrite(bytes: Uint8Array, options: ProtobufOptions)
   let record = (options.firstRecord ?? 1) - 1;
   const scope: RequestScope = {
     layouts: options.layouts ?? new FieldLayouts(),
+    tags: new TagInterner(),
     fields: new FieldCollector(),
     defaultTime: options.defaultTime,
   };
@@ -90,6 +92,8 @@ export function decodeProtobufWrite(bytes: Uint8Array, options: ProtobufOptions)
 /** What the points of one request share. */
 interface RequestScope {
   layouts: FieldLayouts;
+  /** One Tag object per key and value: the points of a series share theirs. */
+  tags: TagInterner;
   /** The scratch of a point's fields. */
   fields: FieldCollector;
   defaultTime: Instant;
@@ -116,7 +120,7 @@ function decodePoint(w: Wire, record: number, scope: RequestScope, batch: Decode
         else sub.skip(tt & 7);
       }
       if (key === "") problem ??= { record, field: "tags", reason: "a tag has an empty key" };
-      else if (value !== "") tags.push({ key, value });
+      else if (value !== "") tags.push(scope.tags.tag(key, value));
     } else if (field === 3 && wireType === 2) {
       const sub = new Wire(w.bytes());
       let key = "";

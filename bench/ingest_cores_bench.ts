@@ -1,7 +1,7 @@
 /**
  * `deno task bench:ingest-cores [--cpus 0,0-1] [--writers 2,64] [--hours 6] [--batch-lines 5000]
  * [--systems epochnexus,influxdb,victoriametrics,baseline] [--baseline-root DIR/]
- * [--env KEY=VALUE,...]`: ingest scaling with
+ * [--env KEY=VALUE,...] [--format lp|json|ndjson|prom]`: ingest scaling with
  * cores and concurrent writers, EpochNexus against InfluxDB 1.6.7 and VictoriaMetrics in the
  * same run (#15 item 4).
  *
@@ -14,9 +14,18 @@
  * every 100 ms (to check VmHWM against), and retries. Every write answered 2xx is durable
  * (EpochNexus answers after the fsync of its group commit), so values/s at 64 writers is the
  * acknowledged-durable rate. The bench client is not pinned: it shares the machine.
+ *
+ * `--format` sends the same points in another format: `json` / `ndjson` to EpochNexus's
+ * `/ingest` (the peers do not speak it), `prom` as snappy-compressed remote_write (a series per
+ * host and field, one value per sample) to `/api/v1/prom/write` (InfluxDB's and EpochNexus's)
+ * or `/api/v1/write` (VictoriaMetrics'). The values are the same in every format, so CPU s per
+ * value compares formats and checkouts.
  * @module
  */
+import snappy from "snappyjs";
 import { generateBatches } from "./peers/workload.ts";
+import { jsonRecord, promBody } from "./_format_bodies.ts";
+import { parseLineProtocol } from "../src/ingest/mod.ts";
 import {
   loadAverage,
   processStats,
@@ -51,8 +60,51 @@ const STARTERS: Record<string, () => Promise<System>> = {
 };
 for (const s of systems) if (!STARTERS[s]) throw new Error(`unknown system ${s}`);
 
-const { bodies, points } = generateBatches({ hosts: 100, hours, batchLines, seed: 1 });
+const format = flag("format", "lp");
+const { bodies: lpBodies, points } = generateBatches({ hosts: 100, hours, batchLines, seed: 1 });
 const values = points * 10;
+const bodies = lpBodies.map((body) => inFormat(body, format));
+
+/** A line-protocol body of the workload in `format` (see the module doc). */
+function inFormat(body: Uint8Array<ArrayBuffer>, format: string): Uint8Array<ArrayBuffer> {
+  if (format === "lp") return body;
+  const decoded = parseLineProtocol(body, { defaultTime: { ms: 0, subMs: 0 }, precision: "s" });
+  const enc = new TextEncoder();
+  switch (format) {
+    case "json":
+      return enc.encode(`[${decoded.points.map(jsonRecord).join(",")}]`);
+    case "ndjson":
+      return enc.encode(decoded.points.map(jsonRecord).join("\n") + "\n");
+    case "prom":
+      return (snappy as { compress(b: Uint8Array): Uint8Array<ArrayBuffer> }).compress(
+        promBody(decoded.points),
+      );
+  }
+  throw new Error(`unknown format ${format} (lp, json, ndjson, prom)`);
+}
+
+/** Where `system` takes a body of `format`, and its headers. */
+function target(system: System): { path: string; headers: Record<string, string> } {
+  switch (format) {
+    case "json":
+    case "ndjson":
+      if (!system.name.startsWith("EpochNexus")) throw new Error(`${system.name}: no ${format}`);
+      return {
+        path: `/ingest?db=${DB}&precision=s`,
+        headers: {
+          "content-type": format === "json" ? "application/json" : "application/x-ndjson",
+        },
+      };
+    case "prom":
+      return {
+        path: system.name.startsWith("VictoriaMetrics")
+          ? "/api/v1/write"
+          : `/api/v1/prom/write?db=${DB}`,
+        headers: { "content-type": "application/x-protobuf", "content-encoding": "snappy" },
+      };
+  }
+  return { path: `/write?db=${DB}&precision=s`, headers: {} };
+}
 
 /** Pins every thread of `pid` to `cpus`. */
 async function pin(pid: number, cpus: string): Promise<void> {
@@ -76,11 +128,12 @@ async function rssMiB(pid: number): Promise<number> {
  * on two cores every server here drops some of 64 connections) after 50 ms (at most 200 times).
  * Writes are idempotent, so a body retried after a lost answer stores nothing twice.
  */
-async function write(url: string, body: Uint8Array<ArrayBuffer>): Promise<number> {
+async function write(system: System, body: Uint8Array<ArrayBuffer>): Promise<number> {
+  const { path, headers } = target(system);
   for (let retries = 0; retries < 200; retries++) {
     let r: Response;
     try {
-      r = await fetch(`${url}/write?db=${DB}&precision=s`, { method: "POST", body });
+      r = await fetch(`${system.url}${path}`, { method: "POST", body, headers });
     } catch (error) {
       if (!(error instanceof TypeError)) throw error; // fetch failed: the connection closed
       await new Promise((done) => setTimeout(done, 50));
@@ -142,7 +195,7 @@ async function run(system: System, writers: number): Promise<Result> {
   const started = performance.now();
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      while (next < bodies.length) retries += await write(system.url, bodies[next++]);
+      while (next < bodies.length) retries += await write(system, bodies[next++]);
     }),
   );
   const seconds = (performance.now() - started) / 1000;
@@ -161,10 +214,10 @@ async function run(system: System, writers: number): Promise<Result> {
 
 console.log(
   `${await runStamp()}; load ${await loadAverage()}; ${values} values in ${bodies.length} ` +
-    `bodies of ${batchLines} lines; env ${JSON.stringify(env)}`,
+    `bodies of ${batchLines} lines (format ${format}); env ${JSON.stringify(env)}`,
 );
 console.log(
-  "cpus\twriters\tsystem\tM values/s\tx of EpochNexus\tCPU s\tpeak RSS MiB (sampled)\tretries\tEpochNexus heap",
+  "cpus\twriters\tsystem\tM values/s\tx of EpochNexus\tCPU s\tCPU us/value\tpeak RSS MiB (sampled)\tretries\tEpochNexus heap",
 );
 for (const cpus of cpuSets) {
   for (const writers of writerCounts) {
@@ -189,6 +242,7 @@ for (const cpus of cpuSets) {
           (r.rate / 1e6).toFixed(3),
           (r.rate / ours).toFixed(2),
           r.cpu.toFixed(1),
+          ((r.cpu / values) * 1e6).toFixed(2),
           `${r.hwm.toFixed(0)} (${r.sampled.toFixed(0)})`,
           r.retries,
           r.heap === undefined

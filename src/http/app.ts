@@ -15,6 +15,7 @@
 import {
   type Clock,
   type DirectHandler,
+  type FieldLayouts,
   type Logger,
   NotFoundError,
   type PlainAnswer,
@@ -72,7 +73,10 @@ export interface AppContext {
   metrics: Metrics;
   /** Schemas, validation and transformations run before storage; none when absent. */
   pipeline?: IngestPipeline;
-  /** Line protocol decoding caches, one per database (decoded series keys repeat). */
+  /**
+   * Line protocol decoding caches, one per database (decoded series keys repeat); their field
+   * layouts serve every format ({@linkcode fieldLayouts}).
+   */
   lineProtocolCaches: Map<string, LineProtocolCache>;
   /**
    * Requests the gate refuses for missing or wrong credentials, which anyone can send: each kind
@@ -121,6 +125,14 @@ export function lineProtocolCache(ctx: AppContext, database: string): LineProtoc
   let cache = ctx.lineProtocolCaches.get(database);
   if (!cache) ctx.lineProtocolCaches.set(database, cache = new LineProtocolCache());
   return cache;
+}
+
+/**
+ * The shared field layouts of a database's writes, whatever their format (those of its line
+ * protocol cache): every request's points of the same fields share one layout (bounded).
+ */
+export function fieldLayouts(ctx: AppContext, database: string): FieldLayouts {
+  return lineProtocolCache(ctx, database).layouts;
 }
 
 /** What the server knows of a request beyond the request itself. */

@@ -55,7 +55,7 @@ import {
   WriteAdmission,
 } from "../ingest/mod.ts";
 import type { Config } from "../config/mod.ts";
-import { type AppContext, lineProtocolCache } from "./app.ts";
+import { type AppContext, fieldLayouts, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
@@ -264,6 +264,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
         // Read whole either way; the message's own `atomic` counts as `?atomic=true`.
         const decoded = decodeProtobufWrite(await readBody(request, limit), {
           defaultTime: instantFromNanos(ctx.clock.nowNanos()),
+          layouts: fieldLayouts(ctx, db),
         });
         allOrNothing ||= decoded.atomic;
         source = (async function* () {
@@ -376,6 +377,7 @@ function decodeBody(
         precision: jsonPrecision(),
         defaultTime,
         maxLineBytes: settings.maxLineBytes,
+        layouts: fieldLayouts(ctx, db),
       });
     case "text/plain":
       // Nanoseconds unless named, as everywhere line protocol is spoken (README: Ingest
@@ -399,6 +401,7 @@ function decodeBody(
         tags: tags ? tags.split(",").map((t) => t.trim()).filter((t) => t !== "") : [],
         types: types ? parseCsvTypes(types) : undefined,
         maxRecordBytes: settings.maxLineBytes,
+        layouts: fieldLayouts(ctx, db),
       });
     }
     case "application/json":
@@ -408,6 +411,7 @@ function decodeBody(
           precision: jsonPrecision(),
           defaultTime,
           maxErrors: settings.maxListedErrors,
+          layouts: fieldLayouts(ctx, db),
         });
         // Slice by slice, letting other requests run between slices: a 25 MB body of small
         // records takes seconds to parse and decode, and its points are written as they come.

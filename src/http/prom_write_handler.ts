@@ -11,7 +11,7 @@
  */
 import { EpochError, NotFoundError } from "../core/mod.ts";
 import { commitBatches, decodePromWrite, uncompressSnappy } from "../ingest/mod.ts";
-import type { AppContext } from "./app.ts";
+import { type AppContext, fieldLayouts } from "./app.ts";
 import { readBody } from "./body.ts";
 import { admitWrite, ingestAnswer, ingestSettings } from "./ingest_handler.ts";
 import { nativeError } from "./responses.ts";
@@ -47,7 +47,7 @@ export async function handlePromWrite(
       const body = encoding === "gzip" || encoding === "x-gzip" || encoding === "identity"
         ? raw
         : uncompressSnappy(raw, ctx.maxBodyBytes);
-      const decoded = decodePromWrite(body);
+      const decoded = decodePromWrite(body, { layouts: fieldLayouts(ctx, db) });
       const tally = new WriteTally(ctx.metrics, "prom_remote_write");
       const summary = await commitBatches(
         (async function* () {

@@ -9,7 +9,7 @@ import { holds, type Principal } from "../auth/mod.ts";
 import { Privilege } from "../cluster/mod.ts";
 import { instantFromNanos, NotFoundError, PermissionDeniedError } from "../core/mod.ts";
 import { ingestHandlers } from "../rpc/mod.ts";
-import type { AppContext } from "./app.ts";
+import { type AppContext, fieldLayouts } from "./app.ts";
 import { admitMessageStream, ingestSettings, streamedCommitOptions } from "./ingest_handler.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
@@ -60,6 +60,7 @@ export async function handleRpc(
         }
         await ctx.engine.createDatabase(database);
       },
+      layouts: (database) => fieldLayouts(ctx, database),
       // Counted per batch: a stream's batches commit one by one.
       async write(database, rp, points) {
         const tally = rpcTally(ctx);

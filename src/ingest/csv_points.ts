@@ -30,10 +30,15 @@
  */
 import { ParseError, TooLargeError, ValidationError } from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
-import { decodeJsonRecord, isRecordError, type JsonPrecision, TagInterner } from "./json_points.ts";
+import {
+  decodeJsonRecord,
+  isRecordError,
+  type JsonPrecision,
+  withDecoderCaches,
+} from "./json_points.ts";
 import { Utf8Watch } from "./_utf8.ts";
 import { type CsvRecord, CsvSyntaxError, CsvTokenizer } from "./csv_tokenizer.ts";
-import type { Instant } from "../core/mod.ts";
+import type { FieldLayouts, Instant } from "../core/mod.ts";
 
 /** A CSV column's field type. */
 export type CsvFieldType = "float" | "integer" | "unsigned" | "boolean" | "string";
@@ -65,6 +70,8 @@ export interface CsvOptions {
    * so one record can be long): past it the body is refused. @default {4194304}
    */
   maxRecordBytes?: number;
+  /** The shared field layouts of the points decoded (one per database on a server). */
+  layouts?: FieldLayouts;
 }
 
 /** Parses `usage:float,count:integer` into declared types. @throws {ValidationError} */
@@ -151,11 +158,11 @@ export async function* decodeCsvStream(
   const utf8 = new Utf8Watch();
   const reader = stream.pipeThrough(utf8.stream()).getReader();
   const tokenizer = new CsvTokenizer();
-  const jsonOptions = {
+  const jsonOptions = withDecoderCaches({
     precision: options.precision,
     defaultTime: options.defaultTime,
-    tags: new TagInterner(),
-  };
+    layouts: options.layouts,
+  });
   const batchRows = options.batchRows ?? 1000;
   const inferRows = options.inferRows ?? 1000;
   const maxRecord = options.maxRecordBytes ?? 4 * 1024 * 1024;

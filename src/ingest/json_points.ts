@@ -50,13 +50,16 @@
  * is reported in `errors` (its 0-based index in the array, the key at fault and the reason)
  * and the other records are kept.
  *
+ * Points are `PackedPoint`s: the fields' keys and types in the order of the record (`value`
+ * last) as a layout shared through the `layouts` option, and the values of the point's own.
+ *
  * @module
  */
 
 import {
   checkTimeRange,
   compactInteger,
-  type Field,
+  FieldLayouts,
   FieldType,
   type Instant,
   instantFromNanos,
@@ -76,6 +79,7 @@ import { findJsonSyntaxProblem, lineColumn } from "./_json_syntax.ts";
 import { scanUtf8 } from "./_utf8.ts";
 import { precisionSpec } from "./_timestamp.ts";
 import { precisionHint, precisionHintText } from "./time_hint.ts";
+import { FieldCollector } from "./_packed_fields.ts";
 
 /** A timestamp precision, or `"auto"` to pick it by magnitude (see the module doc). */
 export type JsonPrecision = Precision | "auto";
@@ -92,6 +96,12 @@ export interface JsonPointsOptions {
    * body share one; without it every tag is a fresh object.
    */
   tags?: TagInterner;
+  /**
+   * The shared field layouts of the points decoded (see `PackedPoint`): the server passes one
+   * per database, so every body's points of the same fields share one layout. Decoders of a
+   * body without one make their own.
+   */
+  layouts?: FieldLayouts;
 }
 
 /**
@@ -266,7 +276,7 @@ export class JsonBodyDecoder {
       }
     }
     this.#text = text;
-    this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
+    this.#options = withDecoderCaches(options);
     this.#maxErrors = options.maxErrors ?? 1000;
     this.#refused = refused;
     let start = 0;
@@ -443,6 +453,23 @@ export class JsonBodyDecoder {
     this.#next = end;
     return out;
   }
+}
+
+/**
+ * `options` with a tag interner and field layouts for a decoder of many records, its own when
+ * the caller passes none.
+ */
+export function withDecoderCaches<T extends JsonPointsOptions>(
+  options: T,
+): T & Required<Pick<JsonPointsOptions, "tags" | "layouts">> {
+  if (options.tags && options.layouts) {
+    return options as T & Required<Pick<JsonPointsOptions, "tags" | "layouts">>;
+  }
+  return {
+    ...options,
+    tags: options.tags ?? new TagInterner(),
+    layouts: options.layouts ?? new FieldLayouts(),
+  };
 }
 
 /** Arrays of at least this many characters are parsed element by element (by default). */
@@ -735,7 +762,8 @@ function pointOf(
     sortTags(tags);
   }
 
-  const fields: Field[] = [];
+  const fields = collected;
+  fields.begin();
   if (fieldsValue !== undefined) {
     if (fieldsValue === null || typeof fieldsValue !== "object" || Array.isArray(fieldsValue)) {
       return recordError(
@@ -750,18 +778,18 @@ function pointOf(
         return notUnicode(index, `field ${JSON.stringify(key)}`, `fields.${key}`);
       }
       const v = (fieldsValue as Record<string, unknown>)[key];
-      fields.push(fieldOf(index, key, true, v));
+      addField(fields, index, key, true, v);
     }
   }
   if (hasValue) {
-    if (fields.some((f) => f.key === "value")) {
+    if (fields.indexOf("value") >= 0) {
       return recordError(
         index,
         'field "value" given twice, as "value" and inside "fields"',
         "value",
       );
     }
-    fields.push(fieldOf(index, "value", false, record.value));
+    addField(fields, index, "value", false, record.value);
   }
   if (fields.length === 0) {
     return recordError(
@@ -771,14 +799,18 @@ function pointOf(
     );
   }
 
-  let timeMs = options.defaultTime.ms, timeSubMs = options.defaultTime.subMs;
+  let instant = options.defaultTime;
   if (time !== undefined) {
-    const t = instantOf(index, time, options.precision ?? "auto", options.defaultTime.ms);
-    timeMs = t.ms;
-    timeSubMs = t.subMs;
+    instant = instantOf(index, time, options.precision ?? "auto", options.defaultTime.ms);
   }
-  return { measurement, tags, fields, timeMs, timeSubMs };
+  return fields.point(options.layouts ?? new FieldLayouts(), measurement, tags, instant);
 }
+
+/**
+ * The fields of the record being decoded. One for the module: decoding is synchronous, and a
+ * record's fields are copied out (values) or into a shared layout (keys, types) before the next.
+ */
+const collected = new FieldCollector();
 
 const LONE_SURROGATE = "not valid Unicode (a \\u escape of a lone surrogate)";
 
@@ -789,8 +821,17 @@ function notUnicode(index: number, what: string, field: string): RecordError {
 
 const FIELD_EXPECTED = 'a number, string, boolean, {"integer": "..."} or {"unsigned": "..."}';
 
-/** `nested`: the field sits in `fields` (its path is `fields.<key>`, built only for errors). */
-function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field {
+/**
+ * Adds the field `key` of value `v` to `fields`, or throws its problem. `nested`: the field sits
+ * in `fields` (its path is `fields.<key>`, built only for errors).
+ */
+function addField(
+  fields: FieldCollector,
+  index: number,
+  key: string,
+  nested: boolean,
+  v: unknown,
+): void {
   switch (typeof v) {
     case "number":
       if (!Number.isFinite(v)) {
@@ -800,7 +841,7 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
           nested ? `fields.${key}` : key,
         );
       }
-      return { key, type: FieldType.Float, value: v };
+      return fields.add(key, FieldType.Float, v);
     case "bigint": {
       // An integer literal beyond 2^53 (see parseJson): still a float, as a JSON number is; one
       // of 309+ digits overflows to Infinity, which InfluxDB refuses too.
@@ -814,7 +855,7 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
           nested ? `fields.${key}` : key,
         );
       }
-      return { key, type: FieldType.Float, value };
+      return fields.add(key, FieldType.Float, value);
     }
     case "string":
       if (!v.isWellFormed()) {
@@ -824,9 +865,9 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
           nested ? `fields.${key}` : key,
         );
       }
-      return { key, type: FieldType.String, value: v };
+      return fields.add(key, FieldType.String, v);
     case "boolean":
-      return { key, type: FieldType.Boolean, value: v };
+      return fields.add(key, FieldType.Boolean, v);
   }
   if (v !== null && typeof v === "object" && !Array.isArray(v)) {
     const keys = Object.keys(v);
@@ -855,11 +896,11 @@ function fieldOf(index: number, key: string, nested: boolean, v: unknown): Field
           nested ? `fields.${key}` : key,
         );
       }
-      return {
+      return fields.add(
         key,
-        type: unsigned ? FieldType.Unsigned : FieldType.Integer,
-        value: compactInteger(n),
-      };
+        unsigned ? FieldType.Unsigned : FieldType.Integer,
+        compactInteger(n),
+      );
     }
   }
   throw new RecordProblem(

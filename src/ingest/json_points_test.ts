@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from "../core/mod.ts";
 import { findJsonSyntaxProblem } from "./_json_syntax.ts";
+import { plainPoint } from "../core/testing/mod.ts";
 import {
   decodeJsonPoints,
   type JsonPointsOptions,
@@ -44,7 +45,7 @@ Deno.test("json: the seed's example works as written", () => {
     '{"timestamp": 1678886400, "measurement": "cpu_usage", "value": 0.75, ' +
       '"tags": {"host": "server1", "region": "us-east"}}',
   );
-  assert.deepEqual(p, {
+  assert.deepEqual(plainPoint(p), {
     measurement: "cpu_usage",
     tags: [{ key: "host", value: "server1" }, { key: "region", value: "us-east" }],
     fields: [{ key: "value", type: FieldType.Float, value: 0.75 }],

@@ -1,6 +1,9 @@
 /**
  * Format decoders: bytes or text in, {@linkcode Point}s and per-record errors out. No IO and
- * no clock: the caller passes the time for points without one.
+ * no clock: the caller passes the time for points without one. Every decoder hands out
+ * `PackedPoint`s (a field layout shared by the points of the same fields, plus their values),
+ * their layouts from the caller's `FieldLayouts` when it passes one (`layouts`; a server keeps
+ * one per database, line protocol's in its `LineProtocolCache`), else from the decoder's own.
  *
  * - {@linkcode parseLineProtocol}, {@linkcode LineProtocolDecoder}: InfluxDB 1.x line protocol.
  * - {@linkcode formatLineProtocol}: points back to line protocol.

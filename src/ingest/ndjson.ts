@@ -18,7 +18,7 @@ import {
   type JsonPointsOptions,
   MalformedJson,
   parseJsonOrMalformed,
-  TagInterner,
+  withDecoderCaches,
 } from "./json_points.ts";
 import { firstInvalidUtf8 } from "./_utf8.ts";
 
@@ -66,7 +66,7 @@ export class NdjsonDecoder {
   #malformed = 0;
 
   constructor(options: NdjsonOptions) {
-    this.#options = options.tags ? options : { ...options, tags: new TagInterner() };
+    this.#options = withDecoderCaches(options);
     this.#maxLine = options.maxLineBytes ?? 1024 * 1024;
   }
 

@@ -20,9 +20,10 @@
  */
 import { snappyLength, snappyUncompressBlock } from "./_snappy.ts";
 import {
+  FieldLayouts,
   FieldType,
+  PackedPoint,
   ParseError,
-  type Point,
   sortTags,
   type Tag,
   TooLargeError,
@@ -66,6 +67,18 @@ export function uncompressSnappy(
 
 const MAX_SAFE_MS = 9223372036854; // |ms| * 1e6 stays inside InfluxDB's int64 nanosecond range
 
+/** Options of {@linkcode decodePromWrite}. */
+export interface PromWriteOptions {
+  /**
+   * The shared field layouts of the points decoded (one per database on a server): every
+   * sample's point has the layout of one float field `value`, found here once per request.
+   */
+  layouts?: FieldLayouts;
+}
+
+/** The keys and types of a sample's one field. */
+const VALUE_KEYS = ["value"], VALUE_TYPES = [FieldType.Float];
+
 /**
  * Decodes an uncompressed remote_write WriteRequest into points.
  *
@@ -75,13 +88,14 @@ const MAX_SAFE_MS = 9223372036854; // |ms| * 1e6 stays inside InfluxDB's int64 n
  * ```
  * @throws {ParseError} when the bytes are not a WriteRequest.
  */
-export function decodePromWrite(bytes: Uint8Array): PromWrite {
+export function decodePromWrite(bytes: Uint8Array, options: PromWriteOptions = {}): PromWrite {
   const w = new Wire(bytes, 0, bytes.length, "remote_write WriteRequest");
   const out: PromWrite = {
     batch: { points: [], errors: [], origins: [], originKind: "record", bytes: bytes.length },
     skipped: 0,
   };
   let series = 0;
+  const layout = (options.layouts ?? new FieldLayouts()).find(VALUE_KEYS, VALUE_TYPES, 1);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   while (w.pos < w.end) {
     const tag = w.uint32();
@@ -182,14 +196,9 @@ export function decodePromWrite(bytes: Uint8Array): PromWrite {
         out.skipped++;
         continue;
       }
-      const point: Point = {
-        measurement,
-        tags: seriesTags,
-        fields: [{ key: "value", type: FieldType.Float, value }],
-        timeMs: ms,
-        timeSubMs: 0,
-      };
-      out.batch.points.push(point);
+      out.batch.points.push(
+        new PackedPoint(measurement, seriesTags, layout, [value], { ms, subMs: 0 }),
+      );
       out.batch.origins!.push(series);
     }
   }

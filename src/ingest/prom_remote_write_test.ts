@@ -2,22 +2,9 @@ import assert from "node:assert/strict";
 import snappyjs from "snappyjs";
 import { ParseError } from "../core/mod.ts";
 import { decodePromWrite, uncompressSnappy } from "./prom_remote_write.ts";
+import { promWriteRequest } from "./_prom_test_util.ts";
 
-/**
- * Protobuf bytes of a WriteRequest with one series of these labels and `samples` samples (value
- * i + 1 at i + 1 ms).
- */
-function request(labels: [string, string][], samples = 1): Uint8Array {
-  const enc = new TextEncoder();
-  const field = (n: number, body: number[]) => [(n << 3) | 2, body.length, ...body];
-  const str = (n: number, s: string) => field(n, [...enc.encode(s)]);
-  const sample = (i: number) => [9, ...new Uint8Array(new Float64Array([i + 1]).buffer), 16, i + 1];
-  const series = [
-    ...labels.flatMap(([k, v]) => field(1, [...str(1, k), ...str(2, v)])),
-    ...Array.from({ length: samples }, (_, i) => field(2, sample(i))).flat(),
-  ];
-  return Uint8Array.from(field(1, series));
-}
+const request = promWriteRequest;
 
 Deno.test("remote_write: the samples of one series share one tag array", () => {
   const { batch } = decodePromWrite(request([["__name__", "up"], ["job", "a"], ["host", "h"]], 3));

@@ -10,9 +10,18 @@
  * range) is reported by its 1-based record number and the other points are kept.
  * @module
  */
-import { type Field, FieldType, type Instant, sortTags, type Tag } from "../core/mod.ts";
+import {
+  FieldLayouts,
+  FieldType,
+  type FieldValue,
+  type Instant,
+  sortTags,
+  type Tag,
+} from "../core/mod.ts";
 import type { DecodedBatch, IngestIssue } from "./batches.ts";
 import { instantOf, int64Value, Wire } from "./_wire.ts";
+import { FieldCollector } from "./_packed_fields.ts";
+import { TagInterner } from "./json_points.ts";
 
 /** A decoded WriteRequest. */
 export interface ProtobufWrite {
@@ -28,6 +37,11 @@ export interface ProtobufOptions {
   defaultTime: Instant;
   /** Number of the first point (for a stream of requests). @default {1} */
   firstRecord?: number;
+  /**
+   * The shared field layouts of the points decoded (see `PackedPoint`; one per database on a
+   * server); the request's own when absent.
+   */
+  layouts?: FieldLayouts;
 }
 
 /**
@@ -49,6 +63,12 @@ export function decodeProtobufWrite(bytes: Uint8Array, options: ProtobufOptions)
     batch: { points: [], errors: [], origins: [], originKind: "record", bytes: bytes.length },
   };
   let record = (options.firstRecord ?? 1) - 1;
+  const scope: RequestScope = {
+    layouts: options.layouts ?? new FieldLayouts(),
+    tags: new TagInterner(),
+    fields: new FieldCollector(),
+    defaultTime: options.defaultTime,
+  };
   while (w.pos < w.end) {
     const tag = w.uint32();
     const field = tag >>> 3, wireType = tag & 7;
@@ -59,7 +79,7 @@ export function decodeProtobufWrite(bytes: Uint8Array, options: ProtobufOptions)
       if (w.pos + n > w.end) w.fail(`point ${record + 1}: length ${n} runs past the end`);
       const end = w.pos + n;
       record++;
-      decodePoint(new Wire(bytes, w.pos, end), record, options.defaultTime, out.batch);
+      decodePoint(new Wire(bytes, w.pos, end), record, scope, out.batch);
       w.pos = end;
     } else if (field === 4 && wireType === 0) {
       w.varint64();
@@ -69,11 +89,22 @@ export function decodeProtobufWrite(bytes: Uint8Array, options: ProtobufOptions)
   return out;
 }
 
-function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: DecodedBatch): void {
+/** What the points of one request share. */
+interface RequestScope {
+  layouts: FieldLayouts;
+  /** One Tag object per key and value: the points of a series share theirs. */
+  tags: TagInterner;
+  /** The scratch of a point's fields. */
+  fields: FieldCollector;
+  defaultTime: Instant;
+}
+
+function decodePoint(w: Wire, record: number, scope: RequestScope, batch: DecodedBatch): void {
   let measurement = "";
   const tags: Tag[] = [];
-  const fields: Field[] = [];
-  let time: Instant | undefined = defaultTime;
+  const fields = scope.fields;
+  fields.begin();
+  let time: Instant | undefined = scope.defaultTime;
   let problem: IngestIssue | undefined;
   while (w.pos < w.end) {
     const tag = w.uint32();
@@ -89,11 +120,12 @@ function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: Decod
         else sub.skip(tt & 7);
       }
       if (key === "") problem ??= { record, field: "tags", reason: "a tag has an empty key" };
-      else if (value !== "") tags.push({ key, value });
+      else if (value !== "") tags.push(scope.tags.tag(key, value));
     } else if (field === 3 && wireType === 2) {
       const sub = new Wire(w.bytes());
       let key = "";
-      let f: Field | undefined;
+      // The last value given wins, as with any repeated proto3 scalar.
+      let type: FieldType | 0 = 0, value: FieldValue = 0;
       while (sub.pos < sub.end) {
         const tt = sub.uint32();
         switch (tt) {
@@ -101,22 +133,27 @@ function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: Decod
             key = sub.string();
             break;
           case 17: // float_value, fixed64
-            f = { key: "", type: FieldType.Float, value: sub.double() };
+            type = FieldType.Float;
+            value = sub.double();
             break;
           case 24: // int_value
             sub.varint64();
-            f = { key: "", type: FieldType.Integer, value: int64Value(sub.hi, sub.lo, true) };
+            type = FieldType.Integer;
+            value = int64Value(sub.hi, sub.lo, true);
             break;
           case 32: // uint_value
             sub.varint64();
-            f = { key: "", type: FieldType.Unsigned, value: int64Value(sub.hi, sub.lo, false) };
+            type = FieldType.Unsigned;
+            value = int64Value(sub.hi, sub.lo, false);
             break;
           case 42:
-            f = { key: "", type: FieldType.String, value: sub.string() };
+            type = FieldType.String;
+            value = sub.string();
             break;
           case 48:
             sub.varint64();
-            f = { key: "", type: FieldType.Boolean, value: sub.lo !== 0 || sub.hi !== 0 };
+            type = FieldType.Boolean;
+            value = sub.lo !== 0 || sub.hi !== 0;
             break;
           default:
             sub.skip(tt & 7);
@@ -124,18 +161,15 @@ function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: Decod
       }
       if (key === "") {
         problem ??= { record, field: "fields", reason: "a field has an empty key" };
-      } else if (!f) {
+      } else if (type === 0) {
         problem ??= { record, field: key, reason: `field ${JSON.stringify(key)} has no value` };
-      } else if (f.type === FieldType.Float && !Number.isFinite(f.value as number)) {
+      } else if (type === FieldType.Float && !Number.isFinite(value as number)) {
         problem ??= {
           record,
           field: key,
-          reason: `field ${JSON.stringify(key)}: ${f.value} is not a finite float`,
+          reason: `field ${JSON.stringify(key)}: ${value} is not a finite float`,
         };
-      } else {
-        f.key = key;
-        fields.push(f);
-      }
+      } else fields.add(key, type, value);
     } else if (field === 4 && wireType === 0) {
       w.varint64();
       time = instantOf(w.hi, w.lo);
@@ -170,7 +204,7 @@ function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: Decod
     batch.errors.push(problem);
     return;
   }
-  batch.points.push({ measurement, tags, fields, timeMs: time!.ms, timeSubMs: time!.subMs });
+  batch.points.push(fields.point(scope.layouts, measurement, tags, time!));
   batch.origins!.push(record);
 }
 
@@ -181,20 +215,23 @@ function decodePoint(w: Wire, record: number, defaultTime: Instant, batch: Decod
 const FEW_FIELDS = 16;
 
 /** The problem of a key given twice among `fields` (the first repeat, in order), or undefined. */
-function repeatedField(fields: readonly Field[], record: number): IngestIssue | undefined {
+function repeatedField(fields: FieldCollector, record: number): IngestIssue | undefined {
   const twice = (key: string): IngestIssue => ({
     record,
     field: key,
     reason: `field ${JSON.stringify(key)} given twice`,
   });
-  if (fields.length <= FEW_FIELDS) {
-    for (let a = 1; a < fields.length; a++) {
-      for (let b = 0; b < a; b++) if (fields[a].key === fields[b].key) return twice(fields[a].key);
+  const n = fields.length;
+  if (n <= FEW_FIELDS) {
+    for (let a = 1; a < n; a++) {
+      const key = fields.keyAt(a);
+      for (let b = 0; b < a; b++) if (key === fields.keyAt(b)) return twice(key);
     }
     return undefined;
   }
   const seen = new Set<string>();
-  for (const { key } of fields) {
+  for (let i = 0; i < n; i++) {
+    const key = fields.keyAt(i);
     if (seen.has(key)) return twice(key);
     seen.add(key);
   }

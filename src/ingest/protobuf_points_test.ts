@@ -8,6 +8,7 @@ import {
   TagSchema,
   WriteRequestSchema,
 } from "../rpc/gen/epochnexus/ingest/v1/ingest_pb.ts";
+import { plainPoints } from "../core/testing/mod.ts";
 import { decodeProtobufWrite } from "./protobuf_points.ts";
 
 const EPOCH = { ms: 0, subMs: 0 };
@@ -104,7 +105,7 @@ Deno.test("protobuf: times outside InfluxDB's range, bad points and truncation",
     [4, "v", 'field "v": NaN is not a finite float'],
     [5, "v", 'field "v" has no value'],
   ]);
-  assert.deepEqual(batch.points, [{
+  assert.deepEqual(plainPoints(batch.points), [{
     measurement: "ok",
     tags: [{ key: "a", value: "1" }, { key: "b", value: "2" }],
     fields: [{ key: "v", type: FieldType.String, value: "é" }],

@@ -18,7 +18,13 @@ import {
   type HandlerContext,
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
-import { EpochError, type Instant, type Point, TooLargeError } from "../core/mod.ts";
+import {
+  EpochError,
+  type FieldLayouts,
+  type Instant,
+  type Point,
+  TooLargeError,
+} from "../core/mod.ts";
 import {
   commitBatches,
   type CommitOptions,
@@ -44,6 +50,11 @@ export interface IngestWriter {
   now(): Instant;
   /** Checks the database exists (creating the default one) before anything is decoded. */
   prepare(database: string): Promise<void>;
+  /**
+   * The shared field layouts of a database's points (the decoder's own per call when absent):
+   * the points of the same fields share one layout across calls.
+   */
+  layouts?(database: string): FieldLayouts;
   /**
    * Writes one batch; rejections by index in `points`, `unavailable` of them not written
    * because their partition had no leader.
@@ -130,6 +141,7 @@ export function registerIngestService(
         await writer.prepare(database);
         const decoded = decodeProtobufWrite(toBinary(WriteRequestSchema, request), {
           defaultTime: writer.now(),
+          layouts: writer.layouts?.(database),
         });
         if (request.atomic) {
           commit.memory?.hold(decoded.batch.bytes);
@@ -172,6 +184,7 @@ export function registerIngestService(
             const decoded = decodeProtobufWrite(bytes, {
               defaultTime: writer.now(),
               firstRecord: record,
+              layouts: writer.layouts?.(database!),
             });
             record += message.points.length;
             yield decoded.batch;

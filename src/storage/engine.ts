@@ -458,7 +458,10 @@ export class StorageEngine {
   #flushing: Promise<void> | undefined;
   #headBytes = 0;
   #lastWriteMs = 0;
-  /** The shared field layouts of points written unpacked (JSON, CSV, protobuf, jobs). */
+  /**
+   * The shared field layouts of points written unpacked (jobs, schema steps that change fields,
+   * library callers): every decoder hands out packed points.
+   */
   readonly #layouts = new FieldLayouts();
   #timer: unknown;
   #maintaining: Promise<void> | undefined;

@@ -9,10 +9,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { setup } from "./_app.ts";
+import { bodies, pbBody, pbPoint } from "./_bodies.ts";
 import {
-  FieldSchema,
   IngestService,
-  PointSchema,
   WriteRequestSchema,
 } from "../../src/rpc/gen/epochnexus/ingest/v1/ingest_pb.ts";
 
@@ -21,70 +20,6 @@ const PROTOBUF = "application/x-protobuf";
 
 /** Schema of measurement `m`: a float `value` of at most 100; rejects go to `m_rejected`. */
 const SCHEMAS = { m: { dead_letter: true, fields: { value: { type: "float", max: 100 } } } };
-
-type Value = number | string | boolean;
-
-/** A protobuf point of `m` with float/string/bool fields at `ns`. */
-function pbPoint(fields: Record<string, Value>, ns: bigint) {
-  return create(PointSchema, {
-    measurement: "m",
-    fields: Object.entries(fields).map(([key, v]) =>
-      create(FieldSchema, {
-        key,
-        value: typeof v === "number"
-          ? { case: "floatValue", value: v }
-          : typeof v === "string"
-          ? { case: "stringValue", value: v }
-          : { case: "boolValue", value: v },
-      })
-    ),
-    timeUnixNano: ns,
-  });
-}
-
-function pbBody(points: ReturnType<typeof pbPoint>[]): Uint8Array<ArrayBuffer> {
-  return toBinary(WriteRequestSchema, create(WriteRequestSchema, { points })) as Uint8Array<
-    ArrayBuffer
-  >;
-}
-
-/**
- * The same two records in every format: the first `good`, the second `bad`. `where` is how
- * the answer must name the second record.
- */
-function bodies(
-  good: Record<string, Value>,
-  bad: Record<string, Value>,
-): [type: string, body: BodyInit, where: RegExp, query: string][] {
-  const json = (f: Record<string, Value>, t: number) =>
-    JSON.stringify({ measurement: "m", fields: f, timestamp: t });
-  const lp = (f: Record<string, Value>, t: number) =>
-    `m ${
-      Object.entries(f).map(([k, v]) => `${k}=${typeof v === "string" ? JSON.stringify(v) : v}`)
-        .join(",")
-    } ${t}`;
-  const keys = [...new Set([...Object.keys(good), ...Object.keys(bad)])];
-  const types = keys.map((k) => {
-    const v = bad[k] ?? good[k];
-    return `${k}:${typeof v === "number" ? "float" : typeof v === "string" ? "string" : "boolean"}`;
-  });
-  const csvRow = (f: Record<string, Value>, t: number) =>
-    ["m", ...keys.map((k) => f[k] === undefined ? "" : String(f[k])), t].join(",");
-  const csv = [["measurement", ...keys, "time"].join(","), csvRow(good, 1), csvRow(bad, 2)]
-    .join("\n");
-  return [
-    ["application/json", `[${json(good, 1)},${json(bad, 2)}]`, /record 2: /, "precision=s"],
-    [NDJSON, `${json(good, 1)}\n${json(bad, 2)}\n`, /line 2: /, "precision=s"],
-    ["text/plain", `${lp(good, 1)}\n${lp(bad, 2)}\n`, /line 2: /, "precision=s"],
-    ["text/csv", csv, /record 2: /, `precision=s&types=${types.join(",")}`],
-    [
-      PROTOBUF,
-      pbBody([pbPoint(good, 1_000_000_000n), pbPoint(bad, 2_000_000_000n)]),
-      /record 2: /,
-      "",
-    ],
-  ];
-}
 
 Deno.test("atomic=true: a schema rejection writes nothing (no dead letter), in every format", async () => {
   const { post, rows, close } = await setup({ schemas: SCHEMAS });

@@ -22,8 +22,11 @@ const clock: Clock = {
 /** 4 series of 400,000 points each: a GROUP BY over them costs about a second of CPU. */
 const SERIES = 4;
 const POINTS = 400_000;
-/** From the client's abort to the query gone from the registry, at most (2 shared cores). */
-const BOUND_MS = 1_000;
+/**
+ * From the client's abort to the query gone from the registry, at most: loose, since 2 cores
+ * are shared with a busy suite (1,079 ms seen at load 30); the counter is the exact signal.
+ */
+const BOUND_MS = 3_000;
 const START_S = 1_600_000_000;
 
 const GROUP_BY = "SELECT mean(v), max(u) FROM m GROUP BY time(10s), host";
@@ -125,6 +128,11 @@ Deno.test("a query stops when its client goes away, on every path that serves qu
         ...c.init,
         signal: client.signal,
       }).then((r) => r.arrayBuffer());
+      // Abort 100 ms after the query is running (a loaded machine may take long to start it).
+      for (let i = 0; i < 250; i++) {
+        if (metric(await metrics(), "epochnexus_queries_running") > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
       client.abort();
       const abortedAt = performance.now();

@@ -557,7 +557,9 @@ class StatementTiming {
     m.add("epochnexus_queries_total", { outcome: r.error ? "error" : "ok" });
     const limit = r.error ? limitHit(r.error) : undefined;
     if (limit === "killed") m.add("epochnexus_queries_killed_total", { reason: "kill_query" });
-    else if (limit === "query_timeout") {
+    else if (limit === "abandoned") {
+      m.add("epochnexus_queries_killed_total", { reason: "client_gone" });
+    } else if (limit === "query_timeout") {
       m.add("epochnexus_queries_killed_total", { reason: "timeout" });
     } else if (limit) m.add("epochnexus_query_limits_hit_total", { limit });
   }

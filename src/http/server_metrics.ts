@@ -37,7 +37,7 @@ export function declareServerMetrics(ctx: AppContext): void {
   );
   m.counter(
     "epochnexus_queries_killed_total",
-    "Queries stopped before their end, by KILL QUERY or by query_timeout_ms.",
+    "Queries stopped before their end: by KILL QUERY (kill_query), query_timeout_ms (timeout), or their client going away (client_gone).",
   );
   m.counter(
     "epochnexus_query_limits_hit_total",

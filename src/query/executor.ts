@@ -32,6 +32,7 @@ import { compileRegex, evalTagCondition } from "./eval.ts";
 import { mapChain, someExpr } from "./expr_walk.ts";
 import {
   checkQuerySize,
+  CLIENT_GONE_MESSAGE,
   QueryBudget,
   QueryInterruptedError,
   type QueryLimits,
@@ -161,7 +162,14 @@ export async function executeQuery(
       timeoutMs,
     )
     : undefined;
-  const onAbort = () => controller.abort(options.signal?.reason);
+  // The caller's signal aborts when the client went away (its reason is the server's, not an
+  // EpochError): the query ends as abandoned, not as killed.
+  const onAbort = () => {
+    const reason = options.signal?.reason;
+    controller.abort(
+      reason instanceof EpochError ? reason : new QueryInterruptedError(CLIENT_GONE_MESSAGE),
+    );
+  };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort);
   let ended = false;

@@ -92,7 +92,13 @@ export class QueryMemory {
   }
 }
 
-/** A query cut off by KILL QUERY or its deadline. */
+/**
+ * What a query stopped because its client went away (closed the connection) reads: counted
+ * apart from kills and timeouts, and answered to no one.
+ */
+export const CLIENT_GONE_MESSAGE = "query abandoned: the client went away";
+
+/** A query cut off by KILL QUERY, its deadline, or its client going away. */
 export class QueryInterruptedError extends EpochError {
   constructor(message: string) {
     super("deadline_exceeded", message);
@@ -168,6 +174,12 @@ export class QueryRegistry {
 /** How long a query runs before it lets other work (requests, its own timeout) have a turn. */
 const YIELD_EVERY_MS = 20;
 
+/**
+ * Work units between two reads of the clock: a series counts 1 (a cheap one costs less than
+ * reading the clock), a block or a batch of points counts this whole ({@linkcode QueryBudget.batch}).
+ */
+const CLOCK_EVERY = 16;
+
 /** Counts what a SELECT reads and stops it at its limits, deadline or kill. */
 export class QueryBudget {
   series = 0;
@@ -176,7 +188,8 @@ export class QueryBudget {
   summaryBlocks = 0;
   /** Bytes of aggregate states charged and not yet given back ({@linkcode chargeState}). */
   stateBytes = 0;
-  #checks = 0;
+  /** Work units since the clock was last read. */
+  #work = 0;
   #lastYield: number;
   readonly memory: QueryMemory;
   readonly #statement: () => string;
@@ -259,17 +272,34 @@ export class QueryBudget {
     }
   }
 
-  /** Every 64 calls, lets the event loop run (and notices a kill or the deadline). */
+  /**
+   * After a series (or a cheap step): every 16 of them, lets the event loop run when the query
+   * has run 20 ms since it last did, and notices a kill, the deadline or a client gone away.
+   */
   async tick(): Promise<void> {
     this.checkSignal();
+    if (++this.#work >= CLOCK_EVERY) await this.#yieldIfDue();
+  }
+
+  /**
+   * After a block or a batch of points (work worth many series): reads the clock at once. A
+   * query over a few long series ticks only a few times per series, and must still let the
+   * event loop run: only there does a closed connection abort its signal.
+   */
+  async batch(): Promise<void> {
+    this.checkSignal();
+    await this.#yieldIfDue();
+  }
+
+  async #yieldIfDue(): Promise<void> {
+    this.#work = 0;
     // Yield by elapsed time, not by count: a timer turn costs 1-4 ms (nested timers are
     // clamped to 4 ms), so yielding every 64 cheap series left a 20k-series query asleep for
     // most of its second.
-    if ((++this.#checks & 15) === 0 && this.#monotonicMs() - this.#lastYield >= YIELD_EVERY_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      this.#lastYield = this.#monotonicMs();
-      this.checkSignal();
-    }
+    if (this.#monotonicMs() - this.#lastYield < YIELD_EVERY_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#lastYield = this.#monotonicMs();
+    this.checkSignal();
   }
 }
 
@@ -282,7 +312,8 @@ export type QueryLimitName =
   | "max_query_bytes"
   | "max_concurrent_queries"
   | "query_timeout"
-  | "killed";
+  | "killed"
+  | "abandoned";
 
 /**
  * The limit a statement's (or a request's) error text says it hit, or undefined. The texts are
@@ -297,5 +328,6 @@ export function limitHit(message: string): QueryLimitName | undefined {
   if (message.startsWith("max-concurrent-queries limit")) return "max_concurrent_queries";
   if (message === "query-timeout limit exceeded") return "query_timeout";
   if (message === "query killed") return "killed";
+  if (message === CLIENT_GONE_MESSAGE) return "abandoned";
   return undefined;
 }

@@ -61,6 +61,7 @@ export type {
 } from "./store.ts";
 export {
   checkQuerySize,
+  CLIENT_GONE_MESSAGE,
   DEFAULT_QUERY_LIMITS,
   limitHit,
   QueryBudget,

@@ -296,6 +296,7 @@ async function readColumns(
     if (col !== undefined && col.length > 0) {
       budget?.addPoints(col.length);
       out.set(name, col);
+      await budget?.batch();
     }
   }
   return out;
@@ -479,6 +480,14 @@ const RAW_CELL_BYTES = 40;
 const NO_SUMMARIES = { summarize: () => false };
 
 /**
+ * Points (or raw instants) of one series handled between two checks of the query's budget: a
+ * series of millions of points would otherwise run whole before a kill, its deadline or a
+ * client gone away is noticed (some 1-5 ms of work, as a block or two).
+ */
+const POINTS_PER_BATCH = 4096;
+const BATCH_MASK = POINTS_PER_BATCH - 1;
+
+/**
  * Aggregates the series of one measurement into their groups, one series at a time: made once
  * per measurement and reused, so a GROUP BY over every series makes no closures, context or
  * scratch arrays per series (a third of that query's CPU was the garbage collector).
@@ -591,7 +600,7 @@ class SeriesAggregator {
           if (columns.length === 0) continue;
           for (const i of slots) {
             const cast = plan.slots[i].cast;
-            this.#addStitched(
+            await this.#addStitched(
               i,
               cast === undefined ? columns : columns.map((c) => castColumn(c, cast)),
             );
@@ -605,11 +614,17 @@ class SeriesAggregator {
             budget?.addPoints(part.column.length);
             for (const i of slots) {
               const cast = plan.slots[i].cast;
-              this.#addRuns(i, cast === undefined ? part.column : castColumn(part.column, cast));
+              await this.#addRuns(
+                i,
+                cast === undefined ? part.column : castColumn(part.column, cast),
+              );
             }
           } else {
             if (part.count === 0) continue;
-            if (budget !== undefined) budget.summaryBlocks++;
+            if (budget !== undefined) {
+              budget.summaryBlocks++;
+              await budget.tick(); // a summary is cheap: counted as a series is
+            }
             const states = this.#statesAt(grid.index(part.minTimeMs, part.minTimeSubMs));
             for (const i of slots) plan.slots[i].fn.addSummary!(states[i], part);
           }
@@ -637,7 +652,7 @@ class SeriesAggregator {
         if (col.length === 0) continue;
       }
       added = true;
-      this.#addRuns(s, col);
+      await this.#addRuns(s, col);
     }
     return added;
   }
@@ -656,14 +671,19 @@ class SeriesAggregator {
     return states;
   }
 
-  #addRuns(s: number, col: FieldColumn): void {
+  async #addRuns(s: number, col: FieldColumn): Promise<void> {
     const { plan, grid, budget } = this;
     const auxCols = this.#auxCols;
     const series = this.#series!;
     const slot = plan.slots[s];
     if (slot.fn.keepsPoints) budget?.chargeState(col.length * KEPT_POINT_BYTES);
     const n = col.length;
+    let batchEnd = POINTS_PER_BATCH;
     for (let i = 0; i < n;) {
+      if (i >= batchEnd && budget !== undefined) {
+        await budget.batch();
+        batchEnd = i + POINTS_PER_BATCH;
+      }
       const j = grid.runEnd(col.timesMs, col.timesSubMs, i, n);
       const states = this.#statesAt(grid.index(col.timesMs[i], col.timesSubMs[i]));
       if (auxCols === undefined) slot.fn.add(states[s], col, i, j, this.#ctx);
@@ -681,7 +701,7 @@ class SeriesAggregator {
    * A slot's runs over time-ordered, disjoint columns: a run that reaches a column's end may go
    * on in the next column (same bucket); its pieces are added in one call.
    */
-  #addStitched(s: number, columns: readonly FieldColumn[]): void {
+  async #addStitched(s: number, columns: readonly FieldColumn[]): Promise<void> {
     const { plan, grid, budget } = this;
     const ctx = this.#ctx;
     const fn = plan.slots[s].fn;
@@ -701,6 +721,9 @@ class SeriesAggregator {
       pending = undefined;
     };
     for (let p = 0; p < columns.length; p++) {
+      // Each column is a block (or a head's run): the bucket state lives in `pending`, so
+      // letting the event loop run between blocks changes no addition.
+      if (p > 0) await budget?.batch();
       const col = columns[p];
       const n = col.length;
       for (let i = 0; i < n;) {
@@ -958,6 +981,7 @@ async function collectRawRows(
   if (passed !== undefined) {
     const n = passed.length >> 1;
     for (let p = 0; p < n; p++) {
+      if ((p & BATCH_MASK) === BATCH_MASK) await budget?.batch();
       const ms = passed[2 * p], sub = passed[2 * p + 1];
       let present = false;
       for (let k = 0; k < selected.length; k++) {
@@ -977,7 +1001,8 @@ async function collectRawRows(
     return added;
   }
   const instant = new Float64Array(2);
-  while (nextInstant(selected, pos, instant)) {
+  for (let k = 0; nextInstant(selected, pos, instant); k++) {
+    if ((k & BATCH_MASK) === BATCH_MASK) await budget?.batch();
     const ms = instant[0], sub = instant[1];
     const row = rows.at(ms, sub);
     if (rowFilter && plan.condition && evalExpr(plan.condition, row) !== true) continue;

@@ -140,13 +140,13 @@ Deno.test("limits: series, points and buckets are refused with InfluxDB's texts"
   );
 });
 
-Deno.test("a killed query stops with `query killed`", async () => {
+Deno.test("a query whose caller's signal aborts (its client went away) stops as abandoned", async () => {
   const store = await newStore();
   const controller = new AbortController();
-  controller.abort(new Error("client gone"));
+  controller.abort(new Error("the client went away"));
   equal(
     await run(store, "SELECT usage FROM cpu", { signal: controller.signal }),
-    '{"results":[{"statement_id":0,"error":"query killed"}]}',
+    '{"results":[{"statement_id":0,"error":"query abandoned: the client went away"}]}',
   );
 });
 

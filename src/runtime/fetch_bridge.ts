@@ -285,6 +285,9 @@ export async function writeResponse(
   const reader = response.body.getReader();
   try {
     const first = await reader.read();
+    // The client left while the first chunk was made (a chunked query's first statement):
+    // the answer is dropped (cancelled below, so the access log says aborted), not ended.
+    if (res.destroyed) return;
     if (first.done) {
       res.setHeader("content-length", "0");
       res.end();

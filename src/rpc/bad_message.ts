@@ -5,7 +5,13 @@
  * code, before any service code runs, and offers no hook to change it. So the handlers are
  * wrapped: an answer carrying exactly that error gets the right code, in each protocol's own
  * place for it (the Connect unary JSON body, the end-of-stream message of Connect streams, the
- * gRPC-Web trailer frame, gRPC trailers). Every other answer passes unchanged.
+ * gRPC-Web trailer frame, gRPC trailers).
+ *
+ * A unary Connect request message larger than `max_body_bytes` keeps the code every Connect and
+ * gRPC implementation gives it (`resource_exhausted`, which clients match on), but is answered
+ * HTTP 413, as `/write` answers a body too large, instead of the Connect mapping's 429: a 429
+ * tells HTTP clients and proxies to retry later, and the same message would be refused forever.
+ * Every other answer passes unchanged.
  * @module
  */
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
@@ -25,6 +31,9 @@ export function badMessagesAsInvalidArgument(handler: UniversalHandler): Univers
     if (response.body === undefined) return response;
     if (type.startsWith("application/json") && response.status === 500) {
       return await fixUnaryError(response, response.body);
+    }
+    if (type.startsWith("application/json") && response.status === 429) {
+      return await fixTooLarge(response, response.body);
     }
     if (type.startsWith("application/connect+") || type.startsWith("application/grpc-web")) {
       return await fixEndOfStream(response, response.body, type.startsWith("application/grpc-web"));
@@ -62,6 +71,34 @@ async function fixUnaryError(
   const header = new Headers(response.header);
   header.set("content-length", String(fixed.length));
   return { ...response, status: 400, header, body: once(fixed) };
+}
+
+/** connect-es's refusal of a message past `readMaxBytes` (limit-io.ts assertReadMaxBytes). */
+const TOO_LARGE = /^message size (?:(\d+) )?is larger than configured readMaxBytes (\d+)$/;
+
+/** A Connect unary 429 for a message past the limit: 413, the code kept, the limit named. */
+async function fixTooLarge(
+  response: UniversalServerResponse,
+  body: AsyncIterable<Uint8Array>,
+): Promise<UniversalServerResponse> {
+  const bytes = await readAll(body);
+  let error: { code?: unknown; message?: unknown };
+  try {
+    error = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { ...response, body: once(bytes) };
+  }
+  const match = typeof error.message === "string" ? TOO_LARGE.exec(error.message) : null;
+  if (error.code !== "resource_exhausted" || match === null) {
+    return { ...response, body: once(bytes) };
+  }
+  const size = match[1] === undefined ? "" : ` of ${match[1]} bytes`;
+  const message = `request message${size} is larger than max_body_bytes (${match[2]} bytes); ` +
+    `send smaller writes`;
+  const fixed = new TextEncoder().encode(JSON.stringify({ ...error, message }));
+  const header = new Headers(response.header);
+  header.set("content-length", String(fixed.length));
+  return { ...response, status: 413, header, body: once(fixed) };
 }
 
 function isParseError(error: { code?: unknown; message?: unknown } | undefined): boolean {

@@ -54,51 +54,57 @@ async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
 }
 
+/**
+ * A Connect unary error answer (JSON `{"code", "message"}`) rewritten by `fix` (which returns
+ * the new status and error, or undefined to leave it as it is).
+ */
+async function rewriteUnaryError(
+  response: UniversalServerResponse,
+  body: AsyncIterable<Uint8Array>,
+  fix: (error: { code?: unknown; message?: unknown }) => [number, object] | undefined,
+): Promise<UniversalServerResponse> {
+  const bytes = await readAll(body);
+  let fixed: [number, object] | undefined;
+  try {
+    fixed = fix(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    fixed = undefined;
+  }
+  if (fixed === undefined) return { ...response, body: once(bytes) };
+  const text = new TextEncoder().encode(JSON.stringify(fixed[1]));
+  const header = new Headers(response.header);
+  header.set("content-length", String(text.length));
+  return { ...response, status: fixed[0], header, body: once(text) };
+}
+
 /** A Connect unary error: HTTP 500 and `{"code": "internal", "message": "parse binary: ..."}`. */
-async function fixUnaryError(
+function fixUnaryError(
   response: UniversalServerResponse,
   body: AsyncIterable<Uint8Array>,
 ): Promise<UniversalServerResponse> {
-  const bytes = await readAll(body);
-  let error: { code?: unknown; message?: unknown };
-  try {
-    error = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return { ...response, body: once(bytes) };
-  }
-  if (!isParseError(error)) return { ...response, body: once(bytes) };
-  const fixed = new TextEncoder().encode(JSON.stringify({ ...error, code: "invalid_argument" }));
-  const header = new Headers(response.header);
-  header.set("content-length", String(fixed.length));
-  return { ...response, status: 400, header, body: once(fixed) };
+  return rewriteUnaryError(
+    response,
+    body,
+    (error) => isParseError(error) ? [400, { ...error, code: "invalid_argument" }] : undefined,
+  );
 }
 
 /** connect-es's refusal of a message past `readMaxBytes` (limit-io.ts assertReadMaxBytes). */
 const TOO_LARGE = /^message size (?:(\d+) )?is larger than configured readMaxBytes (\d+)$/;
 
 /** A Connect unary 429 for a message past the limit: 413, the code kept, the limit named. */
-async function fixTooLarge(
+function fixTooLarge(
   response: UniversalServerResponse,
   body: AsyncIterable<Uint8Array>,
 ): Promise<UniversalServerResponse> {
-  const bytes = await readAll(body);
-  let error: { code?: unknown; message?: unknown };
-  try {
-    error = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return { ...response, body: once(bytes) };
-  }
-  const match = typeof error.message === "string" ? TOO_LARGE.exec(error.message) : null;
-  if (error.code !== "resource_exhausted" || match === null) {
-    return { ...response, body: once(bytes) };
-  }
-  const size = match[1] === undefined ? "" : ` of ${match[1]} bytes`;
-  const message = `request message${size} is larger than max_body_bytes (${match[2]} bytes); ` +
-    `send smaller writes`;
-  const fixed = new TextEncoder().encode(JSON.stringify({ ...error, message }));
-  const header = new Headers(response.header);
-  header.set("content-length", String(fixed.length));
-  return { ...response, status: 413, header, body: once(fixed) };
+  return rewriteUnaryError(response, body, (error) => {
+    const match = typeof error.message === "string" ? TOO_LARGE.exec(error.message) : null;
+    if (error.code !== "resource_exhausted" || match === null) return undefined;
+    const size = match[1] === undefined ? "" : ` of ${match[1]} bytes`;
+    const message = `request message${size} is larger than max_body_bytes (${match[2]} ` +
+      `bytes); send smaller writes`;
+    return [413, { ...error, message }];
+  });
 }
 
 function isParseError(error: { code?: unknown; message?: unknown } | undefined): boolean {

@@ -148,6 +148,7 @@ export async function startClusterNode(
       compactionCpuShare: config.compaction_cpu_share,
       maxSeriesPerDatabase: config.max_series_per_database,
       maxValuesPerTag: config.max_values_per_tag,
+      maxFieldsPerMeasurement: config.max_fields_per_measurement,
       flushIdleMs: config.flush_idle_ms,
       maxBytesPerDatabase: config.max_bytes_per_database,
       coldStore: coldStoreFromConfig(config, fs, httpFetch),

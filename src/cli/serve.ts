@@ -137,7 +137,11 @@ export async function serve(config: Config): Promise<void> {
     },
     peers,
   );
-  const store = new ClusterStore(node, { clock: systemClock, sleep });
+  const store = new ClusterStore(node, {
+    clock: systemClock,
+    sleep,
+    maxFieldsPerMeasurement: config.max_fields_per_measurement,
+  });
   await ensureDefaultDatabase(store, config.default_database, logger);
   const queryLimits = {
     timeoutMs: config.query_timeout_ms,

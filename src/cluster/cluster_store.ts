@@ -68,6 +68,8 @@ export interface ClusterStoreOptions {
   writeTimeoutMs?: number;
   /** How long a read waits for a partition's ReadIndex barrier. @default {10000} */
   readTimeoutMs?: number;
+  /** Most fields per measurement; 0 = unlimited. @default {MAX_FIELDS_PER_MEASUREMENT} */
+  maxFieldsPerMeasurement?: number;
 }
 
 /** The cluster as one database. */
@@ -576,6 +578,7 @@ export class ClusterStore implements QueryStore {
       monotonicMs: () => this.options.clock.monotonicMs(),
       sleep: this.options.sleep,
       timeoutMs: this.options.writeTimeoutMs,
+      maxFieldsPerMeasurement: this.options.maxFieldsPerMeasurement,
     });
   }
 

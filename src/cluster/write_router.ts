@@ -8,6 +8,8 @@
 import { fieldLayoutOf, type FieldType, type Point, seriesKey } from "../core/mod.ts";
 import {
   BEYOND_RETENTION,
+  fieldLimitProblem,
+  MAX_FIELDS_PER_MEASUREMENT,
   pointProblem,
   type Rejection,
   type WriteConsistency,
@@ -43,6 +45,8 @@ export interface RouteOptions {
   timeoutMs?: number;
   monotonicMs: () => number;
   sleep: (ms: number) => Promise<void>;
+  /** Most fields per measurement; 0 = unlimited. @default {MAX_FIELDS_PER_MEASUREMENT} */
+  maxFieldsPerMeasurement?: number;
 }
 
 /**
@@ -195,7 +199,7 @@ async function checkPoints(
   rejected: Rejection[],
 ): Promise<number[]> {
   const cutoff = retentionCutoffMs(rp.durationNs, options.nowMs);
-  const fresh = new Map<string, Record<string, FieldType>>();
+  const fresh = new Map<string, Map<string, FieldType>>();
   const pass: number[] = [];
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
@@ -206,45 +210,59 @@ async function checkPoints(
     // What no replica stores (InfluxDB's key rules, what a log record cannot hold) never
     // leaves this node: the leader would refuse it, and it may not even encode for the network.
     const reason = pointProblem(p, seriesKey(p.measurement, p.tags)) ??
-      typeConflict(db, p, fresh);
+      typeConflict(db, p, fresh, options.maxFieldsPerMeasurement ?? MAX_FIELDS_PER_MEASUREMENT);
     if (reason) rejected.push({ index: i, reason });
     else pass.push(i);
   }
   if (fresh.size === 0) return pass;
   for (const [measurement, fields] of fresh) {
-    const command = { op: "declare_fields", database: db.name, measurement, fields } as const;
+    const command = {
+      op: "declare_fields",
+      database: db.name,
+      measurement,
+      fields: Object.fromEntries(fields),
+    } as const;
     await proposeForWrite(node, command, options);
   }
   // Another node may have declared a field first with another type: check again.
   const kept: number[] = [];
   for (const i of pass) {
-    const reason = typeConflict(db, points[i], undefined);
+    const reason = typeConflict(db, points[i], undefined, 0);
     if (reason) rejected.push({ index: i, reason });
     else kept.push(i);
   }
   return kept;
 }
 
-/** Why a point's fields conflict with declared types (or earlier new ones), else undefined. */
+/**
+ * Why a point's fields conflict with declared types (or earlier new ones) or would take its
+ * measurement past `maxFields` (0 = unlimited), else undefined; the new fields of a point that
+ * passes join `fresh` (when given), those of a refused point do not.
+ */
 function typeConflict(
   db: DatabaseMeta,
   p: Point,
-  fresh: Map<string, Record<string, FieldType>> | undefined,
+  fresh: Map<string, Map<string, FieldType>> | undefined,
+  maxFields: number,
 ): string | undefined {
   const declared = db.fieldTypes.get(p.measurement);
+  const pending = fresh?.get(p.measurement);
   const { keys, types } = fieldLayoutOf(p);
+  let added: number[] | undefined;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i], type = types[i];
-    const had = declared?.get(key) ?? fresh?.get(p.measurement)?.[key];
-    if (had === undefined) {
-      if (fresh === undefined) continue;
-      let m = fresh.get(p.measurement);
-      if (!m) fresh.set(p.measurement, m = {});
-      m[key] = type;
-    } else if (had !== type) {
-      return fieldTypeConflict(p.measurement, key, type, had);
-    }
+    const had = declared?.get(key) ?? pending?.get(key);
+    if (had === undefined) (added ??= []).push(i);
+    else if (had !== type) return fieldTypeConflict(p.measurement, key, type, had);
   }
+  if (added === undefined || fresh === undefined) return undefined;
+  const known = (declared?.size ?? 0) + (pending?.size ?? 0);
+  const newKeys = added.map((i) => keys[i]);
+  const tooMany = fieldLimitProblem(p.measurement, newKeys, known, maxFields);
+  if (tooMany !== undefined) return tooMany;
+  let m = pending;
+  if (!m) fresh.set(p.measurement, m = new Map());
+  for (const i of added) m.set(keys[i], types[i]);
   return undefined;
 }
 

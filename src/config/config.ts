@@ -84,6 +84,11 @@ export const ConfigSchema = z.strictObject({
   /** Storage: most values per tag key (0 = unlimited), as InfluxDB's max-values-per-tag. */
   max_values_per_tag: z.coerce.number().int().nonnegative().default(100_000),
   /**
+   * Storage: most fields per measurement (0 = unlimited); a point naming new fields past it is
+   * refused (partial write), the rest of the body is kept.
+   */
+  max_fields_per_measurement: z.coerce.number().int().nonnegative().default(10_000),
+  /**
    * Storage: bytes a database may hold (segments and cold objects; 0 = no limit); past it the
    * oldest shard groups are dropped. Policies have their own (MAX_BYTES).
    */

@@ -5,7 +5,13 @@
  * code, before any service code runs, and offers no hook to change it. So the handlers are
  * wrapped: an answer carrying exactly that error gets the right code, in each protocol's own
  * place for it (the Connect unary JSON body, the end-of-stream message of Connect streams, the
- * gRPC-Web trailer frame, gRPC trailers). Every other answer passes unchanged.
+ * gRPC-Web trailer frame, gRPC trailers).
+ *
+ * A unary Connect request message larger than `max_body_bytes` keeps the code every Connect and
+ * gRPC implementation gives it (`resource_exhausted`, which clients match on), but is answered
+ * HTTP 413, as `/write` answers a body too large, instead of the Connect mapping's 429: a 429
+ * tells HTTP clients and proxies to retry later, and the same message would be refused forever.
+ * Every other answer passes unchanged.
  * @module
  */
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
@@ -26,6 +32,9 @@ export function badMessagesAsInvalidArgument(handler: UniversalHandler): Univers
     if (type.startsWith("application/json") && response.status === 500) {
       return await fixUnaryError(response, response.body);
     }
+    if (type.startsWith("application/json") && response.status === 429) {
+      return await fixTooLarge(response, response.body);
+    }
     if (type.startsWith("application/connect+") || type.startsWith("application/grpc-web")) {
       return await fixEndOfStream(response, response.body, type.startsWith("application/grpc-web"));
     }
@@ -45,23 +54,57 @@ async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
 }
 
+/**
+ * A Connect unary error answer (JSON `{"code", "message"}`) rewritten by `fix` (which returns
+ * the new status and error, or undefined to leave it as it is).
+ */
+async function rewriteUnaryError(
+  response: UniversalServerResponse,
+  body: AsyncIterable<Uint8Array>,
+  fix: (error: { code?: unknown; message?: unknown }) => [number, object] | undefined,
+): Promise<UniversalServerResponse> {
+  const bytes = await readAll(body);
+  let fixed: [number, object] | undefined;
+  try {
+    fixed = fix(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    fixed = undefined;
+  }
+  if (fixed === undefined) return { ...response, body: once(bytes) };
+  const text = new TextEncoder().encode(JSON.stringify(fixed[1]));
+  const header = new Headers(response.header);
+  header.set("content-length", String(text.length));
+  return { ...response, status: fixed[0], header, body: once(text) };
+}
+
 /** A Connect unary error: HTTP 500 and `{"code": "internal", "message": "parse binary: ..."}`. */
-async function fixUnaryError(
+function fixUnaryError(
   response: UniversalServerResponse,
   body: AsyncIterable<Uint8Array>,
 ): Promise<UniversalServerResponse> {
-  const bytes = await readAll(body);
-  let error: { code?: unknown; message?: unknown };
-  try {
-    error = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return { ...response, body: once(bytes) };
-  }
-  if (!isParseError(error)) return { ...response, body: once(bytes) };
-  const fixed = new TextEncoder().encode(JSON.stringify({ ...error, code: "invalid_argument" }));
-  const header = new Headers(response.header);
-  header.set("content-length", String(fixed.length));
-  return { ...response, status: 400, header, body: once(fixed) };
+  return rewriteUnaryError(
+    response,
+    body,
+    (error) => isParseError(error) ? [400, { ...error, code: "invalid_argument" }] : undefined,
+  );
+}
+
+/** connect-es's refusal of a message past `readMaxBytes` (limit-io.ts assertReadMaxBytes). */
+const TOO_LARGE = /^message size (?:(\d+) )?is larger than configured readMaxBytes (\d+)$/;
+
+/** A Connect unary 429 for a message past the limit: 413, the code kept, the limit named. */
+function fixTooLarge(
+  response: UniversalServerResponse,
+  body: AsyncIterable<Uint8Array>,
+): Promise<UniversalServerResponse> {
+  return rewriteUnaryError(response, body, (error) => {
+    const match = typeof error.message === "string" ? TOO_LARGE.exec(error.message) : null;
+    if (error.code !== "resource_exhausted" || match === null) return undefined;
+    const size = match[1] === undefined ? "" : ` of ${match[1]} bytes`;
+    const message = `request message${size} is larger than max_body_bytes (${match[2]} ` +
+      `bytes); send smaller writes`;
+    return [413, { ...error, message }];
+  });
 }
 
 function isParseError(error: { code?: unknown; message?: unknown } | undefined): boolean {

@@ -103,8 +103,8 @@ export interface AdmittedWrite {
 export interface IngestHandlerOptions {
   /**
    * The largest request message (the body of a unary call, each message of a stream), in
-   * bytes: beyond it the call is refused with `resource_exhausted` (HTTP 429 in the Connect
-   * protocol) before the message is buffered when its length is declared up front.
+   * bytes: beyond it the call is refused with `resource_exhausted` (HTTP 413 for a unary Connect
+   * call: bad_message.ts) before the message is buffered when its length is declared up front.
    */
   maxMessageBytes: number;
   /** The most bytes of messages one `WriteStream` call may send (as `max_stream_bytes`). */

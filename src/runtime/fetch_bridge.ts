@@ -242,6 +242,57 @@ function bodyStream(req: IncomingMessage, watch: PaceWatch): ReadableStream<Uint
 }
 
 /**
+ * A refused request's body left unread up to this size is read and dropped after the answer,
+ * as Go's net/http and node do: closing a connection with unread bytes sends the client a
+ * reset, which can destroy the answer it has not read yet (a write to an unknown database read
+ * as "connection reset", not 404).
+ */
+export const DRAIN_BODY_BYTES = 4 * 1024 * 1024;
+/** A drained body that sends nothing for this long has its connection closed. */
+export const DRAIN_IDLE_MS = 1_000;
+/** The longest a refused body is drained; then the connection is closed. */
+export const DRAIN_BODY_MS = 10_000;
+
+/**
+ * The answer goes out before the request's body was read to its end (a refusal): a declared
+ * body of at most {@linkcode DRAIN_BODY_BYTES} is read and dropped after it (the connection
+ * kept), unless its client pauses {@linkcode DRAIN_IDLE_MS} or takes over
+ * {@linkcode DRAIN_BODY_MS}; a larger or chunked one closes the connection, which saves the
+ * client sending it all.
+ */
+function drainOrClose(res: ServerResponse): void {
+  const req = res.req;
+  const length = Number(req.headers["content-length"] ?? NaN);
+  // A client that asked `Expect: 100-continue` and got no 100 sends no body: nothing to wait on.
+  const waitsFor100 = /100-continue/i.test(req.headers.expect ?? "");
+  if (
+    waitsFor100 || req.headers["transfer-encoding"] !== undefined || !(length <= DRAIN_BODY_BYTES)
+  ) {
+    res.setHeader("connection", "close");
+    return;
+  }
+  res.once("finish", () => {
+    const close = () => req.socket.destroy();
+    const cap = setTimeout(close, DRAIN_BODY_MS);
+    let idle = setTimeout(close, DRAIN_IDLE_MS);
+    const stop = () => {
+      clearTimeout(cap);
+      clearTimeout(idle);
+    };
+    // The handler is done with the body (its answer is out): its stream's "readable" listener
+    // goes, and the rest flows here and is dropped.
+    req.removeAllListeners("readable");
+    req.on("data", () => {
+      clearTimeout(idle);
+      idle = setTimeout(close, DRAIN_IDLE_MS);
+    });
+    req.once("end", stop);
+    req.once("close", stop);
+    req.resume();
+  });
+}
+
+/**
  * Writes `response` to `res`. A body that declares a length of at most
  * {@linkcode SMALL_BODY_BYTES}, or is complete at once (every buffered answer), goes out with a
  * Content-Length in one write; a streamed one goes out chunked as it is produced, each
@@ -260,11 +311,7 @@ export async function writeResponse(
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader("set-cookie", cookies);
-  if (!res.req.complete) {
-    // The body was not read to its end (a refusal): node:http drains the rest before the next
-    // request could be read; closing saves the client sending it all.
-    res.setHeader("connection", "close");
-  }
+  if (!res.req.complete) drainOrClose(res);
   const declared = response.headers.get("content-length");
   if (declared !== null && Number(declared) <= SMALL_BODY_BYTES) {
     // A small answer of known length is read whole, without a stream and its reader (a

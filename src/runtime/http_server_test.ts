@@ -276,3 +276,72 @@ Deno.test("http server: 'Expect: 100-continue' is answered 100 only when the bod
     await server.shutdown();
   }
 });
+
+/**
+ * Sends a POST of `length` bytes without `Expect`, the body in 64 KiB pieces `pauseMs` apart
+ * after the headers, reading all the while; the text read and how the connection ended.
+ */
+function slowUpload(
+  port: number,
+  length: number,
+  pauseMs: number,
+  path = "/refuse",
+): Promise<{ text: string; ended: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let text = "", ended = "";
+    const finish = (how: string) => {
+      if (ended) return;
+      ended = how;
+      clearTimeout(limit);
+      socket.destroy();
+      resolve({ text, ended });
+    };
+    const limit = setTimeout(() => finish("timeout"), 20_000);
+    socket.on("data", (chunk: Uint8Array) => {
+      text += new TextDecoder().decode(chunk);
+    });
+    socket.on("error", (error: Error & { code?: string }) => finish(error.code ?? error.message));
+    socket.on("close", () => finish("closed"));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`);
+    const piece = new Uint8Array(64 * 1024);
+    let sent = 0;
+    const next = () => {
+      if (ended) return;
+      if (sent >= length) {
+        // Everything sent: the answer is read (or was), then the client leaves.
+        setTimeout(() => finish(text.includes("\r\n\r\n") ? "answered" : "no answer"), 500);
+        return;
+      }
+      const n = Math.min(piece.length, length - sent);
+      sent += n;
+      socket.write(piece.subarray(0, n), () => setTimeout(next, pauseMs));
+    };
+    next();
+  });
+}
+
+Deno.test("http server: a refusal before the body is read reaches a client still sending it", async () => {
+  const server = await serveHttp(async (request) => {
+    // /refuse?after=read: the handler reads a piece of the body before refusing.
+    if (new URL(request.url).searchParams.has("after")) await request.body!.getReader().read();
+    return new Response("no such database\n", { status: 404 });
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    // 3 MiB sent over ~1 s: drained after the 404, the connection kept; before, it was closed
+    // with the body unread and the client's next write (or read) met a reset.
+    const drained = await slowUpload(server.port, 3 * 1024 * 1024, 10);
+    assert.equal(drained.ended, "answered", `the upload ended so, having read ${drained.text}`);
+    assert.match(drained.text, /^HTTP\/1\.1 404 /, drained.text);
+    assert.doesNotMatch(drained.text, /connection: close/i);
+    const partly = await slowUpload(server.port, 3 * 1024 * 1024, 10, "/refuse?after=read");
+    assert.equal(partly.ended, "answered", `read in part, then refused: ${partly.text}`);
+    assert.match(partly.text, /^HTTP\/1\.1 404 /, partly.text);
+    // Past the bound the connection is still closed (the 404, when read in time, says so).
+    const closed = await slowUpload(server.port, 8 * 1024 * 1024, 1);
+    assert.notEqual(closed.ended, "answered");
+    if (closed.text !== "") assert.match(closed.text, /^HTTP\/1\.1 404 [^]*connection: close/i);
+  } finally {
+    await server.shutdown();
+  }
+});

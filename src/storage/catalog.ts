@@ -19,6 +19,7 @@ import type { TimeRange } from "./merge.ts";
 import { effectiveShardGroupDuration } from "./retention.ts";
 import { HashSet64, seriesKeyHash } from "./segment/mod.ts";
 import { nextTombstoneSerial, type Shard, type Tombstone } from "./shard.ts";
+import { fieldLimitProblem } from "./point_rules.ts";
 
 /** A retention policy and its shard groups (by start ms). */
 export interface RetentionPolicy {
@@ -226,19 +227,25 @@ export class DatabaseState {
   }
 
   /**
-   * Why a point's field types conflict with the catalog (InfluxDB's message), or undefined; a
-   * point without conflict registers its new fields.
+   * Why a point's field types conflict with the catalog (InfluxDB's message) or its new fields
+   * would take the measurement past `maxFields` (0 = unlimited), or undefined; a point without
+   * a problem registers its new fields.
    */
-  checkFieldTypes(p: Point): string | undefined {
+  checkFieldTypes(p: Point, maxFields = 0): string | undefined {
     let types = this.fieldTypes.get(p.measurement);
     const { keys, types: fieldTypes } = fieldLayoutOf(p);
+    let fresh: string[] | undefined;
     for (let i = 0; i < keys.length; i++) {
       const known = types?.get(keys[i]), type = fieldTypes[i];
-      if (known !== undefined && known !== type) {
+      if (known === undefined) (fresh ??= []).push(keys[i]);
+      else if (known !== type) {
         return `field type conflict: input field "${keys[i]}" on measurement "${p.measurement}"` +
           ` is type ${FIELD_TYPE_NAMES[type]}, already exists as type ${FIELD_TYPE_NAMES[known]}`;
       }
     }
+    if (fresh === undefined) return undefined;
+    const tooMany = fieldLimitProblem(p.measurement, fresh, types?.size ?? 0, maxFields);
+    if (tooMany !== undefined) return tooMany;
     if (!types) this.fieldTypes.set(p.measurement, types = new Map());
     for (let i = 0; i < keys.length; i++) {
       if (!types.has(keys[i])) types.set(keys[i], fieldTypes[i]);

@@ -13,6 +13,12 @@
  * Views never change under a reader: appends write past the view's end, and a sort or a growth
  * builds new arrays instead of touching the old ones.
  *
+ * A field that few rows of its series carry (a wide, sparse series: each point names new fields)
+ * is a sparse column, its rows and values listed, so that memory and work stay linear in the
+ * values written: a dense column costs the series' capacity whatever it holds. A field born after
+ * the series' first row starts sparse and turns dense once it holds half the rows; a dense column
+ * left holding under a quarter of the rows turns sparse when the series grows.
+ *
  * @module
  */
 import { type FieldColumn, FieldType, type FieldValue } from "../core/mod.ts";
@@ -27,6 +33,11 @@ export type ColumnView = FieldColumn;
 const INITIAL_ROWS = 2;
 /** Past this many fields a series finds its columns by a Map instead of a scan. */
 const SCAN_FIELDS = 16;
+/**
+ * Rows a series has before its columns change between dense and sparse: below it a dense column
+ * costs little, and small series keep the shape they were born with.
+ */
+const SHAPE_ROWS = 16;
 
 /** A range of times, both ends inclusive, as (ms, subMs) pairs. */
 export interface RowTimeRange {
@@ -38,6 +49,16 @@ export interface RowTimeRange {
 
 // The entries of a column in SeriesColumns' flat column table.
 const C_NAME = 0, C_TYPE = 1, C_SLOT = 2, C_ROWS = 3, C_COUNT = 4, STRIDE = 5;
+/** C_SLOT of a dense column whose values are not floats (they are in `#extra`). */
+const OTHERS = -1;
+/** C_SLOT of a sparse column (its rows and values are in `#sparse`). */
+const SPARSE = -2;
+
+/** A sparse column: the rows that hold a value, ascending, and their values. */
+interface SparseColumn {
+  rows: number[];
+  values: FieldValue[];
+}
 
 /** The rows of one series and its field columns, appended in arrival order, sorted lazily. */
 export class SeriesColumns {
@@ -65,6 +86,8 @@ export class SeriesColumns {
    * map (1 where a row has a value), made at its first hole (most fields are in every point).
    */
   #extra: (FieldValue[] | Uint8Array | undefined)[] | undefined;
+  /** Per sparse column c, at c: its rows and values. */
+  #sparse: (SparseColumn | undefined)[] | undefined;
   /** Field name -> column, once the series has more than {@linkcode SCAN_FIELDS} fields. */
   #index: Map<string, number> | undefined;
   /** True while times are strictly increasing, so the rows are already what views show. */
@@ -152,14 +175,20 @@ export class SeriesColumns {
   /** Adds the column of a new field (the rows before it have no value in it); its index. */
   addField(field: string, type: FieldType): number {
     if (this.#find(field) >= 0) throw new Error(`BUG: field ${JSON.stringify(field)} exists`);
-    let slot = -1;
-    if (type === FieldType.Float) {
-      if (this.#floats === this.#slots) this.#resize(this.capacity, this.#slots * 2);
-      slot = this.#floats++;
-    }
     const c = this.#cols.length / STRIDE;
-    this.#cols.push(field, type, slot, 0, 0);
-    if (slot < 0) (this.#extra ??= [])[2 * c] = [];
+    // Born after the series' first row: a hole already, and maybe one value among many rows.
+    if (this.rows > 1) {
+      this.#cols.push(field, type, SPARSE, 0, 0);
+      (this.#sparse ??= [])[c] = { rows: [], values: [] };
+    } else {
+      let slot = OTHERS;
+      if (type === FieldType.Float) {
+        if (this.#floats === this.#slots) this.#resize(this.capacity, this.#slots * 2);
+        slot = this.#floats++;
+      }
+      this.#cols.push(field, type, slot, 0, 0);
+      if (slot < 0) (this.#extra ??= [])[2 * c] = [];
+    }
     if (this.#index !== undefined) this.#index.set(field, c);
     else if (c + 1 > SCAN_FIELDS) {
       this.#index = new Map();
@@ -216,6 +245,7 @@ export class SeriesColumns {
     const cols = this.#cols, b = c * STRIDE;
     const rows = cols[b + C_ROWS] as number;
     if (row < rows - 1) throw new Error(`BUG: value for row ${row} after row ${rows - 1}`);
+    if (cols[b + C_SLOT] === SPARSE) return this.#setSparse(c, row, value);
     let present = this.#extra === undefined ? undefined : this.#presentOf(c);
     let count = cols[b + C_COUNT] as number;
     if (row === rows - 1) {
@@ -234,6 +264,62 @@ export class SeriesColumns {
     }
     cols[b + C_ROWS] = row + 1;
     cols[b + C_COUNT] = count + 1;
+  }
+
+  #setSparse(c: number, row: number, value: FieldValue): void {
+    const cols = this.#cols, b = c * STRIDE;
+    const sparse = this.#sparse![c]!;
+    // The same field twice in one point: the last value wins.
+    if (row === (cols[b + C_ROWS] as number) - 1) sparse.values[sparse.values.length - 1] = value;
+    else {
+      sparse.rows.push(row);
+      sparse.values.push(value);
+    }
+    cols[b + C_ROWS] = row + 1;
+    const count = cols[b + C_COUNT] = sparse.rows.length;
+    if (this.rows >= SHAPE_ROWS && count * 2 >= this.rows) this.#makeDense(c);
+  }
+
+  /** Turns sparse column `c` dense (it holds at least half the rows). */
+  #makeDense(c: number): void {
+    const cols = this.#cols, b = c * STRIDE;
+    const { rows, values } = this.#sparse![c]!;
+    this.#sparse![c] = undefined;
+    let slot = OTHERS;
+    if (cols[b + C_TYPE] === FieldType.Float) {
+      if (this.#floats === this.#slots) this.#resize(this.capacity, this.#slots * 2);
+      slot = this.#floats++;
+    }
+    const capacity = this.capacity, used = cols[b + C_ROWS] as number;
+    const present = new Uint8Array(capacity);
+    const others: FieldValue[] | undefined = slot < 0 ? new Array(used).fill(undefined) : undefined;
+    const base = (2 + slot) * capacity;
+    for (let i = 0; i < rows.length; i++) {
+      present[rows[i]] = 1;
+      if (others === undefined) this.data[base + rows[i]] = values[i] as number;
+      else others[rows[i]] = values[i];
+    }
+    const extra = this.#extra ??= [];
+    extra[2 * c] = others;
+    extra[2 * c + 1] = present;
+    cols[b + C_SLOT] = slot;
+  }
+
+  /** Turns dense column `c` sparse (it holds under a quarter of the rows). */
+  #makeSparse(c: number): void {
+    const cols = this.#cols, b = c * STRIDE;
+    const used = cols[b + C_ROWS] as number, slot = cols[b + C_SLOT] as number;
+    const present = this.#presentOf(c), others = this.#othersOf(c);
+    const base = (2 + slot) * this.capacity;
+    const sparse: SparseColumn = { rows: [], values: [] };
+    for (let r = 0; r < used; r++) {
+      if (present !== undefined && present[r] === 0) continue;
+      sparse.rows.push(r);
+      sparse.values.push(others === undefined ? this.data[base + r] : others[r]);
+    }
+    (this.#sparse ??= [])[c] = sparse;
+    if (this.#extra !== undefined) this.#extra[2 * c] = this.#extra[2 * c + 1] = undefined;
+    cols[b + C_SLOT] = SPARSE;
   }
 
   /** Rows [from, to) of column `c` have no value; its presence map. */
@@ -257,17 +343,40 @@ export class SeriesColumns {
     return present;
   }
 
-  /** New `data` of `capacity` rows and `slots` float columns, the rows copied. */
+  /**
+   * New `data` of `capacity` rows and `slots` float columns, the rows copied. Growing rows, the
+   * columns left holding under a quarter of them turn sparse first, and the float columns that
+   * stay are packed into the first slots.
+   */
   #resize(capacity: number, slots: number): void {
     const old = this.data, oldCap = this.capacity, n = this.rows;
+    const cols = this.#cols;
+    if (capacity > oldCap && n >= SHAPE_ROWS) {
+      let dense = 0;
+      for (let b = 0; b < cols.length; b += STRIDE) {
+        if (cols[b + C_SLOT] === SPARSE) continue;
+        if ((cols[b + C_COUNT] as number) * 4 < n) this.#makeSparse(b / STRIDE);
+        else if ((cols[b + C_SLOT] as number) >= 0) dense++;
+      }
+      // Room for the float columns that stay (a new one after the first rows starts sparse).
+      slots = Math.max(1, Math.min(slots, dense));
+    }
     // Carved too while small: an ArrayBuffer per series costs more than the rows a block keeps
     // alive after growth (measured: 6 points x 10 fields, 5.95 vs 6.09 KiB per series).
     const data = capacity * (2 + slots) <= SMALL_DOUBLES
       ? smallFloat64Array(capacity * (2 + slots))
       : new Float64Array(capacity * (2 + slots));
-    for (let k = 0; k < 2 + this.#floats; k++) {
-      data.set(old.subarray(k * oldCap, k * oldCap + n), k * capacity);
+    data.set(old.subarray(0, n), 0);
+    data.set(old.subarray(oldCap, oldCap + n), capacity);
+    let floats = 0;
+    for (let b = 0; b < cols.length; b += STRIDE) {
+      const slot = cols[b + C_SLOT] as number;
+      if (slot < 0) continue;
+      const from = (2 + slot) * oldCap;
+      data.set(old.subarray(from, from + n), (2 + floats) * capacity);
+      cols[b + C_SLOT] = floats++;
     }
+    this.#floats = floats;
     this.data = data;
     this.capacity = capacity;
     this.#slots = slots;
@@ -308,12 +417,19 @@ export class SeriesColumns {
     }
     const rows = firsts.length;
     const next = new Float64Array(data.length);
+    // newRow[i]: the row old row i merges into.
+    const newRow = new Int32Array(n);
     for (let g = 0; g < rows; g++) {
       const i = order[firsts[g]];
       next[g] = data[i];
       next[cap + g] = data[cap + i];
+      const end = g + 1 < rows ? firsts[g + 1] : n;
+      for (let k = firsts[g]; k < end; k++) newRow[order[k]] = g;
     }
-    for (let c = 0; c < this.fieldCount; c++) this.#reorder(c, order, firsts, n, next);
+    for (let c = 0; c < this.fieldCount; c++) {
+      if (this.#cols[c * STRIDE + C_SLOT] === SPARSE) this.#moveSparse(c, newRow);
+      else this.#reorder(c, order, firsts, n, next);
+    }
     this.data = next;
     this.rows = rows;
     this.#sorted = true;
@@ -338,9 +454,12 @@ export class SeriesColumns {
     }
     let dropped = 0;
     const firsts = keep.map((_, r) => r);
+    const newRow = new Int32Array(n).fill(-1);
+    for (let r = 0; r < keep.length; r++) newRow[keep[r]] = r;
     for (let c = 0; c < this.fieldCount; c++) {
       const before = this.lengthOf(c);
-      this.#reorder(c, keep, firsts, keep.length, next);
+      if (this.#cols[c * STRIDE + C_SLOT] === SPARSE) this.#moveSparse(c, newRow);
+      else this.#reorder(c, keep, firsts, keep.length, next);
       dropped += before - this.lengthOf(c);
     }
     this.data = next;
@@ -397,14 +516,42 @@ export class SeriesColumns {
     cols[b + C_COUNT] = count;
   }
 
+  /**
+   * Moves sparse column `c` to new rows: old row i goes to `newRow[i]` (-1: dropped); of the old
+   * rows that merge into one, the last written (the highest) wins. O(values log values): the
+   * column's values, not the series' rows.
+   */
+  #moveSparse(c: number, newRow: Int32Array): void {
+    const sparse = this.#sparse![c]!;
+    const at: number[] = [];
+    for (let i = 0; i < sparse.rows.length; i++) if (newRow[sparse.rows[i]] >= 0) at.push(i);
+    // By new row, then by old row: the last of each new row is the last written.
+    at.sort((x, y) =>
+      newRow[sparse.rows[x]] - newRow[sparse.rows[y]] || sparse.rows[x] - sparse.rows[y]
+    );
+    const moved: SparseColumn = { rows: [], values: [] };
+    for (let k = 0; k < at.length; k++) {
+      const g = newRow[sparse.rows[at[k]]];
+      if (k + 1 < at.length && newRow[sparse.rows[at[k + 1]]] === g) continue;
+      moved.rows.push(g);
+      moved.values.push(sparse.values[at[k]]);
+    }
+    this.#sparse![c] = moved;
+    const b = c * STRIDE;
+    this.#cols[b + C_ROWS] = moved.rows.length === 0 ? 0 : moved.rows[moved.rows.length - 1] + 1;
+    this.#cols[b + C_COUNT] = moved.rows.length;
+  }
+
   /** The sorted, deduplicated view of column `c` (sorting the rows first if needed). */
   viewOf(c: number): ColumnView {
     this.normalize();
     const cols = this.#cols, b = c * STRIDE;
     const type = cols[b + C_TYPE] as FieldType;
     const rows = cols[b + C_ROWS] as number, slot = cols[b + C_SLOT] as number;
+    const data = this.data, cap = this.capacity;
+    if (slot === SPARSE) return this.#sparseView(c, type);
     const present = this.#presentOf(c), others = this.#othersOf(c);
-    const data = this.data, cap = this.capacity, base = (2 + slot) * cap;
+    const base = (2 + slot) * cap;
     if (present === undefined && rows === this.rows) {
       // Every row has a value: the series' times are this field's times.
       const [timesMs, timesSubMs] = this.timesView(rows);
@@ -427,10 +574,28 @@ export class SeriesColumns {
     return { type, length: n, timesMs, timesSubMs, values: floats ?? values! };
   }
 
+  /** The view of sparse column `c` (rows sorted already). */
+  #sparseView(c: number, type: FieldType): ColumnView {
+    const { rows, values } = this.#sparse![c]!;
+    const data = this.data, cap = this.capacity, n = rows.length;
+    const timesMs = new Float64Array(n), timesSubMs = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      timesMs[i] = data[rows[i]];
+      timesSubMs[i] = data[cap + rows[i]];
+    }
+    const out = type === FieldType.Float ? Float64Array.from(values as number[]) : values.slice();
+    return { type, length: n, timesMs, timesSubMs, values: out };
+  }
+
   /** Bytes of memory held (an estimate for strings), for head size accounting. */
   get estimatedBytes(): number {
     let bytes = this.data.length * 8;
     for (let c = 0; c < this.fieldCount; c++) {
+      const sparse = this.#sparse?.[c];
+      if (sparse !== undefined) {
+        bytes += sparse.rows.length * 24;
+        continue;
+      }
       if (this.#othersOf(c) !== undefined) {
         bytes += (this.#cols[c * STRIDE + C_ROWS] as number) * 16;
       }

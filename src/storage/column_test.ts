@@ -163,3 +163,50 @@ Deno.test("series columns: many fields (Map index), growth, views taken before k
   assert.equal(series.column("s")!.view().values[39], "v39");
   assert.equal(series.column("nope"), undefined);
 });
+
+/** Writes `rows` points, point r naming `perRow(r)` fields; returns bytes held per value. */
+function bytesPerValue(rows: number, perRow: (r: number) => string[]): number {
+  const series = new SeriesColumns(1);
+  let values = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = series.addRow(r, 0);
+    perRow(r).forEach((key, at) => {
+      (series.lookup(key, at) ?? series.add(key, FieldType.Float, at)).set(row, r);
+      values++;
+    });
+  }
+  // Every field reads back its value (sparse and dense alike).
+  for (const [name, column] of series.fields) {
+    assert.ok(column.view().length >= 1, name);
+  }
+  return series.estimatedBytes / values;
+}
+
+Deno.test("series columns: a wide sparse series holds memory linear in its values", () => {
+  // Each point names 100 new fields (a body of 60k distinct field names in 600 lines): dense
+  // columns held rows x fields doubles, 490 MB for 60k values.
+  const fresh = bytesPerValue(600, (r) => Array.from({ length: 100 }, (_, k) => `f${r}_${k}`));
+  assert.ok(fresh < 64, `fresh fields per point: ${fresh.toFixed(0)} bytes per value`);
+  // The first point names 20k fields, the next 2000 one each: the 20k dense columns were kept
+  // at the series' capacity (2048 rows x 20k doubles).
+  const wideFirst = bytesPerValue(
+    2001,
+    (r) => r === 0 ? Array.from({ length: 20_000 }, (_, k) => `w${k}`) : ["w0"],
+  );
+  assert.ok(wideFirst < 64, `a wide first point: ${wideFirst.toFixed(0)} bytes per value`);
+  // A field born at the second point and in every point after turns dense, and reads the same.
+  const series = new SeriesColumns(1);
+  for (let r = 0; r < 100; r++) {
+    const row = series.addRow(r, 0);
+    (series.column("a") ?? series.add("a", FieldType.Float)).set(row, r);
+    if (r > 0) (series.column("b") ?? series.add("b", FieldType.Float)).set(row, -r);
+  }
+  const a = series.column("a")!.view(), b = series.column("b")!.view();
+  assert.equal(b.length, 99);
+  assert.equal(a.length, 100);
+  assert.deepEqual(Array.from(b.timesMs), Array.from(a.timesMs).slice(1));
+  assert.deepEqual(
+    Array.from(b.values as Float64Array),
+    Array.from({ length: 99 }, (_, r) => -r - 1),
+  );
+});

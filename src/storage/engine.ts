@@ -70,7 +70,7 @@ import {
 } from "./segment/mod.ts";
 import { newWarmUpProgress, Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
-import { pointProblem } from "./point_rules.ts";
+import { MAX_FIELDS_PER_MEASUREMENT, pointProblem } from "./point_rules.ts";
 import { indexReplayedPoints } from "./replayed_points.ts";
 import {
   decodeIndexedWriteBatch,
@@ -182,6 +182,8 @@ export interface EngineOptions {
   maxSeriesPerDatabase?: number;
   /** Most values per tag key of a measurement; 0 = unlimited. @default {100000} */
   maxValuesPerTag?: number;
+  /** Most fields per measurement; 0 = unlimited. @default {MAX_FIELDS_PER_MEASUREMENT} */
+  maxFieldsPerMeasurement?: number;
   /** Decoded values held by the block cache. @default {4000000} */
   blockCacheValues?: number;
   /** Bytes of decoded blocks the block cache holds (with `blockCacheValues`). @default {Infinity} */
@@ -1206,6 +1208,7 @@ export class StorageEngine {
       maxSeries: this.options.maxSeriesPerDatabase ?? 1_000_000,
       maxValuesPerTag: this.options.maxValuesPerTag ?? 100_000,
     };
+    const maxFields = this.options.maxFieldsPerMeasurement ?? MAX_FIELDS_PER_MEASUREMENT;
     // Packed at the door: the points wait for their fsync in the shape the head reads.
     const accepted: PackedPoint[] = [];
     const keys: string[] = [];
@@ -1221,7 +1224,7 @@ export class StorageEngine {
       const key = seriesKeyOf(p);
       const reason = pointProblem(p, key) ??
         (db.series.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
-        db.checkFieldTypes(p);
+        db.checkFieldTypes(p, maxFields);
       if (reason) rejected.push({ index: i, reason });
       else {
         accepted.push(p);

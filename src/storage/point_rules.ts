@@ -42,6 +42,28 @@ export function pointProblem(point: Point, key: string): string | undefined {
   return walPointProblem(point);
 }
 
+/** Default most fields per measurement (`max_fields_per_measurement`). */
+export const MAX_FIELDS_PER_MEASUREMENT = 10_000;
+
+/**
+ * Why a point whose measurement has `known` fields already would take it past `max` fields
+ * (0 = no limit) with its `newFields`, or undefined. Each new field costs every node a type
+ * entry (replicated metadata) and every series a column, so a body of tens of thousands of
+ * distinct field names is refused per point, as InfluxDB refuses series past its limits.
+ */
+export function fieldLimitProblem(
+  measurement: string,
+  newFields: readonly string[],
+  known: number,
+  max: number,
+): string | undefined {
+  if (max <= 0 || newFields.length === 0 || known + newFields.length <= max) return undefined;
+  const over = newFields[Math.max(0, max - known)];
+  return `max-fields-per-measurement limit exceeded (${known}/${max}): ` +
+    `measurement=${JSON.stringify(measurement)} field=${JSON.stringify(over)}` +
+    (newFields.length > 1 ? ` (the point names ${newFields.length} new fields)` : "");
+}
+
 /** InfluxDB's key length check, in UTF-8 bytes: the key alone, then with each field key. */
 function keyLengthProblem(fieldKeys: readonly string[], key: string): string | undefined {
   const keyBytes = utf8Length(key);

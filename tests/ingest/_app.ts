@@ -29,6 +29,8 @@ export interface Answer {
 export async function setup(
   options: {
     maxBodyBytes?: number;
+    /** The engine's field limit (0 = none). @default its default */
+    maxFieldsPerMeasurement?: number;
     ingest?: Partial<IngestSettings>;
     schemas?: Record<string, unknown>;
   } = {},
@@ -39,6 +41,7 @@ export async function setup(
     fs: denoFileSystem,
     clock: fixedClock,
     logger: silentLogger,
+    maxFieldsPerMeasurement: options.maxFieldsPerMeasurement,
   });
   await engine.createDatabase("epochnexus");
   let pipeline: SchemaPipeline | undefined;

@@ -1,6 +1,6 @@
 /**
  * The Connect IngestService holds the limits `/ingest` holds, and answers bad input as bad input:
- * a message past `max_body_bytes` is `resource_exhausted` (the Connect side of 413: HTTP 429)
+ * a message past `max_body_bytes` is `resource_exhausted` (HTTP 413 for a unary Connect call)
  * and nothing is stored, a stream past `max_stream_bytes` is refused there, and bytes that are not a
  * protobuf message are `invalid_argument` (HTTP 400), in Connect, Connect streaming and gRPC-Web.
  * Before: a 40 MB message was stored, garbage was a 500 `internal`.
@@ -44,10 +44,10 @@ Deno.test("IngestService: a message past max_body_bytes is resource_exhausted, n
         body: big,
       }),
     );
-    assert.equal(raw.status, 429);
+    assert.equal(raw.status, 413);
     assert.deepEqual(await raw.json(), {
       code: "resource_exhausted",
-      message: "message size is larger than configured readMaxBytes 1000000",
+      message: "request message is larger than max_body_bytes (1000000 bytes); send smaller writes",
     });
     const fetchApp = ((input: RequestInfo | URL, init?: RequestInit) =>
       app(new Request(input, init))) as typeof fetch;

@@ -130,8 +130,15 @@ Deno.test("WAL limits: the writer refuses a record past 512 MiB; the reader take
 
 Deno.test("engine: a point the WAL cannot hold is rejected alone, before the write is acknowledged", async () => {
   const dir = await Deno.makeTempDir();
+  // No field limit: the widest point the WAL holds is what is tested.
   const open = () =>
-    StorageEngine.open({ dir, fs: denoFileSystem, clock: systemClock, logger: silentLogger });
+    StorageEngine.open({
+      dir,
+      fs: denoFileSystem,
+      clock: systemClock,
+      logger: silentLogger,
+      maxFieldsPerMeasurement: 0,
+    });
   const engine = await open();
   await engine.createDatabase("db");
   const good = (v: number): Point => ({

@@ -50,7 +50,7 @@ import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, SeriesStream, StatementResult, Value } from "./result.ts";
 import { openRawStream, streamable } from "./raw_stream.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
-import { emitOrder, ResultShard } from "./subquery.ts";
+import { emitOrder, expandOuterDimensions, ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
 import {
   type ContinuousQueryAdmin,
@@ -1119,7 +1119,11 @@ async function runSelect(
       tagColumns.add(c.name);
     }
   }
-  if (targets.length === 0) return { series: [], tagColumns, types, plan, shardNs };
+  // The tags this statement groups by, as an outer query's GROUP BY * sees them.
+  const groupTags = plan.groupBy === "*"
+    ? [...new Set(request.schemas.flatMap((s) => s.tagKeys))].sort()
+    : plan.groupBy;
+  if (targets.length === 0) return { series: [], tagColumns, groupTags, types, plan, shardNs };
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
@@ -1133,7 +1137,7 @@ async function runSelect(
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
   const series = await finish(plan, mergeShards(plan, partials), budget);
-  return { series, tagColumns, types, plan, shardNs };
+  return { series, tagColumns, groupTags, types, plan, shardNs };
 }
 
 /** What runSelect answers, and what a subquery's reader needs to know of it. */
@@ -1141,6 +1145,8 @@ interface SelectResult {
   series: ResultSeries[];
   /** Output columns that hold tag values. */
   tagColumns: Set<string>;
+  /** The tags it groups by (GROUP BY * expanded). */
+  groupTags: string[];
   types: (FieldType | undefined)[];
   plan: SelectPlan;
   /** The shard group duration of the statement's (first) policy, ns; 0 when unknown. */
@@ -1235,10 +1241,19 @@ async function prepareSelect(
       }
     }
   }
+  const inners: SelectResult[] = [];
   for (const src of stmt.sources) {
     if (src.kind !== "subquery") continue;
     const inner = withOuterTimeRange(src.statement, stmt, options.nowNs);
-    const result = await runSelect(store, inner, options);
+    inners.push(await runSelect(store, inner, options));
+  }
+  if (inners.length > 0) {
+    const keys = new Set<string>();
+    for (const schema of schemas.values()) for (const k of schema.tagKeys) keys.add(k);
+    for (const inner of inners) for (const k of inner.groupTags) keys.add(k);
+    stmt = { ...stmt, dimensions: expandOuterDimensions(stmt.dimensions, keys) };
+  }
+  for (const result of inners) {
     // The outer query keeps the order InfluxDB's inner query emits its rows in.
     const places = emitOrder(result.series, {
       shardNs: result.shardNs,

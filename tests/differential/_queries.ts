@@ -157,6 +157,29 @@ export const QUERIES: string[] = [
   `SELECT count(m) FROM (SELECT max(x) AS m FROM (SELECT usage_user AS x FROM cpu WHERE ${RANGE} GROUP BY host) GROUP BY time(10m), host)`,
   // GROUP BY * over a raw subquery: rows of one time go to lanes of one tag set, one group.
   `SELECT count(x), max(x) FROM (SELECT usage_user AS x FROM cpu WHERE ${RANGE}) GROUP BY *`,
+  // GROUP BY * and GROUP BY /re/ over a subquery are its own GROUP BY tags: a tag it selects
+  // as a column is a field of its result, no dimension of the outer query.
+  `SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE ${RANGE}) GROUP BY *`,
+  `SELECT mean(usage_user) FROM (SELECT usage_user, host::tag FROM cpu WHERE ${RANGE}) GROUP BY *`,
+  `SELECT count(usage_user) FROM (SELECT usage_user, host, region FROM cpu WHERE ${RANGE}) GROUP BY *`,
+  `SELECT count(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE ${RANGE} GROUP BY region) GROUP BY *`,
+  "SELECT * FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:02:00Z') GROUP BY *",
+  "SELECT * FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:02:00Z' GROUP BY region) GROUP BY *",
+  "SELECT max(usage_user), host FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z') GROUP BY *",
+  "SELECT count(usage_user) FROM (SELECT usage_user, host AS hh FROM cpu WHERE time < '2023-03-15T00:10:00Z') GROUP BY *",
+  "SELECT count(usage_user) FROM (SELECT * FROM cpu WHERE time < '2023-03-15T00:10:00Z') GROUP BY *",
+  "SELECT count(m) FROM (SELECT max(usage_user) AS m, host FROM cpu WHERE time < '2023-03-15T00:30:00Z' GROUP BY time(10m), region) GROUP BY *",
+  "SELECT count(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z') WHERE time >= '2023-03-15T00:00:00Z' AND time < '2023-03-15T00:10:00Z' GROUP BY time(5m), *",
+  "SELECT count(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z') GROUP BY /h.*/",
+  "SELECT count(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z' GROUP BY region) GROUP BY /.*/",
+  "SELECT count(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z'), mem GROUP BY *",
+  // ... while GROUP BY a tag the subquery selects groups by it.
+  `SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE ${RANGE}) GROUP BY host`,
+  `SELECT count(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE ${RANGE} GROUP BY region) GROUP BY host`,
+  "SELECT usage_user, host FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:02:00Z') GROUP BY host",
+  "SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z' GROUP BY host) GROUP BY *",
+  "SELECT mean(m) FROM (SELECT mean(usage_user) AS m, host FROM cpu WHERE time < '2023-03-15T00:30:00Z' GROUP BY time(10m)) GROUP BY *",
+  "SELECT count(usage_user) FROM (SELECT * FROM cpu WHERE time < '2023-03-15T00:10:00Z') GROUP BY host",
   // Issue 8: tz() — offsets in the time column, DST-correct day buckets (2023-03-12 in New York).
   `SELECT mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(20m) tz('America/New_York')`,
   "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-11T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(1d) tz('America/New_York')",

@@ -1119,11 +1119,7 @@ async function runSelect(
       tagColumns.add(c.name);
     }
   }
-  // The tags this statement groups by, as an outer query's GROUP BY * sees them.
-  const groupTags = plan.groupBy === "*"
-    ? [...new Set(request.schemas.flatMap((s) => s.tagKeys))].sort()
-    : plan.groupBy;
-  if (targets.length === 0) return { series: [], tagColumns, groupTags, types, plan, shardNs };
+  if (targets.length === 0) return { series: [], tagColumns, types, plan, shardNs };
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
@@ -1137,7 +1133,7 @@ async function runSelect(
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
   const series = await finish(plan, mergeShards(plan, partials), budget);
-  return { series, tagColumns, groupTags, types, plan, shardNs };
+  return { series, tagColumns, types, plan, shardNs };
 }
 
 /** What runSelect answers, and what a subquery's reader needs to know of it. */
@@ -1145,8 +1141,6 @@ interface SelectResult {
   series: ResultSeries[];
   /** Output columns that hold tag values. */
   tagColumns: Set<string>;
-  /** The tags it groups by (GROUP BY * expanded). */
-  groupTags: string[];
   types: (FieldType | undefined)[];
   plan: SelectPlan;
   /** The shard group duration of the statement's (first) policy, ns; 0 when unknown. */
@@ -1250,7 +1244,7 @@ async function prepareSelect(
   if (inners.length > 0) {
     const keys = new Set<string>();
     for (const schema of schemas.values()) for (const k of schema.tagKeys) keys.add(k);
-    for (const inner of inners) for (const k of inner.groupTags) keys.add(k);
+    for (const inner of inners) for (const k of inner.plan.groupBy) keys.add(k);
     stmt = { ...stmt, dimensions: expandOuterDimensions(stmt.dimensions, keys) };
   }
   for (const result of inners) {

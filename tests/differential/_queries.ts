@@ -180,6 +180,13 @@ export const QUERIES: string[] = [
   "SELECT mean(usage_user) FROM (SELECT usage_user, host FROM cpu WHERE time < '2023-03-15T00:10:00Z' GROUP BY host) GROUP BY *",
   "SELECT mean(m) FROM (SELECT mean(usage_user) AS m, host FROM cpu WHERE time < '2023-03-15T00:30:00Z' GROUP BY time(10m)) GROUP BY *",
   "SELECT count(usage_user) FROM (SELECT * FROM cpu WHERE time < '2023-03-15T00:10:00Z') GROUP BY host",
+  // GROUP BY * over sources of other tag keys (mem has no region): every series has every key.
+  "SELECT * FROM cpu, mem WHERE time < '2023-03-15T00:02:00Z' GROUP BY *",
+  "SELECT count(usage_user), count(used) FROM cpu, mem GROUP BY *",
+  `SELECT mean(*) FROM /c.*|m.*/ WHERE ${RANGE} GROUP BY time(30m), *`,
+  "SELECT used, usage_user FROM mem, cpu WHERE time < '2023-03-15T00:01:00Z' GROUP BY *",
+  "SELECT top(usage_user, 2), used FROM cpu, mem WHERE time < '2023-03-15T00:10:00Z' GROUP BY *",
+  "SELECT last(used) FROM mem GROUP BY *",
   // Issue 8: tz() — offsets in the time column, DST-correct day buckets (2023-03-12 in New York).
   `SELECT mean(usage_user) FROM cpu WHERE ${RANGE} GROUP BY time(20m) tz('America/New_York')`,
   "SELECT mean(usage_user) FROM cpu WHERE time >= '2023-03-11T00:00:00Z' AND time < '2023-03-16T00:00:00Z' GROUP BY time(1d) tz('America/New_York')",

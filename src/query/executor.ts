@@ -674,9 +674,12 @@ function typeName(plan: SelectPlan, field: string): string {
   return t === undefined ? "unknown" : FIELD_TYPE_NAMES[t];
 }
 
-/** A SELECT with every measurement named as db.rp.m, as InfluxDB prints it in warnings. */
+/**
+ * A SELECT or CREATE CONTINUOUS QUERY with every measurement named as db.rp.m (the request's
+ * database), as InfluxDB prints it in warnings.
+ */
 function qualified(store: QueryStore, stmt: Statement, options: ExecuteOptions): Statement {
-  if (stmt.kind !== "select") return stmt;
+  if (stmt.kind !== "select" && stmt.kind !== "create_continuous_query") return stmt;
   const q = (m: Measurement): Measurement => {
     const database = m.database ?? options.database;
     if (database === undefined) return m;
@@ -690,12 +693,18 @@ function qualified(store: QueryStore, stmt: Statement, options: ExecuteOptions):
     }
     return { ...m, database, retentionPolicy: rp };
   };
-  const out: SelectStatement = {
-    ...stmt,
-    sources: stmt.sources.map((s) => (s.kind === "measurement" ? q(s) : s)),
+  // Every measurement InfluxDB's walk reaches: subqueries' and a continuous query's too.
+  const select = (s: SelectStatement): SelectStatement => {
+    const out: SelectStatement = {
+      ...s,
+      sources: s.sources.map((src) =>
+        src.kind === "measurement" ? q(src) : { ...src, statement: select(src.statement) }
+      ),
+    };
+    if (s.into) out.into = q(s.into);
+    return out;
   };
-  if (stmt.into) out.into = q(stmt.into);
-  return out;
+  return stmt.kind === "select" ? select(stmt) : { ...stmt, source: select(stmt.source) };
 }
 
 function listing(name: string, columns: string[], values: Value[][]): ResultSeries {

@@ -359,7 +359,7 @@ export async function finish(
       values,
       timeColumn: true,
     };
-    if (plan.groupBy === "*" || plan.groupBy.length > 0) series.tags = g.tags;
+    if (plan.groupBy.length > 0) series.tags = g.tags;
     if (plan.timezone !== undefined) series.timezone = plan.timezone;
     out.push(series);
   }
@@ -401,8 +401,7 @@ function statesGiveBack(
  * group has exactly those keys: they are sorted once, not twice per comparison.
  */
 function groupOrder(plan: SelectPlan): (a: GroupPartial, b: GroupPartial) => number {
-  if (plan.groupBy === "*") return compareGroups;
-  const keys = [...plan.groupBy].sort();
+  const keys = plan.groupBy;
   return (a, b) => {
     if (a.measurement !== b.measurement) return a.measurement < b.measurement ? -1 : 1;
     for (const k of keys) {

@@ -51,7 +51,7 @@ import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, SeriesStream, StatementResult, Value } from "./result.ts";
 import { openRawStream, streamable } from "./raw_stream.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
-import { emitOrder, ResultShard } from "./subquery.ts";
+import { emitOrder, expandOuterDimensions, ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
 import {
   type ContinuousQueryAdmin,
@@ -682,9 +682,12 @@ function typeName(plan: SelectPlan, field: string): string {
   return t === undefined ? "unknown" : FIELD_TYPE_NAMES[t];
 }
 
-/** A SELECT with every measurement named as db.rp.m, as InfluxDB prints it in warnings. */
+/**
+ * A SELECT or CREATE CONTINUOUS QUERY with every measurement named as db.rp.m (the request's
+ * database), as InfluxDB prints it in warnings.
+ */
 function qualified(store: QueryStore, stmt: Statement, options: ExecuteOptions): Statement {
-  if (stmt.kind !== "select") return stmt;
+  if (stmt.kind !== "select" && stmt.kind !== "create_continuous_query") return stmt;
   const q = (m: Measurement): Measurement => {
     const database = m.database ?? options.database;
     if (database === undefined) return m;
@@ -698,12 +701,18 @@ function qualified(store: QueryStore, stmt: Statement, options: ExecuteOptions):
     }
     return { ...m, database, retentionPolicy: rp };
   };
-  const out: SelectStatement = {
-    ...stmt,
-    sources: stmt.sources.map((s) => (s.kind === "measurement" ? q(s) : s)),
+  // Every measurement InfluxDB's walk reaches: subqueries' and a continuous query's too.
+  const select = (s: SelectStatement): SelectStatement => {
+    const out: SelectStatement = {
+      ...s,
+      sources: s.sources.map((src) =>
+        src.kind === "measurement" ? q(src) : { ...src, statement: select(src.statement) }
+      ),
+    };
+    if (s.into) out.into = q(s.into);
+    return out;
   };
-  if (stmt.into) out.into = q(stmt.into);
-  return out;
+  return stmt.kind === "select" ? select(stmt) : { ...stmt, source: select(stmt.source) };
 }
 
 function listing(name: string, columns: string[], values: Value[][]): ResultSeries {
@@ -1243,10 +1252,19 @@ async function prepareSelect(
       }
     }
   }
+  const inners: SelectResult[] = [];
   for (const src of stmt.sources) {
     if (src.kind !== "subquery") continue;
     const inner = withOuterTimeRange(src.statement, stmt, options.nowNs);
-    const result = await runSelect(store, inner, options);
+    inners.push(await runSelect(store, inner, options));
+  }
+  if (inners.length > 0) {
+    const keys = new Set<string>();
+    for (const schema of schemas.values()) for (const k of schema.tagKeys) keys.add(k);
+    for (const inner of inners) for (const k of inner.plan.groupBy) keys.add(k);
+    stmt = { ...stmt, dimensions: expandOuterDimensions(stmt.dimensions, keys) };
+  }
+  for (const result of inners) {
     // The outer query keeps the order InfluxDB's inner query emits its rows in.
     const places = emitOrder(result.series, {
       shardNs: result.shardNs,

@@ -96,10 +96,13 @@ function expected(s: Spec, all: readonly Sample[]): unknown[] {
     (s.where === undefined || s.where.keeps(p))
   );
   const groups = new Map<string, { tags: Record<string, string>; points: Sample[] }>();
+  // GROUP BY * is every tag key: a series without a rack is in the group of rack "".
+  const keys = s.groupBy === "*"
+    ? [...new Set(all.flatMap((p) => Object.keys(p.tags)))]
+    : s.groupBy;
   for (const p of points) {
-    let tags: Record<string, string> = {};
-    if (s.groupBy === "*") tags = p.tags;
-    else for (const k of s.groupBy) tags[k] = p.tags[k] ?? "";
+    const tags: Record<string, string> = {};
+    for (const k of keys) tags[k] = p.tags[k] ?? "";
     const key = JSON.stringify(Object.entries(tags).sort());
     let g = groups.get(key);
     if (g === undefined) groups.set(key, g = { tags, points: [] });

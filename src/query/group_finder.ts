@@ -10,18 +10,17 @@
 import type { SelectPlan } from "./plan.ts";
 import type { GroupPartial } from "./shard_exec.ts";
 import type { SeriesRef } from "./store.ts";
-import { keyPart } from "./tag_set_key.ts";
 
 /** A level of the tree: tag value (or measurement, at the root) to the next level or group. */
 type Level = Map<string, Level | GroupPartial>;
 
 export class GroupFinder {
-  readonly #keys: readonly string[] | undefined;
+  readonly #keys: readonly string[];
   readonly #root: Level = new Map();
 
-  /** `groupBy`: the plan's GROUP BY tag keys; `*` groups by every tag (the series' own key). */
+  /** `groupBy`: the plan's GROUP BY tag keys (GROUP BY * lists every tag key). */
   constructor(groupBy: SelectPlan["groupBy"]) {
-    this.#keys = groupBy === "*" ? undefined : groupBy;
+    this.#keys = groupBy;
   }
 
   /** The group `series` of `measurement` falls in, or undefined before one is set. */
@@ -29,7 +28,6 @@ export class GroupFinder {
     const keys = this.#keys;
     const at = this.#root.get(measurement) as Level | undefined;
     if (at === undefined) return undefined;
-    if (keys === undefined) return at.get(tagSetOf(series)) as GroupPartial | undefined;
     if (keys.length === 0) return at.get("") as GroupPartial | undefined;
     let level: Level | GroupPartial | undefined = at;
     for (let k = 0; k < keys.length && level !== undefined; k++) {
@@ -43,10 +41,6 @@ export class GroupFinder {
     const keys = this.#keys;
     let level = this.#root.get(measurement) as Level | undefined;
     if (level === undefined) this.#root.set(measurement, level = new Map());
-    if (keys === undefined) {
-      level.set(tagSetOf(series), group);
-      return;
-    }
     if (keys.length === 0) {
       level.set("", group);
       return;
@@ -59,16 +53,6 @@ export class GroupFinder {
     }
     level.set(valueOf(series, keys[keys.length - 1]), group);
   }
-}
-
-/**
- * GROUP BY *: a group per distinct tag set. Not the series key: a subquery's series of one tag
- * set are several lanes with keys of their own (subquery.ts ResultShard), and are one group.
- */
-function tagSetOf(series: SeriesRef): string {
-  let key = "";
-  for (const t of series.tags) key += keyPart(t.key) + keyPart(t.value);
-  return key;
 }
 
 /** A tag's value in a series; "" when it has none (InfluxDB groups those together). */

@@ -84,8 +84,8 @@ export interface SelectPlan {
   hasMin: boolean;
   hasMax: boolean;
   condition?: Expr;
-  /** Group-by tag keys; `"*"` groups by every tag. */
-  groupBy: string[] | "*";
+  /** Group-by tag keys, sorted (GROUP BY * is every tag key of the sources). */
+  groupBy: string[];
   interval?: Interval;
   fill: Fill;
   /** One selector alone: rows carry the selected point's time (without GROUP BY time). */
@@ -168,17 +168,18 @@ export function planSelect(
       interval.offsetNs = 0n;
     }
   }
-  let groupBy: string[] | "*" = [];
+  // GROUP BY * is every tag key of the sources, as InfluxDB rewrites it: a series without one of
+  // them (FROM cpu, mem: mem has no region) is in the group of "" for it, and says so.
+  const groupBy: string[] = [];
   for (const d of stmt.dimensions) {
-    if (d.kind === "wildcard") groupBy = "*";
-    else if (d.kind === "tag" && groupBy !== "*") groupBy.push(d.name);
-    else if (d.kind === "regex" && groupBy !== "*") {
+    if (d.kind === "wildcard") groupBy.push(...tagKeys);
+    else if (d.kind === "tag") groupBy.push(d.name);
+    else if (d.kind === "regex") {
       const re = compileRegex(d.pattern);
-      for (const k of [...tagKeys].sort()) if (re.test(k)) groupBy.push(k);
+      for (const k of tagKeys) if (re.test(k)) groupBy.push(k);
     }
   }
-  if (groupBy !== "*") groupBy = [...new Set(groupBy)].sort();
-  const grouped = groupBy;
+  const grouped = [...new Set(groupBy)].sort();
 
   // Expand wildcards.
   const fields = expandFields(stmt.fields, fieldTypes, tagKeys, grouped);
@@ -356,7 +357,7 @@ function expandFields(
   fields: Field[],
   fieldTypes: Map<string, FieldType>,
   tagKeys: Set<string>,
-  groupBy: string[] | "*",
+  groupBy: string[],
 ): Field[] {
   const out: Field[] = [];
   const fieldNames = [...fieldTypes.keys()].sort();
@@ -366,7 +367,7 @@ function expandFields(
     if (type !== "tag") { for (const k of fieldNames) cols.push({ name: k, tag: false }); }
     if (type !== "field") {
       for (const k of tagKeys) {
-        if (groupBy === "*" || groupBy.includes(k)) continue;
+        if (groupBy.includes(k)) continue;
         if (fieldTypes.has(k)) continue;
         cols.push({ name: k, tag: true });
       }

@@ -483,7 +483,7 @@ class RawStream implements SeriesStream {
       values: rows.map((r) => [r, ...r.values]),
       timeColumn: true,
     };
-    if (plan.groupBy === "*" || plan.groupBy.length > 0) series.tags = group.tags;
+    if (plan.groupBy.length > 0) series.tags = group.tags;
     if (plan.timezone !== undefined) series.timezone = plan.timezone;
     return { series, continues };
   }

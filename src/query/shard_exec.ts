@@ -100,11 +100,7 @@ export function tagValue(tags: readonly Tag[], key: string): string {
 
 export function groupTags(plan: SelectPlan, series: SeriesRef): Record<string, string> {
   const out: Record<string, string> = {};
-  if (plan.groupBy === "*") {
-    for (const t of series.tags) out[t.key] = t.value;
-  } else {
-    for (const k of plan.groupBy) out[k] = tagValue(series.tags, k);
-  }
+  for (const k of plan.groupBy) out[k] = tagValue(series.tags, k);
   return out;
 }
 

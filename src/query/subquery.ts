@@ -18,6 +18,8 @@
  */
 import { FieldType, type FieldValue, seriesKey, type Tag } from "../core/point.ts";
 import { instantFromNanos } from "../core/time.ts";
+import type { Dimension } from "./ast.ts";
+import { compileRegex } from "./eval.ts";
 import { goHeapMerge } from "./go_heap_merge.ts";
 import type { ResultSeries, Value } from "./result.ts";
 import { isInstant } from "./result.ts";
@@ -113,6 +115,26 @@ export function emitOrder(results: readonly ResultSeries[], o: EmitOrderOptions)
     for (const { s, r } of goHeapMerge(byShard.get(shard)!, less)) places[s][r] = next++;
   }
   return places;
+}
+
+/**
+ * The outer query's GROUP BY * and GROUP BY /re/ when it reads subqueries, rewritten as
+ * InfluxDB 1.6 does before it runs (influxql FieldDimensions): into the tags its sources group
+ * by, `keys` (a measurement's tag keys, a subquery's own GROUP BY tags). A tag a subquery
+ * selects as a column is a field of its result, never a dimension: `SELECT mean(v) FROM
+ * (SELECT v, host FROM cpu) GROUP BY *` is one series. Other dimensions are kept as they are.
+ */
+export function expandOuterDimensions(
+  dimensions: readonly Dimension[],
+  keys: ReadonlySet<string>,
+): Dimension[] {
+  const sorted = [...keys].sort();
+  return dimensions.flatMap((d): Dimension[] => {
+    if (d.kind === "wildcard") return sorted.map((name) => ({ kind: "tag", name }));
+    if (d.kind !== "regex") return [d];
+    const re = compileRegex(d.pattern);
+    return sorted.filter((k) => re.test(k)).map((name) => ({ kind: "tag", name }));
+  });
 }
 
 /**

@@ -1,17 +1,17 @@
 /**
  * What the HTTP server costs per request: the same app served by `Deno.serve` and by the
- * node:http server the node uses (src/runtime/http_server.ts), and for `GET /query` also with
+ * node:http server the node uses (src/runtime/http_server.ts), and for `/query` also with
  * the direct path (`node:http+direct`, src/runtime/plain_bridge.ts), side by side, under a load
  * generator in its own process (raw keep-alive HTTP/1.1 sockets, so the client costs little).
  * Scenarios: `GET /ping`, `POST /write` (10 lines, and 5000 lines), `GET /query` (a small
- * SELECT), a Connect
+ * SELECT) and the same as a form `POST /query` (`query_post`), a Connect
  * unary `IngestService/Write` (JSON, 10 points), and `POST /ingest` of a chunked NDJSON body
  * with the handler's pauses (the case that made the choice).
  *
  *   deno run -A bench/http_server_bench.ts [seconds per run=4] [connections=16] [rounds=2]
  *   SCENARIOS=ping,query deno run -A bench/http_server_bench.ts   # a subset
  *   SCENARIOS=query SPACING_MS=2 deno run -A bench/http_server_bench.ts 6 1 3   # spaced
- *   deno run -A bench/http_server_bench.ts ab [blocks] [requests] [warmup]   # see alternate()
+ *   deno run -A bench/http_server_bench.ts ab [blocks] [requests] [warmup] [query|query_post]
  *
  * Each round runs every scenario on both servers, alternating which goes first; the table
  * keeps each server's best round by server CPU per request (from /proc/PID/stat: steadier than
@@ -27,9 +27,19 @@ const SELF = new URL(import.meta.url).pathname;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** `node:http+direct`: the node's own setup, `GET /query` on the direct path (plain_bridge.ts). */
+/** `node:http+direct`: the node's own setup, `/query` on the direct path (plain_bridge.ts). */
 type Kind = "deno.serve" | "node:http" | "node:http+direct";
-const SCENARIOS = ["ping", "write", "write_5000", "query", "connect", "ingest_chunked"] as const;
+const SCENARIOS = [
+  "ping",
+  "write",
+  "write_5000",
+  "query",
+  "query_post",
+  "connect",
+  "ingest_chunked",
+] as const;
+/** The scenarios the direct path serves. */
+const DIRECT_SCENARIOS: readonly Scenario[] = ["query", "query_post"];
 type Scenario = typeof SCENARIOS[number];
 
 /** Server process: the app on an engine in a fresh folder; prints its port. */
@@ -98,6 +108,13 @@ function requestBytes(scenario: Scenario, n: number): Uint8Array {
         `GET /query?db=bench&q=${
           encodeURIComponent("SELECT last(v) FROM m WHERE host = 'h1'")
         } HTTP/1.1\r\nhost: bench\r\n\r\n`,
+      );
+    case "query_post": // the same query as a form body
+      return post(
+        "/query",
+        "application/x-www-form-urlencoded",
+        new URLSearchParams({ db: "bench", q: "SELECT last(v) FROM m WHERE host = 'h1'" })
+          .toString(),
       );
     case "connect": {
       const points = Array.from({ length: 10 }, (_, i) => ({
@@ -337,9 +354,8 @@ async function main() {
   const best = new Map<string, any>();
   for (let round = 0; round < rounds; round++) {
     for (const scenario of scenarios) {
-      // The direct path serves GET /query only.
       const order = (round % 2 === 0 ? [...kinds] : [...kinds].reverse())
-        .filter((k) => k !== "node:http+direct" || scenario === "query");
+        .filter((k) => k !== "node:http+direct" || DIRECT_SCENARIOS.includes(scenario));
       for (const kind of order) {
         const r = await measure(kind, scenario, connections, seconds);
         const key = `${scenario} ${kind}`;
@@ -402,13 +418,18 @@ async function startChild(kind: Kind) {
 }
 
 /**
- * `ab [blocks=12] [requests=500] [warmup=2000]`: `GET /query` on node:http with and without
- * the direct path, both servers started once and warmed, then measured in alternating blocks
+ * `ab [blocks=12] [requests=500] [warmup=2000] [scenario=query]`: `GET /query` (or the form
+ * `POST /query` of `query_post`) on node:http with and without the direct path, both servers started once and warmed, then measured in alternating blocks
  * of spaced requests (`SPACING_MS`, default 2) on one keep-alive connection each: load that
  * drifts during the run falls on both alike. Prints each one's server CPU per request
  * (median and range of the blocks) and the ratio of the medians.
  */
-async function alternate(blocks: number, perBlock: number, warmup: number) {
+async function alternate(
+  blocks: number,
+  perBlock: number,
+  warmup: number,
+  scenario: Scenario,
+) {
   const spacing = Deno.env.get("SPACING_MS") === undefined ? 2 : SPACING_MS;
   const servers: Awaited<ReturnType<typeof startChild>>[] = [];
   for (const kind of ["node:http", "node:http+direct"] as const) {
@@ -421,7 +442,7 @@ async function alternate(blocks: number, perBlock: number, warmup: number) {
     }));
     let n = 0;
     const ask = async (i: number) => {
-      const bytes = requestBytes("query", n++);
+      const bytes = requestBytes(scenario, n++);
       for (let at = 0; at < bytes.length;) at += await conns[i].conn.write(bytes.subarray(at));
       const status = await conns[i].reader.read();
       if (status !== 200) throw new Error(`${servers[i].kind}: HTTP ${status}`);
@@ -444,7 +465,7 @@ async function alternate(blocks: number, perBlock: number, warmup: number) {
       (await new Deno.Command("cat", { args: ["/proc/loadavg"] }).output()).stdout,
     ).trim();
     console.log(
-      `GET /query, ${blocks} alternating blocks of ${perBlock} requests spaced ${spacing} ms ` +
+      `${scenario}, ${blocks} alternating blocks of ${perBlock} requests spaced ${spacing} ms ` +
         `after ${warmup} warm-up requests each; load ${load}`,
     );
     const medians = perRequest.map((xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]);
@@ -464,7 +485,9 @@ async function alternate(blocks: number, perBlock: number, warmup: number) {
 const [mode, ...rest] = Deno.args;
 if (mode === "server") await server(rest[0] as Kind);
 else if (mode === "ab") {
-  await alternate(Number(rest[0] ?? 12), Number(rest[1] ?? 500), Number(rest[2] ?? 2000));
+  const scenario = (rest[3] ?? "query") as Scenario;
+  if (!DIRECT_SCENARIOS.includes(scenario)) throw new Error(`ab: use ${DIRECT_SCENARIOS}`);
+  await alternate(Number(rest[0] ?? 12), Number(rest[1] ?? 500), Number(rest[2] ?? 2000), scenario);
 } else if (mode === "load") {
   await load(Number(rest[0]), rest[1] as Scenario, Number(rest[2]), Number(rest[3]));
 } else if (mode === "ingest") await ingestChunked(Number(rest[0]));

@@ -15,7 +15,10 @@
  *   deno task bench:peers [--variant default|high-cardinality|out-of-order] [--hosts 100]
  *                         [--hours 12] [--writers 2] [--batch 5000] [--runs 10] [--warmup 1]
  *                         [--systems epochnexus,influxdb,victoriametrics] [--types a,b]
- *                         [--baseline DIR[,DIR...]] [--out FILE]
+ *                         [--baseline DIR[,DIR...]] [--post] [--out FILE]
+ *
+ * `--post`: the InfluxQL queries go as form POSTs (`q` and `db` in the body, as TSBS's and many
+ * clients' queries) rather than GETs.
  *
  * `--warmup N`: queries of each type each system answers before its measured runs (other
  * queries than the measured ones). EpochNexus runs on V8, which optimizes a code path after
@@ -75,6 +78,7 @@ const options = {
   systems: flag("systems", "epochnexus,influxdb,victoriametrics").split(","),
   types: flag("types", QUERY_TYPES.map((t) => t.name).join(",")).split(","),
   baseline: flag("baseline", ""),
+  post: Deno.args.includes("--post"),
   out: flag("out", "bench/results/peers.json"),
 };
 const unknownTypes = options.types.filter((n) => !QUERY_TYPES.some((t) => t.name === n));
@@ -138,7 +142,9 @@ async function runQuery(system: System, q: ReturnType<typeof instances>[number])
     return promChecksum(body);
   }
   const params = new URLSearchParams({ db: DB, q: q.influxql });
-  const r = await fetch(`${system.url}/query?${params}`);
+  const r = options.post
+    ? await fetch(`${system.url}/query`, { method: "POST", body: params }) // a form body
+    : await fetch(`${system.url}/query?${params}`);
   const body = await r.json();
   if (!r.ok || body.results?.[0]?.error) {
     throw new Error(`${system.name}: ${q.influxql}: ${JSON.stringify(body).slice(0, 300)}`);

@@ -149,9 +149,10 @@ export type UpgradeAnswer =
 export type UpgradeHandler = (request: UpgradeRequest) => UpgradeAnswer;
 
 /**
- * A request without a body, as the server read it, for a handler that answers it without
- * fetch's `Request` and `Response` (the direct path of `GET /query`, src/http/direct.ts):
- * building, reading and writing those objects is a large part of a small query's cost.
+ * A request as the server read it, for a handler that answers it without fetch's `Request` and
+ * `Response` (the direct path of `GET` and form `POST /query`, `App.direct` in
+ * src/http/app.ts): building, reading and writing those objects is a large part of a small
+ * query's cost.
  */
 export interface PlainRequest {
   method: string;
@@ -163,6 +164,11 @@ export interface PlainRequest {
   remoteAddr?: string;
   /** Aborts when the client goes away before the answer is written. */
   signal: AbortSignal;
+  /**
+   * A `POST`'s body, read whole before the handler was asked (only bodies of a small declared
+   * length come this way; a GET's body is never read).
+   */
+  body?: Uint8Array;
 }
 
 /** A whole answer: its status, headers (lower-case names) and bytes. */

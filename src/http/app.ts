@@ -6,9 +6,10 @@
  * - InfluxDB 1.x: `POST /write`, `GET|POST /query`, `GET|HEAD /ping`
  * - the web console: `GET /` and its assets under `/console/`
  *
- * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates. `GET /query` has
- * a second way in, `App.direct`, for a server that can answer it without fetch's `Request` and
- * `Response` (src/runtime/plain_bridge.ts): same gate, handler, metrics, headers and access log.
+ * `routes.ts` lists them with who may call each; `auth_gate.ts` authenticates. `GET /query`,
+ * and `POST /query` with a small form body, have a second way in, `App.direct`, for a server
+ * that can answer them without fetch's `Request` and `Response` (src/runtime/plain_bridge.ts):
+ * same gate, handler, metrics, headers and access log.
  *
  * @module
  */
@@ -36,7 +37,7 @@ import { type Route, routeOf } from "./routes.ts";
 import type { BackupApi } from "./backup_handler.ts";
 import type { JobsService } from "../jobs/mod.ts";
 import { type AccessSink, logAccess, logPlainAccess } from "./access_log.ts";
-import { handleInfluxQueryGet } from "./query_handler.ts";
+import { handleInfluxQueryPlain, isPlainQuery } from "./query_handler.ts";
 import { declareServerMetrics } from "./server_metrics.ts";
 
 /**
@@ -145,8 +146,9 @@ export interface RequestInfo {
 export type Handler = (request: Request, info?: RequestInfo) => Promise<Response>;
 
 /**
- * The app: its fetch handler, and `direct`, which answers a `GET /query` without fetch objects
- * (the server's direct path; every other request returns undefined and takes the fetch path).
+ * The app: its fetch handler, and `direct`, which answers a `GET /query`, or a `POST /query`
+ * whose small form body the server read, without fetch objects (the server's direct path; every
+ * other request returns undefined and takes the fetch path).
  */
 export type App = Handler & { direct: DirectHandler };
 
@@ -221,9 +223,9 @@ export function createApp(options: AppOptions): App {
 
   const query = routeOf("/query")!;
   const direct: DirectHandler = (request) => {
-    if (request.method !== "GET" || request.url.pathname !== "/query") return undefined;
+    if (request.url.pathname !== "/query" || !isPlainQuery(ctx, request)) return undefined;
     const started = ctx.clock.monotonicMs();
-    return answerQueryGet(ctx, query, request).then(
+    return answerQueryPlain(ctx, query, request).then(
       (answer) => finish(request, request.url, request.remoteAddr, started, answer),
     );
   };
@@ -242,8 +244,8 @@ function unhandled(ctx: AppContext, url: URL, error: unknown): Dispatched<Respon
   return { route: "other", response: nativeError(error) };
 }
 
-/** `GET /query` on the direct path: the gate, then the query; as `dispatch` would. */
-async function answerQueryGet(
+/** `/query` on the direct path: the gate, then the query; as `dispatch` would. */
+async function answerQueryPlain(
   ctx: AppContext,
   route: Route,
   request: PlainRequest,
@@ -255,7 +257,7 @@ async function answerQueryGet(
     const principal = gate.principal;
     return {
       route: route.name,
-      response: await handleInfluxQueryGet(ctx, request, principal),
+      response: await handleInfluxQueryPlain(ctx, request, principal),
       principal,
     };
   } catch (error) {

@@ -131,17 +131,35 @@ export async function handleInfluxQuery(
 }
 
 /**
- * Answers a body-less `GET /query` from its URL, as {@linkcode handleInfluxQuery} does: a small
- * answer as plain bytes (the server's direct path writes them without a `Response`).
+ * Whether {@linkcode handleInfluxQueryPlain} answers this `/query` request as
+ * {@linkcode handleInfluxQuery} would: a GET, or a POST whose body was read whole and is a plain
+ * form (neither JSON, the native query, nor multipart, nor compressed, nor past the body limit:
+ * those take the fetch path).
  */
-export function handleInfluxQueryGet(
+export function isPlainQuery(ctx: AppContext, request: PlainRequest): boolean {
+  if (request.method === "GET") return true;
+  if (request.method !== "POST" || request.body === undefined) return false;
+  if (request.body.byteLength > ctx.maxBodyBytes) return false;
+  const type = (request.headers.get("content-type") ?? "").toLowerCase();
+  if (type.startsWith("application/json") || type.startsWith("multipart/form-data")) return false;
+  const encoding = request.headers.get("content-encoding");
+  return encoding === null || encoding.toLowerCase().trim() === "identity";
+}
+
+/**
+ * Answers a `/query` that {@linkcode isPlainQuery} takes, from its URL (and a POST's form body),
+ * as {@linkcode handleInfluxQuery} does: a small answer as plain bytes (the server's direct
+ * path writes them without a `Response`).
+ */
+export function handleInfluxQueryPlain(
   ctx: AppContext,
   request: PlainRequest,
   principal: Principal,
 ): Promise<PlainAnswer | Response> {
   let query: QueryRequest;
   try {
-    query = queryParameters(request.url.searchParams);
+    const values = request.url.searchParams;
+    query = queryParameters(request.body === undefined ? values : withForm(values, request.body));
   } catch (error) {
     return Promise.resolve(influxError(error));
   }
@@ -239,19 +257,23 @@ async function influxQueryRequest(
   url: URL,
 ): Promise<QueryRequest> {
   // A GET reads the URL's own parameters; only a POST merges its body into a copy.
-  let values = url.searchParams;
-  if (request.method === "POST") {
-    values = new URLSearchParams(values);
-    const type = (request.headers.get("content-type") ?? "").toLowerCase();
-    if (type.startsWith("multipart/form-data")) {
-      const form = await request.formData();
-      for (const [k, v] of form) values.set(k, typeof v === "string" ? v : await v.text());
-    } else {
-      const body = new TextDecoder().decode(await readBody(request, ctx.maxBodyBytes));
-      for (const [k, v] of new URLSearchParams(body)) values.set(k, v);
-    }
+  const values = url.searchParams;
+  if (request.method !== "POST") return queryParameters(values);
+  const type = (request.headers.get("content-type") ?? "").toLowerCase();
+  if (!type.startsWith("multipart/form-data")) {
+    return queryParameters(withForm(values, await readBody(request, ctx.maxBodyBytes)));
   }
-  return queryParameters(values);
+  const merged = new URLSearchParams(values);
+  const form = await request.formData();
+  for (const [k, v] of form) merged.set(k, typeof v === "string" ? v : await v.text());
+  return queryParameters(merged);
+}
+
+/** The URL's parameters with a url-encoded form body's values over them (a POST's). */
+function withForm(values: URLSearchParams, body: Uint8Array): URLSearchParams {
+  const merged = new URLSearchParams(values);
+  for (const [k, v] of new URLSearchParams(new TextDecoder().decode(body))) merged.set(k, v);
+  return merged;
 }
 
 /** The query's parameters (`q`, `db`, `epoch` ...) from the URL's and a form body's values. */

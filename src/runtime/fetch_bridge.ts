@@ -103,7 +103,13 @@ export const SMALL_BODY_BYTES = 64 * 1024;
  */
 export async function requestFrom(
   req: IncomingMessage,
-  options: { scheme: "http" | "https"; watch: PaceWatch; signal: AbortSignal },
+  options: {
+    scheme: "http" | "https";
+    watch: PaceWatch;
+    signal: AbortSignal;
+    /** The small body, already read ({@linkcode readSmallBody}). */
+    body?: Uint8Array;
+  },
 ): Promise<Request> {
   const headers: [string, string][] = [];
   const raw = req.rawHeaders;
@@ -114,9 +120,10 @@ export async function requestFrom(
   const length = Number(req.headers["content-length"] ?? 0);
   let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
   if (method !== "GET" && method !== "HEAD" && (chunked || length > 0)) {
-    body = !chunked && length <= SMALL_BODY_BYTES
-      ? await readSmallBody(req, length, options.watch)
-      : bodyStream(req, options.watch);
+    const small = smallBodyLength(req);
+    body = small === undefined
+      ? bodyStream(req, options.watch)
+      : options.body ?? await readSmallBody(req, small, options.watch);
   }
   return new Request(url, {
     method,
@@ -136,12 +143,26 @@ export function urlText(req: IncomingMessage, scheme: "http" | "https"): string 
     : target; // absolute-form (a proxy's request)
 }
 
-/** Reads a body of known, small length whole. */
-async function readSmallBody(
+/**
+ * The declared length of a body small enough to be read whole before the handler runs (up to
+ * {@linkcode SMALL_BODY_BYTES}, not chunked), or undefined.
+ */
+export function smallBodyLength(req: IncomingMessage): number | undefined {
+  if (req.headers["transfer-encoding"] !== undefined) return undefined;
+  const length = Number(req.headers["content-length"] ?? 0);
+  return length <= SMALL_BODY_BYTES ? length : undefined;
+}
+
+/**
+ * Reads a body of known, small length whole (none read when the length is 0).
+ * @throws {Error} when the client went away or was too slow.
+ */
+export async function readSmallBody(
   req: IncomingMessage,
   length: number,
   watch: PaceWatch,
 ): Promise<Uint8Array> {
+  if (length === 0) return new Uint8Array(0);
   const stream = bodyStream(req, watch);
   const reader = stream.getReader();
   const first = await reader.read();

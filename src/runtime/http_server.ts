@@ -40,7 +40,9 @@ import type { DirectHandler, Logger, PlainAnswer, UpgradeHandler } from "../core
 import {
   continueOnFirstRead,
   PaceWatch,
+  readSmallBody,
   requestFrom,
+  smallBodyLength,
   urlText,
   writeResponse,
 } from "./fetch_bridge.ts";
@@ -91,8 +93,9 @@ export interface ServeHttpOptions {
    */
   upgrade?: UpgradeHandler;
   /**
-   * Answers body-less GET requests it takes (the app's `GET /query`) without fetch's objects;
-   * the others, and every request without it, go to `handler`.
+   * Answers the GET requests, and POST requests with a small body (read whole first), it takes
+   * (the app's `/query`) without fetch's objects; the others, and every request without it, go
+   * to `handler`.
    */
   direct?: DirectHandler;
 }
@@ -297,18 +300,6 @@ async function serveOne(
   res.on("close", () => {
     if (!res.writableFinished) gone.abort(new Error("the client went away"));
   });
-  let direct: Promise<PlainAnswer | Response> | undefined;
-  if (options.direct !== undefined && req.method === "GET") {
-    let url: URL;
-    try {
-      url = new URL(urlText(req, options.scheme));
-    } catch (error) {
-      badRequest(res, error);
-      return;
-    }
-    const plain = plainRequestFrom(req, url, addressOf(req.socket), gone.signal);
-    direct = options.direct(plain);
-  }
   const watch = new PaceWatch(options.pace, (error) => {
     options.logger?.warn("slow client disconnected", {
       client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
@@ -318,6 +309,23 @@ async function serveOne(
     req.destroy(error);
     res.destroy();
   });
+  let direct: Promise<PlainAnswer | Response> | undefined;
+  // A POST's small body is read first, as the fetch path would (which gets it if the app
+  // declines); a larger or chunked one always takes the fetch path, as a stream.
+  const small = req.method === "POST" ? smallBodyLength(req) : undefined;
+  let body: Uint8Array | undefined;
+  if (options.direct !== undefined && (req.method === "GET" || small !== undefined)) {
+    let url: URL;
+    try {
+      url = new URL(urlText(req, options.scheme));
+      if (small !== undefined) body = await readSmallBody(req, small, watch);
+    } catch (error) {
+      if (!res.destroyed) badRequest(res, error); // else the client went away, or was too slow
+      return;
+    }
+    const plain = plainRequestFrom(req, url, addressOf(req.socket), gone.signal, body);
+    direct = options.direct(plain);
+  }
   let response: Response | PlainAnswer;
   try {
     if (direct !== undefined) {
@@ -325,7 +333,12 @@ async function serveOne(
     } else {
       let request: Request;
       try {
-        request = await requestFrom(req, { scheme: options.scheme, watch, signal: gone.signal });
+        request = await requestFrom(req, {
+          scheme: options.scheme,
+          watch,
+          signal: gone.signal,
+          body,
+        });
       } catch (error) {
         if (!res.destroyed) badRequest(res, error); // else the client went away, or was too slow
         return;

@@ -1,8 +1,8 @@
 /**
- * The direct path between node:http and the app: a body-less request as a
- * {@linkcode PlainRequest} and a {@linkcode PlainAnswer} written straight to the
- * `ServerResponse`, without fetch's `Request`, `Headers` and `Response` (whose making, reading
- * and writing cost a small query some 150 µs of CPU; bench/small_query_cpu.ts).
+ * The direct path between node:http and the app: a request (a GET, or a POST with its small
+ * body read whole) as a {@linkcode PlainRequest} and a {@linkcode PlainAnswer} written straight
+ * to the `ServerResponse`, without fetch's `Request`, `Headers` and `Response` (whose making,
+ * reading and writing cost a small query some 150 µs of CPU; bench/http_server_bench.ts).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,6 +14,7 @@ export function plainRequestFrom(
   url: URL,
   remoteAddr: string,
   signal: AbortSignal,
+  body?: Uint8Array,
 ): PlainRequest {
   const raw = req.rawHeaders;
   return {
@@ -21,6 +22,7 @@ export function plainRequestFrom(
     url,
     remoteAddr,
     signal,
+    body,
     headers: {
       // As fetch's Headers: any case, repeated headers joined with ", ".
       get(name: string): string | null {

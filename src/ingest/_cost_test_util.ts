@@ -42,15 +42,18 @@ export function assertDoublesLinearly(
   // Once each first: the first runs measure the compiler, not the algorithm.
   small();
   large();
-  let t1 = Infinity, t2 = Infinity;
-  for (let r = 0; r < 3; r++) {
-    t1 = Math.min(t1, cpuTimeOf(small));
-    t2 = Math.min(t2, cpuTimeOf(large));
+  let t1 = Infinity, t2 = Infinity, report = "";
+  // Up to three attempts: a burst of load can inflate one size's every round of one attempt.
+  for (let attempt = 0; attempt < 3 && !(t2 / t1 < 3); attempt++) {
+    t1 = t2 = Infinity;
+    for (let r = 0; r < 3; r++) {
+      t1 = Math.min(t1, cpuTimeOf(small));
+      t2 = Math.min(t2, cpuTimeOf(large));
+    }
+    report += ` n took ${t1.toFixed(1)} ms, 2n took ${t2.toFixed(1)} ms (x${
+      (t2 / t1).toFixed(2)
+    });`;
   }
-  assert.ok(
-    t2 / t1 < 3,
-    `${what}: n took ${t1.toFixed(1)} ms, 2n took ${t2.toFixed(1)} ms of CPU ` +
-      `(x${(t2 / t1).toFixed(2)})`,
-  );
+  assert.ok(t2 / t1 < 3, `${what}:${report} of CPU`);
   return { small: t1, large: t2 };
 }

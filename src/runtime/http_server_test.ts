@@ -345,3 +345,56 @@ Deno.test("http server: a refusal before the body is read reaches a client still
     await server.shutdown();
   }
 });
+
+Deno.test("http server: with a direct handler, a small POST it declines reaches the fetch handler whole; a stalled one is cut off", async () => {
+  const asked: string[] = [];
+  const server = await serveHttp(async (request) => {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    return new Response(`read ${bytes.length} ${new TextDecoder().decode(bytes.subarray(-6))}\n`);
+  }, {
+    hostname: "127.0.0.1",
+    port: 0,
+    bodyProgressTimeoutMs: 500,
+    direct: (request) => {
+      asked.push(`${request.method} ${request.body?.length}`);
+      return undefined; // as the app does for every path but /query
+    },
+  });
+  try {
+    const length = 20_000; // under the small-body bound: read before the direct handler is asked
+    const body = new Uint8Array(length).fill(97);
+    body.set(new TextEncoder().encode("ending"), length - 6);
+    const head = (expect: string) =>
+      `POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n${expect}\r\n`;
+    const continued = await firstAnswer(server.port, head("Expect: 100-continue\r\n"), body, 5000);
+    assert.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, continued);
+    assert.match(continued, /read 20000 ending/);
+    const plain = await fetch(`http://127.0.0.1:${server.port}/write`, { method: "POST", body });
+    assert.equal(await plain.text(), "read 20000 ending\n");
+    assert.deepEqual(asked, ["POST 20000", "POST 20000"]);
+    // Headers, then no body: the connection is closed at the progress timeout, no one waits on.
+    const started = Date.now();
+    const stalled = await closedWithin(server.port, head(""), 5000);
+    assert.equal(stalled, "closed");
+    assert.ok(Date.now() - started < 3000, `cut off after ${Date.now() - started} ms`);
+    assert.equal(asked.length, 2, "a stalled body never reaches the direct handler");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/** Sends `head` and no more; "closed" when the server closes the connection within `ms`. */
+function closedWithin(port: number, head: string, ms: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(head));
+    const limit = setTimeout(() => {
+      socket.destroy();
+      resolve("still open");
+    }, ms);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(limit);
+      resolve("closed");
+    });
+  });
+}

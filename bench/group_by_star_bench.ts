@@ -1,13 +1,14 @@
 /**
  * GROUP BY * over many series with several tag keys: the grouping itself (one point a series,
- * so finding and ordering groups is the work), process CPU per query (the machine is shared). `GB_SERIES` (default 50,000) series of
- * `GB_KEYS` (default 6) tag keys; the key that sorts first ("a_id") is distinct per series, the
- * worst case for a tree of one Map level per key. Run against another tree by copying this
- * file there (A/B): `deno run -A bench/group_by_star_bench.ts`.
+ * so finding and ordering groups is the work), as process CPU per query (the machine is
+ * shared). `GB_SERIES` (default 50,000) series of `GB_KEYS` (default 6) tag keys; the key that
+ * sorts first ("a_id") is distinct per series, the worst case for a tree of one Map level per
+ * key. Run against another tree by copying this file and bench/_shards_store.ts there (A/B):
+ * `deno run -A bench/group_by_star_bench.ts`.
  */
-import { MemoryStore } from "../src/query/_memory_store_test_helper.ts";
+import { ShardsStore } from "./_shards_store.ts";
 import { executeQuery } from "../src/query/executor.ts";
-import type { FieldColumn, QueryStore, SeriesRef, ShardReader } from "../src/query/store.ts";
+import type { FieldColumn, SeriesRef } from "../src/query/store.ts";
 import { FieldType } from "../src/core/point.ts";
 import { cpuUsage } from "node:process";
 
@@ -16,10 +17,9 @@ const KEYS = Number(Deno.env.get("GB_KEYS") ?? 6);
 const ROUNDS = Number(Deno.env.get("GB_ROUNDS") ?? 5);
 const T_MS = 1678886400000;
 
-class SeriesStore implements QueryStore {
-  readonly #inner = new MemoryStore();
-  readonly #shards: ShardReader[];
+class SeriesStore extends ShardsStore {
   constructor() {
+    super();
     const refs: SeriesRef[] = [];
     const col: FieldColumn = {
       type: FieldType.Float,
@@ -39,25 +39,13 @@ class SeriesStore implements QueryStore {
       });
     }
     refs.sort((a, b) => (a.key < b.key ? -1 : 1));
-    this.#shards = [{
+    this.shardList.push({
       measurements: () => ["m"],
       series: () => refs,
       fieldTypes: () => new Map([["v", FieldType.Float]]),
       readField: () => Promise.resolve(col),
-    }];
+    });
   }
-  databases = () => ["db"];
-  createDatabase = (n: string) => this.#inner.createDatabase(n);
-  dropDatabase = (n: string) => this.#inner.dropDatabase(n);
-  retentionPolicies = () => [{
-    name: "autogen",
-    durationNs: 0n,
-    shardGroupDurationNs: 0n,
-    replicaN: 1,
-    isDefault: true,
-  }];
-  defaultRetentionPolicy = () => "autogen";
-  shards = () => this.#shards;
 }
 
 const store = new SeriesStore();

@@ -3,9 +3,9 @@
  * every 10 s) in the in-memory store: per-shard partial states, merge, fill, encode-free; the
  * same over four shard groups, and raw rows of many series at equal times.
  */
-import { MemoryStore } from "../src/query/_memory_store_test_helper.ts";
+import { ShardsStore } from "./_shards_store.ts";
 import { executeQuery } from "../src/query/executor.ts";
-import type { FieldColumn, QueryStore, SeriesRef, ShardReader } from "../src/query/store.ts";
+import type { FieldColumn, SeriesRef } from "../src/query/store.ts";
 import { FieldType } from "../src/core/point.ts";
 
 const SERIES = 100;
@@ -16,10 +16,9 @@ const STEP_MS = 10_000;
 // A store whose columns are prebuilt typed arrays, so the bench measures the query engine,
 // not the helper's map-based storage; `groups` splits the time range into that many shard
 // groups (the coordinator then merges their partials as it does over a real database).
-class ColumnStore implements QueryStore {
-  readonly #inner = new MemoryStore();
-  readonly #shards: ShardReader[] = [];
+class ColumnStore extends ShardsStore {
   constructor(groups = 1) {
+    super();
     const refs: SeriesRef[] = [];
     const perGroup = POINTS / groups;
     const cols = Array.from({ length: groups }, () => new Map<number, FieldColumn>());
@@ -49,7 +48,7 @@ class ColumnStore implements QueryStore {
       }
     }
     for (const group of cols) {
-      this.#shards.push({
+      this.shardList.push({
         measurements: () => ["cpu"],
         series: () => refs,
         fieldTypes: () => new Map([["usage", FieldType.Float]]),
@@ -57,18 +56,6 @@ class ColumnStore implements QueryStore {
       });
     }
   }
-  databases = () => ["db"];
-  createDatabase = (n: string) => this.#inner.createDatabase(n);
-  dropDatabase = (n: string) => this.#inner.dropDatabase(n);
-  retentionPolicies = () => [{
-    name: "autogen",
-    durationNs: 0n,
-    shardGroupDurationNs: 0n,
-    replicaN: 1,
-    isDefault: true,
-  }];
-  defaultRetentionPolicy = () => "autogen";
-  shards = () => this.#shards;
 }
 
 const store = new ColumnStore();

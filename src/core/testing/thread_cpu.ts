@@ -4,7 +4,8 @@
  * `/proc/thread-self/schedstat` counts it in nanoseconds; `getrusage` (node:process's
  * `threadCpuUsage`) in 10 ms ticks, which made a 25 ms run read as 20 or 30 ms and failed
  * doubling tests on a quiet machine. The rusage clock is the fallback where /proc is not
- * readable.
+ * readable, as under the suite's own permissions (`deno task test`: /proc/thread-self needs
+ * --allow-all); the harnesses repeat runs enough for either.
  * @module
  */
 import process from "node:process";

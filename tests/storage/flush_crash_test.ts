@@ -43,14 +43,15 @@ async function checkAll(url: string, db: string, acknowledged: Map<string, Map<s
 }
 
 /**
- * Writes with WRITERS writers until `points` writes are acknowledged (at most 60 s: a slow,
- * loaded machine takes longer, it does not get fewer), then kills and stops writing.
+ * Writes with WRITERS writers until `points` writes are acknowledged and `ready()` holds (at most
+ * 60 s: a slow, loaded machine takes longer, it does not get fewer), then kills and stops writing.
  */
 async function writeUntilKilled(
   url: string,
   db: string,
   points: number,
   kill: () => Promise<void>,
+  ready: () => boolean = () => true,
 ): Promise<Map<string, Map<string, number>>> {
   const acknowledged = new Map<string, Map<string, number>>();
   let killed = false;
@@ -79,7 +80,9 @@ async function writeUntilKilled(
   const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
   const deadline = Date.now() + 60_000;
   const total = () => [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
-  while (total() < points && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while ((total() < points || !ready()) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await kill();
   killed = true;
   await Promise.all(writers);
@@ -105,7 +108,16 @@ Deno.test("kill -9 while heads are flushed and segments compacted loses no ackno
   const first = await startServer({ env: SMALL });
   const db = "crash";
   await query(first.url, `CREATE DATABASE ${db}`);
-  const acknowledged = await writeUntilKilled(first.url, db, 2_400, () => first.kill9());
+  // A flush logs when it has trimmed the WAL, after its segments are on disk: the kill waits for
+  // one whole flush (a fast machine reached 2,400 points between a segment and its log line).
+  const flushedOnce = () => /flushed heads to segments .*walSegmentsRemoved=/.test(first.logs());
+  const acknowledged = await writeUntilKilled(
+    first.url,
+    db,
+    2_400,
+    () => first.kill9(),
+    flushedOnce,
+  );
   const total = [...acknowledged.values()].reduce((n, m) => n + m.size, 0);
   assert.ok(total > 2_000, `too few writes acknowledged: ${total}`);
   const segments = await segmentFiles(first.dataDir);

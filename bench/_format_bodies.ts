@@ -5,7 +5,7 @@
  * @module
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import { type Point, sortTags } from "../src/core/mod.ts";
+import { FieldType, type Point, sortTags } from "../src/core/mod.ts";
 import {
   FieldSchema,
   PointSchema,
@@ -39,7 +39,23 @@ export function csvBody(points: Point[]): Uint8Array {
   return enc.encode(header.join(",") + "\n" + points.map(row).join("\n") + "\n");
 }
 
-/** An `epochnexus.ingest.v1.WriteRequest` of float fields. */
+/** A protobuf field value of the field's own type. */
+function protobufValue(f: Point["fields"][number]) {
+  switch (f.type) {
+    case FieldType.Integer:
+      return { case: "intValue" as const, value: BigInt(f.value as number) };
+    case FieldType.Unsigned:
+      return { case: "uintValue" as const, value: BigInt(f.value as number) };
+    case FieldType.String:
+      return { case: "stringValue" as const, value: f.value as string };
+    case FieldType.Boolean:
+      return { case: "boolValue" as const, value: f.value as boolean };
+    default:
+      return { case: "floatValue" as const, value: f.value as number };
+  }
+}
+
+/** An `epochnexus.ingest.v1.WriteRequest` of the points, each field of its own type. */
 export function protobufBody(points: Point[]): Uint8Array {
   return toBinary(
     WriteRequestSchema,
@@ -48,13 +64,8 @@ export function protobufBody(points: Point[]): Uint8Array {
         create(PointSchema, {
           measurement: p.measurement,
           tags: p.tags.map((t) => create(TagSchema, t)),
-          fields: p.fields.map((f) =>
-            create(FieldSchema, {
-              key: f.key,
-              value: { case: "floatValue", value: f.value as number },
-            })
-          ),
-          timeUnixNano: BigInt(p.timeMs) * 1_000_000n,
+          fields: p.fields.map((f) => create(FieldSchema, { key: f.key, value: protobufValue(f) })),
+          timeUnixNano: BigInt(p.timeMs) * 1_000_000n + BigInt(p.timeSubMs),
         })
       ),
     }),

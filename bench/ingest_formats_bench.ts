@@ -11,7 +11,6 @@
  *
  *   npx deno@2.9.6 bench --allow-all bench/ingest_formats_bench.ts
  */
-import { create, toBinary } from "@bufbuild/protobuf";
 import snappy from "snappyjs";
 import { FieldType, type Point } from "../src/core/mod.ts";
 import {
@@ -24,12 +23,7 @@ import {
   parseLineProtocol,
 } from "../src/ingest/mod.ts";
 import { openIngestApp } from "./_ingest_app.ts";
-import {
-  FieldSchema,
-  PointSchema,
-  TagSchema,
-  WriteRequestSchema,
-} from "../src/rpc/gen/epochnexus/ingest/v1/ingest_pb.ts";
+import { protobufBody } from "./_format_bodies.ts";
 
 const N = 10_000;
 const T0 = 1_700_000_000_000;
@@ -68,32 +62,7 @@ const csv = enc.encode(
       `${p.fields[1].value},${p.fields[2].value}`
     ).join("\n") + "\n",
 );
-const protobuf = toBinary(
-  WriteRequestSchema,
-  create(WriteRequestSchema, {
-    points: points.map((p) =>
-      create(PointSchema, {
-        measurement: p.measurement,
-        tags: p.tags.map((t) => create(TagSchema, t)),
-        fields: [
-          create(FieldSchema, { key: "count", value: { case: "intValue", value: BigInt(i(p)) } }),
-          create(FieldSchema, {
-            key: "up",
-            value: { case: "boolValue", value: !!p.fields[1].value },
-          }),
-          create(FieldSchema, {
-            key: "usage",
-            value: { case: "floatValue", value: p.fields[2].value as number },
-          }),
-        ],
-        timeUnixNano: BigInt(ns(p)),
-      })
-    ),
-  }),
-);
-function i(p: Point): number {
-  return p.fields[0].value as number;
-}
+const protobuf = protobufBody(points);
 /** remote_write carries one float per sample: the same points as 3 series samples each. */
 const prom = (() => {
   const out: number[] = [];

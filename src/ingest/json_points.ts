@@ -659,6 +659,20 @@ export function decodeJsonRecord(
   }
 }
 
+/**
+ * The instant of a record's `timestamp` value (as the JSON API reads it), or undefined when the
+ * record would be refused for it: for decoders that build points without a JSON record (CSV),
+ * which ask {@linkcode decodeJsonRecord} for the reason.
+ */
+export function recordInstant(time: unknown, options: JsonPointsOptions): Instant | undefined {
+  try {
+    return instantOf(0, time, options.precision ?? "auto", options.defaultTime.ms);
+  } catch (e) {
+    if (!(e instanceof RecordProblem)) throw e;
+    return undefined;
+  }
+}
+
 /** True when {@linkcode decodeJsonRecord} returned an error. */
 export function isRecordError(decoded: Point | RecordError): decoded is RecordError {
   return (decoded as RecordError).reason !== undefined;

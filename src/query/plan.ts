@@ -102,6 +102,8 @@ export interface SelectPlan {
   offset: number;
   slimit: number;
   soffset: number;
+  /** The tags SLIMIT's tag sets are keyed by (SelectStatement.slimitTags); else groupBy. */
+  slimitTags?: string[];
   /** Field name -> type, union over the measurements. */
   fieldTypes: Map<string, FieldType>;
   /** tz(): times are shown in this zone. */
@@ -223,6 +225,7 @@ export function planSelect(
     fieldTypes,
   };
   if (stmt.timezone !== undefined) plan.timezone = stmt.timezone;
+  if (stmt.slimitTags !== undefined) plan.slimitTags = stmt.slimitTags;
   const names = columnNames(fields);
 
   if (interval && !aggregate) {

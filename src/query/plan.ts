@@ -284,7 +284,12 @@ export function planSelect(
     const read = new Set<string>(conditionFields);
     for (const c of plan.columns) collectFields(c.expr, isField, read);
     plan.rawFields = [...read].sort();
-    plan.rawTies = rawTies(plan, fields, isField);
+    plan.rawTies = rawTies(
+      plan,
+      fields,
+      isField,
+      (ref) => influxTypeCode(ref, fieldTypes, tagKeys),
+    );
   }
   extendForTransforms(plan);
   return plan;
@@ -295,6 +300,7 @@ function rawTies(
   plan: SelectPlan,
   fields: readonly Field[],
   isField: (n: string, t?: string) => boolean,
+  typeCode: (ref: VarRef) => number,
 ): { column: number; tag: boolean }[] {
   const refs = new Map<string, VarRef>();
   for (const f of fields) {
@@ -304,10 +310,10 @@ function rawTies(
       }
     });
   }
-  const sorted = [...refs.values()].sort((
-    a,
-    b,
-  ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // influxql.VarRefs: by name, then type (`host::tag` before `host::field`).
+  const sorted = [...refs.values()].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : typeCode(a) - typeCode(b)
+  );
   return sorted.map((ref) => ({
     column: plan.columns.findIndex((c) =>
       !c.transform && c.expr.kind === "var" && c.expr.name === ref.name &&
@@ -315,6 +321,34 @@ function rawTies(
     ),
     tag: !isField(ref.name, ref.type),
   }));
+}
+
+/** influxql.DataType's number for a field's type (Float 1 ... Boolean 4, Unsigned 9). */
+const INFLUX_TYPE_CODES: Readonly<Record<FieldType, number>> = { 1: 1, 2: 2, 3: 9, 4: 3, 5: 4 };
+const INFLUX_CAST_CODES: Readonly<Record<string, number>> = {
+  float: 1,
+  integer: 2,
+  string: 3,
+  boolean: 4,
+  tag: 7,
+  unsigned: 9,
+};
+
+/**
+ * The influxql.DataType InfluxDB 1.6 gives a reference once it has typed the fields
+ * (influxql RewriteFields): a cast keeps its type; otherwise the field's type, else Tag (7) for
+ * a tag key, else Unknown (0); `name::field` naming a tag stays AnyField (8).
+ */
+function influxTypeCode(
+  ref: VarRef,
+  fieldTypes: ReadonlyMap<string, FieldType>,
+  tagKeys: ReadonlySet<string>,
+): number {
+  if (ref.type !== undefined && ref.type !== "field") return INFLUX_CAST_CODES[ref.type];
+  const field = fieldTypes.get(ref.name);
+  if (field !== undefined) return INFLUX_TYPE_CODES[field];
+  if (!tagKeys.has(ref.name)) return 0;
+  return ref.type === "field" ? 8 : 7;
 }
 
 /**

@@ -323,8 +323,9 @@ class RowReader {
           if (i < col.length && col.timesMs[i] === this.#ms && col.timesSubMs[i] === this.#sub) {
             return col.values[i] as Value;
           }
-          if (type === "field") return null;
         }
+        // `name::field` reads a field only: a tag of that name is no answer (InfluxDB: null).
+        if (type === "field") return null;
       }
       for (const t of series.tags) if (t.key === name) return t.value;
       return null;
@@ -380,8 +381,8 @@ function lookupAt(
         if (i < col.length && col.timesMs[i] === ms && col.timesSubMs[i] === subMs) {
           return col.values[i] as Value;
         }
-        if (type === "field") return null;
       }
+      if (type === "field") return null;
     }
     for (const t of series.tags) if (t.key === name) return t.value;
     return null;

@@ -439,6 +439,12 @@ export const QUERIES: string[] = [
   "SELECT mean(pct) FROM disk GROUP BY time(2h), * fill(none) SLIMIT 2 SOFFSET 1",
   "SELECT * FROM disk WHERE time < '2023-03-15T01:00:00Z' GROUP BY * SLIMIT 2",
   "SELECT count(used) FROM disk GROUP BY /p.*/ SLIMIT 1",
+  // name::field reads no tag of that name; its place among the auxiliary fields is by type.
+  "SELECT usage_user, host::field FROM cpu WHERE time < '2023-03-15T00:02:00Z'",
+  "SELECT usage_user, host::field, host::tag FROM cpu WHERE time < '2023-03-15T00:02:00Z'",
+  "SELECT usage_user, host::tag, host::field FROM cpu WHERE time < '2023-03-15T00:02:00Z' GROUP BY region",
+  "SELECT usage_user, nosuch::field, status::field FROM cpu WHERE time < '2023-03-15T00:02:00Z'",
+  "SELECT count(usage_user) FROM cpu WHERE host::field = 'h1'",
   "KILL QUERY 12345",
   "SHOW MEASUREMENT CARDINALITY",
   "SHOW FIELD KEY CARDINALITY",

@@ -63,7 +63,9 @@ export function mergePartials(plan: SelectPlan, partials: readonly ShardPartial[
  * its series (go_heap_merge.ts), which decides the order of rows at equal times.
  */
 export function mergeShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
-  if (plan.slimit > 0 || plan.soffset > 0) partials = partials.map((p) => limitGroups(plan, p));
+  if (plan.slimit > 0 || plan.soffset > 0) {
+    partials = partials.map((p) => (p.fromSubquery ? p : limitGroups(plan, p)));
+  }
   if (plan.aggregate) return foldShards(plan, partials);
   const out: ShardPartial = { groups: new Map() };
   const shards = plan.descending ? [...partials].reverse() : partials;

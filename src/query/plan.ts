@@ -93,6 +93,11 @@ export interface SelectPlan {
   /** Fields and tags read at the selected point of the lone selector. */
   aux: { name: string; type?: string }[];
   /**
+   * Every source is a subquery: InfluxDB reduces each of its points (no shard read with LIMIT
+   * 1), so first() and last() break same-time ties by value even without GROUP BY time.
+   */
+  overSubqueries: boolean;
+  /**
    * The slot of a function answering several points per bucket (distinct, top, bottom,
    * sample), alone in its query: the coordinator emits one row per point.
    */
@@ -217,6 +222,7 @@ export function planSelect(
     fill: stmt.fill ?? { mode: "null" },
     selectorTime: false,
     aux: [],
+    overSubqueries: stmt.sources.length > 0 && stmt.sources.every((s) => s.kind === "subquery"),
     descending: stmt.descending,
     limit: stmt.limit ?? 0,
     offset: stmt.offset ?? 0,
@@ -655,6 +661,7 @@ function compileAggregateExpr(
       const params = fn.parseArgs(e, {
         intervalNs: plan.interval ? Number(plan.interval.ns) : 0,
         limit: plan.limit,
+        overSubqueries: plan.overSubqueries,
       });
       const arg = e.args[0];
       if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {

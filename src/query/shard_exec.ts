@@ -49,6 +49,8 @@ export interface ShardPartial {
    * which the outer query keeps (see subquery.ts).
    */
   rowOrder?: (row: RawRow) => number | undefined;
+  /** Read from a subquery's result: its SLIMIT was applied by the inner query (subquery.ts). */
+  fromSubquery?: boolean;
 }
 
 /** What reading a series' fields needs of a shard (a streamed SELECT's window holds them). */

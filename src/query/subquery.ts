@@ -3,11 +3,12 @@
  * series become the series of a virtual shard that the outer plan reads like any other, so
  * every function, clause and nesting depth works over subqueries unchanged.
  *
- * Mapping, as InfluxDB 1.6 does it: the inner result's name is the measurement, its GROUP BY
- * tags (and tags it selected as columns) are the series' tags, its other columns are fields.
- * Rows of one inner series that share a timestamp (raw rows of several series without GROUP
- * BY) are kept: they go to parallel lanes of the same tags, since a column holds one value per
- * time.
+ * Mapping, as InfluxDB 1.6 does it: the inner statement runs with the outer query's GROUP BY
+ * tags, interval and SLIMIT pushed down ({@linkcode pushDown}); its result's name is the
+ * measurement, its GROUP BY tags are the series' tags, and its columns are fields (a tag it
+ * selects too). Rows of one inner series that share a timestamp (raw rows of several series
+ * without GROUP BY) are kept: they go to parallel lanes of the same tags, since a column holds
+ * one value per time.
  *
  * InfluxDB's outer query reads the inner one as a single stream, in the order the inner query
  * emits its rows: per shard group, its series interleaved by a heap merge (go_heap_merge.ts).

@@ -216,6 +216,11 @@ export interface SelectStatement {
   slimit?: number;
   soffset?: number;
   timezone?: string;
+  /**
+   * Not InfluxQL: a subquery run under an outer query (subquery.ts pushDown) windows SLIMIT over
+   * tag sets of the outer query's GROUP BY tags, not of its own.
+   */
+  slimitTags?: string[];
 }
 
 /** WITH KEY ... of SHOW TAG VALUES. */

@@ -63,7 +63,9 @@ export function mergePartials(plan: SelectPlan, partials: readonly ShardPartial[
  * its series (go_heap_merge.ts), which decides the order of rows at equal times.
  */
 export function mergeShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardPartial {
-  if (plan.slimit > 0 || plan.soffset > 0) partials = partials.map((p) => limitGroups(plan, p));
+  if (plan.slimit > 0 || plan.soffset > 0) {
+    partials = partials.map((p) => (p.fromSubquery ? p : limitGroups(plan, p)));
+  }
   if (plan.aggregate) return foldShards(plan, partials);
   const out: ShardPartial = { groups: new Map() };
   const shards = plan.descending ? [...partials].reverse() : partials;
@@ -179,8 +181,9 @@ function foldShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardP
 
 /**
  * SLIMIT and SOFFSET as InfluxDB applies them: to each shard's groups of each measurement, in
- * ascending group order whatever the ORDER BY, so the answer is the union of every shard's
- * window (a group missing from one shard lets the next one in there).
+ * ascending order of their tag-set keys whatever the ORDER BY ({@linkcode tagSetKeyOrder}), so
+ * the answer is the union of every shard's window (a group missing from one shard lets the next
+ * one in there).
  */
 function limitGroups(plan: SelectPlan, partial: ShardPartial): ShardPartial {
   const byMeasurement = new Map<string, GroupPartial[]>();
@@ -191,14 +194,41 @@ function limitGroups(plan: SelectPlan, partial: ShardPartial): ShardPartial {
   }
   const groups = new Map<string, GroupPartial>();
   const keep = new Set<GroupPartial>();
+  const by = plan.slimitTags;
+  const keyOf = (g: GroupPartial) =>
+    tagSetKey(by === undefined ? g.tags : Object.fromEntries(by.map((k) => [k, g.tags[k] ?? ""])));
   for (const list of byMeasurement.values()) {
-    list.sort(compareGroups);
+    const keys = new Map(list.map((g) => [g, keyOf(g)]));
+    const sets = [...new Set(keys.values())].sort(tagSetKeyOrder);
     const end = plan.slimit > 0 ? plan.soffset + plan.slimit : undefined;
-    for (const g of list.slice(plan.soffset, end)) keep.add(g);
+    const window = new Set(sets.slice(plan.soffset, end));
+    for (const g of list) if (window.has(keys.get(g)!)) keep.add(g);
   }
   for (const [key, g] of partial.groups) if (keep.has(g)) groups.set(key, g);
   return { ...partial, groups };
 }
+
+/**
+ * The key InfluxDB 1.6 sorts a shard's tag sets by before SLIMIT (tsdb.MakeTagsKey): the GROUP
+ * BY keys the group has a value for, sorted, then those values, all joined by `|`. A key
+ * without a value is left out, not written empty, so `{host: "h2", path: ""}` ("host|h2") comes
+ * before `{host: "h1", path: "/"}` ("host|path|h1|/"), unlike the answer's series order.
+ */
+function tagSetKey(tags: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(tags).filter((k) => tags[k] !== "").sort();
+  return [...keys, ...keys.map((k) => tags[k])].join("|");
+}
+
+/** Go's bytes.Compare of two tag-set keys: by their UTF-8 bytes. */
+function tagSetKeyOrder(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = UTF8.encode(a), y = UTF8.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+const UTF8 = new TextEncoder();
 
 /** Rows read from a subquery, in the order its inner query emitted them (stable). */
 function inEmitOrder(

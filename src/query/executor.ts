@@ -51,7 +51,7 @@ import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, SeriesStream, StatementResult, Value } from "./result.ts";
 import { openRawStream, streamable } from "./raw_stream.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
-import { emitOrder, expandOuterDimensions, ResultShard } from "./subquery.ts";
+import { emitOrder, expandOuterDimensions, pushDown, ResultShard } from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
 import {
   type ContinuousQueryAdmin,
@@ -1116,7 +1116,7 @@ async function streamSelect(
   return await openRawStream(plan, targets, budget, options.onStreamEnd ?? (() => {})) ?? [];
 }
 
-/** Plans and runs a SELECT; also says which output columns hold tag values (for subqueries). */
+/** Plans and runs a SELECT; also says what a subquery's reader needs to know of it. */
 async function runSelect(
   store: QueryStore,
   stmt: SelectStatement,
@@ -1126,17 +1126,7 @@ async function runSelect(
   const { plan, targets, request, shardNs } = prepared ?? await prepareSelect(store, stmt, options);
   const types = columnTypes(plan);
 
-  const tagColumns = new Set<string>();
-  const isTag = (v: { name: string; type?: string }) =>
-    v.type === "tag" || (v.type !== "field" && !plan.fieldTypes.has(v.name));
-  for (const c of plan.columns) {
-    if (c.aux !== undefined) {
-      if (isTag(plan.aux[c.aux])) tagColumns.add(c.name);
-    } else if (!plan.aggregate && c.expr.kind === "var" && !c.transform && isTag(c.expr)) {
-      tagColumns.add(c.name);
-    }
-  }
-  if (targets.length === 0) return { series: [], tagColumns, types, plan, shardNs };
+  if (targets.length === 0) return { series: [], types, plan, shardNs };
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
@@ -1150,14 +1140,12 @@ async function runSelect(
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
   const series = await finish(plan, mergeShards(plan, partials), budget);
-  return { series, tagColumns, types, plan, shardNs };
+  return { series, types, plan, shardNs };
 }
 
 /** What runSelect answers, and what a subquery's reader needs to know of it. */
 interface SelectResult {
   series: ResultSeries[];
-  /** Output columns that hold tag values. */
-  tagColumns: Set<string>;
   types: (FieldType | undefined)[];
   plan: SelectPlan;
   /** The shard group duration of the statement's (first) policy, ns; 0 when unknown. */
@@ -1189,6 +1177,29 @@ function withOuterTimeRange(inner: SelectStatement, outer: SelectStatement, nowN
     cond = and(cond, { kind: "binary", op: "<=", lhs: time, rhs: { kind: "time", ns: o.maxNs } });
   }
   return { ...inner, condition: cond };
+}
+
+/**
+ * The tags the outer query groups by, which InfluxDB 1.6 pushes down into each subquery
+ * (query.newIteratorOptionsSubstatement: the inner GroupBy gets the outer dimensions): named
+ * tags, and what GROUP BY * or /re/ expands to over the measurement sources and the subqueries'
+ * own GROUP BY tags.
+ */
+function pushedDimensions(
+  stmt: SelectStatement,
+  schemas: ReadonlyMap<string, MeasurementSchema>,
+): string[] {
+  const keys = new Set<string>();
+  for (const schema of schemas.values()) for (const k of schema.tagKeys) keys.add(k);
+  for (const src of stmt.sources) {
+    if (src.kind !== "subquery") continue;
+    for (const d of src.statement.dimensions) if (d.kind === "tag") keys.add(d.name);
+  }
+  const out = new Set<string>();
+  for (const d of expandOuterDimensions(stmt.dimensions, keys)) {
+    if (d.kind === "tag") out.add(d.name);
+  }
+  return [...out];
 }
 
 /** The outer query's GROUP BY tag names (`*`: every tag), as a subquery sees them. */
@@ -1253,10 +1264,12 @@ async function prepareSelect(
     }
   }
   const inners: SelectResult[] = [];
+  const pushed = pushedDimensions(stmt, schemas);
+  const time = stmt.dimensions.find((d) => d.kind === "time");
   for (const src of stmt.sources) {
     if (src.kind !== "subquery") continue;
     const inner = withOuterTimeRange(src.statement, stmt, options.nowNs);
-    inners.push(await runSelect(store, inner, options));
+    inners.push(await runSelect(store, pushDown(inner, stmt, pushed, time), options));
   }
   if (inners.length > 0) {
     const keys = new Set<string>();
@@ -1273,7 +1286,7 @@ async function prepareSelect(
       interleave: !result.plan.aggregate,
       outerTags: outerGroupTags(stmt),
     });
-    const reader = new ResultShard(result.series, result.tagColumns, places);
+    const reader = new ResultShard(result.series, places);
     const ms = reader.measurements();
     if (ms.length === 0) continue;
     targets.push({ reader, measurements: ms });
@@ -1306,6 +1319,7 @@ function runTarget(
   return runShard(plan, target, budget).then((partial) => {
     if (reader instanceof ResultShard) {
       partial.rowOrder = (row) => reader.rowOrder(row.key, row.ms, row.subMs);
+      partial.fromSubquery = true;
     }
     return partial;
   });

@@ -93,6 +93,11 @@ export interface SelectPlan {
   /** Fields and tags read at the selected point of the lone selector. */
   aux: { name: string; type?: string }[];
   /**
+   * Every source is a subquery: InfluxDB reduces each of its points (no shard read with LIMIT
+   * 1), so first() and last() break same-time ties by value even without GROUP BY time.
+   */
+  overSubqueries: boolean;
+  /**
    * The slot of a function answering several points per bucket (distinct, top, bottom,
    * sample), alone in its query: the coordinator emits one row per point.
    */
@@ -102,6 +107,8 @@ export interface SelectPlan {
   offset: number;
   slimit: number;
   soffset: number;
+  /** The tags SLIMIT's tag sets are keyed by (SelectStatement.slimitTags); else groupBy. */
+  slimitTags?: string[];
   /** Field name -> type, union over the measurements. */
   fieldTypes: Map<string, FieldType>;
   /** tz(): times are shown in this zone. */
@@ -215,6 +222,7 @@ export function planSelect(
     fill: stmt.fill ?? { mode: "null" },
     selectorTime: false,
     aux: [],
+    overSubqueries: stmt.sources.length > 0 && stmt.sources.every((s) => s.kind === "subquery"),
     descending: stmt.descending,
     limit: stmt.limit ?? 0,
     offset: stmt.offset ?? 0,
@@ -223,6 +231,7 @@ export function planSelect(
     fieldTypes,
   };
   if (stmt.timezone !== undefined) plan.timezone = stmt.timezone;
+  if (stmt.slimitTags !== undefined) plan.slimitTags = stmt.slimitTags;
   const names = columnNames(fields);
 
   if (interval && !aggregate) {
@@ -281,7 +290,12 @@ export function planSelect(
     const read = new Set<string>(conditionFields);
     for (const c of plan.columns) collectFields(c.expr, isField, read);
     plan.rawFields = [...read].sort();
-    plan.rawTies = rawTies(plan, fields, isField);
+    plan.rawTies = rawTies(
+      plan,
+      fields,
+      isField,
+      (ref) => influxTypeCode(ref, fieldTypes, tagKeys),
+    );
   }
   extendForTransforms(plan);
   return plan;
@@ -292,6 +306,7 @@ function rawTies(
   plan: SelectPlan,
   fields: readonly Field[],
   isField: (n: string, t?: string) => boolean,
+  typeCode: (ref: VarRef) => number,
 ): { column: number; tag: boolean }[] {
   const refs = new Map<string, VarRef>();
   for (const f of fields) {
@@ -301,10 +316,10 @@ function rawTies(
       }
     });
   }
-  const sorted = [...refs.values()].sort((
-    a,
-    b,
-  ) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // influxql.VarRefs: by name, then type (`host::tag` before `host::field`).
+  const sorted = [...refs.values()].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : typeCode(a) - typeCode(b)
+  );
   return sorted.map((ref) => ({
     column: plan.columns.findIndex((c) =>
       !c.transform && c.expr.kind === "var" && c.expr.name === ref.name &&
@@ -312,6 +327,34 @@ function rawTies(
     ),
     tag: !isField(ref.name, ref.type),
   }));
+}
+
+/** influxql.DataType's number for a field's type (Float 1 ... Boolean 4, Unsigned 9). */
+const INFLUX_TYPE_CODES: Readonly<Record<FieldType, number>> = { 1: 1, 2: 2, 3: 9, 4: 3, 5: 4 };
+const INFLUX_CAST_CODES: Readonly<Record<string, number>> = {
+  float: 1,
+  integer: 2,
+  string: 3,
+  boolean: 4,
+  tag: 7,
+  unsigned: 9,
+};
+
+/**
+ * The influxql.DataType InfluxDB 1.6 gives a reference once it has typed the fields
+ * (influxql RewriteFields): a cast keeps its type; otherwise the field's type, else Tag (7) for
+ * a tag key, else Unknown (0); `name::field` naming a tag stays AnyField (8).
+ */
+function influxTypeCode(
+  ref: VarRef,
+  fieldTypes: ReadonlyMap<string, FieldType>,
+  tagKeys: ReadonlySet<string>,
+): number {
+  if (ref.type !== undefined && ref.type !== "field") return INFLUX_CAST_CODES[ref.type];
+  const field = fieldTypes.get(ref.name);
+  if (field !== undefined) return INFLUX_TYPE_CODES[field];
+  if (!tagKeys.has(ref.name)) return 0;
+  return ref.type === "field" ? 8 : 7;
 }
 
 /**
@@ -618,6 +661,7 @@ function compileAggregateExpr(
       const params = fn.parseArgs(e, {
         intervalNs: plan.interval ? Number(plan.interval.ns) : 0,
         limit: plan.limit,
+        overSubqueries: plan.overSubqueries,
       });
       const arg = e.args[0];
       if (arg?.kind === "call" && arg.name === "distinct" && e.name === "count") {

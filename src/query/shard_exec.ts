@@ -49,6 +49,8 @@ export interface ShardPartial {
    * which the outer query keeps (see subquery.ts).
    */
   rowOrder?: (row: RawRow) => number | undefined;
+  /** Read from a subquery's result: its SLIMIT was applied by the inner query (subquery.ts). */
+  fromSubquery?: boolean;
 }
 
 /** What reading a series' fields needs of a shard (a streamed SELECT's window holds them). */
@@ -323,8 +325,9 @@ class RowReader {
           if (i < col.length && col.timesMs[i] === this.#ms && col.timesSubMs[i] === this.#sub) {
             return col.values[i] as Value;
           }
-          if (type === "field") return null;
         }
+        // `name::field` reads a field only: a tag of that name is no answer (InfluxDB: null).
+        if (type === "field") return null;
       }
       for (const t of series.tags) if (t.key === name) return t.value;
       return null;
@@ -380,8 +383,8 @@ function lookupAt(
         if (i < col.length && col.timesMs[i] === ms && col.timesSubMs[i] === subMs) {
           return col.values[i] as Value;
         }
-        if (type === "field") return null;
       }
+      if (type === "field") return null;
     }
     for (const t of series.tags) if (t.key === name) return t.value;
     return null;

@@ -3,11 +3,12 @@
  * series become the series of a virtual shard that the outer plan reads like any other, so
  * every function, clause and nesting depth works over subqueries unchanged.
  *
- * Mapping, as InfluxDB 1.6 does it: the inner result's name is the measurement, its GROUP BY
- * tags (and tags it selected as columns) are the series' tags, its other columns are fields.
- * Rows of one inner series that share a timestamp (raw rows of several series without GROUP
- * BY) are kept: they go to parallel lanes of the same tags, since a column holds one value per
- * time.
+ * Mapping, as InfluxDB 1.6 does it: the inner statement runs with the outer query's GROUP BY
+ * tags, interval and SLIMIT pushed down ({@linkcode pushDown}); its result's name is the
+ * measurement, its GROUP BY tags are the series' tags, and its columns are fields (a tag it
+ * selects too). Rows of one inner series that share a timestamp (raw rows of several series
+ * without GROUP BY) are kept: they go to parallel lanes of the same tags, since a column holds
+ * one value per time.
  *
  * InfluxDB's outer query reads the inner one as a single stream, in the order the inner query
  * emits its rows: per shard group, its series interleaved by a heap merge (go_heap_merge.ts).
@@ -18,7 +19,9 @@
  */
 import { FieldType, type FieldValue, seriesKey, type Tag } from "../core/point.ts";
 import { instantFromNanos } from "../core/time.ts";
-import type { Dimension } from "./ast.ts";
+import type { Dimension, Expr, SelectStatement } from "./ast.ts";
+import { someExpr } from "./expr_walk.ts";
+import { lookupFunction } from "./functions/mod.ts";
 import { compileRegex } from "./eval.ts";
 import { goHeapMerge } from "./go_heap_merge.ts";
 import type { ResultSeries, Value } from "./result.ts";
@@ -138,8 +141,65 @@ export function expandOuterDimensions(
 }
 
 /**
- * A read-only shard over result series. `tagColumns` names columns that hold tag values (tags
- * selected in the inner query): they become series tags instead of fields.
+ * The inner statement as InfluxDB 1.6 runs it under an outer one
+ * (query.newIteratorOptionsSubstatement):
+ * - grouped also by the tags the outer query groups by (pushedDimensions in executor.ts):
+ *   `SELECT mean(v) FROM (SELECT v FROM cpu) GROUP BY host` means per host, and `SELECT max(m)
+ *   FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(10m)) GROUP BY host` takes the maximum of
+ *   each host's own means. The name is a tag of the inner sources, never a column alias: `GROUP
+ *   BY alias` groups by a tag of that name (none);
+ * - an aggregate without GROUP BY time over the outer query's intervals;
+ * - with the outer SLIMIT and SOFFSET added to its own, windowing tag sets of the outer GROUP BY
+ *   tags (per shard, as InfluxDB's engine does), and not applied again outside.
+ */
+export function pushDown(
+  inner: SelectStatement,
+  outer: SelectStatement,
+  tags: readonly string[],
+  outerTime: Dimension | undefined,
+): SelectStatement {
+  const grouped = pushDimensions(inner, tags, outerTime);
+  if (!outer.slimit && !outer.soffset) return grouped;
+  const limited: SelectStatement = {
+    ...grouped,
+    slimit: (inner.slimit ?? 0) + (outer.slimit ?? 0),
+    soffset: (inner.soffset ?? 0) + (outer.soffset ?? 0),
+  };
+  // An outer GROUP BY * or /re/ over an inner GROUP BY * groups by the inner tags themselves.
+  const expands = (s: SelectStatement) =>
+    s.dimensions.some((d) => d.kind === "wildcard" || d.kind === "regex");
+  if (!(expands(outer) && expands(inner))) limited.slimitTags = [...tags];
+  return limited;
+}
+
+function pushDimensions(
+  inner: SelectStatement,
+  tags: readonly string[],
+  outerTime: Dimension | undefined,
+): SelectStatement {
+  const added: Dimension[] = [];
+  if (!inner.dimensions.some((d) => d.kind === "wildcard")) {
+    const named = new Set(inner.dimensions.flatMap((d) => (d.kind === "tag" ? [d.name] : [])));
+    for (const name of tags) if (!named.has(name)) added.push({ kind: "tag", name });
+  }
+  // An aggregate without GROUP BY time runs over the outer query's intervals (InfluxDB: "if
+  // there is no interval for this subquery, but the outer query has an interval, inherit it").
+  if (
+    outerTime !== undefined && !inner.dimensions.some((d) => d.kind === "time") &&
+    inner.fields.some((f) => someExpr(f.expr, isAggregateCall))
+  ) added.push(outerTime);
+  if (added.length === 0) return inner;
+  return { ...inner, dimensions: [...inner.dimensions, ...added] };
+}
+
+function isAggregateCall(e: Expr): boolean {
+  return e.kind === "call" && lookupFunction(e.name)?.kind === "aggregate";
+}
+
+/**
+ * A read-only shard over result series: their tags are the inner query's GROUP BY tags, and
+ * every other column is a field, a tag the inner query selected too (InfluxDB 1.6 maps it as
+ * a field of the result: `count(host)` counts it, GROUP BY * does not group by it).
  */
 export class ResultShard implements ShardReader {
   #lanes = new Map<string, Lane[]>();
@@ -150,11 +210,7 @@ export class ResultShard implements ShardReader {
   #places = new Map<string, number>();
 
   /** `places`: per result series, each row's place in the inner emit order (emitOrder). */
-  constructor(
-    results: readonly ResultSeries[],
-    tagColumns: ReadonlySet<string>,
-    places?: readonly (readonly number[])[],
-  ) {
+  constructor(results: readonly ResultSeries[], places?: readonly (readonly number[])[]) {
     let id = 0;
     for (const [sIndex, s] of results.entries()) {
       if (!s.timeColumn) continue;
@@ -162,27 +218,21 @@ export class ResultShard implements ShardReader {
       const types = this.#types.get(m) ?? new Map<string, FieldType>();
       this.#types.set(m, types);
       const fieldCols: [string, number][] = [];
-      const tagCols: [string, number][] = [];
       s.columns.forEach((c, i) => {
-        if (i === 0) return;
-        (tagColumns.has(c) ? tagCols : fieldCols).push([c, i]);
+        if (i > 0) fieldCols.push([c, i]);
       });
       for (const [c, i] of fieldCols) {
         const t = columnType(s.values.map((r) => r[i] as Value));
         if (t !== undefined && !types.has(c)) types.set(c, t);
       }
-      // Rows split by the values of selected tag columns, then into lanes of distinct times.
+      // Rows split by their tags, then into lanes of distinct times.
       const byTags = new Map<string, Lane[]>();
       const laneKeys = this.#laneKeys.get(m) ?? new Set<string>();
       this.#laneKeys.set(m, laneKeys);
       for (const [rIndex, row] of s.values.entries()) {
         const time = row[0];
         if (!isInstant(time)) continue;
-        const tags: Record<string, string> = { ...(s.tags ?? {}) };
-        for (const [c, i] of tagCols) {
-          const v = row[i];
-          if (typeof v === "string" && v !== "") tags[c] = v;
-        }
+        const tags: Readonly<Record<string, string>> = s.tags ?? {};
         const sorted: Tag[] = Object.keys(tags).sort().filter((k) => tags[k] !== "").map((k) => ({
           key: k,
           value: tags[k],

@@ -22,6 +22,19 @@ const HOSTS: [string, string, (minute: number) => boolean][] = [
   ["h4", "eu-west", (m) => m >= 130 && m < 250 && (m < 170 || m >= 200)], // hours 2-4, a hole
 ];
 
+/**
+ * Series of `disk` with some tag keys missing, and the minutes each reports in (every half hour
+ * where it does): GROUP BY * and SLIMIT order tag sets whose keys differ, across shard groups
+ * that hold different series.
+ */
+const DISKS: [string, (minute: number) => boolean][] = [
+  [",host=h1,path=/", () => true],
+  [",host=h2", (m) => m < 180],
+  [",path=/var", (m) => m >= 60],
+  ["", (m) => m % 60 === 0],
+  [",host=h3,path=/", (m) => m >= 120 && m < 240],
+];
+
 /** The line protocol, batch by batch, in write order. */
 export function batches(): string[][] {
   let seed = 42;
@@ -49,6 +62,13 @@ export function batches(): string[][] {
     }
     if (minute % 10 === 0) {
       lines.push(`mem,host=h1 used=${minute * 1024}i,free=${1e6 - minute}i ${t}`);
+    }
+    if (minute % 30 === 0) {
+      for (const [i, [tags, reports]] of DISKS.entries()) {
+        if (reports(minute)) {
+          lines.push(`disk${tags} used=${minute + i}i,pct=${i + minute / 8} ${t}`);
+        }
+      }
     }
     byMinute.push(lines);
   }

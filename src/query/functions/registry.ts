@@ -134,6 +134,8 @@ export interface TransformContext {
   intervalNs: number;
   /** The statement's LIMIT, 0 when none (top() and bottom() may not ask for more points). */
   limit?: number;
+  /** Every source is a subquery (SelectPlan.overSubqueries). */
+  overSubqueries?: boolean;
 }
 
 /** A transformation over the ordered values of one series (derivative, moving_average ...). */

@@ -5,8 +5,8 @@
  * Ties follow InfluxDB 1.6 (query/call_iterator.go, tsdb/engine/tsm1/engine.go):
  * - min/max: between equal values the earlier point wins; at equal time too, the first series
  *   in key order (the first point the reducer saw).
- * - first/last with GROUP BY time: between points at the same time the greater value wins
- *   (FloatFirstReduce / FloatLastReduce; false before true for booleans).
+ * - first/last with GROUP BY time, or over subqueries: between points at the same time the
+ *   greater value wins (FloatFirstReduce / FloatLastReduce; false before true for booleans).
  * - first/last without GROUP BY time: InfluxDB does not reduce at all but reads each shard in
  *   time order with LIMIT 1 (Engine.CreateIterator), so among points at the same time the one
  *   of the series read first wins. influxd reads series in its index order, which follows
@@ -189,7 +189,7 @@ const minFloat = extremeFloat(-1);
 
 const any = () => true;
 const numeric = (t: FieldType) => isNumericType(t) || t === FieldType.Boolean;
-const withInterval = (ctx: TransformContext) => ctx.intervalNs > 0;
+const withInterval = (ctx: TransformContext) => ctx.intervalNs > 0 || ctx.overSubqueries === true;
 const never = () => false;
 
 const first = selector(

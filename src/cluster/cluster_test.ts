@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { FieldType, type Point, silentLogger, sortTags } from "../core/mod.ts";
+import {
+  type FieldLayout,
+  FieldLayouts,
+  FieldType,
+  PackedPoint,
+  type Point,
+  silentLogger,
+  sortTags,
+} from "../core/mod.ts";
 import { encodeJson, executeQuery, parseStatement } from "../query/mod.ts";
 import type { SelectStatement } from "../query/ast.ts";
 import { selectReplica } from "./partition_reads.ts";
@@ -449,5 +457,60 @@ Deno.test("leadership goes back to each partition's preferred replica", async ()
     assert.deepEqual(leaders(), preferred);
   } finally {
     await cluster.close();
+  }
+});
+
+Deno.test("one-node cluster: one field layout in two measurements is checked against each one's types", async () => {
+  // The router skips the type check of a point whose layout passed just before: only for the
+  // same measurement, as the types it passed against (declared or new in this batch) are that
+  // measurement's.
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-" });
+  const hub = new MemoryHub();
+  const { node, store } = await startNode(hub, dir, {
+    clusterId: "c1",
+    nodeId: 1,
+    bootstrap: true,
+  });
+  try {
+    await store.createDatabase("db");
+    const layouts = new FieldLayouts();
+    const F = FieldType.Float, I = FieldType.Integer;
+    const vFloat = layouts.find(["v"], [F], 1), vInteger = layouts.find(["v"], [I], 1);
+    const tags = Object.freeze([Object.freeze({ key: "host", value: "a" })]);
+    const packed = (measurement: string, layout: FieldLayout, v: number, ms: number) =>
+      new PackedPoint(measurement, tags, layout, [v], { ms, subMs: 0 });
+    const t = 1_700_000_000_000;
+    // Both new: each measurement's field is declared (the metadata keeps partitions that a
+    // measurement's points reach from taking a field with two types).
+    const first = await store.write("db", undefined, [
+      packed("disk", vFloat, 0.5, t),
+      packed("net", vFloat, 0.5, t),
+    ]);
+    assert.equal(first.accepted, 2);
+    const declared = (m: string) => node.meta.state.databases.get("db")?.fieldTypes.get(m);
+    assert.deepEqual([declared("disk"), declared("net")], [
+      new Map([["v", F]]),
+      new Map([["v", F]]),
+    ]);
+    assert.equal((await store.write("db", undefined, [packed("mem", vInteger, 1, t)])).accepted, 1);
+    const conflict =
+      'field type conflict: input field "v" on measurement "mem" is type float, already exists as type integer';
+    // New for cpu in this batch, then declared: both loops of the router.
+    for (const [ms, first] of [[t + 1000, "new"], [t + 5000, "declared"]] as const) {
+      const outcome = await store.write("db", undefined, [
+        packed("cpu", vFloat, 1.5, ms),
+        packed("cpu", vFloat, 2.5, ms + 1000),
+        packed("mem", vFloat, 3.5, ms + 1000), // the same layout, but mem's v is an integer
+        packed("cpu", vFloat, 4.5, ms + 2000),
+      ]);
+      assert.deepEqual(
+        { accepted: outcome.accepted, rejected: outcome.rejected },
+        { accepted: 3, rejected: [{ index: 2, reason: conflict }] },
+        `cpu's v ${first}`,
+      );
+    }
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

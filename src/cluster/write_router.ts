@@ -10,7 +10,8 @@ import {
   BEYOND_RETENTION,
   fieldLimitProblem,
   MAX_FIELDS_PER_MEASUREMENT,
-  pointProblem,
+  PassedFieldTypes,
+  PointRules,
   type Rejection,
   type WriteConsistency,
 } from "../storage/mod.ts";
@@ -201,6 +202,8 @@ async function checkPoints(
   const cutoff = retentionCutoffMs(rp.durationNs, options.nowMs);
   const fresh = new Map<string, Map<string, FieldType>>();
   const pass: number[] = [];
+  const rules = new PointRules();
+  let typesPassed = new PassedFieldTypes();
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
     if (p.timeMs < cutoff) {
@@ -209,10 +212,18 @@ async function checkPoints(
     }
     // What no replica stores (InfluxDB's key rules, what a log record cannot hold) never
     // leaves this node: the leader would refuse it, and it may not even encode for the network.
-    const reason = pointProblem(p, seriesKey(p.measurement, p.tags)) ??
-      typeConflict(db, p, fresh, options.maxFieldsPerMeasurement ?? MAX_FIELDS_PER_MEASUREMENT);
+    const reason = rules.problem(p, seriesKey(p.measurement, p.tags)) ??
+      (typesPassed.has(p) ? undefined : typeConflict(
+        db,
+        p,
+        fresh,
+        options.maxFieldsPerMeasurement ?? MAX_FIELDS_PER_MEASUREMENT,
+      ));
     if (reason) rejected.push({ index: i, reason });
-    else pass.push(i);
+    else {
+      typesPassed.add(p);
+      pass.push(i);
+    }
   }
   if (fresh.size === 0) return pass;
   for (const [measurement, fields] of fresh) {
@@ -226,10 +237,16 @@ async function checkPoints(
   }
   // Another node may have declared a field first with another type: check again.
   const kept: number[] = [];
+  typesPassed = new PassedFieldTypes();
   for (const i of pass) {
-    const reason = typeConflict(db, points[i], undefined, 0);
+    const reason = typesPassed.has(points[i])
+      ? undefined
+      : typeConflict(db, points[i], undefined, 0);
     if (reason) rejected.push({ index: i, reason });
-    else kept.push(i);
+    else {
+      typesPassed.add(points[i]);
+      kept.push(i);
+    }
   }
   return kept;
 }

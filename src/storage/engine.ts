@@ -70,7 +70,7 @@ import {
 } from "./segment/mod.ts";
 import { newWarmUpProgress, Shard, type ShardSegment, type ShardView } from "./shard.ts";
 import type { SeriesFilter } from "./series_index.ts";
-import { MAX_FIELDS_PER_MEASUREMENT, pointProblem } from "./point_rules.ts";
+import { MAX_FIELDS_PER_MEASUREMENT, PassedFieldTypes, PointRules } from "./point_rules.ts";
 import { indexReplayedPoints } from "./replayed_points.ts";
 import {
   decodeIndexedWriteBatch,
@@ -1213,6 +1213,8 @@ export class StorageEngine {
     const accepted: PackedPoint[] = [];
     const keys: string[] = [];
     const rejected: Rejection[] = [];
+    const rules = new PointRules();
+    const typesPassed = new PassedFieldTypes();
     for (let i = 0; i < points.length; i++) {
       const p = packPoint(points[i], this.#layouts);
       if (p.timeMs < cutoff) {
@@ -1222,11 +1224,12 @@ export class StorageEngine {
       // The key is built once per point and handed on to the head; only a series not yet
       // indexed goes through the limit checks (which build it again).
       const key = seriesKeyOf(p);
-      const reason = pointProblem(p, key) ??
+      const reason = rules.problem(p, key) ??
         (db.series.has(key) ? undefined : db.checkSeries(p.measurement, p.tags, limits)) ??
-        db.checkFieldTypes(p, maxFields);
+        (typesPassed.has(p) ? undefined : db.checkFieldTypes(p, maxFields));
       if (reason) rejected.push({ index: i, reason });
       else {
+        typesPassed.add(p);
         accepted.push(p);
         keys.push(key);
       }

@@ -369,3 +369,35 @@ Deno.test("engine: packed points sharing layouts, a type conflict on a second fi
   await expected(reopened);
   await reopened.close();
 });
+
+Deno.test("engine: one field layout in two measurements is checked against each one's types", async () => {
+  // The write loop skips the type check of a point whose layout passed just before: only for
+  // the same measurement, as the types it passed against are that measurement's.
+  const dir = await Deno.makeTempDir();
+  const engine = await open(dir);
+  try {
+    await engine.createDatabase("db");
+    const layouts = new FieldLayouts();
+    const F = FieldType.Float, I = FieldType.Integer;
+    const vFloat = layouts.find(["v"], [F], 1), vInteger = layouts.find(["v"], [I], 1);
+    const tags = Object.freeze([Object.freeze({ key: "host", value: "a" })]);
+    const packed = (measurement: string, layout: FieldLayout, v: number, ms: number) =>
+      new PackedPoint(measurement, tags, layout, [v], { ms, subMs: 0 });
+    await engine.write("db", undefined, [packed("mem", vInteger, 1, 1000)]);
+    const outcome = await engine.write("db", undefined, [
+      packed("cpu", vFloat, 1.5, 1000), // new field: declared float for cpu
+      packed("cpu", vFloat, 2.5, 2000), // the same layout and measurement: passes
+      packed("mem", vFloat, 3.5, 2000), // the same layout, but mem's v is an integer
+      packed("cpu", vFloat, 4.5, 3000),
+    ]);
+    assert.equal(outcome.accepted, 3);
+    assert.deepEqual(outcome.rejected, [{
+      index: 2,
+      reason:
+        'field type conflict: input field "v" on measurement "mem" is type float, already exists as type integer',
+    }]);
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,7 +4,13 @@
  */
 export * from "./engine.ts";
 export * from "./cold/mod.ts";
-export { fieldLimitProblem, MAX_FIELDS_PER_MEASUREMENT, pointProblem } from "./point_rules.ts";
+export {
+  fieldLimitProblem,
+  MAX_FIELDS_PER_MEASUREMENT,
+  PassedFieldTypes,
+  pointProblem,
+  PointRules,
+} from "./point_rules.ts";
 export type { ColumnView } from "./column.ts";
 export type { ShardBlockSummary, ShardFieldPart, ShardSeries } from "./shard.ts";
 export { decodeWriteBatch, encodeWriteBatch, WAL_VERSION } from "./wal/mod.ts";

@@ -6,7 +6,14 @@
  * points a schema pipeline changed after decoding.
  * @module
  */
-import { fieldLayoutOf, MAX_KEY_LENGTH, type Point, TIME_KEY, utf8Length } from "../core/mod.ts";
+import {
+  type FieldLayout,
+  fieldLayoutOf,
+  MAX_KEY_LENGTH,
+  type Point,
+  TIME_KEY,
+  utf8Length,
+} from "../core/mod.ts";
 import { walPointProblem } from "./wal/mod.ts";
 
 /**
@@ -16,19 +23,54 @@ import { walPointProblem } from "./wal/mod.ts";
  * is refused, so no value is lost without a word.
  */
 export function pointProblem(point: Point, key: string): string | undefined {
-  const tags = point.tags, fieldKeys = fieldLayoutOf(point).keys;
-  let longestFieldKey = 0;
-  let timeField = false;
-  for (let f = 0; f < fieldKeys.length; f++) {
-    const fieldKey = fieldKeys[f];
-    if (fieldKey.length > longestFieldKey) longestFieldKey = fieldKey.length;
-    if (fieldKey === TIME_KEY) timeField = true;
+  const fieldKeys = fieldLayoutOf(point).keys;
+  return problemOf(point, key, fieldKeys, longestKeyOf(fieldKeys), fieldKeys.includes(TIME_KEY));
+}
+
+/**
+ * {@linkcode pointProblem} over the points of one batch, measuring each field layout once: a
+ * batch's points share a few frozen layouts (TSBS: one), so the field half of the rules (the
+ * longest field key, a field named `time`) is worked out when the layout differs from the last
+ * point's, and only the series key and tags are checked per point.
+ */
+export class PointRules {
+  #layout: FieldLayout | undefined = undefined;
+  #longestFieldKey = 0;
+  #timeField = false;
+
+  /** Why `point` (whose series key is `key`) cannot be stored, or undefined. */
+  problem(point: Point, key: string): string | undefined {
+    const layout = fieldLayoutOf(point);
+    if (layout !== this.#layout) {
+      this.#layout = layout;
+      this.#longestFieldKey = longestKeyOf(layout.keys);
+      this.#timeField = layout.keys.includes(TIME_KEY);
+    }
+    return problemOf(point, key, layout.keys, this.#longestFieldKey, this.#timeField);
   }
+}
+
+function longestKeyOf(fieldKeys: readonly string[]): number {
+  let longest = 0;
+  for (let f = 0; f < fieldKeys.length; f++) {
+    if (fieldKeys[f].length > longest) longest = fieldKeys[f].length;
+  }
+  return longest;
+}
+
+function problemOf(
+  point: Point,
+  key: string,
+  fieldKeys: readonly string[],
+  longestFieldKey: number,
+  timeField: boolean,
+): string | undefined {
   // A UTF-16 unit is at most 3 UTF-8 bytes: only keys near the limit are measured exactly.
   if (3 * (key.length + longestFieldKey) + 4 > MAX_KEY_LENGTH) {
     const problem = keyLengthProblem(fieldKeys, key);
     if (problem !== undefined) return problem;
   }
+  const tags = point.tags;
   for (let t = 0; t < tags.length; t++) {
     if (tags[t].key === TIME_KEY) {
       return `invalid tag key: input tag "${TIME_KEY}" on measurement "${point.measurement}" ` +
@@ -76,4 +118,27 @@ function keyLengthProblem(fieldKeys: readonly string[], key: string): string | u
     if (size > MAX_KEY_LENGTH) return `max key length exceeded: ${size} > ${MAX_KEY_LENGTH}`;
   }
   return undefined;
+}
+
+/**
+ * The field layout and measurement of the last point whose field types passed, in a loop over
+ * one batch: the types checked against only grow while the loop runs (a passing point's new
+ * fields join them), so a later point of that measurement and layout passes too and its check,
+ * a map lookup per field, is skipped. For one synchronous loop only: nothing may drop a field
+ * type between two of its points.
+ */
+export class PassedFieldTypes {
+  #layout: FieldLayout | undefined = undefined;
+  #measurement = "";
+
+  /** True when `point`'s fields are known to pass. */
+  has(point: Point): boolean {
+    return fieldLayoutOf(point) === this.#layout && point.measurement === this.#measurement;
+  }
+
+  /** `point`'s fields passed the check. */
+  add(point: Point): void {
+    this.#layout = fieldLayoutOf(point);
+    this.#measurement = point.measurement;
+  }
 }

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { FieldType, MAX_KEY_LENGTH, type Point, seriesKey, type Tag } from "../core/mod.ts";
-import { pointProblem } from "./point_rules.ts";
+import {
+  type FieldLayout,
+  FieldLayouts,
+  FieldType,
+  MAX_KEY_LENGTH,
+  PackedPoint,
+  type Point,
+  seriesKey,
+  type Tag,
+} from "../core/mod.ts";
+import { pointProblem, PointRules } from "./point_rules.ts";
 
 function point(measurement: string, tags: Tag[], fieldKeys: string[]): Point {
   return {
@@ -47,4 +56,43 @@ Deno.test("point rules: series key + field key up to 65,535 UTF-8 bytes, not one
     problem(point("m", [{ key: "k", value: ",".repeat(40_000) }], ["v"])),
     "max key length exceeded: 80004 > 65535",
   );
+});
+
+Deno.test("point rules: a batch's rules, each layout measured once, answer each point as pointProblem does", () => {
+  const layouts = new FieldLayouts();
+  const F = FieldType.Float;
+  const short = layouts.find(["v"], [F], 1), timed = layouts.find(["a", "time"], [F, F], 2);
+  const long = "x".repeat(MAX_KEY_LENGTH - 9);
+  const packed = (measurement: string, tags: Tag[], layout: FieldLayout) =>
+    new PackedPoint(measurement, Object.freeze(tags), layout, layout.keys.map(() => 1), {
+      ms: 0,
+      subMs: 0,
+    });
+  // Consecutive points sharing a layout differ in what is checked per point: the series key's
+  // length, a tag named time, the measurement a message names.
+  const points = [
+    packed("m", [{ key: "k", value: long }], short), // at the limit: fits
+    packed("m", [{ key: "k", value: long + "x" }], short), // one byte more
+    packed("m", [{ key: "k", value: "é".repeat((MAX_KEY_LENGTH - 9) / 2) + "x" }], short),
+    packed("m", [{ key: "time", value: "x" }], short),
+    packed("m", [{ key: "k", value: "x" }], short),
+    packed("cpu", [], timed),
+    packed("mem", [], timed),
+    packed("mem", [{ key: "k", value: long }], timed),
+    packed("m", [{ key: "k", value: "x" }], short),
+  ];
+  const rules = new PointRules();
+  const answers = points.map((p) => rules.problem(p, seriesKey(p.measurement, p.tags)));
+  assert.deepEqual(answers, points.map(problem));
+  assert.deepEqual(answers, [
+    undefined,
+    "max key length exceeded: 65536 > 65535",
+    "max key length exceeded: 65536 > 65535",
+    'invalid tag key: input tag "time" on measurement "m" is invalid',
+    undefined,
+    'invalid field name: input field "time" on measurement "cpu" is invalid',
+    'invalid field name: input field "time" on measurement "mem" is invalid',
+    "max key length exceeded: 65537 > 65535", // with the first field key, "a"
+    undefined,
+  ]);
 });

@@ -6,6 +6,9 @@
  * stage a full GC is forced through the inspector, so the figures are what is held, not the
  * garbage a resident-set figure also counts: V8 heap used, external (ArrayBuffers) and RSS.
  *
+ * With SNAPSHOT=<prefix> a heap snapshot is written after each stage (`<prefix>-settled` and
+ * `-after-queries.heapsnapshot`); bench/heap_snapshot_summary.ts says who holds it.
+ *
  *   SERIES=100000 ROOT=/tmp/base/ deno run -A bench/high_card_live_heap.ts
  * @module
  */
@@ -14,6 +17,7 @@ import { DB, epochNexusSettled } from "./peers/systems.ts";
 const ROOT = Deno.env.get("ROOT");
 const SERIES = Number(Deno.env.get("SERIES") ?? "100000");
 const PORT = Deno.env.get("PORT") ?? "9341";
+const SNAPSHOT = Deno.env.get("SNAPSHOT");
 const T0 = 1672531200;
 const iso = (s: number) => new Date(s * 1000).toISOString();
 const server = await startServer({
@@ -34,7 +38,16 @@ const pending = new Map<number, (v: unknown) => void>();
 ws.onmessage = (e) => {
   const m = JSON.parse(e.data);
   if (m.id) pending.get(m.id)?.(m);
+  else if (m.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(m.params.chunk);
 };
+const chunks: string[] = [];
+/** Writes a heap snapshot of the server to `<SNAPSHOT>-<stage>.heapsnapshot`. */
+async function snapshot(stage: string) {
+  chunks.length = 0;
+  await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  await Deno.writeTextFile(`${SNAPSHOT}-${stage}.heapsnapshot`, chunks.join(""));
+  chunks.length = 0;
+}
 const call = (method: string, params = {}) =>
   new Promise((r) => {
     const i = ++id;
@@ -71,6 +84,7 @@ for (let from = 0; from < SERIES; from += 5000) {
 }
 await epochNexusSettled(server.url);
 const settled = await show("settled");
+if (SNAPSHOT) await snapshot("settled");
 const q = `SELECT count(v) FROM hc WHERE time >= '${iso(T0)}' AND time < '${
   iso(T0 + 3600)
 }' GROUP BY host`;
@@ -80,6 +94,7 @@ for (let i = 0; i < 3; i++) {
   if (b.results[0].series.length !== SERIES) throw new Error("bad answer");
 }
 const after = await show("after 3 queries");
+if (SNAPSHOT) await snapshot("after-queries");
 console.log(
   `${ROOT ?? "this tree"} per series over empty: settled ${
     ((settled - empty) / SERIES).toFixed(0)

@@ -11,7 +11,7 @@
 import { FieldType, type FieldValue } from "../../core/mod.ts";
 import type { ByteReader, ByteWriter } from "../codecs/mod.ts";
 import { IndexStrings } from "./_intern.ts";
-import { FIELD_LIST_MAX, FieldList } from "./field_list.ts";
+import { FIELD_LIST_MAX, FieldList, OneField } from "./field_list.ts";
 import { readString, writeString } from "./_text.ts";
 import type { BlockMeta, SegmentField } from "./series_index.ts";
 
@@ -564,6 +564,7 @@ export function readFieldsV3(
     fields[f] = { type, blocks };
     previous = blocks;
   }
+  if (fieldCount === 1) return new OneField(names[0], fields[0]);
   if (fieldCount <= FIELD_LIST_MAX && new Set(names).size === fieldCount) {
     return new FieldList(strings.names(names), fields);
   }

@@ -22,6 +22,7 @@ import {
 } from "../core/mod.ts";
 import {
   checkQuerySize,
+  csvFailure,
   DEFAULT_QUERY_LIMITS,
   encodeChunks,
   encodeCsv,
@@ -612,6 +613,13 @@ function encode(
   query: QueryRequest,
 ): PlainAnswer | Response {
   if (wantsCsv(request)) {
+    const failure = csvFailure(results);
+    if (failure !== undefined) {
+      return new Response(failure.body, {
+        status: failure.status,
+        headers: { "content-type": "text/csv" },
+      });
+    }
     return new Response(encodeCsv(results, { epoch: query.epoch }), {
       headers: { "content-type": "text/csv" }, // what influxd 1.6.7 sends for Accept: application/csv
     });

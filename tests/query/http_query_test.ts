@@ -44,9 +44,11 @@ async function setup(limits?: Parameters<typeof configureQueries>[1]) {
     }),
   );
   assert.equal(w.status, 204, await w.text());
-  const get = async (params: Record<string, string>) => {
+  const get = async (params: Record<string, string>, headers?: HeadersInit) => {
     const r = await app(
-      new Request(`http://node/query?${new URLSearchParams({ db: "diff", ...params })}`),
+      new Request(`http://node/query?${new URLSearchParams({ db: "diff", ...params })}`, {
+        headers,
+      }),
     );
     return { status: r.status, text: await r.text() };
   };
@@ -108,6 +110,29 @@ Deno.test("configured limits answer InfluxDB's texts per statement", async () =>
       r.text,
       '{"results":[{"statement_id":0,"error":"max-select-series limit exceeded: (3/2)"}]}\n',
     );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a CSV answer whose statement fails before any row is an error status, not empty", async () => {
+  const s = await setup({ maxMemoryBytes: 1_000 });
+  const csv = { accept: "application/csv" };
+  try {
+    // influxd 1.6.7 answers these 200 with an empty body: the failure read as "no data".
+    const budget = await s.get({ q: "SELECT * FROM cpu" }, csv);
+    assert.equal(budget.status, 413, budget.text);
+    assert.match(
+      budget.text,
+      /^error\n"query memory budget exceeded: SELECT \* FROM cpu needs more than 0 MiB \(max_query_memory_bytes = 1000\); narrow .*"\n$/,
+    );
+    const missing = await s.get({ q: "SELECT v FROM nope.m" }, csv);
+    assert.equal(missing.status, 404, missing.text);
+    assert.equal(missing.text, "error\nretention policy not found: nope\n");
+    // Rows already answered stay answered (200), a later failure dropped as influxd does.
+    const after = await s.get({ q: "SELECT used FROM mem LIMIT 1; SELECT nope(x) FROM mem" }, csv);
+    assert.equal(after.status, 200);
+    assert.equal(after.text, "name,tags,time,used\nmem,,1678838400000000000,0\n");
   } finally {
     await s.close();
   }

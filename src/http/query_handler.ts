@@ -129,6 +129,7 @@ export async function handleInfluxQuery(
   } catch (error) {
     return influxError(error);
   }
+  if (query.db) noteDatabase(request, query.db); // a POST's form body may name it
   return responseOf(await answerInfluxQuery(ctx, request, query, principal));
 }
 
@@ -165,6 +166,7 @@ export function handleInfluxQueryPlain(
   } catch (error) {
     return Promise.resolve(influxError(error));
   }
+  if (query.db) noteDatabase(request, query.db); // a POST's form body may name it
   return answerInfluxQuery(ctx, request, query, principal);
 }
 

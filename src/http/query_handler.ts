@@ -46,7 +46,7 @@ import {
 } from "../query/mod.ts";
 
 type QueryResult = StatementResult[];
-import type { AppContext } from "./app.ts";
+import { type AppContext, forgetDroppedDatabases } from "./app.ts";
 import { BOOTSTRAP_MESSAGE, BOOTSTRAP_PRINCIPAL, errorResponse } from "./auth_gate.ts";
 import { readBody } from "./body.ts";
 import { influxError, nativeError, responseOf } from "./responses.ts";
@@ -547,6 +547,9 @@ async function run(
       signal,
       stream: how.stream,
       onResult: (r, statement) => {
+        if (statement.kind === "drop_database" && r.error === undefined) {
+          forgetDroppedDatabases(ctx);
+        }
         if (r.stream !== undefined) streamed = { r, statement };
         else timing.done(r, statement);
         onResult?.(r);

@@ -9,11 +9,7 @@
  * @module
  */
 import { type ServerProcess, startServer, writeLines } from "../tests/_server.ts";
-
-function arg(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1] : fallback;
-}
+import { arg } from "./_args.ts";
 
 const BASE = arg("base", "");
 const SERIES = Number(arg("series", "4"));

@@ -10,7 +10,7 @@
  *
  * Never a secret: the path is logged without its query string (where `p=`, `q=` with a
  * password, or a token could sit), the user by name only; the database is the `db` parameter,
- * or the one a native request's body named ({@linkcode noteDatabase}). `bytes_in` is the
+ * or the one a request's body named ({@linkcode noteDatabase}). `bytes_in` is the
  * request's `Content-Length` when it sent one; `aborted` is true when the client went away
  * before the answer ended.
  * @module
@@ -34,8 +34,11 @@ export interface AccessEntry {
 
 const databases = new WeakMap<object, string>();
 
-/** Records the database a request worked in when its URL does not say (a native JSON body). */
-export function noteDatabase(request: Request, database: string): void {
+/**
+ * Records the database a request worked in when its URL may not say it (a native JSON body, a
+ * form body): the record names it over the URL's `db`.
+ */
+export function noteDatabase(request: object, database: string): void {
   databases.set(request, database);
 }
 
@@ -66,7 +69,7 @@ function accessRecord(
     bytes_in: length === null ? null : Number(length),
     bytes_out: bytesOut,
     remote: entry.remote ?? null,
-    database: entry.url.searchParams.get("db") || databases.get(entry.request) || null,
+    database: databases.get(entry.request) || entry.url.searchParams.get("db") || null,
     user: entry.user ?? null,
     route: entry.route,
     request_id: entry.requestId,

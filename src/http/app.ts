@@ -117,6 +117,8 @@ export interface ClusterApi {
 /** Options of {@linkcode createApp}. */
 export type AppOptions = Omit<AppContext, "metrics" | "lineProtocolCaches" | "refusalLogs"> & {
   metrics?: Metrics;
+  /** The databases' write caches, when the caller looks at them (a test); new ones when absent. */
+  lineProtocolCaches?: Map<string, LineProtocolCache>;
   /** The gate's refusal logs, when the caller flushes them at shutdown (`serve`). */
   refusalLogs?: RefusalLogs;
 };
@@ -124,8 +126,22 @@ export type AppOptions = Omit<AppContext, "metrics" | "lineProtocolCaches" | "re
 /** The line protocol cache of a database. */
 export function lineProtocolCache(ctx: AppContext, database: string): LineProtocolCache {
   let cache = ctx.lineProtocolCaches.get(database);
-  if (!cache) ctx.lineProtocolCaches.set(database, cache = new LineProtocolCache());
+  if (!cache) {
+    forgetDroppedDatabases(ctx);
+    ctx.lineProtocolCaches.set(database, cache = new LineProtocolCache());
+  }
   return cache;
+}
+
+/**
+ * Drops the write caches (series keys, field layouts) of databases that no longer exist: after
+ * DROP DATABASE here, and before a new database's cache is made (one dropped through another
+ * node), so they are bounded by the databases that exist rather than all ever written to.
+ */
+export function forgetDroppedDatabases(ctx: AppContext): void {
+  for (const database of [...ctx.lineProtocolCaches.keys()]) {
+    if (!ctx.engine.hasDatabase(database)) ctx.lineProtocolCaches.delete(database);
+  }
 }
 
 /**
@@ -167,7 +183,7 @@ export function createApp(options: AppOptions): App {
   const ctx: AppContext = {
     ...options,
     metrics,
-    lineProtocolCaches: new Map(),
+    lineProtocolCaches: options.lineProtocolCaches ?? new Map(),
     refusalLogs: options.refusalLogs ?? refusalLogs(options),
   };
   declareServerMetrics(ctx);

@@ -18,10 +18,12 @@ import {
   PermissionDeniedError,
   type PlainAnswer,
   type PlainRequest,
+  TooLargeError,
   ValidationError,
 } from "../core/mod.ts";
 import {
   checkQuerySize,
+  csvFailure,
   DEFAULT_QUERY_LIMITS,
   encodeChunks,
   encodeCsv,
@@ -44,7 +46,7 @@ import {
 } from "../query/mod.ts";
 
 type QueryResult = StatementResult[];
-import type { AppContext } from "./app.ts";
+import { type AppContext, forgetDroppedDatabases } from "./app.ts";
 import { BOOTSTRAP_MESSAGE, BOOTSTRAP_PRINCIPAL, errorResponse } from "./auth_gate.ts";
 import { readBody } from "./body.ts";
 import { influxError, nativeError, responseOf } from "./responses.ts";
@@ -127,6 +129,7 @@ export async function handleInfluxQuery(
   } catch (error) {
     return influxError(error);
   }
+  if (query.db) noteDatabase(request, query.db); // a POST's form body may name it
   return responseOf(await answerInfluxQuery(ctx, request, query, principal));
 }
 
@@ -163,6 +166,7 @@ export function handleInfluxQueryPlain(
   } catch (error) {
     return Promise.resolve(influxError(error));
   }
+  if (query.db) noteDatabase(request, query.db); // a POST's form body may name it
   return answerInfluxQuery(ctx, request, query, principal);
 }
 
@@ -259,14 +263,42 @@ async function influxQueryRequest(
   // A GET reads the URL's own parameters; only a POST merges its body into a copy.
   const values = url.searchParams;
   if (request.method !== "POST") return queryParameters(values);
+  const body = await readQueryForm(ctx, request);
   const type = (request.headers.get("content-type") ?? "").toLowerCase();
-  if (!type.startsWith("multipart/form-data")) {
-    return queryParameters(withForm(values, await readBody(request, ctx.maxBodyBytes)));
-  }
+  if (!type.startsWith("multipart/form-data")) return queryParameters(withForm(values, body));
   const merged = new URLSearchParams(values);
-  const form = await request.formData();
+  const form = await new Response(body as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": type },
+  }).formData();
   for (const [k, v] of form) merged.set(k, typeof v === "string" ? v : await v.text());
   return queryParameters(merged);
+}
+
+/** Room a `/query` form body has for its parameters besides `q` (db, epoch, params ...). */
+const FORM_ROOM_BYTES = 64 * 1024;
+
+/**
+ * A `/query` POST's form body, at most what a query of `max_query_bytes` needs: each byte of it
+ * percent-encoded (3 bytes), plus room for the other parameters. A body declaring more is
+ * refused before a byte is read, one without a length as soon as it reads past it: a 10 MB form
+ * was read, URL-decoded and re-encoded before the query's own size check refused it.
+ * @throws {TooLargeError} (413) naming max_query_bytes.
+ */
+async function readQueryForm(ctx: AppContext, request: Request): Promise<Uint8Array> {
+  const maxQuery = stateOf(ctx).limits.maxQueryBytes ?? 0;
+  const limit = maxQuery > 0 ? 3 * maxQuery + FORM_ROOM_BYTES : Infinity;
+  if (limit >= ctx.maxBodyBytes) return await readBody(request, ctx.maxBodyBytes);
+  try {
+    return await readBody(request, limit);
+  } catch (error) {
+    if (!(error instanceof TooLargeError)) throw error;
+    throw new TooLargeError(
+      `query is too long: the form body is over ${limit} bytes, the most a query of ` +
+        `max_query_bytes (${maxQuery}) takes percent-encoded with ${FORM_ROOM_BYTES} bytes of ` +
+        "other parameters",
+      { details: { limit } },
+    );
+  }
 }
 
 /** The URL's parameters with a url-encoded form body's values over them (a POST's). */
@@ -515,6 +547,9 @@ async function run(
       signal,
       stream: how.stream,
       onResult: (r, statement) => {
+        if (statement.kind === "drop_database" && r.error === undefined) {
+          forgetDroppedDatabases(ctx);
+        }
         if (r.stream !== undefined) streamed = { r, statement };
         else timing.done(r, statement);
         onResult?.(r);
@@ -612,6 +647,13 @@ function encode(
   query: QueryRequest,
 ): PlainAnswer | Response {
   if (wantsCsv(request)) {
+    const failure = csvFailure(results);
+    if (failure !== undefined) {
+      return new Response(failure.body, {
+        status: failure.status,
+        headers: { "content-type": "text/csv" },
+      });
+    }
     return new Response(encodeCsv(results, { epoch: query.epoch }), {
       headers: { "content-type": "text/csv" }, // what influxd 1.6.7 sends for Accept: application/csv
     });

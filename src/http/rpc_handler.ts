@@ -10,6 +10,7 @@ import { Privilege } from "../cluster/mod.ts";
 import { instantFromNanos, NotFoundError, PermissionDeniedError } from "../core/mod.ts";
 import { ingestHandlers } from "../rpc/mod.ts";
 import { type AppContext, fieldLayouts } from "./app.ts";
+import { connectGzip } from "./connect_gzip.ts";
 import { admitMessageStream, ingestSettings, streamedCommitOptions } from "./ingest_handler.ts";
 import { writePoints, writePointsAtomically } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
@@ -88,7 +89,11 @@ export async function handleRpc(
           release: () => reservation.release(),
         };
       },
-    }, { maxMessageBytes: ctx.maxBodyBytes, maxStreamBytes: settings.maxStreamBytes });
+    }, {
+      maxMessageBytes: ctx.maxBodyBytes,
+      maxStreamBytes: settings.maxStreamBytes,
+      acceptCompression: [connectGzip],
+    });
     handlers = new Map(
       ingest.map((h: UniversalHandler) => [h.requestPath, createFetchHandler(h)]),
     );

@@ -2,7 +2,9 @@
  * The CSV answer InfluxDB 1.x gives for `Accept: application/csv`: per statement a header
  * `name,tags,time,<columns>` (repeated when the columns change), one line per row with the
  * series name and its `k=v,k=v` tags, times as integer epochs (ns unless `epoch` says
- * otherwise), and a blank line between statements. Errors and empty results write nothing.
+ * otherwise), and a blank line between statements. Errors and empty results write nothing
+ * there; a failure before any row is answered alone, as InfluxDB answers a request's error
+ * ({@linkcode csvFailure}).
  *
  * @module
  */
@@ -44,6 +46,25 @@ export function encodeCsv(results: readonly StatementResult[], options: CsvOptio
     blocks.push(out);
   }
   return blocks.join("\n");
+}
+
+/**
+ * The statement error of results that failed before writing any row, or undefined. InfluxDB
+ * 1.6 drops statement errors from CSV (200 and an empty body, checked against influxd 1.6.7),
+ * which hides a failure such as the memory budget behind what reads as "no data": it is
+ * answered instead as InfluxDB answers a request's error, `error` and the message, with the
+ * error's status. A failure after rows keeps them (200), as InfluxDB.
+ */
+export function csvFailure(
+  results: readonly StatementResult[],
+): { status: number; body: string } | undefined {
+  for (const r of results) {
+    if (r.series !== undefined && r.series.some((s) => s.values.length > 0)) return undefined;
+    if (r.error !== undefined) {
+      return { status: r.errorStatus ?? 400, body: `error\n${csvField(r.error)}\n` };
+    }
+  }
+  return undefined;
 }
 
 function csvValue(v: Value): string {

@@ -253,7 +253,12 @@ export async function executeStatements(
       results.push(r);
     } catch (e) {
       if (!(e instanceof EpochError)) throw e;
-      results.push({ statementId: i, error: e.message, errorCode: e.code });
+      results.push({
+        statementId: i,
+        error: e.message,
+        errorCode: e.code,
+        errorStatus: e.httpStatus,
+      });
       failed = true;
     }
     options.onResult?.(results[results.length - 1], statements[i]);

@@ -43,7 +43,7 @@ export {
   type JsonChunksOptions,
   jsonChunksStreamed,
 } from "./encode_json_bytes.ts";
-export { type CsvOptions, encodeCsv } from "./encode_csv.ts";
+export { csvFailure, type CsvOptions, encodeCsv } from "./encode_csv.ts";
 export { type ChunkOptions, encodeChunks, streamedChunks } from "./encode_chunks.ts";
 export { formatTable } from "./encode_table.ts";
 export { functionNames } from "./functions/mod.ts";

@@ -38,6 +38,8 @@ export interface StatementResult {
    * query schedule, tell a partition without a leader (`unavailable`) from a bad query.
    */
   errorCode?: ErrorCode;
+  /** The HTTP status of the failure, for an answer that cannot carry it in its body (CSV). */
+  errorStatus?: number;
   /** Informational messages (e.g. deprecation notices). */
   messages?: { level: string; text: string }[];
   /**

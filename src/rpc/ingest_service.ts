@@ -17,7 +17,7 @@ import {
   createContextKey,
   type HandlerContext,
 } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { Compression, UniversalHandler } from "@connectrpc/connect/protocol";
 import {
   EpochError,
   type FieldLayouts,
@@ -109,6 +109,8 @@ export interface IngestHandlerOptions {
   maxMessageBytes: number;
   /** The most bytes of messages one `WriteStream` call may send (as `max_stream_bytes`). */
   maxStreamBytes: number;
+  /** Encodings a call's messages may come in (gzip); none when absent. */
+  acceptCompression?: Compression[];
 }
 
 /**
@@ -121,6 +123,7 @@ export function ingestHandlers(
 ): UniversalHandler[] {
   const router = createConnectRouter({
     readMaxBytes: options.maxMessageBytes,
+    acceptCompression: options.acceptCompression ?? [],
     requestGate: (context) => admitUnaryWrite(context, writer, options.maxMessageBytes),
   });
   registerIngestService(router, writer, options);

@@ -2,6 +2,7 @@
 import { type Clock, silentLogger } from "../../src/core/mod.ts";
 import { createApp } from "../../src/http/mod.ts";
 import type { IngestSettings } from "../../src/http/ingest_handler.ts";
+import type { LineProtocolCache } from "../../src/ingest/line_protocol.ts";
 import { denoFileSystem } from "../../src/runtime/mod.ts";
 import { StorageEngine } from "../../src/storage/mod.ts";
 import { SchemaPipeline, SchemaRegistry } from "../../src/schema/mod.ts";
@@ -33,6 +34,8 @@ export async function setup(
     maxFieldsPerMeasurement?: number;
     ingest?: Partial<IngestSettings>;
     schemas?: Record<string, unknown>;
+    /** The app's per-database write caches, for a test to look at. */
+    lineProtocolCaches?: Map<string, LineProtocolCache>;
   } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-ingest-" });
@@ -62,6 +65,7 @@ export async function setup(
     maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
     ingest: options.ingest,
     pipeline,
+    lineProtocolCaches: options.lineProtocolCaches,
   });
   const call = async (path: string, init?: RequestInit): Promise<Answer> => {
     const r = await app(new Request(`http://node${path}`, init));

@@ -12,6 +12,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { createFetchClient, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { createTransport } from "@connectrpc/connect/protocol-connect";
 import { setup } from "./_app.ts";
+import { connectGzip } from "../../src/http/connect_gzip.ts";
 import {
   FieldSchema,
   IngestService,
@@ -168,6 +169,83 @@ Deno.test("IngestService: bytes that are not a protobuf message are invalid_argu
     );
     assert.equal(missing.status, 404);
     assert.equal((await missing.json()).code, "not_found");
+  } finally {
+    await close();
+  }
+});
+
+/** `bytes` gzipped. */
+async function gzip(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("IngestService: gzip messages are accepted, and refused once they inflate past max_body_bytes", async () => {
+  const { app, rows, close } = await setup({ maxBodyBytes: 1_000_000 });
+  try {
+    const post = async (body: Uint8Array) => {
+      const r = await app(
+        new Request(`${PATH}/Write`, {
+          method: "POST",
+          headers: { "content-type": "application/proto", "content-encoding": "gzip" },
+          body: await gzip(body),
+        }),
+      );
+      return { status: r.status, text: await r.text() };
+    };
+    const small = toBinary(
+      WriteRequestSchema,
+      create(WriteRequestSchema, { points: [point("zipped", "z", 1n)] }),
+    );
+    const ok = await post(small);
+    assert.equal(ok.status, 200, ok.text); // before: 501, `supported: ` and nothing listed
+    assert.equal((await rows("SELECT s FROM zipped")).length, 1);
+    // 1.5 MB that gzip to a few KB: refused as a plain message past the limit is.
+    const bomb = toBinary(
+      WriteRequestSchema,
+      create(WriteRequestSchema, { points: [point("bomb", "x".repeat(1_500_000), 2n)] }),
+    );
+    const refused = await post(bomb);
+    assert.equal(refused.status, 413, refused.text);
+    assert.deepEqual(JSON.parse(refused.text), {
+      code: "resource_exhausted",
+      message: "request message is larger than max_body_bytes (1000000 bytes); send smaller writes",
+    });
+    const garbage = await app(
+      new Request(`${PATH}/Write`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", "content-encoding": "gzip" },
+        body: new Uint8Array([1, 2, 3, 4]),
+      }),
+    );
+    assert.equal(garbage.status, 400, await garbage.text());
+    // A Connect client sending gzip (its compression option) is answered.
+    const fetchApp = ((input: RequestInfo | URL, init?: RequestInit) =>
+      app(new Request(input, init))) as typeof fetch;
+    const client = createClient(
+      IngestService,
+      createTransport({
+        httpClient: createFetchClient(fetchApp),
+        baseUrl: "http://node",
+        useBinaryFormat: true,
+        interceptors: [],
+        acceptCompression: [connectGzip],
+        compressMinBytes: 0,
+        readMaxBytes: 16 * 1024 * 1024,
+        writeMaxBytes: 16 * 1024 * 1024,
+        sendCompression: connectGzip,
+      }),
+    );
+    assert.equal((await client.write({ points: [point("client", "c", 3n)] })).accepted, 1n);
+    // A stream of gzip messages too (Connect-Content-Encoding).
+    const streamed = await client.writeStream((async function* () {
+      for (let m = 0; m < 3; m++) {
+        yield { points: [point("client", "s", BigInt(10 + m))] };
+      }
+    })());
+    assert.equal(streamed.accepted, 3n);
+    assert.deepEqual(await rows("SELECT count(s) FROM bomb"), []);
   } finally {
     await close();
   }

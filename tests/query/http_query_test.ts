@@ -3,7 +3,7 @@
  * answers byte for byte as influxd 1.6.7 writes them, pretty printing, limits, and
  * max-concurrent-queries.
  */
-import assert from "node:assert/strict";
+import assert, { equal, ok } from "node:assert/strict";
 import { type Clock, silentLogger } from "../../src/core/mod.ts";
 import { createApp } from "../../src/http/mod.ts";
 import { configureQueries } from "../../src/http/query_handler.ts";
@@ -17,7 +17,7 @@ const clock: Clock = {
   monotonicMs: () => performance.now(),
 };
 
-async function setup(limits?: Parameters<typeof configureQueries>[1]) {
+async function setup(limits?: Parameters<typeof configureQueries>[1], maxBodyBytes = 1_000_000) {
   const dir = await Deno.makeTempDir();
   const engine = await StorageEngine.open({ dir, fs: denoFileSystem, clock, logger: silentLogger });
   await engine.createDatabase("diff");
@@ -27,7 +27,7 @@ async function setup(limits?: Parameters<typeof configureQueries>[1]) {
     clock,
     logger: silentLogger,
     defaultDatabase: "diff",
-    maxBodyBytes: 1_000_000,
+    maxBodyBytes,
   });
   const lines = [];
   for (let m = 0; m < 5; m++) lines.push(`mem,host=h1 used=${m * 10240}i ${1678838400 + m * 600}`);
@@ -44,13 +44,16 @@ async function setup(limits?: Parameters<typeof configureQueries>[1]) {
     }),
   );
   assert.equal(w.status, 204, await w.text());
-  const get = async (params: Record<string, string>) => {
+  const get = async (params: Record<string, string>, headers?: HeadersInit) => {
     const r = await app(
-      new Request(`http://node/query?${new URLSearchParams({ db: "diff", ...params })}`),
+      new Request(`http://node/query?${new URLSearchParams({ db: "diff", ...params })}`, {
+        headers,
+      }),
     );
     return { status: r.status, text: await r.text() };
   };
   return {
+    app,
     get,
     close: async () => {
       await engine.close();
@@ -108,6 +111,90 @@ Deno.test("configured limits answer InfluxDB's texts per statement", async () =>
       r.text,
       '{"results":[{"statement_id":0,"error":"max-select-series limit exceeded: (3/2)"}]}\n',
     );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a CSV answer whose statement fails before any row is an error status, not empty", async () => {
+  const s = await setup({ maxMemoryBytes: 1_000 });
+  const csv = { accept: "application/csv" };
+  try {
+    // influxd 1.6.7 answers these 200 with an empty body: the failure read as "no data".
+    const budget = await s.get({ q: "SELECT * FROM cpu" }, csv);
+    assert.equal(budget.status, 413, budget.text);
+    assert.match(
+      budget.text,
+      /^error\n"query memory budget exceeded: SELECT \* FROM cpu needs more than 0 MiB \(max_query_memory_bytes = 1000\); narrow .*"\n$/,
+    );
+    const missing = await s.get({ q: "SELECT v FROM nope.m" }, csv);
+    assert.equal(missing.status, 404, missing.text);
+    assert.equal(missing.text, "error\nretention policy not found: nope\n");
+    // Rows already answered stay answered (200), a later failure dropped as influxd does.
+    const after = await s.get({ q: "SELECT used FROM mem LIMIT 1; SELECT nope(x) FROM mem" }, csv);
+    assert.equal(after.status, 200);
+    assert.equal(after.text, "name,tags,time,used\nmem,,1678838400000000000,0\n");
+  } finally {
+    await s.close();
+  }
+});
+
+/** A POST /query body of `total` bytes of a form's `q=SELECT...`, counting what was read. */
+function formBody(total: number, pieceBytes = 64 * 1024) {
+  let sent = 0;
+  const piece = new TextEncoder().encode("q=SELECT" + "+".repeat(pieceBytes - 8));
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      sent += piece.length;
+      controller.enqueue(piece.slice());
+    },
+  }, { highWaterMark: 0 });
+  return { body, read: () => sent };
+}
+
+Deno.test("a /query form body past 3 x max_query_bytes is refused (413) before it is read", async () => {
+  // The server's body limit (for writes) is far above what a query needs.
+  const s = await setup({ maxQueryBytes: 100_000 }, 50_000_000);
+  try {
+    const limit = 3 * 100_000 + 65_536;
+    const post = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+      s.app(
+        new Request("http://node/query?db=diff", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+          body,
+        }),
+      );
+    // Declared 10 MB: refused from Content-Length, nothing read.
+    const declared = formBody(10_000_000);
+    const r = await post(declared.body, { "content-length": "10000000" });
+    equal(r.status, 413);
+    equal(
+      (await r.json()).error,
+      `query is too long: the form body is over ${limit} bytes, the most a query of ` +
+        "max_query_bytes (100000) takes percent-encoded with 65536 bytes of other parameters",
+    );
+    equal(declared.read(), 0, "the declared body was read");
+    // Without a length: read only until it is past the limit (one piece more at most).
+    const open = formBody(10_000_000);
+    const u = await post(open.body, {});
+    equal(u.status, 413);
+    ok(open.read() <= limit + 65_536, `${open.read()} bytes read`);
+    // Multipart forms are bounded the same way.
+    const multi = formBody(10_000_000);
+    const m = await post(multi.body, { "content-type": "multipart/form-data; boundary=x" });
+    equal(m.status, 413);
+    ok(multi.read() <= limit + 65_536, `${multi.read()} bytes read (multipart)`);
+    // A query within the limit, percent-encoded to near 3 bytes per byte, is answered.
+    const q = "SELECT usage_user FROM cpu WHERE host = '" + "é".repeat(40_000) + "'";
+    const fine = await s.app(
+      new Request("http://node/query?db=diff", {
+        method: "POST",
+        body: new URLSearchParams({ q }),
+      }),
+    );
+    equal(fine.status, 200, await fine.clone().text());
   } finally {
     await s.close();
   }

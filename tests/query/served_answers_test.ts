@@ -394,6 +394,26 @@ for (const path of ["bridge", "direct"] as const) {
         assert.equal(record?.bytes_in, null, q);
         assert.equal(record?.aborted, undefined, q);
       }
+      // A form POST names its database in the body (a client such as TSBS sends it so).
+      for (const q of ["SELECT * FROM cpu", "SELECT FROM WHERE"]) {
+        const body = new URLSearchParams({ q, db: "db" }).toString();
+        const answer = await fetch(`http://127.0.0.1:${server.port}/query`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body,
+          client,
+        });
+        await answer.arrayBuffer();
+        const deadline = Date.now() + 10_000;
+        while (records.length === 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const record = records.shift();
+        assert.equal(record?.method, "POST", q);
+        assert.equal(record?.status, answer.status, q);
+        assert.equal(record?.bytes_in, body.length, q);
+        assert.equal(record?.database, "db", `POST ${q}: the database`);
+      }
     } finally {
       client.close();
       await server.shutdown();

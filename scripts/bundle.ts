@@ -9,6 +9,8 @@
  * are printed for `deno run <flags> epochnexus.js serve` (and the bundle needs no more than them).
  * @module
  */
+import { envWords, startSettings } from "./start_task.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const out = Deno.args[0] ?? `${ROOT}dist/epochnexus.js`;
 
@@ -46,12 +48,15 @@ if (import.meta.main) {
   }).output();
   if (bundled.code !== 0) Deno.exit(bundled.code);
   const code = await Deno.readTextFile(out);
-  const shebang = `#!/usr/bin/env -S deno run ${runFlags(config, false).join(" ")}\n`;
+  // `env -S` sets the start task's variables (the allocator's) before it runs deno.
+  const run = (envList: boolean) =>
+    [...envWords(startSettings(config).env), "deno", "run", ...runFlags(config, envList)].join(" ");
+  const shebang = `#!/usr/bin/env -S ${run(false)}\n`;
   if (shebang.length > 255) throw new Error(`the shebang is over 255 bytes: ${shebang}`);
   await Deno.writeTextFile(out, shebang + code.replace(/^#!.*\n/, ""), { mode: 0o755 });
   await Deno.chmod(out, 0o755);
   console.error(
     `wrote ${out} (${(code.length / 1e6).toFixed(1)} MB); run it as ${out} serve, or with the ` +
-      `tasks' exact permissions:\n  deno run ${runFlags(config).join(" ")} ${out} serve`,
+      `tasks' exact permissions:\n  ${run(true)} ${out} serve`,
   );
 }

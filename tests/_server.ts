@@ -3,6 +3,7 @@
  * free loopback port with its own data folder.
  * @module
  */
+import { type StartSettings, startSettings } from "../scripts/start_task.ts";
 
 /** A running server process. */
 export interface ServerProcess {
@@ -29,12 +30,12 @@ const ROOT = new URL("../", import.meta.url).pathname;
  * tests and benchmarks run the server exactly as a user starts it, so a missing permission fails
  * a test, not a user, and the memory a bench measures is the one users get.
  */
-export const START_PERMISSIONS: string[] = startPermissions(ROOT);
+export const START_PERMISSIONS: string[] = startOf(ROOT).flags;
+/** The variables the start task sets before `deno` (the C allocator's tunables). */
+export const START_ENV: Record<string, string> = startOf(ROOT).env;
 
-function startPermissions(root: string): string[] {
-  const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
-  const words = String(tasks.start).split(/\s+/);
-  return words.filter((w) => w.startsWith("--allow-") || w.startsWith("--v8-flags="));
+function startOf(root: string): StartSettings {
+  return startSettings(JSON.parse(Deno.readTextFileSync(`${root}deno.json`)));
 }
 
 /** Options of {@linkcode startServer}. */
@@ -67,16 +68,17 @@ export type StartOptions = StartServerOptions;
 /** Starts a server and waits (at most `timeoutMs`) until /ping answers. */
 export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
   const root = options.root ?? ROOT;
-  const permissions = root === ROOT ? START_PERMISSIONS : startPermissions(root);
+  const start = root === ROOT ? { env: START_ENV, flags: START_PERMISSIONS } : startOf(root);
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "epochnexus-e2e-" });
   // Port 0 lets the server pick a free port itself, which it logs; choosing one here and handing
   // it over would race with the other tests running in parallel.
   const requestedPort = options.port ?? 0;
   const command = new Deno.Command(options.command?.program ?? Deno.execPath(), {
     args: options.command?.args ??
-      ["run", ...permissions, ...(options.denoFlags ?? []), `${root}src/cli/main.ts`, "serve"],
+      ["run", ...start.flags, ...(options.denoFlags ?? []), `${root}src/cli/main.ts`, "serve"],
     cwd: options.command?.cwd ?? root,
     env: {
+      ...start.env,
       EPOCHNEXUS_DATA_DIR: dataDir,
       EPOCHNEXUS_BIND_ADDRESS: `127.0.0.1:${requestedPort}`,
       // Tests run in parallel: each node-to-node server takes a free port of its own.

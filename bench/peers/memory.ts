@@ -10,7 +10,9 @@
  * - `v8`: V8's pages (mappings of at most 1 MiB); `heapUsed`/`heapTotal`/`external` are the
  *   server's own gauges (`/metrics`). `heapTotal - heapUsed` is garbage or slack not yet
  *   collected; `external` counts ArrayBuffers, dead ones included until a GC finds them.
- * - `arenas`: the allocator's per-thread heaps (64 MiB aligned), `other`: the rest.
+ * - `arenas`: the allocator's per-thread heaps (64 MiB aligned), `other`: the rest. The first
+ *   start after a code change transpiles on Deno's threads and their arenas kept ~50 MiB for the
+ *   whole run; the start task's `MALLOC_ARENA_MAX=1` folds them into `brk`, where it is reused.
  *
  * Runs against `--root` (a `git archive` with its `deno install` done) compare a change.
  * @module

@@ -514,3 +514,47 @@ Deno.test("one-node cluster: one field layout in two measurements is checked aga
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("one-node cluster: a field declared first elsewhere with another type, while a write waits, refuses every point of that layout", async () => {
+  // The router declares a batch's new fields, then checks its points again against what the
+  // metadata took: another node may have declared the field first. That second check starts
+  // afresh; what passed before the declaration proves nothing after it.
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-" });
+  const hub = new MemoryHub();
+  const { node, store } = await startNode(hub, dir, {
+    clusterId: "c1",
+    nodeId: 1,
+    bootstrap: true,
+  });
+  try {
+    await store.createDatabase("db");
+    const propose = node.proposeMeta.bind(node);
+    node.proposeMeta = async (command) => {
+      if (command.op === "declare_fields" && command.measurement === "race") {
+        // Another node's write of an integer v is committed just before this one's declaration.
+        await propose({ ...command, fields: { v: FieldType.Integer } });
+      }
+      return propose(command);
+    };
+    const layouts = new FieldLayouts();
+    const vFloat = layouts.find(["v"], [FieldType.Float], 1);
+    const tags = Object.freeze([Object.freeze({ key: "host", value: "a" })]);
+    const t = 1_700_000_000_000;
+    const outcome = await store.write(
+      "db",
+      undefined,
+      [0, 1, 2].map((i) =>
+        new PackedPoint("race", tags, vFloat, [i + 0.5], { ms: t + i, subMs: 0 })
+      ),
+    );
+    const conflict =
+      'field type conflict: input field "v" on measurement "race" is type float, already exists as type integer';
+    assert.deepEqual(
+      { accepted: outcome.accepted, rejected: outcome.rejected },
+      { accepted: 0, rejected: [0, 1, 2].map((index) => ({ index, reason: conflict })) },
+    );
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -52,6 +52,25 @@ async function startNode(
   return { node, store: new ClusterStore(node, { clock: systemClock, sleep }) };
 }
 
+/** Runs `body` on a fresh one-node cluster (bootstrapped, database "db" created), then closes it. */
+async function withOneNode(
+  body: (node: ClusterNode, store: ClusterStore) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-" });
+  const { node, store } = await startNode(new MemoryHub(), dir, {
+    clusterId: "c1",
+    nodeId: 1,
+    bootstrap: true,
+  });
+  try {
+    await store.createDatabase("db");
+    await body(node, store);
+  } finally {
+    await node.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function query(store: ClusterStore, q: string): Promise<string> {
   const results = await executeQuery(store, q, {
     database: "db",
@@ -464,15 +483,7 @@ Deno.test("one-node cluster: one field layout in two measurements is checked aga
   // The router skips the type check of a point whose layout passed just before: only for the
   // same measurement, as the types it passed against (declared or new in this batch) are that
   // measurement's.
-  const dir = await Deno.makeTempDir({ prefix: "epochnexus-cluster-" });
-  const hub = new MemoryHub();
-  const { node, store } = await startNode(hub, dir, {
-    clusterId: "c1",
-    nodeId: 1,
-    bootstrap: true,
-  });
-  try {
-    await store.createDatabase("db");
+  await withOneNode(async (node, store) => {
     const layouts = new FieldLayouts();
     const F = FieldType.Float, I = FieldType.Integer;
     const vFloat = layouts.find(["v"], [F], 1), vInteger = layouts.find(["v"], [I], 1);
@@ -509,8 +520,38 @@ Deno.test("one-node cluster: one field layout in two measurements is checked aga
         `cpu's v ${first}`,
       );
     }
-  } finally {
-    await node.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+});
+
+Deno.test("one-node cluster: a field declared first elsewhere with another type, while a write waits, refuses every point of that layout", async () => {
+  // The router declares a batch's new fields, then checks its points again against what the
+  // metadata took: another node may have declared the field first. That second check starts
+  // afresh; what passed before the declaration proves nothing after it.
+  await withOneNode(async (node, store) => {
+    const propose = node.proposeMeta.bind(node);
+    node.proposeMeta = async (command) => {
+      if (command.op === "declare_fields" && command.measurement === "race") {
+        // Another node's write of an integer v is committed just before this one's declaration.
+        await propose({ ...command, fields: { v: FieldType.Integer } });
+      }
+      return propose(command);
+    };
+    const layouts = new FieldLayouts();
+    const vFloat = layouts.find(["v"], [FieldType.Float], 1);
+    const tags = Object.freeze([Object.freeze({ key: "host", value: "a" })]);
+    const t = 1_700_000_000_000;
+    const outcome = await store.write(
+      "db",
+      undefined,
+      [0, 1, 2].map((i) =>
+        new PackedPoint("race", tags, vFloat, [i + 0.5], { ms: t + i, subMs: 0 })
+      ),
+    );
+    const conflict =
+      'field type conflict: input field "v" on measurement "race" is type float, already exists as type integer';
+    assert.deepEqual(
+      { accepted: outcome.accepted, rejected: outcome.rejected },
+      { accepted: 0, rejected: [0, 1, 2].map((index) => ({ index, reason: conflict })) },
+    );
+  });
 });

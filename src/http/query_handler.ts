@@ -264,14 +264,33 @@ async function influxQueryRequest(
   const values = url.searchParams;
   if (request.method !== "POST") return queryParameters(values);
   const body = await readQueryForm(ctx, request);
-  const type = (request.headers.get("content-type") ?? "").toLowerCase();
-  if (!type.startsWith("multipart/form-data")) return queryParameters(withForm(values, body));
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("multipart/form-data")) {
+    return queryParameters(withForm(values, body));
+  }
   const merged = new URLSearchParams(values);
-  const form = await new Response(body as Uint8Array<ArrayBuffer>, {
-    headers: { "content-type": type },
-  }).formData();
-  for (const [k, v] of form) merged.set(k, typeof v === "string" ? v : await v.text());
+  for (const [k, v] of await multipartForm(body, type)) {
+    merged.set(k, typeof v === "string" ? v : await v.text());
+  }
   return queryParameters(merged);
+}
+
+/**
+ * A multipart form body's fields. The Content-Type is passed as sent: its boundary is
+ * case-sensitive (a browser's `----WebKitFormBoundaryAbC...`), so lowercasing it made every
+ * such form unreadable. A malformed form is the client's error (400), not the server's.
+ */
+async function multipartForm(body: Uint8Array, type: string): Promise<FormData> {
+  try {
+    return await new Response(body as Uint8Array<ArrayBuffer>, {
+      headers: { "content-type": type },
+    }).formData();
+  } catch (error) {
+    throw new ValidationError(
+      `cannot read the multipart form body of /query (Content-Type ${JSON.stringify(type)}): ` +
+        (error as Error).message,
+    );
+  }
 }
 
 /** Room a `/query` form body has for its parameters besides `q` (db, epoch, params ...). */

@@ -199,3 +199,30 @@ Deno.test("a /query form body past 3 x max_query_bytes is refused (413) before i
     await s.close();
   }
 });
+
+Deno.test("a multipart /query form is read with its boundary as sent; a malformed one is 400", async () => {
+  const s = await setup({ maxQueryBytes: 100_000 });
+  try {
+    // A browser's boundary has capitals; multipart boundaries are case-sensitive.
+    const boundary = "----WebKitFormBoundaryAbCdEfGh";
+    const post = (body: string, type = `multipart/form-data; boundary=${boundary}`) =>
+      s.app(
+        new Request("http://node/query?db=diff", {
+          method: "POST",
+          headers: { "content-type": type },
+          body,
+        }),
+      );
+    const form = `--${boundary}\r\nContent-Disposition: form-data; name="q"\r\n\r\n` +
+      `SELECT usage_user FROM cpu WHERE host = 'h2'\r\n--${boundary}--\r\n`;
+    const r = await post(form);
+    const text = await r.text();
+    equal(r.status, 200, text);
+    ok(text.includes("68.94"), text);
+    const bad = await post("not a multipart body", "multipart/form-data; boundary=nothere");
+    equal(bad.status, 400);
+    ok((await bad.json()).error.startsWith("cannot read the multipart form body of /query"));
+  } finally {
+    await s.close();
+  }
+});

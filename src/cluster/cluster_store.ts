@@ -91,6 +91,18 @@ export class ClusterStore implements QueryStore {
     return this.node.meta.state.databases.has(name);
   }
 
+  /**
+   * True when the database exists, catching up with the metadata leader first when this node's
+   * copy lacks it: a write sent to this node right after another node created the database
+   * found no database here and answered 404 (seen in CI, under load). Bounded: a leader that
+   * cannot be reached within two seconds leaves the answer to this node's copy.
+   */
+  async knowsDatabase(name: string): Promise<boolean> {
+    if (this.hasDatabase(name)) return true;
+    await this.node.meta.sync(2_000).catch(() => {});
+    return this.hasDatabase(name);
+  }
+
   /** Creates a database; an existing one is left as it is (InfluxDB). */
   async createDatabase(name: string, options: DatabaseOptions = {}): Promise<void> {
     checkDatabaseName(name);

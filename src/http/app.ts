@@ -46,6 +46,11 @@ import { declareServerMetrics } from "./server_metrics.ts";
  */
 export interface DataStore extends QueryStore {
   hasDatabase(name: string): boolean;
+  /**
+   * {@linkcode hasDatabase}, after catching up with the cluster's metadata when this node does
+   * not know the database: a node's copy may lag the node that just created it.
+   */
+  knowsDatabase?(name: string): Promise<boolean>;
   createDatabase(name: string): Promise<void>;
   write(
     database: string,

@@ -57,7 +57,7 @@ import {
 import type { Config } from "../config/mod.ts";
 import { type AppContext, fieldLayouts, lineProtocolCache } from "./app.ts";
 import { bodyStream, readBody } from "./body.ts";
-import { writePoints, writePointsAtomically } from "./write_path.ts";
+import { databaseExists, writePoints, writePointsAtomically } from "./write_path.ts";
 import { json, nativeError } from "./responses.ts";
 import {
   failedSummary,
@@ -240,7 +240,7 @@ export async function handleIngest(ctx: AppContext, request: Request, url: URL):
       );
     }
     const atomic = booleanParam(url, "atomic");
-    if (!ctx.engine.hasDatabase(db)) {
+    if (!(await databaseExists(ctx, db))) {
       if (db !== ctx.defaultDatabase) {
         throw new EpochError("not_found", `database not found: ${db}`, {
           details: { database: db },

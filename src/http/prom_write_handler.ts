@@ -15,7 +15,7 @@ import { type AppContext, fieldLayouts } from "./app.ts";
 import { readBody } from "./body.ts";
 import { admitWrite, ingestAnswer, ingestSettings } from "./ingest_handler.ts";
 import { nativeError } from "./responses.ts";
-import { writePoints } from "./write_path.ts";
+import { databaseExists, writePoints } from "./write_path.ts";
 import { WriteTally } from "./write_metrics.ts";
 
 /** Answers a remote_write request. */
@@ -27,7 +27,7 @@ export async function handlePromWrite(
   try {
     const db = url.searchParams.get("db") || ctx.defaultDatabase;
     const rp = url.searchParams.get("rp") || undefined;
-    if (!ctx.engine.hasDatabase(db)) {
+    if (!(await databaseExists(ctx, db))) {
       if (db !== ctx.defaultDatabase) {
         throw new NotFoundError(`database not found: ${db}`, { details: { database: db } });
       }

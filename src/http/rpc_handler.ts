@@ -12,7 +12,7 @@ import { ingestHandlers } from "../rpc/mod.ts";
 import { type AppContext, fieldLayouts } from "./app.ts";
 import { connectGzip } from "./connect_gzip.ts";
 import { admitMessageStream, ingestSettings, streamedCommitOptions } from "./ingest_handler.ts";
-import { writePoints, writePointsAtomically } from "./write_path.ts";
+import { databaseExists, writePoints, writePointsAtomically } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
 
 /** Path prefix of the ingest service. */
@@ -55,7 +55,7 @@ export async function handleRpc(
               `"${database}"`,
           );
         }
-        if (ctx.engine.hasDatabase(database)) return;
+        if (await databaseExists(ctx, database)) return;
         if (database !== ctx.defaultDatabase) {
           throw new NotFoundError(`database not found: ${database}`, { details: { database } });
         }

@@ -22,7 +22,7 @@ import { commitBatches, decodeLineProtocolStream, type IngestSummary } from "../
 import { type AppContext, lineProtocolCache } from "./app.ts";
 import { bodyStream } from "./body.ts";
 import { admitStreamedWrite, ingestSettings, streamedCommitOptions } from "./ingest_handler.ts";
-import { writePoints } from "./write_path.ts";
+import { databaseExists, writePoints } from "./write_path.ts";
 import { recordWrite, WriteTally } from "./write_metrics.ts";
 import { influxError, json } from "./responses.ts";
 
@@ -38,7 +38,7 @@ export async function handleInfluxWrite(
   const db = url.searchParams.get("db") ?? "";
   if (!db) return influxError(new ValidationError("database is required"));
   try {
-    if (!ctx.engine.hasDatabase(db)) {
+    if (!(await databaseExists(ctx, db))) {
       // InfluxDB quotes the name in this message.
       throw new NotFoundError(`database not found: ${JSON.stringify(db)}`);
     }

@@ -26,6 +26,15 @@ import {
 import type { AppContext } from "./app.ts";
 
 /**
+ * True when the node knows the database, asking the cluster's metadata once more before saying
+ * no (a write may reach a node before the database its client just created elsewhere).
+ */
+export async function databaseExists(ctx: AppContext, database: string): Promise<boolean> {
+  if (ctx.engine.hasDatabase(database)) return true;
+  return await ctx.engine.knowsDatabase?.(database) ?? false;
+}
+
+/**
  * What the ingest pipeline does to a batch before it is stored. Implemented by src/schema.
  * `points` are the points to store (possibly transformed, dropped or added); `rejected` the
  * input points refused, by their index in the input, with the rule they broke.

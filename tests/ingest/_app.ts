@@ -1,6 +1,7 @@
 /** An in-process node (no socket) for the ingest tests. @module */
 import { type Clock, silentLogger } from "../../src/core/mod.ts";
 import { createApp } from "../../src/http/mod.ts";
+import type { DataStore } from "../../src/http/app.ts";
 import type { IngestSettings } from "../../src/http/ingest_handler.ts";
 import type { LineProtocolCache } from "../../src/ingest/line_protocol.ts";
 import { denoFileSystem } from "../../src/runtime/mod.ts";
@@ -36,6 +37,8 @@ export async function setup(
     schemas?: Record<string, unknown>;
     /** The app's per-database write caches, for a test to look at. */
     lineProtocolCaches?: Map<string, LineProtocolCache>;
+    /** What the app sees of the engine (a test's stand-in for a cluster node's store). */
+    store?: (engine: StorageEngine) => DataStore;
   } = {},
 ) {
   const dir = await Deno.makeTempDir({ prefix: "epochnexus-ingest-" });
@@ -58,7 +61,7 @@ export async function setup(
     });
   }
   const app = createApp({
-    engine,
+    engine: options.store?.(engine) ?? engine,
     clock: fixedClock,
     logger: silentLogger,
     defaultDatabase: "epochnexus",

@@ -75,25 +75,31 @@ Deno.test("IngestService: a message past max_body_bytes is resource_exhausted, n
   }
 });
 
+/** A Connect client of the in-process app over the Connect protocol, sending gzip or not. */
+function inProcessClient(app: (r: Request) => Promise<Response>, gzip: boolean) {
+  const fetchApp =
+    ((input: RequestInfo | URL, init?: RequestInit) =>
+      app(new Request(input, init))) as typeof fetch;
+  return createClient(
+    IngestService,
+    createTransport({
+      httpClient: createFetchClient(fetchApp),
+      baseUrl: "http://node",
+      useBinaryFormat: true,
+      interceptors: [],
+      acceptCompression: gzip ? [connectGzip] : [],
+      compressMinBytes: gzip ? 0 : 1024,
+      readMaxBytes: 16 * 1024 * 1024,
+      writeMaxBytes: 16 * 1024 * 1024,
+      sendCompression: gzip ? connectGzip : null,
+    }),
+  );
+}
+
 Deno.test("IngestService: a stream past max_stream_bytes is refused there", async () => {
   const { app, rows, close } = await setup({ ingest: { maxStreamBytes: 50_000 } });
   try {
-    const fetchApp = ((input: RequestInfo | URL, init?: RequestInit) =>
-      app(new Request(input, init))) as typeof fetch;
-    const client = createClient(
-      IngestService,
-      createTransport({
-        httpClient: createFetchClient(fetchApp),
-        baseUrl: "http://node",
-        useBinaryFormat: true,
-        interceptors: [],
-        acceptCompression: [],
-        compressMinBytes: 1024,
-        readMaxBytes: 16 * 1024 * 1024,
-        writeMaxBytes: 16 * 1024 * 1024,
-        sendCompression: null,
-      }),
-    );
+    const client = inProcessClient(app, false);
     const messages = async function* () {
       for (let m = 0; m < 10; m++) {
         yield create(WriteStreamRequestSchema, {
@@ -221,22 +227,7 @@ Deno.test("IngestService: gzip messages are accepted, and refused once they infl
     );
     assert.equal(garbage.status, 400, await garbage.text());
     // A Connect client sending gzip (its compression option) is answered.
-    const fetchApp = ((input: RequestInfo | URL, init?: RequestInit) =>
-      app(new Request(input, init))) as typeof fetch;
-    const client = createClient(
-      IngestService,
-      createTransport({
-        httpClient: createFetchClient(fetchApp),
-        baseUrl: "http://node",
-        useBinaryFormat: true,
-        interceptors: [],
-        acceptCompression: [connectGzip],
-        compressMinBytes: 0,
-        readMaxBytes: 16 * 1024 * 1024,
-        writeMaxBytes: 16 * 1024 * 1024,
-        sendCompression: connectGzip,
-      }),
-    );
+    const client = inProcessClient(app, true);
     assert.equal((await client.write({ points: [point("client", "c", 3n)] })).accepted, 1n);
     // A stream of gzip messages too (Connect-Content-Encoding).
     const streamed = await client.writeStream((async function* () {

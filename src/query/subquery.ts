@@ -192,6 +192,33 @@ function pushDimensions(
   return { ...inner, dimensions: [...inner.dimensions, ...added] };
 }
 
+/**
+ * The outer statement with `name::tag` read as `name` where `name` is a tag an inner query
+ * selected: the subquery's result holds it as a field (ResultShard), which InfluxDB 1.6 types
+ * Tag, so `SELECT host::tag FROM (SELECT host, v FROM cpu)` and `WHERE host::tag = 'a'` read it.
+ */
+export function readSelectedTagsAsFields(
+  stmt: SelectStatement,
+  tags: ReadonlySet<string>,
+): SelectStatement {
+  if (tags.size === 0) return stmt;
+  const untag = <T>(x: T): T => {
+    if (Array.isArray(x)) return x.map(untag) as T;
+    if (x === null || typeof x !== "object" || Object.getPrototypeOf(x) !== Object.prototype) {
+      return x;
+    }
+    const node = x as Record<string, unknown>;
+    if (node.kind === "var" && node.type === "tag" && tags.has(node.name as string)) {
+      return { kind: "var", name: node.name } as T;
+    }
+    if (node.kind === "subquery") return x;
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, untag(v)])) as T;
+  };
+  const out = { ...stmt, fields: untag(stmt.fields) };
+  if (stmt.condition !== undefined) out.condition = untag(stmt.condition);
+  return out;
+}
+
 function isAggregateCall(e: Expr): boolean {
   return e.kind === "call" && lookupFunction(e.name)?.kind === "aggregate";
 }

@@ -165,10 +165,15 @@ export function pushDown(
     slimit: (inner.slimit ?? 0) + (outer.slimit ?? 0),
     soffset: (inner.soffset ?? 0) + (outer.soffset ?? 0),
   };
-  // An outer GROUP BY * or /re/ over an inner GROUP BY * groups by the inner tags themselves.
+  // An outer GROUP BY * or /re/ over an inner GROUP BY * names tags only the inner query knows
+  // (`tags` lacks them): they are expanded over its tags when it is planned.
   const expands = (s: SelectStatement) =>
     s.dimensions.some((d) => d.kind === "wildcard" || d.kind === "regex");
-  if (!(expands(outer) && expands(inner))) limited.slimitTags = [...tags];
+  limited.slimitBy = expands(outer) && expands(inner)
+    ? outer.dimensions.filter((d) =>
+      d.kind === "tag" || d.kind === "wildcard" || d.kind === "regex"
+    )
+    : tags.map((name) => ({ kind: "tag", name }));
   return limited;
 }
 

@@ -32,3 +32,21 @@ Deno.test("subquery: name::tag reads a tag the inner query selected", async () =
     await n.close();
   }
 });
+
+Deno.test("subquery: an outer SLIMIT with GROUP BY /re/ windows the tags the regex names", async () => {
+  const n = await setup();
+  try {
+    const lines = [`cpu v=1 ${S}`, `cpu,dc=y v=7 ${2 * S}`, `cpu,host=a v=3 ${S}`].join("\n");
+    const w = await n.post("/write?db=epochnexus", "text/plain", lines);
+    assert.equal(w.status, 204, w.text);
+    const q = "SELECT mean(v) FROM (SELECT v FROM cpu GROUP BY *) GROUP BY /h.*/ SLIMIT 1";
+    const r = await n.call(`/query?db=epochnexus&q=${encodeURIComponent(q)}`);
+    assert.equal(r.status, 200, r.text);
+    // influxd 1.6.7: the first tag set of host is host="", both of its series (dc "" and "y").
+    const series = r.json.results[0].series;
+    assert.deepEqual(series.map((s: { tags: object }) => s.tags), [{ host: "" }]);
+    assert.deepEqual(series[0].values[0].slice(1), [4]);
+  } finally {
+    await n.close();
+  }
+});

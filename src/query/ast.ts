@@ -218,9 +218,10 @@ export interface SelectStatement {
   timezone?: string;
   /**
    * Not InfluxQL: a subquery run under an outer query (subquery.ts pushDown) windows SLIMIT over
-   * tag sets of the outer query's GROUP BY tags, not of its own.
+   * tag sets of the outer query's GROUP BY tags (`*` and /re/ expanded over its own), not of
+   * its own GROUP BY.
    */
-  slimitTags?: string[];
+  slimitBy?: Dimension[];
 }
 
 /** WITH KEY ... of SHOW TAG VALUES. */

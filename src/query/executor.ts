@@ -51,7 +51,13 @@ import { goDuration, printSelect, printStatement } from "./print.ts";
 import type { ResultSeries, SeriesStream, StatementResult, Value } from "./result.ts";
 import { openRawStream, streamable } from "./raw_stream.ts";
 import { runShard, type ShardPartial, type ShardTarget } from "./shard_exec.ts";
-import { emitOrder, expandOuterDimensions, pushDown, ResultShard } from "./subquery.ts";
+import {
+  emitOrder,
+  expandOuterDimensions,
+  pushDown,
+  readSelectedTagsAsFields,
+  ResultShard,
+} from "./subquery.ts";
 import type { UserAdmin } from "./users.ts";
 import {
   type ContinuousQueryAdmin,
@@ -1130,8 +1136,8 @@ async function runSelect(
 ): Promise<SelectResult> {
   const { plan, targets, request, shardNs } = prepared ?? await prepareSelect(store, stmt, options);
   const types = columnTypes(plan);
-
-  if (targets.length === 0) return { series: [], types, plan, shardNs };
+  const tagColumns = selectedTagColumns(plan);
+  if (targets.length === 0) return { series: [], types, tagColumns, plan, shardNs };
   const budget = new QueryBudget(options.limits ?? {}, options.signal, {
     memory: options.memory,
     statement: () => printSelect(stmt),
@@ -1145,13 +1151,30 @@ async function runSelect(
   const partials = await Promise.all(targets.map((t) => runTarget(plan, request, t, budget)));
   budget.checkSignal();
   const series = await finish(plan, mergeShards(plan, partials), budget);
-  return { series, types, plan, shardNs };
+  return { series, types, tagColumns, plan, shardNs };
+}
+
+/** Output columns of a plan that hold a tag's values (tags the statement selects). */
+function selectedTagColumns(plan: SelectPlan): Set<string> {
+  const out = new Set<string>();
+  const isTag = (v: { name: string; type?: string }) =>
+    v.type === "tag" || (v.type !== "field" && !plan.fieldTypes.has(v.name));
+  for (const c of plan.columns) {
+    if (c.aux !== undefined) {
+      if (isTag(plan.aux[c.aux])) out.add(c.name);
+    } else if (!plan.aggregate && c.expr.kind === "var" && !c.transform && isTag(c.expr)) {
+      out.add(c.name);
+    }
+  }
+  return out;
 }
 
 /** What runSelect answers, and what a subquery's reader needs to know of it. */
 interface SelectResult {
   series: ResultSeries[];
   types: (FieldType | undefined)[];
+  /** Output columns that hold a tag's values: `name::tag` reads them in an outer query. */
+  tagColumns: Set<string>;
   plan: SelectPlan;
   /** The shard group duration of the statement's (first) policy, ns; 0 when unknown. */
   shardNs: bigint;
@@ -1281,6 +1304,9 @@ async function prepareSelect(
     for (const schema of schemas.values()) for (const k of schema.tagKeys) keys.add(k);
     for (const inner of inners) for (const k of inner.plan.groupBy) keys.add(k);
     stmt = { ...stmt, dimensions: expandOuterDimensions(stmt.dimensions, keys) };
+    const selectedTags = new Set(inners.flatMap((r) => [...r.tagColumns]));
+    for (const k of keys) selectedTags.delete(k);
+    stmt = readSelectedTagsAsFields(stmt, selectedTags);
   }
   for (const result of inners) {
     // The outer query keeps the order InfluxDB's inner query emits its rows in.

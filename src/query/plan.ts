@@ -10,7 +10,7 @@
  */
 import { ValidationError } from "../core/errors.ts";
 import type { FieldType } from "../core/point.ts";
-import type { Call, Expr, Field, Fill, SelectStatement, VarRef } from "./ast.ts";
+import type { Call, Dimension, Expr, Field, Fill, SelectStatement, VarRef } from "./ast.ts";
 import { splitCondition } from "./condition.ts";
 import { findExpr, mapChain, someExpr, walkExpr } from "./expr_walk.ts";
 import { compileRegex } from "./eval.ts";
@@ -107,7 +107,7 @@ export interface SelectPlan {
   offset: number;
   slimit: number;
   soffset: number;
-  /** The tags SLIMIT's tag sets are keyed by (SelectStatement.slimitTags); else groupBy. */
+  /** The tags SLIMIT's tag sets are keyed by (SelectStatement.slimitBy); else groupBy. */
   slimitTags?: string[];
   /** Field name -> type, union over the measurements. */
   fieldTypes: Map<string, FieldType>;
@@ -177,16 +177,7 @@ export function planSelect(
   }
   // GROUP BY * is every tag key of the sources, as InfluxDB rewrites it: a series without one of
   // them (FROM cpu, mem: mem has no region) is in the group of "" for it, and says so.
-  const groupBy: string[] = [];
-  for (const d of stmt.dimensions) {
-    if (d.kind === "wildcard") groupBy.push(...tagKeys);
-    else if (d.kind === "tag") groupBy.push(d.name);
-    else if (d.kind === "regex") {
-      const re = compileRegex(d.pattern);
-      for (const k of tagKeys) if (re.test(k)) groupBy.push(k);
-    }
-  }
-  const grouped = [...new Set(groupBy)].sort();
+  const grouped = dimensionTags(stmt.dimensions, tagKeys);
 
   // Expand wildcards.
   const fields = expandFields(stmt.fields, fieldTypes, tagKeys, grouped);
@@ -231,7 +222,7 @@ export function planSelect(
     fieldTypes,
   };
   if (stmt.timezone !== undefined) plan.timezone = stmt.timezone;
-  if (stmt.slimitTags !== undefined) plan.slimitTags = stmt.slimitTags;
+  if (stmt.slimitBy !== undefined) plan.slimitTags = dimensionTags(stmt.slimitBy, tagKeys);
   const names = columnNames(fields);
 
   if (interval && !aggregate) {
@@ -302,6 +293,20 @@ export function planSelect(
 }
 
 /** The auxiliary fields of a raw plan as InfluxDB orders them (see SelectPlan.rawTies). */
+/** The tag names GROUP BY dimensions stand for over `tagKeys` (`*`, /re/ expanded), sorted. */
+function dimensionTags(dimensions: readonly Dimension[], tagKeys: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const d of dimensions) {
+    if (d.kind === "wildcard") out.push(...tagKeys);
+    else if (d.kind === "tag") out.push(d.name);
+    else if (d.kind === "regex") {
+      const re = compileRegex(d.pattern);
+      for (const k of tagKeys) if (re.test(k)) out.push(k);
+    }
+  }
+  return [...new Set(out)].sort();
+}
+
 function rawTies(
   plan: SelectPlan,
   fields: readonly Field[],

@@ -165,10 +165,15 @@ export function pushDown(
     slimit: (inner.slimit ?? 0) + (outer.slimit ?? 0),
     soffset: (inner.soffset ?? 0) + (outer.soffset ?? 0),
   };
-  // An outer GROUP BY * or /re/ over an inner GROUP BY * groups by the inner tags themselves.
+  // An outer GROUP BY * or /re/ over an inner GROUP BY * names tags only the inner query knows
+  // (`tags` lacks them): they are expanded over its tags when it is planned.
   const expands = (s: SelectStatement) =>
     s.dimensions.some((d) => d.kind === "wildcard" || d.kind === "regex");
-  if (!(expands(outer) && expands(inner))) limited.slimitTags = [...tags];
+  limited.slimitBy = expands(outer) && expands(inner)
+    ? outer.dimensions.filter((d) =>
+      d.kind === "tag" || d.kind === "wildcard" || d.kind === "regex"
+    )
+    : tags.map((name) => ({ kind: "tag", name }));
   return limited;
 }
 
@@ -190,6 +195,33 @@ function pushDimensions(
   ) added.push(outerTime);
   if (added.length === 0) return inner;
   return { ...inner, dimensions: [...inner.dimensions, ...added] };
+}
+
+/**
+ * The outer statement with `name::tag` read as `name` where `name` is a tag an inner query
+ * selected: the subquery's result holds it as a field (ResultShard), which InfluxDB 1.6 types
+ * Tag, so `SELECT host::tag FROM (SELECT host, v FROM cpu)` and `WHERE host::tag = 'a'` read it.
+ */
+export function readSelectedTagsAsFields(
+  stmt: SelectStatement,
+  tags: ReadonlySet<string>,
+): SelectStatement {
+  if (tags.size === 0) return stmt;
+  const untag = <T>(x: T): T => {
+    if (Array.isArray(x)) return x.map(untag) as T;
+    if (x === null || typeof x !== "object" || Object.getPrototypeOf(x) !== Object.prototype) {
+      return x;
+    }
+    const node = x as Record<string, unknown>;
+    if (node.kind === "var" && node.type === "tag" && tags.has(node.name as string)) {
+      return { kind: "var", name: node.name } as T;
+    }
+    if (node.kind === "subquery") return x;
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, untag(v)])) as T;
+  };
+  const out = { ...stmt, fields: untag(stmt.fields) };
+  if (stmt.condition !== undefined) out.condition = untag(stmt.condition);
+  return out;
 }
 
 function isAggregateCall(e: Expr): boolean {

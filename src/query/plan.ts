@@ -292,7 +292,6 @@ export function planSelect(
   return plan;
 }
 
-/** The auxiliary fields of a raw plan as InfluxDB orders them (see SelectPlan.rawTies). */
 /** The tag names GROUP BY dimensions stand for over `tagKeys` (`*`, /re/ expanded), sorted. */
 function dimensionTags(dimensions: readonly Dimension[], tagKeys: Iterable<string>): string[] {
   const out: string[] = [];
@@ -307,6 +306,7 @@ function dimensionTags(dimensions: readonly Dimension[], tagKeys: Iterable<strin
   return [...new Set(out)].sort();
 }
 
+/** The auxiliary fields of a raw plan as InfluxDB orders them (see SelectPlan.rawTies). */
 function rawTies(
   plan: SelectPlan,
   fields: readonly Field[],

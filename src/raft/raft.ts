@@ -467,6 +467,18 @@ export class Raft {
     return this.voters.has(this.id) && this.log.pendingSnapshot === null && !this.recovering();
   }
 
+  /**
+   * Whether the node knows its group's members (a configuration from its log or a snapshot).
+   * One that does not is a replica opened empty, waiting for its leader's snapshot (a move
+   * target), and grants no vote: its node may have held the group before, been removed, and
+   * voted in a term this empty copy no longer remembers (its hard state went with the dropped
+   * copy). Members always learn the configuration before they count as voters: a new group's
+   * start with their Conf entry, a move adds a learner and promotes it once it caught up.
+   */
+  knowsMembership(): boolean {
+    return this.voters.size > 0 || this.learners.size > 0;
+  }
+
   /** Whether the node is being repaired after log corruption (it does not vote meanwhile). */
   recovering(): boolean {
     return this.log.committed < this.nonVotingUntil;
@@ -652,7 +664,10 @@ export class Raft {
       const canVote = this.vote === m.from ||
         (this.vote === NONE && this.lead === NONE) ||
         (m.type === MessageType.PreVote && m.term > this.term);
-      if (canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.recovering()) {
+      if (
+        canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.recovering() &&
+        this.knowsMembership()
+      ) {
         // §5.2, §5.4.1: grant to a candidate whose log is at least as up to date as ours.
         this.send({ type: voteRespType(m.type), to: m.from, term: m.term });
         if (m.type === MessageType.Vote) {

@@ -550,3 +550,32 @@ Deno.test("raft: a node recovering from log corruption neither votes nor campaig
   assert.equal(r3.recovering(), false);
   assert.equal(r3.promotable(), true);
 });
+
+Deno.test("raft: a copy opened empty on a node that voted in the group grants no vote", () => {
+  // Node 3 votes for 2 in term 2 while 1 is cut off; then its copy of the group is dropped (a
+  // move took it away) and opened again empty (a move brings it back): its vote is gone with
+  // the dropped copy. The stale 1, still listing 3 as a voter, must not be elected in term 2
+  // with the empty copy's vote, next to the leader 2 of the same term.
+  const net = new TestNetwork({ ids: [1, 2, 3] });
+  net.isolate(1);
+  net.node(2).campaign();
+  net.flush();
+  assert.equal(net.leader(), 2);
+  assert.equal(net.node(2).currentTerm, 2);
+  net.add(3);
+  net.heal();
+  net.isolate(2);
+  net.node(1).campaign();
+  net.flush();
+  assert.equal(net.node(1).currentRole === "leader", false, "node 1 leads term 2 as well");
+  assert.equal(net.node(3).status().vote, 0);
+  // Once the empty copy learns its members (the leader's log), it votes again.
+  net.heal();
+  net.tick(3, [2]);
+  net.flush();
+  assert.deepEqual(net.node(3).currentConf().voters, [1, 2, 3]);
+  net.isolate(2);
+  net.tick(40, [1, 3]);
+  net.flush();
+  assert.ok([1, 3].includes(net.leader()), "1 and 3 elect one of them");
+});

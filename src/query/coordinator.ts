@@ -181,7 +181,7 @@ function foldShards(plan: SelectPlan, partials: readonly ShardPartial[]): ShardP
 
 /**
  * SLIMIT and SOFFSET as InfluxDB applies them: to each shard's groups of each measurement, in
- * ascending order of their tag-set keys whatever the ORDER BY ({@linkcode tagSetKeyOrder}), so
+ * ascending order of their tag-set keys whatever the ORDER BY ({@linkcode inByteOrder}), so
  * the answer is the union of every shard's window (a group missing from one shard lets the next
  * one in there).
  */
@@ -199,7 +199,7 @@ function limitGroups(plan: SelectPlan, partial: ShardPartial): ShardPartial {
     tagSetKey(by === undefined ? g.tags : Object.fromEntries(by.map((k) => [k, g.tags[k] ?? ""])));
   for (const list of byMeasurement.values()) {
     const keys = new Map(list.map((g) => [g, keyOf(g)]));
-    const sets = [...new Set(keys.values())].sort(tagSetKeyOrder);
+    const sets = inByteOrder(new Set(keys.values()));
     const end = plan.slimit > 0 ? plan.soffset + plan.slimit : undefined;
     const window = new Set(sets.slice(plan.soffset, end));
     for (const g of list) if (window.has(keys.get(g)!)) keep.add(g);
@@ -219,13 +219,18 @@ function tagSetKey(tags: Readonly<Record<string, string>>): string {
   return [...keys, ...keys.map((k) => tags[k])].join("|");
 }
 
-/** Go's bytes.Compare of two tag-set keys: by their UTF-8 bytes. */
-function tagSetKeyOrder(a: string, b: string): number {
-  if (a === b) return 0;
-  const x = UTF8.encode(a), y = UTF8.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
+/**
+ * Tag-set keys in Go's bytes.Compare order (by their UTF-8 bytes), each key encoded once (not
+ * twice per comparison inside the sort).
+ */
+function inByteOrder(keys: Iterable<string>): string[] {
+  const encoded = [...keys].map((key) => ({ key, bytes: UTF8.encode(key) }));
+  encoded.sort((a, b) => {
+    const x = a.bytes, y = b.bytes, n = Math.min(x.length, y.length);
+    for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  });
+  return encoded.map((e) => e.key);
 }
 
 const UTF8 = new TextEncoder();
